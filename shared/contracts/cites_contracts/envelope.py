@@ -1,0 +1,215 @@
+"""The envelope every event travels in, the event base class and the registry.
+
+An event *payload* is a pydantic model subclassing :class:`Event`, declared with
+:func:`event`, which records its wire ``type``, ``version``, topic and the payload field
+that is its aggregate id (the Kafka key). The :class:`Envelope` carries the payload with
+the metadata of ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar, Generic, TypeVar, cast
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .types import UtcDateTime
+
+__all__ = [
+    "Envelope",
+    "Event",
+    "EventSpec",
+    "Topic",
+    "event",
+    "registry",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A Kafka topic owned by one producing service; the key is the aggregate id."""
+
+    name: str
+    producer: str
+    description: str
+    key: str = ""
+    """Payload field every event of the topic uses as its key (same aggregate, same order)."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """What the registry knows of one (type, version)."""
+
+    type: str
+    version: int
+    model: builtins.type[Event]
+    topic: Topic
+    key_field: str
+    emitted_when: str
+
+    @property
+    def producer(self) -> str:
+        return self.topic.producer
+
+
+class Event(BaseModel):
+    """Base class of every event payload (the envelope's ``data``).
+
+    Consumers ignore unknown fields (``extra="ignore"``), so adding an optional field is
+    a compatible change. Payloads are immutable.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    spec: ClassVar[EventSpec]
+
+    @classmethod
+    def event_type(cls) -> str:
+        return cls.spec.type
+
+    @classmethod
+    def event_version(cls) -> int:
+        return cls.spec.version
+
+    def aggregate_id(self) -> str:
+        """The value of the key field: the Kafka key and the envelope's aggregate id."""
+        return str(getattr(self, self.spec.key_field))
+
+
+E = TypeVar("E", bound=Event)
+E_co = TypeVar("E_co", bound=Event, covariant=True)
+
+
+class _Registry:
+    """(type, version) → :class:`EventSpec`. Filled by :func:`event` at import time."""
+
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, int], EventSpec] = {}
+
+    def register(self, spec: EventSpec) -> None:
+        key = (spec.type, spec.version)
+        existing = self._specs.get(key)
+        if existing is not None and existing.model is not spec.model:
+            raise ValueError(f"event {spec.type} v{spec.version} is registered twice")
+        self._specs[key] = spec
+
+    def get(self, type_: str, version: int) -> EventSpec | None:
+        return self._specs.get((type_, version))
+
+    def versions(self, type_: str) -> list[int]:
+        return sorted(v for (t, v) in self._specs if t == type_)
+
+    def all(self) -> list[EventSpec]:
+        return [self._specs[k] for k in sorted(self._specs)]
+
+    def topics(self) -> list[Topic]:
+        return sorted({s.topic for s in self._specs.values()}, key=lambda t: t.name)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+registry = _Registry()
+
+
+def event(
+    type_: str,
+    *,
+    version: int = 1,
+    topic: Topic,
+    key: str,
+    emitted_when: str,
+) -> Callable[[type[E]], type[E]]:
+    """Declare an event payload class and register it.
+
+    ``key`` names the payload field holding the aggregate id (used as Kafka key).
+    ``emitted_when`` documents, for outside consumers, when the producer emits it.
+    """
+
+    def decorate(cls: type[E]) -> type[E]:
+        if key not in cls.model_fields:
+            raise TypeError(f"{cls.__name__}: key field {key!r} is not a field")
+        if not type_.startswith(f"{topic.producer}."):
+            raise TypeError(f"{cls.__name__}: type {type_!r} must start with {topic.producer!r}.")
+        if topic.key and key != topic.key:
+            # One key per topic, or one aggregate's events could land on two partitions.
+            raise TypeError(f"{cls.__name__}: topic {topic.name} is keyed by {topic.key!r}")
+        if version < 1:
+            raise TypeError(f"{cls.__name__}: version must be >= 1, not {version}")
+        spec = EventSpec(type_, version, cls, topic, key, emitted_when)
+        cls.spec = spec
+        registry.register(spec)
+        return cls
+
+    return decorate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel, Generic[E_co]):
+    """Metadata + typed payload. Serialised as the Kafka record value (JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID = Field(default_factory=uuid4)
+    type: str
+    version: int = Field(ge=1)
+    occurred_at: UtcDateTime = Field(default_factory=_now)
+    producer: str
+    aggregate_id: str
+    sequence: int = Field(ge=1, description="Per aggregate, gap-free, starting at 1")
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    data: E_co
+
+    @classmethod
+    def wrap(
+        cls,
+        data: E,
+        *,
+        sequence: int,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+        event_id: UUID | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Envelope[E]:
+        """Build the envelope of ``data`` from its registered spec."""
+        spec = getattr(type(data), "spec", None)
+        if spec is None or spec.model is not type(data):
+            raise TypeError(f"{type(data).__name__} is not a registered event (use @event)")
+        event_id = event_id or uuid4()
+        # Parametrise with the payload's own class so validation and schema are exact.
+        concrete = cast("builtins.type[Envelope[E]]", Envelope.__class_getitem__(type(data)))
+        return concrete(
+            event_id=event_id,
+            type=spec.type,
+            version=spec.version,
+            occurred_at=occurred_at or _now(),
+            producer=spec.producer,
+            aggregate_id=data.aggregate_id(),
+            sequence=sequence,
+            correlation_id=correlation_id or event_id,
+            causation_id=causation_id,
+            data=data,
+        )
+
+    @property
+    def spec(self) -> EventSpec:
+        return type(self.data).spec
+
+    @property
+    def topic(self) -> Topic:
+        return self.spec.topic
+

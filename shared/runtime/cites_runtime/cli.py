@@ -1,0 +1,103 @@
+"""The command line every service gets: ``python -m <service> [serve|migrate|dlq ...]``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from .app import ServiceDefinition, build_app, run_migrations
+from .consumer import ConsumerRunner
+from .db import create_pool
+from .dlq import list_dead_letters, replay_dead_letters
+from .kafka import AiokafkaPublisher, make_producer
+from .logs import configure_logging
+from .settings import ServiceSettings
+
+__all__ = ["service_cli"]
+
+
+def service_cli(definition: ServiceDefinition,
+                settings_factory: Callable[[], ServiceSettings]) -> typer.Typer:
+    cli = typer.Typer(add_completion=False, no_args_is_help=False,
+                      help=f"The {definition.name} service.")
+    dlq = typer.Typer(help="Dead letters of this service's consumer.")
+    cli.add_typer(dlq, name="dlq")
+    console = Console()
+
+    @cli.callback(invoke_without_command=True)
+    def main(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            serve()
+
+    @cli.command()
+    def serve() -> None:
+        """Serve HTTP, consume events and relay the outbox (the default)."""
+        s = settings_factory()
+        uvicorn.run(build_app(definition, s), host=s.http_host, port=s.http_port,
+                    log_config=None, access_log=False)
+
+    @cli.command()
+    def migrate() -> None:
+        """Apply pending migrations to this service's schema."""
+        s = settings_factory()
+        configure_logging(definition.name, level=s.log_level, json=s.log_json)
+        applied = asyncio.run(run_migrations(definition, s))
+        console.print(f"{definition.name}: {len(applied)} migration(s) applied"
+                      + (": " + ", ".join(applied) if applied else ""))
+
+    def _consumer_topic(s: ServiceSettings) -> str:
+        if definition.consumer is None:
+            console.print(f"{definition.name} has no consumer, hence no dead letters")
+            raise typer.Exit(1)
+        return s.topic(definition.consumer.dlq_topic)
+
+    @dlq.command("list")
+    def dlq_list() -> None:
+        """Show every dead letter with its reason and origin."""
+        s = settings_factory()
+        topic = _consumer_topic(s)
+        letters = asyncio.run(list_dead_letters(s.kafka_bootstrap_servers, topic))
+        table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
+        for col in ("partition:offset", "reason", "type", "event_id", "origin", "failed at",
+                    "error"):
+            table.add_column(col)
+        for d in letters:
+            table.add_row(f"{d.partition}:{d.offset}", d.reason, d.event_type, d.event_id,
+                          f"{d.original_topic}[{d.original_partition}]@{d.original_offset}",
+                          d.failed_at, d.error[:120])
+        console.print(table)
+
+    @dlq.command("replay")
+    def dlq_replay() -> None:
+        """Apply dead letters again, once each (after their cause was fixed)."""
+        s = settings_factory()
+        configure_logging(definition.name, level=s.log_level, json=s.log_json)
+        topic = _consumer_topic(s)
+        assert definition.consumer is not None
+
+        async def run() -> int:
+            pool = await create_pool(s.dsn, s.db_schema)
+            producer = make_producer(s.kafka_bootstrap_servers)
+            await producer.start()
+            try:
+                runner = ConsumerRunner(definition.consumer, pool, s.db_schema,  # type: ignore[arg-type]
+                                        AiokafkaPublisher(producer), topic_prefix=s.topic_prefix)
+                result = await replay_dead_letters(runner, s.kafka_bootstrap_servers, topic,
+                                                   group=f"{topic}-replay")
+            finally:
+                await producer.stop()
+                await pool.close()
+            console.print(f"applied {result.applied}, already applied {result.duplicates}")
+            for letter, error in result.failed or []:
+                console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
+                              f"{letter.event_type} {letter.event_id}: {error}")
+            return 1 if result.failed else 0
+
+        raise typer.Exit(asyncio.run(run()))
+
+    return cli

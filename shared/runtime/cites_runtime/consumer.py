@@ -1,0 +1,332 @@
+"""Idempotent event consumers: decode, apply once, commit after, dead-letter the rest.
+
+A service declares its handlers on an :class:`EventConsumer`::
+
+    consumer = EventConsumer("partners")
+
+    @consumer.handles(TerritoryLabelled)
+    async def open_alliance(event: TerritoryLabelled, ctx: HandlerContext) -> None:
+        await service.open_alliance(ctx.uow, event)
+
+The :class:`ConsumerRunner` applies a batch of records in one transaction: the inbox row
+``(consumer, event_id)`` and the handlers' effects (including events they emit) commit
+together, and the caller commits Kafka offsets only afterwards. A redelivered event finds
+its inbox row and changes nothing. Transient failures are retried with backoff, in place,
+forever; a record that cannot be decoded, or whose handler keeps failing, goes to
+``<consumer>.dlq`` with the reason and its origin in headers, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+
+from cites_contracts import DecodeError, Envelope, Event, decode, headers_dict, registry
+
+from .db import Conn
+from .kafka import OutboundRecord, Publisher
+from .logs import bind, get_logger
+from .retry import Backoff, is_transient
+from .uow import Cause, UnitOfWork, outbox_channel
+
+__all__ = [
+    "ConsumerRunner",
+    "EventConsumer",
+    "HandlerContext",
+    "RawRecord",
+    "RejectEvent",
+    "dlq_topic_name",
+]
+
+log = get_logger(__name__)
+
+APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer", "type"])
+DUPLICATES = Counter("consumer_duplicates_total", "Redelivered events absorbed", ["consumer"])
+SKIPPED = Counter("consumer_events_skipped_total", "Events this consumer ignores", ["consumer"])
+DEAD = Counter("consumer_dead_letters_total", "Records sent to the DLQ", ["consumer", "reason"])
+RETRIES = Counter("consumer_retries_total", "Retried attempts", ["consumer", "kind"])
+BATCH_SECONDS = Histogram("consumer_batch_seconds", "Time to apply one batch", ["consumer"])
+
+E = TypeVar("E", bound=Event)
+
+
+class RejectEvent(Exception):
+    """Raised by a handler for an event that will never apply: dead-letter it at once."""
+
+
+class RawRecord(Protocol):
+    """What we read of a Kafka record (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+    @property
+    def timestamp(self) -> int: ...
+
+
+@dataclass(slots=True)
+class HandlerContext:
+    uow: UnitOfWork
+    envelope: Envelope[Event]
+
+    @property
+    def conn(self) -> Conn:
+        return self.uow.conn
+
+
+Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+TypedHandler = Callable[[E, HandlerContext], Awaitable[None]]
+
+
+def dlq_topic_name(consumer: str) -> str:
+    return f"{consumer}.dlq"
+
+
+class EventConsumer:
+    """A named consumer (group id, inbox name, DLQ name) and its handlers by event class."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.handlers: dict[type[Event], Handler] = {}
+
+    def handles(self, *events: type[E]) -> Callable[[TypedHandler[E]], TypedHandler[E]]:
+        def register(fn: TypedHandler[E]) -> TypedHandler[E]:
+            for ev in events:
+                if ev in self.handlers:
+                    raise ValueError(f"{self.name}: {ev.__name__} already has a handler")
+                self.handlers[ev] = fn
+            return fn
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({ev.spec.topic.name for ev in self.handlers})
+
+    @property
+    def dlq_topic(self) -> str:
+        return dlq_topic_name(self.name)
+
+
+@dataclass(slots=True)
+class _Dead:
+    record: RawRecord
+    reason: str
+    error: str
+    attempts: int
+
+
+class ConsumerRunner:
+    """Applies batches of records for one :class:`EventConsumer`; never commits offsets."""
+
+    def __init__(
+        self,
+        consumer: EventConsumer,
+        pool: asyncpg.Pool,
+        schema: str,
+        dead_letters: Publisher,
+        *,
+        topic_prefix: str = "",
+        max_attempts: int = 5,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 10.0,
+    ):
+        self.consumer = consumer
+        self.name = consumer.name
+        self.pool = pool
+        self.channel = outbox_channel(schema)
+        self.dead_letters = dead_letters
+        self.dlq_topic = topic_prefix + consumer.dlq_topic
+        self.max_attempts = max_attempts
+        self._backoff = (backoff_base, backoff_cap)
+
+    def _new_backoff(self) -> Backoff:
+        return Backoff(*self._backoff)
+
+    # -- entry points ---------------------------------------------------------------
+    async def process_batch(self, records: Sequence[RawRecord]) -> None:
+        """Apply or dead-letter every record; returns once all effects are durable."""
+        started = time.perf_counter()
+        items: list[tuple[RawRecord, Envelope[Event]]] = []
+        dead: list[_Dead] = []
+        for rec in records:
+            if self._ignored(rec):
+                SKIPPED.labels(self.name).inc()
+                continue
+            try:
+                env = decode(rec.value)
+            except DecodeError as exc:
+                dead.append(_Dead(rec, exc.reason, str(exc), 0))
+                continue
+            if type(env.data) in self.consumer.handlers:
+                items.append((rec, env))
+            else:
+                SKIPPED.labels(self.name).inc()
+        dead.extend(await self._apply(items))
+        await self._dead_letter(dead)
+        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def replay(self, record: RawRecord) -> str:
+        """Apply one dead letter again (inbox still applies). Returns 'applied' or
+        'duplicate'; raises when it fails again."""
+        env = decode(record.value)
+        handler = self.consumer.handlers.get(type(env.data))
+        if handler is None:
+            raise DecodeError(f"{self.name} has no handler for {env.type} v{env.version}")
+        backoff = self._new_backoff()
+        while True:
+            try:
+                applied = await self._apply_batch([(record, env)])
+                return "applied" if applied else "duplicate"
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                await backoff.sleep()
+
+    # -- applying -------------------------------------------------------------------
+    def _ignored(self, rec: RawRecord) -> bool:
+        """Skip, without parsing the body, a known event type this consumer doesn't handle."""
+        h = headers_dict(rec.headers)
+        t, v = h.get("type"), h.get("version", "")
+        if not t or not v.isdigit():
+            return False
+        spec = registry.get(t, int(v))
+        return spec is not None and spec.model not in self.consumer.handlers
+
+    async def _apply(self, items: list[tuple[RawRecord, Envelope[Event]]]) -> list[_Dead]:
+        if not items:
+            return []
+        backoff = self._new_backoff()
+        while True:
+            try:
+                await self._apply_batch(items)
+                return []
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.warning("batch failed, applying one by one", consumer=self.name,
+                                error=repr(exc))
+                    break
+                RETRIES.labels(self.name, "transient").inc()
+                log.warning("transient failure, retrying batch", consumer=self.name,
+                            error=repr(exc))
+                await backoff.sleep()
+        dead: list[_Dead] = []
+        for rec, env in items:
+            failure = await self._apply_one(rec, env)
+            if failure is not None:
+                dead.append(failure)
+        return dead
+
+    async def _apply_one(self, rec: RawRecord, env: Envelope[Event]) -> _Dead | None:
+        backoff = self._new_backoff()
+        attempts = 0
+        while True:
+            try:
+                await self._apply_batch([(rec, env)])
+                return None
+            except RejectEvent as exc:
+                return _Dead(rec, "rejected", str(exc) or type(exc).__name__, attempts + 1)
+            except Exception as exc:
+                if is_transient(exc):
+                    RETRIES.labels(self.name, "transient").inc()
+                else:
+                    attempts += 1
+                    RETRIES.labels(self.name, "handler").inc()
+                    if attempts >= self.max_attempts:
+                        log.error("handler keeps failing, dead-lettering", consumer=self.name,
+                                  event_id=str(env.event_id), type=env.type, error=repr(exc))
+                        return _Dead(rec, "handler-failed", repr(exc), attempts)
+                await backoff.sleep()
+
+    async def _apply_batch(self, items: Sequence[tuple[RawRecord, Envelope[Event]]]) -> int:
+        """One transaction: inbox rows + every new event's handler. Returns events applied."""
+        unique: dict[UUID, tuple[RawRecord, Envelope[Event]]] = {}
+        for rec, env in items:
+            unique.setdefault(env.event_id, (rec, env))
+        applied = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    """INSERT INTO processed_events (consumer, event_id)
+                       SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING
+                       RETURNING event_id""",
+                    self.name, list(unique),
+                )
+            }
+            uow = UnitOfWork(conn, channel=self.channel)
+            for event_id, (rec, env) in unique.items():
+                if event_id not in fresh:
+                    continue
+                handler = self.consumer.handlers[type(env.data)]
+                cause = Cause(env.correlation_id, env.event_id,
+                              headers_dict(rec.headers).get("traceparent"))
+                with uow.caused_by(cause), bind(event_id=env.event_id,
+                                                correlation_id=env.correlation_id):
+                    await handler(env.data, HandlerContext(uow, env))
+                applied += 1
+            await uow.flush()
+        duplicates = len(items) - applied
+        if duplicates:
+            DUPLICATES.labels(self.name).inc(duplicates)
+        for event_id, (_, env) in unique.items():
+            if event_id in fresh:
+                APPLIED.labels(self.name, env.type).inc()
+        return applied
+
+    # -- dead letters ---------------------------------------------------------------
+    async def _dead_letter(self, dead: list[_Dead]) -> None:
+        if not dead:
+            return
+        now = datetime.now(UTC).isoformat()
+        records = [
+            OutboundRecord(
+                topic=self.dlq_topic,
+                key=d.record.key or b"",
+                value=d.record.value or b"",
+                headers=[
+                    *[(k, v) for k, v in d.record.headers if not k.startswith("dlq.")],
+                    ("dlq.reason", d.reason.encode()),
+                    ("dlq.error", d.error[:4000].encode()),
+                    ("dlq.consumer", self.name.encode()),
+                    ("dlq.original_topic", d.record.topic.encode()),
+                    ("dlq.original_partition", str(d.record.partition).encode()),
+                    ("dlq.original_offset", str(d.record.offset).encode()),
+                    ("dlq.failed_at", now.encode()),
+                    ("dlq.attempts", str(d.attempts).encode()),
+                ],
+            )
+            for d in dead
+        ]
+        backoff = self._new_backoff()
+        while True:
+            try:
+                await self.dead_letters.publish_batch(records)
+                break
+            except Exception as exc:
+                # Never move past a record whose dead letter is not safely stored.
+                RETRIES.labels(self.name, "dead-letter").inc()
+                log.warning("dead letter not stored yet, retrying", consumer=self.name,
+                            error=repr(exc))
+                await backoff.sleep()
+        for d in dead:
+            DEAD.labels(self.name, d.reason).inc()
+            log.warning("dead-lettered", consumer=self.name, reason=d.reason, error=d.error,
+                        topic=d.record.topic, partition=d.record.partition,
+                        offset=d.record.offset)

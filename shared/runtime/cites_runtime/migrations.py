@@ -1,0 +1,93 @@
+"""Ordered, checksummed SQL migrations for one schema.
+
+Files are ``NNNN_description.sql``. The runtime's own tables (outbox, inbox) come first
+(source ``runtime``), then the service's (source = service name). An applied file whose
+checksum changed is refused: migrations are append-only. Two replicas starting together
+serialise on a transaction-level advisory lock, so each file runs exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from .db import quote_ident
+from .logs import get_logger
+
+__all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "runtime_migrations"]
+
+log = get_logger(__name__)
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    source: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}/{self.name}"
+
+
+def load_migrations(source: str, directory: Path) -> list[Migration]:
+    files = sorted(p for p in directory.iterdir() if p.suffix == ".sql")
+    bad = [p.name for p in files if not _NAME.match(p.name)]
+    if bad:
+        raise MigrationError(f"migration names must look like 0001_description.sql: {bad}")
+    numbers = [p.name[:4] for p in files]
+    if len(set(numbers)) != len(numbers):
+        raise MigrationError(f"two migrations share a number in {directory}")
+    return [Migration(source, p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+def runtime_migrations() -> list[Migration]:
+    return load_migrations("runtime", Path(__file__).parent / "sql")
+
+
+async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
+    """Apply what is missing, in order; return the ids applied now."""
+    s = quote_ident(schema)
+    applied_now: list[str] = []
+    async with conn.transaction():
+        # Transaction-scoped: released at commit, even if this process dies mid-way.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(f"SET LOCAL search_path = {s}")
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
+                id text PRIMARY KEY,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        rows = await conn.fetch(f"SELECT id, checksum FROM {s}.schema_migrations")
+        done = {r["id"]: r["checksum"] for r in rows}
+        for m in migrations:
+            if m.id in done:
+                if done[m.id] != m.checksum:
+                    raise MigrationError(
+                        f"migration {m.id} was edited after being applied "
+                        f"(checksum {done[m.id][:12]} → {m.checksum[:12]}); "
+                        "add a new migration instead"
+                    )
+                continue
+            await conn.execute(m.sql)
+            await conn.execute(
+                f"INSERT INTO {s}.schema_migrations (id, checksum) VALUES ($1, $2)",
+                m.id, m.checksum,
+            )
+            applied_now.append(m.id)
+            log.info("migration applied", migration=m.id, schema=schema)
+    return applied_now

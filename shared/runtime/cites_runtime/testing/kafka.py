@@ -1,0 +1,73 @@
+"""Reading what really reached a Kafka topic, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+__all__ = ["read_topic"]
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Any]], bool] | None = None,
+    timeout: float = 30.0,
+    idle: float = 1.0,
+) -> list[Any]:
+    """All records of ``topic`` from the beginning (no consumer group).
+
+    Returns when ``until(records)`` holds, or — without ``until`` — once every partition
+    is read to its end offset and nothing new came for ``idle`` seconds. Raises
+    ``TimeoutError`` when ``until`` is not met within ``timeout``.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] | None = None
+        while parts is None:
+            parts = consumer.partitions_for_topic(topic)
+            if parts is None:
+                await consumer._client.force_metadata_update()  # topic may be new
+                parts = consumer.partitions_for_topic(topic)
+            if parts is None:
+                if time.monotonic() > deadline:
+                    if until is None:
+                        return []
+                    raise TimeoutError(f"topic {topic} never appeared")
+                await asyncio.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        last_new = time.monotonic()
+        while True:
+            batch = await consumer.getmany(*tps, timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+                last_new = time.monotonic()
+            if until is not None:
+                if until(records):
+                    return records
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{topic}: condition not met; got {len(records)} records")
+                continue
+            ends = await consumer.end_offsets(tps)
+            at_end = all([await _position(consumer, tp) >= ends[tp] for tp in tps])
+            if at_end and time.monotonic() - last_new >= idle:
+                return records
+            if time.monotonic() > deadline:
+                return records
+    finally:
+        await consumer.stop()
+
+
+async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
+    return int(await consumer.position(tp))

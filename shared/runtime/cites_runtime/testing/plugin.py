@@ -1,0 +1,93 @@
+"""pytest plugin (entry point ``cites_runtime``): real infrastructure and isolation.
+
+Session-scoped ``infra`` (see :mod:`cites_runtime.testing.infra`); each test that asks
+gets a fresh schema + login role (``service_db``) and a fresh topic prefix
+(``topic_prefix``), so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from ..db import drop_service_schema, provision_service_schema
+from .infra import Infra, resolve_infra
+
+
+@dataclass(frozen=True)
+class ServiceDb:
+    """A throwaway schema owned by a throwaway role, as a service would have."""
+
+    schema: str
+    role: str
+    password: str
+    dsn: str
+    admin_dsn: str
+
+
+def role_dsn(admin_dsn: str, role: str, password: str) -> str:
+    parts = urlsplit(admin_dsn)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{role}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    resolved = resolve_infra()
+    print(f"\n[cites] infrastructure: {resolved.mode} — kafka {resolved.kafka_bootstrap}")
+    try:
+        yield resolved
+    finally:
+        resolved.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topic_prefix(unique: str) -> str:
+    return f"t{unique}."
+
+
+async def new_service_db(infra: Infra, name: str) -> ServiceDb:
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await provision_service_schema(admin, name, name, name)
+    finally:
+        await admin.close()
+    return ServiceDb(name, name, name, role_dsn(infra.database_url, name, name),
+                     infra.database_url)
+
+
+async def drop_db(db: ServiceDb) -> None:
+    for _ in range(20):
+        try:
+            admin = await asyncpg.connect(db.admin_dsn)
+            break
+        except (OSError, asyncpg.CannotConnectNowError):
+            await asyncio.sleep(0.5)  # a test may have just restarted PostgreSQL
+    else:
+        return
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", db.role
+        )
+        await drop_service_schema(admin, db.schema, db.role)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def service_db(infra: Infra, unique: str) -> AsyncIterator[ServiceDb]:
+    db = await new_service_db(infra, f"t_{unique}")
+    yield db
+    await drop_db(db)

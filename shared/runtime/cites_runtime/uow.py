@@ -1,0 +1,130 @@
+"""Unit of work: one transaction holding a use case's state changes and its events.
+
+A use case writes its rows through ``uow.conn`` and calls ``uow.emit(event)``; the
+events are numbered per aggregate and appended to the outbox when the block ends, in
+the same transaction. Roll back (raise) and neither the state nor the events exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from cites_contracts import Envelope, Event, encode
+
+from .db import Conn
+
+__all__ = ["Cause", "UnitOfWork", "new_traceparent", "unit_of_work"]
+
+
+def new_traceparent(parent: str | None = None) -> str:
+    """W3C traceparent for a new span: same trace as ``parent`` when given."""
+    trace_id = secrets.token_hex(16)
+    if parent:
+        parts = parent.split("-")
+        if len(parts) == 4 and len(parts[1]) == 32:
+            trace_id = parts[1]
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Why events are being emitted: the incoming event or request that caused them."""
+
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    traceparent: str | None = None
+
+    @classmethod
+    def new(cls) -> Cause:
+        return cls(correlation_id=uuid4(), traceparent=new_traceparent())
+
+
+class UnitOfWork:
+    def __init__(self, conn: Conn, *, channel: str, cause: Cause | None = None):
+        self.conn = conn
+        self._channel = channel
+        self._cause = cause or Cause.new()
+        self._pending: list[tuple[Event, Cause, datetime]] = []
+        self.envelopes: list[Envelope[Event]] = []
+        """The envelopes written to the outbox, filled when the unit of work commits."""
+
+    @property
+    def cause(self) -> Cause:
+        return self._cause
+
+    @contextmanager
+    def caused_by(self, cause: Cause) -> Iterator[None]:
+        """Events emitted inside the block carry ``cause`` (a consumer's incoming event)."""
+        previous, self._cause = self._cause, cause
+        try:
+            yield
+        finally:
+            self._cause = previous
+
+    def emit(self, event: Event) -> None:
+        """Append ``event`` to this transaction's outbox (numbered when it commits)."""
+        self._pending.append((event, self._cause, datetime.now(UTC)))
+
+    async def flush(self) -> None:
+        """Number pending events per aggregate and insert them into the outbox."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        counts: dict[tuple[str, str], int] = {}
+        for ev, _, _ in pending:
+            key = (ev.spec.topic.name, ev.aggregate_id())
+            counts[key] = counts.get(key, 0) + 1
+        ordered = sorted(counts)  # one lock order for all writers: no deadlocks
+        rows = await self.conn.fetch(
+            """INSERT INTO aggregate_sequences AS s (stream, aggregate_id, last_sequence)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+               ON CONFLICT (stream, aggregate_id)
+               DO UPDATE SET last_sequence = s.last_sequence + EXCLUDED.last_sequence
+               RETURNING stream, aggregate_id, last_sequence""",
+            [k[0] for k in ordered], [k[1] for k in ordered], [counts[k] for k in ordered],
+        )
+        next_seq = {(r["stream"], r["aggregate_id"]): r["last_sequence"] - counts[
+            (r["stream"], r["aggregate_id"])] + 1 for r in rows}
+        cols: tuple[list[object], ...] = ([], [], [], [], [], [], [], [], [])
+        for ev, cause, at in pending:
+            key = (ev.spec.topic.name, ev.aggregate_id())
+            seq = next_seq[key]
+            next_seq[key] = seq + 1
+            env = Envelope.wrap(ev, sequence=seq, correlation_id=cause.correlation_id,
+                                causation_id=cause.causation_id, occurred_at=at)
+            tp = new_traceparent(cause.traceparent)
+            rec = encode(env, traceparent=tp)
+            for col, val in zip(cols, (env.event_id, rec.topic, rec.key, rec.value, env.type,
+                                       env.version, env.correlation_id, tp, at), strict=True):
+                col.append(val)
+            self.envelopes.append(env)
+        await self.conn.execute(
+            """INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
+                                   correlation_id, traceparent, created_at)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[],
+                                    $5::text[], $6::int[], $7::uuid[], $8::text[],
+                                    $9::timestamptz[])""",
+            *cols,
+        )
+        await self.conn.execute("SELECT pg_notify($1, '')", self._channel)
+
+
+def outbox_channel(schema: str) -> str:
+    return f"{schema}_outbox"
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool, schema: str, *,
+                       cause: Cause | None = None) -> AsyncIterator[UnitOfWork]:
+    """``async with unit_of_work(pool, schema) as uow:`` — commit on exit, roll back on error."""
+    async with pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, channel=outbox_channel(schema), cause=cause)
+        yield uow
+        await uow.flush()

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+import runtime_testapp as testapp
+from aiokafka import AIOKafkaProducer
+from runtime_testapp import THINGS, ThingHappened
+
+from cites_contracts import Envelope, encode
+from cites_runtime.app import Runtime
+from cites_runtime.consumer import ConsumerRunner
+from cites_runtime.dlq import list_dead_letters, replay_dead_letters
+from cites_runtime.kafka import AiokafkaPublisher, make_producer
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import read_topic
+from cites_runtime.testing.infra import Infra
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def raw_producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def thing(thing_id: str, n: int = 1, note: str = "", sequence: int = 1
+          ) -> Envelope[ThingHappened]:
+    return Envelope.wrap(ThingHappened(thing_id=thing_id, n=n, note=note), sequence=sequence)
+
+
+async def send(producer: AIOKafkaProducer, s: ServiceSettings,
+               *items: Envelope[ThingHappened] | bytes) -> None:
+    topic = s.topic(THINGS.name)
+    for item in items:
+        if isinstance(item, bytes):
+            await producer.send_and_wait(topic, item, key=b"poison")
+        else:
+            rec = encode(item)  # type: ignore[arg-type]
+            await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def tally(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT thing_id FROM tally ORDER BY applied_at")
+    return [r["thing_id"] for r in rows]
+
+
+async def test_an_event_delivered_twice_is_applied_once(
+    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
+) -> None:
+    once = thing("twice")
+    await send(raw_producer, migrated, once, once, thing("sentinel"))
+    await eventually(lambda: _has(runtime.pool, "sentinel"))
+    assert sorted(await tally(runtime.pool)) == ["sentinel", "twice"]
+    assert await runtime.pool.fetchval(
+        "SELECT count(*) FROM processed_events WHERE event_id = $1", once.event_id) == 1
+
+
+async def test_a_redelivery_after_a_restart_changes_nothing(
+    migrated: ServiceSettings, raw_producer: AIOKafkaProducer, pool: asyncpg.Pool
+) -> None:
+    first = thing("a")
+    await send(raw_producer, migrated, first)
+    rt = Runtime(testapp.definition, migrated)
+    await rt.start()
+    await eventually(lambda: _has(pool, "a"))
+    await rt.stop()
+    # Same event again (a producer retry, a replayed topic): a new process absorbs it.
+    await send(raw_producer, migrated, first, thing("b"))
+    rt = Runtime(testapp.definition, migrated)
+    await rt.start()
+    try:
+        await eventually(lambda: _has(pool, "b"))
+    finally:
+        await rt.stop()
+    assert sorted(await tally(pool)) == ["a", "b"]
+
+
+async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_applied(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    s = make_settings(consumer_max_attempts=2)
+    unknown = json.loads(encode(thing("u")).value)  # type: ignore[arg-type]
+    unknown["version"] = 99
+    bad_payload = json.loads(encode(thing("p")).value)  # type: ignore[arg-type]
+    bad_payload["data"]["n"] = "not a number"
+    await send(raw_producer, s, b"{not json", json.dumps(unknown).encode(),
+               json.dumps(bad_payload).encode(), thing("r", note="reject"),
+               thing("b", note="boom"), thing("after"))
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await eventually(lambda: _has(rt.pool, "after"))
+        dlq = s.topic("tally.dlq")
+        records = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 5)
+    finally:
+        await rt.stop()
+    assert await tally(pool) == ["after"]
+    reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in records)
+    assert reasons == ["handler-failed", "invalid-payload", "malformed", "rejected",
+                       "unknown-event"]
+    for r in records:
+        h = {k: v.decode() for k, v in r.headers}
+        assert h["dlq.original_topic"] == s.topic(THINGS.name)
+        assert h["dlq.consumer"] == "tally"
+        assert int(h["dlq.original_offset"]) >= 0 and h["dlq.error"]
+    boom = next(r for r in records if dict(r.headers)["dlq.reason"] == b"handler-failed")
+    assert dict(boom.headers)["dlq.attempts"] == b"2"
+    assert b"handler bug" in dict(boom.headers)["dlq.error"]
+
+
+async def test_poison_does_not_block_and_only_good_events_are_applied(
+    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
+) -> None:
+    await send(raw_producer, migrated, b"garbage", thing("ok1"), b"[]", thing("ok2"))
+    await eventually(lambda: _has(runtime.pool, "ok2"))
+    assert sorted(await tally(runtime.pool)) == ["ok1", "ok2"]
+
+
+async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
+    infra: Infra, make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    if not infra.can_stop_postgres():
+        pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
+                    "stopped by the tests; run without DATABASE_URL to cover this")
+    s = make_settings(consumer_batch_size=10)
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await send(raw_producer, s, *(thing(f"before-{i}") for i in range(30)))
+        await eventually(lambda: _count(pool, 1))
+        infra.stop_postgres()
+        try:
+            await send(raw_producer, s, *(thing(f"during-{i}") for i in range(30)))
+            await asyncio.sleep(3)  # the consumer keeps failing to reach the database
+        finally:
+            infra.start_postgres()
+        await eventually(lambda: _count(pool, 60), timeout=90)
+        dead = await list_dead_letters(s.kafka_bootstrap_servers, s.topic("tally.dlq"))
+    finally:
+        await rt.stop()
+    names = await tally(pool)
+    assert sorted(names) == sorted([f"before-{i}" for i in range(30)]
+                                   + [f"during-{i}" for i in range(30)])
+    assert dead == []
+
+
+async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fixed(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    s = make_settings(consumer_max_attempts=1)
+    needs_flag = thing("flagged", note="needs-flag")
+    await send(raw_producer, s, needs_flag, thing("next"))
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await eventually(lambda: _has(pool, "next"))
+        dlq = s.topic("tally.dlq")
+        await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 1)
+    finally:
+        await rt.stop()
+    runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
+                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
+    group = f"{dlq}-replay"
+
+    still_broken = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    assert still_broken.applied == 0 and len(still_broken.failed or []) == 1
+
+    await pool.execute("INSERT INTO flags VALUES ('fixed')")  # the cause is fixed
+    fixed = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    again = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    assert (fixed.applied, fixed.failed) == (1, [])
+    assert (again.applied, again.duplicates, again.failed) == (0, 0, [])
+    assert sorted(await tally(pool)) == ["flagged", "next"]
+
+
+async def _has(pool: asyncpg.Pool, thing_id: str) -> bool:
+    return bool(await pool.fetchval("SELECT 1 FROM tally WHERE thing_id = $1", thing_id))
+
+
+async def _count(pool: asyncpg.Pool, n: int) -> bool:
+    try:
+        return int(await pool.fetchval("SELECT count(*) FROM tally")) >= n
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False

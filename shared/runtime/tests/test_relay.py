@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from runtime_testapp import THINGS, ThingHappened
+
+from cites_runtime.kafka import AiokafkaPublisher, ensure_topics, make_producer
+from cites_runtime.relay import OutboxRelay
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import read_topic
+from cites_runtime.uow import unit_of_work
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(migrated.kafka_bootstrap_servers, [migrated.topic(THINGS.name)])
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def relay_for(s: ServiceSettings, producer: AIOKafkaProducer, **kw: object) -> OutboxRelay:
+    return OutboxRelay(s.dsn, s.db_schema, AiokafkaPublisher(producer),
+                       topic_prefix=s.topic_prefix, poll_interval=0.1, **kw)  # type: ignore[arg-type]
+
+
+async def emit(pool: asyncpg.Pool, schema: str, *events: ThingHappened) -> None:
+    async with unit_of_work(pool, schema) as uow:
+        for e in events:
+            uow.emit(e)
+
+
+async def test_committed_events_reach_kafka_exactly_once_in_order_per_key(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    keys = ["a", "b", "c"]
+    # 3 aggregates, 10 transactions each of 2 events, interleaved concurrently.
+    await asyncio.gather(*(
+        emit(pool, migrated.db_schema, ThingHappened(thing_id=k, n=2 * i),
+             ThingHappened(thing_id=k, n=2 * i + 1))
+        for i in range(10) for k in keys
+    ))
+    relay = relay_for(migrated, producer, batch_size=7)
+    async with pool.acquire() as conn:
+        assert await relay.publish_pending(conn) == 60
+        assert await relay.publish_pending(conn) == 0  # marked: nothing published twice
+
+    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+                               until=lambda r: len(r) >= 60)
+    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name))
+    envelopes = [json.loads(r.value) for r in records]
+    assert len({e["event_id"] for e in envelopes}) == len(envelopes) == 60
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for rec, env in sorted(zip(records, envelopes, strict=True),
+                           key=lambda p: (p[0].partition, p[0].offset)):
+        assert rec.key.decode() == env["aggregate_id"]
+        headers = dict(rec.headers)
+        assert headers["type"] == b"testapp.ThingHappened"
+        assert headers["event_id"].decode() == env["event_id"]
+        assert headers["traceparent"].startswith(b"00-")
+        per_key[env["aggregate_id"]].append(env["sequence"])
+    # Sequence is gap-free per aggregate and Kafka holds each key's events in that order.
+    assert per_key == {k: list(range(1, 21)) for k in keys}
+
+
+async def test_a_rolled_back_unit_of_work_publishes_nothing(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    with pytest.raises(RuntimeError, match="use case failed"):
+        async with unit_of_work(pool, migrated.db_schema) as uow:
+            await uow.conn.execute("INSERT INTO things VALUES ('x', 1)")
+            uow.emit(ThingHappened(thing_id="x", n=1))
+            await uow.flush()  # even rows already written to the outbox go with the rollback
+            raise RuntimeError("use case failed")
+    relay = relay_for(migrated, producer)
+    async with pool.acquire() as conn:
+        assert await relay.publish_pending(conn) == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        assert await conn.fetchval("SELECT count(*) FROM things") == 0
+    assert await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+                            idle=0.5) == []
+
+
+async def test_sequences_stay_gap_free_when_concurrent_transactions_roll_back(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    async def attempt(i: int) -> None:
+        async with unit_of_work(pool, migrated.db_schema) as uow:
+            uow.emit(ThingHappened(thing_id="same", n=i))
+            await uow.flush()
+            if i % 3 == 0:
+                raise ValueError("rolled back")
+
+    await asyncio.gather(*(attempt(i) for i in range(30)), return_exceptions=True)
+    rows = await pool.fetch("SELECT value FROM outbox ORDER BY id")
+    sequences = [json.loads(r["value"])["sequence"] for r in rows]
+    assert sequences == list(range(1, 21))
+
+
+async def test_of_two_relays_only_one_publishes_and_the_other_takes_over(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    first, second = relay_for(migrated, producer), relay_for(migrated, producer)
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    topic = migrated.topic(THINGS.name)
+    try:
+        await emit(pool, migrated.db_schema, *(ThingHappened(thing_id=f"k{i % 5}", n=i)
+                                               for i in range(200)))
+        await read_topic(migrated.kafka_bootstrap_servers, topic, until=lambda r: len(r) >= 200)
+        while first.published + second.published < 200:  # marked just after the acks
+            await asyncio.sleep(0.05)
+        assert sorted([first.is_leader, second.is_leader]) == [False, True]
+        leader, standby = (first, second) if first.is_leader else (second, first)
+        assert (leader.published, standby.published) == (200, 0)
+
+        # The leader dies: its connection closes, the lock is released, the standby leads.
+        tasks[[first, second].index(leader)].cancel()
+        await emit(pool, migrated.db_schema, ThingHappened(thing_id="after", n=1))
+        records = await read_topic(migrated.kafka_bootstrap_servers, topic,
+                                   until=lambda r: len(r) >= 201)
+        while standby.published < 1:
+            await asyncio.sleep(0.05)
+        assert standby.is_leader and standby.published == 1
+        assert len({json.loads(r.value)["event_id"] for r in records}) == 201
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_published_rows_are_purged_after_the_retention(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    from datetime import timedelta
+
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="old", n=1),
+               ThingHappened(thing_id="new", n=2))
+    relay = relay_for(migrated, producer, retention=timedelta(hours=1))
+    async with pool.acquire() as conn:
+        await relay.publish_pending(conn)
+        await conn.execute("UPDATE outbox SET published_at = now() - interval '2 hours' "
+                           "WHERE key = 'old'")
+        await emit(pool, migrated.db_schema, ThingHappened(thing_id="pending", n=3))
+        assert await relay.purge(conn) == 1
+        left = await conn.fetch("SELECT key, published_at IS NULL AS pending FROM outbox "
+                                "ORDER BY id")
+    assert [(bytes(r["key"]), r["pending"]) for r in left] == [(b"new", False),
+                                                                 (b"pending", True)]
