@@ -9,7 +9,14 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["Conn", "Pool", "create_pool", "drop_service_schema", "provision_service_schema", "quote_ident"]
+__all__ = [
+    "Conn",
+    "Pool",
+    "create_pool",
+    "drop_service_schema",
+    "provision_service_schema",
+    "quote_ident",
+]
 
 Pool = asyncpg.Pool
 # A connection, whether held directly or borrowed from a pool.

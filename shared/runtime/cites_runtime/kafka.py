@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +40,10 @@ class OutboundRecord:
 
 
 class Publisher(Protocol):
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        """Hand records to the client in order; the result completes once all are acked
+        (and raises if any failed). Lets the relay overlap acks with its next fetch."""
+
     async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
         """Publish all records, in order per key; return only once every one is acked."""
 
@@ -54,11 +58,18 @@ class AiokafkaPublisher:
     def __init__(self, producer: AIOKafkaProducer):
         self.producer = producer
 
-    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
         send = self.producer.send
         # send() only enqueues (awaiting when the buffer is full); acks come as futures.
         futures = [await send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
-        await asyncio.gather(*futures)
+        return _all_acked(futures)
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        await (await self.enqueue(records))
+
+
+async def _all_acked(futures: list[asyncio.Future[Any]]) -> None:
+    await asyncio.gather(*futures)
 
 
 async def ensure_topics(bootstrap: str, names: Sequence[str], *, partitions: int = 3,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import asyncpg
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
-from .db import quote_ident
+from .db import Conn, quote_ident
 from .kafka import OutboundRecord, Publisher
 from .logs import get_logger
 from .retry import Backoff, is_transient
@@ -64,41 +65,60 @@ class OutboxRelay:
         self._wake = asyncio.Event()
 
     # -- one pass -----------------------------------------------------------------
-    async def publish_pending(self, conn: asyncpg.Connection) -> int:
-        """Publish every committed, unpublished row; return how many were published."""
-        total = 0
-        while True:
-            rows = await conn.fetch(
-                f"""SELECT id, topic, key, value, event_type, event_version, event_id,
-                           correlation_id, traceparent
-                    FROM {self._s}.outbox WHERE published_at IS NULL
-                    ORDER BY id LIMIT $1""",
-                self.batch_size,
-            )
-            if not rows:
-                return total
-            prefix = self.topic_prefix
-            records = [
-                OutboundRecord(
-                    topic=prefix + r["topic"],
-                    key=r["key"],
-                    value=r["value"],
-                    headers=_headers(r),
-                )
-                for r in rows
-            ]
-            await self.publisher.publish_batch(records)
-            await conn.execute(
-                f"UPDATE {self._s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [r["id"] for r in rows],
-            )
-            total += len(rows)
-            self.published += len(rows)
-            PUBLISHED.labels(self.schema).inc(len(rows))
-            if len(rows) < self.batch_size:
-                return total
+    async def publish_pending(self, conn: Conn) -> int:
+        """Publish every committed, unpublished row; return how many were published.
 
-    async def purge(self, conn: asyncpg.Connection) -> int:
+        Pipelined: batch k+1 is fetched and handed to the producer while batch k's acks
+        are awaited; batch k is marked only once all of its acks arrived. A row is thus
+        never marked before the broker has it. (Rows of transactions still open when
+        the cursor passed them are picked up by the next pass, which restarts at 0;
+        one aggregate's rows cannot be reordered that way, see uow.flush.)
+        """
+        total, last_id = 0, 0
+        previous: tuple[Awaitable[None], list[int]] | None = None
+        try:
+            while True:
+                rows = await conn.fetch(
+                    f"""SELECT id, topic, key, value, event_type, event_version, event_id,
+                               correlation_id, traceparent
+                        FROM {self._s}.outbox WHERE published_at IS NULL AND id > $2
+                        ORDER BY id LIMIT $1""",
+                    self.batch_size, last_id,
+                )
+                current: tuple[Awaitable[None], list[int]] | None = None
+                if rows:
+                    last_id = rows[-1]["id"]
+                    prefix = self.topic_prefix
+                    acked = await self.publisher.enqueue([
+                        OutboundRecord(prefix + r["topic"], r["key"], r["value"], _headers(r))
+                        for r in rows
+                    ])
+                    current = (acked, [r["id"] for r in rows])
+                if previous is not None:
+                    total += await self._mark(conn, *previous)
+                previous = current
+                if len(rows) < self.batch_size:
+                    if previous is not None:
+                        total += await self._mark(conn, *previous)
+                        previous = None
+                    return total
+        finally:
+            if previous is not None:  # failing: don't leave an ack future unobserved
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(previous[0])
+
+    async def _mark(self, conn: Conn, acked: Awaitable[None], ids: list[int]
+                    ) -> int:
+        await acked
+        await conn.execute(
+            f"UPDATE {self._s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            ids,
+        )
+        self.published += len(ids)
+        PUBLISHED.labels(self.schema).inc(len(ids))
+        return len(ids)
+
+    async def purge(self, conn: Conn) -> int:
         """Delete rows published longer ago than the retention."""
         status = await conn.execute(
             f"DELETE FROM {self._s}.outbox WHERE published_at < now() - $1::interval",
@@ -106,7 +126,7 @@ class OutboxRelay:
         )
         return int(status.split()[-1])
 
-    async def export_metrics(self, conn: asyncpg.Connection) -> None:
+    async def export_metrics(self, conn: Conn) -> None:
         row = await conn.fetchrow(
             f"""SELECT count(*) AS backlog,
                        coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag
@@ -135,7 +155,7 @@ class OutboxRelay:
                 await backoff.sleep()
 
     async def _lead(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
+        conn: Conn = await asyncpg.connect(self.dsn)
         try:
             while not await conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"

@@ -17,7 +17,7 @@ from cites_runtime.consumer import ConsumerRunner
 from cites_runtime.dlq import list_dead_letters, replay_dead_letters
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
 from cites_runtime.settings import ServiceSettings
-from cites_runtime.testing import read_topic
+from cites_runtime.testing import read_topic, wait_caught_up
 from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,8 @@ async def test_an_event_delivered_twice_is_applied_once(
 ) -> None:
     once = thing("twice")
     await send(raw_producer, migrated, once, once, thing("sentinel"))
-    await eventually(lambda: _has(runtime.pool, "sentinel"))
+    await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                         migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["sentinel", "twice"]
     assert await runtime.pool.fetchval(
         "SELECT count(*) FROM processed_events WHERE event_id = $1", once.event_id) == 1
@@ -85,7 +86,8 @@ async def test_a_redelivery_after_a_restart_changes_nothing(
     rt = Runtime(testapp.definition, migrated)
     await rt.start()
     try:
-        await eventually(lambda: _has(pool, "b"))
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                             migrated.topic(THINGS.name))
     finally:
         await rt.stop()
     assert sorted(await tally(pool)) == ["a", "b"]
@@ -129,7 +131,8 @@ async def test_poison_does_not_block_and_only_good_events_are_applied(
     runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
 ) -> None:
     await send(raw_producer, migrated, b"garbage", thing("ok1"), b"[]", thing("ok2"))
-    await eventually(lambda: _has(runtime.pool, "ok2"))
+    await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                         migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["ok1", "ok2"]
 
 

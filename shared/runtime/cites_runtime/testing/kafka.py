@@ -71,3 +71,37 @@ async def read_topic(
 
 async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
     return int(await consumer.position(tp))
+
+
+async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float = 30.0
+                         ) -> None:
+    """Wait until ``group`` has committed every record of ``topic`` (its offsets reached
+    the end offsets): everything published so far was consumed and its effects committed.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise LookupError(f"topic {topic} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            behind = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0)
+                      for tp in tps if ends[tp] > (committed[tp].offset if tp in committed
+                                                   else 0)}
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"group {group} still behind on {topic}: {behind}")
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await admin.close()

@@ -1,0 +1,72 @@
+# The two commands: `make run` brings the platform up, `make test` runs every test.
+# Both start from nothing: they create .venv, install, and start real Kafka, PostgreSQL
+# and an SMTP sink (natively, see deploy/local/launcher.py; no Docker needed).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := $(patsubst services/%/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PACKAGES := shared/contracts shared/runtime $(addprefix services/,$(SERVICES))
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run stop test lint bench infra-up infra-down infra-status \
+        contracts-check contracts-export migrate clean
+
+help:
+	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink, migrate, start every service"
+	@echo "make stop             stop the services and the infrastructure"
+	@echo "make test             install, then every test (starts real infrastructure itself)"
+	@echo "make lint             ruff + mypy --strict"
+	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
+	@echo "make infra-up|infra-down|infra-status"
+	@echo "make contracts-check  fail on an incompatible change to a committed event schema"
+	@echo "services found: $(or $(SERVICES),none yet)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || (apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV))
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(PY) constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+install: $(STAMP)
+
+infra-up: install
+	$(PY) deploy/local/launcher.py up
+
+infra-down:
+	@if [ -x $(PY) ]; then $(PY) deploy/local/launcher.py down; fi
+
+infra-status: install
+	$(PY) deploy/local/launcher.py status
+
+run: install
+	$(PY) deploy/local/launcher.py up
+	$(PY) deploy/local/services.py up $(SERVICES)
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) deploy/local/services.py down; $(PY) deploy/local/launcher.py down; fi
+
+migrate: install
+	$(PY) deploy/local/services.py migrate $(SERVICES)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime deploy/local bench \
+		$(foreach s,$(SERVICES),services/$(s)/$(s))
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+contracts-check: install
+	$(PY) -m cites_contracts.schemas check
+
+contracts-export: install
+	$(PY) -m cites_contracts.schemas export
+
+clean: stop
+	rm -rf $(VENV) .local

@@ -1,0 +1,680 @@
+"""Native (no Docker) infrastructure for development and tests, on 127.0.0.1.
+
+    .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [--json]
+    .venv/bin/python deploy/local/launcher.py status [--json]
+    .venv/bin/python deploy/local/launcher.py env
+    .venv/bin/python deploy/local/launcher.py down [components] [--purge]
+
+* Kafka 4 in KRaft mode (one broker+controller node): jars fetched from Maven Central by
+  Maven with ``deploy/local/pom.xml``, run on the JDK (17+).
+* PostgreSQL from Debian's packages: a throwaway cluster (initdb), database ``cites``,
+  ``deploy/postgres/init.sql`` applied (one role + schema per service).
+* An SMTP sink (``smtp_sink.py``) keeping each message as an ``.eml`` file.
+
+Ports: CITES_KAFKA_PORT (19092), CITES_KAFKA_CONTROLLER_PORT (19093), CITES_PG_PORT
+(15432), CITES_SMTP_PORT (11025). State (jars, data, logs, pids): CITES_LOCAL_DIR
+(<repo>/.local). ``up`` writes <state>/infra.env and <state>/infra.json. Readiness is
+polled with a deadline, never slept for. Human output goes to stderr, except the summary
+of ``up`` / ``status`` / ``env`` (and the JSON of ``--json``), which goes to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Run as a script, Python puts deploy/local/ first on sys.path: a neighbour file named like
+# a standard module (platform.py is one) would then shadow it. Import from elsewhere only.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/"):
+    sys.path.pop(0)
+
+import argparse
+import asyncio
+import base64
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+POM = HERE / "pom.xml"
+LOG4J2 = HERE / "kafka" / "log4j2.yaml"
+SERVER_PROPERTIES = HERE / "kafka" / "server.properties.template"
+INIT_SQL = REPO / "deploy" / "postgres" / "init.sql"
+SMTP_SINK = HERE / "smtp_sink.py"
+COMPONENTS = ("kafka", "postgres", "smtp")
+DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
+KAFKA_MAIN, STORAGE_MAIN = "kafka.Kafka", "kafka.tools.StorageTool"
+KAFKA_JVM = "-Xmx768m -Xms128m -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
+APT_JAVA_MAVEN = ["openjdk-17-jre-headless", "maven"]
+
+
+class LauncherError(Exception):
+    """Ends the command with one line on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def say(message: str) -> None:
+    print(f"[launcher] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    state: Path
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+    smtp_port: int
+
+    @classmethod
+    def from_env(cls) -> Config:
+        def port(name: str, default: int) -> int:
+            return int(os.environ.get(name, default))
+
+        state = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
+        return cls(
+            state,
+            port("CITES_KAFKA_PORT", 19092),
+            port("CITES_KAFKA_CONTROLLER_PORT", 19093),
+            port("CITES_PG_PORT", 15432),
+            port("CITES_SMTP_PORT", 11025),
+        )
+
+    @property
+    def kafka(self) -> Path:
+        return self.state / "kafka"
+
+    @property
+    def smtp(self) -> Path:
+        return self.state / "smtp"
+
+    @property
+    def maildir(self) -> Path:
+        return self.smtp / "mail"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def dsn(self, database: str = "cites", user: str = "postgres") -> str:
+        password = user  # dev only: every role's password is its name
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.pg_port}/{database}"
+
+    def infra(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "DATABASE_URL": self.dsn(),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_MAILDIR": str(self.maildir),
+        }
+
+
+# ----------------------------------------------------------------------------- processes
+def run(
+    cmd: list[str],
+    *,
+    what: str,
+    env: dict[str, str] | None = None,
+    code: int = 1,
+    cwd: Path | None = None,
+) -> str:
+    """Run a command to completion; on failure raise with the tail of its output."""
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise LauncherError(
+            f"{what} failed (exit {proc.returncode}): {shlex.join(cmd)}\n{tail}", code
+        )
+    return proc.stdout
+
+
+def alive(pid: int, marker: str) -> bool:
+    """True when `pid` runs (not a zombie) and its command line contains `marker`."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and marker in cmdline
+
+
+def read_pid(pidfile: Path, marker: str) -> int | None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid, marker) else None
+
+
+def spawn(cmd: list[str], logfile: Path, pidfile: Path, cwd: Path) -> int:
+    """Start `cmd` in the background in its own session (process group), output to `logfile`."""
+    if logfile.exists() and logfile.stat().st_size > 20 * 1024 * 1024:
+        logfile.replace(logfile.with_name(logfile.name + ".1"))
+    with logfile.open("ab") as out:
+        out.write(f"\n===== {time.strftime('%F %T')} {shlex.join(cmd)}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    pidfile.write_text(f"{proc.pid}\n")
+    proc.returncode = 0  # detached on purpose: no "still running" warning when we exit
+    return proc.pid
+
+
+def stop_group(pid: int, marker: str, timeout: float) -> None:
+    """SIGTERM the process group led by `pid`, wait for it to go, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        if poll(lambda: not alive(pid, marker), wait):
+            return
+    raise LauncherError(f"process {pid} ({marker}) survived SIGKILL")
+
+
+def poll(check: Callable[[], bool], timeout: float, every: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)
+
+
+def tail(logfile: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(logfile.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {logfile})"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free(port: int, env_name: str) -> None:
+    if not port_free(port):
+        raise LauncherError(
+            f"127.0.0.1:{port} is taken by another program: free it or set {env_name}"
+        )
+
+
+def apt_install(packages: list[str]) -> bool:
+    """Install Debian packages when we are root with apt; True on success."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    say(f"installing {' '.join(packages)} with apt-get ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    for cmd in (["apt-get", "update", "-q"], install):
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- kafka
+def kafka_probe(bootstrap: str, *, create_topic: bool) -> str | None:
+    """None when the broker answers (and, if asked, creates and deletes a topic), else why not."""
+
+    async def probe() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            cluster = await admin.describe_cluster()
+            if not cluster.get("brokers"):
+                raise RuntimeError("no broker registered yet")
+            if create_topic:
+                topic = f"__launcher_probe_{uuid.uuid4().hex[:12]}"
+                created = await admin.create_topics([NewTopic(topic, 1, 1)])
+                errors = [e for e in created.topic_errors if e[1] != 0]
+                if errors:
+                    raise RuntimeError(f"create topic: {errors}")
+                await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 20))
+    except Exception as exc:  # any failure means "not ready yet"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def ensure_java_maven() -> None:
+    def ok() -> bool:
+        if not (shutil.which("java") and shutil.which("mvn")):
+            return False
+        java = ["java", "-XshowSettings:properties", "-version"]
+        props = subprocess.run(java, capture_output=True, text=True).stderr.splitlines()
+        spec = [ln.split("=")[1].strip() for ln in props if "java.specification.version" in ln]
+        return bool(spec) and int(spec[0].removeprefix("1.")) >= 17
+
+    if not ok() and not (apt_install(APT_JAVA_MAVEN) and ok()):
+        raise LauncherError(
+            "Kafka needs a JDK 17+ and Maven: apt-get install openjdk-17-jre-headless maven", 2
+        )
+
+
+def ensure_jars(cfg: Config) -> Path:
+    """Kafka's jars in <state>/kafka/libs, fetched once (again only if the pom changes)."""
+    libs, marker = cfg.kafka / "libs", cfg.kafka / "libs" / ".pom.sha256"
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if marker.exists() and marker.read_text().strip() == digest:
+        return libs
+    say("fetching Kafka's jars from Maven Central (once) ...")
+    shutil.rmtree(libs, ignore_errors=True)
+    mvn = ["mvn", "-q", "-B", "-f", str(POM), DEPENDENCY_GOAL, "-DincludeScope=runtime"]
+    mvn += [f"-DoutputDirectory={libs}", f"-Dmaven.repo.local={cfg.state / 'm2'}"]
+    run(mvn, what="mvn (fetching Kafka from Maven Central)", code=2)
+    marker.write_text(digest + "\n")
+    return libs
+
+
+def kafka_properties(cfg: Config) -> str:
+    return string.Template(SERVER_PROPERTIES.read_text()).substitute(
+        kafka_port=cfg.kafka_port, controller_port=cfg.controller_port, log_dirs=cfg.kafka / "data"
+    )
+
+
+def kafka_up(cfg: Config) -> str:
+    pidfile, logfile = cfg.kafka / "kafka.pid", cfg.kafka / "kafka.log"
+    if (pid := read_pid(pidfile, KAFKA_MAIN)) is not None:
+        wait_kafka(cfg, pid, logfile, create_topic=False)
+        return f"reused (pid {pid})"
+    require_free(cfg.kafka_port, "CITES_KAFKA_PORT")
+    require_free(cfg.controller_port, "CITES_KAFKA_CONTROLLER_PORT")
+    ensure_java_maven()
+    cfg.kafka.mkdir(parents=True, exist_ok=True)
+    libs = ensure_jars(cfg)
+    props = cfg.kafka / "server.properties"
+    props.write_text(kafka_properties(cfg))
+    java = ["java", *KAFKA_JVM.split(), f"-Dlog4j2.configurationFile={LOG4J2}"]
+    java += [f"-Dkafka.logs.dir={cfg.kafka}", "-cp", f"{libs}/*"]
+    if not (cfg.kafka / "data" / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        say(f"formatting Kafka storage (cluster id {cluster_id}) ...")
+        fmt = [STORAGE_MAIN, "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"]
+        run([*java, *fmt], what="kafka storage format")
+    pid = spawn([*java, KAFKA_MAIN, str(props)], logfile, pidfile, cfg.kafka)
+    wait_kafka(cfg, pid, logfile, create_topic=True)
+    return f"started (pid {pid})"
+
+
+def wait_kafka(
+    cfg: Config, pid: int, logfile: Path, *, create_topic: bool, timeout: float = 120
+) -> None:
+    deadline, why = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if not alive(pid, KAFKA_MAIN):
+            raise LauncherError(f"Kafka (pid {pid}) exited; end of {logfile}:\n{tail(logfile)}")
+        if (why := kafka_probe(cfg.bootstrap, create_topic=create_topic)) is None:
+            return
+        time.sleep(0.5)
+    raise LauncherError(
+        f"Kafka not ready on {cfg.bootstrap} after {timeout:.0f}s ({why}); "
+        f"last lines of {logfile}:\n{tail(logfile)}"
+    )
+
+
+def kafka_down(cfg: Config, purge: bool) -> None:
+    if (pid := read_pid(cfg.kafka / "kafka.pid", KAFKA_MAIN)) is not None:
+        say(f"stopping Kafka (pid {pid}) ...")
+        stop_group(pid, KAFKA_MAIN, timeout=60)
+    (cfg.kafka / "kafka.pid").unlink(missing_ok=True)
+    if purge:
+        shutil.rmtree(cfg.kafka / "data", ignore_errors=True)
+        for name in ("server.properties", "kafka.log", "kafka.log.1"):
+            (cfg.kafka / name).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- postgres
+AS_ROOT = os.geteuid() == 0
+
+
+def as_pg(cmd: list[str]) -> list[str]:
+    """Run as the `postgres` system user when we are root (initdb refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if AS_ROOT else cmd
+
+
+def pg_home(cfg: Config) -> Path:
+    """<state>/postgres; as root, a /tmp folder when `postgres` could not traverse <state>."""
+    home = cfg.state / "postgres"
+    existing = [p for p in (home, *home.parents) if p.exists()]
+    if AS_ROOT and not all(p.stat().st_mode & 0o001 for p in existing[1:]):
+        home = Path(f"/tmp/cites-pg-{hashlib.sha256(str(cfg.state).encode()).hexdigest()[:12]}")
+    return home
+
+
+def ensure_pg_user() -> None:
+    if AS_ROOT and subprocess.run(["id", "-u", "postgres"], capture_output=True).returncode:
+        useradd = ["useradd", "--system", "--home-dir", "/var/lib/postgresql", "postgres"]
+        run([*useradd, "--shell", "/bin/sh"], what="useradd postgres")
+
+
+def pg_bin() -> Path:
+    def find() -> Path | None:
+        found = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+            key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        )
+        return found[-1].parent if found else None
+
+    if (bindir := find()) is None and apt_install(["postgresql"]):
+        bindir = find()
+    if bindir is None:
+        raise LauncherError("PostgreSQL server binaries not found: apt-get install postgresql", 2)
+    if int(bindir.parent.name) < 15:
+        raise LauncherError(f"PostgreSQL >= 15 needed, found {bindir.parent.name}", 2)
+    return bindir
+
+
+def pg_pid(home: Path) -> int | None:
+    try:
+        pid = int((home / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid, "postgres") else None
+
+
+async def pg_select1(cfg: Config, database: str = "postgres") -> None:
+    conn = await asyncpg.connect(cfg.dsn(database), timeout=5)
+    try:
+        await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
+def pg_answers(cfg: Config) -> bool:
+    try:
+        asyncio.run(pg_select1(cfg))
+    except Exception:
+        return False
+    return True
+
+
+def pg_conf(cfg: Config, home: Path) -> str:
+    return f"""# written by deploy/local/launcher.py on every start (a throwaway dev/test cluster)
+listen_addresses = '127.0.0.1'
+port = {cfg.pg_port}
+unix_socket_directories = '{home / "run"}'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 128MB
+password_encryption = scram-sha-256
+log_min_messages = warning
+log_line_prefix = '%m [%p] %u@%d '
+"""
+
+
+def pg_up(cfg: Config) -> str:
+    home = pg_home(cfg)
+    data, logfile = home / "data", home / "postgres.log"
+    pid = pg_pid(home)
+    if pid is None:
+        require_free(cfg.pg_port, "CITES_PG_PORT")
+        bindir = pg_bin()
+        ensure_pg_user()
+        if home.parent != cfg.state:
+            say(f"user postgres cannot traverse {cfg.state}: PostgreSQL data goes to {home}")
+        (home / "run").mkdir(parents=True, exist_ok=True)
+        if AS_ROOT:
+            shutil.chown(home, "postgres", "postgres")
+            shutil.chown(home / "run", "postgres", "postgres")
+        if not (data / "PG_VERSION").exists():
+            say(f"initdb {data} ...")
+            shutil.rmtree(data, ignore_errors=True)
+            pwfile = home / ".pwfile"
+            pwfile.write_text("postgres\n")
+            if AS_ROOT:
+                shutil.chown(pwfile, "postgres", "postgres")
+            initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8"]
+            initdb += [f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=peer"]
+            try:
+                run(as_pg([*initdb, "--no-locale"]), what="initdb", cwd=home)
+            finally:
+                pwfile.unlink(missing_ok=True)
+            with (data / "postgresql.conf").open("a") as conf:
+                conf.write("\ninclude = 'cites.conf'\n")
+        (data / "cites.conf").write_text(pg_conf(cfg, home))
+        if AS_ROOT:
+            shutil.chown(data / "cites.conf", "postgres", "postgres")
+        say("starting PostgreSQL ...")
+        pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w", "-t", "60"]
+        try:
+            run(as_pg([*pg_ctl, "start"]), what="pg_ctl start", cwd=home)
+        except LauncherError as exc:
+            raise LauncherError(f"{exc}\nlast lines of {logfile}:\n{tail(logfile)}") from None
+        state = f"started (pid {pg_pid(home)})"
+    else:
+        state = f"reused (pid {pid})"
+    asyncio.run(pg_ready_and_init(cfg, logfile))
+    return state
+
+
+async def pg_ready_and_init(cfg: Config, logfile: Path, timeout: float = 60) -> None:
+    deadline, why = time.monotonic() + timeout, ""
+    while True:
+        try:
+            await pg_select1(cfg)
+            break
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise LauncherError(
+                f"PostgreSQL not answering on 127.0.0.1:{cfg.pg_port} ({why}); "
+                f"last lines of {logfile}:\n{tail(logfile)}"
+            )
+        await asyncio.sleep(0.25)
+    conn = await asyncpg.connect(cfg.dsn("postgres"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'cites'"):
+            await conn.execute("CREATE DATABASE cites")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(cfg.dsn("cites"))
+    try:
+        await conn.execute(INIT_SQL.read_text())
+    finally:
+        await conn.close()
+
+
+def pg_down(cfg: Config, purge: bool) -> None:
+    home = pg_home(cfg)
+    if (pid := pg_pid(home)) is not None:
+        say(f"stopping PostgreSQL (pid {pid}) ...")
+        pg_ctl = [str(pg_bin() / "pg_ctl"), "-D", str(home / "data"), "-w", "-t", "60"]
+        stop = subprocess.run(as_pg([*pg_ctl, "-m", "fast", "stop"]), capture_output=True, cwd=home)
+        if stop.returncode != 0 and alive(pid, "postgres"):
+            stop_group(pid, "postgres", timeout=5)
+    if purge:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- smtp
+def smtp_banner(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            ok = s.recv(512).startswith(b"220")
+            s.sendall(b"QUIT\r\n")
+            return ok
+    except OSError:
+        return False
+
+
+def smtp_up(cfg: Config) -> str:
+    pidfile, logfile = cfg.smtp / "smtp.pid", cfg.smtp / "smtp.log"
+    if (pid := read_pid(pidfile, SMTP_SINK.name)) is not None:
+        state = f"reused (pid {pid})"
+    else:
+        require_free(cfg.smtp_port, "CITES_SMTP_PORT")
+        cfg.maildir.mkdir(parents=True, exist_ok=True)
+        sink = [sys.executable, "-P", str(SMTP_SINK), "--port", str(cfg.smtp_port)]
+        pid = spawn([*sink, "--maildir", str(cfg.maildir)], logfile, pidfile, cfg.smtp)
+        state = f"started (pid {pid})"
+    if not poll(lambda: not alive(pid, SMTP_SINK.name) or smtp_banner(cfg.smtp_port), 30) or (
+        not alive(pid, SMTP_SINK.name)
+    ):
+        raise LauncherError(
+            f"SMTP sink not answering on 127.0.0.1:{cfg.smtp_port}; "
+            f"last lines of {logfile}:\n{tail(logfile)}"
+        )
+    return state
+
+
+def smtp_down(cfg: Config, purge: bool) -> None:
+    if (pid := read_pid(cfg.smtp / "smtp.pid", SMTP_SINK.name)) is not None:
+        say(f"stopping the SMTP sink (pid {pid}) ...")
+        stop_group(pid, SMTP_SINK.name, timeout=10)
+    (cfg.smtp / "smtp.pid").unlink(missing_ok=True)
+    if purge:
+        shutil.rmtree(cfg.smtp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- commands
+def status(cfg: Config) -> dict[str, dict[str, object]]:
+    """Each component: running (its process lives and answers), not answering, or stopped."""
+    checks: dict[str, tuple[int | None, str, Callable[[], bool]]] = {
+        "kafka": (
+            read_pid(cfg.kafka / "kafka.pid", KAFKA_MAIN),
+            cfg.bootstrap,
+            lambda: kafka_probe(cfg.bootstrap, create_topic=False) is None,
+        ),
+        "postgres": (pg_pid(pg_home(cfg)), f"127.0.0.1:{cfg.pg_port}", lambda: pg_answers(cfg)),
+        "smtp": (
+            read_pid(cfg.smtp / "smtp.pid", SMTP_SINK.name),
+            f"127.0.0.1:{cfg.smtp_port}",
+            lambda: smtp_banner(cfg.smtp_port),
+        ),
+    }
+    result: dict[str, dict[str, object]] = {}
+    for name, (pid, address, answers) in checks.items():
+        state = "stopped" if pid is None else "running" if answers() else "not answering"
+        result[name] = {"state": state, "pid": pid, "address": address}
+    return result
+
+
+@contextmanager
+def locked(cfg: Config) -> Iterator[None]:
+    """One launcher at a time changes the state folder."""
+    cfg.state.mkdir(parents=True, exist_ok=True)
+    with (cfg.state / "launcher.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
+    started = time.monotonic()
+    with locked(cfg):
+        for name, up in (("postgres", pg_up), ("smtp", smtp_up), ("kafka", kafka_up)):
+            if name in components:
+                say(f"{name}: {up(cfg)}")
+        infra = cfg.infra()
+        env_lines = [f"{key}={shlex.quote(value)}\n" for key, value in infra.items()]
+        (cfg.state / "infra.env").write_text("".join(env_lines))
+        (cfg.state / "infra.json").write_text(json.dumps(infra, indent=2) + "\n")
+    say(f"ready in {time.monotonic() - started:.1f}s; wrote {cfg.state}/infra.env and infra.json")
+    if as_json:
+        print(json.dumps(infra))
+    else:
+        print(f"Kafka       {cfg.bootstrap}  (KRaft controller 127.0.0.1:{cfg.controller_port})")
+        print(f"PostgreSQL  {cfg.dsn()}  (service roles: labelling/labelling, ...)")
+        print(f"SMTP sink   127.0.0.1:{cfg.smtp_port}  -> {cfg.maildir}")
+        print(f"env         source {cfg.state / 'infra.env'}")
+    return 0
+
+
+def cmd_down(cfg: Config, components: list[str], purge: bool) -> int:
+    with locked(cfg):
+        for name, down in (("smtp", smtp_down), ("kafka", kafka_down), ("postgres", pg_down)):
+            if name in components:
+                down(cfg, purge)
+        if purge and set(components) == set(COMPONENTS):
+            for name in ("infra.env", "infra.json"):
+                (cfg.state / name).unlink(missing_ok=True)
+    say("stopped" + (" and purged (jars and Maven cache kept)" if purge else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start (or reuse) the components, write infra.env/infra.json")
+    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp}", help="default: all")
+    up.add_argument(
+        "--json", action="store_true", help="print the infra JSON as the only stdout line"
+    )
+    down = sub.add_parser("down", help="stop the components; leave no process behind")
+    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp}", help="default: all")
+    down.add_argument(
+        "--purge", action="store_true", help="also delete data (keeps jars and Maven cache)"
+    )
+    st = sub.add_parser("status", help="show each component")
+    st.add_argument("--json", action="store_true")
+    sub.add_parser("env", help="print <state>/infra.env")
+    args = parser.parse_args(argv)
+    if unknown := set(getattr(args, "components", [])) - set(COMPONENTS):
+        parser.error(f"unknown component(s) {sorted(unknown)}; choose among {COMPONENTS}")
+    cfg = Config.from_env()
+    try:
+        if args.command == "up":
+            return cmd_up(cfg, args.components or list(COMPONENTS), args.json)
+        if args.command == "down":
+            return cmd_down(cfg, args.components or list(COMPONENTS), args.purge)
+        if args.command == "status":
+            result = status(cfg)
+            if args.json:
+                print(json.dumps(result))
+            for name, info in result.items():
+                pid = info["pid"] or "-"
+                line = f"{name:<9} {info['state']:<14} pid={pid:<8} {info['address']}"
+                print(line, file=sys.stderr if args.json else sys.stdout)
+            return 0 if all(i["state"] == "running" for i in result.values()) else 1
+        env_file = cfg.state / "infra.env"
+        if not env_file.exists():
+            raise LauncherError(f"{env_file} does not exist: run `launcher.py up` first")
+        print(env_file.read_text(), end="")
+        return 0
+    except LauncherError as exc:
+        print(f"launcher: {exc}", file=sys.stderr)
+        return exc.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Start, migrate and stop the platform's services natively (the `make run` path).
+
+Each service runs as ``python -m <name>`` with its own database role and schema, reading
+the infrastructure's addresses from ``.local/infra.json`` (written by launcher.py).
+Usage: services.py {up,migrate,down,status} [SERVICE ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("CITES_LOCAL_DIR", ROOT / ".local"))
+RUN = STATE / "services"
+PORTS = {"labelling": 8001, "partners": 8002, "funding": 8003, "notifications": 8004}
+DEV_TOKENS = ROOT / "deploy" / "local" / "dev-tokens.json"
+
+
+def infra() -> dict[str, str]:
+    path = STATE / "infra.json"
+    if not path.exists():
+        sys.exit("infrastructure is not up: run `make infra-up` (or `make run`) first")
+    info: dict[str, str] = json.loads(path.read_text())
+    return info
+
+
+def service_env(name: str) -> dict[str, str]:
+    info = infra()
+    admin = urlsplit(info["DATABASE_URL"])
+    prefix = name.upper() + "_"
+    env = dict(os.environ)
+    env.update({
+        f"{prefix}DATABASE_URL": f"postgresql://{name}:{name}@{admin.hostname}:{admin.port}"
+                                 f"{admin.path}",
+        f"{prefix}DB_SCHEMA": name,
+        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": info["KAFKA_BOOTSTRAP_SERVERS"],
+        f"{prefix}HTTP_PORT": str(PORTS.get(name, 8010)),
+        f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
+        f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
+        f"{prefix}TOKENS": DEV_TOKENS.read_text(),
+    })
+    return env
+
+
+def pid_of(name: str) -> int | None:
+    pid_file = RUN / f"{name}.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pid_file.unlink()
+        return None
+    return pid
+
+
+def migrate(name: str) -> None:
+    subprocess.run([sys.executable, "-m", name, "migrate"], env=service_env(name), check=True)
+
+
+def wait_ready(name: str, timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{PORTS.get(name, 8010)}/health/ready"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if pid_of(name) is None:
+            break
+        time.sleep(0.3)
+    log = RUN / f"{name}.log"
+    tail = log.read_text()[-3000:] if log.exists() else ""
+    sys.exit(f"{name} did not become ready ({url}); last log lines:\n{tail}")
+
+
+def up(names: list[str]) -> None:
+    RUN.mkdir(parents=True, exist_ok=True)
+    if not names:
+        print("no service exists yet (services/*/pyproject.toml): infrastructure only")
+    for name in names:
+        migrate(name)
+        if pid_of(name) is None:
+            log = open(RUN / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+            proc = subprocess.Popen([sys.executable, "-m", name], env=service_env(name),
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            (RUN / f"{name}.pid").write_text(str(proc.pid))
+        wait_ready(name)
+    info = infra()
+    print("\nThe platform is up:")
+    for name in names:
+        port = PORTS.get(name, 8010)
+        print(f"  {name:<14} http://127.0.0.1:{port}  (docs /docs, health /health/ready, "
+              f"log {RUN / (name + '.log')})")
+    print(f"  {'kafka':<14} {info['KAFKA_BOOTSTRAP_SERVERS']}")
+    print(f"  {'postgresql':<14} {info['DATABASE_URL']}")
+    print(f"  {'smtp sink':<14} {info.get('SMTP_HOST')}:{info.get('SMTP_PORT')} "
+          f"(mail in {info.get('SMTP_MAILDIR')})")
+    print(f"  dev tokens: {DEV_TOKENS}\nStop everything with `make stop`.")
+
+
+def down() -> None:
+    for pid_file in sorted(RUN.glob("*.pid")) if RUN.exists() else []:
+        name = pid_file.stem
+        pid = pid_of(name)
+        if pid is None:
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(100):
+            if pid_of(name) is None:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+        print(f"{name} stopped")
+
+
+def status(names: list[str]) -> None:
+    for name in names:
+        pid = pid_of(name)
+        print(f"{name:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in {"up", "migrate", "down", "status"}:
+        sys.exit(__doc__)
+    command, names = argv[0], argv[1:]
+    if command == "up":
+        up(names)
+    elif command == "migrate":
+        for name in names:
+            migrate(name)
+    elif command == "down":
+        down()
+    else:
+        status(names)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

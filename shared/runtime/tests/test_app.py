@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import httpx
+import pytest
+import runtime_testapp as testapp
+from runtime_testapp import THINGS
+
+from cites_runtime.app import build_app
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import read_topic, wait_caught_up
+from cites_runtime.testing.http import serve_app
+
+pytestmark = pytest.mark.integration
+
+NATIONAL = {"Authorization": "Bearer tok-national"}
+
+
+async def test_a_command_over_http_reaches_kafka_and_the_consumer(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    async with serve_app(build_app(testapp.definition, migrated)) as url, \
+            httpx.AsyncClient(base_url=url) as http:
+        live = await http.get("/health/live")
+        ready = await http.get("/health/ready")
+        created = await http.post("/things", json={"thing_id": "t1", "n": 3}, headers=NATIONAL)
+        records = await read_topic(migrated.kafka_bootstrap_servers,
+                                   migrated.topic(THINGS.name), until=lambda r: len(r) >= 1)
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                             migrated.topic(THINGS.name))
+        metrics = (await http.get("/metrics")).text
+    assert live.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert created.status_code == 201
+    event = json.loads(records[0].value)
+    assert event["event_id"] == created.json()["event_id"]
+    assert event["data"] == {"thing_id": "t1", "n": 3, "note": ""}
+    assert await pool.fetchval("SELECT n FROM tally WHERE thing_id = 't1'") == 3
+    assert 'outbox_published_total{schema="' in metrics
+    assert "http_requests_total" in metrics
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "detail"),
+    [
+        ({}, 401, "missing Authorization header"),
+        ({"Authorization": "Basic abc"}, 401, "Authorization must be 'Bearer <token>'"),
+        ({"Authorization": "Bearer nope"}, 401, "unknown or revoked bearer token"),
+        ({"Authorization": "Bearer tok-viewer"}, 403, "role 'viewer' may not do this"),
+        ({"Authorization": "Bearer tok-prefecture-69"}, 403, "allowed: national"),
+    ],
+)
+async def test_commands_need_a_known_token_with_an_allowed_role(
+    migrated: ServiceSettings, pool: asyncpg.Pool, headers: dict[str, str], status: int,
+    detail: str,
+) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/things", json={"thing_id": "t", "n": 1}, headers=headers)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/things", json={"thing_id": "t", "n": "many"},
+                                   headers=NATIONAL)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "n"]
+    assert await pool.fetchval("SELECT count(*) FROM things") == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_readiness_reports_an_unreachable_database(migrated: ServiceSettings) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        await app.state.runtime.pool.close()  # the database goes away under the service
+        ready = await http.get("/health/ready")
+        live = await http.get("/health/live")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"].startswith("unavailable")
+    assert live.status_code == 200

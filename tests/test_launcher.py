@@ -1,0 +1,187 @@
+"""The native launcher (deploy/local/launcher.py) against the REAL components.
+
+`up` is run once for the module (it reuses what already runs); nothing here runs `down`,
+because other tests share the running infrastructure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import os
+import smtplib
+import subprocess
+import sys
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
+STATE = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
+INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR"}
+
+
+def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(LAUNCHER), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def infra() -> dict[str, str]:
+    result = launcher("up", "--json")
+    assert result.returncode == 0, f"launcher up failed:\n{result.stderr}"
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, f"`up --json` must print one line on stdout, got {result.stdout!r}"
+    data = json.loads(lines[0])
+    assert isinstance(data, dict)
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def status() -> dict[str, dict[str, Any]]:
+    result = launcher("status", "--json", timeout=120)
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(data, dict)
+    return data
+
+
+def test_status_reports_all_running(infra: dict[str, str]) -> None:
+    result = status()
+    assert set(result) == {"kafka", "postgres", "smtp"}
+    for name, info in result.items():
+        assert info["state"] == "running", (name, info)
+        assert isinstance(info["pid"], int)
+
+
+def test_infra_files(infra: dict[str, str]) -> None:
+    assert set(infra) == INFRA_KEYS
+    assert json.loads((STATE / "infra.json").read_text()) == infra
+    env_lines = (STATE / "infra.env").read_text().splitlines()
+    assert {line.split("=", 1)[0] for line in env_lines if line} == INFRA_KEYS
+    assert infra["DATABASE_URL"].startswith("postgresql://postgres:postgres@127.0.0.1:")
+    assert infra["DATABASE_URL"].endswith("/cites")
+    assert infra["KAFKA_BOOTSTRAP_SERVERS"].startswith("127.0.0.1:")
+    env_print = launcher("env", timeout=60)
+    assert env_print.returncode == 0
+    assert "KAFKA_BOOTSTRAP_SERVERS=" in env_print.stdout
+
+
+async def test_kafka_round_trip(infra: dict[str, str]) -> None:
+    bootstrap = infra["KAFKA_BOOTSTRAP_SERVERS"]
+    topic = f"launcher-test-{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topic, b"bonjour", key=b"cite-1", headers=[("type", b"test.Hello")]
+            )
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            message = await asyncio.wait_for(consumer.getone(), timeout=30)
+        finally:
+            await consumer.stop()
+        assert (message.key, message.value) == (b"cite-1", b"bonjour")
+        assert ("type", b"test.Hello") in list(message.headers)
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def test_postgres_roles_are_isolated(infra: dict[str, str]) -> None:
+    admin = await asyncpg.connect(infra["DATABASE_URL"])
+    try:
+        assert await admin.fetchval("SELECT 1") == 1
+        roles = await admin.fetch(
+            "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace "
+            "WHERE nspname = ANY($1::text[])",
+            ["labelling", "partners", "funding", "notifications"],
+        )
+        assert {r["nspname"]: r["owner"] for r in roles} == {
+            n: n for n in ("labelling", "partners", "funding", "notifications")
+        }
+    finally:
+        await admin.close()
+
+    dsn = infra["DATABASE_URL"].replace("postgres:postgres@", "labelling:labelling@", 1)
+    conn = await asyncpg.connect(dsn)
+    table = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        assert await conn.fetchval("SHOW search_path") == "labelling"
+        for other in ("partners", "public"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(f"CREATE TABLE {other}.{table} (id int)")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE SCHEMA intruder")
+        await conn.execute(f"CREATE TABLE labelling.{table} (id int)")
+        await conn.execute(f"INSERT INTO {table} VALUES (1)")  # search_path = labelling
+        assert await conn.fetchval(f"SELECT count(*) FROM labelling.{table}") == 1
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS labelling.{table}")
+        await conn.close()
+
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(dsn.replace("labelling:labelling@", "labelling:wrong@", 1))
+
+
+def test_smtp_sink_stores_eml(infra: dict[str, str]) -> None:
+    maildir = Path(infra["SMTP_MAILDIR"])
+    subject = f"Label accordé {uuid.uuid4().hex[:8]}"
+    msg = EmailMessage()
+    msg["From"] = "noreply@cites.example"
+    msg["To"] = "troika@cites.example"
+    msg["Subject"] = subject
+    msg.set_content("La cité est labellisée.")
+    with smtplib.SMTP(infra["SMTP_HOST"], int(infra["SMTP_PORT"]), timeout=10) as smtp:
+        smtp.send_message(msg, to_addrs=["troika@cites.example", "prefet@cites.example"])
+
+    deadline = time.monotonic() + 10
+    found: list[EmailMessage] = []
+    while not found and time.monotonic() < deadline:
+        for path in sorted(maildir.glob("*.eml")):
+            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if isinstance(parsed, EmailMessage) and parsed["Subject"] == subject:
+                found.append(parsed)
+        if not found:
+            time.sleep(0.1)
+    assert found, f"no .eml with subject {subject!r} in {maildir}"
+    stored = found[0]
+    assert stored["X-Envelope-From"] == "noreply@cites.example"
+    assert stored["X-Envelope-To"] == "troika@cites.example, prefet@cites.example"
+
+
+def test_up_twice_is_idempotent(infra: dict[str, str]) -> None:
+    before = {name: info["pid"] for name, info in status().items()}
+    again = launcher("up", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == infra
+    after = {name: info["pid"] for name, info in status().items()}
+    assert after == before
+    assert "reused" in again.stderr
