@@ -212,4 +212,3 @@ class Envelope(BaseModel, Generic[E_co]):
     @property
     def topic(self) -> Topic:
         return self.spec.topic
-

@@ -18,8 +18,9 @@ forever; a record that cannot be decoded, or whose handler keeps failing, goes t
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -28,7 +29,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Counter, Histogram
 
-from cites_contracts import DecodeError, Envelope, Event, decode, headers_dict, registry
+from cites_contracts import DecodeError, Envelope, Event, decode, registry
 
 from .db import Conn
 from .kafka import OutboundRecord, Publisher
@@ -94,6 +95,13 @@ Handler = Callable[[Any, HandlerContext], Awaitable[None]]
 TypedHandler = Callable[[E, HandlerContext], Awaitable[None]]
 
 
+def _traceparent(rec: RawRecord) -> str | None:
+    for name, raw in rec.headers:
+        if name == "traceparent":
+            return raw.decode("ascii", "replace")
+    return None
+
+
 def dlq_topic_name(consumer: str) -> str:
     return f"{consumer}.dlq"
 
@@ -122,6 +130,19 @@ class EventConsumer:
     @property
     def dlq_topic(self) -> str:
         return dlq_topic_name(self.name)
+
+
+_Item = tuple[RawRecord, Envelope[Event]]
+_CHUNK = 64  # events per inbox insert while streaming a batch
+
+
+async def _once(items: list[_Item]) -> AsyncIterator[list[_Item]]:
+    yield items
+
+
+async def _drain(queue: asyncio.Queue[list[_Item] | None]) -> AsyncIterator[list[_Item]]:
+    while (chunk := await queue.get()) is not None:
+        yield chunk
 
 
 @dataclass(slots=True)
@@ -161,24 +182,61 @@ class ConsumerRunner:
 
     # -- entry points ---------------------------------------------------------------
     async def process_batch(self, records: Sequence[RawRecord]) -> None:
-        """Apply or dead-letter every record; returns once all effects are durable."""
+        """Apply or dead-letter every record; returns once all effects are durable.
+
+        Decoding (CPU) and applying (mostly waiting for PostgreSQL) overlap: a decoder
+        task feeds the applying transaction chunk by chunk, yielding after each record
+        so the transaction's round trips progress meanwhile. Should that first attempt
+        fail, the batch is retried (transient) or isolated one event at a time.
+        """
         started = time.perf_counter()
-        items: list[tuple[RawRecord, Envelope[Event]]] = []
+        items: list[_Item] = []
         dead: list[_Dead] = []
-        for rec in records:
-            if self._ignored(rec):
-                SKIPPED.labels(self.name).inc()
-                continue
+        chunks: asyncio.Queue[list[_Item] | None] = asyncio.Queue()
+
+        async def decode_all() -> None:
             try:
-                env = decode(rec.value)
-            except DecodeError as exc:
-                dead.append(_Dead(rec, exc.reason, str(exc), 0))
-                continue
-            if type(env.data) in self.consumer.handlers:
+                await decode_into(chunks)
+            finally:
+                chunks.put_nowait(None)  # the applier must never wait forever
+
+        async def decode_into(chunks: asyncio.Queue[list[_Item] | None]) -> None:
+            skipped = 0
+            chunk: list[_Item] = []
+            for rec in records:
+                if self._ignored(rec):
+                    skipped += 1
+                    continue
+                try:
+                    env = decode(rec.value, rec.headers)
+                except DecodeError as exc:
+                    dead.append(_Dead(rec, exc.reason, str(exc), 0))
+                    continue
+                if type(env.data) not in self.consumer.handlers:
+                    skipped += 1
+                    continue
                 items.append((rec, env))
-            else:
-                SKIPPED.labels(self.name).inc()
-        dead.extend(await self._apply(items))
+                chunk.append((rec, env))
+                if len(chunk) >= _CHUNK:
+                    chunks.put_nowait(chunk)
+                    chunk = []
+                await asyncio.sleep(0)  # let the applying transaction's I/O progress
+            if chunk:
+                chunks.put_nowait(chunk)
+            if skipped:
+                SKIPPED.labels(self.name).inc(skipped)
+
+        decoder = asyncio.ensure_future(decode_all())
+        try:
+            await self._apply_chunks(_drain(chunks))
+        except asyncio.CancelledError:
+            decoder.cancel()
+            raise
+        except Exception as exc:
+            await decoder
+            dead.extend(await self._apply(items, first_failure=exc))
+        else:
+            await decoder
         await self._dead_letter(dead)
         BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
@@ -202,19 +260,27 @@ class ConsumerRunner:
     # -- applying -------------------------------------------------------------------
     def _ignored(self, rec: RawRecord) -> bool:
         """Skip, without parsing the body, a known event type this consumer doesn't handle."""
-        h = headers_dict(rec.headers)
-        t, v = h.get("type"), h.get("version", "")
-        if not t or not v.isdigit():
+        t = v = None
+        for name, raw in rec.headers:
+            if name == "type":
+                t = raw
+            elif name == "version":
+                v = raw
+        if t is None or v is None or not v.isdigit():
             return False
-        spec = registry.get(t, int(v))
+        spec = registry.get(t.decode("utf-8", "replace"), int(v))
         return spec is not None and spec.model not in self.consumer.handlers
 
-    async def _apply(self, items: list[tuple[RawRecord, Envelope[Event]]]) -> list[_Dead]:
+    async def _apply(self, items: list[_Item], first_failure: Exception | None = None
+                     ) -> list[_Dead]:
         if not items:
             return []
         backoff = self._new_backoff()
         while True:
             try:
+                if first_failure is not None:
+                    exc, first_failure = first_failure, None
+                    raise exc
                 await self._apply_batch(items)
                 return []
             except Exception as exc:
@@ -254,40 +320,51 @@ class ConsumerRunner:
                         return _Dead(rec, "handler-failed", repr(exc), attempts)
                 await backoff.sleep()
 
-    async def _apply_batch(self, items: Sequence[tuple[RawRecord, Envelope[Event]]]) -> int:
+    async def _apply_batch(self, items: Sequence[_Item]) -> int:
         """One transaction: inbox rows + every new event's handler. Returns events applied."""
-        unique: dict[UUID, tuple[RawRecord, Envelope[Event]]] = {}
-        for rec, env in items:
-            unique.setdefault(env.event_id, (rec, env))
-        applied = 0
+        return await self._apply_chunks(_once(list(items)))
+
+    async def _apply_chunks(self, chunks: AsyncIterator[list[_Item]]) -> int:
+        """One transaction over chunks as they come: for each, the inbox rows of its new
+        events, then their handlers in order. Returns the number of events applied."""
+        seen: set[UUID] = set()
+        by_type: dict[str, int] = {}
+        received = applied = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = {
-                r["event_id"]
-                for r in await conn.fetch(
-                    """INSERT INTO processed_events (consumer, event_id)
-                       SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING
-                       RETURNING event_id""",
-                    self.name, list(unique),
-                )
-            }
             uow = UnitOfWork(conn, channel=self.channel)
-            for event_id, (rec, env) in unique.items():
-                if event_id not in fresh:
+            async for chunk in chunks:
+                received += len(chunk)
+                unique: dict[UUID, _Item] = {}
+                for rec, env in chunk:
+                    if env.event_id not in seen:
+                        unique.setdefault(env.event_id, (rec, env))
+                seen.update(unique)
+                if not unique:
                     continue
-                handler = self.consumer.handlers[type(env.data)]
-                cause = Cause(env.correlation_id, env.event_id,
-                              headers_dict(rec.headers).get("traceparent"))
-                with uow.caused_by(cause), bind(event_id=env.event_id,
-                                                correlation_id=env.correlation_id):
-                    await handler(env.data, HandlerContext(uow, env))
-                applied += 1
+                fresh = {
+                    r["event_id"]
+                    for r in await conn.fetch(
+                        """INSERT INTO processed_events (consumer, event_id)
+                           SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING
+                           RETURNING event_id""",
+                        self.name, list(unique),
+                    )
+                }
+                for event_id, (rec, env) in unique.items():
+                    if event_id not in fresh:
+                        continue
+                    handler = self.consumer.handlers[type(env.data)]
+                    cause = Cause(env.correlation_id, env.event_id, _traceparent(rec))
+                    with uow.caused_by(cause), bind(event_id=env.event_id,
+                                                    correlation_id=env.correlation_id):
+                        await handler(env.data, HandlerContext(uow, env))
+                    applied += 1
+                    by_type[env.type] = by_type.get(env.type, 0) + 1
             await uow.flush()
-        duplicates = len(items) - applied
-        if duplicates:
-            DUPLICATES.labels(self.name).inc(duplicates)
-        for event_id, (_, env) in unique.items():
-            if event_id in fresh:
-                APPLIED.labels(self.name, env.type).inc()
+        if received - applied:
+            DUPLICATES.labels(self.name).inc(received - applied)
+        for type_, count in by_type.items():
+            APPLIED.labels(self.name, type_).inc(count)
         return applied
 
     # -- dead letters ---------------------------------------------------------------

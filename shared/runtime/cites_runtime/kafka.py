@@ -53,15 +53,50 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
 
 
 class AiokafkaPublisher:
-    """Publisher over one idempotent aiokafka producer (``acks=all``)."""
+    """Publisher over one idempotent aiokafka producer (``acks=all``).
+
+    Builds the record batches itself (``create_batch``/``send_batch``) instead of calling
+    ``send()`` per record: the relay already holds a whole batch, and skipping the
+    per-record accumulator path is what lets it keep up with a raw producer. Records are
+    partitioned exactly as ``send()`` would (the producer's own partitioner on the key),
+    and appended in order, so per-key order and the idempotent producer's sequence
+    numbers are those of ``send()``.
+    """
 
     def __init__(self, producer: AIOKafkaProducer):
         self.producer = producer
 
+    async def _partitions(self, topic: str) -> list[int]:
+        cluster = self.producer.client.cluster
+        parts = cluster.partitions_for_topic(topic)
+        if not parts:
+            await self.producer.client._wait_on_metadata(topic)
+            parts = cluster.partitions_for_topic(topic)
+        return sorted(parts)
+
     async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
-        send = self.producer.send
-        # send() only enqueues (awaiting when the buffer is full); acks come as futures.
-        futures = [await send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+        producer = self.producer
+        partitioner = producer._partitioner
+        builders: dict[tuple[str, int], Any] = {}
+        partitions: dict[str, list[int]] = {}
+        futures: list[asyncio.Future[Any]] = []
+        for r in records:
+            parts = partitions.get(r.topic)
+            if parts is None:
+                parts = partitions[r.topic] = await self._partitions(r.topic)
+            tp = (r.topic, partitioner(r.key, parts, parts))
+            builder = builders.get(tp)
+            if builder is None:
+                builder = builders[tp] = producer.create_batch()
+            if builder.append(key=r.key, value=r.value, timestamp=None, headers=r.headers) is None:
+                # Full: hand it over (this waits while the partition's queue is full).
+                futures.append(await producer.send_batch(builder, tp[0], partition=tp[1]))
+                builder = builders[tp] = producer.create_batch()
+                if builder.append(key=r.key, value=r.value, timestamp=None,
+                                  headers=r.headers) is None:
+                    raise ValueError(f"record of {len(r.value)} bytes exceeds max_batch_size")
+        for (topic, partition), builder in builders.items():
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
         return _all_acked(futures)
 
     async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
 from datetime import timedelta
 
 import asyncpg
@@ -68,55 +67,77 @@ class OutboxRelay:
     async def publish_pending(self, conn: Conn) -> int:
         """Publish every committed, unpublished row; return how many were published.
 
-        Pipelined: batch k+1 is fetched and handed to the producer while batch k's acks
-        are awaited; batch k is marked only once all of its acks arrived. A row is thus
-        never marked before the broker has it. (Rows of transactions still open when
-        the cursor passed them are picked up by the next pass, which restarts at 0;
-        one aggregate's rows cannot be reordered that way, see uow.flush.)
+        Three stages overlap so that neither PostgreSQL nor Kafka waits for the other:
+        fetch batches (by id, in order) → hand them to the producer (in order) → once a
+        batch's acks are all in, mark its rows. A row is never marked before the broker
+        has it. Fetch and mark share ``conn`` (one at a time, under a lock). Rows of
+        transactions still open when the cursor passed them are picked up by the next
+        pass, which restarts at 0; one aggregate's rows cannot be reordered that way
+        (their transactions serialise on the aggregate's sequence row, see uow.flush).
         """
-        total, last_id = 0, 0
-        previous: tuple[Awaitable[None], list[int]] | None = None
-        try:
+        lock = asyncio.Lock()
+        fetched: asyncio.Queue[list[asyncpg.Record] | None] = asyncio.Queue(maxsize=2)
+        sent: asyncio.Queue[tuple[asyncio.Future[None], list[int]] | None] = asyncio.Queue(
+            maxsize=4)
+
+        async def fetch() -> None:
+            last_id = 0
             while True:
-                rows = await conn.fetch(
-                    f"""SELECT id, topic, key, value, event_type, event_version, event_id,
-                               correlation_id, traceparent
-                        FROM {self._s}.outbox WHERE published_at IS NULL AND id > $2
-                        ORDER BY id LIMIT $1""",
-                    self.batch_size, last_id,
-                )
-                current: tuple[Awaitable[None], list[int]] | None = None
+                async with lock:
+                    rows = await conn.fetch(
+                        f"""SELECT id, topic, key, value, event_type, event_version, event_id,
+                                   correlation_id, traceparent
+                            FROM {self._s}.outbox WHERE published_at IS NULL AND id > $2
+                            ORDER BY id LIMIT $1""",
+                        self.batch_size, last_id,
+                    )
                 if rows:
                     last_id = rows[-1]["id"]
-                    prefix = self.topic_prefix
-                    acked = await self.publisher.enqueue([
-                        OutboundRecord(prefix + r["topic"], r["key"], r["value"], _headers(r))
-                        for r in rows
-                    ])
-                    current = (acked, [r["id"] for r in rows])
-                if previous is not None:
-                    total += await self._mark(conn, *previous)
-                previous = current
+                    await fetched.put(rows)
                 if len(rows) < self.batch_size:
-                    if previous is not None:
-                        total += await self._mark(conn, *previous)
-                        previous = None
-                    return total
-        finally:
-            if previous is not None:  # failing: don't leave an ack future unobserved
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(previous[0])
+                    await fetched.put(None)
+                    return
 
-    async def _mark(self, conn: Conn, acked: Awaitable[None], ids: list[int]
-                    ) -> int:
-        await acked
-        await conn.execute(
-            f"UPDATE {self._s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            ids,
-        )
-        self.published += len(ids)
-        PUBLISHED.labels(self.schema).inc(len(ids))
-        return len(ids)
+        async def send() -> None:
+            prefix = self.topic_prefix
+            while (rows := await fetched.get()) is not None:
+                acked = await self.publisher.enqueue([
+                    OutboundRecord(prefix + r["topic"], r["key"], r["value"], _headers(r))
+                    for r in rows
+                ])
+                await sent.put((asyncio.ensure_future(acked), [r["id"] for r in rows]))
+            await sent.put(None)
+
+        async def mark() -> int:
+            total = 0
+            while (item := await sent.get()) is not None:
+                acked, ids = item
+                await acked
+                async with lock:
+                    await conn.execute(
+                        f"UPDATE {self._s}.outbox SET published_at = now() "
+                        "WHERE id = ANY($1::bigint[])",
+                        ids,
+                    )
+                total += len(ids)
+                self.published += len(ids)
+                PUBLISHED.labels(self.schema).inc(len(ids))
+            return total
+
+        stages = [asyncio.ensure_future(fetch()), asyncio.ensure_future(send())]
+        marker = asyncio.ensure_future(mark())
+        try:
+            await asyncio.gather(*stages, marker)
+        except BaseException:
+            for task in (*stages, marker):
+                task.cancel()
+            await asyncio.gather(*stages, marker, return_exceptions=True)
+            while not sent.empty():  # acks nobody will wait for: observe, don't leak
+                item = sent.get_nowait()
+                if item is not None:
+                    item[0].cancel()
+            raise
+        return marker.result()
 
     async def purge(self, conn: Conn) -> int:
         """Delete rows published longer ago than the retention."""

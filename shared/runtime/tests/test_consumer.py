@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 import runtime_testapp as testapp
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 from runtime_testapp import THINGS, ThingHappened
 
 from cites_contracts import Envelope, encode
@@ -144,6 +145,7 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
         pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
                     "stopped by the tests; run without DATABASE_URL to cover this")
     s = make_settings(consumer_batch_size=10)
+    retries_before = _transient_retries()
     rt = Runtime(testapp.definition, s)
     await rt.start()
     try:
@@ -163,6 +165,7 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     assert sorted(names) == sorted([f"before-{i}" for i in range(30)]
                                    + [f"during-{i}" for i in range(30)])
     assert dead == []
+    assert _transient_retries() > retries_before  # it really hit the outage, and waited
 
 
 async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fixed(
@@ -193,6 +196,12 @@ async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fi
     assert (fixed.applied, fixed.failed) == (1, [])
     assert (again.applied, again.duplicates, again.failed) == (0, 0, [])
     assert sorted(await tally(pool)) == ["flagged", "next"]
+
+
+def _transient_retries() -> float:
+    value = REGISTRY.get_sample_value("consumer_retries_total",
+                                      {"consumer": "tally", "kind": "transient"})
+    return value or 0.0
 
 
 async def _has(pool: asyncpg.Pool, thing_id: str) -> bool:

@@ -1,0 +1,224 @@
+"""Events of the ``funding`` service: envelopes and each cité's money.
+
+Money flows envelope → allocation (per cité and year) → commitments → payments; every
+amount is integer euro cents. All money events of one cité share ``funding.allocations``
+keyed by ``cite_id``: refusals have no allocation id, freezes span several allocations,
+and a consumer checking "payments ≤ commitments ≤ allocation" needs them in one order.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from ..envelope import Event, event
+from ..topics import FUNDING_ALLOCATIONS, FUNDING_ENVELOPES
+from ..types import (
+    AllocationRefusalReason,
+    BudgetProgramme,
+    Cents,
+    CiteId,
+    ContractModel,
+    FreezeReason,
+    Name,
+    ProgrammeYear,
+    Uai,
+    UtcDateTime,
+    WaveId,
+)
+
+__all__ = [
+    "AllocationRefused",
+    "EnvelopeOpened",
+    "FondsDeLaCiteGranted",
+    "FrozenAllocation",
+    "FundsAllocated",
+    "FundsCommitted",
+    "FundsFrozen",
+    "PaymentMade",
+    "ProgrammeAmount",
+]
+
+
+class ProgrammeAmount(ContractModel):
+    """An amount drawn from one budget programme."""
+
+    programme: BudgetProgramme
+    amount: Cents
+
+
+class FrozenAllocation(ContractModel):
+    """The uncommitted remainder of one allocation, now frozen."""
+
+    allocation_id: UUID
+    amount: Cents
+
+
+# --- funding.envelopes --------------------------------------------------------------------
+
+
+@event(
+    "funding.EnvelopeOpened",
+    topic=FUNDING_ENVELOPES,
+    key="envelope_id",
+    emitted_when="The national coordination opens a budget envelope for one or more waves.",
+)
+class EnvelopeOpened(Event):
+    """A budget envelope was opened; dotations of its waves' cités are drawn from it.
+
+    Producer: funding. Topic: ``funding.envelopes``. Key: ``envelope_id``.
+    Emitted when an envelope is created with its amount. Allocations never exceed it.
+    """
+
+    envelope_id: UUID
+    name: Name
+    programme: BudgetProgramme
+    budget_years: tuple[ProgrammeYear, ...] = Field(min_length=1)
+    wave_ids: tuple[WaveId, ...] = Field(min_length=1)
+    amount: Cents
+    opened_at: UtcDateTime
+
+
+# --- funding.allocations ------------------------------------------------------------------
+
+
+@event(
+    "funding.FundsAllocated",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A cité's yearly dotation is allocated from its wave's envelope.",
+)
+class FundsAllocated(Event):
+    """A cité received its dotation for a year.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted when funding allocates a dotation (on ``labelling.TerritoryLabelled`` or
+    ``LabelRenewed``, or by an operator). Notifications tells the alliance.
+    """
+
+    cite_id: CiteId
+    allocation_id: UUID
+    envelope_id: UUID
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    amount: Cents
+    envelope_remaining: Cents = Field(description="What is left in the envelope afterwards")
+    allocated_at: UtcDateTime
+
+
+@event(
+    "funding.AllocationRefused",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A dotation cannot be allocated (envelope exhausted, none open…).",
+)
+class AllocationRefused(Event):
+    """A cité's dotation could not be allocated.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted instead of ``FundsAllocated`` when the envelope lacks the money, no envelope
+    is open for the wave, or the label is not active. Nothing was allocated.
+    """
+
+    cite_id: CiteId
+    envelope_id: UUID | None = None
+    year: ProgrammeYear
+    requested: Cents
+    available: Cents
+    reason: AllocationRefusalReason
+    refused_at: UtcDateTime
+
+
+@event(
+    "funding.FondsDeLaCiteGranted",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The yearly fonds de la cité is placed with the collège chef de file.",
+)
+class FondsDeLaCiteGranted(Event):
+    """The fonds de la cité for a year was granted to the collège chef de file.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted yearly for each active cité (first on ``labelling.TerritoryLabelled``).
+    ``contributions`` gives each ministry's share (P147 city, P230 education social
+    fund); the grant is their sum. Notifications tells the lead collège.
+    """
+
+    cite_id: CiteId
+    grant_id: UUID
+    year: ProgrammeYear
+    lead_college_uai: Uai
+    contributions: tuple[ProgrammeAmount, ...] = Field(min_length=1)
+    granted_at: UtcDateTime
+
+    @property
+    def amount(self) -> int:
+        """The grant, in cents: the sum of the contributions."""
+        return sum(c.amount for c in self.contributions)
+
+
+@event(
+    "funding.FundsCommitted",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="Part of an allocation is committed to an action and its operator.",
+)
+class FundsCommitted(Event):
+    """Money of an allocation was committed to an action run by an operator.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted when a commitment is recorded (e.g. after a local call for projects).
+    Commitments never exceed the allocation. Notifications tells the operator.
+    """
+
+    cite_id: CiteId
+    commitment_id: UUID
+    allocation_id: UUID
+    operator_partner_id: UUID
+    action_title: Name
+    amount: Cents
+    committed_at: UtcDateTime
+
+
+@event(
+    "funding.PaymentMade",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A payment is made against a commitment.",
+)
+class PaymentMade(Event):
+    """A payment was made against a commitment.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted when a payment is recorded. Payments never exceed the commitment.
+    Notifications tells the payee.
+    """
+
+    cite_id: CiteId
+    payment_id: UUID
+    commitment_id: UUID
+    allocation_id: UUID
+    payee_partner_id: UUID
+    amount: Cents
+    paid_at: UtcDateTime
+
+
+@event(
+    "funding.FundsFrozen",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A cité's label is suspended, withdrawn or expires: uncommitted money freezes.",
+)
+class FundsFrozen(Event):
+    """What a cité had not yet committed was frozen; commitments already made stand.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted in reaction to ``labelling.LabelSuspended``, ``LabelWithdrawn`` or
+    ``LabelExpired``, even when nothing remains to freeze (``frozen`` then empty).
+    """
+
+    cite_id: CiteId
+    reason: FreezeReason
+    frozen: tuple[FrozenAllocation, ...] = ()
+    frozen_at: UtcDateTime

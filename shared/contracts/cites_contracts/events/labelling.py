@@ -1,0 +1,349 @@
+"""Events of the ``labelling`` service: candidatures and labels.
+
+A candidature lives on ``labelling.candidatures`` (key ``candidature_id``); once labelled,
+the territory becomes a *cité* whose label lives on ``labelling.labels`` (key ``cite_id``),
+starting with :class:`TerritoryLabelled` (which names its candidature).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from pydantic import Field
+
+from ..envelope import Event, event
+from ..topics import LABELLING_CANDIDATURES, LABELLING_LABELS
+from ..types import (
+    ActorRole,
+    CiteId,
+    ContractModel,
+    Departement,
+    EducationPriority,
+    Email,
+    InseeCode,
+    LabelPeriod,
+    Motive,
+    Name,
+    Population,
+    ProgrammeYear,
+    QpvCode,
+    SchoolKind,
+    Slug,
+    TroikaRole,
+    Uai,
+    UtcDateTime,
+    WaveId,
+)
+
+__all__ = [
+    "CandidatureRejected",
+    "CandidatureSubmitted",
+    "CandidatureWithdrawn",
+    "LabelExpired",
+    "LabelReinstated",
+    "LabelRenewed",
+    "LabelSuspended",
+    "LabelWithdrawn",
+    "Perimeter",
+    "PerimeterAddition",
+    "PerimeterCommune",
+    "PerimeterExtended",
+    "PerimeterQpv",
+    "PerimeterSchool",
+    "TerritoryLabelled",
+    "TroikaMember",
+    "Wave",
+]
+
+
+# --- Nested models ------------------------------------------------------------------------
+
+
+class Wave(ContractModel):
+    """The labelling wave; its id selects the eligibility rule set and the funding envelope."""
+
+    id: WaveId
+    year: ProgrammeYear
+
+
+class PerimeterCommune(ContractModel):
+    """A commune of the perimeter."""
+
+    insee_code: InseeCode
+    name: Name
+
+
+class PerimeterQpv(ContractModel):
+    """A priority neighbourhood of the perimeter, with the population eligibility counts."""
+
+    code: QpvCode
+    name: Name
+    population: Population
+
+
+class PerimeterSchool(ContractModel):
+    """A school of the perimeter and its éducation prioritaire status."""
+
+    uai: Uai
+    kind: SchoolKind
+    name: Name
+    education_priority: EducationPriority
+
+
+class Perimeter(ContractModel):
+    """The whole perimeter of a territory: at least one commune, one QPV and one school."""
+
+    communes: tuple[PerimeterCommune, ...] = Field(min_length=1)
+    qpvs: tuple[PerimeterQpv, ...] = Field(min_length=1)
+    schools: tuple[PerimeterSchool, ...] = Field(min_length=1)
+
+
+class PerimeterAddition(ContractModel):
+    """What an extension adds to a perimeter (any part may be empty)."""
+
+    communes: tuple[PerimeterCommune, ...] = ()
+    qpvs: tuple[PerimeterQpv, ...] = ()
+    schools: tuple[PerimeterSchool, ...] = ()
+
+
+class TroikaMember(ContractModel):
+    """A signatory of the candidature, as a role and the mailbox notifications writes to.
+
+    Personal data: the e-mail is here only because notifications must acknowledge receipt
+    and announce the decision to the troïka and may not ask labelling synchronously. No
+    name is carried; functional mailboxes (e.g. the préfecture's) are preferred.
+    """
+
+    role: TroikaRole
+    email: Email
+
+
+# --- labelling.candidatures ---------------------------------------------------------------
+
+
+@event(
+    "labelling.CandidatureSubmitted",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="A préfecture files a complete candidature for a territory.",
+)
+class CandidatureSubmitted(Event):
+    """A candidature was filed for a territory by its troïka.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted when a préfecture files a complete candidature. Consumed by notifications to
+    acknowledge receipt to the troïka. ``troika`` is the only personal data in the
+    labelling events (role + e-mail, no names): consumers keep it only as long as the
+    candidature is open or the cité labelled. The dossier itself (diagnostic, action
+    plan…) stays in labelling.
+    """
+
+    candidature_id: UUID
+    territory_name: Name
+    departement: Departement
+    wave: Wave
+    perimeter: Perimeter
+    lead_college_uai: Uai = Field(description="UAI of the proposed collège chef de file")
+    troika: tuple[TroikaMember, ...] = Field(min_length=1, max_length=4)
+    submitted_by: ActorRole
+    submitted_at: UtcDateTime
+
+
+@event(
+    "labelling.CandidatureWithdrawn",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="The troïka withdraws a candidature before it is decided.",
+)
+class CandidatureWithdrawn(Event):
+    """A candidature was withdrawn before any decision.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted when the troïka (through its préfecture) withdraws a pending candidature.
+    """
+
+    candidature_id: UUID
+    motive: Motive | None = None
+    withdrawn_by: ActorRole
+    withdrawn_at: UtcDateTime
+
+
+@event(
+    "labelling.CandidatureRejected",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="The national coordination decides not to label a candidature.",
+)
+class CandidatureRejected(Event):
+    """A candidature was not selected.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted when the national coordination rejects a candidature (ineligible under the
+    wave's rule set, or not selected). Notifications tells the troïka, with the motive.
+    """
+
+    candidature_id: UUID
+    wave: Wave
+    motive: Motive
+    unmet_criteria: tuple[Slug, ...] = Field(
+        default=(), description="Codes of the wave's criteria the dossier did not meet"
+    )
+    decided_by: ActorRole
+    decided_at: UtcDateTime
+
+
+# --- labelling.labels ---------------------------------------------------------------------
+
+
+@event(
+    "labelling.TerritoryLabelled",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination labels a candidature: a new cité is born.",
+)
+class TerritoryLabelled(Event):
+    """A territory received the Cité éducative label: first event of a cité.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination labels a candidature. Partners opens the
+    alliance with the lead collège as chef de file; funding allocates the dotation from
+    the wave's envelope and grants the fonds de la cité; notifications tells the troïka
+    (known from ``candidature_id``) and the alliance.
+    """
+
+    cite_id: CiteId
+    candidature_id: UUID
+    name: Name
+    wave: Wave
+    departement: Departement
+    perimeter: Perimeter
+    lead_college_uai: Uai = Field(description="UAI of the collège chef de file")
+    label_period: LabelPeriod
+    convention_signed_on: date | None = Field(
+        default=None, description="Signature date of the triennial convention, if signed yet"
+    )
+    decided_by: ActorRole
+    labelled_at: UtcDateTime
+
+
+@event(
+    "labelling.LabelRenewed",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination renews a cité's label for a new period.",
+)
+class LabelRenewed(Event):
+    """A cité's label was renewed.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination renews a label (e.g. the 2022 cités for
+    2025–2027). Funding allocates for the new period's years.
+    """
+
+    cite_id: CiteId
+    previous_period: LabelPeriod
+    label_period: LabelPeriod
+    convention_signed_on: date | None = None
+    decided_by: ActorRole
+    renewed_at: UtcDateTime
+
+
+@event(
+    "labelling.PerimeterExtended",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination accepts an extension of a cité's perimeter.",
+)
+class PerimeterExtended(Event):
+    """A cité's perimeter was extended.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when an extension is accepted. Carries what was added and the whole
+    perimeter after the extension, so a consumer can replace its copy.
+    """
+
+    cite_id: CiteId
+    added: PerimeterAddition
+    perimeter: Perimeter
+    decided_by: ActorRole
+    extended_at: UtcDateTime
+
+
+@event(
+    "labelling.LabelSuspended",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination suspends a label, giving a motive.",
+)
+class LabelSuspended(Event):
+    """A cité's label was suspended.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination suspends a label. Funding freezes what is not
+    yet committed.
+    """
+
+    cite_id: CiteId
+    motive: Motive
+    decided_by: ActorRole
+    suspended_at: UtcDateTime
+
+
+@event(
+    "labelling.LabelReinstated",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination lifts a suspension.",
+)
+class LabelReinstated(Event):
+    """A suspended label is active again.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination lifts a suspension.
+    """
+
+    cite_id: CiteId
+    motive: Motive | None = None
+    decided_by: ActorRole
+    reinstated_at: UtcDateTime
+
+
+@event(
+    "labelling.LabelWithdrawn",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination withdraws a label, giving a motive.",
+)
+class LabelWithdrawn(Event):
+    """A cité's label was withdrawn: the cité ends.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination withdraws a label. Partners closes the
+    alliance; funding freezes what is not committed; notifications tells everyone.
+    """
+
+    cite_id: CiteId
+    motive: Motive
+    effective_on: date
+    decided_by: ActorRole
+    withdrawn_at: UtcDateTime
+
+
+@event(
+    "labelling.LabelExpired",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="A label's period ends without renewal (daily check by labelling).",
+)
+class LabelExpired(Event):
+    """A cité's label reached the end of its period without renewal: the cité ends.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted by labelling's daily check the day after ``label_period.end``. Same
+    consequences as a withdrawal.
+    """
+
+    cite_id: CiteId
+    label_period: LabelPeriod
+    expired_at: UtcDateTime

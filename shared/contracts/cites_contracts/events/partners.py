@@ -1,0 +1,231 @@
+"""Events of the ``partners`` service: the partner registry and each cité's alliance.
+
+Registry events (``partners.registry``, key ``partner_id``) carry the partner's whole
+current state, so a consumer replaces its copy instead of applying a diff. Alliance events
+(``partners.alliances``, key ``cite_id``) share the key of the label stream: one cité, one
+alliance.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from ..envelope import Event, event
+from ..topics import PARTNERS_ALLIANCES, PARTNERS_REGISTRY
+from ..types import (
+    AllianceClosureReason,
+    AllianceRole,
+    CiteId,
+    ContractModel,
+    Departement,
+    Email,
+    InseeCode,
+    Motive,
+    Name,
+    PartnerKind,
+    Siren,
+    Siret,
+    Uai,
+    UtcDateTime,
+)
+
+__all__ = [
+    "AllianceClosed",
+    "AllianceOpened",
+    "ChefDeFileDesignated",
+    "ContactErased",
+    "PartnerContact",
+    "PartnerJoinedAlliance",
+    "PartnerLeftAlliance",
+    "PartnerRegistered",
+    "PartnerState",
+    "PartnerUpdated",
+]
+
+
+class PartnerContact(ContractModel):
+    """A contact who consented to receive the programme's e-mails: id and e-mail only.
+
+    Personal data: notifications needs the address to write to the partner and may not
+    ask partners synchronously. Names, phones and functions never leave partners. On
+    erasure, :class:`ContactErased` tells every consumer to forget ``contact_id``.
+    """
+
+    contact_id: UUID
+    email: Email
+
+
+class PartnerState(Event):
+    """Fields shared by the registry snapshots (not an event on its own).
+
+    Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
+    ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
+    association, entreprise → ``siret``.
+    """
+
+    partner_id: UUID
+    kind: PartnerKind
+    name: Name = Field(description="Name of the organisation")
+    departement: Departement | None = None
+    uai: Uai | None = None
+    siret: Siret | None = None
+    siren: Siren | None = None
+    insee_code: InseeCode | None = None
+    contacts: tuple[PartnerContact, ...] = Field(
+        default=(), description="Consenting contacts; the full list, replacing the previous one"
+    )
+
+
+@event(
+    "partners.PartnerRegistered",
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner organisation is added to the registry.",
+)
+class PartnerRegistered(PartnerState):
+    """A partner organisation joined the registry.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted when an organisation is registered (by an operator, or automatically for the
+    lead collège of a newly labelled cité). Carries its whole state.
+    """
+
+    registered_at: UtcDateTime
+
+
+@event(
+    "partners.PartnerUpdated",
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner's details or its list of consenting contacts change.",
+)
+class PartnerUpdated(PartnerState):
+    """A partner's state changed; the event carries the whole new state.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted on any change of the partner, including a contact added or removed. A
+    contact missing from ``contacts`` is no longer to be written to.
+    """
+
+    updated_at: UtcDateTime
+
+
+@event(
+    "partners.ContactErased",
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A contact's personal data is erased on request (GDPR right to erasure).",
+)
+class ContactErased(Event):
+    """A contact exercised the right to erasure: forget everything held about them.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted when partners erases a contact. Carries ids only, no personal data: every
+    consumer deletes what it holds for ``contact_id`` (e.g. notifications' addresses).
+    """
+
+    partner_id: UUID
+    contact_id: UUID
+    erased_at: UtcDateTime
+
+
+@event(
+    "partners.AllianceOpened",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A cité is labelled: partners opens its alliance with the lead collège.",
+)
+class AllianceOpened(Event):
+    """A cité's alliance éducative was opened with its collège chef de file.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted in reaction to ``labelling.TerritoryLabelled``; the lead collège is the
+    first member, with the role chef_de_file.
+    """
+
+    cite_id: CiteId
+    chef_de_file_partner_id: UUID
+    chef_de_file_uai: Uai
+    opened_at: UtcDateTime
+
+
+@event(
+    "partners.PartnerJoinedAlliance",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A partner becomes a member of a cité's alliance.",
+)
+class PartnerJoinedAlliance(Event):
+    """A partner joined a cité's alliance with one or more roles.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when a partner is added to an alliance. Notifications adds the partner's
+    contacts (known from ``partners.registry``) to the cité's recipients.
+    """
+
+    cite_id: CiteId
+    partner_id: UUID
+    partner_kind: PartnerKind
+    roles: tuple[AllianceRole, ...] = Field(min_length=1)
+    joined_at: UtcDateTime
+
+
+@event(
+    "partners.PartnerLeftAlliance",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A partner stops being a member of a cité's alliance.",
+)
+class PartnerLeftAlliance(Event):
+    """A partner left a cité's alliance.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when a member leaves or is removed. Notifications drops its contacts from
+    the cité's recipients after telling them.
+    """
+
+    cite_id: CiteId
+    partner_id: UUID
+    motive: Motive | None = None
+    left_at: UtcDateTime
+
+
+@event(
+    "partners.ChefDeFileDesignated",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="Another collège is designated chef de file of an open alliance.",
+)
+class ChefDeFileDesignated(Event):
+    """The alliance's collège chef de file changed (there is always exactly one).
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when a new chef de file replaces the previous one (the first is named by
+    ``AllianceOpened``). Funding places the next fonds de la cité with it.
+    """
+
+    cite_id: CiteId
+    partner_id: UUID
+    uai: Uai
+    previous_partner_id: UUID | None = None
+    designated_at: UtcDateTime
+
+
+@event(
+    "partners.AllianceClosed",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A cité's label is withdrawn or expires: partners closes its alliance.",
+)
+class AllianceClosed(Event):
+    """A cité's alliance was closed; no member may join any more.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted in reaction to ``labelling.LabelWithdrawn`` or ``labelling.LabelExpired``.
+    """
+
+    cite_id: CiteId
+    reason: AllianceClosureReason
+    closed_at: UtcDateTime

@@ -1,0 +1,585 @@
+"""Value types shared by every service: codes, money, time, label period, enums.
+
+Each value type is a pydantic ``Annotated`` type usable in any pydantic model (events,
+FastAPI bodies, settings). Invalid input raises a validation error whose ``type`` is a
+slug naming the rule (``insee_code``, ``siret_luhn``…) and whose message says what is
+expected. Codes are normalised (surrounding spaces dropped, letters upper-cased) before
+they are checked, so the wire always carries the canonical form.
+
+Each type carries a :class:`ValueType` marker in its metadata; pydantic ignores it, and
+:mod:`cites_contracts.testing` uses it to find the Hypothesis strategy of valid values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, LiteralString, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "DEPARTEMENTS",
+    "MAX_CENTS",
+    "ActorRole",
+    "AllianceClosureReason",
+    "AllianceRole",
+    "AllocationRefusalReason",
+    "BudgetProgramme",
+    "Cents",
+    "CiteId",
+    "ContractModel",
+    "Departement",
+    "EducationPriority",
+    "Email",
+    "EventTypeName",
+    "FreezeReason",
+    "InseeCode",
+    "LabelPeriod",
+    "Motive",
+    "Name",
+    "NotificationChannel",
+    "PartnerKind",
+    "Population",
+    "ProgrammeYear",
+    "QpvCode",
+    "RecipientKind",
+    "SchoolKind",
+    "Siren",
+    "Siret",
+    "Slug",
+    "TroikaRole",
+    "Uai",
+    "UtcDateTime",
+    "ValueType",
+    "WaveId",
+    "departement_of",
+    "is_luhn_valid",
+    "siren_of",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    """Marker naming a value type inside its ``Annotated`` metadata (ignored by pydantic)."""
+
+    name: str
+
+
+class ContractModel(BaseModel):
+    """Base of the nested models of events: immutable, unknown fields ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def _error(rule: LiteralString, message: LiteralString, **context: Any) -> PydanticCustomError:
+    # PydanticCustomError keeps the rule as the error ``type`` and formats {placeholders}.
+    return PydanticCustomError(rule, message, context)
+
+
+def _text(value: str) -> str:
+    return value.strip().upper()
+
+
+# --- Départements -------------------------------------------------------------------------
+
+# 20 is gone since Corsica was split into 2A/2B (1976); 971–976 are the overseas départements.
+DEPARTEMENTS: tuple[str, ...] = (
+    *(f"{n:02d}" for n in range(1, 20)),
+    "2A",
+    "2B",
+    *(f"{n:02d}" for n in range(21, 96)),
+    *(str(n) for n in range(971, 977)),
+)
+_DEPARTEMENT_SET = frozenset(DEPARTEMENTS)
+
+
+def _check_departement(value: str) -> str:
+    code = _text(value)
+    if code == "20":
+        raise _error(
+            "departement",
+            "département '20' no longer exists: Corsica is '2A' or '2B'",
+            value=value,
+        )
+    if code not in _DEPARTEMENT_SET:
+        raise _error(
+            "departement",
+            "département '{value}' must be 01–95 (without 20), 2A, 2B or 971–976",
+            value=value,
+        )
+    return code
+
+
+Departement = Annotated[
+    str,
+    AfterValidator(_check_departement),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$",
+            "description": "Département code: 01–95 (no 20), 2A, 2B, 971–976.",
+            "examples": ["75", "2A", "976"],
+        }
+    ),
+    ValueType("Departement"),
+]
+
+
+# --- INSEE commune code -------------------------------------------------------------------
+
+
+def departement_of(insee_code: str) -> str:
+    """The département of a (valid) INSEE commune code: 3 characters overseas, else 2."""
+    return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
+
+
+def _check_insee(value: str) -> str:
+    code = _text(value)
+    if len(code) != 5:
+        raise _error(
+            "insee_code",
+            "INSEE commune code '{value}' must have 5 characters, not {length}",
+            value=value,
+            length=len(code),
+        )
+    if code.startswith("20"):
+        raise _error(
+            "insee_code",
+            "INSEE code '{value}': Corsican communes start with 2A or 2B, not 20",
+            value=value,
+        )
+    dept = departement_of(code)
+    rest = code[len(dept) :]
+    if dept not in _DEPARTEMENT_SET or not rest.isdigit() or not rest.isascii():
+        raise _error(
+            "insee_code",
+            "INSEE commune code '{value}' must be a département (01–95, 2A, 2B, 971–976) "
+            "followed by the commune number, e.g. 75056, 2A004, 97611",
+            value=value,
+        )
+    return code
+
+
+InseeCode = Annotated[
+    str,
+    AfterValidator(_check_insee),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$",
+            "description": "INSEE commune code (COG): département + commune number.",
+            "examples": ["75056", "2A004", "97611"],
+        }
+    ),
+    ValueType("InseeCode"),
+]
+
+
+# --- QPV code (2024 list) -----------------------------------------------------------------
+
+_QPV = re.compile(r"QN(?P<dept>[0-9]{3}|02[AB])(?P<order>[0-9]{2})[A-Z]")
+
+
+def _qpv_departement(dept3: str) -> str:
+    # The QPV list pads metropolitan départements to 3 characters: 075, 02A.
+    return dept3[1:] if dept3.startswith("0") else dept3
+
+
+def _check_qpv(value: str) -> str:
+    code = _text(value)
+    if code.startswith("QP"):
+        raise _error(
+            "qpv_code",
+            "QPV code '{value}' belongs to the 2015 list; use the 2024 code (QN…, e.g. QN07501M)",
+            value=value,
+        )
+    match = _QPV.fullmatch(code)
+    if match is None or _qpv_departement(match["dept"]) not in _DEPARTEMENT_SET:
+        raise _error(
+            "qpv_code",
+            "QPV code '{value}' must be QN + 3-character département (075, 02A, 976) "
+            "+ 2-digit order + a letter, e.g. QN07501M",
+            value=value,
+        )
+    return code
+
+
+QpvCode = Annotated[
+    str,
+    AfterValidator(_check_qpv),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^QN(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])[0-9]{2}[A-Z]$",
+            "description": "QPV code of the 2024 list.",
+            "examples": ["QN07501M", "QN02A01A", "QN97601B"],
+        }
+    ),
+    ValueType("QpvCode"),
+]
+
+
+# --- UAI ----------------------------------------------------------------------------------
+
+_UAI = re.compile(r"[0-9]{7}[A-Z]")
+
+
+def _check_uai(value: str) -> str:
+    code = _text(value)
+    # The RNE check letter is not verified: synthetic and legacy UAIs in use do not follow it.
+    if not _UAI.fullmatch(code):
+        raise _error(
+            "uai",
+            "UAI '{value}' must be 7 digits followed by a letter, e.g. 0751234A",
+            value=value,
+        )
+    return code
+
+
+Uai = Annotated[
+    str,
+    AfterValidator(_check_uai),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{7}[A-Z]$",
+            "description": "UAI (school identifier): 7 digits + 1 letter, upper case.",
+            "examples": ["0751234A"],
+        }
+    ),
+    ValueType("Uai"),
+]
+
+
+# --- SIREN / SIRET ------------------------------------------------------------------------
+
+LA_POSTE_SIREN = "356000000"
+
+
+def is_luhn_valid(digits: str) -> bool:
+    """Luhn checksum of a string of ASCII digits."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _digits(value: str) -> str:
+    # SIREN/SIRET are often written in groups ("552 100 554"); spaces carry no meaning.
+    return value.replace(" ", "").replace("\u00a0", "")
+
+
+def _check_siren(value: str) -> str:
+    code = _digits(value)
+    if len(code) != 9 or not code.isdigit() or not code.isascii():
+        raise _error("siren", "SIREN '{value}' must be 9 digits", value=value)
+    if not is_luhn_valid(code):
+        raise _error("siren_luhn", "SIREN '{value}' fails the Luhn check (typo?)", value=value)
+    return code
+
+
+def _check_siret(value: str) -> str:
+    code = _digits(value)
+    if len(code) != 14 or not code.isdigit() or not code.isascii():
+        raise _error("siret", "SIRET '{value}' must be 14 digits (SIREN + NIC)", value=value)
+    if code.startswith(LA_POSTE_SIREN):
+        # La Poste's establishments share one SIREN; INSEE checks their digit sum mod 5.
+        if sum(map(int, code)) % 5 and not is_luhn_valid(code):
+            raise _error(
+                "siret_la_poste",
+                "La Poste SIRET '{value}': the sum of its digits must be a multiple of 5",
+                value=value,
+            )
+        return code
+    if not is_luhn_valid(code):
+        raise _error("siret_luhn", "SIRET '{value}' fails the Luhn check (typo?)", value=value)
+    if not is_luhn_valid(code[:9]):
+        raise _error(
+            "siret_luhn",
+            "SIRET '{value}': its SIREN part {siren} fails the Luhn check",
+            value=value,
+            siren=code[:9],
+        )
+    return code
+
+
+def siren_of(siret: str) -> str:
+    """The SIREN (first 9 digits) of a valid SIRET."""
+    return siret[:9]
+
+
+Siren = Annotated[
+    str,
+    AfterValidator(_check_siren),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{9}$",
+            "description": "SIREN: 9 digits, Luhn-checked.",
+            "examples": ["732829320"],
+        }
+    ),
+    ValueType("Siren"),
+]
+
+Siret = Annotated[
+    str,
+    AfterValidator(_check_siret),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{14}$",
+            "description": "SIRET: 14 digits (SIREN + NIC), Luhn-checked; La Poste "
+            "(356000000…) uses digit sum multiple of 5.",
+            "examples": ["73282932000074", "35600000049837"],
+        }
+    ),
+    ValueType("Siret"),
+]
+
+
+# --- Money --------------------------------------------------------------------------------
+
+# Largest integer a JSON consumer using IEEE doubles (JavaScript) reads exactly.
+MAX_CENTS = 2**53 - 1
+
+
+def _check_cents(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _error(
+            "cents",
+            "amounts are integer euro cents, not {kind} (e.g. 250 000 € is 25000000)",
+            kind=type(value).__name__,
+        )
+    if value < 0:
+        raise _error("cents_negative", "amount {value} cents cannot be negative", value=value)
+    if value > MAX_CENTS:
+        raise _error(
+            "cents_too_large",
+            "amount {value} cents exceeds {maximum}, the largest exact JSON integer",
+            value=value,
+            maximum=MAX_CENTS,
+        )
+    return value
+
+
+Cents = Annotated[
+    int,
+    BeforeValidator(_check_cents),
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_CENTS,
+            "description": "Money in euro cents (integer, never a float).",
+            "examples": [25000000],
+        }
+    ),
+    ValueType("Cents"),
+]
+
+
+# --- Text, time, small numbers ------------------------------------------------------------
+
+Email = Annotated[EmailStr, ValueType("Email")]
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), ValueType("Name")
+]
+"""A proper name of a place, organisation or action (never of a person)."""
+
+Motive = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    ValueType("Motive"),
+]
+"""A free-text reason given with a decision; must not contain personal data."""
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64),
+    ValueType("Slug"),
+]
+"""A lower-case identifier such as a template or criterion code."""
+
+CiteId = Annotated[
+    str,
+    StringConstraints(pattern=r"^cite-[0-9]{3,6}$"),
+    ValueType("CiteId"),
+]
+"""Stable identifier of a labelled cité, given by labelling: ``cite-001``, ``cite-250``."""
+
+WaveId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=32),
+    ValueType("WaveId"),
+]
+"""Identifier of a labelling wave, e.g. ``2019``, ``2022-01``, ``2024-rolling``."""
+
+EventTypeName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$", max_length=100),
+    ValueType("EventTypeName"),
+]
+"""A wire event type, ``<producer>.<EventName>``."""
+
+ProgrammeYear = Annotated[int, Field(ge=2019, le=2100), ValueType("ProgrammeYear")]
+"""A calendar or budget year of the programme (it started in 2019)."""
+
+Population = Annotated[int, Field(ge=0, le=10_000_000), ValueType("Population")]
+"""Number of inhabitants."""
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc), ValueType("UtcDateTime")]
+"""An aware timestamp, normalised to UTC; naive datetimes are refused."""
+
+
+# --- Label period -------------------------------------------------------------------------
+
+
+def _add_years(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February has no anniversary in a common year: 1 March
+        return date(start.year + years, 3, 1)
+
+
+class LabelPeriod(ContractModel):
+    """The period a label is valid, both ends included (a label lasts 3 years)."""
+
+    start: date
+    end: date = Field(description="Last day the label is valid (inclusive)")
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end <= self.start:
+            raise _error(
+                "label_period",
+                "label period must end after it starts (start {start}, end {end})",
+                start=self.start.isoformat(),
+                end=self.end.isoformat(),
+            )
+        return self
+
+    @classmethod
+    def of_years(cls, start: date, years: int = 3) -> LabelPeriod:
+        """The period starting on ``start`` and lasting ``years`` whole years."""
+        if years < 1:
+            raise ValueError(f"a label lasts at least one year, not {years}")
+        return cls(start=start, end=_add_years(start, years) - timedelta(days=1))
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+# --- Enums --------------------------------------------------------------------------------
+
+
+class PartnerKind(StrEnum):
+    """Kinds of partner; the identifier each carries is given in the partners events."""
+
+    ECOLE = "ecole"
+    COLLEGE = "college"
+    LYCEE = "lycee"
+    COMMUNE = "commune"
+    EPCI = "epci"
+    PREFECTURE = "prefecture"
+    RECTORAT_DASEN = "rectorat_dasen"
+    CAF = "caf"
+    ASSOCIATION = "association"
+    ENTREPRISE = "entreprise"
+    DEPARTEMENT = "departement"
+    REGION = "region"
+
+
+class SchoolKind(StrEnum):
+    ECOLE = "ecole"
+    COLLEGE = "college"
+    LYCEE = "lycee"
+
+
+class EducationPriority(StrEnum):
+    """Éducation prioritaire status of a school."""
+
+    HORS_REP = "hors_rep"
+    REP = "rep"
+    REP_PLUS = "rep_plus"
+
+
+class AllianceRole(StrEnum):
+    CHEF_DE_FILE = "chef_de_file"
+    COORDINATOR = "coordinator"
+    STEERING_COMMITTEE = "steering_committee"
+    FUNDER = "funder"
+    ACTION_OPERATOR = "action_operator"
+
+
+class TroikaRole(StrEnum):
+    """The local signatories of a candidature."""
+
+    PREFET = "prefet"
+    RECTEUR = "recteur"
+    MAIRE = "maire"
+    PRESIDENT_EPCI = "president_epci"
+
+
+class ActorRole(StrEnum):
+    """Platform roles that take decisions; events name the role, never the person."""
+
+    NATIONAL_COORDINATION = "national_coordination"
+    PREFECTURE = "prefecture"
+    PARTNER = "partner"
+    SYSTEM = "system"
+
+
+class BudgetProgramme(StrEnum):
+    P147 = "P147"  # Politique de la ville
+    P230 = "P230"  # Vie de l'élève
+
+
+class AllocationRefusalReason(StrEnum):
+    ENVELOPE_EXHAUSTED = "envelope_exhausted"
+    NO_OPEN_ENVELOPE = "no_open_envelope"
+    LABEL_NOT_ACTIVE = "label_not_active"
+
+
+class FreezeReason(StrEnum):
+    LABEL_SUSPENDED = "label_suspended"
+    LABEL_WITHDRAWN = "label_withdrawn"
+    LABEL_EXPIRED = "label_expired"
+
+
+class AllianceClosureReason(StrEnum):
+    LABEL_WITHDRAWN = "label_withdrawn"
+    LABEL_EXPIRED = "label_expired"
+
+
+class NotificationChannel(StrEnum):
+    EMAIL = "email"
+
+
+class RecipientKind(StrEnum):
+    TROIKA = "troika"
+    PARTNER_CONTACT = "partner_contact"
