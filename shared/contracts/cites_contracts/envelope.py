@@ -109,6 +109,11 @@ class _Registry:
     def all(self) -> list[EventSpec]:
         return [self._specs[k] for k in sorted(self._specs)]
 
+    def catalogue(self) -> list[EventSpec]:
+        """The public catalogue: events declared in ``cites_contracts`` itself (tests and
+        tools may register events of their own, which are not part of it)."""
+        return [s for s in self.all() if s.model.__module__.startswith("cites_contracts.")]
+
     def topics(self) -> list[Topic]:
         return sorted({s.topic for s in self._specs.values()}, key=lambda t: t.name)
 

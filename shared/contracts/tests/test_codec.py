@@ -40,7 +40,7 @@ from cites_contracts.types import ActorRole, EducationPriority, SchoolKind
 
 register_type_strategies()
 
-SPECS = registry.all()
+SPECS = registry.catalogue()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.type}.v{s.version}")

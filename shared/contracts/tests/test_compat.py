@@ -306,7 +306,7 @@ def test_recursive_schemas_terminate_and_report_once() -> None:
 # --- Real event schemas -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", registry.all(), ids=lambda s: f"{s.type}.v{s.version}")
+@pytest.mark.parametrize("spec", registry.catalogue(), ids=lambda s: f"{s.type}.v{s.version}")
 def test_every_event_schema_is_compatible_with_itself(spec: Any) -> None:
     assert breaking_changes(event_schema(spec), event_schema(spec)) == []
 
