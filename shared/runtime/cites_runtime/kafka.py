@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 __all__ = [
     "PRODUCER_SETTINGS",
     "AiokafkaPublisher",
+    "BrokerPublisher",
     "OutboundRecord",
     "Publisher",
     "ensure_topics",
@@ -124,3 +125,22 @@ async def ensure_topics(bootstrap: str, names: Sequence[str], *, partitions: int
             )
     finally:
         await admin.close()
+
+
+class BrokerPublisher:
+    """Publisher through a FastStream broker: what a service's isolated tests use, with
+    ``TestKafkaBroker`` delivering in memory to the service's own subscribers. Production
+    uses :class:`AiokafkaPublisher` (same records, same headers)."""
+
+    def __init__(self, broker: Any):
+        self.broker = broker
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        await self.publish_batch(records)
+        return _all_acked([])
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        for r in records:
+            headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
+            await self.broker.publish(r.value, r.topic, key=r.key, headers=headers,
+                                      correlation_id=headers.get("correlation_id"))

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+import runtime_testapp as testapp
+import typer
+from aiokafka import AIOKafkaProducer
+from runtime_testapp import THINGS, ThingHappened
+from typer.testing import CliRunner, Result
+
+from cites_contracts import Envelope, encode
+from cites_runtime.app import Runtime
+from cites_runtime.cli import service_cli
+from cites_runtime.logs import bind, configure_logging, get_logger
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import read_topic
+
+
+def test_logs_are_json_lines_with_service_correlation_and_event(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("labelling", level="INFO", json=True)
+    try:
+        with bind(correlation_id="c-1", event_id="e-1"):
+            get_logger("test").info("candidature labelled", cite_id="cite-001")
+        logging.getLogger("some.library").warning("plain stdlib line")
+    finally:
+        configure_logging("tests", level="WARNING", json=False)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    ours, library = lines[0], lines[1]
+    assert ours["event"] == "candidature labelled"
+    assert (ours["service"], ours["correlation_id"], ours["event_id"]) == ("labelling", "c-1",
+                                                                           "e-1")
+    assert ours["cite_id"] == "cite-001" and ours["level"] == "info"
+    assert library["service"] == "labelling" and library["level"] == "warning"
+
+
+@pytest.mark.integration
+async def test_the_service_cli_migrates_and_lists_dead_letters(
+    settings: ServiceSettings,
+) -> None:
+    cli = service_cli(testapp.definition, lambda: settings)
+    runner = CliRunner()
+    migrated = await _invoke_in_thread(runner, cli, ["migrate"])
+    again = await _invoke_in_thread(runner, cli, ["migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    assert "2 migration(s) applied" in migrated.output
+    assert "0 migration(s) applied" in again.output
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        good = encode(Envelope.wrap(ThingHappened(thing_id="ok", n=1), sequence=1))
+        await producer.send_and_wait(settings.topic(THINGS.name), b"not json", key=b"k")
+        await producer.send_and_wait(settings.topic(THINGS.name), good.value, key=good.key,
+                                     headers=good.headers)
+    finally:
+        await producer.stop()
+    rt = Runtime(testapp.definition, settings)
+    await rt.start()
+    try:
+        await read_topic(settings.kafka_bootstrap_servers, settings.topic("tally.dlq"),
+                         until=lambda r: len(r) >= 1)
+    finally:
+        await rt.stop()
+    listed = await _invoke_in_thread(runner, cli, ["dlq", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "1 dead letter(s)" in listed.output
+    assert "malformed" in listed.output
+
+
+async def _invoke_in_thread(runner: CliRunner, cli: typer.Typer, args: list[str]) -> Result:
+    # The CLI runs its own event loop (asyncio.run): keep it off the test's loop.
+    return await asyncio.to_thread(runner.invoke, cli, args)
