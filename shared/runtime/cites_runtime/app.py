@@ -243,6 +243,13 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 
+    @app.get("/asyncapi.json", tags=["events"])
+    async def asyncapi() -> JSONResponse:
+        """The AsyncAPI 3.0 description of the events this service publishes and consumes."""
+        from .asyncapi import asyncapi_document  # imports this module: import when asked
+
+        return JSONResponse(asyncapi_document(definition, settings))
+
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

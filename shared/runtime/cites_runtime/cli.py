@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import typer
@@ -49,6 +50,13 @@ def service_cli(definition: ServiceDefinition,
         applied = asyncio.run(run_migrations(definition, s))
         console.print(f"{definition.name}: {len(applied)} migration(s) applied"
                       + (": " + ", ".join(applied) if applied else ""))
+
+    @cli.command()
+    def asyncapi() -> None:
+        """Print the AsyncAPI 3.0 document (JSON) of this service's events."""
+        from .asyncapi import asyncapi_document
+
+        print(json.dumps(asyncapi_document(definition, settings_factory()), indent=2))
 
     def _consumer_topic(s: ServiceSettings) -> str:
         if definition.consumer is None:

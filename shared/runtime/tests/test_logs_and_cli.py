@@ -75,3 +75,18 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
 async def _invoke_in_thread(runner: CliRunner, cli: typer.Typer, args: list[str]) -> Result:
     # The CLI runs its own event loop (asyncio.run): keep it off the test's loop.
     return await asyncio.to_thread(runner.invoke, cli, args)
+
+
+def test_the_asyncapi_document_describes_published_and_consumed_topics(
+    settings: ServiceSettings,
+) -> None:
+    result = CliRunner().invoke(service_cli(testapp.definition, lambda: settings), ["asyncapi"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["asyncapi"] == "3.0.0"
+    actions = {op["action"] for op in doc["operations"].values()}
+    assert actions == {"send", "receive"}
+    addresses = {ch["address"] for ch in doc["channels"].values()}
+    assert addresses == {settings.topic(THINGS.name)}
+    payload = doc["components"]["schemas"]["ThingHappened"]
+    assert payload["required"] == ["thing_id", "n"]
