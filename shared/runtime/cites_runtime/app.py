@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -200,6 +202,76 @@ async def run_migrations(definition: ServiceDefinition, s: ServiceSettings) -> l
         await conn.close()
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate_path(value: Any, path: tuple[str | int, ...] = ()
+                         ) -> tuple[str | int, ...] | None:
+    """Where, in decoded JSON, a string holds a lone surrogate (not encodable as UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate_path(key) is not None:
+            return (*path, key)
+        found = _lone_surrogate_path(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+class RejectLoneSurrogates:
+    """ASGI middleware: a JSON body with ``\\udXXX`` escapes that decode to lone
+    surrogates is valid JSON but not valid Unicode; pydantic lets such strings through and
+    the database then cannot store them. Refuse them up front with a 422 naming the field.
+    Bodies are only parsed here when such an escape appears in them (cheap pre-check)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        path: tuple[str | int, ...] | None = None
+        if _SURROGATE_ESCAPE.search(body):
+            try:
+                path = _lone_surrogate_path(json.loads(body))
+            except ValueError:
+                path = None  # not JSON: FastAPI reports it
+        if path is not None:
+            response = JSONResponse({"detail": [{
+                "type": "string_unicode", "loc": ["body", *path],
+                "msg": "Input should be valid Unicode: lone surrogate escape (\\udXXX)",
+            }]}, status_code=422)
+            await response(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
               publisher: Publisher | None = None, broker: KafkaBroker | None = None) -> FastAPI:
     """The service's ASGI app; starting it starts the runtime (pool, relay, consumers)."""
@@ -219,6 +291,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
+    app.add_middleware(RejectLoneSurrogates)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:

@@ -89,3 +89,32 @@ async def test_readiness_reports_an_unreachable_database(migrated: ServiceSettin
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"].startswith("unavailable")
     assert live.status_code == 200
+
+
+async def test_a_body_with_a_lone_surrogate_in_a_bad_field_is_a_422_not_a_500(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    raw = json.dumps({"thing_id": "\ud800", "n": "x"})  # valid JSON, invalid Unicode
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/things", content=raw, headers={
+            **NATIONAL, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "thing_id"]
+    assert await pool.fetchval("SELECT count(*) FROM things") == 0
+
+
+async def test_a_lone_surrogate_in_a_valid_field_is_a_422_naming_it(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    raw = json.dumps({"thing_id": "ok\ud800", "n": 1})
+    paired = json.dumps({"thing_id": "emoji \U0001f600", "n": 2})  # a proper pair is fine
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        headers = {**NATIONAL, "Content-Type": "application/json"}
+        refused = await http.post("/things", content=raw, headers=headers)
+        accepted = await http.post("/things", content=paired, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "thing_id"]
+    assert accepted.status_code == 201
+    assert await pool.fetchval("SELECT count(*) FROM things") == 1
