@@ -16,6 +16,7 @@ from ..envelope import Event, event
 from ..topics import LABELLING_CANDIDATURES, LABELLING_LABELS
 from ..types import (
     ActorRole,
+    Cents,
     CiteId,
     ContractModel,
     Departement,
@@ -38,8 +39,10 @@ from ..types import (
 
 __all__ = [
     "CandidatureRejected",
+    "CandidatureReviewStarted",
     "CandidatureSubmitted",
     "CandidatureWithdrawn",
+    "ConventionSigned",
     "LabelExpired",
     "LabelReinstated",
     "LabelRenewed",
@@ -148,6 +151,33 @@ class CandidatureSubmitted(Event):
     troika: tuple[TroikaMember, ...] = Field(min_length=1, max_length=4)
     submitted_by: ActorRole
     submitted_at: UtcDateTime
+    requested_annual_contribution: Cents | None = Field(
+        default=None, description="Annual State contribution the territory asks for (cents)"
+    )
+
+
+@event(
+    "labelling.CandidatureReviewStarted",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="The national coordination starts scoring a submitted candidature.",
+)
+class CandidatureReviewStarted(Event):
+    """A submitted candidature is now under review by the national coordination.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted once, when the first criterion of the wave's review grid is scored: from then
+    on the candidature awaits its decision. Notifications may tell the troïka; the scores
+    themselves stay in labelling.
+    """
+
+    candidature_id: UUID
+    wave: Wave
+    review_criteria: tuple[Slug, ...] = Field(
+        default=(), description="Codes of the wave's criteria the dossier is scored on"
+    )
+    started_by: ActorRole
+    started_at: UtcDateTime
 
 
 @event(
@@ -225,6 +255,11 @@ class TerritoryLabelled(Event):
     )
     decided_by: ActorRole
     labelled_at: UtcDateTime
+    requested_annual_contribution: Cents | None = Field(
+        default=None,
+        description="Annual State contribution the candidature asked for (cents); funding "
+        "may use it to size the dotation",
+    )
 
 
 @event(
@@ -247,6 +282,28 @@ class LabelRenewed(Event):
     convention_signed_on: date | None = None
     decided_by: ActorRole
     renewed_at: UtcDateTime
+
+
+@event(
+    "labelling.ConventionSigned",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The signature of a cité's triennial convention is recorded after labelling.",
+)
+class ConventionSigned(Event):
+    """The triennial convention of a cité's current label period was signed.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the signature date is recorded after the label was granted or renewed
+    (a date known at that moment travels in :class:`TerritoryLabelled` or
+    :class:`LabelRenewed` instead). Signed by préfet, recteur and maire.
+    """
+
+    cite_id: CiteId
+    label_period: LabelPeriod
+    signed_on: date
+    recorded_by: ActorRole
+    recorded_at: UtcDateTime
 
 
 @event(

@@ -1,0 +1,87 @@
+"""Open-data export of the labelled cités (CSV and JSON), for data.gouv.fr-style reuse.
+
+Columns: ``id_cite``, ``lib_cite``, ``departement``, ``communes`` and ``qpvs`` (codes; ';'
+between codes in CSV), ``wave``, the label period, ``status``. Every cité ever labelled
+is listed, with its current status (filters narrow it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
+
+from cites_contracts.types import Departement, WaveId
+from cites_runtime.auth import Principal, require
+
+from .. import store
+from ..domain import Label, LabelStatus
+from .deps import ANYONE, runtime
+from .errors import DomainRoute
+
+__all__ = ["OpenDataCite", "router"]
+
+router = APIRouter(prefix="/opendata", tags=["open data"], route_class=DomainRoute)
+
+
+class OpenDataPeriod(BaseModel):
+    start: date
+    end: date
+
+
+class OpenDataCite(BaseModel):
+    id_cite: str
+    lib_cite: str
+    departement: str
+    communes: list[str]
+    qpvs: list[str]
+    wave: str
+    period: OpenDataPeriod
+    status: LabelStatus
+
+    @classmethod
+    def of(cls, x: Label) -> OpenDataCite:
+        return cls(id_cite=x.cite_id, lib_cite=x.name, departement=x.departement,
+                   communes=[c.insee_code for c in x.perimeter.communes],
+                   qpvs=[q.code for q in x.perimeter.qpvs], wave=x.wave.id,
+                   period=OpenDataPeriod(start=x.period.start, end=x.period.end),
+                   status=x.status)
+
+
+async def _cites(request: Request, wave: str | None, status: LabelStatus | None,
+                 departement: str | None) -> list[OpenDataCite]:
+    f = store.Filters(wave, status.value if status else None, departement)
+    return [OpenDataCite.of(x) for x in await store.list_labels(runtime(request).pool, f)]
+
+
+@router.get("/cites.json", response_model=list[OpenDataCite],
+            summary="Labelled cités, open-data JSON")
+async def cites_json(request: Request, _: Principal = Depends(require(*ANYONE)),
+                     wave: WaveId | None = None, status: LabelStatus | None = None,
+                     departement: Departement | None = None) -> list[OpenDataCite]:
+    return await _cites(request, wave, status, departement)
+
+
+CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
+               "period_start", "period_end", "status")
+
+
+@router.get("/cites.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}},
+                             "description": "One line per cité: " + ", ".join(CSV_COLUMNS)}},
+            summary="Labelled cités, open-data CSV (UTF-8, comma-separated)")
+async def cites_csv(request: Request, _: Principal = Depends(require(*ANYONE)),
+                    wave: WaveId | None = None, status: LabelStatus | None = None,
+                    departement: Departement | None = None) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in await _cites(request, wave, status, departement):
+        writer.writerow((c.id_cite, c.lib_cite, c.departement, ";".join(c.communes),
+                         ";".join(c.qpvs), c.wave, c.period.start.isoformat(),
+                         c.period.end.isoformat(), c.status.value))
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="cites.csv"'})

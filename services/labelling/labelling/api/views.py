@@ -1,0 +1,189 @@
+"""What the API answers: response models built from domain objects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from cites_contracts.events.labelling import Perimeter, PerimeterAddition
+from cites_contracts.events.labelling import Wave as WaveRef
+from cites_contracts.types import ActorRole, LabelPeriod
+
+from ..domain import Candidature, CandidatureStatus, Dossier, Label, LabelStatus, Outcome, Wave
+from ..domain.waves import WaveStatus
+from ..store import CandidatureSummary, RecordedEntry, WaveStats
+
+__all__ = [
+    "CandidatureSummaryView",
+    "CandidatureView",
+    "CiteSummaryView",
+    "CiteView",
+    "DecisionView",
+    "HistoryEntryView",
+    "Page",
+    "ScoreView",
+    "WaveView",
+]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class WaveView(BaseModel):
+    id: str
+    year: int
+    title: str
+    rule_set: str
+    rolling: bool
+    filing_opens_on: date | None
+    filing_closes_on: date | None
+    review_criteria: list[str]
+    target_count: int
+    status: WaveStatus
+    submitted_count: int | None = None
+    labelled_count: int | None = None
+
+    @classmethod
+    def of(cls, w: Wave, stats: WaveStats | None = None) -> WaveView:
+        return cls(id=w.id, year=w.year, title=w.title, rule_set=w.rule_set, rolling=w.rolling,
+                   filing_opens_on=w.filing.opens_on if w.filing else None,
+                   filing_closes_on=w.filing.closes_on if w.filing else None,
+                   review_criteria=list(w.review_criteria), target_count=w.target_count,
+                   status=w.status, submitted_count=stats.submitted if stats else None,
+                   labelled_count=stats.labelled if stats else None)
+
+
+class CandidatureSummaryView(BaseModel):
+    id: UUID
+    wave_id: str
+    departement: str
+    territory_name: str
+    status: CandidatureStatus
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    cite_id: str | None
+
+    @classmethod
+    def of(cls, c: CandidatureSummary) -> CandidatureSummaryView:
+        return cls(id=c.id, wave_id=c.wave_id, departement=c.departement,
+                   territory_name=c.territory_name, status=c.status, created_at=c.created_at,
+                   submitted_at=c.submitted_at, decided_at=c.decided_at, cite_id=c.cite_id)
+
+
+class ScoreView(BaseModel):
+    criterion: str
+    score: int
+    comment: str
+    scored_at: datetime
+    scored_by: str
+
+
+class DecisionView(BaseModel):
+    outcome: Outcome
+    motive: str
+    decided_at: datetime
+    decided_by: str
+
+
+class CandidatureView(BaseModel):
+    id: UUID
+    wave_id: str
+    departement: str
+    status: CandidatureStatus
+    dossier: Dossier
+    troika_redacted: bool = False
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    review_started_at: datetime | None
+    scores: list[ScoreView]
+    decision: DecisionView | None
+    cite_id: str | None
+    withdrawn_at: datetime | None
+    withdrawal_motive: str | None
+
+    @classmethod
+    def of(cls, c: Candidature, *, redact_troika: bool = False) -> CandidatureView:
+        # Viewers see the dossier but not the troïka's mailboxes (personal data).
+        dossier = c.dossier.model_copy(update={"troika": ()}) if redact_troika else c.dossier
+        d = c.decision
+        return cls(
+            id=c.id, wave_id=c.wave_id, departement=c.departement, status=c.status,
+            dossier=dossier, troika_redacted=redact_troika, created_at=c.created_at,
+            updated_at=c.updated_at, submitted_at=c.submitted_at,
+            review_started_at=c.review_started_at,
+            scores=[ScoreView(criterion=s.criterion, score=s.score, comment=s.comment,
+                              scored_at=s.scored_at, scored_by=s.scored_by)
+                    for s in sorted(c.scores.values(), key=lambda s: s.criterion)],
+            decision=DecisionView(outcome=d.outcome, motive=d.motive, decided_at=d.decided_at,
+                                  decided_by=d.decided_by) if d else None,
+            cite_id=c.cite_id, withdrawn_at=c.withdrawn_at,
+            withdrawal_motive=c.withdrawal_motive,
+        )
+
+
+class CiteSummaryView(BaseModel):
+    cite_id: str
+    name: str
+    candidature_id: UUID
+    wave: WaveRef
+    departement: str
+    status: LabelStatus
+    label_period: LabelPeriod
+    convention_signed_on: date | None
+    lead_college_uai: str
+    perimeter: Perimeter
+    requested_annual_contribution: int
+    labelled_at: datetime
+    status_changed_at: datetime
+
+    @classmethod
+    def fields_of(cls, x: Label) -> dict[str, object]:
+        return dict(cite_id=x.cite_id, name=x.name, candidature_id=x.candidature_id,
+                    wave=x.wave, departement=x.departement, status=x.status,
+                    label_period=x.period, convention_signed_on=x.convention_signed_on,
+                    lead_college_uai=x.lead_college_uai, perimeter=x.perimeter,
+                    requested_annual_contribution=x.requested_annual_contribution,
+                    labelled_at=x.labelled_at, status_changed_at=x.status_changed_at)
+
+    @classmethod
+    def of(cls, x: Label) -> CiteSummaryView:
+        return cls.model_validate(cls.fields_of(x))
+
+
+class HistoryEntryView(BaseModel):
+    kind: str
+    occurred_at: datetime
+    actor_role: ActorRole | None
+    actor: str | None
+    motive: str | None
+    label_period: LabelPeriod | None
+    signed_on: date | None
+    effective_on: date | None
+    added: PerimeterAddition | None
+
+    @classmethod
+    def of(cls, r: RecordedEntry) -> HistoryEntryView:
+        e = r.entry
+        return cls(kind=e.kind, occurred_at=e.occurred_at, actor_role=e.actor_role,
+                   actor=r.actor, motive=e.motive, label_period=e.period, signed_on=e.signed_on,
+                   effective_on=e.effective_on, added=e.added)
+
+
+class CiteView(CiteSummaryView):
+    history: list[HistoryEntryView]
+
+    @classmethod
+    def with_history(cls, x: Label, history: list[RecordedEntry]) -> CiteView:
+        return cls.model_validate({**cls.fields_of(x),
+                                   "history": [HistoryEntryView.of(r) for r in history]})

@@ -1,0 +1,248 @@
+"""The candidature: draft → submitted → under review → labelled | rejected, or withdrawn.
+
+A préfecture drafts, revises and submits the dossier of a territory of its département,
+and may withdraw it before the decision. Submission checks the wave's rule set and
+refuses an ineligible dossier with every failed rule. The national coordination scores
+the wave's review criteria (the first score opens the review) and decides, with a
+motive: labelling creates the cité (:mod:`.label`). A repeated decision changes nothing;
+a contradicting one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+from cites_contracts.events.labelling import (
+    CandidatureRejected,
+    CandidatureReviewStarted,
+    CandidatureSubmitted,
+    CandidatureWithdrawn,
+    TerritoryLabelled,
+)
+from cites_contracts.types import LabelPeriod
+
+from .actor import Actor
+from .dossier import Dossier
+from .errors import Conflict, Ineligible, RuleBroken, RuleFailure
+from .label import Label
+from .rules import Subject
+from .waves import Wave
+
+__all__ = [
+    "PASS_MARK",
+    "SCORE_MAX",
+    "Candidature",
+    "CandidatureStatus",
+    "Decision",
+    "Outcome",
+    "Score",
+]
+
+SCORE_MAX = 5
+PASS_MARK = 3
+"""A criterion scored below the pass mark (out of 5) is reported as unmet on rejection."""
+
+
+class CandidatureStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    LABELLED = "labelled"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Outcome(StrEnum):
+    LABEL = "label"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    criterion: str
+    score: int
+    comment: str
+    scored_at: datetime
+    scored_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    motive: str
+    decided_at: datetime
+    decided_by: str
+
+
+@dataclass
+class Candidature:
+    id: UUID
+    wave_id: str
+    departement: str
+    dossier: Dossier
+    status: CandidatureStatus
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    submitted_at: datetime | None = None
+    review_started_at: datetime | None = None
+    scores: dict[str, Score] = field(default_factory=dict)
+    decision: Decision | None = None
+    cite_id: str | None = None
+    withdrawn_at: datetime | None = None
+    withdrawal_motive: str | None = None
+
+    # -- the préfecture -------------------------------------------------------------------
+    @classmethod
+    def draft(cls, *, id: UUID, wave: Wave, departement: str, dossier: Dossier, actor: Actor,
+              now: datetime) -> Candidature:
+        actor.ensure_acts_for(departement)
+        wave.ensure_accepts_drafts()
+        return cls(id=id, wave_id=wave.id, departement=departement, dossier=dossier,
+                   status=CandidatureStatus.DRAFT, created_at=now, created_by=actor.subject,
+                   updated_at=now)
+
+    def revise(self, *, wave: Wave, departement: str, dossier: Dossier, actor: Actor,
+               now: datetime) -> None:
+        actor.ensure_acts_for(self.departement)
+        if departement != self.departement:
+            raise RuleBroken.of("departement", "departement_fixed",
+                                f"a candidature stays in its département ({self.departement}); "
+                                "withdraw it and draft another one")
+        self._ensure_draft("revised")
+        wave.ensure_accepts_drafts()
+        self.wave_id, self.dossier, self.updated_at = wave.id, dossier, now
+
+    def submit(self, *, wave: Wave, actor: Actor, now: datetime, today: date
+               ) -> CandidatureSubmitted | None:
+        """File the dossier; None when it already is. Refused with every failed rule when
+        the dossier does not meet the wave's rule set."""
+        actor.ensure_acts_for(self.departement)
+        if self.status is CandidatureStatus.SUBMITTED:
+            return None
+        self._ensure_draft("submitted")
+        wave.ensure_accepts_filing(today)
+        failures = wave.rules.failures(Subject(self.dossier, self.departement))
+        if failures:
+            raise Ineligible(wave.rule_set, failures)
+        self.status, self.submitted_at, self.updated_at = CandidatureStatus.SUBMITTED, now, now
+        d = self.dossier
+        assert d.lead_college_uai is not None  # lead_college_in_perimeter holds
+        return CandidatureSubmitted(
+            candidature_id=self.id, territory_name=d.territory_name,
+            departement=self.departement, wave=wave.ref(), perimeter=d.perimeter(),
+            lead_college_uai=d.lead_college_uai, troika=d.troika_members(),
+            submitted_by=actor.role, submitted_at=now,
+            requested_annual_contribution=d.requested_annual_contribution,
+        )
+
+    def withdraw(self, *, actor: Actor, motive: str | None, now: datetime
+                 ) -> CandidatureWithdrawn | None:
+        """Withdraw before the decision. A draft was never announced, so its withdrawal
+        emits nothing; a repeat changes nothing."""
+        actor.ensure_acts_for(self.departement)
+        if self.status is CandidatureStatus.WITHDRAWN:
+            return None
+        if self.decision is not None:
+            raise Conflict(f"candidature {self.id} is already {self.status.value}: "
+                           "only an undecided candidature can be withdrawn")
+        announced = self.status is not CandidatureStatus.DRAFT
+        self.status, self.withdrawn_at, self.withdrawal_motive = (
+            CandidatureStatus.WITHDRAWN, now, motive)
+        self.updated_at = now
+        if not announced:
+            return None
+        return CandidatureWithdrawn(candidature_id=self.id, motive=motive,
+                                    withdrawn_by=actor.role, withdrawn_at=now)
+
+    # -- the national coordination ----------------------------------------------------------
+    def score(self, *, wave: Wave, scores: Mapping[str, tuple[int, str]], actor: Actor,
+              now: datetime) -> CandidatureReviewStarted | None:
+        """Score some of the wave's criteria (criterion → (score, comment)); the first
+        scores open the review."""
+        if self.status not in (CandidatureStatus.SUBMITTED, CandidatureStatus.UNDER_REVIEW):
+            raise Conflict(f"candidature {self.id} is {self.status.value}: only a submitted "
+                           "candidature can be scored")
+        unknown = [c for c in scores if c not in wave.review_criteria]
+        if unknown:
+            raise RuleBroken([
+                RuleFailure(field="scores", rule="wave_criterion",
+                            message=f"{c!r} is not a review criterion of wave {wave.id} "
+                            f"({', '.join(wave.review_criteria)})") for c in unknown])
+        bad = [c for c, (value, _) in scores.items() if not 0 <= value <= SCORE_MAX]
+        if bad:
+            raise RuleBroken([RuleFailure(field="scores", rule="score_range",
+                                          message=f"score of {c!r} must be 0–{SCORE_MAX}")
+                              for c in bad])
+        for criterion, (value, comment) in scores.items():
+            self.scores[criterion] = Score(criterion, value, comment, now, actor.subject)
+        self.updated_at = now
+        if self.status is CandidatureStatus.UNDER_REVIEW:
+            return None
+        self.status, self.review_started_at = CandidatureStatus.UNDER_REVIEW, now
+        return CandidatureReviewStarted(candidature_id=self.id, wave=wave.ref(),
+                                        review_criteria=wave.review_criteria,
+                                        started_by=actor.role, started_at=now)
+
+    def already_decided(self, outcome: Outcome, wave: Wave) -> bool:
+        """True when exactly this decision was taken already (a repeat is a no-op).
+        Refuses a contradicting decision, an unreviewed or withdrawn candidature, and a
+        label before every criterion is scored."""
+        if self.decision is not None:
+            if self.decision.outcome is outcome:
+                return True
+            taken = f"labelled as {self.cite_id}" if self.cite_id else "rejected"
+            raise Conflict(f"candidature {self.id} was already {taken} on "
+                           f"{self.decision.decided_at.date()}: a contradicting decision is "
+                           "refused")
+        if self.status is not CandidatureStatus.UNDER_REVIEW:
+            raise Conflict(f"candidature {self.id} is {self.status.value}: a decision needs a "
+                           "candidature under review (score the wave's criteria first)")
+        missing = self.missing_criteria(wave)
+        if outcome is Outcome.LABEL and missing:
+            raise Conflict(f"score every criterion of wave {wave.id} before labelling; "
+                           f"missing: {', '.join(missing)}")
+        return False
+
+    def missing_criteria(self, wave: Wave) -> list[str]:
+        return [c for c in wave.review_criteria if c not in self.scores]
+
+    def unmet_criteria(self, wave: Wave) -> tuple[str, ...]:
+        return tuple(c for c in wave.review_criteria
+                     if c in self.scores and self.scores[c].score < PASS_MARK)
+
+    def label(self, *, wave: Wave, cite_id: str, period: LabelPeriod,
+              convention_signed_on: date | None, motive: str, actor: Actor, now: datetime
+              ) -> tuple[Label, TerritoryLabelled]:
+        """Grant the label: the territory becomes cité ``cite_id`` for ``period``."""
+        if self.already_decided(Outcome.LABEL, wave):
+            raise Conflict(f"candidature {self.id} is already labelled as {self.cite_id}")
+        self._decide(Outcome.LABEL, motive, actor, now)
+        self.cite_id = cite_id
+        return Label.grant(candidature_id=self.id, cite_id=cite_id, wave=wave.ref(),
+                           departement=self.departement, dossier=self.dossier, period=period,
+                           convention_signed_on=convention_signed_on, actor=actor, now=now)
+
+    def reject(self, *, wave: Wave, motive: str, actor: Actor, now: datetime
+               ) -> CandidatureRejected:
+        if self.already_decided(Outcome.REJECT, wave):
+            raise Conflict(f"candidature {self.id} is already rejected")
+        self._decide(Outcome.REJECT, motive, actor, now)
+        return CandidatureRejected(candidature_id=self.id, wave=wave.ref(), motive=motive,
+                                   unmet_criteria=self.unmet_criteria(wave),
+                                   decided_by=actor.role, decided_at=now)
+
+    def _decide(self, outcome: Outcome, motive: str, actor: Actor, now: datetime) -> None:
+        self.decision = Decision(outcome, motive, now, actor.subject)
+        self.status = (CandidatureStatus.LABELLED if outcome is Outcome.LABEL
+                       else CandidatureStatus.REJECTED)
+        self.updated_at = now
+
+    def _ensure_draft(self, action: str) -> None:
+        if self.status is not CandidatureStatus.DRAFT:
+            raise Conflict(f"candidature {self.id} is {self.status.value}: only a draft can be "
+                           f"{action}")

@@ -1,0 +1,269 @@
+"""The candidature's dossier: what a préfecture files for a territory (value objects).
+
+Drafts may be incomplete (empty texts, no QPV yet): completeness and eligibility are the
+wave's rules, checked at submission (:mod:`.rules`). What is checked here is only what no
+draft may hold: malformed codes, duplicates, text that cannot be stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cites_contracts.events.labelling import (
+    Perimeter,
+    PerimeterAddition,
+    PerimeterCommune,
+    PerimeterQpv,
+    PerimeterSchool,
+    TroikaMember,
+)
+from cites_contracts.types import (
+    Cents,
+    Departement,
+    EducationPriority,
+    Email,
+    InseeCode,
+    Name,
+    Population,
+    QpvCode,
+    SchoolKind,
+    TroikaRole,
+    Uai,
+    WaveId,
+    departement_of,
+)
+
+__all__ = [
+    "STORED",
+    "CandidatureIn",
+    "Commune",
+    "Dossier",
+    "Input",
+    "NpnruInterest",
+    "Objectives",
+    "PerimeterAdditionIn",
+    "Qpv",
+    "School",
+    "Signatory",
+    "Text",
+    "qpv_departement",
+]
+
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+"""A free text of the dossier (diagnostic, governance…); may be empty while drafting."""
+
+STORED = {"stored": True}
+"""Validation context of a dossier read back from the database: the checks that only guard
+the door (text storable, e-mail syntax) already passed when it was filed, and are skipped
+(e-mail validation alone costs more than the rest of a dossier)."""
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _storable(value: str) -> None:
+    # PostgreSQL text and jsonb refuse NUL and lone surrogates: refuse them at the door.
+    if "\x00" in value:
+        raise PydanticCustomError("text_nul", "text may not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "text_encoding", "text must be valid Unicode (no lone surrogate)"
+        ) from None
+
+
+class Input(BaseModel):
+    """Base of every model the API accepts: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
+        if _is_stored(info):
+            return value
+        if isinstance(value, str):
+            _storable(value)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                if isinstance(item, str):
+                    _storable(item)
+        return value
+
+
+class NpnruInterest(StrEnum):
+    """The territory's urban-renewal project (NPNRU), if any, and its interest."""
+
+    NONE = "none"
+    REGIONAL = "regional"
+    NATIONAL = "national"
+
+
+class Commune(Input):
+    insee_code: InseeCode
+    name: Name
+
+    @property
+    def departement(self) -> str:
+        return departement_of(self.insee_code)
+
+
+def qpv_departement(code: str) -> str:
+    """The département of a valid QPV code (``QN07501M`` → ``75``, ``QN97601B`` → ``976``)."""
+    dept3 = code[2:5]
+    return dept3[1:] if dept3.startswith("0") else dept3
+
+
+class Qpv(Input):
+    code: QpvCode
+    name: Name
+    population: Population
+
+    @property
+    def departement(self) -> str:
+        return qpv_departement(self.code)
+
+
+class School(Input):
+    uai: Uai
+    kind: SchoolKind
+    name: Name
+    education_priority: EducationPriority
+
+
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def _email(value: str, info: ValidationInfo) -> str:
+    if _is_stored(info):
+        return value
+    try:
+        return _EMAIL.validate_python(value)
+    except ValidationError as exc:
+        raise PydanticCustomError("email", "{reason}",
+                                  {"reason": exc.errors()[0]["msg"]}) from None
+
+
+SignatoryEmail = Annotated[str, AfterValidator(_email),
+                           WithJsonSchema({"type": "string", "format": "email"})]
+
+
+class Signatory(Input):
+    """A troïka signatory: the role and the mailbox the programme writes to (no name)."""
+
+    role: TroikaRole
+    email: SignatoryEmail
+
+
+class Objectives(Input):
+    """The programme's three mandatory objectives, as the territory means to pursue them."""
+
+    school_role: Text = Field("", description="Strengthen the role of the school")
+    educational_continuity: Text = Field("", description="Promote educational continuity")
+    opportunities: Text = Field("", description="Open up opportunities (mobility, openness)")
+
+
+def _no_duplicates(items: Iterable[str], what: str) -> None:
+    seen: set[str] = set()
+    for code in items:
+        if code in seen:
+            raise PydanticCustomError(
+                "duplicate", "{what} {code} is listed twice", {"what": what, "code": code}
+            )
+        seen.add(code)
+
+
+class _PerimeterParts(Input):
+    communes: tuple[Commune, ...] = Field((), max_length=200)
+    qpvs: tuple[Qpv, ...] = Field((), max_length=200)
+    schools: tuple[School, ...] = Field((), max_length=1000)
+
+    @field_validator("communes")
+    @classmethod
+    def _communes_once(cls, value: tuple[Commune, ...]) -> tuple[Commune, ...]:
+        _no_duplicates((c.insee_code for c in value), "commune")
+        return value
+
+    @field_validator("qpvs")
+    @classmethod
+    def _qpvs_once(cls, value: tuple[Qpv, ...]) -> tuple[Qpv, ...]:
+        _no_duplicates((q.code for q in value), "QPV")
+        return value
+
+    @field_validator("schools")
+    @classmethod
+    def _schools_once(cls, value: tuple[School, ...]) -> tuple[School, ...]:
+        _no_duplicates((s.uai for s in value), "school")
+        return value
+
+
+class PerimeterAdditionIn(_PerimeterParts):
+    """What a perimeter extension adds (communes, QPVs, schools)."""
+
+    def contract(self) -> PerimeterAddition:
+        return PerimeterAddition(
+            communes=tuple(PerimeterCommune(**c.model_dump()) for c in self.communes),
+            qpvs=tuple(PerimeterQpv(**q.model_dump()) for q in self.qpvs),
+            schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
+        )
+
+
+class Dossier(_PerimeterParts):
+    """Everything a candidature says about its territory."""
+
+    territory_name: Name
+    lead_college_uai: Uai | None = Field(None, description="UAI of the collège chef de file")
+    troika: tuple[Signatory, ...] = Field((), max_length=4)
+    npnru_project: NpnruInterest = NpnruInterest.NONE
+    reconquest_zone: bool = Field(
+        False, description="The territory is a reconquest zone (QRR) or priority security zone"
+    )
+    diagnostic: Text = ""
+    objectives: Objectives = Objectives()
+    governance: Text = ""
+    action_plan: Text = ""
+    requested_annual_contribution: Cents = Field(
+        0, description="Annual State contribution asked for, in euro cents"
+    )
+
+    @field_validator("troika")
+    @classmethod
+    def _one_signatory_per_role(cls, value: tuple[Signatory, ...]) -> tuple[Signatory, ...]:
+        _no_duplicates((s.role.value for s in value), "troïka role")
+        return value
+
+    def perimeter(self) -> Perimeter:
+        """The contract's perimeter (needs at least one commune, QPV and school)."""
+        return Perimeter(
+            communes=tuple(PerimeterCommune(**c.model_dump()) for c in self.communes),
+            qpvs=tuple(PerimeterQpv(**q.model_dump()) for q in self.qpvs),
+            schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
+        )
+
+    def troika_members(self) -> tuple[TroikaMember, ...]:
+        return tuple(TroikaMember(role=s.role, email=s.email) for s in self.troika)
+
+
+class CandidatureIn(Dossier):
+    """A candidature as filed: the dossier, its wave and its département."""
+
+    wave_id: WaveId
+    departement: Departement

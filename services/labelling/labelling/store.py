@@ -1,0 +1,382 @@
+"""SQL of the labelling schema (asyncpg, parameterised). Rows in, domain objects out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from cites_contracts.events.labelling import Perimeter, PerimeterAddition
+from cites_contracts.events.labelling import Wave as WaveRef
+from cites_contracts.types import ActorRole, LabelPeriod
+from cites_runtime.db import Conn
+
+from .domain import (
+    Candidature,
+    CandidatureStatus,
+    Decision,
+    Dossier,
+    FilingWindow,
+    HistoryEntry,
+    Label,
+    LabelStatus,
+    Outcome,
+    Score,
+    Wave,
+    WaveStatus,
+)
+from .domain.dossier import STORED
+
+__all__ = [
+    "CandidatureSummary",
+    "Filters",
+    "RecordedEntry",
+    "WaveStats",
+    "add_history",
+    "count_candidatures",
+    "count_labels",
+    "due_cite_ids",
+    "get_candidature",
+    "get_label",
+    "get_wave",
+    "history",
+    "insert_candidature",
+    "insert_label",
+    "insert_wave",
+    "list_candidatures",
+    "list_labels",
+    "list_waves",
+    "lock_label_if_due",
+    "next_cite_id",
+    "save_candidature",
+    "save_label",
+    "save_wave_status",
+]
+
+Row = asyncpg.Record | Any
+Db = Conn | asyncpg.Pool
+"""Reads take a connection (inside a use case's transaction) or the pool (queries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    wave_id: str | None = None
+    status: str | None = None
+    departement: str | None = None
+
+
+# --- Waves -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaveStats:
+    wave: Wave
+    submitted: int
+    labelled: int
+
+
+def _wave(r: Row) -> Wave:
+    window = (FilingWindow(r["filing_opens_on"], r["filing_closes_on"])
+              if r["filing_opens_on"] is not None else None)
+    return Wave(id=r["id"], year=r["year"], title=r["title"], rule_set=r["rule_set"],
+                filing=window, review_criteria=tuple(r["review_criteria"]),
+                target_count=r["target_count"], status=WaveStatus(r["status"]))
+
+
+async def get_wave(conn: Db, wave_id: str, *, for_update: bool = False) -> Wave | None:
+    lock = " FOR NO KEY UPDATE" if for_update else ""
+    r = await conn.fetchrow(f"SELECT * FROM waves WHERE id = $1{lock}", wave_id)
+    return _wave(r) if r else None
+
+
+async def insert_wave(conn: Conn, w: Wave) -> bool:
+    """False when a wave with this id exists already."""
+    inserted = await conn.fetchval(
+        """INSERT INTO waves (id, year, title, rule_set, filing_opens_on, filing_closes_on,
+                              review_criteria, target_count, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (id) DO NOTHING RETURNING true""",
+        w.id, w.year, w.title, w.rule_set, w.filing.opens_on if w.filing else None,
+        w.filing.closes_on if w.filing else None, list(w.review_criteria), w.target_count,
+        w.status.value,
+    )
+    return bool(inserted)
+
+
+async def save_wave_status(conn: Conn, w: Wave) -> None:
+    await conn.execute("UPDATE waves SET status = $2 WHERE id = $1", w.id, w.status.value)
+
+
+async def list_waves(conn: Db) -> list[WaveStats]:
+    rows = await conn.fetch(
+        """SELECT w.*,
+                  (SELECT count(*) FROM candidatures c
+                    WHERE c.wave_id = w.id AND c.submitted_at IS NOT NULL) AS submitted,
+                  (SELECT count(*) FROM cites l WHERE l.wave_id = w.id) AS labelled
+             FROM waves w ORDER BY w.year, w.id""")
+    return [WaveStats(_wave(r), r["submitted"], r["labelled"]) for r in rows]
+
+
+# --- Candidatures ----------------------------------------------------------------------------
+
+
+def _candidature(r: Row) -> Candidature:
+    decision = (Decision(Outcome(r["decision"]), r["decision_motive"], r["decided_at"],
+                         r["decided_by"]) if r["decision"] else None)
+    scores = r["scores"] or []
+    return Candidature(
+        id=r["id"], wave_id=r["wave_id"], departement=r["departement"],
+        # Parsed and validated in one pass from the stored text (cheaper than a dict).
+        dossier=Dossier.model_validate_json(r["dossier"], context=STORED),
+        status=CandidatureStatus(r["status"]), created_at=r["created_at"],
+        created_by=r["created_by"], updated_at=r["updated_at"], submitted_at=r["submitted_at"],
+        review_started_at=r["review_started_at"],
+        scores={s["criterion"]: Score(s["criterion"], s["score"], s["comment"],
+                                      datetime.fromisoformat(s["scored_at"]), s["scored_by"])
+                for s in scores},
+        decision=decision, cite_id=r["cite_id"], withdrawn_at=r["withdrawn_at"],
+        withdrawal_motive=r["withdrawal_motive"],
+    )
+
+
+_CANDIDATURE = """
+    SELECT c.*, c.dossier::text AS dossier,
+           (SELECT json_agg(json_build_object(
+                       'criterion', s.criterion, 'score', s.score, 'comment', s.comment,
+                       'scored_at', s.scored_at, 'scored_by', s.scored_by))
+              FROM review_scores s WHERE s.candidature_id = c.id) AS scores"""
+
+
+async def get_candidature(conn: Db, candidature_id: UUID) -> Candidature | None:
+    """The candidature and its scores, in one round trip."""
+    r = await conn.fetchrow(f"{_CANDIDATURE} FROM candidatures c WHERE c.id = $1",
+                            candidature_id)
+    return _candidature(r) if r else None
+
+
+async def lock_candidature(conn: Conn, candidature_id: UUID
+                           ) -> tuple[Candidature, Wave] | None:
+    """The candidature, locked for a command, with its scores and its wave (which every
+    candidature command consults), in one round trip."""
+    r = await conn.fetchrow(
+        f"""{_CANDIDATURE}, w.id AS w_id, w.year AS w_year, w.title AS w_title,
+                   w.rule_set AS w_rule_set, w.filing_opens_on AS w_filing_opens_on,
+                   w.filing_closes_on AS w_filing_closes_on,
+                   w.review_criteria AS w_review_criteria, w.target_count AS w_target_count,
+                   w.status AS w_status
+              FROM candidatures c JOIN waves w ON w.id = c.wave_id
+             WHERE c.id = $1 FOR NO KEY UPDATE OF c""", candidature_id)
+    if r is None:
+        return None
+    return _candidature(r), _wave({k[2:]: v for k, v in r.items() if k.startswith("w_")})
+
+
+async def insert_candidature(conn: Conn, c: Candidature) -> None:
+    await conn.execute(
+        """INSERT INTO candidatures (id, wave_id, departement, territory_name, status, dossier,
+                                     created_at, created_by, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        c.id, c.wave_id, c.departement, c.dossier.territory_name, c.status.value,
+        c.dossier.model_dump(mode="json"), c.created_at, c.created_by, c.updated_at,
+    )
+
+
+async def save_candidature(conn: Conn, c: Candidature, *, dossier: bool = False,
+                           scores: bool = False) -> None:
+    """Write the candidature's state; its dossier and scores only when asked (they change
+    only through revision and review)."""
+    d = c.decision
+    await conn.execute(
+        """UPDATE candidatures
+              SET wave_id = $2, status = $3, updated_at = $4, submitted_at = $5,
+                  review_started_at = $6, decision = $7, decision_motive = $8,
+                  decided_at = $9, decided_by = $10, cite_id = $11, withdrawn_at = $12,
+                  withdrawal_motive = $13
+            WHERE id = $1""",
+        c.id, c.wave_id, c.status.value, c.updated_at, c.submitted_at, c.review_started_at,
+        d.outcome.value if d else None, d.motive if d else None, d.decided_at if d else None,
+        d.decided_by if d else None, c.cite_id, c.withdrawn_at, c.withdrawal_motive,
+    )
+    if dossier:
+        await conn.execute(
+            "UPDATE candidatures SET dossier = $2, territory_name = $3 WHERE id = $1",
+            c.id, c.dossier.model_dump(mode="json"), c.dossier.territory_name)
+    if scores and c.scores:
+        rows = list(c.scores.values())
+        await conn.execute(
+            """INSERT INTO review_scores AS r (candidature_id, criterion, score, comment,
+                                              scored_at, scored_by)
+               SELECT $1, * FROM unnest($2::text[], $3::smallint[], $4::text[],
+                                        $5::timestamptz[], $6::text[])
+               ON CONFLICT (candidature_id, criterion) DO UPDATE
+                  SET score = EXCLUDED.score, comment = EXCLUDED.comment,
+                      scored_at = EXCLUDED.scored_at, scored_by = EXCLUDED.scored_by
+                WHERE (r.score, r.comment) IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.comment)""",
+            c.id, [s.criterion for s in rows], [s.score for s in rows],
+            [s.comment for s in rows], [s.scored_at for s in rows], [s.scored_by for s in rows],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatureSummary:
+    id: UUID
+    wave_id: str
+    departement: str
+    territory_name: str
+    status: CandidatureStatus
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    cite_id: str | None
+
+
+_CANDIDATURE_FILTER = """($1::text IS NULL OR wave_id = $1)
+                     AND ($2::text IS NULL OR status = $2)
+                     AND ($3::text IS NULL OR departement = $3)"""
+
+
+async def list_candidatures(conn: Db, f: Filters, *, limit: int, offset: int
+                            ) -> list[CandidatureSummary]:
+    rows = await conn.fetch(
+        f"""SELECT id, wave_id, departement, territory_name, status, created_at, submitted_at,
+                   decided_at, cite_id
+              FROM candidatures WHERE {_CANDIDATURE_FILTER}
+             ORDER BY created_at DESC, id LIMIT $4 OFFSET $5""",
+        f.wave_id, f.status, f.departement, limit, offset)
+    return [CandidatureSummary(
+        id=r["id"], wave_id=r["wave_id"], departement=r["departement"],
+        territory_name=r["territory_name"], status=CandidatureStatus(r["status"]),
+        created_at=r["created_at"], submitted_at=r["submitted_at"],
+        decided_at=r["decided_at"], cite_id=r["cite_id"]) for r in rows]
+
+
+async def count_candidatures(conn: Db, f: Filters) -> int:
+    n: int = await conn.fetchval(f"SELECT count(*) FROM candidatures WHERE {_CANDIDATURE_FILTER}",
+                                 f.wave_id, f.status, f.departement)
+    return n
+
+
+# --- Cités ---------------------------------------------------------------------------------
+
+
+async def next_cite_id(conn: Conn) -> str:
+    n: int = await conn.fetchval("SELECT nextval('cite_number')")
+    return f"cite-{n:03d}"
+
+
+def _label(r: Row) -> Label:
+    return Label(
+        cite_id=r["cite_id"], candidature_id=r["candidature_id"], name=r["name"],
+        wave=WaveRef(id=r["wave_id"], year=r["wave_year"]), departement=r["departement"],
+        perimeter=Perimeter.model_validate(r["perimeter"]),
+        lead_college_uai=r["lead_college_uai"],
+        period=LabelPeriod(start=r["period_start"], end=r["period_end"]),
+        convention_signed_on=r["convention_signed_on"], status=LabelStatus(r["status"]),
+        labelled_at=r["labelled_at"], status_changed_at=r["status_changed_at"],
+        requested_annual_contribution=r["requested_annual_contribution"],
+    )
+
+
+async def get_label(conn: Db, cite_id: str, *, for_update: bool = False) -> Label | None:
+    lock = " FOR NO KEY UPDATE" if for_update else ""
+    r = await conn.fetchrow(f"SELECT * FROM cites WHERE cite_id = $1{lock}", cite_id)
+    return _label(r) if r else None
+
+
+async def insert_label(conn: Conn, x: Label) -> None:
+    await conn.execute(
+        """INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year, departement,
+                              status, period_start, period_end, convention_signed_on,
+                              lead_college_uai, perimeter, requested_annual_contribution,
+                              labelled_at, status_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+        x.cite_id, x.candidature_id, x.name, x.wave.id, x.wave.year, x.departement,
+        x.status.value, x.period.start, x.period.end, x.convention_signed_on,
+        x.lead_college_uai, x.perimeter.model_dump(mode="json"),
+        x.requested_annual_contribution, x.labelled_at, x.status_changed_at,
+    )
+
+
+async def save_label(conn: Conn, x: Label) -> None:
+    await conn.execute(
+        """UPDATE cites SET status = $2, period_start = $3, period_end = $4,
+                            convention_signed_on = $5, perimeter = $6, status_changed_at = $7
+            WHERE cite_id = $1""",
+        x.cite_id, x.status.value, x.period.start, x.period.end, x.convention_signed_on,
+        x.perimeter.model_dump(mode="json"), x.status_changed_at,
+    )
+
+
+async def due_cite_ids(conn: Db, today: date, *, limit: int = 1000) -> list[str]:
+    """Cités whose living label ended before ``today`` (candidates for expiry)."""
+    rows = await conn.fetch(
+        """SELECT cite_id FROM cites
+            WHERE status IN ('labelled', 'suspended') AND period_end < $1
+            ORDER BY period_end, cite_id LIMIT $2""", today, limit)
+    return [r["cite_id"] for r in rows]
+
+
+async def lock_label_if_due(conn: Conn, cite_id: str, today: date) -> Label | None:
+    """The label, locked, if it is still due; None when it is not due any more or another
+    replica holds it (that one expires it: skipping is what makes expiry exactly-once)."""
+    r = await conn.fetchrow(
+        """SELECT * FROM cites
+            WHERE cite_id = $1 AND status IN ('labelled', 'suspended') AND period_end < $2
+            FOR NO KEY UPDATE SKIP LOCKED""", cite_id, today)
+    return _label(r) if r else None
+
+
+_CITE_FILTER = """($1::text IS NULL OR wave_id = $1)
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR departement = $3)"""
+
+
+async def list_labels(conn: Db, f: Filters, *, limit: int | None = None, offset: int = 0
+                      ) -> list[Label]:
+    rows = await conn.fetch(
+        f"""SELECT * FROM cites WHERE {_CITE_FILTER}
+             ORDER BY labelled_at, cite_id LIMIT $4 OFFSET $5""",
+        f.wave_id, f.status, f.departement, limit, offset)
+    return [_label(r) for r in rows]
+
+
+async def count_labels(conn: Db, f: Filters) -> int:
+    n: int = await conn.fetchval(f"SELECT count(*) FROM cites WHERE {_CITE_FILTER}",
+                                 f.wave_id, f.status, f.departement)
+    return n
+
+
+# --- History ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEntry:
+    entry: HistoryEntry
+    actor: str | None
+
+
+async def add_history(conn: Conn, cite_id: str, e: HistoryEntry, actor: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO cite_history (cite_id, kind, occurred_at, actor_role, actor, motive,
+                                     period_start, period_end, signed_on, effective_on, added)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        cite_id, e.kind, e.occurred_at, e.actor_role.value if e.actor_role else None, actor,
+        e.motive, e.period.start if e.period else None, e.period.end if e.period else None,
+        e.signed_on, e.effective_on, e.added.model_dump(mode="json") if e.added else None,
+    )
+
+
+async def history(conn: Db, cite_id: str) -> list[RecordedEntry]:
+    rows = await conn.fetch("SELECT * FROM cite_history WHERE cite_id = $1 ORDER BY id", cite_id)
+    return [RecordedEntry(HistoryEntry(
+        kind=r["kind"], occurred_at=r["occurred_at"],
+        actor_role=ActorRole(r["actor_role"]) if r["actor_role"] else None,
+        motive=r["motive"],
+        period=(LabelPeriod(start=r["period_start"], end=r["period_end"])
+                if r["period_start"] else None),
+        signed_on=r["signed_on"], effective_on=r["effective_on"],
+        added=PerimeterAddition.model_validate(r["added"]) if r["added"] else None,
+    ), r["actor"]) for r in rows]

@@ -1,0 +1,203 @@
+"""The label: period arithmetic, renewal, extension, suspension, withdrawal, expiry (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from labelling.domain import (
+    Conflict,
+    HistoryEntry,
+    LabelStatus,
+    PerimeterAdditionIn,
+    RuleBroken,
+    first_period,
+    next_period,
+)
+from labelling_kit import NATIONAL, NOW, PREFECTURE_69, TODAY, commune, labelled, qpv, school
+
+from cites_contracts.events.labelling import (
+    ConventionSigned,
+    LabelExpired,
+    LabelReinstated,
+    LabelRenewed,
+    LabelSuspended,
+    LabelWithdrawn,
+    PerimeterExtended,
+)
+
+# --- Period arithmetic -----------------------------------------------------------------------
+
+
+def test_a_label_lasts_three_years_from_the_decision_date_both_ends_included() -> None:
+    period = first_period(date(2022, 1, 20), 3)
+    assert (period.start, period.end) == (date(2022, 1, 20), date(2025, 1, 19))
+
+
+def test_the_length_of_a_label_is_configurable() -> None:
+    assert first_period(date(2024, 9, 1), 5).end == date(2029, 8, 31)
+
+
+def test_a_label_decided_on_29_february_ends_on_28_february() -> None:
+    # 29/02/2027 does not exist: the period runs to the day before 1 March.
+    assert first_period(date(2024, 2, 29), 3).end == date(2027, 2, 28)
+
+
+def test_a_renewal_starts_the_day_after_the_current_period_ends() -> None:
+    # The 2022 cités, renewed for 2025–2027.
+    renewed = next_period(first_period(date(2022, 1, 1), 3), 3)
+    assert (renewed.start, renewed.end) == (date(2025, 1, 1), date(2027, 12, 31))
+
+
+# --- Renewal ---------------------------------------------------------------------------------
+
+
+def test_renewing_gives_the_next_period_and_says_which_it_replaced() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    event = x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+    assert isinstance(event, LabelRenewed)
+    assert event.previous_period == first_period(date(2022, 1, 1), 3)
+    assert (x.period.start, x.period.end) == (date(2025, 1, 1), date(2027, 12, 31))
+
+
+def test_a_label_already_renewed_for_a_future_period_is_not_renewed_again() -> None:
+    x = labelled()
+    x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+    with pytest.raises(Conflict, match="already renewed for 2028-03-10 – 2031-03-09"):
+        x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+
+
+def test_a_suspended_label_is_reinstated_before_it_is_renewed() -> None:
+    x = labelled()
+    x.suspend("Gouvernance absente", actor=NATIONAL, now=NOW)
+    with pytest.raises(Conflict, match="suspended: reinstate it before it is renewed"):
+        x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+
+
+def test_a_convention_cannot_be_signed_in_the_future() -> None:
+    x = labelled()
+    with pytest.raises(RuleBroken, match="after today"):
+        x.renew(years=3, convention_signed_on=TODAY + timedelta(days=1), actor=NATIONAL,
+                today=TODAY, now=NOW)
+
+
+# --- Convention ------------------------------------------------------------------------------
+
+
+def test_the_convention_is_recorded_once() -> None:
+    x = labelled()
+    event = x.record_convention(date(2025, 3, 1), actor=PREFECTURE_69, today=TODAY, now=NOW)
+    assert isinstance(event, ConventionSigned)
+    assert x.record_convention(date(2025, 3, 1), actor=PREFECTURE_69, today=TODAY,
+                               now=NOW) is None
+    with pytest.raises(Conflict, match="already recorded as signed on 2025-03-01"):
+        x.record_convention(date(2025, 3, 2), actor=PREFECTURE_69, today=TODAY, now=NOW)
+
+
+# --- Extension -------------------------------------------------------------------------------
+
+
+def test_an_extension_adds_what_is_new_and_carries_the_whole_perimeter() -> None:
+    x = labelled()
+    addition = PerimeterAdditionIn.model_validate({
+        "communes": [commune(), commune("69259", "Vénissieux")],
+        "qpvs": [qpv("QN06907B", 2100, "Les Minguettes")],
+        "schools": [school("0697777C", "ecole", "rep_plus", "École Max Barel")],
+    })
+    event = x.extend(addition, actor=NATIONAL, now=NOW)
+    assert isinstance(event, PerimeterExtended)
+    assert [c.insee_code for c in event.added.communes] == ["69259"]  # 69256 was there
+    assert [c.insee_code for c in event.perimeter.communes] == ["69256", "69259"]
+    assert [q.code for q in x.perimeter.qpvs] == ["QN06901M", "QN06907B"]
+    assert x.extend(addition, actor=NATIONAL, now=NOW) is None  # repeat: nothing new
+
+
+def test_an_extension_stays_in_the_departement() -> None:
+    addition = PerimeterAdditionIn.model_validate({"communes": [commune("38185", "Grenoble")]})
+    with pytest.raises(RuleBroken) as refused:
+        labelled().extend(addition, actor=NATIONAL, now=NOW)
+    assert [(f.field, f.rule) for f in refused.value.failures] == [
+        ("communes", "communes_in_departement")]
+
+
+def test_an_empty_extension_is_refused() -> None:
+    with pytest.raises(RuleBroken, match="at least one commune, QPV or school"):
+        labelled().extend(PerimeterAdditionIn(), actor=NATIONAL, now=NOW)
+
+
+# --- Suspension, reinstatement, withdrawal ---------------------------------------------------
+
+
+def test_suspension_and_reinstatement_are_idempotent() -> None:
+    x = labelled()
+    assert isinstance(x.suspend("Pas de comité", actor=NATIONAL, now=NOW), LabelSuspended)
+    assert x.suspend("Pas de comité", actor=NATIONAL, now=NOW) is None
+    assert isinstance(x.reinstate(None, actor=NATIONAL, now=NOW), LabelReinstated)
+    assert x.reinstate(None, actor=NATIONAL, now=NOW) is None
+    assert x.status is LabelStatus.LABELLED
+
+
+def test_a_withdrawal_ends_the_cite_today_whatever_its_status() -> None:
+    x = labelled()
+    x.suspend("Gouvernance absente", actor=NATIONAL, now=NOW)
+    event = x.withdraw("Aucun redémarrage", actor=NATIONAL, today=TODAY, now=NOW)
+    assert isinstance(event, LabelWithdrawn)
+    assert event.effective_on == TODAY
+    assert x.withdraw("encore", actor=NATIONAL, today=TODAY, now=NOW) is None
+
+
+@pytest.mark.parametrize("action", ["suspend", "reinstate", "renew", "extend", "convention"])
+def test_an_ended_label_accepts_no_command(action: str) -> None:
+    x = labelled()
+    x.withdraw("Fin", actor=NATIONAL, today=TODAY, now=NOW)
+    commands = {
+        "suspend": lambda: x.suspend("m", actor=NATIONAL, now=NOW),
+        "reinstate": lambda: x.reinstate(None, actor=NATIONAL, now=NOW),
+        "renew": lambda: x.renew(years=3, convention_signed_on=None, actor=NATIONAL,
+                                 today=TODAY, now=NOW),
+        "extend": lambda: x.extend(PerimeterAdditionIn.model_validate(
+            {"communes": [commune("69259", "Vénissieux")]}), actor=NATIONAL, now=NOW),
+        "convention": lambda: x.record_convention(TODAY, actor=NATIONAL, today=TODAY, now=NOW),
+    }
+    with pytest.raises(Conflict, match="is withdrawn"):
+        commands[action]()
+
+
+# --- Expiry ----------------------------------------------------------------------------------
+
+
+def test_a_label_expires_the_day_after_its_last_day_not_on_it() -> None:
+    x = labelled(on=date(2022, 1, 1))  # valid up to 2024-12-31 included
+    assert x.expire(today=date(2024, 12, 31), now=NOW) is None
+    event = x.expire(today=date(2025, 1, 1), now=NOW)
+    assert isinstance(event, LabelExpired)
+    assert event.label_period.end == date(2024, 12, 31)
+    assert x.status is LabelStatus.EXPIRED
+    assert x.expire(today=date(2025, 1, 2), now=NOW) is None  # once
+
+
+def test_a_suspended_label_expires_too() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    x.suspend("Revue de projet manquante", actor=NATIONAL, now=NOW)
+    assert isinstance(x.expire(today=date(2025, 1, 1), now=NOW), LabelExpired)
+
+
+def test_a_renewed_label_does_not_expire_at_the_end_of_its_first_period() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=date(2024, 12, 1), now=NOW)
+    assert x.expire(today=date(2025, 1, 1), now=NOW) is None
+
+
+def test_a_withdrawn_label_never_expires() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    x.withdraw("Fin", actor=NATIONAL, today=TODAY, now=NOW)
+    assert x.expire(today=date(2030, 1, 1), now=NOW) is None
+
+
+def test_the_history_records_who_decided_and_why() -> None:
+    x = labelled()
+    event = x.suspend("Pas de revue de projet", actor=NATIONAL, now=NOW)
+    assert event is not None
+    entry = HistoryEntry.of(event)
+    assert (entry.kind, entry.motive, entry.actor_role.value if entry.actor_role else None) == (
+        "LabelSuspended", "Pas de revue de projet", "national_coordination")
