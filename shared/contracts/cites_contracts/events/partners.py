@@ -73,6 +73,11 @@ class PartnerState(Event):
     siret: Siret | None = None
     siren: Siren | None = None
     insee_code: InseeCode | None = None
+    commune_insee_code: InseeCode | None = Field(
+        default=None,
+        description="INSEE code of the commune the organisation is located in (a commune's "
+        "own code for a commune); lets consumers find a commune's partners",
+    )
     contacts: tuple[PartnerContact, ...] = Field(
         default=(), description="Consenting contacts; the full list, replacing the previous one"
     )
@@ -196,14 +201,17 @@ class PartnerLeftAlliance(Event):
     "partners.ChefDeFileDesignated",
     topic=PARTNERS_ALLIANCES,
     key="cite_id",
-    emitted_when="Another collège is designated chef de file of an open alliance.",
+    emitted_when="A collège becomes chef de file of an alliance: the lead collège when the "
+    "alliance opens, then any collège that replaces it.",
 )
 class ChefDeFileDesignated(Event):
-    """The alliance's collège chef de file changed (there is always exactly one).
+    """The alliance's collège chef de file (there is always exactly one) was designated.
 
     Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
-    Emitted when a new chef de file replaces the previous one (the first is named by
-    ``AllianceOpened``). Funding places the next fonds de la cité with it.
+    Emitted right after ``AllianceOpened`` for the lead collège (``previous_partner_id``
+    null), then each time another collège replaces the chef de file, so a consumer
+    following chefs de file needs this event alone. Funding places the next fonds de la
+    cité with it.
     """
 
     cite_id: CiteId

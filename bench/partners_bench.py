@@ -1,0 +1,117 @@
+"""Partners' consumer against a raw aiokafka consumer, on one topic pre-filled with
+``TerritoryLabelled`` events (a 12-school perimeter, ~2 KB each).
+
+Ours is the partners service as it runs (``Runtime`` with its consumer and relay): decode
+and validate each event against its contract, inbox row, open the alliance (register the
+lead collège, chef de file membership), three events to the outbox, relay them to Kafka.
+It is timed from start until every alliance exists. The baseline only reads the records
+and commits offsets. Called from ``bench/__main__.py``::
+
+    results += asyncio.run(partners_bench(infra, args.partners_events, console))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+from partners.app import definition
+from partners.settings import PartnersSettings
+from rich.console import Console
+
+from cites_contracts import Envelope, encode
+from cites_contracts.topics import LABELLING_LABELS
+from cites_runtime.app import Runtime, run_migrations
+from cites_runtime.kafka import ensure_topics, make_producer
+from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.plugin import drop_db, new_service_db
+
+from .events import territory_labelled
+from .runtime_bench import Result, _delete_topics, _timed
+
+__all__ = ["partners_bench"]
+
+
+async def _prefill(bootstrap: str, topic: str, n: int) -> None:
+    await ensure_topics(bootstrap, [topic])
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        futures = []
+        for i in range(n):
+            rec = encode(Envelope.wrap(territory_labelled(i), sequence=1))
+            futures.append(await producer.send(topic, rec.value, key=rec.key,
+                                               headers=rec.headers))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _raw_read(bootstrap: str, topic: str, n: int) -> None:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        seen = 0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            seen += sum(len(v) for v in batch.values())
+            if batch:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+
+
+async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None = None
+                         ) -> list[Result]:
+    """Events/s until ``n`` alliances exist, vs the raw consumer on the same topic."""
+    console = console or Console()
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"bench{tag}."
+    topic = f"{prefix}{LABELLING_LABELS.name}"
+    db = await new_service_db(infra, f"bench_partners_{tag}")
+    settings = PartnersSettings(
+        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
+        topic_prefix=prefix, consumer_batch_size=1000, log_json=False, log_level="WARNING",
+    )
+    await run_migrations(definition, settings)
+    try:
+        console.print(f"partners: pre-filling {topic} with {n:,} TerritoryLabelled events…")
+        await _prefill(infra.kafka_bootstrap, topic, n)
+
+        async def ours() -> None:
+            runtime = Runtime(definition, settings)
+            await runtime.start()
+            try:
+                while await runtime.pool.fetchval("SELECT count(*) FROM alliances") < n:
+                    await asyncio.sleep(0.1)
+            finally:
+                await runtime.stop()
+
+        raw_s = await _timed(lambda: _raw_read(infra.kafka_bootstrap, topic, n))
+        ours_s = await _timed(ours)
+        console.print(f"  raw {n / raw_s:,.0f} ev/s, partners consumer {n / ours_s:,.0f} ev/s "
+                      f"(ratio {raw_s / ours_s:.3f})")
+        return [Result("partners: TerritoryLabelled → alliance", n, n / ours_s,
+                       "raw aiokafka consumer", n / raw_s, "—")]
+    finally:
+        await drop_db(db)
+        await _delete_topics(infra.kafka_bootstrap, prefix)
+
+
+if __name__ == "__main__":  # python -m bench.partners_bench [N]
+    import sys
+
+    from cites_runtime.testing.infra import resolve_infra
+
+    resolved = resolve_infra()
+    try:
+        rows = asyncio.run(partners_bench(resolved, int(sys.argv[1]) if len(sys.argv) > 1
+                                          else 20_000))
+    finally:
+        resolved.close()
+    for row in rows:
+        print(f"{row.name}: {row.rate:,.0f} ev/s; {row.baseline_name}: "
+              f"{row.baseline_rate:,.0f} ev/s; ratio {row.ratio:.3f}")

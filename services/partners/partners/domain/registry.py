@@ -1,0 +1,214 @@
+"""The partner registry's rules: which identifiers each kind of partner carries, how
+they agree with each other, and what a contact's consent allows.
+
+Values arrive already valid one by one (UAI format, SIRET Luhn check… are checked by the
+value types of ``cites_contracts.types`` at the boundary); the rules here are those that
+tie fields together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from cites_contracts.events.partners import PartnerContact
+from cites_contracts.types import PartnerKind, departement_of
+
+from .errors import RuleBroken
+
+__all__ = [
+    "KIND_LABELS",
+    "SCHOOLS",
+    "Contact",
+    "ContactDetails",
+    "Identity",
+    "Partner",
+    "PartnerDetails",
+    "consenting",
+]
+
+SCHOOLS = frozenset({PartnerKind.ECOLE, PartnerKind.COLLEGE, PartnerKind.LYCEE})
+# Public bodies and CAF: a legal unit (SIREN), sometimes one establishment of it (SIRET).
+_PUBLIC_BODIES = frozenset({PartnerKind.EPCI, PartnerKind.PREFECTURE, PartnerKind.RECTORAT_DASEN,
+                            PartnerKind.CAF, PartnerKind.DEPARTEMENT, PartnerKind.REGION})
+_ESTABLISHMENTS = frozenset({PartnerKind.ASSOCIATION, PartnerKind.ENTREPRISE})
+
+KIND_LABELS: dict[PartnerKind, str] = {
+    PartnerKind.ECOLE: "école",
+    PartnerKind.COLLEGE: "collège",
+    PartnerKind.LYCEE: "lycée",
+    PartnerKind.COMMUNE: "commune",
+    PartnerKind.EPCI: "EPCI",
+    PartnerKind.PREFECTURE: "préfecture",
+    PartnerKind.RECTORAT_DASEN: "rectorat / DASEN",
+    PartnerKind.CAF: "CAF",
+    PartnerKind.ASSOCIATION: "association",
+    PartnerKind.ENTREPRISE: "entreprise",
+    PartnerKind.DEPARTEMENT: "département",
+    PartnerKind.REGION: "région",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The identifiers that designate one partner and no other (see :meth:`identity`)."""
+
+    uai: str | None = None
+    siret: str | None = None
+    insee_code: str | None = None
+    siren_alone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerDetails:
+    """Everything an operator says about an organisation (each value already valid)."""
+
+    kind: PartnerKind
+    name: str
+    departement: str | None = None
+    uai: str | None = None
+    siret: str | None = None
+    siren: str | None = None
+    insee_code: str | None = None
+    commune_insee_code: str | None = None
+
+    def checked(self) -> PartnerDetails:
+        """These details once the cross-field rules hold, with what follows from them
+        filled in (a commune is located in itself; a commune gives the département)."""
+        kind, label = self.kind, KIND_LABELS[self.kind]
+        if kind in SCHOOLS:
+            _require(self.uai, "uai", "uai_required", f"a {label} is identified by its UAI")
+        else:
+            _forbid(self.uai, "uai", f"UAI identifies schools, not a {label}")
+        if kind is PartnerKind.COMMUNE:
+            _require(self.insee_code, "insee_code", "insee_code_required",
+                     "a commune is identified by its INSEE code")
+        else:
+            _forbid(self.insee_code, "insee_code",
+                    f"insee_code identifies a commune, not a {label}; give the commune a "
+                    "partner is located in as commune_insee_code")
+        if kind in _PUBLIC_BODIES and not (self.siren or self.siret):
+            raise RuleBroken("siren", "siren_or_siret_required",
+                             f"a {label} is identified by its SIREN (or the SIRET of the "
+                             "establishment that takes part)")
+        if kind in _ESTABLISHMENTS:
+            _require(self.siret, "siret", "siret_required",
+                     f"an {label} is identified by its SIRET")
+        if self.siren and self.siret and self.siret[:9] != self.siren:
+            raise RuleBroken("siren", "siren_of_siret",
+                             f"SIREN {self.siren} is not the SIREN of SIRET {self.siret} "
+                             f"({self.siret[:9]})")
+        details = self
+        if kind is PartnerKind.COMMUNE and self.insee_code:
+            if self.commune_insee_code not in (None, self.insee_code):
+                raise RuleBroken("commune_insee_code", "commune_is_itself",
+                                 f"a commune is located in itself ({self.insee_code}), "
+                                 f"not in {self.commune_insee_code}")
+            details = replace(details, commune_insee_code=self.insee_code)
+        if details.commune_insee_code:
+            expected = departement_of(details.commune_insee_code)
+            if details.departement is None:
+                details = replace(details, departement=expected)
+            elif details.departement != expected:
+                raise RuleBroken("departement", "departement_of_commune",
+                                 f"département {details.departement} does not hold commune "
+                                 f"{details.commune_insee_code} (département {expected})")
+        return details
+
+    def identity(self) -> Identity:
+        """UAI, SIRET and INSEE code each name one partner; a SIREN does only for a partner
+        without SIRET, since every establishment of a legal unit shares it."""
+        return Identity(uai=self.uai, siret=self.siret, insee_code=self.insee_code,
+                        siren_alone=self.siren if self.siret is None else None)
+
+
+def _require(value: str | None, field: str, rule: str, message: str) -> None:
+    if not value:
+        raise RuleBroken(field, rule, message)
+
+
+def _forbid(value: str | None, field: str, message: str) -> None:
+    if value:
+        raise RuleBroken(field, f"{field}_not_applicable", message)
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    partner_id: UUID
+    details: PartnerDetails
+    registered_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def register(cls, details: PartnerDetails, at: datetime,
+                 partner_id: UUID | None = None) -> Partner:
+        return cls(partner_id or uuid4(), details.checked(), at, at)
+
+    @property
+    def kind(self) -> PartnerKind:
+        return self.details.kind
+
+    @property
+    def name(self) -> str:
+        return self.details.name
+
+    @property
+    def departement(self) -> str | None:
+        return self.details.departement
+
+    def describe(self) -> str:
+        """How messages name it: ``lycée 'Lycée Jean Jaurès' (partner 3f2a…)``."""
+        return f"{KIND_LABELS[self.kind]} '{self.name}' (partner {self.partner_id})"
+
+    def revised(self, details: PartnerDetails, at: datetime) -> Partner | None:
+        """The partner with new details, or None when nothing changes (no event then)."""
+        checked = details.checked()
+        if checked == self.details:
+            return None
+        return replace(self, details=checked, updated_at=at)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactDetails:
+    """A person at a partner. Personal data: kept only here, erased on request."""
+
+    name: str
+    email: str
+    function: str | None = None
+    phone: str | None = None
+    consent: bool = False
+    """The person agreed to receive the programme's e-mails (only then do events carry
+    the address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    contact_id: UUID
+    partner_id: UUID
+    details: ContactDetails
+    consent_recorded_at: datetime
+    created_at: datetime
+
+    @classmethod
+    def add(cls, partner_id: UUID, details: ContactDetails, at: datetime) -> Contact:
+        return cls(uuid4(), partner_id, details, at, at)
+
+    def revised(self, details: ContactDetails, at: datetime) -> Contact:
+        # The consent date is the date of the consent now in force: given or withdrawn.
+        recorded = at if details.consent != self.details.consent else self.consent_recorded_at
+        return replace(self, details=details, consent_recorded_at=recorded)
+
+    @property
+    def published(self) -> PartnerContact | None:
+        """What events may say of this contact: its e-mail, and only with consent."""
+        if not self.details.consent:
+            return None
+        return PartnerContact(contact_id=self.contact_id, email=self.details.email)
+
+
+def consenting(contacts: Iterable[Contact]) -> tuple[PartnerContact, ...]:
+    """The contacts events carry, in a stable order (by contact id)."""
+    published = (c.published for c in sorted(contacts, key=lambda c: c.contact_id))
+    return tuple(p for p in published if p is not None)

@@ -1,0 +1,234 @@
+"""SQL of the alliances: opening, members and roles, status, and their queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
+from cites_runtime.db import Conn
+
+from ..domain import Alliance, AllianceStatus, Member, Partner
+from ..views import (
+    AllianceOut,
+    AllianceSummary,
+    LabelPeriodOut,
+    MemberOut,
+    MembershipOut,
+    SchoolOut,
+)
+from .registry import PARTNER_COLUMNS, Reads, partner_values
+
+# --- alliances ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What :func:`open_alliance` did, in one round trip."""
+
+    opened: bool
+    """False: the cité already had an alliance, and nothing was written."""
+    lead: tuple[UUID, PartnerKind, str] | None
+    """(partner id, kind, name) holding the lead collège's UAI; None when a concurrent
+    transaction registered it after this statement's snapshot (then nothing joined)."""
+    lead_registered: bool
+    """The lead collège was unknown and has been registered now."""
+    chef_de_file_joined: bool
+    """The lead joined as chef de file (only a collège does)."""
+
+
+async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str,
+                        wave_id: str, candidature_id: UUID, label_start: date,
+                        label_end: date, schools: list[dict[str, str]], lead: Partner,
+                        at: datetime) -> Opening:
+    """Insert the alliance unless the cité has one; if inserted, register ``lead`` unless
+    its UAI is known, and make the partner holding that UAI chef de file if it is a
+    collège. One statement, because a replayed history is thousands of these."""
+    row = await conn.fetchrow(
+        f"""WITH alliance AS (
+                INSERT INTO alliances (cite_id, name, departement, wave_id, candidature_id,
+                                       label_start, label_end, schools, opened_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (cite_id) DO NOTHING
+                RETURNING cite_id),
+            registered AS (
+                INSERT INTO partners ({PARTNER_COLUMNS})
+                SELECT $10::uuid, $11::text, $12::text, $13::text, $14::text, $15::text,
+                       $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz
+                FROM alliance
+                ON CONFLICT (uai) DO NOTHING
+                RETURNING partner_id, kind, name, true AS created),
+            lead AS (
+                SELECT * FROM registered
+                UNION ALL
+                SELECT partner_id, kind, name, false FROM partners
+                WHERE uai = $14 AND EXISTS (SELECT 1 FROM alliance)),
+            chef_de_file AS (
+                INSERT INTO memberships (cite_id, partner_id, roles, joined_at)
+                SELECT $1, partner_id, ARRAY['chef_de_file'], $9 FROM lead
+                WHERE kind = 'college'
+                RETURNING partner_id)
+            SELECT EXISTS (SELECT 1 FROM alliance) AS opened, lead.partner_id, lead.kind,
+                   lead.name, coalesce(lead.created, false) AS created,
+                   EXISTS (SELECT 1 FROM chef_de_file) AS joined
+            FROM (VALUES (1)) AS one LEFT JOIN lead ON true""",
+        cite_id, name, departement, wave_id, candidature_id, label_start, label_end, schools,
+        at, *partner_values(lead),
+    )
+    assert row is not None
+    found = ((row["partner_id"], PartnerKind(row["kind"]), row["name"])
+             if row["partner_id"] is not None else None)
+    return Opening(row["opened"], found, row["created"], row["joined"])
+
+
+async def insert_membership(conn: Conn, cite_id: str, partner_id: UUID,
+                            roles: Sequence[AllianceRole], at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO memberships (cite_id, partner_id, roles, joined_at) VALUES ($1, $2, $3, $4)",
+        cite_id, partner_id, [r.value for r in roles], at,
+    )
+
+
+async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True
+                        ) -> Alliance | None:
+    """The alliance, locked for the rest of the transaction (commands on one alliance
+    serialise, so the chef de file rule is checked against the state that commits)."""
+    row = await conn.fetchrow(
+        "SELECT departement, status FROM alliances WHERE cite_id = $1 FOR UPDATE", cite_id)
+    if row is None:
+        return None
+    status = AllianceStatus(row["status"])
+    if not with_members:
+        return Alliance(cite_id, row["departement"], status)
+    rows = await conn.fetch(
+        """SELECT m.partner_id, p.kind, p.name, m.roles, m.joined_at
+           FROM memberships m JOIN partners p USING (partner_id)
+           WHERE m.cite_id = $1 AND m.left_at IS NULL""",
+        cite_id,
+    )
+    members = [Member(r["partner_id"], PartnerKind(r["kind"]), r["name"],
+                      frozenset(AllianceRole(x) for x in r["roles"]), r["joined_at"])
+               for r in rows]
+    return Alliance.of(cite_id, row["departement"], status, members)
+
+
+async def set_roles(conn: Conn, cite_id: str, member: Member) -> None:
+    await conn.execute(
+        """UPDATE memberships SET roles = $3
+           WHERE cite_id = $1 AND partner_id = $2 AND left_at IS NULL""",
+        cite_id, member.partner_id, sorted(r.value for r in member.roles),
+    )
+
+
+async def end_membership(conn: Conn, cite_id: str, partner_id: UUID, at: datetime,
+                         motive: str | None) -> None:
+    await conn.execute(
+        """UPDATE memberships SET left_at = $3, left_motive = $4
+           WHERE cite_id = $1 AND partner_id = $2 AND left_at IS NULL""",
+        cite_id, partner_id, at, motive,
+    )
+
+
+async def set_status(conn: Conn, cite_id: str, status: AllianceStatus, at: datetime,
+                     reason: AllianceClosureReason | None = None) -> None:
+    await conn.execute(
+        """UPDATE alliances SET status = $2,
+                  suspended_at = CASE WHEN $2 = 'suspended' THEN $3
+                                      WHEN $2 = 'open' THEN NULL ELSE suspended_at END,
+                  closed_at = CASE WHEN $2 = 'closed' THEN $3 END,
+                  closure_reason = $4
+           WHERE cite_id = $1""",
+        cite_id, status.value, at, reason.value if reason else None,
+    )
+
+
+async def replace_schools(conn: Conn, cite_id: str, schools: list[dict[str, str]]) -> None:
+    await conn.execute("UPDATE alliances SET schools = $2 WHERE cite_id = $1", cite_id, schools)
+
+
+async def set_label_period(conn: Conn, cite_id: str, start: date, end: date) -> None:
+    await conn.execute(
+        "UPDATE alliances SET label_start = $2, label_end = $3 WHERE cite_id = $1",
+        cite_id, start, end)
+
+
+async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID) -> str | None:
+    """The cité of an alliance not yet closed whose chef de file this partner is."""
+    value = await conn.fetchval(
+        """SELECT m.cite_id FROM memberships m JOIN alliances a USING (cite_id)
+           WHERE m.partner_id = $1 AND m.left_at IS NULL AND 'chef_de_file' = ANY (m.roles)
+             AND a.status <> 'closed'
+           LIMIT 1""",
+        partner_id,
+    )
+    return str(value) if value is not None else None
+
+
+# --- alliance queries -----------------------------------------------------------------------
+
+
+def _member_out(r: asyncpg.Record) -> MemberOut:
+    return MemberOut(partner_id=r["partner_id"], kind=r["kind"], name=r["name"],
+                     roles=sorted(r["roles"]), joined_at=r["joined_at"], left_at=r["left_at"],
+                     left_motive=r["left_motive"])
+
+
+async def alliance_view(conn: Reads, cite_id: str) -> AllianceOut | None:
+    row = await conn.fetchrow("SELECT * FROM alliances WHERE cite_id = $1", cite_id)
+    if row is None:
+        return None
+    rows = await conn.fetch(
+        """SELECT m.partner_id, p.kind, p.name, m.roles, m.joined_at, m.left_at, m.left_motive
+           FROM memberships m JOIN partners p USING (partner_id)
+           WHERE m.cite_id = $1 ORDER BY m.joined_at, m.id""",
+        cite_id,
+    )
+    members = [_member_out(r) for r in rows if r["left_at"] is None]
+    return AllianceOut(
+        cite_id=row["cite_id"], name=row["name"], departement=row["departement"],
+        wave_id=row["wave_id"], candidature_id=row["candidature_id"],
+        label_period=LabelPeriodOut(start=row["label_start"], end=row["label_end"]),
+        status=row["status"], opened_at=row["opened_at"], suspended_at=row["suspended_at"],
+        closed_at=row["closed_at"], closure_reason=row["closure_reason"],
+        chef_de_file=next(m for m in members if AllianceRole.CHEF_DE_FILE in m.roles),
+        members=members,
+        former_members=[_member_out(r) for r in rows if r["left_at"] is not None],
+        schools=[SchoolOut.model_validate(s) for s in row["schools"]],
+    )
+
+
+async def list_alliances(conn: Reads, *, departement: str | None, status: AllianceStatus | None,
+                         after: str | None, limit: int) -> list[AllianceSummary]:
+    rows = await conn.fetch(
+        """SELECT a.cite_id, a.name, a.departement, a.status, a.opened_at,
+                  c.partner_id AS chef_de_file_partner_id, p.uai AS chef_de_file_uai,
+                  (SELECT count(*) FROM memberships n
+                   WHERE n.cite_id = a.cite_id AND n.left_at IS NULL) AS members
+           FROM alliances a
+           JOIN memberships c ON c.cite_id = a.cite_id AND c.left_at IS NULL
+                              AND 'chef_de_file' = ANY (c.roles)
+           JOIN partners p ON p.partner_id = c.partner_id
+           WHERE ($1::text IS NULL OR a.departement = $1)
+             AND ($2::text IS NULL OR a.status = $2)
+             AND ($3::text IS NULL OR a.cite_id > $3)
+           ORDER BY a.cite_id
+           LIMIT $4""",
+        departement, status.value if status else None, after, limit,
+    )
+    return [AllianceSummary.model_validate(dict(r)) for r in rows]
+
+
+async def memberships_view(conn: Reads, partner_id: UUID) -> list[MembershipOut]:
+    rows = await conn.fetch(
+        """SELECT m.cite_id, a.name AS alliance_name, a.status AS alliance_status, m.roles,
+                  m.joined_at, m.left_at, m.left_motive
+           FROM memberships m JOIN alliances a USING (cite_id)
+           WHERE m.partner_id = $1 ORDER BY m.joined_at, m.id""",
+        partner_id,
+    )
+    return [MembershipOut.model_validate({**dict(r), "roles": sorted(r["roles"])})
+            for r in rows]

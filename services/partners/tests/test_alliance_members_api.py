@@ -1,0 +1,226 @@
+"""Members join and leave an alliance with roles; the chef de file changes in one step."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+from partners import service
+from partners_kit import (
+    NATIONAL,
+    PREFECTURE_69,
+    PREFECTURE_93,
+    VIEWER,
+    Partners,
+    association,
+    college,
+    labelled,
+)
+
+from cites_contracts.events.labelling import TerritoryLabelled
+
+pytestmark = pytest.mark.integration
+
+
+async def _open(partners: Partners, label: TerritoryLabelled | None = None) -> str:
+    """An alliance as labelling's event opens it (applied directly: no Kafka needed)."""
+    label = label or labelled()
+    async with partners.runtime.unit_of_work() as uow:
+        assert await service.open_alliance(uow, label)
+    return label.cite_id
+
+
+async def _register(partners: Partners, body: dict[str, Any]) -> str:
+    response = await partners.http.post("/partners", json=body, headers=NATIONAL)
+    assert response.status_code in (200, 201), response.text
+    return str(response.json()["partner_id"])
+
+
+async def _alliance(partners: Partners, cite_id: str = "cite-001") -> dict[str, Any]:
+    body: dict[str, Any] = (await partners.http.get(f"/alliances/{cite_id}",
+                                                    headers=VIEWER)).json()
+    return body
+
+
+async def test_partners_join_and_leave_with_their_roles_and_the_history_is_kept(
+    partners: Partners,
+) -> None:
+    cite = await _open(partners)
+    asso = await _register(partners, association())
+    joined = await partners.http.post(f"/alliances/{cite}/members", headers=PREFECTURE_93,
+                                      json={"partner_id": asso,
+                                            "roles": ["funder", "action_operator"]})
+    left = await partners.http.delete(f"/alliances/{cite}/members/{asso}",
+                                      params={"motive": "Fin du projet"}, headers=NATIONAL)
+    alliance = await _alliance(partners)
+    history = (await partners.http.get(f"/partners/{asso}/memberships", headers=VIEWER)).json()
+    joins, leaves = (await partners.events("PartnerJoinedAlliance"),
+                     await partners.events("PartnerLeftAlliance"))
+    assert joined.status_code == 201
+    assert joined.json()["roles"] == ["action_operator", "funder"]
+    assert left.status_code == 204
+    assert [m["kind"] for m in alliance["members"]] == ["college"]
+    assert [(m["partner_id"], m["left_motive"]) for m in alliance["former_members"]] == [
+        (asso, "Fin du projet")]
+    assert [(h["cite_id"], h["roles"], h["left_at"] is not None) for h in history] == [
+        (cite, ["action_operator", "funder"], True)]
+    assert [(e["data"]["partner_kind"], e["data"]["roles"]) for e in joins] == [
+        ("association", ["action_operator", "funder"])]
+    assert [e["data"]["motive"] for e in leaves] == ["Fin du projet"]
+    # One stream per cité: opened, chef de file, joined, left, numbered without gaps.
+    assert [e["sequence"] for e in await partners.events(
+        "AllianceOpened", "ChefDeFileDesignated", "PartnerJoinedAlliance",
+        "PartnerLeftAlliance")] == [1, 2, 3, 4]
+
+
+async def test_changing_the_chef_de_file_is_one_command_and_one_event(
+    partners: Partners,
+) -> None:
+    cite = await _open(partners)
+    lead = (await _alliance(partners))["chef_de_file"]["partner_id"]
+    other = await _register(partners, college())
+    await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+                             json={"partner_id": other, "roles": ["steering_committee"]})
+    before = len(await partners.events())
+    changed = await partners.http.put(f"/alliances/{cite}/chef-de-file",
+                                      json={"partner_id": other}, headers=NATIONAL)
+    same_again = await partners.http.put(f"/alliances/{cite}/chef-de-file",
+                                         json={"partner_id": other}, headers=NATIONAL)
+    new_events = (await partners.events())[before:]
+    members = {m["partner_id"]: m["roles"] for m in changed.json()["members"]}
+    assert (changed.status_code, same_again.status_code) == (200, 200)
+    assert changed.json()["chef_de_file"]["partner_id"] == other
+    assert members == {lead: [], other: ["chef_de_file", "steering_committee"]}
+    assert [e["type"] for e in new_events] == ["partners.ChefDeFileDesignated"]
+    assert new_events[0]["data"]["previous_partner_id"] == lead
+    assert new_events[0]["data"]["uai"] == "0930123X"
+
+
+@pytest.mark.parametrize(("who", "status", "says"), [
+    ("stranger", 409, "joins first"),
+    ("association", 422, "must be a collège"),
+])
+async def test_the_chef_de_file_is_a_college_member_of_the_alliance(
+    partners: Partners, who: str, status: int, says: str,
+) -> None:
+    cite = await _open(partners)
+    asso = await _register(partners, association())
+    if who == "association":
+        await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+                                 json={"partner_id": asso, "roles": ["funder"]})
+    before = await partners.events()
+    response = await partners.http.put(f"/alliances/{cite}/chef-de-file",
+                                       json={"partner_id": asso}, headers=NATIONAL)
+    assert response.status_code == status
+    assert says in str(response.json()["detail"])
+    assert await partners.events() == before
+
+
+async def test_the_chef_de_file_cannot_leave_nor_join_as_second_chef_de_file(
+    partners: Partners,
+) -> None:
+    cite = await _open(partners)
+    lead = (await _alliance(partners))["chef_de_file"]["partner_id"]
+    other = await _register(partners, college())
+    leaving = await partners.http.delete(f"/alliances/{cite}/members/{lead}", headers=NATIONAL)
+    second = await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+                                      json={"partner_id": other, "roles": ["chef_de_file"]})
+    assert leaving.status_code == 409
+    assert "designate another collège first" in leaving.json()["detail"]
+    assert second.status_code == 422
+    assert second.json()["detail"][0]["type"] == "chef_de_file_is_designated"
+    assert (await _alliance(partners))["chef_de_file"]["partner_id"] == lead
+
+
+async def test_the_database_itself_refuses_a_second_chef_de_file(partners: Partners) -> None:
+    cite = await _open(partners)
+    other = await _register(partners, college())
+    with pytest.raises(asyncpg.UniqueViolationError, match="memberships_one_chef_de_file"):
+        await partners.runtime.pool.execute(
+            """INSERT INTO memberships (cite_id, partner_id, roles, joined_at)
+               VALUES ($1, $2, ARRAY['chef_de_file'], now())""", cite, other)
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/alliances/cite-999/members", {"roles": ["funder"]}, 404),
+    ("/alliances/cite-001/members", {"roles": ["funder"], "unknown_partner": True}, 404),
+    ("/alliances/cite-001/members", {"roles": []}, 422),
+    ("/alliances/cite-001/members", {"roles": ["mayor"]}, 422),
+    ("/alliances/not-a-cite/members", {"roles": ["funder"]}, 422),
+])
+async def test_joining_needs_an_alliance_a_registered_partner_and_a_role(
+    partners: Partners, path: str, body: dict[str, Any], status: int,
+) -> None:
+    await _open(partners)
+    asso = await _register(partners, association())
+    partner_id = "00000000-0000-4000-8000-000000000000" if body.pop(
+        "unknown_partner", False) else asso
+    response = await partners.http.post(path, json={"partner_id": partner_id, **body},
+                                        headers=NATIONAL)
+    assert response.status_code == status
+    assert await partners.events("PartnerJoinedAlliance") == []
+
+
+async def test_a_prefecture_manages_the_alliances_of_its_departement_only(
+    partners: Partners,
+) -> None:
+    cite = await _open(partners)
+    asso = await _register(partners, association())
+    response = await partners.http.post(f"/alliances/{cite}/members", headers=PREFECTURE_69,
+                                        json={"partner_id": asso, "roles": ["funder"]})
+    assert response.status_code == 403
+    assert await partners.events("PartnerJoinedAlliance") == []
+
+
+async def test_alliances_are_listed_by_departement_a_page_at_a_time(partners: Partners) -> None:
+    for n in range(1, 6):
+        await _open(partners, labelled(f"cite-00{n}", lead_uai=f"093000{n}A"))
+    await _open(partners, labelled("cite-069", lead_uai="0690001A", departement="69"))
+    pages, cursor = [], None
+    while True:
+        params = {"departement": "93", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await partners.http.get("/alliances", params=params, headers=VIEWER)).json()
+        pages.append([(a["cite_id"], a["members"], a["chef_de_file_uai"])
+                      for a in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert pages[0][0] == ("cite-001", 1, "0930001A")
+    assert [c for p in pages for c, _, _ in p] == [f"cite-00{n}" for n in range(1, 6)]
+
+
+async def test_an_unknown_alliance_is_a_404(partners: Partners) -> None:
+    response = await partners.http.get("/alliances/cite-999", headers=VIEWER)
+    assert response.status_code == 404
+    assert "cité cite-999 has no alliance" in response.json()["detail"]
+
+
+async def test_a_lead_college_registered_concurrently_still_becomes_the_chef_de_file(
+    partners: Partners,
+) -> None:
+    pool = partners.runtime.pool
+    async with pool.acquire() as other, other.transaction():
+        # Another transaction registers the lead collège and has not committed yet.
+        await other.execute(
+            """INSERT INTO partners (partner_id, kind, name, uai, registered_at, updated_at)
+               VALUES ('00000000-0000-4000-8000-00000000c011', 'college', 'Collège déjà là',
+                       '0930001A', now(), now())""")
+        opening = asyncio.ensure_future(_open(partners))
+        await _blocked_on_a_lock(partners)
+    cite = await opening  # it saw the collège only once the other committed
+    alliance = await _alliance(partners, cite)
+    assert alliance["chef_de_file"]["partner_id"] == "00000000-0000-4000-8000-00000000c011"
+    assert await partners.events("PartnerRegistered") == []
+
+
+async def _blocked_on_a_lock(partners: Partners) -> None:
+    for _ in range(200):
+        if await partners.runtime.pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND usename = current_user"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the opening never waited for the other transaction")

@@ -1,0 +1,214 @@
+"""Services as separate processes (``python -m <name>``), on real Kafka and PostgreSQL,
+for the cross-service end-to-end tests; and the flows a test drives through their APIs.
+
+Each service gets its own role and schema (``new_service_db``) and every process of a test
+shares one topic prefix, so they see each other's topics and no other test's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cites_runtime.testing.http import free_port
+from cites_runtime.testing.plugin import ServiceDb
+
+REPO = Path(__file__).resolve().parents[2]
+TOKENS = json.loads((REPO / "deploy" / "local" / "dev-tokens.json").read_text())
+NATIONAL = {"Authorization": "Bearer dev-national"}
+PREFECTURE_69 = {"Authorization": "Bearer dev-prefecture-69"}
+VIEWER = {"Authorization": "Bearer dev-viewer"}
+WAVE = "2024-generalisation"
+CRITERIA = ("perimeter", "diagnostic", "objectives", "governance", "steering", "action_plan",
+            "means", "identity", "quality_approach")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float, what: str,
+                     every: float = 0.2) -> None:
+    """Bounded polling: wait for ``check`` rather than for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class ServiceProcess:
+    """One service run as ``python -m <name>``, configured only by its environment."""
+
+    name: str
+    db: ServiceDb
+    kafka: str
+    topic_prefix: str
+    logs: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        p = self.name.upper() + "_"
+        return {
+            **os.environ,
+            f"{p}DATABASE_URL": self.db.dsn,
+            f"{p}DB_SCHEMA": self.db.schema,
+            f"{p}KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            f"{p}TOPIC_PREFIX": self.topic_prefix,
+            f"{p}HTTP_PORT": str(self.port),
+            f"{p}TOKENS": json.dumps(TOKENS),
+            f"{p}LOG_JSON": "true",
+            f"{p}LOG_LEVEL": "WARNING",
+            f"{p}RELAY_POLL_INTERVAL_S": "0.2",
+        }
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``python -m <name> <args>`` to completion (migrate, dlq list, dlq replay)."""
+        return subprocess.run([sys.executable, "-m", self.name, *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def migrate(self) -> None:
+        done = self.cli("migrate")
+        assert done.returncode == 0, f"{self.name} migrate failed:\n{done.stderr[-3000:]}"
+
+    def spawn(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
+        self.starts += 1
+        with (self.logs / f"{self.name}-{self.starts}.log").open("wb") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", self.name], env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+
+    async def start(self, timeout: float = 90) -> None:
+        """Start the process and wait until /health/ready says database and broker are ok."""
+        self.spawn()
+        async with httpx.AsyncClient(timeout=2) as http:
+            async def ready() -> bool:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                         + self.log_tail())
+                try:
+                    return (await http.get(f"{self.url}/health/ready")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(ready, timeout=timeout, what=f"{self.name} ready")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no offset commit — a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not stop in time (always ends the process)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        files = sorted(self.logs.glob(f"{self.name}-*.log"))
+        return files[-1].read_text(errors="replace")[-chars:] if files else ""
+
+
+@dataclass
+class Platform:
+    labelling: ServiceProcess
+    partners: ServiceProcess
+    lab: httpx.AsyncClient
+    par: httpx.AsyncClient
+    topic_prefix: str
+    kafka: str
+    _drafts: int = 0
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    # -- labelling, through its HTTP API ---------------------------------------------
+    async def label(self, lead_uai: str, *, territory: str | None = None,
+                    lead_name: str = "Collège Aimé Césaire") -> str:
+        """Draft, submit, score and label a candidature; returns the new cité's id."""
+        self._drafts += 1
+        body = candidature(lead_uai, territory or f"Territoire {self._drafts}", lead_name)
+        drafted = await self.lab.post("/candidatures", json=body, headers=PREFECTURE_69)
+        assert drafted.status_code == 201, drafted.text
+        cid = drafted.json()["id"]
+        submitted = await self.lab.post(f"/candidatures/{cid}/submission",
+                                        headers=PREFECTURE_69)
+        assert submitted.status_code == 200, submitted.text
+        reviewed = await self.lab.put(f"/candidatures/{cid}/review", headers=NATIONAL, json={
+            "scores": {c: {"score": 4, "comment": ""} for c in CRITERIA}})
+        assert reviewed.status_code == 200, reviewed.text
+        decided = await self.lab.post(f"/candidatures/{cid}/decision", headers=NATIONAL,
+                                      json={"outcome": "label", "motive": "Dossier solide"})
+        assert decided.status_code == 200, decided.text
+        return str(decided.json()["cite_id"])
+
+    # -- partners, through its HTTP API -----------------------------------------------
+    async def alliance(self, cite_id: str) -> dict[str, Any] | None:
+        response = await self.par.get(f"/alliances/{cite_id}", headers=VIEWER)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def wait_alliance(self, cite_id: str, timeout: float = 60) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        async def opened() -> bool:
+            alliance = await self.alliance(cite_id)
+            if alliance is not None:
+                found.update(alliance)
+            return alliance is not None
+
+        await eventually(opened, timeout=timeout, what=f"partners shows {cite_id}'s alliance")
+        return found
+
+
+def candidature(lead_uai: str, territory: str, lead_name: str) -> dict[str, Any]:
+    """A candidature eligible in the 2024 wave, in the Rhône, led by ``lead_uai``."""
+    return {
+        "wave_id": WAVE,
+        "departement": "69",
+        "territory_name": territory,
+        "communes": [{"insee_code": "69256", "name": "Vaulx-en-Velin"}],
+        "qpvs": [{"code": "QN06901M", "name": "Grande Île", "population": 5200}],
+        "schools": [
+            {"uai": lead_uai, "kind": "college", "name": lead_name,
+             "education_priority": "rep_plus"},
+            {"uai": "0695678B", "kind": "ecole", "name": "École Jean Vilar",
+             "education_priority": "rep"},
+        ],
+        "lead_college_uai": lead_uai,
+        "troika": [{"role": "prefet", "email": "prefet@rhone.gouv.fr"},
+                   {"role": "recteur", "email": "recteur@ac-lyon.fr"},
+                   {"role": "maire", "email": "cabinet@mairie-vaulxenvelin.fr"}],
+        "npnru_project": "national",
+        "reconquest_zone": True,
+        "diagnostic": "Un quart des jeunes de 16 à 25 ans sans diplôme ni emploi.",
+        "objectives": {"school_role": "Conforter le rôle de l'école",
+                       "educational_continuity": "Continuité éducative de 0 à 25 ans",
+                       "opportunities": "Ouvrir le champ des possibles"},
+        "governance": "Troïka, comité de pilotage trimestriel, chef de projet opérationnel.",
+        "action_plan": "Petits déjeuners, cordées de la réussite, accueil des parents.",
+    }
