@@ -14,6 +14,8 @@ from rich.table import Table
 
 from cites_runtime.testing.infra import resolve_infra
 
+from .labelling_bench import labelling_bench
+from .partners_bench import partners_bench
 from .runtime_bench import Result, consumer_bench, relay_bench
 
 
@@ -21,17 +23,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--relay-events", type=int, default=100_000)
     parser.add_argument("--consumer-events", type=int, default=50_000)
+    parser.add_argument("--labelling-commands", type=int, default=1_000)
+    parser.add_argument("--partners-events", type=int, default=20_000)
+    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners"],
+                        action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
     infra = resolve_infra()
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        results += asyncio.run(relay_bench(infra, args.relay_events, console))
-        results += asyncio.run(consumer_bench(infra, args.consumer_events, console))
+        wanted = set(args.only or ["relay", "consumer", "labelling", "partners"])
+        if "relay" in wanted:
+            results += asyncio.run(relay_bench(infra, args.relay_events, console))
+        if "consumer" in wanted:
+            results += asyncio.run(consumer_bench(infra, args.consumer_events, console))
+        if "labelling" in wanted:
+            results += asyncio.run(labelling_bench(infra, args.labelling_commands, console))
+        if "partners" in wanted:
+            results += asyncio.run(partners_bench(infra, args.partners_events, console))
     finally:
         infra.close()
-    table = Table(title="Benchmarks (events/s; ratio = ours / raw baseline, same run)")
+    table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")
     for col in ("benchmark", "events", "ours ev/s", "baseline", "baseline ev/s", "ratio",
                 "target"):
         table.add_column(col)

@@ -7,6 +7,7 @@ validates it too (that works without an engine).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -135,6 +136,20 @@ def test_app_services_publish_distinct_ports(compose: dict[str, Any]) -> None:
 def test_notifications_reaches_the_smtp_sink(compose: dict[str, Any]) -> None:
     env = env_of(services(compose)["notifications"])
     assert (env["NOTIFICATIONS_SMTP_HOST"], env["NOTIFICATIONS_SMTP_PORT"]) == ("mailpit", "1025")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_only_services_that_exist_start_by_default(compose: dict[str, Any], name: str) -> None:
+    # `docker compose up` must build: a service whose code has not landed stays in a profile.
+    exists = (REPO / "services" / name / "pyproject.toml").exists()
+    profiles = compose["services"][name].get("profiles", [])
+    assert (profiles == []) is exists, f"{name}: exists={exists}, profiles={profiles}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_get_the_dev_tokens(compose: dict[str, Any], name: str) -> None:
+    tokens = json.loads(env_of(compose["services"][name])[f"{name.upper()}_TOKENS"])
+    assert tokens == json.loads((REPO / "deploy" / "local" / "dev-tokens.json").read_text())
 
 
 def test_dockerfile_shape() -> None:
