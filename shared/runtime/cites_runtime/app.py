@@ -202,34 +202,42 @@ async def run_migrations(definition: ServiceDefinition, s: ServiceSettings) -> l
         await conn.close()
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# JSON escapes that decode to text PostgreSQL cannot store: NUL, or a lone surrogate.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def _lone_surrogate_path(value: Any, path: tuple[str | int, ...] = ()
-                         ) -> tuple[str | int, ...] | None:
-    """Where, in decoded JSON, a string holds a lone surrogate (not encodable as UTF-8)."""
+def _unstorable(value: str) -> str | None:
+    if "\x00" in value:
+        return "Text may not contain the NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Input should be valid Unicode: lone surrogate escape (\\udXXX)"
+    return None
+
+
+def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()
+                     ) -> tuple[tuple[str | int, ...], str] | None:
+    """Where, in decoded JSON, a key or string holds text PostgreSQL cannot store."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path
-        return None
+        why = _unstorable(value)
+        return (path, why) if why else None
     items = value.items() if isinstance(value, dict) else enumerate(value) \
         if isinstance(value, list) else ()
     for key, item in items:
-        if isinstance(key, str) and _lone_surrogate_path(key) is not None:
-            return (*path, key)
-        found = _lone_surrogate_path(item, (*path, key))
+        if isinstance(key, str) and (why := _unstorable(key)):
+            return (*path, key), why
+        found = _find_unstorable(item, (*path, key))
         if found is not None:
             return found
     return None
 
 
-class RejectLoneSurrogates:
-    """ASGI middleware: a JSON body with ``\\udXXX`` escapes that decode to lone
-    surrogates is valid JSON but not valid Unicode; pydantic lets such strings through and
-    the database then cannot store them. Refuse them up front with a 422 naming the field.
-    Bodies are only parsed here when such an escape appears in them (cheap pre-check)."""
+class RejectUnstorableText:
+    """ASGI middleware: ``\\u0000`` and lone ``\\udXXX`` escapes are valid JSON but
+    decode to text PostgreSQL cannot store; pydantic lets such strings through and the
+    write then fails (a 500 for bad input). Refuse them up front with a 422 naming the
+    field. A body is parsed here only when such an escape appears in it (cheap check)."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -247,17 +255,17 @@ class RejectLoneSurrogates:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        path: tuple[str | int, ...] | None = None
-        if _SURROGATE_ESCAPE.search(body):
+        found = None
+        if _UNSTORABLE_ESCAPE.search(body):
             try:
-                path = _lone_surrogate_path(json.loads(body))
+                found = _find_unstorable(json.loads(body))
             except ValueError:
-                path = None  # not JSON: FastAPI reports it
-        if path is not None:
-            response = JSONResponse({"detail": [{
-                "type": "string_unicode", "loc": ["body", *path],
-                "msg": "Input should be valid Unicode: lone surrogate escape (\\udXXX)",
-            }]}, status_code=422)
+                found = None  # not JSON: FastAPI reports it
+        if found is not None:
+            path, why = found
+            response = JSONResponse({"detail": [
+                {"type": "string_unstorable", "loc": ["body", *path], "msg": why}]},
+                status_code=422)
             await response(scope, receive, send)
             return
         sent = False
@@ -291,7 +299,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.add_middleware(RejectLoneSurrogates)
+    app.add_middleware(RejectUnstorableText)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:

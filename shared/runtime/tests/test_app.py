@@ -118,3 +118,17 @@ async def test_a_lone_surrogate_in_a_valid_field_is_a_422_naming_it(
     assert refused.json()["detail"][0]["loc"] == ["body", "thing_id"]
     assert accepted.status_code == 201
     assert await pool.fetchval("SELECT count(*) FROM things") == 1
+
+
+async def test_a_nul_character_is_a_422_naming_the_field(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    raw = json.dumps({"thing_id": "a\u0000b", "n": 1})
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/things", content=raw, headers={
+            **NATIONAL, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "thing_id"]
+    assert "NUL" in response.json()["detail"][0]["msg"]
+    assert await pool.fetchval("SELECT count(*) FROM things") == 0
