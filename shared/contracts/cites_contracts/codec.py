@@ -8,7 +8,6 @@ consumers turn into a dead letter carrying the message.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .envelope import Envelope, Event, EventSpec, registry
+from .envelope import Envelope, Event, EventSpec, envelope_model, registry
 
 __all__ = [
     "DecodeError",
@@ -111,11 +110,6 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-@functools.cache
-def _envelope_model(model: type[Event]) -> type[Envelope[Event]]:
-    return Envelope[model]  # type: ignore[valid-type]
-
-
 def decode(value: bytes | str | None,
            headers: Headers | Mapping[str, bytes | str] | None = None) -> Envelope[Event]:
     """Parse and validate a record value into an envelope with its typed payload.
@@ -134,7 +128,7 @@ def decode(value: bytes | str | None,
                 if version_hint.isdigit() else None)
         if spec is not None:
             try:
-                fast = _envelope_model(spec.model).model_validate_json(value)
+                fast = envelope_model(spec.model).model_validate_json(value)
             except ValidationError:
                 pass
             else:
@@ -155,7 +149,7 @@ def decode(value: bytes | str | None,
         hint = f" (known versions: {known})" if known else ""
         raise UnknownEvent(f"no contract for {type_} v{version}{hint}")
     try:
-        envelope = _envelope_model(spec.model).model_validate(raw)
+        envelope = envelope_model(spec.model).model_validate(raw)
     except ValidationError as exc:
         data_errors = [e for e in exc.errors() if e["loc"] and e["loc"][0] == "data"]
         kind = InvalidPayload if len(data_errors) == len(exc.errors()) else InvalidEnvelope
