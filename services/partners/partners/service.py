@@ -228,8 +228,7 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
         return False
     now = _now()
     await store.erase_contact(uow.conn, contact_id, now)
-    await store.forget_published_events_naming(uow.conn, PARTNERS_REGISTRY.name, partner_id,
-                                               contact.details.email)
+    await uow.forget_published(PARTNERS_REGISTRY.name, str(partner_id), contact.details.email)
     uow.emit(ContactErased(partner_id=partner_id, contact_id=contact_id, erased_at=now))
     return True
 

@@ -72,6 +72,22 @@ class UnitOfWork:
         """Append ``event`` to this transaction's outbox (numbered when it commits)."""
         self._pending.append((event, self._cause, datetime.now(UTC)))
 
+    async def forget_published(self, topic: str, key: str, text: str) -> int:
+        """Right to erasure: delete this schema's outbox rows of ``(topic, key)`` that Kafka
+        already has and whose event contains ``text`` (e.g. an erased e-mail address).
+
+        The relay keeps published rows for a retention period; erasure does not wait for
+        it. Unpublished rows are left alone (deleting them would lose events); Kafka's own
+        copy is for consumers to forget on the erasure event. Returns the rows deleted.
+        """
+        status = await self.conn.execute(
+            """DELETE FROM outbox
+               WHERE published_at IS NOT NULL AND topic = $1 AND key = $2
+                 AND position(convert_to($3, 'UTF8') IN value) > 0""",
+            topic, key.encode(), text,
+        )
+        return int(status.split()[-1])
+
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""
         if not self._pending:

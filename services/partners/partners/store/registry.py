@@ -191,19 +191,3 @@ async def erase_contact(conn: Conn, contact_id: UUID, at: datetime) -> None:
         contact_id, at,
     )
 
-
-async def forget_published_events_naming(conn: Conn, topic: str, partner_id: UUID,
-                                         email: str) -> int:
-    """Delete the already published outbox rows of ``partner_id`` that carry ``email``.
-
-    The relay keeps published rows for a retention period; the right to erasure does not
-    wait for it. Only rows Kafka already holds are touched (nothing unpublished is lost);
-    Kafka's own copy is for consumers to forget on ``ContactErased``.
-    """
-    status = await conn.execute(
-        """DELETE FROM outbox
-           WHERE published_at IS NOT NULL AND topic = $1 AND key = $2
-             AND position(convert_to($3, 'UTF8') IN value) > 0""",
-        topic, str(partner_id).encode(), email,
-    )
-    return int(status.split()[-1])
