@@ -75,6 +75,13 @@ class OutboxRelay:
         pass, which restarts at 0; one aggregate's rows cannot be reordered that way
         (their transactions serialise on the aggregate's sequence row, see uow.flush).
         """
+        # With stale statistics (a new table, or a backlog built while they said nothing
+        # was pending) the planner answers each batch by scanning every pending row (bitmap
+        # scan + sort to fetch, sequential scan to mark): O(backlog) per batch, slowest
+        # exactly when catching up. Index walks keep a batch O(batch size) whatever the
+        # statistics say. (Session settings: pools reset them when the connection returns.)
+        await conn.execute(
+            "SET enable_sort = off; SET enable_bitmapscan = off; SET enable_seqscan = off")
         lock = asyncio.Lock()
         fetched: asyncio.Queue[list[asyncpg.Record] | None] = asyncio.Queue(maxsize=2)
         sent: asyncio.Queue[tuple[asyncio.Future[None], list[int]] | None] = asyncio.Queue(
