@@ -206,18 +206,19 @@ async def run_migrations(definition: ServiceDefinition, s: ServiceSettings) -> l
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def _unstorable(value: str) -> str | None:
+def _unstorable(value: str) -> tuple[str, str] | None:
+    """(error type, message) when PostgreSQL could not store ``value``."""
     if "\x00" in value:
-        return "Text may not contain the NUL character (\\u0000)"
+        return "text_nul", "Text may not contain the NUL character (\\u0000)"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "Input should be valid Unicode: lone surrogate escape (\\udXXX)"
+        return "string_unicode", "Input should be valid Unicode: lone surrogate (\\udXXX)"
     return None
 
 
 def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()
-                     ) -> tuple[tuple[str | int, ...], str] | None:
+                     ) -> tuple[tuple[str | int, ...], tuple[str, str]] | None:
     """Where, in decoded JSON, a key or string holds text PostgreSQL cannot store."""
     if isinstance(value, str):
         why = _unstorable(value)
@@ -262,10 +263,9 @@ class RejectUnstorableText:
             except ValueError:
                 found = None  # not JSON: FastAPI reports it
         if found is not None:
-            path, why = found
+            path, (kind, why) = found
             response = JSONResponse({"detail": [
-                {"type": "string_unstorable", "loc": ["body", *path], "msg": why}]},
-                status_code=422)
+                {"type": kind, "loc": ["body", *path], "msg": why}]}, status_code=422)
             await response(scope, receive, send)
             return
         sent = False

@@ -130,5 +130,6 @@ async def test_a_nul_character_is_a_422_naming_the_field(
             **NATIONAL, "Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "thing_id"]
+    assert response.json()["detail"][0]["type"] == "text_nul"
     assert "NUL" in response.json()["detail"][0]["msg"]
     assert await pool.fetchval("SELECT count(*) FROM things") == 0
