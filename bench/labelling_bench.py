@@ -35,11 +35,12 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from cites_runtime.app import run_migrations
+from cites_runtime.testing import delete_topics
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
-from .runtime_bench import Result, _delete_topics
+from .runtime_bench import Result
 
 __all__ = ["bare_app", "labelling_bench"]
 
@@ -370,4 +371,4 @@ async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency
                        "bare FastAPI + 1 INSERT", baseline, "report")]
     finally:
         await drop_db(db)
-        await _delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka_bootstrap, prefix)

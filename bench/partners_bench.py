@@ -15,53 +15,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer
 from partners.app import definition
 from partners.settings import PartnersSettings
 from rich.console import Console
 
-from cites_contracts import Envelope, encode
 from cites_contracts.topics import LABELLING_LABELS
 from cites_runtime.app import Runtime, run_migrations
-from cites_runtime.kafka import ensure_topics, make_producer
+from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
-from .events import territory_labelled
-from .runtime_bench import Result, _delete_topics, _timed
+from .runtime_bench import Result, _timed, prefill_labels, raw_consume
 
 __all__ = ["partners_bench"]
 
-
-async def _prefill(bootstrap: str, topic: str, n: int) -> None:
-    await ensure_topics(bootstrap, [topic])
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        futures = []
-        for i in range(n):
-            rec = encode(Envelope.wrap(territory_labelled(i), sequence=1))
-            futures.append(await producer.send(topic, rec.value, key=rec.key,
-                                               headers=rec.headers))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
-async def _raw_read(bootstrap: str, topic: str, n: int) -> None:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                group_id=f"raw-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        seen = 0
-        while seen < n:
-            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-            seen += sum(len(v) for v in batch.values())
-            if batch:
-                await consumer.commit()
-    finally:
-        await consumer.stop()
 
 
 async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None = None
@@ -79,7 +46,7 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
     await run_migrations(definition, settings)
     try:
         console.print(f"partners: pre-filling {topic} with {n:,} TerritoryLabelled events…")
-        await _prefill(infra.kafka_bootstrap, topic, n)
+        await prefill_labels(infra.kafka_bootstrap, topic, n)
 
         async def ours() -> None:
             runtime = Runtime(definition, settings)
@@ -90,7 +57,7 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
             finally:
                 await runtime.stop()
 
-        raw_s = await _timed(lambda: _raw_read(infra.kafka_bootstrap, topic, n))
+        raw_s = await _timed(lambda: raw_consume(infra.kafka_bootstrap, topic, n))
         ours_s = await _timed(ours)
         console.print(f"  raw {n / raw_s:,.0f} ev/s, partners consumer {n / ours_s:,.0f} ev/s "
                       f"(ratio {raw_s / ours_s:.3f})")
@@ -98,7 +65,7 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
                        "raw aiokafka consumer", n / raw_s, "—")]
     finally:
         await drop_db(db)
-        await _delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka_bootstrap, prefix)
 
 
 if __name__ == "__main__":  # python -m bench.partners_bench [N]

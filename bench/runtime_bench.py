@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from cites_contracts import Envelope, encode
@@ -22,6 +21,7 @@ from cites_runtime.db import create_pool
 from cites_runtime.kafka import AiokafkaPublisher, ensure_topics, make_producer
 from cites_runtime.relay import OutboxRelay, _headers
 from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import unit_of_work
@@ -57,15 +57,38 @@ def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> ServiceSet
                            log_json=False, log_level="WARNING", **kw)
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+async def prefill_labels(bootstrap: str, topic: str, n: int) -> None:
+    """Publish ``n`` realistic TerritoryLabelled records on ``topic`` (setup, not timed)."""
+    await ensure_topics(bootstrap, [topic])
+    producer = make_producer(bootstrap)
+    await producer.start()
     try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
+        futures = []
+        for i in range(n):
+            rec = encode(Envelope.wrap(territory_labelled(i), sequence=1))
+            futures.append(await producer.send(topic, rec.value, key=rec.key,
+                                               headers=rec.headers))
+        await asyncio.gather(*futures)
     finally:
-        await admin.close()
+        await producer.stop()
+
+
+async def raw_consume(bootstrap: str, topic: str, n: int) -> None:
+    """The baseline consumer: a raw aiokafka group member reading ``n`` records,
+    committing after each batch, doing nothing else."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        seen = 0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            seen += sum(len(v) for v in batch.values())
+            if batch:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
 
 
 async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
@@ -128,7 +151,7 @@ async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
         await producer.stop()
         await pool.close()
         await drop_db(db)
-        await _delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka_bootstrap, prefix)
 
 
 bench_consumer = EventConsumer("bench-alliances")
@@ -153,33 +176,10 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
     await run_migrations(definition, s)
     try:
         console.print(f"consumer: pre-filling {topic} with {n:,} events…")
-        await ensure_topics(infra.kafka_bootstrap, [topic])
-        producer = make_producer(infra.kafka_bootstrap)
-        await producer.start()
-        try:
-            futures = []
-            for i in range(n):
-                rec = encode(Envelope.wrap(territory_labelled(i), sequence=1))
-                futures.append(await producer.send(topic, rec.value, key=rec.key,
-                                                   headers=rec.headers))
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
+        await prefill_labels(infra.kafka_bootstrap, topic, n)
 
         async def raw() -> None:
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.kafka_bootstrap,
-                                        group_id=f"raw-{uuid.uuid4().hex[:6]}",
-                                        auto_offset_reset="earliest", enable_auto_commit=False)
-            await consumer.start()
-            try:
-                seen = 0
-                while seen < n:
-                    batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-                    seen += sum(len(v) for v in batch.values())
-                    if batch:
-                        await consumer.commit()
-            finally:
-                await consumer.stop()
+            await raw_consume(infra.kafka_bootstrap, topic, n)
 
         async def ours() -> None:
             runtime = Runtime(definition, s)
@@ -197,4 +197,4 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
                        "raw aiokafka consumer", n / raw_s, "≥ 5,000 ev/s")]
     finally:
         await drop_db(db)
-        await _delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka_bootstrap, prefix)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
+from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
@@ -41,15 +41,4 @@ async def platform(infra: Infra, tmp_path: Path) -> AsyncIterator[Platform]:
         labelling.stop()
         await drop_db(lab_db)
         await drop_db(par_db)
-        await _delete_topics(infra.kafka_bootstrap, prefix)
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
+        await delete_topics(infra.kafka_bootstrap, prefix)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["read_topic"]
+__all__ = ["delete_topics", "read_topic", "wait_caught_up"]
 
 
 async def read_topic(
@@ -104,4 +104,18 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: flo
             await asyncio.sleep(0.1)
     finally:
         await consumer.stop()
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
         await admin.close()
