@@ -22,25 +22,10 @@ from ..domain import DomainError, Forbidden, Ineligible, NotFound, RuleBroken
 __all__ = ["DomainRoute", "error_response", "validation_response"]
 
 
-def _utf8(value: Any) -> Any:
-    """``value`` with every string made encodable (lone surrogates become U+FFFD)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
-        return value
-    if isinstance(value, list):
-        return [_utf8(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _utf8(v) for k, v in value.items()}
-    return value
-
-
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    # FastAPI's own handler echoes the rejected input, and a lone surrogate in it makes
-    # rendering fail (a 500 for bad input): same body, made encodable.
-    return JSONResponse({"detail": _utf8(jsonable_encoder(exc.errors()))}, status_code=422)
+    # Lone surrogates, which would make the echoed input unrenderable, are refused before
+    # validation by the runtime (RejectUnstorableText).
+    return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 def error_response(exc: DomainError) -> JSONResponse:
