@@ -216,8 +216,11 @@ class OutboxRelay:
                 if now - last_purge >= self.purge_every:
                     await self.purge(conn)
                     last_purge = now
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                # cancellation that arrives as the NOTIFY wakes it (stop() then hangs).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             self._set_leader(False)
             with contextlib.suppress(Exception):

@@ -174,3 +174,27 @@ async def test_erasure_forgets_published_outbox_rows_naming_the_person_and_only_
     # p1's other event, p2's event, and the not-yet-published one (never lost) remain.
     assert [(bytes(r["key"]), r["pending"]) for r in left] == [
         (b"p1", False), (b"p2", False), (b"p1", True)]
+
+
+async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    # On Python 3.11, asyncio.wait_for swallowed a cancellation arriving in the same loop
+    # step as the wake-up: the relay went on looping and Runtime.stop() hung for ever.
+    relay = OutboxRelay(migrated.dsn, migrated.db_schema, AiokafkaPublisher(producer),
+                        topic_prefix=migrated.topic_prefix, poll_interval=30)
+    stopped = 0
+    for _ in range(5):
+        task = asyncio.create_task(relay.run())
+        while not relay.is_leader:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # parked, waiting for a NOTIFY
+        relay._on_notify()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=3)
+        stopped += len(done)
+        if not done:  # leave nothing running behind the test
+            relay._wake.clear()
+            task.cancel()
+            await asyncio.wait([task], timeout=3)
+    assert stopped == 5
