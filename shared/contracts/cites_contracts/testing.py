@@ -36,7 +36,6 @@ __all__ = [
     "label_periods",
     "payloads",
     "qpv_codes",
-    "register_model_strategy",
     "register_type_strategies",
     "sirens",
     "sirets",
@@ -157,11 +156,6 @@ VALUE_STRATEGIES: dict[str, Callable[[], S[Any]]] = {
 """Value type name (its ``ValueType`` marker) → strategy of valid values."""
 
 _MODEL_STRATEGIES: dict[type[BaseModel], Callable[[], S[Any]]] = {LabelPeriod: label_periods}
-
-
-def register_model_strategy(model: type[M], factory: Callable[[], S[M]]) -> None:
-    """Use ``factory`` for ``model`` (e.g. when a validator ties its fields together)."""
-    _MODEL_STRATEGIES[model] = factory
 
 
 # --- The walker ---------------------------------------------------------------------------

@@ -69,7 +69,7 @@ __all__ = [
     "WaveId",
     "departement_of",
     "is_luhn_valid",
-    "siren_of",
+    "qpv_departement",
 ]
 
 
@@ -200,6 +200,11 @@ def _qpv_departement(dept3: str) -> str:
     return dept3[1:] if dept3.startswith("0") else dept3
 
 
+def qpv_departement(code: str) -> str:
+    """The département of a (valid) QPV code: ``QN07501M`` → ``75``, ``QN97601B`` → ``976``."""
+    return _qpv_departement(code[2:5])
+
+
 def _check_qpv(value: str) -> str:
     code = _text(value)
     if code.startswith("QP"):
@@ -319,11 +324,6 @@ def _check_siret(value: str) -> str:
             siren=code[:9],
         )
     return code
-
-
-def siren_of(siret: str) -> str:
-    """The SIREN (first 9 digits) of a valid SIRET."""
-    return siret[:9]
 
 
 Siren = Annotated[

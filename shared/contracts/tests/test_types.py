@@ -25,6 +25,7 @@ from cites_contracts.types import (
     UtcDateTime,
     departement_of,
     is_luhn_valid,
+    qpv_departement,
 )
 
 
@@ -83,6 +84,11 @@ def test_insee_code_is_a_string_not_a_number() -> None:
 
 def test_departement_of_an_insee_code() -> None:
     assert [departement_of(c) for c in ("75056", "2A004", "97611")] == ["75", "2A", "976"]
+
+
+def test_departement_of_a_qpv_code() -> None:
+    assert [qpv_departement(c) for c in ("QN07501M", "QN02A01B", "QN97601B", "QN06901M")] \
+        == ["75", "2A", "976", "69"]
 
 
 # --- QPV ----------------------------------------------------------------------------------

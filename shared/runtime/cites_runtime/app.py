@@ -8,42 +8,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cites_contracts import Topic
 
+from . import http
 from .consumer import ConsumerRunner, EventConsumer
 from .db import create_pool
 from .kafka import AiokafkaPublisher, Publisher, ensure_topics, make_producer
-from .logs import bind, configure_logging, get_logger
+from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
 from .relay import OutboxRelay
 from .settings import ServiceSettings
 from .uow import Cause, UnitOfWork, unit_of_work
 
-__all__ = ["Runtime", "ServiceDefinition", "build_app", "run_migrations"]
+__all__ = ["BackgroundJob", "Runtime", "ServiceDefinition", "build_app", "run_migrations"]
 
 log = get_logger(__name__)
 
-REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["method", "route"])
+S = TypeVar("S", bound=ServiceSettings)
+
+BackgroundJob = Callable[["Runtime[Any]"], Awaitable[None]]
+"""Runs for the app's lifetime (a scheduler): ``async def job(runtime) -> None``."""
 
 
 @dataclass
@@ -57,18 +57,19 @@ class ServiceDefinition:
     produces: Sequence[Topic] = ()
     title: str = ""
     version: str = "0.1.0"
-    background: Sequence[Any] = field(default_factory=list)
-    """Callables ``async (runtime) -> None`` run for the app's lifetime (schedulers)."""
+    background: Sequence[BackgroundJob] = field(default_factory=list)
+    """Jobs run for the app's lifetime, by every replica (schedulers)."""
 
     def migrations(self) -> list[Migration]:
         own = load_migrations(self.name, self.migrations_dir) if self.migrations_dir else []
         return [*runtime_migrations(), *own]
 
 
-class Runtime:
-    """Per-process resources a service's code uses: pool, schema, producer, relay."""
+class Runtime(Generic[S]):
+    """Per-process resources a service's code uses: pool, schema, producer, relay; and
+    its settings, typed as the service's own (``Runtime[LabellingSettings]``)."""
 
-    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings):
+    def __init__(self, definition: ServiceDefinition, settings: S):
         self.definition = definition
         self.settings = settings
         self.schema = settings.db_schema
@@ -88,7 +89,9 @@ class Runtime:
 
     def unit_of_work(self, cause: Cause | None = None
                      ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
-        return unit_of_work(self.pool, self.schema, cause=cause)
+        """One transaction on this service's schema, timed by its clock (``uow.now``)."""
+        return unit_of_work(self.pool, self.schema, cause=cause, clock=self.settings.clock,
+                            zone=self.settings.zone)
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self, *, publisher: Publisher | None = None,
@@ -122,7 +125,8 @@ class Runtime:
         if consumer is not None and s.consumers_enabled:
             self.runner = ConsumerRunner(consumer, self.pool, s.db_schema, publisher,
                                          topic_prefix=s.topic_prefix,
-                                         max_attempts=s.consumer_max_attempts)
+                                         max_attempts=s.consumer_max_attempts,
+                                         clock=s.clock, zone=s.zone)
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers, logger=None)
             subscribe(self.broker, self.runner, s)
             await self.broker.start()
@@ -202,88 +206,16 @@ async def run_migrations(definition: ServiceDefinition, s: ServiceSettings) -> l
         await conn.close()
 
 
-# JSON escapes that decode to text PostgreSQL cannot store: NUL, or a lone surrogate.
-_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
-
-
-def _unstorable(value: str) -> tuple[str, str] | None:
-    """(error type, message) when PostgreSQL could not store ``value``."""
-    if "\x00" in value:
-        return "text_nul", "Text may not contain the NUL character (\\u0000)"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "string_unicode", "Input should be valid Unicode: lone surrogate (\\udXXX)"
-    return None
-
-
-def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()
-                     ) -> tuple[tuple[str | int, ...], tuple[str, str]] | None:
-    """Where, in decoded JSON, a key or string holds text PostgreSQL cannot store."""
-    if isinstance(value, str):
-        why = _unstorable(value)
-        return (path, why) if why else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else ()
-    for key, item in items:
-        if isinstance(key, str) and (why := _unstorable(key)):
-            return (*path, key), why
-        found = _find_unstorable(item, (*path, key))
-        if found is not None:
-            return found
-    return None
-
-
-class RejectUnstorableText:
-    """ASGI middleware: ``\\u0000`` and lone ``\\udXXX`` escapes are valid JSON but
-    decode to text PostgreSQL cannot store; pydantic lets such strings through and the
-    write then fails (a 500 for bad input). Refuse them up front with a 422 naming the
-    field. A body is parsed here only when such an escape appears in it (cheap check)."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        found = None
-        if _UNSTORABLE_ESCAPE.search(body):
-            try:
-                found = _find_unstorable(json.loads(body))
-            except ValueError:
-                found = None  # not JSON: FastAPI reports it
-        if found is not None:
-            path, (kind, why) = found
-            response = JSONResponse({"detail": [
-                {"type": kind, "loc": ["body", *path], "msg": why}]}, status_code=422)
-            await response(scope, receive, send)
-            return
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
 def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
               publisher: Publisher | None = None, broker: KafkaBroker | None = None) -> FastAPI:
-    """The service's ASGI app; starting it starts the runtime (pool, relay, consumers)."""
-    runtime = Runtime(definition, settings)
+    """The service's ASGI app; starting it starts the runtime (pool, relay, consumers).
+
+    Every service gets the same edge (:func:`cites_runtime.http.install`): domain errors
+    and validation errors answered alike, the unstorable-text guard, correlation ids in
+    logs and responses, metrics; and ``/health/live``, ``/health/ready``,
+    ``/asyncapi.json``, ``/metrics``.
+    """
+    runtime: Runtime[ServiceSettings] = Runtime(definition, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -299,19 +231,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.add_middleware(RejectUnstorableText)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        correlation = request.headers.get("x-correlation-id", "")
-        with bind(correlation_id=correlation) if correlation else contextlib.nullcontext():
-            response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    http.install(app)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:

@@ -1,41 +1,27 @@
 """Bearer-token authentication and role checks for the services' HTTP APIs.
 
 Tokens map to grants in settings (``<SERVICE>_TOKENS``). A missing or unknown token is a
-401; a known token whose role is not allowed is a 403 naming the roles that are.
+401; a known token whose role is not allowed is a 403 naming the roles that are. The
+scheme is FastAPI's :class:`~fastapi.security.HTTPBearer`, so every service's OpenAPI
+document declares it (and Swagger UI offers "Authorize"); the messages are ours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .actor import Actor, Role
 from .settings import ServiceSettings
 
-__all__ = ["Principal", "Role", "authenticate", "require"]
+__all__ = ["BEARER", "authenticate", "require"]
 
-
-class Role(StrEnum):
-    NATIONAL = "national"
-    PREFECTURE = "prefecture"
-    PARTNER = "partner"
-    VIEWER = "viewer"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    role: Role
-    subject: str
-    departement: str | None = None
-
-    def can_act_for(self, departement: str) -> bool:
-        """National coordination acts everywhere; a préfecture only in its département."""
-        return self.role is Role.NATIONAL or (
-            self.role is Role.PREFECTURE and self.departement == departement
-        )
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="A token from <SERVICE>_TOKENS; it grants a role (national, "
+                                "prefecture + département, partner, viewer).")
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -43,35 +29,38 @@ def _unauthorized(detail: str) -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(request: Request) -> Principal:
-    settings: ServiceSettings = request.app.state.settings
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise _unauthorized("missing Authorization header: send 'Authorization: Bearer <token>'")
-    if scheme.lower() != "bearer" or not token.strip():
+def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Actor:
+    """The actor a request's bearer token designates (401 when there is none)."""
+    if credentials is None:
+        if not request.headers.get("authorization"):
+            raise _unauthorized("missing Authorization header: send 'Authorization: Bearer "
+                                "<token>'")
         raise _unauthorized("Authorization must be 'Bearer <token>'")
-    grant = settings.tokens.get(token.strip())
+    settings: ServiceSettings = request.app.state.settings
+    grant = settings.tokens.get(credentials.credentials.strip())
     if grant is None:
         raise _unauthorized("unknown or revoked bearer token")
     try:
         role = Role(grant.role)
     except ValueError:
-        raise _unauthorized(f"token grants unknown role {grant.role!r}") from None
-    return Principal(role=role, subject=grant.subject, departement=grant.departement)
+        role = Role.SYSTEM
+    if role is Role.SYSTEM:  # the platform's own role is never granted by a token
+        raise _unauthorized(f"token grants unknown role {grant.role!r}")
+    return Actor(role=role, subject=grant.subject, departement=grant.departement)
 
 
-def require(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
-    """FastAPI dependency: an authenticated principal holding one of ``roles``."""
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Actor]]:
+    """FastAPI dependency: the authenticated actor, holding one of ``roles`` (else 403)."""
     allowed = ", ".join(r.value for r in roles)
 
-    async def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
-        if principal.role not in roles:
+    async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None
+                         = Depends(BEARER)) -> Actor:
+        actor = authenticate(request, credentials)
+        if actor.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"role '{principal.role.value}' may not do this; allowed: {allowed}",
+                detail=f"role '{actor.role.value}' may not do this; allowed: {allowed}",
             )
-        return principal
+        return actor
 
     return dependency

@@ -12,8 +12,10 @@ The :class:`ConsumerRunner` applies a batch of records in one transaction: the i
 ``(consumer, event_id)`` and the handlers' effects (including events they emit) commit
 together, and the caller commits Kafka offsets only afterwards. A redelivered event finds
 its inbox row and changes nothing. Transient failures are retried with backoff, in place,
-forever; a record that cannot be decoded, or whose handler keeps failing, goes to
-``<consumer>.dlq`` with the reason and its origin in headers, and the batch goes on.
+forever; a record that cannot be decoded, whose handler refuses it (raises a
+:class:`~cites_runtime.errors.DomainError`: the rule's message becomes the reason) or keeps
+failing goes to ``<consumer>.dlq`` with the reason and its origin in headers, and the
+batch goes on.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
 from prometheus_client import Counter, Histogram
 
-from cites_contracts import DecodeError, Envelope, Event, decode, registry
+from cites_contracts import DecodeError, Envelope, Event, decode, dlq_topic, registry
 
 from .db import Conn
+from .errors import DomainError
 from .kafka import OutboundRecord, Publisher
 from .logs import bind, get_logger
 from .retry import Backoff, is_transient
-from .uow import Cause, UnitOfWork, outbox_channel
+from .uow import Cause, Clock, UnitOfWork, outbox_channel, utc_now
 
 __all__ = [
     "ConsumerRunner",
@@ -43,7 +46,6 @@ __all__ = [
     "HandlerContext",
     "RawRecord",
     "RejectEvent",
-    "dlq_topic_name",
 ]
 
 log = get_logger(__name__)
@@ -58,8 +60,9 @@ BATCH_SECONDS = Histogram("consumer_batch_seconds", "Time to apply one batch", [
 E = TypeVar("E", bound=Event)
 
 
-class RejectEvent(Exception):
-    """Raised by a handler for an event that will never apply: dead-letter it at once."""
+class RejectEvent(DomainError):
+    """Raised by a handler for an event that will never apply: dead-letter it at once.
+    (Any :class:`DomainError` does the same; this one says so where no rule has a name.)"""
 
 
 class RawRecord(Protocol):
@@ -102,10 +105,6 @@ def _traceparent(rec: RawRecord) -> str | None:
     return None
 
 
-def dlq_topic_name(consumer: str) -> str:
-    return f"{consumer}.dlq"
-
-
 class EventConsumer:
     """A named consumer (group id, inbox name, DLQ name) and its handlers by event class."""
 
@@ -129,7 +128,7 @@ class EventConsumer:
 
     @property
     def dlq_topic(self) -> str:
-        return dlq_topic_name(self.name)
+        return dlq_topic(self.name)
 
 
 _Item = tuple[RawRecord, Envelope[Event]]
@@ -167,6 +166,8 @@ class ConsumerRunner:
         max_attempts: int = 5,
         backoff_base: float = 0.1,
         backoff_cap: float = 10.0,
+        clock: Clock = utc_now,
+        zone: tzinfo = UTC,
     ):
         self.consumer = consumer
         self.name = consumer.name
@@ -176,6 +177,7 @@ class ConsumerRunner:
         self.dlq_topic = topic_prefix + consumer.dlq_topic
         self.max_attempts = max_attempts
         self._backoff = (backoff_base, backoff_cap)
+        self._clock, self._zone = clock, zone
 
     def _new_backoff(self) -> Backoff:
         return Backoff(*self._backoff)
@@ -306,8 +308,9 @@ class ConsumerRunner:
             try:
                 await self._apply_batch([(rec, env)])
                 return None
-            except RejectEvent as exc:
-                return _Dead(rec, "rejected", str(exc) or type(exc).__name__, attempts + 1)
+            except DomainError as exc:  # a rule refuses it: retrying cannot help
+                return _Dead(rec, "rejected", f"{env.aggregate_id}: {exc.message}",
+                             attempts + 1)
             except Exception as exc:
                 if is_transient(exc):
                     RETRIES.labels(self.name, "transient").inc()
@@ -331,7 +334,7 @@ class ConsumerRunner:
         by_type: dict[str, int] = {}
         received = applied = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, channel=self.channel)
+            uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone)
             async for chunk in chunks:
                 received += len(chunk)
                 unique: dict[UUID, _Item] = {}

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from .consumer import ConsumerRunner
+from .kafka import read_to_end
 from .logs import get_logger
 
 __all__ = ["DeadLetter", "ReplayResult", "list_dead_letters", "replay_dead_letters"]
@@ -62,16 +63,6 @@ class ReplayResult:
     failed: list[tuple[DeadLetter, str]] | None = None
 
 
-async def _read_all(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> list[Any]:
-    ends = await consumer.end_offsets(tps)
-    records: list[Any] = []
-    while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-        batch = await consumer.getmany(*tps, timeout_ms=500)
-        for recs in batch.values():
-            records.extend(r for r in recs if r.offset < ends[TopicPartition(r.topic, r.partition)])
-    return sorted(records, key=lambda r: (r.partition, r.offset))
-
-
 async def _open(bootstrap: str, topic: str, group: str | None) -> tuple[AIOKafkaConsumer,
                                                                         list[TopicPartition]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
@@ -93,7 +84,7 @@ async def list_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
         if not tps:
             return []
         await consumer.seek_to_beginning(*tps)
-        return [DeadLetter.from_record(r) for r in await _read_all(consumer, tps)]
+        return [DeadLetter.from_record(r) for r in await read_to_end(consumer, tps)]
     finally:
         await consumer.stop()
 
@@ -111,7 +102,7 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
             else:
                 consumer.seek(tp, committed)
         stopped: set[int] = set()
-        for rec in await _read_all(consumer, tps):
+        for rec in await read_to_end(consumer, tps):
             if rec.partition in stopped:
                 continue
             letter = DeadLetter.from_record(rec)

@@ -8,18 +8,18 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 __all__ = [
     "PRODUCER_SETTINGS",
     "AiokafkaPublisher",
-    "BrokerPublisher",
     "OutboundRecord",
     "Publisher",
     "ensure_topics",
     "make_producer",
+    "read_to_end",
 ]
 
 # The relay's producer and the benchmark's raw baseline share these, so ratios are fair.
@@ -127,20 +127,13 @@ async def ensure_topics(bootstrap: str, names: Sequence[str], *, partitions: int
         await admin.close()
 
 
-class BrokerPublisher:
-    """Publisher through a FastStream broker: what a service's isolated tests use, with
-    ``TestKafkaBroker`` delivering in memory to the service's own subscribers. Production
-    uses :class:`AiokafkaPublisher` (same records, same headers)."""
-
-    def __init__(self, broker: Any):
-        self.broker = broker
-
-    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
-        await self.publish_batch(records)
-        return _all_acked([])
-
-    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
-        for r in records:
-            headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
-            await self.broker.publish(r.value, r.topic, key=r.key, headers=headers,
-                                      correlation_id=headers.get("correlation_id"))
+async def read_to_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> list[Any]:
+    """Every record from the consumer's positions on ``tps`` up to their end offsets as of
+    now (later records are left), ordered by partition then offset."""
+    ends = await consumer.end_offsets(tps)
+    records: list[Any] = []
+    while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+        batch = await consumer.getmany(*tps, timeout_ms=500)
+        for recs in batch.values():
+            records.extend(r for r in recs if r.offset < ends[TopicPartition(r.topic, r.partition)])
+    return sorted(records, key=lambda r: (r.partition, r.offset))

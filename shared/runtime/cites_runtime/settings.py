@@ -6,8 +6,15 @@ reads ``LABELLING_DATABASE_URL``, ``LABELLING_KAFKA_BOOTSTRAP_SERVERS`` and so o
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, tzinfo
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .uow import Clock, utc_now
 
 __all__ = ["ServiceSettings", "TokenGrant", "service_config"]
 
@@ -62,6 +69,20 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
 
     migrate_on_start: bool = False
+
+    # Civil dates of the programme (label periods, budget years) are those of Paris.
+    timezone: str = "Europe/Paris"
+    clock: Clock = Field(default=utc_now, exclude=True)
+    """Where units of work read the time (``uow.now``); tests give a fake clock."""
+
+    @cached_property
+    def zone(self) -> tzinfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            # A slim image may lack the tz database: UTC dates are off by at most a day.
+            logging.getLogger(__name__).warning("time zone %r unknown, using UTC", self.timezone)
+            return UTC
 
     @field_validator("topic_prefix")
     @classmethod

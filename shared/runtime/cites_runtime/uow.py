@@ -8,10 +8,10 @@ the same transaction. Roll back (raise) and neither the state nor the events exi
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -20,7 +20,14 @@ from cites_contracts import Envelope, Event, encode
 
 from .db import Conn
 
-__all__ = ["Cause", "UnitOfWork", "new_traceparent", "unit_of_work"]
+__all__ = ["Cause", "Clock", "UnitOfWork", "new_traceparent", "unit_of_work", "utc_now"]
+
+Clock = Callable[[], datetime]
+"""Returns the current instant, aware. Injected (settings.clock) so tests can move time."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def new_traceparent(parent: str | None = None) -> str:
@@ -47,10 +54,19 @@ class Cause:
 
 
 class UnitOfWork:
-    def __init__(self, conn: Conn, *, channel: str, cause: Cause | None = None):
+    """One transaction of a use case: ``conn`` to read and write, ``emit`` for its events,
+    ``now`` and ``today`` for the time it happens at (read once, from the service's clock:
+    every fact of one transaction carries the same instant)."""
+
+    def __init__(self, conn: Conn, *, channel: str, cause: Cause | None = None,
+                 clock: Clock = utc_now, zone: tzinfo = UTC):
         self.conn = conn
         self._channel = channel
         self._cause = cause or Cause.new()
+        self.now = clock().astimezone(UTC)
+        """The instant of this unit of work, aware UTC."""
+        self.today: date = self.now.astimezone(zone).date()
+        """Its civil date where the programme is run (``settings.timezone``)."""
         self._pending: list[tuple[Event, Cause, datetime]] = []
         self.envelopes: list[Envelope[Event]] = []
         """The envelopes written to the outbox, filled when the unit of work commits."""
@@ -69,7 +85,11 @@ class UnitOfWork:
             self._cause = previous
 
     def emit(self, event: Event) -> None:
-        """Append ``event`` to this transaction's outbox (numbered when it commits)."""
+        """Append ``event`` to this transaction's outbox (numbered when it commits).
+
+        The envelope's ``occurred_at`` is the wall clock's, not :attr:`now`: it dates the
+        record (the relay's retention counts from it); the payload carries business time.
+        """
         self._pending.append((event, self._cause, datetime.now(UTC)))
 
     async def forget_published(self, topic: str, key: str, text: str) -> int:
@@ -137,10 +157,12 @@ def outbox_channel(schema: str) -> str:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool, schema: str, *,
-                       cause: Cause | None = None) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(pool: asyncpg.Pool, schema: str, *, cause: Cause | None = None,
+                       clock: Clock = utc_now, zone: tzinfo = UTC
+                       ) -> AsyncIterator[UnitOfWork]:
     """``async with unit_of_work(pool, schema) as uow:`` — commit on exit, roll back on error."""
     async with pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn, channel=outbox_channel(schema), cause=cause)
+        uow = UnitOfWork(conn, channel=outbox_channel(schema), cause=cause, clock=clock,
+                         zone=zone)
         yield uow
         await uow.flush()

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -18,7 +17,7 @@ from cites_runtime.consumer import ConsumerRunner
 from cites_runtime.dlq import list_dead_letters, replay_dead_letters
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
 from cites_runtime.settings import ServiceSettings
-from cites_runtime.testing import read_topic, wait_caught_up
+from cites_runtime.testing import eventually, read_topic, wait_caught_up
 from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -46,14 +45,6 @@ async def send(producer: AIOKafkaProducer, s: ServiceSettings,
         else:
             rec = encode(item)  # type: ignore[arg-type]
             await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def tally(pool: asyncpg.Pool) -> list[str]:
@@ -105,19 +96,19 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_a
     bad_payload["data"]["n"] = "not a number"
     await send(raw_producer, s, b"{not json", json.dumps(unknown).encode(),
                json.dumps(bad_payload).encode(), thing("r", note="reject"),
-               thing("b", note="boom"), thing("after"))
+               thing("c", note="conflict"), thing("b", note="boom"), thing("after"))
     rt = Runtime(testapp.definition, s)
     await rt.start()
     try:
         await eventually(lambda: _has(rt.pool, "after"))
         dlq = s.topic("tally.dlq")
-        records = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 5)
+        records = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 6)
     finally:
         await rt.stop()
     assert await tally(pool) == ["after"]
     reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in records)
     assert reasons == ["handler-failed", "invalid-payload", "malformed", "rejected",
-                       "unknown-event"]
+                       "rejected", "unknown-event"]
     for r in records:
         h = {k: v.decode() for k, v in r.headers}
         assert h["dlq.original_topic"] == s.topic(THINGS.name)
@@ -126,6 +117,11 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_a
     boom = next(r for r in records if dict(r.headers)["dlq.reason"] == b"handler-failed")
     assert dict(boom.headers)["dlq.attempts"] == b"2"
     assert b"handler bug" in dict(boom.headers)["dlq.error"]
+    # A domain error is a refusal, not a failure: dead-lettered at once, with its message.
+    refused = {k: v.decode() for k, v in next(
+        r for r in records if r.key == b"c").headers}
+    assert (refused["dlq.reason"], refused["dlq.attempts"]) == ("rejected", "1")
+    assert refused["dlq.error"] == "c: thing c is settled already"
 
 
 async def test_poison_does_not_block_and_only_good_events_are_applied(

@@ -13,8 +13,8 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from runtime_testapp import ThingHappened
 
 from cites_runtime.app import Runtime
-from cites_runtime.kafka import BrokerPublisher
 from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import BrokerPublisher
 
 
 async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(

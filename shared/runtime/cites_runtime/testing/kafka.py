@@ -9,6 +9,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ..kafka import read_to_end
+
 __all__ = ["delete_topics", "read_topic", "wait_caught_up"]
 
 
@@ -23,7 +25,8 @@ async def read_topic(
     """All records of ``topic`` from the beginning (no consumer group).
 
     Returns when ``until(records)`` holds, or — without ``until`` — once every partition
-    is read to its end offset and nothing new came for ``idle`` seconds. Raises
+    is read to its end offset and nothing new came for ``idle`` seconds (a relay may still
+    be publishing). Raises
     ``TimeoutError`` when ``until`` is not met within ``timeout``.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -47,30 +50,27 @@ async def read_topic(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         records: list[Any] = []
-        last_new = time.monotonic()
+        if until is None:
+            quiet_since = time.monotonic()
+            while True:
+                new = await read_to_end(consumer, tps)
+                now = time.monotonic()
+                if new:
+                    records.extend(new)
+                    quiet_since = now
+                elif now - quiet_since >= idle or now > deadline:
+                    return records
+                await asyncio.sleep(0.1)
         while True:
             batch = await consumer.getmany(*tps, timeout_ms=200)
             for recs in batch.values():
                 records.extend(recs)
-                last_new = time.monotonic()
-            if until is not None:
-                if until(records):
-                    return records
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{topic}: condition not met; got {len(records)} records")
-                continue
-            ends = await consumer.end_offsets(tps)
-            at_end = all([await _position(consumer, tp) >= ends[tp] for tp in tps])
-            if at_end and time.monotonic() - last_new >= idle:
+            if until(records):
                 return records
             if time.monotonic() > deadline:
-                return records
+                raise TimeoutError(f"{topic}: condition not met; got {len(records)} records")
     finally:
         await consumer.stop()
-
-
-async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
-    return int(await consumer.position(tp))
 
 
 async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float = 30.0

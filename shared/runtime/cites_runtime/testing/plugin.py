@@ -2,7 +2,8 @@
 
 Session-scoped ``infra`` (see :mod:`cites_runtime.testing.infra`); each test that asks
 gets a fresh schema + login role (``service_db``) and a fresh topic prefix
-(``topic_prefix``), so tests never see each other's data.
+(``topic_prefix``), so tests never see each other's data; ``service_settings(cls)`` builds
+a service's settings on them, with the shared test tokens and the test's ``clock``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from ..db import drop_service_schema, provision_service_schema
+from ..settings import ServiceSettings
+from .harness import TOKENS, FakeClock
 from .infra import Infra, resolve_infra
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass(frozen=True)
@@ -91,3 +97,31 @@ async def service_db(infra: Infra, unique: str) -> AsyncIterator[ServiceDb]:
     db = await new_service_db(infra, f"t_{unique}")
     yield db
     await drop_db(db)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The services' clock in this test (``uow.now``): fixed, moved by hand."""
+    return FakeClock()
+
+
+class SettingsFactory(Protocol):
+    def __call__(self, cls: type[S], /, **overrides: Any) -> S: ...
+
+
+@pytest.fixture
+def service_settings(infra: Infra, service_db: ServiceDb, topic_prefix: str,
+                     clock: FakeClock) -> SettingsFactory:
+    """``service_settings(LabellingSettings, **overrides)``: a service's settings on this
+    test's schema, role and topic prefix, with :data:`TOKENS` and the test's clock."""
+    def make(cls: type[S], /, **overrides: Any) -> S:
+        values: dict[str, Any] = dict(
+            database_url=service_db.dsn, db_schema=service_db.schema,
+            kafka_bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topic_prefix,
+            tokens=TOKENS, relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
+            clock=clock,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    return make

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter
 
 from cites_contracts import Event, Topic, event
-from cites_runtime.app import Runtime, ServiceDefinition
-from cites_runtime.auth import Principal, Role, require
+from cites_runtime.app import ServiceDefinition
 from cites_runtime.consumer import EventConsumer, HandlerContext, RejectEvent
+from cites_runtime.errors import Conflict, NotFound, RuleBroken
+from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
 
 THINGS = Topic("testapp.things", producer="testapp", description="test stream")
 
@@ -33,6 +33,8 @@ consumer = EventConsumer("tally")
 async def count_thing(event: ThingHappened, ctx: HandlerContext) -> None:
     if event.note == "reject":
         raise RejectEvent("note says reject")
+    if event.note == "conflict":
+        raise Conflict(f"thing {event.thing_id} is settled already")
     if event.note == "boom":
         raise ValueError("handler bug")
     if event.note == "needs-flag":
@@ -48,20 +50,51 @@ async def count_thing(event: ThingHappened, ctx: HandlerContext) -> None:
 router = APIRouter()
 
 
-class ThingIn(BaseModel):
+class ThingIn(Input):
+    thing_id: str
+    n: int
+
+
+class ThingOut(Input):
     thing_id: str
     n: int
 
 
 @router.post("/things", status_code=201)
-async def post_thing(body: ThingIn, request: Request,
-                     who: Principal = Depends(require(Role.NATIONAL))) -> dict[str, str]:
-    runtime: Runtime = request.app.state.runtime
-    async with runtime.unit_of_work() as uow:
+async def post_thing(body: ThingIn, caller: National) -> dict[str, str]:
+    if body.n < 0:
+        raise RuleBroken.of("n", "n_not_negative", f"n counts things: {body.n} is negative")
+    # No check that the id is free: a taken one is the runtime's 409 (unique violation).
+    async with caller.unit_of_work() as uow:
         await uow.conn.execute("INSERT INTO things (thing_id, n) VALUES ($1, $2)",
                                body.thing_id, body.n)
         uow.emit(ThingHappened(thing_id=body.thing_id, n=body.n))
     return {"event_id": str(uow.envelopes[0].event_id)}
+
+
+@router.get("/things", response_model=Page[ThingOut])
+async def list_things(caller: Reader, paging: Paging) -> Page[ThingOut]:
+    after = paging.after(str)
+    rows = await caller.pool.fetch(
+        "SELECT thing_id, n FROM things WHERE $1::text IS NULL OR thing_id > $1 "
+        "ORDER BY thing_id LIMIT $2", after[0] if after else None, paging.fetch)
+    return paging.page([ThingOut(thing_id=r["thing_id"], n=r["n"]) for r in rows],
+                       key=lambda t: (t.thing_id,))
+
+
+@router.get("/things/{thing_id}", response_model=ThingOut)
+async def get_thing(thing_id: str, caller: Reader) -> ThingOut:
+    row = await caller.pool.fetchrow("SELECT thing_id, n FROM things WHERE thing_id = $1",
+                                     thing_id)
+    if row is None:
+        raise NotFound.of("thing", thing_id)
+    return ThingOut(thing_id=row["thing_id"], n=row["n"])
+
+
+@router.delete("/things/{thing_id}", status_code=204)
+async def delete_thing(thing_id: str, caller: Operator, departement: str) -> None:
+    caller.actor.ensure_acts_for(departement)
+    raise Conflict(f"thing {thing_id} is counted already: it stays")
 
 
 definition = ServiceDefinition(

@@ -1,0 +1,39 @@
+"""The plumbing every Cités éducatives service shares; it knows nothing of the domain.
+
+A service brings a :class:`~cites_runtime.app.ServiceDefinition` (name, migrations,
+routers, consumer, produced topics, background jobs) and gets a process from it.
+
+Where things are:
+
+=====================  ===================================================================
+module                 what it holds
+=====================  ===================================================================
+:mod:`.app`            ``ServiceDefinition``, ``Runtime`` (pool, producer, relay, consumer,
+                       jobs, settings), ``build_app`` (FastAPI + FastStream + health +
+                       metrics + AsyncAPI), ``run_migrations``
+:mod:`.settings`       ``ServiceSettings`` (pydantic-settings, ``<SERVICE>_*``), the clock
+                       and the programme's time zone
+:mod:`.uow`            ``UnitOfWork``: one transaction, its events (``emit``), its time
+                       (``now``, ``today``), its ``Cause`` (correlation id, trace)
+:mod:`.errors`         domain refusals: ``NotFound``, ``Forbidden``, ``Conflict``,
+                       ``RuleBroken`` (pure; answered alike by every service)
+:mod:`.actor`          who acts: ``Role``, ``Actor`` (the département rule), ``SYSTEM``
+:mod:`.auth`           bearer tokens → ``Actor``; 401/403
+:mod:`.http`           the HTTP edge: ``Caller`` and role aliases (``National``,
+                       ``Prefecture``, ``Operator``, ``Reader``, ``Anyone``), paging
+                       (``Paging``, ``Page``), ``Input``, error answers, text guard
+:mod:`.consumer`       ``EventConsumer`` (handlers by event class), ``ConsumerRunner``
+                       (inbox, batches, retries, dead letters)
+:mod:`.relay`          ``OutboxRelay``: outbox → Kafka, in order, one active per service
+:mod:`.kafka`          the idempotent producer, publishers, topic creation, reading a
+                       topic to its end
+:mod:`.dlq`            listing and replaying dead letters
+:mod:`.db`             asyncpg pools per role and schema; schema provisioning
+:mod:`.migrations`     checksummed, ordered ``.sql`` migrations under an advisory lock
+:mod:`.retry`          backoff and what counts as transient
+:mod:`.logs`           structlog JSON logs with service, correlation and event ids
+:mod:`.asyncapi`       the AsyncAPI 3.0 document of a service
+:mod:`.cli`            ``python -m <service> [serve|migrate|asyncapi|dlq list|dlq replay]``
+:mod:`.testing`        the pytest plugin and the harness (in memory or on real Kafka)
+=====================  ===================================================================
+"""

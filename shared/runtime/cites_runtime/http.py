@@ -1,0 +1,384 @@
+"""The HTTP edge every service shares: who calls and why, roles, paging, errors → answers.
+
+A route names who may call it with a role alias and gets a :class:`Caller`: the acting
+:class:`~cites_runtime.actor.Actor`, the request's :class:`~cites_runtime.uow.Cause` and
+the runtime. A command opens its unit of work from it, so the events it causes carry the
+caller's correlation id and trace without any parameter threaded by hand::
+
+    @router.post("/cites/{cite_id}/suspension")
+    async def suspend(cite_id: CiteId, body: MotiveIn, caller: National) -> CiteView:
+        async with caller.unit_of_work() as uow:
+            label = await service.suspend_label(uow, cite_id, body.motive, caller.actor)
+        return CiteView.of(label)
+
+:func:`install` (called by the app factory) answers domain errors
+(:mod:`cites_runtime.errors`) and validation errors the same way in every service, and
+refuses text PostgreSQL cannot store before any route sees it.
+
+**Paging** (every list endpoint): keyset cursors. A page is ``{"items": [...],
+"next_cursor": "..."}``; pass ``?cursor=<next_cursor>`` for the next one, until
+``next_cursor`` is null. ``limit`` is 1–200 (default 50). Cursors are opaque; one that
+this API did not give is a 422 naming ``cursor``. Chosen over offsets because a page
+stays right while rows are inserted and a deep page costs what the first one does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from urllib.parse import parse_qsl
+from uuid import UUID, uuid4, uuid5
+
+import asyncpg
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field
+
+from .actor import Actor, Role
+from .auth import BEARER, require
+from .errors import DomainError
+from .logs import bind
+from .uow import Cause, UnitOfWork, new_traceparent
+
+if TYPE_CHECKING:
+    from .app import Runtime
+
+__all__ = [
+    "CORRELATION_NAMESPACE",
+    "Anyone",
+    "Caller",
+    "Input",
+    "National",
+    "Operator",
+    "Page",
+    "PageRequest",
+    "Paging",
+    "Prefecture",
+    "Reader",
+    "caller",
+    "cause_of",
+    "install",
+]
+
+T = TypeVar("T")
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["method", "route"])
+
+
+class Input(BaseModel):
+    """Base of every body an API accepts: unknown fields are refused (a typo is a 422, not
+    a silently ignored field), and the parsed body is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- who calls, and why ------------------------------------------------------------------
+
+CORRELATION_NAMESPACE = UUID("6f1c3d2e-8a47-4b0e-9c55-2f7d1e0a9b31")
+"""A caller's ``X-Correlation-ID`` that is not a UUID (envelopes carry UUIDs) becomes
+``uuid5(CORRELATION_NAMESPACE, value)``: the same value always correlates the same
+events, and the response's ``X-Correlation-ID`` says which UUID that is."""
+
+
+def cause_of(request: Request) -> Cause:
+    """Why a request's events happen: its correlation id (``X-Correlation-ID``, else a new
+    one) and its W3C trace (``traceparent``), the same for every unit of work it opens."""
+    found: Cause | None = getattr(request.state, "cause", None)
+    if found is not None:
+        return found
+    raw = request.headers.get("x-correlation-id", "").strip()
+    if not raw:
+        correlation = uuid4()
+    else:
+        try:
+            correlation = UUID(raw)
+        except ValueError:
+            correlation = uuid5(CORRELATION_NAMESPACE, raw)
+    cause = Cause(correlation_id=correlation,
+                  traceparent=new_traceparent(request.headers.get("traceparent")))
+    request.state.cause = cause
+    return cause
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends the request and why, with the runtime to act through."""
+
+    actor: Actor
+    cause: Cause
+    runtime: Runtime[Any]
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction whose events carry this request's cause."""
+        return self.runtime.unit_of_work(self.cause)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """For queries (reads need no unit of work)."""
+        return self.runtime.pool
+
+
+def caller(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
+    """FastAPI dependency: the :class:`Caller`, authenticated, holding one of ``roles``."""
+    check = require(*roles)
+
+    async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None
+                         = Depends(BEARER)) -> Caller:
+        actor = await check(request, credentials)
+        return Caller(actor, cause_of(request), request.app.state.runtime)
+
+    return dependency
+
+
+National = Annotated[Caller, Depends(caller(Role.NATIONAL))]
+"""The national coordination only."""
+Prefecture = Annotated[Caller, Depends(caller(Role.PREFECTURE))]
+"""A préfecture only (in its own département: ``actor.ensure_acts_for``)."""
+Operator = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE))]
+"""The national coordination, or a préfecture in its own département."""
+Reader = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.VIEWER))]
+"""The State's readers: national coordination, préfectures, viewers."""
+Anyone = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.PARTNER,
+                                          Role.VIEWER))]
+"""Any holder of a valid token, partners included."""
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. See the module's docstring for the contract."""
+
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page")
+
+
+def _cursor_error(cursor: str, why: str) -> RequestValidationError:
+    return RequestValidationError([{
+        "loc": ("query", "cursor"), "type": "cursor", "input": cursor,
+        "msg": f"cursor is not one this API gave ({why}): pass the previous page's "
+               "next_cursor unchanged",
+    }])
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What a list endpoint was asked for: the position after which to read, and how many."""
+
+    cursor: str | None
+    limit: int
+
+    @property
+    def fetch(self) -> int:
+        """Rows to ask the store for: one more than the page tells whether another follows."""
+        return self.limit + 1
+
+    def after(self, *types: Callable[[str], Any]) -> tuple[Any, ...] | None:
+        """The keyset position the cursor holds, each value converted by ``types`` (e.g.
+        ``datetime.fromisoformat, UUID``); None on the first page. A cursor that does not
+        decode to that many valid values is a 422."""
+        if self.cursor is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(self.cursor + "=" * (-len(self.cursor) % 4))
+            values = json.loads(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise _cursor_error(self.cursor, "not decodable") from exc
+        if not isinstance(values, list) or len(values) != len(types) or not all(
+                isinstance(v, str) for v in values):
+            raise _cursor_error(self.cursor, "wrong shape")
+        if any(_unstorable(v) for v in values):
+            raise _cursor_error(self.cursor, "unstorable text")
+        try:
+            return tuple(convert(v) for convert, v in zip(types, values, strict=True))
+        except (ValueError, TypeError) as exc:
+            raise _cursor_error(self.cursor, "bad value") from exc
+
+    def page(self, rows: Sequence[T], key: Callable[[T], Sequence[object]]) -> Page[T]:
+        """The page of ``rows`` (fetched with :attr:`fetch`); ``key`` gives a row's sort key,
+        whose values (as ``str``) the next cursor holds."""
+        items = list(rows[:self.limit])
+        more = len(rows) > self.limit
+        cursor = None
+        if more:
+            raw = json.dumps([_cursor_text(v) for v in key(items[-1])]).encode()
+            cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return Page(items=items, next_cursor=cursor)
+
+
+def _cursor_text(value: object) -> str:
+    isoformat = getattr(value, "isoformat", None)
+    return str(isoformat() if callable(isoformat) else value)
+
+
+async def page_request(
+    cursor: Annotated[str | None, Query(max_length=1000,
+                                        description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page")] = 50,
+) -> PageRequest:
+    return PageRequest(cursor, limit)
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # ASCII-escaped: an echoed input holding a lone surrogate still encodes.
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def _unique_violation(request: Request, exc: Exception) -> Response:
+    # A use case checks uniqueness before it writes; a violation escaping it means a
+    # concurrent request wrote the same key in between and won: the state changed.
+    return JSONResponse({"detail": "changed by a concurrent request: read the current "
+                                   "state and retry"}, status_code=409)
+
+
+# JSON escapes that decode to text PostgreSQL cannot store: NUL, or a lone surrogate.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _unstorable(value: str) -> tuple[str, str] | None:
+    """(error type, message) when PostgreSQL could not store ``value``."""
+    if "\x00" in value:
+        return "text_nul", "Text may not contain the NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "string_unicode", "Input should be valid Unicode: lone surrogate (\\udXXX)"
+    return None
+
+
+def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()
+                     ) -> tuple[tuple[str | int, ...], tuple[str, str]] | None:
+    """Where, in decoded JSON, a key or string holds text PostgreSQL cannot store."""
+    if isinstance(value, str):
+        why = _unstorable(value)
+        return (path, why) if why else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and (why := _unstorable(key)):
+            return (*path, key), why
+        found = _find_unstorable(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _unstorable_in_url(scope: Any) -> tuple[list[str | int], tuple[str, str]] | None:
+    """A NUL in the path or a query parameter (``%00``): the URL decodes to it, and no
+    column could store it."""
+    if "\x00" in scope.get("path", ""):
+        return ["path"], ("text_nul", "The path may not contain the NUL character (%00)")
+    query = scope.get("query_string", b"")
+    if b"%00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return ["query", name.replace("\x00", "")], (
+                    "text_nul", "Text may not contain the NUL character (%00)")
+    return None
+
+
+class RejectUnstorableText:
+    """ASGI middleware: ``\\u0000`` and lone ``\\udXXX`` escapes are valid JSON and ``%00``
+    a valid URL escape, but they decode to text PostgreSQL cannot store; pydantic lets such
+    strings through and the write then fails (a 500 for bad input). Refuse them up front
+    with a 422 naming the field, for every route of every service. A body is parsed here
+    only when such an escape appears in it (a cheap scan)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = _unstorable_in_url(scope)
+        if found is not None or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            if found is None:
+                await self.app(scope, receive, send)
+                return
+            await _refuse(found, scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if _UNSTORABLE_ESCAPE.search(body):
+            try:
+                in_body = _find_unstorable(json.loads(body))
+            except ValueError:
+                in_body = None  # not JSON: FastAPI reports it
+            if in_body is not None:
+                path, why = in_body
+                await _refuse((["body", *path], why), scope, receive, send)
+                return
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(found: tuple[list[str | int], tuple[str, str]], scope: Any, receive: Any,
+                  send: Any) -> None:
+    loc, (kind, why) = found
+    response = JSONResponse({"detail": [{"type": kind, "loc": loc, "msg": why}]},
+                            status_code=422)
+    await response(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Give ``app`` the shared edge: error answers, the unstorable-text guard, and the
+    request observer (correlation id in logs and in the response, metrics)."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(asyncpg.UniqueViolationError, _unique_violation)
+    app.add_middleware(RejectUnstorableText)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        cause = cause_of(request)
+        with bind(correlation_id=cause.correlation_id):
+            response: Response = await call_next(request)
+        response.headers["X-Correlation-ID"] = str(cause.correlation_id)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        return response

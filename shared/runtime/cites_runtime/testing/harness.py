@@ -1,0 +1,269 @@
+"""One service under test, driven as its users drive it: HTTP in, events in, events out.
+
+Two ways to run it, same handle (:class:`ServiceUnderTest`):
+
+- :func:`in_memory` — the service's isolated tests: FastStream's ``TestKafkaBroker``
+  instead of Kafka (what the relay publishes is captured in ``published``; what a test
+  ``publish``-es is delivered to the service's consumer at once), real PostgreSQL.
+- :func:`on_kafka` — integration tests: the real Kafka broker and PostgreSQL, the real
+  producer, relay and consumer group.
+
+Both migrate the service's schema first and talk HTTP in-process (``ASGITransport``), or
+over a real socket with ``serve=True`` (for tools that need a URL, e.g. schemathesis).
+Settings come from the ``service_settings`` fixture of the pytest plugin (a fresh schema
+and role, a fresh topic prefix, :data:`TOKENS`, a :class:`FakeClock`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from cites_contracts import Envelope, Event, decode, encode
+
+from ..app import Runtime, ServiceDefinition, build_app, run_migrations
+from ..kafka import OutboundRecord, ensure_topics, make_producer
+from ..settings import ServiceSettings, TokenGrant
+from .http import serve_app
+from .kafka import wait_caught_up
+
+__all__ = [
+    "AS_NATIONAL",
+    "AS_PARTNER",
+    "AS_PREFECTURE_69",
+    "AS_PREFECTURE_93",
+    "AS_VIEWER",
+    "NOW",
+    "TOKENS",
+    "BrokerPublisher",
+    "FakeClock",
+    "ServiceUnderTest",
+    "all_published",
+    "bearer",
+    "envelopes_json",
+    "eventually",
+    "in_memory",
+    "on_kafka",
+]
+
+TOKENS = {
+    "tok-national": TokenGrant(role="national", subject="coordination-nationale"),
+    "tok-prefecture-69": TokenGrant(role="prefecture", departement="69", subject="pref-69"),
+    "tok-prefecture-93": TokenGrant(role="prefecture", departement="93", subject="pref-93"),
+    "tok-partner": TokenGrant(role="partner", subject="partner-demo"),
+    "tok-viewer": TokenGrant(role="viewer", subject="viewer-demo"),
+}
+"""The tokens every service's tests configure (``service_settings`` sets them)."""
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+AS_NATIONAL = bearer("tok-national")
+AS_PREFECTURE_69 = bearer("tok-prefecture-69")
+AS_PREFECTURE_93 = bearer("tok-prefecture-93")
+AS_PARTNER = bearer("tok-partner")
+AS_VIEWER = bearer("tok-viewer")
+
+NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
+
+
+class FakeClock:
+    """A service's clock in tests (``settings.clock``): fixed, moved by hand."""
+
+    def __init__(self, now: datetime = NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def set_date(self, day: date) -> None:
+        self.now = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0,
+                     what: str = "condition", every: float = 0.05) -> None:
+    """Bounded polling: wait for ``check`` rather than for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        await asyncio.sleep(every)
+
+
+async def all_published(runtime: Runtime[Any], *, timeout: float = 30.0) -> None:
+    """Wait until ``runtime``'s relay has every committed event acknowledged by the broker."""
+    async def done() -> bool:
+        pending: int = await runtime.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        return pending == 0
+
+    await eventually(done, timeout=timeout, what="outbox fully published")
+
+
+class BrokerPublisher:
+    """The relay's and dead letters' publisher on FastStream's ``TestKafkaBroker``: the
+    same records and headers as :class:`~cites_runtime.kafka.AiokafkaPublisher`, delivered
+    in memory."""
+
+    def __init__(self, broker: Any):
+        self.broker = broker
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        await self.publish_batch(records)
+        return asyncio.sleep(0)
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        for r in records:
+            headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
+            await self.broker.publish(r.value, r.topic, key=r.key, headers=headers,
+                                      correlation_id=headers.get("correlation_id"))
+
+
+Send = Callable[[str, bytes, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
+
+
+@dataclass
+class ServiceUnderTest:
+    """The running service, as a test drives and observes it."""
+
+    http: httpx.AsyncClient
+    runtime: Runtime[Any]
+    definition: ServiceDefinition
+    _send: Send
+    _caught_up: Callable[[], Awaitable[None]]
+    published: list[Envelope[Event]] = field(default_factory=list)
+    """In memory: every envelope the relay published, in order (on Kafka: read topics)."""
+    url: str = ""
+
+    @property
+    def settings(self) -> Any:
+        return self.runtime.settings
+
+    async def outbox(self, *types: str) -> list[Envelope[Event]]:
+        """The events the service committed, in commit order; only ``types`` if given
+        (short names, e.g. ``"AllianceOpened"``)."""
+        rows = await self.runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
+        found = [decode(bytes(r["value"])) for r in rows]
+        return [e for e in found if not types or e.type.split(".", 1)[1] in types]
+
+    async def all_published(self, timeout: float = 30.0) -> None:
+        """Wait until the relay has every committed event acknowledged by the broker."""
+        await all_published(self.runtime, timeout=timeout)
+
+    async def publish(self, *items: Event | Envelope[Event] | bytes, topic: str | None = None
+                      ) -> None:
+        """Put events (wrapped in a fresh envelope unless given one) or raw bytes on the
+        topics the service consumes, in order. Raw bytes go to ``topic`` (default: the
+        consumer's first topic), keyed ``poison``."""
+        for item in items:
+            if isinstance(item, bytes):
+                name = topic or self._consumed()[0]
+                await self._send(self.settings.topic(name), item, b"poison", [])
+                continue
+            env = item if isinstance(item, Envelope) else Envelope.wrap(item, sequence=1)
+            rec = encode(env)
+            await self._send(self.settings.topic(topic or rec.topic), rec.value, rec.key,
+                             rec.headers)
+
+    async def caught_up(self) -> None:
+        """Everything published so far on the consumed topics has been applied."""
+        await self._caught_up()
+
+    def _consumed(self) -> list[str]:
+        if self.definition.consumer is None:
+            raise LookupError(f"{self.definition.name} consumes no topic")
+        return self.definition.consumer.topics
+
+
+@contextlib.asynccontextmanager
+async def _http(app: Any, name: str, serve: bool) -> AsyncIterator[tuple[httpx.AsyncClient,
+                                                                        str]]:
+    if serve:
+        async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield http, url
+        return
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=f"http://{name}",
+            timeout=30) as http:
+        yield http, ""
+
+
+@contextlib.asynccontextmanager
+async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
+                    serve: bool = False) -> AsyncIterator[ServiceUnderTest]:
+    """The service on FastStream's in-memory broker and the real PostgreSQL."""
+    await run_migrations(definition, settings)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    published: list[Envelope[Event]] = []
+
+    async def capture(body: Any, msg: KafkaMessage) -> None:
+        published.append(decode(msg.body, dict(msg.headers)))
+
+    for topic in definition.produces:
+        broker.subscriber(settings.topic(topic.name))(capture)
+    async with TestKafkaBroker(broker) as test_broker:
+        async def send(topic: str, value: bytes, key: bytes | None,
+                       headers: list[tuple[str, bytes]]) -> None:
+            # Delivered to the consumer before this returns: nothing to wait for after.
+            await test_broker.publish(value, topic, key=key,
+                                      headers={k: v.decode() for k, v in headers})
+
+        async def nothing_to_wait_for() -> None:
+            return None
+
+        app = build_app(definition, settings, publisher=BrokerPublisher(test_broker),
+                        broker=test_broker)
+        async with _http(app, definition.name, serve) as (http, url):
+            yield ServiceUnderTest(http, app.state.runtime, definition, send,
+                                   nothing_to_wait_for, published, url)
+
+
+@contextlib.asynccontextmanager
+async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
+                   serve: bool = False) -> AsyncIterator[ServiceUnderTest]:
+    """The service on the real Kafka broker and PostgreSQL (producer, relay, consumer)."""
+    await run_migrations(definition, settings)
+    consumed = [settings.topic(t) for t in definition.consumer.topics] \
+        if definition.consumer else []
+    if consumed:  # the upstream producer would create them; here the test is upstream
+        await ensure_topics(settings.kafka_bootstrap_servers, consumed)
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    await producer.start()
+
+    async def send(topic: str, value: bytes, key: bytes | None,
+                   headers: list[tuple[str, bytes]]) -> None:
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
+
+    async def caught_up() -> None:
+        assert definition.consumer is not None
+        for topic in consumed:
+            await wait_caught_up(settings.kafka_bootstrap_servers,
+                                 settings.topic(definition.consumer.name), topic, timeout=60)
+
+    try:
+        app = build_app(definition, settings)
+        async with _http(app, definition.name, serve) as (http, url):
+            yield ServiceUnderTest(http, app.state.runtime, definition, send, caught_up,
+                                   url=url)
+    finally:
+        await producer.stop()
+
+
+def envelopes_json(envelopes: Sequence[Envelope[Event]]) -> list[dict[str, Any]]:
+    """Envelopes as a consumer sees them on the wire (JSON objects)."""
+    return [json.loads(encode(e).value) for e in envelopes]
