@@ -31,6 +31,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
+from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 from pydantic import BaseModel
 from rich.console import Console
 
@@ -49,8 +50,6 @@ NATIONAL = "bench-national"
 PREFECTURE = "bench-prefecture-69"
 TOKENS = {NATIONAL: {"role": "national", "subject": "bench"},
           PREFECTURE: {"role": "prefecture", "departement": "69", "subject": "bench-69"}}
-CRITERIA = ("perimeter", "diagnostic", "objectives", "governance", "steering", "action_plan",
-            "means", "identity", "quality_approach")
 DECISION = {"outcome": "label", "motive": "Dossier solide, alliance éducative constituée"}
 WARM_UP = 50
 ROUNDS = 2  # alternated, best of each kept: the machine is shared and noisy
@@ -207,7 +206,7 @@ async def _prepare(port: int, n: int, concurrency: int) -> list[str]:
     for i in range(n):
         queue.put_nowait(i)
     ids: list[str] = []
-    scores = {"scores": {c: {"score": 4} for c in CRITERIA}}
+    scores = {"scores": CRITERIA_2024_SCORES}
 
     async def worker() -> None:
         async with _Connection(port) as conn:
@@ -232,24 +231,15 @@ def _candidature(i: int) -> dict[str, Any]:
     schools = [{"uai": f"069{(i * 12 + k) % 10000:04d}A", "kind": "college" if k == 0
                 else "ecole", "name": f"École {i}-{k}", "education_priority": "rep_plus"}
                for k in range(12)]
-    return {
-        "wave_id": "2024-generalisation", "departement": "69",
-        "territory_name": f"Territoire {i}",
-        "communes": [{"insee_code": f"69{(i + k) % 900 + 100:03d}", "name": f"Commune {i}-{k}"}
-                     for k in range(2)],
-        "qpvs": [{"code": f"QN069{k:02d}M", "name": f"Quartier {i}-{k}", "population": 4200}
-                 for k in range(3)],
-        "schools": schools, "lead_college_uai": schools[0]["uai"],
-        "troika": [{"role": "prefet", "email": "prefet@rhone.gouv.fr"},
-                   {"role": "recteur", "email": "recteur@ac-lyon.fr"},
-                   {"role": "maire", "email": "maire@commune.fr"}],
-        "diagnostic": "Diagnostic partagé du territoire. " * 10,
-        "objectives": {"school_role": "Conforter le rôle de l'école",
-                       "educational_continuity": "Continuité éducative",
-                       "opportunities": "Ouvrir le champ des possibles"},
-        "governance": "Troïka et comité de pilotage.", "action_plan": "Plan d'actions. " * 10,
-        "requested_annual_contribution": 25_000_000,
-    }
+    return eligible_candidature(
+        territory_name=f"Territoire {i}",
+        communes=[{"insee_code": f"69{(i + k) % 900 + 100:03d}", "name": f"Commune {i}-{k}"}
+                  for k in range(2)],
+        qpvs=[{"code": f"QN069{k:02d}M", "name": f"Quartier {i}-{k}", "population": 4200}
+              for k in range(3)],
+        schools=schools, lead_college_uai=schools[0]["uai"],
+        diagnostic="Diagnostic partagé du territoire. " * 10,
+        action_plan="Plan d'actions. " * 10)
 
 
 async def _read_labels(bootstrap: str, topic: str, expected: set[str], sent_all: asyncio.Event,

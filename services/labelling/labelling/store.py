@@ -36,8 +36,6 @@ __all__ = [
     "RecordedEntry",
     "WaveStats",
     "add_history",
-    "count_candidatures",
-    "count_labels",
     "due_cite_ids",
     "get_candidature",
     "get_label",
@@ -238,25 +236,23 @@ _CANDIDATURE_FILTER = """($1::text IS NULL OR wave_id = $1)
                      AND ($3::text IS NULL OR departement = $3)"""
 
 
-async def list_candidatures(conn: Db, f: Filters, *, limit: int, offset: int
-                            ) -> list[CandidatureSummary]:
+async def list_candidatures(conn: Db, f: Filters, *, after: tuple[datetime, UUID] | None,
+                            limit: int) -> list[CandidatureSummary]:
+    """Newest first; ``after``: the (created_at, id) of the last one of the previous page."""
     rows = await conn.fetch(
         f"""SELECT id, wave_id, departement, territory_name, status, created_at, submitted_at,
                    decided_at, cite_id
               FROM candidatures WHERE {_CANDIDATURE_FILTER}
-             ORDER BY created_at DESC, id LIMIT $4 OFFSET $5""",
-        f.wave_id, f.status, f.departement, limit, offset)
+               AND ($4::timestamptz IS NULL OR created_at < $4
+                    OR (created_at = $4 AND id > $5::uuid))
+             ORDER BY created_at DESC, id LIMIT $6""",
+        f.wave_id, f.status, f.departement, after[0] if after else None,
+        after[1] if after else None, limit)
     return [CandidatureSummary(
         id=r["id"], wave_id=r["wave_id"], departement=r["departement"],
         territory_name=r["territory_name"], status=CandidatureStatus(r["status"]),
         created_at=r["created_at"], submitted_at=r["submitted_at"],
         decided_at=r["decided_at"], cite_id=r["cite_id"]) for r in rows]
-
-
-async def count_candidatures(conn: Db, f: Filters) -> int:
-    n: int = await conn.fetchval(f"SELECT count(*) FROM candidatures WHERE {_CANDIDATURE_FILTER}",
-                                 f.wave_id, f.status, f.departement)
-    return n
 
 
 # --- Cités ---------------------------------------------------------------------------------
@@ -334,19 +330,17 @@ _CITE_FILTER = """($1::text IS NULL OR wave_id = $1)
               AND ($3::text IS NULL OR departement = $3)"""
 
 
-async def list_labels(conn: Db, f: Filters, *, limit: int | None = None, offset: int = 0
-                      ) -> list[Label]:
+async def list_labels(conn: Db, f: Filters, *, after: tuple[datetime, str] | None = None,
+                      limit: int | None = None) -> list[Label]:
+    """In labelling order; ``after``: the (labelled_at, cite_id) of the last one of the
+    previous page; every one without ``limit``."""
     rows = await conn.fetch(
         f"""SELECT * FROM cites WHERE {_CITE_FILTER}
-             ORDER BY labelled_at, cite_id LIMIT $4 OFFSET $5""",
-        f.wave_id, f.status, f.departement, limit, offset)
+               AND ($4::timestamptz IS NULL OR (labelled_at, cite_id) > ($4, $5::text))
+             ORDER BY labelled_at, cite_id LIMIT $6""",
+        f.wave_id, f.status, f.departement, after[0] if after else None,
+        after[1] if after else None, limit)
     return [_label(r) for r in rows]
-
-
-async def count_labels(conn: Db, f: Filters) -> int:
-    n: int = await conn.fetchval(f"SELECT count(*) FROM cites WHERE {_CITE_FILTER}",
-                                 f.wave_id, f.status, f.departement)
-    return n
 
 
 # --- History ---------------------------------------------------------------------------------

@@ -1,56 +1,28 @@
-"""Fixtures of the labelling tests: settings on a fresh schema, the service driven over HTTP
-on FastStream's in-memory broker (isolated), and flow helpers."""
+"""Fixtures of the labelling tests: its settings on this test's schema, topic prefix and
+clock, and the service running isolated (in-memory broker) or on real Kafka."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
-from cites_contracts import Envelope, Event, decode
-from cites_contracts.topics import LABELLING_CANDIDATURES, LABELLING_LABELS
-from cites_runtime.app import build_app, run_migrations
-from cites_runtime.kafka import BrokerPublisher
-from cites_runtime.testing.infra import Infra
-from cites_runtime.testing.plugin import ServiceDb
+from cites_runtime.app import run_migrations
+from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # labelling_kit.py lives beside the tests
 
 from labelling.app import definition
 from labelling.settings import LabellingSettings
-from labelling_kit import TOKENS, FakeClock, Service
+from labelling_kit import Labelling
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_settings(infra: Infra, service_db: ServiceDb, topic_prefix: str, clock: FakeClock
-                  ) -> Callable[..., LabellingSettings]:
-    def make(**overrides: Any) -> LabellingSettings:
-        values: dict[str, Any] = dict(
-            database_url=service_db.dsn, db_schema=service_db.schema,
-            kafka_bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topic_prefix,
-            tokens=TOKENS, relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
-            clock=clock,
-        )
-        values.update(overrides)
-        return LabellingSettings(**values)
-
-    return make
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., LabellingSettings]) -> LabellingSettings:
-    return make_settings()
+def settings(service_settings: SettingsFactory) -> LabellingSettings:
+    return service_settings(LabellingSettings)
 
 
 @pytest.fixture
@@ -60,18 +32,14 @@ async def migrated(settings: LabellingSettings) -> LabellingSettings:
 
 
 @pytest.fixture
-async def service(migrated: LabellingSettings) -> AsyncIterator[Service]:
-    broker = KafkaBroker(migrated.kafka_bootstrap_servers)
-    published: list[Envelope[Event]] = []
+async def service(settings: LabellingSettings) -> AsyncIterator[Labelling]:
+    """Isolated: HTTP in-process, FastStream's in-memory broker, real PostgreSQL."""
+    async with in_memory(definition, settings) as running:
+        yield Labelling(running)
 
-    async def capture(body: Any, msg: KafkaMessage) -> None:
-        published.append(decode(msg.body, dict(msg.headers)))
 
-    for topic in (LABELLING_CANDIDATURES, LABELLING_LABELS):
-        broker.subscriber(migrated.topic(topic.name))(capture)
-    async with TestKafkaBroker(broker) as test_broker:
-        app = build_app(definition, migrated, publisher=BrokerPublisher(test_broker),
-                        broker=test_broker)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://labelling") as http:
-            yield Service(http, app.state.runtime, published)
+@pytest.fixture
+async def live(settings: LabellingSettings) -> AsyncIterator[Labelling]:
+    """Integration: the real Kafka producer and relay, real PostgreSQL."""
+    async with on_kafka(definition, settings) as running:
+        yield Labelling(running)

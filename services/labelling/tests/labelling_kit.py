@@ -1,22 +1,20 @@
 """Test kit of the labelling service: builders of valid data (start from an eligible dossier,
-change one thing), tokens, the in-process service handle and flow helpers."""
+change one thing), the service under test with its flows. Tokens, the clock and the
+harness are the runtime's (``cites_runtime.testing``)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
+from labelling import service
+from labelling.api.candidatures import CandidatureIn
 from labelling.domain import (
     CRITERIA_2019,
     CRITERIA_2024,
-    Actor,
     Candidature,
-    CandidatureIn,
     Dossier,
     FilingWindow,
     Label,
@@ -25,36 +23,26 @@ from labelling.domain import (
     WaveStatus,
     first_period,
 )
+from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
 from cites_contracts import Envelope, Event
-from cites_contracts.types import ActorRole
+from cites_runtime.actor import Actor, Role
 from cites_runtime.app import Runtime
-from cites_runtime.settings import TokenGrant
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    NOW,
+    ServiceUnderTest,
+    eventually,
+)
 
-NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
-TODAY = date(2025, 3, 10)
+TODAY = NOW.date()
 
-PREFECTURE_69 = Actor(ActorRole.PREFECTURE, "pref-69", "69")
-PREFECTURE_93 = Actor(ActorRole.PREFECTURE, "pref-93", "93")
-NATIONAL = Actor(ActorRole.NATIONAL_COORDINATION, "coordination")
+PREFECTURE_69 = Actor(Role.PREFECTURE, "pref-69", "69")
+PREFECTURE_93 = Actor(Role.PREFECTURE, "pref-93", "93")
+NATIONAL = Actor(Role.NATIONAL, "coordination")
 
 WAVE_2024 = "2024-generalisation"
-
-
-class FakeClock:
-    """The service's clock in tests: fixed, moved by hand."""
-
-    def __init__(self, now: datetime = NOW):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def set_date(self, day: date) -> None:
-        self.now = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
 
 
 def commune(insee_code: str = "69256", name: str = "Vaulx-en-Velin") -> dict[str, Any]:
@@ -74,29 +62,7 @@ def school(uai: str = "0691234A", kind: str = "college", priority: str = "rep_pl
 def dossier_body(*, wave_id: str = WAVE_2024, departement: str = "69", **overrides: Any
                  ) -> dict[str, Any]:
     """The JSON of a candidature eligible under every rule set (2019, 2021 and 2024)."""
-    body: dict[str, Any] = {
-        "wave_id": wave_id,
-        "departement": departement,
-        "territory_name": "Vaulx-en-Velin",
-        "communes": [commune()],
-        "qpvs": [qpv()],
-        "schools": [school(), school("0695678B", "ecole", "rep", "École Jean Vilar")],
-        "lead_college_uai": "0691234A",
-        "troika": [{"role": "prefet", "email": "prefet@rhone.gouv.fr"},
-                   {"role": "recteur", "email": "recteur@ac-lyon.fr"},
-                   {"role": "maire", "email": "cabinet@mairie-vaulxenvelin.fr"}],
-        "npnru_project": "national",
-        "reconquest_zone": True,
-        "diagnostic": "Un quart des jeunes de 16 à 25 ans sans diplôme ni emploi.",
-        "objectives": {"school_role": "Conforter le rôle de l'école",
-                       "educational_continuity": "Continuité éducative de 0 à 25 ans",
-                       "opportunities": "Ouvrir le champ des possibles"},
-        "governance": "Troïka, comité de pilotage trimestriel, chef de projet opérationnel.",
-        "action_plan": "Petits déjeuners, cordées de la réussite, accueil des parents.",
-        "requested_annual_contribution": 25_000_000,
-    }
-    body.update(overrides)
-    return body
+    return eligible_candidature(wave_id=wave_id, departement=departement, **overrides)
 
 
 def dossier(**overrides: Any) -> Dossier:
@@ -150,50 +116,34 @@ def labelled(w: Wave | None = None, *, on: date = TODAY, years: int = 3) -> Labe
     return label
 
 
-TOKENS = {
-    "tok-national": TokenGrant(role="national", subject="coordination-nationale"),
-    "tok-prefecture-69": TokenGrant(role="prefecture", departement="69", subject="pref-69"),
-    "tok-prefecture-93": TokenGrant(role="prefecture", departement="93", subject="pref-93"),
-    "tok-viewer": TokenGrant(role="viewer", subject="viewer"),
-    "tok-partner": TokenGrant(role="partner", subject="partner"),
-}
-AS_NATIONAL = {"Authorization": "Bearer tok-national"}
-AS_PREF_69 = {"Authorization": "Bearer tok-prefecture-69"}
-AS_PREF_93 = {"Authorization": "Bearer tok-prefecture-93"}
-AS_VIEWER = {"Authorization": "Bearer tok-viewer"}
-AS_PARTNER = {"Authorization": "Bearer tok-partner"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0,
-                     what: str = "condition") -> None:
-    """Bounded polling: no test waits on a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 @dataclass
-class Service:
-    """The labelling service in-process: HTTP over ASGI, its runtime, and the events its
-    relay published on the in-memory broker."""
+class Labelling:
+    """The labelling service under test, with the flows its tests repeat."""
 
-    http: httpx.AsyncClient
-    runtime: Runtime
-    published: list[Envelope[Event]] = field(default_factory=list)
+    running: ServiceUnderTest
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.running.http
+
+    @property
+    def runtime(self) -> Runtime[Any]:
+        return self.running.runtime
+
+    @property
+    def published(self) -> list[Envelope[Event]]:
+        return self.running.published
 
     async def outbox(self) -> list[str]:
         """Types of the events committed so far, in commit order."""
-        rows = await self.runtime.pool.fetch("SELECT event_type FROM outbox ORDER BY id")
-        return [r["event_type"] for r in rows]
+        return [e.type for e in await self.running.outbox()]
 
     async def published_types(self, count: int) -> list[str]:
         await eventually(lambda: _at_least(self.published, count), what=f"{count} events")
         return [e.type for e in self.published]
 
     # -- flows over HTTP ---------------------------------------------------------------
-    async def draft(self, headers: dict[str, str] = AS_PREF_69, **overrides: Any) -> str:
+    async def draft(self, headers: dict[str, str] = AS_PREFECTURE_69, **overrides: Any) -> str:
         r = await self.http.post("/candidatures", json=dossier_body(**overrides),
                                  headers=headers)
         assert r.status_code == 201, r.text
@@ -201,14 +151,14 @@ class Service:
 
     async def submitted(self, **overrides: Any) -> str:
         cid = await self.draft(**overrides)
-        r = await self.http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_69)
+        r = await self.http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_69)
         assert r.status_code == 200, r.text
         return cid
 
     async def under_review(self, score: int = 4, **overrides: Any) -> str:
         cid = await self.submitted(**overrides)
         r = await self.http.put(f"/candidatures/{cid}/review", headers=AS_NATIONAL, json={
-            "scores": {c: {"score": score} for c in CRITERIA_2024}})
+            "scores": {c: {**v, "score": score} for c, v in CRITERIA_2024_SCORES.items()}})
         assert r.status_code == 200, r.text
         return cid
 
@@ -225,55 +175,19 @@ async def _at_least(items: list[Any], n: int) -> bool:
     return len(items) >= n
 
 
-__all__ = [
-    "AS_NATIONAL",
-    "AS_PARTNER",
-    "AS_PREF_69",
-    "AS_PREF_93",
-    "AS_VIEWER",
-    "NATIONAL",
-    "NOW",
-    "PREFECTURE_69",
-    "PREFECTURE_93",
-    "TODAY",
-    "TOKENS",
-    "WAVE_2024",
-    "FakeClock",
-    "Outcome",
-    "Service",
-    "candidature_in",
-    "commune",
-    "dossier",
-    "dossier_body",
-    "draft",
-    "eventually",
-    "fully_scored",
-    "labelled",
-    "qpv",
-    "school",
-    "submitted",
-    "wave",
-]
-
-
-async def label_through_service(runtime: Runtime, **overrides: Any) -> str:
+async def label_through_service(runtime: Runtime[Any], **overrides: Any) -> str:
     """A cité labelled by calling the use cases directly (no HTTP); returns its id."""
-    from labelling import service
-
-    c = await service.draft_candidature(runtime, candidature_in(**overrides), PREFECTURE_69)
-    await service.submit_candidature(runtime, c.id, PREFECTURE_69)
-    await service.score_candidature(runtime, c.id, {k: (4, "") for k in CRITERIA_2024},
-                                    NATIONAL)
-    c = await service.decide(runtime, c.id, Outcome.LABEL, "Dossier solide", actor=NATIONAL)
+    body = candidature_in(**overrides)
+    async with runtime.unit_of_work() as uow:
+        c = await service.draft_candidature(uow, body.wave_id, body.departement, body.dossier(),
+                                            PREFECTURE_69)
+    async with runtime.unit_of_work() as uow:
+        await service.submit_candidature(uow, c.id, PREFECTURE_69)
+    async with runtime.unit_of_work() as uow:
+        await service.score_candidature(uow, c.id, {k: (4, "") for k in CRITERIA_2024},
+                                        NATIONAL)
+    async with runtime.unit_of_work() as uow:
+        c = await service.decide(uow, c.id, Outcome.LABEL, "Dossier solide",
+                                 label_years=runtime.settings.label_years, actor=NATIONAL)
     assert c.cite_id is not None
     return c.cite_id
-
-
-async def all_published(runtime: Runtime) -> None:
-    """Wait until the relay has every committed event acknowledged by Kafka."""
-    async def done() -> bool:
-        pending: int = await runtime.pool.fetchval(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        return pending == 0
-
-    await eventually(done, what="outbox fully published")

@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from labelling_kit import (
+from labelling_kit import Labelling, dossier_body
+
+from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PARTNER,
-    AS_PREF_69,
-    AS_PREF_93,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
     AS_VIEWER,
-    Service,
-    dossier_body,
 )
 
-ROLES = {"national": AS_NATIONAL, "prefecture": AS_PREF_69, "viewer": AS_VIEWER,
+ROLES = {"national": AS_NATIONAL, "prefecture": AS_PREFECTURE_69, "viewer": AS_VIEWER,
          "partner": AS_PARTNER}
 CID = "00000000-0000-4000-8000-000000000001"
 COMMANDS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
@@ -52,7 +52,7 @@ QUERIES: list[tuple[str, set[str]]] = [
     ({"Authorization": "Bearer forged"}, "unknown or revoked bearer token"),
 ])
 async def test_every_endpoint_but_health_needs_a_known_token(
-        service: Service, headers: dict[str, str], detail: str) -> None:
+        service: Labelling, headers: dict[str, str], detail: str) -> None:
     for method, path, body, _ in COMMANDS:
         r = await service.http.request(method, path, json=body, headers=headers)
         assert r.status_code == 401, path
@@ -65,7 +65,7 @@ async def test_every_endpoint_but_health_needs_a_known_token(
 
 @pytest.mark.parametrize("role", list(ROLES))
 async def test_each_role_is_refused_the_commands_it_may_not_give(
-        service: Service, role: str) -> None:
+        service: Labelling, role: str) -> None:
     for method, path, body, allowed in COMMANDS:
         if role in allowed:
             continue
@@ -78,36 +78,37 @@ async def test_each_role_is_refused_the_commands_it_may_not_give(
     assert await service.outbox() == []
 
 
-async def test_a_prefecture_drafts_only_for_its_own_departement(service: Service) -> None:
-    r = await service.http.post("/candidatures", json=dossier_body(), headers=AS_PREF_93)
+async def test_a_prefecture_drafts_only_for_its_own_departement(service: Labelling) -> None:
+    r = await service.http.post("/candidatures", json=dossier_body(), headers=AS_PREFECTURE_93)
     assert r.status_code == 403
-    assert r.json()["detail"] == "the préfecture of 93 may not act for département 69"
+    assert r.json()["detail"] == ("the préfecture of 93 acts only in its own département, and "
+                                  "this concerns département 69: ask the national coordination")
     listed = await service.http.get("/candidatures", headers=AS_NATIONAL)
-    assert listed.json()["total"] == 0
+    assert listed.json()["items"] == []
 
 
 async def test_a_prefecture_cannot_touch_or_read_another_departements_candidature(
-        service: Service) -> None:
+        service: Labelling) -> None:
     cid = await service.draft()
     http = service.http
     refused = [
-        await http.put(f"/candidatures/{cid}", json=dossier_body(), headers=AS_PREF_93),
-        await http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_93),
-        await http.post(f"/candidatures/{cid}/withdrawal", headers=AS_PREF_93),
-        await http.get(f"/candidatures/{cid}", headers=AS_PREF_93),
-        await http.get("/candidatures", params={"departement": "69"}, headers=AS_PREF_93),
+        await http.put(f"/candidatures/{cid}", json=dossier_body(), headers=AS_PREFECTURE_93),
+        await http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_93),
+        await http.post(f"/candidatures/{cid}/withdrawal", headers=AS_PREFECTURE_93),
+        await http.get(f"/candidatures/{cid}", headers=AS_PREFECTURE_93),
+        await http.get("/candidatures", params={"departement": "69"}, headers=AS_PREFECTURE_93),
     ]
     assert [r.status_code for r in refused] == [403] * 5
-    shown = await http.get(f"/candidatures/{cid}", headers=AS_PREF_69)
+    shown = await http.get(f"/candidatures/{cid}", headers=AS_PREFECTURE_69)
     assert shown.json()["status"] == "draft"
     assert await service.outbox() == []
 
 
-async def test_only_the_cites_own_prefecture_records_its_convention(service: Service) -> None:
+async def test_only_the_cites_own_prefecture_records_its_convention(service: Labelling) -> None:
     _, cite = await service.labelled()
-    other = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREF_93,
+    other = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREFECTURE_93,
                                     json={"signed_on": "2025-03-01"})
-    own = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREF_69,
+    own = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREFECTURE_69,
                                   json={"signed_on": "2025-03-01"})
     assert other.status_code == 403
     assert own.status_code == 200

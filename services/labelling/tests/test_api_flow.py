@@ -7,26 +7,21 @@ import csv
 import io
 from datetime import date
 
-from labelling_kit import (
-    AS_NATIONAL,
-    AS_PREF_69,
-    AS_PREF_93,
-    AS_VIEWER,
-    TODAY,
-    WAVE_2024,
-    FakeClock,
-    Service,
-    commune,
-    dossier_body,
-    qpv,
-)
+from labelling_kit import TODAY, WAVE_2024, Labelling, commune, dossier_body, qpv
 
 from cites_contracts.events.labelling import TerritoryLabelled
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    AS_VIEWER,
+    FakeClock,
+)
 
 
-async def test_a_candidature_becomes_a_cite_and_every_step_is_published(service: Service) -> None:
+async def test_a_candidature_becomes_a_cite_and_every_step_is_published(service: Labelling) -> None:
     cid = await service.draft()
-    await service.http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_69)
+    await service.http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_69)
     await service.http.put(f"/candidatures/{cid}/review", headers=AS_NATIONAL, json={
         "scores": {c: {"score": 4, "comment": "solide"} for c in (
             "perimeter", "diagnostic", "objectives", "governance", "steering", "action_plan",
@@ -55,17 +50,17 @@ async def test_a_candidature_becomes_a_cite_and_every_step_is_published(service:
     assert service.published[2].aggregate_id == "cite-001"
 
 
-async def test_cite_ids_follow_each_other(service: Service) -> None:
+async def test_cite_ids_follow_each_other(service: Labelling) -> None:
     _, first = await service.labelled()
     _, second = await service.labelled(territory_name="Vénissieux")
     assert (first, second) == ("cite-001", "cite-002")
 
 
-async def test_a_cite_shows_its_history(service: Service, clock: FakeClock) -> None:
+async def test_a_cite_shows_its_history(service: Labelling, clock: FakeClock) -> None:
     _, cite = await service.labelled()
     http = service.http
     clock.advance(days=30)
-    await http.post(f"/cites/{cite}/convention", headers=AS_PREF_69,
+    await http.post(f"/cites/{cite}/convention", headers=AS_PREFECTURE_69,
                     json={"signed_on": "2025-04-01"})
     await http.post(f"/cites/{cite}/extension", headers=AS_NATIONAL,
                     json={"communes": [commune("69259", "Vénissieux")],
@@ -94,43 +89,44 @@ async def test_a_cite_shows_its_history(service: Service, clock: FakeClock) -> N
 
 
 async def test_candidatures_are_listed_by_wave_status_and_departement_page_by_page(
-        service: Service) -> None:
+        service: Labelling) -> None:
     for n in range(3):
         await service.submitted(territory_name=f"Territoire {n}")
     await service.draft()
-    await service.draft(AS_PREF_93, departement="93", communes=[commune("93066", "Saint-Denis")],
-                        qpvs=[qpv("QN09301A")])
+    await service.draft(AS_PREFECTURE_93, departement="93",
+                        communes=[commune("93066", "Saint-Denis")], qpvs=[qpv("QN09301A")])
     http = service.http
 
     submitted = (await http.get("/candidatures", headers=AS_NATIONAL,
                                 params={"status": "submitted", "limit": 2})).json()
-    rest = (await http.get("/candidatures", headers=AS_NATIONAL,
-                           params={"status": "submitted", "limit": 2, "offset": 2})).json()
+    rest = (await http.get("/candidatures", headers=AS_NATIONAL, params={
+        "status": "submitted", "limit": 2, "cursor": submitted["next_cursor"]})).json()
     in_93 = (await http.get("/candidatures", headers=AS_NATIONAL,
                             params={"departement": "93"})).json()
     other_wave = (await http.get("/candidatures", headers=AS_NATIONAL,
                                  params={"wave": "2021"})).json()
-    own = (await http.get("/candidatures", headers=AS_PREF_69)).json()
+    own = (await http.get("/candidatures", headers=AS_PREFECTURE_69)).json()
 
-    assert (submitted["total"], len(submitted["items"]), len(rest["items"])) == (3, 2, 1)
+    assert (len(submitted["items"]), len(rest["items"])) == (2, 1)
+    assert submitted["next_cursor"] is not None and rest["next_cursor"] is None
     assert {i["territory_name"] for i in submitted["items"] + rest["items"]} == {
         "Territoire 0", "Territoire 1", "Territoire 2"}
     assert [i["departement"] for i in in_93["items"]] == ["93"]
-    assert other_wave["total"] == 0
-    assert own["total"] == 4  # the préfecture of the Rhône sees only the Rhône
+    assert other_wave == {"items": [], "next_cursor": None}
+    assert len(own["items"]) == 4  # the préfecture of the Rhône sees only the Rhône
 
 
 async def test_a_viewer_reads_a_candidature_without_the_troika_mailboxes(
-        service: Service) -> None:
+        service: Labelling) -> None:
     cid = await service.submitted()
     as_viewer = (await service.http.get(f"/candidatures/{cid}", headers=AS_VIEWER)).json()
-    as_owner = (await service.http.get(f"/candidatures/{cid}", headers=AS_PREF_69)).json()
+    as_owner = (await service.http.get(f"/candidatures/{cid}", headers=AS_PREFECTURE_69)).json()
     assert as_viewer["troika_redacted"] is True
     assert as_viewer["dossier"]["troika"] == []
     assert len(as_owner["dossier"]["troika"]) == 3
 
 
-async def test_cites_are_listed_and_exported_as_open_data(service: Service) -> None:
+async def test_cites_are_listed_and_exported_as_open_data(service: Labelling) -> None:
     _, first = await service.labelled()
     _, second = await service.labelled(territory_name="Vénissieux",
                                        communes=[commune("69259", "Vénissieux")],
@@ -157,18 +153,18 @@ async def test_cites_are_listed_and_exported_as_open_data(service: Service) -> N
     assert rows[0]["id_cite"] == first
 
 
-async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: Service) -> None:
+async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: Labelling) -> None:
     http = service.http
     planned = await http.post("/waves", headers=AS_NATIONAL, json={
         "id": "2026-outre-mer", "year": 2026, "title": "Vague outre-mer", "rule_set": "2024-v1",
         "filing": {"opens_on": "2025-03-01", "closes_on": "2025-06-30"},
         "review_criteria": ["perimeter", "diagnostic"], "target_count": 12})
     cid = await service.draft(wave_id="2026-outre-mer")
-    too_early = await http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_69)
+    too_early = await http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_69)
     opened = await http.post("/waves/2026-outre-mer/open", headers=AS_NATIONAL)
-    on_time = await http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_69)
+    on_time = await http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_69)
     closed = await http.post("/waves/2026-outre-mer/close", headers=AS_NATIONAL)
-    late = await http.post("/candidatures", headers=AS_PREF_69,
+    late = await http.post("/candidatures", headers=AS_PREFECTURE_69,
                            json=dossier_body(wave_id="2026-outre-mer"))
     waves = (await http.get("/waves", headers=AS_VIEWER)).json()
 

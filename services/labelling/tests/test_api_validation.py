@@ -6,16 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from labelling_kit import (
-    AS_NATIONAL,
-    AS_PREF_69,
-    AS_VIEWER,
-    TODAY,
-    Service,
-    commune,
-    dossier_body,
-    qpv,
-)
+from labelling_kit import TODAY, Labelling, commune, dossier_body, qpv
+
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_69, AS_VIEWER
 
 
 def errors(response: Any) -> list[tuple[tuple[Any, ...], str]]:
@@ -45,19 +38,19 @@ def errors(response: Any) -> list[tuple[tuple[Any, ...], str]]:
     ({"wave_id": "2031-inconnue"}, ("body", "wave_id"), "known_wave"),
 ])
 async def test_a_malformed_candidature_is_refused_naming_field_and_rule(
-        service: Service, overrides: dict[str, Any], loc: tuple[Any, ...], rule: str) -> None:
+        service: Labelling, overrides: dict[str, Any], loc: tuple[Any, ...], rule: str) -> None:
     # Sent as raw JSON: "\ud800" travels escaped, as any client may send it.
     r = await service.http.post("/candidatures", content=json.dumps(dossier_body(**overrides)),
-                                headers={**AS_PREF_69, "content-type": "application/json"})
+                                headers={**AS_PREFECTURE_69, "content-type": "application/json"})
     assert (loc, rule) in errors(r)
-    assert (await service.http.get("/candidatures", headers=AS_NATIONAL)).json()["total"] == 0
+    assert (await service.http.get("/candidatures", headers=AS_NATIONAL)).json()["items"] == []
 
 
 async def test_an_ineligible_submission_lists_the_failed_rules_and_stays_a_draft(
-        service: Service) -> None:
+        service: Labelling) -> None:
     cid = await service.draft(wave_id="2024-generalisation", qpvs=[], lead_college_uai=None,
                               diagnostic="")
-    r = await service.http.post(f"/candidatures/{cid}/submission", headers=AS_PREF_69)
+    r = await service.http.post(f"/candidatures/{cid}/submission", headers=AS_PREFECTURE_69)
     assert errors(r) == [(("dossier", "diagnostic"), "diagnostic_given"),
                          (("dossier", "qpvs"), "qpv_listed"),
                          (("dossier", "lead_college_uai"), "lead_college_in_perimeter")]
@@ -69,7 +62,7 @@ async def test_an_ineligible_submission_lists_the_failed_rules_and_stays_a_draft
     assert await service.outbox() == []
 
 
-async def test_a_review_scores_only_the_wave_criteria_from_0_to_5(service: Service) -> None:
+async def test_a_review_scores_only_the_wave_criteria_from_0_to_5(service: Labelling) -> None:
     cid = await service.submitted()
     unknown = await service.http.put(f"/candidatures/{cid}/review", headers=AS_NATIONAL,
                                      json={"scores": {"indicator_precision": {"score": 3}}})
@@ -84,7 +77,7 @@ async def test_a_review_scores_only_the_wave_criteria_from_0_to_5(service: Servi
 
 
 async def test_a_decision_needs_a_motive_and_a_rejection_has_no_convention(
-        service: Service) -> None:
+        service: Labelling) -> None:
     cid = await service.under_review()
     no_motive = await service.http.post(f"/candidatures/{cid}/decision", headers=AS_NATIONAL,
                                         json={"outcome": "label", "motive": "  "})
@@ -100,7 +93,7 @@ async def test_a_decision_needs_a_motive_and_a_rejection_has_no_convention(
     assert "labelling.TerritoryLabelled" not in await service.outbox()
 
 
-async def test_an_extension_outside_the_departement_is_refused(service: Service) -> None:
+async def test_an_extension_outside_the_departement_is_refused(service: Labelling) -> None:
     _, cite = await service.labelled()
     r = await service.http.post(f"/cites/{cite}/extension", headers=AS_NATIONAL,
                                 json={"qpvs": [qpv("QN03801A")]})
@@ -108,7 +101,7 @@ async def test_an_extension_outside_the_departement_is_refused(service: Service)
     assert "labelling.PerimeterExtended" not in await service.outbox()
 
 
-async def test_a_wave_names_a_known_rule_set_and_a_coherent_window(service: Service) -> None:
+async def test_a_wave_names_a_known_rule_set_and_a_coherent_window(service: Labelling) -> None:
     wave = {"id": "2030", "year": 2030, "title": "Vague 2030", "review_criteria": ["means"],
             "target_count": 10}
     unknown = await service.http.post("/waves", headers=AS_NATIONAL,
@@ -124,12 +117,12 @@ async def test_a_wave_names_a_known_rule_set_and_a_coherent_window(service: Serv
     ("/candidatures", {"departement": "20"}, ("query", "departement")),
     ("/candidatures", {"status": "accepted"}, ("query", "status")),
     ("/candidatures", {"limit": 0}, ("query", "limit")),
-    ("/cites", {"offset": -1}, ("query", "offset")),
+    ("/cites", {"cursor": "not-a-cursor"}, ("query", "cursor")),
     ("/cites", {"wave": "Vague 2019"}, ("query", "wave")),
     ("/candidatures/not-a-uuid", {}, ("path", "candidature_id")),
     ("/cites/cite-1", {}, ("path", "cite_id")),
 ])
-async def test_malformed_queries_are_refused(service: Service, path: str,
+async def test_malformed_queries_are_refused(service: Labelling, path: str,
                                              params: dict[str, Any], loc: tuple[str, ...]
                                              ) -> None:
     r = await service.http.get(path, params=params, headers=AS_NATIONAL)

@@ -10,12 +10,9 @@ import pytest
 from labelling.domain import (
     Candidature,
     CandidatureStatus,
-    Conflict,
     FilingWindow,
-    Forbidden,
     Ineligible,
     Outcome,
-    RuleBroken,
     WaveStatus,
 )
 from labelling_kit import (
@@ -39,6 +36,7 @@ from cites_contracts.events.labelling import (
     CandidatureWithdrawn,
 )
 from cites_contracts.types import LabelPeriod
+from cites_runtime.errors import Conflict, Forbidden, RuleBroken
 
 PERIOD = LabelPeriod.of_years(TODAY, 3)
 
@@ -52,7 +50,8 @@ def label(c: Candidature, cite_id: str = "cite-007") -> None:
 
 
 def test_a_prefecture_drafts_only_in_its_own_departement() -> None:
-    with pytest.raises(Forbidden, match="préfecture of 93 may not act for département 69"):
+    with pytest.raises(Forbidden, match="préfecture of 93 acts only in its own département, "
+                       "and this concerns département 69"):
         Candidature.draft(id=uuid4(), wave=wave(), departement="69", dossier=dossier(),
                           actor=PREFECTURE_93, now=NOW)
 

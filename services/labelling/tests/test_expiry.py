@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-from labelling import service
 from labelling.app import definition
+from labelling.expiry import expire_due_labels
 from labelling.settings import LabellingSettings
-from labelling_kit import FakeClock, all_published, eventually, label_through_service
+from labelling_kit import label_through_service
 
 from cites_contracts import decode
 from cites_runtime.app import Runtime
-from cites_runtime.testing import read_topic
+from cites_runtime.testing import FakeClock, all_published, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ async def test_two_replicas_checking_together_expire_each_label_exactly_once(
              for n in range(12)]
     clock.set_date(date(2028, 3, 10))  # the labels of 2025-03-10 ended on 2028-03-09
 
-    passes = await asyncio.gather(*(service.expire_due_labels(r)
+    passes = await asyncio.gather(*(expire_due_labels(r)
                                     for _ in range(3) for r in replicas))
 
     expired_by_passes = Counter(cite for p in passes for cite in p)
@@ -64,17 +64,14 @@ async def test_a_label_is_not_expired_on_its_last_day(
         replicas: list[Runtime], migrated: LabellingSettings, clock: FakeClock) -> None:
     await label_through_service(replicas[0])
     clock.set_date(date(2028, 3, 9))
-    assert await service.expire_due_labels(replicas[0]) == []
+    assert await expire_due_labels(replicas[0]) == []
     clock.set_date(date(2028, 3, 10))
-    assert await service.expire_due_labels(replicas[0]) == ["cite-001"]
+    assert await expire_due_labels(replicas[0]) == ["cite-001"]
 
 
 async def test_the_background_check_of_every_replica_expires_labels_once(
-        make_settings: Callable[..., LabellingSettings], clock: FakeClock) -> None:
-    from cites_runtime.app import run_migrations
-
-    s = make_settings(expiry_check_interval_s=0.1)
-    await run_migrations(definition, s)
+        migrated: LabellingSettings, clock: FakeClock) -> None:
+    s = migrated.model_copy(update={"expiry_check_interval_s": 0.1})
     replicas = await start_replicas(s)
     try:
         early = [await label_through_service(replicas[0], territory_name=f"T{n}")

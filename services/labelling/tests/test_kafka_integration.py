@@ -3,45 +3,34 @@ command puts there (nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
-import httpx
 import pytest
 from labelling import service, store
-from labelling.app import definition
 from labelling.domain import Outcome
 from labelling.settings import LabellingSettings
-from labelling_kit import NATIONAL, Service, all_published
+from labelling_kit import NATIONAL, Labelling
 
 from cites_contracts import decode
 from cites_contracts.events.labelling import TerritoryLabelled
-from cites_runtime.app import build_app
+from cites_runtime.http import CORRELATION_NAMESPACE
 from cites_runtime.testing import read_topic
 
 pytestmark = pytest.mark.integration
 LABEL = {"outcome": "label", "motive": "Alliance solide"}
-
-
-@pytest.fixture
-async def live(migrated: LabellingSettings) -> AsyncIterator[Service]:
-    """The service with its real Kafka producer and relay, driven over HTTP in-process."""
-    app = build_app(definition, migrated)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://labelling") as http:
-        yield Service(http, app.state.runtime)
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 async def test_labelling_puts_exactly_one_territory_labelled_on_the_labels_topic(
-        live: Service, migrated: LabellingSettings) -> None:
+        live: Labelling, settings: LabellingSettings) -> None:
     cid = await live.under_review()
     correlation = uuid4()
     headers = {"Authorization": "Bearer tok-national", "X-Correlation-ID": str(correlation)}
     first = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
     repeat = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
-    await all_published(live.runtime)
-    records = await read_topic(migrated.kafka_bootstrap_servers,
-                               migrated.topic("labelling.labels"), idle=0.5)
+    await live.running.all_published()
+    records = await read_topic(settings.kafka_bootstrap_servers,
+                               settings.topic("labelling.labels"), idle=0.5)
 
     assert (first.status_code, repeat.status_code) == (200, 200)
     assert len(records) == 1
@@ -60,7 +49,7 @@ async def test_labelling_puts_exactly_one_territory_labelled_on_the_labels_topic
 
 
 async def test_a_rolled_back_labelling_publishes_nothing(
-        live: Service, migrated: LabellingSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+        live: Labelling, settings: LabellingSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     doomed = await live.under_review()
     sentinel = await live.under_review(territory_name="Vénissieux")
 
@@ -71,13 +60,14 @@ async def test_a_rolled_back_labelling_publishes_nothing(
     with monkeypatch.context() as patch:
         patch.setattr(store, "add_history", disk_full)
         with pytest.raises(RuntimeError, match="disk full"):
-            await service.decide(live.runtime, UUID(doomed), Outcome.LABEL, "Retenu",
-                                 actor=NATIONAL)
+            async with live.runtime.unit_of_work() as uow:
+                await service.decide(uow, UUID(doomed), Outcome.LABEL, "Retenu",
+                                     label_years=3, actor=NATIONAL)
     after = await live.http.post(f"/candidatures/{sentinel}/decision",
                                  headers={"Authorization": "Bearer tok-national"}, json=LABEL)
-    await all_published(live.runtime)
-    records = await read_topic(migrated.kafka_bootstrap_servers,
-                               migrated.topic("labelling.labels"), idle=0.5)
+    await live.running.all_published()
+    records = await read_topic(settings.kafka_bootstrap_servers,
+                               settings.topic("labelling.labels"), idle=0.5)
 
     sentinel_cite = after.json()["cite_id"]
     assert [r.key.decode() for r in records] == [sentinel_cite]
@@ -89,3 +79,23 @@ async def test_a_rolled_back_labelling_publishes_nothing(
     assert await pool.fetchval("SELECT count(*) FROM cites") == 1
     assert await pool.fetchval("SELECT count(*) FROM cite_history") == 1
     assert (await live.outbox()).count("labelling.TerritoryLabelled") == 1
+
+
+async def test_a_commands_events_carry_the_callers_correlation_id_and_trace(
+        live: Labelling, settings: LabellingSettings) -> None:
+    cid = await live.under_review()
+    headers = {"Authorization": "Bearer tok-national", "X-Correlation-ID": "abc",
+               "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+    decided = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
+    await live.running.all_published()
+    [record] = await read_topic(settings.kafka_bootstrap_servers,
+                                settings.topic("labelling.labels"), idle=0.5)
+
+    # Envelopes carry UUIDs: a correlation id that is not one maps to the same UUID always.
+    expected = uuid5(CORRELATION_NAMESPACE, "abc")
+    sent = {k: v.decode() for k, v in record.headers}
+    assert decided.status_code == 200
+    assert decided.headers["X-Correlation-ID"] == str(expected)
+    assert decode(record.value).correlation_id == expected
+    assert sent["correlation_id"] == str(expected)
+    assert sent["traceparent"].split("-")[1] == TRACE_ID  # same trace, a new span

@@ -6,11 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 from labelling.domain import (
-    Conflict,
     HistoryEntry,
     LabelStatus,
     PerimeterAdditionIn,
-    RuleBroken,
     first_period,
     next_period,
 )
@@ -25,6 +23,7 @@ from cites_contracts.events.labelling import (
     LabelWithdrawn,
     PerimeterExtended,
 )
+from cites_runtime.errors import Conflict, RuleBroken
 
 # --- Period arithmetic -----------------------------------------------------------------------
 

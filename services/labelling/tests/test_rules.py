@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from labelling.domain import RULE_SETS, RuleFailure
+from labelling.domain import RULE_SETS
 from labelling.domain.rules import Subject
 from labelling_kit import commune, dossier, qpv, school
+
+from cites_runtime.errors import RuleFailure
 
 
 def failures(rule_set: str, departement: str = "69", **overrides: Any) -> list[RuleFailure]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from labelling.domain import Conflict, FilingWindow, RuleBroken, Wave, WaveStatus
+from labelling.domain import FilingWindow, Wave, WaveStatus
 from labelling_kit import wave
+
+from cites_runtime.errors import Conflict, RuleBroken
 
 
 def plan(**overrides: object) -> Wave:

@@ -1,4 +1,5 @@
-"""The labelling HTTP API: commands and queries, roles enforced, errors mapped (errors.py)."""
+"""The labelling HTTP API: commands and queries, each route naming the roles it allows
+(the runtime's edge answers domain errors and validation errors, ``cites_runtime.http``)."""
 
 from fastapi import APIRouter
 

@@ -3,29 +3,45 @@ decides; readers list them (a préfecture sees only its own département)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body
 from pydantic import Field
 
 from cites_contracts.types import Departement, Motive, Slug, WaveId
-from cites_runtime.auth import Principal, Role, require
+from cites_runtime.actor import Role
+from cites_runtime.errors import NotFound
+from cites_runtime.http import Input, National, Page, Paging, Prefecture, Reader
 
 from .. import service, store
-from ..domain import CandidatureIn, CandidatureStatus, Forbidden, NotFound, Outcome
+from ..domain import CandidatureStatus, Dossier, Outcome
 from ..domain.candidature import SCORE_MAX
-from ..domain.dossier import Input
-from .deps import READERS, actor, cause, runtime
-from .errors import DomainRoute
-from .views import CandidatureSummaryView, CandidatureView, Page
+from ..domain.dossier import STORED
+from ..examples import eligible_candidature
+from .deps import settings
+from .views import CandidatureSummaryView, CandidatureView
 
-__all__ = ["router"]
+__all__ = ["CandidatureIn", "router"]
 
-router = APIRouter(prefix="/candidatures", tags=["candidatures"], route_class=DomainRoute)
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+router = APIRouter(prefix="/candidatures", tags=["candidatures"])
+
+
+class CandidatureIn(Dossier):
+    """A candidature as filed: the dossier, its wave and its département."""
+
+    wave_id: WaveId
+    departement: Departement
+
+    def dossier(self) -> Dossier:
+        # Validated already at the door (STORED skips running the e-mail checks twice).
+        return Dossier.model_validate(self.model_dump(exclude={"wave_id", "departement"}),
+                                      context=STORED)
+
+
+Filed = Annotated[CandidatureIn, Body(openapi_examples={"eligible": {
+    "summary": "An eligible candidature of the Rhône", "value": eligible_candidature()}})]
 
 
 class WithdrawalIn(Input):
@@ -51,84 +67,80 @@ class DecisionIn(Input):
 
 @router.post("", status_code=201, response_model=CandidatureView,
              summary="Draft a candidature (préfecture, own département)")
-async def draft(body: CandidatureIn, request: Request,
-                who: Principal = Depends(require(Role.PREFECTURE))) -> CandidatureView:
-    c = await service.draft_candidature(runtime(request), body, actor(who), cause(request))
+async def draft(body: Filed, caller: Prefecture) -> CandidatureView:
+    async with caller.unit_of_work() as uow:
+        c = await service.draft_candidature(uow, body.wave_id, body.departement, body.dossier(),
+                                            caller.actor)
     return CandidatureView.of(c)
 
 
 @router.get("", response_model=Page[CandidatureSummaryView],
             summary="Candidatures by wave, status and département, newest first")
 async def list_candidatures(
-    request: Request, who: Principal = Depends(require(*READERS)),
-    wave: WaveId | None = None, status: CandidatureStatus | None = None,
-    departement: Departement | None = None, limit: Limit = 50, offset: Offset = 0,
+    caller: Reader, paging: Paging, wave: WaveId | None = None,
+    status: CandidatureStatus | None = None, departement: Departement | None = None,
 ) -> Page[CandidatureSummaryView]:
-    if who.role is Role.PREFECTURE:
-        if departement is not None and departement != who.departement:
-            raise Forbidden(f"the préfecture of {who.departement} sees only its own "
-                            "candidatures")
-        departement = who.departement
+    if caller.actor.role is Role.PREFECTURE:  # sees its own département's only
+        caller.actor.ensure_acts_for(departement or caller.actor.departement)
+        departement = caller.actor.departement
     f = store.Filters(wave, status.value if status else None, departement)
-    pool = runtime(request).pool
-    rows = await store.list_candidatures(pool, f, limit=limit, offset=offset)
-    return Page(items=[CandidatureSummaryView.of(r) for r in rows],
-                total=await store.count_candidatures(pool, f), limit=limit, offset=offset)
+    rows = await store.list_candidatures(caller.pool, f, after=paging.after(
+        datetime.fromisoformat, UUID), limit=paging.fetch)
+    return paging.page([CandidatureSummaryView.of(r) for r in rows],
+                       key=lambda c: (c.created_at, c.id))
 
 
 @router.get("/{candidature_id}", response_model=CandidatureView, summary="One candidature")
-async def get_candidature(candidature_id: UUID, request: Request,
-                          who: Principal = Depends(require(*READERS))) -> CandidatureView:
-    c = await store.get_candidature(runtime(request).pool, candidature_id)
+async def get_candidature(candidature_id: UUID, caller: Reader) -> CandidatureView:
+    c = await store.get_candidature(caller.pool, candidature_id)
     if c is None:
-        raise NotFound("candidature", candidature_id)
-    actor(who).ensure_acts_for(c.departement)
-    return CandidatureView.of(c, redact_troika=who.role is Role.VIEWER)
+        raise NotFound.of("candidature", candidature_id)
+    caller.actor.ensure_acts_for(c.departement)
+    return CandidatureView.of(c, redact_troika=caller.actor.role is Role.VIEWER)
 
 
 @router.put("/{candidature_id}", response_model=CandidatureView,
             summary="Revise a draft (préfecture)")
-async def revise(candidature_id: UUID, body: CandidatureIn, request: Request,
-                 who: Principal = Depends(require(Role.PREFECTURE))) -> CandidatureView:
-    c = await service.revise_candidature(runtime(request), candidature_id, body, actor(who),
-                                         cause(request))
+async def revise(candidature_id: UUID, body: Filed, caller: Prefecture) -> CandidatureView:
+    async with caller.unit_of_work() as uow:
+        c = await service.revise_candidature(uow, candidature_id, body.wave_id,
+                                             body.departement, body.dossier(), caller.actor)
     return CandidatureView.of(c)
 
 
 @router.post("/{candidature_id}/submission", response_model=CandidatureView,
              summary="Submit a draft: refused with every failed rule of the wave's rule set")
-async def submit(candidature_id: UUID, request: Request,
-                 who: Principal = Depends(require(Role.PREFECTURE))) -> CandidatureView:
-    c = await service.submit_candidature(runtime(request), candidature_id, actor(who),
-                                         cause(request))
+async def submit(candidature_id: UUID, caller: Prefecture) -> CandidatureView:
+    async with caller.unit_of_work() as uow:
+        c = await service.submit_candidature(uow, candidature_id, caller.actor)
     return CandidatureView.of(c)
 
 
 @router.post("/{candidature_id}/withdrawal", response_model=CandidatureView,
              summary="Withdraw before the decision (préfecture)")
-async def withdraw(candidature_id: UUID, request: Request, body: WithdrawalIn | None = None,
-                   who: Principal = Depends(require(Role.PREFECTURE))) -> CandidatureView:
-    c = await service.withdraw_candidature(runtime(request), candidature_id,
-                                           body.motive if body else None, actor(who),
-                                           cause(request))
+async def withdraw(candidature_id: UUID, caller: Prefecture, body: WithdrawalIn | None = None
+                   ) -> CandidatureView:
+    async with caller.unit_of_work() as uow:
+        c = await service.withdraw_candidature(uow, candidature_id,
+                                               body.motive if body else None, caller.actor)
     return CandidatureView.of(c)
 
 
 @router.put("/{candidature_id}/review", response_model=CandidatureView,
             summary="Score criteria of the wave's grid (national coordination)")
-async def review(candidature_id: UUID, body: ReviewIn, request: Request,
-                 who: Principal = Depends(require(Role.NATIONAL))) -> CandidatureView:
+async def review(candidature_id: UUID, body: ReviewIn, caller: National) -> CandidatureView:
     scores = {k: (v.score, v.comment) for k, v in body.scores.items()}
-    c = await service.score_candidature(runtime(request), candidature_id, scores, actor(who),
-                                        cause(request))
+    async with caller.unit_of_work() as uow:
+        c = await service.score_candidature(uow, candidature_id, scores, caller.actor)
     return CandidatureView.of(c)
 
 
 @router.post("/{candidature_id}/decision", response_model=CandidatureView,
              summary="Label or reject, with a motive (the same decision again is a no-op)")
-async def decide(candidature_id: UUID, body: DecisionIn, request: Request,
-                 who: Principal = Depends(require(Role.NATIONAL))) -> CandidatureView:
-    c = await service.decide(runtime(request), candidature_id, body.outcome, body.motive,
-                             actor=actor(who), convention_signed_on=body.convention_signed_on,
-                             cause=cause(request))
+async def decide(candidature_id: UUID, body: DecisionIn, caller: National) -> CandidatureView:
+    async with caller.unit_of_work() as uow:
+        c = await service.decide(uow, candidature_id, body.outcome, body.motive,
+                                 label_years=settings(caller).label_years,
+                                 convention_signed_on=body.convention_signed_on,
+                                 actor=caller.actor)
     return CandidatureView.of(c)

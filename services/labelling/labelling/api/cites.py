@@ -4,27 +4,25 @@ by the national coordination or the cité's préfecture."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path
 from pydantic import Field
 
 from cites_contracts.types import CiteId, Departement, Motive, WaveId
-from cites_runtime.auth import Principal, Role, require
+from cites_runtime.errors import NotFound
+from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
 
 from .. import service, store
-from ..domain import LabelStatus, NotFound, PerimeterAdditionIn
-from ..domain.dossier import Input
-from .deps import READERS, actor, cause, runtime
-from .errors import DomainRoute
-from .views import CiteSummaryView, CiteView, Page
+from ..domain import LabelStatus, PerimeterAdditionIn
+from .deps import settings
+from .views import CiteSummaryView, CiteView
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/cites", tags=["cités"], route_class=DomainRoute)
+router = APIRouter(prefix="/cites", tags=["cités"])
 CitePath = Annotated[CiteId, Path(description="Cité id, e.g. cite-001")]
-NATIONAL = Depends(require(Role.NATIONAL))
 
 
 class RenewalIn(Input):
@@ -46,81 +44,76 @@ class ReinstatementIn(Input):
 
 @router.get("", response_model=Page[CiteSummaryView],
             summary="Cités by wave, status and département, in labelling order")
-async def list_cites(
-    request: Request, _: Principal = Depends(require(*READERS)),
-    wave: WaveId | None = None, status: LabelStatus | None = None,
-    departement: Departement | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Page[CiteSummaryView]:
+async def list_cites(caller: Reader, paging: Paging, wave: WaveId | None = None,
+                     status: LabelStatus | None = None, departement: Departement | None = None
+                     ) -> Page[CiteSummaryView]:
     f = store.Filters(wave, status.value if status else None, departement)
-    pool = runtime(request).pool
-    labels = await store.list_labels(pool, f, limit=limit, offset=offset)
-    return Page(items=[CiteSummaryView.of(x) for x in labels],
-                total=await store.count_labels(pool, f), limit=limit, offset=offset)
+    labels = await store.list_labels(caller.pool, f, after=paging.after(datetime.fromisoformat,
+                                                                         str),
+                                     limit=paging.fetch)
+    return paging.page([CiteSummaryView.of(x) for x in labels],
+                       key=lambda c: (c.labelled_at, c.cite_id))
 
 
 @router.get("/{cite_id}", response_model=CiteView, summary="One cité and its history")
-async def get_cite(cite_id: CitePath, request: Request,
-                   _: Principal = Depends(require(*READERS))) -> CiteView:
-    pool = runtime(request).pool
-    label = await store.get_label(pool, cite_id)
+async def get_cite(cite_id: CitePath, caller: Reader) -> CiteView:
+    label = await store.get_label(caller.pool, cite_id)
     if label is None:
-        raise NotFound("cité", cite_id)
-    return CiteView.with_history(label, await store.history(pool, cite_id))
+        raise NotFound.of("cité", cite_id)
+    return CiteView.with_history(label, await store.history(caller.pool, cite_id))
 
 
 @router.post("/{cite_id}/renewal", response_model=CiteSummaryView,
              summary="Renew the label for a new period from the day after the current ends")
-async def renew(cite_id: CitePath, request: Request, body: RenewalIn | None = None,
-                who: Principal = NATIONAL) -> CiteSummaryView:
-    x = await service.renew_label(
-        runtime(request), cite_id, convention_signed_on=body.convention_signed_on if body
-        else None, actor=actor(who), cause=cause(request))
+async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = None
+                ) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.renew_label(
+            uow, cite_id, label_years=settings(caller).label_years,
+            convention_signed_on=body.convention_signed_on if body else None,
+            actor=caller.actor)
     return CiteSummaryView.of(x)
 
 
 @router.post("/{cite_id}/extension", response_model=CiteSummaryView,
              summary="Extend the perimeter (what is already in it is ignored)")
-async def extend(cite_id: CitePath, body: PerimeterAdditionIn, request: Request,
-                 who: Principal = NATIONAL) -> CiteSummaryView:
-    x = await service.extend_perimeter(runtime(request), cite_id, body, actor=actor(who),
-                                       cause=cause(request))
+async def extend(cite_id: CitePath, body: PerimeterAdditionIn, caller: National
+                 ) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.extend_perimeter(uow, cite_id, body, caller.actor)
     return CiteSummaryView.of(x)
 
 
 @router.post("/{cite_id}/convention", response_model=CiteSummaryView,
              summary="Record the signature of the current period's convention")
-async def convention(cite_id: CitePath, body: ConventionIn, request: Request,
-                     who: Principal = Depends(require(Role.NATIONAL, Role.PREFECTURE))
+async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
                      ) -> CiteSummaryView:
-    x = await service.record_convention(runtime(request), cite_id, body.signed_on,
-                                        actor=actor(who), cause=cause(request))
+    async with caller.unit_of_work() as uow:
+        x = await service.record_convention(uow, cite_id, body.signed_on, caller.actor)
     return CiteSummaryView.of(x)
 
 
 @router.post("/{cite_id}/suspension", response_model=CiteSummaryView,
              summary="Suspend the label, with a motive")
-async def suspend(cite_id: CitePath, body: MotiveIn, request: Request,
-                  who: Principal = NATIONAL) -> CiteSummaryView:
-    x = await service.suspend_label(runtime(request), cite_id, body.motive, actor=actor(who),
-                                    cause=cause(request))
+async def suspend(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.suspend_label(uow, cite_id, body.motive, caller.actor)
     return CiteSummaryView.of(x)
 
 
 @router.post("/{cite_id}/reinstatement", response_model=CiteSummaryView,
              summary="Lift a suspension")
-async def reinstate(cite_id: CitePath, request: Request, body: ReinstatementIn | None = None,
-                    who: Principal = NATIONAL) -> CiteSummaryView:
-    x = await service.reinstate_label(runtime(request), cite_id, body.motive if body else None,
-                                      actor=actor(who), cause=cause(request))
+async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn | None = None
+                    ) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.reinstate_label(uow, cite_id, body.motive if body else None,
+                                          caller.actor)
     return CiteSummaryView.of(x)
 
 
 @router.post("/{cite_id}/withdrawal", response_model=CiteSummaryView,
              summary="Withdraw the label, with a motive: the cité ends today")
-async def withdraw(cite_id: CitePath, body: MotiveIn, request: Request,
-                   who: Principal = NATIONAL) -> CiteSummaryView:
-    x = await service.withdraw_label(runtime(request), cite_id, body.motive, actor=actor(who),
-                                     cause=cause(request))
+async def withdraw(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor)
     return CiteSummaryView.of(x)

@@ -11,20 +11,19 @@ import csv
 import io
 from datetime import date
 
-from fastapi import APIRouter, Depends, Request, Response
+import asyncpg
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from cites_contracts.types import Departement, WaveId
-from cites_runtime.auth import Principal, require
+from cites_runtime.http import Anyone
 
 from .. import store
 from ..domain import Label, LabelStatus
-from .deps import ANYONE, runtime
-from .errors import DomainRoute
 
 __all__ = ["OpenDataCite", "router"]
 
-router = APIRouter(prefix="/opendata", tags=["open data"], route_class=DomainRoute)
+router = APIRouter(prefix="/opendata", tags=["open data"])
 
 
 class OpenDataPeriod(BaseModel):
@@ -51,18 +50,18 @@ class OpenDataCite(BaseModel):
                    status=x.status)
 
 
-async def _cites(request: Request, wave: str | None, status: LabelStatus | None,
+async def _cites(pool: asyncpg.Pool, wave: str | None, status: LabelStatus | None,
                  departement: str | None) -> list[OpenDataCite]:
     f = store.Filters(wave, status.value if status else None, departement)
-    return [OpenDataCite.of(x) for x in await store.list_labels(runtime(request).pool, f)]
+    return [OpenDataCite.of(x) for x in await store.list_labels(pool, f)]
 
 
 @router.get("/cites.json", response_model=list[OpenDataCite],
             summary="Labelled cités, open-data JSON")
-async def cites_json(request: Request, _: Principal = Depends(require(*ANYONE)),
-                     wave: WaveId | None = None, status: LabelStatus | None = None,
-                     departement: Departement | None = None) -> list[OpenDataCite]:
-    return await _cites(request, wave, status, departement)
+async def cites_json(caller: Anyone, wave: WaveId | None = None,
+                     status: LabelStatus | None = None, departement: Departement | None = None
+                     ) -> list[OpenDataCite]:
+    return await _cites(caller.pool, wave, status, departement)
 
 
 CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
@@ -73,13 +72,13 @@ CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
             responses={200: {"content": {"text/csv": {}},
                              "description": "One line per cité: " + ", ".join(CSV_COLUMNS)}},
             summary="Labelled cités, open-data CSV (UTF-8, comma-separated)")
-async def cites_csv(request: Request, _: Principal = Depends(require(*ANYONE)),
-                    wave: WaveId | None = None, status: LabelStatus | None = None,
-                    departement: Departement | None = None) -> Response:
+async def cites_csv(caller: Anyone, wave: WaveId | None = None,
+                    status: LabelStatus | None = None, departement: Departement | None = None
+                    ) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for c in await _cites(request, wave, status, departement):
+    for c in await _cites(caller.pool, wave, status, departement):
         writer.writerow((c.id_cite, c.lib_cite, c.departement, ";".join(c.communes),
                          ";".join(c.qpvs), c.wave, c.period.start.isoformat(),
                          c.period.end.isoformat(), c.status.value))

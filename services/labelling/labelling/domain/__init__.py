@@ -1,4 +1,6 @@
-"""The labelling domain: pure rules and state machines, no I/O; refusals are DomainErrors.
+"""The labelling domain: pure rules and state machines, no I/O. Commands take the acting
+:class:`~cites_runtime.actor.Actor` and the time, and return the events they cause;
+refusals are :mod:`cites_runtime.errors` (and :class:`Ineligible`).
 
 - :mod:`.waves` — waves as data: rule-set version, filing window or rolling, review grid.
 - :mod:`.rules` — the eligibility rule sets, each rule saying its failure in words.
@@ -7,10 +9,9 @@
 - :mod:`.label` — the cité's label: period, renewal, extension, suspension, end.
 """
 
-from .actor import Actor
 from .candidature import Candidature, CandidatureStatus, Decision, Outcome, Score
-from .dossier import CandidatureIn, Dossier, PerimeterAdditionIn
-from .errors import Conflict, DomainError, Forbidden, Ineligible, NotFound, RuleBroken, RuleFailure
+from .dossier import Dossier, PerimeterAdditionIn
+from .errors import Ineligible
 from .label import HistoryEntry, Label, LabelEvent, LabelStatus, first_period, next_period
 from .rules import RULE_SETS, RuleSet
 from .waves import CRITERIA_2019, CRITERIA_2024, FilingWindow, Wave, WaveStatus
@@ -19,26 +20,18 @@ __all__ = [
     "CRITERIA_2019",
     "CRITERIA_2024",
     "RULE_SETS",
-    "Actor",
     "Candidature",
-    "CandidatureIn",
     "CandidatureStatus",
-    "Conflict",
     "Decision",
-    "DomainError",
     "Dossier",
     "FilingWindow",
-    "Forbidden",
     "HistoryEntry",
     "Ineligible",
     "Label",
     "LabelEvent",
     "LabelStatus",
-    "NotFound",
     "Outcome",
     "PerimeterAdditionIn",
-    "RuleBroken",
-    "RuleFailure",
     "RuleSet",
     "Score",
     "Wave",

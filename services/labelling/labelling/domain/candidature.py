@@ -24,10 +24,11 @@ from cites_contracts.events.labelling import (
     TerritoryLabelled,
 )
 from cites_contracts.types import LabelPeriod
+from cites_runtime.actor import Actor
+from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
-from .actor import Actor
 from .dossier import Dossier
-from .errors import Conflict, Ineligible, RuleBroken, RuleFailure
+from .errors import Ineligible
 from .label import Label
 from .rules import Subject
 from .waves import Wave
@@ -136,7 +137,7 @@ class Candidature:
             candidature_id=self.id, territory_name=d.territory_name,
             departement=self.departement, wave=wave.ref(), perimeter=d.perimeter(),
             lead_college_uai=d.lead_college_uai, troika=d.troika_members(),
-            submitted_by=actor.role, submitted_at=now,
+            submitted_by=actor.event_role, submitted_at=now,
             requested_annual_contribution=d.requested_annual_contribution,
         )
 
@@ -157,7 +158,7 @@ class Candidature:
         if not announced:
             return None
         return CandidatureWithdrawn(candidature_id=self.id, motive=motive,
-                                    withdrawn_by=actor.role, withdrawn_at=now)
+                                    withdrawn_by=actor.event_role, withdrawn_at=now)
 
     # -- the national coordination ----------------------------------------------------------
     def score(self, *, wave: Wave, scores: Mapping[str, tuple[int, str]], actor: Actor,
@@ -186,7 +187,7 @@ class Candidature:
         self.status, self.review_started_at = CandidatureStatus.UNDER_REVIEW, now
         return CandidatureReviewStarted(candidature_id=self.id, wave=wave.ref(),
                                         review_criteria=wave.review_criteria,
-                                        started_by=actor.role, started_at=now)
+                                        started_by=actor.event_role, started_at=now)
 
     def already_decided(self, outcome: Outcome, wave: Wave) -> bool:
         """True when exactly this decision was taken already (a repeat is a no-op).
@@ -234,7 +235,7 @@ class Candidature:
         self._decide(Outcome.REJECT, motive, actor, now)
         return CandidatureRejected(candidature_id=self.id, wave=wave.ref(), motive=motive,
                                    unmet_criteria=self.unmet_criteria(wave),
-                                   decided_by=actor.role, decided_at=now)
+                                   decided_by=actor.event_role, decided_at=now)
 
     def _decide(self, outcome: Outcome, motive: str, actor: Actor, now: datetime) -> None:
         self.decision = Decision(outcome, motive, now, actor.subject)

@@ -2,14 +2,15 @@
 
 Drafts may be incomplete (empty texts, no QPV yet): completeness and eligibility are the
 wave's rules, checked at submission (:mod:`.rules`). What is checked here is only what no
-draft may hold: malformed codes, duplicates, text that cannot be stored.
+draft may hold: malformed codes, duplicates. (Text PostgreSQL cannot store never gets this
+far: the runtime's HTTP edge refuses it.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -35,7 +36,6 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.types import (
     Cents,
-    Departement,
     EducationPriority,
     Email,
     InseeCode,
@@ -45,16 +45,14 @@ from cites_contracts.types import (
     SchoolKind,
     TroikaRole,
     Uai,
-    WaveId,
     departement_of,
+    qpv_departement,
 )
 
 __all__ = [
     "STORED",
-    "CandidatureIn",
     "Commune",
     "Dossier",
-    "Input",
     "NpnruInterest",
     "Objectives",
     "PerimeterAdditionIn",
@@ -62,51 +60,27 @@ __all__ = [
     "School",
     "Signatory",
     "Text",
-    "qpv_departement",
+    "Value",
 ]
 
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 """A free text of the dossier (diagnostic, governance…); may be empty while drafting."""
 
 STORED = {"stored": True}
-"""Validation context of a dossier read back from the database: the checks that only guard
-the door (text storable, e-mail syntax) already passed when it was filed, and are skipped
-(e-mail validation alone costs more than the rest of a dossier)."""
+"""Validation context of a dossier read back from the database: the check that only guards
+the door (e-mail syntax) already passed when it was filed, and is skipped (e-mail
+validation alone costs more than the rest of a dossier)."""
 
 
 def _is_stored(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get("stored"))
 
 
-def _storable(value: str) -> None:
-    # PostgreSQL text and jsonb refuse NUL and lone surrogates: refuse them at the door.
-    if "\x00" in value:
-        raise PydanticCustomError("text_nul", "text may not contain the NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError(
-            "text_encoding", "text must be valid Unicode (no lone surrogate)"
-        ) from None
-
-
-class Input(BaseModel):
-    """Base of every model the API accepts: immutable, unknown fields refused."""
+class Value(BaseModel):
+    """Base of the dossier's value objects: immutable, unknown fields refused (they are
+    also the bodies préfectures send)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _text_is_storable(cls, value: Any, info: ValidationInfo) -> Any:
-        if _is_stored(info):
-            return value
-        if isinstance(value, str):
-            _storable(value)
-        elif isinstance(value, tuple | list):
-            for item in value:
-                if isinstance(item, str):
-                    _storable(item)
-        return value
 
 
 class NpnruInterest(StrEnum):
@@ -117,7 +91,7 @@ class NpnruInterest(StrEnum):
     NATIONAL = "national"
 
 
-class Commune(Input):
+class Commune(Value):
     insee_code: InseeCode
     name: Name
 
@@ -126,13 +100,7 @@ class Commune(Input):
         return departement_of(self.insee_code)
 
 
-def qpv_departement(code: str) -> str:
-    """The département of a valid QPV code (``QN07501M`` → ``75``, ``QN97601B`` → ``976``)."""
-    dept3 = code[2:5]
-    return dept3[1:] if dept3.startswith("0") else dept3
-
-
-class Qpv(Input):
+class Qpv(Value):
     code: QpvCode
     name: Name
     population: Population
@@ -142,7 +110,7 @@ class Qpv(Input):
         return qpv_departement(self.code)
 
 
-class School(Input):
+class School(Value):
     uai: Uai
     kind: SchoolKind
     name: Name
@@ -166,14 +134,14 @@ SignatoryEmail = Annotated[str, AfterValidator(_email),
                            WithJsonSchema({"type": "string", "format": "email"})]
 
 
-class Signatory(Input):
+class Signatory(Value):
     """A troïka signatory: the role and the mailbox the programme writes to (no name)."""
 
     role: TroikaRole
     email: SignatoryEmail
 
 
-class Objectives(Input):
+class Objectives(Value):
     """The programme's three mandatory objectives, as the territory means to pursue them."""
 
     school_role: Text = Field("", description="Strengthen the role of the school")
@@ -191,7 +159,7 @@ def _no_duplicates(items: Iterable[str], what: str) -> None:
         seen.add(code)
 
 
-class _PerimeterParts(Input):
+class _PerimeterParts(Value):
     communes: tuple[Commune, ...] = Field((), max_length=200)
     qpvs: tuple[Qpv, ...] = Field((), max_length=200)
     schools: tuple[School, ...] = Field((), max_length=1000)
@@ -261,9 +229,3 @@ class Dossier(_PerimeterParts):
     def troika_members(self) -> tuple[TroikaMember, ...]:
         return tuple(TroikaMember(role=s.role, email=s.email) for s in self.troika)
 
-
-class CandidatureIn(Dossier):
-    """A candidature as filed: the dossier, its wave and its département."""
-
-    wave_id: WaveId
-    departement: Departement

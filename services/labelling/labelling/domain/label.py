@@ -29,10 +29,10 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod
+from cites_runtime.actor import Actor
+from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
-from .actor import Actor
 from .dossier import Dossier, PerimeterAdditionIn
-from .errors import Conflict, RuleBroken, RuleFailure
 
 __all__ = [
     "PROGRAMME_START",
@@ -154,7 +154,7 @@ class Label:
             cite_id=cite_id, candidature_id=candidature_id, name=label.name, wave=wave,
             departement=departement, perimeter=label.perimeter,
             lead_college_uai=label.lead_college_uai, label_period=period,
-            convention_signed_on=convention_signed_on, decided_by=actor.role, labelled_at=now,
+            convention_signed_on=convention_signed_on, decided_by=actor.event_role, labelled_at=now,
             requested_annual_contribution=label.requested_annual_contribution,
         )
 
@@ -170,7 +170,7 @@ class Label:
         self.convention_signed_on = convention_signed_on
         return LabelRenewed(cite_id=self.cite_id, previous_period=previous,
                             label_period=self.period, convention_signed_on=convention_signed_on,
-                            decided_by=actor.role, renewed_at=now)
+                            decided_by=actor.event_role, renewed_at=now)
 
     def extend(self, addition: PerimeterAdditionIn, *, actor: Actor, now: datetime
                ) -> PerimeterExtended | None:
@@ -205,7 +205,7 @@ class Label:
         self.perimeter = Perimeter(communes=p.communes + added.communes,
                                    qpvs=p.qpvs + added.qpvs, schools=p.schools + added.schools)
         return PerimeterExtended(cite_id=self.cite_id, added=added, perimeter=self.perimeter,
-                                 decided_by=actor.role, extended_at=now)
+                                 decided_by=actor.event_role, extended_at=now)
 
     def record_convention(self, signed_on: date, *, actor: Actor, today: date, now: datetime
                           ) -> ConventionSigned | None:
@@ -220,14 +220,14 @@ class Label:
         check_convention_date(signed_on, today)
         self.convention_signed_on = signed_on
         return ConventionSigned(cite_id=self.cite_id, label_period=self.period,
-                                signed_on=signed_on, recorded_by=actor.role, recorded_at=now)
+                                signed_on=signed_on, recorded_by=actor.event_role, recorded_at=now)
 
     def suspend(self, motive: str, *, actor: Actor, now: datetime) -> LabelSuspended | None:
         if self.status is LabelStatus.SUSPENDED:
             return None
         self._ensure_living("suspended")
         self._become(LabelStatus.SUSPENDED, now)
-        return LabelSuspended(cite_id=self.cite_id, motive=motive, decided_by=actor.role,
+        return LabelSuspended(cite_id=self.cite_id, motive=motive, decided_by=actor.event_role,
                               suspended_at=now)
 
     def reinstate(self, motive: str | None, *, actor: Actor, now: datetime
@@ -236,7 +236,7 @@ class Label:
             return None
         self._ensure_living("reinstated")
         self._become(LabelStatus.LABELLED, now)
-        return LabelReinstated(cite_id=self.cite_id, motive=motive, decided_by=actor.role,
+        return LabelReinstated(cite_id=self.cite_id, motive=motive, decided_by=actor.event_role,
                                reinstated_at=now)
 
     def withdraw(self, motive: str, *, actor: Actor, today: date, now: datetime
@@ -246,7 +246,7 @@ class Label:
         self._ensure_living("withdrawn")
         self._become(LabelStatus.WITHDRAWN, now)
         return LabelWithdrawn(cite_id=self.cite_id, motive=motive, effective_on=today,
-                              decided_by=actor.role, withdrawn_at=now)
+                              decided_by=actor.event_role, withdrawn_at=now)
 
     # -- time -------------------------------------------------------------------------------
     def is_due_to_expire(self, today: date) -> bool:

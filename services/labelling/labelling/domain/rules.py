@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cites_contracts.types import EducationPriority, SchoolKind, TroikaRole
+from cites_runtime.errors import RuleFailure
 
 from .dossier import Dossier, NpnruInterest
-from .errors import RuleFailure
 
 __all__ = ["RULE_SETS", "Rule", "RuleSet", "Subject", "rule_set"]
 

@@ -14,8 +14,8 @@ from datetime import date
 from enum import StrEnum
 
 from cites_contracts.events.labelling import Wave as WaveRef
+from cites_runtime.errors import Conflict, RuleBroken
 
-from .errors import Conflict, RuleBroken
 from .rules import RULE_SETS, RuleSet
 
 __all__ = ["CRITERIA_2019", "CRITERIA_2024", "FilingWindow", "Wave", "WaveStatus"]
