@@ -1,14 +1,15 @@
 """Use cases: each runs in the caller's unit of work (one transaction: state + events).
 
-HTTP routes open the unit of work; event handlers get the consumer's, so a use case
-reacting to labelling commits together with the inbox row that makes it happen once.
+The entrypoint owns the unit of work: an HTTP route opens it from its caller (so events
+carry the request's correlation id and trace), an event handler gets the consumer's (so a
+use case reacting to labelling commits together with the inbox row that makes it happen
+once). A use case loads, asks the domain, saves, and emits the events the domain returned;
+its time is the unit of work's (``uow.now``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import TypeVar
 from uuid import UUID
 
 from cites_contracts.events.labelling import (
@@ -21,41 +22,29 @@ from cites_contracts.events.labelling import (
     PerimeterSchool,
     TerritoryLabelled,
 )
-from cites_contracts.events.partners import (
-    AllianceClosed,
-    AllianceOpened,
-    ChefDeFileDesignated,
-    ContactErased,
-    PartnerJoinedAlliance,
-    PartnerLeftAlliance,
-    PartnerRegistered,
-    PartnerState,
-    PartnerUpdated,
-)
 from cites_contracts.topics import PARTNERS_REGISTRY
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
-from cites_runtime.auth import Principal, Role
+from cites_runtime.actor import Actor
 from cites_runtime.uow import UnitOfWork
 
 from . import store
 from .domain import (
-    KIND_LABELS,
     Alliance,
-    AllianceStatus,
-    Conflict,
     Contact,
     ContactDetails,
     Member,
-    NotAllowed,
-    NotFound,
     Partner,
     PartnerDetails,
-    consenting,
+    ensure_identifiers_free,
+    ensure_leader_stays_a_college,
+    no_alliance,
+    the_same_partner,
+    unknown_contact,
+    unknown_partner,
 )
 
 __all__ = [
     "add_contact",
-    "check_access",
     "close_alliance",
     "designate_chef_de_file",
     "erase_contact",
@@ -71,165 +60,102 @@ __all__ = [
     "update_partner",
 ]
 
-S = TypeVar("S", bound=PartnerState)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def check_access(actor: Principal | None, departement: str | None) -> None:
-    """The national coordination (and the system) act everywhere, a préfecture in its
-    own département only."""
-    if actor is None or actor.role is Role.NATIONAL:
-        return
-    if departement is not None and actor.can_act_for(departement):
-        return
-    if departement is None:
-        raise NotAllowed(f"préfecture {actor.departement} acts only in its own département, "
-                         "and this partner has none: give its commune_insee_code or "
-                         "departement, or ask the national coordination")
-    raise NotAllowed(f"préfecture {actor.departement} acts only in its own département, and "
-                     f"this concerns département {departement}: ask the national "
-                     "coordination")
-
 
 # --- registry -------------------------------------------------------------------------------
 
 
-def _snapshot(event: type[S], partner: Partner, contacts: Iterable[Contact],
-              at: datetime) -> S:
-    d = partner.details
-    fields = dict(
-        partner_id=partner.partner_id, kind=d.kind, name=d.name, departement=d.departement,
-        uai=d.uai, siret=d.siret, siren=d.siren, insee_code=d.insee_code,
-        commune_insee_code=d.commune_insee_code, contacts=consenting(contacts),
-    )
-    when = "registered_at" if event is PartnerRegistered else "updated_at"
-    return event.model_validate({**fields, when: at})
-
-
-def _the_same_partner(found: list[Partner], details: PartnerDetails) -> Partner:
-    """The partner an existing identifier designates, if it is the one being registered."""
-    if len(found) > 1:
-        raise Conflict("these identifiers designate different partners: "
-                       + ", ".join(p.describe() for p in found))
-    existing = found[0]
-    if existing.kind is not details.kind:
-        mine, theirs = details.identity(), existing.details.identity()
-        shared = [name for name in ("uai", "siret", "insee_code", "siren_alone")
-                  if getattr(mine, name) and getattr(mine, name) == getattr(theirs, name)]
-        raise Conflict(f"{', '.join(s.removesuffix('_alone') for s in shared)} already "
-                       f"designates {existing.describe()}")
-    return existing
-
-
-async def register_partner(uow: UnitOfWork, details: PartnerDetails,
-                           actor: Principal | None) -> tuple[Partner, bool]:
+async def register_partner(uow: UnitOfWork, details: PartnerDetails, actor: Actor
+                           ) -> tuple[Partner, bool]:
     """Register an organisation, or return the one its identifiers already designate
     (then nothing is emitted). Returns (partner, created)."""
     details = details.checked()
     found = await store.find_by_identity(uow.conn, details.identity())
     if found:  # reading it is open to all: no département check for an existing partner
-        return _the_same_partner(found, details), False
-    check_access(actor, details.departement)
-    now = _now()
-    partner = Partner.register(details, now)
+        return the_same_partner(found, details), False
+    actor.ensure_acts_for(details.departement)
+    partner, registered = Partner.register(details, uow.now)
     if not await store.insert_partner(uow.conn, partner):
         # Registered by a concurrent request since we looked: that one wins.
-        return _the_same_partner(await store.find_by_identity(uow.conn, details.identity()),
-                                 details), False
-    uow.emit(_snapshot(PartnerRegistered, partner, (), now))
+        return the_same_partner(await store.find_by_identity(uow.conn, details.identity()),
+                                details), False
+    uow.emit(registered)
     return partner, True
 
 
 async def _locked_partner(uow: UnitOfWork, partner_id: UUID) -> Partner:
     partner = await store.get_partner(uow.conn, partner_id, for_update=True)
     if partner is None:
-        raise NotFound(f"partner {partner_id} is not in the registry")
+        raise unknown_partner(partner_id)
     return partner
 
 
 async def update_partner(uow: UnitOfWork, partner_id: UUID,
                          revise: Callable[[PartnerDetails], PartnerDetails],
-                         actor: Principal | None) -> Partner:
+                         actor: Actor) -> Partner:
     """Change a partner's details; emits ``PartnerUpdated`` when something changed."""
     partner = await _locked_partner(uow, partner_id)
-    check_access(actor, partner.departement)
-    now = _now()
-    revised = partner.revised(revise(partner.details), now)
+    actor.ensure_acts_for(partner.departement)
+    revised = partner.revised(revise(partner.details), uow.now)
     if revised is None:
         return partner
-    check_access(actor, revised.departement)
+    actor.ensure_acts_for(revised.departement)
     if revised.details.identity() != partner.details.identity():
-        others = [p for p in await store.find_by_identity(uow.conn, revised.details.identity())
-                  if p.partner_id != partner_id]
-        if others:
-            raise Conflict("these identifiers already designate "
-                           + ", ".join(p.describe() for p in others))
-    if partner.kind is PartnerKind.COLLEGE and revised.kind is not PartnerKind.COLLEGE:
-        cite_id = await store.chef_de_file_of_open_alliance(uow.conn, partner_id)
-        if cite_id is not None:
-            raise Conflict(f"{partner.describe()} is chef de file of alliance {cite_id}, which "
-                           "only a collège can be: designate another collège first")
+        ensure_identifiers_free(
+            p for p in await store.find_by_identity(uow.conn, revised.details.identity())
+            if p.partner_id != partner_id)
+    if revised.kind is not partner.kind:
+        leads = await store.chef_de_file_of_open_alliance(uow.conn, partner_id)
+        ensure_leader_stays_a_college(partner, revised, leads)
     await store.update_partner(uow.conn, revised)
-    uow.emit(_snapshot(PartnerUpdated, revised, await store.contacts_of(uow.conn, partner_id),
-                       now))
+    uow.emit(revised.snapshot(await store.contacts_of(uow.conn, partner_id), uow.now))
     return revised
 
 
 async def add_contact(uow: UnitOfWork, partner_id: UUID, details: ContactDetails,
-                      actor: Principal | None) -> Contact:
+                      actor: Actor) -> Contact:
+    """Add a contact; emits ``PartnerUpdated`` if it consents (events then name it)."""
     partner = await _locked_partner(uow, partner_id)
-    check_access(actor, partner.departement)
-    now = _now()
-    contact = Contact.add(partner_id, details, now)
+    actor.ensure_acts_for(partner.departement)
+    contacts = await store.contacts_of(uow.conn, partner_id)
+    contact, updated = partner.add_contact(details, contacts, uow.now)
     await store.insert_contact(uow.conn, contact)
-    if contact.published is not None:
-        contacts = await store.contacts_of(uow.conn, partner_id)
-        uow.emit(_snapshot(PartnerUpdated, partner, contacts, now))
-    return contact
-
-
-async def _live_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID) -> Contact:
-    contact, _ = await store.get_contact(uow.conn, partner_id, contact_id)
-    if contact is None:
-        raise NotFound(f"partner {partner_id} has no contact {contact_id}")
+    if updated is not None:
+        uow.emit(updated)
     return contact
 
 
 async def revise_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
                          revise: Callable[[ContactDetails], ContactDetails],
-                         actor: Principal | None) -> Contact:
+                         actor: Actor) -> Contact:
     """Change a contact (consent included); emits ``PartnerUpdated`` only when what events
     say of it changes (its consent, or the e-mail of a consenting contact)."""
     partner = await _locked_partner(uow, partner_id)
-    check_access(actor, partner.departement)
-    contact = await _live_contact(uow, partner_id, contact_id)
-    now = _now()
-    revised = contact.revised(revise(contact.details), now)
-    await store.update_contact(uow.conn, revised)
-    if revised.published != contact.published:
-        contacts = await store.contacts_of(uow.conn, partner_id)
-        uow.emit(_snapshot(PartnerUpdated, partner, contacts, now))
-    return revised
+    actor.ensure_acts_for(partner.departement)
+    contacts = await store.contacts_of(uow.conn, partner_id)
+    current = partner.contact(contact_id, contacts)
+    contact, updated = partner.revise_contact(current, revise(current.details), contacts,
+                                              uow.now)
+    await store.update_contact(uow.conn, contact)
+    if updated is not None:
+        uow.emit(updated)
+    return contact
 
 
 async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
-                        actor: Principal | None) -> bool:
+                        actor: Actor) -> bool:
     """Erase a contact's personal data for good and tell every consumer to forget it.
     Erasing an erased contact changes nothing (False)."""
     partner = await _locked_partner(uow, partner_id)
-    check_access(actor, partner.departement)
+    actor.ensure_acts_for(partner.departement)
     contact, exists = await store.get_contact(uow.conn, partner_id, contact_id)
     if not exists:
-        raise NotFound(f"partner {partner_id} has no contact {contact_id}")
+        raise unknown_contact(partner_id, contact_id)
     if contact is None:
         return False
-    now = _now()
-    await store.erase_contact(uow.conn, contact_id, now)
+    erased = contact.erase(uow.now)
+    await store.erase_contact(uow.conn, contact_id, erased.erased_at)
     await uow.forget_published(PARTNERS_REGISTRY.name, str(partner_id), contact.details.email)
-    uow.emit(ContactErased(partner_id=partner_id, contact_id=contact_id, erased_at=now))
+    uow.emit(erased)
     return True
 
 
@@ -245,47 +171,37 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     """Open the new cité's alliance with its lead collège as chef de file, registering the
     collège if unknown. A cité that has an alliance keeps it (False): the same label
     published twice, whatever its event id, opens one alliance."""
-    now, uai = _now(), event.lead_college_uai
+    uai = event.lead_college_uai
     named = next((s.name for s in event.perimeter.schools if s.uai == uai), f"Collège {uai}")
-    college = Partner.register(PartnerDetails(kind=PartnerKind.COLLEGE, name=named,
-                                              departement=event.departement, uai=uai), now)
+    college, registered = Partner.register(
+        PartnerDetails(kind=PartnerKind.COLLEGE, name=named, departement=event.departement,
+                       uai=uai), uow.now)
     opening = await store.open_alliance(
         uow.conn, cite_id=event.cite_id, name=event.name, departement=event.departement,
         wave_id=event.wave.id, candidature_id=event.candidature_id,
         label_start=event.label_period.start, label_end=event.label_period.end,
-        schools=_schools(event.perimeter.schools), lead=college, at=now,
+        schools=_schools(event.perimeter.schools), lead=college, at=uow.now,
     )
     if not opening.opened:
         return False
-    if opening.lead is None:
+    lead, lead_registered = opening.lead, opening.lead_registered
+    if lead is None:
         # Registered by a concurrent transaction after the statement's snapshot: read it
-        # now (rare, so the extra round trips do not matter).
-        found, _ = await store.register_college_unless_known(uow.conn, college)
-        lead = (found.partner_id, found.kind, found.name)
-    else:
-        lead = opening.lead
-    lead_id, kind, name = lead
-    if kind is not PartnerKind.COLLEGE:
-        raise Conflict(f"the lead collège's UAI {uai} is registered as {KIND_LABELS[kind]} "
-                       f"'{name}' (partner {lead_id}); if it is a collège, correct the "
-                       f"partner's kind (PATCH /partners/{lead_id} with kind 'college'), "
-                       "then replay the dead letter")
-    if not opening.chef_de_file_joined:
-        await store.insert_membership(uow.conn, event.cite_id, lead_id,
-                                      [AllianceRole.CHEF_DE_FILE], now)
-    if opening.lead_registered:
-        uow.emit(_snapshot(PartnerRegistered, college, (), now))
-    uow.emit(AllianceOpened(cite_id=event.cite_id, chef_de_file_partner_id=lead_id,
-                            chef_de_file_uai=uai, opened_at=now))
-    uow.emit(ChefDeFileDesignated(cite_id=event.cite_id, partner_id=lead_id, uai=uai,
-                                  designated_at=now))
+        # now (rare, so the extra round trip does not matter).
+        lead, lead_registered = await store.register_college_unless_known(uow.conn, college)
+    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now)
+    await store.insert_membership(uow.conn, alliance.cite_id, alliance.chef_de_file)
+    if lead_registered:
+        uow.emit(registered)
+    for caused in events:
+        uow.emit(caused)
     return True
 
 
 async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True) -> Alliance:
     alliance = await store.load_alliance(uow.conn, cite_id, with_members=with_members)
     if alliance is None:
-        raise NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
+        raise no_alliance(cite_id)
     return alliance
 
 
@@ -304,13 +220,13 @@ async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
 async def suspend_alliance(uow: UnitOfWork, event: LabelSuspended) -> None:
     alliance = await _alliance(uow, event.cite_id, with_members=False)
     if alliance.suspend():
-        await store.set_status(uow.conn, event.cite_id, alliance.status, _now())
+        await store.set_status(uow.conn, event.cite_id, alliance.status, uow.now)
 
 
 async def reinstate_alliance(uow: UnitOfWork, event: LabelReinstated) -> None:
     alliance = await _alliance(uow, event.cite_id, with_members=False)
     if alliance.reinstate():
-        await store.set_status(uow.conn, event.cite_id, alliance.status, _now())
+        await store.set_status(uow.conn, event.cite_id, alliance.status, uow.now)
 
 
 async def close_alliance(uow: UnitOfWork, event: LabelWithdrawn | LabelExpired) -> None:
@@ -318,58 +234,51 @@ async def close_alliance(uow: UnitOfWork, event: LabelWithdrawn | LabelExpired) 
     reason = (AllianceClosureReason.LABEL_WITHDRAWN if isinstance(event, LabelWithdrawn)
               else AllianceClosureReason.LABEL_EXPIRED)
     alliance = await _alliance(uow, event.cite_id, with_members=False)
-    if alliance.close():
-        now = _now()
-        await store.set_status(uow.conn, event.cite_id, AllianceStatus.CLOSED, now, reason)
-        uow.emit(AllianceClosed(cite_id=event.cite_id, reason=reason, closed_at=now))
+    closed = alliance.close(reason, uow.now)
+    if closed is not None:
+        await store.set_status(uow.conn, event.cite_id, alliance.status, closed.closed_at,
+                               closed.reason)
+        uow.emit(closed)
 
 
 # --- alliances: members, by operators -----------------------------------------------------
 
 
 async def join_alliance(uow: UnitOfWork, cite_id: str, partner_id: UUID,
-                        roles: Iterable[AllianceRole], actor: Principal | None) -> Member:
+                        roles: Iterable[AllianceRole], actor: Actor) -> Member:
     alliance = await _alliance(uow, cite_id)
-    check_access(actor, alliance.departement)
+    actor.ensure_acts_for(alliance.departement)
     partner = await store.get_partner(uow.conn, partner_id)
     if partner is None:
-        raise NotFound(f"partner {partner_id} is not in the registry: register it first")
-    now = _now()
-    member = alliance.join(partner_id, partner.kind, partner.name, roles, now)
-    await store.insert_membership(uow.conn, cite_id, partner_id, sorted(member.roles), now)
-    uow.emit(PartnerJoinedAlliance(cite_id=cite_id, partner_id=partner_id,
-                                   partner_kind=partner.kind, roles=tuple(sorted(member.roles)),
-                                   joined_at=now))
+        raise unknown_partner(partner_id, then="register it first")
+    member, joined = alliance.join(partner, roles, uow.now)
+    await store.insert_membership(uow.conn, cite_id, member)
+    uow.emit(joined)
     return member
 
 
 async def leave_alliance(uow: UnitOfWork, cite_id: str, partner_id: UUID, motive: str | None,
-                         actor: Principal | None) -> None:
+                         actor: Actor) -> None:
     alliance = await _alliance(uow, cite_id)
-    check_access(actor, alliance.departement)
-    alliance.leave(partner_id)
-    now = _now()
-    await store.end_membership(uow.conn, cite_id, partner_id, now, motive)
-    uow.emit(PartnerLeftAlliance(cite_id=cite_id, partner_id=partner_id, motive=motive,
-                                 left_at=now))
+    actor.ensure_acts_for(alliance.departement)
+    left = alliance.leave(partner_id, motive, uow.now)
+    await store.end_membership(uow.conn, cite_id, partner_id, left.left_at, motive)
+    uow.emit(left)
 
 
 async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID,
-                                 actor: Principal | None) -> bool:
+                                 actor: Actor) -> bool:
     """Hand the chef de file role to another member collège: one command, one event.
     False when it already holds it."""
     alliance = await _alliance(uow, cite_id)
-    check_access(actor, alliance.departement)
-    previous = alliance.designate_chef_de_file(partner_id)
-    if previous is None:
+    actor.ensure_acts_for(alliance.departement)
+    designated = alliance.designate_chef_de_file(partner_id, uow.now)
+    if designated is None:
         return False
     # The old chef de file loses the role before the new one gets it: the partial unique
     # index never sees two.
-    await store.set_roles(uow.conn, cite_id, previous)
+    assert designated.previous_partner_id is not None
+    await store.set_roles(uow.conn, cite_id, alliance.members[designated.previous_partner_id])
     await store.set_roles(uow.conn, cite_id, alliance.members[partner_id])
-    college = await store.get_partner(uow.conn, partner_id)
-    assert college is not None and college.details.uai is not None
-    uow.emit(ChefDeFileDesignated(cite_id=cite_id, partner_id=partner_id, uai=college.details.uai,
-                                  previous_partner_id=previous.partner_id,
-                                  designated_at=_now()))
+    uow.emit(designated)
     return True

@@ -15,6 +15,3 @@ class PartnersSettings(ServiceSettings):
     service_name: str = "partners"
     db_schema: str = Field("partners", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     http_port: int = 8002
-
-    page_size_default: int = Field(50, ge=1, le=500)
-    page_size_max: int = Field(200, ge=1, le=1000)

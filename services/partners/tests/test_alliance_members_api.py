@@ -1,4 +1,5 @@
-"""Members join and leave an alliance with roles; the chef de file changes in one step."""
+"""Members join and leave an alliance with roles; the chef de file changes in one step.
+Isolated (real PostgreSQL); alliances are opened by applying labelling's event directly."""
 
 from __future__ import annotations
 
@@ -8,23 +9,20 @@ from typing import Any
 import asyncpg
 import pytest
 from partners import service
-from partners_kit import (
-    NATIONAL,
-    PREFECTURE_69,
-    PREFECTURE_93,
-    VIEWER,
-    Partners,
-    association,
-    college,
-    labelled,
-)
+from partners_kit import association, college, labelled
 
 from cites_contracts.events.labelling import TerritoryLabelled
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    AS_VIEWER,
+    FakeClock,
+    ServiceUnderTest,
+)
 
-pytestmark = pytest.mark.integration
 
-
-async def _open(partners: Partners, label: TerritoryLabelled | None = None) -> str:
+async def _open(partners: ServiceUnderTest, label: TerritoryLabelled | None = None) -> str:
     """An alliance as labelling's event opens it (applied directly: no Kafka needed)."""
     label = label or labelled()
     async with partners.runtime.unit_of_work() as uow:
@@ -32,70 +30,74 @@ async def _open(partners: Partners, label: TerritoryLabelled | None = None) -> s
     return label.cite_id
 
 
-async def _register(partners: Partners, body: dict[str, Any]) -> str:
-    response = await partners.http.post("/partners", json=body, headers=NATIONAL)
+async def _register(partners: ServiceUnderTest, body: dict[str, Any]) -> str:
+    response = await partners.http.post("/partners", json=body, headers=AS_NATIONAL)
     assert response.status_code in (200, 201), response.text
     return str(response.json()["partner_id"])
 
 
-async def _alliance(partners: Partners, cite_id: str = "cite-001") -> dict[str, Any]:
+async def _alliance(partners: ServiceUnderTest, cite_id: str = "cite-001") -> dict[str, Any]:
     body: dict[str, Any] = (await partners.http.get(f"/alliances/{cite_id}",
-                                                    headers=VIEWER)).json()
+                                                    headers=AS_VIEWER)).json()
     return body
 
 
 async def test_partners_join_and_leave_with_their_roles_and_the_history_is_kept(
-    partners: Partners,
+    partners: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     cite = await _open(partners)
     asso = await _register(partners, association())
-    joined = await partners.http.post(f"/alliances/{cite}/members", headers=PREFECTURE_93,
+    joined = await partners.http.post(f"/alliances/{cite}/members", headers=AS_PREFECTURE_93,
                                       json={"partner_id": asso,
                                             "roles": ["funder", "action_operator"]})
+    clock.advance(minutes=30)
     left = await partners.http.delete(f"/alliances/{cite}/members/{asso}",
-                                      params={"motive": "Fin du projet"}, headers=NATIONAL)
+                                      params={"motive": "Fin du projet"}, headers=AS_NATIONAL)
     alliance = await _alliance(partners)
-    history = (await partners.http.get(f"/partners/{asso}/memberships", headers=VIEWER)).json()
-    joins, leaves = (await partners.events("PartnerJoinedAlliance"),
-                     await partners.events("PartnerLeftAlliance"))
+    history = (await partners.http.get(f"/partners/{asso}/memberships", headers=AS_VIEWER)).json()
+    joins, leaves = (await partners.outbox("PartnerJoinedAlliance"),
+                     await partners.outbox("PartnerLeftAlliance"))
     assert joined.status_code == 201
     assert joined.json()["roles"] == ["action_operator", "funder"]
+    assert joined.json()["joined_at"] == "2025-03-10T09:30:00Z"
     assert left.status_code == 204
     assert [m["kind"] for m in alliance["members"]] == ["college"]
     assert [(m["partner_id"], m["left_motive"]) for m in alliance["former_members"]] == [
         (asso, "Fin du projet")]
     assert [(h["cite_id"], h["roles"], h["left_at"] is not None) for h in history] == [
         (cite, ["action_operator", "funder"], True)]
-    assert [(e["data"]["partner_kind"], e["data"]["roles"]) for e in joins] == [
+    assert [(e.data.partner_kind, list(e.data.roles)) for e in joins] == [
         ("association", ["action_operator", "funder"])]
-    assert [e["data"]["motive"] for e in leaves] == ["Fin du projet"]
+    assert [(e.data.motive, e.data.left_at) for e in leaves] == [("Fin du projet", clock.now)]
+    assert alliance["former_members"][0]["left_at"] == "2025-03-10T10:00:00Z"
     # One stream per cité: opened, chef de file, joined, left, numbered without gaps.
-    assert [e["sequence"] for e in await partners.events(
+    assert [e.sequence for e in await partners.outbox(
         "AllianceOpened", "ChefDeFileDesignated", "PartnerJoinedAlliance",
         "PartnerLeftAlliance")] == [1, 2, 3, 4]
 
 
 async def test_changing_the_chef_de_file_is_one_command_and_one_event(
-    partners: Partners,
+    partners: ServiceUnderTest,
 ) -> None:
     cite = await _open(partners)
     lead = (await _alliance(partners))["chef_de_file"]["partner_id"]
     other = await _register(partners, college())
-    await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+    await partners.http.post(f"/alliances/{cite}/members", headers=AS_NATIONAL,
                              json={"partner_id": other, "roles": ["steering_committee"]})
-    before = len(await partners.events())
+    before = len(await partners.outbox())
     changed = await partners.http.put(f"/alliances/{cite}/chef-de-file",
-                                      json={"partner_id": other}, headers=NATIONAL)
+                                      json={"partner_id": other}, headers=AS_NATIONAL)
     same_again = await partners.http.put(f"/alliances/{cite}/chef-de-file",
-                                         json={"partner_id": other}, headers=NATIONAL)
-    new_events = (await partners.events())[before:]
+                                         json={"partner_id": other}, headers=AS_NATIONAL)
+    new_events = (await partners.outbox())[before:]
     members = {m["partner_id"]: m["roles"] for m in changed.json()["members"]}
     assert (changed.status_code, same_again.status_code) == (200, 200)
     assert changed.json()["chef_de_file"]["partner_id"] == other
     assert members == {lead: [], other: ["chef_de_file", "steering_committee"]}
-    assert [e["type"] for e in new_events] == ["partners.ChefDeFileDesignated"]
-    assert new_events[0]["data"]["previous_partner_id"] == lead
-    assert new_events[0]["data"]["uai"] == "0930123X"
+    assert [e.type for e in new_events] == ["partners.ChefDeFileDesignated"]
+    assert str(new_events[0].data.previous_partner_id) == lead
+    assert str(new_events[0].data.partner_id) == other
+    assert new_events[0].data.uai == "0930123X"
 
 
 @pytest.mark.parametrize(("who", "status", "says"), [
@@ -103,29 +105,29 @@ async def test_changing_the_chef_de_file_is_one_command_and_one_event(
     ("association", 422, "must be a collège"),
 ])
 async def test_the_chef_de_file_is_a_college_member_of_the_alliance(
-    partners: Partners, who: str, status: int, says: str,
+    partners: ServiceUnderTest, who: str, status: int, says: str,
 ) -> None:
     cite = await _open(partners)
     asso = await _register(partners, association())
     if who == "association":
-        await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+        await partners.http.post(f"/alliances/{cite}/members", headers=AS_NATIONAL,
                                  json={"partner_id": asso, "roles": ["funder"]})
-    before = await partners.events()
+    before = await partners.outbox()
     response = await partners.http.put(f"/alliances/{cite}/chef-de-file",
-                                       json={"partner_id": asso}, headers=NATIONAL)
+                                       json={"partner_id": asso}, headers=AS_NATIONAL)
     assert response.status_code == status
     assert says in str(response.json()["detail"])
-    assert await partners.events() == before
+    assert await partners.outbox() == before
 
 
 async def test_the_chef_de_file_cannot_leave_nor_join_as_second_chef_de_file(
-    partners: Partners,
+    partners: ServiceUnderTest,
 ) -> None:
     cite = await _open(partners)
     lead = (await _alliance(partners))["chef_de_file"]["partner_id"]
     other = await _register(partners, college())
-    leaving = await partners.http.delete(f"/alliances/{cite}/members/{lead}", headers=NATIONAL)
-    second = await partners.http.post(f"/alliances/{cite}/members", headers=NATIONAL,
+    leaving = await partners.http.delete(f"/alliances/{cite}/members/{lead}", headers=AS_NATIONAL)
+    second = await partners.http.post(f"/alliances/{cite}/members", headers=AS_NATIONAL,
                                       json={"partner_id": other, "roles": ["chef_de_file"]})
     assert leaving.status_code == 409
     assert "designate another collège first" in leaving.json()["detail"]
@@ -134,7 +136,9 @@ async def test_the_chef_de_file_cannot_leave_nor_join_as_second_chef_de_file(
     assert (await _alliance(partners))["chef_de_file"]["partner_id"] == lead
 
 
-async def test_the_database_itself_refuses_a_second_chef_de_file(partners: Partners) -> None:
+async def test_the_database_itself_refuses_a_second_chef_de_file(
+    partners: ServiceUnderTest,
+) -> None:
     cite = await _open(partners)
     other = await _register(partners, college())
     with pytest.raises(asyncpg.UniqueViolationError, match="memberships_one_chef_de_file"):
@@ -151,37 +155,39 @@ async def test_the_database_itself_refuses_a_second_chef_de_file(partners: Partn
     ("/alliances/not-a-cite/members", {"roles": ["funder"]}, 422),
 ])
 async def test_joining_needs_an_alliance_a_registered_partner_and_a_role(
-    partners: Partners, path: str, body: dict[str, Any], status: int,
+    partners: ServiceUnderTest, path: str, body: dict[str, Any], status: int,
 ) -> None:
     await _open(partners)
     asso = await _register(partners, association())
     partner_id = "00000000-0000-4000-8000-000000000000" if body.pop(
         "unknown_partner", False) else asso
     response = await partners.http.post(path, json={"partner_id": partner_id, **body},
-                                        headers=NATIONAL)
+                                        headers=AS_NATIONAL)
     assert response.status_code == status
-    assert await partners.events("PartnerJoinedAlliance") == []
+    assert await partners.outbox("PartnerJoinedAlliance") == []
 
 
 async def test_a_prefecture_manages_the_alliances_of_its_departement_only(
-    partners: Partners,
+    partners: ServiceUnderTest,
 ) -> None:
     cite = await _open(partners)
     asso = await _register(partners, association())
-    response = await partners.http.post(f"/alliances/{cite}/members", headers=PREFECTURE_69,
+    response = await partners.http.post(f"/alliances/{cite}/members", headers=AS_PREFECTURE_69,
                                         json={"partner_id": asso, "roles": ["funder"]})
     assert response.status_code == 403
-    assert await partners.events("PartnerJoinedAlliance") == []
+    assert await partners.outbox("PartnerJoinedAlliance") == []
 
 
-async def test_alliances_are_listed_by_departement_a_page_at_a_time(partners: Partners) -> None:
+async def test_alliances_are_listed_by_departement_a_page_at_a_time(
+    partners: ServiceUnderTest,
+) -> None:
     for n in range(1, 6):
         await _open(partners, labelled(f"cite-00{n}", lead_uai=f"093000{n}A"))
     await _open(partners, labelled("cite-069", lead_uai="0690001A", departement="69"))
     pages, cursor = [], None
     while True:
         params = {"departement": "93", "limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await partners.http.get("/alliances", params=params, headers=VIEWER)).json()
+        page = (await partners.http.get("/alliances", params=params, headers=AS_VIEWER)).json()
         pages.append([(a["cite_id"], a["members"], a["chef_de_file_uai"])
                       for a in page["items"]])
         cursor = page["next_cursor"]
@@ -192,14 +198,14 @@ async def test_alliances_are_listed_by_departement_a_page_at_a_time(partners: Pa
     assert [c for p in pages for c, _, _ in p] == [f"cite-00{n}" for n in range(1, 6)]
 
 
-async def test_an_unknown_alliance_is_a_404(partners: Partners) -> None:
-    response = await partners.http.get("/alliances/cite-999", headers=VIEWER)
+async def test_an_unknown_alliance_is_a_404(partners: ServiceUnderTest) -> None:
+    response = await partners.http.get("/alliances/cite-999", headers=AS_VIEWER)
     assert response.status_code == 404
     assert "cité cite-999 has no alliance" in response.json()["detail"]
 
 
 async def test_a_lead_college_registered_concurrently_still_becomes_the_chef_de_file(
-    partners: Partners,
+    partners: ServiceUnderTest,
 ) -> None:
     pool = partners.runtime.pool
     async with pool.acquire() as other, other.transaction():
@@ -213,10 +219,10 @@ async def test_a_lead_college_registered_concurrently_still_becomes_the_chef_de_
     cite = await opening  # it saw the collège only once the other committed
     alliance = await _alliance(partners, cite)
     assert alliance["chef_de_file"]["partner_id"] == "00000000-0000-4000-8000-00000000c011"
-    assert await partners.events("PartnerRegistered") == []
+    assert await partners.outbox("PartnerRegistered") == []
 
 
-async def _blocked_on_a_lock(partners: Partners) -> None:
+async def _blocked_on_a_lock(partners: ServiceUnderTest) -> None:
     for _ in range(200):
         if await partners.runtime.pool.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "

@@ -2,99 +2,113 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import json
 from typing import Any
 
 import pytest
-from partners_kit import (
-    NATIONAL,
-    PARTNER,
-    PREFECTURE_69,
-    VIEWER,
-    MakePartners,
-    Partners,
-    association,
-    contact,
+from partners_kit import association, contact
+
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PARTNER,
+    AS_PREFECTURE_69,
+    AS_VIEWER,
+    FakeClock,
+    ServiceUnderTest,
+    envelopes_json,
 )
 
-pytestmark = pytest.mark.integration
 
-
-async def _partner_with(service: Partners, *contacts: dict[str, Any]) -> tuple[str, list[str]]:
+async def _partner_with(service: ServiceUnderTest, *contacts: dict[str, Any]
+                        ) -> tuple[str, list[str]]:
     partner = (await service.http.post("/partners", json=association(),
-                                       headers=NATIONAL)).json()["partner_id"]
-    ids = []
+                                       headers=AS_NATIONAL)).json()["partner_id"]
+    ids: list[str] = []
     for body in contacts:
+        if ids:  # one after the other, as people add them: listed in that order
+            service.settings.clock.advance(seconds=1)
         response = await service.http.post(f"/partners/{partner}/contacts", json=body,
-                                           headers=NATIONAL)
+                                           headers=AS_NATIONAL)
         assert response.status_code == 201, response.text
         ids.append(response.json()["contact_id"])
     return partner, ids
 
 
-async def test_events_carry_the_email_of_consenting_contacts_only(partners: Partners) -> None:
+def _named(update: Any) -> list[tuple[str, str]]:
+    """(contact id, e-mail) of the contacts a PartnerUpdated names."""
+    return [(str(c.contact_id), c.email) for c in update.data.contacts]
+
+
+async def test_events_carry_the_email_of_consenting_contacts_only(
+    partners: ServiceUnderTest,
+) -> None:
     partner, (yes, _) = await _partner_with(
         partners, contact("yes@asso.example.org"), contact("no@asso.example.org", consent=False))
-    updates = await partners.events("PartnerUpdated")
-    listed = (await partners.http.get(f"/partners/{partner}/contacts", headers=NATIONAL)).json()
+    updates = await partners.outbox("PartnerUpdated")
+    listed = (await partners.http.get(f"/partners/{partner}/contacts",
+                                      headers=AS_NATIONAL)).json()
+    on_the_wire = json.dumps(envelopes_json(updates))
     # Adding a contact who did not consent changes nothing events say: no event.
     assert len(updates) == 1
-    assert updates[0]["data"]["contacts"] == [{"contact_id": yes,
-                                               "email": "yes@asso.example.org"}]
-    assert "Anne Martin" not in str(updates) and "+33" not in str(updates)
+    assert _named(updates[0]) == [(yes, "yes@asso.example.org")]
+    assert "Anne Martin" not in on_the_wire and "+33" not in on_the_wire
     assert [(c["email"], c["consent"]) for c in listed] == [("yes@asso.example.org", True),
                                                             ("no@asso.example.org", False)]
 
 
 async def test_withdrawing_consent_records_its_date_and_drops_the_email_from_events(
-    partners: Partners,
+    partners: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     partner, (cid,) = await _partner_with(partners, contact())
     before = (await partners.http.get(f"/partners/{partner}/contacts",
-                                      headers=NATIONAL)).json()[0]
+                                      headers=AS_NATIONAL)).json()[0]
+    clock.advance(days=1)
     withdrawn = await partners.http.patch(f"/partners/{partner}/contacts/{cid}",
-                                          json={"consent": False}, headers=NATIONAL)
-    updates = await partners.events("PartnerUpdated")
+                                          json={"consent": False}, headers=AS_NATIONAL)
+    renamed = await partners.http.patch(f"/partners/{partner}/contacts/{cid}",
+                                        json={"name": "Anne Martin-Durand"}, headers=AS_NATIONAL)
+    updates = await partners.outbox("PartnerUpdated")
     assert withdrawn.status_code == 200
     assert withdrawn.json()["consent"] is False
-    assert withdrawn.json()["consent_recorded_at"] > before["consent_recorded_at"]
-    assert [u["data"]["contacts"] for u in updates] == [
-        [{"contact_id": cid, "email": "a.martin@asso.example.org"}], []]
+    assert before["consent_recorded_at"] == "2025-03-10T09:30:00Z"
+    assert withdrawn.json()["consent_recorded_at"] == "2025-03-11T09:30:00Z"
+    # What events say of a contact without consent is nothing: renaming it emits nothing.
+    assert (renamed.status_code, renamed.json()["name"]) == (200, "Anne Martin-Durand")
+    assert [_named(u) for u in updates] == [[(cid, "a.martin@asso.example.org")], []]
 
 
 async def test_erasure_removes_the_contacts_personal_data_for_good(
-    make_partners: MakePartners,
+    partners: ServiceUnderTest,
 ) -> None:
     email, name = "erase.me@asso.example.org", "Zoé Effacée"
-    async with make_partners(consumers_enabled=False) as service:  # the relay publishes
-        partner, (cid, kept) = await _partner_with(service, contact(email, name=name),
-                                                   contact("stays@asso.example.org"))
-        await _wait_published(service)
-        in_outbox = await service.runtime.pool.fetchval(
-            "SELECT count(*) FROM outbox WHERE position($1 IN convert_from(value, 'UTF8')) > 0",
-            email)
-        erased = await service.http.delete(f"/partners/{partner}/contacts/{cid}",
-                                           headers=NATIONAL)
-        again = await service.http.delete(f"/partners/{partner}/contacts/{cid}",
-                                          headers=NATIONAL)
-        listed = (await service.http.get(f"/partners/{partner}/contacts",
-                                         headers=NATIONAL)).json()
-        row = await service.runtime.pool.fetchrow(
-            "SELECT * FROM contacts WHERE contact_id = $1", cid)
-        after = await _mentions(service, email, name)
-        erasures = await service.events("ContactErased")
+    partner, (cid, kept) = await _partner_with(partners, contact(email, name=name),
+                                               contact("stays@asso.example.org"))
+    await partners.all_published()  # the relay published them: erasure purges them
+    in_outbox = await partners.runtime.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE position($1 IN convert_from(value, 'UTF8')) > 0",
+        email)
+    erased = await partners.http.delete(f"/partners/{partner}/contacts/{cid}",
+                                        headers=AS_NATIONAL)
+    again = await partners.http.delete(f"/partners/{partner}/contacts/{cid}",
+                                       headers=AS_NATIONAL)
+    listed = (await partners.http.get(f"/partners/{partner}/contacts",
+                                      headers=AS_NATIONAL)).json()
+    row = await partners.runtime.pool.fetchrow(
+        "SELECT * FROM contacts WHERE contact_id = $1", cid)
+    after = await _mentions(partners, email, name)
+    erasures = await partners.outbox("ContactErased")
     assert (erased.status_code, again.status_code) == (204, 204)
     assert [c["contact_id"] for c in listed] == [kept]
     assert row is not None and row["erased_at"] is not None
     assert [row[c] for c in ("name", "function", "email", "phone")] == [None] * 4
     assert in_outbox == 2 and after == 0  # its two PartnerUpdated, published, then purged
     assert len(erasures) == 1
-    assert erasures[0]["data"].keys() == {"partner_id", "contact_id", "erased_at"}
-    assert erasures[0]["data"]["contact_id"] == cid
+    assert envelopes_json(erasures)[0]["data"].keys() == {"partner_id", "contact_id",
+                                                          "erased_at"}
+    assert str(erasures[0].data.contact_id) == cid
 
 
-async def _mentions(service: Partners, *texts: str) -> int:
+async def _mentions(service: ServiceUnderTest, *texts: str) -> int:
     """Rows of the service's tables (contacts, partners, outbox) mentioning any text."""
     return int(await service.runtime.pool.fetchval(
         """SELECT count(*) FROM (
@@ -104,46 +118,37 @@ async def _mentions(service: Partners, *texts: str) -> int:
            WHERE position($1 IN t) > 0 OR position($2 IN t) > 0""", *texts))
 
 
-async def test_a_contact_is_checked_before_it_is_stored(partners: Partners) -> None:
+async def test_a_contact_is_checked_before_it_is_stored(partners: ServiceUnderTest) -> None:
     partner, _ = await _partner_with(partners)
     bad_email = await partners.http.post(f"/partners/{partner}/contacts",
-                                         json=contact("not-an-email"), headers=NATIONAL)
+                                         json=contact("not-an-email"), headers=AS_NATIONAL)
     no_consent = await partners.http.post(
         f"/partners/{partner}/contacts",
-        json={k: v for k, v in contact().items() if k != "consent"}, headers=NATIONAL)
+        json={k: v for k, v in contact().items() if k != "consent"}, headers=AS_NATIONAL)
     bad_phone = await partners.http.post(f"/partners/{partner}/contacts",
-                                         json=contact(phone="call me"), headers=NATIONAL)
+                                         json=contact(phone="call me"), headers=AS_NATIONAL)
     assert [r.status_code for r in (bad_email, no_consent, bad_phone)] == [422] * 3
     assert [r.json()["detail"][0]["loc"][-1] for r in (bad_email, no_consent, bad_phone)] == [
         "email", "consent", "phone"]
     assert await partners.runtime.pool.fetchval("SELECT count(*) FROM contacts") == 0
 
 
-@pytest.mark.parametrize(("headers", "status"), [(VIEWER, 403), (PARTNER, 403),
-                                                 (PREFECTURE_69, 403), (NATIONAL, 200)])
+@pytest.mark.parametrize(("headers", "status"), [(AS_VIEWER, 403), (AS_PARTNER, 403),
+                                                 (AS_PREFECTURE_69, 403), (AS_NATIONAL, 200)])
 async def test_contacts_are_shown_to_the_national_coordination_and_their_prefecture(
-    partners: Partners, headers: dict[str, str], status: int,
+    partners: ServiceUnderTest, headers: dict[str, str], status: int,
 ) -> None:
     partner, _ = await _partner_with(partners, contact())
     response = await partners.http.get(f"/partners/{partner}/contacts", headers=headers)
     assert response.status_code == status
 
 
-async def test_an_unknown_contact_is_a_404(partners: Partners) -> None:
+async def test_an_unknown_contact_is_a_404(partners: ServiceUnderTest) -> None:
     partner, _ = await _partner_with(partners)
     unknown = "00000000-0000-4000-8000-000000000000"
     patched = await partners.http.patch(f"/partners/{partner}/contacts/{unknown}",
-                                        json={"consent": True}, headers=NATIONAL)
+                                        json={"consent": True}, headers=AS_NATIONAL)
     erased = await partners.http.delete(f"/partners/{partner}/contacts/{unknown}",
-                                        headers=NATIONAL)
+                                        headers=AS_NATIONAL)
     assert (patched.status_code, erased.status_code) == (404, 404)
-    assert await partners.events("ContactErased") == []
-
-
-async def _wait_published(service: Partners, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    pool = service.runtime.pool
-    while await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
-        if time.monotonic() > deadline:
-            raise AssertionError("the relay did not publish the outbox in time")
-        await asyncio.sleep(0.1)
+    assert await partners.outbox("ContactErased") == []

@@ -7,10 +7,12 @@ from uuid import uuid4
 
 import pytest
 from hypothesis import given
-from partners.domain import Contact, ContactDetails, PartnerDetails, RuleBroken, consenting
+from partners.domain import Contact, ContactDetails, Partner, PartnerDetails, consenting
 
+from cites_contracts.events.partners import ContactErased
 from cites_contracts.testing import insee_codes, sirets
 from cites_contracts.types import PartnerKind, departement_of
+from cites_runtime.errors import NotFound, RuleBroken
 
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -34,7 +36,7 @@ def test_each_kind_of_partner_is_identified_by_its_own_identifier(
 ) -> None:
     with pytest.raises(RuleBroken) as broken:
         details.checked()
-    assert (broken.value.field, broken.value.rule) == (field, rule)
+    assert [(f.field, f.rule) for f in broken.value.failures] == [(field, rule)]
 
 
 def test_a_siren_given_with_a_siret_must_be_the_siret_s_own() -> None:
@@ -42,7 +44,7 @@ def test_a_siren_given_with_a_siret_must_be_the_siret_s_own() -> None:
                              siren="200054781")
     with pytest.raises(RuleBroken, match="not the SIREN of SIRET") as broken:
         details.checked()
-    assert broken.value.rule == "siren_of_siret"
+    assert broken.value.failures[0].rule == "siren_of_siret"
 
 
 @given(sirets())
@@ -63,7 +65,7 @@ def test_the_departement_given_must_hold_the_partner_s_commune() -> None:
                              departement="69", commune_insee_code="93010")
     with pytest.raises(RuleBroken, match="does not hold commune 93010") as broken:
         details.checked()
-    assert broken.value.field == "departement"
+    assert broken.value.failures[0].field == "departement"
 
 
 def test_a_siren_identifies_a_partner_only_without_a_siret() -> None:
@@ -93,3 +95,40 @@ def test_giving_or_withdrawing_consent_records_its_date() -> None:
     assert renamed.consent_recorded_at == AT
     assert consented.consent_recorded_at == later
     assert consented.published is not None
+
+
+def test_registering_announces_the_partner_s_whole_state() -> None:
+    details = PartnerDetails(PartnerKind.COMMUNE, "Bondy", insee_code="93010")
+    partner, registered = Partner.register(details, AT)
+    assert partner.details.departement == "93"  # what follows from the rules, filled in
+    assert registered.partner_id == partner.partner_id
+    assert (registered.insee_code, registered.commune_insee_code, registered.departement) == (
+        "93010", "93010", "93")
+    assert (registered.registered_at, registered.contacts) == (AT, ())
+
+
+def test_a_contact_changes_the_partner_s_events_only_when_what_they_say_of_it_changes() -> None:
+    partner, _ = Partner.register(PartnerDetails(PartnerKind.ASSOCIATION, "Asso",
+                                                 siret="73282932000074"), AT)
+    later = AT + timedelta(days=1)
+    silent, none = partner.add_contact(ContactDetails("Anne", "a@example.org"), [], AT)
+    loud, updated = partner.add_contact(ContactDetails("Bob", "b@example.org", consent=True),
+                                        [silent], AT)
+    renamed, unchanged = partner.revise_contact(
+        loud, ContactDetails("Bob B.", "b@example.org", consent=True), [silent, loud], later)
+    consenting_now, given = partner.revise_contact(
+        silent, ContactDetails("Anne", "a@example.org", consent=True), [silent, renamed], later)
+    assert none is None and unchanged is None
+    assert updated is not None and [c.email for c in updated.contacts] == ["b@example.org"]
+    assert given is not None and given.updated_at == later
+    assert sorted(c.email for c in given.contacts) == ["a@example.org", "b@example.org"]
+    assert consenting_now.consent_recorded_at == later
+    with pytest.raises(NotFound, match="has no contact"):
+        partner.contact(uuid4(), [silent, loud])
+
+
+def test_erasing_a_contact_says_which_to_forget_and_nothing_else() -> None:
+    contact = _contact("a@example.org", True)
+    later = AT + timedelta(days=1)
+    assert contact.erase(later) == ContactErased(partner_id=contact.partner_id,
+                                                 contact_id=contact.contact_id, erased_at=later)

@@ -9,29 +9,20 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, Request, Response
-from pydantic import AfterValidator, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
 
-from cites_contracts.types import AllianceRole, CiteId, Departement, Motive
+from cites_contracts.types import AllianceRole, Departement, Motive
+from cites_runtime.http import Anyone, Caller, Input, Operator, Page, Paging
 
 from .. import service, store
-from ..domain import AllianceStatus, NotFound
-from ..views import AllianceOut, AlliancePage, MemberOut
-from .common import (
-    CitePath,
-    Input,
-    Operator,
-    PartnerId,
-    Reader,
-    new_router,
-    page_size,
-    runtime,
-    storable,
-)
+from ..domain import AllianceStatus, no_alliance
+from .common import CitePath, PartnerId
+from .views import AllianceOut, AllianceSummary, MemberOut
 
 __all__ = ["router"]
 
-router = new_router()
+router = APIRouter(tags=["alliances"])
 
 
 class JoinIn(Input):
@@ -44,66 +35,58 @@ class ChefDeFileIn(Input):
     partner_id: UUID = Field(description="A collège already member of the alliance")
 
 
-@router.get("/alliances", response_model=AlliancePage, tags=["alliances"])
+@router.get("/alliances")
 async def list_alliances(
-    request: Request, _: Reader,
+    caller: Anyone, paging: Paging,
     departement: Departement | None = None,
     status: AllianceStatus | None = None,
-    cursor: Annotated[CiteId | None, Query(description="next_cursor of the previous page")
-                      ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-) -> AlliancePage:
-    size = page_size(request, limit)
-    items = await store.list_alliances(runtime(request).pool, departement=departement,
-                                       status=status, after=cursor, limit=size + 1)
-    more = len(items) > size
-    items = items[:size]
-    return AlliancePage(items=items, next_cursor=items[-1].cite_id if more else None)
+) -> Page[AllianceSummary]:
+    """Alliances by département and status, by cité id, a page at a time."""
+    after = paging.after(str)
+    rows = await store.list_alliances(caller.pool, departement=departement, status=status,
+                                      after=after[0] if after else None, limit=paging.fetch)
+    return paging.page([AllianceSummary.of(r) for r in rows], key=lambda a: (a.cite_id,))
 
 
-@router.get("/alliances/{cite_id}", response_model=AllianceOut, tags=["alliances"])
-async def get_alliance(cite_id: CitePath, request: Request, _: Reader) -> AllianceOut:
+async def _alliance_out(caller: Caller, cite_id: str) -> AllianceOut:
+    found = await store.alliance_rows(caller.pool, cite_id)
+    if found is None:
+        raise no_alliance(cite_id)
+    return AllianceOut.of(found)
+
+
+@router.get("/alliances/{cite_id}")
+async def get_alliance(cite_id: CitePath, caller: Anyone) -> AllianceOut:
     """The alliance with its chef de file, current members and their roles, former
     members, and the schools of its perimeter."""
-    alliance = await store.alliance_view(runtime(request).pool, cite_id)
-    if alliance is None:
-        raise NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
-    return alliance
+    return await _alliance_out(caller, cite_id)
 
 
-@router.post("/alliances/{cite_id}/members", response_model=MemberOut, status_code=201,
-             tags=["alliances"])
-async def join_alliance(cite_id: CitePath, body: JoinIn, request: Request, actor: Operator
-                        ) -> MemberOut:
+@router.post("/alliances/{cite_id}/members", status_code=201)
+async def join_alliance(cite_id: CitePath, body: JoinIn, caller: Operator) -> MemberOut:
     """A registered partner joins with one or more roles (``PartnerJoinedAlliance``)."""
-    async with runtime(request).unit_of_work() as uow:
-        member = await service.join_alliance(uow, cite_id, body.partner_id, body.roles, actor)
-    return MemberOut(partner_id=member.partner_id, kind=member.kind, name=member.name,
-                     roles=sorted(member.roles), joined_at=member.joined_at)
+    async with caller.unit_of_work() as uow:
+        member = await service.join_alliance(uow, cite_id, body.partner_id, body.roles,
+                                             caller.actor)
+    return MemberOut.of(member)
 
 
-@router.delete("/alliances/{cite_id}/members/{partner_id}", status_code=204,
-               tags=["alliances"])
+@router.delete("/alliances/{cite_id}/members/{partner_id}", status_code=204)
 async def leave_alliance(
-    cite_id: CitePath, partner_id: PartnerId, request: Request, actor: Operator,
-    motive: Annotated[Annotated[Motive, AfterValidator(storable)] | None,
-                      Query(description="Why (no personal data)")] = None,
+    cite_id: CitePath, partner_id: PartnerId, caller: Operator,
+    motive: Annotated[Motive | None, Query(description="Why (no personal data)")] = None,
 ) -> Response:
     """A member leaves (``PartnerLeftAlliance``); the chef de file cannot."""
-    async with runtime(request).unit_of_work() as uow:
-        await service.leave_alliance(uow, cite_id, partner_id, motive, actor)
+    async with caller.unit_of_work() as uow:
+        await service.leave_alliance(uow, cite_id, partner_id, motive, caller.actor)
     return Response(status_code=204)
 
 
-@router.put("/alliances/{cite_id}/chef-de-file", response_model=AllianceOut,
-            tags=["alliances"])
-async def designate_chef_de_file(cite_id: CitePath, body: ChefDeFileIn, request: Request,
-                                 actor: Operator) -> AllianceOut:
+@router.put("/alliances/{cite_id}/chef-de-file")
+async def designate_chef_de_file(cite_id: CitePath, body: ChefDeFileIn, caller: Operator
+                                 ) -> AllianceOut:
     """Hand the chef de file role to another member collège: one command, one
     ``ChefDeFileDesignated``. The previous one stays a member with its other roles."""
-    rt = runtime(request)
-    async with rt.unit_of_work() as uow:
-        await service.designate_chef_de_file(uow, cite_id, body.partner_id, actor)
-    alliance = await store.alliance_view(rt.pool, cite_id)
-    assert alliance is not None
-    return alliance
+    async with caller.unit_of_work() as uow:
+        await service.designate_chef_de_file(uow, cite_id, body.partner_id, caller.actor)
+    return await _alliance_out(caller, cite_id)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import Field, StringConstraints, field_validator
 
 from cites_contracts.types import (
@@ -22,26 +23,16 @@ from cites_contracts.types import (
     Siret,
     Uai,
 )
+from cites_runtime.http import Anyone, Input, Operator, Page, Paging
 
 from .. import service, store
-from ..domain import Contact, ContactDetails, NotFound, Partner, PartnerDetails
-from ..views import ContactOut, MembershipOut, PartnerOut, PartnerPage
-from .common import (
-    ContactId,
-    Input,
-    Operator,
-    PartnerId,
-    Reader,
-    decode_partner_cursor,
-    encode_partner_cursor,
-    new_router,
-    page_size,
-    runtime,
-)
+from ..domain import ContactDetails, PartnerDetails, unknown_partner
+from .common import ContactId, PartnerId
+from .views import ContactOut, MembershipOut, PartnerOut
 
 __all__ = ["router"]
 
-router = new_router()
+router = APIRouter()
 
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=200)]
@@ -137,125 +128,97 @@ class ContactPatch(Input):
 # --- registry -------------------------------------------------------------------------------
 
 
-def _partner_out(p: Partner) -> PartnerOut:
-    d = p.details
-    return PartnerOut(partner_id=p.partner_id, kind=d.kind, name=d.name,
-                      departement=d.departement, uai=d.uai, siret=d.siret, siren=d.siren,
-                      insee_code=d.insee_code, commune_insee_code=d.commune_insee_code,
-                      registered_at=p.registered_at, updated_at=p.updated_at)
-
-
-@router.post("/partners", response_model=PartnerOut, status_code=201, tags=["registry"],
+@router.post("/partners", status_code=201, tags=["registry"],
              responses={200: {"model": PartnerOut,
                               "description": "Already registered: the existing partner"}})
-async def register_partner(body: PartnerIn, request: Request, response: Response,
-                           actor: Operator) -> PartnerOut:
+async def register_partner(body: PartnerIn, response: Response, caller: Operator
+                           ) -> PartnerOut:
     """Register an organisation (201, ``PartnerRegistered``). If one of its identifiers
     is already registered, the existing partner is returned (200, no event)."""
-    async with runtime(request).unit_of_work() as uow:
-        partner, created = await service.register_partner(uow, body.details(), actor)
+    async with caller.unit_of_work() as uow:
+        partner, created = await service.register_partner(uow, body.details(), caller.actor)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/partners/{partner.partner_id}"
-    return _partner_out(partner)
+    return PartnerOut.of(partner)
 
 
-@router.get("/partners", response_model=PartnerPage, tags=["registry"])
+@router.get("/partners", tags=["registry"])
 async def list_partners(
-    request: Request, _: Reader,
+    caller: Anyone, paging: Paging,
     kind: PartnerKind | None = None,
     commune: Annotated[InseeCode | None, Query(
         description="INSEE code of the commune partners are located in")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-) -> PartnerPage:
+) -> Page[PartnerOut]:
     """Partners by kind and commune, by name, a page at a time."""
-    size = page_size(request, limit)
-    after = decode_partner_cursor(cursor) if cursor else None
-    items = await store.list_partners(runtime(request).pool, kind=kind, commune=commune,
-                                      after=after, limit=size + 1)
-    more = len(items) > size
-    items = items[:size]
-    next_cursor = (encode_partner_cursor(items[-1].name, items[-1].partner_id)
-                   if more else None)
-    return PartnerPage(items=items, next_cursor=next_cursor)
+    partners = await store.list_partners(caller.pool, kind=kind, commune=commune,
+                                         after=paging.after(str, UUID), limit=paging.fetch)
+    return paging.page([PartnerOut.of(p) for p in partners],
+                       key=lambda p: (p.name, p.partner_id))
 
 
-@router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["registry"])
-async def get_partner(partner_id: PartnerId, request: Request, _: Reader) -> PartnerOut:
-    partner = await store.get_partner(runtime(request).pool, partner_id)
+@router.get("/partners/{partner_id}", tags=["registry"])
+async def get_partner(partner_id: PartnerId, caller: Anyone) -> PartnerOut:
+    partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
-        raise NotFound(f"partner {partner_id} is not in the registry")
-    return _partner_out(partner)
+        raise unknown_partner(partner_id)
+    return PartnerOut.of(partner)
 
 
-@router.patch("/partners/{partner_id}", response_model=PartnerOut, tags=["registry"])
-async def update_partner(partner_id: PartnerId, body: PartnerPatch, request: Request,
-                         actor: Operator) -> PartnerOut:
+@router.patch("/partners/{partner_id}", tags=["registry"])
+async def update_partner(partner_id: PartnerId, body: PartnerPatch, caller: Operator
+                         ) -> PartnerOut:
     """Change a partner's details (``PartnerUpdated`` when something changed)."""
-    async with runtime(request).unit_of_work() as uow:
-        partner = await service.update_partner(uow, partner_id, body.apply, actor)
-    return _partner_out(partner)
+    async with caller.unit_of_work() as uow:
+        partner = await service.update_partner(uow, partner_id, body.apply, caller.actor)
+    return PartnerOut.of(partner)
 
 
-@router.get("/partners/{partner_id}/memberships", response_model=list[MembershipOut],
-            tags=["registry"])
-async def partner_memberships(partner_id: PartnerId, request: Request, _: Reader
-                              ) -> list[MembershipOut]:
+@router.get("/partners/{partner_id}/memberships", tags=["registry"])
+async def partner_memberships(partner_id: PartnerId, caller: Anyone) -> list[MembershipOut]:
     """Every alliance the partner belongs or belonged to, with its roles."""
-    pool = runtime(request).pool
-    if await store.get_partner(pool, partner_id) is None:
-        raise NotFound(f"partner {partner_id} is not in the registry")
-    return await store.memberships_view(pool, partner_id)
+    if await store.get_partner(caller.pool, partner_id) is None:
+        raise unknown_partner(partner_id)
+    return [MembershipOut.of(r) for r in await store.memberships_of(caller.pool, partner_id)]
 
 
 # --- contacts -------------------------------------------------------------------------------
 
 
-@router.get("/partners/{partner_id}/contacts", response_model=list[ContactOut],
-            tags=["contacts"])
-async def list_contacts(partner_id: PartnerId, request: Request, actor: Operator
-                        ) -> list[ContactOut]:
-    pool = runtime(request).pool
-    partner = await store.get_partner(pool, partner_id)
+@router.get("/partners/{partner_id}/contacts", tags=["contacts"])
+async def list_contacts(partner_id: PartnerId, caller: Operator) -> list[ContactOut]:
+    """The partner's contacts: personal data, for the national coordination and the
+    préfecture of the partner's département."""
+    partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
-        raise NotFound(f"partner {partner_id} is not in the registry")
-    service.check_access(actor, partner.departement)
-    return await store.contacts_view(pool, partner_id)
+        raise unknown_partner(partner_id)
+    caller.actor.ensure_acts_for(partner.departement)
+    return [ContactOut.of(c) for c in await store.contacts_of(caller.pool, partner_id)]
 
 
-def _contact_out(c: Contact) -> ContactOut:
-    d = c.details
-    return ContactOut(contact_id=c.contact_id, partner_id=c.partner_id, name=d.name,
-                      function=d.function, email=d.email, phone=d.phone, consent=d.consent,
-                      consent_recorded_at=c.consent_recorded_at, created_at=c.created_at)
-
-
-@router.post("/partners/{partner_id}/contacts", response_model=ContactOut, status_code=201,
-             tags=["contacts"])
-async def add_contact(partner_id: PartnerId, body: ContactIn, request: Request,
-                      actor: Operator) -> ContactOut:
+@router.post("/partners/{partner_id}/contacts", status_code=201, tags=["contacts"])
+async def add_contact(partner_id: PartnerId, body: ContactIn, caller: Operator) -> ContactOut:
     """Add a contact, with its consent (``PartnerUpdated`` if it consents)."""
-    async with runtime(request).unit_of_work() as uow:
-        contact = await service.add_contact(uow, partner_id, body.details(), actor)
-    return _contact_out(contact)
+    async with caller.unit_of_work() as uow:
+        contact = await service.add_contact(uow, partner_id, body.details(), caller.actor)
+    return ContactOut.of(contact)
 
 
-@router.patch("/partners/{partner_id}/contacts/{contact_id}", response_model=ContactOut,
-              tags=["contacts"])
+@router.patch("/partners/{partner_id}/contacts/{contact_id}", tags=["contacts"])
 async def update_contact(partner_id: PartnerId, contact_id: ContactId, body: ContactPatch,
-                         request: Request, actor: Operator) -> ContactOut:
+                         caller: Operator) -> ContactOut:
     """Change a contact; giving or withdrawing consent records its date."""
-    async with runtime(request).unit_of_work() as uow:
-        contact = await service.revise_contact(uow, partner_id, contact_id, body.apply, actor)
-    return _contact_out(contact)
+    async with caller.unit_of_work() as uow:
+        contact = await service.revise_contact(uow, partner_id, contact_id, body.apply,
+                                               caller.actor)
+    return ContactOut.of(contact)
 
 
 @router.delete("/partners/{partner_id}/contacts/{contact_id}", status_code=204,
                tags=["contacts"])
-async def erase_contact(partner_id: PartnerId, contact_id: ContactId, request: Request,
-                        actor: Operator) -> Response:
+async def erase_contact(partner_id: PartnerId, contact_id: ContactId, caller: Operator
+                        ) -> Response:
     """Right to erasure: the contact's personal data is deleted for good and
     ``ContactErased`` (ids only) tells every consumer to forget it. Repeating is harmless."""
-    async with runtime(request).unit_of_work() as uow:
-        await service.erase_contact(uow, partner_id, contact_id, actor)
+    async with caller.unit_of_work() as uow:
+        await service.erase_contact(uow, partner_id, contact_id, caller.actor)
     return Response(status_code=204)

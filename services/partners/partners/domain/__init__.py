@@ -1,7 +1,15 @@
-"""The partners domain: pure rules, no I/O. Raises :class:`DomainError` subclasses."""
+"""The partners domain: pure rules, no I/O. Commands return the events they cause; refusals
+are the runtime's :mod:`cites_runtime.errors`."""
 
-from .alliance import Alliance, AllianceStatus, Member, ensure_can_lead
-from .errors import Conflict, DomainError, NotAllowed, NotFound, RuleBroken
+from .alliance import (
+    Alliance,
+    AllianceStatus,
+    Member,
+    can_lead,
+    ensure_can_lead,
+    ensure_leader_stays_a_college,
+    no_alliance,
+)
 from .registry import (
     KIND_LABELS,
     SCHOOLS,
@@ -11,6 +19,10 @@ from .registry import (
     Partner,
     PartnerDetails,
     consenting,
+    ensure_identifiers_free,
+    the_same_partner,
+    unknown_contact,
+    unknown_partner,
 )
 
 __all__ = [
@@ -18,17 +30,19 @@ __all__ = [
     "SCHOOLS",
     "Alliance",
     "AllianceStatus",
-    "Conflict",
     "Contact",
     "ContactDetails",
-    "DomainError",
     "Identity",
     "Member",
-    "NotAllowed",
-    "NotFound",
     "Partner",
     "PartnerDetails",
-    "RuleBroken",
+    "can_lead",
     "consenting",
     "ensure_can_lead",
+    "ensure_identifiers_free",
+    "ensure_leader_stays_a_college",
+    "no_alliance",
+    "the_same_partner",
+    "unknown_contact",
+    "unknown_partner",
 ]

@@ -5,6 +5,9 @@ Invariant: an alliance that exists has exactly one chef de file among its curren
 members, a collège. It is born with one (the lead collège named by the label), the chef
 de file cannot leave, and changing it is one step that moves the role from one member to
 another. The database backs the "at most one" half with a partial unique index.
+
+Each command returns the event it causes (None when it changes nothing); the service
+saves the new state and emits it.
 """
 
 from __future__ import annotations
@@ -15,16 +18,26 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from cites_contracts.types import AllianceRole, PartnerKind
+from cites_contracts.events.partners import (
+    AllianceClosed,
+    AllianceOpened,
+    ChefDeFileDesignated,
+    PartnerJoinedAlliance,
+    PartnerLeftAlliance,
+)
+from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
+from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
-from .errors import Conflict, NotFound, RuleBroken
-from .registry import KIND_LABELS
+from .registry import KIND_LABELS, Partner
 
 __all__ = [
     "Alliance",
     "AllianceStatus",
     "Member",
+    "can_lead",
     "ensure_can_lead",
+    "ensure_leader_stays_a_college",
+    "no_alliance",
 ]
 
 CHEF_DE_FILE = AllianceRole.CHEF_DE_FILE
@@ -38,12 +51,29 @@ class AllianceStatus(StrEnum):
     """The label was withdrawn or expired: nothing changes any more; members are history."""
 
 
-def ensure_can_lead(kind: PartnerKind, who: str) -> None:
+def can_lead(kind: PartnerKind) -> bool:
     """Only a collège can be chef de file (it receives the fonds de la cité)."""
-    if kind is not PartnerKind.COLLEGE:
-        raise RuleBroken("partner_id", "chef_de_file_is_a_college",
-                         f"the chef de file must be a collège, and {who} is a "
-                         f"{KIND_LABELS[kind]}")
+    return kind is PartnerKind.COLLEGE
+
+
+def ensure_can_lead(kind: PartnerKind, who: str) -> None:
+    if not can_lead(kind):
+        raise RuleBroken.of("partner_id", "chef_de_file_is_a_college",
+                            f"the chef de file must be a collège, and {who} is a "
+                            f"{KIND_LABELS[kind]}")
+
+
+def ensure_leader_stays_a_college(partner: Partner, revised: Partner,
+                                  leads: str | None) -> None:
+    """A partner that is chef de file of an alliance not closed (``leads``: its cité)
+    cannot stop being a collège."""
+    if leads is not None and not can_lead(revised.kind):
+        raise Conflict(f"{partner.describe()} is chef de file of alliance {leads}, which "
+                       "only a collège can be: designate another collège first")
+
+
+def no_alliance(cite_id: str) -> NotFound:
+    return NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
 
 
 @dataclass(slots=True)
@@ -53,10 +83,17 @@ class Member:
     name: str
     roles: frozenset[AllianceRole]
     joined_at: datetime
+    uai: str | None = None
+    """A school's UAI (every collège has one)."""
 
     @property
     def is_chef_de_file(self) -> bool:
         return CHEF_DE_FILE in self.roles
+
+    @classmethod
+    def of(cls, partner: Partner, roles: Iterable[AllianceRole], now: datetime) -> Member:
+        return cls(partner.partner_id, partner.kind, partner.name, frozenset(roles), now,
+                   partner.details.uai)
 
 
 @dataclass(slots=True)
@@ -74,6 +111,28 @@ class Alliance:
         alliance.chef_de_file  # noqa: B018 - an alliance loaded without one is corrupt
         return alliance
 
+    @classmethod
+    def open(cls, cite_id: str, departement: str, lead: Partner, now: datetime
+             ) -> tuple[Alliance, tuple[AllianceOpened, ChefDeFileDesignated]]:
+        """A labelled cité's alliance, with ``lead`` — the partner holding the UAI the
+        label names as lead collège — as chef de file."""
+        uai = lead.details.uai
+        assert uai is not None, "the lead is found by its UAI"
+        if not can_lead(lead.kind):
+            raise Conflict(f"the lead collège's UAI {uai} is registered as "
+                           f"{KIND_LABELS[lead.kind]} '{lead.name}' (partner "
+                           f"{lead.partner_id}); if it is a collège, correct the partner's "
+                           f"kind (PATCH /partners/{lead.partner_id} with kind 'college'), "
+                           "then replay the dead letter")
+        chef = Member.of(lead, [CHEF_DE_FILE], now)
+        alliance = cls(cite_id, departement, AllianceStatus.OPEN, {chef.partner_id: chef})
+        return alliance, (
+            AllianceOpened(cite_id=cite_id, chef_de_file_partner_id=lead.partner_id,
+                           chef_de_file_uai=uai, opened_at=now),
+            ChefDeFileDesignated(cite_id=cite_id, partner_id=lead.partner_id, uai=uai,
+                                 designated_at=now),
+        )
+
     @property
     def chef_de_file(self) -> Member:
         chefs = [m for m in self.members.values() if m.is_chef_de_file]
@@ -82,26 +141,29 @@ class Alliance:
         return chefs[0]
 
     # -- membership -----------------------------------------------------------------
-    def join(self, partner_id: UUID, kind: PartnerKind, name: str,
-             roles: Iterable[AllianceRole], at: datetime) -> Member:
+    def join(self, partner: Partner, roles: Iterable[AllianceRole], now: datetime
+             ) -> tuple[Member, PartnerJoinedAlliance]:
         self._require_open("a partner to join")
         wanted = frozenset(roles)
         if not wanted:
-            raise RuleBroken("roles", "role_required",
-                             "a partner joins with at least one role")
+            raise RuleBroken.of("roles", "role_required",
+                                "a partner joins with at least one role")
         if CHEF_DE_FILE in wanted:
-            raise RuleBroken("roles", "chef_de_file_is_designated",
-                             f"alliance {self.cite_id} already has its chef de file; join "
-                             "with another role, then designate the new chef de file "
-                             f"(PUT /alliances/{self.cite_id}/chef-de-file)")
-        if partner_id in self.members:
-            raise Conflict(f"partner {partner_id} is already a member of alliance "
+            raise RuleBroken.of("roles", "chef_de_file_is_designated",
+                                f"alliance {self.cite_id} already has its chef de file; join "
+                                "with another role, then designate the new chef de file "
+                                f"(PUT /alliances/{self.cite_id}/chef-de-file)")
+        if partner.partner_id in self.members:
+            raise Conflict(f"partner {partner.partner_id} is already a member of alliance "
                            f"{self.cite_id}")
-        member = Member(partner_id, kind, name, wanted, at)
-        self.members[partner_id] = member
-        return member
+        member = Member.of(partner, wanted, now)
+        self.members[member.partner_id] = member
+        return member, PartnerJoinedAlliance(
+            cite_id=self.cite_id, partner_id=member.partner_id, partner_kind=member.kind,
+            roles=tuple(sorted(member.roles)), joined_at=now)
 
-    def leave(self, partner_id: UUID) -> Member:
+    def leave(self, partner_id: UUID, motive: str | None, now: datetime
+              ) -> PartnerLeftAlliance:
         if self.status is AllianceStatus.CLOSED:
             raise Conflict(f"alliance {self.cite_id} is closed: its members are its history "
                            "and no longer change")
@@ -110,11 +172,14 @@ class Alliance:
             raise Conflict(f"partner {partner_id} is the chef de file of alliance "
                            f"{self.cite_id}: designate another collège first")
         del self.members[partner_id]
-        return member
+        return PartnerLeftAlliance(cite_id=self.cite_id, partner_id=partner_id,
+                                   motive=motive, left_at=now)
 
-    def designate_chef_de_file(self, partner_id: UUID) -> Member | None:
-        """Move the role to ``partner_id``; return the previous chef de file, or None when
-        it already holds the role (nothing changes, no event)."""
+    def designate_chef_de_file(self, partner_id: UUID, now: datetime
+                               ) -> ChefDeFileDesignated | None:
+        """Move the role to ``partner_id``; None when it already holds the role (nothing
+        changes, no event). The previous chef de file stays a member with its other roles
+        (possibly none)."""
         self._require_open("its chef de file to change")
         member = self.members.get(partner_id)
         if member is None:
@@ -124,10 +189,12 @@ class Alliance:
         previous = self.chef_de_file
         if previous is member:
             return None
-        # The previous one stays a member with its other roles (possibly none).
+        assert member.uai is not None, "a collège has a UAI"
         previous.roles = previous.roles - {CHEF_DE_FILE}
         member.roles = member.roles | {CHEF_DE_FILE}
-        return previous
+        return ChefDeFileDesignated(cite_id=self.cite_id, partner_id=partner_id,
+                                    uai=member.uai, previous_partner_id=previous.partner_id,
+                                    designated_at=now)
 
     def _member(self, partner_id: UUID) -> Member:
         member = self.members.get(partner_id)
@@ -145,7 +212,8 @@ class Alliance:
 
     # -- the label's life -----------------------------------------------------------
     def suspend(self) -> bool:
-        """True when this changes the status (a repeated suspension changes nothing)."""
+        """True when this changes the status (a repeated suspension changes nothing).
+        Partners announces no event: labelling's own tells everyone."""
         if self.status is not AllianceStatus.OPEN:
             return False
         self.status = AllianceStatus.SUSPENDED
@@ -157,9 +225,10 @@ class Alliance:
         self.status = AllianceStatus.OPEN
         return True
 
-    def close(self) -> bool:
-        """The label ended (withdrawn or expired): for good; members stay as history."""
+    def close(self, reason: AllianceClosureReason, now: datetime) -> AllianceClosed | None:
+        """The label ended (withdrawn or expired): for good; members stay as history.
+        None when it is closed already."""
         if self.status is AllianceStatus.CLOSED:
-            return False
+            return None
         self.status = AllianceStatus.CLOSED
-        return True
+        return AllianceClosed(cite_id=self.cite_id, reason=reason, closed_at=now)

@@ -8,15 +8,20 @@ tie fields together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from cites_contracts.events.partners import PartnerContact
+from cites_contracts.events.partners import (
+    ContactErased,
+    PartnerContact,
+    PartnerRegistered,
+    PartnerUpdated,
+)
 from cites_contracts.types import PartnerKind, departement_of
-
-from .errors import RuleBroken
+from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
 __all__ = [
     "KIND_LABELS",
@@ -27,6 +32,10 @@ __all__ = [
     "Partner",
     "PartnerDetails",
     "consenting",
+    "ensure_identifiers_free",
+    "the_same_partner",
+    "unknown_contact",
+    "unknown_partner",
 ]
 
 SCHOOLS = frozenset({PartnerKind.ECOLE, PartnerKind.COLLEGE, PartnerKind.LYCEE})
@@ -90,31 +99,31 @@ class PartnerDetails:
                     f"insee_code identifies a commune, not a {label}; give the commune a "
                     "partner is located in as commune_insee_code")
         if kind in _PUBLIC_BODIES and not (self.siren or self.siret):
-            raise RuleBroken("siren", "siren_or_siret_required",
-                             f"a {label} is identified by its SIREN (or the SIRET of the "
-                             "establishment that takes part)")
+            raise RuleBroken.of("siren", "siren_or_siret_required",
+                                f"a {label} is identified by its SIREN (or the SIRET of the "
+                                "establishment that takes part)")
         if kind in _ESTABLISHMENTS:
             _require(self.siret, "siret", "siret_required",
                      f"an {label} is identified by its SIRET")
         if self.siren and self.siret and self.siret[:9] != self.siren:
-            raise RuleBroken("siren", "siren_of_siret",
-                             f"SIREN {self.siren} is not the SIREN of SIRET {self.siret} "
-                             f"({self.siret[:9]})")
+            raise RuleBroken.of("siren", "siren_of_siret",
+                                f"SIREN {self.siren} is not the SIREN of SIRET {self.siret} "
+                                f"({self.siret[:9]})")
         details = self
         if kind is PartnerKind.COMMUNE and self.insee_code:
             if self.commune_insee_code not in (None, self.insee_code):
-                raise RuleBroken("commune_insee_code", "commune_is_itself",
-                                 f"a commune is located in itself ({self.insee_code}), "
-                                 f"not in {self.commune_insee_code}")
+                raise RuleBroken.of("commune_insee_code", "commune_is_itself",
+                                    f"a commune is located in itself ({self.insee_code}), "
+                                    f"not in {self.commune_insee_code}")
             details = replace(details, commune_insee_code=self.insee_code)
         if details.commune_insee_code:
             expected = departement_of(details.commune_insee_code)
             if details.departement is None:
                 details = replace(details, departement=expected)
             elif details.departement != expected:
-                raise RuleBroken("departement", "departement_of_commune",
-                                 f"département {details.departement} does not hold commune "
-                                 f"{details.commune_insee_code} (département {expected})")
+                raise RuleBroken.of("departement", "departement_of_commune",
+                                    f"département {details.departement} does not hold commune "
+                                    f"{details.commune_insee_code} (département {expected})")
         return details
 
     def identity(self) -> Identity:
@@ -126,12 +135,12 @@ class PartnerDetails:
 
 def _require(value: str | None, field: str, rule: str, message: str) -> None:
     if not value:
-        raise RuleBroken(field, rule, message)
+        raise RuleBroken.of(field, rule, message)
 
 
 def _forbid(value: str | None, field: str, message: str) -> None:
     if value:
-        raise RuleBroken(field, f"{field}_not_applicable", message)
+        raise RuleBroken.of(field, f"{field}_not_applicable", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +151,12 @@ class Partner:
     updated_at: datetime
 
     @classmethod
-    def register(cls, details: PartnerDetails, at: datetime,
-                 partner_id: UUID | None = None) -> Partner:
-        return cls(partner_id or uuid4(), details.checked(), at, at)
+    def register(cls, details: PartnerDetails, now: datetime
+                 ) -> tuple[Partner, PartnerRegistered]:
+        """A new partner of the registry, and the event announcing it (no contact yet)."""
+        partner = cls(uuid4(), details.checked(), now, now)
+        return partner, PartnerRegistered.model_validate(
+            {**partner._state(()), "registered_at": now})
 
     @property
     def kind(self) -> PartnerKind:
@@ -162,12 +174,90 @@ class Partner:
         """How messages name it: ``lycée 'Lycée Jean Jaurès' (partner 3f2a…)``."""
         return f"{KIND_LABELS[self.kind]} '{self.name}' (partner {self.partner_id})"
 
-    def revised(self, details: PartnerDetails, at: datetime) -> Partner | None:
+    def revised(self, details: PartnerDetails, now: datetime) -> Partner | None:
         """The partner with new details, or None when nothing changes (no event then)."""
         checked = details.checked()
         if checked == self.details:
             return None
-        return replace(self, details=checked, updated_at=at)
+        return replace(self, details=checked, updated_at=now)
+
+    def snapshot(self, contacts: Iterable[Contact], now: datetime) -> PartnerUpdated:
+        """The registry's event for any change of this partner: its whole state, with the
+        contacts events may name (``contacts`` are all its live contacts)."""
+        return PartnerUpdated.model_validate({**self._state(contacts), "updated_at": now})
+
+    def _state(self, contacts: Iterable[Contact]) -> dict[str, Any]:
+        d = self.details
+        return dict(partner_id=self.partner_id, kind=d.kind, name=d.name,
+                    departement=d.departement, uai=d.uai, siret=d.siret, siren=d.siren,
+                    insee_code=d.insee_code, commune_insee_code=d.commune_insee_code,
+                    contacts=consenting(contacts))
+
+    # -- its contacts -------------------------------------------------------------------
+    def add_contact(self, details: ContactDetails, contacts: Sequence[Contact], now: datetime
+                    ) -> tuple[Contact, PartnerUpdated | None]:
+        """A new contact among the partner's live ``contacts``; the snapshot event only if
+        events name it (it consents)."""
+        contact = Contact.add(self.partner_id, details, now)
+        return contact, self._contacts_changed(None, contact, contacts, now)
+
+    def revise_contact(self, contact: Contact, details: ContactDetails,
+                       contacts: Sequence[Contact], now: datetime
+                       ) -> tuple[Contact, PartnerUpdated | None]:
+        """``contact``, one of its live ``contacts``, with new details (consent included);
+        the snapshot event only when what events say of it changes (its consent, or a
+        consenting contact's e-mail)."""
+        revised = contact.revised(details, now)
+        return revised, self._contacts_changed(contact, revised, contacts, now)
+
+    def contact(self, contact_id: UUID, contacts: Iterable[Contact]) -> Contact:
+        """Its live contact ``contact_id`` among ``contacts``."""
+        for contact in contacts:
+            if contact.contact_id == contact_id:
+                return contact
+        raise unknown_contact(self.partner_id, contact_id)
+
+    def _contacts_changed(self, before: Contact | None, after: Contact,
+                          contacts: Sequence[Contact], now: datetime) -> PartnerUpdated | None:
+        if (before.published if before else None) == after.published:
+            return None
+        others = [c for c in contacts if c.contact_id != after.contact_id]
+        return self.snapshot([*others, after], now)
+
+
+def unknown_partner(partner_id: UUID, then: str = "") -> NotFound:
+    """``then``: what to do about it."""
+    message = f"partner {partner_id} is not in the registry"
+    return NotFound(f"{message}: {then}" if then else message)
+
+
+def unknown_contact(partner_id: UUID, contact_id: UUID) -> NotFound:
+    return NotFound(f"partner {partner_id} has no contact {contact_id}")
+
+
+def the_same_partner(found: Sequence[Partner], details: PartnerDetails) -> Partner:
+    """The partner that ``details``' identifiers already designate (``found``), when it is
+    the one being registered: registering it again returns it."""
+    if len(found) > 1:
+        raise Conflict("these identifiers designate different partners: "
+                       + ", ".join(p.describe() for p in found))
+    existing = found[0]
+    if existing.kind is not details.kind:
+        mine, theirs = details.identity(), existing.details.identity()
+        shared = [name for name in ("uai", "siret", "insee_code", "siren_alone")
+                  if getattr(mine, name) and getattr(mine, name) == getattr(theirs, name)]
+        raise Conflict(f"{', '.join(s.removesuffix('_alone') for s in shared)} already "
+                       f"designates {existing.describe()}")
+    return existing
+
+
+def ensure_identifiers_free(holders: Iterable[Partner]) -> None:
+    """A partner's identifiers designate it alone: ``holders`` are the other partners
+    holding one of those it would take."""
+    others = list(holders)
+    if others:
+        raise Conflict("these identifiers already designate "
+                       + ", ".join(p.describe() for p in others))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +282,19 @@ class Contact:
     created_at: datetime
 
     @classmethod
-    def add(cls, partner_id: UUID, details: ContactDetails, at: datetime) -> Contact:
-        return cls(uuid4(), partner_id, details, at, at)
+    def add(cls, partner_id: UUID, details: ContactDetails, now: datetime) -> Contact:
+        return cls(uuid4(), partner_id, details, now, now)
 
-    def revised(self, details: ContactDetails, at: datetime) -> Contact:
+    def revised(self, details: ContactDetails, now: datetime) -> Contact:
         # The consent date is the date of the consent now in force: given or withdrawn.
-        recorded = at if details.consent != self.details.consent else self.consent_recorded_at
+        recorded = now if details.consent != self.details.consent else self.consent_recorded_at
         return replace(self, details=details, consent_recorded_at=recorded)
+
+    def erase(self, now: datetime) -> ContactErased:
+        """Right to erasure: every consumer forgets this contact (the event holds ids only;
+        the store overwrites the personal data)."""
+        return ContactErased(partner_id=self.partner_id, contact_id=self.contact_id,
+                             erased_at=now)
 
     @property
     def published(self) -> PartnerContact | None:

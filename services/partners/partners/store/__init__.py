@@ -1,15 +1,17 @@
 """SQL for the partners schema (asyncpg, parameterised). Nothing here decides anything:
+commands get and save domain objects; queries answer records for the API to shape.
 ``registry`` holds partners and contacts, ``alliances`` the alliances and memberships."""
 
 from .alliances import (
+    AllianceRows,
     Opening,
-    alliance_view,
+    alliance_rows,
     chef_de_file_of_open_alliance,
     end_membership,
     insert_membership,
     list_alliances,
     load_alliance,
-    memberships_view,
+    memberships_of,
     open_alliance,
     replace_schools,
     set_label_period,
@@ -18,8 +20,8 @@ from .alliances import (
 )
 from .registry import (
     Reads,
+    Row,
     contacts_of,
-    contacts_view,
     erase_contact,
     find_by_identity,
     get_contact,
@@ -33,12 +35,13 @@ from .registry import (
 )
 
 __all__ = [
+    "AllianceRows",
     "Opening",
     "Reads",
-    "alliance_view",
+    "Row",
+    "alliance_rows",
     "chef_de_file_of_open_alliance",
     "contacts_of",
-    "contacts_view",
     "end_membership",
     "erase_contact",
     "find_by_identity",
@@ -50,7 +53,7 @@ __all__ = [
     "list_alliances",
     "list_partners",
     "load_alliance",
-    "memberships_view",
+    "memberships_of",
     "open_alliance",
     "register_college_unless_known",
     "replace_schools",

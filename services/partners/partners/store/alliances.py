@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
-
-import asyncpg
 
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.db import Conn
 
 from ..domain import Alliance, AllianceStatus, Member, Partner
-from ..views import (
-    AllianceOut,
-    AllianceSummary,
-    LabelPeriodOut,
-    MemberOut,
-    MembershipOut,
-    SchoolOut,
-)
-from .registry import PARTNER_COLUMNS, Reads, partner_values
+from .registry import PARTNER_COLUMNS, Reads, Row, partner_from, partner_values
 
 # --- alliances ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Opening:
-    """What :func:`open_alliance` did, in one round trip."""
+    """What :func:`open_alliance` found, in one round trip."""
 
     opened: bool
     """False: the cité already had an alliance, and nothing was written."""
-    lead: tuple[UUID, PartnerKind, str] | None
-    """(partner id, kind, name) holding the lead collège's UAI; None when a concurrent
-    transaction registered it after this statement's snapshot (then nothing joined)."""
+    lead: Partner | None
+    """The partner holding the lead collège's UAI (whatever its kind); None when a
+    concurrent transaction registered it after this statement's snapshot."""
     lead_registered: bool
-    """The lead collège was unknown and has been registered now."""
-    chef_de_file_joined: bool
-    """The lead joined as chef de file (only a collège does)."""
+    """The UAI was unknown: ``lead`` is the partner given, registered now."""
 
 
 async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str,
@@ -46,8 +33,9 @@ async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str
                         label_end: date, schools: list[dict[str, str]], lead: Partner,
                         at: datetime) -> Opening:
     """Insert the alliance unless the cité has one; if inserted, register ``lead`` unless
-    its UAI is known, and make the partner holding that UAI chef de file if it is a
-    collège. One statement, because a replayed history is thousands of these."""
+    its UAI is known, and return the partner holding that UAI. No member joins here: who
+    may lead is the domain's to say (then :func:`insert_membership`). One statement,
+    because a replayed history is thousands of these."""
     row = await conn.fetchrow(
         f"""WITH alliance AS (
                 INSERT INTO alliances (cite_id, name, departement, wave_id, candidature_id,
@@ -61,35 +49,26 @@ async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str
                        $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz
                 FROM alliance
                 ON CONFLICT (uai) DO NOTHING
-                RETURNING partner_id, kind, name, true AS created),
+                RETURNING {PARTNER_COLUMNS}, true AS created),
             lead AS (
                 SELECT * FROM registered
                 UNION ALL
-                SELECT partner_id, kind, name, false FROM partners
-                WHERE uai = $14 AND EXISTS (SELECT 1 FROM alliance)),
-            chef_de_file AS (
-                INSERT INTO memberships (cite_id, partner_id, roles, joined_at)
-                SELECT $1, partner_id, ARRAY['chef_de_file'], $9 FROM lead
-                WHERE kind = 'college'
-                RETURNING partner_id)
-            SELECT EXISTS (SELECT 1 FROM alliance) AS opened, lead.partner_id, lead.kind,
-                   lead.name, coalesce(lead.created, false) AS created,
-                   EXISTS (SELECT 1 FROM chef_de_file) AS joined
+                SELECT {PARTNER_COLUMNS}, false FROM partners
+                WHERE uai = $14 AND EXISTS (SELECT 1 FROM alliance))
+            SELECT EXISTS (SELECT 1 FROM alliance) AS opened, lead.*
             FROM (VALUES (1)) AS one LEFT JOIN lead ON true""",
         cite_id, name, departement, wave_id, candidature_id, label_start, label_end, schools,
         at, *partner_values(lead),
     )
     assert row is not None
-    found = ((row["partner_id"], PartnerKind(row["kind"]), row["name"])
-             if row["partner_id"] is not None else None)
-    return Opening(row["opened"], found, row["created"], row["joined"])
+    found = partner_from(row) if row["partner_id"] is not None else None
+    return Opening(row["opened"], found, bool(row["created"]))
 
 
-async def insert_membership(conn: Conn, cite_id: str, partner_id: UUID,
-                            roles: Sequence[AllianceRole], at: datetime) -> None:
+async def insert_membership(conn: Conn, cite_id: str, member: Member) -> None:
     await conn.execute(
         "INSERT INTO memberships (cite_id, partner_id, roles, joined_at) VALUES ($1, $2, $3, $4)",
-        cite_id, partner_id, [r.value for r in roles], at,
+        cite_id, member.partner_id, sorted(r.value for r in member.roles), member.joined_at,
     )
 
 
@@ -105,13 +84,13 @@ async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True
     if not with_members:
         return Alliance(cite_id, row["departement"], status)
     rows = await conn.fetch(
-        """SELECT m.partner_id, p.kind, p.name, m.roles, m.joined_at
+        """SELECT m.partner_id, p.kind, p.name, m.roles, m.joined_at, p.uai
            FROM memberships m JOIN partners p USING (partner_id)
            WHERE m.cite_id = $1 AND m.left_at IS NULL""",
         cite_id,
     )
     members = [Member(r["partner_id"], PartnerKind(r["kind"]), r["name"],
-                      frozenset(AllianceRole(x) for x in r["roles"]), r["joined_at"])
+                      frozenset(AllianceRole(x) for x in r["roles"]), r["joined_at"], r["uai"])
                for r in rows]
     return Alliance.of(cite_id, row["departement"], status, members)
 
@@ -171,13 +150,16 @@ async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID) -> str | N
 # --- alliance queries -----------------------------------------------------------------------
 
 
-def _member_out(r: asyncpg.Record) -> MemberOut:
-    return MemberOut(partner_id=r["partner_id"], kind=r["kind"], name=r["name"],
-                     roles=sorted(r["roles"]), joined_at=r["joined_at"], left_at=r["left_at"],
-                     left_motive=r["left_motive"])
+@dataclass(frozen=True, slots=True)
+class AllianceRows:
+    """An alliance as stored, with every membership it had (current and former), in the
+    order they joined."""
+
+    alliance: Row
+    memberships: list[Row]
 
 
-async def alliance_view(conn: Reads, cite_id: str) -> AllianceOut | None:
+async def alliance_rows(conn: Reads, cite_id: str) -> AllianceRows | None:
     row = await conn.fetchrow("SELECT * FROM alliances WHERE cite_id = $1", cite_id)
     if row is None:
         return None
@@ -187,23 +169,14 @@ async def alliance_view(conn: Reads, cite_id: str) -> AllianceOut | None:
            WHERE m.cite_id = $1 ORDER BY m.joined_at, m.id""",
         cite_id,
     )
-    members = [_member_out(r) for r in rows if r["left_at"] is None]
-    return AllianceOut(
-        cite_id=row["cite_id"], name=row["name"], departement=row["departement"],
-        wave_id=row["wave_id"], candidature_id=row["candidature_id"],
-        label_period=LabelPeriodOut(start=row["label_start"], end=row["label_end"]),
-        status=row["status"], opened_at=row["opened_at"], suspended_at=row["suspended_at"],
-        closed_at=row["closed_at"], closure_reason=row["closure_reason"],
-        chef_de_file=next(m for m in members if AllianceRole.CHEF_DE_FILE in m.roles),
-        members=members,
-        former_members=[_member_out(r) for r in rows if r["left_at"] is not None],
-        schools=[SchoolOut.model_validate(s) for s in row["schools"]],
-    )
+    return AllianceRows(row, list(rows))
 
 
 async def list_alliances(conn: Reads, *, departement: str | None, status: AllianceStatus | None,
-                         after: str | None, limit: int) -> list[AllianceSummary]:
-    rows = await conn.fetch(
+                         after: str | None, limit: int) -> list[Row]:
+    """Alliances by cite_id, from after ``after``, each with its chef de file and its
+    number of current members."""
+    return list(await conn.fetch(
         """SELECT a.cite_id, a.name, a.departement, a.status, a.opened_at,
                   c.partner_id AS chef_de_file_partner_id, p.uai AS chef_de_file_uai,
                   (SELECT count(*) FROM memberships n
@@ -218,17 +191,15 @@ async def list_alliances(conn: Reads, *, departement: str | None, status: Allian
            ORDER BY a.cite_id
            LIMIT $4""",
         departement, status.value if status else None, after, limit,
-    )
-    return [AllianceSummary.model_validate(dict(r)) for r in rows]
+    ))
 
 
-async def memberships_view(conn: Reads, partner_id: UUID) -> list[MembershipOut]:
-    rows = await conn.fetch(
+async def memberships_of(conn: Reads, partner_id: UUID) -> list[Row]:
+    """Every membership the partner had, current and former, with its alliance."""
+    return list(await conn.fetch(
         """SELECT m.cite_id, a.name AS alliance_name, a.status AS alliance_status, m.roles,
                   m.joined_at, m.left_at, m.left_motive
            FROM memberships m JOIN alliances a USING (cite_id)
            WHERE m.partner_id = $1 ORDER BY m.joined_at, m.id""",
         partner_id,
-    )
-    return [MembershipOut.model_validate({**dict(r), "roles": sorted(r["roles"])})
-            for r in rows]
+    ))

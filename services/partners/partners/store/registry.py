@@ -12,10 +12,11 @@ from cites_contracts.types import PartnerKind
 from cites_runtime.db import Conn
 
 from ..domain import Contact, ContactDetails, Identity, Partner, PartnerDetails
-from ..views import ContactOut, PartnerOut
 
 # Queries run on a pool or inside a unit of work alike.
 Reads = Conn | asyncpg.Pool
+Row = asyncpg.Record
+"""What a query answers when no domain object fits: read by column name."""
 
 PARTNER_COLUMNS = ("partner_id, kind, name, departement, uai, siret, siren, insee_code, "
                    "commune_insee_code, registered_at, updated_at")
@@ -104,7 +105,8 @@ async def register_college_unless_known(conn: Conn, college: Partner) -> tuple[P
 
 
 async def list_partners(conn: Reads, *, kind: PartnerKind | None, commune: str | None,
-                        after: tuple[str, UUID] | None, limit: int) -> list[PartnerOut]:
+                        after: tuple[str, UUID] | None, limit: int) -> list[Partner]:
+    """Partners by (name, partner_id), from after ``after``."""
     rows = await conn.fetch(
         f"""SELECT {PARTNER_COLUMNS} FROM partners
             WHERE ($1::text IS NULL OR kind = $1)
@@ -115,7 +117,7 @@ async def list_partners(conn: Reads, *, kind: PartnerKind | None, commune: str |
         kind.value if kind else None, commune, after[0] if after else None,
         after[1] if after else None, limit,
     )
-    return [PartnerOut.model_validate(dict(r)) for r in rows]
+    return [partner_from(r) for r in rows]
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -131,22 +133,14 @@ def _contact(row: asyncpg.Record) -> Contact:
                    row["created_at"])
 
 
-async def contacts_of(conn: Conn, partner_id: UUID) -> list[Contact]:
+async def contacts_of(conn: Reads, partner_id: UUID) -> list[Contact]:
+    """The partner's live (not erased) contacts, in the order they were added."""
     rows = await conn.fetch(
         f"""SELECT {_CONTACT_COLUMNS} FROM contacts
             WHERE partner_id = $1 AND erased_at IS NULL ORDER BY created_at, contact_id""",
         partner_id,
     )
     return [_contact(r) for r in rows]
-
-
-async def contacts_view(conn: Reads, partner_id: UUID) -> list[ContactOut]:
-    rows = await conn.fetch(
-        f"""SELECT {_CONTACT_COLUMNS} FROM contacts
-            WHERE partner_id = $1 AND erased_at IS NULL ORDER BY created_at, contact_id""",
-        partner_id,
-    )
-    return [ContactOut.model_validate(dict(r)) for r in rows]
 
 
 async def get_contact(conn: Conn, partner_id: UUID, contact_id: UUID

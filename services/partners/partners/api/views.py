@@ -1,0 +1,175 @@
+"""What the API answers: response models, each built from what the domain or the store
+gives (domain objects, records) — only the API shapes HTTP answers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from cites_contracts.types import (
+    AllianceClosureReason,
+    AllianceRole,
+    EducationPriority,
+    PartnerKind,
+    SchoolKind,
+)
+
+from ..domain import AllianceStatus, Contact, Member, Partner
+from ..store import AllianceRows, Row
+
+__all__ = [
+    "AllianceOut",
+    "AllianceSummary",
+    "ContactOut",
+    "LabelPeriodOut",
+    "MemberOut",
+    "MembershipOut",
+    "PartnerOut",
+    "SchoolOut",
+]
+
+
+class PartnerOut(BaseModel):
+    partner_id: UUID
+    kind: PartnerKind
+    name: str
+    departement: str | None
+    uai: str | None
+    siret: str | None
+    siren: str | None
+    insee_code: str | None
+    commune_insee_code: str | None
+    registered_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Partner) -> PartnerOut:
+        d = p.details
+        return cls(partner_id=p.partner_id, kind=d.kind, name=d.name,
+                   departement=d.departement, uai=d.uai, siret=d.siret, siren=d.siren,
+                   insee_code=d.insee_code, commune_insee_code=d.commune_insee_code,
+                   registered_at=p.registered_at, updated_at=p.updated_at)
+
+
+class ContactOut(BaseModel):
+    """A contact's personal data: shown only to the national coordination and préfectures."""
+
+    contact_id: UUID
+    partner_id: UUID
+    name: str
+    function: str | None
+    email: str
+    phone: str | None
+    consent: bool
+    consent_recorded_at: datetime = Field(
+        description="When the consent now in force (given or withdrawn) was recorded")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, c: Contact) -> ContactOut:
+        d = c.details
+        return cls(contact_id=c.contact_id, partner_id=c.partner_id, name=d.name,
+                   function=d.function, email=d.email, phone=d.phone, consent=d.consent,
+                   consent_recorded_at=c.consent_recorded_at, created_at=c.created_at)
+
+
+class MemberOut(BaseModel):
+    partner_id: UUID
+    kind: PartnerKind
+    name: str
+    roles: list[AllianceRole]
+    joined_at: datetime
+    left_at: datetime | None = None
+    left_motive: str | None = None
+
+    @classmethod
+    def of(cls, m: Member) -> MemberOut:
+        return cls(partner_id=m.partner_id, kind=m.kind, name=m.name, roles=sorted(m.roles),
+                   joined_at=m.joined_at)
+
+    @classmethod
+    def of_row(cls, r: Row) -> MemberOut:
+        return cls(partner_id=r["partner_id"], kind=r["kind"], name=r["name"],
+                   roles=sorted(r["roles"]), joined_at=r["joined_at"], left_at=r["left_at"],
+                   left_motive=r["left_motive"])
+
+
+class SchoolOut(BaseModel):
+    uai: str
+    kind: SchoolKind
+    name: str
+    education_priority: EducationPriority
+
+
+class LabelPeriodOut(BaseModel):
+    start: date
+    end: date
+
+
+class AllianceOut(BaseModel):
+    cite_id: str
+    name: str
+    departement: str
+    wave_id: str
+    candidature_id: UUID
+    label_period: LabelPeriodOut
+    status: AllianceStatus
+    opened_at: datetime
+    suspended_at: datetime | None
+    closed_at: datetime | None
+    closure_reason: AllianceClosureReason | None
+    chef_de_file: MemberOut
+    members: list[MemberOut] = Field(description="Current members, chef de file included")
+    former_members: list[MemberOut] = Field(description="Members who left (history)")
+    schools: list[SchoolOut] = Field(description="Schools of the cité's perimeter")
+
+    @classmethod
+    def of(cls, found: AllianceRows) -> AllianceOut:
+        row = found.alliance
+        members = [MemberOut.of_row(r) for r in found.memberships if r["left_at"] is None]
+        return cls(
+            cite_id=row["cite_id"], name=row["name"], departement=row["departement"],
+            wave_id=row["wave_id"], candidature_id=row["candidature_id"],
+            label_period=LabelPeriodOut(start=row["label_start"], end=row["label_end"]),
+            status=row["status"], opened_at=row["opened_at"],
+            suspended_at=row["suspended_at"], closed_at=row["closed_at"],
+            closure_reason=row["closure_reason"],
+            chef_de_file=next(m for m in members if AllianceRole.CHEF_DE_FILE in m.roles),
+            members=members,
+            former_members=[MemberOut.of_row(r) for r in found.memberships
+                            if r["left_at"] is not None],
+            schools=[SchoolOut.model_validate(s) for s in row["schools"]],
+        )
+
+
+class AllianceSummary(BaseModel):
+    cite_id: str
+    name: str
+    departement: str
+    status: AllianceStatus
+    chef_de_file_partner_id: UUID
+    chef_de_file_uai: str | None
+    members: int
+    opened_at: datetime
+
+    @classmethod
+    def of(cls, r: Row) -> AllianceSummary:
+        return cls.model_validate(dict(r))
+
+
+class MembershipOut(BaseModel):
+    cite_id: str
+    alliance_name: str
+    alliance_status: AllianceStatus
+    roles: list[AllianceRole]
+    joined_at: datetime
+    left_at: datetime | None
+    left_motive: str | None
+
+    @classmethod
+    def of(cls, r: Row) -> MembershipOut:
+        values: dict[str, Any] = {**dict(r), "roles": sorted(r["roles"])}
+        return cls.model_validate(values)

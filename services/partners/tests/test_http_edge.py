@@ -1,0 +1,60 @@
+"""The HTTP edge partners gets from the runtime: a request's correlation id and trace
+reach the events it causes, and the published API declares how to authenticate."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+import pytest
+from partners_kit import association, college, contact
+
+from cites_runtime.http import CORRELATION_NAMESPACE
+from cites_runtime.testing import AS_NATIONAL, ServiceUnderTest
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize(("sent", "expected"), [
+    ("abc", uuid5(CORRELATION_NAMESPACE, "abc")),
+    ("6e8bc430-9c3a-41d8-a0b5-6b3c8f1e2d4a", UUID("6e8bc430-9c3a-41d8-a0b5-6b3c8f1e2d4a")),
+], ids=["not-a-uuid", "uuid"])
+async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_trace(
+    partners: ServiceUnderTest, sent: str, expected: UUID,
+) -> None:
+    headers = {**AS_NATIONAL, "X-Correlation-ID": sent,
+               "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+    registered = await partners.http.post("/partners", json=association(), headers=headers)
+    partner_id = registered.json()["partner_id"]
+    added = await partners.http.post(f"/partners/{partner_id}/contacts", json=contact(),
+                                     headers=headers)
+    events = await partners.outbox()
+    rows = await partners.runtime.pool.fetch(
+        "SELECT correlation_id, traceparent FROM outbox ORDER BY id")
+    assert (registered.status_code, added.status_code) == (201, 201)
+    assert registered.headers["X-Correlation-ID"] == added.headers["X-Correlation-ID"] == str(
+        expected)
+    assert [e.type for e in events] == ["partners.PartnerRegistered", "partners.PartnerUpdated"]
+    assert [e.correlation_id for e in events] == [expected, expected]
+    assert [r["correlation_id"] for r in rows] == [expected, expected]
+    assert [r["traceparent"].split("-")[1] for r in rows] == [TRACE_ID, TRACE_ID]
+
+
+async def test_requests_without_correlation_id_get_one_each(partners: ServiceUnderTest) -> None:
+    first = await partners.http.post("/partners", json=association(), headers=AS_NATIONAL)
+    second = await partners.http.post("/partners", json=college(), headers=AS_NATIONAL)
+    events = await partners.outbox()
+    answered = [UUID(r.headers["X-Correlation-ID"]) for r in (first, second)]
+    assert [e.correlation_id for e in events] == answered
+    assert answered[0] != answered[1]
+
+
+async def test_the_openapi_document_declares_bearer_authentication_on_every_route(
+    partners: ServiceUnderTest,
+) -> None:
+    document = (await partners.http.get("/openapi.json")).json()
+    operations = [(path, method, op) for path, ops in document["paths"].items()
+                  if path.startswith(("/partners", "/alliances")) for method, op in ops.items()]
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert len(operations) == 14  # 9 of the registry, 5 of the alliances
+    assert [(p, m) for p, m, op in operations if op.get("security") != [{"bearer": []}]] == []
