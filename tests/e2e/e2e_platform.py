@@ -7,20 +7,19 @@ shares one topic prefix, so they see each other's topics and no other test's.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
+from cites_runtime.testing import eventually
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.plugin import ServiceDb
 
@@ -30,18 +29,6 @@ NATIONAL = {"Authorization": "Bearer dev-national"}
 PREFECTURE_69 = {"Authorization": "Bearer dev-prefecture-69"}
 VIEWER = {"Authorization": "Bearer dev-viewer"}
 WAVE = "2024-generalisation"
-CRITERIA = ("perimeter", "diagnostic", "objectives", "governance", "steering", "action_plan",
-            "means", "identity", "quality_approach")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float, what: str,
-                     every: float = 0.2) -> None:
-    """Bounded polling: wait for ``check`` rather than for a fixed time."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        await asyncio.sleep(every)
 
 
 @dataclass
@@ -156,7 +143,7 @@ class Platform:
                                         headers=PREFECTURE_69)
         assert submitted.status_code == 200, submitted.text
         reviewed = await self.lab.put(f"/candidatures/{cid}/review", headers=NATIONAL, json={
-            "scores": {c: {"score": 4, "comment": ""} for c in CRITERIA}})
+            "scores": CRITERIA_2024_SCORES})
         assert reviewed.status_code == 200, reviewed.text
         decided = await self.lab.post(f"/candidatures/{cid}/decision", headers=NATIONAL,
                                       json={"outcome": "label", "motive": "Dossier solide"})
@@ -187,28 +174,9 @@ class Platform:
 
 def candidature(lead_uai: str, territory: str, lead_name: str) -> dict[str, Any]:
     """A candidature eligible in the 2024 wave, in the Rhône, led by ``lead_uai``."""
-    return {
-        "wave_id": WAVE,
-        "departement": "69",
-        "territory_name": territory,
-        "communes": [{"insee_code": "69256", "name": "Vaulx-en-Velin"}],
-        "qpvs": [{"code": "QN06901M", "name": "Grande Île", "population": 5200}],
-        "schools": [
-            {"uai": lead_uai, "kind": "college", "name": lead_name,
-             "education_priority": "rep_plus"},
-            {"uai": "0695678B", "kind": "ecole", "name": "École Jean Vilar",
-             "education_priority": "rep"},
-        ],
-        "lead_college_uai": lead_uai,
-        "troika": [{"role": "prefet", "email": "prefet@rhone.gouv.fr"},
-                   {"role": "recteur", "email": "recteur@ac-lyon.fr"},
-                   {"role": "maire", "email": "cabinet@mairie-vaulxenvelin.fr"}],
-        "npnru_project": "national",
-        "reconquest_zone": True,
-        "diagnostic": "Un quart des jeunes de 16 à 25 ans sans diplôme ni emploi.",
-        "objectives": {"school_role": "Conforter le rôle de l'école",
-                       "educational_continuity": "Continuité éducative de 0 à 25 ans",
-                       "opportunities": "Ouvrir le champ des possibles"},
-        "governance": "Troïka, comité de pilotage trimestriel, chef de projet opérationnel.",
-        "action_plan": "Petits déjeuners, cordées de la réussite, accueil des parents.",
-    }
+    return eligible_candidature(
+        wave_id=WAVE, territory_name=territory, lead_college_uai=lead_uai,
+        schools=[{"uai": lead_uai, "kind": "college", "name": lead_name,
+                  "education_priority": "rep_plus"},
+                 {"uai": "0695678B", "kind": "ecole", "name": "École Jean Vilar",
+                  "education_priority": "rep"}])

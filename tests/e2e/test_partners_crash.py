@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from e2e_platform import Platform, eventually
+from e2e_platform import Platform
 
 from cites_runtime.dlq import list_dead_letters
-from cites_runtime.testing import read_topic
+from cites_runtime.testing import eventually, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -1,0 +1,102 @@
+"""Every service answers the same refusal the same way: the same status and the same body
+shape, because the answers come from the runtime's edge, not from each service. Each
+service is driven in memory (real PostgreSQL) with a request that causes each kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from labelling.app import definition as labelling
+from labelling.examples import eligible_candidature
+from labelling.settings import LabellingSettings
+from partners.app import definition as partners
+from partners.settings import PartnersSettings
+
+from cites_runtime.app import ServiceDefinition
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    AS_VIEWER,
+    in_memory,
+)
+from cites_runtime.testing.plugin import SettingsFactory
+
+Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
+COLLEGE_93 = {"kind": "college", "name": "Collège Jean Renoir", "uai": "0930123X",
+              "commune_insee_code": "93010"}
+
+
+@dataclass(frozen=True)
+class Case:
+    definition: ServiceDefinition
+    settings: type[ServiceSettings]
+    arrange: list[Request]
+    requests: dict[str, Request]
+    """Kind of refusal → a request that causes it."""
+
+
+CASES = {
+    "labelling": Case(labelling, LabellingSettings, [], {
+        "unauthenticated": ("GET", "/cites", None, {}),
+        "wrong role": ("POST", "/waves/2019/open", None, AS_VIEWER),
+        "not found": ("GET", "/cites/cite-999", None, AS_VIEWER),
+        "elsewhere": ("POST", "/candidatures", eligible_candidature(), AS_PREFECTURE_93),
+        "conflict": ("POST", "/waves/2019/open", None, AS_NATIONAL),
+        "rule broken": ("POST", "/candidatures", eligible_candidature(wave_id="2031"),
+                        AS_PREFECTURE_69),
+        "invalid": ("POST", "/candidatures", {"wave_id": 7}, AS_PREFECTURE_69),
+    }),
+    "partners": Case(partners, PartnersSettings, [
+        ("POST", "/partners", COLLEGE_93, AS_NATIONAL)], {
+        "unauthenticated": ("GET", "/partners", None, {}),
+        "wrong role": ("POST", "/partners", COLLEGE_93, AS_VIEWER),
+        "not found": ("GET", "/partners/00000000-0000-4000-8000-000000000001", None,
+                      AS_VIEWER),
+        "elsewhere": ("POST", "/partners", {**COLLEGE_93, "uai": "0930456Y"},
+                      AS_PREFECTURE_69),
+        "conflict": ("POST", "/partners", {**COLLEGE_93, "kind": "lycee"}, AS_NATIONAL),
+        "rule broken": ("POST", "/partners", {"kind": "association", "name": "Sans SIRET"},
+                        AS_NATIONAL),
+        "invalid": ("POST", "/partners", {"kind": "castle"}, AS_NATIONAL),
+    }),
+}
+STATUS = {"unauthenticated": 401, "wrong role": 403, "not found": 404, "elsewhere": 403,
+          "conflict": 409, "rule broken": 422, "invalid": 422}
+
+
+def _shape(body: Any) -> Any:
+    """What a client parses: the keys and the types, not the words."""
+    if isinstance(body, dict):
+        return {k: _shape(v) for k, v in body.items() if k not in ("input", "ctx", "url")}
+    if isinstance(body, list):
+        return [_shape(body[0])] if body else []
+    return type(body).__name__
+
+
+@pytest.mark.parametrize("service", sorted(CASES))
+async def test_every_kind_of_refusal_answers_alike_in_every_service(
+        service: str, service_settings: SettingsFactory) -> None:
+    case = CASES[service]
+    answers: dict[str, tuple[int, Any]] = {}
+    async with in_memory(case.definition, service_settings(case.settings)) as running:
+        for method, path, body, headers in case.arrange:
+            assert (await running.http.request(method, path, json=body,
+                                               headers=headers)).status_code < 300
+        for kind, (method, path, body, headers) in case.requests.items():
+            r = await running.http.request(method, path, json=body, headers=headers)
+            answers[kind] = (r.status_code, r.json())
+
+    assert {k: status for k, (status, _) in answers.items()} == STATUS
+    for kind in ("unauthenticated", "wrong role", "not found", "elsewhere", "conflict"):
+        assert _shape(answers[kind][1]) == {"detail": "str"}, kind
+    for kind in ("rule broken", "invalid"):
+        assert _shape(answers[kind][1]) == {"detail": [{"loc": ["str"], "type": "str",
+                                                        "msg": "str"}]}, kind
+        assert answers[kind][1]["detail"][0]["loc"][0] == "body", kind
+    assert answers["elsewhere"][1]["detail"].startswith("the préfecture of ")
+    assert "acts only in its own département" in answers["elsewhere"][1]["detail"]
+    assert answers["unauthenticated"][1]["detail"].startswith("missing Authorization header")
