@@ -19,6 +19,7 @@ from cites_runtime.testing import (
     AS_VIEWER,
     FakeClock,
     ServiceUnderTest,
+    eventually,
 )
 
 
@@ -223,10 +224,10 @@ async def test_a_lead_college_registered_concurrently_still_becomes_the_chef_de_
 
 
 async def _blocked_on_a_lock(partners: ServiceUnderTest) -> None:
-    for _ in range(200):
-        if await partners.runtime.pool.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND usename = current_user"):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the opening never waited for the other transaction")
+    async def waiting() -> bool:
+        n: int = await partners.runtime.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND usename = current_user")
+        return n > 0
+
+    await eventually(waiting, timeout=10, what="the opening waiting for the other transaction")

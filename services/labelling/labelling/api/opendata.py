@@ -11,12 +11,11 @@ import csv
 import io
 from datetime import date
 
-import asyncpg
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from cites_contracts.types import Departement, WaveId
-from cites_runtime.http import Anyone
+from cites_runtime.http import Anyone, Caller
 
 from .. import store
 from ..domain import Label, LabelStatus
@@ -50,10 +49,10 @@ class OpenDataCite(BaseModel):
                    status=x.status)
 
 
-async def _cites(pool: asyncpg.Pool, wave: str | None, status: LabelStatus | None,
+async def _cites(caller: Caller, wave: str | None, status: LabelStatus | None,
                  departement: str | None) -> list[OpenDataCite]:
     f = store.Filters(wave, status.value if status else None, departement)
-    return [OpenDataCite.of(x) for x in await store.list_labels(pool, f)]
+    return [OpenDataCite.of(x) for x in await store.list_labels(caller.pool, f)]
 
 
 @router.get("/cites.json", response_model=list[OpenDataCite],
@@ -61,7 +60,7 @@ async def _cites(pool: asyncpg.Pool, wave: str | None, status: LabelStatus | Non
 async def cites_json(caller: Anyone, wave: WaveId | None = None,
                      status: LabelStatus | None = None, departement: Departement | None = None
                      ) -> list[OpenDataCite]:
-    return await _cites(caller.pool, wave, status, departement)
+    return await _cites(caller, wave, status, departement)
 
 
 CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
@@ -78,7 +77,7 @@ async def cites_csv(caller: Anyone, wave: WaveId | None = None,
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for c in await _cites(caller.pool, wave, status, departement):
+    for c in await _cites(caller, wave, status, departement):
         writer.writerow((c.id_cite, c.lib_cite, c.departement, ";".join(c.communes),
                          ";".join(c.qpvs), c.wave, c.period.start.isoformat(),
                          c.period.end.isoformat(), c.status.value))
