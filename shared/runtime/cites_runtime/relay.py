@@ -65,15 +65,25 @@ class OutboxRelay:
 
     # -- one pass -----------------------------------------------------------------
     async def publish_pending(self, conn: Conn) -> int:
-        """Publish every committed, unpublished row; return how many were published.
+        """Publish the committed, unpublished rows that are safe to publish now, in id
+        order; return how many were published.
 
-        Three stages overlap so that neither PostgreSQL nor Kafka waits for the other:
-        fetch batches (by id, in order) → hand them to the producer (in order) → once a
-        batch's acks are all in, mark its rows. A row is never marked before the broker
-        has it. Fetch and mark share ``conn`` (one at a time, under a lock). Rows of
-        transactions still open when the cursor passed them are picked up by the next
-        pass, which restarts at 0; one aggregate's rows cannot be reordered that way
-        (their transactions serialise on the aggregate's sequence row, see uow.flush).
+        **Order.** One aggregate's rows get increasing ids in sequence order (writers of an
+        aggregate serialise on its sequence row, see uow.flush), so publishing in id order
+        keeps each aggregate's order — provided no earlier row can still appear. It can:
+        a transaction still open when a batch passed its id commits later, and a later
+        event of the same aggregate may commit before the next batch. So a pass takes a
+        visibility barrier when it starts, ``xmin`` = the oldest transaction then still
+        running (``pg_snapshot_xmin(pg_current_snapshot())``), and publishes, in id order,
+        only rows written by transactions older than it (``txid < xmin``: all finished, so
+        nothing earlier can appear among them), stopping at the first row that is not.
+        What it stops at is the next pass's. A long writing transaction anywhere in the
+        database therefore delays publication until it ends (never reorders it).
+
+        **Speed.** Three stages overlap so that neither PostgreSQL nor Kafka waits for the
+        other: fetch batches → hand them to the producer (in order) → once a batch's acks
+        are all in, mark its rows. A row is never marked before the broker has it. Fetch
+        and mark share ``conn`` (one at a time, under a lock).
         """
         # With stale statistics (a new table, or a backlog built while they said nothing
         # was pending) the planner answers each batch by scanning every pending row (bitmap
@@ -89,19 +99,25 @@ class OutboxRelay:
 
         async def fetch() -> None:
             last_id = 0
+            async with lock:
+                barrier = int(await conn.fetchval(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
             while True:
                 async with lock:
                     rows = await conn.fetch(
                         f"""SELECT id, topic, key, value, event_type, event_version, event_id,
-                                   correlation_id, traceparent
+                                   correlation_id, traceparent, txid < $3::xid8 AS settled
                             FROM {self._s}.outbox WHERE published_at IS NULL AND id > $2
                             ORDER BY id LIMIT $1""",
-                        self.batch_size, last_id,
+                        self.batch_size, last_id, barrier,
                     )
+                settled = next((i for i, r in enumerate(rows) if not r["settled"]), None)
+                if settled is not None:  # an earlier row may still appear: next pass
+                    rows = rows[:settled]
                 if rows:
                     last_id = rows[-1]["id"]
                     await fetched.put(rows)
-                if len(rows) < self.batch_size:
+                if settled is not None or len(rows) < self.batch_size:
                     await fetched.put(None)
                     return
 

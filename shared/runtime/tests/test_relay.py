@@ -3,18 +3,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from runtime_testapp import THINGS, ThingHappened
 
-from cites_runtime.kafka import AiokafkaPublisher, ensure_topics, make_producer
+from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, ensure_topics, make_producer
 from cites_runtime.relay import OutboxRelay
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import read_topic
-from cites_runtime.uow import unit_of_work
+from cites_runtime.uow import UnitOfWork, outbox_channel, unit_of_work
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +199,67 @@ async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
             task.cancel()
             await asyncio.wait([task], timeout=3)
     assert stopped == 5
+
+
+class Recorder:
+    """A publisher that keeps what it is given, in order (acks at once)."""
+
+    def __init__(self) -> None:
+        self.records: list[OutboundRecord] = []
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        self.records.extend(records)
+        return asyncio.sleep(0)
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        self.records.extend(records)
+
+
+class BetweenBatches:
+    """The relay's connection, running ``then`` once, right after the first batch's fetch."""
+
+    def __init__(self, conn: Any, then: Callable[[], Awaitable[None]]):
+        self._conn, self._then, self._done = conn, then, False
+
+    async def fetch(self, *args: Any) -> Any:
+        rows = await self._conn.fetch(*args)
+        if not self._done:
+            self._done = True
+            await self._then()
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+async def test_an_aggregates_events_are_published_in_order_when_an_earlier_one_commits_late(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    # T1 writes X's event 1 and stays open; T3 (another aggregate) commits after it; the
+    # relay's first batch sees only T3's row; then T1 commits and T2 writes X's event 2.
+    schema = migrated.db_schema
+    t1 = await pool.acquire()
+    tx1 = t1.transaction()
+    await tx1.start()
+    uow1 = UnitOfWork(t1, channel=outbox_channel(schema))
+    uow1.emit(ThingHappened(thing_id="X", n=1))
+    await uow1.flush()
+    await emit(pool, schema, ThingHappened(thing_id="Y", n=1))
+
+    async def t1_commits_then_t2() -> None:
+        await tx1.commit()
+        await emit(pool, schema, ThingHappened(thing_id="X", n=2))
+
+    recorder = Recorder()
+    relay = OutboxRelay(migrated.dsn, schema, recorder, batch_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await relay.publish_pending(BetweenBatches(conn, t1_commits_then_t2))  # type: ignore[arg-type]
+            while await relay.publish_pending(conn):
+                pass
+    finally:
+        await pool.release(t1)
+    published = [json.loads(r.value) for r in recorder.records]
+    x = [e["sequence"] for e in published if e["aggregate_id"] == "X"]
+    assert sorted(e["aggregate_id"] for e in published) == ["X", "X", "Y"]
+    assert x == [1, 2]
