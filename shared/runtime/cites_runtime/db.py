@@ -60,22 +60,32 @@ async def provision_service_schema(admin: asyncpg.Connection, schema: str, role:
     The same rules as ``deploy/postgres/init.sql``: the role can use only its schema.
     """
     r, s = quote_ident(role), quote_ident(schema)
-    exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-    if not exists:
-        await admin.execute(f"CREATE ROLE {r} LOGIN PASSWORD {_literal(password)}")
-    await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {r}")
-    await admin.execute(f"ALTER ROLE {r} SET search_path = {s}")
-    await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-    db = await admin.fetchval("SELECT current_database()")
-    await admin.execute(f'GRANT CONNECT ON DATABASE "{db}" TO {r}')
+    async with admin.transaction():
+        await _serialise_acl_changes(admin)
+        exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if not exists:
+            await admin.execute(f"CREATE ROLE {r} LOGIN PASSWORD {_literal(password)}")
+        await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {r}")
+        await admin.execute(f"ALTER ROLE {r} SET search_path = {s}")
+        await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        db = await admin.fetchval("SELECT current_database()")
+        await admin.execute(f'GRANT CONNECT ON DATABASE "{db}" TO {r}')
 
 
 async def drop_service_schema(admin: asyncpg.Connection, schema: str, role: str) -> None:
     r, s = quote_ident(role), quote_ident(schema)
-    await admin.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
-    if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-        await admin.execute(f"DROP OWNED BY {r} CASCADE")
-        await admin.execute(f"DROP ROLE IF EXISTS {r}")
+    async with admin.transaction():
+        await _serialise_acl_changes(admin)
+        await admin.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+        if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+            await admin.execute(f"DROP OWNED BY {r} CASCADE")
+            await admin.execute(f"DROP ROLE IF EXISTS {r}")
+
+
+async def _serialise_acl_changes(admin: asyncpg.Connection) -> None:
+    # Two sessions granting on the same database or schema at once update one catalog row:
+    # PostgreSQL fails one with "tuple concurrently updated". Take turns.
+    await admin.execute("SELECT pg_advisory_xact_lock(hashtext('cites:provision'))")
 
 
 def _literal(text: str) -> str:
