@@ -27,10 +27,33 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL errors that time or an operator fix, by SQLSTATE class or code: the event
+# is fine, the database is not (yet). A consumer retries these in place, never
+# dead-letters for them: it stalls visibly (lag) rather than drops work.
+_TRANSIENT_CLASSES = (
+    "08",  # connection exception
+    "53",  # insufficient resources: disk full, out of memory, too many connections
+    "57P",  # operator intervention: shutdown, crash recovery, cannot connect now
+)
+_TRANSIENT_CODES = frozenset({
+    "40001",  # serialization failure
+    "40P01",  # deadlock detected
+    "55P03",  # lock not available (lock_timeout)
+    "57014",  # query cancelled (statement_timeout)
+    "25006",  # read-only transaction: a standby just promoted, or not yet
+    "25P03",  # idle-in-transaction timeout
+    "42P01",  # undefined table: a rolling deploy, consumer before its migration
+    "42703",  # undefined column: idem
+})
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when retrying later may succeed without anyone changing code or data."""
     if isinstance(exc, _TRANSIENT):
         return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
+        return sqlstate in _TRANSIENT_CODES or sqlstate.startswith(_TRANSIENT_CLASSES)
     if isinstance(exc, KafkaError):
         return bool(getattr(exc, "retriable", False))
     return False
