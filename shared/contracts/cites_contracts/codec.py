@@ -27,9 +27,10 @@ __all__ = [
     "decode",
     "encode",
     "headers_dict",
+    "version_header",
 ]
 
-Headers = Sequence[tuple[str, bytes]]
+Headers = Sequence[tuple[str, bytes | None]]  # Kafka header values are nullable
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,19 @@ class InvalidEnvelope(DecodeError):
 
 
 class UnknownEvent(DecodeError):
-    """No contract is registered for this (type, version)."""
+    """No contract is registered for this (type, version).
+
+    ``event_type`` and ``version`` say which, so that a consumer can tell a new version of
+    an event it handles (a dead letter) from an event it does not handle at all (ignored).
+    """
 
     reason = "unknown-event"
+
+    def __init__(self, message: str, *, event_type: str | None = None,
+                 version: int | None = None):
+        super().__init__(message)
+        self.event_type = event_type
+        self.version = version
 
 
 class InvalidPayload(DecodeError):
@@ -89,17 +100,80 @@ def encode(envelope: Envelope[Event], *, traceparent: str | None = None) -> Enco
 
 
 def headers_dict(headers: Headers | Mapping[str, bytes | str] | None) -> dict[str, str]:
-    """Kafka headers as a ``str → str`` dict (last value wins; undecodable bytes replaced)."""
+    """Kafka headers as a ``str → str`` dict (last value wins; undecodable bytes replaced;
+    a null value, which Kafka allows, is left out)."""
     if not headers:
         return {}
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, raw in items:
+        if raw is None:
+            continue
         if isinstance(raw, bytes | bytearray):
             out[name] = raw.decode("utf-8", "replace")
         else:
             out[name] = str(raw)
     return out
+
+
+def version_header(raw: bytes | str | None) -> int | None:
+    """The event version a ``version`` header names: 1 to 9 ASCII digits, else ``None``.
+
+    Strict on purpose: ``str.isdigit`` accepts ``'²'`` (``int`` refuses it) and ``int``
+    refuses more than 4,300 digits; a header is only a hint, so anything else is no hint.
+    """
+    if isinstance(raw, bytes | bytearray):
+        ok = 0 < len(raw) <= 9 and raw.isdigit()  # bytes.isdigit(): ASCII digits only
+    elif isinstance(raw, str):
+        ok = 0 < len(raw) <= 9 and raw.isascii() and raw.isdigit()
+    else:
+        return None
+    return int(raw) if ok else None
+
+
+def _hint(headers: Headers | Mapping[str, bytes | str]) -> tuple[str, int] | None:
+    """The (type, version) the headers name, if well-formed (last value wins); else None."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    type_: bytes | str | None = None
+    version: bytes | str | None = None
+    for name, raw in items:
+        if name == "type":
+            type_ = raw
+        elif name == "version":
+            version = raw
+    number = version_header(version)
+    if number is None:
+        return None
+    if isinstance(type_, bytes | bytearray):
+        try:
+            return type_.decode("utf-8"), number
+        except UnicodeDecodeError:
+            return None
+    return (type_, number) if isinstance(type_, str) else None
+
+
+_SHOWN = 200  # characters of a record's own string quoted in an error message
+_MESSAGE = 4000  # characters of an error message at most (as a dead letter keeps)
+
+
+def _clip(text: str, limit: int = _MESSAGE) -> str:
+    """``text`` fit for an error message, hence a Kafka header: bounded, valid UTF-8
+    (a lone surrogate, which JSON can carry, is escaped)."""
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text)} characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _show(value: str | int) -> str:
+    """A value read from the record, quoted in an error message."""
+    if isinstance(value, int) and value.bit_length() > 3 * _SHOWN:
+        return f"<an integer of {value.bit_length()} bits>"
+    return _clip(str(value), _SHOWN)
+
+
+def _quote(value: str) -> str:
+    """A string read from the record, quoted in an error message."""
+    return _clip(repr(value), _SHOWN)
 
 
 def _describe(error: ValidationError) -> str:
@@ -118,26 +192,49 @@ def decode(value: bytes | str | None,
     up front and the JSON is validated in one pass (no intermediate dict): the consumer's
     hot path. The body stays the authority: should headers and body disagree, or the
     body be invalid, the general path below decides and names the problem.
+
+    Total: whatever the value and headers, this returns an envelope or raises a
+    :class:`DecodeError` subclass, never another exception (a consumer dead-letters a
+    ``DecodeError``; anything else would stop its partitions).
     """
+    try:
+        return _decode(value, headers)
+    except DecodeError:
+        raise
+    except RecursionError as exc:  # nesting the parsers refuse before any other error
+        raise MalformedRecord("value is nested too deeply to parse") from exc
+    except Exception as exc:  # a defect here must still name the record, not escape
+        raise DecodeError(f"cannot decode the record: {_clip(repr(exc))}") from exc
+
+
+def _decode(value: object,
+            headers: Headers | Mapping[str, bytes | str] | None) -> Envelope[Event]:
     if value is None:
         raise MalformedRecord("record has no value (tombstone)")
+    if isinstance(value, memoryview):
+        value = value.tobytes()
+    if not isinstance(value, bytes | bytearray | str):
+        raise MalformedRecord(f"value is a {type(value).__name__}, not bytes")
     if headers:
-        hinted = headers_dict(headers)
-        version_hint = hinted.get("version", "")
-        spec = (registry.get(hinted.get("type", ""), int(version_hint))
-                if version_hint.isdigit() else None)
+        try:
+            hint = _hint(headers)
+        except Exception:  # headers are only a hint: unreadable ones give none
+            hint = None
+        spec = registry.get(*hint) if hint is not None else None
         if spec is not None:
             try:
                 fast = envelope_model(spec.model).model_validate_json(value)
-            except ValidationError:
+            except Exception:  # ValidationError mostly; the general path names it
                 pass
             else:
                 if fast.type == spec.type and fast.version == spec.version:
                     return _checked(fast, spec)
     try:
         raw: Any = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRecord(f"value is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedRecord("value is nested too deeply to parse") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over 4,300 digits
+        raise MalformedRecord(f"value is not JSON: {_clip(str(exc))}") from exc
     if not isinstance(raw, dict):
         raise MalformedRecord(f"value is a JSON {type(raw).__name__}, not an object")
     type_, version = raw.get("type"), raw.get("version")
@@ -146,14 +243,15 @@ def decode(value: bytes | str | None,
     spec = registry.get(type_, version)
     if spec is None:
         known = registry.versions(type_)
-        hint = f" (known versions: {known})" if known else ""
-        raise UnknownEvent(f"no contract for {type_} v{version}{hint}")
+        hint_ = f" (known versions: {known})" if known else ""
+        raise UnknownEvent(f"no contract for {_show(type_)} v{_show(version)}{hint_}",
+                           event_type=type_, version=version)
     try:
         envelope = envelope_model(spec.model).model_validate(raw)
     except ValidationError as exc:
         data_errors = [e for e in exc.errors() if e["loc"] and e["loc"][0] == "data"]
         kind = InvalidPayload if len(data_errors) == len(exc.errors()) else InvalidEnvelope
-        raise kind(f"{type_} v{version}: {_describe(exc)}") from exc
+        raise kind(_clip(f"{type_} v{version}: {_describe(exc)}")) from exc
     return _checked(envelope, spec)
 
 
@@ -162,11 +260,11 @@ def _checked(envelope: Envelope[Event], spec: EventSpec) -> Envelope[Event]:
     type_, version = spec.type, spec.version
     if envelope.producer != spec.producer:
         raise InvalidEnvelope(
-            f"{type_} v{version}: producer {envelope.producer!r} is not {spec.producer!r}"
+            f"{type_} v{version}: producer {_quote(envelope.producer)} is not {spec.producer!r}"
         )
     if envelope.aggregate_id != envelope.data.aggregate_id():
         raise InvalidEnvelope(
-            f"{type_} v{version}: aggregate_id {envelope.aggregate_id!r} differs from "
-            f"data.{spec.key_field} {envelope.data.aggregate_id()!r}"
+            f"{type_} v{version}: aggregate_id {_quote(envelope.aggregate_id)} differs from "
+            f"data.{spec.key_field} {_quote(envelope.data.aggregate_id())}"
         )
     return envelope

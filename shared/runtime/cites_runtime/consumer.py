@@ -15,7 +15,9 @@ its inbox row and changes nothing. Transient failures are retried with backoff, 
 forever; a record that cannot be decoded, whose handler refuses it (raises a
 :class:`~cites_runtime.errors.DomainError`: the rule's message becomes the reason) or keeps
 failing goes to ``<consumer>.dlq`` with the reason and its origin in headers, and the
-batch goes on.
+batch goes on. An event type the consumer handles in no version (a type or version newer
+than its contracts included) is skipped. Whatever bytes and headers a record carries, it
+is applied, skipped or dead-lettered: one record never fails the batch.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Counter, Histogram
 
-from cites_contracts import DecodeError, Envelope, Event, decode, dlq_topic, registry
+from cites_contracts import (
+    DecodeError,
+    Envelope,
+    Event,
+    UnknownEvent,
+    decode,
+    dlq_topic,
+    registry,
+)
+from cites_contracts.codec import version_header
 
 from .db import Conn
 from .errors import DomainError
@@ -79,7 +90,7 @@ class RawRecord(Protocol):
     @property
     def value(self) -> bytes | None: ...
     @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...  # values are nullable
     @property
     def timestamp(self) -> int: ...
 
@@ -100,9 +111,20 @@ TypedHandler = Callable[[E, HandlerContext], Awaitable[None]]
 
 def _traceparent(rec: RawRecord) -> str | None:
     for name, raw in rec.headers:
-        if name == "traceparent":
+        if name == "traceparent" and raw is not None:
             return raw.decode("ascii", "replace")
     return None
+
+
+def _header_value(text: str) -> bytes:
+    """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _known_elsewhere(event_type: str | None, handled: frozenset[str]) -> bool:
+    """A type the contracts declare (in some version) that this consumer handles in none."""
+    return (event_type is not None and event_type not in handled
+            and bool(registry.versions(event_type)))
 
 
 class EventConsumer:
@@ -129,6 +151,11 @@ class EventConsumer:
     @property
     def dlq_topic(self) -> str:
         return dlq_topic(self.name)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The wire types this consumer handles in at least one version."""
+        return frozenset(ev.spec.type for ev in self.handlers)
 
 
 _Item = tuple[RawRecord, Envelope[Event]]
@@ -205,14 +232,29 @@ class ConsumerRunner:
         async def decode_into(chunks: asyncio.Queue[list[_Item] | None]) -> None:
             skipped = 0
             chunk: list[_Item] = []
+            handled = self.consumer.event_types
             for rec in records:
-                if self._ignored(rec):
-                    skipped += 1
-                    continue
+                # Whatever a record carries, it ends applied, ignored or dead-lettered:
+                # an exception escaping here would stop every partition of the batch.
                 try:
+                    if self._ignored(rec, handled):
+                        skipped += 1
+                        continue
                     env = decode(rec.value, rec.headers)
+                except UnknownEvent as exc:
+                    if _known_elsewhere(exc.event_type, handled):
+                        skipped += 1  # a version of an event we handle in none
+                        continue
+                    dead.append(_Dead(rec, exc.reason, str(exc), 0))
+                    continue
                 except DecodeError as exc:
                     dead.append(_Dead(rec, exc.reason, str(exc), 0))
+                    continue
+                except Exception as exc:  # a defect, not the record's fault: still move on
+                    log.error("record not decodable, dead-lettering", consumer=self.name,
+                              topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                              error=repr(exc))
+                    dead.append(_Dead(rec, DecodeError.reason, repr(exc), 0))
                     continue
                 if type(env.data) not in self.consumer.handlers:
                     skipped += 1
@@ -260,18 +302,23 @@ class ConsumerRunner:
                 await backoff.sleep()
 
     # -- applying -------------------------------------------------------------------
-    def _ignored(self, rec: RawRecord) -> bool:
-        """Skip, without parsing the body, a known event type this consumer doesn't handle."""
+    def _ignored(self, rec: RawRecord, handled: frozenset[str]) -> bool:
+        """Skip, without parsing the body, an event type of the contracts this consumer
+        handles in no version (whether or not it knows that version). A type no contract
+        declares is not skipped: it is a dead letter (``unknown-event``). Headers that are
+        missing or malformed say nothing: the body decides."""
         t = v = None
         for name, raw in rec.headers:
             if name == "type":
                 t = raw
             elif name == "version":
                 v = raw
-        if t is None or v is None or not v.isdigit():
+        if t is None or version_header(v) is None:
             return False
-        spec = registry.get(t.decode("utf-8", "replace"), int(v))
-        return spec is not None and spec.model not in self.consumer.handlers
+        try:
+            return _known_elsewhere(t if isinstance(t, str) else t.decode("utf-8"), handled)
+        except UnicodeDecodeError:
+            return False
 
     async def _apply(self, items: list[_Item], first_failure: Exception | None = None
                      ) -> list[_Dead]:
@@ -381,9 +428,10 @@ class ConsumerRunner:
                 key=d.record.key or b"",
                 value=d.record.value or b"",
                 headers=[
-                    *[(k, v) for k, v in d.record.headers if not k.startswith("dlq.")],
-                    ("dlq.reason", d.reason.encode()),
-                    ("dlq.error", d.error[:4000].encode()),
+                    *[(k, b"" if v is None else v) for k, v in d.record.headers
+                      if not k.startswith("dlq.")],
+                    ("dlq.reason", _header_value(d.reason)),
+                    ("dlq.error", _header_value(d.error[:4000])),
                     ("dlq.consumer", self.name.encode()),
                     ("dlq.original_topic", d.record.topic.encode()),
                     ("dlq.original_partition", str(d.record.partition).encode()),

@@ -1,0 +1,306 @@
+"""Whatever bytes and headers a record carries, ``process_batch`` applies it, ignores it or
+dead-letters it with a precise reason, and returns: it never raises for one record (the
+batch would be nacked and redelivered forever, stopping every partition in it).
+
+The runner is driven directly with fake records and a fake dead-letter publisher, under a
+timeout, so that a wedge fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import pytest
+import runtime_testapp as testapp
+from runtime_testapp import THINGS, ThingHappened
+
+from cites_contracts import Envelope, decode, encode, registry
+from cites_runtime import consumer as consumer_module
+from cites_runtime.consumer import ConsumerRunner
+from cites_runtime.kafka import OutboundRecord
+from cites_runtime.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 20.0  # seconds: far more than a batch of a few records takes
+
+Headers = list[tuple[str, bytes | None]]
+
+
+@dataclass
+class Rec:
+    """A consumed record, as the runner reads it (fits :class:`RawRecord`)."""
+
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+    key: bytes | None = b"key"
+    topic: str = THINGS.name
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 0
+
+
+class DeadLetters:
+    """A publisher that keeps what the runner dead-letters."""
+
+    def __init__(self) -> None:
+        self.records: list[OutboundRecord] = []
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        self.records.extend(records)
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        await self.publish_batch(records)
+        return asyncio.sleep(0)
+
+    async def reset(self) -> None:
+        return None
+
+    def reasons(self) -> dict[int, str]:
+        """Original offset → ``dlq.reason``."""
+        out: dict[int, str] = {}
+        for r in self.records:
+            h = dict(r.headers)
+            out[int(h["dlq.original_offset"])] = h["dlq.reason"].decode()
+        return out
+
+
+def good(thing_id: str, *, note: str = "") -> tuple[bytes, Headers, bytes]:
+    rec = encode(Envelope.wrap(ThingHappened(thing_id=thing_id, n=1, note=note), sequence=1))
+    return rec.value, list(rec.headers), rec.key
+
+
+def body(thing_id: str = "hostile", **changes: Any) -> dict[str, Any]:
+    """The JSON object of a good ``ThingHappened`` record, with top-level changes."""
+    raw: dict[str, Any] = json.loads(good(thing_id)[0])
+    raw.update(changes)
+    return raw
+
+
+def replace_headers(headers: Headers, **values: bytes | None) -> Headers:
+    return [(k, values.get(k, v)) for k, v in headers]
+
+
+def with_digits(raw: dict[str, Any], path: tuple[str, ...], digits: int) -> bytes:
+    """``raw`` as JSON with the number at ``path`` replaced by a ``digits``-digit one."""
+    marker = "__NUMBER__"
+    node = raw
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = marker
+    return json.dumps(raw).encode().replace(f'"{marker}"'.encode(), b"9" * digits)
+
+
+THING_TYPE = ThingHappened.spec.type
+UNHANDLED = next(s for s in registry.all() if s.model not in testapp.consumer.handlers)
+NEW_VERSION = max(registry.versions(UNHANDLED.type)) + 1
+
+HOSTILE_VALUE, HOSTILE_HEADERS, _ = good("hostile")
+GOOD_HEADERS = HOSTILE_HEADERS
+
+
+def unhandled_new_version() -> bytes:
+    return json.dumps(body(type=UNHANDLED.type, version=NEW_VERSION,
+                           producer=UNHANDLED.producer)).encode()
+
+
+def surrogate_thing(note: str = "") -> bytes:
+    raw = body()
+    raw["aggregate_id"] = raw["data"]["thing_id"] = "\ud800"  # a lone surrogate: valid JSON
+    raw["data"]["note"] = note
+    return json.dumps(raw).encode()
+
+
+APPLIED, IGNORED = "applied", "ignored"
+
+# (id, value, headers, key, outcome): outcome is "applied", "ignored" or a dlq.reason.
+CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
+    # -- headers are hints: whatever they say, a good body is applied ----------------
+    ("version-superscript-two", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version="²".encode()), b"k", APPLIED),
+    ("version-5000-digits", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version=b"9" * 5000), b"k", APPLIED),
+    ("version-negative", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version=b"-1"), b"k", APPLIED),
+    ("version-leading-space", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version=b" 1"), b"k", APPLIED),
+    ("version-empty", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version=b""), b"k", APPLIED),
+    ("version-arabic-indic-digit", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version="١".encode()), b"k", APPLIED),
+    ("version-not-utf8", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, version=b"\xff\xfe"), b"k", APPLIED),
+    ("type-not-utf8", HOSTILE_VALUE,
+     replace_headers(GOOD_HEADERS, type=b"\xff\xfe\xc0testapp"), b"k", APPLIED),
+    ("header-values-null", HOSTILE_VALUE,
+     [*replace_headers(GOOD_HEADERS, type=None, version=None), ("traceparent", None)],
+     b"k", APPLIED),
+    ("headers-repeated", HOSTILE_VALUE,
+     [("version", b"\xc2\xb2"), ("type", b"\xff"), *GOOD_HEADERS, ("version", b"9" * 5000)],
+     b"k", APPLIED),
+    ("headers-missing", HOSTILE_VALUE, [], b"k", APPLIED),
+    ("key-none", HOSTILE_VALUE, GOOD_HEADERS, None, APPLIED),
+    # -- bodies that cannot be parsed: dead letters, "malformed" ----------------------
+    ("nested-arrays", b"[" * 1000, GOOD_HEADERS, b"k", "malformed"),
+    ("nested-arrays-closed", b"[" * 1000 + b"]" * 1000, GOOD_HEADERS, b"k", "malformed"),
+    ("nested-objects", b'{"a":' * 1000, GOOD_HEADERS, b"k", "malformed"),
+    ("nested-objects-closed", b'{"a":' * 1000 + b"1" + b"}" * 1000, [], b"k", "malformed"),
+    ("nested-inside-envelope", HOSTILE_VALUE[:-1] + b',"deep":' + b"[" * 1000 + b"]" * 1000
+     + b"}", GOOD_HEADERS, b"k", "malformed"),
+    ("number-5000-digits-in-data", with_digits(body(), ("data", "n"), 5000), GOOD_HEADERS,
+     b"k", "malformed"),
+    ("number-5000-digits-as-version", with_digits(body(), ("version",), 5000), [], b"k",
+     "malformed"),
+    ("tombstone", None, GOOD_HEADERS, b"k", "malformed"),
+    ("tombstone-no-key-no-headers", None, [], None, "malformed"),
+    ("tombstone-null-headers", None, [("type", None), ("version", None), ("traceparent", None)],
+     b"k", "malformed"),
+    ("empty", b"", GOOD_HEADERS, b"k", "malformed"),
+    ("binary-garbage", bytes(range(256)) * 4, GOOD_HEADERS, None, "malformed"),
+    ("binary-garbage-no-headers", b"\x00\x00\x00{\xff\xfe\x80", [], b"k", "malformed"),
+    # -- parsed, but not a valid event -------------------------------------------------
+    ("body-version-huge", with_digits(body(), ("version",), 4000), GOOD_HEADERS, b"k",
+     "unknown-event"),
+    ("body-version-string", json.dumps(body(version="1")).encode(), [], b"k",
+     "invalid-envelope"),
+    ("body-version-float", json.dumps(body(version=1.5)).encode(), [], b"k",
+     "invalid-envelope"),
+    ("new-version-of-a-handled-type", json.dumps(body(version=2)).encode(),
+     replace_headers(GOOD_HEADERS, version=b"2"), b"k", "unknown-event"),
+    # -- a valid event a rule or the database refuses: the reason must still be sent ----
+    ("lone-surrogate-rejected", surrogate_thing("reject"), GOOD_HEADERS, b"k", "rejected"),
+    ("lone-surrogate-unstorable", surrogate_thing(), GOOD_HEADERS, b"k", "handler-failed"),
+    ("number-too-big-for-the-table", with_digits(body(), ("data", "n"), 30), GOOD_HEADERS,
+     b"k", "handler-failed"),
+    # -- types this consumer handles in no version: ignored -----------------------------
+    ("unhandled-type-new-version-by-headers", b"{not even json",
+     [("type", UNHANDLED.type.encode()), ("version", str(NEW_VERSION).encode())], b"k",
+     IGNORED),
+    ("unhandled-type-new-version-by-body", unhandled_new_version(), [], b"k", IGNORED),
+    ("unhandled-type-huge-version-by-body",
+     with_digits(body(type=UNHANDLED.type, producer=UNHANDLED.producer), ("version",), 4000),
+     [], b"k", IGNORED),
+    # A type no contract declares is poison, not news: dead-lettered (issue #8).
+    ("unregistered-type", json.dumps(body(type="testapp.NobodyKnowsThis")).encode(),
+     [("type", b"testapp.NobodyKnowsThis"), ("version", b"1")], b"k", "unknown-event"),
+    ("known-unhandled-type", b"{not even json",
+     [("type", UNHANDLED.type.encode()), ("version", str(UNHANDLED.version).encode())],
+     b"k", IGNORED),
+]
+
+
+@pytest.fixture
+def dead_letters() -> DeadLetters:
+    return DeadLetters()
+
+
+@pytest.fixture
+def runner(pool: asyncpg.Pool, migrated: ServiceSettings,
+           dead_letters: DeadLetters) -> ConsumerRunner:
+    return ConsumerRunner(testapp.consumer, pool, migrated.db_schema, dead_letters,
+                          topic_prefix=migrated.topic_prefix, max_attempts=2,
+                          backoff_base=0.001, backoff_cap=0.01)
+
+
+async def tally(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
+    return [r["thing_id"] for r in rows]
+
+
+def record(value: bytes | None, headers: Headers, key: bytes | None, *, partition: int,
+           offset: int) -> Rec:
+    return Rec(value=value, headers=headers, key=key, partition=partition, offset=offset)
+
+
+def good_record(thing_id: str, *, partition: int, offset: int) -> Rec:
+    value, headers, key = good(thing_id)
+    return record(value, headers, key, partition=partition, offset=offset)
+
+
+async def process(runner: ConsumerRunner, records: Sequence[Rec]) -> None:
+    await asyncio.wait_for(runner.process_batch(records), TIMEOUT)
+
+
+@pytest.mark.parametrize(("value", "headers", "key", "outcome"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+async def test_a_hostile_record_is_applied_ignored_or_dead_lettered_and_the_batch_goes_on(
+    runner: ConsumerRunner, dead_letters: DeadLetters, pool: asyncpg.Pool,
+    value: bytes | None, headers: Headers, key: bytes | None, outcome: str,
+) -> None:
+    batch = [
+        good_record("before", partition=0, offset=10),
+        record(value, headers, key, partition=1, offset=7),
+        good_record("after", partition=2, offset=20),
+    ]
+
+    await process(runner, batch)
+
+    applied = await tally(pool)
+    if outcome == APPLIED:
+        assert applied == ["after", "before", "hostile"]
+        assert dead_letters.records == []
+    elif outcome == IGNORED:
+        assert applied == ["after", "before"]
+        assert dead_letters.records == []
+    else:
+        assert applied == ["after", "before"]
+        assert dead_letters.reasons() == {7: outcome}
+        letter = dead_letters.records[0]
+        h = dict(letter.headers)
+        assert letter.key == (key or b"") and letter.value == (value or b"")
+        assert h["dlq.error"] and h["dlq.consumer"] == b"tally"
+        assert all(isinstance(v, bytes) for _, v in letter.headers)
+
+
+async def test_a_batch_of_every_hostile_record_returns_and_applies_every_good_one(
+    runner: ConsumerRunner, dead_letters: DeadLetters, pool: asyncpg.Pool,
+) -> None:
+    batch: list[Rec] = []
+    expected_dead: dict[int, str] = {}
+    expected_applied = []
+    for i, (_, value, headers, key, outcome) in enumerate(CASES):
+        if outcome == APPLIED:
+            raw = json.loads(value or b"")
+            raw["aggregate_id"] = raw["data"]["thing_id"] = f"hostile-{i}"
+            raw["event_id"] = f"00000000-0000-4000-8000-{i:012d}"
+            value = json.dumps(raw).encode()
+            expected_applied.append(f"hostile-{i}")
+        elif outcome != IGNORED:
+            expected_dead[1000 + i] = outcome
+        batch.append(good_record(f"good-{i}", partition=i % 3, offset=i))
+        batch.append(record(value, headers, key, partition=i % 3, offset=1000 + i))
+
+    await process(runner, batch)
+
+    assert sorted(await tally(pool)) == sorted(
+        [f"good-{i}" for i in range(len(CASES))] + expected_applied)
+    assert dead_letters.reasons() == expected_dead
+
+
+async def test_an_unexpected_decoding_failure_dead_letters_that_record_only(
+    runner: ConsumerRunner, dead_letters: DeadLetters, pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_decode = decode
+
+    def buggy(value: bytes | None, headers: Any = None) -> Any:
+        if value == b'{"trigger": "bug"}':
+            raise RuntimeError("a decoder bug")
+        return real_decode(value, headers)
+
+    monkeypatch.setattr(consumer_module, "decode", buggy)
+    batch = [good_record("before", partition=0, offset=1),
+             record(b'{"trigger": "bug"}', [], b"k", partition=0, offset=2),
+             good_record("after", partition=0, offset=3)]
+
+    await process(runner, batch)
+
+    assert await tally(pool) == ["after", "before"]
+    assert dead_letters.reasons() == {2: "undecodable"}
+    error = dict(dead_letters.records[0].headers)["dlq.error"].decode()
+    assert error == "RuntimeError('a decoder bug')"
