@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import TopicPartition
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
@@ -74,7 +74,6 @@ class Runtime(Generic[S]):
         self.settings = settings
         self.schema = settings.db_schema
         self._pool: asyncpg.Pool | None = None
-        self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
         self.broker: KafkaBroker | None = None
         self.relay: OutboxRelay | None = None
@@ -91,7 +90,8 @@ class Runtime(Generic[S]):
                      ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """One transaction on this service's schema, timed by its clock (``uow.now``)."""
         return unit_of_work(self.pool, self.schema, cause=cause, clock=self.settings.clock,
-                            zone=self.settings.zone)
+                            zone=self.settings.zone,
+                            max_event_bytes=self.settings.event_max_bytes)
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self, *, publisher: Publisher | None = None,
@@ -110,9 +110,10 @@ class Runtime(Generic[S]):
                 partitions=s.topic_partitions,
                 replication_factor=s.topic_replication_factor,
             )
-            self.producer = make_producer(s.kafka_bootstrap_servers)
-            await self.producer.start()
-            publisher = AiokafkaPublisher(self.producer)
+            producer = make_producer(s.kafka_bootstrap_servers)
+            await producer.start()
+            publisher = AiokafkaPublisher(
+                producer, factory=lambda: make_producer(s.kafka_bootstrap_servers))
         self.publisher = publisher
         if s.relay_enabled:
             self.relay = OutboxRelay(
@@ -143,27 +144,64 @@ class Runtime(Generic[S]):
         self._tasks.clear()
         if self.broker is not None:
             await self.broker.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+        if isinstance(self.publisher, AiokafkaPublisher):
+            await self.publisher.producer.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
     # -- health ---------------------------------------------------------------------
-    async def readiness(self) -> dict[str, str]:
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        """(ready, checks). Not ready: the database is away (commands cannot be kept), or
+        the relay stalls — events wait longer than ``relay_stall_s`` and nothing was
+        published meanwhile — while the broker answers. A broker outage alone leaves the
+        service ready (the outbox keeps commands' events until it is back): it shows in
+        ``checks`` and in the relay's metrics."""
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
+            async with asyncio.timeout(2):
+                outbox = await self.pool.fetchrow(
+                    """SELECT (SELECT count(*) FROM outbox
+                                WHERE published_at IS NULL AND parked_at IS NULL) AS pending,
+                              (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL
+                                  AND published_at IS NULL) AS parked,
+                              extract(epoch FROM now() - (
+                                  SELECT created_at FROM outbox
+                                   WHERE published_at IS NULL AND parked_at IS NULL
+                                   ORDER BY id LIMIT 1)) AS waiting,
+                              extract(epoch FROM now() - (SELECT max(published_at)
+                                                            FROM outbox)) AS idle""")
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {exc!r}"
-        if self.producer is not None:
+            return False, checks
+        broker_ok = True
+        if isinstance(self.publisher, AiokafkaPublisher):
             try:
-                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+                async with asyncio.timeout(2):
+                    await self.publisher.producer.client.fetch_all_metadata()
                 checks["broker"] = "ok"
             except Exception as exc:
+                broker_ok = False
                 checks["broker"] = f"unavailable: {exc!r}"
-        return checks
+        assert outbox is not None
+        stall = self.settings.relay_stall_s
+        pending = outbox["pending"]
+        waiting = float(outbox["waiting"] or 0)
+        idle = None if outbox["idle"] is None else float(outbox["idle"])
+        stalled = pending and waiting > stall and (idle is None or idle > stall)
+        if not stalled:
+            checks["relay"] = "ok"
+        elif not broker_ok:
+            checks["relay"] = f"waiting for the broker: {pending} event(s) pending"
+        else:
+            checks["relay"] = (f"stalled: {pending} event(s) pending, the oldest for "
+                               f"{waiting:.0f} s, nothing published for "
+                               + ("ever" if idle is None else f"{idle:.0f} s"))
+        if outbox["parked"]:
+            checks["parked"] = (f"{outbox['parked']} event(s) parked: python -m "
+                                f"{self.definition.name} outbox parked")
+        return not (stalled and broker_ok), checks
 
 
 def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -> None:
@@ -176,7 +214,7 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         try:
             await runner.process_batch(batch)
         except BaseException:
-            await msg.nack()  # rewind: none of this batch counts as consumed
+            _rewind(msg, batch)  # none of this batch counts as consumed
             raise
         await msg.ack()  # commits offsets: only now are the records done
 
@@ -190,6 +228,23 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         decoder=_raw_body,
         title=f"{consumer.name} consumer",
     )(consume)
+
+
+def _rewind(msg: Any, batch: list[Any]) -> None:
+    """Seek each partition of an unfinished batch back to its first record, so the next
+    fetch delivers the batch again. (FastStream's ``nack`` does this for a tuple but fails
+    on a list, and its AttributeError would replace the reason the batch stopped — a
+    cancellation among them.) Never raises: the batch's own failure is what matters."""
+    earliest: dict[TopicPartition, int] = {}
+    for rec in batch:
+        tp = TopicPartition(rec.topic, rec.partition)
+        earliest[tp] = min(rec.offset, earliest.get(tp, rec.offset))
+    for tp, offset in earliest.items():
+        try:
+            msg.consumer.seek(tp, offset)
+        except Exception as exc:  # e.g. the partition was revoked meanwhile: fine
+            log.warning("could not rewind", topic=tp.topic, partition=tp.partition,
+                        error=repr(exc))
 
 
 async def _raw_body(msg: Any) -> Any:
@@ -239,8 +294,7 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
 
     @app.get("/health/ready", tags=["health"])
     async def ready() -> JSONResponse:
-        checks = await runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
+        ok, checks = await runtime.readiness()
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 
+import asyncpg
 import typer
 import uvicorn
 from rich.console import Console
@@ -18,6 +19,7 @@ from .dlq import list_dead_letters, replay_dead_letters
 from .kafka import AiokafkaPublisher, make_producer
 from .logs import configure_logging
 from .settings import ServiceSettings
+from .uow import outbox_channel
 
 __all__ = ["service_cli"]
 
@@ -28,6 +30,8 @@ def service_cli(definition: ServiceDefinition,
                       help=f"The {definition.name} service.")
     dlq = typer.Typer(help="Dead letters of this service's consumer.")
     cli.add_typer(dlq, name="dlq")
+    outbox = typer.Typer(help="Events of this service that the broker refused (parked).")
+    cli.add_typer(outbox, name="outbox")
     console = Console()
 
     @cli.callback(invoke_without_command=True)
@@ -107,5 +111,56 @@ def service_cli(definition: ServiceDefinition,
             return 1 if result.failed else 0
 
         raise typer.Exit(asyncio.run(run()))
+
+    @outbox.command("parked")
+    def outbox_parked() -> None:
+        """Show every parked event: the broker refused it for good; the relay went on."""
+        s = settings_factory()
+
+        async def fetch() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(s.dsn, server_settings={"search_path": s.db_schema})
+            try:
+                return await conn.fetch(
+                    """SELECT id, event_type, event_id, key, length(value) AS size, parked_at,
+                              park_error FROM outbox
+                        WHERE parked_at IS NOT NULL AND published_at IS NULL ORDER BY id""")
+            finally:
+                await conn.close()
+
+        rows = asyncio.run(fetch())
+        table = Table(title=f"{s.db_schema}.outbox: {len(rows)} parked event(s)")
+        for col in ("id", "type", "event_id", "key", "bytes", "parked at", "error"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(str(r["id"]), r["event_type"], str(r["event_id"]),
+                          bytes(r["key"]).decode("utf-8", "replace"), str(r["size"]),
+                          r["parked_at"].isoformat(), r["park_error"][:200])
+        console.print(table)
+
+    @outbox.command("unpark")
+    def outbox_unpark(
+        ids: list[int] = typer.Option([], "--id", help="Outbox id to publish again"),
+        every: bool = typer.Option(False, "--all", help="Every parked event"),
+    ) -> None:
+        """Hand parked events back to the relay (once their cause is fixed, e.g. the
+        broker's message.max.bytes raised): it publishes them again, in id order."""
+        if not ids and not every:
+            console.print("name events with --id, or --all")
+            raise typer.Exit(2)
+        s = settings_factory()
+
+        async def unpark() -> int:
+            conn = await asyncpg.connect(s.dsn, server_settings={"search_path": s.db_schema})
+            try:
+                status = await conn.execute(
+                    """UPDATE outbox SET parked_at = NULL, park_error = NULL
+                        WHERE parked_at IS NOT NULL AND published_at IS NULL
+                          AND ($1 OR id = ANY($2::bigint[]))""", every, ids)
+                await conn.execute("SELECT pg_notify($1, '')", outbox_channel(s.db_schema))
+                return int(status.split()[-1])
+            finally:
+                await conn.close()
+
+        console.print(f"{asyncio.run(unpark())} event(s) handed back to the relay")
 
     return cli

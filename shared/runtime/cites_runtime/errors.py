@@ -21,7 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "RuleBroken", "RuleFailure"]
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "EventTooLarge",
+    "Forbidden",
+    "NotFound",
+    "RuleBroken",
+    "RuleFailure",
+]
 
 
 class DomainError(Exception):
@@ -91,3 +99,18 @@ class RuleBroken(DomainError):
     def body(self) -> dict[str, Any]:
         return {"detail": [{"loc": [self.location, f.field], "type": f.rule, "msg": f.message}
                            for f in self.failures]}
+
+
+class EventTooLarge(RuleBroken):
+    """The command would cause an event larger than the service publishes (HTTP 422,
+    located at the event, not the body: the body may be fine, its consequence is not).
+    Kafka refuses records over its limit for good; better refuse the command than park
+    its event."""
+
+    location = "event"
+
+    def __init__(self, event_type: str, size: int, limit: int):
+        super().__init__(RuleFailure(
+            rule="event_too_large", field=event_type,
+            message=f"this would publish a {event_type} of {size} bytes; events are limited "
+                    f"to {limit} bytes: send less at once"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
 
 __all__ = [
     "PRODUCER_SETTINGS",
@@ -28,8 +28,11 @@ PRODUCER_SETTINGS: dict[str, Any] = {
     "enable_idempotence": True,
     "linger_ms": 5,
     "max_batch_size": 256 * 1024,
+    "max_request_size": 1024 * 1024,  # ≤ the broker's message.max.bytes (1 MiB + 12)
     "request_timeout_ms": 30_000,
 }
+RECORD_OVERHEAD = 512
+"""Bytes a record needs beyond its key, value and headers (batch and record framing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class Publisher(Protocol):
     async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
         """Publish all records, in order per key; return only once every one is acked."""
 
+    async def reset(self) -> None:
+        """Start afresh after an error the client does not recover from (an idempotent
+        producer whose batch the broker refused is left out of sequence for good)."""
+
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_SETTINGS, **overrides})
@@ -64,8 +71,17 @@ class AiokafkaPublisher:
     numbers are those of ``send()``.
     """
 
-    def __init__(self, producer: AIOKafkaProducer):
+    def __init__(self, producer: AIOKafkaProducer,
+                 factory: Callable[[], AIOKafkaProducer] | None = None):
         self.producer = producer
+        self._factory = factory or (lambda: make_producer(producer.client._bootstrap_servers))
+        self._max_record = int(PRODUCER_SETTINGS["max_request_size"]) - RECORD_OVERHEAD
+
+    async def reset(self) -> None:
+        old, self.producer = self.producer, self._factory()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), 10)
+        await self.producer.start()
 
     async def _partitions(self, topic: str) -> list[int]:
         cluster = self.producer.client.cluster
@@ -76,6 +92,12 @@ class AiokafkaPublisher:
         return sorted(parts)
 
     async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        for r in records:  # refuse before sending anything: the producer stays usable
+            size = len(r.key) + len(r.value) + sum(len(k) + len(v) for k, v in r.headers)
+            if size > self._max_record:
+                raise MessageSizeTooLargeError(
+                    f"a record of {size} bytes for {r.topic} exceeds the producer's limit "
+                    f"({self._max_record} bytes)")
         producer = self.producer
         partitioner = producer._partitioner
         builders: dict[tuple[str, int], Any] = {}
@@ -93,9 +115,8 @@ class AiokafkaPublisher:
                 # Full: hand it over (this waits while the partition's queue is full).
                 futures.append(await producer.send_batch(builder, tp[0], partition=tp[1]))
                 builder = builders[tp] = producer.create_batch()
-                if builder.append(key=r.key, value=r.value, timestamp=None,
-                                  headers=r.headers) is None:
-                    raise ValueError(f"record of {len(r.value)} bytes exceeds max_batch_size")
+                # An empty batch takes any record (the size check above bounds it).
+                builder.append(key=r.key, value=r.value, timestamp=None, headers=r.headers)
         for (topic, partition), builder in builders.items():
             futures.append(await producer.send_batch(builder, topic, partition=partition))
         return _all_acked(futures)

@@ -29,8 +29,12 @@ __all__ = ["OutboxRelay"]
 log = get_logger(__name__)
 
 PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["schema"])
+PARKED = Counter("outbox_parked_total", "Rows the broker refused for good, parked",
+                 ["schema"])
 BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["schema"])
 LAG = Gauge("outbox_lag_seconds", "Age of the oldest unpublished outbox row", ["schema"])
+PARKED_ROWS = Gauge("outbox_parked_rows", "Outbox rows parked (refused by the broker for good)",
+                    ["schema"])
 LEADER = Gauge("outbox_relay_leader", "1 when this process holds the relay lock", ["schema"])
 FAILURES = Counter("outbox_relay_failures_total", "Failed relay passes", ["schema"])
 
@@ -48,6 +52,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=7),
         purge_every: float = 300.0,
         metrics_every: float = 5.0,
+        command_timeout: float = 60.0,
     ):
         self.dsn = dsn
         self.schema = schema
@@ -59,8 +64,11 @@ class OutboxRelay:
         self.retention = retention
         self.purge_every = purge_every
         self.metrics_every = metrics_every
+        self.command_timeout = command_timeout
         self.is_leader = False
         self.published = 0
+        self.advanced_at = time.monotonic()
+        """When the relay last marked rows published (monotonic clock)."""
         self._wake = asyncio.Event()
 
     # -- one pass -----------------------------------------------------------------
@@ -98,36 +106,23 @@ class OutboxRelay:
             maxsize=4)
 
         async def fetch() -> None:
-            last_id = 0
             async with lock:
-                barrier = int(await conn.fetchval(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+                barrier = await self._barrier(conn)
+            last_id = 0
             while True:
                 async with lock:
-                    rows = await conn.fetch(
-                        f"""SELECT id, topic, key, value, event_type, event_version, event_id,
-                                   correlation_id, traceparent, txid < $3::xid8 AS settled
-                            FROM {self._s}.outbox WHERE published_at IS NULL AND id > $2
-                            ORDER BY id LIMIT $1""",
-                        self.batch_size, last_id, barrier,
-                    )
-                settled = next((i for i, r in enumerate(rows) if not r["settled"]), None)
-                if settled is not None:  # an earlier row may still appear: next pass
-                    rows = rows[:settled]
+                    rows, cut = await self._settled_rows(conn, barrier, last_id,
+                                                         self.batch_size)
                 if rows:
                     last_id = rows[-1]["id"]
                     await fetched.put(rows)
-                if settled is not None or len(rows) < self.batch_size:
+                if cut or len(rows) < self.batch_size:
                     await fetched.put(None)
                     return
 
         async def send() -> None:
-            prefix = self.topic_prefix
             while (rows := await fetched.get()) is not None:
-                acked = await self.publisher.enqueue([
-                    OutboundRecord(prefix + r["topic"], r["key"], r["value"], _headers(r))
-                    for r in rows
-                ])
+                acked = await self.publisher.enqueue([self._record(r) for r in rows])
                 await sent.put((asyncio.ensure_future(acked), [r["id"] for r in rows]))
             await sent.put(None)
 
@@ -137,14 +132,8 @@ class OutboxRelay:
                 acked, ids = item
                 await acked
                 async with lock:
-                    await conn.execute(
-                        f"UPDATE {self._s}.outbox SET published_at = now() "
-                        "WHERE id = ANY($1::bigint[])",
-                        ids,
-                    )
+                    await self._mark(conn, ids)
                 total += len(ids)
-                self.published += len(ids)
-                PUBLISHED.labels(self.schema).inc(len(ids))
             return total
 
         stages = [asyncio.ensure_future(fetch()), asyncio.ensure_future(send())]
@@ -162,6 +151,71 @@ class OutboxRelay:
             raise
         return marker.result()
 
+    async def publish_one_by_one(self, conn: Conn) -> tuple[int, int]:
+        """After the broker refused a batch for good: publish the next safe rows one at a
+        time on a fresh producer, parking each the broker refuses for good (with its
+        error) so that the rows after it go on. Returns (published, parked).
+
+        Parking breaks the order of that row's aggregate (a consumer sees a gap in its
+        sequence); it is the last resort — ``uow.emit`` already refuses events over the
+        size limit — and each parked row is listed and can be replayed
+        (``python -m <service> outbox parked|unpark``) once the cause is fixed.
+        """
+        await self.publisher.reset()
+        rows, _ = await self._settled_rows(conn, await self._barrier(conn), 0, self.batch_size)
+        published = parked = 0
+        for row in rows:
+            try:
+                await self.publisher.publish_batch([self._record(row)])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                await self.publisher.reset()  # the refused batch left it out of sequence
+                await conn.execute(
+                    f"UPDATE {self._s}.outbox SET parked_at = now(), park_error = $2 "
+                    "WHERE id = $1", row["id"], repr(exc)[:2000])
+                parked += 1
+                PARKED.labels(self.schema).inc()
+                log.error("event parked: the broker refuses it", schema=self.schema,
+                          outbox_id=row["id"], type=row["event_type"],
+                          event_id=str(row["event_id"]), error=repr(exc))
+                continue
+            await self._mark(conn, [row["id"]])
+            published += 1
+        return published, parked
+
+    async def _barrier(self, conn: Conn) -> int:
+        """The oldest transaction still running: rows of older ones are safe to publish."""
+        return int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+
+    async def _settled_rows(self, conn: Conn, barrier: int, after: int, limit: int
+                            ) -> tuple[list[asyncpg.Record], bool]:
+        """Up to ``limit`` pending rows after id ``after``, in id order, cut before the first
+        one the barrier does not clear (then True: the pass ends there)."""
+        rows = await conn.fetch(
+            f"""SELECT id, topic, key, value, event_type, event_version, event_id,
+                       correlation_id, traceparent, txid < $3::xid8 AS settled
+                FROM {self._s}.outbox
+                WHERE published_at IS NULL AND parked_at IS NULL AND id > $2
+                ORDER BY id LIMIT $1""",
+            limit, after, barrier,
+        )
+        for i, r in enumerate(rows):
+            if not r["settled"]:  # an earlier row may still appear: the next pass's
+                return rows[:i], True
+        return rows, False
+
+    def _record(self, r: asyncpg.Record) -> OutboundRecord:
+        return OutboundRecord(self.topic_prefix + r["topic"], r["key"], r["value"], _headers(r))
+
+    async def _mark(self, conn: Conn, ids: list[int]) -> None:
+        await conn.execute(
+            f"UPDATE {self._s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            ids)
+        self.published += len(ids)
+        self.advanced_at = time.monotonic()
+        PUBLISHED.labels(self.schema).inc(len(ids))
+
     async def purge(self, conn: Conn) -> int:
         """Delete rows published longer ago than the retention."""
         status = await conn.execute(
@@ -172,12 +226,15 @@ class OutboxRelay:
 
     async def export_metrics(self, conn: Conn) -> None:
         row = await conn.fetchrow(
-            f"""SELECT count(*) AS backlog,
-                       coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag
+            f"""SELECT count(*) FILTER (WHERE parked_at IS NULL) AS backlog,
+                       count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
+                       coalesce(extract(epoch FROM now() - min(created_at)
+                                        FILTER (WHERE parked_at IS NULL)), 0) AS lag
                 FROM {self._s}.outbox WHERE published_at IS NULL"""
         )
         assert row is not None
         BACKLOG.labels(self.schema).set(row["backlog"])
+        PARKED_ROWS.labels(self.schema).set(row["parked"])
         LAG.labels(self.schema).set(float(row["lag"]))
 
     # -- the loop -----------------------------------------------------------------
@@ -191,15 +248,30 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # The lock went with the connection: a standby may lead meanwhile.
                 FAILURES.labels(self.schema).inc()
                 if not is_transient(exc):
                     log.exception("relay failed", schema=self.schema)
+                    with contextlib.suppress(Exception):  # whatever state it is left in
+                        await self.publisher.reset()
                 else:
                     log.warning("relay interrupted, retrying", schema=self.schema, error=str(exc))
                 await backoff.sleep()
 
+    async def _connect(self) -> Conn:
+        """The relay's own session: it holds the leadership lock, so a relay that vanished
+        must lose it soon (server-side TCP keepalives end a dead client's session in about
+        a minute) and a server that stopped answering must not hold the relay (commands
+        time out, the relay reconnects)."""
+        conn: Conn = await asyncpg.connect(
+            self.dsn, command_timeout=self.command_timeout,
+            server_settings={"application_name": f"cites-relay-{self.schema}",
+                             "tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10",
+                             "tcp_keepalives_count": "3"})
+        return conn
+
     async def _lead(self) -> None:
-        conn: Conn = await asyncpg.connect(self.dsn)
+        conn = await self._connect()
         try:
             while not await conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"
@@ -215,13 +287,21 @@ class OutboxRelay:
                 try:
                     await self.publish_pending(conn)
                     broker_backoff.reset()
-                except asyncpg.PostgresError:
-                    raise
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                    raise  # the database side: reconnect (the lock goes with the session)
                 except Exception as exc:
-                    if conn.is_closed() or not (is_transient(exc) or isinstance(exc, KafkaError)):
+                    if conn.is_closed():
+                        raise
+                    FAILURES.labels(self.schema).inc()
+                    if isinstance(exc, KafkaError) and not exc.retriable:
+                        # The broker refused a batch for good: find the row, park it, go on.
+                        log.warning("the broker refused a batch, publishing one by one",
+                                    schema=self.schema, error=repr(exc))
+                        await self.publish_one_by_one(conn)
+                        continue
+                    if not is_transient(exc) and not isinstance(exc, KafkaError):
                         raise
                     # Broker away: keep the lock, nothing was marked, try again later.
-                    FAILURES.labels(self.schema).inc()
                     log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
                     await broker_backoff.sleep()
                     continue

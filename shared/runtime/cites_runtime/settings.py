@@ -7,16 +7,29 @@ reads ``LABELLING_DATABASE_URL``, ``LABELLING_KAFKA_BOOTSTRAP_SERVERS`` and so o
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .actor import Role
 from .uow import Clock, utc_now
 
-__all__ = ["ServiceSettings", "TokenGrant", "service_config"]
+__all__ = ["GRANTABLE_ROLES", "ServiceSettings", "TokenGrant", "service_config"]
+
+GRANTABLE_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
+"""The roles a token may grant: all but the platform's own (``system``)."""
 
 
 class TokenGrant(BaseModel):
@@ -26,13 +39,51 @@ class TokenGrant(BaseModel):
     departement: str | None = None
     subject: str = "anonymous"
 
+    def refusal(self) -> str | None:
+        """Why no token may grant this (None when it may): an unknown role, the
+        platform's own role, or a préfecture without its département (it would act for,
+        and list, every département)."""
+        if self.role == Role.SYSTEM:
+            return "role 'system' is the platform's own: no token grants it"
+        if self.role not in GRANTABLE_ROLES:
+            return f"role {self.role!r} is unknown (one of {', '.join(GRANTABLE_ROLES)})"
+        if self.role == Role.PREFECTURE and not (self.departement or "").strip():
+            return ("role 'prefecture' needs its département (\"departement\": \"69\"); "
+                    "without one it would act for every département")
+        return None
+
 
 def service_config(service: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=f"{service.upper()}_",
         env_nested_delimiter="__",
         extra="ignore",
+        # A refused value is not echoed: settings hold secrets (tokens, passwords), and
+        # a start-up error lands in logs.
+        hide_input_in_errors=True,
     )
+
+
+def _token_named(position: int, grant: object) -> str:
+    """A token as an error message may name it: its position and subject, never itself."""
+    subject = grant.get("subject") if isinstance(grant, Mapping) else \
+        getattr(grant, "subject", None)
+    return f"token #{position} (subject {subject if isinstance(subject, str) else 'anonymous'!r})"
+
+
+def _grant_errors(given: object, exc: ValidationError) -> str:
+    """``exc``'s errors with each token replaced by :func:`_token_named` (an error's
+    location starts with the token, which is a secret)."""
+    if not isinstance(given, Mapping):
+        return "tokens must map each token to its grant ({\"<token>\": {\"role\": ...}})"
+    positions = {token: n for n, token in enumerate(given, 1)}
+    said = []
+    for error in exc.errors(include_input=False):
+        token, *field = error["loc"] or ("",)
+        where = _token_named(positions[token], given[token]) if token in positions \
+            else "a token"
+        said.append(f"{where}: {'.'.join(map(str, field)) or 'grant'}: {error['msg']}")
+    return "; ".join(said)
 
 
 class ServiceSettings(BaseSettings):
@@ -53,7 +104,11 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # token -> grant; e.g. LABELLING_TOKENS='{"dev-national": {"role": "national"}}'
+    # Largest request body read (bytes); a larger one is a 413, refused before reading
+    # more than this (and before authentication).
+    http_max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # token -> grant; e.g. LABELLING_TOKENS='{"dev-national": {"role": "national"}}'.
+    # A grant no token may hold (see TokenGrant.refusal) stops the service at start-up.
     tokens: dict[str, TokenGrant] = Field(default_factory=dict)
 
     log_level: str = "INFO"
@@ -63,6 +118,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 2000
     relay_poll_interval_s: float = 1.0
     relay_retention_hours: float = 168.0
+    # Readiness fails when events wait longer than this while nothing is published
+    # (and the broker answers: a broker outage alone keeps the API in service).
+    relay_stall_s: float = Field(60.0, gt=0)
+    # Largest event (key + value + headers) a unit of work may emit: below the producer's
+    # and the broker's 1 MiB, so the broker never refuses one of ours for its size.
+    event_max_bytes: int = Field(512 * 1024, ge=1024, le=1_000_000)
 
     consumers_enabled: bool = True
     consumer_batch_size: int = 500
@@ -83,6 +144,21 @@ class ServiceSettings(BaseSettings):
             # A slim image may lack the tz database: UTC dates are off by at most a day.
             logging.getLogger(__name__).warning("time zone %r unknown, using UTC", self.timezone)
             return UTC
+
+    @field_validator("tokens", mode="wrap")
+    @classmethod
+    def _tokens_grant_what_they_may(cls, given: Any, handler: ValidatorFunctionWrapHandler
+                                    ) -> dict[str, TokenGrant]:
+        try:
+            tokens: dict[str, TokenGrant] = handler(given)
+        except ValidationError as exc:
+            raise ValueError(_grant_errors(given, exc)) from None
+        refused = [f"{_token_named(n, grant)}: {why}"
+                   for n, grant in enumerate(tokens.values(), 1)
+                   if (why := grant.refusal()) is not None]
+        if refused:
+            raise ValueError("; ".join(refused))
+        return tokens
 
     @field_validator("topic_prefix")
     @classmethod

@@ -19,6 +19,7 @@ import asyncpg
 from cites_contracts import Envelope, Event, encode
 
 from .db import Conn
+from .errors import EventTooLarge
 
 __all__ = ["Cause", "Clock", "UnitOfWork", "new_traceparent", "unit_of_work", "utc_now"]
 
@@ -59,9 +60,10 @@ class UnitOfWork:
     every fact of one transaction carries the same instant)."""
 
     def __init__(self, conn: Conn, *, channel: str, cause: Cause | None = None,
-                 clock: Clock = utc_now, zone: tzinfo = UTC):
+                 clock: Clock = utc_now, zone: tzinfo = UTC, max_event_bytes: int | None = None):
         self.conn = conn
         self._channel = channel
+        self._max_event_bytes = max_event_bytes
         self._cause = cause or Cause.new()
         self.now = clock().astimezone(UTC)
         """The instant of this unit of work, aware UTC."""
@@ -137,6 +139,11 @@ class UnitOfWork:
                                 causation_id=cause.causation_id, occurred_at=at)
             tp = new_traceparent(cause.traceparent)
             rec = encode(env, traceparent=tp)
+            if self._max_event_bytes is not None:
+                size = len(rec.key) + len(rec.value) + sum(len(k) + len(v)
+                                                           for k, v in rec.headers)
+                if size > self._max_event_bytes:
+                    raise EventTooLarge(env.type, size, self._max_event_bytes)
             for col, val in zip(cols, (env.event_id, rec.topic, rec.key, rec.value, env.type,
                                        env.version, env.correlation_id, tp, at), strict=True):
                 col.append(val)
@@ -158,11 +165,12 @@ def outbox_channel(schema: str) -> str:
 
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool, schema: str, *, cause: Cause | None = None,
-                       clock: Clock = utc_now, zone: tzinfo = UTC
-                       ) -> AsyncIterator[UnitOfWork]:
-    """``async with unit_of_work(pool, schema) as uow:`` — commit on exit, roll back on error."""
+                       clock: Clock = utc_now, zone: tzinfo = UTC,
+                       max_event_bytes: int | None = None) -> AsyncIterator[UnitOfWork]:
+    """``async with unit_of_work(pool, schema) as uow:`` — commit on exit, roll back on error.
+    An event over ``max_event_bytes`` (key, value and headers) raises ``EventTooLarge``."""
     async with pool.acquire() as conn, conn.transaction():
         uow = UnitOfWork(conn, channel=outbox_channel(schema), cause=cause, clock=clock,
-                         zone=zone)
+                         zone=zone, max_event_bytes=max_event_bytes)
         yield uow
         await uow.flush()

@@ -33,7 +33,7 @@ async def test_a_command_over_http_reaches_kafka_and_the_consumer(
         metrics = (await http.get("/metrics")).text
     assert live.json() == {"status": "ok"}
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "relay": "ok"}
     assert created.status_code == 201
     event = json.loads(records[0].value)
     assert event["event_id"] == created.json()["event_id"]

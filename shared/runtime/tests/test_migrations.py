@@ -30,7 +30,9 @@ async def test_migrations_apply_once_and_are_idempotent(service_db: ServiceDb, t
             "WHERE table_schema = $1 AND table_name = 'a'", service_db.schema)
     finally:
         await conn.close()
-    assert first == ["runtime/0001_outbox_inbox.sql", "svc/0001_first.sql", "svc/0002_second.sql"]
+    assert first == ["runtime/0001_outbox_inbox.sql", "runtime/0002_outbox_txid.sql",
+                     "runtime/0003_outbox_parking.sql", "svc/0001_first.sql",
+                     "svc/0002_second.sql"]
     assert second == []
     assert cols == 2
 

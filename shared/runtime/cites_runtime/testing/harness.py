@@ -127,6 +127,9 @@ class BrokerPublisher:
         await self.publish_batch(records)
         return asyncio.sleep(0)
 
+    async def reset(self) -> None:
+        return None
+
     async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
         for r in records:
             headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
