@@ -144,7 +144,9 @@ async def test_labels_sent_while_partners_was_down_are_applied_when_it_comes_bac
         await first.caught_up()
     offline = settings.model_copy(update={"consumers_enabled": False})
     async with on_kafka(definition, offline) as down:
-        await down.publish(labelled("cite-002", lead_uai="0930002B"), suspended("cite-001"))
+        # cite-001's second event (each context numbers its own from 1)
+        await down.publish(labelled("cite-002", lead_uai="0930002B"),
+                           envelope(suspended("cite-001"), sequence=2))
     async with on_kafka(definition, settings) as back:
         await back.caught_up()
         statuses = [(await _alliance(back, c))["status"] for c in ("cite-001", "cite-002")]

@@ -131,6 +131,7 @@ class Runtime(Generic[S]):
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers, logger=None)
             subscribe(self.broker, self.runner, s)
             await self.broker.start()
+            self._spawn(_purge_inbox_forever(self.runner, s), "inbox-purge")
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
 
@@ -202,6 +203,18 @@ class Runtime(Generic[S]):
             checks["parked"] = (f"{outbox['parked']} event(s) parked: python -m "
                                 f"{self.definition.name} outbox parked")
         return not (stalled and broker_ok), checks
+
+
+async def _purge_inbox_forever(runner: ConsumerRunner, s: ServiceSettings,
+                               every: float = 300.0) -> None:
+    while True:
+        try:
+            purged = await runner.purge_inbox(timedelta(hours=s.inbox_retention_hours))
+            if purged:
+                log.info("inbox purged", consumer=runner.name, rows=purged)
+        except Exception as exc:  # the database away: next time
+            log.warning("inbox purge failed", consumer=runner.name, error=repr(exc))
+        await asyncio.sleep(every)
 
 
 def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -> None:

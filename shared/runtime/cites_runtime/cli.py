@@ -104,7 +104,8 @@ def service_cli(definition: ServiceDefinition,
             finally:
                 await producer.stop()
                 await pool.close()
-            console.print(f"applied {result.applied}, already applied {result.duplicates}")
+            console.print(f"applied {result.applied}, already applied {result.duplicates}, "
+                          f"stale (their aggregate moved on since: skipped) {result.stale}")
             for letter, error in result.failed or []:
                 console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
                               f"{letter.event_type} {letter.event_id}: {error}")

@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -63,6 +63,8 @@ log = get_logger(__name__)
 
 APPLIED = Counter("consumer_events_applied_total", "Events applied", ["consumer", "type"])
 DUPLICATES = Counter("consumer_duplicates_total", "Redelivered events absorbed", ["consumer"])
+STALE = Counter("consumer_stale_total", "Events older than one applied for their aggregate, "
+                "skipped", ["consumer"])
 SKIPPED = Counter("consumer_events_skipped_total", "Events this consumer ignores", ["consumer"])
 DEAD = Counter("consumer_dead_letters_total", "Records sent to the DLQ", ["consumer", "reason"])
 RETRIES = Counter("consumer_retries_total", "Retried attempts", ["consumer", "kind"])
@@ -119,6 +121,16 @@ def _traceparent(rec: RawRecord) -> str | None:
 def _header_value(text: str) -> bytes:
     """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
     return text.encode("utf-8", "backslashreplace")
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _known_elsewhere(event_type: str | None, handled: frozenset[str]) -> bool:
@@ -205,6 +217,8 @@ class ConsumerRunner:
         self.max_attempts = max_attempts
         self._backoff = (backoff_base, backoff_cap)
         self._clock, self._zone = clock, zone
+        self.stale = 0
+        """Events skipped as stale by this runner so far."""
 
     def _new_backoff(self) -> Backoff:
         return Backoff(*self._backoff)
@@ -259,6 +273,11 @@ class ConsumerRunner:
                 if type(env.data) not in self.consumer.handlers:
                     skipped += 1
                     continue
+                if not _storable(env.aggregate_id):  # no position could record it
+                    dead.append(_Dead(rec, "invalid-payload", "aggregate id "
+                                      f"{env.aggregate_id[:200]!r} holds text PostgreSQL "
+                                      "cannot store (NUL or a lone surrogate)", 0))
+                    continue
                 items.append((rec, env))
                 chunk.append((rec, env))
                 if len(chunk) >= _CHUNK:
@@ -285,8 +304,9 @@ class ConsumerRunner:
         BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     async def replay(self, record: RawRecord) -> str:
-        """Apply one dead letter again (inbox still applies). Returns 'applied' or
-        'duplicate'; raises when it fails again."""
+        """Apply one dead letter again (inbox and positions still apply). Returns
+        'applied', 'duplicate' (applied before) or 'stale' (its aggregate has applied a
+        later event since: applying it now would undo that); raises when it fails again."""
         env = decode(record.value)
         handler = self.consumer.handlers.get(type(env.data))
         if handler is None:
@@ -294,8 +314,11 @@ class ConsumerRunner:
         backoff = self._new_backoff()
         while True:
             try:
+                before = self.stale
                 applied = await self._apply_batch([(record, env)])
-                return "applied" if applied else "duplicate"
+                if applied:
+                    return "applied"
+                return "stale" if self.stale > before else "duplicate"
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -376,10 +399,16 @@ class ConsumerRunner:
 
     async def _apply_chunks(self, chunks: AsyncIterator[list[_Item]]) -> int:
         """One transaction over chunks as they come: for each, the inbox rows of its new
-        events, then their handlers in order. Returns the number of events applied."""
+        events, their aggregates' positions, then their handlers in order. Returns the
+        number of events applied.
+
+        An event is applied once (the inbox), and never after a later event of its
+        aggregate (the positions): a replayed dead letter that its aggregate has moved past
+        is skipped as stale, so a replay cannot undo newer state; a redelivery whose inbox
+        row was purged is stale too, which is what lets the inbox be purged."""
         seen: set[UUID] = set()
         by_type: dict[str, int] = {}
-        received = applied = 0
+        received = applied = stale = 0
         async with self.pool.acquire() as conn, conn.transaction():
             uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone)
             async for chunk in chunks:
@@ -400,9 +429,14 @@ class ConsumerRunner:
                         self.name, list(unique),
                     )
                 }
-                for event_id, (rec, env) in unique.items():
-                    if event_id not in fresh:
+                new = [item for event_id, item in unique.items() if event_id in fresh]
+                positions = await self._positions(conn, new)
+                for rec, env in new:
+                    key = (env.data.spec.topic.name, env.aggregate_id)
+                    if env.sequence <= positions.get(key, 0):
+                        stale += 1
                         continue
+                    positions[key] = env.sequence
                     handler = self.consumer.handlers[type(env.data)]
                     cause = Cause(env.correlation_id, env.event_id, _traceparent(rec))
                     with uow.caused_by(cause), bind(event_id=env.event_id,
@@ -410,12 +444,57 @@ class ConsumerRunner:
                         await handler(env.data, HandlerContext(uow, env))
                     applied += 1
                     by_type[env.type] = by_type.get(env.type, 0) + 1
+                await self._advance(conn, positions)
             await uow.flush()
-        if received - applied:
-            DUPLICATES.labels(self.name).inc(received - applied)
+        self.stale += stale
+        if stale:
+            STALE.labels(self.name).inc(stale)
+            log.warning("stale events skipped: their aggregates applied later ones",
+                        consumer=self.name, count=stale)
+        if received - applied - stale:
+            DUPLICATES.labels(self.name).inc(received - applied - stale)
         for type_, count in by_type.items():
             APPLIED.labels(self.name, type_).inc(count)
         return applied
+
+    async def _positions(self, conn: Conn, items: list[_Item]) -> dict[tuple[str, str], int]:
+        """The last applied sequence of each aggregate of ``items``, locked until commit (a
+        replay and the live consumer take turns on one aggregate)."""
+        keys = sorted({(env.data.spec.topic.name, env.aggregate_id) for _, env in items})
+        if not keys:
+            return {}
+        rows = await conn.fetch(
+            """SELECT p.stream, p.aggregate_id, p.last_sequence
+                 FROM consumer_positions p
+                 JOIN unnest($2::text[], $3::text[]) AS k (stream, aggregate_id)
+                   USING (stream, aggregate_id)
+                WHERE p.consumer = $1
+                ORDER BY p.stream, p.aggregate_id
+                  FOR UPDATE OF p""",
+            self.name, [k[0] for k in keys], [k[1] for k in keys])
+        return {(r["stream"], r["aggregate_id"]): r["last_sequence"] for r in rows}
+
+    async def _advance(self, conn: Conn, positions: dict[tuple[str, str], int]) -> None:
+        if not positions:
+            return
+        keys = sorted(positions)
+        await conn.execute(
+            """INSERT INTO consumer_positions AS p (consumer, stream, aggregate_id,
+                                                    last_sequence)
+               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
+               ON CONFLICT (consumer, stream, aggregate_id) DO UPDATE
+               SET last_sequence = greatest(p.last_sequence, EXCLUDED.last_sequence)""",
+            self.name, [k[0] for k in keys], [k[1] for k in keys],
+            [positions[k] for k in keys])
+
+    async def purge_inbox(self, retention: timedelta) -> int:
+        """Forget inbox rows older than ``retention`` (the positions still stop a late
+        redelivery of those events). Returns the rows deleted."""
+        status = await self.pool.execute(
+            "DELETE FROM processed_events WHERE consumer = $1 "
+            "AND processed_at < now() - $2::interval",
+            self.name, retention)
+        return int(status.split()[-1])
 
     # -- dead letters ---------------------------------------------------------------
     async def _dead_letter(self, dead: list[_Dead]) -> None:

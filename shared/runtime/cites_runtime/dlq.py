@@ -60,6 +60,8 @@ class DeadLetter:
 class ReplayResult:
     applied: int = 0
     duplicates: int = 0
+    stale: int = 0
+    """Skipped: their aggregate applied a later event since (applying would undo it)."""
     failed: list[tuple[DeadLetter, str]] | None = None
 
 
@@ -115,6 +117,8 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
                 continue
             if outcome == "applied":
                 result.applied += 1
+            elif outcome == "stale":
+                result.stale += 1
             else:
                 result.duplicates += 1
             tp = TopicPartition(rec.topic, rec.partition)

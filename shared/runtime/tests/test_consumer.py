@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -209,3 +210,60 @@ async def _count(pool: asyncpg.Pool, n: int) -> bool:
         return int(await pool.fetchval("SELECT count(*) FROM tally")) >= n
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return False
+
+
+async def test_replaying_an_older_dead_letter_cannot_undo_a_newer_event_of_its_aggregate(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    # X's event 1 fails (dead letter), X's event 2 applies; the cause of 1 is fixed and
+    # the operator replays: applying 1 now would put X back in the state before 2.
+    s = make_settings(consumer_max_attempts=1)
+    await send(raw_producer, s, thing("X", n=1, note="needs-flag", sequence=1),
+               thing("X", n=2, sequence=2))
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await eventually(lambda: _count(pool, 1))
+        dlq = s.topic("tally.dlq")
+        await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 1)
+    finally:
+        await rt.stop()
+    await pool.execute("INSERT INTO flags VALUES ('fixed')")
+    runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
+                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
+    replayed = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq,
+                                         group=f"{dlq}-replay")
+    applied = await pool.fetch("SELECT n FROM tally ORDER BY applied_at")
+    assert (replayed.applied, replayed.stale, replayed.failed) == (0, 1, [])
+    assert [r["n"] for r in applied] == [2]
+
+
+async def test_an_old_event_redelivered_after_its_inbox_row_was_purged_changes_nothing(
+    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer,
+    pool: asyncpg.Pool,
+) -> None:
+    first, second = thing("Y", n=1, sequence=1), thing("Y", n=2, sequence=2)
+    await send(raw_producer, migrated, first, second)
+    await eventually(lambda: _count(pool, 2))
+    await pool.execute("DELETE FROM processed_events")  # the inbox's retention passed
+    await send(raw_producer, migrated, first, thing("sentinel"))
+    await eventually(lambda: _has(pool, "sentinel"))
+    assert [r["n"] for r in await pool.fetch(
+        "SELECT n FROM tally WHERE thing_id = 'Y' ORDER BY applied_at")] == [1, 2]
+    assert runtime.runner is not None and runtime.runner.stale == 1  # skipped, not failed
+
+
+async def test_the_inbox_forgets_rows_older_than_its_retention(
+    migrated: ServiceSettings, pool: asyncpg.Pool, raw_producer: AIOKafkaProducer,
+) -> None:
+    await pool.execute(
+        """INSERT INTO processed_events (consumer, event_id, processed_at) VALUES
+           ('tally', gen_random_uuid(), now() - interval '9 days'),
+           ('tally', gen_random_uuid(), now() - interval '1 hour'),
+           ('other', gen_random_uuid(), now() - interval '9 days')""")
+    runner = ConsumerRunner(testapp.consumer, pool, migrated.db_schema,
+                            AiokafkaPublisher(raw_producer))
+    assert await runner.purge_inbox(timedelta(days=7)) == 1
+    left = await pool.fetch("SELECT consumer FROM processed_events ORDER BY consumer")
+    assert [r["consumer"] for r in left] == ["other", "tally"]

@@ -173,8 +173,10 @@ CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
     ("new-version-of-a-handled-type", json.dumps(body(version=2)).encode(),
      replace_headers(GOOD_HEADERS, version=b"2"), b"k", "unknown-event"),
     # -- a valid event a rule or the database refuses: the reason must still be sent ----
-    ("lone-surrogate-rejected", surrogate_thing("reject"), GOOD_HEADERS, b"k", "rejected"),
-    ("lone-surrogate-unstorable", surrogate_thing(), GOOD_HEADERS, b"k", "handler-failed"),
+    # No position could record its aggregate: refused before its handler runs.
+    ("lone-surrogate-rejected", surrogate_thing("reject"), GOOD_HEADERS, b"k",
+     "invalid-payload"),
+    ("lone-surrogate-unstorable", surrogate_thing(), GOOD_HEADERS, b"k", "invalid-payload"),
     ("number-too-big-for-the-table", with_digits(body(), ("data", "n"), 30), GOOD_HEADERS,
      b"k", "handler-failed"),
     # -- types this consumer handles in no version: ignored -----------------------------

@@ -152,6 +152,7 @@ class ServiceUnderTest:
     published: list[Envelope[Event]] = field(default_factory=list)
     """In memory: every envelope the relay published, in order (on Kafka: read topics)."""
     url: str = ""
+    _sequences: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def settings(self) -> Any:
@@ -170,15 +171,15 @@ class ServiceUnderTest:
 
     async def publish(self, *items: Event | Envelope[Event] | bytes, topic: str | None = None
                       ) -> None:
-        """Put events (wrapped in a fresh envelope unless given one) or raw bytes on the
-        topics the service consumes, in order. Raw bytes go to ``topic`` (default: the
-        consumer's first topic), keyed ``poison``."""
+        """Put events (wrapped in a fresh envelope numbered per aggregate, unless given
+        one) or raw bytes on the topics the service consumes, in order. Raw bytes go to
+        ``topic`` (default: the consumer's first topic), keyed ``poison``."""
         for item in items:
             if isinstance(item, bytes):
                 name = topic or self._consumed()[0]
                 await self._send(self.settings.topic(name), item, b"poison", [])
                 continue
-            env = item if isinstance(item, Envelope) else Envelope.wrap(item, sequence=1)
+            env = item if isinstance(item, Envelope) else self._wrap(item)
             rec = encode(env)
             await self._send(self.settings.topic(topic or rec.topic), rec.value, rec.key,
                              rec.headers)
@@ -186,6 +187,12 @@ class ServiceUnderTest:
     async def caught_up(self) -> None:
         """Everything published so far on the consumed topics has been applied."""
         await self._caught_up()
+
+    def _wrap(self, event: Event) -> Envelope[Event]:
+        """A fresh envelope numbered as its producer would: 1, 2, … per aggregate."""
+        key = (event.spec.topic.name, event.aggregate_id())
+        self._sequences[key] = self._sequences.get(key, 0) + 1
+        return Envelope.wrap(event, sequence=self._sequences[key])
 
     def _consumed(self) -> list[str]:
         if self.definition.consumer is None:
