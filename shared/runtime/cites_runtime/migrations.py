@@ -58,13 +58,21 @@ def runtime_migrations() -> list[Migration]:
     return load_migrations("runtime", Path(__file__).parent / "sql")
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
-    """Apply what is missing, in order; return the ids applied now."""
+async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration], *,
+                  lock_timeout_s: float = 5.0) -> list[str]:
+    """Apply what is missing, in order, in one transaction; return the ids applied now.
+
+    A statement that waits more than ``lock_timeout_s`` for a table lock (a long
+    transaction of the running service holds it) fails with ``LockNotAvailableError`` and
+    nothing is applied: waiting would queue every reader and writer of that table behind
+    it. Run the migration again (``migrate`` is idempotent), or when traffic is lower."""
     s = quote_ident(schema)
     applied_now: list[str] = []
     async with conn.transaction():
         # Transaction-scoped: released at commit, even if this process dies mid-way.
+        # Waits for another migrator without limit: migrations of a schema take turns.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
         await conn.execute(f"SET LOCAL search_path = {s}")
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {s}.schema_migrations (

@@ -92,3 +92,27 @@ async def test_a_service_role_cannot_touch_another_service_schema(infra: object,
             await conn.close()
     finally:
         await drop_db(other)
+
+
+async def test_a_migration_that_waits_for_a_busy_table_gives_up_instead_of_blocking_it(
+        service_db: ServiceDb, tmp_path: Path) -> None:
+    # A DDL waiting for a table's lock queues every later reader and writer of that table
+    # behind it: during a deploy, that is an outage. It gives up after lock_timeout.
+    write(tmp_path, "0001_first.sql", "CREATE TABLE a (x int);")
+    write(tmp_path, "0002_second.sql", "ALTER TABLE a ADD COLUMN y int;")
+    first, second = load_migrations("svc", tmp_path)
+    busy = await asyncpg.connect(service_db.dsn)
+    migrator = await asyncpg.connect(service_db.dsn)
+    try:
+        await migrate(migrator, service_db.schema, [first])
+        reading = busy.transaction()
+        await reading.start()
+        await busy.execute("SELECT * FROM a")  # a long transaction holds its lock
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await asyncio.wait_for(migrate(migrator, service_db.schema, [first, second],
+                                           lock_timeout_s=0.5), 10)
+        await reading.rollback()
+        assert await migrate(migrator, service_db.schema, [first, second]) == [second.id]
+    finally:
+        await busy.close()
+        await migrator.close()
