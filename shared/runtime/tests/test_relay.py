@@ -263,3 +263,19 @@ async def test_an_aggregates_events_are_published_in_order_when_an_earlier_one_c
     x = [e["sequence"] for e in published if e["aggregate_id"] == "X"]
     assert sorted(e["aggregate_id"] for e in published) == ["X", "X", "Y"]
     assert x == [1, 2]
+
+
+async def test_the_relays_session_notices_a_vanished_peer(migrated: ServiceSettings) -> None:
+    # It holds the leadership lock: a dead relay must lose it within about a minute
+    # (server-side keepalives), a dead server must not hold the relay (command timeout).
+    relay = OutboxRelay(migrated.dsn, migrated.db_schema, Recorder(), command_timeout=7)
+    conn = await relay._connect()
+    try:
+        settings = {name: await conn.fetchval(f"SHOW {name}") for name in (
+            "tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+        timeout = conn._config.command_timeout
+    finally:
+        await conn.close()
+    assert settings == {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10",
+                        "tcp_keepalives_count": "3"}
+    assert timeout == 7
