@@ -1,9 +1,11 @@
 """Bearer-token authentication and role checks for the services' HTTP APIs.
 
-Tokens map to grants in settings (``<SERVICE>_TOKENS``). A missing or unknown token is a
-401; a known token whose role is not allowed is a 403 naming the roles that are. The
-scheme is FastAPI's :class:`~fastapi.security.HTTPBearer`, so every service's OpenAPI
-document declares it (and Swagger UI offers "Authorize"); the messages are ours.
+Tokens map to grants in settings (``<SERVICE>_TOKENS``; a grant no token may hold — an
+unknown role, ``system``, a préfecture without its département — stops the service at
+start-up). A missing or unknown token is a 401; a known token whose role is not allowed
+is a 403 naming the roles that are. The scheme is FastAPI's
+:class:`~fastapi.security.HTTPBearer`, so every service's OpenAPI document declares it
+(and Swagger UI offers "Authorize"); the messages are ours.
 """
 
 from __future__ import annotations
@@ -40,13 +42,11 @@ def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | N
     grant = settings.tokens.get(credentials.credentials.strip())
     if grant is None:
         raise _unauthorized("unknown or revoked bearer token")
-    try:
-        role = Role(grant.role)
-    except ValueError:
-        role = Role.SYSTEM
-    if role is Role.SYSTEM:  # the platform's own role is never granted by a token
-        raise _unauthorized(f"token grants unknown role {grant.role!r}")
-    return Actor(role=role, subject=grant.subject, departement=grant.departement)
+    # Settings refuse such a grant at start-up; settings built without validation
+    # (model_construct) still never grant more than they say.
+    if grant.refusal() is not None:
+        raise _unauthorized("this token's grant is not valid: ask for a new token")
+    return Actor(role=Role(grant.role), subject=grant.subject, departement=grant.departement)
 
 
 def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Actor]]:

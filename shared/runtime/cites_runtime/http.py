@@ -13,7 +13,9 @@ caller's correlation id and trace without any parameter threaded by hand::
 
 :func:`install` (called by the app factory) answers domain errors
 (:mod:`cites_runtime.errors`) and validation errors the same way in every service, and
-refuses text PostgreSQL cannot store before any route sees it.
+before any route (or authentication) sees a request refuses a body larger than
+``http_max_body_bytes`` (413, read no further), JSON nested deeper than
+:data:`MAX_JSON_DEPTH` (422) and text PostgreSQL cannot store (422).
 
 **Paging** (every list endpoint): keyset cursors. A page is ``{"items": [...],
 "next_cursor": "..."}``; pass ``?cursor=<next_cursor>`` for the next one, until
@@ -56,8 +58,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORRELATION_NAMESPACE",
+    "MAX_JSON_DEPTH",
     "Anyone",
     "Caller",
+    "GuardBodies",
     "Input",
     "National",
     "Operator",
@@ -303,41 +307,128 @@ def _unstorable_in_url(scope: Any) -> tuple[list[str | int], tuple[str, str]] | 
     return None
 
 
-class RejectUnstorableText:
-    """ASGI middleware: ``\\u0000`` and lone ``\\udXXX`` escapes are valid JSON and ``%00``
-    a valid URL escape, but they decode to text PostgreSQL cannot store; pydantic lets such
-    strings through and the write then fails (a 500 for bad input). Refuse them up front
-    with a 422 naming the field, for every route of every service. A body is parsed here
-    only when such an escape appears in it (a cheap scan)."""
+MAX_JSON_DEPTH = 128
+"""How deep a JSON body may nest arrays and objects. No API body comes near it; parsing
+and validating a deeper one would exhaust Python's recursion (a 400 or a 500 for bad
+input), so it is refused as ``json_too_deep`` before it is parsed."""
 
-    def __init__(self, app: Any):
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""The body limit when the app has no settings (``ServiceSettings.http_max_body_bytes``)."""
+
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENERS = frozenset(b"[{")
+
+
+def _read_as_json(content_type: bytes | None) -> bool:
+    """Whether FastAPI reads a body of this Content-Type as JSON: none, or
+    ``application/json`` or ``application/…+json``."""
+    if not content_type:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media.startswith(b"application/") and media.endswith((b"/json", b"+json"))
+
+
+def _too_deep(body: bytes, limit: int) -> bool:
+    """Whether JSON ``body`` nests deeper than ``limit``, without parsing it: the text of
+    strings removed (escaped quotes and backslashes first), the brackets left are counted,
+    stopping as soon as they are ``limit`` deep. Valid JSON is measured exactly; invalid
+    JSON well enough (its parse fails anyway)."""
+    structure = body
+    if b'"' in structure:
+        if b"\\" in structure:
+            structure = structure.replace(b"\\\\", b"").replace(b'\\"', b"")
+        structure = b"".join(structure.split(b'"')[::2])
+    depth = 0
+    for bracket in structure.translate(None, _NOT_BRACKETS):
+        if bracket in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+class GuardBodies:
+    """ASGI middleware: what no route should see, refused before routing and
+    authentication, for every route of every service.
+
+    - **A body larger than** ``max_body_bytes``: a 413, answered at once when the
+      ``Content-Length`` says so, else as soon as the chunks read add up to more; nothing
+      more is read (a 100 MB body no longer costs 100 MB of memory before its 401).
+    - **JSON nested deeper than** ``max_json_depth``: a 422 ``json_too_deep`` on
+      ``body`` (parsing it would exhaust the recursion limit). A body no longer than the
+      limit cannot be that deep (a length check); a longer one is counted (two C-speed
+      counts of ``[`` and ``{``), and scanned only when it holds more of them than the
+      limit.
+    - **Text PostgreSQL cannot store**: ``\\u0000`` and lone ``\\udXXX`` escapes are
+      valid JSON and ``%00`` a valid URL escape, but they decode to text PostgreSQL
+      cannot store; pydantic lets such strings through and the write then fails (a 500
+      for bad input). A 422 naming the field. A body is parsed here only when such an
+      escape appears in it (a cheap scan).
+
+    A body is read whole (up to the limit) and replayed to the app; a GET, HEAD, OPTIONS
+    or DELETE without one passes straight through."""
+
+    def __init__(self, app: Any, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 max_json_depth: int = MAX_JSON_DEPTH):
         self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         found = _unstorable_in_url(scope)
-        if found is not None or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
-            if found is None:
-                await self.app(scope, receive, send)
-                return
+        if found is not None:
             await _refuse(found, scope, receive, send)
             return
+        declared: int | None = None
+        chunked = False
+        content_type: bytes | None = None
+        for name, value in scope["headers"]:  # names are lower-case bytes in ASGI
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else None  # else: counted as read
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"content-type":
+                content_type = value
+        if scope["method"] in _NO_BODY_METHODS and not chunked and not declared:
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        if declared is not None and declared > limit:
+            await self._too_large(scope, receive, send)
+            return
         chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] != "http.request":
                 break
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = b"".join(chunks)  # no copy for the usual single chunk
+        depth = self.max_json_depth
+        if len(body) > depth and body.count(b"[") + body.count(b"{") > depth \
+                and _read_as_json(content_type) and _too_deep(body, depth):
+            await _refuse((["body"], ("json_too_deep", f"JSON nested deeper than {depth} "
+                                                       "levels (arrays and objects)")),
+                          scope, receive, send)
+            return
         if _UNSTORABLE_ESCAPE.search(body):
             try:
                 in_body = _find_unstorable(json.loads(body))
-            except ValueError:
-                in_body = None  # not JSON: FastAPI reports it
+            except (ValueError, RecursionError):
+                in_body = None  # not JSON (or not read as JSON): FastAPI reports it
             if in_body is not None:
                 path, why = in_body
                 await _refuse((["body", *path], why), scope, receive, send)
@@ -353,6 +444,12 @@ class RejectUnstorableText:
 
         await self.app(scope, replay, send)
 
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.max_body_bytes} bytes"},
+            status_code=413)
+        await response(scope, receive, send)
+
 
 async def _refuse(found: tuple[list[str | int], tuple[str, str]], scope: Any, receive: Any,
                   send: Any) -> None:
@@ -362,13 +459,18 @@ async def _refuse(found: tuple[list[str | int], tuple[str, str]], scope: Any, re
     await response(scope, receive, send)
 
 
-def install(app: FastAPI) -> None:
-    """Give ``app`` the shared edge: error answers, the unstorable-text guard, and the
-    request observer (correlation id in logs and in the response, metrics)."""
+def install(app: FastAPI, *, max_body_bytes: int | None = None) -> None:
+    """Give ``app`` the shared edge: error answers, the body guard (:class:`GuardBodies`:
+    size, depth, unstorable text) and the request observer (correlation id in logs and in
+    the response, metrics). The body limit is ``max_body_bytes``, else the
+    ``http_max_body_bytes`` of the app's settings (``app.state.settings``)."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(asyncpg.UniqueViolationError, _unique_violation)
-    app.add_middleware(RejectUnstorableText)
+    if max_body_bytes is None:
+        settings = getattr(app.state, "settings", None)
+        max_body_bytes = int(getattr(settings, "http_max_body_bytes", DEFAULT_MAX_BODY_BYTES))
+    app.add_middleware(GuardBodies, max_body_bytes=max_body_bytes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Response:
