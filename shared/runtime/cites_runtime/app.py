@@ -279,7 +279,8 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     """The service's ASGI app; starting it starts the runtime (pool, relay, consumers).
 
     Every service gets the same edge (:func:`cites_runtime.http.install`): domain errors
-    and validation errors answered alike, the unstorable-text guard, correlation ids in
+    and validation errors answered alike, the body guard (size, depth, unstorable text),
+    correlation ids in
     logs and responses, metrics; and ``/health/live``, ``/health/ready``,
     ``/asyncapi.json``, ``/metrics``.
     """
