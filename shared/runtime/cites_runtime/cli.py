@@ -15,7 +15,7 @@ from rich.table import Table
 from .app import ServiceDefinition, build_app, run_migrations
 from .consumer import ConsumerRunner
 from .db import create_pool
-from .dlq import list_dead_letters, replay_dead_letters
+from .dlq import list_dead_letters, replay_dead_letters, set_aside
 from .kafka import AiokafkaPublisher, make_producer
 from .logs import configure_logging
 from .settings import ServiceSettings
@@ -69,10 +69,11 @@ def service_cli(definition: ServiceDefinition,
         return s.topic(definition.consumer.dlq_topic)
 
     @dlq.command("list")
-    def dlq_list() -> None:
+    def dlq_list(parked: bool = typer.Option(False, "--parked",
+                                             help="The parked letters instead")) -> None:
         """Show every dead letter with its reason and origin."""
         s = settings_factory()
-        topic = _consumer_topic(s)
+        topic = _consumer_topic(s) + (".parked" if parked else "")
         letters = asyncio.run(list_dead_letters(s.kafka_bootstrap_servers, topic))
         table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
         for col in ("partition:offset", "reason", "type", "event_id", "origin", "failed at",
@@ -81,15 +82,58 @@ def service_cli(definition: ServiceDefinition,
         for d in letters:
             table.add_row(f"{d.partition}:{d.offset}", d.reason, d.event_type, d.event_id,
                           f"{d.original_topic}[{d.original_partition}]@{d.original_offset}",
-                          d.failed_at, d.error[:120])
+                          d.failed_at, (d.decision_reason + ": " if d.decision_reason
+                                        else "") + d.error[:120])
         console.print(table)
 
+    def _set_aside(letter: str, reason: str, decision: str) -> None:
+        s = settings_factory()
+        topic = _consumer_topic(s)
+        try:
+            partition, offset = (int(x) for x in letter.split(":"))
+        except ValueError:
+            console.print("name the letter as PARTITION:OFFSET (see dlq list)")
+            raise typer.Exit(2) from None
+
+        async def run() -> None:
+            producer = make_producer(s.kafka_bootstrap_servers)
+            await producer.start()
+            try:
+                d = await set_aside(AiokafkaPublisher(producer), s.kafka_bootstrap_servers,
+                                    topic, group=f"{topic}-replay", partition=partition,
+                                    offset=offset, decision=decision, reason=reason)
+            finally:
+                await producer.stop()
+            console.print(f"{decision} {d.event_type} {d.event_id} ({partition}:{offset}): "
+                          f"{reason}; kept in {topic}.{decision}")
+
+        try:
+            asyncio.run(run())
+        except LookupError as exc:
+            console.print(str(exc))
+            raise typer.Exit(1) from None
+
+    @dlq.command("skip")
+    def dlq_skip(letter: str = typer.Argument(help="PARTITION:OFFSET, as dlq list shows"),
+                 reason: str = typer.Option(..., help="Why (kept for audit)")) -> None:
+        """Abandon the next letter of a partition that will never apply: replay goes on
+        with the letters after it. A copy with the reason is kept in <dlq>.skipped."""
+        _set_aside(letter, reason, "skipped")
+
+    @dlq.command("park")
+    def dlq_park(letter: str = typer.Argument(help="PARTITION:OFFSET, as dlq list shows"),
+                 reason: str = typer.Option(..., help="Why (kept for audit)")) -> None:
+        """Set the next letter of a partition aside, to replay later (dlq replay --parked):
+        replay goes on with the letters after it."""
+        _set_aside(letter, reason, "parked")
+
     @dlq.command("replay")
-    def dlq_replay() -> None:
+    def dlq_replay(parked: bool = typer.Option(False, "--parked",
+                                               help="Replay the parked letters")) -> None:
         """Apply dead letters again, once each (after their cause was fixed)."""
         s = settings_factory()
         configure_logging(definition.name, level=s.log_level, json=s.log_json)
-        topic = _consumer_topic(s)
+        topic = _consumer_topic(s) + (".parked" if parked else "")
         assert definition.consumer is not None
 
         async def run() -> int:

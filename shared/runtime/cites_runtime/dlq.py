@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from .consumer import ConsumerRunner
-from .kafka import read_to_end
+from .kafka import OutboundRecord, Publisher, ensure_topics, read_to_end
 from .logs import get_logger
 
-__all__ = ["DeadLetter", "ReplayResult", "list_dead_letters", "replay_dead_letters"]
+__all__ = [
+    "DeadLetter",
+    "ReplayResult",
+    "list_dead_letters",
+    "replay_dead_letters",
+    "set_aside",
+]
 
 log = get_logger(__name__)
 
@@ -37,10 +44,12 @@ class DeadLetter:
     failed_at: str
     event_type: str
     event_id: str
+    decision_reason: str = ""
+    """Why an operator set it aside (skipped or parked letters only)."""
 
     @classmethod
     def from_record(cls, rec: Any) -> DeadLetter:
-        h = {k: v.decode("utf-8", "replace") for k, v in rec.headers}
+        h = {k: (v or b"").decode("utf-8", "replace") for k, v in rec.headers}
         return cls(
             partition=rec.partition,
             offset=rec.offset,
@@ -53,6 +62,7 @@ class DeadLetter:
             failed_at=h.get("dlq.failed_at", ""),
             event_type=h.get("type", ""),
             event_id=h.get("event_id", ""),
+            decision_reason=h.get("dlq.decision_reason", ""),
         )
 
 
@@ -125,6 +135,54 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
             await consumer.commit({tp: OffsetAndMetadata(rec.offset + 1, "")})
             log.info("dead letter replayed", offset=rec.offset, outcome=outcome)
         return result
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+
+
+async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: str,
+                    partition: int, offset: int, decision: str, reason: str) -> DeadLetter:
+    """Take the next dead letter of a partition out of the replay path, with a reason: the
+    one letter that can never apply no longer holds back the letters after it.
+
+    ``decision`` ``skipped``: abandoned for good; ``parked``: kept to replay later
+    (``dlq replay --parked``). Either way a copy, with ``dlq.decision``,
+    ``dlq.decision_reason`` and ``dlq.decided_at``, goes to ``<topic>.<decision>`` (kept for
+    audit), then the replay group moves past it. Only the letter the replay would take
+    next can be set aside (offsets keep no holes)."""
+    if decision not in ("skipped", "parked"):
+        raise ValueError(f"decision is skipped or parked, not {decision!r}")
+    consumer, tps = await _open(bootstrap, topic, group)
+    try:
+        tp = TopicPartition(topic, partition)
+        if tp not in tps:
+            raise LookupError(f"{topic} has no partition {partition}")
+        committed = await consumer.committed(tp)
+        next_offset = committed if committed is not None else (
+            await consumer.beginning_offsets([tp]))[tp]
+        if offset != next_offset:
+            raise LookupError(f"the next dead letter to replay on {topic}[{partition}] is at "
+                              f"offset {next_offset}: only it can be set aside")
+        consumer.seek(tp, offset)
+        rec = None
+        while rec is None:
+            batch = await consumer.getmany(tp, timeout_ms=2000, max_records=1)
+            found = batch.get(tp, [])
+            if not found:
+                raise LookupError(f"no dead letter at {topic}[{partition}]@{offset}")
+            rec = found[0]
+        await ensure_topics(bootstrap, [f"{topic}.{decision}"])
+        await publisher.publish_batch([OutboundRecord(
+            topic=f"{topic}.{decision}", key=rec.key or b"", value=rec.value or b"",
+            headers=[*[(k, v or b"") for k, v in rec.headers if not k.startswith(
+                "dlq.decision")],
+                     ("dlq.decision", decision.encode()),
+                     ("dlq.decision_reason", reason.encode("utf-8", "backslashreplace")),
+                     ("dlq.decided_at", datetime.now(UTC).isoformat().encode())])])
+        await consumer.commit({tp: OffsetAndMetadata(offset + 1, "")})
+        log.warning("dead letter set aside", topic=topic, partition=partition, offset=offset,
+                    decision=decision, reason=reason)
+        return DeadLetter.from_record(rec)
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()

@@ -15,7 +15,7 @@ from runtime_testapp import THINGS, ThingHappened
 from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime
 from cites_runtime.consumer import ConsumerRunner
-from cites_runtime.dlq import list_dead_letters, replay_dead_letters
+from cites_runtime.dlq import list_dead_letters, replay_dead_letters, set_aside
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import eventually, read_topic, wait_caught_up
@@ -267,3 +267,42 @@ async def test_the_inbox_forgets_rows_older_than_its_retention(
     assert await runner.purge_inbox(timedelta(days=7)) == 1
     left = await pool.fetch("SELECT consumer FROM processed_events ORDER BY consumer")
     assert [r["consumer"] for r in left] == ["other", "tally"]
+
+
+@pytest.mark.parametrize("decision", ["skipped", "parked"])
+async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_replays(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool, decision: str,
+) -> None:
+    s = make_settings(consumer_max_attempts=1)
+    # Same aggregate, same partition: a bug that never goes away, then a fixable cause.
+    await send(raw_producer, s, thing("Z", n=1, note="boom", sequence=1),
+               thing("Z", n=2, note="needs-flag", sequence=2), thing("sentinel"))
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await eventually(lambda: _has(pool, "sentinel"))
+        dlq = s.topic("tally.dlq")
+        letters = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 2)
+    finally:
+        await rt.stop()
+    await pool.execute("INSERT INTO flags VALUES ('fixed')")
+    runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
+                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
+    group = f"{dlq}-replay"
+    blocked = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    first = min(letters, key=lambda r: r.offset)
+    await set_aside(AiokafkaPublisher(raw_producer), s.kafka_bootstrap_servers, dlq,
+                    group=group, partition=first.partition, offset=first.offset,
+                    decision=decision, reason="handler bug #123, fixed in the next release")
+    unblocked = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    kept = await read_topic(s.kafka_bootstrap_servers, f"{dlq}.{decision}",
+                            until=lambda r: len(r) >= 1)
+    assert (blocked.applied, len(blocked.failed or [])) == (0, 1)  # the second waits
+    assert (unblocked.applied, unblocked.failed) == (1, [])
+    assert [r["n"] for r in await pool.fetch(
+        "SELECT n FROM tally WHERE thing_id = 'Z'")] == [2]
+    headers = {k: v.decode() for k, v in kept[0].headers}
+    assert (headers["dlq.decision"], headers["dlq.decision_reason"]) == (
+        decision, "handler bug #123, fixed in the next release")
+    assert headers["dlq.reason"] == "handler-failed"

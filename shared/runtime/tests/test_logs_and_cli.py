@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime
 from cites_runtime.cli import service_cli
+from cites_runtime.dlq import list_dead_letters
 from cites_runtime.logs import bind, configure_logging, get_logger
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import read_topic
@@ -70,6 +71,22 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     assert listed.exit_code == 0, listed.output
     assert "1 dead letter(s)" in listed.output
     assert "malformed" in listed.output
+
+    # Garbage never applies: replay stops there until an operator parks it, with a reason.
+    [letter] = await list_dead_letters(settings.kafka_bootstrap_servers,
+                                       settings.topic("tally.dlq"))
+    stuck = await _invoke_in_thread(runner, cli, ["dlq", "replay"])
+    parked = await _invoke_in_thread(runner, cli, [
+        "dlq", "park", f"{letter.partition}:{letter.offset}", "--reason", "not an event"])
+    wrong = await _invoke_in_thread(runner, cli, ["dlq", "skip", "0:999", "--reason", "x"])
+    after = await _invoke_in_thread(runner, cli, ["dlq", "replay"])
+    shown = await _invoke_in_thread(CliRunner(env={"COLUMNS": "250"}), cli,
+                                    ["dlq", "list", "--parked"])
+    assert stuck.exit_code == 1 and "still failing" in stuck.output
+    assert parked.exit_code == 0, parked.output
+    assert wrong.exit_code == 1 and "only it can be set aside" in " ".join(wrong.output.split())
+    assert after.exit_code == 0, after.output
+    assert "1 dead letter(s)" in shown.output and "not an event" in shown.output
 
 
 async def _invoke_in_thread(runner: CliRunner, cli: typer.Typer, args: list[str]) -> Result:
