@@ -44,7 +44,7 @@ from cites_contracts import (
 )
 from cites_contracts.codec import version_header
 
-from .db import Conn
+from .db import Conn, unstorable_text
 from .errors import DomainError
 from .kafka import OutboundRecord, Publisher
 from .logs import bind, get_logger
@@ -121,16 +121,6 @@ def _traceparent(rec: RawRecord) -> str | None:
 def _header_value(text: str) -> bytes:
     """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
     return text.encode("utf-8", "backslashreplace")
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _known_elsewhere(event_type: str | None, handled: frozenset[str]) -> bool:
@@ -273,7 +263,7 @@ class ConsumerRunner:
                 if type(env.data) not in self.consumer.handlers:
                     skipped += 1
                     continue
-                if not _storable(env.aggregate_id):  # no position could record it
+                if unstorable_text(env.aggregate_id):  # no position could record it
                     dead.append(_Dead(rec, "invalid-payload", "aggregate id "
                                       f"{env.aggregate_id[:200]!r} holds text PostgreSQL "
                                       "cannot store (NUL or a lone surrogate)", 0))

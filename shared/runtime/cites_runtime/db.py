@@ -16,6 +16,7 @@ __all__ = [
     "drop_service_schema",
     "provision_service_schema",
     "quote_ident",
+    "unstorable_text",
 ]
 
 Pool = asyncpg.Pool
@@ -90,3 +91,15 @@ async def _serialise_acl_changes(admin: asyncpg.Connection) -> None:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def unstorable_text(value: str) -> tuple[str, str] | None:
+    """(error type, message) when PostgreSQL could not store ``value`` as text: a NUL
+    character, or a lone surrogate (valid in a Python string and in JSON, not in UTF-8)."""
+    if "\x00" in value:
+        return "text_nul", "Text may not contain the NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "string_unicode", "Input should be valid Unicode: lone surrogate (\\udXXX)"
+    return None

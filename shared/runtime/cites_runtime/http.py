@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .actor import Actor, Role
 from .auth import BEARER, require
+from .db import unstorable_text
 from .errors import DomainError
 from .logs import bind
 from .uow import Cause, UnitOfWork, new_traceparent
@@ -204,7 +205,7 @@ class PageRequest:
         if not isinstance(values, list) or len(values) != len(types) or not all(
                 isinstance(v, str) for v in values):
             raise _cursor_error(self.cursor, "wrong shape")
-        if any(_unstorable(v) for v in values):
+        if any(unstorable_text(v) for v in values):
             raise _cursor_error(self.cursor, "unstorable text")
         try:
             return tuple(convert(v) for convert, v in zip(types, values, strict=True))
@@ -265,27 +266,16 @@ def _unique_violation(request: Request, exc: Exception) -> Response:
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def _unstorable(value: str) -> tuple[str, str] | None:
-    """(error type, message) when PostgreSQL could not store ``value``."""
-    if "\x00" in value:
-        return "text_nul", "Text may not contain the NUL character (\\u0000)"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "string_unicode", "Input should be valid Unicode: lone surrogate (\\udXXX)"
-    return None
-
-
 def _find_unstorable(value: Any, path: tuple[str | int, ...] = ()
                      ) -> tuple[tuple[str | int, ...], tuple[str, str]] | None:
     """Where, in decoded JSON, a key or string holds text PostgreSQL cannot store."""
     if isinstance(value, str):
-        why = _unstorable(value)
+        why = unstorable_text(value)
         return (path, why) if why else None
     items = value.items() if isinstance(value, dict) else enumerate(value) \
         if isinstance(value, list) else ()
     for key, item in items:
-        if isinstance(key, str) and (why := _unstorable(key)):
+        if isinstance(key, str) and (why := unstorable_text(key)):
             return (*path, key), why
         found = _find_unstorable(item, (*path, key))
         if found is not None:
