@@ -7,10 +7,12 @@ because other tests share the running infrastructure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
 import os
+import signal
 import smtplib
 import subprocess
 import sys
@@ -185,3 +187,20 @@ def test_up_twice_is_idempotent(infra: dict[str, str]) -> None:
     after = {name: info["pid"] for name, info in status().items()}
     assert after == before
     assert "reused" in again.stderr
+
+
+def test_a_sink_that_stopped_answering_is_replaced_not_reused(infra: dict[str, str]) -> None:
+    """`up` reuses a running sink only if it answers; a wedged one is stopped and restarted."""
+    wedged = status()["smtp"]["pid"]
+    os.kill(wedged, signal.SIGSTOP)  # alive, listening, but never answers
+    try:
+        again = launcher("up", "smtp", "--json", timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(wedged, signal.SIGCONT)
+    assert again.returncode == 0, again.stderr
+    assert "started" in again.stderr and "reused" not in again.stderr
+    fresh = status()["smtp"]
+    assert fresh["pid"] != wedged and fresh["state"] == "running"
+    with smtplib.SMTP(infra["SMTP_HOST"], int(infra["SMTP_PORT"]), timeout=10) as smtp:
+        assert smtp.noop()[0] == 250
