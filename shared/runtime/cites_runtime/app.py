@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cites_contracts import Topic
 
 from . import http
-from .consumer import ConsumerRunner, EventConsumer
+from .consumer import ConsumerRunner, EventConsumer, GiveBack
 from .db import create_pool
 from .kafka import AiokafkaPublisher, Publisher, ensure_topics, make_producer
 from .logs import configure_logging, get_logger
@@ -127,6 +127,7 @@ class Runtime(Generic[S]):
             self.runner = ConsumerRunner(consumer, self.pool, s.db_schema, publisher,
                                          topic_prefix=s.topic_prefix,
                                          max_attempts=s.consumer_max_attempts,
+                                         retry_budget_s=s.consumer_max_poll_interval_s / 2,
                                          clock=s.clock, zone=s.zone)
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers, logger=None)
             subscribe(self.broker, self.runner, s)
@@ -226,6 +227,11 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         batch = list(records) if isinstance(records, list | tuple) else [records]
         try:
             await runner.process_batch(batch)
+        except GiveBack as exc:
+            _rewind(msg, batch)  # polled again at once: the group keeps this replica
+            log.warning("batch given back to be fetched again", reason=str(exc),
+                        records=len(batch))
+            return
         except BaseException:
             _rewind(msg, batch)  # none of this batch counts as consumed
             raise
@@ -236,6 +242,7 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         group_id=s.topic(consumer.name),
         batch=True,
         max_records=s.consumer_batch_size,
+        max_poll_interval_ms=int(s.consumer_max_poll_interval_s * 1000),
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         decoder=_raw_body,

@@ -18,6 +18,13 @@ failing goes to ``<consumer>.dlq`` with the reason and its origin in headers, an
 batch goes on. An event type the consumer handles in no version (a type or version newer
 than its contracts included) is skipped. Whatever bytes and headers a record carries, it
 is applied, skipped or dead-lettered: one record never fails the batch.
+
+Retrying in place has a budget (``retry_budget_s``, half the consumer's
+``max_poll_interval``): Kafka takes the partitions of a consumer that does not poll in
+time and gives them to another replica, which would then work on the same batch and
+dead-letter its poison a second time. A batch still failing transiently when its budget
+is spent raises :class:`GiveBack` before anything of it is dead-lettered: the subscriber
+rewinds it and polls, and the same records come again.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from .uow import Cause, Clock, UnitOfWork, outbox_channel, utc_now
 __all__ = [
     "ConsumerRunner",
     "EventConsumer",
+    "GiveBack",
     "HandlerContext",
     "RawRecord",
     "RejectEvent",
@@ -68,9 +76,16 @@ STALE = Counter("consumer_stale_total", "Events older than one applied for their
 SKIPPED = Counter("consumer_events_skipped_total", "Events this consumer ignores", ["consumer"])
 DEAD = Counter("consumer_dead_letters_total", "Records sent to the DLQ", ["consumer", "reason"])
 RETRIES = Counter("consumer_retries_total", "Retried attempts", ["consumer", "kind"])
+REWOUND = Counter("consumer_batches_rewound_total", "Batches given back to Kafka to be "
+                  "fetched again, their retry budget spent", ["consumer"])
 BATCH_SECONDS = Histogram("consumer_batch_seconds", "Time to apply one batch", ["consumer"])
 
 E = TypeVar("E", bound=Event)
+
+
+class GiveBack(Exception):
+    """The batch failed transiently for as long as its retry budget allows: nothing of it
+    is done (no effect, no dead letter); rewind it and poll again."""
 
 
 class RejectEvent(DomainError):
@@ -193,6 +208,7 @@ class ConsumerRunner:
         *,
         topic_prefix: str = "",
         max_attempts: int = 5,
+        retry_budget_s: float = float("inf"),
         backoff_base: float = 0.1,
         backoff_cap: float = 10.0,
         clock: Clock = utc_now,
@@ -205,6 +221,8 @@ class ConsumerRunner:
         self.dead_letters = dead_letters
         self.dlq_topic = topic_prefix + consumer.dlq_topic
         self.max_attempts = max_attempts
+        self.retry_budget_s = retry_budget_s
+        self._deadline = float("inf")
         self._backoff = (backoff_base, backoff_cap)
         self._clock, self._zone = clock, zone
         self.stale = 0
@@ -212,6 +230,14 @@ class ConsumerRunner:
 
     def _new_backoff(self) -> Backoff:
         return Backoff(*self._backoff)
+
+    async def _pause(self, backoff: Backoff) -> None:
+        """Wait before a transient retry, or give the batch back if its budget is spent."""
+        delay = backoff.next_delay()
+        if time.monotonic() + delay > self._deadline:
+            REWOUND.labels(self.name).inc()
+            raise GiveBack(f"{self.name}: still failing after {self.retry_budget_s:.0f} s")
+        await asyncio.sleep(delay)
 
     # -- entry points ---------------------------------------------------------------
     async def process_batch(self, records: Sequence[RawRecord]) -> None:
@@ -223,6 +249,7 @@ class ConsumerRunner:
         fail, the batch is retried (transient) or isolated one event at a time.
         """
         started = time.perf_counter()
+        self._deadline = time.monotonic() + self.retry_budget_s
         items: list[_Item] = []
         dead: list[_Dead] = []
         chunks: asyncio.Queue[list[_Item] | None] = asyncio.Queue()
@@ -353,7 +380,7 @@ class ConsumerRunner:
                 RETRIES.labels(self.name, "transient").inc()
                 log.warning("transient failure, retrying batch", consumer=self.name,
                             error=repr(exc))
-                await backoff.sleep()
+                await self._pause(backoff)
         dead: list[_Dead] = []
         for rec, env in items:
             failure = await self._apply_one(rec, env)
@@ -374,14 +401,15 @@ class ConsumerRunner:
             except Exception as exc:
                 if is_transient(exc):
                     RETRIES.labels(self.name, "transient").inc()
-                else:
-                    attempts += 1
-                    RETRIES.labels(self.name, "handler").inc()
-                    if attempts >= self.max_attempts:
-                        log.error("handler keeps failing, dead-lettering", consumer=self.name,
-                                  event_id=str(env.event_id), type=env.type, error=repr(exc))
-                        return _Dead(rec, "handler-failed", repr(exc), attempts)
-                await backoff.sleep()
+                    await self._pause(backoff)
+                    continue
+                attempts += 1
+                RETRIES.labels(self.name, "handler").inc()
+                if attempts >= self.max_attempts:
+                    log.error("handler keeps failing, dead-lettering", consumer=self.name,
+                              event_id=str(env.event_id), type=env.type, error=repr(exc))
+                    return _Dead(rec, "handler-failed", repr(exc), attempts)
+                await backoff.sleep()  # bounded by max_attempts, not by the budget
 
     async def _apply_batch(self, items: Sequence[_Item]) -> int:
         """One transaction: inbox rows + every new event's handler. Returns events applied."""
@@ -521,7 +549,7 @@ class ConsumerRunner:
                 RETRIES.labels(self.name, "dead-letter").inc()
                 log.warning("dead letter not stored yet, retrying", consumer=self.name,
                             error=repr(exc))
-                await backoff.sleep()
+                await self._pause(backoff)
         for d in dead:
             DEAD.labels(self.name, d.reason).inc()
             log.warning("dead-lettered", consumer=self.name, reason=d.reason, error=d.error,

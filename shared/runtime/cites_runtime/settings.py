@@ -128,6 +128,9 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 5
+    # Kafka takes a consumer's partitions away when it does not poll for this long: a
+    # batch retried in place gives its records back (rewound) after half of it, and polls.
+    consumer_max_poll_interval_s: float = Field(300.0, ge=2)
     # Inbox rows older than this are purged: the consumer positions still stop a late
     # redelivery of their events (stale), so nothing is applied twice after the purge.
     inbox_retention_hours: float = Field(168.0, gt=0)

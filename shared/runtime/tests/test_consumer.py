@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 import runtime_testapp as testapp
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 from runtime_testapp import THINGS, ThingHappened
 
@@ -306,3 +307,57 @@ async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_rep
     assert (headers["dlq.decision"], headers["dlq.decision_reason"]) == (
         decision, "handler bug #123, fixed in the next release")
     assert headers["dlq.reason"] == "handler-failed"
+
+
+async def test_retrying_longer_than_the_poll_interval_keeps_the_group_and_dead_letters_once(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    """Two replicas share the partitions. A transient failure outlasting
+    ``max_poll_interval`` (the table the handler reads stays locked for 3× that) must not
+    make Kafka hand the batch to the other replica while the first still works on it —
+    both would dead-letter the poison beside it. The runner gives the batch back (rewound)
+    before the interval ends and polls again: the group stays as it is, one dead letter."""
+    s = make_settings(consumer_max_poll_interval_s=3.0)
+    topic, group = s.topic(THINGS.name), s.topic("tally")
+    rewound = REGISTRY.get_sample_value("consumer_batches_rewound_total",
+                                        {"consumer": "tally"}) or 0.0
+    replicas = [Runtime(testapp.definition, s), Runtime(testapp.definition, s)]
+    locker = await asyncpg.connect(migrated.dsn)
+    try:
+        for rt in replicas:
+            await rt.start()
+        await eventually(lambda: _group_is(s, group, "Stable", members=2), timeout=60,
+                         what="both replicas in the group")
+        async with locker.transaction():
+            await locker.execute(f"LOCK TABLE {s.db_schema}.flags IN ACCESS EXCLUSIVE MODE")
+            slow = encode(thing("slow", note="reads-flags"))  # type: ignore[arg-type]
+            for value, key, headers in ((b"{not json", b"poison", []),
+                                        (slow.value, slow.key, slow.headers)):
+                await raw_producer.send_and_wait(topic, value, key=key, headers=headers,
+                                                 partition=0)
+            await asyncio.sleep(3 * s.consumer_max_poll_interval_s)
+            assert await _group_is(s, group, "Stable", members=2)
+        await eventually(lambda: _has(pool, "slow"), timeout=30)
+        await wait_caught_up(s.kafka_bootstrap_servers, group, topic)
+        await asyncio.sleep(2)  # a second dead letter would be on its way by now
+    finally:
+        await locker.close()
+        for rt in replicas:
+            await rt.stop()
+    letters = await list_dead_letters(s.kafka_bootstrap_servers, s.topic("tally.dlq"))
+    assert [letter.reason for letter in letters] == ["malformed"]
+    assert await tally(pool) == ["slow"]
+    assert (REGISTRY.get_sample_value("consumer_batches_rewound_total",
+                                      {"consumer": "tally"}) or 0.0) > rewound
+
+
+async def _group_is(s: ServiceSettings, group: str, state: str, *, members: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    _error, _group, current, _protocol_type, _protocol, joined, *_ = described.groups[0]
+    return bool(current == state and len(joined) == members)

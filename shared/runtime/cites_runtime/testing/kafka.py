@@ -94,9 +94,9 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: flo
         deadline = time.monotonic() + timeout
         while True:
             committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-            behind = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0)
-                      for tp in tps if ends[tp] > (committed[tp].offset if tp in committed
-                                                   else 0)}
+            # A partition the group never committed comes back as -1 (or not at all).
+            done = {tp: max(0, committed[tp].offset) if tp in committed else 0 for tp in tps}
+            behind = {tp: ends[tp] - done[tp] for tp in tps if ends[tp] > done[tp]}
             if not behind:
                 return
             if time.monotonic() > deadline:
