@@ -127,6 +127,7 @@ class Runtime(Generic[S]):
             self.runner = ConsumerRunner(consumer, self.pool, s.db_schema, publisher,
                                          topic_prefix=s.topic_prefix,
                                          max_attempts=s.consumer_max_attempts,
+                                         max_event_bytes=s.event_max_bytes,
                                          retry_budget_s=s.consumer_max_poll_interval_s / 2,
                                          clock=s.clock, zone=s.zone)
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers, logger=None)

@@ -133,6 +133,12 @@ def _traceparent(rec: RawRecord) -> str | None:
     return None
 
 
+def _shown(key: bytes | None) -> str:
+    if key is None:
+        return "none"
+    return repr(key[:200].decode("utf-8", "backslashreplace"))
+
+
 def _header_value(text: str) -> bytes:
     """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
     return text.encode("utf-8", "backslashreplace")
@@ -208,6 +214,7 @@ class ConsumerRunner:
         *,
         topic_prefix: str = "",
         max_attempts: int = 5,
+        max_event_bytes: int = 512 * 1024,
         retry_budget_s: float = float("inf"),
         backoff_base: float = 0.1,
         backoff_cap: float = 10.0,
@@ -221,6 +228,8 @@ class ConsumerRunner:
         self.dead_letters = dead_letters
         self.dlq_topic = topic_prefix + consumer.dlq_topic
         self.max_attempts = max_attempts
+        self.max_event_bytes = max_event_bytes
+        """A record larger than this is no event of ours: dead-lettered unread."""
         self.retry_budget_s = retry_budget_s
         self._deadline = float("inf")
         self._backoff = (backoff_base, backoff_cap)
@@ -267,6 +276,10 @@ class ConsumerRunner:
             for rec in records:
                 # Whatever a record carries, it ends applied, ignored or dead-lettered:
                 # an exception escaping here would stop every partition of the batch.
+                if rec.value is not None and len(rec.value) > self.max_event_bytes:
+                    dead.append(_Dead(rec, "too-large", f"{len(rec.value)} bytes: more than "
+                                      f"the {self.max_event_bytes} an event may have", 0))
+                    continue
                 try:
                     if self._ignored(rec, handled):
                         skipped += 1
@@ -294,6 +307,13 @@ class ConsumerRunner:
                     dead.append(_Dead(rec, "invalid-payload", "aggregate id "
                                       f"{env.aggregate_id[:200]!r} holds text PostgreSQL "
                                       "cannot store (NUL or a lone surrogate)", 0))
+                    continue
+                if rec.key != env.aggregate_id.encode("utf-8", "surrogatepass"):
+                    # Kafka orders a key's records only: an event under another key may
+                    # overtake, or be overtaken by, its aggregate's other events.
+                    dead.append(_Dead(rec, "wrong-key", f"key {_shown(rec.key)} is not the "
+                                      f"aggregate id {env.aggregate_id[:200]!r} of {env.type}",
+                                      0))
                     continue
                 items.append((rec, env))
                 chunk.append((rec, env))
@@ -523,10 +543,14 @@ class ConsumerRunner:
             OutboundRecord(
                 topic=self.dlq_topic,
                 key=d.record.key or b"",
-                value=d.record.value or b"",
+                # A letter must fit where its record did not: it keeps what may be read.
+                value=(d.record.value or b"")[:self.max_event_bytes],
                 headers=[
                     *[(k, b"" if v is None else v) for k, v in d.record.headers
                       if not k.startswith("dlq.")],
+                    *([("dlq.truncated_from", str(len(d.record.value)).encode())]
+                      if d.record.value and len(d.record.value) > self.max_event_bytes
+                      else []),
                     ("dlq.reason", _header_value(d.reason)),
                     ("dlq.error", _header_value(d.error[:4000])),
                     ("dlq.consumer", self.name.encode()),

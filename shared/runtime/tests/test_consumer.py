@@ -139,7 +139,7 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     infra: Infra, make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
     raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
-    if not infra.can_stop_postgres():
+    if not infra.can_stop():
         pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
                     "stopped by the tests; run without DATABASE_URL to cover this")
     s = make_settings(consumer_batch_size=10)
@@ -149,12 +149,12 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     try:
         await send(raw_producer, s, *(thing(f"before-{i}") for i in range(30)))
         await eventually(lambda: _count(pool, 1))
-        infra.stop_postgres()
+        infra.stop("postgres")
         try:
             await send(raw_producer, s, *(thing(f"during-{i}") for i in range(30)))
             await asyncio.sleep(3)  # the consumer keeps failing to reach the database
         finally:
-            infra.start_postgres()
+            infra.start("postgres")
         await eventually(lambda: _count(pool, 60), timeout=90)
         dead = await list_dead_letters(s.kafka_bootstrap_servers, s.topic("tally.dlq"))
     finally:

@@ -117,34 +117,41 @@ def surrogate_thing(note: str = "") -> bytes:
 
 
 APPLIED, IGNORED = "applied", "ignored"
+K = b"hostile"  # the key of the hostile record's aggregate
 
 # (id, value, headers, key, outcome): outcome is "applied", "ignored" or a dlq.reason.
 CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
     # -- headers are hints: whatever they say, a good body is applied ----------------
     ("version-superscript-two", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version="²".encode()), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version="²".encode()), K, APPLIED),
     ("version-5000-digits", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b"9" * 5000), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version=b"9" * 5000), K, APPLIED),
     ("version-negative", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b"-1"), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version=b"-1"), K, APPLIED),
     ("version-leading-space", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b" 1"), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version=b" 1"), K, APPLIED),
     ("version-empty", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b""), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version=b""), K, APPLIED),
     ("version-arabic-indic-digit", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version="١".encode()), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version="١".encode()), K, APPLIED),
     ("version-not-utf8", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b"\xff\xfe"), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, version=b"\xff\xfe"), K, APPLIED),
     ("type-not-utf8", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, type=b"\xff\xfe\xc0testapp"), b"k", APPLIED),
+     replace_headers(GOOD_HEADERS, type=b"\xff\xfe\xc0testapp"), K, APPLIED),
     ("header-values-null", HOSTILE_VALUE,
      [*replace_headers(GOOD_HEADERS, type=None, version=None), ("traceparent", None)],
-     b"k", APPLIED),
+     K, APPLIED),
     ("headers-repeated", HOSTILE_VALUE,
      [("version", b"\xc2\xb2"), ("type", b"\xff"), *GOOD_HEADERS, ("version", b"9" * 5000)],
-     b"k", APPLIED),
-    ("headers-missing", HOSTILE_VALUE, [], b"k", APPLIED),
-    ("key-none", HOSTILE_VALUE, GOOD_HEADERS, None, APPLIED),
+     K, APPLIED),
+    ("headers-missing", HOSTILE_VALUE, [], K, APPLIED),
+    # -- the key must be the aggregate's id: else its order with its aggregate is lost --
+    ("key-none", HOSTILE_VALUE, GOOD_HEADERS, None, "wrong-key"),
+    ("key-of-another-aggregate", HOSTILE_VALUE, GOOD_HEADERS, b"someone-else", "wrong-key"),
+    ("key-not-utf8", HOSTILE_VALUE, GOOD_HEADERS, b"\xff\xfe", "wrong-key"),
+    # -- larger than any event may be (a producer of ours refuses it): not even parsed --
+    ("too-large", HOSTILE_VALUE[:-1] + b',"pad":"' + b"x" * 600_000 + b'"}', GOOD_HEADERS, K,
+     "too-large"),
     # -- bodies that cannot be parsed: dead letters, "malformed" ----------------------
     ("nested-arrays", b"[" * 1000, GOOD_HEADERS, b"k", "malformed"),
     ("nested-arrays-closed", b"[" * 1000 + b"]" * 1000, GOOD_HEADERS, b"k", "malformed"),
@@ -178,7 +185,7 @@ CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
      "invalid-payload"),
     ("lone-surrogate-unstorable", surrogate_thing(), GOOD_HEADERS, b"k", "invalid-payload"),
     ("number-too-big-for-the-table", with_digits(body(), ("data", "n"), 30), GOOD_HEADERS,
-     b"k", "handler-failed"),
+     K, "handler-failed"),
     # -- types this consumer handles in no version: ignored -----------------------------
     ("unhandled-type-new-version-by-headers", b"{not even json",
      [("type", UNHANDLED.type.encode()), ("version", str(NEW_VERSION).encode())], b"k",
@@ -254,7 +261,12 @@ async def test_a_hostile_record_is_applied_ignored_or_dead_lettered_and_the_batc
         assert dead_letters.reasons() == {7: outcome}
         letter = dead_letters.records[0]
         h = dict(letter.headers)
-        assert letter.key == (key or b"") and letter.value == (value or b"")
+        assert letter.key == (key or b"")
+        if outcome == "too-large":  # the letter keeps what fits, and says so
+            assert value is not None and letter.value == value[:runner.max_event_bytes]
+            assert h["dlq.truncated_from"] == str(len(value)).encode()
+        else:
+            assert letter.value == (value or b"")
         assert h["dlq.error"] and h["dlq.consumer"] == b"tally"
         assert all(isinstance(v, bytes) for _, v in letter.headers)
 
@@ -270,7 +282,7 @@ async def test_a_batch_of_every_hostile_record_returns_and_applies_every_good_on
             raw = json.loads(value or b"")
             raw["aggregate_id"] = raw["data"]["thing_id"] = f"hostile-{i}"
             raw["event_id"] = f"00000000-0000-4000-8000-{i:012d}"
-            value = json.dumps(raw).encode()
+            value, key = json.dumps(raw).encode(), f"hostile-{i}".encode()
             expected_applied.append(f"hostile-{i}")
         elif outcome != IGNORED:
             expected_dead[1000 + i] = outcome

@@ -22,6 +22,7 @@ from typing import Any, Literal
 __all__ = ["Infra", "find_repo_root", "resolve_infra"]
 
 Mode = Literal["env", "docker", "native"]
+Component = Literal["kafka", "postgres"]
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:16"
@@ -41,25 +42,28 @@ class Infra:
     _handles: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- faults ---------------------------------------------------------------------
-    def can_stop_postgres(self) -> bool:
+    def can_stop(self) -> bool:
+        """Whether the tests may stop and start the servers (not when they were given)."""
         return self.mode in ("native", "docker")
 
-    def stop_postgres(self) -> None:
-        """Really stop the PostgreSQL server (fault injection for reliability tests)."""
+    def stop(self, component: Component) -> None:
+        """Really stop a server (fault injection). Natively the process is shut down
+        (PostgreSQL: fast shutdown; Kafka: controlled shutdown) and keeps its data; with
+        Docker the container is paused instead, as restarting one would change its port."""
         if self.mode == "native":
-            self._launch("down", "postgres")
+            self._launch("down", component)
         elif self.mode == "docker":
-            self._handles["postgres"].get_wrapped_container().pause()
+            self._handles[component].get_wrapped_container().pause()
         else:
-            raise RuntimeError("cannot stop a PostgreSQL given by DATABASE_URL")
+            raise RuntimeError(f"cannot stop a {component} given by the environment")
 
-    def start_postgres(self) -> None:
+    def start(self, component: Component) -> None:
         if self.mode == "native":
-            self._launch("up", "postgres")
+            self._launch("up", component)
         elif self.mode == "docker":
-            self._handles["postgres"].get_wrapped_container().unpause()
+            self._handles[component].get_wrapped_container().unpause()
         else:
-            raise RuntimeError("cannot start a PostgreSQL given by DATABASE_URL")
+            raise RuntimeError(f"cannot start a {component} given by the environment")
 
     def close(self) -> None:
         while self._teardown:
