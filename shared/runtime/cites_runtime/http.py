@@ -51,8 +51,11 @@ from .actor import Actor, Role
 from .auth import BEARER, require
 from .db import unstorable_text
 from .errors import DomainError
-from .logs import bind
+from .logs import bind, get_logger
+from .retry import MAYBE_TRANSIENT, is_transient
 from .uow import Cause, UnitOfWork, new_traceparent
+
+log = get_logger(__name__)
 
 if TYPE_CHECKING:
     from .app import Runtime
@@ -246,6 +249,18 @@ Paging = Annotated[PageRequest, Depends(page_request)]
 def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """The database away (refused, reset, shutting down, timing out…) is nobody's fault
+    and passes: 503 with Retry-After, so a client retries the same request. Anything else
+    of these types is a defect: re-raised, a 500."""
+    if not is_transient(exc):
+        raise exc
+    log.warning("request refused: a dependency is unavailable", path=request.url.path,
+                error=repr(exc))
+    return JSONResponse({"detail": "the service's database is unavailable for a moment: "
+                         "retry the request"}, status_code=503, headers={"Retry-After": "1"})
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -457,6 +472,8 @@ def install(app: FastAPI, *, max_body_bytes: int | None = None) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(asyncpg.UniqueViolationError, _unique_violation)
+    for transient in MAYBE_TRANSIENT:
+        app.add_exception_handler(transient, _unavailable)
     if max_body_bytes is None:
         settings = getattr(app.state, "settings", None)
         max_body_bytes = int(getattr(settings, "http_max_body_bytes", DEFAULT_MAX_BODY_BYTES))

@@ -8,9 +8,9 @@ import random
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
-__all__ = ["Backoff", "is_transient"]
+__all__ = ["MAYBE_TRANSIENT", "Backoff", "is_transient"]
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
+_TRANSIENT: tuple[type[Exception], ...] = (
     OSError,  # includes ConnectionError: refused, reset, unreachable
     TimeoutError,
     asyncpg.PostgresConnectionError,
@@ -45,6 +45,10 @@ _TRANSIENT_CODES = frozenset({
     "42P01",  # undefined table: a rolling deploy, consumer before its migration
     "42703",  # undefined column: idem
 })
+
+
+MAYBE_TRANSIENT: tuple[type[Exception], ...] = (*_TRANSIENT, asyncpg.PostgresError, KafkaError)
+"""Every exception type :func:`is_transient` may answer True for (to register handlers)."""
 
 
 def is_transient(exc: BaseException) -> bool:

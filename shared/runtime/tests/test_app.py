@@ -12,6 +12,7 @@ from cites_runtime.app import build_app
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import read_topic, wait_caught_up
 from cites_runtime.testing.http import serve_app
+from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +134,28 @@ async def test_a_nul_character_is_a_422_naming_the_field(
     assert response.json()["detail"][0]["type"] == "text_nul"
     assert "NUL" in response.json()["detail"][0]["msg"]
     assert await pool.fetchval("SELECT count(*) FROM things") == 0
+
+
+async def test_while_the_database_is_down_commands_get_a_503_to_retry_then_succeed(
+    infra: Infra, migrated: ServiceSettings
+) -> None:
+    """A database away is not the client's fault nor a defect: 503 with Retry-After (the
+    client retries the same command), not a 500; the same command succeeds once it is back."""
+    if not infra.can_stop():
+        pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
+                    "stopped by the tests; run without DATABASE_URL to cover this")
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        infra.stop("postgres")
+        try:
+            command = await http.post("/things", json={"thing_id": "t", "n": 1},
+                                      headers=NATIONAL)
+            query = await http.get("/things", headers=NATIONAL)
+        finally:
+            infra.start("postgres")
+        again = await http.post("/things", json={"thing_id": "t", "n": 1}, headers=NATIONAL)
+    for refused in (command, query):
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert "database" in refused.json()["detail"]
+    assert again.status_code == 201, again.text
