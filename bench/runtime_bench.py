@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from labelling.examples import territory_labelled
 from rich.console import Console
 
 from cites_contracts import Envelope, encode
@@ -25,8 +26,6 @@ from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import unit_of_work
-
-from .events import territory_labelled
 
 TOPIC = TerritoryLabelled.spec.topic.name
 

@@ -7,11 +7,16 @@ shares one topic prefix, so they see each other's topics and no other test's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +24,10 @@ from typing import Any
 import httpx
 from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
-from cites_runtime.testing import eventually
+from cites_runtime.testing import delete_topics, eventually
 from cites_runtime.testing.http import free_port
-from cites_runtime.testing.plugin import ServiceDb
+from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
 REPO = Path(__file__).resolve().parents[2]
 TOKENS = json.loads((REPO / "deploy" / "local" / "dev-tokens.json").read_text())
@@ -125,6 +131,8 @@ class Platform:
     par: httpx.AsyncClient
     topic_prefix: str
     kafka: str
+    resent: int = 0
+    """Requests sent again because the service was away (503, or no answer)."""
     _drafts: int = 0
 
     def topic(self, name: str) -> str:
@@ -133,22 +141,61 @@ class Platform:
     # -- labelling, through its HTTP API ---------------------------------------------
     async def label(self, lead_uai: str, *, territory: str | None = None,
                     lead_name: str = "Collège Aimé Césaire") -> str:
-        """Draft, submit, score and label a candidature; returns the new cité's id."""
+        """Draft, submit, score and label a candidature; returns the new cité's id.
+
+        Like a careful client it sends a request again while the service is away (503,
+        no answer: ``self.resent`` counts them); a 409 after a request whose answer was
+        lost is accepted when the candidature shows that request took effect."""
         self._drafts += 1
         body = candidature(lead_uai, territory or f"Territoire {self._drafts}", lead_name)
-        drafted = await self.lab.post("/candidatures", json=body, headers=PREFECTURE_69)
-        assert drafted.status_code == 201, drafted.text
-        cid = drafted.json()["id"]
-        submitted = await self.lab.post(f"/candidatures/{cid}/submission",
-                                        headers=PREFECTURE_69)
-        assert submitted.status_code == 200, submitted.text
-        reviewed = await self.lab.put(f"/candidatures/{cid}/review", headers=NATIONAL, json={
-            "scores": CRITERIA_2024_SCORES})
-        assert reviewed.status_code == 200, reviewed.text
-        decided = await self.lab.post(f"/candidatures/{cid}/decision", headers=NATIONAL,
-                                      json={"outcome": "label", "motive": "Dossier solide"})
-        assert decided.status_code == 200, decided.text
-        return str(decided.json()["cite_id"])
+        drafted = await self._send("POST", "/candidatures", 201, PREFECTURE_69, body)
+        cid = drafted["id"]
+        path = f"/candidatures/{cid}"
+        await self._send("POST", f"{path}/submission", 200, PREFECTURE_69,
+                         settled=self._at(path, "submitted", "under_review", "labelled"))
+        await self._send("PUT", f"{path}/review", 200, NATIONAL,
+                         {"scores": CRITERIA_2024_SCORES},
+                         settled=self._at(path, "under_review", "labelled"))
+        decided = await self._send("POST", f"{path}/decision", 200, NATIONAL,
+                                   {"outcome": "label", "motive": "Dossier solide"},
+                                   settled=self._at(path, "labelled"))
+        return str(decided["cite_id"])
+
+    async def cite_command(self, cite_id: str, action: str, body: dict[str, Any]) -> None:
+        """``POST /cites/{id}/{action}`` (suspension, reinstatement, …) as the national
+        coordination."""
+        await self._send("POST", f"/cites/{cite_id}/{action}", 200, NATIONAL, body)
+
+    async def _send(self, method: str, path: str, ok: int, headers: dict[str, str],
+                    body: Any = None, *,
+                    settled: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
+                    patience: float = 180.0) -> dict[str, Any]:
+        deadline, uncertain = time.monotonic() + patience, False
+        while True:
+            try:
+                response = await self.lab.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:
+                response = None
+            if response is not None and response.status_code == ok:
+                answer: dict[str, Any] = response.json()
+                return answer
+            lost = response is not None and response.status_code == 409 and uncertain
+            if lost and settled is not None and (done := await settled()) is not None:
+                return done
+            if response is not None and response.status_code != 503:
+                raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {path}: no answer for {patience:.0f} s")
+            uncertain = True  # a lost answer, or a 503 from a commit that failed late
+            self.resent += 1
+            await asyncio.sleep(0.2)
+
+    def _at(self, path: str, *statuses: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        async def check() -> dict[str, Any] | None:
+            response = await self.lab.get(path, headers=NATIONAL)
+            found: dict[str, Any] = response.json()
+            return found if response.status_code == 200 and found["status"] in statuses else None
+        return check
 
     # -- partners, through its HTTP API -----------------------------------------------
     async def alliance(self, cite_id: str) -> dict[str, Any] | None:
@@ -170,6 +217,32 @@ class Platform:
 
         await eventually(opened, timeout=timeout, what=f"partners shows {cite_id}'s alliance")
         return found
+
+
+@asynccontextmanager
+async def running_platform(infra: Infra, logs: Path) -> AsyncIterator[Platform]:
+    """Labelling and partners as processes, each on a fresh schema, sharing a fresh topic
+    prefix; stopped, and their schemas and topics removed, whatever happens."""
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"e2e{tag}."
+    lab_db = await new_service_db(infra, f"e2e_labelling_{tag}")
+    par_db = await new_service_db(infra, f"e2e_partners_{tag}")
+    labelling = ServiceProcess("labelling", lab_db, infra.kafka_bootstrap, prefix, logs)
+    partners = ServiceProcess("partners", par_db, infra.kafka_bootstrap, prefix, logs)
+    try:
+        labelling.migrate()
+        partners.migrate()
+        await labelling.start()  # first: it creates the labels topic partners reads
+        await partners.start()
+        async with httpx.AsyncClient(base_url=labelling.url, timeout=30) as lab, \
+                httpx.AsyncClient(base_url=partners.url, timeout=30) as par:
+            yield Platform(labelling, partners, lab, par, prefix, infra.kafka_bootstrap)
+    finally:
+        partners.stop()
+        labelling.stop()
+        await drop_db(lab_db)
+        await drop_db(par_db)
+        await delete_topics(infra.kafka_bootstrap, prefix)
 
 
 def candidature(lead_uai: str, territory: str, lead_name: str) -> dict[str, Any]:
