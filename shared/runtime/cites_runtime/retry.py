@@ -15,6 +15,11 @@ _TRANSIENT: tuple[type[Exception], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # connection closed under us
+    # The server ended the session mid-operation (e.g. a COMMIT in flight at a fast
+    # shutdown): asyncpg reports "cannot switch to state 15; another operation is in
+    # progress" (MagicStack/asyncpg#784, sqlalchemy#13241). Seen by our PostgreSQL-restart
+    # fault test; the pool replaces the connection, the same work succeeds once it is back.
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,

@@ -30,6 +30,9 @@ E = asyncpg.exceptions
     E.UndefinedColumnError('column "y" does not exist'),  # 42703: not migrated yet
     E.IdleInTransactionSessionTimeoutError("idle in transaction timeout"),  # 25P03
     ConnectionResetError(), TimeoutError(), KafkaConnectionError(),
+    # asyncpg's report of a session the server ended mid-COMMIT (fault suite, restart)
+    asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in "
+                                "progress"),
 ], ids=lambda e: type(e).__name__)
 def test_a_failure_that_time_or_an_operator_fixes_is_transient(exc: BaseException) -> None:
     assert is_transient(exc)
