@@ -23,14 +23,15 @@ FAULT_AT = 300  # cités labelled when the fault is injected
 CONCURRENCY = 8  # candidatures in flight at once
 
 
-async def label_all(platform: Platform, labelled: list[str]) -> None:
+async def label_all(platform: Platform, labelled: list[str], cites: int = CITES) -> None:
+    """Label ``cites`` cités, CONCURRENCY at a time, appending each to ``labelled``."""
     slots = asyncio.Semaphore(CONCURRENCY)
 
     async def one(i: int) -> None:
         async with slots:
             labelled.append(await platform.label(f"07{i:05d}C", territory=f"Territoire {i}"))
 
-    await asyncio.gather(*(one(i) for i in range(CITES)))
+    await asyncio.gather(*(one(i) for i in range(cites)))
 
 
 async def run_with_fault(platform: Platform, stop: Callable[[], None],
