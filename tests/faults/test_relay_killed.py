@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -45,10 +46,19 @@ async def test_relay_killed_between_publish_and_mark(platform: Platform) -> None
         async def some_locked() -> bool:
             locked.extend(await held.fetch(
                 "SELECT event_id FROM outbox WHERE published_at IS NULL AND parked_at IS NULL "
-                "ORDER BY id FOR UPDATE SKIP LOCKED"))
+                "AND topic = 'labelling.labels' ORDER BY id FOR UPDATE SKIP LOCKED"))
             return bool(locked)
 
         await eventually(some_locked, timeout=60, every=0.005, what="unmarked rows to lock")
+        # The relay publishes some of them: rows it cannot have marked, as we hold them.
+        locked_ids = {str(r["event_id"]) for r in locked}
+
+        def published(records: list[Any]) -> set[str]:
+            return locked_ids & {json.loads(r.value)["event_id"] for r in records}
+
+        wire = await read_topic(platform.kafka, platform.topic("labelling.labels"),
+                                until=lambda rs: bool(published(rs)), timeout=30)
+        ids = published(wire)
         marking: list[int] = []
 
         async def relay_waits_to_mark() -> bool:
@@ -56,12 +66,6 @@ async def test_relay_killed_between_publish_and_mark(platform: Platform) -> None
             return bool(marking)
 
         await eventually(relay_waits_to_mark, timeout=30, what="the relay blocked marking")
-        # Its batch is on the wire: the locked rows it holds (the others wait behind it).
-        locked_ids = {str(r["event_id"]) for r in locked}
-        await asyncio.sleep(1)  # nothing more is published while the relay waits
-        wire = await read_topic(platform.kafka, platform.topic("labelling.labels"),
-                                timeout=30)
-        ids = locked_ids & {json.loads(r.value)["event_id"] for r in wire}
         # The crash: the process dies, and its session with it (the server would notice
         # the dead peer by TCP keepalive; here at once), before our lock is released.
         platform.labelling.kill()
