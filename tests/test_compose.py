@@ -178,3 +178,18 @@ def test_docker_compose_config_validates() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_topics_are_provisioned_before_the_services_and_never_auto_created(
+    compose: dict[str, Any],
+) -> None:
+    every = services(compose)
+    assert env_of(every["kafka"])["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    topics = every["topics"]
+    command = " ".join(topics["command"])
+    assert "python -m cites_contracts.topics apply --bootstrap kafka:9092" in command
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert topics.get("restart") == "no"
+    for name in APP_SERVICES:
+        assert every[name]["depends_on"]["topics"]["condition"] == (
+            "service_completed_successfully"), name

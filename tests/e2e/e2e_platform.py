@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
+from cites_contracts.topics import apply as apply_topics
+from cites_contracts.topics import declared_topics
 from cites_runtime.testing import delete_topics, eventually
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
@@ -230,6 +232,8 @@ async def running_platform(infra: Infra, logs: Path) -> AsyncIterator[Platform]:
     labelling = ServiceProcess("labelling", lab_db, infra.kafka_bootstrap, prefix, logs)
     partners = ServiceProcess("partners", par_db, infra.kafka_bootstrap, prefix, logs)
     try:
+        # As `make run` and compose do: the whole catalogue, before any service starts.
+        await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
         labelling.migrate()
         partners.migrate()
         await labelling.start()  # first: it creates the labels topic partners reads

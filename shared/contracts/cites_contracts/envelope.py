@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .types import UtcDateTime
 
 __all__ = [
+    "DAY_MS",
+    "FOREVER",
     "Envelope",
     "Event",
     "EventSpec",
@@ -30,18 +32,55 @@ __all__ = [
 ]
 
 
+FOREVER = -1
+"""``retention_ms`` of a topic whose records are never deleted for their age."""
+
+DAY_MS = 24 * 3600 * 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A Kafka topic owned by one producing service; the key is the aggregate id."""
+    """A Kafka topic owned by one producing service; the key is the aggregate id.
+
+    Its Kafka configuration is declared here, with it (topics as code): provisioning
+    (:mod:`cites_contracts.topics`) creates it so, and reports any drift of a live topic.
+    ``replication_factor`` and ``min_insync_replicas`` are the production figures: a
+    cluster with fewer brokers (a developer's single broker) gets as many as it has.
+    """
 
     name: str
     producer: str
     description: str
     key: str = ""
     """Payload field every event of the topic uses as its key (same aggregate, same order)."""
+    partitions: int = 3
+    """Fixed once data is in it: more partitions would move keys, and with them the order
+    of an aggregate's events."""
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    """With ``acks=all``, a write is acknowledged once this many replicas have it."""
+    cleanup_policy: str = "delete"
+    retention_ms: int = FOREVER
+    why: str = ""
+    """Why this retention (or compaction): part of the contract, shown in the catalogue."""
+    extra_configs: tuple[tuple[str, str], ...] = ()
+    """Further topic configurations (e.g. compaction timings), as Kafka names them."""
 
     def __str__(self) -> str:
         return self.name
+
+    def configs(self, brokers: int = 3) -> dict[str, str]:
+        """The topic-level configuration on a cluster of ``brokers`` brokers."""
+        return {
+            "cleanup.policy": self.cleanup_policy,
+            "retention.ms": str(self.retention_ms),
+            "retention.bytes": "-1",
+            "min.insync.replicas": str(min(self.min_insync_replicas, self.replicas(brokers))),
+            **dict(self.extra_configs),
+        }
+
+    def replicas(self, brokers: int) -> int:
+        return max(1, min(self.replication_factor, brokers))
 
 
 @dataclass(frozen=True, slots=True)

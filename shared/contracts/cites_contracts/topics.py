@@ -6,9 +6,19 @@ same key, hence the same partition: consumers see it in ``sequence`` order.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from .envelope import Topic
+from .envelope import DAY_MS, Topic
+
+_KEPT = ("The events are the history other services replay to build their "
+         "state from the first one. Compaction by key would keep only an aggregate's last "
+         "event (a cité's expiry without its labelling).")
 
 __all__ = [
     "ALL_TOPICS",
@@ -19,6 +29,10 @@ __all__ = [
     "NOTIFICATIONS_DELIVERIES",
     "PARTNERS_ALLIANCES",
     "PARTNERS_REGISTRY",
+    "Provisioned",
+    "apply",
+    "dead_letter_topics",
+    "declared_topics",
     "dlq_topic",
 ]
 
@@ -27,6 +41,7 @@ LABELLING_CANDIDATURES = Topic(
     "labelling",
     "Life of a candidature from filing to rejection or withdrawal.",
     key="candidature_id",
+    why=_KEPT,
 )
 
 LABELLING_LABELS = Topic(
@@ -34,6 +49,7 @@ LABELLING_LABELS = Topic(
     "labelling",
     "Life of a cité's label: labelled, renewed, extended, suspended, withdrawn, expired.",
     key="cite_id",
+    why=_KEPT,
 )
 
 PARTNERS_REGISTRY = Topic(
@@ -42,6 +58,8 @@ PARTNERS_REGISTRY = Topic(
     "Partner organisations (schools, communes, State services, associations…) and the "
     "e-mail of their consenting contacts.",
     key="partner_id",
+    why=_KEPT + " (Contacts' addresses are to leave these events for a compacted "
+    "topic that erasure can reach.)"
 )
 
 PARTNERS_ALLIANCES = Topic(
@@ -49,6 +67,7 @@ PARTNERS_ALLIANCES = Topic(
     "partners",
     "Each cité's alliance éducative: opening, members and their roles, chef de file, closing.",
     key="cite_id",
+    why=_KEPT,
 )
 
 FUNDING_ENVELOPES = Topic(
@@ -56,6 +75,7 @@ FUNDING_ENVELOPES = Topic(
     "funding",
     "Budget envelopes (programmes 147 and 230) the cités' dotations are drawn from.",
     key="envelope_id",
+    why=_KEPT,
 )
 
 FUNDING_ALLOCATIONS = Topic(
@@ -64,6 +84,7 @@ FUNDING_ALLOCATIONS = Topic(
     "A cité's money, in order: allocations and refusals, fonds de la cité, commitments, "
     "payments, freezes. Keyed by cité so a consumer sees them in the order they happened.",
     key="cite_id",
+    why=_KEPT,
 )
 
 NOTIFICATIONS_DELIVERIES = Topic(
@@ -71,6 +92,9 @@ NOTIFICATIONS_DELIVERIES = Topic(
     "notifications",
     "Outcome of each notification (one message to one recipient): sent or failed.",
     key="notification_id",
+    retention_ms=365 * DAY_MS,
+    why="A year of outcomes: what an audit of who was told what needs; nothing replays "
+    "them to rebuild state."
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
@@ -91,3 +115,136 @@ def dlq_topic(consumer: str) -> str:
     if not _CONSUMER.fullmatch(consumer):
         raise ValueError(f"consumer name {consumer!r} must be a lower-case dotted identifier")
     return f"{consumer}.dlq"
+
+
+def dead_letter_topics(consumer: str) -> tuple[Topic, Topic, Topic]:
+    """The topics of a consumer's dead letters: ``<consumer>.dlq`` and the letters an
+    operator set aside from it, ``.skipped`` and ``.parked`` (``dlq skip`` / ``dlq park``)."""
+    dlq = dlq_topic(consumer)
+    letters = Topic(dlq, consumer, f"Records {consumer} could not apply, each with its reason "
+                    "(dlq.* headers), to replay once the cause is fixed.",
+                    retention_ms=90 * DAY_MS,
+                    why="90 days: long enough to notice, fix the cause and replay; the "
+                    "originals stay on their topics meanwhile.")
+    return (letters,
+            *(Topic(f"{dlq}.{aside}", consumer, f"Dead letters of {consumer} an operator "
+                    f"{aside} with a reason, kept for audit.", retention_ms=365 * DAY_MS,
+                    why="A year: the audit trail of what was set aside, and why.")
+              for aside in ("skipped", "parked")))  # type: ignore[return-value]
+
+
+# -- provisioning ---------------------------------------------------------------------
+_ALREADY_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS
+
+
+@dataclass
+class Provisioned:
+    """What :func:`apply` did: topics created, and differences it found but left alone."""
+
+    brokers: int
+    created: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+    """One line per difference between a live topic and its declaration."""
+
+
+async def apply(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") -> Provisioned:
+    """Create every declared topic that is missing, as declared; compare the others with
+    their declaration. Idempotent, safe to run from several processes at once, and it never
+    deletes or changes data: a live topic that differs (partitions, replicas, retention…)
+    is reported, not altered — shortening a retention or adding partitions is an
+    operator's decision. Needs aiokafka (``cites-contracts[kafka]``)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        done = Provisioned(brokers)
+        declared = {prefix + t.name: t for t in topics}
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, t.partitions, t.replicas(brokers),
+                            topic_configs=t.configs(brokers))
+                   for name, t in declared.items() if name not in existing]
+        if missing:  # one request: the controller creates them together
+            response = await admin.create_topics(missing)
+            for topic, code, *message in response.topic_errors:
+                if code == _ALREADY_EXISTS:  # another process created it meanwhile
+                    continue
+                if code:
+                    raise RuntimeError(f"cannot create topic {topic}: error {code} {message}")
+                done.created.append(topic)
+        live = await _described(admin, list(declared), wait_for=set(done.created))
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in declared]
+        configs: dict[str, dict[str, str | None]] = {}
+        for response in await admin.describe_configs(resources):
+            for resource in response.to_object()["resources"]:
+                configs[resource["resource_name"]] = {
+                    e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+        for name, t in declared.items():
+            partitions = live.get(name, {}).get("partitions", [])
+            replicas = {len(p["replicas"]) for p in partitions}
+            if len(partitions) != t.partitions:
+                done.drift.append(f"{name}: {len(partitions)} partitions, "
+                                  f"declared {t.partitions}")
+            if replicas and replicas != {t.replicas(brokers)}:
+                done.drift.append(f"{name}: replication factor {sorted(replicas)}, declared "
+                                  f"{t.replicas(brokers)} on {brokers} broker(s)")
+            for key, want in t.configs(brokers).items():
+                got = configs.get(name, {}).get(key)
+                if got != want:
+                    done.drift.append(f"{name}: {key}={got}, declared {want}")
+        return done
+    finally:
+        await admin.close()
+
+
+async def _described(admin: Any, names: list[str], *, wait_for: set[str],
+                     timeout: float = 30.0) -> dict[str, Any]:
+    """Topic metadata by name, once the topics just created show all their partitions
+    (creation completes asynchronously: a producer right after would not find them)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        live = {d["topic"]: d for d in await admin.describe_topics(names)}
+        pending = [n for n in wait_for if not live.get(n, {}).get("partitions")]
+        if not pending or asyncio.get_running_loop().time() > deadline:
+            return live
+        await asyncio.sleep(0.1)
+
+
+def declared_topics(consumers: Sequence[str] = ()) -> tuple[Topic, ...]:
+    """The catalogue's topics, and the dead-letter topics of ``consumers``."""
+    return (*ALL_TOPICS, *(t for c in consumers for t in dead_letter_topics(c)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cites_contracts.topics",
+        description="The platform's Kafka topics, as declared in the contracts.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("apply", help="create missing topics as declared; report drift")
+    up.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    up.add_argument("--prefix", default="", help="prefix of every topic name (tests)")
+    up.add_argument("--consumer", action="append", default=[],
+                    help="also its dead-letter topics (repeatable)")
+    up.add_argument("--strict", action="store_true", help="exit 1 when a topic drifts")
+    commands.add_parser("list", help="print each declared topic and its configuration")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for t in declared_topics():
+            print(f"{t.name}  partitions={t.partitions} replicas={t.replication_factor} "
+                  f"{' '.join(f'{k}={v}' for k, v in t.configs().items())}\n  {t.why}")
+        return 0
+    done = asyncio.run(apply(args.bootstrap, declared_topics(args.consumer),
+                             prefix=args.prefix))
+    for name in done.created:
+        print(f"created {name}")
+    for line in done.drift:
+        print(f"DRIFT {line}", file=sys.stderr)
+    print(f"{len(done.created)} topic(s) created, {len(done.drift)} difference(s) "
+          f"on {done.brokers} broker(s)")
+    return 1 if args.strict and done.drift else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,7 +29,7 @@ from cites_contracts import Topic
 from . import http
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
 from .db import create_pool
-from .kafka import AiokafkaPublisher, Publisher, ensure_topics, make_producer
+from .kafka import AiokafkaPublisher, Publisher, make_producer, provision
 from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
 from .relay import OutboxRelay
@@ -59,6 +59,11 @@ class ServiceDefinition:
     version: str = "0.1.0"
     background: Sequence[BackgroundJob] = field(default_factory=list)
     """Jobs run for the app's lifetime, by every replica (schedulers)."""
+
+    def topics(self) -> tuple[Topic, ...]:
+        """Every topic it touches, as declared: what it produces, reads and dead-letters.
+        Provisioned at start, so a service never waits for another to create a topic."""
+        return (*self.produces, *(self.consumer.declared_topics if self.consumer else ()))
 
     def migrations(self) -> list[Migration]:
         own = load_migrations(self.name, self.migrations_dir) if self.migrations_dir else []
@@ -102,14 +107,8 @@ class Runtime(Generic[S]):
         if s.migrate_on_start:
             await run_migrations(self.definition, s)
         if publisher is None:
-            await ensure_topics(
-                s.kafka_bootstrap_servers,
-                [s.topic(t.name) for t in self.definition.produces]
-                + ([s.topic(self.definition.consumer.dlq_topic)] if self.definition.consumer
-                   else []),
-                partitions=s.topic_partitions,
-                replication_factor=s.topic_replication_factor,
-            )
+            await provision(s.kafka_bootstrap_servers, self.definition.topics(),
+                            prefix=s.topic_prefix)
             producer = make_producer(s.kafka_bootstrap_servers)
             await producer.start()
             publisher = AiokafkaPublisher(

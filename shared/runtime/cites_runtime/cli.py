@@ -16,7 +16,7 @@ from .app import ServiceDefinition, build_app, run_migrations
 from .consumer import ConsumerRunner
 from .db import create_pool
 from .dlq import list_dead_letters, replay_dead_letters, set_aside
-from .kafka import AiokafkaPublisher, make_producer
+from .kafka import AiokafkaPublisher, make_producer, provision
 from .logs import configure_logging
 from .settings import ServiceSettings
 from .uow import outbox_channel
@@ -96,6 +96,8 @@ def service_cli(definition: ServiceDefinition,
             raise typer.Exit(2) from None
 
         async def run() -> None:
+            await provision(s.kafka_bootstrap_servers, definition.topics(),
+                            prefix=s.topic_prefix)
             producer = make_producer(s.kafka_bootstrap_servers)
             await producer.start()
             try:

@@ -44,12 +44,14 @@ from cites_contracts import (
     DecodeError,
     Envelope,
     Event,
+    Topic,
     UnknownEvent,
     decode,
     dlq_topic,
     registry,
 )
 from cites_contracts.codec import version_header
+from cites_contracts.topics import dead_letter_topics
 
 from .db import Conn, unstorable_text
 from .errors import DomainError
@@ -170,6 +172,12 @@ class EventConsumer:
     @property
     def topics(self) -> list[str]:
         return sorted({ev.spec.topic.name for ev in self.handlers})
+
+    @property
+    def declared_topics(self) -> tuple[Topic, ...]:
+        """The topics it reads and its dead-letter topics, as the contracts declare them."""
+        read = {ev.spec.topic.name: ev.spec.topic for ev in self.handlers}
+        return (*(read[n] for n in sorted(read)), *dead_letter_topics(self.name))
 
     @property
     def dlq_topic(self) -> str:

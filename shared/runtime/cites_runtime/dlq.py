@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from .consumer import ConsumerRunner
-from .kafka import OutboundRecord, Publisher, ensure_topics, read_to_end
+from .kafka import OutboundRecord, Publisher, read_to_end
 from .logs import get_logger
 
 __all__ = [
@@ -148,8 +148,9 @@ async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: 
     ``decision`` ``skipped``: abandoned for good; ``parked``: kept to replay later
     (``dlq replay --parked``). Either way a copy, with ``dlq.decision``,
     ``dlq.decision_reason`` and ``dlq.decided_at``, goes to ``<topic>.<decision>`` (kept for
-    audit), then the replay group moves past it. Only the letter the replay would take
-    next can be set aside (offsets keep no holes)."""
+    audit: provisioned with the service's topics, see ``dead_letter_topics``), then the
+    replay group moves past it. Only the letter the replay would take next can be set
+    aside (offsets keep no holes)."""
     if decision not in ("skipped", "parked"):
         raise ValueError(f"decision is skipped or parked, not {decision!r}")
     consumer, tps = await _open(bootstrap, topic, group)
@@ -171,7 +172,6 @@ async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: 
             if not found:
                 raise LookupError(f"no dead letter at {topic}[{partition}]@{offset}")
             rec = found[0]
-        await ensure_topics(bootstrap, [f"{topic}.{decision}"])
         await publisher.publish_batch([OutboundRecord(
             topic=f"{topic}.{decision}", key=rec.key or b"", value=rec.value or b"",
             headers=[*[(k, v or b"") for k, v in rec.headers if not k.startswith(

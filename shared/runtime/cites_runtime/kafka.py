@@ -12,6 +12,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
 
+from cites_contracts import Topic
+from cites_contracts.topics import apply as apply_topics
+
+from .logs import get_logger
+
 __all__ = [
     "PRODUCER_SETTINGS",
     "AiokafkaPublisher",
@@ -19,8 +24,11 @@ __all__ = [
     "Publisher",
     "ensure_topics",
     "make_producer",
+    "provision",
     "read_to_end",
 ]
+
+log = get_logger(__name__)
 
 # The relay's producer and the benchmark's raw baseline share these, so ratios are fair.
 PRODUCER_SETTINGS: dict[str, Any] = {
@@ -129,9 +137,20 @@ async def _all_acked(futures: list[asyncio.Future[Any]]) -> None:
     await asyncio.gather(*futures)
 
 
+async def provision(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") -> None:
+    """Create the declared topics that are missing (:func:`cites_contracts.topics.apply`);
+    a live topic that differs from its declaration is logged, never altered."""
+    done = await apply_topics(bootstrap, list(dict.fromkeys(topics)), prefix=prefix)
+    if done.created:
+        log.info("topics created", topics=done.created, brokers=done.brokers)
+    for line in done.drift:
+        log.warning("topic differs from its declaration", drift=line)
+
+
 async def ensure_topics(bootstrap: str, names: Sequence[str], *, partitions: int = 3,
                         replication_factor: int = 1) -> None:
-    """Create missing topics (producers own their topics; creation is idempotent)."""
+    """Create missing topics that no contract declares (benchmarks' and tests' own):
+    the broker creates none by itself (``auto.create.topics.enable=false``)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -99,8 +99,6 @@ class ServiceSettings(BaseSettings):
     # Prepended to every topic and consumer-group name: lets environments (or tests)
     # share one cluster without seeing each other's events.
     topic_prefix: str = ""
-    topic_partitions: int = 3
-    topic_replication_factor: int = 1
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

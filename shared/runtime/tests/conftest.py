@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from cites_runtime.app import Runtime, run_migrations
+from cites_runtime.kafka import provision
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing.plugin import SettingsFactory
 
@@ -33,7 +34,11 @@ def settings(make_settings: Callable[..., ServiceSettings]) -> ServiceSettings:
 
 @pytest.fixture
 async def migrated(settings: ServiceSettings) -> ServiceSettings:
+    """The test app's schema migrated and its topics provisioned (the broker creates none
+    by itself, and tests produce to them before a runtime starts)."""
     await run_migrations(testapp.definition, settings)
+    await provision(settings.kafka_bootstrap_servers, testapp.definition.topics(),
+                    prefix=settings.topic_prefix)
     return settings
 
 

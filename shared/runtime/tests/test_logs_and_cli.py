@@ -15,6 +15,7 @@ from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime
 from cites_runtime.cli import service_cli
 from cites_runtime.dlq import list_dead_letters
+from cites_runtime.kafka import provision
 from cites_runtime.logs import bind, configure_logging, get_logger
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import read_topic
@@ -51,6 +52,8 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     assert "5 migration(s) applied" in migrated.output
     assert "0 migration(s) applied" in again.output
 
+    await provision(settings.kafka_bootstrap_servers, testapp.definition.topics(),
+                    prefix=settings.topic_prefix)  # the broker creates no topic by itself
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
@@ -105,5 +108,8 @@ def test_the_asyncapi_document_describes_published_and_consumed_topics(
     assert actions == {"send", "receive"}
     addresses = {ch["address"] for ch in doc["channels"].values()}
     assert addresses == {settings.topic(THINGS.name)}
-    payload = doc["components"]["schemas"]["ThingHappened"]
+    payload = doc["components"]["schemas"]["testapp.ThingHappened.v1"]
     assert payload["required"] == ["thing_id", "n"]
+    message = doc["components"]["messages"]["testapp.ThingHappened.v1"]
+    assert message["name"] == "testapp.ThingHappened"  # named after its event type
+    assert "thing_id" in message["bindings"]["kafka"]["key"]["description"]

@@ -12,7 +12,8 @@ import asyncpg
 import httpx
 import pytest
 import runtime_testapp as testapp
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from runtime_testapp import THINGS, ThingHappened
 from typer.testing import CliRunner
 
@@ -64,10 +65,10 @@ async def publisher(migrated: ServiceSettings) -> AsyncIterator[AiokafkaPublishe
     bootstrap = migrated.kafka_bootstrap_servers
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    try:
-        await admin.create_topics([NewTopic(
-            migrated.topic(THINGS.name), num_partitions=3, replication_factor=1,
-            topic_configs={"max.message.bytes": str(TOPIC_LIMIT)})])
+    try:  # provisioned as declared (``migrated``); then an operator lowered its limit
+        configs = {**THINGS.configs(brokers=1), "max.message.bytes": str(TOPIC_LIMIT)}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                                  migrated.topic(THINGS.name), configs)])
     finally:
         await admin.close()
     producer = make_producer(bootstrap)

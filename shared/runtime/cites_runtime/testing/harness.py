@@ -32,7 +32,7 @@ from faststream.kafka.annotations import KafkaMessage
 from cites_contracts import Envelope, Event, decode, encode
 
 from ..app import Runtime, ServiceDefinition, build_app, run_migrations
-from ..kafka import OutboundRecord, ensure_topics, make_producer
+from ..kafka import OutboundRecord, make_producer, provision
 from ..settings import ServiceSettings, TokenGrant
 from .http import serve_app
 from .kafka import wait_caught_up
@@ -250,8 +250,9 @@ async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
     await run_migrations(definition, settings)
     consumed = [settings.topic(t) for t in definition.consumer.topics] \
         if definition.consumer else []
-    if consumed:  # the upstream producer would create them; here the test is upstream
-        await ensure_topics(settings.kafka_bootstrap_servers, consumed)
+    # What it reads: the upstream producer would provision it; here the test is upstream.
+    await provision(settings.kafka_bootstrap_servers, definition.topics(),
+                    prefix=settings.topic_prefix)
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
 
