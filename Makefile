@@ -8,6 +8,9 @@ PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PACKAGES := shared/contracts shared/runtime $(addprefix services/,$(SERVICES))
 STAMP := $(VENV)/.installed
+# The official AsyncAPI parser (@asyncapi/parser, pinned in tools/asyncapi/package-lock.json).
+ASYNCAPI_PARSER := tools/asyncapi/node_modules/@asyncapi/parser/package.json
+CONSUMES := $(wildcard services/*/consumes.json)
 
 .PHONY: help install run stop test lint bench infra-up infra-down infra-status \
         contracts-check contracts-export migrate clean
@@ -19,7 +22,7 @@ help:
 	@echo "make lint             ruff + mypy --strict"
 	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
 	@echo "make infra-up|infra-down|infra-status"
-	@echo "make contracts-check  fail on an incompatible change to a committed event schema"
+	@echo "make contracts-check  schemas, AsyncAPI (official parser) and consumer contracts"
 	@echo "services found: $(or $(SERVICES),none yet)"
 
 $(PY):
@@ -43,6 +46,7 @@ infra-status: install
 
 run: install
 	$(PY) deploy/local/launcher.py up
+	$(PY) -m cites_contracts.topics apply --bootstrap 127.0.0.1:$${CITES_KAFKA_PORT:-19092}
 	$(PY) deploy/local/services.py up $(SERVICES)
 
 stop:
@@ -51,7 +55,7 @@ stop:
 migrate: install
 	$(PY) deploy/local/services.py migrate $(SERVICES)
 
-test: install
+test: install $(ASYNCAPI_PARSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -62,11 +66,25 @@ lint: install
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
-contracts-check: install
+$(ASYNCAPI_PARSER): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd tools/asyncapi && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Committed schemas and AsyncAPI document up to date and compatible, every consumer's
+# declaration satisfied, every AsyncAPI document (platform's, each service's) valid for
+# the official parser with no error and no warning.
+contracts-check: install $(ASYNCAPI_PARSER)
 	$(PY) -m cites_contracts.schemas check
+	$(PY) -m cites_contracts.asyncapi check --consumers $(CONSUMES)
+	$(PY) -m cites_contracts.consumers check $(CONSUMES)
+	rm -rf .local/asyncapi && mkdir -p .local/asyncapi
+	$(foreach s,$(SERVICES),$(PY) -m $(s) asyncapi > .local/asyncapi/$(s).json &&) true
+	node tools/asyncapi/validate.mjs shared/contracts/asyncapi.yaml .local/asyncapi/*.json
 
 contracts-export: install
 	$(PY) -m cites_contracts.schemas export
+	$(PY) -m cites_contracts.asyncapi export --consumers $(CONSUMES)
 
 clean: stop
 	rm -rf $(VENV) .local

@@ -30,7 +30,7 @@ from typing import Any
 from . import events as _events  # noqa: F401 - fills the registry
 from .compat import breaking_changes
 from .envelope import Envelope, Event, EventSpec, registry
-from .topics import ALL_TOPICS
+from .topics import ALL_TOPICS, dead_letter_topics
 
 __all__ = [
     "ENVELOPE_FILE",
@@ -272,17 +272,36 @@ Hypothesis strategies of valid payloads for any service's tests:
 """
 
 
+def _kept(retention_ms: int, policy: str) -> str:
+    if policy != "delete":
+        return policy
+    if retention_ms < 0:
+        return "forever"
+    return f"{retention_ms // (24 * 3600 * 1000)} days"
+
+
 def render_catalogue() -> str:
     """The README: topics, events and personal data, all read from the registry."""
     specs = sorted(registry.catalogue(),
                    key=lambda s: (s.producer, s.topic.name, s.type, s.version))
     lines = [_INTRO, "## Topics", ""]
-    lines += ["| Topic | Producer | Key | What flows |", "|---|---|---|---|"]
+    lines += ["| Topic | Producer | Key | What flows | Kept | Partitions, replicas |",
+              "|---|---|---|---|---|---|"]
     for topic in ALL_TOPICS:
         lines.append(
-            f"| `{topic.name}` | {topic.producer} | `{topic.key}` | {_cell(topic.description)} |"
+            f"| `{topic.name}` | {topic.producer} | `{topic.key}` | {_cell(topic.description)} "
+            f"| {_kept(topic.retention_ms, topic.cleanup_policy)}: {_cell(topic.why)} "
+            f"| {topic.partitions}, {topic.replication_factor} "
+            f"(min in sync {topic.min_insync_replicas}) |"
         )
-    lines += ["", "Dead letters of a consumer go to `<consumer>.dlq` (`dlq_topic(consumer)`).", ""]
+    dlq, skipped, _ = dead_letter_topics("any")
+    lines += ["", "Dead letters of a consumer go to `<consumer>.dlq` (`dlq_topic(consumer)`), "
+              f"{_kept(dlq.retention_ms, dlq.cleanup_policy)}; those an operator sets aside "
+              "to `<consumer>.dlq.skipped` or `.parked`, "
+              f"{_kept(skipped.retention_ms, 'delete')}. "
+              "Topics are provisioned as declared by `python -m cites_contracts.topics "
+              "apply` (the broker creates none by itself). The AsyncAPI document of the "
+              "platform, one message per event, is [`asyncapi.yaml`](asyncapi.yaml).", ""]
     lines += ["## Events", ""]
     lines += [
         "| Event | Version | Producer | Topic | Key | Emitted when |",

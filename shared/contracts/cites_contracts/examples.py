@@ -1,0 +1,681 @@
+"""One hand-written example of every public event, for the AsyncAPI document.
+
+Outside teams learn the events from the AsyncAPI document; a schema alone does not show
+what a real payload looks like, so each (type, version) of ``registry.catalogue()`` has one
+example here: :data:`EXAMPLES` maps it to the JSON of the event's ``data``,
+:func:`example` returns a fresh copy of it and :func:`example_envelope` the whole envelope
+(the Kafka record value) around it. The tests (``tests/test_examples.py``) check that
+every event has exactly one example, that each validates against its model and is exactly
+what the model puts on the wire (``model_dump(mode="json")``), and that each envelope
+decodes; a new event or version therefore needs its example here.
+
+The examples tell one story, with identifiers that pass every validator of
+:mod:`cites_contracts.types` (UAI check letters, Luhn-valid SIREN and SIRET, 2024 QPV
+codes): the cité éducative of Vaulx-en-Velin (Rhône), ``cite-042``, labelled in the 2019
+wave with the Collège Aimé Césaire as collège chef de file; its candidature and review,
+its convention, its dotation of 350 000 € for 2020 from the programme 147 envelope, its
+fonds de la cité (15 000 € from P147 + 15 000 € from P230), an action of a local
+association paid half in advance, a suspension with its freeze and a refused allocation,
+its reinstatement, the extension of its perimeter in the 2022 wave, its renewal for
+2022–2025 and finally the expiry of its label and the closing of its alliance. Two
+candidatures of other territories show a rejection and a withdrawal, and
+``labelling.LabelWithdrawn`` shows the other way a cité can end (an alternative to its
+expiry, with the same place in the label's sequence).
+
+Everything is fixed (no randomness, no clock): the output is the same on every run, so
+the generated document only changes when an example does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+from uuid import UUID, uuid5
+
+from .envelope import EventSpec
+
+__all__ = ["EXAMPLES", "example", "example_envelope"]
+
+EventKey: TypeAlias = tuple[str, int]
+"""An event's (type, version)."""
+
+Payload: TypeAlias = dict[str, Any]
+"""A JSON object: plain JSON types only."""
+
+
+# --- The story's identifiers --------------------------------------------------------------
+
+_CITE_ID: Final = "cite-042"
+"""The cité éducative of Vaulx-en-Velin."""
+
+_CANDIDATURE_VAULX: Final = "8d87c277-e359-42c3-9323-90f22ae3d336"
+_CANDIDATURE_REJECTED: Final = "3bffd3b8-fbe6-4d40-b920-ceb55d65356a"
+"""A candidature of another territory of the 2019 wave, not selected."""
+_CANDIDATURE_WITHDRAWN: Final = "8688a04e-041e-4272-a469-c9d75724476a"
+"""A candidature of another territory of the 2019 wave, withdrawn by its troïka."""
+
+_DEPARTEMENT: Final = "69"  # Rhône
+_INSEE_VAULX: Final = "69256"
+_SIREN_VAULX: Final = "216902569"  # a commune's SIREN: 21 + INSEE code + Luhn key
+
+_UAI_AIME_CESAIRE: Final = "0693874L"  # the collège chef de file
+_UAI_HENRI_BARBUSSE: Final = "0691664J"
+_UAI_JEAN_VILAR_ELEMENTAIRE: Final = "0693520B"
+_UAI_JEAN_VILAR_MATERNELLE: Final = "0690131T"
+_UAI_MARTIN_LUTHER_KING: Final = "0694152N"  # added by the 2022 extension
+
+_SIRET_PASSERELLES: Final = "84213756400014"  # the association operating an action
+
+_PARTNER_AIME_CESAIRE: Final = "bf19cc02-7ddf-4f0c-89e4-aa04808ab87b"
+_PARTNER_COMMUNE: Final = "8bf0238f-6d72-4067-9324-eeab2f99054f"
+_PARTNER_PASSERELLES: Final = "f81a913d-356e-4981-a8ce-81e0bf2fb859"
+
+_CONTACT_AIME_CESAIRE: Final = "8c215b70-4fd4-4f93-9ce4-2657940e563a"
+_CONTACT_COMMUNE: Final = "d2bee2cf-f7c1-4174-8f08-46a1e24ba021"
+_CONTACT_PASSERELLES_ACCUEIL: Final = "e4d09b1d-f922-4047-b96d-9382069ca12b"
+_CONTACT_PASSERELLES_DURAND: Final = "ca538a1f-27a4-4aff-b717-a0cac8905c6f"
+
+_ENVELOPE_P147_2019: Final = "949f8acc-2984-4c27-91d2-ba70c6a7686c"
+_ALLOCATION_2020: Final = "7c4d5faf-5ac0-42bc-a13e-9c7f14651fcb"
+_FONDS_GRANT_2020: Final = "81b7d475-0a2c-402a-b462-79906de55b45"
+_COMMITMENT_ACCOMPAGNEMENT: Final = "30dbefcc-b1be-4705-b29c-71f37816e399"
+_PAYMENT_ADVANCE: Final = "73d2b433-eaf1-43a5-90bf-21e489385c38"
+
+_NOTIFICATION_SENT: Final = "f6e3c48f-34fe-4d41-8725-37d7ac7ce567"
+_NOTIFICATION_FAILED: Final = "794b39e6-6adc-444d-b769-231ec38909b0"
+
+_EVENT_IDS: Final = UUID("a96f8464-911d-4134-8b1f-a31ebc859a8b")
+"""Namespace of the examples' event ids: ``uuid5(_EVENT_IDS, "<type>.v<version>")``."""
+
+
+def _event_id(key: EventKey) -> UUID:
+    """The fixed ``event_id`` of the example envelope of ``key``."""
+    type_, version = key
+    return uuid5(_EVENT_IDS, f"{type_}.v{version}")
+
+
+# --- Shared parts (functions, so that no two examples share a nested object) ---------------
+
+
+def _wave_2019() -> Payload:
+    return {"id": "2019", "year": 2019}
+
+
+def _communes() -> list[Payload]:
+    return [{"insee_code": _INSEE_VAULX, "name": "Vaulx-en-Velin"}]
+
+
+def _qpv_grande_ile() -> Payload:
+    return {"code": "QN06901M", "name": "Grande Île", "population": 27350}
+
+
+def _qpv_pre_de_l_herpe() -> Payload:
+    return {"code": "QN06902M", "name": "Le Pré de l'Herpe", "population": 1610}
+
+
+def _schools_2019() -> list[Payload]:
+    return [
+        {
+            "uai": _UAI_AIME_CESAIRE,
+            "kind": "college",
+            "name": "Collège Aimé Césaire",
+            "education_priority": "rep_plus",
+        },
+        {
+            "uai": _UAI_HENRI_BARBUSSE,
+            "kind": "college",
+            "name": "Collège Henri Barbusse",
+            "education_priority": "rep_plus",
+        },
+        {
+            "uai": _UAI_JEAN_VILAR_ELEMENTAIRE,
+            "kind": "ecole",
+            "name": "École élémentaire Jean Vilar",
+            "education_priority": "rep_plus",
+        },
+        {
+            "uai": _UAI_JEAN_VILAR_MATERNELLE,
+            "kind": "ecole",
+            "name": "École maternelle Jean Vilar",
+            "education_priority": "rep_plus",
+        },
+    ]
+
+
+def _school_martin_luther_king() -> Payload:
+    return {
+        "uai": _UAI_MARTIN_LUTHER_KING,
+        "kind": "ecole",
+        "name": "École élémentaire Martin Luther King",
+        "education_priority": "rep",
+    }
+
+
+def _perimeter_2019() -> Payload:
+    return {"communes": _communes(), "qpvs": [_qpv_grande_ile()], "schools": _schools_2019()}
+
+
+def _first_period() -> Payload:
+    """Three years from the decision of 5 September 2019 (as labelling computes it)."""
+    return {"start": "2019-09-05", "end": "2022-09-04"}
+
+
+def _renewed_period() -> Payload:
+    return {"start": "2022-09-05", "end": "2025-09-04"}
+
+
+# --- The examples -------------------------------------------------------------------------
+
+
+def _unique(pairs: Iterable[tuple[EventKey, Payload]]) -> dict[EventKey, Payload]:
+    """The pairs as a dict; two examples of one event are a mistake, not an override."""
+    examples: dict[EventKey, Payload] = {}
+    for key, payload in pairs:
+        if key in examples:
+            raise ValueError(f"two examples of {key[0]} v{key[1]}")
+        examples[key] = payload
+    return examples
+
+
+EXAMPLES: dict[EventKey, Payload] = _unique(
+    [
+        # --- labelling.candidatures ---------------------------------------------------------
+        (
+            ("labelling.CandidatureSubmitted", 1),
+            {
+                "candidature_id": _CANDIDATURE_VAULX,
+                "territory_name": "Vaulx-en-Velin",
+                "departement": _DEPARTEMENT,
+                "wave": _wave_2019(),
+                "perimeter": _perimeter_2019(),
+                "lead_college_uai": _UAI_AIME_CESAIRE,
+                "troika": [
+                    {"role": "prefet", "email": "prefet@rhone.gouv.fr"},
+                    {"role": "recteur", "email": "ce.recteur@ac-lyon.fr"},
+                    {"role": "maire", "email": "cabinet@mairie-vaulxenvelin.fr"},
+                ],
+                "submitted_by": "prefecture",
+                "submitted_at": "2019-06-14T09:42:00Z",
+                "requested_annual_contribution": 35_000_000,
+            },
+        ),
+        (
+            ("labelling.CandidatureReviewStarted", 1),
+            {
+                "candidature_id": _CANDIDATURE_VAULX,
+                "wave": _wave_2019(),
+                "review_criteria": [
+                    "diagnostic_quality",
+                    "steering_strength",
+                    "indicator_precision",
+                ],
+                "started_by": "national_coordination",
+                "started_at": "2019-07-09T08:15:00Z",
+            },
+        ),
+        (
+            ("labelling.CandidatureWithdrawn", 1),
+            {
+                "candidature_id": _CANDIDATURE_WITHDRAWN,
+                "motive": "La commune et la Métropole de Lyon déposeront une candidature "
+                "commune, élargie aux quartiers voisins, lors d'une prochaine vague.",
+                "withdrawn_by": "prefecture",
+                "withdrawn_at": "2019-07-19T15:20:00Z",
+            },
+        ),
+        (
+            ("labelling.CandidatureRejected", 1),
+            {
+                "candidature_id": _CANDIDATURE_REJECTED,
+                "wave": _wave_2019(),
+                "motive": "Diagnostic trop peu étayé et indicateurs de suivi sans valeur de "
+                "référence ni cible : la candidature n'est pas retenue pour la vague 2019.",
+                "unmet_criteria": ["diagnostic_quality", "indicator_precision"],
+                "decided_by": "national_coordination",
+                "decided_at": "2019-09-05T09:58:00Z",
+            },
+        ),
+        # --- labelling.labels ---------------------------------------------------------------
+        (
+            ("labelling.TerritoryLabelled", 1),
+            {
+                "cite_id": _CITE_ID,
+                "candidature_id": _CANDIDATURE_VAULX,
+                "name": "Cité éducative de Vaulx-en-Velin",
+                "wave": _wave_2019(),
+                "departement": _DEPARTEMENT,
+                "perimeter": _perimeter_2019(),
+                "lead_college_uai": _UAI_AIME_CESAIRE,
+                "label_period": _first_period(),
+                "convention_signed_on": None,
+                "decided_by": "national_coordination",
+                "labelled_at": "2019-09-05T10:00:00Z",
+                "requested_annual_contribution": 35_000_000,
+            },
+        ),
+        (
+            ("labelling.ConventionSigned", 1),
+            {
+                "cite_id": _CITE_ID,
+                "label_period": _first_period(),
+                "signed_on": "2019-12-06",
+                "recorded_by": "prefecture",
+                "recorded_at": "2019-12-09T15:45:00Z",
+            },
+        ),
+        (
+            ("labelling.LabelSuspended", 1),
+            {
+                "cite_id": _CITE_ID,
+                "motive": "Revue de projet 2020 non transmise malgré deux relances et poste "
+                "de chef de projet opérationnel vacant depuis novembre 2020.",
+                "decided_by": "national_coordination",
+                "suspended_at": "2021-03-02T14:00:00Z",
+            },
+        ),
+        (
+            ("labelling.LabelReinstated", 1),
+            {
+                "cite_id": _CITE_ID,
+                "motive": "Revue de projet 2020 reçue le 30 avril 2021 ; la commune a recruté "
+                "un nouveau chef de projet opérationnel.",
+                "decided_by": "national_coordination",
+                "reinstated_at": "2021-05-18T10:00:00Z",
+            },
+        ),
+        (
+            ("labelling.PerimeterExtended", 1),
+            {
+                "cite_id": _CITE_ID,
+                "added": {
+                    "communes": [],
+                    "qpvs": [_qpv_pre_de_l_herpe()],
+                    "schools": [_school_martin_luther_king()],
+                },
+                "perimeter": {
+                    "communes": _communes(),
+                    "qpvs": [_qpv_grande_ile(), _qpv_pre_de_l_herpe()],
+                    "schools": [*_schools_2019(), _school_martin_luther_king()],
+                },
+                "decided_by": "national_coordination",
+                "extended_at": "2022-01-27T10:00:00Z",
+            },
+        ),
+        (
+            ("labelling.LabelRenewed", 1),
+            {
+                "cite_id": _CITE_ID,
+                "previous_period": _first_period(),
+                "label_period": _renewed_period(),
+                "convention_signed_on": "2022-07-01",
+                "decided_by": "national_coordination",
+                "renewed_at": "2022-07-05T13:00:00Z",
+            },
+        ),
+        (
+            ("labelling.LabelExpired", 1),
+            {
+                "cite_id": _CITE_ID,
+                "label_period": _renewed_period(),
+                "expired_at": "2025-09-05T02:00:00Z",
+            },
+        ),
+        (
+            # The other way the cité could have ended (instead of the expiry above).
+            ("labelling.LabelWithdrawn", 1),
+            {
+                "cite_id": _CITE_ID,
+                "motive": "Engagements de la convention triennale non tenus : aucun comité de "
+                "pilotage réuni depuis janvier 2024 et revue de projet 2023 non transmise.",
+                "effective_on": "2024-06-28",
+                "decided_by": "national_coordination",
+                "withdrawn_at": "2024-06-28T09:00:00Z",
+            },
+        ),
+        # --- partners.registry --------------------------------------------------------------
+        (
+            ("partners.PartnerRegistered", 1),
+            {
+                "partner_id": _PARTNER_COMMUNE,
+                "kind": "commune",
+                "name": "Ville de Vaulx-en-Velin",
+                "departement": _DEPARTEMENT,
+                "uai": None,
+                "siret": None,
+                "siren": _SIREN_VAULX,
+                "insee_code": _INSEE_VAULX,
+                "commune_insee_code": _INSEE_VAULX,
+                "contacts": [
+                    {
+                        "contact_id": _CONTACT_COMMUNE,
+                        "email": "cite.educative@mairie-vaulxenvelin.fr",
+                    }
+                ],
+                "registered_at": "2019-09-20T08:40:00Z",
+            },
+        ),
+        (
+            ("partners.PartnerUpdated", 1),
+            {
+                "partner_id": _PARTNER_PASSERELLES,
+                "kind": "association",
+                "name": "Passerelles Éducatives Vaulx",
+                "departement": _DEPARTEMENT,
+                "uai": None,
+                "siret": _SIRET_PASSERELLES,
+                "siren": None,
+                "insee_code": None,
+                "commune_insee_code": _INSEE_VAULX,
+                "contacts": [
+                    {
+                        "contact_id": _CONTACT_PASSERELLES_ACCUEIL,
+                        "email": "accueil@passerelles-vaulx.fr",
+                    },
+                    {
+                        "contact_id": _CONTACT_PASSERELLES_DURAND,
+                        "email": "c.durand@passerelles-vaulx.fr",
+                    },
+                ],
+                "updated_at": "2020-05-12T13:10:00Z",
+            },
+        ),
+        (
+            ("partners.ContactErased", 1),
+            {
+                "partner_id": _PARTNER_PASSERELLES,
+                "contact_id": _CONTACT_PASSERELLES_DURAND,
+                "erased_at": "2022-11-03T09:30:00Z",
+            },
+        ),
+        # --- partners.alliances -------------------------------------------------------------
+        (
+            ("partners.AllianceOpened", 1),
+            {
+                "cite_id": _CITE_ID,
+                "chef_de_file_partner_id": _PARTNER_AIME_CESAIRE,
+                "chef_de_file_uai": _UAI_AIME_CESAIRE,
+                "opened_at": "2019-09-05T10:00:02Z",
+            },
+        ),
+        (
+            ("partners.ChefDeFileDesignated", 1),
+            {
+                "cite_id": _CITE_ID,
+                "partner_id": _PARTNER_AIME_CESAIRE,
+                "uai": _UAI_AIME_CESAIRE,
+                "previous_partner_id": None,
+                "designated_at": "2019-09-05T10:00:02Z",
+            },
+        ),
+        (
+            ("partners.PartnerJoinedAlliance", 1),
+            {
+                "cite_id": _CITE_ID,
+                "partner_id": _PARTNER_COMMUNE,
+                "partner_kind": "commune",
+                "roles": ["coordinator", "steering_committee", "funder"],
+                "joined_at": "2019-10-01T09:00:00Z",
+            },
+        ),
+        (
+            ("partners.PartnerLeftAlliance", 1),
+            {
+                "cite_id": _CITE_ID,
+                "partner_id": _PARTNER_PASSERELLES,
+                "motive": "L'association ne porte plus d'action de la cité éducative depuis "
+                "la fin de l'année scolaire 2021-2022.",
+                "left_at": "2022-07-08T16:00:00Z",
+            },
+        ),
+        (
+            ("partners.AllianceClosed", 1),
+            {
+                "cite_id": _CITE_ID,
+                "reason": "label_expired",
+                "closed_at": "2025-09-05T02:00:03Z",
+            },
+        ),
+        # --- funding.envelopes --------------------------------------------------------------
+        (
+            ("funding.EnvelopeOpened", 1),
+            {
+                "envelope_id": _ENVELOPE_P147_2019,
+                "name": "Cités éducatives, vague 2019 : programme 147, 2019-2022",
+                "programme": "P147",
+                "budget_years": [2019, 2020, 2021, 2022],
+                "wave_ids": ["2019"],
+                "amount": 10_000_000_000,  # 100 M€ for the 80 cités of 2019 over four years
+                "opened_at": "2019-07-15T08:00:00Z",
+            },
+        ),
+        # --- funding.allocations ------------------------------------------------------------
+        (
+            ("funding.FundsAllocated", 1),
+            {
+                "cite_id": _CITE_ID,
+                "allocation_id": _ALLOCATION_2020,
+                "envelope_id": _ENVELOPE_P147_2019,
+                "programme": "P147",
+                "year": 2020,
+                "amount": 35_000_000,  # 350 000 €
+                "envelope_remaining": 7_645_000_000,
+                "allocated_at": "2020-01-20T10:30:00Z",
+            },
+        ),
+        (
+            ("funding.FondsDeLaCiteGranted", 1),
+            {
+                "cite_id": _CITE_ID,
+                "grant_id": _FONDS_GRANT_2020,
+                "year": 2020,
+                "lead_college_uai": _UAI_AIME_CESAIRE,
+                "contributions": [
+                    {"programme": "P147", "amount": 1_500_000},  # 15 000 €
+                    {"programme": "P230", "amount": 1_500_000},  # 15 000 €
+                ],
+                "granted_at": "2020-01-20T10:30:01Z",
+            },
+        ),
+        (
+            ("funding.FundsCommitted", 1),
+            {
+                "cite_id": _CITE_ID,
+                "commitment_id": _COMMITMENT_ACCOMPAGNEMENT,
+                "allocation_id": _ALLOCATION_2020,
+                "operator_partner_id": _PARTNER_PASSERELLES,
+                "action_title": "Accompagnement à la scolarité et ateliers parents-enfants",
+                "amount": 4_500_000,  # 45 000 €
+                "committed_at": "2020-06-30T14:20:00Z",
+            },
+        ),
+        (
+            ("funding.PaymentMade", 1),
+            {
+                "cite_id": _CITE_ID,
+                "payment_id": _PAYMENT_ADVANCE,
+                "commitment_id": _COMMITMENT_ACCOMPAGNEMENT,
+                "allocation_id": _ALLOCATION_2020,
+                "payee_partner_id": _PARTNER_PASSERELLES,
+                "amount": 2_250_000,  # an advance of half the commitment
+                "paid_at": "2020-07-21T09:05:00Z",
+            },
+        ),
+        (
+            ("funding.FundsFrozen", 1),
+            {
+                "cite_id": _CITE_ID,
+                "reason": "label_suspended",
+                "frozen": [{"allocation_id": _ALLOCATION_2020, "amount": 2_150_000}],
+                "frozen_at": "2021-03-02T14:00:04Z",
+            },
+        ),
+        (
+            ("funding.AllocationRefused", 1),
+            {
+                "cite_id": _CITE_ID,
+                "envelope_id": _ENVELOPE_P147_2019,
+                "year": 2021,
+                "requested": 35_000_000,
+                "available": 5_120_000_000,
+                "reason": "label_not_active",
+                "refused_at": "2021-03-22T10:30:00Z",
+            },
+        ),
+        # --- notifications.deliveries -------------------------------------------------------
+        (
+            ("notifications.NotificationSent", 1),
+            {
+                "notification_id": _NOTIFICATION_SENT,
+                "cause_event_id": str(_event_id(("labelling.TerritoryLabelled", 1))),
+                "cause_type": "labelling.TerritoryLabelled",
+                "template": "cite-labelled",
+                "channel": "email",
+                "recipient": {
+                    "kind": "troika",
+                    "troika_role": "prefet",
+                    "partner_id": None,
+                    "contact_id": None,
+                },
+                "candidature_id": _CANDIDATURE_VAULX,
+                "cite_id": _CITE_ID,
+                "attempts": 1,
+                "sent_at": "2019-09-05T10:00:07Z",
+            },
+        ),
+        (
+            ("notifications.NotificationFailed", 1),
+            {
+                "notification_id": _NOTIFICATION_FAILED,
+                "cause_event_id": str(_event_id(("funding.FondsDeLaCiteGranted", 1))),
+                "cause_type": "funding.FondsDeLaCiteGranted",
+                "template": "fonds-de-la-cite-granted",
+                "channel": "email",
+                "recipient": {
+                    "kind": "partner_contact",
+                    "troika_role": None,
+                    "partner_id": _PARTNER_AIME_CESAIRE,
+                    "contact_id": _CONTACT_AIME_CESAIRE,
+                },
+                "candidature_id": None,
+                "cite_id": _CITE_ID,
+                "attempts": 5,
+                "reason": "Serveur de messagerie du destinataire indisponible après 5 "
+                "tentatives (dernière réponse : SMTP 421 4.7.0, service temporairement "
+                "indisponible).",
+                "failed_at": "2020-01-20T16:31:10Z",
+            },
+        ),
+    ]
+)
+"""(type, version) → the example ``data`` of that event, as it travels (JSON types only).
+
+Read-only by convention: use :func:`example` for a copy to change."""
+
+
+# --- Envelopes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    """Where an example event stands in the story: its place in its aggregate's stream
+    (topic + key) and the event it reacts to, if any."""
+
+    sequence: int
+    cause: EventKey | None = None
+
+
+_TERRITORY_LABELLED: Final = ("labelling.TerritoryLabelled", 1)
+
+_OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
+    # labelling.candidatures: each candidature is its own stream.
+    ("labelling.CandidatureSubmitted", 1): _Occurrence(1),
+    ("labelling.CandidatureReviewStarted", 1): _Occurrence(2),
+    ("labelling.CandidatureWithdrawn", 1): _Occurrence(2),  # submitted, then withdrawn
+    ("labelling.CandidatureRejected", 1): _Occurrence(3),  # submitted, reviewed, rejected
+    # labelling.labels, cite-042.
+    _TERRITORY_LABELLED: _Occurrence(1),
+    ("labelling.ConventionSigned", 1): _Occurrence(2),
+    ("labelling.LabelSuspended", 1): _Occurrence(3),
+    ("labelling.LabelReinstated", 1): _Occurrence(4),
+    ("labelling.PerimeterExtended", 1): _Occurrence(5),
+    ("labelling.LabelRenewed", 1): _Occurrence(6),
+    ("labelling.LabelExpired", 1): _Occurrence(7),
+    ("labelling.LabelWithdrawn", 1): _Occurrence(7),  # the alternative ending
+    # partners.registry: each partner is its own stream.
+    ("partners.PartnerRegistered", 1): _Occurrence(1),
+    ("partners.PartnerUpdated", 1): _Occurrence(2),
+    ("partners.ContactErased", 1): _Occurrence(3),
+    # partners.alliances, cite-042.
+    ("partners.AllianceOpened", 1): _Occurrence(1, _TERRITORY_LABELLED),
+    ("partners.ChefDeFileDesignated", 1): _Occurrence(2, _TERRITORY_LABELLED),
+    ("partners.PartnerJoinedAlliance", 1): _Occurrence(3),
+    ("partners.PartnerLeftAlliance", 1): _Occurrence(9),
+    ("partners.AllianceClosed", 1): _Occurrence(12, ("labelling.LabelExpired", 1)),
+    # funding.envelopes.
+    ("funding.EnvelopeOpened", 1): _Occurrence(1),
+    # funding.allocations, cite-042 (after the 2019 fonds, allocation and their spending).
+    ("funding.FundsAllocated", 1): _Occurrence(9),
+    ("funding.FondsDeLaCiteGranted", 1): _Occurrence(10),
+    ("funding.FundsCommitted", 1): _Occurrence(11),
+    ("funding.PaymentMade", 1): _Occurrence(12),
+    ("funding.FundsFrozen", 1): _Occurrence(19, ("labelling.LabelSuspended", 1)),
+    ("funding.AllocationRefused", 1): _Occurrence(20),
+    # notifications.deliveries: one event per notification.
+    ("notifications.NotificationSent", 1): _Occurrence(1, _TERRITORY_LABELLED),
+    ("notifications.NotificationFailed", 1): _Occurrence(1, ("funding.FondsDeLaCiteGranted", 1)),
+}
+
+
+def _key(spec: EventSpec) -> EventKey:
+    return (spec.type, spec.version)
+
+
+def example(spec: EventSpec) -> Payload:
+    """A fresh copy of the example ``data`` of ``spec`` (KeyError if it has none)."""
+    try:
+        payload = EXAMPLES[_key(spec)]
+    except KeyError:
+        raise KeyError(
+            f"no example of {spec.type} v{spec.version}: add one to cites_contracts.examples"
+        ) from None
+    return copy.deepcopy(payload)
+
+
+def _occurred_at(key: EventKey, payload: Payload) -> Any:
+    """The event's own timestamp, its single top-level ``…_at`` field."""
+    stamps = [value for name, value in payload.items() if name.endswith("_at")]
+    if len(stamps) != 1:
+        raise ValueError(f"{key[0]} v{key[1]}: cannot tell its timestamp among {stamps}")
+    return stamps[0]
+
+
+def _correlation_id(key: EventKey) -> UUID:
+    """The event id at the root of the chain of causes (a root correlates with itself)."""
+    cause = _OCCURRENCES[key].cause
+    return _event_id(key) if cause is None else _correlation_id(cause)
+
+
+def example_envelope(spec: EventSpec) -> Payload:
+    """The JSON of the whole envelope of the example of ``spec``: the Kafka record value.
+
+    Its ``occurred_at`` is the payload's own timestamp; an event reacting to another of
+    the story has it as ``causation_id`` and shares its ``correlation_id``.
+    """
+    key = _key(spec)
+    data = example(spec)
+    occurrence = _OCCURRENCES[key]
+    cause = occurrence.cause
+    return {
+        "event_id": str(_event_id(key)),
+        "type": spec.type,
+        "version": spec.version,
+        "occurred_at": _occurred_at(key, data),
+        "producer": spec.producer,
+        "aggregate_id": str(data[spec.key_field]),
+        "sequence": occurrence.sequence,
+        "correlation_id": str(_correlation_id(key)),
+        "causation_id": None if cause is None else str(_event_id(cause)),
+        "data": data,
+    }
