@@ -1,0 +1,60 @@
+"""The reference outside consumer (examples/outside_consumer), written from the AsyncAPI
+document and JSON Schemas alone, reads every topic after an end-to-end flow and finds
+every record as the contracts describe it."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from e2e_platform import NATIONAL, Platform
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "outside_consumer" / "consume.py"
+
+
+def test_the_example_imports_nothing_of_the_platform() -> None:
+    tree = ast.parse(EXAMPLE.read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"cites_contracts", "cites_runtime", "labelling", "partners",
+                           "funding", "notifications"}
+
+
+async def test_every_record_of_an_end_to_end_flow_is_as_the_contracts_describe(
+    platform: Platform,
+) -> None:
+    cites = [await platform.label(uai, territory=f"Territoire {n}")
+             for n, uai in enumerate(["0691234A", "0692345B", "0693456C"])]
+    for cite in cites:
+        await platform.wait_alliance(cite)
+    await platform.cite_command(cites[0], "suspension", {"motive": "Gouvernance à revoir"})
+    await platform.cite_command(cites[0], "reinstatement", {"motive": "Gouvernance revue"})
+    registered = await platform.par.post("/partners", headers=NATIONAL, json={
+        "kind": "association", "name": "Passerelles Éducatives", "departement": "69",
+        "siret": "84213756400014"})
+    assert registered.status_code == 201, registered.text
+
+    done = await asyncio.to_thread(subprocess.run, [
+        sys.executable, str(EXAMPLE), "--bootstrap", platform.kafka,
+        "--asyncapi", str(REPO / "shared" / "contracts" / "asyncapi.yaml"),
+        "--prefix", platform.topic_prefix, "--idle", "3", "--timeout", "120",
+    ], capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = {line.split()[1]: int(line.split()[0]) for line in done.stdout.splitlines()
+              if line.strip() and line.split()[0].isdigit() and len(line.split()) == 2}
+    assert counts["labelling.TerritoryLabelled"] == 3
+    assert counts["labelling.CandidatureSubmitted"] == 3
+    assert counts["labelling.LabelSuspended"] == counts["labelling.LabelReinstated"] == 1
+    assert counts["partners.AllianceOpened"] == 3
+    assert counts["partners.PartnerRegistered"] >= 4  # 3 lead collèges + the association
+    assert ", 0 not as described" in done.stdout
