@@ -25,6 +25,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,18 @@ class Consumes:
     events: tuple[tuple[str, int], ...]
 
 
-def platform_document(consumers: Sequence[Consumes] = (), *, version: str = "0.1.0"
+def contracts_version() -> str:
+    """This package's version: the AsyncAPI document describes exactly it."""
+    try:
+        return metadata.version("cites-contracts")
+    except metadata.PackageNotFoundError:  # imported from a source tree, not installed
+        return "0.0.0"
+
+
+def platform_document(consumers: Sequence[Consumes] = (), *, version: str | None = None
                       ) -> dict[str, Any]:
     """The whole catalogue: every topic, event, producer and declared consumer."""
-    return _Builder(version).build(
+    return _Builder(version or contracts_version()).build(
         title="Cités éducatives platform events",
         description="Every event the services of the Cités éducatives platform exchange "
                     "over Kafka. Each record's value is the JSON envelope, its key the "

@@ -45,9 +45,13 @@ __all__ = [
     "schema_filename",
 ]
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_IN_REPOSITORY = Path(__file__).resolve().parent.parent
+PUBLISHED = Path(__file__).resolve().parent / "published"
+"""Where an installed wheel carries the published documents (see setup.py)."""
+PACKAGE_ROOT = _IN_REPOSITORY if (_IN_REPOSITORY / "schemas").is_dir() else PUBLISHED
+"""The repository's ``shared/contracts`` (editable install), else the wheel's copies."""
 DEFAULT_DIR = PACKAGE_ROOT / "schemas"
-README = PACKAGE_ROOT / "README.md"
+README = _IN_REPOSITORY / "README.md"
 ENVELOPE_FILE = "envelope.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _COMMAND = "python -m cites_contracts.schemas"
@@ -266,6 +270,11 @@ python -m cites_contracts.schemas check                # committed schemas and R
 python -m cites_contracts.schemas check --against DIR  # breaking changes against another set
 python -m cites_contracts.schemas docs                 # rewrite this page
 ```
+
+Another team installs the contracts as a wheel: `python -m build shared/contracts` makes
+`cites_contracts-<version>-py3-none-any.whl`, which carries these schemas and the AsyncAPI
+document (`cites_contracts.schemas.DEFAULT_DIR`, `cites_contracts.asyncapi.DOCUMENT`);
+topics are provisioned with `python -m cites_contracts.topics apply` (the `kafka` extra).
 
 Hypothesis strategies of valid payloads for any service's tests:
 `cites_contracts.testing.payloads(TerritoryLabelled)` (needs the `testing` extra).
