@@ -178,3 +178,18 @@ async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: 
     assert [w["id"] for w in waves] == ["2019", "2021", "2022", WAVE_2024, "2026-outre-mer"]
     assert waves[-1]["submitted_count"] == 1
 
+
+
+async def test_the_csv_export_neutralises_what_a_spreadsheet_would_run_as_a_formula(
+        service: Labelling) -> None:
+    # OWASP "CSV injection": a cell starting with = + - @ (or tab, CR) is a formula to a
+    # spreadsheet; it is exported with a leading ' so it stays text. JSON keeps the name.
+    names = ['=HYPERLINK("http://evil.example","Cliquez")', "+33 Quartiers", "-Nord", "@SUM(A1)"]
+    for n, name in enumerate(names):
+        await service.labelled(territory_name=name, qpvs=[qpv(f"QN0691{n}C")])
+    as_csv = await service.http.get("/opendata/cites.csv", headers=AS_VIEWER)
+    as_json = (await service.http.get("/opendata/cites.json", headers=AS_VIEWER)).json()
+
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["lib_cite"] for r in rows] == [f"'{name}" for name in names]
+    assert [c["lib_cite"] for c in as_json] == names

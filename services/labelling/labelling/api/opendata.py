@@ -2,7 +2,8 @@
 
 Columns: ``id_cite``, ``lib_cite``, ``departement``, ``communes`` and ``qpvs`` (codes; ';'
 between codes in CSV), ``wave``, the label period, ``status``. Every cité ever labelled
-is listed, with its current status (filters narrow it).
+is listed, with its current status (filters narrow it). A CSV cell that a spreadsheet would
+take for a formula is prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ async def cites_json(caller: Anyone, wave: WaveId | None = None,
     return await _cites(caller, wave, status, departement)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR)
+    gets a leading ``'`` (OWASP, "CSV injection"); the JSON export keeps the value as is."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
                "period_start", "period_end", "status")
 
@@ -78,8 +88,8 @@ async def cites_csv(caller: Anyone, wave: WaveId | None = None,
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in await _cites(caller, wave, status, departement):
-        writer.writerow((c.id_cite, c.lib_cite, c.departement, ";".join(c.communes),
-                         ";".join(c.qpvs), c.wave, c.period.start.isoformat(),
-                         c.period.end.isoformat(), c.status.value))
+        writer.writerow(_cell(v) for v in (
+            c.id_cite, c.lib_cite, c.departement, ";".join(c.communes), ";".join(c.qpvs),
+            c.wave, c.period.start.isoformat(), c.period.end.isoformat(), c.status.value))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="cites.csv"'})
