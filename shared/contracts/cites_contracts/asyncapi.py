@@ -23,7 +23,7 @@ import argparse
 import copy
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -326,20 +326,15 @@ def check(path: Path, consumers: Sequence[Consumes]) -> list[str]:
     return []
 
 
-def _walk(paths: Sequence[str]) -> Iterator[Path]:
-    for p in paths:
-        yield Path(p)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cites_contracts.asyncapi",
                                      description="The platform's AsyncAPI document.")
     parser.add_argument("command", choices=["export", "check", "print"])
-    parser.add_argument("--consumers", nargs="*", default=[],
+    parser.add_argument("--consumers", nargs="*", default=[], type=Path,
                         help="consumer declarations (services/*/consumes.json)")
     parser.add_argument("--out", type=Path, default=DOCUMENT)
     args = parser.parse_args(argv)
-    consumers = load_consumers(list(_walk(args.consumers)))
+    consumers = load_consumers(args.consumers)
     if args.command == "print":
         sys.stdout.write(render(platform_document(consumers)))
         return 0

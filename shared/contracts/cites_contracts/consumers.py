@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .compat import _json_kind, _pointer  # the compatibility check's own
 from .envelope import registry
 from .schemas import event_schema
 
@@ -66,10 +67,7 @@ def field_types(schema: Schema, path: str) -> tuple[set[str], bool] | None:
 
 def _resolve(root: Schema, node: Schema) -> Schema:
     while "$ref" in node:
-        ref = str(node["$ref"])
-        if not ref.startswith("#/$defs/"):
-            raise ValueError(f"unsupported reference {ref}")
-        node = root["$defs"][ref.removeprefix("#/$defs/")]
+        node = _pointer(root, str(node["$ref"]))
     return node
 
 
@@ -98,20 +96,10 @@ def _types(root: Schema, node: Schema) -> set[str]:
             found.add(declared)
         elif "const" in a or "enum" in a:
             values = [a["const"]] if "const" in a else list(a["enum"])
-            found.update(_json_type(v) for v in values)
+            found.update(_json_kind(v) for v in values)
         elif "properties" in a:
             found.add("object")
     return found
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    return {float: "number", str: "string", list: "array", dict: "object"}[type(value)]
 
 
 def check(declaration: Mapping[str, Any],
@@ -150,7 +138,12 @@ def check_files(paths: Sequence[Path]) -> list[str]:
     schemas = catalogue_schemas()
     problems = []
     for path in paths:
-        problems += [f"{path}: {p}" for p in check(json.loads(path.read_text("utf-8")), schemas)]
+        try:
+            declaration = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: cannot read it: {exc}")
+            continue
+        problems += [f"{path}: {p}" for p in check(declaration, schemas)]
     return problems
 
 

@@ -235,8 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{t.name}  partitions={t.partitions} replicas={t.replication_factor} "
                   f"{' '.join(f'{k}={v}' for k, v in t.configs().items())}\n  {t.why}")
         return 0
-    done = asyncio.run(apply(args.bootstrap, declared_topics(args.consumer),
-                             prefix=args.prefix))
+    try:
+        done = asyncio.run(apply(args.bootstrap, declared_topics(args.consumer),
+                                 prefix=args.prefix))
+    except Exception as exc:  # unreachable broker, refused request: say it, no traceback
+        print(f"cannot provision the topics on {args.bootstrap}: {exc}", file=sys.stderr)
+        return 2
     for name in done.created:
         print(f"created {name}")
     for line in done.drift:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cites_contracts.consumers import catalogue_schemas, check, field_types
+from cites_contracts.consumers import catalogue_schemas, check, check_files, field_types
 
 LABELLED = ("labelling.TerritoryLabelled", 1)
 DECLARATION: dict[str, Any] = {
@@ -94,3 +95,11 @@ def test_a_field_declared_optional_may_be_null() -> None:
     types, always = field_types(catalogue_schemas()[LABELLED], "convention_signed_on") or (
         set(), True)
     assert types == {"string"} and not always
+
+
+def test_an_unreadable_declaration_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "consumes.json"
+    broken.write_text("{not json", encoding="utf-8")
+    problems = check_files([tmp_path / "missing.json", broken])
+    assert [p.split(": cannot read it")[0] for p in problems] == [
+        str(tmp_path / "missing.json"), str(broken)]

@@ -53,3 +53,10 @@ def test_the_list_command_prints_each_topic_with_its_configuration(
     out = capsys.readouterr().out
     for t in ALL_TOPICS:
         assert f"{t.name}  partitions={t.partitions}" in out
+
+
+def test_an_unreachable_broker_is_one_clear_line_and_exit_status_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["apply", "--bootstrap", "127.0.0.1:1"]) == 2
+    assert "cannot provision the topics on 127.0.0.1:1" in capsys.readouterr().err
