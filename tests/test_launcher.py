@@ -204,3 +204,47 @@ def test_a_sink_that_stopped_answering_is_replaced_not_reused(infra: dict[str, s
     assert fresh["pid"] != wedged and fresh["state"] == "running"
     with smtplib.SMTP(infra["SMTP_HOST"], int(infra["SMTP_PORT"]), timeout=10) as smtp:
         assert smtp.noop()[0] == 250
+
+
+ZOMBIE_LEADER = r"""
+import ctypes, socket, sys, threading, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+print(listener.getsockname()[1], flush=True)
+threading.Thread(target=time.sleep, args=(3600,)).start()
+ctypes.CDLL(None).pthread_exit(None)  # the leader exits; its thread lives on with the socket
+"""
+
+
+def test_a_process_is_gone_only_when_its_last_thread_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed sink whose main thread is a zombie may still hold its port through another
+    thread (CI once saw `up` find the port taken right after stopping a wedged sink): the
+    launcher must not call it gone, nor the port free, until every thread has exited."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("launcher", LAUNCHER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "launcher", module)  # its dataclasses look themselves up
+    spec.loader.exec_module(module)
+
+    script = tmp_path / "zombie_leader.py"
+    script.write_text(ZOMBIE_LEADER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the leader thread never exited"
+            time.sleep(0.05)
+        assert not module.port_free(port)
+        assert module.alive(proc.pid, script.name), "a zombie leader with a live thread is alive"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

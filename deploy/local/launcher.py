@@ -152,15 +152,26 @@ def run(
 
 
 def alive(pid: int, marker: str) -> bool:
-    """True when `pid` runs (not a zombie) and its command line contains `marker`."""
+    """True when a thread of `pid` still runs and its command line contains `marker`.
+
+    Every thread counts, not only the leader: a killed process whose main thread is already a
+    zombie may still hold its sockets through another thread for a moment (CI saw `up` find the
+    SMTP port taken right after stopping a wedged sink), and the leader's own cmdline is empty
+    by then.
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and marker in cmdline
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (task / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state not in ("Z", "X") and marker in cmdline:
+            return True
+    return False
 
 
 def read_pid(pidfile: Path, marker: str) -> int | None:
