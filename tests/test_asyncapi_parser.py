@@ -24,7 +24,10 @@ def parse(*paths: Path) -> subprocess.CompletedProcess[str]:
 def test_the_platform_document_is_valid_without_warnings() -> None:
     done = parse(REPO / "shared" / "contracts" / "asyncapi.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "valid (29 messages, 0 errors or warnings" in done.stdout
+    from cites_contracts import registry
+
+    messages = len(registry.catalogue())  # one per (type, version)
+    assert f"valid ({messages} messages, 0 errors or warnings" in done.stdout
 
 
 def test_every_service_document_is_valid_without_warnings(tmp_path: Path) -> None:

@@ -65,6 +65,10 @@ class Topic:
     """Why this retention (or compaction): part of the contract, shown in the catalogue."""
     extra_configs: tuple[tuple[str, str], ...] = ()
     """Further topic configurations (e.g. compaction timings), as Kafka names them."""
+    personal_data: bool = False
+    """Its values hold personal data (e-mail addresses): it is compacted, keyed per person,
+    and erasure publishes a tombstone for the key. No other topic may hold personal data;
+    a dead letter of such a record keeps its key and headers, not its value."""
 
     def __str__(self) -> str:
         return self.name
@@ -93,6 +97,10 @@ class EventSpec:
     topic: Topic
     key_field: str
     emitted_when: str
+    retired: str = ""
+    """Why this version is no longer produced (and what replaces it); empty while it is.
+    A retired version stays in the catalogue: records of it remain on kept topics and
+    consumers still decode them."""
 
     @property
     def producer(self) -> str:
@@ -174,11 +182,13 @@ def event(
     topic: Topic,
     key: str,
     emitted_when: str,
+    retired: str = "",
 ) -> Callable[[type[E]], type[E]]:
     """Declare an event payload class and register it.
 
     ``key`` names the payload field holding the aggregate id (used as Kafka key).
     ``emitted_when`` documents, for outside consumers, when the producer emits it.
+    ``retired`` says why a version is no longer produced and what replaces it.
     """
 
     def decorate(cls: type[E]) -> type[E]:
@@ -191,7 +201,7 @@ def event(
             raise TypeError(f"{cls.__name__}: topic {topic.name} is keyed by {topic.key!r}")
         if version < 1:
             raise TypeError(f"{cls.__name__}: version must be >= 1, not {version}")
-        spec = EventSpec(type_, version, cls, topic, key, emitted_when)
+        spec = EventSpec(type_, version, cls, topic, key, emitted_when, retired)
         cls.spec = spec
         registry.register(spec)
         return cls

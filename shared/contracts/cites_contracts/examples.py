@@ -56,6 +56,11 @@ _CANDIDATURE_REJECTED: Final = "3bffd3b8-fbe6-4d40-b920-ceb55d65356a"
 _CANDIDATURE_WITHDRAWN: Final = "8688a04e-041e-4272-a469-c9d75724476a"
 """A candidature of another territory of the 2019 wave, withdrawn by its troïka."""
 
+_TROIKA_PREFET: Final = "5f0b6c2e-8a47-4f0e-9d5b-1c2a3e4f5a61"
+_TROIKA_RECTEUR: Final = "6a1c7d3f-9b58-4a1f-8e6c-2d3b4f5a6b72"
+_TROIKA_MAIRE: Final = "7b2d8e4a-ac69-4b2a-9f7d-3e4c5a6b7c83"
+"""The troïka's cards on labelling.contacts (the candidature names them by these ids)."""
+
 _DEPARTEMENT: Final = "69"  # Rhône
 _INSEE_VAULX: Final = "69256"
 _SIREN_VAULX: Final = "216902569"  # a commune's SIREN: 21 + INSEE code + Luhn key
@@ -199,6 +204,36 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "submitted_by": "prefecture",
                 "submitted_at": "2019-06-14T09:42:00Z",
                 "requested_annual_contribution": 35_000_000,
+            },
+        ),
+        (
+            ("labelling.CandidatureSubmitted", 2),
+            {
+                "candidature_id": _CANDIDATURE_VAULX,
+                "territory_name": "Vaulx-en-Velin",
+                "departement": _DEPARTEMENT,
+                "wave": _wave_2019(),
+                "perimeter": _perimeter_2019(),
+                "lead_college_uai": _UAI_AIME_CESAIRE,
+                "troika": [
+                    {"role": "prefet", "contact_id": _TROIKA_PREFET},
+                    {"role": "recteur", "contact_id": _TROIKA_RECTEUR},
+                    {"role": "maire", "contact_id": _TROIKA_MAIRE},
+                ],
+                "submitted_by": "prefecture",
+                "submitted_at": "2019-06-14T09:42:00Z",
+                "requested_annual_contribution": 35_000_000,
+            },
+        ),
+        # --- labelling.contacts (compacted): one card per troïka signatory ------------------
+        (
+            ("labelling.TroikaContactPublished", 1),
+            {
+                "contact_id": _TROIKA_PREFET,
+                "candidature_id": _CANDIDATURE_VAULX,
+                "role": "prefet",
+                "email": "prefet@rhone.gouv.fr",
+                "published_at": "2019-06-14T09:42:00Z",
             },
         ),
         (
@@ -379,6 +414,48 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                     },
                 ],
                 "updated_at": "2020-05-12T13:10:00Z",
+            },
+        ),
+        (
+            ("partners.PartnerRegistered", 2),
+            {
+                "partner_id": _PARTNER_COMMUNE,
+                "kind": "commune",
+                "name": "Ville de Vaulx-en-Velin",
+                "departement": _DEPARTEMENT,
+                "uai": None,
+                "siret": None,
+                "siren": _SIREN_VAULX,
+                "insee_code": _INSEE_VAULX,
+                "commune_insee_code": _INSEE_VAULX,
+                "contact_ids": [_CONTACT_COMMUNE],
+                "registered_at": "2019-09-20T08:40:00Z",
+            },
+        ),
+        (
+            ("partners.PartnerUpdated", 2),
+            {
+                "partner_id": _PARTNER_PASSERELLES,
+                "kind": "association",
+                "name": "Passerelles Éducatives Vaulx",
+                "departement": _DEPARTEMENT,
+                "uai": None,
+                "siret": _SIRET_PASSERELLES,
+                "siren": None,
+                "insee_code": None,
+                "commune_insee_code": _INSEE_VAULX,
+                "contact_ids": [_CONTACT_PASSERELLES_ACCUEIL, _CONTACT_PASSERELLES_DURAND],
+                "updated_at": "2020-05-12T13:10:00Z",
+            },
+        ),
+        # --- partners.contacts (compacted): one card per consenting contact -----------------
+        (
+            ("partners.ContactCardPublished", 1),
+            {
+                "contact_id": _CONTACT_PASSERELLES_DURAND,
+                "partner_id": _PARTNER_PASSERELLES,
+                "email": "c.durand@passerelles-vaulx.fr",
+                "published_at": "2020-05-12T13:10:00Z",
             },
         ),
         (
@@ -590,7 +667,10 @@ _TERRITORY_LABELLED: Final = ("labelling.TerritoryLabelled", 1)
 
 _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     # labelling.candidatures: each candidature is its own stream.
-    ("labelling.CandidatureSubmitted", 1): _Occurrence(1),
+    ("labelling.CandidatureSubmitted", 1): _Occurrence(1),  # retired: v2 replaces it
+    ("labelling.CandidatureSubmitted", 2): _Occurrence(1),
+    # labelling.contacts: each signatory's card is its own stream.
+    ("labelling.TroikaContactPublished", 1): _Occurrence(1),
     ("labelling.CandidatureReviewStarted", 1): _Occurrence(2),
     ("labelling.CandidatureWithdrawn", 1): _Occurrence(2),  # submitted, then withdrawn
     ("labelling.CandidatureRejected", 1): _Occurrence(3),  # submitted, reviewed, rejected
@@ -606,6 +686,10 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     # partners.registry: each partner is its own stream.
     ("partners.PartnerRegistered", 1): _Occurrence(1),
     ("partners.PartnerUpdated", 1): _Occurrence(2),
+    ("partners.PartnerRegistered", 2): _Occurrence(1),  # retired v1 → v2, same place
+    ("partners.PartnerUpdated", 2): _Occurrence(2),
+    # partners.contacts: each contact's card is its own stream.
+    ("partners.ContactCardPublished", 1): _Occurrence(1),
     ("partners.ContactErased", 1): _Occurrence(3),
     # partners.alliances, cite-042.
     ("partners.AllianceOpened", 1): _Occurrence(1, _TERRITORY_LABELLED),

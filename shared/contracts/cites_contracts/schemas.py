@@ -30,7 +30,7 @@ from typing import Any
 from . import events as _events  # noqa: F401 - fills the registry
 from .compat import breaking_changes
 from .envelope import Envelope, Event, EventSpec, registry
-from .topics import ALL_TOPICS, dead_letter_topics
+from .topics import ALL_TOPICS, ERASURE_PROMISE, dead_letter_topics
 
 __all__ = [
     "ENVELOPE_FILE",
@@ -79,6 +79,10 @@ def event_schema(spec: EventSpec) -> dict[str, Any]:
             "x-emitted-when": spec.emitted_when,
         }
     )
+    if spec.retired:
+        schema["x-retired"] = spec.retired
+    if spec.topic.personal_data:
+        schema["x-personal-data"] = True
     return schema
 
 
@@ -318,21 +322,31 @@ def render_catalogue() -> str:
     ]
     for spec in specs:
         link = f"[`{spec.type}`](schemas/{schema_filename(spec)})"
+        when = (f"**Retired, no longer produced**: {spec.retired}" if spec.retired
+                else spec.emitted_when)
         lines.append(
             f"| {link} | {spec.version} | {spec.producer} | `{spec.topic.name}` "
-            f"| `{spec.key_field}` | {_cell(spec.emitted_when)} |"
+            f"| `{spec.key_field}` | {_cell(when)} |"
         )
     lines += ["", "## Personal data", ""]
+    erasable = ", ".join(f"`{t.name}`" for t in ALL_TOPICS if t.personal_data)
     lines.append(
-        "Only these fields carry personal data (e-mail addresses, no names); each event's "
-        "docstring says why. On `partners.ContactErased` every consumer forgets the contact."
+        "Only these fields carry personal data (e-mail addresses, no names), and only on "
+        f"the compacted topics keyed per person ({erasable}): erasure publishes a tombstone "
+        "(null value) for the person's key, and every earlier value of it is gone from Kafka "
+        f"within {ERASURE_PROMISE} (see `cites_contracts.topics.ERASURE_PROMISE` for how the "
+        "topics' configuration keeps that). Consumers that keep an address forget it on the "
+        "tombstone (and on `partners.ContactErased`). Retired versions that carried "
+        "addresses on kept topics are listed apart: they are no longer produced."
     )
     lines.append("")
     for spec in specs:
         paths = _email_paths(event_schema(spec))
         if paths:
             shown = ", ".join(f"`{p}`" for p in paths)
-            lines.append(f"- `{spec.type}` v{spec.version}: {shown}")
+            retired = " (retired)" if spec.retired else ""
+            lines.append(f"- `{spec.type}` v{spec.version}{retired} on "
+                         f"`{spec.topic.name}`: {shown}")
     lines += ["", _COMMANDS]
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -22,13 +22,18 @@ _KEPT = ("The events are the history other services replay to build their "
 
 __all__ = [
     "ALL_TOPICS",
+    "ERASURE_PROMISE",
     "FUNDING_ALLOCATIONS",
     "FUNDING_ENVELOPES",
     "LABELLING_CANDIDATURES",
+    "LABELLING_CONTACTS",
     "LABELLING_LABELS",
     "NOTIFICATIONS_DELIVERIES",
     "PARTNERS_ALLIANCES",
+    "PARTNERS_CONTACTS",
     "PARTNERS_REGISTRY",
+    "ROLL_KEY",
+    "ROLL_NUDGE_S",
     "Provisioned",
     "apply",
     "dead_letter_topics",
@@ -56,10 +61,10 @@ PARTNERS_REGISTRY = Topic(
     "partners.registry",
     "partners",
     "Partner organisations (schools, communes, State services, associations…) and the "
-    "e-mail of their consenting contacts.",
+    "ids of their consenting contacts (their cards are on partners.contacts).",
     key="partner_id",
-    why=_KEPT + " (Contacts' addresses are to leave these events for a compacted "
-    "topic that erasure can reach.)"
+    why=_KEPT + " No personal data since version 2 of its events: contacts are named by "
+    "id; their addresses are on partners.contacts, which erasure reaches."
 )
 
 PARTNERS_ALLIANCES = Topic(
@@ -97,9 +102,71 @@ NOTIFICATIONS_DELIVERIES = Topic(
     "them to rebuild state."
 )
 
+# -- personal data: compacted, keyed per person, erased by a tombstone ------------------
+ERASURE_PROMISE = "1 hour"
+"""An erased person's address is gone from the producing service's database in the
+erasure's own transaction (state and outbox), and from every Kafka topic within this.
+
+How the topic configuration below keeps it: the active segment is never compacted, and
+Kafka decides to roll it only when a record is appended to it, once its first record is
+older than ``min(segment.ms, max.compaction.lag.ms)`` (10 min). The producer appends a
+roll nudge (a tombstone of :data:`ROLL_KEY`) to each partition every :data:`ROLL_NUDGE_S`
+(5 min), so a segment holding an address or its tombstone closes within 15 min; a closed
+segment older than ``max.compaction.lag.ms`` is compacted at the log cleaner's next pass
+(``log.cleaner.backoff.ms``, 15 s). Compaction keeps, per key, only the last record: the
+tombstone. Worst case ≈ 16 min plus the cleaner's queue: 1 hour leaves a margin.
+Tombstones (no personal data) are kept ``delete.retention.ms`` (7 days), so a consumer
+down for up to a week still sees them; one down longer must rebuild from the topic."""
+
+ROLL_NUDGE_S = 300.0
+"""How often a producer of personal data appends a roll nudge to each partition."""
+
+ROLL_KEY = b"~roll"
+"""Key of the roll nudges: a tombstone of a key no person has (consumers ignore it)."""
+
+_ERASABLE = (
+    ("segment.ms", str(10 * 60 * 1000)),
+    ("max.compaction.lag.ms", str(10 * 60 * 1000)),
+    ("min.compaction.lag.ms", "0"),
+    ("min.cleanable.dirty.ratio", "0.01"),
+    ("delete.retention.ms", str(7 * DAY_MS)),
+)
+_ERASABLE_WHY = (
+    "Personal data, erasable: compacted by person, so a person's earlier values disappear "
+    "and erasure's tombstone (a null value) removes the last one; the compaction timings "
+    f"keep the erasure promise (gone from Kafka within {ERASURE_PROMISE}, see "
+    "cites_contracts.topics.ERASURE_PROMISE). Tombstones stay 7 days for late consumers.")
+
+PARTNERS_CONTACTS = Topic(
+    "partners.contacts",
+    "partners",
+    "The current card (partner, e-mail) of each partner contact who consents to the "
+    "programme's e-mails. A null value (tombstone) means: forget this contact (erased, or "
+    "consent withdrawn).",
+    key="contact_id",
+    cleanup_policy="compact",
+    extra_configs=_ERASABLE,
+    personal_data=True,
+    why=_ERASABLE_WHY,
+)
+
+LABELLING_CONTACTS = Topic(
+    "labelling.contacts",
+    "labelling",
+    "The current card (candidature, role, e-mail) of each troïka signatory of a submitted "
+    "candidature. A null value (tombstone) means: forget this signatory (erased).",
+    key="contact_id",
+    cleanup_policy="compact",
+    extra_configs=_ERASABLE,
+    personal_data=True,
+    why=_ERASABLE_WHY,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     LABELLING_CANDIDATURES,
+    LABELLING_CONTACTS,
     LABELLING_LABELS,
+    PARTNERS_CONTACTS,
     PARTNERS_REGISTRY,
     PARTNERS_ALLIANCES,
     FUNDING_ENVELOPES,

@@ -152,11 +152,11 @@ def test_the_readme_catalogue_is_up_to_date() -> None:
 def test_the_catalogue_lists_every_event_with_topic_key_and_schema() -> None:
     page = render_catalogue()
     for spec in registry.catalogue():
-        row = next(line for line in page.splitlines() if f"[`{spec.type}`]" in line)
-        assert f"schemas/{spec.type}.v{spec.version}.json" in row
+        row = next(line for line in page.splitlines()
+                   if f"schemas/{spec.type}.v{spec.version}.json" in line)
         assert f"`{spec.topic.name}`" in row
         assert f"`{spec.key_field}`" in row
-        assert spec.emitted_when.rstrip(".") in row
+        assert (spec.retired or spec.emitted_when).rstrip(".") in row
 
 
 def test_docs_writes_the_page_where_asked(tmp_path: Path) -> None:

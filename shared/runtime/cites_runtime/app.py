@@ -119,6 +119,8 @@ class Runtime(Generic[S]):
                 s.dsn, s.db_schema, publisher, topic_prefix=s.topic_prefix,
                 batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
                 retention=timedelta(hours=s.relay_retention_hours),
+                nudge_topics=[t for t in self.definition.produces if t.personal_data],
+                nudge_every=s.relay_roll_nudge_s,
             )
             self._spawn(self.relay.run(), "relay")
         consumer = self.definition.consumer

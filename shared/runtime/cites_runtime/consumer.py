@@ -244,6 +244,12 @@ class ConsumerRunner:
         self._clock, self._zone = clock, zone
         self.stale = 0
         """Events skipped as stale by this runner so far."""
+        read = {ev.spec.topic for ev in consumer.handlers}
+        self._compacted = frozenset(topic_prefix + t.name for t in read
+                                    if t.cleanup_policy == "compact")
+        """Where a null value is a tombstone (a key erased), not a broken record."""
+        self._personal = frozenset(topic_prefix + t.name for t in read if t.personal_data)
+        """Where a value holds personal data: a dead letter keeps only key and headers."""
 
     def _new_backoff(self) -> Backoff:
         return Backoff(*self._backoff)
@@ -284,6 +290,11 @@ class ConsumerRunner:
             for rec in records:
                 # Whatever a record carries, it ends applied, ignored or dead-lettered:
                 # an exception escaping here would stop every partition of the batch.
+                if rec.value is None and rec.topic in self._compacted:
+                    # A tombstone: the producer erased this key. Consumers that keep what
+                    # the key's records said forget it on the producer's erasure event.
+                    skipped += 1
+                    continue
                 if rec.value is not None and len(rec.value) > self.max_event_bytes:
                     dead.append(_Dead(rec, "too-large", f"{len(rec.value)} bytes: more than "
                                       f"the {self.max_event_bytes} an event may have", 0))
@@ -552,8 +563,13 @@ class ConsumerRunner:
                 topic=self.dlq_topic,
                 key=d.record.key or b"",
                 # A letter must fit where its record did not: it keeps what may be read.
-                value=(d.record.value or b"")[:self.max_event_bytes],
+                # A personal-data record's value stays where erasure reaches it (its
+                # compacted topic, at the origin offset), not on the kept dead letters.
+                value=b"" if d.record.topic in self._personal
+                else (d.record.value or b"")[:self.max_event_bytes],
                 headers=[
+                    *([("dlq.value_withheld", b"personal data: read it at its origin")]
+                      if d.record.topic in self._personal else []),
                     *[(k, b"" if v is None else v) for k, v in d.record.headers
                       if not k.startswith("dlq.")],
                     *([("dlq.truncated_from", str(len(d.record.value)).encode())]

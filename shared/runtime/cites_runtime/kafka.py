@@ -47,8 +47,11 @@ RECORD_OVERHEAD = 512
 class OutboundRecord:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None
+    """None: a tombstone (erases ``key`` on a compacted topic)."""
     headers: list[tuple[str, bytes]]
+    partition: int | None = None
+    """None: the producer's partitioner chooses from the key, as ``send()`` would."""
 
 
 class Publisher(Protocol):
@@ -101,7 +104,7 @@ class AiokafkaPublisher:
 
     async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
         for r in records:  # refuse before sending anything: the producer stays usable
-            size = len(r.key) + len(r.value) + sum(len(k) + len(v) for k, v in r.headers)
+            size = len(r.key) + len(r.value or b"") + sum(len(k) + len(v) for k, v in r.headers)
             if size > self._max_record:
                 raise MessageSizeTooLargeError(
                     f"a record of {size} bytes for {r.topic} exceeds the producer's limit "
@@ -115,7 +118,8 @@ class AiokafkaPublisher:
             parts = partitions.get(r.topic)
             if parts is None:
                 parts = partitions[r.topic] = await self._partitions(r.topic)
-            tp = (r.topic, partitioner(r.key, parts, parts))
+            tp = (r.topic, partitioner(r.key, parts, parts) if r.partition is None
+                  else r.partition)
             builder = builders.get(tp)
             if builder is None:
                 builder = builders[tp] = producer.create_batch()

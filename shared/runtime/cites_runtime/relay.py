@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import asyncpg
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
+
+from cites_contracts import Topic
+from cites_contracts.topics import ROLL_KEY, ROLL_NUDGE_S
 
 from .db import Conn, quote_ident
 from .kafka import OutboundRecord, Publisher
@@ -53,6 +57,8 @@ class OutboxRelay:
         purge_every: float = 300.0,
         metrics_every: float = 5.0,
         command_timeout: float = 60.0,
+        nudge_topics: Sequence[Topic] = (),
+        nudge_every: float = ROLL_NUDGE_S,
     ):
         self.dsn = dsn
         self.schema = schema
@@ -65,6 +71,10 @@ class OutboxRelay:
         self.purge_every = purge_every
         self.metrics_every = metrics_every
         self.command_timeout = command_timeout
+        self.nudge_topics = tuple(nudge_topics)
+        """Personal-data topics it produces: their segments must roll for compaction to
+        erase (see :meth:`nudge`)."""
+        self.nudge_every = nudge_every
         self.is_leader = False
         self.published = 0
         self.advanced_at = time.monotonic()
@@ -216,6 +226,20 @@ class OutboxRelay:
         self.advanced_at = time.monotonic()
         PUBLISHED.labels(self.schema).inc(len(ids))
 
+    async def nudge(self) -> None:
+        """Append a roll nudge — a tombstone of :data:`~cites_contracts.topics.ROLL_KEY`,
+        which no person has — to every partition of each personal-data topic.
+
+        Kafka rolls a segment only when a record is appended to it, and never compacts the
+        active one: without a later record, an erased person's earlier value and its
+        tombstone could sit in an active segment for ever. These appends bound it
+        (``ERASURE_PROMISE``). Consumers skip tombstones; compaction drops the nudges.
+        """
+        records = [OutboundRecord(self.topic_prefix + t.name, ROLL_KEY, None, [], partition=p)
+                   for t in self.nudge_topics for p in range(t.partitions)]
+        if records:
+            await self.publisher.publish_batch(records)
+
     async def purge(self, conn: Conn) -> int:
         """Delete rows published longer ago than the retention."""
         status = await conn.execute(
@@ -280,7 +304,7 @@ class OutboxRelay:
             self._set_leader(True)
             log.info("relay is active", schema=self.schema)
             await conn.add_listener(outbox_channel(self.schema), self._on_notify)
-            last_purge = last_metrics = 0.0
+            last_purge = last_metrics = last_nudge = 0.0
             broker_backoff = Backoff()
             while True:
                 self._wake.clear()
@@ -312,6 +336,12 @@ class OutboxRelay:
                 if now - last_purge >= self.purge_every:
                     await self.purge(conn)
                     last_purge = now
+                if self.nudge_topics and now - last_nudge >= self.nudge_every:
+                    try:
+                        await self.nudge()
+                    except Exception as exc:  # the next pass tries again; rows come first
+                        log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
+                    last_nudge = now
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
                 # cancellation that arrives as the NOTIFY wakes it (stop() then hangs).
                 with contextlib.suppress(TimeoutError):
@@ -331,9 +361,12 @@ class OutboxRelay:
 
 
 def _headers(r: asyncpg.Record) -> list[tuple[str, bytes]]:
-    h = [
+    # A tombstone is no event: no type or version a consumer could route on.
+    h = [] if r["value"] is None else [
         ("type", r["event_type"].encode()),
         ("version", str(r["event_version"]).encode()),
+    ]
+    h += [
         ("event_id", str(r["event_id"]).encode()),
         ("correlation_id", str(r["correlation_id"]).encode()),
     ]

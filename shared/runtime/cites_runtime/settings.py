@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cites_contracts.topics import ROLL_NUDGE_S
+
 from .actor import Role
 from .uow import Clock, utc_now
 
@@ -119,6 +121,9 @@ class ServiceSettings(BaseSettings):
     # Readiness fails when events wait longer than this while nothing is published
     # (and the broker answers: a broker outage alone keeps the API in service).
     relay_stall_s: float = Field(60.0, gt=0)
+    # How often the relay appends a roll nudge to each partition of the personal-data
+    # topics it produces (cites_contracts.topics.ERASURE_PROMISE: the promise assumes 300).
+    relay_roll_nudge_s: float = Field(ROLL_NUDGE_S, gt=0)
     # Largest event (key + value + headers) a unit of work may emit: below the producer's
     # and the broker's 1 MiB, so the broker never refuses one of ours for its size.
     event_max_bytes: int = Field(512 * 1024, ge=1024, le=1_000_000)

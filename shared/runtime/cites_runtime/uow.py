@@ -16,12 +16,16 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from cites_contracts import Envelope, Event, encode
+from cites_contracts import Envelope, Event, Topic, encode
 
 from .db import Conn
 from .errors import EventTooLarge
 
-__all__ = ["Cause", "Clock", "UnitOfWork", "new_traceparent", "unit_of_work", "utc_now"]
+TOMBSTONE = "tombstone"
+"""``event_type`` of an outbox row that erases its key (null value, no event)."""
+
+__all__ = ["TOMBSTONE", "Cause", "Clock", "UnitOfWork", "new_traceparent", "unit_of_work",
+           "utc_now"]
 
 Clock = Callable[[], datetime]
 """Returns the current instant, aware. Injected (settings.clock) so tests can move time."""
@@ -69,7 +73,7 @@ class UnitOfWork:
         """The instant of this unit of work, aware UTC."""
         self.today: date = self.now.astimezone(zone).date()
         """Its civil date where the programme is run (``settings.timezone``)."""
-        self._pending: list[tuple[Event, Cause, datetime]] = []
+        self._pending: list[tuple[Event | tuple[Topic, str], Cause, datetime]] = []
         self.envelopes: list[Envelope[Event]] = []
         """The envelopes written to the outbox, filled when the unit of work commits."""
 
@@ -92,22 +96,29 @@ class UnitOfWork:
         The envelope's ``occurred_at`` is the wall clock's, not :attr:`now`: it dates the
         record (the relay's retention counts from it); the payload carries business time.
         """
+        if event.spec.retired:
+            raise TypeError(f"{event.spec.type} v{event.spec.version} is retired: "
+                            f"{event.spec.retired}")
         self._pending.append((event, self._cause, datetime.now(UTC)))
 
-    async def forget_published(self, topic: str, key: str, text: str) -> int:
-        """Right to erasure: delete this schema's outbox rows of ``(topic, key)`` that Kafka
-        already has and whose event contains ``text`` (e.g. an erased e-mail address).
+    async def erase(self, topic: Topic, key: str) -> int:
+        """Right to erasure of one person's key on a personal-data topic: delete every
+        outbox row of ``(topic, key)`` — published or still pending, whatever address it
+        held — and the events of that key emitted in this unit of work, then append a
+        tombstone, published after everything already committed for the key. Kafka's
+        compaction then removes every earlier value (``cites_contracts.topics``).
 
-        The relay keeps published rows for a retention period; erasure does not wait for
-        it. Unpublished rows are left alone (deleting them would lose events); Kafka's own
-        copy is for consumers to forget on the erasure event. Returns the rows deleted.
+        Deleting a pending row loses nothing a consumer needs: the tombstone supersedes
+        it. Returns the outbox rows deleted.
         """
+        if not topic.personal_data:
+            raise ValueError(f"{topic.name} holds no personal data: nothing to erase there "
+                             "(its records are kept; only personal-data topics are erasable)")
+        self._pending = [p for p in self._pending if not (
+            isinstance(p[0], Event) and p[0].spec.topic == topic and p[0].aggregate_id() == key)]
         status = await self.conn.execute(
-            """DELETE FROM outbox
-               WHERE published_at IS NOT NULL AND topic = $1 AND key = $2
-                 AND position(convert_to($3, 'UTF8') IN value) > 0""",
-            topic, key.encode(), text,
-        )
+            "DELETE FROM outbox WHERE topic = $1 AND key = $2", topic.name, key.encode())
+        self._pending.append(((topic, key), self._cause, datetime.now(UTC)))
         return int(status.split()[-1])
 
     async def flush(self) -> None:
@@ -117,10 +128,12 @@ class UnitOfWork:
         pending, self._pending = self._pending, []
         counts: dict[tuple[str, str], int] = {}
         for ev, _, _ in pending:
+            if not isinstance(ev, Event):
+                continue  # a tombstone: no event, no sequence
             key = (ev.spec.topic.name, ev.aggregate_id())
             counts[key] = counts.get(key, 0) + 1
         ordered = sorted(counts)  # one lock order for all writers: no deadlocks
-        rows = await self.conn.fetch(
+        rows = [] if not ordered else await self.conn.fetch(
             """INSERT INTO aggregate_sequences AS s (stream, aggregate_id, last_sequence)
                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
                ON CONFLICT (stream, aggregate_id)
@@ -132,6 +145,14 @@ class UnitOfWork:
             (r["stream"], r["aggregate_id"])] + 1 for r in rows}
         cols: tuple[list[object], ...] = ([], [], [], [], [], [], [], [], [])
         for ev, cause, at in pending:
+            if not isinstance(ev, Event):
+                topic, erased = ev
+                row: tuple[object, ...] = (uuid4(), topic.name, erased.encode(), None, TOMBSTONE,
+                                           0, cause.correlation_id,
+                                           new_traceparent(cause.traceparent), at)
+                for col, cell in zip(cols, row, strict=True):
+                    col.append(cell)
+                continue
             key = (ev.spec.topic.name, ev.aggregate_id())
             seq = next_seq[key]
             next_seq[key] = seq + 1

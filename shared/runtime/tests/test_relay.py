@@ -158,25 +158,6 @@ async def test_published_rows_are_purged_after_the_retention(
                                                                  (b"pending", True)]
 
 
-async def test_erasure_forgets_published_outbox_rows_naming_the_person_and_only_those(
-    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
-) -> None:
-    await emit(pool, migrated.db_schema, ThingHappened(thing_id="p1", n=1, note="anne@x.org"),
-               ThingHappened(thing_id="p1", n=2, note="other"),
-               ThingHappened(thing_id="p2", n=3, note="anne@x.org"))
-    relay = relay_for(migrated, producer)
-    async with pool.acquire() as conn:
-        await relay.publish_pending(conn)
-    await emit(pool, migrated.db_schema, ThingHappened(thing_id="p1", n=4, note="anne@x.org"))
-    async with unit_of_work(pool, migrated.db_schema) as uow:
-        forgotten = await uow.forget_published(THINGS.name, "p1", "anne@x.org")
-    left = await pool.fetch("SELECT key, published_at IS NULL AS pending FROM outbox ORDER BY id")
-    assert forgotten == 1
-    # p1's other event, p2's event, and the not-yet-published one (never lost) remain.
-    assert [(bytes(r["key"]), r["pending"]) for r in left] == [
-        (b"p1", False), (b"p2", False), (b"p1", True)]
-
-
 async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
     migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> None:

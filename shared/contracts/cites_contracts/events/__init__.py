@@ -14,6 +14,7 @@ from .funding import (
 from .labelling import (
     CandidatureRejected,
     CandidatureSubmitted,
+    CandidatureSubmittedV1,
     CandidatureWithdrawn,
     LabelExpired,
     LabelReinstated,
@@ -27,7 +28,9 @@ from .labelling import (
     PerimeterQpv,
     PerimeterSchool,
     TerritoryLabelled,
+    TroikaContactPublished,
     TroikaMember,
+    TroikaSeat,
     Wave,
 )
 from .notifications import NotificationFailed, NotificationSent, Recipient
@@ -35,13 +38,17 @@ from .partners import (
     AllianceClosed,
     AllianceOpened,
     ChefDeFileDesignated,
+    ContactCardPublished,
     ContactErased,
     PartnerContact,
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
     PartnerRegistered,
+    PartnerRegisteredV1,
     PartnerState,
+    PartnerStateV1,
     PartnerUpdated,
+    PartnerUpdatedV1,
 )
 
 __all__ = [
@@ -50,8 +57,10 @@ __all__ = [
     "AllocationRefused",
     "CandidatureRejected",
     "CandidatureSubmitted",
+    "CandidatureSubmittedV1",
     "CandidatureWithdrawn",
     "ChefDeFileDesignated",
+    "ContactCardPublished",
     "ContactErased",
     "EnvelopeOpened",
     "FondsDeLaCiteGranted",
@@ -70,8 +79,11 @@ __all__ = [
     "PartnerJoinedAlliance",
     "PartnerLeftAlliance",
     "PartnerRegistered",
+    "PartnerRegisteredV1",
     "PartnerState",
+    "PartnerStateV1",
     "PartnerUpdated",
+    "PartnerUpdatedV1",
     "PaymentMade",
     "Perimeter",
     "PerimeterAddition",
@@ -82,6 +94,8 @@ __all__ = [
     "ProgrammeAmount",
     "Recipient",
     "TerritoryLabelled",
+    "TroikaContactPublished",
     "TroikaMember",
+    "TroikaSeat",
     "Wave",
 ]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..envelope import Event, event
-from ..topics import LABELLING_CANDIDATURES, LABELLING_LABELS
+from ..topics import LABELLING_CANDIDATURES, LABELLING_CONTACTS, LABELLING_LABELS
 from ..types import (
     ActorRole,
     Cents,
@@ -41,6 +41,7 @@ __all__ = [
     "CandidatureRejected",
     "CandidatureReviewStarted",
     "CandidatureSubmitted",
+    "CandidatureSubmittedV1",
     "CandidatureWithdrawn",
     "ConventionSigned",
     "LabelExpired",
@@ -55,7 +56,9 @@ __all__ = [
     "PerimeterQpv",
     "PerimeterSchool",
     "TerritoryLabelled",
+    "TroikaContactPublished",
     "TroikaMember",
+    "TroikaSeat",
     "Wave",
 ]
 
@@ -111,7 +114,8 @@ class PerimeterAddition(ContractModel):
 
 
 class TroikaMember(ContractModel):
-    """A signatory of the candidature, as a role and the mailbox notifications writes to.
+    """A signatory of the candidature, as a role and the mailbox notifications writes to
+    (version 1 of ``CandidatureSubmitted``, retired).
 
     Personal data: the e-mail is here only because notifications must acknowledge receipt
     and announce the decision to the troïka and may not ask labelling synchronously. No
@@ -122,6 +126,14 @@ class TroikaMember(ContractModel):
     email: Email
 
 
+class TroikaSeat(ContractModel):
+    """A signatory of the candidature: the role, and the id of the signatory's card on
+    ``labelling.contacts`` (where the address is, erasable)."""
+
+    role: TroikaRole
+    contact_id: UUID
+
+
 # --- labelling.candidatures ---------------------------------------------------------------
 
 
@@ -130,8 +142,11 @@ class TroikaMember(ContractModel):
     topic=LABELLING_CANDIDATURES,
     key="candidature_id",
     emitted_when="A préfecture files a complete candidature for a territory.",
+    retired="Carried the troïka's e-mail addresses on a kept topic, out of erasure's reach. "
+    "Replaced by version 2 (troïka seats by contact id) and labelling.TroikaContactPublished "
+    "on the compacted labelling.contacts.",
 )
-class CandidatureSubmitted(Event):
+class CandidatureSubmittedV1(Event):
     """A candidature was filed for a territory by its troïka.
 
     Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
@@ -141,6 +156,8 @@ class CandidatureSubmitted(Event):
     candidature is open or the cité labelled. The dossier itself (diagnostic, action
     plan…) stays in labelling.
     """
+
+    model_config = ConfigDict(title="CandidatureSubmitted")
 
     candidature_id: UUID
     territory_name: Name
@@ -154,6 +171,62 @@ class CandidatureSubmitted(Event):
     requested_annual_contribution: Cents | None = Field(
         default=None, description="Annual State contribution the territory asks for (cents)"
     )
+
+
+@event(
+    "labelling.CandidatureSubmitted",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="A préfecture files a complete candidature for a territory.",
+    version=2,
+)
+class CandidatureSubmitted(Event):
+    """A candidature was filed for a territory by its troïka.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted when a préfecture files a complete candidature. Consumed by notifications to
+    acknowledge receipt to the troïka, whose addresses it finds on ``labelling.contacts``
+    by ``troika[].contact_id`` (their cards are published in the same transaction, so
+    they are there first on that topic). No personal data. The dossier itself
+    (diagnostic, action plan…) stays in labelling.
+    """
+
+    candidature_id: UUID
+    territory_name: Name
+    departement: Departement
+    wave: Wave
+    perimeter: Perimeter
+    lead_college_uai: Uai = Field(description="UAI of the proposed collège chef de file")
+    troika: tuple[TroikaSeat, ...] = Field(min_length=1, max_length=4)
+    submitted_by: ActorRole
+    submitted_at: UtcDateTime
+    requested_annual_contribution: Cents | None = Field(
+        default=None, description="Annual State contribution the territory asks for (cents)"
+    )
+
+
+@event(
+    "labelling.TroikaContactPublished",
+    topic=LABELLING_CONTACTS,
+    key="contact_id",
+    emitted_when="A candidature is submitted: one card per troïka signatory. Erasure of a "
+    "signatory publishes a tombstone (null value) for its key instead.",
+)
+class TroikaContactPublished(Event):
+    """The card of one troïka signatory of a candidature: the mailbox to write to.
+
+    Producer: labelling. Topic: ``labelling.contacts``. Key: ``contact_id``.
+    A compacted topic. **Personal data**: the only labelling event that carries an
+    address (no names; functional mailboxes are preferred). The topic keeps only each
+    signatory's last record; a null value (tombstone) means the signatory was erased:
+    forget the address.
+    """
+
+    contact_id: UUID
+    candidature_id: UUID
+    role: TroikaRole
+    email: Email
+    published_at: UtcDateTime
 
 
 @event(

@@ -1,7 +1,10 @@
 """Events of the ``partners`` service: the partner registry and each cité's alliance.
 
 Registry events (``partners.registry``, key ``partner_id``) carry the partner's whole
-current state, so a consumer replaces its copy instead of applying a diff. Alliance events
+current state, so a consumer replaces its copy instead of applying a diff. Since version 2
+they name consenting contacts by id only: a contact's e-mail travels on the compacted
+``partners.contacts`` (key ``contact_id``), where erasure's tombstone reaches every copy.
+Alliance events
 (``partners.alliances``, key ``cite_id``) share the key of the label stream: one cité, one
 alliance.
 """
@@ -10,10 +13,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..envelope import Event, event
-from ..topics import PARTNERS_ALLIANCES, PARTNERS_REGISTRY
+from ..topics import PARTNERS_ALLIANCES, PARTNERS_CONTACTS, PARTNERS_REGISTRY
 from ..types import (
     AllianceClosureReason,
     AllianceRole,
@@ -35,18 +38,27 @@ __all__ = [
     "AllianceClosed",
     "AllianceOpened",
     "ChefDeFileDesignated",
+    "ContactCardPublished",
     "ContactErased",
     "PartnerContact",
     "PartnerJoinedAlliance",
     "PartnerLeftAlliance",
     "PartnerRegistered",
+    "PartnerRegisteredV1",
     "PartnerState",
+    "PartnerStateV1",
     "PartnerUpdated",
+    "PartnerUpdatedV1",
 ]
+
+_RETIRED = ("Carried the contacts' e-mail addresses on a kept topic, out of erasure's "
+            "reach. Replaced by version 2 (contact ids) and partners.ContactCardPublished "
+            "on the compacted partners.contacts.")
 
 
 class PartnerContact(ContractModel):
-    """A contact who consented to receive the programme's e-mails: id and e-mail only.
+    """A contact who consented to receive the programme's e-mails: id and e-mail only
+    (version 1 of the registry events, retired).
 
     Personal data: notifications needs the address to write to the partner and may not
     ask partners synchronously. Names, phones and functions never leave partners. On
@@ -55,6 +67,74 @@ class PartnerContact(ContractModel):
 
     contact_id: UUID
     email: Email
+
+
+class PartnerStateV1(Event):
+    """Fields shared by the version 1 registry snapshots (not an event on its own).
+
+    Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
+    ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
+    association, entreprise → ``siret``.
+    """
+
+    partner_id: UUID
+    kind: PartnerKind
+    name: Name = Field(description="Name of the organisation")
+    departement: Departement | None = None
+    uai: Uai | None = None
+    siret: Siret | None = None
+    siren: Siren | None = None
+    insee_code: InseeCode | None = None
+    commune_insee_code: InseeCode | None = Field(
+        default=None,
+        description="INSEE code of the commune the organisation is located in (a commune's "
+        "own code for a commune); lets consumers find a commune's partners",
+    )
+    model_config = ConfigDict(title="PartnerState")
+
+    contacts: tuple[PartnerContact, ...] = Field(
+        default=(), description="Consenting contacts; the full list, replacing the previous one"
+    )
+
+
+@event(
+    "partners.PartnerRegistered",
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner organisation is added to the registry.",
+    retired=_RETIRED,
+)
+class PartnerRegisteredV1(PartnerStateV1):
+    """A partner organisation joined the registry.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted when an organisation is registered (by an operator, or automatically for the
+    lead collège of a newly labelled cité). Carries its whole state.
+    """
+
+    model_config = ConfigDict(title="PartnerRegistered")
+
+    registered_at: UtcDateTime
+
+
+@event(
+    "partners.PartnerUpdated",
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner's details or its list of consenting contacts change.",
+    retired=_RETIRED,
+)
+class PartnerUpdatedV1(PartnerStateV1):
+    """A partner's state changed; the event carries the whole new state.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted on any change of the partner, including a contact added or removed. A
+    contact missing from ``contacts`` is no longer to be written to.
+    """
+
+    model_config = ConfigDict(title="PartnerUpdated")
+
+    updated_at: UtcDateTime
 
 
 class PartnerState(Event):
@@ -78,13 +158,16 @@ class PartnerState(Event):
         description="INSEE code of the commune the organisation is located in (a commune's "
         "own code for a commune); lets consumers find a commune's partners",
     )
-    contacts: tuple[PartnerContact, ...] = Field(
-        default=(), description="Consenting contacts; the full list, replacing the previous one"
+    contact_ids: tuple[UUID, ...] = Field(
+        default=(),
+        description="Its consenting contacts, by id: the full list, replacing the previous "
+        "one. Their cards (e-mail) are on partners.contacts, keyed by contact id.",
     )
 
 
 @event(
     "partners.PartnerRegistered",
+    version=2,
     topic=PARTNERS_REGISTRY,
     key="partner_id",
     emitted_when="A partner organisation is added to the registry.",
@@ -94,7 +177,7 @@ class PartnerRegistered(PartnerState):
 
     Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
     Emitted when an organisation is registered (by an operator, or automatically for the
-    lead collège of a newly labelled cité). Carries its whole state.
+    lead collège of a newly labelled cité). Carries its whole state; no personal data.
     """
 
     registered_at: UtcDateTime
@@ -102,6 +185,7 @@ class PartnerRegistered(PartnerState):
 
 @event(
     "partners.PartnerUpdated",
+    version=2,
     topic=PARTNERS_REGISTRY,
     key="partner_id",
     emitted_when="A partner's details or its list of consenting contacts change.",
@@ -110,11 +194,37 @@ class PartnerUpdated(PartnerState):
     """A partner's state changed; the event carries the whole new state.
 
     Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
-    Emitted on any change of the partner, including a contact added or removed. A
-    contact missing from ``contacts`` is no longer to be written to.
+    Emitted on any change of the partner, including a contact who starts or stops
+    consenting. A contact missing from ``contact_ids`` is no longer to be written to.
+    No personal data: addresses are on ``partners.contacts``.
     """
 
     updated_at: UtcDateTime
+
+
+@event(
+    "partners.ContactCardPublished",
+    topic=PARTNERS_CONTACTS,
+    key="contact_id",
+    emitted_when="A contact starts consenting to the programme's e-mails, or a consenting "
+    "contact's e-mail changes. Its erasure, or its consent withdrawn, publishes a "
+    "tombstone (null value) for its key instead.",
+)
+class ContactCardPublished(Event):
+    """The current card of a consenting contact: whom to write to, for which partner.
+
+    Producer: partners. Topic: ``partners.contacts``. Key: ``contact_id``.
+    A compacted topic. **Personal data**: the only partners event that carries an
+    address. The topic keeps only each contact's last record; a record with a null value
+    (tombstone) means the contact is erased or withdrew consent: forget every address
+    held for ``contact_id``.
+    Names, phones and functions never leave partners.
+    """
+
+    contact_id: UUID
+    partner_id: UUID
+    email: Email
+    published_at: UtcDateTime
 
 
 @event(

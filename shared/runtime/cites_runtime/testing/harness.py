@@ -151,6 +151,8 @@ class ServiceUnderTest:
     _caught_up: Callable[[], Awaitable[None]]
     published: list[Envelope[Event]] = field(default_factory=list)
     """In memory: every envelope the relay published, in order (on Kafka: read topics)."""
+    tombstones: list[tuple[str, str]] = field(default_factory=list)
+    """In memory: every (topic, key) the relay erased with a tombstone, in order."""
     url: str = ""
     _sequences: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -160,10 +162,18 @@ class ServiceUnderTest:
 
     async def outbox(self, *types: str) -> list[Envelope[Event]]:
         """The events the service committed, in commit order; only ``types`` if given
-        (short names, e.g. ``"AllianceOpened"``)."""
-        rows = await self.runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
+        (short names, e.g. ``"AllianceOpened"``). Tombstones are not events: see
+        :meth:`outbox_tombstones`."""
+        rows = await self.runtime.pool.fetch(
+            "SELECT value FROM outbox WHERE value IS NOT NULL ORDER BY id")
         found = [decode(bytes(r["value"])) for r in rows]
         return [e for e in found if not types or e.type.split(".", 1)[1] in types]
+
+    async def outbox_tombstones(self) -> list[tuple[str, str]]:
+        """The (topic, key) of every tombstone the service committed, in commit order."""
+        rows = await self.runtime.pool.fetch(
+            "SELECT topic, key FROM outbox WHERE value IS NULL ORDER BY id")
+        return [(r["topic"], bytes(r["key"]).decode()) for r in rows]
 
     async def all_published(self, timeout: float = 30.0) -> None:
         """Wait until the relay has every committed event acknowledged by the broker."""
@@ -220,8 +230,14 @@ async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
     await run_migrations(definition, settings)
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     published: list[Envelope[Event]] = []
+    tombstones: list[tuple[str, str]] = []
 
     async def capture(body: Any, msg: KafkaMessage) -> None:
+        if not msg.body:  # a tombstone: no event
+            key = msg.raw_message.key  # type: ignore[union-attr]
+            tombstones.append((msg.raw_message.topic,  # type: ignore[union-attr]
+                               key.decode() if isinstance(key, bytes) else str(key)))
+            return
         published.append(decode(msg.body, dict(msg.headers)))
 
     for topic in definition.produces:
@@ -240,7 +256,7 @@ async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
                         broker=test_broker)
         async with _http(app, definition.name, serve) as (http, url):
             yield ServiceUnderTest(http, app.state.runtime, definition, send,
-                                   nothing_to_wait_for, published, url)
+                                   nothing_to_wait_for, published, tombstones, url)
 
 
 @contextlib.asynccontextmanager

@@ -26,6 +26,19 @@ class ThingHappened(Event):
     note: str = ""
 
 
+CARDS = Topic("testapp.cards", producer="testapp", description="test personal data",
+              key="card_id", cleanup_policy="compact", personal_data=True)
+
+
+@event("testapp.CardIssued", topic=CARDS, key="card_id",
+       emitted_when="the test app issues a person's card")
+class CardIssued(Event):
+    """Test-only personal data. Producer testapp, topic testapp.cards, key card_id."""
+
+    card_id: str
+    email: str
+
+
 consumer = EventConsumer("tally")
 
 

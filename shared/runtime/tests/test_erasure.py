@@ -1,0 +1,199 @@
+"""Right to erasure in the runtime: ``uow.erase`` removes every outbox row of a person's
+key and appends a tombstone; the relay publishes it as a null value and nudges segments
+to roll; Kafka's compaction then removes every earlier value (real Kafka, real
+PostgreSQL, compaction timings shortened for the test)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from runtime_testapp import CARDS, THINGS, CardIssued
+from test_poison import DeadLetters, Rec
+from test_relay import Recorder
+
+from cites_contracts import Event, event
+from cites_contracts.topics import ROLL_KEY, apply
+from cites_runtime.consumer import ConsumerRunner, EventConsumer, HandlerContext
+from cites_runtime.kafka import AiokafkaPublisher, make_producer
+from cites_runtime.relay import OutboxRelay
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import read_topic
+from cites_runtime.uow import unit_of_work
+
+pytestmark = pytest.mark.integration
+
+
+@event("testapp.ThingNoted", topic=THINGS, key="thing_id", emitted_when="never again",
+       retired="replaced by testapp.ThingHappened")
+class ThingNoted(Event):
+    """Test-only retired event. Producer testapp, topic testapp.things, key thing_id."""
+
+    thing_id: str
+
+
+async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, bytes | None]]:
+    rows = await pool.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
+    return [(r["topic"], bytes(r["key"]).decode(), r["value"]) for r in rows]
+
+
+async def publish(relay: OutboxRelay, pool: asyncpg.Pool, expected: int) -> None:
+    """Relay passes until ``expected`` rows are out: a pass publishes only rows older than
+    every open transaction of the database (the visibility barrier), and other tests'
+    transactions may be open."""
+    done, deadline = 0, time.monotonic() + 30
+    async with pool.acquire() as conn:
+        while done < expected:
+            assert time.monotonic() < deadline, f"published {done} of {expected}"
+            done += await relay.publish_pending(conn)
+            await asyncio.sleep(0.05)
+    assert done == expected
+
+
+async def issue(pool: asyncpg.Pool, schema: str, *cards: CardIssued) -> None:
+    async with unit_of_work(pool, schema) as uow:
+        for card in cards:
+            uow.emit(card)
+
+
+async def test_erase_deletes_every_row_of_the_key_published_or_pending_and_appends_a_tombstone(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    schema = migrated.db_schema
+    await issue(pool, schema, CardIssued(card_id="anne", email="anne@old.example"))
+    relay = OutboxRelay(migrated.dsn, schema, Recorder(), topic_prefix=migrated.topic_prefix)
+    await publish(relay, pool, 1)  # the first address reached Kafka
+    await issue(pool, schema, CardIssued(card_id="anne", email="anne@new.example"),
+                CardIssued(card_id="bob", email="bob@example.org"))  # pending
+
+    async with unit_of_work(pool, schema) as uow:
+        uow.emit(CardIssued(card_id="anne", email="anne@newest.example"))  # same transaction
+        assert await uow.erase(CARDS, "anne") == 2  # the published row and the pending one
+
+    rows = await outbox(pool)
+    assert rows == [("testapp.cards", "bob", rows[0][2]), ("testapp.cards", "anne", None)]
+    assert not any(b"anne@" in (value or b"") for _, _, value in rows)
+
+
+async def test_the_relay_publishes_a_tombstone_as_a_null_value_without_an_event_type(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    async with unit_of_work(pool, migrated.db_schema) as uow:
+        await uow.erase(CARDS, "anne")
+    recorder = Recorder()
+    relay = OutboxRelay(migrated.dsn, migrated.db_schema, recorder,
+                        topic_prefix=migrated.topic_prefix)
+    await publish(relay, pool, 1)
+    [tombstone] = recorder.records
+    assert (tombstone.topic, tombstone.key, tombstone.value) == (
+        migrated.topic(CARDS.name), b"anne", None)
+    names = [name for name, _ in tombstone.headers]
+    assert "type" not in names and "version" not in names
+    assert {"event_id", "correlation_id", "traceparent"} <= set(names)
+
+
+async def test_only_personal_data_topics_are_erasable_and_retired_versions_are_not_produced(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    async with unit_of_work(pool, migrated.db_schema) as uow:
+        with pytest.raises(ValueError, match="holds no personal data"):
+            await uow.erase(THINGS, "a")
+        with pytest.raises(TypeError, match=r"retired: replaced by testapp\.ThingHappened"):
+            uow.emit(ThingNoted(thing_id="a"))
+    assert await outbox(pool) == []
+
+
+async def test_a_consumer_skips_tombstones_and_keeps_personal_data_off_its_dead_letters(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    holder = EventConsumer("cardholder")
+
+    @holder.handles(CardIssued)
+    async def keep(event: CardIssued, ctx: HandlerContext) -> None:
+        raise ValueError("this consumer is broken")
+
+    dead = DeadLetters()
+    runner = ConsumerRunner(holder, pool, migrated.db_schema, dead,
+                            topic_prefix=migrated.topic_prefix, max_attempts=1,
+                            backoff_base=0.001, backoff_cap=0.01)
+    from cites_contracts import Envelope, encode
+
+    card = encode(Envelope.wrap(CardIssued(card_id="anne", email="anne@example.org"),
+                                sequence=1))
+    topic = migrated.topic(CARDS.name)
+    await runner.process_batch([
+        Rec(value=None, key=b"anne", topic=topic, offset=1),  # erased: nothing to apply
+        Rec(value=None, key=ROLL_KEY, topic=topic, offset=2),  # a roll nudge
+        Rec(value=card.value, headers=card.headers, key=card.key, topic=topic, offset=3),
+    ])
+    [letter] = dead.records  # the broken handler's, not the tombstones'
+    assert letter.value == b""
+    headers = dict(letter.headers)
+    assert headers["dlq.reason"] == b"handler-failed"
+    assert headers["dlq.original_offset"] == b"3"
+    assert b"personal data" in headers["dlq.value_withheld"]
+
+
+# -- on real Kafka: compaction erases ------------------------------------------------------
+SHORT = dataclasses.replace(CARDS, extra_configs=(
+    ("segment.ms", "1000"), ("max.compaction.lag.ms", "1000"),
+    ("min.compaction.lag.ms", "0"), ("min.cleanable.dirty.ratio", "0.01"),
+    ("delete.retention.ms", str(24 * 3600 * 1000))))
+"""The cards topic with compaction timings of seconds instead of minutes."""
+
+
+@pytest.fixture
+async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    await apply(migrated.kafka_bootstrap_servers, [SHORT], prefix=migrated.topic_prefix)
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def wait_compacted(bootstrap: str, topic: str, gone: bytes,
+                         timeout: float = 120.0) -> list[Any]:
+    """Read ``topic`` from offset 0 until no record holds ``gone``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = await read_topic(bootstrap, topic, idle=0.5)
+        if not any(gone in (r.value or b"") for r in records):
+            return records
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{topic}: {gone!r} still there after {timeout:.0f} s")
+        await asyncio.sleep(1)
+
+
+async def test_compaction_removes_every_earlier_value_of_an_erased_key_from_kafka(
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    schema, bootstrap = migrated.db_schema, migrated.kafka_bootstrap_servers
+    topic = migrated.topic(CARDS.name)
+    relay = OutboxRelay(migrated.dsn, schema, AiokafkaPublisher(producer),
+                        topic_prefix=migrated.topic_prefix, poll_interval=0.1,
+                        nudge_topics=[SHORT], nudge_every=0.5)
+    task = asyncio.create_task(relay.run())
+    try:
+        await issue(pool, schema, CardIssued(card_id="anne", email="anne@first.example"),
+                    CardIssued(card_id="bob", email="bob@example.org"))
+        await issue(pool, schema, CardIssued(card_id="anne", email="anne@second.example"))
+        before = await read_topic(bootstrap, topic, until=lambda r: sum(
+            b"anne@" in (x.value or b"") for x in r) >= 2)
+        assert len([r for r in before if r.key == b"anne"]) == 2  # both addresses on Kafka
+
+        async with unit_of_work(pool, schema) as uow:
+            await uow.erase(CARDS, "anne")
+
+        after = await wait_compacted(bootstrap, topic, b"anne@")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    anne = [r for r in after if r.key == b"anne"]
+    assert anne and all(r.value is None for r in anne)  # only her tombstone is left
+    assert any(r.key == b"bob" and b"bob@example.org" in (r.value or b"") for r in after)
