@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cites_contracts.topics import LABELLING_CANDIDATURES, LABELLING_LABELS
+from cites_contracts.topics import LABELLING_CANDIDATURES, LABELLING_CONTACTS, LABELLING_LABELS
 from cites_runtime.app import ServiceDefinition
 
 from . import api, consumers
@@ -18,6 +18,6 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[api.router],
     consumer=consumers.consumer,
-    produces=[LABELLING_CANDIDATURES, LABELLING_LABELS],
+    produces=[LABELLING_CANDIDATURES, LABELLING_CONTACTS, LABELLING_LABELS],
     background=[expiry_check],
 )

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import date
 from uuid import UUID, uuid4
 
+from cites_contracts.topics import LABELLING_CONTACTS
+from cites_contracts.types import TroikaRole
 from cites_runtime.actor import Actor, Role
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 from cites_runtime.uow import UnitOfWork
@@ -29,6 +31,7 @@ from .domain import (
     Wave,
     first_period,
 )
+from .domain.dossier import troika_contact_id
 from .domain.label import HistoryEntry, check_convention_date
 
 __all__ = [
@@ -150,8 +153,26 @@ async def submit_candidature(uow: UnitOfWork, candidature_id: UUID, actor: Actor
     event = c.submit(wave=wave, actor=actor, now=uow.now, today=uow.today)
     if event is not None:
         await store.save_candidature(uow.conn, c)
+        for card in c.dossier.troika_cards(c.id, uow.now):  # the addresses, erasable
+            uow.emit(card)
         uow.emit(event)
     return c
+
+
+async def erase_signatory(uow: UnitOfWork, candidature_id: UUID, role: TroikaRole,
+                          actor: Actor) -> bool:
+    """Erase a troïka signatory's address for good, everywhere it went: the dossier, every
+    outbox row that held it (its card, by contact id, published or pending), its card on
+    Kafka (a tombstone, which compaction makes the only record of its key) and the
+    retired events that carried it. False when there was nothing left to erase."""
+    c, _ = await _candidature(uow, candidature_id)
+    email = c.erase_signatory(role, actor=actor, now=uow.now)
+    if email is None:
+        return False
+    await store.save_candidature(uow.conn, c, dossier=True)
+    await uow.erase(LABELLING_CONTACTS, str(troika_contact_id(c.id, role)))
+    await store.forget_in_retired_events(uow.conn, c.id, email)
+    return True
 
 
 async def withdraw_candidature(uow: UnitOfWork, candidature_id: UUID, motive: str | None,

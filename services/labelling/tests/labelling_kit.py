@@ -134,13 +134,23 @@ class Labelling:
     def published(self) -> list[Envelope[Event]]:
         return self.running.published
 
-    async def outbox(self) -> list[str]:
-        """Types of the events committed so far, in commit order."""
-        return [e.type for e in await self.running.outbox()]
+    async def outbox(self, *, cards: bool = False) -> list[str]:
+        """Types of the events committed so far, in commit order; the troïka's contact
+        cards (three per submission, on labelling.contacts) only if ``cards``."""
+        return [e.type for e in await self.running.outbox()
+                if cards or e.type != "labelling.TroikaContactPublished"]
 
-    async def published_types(self, count: int) -> list[str]:
-        await eventually(lambda: _at_least(self.published, count), what=f"{count} events")
-        return [e.type for e in self.published]
+    async def published_types(self, count: int, *, cards: bool = False) -> list[str]:
+        """The first ``count`` events the relay published (cards only if ``cards``)."""
+        def seen() -> list[str]:
+            return [e.type for e in self.published
+                    if cards or e.type != "labelling.TroikaContactPublished"]
+
+        async def enough() -> bool:
+            return len(seen()) >= count
+
+        await eventually(enough, what=f"{count} events")
+        return seen()
 
     # -- flows over HTTP ---------------------------------------------------------------
     async def draft(self, headers: dict[str, str] = AS_PREFECTURE_69, **overrides: Any) -> str:
@@ -169,10 +179,6 @@ class Labelling:
                                  json={"outcome": "label", "motive": "Dossier solide"})
         assert r.status_code == 200, r.text
         return cid, str(r.json()["cite_id"])
-
-
-async def _at_least(items: list[Any], n: int) -> bool:
-    return len(items) >= n
 
 
 async def label_through_service(runtime: Runtime[Any], **overrides: Any) -> str:

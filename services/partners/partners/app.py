@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cites_contracts.topics import PARTNERS_ALLIANCES, PARTNERS_REGISTRY
+from cites_contracts.topics import PARTNERS_ALLIANCES, PARTNERS_CONTACTS, PARTNERS_REGISTRY
 from cites_runtime.app import ServiceDefinition
 
 from . import api
@@ -18,5 +18,5 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[api.router],
     consumer=consumer,
-    produces=[PARTNERS_REGISTRY, PARTNERS_ALLIANCES],
+    produces=[PARTNERS_REGISTRY, PARTNERS_CONTACTS, PARTNERS_ALLIANCES],
 )

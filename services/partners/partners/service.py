@@ -22,7 +22,7 @@ from cites_contracts.events.labelling import (
     PerimeterSchool,
     TerritoryLabelled,
 )
-from cites_contracts.topics import PARTNERS_REGISTRY
+from cites_contracts.topics import PARTNERS_CONTACTS
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.actor import Actor
 from cites_runtime.uow import UnitOfWork
@@ -31,6 +31,7 @@ from . import store
 from .domain import (
     Alliance,
     Contact,
+    ContactChange,
     ContactDetails,
     Member,
     Partner,
@@ -113,38 +114,53 @@ async def update_partner(uow: UnitOfWork, partner_id: UUID,
 
 async def add_contact(uow: UnitOfWork, partner_id: UUID, details: ContactDetails,
                       actor: Actor) -> Contact:
-    """Add a contact; emits ``PartnerUpdated`` if it consents (events then name it)."""
+    """Add a contact; if it consents, ``PartnerUpdated`` names it and its card (its
+    address) is published on ``partners.contacts``."""
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
     contacts = await store.contacts_of(uow.conn, partner_id)
-    contact, updated = partner.add_contact(details, contacts, uow.now)
+    contact, change = partner.add_contact(details, contacts, uow.now)
     await store.insert_contact(uow.conn, contact)
-    if updated is not None:
-        uow.emit(updated)
+    await _publish(uow, change)
     return contact
+
+
+async def _publish(uow: UnitOfWork, change: ContactChange) -> None:
+    """Emit what a contact's change tells other services (the address only on the
+    compacted ``partners.contacts``; a withdrawn consent erases it there)."""
+    if change.snapshot is not None:
+        uow.emit(change.snapshot)
+    if change.card is not None:
+        uow.emit(change.card)
+    if change.forget is not None:
+        await uow.erase(PARTNERS_CONTACTS, str(change.forget))
 
 
 async def revise_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
                          revise: Callable[[ContactDetails], ContactDetails],
                          actor: Actor) -> Contact:
-    """Change a contact (consent included); emits ``PartnerUpdated`` only when what events
-    say of it changes (its consent, or the e-mail of a consenting contact)."""
+    """Change a contact (consent included). Its consent changes the ``PartnerUpdated``
+    list of contact ids; a consenting contact's new address is a new card; a withdrawn
+    consent erases its card (tombstone)."""
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
     contacts = await store.contacts_of(uow.conn, partner_id)
     current = partner.contact(contact_id, contacts)
-    contact, updated = partner.revise_contact(current, revise(current.details), contacts,
-                                              uow.now)
+    contact, change = partner.revise_contact(current, revise(current.details), contacts,
+                                             uow.now)
     await store.update_contact(uow.conn, contact)
-    if updated is not None:
-        uow.emit(updated)
+    await _publish(uow, change)
     return contact
 
 
 async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
                         actor: Actor) -> bool:
-    """Erase a contact's personal data for good and tell every consumer to forget it.
-    Erasing an erased contact changes nothing (False)."""
+    """Erase a contact's personal data for good, everywhere it went: its row here (personal
+    columns set to NULL), every outbox row that held any address it ever had (published
+    or pending: its cards, by contact id), its card on Kafka (a tombstone, which
+    compaction makes the only record of its key: ``cites_contracts.topics``), and every
+    consumer's copy (``ContactErased``). Erasing an erased contact changes nothing
+    (False)."""
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
     contact, exists = await store.get_contact(uow.conn, partner_id, contact_id)
@@ -154,7 +170,8 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
         return False
     erased = contact.erase(uow.now)
     await store.erase_contact(uow.conn, contact_id, erased.erased_at)
-    await uow.forget_published(PARTNERS_REGISTRY.name, str(partner_id), contact.details.email)
+    await uow.erase(PARTNERS_CONTACTS, str(contact_id))
+    await store.forget_in_retired_events(uow.conn, partner_id, contact_id)
     uow.emit(erased)
     return True
 

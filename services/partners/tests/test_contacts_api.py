@@ -34,29 +34,39 @@ async def _partner_with(service: ServiceUnderTest, *contacts: dict[str, Any]
     return partner, ids
 
 
-def _named(update: Any) -> list[tuple[str, str]]:
-    """(contact id, e-mail) of the contacts a PartnerUpdated names."""
-    return [(str(c.contact_id), c.email) for c in update.data.contacts]
+def _named(update: Any) -> list[str]:
+    """The contact ids a PartnerUpdated names."""
+    return [str(c) for c in update.data.contact_ids]
 
 
-async def test_events_carry_the_email_of_consenting_contacts_only(
+async def _cards(service: ServiceUnderTest) -> list[tuple[str, str]]:
+    """(contact id, e-mail) of every contact card in the outbox, in order."""
+    return [(str(c.data.contact_id), c.data.email)
+            for c in await service.outbox("ContactCardPublished")]
+
+
+async def test_only_consenting_contacts_cards_carry_an_email_and_only_on_the_contacts_topic(
     partners: ServiceUnderTest,
 ) -> None:
     partner, (yes, _) = await _partner_with(
         partners, contact("yes@asso.example.org"), contact("no@asso.example.org", consent=False))
     updates = await partners.outbox("PartnerUpdated")
+    cards = await partners.outbox("ContactCardPublished")
     listed = (await partners.http.get(f"/partners/{partner}/contacts",
                                       headers=AS_NATIONAL)).json()
-    on_the_wire = json.dumps(envelopes_json(updates))
+    on_the_wire = json.dumps(envelopes_json([*updates, *cards]))
     # Adding a contact who did not consent changes nothing events say: no event.
     assert len(updates) == 1
-    assert _named(updates[0]) == [(yes, "yes@asso.example.org")]
+    assert _named(updates[0]) == [yes]
+    assert "@" not in json.dumps(envelopes_json(updates))  # registry events: ids only
+    assert await _cards(partners) == [(yes, "yes@asso.example.org")]
+    assert [(c.topic.name, c.aggregate_id) for c in cards] == [("partners.contacts", yes)]
     assert "Anne Martin" not in on_the_wire and "+33" not in on_the_wire
     assert [(c["email"], c["consent"]) for c in listed] == [("yes@asso.example.org", True),
                                                             ("no@asso.example.org", False)]
 
 
-async def test_withdrawing_consent_records_its_date_and_drops_the_email_from_events(
+async def test_withdrawing_consent_records_its_date_and_erases_the_card_from_events(
     partners: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     partner, (cid,) = await _partner_with(partners, contact())
@@ -74,7 +84,10 @@ async def test_withdrawing_consent_records_its_date_and_drops_the_email_from_eve
     assert withdrawn.json()["consent_recorded_at"] == "2025-03-11T09:30:00Z"
     # What events say of a contact without consent is nothing: renaming it emits nothing.
     assert (renamed.status_code, renamed.json()["name"]) == (200, "Anne Martin-Durand")
-    assert [_named(u) for u in updates] == [[(cid, "a.martin@asso.example.org")], []]
+    assert [_named(u) for u in updates] == [[cid], []]
+    # Its card is gone from the outbox and a tombstone erases it from the contacts topic.
+    assert await _cards(partners) == []
+    assert await partners.outbox_tombstones() == [("partners.contacts", cid)]
 
 
 async def test_erasure_removes_the_contacts_personal_data_for_good(
@@ -85,7 +98,7 @@ async def test_erasure_removes_the_contacts_personal_data_for_good(
                                                contact("stays@asso.example.org"))
     await partners.all_published()  # the relay published them: erasure purges them
     in_outbox = await partners.runtime.pool.fetchval(
-        "SELECT count(*) FROM outbox WHERE position($1 IN convert_from(value, 'UTF8')) > 0",
+        "SELECT count(*) FROM outbox WHERE position(convert_to($1, 'UTF8') IN value) > 0",
         email)
     erased = await partners.http.delete(f"/partners/{partner}/contacts/{cid}",
                                         headers=AS_NATIONAL)
@@ -101,7 +114,8 @@ async def test_erasure_removes_the_contacts_personal_data_for_good(
     assert [c["contact_id"] for c in listed] == [kept]
     assert row is not None and row["erased_at"] is not None
     assert [row[c] for c in ("name", "function", "email", "phone")] == [None] * 4
-    assert in_outbox == 2 and after == 0  # its two PartnerUpdated, published, then purged
+    assert in_outbox == 1 and after == 0  # its card, published, then purged
+    assert await partners.outbox_tombstones() == [("partners.contacts", cid)]
     assert len(erasures) == 1
     assert envelopes_json(erasures)[0]["data"].keys() == {"partner_id", "contact_id",
                                                           "erased_at"}
@@ -114,7 +128,8 @@ async def _mentions(service: ServiceUnderTest, *texts: str) -> int:
         """SELECT count(*) FROM (
                SELECT c::text AS t FROM contacts c UNION ALL
                SELECT p::text FROM partners p UNION ALL
-               SELECT convert_from(value, 'UTF8') FROM outbox) everything
+               SELECT convert_from(value, 'UTF8') FROM outbox WHERE value IS NOT NULL
+           ) everything
            WHERE position($1 IN t) > 0 OR position($2 IN t) > 0""", *texts))
 
 

@@ -33,10 +33,11 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
     assert (registered.status_code, added.status_code) == (201, 201)
     assert registered.headers["X-Correlation-ID"] == added.headers["X-Correlation-ID"] == str(
         expected)
-    assert [e.type for e in events] == ["partners.PartnerRegistered", "partners.PartnerUpdated"]
-    assert [e.correlation_id for e in events] == [expected, expected]
-    assert [r["correlation_id"] for r in rows] == [expected, expected]
-    assert [r["traceparent"].split("-")[1] for r in rows] == [TRACE_ID, TRACE_ID]
+    assert [e.type for e in events] == ["partners.PartnerRegistered", "partners.PartnerUpdated",
+                                        "partners.ContactCardPublished"]
+    assert [e.correlation_id for e in events] == [expected] * 3
+    assert [r["correlation_id"] for r in rows] == [expected] * 3
+    assert [r["traceparent"].split("-")[1] for r in rows] == [TRACE_ID] * 3
 
 
 async def test_requests_without_correlation_id_get_one_each(partners: ServiceUnderTest) -> None:

@@ -7,7 +7,14 @@ from uuid import uuid4
 
 import pytest
 from hypothesis import given
-from partners.domain import Contact, ContactDetails, Partner, PartnerDetails, consenting
+from partners.domain import (
+    Contact,
+    ContactChange,
+    ContactDetails,
+    Partner,
+    PartnerDetails,
+    consenting,
+)
 
 from cites_contracts.events.partners import ContactErased
 from cites_contracts.testing import insee_codes, sirets
@@ -80,9 +87,9 @@ def _contact(email: str, consent: bool) -> Contact:
     return Contact.add(uuid4(), ContactDetails("Anne Martin", email, consent=consent), AT)
 
 
-def test_events_carry_the_email_of_consenting_contacts_only() -> None:
+def test_events_name_consenting_contacts_only_and_by_id() -> None:
     yes, no = _contact("yes@example.org", True), _contact("no@example.org", False)
-    assert [c.email for c in consenting([yes, no])] == ["yes@example.org"]
+    assert consenting([yes, no]) == (yes.contact_id,)
     assert consenting([no]) == ()
 
 
@@ -94,7 +101,8 @@ def test_giving_or_withdrawing_consent_records_its_date() -> None:
                                 later)
     assert renamed.consent_recorded_at == AT
     assert consented.consent_recorded_at == later
-    assert consented.published is not None
+    assert consented.published_email == "a@example.org"
+    assert renamed.published_email is None
 
 
 def test_registering_announces_the_partner_s_whole_state() -> None:
@@ -104,7 +112,7 @@ def test_registering_announces_the_partner_s_whole_state() -> None:
     assert registered.partner_id == partner.partner_id
     assert (registered.insee_code, registered.commune_insee_code, registered.departement) == (
         "93010", "93010", "93")
-    assert (registered.registered_at, registered.contacts) == (AT, ())
+    assert (registered.registered_at, registered.contact_ids) == (AT, ())
 
 
 def test_a_contact_changes_the_partner_s_events_only_when_what_they_say_of_it_changes() -> None:
@@ -112,17 +120,32 @@ def test_a_contact_changes_the_partner_s_events_only_when_what_they_say_of_it_ch
                                                  siret="73282932000074"), AT)
     later = AT + timedelta(days=1)
     silent, none = partner.add_contact(ContactDetails("Anne", "a@example.org"), [], AT)
-    loud, updated = partner.add_contact(ContactDetails("Bob", "b@example.org", consent=True),
-                                        [silent], AT)
+    loud, added = partner.add_contact(ContactDetails("Bob", "b@example.org", consent=True),
+                                      [silent], AT)
     renamed, unchanged = partner.revise_contact(
         loud, ContactDetails("Bob B.", "b@example.org", consent=True), [silent, loud], later)
+    moved, new_address = partner.revise_contact(
+        renamed, ContactDetails("Bob B.", "bob@example.org", consent=True), [silent, renamed],
+        later)
     consenting_now, given = partner.revise_contact(
-        silent, ContactDetails("Anne", "a@example.org", consent=True), [silent, renamed], later)
-    assert none is None and unchanged is None
-    assert updated is not None and [c.email for c in updated.contacts] == ["b@example.org"]
-    assert given is not None and given.updated_at == later
-    assert sorted(c.email for c in given.contacts) == ["a@example.org", "b@example.org"]
+        silent, ContactDetails("Anne", "a@example.org", consent=True), [silent, moved], later)
+    _, withdrawn = partner.revise_contact(
+        moved, ContactDetails("Bob B.", "bob@example.org"), [consenting_now, moved], later)
+    assert none == ContactChange() and unchanged == ContactChange()
+    # Consent given: the snapshot names the contact by id; its card carries the address.
+    assert added.snapshot is not None and added.snapshot.contact_ids == (loud.contact_id,)
+    assert added.card is not None and (added.card.contact_id, added.card.email) == (
+        loud.contact_id, "b@example.org")
+    # A consenting contact's new address: a new card only (the list of ids is the same).
+    assert new_address.snapshot is None and new_address.forget is None
+    assert new_address.card is not None and new_address.card.email == "bob@example.org"
+    assert given.snapshot is not None and given.snapshot.updated_at == later
+    assert set(given.snapshot.contact_ids) == {silent.contact_id, loud.contact_id}
     assert consenting_now.consent_recorded_at == later
+    # Consent withdrawn: dropped from the list, and its card is to be erased.
+    assert withdrawn.snapshot is not None
+    assert withdrawn.snapshot.contact_ids == (silent.contact_id,)
+    assert (withdrawn.card, withdrawn.forget) == (None, loud.contact_id)
     with pytest.raises(NotFound, match="has no contact"):
         partner.contact(uuid4(), [silent, loud])
 

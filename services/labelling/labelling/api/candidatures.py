@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Body
 from pydantic import Field
 
-from cites_contracts.types import Departement, Motive, Slug, WaveId
+from cites_contracts.types import Departement, Motive, Slug, TroikaRole, WaveId
 from cites_runtime.actor import Role
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Input, National, Page, Paging, Prefecture, Reader
+from cites_runtime.http import Input, National, Operator, Page, Paging, Prefecture, Reader
 
 from .. import service, store
 from ..domain import CandidatureStatus, Dossier, Outcome
@@ -124,6 +124,16 @@ async def withdraw(candidature_id: UUID, caller: Prefecture, body: WithdrawalIn 
         c = await service.withdraw_candidature(uow, candidature_id,
                                                body.motive if body else None, caller.actor)
     return CandidatureView.of(c)
+
+
+@router.delete("/{candidature_id}/troika/{role}", status_code=204,
+               summary="Right to erasure: a troïka signatory's address, everywhere it went")
+async def erase_signatory(candidature_id: UUID, role: TroikaRole, caller: Operator) -> None:
+    """The address leaves the dossier, the outbox and (by compaction of the card's
+    tombstone) every Kafka topic for good; see the README's "Right to erasure". Erasing
+    again changes nothing (204 too)."""
+    async with caller.unit_of_work() as uow:
+        await service.erase_signatory(uow, candidature_id, role, caller.actor)
 
 
 @router.put("/{candidature_id}/review", response_model=CandidatureView,

@@ -23,7 +23,7 @@ from cites_contracts.events.labelling import (
     CandidatureWithdrawn,
     TerritoryLabelled,
 )
-from cites_contracts.types import LabelPeriod
+from cites_contracts.types import LabelPeriod, TroikaRole
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
@@ -136,10 +136,22 @@ class Candidature:
         return CandidatureSubmitted(
             candidature_id=self.id, territory_name=d.territory_name,
             departement=self.departement, wave=wave.ref(), perimeter=d.perimeter(),
-            lead_college_uai=d.lead_college_uai, troika=d.troika_members(),
+            lead_college_uai=d.lead_college_uai, troika=d.troika_seats(self.id),
             submitted_by=actor.event_role, submitted_at=now,
             requested_annual_contribution=d.requested_annual_contribution,
         )
+
+    def erase_signatory(self, role: TroikaRole, *, actor: Actor, now: datetime
+                        ) -> str | None:
+        """Right to erasure of one troïka signatory: the address leaves the dossier for
+        good (the seat stays in the candidature's events, by id). Returns the address
+        erased, None when there was none (erased already). A draft then needs the
+        signatory again before it can be submitted."""
+        actor.ensure_acts_for(self.departement)
+        self.dossier, email = self.dossier.without_signatory(role)
+        if email is not None:
+            self.updated_at = now
+        return email
 
     def withdraw(self, *, actor: Actor, motive: str | None, now: datetime
                  ) -> CandidatureWithdrawn | None:

@@ -9,8 +9,10 @@ far: the runtime's HTTP edge refuses it.)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID, uuid5
 
 from pydantic import (
     AfterValidator,
@@ -32,7 +34,8 @@ from cites_contracts.events.labelling import (
     PerimeterCommune,
     PerimeterQpv,
     PerimeterSchool,
-    TroikaMember,
+    TroikaContactPublished,
+    TroikaSeat,
 )
 from cites_contracts.types import (
     Cents,
@@ -226,6 +229,35 @@ class Dossier(_PerimeterParts):
             schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
         )
 
-    def troika_members(self) -> tuple[TroikaMember, ...]:
-        return tuple(TroikaMember(role=s.role, email=s.email) for s in self.troika)
+    def troika_seats(self, candidature_id: UUID) -> tuple[TroikaSeat, ...]:
+        """The troïka as events name it: roles and the ids of their cards."""
+        return tuple(TroikaSeat(role=s.role, contact_id=troika_contact_id(candidature_id,
+                                                                          s.role))
+                     for s in self.troika)
+
+    def troika_cards(self, candidature_id: UUID, now: datetime
+                     ) -> tuple[TroikaContactPublished, ...]:
+        """Each signatory's card for the compacted ``labelling.contacts``: the address."""
+        return tuple(TroikaContactPublished(
+            contact_id=troika_contact_id(candidature_id, s.role),
+            candidature_id=candidature_id, role=s.role, email=s.email, published_at=now)
+            for s in self.troika)
+
+    def without_signatory(self, role: TroikaRole) -> tuple[Dossier, str | None]:
+        """The dossier without the ``role``'s signatory, and the address it had (None when
+        there was none: erased already, or never given)."""
+        gone = [s for s in self.troika if s.role is role]
+        if not gone:
+            return self, None
+        kept = tuple(s for s in self.troika if s.role is not role)
+        return self.model_copy(update={"troika": kept}), gone[0].email
+
+
+_TROIKA_IDS = UUID("0b6f3e53-0a4e-4f43-9f6e-2a8c1c7a9d10")
+
+
+def troika_contact_id(candidature_id: UUID, role: TroikaRole) -> UUID:
+    """The id of a troïka seat's card: one per (candidature, role), the same every time it
+    is computed, so nothing has to be stored to find it again at erasure."""
+    return uuid5(_TROIKA_IDS, f"{candidature_id}/{role.value}")
 

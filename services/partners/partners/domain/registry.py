@@ -15,8 +15,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from cites_contracts.events.partners import (
+    ContactCardPublished,
     ContactErased,
-    PartnerContact,
     PartnerRegistered,
     PartnerUpdated,
 )
@@ -27,6 +27,7 @@ __all__ = [
     "KIND_LABELS",
     "SCHOOLS",
     "Contact",
+    "ContactChange",
     "ContactDetails",
     "Identity",
     "Partner",
@@ -183,7 +184,7 @@ class Partner:
 
     def snapshot(self, contacts: Iterable[Contact], now: datetime) -> PartnerUpdated:
         """The registry's event for any change of this partner: its whole state, with the
-        contacts events may name (``contacts`` are all its live contacts)."""
+        ids of the contacts events may name (``contacts`` are all its live contacts)."""
         return PartnerUpdated.model_validate({**self._state(contacts), "updated_at": now})
 
     def _state(self, contacts: Iterable[Contact]) -> dict[str, Any]:
@@ -191,22 +192,22 @@ class Partner:
         return dict(partner_id=self.partner_id, kind=d.kind, name=d.name,
                     departement=d.departement, uai=d.uai, siret=d.siret, siren=d.siren,
                     insee_code=d.insee_code, commune_insee_code=d.commune_insee_code,
-                    contacts=consenting(contacts))
+                    contact_ids=consenting(contacts))
 
     # -- its contacts -------------------------------------------------------------------
     def add_contact(self, details: ContactDetails, contacts: Sequence[Contact], now: datetime
-                    ) -> tuple[Contact, PartnerUpdated | None]:
-        """A new contact among the partner's live ``contacts``; the snapshot event only if
-        events name it (it consents)."""
+                    ) -> tuple[Contact, ContactChange]:
+        """A new contact among the partner's live ``contacts``; events only if it consents
+        (then the snapshot names it and its card is published)."""
         contact = Contact.add(self.partner_id, details, now)
         return contact, self._contacts_changed(None, contact, contacts, now)
 
     def revise_contact(self, contact: Contact, details: ContactDetails,
                        contacts: Sequence[Contact], now: datetime
-                       ) -> tuple[Contact, PartnerUpdated | None]:
+                       ) -> tuple[Contact, ContactChange]:
         """``contact``, one of its live ``contacts``, with new details (consent included);
-        the snapshot event only when what events say of it changes (its consent, or a
-        consenting contact's e-mail)."""
+        events only when what they say of it changes (its consent, or a consenting
+        contact's e-mail)."""
         revised = contact.revised(details, now)
         return revised, self._contacts_changed(contact, revised, contacts, now)
 
@@ -218,11 +219,34 @@ class Partner:
         raise unknown_contact(self.partner_id, contact_id)
 
     def _contacts_changed(self, before: Contact | None, after: Contact,
-                          contacts: Sequence[Contact], now: datetime) -> PartnerUpdated | None:
-        if (before.published if before else None) == after.published:
-            return None
-        others = [c for c in contacts if c.contact_id != after.contact_id]
-        return self.snapshot([*others, after], now)
+                          contacts: Sequence[Contact], now: datetime) -> ContactChange:
+        was, now_is = (before.published_email if before else None), after.published_email
+        if was == now_is:
+            return ContactChange()
+        snapshot = None
+        if (was is None) != (now_is is None):  # the list of consenting contacts changed
+            others = [c for c in contacts if c.contact_id != after.contact_id]
+            snapshot = self.snapshot([*others, after], now)
+        if now_is is None:  # consent withdrawn: no longer to be written to, anywhere
+            return ContactChange(snapshot, forget=after.contact_id)
+        card = ContactCardPublished(contact_id=after.contact_id, partner_id=self.partner_id,
+                                    email=now_is, published_at=now)
+        return ContactChange(snapshot, card)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChange:
+    """What a contact's change tells other services.
+
+    ``snapshot``: the registry event, when the partner's list of consenting contacts
+    changes. ``card``: the contact's card on the compacted ``partners.contacts``, when the
+    address to write to is new or changed. ``forget``: the contact whose card is to be
+    erased (a tombstone) — its consent was withdrawn.
+    """
+
+    snapshot: PartnerUpdated | None = None
+    card: ContactCardPublished | None = None
+    forget: UUID | None = None
 
 
 def unknown_partner(partner_id: UUID, then: str = "") -> NotFound:
@@ -269,8 +293,8 @@ class ContactDetails:
     function: str | None = None
     phone: str | None = None
     consent: bool = False
-    """The person agreed to receive the programme's e-mails (only then do events carry
-    the address)."""
+    """The person agreed to receive the programme's e-mails (only then is the address
+    published, on the compacted ``partners.contacts``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,14 +321,11 @@ class Contact:
                              erased_at=now)
 
     @property
-    def published(self) -> PartnerContact | None:
-        """What events may say of this contact: its e-mail, and only with consent."""
-        if not self.details.consent:
-            return None
-        return PartnerContact(contact_id=self.contact_id, email=self.details.email)
+    def published_email(self) -> str | None:
+        """The address its card may carry: its e-mail, and only with consent."""
+        return self.details.email if self.details.consent else None
 
 
-def consenting(contacts: Iterable[Contact]) -> tuple[PartnerContact, ...]:
-    """The contacts events carry, in a stable order (by contact id)."""
-    published = (c.published for c in sorted(contacts, key=lambda c: c.contact_id))
-    return tuple(p for p in published if p is not None)
+def consenting(contacts: Iterable[Contact]) -> tuple[UUID, ...]:
+    """The ids of the contacts events name (those who consent), in a stable order."""
+    return tuple(sorted(c.contact_id for c in contacts if c.details.consent))
