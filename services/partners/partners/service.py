@@ -189,7 +189,11 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
         # Registered by a concurrent transaction after the statement's snapshot: read it
         # now (rare, so the extra round trip does not matter).
         lead, lead_registered = await store.register_college_unless_known(uow.conn, college)
-    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now)
+    # A lead registered just now leads nothing yet; one known before may lead an alliance.
+    leads = None if lead_registered else await store.chef_de_file_of_open_alliance(
+        uow.conn, lead.partner_id, other_than=event.cite_id)
+    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now,
+                                     leads=leads)
     await store.insert_membership(uow.conn, alliance.cite_id, alliance.chef_de_file)
     if lead_registered:
         uow.emit(registered)
@@ -272,7 +276,8 @@ async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID
     False when it already holds it."""
     alliance = await _alliance(uow, cite_id)
     actor.ensure_acts_for(alliance.departement)
-    designated = alliance.designate_chef_de_file(partner_id, uow.now)
+    leads = await store.chef_de_file_of_open_alliance(uow.conn, partner_id, other_than=cite_id)
+    designated = alliance.designate_chef_de_file(partner_id, uow.now, leads=leads)
     if designated is None:
         return False
     # The old chef de file loses the role before the new one gets it: the partial unique
