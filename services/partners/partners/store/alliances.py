@@ -80,14 +80,19 @@ async def insert_membership(conn: Conn, cite_id: str, member: Member) -> None:
     )
 
 
-async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True
-                        ) -> Alliance | None:
+async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True,
+                        lock_partner: UUID | None = None) -> Alliance | None:
     """The alliance, locked for the rest of the transaction (commands on one alliance
-    serialise, so the chef de file rule is checked against the state that commits)."""
+    serialise, so the chef de file rule is checked against the state that commits).
+    ``lock_partner``: that partner's row is locked too (FOR UPDATE), after the alliance's
+    and before the members are read, so what is read of it is what commits."""
     row = await conn.fetchrow(
         "SELECT departement, status FROM alliances WHERE cite_id = $1 FOR UPDATE", cite_id)
     if row is None:
         return None
+    if lock_partner is not None:
+        await conn.execute("SELECT FROM partners WHERE partner_id = $1 FOR UPDATE",
+                           lock_partner)
     status = AllianceStatus(row["status"])
     if not with_members:
         return Alliance(cite_id, row["departement"], status)
