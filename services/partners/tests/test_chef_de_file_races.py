@@ -92,6 +92,11 @@ async def test_a_kind_change_racing_a_designation_never_leaves_a_non_college_che
             assert designated.json()["detail"][0]["type"] == "chef_de_file_is_a_college"
         assert await _chefs_breaking_the_rules(partners) == []
     assert set(outcomes) <= {(200, 409), (422, 200)}
+    # A refused command left no event: one per designation and kind change that passed.
+    designations = await partners.outbox("ChefDeFileDesignated")
+    updates = await partners.outbox("PartnerUpdated")
+    assert len(designations) == 1 + outcomes.count((200, 409))  # 1: the opening's
+    assert len(updates) == outcomes.count((422, 200))
 
 
 async def test_a_kind_change_racing_a_label_never_makes_a_non_college_chef_de_file(
@@ -111,6 +116,9 @@ async def test_a_kind_change_racing_a_label_never_makes_a_non_college_chef_de_fi
             assert "only a collège can be" in response.json()["detail"]
             assert opened.json()["chef_de_file"]["partner_id"] == lead
         assert await _chefs_breaking_the_rules(partners) == []
+    alliances = await partners.outbox("AllianceOpened")
+    updates = await partners.outbox("PartnerUpdated")
+    assert len(alliances) + len(updates) == ROUNDS  # a label or a kind change, never both
 
 
 async def test_one_college_designated_in_two_alliances_at_once_leads_one(
@@ -130,3 +138,7 @@ async def test_one_college_designated_in_two_alliances_at_once_leads_one(
         assert await _chef(partners, won) == candidate
         assert await _chef(partners, lost) != candidate
         assert await _chefs_breaking_the_rules(partners) == []
+    # Per round, two openings' events and the winner's: the refused one emitted nothing.
+    designated = await partners.outbox("ChefDeFileDesignated")
+    assert len(designated) == 3 * ROUNDS
+    assert sum(e.data.previous_partner_id is not None for e in designated) == ROUNDS
