@@ -40,6 +40,7 @@ CREATE VIEW colleges_leading_several_alliances AS
     GROUP BY p.partner_id, p.uai, p.name
     HAVING count(*) > 1;
 
+-- Said too when this file is run with psql (the runtime's migrator shows no server warning).
 DO $$
 DECLARE
     shared record;
