@@ -178,6 +178,21 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
 
 # --- alliances: the label's life, from labelling's events ---------------------------------
 
+# Locks. Who may be chef de file depends on the partner's row (its kind) and on the other
+# alliances (a collège leads one not closed at most), which a plain read sees only as last
+# committed: two commands each checking what the other is changing would both pass (a
+# lycée made chef de file, a collège leading two). So every command that makes a partner
+# chef de file locks its row (FOR UPDATE, as update_partner and the contact commands do)
+# and reads its kind and what it leads only then (in READ COMMITTED a statement started
+# after the lock sees what the lock holder committed). The order is always the alliance
+# first, then the partner: designate_chef_de_file locks the alliance row then the
+# candidate's, open_alliance inserts its alliance then locks a lead it did not register,
+# join_alliance locks the alliance then references the partner; update_partner locks the
+# partner and never an alliance. So no two commands wait for each other in a cycle. (A
+# consumer batch applies several events in one transaction: having locked a lead, it may
+# then want an alliance a designation of that lead holds. PostgreSQL breaks that deadlock:
+# the batch is retried, or the request answers 503 to be sent again; never a wrong state.)
+
 
 def _schools(schools: Iterable[PerimeterSchool]) -> list[dict[str, str]]:
     return [{"uai": s.uai, "kind": s.kind.value, "name": s.name,
@@ -206,7 +221,18 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
         # Registered by a concurrent transaction after the statement's snapshot: read it
         # now (rare, so the extra round trip does not matter).
         lead, lead_registered = await store.register_college_unless_known(uow.conn, college)
-    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now)
+    leads = None
+    if not lead_registered:
+        # A lead known before this label: locked (after the alliance, inserted above: the
+        # lock order) and read again, so its kind and the alliance it may lead are those
+        # that commit. A lead registered just now is seen by no one else and leads nothing.
+        locked = await store.get_partner(uow.conn, lead.partner_id, for_update=True)
+        assert locked is not None, "partners are never deleted"
+        lead = locked
+        leads = await store.chef_de_file_of_open_alliance(uow.conn, lead.partner_id,
+                                                          other_than=event.cite_id)
+    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now,
+                                     leads=leads)
     await store.insert_membership(uow.conn, alliance.cite_id, alliance.chef_de_file)
     if lead_registered:
         uow.emit(registered)
@@ -215,8 +241,10 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     return True
 
 
-async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True) -> Alliance:
-    alliance = await store.load_alliance(uow.conn, cite_id, with_members=with_members)
+async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True,
+                    lock_partner: UUID | None = None) -> Alliance:
+    alliance = await store.load_alliance(uow.conn, cite_id, with_members=with_members,
+                                         lock_partner=lock_partner)
     if alliance is None:
         raise no_alliance(cite_id)
     return alliance
@@ -287,9 +315,13 @@ async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID
                                  actor: Actor) -> bool:
     """Hand the chef de file role to another member collège: one command, one event.
     False when it already holds it."""
-    alliance = await _alliance(uow, cite_id)
+    # The candidate's row is locked before its kind and the alliance it may lead are read
+    # (see "Locks" above): a kind change or another designation of it waits for this one
+    # and then sees it, or commits first and is seen here.
+    alliance = await _alliance(uow, cite_id, lock_partner=partner_id)
     actor.ensure_acts_for(alliance.departement)
-    designated = alliance.designate_chef_de_file(partner_id, uow.now)
+    leads = await store.chef_de_file_of_open_alliance(uow.conn, partner_id, other_than=cite_id)
+    designated = alliance.designate_chef_de_file(partner_id, uow.now, leads=leads)
     if designated is None:
         return False
     # The old chef de file loses the role before the new one gets it: the partial unique

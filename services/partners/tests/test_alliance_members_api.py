@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from partners import service
-from partners_kit import association, college, labelled
+from partners_kit import association, college, labelled, suspended, withdrawn
 
 from cites_contracts.events.labelling import TerritoryLabelled
 from cites_runtime.testing import (
@@ -135,6 +135,77 @@ async def test_the_chef_de_file_cannot_leave_nor_join_as_second_chef_de_file(
     assert second.status_code == 422
     assert second.json()["detail"][0]["type"] == "chef_de_file_is_designated"
     assert (await _alliance(partners))["chef_de_file"]["partner_id"] == lead
+
+
+async def _chef(partners: ServiceUnderTest, cite_id: str) -> str:
+    return str((await _alliance(partners, cite_id))["chef_de_file"]["partner_id"])
+
+
+async def _two_alliances_and_a_candidate_leading_the_first(
+    partners: ServiceUnderTest, first_status: str,
+) -> tuple[str, str]:
+    """cite-001 led by collège 0930001A (left ``first_status``), cite-002 by 0930002B;
+    0930001A joins cite-002. Returns (0930001A's id, cite-002's chef de file's id)."""
+    await _open(partners, labelled("cite-001", lead_uai="0930001A"))
+    await _open(partners, labelled("cite-002", lead_uai="0930002B"))
+    async with partners.runtime.unit_of_work() as uow:
+        if first_status == "suspended":
+            await service.suspend_alliance(uow, suspended("cite-001"))
+        elif first_status == "closed":
+            await service.close_alliance(uow, withdrawn("cite-001"))
+    first, second = await _chef(partners, "cite-001"), await _chef(partners, "cite-002")
+    joined = await partners.http.post("/alliances/cite-002/members", headers=AS_NATIONAL,
+                                      json={"partner_id": first, "roles": ["funder"]})
+    assert joined.status_code == 201, joined.text
+    return first, second
+
+
+@pytest.mark.parametrize("first_status", ["open", "suspended"])
+async def test_a_college_leading_an_open_alliance_is_refused_as_chef_de_file_of_another(
+    partners: ServiceUnderTest, first_status: str,
+) -> None:
+    first, second = await _two_alliances_and_a_candidate_leading_the_first(partners,
+                                                                            first_status)
+    before = await partners.outbox()
+    response = await partners.http.put("/alliances/cite-002/chef-de-file",
+                                       json={"partner_id": first}, headers=AS_NATIONAL)
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(
+        "collège 'Collège Bondy' (UAI 0930001A) is already chef de file of alliance "
+        "cite-001")
+    assert "PUT /alliances/cite-001/chef-de-file" in response.json()["detail"]
+    assert (await _chef(partners, "cite-001"), await _chef(partners, "cite-002")) == (
+        first, second)
+    assert await partners.outbox() == before
+
+
+async def test_a_college_whose_alliance_closed_may_lead_another(
+    partners: ServiceUnderTest,
+) -> None:
+    first, _ = await _two_alliances_and_a_candidate_leading_the_first(partners, "closed")
+    response = await partners.http.put("/alliances/cite-002/chef-de-file",
+                                       json={"partner_id": first}, headers=AS_NATIONAL)
+    assert response.status_code == 200, response.text
+    assert await _chef(partners, "cite-002") == first
+    assert [str(e.data.partner_id) for e in await partners.outbox("ChefDeFileDesignated")
+            if e.data.cite_id == "cite-002"][-1] == first
+
+
+async def test_the_database_itself_refuses_a_college_chef_de_file_of_two_open_alliances(
+    partners: ServiceUnderTest,
+) -> None:
+    await _open(partners, labelled("cite-001", lead_uai="0930001A"))
+    await _open(partners, labelled("cite-002", lead_uai="0930002B"))
+    cite_002 = await _chef(partners, "cite-002")
+    pool = partners.runtime.pool
+    # The alliance row keeps its chef de file (written with the role), for this index.
+    kept = await pool.fetchval(
+        "SELECT chef_de_file_partner_id FROM alliances WHERE cite_id = 'cite-002'")
+    with pytest.raises(asyncpg.UniqueViolationError,
+                       match="alliances_one_open_per_chef_de_file"):
+        await pool.execute("UPDATE alliances SET chef_de_file_partner_id = $1 "
+                           "WHERE cite_id = 'cite-001'", cite_002)
+    assert str(kept) == cite_002
 
 
 async def test_the_database_itself_refuses_a_second_chef_de_file(

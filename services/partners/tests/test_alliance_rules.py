@@ -66,6 +66,35 @@ def test_a_lead_registered_as_another_kind_opens_nothing_and_says_what_to_do() -
     assert f"PATCH /partners/{lycee.partner_id} with kind 'college'" in no.value.message
 
 
+def test_a_lead_college_already_chef_de_file_of_an_open_alliance_opens_nothing() -> None:
+    lead = partner(PartnerKind.COLLEGE, "Collège Jean Renoir")
+    with pytest.raises(Conflict) as no:
+        Alliance.open("cite-002", "93", lead, AT, leads="cite-001")
+    assert f"UAI {lead.details.uai}" in no.value.message
+    assert "already chef de file of alliance cite-001" in no.value.message
+    assert "PUT /alliances/cite-001/chef-de-file" in no.value.message
+    assert "replay the dead letter" in no.value.message
+
+
+def test_a_college_already_chef_de_file_of_an_open_alliance_is_not_designated_again() -> None:
+    a, lead = alliance()
+    other = partner(PartnerKind.COLLEGE, "Collège Pablo Picasso")
+    a.join(other, [AllianceRole.STEERING_COMMITTEE], AT)
+    with pytest.raises(Conflict) as no:
+        a.designate_chef_de_file(other.partner_id, LATER, leads="cite-007")
+    assert f"collège 'Collège Pablo Picasso' (UAI {other.details.uai})" in no.value.message
+    assert "already chef de file of alliance cite-007" in no.value.message
+    assert "PUT /alliances/cite-007/chef-de-file" in no.value.message
+    assert chefs(a) == [lead]
+    assert a.members[other.partner_id].roles == {AllianceRole.STEERING_COMMITTEE}
+
+
+def test_the_alliance_a_college_leads_may_designate_it_again_which_changes_nothing() -> None:
+    a, lead = alliance()
+    assert a.designate_chef_de_file(lead, LATER, leads=a.cite_id) is None
+    assert chefs(a) == [lead]
+
+
 def test_changing_the_chef_de_file_moves_the_role_and_keeps_the_previous_as_member() -> None:
     a, lead = alliance()
     other = partner(PartnerKind.COLLEGE, "Collège Pablo Picasso")

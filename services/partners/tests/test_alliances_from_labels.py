@@ -4,7 +4,7 @@ real Kafka — topics' contents, dead letters, redelivery — is in test_labels_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from partners_kit import (
 )
 
 from cites_contracts.events.labelling import LabelExpired, LabelWithdrawn
+from cites_runtime.kafka import OutboundRecord, Publisher
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest
 
 
@@ -91,3 +92,52 @@ async def test_a_withdrawn_or_expired_label_closes_the_alliance_and_keeps_its_me
     assert [m["partner_id"] for m in alliance["members"]] == [chef]
     assert [(m["cite_id"], m["alliance_status"], m["roles"]) for m in memberships] == [
         ("cite-001", "closed", ["chef_de_file"])]
+
+
+class DeadLetters:
+    """The consumer's dead-letter publisher, keeping a copy of each letter it sends (the
+    in-memory broker has no topic to read them back from)."""
+
+    def __init__(self, publisher: Publisher):
+        self.publisher = publisher
+        self.letters: list[dict[str, str]] = []
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        return await self.publisher.enqueue(records)
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        self.letters += [{k: v.decode() for k, v in r.headers} for r in records]
+        await self.publisher.publish_batch(records)
+
+    async def reset(self) -> None:
+        await self.publisher.reset()
+
+
+def dead_letters(service: ServiceUnderTest) -> DeadLetters:
+    runner = service.runtime.runner
+    assert runner is not None
+    runner.dead_letters = DeadLetters(runner.dead_letters)
+    return runner.dead_letters
+
+
+async def test_a_label_whose_lead_college_leads_an_open_alliance_is_dead_lettered_with_why(
+    partners: ServiceUnderTest,
+) -> None:
+    letters = dead_letters(partners)
+    await partners.publish(labelled("cite-001", lead_uai="0930001A"),
+                           labelled("cite-002", lead_uai="0930001A"),
+                           labelled("cite-003", lead_uai="0930003C"))
+    missing = await partners.http.get("/alliances/cite-002", headers=AS_VIEWER)
+    first, following = await _alliance(partners, "cite-001"), await _alliance(partners,
+                                                                              "cite-003")
+    opened = await partners.outbox("AllianceOpened")
+    assert missing.status_code == 404
+    assert (first["status"], following["status"]) == ("open", "open")
+    assert [(e.data.cite_id, e.data.chef_de_file_uai) for e in opened] == [
+        ("cite-001", "0930001A"), ("cite-003", "0930003C")]
+    assert [(h["type"], h["dlq.reason"]) for h in letters.letters] == [
+        ("labelling.TerritoryLabelled", "rejected")]
+    why = letters.letters[0]["dlq.error"]
+    assert why.startswith("cite-002: ")
+    assert "UAI 0930001A" in why and "already chef de file of alliance cite-001" in why
+    assert "replay the dead letter" in why

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from partners.app import definition
 from partners.settings import PartnersSettings
-from partners_kit import UAI_LYCEE, envelope, labelled, school, suspended
+from partners_kit import UAI_LYCEE, college, envelope, labelled, school, suspended
 
 from cites_runtime.dlq import list_dead_letters, replay_dead_letters
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, ServiceUnderTest, on_kafka, read_topic
@@ -118,6 +118,43 @@ async def test_a_label_naming_a_lycee_as_lead_college_is_dead_lettered_then_repl
     assert alliance["chef_de_file"]["partner_id"] == lycee
     opened = await consuming.outbox("AllianceOpened")
     assert sorted(e.data.cite_id for e in opened) == ["cite-001", "cite-002"]
+
+
+async def test_a_label_whose_lead_college_leads_an_open_alliance_waits_in_the_dlq_until_fixed(
+    consuming: ServiceUnderTest,
+) -> None:
+    await consuming.publish(labelled("cite-001", lead_uai="0930001A"),
+                            labelled("cite-002", lead_uai="0930001A"))
+    await consuming.caught_up()
+    dlq = consuming.settings.topic("partners.dlq")
+    bootstrap = consuming.settings.kafka_bootstrap_servers
+    letters = await read_topic(bootstrap, dlq, until=lambda r: len(r) >= 1)
+    headers = {k: v.decode() for k, v in letters[0].headers}
+    missing = await consuming.http.get("/alliances/cite-002", headers=AS_VIEWER)
+    runner = consuming.runtime.runner
+    assert runner is not None
+    still_broken = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    # The fix: cite-001 hands its chef de file role to another collège.
+    lead = (await _alliance(consuming, "cite-001"))["chef_de_file"]["partner_id"]
+    other = (await consuming.http.post("/partners", json=college("0930009C"),
+                                       headers=AS_NATIONAL)).json()["partner_id"]
+    await consuming.http.post("/alliances/cite-001/members", headers=AS_NATIONAL,
+                              json={"partner_id": other, "roles": ["steering_committee"]})
+    handed = await consuming.http.put("/alliances/cite-001/chef-de-file",
+                                      json={"partner_id": other}, headers=AS_NATIONAL)
+    fixed = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    alliance = await _alliance(consuming, "cite-002")
+
+    assert (headers["dlq.reason"], headers["type"]) == ("rejected",
+                                                         "labelling.TerritoryLabelled")
+    assert headers["dlq.error"].startswith("cite-002: ")
+    assert "UAI 0930001A" in headers["dlq.error"]
+    assert "already chef de file of alliance cite-001" in headers["dlq.error"]
+    assert missing.status_code == 404
+    assert (still_broken.applied, len(still_broken.failed or [])) == (0, 1)
+    assert handed.status_code == 200, handed.text
+    assert (fixed.applied, fixed.failed) == (1, [])
+    assert alliance["chef_de_file"]["partner_id"] == lead
 
 
 async def test_label_news_for_a_cite_without_alliance_is_dead_lettered_and_the_rest_applied(

@@ -6,6 +6,11 @@ members, a collège. It is born with one (the lead collège named by the label),
 de file cannot leave, and changing it is one step that moves the role from one member to
 another. The database backs the "at most one" half with a partial unique index.
 
+And a collège is chef de file of one alliance not closed at most (open, or suspended: it
+resumes with its chef de file): commands take ``leads``, the cité of the alliance the
+collège already leads, as the service found it. The database backs this with a partial
+unique index too (migration 0003).
+
 Each command returns the event it causes (None when it changes nothing); the service
 saves the new state and emits it.
 """
@@ -41,6 +46,8 @@ __all__ = [
 ]
 
 CHEF_DE_FILE = AllianceRole.CHEF_DE_FILE
+_ONE_ALLIANCE = ("a collège is chef de file of one open alliance at most (a suspended one "
+                 "counts: it resumes with its chef de file)")
 
 
 class AllianceStatus(StrEnum):
@@ -112,10 +119,12 @@ class Alliance:
         return alliance
 
     @classmethod
-    def open(cls, cite_id: str, departement: str, lead: Partner, now: datetime
+    def open(cls, cite_id: str, departement: str, lead: Partner, now: datetime, *,
+             leads: str | None = None
              ) -> tuple[Alliance, tuple[AllianceOpened, ChefDeFileDesignated]]:
         """A labelled cité's alliance, with ``lead`` — the partner holding the UAI the
-        label names as lead collège — as chef de file."""
+        label names as lead collège — as chef de file. ``leads``: the cité of the alliance
+        not closed it is chef de file of already, if any (then nothing opens)."""
         uai = lead.details.uai
         assert uai is not None, "the lead is found by its UAI"
         if not can_lead(lead.kind):
@@ -124,6 +133,11 @@ class Alliance:
                            f"{lead.partner_id}); if it is a collège, correct the partner's "
                            f"kind (PATCH /partners/{lead.partner_id} with kind 'college'), "
                            "then replay the dead letter")
+        if leads is not None:
+            raise Conflict(f"the lead collège '{lead.name}' (UAI {uai}) is already chef de "
+                           f"file of alliance {leads}, and {_ONE_ALLIANCE}: designate another "
+                           f"collège there (PUT /alliances/{leads}/chef-de-file) or have its "
+                           "label withdrawn, then replay the dead letter")
         chef = Member.of(lead, [CHEF_DE_FILE], now)
         alliance = cls(cite_id, departement, AllianceStatus.OPEN, {chef.partner_id: chef})
         return alliance, (
@@ -175,11 +189,12 @@ class Alliance:
         return PartnerLeftAlliance(cite_id=self.cite_id, partner_id=partner_id,
                                    motive=motive, left_at=now)
 
-    def designate_chef_de_file(self, partner_id: UUID, now: datetime
-                               ) -> ChefDeFileDesignated | None:
+    def designate_chef_de_file(self, partner_id: UUID, now: datetime, *,
+                               leads: str | None = None) -> ChefDeFileDesignated | None:
         """Move the role to ``partner_id``; None when it already holds the role (nothing
         changes, no event). The previous chef de file stays a member with its other roles
-        (possibly none)."""
+        (possibly none). ``leads``: the cité of an alliance not closed the partner is chef
+        de file of, if any (this one changes nothing; another refuses the designation)."""
         self._require_open("its chef de file to change")
         member = self.members.get(partner_id)
         if member is None:
@@ -190,6 +205,10 @@ class Alliance:
         if previous is member:
             return None
         assert member.uai is not None, "a collège has a UAI"
+        if leads is not None and leads != self.cite_id:
+            raise Conflict(f"collège '{member.name}' (UAI {member.uai}) is already chef de "
+                           f"file of alliance {leads}, and {_ONE_ALLIANCE}: designate another "
+                           f"collège there first (PUT /alliances/{leads}/chef-de-file)")
         previous.roles = previous.roles - {CHEF_DE_FILE}
         member.roles = member.roles | {CHEF_DE_FILE}
         return ChefDeFileDesignated(cite_id=self.cite_id, partner_id=partner_id,

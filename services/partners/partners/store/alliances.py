@@ -65,21 +65,34 @@ async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str
     return Opening(row["opened"], found, bool(row["created"]))
 
 
+# The chef de file role lives in memberships.roles; the alliance row repeats who holds it
+# (chef_de_file_partner_id), written by the same statement, for the index that lets a
+# collège lead one alliance not closed at most (migration 0003).
+
 async def insert_membership(conn: Conn, cite_id: str, member: Member) -> None:
     await conn.execute(
-        "INSERT INTO memberships (cite_id, partner_id, roles, joined_at) VALUES ($1, $2, $3, $4)",
+        """WITH member AS (
+               INSERT INTO memberships (cite_id, partner_id, roles, joined_at)
+               VALUES ($1, $2, $3, $4))
+           UPDATE alliances SET chef_de_file_partner_id = $2
+           WHERE cite_id = $1 AND 'chef_de_file' = ANY ($3::text[])""",
         cite_id, member.partner_id, sorted(r.value for r in member.roles), member.joined_at,
     )
 
 
-async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True
-                        ) -> Alliance | None:
+async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True,
+                        lock_partner: UUID | None = None) -> Alliance | None:
     """The alliance, locked for the rest of the transaction (commands on one alliance
-    serialise, so the chef de file rule is checked against the state that commits)."""
+    serialise, so the chef de file rule is checked against the state that commits).
+    ``lock_partner``: that partner's row is locked too (FOR UPDATE), after the alliance's
+    and before the members are read, so what is read of it is what commits."""
     row = await conn.fetchrow(
         "SELECT departement, status FROM alliances WHERE cite_id = $1 FOR UPDATE", cite_id)
     if row is None:
         return None
+    if lock_partner is not None:
+        await conn.execute("SELECT FROM partners WHERE partner_id = $1 FOR UPDATE",
+                           lock_partner)
     status = AllianceStatus(row["status"])
     if not with_members:
         return Alliance(cite_id, row["departement"], status)
@@ -97,8 +110,11 @@ async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True
 
 async def set_roles(conn: Conn, cite_id: str, member: Member) -> None:
     await conn.execute(
-        """UPDATE memberships SET roles = $3
-           WHERE cite_id = $1 AND partner_id = $2 AND left_at IS NULL""",
+        """WITH member AS (
+               UPDATE memberships SET roles = $3
+               WHERE cite_id = $1 AND partner_id = $2 AND left_at IS NULL)
+           UPDATE alliances SET chef_de_file_partner_id = $2
+           WHERE cite_id = $1 AND 'chef_de_file' = ANY ($3::text[])""",
         cite_id, member.partner_id, sorted(r.value for r in member.roles),
     )
 
@@ -135,14 +151,18 @@ async def set_label_period(conn: Conn, cite_id: str, start: date, end: date) -> 
         cite_id, start, end)
 
 
-async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID) -> str | None:
-    """The cité of an alliance not yet closed whose chef de file this partner is."""
+async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID, *,
+                                        other_than: str | None = None) -> str | None:
+    """The cité of an alliance not yet closed (but ``other_than``) whose chef de file this
+    partner is. Read from the memberships, which hold the role even where the alliance
+    row's copy is empty (alliances that shared a chef de file before migration 0003)."""
     value = await conn.fetchval(
         """SELECT m.cite_id FROM memberships m JOIN alliances a USING (cite_id)
            WHERE m.partner_id = $1 AND m.left_at IS NULL AND 'chef_de_file' = ANY (m.roles)
-             AND a.status <> 'closed'
+             AND a.status <> 'closed' AND m.cite_id IS DISTINCT FROM $2
+           ORDER BY a.opened_at, m.cite_id
            LIMIT 1""",
-        partner_id,
+        partner_id, other_than,
     )
     return str(value) if value is not None else None
 
