@@ -5,6 +5,8 @@ It imports nothing of the platform: it reads the AsyncAPI document
 each record against the message it claims to be (by its ``type`` and ``version``
 headers): headers against the message's headers schema, value against its payload schema
 (the envelope, whose ``data`` is the event's JSON Schema), key against the aggregate id.
+On a compacted channel (its Kafka binding's ``cleanup.policy``), a record with a null
+value is a tombstone: the key's person is erased, forget what you hold for it.
 It stops once every topic has been read to its end and nothing came for ``--idle`` seconds,
 prints what it saw, and exits 1 if any record did not match its contract.
 
@@ -37,6 +39,9 @@ class Contracts:
     def __init__(self, document: dict[str, Any]):
         self.document = document
         self.topics = sorted(c["address"] for c in document["channels"].values())
+        self.compacted = {c["address"] for c in document["channels"].values()
+                          if "compact" in c.get("bindings", {}).get("kafka", {})
+                          .get("topicConfiguration", {}).get("cleanup.policy", [])}
         self.messages: dict[tuple[str, int], dict[str, Any]] = {}
         for key, message in document["components"]["messages"].items():
             version = message["payload"]["properties"]["version"]["const"]
@@ -86,6 +91,10 @@ async def consume(bootstrap: str, contracts: Contracts, prefix: str, idle: float
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
+                    if r.value is None and r.topic.removeprefix(prefix) in contracts.compacted:
+                        seen["(tombstone)"] += 1  # erased: forget r.key
+                        last = time.monotonic()
+                        continue
                     kind, problems = contracts.problems(r.key, r.value, list(r.headers))
                     seen[kind] += 1
                     bad += [f"{r.topic}[{r.partition}]@{r.offset} {kind}: {p}"

@@ -285,6 +285,8 @@ def _topic_binding(topic: Topic) -> dict[str, Any]:
             "cleanup.policy": configs["cleanup.policy"].split(","),
             "retention.ms": int(configs["retention.ms"]),
             "retention.bytes": int(configs["retention.bytes"]),
+            **({"delete.retention.ms": int(configs["delete.retention.ms"])}
+               if "delete.retention.ms" in configs else {}),
         },
         "bindingVersion": BINDING_VERSION,
     }
