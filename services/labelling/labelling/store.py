@@ -29,6 +29,7 @@ from .domain import (
     WaveStatus,
 )
 from .domain.dossier import STORED
+from .domain.holdings import Claim, Held, Holder, Holding
 
 __all__ = [
     "CandidatureSummary",
@@ -36,10 +37,12 @@ __all__ = [
     "RecordedEntry",
     "WaveStats",
     "add_history",
+    "claim",
     "due_cite_ids",
     "get_candidature",
     "get_label",
     "get_wave",
+    "hand_over",
     "history",
     "insert_candidature",
     "insert_label",
@@ -49,6 +52,7 @@ __all__ = [
     "list_waves",
     "lock_label_if_due",
     "next_cite_id",
+    "release",
     "save_candidature",
     "save_label",
     "save_wave_status",
@@ -374,3 +378,61 @@ async def history(conn: Db, cite_id: str) -> list[RecordedEntry]:
         signed_on=r["signed_on"], effective_on=r["effective_on"],
         added=PerimeterAddition.model_validate(r["added"]) if r["added"] else None,
     ), r["actor"]) for r in rows]
+
+
+# --- Holdings (domain/holdings.py) -----------------------------------------------------------
+
+
+async def claim(conn: Conn, claims: list[Claim], holder: Holder, at: datetime
+                ) -> list[Holding]:
+    """Take for ``holder`` what nobody holds among ``claims``; return the claims others
+    hold (empty: ``holder`` holds them all now, some perhaps from before).
+
+    The key on (kind, code) decides: an INSERT finding a row another transaction has not
+    committed yet waits for it, then does nothing if it committed. What was not inserted is
+    read again in a new statement (which sees that commit); a claim whose holder let go
+    meanwhile is tried again."""
+    others: list[Holding] = []
+    pending = sorted(claims)  # one order for every claimant
+    while pending:
+        inserted = await conn.fetch(
+            """INSERT INTO holdings (kind, code, candidature_id, cite_id, held_since)
+               SELECT kind, code, $3, $4, $5
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (kind, code, n)
+                ORDER BY n
+               ON CONFLICT (kind, code) DO NOTHING
+               RETURNING kind, code""",
+            [c.kind.value for c in pending], [c.code for c in pending],
+            holder.candidature_id, holder.cite_id, at)
+        done = {Claim(Held(r["kind"]), r["code"]) for r in inserted}
+        rest = [c for c in pending if c not in done]
+        if not rest:
+            break
+        rows = await conn.fetch(
+            """SELECT h.kind, h.code, h.candidature_id, h.cite_id
+                 FROM holdings h
+                 JOIN unnest($1::text[], $2::text[]) AS c (kind, code)
+                   ON (h.kind, h.code) = (c.kind, c.code)""",
+            [c.kind.value for c in rest], [c.code for c in rest])
+        held = {Claim(Held(r["kind"]), r["code"]): Holder(r["candidature_id"], r["cite_id"])
+                for r in rows}
+        others += [Holding(c, held[c]) for c in rest if c in held and held[c] != holder]
+        pending = [c for c in rest if c not in held]  # freed in between: try again
+    return others
+
+
+async def hand_over(conn: Conn, candidature_id: UUID, cite_id: str) -> None:
+    """What a labelled candidature held passes to its cité."""
+    await conn.execute(
+        """UPDATE holdings SET candidature_id = NULL, cite_id = $2
+            WHERE candidature_id = $1""", candidature_id, cite_id)
+
+
+async def release(conn: Conn, holder: Holder) -> None:
+    """Free everything ``holder`` holds (a candidature rejected or withdrawn, a label
+    withdrawn or expired)."""
+    if holder.cite_id is not None:
+        await conn.execute("DELETE FROM holdings WHERE cite_id = $1", holder.cite_id)
+    else:
+        await conn.execute("DELETE FROM holdings WHERE candidature_id = $1",
+                           holder.candidature_id)

@@ -7,6 +7,8 @@ refusals are :mod:`cites_runtime.errors` (and :class:`Ineligible`).
 - :mod:`.dossier` — what a candidature says about its territory.
 - :mod:`.candidature` — draft → submitted → under review → labelled | rejected | withdrawn.
 - :mod:`.label` — the cité's label: period, renewal, extension, suspension, end.
+- :mod:`.holdings` — exclusive perimeters: a QPV, a lead collège, held by one cité or
+  pending candidature at a time.
 """
 
 from .candidature import Candidature, CandidatureStatus, Decision, Outcome, Score
