@@ -235,8 +235,10 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                       convention_signed_on: date | None, actor: Actor) -> Label:
     label = await _label(uow, cite_id)
-    event = label.renew(years=label_years, convention_signed_on=convention_signed_on,
-                        actor=actor, today=uow.today, now=uow.now)
+    wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
+    event = label.renew(years=label_years, window=wave.rules.renewal,
+                        convention_signed_on=convention_signed_on, actor=actor,
+                        today=uow.today, now=uow.now)
     return await _record(uow, label, event, actor)
 
 

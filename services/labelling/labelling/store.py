@@ -25,6 +25,7 @@ from .domain import (
     LabelStatus,
     Outcome,
     Score,
+    Term,
     Wave,
     WaveStatus,
 )
@@ -273,40 +274,72 @@ def _label(r: Row) -> Label:
         wave=WaveRef(id=r["wave_id"], year=r["wave_year"]), departement=r["departement"],
         perimeter=Perimeter.model_validate(r["perimeter"]),
         lead_college_uai=r["lead_college_uai"],
-        period=LabelPeriod(start=r["period_start"], end=r["period_end"]),
-        convention_signed_on=r["convention_signed_on"], status=LabelStatus(r["status"]),
-        labelled_at=r["labelled_at"], status_changed_at=r["status_changed_at"],
+        periods=[Term(LabelPeriod(start=date.fromisoformat(p["start"]),
+                                  end=date.fromisoformat(p["end"])),
+                      date.fromisoformat(p["signed"]) if p["signed"] else None)
+                 for p in r["periods"]],
+        status=LabelStatus(r["status"]), labelled_at=r["labelled_at"],
+        status_changed_at=r["status_changed_at"],
         requested_annual_contribution=r["requested_annual_contribution"],
     )
 
 
+# A cité's row and its periods, oldest first (cites.period_* and convention_signed_on repeat
+# the latest period's: what the expiry check scans).
+_LABEL = """
+    SELECT c.*, (SELECT json_agg(json_build_object('start', p.period_start,
+                                                   'end', p.period_end,
+                                                   'signed', p.convention_signed_on)
+                                 ORDER BY p.period_start)
+                   FROM label_periods p WHERE p.cite_id = c.cite_id) AS periods
+      FROM cites c"""
+
+
 async def get_label(conn: Db, cite_id: str, *, for_update: bool = False) -> Label | None:
-    lock = " FOR NO KEY UPDATE" if for_update else ""
-    r = await conn.fetchrow(f"SELECT * FROM cites WHERE cite_id = $1{lock}", cite_id)
+    lock = " FOR NO KEY UPDATE OF c" if for_update else ""
+    r = await conn.fetchrow(f"{_LABEL} WHERE c.cite_id = $1{lock}", cite_id)
     return _label(r) if r else None
+
+
+def _periods(x: Label) -> tuple[list[date], list[date], list[date | None]]:
+    return ([t.start for t in x.periods], [t.end for t in x.periods],
+            [t.convention_signed_on for t in x.periods])
 
 
 async def insert_label(conn: Conn, x: Label) -> None:
     await conn.execute(
-        """INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year, departement,
-                              status, period_start, period_end, convention_signed_on,
-                              lead_college_uai, perimeter, requested_annual_contribution,
-                              labelled_at, status_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+        """WITH cite AS (
+               INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year,
+                                  departement, status, period_start, period_end,
+                                  convention_signed_on, lead_college_uai, perimeter,
+                                  requested_annual_contribution, labelled_at, status_changed_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+           INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
+           SELECT $1, * FROM unnest($16::date[], $17::date[], $18::date[])""",
         x.cite_id, x.candidature_id, x.name, x.wave.id, x.wave.year, x.departement,
         x.status.value, x.period.start, x.period.end, x.convention_signed_on,
         x.lead_college_uai, x.perimeter.model_dump(mode="json"),
-        x.requested_annual_contribution, x.labelled_at, x.status_changed_at,
+        x.requested_annual_contribution, x.labelled_at, x.status_changed_at, *_periods(x),
     )
 
 
 async def save_label(conn: Conn, x: Label) -> None:
     await conn.execute(
-        """UPDATE cites SET status = $2, period_start = $3, period_end = $4,
-                            convention_signed_on = $5, perimeter = $6, status_changed_at = $7
-            WHERE cite_id = $1""",
+        """WITH cite AS (
+               UPDATE cites SET status = $2, period_start = $3, period_end = $4,
+                                convention_signed_on = $5, perimeter = $6,
+                                status_changed_at = $7
+                WHERE cite_id = $1)
+           INSERT INTO label_periods AS p (cite_id, period_start, period_end,
+                                           convention_signed_on)
+           SELECT $1, * FROM unnest($8::date[], $9::date[], $10::date[])
+           ON CONFLICT (cite_id, period_start) DO UPDATE
+              SET period_end = EXCLUDED.period_end,
+                  convention_signed_on = EXCLUDED.convention_signed_on
+            WHERE (p.period_end, p.convention_signed_on)
+                  IS DISTINCT FROM (EXCLUDED.period_end, EXCLUDED.convention_signed_on)""",
         x.cite_id, x.status.value, x.period.start, x.period.end, x.convention_signed_on,
-        x.perimeter.model_dump(mode="json"), x.status_changed_at,
+        x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x),
     )
 
 
@@ -323,9 +356,10 @@ async def lock_label_if_due(conn: Conn, cite_id: str, today: date) -> Label | No
     """The label, locked, if it is still due; None when it is not due any more or another
     replica holds it (that one expires it: skipping is what makes expiry exactly-once)."""
     r = await conn.fetchrow(
-        """SELECT * FROM cites
-            WHERE cite_id = $1 AND status IN ('labelled', 'suspended') AND period_end < $2
-            FOR NO KEY UPDATE SKIP LOCKED""", cite_id, today)
+        f"""{_LABEL}
+            WHERE c.cite_id = $1 AND c.status IN ('labelled', 'suspended')
+              AND c.period_end < $2
+            FOR NO KEY UPDATE OF c SKIP LOCKED""", cite_id, today)
     return _label(r) if r else None
 
 
@@ -339,7 +373,7 @@ async def list_labels(conn: Db, f: Filters, *, after: tuple[datetime, str] | Non
     """In labelling order; ``after``: the (labelled_at, cite_id) of the last one of the
     previous page; every one without ``limit``."""
     rows = await conn.fetch(
-        f"""SELECT * FROM cites WHERE {_CITE_FILTER}
+        f"""{_LABEL} WHERE {_CITE_FILTER}
                AND ($4::timestamptz IS NULL OR (labelled_at, cite_id) > ($4, $5::text))
              ORDER BY labelled_at, cite_id LIMIT $6""",
         f.wave_id, f.status, f.departement, after[0] if after else None,

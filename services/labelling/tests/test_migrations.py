@@ -11,10 +11,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from labelling import store
 from labelling.app import definition
 from labelling.settings import LabellingSettings
 from labelling_kit import dossier_body, qpv
 
+from cites_runtime.db import create_pool
 from cites_runtime.migrations import migrate
 
 AT = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
@@ -95,3 +97,49 @@ async def test_0003_gives_what_active_cites_and_pending_candidatures_hold(
         ("lead_college", "0691111A"): first, ("lead_college", "0692222B"): second,
         ("lead_college", "0695555E"): pending,
     }
+
+
+async def history(conn: asyncpg.Connection, cite_id: str, kind: str, start: date | None,
+                  end: date | None, signed_on: date | None = None) -> None:
+    await conn.execute(
+        """INSERT INTO cite_history (cite_id, kind, occurred_at, period_start, period_end,
+                                     signed_on)
+           VALUES ($1, $2, $3, $4, $5, $6)""", cite_id, kind, AT, start, end, signed_on)
+
+
+async def test_0003_gives_each_cite_every_period_of_its_history_with_its_convention(
+        before_0003: asyncpg.Connection, settings: LabellingSettings) -> None:
+    conn = before_0003
+    # Renewed right after labelling, as the service did before the renewal window: the
+    # cité row kept only the new period; the history has both.
+    renewed = await cite(conn, 1, "labelled", qpvs=["QN06901M"], lead="0691111A", labelled=AT)
+    await conn.execute("""UPDATE cites SET period_start = '2027-01-15', period_end = '2030-01-14',
+                                           convention_signed_on = NULL WHERE cite_id = $1""",
+                       renewed)
+    await history(conn, renewed, "TerritoryLabelled", date(2024, 1, 15), date(2027, 1, 14))
+    await history(conn, renewed, "ConventionSigned", date(2024, 1, 15), date(2027, 1, 14),
+                  date(2024, 2, 1))
+    await history(conn, renewed, "LabelSuspended", None, None)
+    await history(conn, renewed, "LabelRenewed", date(2027, 1, 15), date(2030, 1, 14))
+    plain = await cite(conn, 2, "withdrawn", qpvs=["QN06902M"], lead="0692222B", labelled=AT)
+    await conn.execute("UPDATE cites SET convention_signed_on = '2024-01-15' WHERE cite_id = $1",
+                       plain)
+    await history(conn, plain, "TerritoryLabelled", date(2024, 1, 15), date(2027, 1, 14),
+                  date(2024, 1, 15))
+
+    await migrate(conn, settings.db_schema, definition.migrations())
+
+    rows = await conn.fetch("""SELECT cite_id, period_start, period_end, convention_signed_on
+                                 FROM label_periods ORDER BY cite_id, period_start""")
+    assert [tuple(r) for r in rows] == [
+        (renewed, date(2024, 1, 15), date(2027, 1, 14), date(2024, 2, 1)),
+        (renewed, date(2027, 1, 15), date(2030, 1, 14), None),
+        (plain, date(2024, 1, 15), date(2027, 1, 14), date(2024, 1, 15)),
+    ]
+    pool = await create_pool(settings.dsn, settings.db_schema)
+    try:
+        label = await store.get_label(pool, renewed)  # as the service reads it
+    finally:
+        await pool.close()
+    assert label is not None
+    assert label.period_on(date(2026, 6, 1)).period.start == date(2024, 1, 15)

@@ -47,3 +47,36 @@ SELECT DISTINCT ON (kind, code) kind, code, id, submitted_at
            AND c.dossier ->> 'lead_college_uai' IS NOT NULL) claimed
  ORDER BY kind, code, submitted_at, id
     ON CONFLICT (kind, code) DO NOTHING;
+
+-- Every period a cité's label was granted, each with its convention (domain/label.py): a
+-- renewal adds the next period while the current one stays in force, and the cité and open
+-- data show both. cites.period_start/period_end/convention_signed_on keep repeating the
+-- latest period (what the expiry check scans).
+CREATE TABLE label_periods (
+    cite_id               text NOT NULL REFERENCES cites (cite_id),
+    period_start          date NOT NULL,
+    period_end            date NOT NULL CHECK (period_end > period_start),
+    convention_signed_on  date,
+    PRIMARY KEY (cite_id, period_start)
+);
+
+-- The periods of existing cités, from their history (the first period and each renewal's),
+-- with the conventions recorded for them afterwards; then the cité's own latest period,
+-- whose convention is the one the cité row holds.
+INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
+SELECT DISTINCT ON (cite_id, period_start) cite_id, period_start, period_end, signed_on
+  FROM cite_history
+ WHERE kind IN ('TerritoryLabelled', 'LabelRenewed') AND period_start IS NOT NULL
+ ORDER BY cite_id, period_start, id DESC;
+
+UPDATE label_periods p
+   SET convention_signed_on = h.signed_on
+  FROM cite_history h
+ WHERE h.kind = 'ConventionSigned' AND h.cite_id = p.cite_id
+   AND h.period_start = p.period_start;
+
+INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
+SELECT cite_id, period_start, period_end, convention_signed_on FROM cites
+    ON CONFLICT (cite_id, period_start) DO UPDATE
+   SET period_end = EXCLUDED.period_end,
+       convention_signed_on = EXCLUDED.convention_signed_on;
