@@ -13,7 +13,7 @@ ASYNCAPI_PARSER := tools/asyncapi/node_modules/@asyncapi/parser/package.json
 CONSUMES := $(wildcard services/*/consumes.json)
 
 .PHONY: help install run stop test lint bench infra-up infra-down infra-status \
-        contracts-check contracts-export migrate clean
+        contracts-check contracts-export migrate clean jq
 
 help:
 	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink, migrate, start every service"
@@ -55,8 +55,12 @@ stop:
 migrate: install
 	$(PY) deploy/local/services.py migrate $(SERVICES)
 
-test: install $(ASYNCAPI_PARSER)
+test: install $(ASYNCAPI_PARSER) jq
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README walk-through uses jq; tests/e2e/test_readme_walkthrough.py runs it.
+jq:
+	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -47,9 +47,12 @@ __all__ = ["bare_app", "labelling_bench"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = "bench-national"
-PREFECTURE = "bench-prefecture-69"
-TOKENS = {NATIONAL: {"role": "national", "subject": "bench"},
-          PREFECTURE: {"role": "prefecture", "departement": "69", "subject": "bench-69"}}
+# A QPV and a lead collège belong to one cité or pending candidature at a time, and a
+# département has 2,600 QPV codes: the candidatures are spread over six départements.
+DEPARTEMENTS = ("69", "13", "59", "93", "75", "62")
+TOKENS: dict[str, dict[str, str]] = {NATIONAL: {"role": "national", "subject": "bench"}} | {
+    f"bench-prefecture-{d}": {"role": "prefecture", "departement": d, "subject": f"bench-{d}"}
+    for d in DEPARTEMENTS}
 DECISION = {"outcome": "label", "motive": "Dossier solide, alliance éducative constituée"}
 WARM_UP = 50
 ROUNDS = 2  # alternated, best of each kept: the machine is shared and noisy
@@ -212,10 +215,14 @@ async def _prepare(port: int, n: int, concurrency: int) -> list[str]:
         async with _Connection(port) as conn:
             while not queue.empty():
                 i = queue.get_nowait()
-                _, drafted = await conn.request("POST", "/candidatures", _candidature(i),
-                                                token=PREFECTURE)
+                body = _candidature(i)
+                prefecture = f"bench-prefecture-{body['departement']}"
+                _, drafted = await conn.request("POST", "/candidatures", body, token=prefecture)
                 cid = drafted["id"]
-                await conn.request("POST", f"/candidatures/{cid}/submission", token=PREFECTURE)
+                status, answer = await conn.request("POST", f"/candidatures/{cid}/submission",
+                                                    token=prefecture)
+                if status != 200:
+                    raise RuntimeError(f"submitting candidature {i}: {status} {answer}")
                 status, answer = await conn.request("PUT", f"/candidatures/{cid}/review", scores,
                                                     token=NATIONAL)
                 if status != 200:
@@ -227,16 +234,19 @@ async def _prepare(port: int, n: int, concurrency: int) -> list[str]:
 
 
 def _candidature(i: int) -> dict[str, Any]:
-    """A 2-commune, 3-QPV, 12-school territory of the Rhône (like the other benchmarks)."""
-    schools = [{"uai": f"069{(i * 12 + k) % 10000:04d}A", "kind": "college" if k == 0
+    """A 2-commune, 3-QPV, 12-school territory (like the other benchmarks), its QPVs and
+    lead collège its own (distinct for the first 5,000)."""
+    dep, j = DEPARTEMENTS[i % len(DEPARTEMENTS)], i // len(DEPARTEMENTS)
+    schools = [{"uai": f"0{dep}{(j * 12 + k) % 10000:04d}A", "kind": "college" if k == 0
                 else "ecole", "name": f"École {i}-{k}", "education_priority": "rep_plus"}
                for k in range(12)]
+    qpv = [j * 3 + k for k in range(3)]
     return eligible_candidature(
-        territory_name=f"Territoire {i}",
-        communes=[{"insee_code": f"69{(i + k) % 900 + 100:03d}", "name": f"Commune {i}-{k}"}
+        departement=dep, territory_name=f"Territoire {i}",
+        communes=[{"insee_code": f"{dep}{(j + k) % 900 + 100:03d}", "name": f"Commune {i}-{k}"}
                   for k in range(2)],
-        qpvs=[{"code": f"QN069{k:02d}M", "name": f"Quartier {i}-{k}", "population": 4200}
-              for k in range(3)],
+        qpvs=[{"code": f"QN0{dep}{m % 100:02d}{chr(ord('A') + m // 100 % 26)}",
+               "name": f"Quartier {i}-{m}", "population": 4200} for m in qpv],
         schools=schools, lead_college_uai=schools[0]["uai"],
         diagnostic="Diagnostic partagé du territoire. " * 10,
         action_plan="Plan d'actions. " * 10)

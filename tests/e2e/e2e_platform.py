@@ -149,7 +149,8 @@ class Platform:
         no answer: ``self.resent`` counts them); a 409 after a request whose answer was
         lost is accepted when the candidature shows that request took effect."""
         self._drafts += 1
-        body = candidature(lead_uai, territory or f"Territoire {self._drafts}", lead_name)
+        body = candidature(lead_uai, territory or f"Territoire {self._drafts}", lead_name,
+                           qpv_code=qpv_code(self._drafts))
         drafted = await self._send("POST", "/candidatures", 201, PREFECTURE_69, body)
         cid = drafted["id"]
         path = f"/candidatures/{cid}"
@@ -249,10 +250,18 @@ async def running_platform(infra: Infra, logs: Path) -> AsyncIterator[Platform]:
         await delete_topics(infra.kafka_bootstrap, prefix)
 
 
-def candidature(lead_uai: str, territory: str, lead_name: str) -> dict[str, Any]:
-    """A candidature eligible in the 2024 wave, in the Rhône, led by ``lead_uai``."""
+def qpv_code(n: int) -> str:
+    """The n-th of 2,600 distinct QPV codes of the Rhône (a QPV belongs to one cité)."""
+    return f"QN069{n % 100:02d}{chr(ord('A') + n // 100 % 26)}"
+
+
+def candidature(lead_uai: str, territory: str, lead_name: str, *, qpv_code: str
+                ) -> dict[str, Any]:
+    """A candidature eligible in the 2024 wave, in the Rhône, led by ``lead_uai``, around
+    the QPV ``qpv_code``."""
     return eligible_candidature(
         wave_id=WAVE, territory_name=territory, lead_college_uai=lead_uai,
+        qpvs=[{"code": qpv_code, "name": f"Quartier {qpv_code}", "population": 5200}],
         schools=[{"uai": lead_uai, "kind": "college", "name": lead_name,
                   "education_priority": "rep_plus"},
                  {"uai": "0695678B", "kind": "ecole", "name": "École Jean Vilar",

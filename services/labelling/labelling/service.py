@@ -6,6 +6,12 @@ time is the unit of work's (``uow.now``, ``uow.today``). Aggregates are locked
 (``FOR NO KEY UPDATE``) while they change, so two concurrent commands on one candidature
 or cité serialise and the second sees the first's result (a repeated decision is then a
 no-op).
+
+What spans aggregates — a QPV or a lead collège held by one cité or pending candidature
+(:mod:`.domain.holdings`) — is not guarded by row locks (two candidatures racing for a
+QPV lock different rows, and a check of the others' perimeters could not see an
+uncommitted claim): each claim is a row keyed by what is held, inserted in the command's
+own transaction, so of two racing claims the second waits on the key and is refused.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from .domain import (
     PerimeterAdditionIn,
     Wave,
     first_period,
+    holdings,
 )
 from .domain.dossier import troika_contact_id
+from .domain.holdings import Claim, Holder
 from .domain.label import HistoryEntry, check_convention_date
 
 __all__ = [
@@ -97,6 +105,12 @@ async def _record(uow: UnitOfWork, label: Label, event: LabelEvent | None,
     return label
 
 
+async def _claim(uow: UnitOfWork, claims: list[Claim], holder: Holder) -> None:
+    """Hold ``claims`` for ``holder`` in this transaction, or refuse the command (409)
+    naming what others hold."""
+    holdings.refuse_taken(await store.claim(uow.conn, claims, holder, uow.now))
+
+
 def _audited(actor: Actor) -> str | None:
     """Who the cité's history names: the token's subject; nobody for the platform."""
     return None if actor.role is Role.SYSTEM else actor.subject
@@ -152,6 +166,7 @@ async def submit_candidature(uow: UnitOfWork, candidature_id: UUID, actor: Actor
     c, wave = await _candidature(uow, candidature_id)
     event = c.submit(wave=wave, actor=actor, now=uow.now, today=uow.today)
     if event is not None:
+        await _claim(uow, c.claims(), Holder(candidature_id=c.id))
         await store.save_candidature(uow.conn, c)
         for card in c.dossier.troika_cards(c.id, uow.now):  # the addresses, erasable
             uow.emit(card)
@@ -182,6 +197,7 @@ async def withdraw_candidature(uow: UnitOfWork, candidature_id: UUID, motive: st
     event = c.withdraw(actor=actor, motive=motive, now=uow.now)
     if c.status is not before:
         await store.save_candidature(uow.conn, c)
+        await store.release(uow.conn, Holder(candidature_id=c.id))
     if event is not None:
         uow.emit(event)
     return c
@@ -212,6 +228,9 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
         return c
     if outcome is Outcome.LABEL:
         check_convention_date(convention_signed_on, uow.today)
+        # Held since its submission; claimed again for a candidature pending from before
+        # holdings existed (migration 0003 gave an overlapping one's QPVs to the earliest).
+        await _claim(uow, c.claims(), Holder(candidature_id=c.id))
         # Drawn inside the transaction: the id exists only if the labelling commits.
         cite_id = await store.next_cite_id(uow.conn)
         label, labelled = c.label(wave=wave, cite_id=cite_id,
@@ -220,11 +239,13 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
                                   actor=actor, now=uow.now)
         await store.save_candidature(uow.conn, c)
         await store.insert_label(uow.conn, label)
+        await store.hand_over(uow.conn, c.id, cite_id)
         uow.emit(labelled)
         await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
     else:
         rejected = c.reject(wave=wave, motive=motive, actor=actor, now=uow.now)
         await store.save_candidature(uow.conn, c)
+        await store.release(uow.conn, Holder(candidature_id=c.id))
         uow.emit(rejected)
     return c
 
@@ -235,15 +256,21 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                       convention_signed_on: date | None, actor: Actor) -> Label:
     label = await _label(uow, cite_id)
-    event = label.renew(years=label_years, convention_signed_on=convention_signed_on,
-                        actor=actor, today=uow.today, now=uow.now)
+    wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
+    event = label.renew(years=label_years, window=wave.rules.renewal,
+                        convention_signed_on=convention_signed_on, actor=actor,
+                        today=uow.today, now=uow.now)
     return await _record(uow, label, event, actor)
 
 
 async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: PerimeterAdditionIn,
                            actor: Actor) -> Label:
     label = await _label(uow, cite_id)
-    return await _record(uow, label, label.extend(addition, actor=actor, now=uow.now), actor)
+    event = label.extend(addition, actor=actor, now=uow.now)
+    if event is not None:  # the QPVs it adds become the cité's, unless another holds one
+        await _claim(uow, holdings.claims(q.code for q in event.added.qpvs),
+                     Holder(cite_id=cite_id))
+    return await _record(uow, label, event, actor)
 
 
 async def record_convention(uow: UnitOfWork, cite_id: str, signed_on: date, actor: Actor
@@ -268,6 +295,8 @@ async def reinstate_label(uow: UnitOfWork, cite_id: str, motive: str | None, act
 async def withdraw_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor) -> Label:
     label = await _label(uow, cite_id)
     event = label.withdraw(motive, actor=actor, today=uow.today, now=uow.now)
+    if event is not None:
+        await store.release(uow.conn, Holder(cite_id=cite_id))
     return await _record(uow, label, event, actor)
 
 
@@ -280,5 +309,7 @@ async def expire_label(uow: UnitOfWork, cite_id: str, actor: Actor) -> bool:
     if label is None:
         return False
     event = label.expire(today=uow.today, now=uow.now)
+    if event is not None:
+        await store.release(uow.conn, Holder(cite_id=cite_id))
     await _record(uow, label, event, actor)
     return event is not None

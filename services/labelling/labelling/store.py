@@ -25,10 +25,12 @@ from .domain import (
     LabelStatus,
     Outcome,
     Score,
+    Term,
     Wave,
     WaveStatus,
 )
 from .domain.dossier import STORED
+from .domain.holdings import Claim, Held, Holder, Holding
 
 __all__ = [
     "CandidatureSummary",
@@ -36,10 +38,12 @@ __all__ = [
     "RecordedEntry",
     "WaveStats",
     "add_history",
+    "claim",
     "due_cite_ids",
     "get_candidature",
     "get_label",
     "get_wave",
+    "hand_over",
     "history",
     "insert_candidature",
     "insert_label",
@@ -49,6 +53,7 @@ __all__ = [
     "list_waves",
     "lock_label_if_due",
     "next_cite_id",
+    "release",
     "save_candidature",
     "save_label",
     "save_wave_status",
@@ -269,40 +274,72 @@ def _label(r: Row) -> Label:
         wave=WaveRef(id=r["wave_id"], year=r["wave_year"]), departement=r["departement"],
         perimeter=Perimeter.model_validate(r["perimeter"]),
         lead_college_uai=r["lead_college_uai"],
-        period=LabelPeriod(start=r["period_start"], end=r["period_end"]),
-        convention_signed_on=r["convention_signed_on"], status=LabelStatus(r["status"]),
-        labelled_at=r["labelled_at"], status_changed_at=r["status_changed_at"],
+        periods=[Term(LabelPeriod(start=date.fromisoformat(p["start"]),
+                                  end=date.fromisoformat(p["end"])),
+                      date.fromisoformat(p["signed"]) if p["signed"] else None)
+                 for p in r["periods"]],
+        status=LabelStatus(r["status"]), labelled_at=r["labelled_at"],
+        status_changed_at=r["status_changed_at"],
         requested_annual_contribution=r["requested_annual_contribution"],
     )
 
 
+# A cité's row and its periods, oldest first (cites.period_* and convention_signed_on repeat
+# the latest period's: what the expiry check scans).
+_LABEL = """
+    SELECT c.*, (SELECT json_agg(json_build_object('start', p.period_start,
+                                                   'end', p.period_end,
+                                                   'signed', p.convention_signed_on)
+                                 ORDER BY p.period_start)
+                   FROM label_periods p WHERE p.cite_id = c.cite_id) AS periods
+      FROM cites c"""
+
+
 async def get_label(conn: Db, cite_id: str, *, for_update: bool = False) -> Label | None:
-    lock = " FOR NO KEY UPDATE" if for_update else ""
-    r = await conn.fetchrow(f"SELECT * FROM cites WHERE cite_id = $1{lock}", cite_id)
+    lock = " FOR NO KEY UPDATE OF c" if for_update else ""
+    r = await conn.fetchrow(f"{_LABEL} WHERE c.cite_id = $1{lock}", cite_id)
     return _label(r) if r else None
+
+
+def _periods(x: Label) -> tuple[list[date], list[date], list[date | None]]:
+    return ([t.start for t in x.periods], [t.end for t in x.periods],
+            [t.convention_signed_on for t in x.periods])
 
 
 async def insert_label(conn: Conn, x: Label) -> None:
     await conn.execute(
-        """INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year, departement,
-                              status, period_start, period_end, convention_signed_on,
-                              lead_college_uai, perimeter, requested_annual_contribution,
-                              labelled_at, status_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",
+        """WITH cite AS (
+               INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year,
+                                  departement, status, period_start, period_end,
+                                  convention_signed_on, lead_college_uai, perimeter,
+                                  requested_annual_contribution, labelled_at, status_changed_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+           INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
+           SELECT $1, * FROM unnest($16::date[], $17::date[], $18::date[])""",
         x.cite_id, x.candidature_id, x.name, x.wave.id, x.wave.year, x.departement,
         x.status.value, x.period.start, x.period.end, x.convention_signed_on,
         x.lead_college_uai, x.perimeter.model_dump(mode="json"),
-        x.requested_annual_contribution, x.labelled_at, x.status_changed_at,
+        x.requested_annual_contribution, x.labelled_at, x.status_changed_at, *_periods(x),
     )
 
 
 async def save_label(conn: Conn, x: Label) -> None:
     await conn.execute(
-        """UPDATE cites SET status = $2, period_start = $3, period_end = $4,
-                            convention_signed_on = $5, perimeter = $6, status_changed_at = $7
-            WHERE cite_id = $1""",
+        """WITH cite AS (
+               UPDATE cites SET status = $2, period_start = $3, period_end = $4,
+                                convention_signed_on = $5, perimeter = $6,
+                                status_changed_at = $7
+                WHERE cite_id = $1)
+           INSERT INTO label_periods AS p (cite_id, period_start, period_end,
+                                           convention_signed_on)
+           SELECT $1, * FROM unnest($8::date[], $9::date[], $10::date[])
+           ON CONFLICT (cite_id, period_start) DO UPDATE
+              SET period_end = EXCLUDED.period_end,
+                  convention_signed_on = EXCLUDED.convention_signed_on
+            WHERE (p.period_end, p.convention_signed_on)
+                  IS DISTINCT FROM (EXCLUDED.period_end, EXCLUDED.convention_signed_on)""",
         x.cite_id, x.status.value, x.period.start, x.period.end, x.convention_signed_on,
-        x.perimeter.model_dump(mode="json"), x.status_changed_at,
+        x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x),
     )
 
 
@@ -319,9 +356,10 @@ async def lock_label_if_due(conn: Conn, cite_id: str, today: date) -> Label | No
     """The label, locked, if it is still due; None when it is not due any more or another
     replica holds it (that one expires it: skipping is what makes expiry exactly-once)."""
     r = await conn.fetchrow(
-        """SELECT * FROM cites
-            WHERE cite_id = $1 AND status IN ('labelled', 'suspended') AND period_end < $2
-            FOR NO KEY UPDATE SKIP LOCKED""", cite_id, today)
+        f"""{_LABEL}
+            WHERE c.cite_id = $1 AND c.status IN ('labelled', 'suspended')
+              AND c.period_end < $2
+            FOR NO KEY UPDATE OF c SKIP LOCKED""", cite_id, today)
     return _label(r) if r else None
 
 
@@ -335,7 +373,7 @@ async def list_labels(conn: Db, f: Filters, *, after: tuple[datetime, str] | Non
     """In labelling order; ``after``: the (labelled_at, cite_id) of the last one of the
     previous page; every one without ``limit``."""
     rows = await conn.fetch(
-        f"""SELECT * FROM cites WHERE {_CITE_FILTER}
+        f"""{_LABEL} WHERE {_CITE_FILTER}
                AND ($4::timestamptz IS NULL OR (labelled_at, cite_id) > ($4, $5::text))
              ORDER BY labelled_at, cite_id LIMIT $6""",
         f.wave_id, f.status, f.departement, after[0] if after else None,
@@ -397,3 +435,61 @@ async def forget_in_retired_events(conn: Conn, candidature_id: UUID, email: str)
             WHERE published_at IS NULL AND {where}""",
         str(candidature_id).encode(), email)
     return int(deleted.split()[-1]) + int(redacted.split()[-1])
+
+
+# --- Holdings (domain/holdings.py) -----------------------------------------------------------
+
+
+async def claim(conn: Conn, claims: list[Claim], holder: Holder, at: datetime
+                ) -> list[Holding]:
+    """Take for ``holder`` what nobody holds among ``claims``; return the claims others
+    hold (empty: ``holder`` holds them all now, some perhaps from before).
+
+    The key on (kind, code) decides: an INSERT finding a row another transaction has not
+    committed yet waits for it, then does nothing if it committed. What was not inserted is
+    read again in a new statement (which sees that commit); a claim whose holder let go
+    meanwhile is tried again."""
+    others: list[Holding] = []
+    pending = sorted(claims)  # one order for every claimant
+    while pending:
+        inserted = await conn.fetch(
+            """INSERT INTO holdings (kind, code, candidature_id, cite_id, held_since)
+               SELECT kind, code, $3, $4, $5
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (kind, code, n)
+                ORDER BY n
+               ON CONFLICT (kind, code) DO NOTHING
+               RETURNING kind, code""",
+            [c.kind.value for c in pending], [c.code for c in pending],
+            holder.candidature_id, holder.cite_id, at)
+        done = {Claim(Held(r["kind"]), r["code"]) for r in inserted}
+        rest = [c for c in pending if c not in done]
+        if not rest:
+            break
+        rows = await conn.fetch(
+            """SELECT h.kind, h.code, h.candidature_id, h.cite_id
+                 FROM holdings h
+                 JOIN unnest($1::text[], $2::text[]) AS c (kind, code)
+                   ON (h.kind, h.code) = (c.kind, c.code)""",
+            [c.kind.value for c in rest], [c.code for c in rest])
+        held = {Claim(Held(r["kind"]), r["code"]): Holder(r["candidature_id"], r["cite_id"])
+                for r in rows}
+        others += [Holding(c, held[c]) for c in rest if c in held and held[c] != holder]
+        pending = [c for c in rest if c not in held]  # freed in between: try again
+    return others
+
+
+async def hand_over(conn: Conn, candidature_id: UUID, cite_id: str) -> None:
+    """What a labelled candidature held passes to its cité."""
+    await conn.execute(
+        """UPDATE holdings SET candidature_id = NULL, cite_id = $2
+            WHERE candidature_id = $1""", candidature_id, cite_id)
+
+
+async def release(conn: Conn, holder: Holder) -> None:
+    """Free everything ``holder`` holds (a candidature rejected or withdrawn, a label
+    withdrawn or expired)."""
+    if holder.cite_id is not None:
+        await conn.execute("DELETE FROM holdings WHERE cite_id = $1", holder.cite_id)
+    else:
+        await conn.execute("DELETE FROM holdings WHERE candidature_id = $1",
+                           holder.candidature_id)

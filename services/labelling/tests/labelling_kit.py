@@ -4,6 +4,8 @@ harness are the runtime's (``cites_runtime.testing``)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -57,6 +59,23 @@ def qpv(code: str = "QN06901M", population: int = 5200, name: str = "Grande Île
 def school(uai: str = "0691234A", kind: str = "college", priority: str = "rep_plus",
            name: str = "Collège Aimé Césaire") -> dict[str, Any]:
     return {"uai": uai, "kind": kind, "name": name, "education_priority": priority}
+
+
+def own_territory(n: int, *, but: Collection[str] = ()) -> dict[str, Any]:
+    """The n-th distinct territory of the Rhône, for a test that files several candidatures:
+    its own QPV and lead collège (each belongs to one cité or pending candidature at a
+    time), but for the fields ``but`` names; n = 0 is the example's (QN06901M, 0691234A)."""
+    if n == 0:
+        return {}
+    lead = f"069{n:04d}T"
+    own: dict[str, Any] = {}
+    if "qpvs" not in but:
+        own["qpvs"] = [qpv(f"QN069{n % 100:02d}{'TUVWXYZ'[n // 100 % 7]}")]
+    if not {"lead_college_uai", "schools"} & set(but):
+        own["lead_college_uai"] = lead
+        own["schools"] = [school(lead, name=f"Collège {n}"),
+                          school("0695678B", "ecole", "rep", "École Jean Vilar")]
+    return own
 
 
 def dossier_body(*, wave_id: str = WAVE_2024, departement: str = "69", **overrides: Any
@@ -121,6 +140,9 @@ class Labelling:
     """The labelling service under test, with the flows its tests repeat."""
 
     running: ServiceUnderTest
+    drafted: int = 0
+    """Candidatures drafted so far: each gets a territory of its own (:func:`own_territory`)
+    unless the test names its QPVs, lead collège or schools."""
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -154,7 +176,9 @@ class Labelling:
 
     # -- flows over HTTP ---------------------------------------------------------------
     async def draft(self, headers: dict[str, str] = AS_PREFECTURE_69, **overrides: Any) -> str:
-        r = await self.http.post("/candidatures", json=dossier_body(**overrides),
+        territory = own_territory(self.drafted, but=overrides.keys())
+        self.drafted += 1
+        r = await self.http.post("/candidatures", json=dossier_body(**{**territory, **overrides}),
                                  headers=headers)
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
@@ -181,9 +205,14 @@ class Labelling:
         return cid, str(r.json()["cite_id"])
 
 
+_through_service = itertools.count(1)
+
+
 async def label_through_service(runtime: Runtime[Any], **overrides: Any) -> str:
-    """A cité labelled by calling the use cases directly (no HTTP); returns its id."""
-    body = candidature_in(**overrides)
+    """A cité labelled by calling the use cases directly (no HTTP), on a territory of its
+    own; returns its id."""
+    body = candidature_in(**{**own_territory(next(_through_service), but=overrides.keys()),
+                             **overrides})
     async with runtime.unit_of_work() as uow:
         c = await service.draft_candidature(uow, body.wave_id, body.departement, body.dossier(),
                                             PREFECTURE_69)

@@ -4,10 +4,11 @@ no-op answered 200 with no second event."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from labelling_kit import Labelling, dossier_body
 
-from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_69, AS_VIEWER
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_69, AS_VIEWER, FakeClock
 
 LABEL = {"outcome": "label", "motive": "Alliance solide"}
 REJECT = {"outcome": "reject", "motive": "Diagnostic trop général"}
@@ -115,8 +116,9 @@ async def test_label_state_changes_are_idempotent_and_an_ended_label_refuses_the
             events.count("labelling.LabelReinstated")) == (1, 1, 0)
 
 
-async def test_a_label_is_renewed_once_per_period(service: Labelling) -> None:
+async def test_a_label_is_renewed_once_per_period(service: Labelling, clock: FakeClock) -> None:
     _, cite = await service.labelled()
+    clock.set_date(date(2027, 6, 1))  # in the last 12 months of 2025-03-10 – 2028-03-09
     first = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
     again = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
     assert (first.status_code, again.status_code) == (200, 409)

@@ -69,6 +69,7 @@ async def test_a_cite_shows_its_history(service: Labelling, clock: FakeClock) ->
     await http.post(f"/cites/{cite}/suspension", headers=AS_NATIONAL,
                     json={"motive": "Aucun comité de pilotage depuis un an"})
     await http.post(f"/cites/{cite}/reinstatement", headers=AS_NATIONAL, json={})
+    clock.set_date(date(2027, 6, 1))  # renewal opens in the last 12 months of the period
     await http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
     shown = await http.get(f"/cites/{cite}", headers=AS_VIEWER)
 
@@ -80,7 +81,9 @@ async def test_a_cite_shows_its_history(service: Labelling, clock: FakeClock) ->
     assert body["history"][3]["motive"] == "Aucun comité de pilotage depuis un an"
     assert body["history"][3]["actor"] == "coordination-nationale"
     assert body["history"][2]["added"]["communes"] == [commune("69259", "Vénissieux")]
-    assert body["label_period"] == {"start": "2028-03-10", "end": "2031-03-09"}
+    assert body["label_period"] == {"start": "2025-03-10", "end": "2028-03-09"}  # in force
+    assert [(p["start"], p["end"]) for p in body["periods"]] == [
+        ("2025-03-10", "2028-03-09"), ("2028-03-10", "2031-03-09")]
     assert body["status"] == "labelled"
     assert [c["insee_code"] for c in body["perimeter"]["communes"]] == ["69256", "69259"]
     assert (await service.outbox())[-6:] == [
@@ -145,12 +148,13 @@ async def test_cites_are_listed_and_exported_as_open_data(service: Labelling) ->
     assert exported[1] == {
         "id_cite": second, "lib_cite": "Vénissieux", "departement": "69",
         "communes": ["69259"], "qpvs": ["QN06907B", "QN06908C"], "wave": WAVE_2024,
-        "period": {"start": "2025-03-10", "end": "2028-03-09"}, "status": "withdrawn"}
+        "period": {"start": "2025-03-10", "end": "2028-03-09"}, "status": "withdrawn",
+        "periods": [{"start": "2025-03-10", "end": "2028-03-09"}]}
     assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert rows[1] == {"id_cite": second, "lib_cite": "Vénissieux", "departement": "69",
                        "communes": "69259", "qpvs": "QN06907B;QN06908C", "wave": WAVE_2024,
                        "period_start": "2025-03-10", "period_end": "2028-03-09",
-                       "status": "withdrawn"}
+                       "status": "withdrawn", "periods": "2025-03-10/2028-03-09"}
     assert rows[0]["id_cite"] == first
 
 

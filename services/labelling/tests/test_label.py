@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from labelling.domain import (
+    RULE_SETS,
     HistoryEntry,
+    Label,
     LabelStatus,
     PerimeterAdditionIn,
+    RenewalOutsideWindow,
+    RenewalWindow,
     first_period,
     next_period,
 )
@@ -50,34 +54,99 @@ def test_a_renewal_starts_the_day_after_the_current_period_ends() -> None:
 
 # --- Renewal ---------------------------------------------------------------------------------
 
+WINDOW = RULE_SETS["2024-v1"].renewal
 
-def test_renewing_gives_the_next_period_and_says_which_it_replaced() -> None:
+
+def renew(x: Label, today: date, *, window: RenewalWindow = WINDOW,
+          convention_signed_on: date | None = None) -> LabelRenewed:
+    return x.renew(years=3, window=window, convention_signed_on=convention_signed_on,
+                   actor=NATIONAL, today=today, now=NOW)
+
+
+def test_renewing_adds_the_next_period_and_says_which_it_follows() -> None:
     x = labelled(on=date(2022, 1, 1))
-    event = x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+    event = renew(x, date(2024, 12, 1))
     assert isinstance(event, LabelRenewed)
     assert event.previous_period == first_period(date(2022, 1, 1), 3)
-    assert (x.period.start, x.period.end) == (date(2025, 1, 1), date(2027, 12, 31))
+    assert (event.label_period.start, event.label_period.end) == (date(2025, 1, 1),
+                                                                  date(2027, 12, 31))
+
+
+def test_the_2022_cites_renewed_at_the_end_of_2024_keep_their_period_until_it_ends() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    renew(x, date(2024, 11, 15))
+    assert [(p.start, p.end) for p in x.periods] == [(date(2022, 1, 1), date(2024, 12, 31)),
+                                                     (date(2025, 1, 1), date(2027, 12, 31))]
+    assert x.period_on(date(2024, 11, 15)) == x.periods[0]
+    assert x.period_on(date(2024, 12, 31)) == x.periods[0]
+    assert x.period_on(date(2025, 1, 1)) == x.periods[1]
+
+
+def test_renewal_opens_in_the_last_12_months_of_the_period_and_closes_on_its_last_day() -> None:
+    period = first_period(date(2022, 1, 1), 3)
+    assert (WINDOW.of(period).opens_on, WINDOW.of(period).closes_on) == (
+        date(2024, 1, 1), date(2024, 12, 31))
+    for day in (date(2024, 1, 1), date(2024, 12, 31)):
+        assert isinstance(renew(labelled(on=date(2022, 1, 1)), day), LabelRenewed)
+
+
+@pytest.mark.parametrize("today", [date(2022, 1, 1), date(2023, 12, 31), date(2025, 1, 1)])
+def test_renewal_outside_its_window_is_refused_naming_the_window(today: date) -> None:
+    x = labelled(on=date(2022, 1, 1))
+    with pytest.raises(RenewalOutsideWindow) as refused:
+        renew(x, today)
+    assert refused.value.message == (
+        "cite-001 can be renewed only in the last 12 months of its period (2022-01-01 – "
+        f"2024-12-31): from 2024-01-01 to 2024-12-31; today is {today}")
+    assert (refused.value.opens_on, refused.value.closes_on) == (
+        date(2024, 1, 1), date(2024, 12, 31))
+    assert [(p.start, p.end) for p in x.periods] == [(date(2022, 1, 1), date(2024, 12, 31))]
+
+
+def test_the_renewal_window_is_rule_set_data() -> None:
+    assert {rs.renewal.months for rs in RULE_SETS.values()} == {12}
+    period = first_period(date(2022, 1, 1), 3)
+    assert RenewalWindow(months=6).of(period).opens_on == date(2024, 7, 1)
+    # A period ending on 29 February: the window opens a year before, on 1 March.
+    leap = first_period(date(2021, 3, 1), 3)
+    assert (leap.end, WINDOW.of(leap).opens_on) == (date(2024, 2, 29), date(2023, 3, 1))
 
 
 def test_a_label_already_renewed_for_a_future_period_is_not_renewed_again() -> None:
     x = labelled()
-    x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+    renew(x, date(2027, 6, 1))
     with pytest.raises(Conflict, match="already renewed for 2028-03-10 – 2031-03-09"):
-        x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+        renew(x, date(2027, 6, 2))
+
+
+def test_the_renewed_period_can_be_renewed_in_its_own_window() -> None:
+    x = labelled()
+    renew(x, date(2027, 6, 1))
+    event = renew(x, date(2030, 6, 1))
+    assert (event.previous_period.start, event.label_period.start) == (date(2028, 3, 10),
+                                                                       date(2031, 3, 10))
+    assert len(x.periods) == 3
 
 
 def test_a_suspended_label_is_reinstated_before_it_is_renewed() -> None:
     x = labelled()
     x.suspend("Gouvernance absente", actor=NATIONAL, now=NOW)
     with pytest.raises(Conflict, match="suspended: reinstate it before it is renewed"):
-        x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=TODAY, now=NOW)
+        renew(x, date(2027, 6, 1))
 
 
 def test_a_convention_cannot_be_signed_in_the_future() -> None:
     x = labelled()
     with pytest.raises(RuleBroken, match="after today"):
-        x.renew(years=3, convention_signed_on=TODAY + timedelta(days=1), actor=NATIONAL,
-                today=TODAY, now=NOW)
+        renew(x, date(2027, 6, 1), convention_signed_on=date(2027, 6, 2))
+
+
+def test_each_period_keeps_its_convention() -> None:
+    x = labelled()
+    x.record_convention(TODAY, actor=PREFECTURE_69, today=TODAY, now=NOW)
+    renew(x, date(2027, 6, 1), convention_signed_on=date(2027, 5, 20))
+    assert [p.convention_signed_on for p in x.periods] == [TODAY, date(2027, 5, 20)]
+    assert x.convention_signed_on == date(2027, 5, 20)  # the latest period's
 
 
 # --- Convention ------------------------------------------------------------------------------
@@ -152,8 +221,7 @@ def test_an_ended_label_accepts_no_command(action: str) -> None:
     commands = {
         "suspend": lambda: x.suspend("m", actor=NATIONAL, now=NOW),
         "reinstate": lambda: x.reinstate(None, actor=NATIONAL, now=NOW),
-        "renew": lambda: x.renew(years=3, convention_signed_on=None, actor=NATIONAL,
-                                 today=TODAY, now=NOW),
+        "renew": lambda: renew(x, date(2027, 6, 1)),
         "extend": lambda: x.extend(PerimeterAdditionIn.model_validate(
             {"communes": [commune("69259", "Vénissieux")]}), actor=NATIONAL, now=NOW),
         "convention": lambda: x.record_convention(TODAY, actor=NATIONAL, today=TODAY, now=NOW),
@@ -183,8 +251,10 @@ def test_a_suspended_label_expires_too() -> None:
 
 def test_a_renewed_label_does_not_expire_at_the_end_of_its_first_period() -> None:
     x = labelled(on=date(2022, 1, 1))
-    x.renew(years=3, convention_signed_on=None, actor=NATIONAL, today=date(2024, 12, 1), now=NOW)
+    renew(x, date(2024, 12, 1))
     assert x.expire(today=date(2025, 1, 1), now=NOW) is None
+    event = x.expire(today=date(2028, 1, 1), now=NOW)
+    assert event is not None and event.label_period.end == date(2027, 12, 31)
 
 
 def test_a_withdrawn_label_never_expires() -> None:

@@ -16,7 +16,7 @@ from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
 
 from .. import service, store
 from ..domain import LabelStatus, PerimeterAdditionIn
-from .deps import settings
+from .deps import settings, today
 from .views import CiteSummaryView, CiteView
 
 __all__ = ["router"]
@@ -51,7 +51,7 @@ async def list_cites(caller: Reader, paging: Paging, wave: WaveId | None = None,
     labels = await store.list_labels(caller.pool, f, after=paging.after(datetime.fromisoformat,
                                                                          str),
                                      limit=paging.fetch)
-    return paging.page([CiteSummaryView.of(x) for x in labels],
+    return paging.page([CiteSummaryView.of(x, today(caller)) for x in labels],
                        key=lambda c: (c.labelled_at, c.cite_id))
 
 
@@ -60,11 +60,13 @@ async def get_cite(cite_id: CitePath, caller: Reader) -> CiteView:
     label = await store.get_label(caller.pool, cite_id)
     if label is None:
         raise NotFound.of("cité", cite_id)
-    return CiteView.with_history(label, await store.history(caller.pool, cite_id))
+    return CiteView.with_history(label, await store.history(caller.pool, cite_id),
+                                today(caller))
 
 
 @router.post("/{cite_id}/renewal", response_model=CiteSummaryView,
-             summary="Renew the label for a new period from the day after the current ends")
+             summary="Renew the label for a new period from the day after the current ends "
+                     "(in the last months of the current period only: 422 otherwise)")
 async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = None
                 ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
@@ -72,7 +74,7 @@ async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = No
             uow, cite_id, label_years=settings(caller).label_years,
             convention_signed_on=body.convention_signed_on if body else None,
             actor=caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))
 
 
 @router.post("/{cite_id}/extension", response_model=CiteSummaryView,
@@ -81,7 +83,7 @@ async def extend(cite_id: CitePath, body: PerimeterAdditionIn, caller: National
                  ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.extend_perimeter(uow, cite_id, body, caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))
 
 
 @router.post("/{cite_id}/convention", response_model=CiteSummaryView,
@@ -90,7 +92,7 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
                      ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.record_convention(uow, cite_id, body.signed_on, caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))
 
 
 @router.post("/{cite_id}/suspension", response_model=CiteSummaryView,
@@ -98,7 +100,7 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
 async def suspend(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.suspend_label(uow, cite_id, body.motive, caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))
 
 
 @router.post("/{cite_id}/reinstatement", response_model=CiteSummaryView,
@@ -108,7 +110,7 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
     async with caller.unit_of_work() as uow:
         x = await service.reinstate_label(uow, cite_id, body.motive if body else None,
                                           caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))
 
 
 @router.post("/{cite_id}/withdrawal", response_model=CiteSummaryView,
@@ -116,4 +118,4 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
 async def withdraw(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor)
-    return CiteSummaryView.of(x)
+    return CiteSummaryView.of(x, today(caller))

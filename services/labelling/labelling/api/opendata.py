@@ -1,9 +1,11 @@
 """Open-data export of the labelled cités (CSV and JSON), for data.gouv.fr-style reuse.
 
 Columns: ``id_cite``, ``lib_cite``, ``departement``, ``communes`` and ``qpvs`` (codes; ';'
-between codes in CSV), ``wave``, the label period, ``status``. Every cité ever labelled
-is listed, with its current status (filters narrow it). A CSV cell that a spreadsheet would
-take for a formula is prefixed with ``'``.
+between codes in CSV), ``wave``, the label period in force today, ``status``, and every
+period granted (``periods``: the first and each renewal's, oldest first; in CSV ISO 8601
+intervals ``start/end`` separated by ';'). Every cité ever labelled is listed, with its
+current status (filters narrow it). A CSV cell that a spreadsheet would take for a formula
+is prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cites_runtime.http import Anyone, Caller
 
 from .. import store
 from ..domain import Label, LabelStatus
+from .deps import today
 
 __all__ = ["OpenDataCite", "router"]
 
@@ -39,21 +42,25 @@ class OpenDataCite(BaseModel):
     qpvs: list[str]
     wave: str
     period: OpenDataPeriod
+    """The period in force today."""
     status: LabelStatus
+    periods: list[OpenDataPeriod]
+    """Every period granted, oldest first (the first, then each renewal's)."""
 
     @classmethod
-    def of(cls, x: Label) -> OpenDataCite:
+    def of(cls, x: Label, today: date) -> OpenDataCite:
+        now = x.period_on(today)
         return cls(id_cite=x.cite_id, lib_cite=x.name, departement=x.departement,
                    communes=[c.insee_code for c in x.perimeter.communes],
                    qpvs=[q.code for q in x.perimeter.qpvs], wave=x.wave.id,
-                   period=OpenDataPeriod(start=x.period.start, end=x.period.end),
-                   status=x.status)
+                   period=OpenDataPeriod(start=now.start, end=now.end), status=x.status,
+                   periods=[OpenDataPeriod(start=t.start, end=t.end) for t in x.periods])
 
 
 async def _cites(caller: Caller, wave: str | None, status: LabelStatus | None,
                  departement: str | None) -> list[OpenDataCite]:
     f = store.Filters(wave, status.value if status else None, departement)
-    return [OpenDataCite.of(x) for x in await store.list_labels(caller.pool, f)]
+    return [OpenDataCite.of(x, today(caller)) for x in await store.list_labels(caller.pool, f)]
 
 
 @router.get("/cites.json", response_model=list[OpenDataCite],
@@ -74,7 +81,7 @@ def _cell(value: str) -> str:
 
 
 CSV_COLUMNS = ("id_cite", "lib_cite", "departement", "communes", "qpvs", "wave",
-               "period_start", "period_end", "status")
+               "period_start", "period_end", "status", "periods")
 
 
 @router.get("/cites.csv", response_class=Response,
@@ -90,6 +97,7 @@ async def cites_csv(caller: Anyone, wave: WaveId | None = None,
     for c in await _cites(caller, wave, status, departement):
         writer.writerow(_cell(v) for v in (
             c.id_cite, c.lib_cite, c.departement, ";".join(c.communes), ";".join(c.qpvs),
-            c.wave, c.period.start.isoformat(), c.period.end.isoformat(), c.status.value))
+            c.wave, c.period.start.isoformat(), c.period.end.isoformat(), c.status.value,
+            ";".join(f"{p.start.isoformat()}/{p.end.isoformat()}" for p in c.periods)))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="cites.csv"'})

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cites_contracts.events.labelling import Perimeter, PerimeterAddition
 from cites_contracts.events.labelling import Wave as WaveRef
@@ -24,6 +24,7 @@ __all__ = [
     "DecisionView",
     "HistoryEntryView",
     "Page",
+    "PeriodView",
     "ScoreView",
     "WaveView",
 ]
@@ -132,6 +133,12 @@ class CandidatureView(BaseModel):
         )
 
 
+class PeriodView(BaseModel):
+    start: date
+    end: date
+    convention_signed_on: date | None
+
+
 class CiteSummaryView(BaseModel):
     cite_id: str
     name: str
@@ -139,8 +146,12 @@ class CiteSummaryView(BaseModel):
     wave: WaveRef
     departement: str
     status: LabelStatus
-    label_period: LabelPeriod
-    convention_signed_on: date | None
+    label_period: LabelPeriod = Field(
+        description="The period in force today (until a renewed one starts)")
+    convention_signed_on: date | None = Field(
+        description="Signature of the convention of the period in force")
+    periods: list[PeriodView] = Field(
+        description="Every period granted, oldest first: the first, then each renewal's")
     lead_college_uai: str
     perimeter: Perimeter
     requested_annual_contribution: int
@@ -148,17 +159,21 @@ class CiteSummaryView(BaseModel):
     status_changed_at: datetime
 
     @classmethod
-    def fields_of(cls, x: Label) -> dict[str, object]:
+    def fields_of(cls, x: Label, today: date) -> dict[str, object]:
+        now = x.period_on(today)
         return dict(cite_id=x.cite_id, name=x.name, candidature_id=x.candidature_id,
                     wave=x.wave, departement=x.departement, status=x.status,
-                    label_period=x.period, convention_signed_on=x.convention_signed_on,
+                    label_period=now.period, convention_signed_on=now.convention_signed_on,
+                    periods=[PeriodView(start=t.start, end=t.end,
+                                        convention_signed_on=t.convention_signed_on)
+                             for t in x.periods],
                     lead_college_uai=x.lead_college_uai, perimeter=x.perimeter,
                     requested_annual_contribution=x.requested_annual_contribution,
                     labelled_at=x.labelled_at, status_changed_at=x.status_changed_at)
 
     @classmethod
-    def of(cls, x: Label) -> CiteSummaryView:
-        return cls.model_validate(cls.fields_of(x))
+    def of(cls, x: Label, today: date) -> CiteSummaryView:
+        return cls.model_validate(cls.fields_of(x, today))
 
 
 class HistoryEntryView(BaseModel):
@@ -184,6 +199,6 @@ class CiteView(CiteSummaryView):
     history: list[HistoryEntryView]
 
     @classmethod
-    def with_history(cls, x: Label, history: list[RecordedEntry]) -> CiteView:
-        return cls.model_validate({**cls.fields_of(x),
+    def with_history(cls, x: Label, history: list[RecordedEntry], today: date) -> CiteView:
+        return cls.model_validate({**cls.fields_of(x, today),
                                    "history": [HistoryEntryView.of(r) for r in history]})

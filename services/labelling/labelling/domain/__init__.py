@@ -6,13 +6,24 @@ refusals are :mod:`cites_runtime.errors` (and :class:`Ineligible`).
 - :mod:`.rules` — the eligibility rule sets, each rule saying its failure in words.
 - :mod:`.dossier` — what a candidature says about its territory.
 - :mod:`.candidature` — draft → submitted → under review → labelled | rejected | withdrawn.
-- :mod:`.label` — the cité's label: period, renewal, extension, suspension, end.
+- :mod:`.label` — the cité's label: periods, renewal window, extension, suspension, end.
+- :mod:`.holdings` — exclusive perimeters: a QPV, a lead collège, held by one cité or
+  pending candidature at a time.
 """
 
 from .candidature import Candidature, CandidatureStatus, Decision, Outcome, Score
 from .dossier import Dossier, PerimeterAdditionIn
-from .errors import Ineligible
-from .label import HistoryEntry, Label, LabelEvent, LabelStatus, first_period, next_period
+from .errors import Ineligible, RenewalOutsideWindow
+from .label import (
+    HistoryEntry,
+    Label,
+    LabelEvent,
+    LabelStatus,
+    RenewalWindow,
+    Term,
+    first_period,
+    next_period,
+)
 from .rules import RULE_SETS, RuleSet
 from .waves import CRITERIA_2019, CRITERIA_2024, FilingWindow, Wave, WaveStatus
 
@@ -32,8 +43,11 @@ __all__ = [
     "LabelStatus",
     "Outcome",
     "PerimeterAdditionIn",
+    "RenewalOutsideWindow",
+    "RenewalWindow",
     "RuleSet",
     "Score",
+    "Term",
     "Wave",
     "WaveStatus",
     "first_period",

@@ -29,6 +29,7 @@ from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
 from .dossier import Dossier
 from .errors import Ineligible
+from .holdings import Claim, claims
 from .label import Label
 from .rules import Subject
 from .waves import Wave
@@ -171,6 +172,11 @@ class Candidature:
             return None
         return CandidatureWithdrawn(candidature_id=self.id, motive=motive,
                                     withdrawn_by=actor.event_role, withdrawn_at=now)
+
+    def claims(self) -> list[Claim]:
+        """What the candidature holds while pending: its QPVs and its lead collège
+        (:mod:`.holdings`)."""
+        return claims((q.code for q in self.dossier.qpvs), self.dossier.lead_college_uai)
 
     # -- the national coordination ----------------------------------------------------------
     def score(self, *, wave: Wave, scores: Mapping[str, tuple[int, str]], actor: Actor,

@@ -1,13 +1,15 @@
-"""The labelling domain's own refusal: an ineligible candidature. The other refusals are
-the runtime's (:mod:`cites_runtime.errors`: NotFound, Forbidden, Conflict, RuleBroken)."""
+"""The labelling domain's own refusals: an ineligible candidature, a renewal outside its
+window. The other refusals are the runtime's (:mod:`cites_runtime.errors`: NotFound,
+Forbidden, Conflict, RuleBroken)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from cites_runtime.errors import RuleBroken, RuleFailure
 
-__all__ = ["Ineligible"]
+__all__ = ["Ineligible", "RenewalOutsideWindow"]
 
 
 class Ineligible(RuleBroken):
@@ -25,3 +27,19 @@ class Ineligible(RuleBroken):
 
     def body(self) -> dict[str, Any]:
         return {**super().body(), "rule_set": self.rule_set, "message": self.message}
+
+
+class RenewalOutsideWindow(RuleBroken):
+    """A label renewed outside its renewal window (HTTP 422 located at the label's period,
+    the window's dates in the body as ``renewal_window``)."""
+
+    location = "label"
+
+    def __init__(self, message: str, opens_on: date, closes_on: date):
+        self.opens_on, self.closes_on = opens_on, closes_on
+        super().__init__(RuleFailure(rule="renewal_window", field="label_period",
+                                     message=message))
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "renewal_window": {"opens_on": self.opens_on.isoformat(),
+                                                     "closes_on": self.closes_on.isoformat()}}

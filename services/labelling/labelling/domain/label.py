@@ -1,16 +1,20 @@
 """The label of a cité: granted for a period, renewed, extended, suspended, withdrawn, expired.
 
 A label lasts a number of whole years (3 by default, a setting) from the decision date,
-both ends included; a renewal adds a new period starting the day after the current one
-ends. A cité lives while its label is ``labelled`` or ``suspended``; it ends when the
-label is withdrawn by the national coordination or expires the day after its period
-ends without renewal. Commands that find the label already in the state they ask for
-change nothing (no second event); those that do not fit its state are refused.
+both ends included. It can be renewed only in a window before its latest period ends (the
+last 12 months, data of the wave's rule set: :class:`RenewalWindow`); a renewal adds a new
+period starting the day after that one ends, and the current period stays in force until
+then — the label keeps every period it was granted, each with its convention. A cité lives
+while its label is ``labelled`` or ``suspended``; it ends when the label is withdrawn by
+the national coordination or expires the day after its latest period ends. Commands that
+find the label already in the state they ask for change nothing (no second event); those
+that do not fit its state are refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import calendar
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -33,6 +37,7 @@ from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
 from .dossier import Dossier, PerimeterAdditionIn
+from .errors import RenewalOutsideWindow
 
 __all__ = [
     "PROGRAMME_START",
@@ -40,6 +45,9 @@ __all__ = [
     "Label",
     "LabelEvent",
     "LabelStatus",
+    "RenewalWindow",
+    "Term",
+    "Window",
     "check_convention_date",
     "first_period",
     "next_period",
@@ -69,6 +77,53 @@ def first_period(decided_on: date, years: int) -> LabelPeriod:
 def next_period(current: LabelPeriod, years: int) -> LabelPeriod:
     """The period of a renewal: from the day after ``current`` ends."""
     return LabelPeriod.of_years(current.end + timedelta(days=1), years)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Dates between which something may be done, both included."""
+
+    opens_on: date
+    closes_on: date
+
+    def contains(self, day: date) -> bool:
+        return self.opens_on <= day <= self.closes_on
+
+
+def _months_earlier(day: date, months: int) -> date:
+    """The same day ``months`` months earlier (the month's last day if it has fewer)."""
+    years, month0 = divmod(day.month - 1 - months, 12)
+    year, month = day.year + years, month0 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalWindow:
+    """When a label may be renewed: the last ``months`` months of its latest period (rule-set
+    data, :mod:`.rules`; e.g. the 2022 cités, labelled until the end of 2024, re-applied
+    at the end of 2024 for 2025–2027)."""
+
+    months: int
+
+    def of(self, period: LabelPeriod) -> Window:
+        return Window(_months_earlier(period.end + timedelta(days=1), self.months), period.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One period of a label and the signature date of its triennial convention, if
+    recorded."""
+
+    period: LabelPeriod
+    convention_signed_on: date | None = None
+
+    @property
+    def start(self) -> date:
+        return self.period.start
+
+    @property
+    def end(self) -> date:
+        return self.period.end
 
 
 def check_convention_date(signed_on: date | None, today: date) -> None:
@@ -131,12 +186,28 @@ class Label:
     departement: str
     perimeter: Perimeter
     lead_college_uai: str
-    period: LabelPeriod
-    convention_signed_on: date | None
+    periods: list[Term]
+    """Every period granted, oldest first: the first, then one per renewal."""
     status: LabelStatus
     labelled_at: datetime
     status_changed_at: datetime
     requested_annual_contribution: int
+
+    @property
+    def period(self) -> LabelPeriod:
+        """The latest period granted (after a renewal, the one to come)."""
+        return self.periods[-1].period
+
+    @property
+    def convention_signed_on(self) -> date | None:
+        """The signature of the latest period's convention."""
+        return self.periods[-1].convention_signed_on
+
+    def period_on(self, day: date) -> Term:
+        """The period in force on ``day``: the latest one started by then (the first, for a
+        day before the label began)."""
+        started = [t for t in self.periods if t.start <= day]
+        return started[-1] if started else self.periods[0]
 
     @classmethod
     def grant(cls, *, candidature_id: UUID, cite_id: str, wave: WaveRef, departement: str,
@@ -147,8 +218,8 @@ class Label:
         label = cls(cite_id=cite_id, candidature_id=candidature_id,
                     name=dossier.territory_name, wave=wave, departement=departement,
                     perimeter=dossier.perimeter(), lead_college_uai=dossier.lead_college_uai,
-                    period=period, convention_signed_on=convention_signed_on,
-                    status=LabelStatus.LABELLED, labelled_at=now, status_changed_at=now,
+                    periods=[Term(period, convention_signed_on)], status=LabelStatus.LABELLED,
+                    labelled_at=now, status_changed_at=now,
                     requested_annual_contribution=dossier.requested_annual_contribution)
         return label, TerritoryLabelled(
             cite_id=cite_id, candidature_id=candidature_id, name=label.name, wave=wave,
@@ -159,16 +230,25 @@ class Label:
         )
 
     # -- national coordination ------------------------------------------------------------
-    def renew(self, *, years: int, convention_signed_on: date | None, actor: Actor,
-              today: date, now: datetime) -> LabelRenewed:
+    def renew(self, *, years: int, window: RenewalWindow, convention_signed_on: date | None,
+              actor: Actor, today: date, now: datetime) -> LabelRenewed:
+        """Grant the next period, from the day after the current one ends; only inside
+        ``window`` of the current period (422 naming its dates otherwise), once."""
         self._ensure_labelled("renewed")
-        if self.period.start > today:
-            raise Conflict(f"{self.cite_id} is already renewed for {self.period.start} – "
-                           f"{self.period.end}")
+        current = self.period
+        if current.start > today:
+            raise Conflict(f"{self.cite_id} is already renewed for {current.start} – "
+                           f"{current.end}")
+        dates = window.of(current)
+        if not dates.contains(today):
+            raise RenewalOutsideWindow(
+                f"{self.cite_id} can be renewed only in the last {window.months} "
+                f"month{'s' if window.months > 1 else ''} of its period ({current.start} – "
+                f"{current.end}): from {dates.opens_on} to {dates.closes_on}; today is {today}",
+                dates.opens_on, dates.closes_on)
         check_convention_date(convention_signed_on, today)
-        previous, self.period = self.period, next_period(self.period, years)
-        self.convention_signed_on = convention_signed_on
-        return LabelRenewed(cite_id=self.cite_id, previous_period=previous,
+        self.periods.append(Term(next_period(current, years), convention_signed_on))
+        return LabelRenewed(cite_id=self.cite_id, previous_period=current,
                             label_period=self.period, convention_signed_on=convention_signed_on,
                             decided_by=actor.event_role, renewed_at=now)
 
@@ -209,7 +289,8 @@ class Label:
 
     def record_convention(self, signed_on: date, *, actor: Actor, today: date, now: datetime
                           ) -> ConventionSigned | None:
-        """Record the signature of the current period's convention (a repeat is a no-op)."""
+        """Record the signature of the latest period's convention (after a renewal, the new
+        period's); a repeat is a no-op."""
         if self.status not in LIVING:
             raise Conflict(f"{self.cite_id}'s label is {self.status.value}: no convention to sign")
         if self.convention_signed_on == signed_on:
@@ -218,7 +299,7 @@ class Label:
             raise Conflict(f"{self.cite_id}'s convention is already recorded as signed on "
                            f"{self.convention_signed_on}")
         check_convention_date(signed_on, today)
-        self.convention_signed_on = signed_on
+        self.periods[-1] = replace(self.periods[-1], convention_signed_on=signed_on)
         return ConventionSigned(cite_id=self.cite_id, label_period=self.period,
                                 signed_on=signed_on, recorded_by=actor.event_role, recorded_at=now)
 

@@ -1,9 +1,10 @@
 """Eligibility rules, as code, grouped in versioned rule sets chosen by the wave.
 
 A wave names its rule set (``2019-v1``, ``2021-v1``, ``2024-v1``); a rule set is the list
-of rules a candidature must meet to be submitted. Each rule checks one thing and, when it
-fails, says in words what the dossier shows and what the rule set requires. A new wave
-with new rules gets a new rule set here (never an edit of one a wave already uses).
+of rules a candidature must meet to be submitted, and the window in which its cités' labels
+may be renewed. Each rule checks one thing and, when it fails, says in words what the
+dossier shows and what the rule set requires. A new wave with new rules gets a new rule
+set here (never an edit of one a wave already uses).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cites_contracts.types import EducationPriority, SchoolKind, TroikaRole
 from cites_runtime.errors import RuleFailure
 
 from .dossier import Dossier, NpnruInterest
+from .label import RenewalWindow
 
 __all__ = ["RULE_SETS", "Rule", "RuleSet", "Subject", "rule_set"]
 
@@ -41,6 +43,8 @@ class RuleSet:
     version: str
     title: str
     rules: tuple[Rule, ...]
+    renewal: RenewalWindow
+    """When a label of the wave may be renewed, before its period ends."""
 
     def failures(self, subject: Subject) -> list[RuleFailure]:
         failed = []
@@ -184,6 +188,10 @@ def _rep_school(s: Subject) -> str | None:
     return None if found else "no school of the perimeter is REP or REP+"
 
 
+LAST_YEAR = RenewalWindow(months=12)
+"""Renewal in the last 12 months of a period: the 2022 cités (labelled to the end of 2024)
+re-applied at the end of 2024 and were renewed for 2025–2027."""
+
 RULE_SETS: Mapping[str, RuleSet] = {
     rs.version: rs
     for rs in (
@@ -196,7 +204,7 @@ RULE_SETS: Mapping[str, RuleSet] = {
             Rule("reconquest_zone", "reconquest_zone",
                  "a reconquest zone (QRR) or priority security zone (ZSP)", _reconquest_zone),
             Rule("rep_plus_college", "schools", "at least one REP+ collège", _rep_plus_college),
-        )),
+        ), LAST_YEAR),
         RuleSet("2021-v1", "the 2021 rules (2021-v1)", (
             *DOSSIER_RULES,
             Rule("qpv_population_over_4000", "qpvs",
@@ -206,10 +214,10 @@ RULE_SETS: Mapping[str, RuleSet] = {
                  "an NPNRU project of national or regional interest", _npnru),
             Rule("reconquest_zone", "reconquest_zone",
                  "a reconquest zone (QRR) or priority security zone (ZSP)", _reconquest_zone),
-        )),
+        ), LAST_YEAR),
         # Généralisation: at least one QPV and a collège chef de file for all the schools
         # (qpv_listed and lead_college_in_perimeter, in every set); REP no longer required.
-        RuleSet("2024-v1", "the 2024 rules (2024-v1)", DOSSIER_RULES),
+        RuleSet("2024-v1", "the 2024 rules (2024-v1)", DOSSIER_RULES, LAST_YEAR),
     )
 }
 

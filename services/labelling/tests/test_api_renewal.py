@@ -1,0 +1,100 @@
+"""Renewal over HTTP: only in the window before the current period ends (422 naming the
+window otherwise, nothing changed); the new period starts the day after; the cité, its
+history and open data show both periods."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from labelling_kit import Labelling
+
+from cites_contracts.events.labelling import LabelRenewed
+from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock
+
+CURRENT = {"start": "2025-03-10", "end": "2028-03-09"}  # labelled on 2025-03-10
+RENEWED = {"start": "2028-03-10", "end": "2031-03-09"}
+
+
+async def test_a_renewal_before_the_window_is_422_naming_the_window_and_changes_nothing(
+        service: Labelling) -> None:
+    _, cite = await service.labelled()
+    before = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+
+    r = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
+
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": [{"loc": ["label", "label_period"], "type": "renewal_window",
+                    "msg": f"{cite} can be renewed only in the last 12 months of its period "
+                           "(2025-03-10 – 2028-03-09): from 2027-03-10 to 2028-03-09; today "
+                           "is 2025-03-10"}],
+        "renewal_window": {"opens_on": "2027-03-10", "closes_on": "2028-03-09"}}
+    assert (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json() == before
+    assert "labelling.LabelRenewed" not in await service.outbox()
+
+
+async def test_a_renewal_after_the_period_ended_is_422_too(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2028, 3, 10))  # ended yesterday; not expired yet by the job
+    r = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
+    assert r.status_code == 422
+    assert r.json()["renewal_window"] == {"opens_on": "2027-03-10", "closes_on": "2028-03-09"}
+
+
+async def test_a_renewal_in_the_window_adds_the_next_period_and_keeps_the_current(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2027, 3, 10))  # the first day of the window
+
+    r = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL,
+                                json={"convention_signed_on": "2027-03-01"})
+
+    assert r.status_code == 200
+    assert r.json()["label_period"] == CURRENT  # still in force until 2028-03-09
+    assert r.json()["periods"] == [{**CURRENT, "convention_signed_on": None},
+                                   {**RENEWED, "convention_signed_on": "2027-03-01"}]
+    [renewed] = await service.running.outbox("LabelRenewed")
+    assert isinstance(renewed.data, LabelRenewed)
+    assert renewed.data.previous_period.model_dump(mode="json") == CURRENT
+    assert renewed.data.label_period.model_dump(mode="json") == RENEWED
+
+
+async def test_the_renewed_period_is_in_force_the_day_after_the_current_ends(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2028, 3, 9))
+    await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
+    on_last_day = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    clock.set_date(date(2028, 3, 10))
+    next_day = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    assert (on_last_day["label_period"], next_day["label_period"]) == (CURRENT, RENEWED)
+    assert next_day["status"] == "labelled"
+
+
+async def test_the_cite_history_shows_both_periods(service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2027, 9, 1))
+    await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
+    shown = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    assert [(h["kind"], h["label_period"]) for h in shown["history"]] == [
+        ("TerritoryLabelled", CURRENT), ("LabelRenewed", RENEWED)]
+    assert [{"start": p["start"], "end": p["end"]} for p in shown["periods"]] == [
+        CURRENT, RENEWED]
+
+
+async def test_open_data_shows_the_current_and_the_renewed_period(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2027, 9, 1))
+    await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
+
+    [as_json] = (await service.http.get("/opendata/cites.json", headers=AS_VIEWER)).json()
+    as_csv = await service.http.get("/opendata/cites.csv", headers=AS_VIEWER)
+    [row] = list(csv.DictReader(io.StringIO(as_csv.text)))
+
+    assert (as_json["period"], as_json["periods"]) == (CURRENT, [CURRENT, RENEWED])
+    assert (row["period_start"], row["period_end"]) == ("2025-03-10", "2028-03-09")
+    assert row["periods"] == "2025-03-10/2028-03-09;2028-03-10/2031-03-09"

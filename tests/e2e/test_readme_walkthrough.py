@@ -1,0 +1,117 @@
+"""The README's walk-through, run as written: its ``sh`` blocks, with bash, twice in a row,
+against labelling and partners running as processes on the real Kafka and PostgreSQL.
+Both runs succeed, the second labels a new cité, and no two active cités ever share a QPV.
+
+The script is taken from the README as it stands (whatever its steps say); only where the
+services listen is given to it, through the variables it reads (``BASE``, ``PB``) and the
+partners command line's settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+import pytest
+from e2e_platform import REPO, VIEWER, Platform
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SECTION = "## Walk-through: from candidature to cité"
+
+
+def walkthrough() -> str:
+    """The ``sh`` blocks of the README's walk-through section, in order, as one script."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index(SECTION)
+    end = readme.find("\n## ", start + len(SECTION))
+    section = readme[start:end if end >= 0 else None]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+    assert blocks, f"no sh block under {SECTION!r} in README.md"
+    return "\n".join(blocks)
+
+
+def run(script: str, platform: Platform) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BASE": platform.labelling.url, "PB": platform.partners.url,
+           # What `python -m partners dlq list` reads, for this platform's dead letters.
+           "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": platform.kafka,
+           "PARTNERS_TOPIC_PREFIX": platform.topic_prefix}
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+async def cites(platform: Platform) -> list[dict[str, Any]]:
+    """Every cité, with its perimeter and history."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = (await platform.lab.get("/cites", headers=VIEWER, params={
+            "limit": 200, **({"cursor": cursor} if cursor else {})})).json()
+        for c in page["items"]:
+            shown = await platform.lab.get(f"/cites/{c['cite_id']}", headers=VIEWER)
+            found.append(shown.json())
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+def active_span(cite: dict[str, Any]) -> tuple[datetime, datetime]:
+    """When the cité was active: from its labelling to its label's end (or now)."""
+    ended = [h["occurred_at"] for h in cite["history"]
+             if h["kind"] in ("LabelWithdrawn", "LabelExpired")]
+    return (datetime.fromisoformat(cite["labelled_at"]),
+            datetime.fromisoformat(ended[0]) if ended else datetime.max.replace(
+                tzinfo=datetime.fromisoformat(cite["labelled_at"]).tzinfo))
+
+
+def qpvs(cite: dict[str, Any]) -> set[str]:
+    return {q["code"] for q in cite["perimeter"]["qpvs"]}
+
+
+def labelled_cite(output: str) -> str:
+    found = re.findall(r"^cité (\S+)$", output, flags=re.MULTILINE)
+    assert found, f"the walk-through printed no 'cité <id>' line:\n{output[-3000:]}"
+    return found[-1]
+
+
+def never_two_active_with_one_qpv(all_cites: list[dict[str, Any]]) -> None:
+    for a, b in combinations(all_cites, 2):
+        shared = qpvs(a) & qpvs(b)
+        (a_from, a_to), (b_from, b_to) = active_span(a), active_span(b)
+        overlapping_in_time = a_from < b_to and b_from < a_to
+        assert not (shared and overlapping_in_time), (
+            f"{a['cite_id']} and {b['cite_id']} were active together with QPV(s) "
+            f"{sorted(shared)}")
+    active = [c for c in all_cites if c["status"] in ("labelled", "suspended")]
+    for a, b in combinations(active, 2):
+        assert not qpvs(a) & qpvs(b), (a["cite_id"], b["cite_id"])
+
+
+async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_cites(
+    platform: Platform,
+) -> None:
+    if shutil.which("jq") is None:
+        pytest.fail("the README walk-through needs jq, which is not installed: "
+                    "apt-get install -y jq (make test installs it)")
+    script = walkthrough()
+
+    first = await asyncio.to_thread(run, script, platform)
+    assert first.returncode == 0, f"first run failed:\n{first.stdout[-3000:]}\n{first.stderr}"
+    after_first = await cites(platform)
+    second = await asyncio.to_thread(run, script, platform)
+    assert second.returncode == 0, f"second run failed:\n{second.stdout[-3000:]}\n{second.stderr}"
+    after_second = await cites(platform)
+
+    first_cite, second_cite = labelled_cite(first.stdout), labelled_cite(second.stdout)
+    assert re.fullmatch(r"cite-\d{3,6}", second_cite), second.stdout[-3000:]
+    assert second_cite != first_cite
+    assert [c["cite_id"] for c in after_first] == [first_cite]
+    assert [c["cite_id"] for c in after_second] == [first_cite, second_cite]
+    assert qpvs(after_second[0]) & qpvs(after_second[1])  # the same territory, twice
+    never_two_active_with_one_qpv(after_first)
+    never_two_active_with_one_qpv(after_second)
