@@ -30,6 +30,7 @@ if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/
 import argparse
 import asyncio
 import base64
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -237,10 +238,39 @@ def port_free(port: int) -> bool:
     return True
 
 
+def holders(port: int) -> list[str]:
+    """The processes with a TCP socket bound to ``port`` on this machine (as far as /proc
+    lets us see them), for error messages: ``pid 123 (cmdline) LISTEN``."""
+    states = {"0A": "LISTEN", "01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT",
+              "04": "FIN_WAIT1", "05": "FIN_WAIT2", "09": "LAST_ACK"}
+    inodes: dict[str, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes[fields[9]] = states.get(fields[3], fields[3])
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                inode = target[len("socket:["):-1] if target.startswith("socket:[") else None
+                if inode in inodes:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                        errors="replace").strip()
+                    found.append(f"pid {proc.name} ({cmd[:120]}) {inodes[inode]}")
+    orphans = len(inodes) - len(found)
+    return found + ([f"{orphans} socket(s) of no visible process"] if orphans > 0 else [])
+
+
 def require_free(port: int, env_name: str) -> None:
     if not port_free(port):
+        who = "; ".join(holders(port)) or "no process visible here"
         raise LauncherError(
-            f"127.0.0.1:{port} is taken by another program: free it or set {env_name}"
+            f"127.0.0.1:{port} is taken by another program ({who}): free it or set {env_name}"
         )
 
 
