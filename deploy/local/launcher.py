@@ -586,6 +586,10 @@ def smtp_up(cfg: Config) -> str:
         if poll(lambda: smtp_banner(cfg.smtp_port), 10):
             return f"reused (pid {pid})"
         stop_group(pid, SMTP_SINK.name, timeout=5)
+        # The kernel may take a moment to release the port of the process just killed (CI
+        # saw it still taken, once in several runs, right after a SIGSTOPped sink was
+        # killed; not reproduced since): wait for it rather than call it someone else's.
+        poll(lambda: port_free(cfg.smtp_port), 15)
     require_free(cfg.smtp_port, "CITES_SMTP_PORT")
     cfg.maildir.mkdir(parents=True, exist_ok=True)
     sink = [sys.executable, "-P", str(SMTP_SINK), "--port", str(cfg.smtp_port)]
@@ -600,6 +604,7 @@ def smtp_up(cfg: Config) -> str:
         failures.append(f"attempt {attempt}: pid {pid} {process_state(pid)}")
         say(f"SMTP sink not answering ({failures[-1]}); restarting it ...")
         stop_group(pid, SMTP_SINK.name, timeout=5)
+        poll(lambda: port_free(cfg.smtp_port), 15)
     raise LauncherError(
         f"SMTP sink not answering on 127.0.0.1:{cfg.smtp_port} ({'; '.join(failures)}); "
         f"last lines of {logfile}:\n{tail(logfile)}"
