@@ -257,9 +257,10 @@ async def extend_perimeter(uow: UnitOfWork, event: PerimeterExtended) -> None:
 
 
 async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
+    """The label runs on to the renewed period's end. Its start stays: a renewal comes up
+    to a year before the current period ends, and that period is still in force."""
     await _alliance(uow, event.cite_id, with_members=False)
-    await store.set_label_period(uow.conn, event.cite_id, event.label_period.start,
-                                 event.label_period.end)
+    await store.extend_label(uow.conn, event.cite_id, event.label_period.end)
 
 
 async def suspend_alliance(uow: UnitOfWork, event: LabelSuspended) -> None:

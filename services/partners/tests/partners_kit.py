@@ -7,7 +7,7 @@ the runtime's (``cites_runtime.testing``).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -15,6 +15,7 @@ from cites_contracts import Envelope, Event
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
+    LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
     Perimeter,
@@ -68,6 +69,14 @@ def extended(label: TerritoryLabelled, *added: PerimeterSchool) -> PerimeterExte
         perimeter=Perimeter(communes=p.communes, qpvs=p.qpvs, schools=(*p.schools, *added)),
         decided_by=ActorRole.NATIONAL_COORDINATION, extended_at=DECIDED_AT,
     )
+
+
+def renewed(cite_id: str = "cite-001") -> LabelRenewed:
+    """The label renewed, in its window: the next period starts the day after PERIOD."""
+    following = LabelPeriod.of_years(PERIOD.end + timedelta(days=1))
+    return LabelRenewed(cite_id=cite_id, previous_period=PERIOD, label_period=following,
+                        decided_by=ActorRole.NATIONAL_COORDINATION,
+                        renewed_at=datetime(2027, 6, 1, 9, 0, tzinfo=UTC))
 
 
 def suspended(cite_id: str = "cite-001") -> LabelSuspended:

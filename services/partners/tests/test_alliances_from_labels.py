@@ -13,6 +13,7 @@ from partners_kit import (
     extended,
     labelled,
     reinstated,
+    renewed,
     school,
     suspended,
     withdrawn,
@@ -49,6 +50,20 @@ async def test_a_perimeter_extension_adds_the_new_schools(partners: ServiceUnder
     alliance = await _alliance(partners)
     assert [s["uai"] for s in alliance["schools"]] == ["0930001A", "0930003C", "0930004D"]
     assert len(alliance["members"]) == 1  # schools of the perimeter, not members
+
+
+async def test_a_renewal_extends_the_label_without_hiding_the_period_in_force(
+    partners: ServiceUnderTest,
+) -> None:
+    """A label is renewed up to a year before its period ends (labelling's window); the
+    new period starts the day after. The alliance keeps its start and runs to the new end:
+    before, it jumped to the next period at once, as if the current one were over."""
+    label, renewal = labelled(), renewed()
+    await partners.publish(label, renewal)
+    alliance = await _alliance(partners)
+    assert alliance["label_period"] == {"start": str(label.label_period.start),
+                                        "end": str(renewal.label_period.end)}
+    assert alliance["status"] == "open"
 
 
 async def test_a_suspended_alliance_refuses_new_members_until_its_label_is_reinstated(

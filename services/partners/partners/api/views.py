@@ -115,7 +115,9 @@ class AllianceOut(BaseModel):
     departement: str
     wave_id: str
     candidature_id: UUID
-    label_period: LabelPeriodOut
+    label_period: LabelPeriodOut = Field(
+        description="The days the cité is labelled: from its first period's start to the end "
+        "of the last period granted (a renewal extends it)")
     status: AllianceStatus
     opened_at: datetime
     suspended_at: datetime | None

@@ -145,10 +145,8 @@ async def replace_schools(conn: Conn, cite_id: str, schools: list[dict[str, str]
     await conn.execute("UPDATE alliances SET schools = $2 WHERE cite_id = $1", cite_id, schools)
 
 
-async def set_label_period(conn: Conn, cite_id: str, start: date, end: date) -> None:
-    await conn.execute(
-        "UPDATE alliances SET label_start = $2, label_end = $3 WHERE cite_id = $1",
-        cite_id, start, end)
+async def extend_label(conn: Conn, cite_id: str, end: date) -> None:
+    await conn.execute("UPDATE alliances SET label_end = $2 WHERE cite_id = $1", cite_id, end)
 
 
 async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID, *,
