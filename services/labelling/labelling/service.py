@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import date
 from uuid import UUID, uuid4
 
+from cites_contracts.events.labelling import CandidatureSubmittedV1
 from cites_contracts.topics import LABELLING_CONTACTS
 from cites_contracts.types import TroikaRole
 from cites_runtime.actor import Actor, Role
@@ -186,7 +187,8 @@ async def erase_signatory(uow: UnitOfWork, candidature_id: UUID, role: TroikaRol
         return False
     await store.save_candidature(uow.conn, c, dossier=True)
     await uow.erase(LABELLING_CONTACTS, str(troika_contact_id(c.id, role)))
-    await store.forget_in_retired_events(uow.conn, c.id, email)
+    await uow.redact_retired([CandidatureSubmittedV1], str(c.id), array="troika",
+                             field="email", value=email)
     return True
 
 

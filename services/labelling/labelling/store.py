@@ -414,29 +414,6 @@ async def history(conn: Db, cite_id: str) -> list[RecordedEntry]:
     ), r["actor"]) for r in rows]
 
 
-async def forget_in_retired_events(conn: Conn, candidature_id: UUID, email: str) -> int:
-    """Outbox rows of the retired version 1 of ``CandidatureSubmitted`` (written before the
-    troïka's addresses left it) that hold ``email``: published ones are deleted (Kafka has
-    them), pending ones lose that signatory (the event still has to go out). Returns the
-    rows touched. (Kafka's own copies of those retired events, on the kept
-    ``labelling.candidatures``, are out of compaction's reach: see the README.)"""
-    where = """topic = 'labelling.candidatures' AND key = $1 AND event_version = 1
-               AND event_type = 'labelling.CandidatureSubmitted' AND value IS NOT NULL
-               AND position(convert_to($2, 'UTF8') IN value) > 0"""
-    deleted = await conn.execute(
-        f"DELETE FROM outbox WHERE published_at IS NOT NULL AND {where}",
-        str(candidature_id).encode(), email)
-    redacted = await conn.execute(
-        f"""UPDATE outbox SET value = convert_to(jsonb_set(
-                convert_from(value, 'UTF8')::jsonb, '{{data,troika}}',
-                coalesce((SELECT jsonb_agg(m) FROM jsonb_array_elements(
-                             convert_from(value, 'UTF8')::jsonb #> '{{data,troika}}') m
-                          WHERE m ->> 'email' <> $2), '[]'::jsonb))::text, 'UTF8')
-            WHERE published_at IS NULL AND {where}""",
-        str(candidature_id).encode(), email)
-    return int(deleted.split()[-1]) + int(redacted.split()[-1])
-
-
 # --- Holdings (domain/holdings.py) -----------------------------------------------------------
 
 

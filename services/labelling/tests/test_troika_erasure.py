@@ -4,7 +4,6 @@ dossier, the outbox, and (by compaction of the card's tombstone) from every topi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -14,8 +13,7 @@ from labelling.settings import LabellingSettings
 from labelling_kit import Labelling
 
 from cites_contracts.topics import LABELLING_CONTACTS, apply
-from cites_runtime.kafka import AiokafkaPublisher, make_producer
-from cites_runtime.relay import OutboxRelay
+from cites_runtime.kafka import make_producer
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PREFECTURE_69,
@@ -27,6 +25,7 @@ from cites_runtime.testing import (
     read_topic,
 )
 from cites_runtime.testing.erasure import (
+    StoppableRelay,
     records_mentioning,
     rows_mentioning,
     shortened,
@@ -104,32 +103,26 @@ async def test_an_erased_signatory_s_address_is_gone_from_every_topic_and_table(
     producer = make_producer(bootstrap)
     await producer.start()
 
-    def relay() -> asyncio.Task[None]:
-        return asyncio.create_task(OutboxRelay(
-            settings.dsn, settings.db_schema, AiokafkaPublisher(producer),
-            topic_prefix=prefix, poll_interval=0.1, nudge_topics=[cards_topic],
-            nudge_every=0.5).run())
+    relay = StoppableRelay(settings, producer, [cards_topic])
 
     try:
         async with on_kafka(definition, settings) as running:
             live = Labelling(running)
-            running_relay = relay()
+            relay.start()
             cid = await live.submitted(troika=troika)
             await all_published(running.runtime)
             assert len(await records_mentioning(bootstrap, prefix, maire)) == 1  # her card
-            running_relay.cancel()
-            await asyncio.gather(running_relay, return_exceptions=True)
+            await relay.stop()
 
             erased = await live.http.delete(f"/candidatures/{cid}/troika/maire",
                                             headers=AS_NATIONAL)
             assert erased.status_code == 204
             assert await rows_mentioning(infra.database_url, maire) == []
 
-            running_relay = relay()
+            relay.start()
             await all_published(running.runtime)
             took = await wait_erased_from_kafka(bootstrap, prefix, maire)
-            running_relay.cancel()
-            await asyncio.gather(running_relay, return_exceptions=True)
+            await relay.stop()
             cards = await read_topic(bootstrap, settings.topic(LABELLING_CONTACTS.name))
             others = [r for r in cards if r.value is not None and tag.encode() in r.value]
             assert len(others) == 2  # the préfet's and the recteur's cards remain

@@ -22,6 +22,7 @@ from cites_contracts.events.labelling import (
     PerimeterSchool,
     TerritoryLabelled,
 )
+from cites_contracts.events.partners import PartnerRegisteredV1, PartnerUpdatedV1
 from cites_contracts.topics import PARTNERS_CONTACTS
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.actor import Actor
@@ -171,7 +172,8 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
     erased = contact.erase(uow.now)
     await store.erase_contact(uow.conn, contact_id, erased.erased_at)
     await uow.erase(PARTNERS_CONTACTS, str(contact_id))
-    await store.forget_in_retired_events(uow.conn, partner_id, contact_id)
+    await uow.redact_retired([PartnerRegisteredV1, PartnerUpdatedV1], str(partner_id),
+                             array="contacts", field="contact_id", value=str(contact_id))
     uow.emit(erased)
     return True
 

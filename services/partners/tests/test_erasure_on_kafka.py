@@ -5,7 +5,6 @@ record of any topic, nor in any row of any table of any schema."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -14,10 +13,10 @@ from partners.settings import PartnersSettings
 from partners_kit import association, contact
 
 from cites_contracts.topics import PARTNERS_CONTACTS, apply
-from cites_runtime.kafka import AiokafkaPublisher, make_producer
-from cites_runtime.relay import OutboxRelay
+from cites_runtime.kafka import make_producer
 from cites_runtime.testing import AS_NATIONAL, ServiceUnderTest, all_published, on_kafka
 from cites_runtime.testing.erasure import (
+    StoppableRelay,
     records_mentioning,
     rows_mentioning,
     shortened,
@@ -41,19 +40,11 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
     producer = make_producer(bootstrap)
     await producer.start()
 
-    def relay() -> asyncio.Task[None]:  # the service's relay, which the test stops at will
-        return asyncio.create_task(OutboxRelay(
-            settings.dsn, settings.db_schema, AiokafkaPublisher(producer),
-            topic_prefix=prefix, poll_interval=0.1, nudge_topics=[contacts_topic],
-            nudge_every=0.5).run())
-
-    async def stop(task: asyncio.Task[None]) -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    relay = StoppableRelay(settings, producer, [contacts_topic])
 
     try:
         async with on_kafka(definition, settings) as partners:
-            running = relay()
+            relay.start()
             asso = (await partners.http.post("/partners", json=association(),
                                              headers=AS_NATIONAL)).json()["partner_id"]
             added = await partners.http.post(f"/partners/{asso}/contacts",
@@ -66,7 +57,7 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
             on_kafka_before = await records_mentioning(bootstrap, prefix, first, second)
             assert len(on_kafka_before) == 2, on_kafka_before  # both cards reached Kafka
 
-            await stop(running)  # the relay is down: what follows waits in the outbox
+            await relay.stop()  # the relay is down: what follows waits in the outbox
             moved_again = await partners.http.patch(f"/partners/{asso}/contacts/{cid}",
                                                     json={"email": third},
                                                     headers=AS_NATIONAL)
@@ -76,10 +67,10 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
             # In the erasure's transaction: gone from every table, pending rows included.
             assert await rows_mentioning(infra.database_url, first, second, third) == []
 
-            running = relay()
+            relay.start()
             await all_published(partners.runtime)
             took = await wait_erased_from_kafka(bootstrap, prefix, first, second, third)
-            await stop(running)
+            await relay.stop()
             await _her_tombstone_and_erasure_are_there(partners, cid)
         assert await rows_mentioning(infra.database_url, first, second, third) == []
         print(f"\nerased from Kafka {took:.1f} s after the relay came back "

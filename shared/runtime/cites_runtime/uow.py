@@ -8,7 +8,7 @@ the same transaction. Roll back (raise) and neither the state nor the events exi
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -120,6 +120,33 @@ class UnitOfWork:
             "DELETE FROM outbox WHERE topic = $1 AND key = $2", topic.name, key.encode())
         self._pending.append(((topic, key), self._cause, datetime.now(UTC)))
         return int(status.split()[-1])
+
+    async def redact_retired(self, events: Sequence[type[Event]], key: str, *, array: str,
+                             field: str, value: str) -> int:
+        """Right to erasure in the outbox rows of *retired* event versions, which carried
+        personal data in a list (``data.<array>``) before it moved to a personal-data topic:
+        the rows of aggregate ``key`` holding ``value`` — published ones are deleted (Kafka
+        has them), pending ones lose the list's elements whose ``field`` is ``value`` (the
+        event still has to go out). Returns the rows touched. Kafka's own copies, on kept
+        topics, are out of compaction's reach (README, "Right to erasure")."""
+        topics = {e.spec.topic.name for e in events}
+        if len(topics) != 1 or not all(e.spec.retired for e in events):
+            raise ValueError("redact_retired takes retired versions of one topic's events")
+        where = """topic = $1 AND key = $2 AND (event_type, event_version) IN (
+                       SELECT * FROM unnest($3::text[], $4::int[]))
+                   AND value IS NOT NULL AND position(convert_to($5, 'UTF8') IN value) > 0"""
+        args = (topics.pop(), key.encode(), [e.spec.type for e in events],
+                [e.spec.version for e in events], value)
+        deleted = await self.conn.execute(
+            f"DELETE FROM outbox WHERE published_at IS NOT NULL AND {where}", *args)
+        redacted = await self.conn.execute(
+            f"""UPDATE outbox SET value = convert_to(jsonb_set(
+                    convert_from(value, 'UTF8')::jsonb, ARRAY['data', $6],
+                    coalesce((SELECT jsonb_agg(e) FROM jsonb_array_elements(
+                                 convert_from(value, 'UTF8')::jsonb -> 'data' -> $6) e
+                              WHERE e ->> $7 <> $5), '[]'::jsonb))::text, 'UTF8')
+                WHERE published_at IS NULL AND {where}""", *args, array, field)
+        return int(deleted.split()[-1]) + int(redacted.split()[-1])
 
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""

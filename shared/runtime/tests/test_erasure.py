@@ -9,16 +9,17 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from runtime_testapp import CARDS, THINGS, CardIssued
+from runtime_testapp import CARDS, THINGS, CardIssued, ThingHappened
 from test_poison import DeadLetters, Rec
 from test_relay import Recorder
 
-from cites_contracts import Event, event
+from cites_contracts import ContractModel, Envelope, Event, decode, encode, event
 from cites_contracts.topics import ROLL_KEY, apply
 from cites_runtime.consumer import ConsumerRunner, EventConsumer, HandlerContext
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
@@ -36,6 +37,21 @@ class ThingNoted(Event):
     """Test-only retired event. Producer testapp, topic testapp.things, key thing_id."""
 
     thing_id: str
+
+
+class Person(ContractModel):
+    id: str
+    email: str
+
+
+@event("testapp.RosterPublished", topic=THINGS, key="thing_id", emitted_when="long ago",
+       retired="carried addresses; replaced by cards")
+class RosterPublished(Event):
+    """Test-only retired event with personal data in a list. Producer testapp, topic
+    testapp.things, key thing_id."""
+
+    thing_id: str
+    people: tuple[Person, ...]
 
 
 async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, bytes | None]]:
@@ -122,8 +138,6 @@ async def test_a_consumer_skips_tombstones_and_keeps_personal_data_off_its_dead_
     runner = ConsumerRunner(holder, pool, migrated.db_schema, dead,
                             topic_prefix=migrated.topic_prefix, max_attempts=1,
                             backoff_base=0.001, backoff_cap=0.01)
-    from cites_contracts import Envelope, encode
-
     card = encode(Envelope.wrap(CardIssued(card_id="anne", email="anne@example.org"),
                                 sequence=1))
     topic = migrated.topic(CARDS.name)
@@ -138,6 +152,38 @@ async def test_a_consumer_skips_tombstones_and_keeps_personal_data_off_its_dead_
     assert headers["dlq.reason"] == b"handler-failed"
     assert headers["dlq.original_offset"] == b"3"
     assert b"personal data" in headers["dlq.value_withheld"]
+
+
+async def test_rows_of_retired_events_holding_a_person_are_deleted_or_redacted(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    """Written before the addresses moved: published rows go, pending rows lose her."""
+    def row(thing: str, n: int, *people: str) -> tuple[Any, ...]:
+        env = Envelope.wrap(RosterPublished(thing_id=thing, people=tuple(
+            Person(id=p, email=f"{p}@example.org") for p in people)), sequence=n)
+        rec = encode(env)
+        return (env.event_id, rec.topic, rec.key, rec.value, env.type, env.version,
+                env.correlation_id)
+
+    insert = """INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
+                                    correlation_id, published_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+    await pool.execute(insert, *row("r1", 1, "anne", "bob"), datetime.now(UTC))
+    await pool.execute(insert, *row("r1", 2, "anne", "bob"), None)
+    await pool.execute(insert, *row("r2", 1, "anne"), None)  # another aggregate: kept
+    async with unit_of_work(pool, migrated.db_schema) as uow:
+        with pytest.raises(ValueError, match="retired versions"):
+            await uow.redact_retired([ThingHappened], "r1", array="people", field="id",
+                                     value="anne")
+        assert await uow.redact_retired([RosterPublished], "r1", array="people", field="id",
+                                        value="anne") == 2
+    rows = await pool.fetch("SELECT key, value, published_at FROM outbox ORDER BY id")
+    assert [(bytes(r["key"]), r["published_at"]) for r in rows] == [(b"r1", None),
+                                                                    (b"r2", None)]
+    pending = decode(bytes(rows[0]["value"]))
+    assert isinstance(pending.data, RosterPublished)
+    assert [p.id for p in pending.data.people] == ["bob"]  # still a valid event
+    assert b"anne@" in bytes(rows[1]["value"])
 
 
 # -- on real Kafka: compaction erases ------------------------------------------------------

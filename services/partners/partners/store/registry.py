@@ -186,26 +186,3 @@ async def erase_contact(conn: Conn, contact_id: UUID, at: datetime) -> None:
     )
 
 
-
-async def forget_in_retired_events(conn: Conn, partner_id: UUID, contact_id: UUID) -> int:
-    """Outbox rows of retired version-1 registry events (written before contacts' addresses
-    left them) that name ``contact_id``: published ones are deleted (Kafka has them), pending
-    ones lose the contact from their ``contacts`` list (the event still has to go out).
-    Matched by contact id, so whatever address the row held goes. Returns the rows touched.
-
-    (Kafka's own copies of those retired events, on the kept ``partners.registry``, are
-    out of compaction's reach: see the README, "Right to erasure".)"""
-    where = """topic = 'partners.registry' AND key = $1 AND event_version = 1
-               AND value IS NOT NULL AND position(convert_to($2, 'UTF8') IN value) > 0"""
-    deleted = await conn.execute(
-        f"DELETE FROM outbox WHERE published_at IS NOT NULL AND {where}",
-        str(partner_id).encode(), str(contact_id))
-    redacted = await conn.execute(
-        f"""UPDATE outbox SET value = convert_to(jsonb_set(
-                convert_from(value, 'UTF8')::jsonb, '{{data,contacts}}',
-                coalesce((SELECT jsonb_agg(c) FROM jsonb_array_elements(
-                             convert_from(value, 'UTF8')::jsonb #> '{{data,contacts}}') c
-                          WHERE c ->> 'contact_id' <> $2), '[]'::jsonb))::text, 'UTF8')
-            WHERE published_at IS NULL AND {where}""",
-        str(partner_id).encode(), str(contact_id))
-    return int(deleted.split()[-1]) + int(redacted.split()[-1])

@@ -69,8 +69,8 @@ class PartnerContact(ContractModel):
     email: Email
 
 
-class PartnerStateV1(Event):
-    """Fields shared by the version 1 registry snapshots (not an event on its own).
+class _PartnerFields(Event):
+    """What every version of the registry snapshots says of the organisation itself.
 
     Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
     ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
@@ -90,6 +90,11 @@ class PartnerStateV1(Event):
         description="INSEE code of the commune the organisation is located in (a commune's "
         "own code for a commune); lets consumers find a commune's partners",
     )
+
+
+class PartnerStateV1(_PartnerFields):
+    """Fields shared by the version 1 registry snapshots (not an event on its own)."""
+
     model_config = ConfigDict(title="PartnerState")
 
     contacts: tuple[PartnerContact, ...] = Field(
@@ -137,27 +142,9 @@ class PartnerUpdatedV1(PartnerStateV1):
     updated_at: UtcDateTime
 
 
-class PartnerState(Event):
-    """Fields shared by the registry snapshots (not an event on its own).
+class PartnerState(_PartnerFields):
+    """Fields shared by the registry snapshots (not an event on its own)."""
 
-    Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
-    ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
-    association, entreprise → ``siret``.
-    """
-
-    partner_id: UUID
-    kind: PartnerKind
-    name: Name = Field(description="Name of the organisation")
-    departement: Departement | None = None
-    uai: Uai | None = None
-    siret: Siret | None = None
-    siren: Siren | None = None
-    insee_code: InseeCode | None = None
-    commune_insee_code: InseeCode | None = Field(
-        default=None,
-        description="INSEE code of the commune the organisation is located in (a commune's "
-        "own code for a commune); lets consumers find a commune's partners",
-    )
     contact_ids: tuple[UUID, ...] = Field(
         default=(),
         description="Its consenting contacts, by id: the full list, replacing the previous "

@@ -8,14 +8,18 @@ import dataclasses
 import time
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cites_contracts import Topic
 
+from ..kafka import AiokafkaPublisher
+from ..relay import OutboxRelay
+from ..settings import ServiceSettings
 from .kafka import read_topic
 
-__all__ = ["SHORT_COMPACTION", "records_mentioning", "rows_mentioning", "shortened",
-           "wait_erased_from_kafka"]
+__all__ = ["SHORT_COMPACTION", "StoppableRelay", "records_mentioning", "rows_mentioning",
+           "shortened", "wait_erased_from_kafka"]
 
 SHORT_COMPACTION: tuple[tuple[str, str], ...] = (
     ("segment.ms", "1000"),
@@ -32,6 +36,29 @@ def shortened(topic: Topic) -> Topic:
     """``topic`` as declared, with compaction timings of seconds: provision it under the
     test's prefix before the service starts (provisioning never alters a live topic)."""
     return dataclasses.replace(topic, extra_configs=SHORT_COMPACTION)
+
+
+class StoppableRelay:
+    """A service's relay that the test runs (start the service with ``relay_enabled=False``)
+    so it can stop it while something happens and resume it: it nudges ``nudge_topics``
+    every half second, as the service's relay does every few minutes."""
+
+    def __init__(self, settings: ServiceSettings, producer: AIOKafkaProducer,
+                 nudge_topics: list[Topic]):
+        self._relay = OutboxRelay(
+            settings.dsn, settings.db_schema, AiokafkaPublisher(producer),
+            topic_prefix=settings.topic_prefix, poll_interval=0.1, nudge_topics=nudge_topics,
+            nudge_every=0.5)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._relay.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
 
 async def rows_mentioning(admin_dsn: str, *texts: str) -> list[str]:
