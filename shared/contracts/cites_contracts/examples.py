@@ -87,6 +87,8 @@ _ALLOCATION_2020: Final = "7c4d5faf-5ac0-42bc-a13e-9c7f14651fcb"
 _FONDS_GRANT_2020: Final = "81b7d475-0a2c-402a-b462-79906de55b45"
 _COMMITMENT_ACCOMPAGNEMENT: Final = "30dbefcc-b1be-4705-b29c-71f37816e399"
 _PAYMENT_ADVANCE: Final = "73d2b433-eaf1-43a5-90bf-21e489385c38"
+_COMMITMENT_CANCELLED: Final = "0e6f3b8a-51d2-4c47-9f0e-6a2b7c9d1e34"
+_COFINANCING_2020: Final = "5a7c2e19-3b84-4d6f-a0c1-8e9d2f4b6a73"
 
 _NOTIFICATION_SENT: Final = "f6e3c48f-34fe-4d41-8725-37d7ac7ce567"
 _NOTIFICATION_FAILED: Final = "794b39e6-6adc-444d-b769-231ec38909b0"
@@ -539,6 +541,9 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "amount": 35_000_000,  # 350 000 €
                 "envelope_remaining": 7_645_000_000,
                 "allocated_at": "2020-01-20T10:30:00Z",
+                "dotation_rule": "requested_capped",
+                "dotation_basis": "requested 350 000,00 € within [120 000,00 €, "
+                "650 000,00 €]",
             },
         ),
         (
@@ -553,6 +558,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                     {"programme": "P230", "amount": 1_500_000},  # 15 000 €
                 ],
                 "granted_at": "2020-01-20T10:30:01Z",
+                "chef_de_file_partner_id": _PARTNER_AIME_CESAIRE,
             },
         ),
         (
@@ -598,6 +604,58 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "available": 5_120_000_000,
                 "reason": "label_not_active",
                 "refused_at": "2021-03-22T10:30:00Z",
+                "programme": "P147",
+            },
+        ),
+        (
+            ("funding.EnvelopeAmended", 1),
+            {
+                "envelope_id": _ENVELOPE_P147_2019,
+                "previous_amount": 10_000_000_000,
+                "amount": 10_400_000_000,
+                "motive": "Loi de finances rectificative : 4 M€ de plus pour la vague 2019.",
+                "amended_at": "2020-07-01T09:00:00Z",
+            },
+        ),
+        (
+            ("funding.FundsUnfrozen", 1),
+            {
+                "cite_id": _CITE_ID,
+                "unfrozen": [{"allocation_id": _ALLOCATION_2020, "amount": 2_150_000}],
+                "unfrozen_at": "2021-05-18T10:00:03Z",
+            },
+        ),
+        (
+            ("funding.FundsReleased", 1),
+            {
+                "cite_id": _CITE_ID,
+                "released": [{"allocation_id": _ALLOCATION_2020,
+                              "envelope_id": _ENVELOPE_P147_2019, "amount": 2_150_000}],
+                "motive": "Label expiré sans renouvellement : le reliquat revient à "
+                "l'enveloppe de la vague 2019.",
+                "released_at": "2025-10-01T10:00:00Z",
+            },
+        ),
+        (
+            ("funding.CommitmentCancelled", 1),
+            {
+                "cite_id": _CITE_ID,
+                "commitment_id": _COMMITMENT_CANCELLED,
+                "allocation_id": _ALLOCATION_2020,
+                "returned": 800_000,
+                "motive": "Action annulée : l'intervenant s'est retiré.",
+                "cancelled_at": "2020-11-12T15:00:00Z",
+            },
+        ),
+        (
+            ("funding.CoFinancingDeclared", 1),
+            {
+                "cite_id": _CITE_ID,
+                "cofinancing_id": _COFINANCING_2020,
+                "year": 2020,
+                "funder": "Commune de Vaulx-en-Velin",
+                "amount": 34_000_000,  # 340 000 €, about as much as the State
+                "declared_at": "2020-09-10T11:00:00Z",
             },
         ),
         # --- notifications.deliveries -------------------------------------------------------
@@ -699,6 +757,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("partners.AllianceClosed", 1): _Occurrence(12, ("labelling.LabelExpired", 1)),
     # funding.envelopes.
     ("funding.EnvelopeOpened", 1): _Occurrence(1),
+    ("funding.EnvelopeAmended", 1): _Occurrence(2),
     # funding.allocations, cite-042 (after the 2019 fonds, allocation and their spending).
     ("funding.FundsAllocated", 1): _Occurrence(9),
     ("funding.FondsDeLaCiteGranted", 1): _Occurrence(10),
@@ -706,6 +765,10 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.PaymentMade", 1): _Occurrence(12),
     ("funding.FundsFrozen", 1): _Occurrence(19, ("labelling.LabelSuspended", 1)),
     ("funding.AllocationRefused", 1): _Occurrence(20),
+    ("funding.CoFinancingDeclared", 1): _Occurrence(13),
+    ("funding.CommitmentCancelled", 1): _Occurrence(14),
+    ("funding.FundsUnfrozen", 1): _Occurrence(21, ("labelling.LabelReinstated", 1)),
+    ("funding.FundsReleased", 1): _Occurrence(30),
     # notifications.deliveries: one event per notification.
     ("notifications.NotificationSent", 1): _Occurrence(1, _TERRITORY_LABELLED),
     ("notifications.NotificationFailed", 1): _Occurrence(1, ("funding.FondsDeLaCiteGranted", 1)),

@@ -47,6 +47,7 @@ __all__ = [
     "EducationPriority",
     "Email",
     "EventTypeName",
+    "DotationRuleKind",
     "FreezeReason",
     "InseeCode",
     "LabelPeriod",
@@ -563,6 +564,15 @@ class AllocationRefusalReason(StrEnum):
     ENVELOPE_EXHAUSTED = "envelope_exhausted"
     NO_OPEN_ENVELOPE = "no_open_envelope"
     LABEL_NOT_ACTIVE = "label_not_active"
+
+
+class DotationRuleKind(StrEnum):
+    """How a cité's yearly dotation was computed (an envelope's policy, or by hand)."""
+
+    FIXED = "fixed"
+    REQUESTED_CAPPED = "requested_capped"
+    POPULATION = "population"
+    MANUAL = "manual"
 
 
 class FreezeReason(StrEnum):

@@ -20,7 +20,9 @@ from ..types import (
     Cents,
     CiteId,
     ContractModel,
+    DotationRuleKind,
     FreezeReason,
+    Motive,
     Name,
     ProgrammeYear,
     Uai,
@@ -30,14 +32,20 @@ from ..types import (
 
 __all__ = [
     "AllocationRefused",
+    "CoFinancingDeclared",
+    "CommitmentCancelled",
+    "EnvelopeAmended",
     "EnvelopeOpened",
     "FondsDeLaCiteGranted",
     "FrozenAllocation",
     "FundsAllocated",
     "FundsCommitted",
     "FundsFrozen",
+    "FundsReleased",
+    "FundsUnfrozen",
     "PaymentMade",
     "ProgrammeAmount",
+    "ReleasedAllocation",
 ]
 
 
@@ -52,6 +60,14 @@ class FrozenAllocation(ContractModel):
     """The uncommitted remainder of one allocation, now frozen."""
 
     allocation_id: UUID
+    amount: Cents
+
+
+class ReleasedAllocation(ContractModel):
+    """The frozen remainder of one allocation, given back to its envelope."""
+
+    allocation_id: UUID
+    envelope_id: UUID
     amount: Cents
 
 
@@ -80,6 +96,28 @@ class EnvelopeOpened(Event):
     opened_at: UtcDateTime
 
 
+@event(
+    "funding.EnvelopeAmended",
+    topic=FUNDING_ENVELOPES,
+    key="envelope_id",
+    emitted_when="The national coordination changes an envelope's amount (a budget "
+    "amendment).",
+)
+class EnvelopeAmended(Event):
+    """An envelope's amount changed; never below what it has already allocated.
+
+    Producer: funding. Topic: ``funding.envelopes``. Key: ``envelope_id``.
+    Emitted when the national coordination raises or lowers an envelope (e.g. a
+    supplementary budget). ``amount`` is the new total.
+    """
+
+    envelope_id: UUID
+    previous_amount: Cents
+    amount: Cents
+    motive: Motive
+    amended_at: UtcDateTime
+
+
 # --- funding.allocations ------------------------------------------------------------------
 
 
@@ -105,6 +143,12 @@ class FundsAllocated(Event):
     amount: Cents
     envelope_remaining: Cents = Field(description="What is left in the envelope afterwards")
     allocated_at: UtcDateTime
+    dotation_rule: DotationRuleKind | None = Field(
+        default=None, description="The envelope's rule that produced the amount (manual: "
+        "allocated by the national coordination); absent in events before it was recorded")
+    dotation_basis: Motive | None = Field(
+        default=None, description="The rule applied, in words, with its inputs (e.g. the "
+        "requested contribution and the bounds)")
 
 
 @event(
@@ -128,6 +172,9 @@ class AllocationRefused(Event):
     available: Cents
     reason: AllocationRefusalReason
     refused_at: UtcDateTime
+    programme: BudgetProgramme | None = Field(
+        default=None, description="The programme whose money was refused (absent in "
+        "events before it was recorded)")
 
 
 @event(
@@ -151,6 +198,10 @@ class FondsDeLaCiteGranted(Event):
     lead_college_uai: Uai
     contributions: tuple[ProgrammeAmount, ...] = Field(min_length=1)
     granted_at: UtcDateTime
+    chef_de_file_partner_id: UUID | None = Field(
+        default=None, description="The collège chef de file's partner id, when partners "
+        "had designated it (the grant follows the chef de file: a change moves the next "
+        "year's fonds)")
 
     @property
     def amount(self) -> int:
@@ -222,3 +273,86 @@ class FundsFrozen(Event):
     reason: FreezeReason
     frozen: tuple[FrozenAllocation, ...] = ()
     frozen_at: UtcDateTime
+
+
+@event(
+    "funding.FundsUnfrozen",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A suspended label is reinstated: the frozen money is available again.",
+)
+class FundsUnfrozen(Event):
+    """What was frozen by a suspension is uncommitted money of its allocations again.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted in reaction to ``labelling.LabelReinstated``, even when nothing was frozen.
+    """
+
+    cite_id: CiteId
+    unfrozen: tuple[FrozenAllocation, ...] = ()
+    unfrozen_at: UtcDateTime
+
+
+@event(
+    "funding.FundsReleased",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The national coordination gives an ended cité's frozen money back to "
+    "its envelopes.",
+)
+class FundsReleased(Event):
+    """The frozen remainder of a cité whose label was withdrawn or expired went back to
+    the envelopes it came from, which may allocate it again.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    Emitted on the national coordination's decision, after ``FundsFrozen``.
+    """
+
+    cite_id: CiteId
+    released: tuple[ReleasedAllocation, ...] = Field(min_length=1)
+    motive: Motive
+    released_at: UtcDateTime
+
+
+@event(
+    "funding.CommitmentCancelled",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="A commitment is cancelled: its unpaid part returns to the allocation.",
+)
+class CommitmentCancelled(Event):
+    """A commitment was cancelled (the action will not run, or not in full); what it had
+    not paid returns to its allocation (frozen with it if the cité's funds are frozen).
+    Payments already made stand.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    commitment_id: UUID
+    allocation_id: UUID
+    returned: Cents = Field(description="The unpaid part given back to the allocation")
+    motive: Motive
+    cancelled_at: UtcDateTime
+
+
+@event(
+    "funding.CoFinancingDeclared",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The préfecture declares a local authority's co-financing of a cité for "
+    "a year.",
+)
+class CoFinancingDeclared(Event):
+    """A local authority's money for a cité and a year, reported beside the State's (it
+    does not go through the State's envelopes).
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    cofinancing_id: UUID
+    year: ProgrammeYear
+    funder: Name = Field(description="The co-financing authority (commune, département…)")
+    amount: Cents
+    declared_at: UtcDateTime
