@@ -1,0 +1,12 @@
+"""The funding HTTP API: commands and queries, each route naming the roles it allows
+(the runtime's edge answers domain errors and validation errors, ``cites_runtime.http``)."""
+
+from fastapi import APIRouter
+
+from . import cites, commitments, envelopes, reports
+
+__all__ = ["router"]
+
+router = APIRouter()
+for _module in (envelopes, cites, commitments, reports):
+    router.include_router(_module.router)

@@ -1,0 +1,292 @@
+"""What the API answers: response models built from domain objects and ledger sums.
+
+The statement and the consumption report are built from the ledger's movements summed
+by year, programme and kind (``store.movements_by_year``), so they agree with the ledger
+by construction; ``GET /ledger/check`` recomputes every balance from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import Response
+from pydantic import BaseModel
+
+from cites_contracts.types import BudgetProgramme
+
+from ..domain.cite import Cite, CiteStatus, Commitment
+from ..domain.envelope import DotationRule, Envelope
+from ..domain.ledger import MovementKind
+from ..store import Allocation, LedgerCheck
+
+__all__ = ["AllocationView", "CiteFundsView", "CommitmentView", "ConsumptionView",
+           "EnvelopeView", "LedgerCheckView", "MoneyLine", "StatementView", "csv_response"]
+
+
+class MoneyLine(BaseModel):
+    """Sums of the ledger for one cité or envelope, year and programme (cents)."""
+
+    year: int | None
+    programme: BudgetProgramme
+    allocated: int = 0
+    """Dotations and manual allocations."""
+    fonds: int = 0
+    """Contributions to the fonds de la cité."""
+    committed: int = 0
+    """Committed, net of cancelled commitments' unpaid parts."""
+    paid: int = 0
+    frozen: int = 0
+    """Frozen now."""
+    released: int = 0
+    """Frozen, then given back to the envelope."""
+    uncommitted: int = 0
+    """Allocated, not committed, frozen nor released: what may still be committed."""
+    unpaid: int = 0
+    """Committed, not paid yet."""
+
+    @classmethod
+    def of(cls, year: int | None, programme: BudgetProgramme, sums: dict[str, int]
+           ) -> MoneyLine:
+        def s(kind: MovementKind) -> int:
+            return sums.get(kind.value, 0)
+        committed = s(MovementKind.COMMIT) - s(MovementKind.CANCEL)
+        frozen = s(MovementKind.FREEZE) - s(MovementKind.UNFREEZE) - s(MovementKind.RELEASE)
+        allocated = s(MovementKind.ALLOCATE)
+        return cls(year=year, programme=programme, allocated=allocated,
+                   fonds=s(MovementKind.GRANT), committed=committed, paid=s(MovementKind.PAY),
+                   frozen=frozen, released=s(MovementKind.RELEASE),
+                   uncommitted=allocated - committed - frozen - s(MovementKind.RELEASE),
+                   unpaid=committed - s(MovementKind.PAY))
+
+
+MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "uncommitted",
+         "unpaid")
+
+
+def money_lines(rows: Iterable[Any]) -> list[MoneyLine]:
+    """Ledger sums (year, programme, movement, amount) → one line per year and programme."""
+    grouped: dict[tuple[int | None, str], dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        grouped[(r["year"], r["programme"])][r["movement"]] = r["amount"]
+    return [MoneyLine.of(year, BudgetProgramme(p), sums)
+            for (year, p), sums in sorted(grouped.items(), key=lambda kv: (kv[0][0] or 0,
+                                                                            kv[0][1]))]
+
+
+def total(lines: Sequence[MoneyLine]) -> dict[str, int]:
+    return {k: sum(getattr(line, k) for line in lines) for k in MONEY}
+
+
+class CoFinancingLine(BaseModel):
+    year: int
+    funder: str
+    amount: int
+
+
+class StatementView(BaseModel):
+    """A cité's money: the State's per year and programme, co-financing beside it."""
+
+    cite_id: str
+    name: str
+    status: CiteStatus
+    lines: list[MoneyLine]
+    cofinancing: list[CoFinancingLine]
+    totals: dict[str, int]
+    cofinancing_total: int
+
+    @classmethod
+    def of(cls, cite: Cite, ledger_rows: Iterable[Any], cofinancing: Iterable[Any]
+           ) -> StatementView:
+        lines = money_lines(ledger_rows)
+        co = [CoFinancingLine(year=r["year"], funder=r["funder"], amount=r["amount"])
+              for r in cofinancing]
+        return cls(cite_id=cite.cite_id, name=cite.name, status=cite.status, lines=lines,
+                   cofinancing=co, totals=total(lines),
+                   cofinancing_total=sum(c.amount for c in co))
+
+    def csv(self) -> Response:
+        rows: list[list[object]] = [
+            [line.year, line.programme.value, *(getattr(line, k) for k in MONEY), ""]
+            for line in self.lines]
+        rows += [[c.year, f"cofinancing: {c.funder}", *([""] * len(MONEY)), c.amount]
+                 for c in self.cofinancing]
+        return csv_response(["year", "source", *MONEY, "cofinancing"], rows,
+                            f"statement-{self.cite_id}.csv")
+
+
+class EnvelopeView(BaseModel):
+    envelope_id: UUID
+    name: str
+    programme: BudgetProgramme
+    budget_years: list[int]
+    wave_ids: list[str]
+    amount: int
+    dotation_rule: DotationRule
+    fonds_share: int
+    opened_at: datetime
+    remaining: int
+    """What the envelope has not allocated nor granted (its ledger account)."""
+
+    @classmethod
+    def of(cls, e: Envelope, remaining: int) -> EnvelopeView:
+        return cls(envelope_id=e.id, name=e.name, programme=e.programme,
+                   budget_years=list(e.budget_years), wave_ids=list(e.wave_ids),
+                   amount=e.amount, dotation_rule=e.rule, fonds_share=e.fonds_share,
+                   opened_at=e.opened_at, remaining=remaining)
+
+
+class EnvelopeConsumption(BaseModel):
+    envelope_id: UUID
+    programme: BudgetProgramme
+    amount: int
+    remaining: int
+    lines: list[MoneyLine]
+    totals: dict[str, int]
+
+
+class ConsumptionView(BaseModel):
+    """Each envelope's consumption per year, and every programme's per year."""
+
+    envelopes: list[EnvelopeConsumption]
+    programmes: list[MoneyLine]
+
+    @classmethod
+    def of(cls, envelopes: Sequence[tuple[Envelope, int]], rows: Sequence[Any]
+           ) -> ConsumptionView:
+        per_envelope: dict[UUID, list[Any]] = defaultdict(list)
+        for r in rows:
+            if r["year"] is not None:  # opening and amendments concern no year
+                per_envelope[r["envelope_id"]].append(r)
+        out = []
+        for e, remaining in envelopes:
+            lines = money_lines(per_envelope.get(e.id, []))
+            out.append(EnvelopeConsumption(envelope_id=e.id, programme=e.programme,
+                                           amount=e.amount, remaining=remaining, lines=lines,
+                                           totals=total(lines)))
+        summed: dict[tuple[int, str, str], int] = defaultdict(int)
+        for r in rows:
+            if r["year"] is not None:
+                summed[(r["year"], r["programme"], r["movement"])] += r["amount"]
+        return cls(envelopes=out, programmes=money_lines(
+            {"year": y, "programme": p, "movement": m, "amount": a}
+            for (y, p, m), a in summed.items()))
+
+    def csv(self) -> Response:
+        rows = [[line.year, line.programme.value, *(getattr(line, k) for k in MONEY)]
+                for line in self.programmes]
+        return csv_response(["year", "programme", *MONEY], rows, "consumption.csv")
+
+
+class AllocationView(BaseModel):
+    allocation_id: UUID
+    envelope_id: UUID
+    programme: BudgetProgramme
+    year: int
+    amount: int
+    rule: str
+    basis: str
+    allocated_at: datetime
+    uncommitted: int
+    frozen: int
+
+    @classmethod
+    def of(cls, a: Allocation, uncommitted: int, frozen: int) -> AllocationView:
+        return cls(allocation_id=a.allocation_id, envelope_id=a.envelope_id,
+                   programme=a.programme, year=a.year, amount=a.amount, rule=a.rule,
+                   basis=a.basis, allocated_at=a.allocated_at, uncommitted=uncommitted,
+                   frozen=frozen)
+
+
+class FondsView(BaseModel):
+    grant_id: UUID
+    year: int
+    uai: str
+    partner_id: UUID | None
+    amount: int
+    granted_at: datetime
+
+
+class CommitmentView(BaseModel):
+    commitment_id: UUID
+    cite_id: str
+    allocation_id: UUID
+    operator_partner_id: UUID
+    action_title: str
+    amount: int
+    unpaid: int
+    cancelled: bool
+
+    @classmethod
+    def of(cls, c: Commitment) -> CommitmentView:
+        return cls(commitment_id=c.commitment_id, cite_id=c.cite_id,
+                   allocation_id=c.allocation_id, operator_partner_id=c.operator_partner_id,
+                   action_title=c.action_title, amount=c.amount, unpaid=c.unpaid,
+                   cancelled=c.cancelled)
+
+
+class ChefDeFileView(BaseModel):
+    partner_id: UUID
+    uai: str
+
+
+class CiteFundsView(BaseModel):
+    cite_id: str
+    name: str
+    wave_id: str
+    departement: str
+    status: CiteStatus
+    label_start: str
+    label_end: str
+    chef_de_file: ChefDeFileView | None
+    allocations: list[AllocationView]
+    fonds: list[FondsView]
+    commitments: list[CommitmentView]
+
+
+class CiteSummaryView(BaseModel):
+    cite_id: str
+    name: str
+    wave_id: str
+    departement: str
+    status: CiteStatus
+
+    @classmethod
+    def of(cls, c: Cite) -> CiteSummaryView:
+        return cls(cite_id=c.cite_id, name=c.name, wave_id=c.wave_id,
+                   departement=c.departement, status=c.status)
+
+
+class LedgerCheckView(BaseModel):
+    balanced: bool
+    movements: int
+    accounts: int
+    total: int
+    differences: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, c: LedgerCheck) -> LedgerCheckView:
+        return cls(balanced=c.balanced, movements=c.movements, accounts=c.accounts,
+                   total=c.total, differences=c.differences)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_response(header: Sequence[str], rows: Iterable[Sequence[object]], filename: str
+                 ) -> Response:
+    """UTF-8 CSV; a text cell a spreadsheet would take for a formula gets a leading ``'``
+    (OWASP, "CSV injection"). Amounts are integer cents."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_STARTS)
+                        else ("" if v is None else v) for v in row)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

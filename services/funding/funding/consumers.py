@@ -1,0 +1,104 @@
+"""What funding does with labelling's and partners' events.
+
+Labelling's label events fund, freeze, unfreeze and end a cité; partners' alliance events
+tell who the collège chef de file is (the next fonds goes to it) and which partners may
+run actions the cité funds. Each handler runs in the consuming transaction (``ctx.uow``):
+state, ledger rows, emitted events and the inbox row commit together, so a redelivered
+event changes nothing. An event breaking a rule (a label event for a cité funding never
+heard of) goes to ``funding.dlq`` with the reason.
+"""
+
+from __future__ import annotations
+
+from cites_contracts.events.labelling import (
+    LabelExpired,
+    LabelReinstated,
+    LabelRenewed,
+    LabelSuspended,
+    LabelWithdrawn,
+    PerimeterExtended,
+    TerritoryLabelled,
+)
+from cites_contracts.events.partners import (
+    AllianceClosed,
+    AllianceOpened,
+    ChefDeFileDesignated,
+    PartnerJoinedAlliance,
+    PartnerLeftAlliance,
+)
+from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_runtime.logs import get_logger
+
+from . import service
+from .domain.cite import CiteStatus
+
+__all__ = ["consumer"]
+
+log = get_logger(__name__)
+
+consumer = EventConsumer("funding")
+
+
+@consumer.handles(TerritoryLabelled)
+async def territory_labelled_handler(event: TerritoryLabelled, ctx: HandlerContext) -> None:
+    if not await service.label_cite(ctx.uow, event):
+        log.info("cité already known, label ignored", cite_id=event.cite_id)
+
+
+@consumer.handles(LabelRenewed)
+async def label_renewed_handler(event: LabelRenewed, ctx: HandlerContext) -> None:
+    await service.renew_label(ctx.uow, event)
+
+
+@consumer.handles(PerimeterExtended)
+async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerContext) -> None:
+    await service.extend_perimeter(ctx.uow, event)
+
+
+@consumer.handles(LabelSuspended)
+async def label_suspended_handler(event: LabelSuspended, ctx: HandlerContext) -> None:
+    await service.freeze(ctx.uow, event.cite_id, CiteStatus.SUSPENDED)
+
+
+@consumer.handles(LabelReinstated)
+async def label_reinstated_handler(event: LabelReinstated, ctx: HandlerContext) -> None:
+    await service.reinstate(ctx.uow, event.cite_id)
+
+
+@consumer.handles(LabelWithdrawn)
+async def label_withdrawn_handler(event: LabelWithdrawn, ctx: HandlerContext) -> None:
+    await service.freeze(ctx.uow, event.cite_id, CiteStatus.WITHDRAWN)
+
+
+@consumer.handles(LabelExpired)
+async def label_expired_handler(event: LabelExpired, ctx: HandlerContext) -> None:
+    await service.freeze(ctx.uow, event.cite_id, CiteStatus.EXPIRED)
+
+
+@consumer.handles(AllianceOpened)
+async def alliance_opened_handler(event: AllianceOpened, ctx: HandlerContext) -> None:
+    await service.designate_chef_de_file(ctx.uow, event.cite_id,
+                                         event.chef_de_file_partner_id, event.chef_de_file_uai)
+
+
+@consumer.handles(ChefDeFileDesignated)
+async def chef_de_file_designated_handler(event: ChefDeFileDesignated, ctx: HandlerContext
+                                          ) -> None:
+    await service.designate_chef_de_file(ctx.uow, event.cite_id, event.partner_id, event.uai)
+
+
+@consumer.handles(PartnerJoinedAlliance)
+async def partner_joined_handler(event: PartnerJoinedAlliance, ctx: HandlerContext) -> None:
+    await service.member_changed(ctx.uow, event.cite_id, event.partner_id,
+                                 event.partner_kind.value, current=True)
+
+
+@consumer.handles(PartnerLeftAlliance)
+async def partner_left_handler(event: PartnerLeftAlliance, ctx: HandlerContext) -> None:
+    await service.member_changed(ctx.uow, event.cite_id, event.partner_id, None,
+                                 current=False)
+
+
+@consumer.handles(AllianceClosed)
+async def alliance_closed_handler(event: AllianceClosed, ctx: HandlerContext) -> None:
+    await service.close_alliance(ctx.uow, event.cite_id)

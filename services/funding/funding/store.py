@@ -1,0 +1,476 @@
+"""SQL of funding's schema: rows in, domain objects out; decides nothing.
+
+Money moves only through :func:`move`: it locks the accounts a set of movements touches
+(in one order, so two transactions never wait on each other in a circle), asks the
+domain's ledger whether the movements fit (:func:`funding.domain.ledger.apply`), and
+writes the new balances and the ledger rows in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from cites_contracts.types import BudgetProgramme
+from cites_runtime.db import Conn
+
+from .domain import ledger
+from .domain.cite import AllocationFunds, Cite, CiteStatus, Commitment
+from .domain.envelope import DotationRule, Envelope
+from .domain.ledger import Account, AccountKind, Movement
+
+Reads = Conn | asyncpg.Pool
+Lock = Literal["update", "share"] | None
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What a movement concerns, kept on its ledger row for the reports."""
+
+    envelope_id: UUID
+    programme: BudgetProgramme
+    cite_id: str | None = None
+    year: int | None = None
+
+
+async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]], at: datetime
+               ) -> dict[Account, int]:
+    """Apply ``entries`` or refuse them all (:class:`~funding.domain.ledger.LimitExceeded`):
+    lock their accounts, check, write balances and ledger rows. Returns the balances after."""
+    if not entries:
+        return {}
+    touched = sorted({m.debit for m, _ in entries} | {m.credit for m, _ in entries})
+    kinds, refs = [a.kind.value for a in touched], [a.ref for a in touched]
+    # Accounts seen for the first time are created at zero first, so that two transactions
+    # crediting a new account both lock it rather than both computing from nothing.
+    await conn.execute(
+        """INSERT INTO accounts (kind, ref, balance)
+           SELECT k, r, 0 FROM unnest($1::text[], $2::text[]) AS t(k, r)
+           ON CONFLICT (kind, ref) DO NOTHING""", kinds, refs)
+    rows = await conn.fetch(
+        """SELECT kind, ref, balance FROM accounts
+           WHERE (kind, ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+           ORDER BY kind, ref FOR UPDATE""", kinds, refs)
+    current = {Account(AccountKind(r["kind"]), r["ref"]): r["balance"] for r in rows}
+    after = ledger.apply(current, [m for m, _ in entries])
+    changed = [a for a in touched if after[a] != current[a]]
+    await conn.execute(
+        """WITH balances AS (
+               UPDATE accounts SET balance = b.balance
+               FROM unnest($1::text[], $2::text[], $3::bigint[]) AS b(kind, ref, balance)
+               WHERE accounts.kind = b.kind AND accounts.ref = b.ref)
+           INSERT INTO ledger (at, movement, debit_kind, debit_ref, credit_kind, credit_ref,
+                               amount, envelope_id, programme, cite_id, year)
+           SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],
+                                    $9::text[], $10::bigint[], $11::uuid[], $12::text[],
+                                    $13::text[], $14::integer[])""",
+        [a.kind.value for a in changed], [a.ref for a in changed], [after[a] for a in changed],
+        at, [m.kind.value for m, _ in entries], [m.debit.kind.value for m, _ in entries],
+        [m.debit.ref for m, _ in entries], [m.credit.kind.value for m, _ in entries],
+        [m.credit.ref for m, _ in entries], [m.amount for m, _ in entries],
+        [t.envelope_id for _, t in entries], [t.programme.value for _, t in entries],
+        [t.cite_id for _, t in entries], [t.year for _, t in entries])
+    return after
+
+
+async def balance(conn: Reads, account: Account) -> int:
+    found = await conn.fetchval("SELECT balance FROM accounts WHERE kind = $1 AND ref = $2",
+                                account.kind.value, account.ref)
+    return int(found or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCheck:
+    movements: int
+    accounts: int
+    total: int
+    """The sum of every balance recomputed from the ledger: zero, by double entry."""
+    differences: list[dict[str, Any]]
+    """Accounts whose kept balance differs from the ledger's, or that are below zero."""
+
+    @property
+    def balanced(self) -> bool:
+        return self.total == 0 and not self.differences
+
+
+async def ledger_check(conn: Reads) -> LedgerCheck:
+    """Recompute every balance from the ledger and compare it with the kept one."""
+    rows = await conn.fetch(
+        """WITH moves AS (
+               SELECT debit_kind AS kind, debit_ref AS ref, -amount AS amount FROM ledger
+               UNION ALL
+               SELECT credit_kind, credit_ref, amount FROM ledger),
+           derived AS (SELECT kind, ref, sum(amount)::bigint AS balance FROM moves
+                       GROUP BY kind, ref)
+           SELECT coalesce(d.kind, a.kind) AS kind, coalesce(d.ref, a.ref) AS ref,
+                  coalesce(d.balance, 0) AS ledger, coalesce(a.balance, 0) AS kept
+           FROM derived d FULL JOIN accounts a ON a.kind = d.kind AND a.ref = d.ref""")
+    movements = await conn.fetchval("SELECT count(*) FROM ledger")
+    differences = [{"account": f"{r['kind']} {r['ref']}", "ledger": r["ledger"],
+                    "kept": r["kept"]} for r in rows
+                   if r["ledger"] != r["kept"] or (r["kind"] != "budget" and r["ledger"] < 0)]
+    return LedgerCheck(movements, len(rows), sum(r["ledger"] for r in rows), differences)
+
+
+# --- envelopes ---------------------------------------------------------------------------------
+
+_ENVELOPE = """envelope_id, name, programme, budget_years, wave_ids, amount, dotation_rule,
+               fonds_share, opened_at"""
+
+
+def _envelope(r: asyncpg.Record) -> Envelope:
+    return Envelope(id=r["envelope_id"], name=r["name"],
+                    programme=BudgetProgramme(r["programme"]),
+                    budget_years=tuple(r["budget_years"]), wave_ids=tuple(r["wave_ids"]),
+                    amount=r["amount"],
+                    rule=DotationRule.model_validate_json(r["dotation_rule"]),
+                    fonds_share=r["fonds_share"], opened_at=r["opened_at"])
+
+
+async def overlapping(conn: Conn, e: Envelope) -> list[tuple[str, int, UUID]]:
+    """(wave, year, envelope) already covered for ``e``'s programme."""
+    rows = await conn.fetch(
+        """SELECT wave_id, year, envelope_id FROM envelope_coverage
+           WHERE programme = $1 AND wave_id = ANY ($2) AND year = ANY ($3)
+           ORDER BY wave_id, year""", e.programme.value, list(e.wave_ids),
+        list(e.budget_years))
+    return [(r["wave_id"], r["year"], r["envelope_id"]) for r in rows]
+
+
+async def insert_envelope(conn: Conn, e: Envelope) -> bool:
+    """False if an envelope with this id exists already (nothing written)."""
+    inserted = await conn.fetchval(
+        f"""INSERT INTO envelopes ({_ENVELOPE}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (envelope_id) DO NOTHING RETURNING true""",
+        e.id, e.name, e.programme.value, list(e.budget_years), list(e.wave_ids), e.amount,
+        e.rule.model_dump_json(), e.fonds_share, e.opened_at)
+    if inserted:
+        await conn.execute(
+            """INSERT INTO envelope_coverage (programme, wave_id, year, envelope_id)
+               SELECT $1, w, y, $4 FROM unnest($2::text[]) AS w, unnest($3::integer[]) AS y""",
+            e.programme.value, list(e.wave_ids), list(e.budget_years), e.id)
+    return bool(inserted)
+
+
+async def get_envelope(conn: Reads, envelope_id: UUID, *, for_update: bool = False
+                       ) -> Envelope | None:
+    r = await conn.fetchrow(f"SELECT {_ENVELOPE} FROM envelopes WHERE envelope_id = $1"
+                            + (" FOR UPDATE" if for_update else ""), envelope_id)
+    return _envelope(r) if r else None
+
+
+async def set_envelope_amount(conn: Conn, envelope_id: UUID, amount: int) -> None:
+    await conn.execute("UPDATE envelopes SET amount = $2 WHERE envelope_id = $1",
+                       envelope_id, amount)
+
+
+async def list_envelopes(conn: Reads) -> list[Envelope]:
+    return [_envelope(r) for r in await conn.fetch(
+        f"SELECT {_ENVELOPE} FROM envelopes ORDER BY opened_at, envelope_id")]
+
+
+async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, Envelope]:
+    """The envelope of each programme covering this wave and year."""
+    rows = await conn.fetch(
+        f"""SELECT {', '.join('e.' + c.strip() for c in _ENVELOPE.split(','))}
+            FROM envelope_coverage c JOIN envelopes e USING (envelope_id)
+            WHERE c.wave_id = $1 AND c.year = $2""", wave_id, year)
+    return {BudgetProgramme(r["programme"]): _envelope(r) for r in rows}
+
+
+# --- cités, alliances -------------------------------------------------------------------------
+
+_CITE = """cite_id, name, wave_id, departement, label_start, label_end, status,
+           requested_contribution, population, lead_college_uai"""
+
+
+def _cite(r: asyncpg.Record) -> Cite:
+    return Cite(cite_id=r["cite_id"], name=r["name"], wave_id=r["wave_id"],
+                departement=r["departement"], label_start=r["label_start"],
+                label_end=r["label_end"], status=CiteStatus(r["status"]),
+                requested_contribution=r["requested_contribution"],
+                population=r["population"], lead_college_uai=r["lead_college_uai"])
+
+
+async def insert_cite(conn: Conn, c: Cite, labelled_at: datetime) -> bool:
+    """False if funding knows the cité already (nothing written)."""
+    return bool(await conn.fetchval(
+        f"""INSERT INTO cites ({_CITE}, labelled_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (cite_id) DO NOTHING RETURNING true""",
+        c.cite_id, c.name, c.wave_id, c.departement, c.label_start, c.label_end,
+        c.status.value, c.requested_contribution, c.population, c.lead_college_uai,
+        labelled_at))
+
+
+async def get_cite(conn: Reads, cite_id: str, *, lock: Lock = None) -> Cite | None:
+    suffix = {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
+    r = await conn.fetchrow(f"SELECT {_CITE} FROM cites WHERE cite_id = $1{suffix}", cite_id)
+    return _cite(r) if r else None
+
+
+async def save_cite(conn: Conn, c: Cite) -> None:
+    await conn.execute(
+        """UPDATE cites SET status = $2, label_start = $3, label_end = $4, population = $5
+           WHERE cite_id = $1""",
+        c.cite_id, c.status.value, c.label_start, c.label_end, c.population)
+
+
+async def active_cite_ids(conn: Reads) -> list[str]:
+    return [r["cite_id"] for r in await conn.fetch(
+        "SELECT cite_id FROM cites WHERE status = 'active' ORDER BY cite_id")]
+
+
+async def list_cites(conn: Reads) -> list[Cite]:
+    return [_cite(r) for r in await conn.fetch(f"SELECT {_CITE} FROM cites ORDER BY cite_id")]
+
+
+async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID, uai: str) -> None:
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, chef_de_file_partner_id, chef_de_file_uai)
+           VALUES ($1, $2, $3)
+           ON CONFLICT (cite_id) DO UPDATE SET chef_de_file_partner_id = $2,
+                                               chef_de_file_uai = $3""",
+        cite_id, partner_id, uai)
+
+
+async def close_alliance(conn: Conn, cite_id: str) -> None:
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, closed) VALUES ($1, true)
+           ON CONFLICT (cite_id) DO UPDATE SET closed = true""", cite_id)
+
+
+async def chef_de_file(conn: Reads, cite_id: str) -> tuple[UUID, str] | None:
+    r = await conn.fetchrow(
+        """SELECT chef_de_file_partner_id, chef_de_file_uai FROM alliances
+           WHERE cite_id = $1 AND chef_de_file_partner_id IS NOT NULL""", cite_id)
+    return (r[0], r[1]) if r else None
+
+
+async def set_member(conn: Conn, cite_id: str, partner_id: UUID, kind: str | None,
+                     current: bool) -> None:
+    await conn.execute(
+        """INSERT INTO members (cite_id, partner_id, kind, current)
+           VALUES ($1, $2, coalesce($3, 'unknown'), $4)
+           ON CONFLICT (cite_id, partner_id) DO UPDATE
+           SET current = $4, kind = coalesce($3, members.kind)""",
+        cite_id, partner_id, kind, current)
+
+
+async def is_current_member(conn: Reads, cite_id: str, partner_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        """SELECT current AND NOT coalesce((SELECT closed FROM alliances a
+                                            WHERE a.cite_id = m.cite_id), false)
+           FROM members m WHERE cite_id = $1 AND partner_id = $2""", cite_id, partner_id))
+
+
+async def members(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT partner_id, kind, current FROM members WHERE cite_id = $1 ORDER BY partner_id",
+        cite_id)
+
+
+# --- allocations, fonds ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    allocation_id: UUID
+    cite_id: str
+    envelope_id: UUID
+    programme: BudgetProgramme
+    year: int
+    amount: int
+    rule: str
+    basis: str
+    allocated_at: datetime
+
+
+async def insert_allocation(conn: Conn, a: Allocation) -> bool:
+    """False if the cité has this dotation already (the yearly check ran elsewhere)."""
+    return bool(await conn.fetchval(
+        """INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
+                                    amount, rule, basis, allocated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        a.allocation_id, a.cite_id, a.envelope_id, a.programme.value, a.year, a.amount,
+        a.rule, a.basis, a.allocated_at))
+
+
+async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:
+    return bool(await conn.fetchval(
+        """SELECT true FROM allocations WHERE cite_id = $1 AND envelope_id = $2
+           AND year = $3 AND rule <> 'manual'""", cite_id, envelope_id, year))
+
+
+async def get_allocation(conn: Reads, allocation_id: UUID) -> Allocation | None:
+    r = await conn.fetchrow("SELECT * FROM allocations WHERE allocation_id = $1",
+                            allocation_id)
+    return _allocation(r) if r else None
+
+
+def _allocation(r: asyncpg.Record) -> Allocation:
+    return Allocation(allocation_id=r["allocation_id"], cite_id=r["cite_id"],
+                      envelope_id=r["envelope_id"], programme=BudgetProgramme(r["programme"]),
+                      year=r["year"], amount=r["amount"], rule=r["rule"], basis=r["basis"],
+                      allocated_at=r["allocated_at"])
+
+
+async def allocations_of(conn: Reads, cite_id: str) -> list[Allocation]:
+    return [_allocation(r) for r in await conn.fetch(
+        "SELECT * FROM allocations WHERE cite_id = $1 ORDER BY year, programme, allocated_at",
+        cite_id)]
+
+
+async def allocation_funds(conn: Reads, cite_id: str) -> list[AllocationFunds]:
+    """Each allocation of the cité with what its accounts hold now."""
+    rows = await conn.fetch(
+        """SELECT a.allocation_id, a.envelope_id, a.programme, a.year,
+                  coalesce(u.balance, 0) AS uncommitted, coalesce(f.balance, 0) AS frozen
+           FROM allocations a
+           LEFT JOIN accounts u ON u.kind = 'allocation' AND u.ref = a.allocation_id::text
+           LEFT JOIN accounts f ON f.kind = 'frozen' AND f.ref = a.allocation_id::text
+           WHERE a.cite_id = $1 ORDER BY a.year, a.programme, a.allocated_at""", cite_id)
+    return [AllocationFunds(r["allocation_id"], r["envelope_id"],
+                            BudgetProgramme(r["programme"]), r["year"], r["uncommitted"],
+                            r["frozen"]) for r in rows]
+
+
+async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM fonds_grants WHERE cite_id = $1 AND year = $2", cite_id, year))
+
+
+async def insert_fonds(conn: Conn, grant_id: UUID, cite_id: str, year: int, uai: str,
+                       partner_id: UUID | None, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+        grant_id, cite_id, year, uai, partner_id, at))
+
+
+async def fonds_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT g.grant_id, g.year, g.uai, g.partner_id, g.granted_at,
+                  coalesce(sum(l.amount), 0)::bigint AS amount
+           FROM fonds_grants g
+           LEFT JOIN ledger l ON l.credit_kind = 'fonds' AND l.credit_ref = g.grant_id::text
+           WHERE g.cite_id = $1 GROUP BY g.grant_id ORDER BY g.year""", cite_id)
+
+
+async def record_refusal(conn: Conn, cite_id: str, year: int, programme: BudgetProgramme,
+                         reason: str, at: datetime) -> bool:
+    """True the first time this refusal happens (then it is told), False after."""
+    return bool(await conn.fetchval(
+        """INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
+        cite_id, year, programme.value, reason, at))
+
+
+# --- commitments, payments, co-financing -------------------------------------------------------
+
+
+def _commitment(r: asyncpg.Record) -> Commitment:
+    return Commitment(commitment_id=r["commitment_id"], cite_id=r["cite_id"],
+                      allocation_id=r["allocation_id"],
+                      operator_partner_id=r["operator_partner_id"],
+                      action_title=r["action_title"], amount=r["amount"],
+                      unpaid=r["unpaid"], cancelled=r["cancelled_at"] is not None)
+
+
+_COMMITMENT = """SELECT c.*, coalesce(a.balance, 0) AS unpaid FROM commitments c
+                 LEFT JOIN accounts a ON a.kind = 'commitment'
+                                     AND a.ref = c.commitment_id::text"""
+
+
+async def get_commitment(conn: Reads, commitment_id: UUID, *, for_update: bool = False
+                         ) -> Commitment | None:
+    r = await conn.fetchrow(f"{_COMMITMENT} WHERE c.commitment_id = $1"
+                            + (" FOR UPDATE OF c" if for_update else ""), commitment_id)
+    return _commitment(r) if r else None
+
+
+async def commitments_of(conn: Reads, cite_id: str) -> list[Commitment]:
+    return [_commitment(r) for r in await conn.fetch(
+        f"{_COMMITMENT} WHERE c.cite_id = $1 ORDER BY c.committed_at, c.commitment_id",
+        cite_id)]
+
+
+async def insert_commitment(conn: Conn, c: Commitment, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
+                                    operator_partner_id, action_title, amount, committed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true""",
+        c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
+        c.amount, at))
+
+
+async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: datetime
+                            ) -> None:
+    await conn.execute(
+        "UPDATE commitments SET cancelled_at = $2, cancel_motive = $3 WHERE commitment_id = $1",
+        commitment_id, at, motive)
+
+
+async def get_payment(conn: Reads, payment_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM payments WHERE payment_id = $1", payment_id)
+
+
+async def insert_payment(conn: Conn, payment_id: UUID, commitment_id: UUID, amount: int,
+                         at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+        payment_id, commitment_id, amount, at))
+
+
+async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM payments WHERE commitment_id = $1 ORDER BY paid_at, payment_id",
+        commitment_id)
+
+
+async def get_cofinancing(conn: Reads, cofinancing_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cofinancing WHERE cofinancing_id = $1",
+                               cofinancing_id)
+
+
+async def insert_cofinancing(conn: Conn, cofinancing_id: UUID, cite_id: str, year: int,
+                             funder: str, amount: int, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """INSERT INTO cofinancing (cofinancing_id, cite_id, year, funder, amount, declared_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+        cofinancing_id, cite_id, year, funder, amount, at))
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+async def movements_by_year(conn: Reads, cite_id: str | None = None
+                            ) -> list[asyncpg.Record]:
+    """Sums of the ledger's movements per (year, programme, movement), for one cité or
+    for all (then per envelope too): what the statements and the consumption report are
+    built from, so they agree with the ledger by construction."""
+    if cite_id is not None:
+        return await conn.fetch(
+            """SELECT year, programme, movement, sum(amount)::bigint AS amount FROM ledger
+               WHERE cite_id = $1 GROUP BY year, programme, movement
+               ORDER BY year, programme""", cite_id)
+    return await conn.fetch(
+        """SELECT envelope_id, programme, year, movement, sum(amount)::bigint AS amount
+           FROM ledger GROUP BY envelope_id, programme, year, movement
+           ORDER BY programme, envelope_id, year NULLS FIRST""")
+
+
+async def cofinancing_by_year(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT year, funder, sum(amount)::bigint AS amount FROM cofinancing
+           WHERE cite_id = $1 GROUP BY year, funder ORDER BY year, funder""", cite_id)

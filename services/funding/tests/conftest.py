@@ -1,0 +1,45 @@
+"""Fixtures of the funding tests: its settings on this test's schema, topic prefix and
+clock, and the service running isolated (in-memory broker) or on real Kafka."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.plugin import SettingsFactory
+
+sys.path.insert(0, str(Path(__file__).parent))  # funding_kit.py lives beside the tests
+
+from funding.app import definition
+from funding.settings import FundingSettings
+from funding_kit import Funding
+
+
+@pytest.fixture
+def settings(service_settings: SettingsFactory) -> FundingSettings:
+    return service_settings(FundingSettings, consumer_max_attempts=2)
+
+
+@pytest.fixture
+async def funding(settings: FundingSettings) -> AsyncIterator[Funding]:
+    """Isolated: HTTP in-process, FastStream's in-memory broker, real PostgreSQL."""
+    async with in_memory(definition, settings) as running:
+        yield Funding(running)
+
+
+@pytest.fixture
+async def served(settings: FundingSettings) -> AsyncIterator[Funding]:
+    """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL: for races."""
+    async with in_memory(definition, settings, serve=True) as running:
+        yield Funding(running)
+
+
+@pytest.fixture
+async def live(settings: FundingSettings) -> AsyncIterator[Funding]:
+    """Integration: the real Kafka producer, relay and consumer, real PostgreSQL."""
+    async with on_kafka(definition, settings) as running:
+        yield Funding(running)

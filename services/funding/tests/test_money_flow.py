@@ -1,0 +1,187 @@
+"""The money's way, isolated (in-memory broker, real PostgreSQL, HTTP in-process): envelope
+→ dotation and fonds on a label → commitments → payments, every limit refused with its
+numbers, and the ledger balanced after each step."""
+
+from __future__ import annotations
+
+from funding_kit import (
+    LEAD_PARTNER,
+    LEAD_UAI,
+    OPERATOR,
+    Funding,
+    joined,
+    labelled,
+    left,
+    p147,
+)
+
+from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69, AS_PREFECTURE_93
+
+
+async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_fonds(
+    funding: Funding,
+) -> None:
+    e147, e230 = await funding.open_envelopes()
+    await funding.s.publish(labelled(requested=700_000_00))
+    allocated, = await funding.outbox("FundsAllocated")
+    assert (allocated["envelope_id"], allocated["year"], allocated["amount"]) == (
+        e147, 2025, 650_000_00)  # asked 700 k€: capped by the default rule
+    assert allocated["dotation_rule"] == "requested_capped"
+    assert allocated["dotation_basis"].startswith("requested 700\u202f000,00 €")
+    assert allocated["envelope_remaining"] == 10_000_000_00 - 650_000_00  # fonds after
+    fonds, = await funding.outbox("FondsDeLaCiteGranted")
+    assert fonds["lead_college_uai"] == LEAD_UAI and fonds["year"] == 2025
+    assert fonds["contributions"] == [{"programme": "P147", "amount": 15_000_00},
+                                      {"programme": "P230", "amount": 15_000_00}]
+    envelopes = {e["envelope_id"]: e for e in (await funding.http.get(
+        "/envelopes", headers=AS_PARTNER)).json()}
+    assert envelopes[e230]["remaining"] == 1_000_000_00 - 15_000_00
+    await funding.ledger_balanced()
+
+
+async def test_a_rule_is_data_per_envelope(funding: Funding) -> None:
+    r = await funding.http.post("/envelopes", json=p147(dotation_rule={
+        "kind": "population", "per_inhabitant": 50_00, "floor": 120_000_00,
+        "cap": 650_000_00}), headers=AS_NATIONAL)
+    assert r.status_code == 201, r.text
+    await funding.s.publish(labelled(population=5200))
+    allocated, = await funding.outbox("FundsAllocated")
+    assert allocated["amount"] == 260_000_00 and allocated["dotation_rule"] == "population"
+    refused, = await funding.outbox("AllocationRefused")  # no P230 envelope: no fonds
+    assert (refused["programme"], refused["reason"]) == ("P230", "no_open_envelope")
+    assert not await funding.outbox("FondsDeLaCiteGranted")
+
+
+async def test_commitments_and_payments_never_exceed_and_say_by_how_much(
+    funding: Funding,
+) -> None:
+    dotation = await funding.funded_cite(requested=300_000_00)
+    a = dotation["allocation_id"]
+    first = await funding.commit(a, 200_000_00)
+    assert first.status_code == 201, first.text
+    over = await funding.commit(a, 100_000_01)
+    assert over.status_code == 409
+    assert over.json()["detail"] == (
+        f"not enough uncommitted in the allocation: 100\u202f000,01 € requested, allocation "
+        f"{a} holds 100\u202f000,00 €; 0,01 € over")
+    commitment = first.json()["commitment_id"]
+    paid = await funding.http.post(f"/commitments/{commitment}/payments",
+                                   json={"amount": 150_000_00}, headers=AS_PREFECTURE_93)
+    assert paid.status_code == 201 and paid.json()["unpaid"] == 50_000_00
+    too_much = await funding.http.post(f"/commitments/{commitment}/payments",
+                                       json={"amount": 50_000_01}, headers=AS_PREFECTURE_93)
+    assert too_much.status_code == 409 and "0,01 € over" in too_much.json()["detail"]
+    assert [e["amount"] for e in await funding.outbox("FundsCommitted")] == [200_000_00]
+    assert [e["amount"] for e in await funding.outbox("PaymentMade")] == [150_000_00]
+    await funding.ledger_balanced()
+
+
+async def test_only_the_departements_prefecture_commits_and_only_to_a_current_member(
+    funding: Funding,
+) -> None:
+    a = (await funding.funded_cite())["allocation_id"]
+    elsewhere = await funding.commit(a, 1_000_00, headers=AS_PREFECTURE_69)
+    assert elsewhere.status_code == 403
+    national = await funding.commit(a, 1_000_00, headers=AS_NATIONAL)
+    assert national.status_code == 403  # the préfecture records commitments
+    stranger = await funding.commit(a, 1_000_00, operator_partner_id=str(LEAD_PARTNER))
+    assert stranger.status_code == 409 and "not a member" in stranger.json()["detail"]
+    await funding.s.publish(left())
+    gone = await funding.commit(a, 1_000_00)
+    assert gone.status_code == 409
+    await funding.s.publish(joined())
+    assert (await funding.commit(a, 1_000_00)).status_code == 201
+    assert len(await funding.outbox("FundsCommitted")) == 1
+
+
+async def test_bad_input_gets_a_4xx_naming_it_and_changes_nothing(funding: Funding) -> None:
+    a = (await funding.funded_cite())["allocation_id"]
+    before = await funding.ledger_balanced()
+    for body, field in [({"amount": 10.5}, "amount"), ({"amount": "1000"}, "amount"),
+                        ({"amount": 0}, "amount"), ({"amount": -5}, "amount"),
+                        ({"amount": 100, "extra": 1}, "extra")]:
+        r = await funding.http.post("/cites/cite-001/commitments", json={
+            "allocation_id": a, "operator_partner_id": str(OPERATOR),
+            "action_title": "Action", **body}, headers=AS_PREFECTURE_93)
+        assert r.status_code == 422, (body, r.text)
+        assert field in str(r.json()["detail"][0]["loc"]), r.text
+    unknown = await funding.commit("00000000-0000-4000-8000-000000000000", 100)
+    assert unknown.status_code == 404
+    assert (await funding.ledger_balanced())["movements"] == before["movements"]
+    assert not await funding.outbox("FundsCommitted")
+
+
+async def test_a_command_retried_with_its_idempotency_key_acts_once(funding: Funding) -> None:
+    a = (await funding.funded_cite())["allocation_id"]
+    key = {"Idempotency-Key": "appel-a-projets-2025-lot-3"}
+    first = await funding.commit(a, 10_000_00, headers={**AS_PREFECTURE_93, **key})
+    again = await funding.commit(a, 10_000_00, headers={**AS_PREFECTURE_93, **key})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["commitment_id"] == again.json()["commitment_id"]
+    other = await funding.commit(a, 20_000_00, headers={**AS_PREFECTURE_93, **key})
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    c = first.json()["commitment_id"]
+    pay_key = {**AS_PREFECTURE_93, "Idempotency-Key": "mandat-0042"}
+    for expected in (201, 200):
+        r = await funding.http.post(f"/commitments/{c}/payments", json={"amount": 5_000_00},
+                                    headers=pay_key)
+        assert r.status_code == expected, r.text
+    assert len(await funding.outbox("FundsCommitted")) == 1
+    assert len(await funding.outbox("PaymentMade")) == 1
+
+
+async def test_a_cancelled_commitment_gives_its_unpaid_part_back(funding: Funding) -> None:
+    a = (await funding.funded_cite(requested=300_000_00))["allocation_id"]
+    c = (await funding.commit(a, 100_000_00)).json()["commitment_id"]
+    await funding.http.post(f"/commitments/{c}/payments", json={"amount": 30_000_00},
+                            headers=AS_PREFECTURE_93)
+    r = await funding.http.post(f"/commitments/{c}/cancellation",
+                                json={"motive": "Action abandonnée"}, headers=AS_PREFECTURE_93)
+    assert r.status_code == 200 and r.json()["cancelled"], r.text
+    cancelled, = await funding.outbox("CommitmentCancelled")
+    assert cancelled["returned"] == 70_000_00
+    assert (await funding.dotation())["uncommitted"] == 270_000_00
+    no_more = await funding.http.post(f"/commitments/{c}/payments", json={"amount": 1},
+                                      headers=AS_PREFECTURE_93)
+    assert no_more.status_code == 409 and "cancelled" in no_more.json()["detail"]
+    await funding.ledger_balanced()
+
+
+async def test_envelopes_never_overlap_and_never_shrink_below_what_they_allocated(
+    funding: Funding,
+) -> None:
+    e147, _ = await funding.open_envelopes(p147_amount=1_000_000_00)
+    again = await funding.http.post("/envelopes", json=p147(), headers=AS_NATIONAL)
+    assert again.status_code == 409 and "already has an envelope" in again.json()["detail"]
+    await funding.s.publish(labelled(requested=300_000_00))
+    lower = await funding.http.post(f"/envelopes/{e147}/amendment", json={
+        "amount": 300_000_00, "motive": "Gel budgétaire"}, headers=AS_NATIONAL)
+    assert lower.status_code == 409
+    assert lower.json()["detail"].endswith("15\u202f000,00 € over")  # 315 k€ allocated
+    ok = await funding.http.post(f"/envelopes/{e147}/amendment", json={
+        "amount": 315_000_00, "motive": "Gel budgétaire"}, headers=AS_NATIONAL)
+    assert ok.status_code == 200 and ok.json()["remaining"] == 0, ok.text
+    amended, = await funding.outbox("EnvelopeAmended")
+    assert (amended["previous_amount"], amended["amount"]) == (1_000_000_00, 315_000_00)
+    await funding.ledger_balanced()
+
+
+async def test_an_exhausted_envelope_refuses_once_and_allocates_after_an_amendment(
+    funding: Funding,
+) -> None:
+    e147, _ = await funding.open_envelopes(p147_amount=400_000_00)
+    await funding.s.publish(labelled("cite-001", requested=300_000_00),
+                            labelled("cite-002", requested=300_000_00))
+    refused, = await funding.outbox("AllocationRefused")
+    assert (refused["cite_id"], refused["reason"], refused["requested"],
+            refused["available"]) == ("cite-002", "envelope_exhausted", 300_000_00,
+                                      400_000_00 - 300_000_00 - 15_000_00)
+    check = await funding.http.post("/yearly-check", headers=AS_NATIONAL)
+    assert check.json() == {"events": 0}  # still exhausted: not told again
+    await funding.http.post(f"/envelopes/{e147}/amendment", json={
+        "amount": 800_000_00, "motive": "Rallonge"}, headers=AS_NATIONAL)
+    assert (await funding.http.post("/yearly-check", headers=AS_NATIONAL)).json() == {
+        "events": 1}  # cité 2's dotation (its fonds fitted in what was left)
+    assert [e["cite_id"] for e in await funding.outbox("FundsAllocated")] == [
+        "cite-001", "cite-002"]
+    await funding.ledger_balanced()
