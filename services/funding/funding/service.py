@@ -77,6 +77,8 @@ async def open_envelope(uow: UnitOfWork, envelope: Envelope) -> tuple[Envelope, 
     """Open an envelope (budget → envelope). The same id again returns the first one."""
     found = await store.get_envelope(uow.conn, envelope.id)
     if found is not None:
+        _same_command(replace(found, opened_at=envelope.opened_at) == envelope, "envelope",
+                      envelope.id)
         return found, False
     taken = await store.overlapping(uow.conn, envelope)
     if taken:

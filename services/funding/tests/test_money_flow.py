@@ -153,6 +153,14 @@ async def test_envelopes_never_overlap_and_never_shrink_below_what_they_allocate
     e147, _ = await funding.open_envelopes(p147_amount=1_000_000_00)
     again = await funding.http.post("/envelopes", json=p147(), headers=AS_NATIONAL)
     assert again.status_code == 409 and "already has an envelope" in again.json()["detail"]
+    key = {**AS_NATIONAL, "Idempotency-Key": "LFR-2025"}
+    body = p147(budget_years=[2028])
+    retried = [await funding.http.post("/envelopes", json=body, headers=key) for _ in "ab"]
+    assert [r.status_code for r in retried] == [201, 200]
+    assert retried[0].json()["envelope_id"] == retried[1].json()["envelope_id"]
+    changed = await funding.http.post("/envelopes", json={**body, "amount": 1}, headers=key)
+    assert changed.status_code == 409 and "Idempotency-Key" in changed.json()["detail"]
+    assert len(await funding.outbox("EnvelopeOpened")) == 3
     await funding.s.publish(labelled(requested=300_000_00))
     lower = await funding.http.post(f"/envelopes/{e147}/amendment", json={
         "amount": 300_000_00, "motive": "Gel budgétaire"}, headers=AS_NATIONAL)
