@@ -1,0 +1,173 @@
+"""Money under concurrency, on the real PostgreSQL and over real HTTP (uvicorn on a port):
+a thousand commands race for one account, and only what fits passes.
+
+Each race sends every request at once (``asyncio.gather``, each on its own connection;
+about 20 s for a thousand on a 2-core machine, client and server included). Every answer
+is a 201 or a 409 naming the limit and by how much it was exceeded — never a 5xx — and
+afterwards the money agrees everywhere: the 201s' sum fits the account, equals what the
+ledger's statement says moved, one event per 201, the ledger balanced, and the account
+holds exactly what was not taken. Nothing that fitted was refused: an account only goes
+down during a race, so each refusal's "holds" bounds what is left at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import httpx
+from funding_kit import OPERATOR, Funding
+
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93
+
+RACERS = 1_000
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+ALLOCATION = 300_000_00
+"""The cité's 2025 dotation (it requested 300 k€): what the commitments race for."""
+
+_EUROS = r"(-?[\d\u202f]+,\d\d) €"
+_REFUSAL = re.compile(rf"^(?P<what>[^:]+): {_EUROS} requested, (?P<account>\w+ \S+) holds "
+                      rf"{_EUROS}; {_EUROS} over$")
+
+
+def amounts() -> list[int]:
+    """About 1 000 € each, plus odd cents: no sum of them is a round number."""
+    return [1_000_00 + 1 + (i * 37) % 97 for i in range(RACERS)]
+
+
+def cents(euros: str) -> int:
+    """``1\u202f000,01`` (as refusals show amounts) → ``100001``."""
+    return int(euros.replace("\u202f", "").replace(",", ""))
+
+
+async def race(funding: Funding, requests: list[tuple[str, dict[str, Any], dict[str, str]]]
+               ) -> list[httpx.Response]:
+    """Send every request at once, each on its own connection: one client per hundred
+    (httpcore's pool scans every queued request at each step, so queueing a thousand on
+    one client spends minutes of the test's CPU before the service sees them)."""
+    per_client = LIMITS.max_connections or 100
+    async with contextlib.AsyncExitStack() as clients:
+        answers = []
+        for start in range(0, len(requests), per_client):
+            http = await clients.enter_async_context(httpx.AsyncClient(
+                base_url=funding.s.url, limits=LIMITS, timeout=120))
+            answers += [http.post(path, json=body, headers=headers)
+                        for path, body, headers in requests[start:start + per_client]]
+        return list(await asyncio.gather(*answers))
+
+
+def refusals_are_limits(responses: list[httpx.Response], asked: list[int], what: str,
+                        account: str) -> list[int]:
+    """Every answer is a 201 or a 409 saying which limit and by how much; returns what each
+    refusal said the account held."""
+    assert {r.status_code for r in responses} <= {201, 409}, sorted(
+        {(r.status_code, r.text) for r in responses if r.status_code not in (201, 409)})
+    held = []
+    for r, amount in zip(responses, asked, strict=True):
+        if r.status_code != 409:
+            continue
+        said = _REFUSAL.match(r.json()["detail"])
+        assert said is not None, r.text
+        requested, holds, over = (cents(said.group(n)) for n in (2, 4, 5))
+        assert (said["what"], said["account"], requested) == (what, account, amount), r.text
+        assert 0 <= holds < requested and over == requested - holds, r.text
+        held.append(holds)
+    return held
+
+
+def passed(responses: list[httpx.Response], asked: list[int]) -> list[int]:
+    return [a for r, a in zip(responses, asked, strict=True) if r.status_code == 201]
+
+
+async def statement_totals(funding: Funding) -> dict[str, int]:
+    r = await funding.http.get("/cites/cite-001/statement", headers=AS_NATIONAL)
+    assert r.status_code == 200, r.text
+    totals: dict[str, int] = r.json()["totals"]
+    return totals
+
+
+async def test_a_thousand_commitments_racing_one_allocation_commit_only_what_it_holds(
+    served: Funding,
+) -> None:
+    dotation = await served.funded_cite(requested=ALLOCATION)
+    allocation = dotation["allocation_id"]
+    assert dotation["amount"] == dotation["uncommitted"] == ALLOCATION
+    asked = amounts()
+
+    responses = await race(served, [("/cites/cite-001/commitments", {
+        "allocation_id": allocation, "operator_partner_id": str(OPERATOR),
+        "action_title": f"Action {i}", "amount": amount}, AS_PREFECTURE_93)
+        for i, amount in enumerate(asked)])
+
+    held = refusals_are_limits(responses, asked, "not enough uncommitted in the allocation",
+                               f"allocation {allocation}")
+    committed = passed(responses, asked)
+    assert 0 < len(committed) < RACERS and sum(committed) <= ALLOCATION
+    assert all(r.json()["amount"] == r.json()["unpaid"] for r in responses
+               if r.status_code == 201)
+    left = (await served.dotation())["uncommitted"]
+    assert left == ALLOCATION - sum(committed)
+    assert left <= min(held)  # what was refused never fitted, even at the end
+    assert (await statement_totals(served))["committed"] == sum(committed)
+    events = await served.outbox("FundsCommitted")
+    assert sorted(e["amount"] for e in events) == sorted(committed)
+    assert len((await served.cite())["commitments"]) == len(committed)
+    await served.ledger_balanced()
+
+
+async def test_a_thousand_payments_racing_one_commitment_pay_only_what_it_has_not_paid(
+    served: Funding,
+) -> None:
+    allocation = (await served.funded_cite(requested=ALLOCATION))["allocation_id"]
+    made = await served.commit(allocation, ALLOCATION)
+    assert made.status_code == 201, made.text
+    commitment = made.json()["commitment_id"]
+    asked = amounts()
+
+    responses = await race(served, [(f"/commitments/{commitment}/payments",
+                                     {"amount": amount}, AS_PREFECTURE_93)
+                                    for amount in asked])
+
+    held = refusals_are_limits(responses, asked, "not enough unpaid on the commitment",
+                               f"commitment {commitment}")
+    paid = passed(responses, asked)
+    assert 0 < len(paid) < RACERS and sum(paid) <= ALLOCATION
+    view = (await served.http.get(f"/commitments/{commitment}", headers=AS_NATIONAL)).json()
+    assert view["unpaid"] == ALLOCATION - sum(paid)
+    assert view["unpaid"] <= min(held)
+    assert sorted(p["amount"] for p in view["payments"]) == sorted(paid)
+    assert (await statement_totals(served))["paid"] == sum(paid)
+    events = await served.outbox("PaymentMade")
+    assert sorted(e["amount"] for e in events) == sorted(paid)
+    await served.ledger_balanced()
+
+
+async def test_a_thousand_manual_allocations_racing_one_envelope_allocate_only_what_is_left(
+    served: Funding,
+) -> None:
+    spare = 300_000_00  # what the envelope holds once the cité has its dotation and fonds
+    e147, _ = await served.open_envelopes(p147_amount=ALLOCATION + 15_000_00 + spare)
+    await served.funded_cite(requested=ALLOCATION)
+    asked = amounts()
+
+    responses = await race(served, [("/cites/cite-001/allocations", {
+        "envelope_id": e147, "year": 2025, "amount": amount,
+        "motive": f"Rallonge {i}"}, AS_NATIONAL) for i, amount in enumerate(asked)])
+
+    held = refusals_are_limits(responses, asked, "not enough left in the envelope",
+                               f"envelope {e147}")
+    allocated = passed(responses, asked)
+    assert 0 < len(allocated) < RACERS and sum(allocated) <= spare
+    assert all(r.json()["rule"] == "manual" and r.json()["uncommitted"] == r.json()["amount"]
+               for r in responses if r.status_code == 201)
+    envelope = (await served.http.get(f"/envelopes/{e147}", headers=AS_NATIONAL)).json()
+    assert envelope["remaining"] == spare - sum(allocated)
+    assert envelope["remaining"] <= min(held)
+    assert (await statement_totals(served))["allocated"] == ALLOCATION + sum(allocated)
+    events = [e for e in await served.outbox("FundsAllocated")
+              if e["dotation_rule"] == "manual"]
+    assert sorted(e["amount"] for e in events) == sorted(allocated)
+    await served.ledger_balanced()
+
