@@ -303,13 +303,14 @@ async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, ye
                             amount: int, basis: str, allocation_id: UUID
                             ) -> tuple[Allocation, bool]:
     """An allocation decided by the national coordination, beside the dotations."""
+    # The cité first: the same key sent twice at once waits here, then finds the first.
+    cite = await _cite(uow, cite_id)
     found = await store.get_allocation(uow.conn, allocation_id)
     if found is not None:
         _same_command(found.cite_id == cite_id and found.envelope_id == envelope_id
                       and found.year == year and found.amount == amount, "allocation",
                       allocation_id)
         return found, False
-    cite = await _cite(uow, cite_id)
     cite.ensure_unfrozen()
     envelope = await store.get_envelope(uow.conn, envelope_id)
     if envelope is None:

@@ -171,3 +171,37 @@ async def test_a_thousand_manual_allocations_racing_one_envelope_allocate_only_w
     assert sorted(e["amount"] for e in events) == sorted(allocated)
     await served.ledger_balanced()
 
+
+DOUBLES = 100
+
+
+async def test_one_command_sent_many_times_at_once_with_its_idempotency_key_acts_once(
+    served: Funding,
+) -> None:
+    """A client retrying before its first answer came: one 201, then the first result."""
+    e147, _ = await served.open_envelopes()
+    allocation = (await served.funded_cite(requested=ALLOCATION))["allocation_id"]
+    key = {"Idempotency-Key": "rallonge-2025-cite-001"}
+    allocated = await race(served, [("/cites/cite-001/allocations", {
+        "envelope_id": e147, "year": 2025, "amount": 50_000_00, "motive": "Rallonge"},
+        {**AS_NATIONAL, **key})] * DOUBLES)
+    committed = await race(served, [("/cites/cite-001/commitments", {
+        "allocation_id": allocation, "operator_partner_id": str(OPERATOR),
+        "action_title": "Ateliers", "amount": 10_000_00}, {**AS_PREFECTURE_93, **key})] * DOUBLES)
+    commitment = committed[0].json()["commitment_id"]
+    paid = await race(served, [(f"/commitments/{commitment}/payments", {"amount": 1_000_00},
+                                {**AS_PREFECTURE_93, **key})] * DOUBLES)
+
+    for answers, id_field in ((allocated, "allocation_id"), (committed, "commitment_id"),
+                              (paid, "commitment_id")):
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [200] * (DOUBLES - 1) + [201], {r.text for r in answers}
+        assert len({r.json()[id_field] for r in answers}) == 1
+    assert len([e for e in await served.outbox("FundsAllocated")
+                if e["dotation_rule"] == "manual"]) == 1
+    assert len(await served.outbox("FundsCommitted")) == 1
+    assert len(await served.outbox("PaymentMade")) == 1
+    totals = await statement_totals(served)
+    assert (totals["allocated"], totals["committed"], totals["paid"]) == (
+        ALLOCATION + 50_000_00, 10_000_00, 1_000_00)
+    await served.ledger_balanced()
