@@ -206,8 +206,12 @@ async def fund_due_years(uow: UnitOfWork, cite_id: str) -> int:
     yearly check at once, or a check and a label event, fund it once. Returns how many
     events it emitted."""
     cite = await _cite(uow, cite_id)
+    years = cite.years_due(uow.today)
+    # Each year moves money from its envelopes, and another cité's years may take some of
+    # them in another order (envelopes shared across waves): all of them first, in one order.
+    await store.lock_envelopes(uow.conn, cite.wave_id, years)
     emitted = 0
-    for year in cite.years_due(uow.today):
+    for year in years:
         emitted += await _fund_year(uow, cite, year)
     return emitted
 

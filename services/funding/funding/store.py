@@ -81,6 +81,16 @@ async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]], at: dateti
     return after
 
 
+async def lock_envelopes(conn: Conn, wave_id: str, years: Sequence[int]) -> None:
+    """Lock the accounts of every envelope covering ``wave_id`` in ``years`` at once, in
+    :func:`move`'s order: for a transaction that then moves money from them several times."""
+    await conn.execute(
+        """SELECT 1 FROM accounts WHERE kind = 'envelope' AND ref IN (
+               SELECT envelope_id::text FROM envelope_coverage
+               WHERE wave_id = $1 AND year = ANY ($2::integer[]))
+           ORDER BY kind, ref FOR UPDATE""", wave_id, list(years))
+
+
 async def balance(conn: Reads, account: Account) -> int:
     found = await conn.fetchval("SELECT balance FROM accounts WHERE kind = $1 AND ref = $2",
                                 account.kind.value, account.ref)

@@ -8,6 +8,10 @@ afterwards the money agrees everywhere: the 201s' sum fits the account, equals w
 ledger's statement says moved, one event per 201, the ledger balanced, and the account
 holds exactly what was not taken. Nothing that fitted was refused: an account only goes
 down during a race, so each refusal's "holds" bounds what is left at the end.
+
+Last, two cités funded at once, each in its own transaction (two replicas' yearly checks,
+or one and a label), whose years draw on envelopes shared across waves: neither waits for
+the other for ever.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from datetime import date
 from typing import Any
 
 import httpx
-from funding_kit import OPERATOR, Funding
+from funding import service
+from funding_kit import OPERATOR, WAVE, Funding, labelled, p147, p230
 
-from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93
+from cites_contracts.types import LabelPeriod
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, FakeClock, eventually
 
 RACERS = 1_000
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -205,3 +212,54 @@ async def test_one_command_sent_many_times_at_once_with_its_idempotency_key_acts
     assert (totals["allocated"], totals["committed"], totals["paid"]) == (
         ALLOCATION + 50_000_00, 10_000_00, 1_000_00)
     await served.ledger_balanced()
+
+
+async def test_two_cites_funded_at_once_from_shared_envelopes_never_deadlock(
+    funding: Funding, clock: FakeClock,
+) -> None:
+    """Cité 1 (wave 2024, labelled from 2025) is due 2025 and 2026, cité 2 (wave 2026)
+    2026; P230's envelope covers both waves and years, P147 has one envelope for 2025 and
+    another for 2026. Each cité's funding would take both envelopes of a year, then the next
+    year's: cité 1 holding P230's while waiting for P147 2026's, cité 2 the other way round."""
+    clock.set_date(date(2026, 3, 10))
+    later = "2026-rolling"
+    await funding.s.publish(  # known, but no envelope yet: nothing funded
+        labelled("cite-001"),
+        labelled("cite-002", wave=later, period=LabelPeriod.of_years(date(2026, 1, 1))))
+    opened = []
+    for body in (p230(budget_years=[2025, 2026], wave_ids=[WAVE, later]),
+                 p147(budget_years=[2025]), p147(budget_years=[2026], wave_ids=[WAVE, later])):
+        r = await funding.http.post("/envelopes", json=body, headers=AS_NATIONAL)
+        assert r.status_code == 201, r.text
+        opened.append(r.json()["envelope_id"])
+    shared = opened[0]
+    runtime = funding.s.runtime
+
+    async def fund(cite_id: str) -> int:
+        async with runtime.unit_of_work() as uow:
+            return await service.fund_due_years(uow, cite_id)
+
+    async def waiting_for_locks(n: int) -> None:
+        async def check() -> bool:
+            return bool(await runtime.pool.fetchval(
+                """SELECT count(*) = $1 FROM pg_stat_activity
+                   WHERE usename = current_user AND wait_event_type = 'Lock'""", n))
+        await eventually(check, timeout=10, what=f"{n} transactions waiting for a lock")
+
+    # P230's envelope held a moment, so that both start and queue for it, cité 1 first.
+    async with runtime.pool.acquire() as gate:
+        hold = gate.transaction()
+        await hold.start()
+        await gate.execute("SELECT 1 FROM accounts WHERE kind = 'envelope' AND ref = $1 "
+                           "FOR UPDATE", shared)
+        first = asyncio.create_task(fund("cite-001"))
+        await waiting_for_locks(1)
+        second = asyncio.create_task(fund("cite-002"))
+        await waiting_for_locks(2)
+        await hold.rollback()
+        emitted = await asyncio.gather(first, second, return_exceptions=True)
+
+    assert emitted == [4, 2]  # 2025 and 2026: a dotation and a fonds each
+    for cite_id, years in (("cite-001", [2025, 2026]), ("cite-002", [2026])):
+        assert [a["year"] for a in (await funding.cite(cite_id))["allocations"]] == years
+    await funding.ledger_balanced()
