@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cites_runtime.testing.infra import resolve_infra
 
+from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
 from .partners_bench import partners_bench
 from .runtime_bench import Result, consumer_bench, relay_bench
@@ -25,7 +26,10 @@ def main() -> None:
     parser.add_argument("--consumer-events", type=int, default=50_000)
     parser.add_argument("--labelling-commands", type=int, default=1_000)
     parser.add_argument("--partners-events", type=int, default=20_000)
-    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners"],
+    parser.add_argument("--funding-events", type=int, default=10_000)
+    parser.add_argument("--funding-commitments", type=int, default=4_000)
+    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners",
+                                           "funding"],
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
@@ -33,7 +37,7 @@ def main() -> None:
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        wanted = set(args.only or ["relay", "consumer", "labelling", "partners"])
+        wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding"])
         if "relay" in wanted:
             results += asyncio.run(relay_bench(infra, args.relay_events, console))
         if "consumer" in wanted:
@@ -42,6 +46,9 @@ def main() -> None:
             results += asyncio.run(labelling_bench(infra, args.labelling_commands, console))
         if "partners" in wanted:
             results += asyncio.run(partners_bench(infra, args.partners_events, console))
+        if "funding" in wanted:
+            results += asyncio.run(funding_bench(infra, args.funding_events,
+                                                 args.funding_commitments, console))
     finally:
         infra.close()
     table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")
@@ -50,7 +57,8 @@ def main() -> None:
         table.add_column(col)
     for r in results:
         table.add_row(r.name, f"{r.events:,}", f"{r.rate:,.0f}", r.baseline_name,
-                      f"{r.baseline_rate:,.0f}", f"{r.ratio:.2f}", r.target)
+                      f"{r.baseline_rate:,.0f}",
+                      f"{r.ratio:.2f}" if r.ratio >= 0.1 else f"{r.ratio:.3f}", r.target)
     console.print(table)
 
 
