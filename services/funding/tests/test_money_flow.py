@@ -39,6 +39,21 @@ async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_f
     await funding.ledger_balanced()
 
 
+async def test_the_default_rule_lifts_a_small_request_to_the_floor_and_gives_250k_when_none(
+    funding: Funding,
+) -> None:
+    await funding.open_envelopes()
+    await funding.s.publish(labelled("cite-001", requested=50_000_00),
+                            labelled("cite-002", requested=0),  # labelling's "asked nothing"
+                            labelled("cite-003", requested=None))
+    allocated = await funding.outbox("FundsAllocated")
+    assert {e["cite_id"]: e["amount"] for e in allocated} == {
+        "cite-001": 120_000_00, "cite-002": 250_000_00, "cite-003": 250_000_00}
+    assert {e["programme"] for e in allocated} == {"P147"}  # P230 pays no dotation
+    assert [e["dotation_basis"] for e in allocated][1:] == ["none requested: 250\u202f000,00 €"] * 2
+    assert len(await funding.outbox("FondsDeLaCiteGranted")) == 3
+
+
 async def test_a_rule_is_data_per_envelope(funding: Funding) -> None:
     r = await funding.http.post("/envelopes", json=p147(dotation_rule={
         "kind": "population", "per_inhabitant": 50_00, "floor": 120_000_00,
