@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from funding.yearly import fund_active_cites
 from funding_kit import (
+    LEAD_PARTNER,
     LEAD_UAI,
     Funding,
     alliance_opened,
@@ -142,6 +143,21 @@ async def test_a_new_chef_de_file_receives_the_next_years_fonds_not_this_ones(
     # 2025's was granted on the label, before partners had opened the alliance: to the
     # label's lead collège, by UAI.
     assert grants == [(2025, LEAD_UAI, None), (2026, "0930002B", str(NEW_LEAD))]
+
+
+async def test_a_fonds_granted_before_partners_named_the_chef_de_file_gets_its_partner_id(
+    funding: Funding,
+) -> None:
+    await funding.open_envelopes()
+    # The label comes first (partners opens the alliance on it): the fonds goes to the
+    # lead collège, known by its UAI only.
+    await funding.s.publish(labelled())
+    granted, = await funding.outbox("FondsDeLaCiteGranted")
+    assert (granted["lead_college_uai"], granted["chef_de_file_partner_id"]) == (LEAD_UAI, None)
+    await funding.s.publish(alliance_opened())
+    fonds, = (await funding.cite())["fonds"]
+    assert (fonds["uai"], fonds["partner_id"], fonds["amount"]) == (
+        LEAD_UAI, str(LEAD_PARTNER), 30_000_00)
 
 
 async def test_the_statement_and_the_consumption_agree_with_the_ledger(
