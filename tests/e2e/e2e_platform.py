@@ -1,5 +1,7 @@
 """Services as separate processes (``python -m <name>``), on real Kafka and PostgreSQL,
 for the cross-service end-to-end tests; and the flows a test drives through their APIs.
+Labelling and partners always run; funding when a test asks for it
+(``running_platform(..., funding=True)``).
 
 Each service gets its own role and schema (``new_service_db``) and every process of a test
 shares one topic prefix, so they see each other's topics and no other test's.
@@ -15,8 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ class ServiceProcess:
     kafka: str
     topic_prefix: str
     logs: Path
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """More of its environment (``<NAME>_…`` settings), beyond the platform's."""
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -70,6 +74,7 @@ class ServiceProcess:
             f"{p}LOG_JSON": "true",
             f"{p}LOG_LEVEL": "WARNING",
             f"{p}RELAY_POLL_INTERVAL_S": "0.2",
+            **self.settings,
         }
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -133,6 +138,9 @@ class Platform:
     par: httpx.AsyncClient
     topic_prefix: str
     kafka: str
+    funding: ServiceProcess | None = None
+    fun: httpx.AsyncClient | None = None
+    """Funding's process and client, when the platform runs it."""
     resent: int = 0
     """Requests sent again because the service was away (503, or no answer)."""
     _drafts: int = 0
@@ -142,8 +150,10 @@ class Platform:
 
     # -- labelling, through its HTTP API ---------------------------------------------
     async def label(self, lead_uai: str, *, territory: str | None = None,
-                    lead_name: str = "Collège Aimé Césaire") -> str:
-        """Draft, submit, score and label a candidature; returns the new cité's id.
+                    lead_name: str = "Collège Aimé Césaire",
+                    requested: int | None = None) -> str:
+        """Draft, submit, score and label a candidature (asking ``requested`` cents a year,
+        if given); returns the new cité's id.
 
         Like a careful client it sends a request again while the service is away (503,
         no answer: ``self.resent`` counts them); a 409 after a request whose answer was
@@ -151,6 +161,8 @@ class Platform:
         self._drafts += 1
         body = candidature(lead_uai, territory or f"Territoire {self._drafts}", lead_name,
                            qpv_code=qpv_code(self._drafts))
+        if requested is not None:
+            body["requested_annual_contribution"] = requested
         drafted = await self._send("POST", "/candidatures", 201, PREFECTURE_69, body)
         cid = drafted["id"]
         path = f"/candidatures/{cid}"
@@ -221,32 +233,70 @@ class Platform:
         await eventually(opened, timeout=timeout, what=f"partners shows {cite_id}'s alliance")
         return found
 
+    # -- funding, through its HTTP API ------------------------------------------------
+    @property
+    def funds(self) -> httpx.AsyncClient:
+        assert self.fun is not None, "this platform runs without funding"
+        return self.fun
+
+    async def funded_cite(self, cite_id: str) -> dict[str, Any] | None:
+        """``GET /cites/{id}`` of funding: the cité's allocations, fonds, commitments."""
+        response = await self.funds.get(f"/cites/{cite_id}", headers=VIEWER)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def wait_funds(self, cite_id: str, condition: Callable[[dict[str, Any]], bool],
+                         what: str, timeout: float = 60) -> dict[str, Any]:
+        """Funding's view of the cité, once ``condition`` holds on it."""
+        found: dict[str, Any] = {}
+
+        async def holds() -> bool:
+            cite = await self.funded_cite(cite_id)
+            if cite is None or not condition(cite):
+                return False
+            found.update(cite)
+            return True
+
+        await eventually(holds, timeout=timeout, what=f"funding: {cite_id} {what}")
+        return found
+
 
 @asynccontextmanager
-async def running_platform(infra: Infra, logs: Path) -> AsyncIterator[Platform]:
-    """Labelling and partners as processes, each on a fresh schema, sharing a fresh topic
-    prefix; stopped, and their schemas and topics removed, whatever happens."""
+async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
+                           settings: Mapping[str, str] | None = None
+                           ) -> AsyncIterator[Platform]:
+    """Labelling and partners (and funding if asked) as processes, each on a fresh schema,
+    sharing a fresh topic prefix; stopped, and their schemas and topics removed, whatever
+    happens. ``settings`` adds to the processes' environment (``FUNDING_…`` reaches
+    funding only)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e{tag}."
-    lab_db = await new_service_db(infra, f"e2e_labelling_{tag}")
-    par_db = await new_service_db(infra, f"e2e_partners_{tag}")
-    labelling = ServiceProcess("labelling", lab_db, infra.kafka_bootstrap, prefix, logs)
-    partners = ServiceProcess("partners", par_db, infra.kafka_bootstrap, prefix, logs)
+    names = ["labelling", "partners"] + (["funding"] if funding else [])
+    dbs = [await new_service_db(infra, f"e2e_{name}_{tag}") for name in names]
+    services = [ServiceProcess(name, db, infra.kafka_bootstrap, prefix, logs,
+                               settings=dict(settings or {}))
+                for name, db in zip(names, dbs, strict=True)]
     try:
         # As `make run` and compose do: the whole catalogue, before any service starts.
         await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
-        labelling.migrate()
-        partners.migrate()
-        await labelling.start()  # first: it creates the labels topic partners reads
-        await partners.start()
-        async with httpx.AsyncClient(base_url=labelling.url, timeout=30) as lab, \
-                httpx.AsyncClient(base_url=partners.url, timeout=30) as par:
-            yield Platform(labelling, partners, lab, par, prefix, infra.kafka_bootstrap)
+        for service in services:
+            service.migrate()
+        for service in services:  # labelling first: it creates the labels topic others read
+            await service.start()
+        async with AsyncExitStack() as clients:
+            lab, par, *fun = [await clients.enter_async_context(
+                httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services]
+            yield Platform(services[0], services[1], lab, par, prefix, infra.kafka_bootstrap,
+                           funding=services[2] if funding else None,
+                           fun=fun[0] if fun else None)
     finally:
-        partners.stop()
-        labelling.stop()
-        await drop_db(lab_db)
-        await drop_db(par_db)
+        for service in reversed(services):
+            service.stop()
+        for db in dbs:
+            await drop_db(db)
         await delete_topics(infra.kafka_bootstrap, prefix)
 
 

@@ -1,10 +1,13 @@
 """The README's walk-through, run as written: its ``sh`` blocks, with bash, twice in a row,
-against labelling and partners running as processes on the real Kafka and PostgreSQL.
-Both runs succeed, the second labels a new cité, and no two active cités ever share a QPV.
+against labelling, partners and funding running as processes on the real Kafka and
+PostgreSQL. Both runs succeed, the second labels a new cité, no two active cités ever
+share a QPV, and funding shows what the walk-through says: each cité funded once, one
+commitment each however often it was sent, the first cité's frozen money released, the
+ledger balanced.
 
 The script is taken from the README as it stands (whatever its steps say); only where the
-services listen is given to it, through the variables it reads (``BASE``, ``PB``) and the
-partners command line's settings."""
+services listen is given to it, through the variables it reads (``BASE``, ``PB``, ``FB``)
+and the partners command line's settings."""
 
 from __future__ import annotations
 
@@ -37,7 +40,9 @@ def walkthrough() -> str:
 
 
 def run(script: str, platform: Platform) -> subprocess.CompletedProcess[str]:
+    assert platform.funding is not None
     env = {**os.environ, "BASE": platform.labelling.url, "PB": platform.partners.url,
+           "FB": platform.funding.url,
            # What `python -m partners dlq list` reads, for this platform's dead letters.
            "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": platform.kafka,
            "PARTNERS_TOPIC_PREFIX": platform.topic_prefix}
@@ -93,8 +98,9 @@ def never_two_active_with_one_qpv(all_cites: list[dict[str, Any]]) -> None:
 
 
 async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_cites(
-    platform: Platform,
+    platform_with_funding: Platform,
 ) -> None:
+    platform = platform_with_funding
     if shutil.which("jq") is None:
         pytest.fail("the README walk-through needs jq, which is not installed: "
                     "apt-get install -y jq (make test installs it)")
@@ -115,3 +121,28 @@ async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_ci
     assert qpvs(after_second[0]) & qpvs(after_second[1])  # the same territory, twice
     never_two_active_with_one_qpv(after_first)
     never_two_active_with_one_qpv(after_second)
+    await funding_as_told(platform, first_cite, second_cite, first.stdout + second.stdout)
+
+
+async def funding_as_told(platform: Platform, first: str, second: str, output: str) -> None:
+    """Each cité funded once from the year's P147 envelope, its fonds to its lead collège,
+    one commitment of 40 k€ with 15 k€ paid (sent twice with its key), the refusal's
+    message shown; each withdrawn at the end and its 210 k€ not committed released back to
+    the envelope; the ledger balanced."""
+    for cite_id in (first, second):
+        cite = await platform.funded_cite(cite_id)
+        assert cite is not None, cite_id
+        assert cite["status"] == "withdrawn", cite
+        assert [(a["programme"], a["amount"], a["uncommitted"], a["frozen"])
+                for a in cite["allocations"]] == [("P147", 250_000_00, 0, 0)], cite
+        assert [(f["uai"], f["amount"]) for f in cite["fonds"]] == [("0691234A", 30_000_00)]
+        assert [(c["amount"], c["unpaid"]) for c in cite["commitments"]] == [
+            (40_000_00, 25_000_00)], cite
+    assert output.count("not enough uncommitted in the allocation: 300\u202f000,00 € "
+                        "requested") == 2
+    envelopes = (await platform.funds.get("/envelopes", headers=VIEWER)).json()
+    assert sorted((e["programme"], e["remaining"]) for e in envelopes) == [
+        ("P147", 34_000_000_00 - 2 * (40_000_00 + 15_000_00)),  # committed and fonds
+        ("P230", 34_000_000_00 - 2 * 15_000_00)]
+    check = (await platform.funds.get("/ledger/check", headers=VIEWER)).json()
+    assert check["balanced"], check

@@ -344,8 +344,11 @@ def _same_command(same: bool, what: str, key: UUID) -> None:
 
 async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID, uai: str
                                  ) -> None:
-    """Next year's fonds goes to this collège (a year's fonds already granted stays)."""
+    """Next year's fonds goes to this collège (a year's fonds already granted stays). A
+    fonds granted to it before partners named it (by its UAI: the label comes first) is
+    now known by its partner id too."""
     await store.set_chef_de_file(uow.conn, cite_id, partner_id, uai)
+    await store.name_fonds_recipient(uow.conn, cite_id, partner_id, uai)
 
 
 async def member_changed(uow: UnitOfWork, cite_id: str, partner_id: UUID, kind: str | None,

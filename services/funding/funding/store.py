@@ -367,6 +367,14 @@ async def insert_fonds(conn: Conn, grant_id: UUID, cite_id: str, year: int, uai:
         grant_id, cite_id, year, uai, partner_id, at))
 
 
+async def name_fonds_recipient(conn: Conn, cite_id: str, partner_id: UUID, uai: str
+                               ) -> None:
+    """The partner id of the collège a fonds was granted to by UAI alone."""
+    await conn.execute(
+        """UPDATE fonds_grants SET partner_id = $2
+           WHERE cite_id = $1 AND uai = $3 AND partner_id IS NULL""", cite_id, partner_id, uai)
+
+
 async def fonds_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT g.grant_id, g.year, g.uai, g.partner_id, g.granted_at,

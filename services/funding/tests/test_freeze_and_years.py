@@ -1,6 +1,7 @@
 """A cité's money through its label's life (suspension, reinstatement, withdrawal, expiry,
-release), the yearly check (once per year, across replicas), the chef de file's fonds,
-and the reports' agreement with the ledger. Isolated: in-memory broker, real PostgreSQL."""
+release), whole years (no pro rata), the yearly check (once per year, across replicas),
+the chef de file's fonds, and the reports' agreement with the ledger. Isolated: in-memory
+broker, real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from funding.app import definition
+from funding.settings import FundingSettings
 from funding.yearly import fund_active_cites
 from funding_kit import (
+    LEAD_PARTNER,
     LEAD_UAI,
     Funding,
     alliance_opened,
@@ -25,7 +29,8 @@ from funding_kit import (
     withdrawn,
 )
 
-from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, AS_VIEWER, FakeClock
+from cites_contracts.types import LabelPeriod
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, AS_VIEWER, FakeClock, in_memory
 
 NEW_LEAD = UUID("00000000-0000-4000-8000-00000000c022")
 
@@ -129,6 +134,54 @@ async def test_the_yearly_check_funds_each_active_cite_once_across_replicas(
     await funding.ledger_balanced()
 
 
+async def test_a_cite_labelled_mid_year_receives_the_whole_years_dotation_and_fonds(
+    funding: Funding, clock: FakeClock,
+) -> None:
+    clock.set_date(date(2025, 9, 1))
+    await funding.open_envelopes()
+    await funding.s.publish(labelled(requested=300_000_00,
+                                     period=LabelPeriod.of_years(date(2025, 9, 1))))
+    allocated, = await funding.outbox("FundsAllocated")
+    assert (allocated["year"], allocated["amount"]) == (2025, 300_000_00)  # no pro rata
+    fonds, = await funding.outbox("FondsDeLaCiteGranted")
+    assert sum(c["amount"] for c in fonds["contributions"]) == 30_000_00
+
+
+async def test_replicas_running_the_yearly_check_at_once_fund_each_cite_once_a_year(
+    funding: Funding, settings: FundingSettings, clock: FakeClock,
+) -> None:
+    # Two processes on one schema, 20 cités, six checks at once: without the cité's lock,
+    # cités are funded twice.
+    await funding.open_envelopes(p147_amount=30_000_000_00)
+    cites = [f"cite-{n:03d}" for n in range(20)]
+    await funding.s.publish(*(labelled(c) for c in cites))
+    clock.set_date(date(2026, 1, 5))  # a new budget year: every cité is due its money
+    async with in_memory(definition, settings) as replica:  # another process, same schema
+        runtimes = [funding.s.runtime, replica.runtime] * 3
+        await asyncio.gather(*(fund_active_cites(r) for r in runtimes))
+    allocated = [(e["cite_id"], e["year"]) for e in await funding.outbox("FundsAllocated")]
+    granted = [(e["cite_id"], e["year"]) for e in await funding.outbox("FondsDeLaCiteGranted")]
+    assert sorted(allocated) == sorted(granted) == sorted(
+        (c, y) for c in cites for y in (2025, 2026))
+    check = await funding.ledger_balanced()
+    assert check["movements"] == 2 + 2 * 20 * 3  # opened; each year a dotation, two shares
+
+
+async def test_a_cite_labelled_before_its_envelopes_opened_is_funded_by_the_next_check(
+    funding: Funding,
+) -> None:
+    await funding.s.publish(labelled())
+    refused = await funding.outbox("AllocationRefused")
+    assert sorted((e["programme"], e["reason"]) for e in refused) == [
+        ("P147", "no_open_envelope"), ("P230", "no_open_envelope")]
+    assert (await funding.http.post("/yearly-check", headers=AS_NATIONAL)).json() == {
+        "events": 0}  # told once
+    await funding.open_envelopes()
+    assert (await funding.http.post("/yearly-check", headers=AS_NATIONAL)).json() == {
+        "events": 2}  # the dotation and the fonds
+    assert len(await funding.outbox("FundsAllocated", "FondsDeLaCiteGranted")) == 2
+
+
 async def test_a_new_chef_de_file_receives_the_next_years_fonds_not_this_ones(
     funding: Funding, clock: FakeClock,
 ) -> None:
@@ -142,6 +195,21 @@ async def test_a_new_chef_de_file_receives_the_next_years_fonds_not_this_ones(
     # 2025's was granted on the label, before partners had opened the alliance: to the
     # label's lead collège, by UAI.
     assert grants == [(2025, LEAD_UAI, None), (2026, "0930002B", str(NEW_LEAD))]
+
+
+async def test_a_fonds_granted_before_partners_named_the_chef_de_file_gets_its_partner_id(
+    funding: Funding,
+) -> None:
+    await funding.open_envelopes()
+    # The label comes first (partners opens the alliance on it): the fonds goes to the
+    # lead collège, known by its UAI only.
+    await funding.s.publish(labelled())
+    granted, = await funding.outbox("FondsDeLaCiteGranted")
+    assert (granted["lead_college_uai"], granted["chef_de_file_partner_id"]) == (LEAD_UAI, None)
+    await funding.s.publish(alliance_opened())
+    fonds, = (await funding.cite())["fonds"]
+    assert (fonds["uai"], fonds["partner_id"], fonds["amount"]) == (
+        LEAD_UAI, str(LEAD_PARTNER), 30_000_00)
 
 
 async def test_the_statement_and_the_consumption_agree_with_the_ledger(

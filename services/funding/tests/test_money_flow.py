@@ -15,7 +15,13 @@ from funding_kit import (
     p147,
 )
 
-from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69, AS_PREFECTURE_93
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PARTNER,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    AS_VIEWER,
+)
 
 
 async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_fonds(
@@ -37,6 +43,21 @@ async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_f
         "/envelopes", headers=AS_PARTNER)).json()}
     assert envelopes[e230]["remaining"] == 1_000_000_00 - 15_000_00
     await funding.ledger_balanced()
+
+
+async def test_the_default_rule_lifts_a_small_request_to_the_floor_and_gives_250k_when_none(
+    funding: Funding,
+) -> None:
+    await funding.open_envelopes()
+    await funding.s.publish(labelled("cite-001", requested=50_000_00),
+                            labelled("cite-002", requested=0),  # labelling's "asked nothing"
+                            labelled("cite-003", requested=None))
+    allocated = await funding.outbox("FundsAllocated")
+    assert {e["cite_id"]: e["amount"] for e in allocated} == {
+        "cite-001": 120_000_00, "cite-002": 250_000_00, "cite-003": 250_000_00}
+    assert {e["programme"] for e in allocated} == {"P147"}  # P230 pays no dotation
+    assert [e["dotation_basis"] for e in allocated][1:] == ["none requested: 250\u202f000,00 €"] * 2
+    assert len(await funding.outbox("FondsDeLaCiteGranted")) == 3
 
 
 async def test_a_rule_is_data_per_envelope(funding: Funding) -> None:
@@ -130,6 +151,28 @@ async def test_a_command_retried_with_its_idempotency_key_acts_once(funding: Fun
     assert len(await funding.outbox("PaymentMade")) == 1
 
 
+async def test_a_manual_allocation_and_a_cofinancing_retried_with_their_keys_act_once(
+    funding: Funding,
+) -> None:
+    e147 = (await funding.funded_cite())["envelope_id"]
+    allocation = {"envelope_id": e147, "year": 2025, "amount": 20_000_00, "motive": "Rallonge"}
+    cofinancing = {"year": 2025, "funder": "Département de la Seine-Saint-Denis",
+                   "amount": 80_000_00}
+    for path, body, headers in [
+            ("/cites/cite-001/allocations", allocation, AS_NATIONAL),
+            ("/cites/cite-001/cofinancing", cofinancing, AS_PREFECTURE_93)]:
+        keyed = {**headers, "Idempotency-Key": "arrete-2025-017"}
+        first = await funding.http.post(path, json=body, headers=keyed)
+        again = await funding.http.post(path, json=body, headers=keyed)
+        assert (first.status_code, again.status_code) == (201, 200), again.text
+        assert first.json() == again.json()
+        other = await funding.http.post(path, json={**body, "amount": 1_00}, headers=keyed)
+        assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    assert len(await funding.outbox("FundsAllocated")) == 2  # the dotation, the allocation
+    assert len(await funding.outbox("CoFinancingDeclared")) == 1
+    await funding.ledger_balanced()
+
+
 async def test_a_cancelled_commitment_gives_its_unpaid_part_back(funding: Funding) -> None:
     a = (await funding.funded_cite(requested=300_000_00))["allocation_id"]
     c = (await funding.commit(a, 100_000_00)).json()["commitment_id"]
@@ -192,4 +235,33 @@ async def test_an_exhausted_envelope_refuses_once_and_allocates_after_an_amendme
         "events": 1}  # cité 2's dotation (its fonds fitted in what was left)
     assert [e["cite_id"] for e in await funding.outbox("FundsAllocated")] == [
         "cite-001", "cite-002"]
+    await funding.ledger_balanced()
+
+
+async def test_the_ledger_check_names_a_kept_balance_that_strays_from_the_ledger(
+    funding: Funding,
+) -> None:
+    a = (await funding.funded_cite(requested=300_000_00))["allocation_id"]
+    await funding.s.runtime.pool.execute(
+        "UPDATE accounts SET balance = balance + 1 WHERE kind = 'allocation'")
+    check = (await funding.http.get("/ledger/check", headers=AS_VIEWER)).json()
+    assert not check["balanced"]
+    assert check["differences"] == [{"account": f"allocation {a}", "ledger": 300_000_00,
+                                     "kept": 300_000_01}]
+    assert (await funding.http.get("/ledger/check", headers=AS_PARTNER)).status_code == 403
+
+
+async def test_a_manual_allocation_beyond_what_the_envelope_holds_is_refused_with_its_numbers(
+    funding: Funding,
+) -> None:
+    e147, _ = await funding.open_envelopes(p147_amount=400_000_00)
+    await funding.s.publish(labelled(requested=300_000_00))  # 300 k€ + 15 k€: 85 k€ left
+    refused = await funding.http.post("/cites/cite-001/allocations", json={
+        "envelope_id": e147, "year": 2025, "amount": 85_000_01, "motive": "Rallonge"},
+        headers=AS_NATIONAL)
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        f"not enough left in the envelope: 85\u202f000,01 € requested, envelope {e147} "
+        "holds 85\u202f000,00 €; 0,01 € over")
+    assert len(await funding.outbox("FundsAllocated")) == 1
     await funding.ledger_balanced()

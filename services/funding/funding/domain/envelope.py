@@ -36,7 +36,7 @@ class DotationRule(BaseModel):
 
     - ``fixed``: ``amount`` for every cité;
     - ``requested_capped``: the contribution the candidature requested, within
-      [``floor``, ``cap``]; ``amount`` when it requested none;
+      [``floor``, ``cap``]; ``amount`` when it requested none (labelling sends 0 then);
     - ``population``: ``per_inhabitant`` × the population of the cité's QPVs, within
       [``floor``, ``cap``];
     - ``none``: the envelope pays no dotation (only its fonds share).
@@ -83,7 +83,7 @@ class DotationRule(BaseModel):
             return self.amount, f"fixed {euros(self.amount)}"
         bounds = f"within [{euros(self.floor)}, {euros(self.cap)}]"
         if self.kind == DotationRuleKind.REQUESTED_CAPPED:
-            if requested is None:
+            if not requested:  # None, or 0: a candidature that asked for nothing
                 return self.amount, f"none requested: {euros(self.amount)}"
             return (min(max(requested, self.floor), self.cap),
                     f"requested {euros(requested)} {bounds}")
