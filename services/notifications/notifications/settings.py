@@ -1,0 +1,31 @@
+"""Settings of the notifications service (environment variables ``NOTIFICATIONS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cites_runtime.settings import ServiceSettings, service_config
+
+__all__ = ["NotificationsSettings"]
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = service_config("notifications")
+
+    service_name: str = "notifications"
+    db_schema: str = Field("notifications", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    http_port: int = 8004
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(11025, ge=1, le=65535)
+    smtp_timeout_s: float = Field(10.0, gt=0)
+    mail_from: str = Field("Cités éducatives <ne-pas-repondre@cites-educatives.gouv.fr>",
+                           description="The From header of every mail")
+    message_id_domain: str = Field("notifications.cites-educatives.gouv.fr",
+                                   description="Right-hand side of the Message-IDs")
+    send_interval_s: float = Field(0.5, gt=0, description="How often the sender looks for "
+                                   "mail to send when it found none")
+    send_batch: int = Field(50, ge=1, le=1000)
+    max_attempts: int = Field(6, ge=1, le=100)
+    retry_base_s: float = Field(2.0, gt=0, description="First retry after this; doubling")
+    retry_max_s: float = Field(600.0, gt=0)
