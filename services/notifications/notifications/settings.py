@@ -26,6 +26,8 @@ class NotificationsSettings(ServiceSettings):
     send_interval_s: float = Field(0.5, gt=0, description="How often the sender looks for "
                                    "mail to send when it found none")
     send_batch: int = Field(50, ge=1, le=1000)
+    claim_lease_s: float = Field(120.0, gt=0, description="A claim older than this is a "
+                                 "sender that died: its notifications are sent again")
     max_attempts: int = Field(6, ge=1, le=100)
     retry_base_s: float = Field(2.0, gt=0, description="First retry after this; doubling")
     retry_max_s: float = Field(600.0, gt=0)

@@ -1,0 +1,274 @@
+"""SQL of notifications' schema: the recipients' projection and the notifications; decides
+nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from cites_runtime.db import Conn
+
+Reads = Conn | asyncpg.Pool
+
+
+# --- the projection -----------------------------------------------------------------------
+
+
+async def save_troika_contact(conn: Conn, contact_id: UUID, email: str, candidature_id: UUID,
+                              role: str, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO contacts (contact_id, email, source, candidature_id, troika_role,
+                                 updated_at)
+           VALUES ($1, $2, 'troika', $3, $4, $5)
+           ON CONFLICT (contact_id) DO UPDATE SET email = $2, updated_at = $5""",
+        contact_id, email, candidature_id, role, at)
+
+
+async def save_partner_contact(conn: Conn, contact_id: UUID, email: str, partner_id: UUID,
+                               at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO contacts (contact_id, email, source, partner_id, updated_at)
+           VALUES ($1, $2, 'partner', $3, $4)
+           ON CONFLICT (contact_id) DO UPDATE SET email = $2, partner_id = $3,
+                                                 updated_at = $4""",
+        contact_id, email, partner_id, at)
+
+
+async def forget_contact(conn: Conn, contact_id: UUID, reason: str, at: datetime) -> int:
+    """Delete the address; mail not yet sent to it fails unsent; the log keeps the
+    notification without the contact. Returns how many pending notifications failed."""
+    await conn.execute("DELETE FROM contacts WHERE contact_id = $1", contact_id)
+    await conn.execute("DELETE FROM partner_contacts WHERE contact_id = $1", contact_id)
+    failed = await conn.fetchval(
+        """WITH f AS (
+               UPDATE notifications SET status = 'failed', failed_at = $2, last_error = $3
+               WHERE contact_id = $1 AND status IN ('pending', 'sending')
+               RETURNING 1)
+           SELECT count(*) FROM f""", contact_id, at, reason)
+    await conn.execute("UPDATE notifications SET contact_id = NULL WHERE contact_id = $1",
+                       contact_id)
+    return int(failed)
+
+
+async def set_partner_contacts(conn: Conn, partner_id: UUID, contact_ids: Sequence[UUID]
+                               ) -> None:
+    """The partner's consenting contacts are these (a contact missing is not written to)."""
+    await conn.execute(
+        "DELETE FROM partner_contacts WHERE partner_id = $1 AND NOT contact_id = ANY ($2)",
+        partner_id, list(contact_ids))
+    await conn.execute(
+        """INSERT INTO partner_contacts (partner_id, contact_id)
+           SELECT $1, c FROM unnest($2::uuid[]) AS c ON CONFLICT DO NOTHING""",
+        partner_id, list(contact_ids))
+
+
+async def save_candidature(conn: Conn, candidature_id: UUID, territory_name: str,
+                           departement: str, troika: list[dict[str, str]]) -> None:
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, territory_name, departement, troika)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (candidature_id) DO UPDATE SET troika = $4""",
+        candidature_id, territory_name, departement, json.dumps(troika))
+
+
+async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, str]]:
+    if candidature_id is None:
+        return []
+    found = await conn.fetchval("SELECT troika FROM candidatures WHERE candidature_id = $1",
+                                candidature_id)
+    return list(json.loads(found)) if found else []
+
+
+async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT territory_name FROM candidatures WHERE candidature_id = $1", candidature_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CiteRow:
+    cite_id: str
+    candidature_id: UUID
+    name: str
+    departement: str
+    lead_college_uai: str
+    label_end: date
+    status: str
+
+
+async def save_cite(conn: Conn, c: CiteRow) -> None:
+    await conn.execute(
+        """INSERT INTO cites (cite_id, candidature_id, name, departement, lead_college_uai,
+                              label_end, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (cite_id) DO UPDATE SET label_end = $6, status = $7""",
+        c.cite_id, c.candidature_id, c.name, c.departement, c.lead_college_uai, c.label_end,
+        c.status)
+
+
+async def set_cite_status(conn: Conn, cite_id: str, status: str,
+                          label_end: date | None = None) -> None:
+    await conn.execute(
+        "UPDATE cites SET status = $2, label_end = coalesce($3, label_end) WHERE cite_id = $1",
+        cite_id, status, label_end)
+
+
+async def get_cite(conn: Reads, cite_id: str) -> CiteRow | None:
+    r = await conn.fetchrow("SELECT * FROM cites WHERE cite_id = $1", cite_id)
+    return CiteRow(**dict(r)) if r else None
+
+
+async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID) -> None:
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, chef_de_file_partner_id) VALUES ($1, $2)
+           ON CONFLICT (cite_id) DO UPDATE SET chef_de_file_partner_id = $2""",
+        cite_id, partner_id)
+
+
+async def chef_de_file(conn: Reads, cite_id: str) -> UUID | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT chef_de_file_partner_id FROM alliances WHERE cite_id = $1", cite_id)
+
+
+async def set_member(conn: Conn, cite_id: str, partner_id: UUID, current: bool) -> None:
+    await conn.execute(
+        """INSERT INTO members (cite_id, partner_id, current) VALUES ($1, $2, $3)
+           ON CONFLICT (cite_id, partner_id) DO UPDATE SET current = $3""",
+        cite_id, partner_id, current)
+
+
+async def current_members(conn: Reads, cite_id: str) -> list[UUID]:
+    return [r[0] for r in await conn.fetch(
+        "SELECT partner_id FROM members WHERE cite_id = $1 AND current ORDER BY partner_id",
+        cite_id)]
+
+
+async def consenting_contacts(conn: Reads, partner_ids: Sequence[UUID]
+                              ) -> list[tuple[UUID, UUID]]:
+    """(partner, contact) of every consenting contact of these partners whose address is
+    known."""
+    return [(r[0], r[1]) for r in await conn.fetch(
+        """SELECT pc.partner_id, pc.contact_id FROM partner_contacts pc
+           JOIN contacts c USING (contact_id)
+           WHERE pc.partner_id = ANY ($1) ORDER BY pc.partner_id, pc.contact_id""",
+        list(partner_ids))]
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    notification_id: UUID
+    cause_event_id: UUID
+    cause_type: str
+    template: str
+    recipient: dict[str, Any]
+    contact_id: UUID | None
+    candidature_id: UUID | None
+    cite_id: str | None
+    subject: str
+    body_text: str
+    body_html: str
+
+
+async def insert_notifications(conn: Conn, rows: Sequence[NewNotification], at: datetime
+                               ) -> int:
+    """Insert those not known yet (once per cause and recipient); return how many."""
+    if not rows:
+        return 0
+    return int(await conn.fetchval(
+        """WITH i AS (
+               INSERT INTO notifications (notification_id, cause_event_id, cause_type,
+                   template, recipient, contact_id, candidature_id, cite_id, subject,
+                   body_text, body_html, next_attempt_at, created_at)
+               SELECT n, e, t, tp, r::jsonb, c, ca, ci, s, bt, bh, $12, $12
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                           $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[],
+                           $11::text[]) AS x(n, e, t, tp, r, c, ca, ci, s, bt, bh)
+               ON CONFLICT (notification_id) DO NOTHING RETURNING 1)
+           SELECT count(*) FROM i""",
+        [r.notification_id for r in rows], [r.cause_event_id for r in rows],
+        [r.cause_type for r in rows], [r.template for r in rows],
+        [json.dumps(r.recipient) for r in rows], [r.contact_id for r in rows],
+        [r.candidature_id for r in rows], [r.cite_id for r in rows],
+        [r.subject for r in rows], [r.body_text for r in rows], [r.body_html for r in rows],
+        at))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    notification_id: UUID
+    cause_event_id: UUID
+    cause_type: str
+    template: str
+    recipient: dict[str, Any]
+    candidature_id: UUID | None
+    cite_id: str | None
+    subject: str
+    body_text: str
+    body_html: str
+    attempts: int
+    email: str | None
+    """None: the contact was erased (or never known) — nothing to send to."""
+
+
+async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
+    """Claim due notifications for sending: pending ones whose time has come, and those a
+    sender claimed and did not finish within the lease (it crashed). Skips rows another
+    replica is claiming."""
+    rows = await conn.fetch(
+        """UPDATE notifications n SET status = 'sending', attempts = n.attempts + 1,
+                                      claimed_at = $1
+           FROM (SELECT notification_id FROM notifications
+                 WHERE (status = 'pending' AND next_attempt_at <= $1)
+                    OR (status = 'sending' AND claimed_at < $1 - make_interval(secs => $2))
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+           WHERE n.notification_id = due.notification_id
+           RETURNING n.*, (SELECT email FROM contacts c
+                           WHERE c.contact_id = n.contact_id) AS email""",
+        now, lease_s, limit)
+    return [Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
+                    r["template"], json.loads(r["recipient"]), r["candidature_id"],
+                    r["cite_id"], r["subject"], r["body_text"], r["body_html"],
+                    r["attempts"], r["email"]) for r in rows]
+
+
+async def mark_sent(conn: Conn, notification_id: UUID, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
+           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
+        notification_id, at))
+
+
+async def mark_failed(conn: Conn, notification_id: UUID, reason: str, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """UPDATE notifications SET status = 'failed', failed_at = $2, last_error = $3
+           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
+        notification_id, at, reason))
+
+
+async def retry_later(conn: Conn, notification_id: UUID, reason: str, when: datetime) -> None:
+    await conn.execute(
+        """UPDATE notifications SET status = 'pending', next_attempt_at = $2, last_error = $3
+           WHERE notification_id = $1 AND status = 'sending'""",
+        notification_id, when, reason)
+
+
+async def log(conn: Reads, *, cite_id: str | None = None, cause_event_id: UUID | None = None,
+              contact_id: UUID | None = None, limit: int = 200) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT notification_id, cause_event_id, cause_type, template, recipient,
+                  candidature_id, cite_id, subject, status, attempts, last_error, created_at,
+                  sent_at, failed_at
+           FROM notifications
+           WHERE ($1::text IS NULL OR cite_id = $1)
+             AND ($2::uuid IS NULL OR cause_event_id = $2)
+             AND ($3::uuid IS NULL OR contact_id = $3)
+           ORDER BY created_at, notification_id LIMIT $4""",
+        cite_id, cause_event_id, contact_id, limit)
