@@ -14,6 +14,7 @@ from notifications.domain.rules import (
     months_before,
     rules_for,
 )
+from notifications.domain.templates import template_names
 
 from cites_contracts.envelope import registry
 from cites_contracts.examples import EXAMPLES
@@ -76,6 +77,11 @@ def test_every_rule_has_an_example_event_to_test_its_template_with() -> None:
 def test_an_event_has_at_most_one_rule() -> None:
     keys = [(r.event_type, r.version) for r in RULES]
     assert len(keys) == len(set(keys))
+
+
+def test_every_rule_template_exists_and_every_template_has_a_rule() -> None:
+    used = {r.template for r in RULES} | {EXPIRY_REMINDER.template}
+    assert used == template_names()
 
 
 def test_a_recipient_named_by_the_event_is_a_field_of_that_event() -> None:
