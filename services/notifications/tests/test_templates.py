@@ -1,0 +1,232 @@
+"""The French mails: formatting helpers, and every rule's template rendered with the
+contract's example event. Pure: no database, no broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from jinja2 import UndefinedError
+from markupsafe import escape
+from notifications.domain import french
+from notifications.domain.rules import (
+    EXPIRY_REMINDER,
+    RULES,
+    ExpiryReminder,
+    RecipientGroup,
+    Rule,
+    rules_for,
+)
+from notifications.domain.templates import MailContext, RenderedMail, environment, render
+
+from cites_contracts.envelope import Event, registry
+from cites_contracts.examples import example
+from cites_contracts.types import LabelPeriod, TroikaRole
+
+NNBSP, NBSP = "\u202f", "\u00a0"
+VAULX = "Cité éducative de Vaulx-en-Velin"
+REJECTED_TERRITORY = "Rillieux-la-Pape"  # the example rejection is another territory's
+
+
+def example_event(event_type: str, version: int = 1) -> Event:
+    spec = registry.get(event_type, version)
+    assert spec is not None
+    return spec.model.model_validate(example(spec))
+
+
+def name_for(event_type: str) -> str:
+    """The name the projection would give: the territory's for a candidature."""
+    if event_type == "labelling.CandidatureSubmitted":
+        return "Vaulx-en-Velin"
+    if event_type == "labelling.CandidatureRejected":
+        return REJECTED_TERRITORY
+    return VAULX
+
+
+def mail(event_type: str, version: int = 1, recipient: RecipientGroup = RecipientGroup.TROIKA,
+         troika_role: TroikaRole | None = None, cite_name: str | None = None,
+         name_unknown: bool = False) -> RenderedMail:
+    """The mail of the rule of ``event_type``, from its example, named as the projection
+    would name it (``cite_name`` instead, or no name at all when ``name_unknown``)."""
+    [rule] = rules_for(event_type, version)
+    name = None if name_unknown else cite_name or name_for(event_type)
+    context = MailContext(example_event(event_type, version), recipient, troika_role, name)
+    return render(rule.template, context)
+
+
+# --- French formatting --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cents", "shown"), [
+    (0, f"0,00{NBSP}€"),
+    (5, f"0,05{NBSP}€"),
+    (99_999, f"999,99{NBSP}€"),
+    (35_000_000, f"350{NNBSP}000,00{NBSP}€"),
+    (123_456_789, f"1{NNBSP}234{NNBSP}567,89{NBSP}€"),
+    (-1_500_000, f"-15{NNBSP}000,00{NBSP}€"),
+])
+def test_euros_groups_thousands_and_never_breaks_before_the_sign(cents: int, shown: str) -> None:
+    assert french.euros(cents) == shown
+
+
+@pytest.mark.parametrize(("day", "shown"), [
+    (date(2019, 9, 5), "5 septembre 2019"),
+    (date(2025, 1, 1), "1er janvier 2025"),
+    (date(2020, 2, 29), "29 février 2020"),
+    (date(2021, 8, 15), "15 août 2021"),
+    (date(2022, 12, 31), "31 décembre 2022"),
+])
+def test_dates_read_the_french_way(day: date, shown: str) -> None:
+    assert french.date_fr(day) == shown
+
+
+def test_a_moment_shows_its_day_and_time_in_paris_summer_or_winter() -> None:
+    assert french.datetime_fr(datetime(2019, 9, 5, 10, 0, tzinfo=UTC)) == (
+        f"5 septembre 2019 à 12{NBSP}h{NBSP}00")
+    assert french.datetime_fr(datetime(2020, 1, 20, 10, 30, tzinfo=UTC)) == (
+        f"20 janvier 2020 à 11{NBSP}h{NBSP}30")
+    # Already the next day in Paris.
+    assert french.date_fr(datetime(2024, 12, 31, 23, 30, tzinfo=UTC)) == "1er janvier 2025"
+
+
+def test_a_moment_without_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        french.datetime_fr(datetime(2019, 9, 5, 10, 0))
+
+
+def test_labels_lists_and_counts_read_the_french_way() -> None:
+    assert [french.troika_role(r) for r in TroikaRole] == [
+        "préfet", "recteur", "maire", "président de l’EPCI"]
+    assert french.programme("P147") == f"programme 147 «{NBSP}Politique de la ville{NBSP}»"
+    assert french.liste(["a"]) == "a"
+    assert french.liste(["a", "b", "c"]) == "a, b et c"
+    assert french.nombre(1, "commune", "communes") == f"1{NBSP}commune"
+    assert french.nombre(4, "commune", "communes") == f"4{NBSP}communes"
+    assert french.criterion("diagnostic_quality") == "qualité du diagnostic"
+    assert french.criterion("new_criterion") == "new_criterion"
+    assert french.la_cite(VAULX) == "la Cité éducative de Vaulx-en-Velin"
+    assert french.la_cite("Grigny") == f"la cité éducative «{NBSP}Grigny{NBSP}»"
+
+
+# --- Every rule's template, with the contract's example ----------------------------------
+
+
+CASES = [(r, g) for r in RULES for g in r.recipients]
+
+
+@pytest.mark.parametrize(("rule", "recipient"), CASES,
+                         ids=[f"{r.template}-{g.value}" for r, g in CASES])
+def test_every_template_renders_a_french_mail_from_the_example_event(
+    rule: Rule, recipient: RecipientGroup
+) -> None:
+    sent = mail(rule.event_type, rule.version, recipient,
+                troika_role=TroikaRole.RECTEUR if recipient is RecipientGroup.TROIKA else None)
+
+    assert sent.subject and "\n" not in sent.subject
+    assert sent.text.startswith("Madame, Monsieur,\n")
+    assert "considération distinguée" in sent.text
+    assert '<html lang="fr">' in sent.html and "<p>Madame, Monsieur,</p>" in sent.html
+    assert f"<title>{escape(sent.subject)}</title>" in sent.html
+    name = name_for(rule.event_type)
+    assert name in sent.subject and name in sent.text and escape(name) in sent.html
+    for part in (sent.subject, sent.text, sent.html):
+        assert "None" not in part and "{{" not in part
+    assert "_" not in sent.text  # no code (label_suspended, rep_plus…) left untranslated
+    if recipient is RecipientGroup.TROIKA:
+        assert "en qualité de recteur" in sent.text
+
+
+def test_the_dotation_mail_shows_the_amount_and_the_date_the_french_way() -> None:
+    sent = mail("funding.FundsAllocated")
+    amount = f"350{NNBSP}000,00{NBSP}€"
+    assert amount in sent.subject
+    assert f"Montant alloué : {amount}" in sent.text
+    assert "le 20 janvier 2020" in sent.text and "le 20 janvier 2020" in sent.html
+    assert f"programme 147 «{NBSP}Politique de la ville{NBSP}»" in sent.text
+    assert f"<strong>{amount}</strong>" in sent.html
+
+
+def test_the_fonds_de_la_cite_mail_shows_the_sum_and_each_ministry_s_share() -> None:
+    sent = mail("funding.FondsDeLaCiteGranted", recipient=RecipientGroup.CHEF_DE_FILE)
+    assert f"Montant : 30{NNBSP}000,00{NBSP}€" in sent.text
+    assert f"- 15{NNBSP}000,00{NBSP}€ au titre du programme 230" in sent.text
+    assert "placé auprès de votre établissement" in sent.text  # for the chef de file only
+    assert "placé auprès" not in mail("funding.FondsDeLaCiteGranted").text
+
+
+def test_the_labelling_mail_names_the_cite_its_period_and_its_chef_de_file() -> None:
+    sent = mail("labelling.TerritoryLabelled")
+    assert sent.subject == f"{VAULX} : label «{NBSP}Cité éducative{NBSP}» attribué"
+    assert "par décision du 5 septembre 2019" in sent.text
+    assert "valable du 5 septembre 2019 au 4 septembre 2022" in sent.text
+    assert f"Collège Aimé Césaire (UAI{NBSP}0693874L)" in sent.text
+
+
+def test_the_acknowledgement_tells_the_paris_time_of_filing_and_the_perimeter() -> None:
+    sent = mail("labelling.CandidatureSubmitted", 2, troika_role=TroikaRole.MAIRE)
+    assert f"déposée le 14 juin 2019 à 11{NBSP}h{NBSP}42" in sent.text
+    assert f"1{NBSP}commune, 1{NBSP}quartier prioritaire et 4{NBSP}établissements" in sent.text
+    assert "en qualité de maire" in sent.text
+
+
+def test_the_rejection_gives_the_motive_and_the_unmet_criteria() -> None:
+    sent = mail("labelling.CandidatureRejected")
+    motive = example_event("labelling.CandidatureRejected").motive  # type: ignore[attr-defined]
+    assert f"Candidature «{NBSP}{REJECTED_TERRITORY}{NBSP}» : non retenue" == sent.subject
+    assert motive in sent.text
+    assert escape(motive) in sent.html
+    assert "qualité du diagnostic et précision des indicateurs" in sent.text
+
+
+def test_a_rejection_of_a_territory_whose_name_is_unknown_still_reads_well() -> None:
+    sent = mail("labelling.CandidatureRejected", name_unknown=True)
+    assert sent.subject == "Candidature : non retenue"
+    assert "la candidature au label" in sent.text and "None" not in sent.text
+
+
+def test_the_expiry_reminder_tells_the_last_day_of_the_label() -> None:
+    facts = ExpiryReminder(cite_id="cite-042", months_before=6,
+                           label_period=LabelPeriod(start=date(2022, 9, 5), end=date(2025, 9, 4)))
+    sent = render(EXPIRY_REMINDER.template,
+                  MailContext(facts, RecipientGroup.TROIKA, TroikaRole.PREFET, cite_name=VAULX))
+    assert sent.subject == f"{VAULX} : le label prend fin le 4 septembre 2025"
+    assert "valable jusqu’au 4 septembre 2025 inclus" in sent.text
+
+
+def test_the_cite_id_stands_in_for_a_name_the_projection_does_not_know() -> None:
+    sent = mail("funding.PaymentMade", recipient=RecipientGroup.PAYEE, name_unknown=True)
+    assert sent.subject.startswith("cite-042 : paiement de")
+    assert f"la cité éducative «{NBSP}cite-042{NBSP}»" in sent.text
+
+
+# --- Strictness and escaping --------------------------------------------------------------
+
+
+def test_a_template_reading_a_fact_the_event_lacks_fails() -> None:
+    allocation = example_event("funding.FundsAllocated")  # no motive, no wave
+    with pytest.raises(UndefinedError, match="wave"):
+        render("candidature-rejected", MailContext(allocation, RecipientGroup.TROIKA))
+
+
+def test_a_variable_missing_from_the_context_fails_instead_of_showing_empty() -> None:
+    with pytest.raises(UndefinedError, match="cite_name"):
+        environment().get_template("label-suspended.txt").render(
+            {"event": {"motive": "m", "suspended_at": datetime(2021, 3, 2, 14, 0, tzinfo=UTC)},
+             "recipient": "troika", "recipient_label": "préfet"})
+
+
+def test_html_escapes_what_the_facts_hold_and_text_keeps_it_plain() -> None:
+    motive = "<script>alert('x')</script> & <b>suite</b>"
+    facts = example_event("labelling.LabelSuspended").model_copy(update={"motive": motive})
+    sent = render("label-suspended", MailContext(facts, RecipientGroup.TROIKA,
+                                                 cite_name="<i>Vaulx</i>"))
+    assert motive in sent.text and "<i>Vaulx</i>" in sent.text
+    assert "<script>" not in sent.html and "<i>" not in sent.html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;suite&lt;/b&gt;" in (
+        sent.html)
+
+
+def test_a_subject_stays_one_line_whatever_the_name_holds() -> None:
+    sent = mail("labelling.LabelExpired", cite_name="Vaulx\r\nBcc: victim@example.org")
+    assert "\n" not in sent.subject and "\r" not in sent.subject
+    assert sent.subject == "Vaulx Bcc: victim@example.org : label arrivé à échéance"
