@@ -29,9 +29,6 @@ from . import store
 
 __all__ = ["candidature_submitted", "cite_labelled", "contact_card", "forget", "troika_card"]
 
-ERASED = "contact effacé à sa demande (droit à l'effacement) : rien n'a été envoyé"
-
-
 async def troika_card(uow: UnitOfWork, card: TroikaContactPublished) -> None:
     await store.save_troika_contact(uow.conn, card.contact_id, str(card.email),
                                     card.candidature_id, card.role.value, uow.now)
@@ -42,8 +39,8 @@ async def contact_card(uow: UnitOfWork, card: ContactCardPublished) -> None:
                                      card.partner_id, uow.now)
 
 
-async def forget(uow: UnitOfWork, contact_id: UUID) -> int:
-    return await store.forget_contact(uow.conn, contact_id, ERASED, uow.now)
+async def forget(uow: UnitOfWork, contact_id: UUID) -> None:
+    await store.forget_contact(uow.conn, contact_id)
 
 
 async def candidature_submitted(uow: UnitOfWork, event: CandidatureSubmitted) -> None:

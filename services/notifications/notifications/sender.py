@@ -23,10 +23,11 @@ the address. Mail to a contact erased meanwhile is failed unsent.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import re
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
@@ -51,9 +52,14 @@ class SendOutcome:
     FAILED = "failed"
 
 
+_POLICY = email.policy.SMTP.clone(max_line_length=200)
+"""CRLF lines; headers folded beyond 200 characters only, so that the Message-ID (about 90)
+stays on one line for every reader."""
+
+
 def message_of(n: store.Claimed, s: NotificationsSettings) -> EmailMessage:
     """The mail: plain text and HTML alternatives, a deterministic Message-ID."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = s.mail_from
     msg["To"] = n.email or ""
     msg["Subject"] = n.subject
@@ -74,9 +80,13 @@ def _redacted(text: str, address: str | None) -> str:
 async def _send(n: store.Claimed, s: NotificationsSettings) -> tuple[str, str]:
     """(outcome, reason) of one SMTP transaction."""
     if n.email is None:
-        return SendOutcome.FAILED, "contact effacé ou inconnu : rien n'a été envoyé"
+        return SendOutcome.FAILED, ("adresse effacée (droit à l'effacement) ou jamais connue : "
+                                    "rien n'a été envoyé")
     try:
-        await aiosmtplib.send(message_of(n, s), hostname=s.smtp_host, port=s.smtp_port,
+        # Flattened here, with our policy: aiosmtplib's own would fold the Message-ID.
+        await aiosmtplib.send(message_of(n, s).as_bytes(policy=_POLICY),
+                              sender=parseaddr(s.mail_from)[1], recipients=[n.email],
+                              hostname=s.smtp_host, port=s.smtp_port,
                               timeout=s.smtp_timeout_s, start_tls=False, use_tls=False)
     except aiosmtplib.SMTPRecipientsRefused as refused:
         codes = [r.code for r in refused.recipients]

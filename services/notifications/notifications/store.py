@@ -40,20 +40,14 @@ async def save_partner_contact(conn: Conn, contact_id: UUID, email: str, partner
         contact_id, email, partner_id, at)
 
 
-async def forget_contact(conn: Conn, contact_id: UUID, reason: str, at: datetime) -> int:
-    """Delete the address; mail not yet sent to it fails unsent; the log keeps the
-    notification without the contact. Returns how many pending notifications failed."""
+async def forget_contact(conn: Conn, contact_id: UUID) -> None:
+    """Delete the address and every link to it: a notification not yet sent to it is left
+    with no address, so the sender fails it unsent (and says so in ``NotificationFailed``);
+    the log keeps who was told of what by reference only."""
     await conn.execute("DELETE FROM contacts WHERE contact_id = $1", contact_id)
     await conn.execute("DELETE FROM partner_contacts WHERE contact_id = $1", contact_id)
-    failed = await conn.fetchval(
-        """WITH f AS (
-               UPDATE notifications SET status = 'failed', failed_at = $2, last_error = $3
-               WHERE contact_id = $1 AND status IN ('pending', 'sending')
-               RETURNING 1)
-           SELECT count(*) FROM f""", contact_id, at, reason)
     await conn.execute("UPDATE notifications SET contact_id = NULL WHERE contact_id = $1",
                        contact_id)
-    return int(failed)
 
 
 async def set_partner_contacts(conn: Conn, partner_id: UUID, contact_ids: Sequence[UUID]
@@ -74,7 +68,7 @@ async def save_candidature(conn: Conn, candidature_id: UUID, territory_name: str
         """INSERT INTO candidatures (candidature_id, territory_name, departement, troika)
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (candidature_id) DO UPDATE SET troika = $4""",
-        candidature_id, territory_name, departement, json.dumps(troika))
+        candidature_id, territory_name, departement, troika)
 
 
 async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, str]]:
@@ -82,7 +76,7 @@ async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, 
         return []
     found = await conn.fetchval("SELECT troika FROM candidatures WHERE candidature_id = $1",
                                 candidature_id)
-    return list(json.loads(found)) if found else []
+    return list(found) if found else []
 
 
 async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
@@ -234,7 +228,7 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[C
                            WHERE c.contact_id = n.contact_id) AS email""",
         now, lease_s, limit)
     return [Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
-                    r["template"], json.loads(r["recipient"]), r["candidature_id"],
+                    r["template"], dict(r["recipient"]), r["candidature_id"],
                     r["cite_id"], r["subject"], r["body_text"], r["body_html"],
                     r["attempts"], r["email"]) for r in rows]
 

@@ -1,0 +1,23 @@
+"""Wiring: what the runtime needs to run notifications (migrations, routes, topics, jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cites_contracts.topics import NOTIFICATIONS_DELIVERIES
+from cites_runtime.app import ServiceDefinition
+
+from . import api, consumers
+from .sender import sender
+
+__all__ = ["definition"]
+
+definition = ServiceDefinition(
+    name="notifications",
+    title="Cités éducatives — notifications",
+    migrations_dir=Path(__file__).parent / "migrations",
+    routers=[api.router],
+    consumer=consumers.consumer,
+    produces=[NOTIFICATIONS_DELIVERIES],
+    background=[sender],
+)

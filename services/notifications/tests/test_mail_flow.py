@@ -1,0 +1,114 @@
+"""From an event to a mail in the real SMTP sink: the troïka acknowledged in French, once
+per (event, recipient), with a deterministic Message-ID; an erased contact forgotten at
+once, its pending mail failed unsent and the log without its address."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from notifications.sender import send_due
+
+from cites_contracts import Envelope
+from cites_contracts.events.labelling import (
+    CandidatureSubmitted,
+    Perimeter,
+    PerimeterCommune,
+    PerimeterQpv,
+    PerimeterSchool,
+    TroikaContactPublished,
+    TroikaSeat,
+    Wave,
+)
+from cites_contracts.events.partners import ContactErased
+from cites_contracts.types import ActorRole, EducationPriority, SchoolKind, TroikaRole
+from cites_runtime.testing import ServiceUnderTest
+from cites_runtime.testing.infra import Infra
+
+AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+
+
+def _cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublished],
+                                                  CandidatureSubmitted]:
+    seats = {role: uuid4() for role in (TroikaRole.PREFET, TroikaRole.RECTEUR,
+                                        TroikaRole.MAIRE)}
+    cards = [TroikaContactPublished(contact_id=cid, candidature_id=candidature, role=role,
+                                    email=f"{role.value}.{tag}@example.gouv.fr",
+                                    published_at=AT) for role, cid in seats.items()]
+    submitted = CandidatureSubmitted(
+        candidature_id=candidature, territory_name="Vaulx-en-Velin", departement="69",
+        wave=Wave(id="2024-generalisation", year=2024),
+        perimeter=Perimeter(
+            communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
+            qpvs=(PerimeterQpv(code="QN06901M", name="Mas du Taureau", population=8000),),
+            schools=(PerimeterSchool(uai="0693874L", kind=SchoolKind.COLLEGE,
+                                     name="Collège Aimé Césaire",
+                                     education_priority=EducationPriority.REP_PLUS),)),
+        lead_college_uai="0693874L",
+        troika=tuple(TroikaSeat(role=r, contact_id=c) for r, c in seats.items()),
+        submitted_by=ActorRole.PREFECTURE, submitted_at=AT)
+    return cards, submitted
+
+
+def _mails_to(infra: Infra, tag: str) -> list[Message]:
+    assert infra.smtp_maildir, "the SMTP sink keeps no maildir here"
+    found = []
+    for path in sorted(Path(infra.smtp_maildir).glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if tag in (msg["To"] or ""):
+            found.append(msg)
+    return found
+
+
+async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_french(
+    notifications: ServiceUnderTest, infra: Infra,
+) -> None:
+    tag = uuid4().hex[:12]
+    candidature = uuid4()
+    cards, submitted = _cards(candidature, tag)
+    once = Envelope.wrap(submitted, sequence=1)
+    await notifications.publish(*cards, once, once)  # the event delivered twice
+    assert await send_due(notifications.runtime) == 3
+    assert await send_due(notifications.runtime) == 0
+    mails = _mails_to(infra, tag)
+    assert sorted(m["To"] for m in mails) == sorted(
+        f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire"))
+    sent = await notifications.outbox("NotificationSent")
+    assert len(sent) == 3 and {e.data.cause_event_id for e in sent} == {once.event_id}
+    ids = {f"<{e.data.notification_id}@notifications.cites-educatives.gouv.fr>"
+           for e in sent}
+    assert {m["Message-ID"] for m in mails} == ids
+    body = mails[0].get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    assert body is not None
+    text = body.get_content()
+    assert "Vaulx-en-Velin" in text and "Madame, Monsieur" in text
+    assert mails[0]["Subject"]
+    for event in sent:  # the audit names recipients by reference, never by address
+        assert tag not in event.data.model_dump_json()
+
+
+async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
+    notifications: ServiceUnderTest, infra: Infra,
+) -> None:
+    tag = uuid4().hex[:12]
+    cards, submitted = _cards(uuid4(), tag)
+    await notifications.publish(*cards, submitted)
+    maire = next(c for c in cards if c.role is TroikaRole.MAIRE)
+    await notifications.publish(ContactErased(partner_id=uuid4(), contact_id=maire.contact_id,
+                                              erased_at=AT))
+    pool = notifications.runtime.pool
+    assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
+                               maire.contact_id) == 0
+    await send_due(notifications.runtime)
+    assert sorted(m["To"].split(".")[0] for m in _mails_to(infra, tag)) == ["prefet",
+                                                                           "recteur"]
+    failed = await notifications.outbox("NotificationFailed")
+    assert [e.data.recipient.troika_role for e in failed] == [TroikaRole.MAIRE]
+    assert "effac" in failed[0].data.reason and tag not in failed[0].data.reason
+    dump = " ".join(str(v) for r in await pool.fetch("SELECT * FROM notifications")
+                    for v in dict(r).values())
+    assert tag not in dump  # no address anywhere in the log
