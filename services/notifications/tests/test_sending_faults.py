@@ -1,0 +1,151 @@
+"""The sender under faults, on real SMTP servers: a server that does not answer is retried
+with backoff then given up with the reason; a 5xx fails at once; a sender that dies after
+the server accepted a message sends it again after the lease, with the same Message-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from aiosmtpd.controller import Controller
+from notifications.app import definition
+from notifications.sender import send_due
+from notifications.settings import NotificationsSettings
+from test_mail_flow import _cards
+
+from cites_runtime.testing import FakeClock, ServiceUnderTest, in_memory
+from cites_runtime.testing.plugin import SettingsFactory
+
+
+class Recording:
+    """A real SMTP server (aiosmtpd) keeping what it accepts, or refusing every recipient
+    with ``refuse`` (e.g. ``550 5.1.1 mailbox unavailable``)."""
+
+    def __init__(self, refuse: str | None = None):
+        self.refuse, self.messages = refuse, []  # type: ignore[var-annotated]
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: Any) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.original_content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return _free_port()
+
+
+async def _service(service_settings: SettingsFactory, port: int, **extra: Any
+                   ) -> AsyncIterator[ServiceUnderTest]:
+    s = service_settings(NotificationsSettings, smtp_host="127.0.0.1", smtp_port=port,
+                         send_interval_s=3600.0, retry_base_s=0.05, smtp_timeout_s=2.0,
+                         **extra)
+    async with in_memory(definition, s) as running:
+        yield running
+
+
+async def _submitted(service: ServiceUnderTest) -> None:
+    cards, submitted = _cards(uuid4(), uuid4().hex[:8])
+    await service.publish(*cards[:1], submitted.model_copy(update={
+        "troika": submitted.troika[:1]}))
+
+
+async def test_an_unanswering_server_is_retried_with_backoff_then_given_up_with_why(
+    service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
+) -> None:
+    async for service in _service(service_settings, smtp_port, max_attempts=3):
+        await _submitted(service)
+        assert await send_due(service.runtime) == 1
+        assert await send_due(service.runtime) == 0  # backing off (0.05 s, then 0.1 s)
+        for _ in range(2):
+            clock.advance(seconds=1)
+            assert await send_due(service.runtime) == 1
+        row = await service.runtime.pool.fetchrow(
+            "SELECT status, attempts, last_error FROM notifications")
+        failed = await service.outbox("NotificationFailed")
+        assert (row["status"], row["attempts"]) == ("failed", 3)
+        assert "injoignable" in failed[0].data.reason and "3 tentatives" in failed[0].data.reason
+        assert not await service.outbox("NotificationSent")
+
+
+async def test_a_server_that_comes_back_gets_the_mail_once(
+    service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
+) -> None:
+    async for service in _service(service_settings, smtp_port):
+        await _submitted(service)
+        await send_due(service.runtime)  # down: retried later
+        handler = Recording()
+        controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        try:
+            await asyncio.sleep(0.2)
+            clock.advance(seconds=1)
+            await send_due(service.runtime)
+            await send_due(service.runtime)
+        finally:
+            controller.stop()
+        assert len(handler.messages) == 1
+        sent, = await service.outbox("NotificationSent")
+        assert sent.data.attempts == 2
+
+
+async def test_a_5xx_fails_at_once_without_quoting_the_address(
+    service_settings: SettingsFactory, smtp_port: int,
+) -> None:
+    controller = Controller(Recording(refuse="550 5.1.1 <x@y.fr>: mailbox unavailable"),
+                            hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        async for service in _service(service_settings, smtp_port):
+            await _submitted(service)
+            await send_due(service.runtime)
+            failed, = await service.outbox("NotificationFailed")
+            assert failed.data.attempts == 1 and "550" in failed.data.reason
+            assert "@" not in failed.data.reason
+    finally:
+        controller.stop()
+
+
+async def test_a_sender_dead_after_the_servers_acceptance_resends_once_same_message_id(
+    service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
+) -> None:
+    handler = Recording()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        async for service in _service(service_settings, smtp_port, claim_lease_s=60.0):
+            await _submitted(service)
+            # A sender claims and is killed after the server's acceptance, before recording.
+            from notifications import sender, store
+            async with service.runtime.unit_of_work() as uow:
+                claimed = await store.claim(uow.conn, uow.now, 60.0, 10)
+            await sender._send(claimed[0], service.runtime.settings)
+            assert await send_due(service.runtime) == 0  # within the lease: nobody resends
+            clock.advance(seconds=61)
+            assert await send_due(service.runtime) == 1  # the claim expired: sent again
+            assert await send_due(service.runtime) == 0
+            ids = {m["Message-ID"] for m in handler.messages}
+            assert len(handler.messages) == 2 and len(ids) == 1  # the same message twice
+            sent, = await service.outbox("NotificationSent")
+            assert sent.data.attempts == 2
+    finally:
+        controller.stop()
