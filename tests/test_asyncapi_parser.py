@@ -3,6 +3,7 @@ platform document and every service's document with 0 errors and 0 warnings."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,11 @@ def test_the_platform_document_is_valid_without_warnings() -> None:
     done = parse(REPO / "shared" / "contracts" / "asyncapi.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
     from cites_contracts import registry
+    from cites_contracts.topics import ALL_TOPICS
 
-    messages = len(registry.catalogue())  # one per (type, version)
+    # One per (type, version), and a compacted topic's tombstone.
+    messages = len(registry.catalogue()) + sum(t.cleanup_policy == "compact"
+                                               for t in ALL_TOPICS)
     assert f"valid ({messages} messages, 0 errors or warnings" in done.stdout
 
 
@@ -40,6 +44,19 @@ def test_every_service_document_is_valid_without_warnings(tmp_path: Path) -> Non
     done = parse(*documents)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("0 errors or warnings") == len(SERVICES)
+
+
+def test_a_service_reading_a_topic_for_its_tombstones_alone_is_valid(tmp_path: Path) -> None:
+    from cites_contracts.asyncapi import service_document
+    from cites_contracts.topics import LABELLING_CONTACTS, PARTNERS_CONTACTS
+
+    document = tmp_path / "forgetful.json"
+    document.write_text(json.dumps(service_document(
+        "forgetful", title="forgetful events", version="0.1.0", produces=[], consumes=[],
+        tombstones=[PARTNERS_CONTACTS, LABELLING_CONTACTS])), encoding="utf-8")
+    done = parse(document)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid (2 messages, 0 errors or warnings" in done.stdout
 
 
 def test_the_checker_does_fail_on_a_broken_document(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ DECLARATIONS = sorted(REPO.glob("services/*/consumes.json"))
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_service_that_consumes_declares_exactly_the_events_it_handles(service: str) -> None:
+def test_a_service_that_consumes_declares_exactly_the_events_and_tombstones_it_handles(
+    service: str,
+) -> None:
     consumer = importlib.import_module(f"{service}.app").definition.consumer
     path = REPO / "services" / service / "consumes.json"
     if consumer is None:
@@ -27,6 +29,8 @@ def test_a_service_that_consumes_declares_exactly_the_events_it_handles(service:
     assert declared["service"] == consumer.name
     handled = {(model.spec.type, model.spec.version) for model in consumer.handlers}
     assert {(e["type"], e["version"]) for e in declared["events"]} == handled
+    forgets = {topic.name for topic in consumer.tombstone_handlers}
+    assert set(declared.get("tombstones", [])) == forgets
 
 
 def test_todays_catalogue_satisfies_every_declaration() -> None:

@@ -34,7 +34,7 @@ import yaml
 from .envelope import EventSpec, Topic, registry
 from .examples import EXAMPLES, example, example_envelope
 from .schemas import PACKAGE_ROOT, envelope_schema, event_schema
-from .topics import ALL_TOPICS
+from .topics import ALL_TOPICS, ROLL_KEY
 
 __all__ = ["DOCUMENT", "Consumes", "check", "platform_document", "service_document"]
 
@@ -65,6 +65,8 @@ class Consumes:
 
     service: str
     events: tuple[tuple[str, int], ...]
+    tombstones: tuple[str, ...] = ()
+    """The compacted topics whose tombstones it applies (forgets the key), by name."""
 
 
 def contracts_version() -> str:
@@ -89,19 +91,23 @@ def platform_document(consumers: Sequence[Consumes] = (), *, version: str | None
 
 def service_document(service: str, *, title: str, version: str, produces: Sequence[Topic],
                      consumes: Sequence[EventSpec], prefix: str = "",
-                     bootstrap: str | None = None) -> dict[str, Any]:
+                     bootstrap: str | None = None, tombstones: Sequence[Topic] = ()
+                     ) -> dict[str, Any]:
     """One service's view, with the same messages as the platform document: the topics it
-    produces (all their events) and the events it consumes; channel addresses carry the
-    service's topic ``prefix`` and the server is its broker when given."""
+    produces (all their events), the events it consumes and the compacted topics whose
+    tombstones it applies (``tombstones``: read for them alone, a topic is still listed);
+    channel addresses carry the service's topic ``prefix`` and the server is its broker
+    when given."""
     specs = [s for s in registry.all() if s.topic in set(produces)] + list(consumes)
-    topics = tuple(dict.fromkeys(s.topic for s in specs))
+    topics = tuple(dict.fromkeys([*(s.topic for s in specs), *tombstones]))
     builder = _Builder(version, producers={t.name for t in produces}, specs=specs,
                        prefix=prefix)
     document = builder.build(
         title=title, description=f"The events {service} sends and receives. " + HEADERS_NOTE,
         topics=topics,
-        consumers=[Consumes(service, tuple((s.type, s.version) for s in consumes))]
-        if consumes else [])
+        consumers=[Consumes(service, tuple((s.type, s.version) for s in consumes),
+                            tuple(t.name for t in tombstones))]
+        if consumes or tombstones else [])
     if bootstrap:
         document["servers"] = {"broker": {"host": bootstrap.split(",")[0], "protocol": "kafka",
                                           "description": f"The broker {service} uses."}}
@@ -129,13 +135,17 @@ class _Builder:
                            key=lambda s: (s.type, s.version))
             for spec in specs:
                 messages[_message_id(spec)] = self._message(spec)
+            ids = [_message_id(s) for s in specs]
+            tombstone = _tombstone_id(topic) if _compacted(topic) else None
+            if tombstone:
+                messages[tombstone] = _tombstone_message(topic)
+                ids.append(tombstone)
             channel = _channel_id(topic)
             channels[channel] = {
                 "address": self.prefix + topic.name,
                 "title": topic.name,
                 "description": f"{topic.description} Key: `{topic.key}`. {topic.why}",
-                "messages": {_message_id(s): {"$ref": f"#/components/messages/"
-                                                      f"{_message_id(s)}"} for s in specs},
+                "messages": {i: {"$ref": f"#/components/messages/{i}"} for i in ids},
                 "bindings": {"kafka": _topic_binding(topic)},
             }
             if self.producers is None or topic.name in self.producers:
@@ -144,12 +154,17 @@ class _Builder:
                     "channel": {"$ref": f"#/channels/{channel}"},
                     "title": f"{topic.producer} publishes {topic.name}",
                     "summary": f"{topic.producer} publishes every event of {topic.name}, "
-                               "from its transactional outbox, in order per key.",
-                    "messages": [{"$ref": f"#/channels/{channel}/messages/{_message_id(s)}"}
-                                 for s in specs],
+                               "from its transactional outbox, in order per key"
+                               + (", and a tombstone for each key it erases." if tombstone
+                                  else "."),
+                    "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"} for i in ids],
                 }
             for consumer in consumers:
-                read = [s for s in specs if (s.type, s.version) in set(consumer.events)]
+                read = [_message_id(s) for s in specs
+                        if (s.type, s.version) in set(consumer.events)]
+                forgets = tombstone is not None and topic.name in consumer.tombstones
+                if forgets:
+                    read.append(str(tombstone))
                 if not read:
                     continue
                 operations[f"{consumer.service}_receives_{channel}"] = {
@@ -157,10 +172,12 @@ class _Builder:
                     "channel": {"$ref": f"#/channels/{channel}"},
                     "title": f"{consumer.service} consumes {topic.name}",
                     "summary": f"Consumer group `{consumer.service}` applies these events "
-                               "once each (inbox); other events of the topic are skipped; "
+                               "once each (inbox); "
+                               + ("it forgets a key on its tombstone; " if forgets else "")
+                               + "other events of the topic are skipped; "
                                f"a record it cannot apply goes to `{consumer.service}.dlq`.",
-                    "messages": [{"$ref": f"#/channels/{channel}/messages/{_message_id(s)}"}
-                                 for s in read],
+                    "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"}
+                                 for i in read],
                     "bindings": {"kafka": {"groupId": {"type": "string",
                                                        "const": consumer.service},
                                            "bindingVersion": BINDING_VERSION}},
@@ -292,6 +309,34 @@ def _topic_binding(topic: Topic) -> dict[str, Any]:
     }
 
 
+def _compacted(topic: Topic) -> bool:
+    return "compact" in topic.cleanup_policy.split(",")
+
+
+def _tombstone_id(topic: Topic) -> str:
+    return f"{topic.name}.tombstone"
+
+
+def _tombstone_message(topic: Topic) -> dict[str, Any]:
+    """A compacted topic's null value: its key erased (right to erasure)."""
+    return {
+        "name": "tombstone",
+        "title": f"Tombstone of a {topic.key}",
+        "summary": f"The {topic.key} is erased: forget what its earlier records said.",
+        "description": "A null value. Compaction then keeps nothing else of the key; the "
+                       "tombstone itself stays `delete.retention.ms`. The key "
+                       f"`{ROLL_KEY.decode()}` is the producer's roll nudge, no one's: "
+                       "ignore it.",
+        "headers": {"type": "object", "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "correlation_id": {"type": "string", "format": "uuid"}}},
+        "payload": {"type": "null"},
+        "bindings": {"kafka": {
+            "key": {"type": "string", "description": f"The erased `{topic.key}`."},
+            "bindingVersion": BINDING_VERSION}},
+    }
+
+
 def _channel_id(topic: Topic) -> str:
     return topic.name.replace(".", "_")
 
@@ -313,7 +358,8 @@ def load_consumers(paths: Sequence[Path]) -> list[Consumes]:
     for path in sorted(paths):
         declared = json.loads(path.read_text(encoding="utf-8"))
         found.append(Consumes(declared["service"], tuple(
-            (e["type"], int(e["version"])) for e in declared["events"])))
+            (e["type"], int(e["version"])) for e in declared["events"]),
+            tuple(declared.get("tombstones", ()))))
     return found
 
 

@@ -12,9 +12,12 @@ JSON type it expects: ``string``, ``integer``, ``number``, ``boolean``, ``object
 ``array``; a trailing ``?`` when it copes with the field being absent or null.
 :func:`check` fails when the catalogue no longer satisfies a declaration: the event
 (type and version) is no longer produced, a field read is gone, has another type, or may
-now be absent while the consumer needs it. It is the message-contract idea of Pact, done
-with our own JSON Schemas: ``python -m cites_contracts.consumers check FILES`` (run by
-``make contracts-check``, so by CI).
+now be absent while the consumer needs it. A consumer that forgets keys on their
+tombstones lists those compacted topics (``"tombstones": ["partners.contacts"]``): the
+check fails when one is not a compacted topic of the catalogue. It is the
+message-contract idea of Pact, done with our own JSON Schemas:
+``python -m cites_contracts.consumers check FILES`` (run by ``make contracts-check``, so
+by CI).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from typing import Any
 from .compat import _json_kind, _pointer  # the compatibility check's own
 from .envelope import registry
 from .schemas import event_schema
+from .topics import ALL_TOPICS
 
 __all__ = ["check", "check_files", "field_types"]
 
 Schema = Mapping[str, Any]
+_COMPACTED = {t.name for t in ALL_TOPICS if "compact" in t.cleanup_policy.split(",")}
 _NUMERIC = {"integer": {"integer"}, "number": {"integer", "number"}}
 
 
@@ -108,7 +113,9 @@ def check(declaration: Mapping[str, Any],
     the current one by default) fails ``declaration``."""
     schemas = catalogue_schemas() if schemas is None else schemas
     service = declaration["service"]
-    problems = []
+    problems = [f"{service} forgets keys on tombstones of {name}: no compacted topic of "
+                "that name" for name in declaration.get("tombstones", [])
+                if name not in _COMPACTED]
     for wanted in declaration["events"]:
         key = (str(wanted["type"]), int(wanted["version"]))
         where = f"{service} reads {key[0]} v{key[1]}"

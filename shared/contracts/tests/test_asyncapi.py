@@ -15,8 +15,14 @@ import pytest
 import yaml
 
 from cites_contracts import registry
-from cites_contracts.asyncapi import DOCUMENT, check, load_consumers, platform_document
-from cites_contracts.topics import ALL_TOPICS
+from cites_contracts.asyncapi import (
+    DOCUMENT,
+    check,
+    load_consumers,
+    platform_document,
+    service_document,
+)
+from cites_contracts.topics import ALL_TOPICS, LABELLING_CONTACTS, PARTNERS_CONTACTS
 
 REPO = Path(__file__).resolve().parents[3]
 CONSUMERS = load_consumers(sorted(REPO.glob("services/*/consumes.json")))
@@ -40,7 +46,9 @@ def test_an_edited_document_is_caught(tmp_path: Path) -> None:
 
 def test_one_message_per_event_named_after_its_type(document: dict[str, Any]) -> None:
     messages = document["components"]["messages"]
-    assert sorted(messages) == sorted(f"{s.type}.v{s.version}" for s in registry.catalogue())
+    assert sorted(messages) == sorted(
+        [f"{s.type}.v{s.version}" for s in registry.catalogue()]
+        + [f"{t.name}.tombstone" for t in (PARTNERS_CONTACTS, LABELLING_CONTACTS)])
     for spec in registry.catalogue():
         m = messages[f"{spec.type}.v{spec.version}"]
         assert m["name"] == spec.type
@@ -69,6 +77,42 @@ def test_producers_send_and_declared_consumers_receive(document: dict[str, Any])
     received = ops["partners_receives_labelling_labels"]["messages"]
     assert {"#/channels/labelling_labels/messages/labelling.TerritoryLabelled.v1"} <= {
         m["$ref"] for m in received}
+
+
+def test_a_compacted_topic_carries_its_tombstone_which_its_producer_sends(
+    document: dict[str, Any],
+) -> None:
+    tombstone = document["components"]["messages"]["partners.contacts.tombstone"]
+    assert tombstone["payload"] == {"type": "null"}
+    assert "contact_id" in tombstone["bindings"]["kafka"]["key"]["description"]
+    sent = document["operations"]["partners_sends_partners_contacts"]["messages"]
+    assert {"$ref": "#/channels/partners_contacts/messages/partners.contacts.tombstone"
+            } in sent
+    assert "labelling.labels.tombstone" not in document["components"]["messages"]
+
+
+def test_a_consumer_of_tombstones_alone_still_receives_their_topic() -> None:
+    """A service that reads nothing of partners.contacts but its tombstones (it forgets
+    the contacts it learnt elsewhere) lists the topic and receives the tombstone only."""
+    doc = service_document("forgetful", title="t", version="1", produces=[], consumes=[],
+                           tombstones=[PARTNERS_CONTACTS])
+    assert [c["address"] for c in doc["channels"].values()] == ["partners.contacts"]
+    received = doc["operations"]["forgetful_receives_partners_contacts"]
+    assert received["action"] == "receive"
+    assert received["messages"] == [
+        {"$ref": "#/channels/partners_contacts/messages/partners.contacts.tombstone"}]
+    assert "forgets a key on its tombstone" in received["summary"]
+
+
+def test_a_declared_consumer_of_tombstones_receives_them_in_the_platform_document(
+    tmp_path: Path,
+) -> None:
+    declared = tmp_path / "consumes.json"
+    declared.write_text('{"service": "forgetful", "events": [], '
+                        '"tombstones": ["labelling.contacts"]}', encoding="utf-8")
+    ops = platform_document(load_consumers([declared]))["operations"]
+    assert [m["$ref"] for m in ops["forgetful_receives_labelling_contacts"]["messages"]] == [
+        "#/channels/labelling_contacts/messages/labelling.contacts.tombstone"]
 
 
 def _validator(document: dict[str, Any], pointer: str) -> Any:

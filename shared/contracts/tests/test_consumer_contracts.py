@@ -103,3 +103,9 @@ def test_an_unreadable_declaration_is_a_problem_not_a_traceback(tmp_path: Path) 
     problems = check_files([tmp_path / "missing.json", broken])
     assert [p.split(": cannot read it")[0] for p in problems] == [
         str(tmp_path / "missing.json"), str(broken)]
+
+
+def test_tombstones_are_read_only_on_compacted_topics() -> None:
+    forgets = {**DECLARATION, "tombstones": ["partners.contacts", "labelling.labels"]}
+    assert check(forgets) == ["partners forgets keys on tombstones of labelling.labels: no "
+                              "compacted topic of that name"]

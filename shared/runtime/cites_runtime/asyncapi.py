@@ -27,4 +27,6 @@ def asyncapi_document(definition: ServiceDefinition, settings: ServiceSettings) 
                         key=lambda s: (s.type, s.version)) if consumer else [],
         prefix=settings.topic_prefix,
         bootstrap=settings.kafka_bootstrap_servers,
+        tombstones=sorted(consumer.tombstone_handlers, key=lambda t: t.name)
+        if consumer else (),
     )

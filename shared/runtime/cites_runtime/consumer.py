@@ -19,6 +19,19 @@ batch goes on. An event type the consumer handles in no version (a type or versi
 than its contracts included) is skipped. Whatever bytes and headers a record carries, it
 is applied, skipped or dead-lettered: one record never fails the batch.
 
+A consumer that keeps what a compacted topic's records say (an address on
+``partners.contacts``) forgets it on the key's tombstone (a null value: the producer
+erased the key)::
+
+    @consumer.handles_tombstones(PARTNERS_CONTACTS)
+    async def contact_erased(contact_id: str, ctx: TombstoneContext) -> None:
+        await service.forget_contact(ctx.uow, contact_id)
+
+A tombstone goes through the same path as an event, in its place among the key's records
+(a card, then its tombstone: the card's handler first): inbox row, handler in the
+consuming transaction, offsets after, dead letter on a domain error. Without a tombstone
+handler for its topic, a tombstone is skipped.
+
 Retrying in place has a budget (``retry_budget_s``, half the consumer's
 ``max_poll_interval``): Kafka takes the partitions of a consumer that does not poll in
 time and gives them to another replica, which would then work on the same batch and
@@ -30,7 +43,9 @@ rewinds it and polls, and the same records come again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -51,7 +66,7 @@ from cites_contracts import (
     registry,
 )
 from cites_contracts.codec import version_header
-from cites_contracts.topics import dead_letter_topics
+from cites_contracts.topics import ROLL_KEY, dead_letter_topics
 
 from .db import Conn, unstorable_text
 from .errors import DomainError
@@ -67,6 +82,7 @@ __all__ = [
     "HandlerContext",
     "RawRecord",
     "RejectEvent",
+    "TombstoneContext",
 ]
 
 log = get_logger(__name__)
@@ -124,8 +140,57 @@ class HandlerContext:
         return self.uow.conn
 
 
+@dataclass(slots=True)
+class TombstoneContext:
+    """What a tombstone handler gets besides the key: the consuming transaction, and the
+    topic (as declared) the key was erased from."""
+
+    uow: UnitOfWork
+    topic: Topic
+    tombstone_id: UUID
+    """The tombstone's identity in the inbox (see :func:`tombstone_id`)."""
+
+    @property
+    def conn(self) -> Conn:
+        return self.uow.conn
+
+
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
 TypedHandler = Callable[[E, HandlerContext], Awaitable[None]]
+TombstoneHandler = Callable[[str, TombstoneContext], Awaitable[None]]
+"""``async def forget(key: str, ctx: TombstoneContext) -> None``: must be idempotent by
+nature (a delete): see :func:`tombstone_id` for what the inbox does and does not absorb."""
+
+_TOMBSTONES = uuid.UUID("5b1f0c9e-2a52-4b8e-9d3e-7c1a4f0b6d21")
+"""Namespace of the inbox ids derived from a tombstone's place on its topic."""
+
+
+def compacted(topic: Topic) -> bool:
+    """Kafka compacts it by key: a null value there is a tombstone (the key erased)."""
+    return "compact" in topic.cleanup_policy.split(",")
+
+
+def tombstone_id(rec: RawRecord) -> UUID:
+    """The inbox id of a tombstone, which carries no envelope and so no event id.
+
+    Tombstones get inbox rows like events, because "idempotent by nature" is not enough
+    once events around them are deduplicated: a redelivered [tombstone, newer card] would
+    run the tombstone's delete again, then skip the card as a duplicate — and forget an
+    address that is current. With the row, the redelivered tombstone is skipped as well.
+
+    The id is the ``event_id`` header our relay gives every tombstone (its outbox row's),
+    so a tombstone the relay sends twice, at two offsets, is recognised too; without one
+    (another producer), a UUID derived from its place, (topic, partition, offset), which
+    recognises Kafka's redelivery of the same record. A handler must still be idempotent
+    (a delete): the inbox forgets its rows after its retention, and positions, which guard
+    events then, know no sequence for a tombstone."""
+    for name, raw in rec.headers:
+        if name == "event_id" and raw is not None:
+            try:
+                return UUID(raw.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                break  # not ours: its place identifies it
+    return uuid.uuid5(_TOMBSTONES, f"{rec.topic}\0{rec.partition}\0{rec.offset}")
 
 
 def _traceparent(rec: RawRecord) -> str | None:
@@ -141,6 +206,36 @@ def _shown(key: bytes | None) -> str:
     return repr(key[:200].decode("utf-8", "backslashreplace"))
 
 
+def _key_text(rec: RawRecord) -> str | None:
+    """A tombstone's key as its handler gets it: UTF-8 text PostgreSQL can store, or None
+    (such a tombstone is a dead letter: no handler could look the key up)."""
+    try:
+        key = (rec.key or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if unstorable_text(key) else key
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """A dead-lettered tombstone as it was at its origin (fits :class:`RawRecord`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Sequence[tuple[str, bytes | None]]
+    value: bytes | None = None
+    timestamp: int = 0
+
+
+def _origin(letter: RawRecord) -> _Origin:
+    h = {k: (v or b"").decode("utf-8", "replace") for k, v in letter.headers}
+    return _Origin(h.get("dlq.original_topic", ""), int(h.get("dlq.original_partition", "-1")),
+                   int(h.get("dlq.original_offset", "-1")), letter.key,
+                   [(k, v) for k, v in letter.headers if not k.startswith("dlq.")])
+
+
 def _header_value(text: str) -> bytes:
     """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
     return text.encode("utf-8", "backslashreplace")
@@ -153,11 +248,13 @@ def _known_elsewhere(event_type: str | None, handled: frozenset[str]) -> bool:
 
 
 class EventConsumer:
-    """A named consumer (group id, inbox name, DLQ name) and its handlers by event class."""
+    """A named consumer (group id, inbox name, DLQ name), its handlers by event class and
+    its tombstone handlers by compacted topic."""
 
     def __init__(self, name: str):
         self.name = name
         self.handlers: dict[type[Event], Handler] = {}
+        self.tombstone_handlers: dict[Topic, TombstoneHandler] = {}
 
     def handles(self, *events: type[E]) -> Callable[[TypedHandler[E]], TypedHandler[E]]:
         def register(fn: TypedHandler[E]) -> TypedHandler[E]:
@@ -169,14 +266,37 @@ class EventConsumer:
 
         return register
 
+    def handles_tombstones(self, topic: Topic
+                           ) -> Callable[[TombstoneHandler], TombstoneHandler]:
+        """Run the decorated ``async def forget(key: str, ctx: TombstoneContext)`` for each
+        tombstone of ``topic`` (a compacted topic, which this consumer then reads): the key
+        erased, as text, in the consuming transaction (``ctx.uow``)."""
+        if not compacted(topic):
+            raise ValueError(f"{self.name}: {topic.name} is not compacted (cleanup_policy "
+                             f"{topic.cleanup_policy!r}): a null value there is no tombstone")
+
+        def register(fn: TombstoneHandler) -> TombstoneHandler:
+            if topic in self.tombstone_handlers:
+                raise ValueError(f"{self.name}: {topic.name} already has a tombstone handler")
+            self.tombstone_handlers[topic] = fn
+            return fn
+
+        return register
+
+    def _read(self) -> dict[str, Topic]:
+        read = {ev.spec.topic.name: ev.spec.topic for ev in self.handlers}
+        read.update((t.name, t) for t in self.tombstone_handlers)
+        return read
+
     @property
     def topics(self) -> list[str]:
-        return sorted({ev.spec.topic.name for ev in self.handlers})
+        """The topics it subscribes to: its events' and those it handles tombstones of."""
+        return sorted(self._read())
 
     @property
     def declared_topics(self) -> tuple[Topic, ...]:
         """The topics it reads and its dead-letter topics, as the contracts declare them."""
-        read = {ev.spec.topic.name: ev.spec.topic for ev in self.handlers}
+        read = self._read()
         return (*(read[n] for n in sorted(read)), *dead_letter_topics(self.name))
 
     @property
@@ -189,7 +309,9 @@ class EventConsumer:
         return frozenset(ev.spec.type for ev in self.handlers)
 
 
-_Item = tuple[RawRecord, Envelope[Event]]
+_Item = tuple[RawRecord, Envelope[Event] | None]
+"""A record to apply and its envelope; None for a tombstone (applied by its topic's
+tombstone handler, in its place among the events)."""
 _CHUNK = 64  # events per inbox insert while streaming a batch
 
 
@@ -244,12 +366,14 @@ class ConsumerRunner:
         self._clock, self._zone = clock, zone
         self.stale = 0
         """Events skipped as stale by this runner so far."""
-        read = {ev.spec.topic for ev in consumer.handlers}
-        self._compacted = frozenset(topic_prefix + t.name for t in read
-                                    if t.cleanup_policy == "compact")
+        read = consumer.declared_topics
+        self._compacted = frozenset(topic_prefix + t.name for t in read if compacted(t))
         """Where a null value is a tombstone (a key erased), not a broken record."""
         self._personal = frozenset(topic_prefix + t.name for t in read if t.personal_data)
         """Where a value holds personal data: a dead letter keeps only key and headers."""
+        self._tombstones = {topic_prefix + t.name: (t, fn)
+                            for t, fn in consumer.tombstone_handlers.items()}
+        """Where a tombstone is applied (by its handler) rather than skipped."""
 
     def _new_backoff(self) -> Backoff:
         return Backoff(*self._backoff)
@@ -291,9 +415,18 @@ class ConsumerRunner:
                 # Whatever a record carries, it ends applied, ignored or dead-lettered:
                 # an exception escaping here would stop every partition of the batch.
                 if rec.value is None and rec.topic in self._compacted:
-                    # A tombstone: the producer erased this key. Consumers that keep what
-                    # the key's records said forget it on the producer's erasure event.
-                    skipped += 1
+                    # A tombstone: the producer erased this key. Applied by the topic's
+                    # tombstone handler, if any; a roll nudge (ROLL_KEY) erases no one.
+                    if (rec.topic not in self._tombstones or rec.key is None
+                            or rec.key == ROLL_KEY):
+                        skipped += 1
+                        continue
+                    if _key_text(rec) is None:
+                        dead.append(_Dead(rec, "wrong-key", f"tombstone key {_shown(rec.key)}"
+                                          " is no text a handler could be given", 0))
+                        continue
+                    items.append((rec, None))
+                    chunk.append((rec, None))
                     continue
                 if rec.value is not None and len(rec.value) > self.max_event_bytes:
                     dead.append(_Dead(rec, "too-large", f"{len(rec.value)} bytes: more than "
@@ -362,16 +495,27 @@ class ConsumerRunner:
     async def replay(self, record: RawRecord) -> str:
         """Apply one dead letter again (inbox and positions still apply). Returns
         'applied', 'duplicate' (applied before) or 'stale' (its aggregate has applied a
-        later event since: applying it now would undo that); raises when it fails again."""
-        env = decode(record.value)
-        handler = self.consumer.handlers.get(type(env.data))
-        if handler is None:
-            raise DecodeError(f"{self.name} has no handler for {env.type} v{env.version}")
+        later event since: applying it now would undo that); raises when it fails again.
+
+        A dead-lettered tombstone (``dlq.tombstone``) is applied again in its origin's
+        name, once (its inbox id). Nothing tells whether its key got a newer record since:
+        it forgets the key all the same — erasure errs on the side of forgetting."""
+        item: _Item
+        if any(name == "dlq.tombstone" for name, _ in record.headers):
+            origin = _origin(record)
+            if origin.topic not in self._tombstones:
+                raise DecodeError(f"{self.name} has no tombstone handler for {origin.topic}")
+            item = (origin, None)
+        else:
+            env = decode(record.value)
+            if type(env.data) not in self.consumer.handlers:
+                raise DecodeError(f"{self.name} has no handler for {env.type} v{env.version}")
+            item = (record, env)
         backoff = self._new_backoff()
         while True:
             try:
                 before = self.stale
-                applied = await self._apply_batch([(record, env)])
+                applied = await self._apply_batch([item])
                 if applied:
                     return "applied"
                 return "stale" if self.stale > before else "duplicate"
@@ -427,16 +571,16 @@ class ConsumerRunner:
                 dead.append(failure)
         return dead
 
-    async def _apply_one(self, rec: RawRecord, env: Envelope[Event]) -> _Dead | None:
+    async def _apply_one(self, rec: RawRecord, env: Envelope[Event] | None) -> _Dead | None:
         backoff = self._new_backoff()
         attempts = 0
+        subject = env.aggregate_id if env is not None else _key_text(rec) or ""
         while True:
             try:
                 await self._apply_batch([(rec, env)])
                 return None
             except DomainError as exc:  # a rule refuses it: retrying cannot help
-                return _Dead(rec, "rejected", f"{env.aggregate_id}: {exc.message}",
-                             attempts + 1)
+                return _Dead(rec, "rejected", f"{subject}: {exc.message}", attempts + 1)
             except Exception as exc:
                 if is_transient(exc):
                     RETRIES.labels(self.name, "transient").inc()
@@ -446,7 +590,8 @@ class ConsumerRunner:
                 RETRIES.labels(self.name, "handler").inc()
                 if attempts >= self.max_attempts:
                     log.error("handler keeps failing, dead-lettering", consumer=self.name,
-                              event_id=str(env.event_id), type=env.type, error=repr(exc))
+                              event_id=str(env.event_id if env else tombstone_id(rec)),
+                              type=env.type if env else "tombstone", error=repr(exc))
                     return _Dead(rec, "handler-failed", repr(exc), attempts)
                 await backoff.sleep()  # bounded by max_attempts, not by the budget
 
@@ -470,10 +615,11 @@ class ConsumerRunner:
             uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone)
             async for chunk in chunks:
                 received += len(chunk)
-                unique: dict[UUID, _Item] = {}
+                unique: dict[UUID, _Item] = {}  # in the chunk's order: a key's stays
                 for rec, env in chunk:
-                    if env.event_id not in seen:
-                        unique.setdefault(env.event_id, (rec, env))
+                    ident = env.event_id if env is not None else tombstone_id(rec)
+                    if ident not in seen:
+                        unique.setdefault(ident, (rec, env))
                 seen.update(unique)
                 if not unique:
                     continue
@@ -486,9 +632,14 @@ class ConsumerRunner:
                         self.name, list(unique),
                     )
                 }
-                new = [item for event_id, item in unique.items() if event_id in fresh]
-                positions = await self._positions(conn, new)
-                for rec, env in new:
+                new = [(ident, item) for ident, item in unique.items() if ident in fresh]
+                positions = await self._positions(conn, [item for _, item in new])
+                for ident, (rec, env) in new:
+                    if env is None:
+                        await self._forget(uow, rec, ident)
+                        applied += 1
+                        by_type["tombstone"] = by_type.get("tombstone", 0) + 1
+                        continue
                     key = (env.data.spec.topic.name, env.aggregate_id)
                     if env.sequence <= positions.get(key, 0):
                         stale += 1
@@ -514,10 +665,27 @@ class ConsumerRunner:
             APPLIED.labels(self.name, type_).inc(count)
         return applied
 
+    async def _forget(self, uow: UnitOfWork, rec: RawRecord, ident: UUID) -> None:
+        """Run the tombstone handler of ``rec``'s topic for its key. Events it emits are
+        caused by the tombstone, in its producer's correlation when the header says one."""
+        topic, handler = self._tombstones[rec.topic]
+        correlation = ident
+        for name, raw in rec.headers:
+            if name == "correlation_id" and raw is not None:
+                # Not a UUID: not ours, the tombstone starts its own correlation.
+                with contextlib.suppress(UnicodeDecodeError, ValueError):
+                    correlation = UUID(raw.decode("ascii"))
+        key = _key_text(rec)
+        assert key is not None  # a tombstone whose key is no text was dead-lettered
+        with uow.caused_by(Cause(correlation, ident, _traceparent(rec))), bind(
+                event_id=ident, correlation_id=correlation):
+            await handler(key, TombstoneContext(uow, topic, ident))
+
     async def _positions(self, conn: Conn, items: list[_Item]) -> dict[tuple[str, str], int]:
         """The last applied sequence of each aggregate of ``items``, locked until commit (a
         replay and the live consumer take turns on one aggregate)."""
-        keys = sorted({(env.data.spec.topic.name, env.aggregate_id) for _, env in items})
+        keys = sorted({(env.data.spec.topic.name, env.aggregate_id) for _, env in items
+                       if env is not None})
         if not keys:
             return {}
         rows = await conn.fetch(
@@ -570,6 +738,9 @@ class ConsumerRunner:
                 headers=[
                     *([("dlq.value_withheld", b"personal data: read it at its origin")]
                       if d.record.topic in self._personal else []),
+                    # A tombstone's letter: its empty value is the null, not a withheld one.
+                    *([("dlq.tombstone", b"true")] if d.record.value is None
+                      and d.record.topic in self._tombstones else []),
                     *[(k, b"" if v is None else v) for k, v in d.record.headers
                       if not k.startswith("dlq.")],
                     *([("dlq.truncated_from", str(len(d.record.value)).encode())]

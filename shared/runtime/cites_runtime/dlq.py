@@ -60,7 +60,7 @@ class DeadLetter:
             original_partition=int(h.get("dlq.original_partition", "-1")),
             original_offset=int(h.get("dlq.original_offset", "-1")),
             failed_at=h.get("dlq.failed_at", ""),
-            event_type=h.get("type", ""),
+            event_type=h.get("type", "tombstone" if "dlq.tombstone" in h else ""),
             event_id=h.get("event_id", ""),
             decision_reason=h.get("dlq.decision_reason", ""),
         )

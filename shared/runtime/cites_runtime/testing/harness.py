@@ -4,7 +4,8 @@ Two ways to run it, same handle (:class:`ServiceUnderTest`):
 
 - :func:`in_memory` — the service's isolated tests: FastStream's ``TestKafkaBroker``
   instead of Kafka (what the relay publishes is captured in ``published``; what a test
-  ``publish``-es is delivered to the service's consumer at once), real PostgreSQL.
+  ``publish``-es — or ``publish_tombstone``-s — is delivered to the service's consumer at
+  once), real PostgreSQL.
 - :func:`on_kafka` — integration tests: the real Kafka broker and PostgreSQL, the real
   producer, relay and consumer group.
 
@@ -24,12 +25,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from cites_contracts import Envelope, Event, decode, encode
+from cites_contracts import Envelope, Event, Topic, decode, encode
 
 from ..app import Runtime, ServiceDefinition, build_app, run_migrations
 from ..kafka import OutboundRecord, make_producer, provision
@@ -137,7 +139,7 @@ class BrokerPublisher:
                                       correlation_id=headers.get("correlation_id"))
 
 
-Send = Callable[[str, bytes, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
+Send = Callable[[str, bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
 
 
 @dataclass
@@ -194,6 +196,17 @@ class ServiceUnderTest:
             await self._send(self.settings.topic(topic or rec.topic), rec.value, rec.key,
                              rec.headers)
 
+    async def publish_tombstone(self, topic: Topic | str, key: str, *,
+                                event_id: UUID | None = None) -> UUID:
+        """Put a tombstone (a null value: the producer erased ``key``) on ``topic``, with
+        the headers the relay gives one: ``event_id`` (fresh unless given: the same again
+        is the relay sending it twice) and a ``correlation_id``. Returns the event id."""
+        name = topic.name if isinstance(topic, Topic) else topic
+        event_id = event_id or uuid4()
+        await self._send(self.settings.topic(name), None, key.encode(), [
+            ("event_id", str(event_id).encode()), ("correlation_id", str(uuid4()).encode())])
+        return event_id
+
     async def caught_up(self) -> None:
         """Everything published so far on the consumed topics has been applied."""
         await self._caught_up()
@@ -243,9 +256,10 @@ async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
     for topic in definition.produces:
         broker.subscriber(settings.topic(topic.name))(capture)
     async with TestKafkaBroker(broker) as test_broker:
-        async def send(topic: str, value: bytes, key: bytes | None,
+        async def send(topic: str, value: bytes | None, key: bytes | None,
                        headers: list[tuple[str, bytes]]) -> None:
             # Delivered to the consumer before this returns: nothing to wait for after.
+            # (A keyed None is delivered as a tombstone: a null value.)
             await test_broker.publish(value, topic, key=key,
                                       headers={k: v.decode() for k, v in headers})
 
@@ -272,7 +286,7 @@ async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
 
-    async def send(topic: str, value: bytes, key: bytes | None,
+    async def send(topic: str, value: bytes | None, key: bytes | None,
                    headers: list[tuple[str, bytes]]) -> None:
         await producer.send_and_wait(topic, value, key=key, headers=headers)
 
