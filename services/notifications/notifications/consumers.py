@@ -8,6 +8,8 @@ them afterwards, outside any consuming transaction.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from cites_contracts import Event
 from cites_contracts.events.funding import (
     FondsDeLaCiteGranted,
@@ -38,7 +40,9 @@ from cites_contracts.events.partners import (
     PartnerRegistered,
     PartnerUpdated,
 )
-from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_contracts.topics import LABELLING_CONTACTS, PARTNERS_CONTACTS
+from cites_runtime.consumer import EventConsumer, HandlerContext, TombstoneContext
+from cites_runtime.errors import Conflict
 
 from . import projection, service, store
 
@@ -62,6 +66,25 @@ async def troika_card_handler(event: TroikaContactPublished, ctx: HandlerContext
 @consumer.handles(ContactCardPublished)
 async def contact_card_handler(event: ContactCardPublished, ctx: HandlerContext) -> None:
     await projection.contact_card(ctx.uow, event)
+
+
+@consumer.handles_tombstones(LABELLING_CONTACTS)
+async def troika_card_erased(contact_id: str, ctx: TombstoneContext) -> None:
+    """A troïka signatory erased in labelling: forget the address at once."""
+    await projection.forget(ctx.uow, _contact_id(contact_id))
+
+
+@consumer.handles_tombstones(PARTNERS_CONTACTS)
+async def contact_card_erased(contact_id: str, ctx: TombstoneContext) -> None:
+    """A partner's contact erased, or no longer consenting: forget the address at once."""
+    await projection.forget(ctx.uow, _contact_id(contact_id))
+
+
+def _contact_id(key: str) -> UUID:
+    try:
+        return UUID(key)
+    except ValueError:  # a rule broken, not a passing trouble: dead-letter it
+        raise Conflict(f"a contacts topic's key is a contact id, not {key[:60]!r}") from None
 
 
 @consumer.handles(ContactErased)

@@ -112,3 +112,21 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
     dump = " ".join(str(v) for r in await pool.fetch("SELECT * FROM notifications")
                     for v in dict(r).values())
     assert tag not in dump  # no address anywhere in the log
+
+
+async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
+    notifications: ServiceUnderTest, infra: Infra,
+) -> None:
+    tag = uuid4().hex[:12]
+    cards, submitted = _cards(uuid4(), tag)
+    await notifications.publish(*cards, submitted)
+    recteur = next(c for c in cards if c.role is TroikaRole.RECTEUR)
+    await notifications.publish_tombstone("labelling.contacts", str(recteur.contact_id))
+    pool = notifications.runtime.pool
+    assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
+                               recteur.contact_id) == 0
+    await send_due(notifications.runtime)
+    assert sorted(m["To"].split(".")[0] for m in _mails_to(infra, tag)) == ["maire",
+                                                                           "prefet"]
+    failed, = await notifications.outbox("NotificationFailed")
+    assert failed.data.recipient.troika_role is TroikaRole.RECTEUR
