@@ -8,6 +8,7 @@ from cites_contracts.topics import NOTIFICATIONS_DELIVERIES
 from cites_runtime.app import ServiceDefinition
 
 from . import api, consumers
+from .reminders import reminder_check
 from .sender import sender
 
 __all__ = ["definition"]
@@ -19,5 +20,5 @@ definition = ServiceDefinition(
     routers=[api.router],
     consumer=consumers.consumer,
     produces=[NOTIFICATIONS_DELIVERIES],
-    background=[sender],
+    background=[sender, reminder_check],
 )

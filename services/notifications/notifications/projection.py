@@ -53,7 +53,7 @@ async def candidature_submitted(uow: UnitOfWork, event: CandidatureSubmitted) ->
 async def cite_labelled(uow: UnitOfWork, event: TerritoryLabelled) -> None:
     await store.save_cite(uow.conn, store.CiteRow(
         event.cite_id, event.candidature_id, event.name, event.departement,
-        event.lead_college_uai, event.label_period.end, "active"))
+        event.lead_college_uai, event.label_period.end, "active", event.label_period.start))
 
 
 async def label_renewed(uow: UnitOfWork, event: LabelRenewed) -> None:

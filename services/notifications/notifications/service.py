@@ -13,14 +13,20 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from cites_contracts import Event
-from cites_contracts.types import RecipientKind, TroikaRole
+from cites_contracts.types import LabelPeriod, RecipientKind, TroikaRole
 from cites_runtime.uow import UnitOfWork
 
 from . import store
-from .domain.rules import PARTNER_NAMED_BY, RecipientGroup, rules_for
+from .domain.rules import (
+    EXPIRY_REMINDER,
+    PARTNER_NAMED_BY,
+    ExpiryReminder,
+    RecipientGroup,
+    rules_for,
+)
 from .domain.templates import MailContext, render
 
-__all__ = ["notify"]
+__all__ = ["notify", "remind_expiry"]
 
 _NOTIFICATIONS = UUID("2f5d0c1e-7b8a-4e3f-9a6d-5c4b3a291807")
 
@@ -33,7 +39,7 @@ def _field(event: Event, name: str) -> Any:
     return getattr(event, name, None)
 
 
-async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Event,
+async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Any,
                       candidature_id: UUID | None, cite_id: str | None
                       ) -> list[tuple[str, dict[str, Any], UUID]]:
     """(recipient key, contracts' Recipient as JSON, contact id) of one group."""
@@ -45,9 +51,7 @@ async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Event,
                 for seat in await store.troika_of(uow.conn, candidature_id)]
     partners: list[UUID] = []
     if group is RecipientGroup.CHEF_DE_FILE:
-        named = (_field(event, "chef_de_file_partner_id")
-                 or (_field(event, "partner_id") if event.spec.type.endswith(
-                     "ChefDeFileDesignated") else None))
+        named = _field(event, "chef_de_file_partner_id")
         found = named or (await store.chef_de_file(uow.conn, cite_id) if cite_id else None)
         partners = [found] if found else []
     elif group in PARTNER_NAMED_BY:
@@ -62,30 +66,64 @@ async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Event,
 
 async def notify(uow: UnitOfWork, event: Event, event_id: UUID) -> int:
     """Write the notifications ``event`` causes; return how many were new."""
-    rules = rules_for(event.spec.type, event.spec.version)
+    rules = [(r.template, r.recipients) for r in rules_for(event.spec.type,
+                                                           event.spec.version)]
+    return await _write(uow, event, event_id, event.spec.type, rules)
+
+
+REMINDER_TYPE = "notifications.LabelExpiryReminder"
+"""The ``cause_type`` of a reminder: no event causes it, the calendar does."""
+
+
+def reminder_id(cite_id: str, period: LabelPeriod, months: int) -> UUID:
+    """A reminder's identity: one per cité, label period and delay, whoever computes it."""
+    return uuid5(_NOTIFICATIONS, f"reminder/{cite_id}/{period.start}/{period.end}/{months}")
+
+
+async def remind_expiry(uow: UnitOfWork, cite_id: str) -> int:
+    """Write the label-expiry reminder now due for the cité, if any and not written yet:
+    the latest of the rule's delays whose day has come (a reminder missed while the
+    service was down is not sent once a later one is due). Exactly once across replicas:
+    its notifications' ids derive from the cité, the period and the delay."""
+    cite = await store.get_cite(uow.conn, cite_id)
+    if cite is None or cite.status != "active" or cite.label_start is None:
+        return 0
+    period = LabelPeriod(start=cite.label_start, end=cite.label_end)
+    due = [(months, day) for months, day in EXPIRY_REMINDER.due_dates(period)
+           if day <= uow.today <= period.end]
+    if not due:
+        return 0
+    months = min(m for m, _ in due)
+    facts = ExpiryReminder(cite_id=cite_id, label_period=period, months_before=months)
+    return await _write(uow, facts, reminder_id(cite_id, period, months), REMINDER_TYPE,
+                        [(EXPIRY_REMINDER.template, EXPIRY_REMINDER.recipients)])
+
+
+async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
+                 rules: list[tuple[str, tuple[RecipientGroup, ...]]]) -> int:
     if not rules:
         return 0
-    cite_id: str | None = _field(event, "cite_id")
+    cite_id: str | None = _field(facts, "cite_id")
     cite = await store.get_cite(uow.conn, cite_id) if cite_id else None
-    candidature_id: UUID | None = _field(event, "candidature_id") or (
+    candidature_id: UUID | None = _field(facts, "candidature_id") or (
         cite.candidature_id if cite else None)
     cite_name = cite.name if cite else (await store.candidature_name(
         uow.conn, candidature_id) if candidature_id else None)
     rows: list[store.NewNotification] = []
     seen: set[str] = set()
-    for rule in rules:
-        for group in rule.recipients:
-            for key, recipient, contact in await _recipients(uow, group, event,
+    for template, groups in rules:
+        for group in groups:
+            for key, recipient, contact in await _recipients(uow, group, facts,
                                                              candidature_id, cite_id):
-                if key in seen:  # one mail per recipient per event, whatever the groups
+                if key in seen:  # one mail per recipient per cause, whatever the groups
                     continue
                 seen.add(key)
                 role = recipient["troika_role"]
-                mail = render(rule.template, MailContext(
-                    facts=event, recipient=group, cite_name=cite_name,
+                mail = render(template, MailContext(
+                    facts=facts, recipient=group, cite_name=cite_name,
                     troika_role=TroikaRole(role) if role else None))
                 rows.append(store.NewNotification(
-                    notification_id(event_id, key), event_id, event.spec.type,
-                    rule.template, recipient, contact, candidature_id, cite_id,
-                    mail.subject, mail.text, mail.html))
+                    notification_id(cause_id, key), cause_id, cause_type, template,
+                    recipient, contact, candidature_id, cite_id, mail.subject, mail.text,
+                    mail.html))
     return await store.insert_notifications(uow.conn, rows, uow.now)

@@ -31,3 +31,6 @@ class NotificationsSettings(ServiceSettings):
     max_attempts: int = Field(6, ge=1, le=100)
     retry_base_s: float = Field(2.0, gt=0, description="First retry after this; doubling")
     retry_max_s: float = Field(600.0, gt=0)
+    reminder_check_interval_s: float = Field(
+        3600.0, gt=0, description="How often every replica writes the label-expiry "
+        "reminders that have come due")

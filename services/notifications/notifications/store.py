@@ -93,16 +93,17 @@ class CiteRow:
     lead_college_uai: str
     label_end: date
     status: str
+    label_start: date | None = None
 
 
 async def save_cite(conn: Conn, c: CiteRow) -> None:
     await conn.execute(
         """INSERT INTO cites (cite_id, candidature_id, name, departement, lead_college_uai,
-                              label_end, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                              label_end, status, label_start)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (cite_id) DO UPDATE SET label_end = $6, status = $7""",
         c.cite_id, c.candidature_id, c.name, c.departement, c.lead_college_uai, c.label_end,
-        c.status)
+        c.status, c.label_start)
 
 
 async def set_cite_status(conn: Conn, cite_id: str, status: str,
@@ -122,6 +123,11 @@ async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID) -> None:
         """INSERT INTO alliances (cite_id, chef_de_file_partner_id) VALUES ($1, $2)
            ON CONFLICT (cite_id) DO UPDATE SET chef_de_file_partner_id = $2""",
         cite_id, partner_id)
+
+
+async def active_cite_ids(conn: Reads) -> list[str]:
+    return [r[0] for r in await conn.fetch(
+        "SELECT cite_id FROM cites WHERE status = 'active' ORDER BY cite_id")]
 
 
 async def chef_de_file(conn: Reads, cite_id: str) -> UUID | None:

@@ -4,13 +4,15 @@ once, its pending mail failed unsent and the log without its address."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import Message
 from pathlib import Path
 from uuid import UUID, uuid4
 
+from notifications.reminders import remind_due
 from notifications.sender import send_due
 
 from cites_contracts import Envelope
@@ -20,13 +22,20 @@ from cites_contracts.events.labelling import (
     PerimeterCommune,
     PerimeterQpv,
     PerimeterSchool,
+    TerritoryLabelled,
     TroikaContactPublished,
     TroikaSeat,
     Wave,
 )
 from cites_contracts.events.partners import ContactErased
-from cites_contracts.types import ActorRole, EducationPriority, SchoolKind, TroikaRole
-from cites_runtime.testing import ServiceUnderTest
+from cites_contracts.types import (
+    ActorRole,
+    EducationPriority,
+    LabelPeriod,
+    SchoolKind,
+    TroikaRole,
+)
+from cites_runtime.testing import FakeClock, ServiceUnderTest
 from cites_runtime.testing.infra import Infra
 
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -130,3 +139,32 @@ async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
                                                                            "prefet"]
     failed, = await notifications.outbox("NotificationFailed")
     assert failed.data.recipient.troika_role is TroikaRole.RECTEUR
+
+
+async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
+    notifications: ServiceUnderTest, clock: FakeClock,
+) -> None:
+    tag = uuid4().hex[:12]
+    candidature = uuid4()
+    cards, submitted = _cards(candidature, tag)
+    label = TerritoryLabelled(
+        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature, name="Vaulx-en-Velin",
+        wave=Wave(id="2024-generalisation", year=2024), departement="69",
+        perimeter=submitted.perimeter, lead_college_uai="0693874L",
+        label_period=LabelPeriod(start=date(2022, 10, 1), end=date(2025, 9, 30)),
+        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
+    await notifications.publish(*cards, submitted, label)
+    runtime = notifications.runtime
+    assert await remind_due(runtime) == 0  # 10 March: the 6-month reminder is for 30 March
+    clock.set_date(date(2025, 4, 2))
+    assert sum(await asyncio.gather(*(remind_due(runtime) for _ in range(3)))) == 3
+    assert await remind_due(runtime) == 0
+    clock.set_date(date(2025, 8, 30))
+    assert await remind_due(runtime) == 3  # the 1-month reminder
+    reminders = await runtime.pool.fetch(
+        "SELECT cause_type, subject FROM notifications WHERE template = "
+        "'label-expiry-reminder'")
+    assert len(reminders) == 6
+    assert {r["cause_type"] for r in reminders} == {"notifications.LabelExpiryReminder"}
+    assert all("Vaulx-en-Velin" in r["subject"] or "30 septembre 2025" in r["subject"]
+               for r in reminders), [r["subject"] for r in reminders]
