@@ -148,7 +148,8 @@ async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
     candidature = uuid4()
     cards, submitted = _cards(candidature, tag)
     label = TerritoryLabelled(
-        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature, name="Vaulx-en-Velin",
+        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
+        name="Vaulx-en-Velin",
         wave=Wave(id="2024-generalisation", year=2024), departement="69",
         perimeter=submitted.perimeter, lead_college_uai="0693874L",
         label_period=LabelPeriod(start=date(2022, 10, 1), end=date(2025, 9, 30)),
