@@ -35,7 +35,13 @@ from cites_contracts.types import (
     SchoolKind,
     TroikaRole,
 )
-from cites_runtime.testing import FakeClock, ServiceUnderTest
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    FakeClock,
+    ServiceUnderTest,
+)
 from cites_runtime.testing.infra import Infra
 
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -169,3 +175,31 @@ async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
     assert {r["cause_type"] for r in reminders} == {"notifications.LabelExpiryReminder"}
     assert all("Vaulx-en-Velin" in r["subject"] or "30 septembre 2025" in r["subject"]
                for r in reminders), [r["subject"] for r in reminders]
+
+
+async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_sees_its_own(
+    notifications: ServiceUnderTest,
+) -> None:
+    tag = uuid4().hex[:12]
+    candidature = uuid4()
+    cards, submitted = _cards(candidature, tag)
+    cite_id = f"cite-{uuid4().int % 1_000_000:06d}"
+    label = TerritoryLabelled(
+        cite_id=cite_id, candidature_id=candidature, name="Vaulx-en-Velin",
+        wave=Wave(id="2024-generalisation", year=2024), departement="69",
+        perimeter=submitted.perimeter, lead_college_uai="0693874L",
+        label_period=LabelPeriod(start=date(2025, 1, 1), end=date(2027, 12, 31)),
+        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
+    await notifications.publish(*cards, submitted, label)
+    log = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+                                       headers=AS_NATIONAL)
+    assert log.status_code == 200, log.text
+    assert sorted(n["recipient"]["troika_role"] for n in log.json()) == [
+        "maire", "prefet", "recteur"]
+    assert tag not in log.text
+    own = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+                                       headers=AS_PREFECTURE_69)
+    other = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+                                         headers=AS_PREFECTURE_93)
+    everything = await notifications.http.get("/notifications", headers=AS_PREFECTURE_69)
+    assert (own.status_code, other.status_code, everything.status_code) == (200, 403, 403)

@@ -10,6 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from cites_runtime.actor import Role
+from cites_runtime.errors import Forbidden
 from cites_runtime.http import National, Operator
 
 from .. import store
@@ -50,6 +52,12 @@ class RuleView(BaseModel):
 async def delivery_log(caller: Operator, cite_id: str | None = None,
                        cause_event_id: UUID | None = None, contact_id: UUID | None = None
                        ) -> list[NotificationView]:
+    if caller.actor.role is Role.PREFECTURE:  # its own département's cités only
+        cite = await store.get_cite(caller.pool, cite_id) if cite_id else None
+        if cite is None:
+            raise Forbidden(f"the préfecture of {caller.actor.departement} reads the log of "
+                            "one of its cités: give its cite_id")
+        caller.actor.ensure_acts_for(cite.departement)
     rows = await store.log(caller.pool, cite_id=cite_id, cause_event_id=cause_event_id,
                            contact_id=contact_id)
     return [NotificationView(**dict(r)) for r in rows]
