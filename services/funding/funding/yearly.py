@@ -11,18 +11,12 @@ by the first run after an envelope is opened or amended.
 
 from __future__ import annotations
 
-import asyncio
-
-from cites_runtime.app import Runtime
-from cites_runtime.logs import get_logger
+from cites_runtime.app import Runtime, periodic
 
 from . import service, store
 from .settings import FundingSettings
 
 __all__ = ["fund_active_cites", "yearly_check"]
-
-log = get_logger(__name__)
-RETRY_AFTER_FAILURE_S = 30.0
 
 
 async def fund_active_cites(runtime: Runtime[FundingSettings]) -> int:
@@ -36,16 +30,6 @@ async def fund_active_cites(runtime: Runtime[FundingSettings]) -> int:
     return emitted
 
 
-async def yearly_check(runtime: Runtime[FundingSettings]) -> None:
-    """Run :func:`fund_active_cites` at start, then every interval, until cancelled."""
-    interval = runtime.settings.yearly_check_interval_s
-    while True:
-        try:
-            emitted = await fund_active_cites(runtime)
-            if emitted:
-                log.info("yearly check funded cités", events=emitted)
-            delay = interval
-        except Exception as exc:  # database away: try again soon; the check must not die
-            log.warning("yearly check failed", error=repr(exc))
-            delay = min(interval, RETRY_AFTER_FAILURE_S)
-        await asyncio.sleep(delay)
+yearly_check = periodic("yearly check", fund_active_cites,
+                        lambda s: float(s.yearly_check_interval_s))
+"""Run :func:`fund_active_cites` at start, then every interval, until cancelled."""

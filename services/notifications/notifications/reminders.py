@@ -8,18 +8,12 @@ notifications table holds each once, so two replicas checking at once write it o
 
 from __future__ import annotations
 
-import asyncio
-
-from cites_runtime.app import Runtime
-from cites_runtime.logs import get_logger
+from cites_runtime.app import Runtime, periodic
 
 from . import service, store
 from .settings import NotificationsSettings
 
 __all__ = ["remind_due", "reminder_check"]
-
-log = get_logger(__name__)
-RETRY_AFTER_FAILURE_S = 30.0
 
 
 async def remind_due(runtime: Runtime[NotificationsSettings]) -> int:
@@ -31,16 +25,6 @@ async def remind_due(runtime: Runtime[NotificationsSettings]) -> int:
     return written
 
 
-async def reminder_check(runtime: Runtime[NotificationsSettings]) -> None:
-    """Run :func:`remind_due` at start, then every ``reminder_check_interval_s``."""
-    interval = runtime.settings.reminder_check_interval_s
-    while True:
-        try:
-            written = await remind_due(runtime)
-            if written:
-                log.info("label-expiry reminders written", notifications=written)
-            delay = interval
-        except Exception as exc:  # database away: try again soon; the check must not die
-            log.warning("reminder check failed", error=repr(exc))
-            delay = min(interval, RETRY_AFTER_FAILURE_S)
-        await asyncio.sleep(delay)
+reminder_check = periodic("reminder check", remind_due,
+                          lambda s: float(s.reminder_check_interval_s))
+"""Run :func:`remind_due` at start, then every ``reminder_check_interval_s``."""

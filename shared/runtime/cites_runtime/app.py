@@ -45,6 +45,32 @@ S = TypeVar("S", bound=ServiceSettings)
 BackgroundJob = Callable[["Runtime[Any]"], Awaitable[None]]
 """Runs for the app's lifetime (a scheduler): ``async def job(runtime) -> None``."""
 
+RETRY_AFTER_FAILURE_S = 30.0
+
+
+def periodic(name: str, work: Callable[[Runtime[Any]], Awaitable[object]],
+             interval_s: Callable[[Any], float]) -> BackgroundJob:
+    """A background job running ``work`` at start, then every ``interval_s(settings)``
+    seconds, until cancelled. A round that fails (the database away) is logged and tried
+    again sooner (``RETRY_AFTER_FAILURE_S`` at most): the job must not die. What a round
+    returns, if anything, is logged. Every replica runs it: ``work`` must be safe to run
+    concurrently (each service's does so by locking and unique keys)."""
+    async def job(runtime: Runtime[Any]) -> None:
+        while True:
+            interval = interval_s(runtime.settings)
+            try:
+                result = await work(runtime)
+                if result:
+                    log.info(f"{name} done", result=result)
+                delay = interval
+            except Exception as exc:
+                log.warning(f"{name} failed", error=repr(exc))
+                delay = min(interval, RETRY_AFTER_FAILURE_S)
+            await asyncio.sleep(delay)
+
+    job.__name__ = name
+    return job
+
 
 @dataclass
 class ServiceDefinition:
