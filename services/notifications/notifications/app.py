@@ -8,8 +8,10 @@ from cites_contracts.topics import NOTIFICATIONS_DELIVERIES
 from cites_runtime.app import ServiceDefinition
 
 from . import api, consumers
+from .metrics import queue_gauges
 from .reminders import reminder_check
 from .sender import sender
+from .webhook_sender import webhook_sender
 
 __all__ = ["definition"]
 
@@ -20,5 +22,5 @@ definition = ServiceDefinition(
     routers=[api.router],
     consumer=consumers.consumer,
     produces=[NOTIFICATIONS_DELIVERIES],
-    background=[sender, reminder_check],
+    background=[sender, webhook_sender, reminder_check, queue_gauges],
 )

@@ -52,7 +52,9 @@ consumer = EventConsumer("notifications")
 
 
 async def _notify(event: Event, ctx: HandlerContext) -> None:
+    """The rules table's mails, and the webhooks subscribed to the event's type."""
     await service.notify(ctx.uow, event, ctx.envelope.event_id)
+    await service.enqueue_webhooks(ctx.uow, event, ctx.envelope)
 
 
 # --- the projection ---------------------------------------------------------------------------

@@ -22,7 +22,6 @@ the address. Mail to a contact erased meanwhile is failed unsent.
 
 from __future__ import annotations
 
-import asyncio
 import email.policy
 import re
 from datetime import timedelta
@@ -33,17 +32,14 @@ import aiosmtplib
 
 from cites_contracts.events.notifications import NotificationFailed, NotificationSent, Recipient
 from cites_contracts.types import NotificationChannel
-from cites_runtime.app import Runtime
-from cites_runtime.logs import get_logger
+from cites_runtime.app import Runtime, periodic
 from cites_runtime.uow import UnitOfWork
 
-from . import store
+from . import metrics, store
 from .settings import NotificationsSettings
 
 __all__ = ["SendOutcome", "message_of", "send_due", "sender"]
 
-log = get_logger(__name__)
-RETRY_AFTER_FAILURE_S = 5.0
 
 
 class SendOutcome:
@@ -118,6 +114,7 @@ async def send_due(runtime: Runtime[NotificationsSettings]) -> int:
                                                   "tentatives"
         async with runtime.unit_of_work() as uow:
             await _record(uow, n, outcome, reason, s)
+        metrics.OUTCOMES.labels("email", outcome).inc()
     return len(claimed)
 
 
@@ -140,14 +137,6 @@ async def _record(uow: UnitOfWork, n: store.Claimed, outcome: str, reason: str,
                                 uow.now + _backoff(s, n.attempts))
 
 
-async def sender(runtime: Runtime[NotificationsSettings]) -> None:
-    """Send rounds until cancelled; sleep ``send_interval_s`` when there was nothing."""
-    interval = runtime.settings.send_interval_s
-    while True:
-        try:
-            busy = await send_due(runtime)
-            delay = 0.0 if busy else interval
-        except Exception as exc:  # database away: try again soon; the sender must not die
-            log.warning("sending round failed", error=repr(exc))
-            delay = RETRY_AFTER_FAILURE_S
-        await asyncio.sleep(delay)
+sender = periodic("mail sending", send_due, lambda s: float(s.send_interval_s), drain=True)
+"""Send rounds until cancelled; ``send_interval_s`` between rounds when there was
+nothing to send, a failed round (the database away) tried again within 30 s."""

@@ -9,14 +9,17 @@ same recipient of the same event.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
-from cites_contracts import Event
+from cites_contracts import Envelope, Event
 from cites_contracts.types import LabelPeriod, RecipientKind, TroikaRole
+from cites_runtime.errors import Conflict, NotFound
 from cites_runtime.uow import UnitOfWork
 
 from . import store
+from .domain import webhooks
 from .domain.rules import (
     EXPIRY_REMINDER,
     PARTNER_NAMED_BY,
@@ -26,7 +29,9 @@ from .domain.rules import (
 )
 from .domain.templates import MailContext, render
 
-__all__ = ["notify", "remind_expiry"]
+__all__ = ["delete_subscription", "enqueue_webhooks", "notify", "remind_expiry",
+           "resend_delivery", "resend_notification", "rotate_secret", "subscribe",
+           "update_subscription"]
 
 _NOTIFICATIONS = UUID("2f5d0c1e-7b8a-4e3f-9a6d-5c4b3a291807")
 
@@ -127,3 +132,112 @@ async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
                     recipient, contact, candidature_id, cite_id, mail.subject, mail.text,
                     mail.html))
     return await store.insert_notifications(uow.conn, rows, uow.now)
+
+
+# --- resending ----------------------------------------------------------------------------
+
+
+async def resend_notification(uow: UnitOfWork, notification_id: UUID) -> None:
+    """Send a failed notification again (same id, same Message-ID): due now, its attempts
+    counted from zero. Only a failed one, and only while its recipient's address is known."""
+    found = await store.get_notification(uow.conn, notification_id, lock=True)
+    if found is None:
+        raise NotFound.of("notification", notification_id)
+    if found["status"] != "failed":
+        raise Conflict(f"notification {notification_id} is {found['status']}: only a failed "
+                       "one is sent again")
+    if found["address_erased"]:
+        raise Conflict(f"notification {notification_id}'s recipient was erased: there is no "
+                       "address to send it to")
+    await store.resend_notification(uow.conn, notification_id, uow.now)
+
+
+async def resend_delivery(uow: UnitOfWork, delivery_id: UUID) -> None:
+    """Deliver a failed webhook delivery again (same webhook-id, same body)."""
+    found = await store.get_delivery(uow.conn, delivery_id, lock=True)
+    if found is None:
+        raise NotFound.of("webhook delivery", delivery_id)
+    if found["status"] != "failed":
+        raise Conflict(f"webhook delivery {delivery_id} is {found['status']}: only a failed "
+                       "one is delivered again")
+    sub = await store.get_subscription(uow.conn, found["subscription_id"])
+    if sub is None or sub.deleted_at is not None:
+        raise Conflict(f"webhook delivery {delivery_id}'s subscription was deleted")
+    await store.resend_delivery(uow.conn, delivery_id, uow.now)
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+async def enqueue_webhooks(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> int:
+    """A delivery of ``event`` to each subscription asking for its type (a paused one's
+    waits until it is resumed), written in the consuming transaction; return how many were
+    new."""
+    spec = event.spec
+    if spec.type not in webhooks.SUBSCRIBABLE:
+        return 0
+    body = webhooks.body_of(spec.type, spec.version, envelope.event_id, envelope.occurred_at,
+                            event.model_dump(mode="json"))
+    return await store.enqueue_deliveries(uow.conn, envelope.event_id, spec.type,
+                                          _field(event, "cite_id"), body, uow.now,
+                                          webhooks.delivery_id)
+
+
+async def subscribe(uow: UnitOfWork, url: str, event_types: list[str], description: str,
+                    secret: str | None, allow_private: bool
+                    ) -> tuple[store.Subscription, str]:
+    """A new subscription and its secret (generated unless given); 409 when a live one
+    already has this URL. Events before it are not delivered to it."""
+    url = webhooks.check_url(url, allow_private)
+    types = webhooks.check_event_types(event_types)
+    if secret is not None:
+        webhooks.key_of(secret)
+    secret = secret or webhooks.new_secret()
+    created = await store.insert_subscription(uow.conn, uuid4(), url, types, description,
+                                              secret, uow.now)
+    if created is None:
+        existing = await store.live_subscription_by_url(uow.conn, url)
+        raise Conflict(f"subscription {existing} already delivers to {url}: change its "
+                       "event types rather than subscribing again")
+    return created, secret
+
+
+async def _live(uow: UnitOfWork, subscription_id: UUID) -> store.Subscription:
+    sub = await store.get_subscription(uow.conn, subscription_id, lock=True)
+    if sub is None or sub.deleted_at is not None:
+        raise NotFound.of("webhook subscription", subscription_id)
+    return sub
+
+
+async def update_subscription(uow: UnitOfWork, subscription_id: UUID, *, url: str | None,
+                              event_types: list[str] | None, description: str | None,
+                              active: bool | None, allow_private: bool) -> store.Subscription:
+    """Change what is given. A paused subscription (``active`` false) is delivered nothing:
+    its deliveries, those of events meanwhile included, wait; resumed, they are sent."""
+    sub = await _live(uow, subscription_id)
+    new_url = webhooks.check_url(url, allow_private) if url is not None else sub.url
+    if new_url != sub.url and (other := await store.live_subscription_by_url(
+            uow.conn, new_url)) is not None:
+        raise Conflict(f"subscription {other} already delivers to {new_url}")
+    return await store.update_subscription(
+        uow.conn, subscription_id, url=new_url,
+        event_types=(webhooks.check_event_types(event_types) if event_types is not None
+                     else sub.event_types),
+        description=description if description is not None else sub.description,
+        active=active if active is not None else sub.active, at=uow.now)
+
+
+async def rotate_secret(uow: UnitOfWork, subscription_id: UUID, overlap_s: float) -> str:
+    """A new secret; deliveries are signed with the previous one too for ``overlap_s``."""
+    await _live(uow, subscription_id)
+    secret = webhooks.new_secret()
+    await store.rotate_secret(uow.conn, subscription_id, secret, uow.now,
+                              uow.now + timedelta(seconds=overlap_s))
+    return secret
+
+
+async def delete_subscription(uow: UnitOfWork, subscription_id: UUID) -> int:
+    """Deliver nothing more to it (its log is kept); return how many deliveries that were
+    still waiting are failed."""
+    await _live(uow, subscription_id)
+    return await store.delete_subscription(uow.conn, subscription_id, uow.now)

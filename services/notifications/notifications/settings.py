@@ -31,6 +31,21 @@ class NotificationsSettings(ServiceSettings):
     max_attempts: int = Field(6, ge=1, le=100)
     retry_base_s: float = Field(2.0, gt=0, description="First retry after this; doubling")
     retry_max_s: float = Field(600.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0, description="A receiver that has not "
+                                     "answered within this is retried later")
+    webhook_max_attempts: int = Field(8, ge=1, le=100)
+    webhook_retry_base_s: float = Field(5.0, gt=0, description="First retry of a webhook "
+                                        "delivery after this; doubling")
+    webhook_retry_max_s: float = Field(3600.0, gt=0)
+    webhook_allow_private_hosts: bool = Field(
+        False, description="Whether subscriptions may point at loopback or private "
+        "addresses (development and tests; never in production: a national token could "
+        "otherwise make the service call its own network)")
+    webhook_secret_overlap_s: float = Field(
+        86400.0, ge=0, description="After a secret is rotated, deliveries are signed with "
+        "the old one too for this long, so receivers can switch without losing any")
+    metrics_interval_s: float = Field(5.0, gt=0, description="How often the queue gauges "
+                                      "of /metrics are read from the database")
     reminder_check_interval_s: float = Field(
         3600.0, gt=0, description="How often every replica writes the label-expiry "
         "reminders that have come due")

@@ -260,15 +260,283 @@ async def retry_later(conn: Conn, notification_id: UUID, reason: str, when: date
         notification_id, when, reason)
 
 
+_NOTIFICATION = """notification_id, cause_event_id, cause_type, template, recipient,
+                   candidature_id, cite_id, subject, status, attempts, last_error,
+                   created_at, sent_at, failed_at, contact_id IS NULL AS address_erased"""
+
+
 async def log(conn: Reads, *, cite_id: str | None = None, cause_event_id: UUID | None = None,
-              contact_id: UUID | None = None, limit: int = 200) -> list[asyncpg.Record]:
+              contact_id: UUID | None = None, status: str | None = None,
+              after: tuple[datetime, UUID] | None = None, limit: int = 200
+              ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT notification_id, cause_event_id, cause_type, template, recipient,
-                  candidature_id, cite_id, subject, status, attempts, last_error, created_at,
-                  sent_at, failed_at
-           FROM notifications
-           WHERE ($1::text IS NULL OR cite_id = $1)
-             AND ($2::uuid IS NULL OR cause_event_id = $2)
-             AND ($3::uuid IS NULL OR contact_id = $3)
-           ORDER BY created_at, notification_id LIMIT $4""",
-        cite_id, cause_event_id, contact_id, limit)
+        f"""SELECT {_NOTIFICATION} FROM notifications
+            WHERE ($1::text IS NULL OR cite_id = $1)
+              AND ($2::uuid IS NULL OR cause_event_id = $2)
+              AND ($3::uuid IS NULL OR contact_id = $3)
+              AND ($4::text IS NULL OR status = $4)
+              AND ($5::timestamptz IS NULL OR (created_at, notification_id) > ($5, $6))
+            ORDER BY created_at, notification_id LIMIT $7""",
+        cite_id, cause_event_id, contact_id, status, after[0] if after else None,
+        after[1] if after else None, limit)
+
+
+async def get_notification(conn: Reads, notification_id: UUID, *, lock: bool = False
+                           ) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_NOTIFICATION} FROM notifications WHERE notification_id = $1"
+        + (" FOR UPDATE" if lock else ""), notification_id)
+
+
+async def resend_notification(conn: Conn, notification_id: UUID, at: datetime) -> None:
+    """A failed notification, due again with its attempts from zero (same id, same
+    Message-ID)."""
+    await conn.execute(
+        """UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $2,
+                  failed_at = NULL
+           WHERE notification_id = $1 AND status = 'failed'""", notification_id, at)
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: UUID
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    previous_expires_at: datetime | None
+
+
+_SUBSCRIPTION = """subscription_id, url, event_types, description, active, created_at,
+                   updated_at, deleted_at, previous_expires_at"""
+
+
+def _subscription(r: asyncpg.Record) -> Subscription:
+    return Subscription(r["subscription_id"], r["url"], list(r["event_types"]),
+                        r["description"], r["active"], r["created_at"], r["updated_at"],
+                        r["deleted_at"], r["previous_expires_at"])
+
+
+async def insert_subscription(conn: Conn, subscription_id: UUID, url: str,
+                              event_types: Sequence[str], description: str, secret: str,
+                              at: datetime) -> Subscription | None:
+    """The new subscription; None when a live one already has this URL."""
+    r = await conn.fetchrow(
+        f"""INSERT INTO webhook_subscriptions (subscription_id, url, event_types,
+                description, secret, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $6)
+            ON CONFLICT (url) WHERE deleted_at IS NULL DO NOTHING
+            RETURNING {_SUBSCRIPTION}""",
+        subscription_id, url, list(event_types), description, secret, at)
+    return _subscription(r) if r else None
+
+
+async def live_subscription_by_url(conn: Reads, url: str) -> UUID | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT subscription_id FROM webhook_subscriptions WHERE url = $1 "
+        "AND deleted_at IS NULL", url)
+
+
+async def get_subscription(conn: Reads, subscription_id: UUID, *, lock: bool = False
+                           ) -> Subscription | None:
+    r = await conn.fetchrow(
+        f"SELECT {_SUBSCRIPTION} FROM webhook_subscriptions WHERE subscription_id = $1"
+        + (" FOR UPDATE" if lock else ""), subscription_id)
+    return _subscription(r) if r else None
+
+
+async def update_subscription(conn: Conn, subscription_id: UUID, *, url: str,
+                              event_types: Sequence[str], description: str, active: bool,
+                              at: datetime) -> Subscription:
+    r = await conn.fetchrow(
+        f"""UPDATE webhook_subscriptions SET url = $2, event_types = $3, description = $4,
+                   active = $5, updated_at = $6
+            WHERE subscription_id = $1 RETURNING {_SUBSCRIPTION}""",
+        subscription_id, url, list(event_types), description, active, at)
+    assert r is not None, "updated under the caller's lock"
+    return _subscription(r)
+
+
+async def rotate_secret(conn: Conn, subscription_id: UUID, secret: str, at: datetime,
+                        previous_until: datetime) -> None:
+    await conn.execute(
+        """UPDATE webhook_subscriptions SET previous_secret = secret, secret = $2,
+                  previous_expires_at = $4, updated_at = $3
+           WHERE subscription_id = $1""",
+        subscription_id, secret, at, previous_until)
+
+
+async def delete_subscription(conn: Conn, subscription_id: UUID, at: datetime) -> int:
+    """Mark it deleted (kept for the log) and fail its deliveries not yet made; return how
+    many were failed."""
+    await conn.execute(
+        """UPDATE webhook_subscriptions SET deleted_at = $2, active = false, updated_at = $2
+           WHERE subscription_id = $1""", subscription_id, at)
+    return int(await conn.fetchval(
+        """WITH f AS (UPDATE webhook_deliveries SET status = 'failed', failed_at = $2,
+                             last_error = 'abonnement supprimé'
+                      WHERE subscription_id = $1 AND status IN ('pending', 'sending')
+                      RETURNING 1)
+           SELECT count(*) FROM f""", subscription_id, at))
+
+
+async def subscriptions(conn: Reads, after: tuple[datetime, UUID] | None, limit: int
+                        ) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"""SELECT {_SUBSCRIPTION} FROM webhook_subscriptions
+            WHERE deleted_at IS NULL
+              AND ($1::timestamptz IS NULL OR (created_at, subscription_id) > ($1, $2))
+            ORDER BY created_at, subscription_id LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)
+    return [_subscription(r) for r in rows]
+
+
+async def enqueue_deliveries(conn: Conn, event_id: UUID, event_type: str,
+                             cite_id: str | None, body: str, at: datetime,
+                             delivery_id_of: Any) -> int:
+    """A delivery of this event to every live subscription asking for its type, paused
+    ones included (theirs wait until resumed); once each: the id derives from both. Return
+    how many were new."""
+    subs = [r[0] for r in await conn.fetch(
+        """SELECT subscription_id FROM webhook_subscriptions
+           WHERE deleted_at IS NULL AND event_types @> ARRAY[$1::text]""",
+        event_type)]
+    if not subs:
+        return 0
+    return int(await conn.fetchval(
+        """WITH i AS (
+               INSERT INTO webhook_deliveries (delivery_id, subscription_id, event_id,
+                   event_type, cite_id, body, next_attempt_at, created_at)
+               SELECT d, s, $3, $4, $5, $6, $7, $7
+               FROM unnest($1::uuid[], $2::uuid[]) AS x(d, s)
+               ON CONFLICT (delivery_id) DO NOTHING RETURNING 1)
+           SELECT count(*) FROM i""",
+        [delivery_id_of(s, event_id) for s in subs], subs, event_id, event_type, cite_id,
+        body, at))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    delivery_id: UUID
+    subscription_id: UUID
+    url: str
+    body: str
+    attempts: int
+    secrets: list[str]
+    """The secrets in force: the current one, and the previous one during an overlap."""
+
+
+async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int
+                           ) -> list[ClaimedDelivery]:
+    """Claim due deliveries of active subscriptions (those of a paused one wait), and those
+    a sender claimed and did not finish within the lease. Skips rows another replica is
+    claiming."""
+    rows = await conn.fetch(
+        """UPDATE webhook_deliveries d SET status = 'sending', attempts = d.attempts + 1,
+                                           claimed_at = $1
+           FROM (SELECT d.delivery_id FROM webhook_deliveries d
+                 JOIN webhook_subscriptions s USING (subscription_id)
+                 WHERE s.active AND s.deleted_at IS NULL
+                   AND ((d.status = 'pending' AND d.next_attempt_at <= $1)
+                        OR (d.status = 'sending'
+                            AND d.claimed_at < $1 - make_interval(secs => $2)))
+                 ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED) due,
+                webhook_subscriptions s
+           WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
+           RETURNING d.delivery_id, d.subscription_id, s.url, d.body, d.attempts, s.secret,
+                     CASE WHEN s.previous_expires_at > $1 THEN s.previous_secret END
+                         AS previous_secret""",
+        now, lease_s, limit)
+    return [ClaimedDelivery(r["delivery_id"], r["subscription_id"], r["url"], r["body"],
+                            r["attempts"],
+                            [r["secret"]] + ([r["previous_secret"]] if r["previous_secret"]
+                                             else []))
+            for r in rows]
+
+
+async def mark_delivered(conn: Conn, delivery_id: UUID, status: int, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $3,
+                  last_status = $2, last_error = NULL
+           WHERE delivery_id = $1 AND status = 'sending' RETURNING true""",
+        delivery_id, status, at))
+
+
+async def mark_delivery_failed(conn: Conn, delivery_id: UUID, status: int | None,
+                               reason: str, at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """UPDATE webhook_deliveries SET status = 'failed', failed_at = $4, last_status = $2,
+                  last_error = $3
+           WHERE delivery_id = $1 AND status = 'sending' RETURNING true""",
+        delivery_id, status, reason, at))
+
+
+async def retry_delivery_later(conn: Conn, delivery_id: UUID, status: int | None,
+                               reason: str, when: datetime) -> None:
+    await conn.execute(
+        """UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4,
+                  last_status = $2, last_error = $3
+           WHERE delivery_id = $1 AND status = 'sending'""",
+        delivery_id, status, reason, when)
+
+
+async def deactivate_subscription(conn: Conn, subscription_id: UUID, at: datetime) -> None:
+    await conn.execute(
+        """UPDATE webhook_subscriptions SET active = false, updated_at = $2
+           WHERE subscription_id = $1""", subscription_id, at)
+
+
+_DELIVERY = """delivery_id, subscription_id, event_id, event_type, cite_id, status, attempts,
+               next_attempt_at, last_status, last_error, created_at, delivered_at, failed_at"""
+
+
+async def deliveries(conn: Reads, subscription_id: UUID,
+                     after: tuple[datetime, UUID] | None, limit: int,
+                     status: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_DELIVERY} FROM webhook_deliveries
+            WHERE subscription_id = $1 AND ($4::text IS NULL OR status = $4)
+              AND ($2::timestamptz IS NULL OR (created_at, delivery_id) > ($2, $5))
+            ORDER BY created_at, delivery_id LIMIT $3""",
+        subscription_id, after[0] if after else None, limit, status,
+        after[1] if after else None)
+
+
+async def get_delivery(conn: Reads, delivery_id: UUID, *, lock: bool = False
+                       ) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE delivery_id = $1"
+        + (" FOR UPDATE" if lock else ""), delivery_id)
+
+
+async def resend_delivery(conn: Conn, delivery_id: UUID, at: datetime) -> None:
+    """A failed delivery, due again with its attempts from zero."""
+    await conn.execute(
+        """UPDATE webhook_deliveries SET status = 'pending', attempts = 0,
+                  next_attempt_at = $2, failed_at = NULL
+           WHERE delivery_id = $1 AND status = 'failed'""", delivery_id, at)
+
+
+# --- the queues, for /metrics ------------------------------------------------------------
+
+
+async def queue_figures(conn: Reads, now: datetime) -> dict[str, dict[str, float]]:
+    """Per channel: how many wait (pending or sending), how many of them are being retried,
+    and the age in seconds of the oldest waiting one (0 when none)."""
+    rows = await conn.fetch(
+        """SELECT 'email' AS channel, count(*) AS waiting,
+                  count(*) FILTER (WHERE attempts > 0) AS retrying,
+                  coalesce(extract(epoch FROM $1 - min(created_at)), 0) AS oldest
+           FROM notifications WHERE status IN ('pending', 'sending')
+           UNION ALL
+           SELECT 'webhook', count(*), count(*) FILTER (WHERE attempts > 0),
+                  coalesce(extract(epoch FROM $1 - min(created_at)), 0)
+           FROM webhook_deliveries WHERE status IN ('pending', 'sending')""", now)
+    return {r["channel"]: {"waiting": float(r["waiting"]), "retrying": float(r["retrying"]),
+                           "oldest": float(r["oldest"])} for r in rows}

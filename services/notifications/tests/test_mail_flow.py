@@ -194,7 +194,7 @@ async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_s
     log = await notifications.http.get("/notifications", params={"cite_id": cite_id},
                                        headers=AS_NATIONAL)
     assert log.status_code == 200, log.text
-    assert sorted(n["recipient"]["troika_role"] for n in log.json()) == [
+    assert sorted(n["recipient"]["troika_role"] for n in log.json()["items"]) == [
         "maire", "prefet", "recteur"]
     assert tag not in log.text
     own = await notifications.http.get("/notifications", params={"cite_id": cite_id},

@@ -19,7 +19,7 @@ from notifications.sender import send_due
 from notifications.settings import NotificationsSettings
 from test_mail_flow import _cards
 
-from cites_runtime.testing import FakeClock, ServiceUnderTest, in_memory
+from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.plugin import SettingsFactory
 
 
@@ -147,5 +147,39 @@ async def test_a_sender_dead_after_the_servers_acceptance_resends_once_same_mess
             assert len(handler.messages) == 2 and len(ids) == 1  # the same message twice
             sent, = await service.outbox("NotificationSent")
             assert sent.data.attempts == 2
+    finally:
+        controller.stop()
+
+
+async def test_a_failed_mail_is_sent_again_on_request_with_the_same_message_id(
+    service_settings: SettingsFactory, smtp_port: int,
+) -> None:
+    handler = Recording(refuse="550 5.1.1 mailbox unavailable")
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        async for service in _service(service_settings, smtp_port):
+            await _submitted(service)
+            await send_due(service.runtime)
+            failed, = await service.outbox("NotificationFailed")
+            nid = failed.data.notification_id
+            handler.refuse = None  # the mailbox is back
+            resent = await service.http.post(f"/notifications/{nid}/resend",
+                                             headers=AS_NATIONAL)
+            assert resent.status_code == 202, resent.text
+            assert (resent.json()["status"], resent.json()["attempts"]) == ("pending", 0)
+            assert await send_due(service.runtime) == 1
+            sent, = await service.outbox("NotificationSent")
+            assert sent.data.notification_id == nid and sent.data.attempts == 1
+            msg, = handler.messages
+            assert msg["Message-ID"].startswith(f"<{nid}@")
+            again = await service.http.post(f"/notifications/{nid}/resend",
+                                            headers=AS_NATIONAL)
+            assert again.status_code == 409 and "sent" in again.json()["detail"]
+            unknown = await service.http.post(f"/notifications/{uuid4()}/resend",
+                                              headers=AS_NATIONAL)
+            viewer = await service.http.post(f"/notifications/{nid}/resend",
+                                             headers=AS_VIEWER)
+            assert (unknown.status_code, viewer.status_code) == (404, 403)
     finally:
         controller.stop()

@@ -49,20 +49,27 @@ RETRY_AFTER_FAILURE_S = 30.0
 
 
 def periodic(name: str, work: Callable[[Runtime[Any]], Awaitable[object]],
-             interval_s: Callable[[Any], float]) -> BackgroundJob:
+             interval_s: Callable[[Any], float], *, drain: bool = False) -> BackgroundJob:
     """A background job running ``work`` at start, then every ``interval_s(settings)``
     seconds, until cancelled. A round that fails (the database away) is logged and tried
     again sooner (``RETRY_AFTER_FAILURE_S`` at most): the job must not die. What a round
     returns, if anything, is logged. Every replica runs it: ``work`` must be safe to run
-    concurrently (each service's does so by locking and unique keys)."""
+    concurrently (each service's does so by locking and unique keys).
+
+    ``drain``: ``work`` takes a batch from a queue and returns how many it took; while it
+    takes some, the next round starts at once (not logged), and the interval is only the
+    wait of an empty queue."""
     async def job(runtime: Runtime[Any]) -> None:
         while True:
             interval = interval_s(runtime.settings)
             try:
                 result = await work(runtime)
-                if result:
-                    log.info(f"{name} done", result=result)
-                delay = interval
+                if result and drain:
+                    delay = 0.0
+                else:
+                    if result:
+                        log.info(f"{name} done", result=result)
+                    delay = interval
             except Exception as exc:
                 log.warning(f"{name} failed", error=repr(exc))
                 delay = min(interval, RETRY_AFTER_FAILURE_S)

@@ -20,9 +20,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: Any, *, startup_timeout: float = 60.0) -> AsyncIterator[str]:
-    """Run ``app`` (lifespan included) and yield its base URL until the block ends."""
-    port = free_port()
+async def serve_app(app: Any, *, startup_timeout: float = 60.0, port: int | None = None
+                    ) -> AsyncIterator[str]:
+    """Run ``app`` (lifespan included) and yield its base URL until the block ends; on
+    ``port`` if given (to serve again where a stopped server was), else a free one."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                            access_log=False, lifespan="on"))
     task = asyncio.create_task(server.serve())

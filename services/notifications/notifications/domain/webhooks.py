@@ -1,0 +1,138 @@
+"""Signed webhooks, the rules (pure): which events a subscription may ask for, what a
+secret is, how a delivery is signed, where one may be sent.
+
+Signing follows the Standard Webhooks specification (https://www.standardwebhooks.com):
+three headers, ``webhook-id`` (the delivery's id, the same on every attempt: a receiver
+deduplicates on it), ``webhook-timestamp`` (the attempt's Unix time, so a receiver can
+refuse old replays) and ``webhook-signature``, a space-separated list of ``v1,<base64
+HMAC-SHA256 of "{id}.{timestamp}.{body}">``, one per secret in force (two for a while
+after a rotation). A secret is ``whsec_`` followed by the base64 of its key (24 to 64
+bytes). The signing is the specification's few lines over the standard library's
+``hmac``; the tests verify it with the specification's own library (``standardwebhooks``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID, uuid5
+
+from cites_runtime.errors import RuleBroken
+
+from .rules import RULES
+
+__all__ = ["SUBSCRIBABLE", "body_of", "check_event_types", "check_url", "delivery_id",
+           "key_of", "new_secret", "private_address", "signature_headers"]
+
+SECRET_PREFIX = "whsec_"
+KEY_BYTES = 32
+MIN_KEY_BYTES, MAX_KEY_BYTES = 24, 64
+
+SUBSCRIBABLE: frozenset[str] = frozenset(rule.event_type for rule in RULES)
+"""The events a subscription may ask for: those that notify someone (the rules table).
+Events carrying personal data (the contact cards) are never sent to outside systems."""
+
+_DELIVERIES = UUID("0b6f7f4e-3f1a-4a8e-b2d4-8c1e5a7d9f20")
+
+
+def delivery_id(subscription_id: UUID, event_id: UUID) -> UUID:
+    """A delivery's identity: one per subscription and event, whoever writes it."""
+    return uuid5(_DELIVERIES, f"{subscription_id}/{event_id}")
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def key_of(secret: str) -> bytes:
+    """The key a secret holds; a secret not of the form ``whsec_<base64 of 24–64 bytes>``
+    is refused (422)."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise _broken("secret", f"a secret starts with {SECRET_PREFIX!r} followed by the "
+                      "base64 of its key")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise _broken("secret", "a secret's key is base64 after 'whsec_'") from None
+    if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
+        raise _broken("secret", f"a secret's key is {MIN_KEY_BYTES} to {MAX_KEY_BYTES} "
+                      f"bytes, not {len(key)}")
+    return key
+
+
+def signature_headers(webhook_id: str, at: datetime, body: str, secrets_in_force:
+                      Iterable[str]) -> dict[str, str]:
+    """The three Standard Webhooks headers of one attempt."""
+    timestamp = str(int(at.timestamp()))
+    signed = f"{webhook_id}.{timestamp}.{body}".encode()
+    signatures = [
+        "v1," + base64.b64encode(hmac.new(key_of(s), signed, hashlib.sha256).digest()).decode()
+        for s in secrets_in_force]
+    return {"webhook-id": webhook_id, "webhook-timestamp": timestamp,
+            "webhook-signature": " ".join(signatures)}
+
+
+def body_of(event_type: str, version: int, event_id: UUID, occurred_at: datetime,
+            data: dict[str, Any]) -> str:
+    """What a receiver gets, in the specification's shape (``type``, ``timestamp``,
+    ``data``): ``data`` is the event's payload as its committed JSON Schema describes it,
+    with its version and id beside it."""
+    return json.dumps({"type": event_type, "version": version, "event_id": str(event_id),
+                       "timestamp": occurred_at.isoformat().replace("+00:00", "Z"),
+                       "data": data}, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_event_types(types: Iterable[str]) -> list[str]:
+    """The types, sorted and without repeats; one not in :data:`SUBSCRIBABLE` is a 422 that
+    lists those that are."""
+    wanted = sorted(set(types))
+    unknown = [t for t in wanted if t not in SUBSCRIBABLE]
+    if not wanted or unknown:
+        raise _broken("event_types",
+                      (f"not events one may subscribe to: {', '.join(unknown)}; " if unknown
+                       else "name at least one event type; ")
+                      + f"those one may: {', '.join(sorted(SUBSCRIBABLE))}")
+    return wanted
+
+
+def check_url(url: str, allow_private: bool) -> str:
+    """An absolute http(s) URL without credentials; a literal loopback, private or
+    link-local address (or ``localhost``) only when ``allow_private``. The sender checks
+    again what a host name resolves to at each attempt."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _broken("url", "a webhook URL is an absolute http:// or https:// URL")
+    if parts.username or parts.password:
+        raise _broken("url", "a webhook URL carries no credentials: the signature "
+                      "authenticates the sender")
+    if parts.fragment:
+        raise _broken("url", "a webhook URL has no #fragment")
+    host = parts.hostname
+    if not allow_private and (host == "localhost" or host.endswith(".localhost")
+                              or private_address(host)):
+        raise _broken("url", f"{host} is a loopback, private or link-local address: "
+                      "webhooks go to outside systems")
+    return url
+
+
+def private_address(host: str) -> bool:
+    """Whether ``host`` is a literal IP address one must not call from here."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return (address.is_private or address.is_loopback or address.is_link_local
+            or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def _broken(field: str, message: str) -> RuleBroken:
+    return RuleBroken.of(field, f"webhook-{field}", message)

@@ -1,0 +1,45 @@
+"""What ``/metrics`` tells of notifications' two queues (mail and webhooks).
+
+Counters, per process, of what its senders did; gauges of the queues as the database holds
+them, read every ``metrics_interval_s`` by every replica (each reports the same figures:
+take ``max`` across replicas, not ``sum``).
+
+- ``notifications_outcomes_total{channel, outcome}``: attempts that ended ``sent``
+  (``delivered`` for webhooks), ``retry`` or ``failed``;
+- ``notifications_waiting{channel}``: notifications or deliveries not yet sent or failed;
+- ``notifications_retrying{channel}``: those of them that failed at least once and wait
+  their next attempt;
+- ``notifications_queue_age_seconds{channel}``: age of the oldest waiting one (0 when none)
+  — the figure to alert on: mail or a receiver that has been away too long.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+from cites_runtime.app import Runtime, periodic
+
+from . import store
+from .settings import NotificationsSettings
+
+__all__ = ["OUTCOMES", "queue_gauges"]
+
+OUTCOMES = Counter("notifications_outcomes_total", "Sending attempts by their outcome",
+                   ["channel", "outcome"])
+WAITING = Gauge("notifications_waiting", "Notifications not yet sent or failed", ["channel"])
+RETRYING = Gauge("notifications_retrying", "Waiting notifications that failed at least once",
+                 ["channel"])
+QUEUE_AGE = Gauge("notifications_queue_age_seconds",
+                  "Age of the oldest notification not yet sent or failed", ["channel"])
+
+
+async def read_queues(runtime: Runtime[NotificationsSettings]) -> None:
+    for channel, figures in (await store.queue_figures(runtime.pool,
+                                                            runtime.settings.clock())).items():
+        WAITING.labels(channel).set(figures["waiting"])
+        RETRYING.labels(channel).set(figures["retrying"])
+        QUEUE_AGE.labels(channel).set(figures["oldest"])
+
+
+queue_gauges = periodic("queue gauges", read_queues, lambda s: float(s.metrics_interval_s))
+"""Set the queue gauges at start, then every ``metrics_interval_s``."""
