@@ -334,6 +334,13 @@ def _tombstone_message(topic: Topic) -> dict[str, Any]:
         "bindings": {"kafka": {
             "key": {"type": "string", "description": f"The erased `{topic.key}`."},
             "bindingVersion": BINDING_VERSION}},
+        "examples": [{
+            "name": "TombstoneExample",
+            "summary": f"A {topic.key} erased: the record's key is that id, its value null",
+            "headers": {"event_id": "5a0e8f43-2c1b-4d6e-9f70-81a2b3c4d5e6",
+                        "correlation_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"},
+            "payload": None,
+        }],
     }
 
 

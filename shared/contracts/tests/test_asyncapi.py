@@ -57,6 +57,10 @@ def test_one_message_per_event_named_after_its_type(document: dict[str, Any]) ->
         assert m["headers"]["properties"]["type"]["const"] == spec.type
         assert spec.key_field in m["bindings"]["kafka"]["key"]["description"]
         assert len(m["examples"]) == 1
+    for topic in (PARTNERS_CONTACTS, LABELLING_CONTACTS):
+        example, = messages[f"{topic.name}.tombstone"]["examples"]
+        assert example["payload"] is None and set(example["headers"]) == {
+            "event_id", "correlation_id"}
 
 
 def test_each_channel_is_its_topic_as_declared(document: dict[str, Any]) -> None:
