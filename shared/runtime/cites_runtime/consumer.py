@@ -359,7 +359,8 @@ class ConsumerRunner:
         self.dlq_topic = topic_prefix + consumer.dlq_topic
         self.max_attempts = max_attempts
         self.max_event_bytes = max_event_bytes
-        """A record larger than this is no event of ours: dead-lettered unread."""
+        """A record larger than this is no event of ours: dead-lettered unread; an event a
+        handler would emit larger than this dead-letters the record that caused it."""
         self.retry_budget_s = retry_budget_s
         self._deadline = float("inf")
         self._backoff = (backoff_base, backoff_cap)
@@ -612,7 +613,10 @@ class ConsumerRunner:
         by_type: dict[str, int] = {}
         received = applied = stale = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone)
+            # Events a handler emits are bound like a command's: one too large would be
+            # refused by the broker for good, so its cause is dead-lettered instead.
+            uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone,
+                             max_event_bytes=self.max_event_bytes)
             async for chunk in chunks:
                 received += len(chunk)
                 unique: dict[UUID, _Item] = {}  # in the chunk's order: a key's stays

@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTimestampError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 from prometheus_client import Counter, Gauge
 
 from cites_contracts import Topic
@@ -28,7 +38,17 @@ from .logs import get_logger
 from .retry import Backoff, is_transient
 from .uow import outbox_channel
 
-__all__ = ["OutboxRelay"]
+__all__ = ["ROW_REFUSALS", "OutboxRelay"]
+
+ROW_REFUSALS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+    CorruptRecordException, InvalidMessageError, InvalidTimestampError,
+    UnsupportedForMessageFormatError)
+"""What the broker refuses for good because of a record itself: that row is parked and
+the others go on. A timeout is the broker away: the relay keeps its lock and tries again.
+Any other error the client does not retry (an ACL missing, a topic that does not exist)
+is no row's fault either: nothing is parked, the relay recreates its producer, gives its
+lock up and tries again later (or a standby does)."""
 
 log = get_logger(__name__)
 
@@ -178,8 +198,8 @@ class OutboxRelay:
             try:
                 await self.publisher.publish_batch([self._record(row)])
             except Exception as exc:
-                if is_transient(exc):
-                    raise
+                if not isinstance(exc, ROW_REFUSALS):
+                    raise  # not this row's fault: park nothing (see ROW_REFUSALS)
                 await self.publisher.reset()  # the refused batch left it out of sequence
                 await conn.execute(
                     f"UPDATE {self._s}.outbox SET parked_at = now(), park_error = $2 "
@@ -317,14 +337,14 @@ class OutboxRelay:
                     if conn.is_closed():
                         raise
                     FAILURES.labels(self.schema).inc()
-                    if isinstance(exc, KafkaError) and not exc.retriable:
+                    if isinstance(exc, ROW_REFUSALS):
                         # The broker refused a batch for good: find the row, park it, go on.
                         log.warning("the broker refused a batch, publishing one by one",
                                     schema=self.schema, error=repr(exc))
                         await self.publish_one_by_one(conn)
                         continue
-                    if not is_transient(exc) and not isinstance(exc, KafkaError):
-                        raise
+                    if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
+                        raise  # run(): a fresh producer, the lock given up, later again
                     # Broker away: keep the lock, nothing was marked, try again later.
                     log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
                     await broker_backoff.sleep()

@@ -196,6 +196,35 @@ async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fi
     assert sorted(await tally(pool)) == ["flagged", "next"]
 
 
+async def test_an_event_a_handler_would_emit_over_the_size_limit_dead_letters_its_cause(
+    make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
+    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+) -> None:
+    """The size bound holds for events born in a consumer too, not only in commands: the
+    record whose handler would emit one too large is dead-lettered with why, its batch's
+    others applied, and nothing too large reaches the outbox (where the broker would refuse
+    it for good)."""
+    s = make_settings(event_max_bytes=4_000)
+    await send(raw_producer, s, thing("small", note="echo:100"), thing("big", note="echo:6000"),
+               thing("next"))
+    rt = Runtime(testapp.definition, s)
+    await rt.start()
+    try:
+        await eventually(lambda: _has(pool, "next"))
+        letters = await read_topic(s.kafka_bootstrap_servers, s.topic("tally.dlq"),
+                                   until=lambda r: len(r) >= 1)
+    finally:
+        await rt.stop()
+    reason = dict(letters[0].headers)["dlq.reason"].decode()
+    detail = dict(letters[0].headers)["dlq.error"].decode()
+    assert reason == "rejected" and "4000" in detail, (reason, detail)
+    echoed = [r["key"] for r in await pool.fetch("SELECT convert_from(key, 'UTF8') AS key "
+                                                  "FROM outbox")]
+    assert echoed == ["small-echo"]
+    applied = set(await tally(pool))
+    assert {"small", "next"} <= applied and not {"big", "big-echo"} & applied
+
+
 def _transient_retries() -> float:
     value = REGISTRY.get_sample_value("consumer_retries_total",
                                       {"consumer": "tally", "kind": "transient"})

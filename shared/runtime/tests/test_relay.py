@@ -9,12 +9,13 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import TopicAuthorizationFailedError
 from runtime_testapp import THINGS, ThingHappened
 
 from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, ensure_topics, make_producer
 from cites_runtime.relay import OutboxRelay
 from cites_runtime.settings import ServiceSettings
-from cites_runtime.testing import read_topic
+from cites_runtime.testing import eventually, read_topic
 from cites_runtime.uow import UnitOfWork, outbox_channel, unit_of_work
 
 pytestmark = pytest.mark.integration
@@ -260,3 +261,55 @@ async def test_the_relays_session_notices_a_vanished_peer(migrated: ServiceSetti
     assert settings == {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10",
                         "tcp_keepalives_count": "3"}
     assert timeout == 7
+
+
+class Unauthorised(Recorder):
+    """A producer whose credentials the cluster refuses (an ACL missing): every batch fails
+    with a non-retriable error that is no fault of the rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = self.resets = 0
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        self.attempts += 1
+        raise TopicAuthorizationFailedError()
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        await self.enqueue(records)
+
+    async def reset(self) -> None:
+        self.resets += 1
+
+
+async def test_a_refusal_that_is_not_the_rows_fault_parks_nothing_and_hands_the_lead_over(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    """Only what a row itself makes the broker refuse (too large, corrupt) is parked. Any
+    other error the client does not retry — here the topic's authorisation — parks nothing:
+    the relay recreates its producer and gives its lock up, and a standby (whose
+    credentials work) publishes every row in order."""
+    refused, working = Unauthorised(), Recorder()
+    first = OutboxRelay(migrated.dsn, migrated.db_schema, refused, poll_interval=0.05)
+    second = OutboxRelay(migrated.dsn, migrated.db_schema, working, poll_interval=0.05)
+    await emit(pool, migrated.db_schema, *(ThingHappened(thing_id="K", n=i) for i in range(5)))
+    leading = asyncio.create_task(first.run())
+    try:
+        await eventually(lambda: _true(first.is_leader), what="the first relay leads")
+        standby = asyncio.create_task(second.run())
+        try:
+            await eventually(lambda: _true(len(working.records) == 5), timeout=20,
+                             what="the standby publishes every row")
+        finally:
+            standby.cancel()
+            await asyncio.gather(standby, return_exceptions=True)
+    finally:
+        leading.cancel()
+        await asyncio.gather(leading, return_exceptions=True)
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL") == 0
+    assert [json.loads(r.value)["data"]["n"] for r in working.records] == [0, 1, 2, 3, 4]
+    assert refused.attempts >= 1 and refused.resets >= 1
+
+
+async def _true(value: bool) -> bool:
+    return value

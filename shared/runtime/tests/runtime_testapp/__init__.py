@@ -54,6 +54,9 @@ async def count_thing(event: ThingHappened, ctx: HandlerContext) -> None:
         flag = await ctx.conn.fetchval("SELECT 1 FROM flags WHERE name = 'fixed'")
         if not flag:
             raise ValueError("flag 'fixed' is missing")
+    if event.note.startswith("echo:"):  # answers with an event of that many note bytes
+        ctx.uow.emit(ThingHappened(thing_id=f"{event.thing_id}-echo", n=event.n,
+                                   note="x" * int(event.note[5:])))
     if event.note == "reads-flags":  # waits at most 100 ms for a lock on flags: 55P03
         await ctx.conn.execute("SET LOCAL lock_timeout = '100ms'")
         await ctx.conn.fetchval("SELECT count(*) FROM flags")
