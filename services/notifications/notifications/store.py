@@ -239,25 +239,40 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[C
                     r["attempts"], r["email"]) for r in rows]
 
 
-async def mark_sent(conn: Conn, notification_id: UUID, at: datetime) -> bool:
-    return bool(await conn.fetchval(
+async def mark_sent(conn: Conn, ids: Sequence[UUID], at: datetime) -> set[UUID]:
+    """Mark these sent; return those that were still claimed (a resend by another round
+    after the lease may have recorded one already)."""
+    if not ids:
+        return set()
+    return {r[0] for r in await conn.fetch(
         """UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
-           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
-        notification_id, at))
+           WHERE notification_id = ANY ($1) AND status = 'sending'
+           RETURNING notification_id""", list(ids), at)}
 
 
-async def mark_failed(conn: Conn, notification_id: UUID, reason: str, at: datetime) -> bool:
-    return bool(await conn.fetchval(
-        """UPDATE notifications SET status = 'failed', failed_at = $2, last_error = $3
-           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
-        notification_id, at, reason))
+async def mark_failed(conn: Conn, failed: Sequence[tuple[UUID, str]], at: datetime
+                      ) -> set[UUID]:
+    """Mark these failed, each with its reason; return those that were still claimed."""
+    if not failed:
+        return set()
+    return {r[0] for r in await conn.fetch(
+        """UPDATE notifications n SET status = 'failed', failed_at = $3, last_error = f.reason
+           FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)
+           WHERE n.notification_id = f.id AND n.status = 'sending'
+           RETURNING n.notification_id""",
+        [i for i, _ in failed], [r for _, r in failed], at)}
 
 
-async def retry_later(conn: Conn, notification_id: UUID, reason: str, when: datetime) -> None:
+async def retry_later(conn: Conn, retried: Sequence[tuple[UUID, str, datetime]]) -> None:
+    """Each due again at its time, with the reason it was not sent."""
+    if not retried:
+        return
     await conn.execute(
-        """UPDATE notifications SET status = 'pending', next_attempt_at = $2, last_error = $3
-           WHERE notification_id = $1 AND status = 'sending'""",
-        notification_id, when, reason)
+        """UPDATE notifications n SET status = 'pending', next_attempt_at = r.at,
+                  last_error = r.reason
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS r(id, reason, at)
+           WHERE n.notification_id = r.id AND n.status = 'sending'""",
+        [i for i, _, _ in retried], [r for _, r, _ in retried], [a for _, _, a in retried])
 
 
 _NOTIFICATION = """notification_id, cause_event_id, cause_type, template, recipient,
