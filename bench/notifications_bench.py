@@ -158,7 +158,7 @@ async def _rendered(settings: NotificationsSettings) -> list[tuple[str, bytes]]:
     claimed = [store.Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
                              r["template"], dict(r["recipient"]), r["candidature_id"],
                              r["cite_id"], r["subject"], r["body_text"], r["body_html"],
-                             r["attempts"], r["email"]) for r in rows]
+                             r["attempts"], r["email"], r["contact_id"]) for r in rows]
     # The sender's own policy (CRLF, the Message-ID on one line): the same bytes it sends.
     policy = sender_module._POLICY
     return [(cast(str, c.email), sender_module.message_of(c, settings).as_bytes(policy=policy))

@@ -13,7 +13,10 @@ take ``max`` across replicas, not ``sum``).
 - ``notifications_retrying{channel}``: those of them that failed at least once and wait
   their next attempt;
 - ``notifications_queue_age_seconds{channel}``: age of the oldest waiting one (0 when none)
-  — the figure to alert on: mail or a receiver that has been away too long.
+  — the figure to alert on: mail or a receiver that has been away too long;
+- ``notifications_awaiting_causes``: events whose recipients wait for a fact from another
+  topic (one that stays high: a candidature, cité or alliance that never came — look at
+  the producer's dead letters).
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ ROUND = Histogram("notifications_round_seconds", "Time a sending round spends in
 WAITING = Gauge("notifications_waiting", "Notifications not yet sent or failed", ["channel"])
 RETRYING = Gauge("notifications_retrying", "Waiting notifications that failed at least once",
                  ["channel"])
+AWAITING = Gauge("notifications_awaiting_causes", "Events whose recipients wait for a fact "
+                 "from another topic (a candidature, a cité, an alliance)")
 QUEUE_AGE = Gauge("notifications_queue_age_seconds",
                   "Age of the oldest notification not yet sent or failed", ["channel"])
 
 
 async def read_queues(runtime: Runtime[NotificationsSettings]) -> None:
+    AWAITING.set(await store.awaiting_count(runtime.pool))
     for channel, figures in (await store.queue_figures(runtime.pool,
                                                             runtime.settings.clock())).items():
         WAITING.labels(channel).set(figures["waiting"])

@@ -18,7 +18,8 @@ server deduplicates by Message-ID sees none twice.
 Failures: a refused connection, a timeout or a 4xx answer is retried with exponential
 backoff (``retry_base_s`` doubling up to ``retry_max_s``), up to ``max_attempts``; a 5xx
 answer, or the last attempt, fails the notification with the reason — which never quotes
-the address. Mail to a contact erased meanwhile is failed unsent.
+the address. Mail to a contact erased meanwhile is failed unsent; mail whose address has
+not come yet (its card is on another topic than the mail's cause) waits, like a 4xx.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def _redacted(text: str, address: str | None) -> str:
     return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "<adresse>", text)[:1900]
 
 
-_ERASED = "adresse effacée (droit à l'effacement) ou jamais connue : rien n'a été envoyé"
+_ERASED = "destinataire effacé (droit à l'effacement) : rien n'a été envoyé"
+_NOT_YET = "adresse pas encore reçue"
 
 
 class _Lane:
@@ -93,8 +95,10 @@ class _Lane:
 
     async def send(self, n: store.Claimed) -> tuple[str, str]:
         """(outcome, reason) of one mail."""
-        if n.email is None:
+        if n.contact_id is None:
             return SendOutcome.FAILED, _ERASED
+        if n.email is None:  # its card comes on another topic than the cause: later
+            return SendOutcome.RETRY, _NOT_YET
         if self.down is not None:
             return SendOutcome.RETRY, self.down
         s = self.s
