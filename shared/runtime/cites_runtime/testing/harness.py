@@ -98,13 +98,18 @@ class FakeClock:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0,
-                     what: str = "condition", every: float = 0.05) -> None:
-    """Bounded polling: wait for ``check`` rather than for a fixed time."""
-    deadline = time.monotonic() + timeout
+                     what: str | Callable[[], str] = "condition", every: float = 0.05
+                     ) -> float:
+    """Bounded polling: wait for ``check`` rather than for a fixed time; return how long
+    it took. ``what`` names the condition in the failure, or is called then to say what
+    was last seen."""
+    started = time.monotonic()
     while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        if time.monotonic() - started > timeout:
+            said = what() if callable(what) else what
+            raise AssertionError(f"{said}: not within {timeout:.0f}s")
         await asyncio.sleep(every)
+    return time.monotonic() - started
 
 
 async def all_published(runtime: Runtime[Any], *, timeout: float = 30.0) -> None:
