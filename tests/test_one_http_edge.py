@@ -20,7 +20,7 @@ from partners.app import definition as partners
 from partners.settings import PartnersSettings
 
 from cites_contracts import Event
-from cites_runtime.app import ServiceDefinition
+from cites_runtime.app import ServiceDefinition, build_app
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import (
     AS_NATIONAL,
@@ -143,3 +143,29 @@ async def test_every_kind_of_refusal_answers_alike_in_every_service(
     assert answers["elsewhere"][1]["detail"].startswith("the préfecture of ")
     assert "acts only in its own département" in answers["elsewhere"][1]["detail"]
     assert answers["unauthenticated"][1]["detail"].startswith("missing Authorization header")
+
+
+WHOLE = {("labelling", "/opendata/cites.json"): "an open-data file: the whole dataset",
+         ("notifications", "/rules"): "the rules table, fixed by the code"}
+"""The lists answered whole, by design (the README's paging statement names them)."""
+
+
+@pytest.mark.parametrize("service", sorted(CASES))
+def test_every_list_is_read_a_page_at_a_time_but_the_documents_answered_whole(
+        service: str, service_settings: SettingsFactory) -> None:
+    case = CASES[service]
+    document = build_app(case.definition, service_settings(case.settings)).openapi()
+    lists, pages = [], []
+    for path, operations in document["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array":
+            lists.append(path)
+        elif schema.get("$ref", "").split("/")[-1].startswith("Page_"):
+            pages.append(path)
+            page = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
+            assert sorted(page["properties"]) == ["items", "next_cursor"], path
+            parameters = {p["name"] for p in operations["get"].get("parameters", [])}
+            assert {"cursor", "limit"} <= parameters, path
+    assert lists == [path for (name, path) in WHOLE if name == service]
+    assert pages, f"{service} has no list read a page at a time"
