@@ -11,7 +11,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from notifications.sender import send_due
-from test_mail_flow import AT, _cards
+from notifications_kit import AT, troika_cards
 
 from cites_contracts import registry
 from cites_contracts.events.labelling import TerritoryLabelled, Wave
@@ -47,7 +47,7 @@ async def test_a_label_consumed_before_its_candidature_is_mailed_when_the_troika
     notifications: ServiceUnderTest,
 ) -> None:
     candidature = uuid4()
-    cards, submitted = _cards(candidature, uuid4().hex[:8])
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
     label = _label(candidature, submitted)
     await notifications.publish(*cards, label)  # the labels topic ahead of candidatures
     assert await _log(notifications, "cite-labelled") == []
@@ -64,7 +64,7 @@ async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
     notifications: ServiceUnderTest,
 ) -> None:
     candidature = uuid4()
-    cards, submitted = _cards(candidature, uuid4().hex[:8])
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
     label = _label(candidature, submitted)
     college, principal = uuid4(), uuid4()
     registered = PartnerRegistered.model_validate({
@@ -87,7 +87,7 @@ async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
 async def test_a_mail_whose_address_has_not_come_waits_for_it_then_is_sent(
     notifications: ServiceUnderTest, clock: FakeClock,
 ) -> None:
-    cards, submitted = _cards(uuid4(), uuid4().hex[:8])
+    cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
     await notifications.publish(*cards[:2], submitted)  # the maire's card is late
     assert await send_due(notifications.runtime) == 3
     maire = await notifications.runtime.pool.fetchrow(

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from notifications.app import definition
 from notifications.sender import send_due
 from notifications.settings import NotificationsSettings
-from test_mail_flow import _cards
+from notifications_kit import troika_cards
 
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.plugin import SettingsFactory
@@ -71,7 +71,7 @@ async def _service(service_settings: SettingsFactory, port: int, **extra: Any
 
 
 async def _submitted(service: ServiceUnderTest) -> None:
-    cards, submitted = _cards(uuid4(), uuid4().hex[:8])
+    cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
     await service.publish(*cards[:1], submitted.model_copy(update={
         "troika": submitted.troika[:1]}))
 
@@ -200,10 +200,10 @@ async def test_a_round_sends_over_its_few_connections_each_reused(
     controller.start()
     try:
         async for service in _service(service_settings, smtp_port, smtp_connections=2):
-            cards, submitted = _cards(uuid4(), uuid4().hex[:8])
+            cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
             await service.publish(*cards, submitted)
             for _ in range(2):
-                more, other = _cards(uuid4(), uuid4().hex[:8])
+                more, other = troika_cards(uuid4(), uuid4().hex[:8])
                 await service.publish(*more, other)
             assert await send_due(service.runtime) == 9
             sent = await service.outbox("NotificationSent")
