@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,10 +93,12 @@ class ServiceProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", self.name], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
 
-    async def start(self, timeout: float = 90) -> None:
+    async def start(self, timeout: float = 180) -> None:
         """Start the process and wait until /health/ready says database and broker are ok."""
         self.spawn()
-        async with httpx.AsyncClient(timeout=2) as http:
+        # Readiness reads the database and the whole cluster's metadata (each within 2 s):
+        # on a busy shared broker with thousands of topics it takes more than 2 s to answer.
+        async with httpx.AsyncClient(timeout=10) as http:
             async def ready() -> bool:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -282,10 +284,10 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
     try:
         # As `make run` and compose do: the whole catalogue, before any service starts.
         await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
-        for service in services:
-            service.migrate()
-        for service in services:  # labelling first: it creates the labels topic others read
-            await service.start()
+        # The topics exist already: the services migrate, then start, side by side (each
+        # process spends seconds importing and joining its consumer group).
+        await _each(asyncio.to_thread(service.migrate) for service in services)
+        await _each(service.start() for service in services)
         async with AsyncExitStack() as clients:
             lab, par, *fun = [await clients.enter_async_context(
                 httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services]
@@ -298,6 +300,14 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
         for db in dbs:
             await drop_db(db)
         await delete_topics(infra.kafka_bootstrap, prefix)
+
+
+async def _each(steps: Iterable[Awaitable[None]]) -> None:
+    """Run the steps at once, and wait for all of them; the first failure is raised."""
+    failures = [r for r in await asyncio.gather(*steps, return_exceptions=True)
+                if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 def qpv_code(n: int) -> str:
