@@ -52,3 +52,13 @@ async def platform_with_notifications(infra: Infra, tmp_path: Path, smtp_sink: S
     async with running_platform(infra, tmp_path, notifications=True,
                                 smtp=smtp_sink.address) as running:
         yield running
+
+
+@pytest.fixture
+async def whole_platform(infra: Infra, tmp_path: Path, smtp_sink: SmtpSink
+                         ) -> AsyncIterator[Platform]:
+    """All four services: labelling, partners, funding and notifications (mailing the
+    test's ``smtp_sink``)."""
+    async with running_platform(infra, tmp_path, funding=True, notifications=True,
+                                smtp=smtp_sink.address) as running:
+        yield running

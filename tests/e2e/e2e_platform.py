@@ -36,7 +36,7 @@ from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
 from cites_contracts.topics import apply as apply_topics
 from cites_contracts.topics import declared_topics
-from cites_runtime.testing import delete_topics, eventually
+from cites_runtime.testing import delete_topics, eventually, read_pages
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
@@ -334,10 +334,9 @@ class Platform:
     async def delivery_log(self, **params: str) -> list[dict[str, Any]]:
         """``GET /notifications`` as the national coordination (``cite_id=``,
         ``cause_event_id=``, ``contact_id=``): who was told of what, by reference."""
-        response = await self.notices.get("/notifications", headers=NATIONAL, params=params)
-        assert response.status_code == 200, response.text
-        found: list[dict[str, Any]] = response.json()
-        return found
+        pages = await read_pages(self.notices, "/notifications", headers=NATIONAL,
+                                 limit=200, **params)
+        return [n for page in pages for n in page]
 
 
 @asynccontextmanager

@@ -18,10 +18,11 @@ import shutil
 import subprocess
 from datetime import datetime
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_platform import REPO, VIEWER, Platform
+from e2e_platform import REPO, VIEWER, Platform, SmtpSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -39,10 +40,11 @@ def walkthrough() -> str:
     return "\n".join(blocks)
 
 
-def run(script: str, platform: Platform) -> subprocess.CompletedProcess[str]:
-    assert platform.funding is not None
+def run(script: str, platform: Platform, maildir: Path) -> subprocess.CompletedProcess[str]:
+    assert platform.funding is not None and platform.notifications is not None
     env = {**os.environ, "BASE": platform.labelling.url, "PB": platform.partners.url,
-           "FB": platform.funding.url,
+           "FB": platform.funding.url, "NB": platform.notifications.url,
+           "MAILDIR": str(maildir),
            # What `python -m partners dlq list` reads, for this platform's dead letters.
            "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": platform.kafka,
            "PARTNERS_TOPIC_PREFIX": platform.topic_prefix}
@@ -98,18 +100,18 @@ def never_two_active_with_one_qpv(all_cites: list[dict[str, Any]]) -> None:
 
 
 async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_cites(
-    platform_with_funding: Platform,
+    whole_platform: Platform, smtp_sink: SmtpSink,
 ) -> None:
-    platform = platform_with_funding
+    platform = whole_platform
     if shutil.which("jq") is None:
         pytest.fail("the README walk-through needs jq, which is not installed: "
                     "apt-get install -y jq (make test installs it)")
     script = walkthrough()
 
-    first = await asyncio.to_thread(run, script, platform)
+    first = await asyncio.to_thread(run, script, platform, smtp_sink.maildir)
     assert first.returncode == 0, f"first run failed:\n{first.stdout[-3000:]}\n{first.stderr}"
     after_first = await cites(platform)
-    second = await asyncio.to_thread(run, script, platform)
+    second = await asyncio.to_thread(run, script, platform, smtp_sink.maildir)
     assert second.returncode == 0, f"second run failed:\n{second.stdout[-3000:]}\n{second.stderr}"
     after_second = await cites(platform)
 
@@ -122,6 +124,43 @@ async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_ci
     never_two_active_with_one_qpv(after_first)
     never_two_active_with_one_qpv(after_second)
     await funding_as_told(platform, first_cite, second_cite, first.stdout + second.stdout)
+    await everyone_told(platform, smtp_sink, first_cite, first.stdout)
+
+
+async def everyone_told(platform: Platform, sink: SmtpSink, cite_id: str, output: str
+                        ) -> None:
+    """The story's mails: the troïka told of its label, suspension, reinstatement, money
+    and withdrawal in French; none to the association's contact after her erasure; each
+    mail sent is one file in the sink (by Message-ID),
+    its address never in the log; the maire, erased, marked so; what the script printed
+    ends with the first mail, decoded."""
+    log = await platform.delivery_log(cite_id=cite_id)
+    by_template: dict[str, list[dict[str, Any]]] = {}
+    for n in log:
+        by_template.setdefault(n["template"], []).append(n)
+    labelled = sorted(n["recipient"].get("troika_role") or n["recipient"]["kind"]
+                      for n in by_template["cite-labelled"])
+    assert labelled[:3] == ["maire", "prefet", "recteur"] or set(labelled) >= {
+        "maire", "prefet", "recteur"}, labelled
+    assert {"cite-labelled", "label-suspended", "label-reinstated", "funds-allocated",
+            "fonds-de-la-cite-granted", "label-withdrawn"} <= set(by_template), sorted(
+                by_template)
+    # The association's contact was erased before its commitment: no mail of it to her.
+    assert "funds-committed" not in by_template and "payment-made" not in by_template
+    files = {}
+    for path in sink.maildir.glob("*.eml"):
+        head = path.read_bytes().split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+        found = re.search(r"^Message-ID: <([0-9a-f-]{36})@", head, flags=re.MULTILINE)
+        if found:
+            files.setdefault(found[1], []).append(path)
+    for n in log:
+        if n["status"] == "sent":
+            assert len(files.get(n["notification_id"], [])) == 1, n
+        assert "@" not in str(n["recipient"]), n
+    assert any(n["address_erased"] for n in log
+               if n["recipient"].get("troika_role") == "maire"), "the maire's erasure"
+    assert re.search(r"\d+ mails in .* for " + re.escape(cite_id), output), output[-2000:]
+    assert "Subject: " in output and "Madame, Monsieur" in output, output[-2000:]
 
 
 async def funding_as_told(platform: Platform, first: str, second: str, output: str) -> None:

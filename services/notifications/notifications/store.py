@@ -78,10 +78,15 @@ async def save_candidature(conn: Conn, candidature_id: UUID, territory_name: str
 
 
 async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, str]]:
+    """The candidature's troïka seats, but those of signatories erased."""
     if candidature_id is None:
         return []
-    found = await conn.fetchval("SELECT troika FROM candidatures WHERE candidature_id = $1",
-                                candidature_id)
+    found = await conn.fetchval(
+        """SELECT coalesce(jsonb_agg(seat), '[]'::jsonb)
+           FROM candidatures, jsonb_array_elements(troika) AS seat
+           WHERE candidature_id = $1 AND NOT EXISTS (
+               SELECT FROM erased_contacts e
+               WHERE e.contact_id = (seat->>'contact_id')::uuid)""", candidature_id)
     return list(found) if found else []
 
 
@@ -269,12 +274,15 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[C
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
            WHERE n.notification_id = due.notification_id
            RETURNING n.*, (SELECT email FROM contacts c
-                           WHERE c.contact_id = n.contact_id) AS email""",
+                           WHERE c.contact_id = n.contact_id) AS email,
+                     EXISTS (SELECT FROM erased_contacts e
+                             WHERE e.contact_id = n.contact_id) AS erased""",
         now, lease_s, limit)
     return [Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
                     r["template"], dict(r["recipient"]), r["candidature_id"],
                     r["cite_id"], r["subject"], r["body_text"], r["body_html"],
-                    r["attempts"], r["email"], r["contact_id"]) for r in rows]
+                    r["attempts"], r["email"],
+                    None if r["erased"] else r["contact_id"]) for r in rows]
 
 
 async def mark_sent(conn: Conn, ids: Sequence[UUID], at: datetime) -> set[UUID]:

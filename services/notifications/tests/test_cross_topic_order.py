@@ -112,3 +112,16 @@ async def test_a_card_that_comes_after_its_contacts_erasure_is_not_kept(
         published_at=AT))
     assert await notifications.runtime.pool.fetchval(
         "SELECT count(*) FROM contacts WHERE contact_id = $1", contact) == 0
+
+
+async def test_a_signatory_erased_before_an_event_is_not_written_to_nor_waited_for(
+    notifications: ServiceUnderTest,
+) -> None:
+    candidature = uuid4()
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
+    await notifications.publish(*cards, submitted)
+    maire = next(c for c in cards if c.role.value == "maire")
+    await notifications.publish_tombstone("labelling.contacts", str(maire.contact_id))
+    await notifications.publish(_label(candidature, submitted))
+    assert await _log(notifications, "cite-labelled") == [("prefet", "pending"),
+                                                          ("recteur", "pending")]
