@@ -1,6 +1,7 @@
 """The reference outside consumer (examples/outside_consumer), written from the AsyncAPI
-document and JSON Schemas alone, reads every topic after an end-to-end flow and finds
-every record as the contracts describe it."""
+document and JSON Schemas alone, reads every topic after an end-to-end flow through the
+four services and finds every record as the contracts describe it — funding's money and
+notifications' deliveries included."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import ast
 import asyncio
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_platform import NATIONAL, Platform
+from e2e_platform import NATIONAL, WAVE, Platform
+
+from cites_runtime.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -30,8 +35,15 @@ def test_the_example_imports_nothing_of_the_platform() -> None:
 
 
 async def test_every_record_of_an_end_to_end_flow_is_as_the_contracts_describe(
-    platform: Platform,
+    whole_platform: Platform,
 ) -> None:
+    platform = whole_platform
+    year = datetime.now(ZoneInfo("Europe/Paris")).year
+    for programme in ("P147", "P230"):
+        opened = await platform.funds.post("/envelopes", headers=NATIONAL, json={
+            "name": f"{WAVE} {year} {programme}", "programme": programme,
+            "budget_years": [year], "wave_ids": [WAVE], "amount": 10_000_000_00})
+        assert opened.status_code == 201, opened.text
     cites = [await platform.label(uai, territory=f"Territoire {n}")
              for n, uai in enumerate(["0691234A", "0692345B", "0693456C"])]
     for cite in cites:
@@ -43,6 +55,15 @@ async def test_every_record_of_an_end_to_end_flow_is_as_the_contracts_describe(
         "siret": "84213756400014"})
     assert registered.status_code == 201, registered.text
 
+    async def mailed() -> bool:  # each cité's troïka told of its label, by real SMTP
+        for cite in cites:
+            sent = await platform.delivery_log(cite_id=cite, status="sent")
+            if sum(n["template"] == "cite-labelled" for n in sent) < 3:
+                return False
+        funded = [await platform.funded_cite(cite) for cite in cites]
+        return all(f is not None and f["allocations"] for f in funded)
+
+    await eventually(mailed, timeout=120, what="the labels funded and mailed")
     done = await asyncio.to_thread(subprocess.run, [
         sys.executable, str(EXAMPLE), "--bootstrap", platform.kafka,
         "--asyncapi", str(REPO / "shared" / "contracts" / "asyncapi.yaml"),
@@ -57,4 +78,7 @@ async def test_every_record_of_an_end_to_end_flow_is_as_the_contracts_describe(
     assert counts["labelling.LabelSuspended"] == counts["labelling.LabelReinstated"] == 1
     assert counts["partners.AllianceOpened"] == 3
     assert counts["partners.PartnerRegistered"] >= 4  # 3 lead collèges + the association
+    assert counts["funding.EnvelopeOpened"] == 2
+    assert counts["funding.FundsAllocated"] >= 3
+    assert counts["notifications.NotificationSent"] >= 9
     assert ", 0 not as described" in done.stdout
