@@ -55,12 +55,17 @@ NOTIFICATIONS_SETTINGS = {
     "NOTIFICATIONS_CLAIM_LEASE_S": "3",
     "NOTIFICATIONS_SMTP_TIMEOUT_S": "5",
     "NOTIFICATIONS_SEND_BATCH": "10",
+    "NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+    "NOTIFICATIONS_WEBHOOK_RETRY_BASE_S": "0.5",
+    "NOTIFICATIONS_WEBHOOK_RETRY_MAX_S": "2",
+    "NOTIFICATIONS_WEBHOOK_MAX_ATTEMPTS": "100",
 }
 """Notifications' environment in the end-to-end tests (``settings`` may change any of it):
 an idle sender looks again every 0.2 s; a mail the server did not take is tried again
 after 0.5 s, doubling to 2 s, up to 100 times — over a minute and a half, longer than the
 outages the tests cause; a claim older than 3 s is a dead sender's, sent again; a sender
-claims 10 mails at a time (so has at most 10 in flight)."""
+claims 10 mails at a time (so has at most 10 in flight). Webhooks alike, to receivers on
+this machine (loopback allowed)."""
 
 
 @dataclass
