@@ -295,7 +295,9 @@ async def test_a_refusal_that_is_not_the_rows_fault_parks_nothing_and_hands_the_
     await emit(pool, migrated.db_schema, *(ThingHappened(thing_id="K", n=i) for i in range(5)))
     leading = asyncio.create_task(first.run())
     try:
-        await eventually(lambda: _true(first.is_leader), what="the first relay leads")
+        # It leads, and tries: seen by its attempts (is_leader holds only for the moment
+        # between taking the lock and the refusal, which a poll can miss).
+        await eventually(lambda: _true(refused.attempts >= 1), what="the first relay tries")
         standby = asyncio.create_task(second.run())
         try:
             await eventually(lambda: _true(len(working.records) == 5), timeout=20,
