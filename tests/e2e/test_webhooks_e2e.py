@@ -7,39 +7,15 @@ signature verified by the Standard Webhooks specification's own library, not our
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from e2e_platform import NATIONAL, Platform
 from standardwebhooks.webhooks import Webhook
 
 from cites_runtime.testing import eventually
-from cites_runtime.testing.http import free_port, serve_app
+from cites_runtime.testing.http import Receiver, free_port, serve_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-class Receiver:
-    """Records each request (headers, body) and answers 204."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.received.append(({k.decode(): v.decode() for k, v in scope["headers"]}, body))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 async def test_a_receiver_away_then_back_gets_each_label_once_signed(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -32,40 +31,10 @@ from cites_runtime.testing import (
     ServiceUnderTest,
     in_memory,
 )
-from cites_runtime.testing.http import free_port, serve_app
+from cites_runtime.testing.http import Receiver, free_port, serve_app
 from cites_runtime.testing.plugin import SettingsFactory
 
 LABELLED = "labelling.TerritoryLabelled"
-
-
-@dataclass
-class Receiver:
-    """An outside system's webhook endpoint: records every request, answers ``status``
-    (``statuses`` first, one per request, if given)."""
-
-    status: int = 204
-    statuses: list[int] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                while (await receive())["type"] != "lifespan.shutdown":
-                    await send({"type": "lifespan.startup.complete"})
-                await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.received.append(({k.decode(): v.decode() for k, v in scope["headers"]}, body))
-        status = self.statuses.pop(0) if self.statuses else self.status
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in self.headers.items()]})
-        await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.fixture

@@ -8,22 +8,13 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from cites_runtime.kafka import ensure_topics
 from cites_runtime.testing import eventually, plugin
+from cites_runtime.testing.erasure import _topics
 from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
-
-
-async def _topics(bootstrap: str, prefix: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
-    finally:
-        await admin.close()
 
 
 async def test_a_sweep_deletes_the_finished_tests_topics_and_no_other(infra: Infra) -> None:

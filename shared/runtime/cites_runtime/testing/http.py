@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
-__all__ = ["serve_app"]
+__all__ = ["Receiver", "free_port", "serve_app"]
 
 
 def free_port() -> int:
@@ -42,3 +43,33 @@ async def serve_app(app: Any, *, startup_timeout: float = 60.0, port: int | None
     finally:
         server.should_exit = True
         await task
+
+
+@dataclass
+class Receiver:
+    """An outside system's HTTP endpoint (an ASGI app for :func:`serve_app`): records
+    every request, answers ``status`` (``statuses`` first, one per request, if given)."""
+
+    status: int = 204
+    statuses: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                while (await receive())["type"] != "lifespan.shutdown":
+                    await send({"type": "lifespan.startup.complete"})
+                await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.received.append(({k.decode(): v.decode() for k, v in scope["headers"]}, body))
+        status = self.statuses.pop(0) if self.statuses else self.status
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in self.headers.items()]})
+        await send({"type": "http.response.body", "body": b""})

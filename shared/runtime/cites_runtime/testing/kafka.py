@@ -107,8 +107,9 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: flo
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's)."""
+async def delete_topics(bootstrap: str, prefix: str | tuple[str, ...]) -> None:
+    """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's; or
+    any of several)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

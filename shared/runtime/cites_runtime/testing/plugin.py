@@ -23,6 +23,7 @@ from ..db import drop_service_schema, provision_service_schema
 from ..settings import ServiceSettings
 from .harness import TOKENS, FakeClock
 from .infra import Infra, resolve_infra
+from .kafka import delete_topics
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -87,16 +88,7 @@ def _sweep(infra: Infra) -> None:
     _finished.clear()
 
     async def delete() -> None:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-        await admin.start()
-        try:
-            names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-            if names:
-                await admin.delete_topics(names)
-        finally:
-            await admin.close()
+        await delete_topics(infra.kafka_bootstrap, prefixes)
 
     # In a thread of its own: a test's event loop may still be set on this one.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
