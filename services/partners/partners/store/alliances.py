@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+
+from pydantic_core import to_json
 
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.db import Conn
@@ -59,7 +60,8 @@ async def open_alliances(conn: Conn, alliances: Sequence[NewAlliance], at: datet
     for a in alliances:
         for column, value in zip(columns, (
                 a.cite_id, a.name, a.departement, a.wave_id, a.candidature_id, a.label_start,
-                a.label_end, json.dumps(a.schools), *partner_values(a.lead)), strict=True):
+                a.label_end, to_json(a.schools).decode(), *partner_values(a.lead)),
+                strict=True):
             column.append(value)
     rows = await conn.fetch(
         f"""WITH input AS (
