@@ -17,6 +17,7 @@ from cites_runtime.tuning import run
 
 from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
+from .notifications_bench import notifications_bench
 from .partners_bench import partners_bench
 from .runtime_bench import Result, consumer_bench, relay_bench
 
@@ -29,8 +30,9 @@ def main() -> None:
     parser.add_argument("--partners-events", type=int, default=20_000)
     parser.add_argument("--funding-events", type=int, default=10_000)
     parser.add_argument("--funding-commitments", type=int, default=4_000)
+    parser.add_argument("--notifications-mails", type=int, default=2_000)
     parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners",
-                                           "funding"],
+                                           "funding", "notifications"],
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
@@ -38,7 +40,8 @@ def main() -> None:
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding"])
+        wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding",
+                                   "notifications"])
         if "relay" in wanted:
             results += run(relay_bench(infra, args.relay_events, console))
         if "consumer" in wanted:
@@ -50,6 +53,9 @@ def main() -> None:
         if "funding" in wanted:
             results += run(funding_bench(infra, args.funding_events,
                                                  args.funding_commitments, console))
+        if "notifications" in wanted:
+            results += run(notifications_bench(infra, args.notifications_mails,
+                                                       console))
     finally:
         infra.close()
     table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")

@@ -76,7 +76,7 @@ async def _open_envelopes(runtime: Runtime[FundingSettings], labels: int) -> Non
                 id=uuid.uuid4(), name=f"Bench {programme.value}", programme=programme,
                 budget_years=(2025, 2026, 2027), wave_ids=("2024-rolling",),
                 amount=labels * 700_000_00, rule=default_rule(programme),
-                fonds_share=FONDS_SHARE, opened_at=uow.now))
+                fonds_share=FONDS_SHARE, opened_at=uow.now), Actor(Role.NATIONAL, "bench"))
 
 
 async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:

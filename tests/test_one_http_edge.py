@@ -1,20 +1,26 @@
 """Every service answers the same refusal the same way: the same status and the same body
-shape, because the answers come from the runtime's edge, not from each service. Each
-service is driven in memory (real PostgreSQL) with a request that causes each kind."""
+shape, because the answers come from the runtime's edge, not from each service. Each of
+the four services is driven in memory (real PostgreSQL) with a request that causes each
+kind, after what it needs was arranged (requests, and events it consumes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from funding.app import definition as funding
+from funding.settings import FundingSettings
 from labelling.app import definition as labelling
-from labelling.examples import eligible_candidature
+from labelling.examples import eligible_candidature, territory_labelled
 from labelling.settings import LabellingSettings
+from notifications.app import definition as notifications
+from notifications.settings import NotificationsSettings
 from partners.app import definition as partners
 from partners.settings import PartnersSettings
 
-from cites_runtime.app import ServiceDefinition
+from cites_contracts import Event
+from cites_runtime.app import ServiceDefinition, build_app
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import (
     AS_NATIONAL,
@@ -28,6 +34,13 @@ from cites_runtime.testing.plugin import SettingsFactory
 Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
 COLLEGE_93 = {"kind": "college", "name": "Collège Jean Renoir", "uai": "0930123X",
               "commune_insee_code": "93010"}
+LABELLED_93 = territory_labelled(92)
+"""A cité of Seine-Saint-Denis, labelled 2025–2027, as funding and notifications hear of it."""
+CITE_93 = LABELLED_93.cite_id
+ENVELOPE = {"name": "Vague 2024 : programme 147", "programme": "P147", "budget_years": [2025],
+            "wave_ids": [LABELLED_93.wave.id], "amount": 1_000_000_00}
+WEBHOOK = {"url": "http://93.184.215.14/hooks", "event_types": ["labelling.TerritoryLabelled"]}
+UNKNOWN = "00000000-0000-4000-8000-000000000001"
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,9 @@ class Case:
     arrange: list[Request]
     requests: dict[str, Request]
     """Kind of refusal → a request that causes it."""
+    events: tuple[Event, ...] = ()
+    """Consumed before the requests, to arrange what they act on."""
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 CASES = {
@@ -63,6 +79,31 @@ CASES = {
                         AS_NATIONAL),
         "invalid": ("POST", "/partners", {"kind": "castle"}, AS_NATIONAL),
     }),
+    "funding": Case(funding, FundingSettings, [
+        ("POST", "/envelopes", ENVELOPE, AS_NATIONAL)], {
+        "unauthenticated": ("GET", "/cites", None, {}),
+        "wrong role": ("POST", "/envelopes", ENVELOPE, AS_VIEWER),
+        "not found": ("GET", f"/envelopes/{UNKNOWN}", None, AS_VIEWER),
+        "elsewhere": ("POST", f"/cites/{CITE_93}/cofinancing",
+                      {"year": 2025, "funder": "Ville de Bondy", "amount": 10_000_00},
+                      AS_PREFECTURE_69),
+        "conflict": ("POST", "/envelopes", ENVELOPE, AS_NATIONAL),
+        "rule broken": ("POST", f"/cites/{CITE_93}/cofinancing",
+                        {"year": 2031, "funder": "Ville de Bondy", "amount": 10_000_00},
+                        AS_PREFECTURE_93),
+        "invalid": ("POST", "/envelopes", {**ENVELOPE, "programme": "P999"}, AS_NATIONAL),
+    }, events=(LABELLED_93,)),
+    "notifications": Case(notifications, NotificationsSettings, [
+        ("POST", "/webhooks", WEBHOOK, AS_NATIONAL)], {
+        "unauthenticated": ("GET", "/notifications", None, {}),
+        "wrong role": ("POST", "/webhooks", WEBHOOK, AS_VIEWER),
+        "not found": ("GET", f"/webhooks/{UNKNOWN}", None, AS_NATIONAL),
+        "elsewhere": ("GET", f"/notifications?cite_id={CITE_93}", None, AS_PREFECTURE_69),
+        "conflict": ("POST", "/webhooks", WEBHOOK, AS_NATIONAL),
+        "rule broken": ("POST", "/webhooks", {**WEBHOOK, "url": "ftp://example.org/hooks"},
+                        AS_NATIONAL),
+        "invalid": ("POST", "/webhooks", {**WEBHOOK, "url": 7}, AS_NATIONAL),
+    }, events=(LABELLED_93,), overrides={"send_interval_s": 3600.0}),
 }
 STATUS = {"unauthenticated": 401, "wrong role": 403, "not found": 404, "elsewhere": 403,
           "conflict": 409, "rule broken": 422, "invalid": 422}
@@ -82,7 +123,9 @@ async def test_every_kind_of_refusal_answers_alike_in_every_service(
         service: str, service_settings: SettingsFactory) -> None:
     case = CASES[service]
     answers: dict[str, tuple[int, Any]] = {}
-    async with in_memory(case.definition, service_settings(case.settings)) as running:
+    settings = service_settings(case.settings, **case.overrides)
+    async with in_memory(case.definition, settings) as running:
+        await running.publish(*case.events)
         for method, path, body, headers in case.arrange:
             assert (await running.http.request(method, path, json=body,
                                                headers=headers)).status_code < 300
@@ -100,3 +143,29 @@ async def test_every_kind_of_refusal_answers_alike_in_every_service(
     assert answers["elsewhere"][1]["detail"].startswith("the préfecture of ")
     assert "acts only in its own département" in answers["elsewhere"][1]["detail"]
     assert answers["unauthenticated"][1]["detail"].startswith("missing Authorization header")
+
+
+WHOLE = {("labelling", "/opendata/cites.json"): "an open-data file: the whole dataset",
+         ("notifications", "/rules"): "the rules table, fixed by the code"}
+"""The lists answered whole, by design (the README's paging statement names them)."""
+
+
+@pytest.mark.parametrize("service", sorted(CASES))
+def test_every_list_is_read_a_page_at_a_time_but_the_documents_answered_whole(
+        service: str, service_settings: SettingsFactory) -> None:
+    case = CASES[service]
+    document = build_app(case.definition, service_settings(case.settings)).openapi()
+    lists, pages = [], []
+    for path, operations in document["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array":
+            lists.append(path)
+        elif schema.get("$ref", "").split("/")[-1].startswith("Page_"):
+            pages.append(path)
+            page = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
+            assert sorted(page["properties"]) == ["items", "next_cursor"], path
+            parameters = {p["name"] for p in operations["get"].get("parameters", [])}
+            assert {"cursor", "limit"} <= parameters, path
+    assert lists == [path for (name, path) in WHOLE if name == service]
+    assert pages, f"{service} has no list read a page at a time"

@@ -1,7 +1,9 @@
 """Services as separate processes (``python -m <name>``), on real Kafka and PostgreSQL,
 for the cross-service end-to-end tests; and the flows a test drives through their APIs.
-Labelling and partners always run; funding when a test asks for it
-(``running_platform(..., funding=True)``).
+Labelling and partners always run; funding and notifications when a test asks for them
+(``running_platform(..., funding=True, notifications=True)``). Notifications mails an SMTP
+server: the shared sink, or one the test runs itself (:class:`SmtpSink`, which it may stop
+and start again) and reads (:meth:`SmtpSink.mails`).
 
 Each service gets its own role and schema (``new_service_db``) and every process of a test
 shares one topic prefix, so they see each other's topics and no other test's.
@@ -10,19 +12,25 @@ shares one topic prefix, so they see each other's topics and no other test's.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.parser
+import email.policy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
@@ -39,6 +47,20 @@ NATIONAL = {"Authorization": "Bearer dev-national"}
 PREFECTURE_69 = {"Authorization": "Bearer dev-prefecture-69"}
 VIEWER = {"Authorization": "Bearer dev-viewer"}
 WAVE = "2024-generalisation"
+NOTIFICATIONS_SETTINGS = {
+    "NOTIFICATIONS_SEND_INTERVAL_S": "0.2",
+    "NOTIFICATIONS_RETRY_BASE_S": "0.5",
+    "NOTIFICATIONS_RETRY_MAX_S": "2",
+    "NOTIFICATIONS_MAX_ATTEMPTS": "100",
+    "NOTIFICATIONS_CLAIM_LEASE_S": "3",
+    "NOTIFICATIONS_SMTP_TIMEOUT_S": "5",
+    "NOTIFICATIONS_SEND_BATCH": "10",
+}
+"""Notifications' environment in the end-to-end tests (``settings`` may change any of it):
+an idle sender looks again every 0.2 s; a mail the server did not take is tried again
+after 0.5 s, doubling to 2 s, up to 100 times — over a minute and a half, longer than the
+outages the tests cause; a claim older than 3 s is a dead sender's, sent again; a sender
+claims 10 mails at a time (so has at most 10 in flight)."""
 
 
 @dataclass
@@ -93,10 +115,12 @@ class ServiceProcess:
             self.proc = subprocess.Popen([sys.executable, "-m", self.name], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
 
-    async def start(self, timeout: float = 90) -> None:
+    async def start(self, timeout: float = 180) -> None:
         """Start the process and wait until /health/ready says database and broker are ok."""
         self.spawn()
-        async with httpx.AsyncClient(timeout=2) as http:
+        # Readiness reads the database and the whole cluster's metadata (each within 2 s):
+        # on a busy shared broker with thousands of topics it takes more than 2 s to answer.
+        async with httpx.AsyncClient(timeout=10) as http:
             async def ready() -> bool:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -141,6 +165,9 @@ class Platform:
     funding: ServiceProcess | None = None
     fun: httpx.AsyncClient | None = None
     """Funding's process and client, when the platform runs it."""
+    notifications: ServiceProcess | None = None
+    notif: httpx.AsyncClient | None = None
+    """Notifications' process and client, when the platform runs it."""
     resent: int = 0
     """Requests sent again because the service was away (503, or no answer)."""
     _drafts: int = 0
@@ -151,9 +178,11 @@ class Platform:
     # -- labelling, through its HTTP API ---------------------------------------------
     async def label(self, lead_uai: str, *, territory: str | None = None,
                     lead_name: str = "Collège Aimé Césaire",
-                    requested: int | None = None) -> str:
+                    requested: int | None = None,
+                    troika: list[dict[str, str]] | None = None) -> str:
         """Draft, submit, score and label a candidature (asking ``requested`` cents a year,
-        if given); returns the new cité's id.
+        and signed by ``troika`` — ``[{"role": "prefet", "email": …}, …]`` —, if given);
+        returns the new cité's id.
 
         Like a careful client it sends a request again while the service is away (503,
         no answer: ``self.resent`` counts them); a 409 after a request whose answer was
@@ -163,6 +192,8 @@ class Platform:
                            qpv_code=qpv_code(self._drafts))
         if requested is not None:
             body["requested_annual_contribution"] = requested
+        if troika is not None:
+            body["troika"] = troika
         drafted = await self._send("POST", "/candidatures", 201, PREFECTURE_69, body)
         cid = drafted["id"]
         path = f"/candidatures/{cid}"
@@ -263,41 +294,106 @@ class Platform:
         await eventually(holds, timeout=timeout, what=f"funding: {cite_id} {what}")
         return found
 
+    async def register_partner(self, partner: dict[str, Any]) -> str:
+        """``POST /partners`` as the national coordination (a new partner: 201)."""
+        response = await self.par.post("/partners", headers=NATIONAL, json=partner)
+        assert response.status_code == 201, response.text
+        return str(response.json()["partner_id"])
+
+    async def add_contact(self, partner_id: str, name: str, address: str) -> str:
+        """A contact of the partner consenting to the programme's mail; her id."""
+        response = await self.par.post(f"/partners/{partner_id}/contacts", headers=NATIONAL,
+                                       json={"name": name, "email": address, "consent": True})
+        assert response.status_code == 201, response.text
+        return str(response.json()["contact_id"])
+
+    # -- notifications, through its HTTP API ----------------------------------------
+    @property
+    def notices(self) -> httpx.AsyncClient:
+        assert self.notif is not None, "this platform runs without notifications"
+        return self.notif
+
+    async def wait_addresses(self, partner_id: str, n: int, timeout: float = 60) -> None:
+        """Wait until notifications' projection holds ``n`` addresses of the partner: her
+        card (``partners.contacts``) and the partner's ``PartnerUpdated``
+        (``partners.partners``), two topics. Only then does an event about the partner
+        find whom to mail. (Read in notifications' schema: its API does not show it.)"""
+        assert self.notifications is not None, "this platform runs without notifications"
+        db = await asyncpg.connect(self.notifications.db.dsn)
+        try:
+            async def known() -> bool:
+                return int(await db.fetchval(
+                    """SELECT count(*) FROM partner_contacts JOIN contacts USING (contact_id)
+                       WHERE partner_contacts.partner_id = $1""", uuid.UUID(partner_id))) >= n
+
+            await eventually(known, timeout=timeout,
+                             what=f"notifications knows {n} address(es) of {partner_id}")
+        finally:
+            await db.close()
+
+    async def delivery_log(self, **params: str) -> list[dict[str, Any]]:
+        """``GET /notifications`` as the national coordination (``cite_id=``,
+        ``cause_event_id=``, ``contact_id=``): who was told of what, by reference."""
+        response = await self.notices.get("/notifications", headers=NATIONAL, params=params)
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()
+        return found
+
 
 @asynccontextmanager
 async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
+                           notifications: bool = False, smtp: tuple[str, int] | None = None,
                            settings: Mapping[str, str] | None = None
                            ) -> AsyncIterator[Platform]:
-    """Labelling and partners (and funding if asked) as processes, each on a fresh schema,
-    sharing a fresh topic prefix; stopped, and their schemas and topics removed, whatever
-    happens. ``settings`` adds to the processes' environment (``FUNDING_…`` reaches
-    funding only)."""
+    """Labelling and partners (and funding, notifications if asked) as processes, each on
+    a fresh schema, sharing a fresh topic prefix; stopped, and their schemas and topics
+    removed, whatever happens. Notifications mails the SMTP server ``smtp`` (host, port),
+    by default the shared sink, with :data:`NOTIFICATIONS_SETTINGS`. ``settings`` adds to
+    the processes' environment (``FUNDING_…`` reaches funding only)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e{tag}."
-    names = ["labelling", "partners"] + (["funding"] if funding else [])
+    names = (["labelling", "partners"] + (["funding"] if funding else [])
+             + (["notifications"] if notifications else []))
+    env = dict(settings or {})
+    if notifications:
+        if smtp is None:
+            assert infra.smtp_host and infra.smtp_port, "no SMTP server for notifications"
+            smtp = (infra.smtp_host, infra.smtp_port)
+        env = {**NOTIFICATIONS_SETTINGS, "NOTIFICATIONS_SMTP_HOST": smtp[0],
+               "NOTIFICATIONS_SMTP_PORT": str(smtp[1]), **env}
     dbs = [await new_service_db(infra, f"e2e_{name}_{tag}") for name in names]
-    services = [ServiceProcess(name, db, infra.kafka_bootstrap, prefix, logs,
-                               settings=dict(settings or {}))
+    services = [ServiceProcess(name, db, infra.kafka_bootstrap, prefix, logs, settings=env)
                 for name, db in zip(names, dbs, strict=True)]
     try:
         # As `make run` and compose do: the whole catalogue, before any service starts.
         await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
-        for service in services:
-            service.migrate()
-        for service in services:  # labelling first: it creates the labels topic others read
-            await service.start()
+        # The topics exist already: the services migrate, then start, side by side (each
+        # process spends seconds importing and joining its consumer group).
+        await _each(asyncio.to_thread(service.migrate) for service in services)
+        await _each(service.start() for service in services)
         async with AsyncExitStack() as clients:
-            lab, par, *fun = [await clients.enter_async_context(
-                httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services]
-            yield Platform(services[0], services[1], lab, par, prefix, infra.kafka_bootstrap,
-                           funding=services[2] if funding else None,
-                           fun=fun[0] if fun else None)
+            http = {s.name: await clients.enter_async_context(
+                httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services}
+            by_name = {s.name: s for s in services}
+            yield Platform(by_name["labelling"], by_name["partners"], http["labelling"],
+                           http["partners"], prefix, infra.kafka_bootstrap,
+                           funding=by_name.get("funding"), fun=http.get("funding"),
+                           notifications=by_name.get("notifications"),
+                           notif=http.get("notifications"))
     finally:
         for service in reversed(services):
             service.stop()
         for db in dbs:
             await drop_db(db)
         await delete_topics(infra.kafka_bootstrap, prefix)
+
+
+async def _each(steps: Iterable[Awaitable[None]]) -> None:
+    """Run the steps at once, and wait for all of them; the first failure is raised."""
+    failures = [r for r in await asyncio.gather(*steps, return_exceptions=True)
+                if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 def qpv_code(n: int) -> str:
@@ -316,3 +412,87 @@ def candidature(lead_uai: str, territory: str, lead_name: str, *, qpv_code: str
                   "education_priority": "rep_plus"},
                  {"uai": "0695678B", "kind": "ecole", "name": "École Jean Vilar",
                   "education_priority": "rep"}])
+
+
+@dataclass
+class SmtpSink:
+    """The project's SMTP sink (``deploy/local/smtp_sink.py``, aiosmtpd) as a process of
+    the test's own: on ``port``, keeping each message it accepts as one ``.eml`` in
+    ``maildir``. The test may stop it (SIGTERM: it finishes the session in progress; or
+    SIGKILL) and start it again on the same port."""
+
+    maildir: Path
+    logs: Path
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def start(self, timeout: float = 30) -> None:
+        """Start it and wait for its SMTP greeting."""
+        assert self.proc is None or self.proc.poll() is not None, "the sink is running"
+        self.starts += 1
+        with (self.logs / f"smtp-sink-{self.starts}.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", str(REPO / "deploy" / "local" / "smtp_sink.py"),
+                 "--host", self.host, "--port", str(self.port), "--maildir", str(self.maildir)],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not self._greets():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the SMTP sink exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the SMTP sink not answering on {self.port}")
+            time.sleep(0.05)
+
+    def _greets(self) -> bool:
+        try:
+            with socket.create_connection(self.address, timeout=1) as s:
+                return s.recv(64).startswith(b"220")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM (the sink ends the SMTP session in progress), SIGKILL after 10 s."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def count(self) -> int:
+        """How many messages it has accepted (files appear whole: written, then renamed)."""
+        return sum(1 for _ in self.maildir.glob("*.eml"))
+
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message it accepted, in arrival order (headers only)."""
+        parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+        found = []
+        for path in sorted(self.maildir.glob("*.eml")):
+            with path.open("rb") as f:
+                found.append(str(parser.parse(f)["Message-ID"]))
+        return found
+
+    async def wait_mail(self, to: str, subject_part: str, timeout: float = 60) -> None:
+        """Wait for a message to ``to`` whose subject contains ``subject_part``."""
+        async def there() -> bool:
+            return any(m["To"] == to and subject_part in m["Subject"] for m in self.mails())
+
+        await eventually(there, timeout=timeout, every=0.2,
+                         what=f"a mail to {to} about {subject_part!r}")
+
+    def mails(self) -> list[EmailMessage]:
+        """Every message it accepted, in arrival order, parsed (``email.policy.default``)."""
+        return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                for path in sorted(self.maildir.glob("*.eml"))]  # type: ignore[misc]

@@ -146,7 +146,7 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
         "/alliances", headers=VIEWER, params={"limit": 200})).json()["items"]}
     funded = {c: await platform.funded_cite(c) for c in uais}
     envelopes = {e["envelope_id"]: e for e in (await platform.funds.get(
-        "/envelopes", headers=VIEWER)).json()}
+        "/envelopes", headers=VIEWER)).json()["items"]}
     records = await read_topic(platform.kafka, platform.topic("funding.allocations"),
                                timeout=60)
     events = by_type(records)

@@ -140,7 +140,7 @@ async def funding_as_told(platform: Platform, first: str, second: str, output: s
             (40_000_00, 25_000_00)], cite
     assert output.count("not enough uncommitted in the allocation: 300\u202f000,00 € "
                         "requested") == 2
-    envelopes = (await platform.funds.get("/envelopes", headers=VIEWER)).json()
+    envelopes = (await platform.funds.get("/envelopes", headers=VIEWER)).json()["items"]
     assert sorted((e["programme"], e["remaining"]) for e in envelopes) == [
         ("P147", 34_000_000_00 - 2 * (40_000_00 + 15_000_00)),  # committed and fonds
         ("P230", 34_000_000_00 - 2 * 15_000_00)]

@@ -33,6 +33,7 @@ from cites_contracts.types import (
 )
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, NotFound, RuleBroken, RuleFailure
+from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
 from . import store
@@ -61,7 +62,15 @@ __all__ = [
     "renew_label",
 ]
 
+log = get_logger(__name__)
+
 _IDS = uuid5(NAMESPACE_URL, "https://cites-educatives.example/funding")
+
+
+def _log_acted(what: str, actor: Actor, **about: object) -> None:
+    """Who made a national decision: its event names no one (a token's subject never goes
+    in events), the log does."""
+    log.info(what, actor_role=actor.role.value, actor=actor.subject, **about)
 
 
 def derived_id(*parts: object) -> UUID:
@@ -73,7 +82,8 @@ def derived_id(*parts: object) -> UUID:
 # --- envelopes ----------------------------------------------------------------------------
 
 
-async def open_envelope(uow: UnitOfWork, envelope: Envelope) -> tuple[Envelope, bool]:
+async def open_envelope(uow: UnitOfWork, envelope: Envelope, actor: Actor
+                        ) -> tuple[Envelope, bool]:
     """Open an envelope (budget → envelope). The same id again returns the first one."""
     found = await store.get_envelope(uow.conn, envelope.id)
     if found is not None:
@@ -92,11 +102,12 @@ async def open_envelope(uow: UnitOfWork, envelope: Envelope) -> tuple[Envelope, 
         return found, False
     await store.move(uow.conn, [(movement, Trace(envelope.id, envelope.programme))], uow.now)
     uow.emit(opened)
+    _log_acted("envelope opened", actor, envelope_id=envelope.id)
     return envelope, True
 
 
-async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive: str
-                         ) -> Envelope:
+async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive: str,
+                         actor: Actor) -> Envelope:
     envelope = await store.get_envelope(uow.conn, envelope_id, for_update=True)
     if envelope is None:
         raise NotFound.of("envelope", envelope_id)
@@ -106,6 +117,7 @@ async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive
     await store.move(uow.conn, [(movement, Trace(envelope.id, envelope.programme))], uow.now)
     await store.set_envelope_amount(uow.conn, envelope.id, amount)
     uow.emit(event)
+    _log_acted("envelope amended", actor, envelope_id=envelope.id)
     return amended
 
 
@@ -174,7 +186,8 @@ async def reinstate(uow: UnitOfWork, cite_id: str) -> None:
     await fund_due_years(uow, cite_id)
 
 
-async def release_frozen(uow: UnitOfWork, cite_id: str, motive: str) -> list[AllocationFunds]:
+async def release_frozen(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor
+                         ) -> list[AllocationFunds]:
     """The national coordination gives an ended cité's frozen money back to its
     envelopes. Returns what was released (nothing the second time)."""
     cite = await _cite(uow, cite_id)
@@ -184,6 +197,7 @@ async def release_frozen(uow: UnitOfWork, cite_id: str, motive: str) -> list[All
         return []
     await store.move(uow.conn, _traced(cite, funds, movements), uow.now)
     uow.emit(released)
+    _log_acted("frozen funds released", actor, cite_id=cite_id)
     return [a for a in funds if a.frozen > 0]
 
 
@@ -304,7 +318,7 @@ async def _refuse(uow: UnitOfWork, cite: Cite, year: int, programme: BudgetProgr
 
 
 async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, year: int,
-                            amount: int, basis: str, allocation_id: UUID
+                            amount: int, basis: str, actor: Actor, allocation_id: UUID
                             ) -> tuple[Allocation, bool]:
     """An allocation decided by the national coordination, beside the dotations."""
     # The cité first: the same key sent twice at once waits here, then finds the first.
@@ -330,6 +344,7 @@ async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, ye
                     allocation_id)
     allocation = await store.get_allocation(uow.conn, allocation_id)
     assert allocation is not None
+    _log_acted("allocated by hand", actor, cite_id=cite_id, allocation_id=allocation_id)
     return allocation, True
 
 
@@ -386,8 +401,8 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, allocation_id: UUID, opera
         operator_is_member=await store.is_current_member(uow.conn, cite_id, operator),
         action_title=action_title, amount=amount, at=uow.now)
     commitment = Commitment(commitment_id, cite_id, allocation_id, operator, action_title,
-                            amount, amount, False)
-    if not await store.insert_commitment(uow.conn, commitment, uow.now):
+                            amount, amount, False, uow.now)
+    if not await store.insert_commitment(uow.conn, commitment):
         return await commit_funds(uow, cite_id, allocation_id, operator, action_title, amount,
                                   actor, commitment_id)  # the same key, committed meanwhile
     await store.move(uow.conn, [(movement, Trace(allocation.envelope_id, allocation.programme,

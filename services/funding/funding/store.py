@@ -182,9 +182,15 @@ async def set_envelope_amount(conn: Conn, envelope_id: UUID, amount: int) -> Non
                        envelope_id, amount)
 
 
-async def list_envelopes(conn: Reads) -> list[Envelope]:
+async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = None,
+                         limit: int | None = None) -> list[Envelope]:
+    """In the order they were opened; ``after``: the (opened_at, envelope_id) of the last
+    one of the previous page; every one without ``limit``."""
     return [_envelope(r) for r in await conn.fetch(
-        f"SELECT {_ENVELOPE} FROM envelopes ORDER BY opened_at, envelope_id")]
+        f"""SELECT {_ENVELOPE} FROM envelopes
+            WHERE $1::timestamptz IS NULL OR (opened_at, envelope_id) > ($1, $2::uuid)
+            ORDER BY opened_at, envelope_id LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)]
 
 
 async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, Envelope]:
@@ -239,8 +245,13 @@ async def active_cite_ids(conn: Reads) -> list[str]:
         "SELECT cite_id FROM cites WHERE status = 'active' ORDER BY cite_id")]
 
 
-async def list_cites(conn: Reads) -> list[Cite]:
-    return [_cite(r) for r in await conn.fetch(f"SELECT {_CITE} FROM cites ORDER BY cite_id")]
+async def list_cites(conn: Reads, *, after: tuple[str] | None = None,
+                     limit: int | None = None) -> list[Cite]:
+    """By id; ``after``: the (id,) of the last one of the previous page; every one without
+    ``limit``."""
+    return [_cite(r) for r in await conn.fetch(
+        f"""SELECT {_CITE} FROM cites WHERE $1::text IS NULL OR cite_id > $1
+            ORDER BY cite_id LIMIT $2""", after[0] if after else None, limit)]
 
 
 async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID, uai: str) -> None:
@@ -401,7 +412,8 @@ def _commitment(r: asyncpg.Record) -> Commitment:
                       allocation_id=r["allocation_id"],
                       operator_partner_id=r["operator_partner_id"],
                       action_title=r["action_title"], amount=r["amount"],
-                      unpaid=r["unpaid"], cancelled=r["cancelled_at"] is not None)
+                      unpaid=r["unpaid"], cancelled=r["cancelled_at"] is not None,
+                      committed_at=r["committed_at"])
 
 
 _COMMITMENT = """SELECT c.*, coalesce(a.balance, 0) AS unpaid FROM commitments c
@@ -416,19 +428,25 @@ async def get_commitment(conn: Reads, commitment_id: UUID, *, for_update: bool =
     return _commitment(r) if r else None
 
 
-async def commitments_of(conn: Reads, cite_id: str) -> list[Commitment]:
+async def commitments_of(conn: Reads, cite_id: str, *,
+                         after: tuple[datetime, UUID] | None = None, limit: int | None = None
+                         ) -> list[Commitment]:
+    """In the order they were committed; ``after``: the (committed_at, commitment_id) of
+    the last one of the previous page; every one without ``limit``."""
     return [_commitment(r) for r in await conn.fetch(
-        f"{_COMMITMENT} WHERE c.cite_id = $1 ORDER BY c.committed_at, c.commitment_id",
-        cite_id)]
+        f"""{_COMMITMENT} WHERE c.cite_id = $1
+              AND ($2::timestamptz IS NULL OR (c.committed_at, c.commitment_id) > ($2, $3::uuid))
+            ORDER BY c.committed_at, c.commitment_id LIMIT $4""",
+        cite_id, after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def insert_commitment(conn: Conn, c: Commitment, at: datetime) -> bool:
+async def insert_commitment(conn: Conn, c: Commitment) -> bool:
     return bool(await conn.fetchval(
         """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
                                     operator_partner_id, action_title, amount, committed_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true""",
         c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
-        c.amount, at))
+        c.amount, c.committed_at))
 
 
 async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: datetime

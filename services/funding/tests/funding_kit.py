@@ -157,7 +157,7 @@ class Funding:
     async def funded_cite(self, cite_id: str = "cite-001", **label: Any) -> dict[str, Any]:
         """Envelopes open (if none), the cité labelled, its operator a member: its 2025
         dotation."""
-        if not (await self.http.get("/envelopes", headers=AS_NATIONAL)).json():
+        if not (await self.http.get("/envelopes", headers=AS_NATIONAL)).json()["items"]:
             await self.open_envelopes()
         await self.s.publish(labelled(cite_id, **label), alliance_opened(cite_id),
                              joined(cite_id=cite_id))

@@ -40,7 +40,7 @@ async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_f
     assert fonds["contributions"] == [{"programme": "P147", "amount": 15_000_00},
                                       {"programme": "P230", "amount": 15_000_00}]
     envelopes = {e["envelope_id"]: e for e in (await funding.http.get(
-        "/envelopes", headers=AS_PARTNER)).json()}
+        "/envelopes", headers=AS_PARTNER)).json()["items"]}
     assert envelopes[e230]["remaining"] == 1_000_000_00 - 15_000_00
     await funding.ledger_balanced()
 

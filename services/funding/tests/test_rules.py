@@ -118,12 +118,12 @@ def test_nothing_is_committed_from_frozen_money_nor_to_a_stranger() -> None:
 
 
 def test_a_cancelled_commitment_pays_nothing_more_and_cancels_once() -> None:
-    c = Commitment(uuid4(), "cite-001", uuid4(), uuid4(), "A", 100, 60, False)
+    c = Commitment(uuid4(), "cite-001", uuid4(), uuid4(), "A", 100, 60, False, AT)
     movements, events = cite().cancel(c, "m", AT)
     assert [(m.kind, m.amount) for m in movements] == [(MovementKind.CANCEL, 60)]
     assert [type(e).__name__ for e in events] == ["CommitmentCancelled"]
     done = Commitment(c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id,
-                      "A", 100, 0, True)
+                      "A", 100, 0, True, AT)
     assert cite().cancel(done, "m", AT) == ([], [])
     with pytest.raises(Conflict, match="cancelled"):
         done.pay(uuid4(), 1, AT)

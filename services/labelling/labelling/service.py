@@ -25,16 +25,17 @@ from cites_contracts.topics import LABELLING_CONTACTS
 from cites_contracts.types import TroikaRole
 from cites_runtime.actor import Actor, Role
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
+from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
 from . import store
 from .domain import (
+    Addition,
     Candidature,
     Dossier,
     Label,
     LabelEvent,
     Outcome,
-    PerimeterAdditionIn,
     Wave,
     first_period,
     holdings,
@@ -61,6 +62,8 @@ __all__ = [
     "withdraw_candidature",
     "withdraw_label",
 ]
+
+log = get_logger(__name__)
 
 
 async def _wave(uow: UnitOfWork, wave_id: str, *, for_update: bool = False) -> Wave:
@@ -120,24 +123,32 @@ def _audited(actor: Actor) -> str | None:
 # --- Waves -----------------------------------------------------------------------------------
 
 
-async def plan_wave(uow: UnitOfWork, wave: Wave) -> Wave:
+async def plan_wave(uow: UnitOfWork, wave: Wave, actor: Actor) -> Wave:
     if not await store.insert_wave(uow.conn, wave):
         raise Conflict(f"wave {wave.id} exists already")
+    _log_wave("wave planned", wave, actor)
     return wave
 
 
-async def open_wave(uow: UnitOfWork, wave_id: str) -> Wave:
+async def open_wave(uow: UnitOfWork, wave_id: str, actor: Actor) -> Wave:
     wave = await _wave(uow, wave_id, for_update=True)
     if wave.open():
         await store.save_wave_status(uow.conn, wave)
+        _log_wave("wave opened", wave, actor)
     return wave
 
 
-async def close_wave(uow: UnitOfWork, wave_id: str) -> Wave:
+async def close_wave(uow: UnitOfWork, wave_id: str, actor: Actor) -> Wave:
     wave = await _wave(uow, wave_id, for_update=True)
     if wave.close():
         await store.save_wave_status(uow.conn, wave)
+        _log_wave("wave closed", wave, actor)
     return wave
+
+
+def _log_wave(what: str, wave: Wave, actor: Actor) -> None:
+    """Waves emit no event and keep no history: the log says who changed one."""
+    log.info(what, wave_id=wave.id, actor_role=actor.role.value, actor=_audited(actor))
 
 
 # --- Candidatures: the préfecture ------------------------------------------------------------
@@ -265,7 +276,7 @@ async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
     return await _record(uow, label, event, actor)
 
 
-async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: PerimeterAdditionIn,
+async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: Addition,
                            actor: Actor) -> Label:
     label = await _label(uow, cite_id)
     event = label.extend(addition, actor=actor, now=uow.now)

@@ -57,6 +57,7 @@ __all__ = [
     "save_candidature",
     "save_label",
     "save_wave_status",
+    "wave_stats",
 ]
 
 Row = asyncpg.Record | Any
@@ -113,14 +114,32 @@ async def save_wave_status(conn: Conn, w: Wave) -> None:
     await conn.execute("UPDATE waves SET status = $2 WHERE id = $1", w.id, w.status.value)
 
 
-async def list_waves(conn: Db) -> list[WaveStats]:
+_WAVE_STATS = """SELECT w.*,
+                         (SELECT count(*) FROM candidatures c
+                           WHERE c.wave_id = w.id AND c.submitted_at IS NOT NULL) AS submitted,
+                         (SELECT count(*) FROM cites l WHERE l.wave_id = w.id) AS labelled
+                    FROM waves w"""
+
+
+def _wave_stats(r: Row) -> WaveStats:
+    return WaveStats(_wave(r), r["submitted"], r["labelled"])
+
+
+async def list_waves(conn: Db, *, after: tuple[int, str] | None = None,
+                     limit: int | None = None) -> list[WaveStats]:
+    """By year, then id; ``after``: the (year, id) of the last one of the previous page;
+    every one without ``limit``."""
     rows = await conn.fetch(
-        """SELECT w.*,
-                  (SELECT count(*) FROM candidatures c
-                    WHERE c.wave_id = w.id AND c.submitted_at IS NOT NULL) AS submitted,
-                  (SELECT count(*) FROM cites l WHERE l.wave_id = w.id) AS labelled
-             FROM waves w ORDER BY w.year, w.id""")
-    return [WaveStats(_wave(r), r["submitted"], r["labelled"]) for r in rows]
+        f"""{_WAVE_STATS}
+             WHERE $1::integer IS NULL OR (w.year, w.id) > ($1, $2::text)
+             ORDER BY w.year, w.id LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)
+    return [_wave_stats(r) for r in rows]
+
+
+async def wave_stats(conn: Db, wave_id: str) -> WaveStats | None:
+    r = await conn.fetchrow(f"{_WAVE_STATS} WHERE w.id = $1", wave_id)
+    return _wave_stats(r) if r else None
 
 
 # --- Candidatures ----------------------------------------------------------------------------

@@ -171,7 +171,10 @@ async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: 
     closed = await http.post("/waves/2026-outre-mer/close", headers=AS_NATIONAL)
     late = await http.post("/candidatures", headers=AS_PREFECTURE_69,
                            json=dossier_body(wave_id="2026-outre-mer"))
-    waves = (await http.get("/waves", headers=AS_VIEWER)).json()
+    waves = (await http.get("/waves", headers=AS_VIEWER)).json()["items"]
+    first = (await http.get("/waves", headers=AS_VIEWER, params={"limit": 3})).json()
+    rest = (await http.get("/waves", headers=AS_VIEWER,
+                           params={"limit": 3, "cursor": first["next_cursor"]})).json()
 
     assert planned.status_code == 201
     assert planned.json()["status"] == "planned"
@@ -182,6 +185,8 @@ async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: 
     assert late.status_code == 409
     assert [w["id"] for w in waves] == ["2019", "2021", "2022", WAVE_2024, "2026-outre-mer"]
     assert waves[-1]["submitted_count"] == 1
+    assert [w["id"] for w in first["items"] + rest["items"]] == [w["id"] for w in waves]
+    assert rest["next_cursor"] is None
 
 
 

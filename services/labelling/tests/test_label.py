@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from labelling.domain import (
     RULE_SETS,
+    Addition,
     HistoryEntry,
     Label,
     LabelStatus,
-    PerimeterAdditionIn,
     RenewalOutsideWindow,
     RenewalWindow,
     first_period,
@@ -167,7 +167,7 @@ def test_the_convention_is_recorded_once() -> None:
 
 def test_an_extension_adds_what_is_new_and_carries_the_whole_perimeter() -> None:
     x = labelled()
-    addition = PerimeterAdditionIn.model_validate({
+    addition = Addition.model_validate({
         "communes": [commune(), commune("69259", "Vénissieux")],
         "qpvs": [qpv("QN06907B", 2100, "Les Minguettes")],
         "schools": [school("0697777C", "ecole", "rep_plus", "École Max Barel")],
@@ -181,7 +181,7 @@ def test_an_extension_adds_what_is_new_and_carries_the_whole_perimeter() -> None
 
 
 def test_an_extension_stays_in_the_departement() -> None:
-    addition = PerimeterAdditionIn.model_validate({"communes": [commune("38185", "Grenoble")]})
+    addition = Addition.model_validate({"communes": [commune("38185", "Grenoble")]})
     with pytest.raises(RuleBroken) as refused:
         labelled().extend(addition, actor=NATIONAL, now=NOW)
     assert [(f.field, f.rule) for f in refused.value.failures] == [
@@ -190,7 +190,7 @@ def test_an_extension_stays_in_the_departement() -> None:
 
 def test_an_empty_extension_is_refused() -> None:
     with pytest.raises(RuleBroken, match="at least one commune, QPV or school"):
-        labelled().extend(PerimeterAdditionIn(), actor=NATIONAL, now=NOW)
+        labelled().extend(Addition(), actor=NATIONAL, now=NOW)
 
 
 # --- Suspension, reinstatement, withdrawal ---------------------------------------------------
@@ -222,7 +222,7 @@ def test_an_ended_label_accepts_no_command(action: str) -> None:
         "suspend": lambda: x.suspend("m", actor=NATIONAL, now=NOW),
         "reinstate": lambda: x.reinstate(None, actor=NATIONAL, now=NOW),
         "renew": lambda: renew(x, date(2027, 6, 1)),
-        "extend": lambda: x.extend(PerimeterAdditionIn.model_validate(
+        "extend": lambda: x.extend(Addition.model_validate(
             {"communes": [commune("69259", "Vénissieux")]}), actor=NATIONAL, now=NOW),
         "convention": lambda: x.record_convention(TODAY, actor=NATIONAL, today=TODAY, now=NOW),
     }

@@ -111,6 +111,7 @@ async def partner_updated_handler(event: PartnerUpdated, ctx: HandlerContext) ->
 async def candidature_submitted_handler(event: CandidatureSubmitted, ctx: HandlerContext
                                         ) -> None:
     await projection.candidature_submitted(ctx.uow, event)
+    await service.resume(ctx.uow, f"candidature:{event.candidature_id}")
     await _notify(event, ctx)
 
 
@@ -122,6 +123,7 @@ async def candidature_rejected_handler(event: CandidatureRejected, ctx: HandlerC
 @consumer.handles(TerritoryLabelled)
 async def territory_labelled_handler(event: TerritoryLabelled, ctx: HandlerContext) -> None:
     await projection.cite_labelled(ctx.uow, event)
+    await service.resume(ctx.uow, f"cite:{event.cite_id}")
     await _notify(event, ctx)
 
 
@@ -160,6 +162,7 @@ async def label_expired_handler(event: LabelExpired, ctx: HandlerContext) -> Non
 @consumer.handles(AllianceOpened)
 async def alliance_opened_handler(event: AllianceOpened, ctx: HandlerContext) -> None:
     await store.set_chef_de_file(ctx.uow.conn, event.cite_id, event.chef_de_file_partner_id)
+    await service.resume(ctx.uow, f"alliance:{event.cite_id}")
     await _notify(event, ctx)
 
 
@@ -167,6 +170,7 @@ async def alliance_opened_handler(event: AllianceOpened, ctx: HandlerContext) ->
 async def chef_de_file_handler(event: ChefDeFileDesignated, ctx: HandlerContext) -> None:
     await store.set_chef_de_file(ctx.uow.conn, event.cite_id, event.partner_id)
     await store.set_member(ctx.uow.conn, event.cite_id, event.partner_id, True)
+    await service.resume(ctx.uow, f"alliance:{event.cite_id}")
 
 
 @consumer.handles(PartnerJoinedAlliance)

@@ -40,7 +40,7 @@ async def contact_card(uow: UnitOfWork, card: ContactCardPublished) -> None:
 
 
 async def forget(uow: UnitOfWork, contact_id: UUID) -> None:
-    await store.forget_contact(uow.conn, contact_id)
+    await store.forget_contact(uow.conn, contact_id, uow.now)
 
 
 async def candidature_submitted(uow: UnitOfWork, event: CandidatureSubmitted) -> None:

@@ -1,32 +1,36 @@
 """The sender, run by every replica (``ServiceDefinition.background``): it sends what the
 consumer has written, by SMTP, once per notification.
 
-Each round claims due notifications in a transaction of its own (``status = 'sending'``,
-``attempts + 1``; ``FOR UPDATE SKIP LOCKED``, so two replicas never claim the same) and
-commits *before* talking to the mail server; after the server's answer, a second
-transaction marks the outcome and emits ``NotificationSent`` or ``NotificationFailed``.
+Each round claims up to ``send_batch`` due notifications in a transaction of its own
+(``status = 'sending'``, ``attempts + 1``; ``FOR UPDATE SKIP LOCKED``, so two replicas
+never claim the same) and commits *before* talking to the mail server; it sends them over
+``smtp_connections`` connections at once, each reused for its share; then one transaction
+marks every outcome and emits ``NotificationSent`` or ``NotificationFailed`` for each.
 
 What a crash can double, and why it is bounded: a sender killed after the server accepted
 a message and before the outcome's commit leaves its claim ``sending``; once the claim is
 older than ``claim_lease_s`` another round takes it and sends it again — with the same
 ``Message-ID`` (``<notification_id@domain>``), which a recipient's server or client
-deduplicates. So a crash can double at most the messages in flight at that moment (at
-most ``send_batch``), each at most once more per crash, and a recipient whose server
-deduplicates by Message-ID sees none twice.
+deduplicates. So a crash can double at most the messages of the round in flight at that
+moment (at most ``send_batch``), each at most once more per crash, and a recipient whose
+server deduplicates by Message-ID sees none twice.
 
 Failures: a refused connection, a timeout or a 4xx answer is retried with exponential
 backoff (``retry_base_s`` doubling up to ``retry_max_s``), up to ``max_attempts``; a 5xx
 answer, or the last attempt, fails the notification with the reason — which never quotes
-the address. Mail to a contact erased meanwhile is failed unsent.
+the address. Mail to a contact erased meanwhile is failed unsent; mail whose address has
+not come yet (its card is on another topic than the mail's cause) waits, like a 4xx.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import re
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -36,6 +40,7 @@ from cites_runtime.app import Runtime, periodic
 from cites_runtime.uow import UnitOfWork
 
 from . import metrics, store
+from .metrics import ROUND
 from .settings import NotificationsSettings
 
 __all__ = ["SendOutcome", "message_of", "send_due", "sender"]
@@ -73,29 +78,68 @@ def _redacted(text: str, address: str | None) -> str:
     return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "<adresse>", text)[:1900]
 
 
-async def _send(n: store.Claimed, s: NotificationsSettings) -> tuple[str, str]:
-    """(outcome, reason) of one SMTP transaction."""
-    if n.email is None:
-        return SendOutcome.FAILED, ("adresse effacée (droit à l'effacement) ou jamais connue : "
-                                    "rien n'a été envoyé")
-    try:
-        # Flattened here, with our policy: aiosmtplib's own would fold the Message-ID.
-        await aiosmtplib.send(message_of(n, s).as_bytes(policy=_POLICY),
-                              sender=parseaddr(s.mail_from)[1], recipients=[n.email],
-                              hostname=s.smtp_host, port=s.smtp_port,
-                              timeout=s.smtp_timeout_s, start_tls=False, use_tls=False)
-    except aiosmtplib.SMTPRecipientsRefused as refused:
-        codes = [r.code for r in refused.recipients]
-        permanent = all(c >= 500 for c in codes)
-        return (SendOutcome.FAILED if permanent else SendOutcome.RETRY,
-                _redacted(f"SMTP {codes}: destinataire refusé", n.email))
-    except aiosmtplib.SMTPResponseException as answer:
-        reason = _redacted(f"SMTP {answer.code} {answer.message}", n.email)
-        return (SendOutcome.FAILED if answer.code >= 500 else SendOutcome.RETRY), reason
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return SendOutcome.RETRY, _redacted(f"serveur de messagerie injoignable "
-                                            f"({type(exc).__name__})", n.email)
-    return SendOutcome.SENT, ""
+_ERASED = "destinataire effacé (droit à l'effacement) : rien n'a été envoyé"
+_NOT_YET = "adresse pas encore reçue"
+
+
+class _Lane:
+    """One SMTP connection, reused for the mails of a round it is given, one after another.
+    A failure of the connection itself ends it: the lane's mails not yet tried are retried
+    later with the same reason (the server is away: trying each would only wait out each
+    one's timeout)."""
+
+    def __init__(self, s: NotificationsSettings):
+        self.s = s
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.down: str | None = None
+
+    async def send(self, n: store.Claimed) -> tuple[str, str]:
+        """(outcome, reason) of one mail."""
+        if n.contact_id is None:
+            return SendOutcome.FAILED, _ERASED
+        if n.email is None:  # its card comes on another topic than the cause: later
+            return SendOutcome.RETRY, _NOT_YET
+        if self.down is not None:
+            return SendOutcome.RETRY, self.down
+        s = self.s
+        try:
+            if self.smtp is None:
+                self.smtp = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port,
+                                            timeout=s.smtp_timeout_s, start_tls=False,
+                                            use_tls=False)
+                await self.smtp.connect()
+            # Flattened here, with our policy: aiosmtplib's own would fold the Message-ID.
+            await self.smtp.sendmail(parseaddr(s.mail_from)[1], [n.email],
+                                     message_of(n, s).as_bytes(policy=_POLICY))
+        except aiosmtplib.SMTPRecipientsRefused as refused:  # the connection is still fine
+            codes = [r.code for r in refused.recipients]
+            permanent = all(c >= 500 for c in codes)
+            return (SendOutcome.FAILED if permanent else SendOutcome.RETRY,
+                    _redacted(f"SMTP {codes}: destinataire refusé", n.email))
+        except aiosmtplib.SMTPResponseException as answer:
+            await self.close()  # its transaction's state is unknown: start afresh
+            reason = _redacted(f"SMTP {answer.code} {answer.message}", n.email)
+            return (SendOutcome.FAILED if answer.code >= 500 else SendOutcome.RETRY), reason
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            self.down = _redacted(f"serveur de messagerie injoignable "
+                                  f"({type(exc).__name__})", n.email)
+            return SendOutcome.RETRY, self.down
+        return SendOutcome.SENT, ""
+
+    async def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await asyncio.wait_for(smtp.quit(), self.s.smtp_timeout_s)
+            except Exception:  # a server that will not say goodbye: just hang up
+                smtp.close()
+
+    async def send_all(self, mails: list[store.Claimed]) -> list[tuple[str, str]]:
+        try:
+            return [await self.send(n) for n in mails]
+        finally:
+            await self.close()
 
 
 def _backoff(s: NotificationsSettings, attempts: int) -> timedelta:
@@ -103,38 +147,59 @@ def _backoff(s: NotificationsSettings, attempts: int) -> timedelta:
 
 
 async def send_due(runtime: Runtime[NotificationsSettings]) -> int:
-    """One round: claim, send, record. Returns how many were claimed."""
+    """One round: claim up to ``send_batch`` (committed), send them over
+    ``smtp_connections`` connections at once, record every outcome in one transaction.
+    Returns how many were claimed."""
     s = runtime.settings
-    async with runtime.unit_of_work() as uow:
-        claimed = await store.claim(uow.conn, uow.now, s.claim_lease_s, s.send_batch)
-    for n in claimed:
-        outcome, reason = await _send(n, s)
-        if outcome == SendOutcome.RETRY and n.attempts >= s.max_attempts:
-            outcome, reason = SendOutcome.FAILED, f"{reason} — abandon après {n.attempts} " \
-                                                  "tentatives"
+    with ROUND.labels("email", "claim").time():
         async with runtime.unit_of_work() as uow:
-            await _record(uow, n, outcome, reason, s)
+            claimed = await store.claim(uow.conn, uow.now, s.claim_lease_s, s.send_batch)
+    if not claimed:
+        return 0
+    lanes = [claimed[i::s.smtp_connections] for i in range(s.smtp_connections)]
+    with ROUND.labels("email", "send").time():
+        answers = await asyncio.gather(*(_Lane(s).send_all(lane) for lane in lanes if lane))
+    outcomes: list[tuple[store.Claimed, str, str]] = []
+    for lane, lane_answers in zip((lane for lane in lanes if lane), answers, strict=True):
+        for n, (outcome, reason) in zip(lane, lane_answers, strict=True):
+            if outcome == SendOutcome.RETRY and n.attempts >= s.max_attempts:
+                outcome, reason = SendOutcome.FAILED, (f"{reason} — abandon après "
+                                                       f"{n.attempts} tentatives")
+            outcomes.append((n, outcome, reason))
+    with ROUND.labels("email", "record").time():
+        async with runtime.unit_of_work() as uow:
+            await _record(uow, outcomes, s)
+    for _, outcome, _ in outcomes:
         metrics.OUTCOMES.labels("email", outcome).inc()
     return len(claimed)
 
 
-async def _record(uow: UnitOfWork, n: store.Claimed, outcome: str, reason: str,
+async def _record(uow: UnitOfWork, outcomes: list[tuple[store.Claimed, str, str]],
                   s: NotificationsSettings) -> None:
-    common = {"notification_id": n.notification_id, "cause_event_id": n.cause_event_id,
-              "cause_type": n.cause_type, "template": n.template,
-              "channel": NotificationChannel.EMAIL,
-              "recipient": Recipient.model_validate(n.recipient),
-              "candidature_id": n.candidature_id, "cite_id": n.cite_id,
-              "attempts": n.attempts}
-    if outcome == SendOutcome.SENT:
-        if await store.mark_sent(uow.conn, n.notification_id, uow.now):
-            uow.emit(NotificationSent(**common, sent_at=uow.now))
-    elif outcome == SendOutcome.FAILED:
-        if await store.mark_failed(uow.conn, n.notification_id, reason, uow.now):
-            uow.emit(NotificationFailed(**common, reason=reason, failed_at=uow.now))
-    else:
-        await store.retry_later(uow.conn, n.notification_id, reason,
-                                uow.now + _backoff(s, n.attempts))
+    """Mark a round's outcomes (three statements whatever their number) and emit
+    ``NotificationSent`` / ``NotificationFailed`` for those this round still held."""
+    def common(n: store.Claimed) -> dict[str, Any]:
+        return {"notification_id": n.notification_id, "cause_event_id": n.cause_event_id,
+                "cause_type": n.cause_type, "template": n.template,
+                "channel": NotificationChannel.EMAIL,
+                "recipient": Recipient.model_validate(n.recipient),
+                "candidature_id": n.candidature_id, "cite_id": n.cite_id,
+                "attempts": n.attempts}
+
+    sent = [n for n, o, _ in outcomes if o == SendOutcome.SENT]
+    failed = [(n, r) for n, o, r in outcomes if o == SendOutcome.FAILED]
+    retried = [(n, r) for n, o, r in outcomes if o == SendOutcome.RETRY]
+    marked = await store.mark_sent(uow.conn, [n.notification_id for n in sent], uow.now)
+    for n in sent:
+        if n.notification_id in marked:
+            uow.emit(NotificationSent(**common(n), sent_at=uow.now))
+    marked = await store.mark_failed(uow.conn, [(n.notification_id, r) for n, r in failed],
+                                     uow.now)
+    for n, r in failed:
+        if n.notification_id in marked:
+            uow.emit(NotificationFailed(**common(n), reason=r, failed_at=uow.now))
+    await store.retry_later(uow.conn, [(n.notification_id, r, uow.now + _backoff(
+        s, n.attempts)) for n, r in retried])
 
 
 sender = periodic("mail sending", send_due, lambda s: float(s.send_interval_s), drain=True)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from cites_contracts import Envelope, Event
+from cites_contracts import Envelope, Event, registry
 from cites_contracts.types import LabelPeriod, RecipientKind, TroikaRole
 from cites_runtime.errors import Conflict, NotFound
 from cites_runtime.uow import UnitOfWork
@@ -29,9 +29,18 @@ from .domain.rules import (
 )
 from .domain.templates import MailContext, render
 
-__all__ = ["delete_subscription", "enqueue_webhooks", "notify", "remind_expiry",
-           "resend_delivery", "resend_notification", "rotate_secret", "subscribe",
-           "update_subscription"]
+__all__ = [
+    "delete_subscription",
+    "enqueue_webhooks",
+    "notify",
+    "remind_expiry",
+    "resend_delivery",
+    "resend_notification",
+    "resume",
+    "rotate_secret",
+    "subscribe",
+    "update_subscription",
+]
 
 _NOTIFICATIONS = UUID("2f5d0c1e-7b8a-4e3f-9a6d-5c4b3a291807")
 
@@ -70,10 +79,65 @@ async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Any,
 
 
 async def notify(uow: UnitOfWork, event: Event, event_id: UUID) -> int:
-    """Write the notifications ``event`` causes; return how many were new."""
-    rules = [(r.template, r.recipients) for r in rules_for(event.spec.type,
-                                                           event.spec.version)]
+    """Write the notifications ``event`` causes; return how many were new. Recipients that
+    depend on a fact not projected yet (it comes on another topic) are written when it
+    comes (:func:`resume`)."""
+    rules = _rules(event.spec.type, event.spec.version)
+    if not rules:
+        return 0
+    missing = await _missing_facts(uow, event, rules)
+    if missing:
+        await store.await_fact(uow.conn, event_id, event.spec.type, event.spec.version,
+                               event.model_dump(mode="json"), missing, uow.now)
+    if any(m.startswith("cite:") for m in missing):
+        return 0  # without its cité, no mail can name it: all of it waits
     return await _write(uow, event, event_id, event.spec.type, rules)
+
+
+def _rules(type_: str, version: int) -> list[tuple[str, tuple[RecipientGroup, ...]]]:
+    return [(r.template, r.recipients) for r in rules_for(type_, version)]
+
+
+async def _missing_facts(uow: UnitOfWork, event: Event,
+                         rules: list[tuple[str, tuple[RecipientGroup, ...]]]) -> list[str]:
+    """What the event's recipients depend on and the projection does not hold yet: its
+    candidature's troïka, its cité, its alliance's chef de file."""
+    groups = {g for _, gs in rules for g in gs}
+    cite_id: str | None = _field(event, "cite_id")
+    candidature_id: UUID | None = _field(event, "candidature_id")
+    missing = []
+    cite = await store.get_cite(uow.conn, cite_id) if cite_id else None
+    if cite_id and cite is None:
+        missing.append(f"cite:{cite_id}")
+    candidature_id = candidature_id or (cite.candidature_id if cite else None)
+    if (RecipientGroup.TROIKA in groups and candidature_id is not None
+            and not await store.has_candidature(uow.conn, candidature_id)):
+        missing.append(f"candidature:{candidature_id}")
+    if (RecipientGroup.CHEF_DE_FILE in groups and cite_id
+            and not _field(event, "chef_de_file_partner_id")
+            and not await store.has_alliance(uow.conn, cite_id)):
+        missing.append(f"alliance:{cite_id}")
+    return missing
+
+
+async def resume(uow: UnitOfWork, fact: str) -> int:
+    """``fact`` is projected now: write the notifications of the causes that waited for it
+    (those of their recipients known by now; a cause still missing another fact waits for
+    that one). Returns how many were new."""
+    written = 0
+    for row in await store.take_awaiting(uow.conn, fact):
+        spec = registry.get(row["cause_type"], row["version"])
+        if spec is None:  # a cause of an event no longer in the catalogue: nothing to do
+            continue
+        event = spec.model.model_validate(row["facts"])
+        rules = _rules(spec.type, spec.version)
+        missing = await _missing_facts(uow, event, rules)
+        if missing:
+            await store.await_fact(uow.conn, row["cause_id"], spec.type, spec.version,
+                                   row["facts"], missing, uow.now)
+        if not any(m.startswith("cite:") for m in missing):
+            written += await _write(uow, event, row["cause_id"], spec.type, rules)
+    return written
 
 
 REMINDER_TYPE = "notifications.LabelExpiryReminder"

@@ -25,7 +25,10 @@ class NotificationsSettings(ServiceSettings):
                                    description="Right-hand side of the Message-IDs")
     send_interval_s: float = Field(0.5, gt=0, description="How often the sender looks for "
                                    "mail to send when it found none")
-    send_batch: int = Field(50, ge=1, le=1000)
+    send_batch: int = Field(50, ge=1, le=1000, description="Mails a sending round claims; "
+                            "also what a crash can send twice at most")
+    smtp_connections: int = Field(4, ge=1, le=50, description="SMTP connections a round "
+                                  "sends over at once, each reused for its share")
     claim_lease_s: float = Field(120.0, gt=0, description="A claim older than this is a "
                                  "sender that died: its notifications are sent again")
     max_attempts: int = Field(6, ge=1, le=100)

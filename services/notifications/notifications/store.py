@@ -22,29 +22,35 @@ Reads = Conn | asyncpg.Pool
 
 async def save_troika_contact(conn: Conn, contact_id: UUID, email: str, candidature_id: UUID,
                               role: str, at: datetime) -> None:
+    """Keep a signatory's address (not that of one erased already)."""
     await conn.execute(
         """INSERT INTO contacts (contact_id, email, source, candidature_id, troika_role,
                                  updated_at)
-           VALUES ($1, $2, 'troika', $3, $4, $5)
+           SELECT $1, $2, 'troika', $3, $4, $5
+           WHERE NOT EXISTS (SELECT FROM erased_contacts WHERE contact_id = $1)
            ON CONFLICT (contact_id) DO UPDATE SET email = $2, updated_at = $5""",
         contact_id, email, candidature_id, role, at)
 
 
 async def save_partner_contact(conn: Conn, contact_id: UUID, email: str, partner_id: UUID,
                                at: datetime) -> None:
+    """Keep a partner contact's address (not that of one erased already)."""
     await conn.execute(
         """INSERT INTO contacts (contact_id, email, source, partner_id, updated_at)
-           VALUES ($1, $2, 'partner', $3, $4)
+           SELECT $1, $2, 'partner', $3, $4
+           WHERE NOT EXISTS (SELECT FROM erased_contacts WHERE contact_id = $1)
            ON CONFLICT (contact_id) DO UPDATE SET email = $2, partner_id = $3,
                                                  updated_at = $4""",
         contact_id, email, partner_id, at)
 
 
-async def forget_contact(conn: Conn, contact_id: UUID) -> None:
+async def forget_contact(conn: Conn, contact_id: UUID, at: datetime) -> None:
     """Delete the address and every link to it: a notification not yet sent to it is left
     with no address, so the sender fails it unsent (and says so in ``NotificationFailed``);
     the log keeps who was told of what by reference only."""
     await conn.execute("DELETE FROM contacts WHERE contact_id = $1", contact_id)
+    await conn.execute("INSERT INTO erased_contacts VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       contact_id, at)
     await conn.execute("DELETE FROM partner_contacts WHERE contact_id = $1", contact_id)
     await conn.execute("UPDATE notifications SET contact_id = NULL WHERE contact_id = $1",
                        contact_id)
@@ -77,6 +83,35 @@ async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, 
     found = await conn.fetchval("SELECT troika FROM candidatures WHERE candidature_id = $1",
                                 candidature_id)
     return list(found) if found else []
+
+
+async def has_candidature(conn: Reads, candidature_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM candidatures WHERE candidature_id = $1", candidature_id))
+
+
+async def has_alliance(conn: Reads, cite_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM alliances WHERE cite_id = $1", cite_id))
+
+
+async def await_fact(conn: Conn, cause_id: UUID, cause_type: str, version: int,
+                     facts: dict[str, Any], waits_for: Sequence[str], at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO awaiting (cause_id, cause_type, version, facts, waits_for, created_at)
+           SELECT $1, $2, $3, $4, w, $6 FROM unnest($5::text[]) AS w
+           ON CONFLICT DO NOTHING""",
+        cause_id, cause_type, version, facts, list(waits_for), at)
+
+
+async def awaiting_count(conn: Reads) -> int:
+    return int(await conn.fetchval("SELECT count(DISTINCT cause_id) FROM awaiting"))
+
+
+async def take_awaiting(conn: Conn, fact: str) -> list[asyncpg.Record]:
+    """The causes waiting for ``fact``, no longer waiting for it."""
+    return await conn.fetch(
+        """DELETE FROM awaiting WHERE waits_for = $1
+           RETURNING cause_id, cause_type, version, facts""", fact)
 
 
 async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
@@ -215,7 +250,10 @@ class Claimed:
     body_html: str
     attempts: int
     email: str | None
-    """None: the contact was erased (or never known) — nothing to send to."""
+    """None: the address is not known (see ``contact_id``)."""
+    contact_id: UUID | None = None
+    """None: the recipient was erased — nothing to send to. Set while ``email`` is None:
+    the address has not come yet (its card is on another topic than the cause)."""
 
 
 async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
@@ -236,28 +274,43 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[C
     return [Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
                     r["template"], dict(r["recipient"]), r["candidature_id"],
                     r["cite_id"], r["subject"], r["body_text"], r["body_html"],
-                    r["attempts"], r["email"]) for r in rows]
+                    r["attempts"], r["email"], r["contact_id"]) for r in rows]
 
 
-async def mark_sent(conn: Conn, notification_id: UUID, at: datetime) -> bool:
-    return bool(await conn.fetchval(
+async def mark_sent(conn: Conn, ids: Sequence[UUID], at: datetime) -> set[UUID]:
+    """Mark these sent; return those that were still claimed (a resend by another round
+    after the lease may have recorded one already)."""
+    if not ids:
+        return set()
+    return {r[0] for r in await conn.fetch(
         """UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
-           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
-        notification_id, at))
+           WHERE notification_id = ANY ($1) AND status = 'sending'
+           RETURNING notification_id""", list(ids), at)}
 
 
-async def mark_failed(conn: Conn, notification_id: UUID, reason: str, at: datetime) -> bool:
-    return bool(await conn.fetchval(
-        """UPDATE notifications SET status = 'failed', failed_at = $2, last_error = $3
-           WHERE notification_id = $1 AND status = 'sending' RETURNING true""",
-        notification_id, at, reason))
+async def mark_failed(conn: Conn, failed: Sequence[tuple[UUID, str]], at: datetime
+                      ) -> set[UUID]:
+    """Mark these failed, each with its reason; return those that were still claimed."""
+    if not failed:
+        return set()
+    return {r[0] for r in await conn.fetch(
+        """UPDATE notifications n SET status = 'failed', failed_at = $3, last_error = f.reason
+           FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)
+           WHERE n.notification_id = f.id AND n.status = 'sending'
+           RETURNING n.notification_id""",
+        [i for i, _ in failed], [r for _, r in failed], at)}
 
 
-async def retry_later(conn: Conn, notification_id: UUID, reason: str, when: datetime) -> None:
+async def retry_later(conn: Conn, retried: Sequence[tuple[UUID, str, datetime]]) -> None:
+    """Each due again at its time, with the reason it was not sent."""
+    if not retried:
+        return
     await conn.execute(
-        """UPDATE notifications SET status = 'pending', next_attempt_at = $2, last_error = $3
-           WHERE notification_id = $1 AND status = 'sending'""",
-        notification_id, when, reason)
+        """UPDATE notifications n SET status = 'pending', next_attempt_at = r.at,
+                  last_error = r.reason
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS r(id, reason, at)
+           WHERE n.notification_id = r.id AND n.status = 'sending'""",
+        [i for i, _, _ in retried], [r for _, r, _ in retried], [a for _, _, a in retried])
 
 
 _NOTIFICATION = """notification_id, cause_event_id, cause_type, template, recipient,

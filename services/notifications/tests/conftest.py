@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cites_runtime.testing import ServiceUnderTest, in_memory
+from cites_runtime.testing import ServiceUnderTest, in_memory, on_kafka
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
-sys.path.insert(0, str(Path(__file__).parent))  # notifications_kit lives beside the tests
+sys.path.insert(0, str(Path(__file__).parent))  # notifications_kit.py lives beside the tests
 
 from notifications.app import definition
 from notifications.settings import NotificationsSettings
@@ -35,4 +35,12 @@ async def notifications(settings: NotificationsSettings) -> AsyncIterator[Servic
     """Isolated: in-memory broker, real PostgreSQL, real SMTP (the sender is called by the
     tests, round by round: its own loop sleeps an hour between rounds)."""
     async with in_memory(definition, settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def live(settings: NotificationsSettings) -> AsyncIterator[ServiceUnderTest]:
+    """Integration: the real Kafka consumer group, producer and relay, real PostgreSQL and
+    SMTP (the sender called by the tests, as above)."""
+    async with on_kafka(definition, settings) as running:
         yield running

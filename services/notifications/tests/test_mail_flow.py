@@ -5,34 +5,22 @@ once, its pending mail failed unsent and the log without its address."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-from datetime import UTC, date, datetime
-from email.message import Message
-from pathlib import Path
-from uuid import UUID, uuid4
+from datetime import date
+from uuid import uuid4
 
 from notifications.reminders import remind_due
 from notifications.sender import send_due
+from notifications_kit import AT, mails_to, troika_cards
 
 from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
-    CandidatureSubmitted,
-    Perimeter,
-    PerimeterCommune,
-    PerimeterQpv,
-    PerimeterSchool,
     TerritoryLabelled,
-    TroikaContactPublished,
-    TroikaSeat,
     Wave,
 )
 from cites_contracts.events.partners import ContactErased
 from cites_contracts.types import (
     ActorRole,
-    EducationPriority,
     LabelPeriod,
-    SchoolKind,
     TroikaRole,
 )
 from cites_runtime.testing import (
@@ -44,52 +32,18 @@ from cites_runtime.testing import (
 )
 from cites_runtime.testing.infra import Infra
 
-AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-
-
-def _cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublished],
-                                                  CandidatureSubmitted]:
-    seats = {role: uuid4() for role in (TroikaRole.PREFET, TroikaRole.RECTEUR,
-                                        TroikaRole.MAIRE)}
-    cards = [TroikaContactPublished(contact_id=cid, candidature_id=candidature, role=role,
-                                    email=f"{role.value}.{tag}@example.gouv.fr",
-                                    published_at=AT) for role, cid in seats.items()]
-    submitted = CandidatureSubmitted(
-        candidature_id=candidature, territory_name="Vaulx-en-Velin", departement="69",
-        wave=Wave(id="2024-generalisation", year=2024),
-        perimeter=Perimeter(
-            communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
-            qpvs=(PerimeterQpv(code="QN06901M", name="Mas du Taureau", population=8000),),
-            schools=(PerimeterSchool(uai="0693874L", kind=SchoolKind.COLLEGE,
-                                     name="Collège Aimé Césaire",
-                                     education_priority=EducationPriority.REP_PLUS),)),
-        lead_college_uai="0693874L",
-        troika=tuple(TroikaSeat(role=r, contact_id=c) for r, c in seats.items()),
-        submitted_by=ActorRole.PREFECTURE, submitted_at=AT)
-    return cards, submitted
-
-
-def _mails_to(infra: Infra, tag: str) -> list[Message]:
-    assert infra.smtp_maildir, "the SMTP sink keeps no maildir here"
-    found = []
-    for path in sorted(Path(infra.smtp_maildir).glob("*.eml")):
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if tag in (msg["To"] or ""):
-            found.append(msg)
-    return found
-
 
 async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_french(
     notifications: ServiceUnderTest, infra: Infra,
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
-    cards, submitted = _cards(candidature, tag)
+    cards, submitted = troika_cards(candidature, tag)
     once = Envelope.wrap(submitted, sequence=1)
     await notifications.publish(*cards, once, once)  # the event delivered twice
     assert await send_due(notifications.runtime) == 3
     assert await send_due(notifications.runtime) == 0
-    mails = _mails_to(infra, tag)
+    mails = mails_to(infra, tag)
     assert sorted(m["To"] for m in mails) == sorted(
         f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire"))
     sent = await notifications.outbox("NotificationSent")
@@ -110,7 +64,7 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
     notifications: ServiceUnderTest, infra: Infra,
 ) -> None:
     tag = uuid4().hex[:12]
-    cards, submitted = _cards(uuid4(), tag)
+    cards, submitted = troika_cards(uuid4(), tag)
     await notifications.publish(*cards, submitted)
     maire = next(c for c in cards if c.role is TroikaRole.MAIRE)
     await notifications.publish(ContactErased(partner_id=uuid4(), contact_id=maire.contact_id,
@@ -119,7 +73,7 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                maire.contact_id) == 0
     await send_due(notifications.runtime)
-    assert sorted(m["To"].split(".")[0] for m in _mails_to(infra, tag)) == ["prefet",
+    assert sorted(m["To"].split(".")[0] for m in mails_to(infra, tag)) == ["prefet",
                                                                            "recteur"]
     failed = await notifications.outbox("NotificationFailed")
     assert [e.data.recipient.troika_role for e in failed] == [TroikaRole.MAIRE]
@@ -133,7 +87,7 @@ async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
     notifications: ServiceUnderTest, infra: Infra,
 ) -> None:
     tag = uuid4().hex[:12]
-    cards, submitted = _cards(uuid4(), tag)
+    cards, submitted = troika_cards(uuid4(), tag)
     await notifications.publish(*cards, submitted)
     recteur = next(c for c in cards if c.role is TroikaRole.RECTEUR)
     await notifications.publish_tombstone("labelling.contacts", str(recteur.contact_id))
@@ -141,7 +95,7 @@ async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                recteur.contact_id) == 0
     await send_due(notifications.runtime)
-    assert sorted(m["To"].split(".")[0] for m in _mails_to(infra, tag)) == ["maire",
+    assert sorted(m["To"].split(".")[0] for m in mails_to(infra, tag)) == ["maire",
                                                                            "prefet"]
     failed, = await notifications.outbox("NotificationFailed")
     assert failed.data.recipient.troika_role is TroikaRole.RECTEUR
@@ -152,7 +106,7 @@ async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
-    cards, submitted = _cards(candidature, tag)
+    cards, submitted = troika_cards(candidature, tag)
     label = TerritoryLabelled(
         cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
         name="Vaulx-en-Velin",
@@ -182,7 +136,7 @@ async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_s
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
-    cards, submitted = _cards(candidature, tag)
+    cards, submitted = troika_cards(candidature, tag)
     cite_id = f"cite-{uuid4().int % 1_000_000:06d}"
     label = TerritoryLabelled(
         cite_id=cite_id, candidature_id=candidature, name="Vaulx-en-Velin",

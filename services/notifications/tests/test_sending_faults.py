@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from notifications.app import definition
 from notifications.sender import send_due
 from notifications.settings import NotificationsSettings
-from test_mail_flow import _cards
+from notifications_kit import troika_cards
 
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.plugin import SettingsFactory
@@ -29,6 +29,13 @@ class Recording:
 
     def __init__(self, refuse: str | None = None):
         self.refuse, self.messages = refuse, []  # type: ignore[var-annotated]
+        self.greetings = 0  # one EHLO per connection
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: Any) -> str:
@@ -64,7 +71,7 @@ async def _service(service_settings: SettingsFactory, port: int, **extra: Any
 
 
 async def _submitted(service: ServiceUnderTest) -> None:
-    cards, submitted = _cards(uuid4(), uuid4().hex[:8])
+    cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
     await service.publish(*cards[:1], submitted.model_copy(update={
         "troika": submitted.troika[:1]}))
 
@@ -138,7 +145,7 @@ async def test_a_sender_dead_after_the_servers_acceptance_resends_once_same_mess
             from notifications import sender, store
             async with service.runtime.unit_of_work() as uow:
                 claimed = await store.claim(uow.conn, uow.now, 60.0, 10)
-            await sender._send(claimed[0], service.runtime.settings)
+            await sender._Lane(service.runtime.settings).send_all(claimed)
             assert await send_due(service.runtime) == 0  # within the lease: nobody resends
             clock.advance(seconds=61)
             assert await send_due(service.runtime) == 1  # the claim expired: sent again
@@ -181,5 +188,27 @@ async def test_a_failed_mail_is_sent_again_on_request_with_the_same_message_id(
             viewer = await service.http.post(f"/notifications/{nid}/resend",
                                              headers=AS_VIEWER)
             assert (unknown.status_code, viewer.status_code) == (404, 403)
+    finally:
+        controller.stop()
+
+
+async def test_a_round_sends_over_its_few_connections_each_reused(
+    service_settings: SettingsFactory, smtp_port: int,
+) -> None:
+    handler = Recording()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        async for service in _service(service_settings, smtp_port, smtp_connections=2):
+            cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
+            await service.publish(*cards, submitted)
+            for _ in range(2):
+                more, other = troika_cards(uuid4(), uuid4().hex[:8])
+                await service.publish(*more, other)
+            assert await send_due(service.runtime) == 9
+            sent = await service.outbox("NotificationSent")
+            assert len(sent) == 9 and len(handler.messages) == 9
+            assert handler.greetings == 2  # two connections for nine mails
+            assert len({m["Message-ID"] for m in handler.messages}) == 9
     finally:
         controller.stop()

@@ -20,8 +20,8 @@ from notifications.app import definition
 from notifications.domain import webhooks
 from notifications.settings import NotificationsSettings
 from notifications.webhook_sender import _resolves_privately, deliver_due
+from notifications_kit import troika_cards
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from test_mail_flow import _cards
 
 from cites_contracts.events.labelling import TerritoryLabelled, Wave
 from cites_contracts.types import ActorRole, LabelPeriod
@@ -91,7 +91,7 @@ async def _label(service: ServiceUnderTest, times: int = 1) -> TerritoryLabelled
     """A cité labelled (its candidature's cards and submission first); the label event
     delivered ``times`` times, as a redelivering broker would."""
     candidature = uuid4()
-    cards, submitted = _cards(candidature, uuid4().hex[:8])
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
     label = TerritoryLabelled(
         cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
         name="Vaulx-en-Velin", wave=Wave(id="2024-generalisation", year=2024),

@@ -20,6 +20,7 @@ from cites_runtime.testing import (
     FakeClock,
     ServiceUnderTest,
     eventually,
+    read_pages,
 )
 
 
@@ -55,7 +56,8 @@ async def test_partners_join_and_leave_with_their_roles_and_the_history_is_kept(
     left = await partners.http.delete(f"/alliances/{cite}/members/{asso}",
                                       params={"motive": "Fin du projet"}, headers=AS_NATIONAL)
     alliance = await _alliance(partners)
-    history = (await partners.http.get(f"/partners/{asso}/memberships", headers=AS_VIEWER)).json()
+    history = (await partners.http.get(f"/partners/{asso}/memberships",
+                                       headers=AS_VIEWER)).json()["items"]
     joins, leaves = (await partners.outbox("PartnerJoinedAlliance"),
                      await partners.outbox("PartnerLeftAlliance"))
     assert joined.status_code == 201
@@ -302,3 +304,30 @@ async def _blocked_on_a_lock(partners: ServiceUnderTest) -> None:
         return n > 0
 
     await eventually(waiting, timeout=10, what="the opening waiting for the other transaction")
+
+
+async def test_a_partners_memberships_are_read_a_page_at_a_time_in_the_order_it_joined(
+    partners: ServiceUnderTest,
+) -> None:
+    cites = [await _open(partners, labelled(f"cite-00{n}", lead_uai=f"093000{n}A"))
+             for n in (1, 2, 3)]
+    asso = await _register(partners, association())
+    member = {"partner_id": asso, "roles": ["funder"]}
+    joins = [await partners.http.post(f"/alliances/{cite}/members", json=member,
+                                      headers=AS_NATIONAL) for cite in cites]
+    left = await partners.http.delete(f"/alliances/{cites[0]}/members/{asso}",
+                                      params={"motive": "Pause"}, headers=AS_NATIONAL)
+    # Back in the same instant (a fake clock): the membership's row breaks the tie.
+    joins.append(await partners.http.post(f"/alliances/{cites[0]}/members", json=member,
+                                          headers=AS_NATIONAL))
+    assert [j.status_code for j in joins] + [left.status_code] == [201] * 4 + [204]
+
+    pages = await read_pages(partners.http, f"/partners/{asso}/memberships",
+                             headers=AS_VIEWER, limit=3)
+    whole = (await partners.http.get(f"/partners/{asso}/memberships",
+                                     headers=AS_VIEWER)).json()
+
+    assert [len(page) for page in pages] == [3, 1]
+    assert [m for page in pages for m in page] == whole["items"]
+    assert [(m["cite_id"], m["left_at"] is None) for m in whole["items"]] == [
+        ("cite-001", False), ("cite-002", True), ("cite-003", True), ("cite-001", True)]

@@ -101,7 +101,7 @@ async def test_a_withdrawn_or_expired_label_closes_the_alliance_and_keeps_its_me
     closed = await partners.outbox("AllianceClosed")
     chef = alliance["chef_de_file"]["partner_id"]
     memberships = (await partners.http.get(f"/partners/{chef}/memberships",
-                                           headers=AS_VIEWER)).json()
+                                           headers=AS_VIEWER)).json()["items"]
     assert (alliance["status"], alliance["closure_reason"]) == ("closed", reason)
     assert [(e.data.reason, e.data.closed_at) for e in closed] == [(reason, clock.now)]  # once
     assert [m["partner_id"] for m in alliance["members"]] == [chef]

@@ -16,6 +16,7 @@ from cites_runtime.testing import (
     FakeClock,
     ServiceUnderTest,
     envelopes_json,
+    read_pages,
 )
 
 
@@ -53,7 +54,7 @@ async def test_only_consenting_contacts_cards_carry_an_email_and_only_on_the_con
     updates = await partners.outbox("PartnerUpdated")
     cards = await partners.outbox("ContactCardPublished")
     listed = (await partners.http.get(f"/partners/{partner}/contacts",
-                                      headers=AS_NATIONAL)).json()
+                                      headers=AS_NATIONAL)).json()["items"]
     on_the_wire = json.dumps(envelopes_json([*updates, *cards]))
     # Adding a contact who did not consent changes nothing events say: no event.
     assert len(updates) == 1
@@ -71,7 +72,7 @@ async def test_withdrawing_consent_records_its_date_and_erases_the_card_from_eve
 ) -> None:
     partner, (cid,) = await _partner_with(partners, contact())
     before = (await partners.http.get(f"/partners/{partner}/contacts",
-                                      headers=AS_NATIONAL)).json()[0]
+                                      headers=AS_NATIONAL)).json()["items"][0]
     clock.advance(days=1)
     withdrawn = await partners.http.patch(f"/partners/{partner}/contacts/{cid}",
                                           json={"consent": False}, headers=AS_NATIONAL)
@@ -105,7 +106,7 @@ async def test_erasure_removes_the_contacts_personal_data_for_good(
     again = await partners.http.delete(f"/partners/{partner}/contacts/{cid}",
                                        headers=AS_NATIONAL)
     listed = (await partners.http.get(f"/partners/{partner}/contacts",
-                                      headers=AS_NATIONAL)).json()
+                                      headers=AS_NATIONAL)).json()["items"]
     row = await partners.runtime.pool.fetchrow(
         "SELECT * FROM contacts WHERE contact_id = $1", cid)
     after = await _mentions(partners, email, name)
@@ -167,3 +168,13 @@ async def test_an_unknown_contact_is_a_404(partners: ServiceUnderTest) -> None:
                                         headers=AS_NATIONAL)
     assert (patched.status_code, erased.status_code) == (404, 404)
     assert await partners.outbox("ContactErased") == []
+
+
+async def test_a_partners_contacts_are_read_a_page_at_a_time_in_the_order_added(
+    partners: ServiceUnderTest,
+) -> None:
+    partner, ids = await _partner_with(partners, *(contact(f"c{n}@asso.example.org")
+                                                   for n in range(5)))
+    pages = await read_pages(partners.http, f"/partners/{partner}/contacts",
+                             headers=AS_NATIONAL, limit=2)
+    assert [[c["contact_id"] for c in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]

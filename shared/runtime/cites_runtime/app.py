@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +35,7 @@ from .migrations import Migration, load_migrations, migrate, runtime_migrations
 from .relay import OutboxRelay
 from .settings import ServiceSettings
 from .tuning import tune_gc
-from .uow import Cause, UnitOfWork, unit_of_work
+from .uow import Cause, UnitOfWork, civil_date, unit_of_work
 
 __all__ = ["BackgroundJob", "Runtime", "ServiceDefinition", "build_app", "run_migrations"]
 
@@ -131,6 +131,11 @@ class Runtime(Generic[S]):
         return unit_of_work(self.pool, self.schema, cause=cause, clock=self.settings.clock,
                             zone=self.settings.zone,
                             max_event_bytes=self.settings.event_max_bytes)
+
+    def today(self) -> date:
+        """Today where the programme is run, by the service's clock and time zone: what
+        ``uow.today`` says in a unit of work, for reads that open none."""
+        return civil_date(self.settings.clock(), self.settings.zone)
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self, *, publisher: Publisher | None = None,

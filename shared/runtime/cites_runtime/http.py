@@ -80,6 +80,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["method", "route"])
@@ -172,6 +173,12 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null on the last page")
+
+    def map(self, view: Callable[[T], V]) -> Page[V]:
+        """The same page with each item made into ``view``'s (page the store's rows by a
+        key the response model does not show, then build the response models)."""
+        return Page[V](items=[view(item) for item in self.items],
+                       next_cursor=self.next_cursor)
 
 
 def _cursor_error(cursor: str, why: str) -> RequestValidationError:

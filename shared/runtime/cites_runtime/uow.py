@@ -24,8 +24,8 @@ from .errors import EventTooLarge
 TOMBSTONE = "tombstone"
 """``event_type`` of an outbox row that erases its key (null value, no event)."""
 
-__all__ = ["TOMBSTONE", "Cause", "Clock", "UnitOfWork", "new_traceparent", "unit_of_work",
-           "utc_now"]
+__all__ = ["TOMBSTONE", "Cause", "Clock", "UnitOfWork", "civil_date", "new_traceparent",
+           "unit_of_work", "utc_now"]
 
 Clock = Callable[[], datetime]
 """Returns the current instant, aware. Injected (settings.clock) so tests can move time."""
@@ -33,6 +33,12 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def civil_date(instant: datetime, zone: tzinfo) -> date:
+    """The date ``instant`` falls on where the programme is run (``settings.zone``):
+    ``uow.today``, and ``Runtime.today()`` for reads outside a unit of work."""
+    return instant.astimezone(zone).date()
 
 
 def new_traceparent(parent: str | None = None) -> str:
@@ -71,7 +77,7 @@ class UnitOfWork:
         self._cause = cause or Cause.new()
         self.now = clock().astimezone(UTC)
         """The instant of this unit of work, aware UTC."""
-        self.today: date = self.now.astimezone(zone).date()
+        self.today: date = civil_date(self.now, zone)
         """Its civil date where the programme is run (``settings.timezone``)."""
         self._pending: list[tuple[Event | tuple[Topic, str], Cause, datetime]] = []
         self.envelopes: list[Envelope[Event]] = []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,7 @@ from cites_runtime.consumer import ConsumerRunner, EventConsumer, HandlerContext
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
 from cites_runtime.relay import OutboxRelay
 from cites_runtime.settings import ServiceSettings
-from cites_runtime.testing import read_topic
+from cites_runtime.testing import eventually, read_topic
 from cites_runtime.uow import unit_of_work
 
 pytestmark = pytest.mark.integration
@@ -63,12 +62,14 @@ async def publish(relay: OutboxRelay, pool: asyncpg.Pool, expected: int) -> None
     """Relay passes until ``expected`` rows are out: a pass publishes only rows older than
     every open transaction of the database (the visibility barrier), and other tests'
     transactions may be open."""
-    done, deadline = 0, time.monotonic() + 30
+    done = 0
     async with pool.acquire() as conn:
-        while done < expected:
-            assert time.monotonic() < deadline, f"published {done} of {expected}"
+        async def all_out() -> bool:
+            nonlocal done
             done += await relay.publish_pending(conn)
-            await asyncio.sleep(0.05)
+            return done >= expected
+
+        await eventually(all_out, what=lambda: f"published {done} of {expected}")
     assert done == expected
 
 
@@ -206,14 +207,15 @@ async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]
 async def wait_compacted(bootstrap: str, topic: str, gone: bytes,
                          timeout: float = 120.0) -> list[Any]:
     """Read ``topic`` from offset 0 until no record holds ``gone``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        records = await read_topic(bootstrap, topic, idle=0.5)
-        if not any(gone in (r.value or b"") for r in records):
-            return records
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{topic}: {gone!r} still there after {timeout:.0f} s")
-        await asyncio.sleep(1)
+    records: list[Any] = []
+
+    async def compacted() -> bool:
+        records[:] = await read_topic(bootstrap, topic, idle=0.5)
+        return not any(gone in (r.value or b"") for r in records)
+
+    await eventually(compacted, timeout=timeout, every=1.0,
+                     what=f"{topic}: {gone!r} compacted away")
+    return records
 
 
 async def test_compaction_removes_every_earlier_value_of_an_erased_key_from_kafka(

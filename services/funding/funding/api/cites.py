@@ -4,6 +4,7 @@ statement (JSON and CSV)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -11,7 +12,7 @@ from pydantic import Field
 
 from cites_contracts.types import CiteId, Motive, Name, ProgrammeYear
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Anyone, Caller, Input, National, Prefecture
+from cites_runtime.http import Anyone, Caller, Input, National, Page, Paging, Prefecture
 
 from .. import service, store
 from ..domain.cite import Cite
@@ -62,9 +63,11 @@ async def _cite(caller: Caller, cite_id: str) -> Cite:
     return cite
 
 
-@router.get("", response_model=list[CiteSummaryView], summary="The cités funding knows")
-async def list_cites(caller: Anyone) -> list[CiteSummaryView]:
-    return [CiteSummaryView.of(c) for c in await store.list_cites(caller.pool)]
+@router.get("", response_model=Page[CiteSummaryView],
+            summary="The cités funding knows, by id, a page at a time")
+async def list_cites(caller: Anyone, paging: Paging) -> Page[CiteSummaryView]:
+    cites = await store.list_cites(caller.pool, after=paging.after(str), limit=paging.fetch)
+    return paging.page([CiteSummaryView.of(c) for c in cites], key=lambda c: (c.cite_id,))
 
 
 @router.get("/{cite_id}", response_model=CiteFundsView,
@@ -93,7 +96,7 @@ async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, respon
     async with caller.unit_of_work() as uow:
         a, was_created = await service.allocate_manually(
             uow, cite_id, body.envelope_id, body.year, body.amount, body.motive,
-            command_id("allocation", key, cite_id))
+            caller.actor, command_id("allocation", key, cite_id))
     created(response, was_created)
     funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
     return AllocationView.of(a, funds[a.allocation_id].uncommitted,
@@ -104,7 +107,7 @@ async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, respon
              summary="Give an ended cité's frozen money back to its envelopes (national)")
 async def release(cite_id: CiteId, body: ReleaseIn, caller: National) -> list[AllocationView]:
     async with caller.unit_of_work() as uow:
-        released = await service.release_frozen(uow, cite_id, body.motive)
+        released = await service.release_frozen(uow, cite_id, body.motive, caller.actor)
     allocations = {a.allocation_id: a for a in await store.allocations_of(caller.pool, cite_id)}
     return [AllocationView.of(allocations[r.allocation_id], r.uncommitted, r.frozen)
             for r in released]
@@ -122,11 +125,16 @@ async def commit(cite_id: CiteId, body: CommitmentIn, caller: Prefecture, respon
     return CommitmentView.of(c)
 
 
-@router.get("/{cite_id}/commitments", response_model=list[CommitmentView],
-            summary="A cité's commitments")
-async def list_commitments(cite_id: CiteId, caller: Anyone) -> list[CommitmentView]:
+@router.get("/{cite_id}/commitments", response_model=Page[CommitmentView],
+            summary="A cité's commitments, in the order they were made, a page at a time")
+async def list_commitments(cite_id: CiteId, caller: Anyone, paging: Paging
+                           ) -> Page[CommitmentView]:
     await _cite(caller, cite_id)
-    return [CommitmentView.of(c) for c in await store.commitments_of(caller.pool, cite_id)]
+    commitments = await store.commitments_of(
+        caller.pool, cite_id, after=paging.after(datetime.fromisoformat, UUID),
+        limit=paging.fetch)
+    return paging.page([CommitmentView.of(c) for c in commitments],
+                       key=lambda c: (c.committed_at, c.commitment_id))
 
 
 @router.post("/{cite_id}/cofinancing", status_code=201, response_model=StatementView,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -9,7 +10,7 @@ from pydantic import Field
 
 from cites_contracts.types import BudgetProgramme, Motive, Name, ProgrammeYear, WaveId
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Anyone, Caller, Input, National
+from cites_runtime.http import Anyone, Caller, Input, National, Page, Paging
 
 from .. import service, store
 from ..domain.envelope import FONDS_SHARE, DotationRule, Envelope, default_rule
@@ -58,14 +59,18 @@ async def open_envelope(body: EnvelopeIn, caller: National, response: Response,
             budget_years=tuple(sorted(set(body.budget_years))),
             wave_ids=tuple(sorted(set(body.wave_ids))), amount=body.amount,
             rule=body.dotation_rule or default_rule(body.programme),
-            fonds_share=body.fonds_share, opened_at=uow.now))
+            fonds_share=body.fonds_share, opened_at=uow.now), caller.actor)
     created(response, was_created)
     return await _view(caller, envelope)
 
 
-@router.get("", response_model=list[EnvelopeView], summary="Every envelope")
-async def list_envelopes(caller: Anyone) -> list[EnvelopeView]:
-    return [await _view(caller, e) for e in await store.list_envelopes(caller.pool)]
+@router.get("", response_model=Page[EnvelopeView],
+            summary="The envelopes, in the order they were opened, a page at a time")
+async def list_envelopes(caller: Anyone, paging: Paging) -> Page[EnvelopeView]:
+    envelopes = await store.list_envelopes(
+        caller.pool, after=paging.after(datetime.fromisoformat, UUID), limit=paging.fetch)
+    return paging.page([await _view(caller, e) for e in envelopes],
+                       key=lambda e: (e.opened_at, e.envelope_id))
 
 
 @router.get("/{envelope_id}", response_model=EnvelopeView, summary="One envelope")
@@ -80,5 +85,6 @@ async def get_envelope(envelope_id: UUID, caller: Anyone) -> EnvelopeView:
              summary="Change an envelope's total (never below what it has allocated)")
 async def amend(envelope_id: UUID, body: AmendmentIn, caller: National) -> EnvelopeView:
     async with caller.unit_of_work() as uow:
-        e = await service.amend_envelope(uow, envelope_id, body.amount, body.motive)
+        e = await service.amend_envelope(uow, envelope_id, body.amount, body.motive,
+                                         caller.actor)
     return await _view(caller, e)

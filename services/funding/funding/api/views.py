@@ -221,13 +221,14 @@ class CommitmentView(BaseModel):
     amount: int
     unpaid: int
     cancelled: bool
+    committed_at: datetime
 
     @classmethod
     def of(cls, c: Commitment) -> CommitmentView:
         return cls(commitment_id=c.commitment_id, cite_id=c.cite_id,
                    allocation_id=c.allocation_id, operator_partner_id=c.operator_partner_id,
                    action_title=c.action_title, amount=c.amount, unpaid=c.unpaid,
-                   cancelled=c.cancelled)
+                   cancelled=c.cancelled, committed_at=c.committed_at)
 
 
 class ChefDeFileView(BaseModel):

@@ -85,6 +85,7 @@ class Commitment:
     amount: int
     unpaid: int
     cancelled: bool
+    committed_at: datetime
 
     @property
     def account(self) -> Account:

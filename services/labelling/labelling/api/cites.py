@@ -15,8 +15,8 @@ from cites_runtime.errors import NotFound
 from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
 
 from .. import service, store
-from ..domain import LabelStatus, PerimeterAdditionIn
-from .deps import settings, today
+from ..domain import Addition, LabelStatus
+from .deps import settings
 from .views import CiteSummaryView, CiteView
 
 __all__ = ["router"]
@@ -28,6 +28,11 @@ CitePath = Annotated[CiteId, Path(description="Cité id, e.g. cite-001")]
 class RenewalIn(Input):
     convention_signed_on: date | None = Field(
         None, description="Signature date of the new period's convention, if signed yet")
+
+
+class PerimeterAdditionIn(Addition):
+    """What a perimeter extension adds (communes, QPVs, schools): the domain's value,
+    received as it is (unknown fields refused)."""
 
 
 class ConventionIn(Input):
@@ -51,7 +56,8 @@ async def list_cites(caller: Reader, paging: Paging, wave: WaveId | None = None,
     labels = await store.list_labels(caller.pool, f, after=paging.after(datetime.fromisoformat,
                                                                          str),
                                      limit=paging.fetch)
-    return paging.page([CiteSummaryView.of(x, today(caller)) for x in labels],
+    today = caller.runtime.today()
+    return paging.page([CiteSummaryView.of(x, today) for x in labels],
                        key=lambda c: (c.labelled_at, c.cite_id))
 
 
@@ -61,7 +67,7 @@ async def get_cite(cite_id: CitePath, caller: Reader) -> CiteView:
     if label is None:
         raise NotFound.of("cité", cite_id)
     return CiteView.with_history(label, await store.history(caller.pool, cite_id),
-                                today(caller))
+                                caller.runtime.today())
 
 
 @router.post("/{cite_id}/renewal", response_model=CiteSummaryView,
@@ -74,7 +80,7 @@ async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = No
             uow, cite_id, label_years=settings(caller).label_years,
             convention_signed_on=body.convention_signed_on if body else None,
             actor=caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/extension", response_model=CiteSummaryView,
@@ -83,7 +89,7 @@ async def extend(cite_id: CitePath, body: PerimeterAdditionIn, caller: National
                  ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.extend_perimeter(uow, cite_id, body, caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/convention", response_model=CiteSummaryView,
@@ -92,7 +98,7 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
                      ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.record_convention(uow, cite_id, body.signed_on, caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/suspension", response_model=CiteSummaryView,
@@ -100,7 +106,7 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
 async def suspend(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.suspend_label(uow, cite_id, body.motive, caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/reinstatement", response_model=CiteSummaryView,
@@ -110,7 +116,7 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
     async with caller.unit_of_work() as uow:
         x = await service.reinstate_label(uow, cite_id, body.motive if body else None,
                                           caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/withdrawal", response_model=CiteSummaryView,
@@ -118,4 +124,4 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
 async def withdraw(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor)
-    return CiteSummaryView.of(x, today(caller))
+    return CiteSummaryView.of(x, uow.today)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from cites_runtime.http import Caller
 
 from ..settings import LabellingSettings
 
-__all__ = ["settings", "today"]
+__all__ = ["settings"]
 
 
 def settings(caller: Caller) -> LabellingSettings:
@@ -16,9 +14,3 @@ def settings(caller: Caller) -> LabellingSettings:
     s: LabellingSettings = caller.runtime.settings
     return s
 
-
-def today(caller: Caller) -> date:
-    """Today where the programme runs (the service's clock and time zone): which of a
-    label's periods is in force."""
-    s = settings(caller)
-    return s.clock().astimezone(s.zone).date()

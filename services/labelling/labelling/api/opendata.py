@@ -6,6 +6,9 @@ period granted (``periods``: the first and each renewal's, oldest first; in CSV 
 intervals ``start/end`` separated by ';'). Every cité ever labelled is listed, with its
 current status (filters narrow it). A CSV cell that a spreadsheet would take for a formula
 is prefixed with ``'``.
+
+These are open-data files, whole datasets by design (a reuser downloads the file), so they
+are the one exception to the paging contract every list endpoint follows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from cites_runtime.http import Anyone, Caller
 
 from .. import store
 from ..domain import Label, LabelStatus
-from .deps import today
 
 __all__ = ["OpenDataCite", "router"]
 
@@ -60,7 +62,8 @@ class OpenDataCite(BaseModel):
 async def _cites(caller: Caller, wave: str | None, status: LabelStatus | None,
                  departement: str | None) -> list[OpenDataCite]:
     f = store.Filters(wave, status.value if status else None, departement)
-    return [OpenDataCite.of(x, today(caller)) for x in await store.list_labels(caller.pool, f)]
+    today = caller.runtime.today()
+    return [OpenDataCite.of(x, today) for x in await store.list_labels(caller.pool, f)]
 
 
 @router.get("/cites.json", response_model=list[OpenDataCite],

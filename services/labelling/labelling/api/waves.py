@@ -10,7 +10,7 @@ from pydantic import Field
 
 from cites_contracts.types import Name, ProgrammeYear, Slug, WaveId
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Input, National, Reader
+from cites_runtime.http import Input, National, Page, Paging, Reader
 
 from .. import service, store
 from ..domain import Wave
@@ -38,17 +38,20 @@ class WaveIn(Input):
     target_count: int = Field(ge=1, le=10_000)
 
 
-@router.get("", response_model=list[WaveView], summary="Every wave, with its counts")
-async def list_waves(caller: Reader) -> list[WaveView]:
-    return [WaveView.of(s.wave, s) for s in await store.list_waves(caller.pool)]
+@router.get("", response_model=Page[WaveView],
+            summary="The waves, with their counts, by year, a page at a time")
+async def list_waves(caller: Reader, paging: Paging) -> Page[WaveView]:
+    waves = await store.list_waves(caller.pool, after=paging.after(int, str),
+                                   limit=paging.fetch)
+    return paging.page([WaveView.of(s.wave, s) for s in waves], key=lambda w: (w.year, w.id))
 
 
 @router.get("/{wave_id}", response_model=WaveView, summary="One wave")
 async def get_wave(wave_id: WavePath, caller: Reader) -> WaveView:
-    for stats in await store.list_waves(caller.pool):
-        if stats.wave.id == wave_id:
-            return WaveView.of(stats.wave, stats)
-    raise NotFound.of("wave", wave_id)
+    stats = await store.wave_stats(caller.pool, wave_id)
+    if stats is None:
+        raise NotFound.of("wave", wave_id)
+    return WaveView.of(stats.wave, stats)
 
 
 @router.post("", status_code=201, response_model=WaveView,
@@ -60,17 +63,17 @@ async def plan_wave(body: WaveIn, caller: National) -> WaveView:
                      filing=window, review_criteria=body.review_criteria,
                      target_count=body.target_count)
     async with caller.unit_of_work() as uow:
-        return WaveView.of(await service.plan_wave(uow, wave))
+        return WaveView.of(await service.plan_wave(uow, wave, caller.actor))
 
 
 @router.post("/{wave_id}/open", response_model=WaveView, summary="Open filing")
 async def open_wave(wave_id: WavePath, caller: National) -> WaveView:
     async with caller.unit_of_work() as uow:
-        return WaveView.of(await service.open_wave(uow, wave_id))
+        return WaveView.of(await service.open_wave(uow, wave_id, caller.actor))
 
 
 @router.post("/{wave_id}/close", response_model=WaveView,
              summary="Close filing (review and decisions go on)")
 async def close_wave(wave_id: WavePath, caller: National) -> WaveView:
     async with caller.unit_of_work() as uow:
-        return WaveView.of(await service.close_wave(uow, wave_id))
+        return WaveView.of(await service.close_wave(uow, wave_id, caller.actor))

@@ -12,7 +12,7 @@ refusals are :mod:`cites_runtime.errors` (and :class:`Ineligible`).
 """
 
 from .candidature import Candidature, CandidatureStatus, Decision, Outcome, Score
-from .dossier import Dossier, PerimeterAdditionIn
+from .dossier import Addition, Dossier
 from .errors import Ineligible, RenewalOutsideWindow
 from .label import (
     HistoryEntry,
@@ -31,6 +31,7 @@ __all__ = [
     "CRITERIA_2019",
     "CRITERIA_2024",
     "RULE_SETS",
+    "Addition",
     "Candidature",
     "CandidatureStatus",
     "Decision",
@@ -42,7 +43,6 @@ __all__ = [
     "LabelEvent",
     "LabelStatus",
     "Outcome",
-    "PerimeterAdditionIn",
     "RenewalOutsideWindow",
     "RenewalWindow",
     "RuleSet",

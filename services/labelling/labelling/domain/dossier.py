@@ -54,11 +54,11 @@ from cites_contracts.types import (
 
 __all__ = [
     "STORED",
+    "Addition",
     "Commune",
     "Dossier",
     "NpnruInterest",
     "Objectives",
-    "PerimeterAdditionIn",
     "Qpv",
     "School",
     "Signatory",
@@ -186,7 +186,7 @@ class _PerimeterParts(Value):
         return value
 
 
-class PerimeterAdditionIn(_PerimeterParts):
+class Addition(_PerimeterParts):
     """What a perimeter extension adds (communes, QPVs, schools)."""
 
     def contract(self) -> PerimeterAddition:

@@ -36,7 +36,7 @@ from cites_contracts.types import ActorRole, LabelPeriod
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
-from .dossier import Dossier, PerimeterAdditionIn
+from .dossier import Addition, Dossier
 from .errors import RenewalOutsideWindow
 
 __all__ = [
@@ -252,7 +252,7 @@ class Label:
                             label_period=self.period, convention_signed_on=convention_signed_on,
                             decided_by=actor.event_role, renewed_at=now)
 
-    def extend(self, addition: PerimeterAdditionIn, *, actor: Actor, now: datetime
+    def extend(self, addition: Addition, *, actor: Actor, now: datetime
                ) -> PerimeterExtended | None:
         """Add communes, QPVs and schools; those already in the perimeter are ignored
         (None when nothing is new: a repeated extension changes nothing)."""

@@ -7,6 +7,7 @@ partner's département see or change them.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -174,25 +175,35 @@ async def update_partner(partner_id: PartnerId, body: PartnerPatch, caller: Oper
 
 
 @router.get("/partners/{partner_id}/memberships", tags=["registry"])
-async def partner_memberships(partner_id: PartnerId, caller: Anyone) -> list[MembershipOut]:
-    """Every alliance the partner belongs or belonged to, with its roles."""
+async def partner_memberships(partner_id: PartnerId, caller: Anyone, paging: Paging
+                              ) -> Page[MembershipOut]:
+    """Every alliance the partner belongs or belonged to, with its roles, in the order it
+    joined them, a page at a time."""
     if await store.get_partner(caller.pool, partner_id) is None:
         raise unknown_partner(partner_id)
-    return [MembershipOut.of(r) for r in await store.memberships_of(caller.pool, partner_id)]
+    rows = await store.memberships_of(caller.pool, partner_id,
+                                      after=paging.after(datetime.fromisoformat, int),
+                                      limit=paging.fetch)
+    return paging.page(rows, key=lambda r: (r["joined_at"], r["id"])).map(MembershipOut.of)
 
 
 # --- contacts -------------------------------------------------------------------------------
 
 
 @router.get("/partners/{partner_id}/contacts", tags=["contacts"])
-async def list_contacts(partner_id: PartnerId, caller: Operator) -> list[ContactOut]:
-    """The partner's contacts: personal data, for the national coordination and the
-    préfecture of the partner's département."""
+async def list_contacts(partner_id: PartnerId, caller: Operator, paging: Paging
+                        ) -> Page[ContactOut]:
+    """The partner's contacts, in the order they were added, a page at a time: personal
+    data, for the national coordination and the préfecture of the partner's département."""
     partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
         raise unknown_partner(partner_id)
     caller.actor.ensure_acts_for(partner.departement)
-    return [ContactOut.of(c) for c in await store.contacts_of(caller.pool, partner_id)]
+    contacts = await store.contacts_of(caller.pool, partner_id,
+                                       after=paging.after(datetime.fromisoformat, UUID),
+                                       limit=paging.fetch)
+    return paging.page([ContactOut.of(c) for c in contacts],
+                       key=lambda c: (c.created_at, c.contact_id))
 
 
 @router.post("/partners/{partner_id}/contacts", status_code=201, tags=["contacts"])

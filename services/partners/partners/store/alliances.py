@@ -288,12 +288,18 @@ async def list_alliances(conn: Reads, *, departement: str | None, status: Allian
     ))
 
 
-async def memberships_of(conn: Reads, partner_id: UUID) -> list[Row]:
-    """Every membership the partner had, current and former, with its alliance."""
+async def memberships_of(conn: Reads, partner_id: UUID, *,
+                         after: tuple[datetime, int] | None = None, limit: int | None = None
+                         ) -> list[Row]:
+    """Every membership the partner had, current and former, with its alliance, in the
+    order they began (``id``: the membership's row, which breaks ties); ``after``: the
+    (joined_at, id) of the last one of the previous page; every one without ``limit``."""
     return list(await conn.fetch(
-        """SELECT m.cite_id, a.name AS alliance_name, a.status AS alliance_status, m.roles,
-                  m.joined_at, m.left_at, m.left_motive
+        """SELECT m.id, m.cite_id, a.name AS alliance_name, a.status AS alliance_status,
+                  m.roles, m.joined_at, m.left_at, m.left_motive
            FROM memberships m JOIN alliances a USING (cite_id)
-           WHERE m.partner_id = $1 ORDER BY m.joined_at, m.id""",
-        partner_id,
+           WHERE m.partner_id = $1
+             AND ($2::timestamptz IS NULL OR (m.joined_at, m.id) > ($2, $3::bigint))
+           ORDER BY m.joined_at, m.id LIMIT $4""",
+        partner_id, after[0] if after else None, after[1] if after else None, limit,
     ))

@@ -143,12 +143,18 @@ def _contact(row: asyncpg.Record) -> Contact:
                    row["created_at"])
 
 
-async def contacts_of(conn: Reads, partner_id: UUID) -> list[Contact]:
-    """The partner's live (not erased) contacts, in the order they were added."""
+async def contacts_of(conn: Reads, partner_id: UUID, *,
+                      after: tuple[datetime, UUID] | None = None, limit: int | None = None
+                      ) -> list[Contact]:
+    """The partner's live (not erased) contacts, in the order they were added; ``after``:
+    the (created_at, contact_id) of the last one of the previous page; every one without
+    ``limit``."""
     rows = await conn.fetch(
         f"""SELECT {_CONTACT_COLUMNS} FROM contacts
-            WHERE partner_id = $1 AND erased_at IS NULL ORDER BY created_at, contact_id""",
-        partner_id,
+            WHERE partner_id = $1 AND erased_at IS NULL
+              AND ($2::timestamptz IS NULL OR (created_at, contact_id) > ($2, $3::uuid))
+            ORDER BY created_at, contact_id LIMIT $4""",
+        partner_id, after[0] if after else None, after[1] if after else None, limit,
     )
     return [_contact(r) for r in rows]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -16,6 +15,7 @@ from cites_contracts import Topic
 from ..kafka import AiokafkaPublisher
 from ..relay import OutboxRelay
 from ..settings import ServiceSettings
+from .harness import eventually
 from .kafka import read_topic
 
 __all__ = ["SHORT_COMPACTION", "StoppableRelay", "records_mentioning", "rows_mentioning",
@@ -122,11 +122,11 @@ async def wait_erased_from_kafka(bootstrap: str, prefix: str, *texts: str,
     """Wait until no record of the prefix's topics holds any of ``texts`` (compaction has
     removed them); return how long it took. Raises AssertionError naming where they are
     still found after ``timeout``."""
-    started = time.monotonic()
-    while True:
-        found = await records_mentioning(bootstrap, prefix, *texts)
-        if not found:
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"still on Kafka after {timeout:.0f} s: {found}")
-        await asyncio.sleep(1.0)
+    found: list[str] = []
+
+    async def erased() -> bool:
+        found[:] = await records_mentioning(bootstrap, prefix, *texts)
+        return not found
+
+    return await eventually(erased, timeout=timeout, every=1.0,
+                            what=lambda: f"erased from Kafka (still in {found})")

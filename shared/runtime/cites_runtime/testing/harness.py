@@ -56,6 +56,7 @@ __all__ = [
     "eventually",
     "in_memory",
     "on_kafka",
+    "read_pages",
 ]
 
 TOKENS = {
@@ -98,13 +99,36 @@ class FakeClock:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0,
-                     what: str = "condition", every: float = 0.05) -> None:
-    """Bounded polling: wait for ``check`` rather than for a fixed time."""
-    deadline = time.monotonic() + timeout
+                     what: str | Callable[[], str] = "condition", every: float = 0.05
+                     ) -> float:
+    """Bounded polling: wait for ``check`` rather than for a fixed time; return how long
+    it took. ``what`` names the condition in the failure, or is called then to say what
+    was last seen."""
+    started = time.monotonic()
     while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        if time.monotonic() - started > timeout:
+            said = what() if callable(what) else what
+            raise AssertionError(f"{said}: not within {timeout:.0f}s")
         await asyncio.sleep(every)
+    return time.monotonic() - started
+
+
+async def read_pages(http: httpx.AsyncClient, path: str, *, headers: dict[str, str],
+                     limit: int, **params: Any) -> list[list[Any]]:
+    """Every page of a list endpoint (``cites_runtime.http.Page``), ``limit`` items each,
+    following ``next_cursor`` until it is null: each page's items."""
+    pages: list[list[Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = await http.get(path, headers=headers, params=query)
+        assert answer.status_code == 200, f"GET {path}: {answer.status_code} {answer.text}"
+        page = answer.json()
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 10_000, f"GET {path}: the cursors never end"
 
 
 async def all_published(runtime: Runtime[Any], *, timeout: float = 30.0) -> None:

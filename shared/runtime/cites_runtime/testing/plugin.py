@@ -9,6 +9,7 @@ a service's settings on them, with the shared test tokens and the test's ``clock
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ def infra() -> Iterator[Infra]:
     try:
         yield resolved
     finally:
+        if _finished:
+            _sweep(resolved)
         resolved.close()
 
 
@@ -59,9 +62,49 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+SWEEP_EVERY = 20
+"""Finished tests' topics are deleted in one request every this many tests (and at the
+end of the session)."""
+_finished: list[str] = []
+
+
 @pytest.fixture
-def topic_prefix(unique: str) -> str:
-    return f"t{unique}."
+def topic_prefix(unique: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh topic prefix; once the test is over, its topics are deleted — a few tests'
+    at a time, in one request. A broker keeps several open files per partition, and a
+    whole run's topics (thousands of partitions) would exhaust its file descriptors."""
+    prefix = f"t{unique}."
+    yield prefix
+    if "infra" not in request.fixturenames:
+        return
+    _finished.append(prefix)
+    if len(_finished) >= SWEEP_EVERY:
+        _sweep(request.getfixturevalue("infra"))
+
+
+def _sweep(infra: Infra) -> None:
+    prefixes = tuple(_finished)
+    _finished.clear()
+
+    async def delete() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+    # In a thread of its own: a test's event loop may still be set on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, asyncio.wait_for(delete(), 30)).result()
+        except Exception as exc:  # a broker a test stopped, or slow: the next sweep's turn
+            print(f"\n[cites] could not delete finished tests' topics: {exc!r}")
+            _finished.extend(prefixes)
 
 
 async def new_service_db(infra: Infra, name: str) -> ServiceDb:
