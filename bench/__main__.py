@@ -2,17 +2,18 @@
 
 Baselines are measured in the same run, on the same infrastructure, with the same
 payloads and producer settings, so the ratios mean something on a noisy shared machine.
+Everything runs on uvloop, as the services do (``cites_runtime.tuning``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from rich.console import Console
 from rich.table import Table
 
 from cites_runtime.testing.infra import resolve_infra
+from cites_runtime.tuning import run
 
 from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
@@ -42,18 +43,18 @@ def main() -> None:
         wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding",
                                    "notifications"])
         if "relay" in wanted:
-            results += asyncio.run(relay_bench(infra, args.relay_events, console))
+            results += run(relay_bench(infra, args.relay_events, console))
         if "consumer" in wanted:
-            results += asyncio.run(consumer_bench(infra, args.consumer_events, console))
+            results += run(consumer_bench(infra, args.consumer_events, console))
         if "labelling" in wanted:
-            results += asyncio.run(labelling_bench(infra, args.labelling_commands, console))
+            results += run(labelling_bench(infra, args.labelling_commands, console))
         if "partners" in wanted:
-            results += asyncio.run(partners_bench(infra, args.partners_events, console))
+            results += run(partners_bench(infra, args.partners_events, console))
         if "funding" in wanted:
-            results += asyncio.run(funding_bench(infra, args.funding_events,
+            results += run(funding_bench(infra, args.funding_events,
                                                  args.funding_commitments, console))
         if "notifications" in wanted:
-            results += asyncio.run(notifications_bench(infra, args.notifications_mails,
+            results += run(notifications_bench(infra, args.notifications_mails,
                                                        console))
     finally:
         infra.close()

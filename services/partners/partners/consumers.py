@@ -1,15 +1,18 @@
 """What partners does with labelling's events: open, extend, suspend and close alliances.
 
 Each handler runs in the consuming transaction (``ctx.uow``): its effects, the events it
-emits and the inbox row commit together. An event that breaks a rule (a use case raises a
-:class:`~cites_runtime.errors.DomainError`) will not apply by itself later: the runtime
-dead-letters it at once with ``<cite_id>: <the rule's message>``. Most likely its
-``TerritoryLabelled`` is itself a dead letter, or the lead collège's kind needs fixing;
-the operator fixes the cause and replays it (``python -m partners dlq replay``).
+emits and the inbox row commit together. Labels are handled a run at a time
+(``handles_many``): opening alliances is what a replayed history is made of. An event that
+breaks a rule (a use case raises a :class:`~cites_runtime.errors.DomainError`) will not
+apply by itself later: the runtime dead-letters it at once with ``<cite_id>: <the rule's
+message>``. Most likely its ``TerritoryLabelled`` is itself a dead letter, or the lead
+collège's kind needs fixing; the operator fixes the cause and replays it (``python -m
+partners dlq replay``).
 """
 
 from __future__ import annotations
 
+from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -19,7 +22,7 @@ from cites_contracts.events.labelling import (
     PerimeterExtended,
     TerritoryLabelled,
 )
-from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 from cites_runtime.logs import get_logger
 
 from . import service
@@ -31,10 +34,17 @@ log = get_logger(__name__)
 consumer = EventConsumer("partners")
 
 
-@consumer.handles(TerritoryLabelled)
-async def territory_labelled_handler(event: TerritoryLabelled, ctx: HandlerContext) -> None:
-    if not await service.open_alliance(ctx.uow, event):
-        log.info("alliance already open, label ignored", cite_id=event.cite_id)
+@consumer.handles_many(TerritoryLabelled)
+async def territory_labelled_handler(labels: list[Envelope[TerritoryLabelled]],
+                                     ctx: BatchContext) -> None:
+    """A run of labels at once (a batch, a replayed history): a few statements for them
+    all. Should one break a rule, the runtime applies them one at a time."""
+    opened = await service.open_alliances(ctx.uow, [e.data for e in labels],
+                                          [ctx.cause(e) for e in labels])
+    for label, done in zip(labels, opened, strict=True):
+        if not done:
+            with ctx.caused_by(label):
+                log.info("alliance already open, label ignored", cite_id=label.data.cite_id)
 
 
 @consumer.handles(PerimeterExtended)

@@ -9,9 +9,10 @@ its time is the unit of work's (``uow.now``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from uuid import UUID
 
+from cites_contracts import Event
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -22,11 +23,15 @@ from cites_contracts.events.labelling import (
     PerimeterSchool,
     TerritoryLabelled,
 )
-from cites_contracts.events.partners import PartnerRegisteredV1, PartnerUpdatedV1
+from cites_contracts.events.partners import (
+    PartnerRegistered,
+    PartnerRegisteredV1,
+    PartnerUpdatedV1,
+)
 from cites_contracts.topics import PARTNERS_CONTACTS
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.actor import Actor
-from cites_runtime.uow import UnitOfWork
+from cites_runtime.uow import Cause, UnitOfWork
 
 from . import store
 from .domain import (
@@ -54,6 +59,7 @@ __all__ = [
     "join_alliance",
     "leave_alliance",
     "open_alliance",
+    "open_alliances",
     "register_partner",
     "reinstate_alliance",
     "renew_label",
@@ -205,42 +211,77 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     """Open the new cité's alliance with its lead collège as chef de file, registering the
     collège if unknown. A cité that has an alliance keeps it (False): the same label
     published twice, whatever its event id, opens one alliance."""
-    uai = event.lead_college_uai
-    named = next((s.name for s in event.perimeter.schools if s.uai == uai), f"Collège {uai}")
-    college, registered = Partner.register(
-        PartnerDetails(kind=PartnerKind.COLLEGE, name=named, departement=event.departement,
-                       uai=uai), uow.now)
-    opening = await store.open_alliance(
-        uow.conn, cite_id=event.cite_id, name=event.name, departement=event.departement,
-        wave_id=event.wave.id, candidature_id=event.candidature_id,
-        label_start=event.label_period.start, label_end=event.label_period.end,
-        schools=_schools(event.perimeter.schools), lead=college, at=uow.now,
-    )
-    if not opening.opened:
-        return False
-    lead, lead_registered = opening.lead, opening.lead_registered
-    if lead is None:
-        # Registered by a concurrent transaction after the statement's snapshot: read it
-        # now (rare, so the extra round trip does not matter).
-        lead, lead_registered = await store.register_college_unless_known(uow.conn, college)
-    leads = None
-    if not lead_registered:
-        # A lead known before this label: locked (after the alliance, inserted above: the
-        # lock order) and read again, so its kind and the alliance it may lead are those
-        # that commit. A lead registered just now is seen by no one else and leads nothing.
-        locked = await store.get_partner(uow.conn, lead.partner_id, for_update=True)
-        assert locked is not None, "partners are never deleted"
-        lead = locked
-        leads = await store.chef_de_file_of_open_alliance(uow.conn, lead.partner_id,
-                                                          other_than=event.cite_id)
-    alliance, events = Alliance.open(event.cite_id, event.departement, lead, uow.now,
-                                     leads=leads)
-    await store.insert_membership(uow.conn, alliance.cite_id, alliance.chef_de_file)
-    if lead_registered:
-        uow.emit(registered)
-    for caused in events:
-        uow.emit(caused)
-    return True
+    [opened] = await open_alliances(uow, [event])
+    return opened
+
+
+async def open_alliances(uow: UnitOfWork, labels: Sequence[TerritoryLabelled],
+                         causes: Sequence[Cause] | None = None) -> list[bool]:
+    """:func:`open_alliance` for each label, in order, as if one after another, in a few
+    statements for them all (a consumer's batch, a replayed history). ``causes``: each
+    label's, for the events it causes (default: the unit of work's). Returns, per label,
+    whether its alliance opened. A rule refusing one label raises, for them all: the
+    consumer then applies them one at a time and dead-letters that one."""
+    if causes is None:
+        causes = [uow.cause] * len(labels)
+    if len({e.lead_college_uai for e in labels}) < len(labels) or len(
+            {e.cite_id for e in labels}) < len(labels):
+        # A lead (or a cité) named twice: the second must see what the first did.
+        return [opened for label, cause in zip(labels, causes, strict=True)
+                for opened in await open_alliances(uow, [label], [cause])]
+    registering: list[tuple[Partner, PartnerRegistered]] = []
+    new: list[store.NewAlliance] = []
+    for event in labels:
+        uai = event.lead_college_uai
+        named = next((s.name for s in event.perimeter.schools if s.uai == uai),
+                     f"Collège {uai}")
+        college, registered = Partner.register(
+            PartnerDetails(kind=PartnerKind.COLLEGE, name=named,
+                           departement=event.departement, uai=uai), uow.now)
+        registering.append((college, registered))
+        new.append(store.NewAlliance(
+            cite_id=event.cite_id, name=event.name, departement=event.departement,
+            wave_id=event.wave.id, candidature_id=event.candidature_id,
+            label_start=event.label_period.start, label_end=event.label_period.end,
+            schools=_schools(event.perimeter.schools), lead=college))
+    openings = await store.open_alliances(uow.conn, new, uow.now)
+    leads: list[tuple[Partner, bool] | None] = []
+    for opening, (college, _) in zip(openings, registering, strict=True):
+        if not opening.opened:
+            leads.append(None)
+        elif opening.lead is None:
+            # Registered by a concurrent transaction after the statement's snapshot: read
+            # it now (rare, so the extra round trip does not matter).
+            leads.append(await store.register_college_unless_known(uow.conn, college))
+        else:
+            leads.append((opening.lead, opening.lead_registered))
+    # Leads known before these labels: locked (after their alliances, inserted above: the
+    # lock order) and read again, so their kind and the alliance they may lead are those
+    # that commit. A lead registered just now is seen by no one else and leads nothing.
+    known = {lead.partner_id: label.cite_id for label, found in zip(labels, leads, strict=True)
+             if found is not None for lead, registered_now in [found] if not registered_now}
+    locked = await store.lock_partners(uow.conn, list(known)) if known else {}
+    leading = (await store.chefs_de_file_of_open_alliances(uow.conn, list(known.items()))
+               if known else {})
+    members: list[tuple[str, Member]] = []
+    caused: list[tuple[Cause, Sequence[Event]]] = []
+    for label, found, (_, registered), cause in zip(labels, leads, registering, causes,
+                                                    strict=True):
+        if found is None:
+            continue
+        lead, registered_now = found
+        if not registered_now:
+            lead = locked[lead.partner_id]  # partners are never deleted
+        alliance, opened = Alliance.open(label.cite_id, label.departement, lead, uow.now,
+                                         leads=leading.get(lead.partner_id))
+        members.append((alliance.cite_id, alliance.chef_de_file))
+        caused.append((cause, (registered, *opened) if registered_now else opened))
+    if members:
+        await store.insert_memberships(uow.conn, members)
+    for cause, events in caused:
+        for e in events:
+            uow.emit(e, cause=cause)
+    return [found is not None for found in leads]
 
 
 async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True,

@@ -44,7 +44,7 @@ def service_cli(definition: ServiceDefinition,
         """Serve HTTP, consume events and relay the outbox (the default)."""
         s = settings_factory()
         uvicorn.run(build_app(definition, s), host=s.http_host, port=s.http_port,
-                    log_config=None, access_log=False)
+                    log_config=None, access_log=False, loop="uvloop")
 
     @cli.command()
     def migrate() -> None:

@@ -96,8 +96,10 @@ class UnitOfWork:
         finally:
             self._cause = previous
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: Event, *, cause: Cause | None = None) -> None:
         """Append ``event`` to this transaction's outbox (numbered when it commits).
+        ``cause``: why it happens, when not the unit of work's current :attr:`cause` (a
+        consumer applying many events in one transaction gives each one's).
 
         The envelope's ``occurred_at`` is the wall clock's, not :attr:`now`: it dates the
         record (the relay's retention counts from it); the payload carries business time.
@@ -105,7 +107,7 @@ class UnitOfWork:
         if event.spec.retired:
             raise TypeError(f"{event.spec.type} v{event.spec.version} is retired: "
                             f"{event.spec.retired}")
-        self._pending.append((event, self._cause, datetime.now(UTC)))
+        self._pending.append((event, cause or self._cause, datetime.now(UTC)))
 
     async def erase(self, topic: Topic, key: str) -> int:
         """Right to erasure of one person's key on a personal-data topic: delete every

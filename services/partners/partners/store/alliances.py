@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
+
+from pydantic_core import to_json
 
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.db import Conn
@@ -17,10 +21,10 @@ from .registry import PARTNER_COLUMNS, Reads, Row, partner_from, partner_values
 
 @dataclass(frozen=True, slots=True)
 class Opening:
-    """What :func:`open_alliance` found, in one round trip."""
+    """What :func:`open_alliances` found for one label."""
 
     opened: bool
-    """False: the cité already had an alliance, and nothing was written."""
+    """False: the cité already had an alliance, and nothing was written for it."""
     lead: Partner | None
     """The partner holding the lead collège's UAI (whatever its kind); None when a
     concurrent transaction registered it after this statement's snapshot."""
@@ -28,41 +32,79 @@ class Opening:
     """The UAI was unknown: ``lead`` is the partner given, registered now."""
 
 
-async def open_alliance(conn: Conn, *, cite_id: str, name: str, departement: str,
-                        wave_id: str, candidature_id: UUID, label_start: date,
-                        label_end: date, schools: list[dict[str, str]], lead: Partner,
-                        at: datetime) -> Opening:
-    """Insert the alliance unless the cité has one; if inserted, register ``lead`` unless
-    its UAI is known, and return the partner holding that UAI. No member joins here: who
-    may lead is the domain's to say (then :func:`insert_membership`). One statement,
-    because a replayed history is thousands of these."""
-    row = await conn.fetchrow(
-        f"""WITH alliance AS (
+@dataclass(frozen=True, slots=True)
+class NewAlliance:
+    """An alliance to open: its cité as the label describes it, and the lead collège to
+    register if its UAI is unknown."""
+
+    cite_id: str
+    name: str
+    departement: str
+    wave_id: str
+    candidature_id: UUID
+    label_start: date
+    label_end: date
+    schools: list[dict[str, str]]
+    lead: Partner
+
+
+async def open_alliances(conn: Conn, alliances: Sequence[NewAlliance], at: datetime
+                         ) -> list[Opening]:
+    """Insert each alliance unless its cité has one; for each inserted, register its
+    ``lead`` unless that UAI is known, and return the partner holding it. No member joins
+    here: who may lead is the domain's to say (then :func:`insert_memberships`). One
+    statement for them all, because a replayed history is thousands of these. Their
+    cités and leads' UAIs must be distinct (a lead registered here is not seen by another
+    alliance of the same statement)."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(19))
+    for a in alliances:
+        for column, value in zip(columns, (
+                a.cite_id, a.name, a.departement, a.wave_id, a.candidature_id, a.label_start,
+                a.label_end, to_json(a.schools).decode(), *partner_values(a.lead)),
+                strict=True):
+            column.append(value)
+    rows = await conn.fetch(
+        f"""WITH input AS (
+                SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                                     $6::uuid[], $7::date[], $8::date[], $9::text[],
+                                     $10::uuid[], $11::text[], $12::text[], $13::text[],
+                                     $14::text[], $15::text[], $16::text[], $17::text[],
+                                     $18::text[], $19::timestamptz[], $20::timestamptz[])
+                     WITH ORDINALITY AS i (cite_id, name, departement, wave_id,
+                                           candidature_id, label_start, label_end, schools,
+                                           partner_id, kind, lead_name, lead_departement,
+                                           uai, siret, siren, insee_code, commune_insee_code,
+                                           registered_at, updated_at, ord)),
+            alliance AS (
                 INSERT INTO alliances (cite_id, name, departement, wave_id, candidature_id,
                                        label_start, label_end, schools, opened_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                SELECT cite_id, name, departement, wave_id, candidature_id, label_start,
+                       label_end, schools::jsonb, $1
+                FROM input ORDER BY ord
                 ON CONFLICT (cite_id) DO NOTHING
                 RETURNING cite_id),
             registered AS (
                 INSERT INTO partners ({PARTNER_COLUMNS})
-                SELECT $10::uuid, $11::text, $12::text, $13::text, $14::text, $15::text,
-                       $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz
-                FROM alliance
+                SELECT partner_id, kind, lead_name, lead_departement, uai, siret, siren,
+                       insee_code, commune_insee_code, registered_at, updated_at
+                FROM input JOIN alliance USING (cite_id) ORDER BY ord
                 ON CONFLICT (uai) DO NOTHING
                 RETURNING {PARTNER_COLUMNS}, true AS created),
             lead AS (
                 SELECT * FROM registered
                 UNION ALL
                 SELECT {PARTNER_COLUMNS}, false FROM partners
-                WHERE uai = $14 AND EXISTS (SELECT 1 FROM alliance))
-            SELECT EXISTS (SELECT 1 FROM alliance) AS opened, lead.*
-            FROM (VALUES (1)) AS one LEFT JOIN lead ON true""",
-        cite_id, name, departement, wave_id, candidature_id, label_start, label_end, schools,
-        at, *partner_values(lead),
+                WHERE uai IN (SELECT uai FROM input JOIN alliance USING (cite_id)))
+            SELECT alliance.cite_id IS NOT NULL AS opened, lead.*
+            FROM input
+            LEFT JOIN alliance USING (cite_id)
+            LEFT JOIN lead ON lead.uai = input.uai AND alliance.cite_id IS NOT NULL
+            ORDER BY input.ord""",
+        at, *columns,
     )
-    assert row is not None
-    found = partner_from(row) if row["partner_id"] is not None else None
-    return Opening(row["opened"], found, bool(row["created"]))
+    assert len(rows) == len(alliances), "cités and leads' UAIs must be distinct"
+    return [Opening(row["opened"], partner_from(row) if row["partner_id"] is not None
+                    else None, bool(row["created"])) for row in rows]
 
 
 # The chef de file role lives in memberships.roles; the alliance row repeats who holds it
@@ -77,6 +119,24 @@ async def insert_membership(conn: Conn, cite_id: str, member: Member) -> None:
            UPDATE alliances SET chef_de_file_partner_id = $2
            WHERE cite_id = $1 AND 'chef_de_file' = ANY ($3::text[])""",
         cite_id, member.partner_id, sorted(r.value for r in member.roles), member.joined_at,
+    )
+
+
+async def insert_memberships(conn: Conn, members: Sequence[tuple[str, Member]]) -> None:
+    """:func:`insert_membership` for many (cité, member) at once: one statement."""
+    await conn.execute(
+        """WITH k AS (
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
+                        AS k (cite_id, partner_id, roles, joined_at)),
+           member AS (
+               INSERT INTO memberships (cite_id, partner_id, roles, joined_at)
+               SELECT cite_id, partner_id, string_to_array(roles, ','), joined_at FROM k)
+           UPDATE alliances a SET chef_de_file_partner_id = k.partner_id
+           FROM k
+           WHERE a.cite_id = k.cite_id AND 'chef_de_file' = ANY (string_to_array(k.roles, ','))""",
+        [cite_id for cite_id, _ in members], [m.partner_id for _, m in members],
+        [",".join(sorted(r.value for r in m.roles)) for _, m in members],
+        [m.joined_at for _, m in members],
     )
 
 
@@ -147,6 +207,22 @@ async def replace_schools(conn: Conn, cite_id: str, schools: list[dict[str, str]
 
 async def extend_label(conn: Conn, cite_id: str, end: date) -> None:
     await conn.execute("UPDATE alliances SET label_end = $2 WHERE cite_id = $1", cite_id, end)
+
+
+async def chefs_de_file_of_open_alliances(conn: Conn, partners: Sequence[tuple[UUID, str]]
+                                          ) -> dict[UUID, str]:
+    """:func:`chef_de_file_of_open_alliance` for many (partner, ``other_than``) at once:
+    the partners that lead one, with its cité."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (m.partner_id) m.partner_id, m.cite_id
+           FROM memberships m JOIN alliances a USING (cite_id)
+           JOIN unnest($1::uuid[], $2::text[]) AS k (partner_id, other_than) USING (partner_id)
+           WHERE m.left_at IS NULL AND 'chef_de_file' = ANY (m.roles)
+             AND a.status <> 'closed' AND m.cite_id IS DISTINCT FROM k.other_than
+           ORDER BY m.partner_id, a.opened_at, m.cite_id""",
+        [p for p, _ in partners], [c for _, c in partners],
+    )
+    return {r["partner_id"]: str(r["cite_id"]) for r in rows}
 
 
 async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID, *,

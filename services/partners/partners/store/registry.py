@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -48,6 +49,15 @@ async def get_partner(conn: Reads, partner_id: UUID, *, for_update: bool = False
     row = await conn.fetchrow(
         f"SELECT {PARTNER_COLUMNS} FROM partners WHERE partner_id = $1{lock}", partner_id)
     return partner_from(row) if row else None
+
+
+async def lock_partners(conn: Conn, partner_ids: Sequence[UUID]) -> dict[UUID, Partner]:
+    """:func:`get_partner` ``for_update`` of many at once, locked in one order (theirs by
+    id) so that two transactions locking some of the same wait rather than deadlock."""
+    rows = await conn.fetch(
+        f"""SELECT {PARTNER_COLUMNS} FROM partners WHERE partner_id = ANY ($1::uuid[])
+            ORDER BY partner_id FOR UPDATE""", list(partner_ids))
+    return {r["partner_id"]: partner_from(r) for r in rows}
 
 
 async def find_by_identity(conn: Conn, identity: Identity) -> list[Partner]:

@@ -1,0 +1,51 @@
+"""How a service's process runs (``cites_runtime.tuning``): once started, what start-up
+allocated is frozen out of the collector's walks and young collections are rarer; the
+event loop is uvloop, for ``serve`` as for the runtime's own entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+import pytest
+import runtime_testapp as testapp
+import uvicorn
+from typer.testing import CliRunner
+
+from cites_runtime import tuning
+from cites_runtime.app import Runtime
+from cites_runtime.cli import service_cli
+from cites_runtime.settings import ServiceSettings
+
+
+@pytest.mark.integration
+async def test_a_started_service_freezes_its_start_up_heap_and_collects_less_often(
+    migrated: ServiceSettings,
+) -> None:
+    before = gc.get_threshold()
+    runtime = Runtime(testapp.definition, migrated.model_copy(update={
+        "consumers_enabled": False, "relay_enabled": False}))
+    await runtime.start()
+    try:
+        assert gc.get_threshold() == tuning.GC_THRESHOLDS
+        assert gc.get_freeze_count() > 10_000  # modules, models, the app
+    finally:
+        await runtime.stop()
+        gc.set_threshold(*before)
+
+
+def test_run_runs_on_uvloop() -> None:
+    async def loop() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert tuning.run(loop()).startswith("uvloop")
+
+
+def test_serve_runs_the_app_on_uvloop(monkeypatch: pytest.MonkeyPatch,
+                                      settings: ServiceSettings) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
+    result = CliRunner().invoke(service_cli(testapp.definition, lambda: settings), ["serve"])
+    assert result.exit_code == 0, result.output
+    assert served["loop"] == "uvloop"
