@@ -362,6 +362,39 @@ async def test_an_aggregates_events_are_published_in_order_when_an_earlier_one_c
     assert x == [1, 2]
 
 
+async def test_a_row_committed_after_a_later_id_was_published_is_published_too(
+    migrated: ServiceSettings, pool: asyncpg.Pool
+) -> None:
+    """Ids are not commit order: Q takes its transaction id after P but its outbox id
+    before P's, and commits after P's row went out. (Why published rows are not marked by
+    an id high-water mark: Q's row would be below it, and lost.)"""
+    schema = migrated.db_schema
+    p_conn, q_conn = await pool.acquire(), await pool.acquire()
+    recorder = Recorder()
+    relay = OutboxRelay(migrated.dsn, schema, recorder)
+    try:
+        p_tx, q_tx = p_conn.transaction(), q_conn.transaction()
+        await p_tx.start()
+        await q_tx.start()
+        await p_conn.execute("INSERT INTO things VALUES ('p', 1)")  # P's xid, then Q's
+        await q_conn.execute("INSERT INTO things VALUES ('q', 1)")
+        q_uow = UnitOfWork(q_conn, channel=outbox_channel(schema))
+        q_uow.emit(ThingHappened(thing_id="Q", n=1))
+        await q_uow.flush()  # the lower outbox id
+        p_uow = UnitOfWork(p_conn, channel=outbox_channel(schema))
+        p_uow.emit(ThingHappened(thing_id="P", n=1))
+        await p_uow.flush()
+        await p_tx.commit()
+        async with pool.acquire() as conn:
+            assert await passes(relay, conn, 1) == 1  # P's: older than the open Q
+            await q_tx.commit()
+            assert await passes(relay, conn, 1) == 1
+    finally:
+        await pool.release(p_conn)
+        await pool.release(q_conn)
+    assert [json.loads(r.value)["data"]["thing_id"] for r in recorder.records] == ["P", "Q"]
+
+
 async def test_the_relays_session_notices_a_vanished_peer(migrated: ServiceSettings) -> None:
     # It holds the leadership lock: a dead relay must lose it within about a minute
     # (server-side keepalives), a dead server must not hold the relay (command timeout).
