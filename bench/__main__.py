@@ -16,7 +16,9 @@ from cites_runtime.testing.infra import resolve_infra
 
 from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
+from .latency_bench import latency_bench
 from .partners_bench import partners_bench
+from .roundtrips import count_decision_round_trips
 from .runtime_bench import Result, consumer_bench, relay_bench
 
 
@@ -28,8 +30,10 @@ def main() -> None:
     parser.add_argument("--partners-events", type=int, default=20_000)
     parser.add_argument("--funding-events", type=int, default=10_000)
     parser.add_argument("--funding-commitments", type=int, default=4_000)
-    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners",
-                                           "funding"],
+    parser.add_argument("--latency-seconds", type=float, default=6.0,
+                        help="seconds of open-loop load at each rate (100, 200, 400/s)")
+    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "latency",
+                                           "roundtrips", "partners", "funding"],
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
@@ -37,13 +41,19 @@ def main() -> None:
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding"])
+        wanted = set(args.only or ["relay", "consumer", "labelling", "latency",
+                                   "roundtrips", "partners", "funding"])
         if "relay" in wanted:
             results += asyncio.run(relay_bench(infra, args.relay_events, console))
         if "consumer" in wanted:
             results += asyncio.run(consumer_bench(infra, args.consumer_events, console))
         if "labelling" in wanted:
             results += asyncio.run(labelling_bench(infra, args.labelling_commands, console))
+        if "latency" in wanted:
+            results += asyncio.run(latency_bench(infra, console,
+                                                 seconds=args.latency_seconds))
+        if "roundtrips" in wanted:
+            results += asyncio.run(count_decision_round_trips(infra, console))
         if "partners" in wanted:
             results += asyncio.run(partners_bench(infra, args.partners_events, console))
         if "funding" in wanted:
