@@ -18,6 +18,7 @@ from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
 from .latency_bench import latency_bench
 from .partners_bench import partners_bench
+from .relay_cost import relay_cost
 from .roundtrips import count_decision_round_trips
 from .runtime_bench import Result, consumer_bench, relay_bench
 
@@ -32,8 +33,8 @@ def main() -> None:
     parser.add_argument("--funding-commitments", type=int, default=4_000)
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="seconds of open-loop load at each rate (100, 200, 400/s)")
-    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "latency",
-                                           "roundtrips", "partners", "funding"],
+    parser.add_argument("--only", choices=["relay", "relay-cost", "consumer", "labelling",
+                                           "latency", "roundtrips", "partners", "funding"],
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
@@ -41,10 +42,12 @@ def main() -> None:
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        wanted = set(args.only or ["relay", "consumer", "labelling", "latency",
-                                   "roundtrips", "partners", "funding"])
+        wanted = set(args.only or ["relay", "relay-cost", "consumer", "labelling",
+                                   "latency", "roundtrips", "partners", "funding"])
         if "relay" in wanted:
             results += asyncio.run(relay_bench(infra, args.relay_events, console))
+        if "relay-cost" in wanted:
+            results += asyncio.run(relay_cost(infra, console))
         if "consumer" in wanted:
             results += asyncio.run(consumer_bench(infra, args.consumer_events, console))
         if "labelling" in wanted:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -43,6 +44,7 @@ from cites_runtime.testing.plugin import drop_db, new_service_db
 from .labelling_bench import (
     DECISION,
     NATIONAL,
+    PIDS,
     TOKENS,
     WARM_UP,
     _Connection,
@@ -57,6 +59,15 @@ __all__ = ["latency_bench"]
 
 RATES = (100, 200, 400)
 MAX_CONNECTIONS = 256
+SEQUENTIAL = 200
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 @dataclass
@@ -83,19 +94,20 @@ async def _open_loop(port: int, ids: Sequence[str], rate: int, run: Run) -> None
     """POST the decision for each id, id ``i`` due at ``t0 + i / rate``."""
     idle: list[_Connection] = []
     opened: list[_Connection] = []
+    slots = asyncio.Semaphore(MAX_CONNECTIONS)  # beyond: a command waits (counted late)
 
     async def one(cid: str, due: float) -> None:
-        if idle:
-            conn = idle.pop()
-        else:
-            if len(opened) >= MAX_CONNECTIONS:
-                raise RuntimeError(f"more than {MAX_CONNECTIONS} commands in flight")
-            conn = await _Connection(port, NATIONAL).__aenter__()
-            opened.append(conn)
-        run.late = max(run.late, time.perf_counter() - due)
-        status, answer = await conn.request("POST", f"/candidatures/{cid}/decision", DECISION)
-        run.answered[cid] = time.perf_counter()
-        idle.append(conn)
+        async with slots:
+            if idle:
+                conn = idle.pop()
+            else:
+                conn = await _Connection(port, NATIONAL).__aenter__()
+                opened.append(conn)
+            run.late = max(run.late, time.perf_counter() - due)
+            status, answer = await conn.request("POST", f"/candidatures/{cid}/decision",
+                                                DECISION)
+            run.answered[cid] = time.perf_counter()
+            idle.append(conn)
         if status != 200:
             raise RuntimeError(f"{status}: {answer}")
         run.cite_of[cid] = answer["cite_id"]
@@ -139,11 +151,23 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
         async with _server(["-m", "labelling"], {**env, "LABELLING_HTTP_PORT": str(port)},
                            port, "labelling"):
             counts = [int(rate * seconds) for rate in RATES]
-            console.print(f"latency: preparing {sum(counts) + WARM_UP:,} candidatures under "
-                          "review…")
-            ids = await _prepare(port, sum(counts) + WARM_UP, 16)
+            console.print(f"latency: preparing {sum(counts) + WARM_UP + SEQUENTIAL:,} "
+                          "candidatures under review…")
+            ids = await _prepare(port, sum(counts) + WARM_UP + SEQUENTIAL, 16)
             await _open_loop(port, ids[:WARM_UP], 50, Run(50))
-            start = WARM_UP
+            # What one decision costs the service (its CPU time, from /proc), one at a time:
+            # the rate one process can sustain at all.
+            async with _Connection(port, NATIONAL) as conn:
+                cpu, started = _cpu(PIDS["labelling"]), time.perf_counter()
+                for cid in ids[WARM_UP:WARM_UP + SEQUENTIAL]:
+                    await conn.request("POST", f"/candidatures/{cid}/decision", DECISION)
+                cpu = _cpu(PIDS["labelling"]) - cpu
+                wall = time.perf_counter() - started
+            console.print(f"  labelling, {SEQUENTIAL} decisions one at a time: the service's "
+                          f"CPU {cpu / SEQUENTIAL * 1000:.2f} ms a decision (wall "
+                          f"{wall / SEQUENTIAL * 1000:.2f} ms): at most "
+                          f"{SEQUENTIAL / cpu:,.0f} decisions/s on one core", soft_wrap=True)
+            start = WARM_UP + SEQUENTIAL
             for rate, count in zip(RATES, counts, strict=True):
                 run = Run(rate)
                 arrived: dict[str, float] = {}
@@ -256,7 +280,7 @@ async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
 
 async def latency_bench(infra: Infra, console: Console, *, seconds: float = 6.0
                         ) -> list[Result]:
-    """Both measures, ``seconds`` at each rate (labelling prepares 700 × seconds
+    """Both measures, ``seconds`` at each rate (labelling prepares 700 × seconds + 450
     candidatures, at most ~5,000: the bench's territories are distinct up to there).
     Prints its own table (latencies, not rates): returns no rate results."""
     console.print(f"latency: open loop at {', '.join(map(str, RATES))} per second, "
