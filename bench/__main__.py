@@ -17,9 +17,15 @@ from cites_runtime.tuning import run
 
 from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
+from .latency_bench import latency_bench
 from .notifications_bench import notifications_bench
 from .partners_bench import partners_bench
+from .relay_cost import relay_cost
+from .roundtrips import count_decision_round_trips
 from .runtime_bench import Result, consumer_bench, relay_bench
+
+BENCHMARKS = ["relay", "relay-cost", "consumer", "labelling", "latency", "roundtrips",
+              "partners", "funding", "notifications"]
 
 
 def main() -> None:
@@ -31,8 +37,9 @@ def main() -> None:
     parser.add_argument("--funding-events", type=int, default=10_000)
     parser.add_argument("--funding-commitments", type=int, default=4_000)
     parser.add_argument("--notifications-mails", type=int, default=2_000)
-    parser.add_argument("--only", choices=["relay", "consumer", "labelling", "partners",
-                                           "funding", "notifications"],
+    parser.add_argument("--latency-seconds", type=float, default=6.0,
+                        help="seconds of open-loop load at each rate (100, 200, 400/s)")
+    parser.add_argument("--only", choices=BENCHMARKS,
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
     console = Console()
@@ -40,14 +47,19 @@ def main() -> None:
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
     try:
-        wanted = set(args.only or ["relay", "consumer", "labelling", "partners", "funding",
-                                   "notifications"])
+        wanted = set(args.only or BENCHMARKS)
         if "relay" in wanted:
             results += run(relay_bench(infra, args.relay_events, console))
+        if "relay-cost" in wanted:
+            results += run(relay_cost(infra, console))
         if "consumer" in wanted:
             results += run(consumer_bench(infra, args.consumer_events, console))
         if "labelling" in wanted:
             results += run(labelling_bench(infra, args.labelling_commands, console))
+        if "latency" in wanted:
+            results += run(latency_bench(infra, console, seconds=args.latency_seconds))
+        if "roundtrips" in wanted:
+            results += run(count_decision_round_trips(infra, console))
         if "partners" in wanted:
             results += run(partners_bench(infra, args.partners_events, console))
         if "funding" in wanted:

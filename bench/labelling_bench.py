@@ -97,6 +97,10 @@ def bare_app() -> FastAPI:
 # --- Running a server in its own process ------------------------------------------------------
 
 
+PIDS: dict[str, int] = {}
+"""The process of each server :func:`_server` runs, by name (to read its CPU time)."""
+
+
 def _tail(path: str) -> str:
     return Path(path).read_text(errors="replace")[-3000:]
 
@@ -108,6 +112,7 @@ async def _server(args: list[str], env: dict[str, str], port: int, name: str
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, env={**os.environ, **env}, cwd=ROOT, stdout=log,
         stderr=asyncio.subprocess.STDOUT)
+    PIDS[name] = proc.pid
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as http:

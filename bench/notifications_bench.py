@@ -194,9 +194,9 @@ def _time_relay(relay: OutboxRelay, passes: list[tuple[float, int]]) -> None:
     """Time the relay's passes (it looks ``publish_pending`` up on itself each pass)."""
     publish_pending = relay.publish_pending
 
-    async def timed(conn: Conn) -> int:
+    async def timed(conn: Conn, mark_conn: Conn | None = None) -> int:
         started = time.perf_counter()
-        published = await publish_pending(conn)
+        published = await publish_pending(conn, mark_conn)
         if published:
             passes.append((time.perf_counter() - started, published))
         return published
@@ -255,7 +255,7 @@ async def _ours(settings: NotificationsSettings, clock: FakeClock, n: int) -> _R
         while True:
             row = await runtime.pool.fetchrow(
                 """SELECT (SELECT count(*) FROM notifications WHERE status = 'sent'),
-                          (SELECT count(*) FROM outbox
+                          (SELECT count(*) FROM outbox_history
                             WHERE event_type = 'notifications.NotificationSent'
                               AND published_at IS NOT NULL)""")
             assert row is not None

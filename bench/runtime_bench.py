@@ -141,7 +141,12 @@ class ConsumedWindow:
         ConsumerRunner.process_batch = self._original  # type: ignore[method-assign,assignment]
 
 
-async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
+async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
+                      ) -> list[Result]:
+    """The relay (fetching and marking on two sessions, as it runs in a service) against a
+    raw producer sending the same records with the same settings. Rounds alternate, each
+    on a fresh outbox; the best of each side counts, and each round's ratio is printed
+    (the machine is shared: a round is measured while the other side is idle)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
@@ -151,7 +156,7 @@ async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
     pool = await create_pool(s.dsn, s.db_schema, max_size=4)
     producer = make_producer(infra.kafka_bootstrap)
     try:
-        console.print(f"relay: {n:,} TerritoryLabelled events per round, 2 rounds")
+        console.print(f"relay: {n:,} TerritoryLabelled events per round, {rounds} rounds")
         events = [territory_labelled(i) for i in range(n)]
 
         async def fill() -> None:
@@ -163,18 +168,25 @@ async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
         raw_topic, relay_topic = f"{prefix}raw.{TOPIC}", f"{prefix}{TOPIC}"
         await ensure_topics(infra.kafka_bootstrap, [raw_topic, relay_topic])
         await producer.start()
-        records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
+        write_s = await _timed(fill)
+        size = await pool.fetchval("SELECT avg(length(value))::int FROM outbox")
+        console.print(f"  outbox writes: {n / write_s:,.0f} events/s; mean event {size} B")
+        # The rows as the use cases wrote them, copied back in (new ids) for each round.
+        await pool.execute("CREATE TABLE outbox_template AS SELECT * FROM outbox")
+        rows = await pool.fetch(
+            "SELECT topic, key, value, event_type, event_version, event_id, correlation_id,"
+            " traceparent FROM outbox ORDER BY id")
+        records = [(bytes(r["value"]), bytes(r["key"]), _headers(r)) for r in rows]
 
         async def refill() -> None:
             # A fresh outbox each round, as the relay meets it in production.
-            await pool.execute("TRUNCATE outbox, aggregate_sequences")
-            write_s = await _timed(fill)
-            size = await pool.fetchval("SELECT avg(length(value))::int FROM outbox")
-            console.print(f"  outbox writes: {n / write_s:,.0f} events/s; mean event {size} B")
-            rows = await pool.fetch(
-                "SELECT topic, key, value, event_type, event_version, event_id, correlation_id,"
-                " traceparent FROM outbox ORDER BY id")
-            records[:] = [(bytes(r["value"]), bytes(r["key"]), _headers(r)) for r in rows]
+            await pool.execute("TRUNCATE outbox, outbox_published")
+            await pool.execute(
+                """INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
+                                       correlation_id, traceparent, created_at)
+                   SELECT event_id, topic, key, value, event_type, event_version,
+                          correlation_id, traceparent, created_at
+                   FROM outbox_template ORDER BY id""")
 
         async def raw() -> None:
             send = producer.send
@@ -185,18 +197,19 @@ async def relay_bench(infra: Infra, n: int, console: Console) -> list[Result]:
                             topic_prefix=prefix, batch_size=5000)
 
         async def relay_all() -> None:
-            async with pool.acquire() as conn:
-                assert await relay.publish_pending(conn) == n
+            async with pool.acquire() as conn, pool.acquire() as mark_conn:
+                assert await relay.publish_pending(conn, mark_conn) == n
 
         raw_times, relay_times = [], []
-        for round_ in range(2):
+        for round_ in range(rounds):
             await refill()
             raw_times.append(await _timed(raw))
             relay_times.append(await _timed(relay_all))
             console.print(f"  round {round_ + 1}: raw {n / raw_times[-1]:,.0f} ev/s, "
-                          f"relay {n / relay_times[-1]:,.0f} ev/s")
+                          f"relay {n / relay_times[-1]:,.0f} ev/s, "
+                          f"ratio {raw_times[-1] / relay_times[-1]:.2f}")
         return [Result("relay: outbox → Kafka", n, n / min(relay_times),
-                       "raw aiokafka producer", n / min(raw_times), "≥ 0.70×")]
+                       "raw aiokafka producer", n / min(raw_times), "≥ 0.90×")]
     finally:
         await producer.stop()
         await pool.close()

@@ -31,7 +31,7 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
         json={"amount": 12_000_000_00, "motive": "Loi de finances rectificative"})
     await funding.s.all_published()
     rows = await funding.s.runtime.pool.fetch(
-        "SELECT correlation_id, traceparent FROM outbox ORDER BY id")
+        "SELECT correlation_id, traceparent FROM outbox_history ORDER BY id")
 
     # Envelopes carry UUIDs: a correlation id that is not one maps to the same UUID always.
     expected = uuid5(CORRELATION_NAMESPACE, "abc")

@@ -442,33 +442,34 @@ async def claim(conn: Conn, claims: list[Claim], holder: Holder, at: datetime
     hold (empty: ``holder`` holds them all now, some perhaps from before).
 
     The key on (kind, code) decides: an INSERT finding a row another transaction has not
-    committed yet waits for it, then does nothing if it committed. What was not inserted is
-    read again in a new statement (which sees that commit); a claim whose holder let go
-    meanwhile is tried again."""
+    committed yet waits for it, then does nothing if it committed. The same statement reads
+    who holds the claims it did not insert, in its snapshot (one round trip: what a
+    candidature held since its submission, its decision finds at once); a row committed
+    while the INSERT waited is not in that snapshot, so such a claim is tried again, in a
+    new statement (which sees that commit), as is one whose holder let go meanwhile."""
     others: list[Holding] = []
     pending = sorted(claims)  # one order for every claimant
     while pending:
-        inserted = await conn.fetch(
-            """INSERT INTO holdings (kind, code, candidature_id, cite_id, held_since)
-               SELECT kind, code, $3, $4, $5
-                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (kind, code, n)
-                ORDER BY n
-               ON CONFLICT (kind, code) DO NOTHING
-               RETURNING kind, code""",
+        rows = await conn.fetch(
+            """WITH c AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY
+                                    AS c (kind, code, n)),
+                    ins AS (INSERT INTO holdings (kind, code, candidature_id, cite_id,
+                                                  held_since)
+                            SELECT kind, code, $3, $4, $5 FROM c ORDER BY n
+                            ON CONFLICT (kind, code) DO NOTHING
+                            RETURNING kind, code)
+               SELECT kind, code, NULL::uuid AS candidature_id, NULL::text AS cite_id,
+                      true AS inserted
+                 FROM ins
+               UNION ALL
+               SELECT h.kind, h.code, h.candidature_id, h.cite_id, false
+                 FROM holdings h JOIN c ON (h.kind, h.code) = (c.kind, c.code)""",
             [c.kind.value for c in pending], [c.code for c in pending],
             holder.candidature_id, holder.cite_id, at)
-        done = {Claim(Held(r["kind"]), r["code"]) for r in inserted}
-        rest = [c for c in pending if c not in done]
-        if not rest:
-            break
-        rows = await conn.fetch(
-            """SELECT h.kind, h.code, h.candidature_id, h.cite_id
-                 FROM holdings h
-                 JOIN unnest($1::text[], $2::text[]) AS c (kind, code)
-                   ON (h.kind, h.code) = (c.kind, c.code)""",
-            [c.kind.value for c in rest], [c.code for c in rest])
+        done = {Claim(Held(r["kind"]), r["code"]) for r in rows if r["inserted"]}
         held = {Claim(Held(r["kind"]), r["code"]): Holder(r["candidature_id"], r["cite_id"])
-                for r in rows}
+                for r in rows if not r["inserted"]}
+        rest = [c for c in pending if c not in done]
         others += [Holding(c, held[c]) for c in rest if c in held and held[c] != holder]
         pending = [c for c in rest if c not in held]  # freed in between: try again
     return others

@@ -81,7 +81,7 @@ async def test_erasing_a_signatory_removes_the_address_and_tombstones_its_card(
     assert await service.running.outbox_tombstones() == [("labelling.contacts", str(maire))]
     mentions = await service.runtime.pool.fetchval(
         """SELECT (SELECT count(*) FROM candidatures WHERE dossier::text LIKE '%maire.t2@%')
-                + (SELECT count(*) FROM outbox
+                + (SELECT count(*) FROM outbox_history
                     WHERE position(convert_to('maire.t2@', 'UTF8') IN value) > 0)""")
     assert mentions == 0
     # The candidature's other signatories and its events are untouched.

@@ -99,7 +99,8 @@ async def test_erasure_removes_the_contacts_personal_data_for_good(
                                                contact("stays@asso.example.org"))
     await partners.all_published()  # the relay published them: erasure purges them
     in_outbox = await partners.runtime.pool.fetchval(
-        "SELECT count(*) FROM outbox WHERE position(convert_to($1, 'UTF8') IN value) > 0",
+        "SELECT count(*) FROM outbox_history "
+        "WHERE position(convert_to($1, 'UTF8') IN value) > 0",
         email)
     erased = await partners.http.delete(f"/partners/{partner}/contacts/{cid}",
                                         headers=AS_NATIONAL)
@@ -129,7 +130,7 @@ async def _mentions(service: ServiceUnderTest, *texts: str) -> int:
         """SELECT count(*) FROM (
                SELECT c::text AS t FROM contacts c UNION ALL
                SELECT p::text FROM partners p UNION ALL
-               SELECT convert_from(value, 'UTF8') FROM outbox WHERE value IS NOT NULL
+               SELECT convert_from(value, 'UTF8') FROM outbox_history WHERE value IS NOT NULL
            ) everything
            WHERE position($1 IN t) > 0 OR position($2 IN t) > 0""", *texts))
 

@@ -29,7 +29,7 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
                                      headers=headers)
     events = await partners.outbox()
     rows = await partners.runtime.pool.fetch(
-        "SELECT correlation_id, traceparent FROM outbox ORDER BY id")
+        "SELECT correlation_id, traceparent FROM outbox_history ORDER BY id")
     assert (registered.status_code, added.status_code) == (201, 201)
     assert registered.headers["X-Correlation-ID"] == added.headers["X-Correlation-ID"] == str(
         expected)

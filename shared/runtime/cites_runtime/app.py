@@ -213,8 +213,8 @@ class Runtime(Generic[S]):
                                   SELECT created_at FROM outbox
                                    WHERE published_at IS NULL AND parked_at IS NULL
                                    ORDER BY id LIMIT 1)) AS waiting,
-                              extract(epoch FROM now() - (SELECT max(published_at)
-                                                            FROM outbox)) AS idle""")
+                              extract(epoch FROM now() - (SELECT published_at
+                                                            FROM outbox_relay)) AS idle""")
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {exc!r}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -43,8 +42,9 @@ RECORD_OVERHEAD = 512
 """Bytes a record needs beyond its key, value and headers (batch and record framing)."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundRecord:
+class OutboundRecord(NamedTuple):
+    """A tuple (cheap to build: the relay makes one per event)."""
+
     topic: str
     key: bytes
     value: bytes | None
@@ -79,7 +79,8 @@ class AiokafkaPublisher:
     per-record accumulator path is what lets it keep up with a raw producer. Records are
     partitioned exactly as ``send()`` would (the producer's own partitioner on the key),
     and appended in order, so per-key order and the idempotent producer's sequence
-    numbers are those of ``send()``.
+    numbers are those of ``send()``. Batches are handed over closed: nothing waits for
+    ``linger_ms``, which only lets ``send()`` gather records into a batch.
     """
 
     def __init__(self, producer: AIOKafkaProducer,
@@ -130,6 +131,9 @@ class AiokafkaPublisher:
                 # An empty batch takes any record (the size check above bounds it).
                 builder.append(key=r.key, value=r.value, timestamp=None, headers=r.headers)
         for (topic, partition), builder in builders.items():
+            # Closed: the batch is complete, so the producer sends it now instead of
+            # holding it ``linger_ms`` for records that only send() would add.
+            builder.close()
             futures.append(await producer.send_batch(builder, topic, partition=partition))
         return _all_acked(futures)
 

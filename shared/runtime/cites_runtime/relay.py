@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiokafka.errors import (
@@ -51,6 +52,13 @@ is no row's fault either: nothing is parked, the relay recreates its producer, g
 lock up and tries again later (or a standby does)."""
 
 log = get_logger(__name__)
+
+_INDEX_WALK_SETTINGS = {"enable_sort": "off", "enable_bitmapscan": "off",
+                        "enable_seqscan": "off", "jit": "off"}
+"""The fetching session's planner settings (see :meth:`OutboxRelay.publish_pending`). A
+plan these price out of reach (a sequential scan of a one-row table) must not look
+expensive enough to compile (JIT: ~150 ms, EXPLAIN ANALYZE)."""
+_INDEX_WALKS = "; ".join(f"SET {k} = {v}" for k, v in _INDEX_WALK_SETTINGS.items())
 
 PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["schema"])
 PARKED = Counter("outbox_parked_total", "Rows the broker refused for good, parked",
@@ -95,6 +103,28 @@ class OutboxRelay:
         """Personal-data topics it produces: their segments must roll for compaction to
         erase (see :meth:`nudge`)."""
         self.nudge_every = nudge_every
+        self.keeps_published = retention > timedelta(0)
+        """Whether published rows are kept (in ``outbox_published``) for the retention."""
+        columns = ("id, event_id, topic, key, value, event_type, event_version, "
+                   "correlation_id, traceparent, created_at, txid")
+        s = self._s
+        self._mark_drop = f"""
+            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING 1)
+            UPDATE {s}.outbox_relay SET published_at = now(),
+                                        published = published + (SELECT count(*) FROM done)
+             WHERE one"""
+        self._mark_keep = f"""
+            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[])
+                          RETURNING {columns}),
+                 kept AS (INSERT INTO {s}.outbox_published ({columns}, published_at)
+                          SELECT {columns}, now() FROM done)
+            UPDATE {s}.outbox_relay SET published_at = now(),
+                                        published = published + (SELECT count(*) FROM done)
+             WHERE one"""
+        self.waits_on: int | None = None
+        """The transaction of the row the last pass stopped at (it was not older than
+        every running transaction), if it stopped at one: the next pass can publish it
+        once the oldest running transaction is younger than this."""
         self.is_leader = False
         self.published = 0
         self.advanced_at = time.monotonic()
@@ -102,7 +132,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
 
     # -- one pass -----------------------------------------------------------------
-    async def publish_pending(self, conn: Conn) -> int:
+    async def publish_pending(self, conn: Conn, mark_conn: Conn | None = None) -> int:
         """Publish the committed, unpublished rows that are safe to publish now, in id
         order; return how many were published.
 
@@ -112,41 +142,53 @@ class OutboxRelay:
         a transaction still open when a batch passed its id commits later, and a later
         event of the same aggregate may commit before the next batch. So a pass takes a
         visibility barrier when it starts, ``xmin`` = the oldest transaction then still
-        running (``pg_snapshot_xmin(pg_current_snapshot())``), and publishes, in id order,
-        only rows written by transactions older than it (``txid < xmin``: all finished, so
-        nothing earlier can appear among them), stopping at the first row that is not.
-        What it stops at is the next pass's. A long writing transaction anywhere in the
-        database therefore delays publication until it ends (never reorders it).
+        running (``pg_snapshot_xmin(pg_current_snapshot())``, read by the pass's first
+        fetch, in its snapshot), and publishes, in id order, only rows written by
+        transactions older than it (``txid < xmin``: all finished, so nothing earlier can
+        appear among them), stopping at the first row that is not. What it stops at is the
+        next pass's (:attr:`waits_on`). A long writing transaction anywhere in the database
+        therefore delays publication until it ends (never reorders it).
+
+        **At least once.** A row leaves the outbox (deleted; moved to ``outbox_published``
+        when published events are kept, see ``retention``) only once the broker has
+        acknowledged it: a crash before that sends it again.
 
         **Speed.** Three stages overlap so that neither PostgreSQL nor Kafka waits for the
-        other: fetch batches → hand them to the producer (in order) → once a batch's acks
-        are all in, mark its rows. A row is never marked before the broker has it. Fetch
-        and mark share ``conn`` (one at a time, under a lock).
+        other: fetch batches on ``conn`` → hand them to the producer (in order) → once a
+        batch's acks are all in, mark its rows on ``mark_conn`` (on ``conn`` too when not
+        given, one statement at a time). A row is never marked before the broker has it.
         """
         # With stale statistics (a new table, or a backlog built while they said nothing
         # was pending) the planner answers each batch by scanning every pending row (bitmap
         # scan + sort to fetch, sequential scan to mark): O(backlog) per batch, slowest
         # exactly when catching up. Index walks keep a batch O(batch size) whatever the
-        # statistics say. (Session settings: pools reset them when the connection returns.)
-        await conn.execute(
-            "SET enable_sort = off; SET enable_bitmapscan = off; SET enable_seqscan = off")
-        lock = asyncio.Lock()
+        # statistics say. (Session settings: pools reset them when the connection returns;
+        # the relay's own fetching session has them from its start, see _connect.)
+        await conn.execute(_INDEX_WALKS)
+        return await self._publish(conn, mark_conn)
+
+    async def _publish(self, conn: Conn, mark_conn: Conn | None) -> int:
+        shared = mark_conn is None
+        marker_conn = conn if mark_conn is None else mark_conn
+        lock: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if shared else contextlib.nullcontext())
         fetched: asyncio.Queue[list[asyncpg.Record] | None] = asyncio.Queue(maxsize=2)
         sent: asyncio.Queue[tuple[asyncio.Future[None], list[int]] | None] = asyncio.Queue(
             maxsize=4)
 
         async def fetch() -> None:
-            async with lock:
-                barrier = await self._barrier(conn)
+            barrier: int | None = None
             last_id = 0
+            self.waits_on = None
             while True:
                 async with lock:
-                    rows, cut = await self._settled_rows(conn, barrier, last_id,
-                                                         self.batch_size)
+                    rows, cut, barrier = await self._settled_rows(conn, barrier, last_id,
+                                                                  self.batch_size)
                 if rows:
                     last_id = rows[-1]["id"]
                     await fetched.put(rows)
-                if cut or len(rows) < self.batch_size:
+                if cut is not None or len(rows) < self.batch_size:
+                    self.waits_on = cut
                     await fetched.put(None)
                     return
 
@@ -162,7 +204,7 @@ class OutboxRelay:
                 acked, ids = item
                 await acked
                 async with lock:
-                    await self._mark(conn, ids)
+                    await self._mark(marker_conn, ids)
                 total += len(ids)
             return total
 
@@ -181,7 +223,8 @@ class OutboxRelay:
             raise
         return marker.result()
 
-    async def publish_one_by_one(self, conn: Conn) -> tuple[int, int]:
+    async def publish_one_by_one(self, conn: Conn, mark_conn: Conn | None = None
+                                 ) -> tuple[int, int]:
         """After the broker refused a batch for good: publish the next safe rows one at a
         time on a fresh producer, parking each the broker refuses for good (with its
         error) so that the rows after it go on. Returns (published, parked).
@@ -192,7 +235,8 @@ class OutboxRelay:
         (``python -m <service> outbox parked|unpark``) once the cause is fixed.
         """
         await self.publisher.reset()
-        rows, _ = await self._settled_rows(conn, await self._barrier(conn), 0, self.batch_size)
+        rows, _, _ = await self._settled_rows(conn, None, 0, self.batch_size)
+        marker_conn = conn if mark_conn is None else mark_conn
         published = parked = 0
         for row in rows:
             try:
@@ -201,47 +245,57 @@ class OutboxRelay:
                 if not isinstance(exc, ROW_REFUSALS):
                     raise  # not this row's fault: park nothing (see ROW_REFUSALS)
                 await self.publisher.reset()  # the refused batch left it out of sequence
-                await conn.execute(
+                await marker_conn.execute(
                     f"UPDATE {self._s}.outbox SET parked_at = now(), park_error = $2 "
                     "WHERE id = $1", row["id"], repr(exc)[:2000])
                 parked += 1
                 PARKED.labels(self.schema).inc()
                 log.error("event parked: the broker refuses it", schema=self.schema,
-                          outbox_id=row["id"], type=row["event_type"],
-                          event_id=str(row["event_id"]), error=repr(exc))
+                          outbox_id=row["id"], type=(row["h_type"] or b"tombstone").decode(),
+                          event_id=row["h_event_id"].decode(), error=repr(exc))
                 continue
-            await self._mark(conn, [row["id"]])
+            await self._mark(marker_conn, [row["id"]])
             published += 1
         return published, parked
 
-    async def _barrier(self, conn: Conn) -> int:
-        """The oldest transaction still running: rows of older ones are safe to publish."""
-        return int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
-
-    async def _settled_rows(self, conn: Conn, barrier: int, after: int, limit: int
-                            ) -> tuple[list[asyncpg.Record], bool]:
+    async def _settled_rows(self, conn: Conn, barrier: int | None, after: int, limit: int
+                            ) -> tuple[list[asyncpg.Record], int | None, int | None]:
         """Up to ``limit`` pending rows after id ``after``, in id order, cut before the first
-        one the barrier does not clear (then True: the pass ends there)."""
+        one the barrier does not clear; and that row's transaction (None if no cut), and
+        the barrier — the pass's first fetch (``barrier`` None) takes it, in its own
+        snapshot: rows of transactions older than it are all visible to this statement."""
         rows = await conn.fetch(
-            f"""SELECT id, topic, key, value, event_type, event_version, event_id,
-                       correlation_id, traceparent, txid < $3::xid8 AS settled
+            f"""WITH b AS (SELECT coalesce($3::xid8, pg_snapshot_xmin(pg_current_snapshot()))
+                                  AS xmin)
+                SELECT id, topic, key, value, {_HEADERS},
+                       txid < (SELECT xmin FROM b) AS settled, txid,
+                       (SELECT xmin FROM b) AS barrier
                 FROM {self._s}.outbox
                 WHERE published_at IS NULL AND parked_at IS NULL AND id > $2
                 ORDER BY id LIMIT $1""",
             limit, after, barrier,
         )
+        if rows:
+            barrier = rows[0]["barrier"]
         for i, r in enumerate(rows):
             if not r["settled"]:  # an earlier row may still appear: the next pass's
-                return rows[:i], True
-        return rows, False
+                return rows[:i], r["txid"], barrier
+        return rows, None, barrier
 
     def _record(self, r: asyncpg.Record) -> OutboundRecord:
-        return OutboundRecord(self.topic_prefix + r["topic"], r["key"], r["value"], _headers(r))
+        # The header values come as bytes from the fetch (_HEADERS, by position): building
+        # them here (str(uuid), encode) was the relay's largest Python cost per event.
+        headers = [("event_id", r[4]), ("correlation_id", r[5])]
+        if r[6] is not None:
+            headers.append(("traceparent", r[6]))
+        if r[7] is not None:  # a tombstone is no event: no type or version
+            headers[:0] = [("type", r[7]), ("version", r[8])]
+        return OutboundRecord(self.topic_prefix + r[1], r[2], r[3], headers)
 
     async def _mark(self, conn: Conn, ids: list[int]) -> None:
-        await conn.execute(
-            f"UPDATE {self._s}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            ids)
+        """The rows are on Kafka: out of the outbox, in one statement (kept in
+        ``outbox_published`` for the retention, if any), and the relay's progress noted."""
+        await conn.execute(self._mark_keep if self.keeps_published else self._mark_drop, ids)
         self.published += len(ids)
         self.advanced_at = time.monotonic()
         PUBLISHED.labels(self.schema).inc(len(ids))
@@ -261,9 +315,9 @@ class OutboxRelay:
             await self.publisher.publish_batch(records)
 
     async def purge(self, conn: Conn) -> int:
-        """Delete rows published longer ago than the retention."""
+        """Delete kept rows published longer ago than the retention."""
         status = await conn.execute(
-            f"DELETE FROM {self._s}.outbox WHERE published_at < now() - $1::interval",
+            f"DELETE FROM {self._s}.outbox_published WHERE published_at < now() - $1::interval",
             self.retention,
         )
         return int(status.split()[-1])
@@ -302,25 +356,29 @@ class OutboxRelay:
                     log.warning("relay interrupted, retrying", schema=self.schema, error=str(exc))
                 await backoff.sleep()
 
-    async def _connect(self) -> Conn:
-        """The relay's own session: it holds the leadership lock, so a relay that vanished
-        must lose it soon (server-side TCP keepalives end a dead client's session in about
-        a minute) and a server that stopped answering must not hold the relay (commands
-        time out, the relay reconnects)."""
+    async def _connect(self, *, fetching: bool = False) -> Conn:
+        """One of the relay's own sessions: the one that fetches holds the leadership lock,
+        so a relay that vanished must lose it soon (server-side TCP keepalives end a dead
+        client's session in about a minute) and a server that stopped answering must not
+        hold the relay (commands time out, the relay reconnects). The other marks, so
+        that marking a batch overlaps fetching the next."""
         conn: Conn = await asyncpg.connect(
             self.dsn, command_timeout=self.command_timeout,
             server_settings={"application_name": f"cites-relay-{self.schema}",
                              "tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10",
-                             "tcp_keepalives_count": "3"})
+                             "tcp_keepalives_count": "3",
+                             **(_INDEX_WALK_SETTINGS if fetching else {})})
         return conn
 
     async def _lead(self) -> None:
-        conn = await self._connect()
+        conn = await self._connect(fetching=True)
+        mark_conn: Conn | None = None
         try:
             while not await conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"
             ):
                 await asyncio.sleep(self.poll_interval)
+            mark_conn = await self._connect()
             self._set_leader(True)
             log.info("relay is active", schema=self.schema)
             await conn.add_listener(outbox_channel(self.schema), self._on_notify)
@@ -329,19 +387,19 @@ class OutboxRelay:
             while True:
                 self._wake.clear()
                 try:
-                    await self.publish_pending(conn)
+                    await self._publish(conn, mark_conn)
                     broker_backoff.reset()
                 except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                     raise  # the database side: reconnect (the lock goes with the session)
                 except Exception as exc:
-                    if conn.is_closed():
+                    if conn.is_closed() or mark_conn.is_closed():
                         raise
                     FAILURES.labels(self.schema).inc()
                     if isinstance(exc, ROW_REFUSALS):
                         # The broker refused a batch for good: find the row, park it, go on.
                         log.warning("the broker refused a batch, publishing one by one",
                                     schema=self.schema, error=repr(exc))
-                        await self.publish_one_by_one(conn)
+                        await self.publish_one_by_one(conn, mark_conn)
                         continue
                     if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
                         raise  # run(): a fresh producer, the lock given up, later again
@@ -351,10 +409,10 @@ class OutboxRelay:
                     continue
                 now = time.monotonic()
                 if now - last_metrics >= self.metrics_every:
-                    await self.export_metrics(conn)
+                    await self.export_metrics(mark_conn)
                     last_metrics = now
                 if now - last_purge >= self.purge_every:
-                    await self.purge(conn)
+                    await self.purge(mark_conn)
                     last_purge = now
                 if self.nudge_topics and now - last_nudge >= self.nudge_every:
                     try:
@@ -362,15 +420,39 @@ class OutboxRelay:
                     except Exception as exc:  # the next pass tries again; rows come first
                         log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
                     last_nudge = now
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
-                # cancellation that arrives as the NOTIFY wakes it (stop() then hangs).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_interval):
-                        await self._wake.wait()
+                await self._until_due(conn)
         finally:
             self._set_leader(False)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=2))
+            for c in (mark_conn, conn):
+                if c is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(c.close(timeout=2))
+
+    async def _until_due(self, conn: Conn) -> None:
+        """Wait for the next pass: a NOTIFY (a commit wrote rows), the poll interval, or,
+        when the last pass stopped at a row because an older transaction was still running
+        (:attr:`waits_on`), the moment no older one runs — checked after 1 ms, then at
+        doubling intervals up to 100 ms. That transaction may write no row, or belong to
+        another schema of the database: no NOTIFY would tell its end."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.poll_interval
+        delay = 0.001
+        while True:
+            left = deadline - loop.time()
+            if self.waits_on is not None:
+                left = min(left, delay)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+            # cancellation that arrives as the NOTIFY wakes it (stop() then hangs).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._wake.wait()
+                return
+            if loop.time() >= deadline or self.waits_on is None:
+                return
+            if await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8",
+                                   self.waits_on):
+                return
+            delay = min(delay * 2, 0.1)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -380,7 +462,17 @@ class OutboxRelay:
         LEADER.labels(self.schema).set(1 if value else 0)
 
 
+_HEADERS = """convert_to(event_id::text, 'UTF8') AS h_event_id,
+              convert_to(correlation_id::text, 'UTF8') AS h_correlation_id,
+              convert_to(nullif(traceparent, ''), 'UTF8') AS h_traceparent,
+              CASE WHEN value IS NOT NULL THEN convert_to(event_type, 'UTF8') END AS h_type,
+              convert_to(event_version::text, 'UTF8') AS h_version"""
+"""Columns 4 to 8 of the relay's fetch: its records' header values, as bytes."""
+
+
 def _headers(r: asyncpg.Record) -> list[tuple[str, bytes]]:
+    """The headers of an outbox row read by name (the relay's records get the same ones
+    from :data:`_HEADERS`)."""
     # A tombstone is no event: no type or version a consumer could route on.
     h = [] if r["value"] is None else [
         ("type", r["event_type"].encode()),

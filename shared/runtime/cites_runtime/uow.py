@@ -111,9 +111,10 @@ class UnitOfWork:
 
     async def erase(self, topic: Topic, key: str) -> int:
         """Right to erasure of one person's key on a personal-data topic: delete every
-        outbox row of ``(topic, key)`` — published or still pending, whatever address it
-        held — and the events of that key emitted in this unit of work, then append a
-        tombstone, published after everything already committed for the key. Kafka's
+        outbox row of ``(topic, key)`` — still pending, or published and kept
+        (``outbox_published``), whatever address it held — and the events of that key
+        emitted in this unit of work, then append a tombstone, published after everything
+        already committed for the key. Kafka's
         compaction then removes every earlier value (``cites_contracts.topics``).
 
         Deleting a pending row loses nothing a consumer needs: the tombstone supersedes
@@ -124,10 +125,15 @@ class UnitOfWork:
                              "(its records are kept; only personal-data topics are erasable)")
         self._pending = [p for p in self._pending if not (
             isinstance(p[0], Event) and p[0].spec.topic == topic and p[0].aggregate_id() == key)]
-        status = await self.conn.execute(
-            "DELETE FROM outbox WHERE topic = $1 AND key = $2", topic.name, key.encode())
+        # Two statements, in this order: the second one's snapshot sees a row the relay
+        # moved to outbox_published while the first one waited for it.
+        deleted = 0
+        for table in ("outbox", "outbox_published"):
+            status = await self.conn.execute(
+                f"DELETE FROM {table} WHERE topic = $1 AND key = $2", topic.name, key.encode())
+            deleted += int(status.split()[-1])
         self._pending.append(((topic, key), self._cause, datetime.now(UTC)))
-        return int(status.split()[-1])
+        return deleted
 
     async def redact_retired(self, events: Sequence[type[Event]], key: str, *, array: str,
                              field: str, value: str) -> int:
@@ -145,8 +151,6 @@ class UnitOfWork:
                    AND value IS NOT NULL AND position(convert_to($5, 'UTF8') IN value) > 0"""
         args = (topics.pop(), key.encode(), [e.spec.type for e in events],
                 [e.spec.version for e in events], value)
-        deleted = await self.conn.execute(
-            f"DELETE FROM outbox WHERE published_at IS NOT NULL AND {where}", *args)
         redacted = await self.conn.execute(
             f"""UPDATE outbox SET value = convert_to(jsonb_set(
                     convert_from(value, 'UTF8')::jsonb, ARRAY['data', $6],
@@ -154,7 +158,14 @@ class UnitOfWork:
                                  convert_from(value, 'UTF8')::jsonb -> 'data' -> $6) e
                               WHERE e ->> $7 <> $5), '[]'::jsonb))::text, 'UTF8')
                 WHERE published_at IS NULL AND {where}""", *args, array, field)
-        return int(deleted.split()[-1]) + int(redacted.split()[-1])
+        # After the update: a row the relay moved to outbox_published while the update
+        # waited for it is seen, and deleted, by this later statement.
+        touched = int(redacted.split()[-1])
+        for table in ("outbox", "outbox_published"):
+            status = await self.conn.execute(
+                f"DELETE FROM {table} WHERE published_at IS NOT NULL AND {where}", *args)
+            touched += int(status.split()[-1])
+        return touched
 
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""
@@ -204,15 +215,17 @@ class UnitOfWork:
                                        env.version, env.correlation_id, tp, at), strict=True):
                 col.append(val)
             self.envelopes.append(env)
+        # One round trip: the rows, and the relay woken when they commit.
         await self.conn.execute(
-            """INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
-                                   correlation_id, traceparent, created_at)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[],
-                                    $5::text[], $6::int[], $7::uuid[], $8::text[],
-                                    $9::timestamptz[])""",
-            *cols,
+            """WITH written AS (
+                   INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
+                                       correlation_id, traceparent, created_at)
+                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[],
+                                        $5::text[], $6::int[], $7::uuid[], $8::text[],
+                                        $9::timestamptz[]))
+               SELECT pg_notify($10, '')""",
+            *cols, self._channel,
         )
-        await self.conn.execute("SELECT pg_notify($1, '')", self._channel)
 
 
 def outbox_channel(schema: str) -> str:

@@ -219,7 +219,7 @@ async def test_an_event_a_handler_would_emit_over_the_size_limit_dead_letters_it
     detail = dict(letters[0].headers)["dlq.error"].decode()
     assert reason == "rejected" and "4000" in detail, (reason, detail)
     echoed = [r["key"] for r in await pool.fetch("SELECT convert_from(key, 'UTF8') AS key "
-                                                  "FROM outbox")]
+                                                  "FROM outbox_history")]
     assert echoed == ["small-echo"]
     applied = set(await tally(pool))
     assert {"small", "next"} <= applied and not {"big", "big-echo"} & applied

@@ -54,7 +54,8 @@ class RosterPublished(Event):
 
 
 async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, bytes | None]]:
-    rows = await pool.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
+    """Every row the outbox keeps: pending, or published and kept for the retention."""
+    rows = await pool.fetch("SELECT topic, key, value FROM outbox_history ORDER BY id")
     return [(r["topic"], bytes(r["key"]).decode(), r["value"]) for r in rows]
 
 
@@ -167,18 +168,25 @@ async def test_rows_of_retired_events_holding_a_person_are_deleted_or_redacted(
                 env.correlation_id)
 
     insert = """INSERT INTO outbox (event_id, topic, key, value, event_type, event_version,
-                                    correlation_id, published_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
-    await pool.execute(insert, *row("r1", 1, "anne", "bob"), datetime.now(UTC))
-    await pool.execute(insert, *row("r1", 2, "anne", "bob"), None)
-    await pool.execute(insert, *row("r2", 1, "anne"), None)  # another aggregate: kept
+                                    correlation_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)"""
+    await pool.execute(insert, *row("r1", 1, "anne", "bob"))
+    await pool.execute(insert, *row("r1", 2, "anne", "bob"))
+    await pool.execute(insert, *row("r2", 1, "anne"))  # another aggregate: kept
+    # The first one was published (the relay moves a published row, keeping it).
+    await pool.execute(
+        """WITH done AS (DELETE FROM outbox WHERE id = (SELECT min(id) FROM outbox)
+                         RETURNING *)
+           INSERT INTO outbox_published
+           SELECT id, event_id, topic, key, value, event_type, event_version, correlation_id,
+                  traceparent, created_at, $1, txid FROM done""", datetime.now(UTC))
     async with unit_of_work(pool, migrated.db_schema) as uow:
         with pytest.raises(ValueError, match="retired versions"):
             await uow.redact_retired([ThingHappened], "r1", array="people", field="id",
                                      value="anne")
         assert await uow.redact_retired([RosterPublished], "r1", array="people", field="id",
                                         value="anne") == 2
-    rows = await pool.fetch("SELECT key, value, published_at FROM outbox ORDER BY id")
+    rows = await pool.fetch("SELECT key, value, published_at FROM outbox_history ORDER BY id")
     assert [(bytes(r["key"]), r["published_at"]) for r in rows] == [(b"r1", None),
                                                                     (b"r2", None)]
     pending = decode(bytes(rows[0]["value"]))

@@ -71,7 +71,7 @@ async def test_a_commands_events_carry_the_callers_correlation_id_and_trace(
                                      headers=AS_NATIONAL)
     events = await app.outbox()
     traces = [r["traceparent"] for r in await app.runtime.pool.fetch(
-        "SELECT traceparent FROM outbox ORDER BY id")]
+        "SELECT traceparent FROM outbox_history ORDER BY id")]
 
     assert [e.correlation_id for e in events[:2]] == [given, uuid5(CORRELATION_NAMESPACE, "abc")]
     assert as_uuid.headers["X-Correlation-ID"] == str(given)

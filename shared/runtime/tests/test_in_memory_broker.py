@@ -34,7 +34,7 @@ async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(
                 await asyncio.sleep(0.05)
             # The same event again (a redelivery): the inbox absorbs it.
             row = await pool.fetchrow("SELECT value, event_type, event_version, event_id, "
-                                      "correlation_id FROM outbox")
+                                      "correlation_id FROM outbox_history")
             assert row is not None
             await test_broker.publish(
                 bytes(row["value"]), migrated.topic("testapp.things"),
@@ -47,6 +47,7 @@ async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(
             await runtime.stop()
     rows = await pool.fetch("SELECT thing_id, n FROM tally")
     assert [(r["thing_id"], r["n"]) for r in rows] == [("in-memory", 7)]
-    published = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+    published = await pool.fetchval(
+        "SELECT count(*) FROM outbox_history WHERE published_at IS NOT NULL")
     assert published == 1
     assert json.loads(row["value"])["data"]["thing_id"] == "in-memory"

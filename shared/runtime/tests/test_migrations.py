@@ -33,7 +33,8 @@ async def test_migrations_apply_once_and_are_idempotent(service_db: ServiceDb, t
     assert first == ["runtime/0001_outbox_inbox.sql", "runtime/0002_outbox_txid.sql",
                      "runtime/0003_outbox_parking.sql",
                      "runtime/0004_consumer_positions.sql",
-                     "runtime/0005_outbox_tombstones.sql", "svc/0001_first.sql",
+                     "runtime/0005_outbox_tombstones.sql",
+                     "runtime/0006_outbox_delete_on_publish.sql", "svc/0001_first.sql",
                      "svc/0002_second.sql"]
     assert second == []
     assert cols == 2

@@ -191,14 +191,14 @@ class ServiceUnderTest:
         (short names, e.g. ``"AllianceOpened"``). Tombstones are not events: see
         :meth:`outbox_tombstones`."""
         rows = await self.runtime.pool.fetch(
-            "SELECT value FROM outbox WHERE value IS NOT NULL ORDER BY id")
+            "SELECT value FROM outbox_history WHERE value IS NOT NULL ORDER BY id")
         found = [decode(bytes(r["value"])) for r in rows]
         return [e for e in found if not types or e.type.split(".", 1)[1] in types]
 
     async def outbox_tombstones(self) -> list[tuple[str, str]]:
         """The (topic, key) of every tombstone the service committed, in commit order."""
         rows = await self.runtime.pool.fetch(
-            "SELECT topic, key FROM outbox WHERE value IS NULL ORDER BY id")
+            "SELECT topic, key FROM outbox_history WHERE value IS NULL ORDER BY id")
         return [(r["topic"], bytes(r["key"]).decode()) for r in rows]
 
     async def all_published(self, timeout: float = 30.0) -> None:
