@@ -471,6 +471,49 @@ async def _refuse(found: tuple[list[str | int], tuple[str, str]], scope: Any, re
     await response(scope, receive, send)
 
 
+class ObserveRequests:
+    """ASGI middleware: each request's correlation id bound in its log lines and answered
+    in ``X-Correlation-ID``, its count and latency per route (``http_requests_total``,
+    ``http_request_seconds``).
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
+    runs the rest of the app in a task of its own and streams the answer back through
+    memory channels: labelling's CPU per label decision was 7.17–7.23 ms with it, 6.27–6.90
+    without (two alternated runs of ``python -m bench.decision_profile``). Here the app
+    runs in the request's own task and the answer passes straight through, the header
+    added to its start message."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        cause = cause_of(Request(scope))
+        correlation = str(cause.correlation_id)
+        status = 500  # what the server answers if the app raises before its answer starts
+
+        async def answer(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-correlation-id", correlation.encode())]
+            await send(message)
+
+        try:
+            with bind(correlation_id=cause.correlation_id):
+                await self.app(scope, receive, answer)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            REQUESTS.labels(method, path, str(status)).inc()
+            LATENCY.labels(method, path).observe(time.perf_counter() - started)
+
+
 def install(app: FastAPI, *, max_body_bytes: int | None = None) -> None:
     """Give ``app`` the shared edge: error answers, the body guard (:class:`GuardBodies`:
     size, depth, unstorable text) and the request observer (correlation id in logs and in
@@ -485,16 +528,4 @@ def install(app: FastAPI, *, max_body_bytes: int | None = None) -> None:
         settings = getattr(app.state, "settings", None)
         max_body_bytes = int(getattr(settings, "http_max_body_bytes", DEFAULT_MAX_BODY_BYTES))
     app.add_middleware(GuardBodies, max_body_bytes=max_body_bytes)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        cause = cause_of(request)
-        with bind(correlation_id=cause.correlation_id):
-            response: Response = await call_next(request)
-        response.headers["X-Correlation-ID"] = str(cause.correlation_id)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(ObserveRequests)  # added last: outermost, so it sees GuardBodies' refusals
