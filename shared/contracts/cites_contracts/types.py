@@ -110,9 +110,11 @@ class _Code:
     ``pattern`` in pydantic-core (a refusal is of type ``rule``, with a fixed message).
 
     ``pattern`` accepts nothing ``check`` would refuse or change (the tests prove it on
-    generated inputs), so a value validates the same in either mode or is refused strictly.
-    ``check`` cannot be a pattern: pydantic-core matches before it upper-cases, and strips
-    fewer characters than ``str.strip`` (not U+001C–U+001F); its refusals say why.
+    generated inputs), so a value validates the same in either mode or is refused strictly;
+    lax validation lets a canonical value through on that match alone (one regex, not
+    ``check``'s normalising and tests). ``check`` cannot be a pattern: pydantic-core matches
+    before it upper-cases, and strips fewer characters than ``str.strip`` (not
+    U+001C–U+001F); and its refusals say why.
     """
 
     check: Callable[[str], str]
@@ -128,8 +130,13 @@ class _Code:
             self.rule,
             custom_error_message=self.message,
         )
+        is_canonical, check = re.compile(self.pattern).fullmatch, self.check
+
+        def lax(value: str) -> str:
+            return value if is_canonical(value) else check(value)
+
         return core_schema.lax_or_strict_schema(
-            lax_schema=core_schema.no_info_after_validator_function(self.check, handler(source)),
+            lax_schema=core_schema.no_info_after_validator_function(lax, handler(source)),
             strict_schema=core_schema.chain_schema(
                 [core_schema.str_schema(strict=True), canonical]
             ),
