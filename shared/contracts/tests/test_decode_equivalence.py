@@ -147,7 +147,7 @@ def outcome(validate: Callable[[], str]) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("rule", list(CASES))
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(data=st.data())
 def test_strict_accepts_exactly_the_values_lax_validation_keeps_as_they_are(
     rule: str, data: st.DataObject
