@@ -6,6 +6,11 @@ slug naming the rule (``insee_code``, ``siret_luhn``…) and whose message says 
 expected. Codes are normalised (surrounding spaces dropped, letters upper-cased) before
 they are checked, so the wire always carries the canonical form.
 
+In pydantic's strict mode a code is accepted in its canonical form only, checked by the
+pattern its JSON Schema publishes, in pydantic-core: no Python runs for it. The codec
+decodes a record strictly first (records carry canonical codes), then, should that fail,
+as before (lax: normalised, checked in Python, refusals naming the rule).
+
 Each type carries a :class:`ValueType` marker in its metadata; pydantic ignores it, and
 :mod:`cites_contracts.testing` uses it to find the Hypothesis strategy of valid values.
 """
@@ -13,6 +18,7 @@ Each type carries a :class:`ValueType` marker in its metadata; pydantic ignores 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -26,11 +32,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     WithJsonSchema,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = [
     "DEPARTEMENTS",
@@ -96,6 +103,46 @@ def _text(value: str) -> str:
     return value.strip().upper()
 
 
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """How a code is validated: lax (pydantic's default), ``check`` normalises the value and
+    names the rule it breaks; strict, only the canonical form passes, matched against
+    ``pattern`` in pydantic-core (a refusal is of type ``rule``, with a fixed message).
+
+    ``pattern`` accepts nothing ``check`` would refuse or change (the tests prove it on
+    generated inputs), so a value validates the same in either mode or is refused strictly;
+    lax validation lets a canonical value through on that match alone (one regex, not
+    ``check``'s normalising and tests). ``check`` cannot be a pattern: pydantic-core matches
+    before it upper-cases, and strips fewer characters than ``str.strip`` (not
+    U+001C–U+001F); and its refusals say why.
+    """
+
+    check: Callable[[str], str]
+    pattern: str
+    rule: LiteralString
+    message: LiteralString
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        canonical = core_schema.custom_error_schema(
+            core_schema.str_schema(pattern=self.pattern),
+            self.rule,
+            custom_error_message=self.message,
+        )
+        is_canonical, check = re.compile(self.pattern).fullmatch, self.check
+
+        def lax(value: str) -> str:
+            return value if is_canonical(value) else check(value)
+
+        return core_schema.lax_or_strict_schema(
+            lax_schema=core_schema.no_info_after_validator_function(lax, handler(source)),
+            strict_schema=core_schema.chain_schema(
+                [core_schema.str_schema(strict=True), canonical]
+            ),
+        )
+
+
 # --- Départements -------------------------------------------------------------------------
 
 # 20 is gone since Corsica was split into 2A/2B (1976); 971–976 are the overseas départements.
@@ -126,13 +173,20 @@ def _check_departement(value: str) -> str:
     return code
 
 
+_DEPARTEMENT_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$"
+
 Departement = Annotated[
     str,
-    AfterValidator(_check_departement),
+    _Code(
+        _check_departement,
+        _DEPARTEMENT_PATTERN,
+        "departement",
+        "a département must be 01–95 (without 20), 2A, 2B or 971–976",
+    ),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$",
+            "pattern": _DEPARTEMENT_PATTERN,
             "description": "Département code: 01–95 (no 20), 2A, 2B, 971–976.",
             "examples": ["75", "2A", "976"],
         }
@@ -176,13 +230,21 @@ def _check_insee(value: str) -> str:
     return code
 
 
+_INSEE_PATTERN = r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$"
+
 InseeCode = Annotated[
     str,
-    AfterValidator(_check_insee),
+    _Code(
+        _check_insee,
+        _INSEE_PATTERN,
+        "insee_code",
+        "an INSEE commune code must be a département (01–95, 2A, 2B, 971–976) followed by "
+        "the commune number, 5 characters, e.g. 75056, 2A004, 97611",
+    ),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$",
+            "pattern": _INSEE_PATTERN,
             "description": "INSEE commune code (COG): département + commune number.",
             "examples": ["75056", "2A004", "97611"],
         }
@@ -225,13 +287,21 @@ def _check_qpv(value: str) -> str:
     return code
 
 
+_QPV_PATTERN = r"^QN(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])[0-9]{2}[A-Z]$"
+
 QpvCode = Annotated[
     str,
-    AfterValidator(_check_qpv),
+    _Code(
+        _check_qpv,
+        _QPV_PATTERN,
+        "qpv_code",
+        "a QPV code must be QN + 3-character département (075, 02A, 976) + 2-digit order "
+        "+ a letter, e.g. QN07501M",
+    ),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^QN(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])[0-9]{2}[A-Z]$",
+            "pattern": _QPV_PATTERN,
             "description": "QPV code of the 2024 list.",
             "examples": ["QN07501M", "QN02A01A", "QN97601B"],
         }
@@ -257,13 +327,20 @@ def _check_uai(value: str) -> str:
     return code
 
 
+_UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
+
 Uai = Annotated[
     str,
-    AfterValidator(_check_uai),
+    _Code(
+        _check_uai,
+        _UAI_PATTERN,
+        "uai",
+        "a UAI must be 7 digits followed by an upper-case letter, e.g. 0751234A",
+    ),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^[0-9]{7}[A-Z]$",
+            "pattern": _UAI_PATTERN,
             "description": "UAI (school identifier): 7 digits + 1 letter, upper case.",
             "examples": ["0751234A"],
         }
