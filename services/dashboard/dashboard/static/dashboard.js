@@ -95,10 +95,12 @@
     }
   }
 
-  const options = (titre, empile) => ({
-    responsive: true, maintainAspectRatio: false, animation: false,
+  const options = (titre, empile, entiers = true) => ({
+    responsive: true, maintainAspectRatio: false, animation: false, locale: "fr-FR",
     plugins: { title: { display: true, text: titre }, legend: { position: "bottom" } },
-    scales: { x: { stacked: empile }, y: { stacked: empile, beginAtZero: true } },
+    scales: { x: { stacked: empile },
+              y: { stacked: empile, beginAtZero: true,
+                   ticks: entiers ? { precision: 0 } : { callback: (v) => euros.format(v) } } },
   });
 
   // --- drawing the summary ------------------------------------------------------------
@@ -125,7 +127,7 @@
               n(w.cites, "withdrawn"), n(w.cites, "expired"),
               { t: nombre.format(cites), a: { wave: w.wave_id, measure: "cites", value: cites } },
               n(w.candidatures, "submitted"), n(w.candidatures, "under_review"),
-              n(w.candidatures, "rejected"), n(w.candidatures, "withdrawn")];
+              n(w.candidatures, "labelled"), n(w.candidatures, "rejected"), n(w.candidatures, "withdrawn")];
     }));
 
     // money
@@ -140,7 +142,7 @@
       { t: "toutes" }, ...colonnes(l)]), "tfoot");
     for (const p of Object.keys(PROGRAMMES)) {
       const lignes = s.money.filter((l) => l.programme === p);
-      graphe(`g-${p}`, { type: "bar", options: options(PROGRAMMES[p], false),
+      graphe(`g-${p}`, { type: "bar", options: options(PROGRAMMES[p], false, false),
         data: { labels: lignes.map((l) => String(l.year)),
           datasets: [["allocated", "Alloué"], ["committed", "Engagé"], ["paid", "Payé"],
                      ["frozen", "Gelé"]].map(([k, nom]) => ({
