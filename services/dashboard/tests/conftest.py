@@ -38,3 +38,10 @@ async def live(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
     """Integration: the real Kafka consumer (and health probe), real PostgreSQL."""
     async with on_kafka(definition, settings) as running:
         yield Dashboard(running)
+
+
+@pytest.fixture
+async def served(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
+    """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL."""
+    async with in_memory(definition, settings, serve=True) as running:
+        yield Dashboard(running)
