@@ -100,7 +100,7 @@
     plugins: { title: { display: true, text: titre }, legend: { position: "bottom" } },
     scales: { x: { stacked: empile },
               y: { stacked: empile, beginAtZero: true,
-                   ticks: entiers ? { precision: 0 } : { callback: (v) => euros.format(v) } } },
+                   ticks: { precision: 0, ...(entiers ? {} : { callback: (v) => euros.format(v) }) } } },
   });
 
   // --- drawing the summary ------------------------------------------------------------
