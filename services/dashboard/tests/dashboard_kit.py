@@ -236,3 +236,12 @@ class Dashboard:
         return {(m["programme"], m["year"]): {k: v for k, v in m.items()
                                               if k not in ("programme", "year")}
                 for m in (await self.summary())["money"]}
+
+
+def chromium() -> str:
+    """Debian's Chromium, which the browser tests drive (``make chromium`` installs it)."""
+    import shutil
+
+    found = shutil.which("chromium")
+    assert found, "Debian's Chromium is missing: `make chromium` installs it (make test does)"
+    return found
