@@ -4,11 +4,14 @@ It reads like any outside team's consumer (its fields are declared in ``consumes
 labelling's candidatures and labels, partners' alliances, funding's envelopes and money,
 notifications' outcomes. Each handler runs in the consuming transaction (``ctx.uow``), so
 a redelivered event changes nothing; an event the projection cannot place goes to
-``dashboard.dlq`` with the reason.
+``dashboard.dlq`` with the reason. What a programme's history is mostly made of — labels,
+dotations, notification outcomes — is applied a run at a time (``handles_many``: one or
+two statements for a run).
 """
 
 from __future__ import annotations
 
+from cites_contracts import Envelope
 from cites_contracts.events.funding import (
     AllocationRefused,
     CommitmentCancelled,
@@ -40,7 +43,7 @@ from cites_contracts.events.partners import (
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
-from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 
 from . import service
 from .domain.programme import CiteStatus
@@ -76,9 +79,10 @@ async def candidature_withdrawn_handler(event: CandidatureWithdrawn, ctx: Handle
     await service.candidature_withdrawn(ctx.uow, event.candidature_id)
 
 
-@consumer.handles(TerritoryLabelled)
-async def territory_labelled_handler(event: TerritoryLabelled, ctx: HandlerContext) -> None:
-    await service.cite_labelled(ctx.uow, event)
+@consumer.handles_many(TerritoryLabelled)
+async def territory_labelled_handler(labels: list[Envelope[TerritoryLabelled]],
+                                     ctx: BatchContext) -> None:
+    await service.cites_labelled(ctx.uow, [e.data for e in labels])
 
 
 @consumer.handles(LabelSuspended)
@@ -135,9 +139,10 @@ async def envelope_amended_handler(event: EnvelopeAmended, ctx: HandlerContext) 
     await service.envelope_amended(ctx.uow, event)
 
 
-@consumer.handles(FundsAllocated)
-async def funds_allocated_handler(event: FundsAllocated, ctx: HandlerContext) -> None:
-    await service.allocated(ctx.uow, event)
+@consumer.handles_many(FundsAllocated)
+async def funds_allocated_handler(allocations: list[Envelope[FundsAllocated]],
+                                  ctx: BatchContext) -> None:
+    await service.allocated(ctx.uow, [e.data for e in allocations])
 
 
 @consumer.handles(AllocationRefused)
@@ -183,11 +188,13 @@ async def funds_released_handler(event: FundsReleased, ctx: HandlerContext) -> N
 
 # --- notifications -----------------------------------------------------------------------
 
-@consumer.handles(NotificationSent)
-async def notification_sent_handler(event: NotificationSent, ctx: HandlerContext) -> None:
-    await service.delivered(ctx.uow, event)
+@consumer.handles_many(NotificationSent)
+async def notification_sent_handler(outcomes: list[Envelope[NotificationSent]],
+                                    ctx: BatchContext) -> None:
+    await service.delivered(ctx.uow, [e.data for e in outcomes])
 
 
-@consumer.handles(NotificationFailed)
-async def notification_failed_handler(event: NotificationFailed, ctx: HandlerContext) -> None:
-    await service.delivered(ctx.uow, event)
+@consumer.handles_many(NotificationFailed)
+async def notification_failed_handler(outcomes: list[Envelope[NotificationFailed]],
+                                      ctx: BatchContext) -> None:
+    await service.delivered(ctx.uow, [e.data for e in outcomes])

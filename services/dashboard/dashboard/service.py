@@ -43,8 +43,8 @@ __all__ = [
     "allocated",
     "allocation_moved",
     "candidature",
-    "cite_labelled",
     "cite_status",
+    "cites_labelled",
     "delivered",
     "envelope_amended",
     "envelope_opened",
@@ -72,11 +72,12 @@ async def candidature_withdrawn(uow: UnitOfWork, candidature_id: UUID) -> None:
     await store.candidature_withdrawn(uow.conn, candidature_id)
 
 
-async def cite_labelled(uow: UnitOfWork, event: TerritoryLabelled) -> None:
-    await store.add_cite(uow.conn, event.cite_id, event.name, event.wave.id, event.wave.year,
-                         event.departement, event.labelled_at)
-    await store.candidature_seen(uow.conn, event.candidature_id, event.wave.id,
-                                 event.departement, CandidatureStatus.LABELLED)
+async def cites_labelled(uow: UnitOfWork, labels: Sequence[TerritoryLabelled]) -> None:
+    """New cités (a run of labels: two statements for them all)."""
+    await store.add_cites(uow.conn, [(e.cite_id, e.name, e.wave.id, e.wave.year,
+                                      e.departement, e.labelled_at) for e in labels])
+    await store.candidatures_labelled(uow.conn, [(e.candidature_id, e.wave.id, e.departement)
+                                                 for e in labels])
 
 
 async def cite_status(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None:
@@ -117,11 +118,13 @@ async def envelope_amended(uow: UnitOfWork, event: EnvelopeAmended) -> None:
                        "EnvelopeOpened never came, or was dead-lettered)")
 
 
-async def allocated(uow: UnitOfWork, event: FundsAllocated) -> None:
-    await store.add_allocation(uow.conn, event.allocation_id, event.cite_id,
-                               event.programme.value, event.year)
-    await store.record_movements(uow.conn, [(event.cite_id, event.programme.value, event.year,
-                                             Movement.ALLOCATE.value, event.amount)])
+async def allocated(uow: UnitOfWork, allocations: Sequence[FundsAllocated]) -> None:
+    """Dotations (a run of them: two statements)."""
+    await store.add_allocations(uow.conn, [(e.allocation_id, e.cite_id, e.programme.value,
+                                            e.year) for e in allocations])
+    await store.record_movements(uow.conn, [(e.cite_id, e.programme.value, e.year,
+                                             Movement.ALLOCATE.value, e.amount)
+                                            for e in allocations])
 
 
 async def refused(uow: UnitOfWork, event: AllocationRefused) -> None:
@@ -168,8 +171,9 @@ def moves_of(event: FundsCommitted | CommitmentCancelled | PaymentMade | FundsFr
 
 # --- notifications -----------------------------------------------------------------------
 
-async def delivered(uow: UnitOfWork, event: NotificationSent | NotificationFailed) -> None:
-    sent = isinstance(event, NotificationSent)
-    await store.delivery(uow.conn, event.notification_id, "sent" if sent else "failed",
-                         event.template, event.sent_at if isinstance(event, NotificationSent)
-                         else event.failed_at)
+async def delivered(uow: UnitOfWork, outcomes: Sequence[NotificationSent | NotificationFailed]
+                    ) -> None:
+    """Notification outcomes (a run of them: one statement)."""
+    await store.deliveries(uow.conn, [
+        (e.notification_id, "sent", e.template, e.sent_at) if isinstance(e, NotificationSent)
+        else (e.notification_id, "failed", e.template, e.failed_at) for e in outcomes])

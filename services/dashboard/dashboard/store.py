@@ -16,9 +16,14 @@ from cites_runtime.db import Conn
 from .domain.programme import CANDIDATURE_RANK, CandidatureStatus
 
 __all__ = [
+    "CiteRow",
     "MovementRow",
+    "add_allocations",
+    "add_cites",
     "add_member",
     "candidature_seen",
+    "candidatures_labelled",
+    "deliveries",
     "health",
     "money_sums",
     "movements_of_allocation",
@@ -55,13 +60,33 @@ async def candidature_withdrawn(conn: Conn, candidature_id: UUID) -> None:
            WHERE candidature_id = $1 AND rank < 3""", candidature_id)
 
 
-async def add_cite(conn: Conn, cite_id: str, name: str, wave_id: str, wave_year: int,
-                   departement: str, labelled_at: datetime) -> None:
+CiteRow = tuple[str, str, str, int, str, datetime]
+"""(cite_id, name, wave_id, wave_year, departement, labelled_at)."""
+
+
+async def add_cites(conn: Conn, rows: Sequence[CiteRow]) -> None:
+    """New cités, labelled (a cité already known is left as it is)."""
     await conn.execute(
         """INSERT INTO cites (cite_id, name, wave_id, wave_year, departement, status,
                               labelled_at)
-           VALUES ($1, $2, $3, $4, $5, 'labelled', $6) ON CONFLICT (cite_id) DO NOTHING""",
-        cite_id, name, wave_id, wave_year, departement, labelled_at)
+           SELECT c, n, w, y, d, 'labelled', t
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
+                       $6::timestamptz[]) AS r(c, n, w, y, d, t)
+           ON CONFLICT (cite_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
+
+
+async def candidatures_labelled(conn: Conn, rows: Sequence[tuple[UUID, str, str]]) -> None:
+    """(candidature id, wave id, département) of labelled candidatures: a decision is final,
+    so it replaces whatever status they had."""
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, wave_id, departement, status, rank)
+           SELECT i, w, d, 'labelled', 3
+           FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(i, w, d)
+           ON CONFLICT (candidature_id) DO UPDATE SET
+               departement = coalesce(candidatures.departement, EXCLUDED.departement),
+               status = CASE WHEN candidatures.rank < 3 THEN 'labelled'
+                             ELSE candidatures.status END,
+               rank = 3""", *map(list, zip(*rows, strict=True)))
 
 
 async def set_cite_status(conn: Conn, cite_id: str, status: str) -> bool:
@@ -115,12 +140,12 @@ async def amend_envelope(conn: Conn, envelope_id: UUID, amount: int) -> bool:
     return done != "UPDATE 0"
 
 
-async def add_allocation(conn: Conn, allocation_id: UUID, cite_id: str, programme: str,
-                         year: int) -> None:
+async def add_allocations(conn: Conn, rows: Sequence[tuple[UUID, str, str, int]]) -> None:
+    """(allocation id, cité, programme, year) of new allocations."""
     await conn.execute(
         """INSERT INTO allocations (allocation_id, cite_id, programme, year)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (allocation_id) DO NOTHING""",
-        allocation_id, cite_id, programme, year)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+           ON CONFLICT (allocation_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
 
 
 async def movements_of_allocation(conn: Conn, moves: Sequence[tuple[UUID, str, int]]
@@ -142,21 +167,23 @@ async def movements_of_allocation(conn: Conn, moves: Sequence[tuple[UUID, str, i
 
 async def record_movements(conn: Conn, rows: Sequence[MovementRow]) -> None:
     if rows:
-        await conn.executemany(
+        await conn.execute(
             """INSERT INTO movements (cite_id, programme, year, movement, amount)
-               VALUES ($1, $2, $3, $4, $5)""", rows)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[],
+                                    $5::bigint[])""", *map(list, zip(*rows, strict=True)))
 
 
 # --- notifications -----------------------------------------------------------------------
 
-async def delivery(conn: Conn, notification_id: UUID, status: str, template: str,
-                   at: datetime) -> None:
+async def deliveries(conn: Conn, rows: Sequence[tuple[UUID, str, str, datetime]]) -> None:
+    """(notification id, status, template, when) of outcomes; each notification's last one
+    told replaces the one before (one notification at most once per call)."""
     await conn.execute(
         """INSERT INTO deliveries (notification_id, status, template, at)
-           VALUES ($1, $2, $3, $4)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
            ON CONFLICT (notification_id) DO UPDATE SET status = EXCLUDED.status,
                                                       at = EXCLUDED.at""",
-        notification_id, status, template, at)
+        *map(list, zip(*rows, strict=True)))
 
 
 # --- health ------------------------------------------------------------------------------

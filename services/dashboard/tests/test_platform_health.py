@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 from aiokafka import TopicPartition
 from dashboard.platform_health import behind, consumer_groups, outbox_figures
-from dashboard_kit import Dashboard, committed, labelled, suspended
+from dashboard_kit import Dashboard, committed, failed, labelled, sent, suspended
 
 from cites_runtime.testing import eventually
 
@@ -65,7 +65,8 @@ def test_the_vendored_chart_js_is_the_one_its_notes_name() -> None:
 async def test_on_kafka_the_probe_sees_the_group_caught_up_and_the_dead_letter_waiting(
     live: Dashboard,
 ) -> None:
-    await live.s.publish(labelled("cite-001"), suspended("cite-001"),
+    await live.s.publish(labelled("cite-001"), labelled("cite-002"), labelled("cite-003"),
+                         suspended("cite-001"), sent(), sent(), failed(),
                          committed("cite-001", uuid4(), 10_000_00))  # an unknown allocation
     await live.s.caught_up()
 
@@ -79,9 +80,10 @@ async def test_on_kafka_the_probe_sees_the_group_caught_up_and_the_dead_letter_w
 
     await eventually(probed, timeout=60, what="the probe: dashboard caught up, one letter")
     summary = await live.summary()
-    assert summary["cites"] == {"suspended": 1}
+    assert summary["cites"] == {"labelled": 2, "suspended": 1}  # runs applied on Kafka too
+    assert (summary["notifications"]["sent"], summary["notifications"]["failed"]) == (2, 1)
     own = next(s for s in summary["health"]["services"] if s["name"] == "dashboard")
     assert (own["ready"], own["outbox_backlog"]) == (True, 0)
     # Groups that do not run here have read nothing of what is on their topics.
     lag = {c["group"]: c["lag"] for c in summary["health"]["consumers"]}
-    assert lag["partners"] == 2
+    assert lag["partners"] == 4  # the labels and the suspension
