@@ -129,7 +129,8 @@ async def test_the_dashboard_page_shows_in_chromium_what_the_services_apis_say(
         expected.update(cites=said[0], money=said[1], health=health)
         return (all(c["lag"] == 0 for c in health["consumers"])
                 and all(d["depth"] == 0 for d in health["dead_letters"])
-                and all(s["ready"] for s in health["services"]))
+                and all(s["ready"] and s["outbox_backlog"] is not None  # its relay reported
+                        for s in health["services"]))
 
     await eventually(agrees, timeout=180, every=0.5,
                      what=lambda: f"the dashboard agreeing with the services: {last}")
@@ -204,3 +205,6 @@ async def check_page(page: Page, expected: dict[str, Any]) -> None:
     ready = await page.locator("#tab-services td[data-health]").evaluate_all(
         "cells => cells.map(c => c.dataset.health)")
     assert ready == ["ok"] * 5
+    backlogs = await page.locator('#tab-services td[data-measure="outbox"]').evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")
+    assert len(backlogs) == 5 and all(b.isdigit() for b in backlogs), backlogs
