@@ -13,7 +13,7 @@ ASYNCAPI_PARSER := tools/asyncapi/node_modules/@asyncapi/parser/package.json
 CONSUMES := $(wildcard services/*/consumes.json)
 
 .PHONY: help install run stop test lint bench infra-up infra-down infra-status \
-        contracts-check contracts-export migrate clean jq
+        contracts-check contracts-export migrate clean jq chromium
 
 help:
 	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink, migrate, start every service"
@@ -55,12 +55,18 @@ stop:
 migrate: install
 	$(PY) deploy/local/services.py migrate $(SERVICES)
 
-test: install $(ASYNCAPI_PARSER) jq
+test: install $(ASYNCAPI_PARSER) jq chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The README walk-through uses jq; tests/e2e/test_readme_walkthrough.py runs it.
 jq:
 	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq)
+
+# The dashboard's browser test (tests/e2e/test_dashboard_e2e.py) drives Debian's Chromium,
+# headless, through Playwright (its own browser builds are not used).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ from rich.table import Table
 from cites_runtime.testing.infra import resolve_infra
 from cites_runtime.tuning import run
 
+from .dashboard_bench import dashboard_bench
 from .funding_bench import funding_bench
 from .labelling_bench import labelling_bench
 from .latency_bench import latency_bench
@@ -25,7 +26,7 @@ from .roundtrips import count_decision_round_trips
 from .runtime_bench import Result, consumer_bench, relay_bench
 
 BENCHMARKS = ["relay", "relay-cost", "consumer", "labelling", "latency", "roundtrips",
-              "partners", "funding", "notifications"]
+              "partners", "funding", "notifications", "dashboard"]
 
 
 def main() -> None:
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--funding-events", type=int, default=10_000)
     parser.add_argument("--funding-commitments", type=int, default=4_000)
     parser.add_argument("--notifications-mails", type=int, default=2_000)
+    parser.add_argument("--dashboard-cites", type=int, default=1_000)
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="seconds of open-loop load at each rate (100, 200, 400/s)")
     parser.add_argument("--only", choices=BENCHMARKS,
@@ -68,6 +70,8 @@ def main() -> None:
         if "notifications" in wanted:
             results += run(notifications_bench(infra, args.notifications_mails,
                                                        console))
+        if "dashboard" in wanted:
+            results += run(dashboard_bench(infra, args.dashboard_cites, console))
     finally:
         infra.close()
     table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")

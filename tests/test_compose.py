@@ -20,7 +20,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
-APP_SERVICES = ("labelling", "partners", "funding", "notifications")
+APP_SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 INFRA_SERVICES = ("kafka", "postgres", "mailpit")
 
 
@@ -130,7 +130,14 @@ def test_app_service_wiring(compose: dict[str, Any], name: str) -> None:
 
 def test_app_services_publish_distinct_ports(compose: dict[str, Any]) -> None:
     published = [str(services(compose)[n]["ports"][0]).split(":")[0] for n in APP_SERVICES]
-    assert published == ["8001", "8002", "8003", "8004"]
+    assert published == ["8001", "8002", "8003", "8004", "8005"]
+
+
+def test_the_dashboard_probes_every_other_service_inside_the_network(
+        compose: dict[str, Any]) -> None:
+    probed = json.loads(env_of(services(compose)["dashboard"])["DASHBOARD_SERVICES"])
+    assert probed == {name: f"http://{name}:8000" for name in APP_SERVICES
+                      if name != "dashboard"}
 
 
 def test_notifications_reaches_the_smtp_sink(compose: dict[str, Any]) -> None:

@@ -124,10 +124,10 @@ async def test_postgres_roles_are_isolated(infra: dict[str, str]) -> None:
         roles = await admin.fetch(
             "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace "
             "WHERE nspname = ANY($1::text[])",
-            ["labelling", "partners", "funding", "notifications"],
+            ["labelling", "partners", "funding", "notifications", "dashboard"],
         )
         assert {r["nspname"]: r["owner"] for r in roles} == {
-            n: n for n in ("labelling", "partners", "funding", "notifications")
+            n: n for n in ("labelling", "partners", "funding", "notifications", "dashboard")
         }
     finally:
         await admin.close()

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", ROOT / ".local"))
 RUN = STATE / "services"
-PORTS = {"labelling": 8001, "partners": 8002, "funding": 8003, "notifications": 8004}
+PORTS = {"labelling": 8001, "partners": 8002, "funding": 8003, "notifications": 8004,
+         "dashboard": 8005}
 DEV_TOKENS = ROOT / "deploy" / "local" / "dev-tokens.json"
 
 
@@ -51,6 +52,10 @@ def service_env(name: str) -> dict[str, str]:
         # production (a subscription could make notifications call the private network).
         f"{prefix}WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     })
+    if name == "dashboard":  # it probes the other services' /health/ready and /metrics
+        env["DASHBOARD_SERVICES"] = json.dumps({other: f"http://127.0.0.1:{port}"
+                                                for other, port in PORTS.items()
+                                                if other != name})
     return env
 
 
@@ -108,6 +113,8 @@ def up(names: list[str]) -> None:
         port = PORTS.get(name, 8010)
         print(f"  {name:<14} http://127.0.0.1:{port}  (docs /docs, health /health/ready, "
               f"log {RUN / (name + '.log')})")
+    if "dashboard" in names:
+        print(f"  the programme dashboard: http://127.0.0.1:{PORTS['dashboard']}/#token=dev-viewer")
     print(f"  {'kafka':<14} {info['KAFKA_BOOTSTRAP_SERVERS']}")
     print(f"  {'postgresql':<14} {info['DATABASE_URL']}")
     print(f"  {'smtp sink':<14} {info.get('SMTP_HOST')}:{info.get('SMTP_PORT')} "

@@ -18,7 +18,8 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
 DO $init$
 DECLARE
-    services CONSTANT text[] := ARRAY['labelling', 'partners', 'funding', 'notifications'];
+    services CONSTANT text[] := ARRAY['labelling', 'partners', 'funding', 'notifications',
+                                           'dashboard'];
     svc text;
     other text;
 BEGIN

@@ -1,6 +1,7 @@
 """The platform for end-to-end tests: labelling and partners (and funding, for the tests that
 ask for ``platform_with_funding``; notifications, mailing the test's own SMTP sink, for
-``platform_with_notifications``) as separate processes on a fresh schema each and a topic
+``platform_with_notifications``; all four and the dashboard for
+``platform_with_dashboard``) as separate processes on a fresh schema each and a topic
 prefix of their own, always stopped at the end."""
 
 from __future__ import annotations
@@ -61,4 +62,13 @@ async def whole_platform(infra: Infra, tmp_path: Path, smtp_sink: SmtpSink
     test's ``smtp_sink``)."""
     async with running_platform(infra, tmp_path, funding=True, notifications=True,
                                 smtp=smtp_sink.address) as running:
+        yield running
+
+
+@pytest.fixture
+async def platform_with_dashboard(infra: Infra, tmp_path: Path, smtp_sink: SmtpSink
+                                  ) -> AsyncIterator[Platform]:
+    """The whole platform and the programme dashboard, a fifth process, probing the four."""
+    async with running_platform(infra, tmp_path, funding=True, notifications=True,
+                                dashboard=True, smtp=smtp_sink.address) as running:
         yield running

@@ -1,9 +1,9 @@
 """Services as separate processes (``python -m <name>``), on real Kafka and PostgreSQL,
 for the cross-service end-to-end tests; and the flows a test drives through their APIs.
-Labelling and partners always run; funding and notifications when a test asks for them
-(``running_platform(..., funding=True, notifications=True)``). Notifications mails an SMTP
-server: the shared sink, or one the test runs itself (:class:`SmtpSink`, which it may stop
-and start again) and reads (:meth:`SmtpSink.mails`).
+Labelling and partners always run; funding, notifications and the dashboard when a test
+asks for them (``running_platform(..., funding=True, notifications=True, dashboard=True)``).
+Notifications mails an SMTP server: the shared sink, or one the test runs itself
+(:class:`SmtpSink`, which it may stop and start again) and reads (:meth:`SmtpSink.mails`).
 
 Each service gets its own role and schema (``new_service_db``) and every process of a test
 shares one topic prefix, so they see each other's topics and no other test's.
@@ -173,6 +173,9 @@ class Platform:
     notifications: ServiceProcess | None = None
     notif: httpx.AsyncClient | None = None
     """Notifications' process and client, when the platform runs it."""
+    dashboard: ServiceProcess | None = None
+    dash: httpx.AsyncClient | None = None
+    """The dashboard's process and client, when the platform runs it."""
     resent: int = 0
     """Requests sent again because the service was away (503, or no answer)."""
     _drafts: int = 0
@@ -346,18 +349,22 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
-                           notifications: bool = False, smtp: tuple[str, int] | None = None,
+                           notifications: bool = False, dashboard: bool = False,
+                           smtp: tuple[str, int] | None = None,
                            settings: Mapping[str, str] | None = None
                            ) -> AsyncIterator[Platform]:
-    """Labelling and partners (and funding, notifications if asked) as processes, each on
-    a fresh schema, sharing a fresh topic prefix; stopped, and their schemas and topics
-    removed, whatever happens. Notifications mails the SMTP server ``smtp`` (host, port),
-    by default the shared sink, with :data:`NOTIFICATIONS_SETTINGS`. ``settings`` adds to
-    the processes' environment (``FUNDING_…`` reaches funding only)."""
+    """Labelling and partners (and funding, notifications, the dashboard if asked) as
+    processes, each on a fresh schema, sharing a fresh topic prefix; stopped, and their
+    schemas and topics removed, whatever happens. Notifications mails the SMTP server
+    ``smtp`` (host, port), by default the shared sink, with :data:`NOTIFICATIONS_SETTINGS`.
+    The dashboard probes the other processes (their URLs in ``DASHBOARD_SERVICES``) every
+    second, and its page asks for the summary every second. ``settings`` adds to the
+    processes' environment (``FUNDING_…`` reaches funding only)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e{tag}."
     names = (["labelling", "partners"] + (["funding"] if funding else [])
-             + (["notifications"] if notifications else []))
+             + (["notifications"] if notifications else [])
+             + (["dashboard"] if dashboard else []))
     env = dict(settings or {})
     if notifications:
         if smtp is None:
@@ -368,6 +375,10 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
     dbs = [await new_service_db(infra, f"e2e_{name}_{tag}") for name in names]
     services = [ServiceProcess(name, db, infra.kafka_bootstrap, prefix, logs, settings=env)
                 for name, db in zip(names, dbs, strict=True)]
+    if dashboard:
+        services[-1].settings = {
+            "DASHBOARD_SERVICES": json.dumps({s.name: s.url for s in services[:-1]}),
+            "DASHBOARD_HEALTH_INTERVAL_S": "1", "DASHBOARD_REFRESH_S": "1", **env}
     try:
         # As `make run` and compose do: the whole catalogue, before any service starts.
         await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
@@ -383,7 +394,8 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                            http["partners"], prefix, infra.kafka_bootstrap,
                            funding=by_name.get("funding"), fun=http.get("funding"),
                            notifications=by_name.get("notifications"),
-                           notif=http.get("notifications"))
+                           notif=http.get("notifications"),
+                           dashboard=by_name.get("dashboard"), dash=http.get("dashboard"))
     finally:
         for service in reversed(services):
             service.stop()

@@ -1,0 +1,179 @@
+"""Use cases: each event the dashboard reads, written into its projection.
+
+``async def verb(uow, event)``: the consumer's unit of work owns the transaction (with the
+inbox row), so an event applies once. Nothing is emitted: the dashboard only reads. An
+event about something the projection never heard of, where the order of its topic
+guarantees it should have (a commitment of an unknown allocation), is refused: a dead
+letter says which, and ``dlq replay`` applies it once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from cites_contracts.events.funding import (
+    AllocationRefused,
+    CommitmentCancelled,
+    EnvelopeAmended,
+    EnvelopeOpened,
+    FondsDeLaCiteGranted,
+    FundsAllocated,
+    FundsCommitted,
+    FundsFrozen,
+    FundsReleased,
+    FundsUnfrozen,
+    PaymentMade,
+)
+from cites_contracts.events.labelling import (
+    CandidatureRejected,
+    CandidatureReviewStarted,
+    CandidatureSubmitted,
+    TerritoryLabelled,
+)
+from cites_contracts.events.notifications import NotificationFailed, NotificationSent
+from cites_contracts.events.partners import AllianceOpened, PartnerJoinedAlliance
+from cites_runtime.errors import Conflict
+from cites_runtime.uow import UnitOfWork
+
+from . import store
+from .domain.programme import CandidatureStatus, CiteStatus, Movement
+
+__all__ = [
+    "allocated",
+    "allocation_moved",
+    "candidature",
+    "cite_status",
+    "cites_labelled",
+    "delivered",
+    "envelope_amended",
+    "envelope_opened",
+    "fonds_granted",
+    "refused",
+]
+
+
+# --- labelling ---------------------------------------------------------------------------
+
+async def candidature(uow: UnitOfWork, event: CandidatureSubmitted | CandidatureReviewStarted
+                      | CandidatureRejected) -> None:
+    status, departement = {
+        CandidatureSubmitted: (CandidatureStatus.SUBMITTED, None),
+        CandidatureReviewStarted: (CandidatureStatus.UNDER_REVIEW, None),
+        CandidatureRejected: (CandidatureStatus.REJECTED, None),
+    }[type(event)]
+    if isinstance(event, CandidatureSubmitted):
+        departement = event.departement
+    await store.candidature_seen(uow.conn, event.candidature_id, event.wave.id, departement,
+                                 status)
+
+
+async def candidature_withdrawn(uow: UnitOfWork, candidature_id: UUID) -> None:
+    await store.candidature_withdrawn(uow.conn, candidature_id)
+
+
+async def cites_labelled(uow: UnitOfWork, labels: Sequence[TerritoryLabelled]) -> None:
+    """New cités (a run of labels: two statements for them all)."""
+    await store.add_cites(uow.conn, [(e.cite_id, e.name, e.wave.id, e.wave.year,
+                                      e.departement, e.labelled_at) for e in labels])
+    await store.candidatures_labelled(uow.conn, [(e.candidature_id, e.wave.id, e.departement)
+                                                 for e in labels])
+
+
+async def cite_status(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None:
+    if not await store.set_cite_status(uow.conn, cite_id, status.value):
+        raise Conflict(f"cité {cite_id} is unknown to the dashboard (its TerritoryLabelled "
+                       "never came, or was dead-lettered): it cannot become "
+                       f"{status.value}")
+
+
+# --- partners ----------------------------------------------------------------------------
+
+async def alliance_opened(uow: UnitOfWork, event: AllianceOpened) -> None:
+    await store.open_alliance(uow.conn, event.cite_id, event.chef_de_file_partner_id)
+
+
+async def partner_joined(uow: UnitOfWork, event: PartnerJoinedAlliance) -> None:
+    await store.add_member(uow.conn, event.cite_id, event.partner_id, event.partner_kind.value)
+
+
+async def partner_left(uow: UnitOfWork, cite_id: str, partner_id: UUID) -> None:
+    await store.remove_member(uow.conn, cite_id, partner_id)
+
+
+async def alliance_closed(uow: UnitOfWork, cite_id: str) -> None:
+    await store.close_alliance(uow.conn, cite_id)
+
+
+# --- funding -----------------------------------------------------------------------------
+
+async def envelope_opened(uow: UnitOfWork, event: EnvelopeOpened) -> None:
+    await store.save_envelope(uow.conn, event.envelope_id, event.name, event.programme.value,
+                              event.budget_years, event.wave_ids, event.amount)
+
+
+async def envelope_amended(uow: UnitOfWork, event: EnvelopeAmended) -> None:
+    if not await store.amend_envelope(uow.conn, event.envelope_id, event.amount):
+        raise Conflict(f"envelope {event.envelope_id} is unknown to the dashboard (its "
+                       "EnvelopeOpened never came, or was dead-lettered)")
+
+
+async def allocated(uow: UnitOfWork, allocations: Sequence[FundsAllocated]) -> None:
+    """Dotations (a run of them: two statements)."""
+    await store.add_allocations(uow.conn, [(e.allocation_id, e.cite_id, e.programme.value,
+                                            e.year) for e in allocations])
+    await store.record_movements(uow.conn, [(e.cite_id, e.programme.value, e.year,
+                                             Movement.ALLOCATE.value, e.amount)
+                                            for e in allocations])
+
+
+async def refused(uow: UnitOfWork, event: AllocationRefused) -> None:
+    programme = event.programme.value if event.programme else "—"
+    await store.record_movements(uow.conn, [(event.cite_id, programme, event.year,
+                                             Movement.REFUSED.value, event.requested)])
+
+
+async def fonds_granted(uow: UnitOfWork, event: FondsDeLaCiteGranted) -> None:
+    await store.record_movements(uow.conn, [
+        (event.cite_id, c.programme.value, event.year, Movement.GRANT.value, c.amount)
+        for c in event.contributions])
+
+
+async def allocation_moved(uow: UnitOfWork, cite_id: str,
+                           moves: Sequence[tuple[UUID, Movement, int]]) -> None:
+    """Movements of allocations (commit, cancel, pay, freeze, unfreeze, release): each
+    counted in its allocation's programme and year."""
+    rows = await store.movements_of_allocation(uow.conn,
+                                               [(a, m.value, amount) for a, m, amount in moves])
+    if isinstance(rows, UUID):
+        raise Conflict(f"allocation {rows} of cité {cite_id} is unknown to the dashboard "
+                       "(its FundsAllocated never came, or was dead-lettered)")
+    await store.record_movements(uow.conn, rows)
+
+
+def moves_of(event: FundsCommitted | CommitmentCancelled | PaymentMade | FundsFrozen
+             | FundsUnfrozen | FundsReleased) -> list[tuple[UUID, Movement, int]]:
+    """The allocations' movements an event tells."""
+    match event:
+        case FundsCommitted():
+            return [(event.allocation_id, Movement.COMMIT, event.amount)]
+        case CommitmentCancelled():
+            return [(event.allocation_id, Movement.CANCEL, event.returned)]
+        case PaymentMade():
+            return [(event.allocation_id, Movement.PAY, event.amount)]
+        case FundsFrozen():
+            return [(f.allocation_id, Movement.FREEZE, f.amount) for f in event.frozen]
+        case FundsUnfrozen():
+            return [(f.allocation_id, Movement.UNFREEZE, f.amount) for f in event.unfrozen]
+        case FundsReleased():
+            return [(r.allocation_id, Movement.RELEASE, r.amount) for r in event.released]
+
+
+# --- notifications -----------------------------------------------------------------------
+
+async def delivered(uow: UnitOfWork, outcomes: Sequence[NotificationSent | NotificationFailed]
+                    ) -> None:
+    """Notification outcomes (a run of them: one statement)."""
+    await store.deliveries(uow.conn, [
+        (e.notification_id, "sent", e.template, e.sent_at) if isinstance(e, NotificationSent)
+        else (e.notification_id, "failed", e.template, e.failed_at) for e in outcomes])

@@ -1,0 +1,278 @@
+"""asyncpg SQL on the dashboard's schema: the projection's rows in, the summary's sums out.
+Decides nothing (the rules are ``domain.programme``'s)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from cites_runtime.db import Conn
+
+from .domain.programme import CANDIDATURE_RANK, CandidatureStatus
+
+__all__ = [
+    "CiteRow",
+    "MovementRow",
+    "add_allocations",
+    "add_cites",
+    "add_member",
+    "candidature_seen",
+    "candidatures_labelled",
+    "deliveries",
+    "health",
+    "money_sums",
+    "movements_of_allocation",
+    "record_movements",
+    "save_health",
+]
+
+Reads = asyncpg.Pool | Conn
+
+MovementRow = tuple[str, str, int, str, int]
+"""(cite_id, programme, year, movement, amount)."""
+
+
+# --- labelling ---------------------------------------------------------------------------
+
+async def candidature_seen(conn: Conn, candidature_id: UUID, wave_id: str,
+                           departement: str | None, status: CandidatureStatus) -> None:
+    """Record the candidature at ``status`` unless it is already further on."""
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, wave_id, departement, status, rank)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (candidature_id) DO UPDATE SET
+               departement = coalesce(candidatures.departement, EXCLUDED.departement),
+               status = CASE WHEN EXCLUDED.rank > candidatures.rank THEN EXCLUDED.status
+                             ELSE candidatures.status END,
+               rank = greatest(candidatures.rank, EXCLUDED.rank)""",
+        candidature_id, wave_id, departement, status.value, CANDIDATURE_RANK[status])
+
+
+async def candidature_withdrawn(conn: Conn, candidature_id: UUID) -> None:
+    """A withdrawal names no wave: it changes a candidature already seen."""
+    await conn.execute(
+        """UPDATE candidatures SET status = 'withdrawn', rank = 3
+           WHERE candidature_id = $1 AND rank < 3""", candidature_id)
+
+
+CiteRow = tuple[str, str, str, int, str, datetime]
+"""(cite_id, name, wave_id, wave_year, departement, labelled_at)."""
+
+
+async def add_cites(conn: Conn, rows: Sequence[CiteRow]) -> None:
+    """New cités, labelled (a cité already known is left as it is)."""
+    await conn.execute(
+        """INSERT INTO cites (cite_id, name, wave_id, wave_year, departement, status,
+                              labelled_at)
+           SELECT c, n, w, y, d, 'labelled', t
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
+                       $6::timestamptz[]) AS r(c, n, w, y, d, t)
+           ON CONFLICT (cite_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
+
+
+async def candidatures_labelled(conn: Conn, rows: Sequence[tuple[UUID, str, str]]) -> None:
+    """(candidature id, wave id, département) of labelled candidatures: a decision is final,
+    so it replaces whatever status they had."""
+    await conn.execute(
+        """INSERT INTO candidatures (candidature_id, wave_id, departement, status, rank)
+           SELECT i, w, d, 'labelled', 3
+           FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(i, w, d)
+           ON CONFLICT (candidature_id) DO UPDATE SET
+               departement = coalesce(candidatures.departement, EXCLUDED.departement),
+               status = CASE WHEN candidatures.rank < 3 THEN 'labelled'
+                             ELSE candidatures.status END,
+               rank = 3""", *map(list, zip(*rows, strict=True)))
+
+
+async def set_cite_status(conn: Conn, cite_id: str, status: str) -> bool:
+    """False when the cité is unknown."""
+    done = await conn.execute("UPDATE cites SET status = $2 WHERE cite_id = $1",
+                              cite_id, status)
+    return done != "UPDATE 0"
+
+
+# --- partners ----------------------------------------------------------------------------
+
+async def open_alliance(conn: Conn, cite_id: str, chef_de_file: UUID) -> None:
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, status) VALUES ($1, 'open')
+           ON CONFLICT (cite_id) DO NOTHING""", cite_id)
+    await add_member(conn, cite_id, chef_de_file, "college")
+
+
+async def add_member(conn: Conn, cite_id: str, partner_id: UUID, kind: str) -> None:
+    await conn.execute(
+        """INSERT INTO alliance_members (cite_id, partner_id, partner_kind) VALUES ($1, $2, $3)
+           ON CONFLICT (cite_id, partner_id) DO UPDATE SET partner_kind = EXCLUDED.partner_kind""",
+        cite_id, partner_id, kind)
+
+
+async def remove_member(conn: Conn, cite_id: str, partner_id: UUID) -> None:
+    await conn.execute("DELETE FROM alliance_members WHERE cite_id = $1 AND partner_id = $2",
+                       cite_id, partner_id)
+
+
+async def close_alliance(conn: Conn, cite_id: str) -> None:
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, status) VALUES ($1, 'closed')
+           ON CONFLICT (cite_id) DO UPDATE SET status = 'closed'""", cite_id)
+
+
+# --- funding -----------------------------------------------------------------------------
+
+async def save_envelope(conn: Conn, envelope_id: UUID, name: str, programme: str,
+                        budget_years: Sequence[int], wave_ids: Sequence[str], amount: int
+                        ) -> None:
+    await conn.execute(
+        """INSERT INTO envelopes (envelope_id, name, programme, budget_years, wave_ids, amount)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (envelope_id) DO NOTHING""",
+        envelope_id, name, programme, list(budget_years), list(wave_ids), amount)
+
+
+async def amend_envelope(conn: Conn, envelope_id: UUID, amount: int) -> bool:
+    done = await conn.execute("UPDATE envelopes SET amount = $2 WHERE envelope_id = $1",
+                              envelope_id, amount)
+    return done != "UPDATE 0"
+
+
+async def add_allocations(conn: Conn, rows: Sequence[tuple[UUID, str, str, int]]) -> None:
+    """(allocation id, cité, programme, year) of new allocations."""
+    await conn.execute(
+        """INSERT INTO allocations (allocation_id, cite_id, programme, year)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+           ON CONFLICT (allocation_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
+
+
+async def movements_of_allocation(conn: Conn, moves: Sequence[tuple[UUID, str, int]]
+                                  ) -> list[MovementRow] | UUID:
+    """Each (allocation id, movement, amount) as a row of its allocation's cité, programme
+    and year; or the first allocation id not known."""
+    ids = list({m[0] for m in moves})
+    rows = await conn.fetch("SELECT * FROM allocations WHERE allocation_id = ANY($1::uuid[])",
+                            ids)
+    known = {r["allocation_id"]: r for r in rows}
+    out: list[MovementRow] = []
+    for allocation_id, movement, amount in moves:
+        a = known.get(allocation_id)
+        if a is None:
+            return allocation_id
+        out.append((a["cite_id"], a["programme"], a["year"], movement, amount))
+    return out
+
+
+async def record_movements(conn: Conn, rows: Sequence[MovementRow]) -> None:
+    if rows:
+        await conn.execute(
+            """INSERT INTO movements (cite_id, programme, year, movement, amount)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[],
+                                    $5::bigint[])""", *map(list, zip(*rows, strict=True)))
+
+
+# --- notifications -----------------------------------------------------------------------
+
+async def deliveries(conn: Conn, rows: Sequence[tuple[UUID, str, str, datetime]]) -> None:
+    """(notification id, status, template, when) of outcomes; each notification's last one
+    told replaces the one before (one notification at most once per call)."""
+    await conn.execute(
+        """INSERT INTO deliveries (notification_id, status, template, at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+           ON CONFLICT (notification_id) DO UPDATE SET status = EXCLUDED.status,
+                                                      at = EXCLUDED.at""",
+        *map(list, zip(*rows, strict=True)))
+
+
+# --- health ------------------------------------------------------------------------------
+
+async def save_health(conn: Reads, taken_at: datetime, body: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO platform_health (id, taken_at, body) VALUES (1, $1, $2::jsonb)
+           ON CONFLICT (id) DO UPDATE SET taken_at = EXCLUDED.taken_at, body = EXCLUDED.body""",
+        taken_at, json.dumps(body))
+
+
+async def health(conn: Reads) -> dict[str, Any] | None:
+    raw = await conn.fetchval("SELECT body FROM platform_health WHERE id = 1")
+    return None if raw is None else dict(json.loads(raw))
+
+
+# --- the summary's reads -----------------------------------------------------------------
+
+async def cites_by_wave(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT wave_id, min(wave_year) AS year, status, count(*)::int AS n FROM cites
+           GROUP BY wave_id, status ORDER BY min(wave_year), wave_id, status""")
+
+
+async def candidatures_by_wave(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT wave_id, status, count(*)::int AS n FROM candidatures
+           GROUP BY wave_id, status ORDER BY wave_id, status""")
+
+
+async def by_departement(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """WITH money AS (
+               SELECT cite_id,
+                      sum(amount) FILTER (WHERE movement = 'allocate') AS allocated,
+                      sum(CASE movement WHEN 'commit' THEN amount WHEN 'cancel' THEN -amount
+                          END) AS committed,
+                      sum(amount) FILTER (WHERE movement = 'pay') AS paid
+               FROM movements GROUP BY cite_id),
+           members AS (
+               SELECT m.cite_id, count(*) AS n FROM alliance_members m
+               JOIN alliances a USING (cite_id) WHERE a.status = 'open' GROUP BY m.cite_id)
+           SELECT c.departement, count(*)::int AS cites,
+                  count(*) FILTER (WHERE c.status = 'labelled')::int AS active,
+                  coalesce(sum(members.n), 0)::int AS members,
+                  coalesce(sum(money.allocated), 0)::bigint AS allocated,
+                  coalesce(sum(money.committed), 0)::bigint AS committed,
+                  coalesce(sum(money.paid), 0)::bigint AS paid
+           FROM cites c LEFT JOIN money USING (cite_id) LEFT JOIN members USING (cite_id)
+           GROUP BY c.departement ORDER BY c.departement""")
+
+
+async def money_sums(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT programme, year, movement, sum(amount)::bigint AS amount,
+                  count(*)::int AS n
+           FROM movements GROUP BY programme, year, movement ORDER BY programme, year""")
+
+
+async def envelopes(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM envelopes ORDER BY programme, name")
+
+
+async def alliance_sizes(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT size, count(*)::int AS alliances FROM (
+               SELECT a.cite_id, count(m.partner_id)::int AS size FROM alliances a
+               LEFT JOIN alliance_members m USING (cite_id) WHERE a.status = 'open'
+               GROUP BY a.cite_id) s
+           GROUP BY size ORDER BY size""")
+
+
+async def alliance_counts(conn: Reads) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE status = 'open')::int AS open,
+                  count(*) FILTER (WHERE status = 'closed')::int AS closed FROM alliances""")
+    assert row is not None
+    return row
+
+
+async def members_by_kind(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT partner_kind AS kind, count(*)::int AS members FROM alliance_members m
+           JOIN alliances a USING (cite_id) WHERE a.status = 'open'
+           GROUP BY partner_kind ORDER BY count(*) DESC, partner_kind""")
+
+
+async def deliveries_by_template(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT template, count(*) FILTER (WHERE status = 'sent')::int AS sent,
+                  count(*) FILTER (WHERE status = 'failed')::int AS failed
+           FROM deliveries GROUP BY template ORDER BY template""")

@@ -1,0 +1,48 @@
+"""Fixtures of the dashboard tests: its settings on this test's schema, topic prefix and
+clock, and the service running isolated (in-memory broker) or on real Kafka."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.plugin import SettingsFactory
+
+sys.path.insert(0, str(Path(__file__).parent))  # dashboard_kit.py lives beside the tests
+
+from dashboard.app import definition
+from dashboard.settings import DashboardSettings
+from dashboard_kit import Dashboard
+
+
+@pytest.fixture
+def settings(service_settings: SettingsFactory) -> DashboardSettings:
+    # No other service runs in these tests: the probe finds none at these addresses.
+    return service_settings(DashboardSettings, consumer_max_attempts=2,
+                            services={}, health_interval_s=0.2, health_timeout_s=2,
+                            refresh_s=0.5)
+
+
+@pytest.fixture
+async def dashboard(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
+    """Isolated: HTTP in-process, FastStream's in-memory broker, real PostgreSQL."""
+    async with in_memory(definition, settings) as running:
+        yield Dashboard(running)
+
+
+@pytest.fixture
+async def live(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
+    """Integration: the real Kafka consumer (and health probe), real PostgreSQL."""
+    async with on_kafka(definition, settings) as running:
+        yield Dashboard(running)
+
+
+@pytest.fixture
+async def served(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
+    """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL."""
+    async with in_memory(definition, settings, serve=True) as running:
+        yield Dashboard(running)

@@ -1,0 +1,75 @@
+"""The page in a real browser (Debian's Chromium, headless, driven by Playwright), on the
+dashboard served for real: it asks for a reader's token, refuses one the API refuses, then
+shows the figures and follows the events as they come; every chart has its description and
+every table its caption."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from dashboard_kit import Dashboard, chromium, labelled, suspended, withdrawn
+from playwright.async_api import Page, async_playwright
+
+
+@pytest.fixture
+async def page(served: Dashboard) -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium(), headless=True)
+        try:
+            yield await browser.new_page(locale="fr-FR")
+        finally:
+            await browser.close()
+
+
+async def figure(page: Page, name: str) -> str | None:
+    return await page.get_attribute(f'[data-figure="{name}"]', "data-value")
+
+
+async def test_the_page_asks_for_a_readers_token_then_follows_the_events(
+    served: Dashboard, page: Page,
+) -> None:
+    await served.s.publish(labelled("cite-001"), labelled("cite-002"), suspended("cite-002"))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    await page.goto(f"{served.s.url}/")
+    await page.wait_for_selector("#jeton:not([hidden])")
+    asked = await page.inner_text("#etat-connexion")
+    await page.fill("#jeton-valeur", "tok-partner")  # a partner may not read the summary
+    await page.click("#jeton button")
+    await page.wait_for_selector("#jeton:not([hidden])")
+    refused = await page.inner_text("#etat-connexion")
+    await page.fill("#jeton-valeur", "tok-viewer")
+    await page.click("#jeton button")
+    await page.wait_for_selector("body[data-loaded=true]")
+    shown = (await figure(page, "cites-labelled"), await figure(page, "cites-suspended"))
+    await served.s.publish(withdrawn("cite-001"))
+    await page.wait_for_selector('[data-figure="cites-withdrawn"][data-value="1"]')
+
+    assert asked == "Un jeton de lecture est nécessaire."
+    assert refused == "Ce jeton n'est pas accepté."
+    assert shown == ("1", "1")
+    assert await figure(page, "cites-labelled") == "0"
+    assert await page.inner_text("#etat-connexion") == "En direct"
+    assert errors == []
+
+
+async def test_every_chart_is_described_and_every_table_captioned(
+    served: Dashboard, page: Page,
+) -> None:
+    await page.goto(f"{served.s.url}/#token=tok-viewer")
+    await page.wait_for_selector("body[data-loaded=true]")
+
+    canvases = await page.locator("canvas").evaluate_all(
+        "cs => cs.map(c => [c.getAttribute('role'), c.getAttribute('aria-label')])")
+    captions = await page.locator("table").evaluate_all(
+        "ts => ts.map(t => t.caption ? t.caption.textContent.trim() : '')")
+    drawn = await page.evaluate(
+        "() => [...document.querySelectorAll('canvas')].every(c => Chart.getChart(c))")
+
+    assert len(canvases) == 5
+    assert all(role == "img" and label for role, label in canvases)
+    assert captions and all(captions)
+    assert drawn
+    assert "token" not in page.url

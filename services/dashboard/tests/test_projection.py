@@ -1,0 +1,172 @@
+"""The dashboard's figures, from the events alone (in-memory broker, real PostgreSQL): cités
+by wave and status, candidatures, départements, alliances, money per programme and year as
+funding's ledger has it, notifications; each event applied once."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from dashboard_kit import (
+    Dashboard,
+    alliance_closed,
+    alliance_opened,
+    allocated,
+    cancelled,
+    committed,
+    envelope,
+    failed,
+    fonds,
+    frozen,
+    joined,
+    labelled,
+    left,
+    paid,
+    refused,
+    reinstated,
+    rejected,
+    released,
+    review_started,
+    sent,
+    suspended,
+    unfrozen,
+    withdrawn,
+)
+
+from cites_contracts import Envelope
+from cites_contracts.types import PartnerKind
+from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69
+
+
+async def test_cites_are_counted_by_wave_and_by_their_labels_status(
+    dashboard: Dashboard,
+) -> None:
+    await dashboard.s.publish(
+        labelled("cite-001", wave="2019"), labelled("cite-002", wave="2019"),
+        labelled("cite-003", wave="2021", departement="69"),
+        labelled("cite-004", wave="2022", departement="69"),
+        suspended("cite-001"), withdrawn("cite-002"), suspended("cite-003"),
+        reinstated("cite-003"))
+
+    summary = await dashboard.summary()
+
+    assert summary["cites"] == {"labelled": 2, "suspended": 1, "withdrawn": 1}
+    assert [(w["wave_id"], w["year"], w["cites"]) for w in summary["waves"]] == [
+        ("2019", 2019, {"suspended": 1, "withdrawn": 1}),
+        ("2021", 2021, {"labelled": 1}), ("2022", 2022, {"labelled": 1})]
+    assert [(d["code"], d["name"], d["cites"], d["active"]) for d in summary["departements"]] \
+        == [("69", "Rhône", 2, 2), ("93", "Seine-Saint-Denis", 2, 0)]
+
+
+async def test_a_candidatures_status_only_moves_forward_whatever_the_order_of_its_topics(
+    dashboard: Dashboard,
+) -> None:
+    labelled_first, refused_one = uuid4(), uuid4()
+    # The label (labelling.labels) overtakes the review (labelling.candidatures).
+    await dashboard.s.publish(labelled("cite-001", candidature_id=labelled_first),
+                              review_started(labelled_first), review_started(refused_one),
+                              rejected(refused_one))
+
+    waves = (await dashboard.summary())["waves"]
+
+    assert [(w["wave_id"], w["candidatures"]) for w in waves] == [
+        ("2019", {"labelled": 1, "rejected": 1})]
+
+
+async def test_a_redelivered_event_counts_once(dashboard: Dashboard) -> None:
+    label = Envelope.wrap(labelled("cite-001"), sequence=1)
+    allocation = uuid4()
+    money = Envelope.wrap(allocated("cite-001", allocation, 300_000_00), sequence=1)
+
+    await dashboard.s.publish(label, label, money, money)
+
+    summary = await dashboard.summary()
+    assert summary["cites"] == {"labelled": 1}
+    assert [(m["programme"], m["year"], m["allocated"]) for m in summary["money"]] == [
+        ("P147", 2025, 300_000_00)]
+
+
+async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its_events(
+    dashboard: Dashboard,
+) -> None:
+    a2025, a2026, p230 = uuid4(), uuid4(), uuid4()
+    await dashboard.s.publish(
+        envelope(), labelled("cite-001"),
+        allocated("cite-001", a2025, 300_000_00, year=2025),
+        allocated("cite-001", a2026, 250_000_00, year=2026),
+        allocated("cite-001", p230, 50_000_00, programme="P230", year=2025),
+        fonds("cite-001", 2025, 10_000_00, 5_000_00),
+        committed("cite-001", a2025, 40_000_00), committed("cite-001", a2025, 20_000_00),
+        paid("cite-001", a2025, 15_000_00), cancelled("cite-001", a2025, 20_000_00),
+        frozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
+        unfrozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
+        frozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
+        released("cite-001", (a2026, 250_000_00)), refused("cite-002"))
+
+    money = await dashboard.money()
+
+    assert money == {
+        ("P147", 2025): {"allocated": 300_000_00, "fonds": 10_000_00, "committed": 40_000_00,
+                         "paid": 15_000_00, "frozen": 260_000_00, "released": 0,
+                         "refused": 1},
+        ("P147", 2026): {"allocated": 250_000_00, "fonds": 0, "committed": 0, "paid": 0,
+                         "frozen": 0, "released": 250_000_00, "refused": 0},
+        ("P230", 2025): {"allocated": 50_000_00, "fonds": 5_000_00, "committed": 0, "paid": 0,
+                         "frozen": 0, "released": 0, "refused": 0},
+    }
+    summary = await dashboard.summary()
+    assert [(m["programme"], m["allocated"], m["committed"]) for m in
+            summary["money_by_programme"]] == [("P147", 550_000_00, 40_000_00),
+                                               ("P230", 50_000_00, 0)]
+    assert [(e["programme"], e["amount"]) for e in summary["envelopes"]] == [
+        ("P147", 10_000_000_00)]
+    assert [(d["code"], d["allocated"], d["committed"], d["paid"])
+            for d in summary["departements"]] == [("93", 600_000_00, 40_000_00, 15_000_00)]
+
+
+async def test_alliance_sizes_count_the_current_members_of_open_alliances(
+    dashboard: Dashboard,
+) -> None:
+    a, b, c = (UUID(int=n) for n in (1, 2, 3))
+    await dashboard.s.publish(
+        alliance_opened("cite-001"), joined("cite-001", a), joined("cite-001", b),
+        joined("cite-001", c, PartnerKind.COMMUNE), left("cite-001", b),
+        alliance_opened("cite-002"), alliance_opened("cite-003"), joined("cite-003", a),
+        alliance_closed("cite-003"))
+
+    alliances = (await dashboard.summary())["alliances"]
+
+    assert (alliances["open"], alliances["closed"], alliances["members"]) == (2, 1, 4)
+    assert alliances["sizes"] == {"1": 1, "3": 1}
+    assert alliances["by_kind"] == {"college": 2, "association": 1, "commune": 1}
+
+
+async def test_notifications_are_counted_sent_or_failed_by_template(
+    dashboard: Dashboard,
+) -> None:
+    await dashboard.s.publish(sent(), sent(), failed(), sent("funds-allocated"))
+
+    notifications = (await dashboard.summary())["notifications"]
+
+    assert (notifications["sent"], notifications["failed"]) == (3, 1)
+    assert notifications["by_template"] == {"cite-labelled": {"sent": 2, "failed": 1},
+                                            "funds-allocated": {"sent": 1, "failed": 0}}
+
+
+async def test_the_summary_is_for_readers_and_the_page_for_anyone(
+    dashboard: Dashboard,
+) -> None:
+    http = dashboard.s.http
+    anonymous = await http.get("/api/summary")
+    partner = await http.get("/api/summary", headers=AS_PARTNER)
+    page = await http.get("/")
+    script = await http.get("/static/dashboard.js")
+    elsewhere = await http.get("/static/index.html")
+
+    assert (anonymous.status_code, partner.status_code) == (401, 403)
+    for reader in (AS_NATIONAL, AS_PREFECTURE_69):
+        assert (await http.get("/api/summary", headers=reader)).status_code == 200
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in page.text and "/static/chart.umd.min.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200 and "/api/summary" in script.text
+    assert elsewhere.status_code == 404
