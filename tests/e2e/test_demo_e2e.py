@@ -51,7 +51,7 @@ async def test_a_small_programme_reconciles_and_a_stray_payment_does_not(
 
     assert report.differences == [], "\n".join(report.differences)
     cites = len(programme.territories)
-    first = next(r for r in report.counts if r.measure.startswith("cités labelled"))
+    first = next(r for r in report.counts if r.measure.startswith("cités"))
     assert set(first.values.values()) == {cites}
     suspended = next(r for r in report.counts if r.measure == "suspended")
     assert suspended.values["funding"] == len(programme.suspended) - len(programme.reinstated)

@@ -69,7 +69,9 @@ class RichReporter(Reporter):
 
 def render(report: Report, run: Run, console: Console) -> None:
     """The reconciliation as tables: cités, money per envelope, notifications, queues."""
-    t = Table(title=f"Cités — run {report.run_id}")
+    t = Table(title=f"Cités — run {report.run_id}", caption=(
+        "active: labelled, alliance open, funds free; suspended: alliance suspended, funds "
+        "frozen; withdrawn: alliance closed, frozen funds released to the envelope"))
     t.add_column("measure")
     for source in ("simulation", "labelling", "partners", "funding", "events"):
         t.add_column(source, justify="right")
@@ -78,17 +80,20 @@ def render(report: Report, run: Run, console: Console) -> None:
         t.add_row(row.measure, *("·" if v is None else str(v) for v in row.values.values()),
                   style=style)
     console.print(t)
-    m = Table(title="Money per envelope (simulation / funding API / events)")
+    m = Table(title="Money per envelope, in euros")
     m.add_column("envelope")
-    for k in MONEY:
-        m.add_column(k, justify="right")
+    m.add_column("figure")
+    for source in ("simulation", "funding API", "events"):
+        m.add_column(source, justify="right")
     for line in report.money:
-        for source, figures in line.figures.items():
-            name = f"{line.wave_id} {line.programme}" if source == "simulation" else ""
-            values = [figures.get(k) for k in MONEY]
-            agree = all(len({f.get(k) for f in line.figures.values()}) == 1 for k in MONEY)
-            m.add_row(f"{name} [dim]{source}[/dim]", *(euros(v) for v in values),
-                      style=None if agree else "red")
+        label = next((w for w, i in run.waves.items() if i == line.wave_id), line.wave_id)
+        for i, k in enumerate(MONEY):
+            values = [line.figures.get(s, {}).get(k) for s in ("simulation", "funding API",
+                                                               "events")]
+            m.add_row(f"{label} {line.programme}" if i == 0 else "", k,
+                      *(euros(v).removesuffix(" €") for v in values),
+                      style=None if len(set(values)) == 1 else "bold red",
+                      end_section=i == len(MONEY) - 1)
     console.print(m)
     n = Table(title="Notifications and queues")
     n.add_column("figure")

@@ -378,12 +378,11 @@ def _count_rows(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict[st
     def count(mapping: dict[str, str], status: str) -> int:
         return sum(1 for s in mapping.values() if s == status)
 
-    rows = [CountRow("cités labelled (all statuses)", {
+    rows = [CountRow("cités (labelled, any status now)", {
         "simulation": len(sim), "labelling": len(statuses["labelling"]),
         "partners": len(statuses["partners"]), "funding": len(statuses["funding"]),
         "events": len(label_ev)})]
-    names = {"labelled": "active (labelled · alliance open · funded)",
-             "suspended": "suspended", "withdrawn": "withdrawn (alliance closed)"}
+    names = {"labelled": "active", "suspended": "suspended", "withdrawn": "withdrawn"}
     for status, name in names.items():
         rows.append(CountRow(name, {"simulation": count(sim, status),
                                     "labelling": count(statuses["labelling"], status),
@@ -397,7 +396,7 @@ def _count_rows(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict[st
         "simulation": count(sim, "withdrawn"), "labelling": None,
         "partners": count(statuses["partners"], "withdrawn"), "funding": None,
         "events": count(alliance_ev, "closed")}))
-    rows.append(CountRow("funded (dotation and fonds de la cité)", {
+    rows.append(CountRow("funded (dotation and fonds)", {
         "simulation": len(sim), "labelling": None, "partners": None,
         "funding": len(funded_api), "events": len(funded_ev)}))
     return rows
