@@ -105,6 +105,12 @@ def render(report: Report, run: Run, console: Console) -> None:
     for consumer, letters in report.dead_letters.items():
         n.add_row(f"dead letters of {consumer}", str(letters))
     console.print(n)
+    ph = Table(title="Where the time went")
+    ph.add_column("phase")
+    ph.add_column("seconds", justify="right")
+    for name, seconds in report.phases:
+        ph.add_row(name, f"{seconds:.1f}")
+    console.print(ph)
     e = Table(title=f"Events of this run ({run.seconds:.0f} s from the first request to settled)")
     e.add_column("producer")
     e.add_column("events", justify="right")

@@ -70,6 +70,8 @@ class Report:
     dead_letters: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     """Producer → events of this run on the topics."""
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    """(phase, seconds) of the run, in order."""
     notes: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
 
@@ -413,7 +415,7 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
         h = await wait_settled(endpoints, api, timeout=settle_timeout)
     else:
         h = await health(endpoints, api)
-    report = Report(run_id=run.run_id, seconds=run.seconds)
+    report = Report(run_id=run.run_id, seconds=run.seconds, phases=list(run.phases))
     d = report.differences
     everything, undecodable = await read_events(endpoints)
     events = in_scope(everything, run)
