@@ -191,9 +191,15 @@ async def _each(items: Iterable[Any], work: Callable[[Any], Awaitable[None]],
             await work(item)
         advance(1)
 
-    async with asyncio.TaskGroup() as tasks:
-        for item in items:
-            tasks.create_task(one(item))
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            for item in items:
+                tasks.create_task(one(item))
+    except ExceptionGroup as group:  # the first refusal says what went wrong
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 @dataclass
