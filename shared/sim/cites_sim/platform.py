@@ -90,7 +90,11 @@ class Api:
     @classmethod
     @asynccontextmanager
     async def open(cls, endpoints: Endpoints, *, connections: int = 20) -> AsyncIterator[Api]:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # An idle connection is dropped after 1 s, before the server (uvicorn: 5 s) closes
+        # it: a command is never sent on a connection the server is closing (the run waits
+        # for the platform between phases, long enough for that race).
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                              keepalive_expiry=1.0)
         clients = {s: httpx.AsyncClient(base_url=endpoints.url(s), timeout=60, limits=limits)
                    for s in SERVICES}
         try:
@@ -116,9 +120,16 @@ class Api:
             try:
                 response = await self.clients[service].request(method, path, json=body,
                                                                 headers=headers, params=params)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except httpx.TransportError as exc:
+                # Not sent (no connection), or a read that is safe to repeat: again. A
+                # command whose connection broke mid-way may have taken effect: say so.
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
+                                    | httpx.PoolTimeout)
+                if not unsent and method not in ("GET", "PUT"):
+                    raise SimError(f"{service} {method} {path}: the connection broke "
+                                   f"({exc!r}); whether it took effect is unknown") from exc
                 if time.monotonic() > deadline:
-                    raise SimError(f"{service} {method} {path}: unreachable ({exc!r}) at "
+                    raise SimError(f"{service} {method} {path}: no answer ({exc!r}) from "
                                    f"{self.endpoints.url(service)}") from exc
                 await asyncio.sleep(0.5)
                 continue
