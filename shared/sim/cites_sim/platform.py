@@ -1,0 +1,156 @@
+"""Where the platform listens and who the simulation acts as: the four services' URLs, the
+bearer tokens of the national coordination, the préfectures and a viewer, Kafka and its
+topic prefix, the SMTP sink's maildir; and an HTTP client that names what failed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["Api", "Endpoints", "SimError", "Tokens"]
+
+SERVICES = ("labelling", "partners", "funding", "notifications")
+
+
+class SimError(RuntimeError):
+    """The platform refused or failed a step the simulation needed."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    national: str
+    viewer: str
+    prefectures: dict[str, str]
+    """Département → the token of its préfecture."""
+
+    @classmethod
+    def from_grants(cls, grants: dict[str, dict[str, Any]]) -> Tokens:
+        """From a tokens file's ``{token: {"role", "departement"?}}`` (the services' own
+        ``*_TOKENS`` setting, e.g. ``deploy/local/dev-tokens.json``)."""
+        national = [t for t, g in grants.items() if g.get("role") == "national"]
+        viewer = [t for t, g in grants.items() if g.get("role") == "viewer"]
+        if not national:
+            raise SimError("the tokens grant no national coordination token")
+        prefectures = {str(g["departement"]): t for t, g in grants.items()
+                       if g.get("role") == "prefecture" and g.get("departement")}
+        return cls(national=national[0], viewer=(viewer or national)[0],
+                   prefectures=prefectures)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Tokens:
+        return cls.from_grants(json.loads(path.read_text()))
+
+    def prefecture(self, departement: str) -> str:
+        try:
+            return self.prefectures[departement]
+        except KeyError:
+            raise SimError(f"no préfecture token for département {departement}") from None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    labelling: str
+    partners: str
+    funding: str
+    notifications: str
+    tokens: Tokens
+    kafka: str = "127.0.0.1:19092"
+    topic_prefix: str = ""
+    maildir: Path | None = None
+    consumers: tuple[str, ...] = ("partners", "funding", "notifications")
+    """The services that consume events (their consumer groups and dead letters)."""
+
+    def url(self, service: str) -> str:
+        return str(getattr(self, service)).rstrip("/")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@dataclass
+class Api:
+    """One HTTP client per service. A request the service did not take (503, no
+    connection) is sent again for ``patience`` seconds; any other unexpected status is a
+    :class:`SimError` naming the request and the answer."""
+
+    endpoints: Endpoints
+    clients: dict[str, httpx.AsyncClient]
+    patience: float = 60.0
+    requests: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, endpoints: Endpoints, *, connections: int = 20) -> AsyncIterator[Api]:
+        # An idle connection is dropped after 1 s, before the server (uvicorn: 5 s) closes
+        # it: a command is never sent on a connection the server is closing (the run waits
+        # for the platform between phases, long enough for that race).
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                              keepalive_expiry=1.0)
+        clients = {s: httpx.AsyncClient(base_url=endpoints.url(s), timeout=60, limits=limits)
+                   for s in SERVICES}
+        try:
+            yield cls(endpoints, clients)
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients.values()))
+
+    @property
+    def tokens(self) -> Tokens:
+        return self.endpoints.tokens
+
+    async def call(self, service: str, method: str, path: str, *, token: str,
+                   body: Any = None, ok: tuple[int, ...] = (200, 201),
+                   params: dict[str, Any] | None = None,
+                   key: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        deadline = time.monotonic() + self.patience
+        while True:
+            self.requests += 1
+            self.by_service[service] = self.by_service.get(service, 0) + 1
+            try:
+                response = await self.clients[service].request(method, path, json=body,
+                                                                headers=headers, params=params)
+            except httpx.TransportError as exc:
+                # Not sent (no connection), or a read that is safe to repeat: again. A
+                # command whose connection broke mid-way may have taken effect: say so.
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
+                                    | httpx.PoolTimeout)
+                if not unsent and method not in ("GET", "PUT"):
+                    raise SimError(f"{service} {method} {path}: the connection broke "
+                                   f"({exc!r}); whether it took effect is unknown") from exc
+                if time.monotonic() > deadline:
+                    raise SimError(f"{service} {method} {path}: no answer ({exc!r}) from "
+                                   f"{self.endpoints.url(service)}") from exc
+                await asyncio.sleep(0.5)
+                continue
+            if response.status_code in ok:
+                return response.json() if response.content else None
+            if response.status_code == 503 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            raise SimError(f"{service} {method} {path}: {response.status_code} "
+                           f"{response.text[:800]}")
+
+    async def pages(self, service: str, path: str, *, token: str,
+                    params: dict[str, Any] | None = None, limit: int = 200
+                    ) -> list[dict[str, Any]]:
+        """Every item of a paged list (``items``, ``next_cursor``)."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {**(params or {}), "limit": limit, **({"cursor": cursor} if cursor else {})}
+            page = await self.call(service, "GET", path, token=token, params=query, ok=(200,))
+            found.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return found

@@ -1,0 +1,451 @@
+"""The programme's actors, through the platform's real HTTP APIs.
+
+For each wave, in order: the national coordination plans and opens it and opens its
+envelopes (P147 and P230); the rectorat's collèges chefs de file and the associations that
+will run actions are registered with a consenting contact; the préfectures file their
+candidatures (draft, submit), the national coordination scores and labels them; partners
+open the alliances and funding allocates the dotations and fonds de la cité from the label
+events; the associations join the alliances; the préfectures commit part of each dotation
+to them and pay. In the first wave the national coordination then extends a perimeter,
+suspends a few labels (reinstating one), withdraws one and releases its frozen money.
+
+**Dates.** The services date everything by their own clock (``uow.today``, not settable
+from outside), the historical waves 2019, 2021 and 2022 are closed (a closed wave is never
+reopened) and a label runs from its decision date. So the simulation replays each wave
+*today*: it plans a new wave per historical one (``<run>-2019``…, the same rule set,
+review grid and target), its labels run three years from today, and its envelopes cover
+the budget years those labels touch (this year and the next three, as 2019–2022 did for the
+2019 labels), of which funding allocates this year's (a cité is funded for the years its
+label touches up to the current one; the later years come with the yearly check).
+
+What it did and what it therefore expects is kept in a :class:`Run`, which
+:mod:`.reconcile` compares with the services, the topics and the mail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cites_contracts.types import LabelPeriod
+
+from .generator import REVIEW_CRITERIA, WAVES, Programme, Territory
+from .kafka import Health, wait_settled
+from .platform import Api, Endpoints, SimError
+
+__all__ = ["CiteRecord", "EnvelopeRecord", "Progress", "Run", "simulate", "taken_codes"]
+
+PARIS = ZoneInfo("Europe/Paris")
+LABEL_YEARS = 3
+"""A label's length (labelling's ``label_years`` setting, 3 by default)."""
+
+P147_PER_CITE_YEAR = 375_000_00
+"""What a P147 envelope holds per cité and budget year (dotation up to 650 k€, 250–400 k€
+typically, and its 15 k€ of fonds): 30 M€ a year for 80 cités, the 2019 order of size."""
+P230_PER_CITE_YEAR = 18_750_00
+"""What a P230 envelope holds per cité and budget year: its 15 k€ of fonds, and a margin."""
+
+
+@dataclass
+class EnvelopeRecord:
+    envelope_id: str
+    programme: str
+    wave_id: str
+    amount: int
+    budget_years: list[int]
+    dotation_rule: dict[str, Any]
+    fonds_share: int
+
+
+@dataclass
+class CiteRecord:
+    cite_id: str
+    key: str
+    wave_id: str
+    departement: str
+    candidature_id: str
+    lead_uai: str
+    lead_partner_id: str
+    requested: int
+    population: int
+    members: list[str] = field(default_factory=list)
+    """Partners who joined the alliance (the chef de file aside)."""
+    allocation_id: str | None = None
+    dotation: int = 0
+    commitments: list[tuple[str, str, int]] = field(default_factory=list)
+    """(commitment id, operator partner id, amount)."""
+    payments: list[tuple[str, int]] = field(default_factory=list)
+    """(commitment id, amount)."""
+    status: str = "labelled"
+    """What labelling should say at the end: labelled, suspended or withdrawn."""
+    suspensions: int = 0
+    reinstatements: int = 0
+    extended: bool = False
+    released: bool = False
+
+    @property
+    def committed(self) -> int:
+        return sum(a for _, _, a in self.commitments)
+
+    @property
+    def paid(self) -> int:
+        return sum(a for _, a in self.payments)
+
+
+@dataclass
+class Run:
+    """What one simulation did, and so what the platform must show."""
+
+    run_id: str
+    seed: int
+    today: date
+    waves: dict[str, str] = field(default_factory=dict)
+    """Wave label (2019) → the wave id planned for it."""
+    envelopes: dict[str, EnvelopeRecord] = field(default_factory=dict)
+    cites: dict[str, CiteRecord] = field(default_factory=dict)
+    candidatures: set[str] = field(default_factory=set)
+    contacts: dict[str, int] = field(default_factory=dict)
+    """Partner id → consenting contacts the simulation gave it."""
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    """(phase, seconds) in the order they ran."""
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def envelope_of(self, programme: str, wave_id: str) -> EnvelopeRecord | None:
+        return next((e for e in self.envelopes.values()
+                     if e.programme == programme and e.wave_id == wave_id), None)
+
+
+class Progress:
+    """Where the phases report: a rich progress bar per phase (:mod:`.cli`), or nothing."""
+
+    def phase(self, name: str, total: int) -> Callable[[int], None]:
+        """Start a phase of ``total`` steps; returns the function advancing it."""
+        return lambda n: None
+
+    def done(self, name: str) -> None:
+        pass
+
+    def settling(self, health: Health) -> None:
+        pass
+
+
+def dotation(rule: dict[str, Any], requested: int, population: int) -> int:
+    """A cité's yearly dotation by an envelope's rule (funding's rule, as data: the
+    ``dotation_rule`` its envelope shows)."""
+    kind = rule["kind"]
+    if kind == "fixed":
+        return int(rule["amount"])
+    if kind == "requested_capped":
+        if not requested:
+            return int(rule["amount"])
+        return min(max(requested, int(rule["floor"])), int(rule["cap"]))
+    if kind == "population":
+        return min(max(int(rule["per_inhabitant"]) * population, int(rule["floor"])),
+                   int(rule["cap"]))
+    return 0
+
+
+async def taken_codes(api: Api) -> tuple[set[str], set[str]]:
+    """The QPV codes held by active cités and pending candidatures, and the UAIs the
+    platform knows (perimeters, lead collèges, the partners registry): the generator
+    avoids them, so a run never collides with an earlier one."""
+    viewer, national = api.tokens.viewer, api.tokens.national
+    qpvs: set[str] = set()
+    uais: set[str] = set()
+    for cite in await api.pages("labelling", "/cites", token=viewer):
+        uais.add(cite["lead_college_uai"])
+        uais.update(s["uai"] for s in cite["perimeter"]["schools"])
+        if cite["status"] in ("labelled", "suspended"):
+            qpvs.update(q["code"] for q in cite["perimeter"]["qpvs"])
+    for status in ("submitted", "under_review"):
+        for c in await api.pages("labelling", "/candidatures", token=national,
+                                 params={"status": status}):
+            full = await api.call("labelling", "GET", f"/candidatures/{c['id']}",
+                                  token=national, ok=(200,))
+            qpvs.update(q["code"] for q in full["dossier"]["qpvs"])
+            uais.update(s["uai"] for s in full["dossier"]["schools"])
+    for kind in ("college", "ecole", "lycee"):
+        for p in await api.pages("partners", "/partners", token=viewer, params={"kind": kind}):
+            if p.get("uai"):
+                uais.add(p["uai"])
+    return qpvs, uais
+
+
+async def _each(items: Iterable[Any], work: Callable[[Any], Awaitable[None]],
+                concurrency: int, advance: Callable[[int], None]) -> None:
+    """``work(item)`` for every item, ``concurrency`` at a time; the first failure stops
+    the phase."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: Any) -> None:
+        async with gate:
+            await work(item)
+        advance(1)
+
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            for item in items:
+                tasks.create_task(one(item))
+    except ExceptionGroup as group:  # the first refusal says what went wrong
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+@dataclass
+class Simulation:
+    api: Api
+    endpoints: Endpoints
+    programme: Programme
+    run: Run
+    progress: Progress
+    concurrency: int = 8
+    settle_timeout: float = 180.0
+    by_key: dict[str, CiteRecord] = field(default_factory=dict)
+    partner_of: dict[str, str] = field(default_factory=dict)
+    """SIRET or UAI → partner id."""
+
+    # -- helpers ---------------------------------------------------------------------
+    async def settle(self, why: str, *, mails: bool = False,
+                     consumers: tuple[str, ...] | None = None) -> None:
+        """Wait until every event so far is consumed (by ``consumers``, default all; and,
+        with ``mails``, every mail sent): the next phase's commands rely on what the
+        services learnt from them."""
+        started = time.monotonic()
+        self.progress.phase(f"settling: {why}", 0)
+        await wait_settled(self.endpoints, self.api, timeout=self.settle_timeout,
+                           on_look=self.progress.settling, mails=mails, consumers=consumers)
+        self.progress.done(f"settling: {why}")
+        self.run.phases.append((f"settle: {why}", time.monotonic() - started))
+
+    async def phase(self, name: str, items: list[Any],
+                    work: Callable[[Any], Awaitable[None]]) -> None:
+        started = time.monotonic()
+        advance = self.progress.phase(name, len(items))
+        await _each(items, work, self.concurrency, advance)
+        self.progress.done(name)
+        self.run.phases.append((name, time.monotonic() - started))
+
+    @property
+    def national(self) -> str:
+        return self.api.tokens.national
+
+    # -- the programme ---------------------------------------------------------------
+    async def simulate(self) -> Run:
+        for n, (label, territories) in enumerate(self.programme.waves.items()):
+            await self.wave(label, territories, first=n == 0)
+        await self.settle("the end: every event consumed, every mail sent", mails=True)
+        self.run.finished = time.monotonic()
+        return self.run
+
+    async def wave(self, label: str, territories: list[Territory], *, first: bool) -> None:
+        spec = WAVES[label]
+        wave_id = f"{self.run.run_id}-{label}"
+        self.run.waves[label] = wave_id
+        await self.api.call("labelling", "POST", "/waves", token=self.national, body={
+            "id": wave_id, "year": spec.year, "title": f"{spec.title} (rejouée)",
+            "rule_set": spec.rule_set, "filing": None, "review_criteria": list(REVIEW_CRITERIA),
+            "target_count": len(territories)}, ok=(201,))
+        await self.api.call("labelling", "POST", f"/waves/{wave_id}/open", token=self.national,
+                            ok=(200,))
+        await self.open_envelopes(wave_id, len(territories))
+        await self.phase(f"{label}: collèges and associations registered", territories,
+                         self.register)
+        await self.settle(f"{label}: partners known to every service")
+        await self.phase(f"{label}: candidatures filed, reviewed, labelled", territories,
+                         lambda t: self.label(wave_id, t))
+        # Notifications may lag from here on: what it is told next depends on nothing it
+        # has not learnt (the contacts, above); the last settle waits for it and its mail.
+        await self.settle(f"{label}: alliances opened, dotations allocated",
+                          consumers=("partners", "funding"))
+        await self.phase(f"{label}: associations join the alliances", territories, self.join)
+        await self.settle(f"{label}: funding knows the members",
+                          consumers=("partners", "funding"))
+        await self.phase(f"{label}: commitments and payments", territories, self.spend)
+        if first:
+            await self.life()
+        await self.api.call("labelling", "POST", f"/waves/{wave_id}/close",
+                            token=self.national, ok=(200,))
+
+    async def open_envelopes(self, wave_id: str, cites: int) -> None:
+        today = self.run.today
+        # The years a label decided today touches (funding funds each, one a year).
+        years = list(range(today.year, LabelPeriod.of_years(today, LABEL_YEARS).end.year + 1))
+        for programme, per_cite in (("P147", P147_PER_CITE_YEAR), ("P230", P230_PER_CITE_YEAR)):
+            amount = per_cite * cites * len(years)
+            e = await self.api.call(
+                "funding", "POST", "/envelopes", token=self.national,
+                key=f"{wave_id}-{programme}", ok=(201, 200), body={
+                    "name": f"{wave_id} {programme} {years[0]}–{years[-1]}",
+                    "programme": programme, "budget_years": years, "wave_ids": [wave_id],
+                    "amount": amount})
+            self.run.envelopes[e["envelope_id"]] = EnvelopeRecord(
+                envelope_id=e["envelope_id"], programme=programme, wave_id=wave_id,
+                amount=e["amount"], budget_years=e["budget_years"],
+                dotation_rule=e["dotation_rule"], fonds_share=e["fonds_share"])
+
+    async def _partner(self, body: dict[str, Any], contact: tuple[str, str], role: str
+                       ) -> str:
+        created = await self.api.call("partners", "POST", "/partners", token=self.national,
+                                      body=body, ok=(201, 200))
+        partner_id = str(created["partner_id"])
+        if partner_id not in self.run.contacts:
+            await self.api.call("partners", "POST", f"/partners/{partner_id}/contacts",
+                                token=self.national, ok=(201,), body={
+                                    "name": contact[0], "email": contact[1], "function": role,
+                                    "consent": True})
+            self.run.contacts[partner_id] = self.run.contacts.get(partner_id, 0) + 1
+        return partner_id
+
+    async def register(self, t: Territory) -> None:
+        """The lead collège (by its UAI: partners opens the alliance around it) and the
+        associations, each with a consenting contact."""
+        lead = t.lead
+        self.partner_of[lead.uai] = await self._partner(
+            {"kind": "college", "name": lead.name, "uai": lead.uai,
+             "commune_insee_code": t.communes[0][0]}, t.lead_contact, "Principal")
+        for op in t.operators:
+            self.partner_of[op.siret] = await self._partner(
+                {"kind": "association", "name": op.name, "siret": op.siret,
+                 "commune_insee_code": op.commune},
+                (op.contact_name, op.contact_email), "Coordination")
+
+    async def label(self, wave_id: str, t: Territory) -> None:
+        prefecture = self.api.tokens.prefecture(t.departement)
+        drafted = await self.api.call("labelling", "POST", "/candidatures", token=prefecture,
+                                      body=t.candidature(wave_id), ok=(201,))
+        cid = drafted["id"]
+        await self.api.call("labelling", "POST", f"/candidatures/{cid}/submission",
+                            token=prefecture, ok=(200,))
+        await self.api.call("labelling", "PUT", f"/candidatures/{cid}/review",
+                            token=self.national, ok=(200,), body={"scores": {
+                                c: {"score": 4} for c in REVIEW_CRITERIA}})
+        decided = await self.api.call("labelling", "POST", f"/candidatures/{cid}/decision",
+                                      token=self.national, ok=(200,), body={
+                                          "outcome": "label",
+                                          "motive": "Dossier retenu par le comité national"})
+        record = CiteRecord(
+            cite_id=decided["cite_id"], key=t.key, wave_id=wave_id, departement=t.departement,
+            candidature_id=str(cid), lead_uai=t.lead.uai,
+            lead_partner_id=self.partner_of[t.lead.uai], requested=t.requested,
+            population=sum(p for _, _, p in t.qpvs))
+        self.run.cites[record.cite_id] = record
+        self.run.candidatures.add(str(cid))
+        self.by_key[t.key] = record
+
+    async def join(self, t: Territory) -> None:
+        record = self.by_key[t.key]
+        for op in t.operators:
+            partner_id = self.partner_of[op.siret]
+            await self.api.call("partners", "POST", f"/alliances/{record.cite_id}/members",
+                                token=self.national, ok=(201,), body={
+                                    "partner_id": partner_id,
+                                    "roles": ["action_operator", "funder"] if op is
+                                    t.operators[0] else ["action_operator"]})
+            record.members.append(partner_id)
+
+    async def spend(self, t: Territory) -> None:
+        """The préfecture commits part of the P147 dotation to each association's actions,
+        and pays part of each."""
+        record = self.by_key[t.key]
+        prefecture = self.api.tokens.prefecture(t.departement)
+        funds = await self.api.call("funding", "GET", f"/cites/{record.cite_id}",
+                                    token=self.api.tokens.viewer, ok=(200,))
+        p147 = [a for a in funds["allocations"] if a["programme"] == "P147"]
+        if not p147:
+            raise SimError(f"funding allocated no P147 dotation to {record.cite_id}: "
+                           f"{funds['allocations']}")
+        allocation = p147[0]
+        record.allocation_id, record.dotation = allocation["allocation_id"], allocation["amount"]
+        for op in t.operators:
+            operator = self.partner_of[op.siret]
+            for n, (title, share, paid_share) in enumerate(op.commitments):
+                amount = record.dotation * share // 10_000 // 100 * 100
+                c = await self.api.call(
+                    "funding", "POST", f"/cites/{record.cite_id}/commitments", token=prefecture,
+                    key=f"{self.run.run_id}-{record.cite_id}-{op.siret}-{n}", ok=(201,), body={
+                        "allocation_id": record.allocation_id, "operator_partner_id": operator,
+                        "action_title": title, "amount": amount})
+                record.commitments.append((c["commitment_id"], operator, amount))
+                pay = amount * paid_share // 10_000
+                if pay:
+                    await self.api.call("funding", "POST",
+                                        f"/commitments/{c['commitment_id']}/payments",
+                                        token=prefecture, ok=(201,), body={"amount": pay})
+                    record.payments.append((c["commitment_id"], pay))
+
+    async def life(self) -> None:
+        """The first wave's life: a perimeter extended, labels suspended (one reinstated),
+        one withdrawn and its frozen money released."""
+        p = self.programme
+        national = self.national
+
+        async def extend(key: str) -> None:
+            code, name, population = p.extension_qpvs[key]
+            record = self.by_key[key]
+            await self.api.call("labelling", "POST", f"/cites/{record.cite_id}/extension",
+                                token=national, ok=(200,), body={
+                                    "qpvs": [{"code": code, "name": name,
+                                              "population": population}]})
+            record.extended = True
+
+        async def suspend(key: str) -> None:
+            record = self.by_key[key]
+            await self.api.call("labelling", "POST", f"/cites/{record.cite_id}/suspension",
+                                token=national, ok=(200,), body={
+                                    "motive": "Revue de projet annuelle non rendue"})
+            record.status, record.suspensions = "suspended", record.suspensions + 1
+            if key in p.reinstated:
+                await self.api.call("labelling", "POST",
+                                    f"/cites/{record.cite_id}/reinstatement", token=national,
+                                    ok=(200,), body={"motive": "Revue de projet reçue"})
+                record.status, record.reinstatements = "labelled", record.reinstatements + 1
+
+        async def withdraw(key: str) -> None:
+            record = self.by_key[key]
+            await self.api.call("labelling", "POST", f"/cites/{record.cite_id}/withdrawal",
+                                token=national, ok=(200,), body={
+                                    "motive": "Gouvernance locale dissoute"})
+            record.status = "withdrawn"
+
+        await self.phase("2019: a perimeter extended", p.extended, extend)
+        await self.phase("2019: labels suspended, one reinstated", p.suspended, suspend)
+        await self.phase("2019: a label withdrawn", p.withdrawn, withdraw)
+        await self.settle("funding froze what the withdrawn and suspended had not committed",
+                          consumers=("partners", "funding"))
+
+        async def release(key: str) -> None:
+            record = self.by_key[key]
+            await self.api.call("funding", "POST", f"/cites/{record.cite_id}/release",
+                                token=national, ok=(200,), body={"motive": "Label retiré"})
+            record.released = True
+
+        await self.phase("2019: the withdrawn cité's frozen money released", p.withdrawn,
+                         release)
+
+
+async def simulate(endpoints: Endpoints, programme: Programme, *, run_id: str,
+                   concurrency: int = 8, progress: Progress | None = None,
+                   settle_timeout: float = 180.0, api: Api | None = None) -> Run:
+    """Play ``programme`` on the platform at ``endpoints``; the :class:`Run` it did."""
+    run = Run(run_id=run_id, seed=programme.seed, today=datetime.now(PARIS).date())
+
+    async def play(client: Api) -> Run:
+        sim = Simulation(client, endpoints, programme, run, progress or Progress(),
+                         concurrency=concurrency, settle_timeout=settle_timeout)
+        return await sim.simulate()
+
+    if api is not None:
+        return await play(api)
+    async with Api.open(endpoints, connections=max(concurrency, 4) * 2) as client:
+        return await play(client)
