@@ -1,0 +1,175 @@
+"""The whole programme, small, end to end: the four services and the programme dashboard
+run as processes on the real Kafka and PostgreSQL, mailing the test's own SMTP sink.
+
+``make demo``'s simulation (``cites_sim``, the code ``python -m cites_sim run`` runs)
+plays one wave of about twenty cités through the services' HTTP APIs — candidatures,
+labels, envelopes, dotations, commitments to operators who joined the alliances,
+payments, suspensions, a reinstatement, a withdrawal, an extension — then reconciles what
+the services' APIs, the topics and the SMTP sink say: zero differences. The dashboard,
+fed only by the events, must then say what the services' APIs say and what the
+reconciliation counted, and Debian's Chromium (headless, driven by Playwright) must render
+those figures; a screenshot is kept (``.local/artifacts/dashboard.png``). Last, a payment
+funding never made is put on its topic: the reconciliation names the difference.
+
+``CITES_DEMO_WAVES`` and ``CITES_DEMO_SCALE`` (environment) make it play more:
+``CITES_DEMO_WAVES=2019,2021,2022 CITES_DEMO_SCALE=1`` is the whole ``make demo``, and it
+prints the run's figures (time, events per service)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from dashboard_page import MEASURES, STATUSES, render
+from e2e_platform import REPO, VIEWER, Platform, SmtpSink
+
+from cites_contracts import Envelope
+from cites_contracts.codec import encode
+from cites_contracts.events.funding import PaymentMade
+from cites_runtime.testing import eventually, read_pages
+from cites_sim import Endpoints, Report, Tokens, generate, reconcile, simulate
+from cites_sim.platform import Api
+from cites_sim.reconcile import euros
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+WAVES = os.environ.get("CITES_DEMO_WAVES", "2019").split(",")
+SCALE = float(os.environ.get("CITES_DEMO_SCALE", "0.25"))  # 80 × 0.25: 20 cités
+
+
+def endpoints(platform: Platform, sink: SmtpSink) -> Endpoints:
+    assert platform.funding is not None and platform.notifications is not None
+    return Endpoints(
+        labelling=platform.labelling.url, partners=platform.partners.url,
+        funding=platform.funding.url, notifications=platform.notifications.url,
+        tokens=Tokens.from_file(REPO / "deploy" / "local" / "dev-tokens.json"),
+        kafka=platform.kafka, topic_prefix=platform.topic_prefix, maildir=sink.maildir)
+
+
+Money = dict[tuple[str, int], dict[str, int]]
+
+
+async def services_say(platform: Platform) -> tuple[dict[str, int], Money]:
+    """Cités per status from labelling's API, money per programme and year from funding's
+    consumption report."""
+    cites = {}
+    for status in STATUSES:
+        pages = await read_pages(platform.lab, "/cites", headers=VIEWER, limit=200,
+                                 status=status)
+        if n := sum(len(p) for p in pages):
+            cites[status] = n
+    report = (await platform.funds.get("/reports/consumption", headers=VIEWER)).json()
+    money = {(line["programme"], line["year"]): {k: line[k] for k in MEASURES}
+             for line in report["programmes"]}
+    return cites, money
+
+
+def dashboard_says(summary: dict[str, Any]) -> tuple[dict[str, int], Money]:
+    return summary["cites"], {(m["programme"], m["year"]): {k: m[k] for k in MEASURES}
+                              for m in summary["money"]}
+
+
+def per_programme(money: Money) -> dict[str, dict[str, int]]:
+    """Each measure summed over the years."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    for (programme, _), figures in money.items():
+        for measure in MEASURES:
+            totals[programme][measure] += figures[measure]
+    return dict(totals)
+
+
+def reconciled_per_programme(report: Report) -> dict[str, dict[str, int]]:
+    """The reconciliation's figures (the events', equal to the ledger's and the
+    simulation's when it found no difference), each measure summed over the envelopes."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    for row in report.money:
+        for measure in MEASURES:
+            totals[row.programme][measure] += row.figures["events"][measure]
+    return dict(totals)
+
+
+async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_payment_does_not(
+    platform_with_dashboard: Platform, smtp_sink: SmtpSink, tmp_path: Path,
+) -> None:
+    platform = platform_with_dashboard
+    assert platform.dashboard is not None and platform.dash is not None
+    where = endpoints(platform, smtp_sink)
+    programme = generate(7, waves=WAVES, scale=SCALE, operations=1,
+                         departements=where.tokens.prefectures)
+    async with Api.open(where) as api:
+        run = await simulate(where, programme, run_id="e2e", concurrency=4, api=api)
+        report = await reconcile(where, run, api=api)
+
+    # 1. The reconciliation: every source agrees.
+    assert report.differences == [], "\n".join(report.differences)
+    cites = len(programme.territories)
+    first = next(r for r in report.counts if r.measure.startswith("cités"))
+    assert set(first.values.values()) == {cites}
+    suspended = next(r for r in report.counts if r.measure == "suspended")
+    assert suspended.values["funding"] == len(programme.suspended) - len(programme.reinstated)
+    p147 = next(m for m in report.money if m.programme == "P147")
+    # Money moved at every step, and the three sources agree on it (differences == []).
+    assert all(p147.figures["events"][k] > 0 for k in MEASURES)
+    assert report.notifications["sent"] == report.notifications["mails in the SMTP sink"] > 0
+    assert report.lag and not any(report.lag.values())
+    print(json.dumps({"cites": cites, "seconds": round(run.seconds, 1),
+                      "events": report.events, "phases": run.phases}, indent=1))
+
+    # 2. The dashboard, fed by the events only, says what the services' APIs say and what
+    # the reconciliation counted; its probe sees every consumer caught up, no dead letter.
+    expected: dict[str, Any] = {}
+    last: dict[str, Any] = {}
+
+    async def agrees() -> bool:
+        said = await services_say(platform)
+        summary = (await platform.dash.get("/api/summary", headers=VIEWER)).json()
+        last.update(summary=summary, said=said)
+        health = summary["health"]
+        if dashboard_says(summary) != said or health is None:
+            return False
+        expected.update(cites=said[0], money=said[1], health=health)
+        return (all(c["lag"] == 0 for c in health["consumers"])
+                and all(d["depth"] == 0 for d in health["dead_letters"])
+                and all(s["ready"] and s["outbox_backlog"] is not None  # its relay reported
+                        for s in health["services"]))
+
+    await eventually(agrees, timeout=180, every=0.5,
+                     what=lambda: f"the dashboard agreeing with the services: {last}")
+    assert sum(expected["cites"].values()) == cites
+    assert expected["cites"].get("suspended", 0) == suspended.values["funding"]
+    assert per_programme(expected["money"]) == reconciled_per_programme(report)
+    assert {s["name"] for s in expected["health"]["services"]} == {
+        "labelling", "partners", "funding", "notifications", "dashboard"}
+
+    # 3. The page, in a real browser: the same figures rendered.
+    await render(platform.dashboard.url, expected, tmp_path / "dashboard.png")
+
+    # 4. A payment funding never made, on its topic: the events no longer add up to what
+    # the ledger and the simulation say, and the reconciliation says by how much, where.
+    cite = next(iter(run.cites.values()))
+    assert cite.allocation_id is not None and cite.commitments
+    commitment_id, operator, _ = cite.commitments[0]
+    stray = Envelope.wrap(PaymentMade.model_validate({
+        "cite_id": cite.cite_id, "payment_id": "00000000-0000-4000-8000-000000000001",
+        "commitment_id": commitment_id, "allocation_id": cite.allocation_id,
+        "payee_partner_id": operator, "amount": 12_345, "paid_at": "2026-01-01T00:00:00Z"}),
+        sequence=10_000)
+    record = encode(stray)
+    producer = AIOKafkaProducer(bootstrap_servers=where.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(where.topic("funding.allocations"), record.value,
+                                     key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+    # Only the events disagree (funding does not read its own topic), by 123.45 €.
+    again = await reconcile(where, run)
+    assert [d for d in again.differences if "P147 paid" in d] == [
+        f"{run.waves['2019']} P147 paid: simulation {euros(p147.figures['simulation']['paid'])}, "
+        f"funding API {euros(p147.figures['simulation']['paid'])}, "
+        f"events {euros(p147.figures['simulation']['paid'] + 12_345)}"], again.differences
