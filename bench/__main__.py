@@ -21,11 +21,13 @@ from .latency_bench import latency_bench
 from .notifications_bench import notifications_bench
 from .partners_bench import partners_bench
 from .relay_cost import relay_cost
+from .replay_bench import replay_bench
 from .roundtrips import count_decision_round_trips
+from .rss_bench import rss_bench
 from .runtime_bench import Result, consumer_bench, relay_bench
 
 BENCHMARKS = ["relay", "relay-cost", "consumer", "labelling", "latency", "roundtrips",
-              "partners", "funding", "notifications"]
+              "partners", "funding", "notifications", "replay", "rss"]
 
 
 def main() -> None:
@@ -37,6 +39,10 @@ def main() -> None:
     parser.add_argument("--funding-events", type=int, default=10_000)
     parser.add_argument("--funding-commitments", type=int, default=4_000)
     parser.add_argument("--notifications-mails", type=int, default=2_000)
+    parser.add_argument("--replay-events", type=int, default=1_000_000,
+                        help="labelling events partners rebuilds its projection from")
+    parser.add_argument("--rss-labels", type=int, default=300,
+                        help="labels through labelling's API between the two RSS readings")
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="seconds of open-loop load at each rate (100, 200, 400/s)")
     parser.add_argument("--only", choices=BENCHMARKS,
@@ -68,8 +74,14 @@ def main() -> None:
         if "notifications" in wanted:
             results += run(notifications_bench(infra, args.notifications_mails,
                                                        console))
+        if "replay" in wanted:
+            results += run(replay_bench(infra, args.replay_events, console))
+        if "rss" in wanted:
+            results += run(rss_bench(infra, args.rss_labels, console))
     finally:
         infra.close()
+    if not results:  # rss prints its own table (megabytes, not rates)
+        return
     table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")
     for col in ("benchmark", "events", "ours ev/s", "baseline", "baseline ev/s", "ratio",
                 "target"):
