@@ -22,11 +22,13 @@ from .latency_bench import latency_bench
 from .notifications_bench import notifications_bench
 from .partners_bench import partners_bench
 from .relay_cost import relay_cost
+from .replay_bench import replay_bench
 from .roundtrips import count_decision_round_trips
+from .rss_bench import rss_bench
 from .runtime_bench import Result, consumer_bench, relay_bench
 
 BENCHMARKS = ["relay", "relay-cost", "consumer", "labelling", "latency", "roundtrips",
-              "partners", "funding", "notifications", "dashboard"]
+              "partners", "funding", "notifications", "dashboard", "replay", "rss"]
 
 
 def main() -> None:
@@ -39,6 +41,10 @@ def main() -> None:
     parser.add_argument("--funding-commitments", type=int, default=4_000)
     parser.add_argument("--notifications-mails", type=int, default=2_000)
     parser.add_argument("--dashboard-cites", type=int, default=1_000)
+    parser.add_argument("--replay-events", type=int, default=1_000_000,
+                        help="labelling events partners rebuilds its projection from")
+    parser.add_argument("--rss-labels", type=int, default=300,
+                        help="labels through labelling's API between the two RSS readings")
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="seconds of open-loop load at each rate (100, 200, 400/s)")
     parser.add_argument("--only", choices=BENCHMARKS,
@@ -72,8 +78,14 @@ def main() -> None:
                                                        console))
         if "dashboard" in wanted:
             results += run(dashboard_bench(infra, args.dashboard_cites, console))
+        if "replay" in wanted:
+            results += run(replay_bench(infra, args.replay_events, console))
+        if "rss" in wanted:
+            results += run(rss_bench(infra, args.rss_labels, console))
     finally:
         infra.close()
+    if not results:  # rss prints its own table (megabytes, not rates)
+        return
     table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")
     for col in ("benchmark", "events", "ours ev/s", "baseline", "baseline ev/s", "ratio",
                 "target"):

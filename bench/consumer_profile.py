@@ -1,7 +1,8 @@
 """Where a consumer's time goes, per event: the runner alone (no Kafka), on PostgreSQL.
 
 ``ConsumerRunner.process_batch`` is driven with pre-encoded ``TerritoryLabelled`` records
-(the benches' payload, ~2 KB), in batches as the subscriber hands them over, for one of
+(the benches' payload, ~2 KB; with ``--history``, the replay bench's history of every
+kind of label event), in batches as the subscriber hands them over, for one of
 three consumers: ``bench`` (the consumer bench's set-based handler), ``bench1`` (its
 handler of one event at a time) or ``partners`` (the service's own). It prints per event:
 wall time, this process's CPU time, the garbage collections (count and time), and with
@@ -124,8 +125,15 @@ async def profile(args: argparse.Namespace) -> None:
         await run_migrations(definition, settings)
         pool = await create_pool(settings.dsn, settings.db_schema, max_size=4)
         records = []
-        for i in range(args.events + args.batch):  # the first batch warms up
-            rec = encode(Envelope.wrap(territory_labelled(i), sequence=1))
+        if args.history:  # the replay bench's history of labelling.labels
+            from .replay_bench import History
+
+            envelopes = History.generate(args.events + args.batch).events()
+        else:
+            envelopes = (Envelope.wrap(territory_labelled(i), sequence=1)
+                         for i in range(args.events + args.batch))
+        for i, envelope in enumerate(envelopes):  # the first batch warms up
+            rec = encode(envelope)
             records.append(Record(rec.value, list(rec.headers), rec.key,
                                   LABELLING_LABELS.name, i % 3, i))
         runner = ConsumerRunner(definition.consumer, pool, settings.db_schema, NoDeadLetters())
@@ -182,6 +190,9 @@ def main() -> None:
                         help="default | service | freeze | T0,T1,T2 (default: service)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--sql", action="store_true", help="time each statement")
+    parser.add_argument("--history", action="store_true",
+                        help="partners: the replay bench's history (every kind of label "
+                             "event) instead of labels only")
     parser.add_argument("--cprofile", metavar="FILE")
     parser.add_argument("--pause", action="store_true", help="3 s for py-spy to attach")
     args = parser.parse_args()

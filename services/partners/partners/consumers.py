@@ -1,16 +1,18 @@
 """What partners does with labelling's events: open, extend, suspend and close alliances.
 
 Each handler runs in the consuming transaction (``ctx.uow``): its effects, the events it
-emits and the inbox row commit together. Labels are handled a run at a time
-(``handles_many``): opening alliances is what a replayed history is made of. An event that
-breaks a rule (a use case raises a :class:`~cites_runtime.errors.DomainError`) will not
-apply by itself later: the runtime dead-letters it at once with ``<cite_id>: <the rule's
-message>``. Most likely its ``TerritoryLabelled`` is itself a dead letter, or the lead
-collège's kind needs fixing; the operator fixes the cause and replays it (``python -m
-partners dlq replay``).
+emits and the inbox row commit together. Every event is handled a run at a time
+(``handles_many``: a few statements for a run): a replayed history is hundreds of
+thousands of them (``python -m bench --only replay``). An event that breaks a rule (a use
+case raises a :class:`~cites_runtime.errors.DomainError`) will not apply by itself later:
+the runtime dead-letters it at once with ``<cite_id>: <the rule's message>``. Most likely
+its ``TerritoryLabelled`` is itself a dead letter, or the lead collège's kind needs
+fixing; the operator fixes the cause and replays it (``python -m partners dlq replay``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
@@ -22,7 +24,7 @@ from cites_contracts.events.labelling import (
     PerimeterExtended,
     TerritoryLabelled,
 )
-from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
+from cites_runtime.consumer import BatchContext, EventConsumer
 from cites_runtime.logs import get_logger
 
 from . import service
@@ -47,31 +49,11 @@ async def territory_labelled_handler(labels: list[Envelope[TerritoryLabelled]],
                 log.info("alliance already open, label ignored", cite_id=label.data.cite_id)
 
 
-@consumer.handles(PerimeterExtended)
-async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerContext) -> None:
-    await service.extend_perimeter(ctx.uow, event)
-
-
-@consumer.handles(LabelRenewed)
-async def label_renewed_handler(event: LabelRenewed, ctx: HandlerContext) -> None:
-    await service.renew_label(ctx.uow, event)
-
-
-@consumer.handles(LabelSuspended)
-async def label_suspended_handler(event: LabelSuspended, ctx: HandlerContext) -> None:
-    await service.suspend_alliance(ctx.uow, event)
-
-
-@consumer.handles(LabelReinstated)
-async def label_reinstated_handler(event: LabelReinstated, ctx: HandlerContext) -> None:
-    await service.reinstate_alliance(ctx.uow, event)
-
-
-@consumer.handles(LabelWithdrawn)
-async def label_withdrawn_handler(event: LabelWithdrawn, ctx: HandlerContext) -> None:
-    await service.close_alliance(ctx.uow, event)
-
-
-@consumer.handles(LabelExpired)
-async def label_expired_handler(event: LabelExpired, ctx: HandlerContext) -> None:
-    await service.close_alliance(ctx.uow, event)
+@consumer.handles_many(PerimeterExtended, LabelRenewed, LabelSuspended, LabelReinstated,
+                       LabelWithdrawn, LabelExpired)
+async def label_life_handler(events: list[Envelope[Any]], ctx: BatchContext) -> None:
+    """A run of the labels' later events at once (each cité once in a run; ``Any``: the
+    classes above, :data:`~partners.service.LabelLife`): two statements for them all.
+    Should one break a rule, the runtime applies them one at a time."""
+    await service.follow_labels(ctx.uow, [e.data for e in events],
+                                [ctx.cause(e) for e in events])

@@ -56,6 +56,7 @@ __all__ = [
     "designate_chef_de_file",
     "erase_contact",
     "extend_perimeter",
+    "follow_labels",
     "join_alliance",
     "leave_alliance",
     "open_alliance",
@@ -293,41 +294,83 @@ async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True,
     return alliance
 
 
+LabelLife = (PerimeterExtended | LabelRenewed | LabelSuspended | LabelReinstated
+             | LabelWithdrawn | LabelExpired)
+"""What labelling says of a label after it is granted: what :func:`follow_labels` applies."""
+
+
 async def extend_perimeter(uow: UnitOfWork, event: PerimeterExtended) -> None:
     """The alliance's perimeter becomes the extended one (its new schools included)."""
-    await _alliance(uow, event.cite_id, with_members=False)
-    await store.replace_schools(uow.conn, event.cite_id, _schools(event.perimeter.schools))
+    await follow_labels(uow, [event])
 
 
 async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
     """The label runs on to the renewed period's end. Its start stays: a renewal comes up
     to a year before the current period ends, and that period is still in force."""
-    await _alliance(uow, event.cite_id, with_members=False)
-    await store.extend_label(uow.conn, event.cite_id, event.label_period.end)
+    await follow_labels(uow, [event])
 
 
 async def suspend_alliance(uow: UnitOfWork, event: LabelSuspended) -> None:
-    alliance = await _alliance(uow, event.cite_id, with_members=False)
-    if alliance.suspend():
-        await store.set_status(uow.conn, event.cite_id, alliance.status, uow.now)
+    await follow_labels(uow, [event])
 
 
 async def reinstate_alliance(uow: UnitOfWork, event: LabelReinstated) -> None:
-    alliance = await _alliance(uow, event.cite_id, with_members=False)
-    if alliance.reinstate():
-        await store.set_status(uow.conn, event.cite_id, alliance.status, uow.now)
+    await follow_labels(uow, [event])
 
 
 async def close_alliance(uow: UnitOfWork, event: LabelWithdrawn | LabelExpired) -> None:
     """Close the alliance for good; its members stay as its history."""
-    reason = (AllianceClosureReason.LABEL_WITHDRAWN if isinstance(event, LabelWithdrawn)
-              else AllianceClosureReason.LABEL_EXPIRED)
-    alliance = await _alliance(uow, event.cite_id, with_members=False)
-    closed = alliance.close(reason, uow.now)
-    if closed is not None:
-        await store.set_status(uow.conn, event.cite_id, alliance.status, closed.closed_at,
-                               closed.reason)
-        uow.emit(closed)
+    await follow_labels(uow, [event])
+
+
+async def follow_labels(uow: UnitOfWork, events: Sequence[LabelLife],
+                        causes: Sequence[Cause] | None = None) -> None:
+    """What each event does to its cité's alliance, in order, as if one after another, in
+    two statements for them all (a consumer's run, a replayed history): an extension
+    replaces its perimeter, a renewal moves its label's end, a suspension or reinstatement
+    its status (a repeated one changes nothing), a withdrawal or expiry closes it for good
+    (``AllianceClosed``, once; members stay as its history). ``causes``: each event's, for
+    what it emits (default: the unit of work's). An event of a cité without an alliance
+    raises, for them all: the consumer then applies them one at a time and dead-letters
+    that one."""
+    if causes is None:
+        causes = [uow.cause] * len(events)
+    if len({e.cite_id for e in events}) < len(events):
+        # A cité named twice: the second must see what the first did.
+        for event, cause in zip(events, causes, strict=True):
+            await follow_labels(uow, [event], [cause])
+        return
+    # Locked (commands on one alliance serialise): its status is the one that commits.
+    alliances = await store.lock_alliances(uow.conn, [e.cite_id for e in events])
+    for event in events:
+        if event.cite_id not in alliances:
+            raise no_alliance(event.cite_id)
+    changes: list[store.AllianceChange] = []
+    for event, cause in zip(events, causes, strict=True):
+        alliance = alliances[event.cite_id]
+        change = store.AllianceChange(event.cite_id)
+        if isinstance(event, PerimeterExtended):
+            change.schools = _schools(event.perimeter.schools)
+        elif isinstance(event, LabelRenewed):
+            change.label_end = event.label_period.end
+        elif isinstance(event, LabelSuspended):
+            if alliance.suspend():
+                change.status, change.at = alliance.status, uow.now
+        elif isinstance(event, LabelReinstated):
+            if alliance.reinstate():
+                change.status, change.at = alliance.status, uow.now
+        else:
+            closed = alliance.close(AllianceClosureReason.LABEL_WITHDRAWN
+                                    if isinstance(event, LabelWithdrawn)
+                                    else AllianceClosureReason.LABEL_EXPIRED, uow.now)
+            if closed is not None:
+                change.status, change.at, change.reason = (alliance.status, closed.closed_at,
+                                                           closed.reason)
+                uow.emit(closed, cause=cause)
+        if change.changes:
+            changes.append(change)
+    if changes:
+        await store.change_alliances(uow.conn, changes)
 
 
 # --- alliances: members, by operators -----------------------------------------------------

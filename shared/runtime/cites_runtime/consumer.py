@@ -17,12 +17,14 @@ trip per event was ~40% of the bench consumer's time: README, "Benchmarks")::
         await service.open_alliances(ctx.uow, [e.data for e in labels],
                                      [ctx.cause(e) for e in labels])
 
-It gets each run of consecutive events of its type in a batch, in order, no aggregate twice
-in one call (its next event waits for the next call), already past the inbox and the
-positions; what it emits for one of them it emits with ``ctx.emit(event, ...)`` or inside
-``ctx.caused_by(event)``, so that each carries its own cause. Should the call raise, the
-batch is retried (transient) or applied one event at a time, as for ``handles``: the
-handler is then called with one event, and a refused one is dead-lettered alone.
+It gets each run of consecutive events of its types in a batch (one registration for
+several types, ``handles_many(A, B)``, gets their runs whatever the mix), in order, no
+aggregate twice in one call (its next event waits for the next call), already past the
+inbox and the positions; what it emits for one of them it emits with ``ctx.emit(event,
+...)`` or inside ``ctx.caused_by(event)``, so that each carries its own cause. Should the
+call raise, the batch is retried (transient) or applied one event at a time, as for
+``handles``: the handler is then called with one event, and a refused one is
+dead-lettered alone.
 
 The :class:`ConsumerRunner` applies a batch of records in one transaction: the inbox row
 ``(consumer, event_id)`` and the handlers' effects (including events they emit) commit
@@ -342,9 +344,10 @@ class EventConsumer:
     def handles_many(self, *events: type[E]
                      ) -> Callable[[TypedManyHandler[E]], TypedManyHandler[E]]:
         """Run the decorated ``async def apply(events: list[Envelope[E]], ctx:
-        BatchContext)`` for each run of consecutive new events of one of these classes in
-        a batch: in order, each aggregate at most once per call, in the consuming
-        transaction (``ctx.uow``). See the module's documentation."""
+        BatchContext)`` for each run of consecutive new events of these classes in a batch
+        (mixed, when several: one call for ``[A, B, A]``): in order, each aggregate at most
+        once per call, in the consuming transaction (``ctx.uow``). See the module's
+        documentation."""
         def register(fn: TypedManyHandler[E]) -> TypedManyHandler[E]:
             self._claim(events)
 
@@ -766,8 +769,8 @@ class ConsumerRunner:
     async def _run(self, uow: UnitOfWork, todo: list[tuple[UUID, _Item]],
                    by_type: dict[str, int]) -> int:
         """Run the handlers of ``todo`` (new events and tombstones, in order): one call per
-        event, or per run of a set-based handler's events (consecutive, of one class, no
-        aggregate twice). Returns the number applied."""
+        event, or per run of a set-based handler's events (consecutive, of the classes of
+        one registration, no aggregate twice). Returns the number applied."""
         many = self.consumer.many
         handlers = self.consumer.handlers
         i, end = 0, len(todo)
@@ -795,7 +798,7 @@ class ConsumerRunner:
             aggregates = {env.aggregate_id}
             while i < end:
                 _, (rec, following) = todo[i]
-                if (following is None or type(following.data) is not kind
+                if (following is None or many.get(type(following.data)) is not apply_many
                         or following.aggregate_id in aggregates):
                     break
                 run.append(following)

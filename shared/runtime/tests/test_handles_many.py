@@ -235,3 +235,25 @@ async def test_log_lines_of_a_handler_carry_its_event_without_a_bind_per_event(
         source = json.loads(rec.value or b"")
         assert by_event[message]["event_id"] == source["event_id"], message
         assert by_event[message]["correlation_id"] == source["correlation_id"], message
+
+
+mixed = EventConsumer("tally-mixed")
+mixed_calls: list[list[str]] = []
+
+
+@mixed.handles_many(ThingHappened, CardIssued)
+async def things_and_cards(events: list[Envelope[Any]], ctx: BatchContext) -> None:
+    mixed_calls.append([e.aggregate_id for e in events])
+
+
+async def test_a_set_handler_of_several_types_gets_their_run_whatever_the_mix(
+    pool: asyncpg.Pool, migrated: ServiceSettings, dead_letters: DeadLetters,
+) -> None:
+    """One registration for several types (a label's later events: extended, suspended,
+    withdrawn…): a run goes on across them, still ending where an aggregate repeats."""
+    mixed_calls.clear()
+    runner = ConsumerRunner(mixed, pool, migrated.db_schema, dead_letters)
+    await process(runner, [thing("X"), card("c1"), thing("Y"), card("c2"),
+                           thing("X", sequence=2), card("c3")])
+    assert mixed_calls == [["X", "c1", "Y", "c2"], ["X", "c3"]]
+    assert dead_letters.records == []

@@ -3,23 +3,23 @@ commands get and save domain objects; queries answer records for the API to shap
 ``registry`` holds partners and contacts, ``alliances`` the alliances and memberships."""
 
 from .alliances import (
+    AllianceChange,
     AllianceRows,
     NewAlliance,
     Opening,
     alliance_rows,
+    change_alliances,
     chef_de_file_of_open_alliance,
     chefs_de_file_of_open_alliances,
     end_membership,
-    extend_label,
     insert_membership,
     insert_memberships,
     list_alliances,
     load_alliance,
+    lock_alliances,
     memberships_of,
     open_alliances,
-    replace_schools,
     set_roles,
-    set_status,
 )
 from .registry import (
     Reads,
@@ -39,18 +39,19 @@ from .registry import (
 )
 
 __all__ = [
+    "AllianceChange",
     "AllianceRows",
     "NewAlliance",
     "Opening",
     "Reads",
     "Row",
     "alliance_rows",
+    "change_alliances",
     "chef_de_file_of_open_alliance",
     "chefs_de_file_of_open_alliances",
     "contacts_of",
     "end_membership",
     "erase_contact",
-    "extend_label",
     "find_by_identity",
     "get_contact",
     "get_partner",
@@ -61,13 +62,12 @@ __all__ = [
     "list_alliances",
     "list_partners",
     "load_alliance",
+    "lock_alliances",
     "lock_partners",
     "memberships_of",
     "open_alliances",
     "register_college_unless_known",
-    "replace_schools",
     "set_roles",
-    "set_status",
     "update_contact",
     "update_partner",
 ]

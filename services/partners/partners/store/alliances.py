@@ -188,25 +188,59 @@ async def end_membership(conn: Conn, cite_id: str, partner_id: UUID, at: datetim
     )
 
 
-async def set_status(conn: Conn, cite_id: str, status: AllianceStatus, at: datetime,
-                     reason: AllianceClosureReason | None = None) -> None:
+async def lock_alliances(conn: Conn, cite_ids: Sequence[str]) -> dict[str, Alliance]:
+    """The alliances of these cités (those that exist), without their members, locked
+    for the rest of the transaction as :func:`load_alliance` locks one (in the order of
+    their cités)."""
+    rows = await conn.fetch(
+        """SELECT cite_id, departement, status FROM alliances WHERE cite_id = ANY ($1::text[])
+           ORDER BY cite_id FOR UPDATE""", list(cite_ids))
+    return {r["cite_id"]: Alliance(r["cite_id"], r["departement"], AllianceStatus(r["status"]))
+            for r in rows}
+
+
+@dataclass(slots=True)
+class AllianceChange:
+    """What labelling's events change of one alliance (None: unchanged)."""
+
+    cite_id: str
+    schools: list[dict[str, str]] | None = None
+    label_end: date | None = None
+    status: AllianceStatus | None = None
+    at: datetime | None = None
+    """When its status changed."""
+    reason: AllianceClosureReason | None = None
+
+    @property
+    def changes(self) -> bool:
+        return (self.schools, self.label_end, self.status) != (None, None, None)
+
+
+async def change_alliances(conn: Conn, changes: Sequence[AllianceChange]) -> None:
+    """Write each change (one per cité) with one statement. A status comes with when it
+    changed: suspended since then, open (no longer suspended), or closed then for the
+    change's reason."""
     await conn.execute(
-        """UPDATE alliances SET status = $2,
-                  suspended_at = CASE WHEN $2 = 'suspended' THEN $3
-                                      WHEN $2 = 'open' THEN NULL ELSE suspended_at END,
-                  closed_at = CASE WHEN $2 = 'closed' THEN $3 END,
-                  closure_reason = $4
-           WHERE cite_id = $1""",
-        cite_id, status.value, at, reason.value if reason else None,
+        """UPDATE alliances a
+           SET schools = coalesce(k.schools::jsonb, a.schools),
+               label_end = coalesce(k.label_end, a.label_end),
+               status = coalesce(k.status, a.status),
+               suspended_at = CASE WHEN k.status = 'suspended' THEN k.at
+                                   WHEN k.status = 'open' THEN NULL ELSE a.suspended_at END,
+               closed_at = CASE WHEN k.status IS NULL THEN a.closed_at
+                                WHEN k.status = 'closed' THEN k.at END,
+               closure_reason = CASE WHEN k.status IS NULL THEN a.closure_reason
+                                     ELSE k.reason END
+           FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[],
+                       $6::text[]) AS k (cite_id, schools, label_end, status, at, reason)
+           WHERE a.cite_id = k.cite_id""",
+        [c.cite_id for c in changes],
+        [to_json(c.schools).decode() if c.schools is not None else None for c in changes],
+        [c.label_end for c in changes],
+        [c.status.value if c.status else None for c in changes],
+        [c.at for c in changes],
+        [c.reason.value if c.reason else None for c in changes],
     )
-
-
-async def replace_schools(conn: Conn, cite_id: str, schools: list[dict[str, str]]) -> None:
-    await conn.execute("UPDATE alliances SET schools = $2 WHERE cite_id = $1", cite_id, schools)
-
-
-async def extend_label(conn: Conn, cite_id: str, end: date) -> None:
-    await conn.execute("UPDATE alliances SET label_end = $2 WHERE cite_id = $1", cite_id, end)
 
 
 async def chefs_de_file_of_open_alliances(conn: Conn, partners: Sequence[tuple[UUID, str]]
