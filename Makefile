@@ -69,7 +69,7 @@ test: install $(ASYNCAPI_PARSER) jq chromium
 jq:
 	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq)
 
-# The dashboard's browser test (tests/e2e/test_dashboard_e2e.py) drives Debian's Chromium,
+# The dashboard's browser tests (tests/e2e/test_programme_e2e.py and the service's own) drive Debian's Chromium,
 # headless, through Playwright (its own browser builds are not used).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && \
