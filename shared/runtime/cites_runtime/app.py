@@ -34,7 +34,7 @@ from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
 from .relay import OutboxRelay
 from .settings import ServiceSettings
-from .tuning import tune_gc
+from .tuning import GC_THRESHOLDS, tune_gc
 from .uow import Cause, UnitOfWork, civil_date, unit_of_work
 
 __all__ = ["BackgroundJob", "Runtime", "ServiceDefinition", "build_app", "run_migrations"]
@@ -92,6 +92,9 @@ class ServiceDefinition:
     title: str = ""
     version: str = "0.1.0"
     background: Sequence[BackgroundJob] = field(default_factory=list)
+    gc_thresholds: tuple[int, int, int] = GC_THRESHOLDS
+    """The collector's thresholds once started (``cites_runtime.tuning``): batch thresholds
+    by default; ``CPYTHON_GC_THRESHOLDS`` for a service whose work leaves cycles."""
     """Jobs run for the app's lifetime, by every replica (schedulers)."""
 
     def topics(self) -> tuple[Topic, ...]:
@@ -176,7 +179,7 @@ class Runtime(Generic[S]):
             self._spawn(_purge_inbox_forever(self.runner, s), "inbox-purge")
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
-        tune_gc()  # started: what is allocated by now lives as long as the process
+        tune_gc(self.definition.gc_thresholds)  # started: the rest lives as long as the process
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=f"{self.definition.name}:{name}"))
