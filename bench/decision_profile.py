@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import re
 import shutil
 import signal
@@ -35,7 +34,15 @@ from cites_runtime.testing.infra import resolve_infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 from cites_runtime.tuning import run
 
-from .labelling_bench import DECISION, NATIONAL, PIDS, TOKENS, _Connection, _prepare, _server
+from .labelling_bench import (
+    DECISION,
+    NATIONAL,
+    PIDS,
+    _Connection,
+    _prepare,
+    _server,
+    labelling_env,
+)
 from .latency_bench import _cpu
 
 PACKAGES = (
@@ -82,10 +89,7 @@ async def profile(decisions: int, concurrency: int, console: Console) -> None:
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
-    env = {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
-           "LABELLING_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
-           "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400"}
+    env = labelling_env(infra, db, prefix)
     raw = Path(tempfile.mkdtemp()) / "decisions.raw"
     try:
         await run_migrations(definition, LabellingSettings(database_url=db.dsn,

@@ -39,7 +39,7 @@ from cites_runtime.app import run_migrations
 from cites_runtime.testing import delete_topics
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
-from cites_runtime.testing.plugin import drop_db, new_service_db
+from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
 from .runtime_bench import Result
 
@@ -294,6 +294,15 @@ def _pct(values: list[float], q: float) -> float:
 # --- The benchmark --------------------------------------------------------------------------------
 
 
+def labelling_env(infra: Infra, db: ServiceDb, prefix: str) -> dict[str, str]:
+    """``python -m labelling``'s environment in a bench: its schema, the bench's topic
+    prefix and tokens, quiet logs, no expiry check during the run."""
+    return {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
+            "LABELLING_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
+            "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400"}
+
+
 async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency: int = 16
                           ) -> list[Result]:
     """Label ``n`` candidatures over HTTP per round; the bare INSERT endpoint takes ``n``
@@ -301,10 +310,7 @@ async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
-    env = {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
-           "LABELLING_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
-           "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400"}
+    env = labelling_env(infra, db, prefix)
     try:
         from labelling.app import definition
         from labelling.settings import LabellingSettings

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -45,13 +44,13 @@ from .labelling_bench import (
     DECISION,
     NATIONAL,
     PIDS,
-    TOKENS,
     WARM_UP,
     _Connection,
     _pct,
     _prepare,
     _read_labels,
     _server,
+    labelling_env,
 )
 from .runtime_bench import Result, _settings
 
@@ -136,10 +135,7 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
-    env = {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
-           "LABELLING_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
-           "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
-           "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400"}
+    env = labelling_env(infra, db, prefix)
     results: Figures = []
     try:
         from labelling.app import definition
