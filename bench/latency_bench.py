@@ -9,8 +9,10 @@ from when the command was *due*, not from when a client got round to sending it.
 - **labelling**: ``POST /candidatures/{id}/decision`` (label) to ``python -m labelling``
   in its own process (its HTTP, relay and producer in one event loop, as deployed), at
   100, 200 and 400 commands/s; a consumer reads each decision's ``TerritoryLabelled``.
-  Reported: command → event read from Kafka, the HTTP answer, and the event read after
-  the answer (≈ the relay's delay after the commit, plus the consumer's fetch).
+  Reported: command → event read from Kafka, the HTTP answer, the event read after the
+  answer (≈ the relay's delay after the commit, plus the consumer's fetch), and command →
+  the downstream effect committed: the cité's alliance in partners (``python -m partners``
+  beside it on the same topics; its ``alliances`` table read every 5 ms from outside).
 - **relay delay after commit**: in one process, the runtime (pool, relay, producer) and
   units of work each committing one ``TerritoryLabelled`` at the same rates; from the
   commit's return to the broker's acknowledgement (the relay's publisher, timed) and to
@@ -28,6 +30,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from labelling.examples import territory_labelled
 from rich.console import Console
 from rich.table import Table
@@ -38,7 +41,7 @@ from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, make_producer
 from cites_runtime.testing import delete_topics
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
-from cites_runtime.testing.plugin import drop_db, new_service_db
+from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
 from .labelling_bench import (
     DECISION,
@@ -135,17 +138,28 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
+    partners_db = await new_service_db(infra, f"bench_{tag}_partners")
     env = labelling_env(infra, db, prefix)
     results: Figures = []
     try:
         from labelling.app import definition
         from labelling.settings import LabellingSettings
+        from partners.app import definition as partners_definition
+        from partners.settings import PartnersSettings
 
         await run_migrations(definition, LabellingSettings(database_url=db.dsn,
                                                            db_schema=db.schema))
-        port = free_port()
+        await run_migrations(partners_definition, PartnersSettings(
+            database_url=partners_db.dsn, db_schema=partners_db.schema))
+        port, partners_port = free_port(), free_port()
+        partners_env = {
+            "PARTNERS_DATABASE_URL": partners_db.dsn, "PARTNERS_DB_SCHEMA": partners_db.schema,
+            "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            "PARTNERS_TOPIC_PREFIX": prefix, "PARTNERS_TOKENS": env["LABELLING_TOKENS"],
+            "PARTNERS_LOG_LEVEL": "WARNING", "PARTNERS_HTTP_PORT": str(partners_port)}
         async with _server(["-m", "labelling"], {**env, "LABELLING_HTTP_PORT": str(port)},
-                           port, "labelling"):
+                           port, "labelling"), \
+                _server(["-m", "partners"], partners_env, partners_port, "partners"):
             counts = [int(rate * seconds) for rate in RATES]
             console.print(f"latency: preparing {sum(counts) + WARM_UP + SEQUENTIAL:,} "
                           "candidatures under review…")
@@ -172,29 +186,59 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
                 reader = asyncio.create_task(_read_labels(
                     infra.kafka_bootstrap, f"{prefix}labelling.labels", expected, sent_all,
                     arrived, 300))
+                opened: dict[str, float] = {}
+                watcher = asyncio.create_task(_alliances_committed(
+                    partners_db, expected, sent_all, opened, 300))
                 await asyncio.sleep(1.0)  # the reader at the end of the topic
                 await _open_loop(port, ids[start:start + count], rate, run)
                 start += count
                 expected.update(run.cite_of.values())
                 sent_all.set()
                 await reader
+                await watcher
                 to_kafka = [arrived[run.cite_of[c]] - run.due[c] for c in run.due]
+                to_alliance = [opened[run.cite_of[c]] - run.due[c] for c in run.due]
                 http = [run.answered[c] - run.due[c] for c in run.due]
                 after = [arrived[run.cite_of[c]] - run.answered[c] for c in run.due]
                 console.print(
                     f"  labelling at {rate} commands/s open loop ({count:,} commands; the "
                     f"client sent at most {run.late * 1000:.1f} ms late): command → event on "
                     f"Kafka {_quantiles(to_kafka)}; HTTP answer {_quantiles(http)}; event "
-                    f"after the answer {_quantiles(after)}")
+                    f"after the answer {_quantiles(after)}; command → alliance committed in "
+                    f"partners {_quantiles(to_alliance)}")
                 results.append((f"labelling at {rate}/s: command → event on Kafka", count,
                                 to_kafka, "p50 < 15, p99 < 50 at 200/s"))
+                results.append((f"labelling at {rate}/s: command → alliance in partners",
+                                count, to_alliance, ""))
                 results.append((f"labelling at {rate}/s: event after the HTTP answer", count,
                                 after, ""))
                 await asyncio.sleep(1.0)
     finally:
         await drop_db(db)
+        await drop_db(partners_db)
         await delete_topics(infra.kafka_bootstrap, prefix)
     return results
+
+
+async def _alliances_committed(db: ServiceDb, expected: set[str], sent_all: asyncio.Event,
+                               seen: dict[str, float], timeout: float) -> None:
+    """When each cité's alliance became visible in partners' schema, i.e. committed: its
+    ``alliances`` table read every 5 ms (a read on its own connection, outside partners'
+    process), until every cité of ``expected`` is seen once ``sent_all`` is set."""
+    conn = await asyncpg.connect(db.dsn, server_settings={"search_path": db.schema})
+    try:
+        deadline = time.monotonic() + timeout
+        while not (sent_all.is_set() and expected <= seen.keys()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(expected - seen.keys())} alliances never opened")
+            rows = await conn.fetch("SELECT cite_id FROM alliances "
+                                    "WHERE NOT (cite_id = ANY($1::text[]))", list(seen))
+            now = time.perf_counter()
+            for row in rows:
+                seen[row["cite_id"]] = now
+            await asyncio.sleep(0.005)
+    finally:
+        await conn.close()
 
 
 class _TimedPublisher(AiokafkaPublisher):
