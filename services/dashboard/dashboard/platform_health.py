@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 
 import httpx
 import yaml
@@ -74,7 +75,7 @@ class Health(BaseModel):
 def consumer_groups(document: str = str(DOCUMENT)) -> dict[str, list[str]]:
     """Each consumer group → the topics it reads, from the AsyncAPI document's receive
     operations."""
-    doc = yaml.safe_load(open(document, encoding="utf-8"))  # noqa: SIM115 - read at once
+    doc = yaml.safe_load(Path(document).read_text(encoding="utf-8"))
     channels = doc.get("channels", {})
     groups: dict[str, set[str]] = {}
     for op in doc.get("operations", {}).values():
