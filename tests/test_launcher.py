@@ -217,12 +217,9 @@ ctypes.CDLL(None).pthread_exit(None)  # the leader exits; its thread lives on wi
 """
 
 
-def test_a_process_is_gone_only_when_its_last_thread_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A killed sink whose main thread is a zombie may still hold its port through another
-    thread (CI once saw `up` find the port taken right after stopping a wedged sink): the
-    launcher must not call it gone, nor the port free, until every thread has exited."""
+@pytest.fixture
+def launcher_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """deploy/local/launcher.py imported as a module, to call its functions."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("launcher", LAUNCHER)
@@ -230,6 +227,37 @@ def test_a_process_is_gone_only_when_its_last_thread_is(
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "launcher", module)  # its dataclasses look themselves up
     spec.loader.exec_module(module)
+    return module
+
+
+def test_kafka_storage_formats_with_a_cluster_id_starting_with_a_dash(
+    infra: dict[str, str], launcher_module: Any, tmp_path: Path
+) -> None:
+    """URL-safe base64 of a random UUID starts with `-` one time in 64; the storage tool
+    must take such an id as the option's value, not as an option of its own."""
+    cfg = launcher_module.Config(tmp_path, 1, 2, 3, 4)  # ports only fill the properties
+    props = tmp_path / "server.properties"
+    props.write_text(launcher_module.kafka_properties(cfg))
+    libs = launcher_module.Config.from_env().kafka / "libs"  # fetched by `up` (the fixture)
+    cluster_id = "-" + launcher_module.new_cluster_id()[1:]
+    launcher_module.format_storage(launcher_module.kafka_java(cfg, libs), props, cluster_id)
+    meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}" in meta.splitlines()
+
+
+def test_new_cluster_ids_never_start_with_a_dash(launcher_module: Any) -> None:
+    ids = {launcher_module.new_cluster_id() for _ in range(2_000)}
+    assert len(ids) == 2_000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_a_process_is_gone_only_when_its_last_thread_is(
+    tmp_path: Path, launcher_module: Any
+) -> None:
+    """A killed sink whose main thread is a zombie may still hold its port through another
+    thread (CI once saw `up` find the port taken right after stopping a wedged sink): the
+    launcher must not call it gone, nor the port free, until every thread has exited."""
+    module = launcher_module
 
     script = tmp_path / "zombie_leader.py"
     script.write_text(ZOMBIE_LEADER)

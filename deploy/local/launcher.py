@@ -353,6 +353,30 @@ def kafka_properties(cfg: Config) -> str:
     )
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id as Kafka's ``Uuid.randomUuid()`` makes one: URL-safe base64
+    of 16 random bytes, never starting with ``-`` (which command lines take for an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def kafka_java(cfg: Config, libs: Path) -> list[str]:
+    """The JVM command line, up to the main class, that runs Kafka's tools and server."""
+    java = ["java", *KAFKA_JVM.split(), f"-Dlog4j2.configurationFile={LOG4J2}"]
+    return [*java, f"-Dkafka.logs.dir={cfg.kafka}", "-cp", f"{libs}/*"]
+
+
+def format_storage(java: list[str], props: Path, cluster_id: str) -> None:
+    """Format the log directories of ``props`` for ``cluster_id``. The id is given as
+    ``--cluster-id=ID``: any id, even one starting with ``-``, stays the option's value."""
+    say(f"formatting Kafka storage (cluster id {cluster_id}) ...")
+    fmt = [STORAGE_MAIN, "format", f"--cluster-id={cluster_id}", "-c", str(props),
+           "--ignore-formatted"]
+    run([*java, *fmt], what="kafka storage format")
+
+
 def kafka_up(cfg: Config) -> str:
     pidfile, logfile = cfg.kafka / "kafka.pid", cfg.kafka / "kafka.log"
     if (pid := read_pid(pidfile, KAFKA_MAIN)) is not None:
@@ -365,13 +389,9 @@ def kafka_up(cfg: Config) -> str:
     libs = ensure_jars(cfg)
     props = cfg.kafka / "server.properties"
     props.write_text(kafka_properties(cfg))
-    java = ["java", *KAFKA_JVM.split(), f"-Dlog4j2.configurationFile={LOG4J2}"]
-    java += [f"-Dkafka.logs.dir={cfg.kafka}", "-cp", f"{libs}/*"]
+    java = kafka_java(cfg, libs)
     if not (cfg.kafka / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        say(f"formatting Kafka storage (cluster id {cluster_id}) ...")
-        fmt = [STORAGE_MAIN, "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"]
-        run([*java, *fmt], what="kafka storage format")
+        format_storage(java, props, new_cluster_id())
     pid = spawn([*java, KAFKA_MAIN, str(props)], logfile, pidfile, cfg.kafka)
     wait_kafka(cfg, pid, logfile, create_topic=True)
     return f"started (pid {pid})"
