@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from .envelope import Envelope, Event, EventSpec, envelope_model, registry
 
 __all__ = [
+    "MAX_HEADERS",
+    "MAX_HEADER_BYTES",
+    "BadHeaders",
     "DecodeError",
     "EncodedRecord",
     "InvalidEnvelope",
@@ -26,6 +29,7 @@ __all__ = [
     "UnknownEvent",
     "decode",
     "encode",
+    "header_problem",
     "headers_dict",
     "version_header",
 ]
@@ -79,6 +83,41 @@ class InvalidPayload(DecodeError):
     """The envelope is fine but ``data`` breaks the event's contract."""
 
     reason = "invalid-payload"
+
+
+class BadHeaders(DecodeError):
+    """The record's headers break the wire rules (:func:`header_problem`)."""
+
+    reason = "bad-header"
+
+
+MAX_HEADERS = 32
+"""Headers a record may carry: ours carry five; room for a producer's tracing and tags."""
+MAX_HEADER_BYTES = 8192
+"""Bytes a header's value may have: W3C ``baggage``, the largest header of ours or of
+tracing, is at most 8,192."""
+
+
+def header_problem(headers: Headers) -> str | None:
+    """What breaks the wire rules in a record's headers, or None: at most
+    :data:`MAX_HEADERS` headers, each with a value of UTF-8 text of at most
+    :data:`MAX_HEADER_BYTES` bytes. (A header name is always text: the client library
+    decodes it.) Our producers keep these rules; a record that breaks them was written by
+    something else, and its headers cannot be trusted or carried along."""
+    if len(headers) > MAX_HEADERS:
+        return f"{len(headers)} headers: more than the {MAX_HEADERS} a record may carry"
+    for name, raw in headers:
+        shown = _quote(name)
+        if raw is None:
+            return f"header {shown} has no value"
+        if len(raw) > MAX_HEADER_BYTES:
+            return (f"header {shown} is {len(raw)} bytes: more than the {MAX_HEADER_BYTES} "
+                    "a header may have")
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"header {shown} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return None
 
 
 def encode(envelope: Envelope[Event], *, traceparent: str | None = None) -> EncodedRecord:

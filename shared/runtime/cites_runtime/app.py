@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,12 +18,15 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER, KafkaAckableMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from cites_contracts import Topic
 
@@ -30,6 +34,7 @@ from . import http
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
 from .db import create_pool
 from .kafka import AiokafkaPublisher, Publisher, make_producer, provision
+from .liveness import Heartbeat, consumer_problem, loop_problem
 from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
 from .relay import OutboxRelay
@@ -48,6 +53,9 @@ BackgroundJob = Callable[["Runtime[Any]"], Awaitable[None]]
 
 RETRY_AFTER_FAILURE_S = 30.0
 
+BATCH_FAILURES = Counter("consumer_batch_failures_total", "Batches stopped before their end "
+                         "by a defect, not a record: rewound, fetched again", ["consumer"])
+
 
 def periodic(name: str, work: Callable[[Runtime[Any]], Awaitable[object]],
              interval_s: Callable[[Any], float], *, drain: bool = False) -> BackgroundJob:
@@ -61,8 +69,11 @@ def periodic(name: str, work: Callable[[Runtime[Any]], Awaitable[object]],
     takes some, the next round starts at once (not logged), and the interval is only the
     wait of an empty queue."""
     async def job(runtime: Runtime[Any]) -> None:
+        beat = runtime.heartbeat(name, every=interval_s(runtime.settings))
         while True:
             interval = interval_s(runtime.settings)
+            beat.every = interval
+            beat.beat()
             try:
                 result = await work(runtime)
                 if result and drain:
@@ -120,7 +131,10 @@ class Runtime(Generic[S]):
         self.broker: KafkaBroker | None = None
         self.relay: OutboxRelay | None = None
         self.runner: ConsumerRunner | None = None
+        self.subscriber: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.heartbeats: dict[str, Heartbeat] = {}
+        """The loops' heartbeats by task name (``relay``, each job's), for liveness."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -164,6 +178,7 @@ class Runtime(Generic[S]):
                 nudge_topics=[t for t in self.definition.produces if t.personal_data],
                 nudge_every=s.relay_roll_nudge_s,
             )
+            self.heartbeats["relay"] = self.relay.heartbeat
             self._spawn(self.relay.run(), "relay")
         consumer = self.definition.consumer
         if consumer is not None and s.consumers_enabled:
@@ -173,8 +188,9 @@ class Runtime(Generic[S]):
                                          max_event_bytes=s.event_max_bytes,
                                          retry_budget_s=s.consumer_max_poll_interval_s / 2,
                                          clock=s.clock, zone=s.zone)
-            self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers, logger=None)
-            subscribe(self.broker, self.runner, s)
+            self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers,
+                                                logger=_faststream_logger())
+            self.subscriber = subscribe(self.broker, self.runner, s)
             await self.broker.start()
             self._spawn(_purge_inbox_forever(self.runner, s), "inbox-purge")
         for job in self.definition.background:
@@ -182,7 +198,31 @@ class Runtime(Generic[S]):
         tune_gc(self.definition.gc_thresholds)  # started: the rest lives as long as the process
 
     def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=f"{self.definition.name}:{name}"))
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    def heartbeat(self, name: str, *, every: float | None = None) -> Heartbeat:
+        """The heartbeat of the loop running as task ``name`` (a background job calls it
+        once, then beats each round): liveness fails when it stops beating."""
+        beat = self.heartbeats[name] = Heartbeat(every=every)
+        return beat
+
+    async def liveness(self) -> tuple[bool, dict[str, str]]:
+        """(live, problems): a loop of this process died or stopped making progress while
+        work waits (``liveness_window_s``); see :mod:`cites_runtime.liveness`."""
+        window = self.settings.liveness_window_s
+        problems: dict[str, str] = {}
+        for task in self._tasks:
+            name = task.get_name()
+            problem = loop_problem(name, task, self.heartbeats.get(name), window)
+            if problem is not None:
+                problems[name] = problem
+        if self.runner is not None and self.subscriber is not None:
+            problem = await consumer_problem(
+                "consumer", getattr(self.subscriber, "tasks", ()), self.subscriber.consumer,
+                self.runner.heartbeat, window)
+            if problem is not None:
+                problems["consumer"] = problem
+        return not problems, problems
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -263,26 +303,71 @@ async def _purge_inbox_forever(runner: ConsumerRunner, s: ServiceSettings,
         await asyncio.sleep(every)
 
 
-def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -> None:
-    """Bind the runner to a FastStream batch subscriber that commits after effects."""
+def _faststream_logger() -> logging.Logger:
+    """FastStream's own log (a handler's exception, a subscriber that cannot start): its
+    warnings and errors, not its line per message."""
+    logger = logging.getLogger("faststream")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -> Any:
+    """Bind the runner to a FastStream batch subscriber that commits after effects.
+    Returns the subscriber (its poll loop's tasks and client are what liveness watches).
+
+    Nothing of a record is read before the runner: our parser hands FastStream the batch
+    as it came (its own decodes every header and would fail on bytes that are not
+    UTF-8), and the runner dead-letters whatever it cannot accept. A batch is committed
+    record by record position (each partition's last offset + 1), only once the runner
+    returned; whatever stops it before — the runner's :class:`GiveBack`, a defect, a
+    cancellation, anywhere between the poll and the commit — rewinds it, so its records
+    come again and none is passed over (the next batch's commit would pass it)."""
     consumer = runner.consumer
+    beat = runner.heartbeat
 
     async def consume(msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        batch = list(records) if isinstance(records, list | tuple) else [records]
+        batch = _records(msg.raw_message)
         try:
             await runner.process_batch(batch)
         except GiveBack as exc:
-            _rewind(msg, batch)  # polled again at once: the group keeps this replica
+            _rewind(msg.consumer, batch)  # polled again at once: the group keeps this replica
             log.warning("batch given back to be fetched again", reason=str(exc),
                         records=len(batch))
             return
-        except BaseException:
-            _rewind(msg, batch)  # none of this batch counts as consumed
-            raise
-        await msg.ack()  # commits offsets: only now are the records done
+        client = subscriber.consumer
+        if client is not None:  # None: the in-memory test broker, which keeps no offsets
+            await client.commit(_next_offsets(batch))
+        beat.succeeded()
 
-    broker.subscriber(
+    async def parse(records: Any) -> KafkaMessage:
+        """The batch as FastStream's message, nothing of it decoded: cannot fail."""
+        batch = _records(records)
+        return KafkaAckableMessage(
+            raw_message=tuple(batch), body=b"", consumer=subscriber.consumer or FAKE_CONSUMER,
+            message_id=(f"{batch[0].topic}-{batch[0].partition}-{batch[0].offset}"
+                        if batch else "empty"))
+
+    class RewindOnFailure(BaseMiddleware):  # type: ignore[misc]
+        """Whatever escapes the handling of a batch rewinds it, and is said loudly."""
+
+        async def after_processed(self, exc_type: type[BaseException] | None = None,
+                                  exc_val: BaseException | None = None,
+                                  exc_tb: Any = None) -> bool | None:
+            if exc_val is None:
+                return False
+            batch = _records(self.msg)
+            _rewind(subscriber.consumer or FAKE_CONSUMER, batch)
+            if not isinstance(exc_val, asyncio.CancelledError):
+                beat.failed(exc_val)
+                BATCH_FAILURES.labels(consumer.name).inc()
+                log.error("batch not consumed, rewound to be fetched again",
+                          consumer=consumer.name, records=len(batch), error=repr(exc_val),
+                          exc_info=exc_val)
+            return False
+
+    # A router carries the middleware: batch subscribers take none of their own.
+    router = KafkaRouter(middlewares=[RewindOnFailure])
+    subscriber = router.subscriber(
         *[s.topic(t) for t in consumer.topics],
         group_id=s.topic(consumer.name),
         batch=True,
@@ -290,23 +375,39 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         max_poll_interval_ms=int(s.consumer_max_poll_interval_s * 1000),
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        parser=parse,
         decoder=_raw_body,
         title=f"{consumer.name} consumer",
-    )(consume)
+    )
+    subscriber(consume)
+    broker.include_router(router)
+    return subscriber
 
 
-def _rewind(msg: Any, batch: list[Any]) -> None:
+def _records(raw: Any) -> list[Any]:
+    return list(raw) if isinstance(raw, list | tuple) else [raw]
+
+
+def _next_offsets(batch: list[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
+    """What to commit for a batch done: each partition's last offset + 1."""
+    last: dict[TopicPartition, int] = {}
+    for rec in batch:
+        tp = TopicPartition(rec.topic, rec.partition)
+        last[tp] = max(rec.offset, last.get(tp, rec.offset))
+    return {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last.items()}
+
+
+def _rewind(client: Any, batch: list[Any]) -> None:
     """Seek each partition of an unfinished batch back to its first record, so the next
-    fetch delivers the batch again. (FastStream's ``nack`` does this for a tuple but fails
-    on a list, and its AttributeError would replace the reason the batch stopped — a
-    cancellation among them.) Never raises: the batch's own failure is what matters."""
+    fetch delivers the batch again. Never raises: the batch's own failure is what
+    matters."""
     earliest: dict[TopicPartition, int] = {}
     for rec in batch:
         tp = TopicPartition(rec.topic, rec.partition)
         earliest[tp] = min(rec.offset, earliest.get(tp, rec.offset))
     for tp, offset in earliest.items():
         try:
-            msg.consumer.seek(tp, offset)
+            client.seek(tp, offset)
         except Exception as exc:  # e.g. the partition was revoked meanwhile: fine
             log.warning("could not rewind", topic=tp.topic, partition=tp.partition,
                         error=repr(exc))
@@ -355,8 +456,12 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     http.install(app)
 
     @app.get("/health/live", tags=["health"])
-    async def live() -> dict[str, str]:
-        return {"status": "ok"}
+    async def live() -> JSONResponse:
+        """200 while every loop of the process turns; 503 naming the ones that died or
+        stopped making progress while work waits (restart the process)."""
+        ok, problems = await runtime.liveness()
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": problems},
+                            status_code=200 if ok else 503)
 
     @app.get("/health/ready", tags=["health"])
     async def ready() -> JSONResponse:

@@ -72,6 +72,7 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from prometheus_client import Counter, Histogram
 
 from cites_contracts import (
@@ -84,12 +85,19 @@ from cites_contracts import (
     dlq_topic,
     registry,
 )
-from cites_contracts.codec import version_header
+from cites_contracts.codec import (
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+    BadHeaders,
+    header_problem,
+    version_header,
+)
 from cites_contracts.topics import ROLL_KEY, dead_letter_topics
 
 from .db import Conn, unstorable_text
 from .errors import DomainError
 from .kafka import OutboundRecord, Publisher
+from .liveness import Heartbeat
 from .logs import CURRENT_EVENT, get_logger
 from .retry import Backoff, is_transient
 from .uow import Cause, Clock, UnitOfWork, outbox_channel, utc_now
@@ -307,6 +315,29 @@ def _header_value(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
+_LETTER_KEY_BYTES = 4096
+"""The most of a record's key its dead letter keeps (aggregate ids are far shorter)."""
+_LETTER_REFUSALS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+"""What the broker or the producer refuses for a letter's size, for good."""
+
+
+def _kept_headers(headers: Sequence[tuple[str, bytes | None]]
+                  ) -> tuple[list[tuple[str, bytes]], int]:
+    """The record's headers a dead letter keeps — each that keeps the wire rules
+    (``header_problem``), up to their number, none of ``dlq.*`` — and how many it does not."""
+    kept: list[tuple[str, bytes]] = []
+    withheld = 0
+    for name, raw in headers:
+        if name.startswith("dlq."):
+            continue
+        if (raw is None or len(raw) > MAX_HEADER_BYTES or len(kept) >= MAX_HEADERS
+                or header_problem([(name, raw)]) is not None):
+            withheld += 1
+            continue
+        kept.append((name, raw))
+    return kept, withheld
+
+
 def _known_elsewhere(event_type: str | None, handled: frozenset[str]) -> bool:
     """A type the contracts declare (in some version) that this consumer handles in none."""
     return (event_type is not None and event_type not in handled
@@ -472,6 +503,9 @@ class ConsumerRunner:
         self._clock, self._zone = clock, zone
         self.stale = 0
         """Events skipped as stale by this runner so far."""
+        self.heartbeat = Heartbeat()
+        """Busy while a batch is applied, beating as its handlers run and its retries
+        wait (liveness: a batch without progress)."""
         read = consumer.declared_topics
         self._compacted = frozenset(topic_prefix + t.name for t in read if compacted(t))
         """Where a null value is a tombstone (a key erased), not a broken record."""
@@ -487,6 +521,7 @@ class ConsumerRunner:
     async def _pause(self, backoff: Backoff) -> None:
         """Wait before a transient retry, or give the batch back if its budget is spent."""
         delay = backoff.next_delay()
+        self.heartbeat.beat()
         if time.monotonic() + delay > self._deadline:
             REWOUND.labels(self.name).inc()
             raise GiveBack(f"{self.name}: still failing after {self.retry_budget_s:.0f} s")
@@ -503,6 +538,14 @@ class ConsumerRunner:
         event at a time.
         """
         started = time.perf_counter()
+        self.heartbeat.busy()
+        try:
+            await self._process(records)
+        finally:
+            self.heartbeat.idle()
+        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _process(self, records: Sequence[RawRecord]) -> None:
         self._deadline = time.monotonic() + self.retry_budget_s
         items: list[_Item] = []
         dead: list[_Dead] = []
@@ -523,6 +566,9 @@ class ConsumerRunner:
                     await asyncio.sleep(0)  # let the applying transaction's I/O progress
                 # Whatever a record carries, it ends applied, ignored or dead-lettered:
                 # an exception escaping here would stop every partition of the batch.
+                if (problem := header_problem(rec.headers)) is not None:
+                    dead.append(_Dead(rec, BadHeaders.reason, problem, 0))
+                    continue
                 if rec.value is None and rec.topic in self._compacted:
                     # A tombstone: the producer erased this key. Applied by the topic's
                     # tombstone handler, if any; a roll nudge (ROLL_KEY) erases no one.
@@ -537,8 +583,9 @@ class ConsumerRunner:
                     items.append((rec, None))
                     chunk.append((rec, None))
                     continue
-                if rec.value is not None and len(rec.value) > self.max_event_bytes:
-                    dead.append(_Dead(rec, "too-large", f"{len(rec.value)} bytes: more than "
+                size = len(rec.value or b"") + len(rec.key or b"")
+                if size > self.max_event_bytes:
+                    dead.append(_Dead(rec, "too-large", f"{size} bytes: more than "
                                       f"the {self.max_event_bytes} an event may have", 0))
                     continue
                 try:
@@ -598,7 +645,6 @@ class ConsumerRunner:
         else:
             await decoder
         await self._dead_letter(dead)
-        BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     async def replay(self, record: RawRecord) -> str:
         """Apply one dead letter again (inbox and positions still apply). Returns
@@ -774,7 +820,9 @@ class ConsumerRunner:
         many = self.consumer.many
         handlers = self.consumer.handlers
         i, end = 0, len(todo)
+        beat = self.heartbeat
         while i < end:
+            beat.beat()
             ident, (rec, env) = todo[i]
             i += 1
             if env is None:
@@ -895,47 +943,62 @@ class ConsumerRunner:
         return int(status.split()[-1])
 
     # -- dead letters ---------------------------------------------------------------
+    def _letter(self, d: _Dead, now: str) -> OutboundRecord:
+        """The dead letter of ``d``: what may be read of the record, bounded so that a
+        letter always fits where its record did not, with the reason and the origin."""
+        rec = d.record
+        personal = rec.topic in self._personal
+        value = rec.value or b""
+        key = rec.key or b""
+        kept, withheld = _kept_headers(rec.headers)
+        return OutboundRecord(
+            topic=self.dlq_topic,
+            key=key[:_LETTER_KEY_BYTES],
+            # A personal-data record's value stays where erasure reaches it (its
+            # compacted topic, at the origin offset), not on the kept dead letters.
+            value=b"" if personal else value[:self.max_event_bytes],
+            headers=[
+                *([("dlq.value_withheld", b"personal data: read it at its origin")]
+                  if personal else []),
+                # A tombstone's letter: its empty value is the null, not a withheld one.
+                *([("dlq.tombstone", b"true")] if rec.value is None
+                  and rec.topic in self._tombstones else []),
+                *kept,
+                *([("dlq.headers_withheld", f"{withheld} header(s) of the record not kept: "
+                    "they break the wire rules".encode())] if withheld else []),
+                *([("dlq.truncated_from", str(len(value)).encode())]
+                  if len(value) > self.max_event_bytes and not personal else []),
+                *([("dlq.key_truncated_from", str(len(key)).encode())]
+                  if len(key) > _LETTER_KEY_BYTES else []),
+                ("dlq.reason", _header_value(d.reason)),
+                ("dlq.error", _header_value(d.error[:4000])),
+                ("dlq.consumer", self.name.encode()),
+                ("dlq.original_topic", rec.topic.encode()),
+                ("dlq.original_partition", str(rec.partition).encode()),
+                ("dlq.original_offset", str(rec.offset).encode()),
+                ("dlq.failed_at", now.encode()),
+                ("dlq.attempts", str(d.attempts).encode()),
+            ],
+        )
+
     async def _dead_letter(self, dead: list[_Dead]) -> None:
         if not dead:
             return
         now = datetime.now(UTC).isoformat()
-        records = [
-            OutboundRecord(
-                topic=self.dlq_topic,
-                key=d.record.key or b"",
-                # A letter must fit where its record did not: it keeps what may be read.
-                # A personal-data record's value stays where erasure reaches it (its
-                # compacted topic, at the origin offset), not on the kept dead letters.
-                value=b"" if d.record.topic in self._personal
-                else (d.record.value or b"")[:self.max_event_bytes],
-                headers=[
-                    *([("dlq.value_withheld", b"personal data: read it at its origin")]
-                      if d.record.topic in self._personal else []),
-                    # A tombstone's letter: its empty value is the null, not a withheld one.
-                    *([("dlq.tombstone", b"true")] if d.record.value is None
-                      and d.record.topic in self._tombstones else []),
-                    *[(k, b"" if v is None else v) for k, v in d.record.headers
-                      if not k.startswith("dlq.")],
-                    *([("dlq.truncated_from", str(len(d.record.value)).encode())]
-                      if d.record.value and len(d.record.value) > self.max_event_bytes
-                      else []),
-                    ("dlq.reason", _header_value(d.reason)),
-                    ("dlq.error", _header_value(d.error[:4000])),
-                    ("dlq.consumer", self.name.encode()),
-                    ("dlq.original_topic", d.record.topic.encode()),
-                    ("dlq.original_partition", str(d.record.partition).encode()),
-                    ("dlq.original_offset", str(d.record.offset).encode()),
-                    ("dlq.failed_at", now.encode()),
-                    ("dlq.attempts", str(d.attempts).encode()),
-                ],
-            )
-            for d in dead
-        ]
+        records = [self._letter(d, now) for d in dead]
         backoff = self._new_backoff()
         while True:
             try:
                 await self.dead_letters.publish_batch(records)
                 break
+            except _LETTER_REFUSALS as exc:
+                # Never retried for ever: what may be read of the records goes, the rest
+                # of each letter (reason, origin, headers) stays.
+                log.error("dead letters refused by the broker, sent without their values",
+                          consumer=self.name, error=repr(exc))
+                records = [r._replace(value=b"", headers=[
+                    *r.headers, ("dlq.value_dropped", _header_value(repr(exc)[:500]))])
+                    for r in records]
             except Exception as exc:
                 # Never move past a record whose dead letter is not safely stored.
                 RETRIES.labels(self.name, "dead-letter").inc()

@@ -35,6 +35,7 @@ from cites_contracts.topics import ROLL_KEY, ROLL_NUDGE_S
 
 from .db import Conn, quote_ident
 from .kafka import OutboundRecord, Publisher
+from .liveness import Heartbeat
 from .logs import get_logger
 from .retry import Backoff, is_transient
 from .uow import outbox_channel
@@ -130,6 +131,9 @@ class OutboxRelay:
         self.advanced_at = time.monotonic()
         """When the relay last marked rows published (monotonic clock)."""
         self._wake = asyncio.Event()
+        self.heartbeat = Heartbeat(every=poll_interval)
+        """Beats as the relay's loop turns — a pass, a batch marked, a wait, a retry — at
+        least every poll interval (liveness)."""
 
     # -- one pass -----------------------------------------------------------------
     async def publish_pending(self, conn: Conn, mark_conn: Conn | None = None) -> int:
@@ -298,6 +302,7 @@ class OutboxRelay:
         await conn.execute(self._mark_keep if self.keeps_published else self._mark_drop, ids)
         self.published += len(ids)
         self.advanced_at = time.monotonic()
+        self.heartbeat.beat()
         PUBLISHED.labels(self.schema).inc(len(ids))
 
     async def nudge(self) -> None:
@@ -340,6 +345,7 @@ class OutboxRelay:
         """Run forever: wait for leadership, then drain on NOTIFY or every poll interval."""
         backoff = Backoff()
         while True:
+            self.heartbeat.beat()
             try:
                 await self._lead()
                 backoff.reset()
@@ -377,6 +383,7 @@ class OutboxRelay:
             while not await conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"
             ):
+                self.heartbeat.beat()  # a standby is live too
                 await asyncio.sleep(self.poll_interval)
             mark_conn = await self._connect()
             self._set_leader(True)
@@ -385,6 +392,7 @@ class OutboxRelay:
             last_purge = last_metrics = last_nudge = 0.0
             broker_backoff = Backoff()
             while True:
+                self.heartbeat.beat()
                 self._wake.clear()
                 try:
                     await self._publish(conn, mark_conn)
@@ -438,6 +446,7 @@ class OutboxRelay:
         deadline = loop.time() + self.poll_interval
         delay = 0.001
         while True:
+            self.heartbeat.beat()
             left = deadline - loop.time()
             if self.waits_on is not None:
                 left = min(left, delay)

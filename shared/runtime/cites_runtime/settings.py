@@ -138,6 +138,10 @@ class ServiceSettings(BaseSettings):
     # redelivery of their events (stale), so nothing is applied twice after the purge.
     inbox_retention_hours: float = Field(168.0, gt=0)
 
+    # /health/live fails when a loop of the process (consumer, relay, a background job)
+    # died, or made no progress for this long while work waited (a wedged batch).
+    liveness_window_s: float = Field(60.0, gt=0)
+
     migrate_on_start: bool = False
 
     # Civil dates of the programme (label periods, budget years) are those of Paris.

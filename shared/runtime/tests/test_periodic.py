@@ -11,6 +11,7 @@ import pytest
 
 from cites_runtime import app
 from cites_runtime.app import periodic
+from cites_runtime.liveness import Heartbeat
 
 
 def _rounds(results: list[Any]) -> tuple[list[int], Any]:
@@ -28,7 +29,8 @@ def _rounds(results: list[Any]) -> tuple[list[int], Any]:
 
 
 async def _run_for(job: Any, seconds: float) -> None:
-    task = asyncio.create_task(job(SimpleNamespace(settings=None)))
+    runtime = SimpleNamespace(settings=None, heartbeat=lambda name, every: Heartbeat(every=every))
+    task = asyncio.create_task(job(runtime))
     await asyncio.sleep(seconds)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

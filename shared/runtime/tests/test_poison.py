@@ -121,7 +121,9 @@ K = b"hostile"  # the key of the hostile record's aggregate
 
 # (id, value, headers, key, outcome): outcome is "applied", "ignored" or a dlq.reason.
 CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
-    # -- headers are hints: whatever they say, a good body is applied ----------------
+    # -- headers that keep the wire rules are hints: whatever they say, a good body is
+    # applied; headers that break them (not UTF-8, no value, too many, too large) make the
+    # record a dead letter ("bad-header"), its body unread ----------------------------
     ("version-superscript-two", HOSTILE_VALUE,
      replace_headers(GOOD_HEADERS, version="²".encode()), K, APPLIED),
     ("version-5000-digits", HOSTILE_VALUE,
@@ -135,15 +137,18 @@ CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
     ("version-arabic-indic-digit", HOSTILE_VALUE,
      replace_headers(GOOD_HEADERS, version="١".encode()), K, APPLIED),
     ("version-not-utf8", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, version=b"\xff\xfe"), K, APPLIED),
+     replace_headers(GOOD_HEADERS, version=b"\xff\xfe"), K, "bad-header"),
     ("type-not-utf8", HOSTILE_VALUE,
-     replace_headers(GOOD_HEADERS, type=b"\xff\xfe\xc0testapp"), K, APPLIED),
+     replace_headers(GOOD_HEADERS, type=b"\xff\xfe\xc0testapp"), K, "bad-header"),
     ("header-values-null", HOSTILE_VALUE,
      [*replace_headers(GOOD_HEADERS, type=None, version=None), ("traceparent", None)],
-     K, APPLIED),
+     K, "bad-header"),
     ("headers-repeated", HOSTILE_VALUE,
-     [("version", b"\xc2\xb2"), ("type", b"\xff"), *GOOD_HEADERS, ("version", b"9" * 5000)],
-     K, APPLIED),
+     [("version", b"\xc2\xb2"), ("type", "²".encode()), *GOOD_HEADERS,
+      ("version", b"9" * 5000)], K, APPLIED),
+    ("headers-too-many", HOSTILE_VALUE, [*GOOD_HEADERS, *[("x", b"")] * 40], K, "bad-header"),
+    ("header-too-large", HOSTILE_VALUE, [*GOOD_HEADERS, ("baggage", b"k=" + b"v" * 9000)], K,
+     "bad-header"),
     ("headers-missing", HOSTILE_VALUE, [], K, APPLIED),
     # -- the key must be the aggregate's id: else its order with its aggregate is lost --
     ("key-none", HOSTILE_VALUE, GOOD_HEADERS, None, "wrong-key"),
@@ -166,7 +171,7 @@ CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
     ("tombstone", None, GOOD_HEADERS, b"k", "malformed"),
     ("tombstone-no-key-no-headers", None, [], None, "malformed"),
     ("tombstone-null-headers", None, [("type", None), ("version", None), ("traceparent", None)],
-     b"k", "malformed"),
+     b"k", "bad-header"),
     ("empty", b"", GOOD_HEADERS, b"k", "malformed"),
     ("binary-garbage", bytes(range(256)) * 4, GOOD_HEADERS, None, "malformed"),
     ("binary-garbage-no-headers", b"\x00\x00\x00{\xff\xfe\x80", [], b"k", "malformed"),

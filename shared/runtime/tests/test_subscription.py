@@ -1,87 +1,104 @@
-"""The FastStream subscriber the runtime binds a consumer to: offsets are committed after
-the batch's effects, and a batch that did not finish is rewound, partition by partition,
-without hiding why it did not finish (a cancellation stays a cancellation)."""
+"""The FastStream subscriber the runtime binds a consumer to, on the real broker: offsets
+are committed only past records the runner finished, and a batch that did not finish —
+whatever stopped it, outside the runner too — is fetched again, never passed over."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import asyncpg
 import pytest
-from aiokafka import TopicPartition
+import runtime_testapp as testapp
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+from runtime_testapp import THINGS, ThingHappened
 
-from cites_runtime.app import subscribe
-from cites_runtime.consumer import EventConsumer
+from cites_contracts import Envelope, encode
+from cites_runtime.app import Runtime
+from cites_runtime.consumer import ConsumerRunner
+from cites_runtime.kafka import make_producer
 from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import eventually, wait_caught_up
+
+pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Record:
-    topic: str
-    partition: int
-    offset: int
+@pytest.fixture
+async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
 
 
-@dataclass
-class Consumer:
-    seeks: list[tuple[TopicPartition, int]] = field(default_factory=list)
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        self.seeks.append((partition, offset))
-
-
-@dataclass
-class Message:
-    raw_message: list[Record]
-    consumer: Consumer
-    acked: bool = False
-
-    async def ack(self) -> None:
-        self.acked = True
-
-    async def nack(self) -> None:  # FastStream's own fails on a list: never called
-        raise AttributeError("'list' object has no attribute 'topic'")
+async def _send(producer: AIOKafkaProducer, s: ServiceSettings, *thing_ids: str) -> None:
+    for thing_id in thing_ids:
+        rec = encode(Envelope.wrap(ThingHappened(thing_id=thing_id, n=1), sequence=1))
+        await producer.send_and_wait(s.topic(THINGS.name), rec.value, key=rec.key,
+                                     headers=rec.headers, partition=0)
 
 
-class Broker:
-    def subscriber(self, *topics: str, **options: Any) -> Callable[[Any], Any]:
-        def keep(fn: Callable[..., Coroutine[Any, Any, None]]) -> Any:
-            self.consume = fn
-            return fn
-        return keep
+async def _applied(pool: asyncpg.Pool) -> list[str]:
+    return [r["thing_id"] for r in await pool.fetch(
+        "SELECT thing_id FROM tally ORDER BY thing_id")]
 
 
-class Runner:
-    def __init__(self, outcome: BaseException | None):
-        self.outcome = outcome
-        self.consumer = EventConsumer("tally")
+async def test_a_batch_that_fails_before_its_end_is_fetched_again_not_passed_over(
+    migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A defect that fails a whole batch (here the runner itself, the first two times):
+    the batch is rewound and said loudly; once it passes, every record is applied. Were
+    it passed over, the next batch's commit would have skipped its records for good."""
+    failures = 2
+    real = ConsumerRunner.process_batch
+    before = _batch_failures()
 
-    async def process_batch(self, records: list[Record]) -> None:
-        if self.outcome is not None:
-            raise self.outcome
+    async def flaky(self: ConsumerRunner, records: Sequence[Any]) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RuntimeError("a defect outside any record")
+        await real(self, records)
+
+    monkeypatch.setattr(ConsumerRunner, "process_batch", flaky)
+    await _send(producer, migrated, "a", "b", "c")
+    runtime = Runtime(testapp.definition, migrated)
+    await runtime.start()
+    try:
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                             migrated.topic(THINGS.name))
+        await _send(producer, migrated, "d")
+
+        async def all_four() -> bool:
+            return await _applied(pool) == ["a", "b", "c", "d"]
+
+        await eventually(all_four, what="every record applied")
+    finally:
+        await runtime.stop()
+    assert failures == 0
+    assert _batch_failures() - before == 2
 
 
-BATCH = [Record("t.things", 0, 7), Record("t.things", 1, 3), Record("t.things", 0, 8),
-         Record("t.things", 1, 4)]
+def _batch_failures() -> float:
+    return REGISTRY.get_sample_value("consumer_batch_failures_total",
+                                     {"consumer": "tally"}) or 0.0
 
 
-@pytest.mark.parametrize("outcome", [asyncio.CancelledError(), RuntimeError("dlq away")],
-                         ids=["cancelled", "failed"])
-async def test_an_unfinished_batch_is_rewound_and_its_failure_kept(
-        outcome: BaseException) -> None:
-    broker, message = Broker(), Message(list(BATCH), Consumer())
-    subscribe(broker, Runner(outcome), ServiceSettings())  # type: ignore[arg-type]
-    with pytest.raises(type(outcome)):
-        await broker.consume(message)
-    assert sorted(message.consumer.seeks) == [(TopicPartition("t.things", 0), 7),
-                                              (TopicPartition("t.things", 1), 3)]
-    assert not message.acked
-
-
-async def test_a_finished_batch_is_acknowledged() -> None:
-    broker, message = Broker(), Message(list(BATCH), Consumer())
-    subscribe(broker, Runner(None), ServiceSettings())  # type: ignore[arg-type]
-    await broker.consume(message)
-    assert message.acked and message.consumer.seeks == []
+async def test_offsets_are_committed_only_past_the_records_of_finished_batches(
+    migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool
+) -> None:
+    await _send(producer, migrated, "x", "y")
+    runtime = Runtime(testapp.definition, migrated)
+    await runtime.start()
+    try:
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+                             migrated.topic(THINGS.name))
+        assert await _applied(pool) == ["x", "y"]
+        client = runtime.subscriber.consumer
+        committed = await client.committed(
+            next(tp for tp in client.assignment() if tp.partition == 0))
+    finally:
+        await runtime.stop()
+    assert committed == 2  # the two records' offsets are 0 and 1

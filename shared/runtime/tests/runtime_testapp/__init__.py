@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -50,6 +51,8 @@ async def count_thing(event: ThingHappened, ctx: HandlerContext) -> None:
         raise Conflict(f"thing {event.thing_id} is settled already")
     if event.note == "boom":
         raise ValueError("handler bug")
+    if event.note == "wedge":  # a handler that never returns (a lock never granted, say)
+        await asyncio.Event().wait()
     if event.note == "needs-flag":
         flag = await ctx.conn.fetchval("SELECT 1 FROM flags WHERE name = 'fixed'")
         if not flag:

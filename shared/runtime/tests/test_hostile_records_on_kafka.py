@@ -1,0 +1,87 @@
+"""Whatever bytes a record's key and headers hold, on the real broker: the record is
+dead-lettered with a reason naming what is wrong, and the good events of its batch are
+applied — no record can make a batch vanish (offsets committed past records never
+applied)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import pytest
+import runtime_testapp as testapp
+from aiokafka import AIOKafkaProducer
+from runtime_testapp import THINGS, ThingHappened
+
+from cites_contracts import Envelope, encode
+from cites_runtime.app import Runtime
+from cites_runtime.dlq import list_dead_letters
+from cites_runtime.kafka import make_producer
+from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing import wait_caught_up
+
+pytestmark = pytest.mark.integration
+
+Headers = list[tuple[str, bytes | None]]
+Record = tuple[bytes, Headers]  # key, headers (the value is a good event's)
+
+
+def _with(*extra: tuple[str, bytes | None]) -> Callable[[Record], Record]:
+    return lambda rec: (rec[0], [*rec[1], *extra])
+
+
+# kind → (what makes the record hostile, dlq.reason, a fragment of dlq.error)
+KINDS: dict[str, tuple[Callable[[Record], Record], str, str]] = {
+    "header value not UTF-8": (_with(("x-tag", b"\xff\xfe")), "bad-header",
+                               "header 'x-tag' is not UTF-8 text"),
+    "header with no value": (_with(("x-tag", None)), "bad-header",
+                             "header 'x-tag' has no value"),
+    "1,000 headers": (_with(*[(f"h{i}", b"v") for i in range(996)]), "bad-header",
+                      "1000 headers: more than the 32"),
+    "64 KB header": (_with(("x-big", b"a" * 65_536)), "bad-header",
+                     "header 'x-big' is 65536 bytes"),
+    "key not UTF-8": (lambda rec: (b"\xff\xfe" + rec[0], rec[1]), "wrong-key",
+                      "is not the aggregate id"),
+}
+
+
+@pytest.fixture
+async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def _send(producer: AIOKafkaProducer, topic: str, thing_id: str,
+                hostile: Callable[[Record], Record] | None = None) -> None:
+    rec = encode(Envelope.wrap(ThingHappened(thing_id=thing_id, n=1), sequence=1))
+    key, headers = (rec.key, list(rec.headers))
+    if hostile is not None:
+        key, headers = hostile((key, headers))
+    await producer.send_and_wait(topic, rec.value, key=key, headers=headers, partition=0)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_a_hostile_record_is_dead_lettered_and_its_batch_applied(
+    kind: str, migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool
+) -> None:
+    hostile, reason, says = KINDS[kind]
+    topic = migrated.topic(THINGS.name)
+    # Produced while no consumer runs: the four records come to it in one batch.
+    await _send(producer, topic, "good-0")
+    await _send(producer, topic, "hostile", hostile)
+    await _send(producer, topic, "good-1")
+    await _send(producer, topic, "good-2")
+    runtime = Runtime(testapp.definition, migrated)
+    await runtime.start()
+    try:
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"), topic)
+        applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
+        letters = await list_dead_letters(migrated.kafka_bootstrap_servers,
+                                          migrated.topic("tally.dlq"))
+    finally:
+        await runtime.stop()
+    assert [r["thing_id"] for r in applied] == ["good-0", "good-1", "good-2"]
+    assert [(d.reason, d.original_offset) for d in letters] == [(reason, 1)]
+    assert says in letters[0].error
