@@ -37,6 +37,7 @@ from .kafka import AiokafkaPublisher, Publisher, make_producer, provision
 from .liveness import Heartbeat, consumer_problem, loop_problem
 from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
+from .polling import guard_polls
 from .relay import OutboxRelay
 from .settings import ServiceSettings
 from .tuning import GC_THRESHOLDS, tune_gc
@@ -192,6 +193,8 @@ class Runtime(Generic[S]):
                                                 logger=_faststream_logger())
             self.subscriber = subscribe(self.broker, self.runner, s)
             await self.broker.start()
+            if self.subscriber.consumer is not None:  # None: the in-memory test broker
+                guard_polls(self.subscriber.consumer, self.runner)
             self._spawn(_purge_inbox_forever(self.runner, s), "inbox-purge")
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))

@@ -981,6 +981,13 @@ class ConsumerRunner:
             ],
         )
 
+    async def dead_letter_unreadable(self, topic: str, partition: int, offsets: range,
+                                     error: str) -> None:
+        """Dead-letter records the Kafka client cannot read (``cites_runtime.polling``):
+        one letter per offset, reason ``unreadable``, nothing of the record in it."""
+        await self._dead_letter([_Dead(_Origin(topic, partition, offset, None, [], b""),
+                                       "unreadable", error, 0) for offset in offsets])
+
     async def _dead_letter(self, dead: list[_Dead]) -> None:
         if not dead:
             return

@@ -85,3 +85,66 @@ async def test_a_hostile_record_is_dead_lettered_and_its_batch_applied(
     assert [r["thing_id"] for r in applied] == ["good-0", "good-1", "good-2"]
     assert [(d.reason, d.original_offset) for d in letters] == [(reason, 1)]
     assert says in letters[0].error
+
+
+class _NotUtf8Name(str):
+    """A header name that encodes to bytes no UTF-8 decoder takes: what a producer of
+    another client library can write (aiokafka's own encodes names from text)."""
+
+    def encode(self, *args: object, **kwargs: object) -> bytes:  # type: ignore[override]
+        return b"\xff\xfe-name"
+
+
+async def _send_unreadable_batch(bootstrap: str, topic: str, partition: int,
+                                 *thing_ids: str) -> None:
+    """One record batch of good events, one of them with a header name that is not UTF-8
+    (built with aiokafka's pure-Python builder, which takes the name above; sent by a
+    producer that is not idempotent, as the batch carries no producer id)."""
+    from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    batch = producer.create_batch()
+    batch._builder = _DefaultRecordBatchBuilderPy(
+        magic=2, compression_type=0, is_transactional=0, producer_id=-1, producer_epoch=-1,
+        base_sequence=-1, batch_size=64 * 1024)
+    for n, thing_id in enumerate(thing_ids):
+        rec = encode(Envelope.wrap(ThingHappened(thing_id=thing_id, n=1), sequence=1))
+        headers = [*rec.headers, *([(_NotUtf8Name("x"), b"1")] if n == 1 else [])]
+        batch.append(key=rec.key, value=rec.value, timestamp=None, headers=headers)
+    batch.close()
+    try:
+        await (await producer.send_batch(batch, topic, partition=partition))
+    finally:
+        await producer.stop()
+
+
+async def test_a_record_batch_the_client_cannot_read_is_dead_lettered_and_passed(
+    migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool
+) -> None:
+    """aiokafka cannot parse a header name that is not UTF-8: its poll raises, every time,
+    whatever else it polls. The record and those after it in its record batch (the client
+    cannot reach them) are dead-lettered offset by offset, and every other record is
+    applied — those before it (in its batch too) and after its batch on its partition, and
+    those of another partition."""
+    topic = migrated.topic(THINGS.name)
+    await _send(producer, topic, "before")
+    await _send_unreadable_batch(migrated.kafka_bootstrap_servers, topic, 0,
+                                 "batch-0", "batch-1", "batch-2")
+    await _send(producer, topic, "after")
+    rec = encode(Envelope.wrap(ThingHappened(thing_id="elsewhere", n=1), sequence=1))
+    await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers,
+                                 partition=1)
+    runtime = Runtime(testapp.definition, migrated)
+    await runtime.start()
+    try:
+        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"), topic)
+        applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
+        letters = await list_dead_letters(migrated.kafka_bootstrap_servers,
+                                          migrated.topic("tally.dlq"))
+    finally:
+        await runtime.stop()
+    assert [r["thing_id"] for r in applied] == ["after", "batch-0", "before", "elsewhere"]
+    assert [(d.reason, d.original_partition, d.original_offset) for d in letters] == [
+        ("unreadable", 0, 2), ("unreadable", 0, 3)]
+    assert "cannot read offsets 2–3" in letters[0].error
