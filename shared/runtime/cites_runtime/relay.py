@@ -123,9 +123,9 @@ class OutboxRelay:
                                         published = published + (SELECT count(*) FROM done)
              WHERE one"""
         self.waits_on: int | None = None
-        """The transaction of the row the last pass stopped at (it was not older than
-        every running transaction), if it stopped at one: the next pass can publish it
-        once the oldest running transaction is younger than this."""
+        """The transaction of the row the last pass stopped at (it was not below the
+        barrier), if it stopped at one: the next pass can publish it once the barrier is
+        above this."""
         self.is_leader = False
         self.published = 0
         self.advanced_at = time.monotonic()
@@ -145,13 +145,25 @@ class OutboxRelay:
         keeps each aggregate's order — provided no earlier row can still appear. It can:
         a transaction still open when a batch passed its id commits later, and a later
         event of the same aggregate may commit before the next batch. So a pass takes a
-        visibility barrier when it starts, ``xmin`` = the oldest transaction then still
-        running (``pg_snapshot_xmin(pg_current_snapshot())``, read by the pass's first
-        fetch, in its snapshot), and publishes, in id order, only rows written by
-        transactions older than it (``txid < xmin``: all finished, so nothing earlier can
-        appear among them), stopping at the first row that is not. What it stops at is the
-        next pass's (:attr:`waits_on`). A long writing transaction anywhere in the database
-        therefore delays publication until it ends (never reorders it).
+        visibility barrier in its first fetch's snapshot S (:data:`_BARRIER`): the oldest
+        transaction S sees running that may write this outbox, or S's ``xmax`` if none;
+        and publishes, in id order, only rows of transactions below it, stopping at the
+        first row that is not. What it stops at is the next pass's (:attr:`waits_on`).
+
+        Why that holds: a transaction below the barrier either had finished when S was
+        taken (below ``xmax``, not running) — then its rows, and every earlier row of
+        their aggregates (whose writers committed before it wrote), are visible to S and
+        to each later fetch of the pass, so none can appear behind a published row — or
+        it writes no row here. Only sessions logged in as the service's role write its
+        outbox (no other role has USAGE on its schema; a superuser writing it by hand is
+        outside this rule), so the barrier passes over a running transaction only when
+        ``pg_stat_activity`` shows a session of another role holding it and none of this
+        role. That view is read after S, in the same statement: a transaction that ended
+        in between (it may have committed rows S does not see) is no longer shown and is
+        waited for; a stale view (it is read once per transaction: the fetch runs in
+        autocommit) could only make the barrier lower. A long transaction of this role
+        delays publication until it ends (never reorders it); another service's, or an
+        operator's, delays nothing.
 
         **At least once.** A row leaves the outbox (deleted; moved to ``outbox_published``
         when published events are kept, see ``retention``) only once the broker has
@@ -267,13 +279,13 @@ class OutboxRelay:
         """Up to ``limit`` pending rows after id ``after``, in id order, cut before the first
         one the barrier does not clear; and that row's transaction (None if no cut), and
         the barrier — the pass's first fetch (``barrier`` None) takes it, in its own
-        snapshot: rows of transactions older than it are all visible to this statement."""
+        snapshot: rows of this role's transactions below it are all visible to this
+        statement."""
         rows = await conn.fetch(
-            f"""WITH b AS (SELECT coalesce($3::xid8, pg_snapshot_xmin(pg_current_snapshot()))
-                                  AS xmin)
+            f"""WITH b AS (SELECT coalesce($3::xid8, {_BARRIER}) AS barrier)
                 SELECT id, topic, key, value, {_HEADERS},
-                       txid < (SELECT xmin FROM b) AS settled, txid,
-                       (SELECT xmin FROM b) AS barrier
+                       txid < (SELECT barrier FROM b) AS settled, txid,
+                       (SELECT barrier FROM b) AS barrier
                 FROM {self._s}.outbox
                 WHERE published_at IS NULL AND parked_at IS NULL AND id > $2
                 ORDER BY id LIMIT $1""",
@@ -438,10 +450,10 @@ class OutboxRelay:
 
     async def _until_due(self, conn: Conn) -> None:
         """Wait for the next pass: a NOTIFY (a commit wrote rows), the poll interval, or,
-        when the last pass stopped at a row because an older transaction was still running
-        (:attr:`waits_on`), the moment no older one runs — checked after 1 ms, then at
-        doubling intervals up to 100 ms. That transaction may write no row, or belong to
-        another schema of the database: no NOTIFY would tell its end."""
+        when the last pass stopped at a row because an older transaction of this role was
+        still running (:attr:`waits_on`), the moment the barrier clears it — checked after
+        1 ms, then at doubling intervals up to 100 ms. That transaction may write no row:
+        no NOTIFY would tell its end."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.poll_interval
         delay = 0.001
@@ -458,8 +470,7 @@ class OutboxRelay:
                 return
             if loop.time() >= deadline or self.waits_on is None:
                 return
-            if await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8",
-                                   self.waits_on):
+            if await conn.fetchval(f"SELECT {_BARRIER} > $1::xid8", self.waits_on):
                 return
             delay = min(delay * 2, 0.1)
 
@@ -470,6 +481,19 @@ class OutboxRelay:
         self.is_leader = value
         LEADER.labels(self.schema).set(1 if value else 0)
 
+
+_BARRIER = """(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+                FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+               WHERE x::xid NOT IN (SELECT backend_xid FROM pg_stat_activity
+                                     WHERE backend_xid IS NOT NULL
+                                     GROUP BY backend_xid
+                                    HAVING bool_or(usename = current_user) IS NOT TRUE))"""
+"""The relay's barrier, in the statement's snapshot: the oldest transaction it lists as
+running (``pg_snapshot_xip``), passing over those that only sessions of other roles hold;
+else its ``xmax`` (see :meth:`OutboxRelay.publish_pending`). ``backend_xid`` is the low 32
+bits of the ``xid8`` (unique among running transactions); sessions with no role
+(background workers) count as another role's. The set holds no NULL: ``NOT IN`` would then
+be NULL for every running transaction, and the barrier ``xmax``."""
 
 _HEADERS = """convert_to(event_id::text, 'UTF8') AS h_event_id,
               convert_to(correlation_id::text, 'UTF8') AS h_correlation_id,
