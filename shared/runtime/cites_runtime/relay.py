@@ -1,10 +1,13 @@
 """Outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
 
-One relay per service is active at a time: it holds a session-level advisory lock on a
-dedicated connection (if the process dies, PostgreSQL drops the lock with the
-connection and a standby replica takes over). Rows are marked published only after
-the broker acknowledged them, so a crash between publish and mark re-sends them; the
-envelope's ``event_id`` lets consumers' inboxes absorb the duplicate.
+One relay per service is active at a time: it holds its schema's ``relay_leader`` table
+locked, in a transaction left open on a session of its own. Only the service's role can
+lock that table (no other role has USAGE on the schema), so no other service can hold the
+relay back. If the process dies, PostgreSQL drops the lock with the session and a standby
+replica takes over; if that session ends under a living relay, the relay stops publishing
+at once. Rows are marked published only after the broker acknowledged them, so a crash
+between publish and mark re-sends them; the envelope's ``event_id`` lets consumers'
+inboxes absorb the duplicate.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from .logs import get_logger
 from .retry import Backoff, is_transient
 from .uow import outbox_channel
 
-__all__ = ["ROW_REFUSALS", "OutboxRelay"]
+__all__ = ["ROW_REFUSALS", "LeadershipLost", "OutboxRelay"]
 
 ROW_REFUSALS: tuple[type[KafkaError], ...] = (
     MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
@@ -53,6 +56,12 @@ is no row's fault either: nothing is parked, the relay recreates its producer, g
 lock up and tries again later (or a standby does)."""
 
 log = get_logger(__name__)
+
+
+class LeadershipLost(ConnectionError):
+    """The session holding the relay's lock ended, or stopped answering: the relay stops
+    publishing, and tries to lead again (a standby may lead meanwhile)."""
+
 
 _INDEX_WALK_SETTINGS = {"enable_sort": "off", "enable_bitmapscan": "off",
                         "enable_seqscan": "off", "jit": "off"}
@@ -86,6 +95,7 @@ class OutboxRelay:
         purge_every: float = 300.0,
         metrics_every: float = 5.0,
         command_timeout: float = 60.0,
+        lock_check_every: float = 5.0,
         nudge_topics: Sequence[Topic] = (),
         nudge_every: float = ROLL_NUDGE_S,
     ):
@@ -100,6 +110,9 @@ class OutboxRelay:
         self.purge_every = purge_every
         self.metrics_every = metrics_every
         self.command_timeout = command_timeout
+        self.lock_check_every = lock_check_every
+        """How often the leader checks that its lock's session still answers (see
+        :meth:`_watch_lock`)."""
         self.nudge_topics = tuple(nudge_topics)
         """Personal-data topics it produces: their segments must roll for compaction to
         erase (see :meth:`nudge`)."""
@@ -109,6 +122,8 @@ class OutboxRelay:
         columns = ("id, event_id, topic, key, value, event_type, event_version, "
                    "correlation_id, traceparent, created_at, txid")
         s = self._s
+        self._take_lock_sql = ("SET LOCAL idle_in_transaction_session_timeout = 0; "
+                               f"LOCK TABLE {s}.relay_leader IN EXCLUSIVE MODE NOWAIT")
         self._mark_drop = f"""
             WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING 1)
             UPDATE {s}.outbox_relay SET published_at = now(),
@@ -375,11 +390,12 @@ class OutboxRelay:
                 await backoff.sleep()
 
     async def _connect(self, *, fetching: bool = False) -> Conn:
-        """One of the relay's own sessions: the one that fetches holds the leadership lock,
-        so a relay that vanished must lose it soon (server-side TCP keepalives end a dead
-        client's session in about a minute) and a server that stopped answering must not
-        hold the relay (commands time out, the relay reconnects). The other marks, so
-        that marking a batch overlaps fetching the next."""
+        """One of the relay's own sessions: one holds the leadership lock, so a relay that
+        vanished must lose it soon (server-side TCP keepalives end a dead client's session
+        in about a minute) and a server that stopped answering must not hold the relay
+        (commands time out, the relay reconnects). One fetches (in autocommit: LISTEN's
+        notifications arrive only between transactions), one marks, so that marking a
+        batch overlaps fetching the next."""
         conn: Conn = await asyncpg.connect(
             self.dsn, command_timeout=self.command_timeout,
             server_settings={"application_name": f"cites-relay-{self.schema}",
@@ -389,64 +405,108 @@ class OutboxRelay:
         return conn
 
     async def _lead(self) -> None:
-        conn = await self._connect(fetching=True)
+        holder = await self._connect()
+        conn: Conn | None = None
         mark_conn: Conn | None = None
         try:
-            while not await conn.fetchval(
-                "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"
-            ):
+            lost = asyncio.Event()
+            holder.add_termination_listener(lambda _: lost.set())
+            while not await self._take_lock(holder):
                 self.heartbeat.beat()  # a standby is live too
                 await asyncio.sleep(self.poll_interval)
+            conn = await self._connect(fetching=True)
             mark_conn = await self._connect()
             self._set_leader(True)
             log.info("relay is active", schema=self.schema)
             await conn.add_listener(outbox_channel(self.schema), self._on_notify)
-            last_purge = last_metrics = last_nudge = 0.0
-            broker_backoff = Backoff()
-            while True:
-                self.heartbeat.beat()
-                self._wake.clear()
-                try:
-                    await self._publish(conn, mark_conn)
-                    broker_backoff.reset()
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                    raise  # the database side: reconnect (the lock goes with the session)
-                except Exception as exc:
-                    if conn.is_closed() or mark_conn.is_closed():
-                        raise
-                    FAILURES.labels(self.schema).inc()
-                    if isinstance(exc, ROW_REFUSALS):
-                        # The broker refused a batch for good: find the row, park it, go on.
-                        log.warning("the broker refused a batch, publishing one by one",
-                                    schema=self.schema, error=repr(exc))
-                        await self.publish_one_by_one(conn, mark_conn)
-                        continue
-                    if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
-                        raise  # run(): a fresh producer, the lock given up, later again
-                    # Broker away: keep the lock, nothing was marked, try again later.
-                    log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
-                    await broker_backoff.sleep()
-                    continue
-                now = time.monotonic()
-                if now - last_metrics >= self.metrics_every:
-                    await self.export_metrics(mark_conn)
-                    last_metrics = now
-                if now - last_purge >= self.purge_every:
-                    await self.purge(mark_conn)
-                    last_purge = now
-                if self.nudge_topics and now - last_nudge >= self.nudge_every:
-                    try:
-                        await self.nudge()
-                    except Exception as exc:  # the next pass tries again; rows come first
-                        log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
-                    last_nudge = now
-                await self._until_due(conn)
+            serving = asyncio.ensure_future(self._serve(conn, mark_conn))
+            watching = asyncio.ensure_future(self._watch_lock(holder, lost))
+            try:
+                await asyncio.wait([serving, watching], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (serving, watching):
+                    task.cancel()
+                await asyncio.gather(serving, watching, return_exceptions=True)
+            # Whichever ended first (neither returns) says why, to run().
+            (watching if not watching.cancelled() else serving).result()
         finally:
             self._set_leader(False)
-            for c in (mark_conn, conn):
+            for c in (mark_conn, conn, holder):
                 if c is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(c.close(timeout=2))
+
+    async def _take_lock(self, holder: Conn) -> bool:
+        """Lock the schema's ``relay_leader`` table in a transaction left open on
+        ``holder``; False when another relay of the service holds it. Only the service's
+        role can lock it: no other role can hold the relay back."""
+        tx = holder.transaction()
+        await tx.start()
+        try:
+            # EXCLUSIVE: conflicts with itself, not with readers (pg_dump's ACCESS SHARE).
+            await holder.execute(self._take_lock_sql)
+        except asyncpg.LockNotAvailableError:
+            await tx.rollback()
+            return False
+        return True
+
+    async def _watch_lock(self, holder: Conn, lost: asyncio.Event) -> None:
+        """Raise :class:`LeadershipLost` when the session holding the lock has ended: at
+        once when the connection closes, or when a check every ``lock_check_every`` is
+        not answered within as long (a connection that died without closing)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lock_check_every):
+                    await lost.wait()
+                raise LeadershipLost("the session holding the relay's lock ended")
+            try:
+                await holder.fetchval("SELECT 1", timeout=self.lock_check_every)
+            except Exception as exc:
+                raise LeadershipLost(
+                    f"the session holding the relay's lock does not answer: {exc!r}") from exc
+
+    async def _serve(self, conn: Conn, mark_conn: Conn) -> None:
+        """Drain on NOTIFY or every poll interval while leading; raises only."""
+        last_purge = last_metrics = last_nudge = 0.0
+        broker_backoff = Backoff()
+        while True:
+            self.heartbeat.beat()
+            self._wake.clear()
+            try:
+                await self._publish(conn, mark_conn)
+                broker_backoff.reset()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                raise  # the database side: reconnect (and take the lock again)
+            except Exception as exc:
+                if conn.is_closed() or mark_conn.is_closed():
+                    raise
+                FAILURES.labels(self.schema).inc()
+                if isinstance(exc, ROW_REFUSALS):
+                    # The broker refused a batch for good: find the row, park it, go on.
+                    log.warning("the broker refused a batch, publishing one by one",
+                                schema=self.schema, error=repr(exc))
+                    await self.publish_one_by_one(conn, mark_conn)
+                    continue
+                if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
+                    raise  # run(): a fresh producer, the lock given up, later again
+                # Broker away: keep the lock, nothing was marked, try again later.
+                log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
+                await broker_backoff.sleep()
+                continue
+            now = time.monotonic()
+            if now - last_metrics >= self.metrics_every:
+                await self.export_metrics(mark_conn)
+                last_metrics = now
+            if now - last_purge >= self.purge_every:
+                await self.purge(mark_conn)
+                last_purge = now
+            if self.nudge_topics and now - last_nudge >= self.nudge_every:
+                try:
+                    await self.nudge()
+                except Exception as exc:  # the next pass tries again; rows come first
+                    log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
+                last_nudge = now
+            await self._until_due(conn)
 
     async def _until_due(self, conn: Conn) -> None:
         """Wait for the next pass: a NOTIFY (a commit wrote rows), the poll interval, or,

@@ -1,5 +1,6 @@
-"""Sessions of another role — another service's, an operator's — cannot hold this
-service's relay back: the relay waits only on transactions of its own role."""
+"""Sessions of another role — another service's, an operator's — can neither hold this
+service's relay back nor take its lead: the relay waits only on transactions of its own
+role, and leads by locking a table that only its own role can lock."""
 
 from __future__ import annotations
 
@@ -123,3 +124,74 @@ async def test_an_aggregates_order_holds_when_its_earlier_event_commits_late_bes
     assert [(e["aggregate_id"], e["sequence"]) for e in published] == [
         ("X", 1), ("Y", 1), ("X", 2)]
 
+
+# -- leadership ---------------------------------------------------------------------------
+
+async def test_another_role_cannot_take_the_relays_lock_nor_hold_its_lead_with_advisory_locks(
+    migrated: ServiceSettings, pool: asyncpg.Pool, other: ServiceDb
+) -> None:
+    schema = migrated.db_schema
+    intruder = await asyncpg.connect(other.dsn)
+    try:
+        async with intruder.transaction():
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+                await intruder.execute(
+                    f'LOCK TABLE "{schema}".relay_leader IN EXCLUSIVE MODE NOWAIT')
+        # Any advisory lock it likes, among them the key a relay once led with.
+        await intruder.execute("SELECT pg_advisory_lock(hashtext($1))", f"relay:{schema}")
+        recorder = Recorder()
+        relay = OutboxRelay(migrated.dsn, schema, recorder, poll_interval=0.05)
+        task = asyncio.create_task(relay.run())
+        try:
+            await emit(pool, schema, *(ThingHappened(thing_id="k", n=i) for i in range(3)))
+            await eventually(lambda: _true(len(recorder.records) == 3), timeout=10,
+                             what="the relay leads and publishes")
+            assert relay.is_leader
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await intruder.close()
+
+
+async def test_the_lead_passes_to_a_standby_when_the_leaders_lock_session_ends(
+    migrated: ServiceSettings, pool: asyncpg.Pool, service_db: ServiceDb
+) -> None:
+    """Only the session holding the lock ends (the relay's other sessions live on): the
+    leader stops publishing at once and a standby takes over."""
+    schema = migrated.db_schema
+    records = Recorder(), Recorder()
+    relays = [OutboxRelay(migrated.dsn, schema, r, poll_interval=0.05) for r in records]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    admin = await asyncpg.connect(service_db.admin_dsn)
+
+    async def lock_holders() -> list[int]:
+        return [r["pid"] for r in await admin.fetch(
+            "SELECT pid FROM pg_locks WHERE relation = $1::regclass AND granted",
+            f'"{schema}".relay_leader')]
+
+    try:
+        await emit(pool, schema, ThingHappened(thing_id="k", n=0))
+        await eventually(lambda: _true(sum(r.published for r in relays) == 1),
+                         what="the first event published and marked")
+        leader = next(i for i, r in enumerate(relays) if r.is_leader)
+        standby = 1 - leader
+        [holder] = await lock_holders()
+        relays[leader].dsn = "postgresql://nobody@127.0.0.1:1/none"  # it cannot come back
+
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", holder)
+        await eventually(lambda: _true(not relays[leader].is_leader), timeout=2,
+                         what="the old leader stops")
+        await eventually(lambda: _true(relays[standby].is_leader), timeout=10,
+                         what="the standby leads")
+        await emit(pool, schema, *(ThingHappened(thing_id="k", n=i) for i in range(1, 4)))
+        await eventually(lambda: _true(len(records[standby].records) == 3), timeout=10,
+                         what="the standby publishes")
+        await asyncio.sleep(0.3)  # time for the old leader to publish too, were it still
+        assert [json.loads(r.value)["data"]["n"] for r in records[leader].records] == [0]
+        assert holder not in await lock_holders()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await admin.close()
