@@ -29,7 +29,7 @@ module                 what it holds
                        topic to its end
 :mod:`.dlq`            listing and replaying dead letters
 :mod:`.db`             asyncpg pools per role and schema; schema provisioning
-:mod:`.migrations`     checksummed, ordered ``.sql`` migrations under an advisory lock
+:mod:`.migrations`     checksummed, ordered ``.sql`` migrations, one migrator at a time
 :mod:`.retry`          backoff and what counts as transient
 :mod:`.logs`           structlog JSON logs with service, correlation and event ids
 :mod:`.asyncapi`       the AsyncAPI 3.0 document of a service

@@ -3,7 +3,9 @@
 Files are ``NNNN_description.sql``. The runtime's own tables (outbox, inbox) come first
 (source ``runtime``), then the service's (source = service name). An applied file whose
 checksum changed is refused: migrations are append-only. Two replicas starting together
-serialise on a transaction-level advisory lock, so each file runs exactly once.
+take turns on a lock of the schema's ``schema_migrations`` table, held to the end of the
+migrating transaction, so each file runs exactly once. Only the service's role can take it
+(no other role has USAGE on the schema): another service cannot hold migrations back.
 """
 
 from __future__ import annotations
@@ -68,18 +70,14 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
     it. Run the migration again (``migrate`` is idempotent), or when traffic is lower."""
     s = quote_ident(schema)
     applied_now: list[str] = []
+    await _create_ledger(conn, s)
     async with conn.transaction():
-        # Transaction-scoped: released at commit, even if this process dies mid-way.
-        # Waits for another migrator without limit: migrations of a schema take turns.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        # Released at commit, or when the session ends if this process dies mid-way. Waits
+        # for another migrator without limit: migrations of a schema take turns. EXCLUSIVE
+        # conflicts with itself, not with readers (pg_dump).
+        await conn.execute(f"LOCK TABLE {s}.schema_migrations IN EXCLUSIVE MODE")
         await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
         await conn.execute(f"SET LOCAL search_path = {s}")
-        await conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
-                id text PRIMARY KEY,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
         rows = await conn.fetch(f"SELECT id, checksum FROM {s}.schema_migrations")
         done = {r["id"]: r["checksum"] for r in rows}
         for m in migrations:
@@ -99,3 +97,24 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
             applied_now.append(m.id)
             log.info("migration applied", migration=m.id, schema=schema)
     return applied_now
+
+
+async def _create_ledger(conn: asyncpg.Connection, s: str) -> None:
+    """``schema_migrations``, if missing, committed at once: migrate() takes turns on its
+    lock, so it must exist before any migrator locks it."""
+    for attempt in (1, 2):
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    f"""CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
+                        id text PRIMARY KEY,
+                        checksum text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now())"""
+                )
+            return
+        except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError,
+                asyncpg.DuplicateObjectError):
+            # Another replica was creating it (IF NOT EXISTS does not see an uncommitted
+            # table): once it has committed, the second try finds it.
+            if attempt == 2:
+                raise

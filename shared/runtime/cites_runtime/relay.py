@@ -1,10 +1,13 @@
 """Outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
 
-One relay per service is active at a time: it holds a session-level advisory lock on a
-dedicated connection (if the process dies, PostgreSQL drops the lock with the
-connection and a standby replica takes over). Rows are marked published only after
-the broker acknowledged them, so a crash between publish and mark re-sends them; the
-envelope's ``event_id`` lets consumers' inboxes absorb the duplicate.
+One relay per service is active at a time: it holds its schema's ``relay_leader`` table
+locked, in a transaction left open on a session of its own. Only the service's role can
+lock that table (no other role has USAGE on the schema), so no other service can hold the
+relay back. If the process dies, PostgreSQL drops the lock with the session and a standby
+replica takes over; if that session ends under a living relay, the relay stops publishing
+at once. Rows are marked published only after the broker acknowledged them, so a crash
+between publish and mark re-sends them; the envelope's ``event_id`` lets consumers'
+inboxes absorb the duplicate.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from .logs import get_logger
 from .retry import Backoff, is_transient
 from .uow import outbox_channel
 
-__all__ = ["ROW_REFUSALS", "OutboxRelay"]
+__all__ = ["ROW_REFUSALS", "LeadershipLost", "OutboxRelay"]
 
 ROW_REFUSALS: tuple[type[KafkaError], ...] = (
     MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
@@ -53,6 +56,12 @@ is no row's fault either: nothing is parked, the relay recreates its producer, g
 lock up and tries again later (or a standby does)."""
 
 log = get_logger(__name__)
+
+
+class LeadershipLost(ConnectionError):
+    """The session holding the relay's lock ended, or stopped answering: the relay stops
+    publishing, and tries to lead again (a standby may lead meanwhile)."""
+
 
 _INDEX_WALK_SETTINGS = {"enable_sort": "off", "enable_bitmapscan": "off",
                         "enable_seqscan": "off", "jit": "off"}
@@ -86,6 +95,7 @@ class OutboxRelay:
         purge_every: float = 300.0,
         metrics_every: float = 5.0,
         command_timeout: float = 60.0,
+        lock_check_every: float = 5.0,
         nudge_topics: Sequence[Topic] = (),
         nudge_every: float = ROLL_NUDGE_S,
     ):
@@ -100,6 +110,9 @@ class OutboxRelay:
         self.purge_every = purge_every
         self.metrics_every = metrics_every
         self.command_timeout = command_timeout
+        self.lock_check_every = lock_check_every
+        """How often the leader checks that its lock's session still answers (see
+        :meth:`_watch_lock`)."""
         self.nudge_topics = tuple(nudge_topics)
         """Personal-data topics it produces: their segments must roll for compaction to
         erase (see :meth:`nudge`)."""
@@ -109,6 +122,8 @@ class OutboxRelay:
         columns = ("id, event_id, topic, key, value, event_type, event_version, "
                    "correlation_id, traceparent, created_at, txid")
         s = self._s
+        self._take_lock_sql = ("SET LOCAL idle_in_transaction_session_timeout = 0; "
+                               f"LOCK TABLE {s}.relay_leader IN EXCLUSIVE MODE NOWAIT")
         self._mark_drop = f"""
             WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING 1)
             UPDATE {s}.outbox_relay SET published_at = now(),
@@ -123,9 +138,9 @@ class OutboxRelay:
                                         published = published + (SELECT count(*) FROM done)
              WHERE one"""
         self.waits_on: int | None = None
-        """The transaction of the row the last pass stopped at (it was not older than
-        every running transaction), if it stopped at one: the next pass can publish it
-        once the oldest running transaction is younger than this."""
+        """The transaction of the row the last pass stopped at (it was not below the
+        barrier), if it stopped at one: the next pass can publish it once the barrier is
+        above this."""
         self.is_leader = False
         self.published = 0
         self.advanced_at = time.monotonic()
@@ -145,13 +160,25 @@ class OutboxRelay:
         keeps each aggregate's order — provided no earlier row can still appear. It can:
         a transaction still open when a batch passed its id commits later, and a later
         event of the same aggregate may commit before the next batch. So a pass takes a
-        visibility barrier when it starts, ``xmin`` = the oldest transaction then still
-        running (``pg_snapshot_xmin(pg_current_snapshot())``, read by the pass's first
-        fetch, in its snapshot), and publishes, in id order, only rows written by
-        transactions older than it (``txid < xmin``: all finished, so nothing earlier can
-        appear among them), stopping at the first row that is not. What it stops at is the
-        next pass's (:attr:`waits_on`). A long writing transaction anywhere in the database
-        therefore delays publication until it ends (never reorders it).
+        visibility barrier in its first fetch's snapshot S (:data:`_BARRIER`): the oldest
+        transaction S sees running that may write this outbox, or S's ``xmax`` if none;
+        and publishes, in id order, only rows of transactions below it, stopping at the
+        first row that is not. What it stops at is the next pass's (:attr:`waits_on`).
+
+        Why that holds: a transaction below the barrier either had finished when S was
+        taken (below ``xmax``, not running) — then its rows, and every earlier row of
+        their aggregates (whose writers committed before it wrote), are visible to S and
+        to each later fetch of the pass, so none can appear behind a published row — or
+        it writes no row here. Only sessions logged in as the service's role write its
+        outbox (no other role has USAGE on its schema; a superuser writing it by hand is
+        outside this rule), so the barrier passes over a running transaction only when
+        ``pg_stat_activity`` shows a session of another role holding it and none of this
+        role. That view is read after S, in the same statement: a transaction that ended
+        in between (it may have committed rows S does not see) is no longer shown and is
+        waited for; a stale view (it is read once per transaction: the fetch runs in
+        autocommit) could only make the barrier lower. A long transaction of this role
+        delays publication until it ends (never reorders it); another service's, or an
+        operator's, delays nothing.
 
         **At least once.** A row leaves the outbox (deleted; moved to ``outbox_published``
         when published events are kept, see ``retention``) only once the broker has
@@ -267,13 +294,13 @@ class OutboxRelay:
         """Up to ``limit`` pending rows after id ``after``, in id order, cut before the first
         one the barrier does not clear; and that row's transaction (None if no cut), and
         the barrier — the pass's first fetch (``barrier`` None) takes it, in its own
-        snapshot: rows of transactions older than it are all visible to this statement."""
+        snapshot: rows of this role's transactions below it are all visible to this
+        statement."""
         rows = await conn.fetch(
-            f"""WITH b AS (SELECT coalesce($3::xid8, pg_snapshot_xmin(pg_current_snapshot()))
-                                  AS xmin)
+            f"""WITH b AS (SELECT coalesce($3::xid8, {_BARRIER}) AS barrier)
                 SELECT id, topic, key, value, {_HEADERS},
-                       txid < (SELECT xmin FROM b) AS settled, txid,
-                       (SELECT xmin FROM b) AS barrier
+                       txid < (SELECT barrier FROM b) AS settled, txid,
+                       (SELECT barrier FROM b) AS barrier
                 FROM {self._s}.outbox
                 WHERE published_at IS NULL AND parked_at IS NULL AND id > $2
                 ORDER BY id LIMIT $1""",
@@ -363,11 +390,12 @@ class OutboxRelay:
                 await backoff.sleep()
 
     async def _connect(self, *, fetching: bool = False) -> Conn:
-        """One of the relay's own sessions: the one that fetches holds the leadership lock,
-        so a relay that vanished must lose it soon (server-side TCP keepalives end a dead
-        client's session in about a minute) and a server that stopped answering must not
-        hold the relay (commands time out, the relay reconnects). The other marks, so
-        that marking a batch overlaps fetching the next."""
+        """One of the relay's own sessions: one holds the leadership lock, so a relay that
+        vanished must lose it soon (server-side TCP keepalives end a dead client's session
+        in about a minute) and a server that stopped answering must not hold the relay
+        (commands time out, the relay reconnects). One fetches (in autocommit: LISTEN's
+        notifications arrive only between transactions), one marks, so that marking a
+        batch overlaps fetching the next."""
         conn: Conn = await asyncpg.connect(
             self.dsn, command_timeout=self.command_timeout,
             server_settings={"application_name": f"cites-relay-{self.schema}",
@@ -377,71 +405,115 @@ class OutboxRelay:
         return conn
 
     async def _lead(self) -> None:
-        conn = await self._connect(fetching=True)
+        holder = await self._connect()
+        conn: Conn | None = None
         mark_conn: Conn | None = None
         try:
-            while not await conn.fetchval(
-                "SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.schema}"
-            ):
+            lost = asyncio.Event()
+            holder.add_termination_listener(lambda _: lost.set())
+            while not await self._take_lock(holder):
                 self.heartbeat.beat()  # a standby is live too
                 await asyncio.sleep(self.poll_interval)
+            conn = await self._connect(fetching=True)
             mark_conn = await self._connect()
             self._set_leader(True)
             log.info("relay is active", schema=self.schema)
             await conn.add_listener(outbox_channel(self.schema), self._on_notify)
-            last_purge = last_metrics = last_nudge = 0.0
-            broker_backoff = Backoff()
-            while True:
-                self.heartbeat.beat()
-                self._wake.clear()
-                try:
-                    await self._publish(conn, mark_conn)
-                    broker_backoff.reset()
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                    raise  # the database side: reconnect (the lock goes with the session)
-                except Exception as exc:
-                    if conn.is_closed() or mark_conn.is_closed():
-                        raise
-                    FAILURES.labels(self.schema).inc()
-                    if isinstance(exc, ROW_REFUSALS):
-                        # The broker refused a batch for good: find the row, park it, go on.
-                        log.warning("the broker refused a batch, publishing one by one",
-                                    schema=self.schema, error=repr(exc))
-                        await self.publish_one_by_one(conn, mark_conn)
-                        continue
-                    if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
-                        raise  # run(): a fresh producer, the lock given up, later again
-                    # Broker away: keep the lock, nothing was marked, try again later.
-                    log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
-                    await broker_backoff.sleep()
-                    continue
-                now = time.monotonic()
-                if now - last_metrics >= self.metrics_every:
-                    await self.export_metrics(mark_conn)
-                    last_metrics = now
-                if now - last_purge >= self.purge_every:
-                    await self.purge(mark_conn)
-                    last_purge = now
-                if self.nudge_topics and now - last_nudge >= self.nudge_every:
-                    try:
-                        await self.nudge()
-                    except Exception as exc:  # the next pass tries again; rows come first
-                        log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
-                    last_nudge = now
-                await self._until_due(conn)
+            serving = asyncio.ensure_future(self._serve(conn, mark_conn))
+            watching = asyncio.ensure_future(self._watch_lock(holder, lost))
+            try:
+                await asyncio.wait([serving, watching], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (serving, watching):
+                    task.cancel()
+                await asyncio.gather(serving, watching, return_exceptions=True)
+            # Whichever ended first (neither returns) says why, to run().
+            (watching if not watching.cancelled() else serving).result()
         finally:
             self._set_leader(False)
-            for c in (mark_conn, conn):
+            for c in (mark_conn, conn, holder):
                 if c is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(c.close(timeout=2))
 
+    async def _take_lock(self, holder: Conn) -> bool:
+        """Lock the schema's ``relay_leader`` table in a transaction left open on
+        ``holder``; False when another relay of the service holds it. Only the service's
+        role can lock it: no other role can hold the relay back."""
+        tx = holder.transaction()
+        await tx.start()
+        try:
+            # EXCLUSIVE: conflicts with itself, not with readers (pg_dump's ACCESS SHARE).
+            await holder.execute(self._take_lock_sql)
+        except asyncpg.LockNotAvailableError:
+            await tx.rollback()
+            return False
+        return True
+
+    async def _watch_lock(self, holder: Conn, lost: asyncio.Event) -> None:
+        """Raise :class:`LeadershipLost` when the session holding the lock has ended: at
+        once when the connection closes, or when a check every ``lock_check_every`` is
+        not answered within as long (a connection that died without closing)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lock_check_every):
+                    await lost.wait()
+                raise LeadershipLost("the session holding the relay's lock ended")
+            try:
+                await holder.fetchval("SELECT 1", timeout=self.lock_check_every)
+            except Exception as exc:
+                raise LeadershipLost(
+                    f"the session holding the relay's lock does not answer: {exc!r}") from exc
+
+    async def _serve(self, conn: Conn, mark_conn: Conn) -> None:
+        """Drain on NOTIFY or every poll interval while leading; raises only."""
+        last_purge = last_metrics = last_nudge = 0.0
+        broker_backoff = Backoff()
+        while True:
+            self.heartbeat.beat()
+            self._wake.clear()
+            try:
+                await self._publish(conn, mark_conn)
+                broker_backoff.reset()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                raise  # the database side: reconnect (and take the lock again)
+            except Exception as exc:
+                if conn.is_closed() or mark_conn.is_closed():
+                    raise
+                FAILURES.labels(self.schema).inc()
+                if isinstance(exc, ROW_REFUSALS):
+                    # The broker refused a batch for good: find the row, park it, go on.
+                    log.warning("the broker refused a batch, publishing one by one",
+                                schema=self.schema, error=repr(exc))
+                    await self.publish_one_by_one(conn, mark_conn)
+                    continue
+                if not is_transient(exc) and not isinstance(exc, KafkaTimeoutError):
+                    raise  # run(): a fresh producer, the lock given up, later again
+                # Broker away: keep the lock, nothing was marked, try again later.
+                log.warning("publish failed, will retry", schema=self.schema, error=repr(exc))
+                await broker_backoff.sleep()
+                continue
+            now = time.monotonic()
+            if now - last_metrics >= self.metrics_every:
+                await self.export_metrics(mark_conn)
+                last_metrics = now
+            if now - last_purge >= self.purge_every:
+                await self.purge(mark_conn)
+                last_purge = now
+            if self.nudge_topics and now - last_nudge >= self.nudge_every:
+                try:
+                    await self.nudge()
+                except Exception as exc:  # the next pass tries again; rows come first
+                    log.warning("roll nudge failed", schema=self.schema, error=repr(exc))
+                last_nudge = now
+            await self._until_due(conn)
+
     async def _until_due(self, conn: Conn) -> None:
         """Wait for the next pass: a NOTIFY (a commit wrote rows), the poll interval, or,
-        when the last pass stopped at a row because an older transaction was still running
-        (:attr:`waits_on`), the moment no older one runs — checked after 1 ms, then at
-        doubling intervals up to 100 ms. That transaction may write no row, or belong to
-        another schema of the database: no NOTIFY would tell its end."""
+        when the last pass stopped at a row because an older transaction of this role was
+        still running (:attr:`waits_on`), the moment the barrier clears it — checked after
+        1 ms, then at doubling intervals up to 100 ms. That transaction may write no row:
+        no NOTIFY would tell its end."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.poll_interval
         delay = 0.001
@@ -458,8 +530,7 @@ class OutboxRelay:
                 return
             if loop.time() >= deadline or self.waits_on is None:
                 return
-            if await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8",
-                                   self.waits_on):
+            if await conn.fetchval(f"SELECT {_BARRIER} > $1::xid8", self.waits_on):
                 return
             delay = min(delay * 2, 0.1)
 
@@ -470,6 +541,19 @@ class OutboxRelay:
         self.is_leader = value
         LEADER.labels(self.schema).set(1 if value else 0)
 
+
+_BARRIER = """(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+                FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+               WHERE x::xid NOT IN (SELECT backend_xid FROM pg_stat_activity
+                                     WHERE backend_xid IS NOT NULL
+                                     GROUP BY backend_xid
+                                    HAVING bool_or(usename = current_user) IS NOT TRUE))"""
+"""The relay's barrier, in the statement's snapshot: the oldest transaction it lists as
+running (``pg_snapshot_xip``), passing over those that only sessions of other roles hold;
+else its ``xmax`` (see :meth:`OutboxRelay.publish_pending`). ``backend_xid`` is the low 32
+bits of the ``xid8`` (unique among running transactions); sessions with no role
+(background workers) count as another role's. The set holds no NULL: ``NOT IN`` would then
+be NULL for every running transaction, and the barrier ``xmax``."""
 
 _HEADERS = """convert_to(event_id::text, 'UTF8') AS h_event_id,
               convert_to(correlation_id::text, 'UTF8') AS h_correlation_id,

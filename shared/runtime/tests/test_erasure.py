@@ -60,9 +60,8 @@ async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, bytes | None]]:
 
 
 async def publish(relay: OutboxRelay, pool: asyncpg.Pool, expected: int) -> None:
-    """Relay passes until ``expected`` rows are out: a pass publishes only rows older than
-    every open transaction of the database (the visibility barrier), and other tests'
-    transactions may be open."""
+    """Relay passes until ``expected`` rows are out: a pass publishes only rows below its
+    barrier, which a transaction of the test's role still open holds back."""
     done = 0
     async with pool.acquire() as conn:
         async def all_out() -> bool:

@@ -34,7 +34,8 @@ async def test_migrations_apply_once_and_are_idempotent(service_db: ServiceDb, t
                      "runtime/0003_outbox_parking.sql",
                      "runtime/0004_consumer_positions.sql",
                      "runtime/0005_outbox_tombstones.sql",
-                     "runtime/0006_outbox_delete_on_publish.sql", "svc/0001_first.sql",
+                     "runtime/0006_outbox_delete_on_publish.sql",
+                     "runtime/0007_relay_leader.sql", "svc/0001_first.sql",
                      "svc/0002_second.sql"]
     assert second == []
     assert cols == 2
@@ -118,3 +119,33 @@ async def test_a_migration_that_waits_for_a_busy_table_gives_up_instead_of_block
     finally:
         await busy.close()
         await migrator.close()
+
+
+async def test_another_role_can_neither_take_the_migration_lock_nor_hold_migrations_back(
+        infra: object, service_db: ServiceDb, tmp_path: Path) -> None:
+    from cites_runtime.testing.plugin import drop_db, new_service_db
+
+    write(tmp_path, "0001_first.sql", "CREATE TABLE a (x int);")
+    write(tmp_path, "0002_second.sql", "ALTER TABLE a ADD COLUMN y int;")
+    first, second = load_migrations("svc", tmp_path)
+    migrator = await asyncpg.connect(service_db.dsn)
+    other = await new_service_db(infra, service_db.schema + "_b")  # type: ignore[arg-type]
+    try:
+        await migrate(migrator, service_db.schema, [first])
+        intruder = await asyncpg.connect(other.dsn)
+        try:
+            async with intruder.transaction():
+                with pytest.raises(asyncpg.InsufficientPrivilegeError,
+                                   match="permission denied"):
+                    await intruder.execute(f'LOCK TABLE "{service_db.schema}".schema_migrations '
+                                           "IN EXCLUSIVE MODE NOWAIT")
+            # Any advisory lock it likes, among them the key migrations once took turns on.
+            await intruder.execute("SELECT pg_advisory_lock(hashtext($1))",
+                                   f"migrate:{service_db.schema}")
+            assert await asyncio.wait_for(
+                migrate(migrator, service_db.schema, [first, second]), 10) == [second.id]
+        finally:
+            await intruder.close()
+    finally:
+        await migrator.close()
+        await drop_db(other)

@@ -44,9 +44,8 @@ async def emit(pool: asyncpg.Pool, schema: str, *events: ThingHappened) -> None:
 
 
 async def passes(relay: OutboxRelay, conn: Any, expected: int, mark_conn: Any = None) -> int:
-    """Relay passes until ``expected`` rows are out: a pass publishes only rows older than
-    every open transaction of the database (the visibility barrier), and other tests'
-    transactions may be open."""
+    """Relay passes until ``expected`` rows are out: a pass publishes only rows below its
+    barrier, which a transaction of the test's role still open holds back."""
     done, deadline = 0, time.monotonic() + 30
     while done < expected:
         assert time.monotonic() < deadline, f"published {done} of {expected}"
@@ -250,9 +249,9 @@ async def test_a_mark_waiting_on_the_database_does_not_hold_up_the_next_fetches(
 async def test_a_pass_stopped_by_an_older_open_transaction_resumes_when_it_ends(
     migrated: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    """A pass stops at a row younger than a transaction still running. That transaction
-    may write no outbox row (or be another service's): no NOTIFY tells its end, and the
-    relay must not wait for its poll interval (30 s here) to publish the row."""
+    """A pass stops at a row younger than a transaction of its role still running. That
+    transaction may write no outbox row: no NOTIFY tells its end, and the relay must not
+    wait for its poll interval (30 s here) to publish the row."""
     recorder = Recorder()
     relay = OutboxRelay(migrated.dsn, migrated.db_schema, recorder, poll_interval=30)
     task = asyncio.create_task(relay.run())
