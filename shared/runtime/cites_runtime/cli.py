@@ -151,7 +151,9 @@ def service_cli(definition: ServiceDefinition,
                 await producer.stop()
                 await pool.close()
             console.print(f"applied {result.applied}, already applied {result.duplicates}, "
-                          f"stale (their aggregate moved on since: skipped) {result.stale}")
+                          f"stale (their aggregate moved on since: skipped) {result.stale}, "
+                          "superseded (a newer record of their key replaced them on their "
+                          f"topic) {result.superseded}")
             for letter, error in result.failed or []:
                 console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
                               f"{letter.event_type} {letter.event_id}: {error}")
