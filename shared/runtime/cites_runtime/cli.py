@@ -18,6 +18,7 @@ from .db import create_pool
 from .dlq import list_dead_letters, replay_dead_letters, set_aside
 from .kafka import AiokafkaPublisher, make_producer, provision
 from .logs import configure_logging
+from .parked import ParkedEvent, Unparked, list_parked, unpark
 from .settings import ServiceSettings
 from .uow import outbox_channel
 
@@ -151,7 +152,9 @@ def service_cli(definition: ServiceDefinition,
                 await producer.stop()
                 await pool.close()
             console.print(f"applied {result.applied}, already applied {result.duplicates}, "
-                          f"stale (their aggregate moved on since: skipped) {result.stale}")
+                          f"stale (their aggregate moved on since: skipped) {result.stale}, "
+                          "superseded (a newer record of their key replaced them on their "
+                          f"topic) {result.superseded}")
             for letter, error in result.failed or []:
                 console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
                               f"{letter.event_type} {letter.event_id}: {error}")
@@ -159,18 +162,20 @@ def service_cli(definition: ServiceDefinition,
 
         raise typer.Exit(asyncio.run(run()))
 
+    async def _outbox_conn(s: ServiceSettings) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            s.dsn, server_settings={"search_path": s.db_schema})
+        return conn
+
     @outbox.command("parked")
     def outbox_parked() -> None:
         """Show every parked event: the broker refused it for good; the relay went on."""
         s = settings_factory()
 
-        async def fetch() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(s.dsn, server_settings={"search_path": s.db_schema})
+        async def fetch() -> list[ParkedEvent]:
+            conn = await _outbox_conn(s)
             try:
-                return await conn.fetch(
-                    """SELECT id, event_type, event_id, key, length(value) AS size, parked_at,
-                              park_error FROM outbox
-                        WHERE parked_at IS NOT NULL AND published_at IS NULL ORDER BY id""")
+                return await list_parked(conn)
             finally:
                 await conn.close()
 
@@ -179,35 +184,55 @@ def service_cli(definition: ServiceDefinition,
         for col in ("id", "type", "event_id", "key", "bytes", "parked at", "error"):
             table.add_column(col)
         for r in rows:
-            table.add_row(str(r["id"]), r["event_type"], str(r["event_id"]),
-                          bytes(r["key"]).decode("utf-8", "replace"), str(r["size"]),
-                          r["parked_at"].isoformat(), r["park_error"][:200])
+            table.add_row(str(r.id), r.event_type, str(r.event_id), r.key, str(r.size),
+                          r.parked_at.isoformat(), r.park_error[:200])
         console.print(table)
 
     @outbox.command("unpark")
     def outbox_unpark(
         ids: list[int] = typer.Option([], "--id", help="Outbox id to publish again"),
         every: bool = typer.Option(False, "--all", help="Every parked event"),
+        resequence: bool = typer.Option(
+            False, "--resequence",
+            help="With --id: an event whose aggregate moved on is published as its "
+                 "aggregate's next event, after the later ones (instead of refused)"),
     ) -> None:
         """Hand parked events back to the relay (once their cause is fixed, e.g. the
-        broker's message.max.bytes raised): it publishes them again, in id order."""
+        broker's message.max.bytes raised): it publishes them again, in id order.
+
+        An event whose aggregate has a later event published (or on its way) is refused:
+        consumers would skip it as stale. --resequence publishes it anyway, renumbered as
+        its aggregate's next event: consumers then apply it after the later ones."""
         if not ids and not every:
             console.print("name events with --id, or --all")
             raise typer.Exit(2)
+        if resequence and every:
+            console.print("--resequence is decided event by event: name them with --id")
+            raise typer.Exit(2)
         s = settings_factory()
 
-        async def unpark() -> int:
-            conn = await asyncpg.connect(s.dsn, server_settings={"search_path": s.db_schema})
+        async def run() -> Unparked:
+            conn = await _outbox_conn(s)
             try:
-                status = await conn.execute(
-                    """UPDATE outbox SET parked_at = NULL, park_error = NULL
-                        WHERE parked_at IS NOT NULL AND published_at IS NULL
-                          AND ($1 OR id = ANY($2::bigint[]))""", every, ids)
-                await conn.execute("SELECT pg_notify($1, '')", outbox_channel(s.db_schema))
-                return int(status.split()[-1])
+                return await unpark(conn, outbox_channel(s.db_schema), ids=ids, every=every,
+                                    resequence=resequence)
             finally:
                 await conn.close()
 
-        console.print(f"{asyncio.run(unpark())} event(s) handed back to the relay")
+        done = asyncio.run(run())
+        console.print(f"{len(done.handed_back)} event(s) handed back to the relay"
+                      + (f": {', '.join(map(str, done.handed_back))}" if done.handed_back
+                         else ""))
+        for r in done.resequenced:
+            console.print(f"re-sequenced {r.was_id} ({r.event_type} of {r.aggregate_id} on "
+                          f"{r.topic}): sequence {r.old_sequence} → {r.new_sequence}, "
+                          f"published after sequence {r.new_sequence - 1}; outbox id now "
+                          f"{r.id}")
+        for f in done.refused:
+            console.print(f"[red]refused[/red] {f.id} ({f.event_type} sequence {f.sequence} "
+                          f"of {f.aggregate_id} on {f.topic}): {f.why}", highlight=False)
+        for i in done.not_parked:
+            console.print(f"[red]not parked[/red] {i}: no parked event has this id")
+        raise typer.Exit(1 if done.refused or done.not_parked else 0)
 
     return cli

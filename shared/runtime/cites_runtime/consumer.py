@@ -310,6 +310,33 @@ def _origin(letter: RawRecord) -> _Origin:
                    [(k, v) for k, v in letter.headers if not k.startswith("dlq.")])
 
 
+async def _read_back(letter: RawRecord,
+                     origins: Callable[[str, int, int], Awaitable[RawRecord | None]] | None,
+                     compacted_topics: frozenset[str]) -> RawRecord | None:
+    """The original record of a letter whose value was withheld, or None when a newer
+    record of its key replaced it on its compacted topic (see ``ConsumerRunner.replay``)."""
+    origin = _origin(letter)
+    where = f"{origin.topic}[{origin.partition}]@{origin.offset}"
+    if origins is None:
+        raise DecodeError("its value was withheld (personal data): replay it with dlq "
+                          f"replay, which reads it back from {where}")
+    found = await origins(origin.topic, origin.partition, origin.offset)
+    if found is None:
+        if origin.topic not in compacted_topics:  # only compaction leaves holes
+            raise DecodeError(f"{where} is no longer on Kafka, though the topic is not "
+                              "compacted: nothing is left to replay; abandon the letter "
+                              "with dlq skip")
+        return None
+    letter_id, found_id = (next((v for k, v in r.headers if k == "event_id"), None)
+                           for r in (letter, found))
+    if found.key != letter.key or (letter_id and found_id and letter_id != found_id):
+        raise DecodeError(f"{where} holds another record than the one dead-lettered (key "
+                          f"{_shown(found.key)}, not {_shown(letter.key)}; or another "
+                          "event id): was the topic recreated? abandon the letter with "
+                          "dlq skip")
+    return found
+
+
 def _header_value(text: str) -> bytes:
     """Text as a header value: UTF-8, a lone surrogate (JSON can carry one) escaped."""
     return text.encode("utf-8", "backslashreplace")
@@ -646,25 +673,40 @@ class ConsumerRunner:
             await decoder
         await self._dead_letter(dead)
 
-    async def replay(self, record: RawRecord) -> str:
+    async def replay(self, record: RawRecord, *, origins: Callable[
+            [str, int, int], Awaitable[RawRecord | None]] | None = None) -> str:
         """Apply one dead letter again (inbox and positions still apply). Returns
-        'applied', 'duplicate' (applied before) or 'stale' (its aggregate has applied a
-        later event since: applying it now would undo that); raises when it fails again.
+        'applied', 'duplicate' (applied before), 'stale' (its aggregate has applied a
+        later event since: applying it now would undo that) or 'superseded' (below);
+        raises when it fails again.
 
         A dead-lettered tombstone (``dlq.tombstone``) is applied again in its origin's
         name, once (its inbox id). Nothing tells whether its key got a newer record since:
-        it forgets the key all the same — erasure errs on the side of forgetting."""
+        it forgets the key all the same — erasure errs on the side of forgetting.
+
+        A letter whose value was withheld (``dlq.value_withheld``: personal data) is
+        applied from its original record, read back with ``origins(topic, partition,
+        offset)``, which returns None when that record is no longer on its compacted
+        topic. Compaction removes a record only once a newer record of its key follows
+        it, which this consumer applies (or has applied) in its turn: there is nothing left
+        to apply, and the letter is 'superseded'. Raises, the letter then waiting for
+        ``dlq skip``: without ``origins``; when the record read back is another one (its
+        key or event id differs); when it is gone from a topic that is not compacted, or
+        its offset is out of the partition's range (``origins`` raises)."""
         item: _Item
-        if any(name == "dlq.tombstone" for name, _ in record.headers):
+        headers = {name for name, _ in record.headers}
+        if "dlq.tombstone" in headers:
             origin = _origin(record)
             if origin.topic not in self._tombstones:
                 raise DecodeError(f"{self.name} has no tombstone handler for {origin.topic}")
             item = (origin, None)
+        elif "dlq.value_withheld" in headers:
+            original = await _read_back(record, origins, self._compacted)
+            if original is None:
+                return "superseded"
+            item = (original, self._replayable(original))
         else:
-            env = decode(record.value)
-            if type(env.data) not in self.consumer.handlers:
-                raise DecodeError(f"{self.name} has no handler for {env.type} v{env.version}")
-            item = (record, env)
+            item = (record, self._replayable(record))
         backoff = self._new_backoff()
         while True:
             try:
@@ -677,6 +719,12 @@ class ConsumerRunner:
                 if not is_transient(exc):
                     raise
                 await backoff.sleep()
+
+    def _replayable(self, record: RawRecord) -> Envelope[Event]:
+        env = decode(record.value)
+        if type(env.data) not in self.consumer.handlers:
+            raise DecodeError(f"{self.name} has no handler for {env.type} v{env.version}")
+        return env
 
     # -- applying -------------------------------------------------------------------
     def _ignored(self, rec: RawRecord, handled: frozenset[str]) -> bool:

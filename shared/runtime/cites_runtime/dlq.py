@@ -4,24 +4,35 @@ Replaying goes through the same path as live consumption (decode, inbox, handler
 transaction), so a dead letter whose cause was fixed is applied exactly once, and one
 already applied is a no-op. Replay progress is kept in the consumer group
 ``<consumer>.dlq-replay``: a dead letter replayed successfully is not replayed again.
+
+A letter of a personal-data record carries no value (``dlq.value_withheld``): replay
+reads the original record back from its topic, where erasure reaches it, and applies it
+as any other. Once compaction has removed it — a newer record of its key, or its
+tombstone, replaced it, and the consumer applies that one — the letter is ``superseded``:
+counted, and the replay goes on. Removed for another reason (a time retention, deleted
+records), it fails, and the letter waits for ``dlq skip``. The value is never written to
+the dead-letter topics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
 from aiokafka.structs import OffsetAndMetadata
 
-from .consumer import ConsumerRunner
+from .consumer import ConsumerRunner, RawRecord
 from .kafka import OutboundRecord, Publisher, read_to_end
 from .logs import get_logger
 
 __all__ = [
     "DeadLetter",
+    "OriginGone",
     "ReplayResult",
     "list_dead_letters",
     "replay_dead_letters",
@@ -72,7 +83,67 @@ class ReplayResult:
     duplicates: int = 0
     stale: int = 0
     """Skipped: their aggregate applied a later event since (applying would undo it)."""
+    superseded: int = 0
+    """Skipped: withheld values whose record a newer one of its key replaced on its
+    compacted topic (the consumer applies that one: nothing is left to apply)."""
     failed: list[tuple[DeadLetter, str]] | None = None
+
+
+class OriginGone(LookupError):
+    """A letter's original record is no longer on Kafka, and no newer record of its key
+    explains it (a time retention, deleted records, a recreated topic): nothing is left to
+    replay. The letter waits for ``dlq skip``."""
+
+
+class _Origins:
+    """Reads original records back from their topics (no group), for letters whose value
+    was withheld; a consumer is started at the first one."""
+
+    def __init__(self, bootstrap: str, *, timeout_s: float = 30.0):
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __call__(self, topic: str, partition: int, offset: int) -> RawRecord | None:
+        """The record at ``topic[partition]@offset``; None when the partition holds it no
+        more but holds later records (compaction removed it). Raises :class:`OriginGone`
+        when the offset is below the partition's start or beyond its end."""
+        if self._consumer is None:
+            # "none": an offset out of range must raise, not jump to another record.
+            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap,
+                                              enable_auto_commit=False,
+                                              auto_offset_reset="none")
+            await self._consumer.start()
+        consumer = self._consumer
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        where = f"{topic}[{partition}]@{offset}"
+        if not start <= offset < end:
+            raise OriginGone(f"{where} is no longer on Kafka (the partition now starts at "
+                             f"offset {start} and ends before {end}: removed by a time "
+                             "retention or by deleted records, or the topic was recreated): "
+                             "nothing is left to replay; abandon the letter with dlq skip")
+        consumer.seek(tp, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
+        while loop.time() < deadline:
+            try:
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            except OffsetOutOfRangeError:  # the retention passed since the check above
+                raise OriginGone(f"{where} is no longer on Kafka (removed while it was "
+                                 "being read): abandon the letter with dlq skip") from None
+            found = batch.get(tp, [])
+            if found:
+                return found[0] if found[0].offset == offset else None
+            if await consumer.position(tp) >= end:
+                return None  # every record from there to the end was compacted away
+        raise TimeoutError(f"{where} could not be read within {self._timeout_s:.0f} s")
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
 
 
 async def _open(bootstrap: str, topic: str, group: str | None) -> tuple[AIOKafkaConsumer,
@@ -103,8 +174,11 @@ async def list_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
 
 async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str,
                               *, group: str) -> ReplayResult:
-    """Replay the dead letters not yet replayed; stop a partition at its first failure."""
+    """Replay the dead letters not yet replayed; stop a partition at its first failure.
+    Letters whose value was withheld are applied from their original records, read back
+    from ``bootstrap`` (see the module's documentation)."""
     result = ReplayResult(failed=[])
+    origins = _Origins(bootstrap)
     consumer, tps = await _open(bootstrap, topic, group)
     try:
         for tp in tps:
@@ -119,7 +193,7 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
                 continue
             letter = DeadLetter.from_record(rec)
             try:
-                outcome = await runner.replay(rec)
+                outcome = await runner.replay(rec, origins=origins)
             except Exception as exc:
                 assert result.failed is not None
                 result.failed.append((letter, repr(exc)))
@@ -129,6 +203,8 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
                 result.applied += 1
             elif outcome == "stale":
                 result.stale += 1
+            elif outcome == "superseded":
+                result.superseded += 1
             else:
                 result.duplicates += 1
             tp = TopicPartition(rec.topic, rec.partition)
@@ -138,6 +214,8 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()
+        with contextlib.suppress(Exception):
+            await origins.close()
 
 
 async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: str,

@@ -32,6 +32,9 @@ address_book = EventConsumer("addressbook")
 
 @address_book.handles(CardIssued)
 async def card_issued(event: CardIssued, ctx: HandlerContext) -> None:
+    if await ctx.conn.fetchval("SELECT 1 FROM refused_addresses WHERE email = $1",
+                               event.email):
+        raise RejectEvent("this address is refused")
     await ctx.conn.execute(
         """INSERT INTO addresses (card_id, email) VALUES ($1, $2)
            ON CONFLICT (card_id) DO UPDATE SET email = EXCLUDED.email""",

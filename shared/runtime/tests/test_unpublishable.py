@@ -7,23 +7,27 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import runtime_testapp as testapp
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from runtime_testapp import THINGS, ThingHappened
-from typer.testing import CliRunner
+from test_poison import DeadLetters
+from typer.testing import CliRunner, Result
 
 from cites_runtime.app import build_app
 from cites_runtime.cli import service_cli
+from cites_runtime.consumer import ConsumerRunner
 from cites_runtime.errors import EventTooLarge
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
-from cites_runtime.relay import OutboxRelay
+from cites_runtime.relay import ROW_REFUSALS, OutboxRelay
 from cites_runtime.settings import ServiceSettings
-from cites_runtime.testing import AS_NATIONAL, in_memory, read_topic
+from cites_runtime.testing import AS_NATIONAL, eventually, in_memory, read_topic
 from cites_runtime.uow import unit_of_work
 
 pytestmark = pytest.mark.integration
@@ -150,3 +154,201 @@ async def test_readiness_fails_when_the_relay_stops_advancing_but_not_for_a_brok
     assert outage.status_code == 200
     assert outage.json()["checks"]["broker"].startswith("unavailable")
     assert outage.json()["checks"]["relay"].startswith("waiting for the broker")
+
+
+# -- unparking must not drop an event its aggregate has moved past -------------------------
+BIG = "n" * (TOPIC_LIMIT + 10)
+"""A note that makes an event too large for this test's topic: the broker refuses it."""
+PROBE = b"~probe"
+"""Key of the records that test whether the broker enforces the topic's lowered limit."""
+
+
+async def probe(migrated: ServiceSettings, *, taken: bool) -> None:
+    """Wait until the broker takes (or refuses) a record over ``TOPIC_LIMIT`` on the things
+    topic: a topic's new configuration reaches the broker a moment after the change is
+    acknowledged. Probes it takes are keyed ``PROBE``."""
+    producer = AIOKafkaProducer(bootstrap_servers=migrated.kafka_bootstrap_servers)
+    await producer.start()
+
+    async def as_expected() -> bool:
+        try:
+            await producer.send_and_wait(migrated.topic(THINGS.name), BIG.encode(), key=PROBE)
+        except ROW_REFUSALS:
+            return not taken
+        return taken
+
+    try:
+        await eventually(as_expected, what=f"the broker {'taking' if taken else 'refusing'} "
+                         f"records over {TOPIC_LIMIT} B")
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+async def refusing(migrated: ServiceSettings, publisher: AiokafkaPublisher
+                   ) -> AiokafkaPublisher:
+    """``publisher``, once the broker enforces the topic's lowered limit."""
+    await probe(migrated, taken=False)
+    return publisher
+
+
+async def relay_until_settled(migrated: ServiceSettings, publisher: AiokafkaPublisher,
+                              pool: asyncpg.Pool, *, parked: int = 0) -> list[Any]:
+    """Run the relay until nothing is pending and ``parked`` rows are parked; then the
+    things topic's records, probes left out (an event may be there twice: a batch the
+    broker refused in part is sent again one by one)."""
+    relay = OutboxRelay(migrated.dsn, migrated.db_schema, publisher,
+                        topic_prefix=migrated.topic_prefix, poll_interval=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _settled(pool, parked),
+                         what=f"{parked} row(s) parked, none pending")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+                               idle=0.5)
+    return [r for r in records if r.key != PROBE]
+
+
+async def _settled(pool: asyncpg.Pool, parked: int) -> bool:
+    row = await pool.fetchrow("SELECT count(*) FILTER (WHERE parked_at IS NULL) AS pending, "
+                              "count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked "
+                              "FROM outbox")
+    return row is not None and (row["pending"], row["parked"]) == (0, parked)
+
+
+async def emit(pool: asyncpg.Pool, schema: str, *events: ThingHappened) -> None:
+    async with unit_of_work(pool, schema) as uow:
+        for e in events:
+            uow.emit(e)
+
+
+def things(records: list[Any], thing_id: str) -> list[tuple[int, int]]:
+    """(n, sequence) of the thing's events on the topic, in their order there, each once
+    (a consumer's inbox absorbs an event sent twice)."""
+    found = [json.loads(r.value) for r in sorted(records, key=lambda r: (r.partition,
+                                                                          r.offset))]
+    return list(dict.fromkeys((e["data"]["n"], e["sequence"]) for e in found
+                              if e["data"]["thing_id"] == thing_id))
+
+
+async def raise_limit(migrated: ServiceSettings) -> None:
+    """The cause is fixed: the topic takes large records again."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=migrated.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, migrated.topic(THINGS.name),
+            {**THINGS.configs(brokers=1), "max.message.bytes": str(TOPIC_LIMIT * 10)})])
+    finally:
+        await admin.close()
+    await probe(migrated, taken=True)
+
+
+async def parked_rows(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in await pool.fetch(
+        "SELECT id, event_id, value, parked_at FROM outbox WHERE parked_at IS NOT NULL "
+        "ORDER BY id")]
+
+
+async def unpark(migrated: ServiceSettings, *args: str) -> Result:
+    cli = service_cli(testapp.definition, lambda: migrated)
+    return await asyncio.to_thread(CliRunner(env={"COLUMNS": "250"}).invoke, cli,
+                                   ["outbox", "unpark", *args])
+
+
+async def park_then_publish_a_later_event(migrated: ServiceSettings, pool: asyncpg.Pool,
+                                          publisher: AiokafkaPublisher) -> int:
+    """Thing b's first event parked (too large), its second published: the parked id."""
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="b", n=1, note=BIG))
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="b", n=2))
+    records = await relay_until_settled(migrated, publisher, pool, parked=1)
+    assert things(records, "b") == [(2, 2)]
+    [(parked_id, *_)] = await parked_rows(pool)
+    return int(parked_id)
+
+
+async def test_unpark_refuses_an_event_whose_aggregate_published_a_later_one_and_changes_nothing(
+        migrated: ServiceSettings, pool: asyncpg.Pool, refusing: AiokafkaPublisher) -> None:
+    parked_id = await park_then_publish_a_later_event(migrated, pool, refusing)
+    await raise_limit(migrated)
+    before = await parked_rows(pool)
+
+    refused = await unpark(migrated, "--all")
+
+    assert refused.exit_code == 1, refused.output
+    said = " ".join(refused.output.split())
+    assert "0 event(s) handed back to the relay" in said
+    assert (f"refused {parked_id} (testapp.ThingHappened sequence 1 of b on testapp.things): "
+            "sequence 2 of its aggregate was already published") in said
+    assert "consumers would skip this one as stale" in said
+    assert f"outbox unpark --id {parked_id} --resequence" in said
+    assert await parked_rows(pool) == before
+
+
+async def test_unpark_hands_back_events_whose_aggregate_has_not_moved_on_published_in_order(
+        migrated: ServiceSettings, pool: asyncpg.Pool, refusing: AiokafkaPublisher) -> None:
+    # Both of c's events too large, parked; d's published.
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="c", n=1, note=BIG),
+               ThingHappened(thing_id="c", n=2, note=BIG), ThingHappened(thing_id="d", n=1))
+    await relay_until_settled(migrated, refusing, pool, parked=2)
+    first, second = (r[0] for r in await parked_rows(pool))
+    await raise_limit(migrated)
+
+    alone = await unpark(migrated, "--id", str(second))  # c's first would stay behind
+    together = await unpark(migrated, "--id", str(first), "--id", str(second))
+    records = await relay_until_settled(migrated, refusing, pool)
+
+    assert alone.exit_code == 1, alone.output
+    said = " ".join(alone.output.split())
+    assert (f"refused {second} (testapp.ThingHappened sequence 2 of c on testapp.things): "
+            f"an earlier event of its aggregate, {first} (sequence 1), stays parked") in said
+    assert together.exit_code == 0, together.output
+    assert "2 event(s) handed back to the relay" in together.output
+    assert things(records, "c") == [(1, 1), (2, 2)]
+    assert await parked_rows(pool) == []
+
+
+async def test_unpark_refuses_an_event_while_a_later_one_of_its_aggregate_is_on_its_way(
+        migrated: ServiceSettings, pool: asyncpg.Pool) -> None:
+    """A relay pass may hold the later event already: the unparked one would follow it."""
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="e", n=1))
+    await pool.execute("UPDATE outbox SET parked_at = now(), park_error = 'refused: too big'")
+    await emit(pool, migrated.db_schema, ThingHappened(thing_id="e", n=2))  # pending
+    [(parked_id, *_)] = await parked_rows(pool)
+
+    refused = await unpark(migrated, "--id", str(parked_id))
+
+    assert refused.exit_code == 1, refused.output
+    said = " ".join(refused.output.split())
+    assert "sequence 2 of its aggregate is not published yet" in said
+    assert len(await parked_rows(pool)) == 1
+
+
+async def test_a_resequenced_event_is_published_as_its_aggregates_next_and_is_applied(
+        migrated: ServiceSettings, pool: asyncpg.Pool, refusing: AiokafkaPublisher) -> None:
+    parked_id = await park_then_publish_a_later_event(migrated, pool, refusing)
+    [(_, event_id, *_)] = await parked_rows(pool)
+    await raise_limit(migrated)
+
+    not_all = await unpark(migrated, "--all", "--resequence")
+    resequenced = await unpark(migrated, "--id", str(parked_id), "--resequence")
+    records = await relay_until_settled(migrated, refusing, pool)
+    tally = ConsumerRunner(testapp.consumer, pool, migrated.db_schema, DeadLetters(),
+                           topic_prefix=migrated.topic_prefix)
+    await tally.process_batch(records)
+
+    assert not_all.exit_code == 2, not_all.output
+    assert resequenced.exit_code == 0, resequenced.output
+    said = " ".join(resequenced.output.split())
+    assert (f"re-sequenced {parked_id} (testapp.ThingHappened of b on testapp.things): "
+            "sequence 1 → 3, published after sequence 2") in said
+    assert things(records, "b") == [(2, 2), (1, 3)]
+    [renumbered] = [e for e in (json.loads(r.value) for r in records) if e["sequence"] == 3]
+    assert renumbered["event_id"] == str(event_id)  # still the same event
+    assert await pool.fetchval("SELECT last_sequence FROM aggregate_sequences "
+                               "WHERE stream = 'testapp.things' AND aggregate_id = 'b'") == 3
+    applied = await pool.fetch("SELECT n, sequence FROM tally ORDER BY applied_at")
+    assert [tuple(r) for r in applied] == [(2, 2), (1, 3)]
+    assert tally.stale == 0
