@@ -262,8 +262,9 @@ class OutboxRelay:
 
         Parking breaks the order of that row's aggregate (a consumer sees a gap in its
         sequence); it is the last resort — ``uow.emit`` already refuses events over the
-        size limit — and each parked row is listed and can be replayed
-        (``python -m <service> outbox parked|unpark``) once the cause is fixed.
+        size limit — and each parked row is listed (``python -m <service> outbox parked``)
+        and, once the cause is fixed, handed back with its sequence while no later event of
+        its aggregate went out, else re-sequenced on request (``cites_runtime.parked``).
         """
         await self.publisher.reset()
         rows, _, _ = await self._settled_rows(conn, None, 0, self.batch_size)
