@@ -258,6 +258,9 @@ envelope = cc.decode(record.value)  # raises a cc.DecodeError subclass with a .r
 (`<producer>.<EventName>`), `version`, `occurred_at` (UTC), `producer`, `aggregate_id` (the
 key), `sequence` (per aggregate, gap-free), `correlation_id`, `causation_id`, `data`. Kafka
 headers repeat `type`, `version`, `event_id`, `correlation_id` (and `traceparent`).
+**Wire rules for headers** (`header_problem`): at most 32 headers per record, each value
+UTF-8 text (never null) of at most 8 KiB; the platform's consumers dead-letter a record
+that breaks them (`bad-header`), whatever its body says.
 
 **Evolution**: adding an optional field keeps the version; anything else is a new
 `version`, published alongside the old one during a migration. Consumers ignore unknown

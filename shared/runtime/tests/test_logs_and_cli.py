@@ -49,7 +49,7 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     migrated = await _invoke_in_thread(runner, cli, ["migrate"])
     again = await _invoke_in_thread(runner, cli, ["migrate"])
     assert migrated.exit_code == 0, migrated.output
-    assert "7 migration(s) applied" in migrated.output
+    assert "8 migration(s) applied" in migrated.output
     assert "0 migration(s) applied" in again.output
 
     await provision(settings.kafka_bootstrap_servers, testapp.definition.topics(),
