@@ -246,7 +246,8 @@ class Runtime(Generic[S]):
         the relay stalls — events wait longer than ``relay_stall_s`` and nothing was
         published meanwhile — while the broker answers. A broker outage alone leaves the
         service ready (the outbox keeps commands' events until it is back): it shows in
-        ``checks`` and in the relay's metrics."""
+        ``checks`` and in the relay's metrics. A loop that is not live (:meth:`liveness`)
+        is named in ``checks`` as ``live:<loop>``."""
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(2):
@@ -291,6 +292,9 @@ class Runtime(Generic[S]):
         if outbox["parked"]:
             checks["parked"] = (f"{outbox['parked']} event(s) parked: python -m "
                                 f"{self.definition.name} outbox parked")
+        # A loop that died or stopped is the liveness probe's to act on; named here too.
+        checks.update((f"live:{name}", problem)
+                      for name, problem in (await self.liveness())[1].items())
         return not (stalled and broker_ok), checks
 
 

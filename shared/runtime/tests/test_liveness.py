@@ -90,7 +90,9 @@ async def test_a_wedged_batch_makes_the_process_not_live(
     async with served() as (http, _):
         await _send(producer, migrated, "stuck", note="wedge")
         checks = await _dead(http, "consumer")
+        ready = (await http.get("/health/ready")).json()["checks"]
     assert "without progress" in checks["consumer"]
+    assert "without progress" in ready["live:consumer"]  # readiness names it too
 
 
 async def test_a_poll_loop_that_stops_taking_records_while_some_wait_is_not_live(
