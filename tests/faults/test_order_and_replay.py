@@ -60,6 +60,9 @@ async def test_a_suspension_committed_late_reaches_kafka_before_the_reinstatemen
     await wait_alliances(platform, 1 + OTHERS, timeout=60)
     wire = await read_topic(platform.kafka, platform.topic("labelling.labels"),
                             until=lambda rs: len(sequences_of(rs, x)) >= 3, timeout=60)
+    # On the wire is not yet applied: partners' state is read once it has consumed them.
+    await wait_caught_up(platform.kafka, platform.topic("partners"),
+                         platform.topic("labelling.labels"))
     alliance = await platform.alliance(x)
     published_while_held = sum(1 for c in others if sequences_of(held, c))
     report(Figures("out-of-order guard", "a cité's suspension held uncommitted while 20 "
