@@ -150,6 +150,13 @@ def run(
     topic_prefix: Annotated[str, typer.Option(help="The services' topic prefix")] = "",
     maildir: Annotated[Path, typer.Option(help="The SMTP sink's maildir")] =
         REPO / ".local" / "smtp" / "mail",
+    mailpit: Annotated[str | None, typer.Option(help="The SMTP sink as Mailpit's HTTP API "
+                                                     "(docker compose: http://127.0.0.1:8025)"
+                                                     ", instead of the maildir")] = None,
+    fault: Annotated[list[str] | None, typer.Option(help="PHASE=COMMAND: run COMMAND (a "
+                                                         "shell line) when a phase whose name "
+                                                         "holds PHASE starts; repeatable")
+                     ] = None,
     settle_timeout: Annotated[float, typer.Option(help="Seconds to wait for the platform "
                                                        "to settle")] = 180.0,
     report_json: Annotated[Path | None, typer.Option("--json", help="Also write the "
@@ -162,12 +169,13 @@ def run(
         raise typer.BadParameter(f"unknown wave(s) {unknown}; known: {', '.join(WAVES)}")
     endpoints = Endpoints(labelling_url, partners_url, funding_url, notifications_url,
                           Tokens.from_file(tokens), kafka=kafka, topic_prefix=topic_prefix,
-                          maildir=maildir)
+                          maildir=maildir, mailpit=mailpit)
+    faults = [_fault(f) for f in fault or []]
     console = Console()
     rid = run_id or time.strftime("demo%m%d-%H%M%S").lower()
     try:
         report, done = asyncio.run(_main(endpoints, console, labels, seed, scale, concurrency,
-                                         operations, rid, settle_timeout))
+                                         operations, rid, settle_timeout, faults))
     except SimError as exc:
         console.print(f"[bold red]The simulation stopped:[/bold red] {exc}")
         raise typer.Exit(2) from exc
@@ -177,9 +185,54 @@ def run(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _fault(spec: str) -> tuple[str, str]:
+    phase, sep, command = spec.partition("=")
+    if not sep or not phase.strip() or not command.strip():
+        raise typer.BadParameter(f"--fault takes PHASE=COMMAND, not {spec!r}")
+    return phase.strip(), command.strip()
+
+
+class FaultInjector(Reporter):
+    """Runs each fault's command (a shell line, in the background) when the first phase
+    whose name holds its phase starts: a fault injected while the run goes on. The run's
+    reconciliation then says whether anything was lost or doubled."""
+
+    def __init__(self, inner: Reporter, faults: list[tuple[str, str]], console: Console):
+        self.inner, self.pending, self.console = inner, list(faults), console
+        self.running: list[tuple[str, asyncio.Task[int]]] = []
+
+    def phase(self, name: str, total: int):  # type: ignore[no-untyped-def]
+        for fault in [f for f in self.pending if f[0] in name]:
+            self.pending.remove(fault)
+            self.console.print(f"[yellow]fault[/yellow] as «{name}» starts: {fault[1]}")
+            self.running.append((fault[1], asyncio.ensure_future(_shell(fault[1]))))
+        return self.inner.phase(name, total)
+
+    def done(self, name: str) -> None:
+        self.inner.done(name)
+
+    def settling(self, health: Health) -> None:
+        self.inner.settling(health)
+
+    async def outcome(self) -> list[str]:
+        """Waits for the faults' commands; returns what went wrong with them."""
+        wrong = [f"fault never injected: no phase holds {phase!r}"
+                 for phase, _ in self.pending]
+        for command, task in self.running:
+            if (code := await task) != 0:
+                wrong.append(f"fault {command!r} exited {code}")
+        return wrong
+
+
+async def _shell(command: str) -> int:
+    proc = await asyncio.create_subprocess_shell(command)
+    return await proc.wait()
+
+
 async def _main(endpoints: Endpoints, console: Console, labels: list[str], seed: int,
                 scale: float, concurrency: int, operations: int, run_id: str,
-                settle_timeout: float) -> tuple[Report, Run]:
+                settle_timeout: float, faults: list[tuple[str, str]] | None = None
+                ) -> tuple[Report, Run]:
     async with Api.open(endpoints, connections=max(concurrency, 4) * 2) as api:
         qpvs, uais = await taken_codes(api)
         programme = generate(seed, waves=labels, scale=scale, operations=operations,
@@ -191,9 +244,12 @@ async def _main(endpoints: Endpoints, console: Console, labels: list[str], seed:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console) as bars:
+            reporter = FaultInjector(RichReporter(bars), faults or [], console)
             done = await simulate(endpoints, programme, run_id=run_id, concurrency=concurrency,
-                                  progress=RichReporter(bars), settle_timeout=settle_timeout,
+                                  progress=reporter, settle_timeout=settle_timeout,
                                   api=api)
+            if wrong := await reporter.outcome():
+                raise SimError("; ".join(wrong))
         console.print("Reconciling: the services' APIs, the topics, the SMTP sink…")
         report = await reconcile(endpoints, done, api=api, settle_timeout=settle_timeout)
     return report, done

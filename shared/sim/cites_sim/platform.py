@@ -65,6 +65,8 @@ class Endpoints:
     kafka: str = "127.0.0.1:19092"
     topic_prefix: str = ""
     maildir: Path | None = None
+    mailpit: str | None = None
+    """The SMTP sink as Mailpit's HTTP API (``docker compose``), instead of a maildir."""
     consumers: tuple[str, ...] = ("partners", "funding", "notifications")
     """The services that consume events (their consumer groups and dead letters)."""
 

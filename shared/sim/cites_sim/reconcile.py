@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cites_contracts import Envelope, Event
 
 from .kafka import health, read_events, wait_settled
@@ -307,6 +309,23 @@ def _sink_message_ids(maildir: Path) -> Counter[str]:
     return found
 
 
+async def _mailpit_message_ids(url: str) -> Counter[str]:
+    """How many messages Mailpit holds of each Message-ID, read from its HTTP API a page
+    at a time (``GET /api/v1/messages``)."""
+    found: Counter[str] = Counter()
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30) as http:
+        start = 0
+        while True:
+            answer = await http.get("/api/v1/messages", params={"start": start, "limit": 500})
+            answer.raise_for_status()
+            page = answer.json()
+            for message in page["messages"]:
+                found[str(message["MessageID"]).strip().lstrip("<").split("@", 1)[0]] += 1
+            start += len(page["messages"])
+            if not page["messages"] or start >= page.get("messages_count", page["total"]):
+                return found
+
+
 async def _notifications(api: Api, run: Run, events: list[Envelope[Event]],
                          endpoints: Endpoints, report: Report) -> None:
     rules = await api.call("notifications", "GET", "/rules", token=api.tokens.national,
@@ -350,12 +369,16 @@ async def _notifications(api: Api, run: Run, events: list[Envelope[Event]],
     if missing_events:
         d.append(f"notifications: {len(missing_events)} sent without a NotificationSent "
                  "event on the topic")
-    if endpoints.maildir is None:
+    mails: Counter[str] | None = None
+    if endpoints.mailpit is not None:
+        mails = await _mailpit_message_ids(endpoints.mailpit)
+    elif endpoints.maildir is None:
         report.notes.append("no maildir given: the SMTP sink was not read")
     elif not endpoints.maildir.is_dir():
         d.append(f"notifications: the SMTP sink's maildir {endpoints.maildir} does not exist")
     else:
         mails = _sink_message_ids(endpoints.maildir)
+    if mails is not None:
         ours = {i: mails[i] for i in ids}
         figures["mails in the SMTP sink"] = sum(ours.values())
         absent = [i for i, n in ours.items() if n == 0]
