@@ -7,6 +7,7 @@ reads ``LABELLING_DATABASE_URL``, ``LABELLING_KAFKA_BOOTSTRAP_SERVERS`` and so o
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from functools import cached_property
@@ -63,6 +64,9 @@ def service_config(service: str) -> SettingsConfigDict:
         # A refused value is not echoed: settings hold secrets (tokens, passwords), and
         # a start-up error lands in logs.
         hide_input_in_errors=True,
+        # Secrets as files (compose or Kubernetes secrets): a file named like the variable,
+        # e.g. /run/secrets/labelling_tokens; a variable of the environment wins over it.
+        secrets_dir=os.environ.get("CITES_SECRETS_DIR") or None,
     )
 
 

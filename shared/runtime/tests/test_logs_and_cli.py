@@ -3,6 +3,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import runtime_testapp as testapp
@@ -113,3 +117,20 @@ def test_the_asyncapi_document_describes_published_and_consumed_topics(
     message = doc["components"]["messages"]["testapp.ThingHappened.v1"]
     assert message["name"] == "testapp.ThingHappened"  # named after its event type
     assert "thing_id" in message["bindings"]["kafka"]["key"]["description"]
+
+
+def test_settings_read_secrets_from_files_and_the_environment_wins(tmp_path: Path) -> None:
+    """CITES_SECRETS_DIR (compose and Kubernetes mount secrets as files): a file named
+    like the variable holds its value; the variable itself, when set, wins."""
+    (tmp_path / "service_tokens").write_text('{"from-file": {"role": "viewer"}}')
+    (tmp_path / "service_http_port").write_text("8123")
+    show = ("from cites_runtime.settings import ServiceSettings as S; s = S(); "
+            "print(sorted(s.tokens), s.http_port)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICE_")}
+    read = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True,
+                          env={**env, "CITES_SECRETS_DIR": str(tmp_path)}, check=True)
+    assert read.stdout.split() == ["['from-file']", "8123"]
+    read = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True,
+                          env={**env, "CITES_SECRETS_DIR": str(tmp_path),
+                               "SERVICE_HTTP_PORT": "9000"}, check=True)
+    assert read.stdout.split() == ["['from-file']", "9000"]
