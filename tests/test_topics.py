@@ -54,6 +54,10 @@ async def test_every_declared_topic_is_created_as_declared_and_applying_again_ch
 
     assert sorted(first.created) == sorted(prefix + t.name for t in topics)
     assert first.drift == [] and again.created == [] and again.drift == []
+    # One broker here: every topic declared with more replicas is named as created below.
+    assert sorted(first.below_declared) == sorted(
+        prefix + t.name for t in topics if t.replication_factor > first.brokers)
+    assert first.below_declared and again.below_declared == []
     for t in topics:
         partitions, configs = state[prefix + t.name]
         assert partitions == t.partitions, t.name

@@ -212,6 +212,9 @@ class Provisioned:
     created: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)
     """One line per difference between a live topic and its declaration."""
+    below_declared: list[str] = field(default_factory=list)
+    """Topics created with fewer replicas than declared: the cluster has fewer brokers
+    (a development cluster says so; production runs as many as declared)."""
 
 
 async def apply(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") -> Provisioned:
@@ -241,6 +244,8 @@ async def apply(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") ->
                 if code:
                     raise RuntimeError(f"cannot create topic {topic}: error {code} {message}")
                 done.created.append(topic)
+                if declared[topic].replicas(brokers) < declared[topic].replication_factor:
+                    done.below_declared.append(topic)
         live = await _described(admin, list(declared), wait_for=set(done.created))
         resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in declared]
         configs: dict[str, dict[str, str | None]] = {}
@@ -312,6 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"created {name}")
     for line in done.drift:
         print(f"DRIFT {line}", file=sys.stderr)
+    if done.below_declared:
+        print(f"BELOW DECLARED REPLICATION: {len(done.below_declared)} topic(s) created with "
+              f"{done.brokers} replica(s) (declared up to "
+              f"{max(t.replication_factor for t in declared_topics(args.consumer))}): this "
+              f"cluster has {done.brokers} broker(s) — a development cluster; production "
+              "runs at least as many brokers as declared", file=sys.stderr)
     print(f"{len(done.created)} topic(s) created, {len(done.drift)} difference(s) "
           f"on {done.brokers} broker(s)")
     return 1 if args.strict and done.drift else 0
