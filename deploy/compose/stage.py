@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""The platform under ``docker compose``, as an operator brings it up and as CI checks it.
+
+    python deploy/compose/stage.py up       # .env (from .env.example if none), images, up --wait
+    python deploy/compose/stage.py down     # stop (volumes kept); --wipe removes them
+    python deploy/compose/stage.py check    # CI: engine, images, up, demo, faults, down -v
+
+Images: the compose file's official ones when the engine has them or can pull them;
+otherwise the stand-ins of deploy/images (``make images``), named in STAND_INS. ``check``
+fails — never skips — when something cannot run: no engine that can be started, an image
+that cannot be built, a service that is not healthy, a reconciliation with a difference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = ["docker", "compose", "--project-directory", str(REPO)]
+STAND_INS = {
+    "KAFKA_IMAGE": ("apache/kafka:4.1.1", "cites-local/kafka:4.1.1"),
+    "POSTGRES_IMAGE": ("postgres:16.10-bookworm", "cites-local/postgres:15"),
+    "MAILPIT_IMAGE": ("axllent/mailpit:v1.27.11", "cites-local/mailpit:v1.27.11"),
+    "PYTHON_IMAGE": ("python:3.11.14-slim-bookworm", "cites-local/python:3.11-bookworm"),
+}
+"""Variable of the compose file → (its official default, the stand-in deploy/images builds)."""
+SIM = [sys.executable, "-m", "cites_sim", "run", "--mailpit", "http://127.0.0.1:8025",
+       "--kafka", f"127.0.0.1:{os.environ.get('CITES_KAFKA_PORT', '19092')}",
+       "--concurrency", "8"]
+# Faults injected while the second run goes on: partners crashes (its process SIGKILLed
+# from the host, as a kernel OOM kill would; Docker restarts it) while the labels it
+# consumes pour in, and Kafka restarts while commitments and payments are made.
+CRASH_PARTNERS = "kill -9 $(docker inspect -f '{{.State.Pid}}' cites-partners-1)"
+RESTART_KAFKA = " ".join([*COMPOSE, "restart", "kafka"])
+
+
+class StageError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[compose] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, check: bool = True,
+        capture: bool = False, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(cmd), env={**os.environ, **(env or {})}, text=True,
+                          capture_output=capture, timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        detail = (done.stderr or "")[-3000:] if capture else ""
+        raise StageError(f"{' '.join(cmd)} exited {done.returncode}\n{detail}")
+    return done
+
+
+def engine_answers() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def ensure_engine(*, start: bool) -> None:
+    """A Docker engine that answers: started here (Debian's docker.io, as root) if
+    ``start`` and none answers."""
+    if engine_answers():
+        return
+    if not start:
+        raise StageError("no Docker engine answers: start one (`dockerd`), or use make run")
+    if shutil.which("dockerd") is None:
+        say("installing Debian's docker.io …")
+        run(["apt-get", "update", "-qq"])
+        run(["apt-get", "install", "-y", "-qq", "docker.io"],
+            env={"DEBIAN_FRONTEND": "noninteractive"})
+    log = REPO / ".local" / "dockerd.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    say(f"starting dockerd (log: {log}) …")
+    with log.open("ab") as out:
+        subprocess.Popen(["dockerd"], stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not engine_answers():
+        if time.monotonic() > deadline:
+            raise StageError(f"dockerd did not answer within 60 s: see {log}")
+        time.sleep(1)
+    say("engine up")
+
+
+def has_image(name: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", name], capture_output=True,
+                          timeout=60, check=False).returncode == 0
+
+
+def can_pull(name: str) -> bool:
+    return subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300,
+                          check=False).returncode == 0
+
+
+def images() -> dict[str, str]:
+    """The image variables for compose: official where present or pullable, else the
+    stand-ins (built by ``make images`` when missing)."""
+    chosen: dict[str, str] = {}
+    for variable, (official, stand_in) in STAND_INS.items():
+        wanted = os.environ.get(variable)
+        if wanted:
+            chosen[variable] = wanted
+        elif has_image(official) or can_pull(official):
+            chosen[variable] = official
+        else:
+            chosen[variable] = stand_in
+    missing = [chosen[v] for v, (_, stand_in) in STAND_INS.items()
+               if chosen[v] == stand_in and not has_image(stand_in)]
+    if missing:
+        say(f"no registry: building the stand-in images ({', '.join(missing)}) …")
+        run(["make", "-C", str(REPO), "images"])
+    say("images: " + ", ".join(f"{v}={i}" for v, i in chosen.items()))
+    return chosen
+
+
+def ensure_dotenv() -> None:
+    env_file = REPO / ".env"
+    if not env_file.exists():
+        shutil.copy(REPO / ".env.example", env_file)
+        say(".env created from .env.example: DEVELOPMENT values — change them for anything "
+            "but a machine of your own")
+
+
+def up(env: Mapping[str, str]) -> float:
+    ensure_dotenv()
+    started = time.monotonic()
+    run([*COMPOSE, "up", "--detach", "--wait", "--build", "--wait-timeout", "600"], env=env)
+    seconds = time.monotonic() - started
+    say(f"docker compose up --wait: every service healthy in {seconds:.0f} s")
+    return seconds
+
+
+def host_bindings(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(service, host address) of every published port, as compose resolves them."""
+    config = json.loads(run([*COMPOSE, "config", "--format", "json"], env=env,
+                            capture=True).stdout)
+    return [(name, str(port.get("host_ip", "")))
+            for name, svc in config["services"].items() for port in svc.get("ports", [])]
+
+
+def check() -> None:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    ensure_engine(start=True)
+    timings["engine"] = time.monotonic() - started
+    mark = time.monotonic()
+    env = images()
+    run(["make", "-C", str(REPO), "compose-cli"])
+    timings["images"] = time.monotonic() - mark
+    bindings = host_bindings(env)
+    opened = [b for b in bindings if b[1] != "127.0.0.1"]
+    if not bindings or opened:
+        raise StageError(f"host ports not bound to 127.0.0.1 only: {opened or 'none found'}")
+    say(f"docker compose config: {len(bindings)} host ports, all on 127.0.0.1")
+    run([*COMPOSE, "down", "--volumes", "--remove-orphans"], env=env)
+    try:
+        timings["up"] = up(env)
+        mark = time.monotonic()
+        run([*SIM, "--waves", "2019", "--run-id", f"ci{int(time.time())}a"], env=env)
+        timings["demo 2019"] = time.monotonic() - mark
+        say("make demo against compose: 0 differences")
+        mark = time.monotonic()
+        run([*SIM, "--waves", "2021", "--run-id", f"ci{int(time.time())}b",
+             "--fault", f"candidatures filed={CRASH_PARTNERS}",
+             "--fault", f"commitments and payments={RESTART_KAFKA}"], env=env)
+        timings["demo 2021, partners killed, kafka restarted"] = time.monotonic() - mark
+        say("partners SIGKILLed and Kafka restarted under load: 0 differences")
+    except BaseException:
+        run([*COMPOSE, "ps", "--all"], env=env, check=False)
+        run([*COMPOSE, "logs", "--tail", "60"], env=env, check=False)
+        raise
+    finally:
+        mark = time.monotonic()
+        run([*COMPOSE, "down", "--volumes", "--remove-orphans"], env=env, check=False)
+        timings["down"] = time.monotonic() - mark
+    timings["stage"] = time.monotonic() - started
+    say("compose stage passed: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+
+
+def main(argv: Sequence[str]) -> int:
+    command = argv[0] if argv else "up"
+    try:
+        if command == "up":
+            ensure_engine(start=False)
+            up(images())
+            say("platform up: dashboard http://127.0.0.1:8005/#token=dev-viewer, "
+                "mails http://127.0.0.1:8025")
+        elif command == "down":
+            ensure_dotenv()
+            run([*COMPOSE, "down", *(["--volumes"] if "--wipe" in argv else [])])
+        elif command == "check":
+            check()
+        else:
+            say(f"unknown command {command!r}: up, down [--wipe] or check")
+            return 2
+    except StageError as exc:
+        say(f"FAILED: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
