@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from cites_contracts import Envelope, Event
@@ -41,6 +43,8 @@ class Health:
     """Notifications pending or being sent (the delivery log)."""
     ends: dict[str, int] = field(default_factory=dict)
     """Topic → sum of its end offsets: unchanged between two looks = nothing published."""
+    unreachable: list[str] = field(default_factory=list)
+    """What could not be read at this look (a service restarting, the broker away)."""
 
     @property
     def quiet(self) -> bool:
@@ -49,10 +53,12 @@ class Health:
     @property
     def events_quiet(self) -> bool:
         """Every event published and consumed (mail may still wait to be sent)."""
-        return not any(self.lag.values()) and not any(self.outbox.values())
+        return (not self.unreachable and not any(self.lag.values())
+                and not any(self.outbox.values()))
 
     def pending(self) -> str:
-        parts = [f"{g} lags {n}" for g, n in self.lag.items() if n]
+        parts = [f"{what} unreachable" for what in self.unreachable]
+        parts += [f"{g} lags {n}" for g, n in self.lag.items() if n]
         parts += [f"{s} outbox holds {n}" for s, n in self.outbox.items() if n]
         if self.mails_waiting:
             parts.append(f"{self.mails_waiting} mail(s) waiting")
@@ -128,7 +134,7 @@ async def health(endpoints: Endpoints, api: Api | None = None, *, mails: bool = 
     finally:
         await admin.close()
     if api is not None:
-        h.outbox = await _outbox_backlogs(api)
+        h.outbox, h.unreachable = await _outbox_backlogs(api)
         if not mails:
             return h
         waiting = 0
@@ -141,16 +147,23 @@ async def health(endpoints: Endpoints, api: Api | None = None, *, mails: bool = 
     return h
 
 
-async def _outbox_backlogs(api: Api) -> dict[str, int]:
+async def _outbox_backlogs(api: Api) -> tuple[dict[str, int], list[str]]:
+    """Each service's outbox backlog, and the services that did not answer."""
     backlogs: dict[str, int] = {}
+    unreachable: list[str] = []
     for service in SERVICES:
-        response = await api.clients[service].get("/metrics")
+        try:
+            response = await api.clients[service].get("/metrics")
+        except httpx.TransportError:  # restarting: its backlog is unknown, not zero
+            unreachable.append(service)
+            continue
         if response.status_code != 200:
+            unreachable.append(service)
             continue
         for family in text_string_to_metric_families(response.text):
             if family.name == "outbox_backlog":
                 backlogs[service] = int(sum(s.value for s in family.samples))
-    return backlogs
+    return backlogs, unreachable
 
 
 async def wait_settled(endpoints: Endpoints, api: Api, *, timeout: float = 120.0,
@@ -166,7 +179,11 @@ async def wait_settled(endpoints: Endpoints, api: Api, *, timeout: float = 120.0
     deadline = time.monotonic() + timeout
     previous: Health | None = None
     while True:
-        now = await health(endpoints, api, mails=mails)
+        try:
+            now = await health(endpoints, api, mails=mails)
+        except (KafkaError, OSError, httpx.TransportError, SimError) as exc:
+            # The broker or a service restarting: nothing is known to be settled yet.
+            now = Health(unreachable=[repr(exc)[:200]])
         if consumers is not None:
             now.lag = {g: n for g, n in now.lag.items() if g in consumers}
             now.outbox = {s: n for s, n in now.outbox.items()
