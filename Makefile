@@ -23,6 +23,7 @@ help:
 	@echo "make lint             ruff + mypy --strict"
 	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
 	@echo "make infra-up|infra-down|infra-status"
+	@echo "make images           Docker: the stand-ins of deploy/images + the compose CLI, built when missing"
 	@echo "make contracts-check  schemas, AsyncAPI (official parser) and consumer contracts"
 	@echo "services found: $(or $(SERVICES),none yet)"
 
@@ -44,6 +45,16 @@ infra-down:
 
 infra-status: install
 	$(PY) deploy/local/launcher.py status
+
+# For a Docker engine with no registry: stand-ins of the official images under our own names
+# (deploy/images/README.md) and the `docker compose` plugin, each built only when missing or
+# when its recipe changed (seconds otherwise). System Python: no virtualenv needed.
+.PHONY: images compose-cli
+images: compose-cli
+	$(PYTHON) deploy/images/build.py images
+
+compose-cli:
+	$(PYTHON) deploy/images/build.py compose-cli
 
 run: install
 	$(PY) deploy/local/launcher.py up
@@ -78,7 +89,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime shared/sim/cites_sim \
-		deploy/local bench \
+		deploy/local deploy/images bench \
 		$(foreach s,$(SERVICES),services/$(s)/$(s))
 
 bench: install
