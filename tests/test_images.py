@@ -26,7 +26,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from docker.models.containers import Container
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+# the first test may build the images (a few minutes from nothing)
+pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = "cites-local/python:3.11-bookworm"
@@ -40,12 +41,14 @@ def engine() -> docker.DockerClient:
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Docker engine answers ({type(exc).__name__}): start one, as root `dockerd &`"
-        )
+        problem = None
+    except docker.errors.DockerException as exc:
+        problem = f"no Docker engine answers ({exc}): start one, as root `dockerd &`"
+    if problem:
+        pytest.fail(problem, pytrace=False)
     built = subprocess.run([sys.executable, str(REPO / "deploy/images/build.py"), "images"])
-    assert built.returncode == 0, "deploy/images/build.py could not build the stand-ins (see above)"
+    if built.returncode != 0:
+        pytest.fail("deploy/images/build.py could not build the stand-ins: see above", False)
     return client
 
 
