@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # dashboard_kit.py lives beside the tests
@@ -35,8 +36,9 @@ async def dashboard(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
 
 
 @pytest.fixture
-async def live(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
-    """Integration: the real Kafka consumer (and health probe), real PostgreSQL."""
+async def live(settings: DashboardSettings, infra: Infra) -> AsyncIterator[Dashboard]:
+    """Integration: the real Kafka consumer (and health probe), real PostgreSQL. (Asking
+    for ``infra`` gives ``settings`` the session's Kafka.)"""
     async with on_kafka(definition, settings) as running:
         yield Dashboard(running)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # funding_kit.py lives beside the tests
@@ -39,7 +40,8 @@ async def served(settings: FundingSettings) -> AsyncIterator[Funding]:
 
 
 @pytest.fixture
-async def live(settings: FundingSettings) -> AsyncIterator[Funding]:
-    """Integration: the real Kafka producer, relay and consumer, real PostgreSQL."""
+async def live(settings: FundingSettings, infra: Infra) -> AsyncIterator[Funding]:
+    """Integration: the real Kafka producer, relay and consumer, real PostgreSQL. (Asking
+    for ``infra`` gives ``settings`` the session's Kafka.)"""
     async with on_kafka(definition, settings) as running:
         yield Funding(running)

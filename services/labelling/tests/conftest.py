@@ -11,6 +11,7 @@ import pytest
 
 from cites_runtime.app import run_migrations
 from cites_runtime.testing import in_memory, on_kafka
+from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # labelling_kit.py lives beside the tests
@@ -39,7 +40,8 @@ async def service(settings: LabellingSettings) -> AsyncIterator[Labelling]:
 
 
 @pytest.fixture
-async def live(settings: LabellingSettings) -> AsyncIterator[Labelling]:
-    """Integration: the real Kafka producer and relay, real PostgreSQL."""
+async def live(settings: LabellingSettings, infra: Infra) -> AsyncIterator[Labelling]:
+    """Integration: the real Kafka producer and relay, real PostgreSQL. (Asking for
+    ``infra`` gives ``settings`` the session's Kafka.)"""
     async with on_kafka(definition, settings) as running:
         yield Labelling(running)

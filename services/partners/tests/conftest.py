@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cites_runtime.testing import ServiceUnderTest, in_memory, on_kafka
+from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # partners_kit lives beside the tests
@@ -32,7 +33,8 @@ async def partners(settings: PartnersSettings) -> AsyncIterator[ServiceUnderTest
 
 
 @pytest.fixture
-async def consuming(settings: PartnersSettings) -> AsyncIterator[ServiceUnderTest]:
-    """The whole service on real Kafka and PostgreSQL: HTTP, consumer, relay."""
+async def consuming(settings: PartnersSettings, infra: Infra) -> AsyncIterator[ServiceUnderTest]:
+    """The whole service on real Kafka and PostgreSQL: HTTP, consumer, relay. (Asking
+    for ``infra`` gives ``settings`` the session's Kafka.)"""
     async with on_kafka(definition, settings) as service:
         yield service

@@ -11,6 +11,7 @@ import pytest
 from cites_runtime.app import Runtime, run_migrations
 from cites_runtime.kafka import provision
 from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test app lives beside the tests
@@ -33,20 +34,26 @@ def settings(make_settings: Callable[..., ServiceSettings]) -> ServiceSettings:
 
 
 @pytest.fixture
-async def migrated(settings: ServiceSettings) -> ServiceSettings:
-    """The test app's schema migrated and its topics provisioned (the broker creates none
-    by itself, and tests produce to them before a runtime starts)."""
+async def migrated_schema(settings: ServiceSettings) -> ServiceSettings:
+    """The test app's schema migrated: PostgreSQL only."""
     await run_migrations(testapp.definition, settings)
-    await provision(settings.kafka_bootstrap_servers, testapp.definition.topics(),
-                    prefix=settings.topic_prefix)
     return settings
 
 
 @pytest.fixture
-async def pool(migrated: ServiceSettings) -> AsyncIterator[asyncpg.Pool]:
+async def migrated(migrated_schema: ServiceSettings, infra: Infra) -> ServiceSettings:
+    """The test app's schema migrated and its topics provisioned (the broker creates none
+    by itself, and tests produce to them before a runtime starts)."""
+    await provision(migrated_schema.kafka_bootstrap_servers, testapp.definition.topics(),
+                    prefix=migrated_schema.topic_prefix)
+    return migrated_schema
+
+
+@pytest.fixture
+async def pool(migrated_schema: ServiceSettings) -> AsyncIterator[asyncpg.Pool]:
     from cites_runtime.db import create_pool
 
-    p = await create_pool(migrated.dsn, migrated.db_schema)
+    p = await create_pool(migrated_schema.dsn, migrated_schema.db_schema)
     yield p
     await p.close()
 

@@ -19,10 +19,10 @@ from cites_runtime.testing.harness import all_published
 
 
 async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(
-    migrated: ServiceSettings, pool: asyncpg.Pool
+    migrated_schema: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    broker = KafkaBroker(migrated.kafka_bootstrap_servers)
-    runtime = Runtime(testapp.definition, migrated)
+    broker = KafkaBroker(migrated_schema.kafka_bootstrap_servers)
+    runtime = Runtime(testapp.definition, migrated_schema)
     async with TestKafkaBroker(broker) as test_broker:
         await runtime.start(publisher=BrokerPublisher(test_broker), broker=test_broker)
         try:
@@ -37,7 +37,7 @@ async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(
                                       "correlation_id FROM outbox_history")
             assert row is not None
             await test_broker.publish(
-                bytes(row["value"]), migrated.topic("testapp.things"),
+                bytes(row["value"]), migrated_schema.topic("testapp.things"),
                 headers={"type": row["event_type"], "version": str(row["event_version"]),
                          "event_id": str(row["event_id"])})
             # The relay marks the row after the broker (here the consumer itself) took it:

@@ -2,7 +2,9 @@
 
 - :mod:`.harness` — one service under test, in memory or on real Kafka; tokens, a fake
   clock, ``eventually``, ``read_pages`` (a list endpoint, page after page).
-- :mod:`.infra` — finding real Kafka, PostgreSQL and SMTP (env, testcontainers, launcher).
+- :mod:`.infra` — finding real PostgreSQL (alone, for isolated tests), Kafka and SMTP (env,
+  testcontainers — :mod:`.containers` —, launcher); :mod:`.mail` — reading what the SMTP
+  server kept (maildir or Mailpit).
 - :mod:`.kafka` — reading what reached a topic; waiting for a consumer group.
 - :mod:`.http` — serving an app on a real port; :mod:`.fuzz` — schemathesis, no 5xx.
 """
@@ -26,7 +28,7 @@ from .harness import (
     on_kafka,
     read_pages,
 )
-from .infra import Infra, resolve_infra
+from .infra import Database, Infra, resolve_database, resolve_infra
 from .kafka import delete_topics, read_topic, wait_caught_up
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "NOW",
     "TOKENS",
     "BrokerPublisher",
+    "Database",
     "FakeClock",
     "Infra",
     "ServiceUnderTest",
@@ -50,6 +53,7 @@ __all__ = [
     "on_kafka",
     "read_pages",
     "read_topic",
+    "resolve_database",
     "resolve_infra",
     "wait_caught_up",
 ]

@@ -37,6 +37,7 @@ from ..app import Runtime, ServiceDefinition, build_app, run_migrations
 from ..kafka import OutboundRecord, make_producer, provision
 from ..settings import ServiceSettings, TokenGrant
 from .http import serve_app
+from .infra import NO_KAFKA
 from .kafka import wait_caught_up
 
 __all__ = [
@@ -300,7 +301,12 @@ async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
 @contextlib.asynccontextmanager
 async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
                    serve: bool = False) -> AsyncIterator[ServiceUnderTest]:
-    """The service on the real Kafka broker and PostgreSQL (producer, relay, consumer)."""
+    """The service on the real Kafka broker and PostgreSQL (producer, relay, consumer).
+    Refuses settings made for a test that did not ask for Kafka (the fixture calling this
+    takes ``infra``, or the test is marked ``integration``)."""
+    if settings.kafka_bootstrap_servers == NO_KAFKA:
+        raise RuntimeError("on_kafka: this test never asked for Kafka; have the fixture "
+                           "that calls on_kafka take `infra`, or mark the test integration")
     await run_migrations(definition, settings)
     consumed = [settings.topic(t) for t in definition.consumer.topics] \
         if definition.consumer else []

@@ -1,10 +1,19 @@
-"""Find real Kafka, PostgreSQL and SMTP for tests, in this order:
+"""Find real PostgreSQL, Kafka and SMTP for tests.
 
-1. ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` (admin DSN) given → use them;
-2. a Docker engine answers → testcontainers (apache/kafka KRaft, postgres:16, Mailpit);
-3. otherwise → the project's native launcher ``deploy/local/launcher.py``.
+PostgreSQL alone (:func:`resolve_database`: all a service's isolated tests need):
 
-The same tests run in all three modes.
+1. ``DATABASE_URL`` (admin DSN) given → it;
+2. a Docker engine answers → a container (:mod:`.containers`);
+3. otherwise → the native launcher's PostgreSQL (``launcher.py up postgres``).
+
+Kafka and SMTP beside it (:func:`resolve_infra`): ``KAFKA_BOOTSTRAP_SERVERS`` and
+``DATABASE_URL`` given → them (SMTP from ``SMTP_HOST``/``SMTP_PORT``, its mail read from
+``SMTP_MAILDIR`` or ``MAILPIT_URL``); else apache/kafka in KRaft mode and Mailpit in
+containers, or the launcher's Kafka and SMTP sink — sharing that PostgreSQL.
+
+``CITES_INFRA=docker`` insists on Docker (one clear failure when no engine answers);
+``CITES_INFRA=native`` (or ``CITES_NO_DOCKER=1``) never tries it. The same tests run in
+every mode.
 """
 
 from __future__ import annotations
@@ -16,62 +25,121 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-__all__ = ["Infra", "find_repo_root", "resolve_infra"]
+from . import mail
+
+__all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "find_repo_root",
+           "resolve_database", "resolve_infra"]
 
 Mode = Literal["env", "docker", "native"]
 Component = Literal["kafka", "postgres"]
+Controls = tuple[Callable[[], None], Callable[[], None]]
 
-KAFKA_IMAGE = "apache/kafka:4.1.1"
-POSTGRES_IMAGE = "postgres:16"
-MAILPIT_IMAGE = "axllent/mailpit:v1.27"
+NO_KAFKA = "no-kafka-asked-for.invalid:9092"
+"""The Kafka address in the settings of a test that did not ask for Kafka (see the
+plugin's ``service_settings``): resolving it fails at once, and its name says why."""
+
+
+class InfraUnavailable(Exception):
+    """The infrastructure cannot be had this way: one line saying what is missing and how
+    to choose another way. The plugin ends the session with it."""
+
+
+@dataclass
+class Database:
+    """PostgreSQL alone; ``database_url`` is an admin DSN."""
+
+    mode: Mode
+    database_url: str
+    _controls: Controls | None = field(default=None, repr=False)
+    _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def can_stop(self) -> bool:
+        """Whether the tests may stop and start it (not when it was given)."""
+        return self._controls is not None
+
+    def stop(self) -> None:
+        """Really stop it (fault injection): a fast shutdown keeping its data, natively
+        or its container (started again on the same host port)."""
+        if self._controls is None:
+            raise RuntimeError("cannot stop a PostgreSQL given by the environment")
+        self._controls[0]()
+
+    def start(self) -> None:
+        if self._controls is None:
+            raise RuntimeError("cannot start a PostgreSQL given by the environment")
+        self._controls[1]()
+
+    def close(self) -> None:
+        while self._teardown:
+            self._teardown.pop()()
 
 
 @dataclass
 class Infra:
+    """Kafka, PostgreSQL and an SMTP server."""
+
     mode: Mode
     kafka_bootstrap: str
     database_url: str
     smtp_host: str | None = None
     smtp_port: int | None = None
     smtp_maildir: str | None = None
+    mailpit_url: str | None = None
     launcher: Path | None = None
+    database: Database | None = None
+    _controls: dict[str, Controls] = field(default_factory=dict, repr=False)
     _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
-    _handles: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- faults ---------------------------------------------------------------------
-    def can_stop(self) -> bool:
-        """Whether the tests may stop and start the servers (not when they were given)."""
-        return self.mode in ("native", "docker")
+    def can_stop(self, component: Component | None = None) -> bool:
+        """Whether the tests may stop and start ``component`` (default: both servers);
+        not one the environment gave."""
+        return all(self._stoppable(c) for c in ((component,) if component else
+                                                ("kafka", "postgres")))
 
     def stop(self, component: Component) -> None:
-        """Really stop a server (fault injection). Natively the process is shut down
-        (PostgreSQL: fast shutdown; Kafka: controlled shutdown) and keeps its data; with
-        Docker the container is paused instead, as restarting one would change its port."""
-        if self.mode == "native":
-            self._launch("down", component)
-        elif self.mode == "docker":
-            self._handles[component].get_wrapped_container().pause()
+        """Really stop a server (fault injection): its process, natively, or its
+        container is shut down (PostgreSQL: fast shutdown; Kafka: controlled shutdown) and
+        keeps its data; ``start`` brings it back on the same address, ready."""
+        if component == "postgres" and self.database is not None:
+            self.database.stop()
+        elif component in self._controls:
+            self._controls[component][0]()
         else:
             raise RuntimeError(f"cannot stop a {component} given by the environment")
 
     def start(self, component: Component) -> None:
-        if self.mode == "native":
-            self._launch("up", component)
-        elif self.mode == "docker":
-            self._handles[component].get_wrapped_container().unpause()
+        if component == "postgres" and self.database is not None:
+            self.database.start()
+        elif component in self._controls:
+            self._controls[component][1]()
         else:
             raise RuntimeError(f"cannot start a {component} given by the environment")
+
+    def _stoppable(self, component: Component) -> bool:
+        if component == "postgres" and self.database is not None:
+            return self.database.can_stop()
+        return component in self._controls
+
+    # -- mail -----------------------------------------------------------------------
+    def mails(self, to_containing: str | None = None) -> list[Message]:
+        """The mails the SMTP server kept, oldest first (only those whose To holds
+        ``to_containing`` if given): from the native sink's maildir or Mailpit's API."""
+        if self.smtp_maildir:
+            return mail.from_maildir(Path(self.smtp_maildir), to_containing)
+        if self.mailpit_url:
+            return mail.from_mailpit(self.mailpit_url, to_containing)
+        raise LookupError(f"the tests cannot read what the SMTP server at {self.smtp_host}:"
+                          f"{self.smtp_port} kept: give SMTP_MAILDIR (a maildir) or "
+                          "MAILPIT_URL (Mailpit's HTTP address)")
 
     def close(self) -> None:
         while self._teardown:
             self._teardown.pop()()
-
-    def _launch(self, *args: str) -> str:
-        assert self.launcher is not None
-        return run_launcher(self.launcher, *args)
 
 
 def find_repo_root(start: Path | None = None) -> Path | None:
@@ -103,90 +171,167 @@ def _port_open(hostport: str) -> bool:
     try:
         with socket.create_connection((host, int(port)), timeout=0.5):
             return True
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
-def _docker_answers() -> bool:
-    if os.environ.get("CITES_NO_DOCKER"):
-        return False
+def _docker_why_not() -> str | None:
+    """None when a Docker engine answers, else why not."""
     try:
         import docker
 
-        client = docker.from_env(timeout=3)
-        client.ping()
-        return True
-    except Exception:
+        docker.from_env(timeout=3).ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def _use_docker() -> bool:
+    choice = os.environ.get("CITES_INFRA", "")
+    if choice not in ("", "docker", "native"):
+        raise InfraUnavailable(f"CITES_INFRA={choice}: choose docker or native (unset: Docker "
+                               "if an engine answers, else the native launcher)")
+    if choice == "native" or (choice == "" and os.environ.get("CITES_NO_DOCKER")):
         return False
+    why = _docker_why_not()
+    if choice == "docker" and why is not None:
+        raise InfraUnavailable(f"CITES_INFRA=docker but no Docker engine answers ({why}); "
+                               "start one, or unset CITES_INFRA to use the native launcher")
+    return why is None
 
 
-def _from_docker() -> Infra:
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+def _launcher(root: Path | None) -> Path:
+    if root is None:
+        raise InfraUnavailable(
+            "no infrastructure: set DATABASE_URL (and KAFKA_BOOTSTRAP_SERVERS), start a "
+            "Docker engine, or run the tests from the repository (deploy/local/launcher.py)")
+    return root / "deploy" / "local" / "launcher.py"
 
-    kafka = KafkaContainer(KAFKA_IMAGE).with_kraft()
-    pg = PostgresContainer(POSTGRES_IMAGE, username="postgres", password="postgres",
-                           dbname="cites", driver=None)
-    mail = DockerContainer(MAILPIT_IMAGE).with_exposed_ports(1025, 8025)
-    for c in (kafka, pg, mail):
-        c.start()
-    infra = Infra(
-        mode="docker",
-        kafka_bootstrap=kafka.get_bootstrap_server(),
-        database_url=pg.get_connection_url(),
-        smtp_host=mail.get_container_host_ip(),
-        smtp_port=int(mail.get_exposed_port(1025)),
-    )
-    infra._handles.update(kafka=kafka, postgres=pg, mailpit=mail)
-    infra._teardown.extend([kafka.stop, pg.stop, mail.stop])
+
+def _was_up(root: Path, key: str) -> bool:
+    """Whether the component the launcher last wrote ``key`` for answers now."""
+    state = Path(os.environ.get("CITES_LOCAL_DIR", root / ".local"))
+    previous = state / "infra.json"
+    if not previous.exists():
+        return False
+    info = json.loads(previous.read_text())
+    address = str(info.get(key) or "")
+    if key == "DATABASE_URL":
+        address = address.rsplit("@", 1)[-1].split("/", 1)[0]
+    elif key == "SMTP_PORT":
+        address = f"{info.get('SMTP_HOST')}:{address}"
+    return bool(address) and _port_open(address)
+
+
+def _launch(launcher: Path, root: Path, components: dict[str, str]
+            ) -> tuple[dict[str, str], list[Callable[[], None]]]:
+    """``launcher up <components> --json``; returns its answer and, for each component we
+    started (not one someone else had up), how to stop it."""
+    started = [c for c, key in components.items() if not _was_up(root, key)]
+    out = run_launcher(launcher, "up", *components, "--json")
+    info: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+    teardown: list[Callable[[], None]] = []
+    if started and not os.environ.get("CITES_KEEP_INFRA"):
+        def stop() -> None:
+            run_launcher(launcher, "down", *started)
+
+        teardown.append(stop)
+    return info, teardown
+
+
+def _launcher_controls(launcher: Path, component: str) -> Controls:
+    def stop() -> None:
+        run_launcher(launcher, "down", component)
+
+    def start() -> None:
+        run_launcher(launcher, "up", component)
+
+    return stop, start
+
+
+# -- PostgreSQL alone ---------------------------------------------------------------------
+def resolve_database() -> Database:
+    """PostgreSQL for tests: ``DATABASE_URL``, else a container, else the launcher's."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return Database("env", url)
+    if _use_docker():
+        from . import containers
+
+        client = containers.engine()
+        containers.without_reaper(client)
+        containers.remove_abandoned(client)
+        image = containers.resolve_image(client, containers.POSTGRES)
+        pg = containers.start_postgres(image, containers.reach())
+        return Database("docker", pg.address, (pg.stop, pg.start), [pg.remove])
+    root = find_repo_root()
+    launcher = _launcher(root)
+    assert root is not None
+    info, teardown = _launch(launcher, root, {"postgres": "DATABASE_URL"})
+    return Database("native", info["DATABASE_URL"], _launcher_controls(launcher, "postgres"),
+                    teardown)
+
+
+# -- Kafka and SMTP beside it -------------------------------------------------------------
+def resolve_infra(database: Database | None = None) -> Infra:
+    """Kafka, PostgreSQL (``database``'s, resolved here if not given) and SMTP."""
+    kafka, url = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
+    if kafka and url:
+        port = os.environ.get("SMTP_PORT")
+        return Infra(mode="env", kafka_bootstrap=kafka, database_url=url,
+                     smtp_host=os.environ.get("SMTP_HOST"), smtp_port=int(port) if port else None,
+                     smtp_maildir=os.environ.get("SMTP_MAILDIR"),
+                     mailpit_url=os.environ.get("MAILPIT_URL"))
+    owned = database is None
+    database = database or resolve_database()
+    try:
+        infra = _from_docker(database) if _use_docker() else _from_native(database)
+    except BaseException:
+        if owned:
+            database.close()
+        raise
+    if owned:
+        infra._teardown.insert(0, database.close)  # closed last
     return infra
 
 
-def _from_native(root: Path) -> Infra:
-    launcher = root / "deploy" / "local" / "launcher.py"
-    state = Path(os.environ.get("CITES_LOCAL_DIR", root / ".local"))
-    previous = state / "infra.json"
-    was_up = False
-    if previous.exists():
-        info = json.loads(previous.read_text())
-        was_up = _port_open(info["KAFKA_BOOTSTRAP_SERVERS"]) and _port_open(
-            info["DATABASE_URL"].rsplit("@", 1)[1].split("/", 1)[0]
-        )
-    out = run_launcher(launcher, "up", "--json")
-    info = json.loads(out.strip().splitlines()[-1])
-    infra = Infra(
+def _from_docker(database: Database) -> Infra:
+    from . import containers
+
+    client = containers.engine()
+    containers.without_reaper(client)
+    kafka_image = containers.resolve_image(client, containers.KAFKA)
+    mailpit_image = containers.resolve_image(client, containers.MAILPIT)
+    where = containers.reach()
+    mailpit, host, smtp_port, web = containers.start_mailpit(mailpit_image, where)
+    try:
+        broker = containers.start_kafka(
+            kafka_image, where, host, containers.launcher_broker_settings(find_repo_root()))
+    except BaseException:
+        mailpit.stop()
+        raise
+    return Infra(mode="docker", kafka_bootstrap=broker.address,
+                 database_url=database.database_url, smtp_host=host, smtp_port=smtp_port,
+                 mailpit_url=web, database=database,
+                 _controls={"kafka": (broker.stop, broker.start)},
+                 _teardown=[mailpit.stop, broker.remove])
+
+
+def _from_native(database: Database) -> Infra:
+    root = find_repo_root()
+    launcher = _launcher(root)
+    assert root is not None
+    info, teardown = _launch(launcher, root, {"kafka": "KAFKA_BOOTSTRAP_SERVERS",
+                                              "smtp": "SMTP_PORT"})
+    return Infra(
         mode="native",
         kafka_bootstrap=info["KAFKA_BOOTSTRAP_SERVERS"],
-        database_url=info["DATABASE_URL"],
+        database_url=database.database_url,
         smtp_host=info.get("SMTP_HOST"),
         smtp_port=int(info["SMTP_PORT"]) if info.get("SMTP_PORT") else None,
         smtp_maildir=info.get("SMTP_MAILDIR"),
         launcher=launcher,
+        database=database,
+        _controls={"kafka": _launcher_controls(launcher, "kafka")},
+        _teardown=teardown,
     )
-    if not was_up and not os.environ.get("CITES_KEEP_INFRA"):
-        # We started it, so we stop it; an infrastructure someone else started stays up.
-        infra._teardown.append(lambda: _stop(launcher))
-    return infra
-
-
-def _stop(launcher: Path) -> None:
-    run_launcher(launcher, "down")
-
-
-def resolve_infra() -> Infra:
-    kafka, db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
-    if kafka and db:
-        port = os.environ.get("SMTP_PORT")
-        return Infra(mode="env", kafka_bootstrap=kafka, database_url=db,
-                     smtp_host=os.environ.get("SMTP_HOST"), smtp_port=int(port) if port else None,
-                     smtp_maildir=os.environ.get("SMTP_MAILDIR"))
-    if _docker_answers():
-        return _from_docker()
-    root = find_repo_root()
-    if root is None:
-        raise RuntimeError(
-            "no infrastructure: set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, start a Docker "
-            "engine, or run the tests from the repository (deploy/local/launcher.py)"
-        )
-    return _from_native(root)

@@ -1,9 +1,16 @@
 """pytest plugin (entry point ``cites_runtime``): real infrastructure and isolation.
 
-Session-scoped ``infra`` (see :mod:`cites_runtime.testing.infra`); each test that asks
-gets a fresh schema + login role (``service_db``) and a fresh topic prefix
-(``topic_prefix``), so tests never see each other's data; ``service_settings(cls)`` builds
-a service's settings on them, with the shared test tokens and the test's ``clock``.
+Session-scoped ``database`` (PostgreSQL alone) and ``infra`` (Kafka and SMTP beside it; see
+:mod:`cites_runtime.testing.infra`); each test that asks gets a fresh schema + login role
+(``service_db``) and a fresh topic prefix (``topic_prefix``), so tests never see each
+other's data; ``service_settings(cls)`` builds a service's settings on them, with the
+shared test tokens and the test's ``clock``.
+
+A test needs Kafka when its fixtures ask for ``infra`` (directly or through another
+fixture) or it is marked ``integration``; such a test is marked ``integration`` here, so
+``-m "not integration"`` runs exactly the tests that need PostgreSQL only. The others'
+settings name :data:`~cites_runtime.testing.infra.NO_KAFKA`, and the session starts no
+broker for them.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -22,7 +29,14 @@ import pytest
 from ..db import drop_service_schema, provision_service_schema
 from ..settings import ServiceSettings
 from .harness import TOKENS, FakeClock
-from .infra import Infra, resolve_infra
+from .infra import (
+    NO_KAFKA,
+    Database,
+    Infra,
+    InfraUnavailable,
+    resolve_database,
+    resolve_infra,
+)
 from .kafka import delete_topics
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -46,9 +60,32 @@ def role_dsn(admin_dsn: str, role: str, password: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+R = TypeVar("R")
+
+
+def _or_exit(resolve: Callable[[], R]) -> R:
+    """No way to the infrastructure ends the session in one line, not in each test."""
+    try:
+        return resolve()
+    except InfraUnavailable as exc:
+        pytest.exit(f"[cites] {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
-    resolved = resolve_infra()
+def database() -> Iterator[Database]:
+    """PostgreSQL alone: ``DATABASE_URL``, else a container, else the native launcher's."""
+    resolved = _or_exit(resolve_database)
+    print(f"\n[cites] PostgreSQL: {resolved.mode}")
+    try:
+        yield resolved
+    finally:
+        resolved.close()
+
+
+@pytest.fixture(scope="session")
+def infra(database: Database) -> Iterator[Infra]:
+    """Kafka and SMTP beside ``database``'s PostgreSQL."""
+    resolved = _or_exit(lambda: resolve_infra(database))
     print(f"\n[cites] infrastructure: {resolved.mode} — kafka {resolved.kafka_bootstrap}")
     try:
         yield resolved
@@ -56,6 +93,19 @@ def infra() -> Iterator[Infra]:
         if _finished:
             _sweep(resolved)
         resolved.close()
+
+
+def needs_kafka(item: pytest.Item) -> bool:
+    """Whether the test's fixtures ask for ``infra`` or it is marked ``integration``."""
+    return ("infra" in getattr(item, "fixturenames", ())
+            or item.get_closest_marker("integration") is not None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if needs_kafka(item) and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture
@@ -76,7 +126,7 @@ def topic_prefix(unique: str, request: pytest.FixtureRequest) -> Iterator[str]:
     whole run's topics (thousands of partitions) would exhaust its file descriptors."""
     prefix = f"t{unique}."
     yield prefix
-    if "infra" not in request.fixturenames:
+    if not needs_kafka(request.node):
         return
     _finished.append(prefix)
     if len(_finished) >= SWEEP_EVERY:
@@ -99,14 +149,21 @@ def _sweep(infra: Infra) -> None:
             _finished.extend(prefixes)
 
 
-async def new_service_db(infra: Infra, name: str) -> ServiceDb:
-    admin = await asyncpg.connect(infra.database_url)
+class HasDatabase(Protocol):
+    @property
+    def database_url(self) -> str: ...
+
+
+async def new_service_db(where: HasDatabase, name: str) -> ServiceDb:
+    """A schema and login role named ``name`` on ``where``'s PostgreSQL (a
+    :class:`Database` or an :class:`Infra`)."""
+    admin = await asyncpg.connect(where.database_url)
     try:
         await provision_service_schema(admin, name, name, name)
     finally:
         await admin.close()
-    return ServiceDb(name, name, name, role_dsn(infra.database_url, name, name),
-                     infra.database_url)
+    return ServiceDb(name, name, name, role_dsn(where.database_url, name, name),
+                     where.database_url)
 
 
 async def drop_db(db: ServiceDb) -> None:
@@ -128,8 +185,8 @@ async def drop_db(db: ServiceDb) -> None:
 
 
 @pytest.fixture
-async def service_db(infra: Infra, unique: str) -> AsyncIterator[ServiceDb]:
-    db = await new_service_db(infra, f"t_{unique}")
+async def service_db(database: Database, unique: str) -> AsyncIterator[ServiceDb]:
+    db = await new_service_db(database, f"t_{unique}")
     yield db
     await drop_db(db)
 
@@ -145,14 +202,19 @@ class SettingsFactory(Protocol):
 
 
 @pytest.fixture
-def service_settings(infra: Infra, service_db: ServiceDb, topic_prefix: str,
+def service_settings(request: pytest.FixtureRequest, service_db: ServiceDb, topic_prefix: str,
                      clock: FakeClock) -> SettingsFactory:
     """``service_settings(LabellingSettings, **overrides)``: a service's settings on this
-    test's schema, role and topic prefix, with :data:`TOKENS` and the test's clock."""
+    test's schema, role and topic prefix, with :data:`TOKENS` and the test's clock. Kafka
+    is the session's only for a test that needs it (:func:`needs_kafka`), else
+    :data:`NO_KAFKA`."""
+    kafka = (request.getfixturevalue("infra").kafka_bootstrap if needs_kafka(request.node)
+             else NO_KAFKA)
+
     def make(cls: type[S], /, **overrides: Any) -> S:
         values: dict[str, Any] = dict(
             database_url=service_db.dsn, db_schema=service_db.schema,
-            kafka_bootstrap_servers=infra.kafka_bootstrap, topic_prefix=topic_prefix,
+            kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix,
             tokens=TOKENS, relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
             clock=clock,
         )
