@@ -1,11 +1,12 @@
-"""Fixtures of the notifications tests: its settings on this test's schema, topic prefix,
-clock and the real SMTP sink (the launcher's, or Mailpit under testcontainers), and the
-service running isolated (in-memory broker) or on real Kafka."""
+"""Fixtures of the notifications tests: its settings on this test's schema, topic prefix
+and clock, and the service running isolated (in-memory broker, an SMTP server in this
+process: PostgreSQL is all it needs) or on real Kafka with the session's SMTP server (the
+launcher's sink, or Mailpit under testcontainers)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,29 +19,46 @@ sys.path.insert(0, str(Path(__file__).parent))  # notifications_kit.py lives bes
 
 from notifications.app import definition
 from notifications.settings import NotificationsSettings
+from notifications_kit import SmtpServer
+
+# The sender is called by the tests, round by round: its own loop sleeps an hour.
+SENDING = dict(consumer_max_attempts=2, send_interval_s=3600.0, retry_base_s=0.05)
 
 
 @pytest.fixture
-def settings(service_settings: SettingsFactory, infra: Infra) -> NotificationsSettings:
-    if infra.smtp_host is None or infra.smtp_port is None:
-        pytest.fail("no SMTP server found: notifications' tests need the launcher's SMTP "
-                    "sink (make infra-up) or a Docker engine for Mailpit")
-    return service_settings(NotificationsSettings, consumer_max_attempts=2,
-                            smtp_host=infra.smtp_host, smtp_port=infra.smtp_port,
-                            send_interval_s=3600.0, retry_base_s=0.05)
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server in this process, keeping what it accepts."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(service_settings: SettingsFactory, smtp: SmtpServer) -> NotificationsSettings:
+    """Isolated: mailing the test's own ``smtp``."""
+    return service_settings(NotificationsSettings, smtp_host=smtp.host, smtp_port=smtp.port,
+                            **SENDING)
 
 
 @pytest.fixture
 async def notifications(settings: NotificationsSettings) -> AsyncIterator[ServiceUnderTest]:
-    """Isolated: in-memory broker, real PostgreSQL, real SMTP (the sender is called by the
-    tests, round by round: its own loop sleeps an hour between rounds)."""
+    """Isolated: in-memory broker, real PostgreSQL, a real SMTP server (``smtp``)."""
     async with in_memory(definition, settings) as running:
         yield running
 
 
 @pytest.fixture
-async def live(settings: NotificationsSettings) -> AsyncIterator[ServiceUnderTest]:
+async def live(service_settings: SettingsFactory, infra: Infra
+               ) -> AsyncIterator[ServiceUnderTest]:
     """Integration: the real Kafka consumer group, producer and relay, real PostgreSQL and
-    SMTP (the sender called by the tests, as above)."""
+    the session's SMTP server (its mails read with ``infra.mails``)."""
+    if infra.smtp_host is None or infra.smtp_port is None:
+        pytest.fail("no SMTP server found: notifications' tests on Kafka need the session's "
+                    "(the launcher's SMTP sink, Mailpit under Docker, or SMTP_HOST/SMTP_PORT)")
+    settings = service_settings(NotificationsSettings, smtp_host=infra.smtp_host,
+                                smtp_port=infra.smtp_port, **SENDING)
     async with on_kafka(definition, settings) as running:
         yield running

@@ -1,6 +1,7 @@
 """Test kit of the notifications service: builders of the events it consumes (a troïka's
-contact cards and its candidature) and where the mails it sent landed. Tokens and the
-service under test are the runtime's (``cites_runtime.testing``).
+contact cards and its candidature), a real SMTP server in the test's own process, and
+where the mails it sent landed. Tokens and the service under test are the runtime's
+(``cites_runtime.testing``).
 
 (Named ``notifications_kit`` so it never shadows another suite's helper on sys.path.)
 """
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import socket
 from datetime import UTC, datetime
 from email.message import Message
-from pathlib import Path
+from typing import Any, Protocol
 from uuid import UUID, uuid4
+
+from aiosmtpd.controller import Controller
 
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
@@ -25,7 +29,6 @@ from cites_contracts.events.labelling import (
     Wave,
 )
 from cites_contracts.types import ActorRole, EducationPriority, SchoolKind, TroikaRole
-from cites_runtime.testing.infra import Infra
 
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -54,12 +57,69 @@ def troika_cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublish
     return cards, submitted
 
 
-def mails_to(infra: Infra, tag: str) -> list[Message]:
-    """The mails the SMTP sink kept whose recipient holds ``tag``."""
-    assert infra.smtp_maildir, "the SMTP sink keeps no maildir here"
-    found = []
-    for path in sorted(Path(infra.smtp_maildir).glob("*.eml")):
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if tag in (msg["To"] or ""):
-            found.append(msg)
-    return found
+class Recording:
+    """An SMTP server's handler (aiosmtpd) keeping what it accepts, or refusing every
+    recipient with ``refuse`` (e.g. ``550 5.1.1 mailbox unavailable``)."""
+
+    def __init__(self, refuse: str | None = None):
+        self.refuse = refuse
+        self.messages: list[Message] = []
+        self.greetings = 0  # one EHLO per connection
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: Any) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.original_content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpServer:
+    """A real SMTP server in this process, on a free port of 127.0.0.1, keeping what it
+    accepts: the isolated tests' mail server (they need nothing but PostgreSQL)."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.recording = Recording()
+        self.port = free_port()
+        self._controller = Controller(self.recording, hostname=self.host, port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def mails(self, to_containing: str | None = None) -> list[Message]:
+        return [m for m in self.recording.messages
+                if to_containing is None or to_containing in (m["To"] or "")]
+
+
+class Mailbox(Protocol):
+    """Where sent mails can be read: :class:`SmtpServer`, or the session's SMTP server
+    (``Infra.mails``: the native sink's maildir or Mailpit's API)."""
+
+    def mails(self, to_containing: str | None = None) -> list[Message]: ...
+
+
+def mails_to(mailbox: Mailbox, tag: str) -> list[Message]:
+    """The mails ``mailbox`` kept whose recipient holds ``tag``."""
+    return mailbox.mails(to_containing=tag)

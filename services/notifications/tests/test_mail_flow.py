@@ -1,4 +1,4 @@
-"""From an event to a mail in the real SMTP sink: the troïka acknowledged in French, once
+"""From an event to a mail on a real SMTP server: the troïka acknowledged in French, once
 per (event, recipient), with a deterministic Message-ID; an erased contact forgotten at
 once, its pending mail failed unsent and the log without its address."""
 
@@ -10,7 +10,7 @@ from uuid import uuid4
 
 from notifications.reminders import remind_due
 from notifications.sender import send_due
-from notifications_kit import AT, mails_to, troika_cards
+from notifications_kit import AT, SmtpServer, mails_to, troika_cards
 
 from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
@@ -30,11 +30,10 @@ from cites_runtime.testing import (
     FakeClock,
     ServiceUnderTest,
 )
-from cites_runtime.testing.infra import Infra
 
 
 async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_french(
-    notifications: ServiceUnderTest, infra: Infra,
+    notifications: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
@@ -43,7 +42,7 @@ async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_fre
     await notifications.publish(*cards, once, once)  # the event delivered twice
     assert await send_due(notifications.runtime) == 3
     assert await send_due(notifications.runtime) == 0
-    mails = mails_to(infra, tag)
+    mails = mails_to(smtp, tag)
     assert sorted(m["To"] for m in mails) == sorted(
         f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire"))
     sent = await notifications.outbox("NotificationSent")
@@ -61,7 +60,7 @@ async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_fre
 
 
 async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
-    notifications: ServiceUnderTest, infra: Infra,
+    notifications: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
@@ -73,7 +72,7 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                maire.contact_id) == 0
     await send_due(notifications.runtime)
-    assert sorted(m["To"].split(".")[0] for m in mails_to(infra, tag)) == ["prefet",
+    assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["prefet",
                                                                            "recteur"]
     failed = await notifications.outbox("NotificationFailed")
     assert [e.data.recipient.troika_role for e in failed] == [TroikaRole.MAIRE]
@@ -84,7 +83,7 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
 
 
 async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
-    notifications: ServiceUnderTest, infra: Infra,
+    notifications: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
@@ -95,7 +94,7 @@ async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                recteur.contact_id) == 0
     await send_due(notifications.runtime)
-    assert sorted(m["To"].split(".")[0] for m in mails_to(infra, tag)) == ["maire",
+    assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["maire",
                                                                            "prefet"]
     failed, = await notifications.outbox("NotificationFailed")
     assert failed.data.recipient.troika_role is TroikaRole.RECTEUR

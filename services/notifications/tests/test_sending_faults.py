@@ -5,9 +5,6 @@ the server accepted a message sends it again after the lease, with the same Mess
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -17,48 +14,15 @@ from aiosmtpd.controller import Controller
 from notifications.app import definition
 from notifications.sender import send_due
 from notifications.settings import NotificationsSettings
-from notifications_kit import troika_cards
+from notifications_kit import Recording, free_port, troika_cards
 
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.plugin import SettingsFactory
 
 
-class Recording:
-    """A real SMTP server (aiosmtpd) keeping what it accepts, or refusing every recipient
-    with ``refuse`` (e.g. ``550 5.1.1 mailbox unavailable``)."""
-
-    def __init__(self, refuse: str | None = None):
-        self.refuse, self.messages = refuse, []  # type: ignore[var-annotated]
-        self.greetings = 0  # one EHLO per connection
-
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
-        self.greetings += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          options: Any) -> str:
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.original_content,
-                                                      policy=email.policy.default))
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 async def _service(service_settings: SettingsFactory, port: int, **extra: Any
