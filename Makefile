@@ -13,13 +13,16 @@ ASYNCAPI_PARSER := tools/asyncapi/node_modules/@asyncapi/parser/package.json
 CONSUMES := $(wildcard services/*/consumes.json)
 
 .PHONY: help install run demo stop test lint bench infra-up infra-down infra-status \
-        contracts-check contracts-export migrate clean jq chromium
+        contracts-check contracts-export migrate clean jq chromium test-fast test-docker \
+        $(addprefix test-,$(SERVICES))
 
 help:
 	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink, migrate, start every service"
 	@echo "make demo             after make run: replay the 2019, 2021 and 2022 waves and reconcile"
 	@echo "make stop             stop the services and the infrastructure"
 	@echo "make test             install, then every test (starts real infrastructure itself)"
+	@echo "make test-fast SERVICE=partners    one service's fast tests, PostgreSQL only (= make test-partners)"
+	@echo "make test-docker [SERVICE=partners] a service's whole suite on testcontainers alone"
 	@echo "make lint             ruff + mypy --strict"
 	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
 	@echo "make infra-up|infra-down|infra-status"
@@ -75,6 +78,28 @@ migrate: install
 
 test: install $(ASYNCAPI_PARSER) jq chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# One service's fast tests: those not marked integration (the plugin marks every test whose
+# fixtures ask for Kafka), so PostgreSQL only: DATABASE_URL, else a container, else the
+# launcher's PostgreSQL alone. No broker is started.
+test-fast: install
+	@test -n "$(SERVICE)" || (echo "make test-fast SERVICE=<one of: $(SERVICES)>" >&2; exit 2)
+	$(PY) -m pytest $(addsuffix /tests,$(addprefix services/,$(SERVICE))) -m "not integration" \
+		$(PYTEST_ARGS)
+
+$(addprefix test-,$(SERVICES)): test-%:
+	@$(MAKE) --no-print-directory test-fast SERVICE=$*
+
+# Whole service suites on testcontainers alone (SERVICE; by default partners, the most
+# self-contained, and notifications, which reads mail back from Mailpit): nothing from the
+# environment, never the native launcher; fails when no Docker engine answers. Images:
+# CITES_KAFKA_IMAGE, CITES_POSTGRES_IMAGE, CITES_MAILPIT_IMAGE (official pinned ones by
+# default, else the stand-ins of make images).
+test-docker: install
+	env -u KAFKA_BOOTSTRAP_SERVERS -u DATABASE_URL -u SMTP_HOST -u SMTP_PORT -u SMTP_MAILDIR \
+		-u MAILPIT_URL -u CITES_NO_DOCKER CITES_INFRA=docker \
+		$(PY) -m pytest $(addsuffix /tests,$(addprefix services/,$(or $(SERVICE),partners notifications))) \
+		$(PYTEST_ARGS)
 
 # The README walk-through uses jq; tests/e2e/test_readme_walkthrough.py runs it.
 jq:
