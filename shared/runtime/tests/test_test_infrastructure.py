@@ -6,6 +6,7 @@ read back from Mailpit."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,13 @@ import pytest
 
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import in_memory, on_kafka
-from cites_runtime.testing.containers import KAFKA, kafka_env, resolve_image
+from cites_runtime.testing.containers import (
+    KAFKA,
+    OWNER,
+    kafka_env,
+    remove_abandoned,
+    resolve_image,
+)
 from cites_runtime.testing.infra import NO_KAFKA, Database, InfraUnavailable
 from cites_runtime.testing.mail import from_mailpit
 from cites_runtime.testing.plugin import SettingsFactory
@@ -199,3 +206,33 @@ def test_the_environment_may_name_mailpit_for_reading_what_its_smtp_server_kept(
     given = resolve_infra()
     assert (given.mode, given.mailpit_url, given.can_stop()) == ("env", "http://127.0.0.1:8025",
                                                                  False)
+
+
+class FakeContainer:
+    def __init__(self, owner: str):
+        self.labels = {OWNER: owner}
+        self.removed = False
+
+    def remove(self, force: bool, v: bool) -> None:
+        self.removed = True
+
+
+def test_containers_of_a_killed_session_on_this_host_are_removed_and_no_others(
+) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    left = FakeContainer(f"{host}/{dead}")
+    ours = FakeContainer(f"{host}/{os.getpid()}")
+    elsewhere = FakeContainer(f"another-host/{dead}")
+
+    class Containers:
+        def list(self, all: bool, filters: dict[str, str]) -> list[FakeContainer]:
+            assert filters == {"label": OWNER}
+            return [left, ours, elsewhere]
+
+    class Engine:
+        containers = Containers()
+
+    remove_abandoned(Engine())  # type: ignore[arg-type]
+    assert (left.removed, ours.removed, elsewhere.removed) == (True, False, False)

@@ -300,6 +300,7 @@ def _from_docker(database: Database) -> Infra:
 
     client = containers.engine()
     containers.without_reaper(client)
+    containers.remove_abandoned(client)  # (when PostgreSQL came from DATABASE_URL)
     kafka_image = containers.resolve_image(client, containers.KAFKA)
     mailpit_image = containers.resolve_image(client, containers.MAILPIT)
     where = containers.reach()
