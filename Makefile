@@ -27,6 +27,8 @@ help:
 	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
 	@echo "make infra-up|infra-down|infra-status"
 	@echo "make images           Docker: the stand-ins of deploy/images + the compose CLI, built when missing"
+	@echo "make compose-up|compose-down  the platform under docker compose (127.0.0.1 only)"
+	@echo "make compose-check    CI's compose stage: up, demo, partners killed + Kafka restarted, reconciled, down"
 	@echo "make contracts-check  schemas, AsyncAPI (official parser) and consumer contracts"
 	@echo "services found: $(or $(SERVICES),none yet)"
 
@@ -58,6 +60,19 @@ images: compose-cli
 
 compose-cli:
 	$(PYTHON) deploy/images/build.py compose-cli
+
+# The platform under docker compose (deploy/compose/stage.py): up makes .env from
+# .env.example when there is none and uses the stand-ins when no registry answers;
+# compose-check is CI's compose stage (demo and faults reconciled, then down -v).
+.PHONY: compose-up compose-down compose-check
+compose-up: install
+	$(PY) deploy/compose/stage.py up
+
+compose-down: install
+	$(PY) deploy/compose/stage.py down
+
+compose-check: install
+	$(PY) deploy/compose/stage.py check
 
 run: install
 	$(PY) deploy/local/launcher.py up
@@ -114,7 +129,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime shared/sim/cites_sim \
-		deploy/local deploy/images bench \
+		deploy/local deploy/images deploy/compose bench \
 		$(foreach s,$(SERVICES),services/$(s)/$(s))
 
 bench: install

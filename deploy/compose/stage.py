@@ -4,6 +4,7 @@
     python deploy/compose/stage.py up       # .env (from .env.example if none), images, up --wait
     python deploy/compose/stage.py down     # stop (volumes kept); --wipe removes them
     python deploy/compose/stage.py check    # CI: engine, images, up, demo, faults, down -v
+    python deploy/compose/stage.py engine   # a Docker engine that answers (started if none)
 
 Images: the compose file's official ones when the engine has them or can pull them;
 otherwise the stand-ins of deploy/images (``make images``), named in STAND_INS. ``check``
@@ -149,6 +150,7 @@ def host_bindings(env: Mapping[str, str]) -> list[tuple[str, str]]:
 def check() -> None:
     timings: dict[str, float] = {}
     started = time.monotonic()
+    ensure_dotenv()
     ensure_engine(start=True)
     timings["engine"] = time.monotonic() - started
     mark = time.monotonic()
@@ -196,10 +198,12 @@ def main(argv: Sequence[str]) -> int:
         elif command == "down":
             ensure_dotenv()
             run([*COMPOSE, "down", *(["--volumes"] if "--wipe" in argv else [])])
+        elif command == "engine":
+            ensure_engine(start=True)
         elif command == "check":
             check()
         else:
-            say(f"unknown command {command!r}: up, down [--wipe] or check")
+            say(f"unknown command {command!r}: up, down [--wipe], check or engine")
             return 2
     except StageError as exc:
         say(f"FAILED: {exc}")
