@@ -5,8 +5,9 @@ yearly check. A use case loads (and locks), asks the domain, saves, moves the mo
 
 Nothing is ever doubled: a dotation's and a fonds grant's ids are derived from the cité,
 envelope and year, and unique indexes hold them once; a command retried with the same
-``Idempotency-Key`` gets the same id, so it finds its first result instead of acting
-twice; consumed events are applied once by the runtime's inbox.
+``Idempotency-Key`` by the same caller gets the same id, so it finds its first result
+instead of acting twice (once the caller is authorised for it); consumed events are
+applied once by the runtime's inbox.
 """
 
 from __future__ import annotations
@@ -383,14 +384,14 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, allocation_id: UUID, opera
                        ) -> tuple[Commitment, bool]:
     """Commit part of an allocation to an action of an alliance member (the préfecture of
     the cité's département)."""
+    cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
+    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
     found = await store.get_commitment(uow.conn, commitment_id)
     if found is not None:
         _same_command(found.cite_id == cite_id and found.allocation_id == allocation_id
                       and found.operator_partner_id == operator and found.amount == amount,
                       "commitment", commitment_id)
         return found, False
-    cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
-    actor.ensure_acts_for(cite.departement)
     allocation = await store.get_allocation(uow.conn, allocation_id)
     if allocation is None or allocation.cite_id != cite_id:
         raise NotFound(f"allocation {allocation_id} is not one of cité {cite_id}'s")
@@ -414,18 +415,16 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, allocation_id: UUID, opera
 async def pay(uow: UnitOfWork, commitment_id: UUID, amount: int, actor: Actor,
               payment_id: UUID) -> tuple[Commitment, bool]:
     """Pay the operator against a commitment (never more than it has not paid)."""
-    found = await store.get_payment(uow.conn, payment_id)
-    if found is not None:
-        _same_command(found["commitment_id"] == commitment_id and found["amount"] == amount,
-                      "payment", payment_id)
-        again = await store.get_commitment(uow.conn, commitment_id)
-        assert again is not None
-        return again, False
     commitment = await store.get_commitment(uow.conn, commitment_id, for_update=True)
     if commitment is None:
         raise NotFound.of("commitment", commitment_id)
     cite = await _cite(uow, commitment.cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)
+    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
+    found = await store.get_payment(uow.conn, payment_id)
+    if found is not None:
+        _same_command(found["commitment_id"] == commitment_id and found["amount"] == amount,
+                      "payment", payment_id)
+        return commitment, False
     movement, paid = commitment.pay(payment_id, amount, uow.now)
     allocation = await store.get_allocation(uow.conn, commitment.allocation_id)
     assert allocation is not None
@@ -468,13 +467,13 @@ def _with_unpaid(c: Commitment, unpaid: int) -> Commitment:
 async def declare_cofinancing(uow: UnitOfWork, cite_id: str, year: int, funder: str,
                               amount: int, actor: Actor, cofinancing_id: UUID) -> bool:
     """A local authority's money for a cité and a year, beside the State's."""
+    cite = await _cite(uow, cite_id, lock=None)
+    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
     found = await store.get_cofinancing(uow.conn, cofinancing_id)
     if found is not None:
         _same_command(found["cite_id"] == cite_id and found["year"] == year
                       and found["amount"] == amount, "co-financing", cofinancing_id)
         return False
-    cite = await _cite(uow, cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)
     if year not in range(cite.label_start.year, cite.label_end.year + 1):
         raise RuleBroken([RuleFailure(
             rule="year_in_label", field="year",

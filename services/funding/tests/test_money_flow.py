@@ -4,6 +4,8 @@ numbers, and the ledger balanced after each step."""
 
 from __future__ import annotations
 
+from funding.app import definition
+from funding.settings import FundingSettings
 from funding_kit import (
     LEAD_PARTNER,
     LEAD_UAI,
@@ -15,13 +17,18 @@ from funding_kit import (
     p147,
 )
 
+from cites_runtime.settings import TokenGrant
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PARTNER,
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
     AS_VIEWER,
+    TOKENS,
+    bearer,
+    in_memory,
 )
+from cites_runtime.testing.plugin import SettingsFactory
 
 
 async def test_a_labelled_cite_gets_its_dotation_by_the_envelopes_rule_and_its_fonds(
@@ -265,3 +272,46 @@ async def test_a_manual_allocation_beyond_what_the_envelope_holds_is_refused_wit
         "holds 85\u202f000,00 €; 0,01 € over")
     assert len(await funding.outbox("FundsAllocated")) == 1
     await funding.ledger_balanced()
+
+
+async def test_a_replayed_idempotency_key_answers_only_the_caller_who_sent_it(
+    service_settings: SettingsFactory,
+) -> None:
+    """Préfecture 69 replaying préfecture 93's key and body is refused before any stored
+    answer; another holder of a 93 token with the same key acts anew (its own command)."""
+    other_93 = {"tok-prefecture-93-bis": TokenGrant(role="prefecture", departement="93",
+                                                    subject="pref-93-bis")}
+    settings = service_settings(FundingSettings, tokens={**TOKENS, **other_93})
+    async with in_memory(definition, settings) as running:
+        funding = Funding(running)
+        a = (await funding.funded_cite())["allocation_id"]
+        key = {"Idempotency-Key": "engagement-2025-01"}
+        first = await funding.commit(a, 10_000_00, headers={**AS_PREFECTURE_93, **key})
+        assert first.status_code == 201, first.text
+        c = first.json()["commitment_id"]
+        paid = await funding.http.post(f"/commitments/{c}/payments", json={"amount": 1_00},
+                                       headers={**AS_PREFECTURE_93, **key})
+        cofinancing = {"year": 2025, "funder": "Commune de Bondy", "amount": 1_00}
+        declared = await funding.http.post("/cites/cite-001/cofinancing", json=cofinancing,
+                                           headers={**AS_PREFECTURE_93, **key})
+        assert (paid.status_code, declared.status_code) == (201, 201)
+        before = await funding.ledger_balanced()
+
+        stolen = {**AS_PREFECTURE_69, **key}
+        for r in [await funding.commit(a, 10_000_00, headers=stolen),
+                  await funding.http.post(f"/commitments/{c}/payments",
+                                          json={"amount": 1_00}, headers=stolen),
+                  await funding.http.post("/cites/cite-001/cofinancing", json=cofinancing,
+                                          headers=stolen)]:
+            assert r.status_code == 403, r.text
+            assert "département 93" in r.json()["detail"]
+        assert (await funding.ledger_balanced())["movements"] == before["movements"]
+
+        again = await funding.commit(a, 10_000_00, headers={**AS_PREFECTURE_93, **key})
+        assert again.status_code == 200 and again.json()["commitment_id"] == c
+        own = await funding.commit(a, 10_000_00, headers={
+            **bearer("tok-prefecture-93-bis"), **key})
+        assert own.status_code == 201 and own.json()["commitment_id"] != c
+        assert len(await funding.outbox("FundsCommitted")) == 2
+        assert len(await funding.outbox("PaymentMade")) == 1
+        assert len(await funding.outbox("CoFinancingDeclared")) == 1

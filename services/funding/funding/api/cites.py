@@ -96,7 +96,7 @@ async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, respon
     async with caller.unit_of_work() as uow:
         a, was_created = await service.allocate_manually(
             uow, cite_id, body.envelope_id, body.year, body.amount, body.motive,
-            caller.actor, command_id("allocation", key, cite_id))
+            caller.actor, command_id("allocation", key, caller.actor, cite_id))
     created(response, was_created)
     funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
     return AllocationView.of(a, funds[a.allocation_id].uncommitted,
@@ -120,7 +120,7 @@ async def commit(cite_id: CiteId, body: CommitmentIn, caller: Prefecture, respon
     async with caller.unit_of_work() as uow:
         c, was_created = await service.commit_funds(
             uow, cite_id, body.allocation_id, body.operator_partner_id, body.action_title,
-            body.amount, caller.actor, command_id("commitment", key, cite_id))
+            body.amount, caller.actor, command_id("commitment", key, caller.actor, cite_id))
     created(response, was_created)
     return CommitmentView.of(c)
 
@@ -144,7 +144,7 @@ async def declare_cofinancing(cite_id: CiteId, body: CoFinancingIn, caller: Pref
     async with caller.unit_of_work() as uow:
         was_created = await service.declare_cofinancing(
             uow, cite_id, body.year, body.funder, body.amount, caller.actor,
-            command_id("cofinancing", key, cite_id))
+            command_id("cofinancing", key, caller.actor, cite_id))
     created(response, was_created)
     return await _statement(caller, cite_id)
 

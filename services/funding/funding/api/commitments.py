@@ -61,7 +61,7 @@ async def pay(commitment_id: UUID, body: PaymentIn, caller: Prefecture, response
               key: IdempotencyKey = None) -> CommitmentView:
     async with caller.unit_of_work() as uow:
         c, was_created = await service.pay(uow, commitment_id, body.amount, caller.actor,
-                                           command_id("payment", key, commitment_id))
+                                           command_id("payment", key, caller.actor, commitment_id))
     created(response, was_created)
     return CommitmentView.of(c)
 

@@ -55,7 +55,7 @@ async def open_envelope(body: EnvelopeIn, caller: National, response: Response,
                         key: IdempotencyKey = None) -> EnvelopeView:
     async with caller.unit_of_work() as uow:
         envelope, was_created = await service.open_envelope(uow, Envelope(
-            id=command_id("envelope", key), name=body.name, programme=body.programme,
+            id=command_id("envelope", key, caller.actor), name=body.name, programme=body.programme,
             budget_years=tuple(sorted(set(body.budget_years))),
             wave_ids=tuple(sorted(set(body.wave_ids))), amount=body.amount,
             rule=body.dotation_rule or default_rule(body.programme),
