@@ -520,6 +520,7 @@ class ConsumerRunner:
         self.channel = outbox_channel(schema)
         self.dead_letters = dead_letters
         self.dlq_topic = topic_prefix + consumer.dlq_topic
+        self._prefix = topic_prefix
         self.max_attempts = max_attempts
         self.max_event_bytes = max_event_bytes
         """A record larger than this is no event of ours: dead-lettered unread; an event a
@@ -637,6 +638,13 @@ class ConsumerRunner:
                     continue
                 if type(env.data) not in self.consumer.handlers:
                     skipped += 1
+                    continue
+                if rec.topic != self._prefix + env.data.spec.topic.name:
+                    # Only its producer may write an event's topic (ACLs): one that came on
+                    # another topic was written by someone else, in its producer's name.
+                    dead.append(_Dead(rec, "wrong-topic", f"{env.type} is {env.producer}'s, "
+                                      f"published on {env.data.spec.topic.name}: it came on "
+                                      f"{rec.topic[:200]!r}", 0))
                     continue
                 if unstorable_text(env.aggregate_id):  # no position could record it
                     dead.append(_Dead(rec, "invalid-payload", "aggregate id "
