@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 
 import asyncpg
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -24,9 +26,11 @@ from .uow import outbox_channel
 
 __all__ = ["service_cli"]
 
+_NO_DATABASE = "postgresql://no-database.invalid/unused"
+
 
 def service_cli(definition: ServiceDefinition,
-                settings_factory: Callable[[], ServiceSettings]) -> typer.Typer:
+                settings_factory: Callable[..., ServiceSettings]) -> typer.Typer:
     cli = typer.Typer(add_completion=False, no_args_is_help=False,
                       help=f"The {definition.name} service.")
     dlq = typer.Typer(help="Dead letters of this service's consumer.")
@@ -34,6 +38,19 @@ def service_cli(definition: ServiceDefinition,
     outbox = typer.Typer(help="Events of this service that the broker refused (parked).")
     cli.add_typer(outbox, name="outbox")
     console = Console()
+
+    def settings(*, database: bool = True) -> ServiceSettings:
+        """The service's settings, or its exit with one line saying what is wrong.
+        ``database=False``: a command that never connects runs without a DSN."""
+        try:
+            return settings_factory()
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False)
+            if not database and all("DATABASE_URL is not set" in e["msg"] for e in errors):
+                return settings_factory(database_url=_NO_DATABASE)
+            sys.exit(f"{definition.name}: cannot start: " + "; ".join(
+                ".".join(map(str, e["loc"])) + ": " * bool(e["loc"])
+                + e["msg"].removeprefix("Value error, ") for e in errors))
 
     @cli.callback(invoke_without_command=True)
     def main(ctx: typer.Context) -> None:
@@ -43,14 +60,14 @@ def service_cli(definition: ServiceDefinition,
     @cli.command()
     def serve() -> None:
         """Serve HTTP, consume events and relay the outbox (the default)."""
-        s = settings_factory()
+        s = settings()
         uvicorn.run(build_app(definition, s), host=s.http_host, port=s.http_port,
                     log_config=None, access_log=False, loop="uvloop")
 
     @cli.command()
     def migrate() -> None:
         """Apply pending migrations to this service's schema."""
-        s = settings_factory()
+        s = settings()
         configure_logging(definition.name, level=s.log_level, json=s.log_json)
         applied = asyncio.run(run_migrations(definition, s))
         console.print(f"{definition.name}: {len(applied)} migration(s) applied"
@@ -61,7 +78,7 @@ def service_cli(definition: ServiceDefinition,
         """Print the AsyncAPI 3.0 document (JSON) of this service's events."""
         from .asyncapi import asyncapi_document
 
-        print(json.dumps(asyncapi_document(definition, settings_factory()), indent=2))
+        print(json.dumps(asyncapi_document(definition, settings(database=False)), indent=2))
 
     def _consumer_topic(s: ServiceSettings) -> str:
         if definition.consumer is None:
@@ -73,7 +90,7 @@ def service_cli(definition: ServiceDefinition,
     def dlq_list(parked: bool = typer.Option(False, "--parked",
                                              help="The parked letters instead")) -> None:
         """Show every dead letter with its reason and origin."""
-        s = settings_factory()
+        s = settings()
         topic = _consumer_topic(s) + (".parked" if parked else "")
         letters = asyncio.run(list_dead_letters(s.kafka_bootstrap_servers, topic))
         table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
@@ -88,7 +105,7 @@ def service_cli(definition: ServiceDefinition,
         console.print(table)
 
     def _set_aside(letter: str, reason: str, decision: str) -> None:
-        s = settings_factory()
+        s = settings()
         topic = _consumer_topic(s)
         try:
             partition, offset = (int(x) for x in letter.split(":"))
@@ -134,7 +151,7 @@ def service_cli(definition: ServiceDefinition,
     def dlq_replay(parked: bool = typer.Option(False, "--parked",
                                                help="Replay the parked letters")) -> None:
         """Apply dead letters again, once each (after their cause was fixed)."""
-        s = settings_factory()
+        s = settings()
         configure_logging(definition.name, level=s.log_level, json=s.log_json)
         topic = _consumer_topic(s) + (".parked" if parked else "")
         assert definition.consumer is not None
@@ -170,7 +187,7 @@ def service_cli(definition: ServiceDefinition,
     @outbox.command("parked")
     def outbox_parked() -> None:
         """Show every parked event: the broker refused it for good; the relay went on."""
-        s = settings_factory()
+        s = settings()
 
         async def fetch() -> list[ParkedEvent]:
             conn = await _outbox_conn(s)
@@ -209,7 +226,7 @@ def service_cli(definition: ServiceDefinition,
         if resequence and every:
             console.print("--resequence is decided event by event: name them with --id")
             raise typer.Exit(2)
-        s = settings_factory()
+        s = settings()
 
         async def run() -> Unparked:
             conn = await _outbox_conn(s)

@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -96,7 +97,9 @@ class ServiceSettings(BaseSettings):
     model_config = service_config("service")
 
     service_name: str = "service"
-    database_url: SecretStr = SecretStr("postgresql://postgres:postgres@127.0.0.1:15432/cites")
+    # This service's own role (<SERVICE>_DATABASE_URL): no default, so that a service never
+    # falls back on a superuser's DSN.
+    database_url: SecretStr
     db_schema: str = Field("public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -161,6 +164,15 @@ class ServiceSettings(BaseSettings):
             # A slim image may lack the tz database: UTC dates are off by at most a day.
             logging.getLogger(__name__).warning("time zone %r unknown, using UTC", self.timezone)
             return UTC
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_url_given(cls, given: Any) -> Any:
+        if isinstance(given, Mapping) and not given.get("database_url"):
+            prefix = str(cls.model_config.get("env_prefix", "")).upper()
+            raise ValueError(f"{prefix}DATABASE_URL is not set: give this service its own "
+                             "role's DSN (postgresql://<role>:<password>@<host>:5432/cites)")
+        return given
 
     @field_validator("tokens", mode="wrap")
     @classmethod

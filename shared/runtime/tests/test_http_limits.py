@@ -23,6 +23,12 @@ MB = 1_000_000
 JSON = {"content-type": "application/json"}
 
 
+@pytest.fixture(autouse=True)
+def _a_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings built here from the environment need one (there is no default)."""
+    monkeypatch.setenv("SERVICE_DATABASE_URL", "postgresql://service@db/cites")
+
+
 @pytest.fixture
 async def app(make_settings: Callable[..., ServiceSettings]
               ) -> AsyncIterator[ServiceUnderTest]:

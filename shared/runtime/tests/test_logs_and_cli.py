@@ -12,6 +12,7 @@ import pytest
 import runtime_testapp as testapp
 import typer
 from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
 from runtime_testapp import THINGS, ThingHappened
 from typer.testing import CliRunner, Result
 
@@ -124,6 +125,7 @@ def test_settings_read_secrets_from_files_and_the_environment_wins(tmp_path: Pat
     like the variable holds its value; the variable itself, when set, wins."""
     (tmp_path / "service_tokens").write_text('{"from-file": {"role": "viewer"}}')
     (tmp_path / "service_http_port").write_text("8123")
+    (tmp_path / "service_database_url").write_text("postgresql://service@db/cites")
     show = ("from cites_runtime.settings import ServiceSettings as S; s = S(); "
             "print(sorted(s.tokens), s.http_port)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICE_")}
@@ -134,3 +136,15 @@ def test_settings_read_secrets_from_files_and_the_environment_wins(tmp_path: Pat
                           env={**env, "CITES_SECRETS_DIR": str(tmp_path),
                                "SERVICE_HTTP_PORT": "9000"}, check=True)
     assert read.stdout.split() == ["['from-file']", "9000"]
+
+
+def test_a_service_has_no_default_database_and_says_which_variable_to_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never the superuser by default: a service without its own DSN does not start."""
+    monkeypatch.delenv("SERVICE_DATABASE_URL", raising=False)
+    for given in ({}, {"database_url": ""}):
+        with pytest.raises(ValidationError) as refused:
+            ServiceSettings(**given)
+        assert "SERVICE_DATABASE_URL is not set" in str(refused.value)
+    monkeypatch.setenv("SERVICE_DATABASE_URL", "postgresql://service@db/cites")
+    assert ServiceSettings().dsn == "postgresql://service@db/cites"
