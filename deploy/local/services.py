@@ -48,9 +48,6 @@ def service_env(name: str) -> dict[str, str]:
         f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
         f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
         f"{prefix}TOKENS": DEV_TOKENS.read_text(),
-        # A development platform: webhook receivers run on this machine. Never in
-        # production (a subscription could make notifications call the private network).
-        f"{prefix}WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     })
     if name == "dashboard":  # it probes the other services' /health/ready and /metrics
         env["DASHBOARD_SERVICES"] = json.dumps({other: f"http://127.0.0.1:{port}"

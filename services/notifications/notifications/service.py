@@ -28,6 +28,7 @@ from .domain.rules import (
     rules_for,
 )
 from .domain.templates import MailContext, render
+from .secret_box import SecretBox
 
 __all__ = [
     "delete_subscription",
@@ -248,17 +249,18 @@ async def enqueue_webhooks(uow: UnitOfWork, event: Event, envelope: Envelope[Any
 
 
 async def subscribe(uow: UnitOfWork, url: str, event_types: list[str], description: str,
-                    secret: str | None, allow_private: bool
+                    secret: str | None, allow_private_for_tests: bool, box: SecretBox
                     ) -> tuple[store.Subscription, str]:
-    """A new subscription and its secret (generated unless given); 409 when a live one
-    already has this URL. Events before it are not delivered to it."""
-    url = webhooks.check_url(url, allow_private)
+    """A new subscription and its secret (generated unless given; stored sealed by
+    ``box``); 409 when a live one already has this URL. Events before it are not delivered
+    to it."""
+    url = webhooks.check_url(url, allow_private_for_tests)
     types = webhooks.check_event_types(event_types)
     if secret is not None:
         webhooks.key_of(secret)
     secret = secret or webhooks.new_secret()
     created = await store.insert_subscription(uow.conn, uuid4(), url, types, description,
-                                              secret, uow.now)
+                                              box.seal(secret), uow.now)
     if created is None:
         existing = await store.live_subscription_by_url(uow.conn, url)
         raise Conflict(f"subscription {existing} already delivers to {url}: change its "
@@ -275,11 +277,13 @@ async def _live(uow: UnitOfWork, subscription_id: UUID) -> store.Subscription:
 
 async def update_subscription(uow: UnitOfWork, subscription_id: UUID, *, url: str | None,
                               event_types: list[str] | None, description: str | None,
-                              active: bool | None, allow_private: bool) -> store.Subscription:
+                              active: bool | None, allow_private_for_tests: bool
+                              ) -> store.Subscription:
     """Change what is given. A paused subscription (``active`` false) is delivered nothing:
     its deliveries, those of events meanwhile included, wait; resumed, they are sent."""
     sub = await _live(uow, subscription_id)
-    new_url = webhooks.check_url(url, allow_private) if url is not None else sub.url
+    new_url = (webhooks.check_url(url, allow_private_for_tests) if url is not None
+               else sub.url)
     if new_url != sub.url and (other := await store.live_subscription_by_url(
             uow.conn, new_url)) is not None:
         raise Conflict(f"subscription {other} already delivers to {new_url}")
@@ -291,11 +295,13 @@ async def update_subscription(uow: UnitOfWork, subscription_id: UUID, *, url: st
         active=active if active is not None else sub.active, at=uow.now)
 
 
-async def rotate_secret(uow: UnitOfWork, subscription_id: UUID, overlap_s: float) -> str:
-    """A new secret; deliveries are signed with the previous one too for ``overlap_s``."""
+async def rotate_secret(uow: UnitOfWork, subscription_id: UUID, overlap_s: float,
+                        box: SecretBox) -> str:
+    """A new secret (stored sealed); deliveries are signed with the previous one too for
+    ``overlap_s``."""
     await _live(uow, subscription_id)
     secret = webhooks.new_secret()
-    await store.rotate_secret(uow.conn, subscription_id, secret, uow.now,
+    await store.rotate_secret(uow.conn, subscription_id, box.seal(secret), uow.now,
                               uow.now + timedelta(seconds=overlap_s))
     return secret
 

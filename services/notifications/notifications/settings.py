@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import base64
+import hashlib
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cites_runtime.settings import ServiceSettings, service_config
 
@@ -40,10 +44,16 @@ class NotificationsSettings(ServiceSettings):
     webhook_retry_base_s: float = Field(5.0, gt=0, description="First retry of a webhook "
                                         "delivery after this; doubling")
     webhook_retry_max_s: float = Field(3600.0, gt=0)
-    webhook_allow_private_hosts: bool = Field(
-        False, description="Whether subscriptions may point at loopback or private "
-        "addresses (development and tests; never in production: a national token could "
-        "otherwise make the service call its own network)")
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses the test flags and the dev key")
+    webhook_allow_private_hosts_for_tests: bool = Field(
+        False, description="FOR TESTS ONLY (their receivers listen on loopback): lets "
+        "subscriptions point at loopback, private, link-local, CGNAT and metadata "
+        "addresses. Refused in production; neither compose nor make run sets it")
+    webhook_secret_keys: SecretStr | None = Field(
+        None, description="Fernet keys sealing the signing secrets at rest, comma-separated, "
+        "newest first (the first seals, any opens). Required in production; elsewhere a "
+        "fixed development key is used when unset")
     webhook_secret_overlap_s: float = Field(
         86400.0, ge=0, description="After a secret is rotated, deliveries are signed with "
         "the old one too for this long, so receivers can switch without losing any")
@@ -52,3 +62,43 @@ class NotificationsSettings(ServiceSettings):
     reminder_check_interval_s: float = Field(
         3600.0, gt=0, description="How often every replica writes the label-expiry "
         "reminders that have come due")
+
+    def webhook_secret_key_list(self) -> list[str]:
+        """The keys sealing webhook secrets, newest first."""
+        if self.webhook_secret_keys is None:
+            return [DEV_WEBHOOK_SECRET_KEY]
+        return [k.strip() for k in self.webhook_secret_keys.get_secret_value().split(",")
+                if k.strip()]
+
+    @field_validator("webhook_secret_keys", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @model_validator(mode="after")
+    def _production_is_not_a_test(self) -> Self:
+        if self.environment == "production":
+            if self.webhook_allow_private_hosts_for_tests:
+                raise ValueError("webhook_allow_private_hosts_for_tests is for tests: "
+                                 "refused when environment is production")
+            if self.webhook_secret_keys is None:
+                raise ValueError("environment is production: set "
+                                 "NOTIFICATIONS_WEBHOOK_SECRET_KEYS (Fernet keys, newest "
+                                 "first) to seal the webhook secrets")
+        keys = self.webhook_secret_key_list()
+        if not keys or any(len(_urlsafe(k)) != 32 for k in keys):
+            raise ValueError("webhook_secret_keys: comma-separated Fernet keys (url-safe "
+                             "base64 of 32 bytes, e.g. from Fernet.generate_key())")
+        return self
+
+
+def _urlsafe(key: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(key.encode())
+    except ValueError:
+        return b""
+
+
+DEV_WEBHOOK_SECRET_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"cites-educatives development webhook secret key").digest()).decode()
+"""Not a secret: seals the secrets of development and tests only (refused in production)."""

@@ -433,6 +433,26 @@ async def rotate_secret(conn: Conn, subscription_id: UUID, secret: str, at: date
         subscription_id, secret, at, previous_until)
 
 
+async def stored_secrets(conn: Reads) -> list[tuple[UUID, str, str]]:
+    """(subscription, column, value) of every stored signing secret, sealed or not."""
+    rows = await conn.fetch(
+        """SELECT subscription_id, 'secret' AS col, secret AS value FROM webhook_subscriptions
+           UNION ALL
+           SELECT subscription_id, 'previous_secret', previous_secret
+           FROM webhook_subscriptions WHERE previous_secret IS NOT NULL""")
+    return [(r["subscription_id"], r["col"], r["value"]) for r in rows]
+
+
+async def replace_secret(conn: Conn, subscription_id: UUID, column: str, was: str,
+                         new: str) -> int:
+    """Store ``new`` in ``column`` if it still holds ``was``; 1 if it did, else 0."""
+    assert column in ("secret", "previous_secret")
+    done = await conn.execute(
+        f"UPDATE webhook_subscriptions SET {column} = $3 "
+        f"WHERE subscription_id = $1 AND {column} = $2", subscription_id, was, new)
+    return int(done.split()[-1])
+
+
 async def delete_subscription(conn: Conn, subscription_id: UUID, at: datetime) -> int:
     """Mark it deleted (kept for the log) and fail its deliveries not yet made; return how
     many were failed."""
@@ -490,7 +510,8 @@ class ClaimedDelivery:
     body: str
     attempts: int
     secrets: list[str]
-    """The secrets in force: the current one, and the previous one during an overlap."""
+    """The secrets in force, sealed (``secret_box``): the current one, and the previous one
+    during an overlap."""
 
 
 async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int

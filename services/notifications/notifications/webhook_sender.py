@@ -14,15 +14,26 @@ deliver), a 4xx or a 5xx — is retried with exponential backoff (``webhook_retr
 doubling up to ``webhook_retry_max_s``, or later when the receiver sends
 ``Retry-After``), up to ``webhook_max_attempts``, then failed with the reason (the
 national role may resend it). A 410 Gone fails the delivery and pauses the subscription,
-as the specification recommends. Unless ``webhook_allow_private_hosts``, a host that
-resolves to a loopback, private or link-local address is refused at each attempt.
+as the specification recommends.
+
+Where it connects: each attempt resolves the host once (every address), fails the delivery
+if ANY address is refused (``domain.webhooks.refused_address``: private, loopback,
+link-local, CGNAT, metadata…; only ``webhook_allow_private_hosts_for_tests`` lifts that),
+then connects to the first address itself — the URL's host replaced by that IP, the
+``Host`` header and TLS SNI (``sni_hostname``, which httpcore also verifies the
+certificate against) kept to the name — so a second resolution (DNS rebinding) cannot
+change where it goes. No proxy from the environment (``trust_env=False``), no redirect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,9 +43,10 @@ from cites_runtime.uow import UnitOfWork
 
 from . import metrics, store
 from .domain import webhooks
+from .secret_box import box_of
 from .settings import NotificationsSettings
 
-__all__ = ["deliver_due", "webhook_sender"]
+__all__ = ["Resolver", "deliver_due", "pinned_address", "system_resolver", "webhook_sender"]
 
 USER_AGENT = "cites-educatives-webhooks/1"
 
@@ -46,20 +58,42 @@ class Outcome:
     GONE = "gone"
 
 
-async def _resolves_privately(url: str) -> str | None:
-    """The private address ``url``'s host resolves to, if any."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""(host, port) → every address it resolves to; injected by tests (DNS rebinding)."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in found]
+
+
+async def pinned_address(url: str, resolve: Resolver, allow_private_for_tests: bool
+                         ) -> tuple[str | None, str]:
+    """(the address to connect to, "") — or (None, why it is refused). Raises ``OSError``
+    when the name does not resolve."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                             type=socket.SOCK_STREAM)
-    except OSError:
-        return None  # the request will fail and be retried
-    for *_, sockaddr in found:
-        if webhooks.private_address(str(sockaddr[0])):
-            return str(sockaddr[0])
-    return None
+    addresses = await resolve(host, port)
+    if not addresses:
+        raise OSError(f"{host} resolves to no address")
+    for address in addresses:
+        why = webhooks.refused_address(ipaddress.ip_address(address.split("%")[0]))
+        if why and not allow_private_for_tests:
+            return None, f"refusé : {host} désigne une adresse {why} ({address})"
+    return addresses[0], ""
+
+
+def _pinned_request(url: str, address: str) -> tuple[httpx.URL, dict[str, str],
+                                                       dict[str, Any]]:
+    """The URL with its host replaced by ``address``, the ``Host`` header and the TLS
+    name of the original."""
+    original = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if original.scheme == "https":
+        extensions["sni_hostname"] = original.host
+    return (original.copy_with(host=address), {"host": original.netloc.decode("ascii")},
+            extensions)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -68,14 +102,24 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 async def _deliver(http: httpx.AsyncClient, d: store.ClaimedDelivery, at: datetime,
-                   s: NotificationsSettings) -> tuple[str, int | None, str, float | None]:
+                   s: NotificationsSettings, resolve: Resolver
+                   ) -> tuple[str, int | None, str, float | None]:
     """(outcome, HTTP status, reason, retry-after seconds) of one attempt."""
-    if not s.webhook_allow_private_hosts and (ip := await _resolves_privately(d.url)):
-        return Outcome.FAILED, None, f"refusé : l'hôte désigne une adresse privée ({ip})", None
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT,
-               **webhooks.signature_headers(str(d.delivery_id), at, d.body, d.secrets)}
     try:
-        response = await http.post(d.url, content=d.body.encode(), headers=headers)
+        address, refusal = await pinned_address(d.url, resolve,
+                                                s.webhook_allow_private_hosts_for_tests)
+    except OSError as exc:
+        return Outcome.RETRY, None, f"nom introuvable ({type(exc).__name__})", None
+    if address is None:
+        return Outcome.FAILED, None, refusal, None
+    box = box_of(s)
+    url, host, extensions = _pinned_request(d.url, address)
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **host,
+               **webhooks.signature_headers(str(d.delivery_id), at, d.body,
+                                            [box.open(sealed) for sealed in d.secrets])}
+    try:
+        response = await http.post(url, content=d.body.encode(), headers=headers,
+                                   extensions=extensions)
     except httpx.HTTPError as exc:
         return Outcome.RETRY, None, f"destinataire injoignable ({type(exc).__name__})", None
     code = response.status_code
@@ -92,7 +136,8 @@ def _backoff(s: NotificationsSettings, attempts: int, asked: float | None) -> ti
     return timedelta(seconds=min(s.webhook_retry_max_s, max(wait, asked or 0.0)))
 
 
-async def deliver_due(runtime: Runtime[NotificationsSettings]) -> int:
+async def deliver_due(runtime: Runtime[NotificationsSettings],
+                      resolve: Resolver = system_resolver) -> int:
     """One round: claim, deliver (concurrently: receivers are independent), record.
     Returns how many were claimed."""
     s = runtime.settings
@@ -101,15 +146,27 @@ async def deliver_due(runtime: Runtime[NotificationsSettings]) -> int:
                                                s.send_batch)
     if not claimed:
         return 0
-    async with httpx.AsyncClient(timeout=s.webhook_timeout_s, follow_redirects=False) as http:
-        await asyncio.gather(*(_attempt(runtime, http, d) for d in claimed))
+    # A client per host name: the pool keys connections by IP, and a TLS connection
+    # verified for one name must not carry another name's request to the same IP.
+    tls = httpx.create_ssl_context()
+    by_host: dict[str, list[store.ClaimedDelivery]] = {}
+    for d in claimed:
+        by_host.setdefault(urlsplit(d.url).hostname or "", []).append(d)
+    async with AsyncExitStack() as clients:
+        attempts = []
+        for batch in by_host.values():
+            http = await clients.enter_async_context(httpx.AsyncClient(
+                timeout=s.webhook_timeout_s, follow_redirects=False, trust_env=False,
+                verify=tls))
+            attempts += [_attempt(runtime, http, d, resolve) for d in batch]
+        await asyncio.gather(*attempts)
     return len(claimed)
 
 
 async def _attempt(runtime: Runtime[NotificationsSettings], http: httpx.AsyncClient,
-                   d: store.ClaimedDelivery) -> None:
+                   d: store.ClaimedDelivery, resolve: Resolver) -> None:
     s = runtime.settings
-    outcome, code, reason, asked = await _deliver(http, d, s.clock(), s)
+    outcome, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
     if outcome == Outcome.RETRY and d.attempts >= s.webhook_max_attempts:
         outcome, reason = Outcome.FAILED, f"{reason} — abandon après {d.attempts} tentatives"
     async with runtime.unit_of_work() as uow:

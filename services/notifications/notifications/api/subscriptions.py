@@ -18,6 +18,7 @@ from cites_runtime.http import Input, National, Page, Paging
 
 from .. import service, store
 from ..domain.webhooks import SUBSCRIBABLE
+from ..secret_box import box_of
 
 __all__ = ["router"]
 
@@ -97,7 +98,8 @@ async def subscribe(body: SubscriptionIn, caller: National) -> SubscriptionCreat
     async with caller.unit_of_work() as uow:
         created, secret = await service.subscribe(
             uow, body.url, list(body.event_types), body.description, body.secret,
-            caller.runtime.settings.webhook_allow_private_hosts)
+            caller.runtime.settings.webhook_allow_private_hosts_for_tests,
+            box_of(caller.runtime.settings))
     return SubscriptionCreated(**SubscriptionView.of(created).model_dump(), secret=secret)
 
 
@@ -132,7 +134,8 @@ async def update(subscription_id: UUID, body: SubscriptionPatch, caller: Nationa
             uow, subscription_id, url=body.url,
             event_types=list(body.event_types) if body.event_types is not None else None,
             description=body.description, active=body.active,
-            allow_private=caller.runtime.settings.webhook_allow_private_hosts)
+            allow_private_for_tests=(
+                caller.runtime.settings.webhook_allow_private_hosts_for_tests))
     return SubscriptionView.of(changed)
 
 
@@ -141,7 +144,8 @@ async def update(subscription_id: UUID, body: SubscriptionPatch, caller: Nationa
 async def rotate(subscription_id: UUID, caller: National) -> SecretView:
     overlap = caller.runtime.settings.webhook_secret_overlap_s
     async with caller.unit_of_work() as uow:
-        secret = await service.rotate_secret(uow, subscription_id, overlap)
+        secret = await service.rotate_secret(uow, subscription_id, overlap,
+                                             box_of(caller.runtime.settings))
     found = await _live(caller, subscription_id)
     assert found.previous_expires_at is not None
     return SecretView(secret=secret, previous_secret_until=found.previous_expires_at)

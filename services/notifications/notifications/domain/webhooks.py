@@ -30,8 +30,8 @@ from cites_runtime.errors import RuleBroken
 
 from .rules import RULES
 
-__all__ = ["SUBSCRIBABLE", "body_of", "check_event_types", "check_url", "delivery_id",
-           "key_of", "new_secret", "private_address", "signature_headers"]
+__all__ = ["REFUSED_NETWORKS", "SUBSCRIBABLE", "body_of", "check_event_types", "check_url",
+           "delivery_id", "key_of", "new_secret", "refused_address", "signature_headers"]
 
 SECRET_PREFIX = "whsec_"
 KEY_BYTES = 32
@@ -104,10 +104,10 @@ def check_event_types(types: Iterable[str]) -> list[str]:
     return wanted
 
 
-def check_url(url: str, allow_private: bool) -> str:
-    """An absolute http(s) URL without credentials; a literal loopback, private or
-    link-local address (or ``localhost``) only when ``allow_private``. The sender checks
-    again what a host name resolves to at each attempt."""
+def check_url(url: str, allow_private_for_tests: bool) -> str:
+    """An absolute http(s) URL without credentials whose host is not ``localhost`` nor a
+    literal address in :data:`REFUSED_NETWORKS` (unless ``allow_private_for_tests``). The
+    sender checks again, at each attempt, every address a host name resolves to."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise _broken("url", "a webhook URL is an absolute http:// or https:// URL")
@@ -117,21 +117,60 @@ def check_url(url: str, allow_private: bool) -> str:
     if parts.fragment:
         raise _broken("url", "a webhook URL has no #fragment")
     host = parts.hostname
-    if not allow_private and (host == "localhost" or host.endswith(".localhost")
-                              or private_address(host)):
-        raise _broken("url", f"{host} is a loopback, private or link-local address: "
-                      "webhooks go to outside systems")
+    if allow_private_for_tests:
+        return url
+    if host == "localhost" or host.endswith(".localhost"):
+        raise _broken("url", f"{host} is a loopback name: webhooks go to outside systems")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return url
+    if why := refused_address(literal):
+        raise _broken("url", f"{host} is a {why} address: webhooks go to outside systems")
     return url
 
 
-def private_address(host: str) -> bool:
-    """Whether ``host`` is a literal IP address one must not call from here."""
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return (address.is_private or address.is_loopback or address.is_link_local
-            or address.is_multicast or address.is_reserved or address.is_unspecified)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REFUSED_NETWORKS: tuple[tuple[str, str], ...] = (
+    ("169.254.169.254/32", "cloud metadata"), ("100.100.100.200/32", "cloud metadata"),
+    ("fd00:ec2::254/128", "cloud metadata"),
+    ("0.0.0.0/8", "unspecified"), ("::/128", "unspecified"),
+    ("10.0.0.0/8", "private"), ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"),
+    ("fc00::/7", "private"),
+    ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"),
+    ("169.254.0.0/16", "link-local"), ("fe80::/10", "link-local"),
+    ("100.64.0.0/10", "shared (CGNAT)"),
+    ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"),
+    ("240.0.0.0/4", "reserved"), ("192.0.0.0/24", "reserved"), ("198.18.0.0/15", "reserved"),
+    ("64:ff9b::/96", "reserved (NAT64)"), ("64:ff9b:1::/48", "reserved (NAT64)"),
+)
+"""Where a webhook is never sent (first match names why), whatever the Python version's
+own tables say; ``refused_address`` adds those tables."""
+
+_REFUSED = tuple((ipaddress.ip_network(net), why) for net, why in REFUSED_NETWORKS)
+
+
+def refused_address(address: Address) -> str | None:
+    """Why ``address`` must not be called from here (``"loopback"``, ``"cloud metadata"``…),
+    or None for a public address. An IPv6 address carrying an IPv4 one (IPv4-mapped, 6to4,
+    Teredo) is judged by the IPv4 address too."""
+    for net, why in _REFUSED:
+        if address.version == net.version and address in net:
+            return why
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in (address.ipv4_mapped, address.sixtofour,
+                      address.teredo[1] if address.teredo else None):
+            if inner is not None and (inner_why := refused_address(inner)):
+                return f"{inner_why} (inside {address})"
+    for flag, why in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
+                      ("is_private", "private"), ("is_multicast", "multicast"),
+                      ("is_unspecified", "unspecified"), ("is_reserved", "reserved")):
+        if getattr(address, flag):
+            return why
+    if not address.is_global:
+        return "non-global"
+    return None
 
 
 def _broken(field: str, message: str) -> RuleBroken:
