@@ -6,12 +6,21 @@ environment; the signing secrets are sealed at rest under rotatable keys."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from notifications.app import definition
 from notifications.domain.webhooks import refused_address
 from notifications.secret_box import SecretBox, reseal_secrets
@@ -171,6 +180,20 @@ async def test_the_connection_goes_to_the_resolved_address_with_the_names_host_h
     assert resolver.calls == ["hooks.unresolvable.invalid"]
 
 
+async def test_a_redirect_is_not_followed(loose: ServiceUnderTest) -> None:
+    elsewhere, port_elsewhere = Receiver(), free_port()
+    receiver, port = Receiver(status=307, headers={
+        "location": f"http://127.0.0.1:{port_elsewhere}/metadata"}), free_port()
+    sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
+    async with serve_app(receiver, port=port), serve_app(elsewhere, port=port_elsewhere):
+        await _label(loose)
+        assert await deliver_due(loose.runtime) == 1
+    assert len(receiver.received) == 1 and elsewhere.received == []
+    (d,) = (await loose.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
+                                 headers=AS_NATIONAL)).json()["items"]
+    assert (d["status"], d["last_status"]) == ("pending", 307)
+
+
 async def test_proxy_variables_of_the_environment_are_ignored(
     loose: ServiceUnderTest, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -185,6 +208,78 @@ async def test_proxy_variables_of_the_environment_are_ignored(
         await _label(loose)
         assert await deliver_due(loose.runtime) == 1
     assert len(receiver.received) == 1 and proxy.received == []
+
+
+def _tls_files(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate for ``name``, its key), written in
+    ``directory``: a CA of the test's own, for a receiver speaking TLS."""
+    now = datetime.now(UTC)
+
+    def issued(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str,
+               signer: ec.EllipticCurvePrivateKey, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5))
+                   .not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    ca = issued("test CA", ca_key, "test CA", ca_key, ca=True)
+    leaf = issued(name, key, "test CA", ca_key, ca=False)
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@asynccontextmanager
+async def _serve_tls(app: Any, port: int, cert: Path, key: Path) -> AsyncIterator[None]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, lifespan="off",
+                                           ssl_certfile=str(cert), ssl_keyfile=str(key)))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.mark.parametrize(("certified", "delivered"), [("hooks.partner.example", True),
+                                                      ("someone.else.example", False)])
+async def test_tls_is_verified_against_the_name_though_the_connection_goes_to_the_address(
+    loose: ServiceUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    certified: str, delivered: bool,
+) -> None:
+    ca, cert, key = _tls_files(tmp_path, certified)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the trust store: our test CA only
+    receiver, port = Receiver(), free_port()
+    sub = await _subscribe(loose, f"https://hooks.partner.example:{port}/x")
+    async with _serve_tls(receiver, port, cert, key):
+        await _label(loose)
+        assert await deliver_due(loose.runtime, Resolver(["127.0.0.1"])) == 1
+    assert len(receiver.received) == (1 if delivered else 0)
+    (d,) = (await loose.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
+                                 headers=AS_NATIONAL)).json()["items"]
+    assert d["status"] == ("delivered" if delivered else "pending"), d
 
 
 # --- secrets at rest -----------------------------------------------------------------------
