@@ -333,14 +333,17 @@ async def test_a_secret_stored_in_clear_before_sealing_is_sealed_at_start(
     sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
     pool = loose.runtime.pool
     await pool.execute("UPDATE webhook_subscriptions SET secret = $1", sub["secret"])
-    assert await reseal_secrets(loose.runtime) == 1
-    assert not (await pool.fetchval("SELECT secret FROM webhook_subscriptions")
-                ).startswith("whsec_")
     async with serve_app(receiver, port=port):
         await _label(loose)
+        assert await deliver_due(loose.runtime) == 1  # before the resealer's first round
+        assert await reseal_secrets(loose.runtime) == 1
+        assert not (await pool.fetchval("SELECT secret FROM webhook_subscriptions")
+                    ).startswith("whsec_")
+        await _label(loose)
         assert await deliver_due(loose.runtime) == 1
-    ((headers, body),) = receiver.received
-    _verified(sub["secret"], headers, body)
+    for headers, body in receiver.received:
+        _verified(sub["secret"], headers, body)
+    assert len(receiver.received) == 2
 
 
 # --- production ----------------------------------------------------------------------------
