@@ -135,6 +135,7 @@ class Runtime(Generic[S]):
         self.subscriber: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self.heartbeats: dict[str, Heartbeat] = {}
+        self._check_states: dict[str, str] = {}
         """The loops' heartbeats by task name (``relay``, each job's), for liveness."""
 
     @property
@@ -201,7 +202,9 @@ class Runtime(Generic[S]):
         tune_gc(self.definition.gc_thresholds)  # started: the rest lives as long as the process
 
     def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_if_died)
+        self._tasks.append(task)
 
     def heartbeat(self, name: str, *, every: float | None = None) -> Heartbeat:
         """The heartbeat of the loop running as task ``name`` (a background job calls it
@@ -241,13 +244,27 @@ class Runtime(Generic[S]):
             self._pool = None
 
     # -- health ---------------------------------------------------------------------
+    def _check_state(self, check: str, error: BaseException | None) -> str:
+        """"ok" or "unavailable": what the probe answers, to anyone who asks. Why it is
+        unavailable (an error's text names hosts, users) goes to the log, once each time
+        the check changes state, not at every probe."""
+        state = "ok" if error is None else "unavailable"
+        if self._check_states.get(check, "ok") != state:
+            if error is None:
+                log.info("readiness check ok again", check=check)
+            else:
+                log.warning("readiness check unavailable", check=check, error=repr(error))
+        self._check_states[check] = state
+        return state
+
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """(ready, checks). Not ready: the database is away (commands cannot be kept), or
         the relay stalls — events wait longer than ``relay_stall_s`` and nothing was
         published meanwhile — while the broker answers. A broker outage alone leaves the
         service ready (the outbox keeps commands' events until it is back): it shows in
         ``checks`` and in the relay's metrics. A loop that is not live (:meth:`liveness`)
-        is named in ``checks`` as ``live:<loop>``."""
+        is named in ``checks`` as ``live:<loop>``. ``checks`` holds states, never an
+        error's text (logged instead: see :meth:`_check_state`)."""
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(2):
@@ -262,19 +279,19 @@ class Runtime(Generic[S]):
                                    ORDER BY id LIMIT 1)) AS waiting,
                               extract(epoch FROM now() - (SELECT published_at
                                                             FROM outbox_relay)) AS idle""")
-            checks["database"] = "ok"
+            checks["database"] = self._check_state("database", None)
         except Exception as exc:
-            checks["database"] = f"unavailable: {exc!r}"
+            checks["database"] = self._check_state("database", exc)
             return False, checks
         broker_ok = True
         if isinstance(self.publisher, AiokafkaPublisher):
             try:
                 async with asyncio.timeout(2):
                     await self.publisher.producer.client.fetch_all_metadata()
-                checks["broker"] = "ok"
+                checks["broker"] = self._check_state("broker", None)
             except Exception as exc:
                 broker_ok = False
-                checks["broker"] = f"unavailable: {exc!r}"
+                checks["broker"] = self._check_state("broker", exc)
         assert outbox is not None
         stall = self.settings.relay_stall_s
         pending = outbox["pending"]
@@ -389,6 +406,13 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
     subscriber(consume)
     broker.include_router(router)
     return subscriber
+
+
+def _log_if_died(task: asyncio.Task[Any]) -> None:
+    """A loop that ended on an error says it once, with the error (liveness names only
+    its type)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("loop stopped", loop=task.get_name(), error=repr(error), exc_info=error)
 
 
 def _records(raw: Any) -> list[Any]:

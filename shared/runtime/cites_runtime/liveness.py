@@ -50,7 +50,7 @@ class Heartbeat:
     def failed(self, exc: BaseException) -> None:
         if self.failing_since is None:
             self.failing_since = time.monotonic()
-        self.last_error = repr(exc)[:300]
+        self.last_error = type(exc).__name__  # its text goes to the log, not to probes
 
     def succeeded(self) -> None:
         self.failing_since = None
@@ -63,7 +63,7 @@ def loop_problem(name: str, task: asyncio.Task[Any] | None, beat: Heartbeat | No
     within ``window`` seconds (beyond its expected interval, when it has one)."""
     if task is not None and task.done():
         error = None if task.cancelled() else task.exception()
-        return f"{name}: stopped" + (f" ({error!r})"[:300] if error else "")
+        return f"{name}: stopped" + (f" ({type(error).__name__})" if error else "")
     if beat is None:
         return None
     now = time.monotonic()

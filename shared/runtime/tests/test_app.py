@@ -81,15 +81,23 @@ async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def test_readiness_reports_an_unreachable_database(migrated: ServiceSettings) -> None:
+async def test_readiness_names_an_unreachable_database_and_logs_why_once(
+    migrated: ServiceSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The probe's answer is public (check names and states); the error's text, which may
+    name hosts and users, goes to the log, once per change of state, not per probe."""
     app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
         await app.state.runtime.pool.close()  # the database goes away under the service
-        ready = await http.get("/health/ready")
+        probes = [await http.get("/health/ready") for _ in range(3)]
         live = await http.get("/health/live")
-    assert ready.status_code == 503
-    assert ready.json()["checks"]["database"].startswith("unavailable")
+    assert [p.status_code for p in probes] == [503] * 3
+    assert all(p.json()["checks"] == {"database": "unavailable"} for p in probes)
     assert live.status_code == 200
+    told = [line for line in capsys.readouterr().err.splitlines()
+            if "readiness check unavailable" in line]
+    assert len(told) == 1, told
+    assert "database" in told[0] and "pool is closed" in told[0]
 
 
 async def test_a_body_with_a_lone_surrogate_in_a_bad_field_is_a_422_not_a_500(
