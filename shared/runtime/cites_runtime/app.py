@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+import uvicorn
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -466,27 +468,95 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     and validation errors answered alike, the body guard (size, depth, unstorable text),
     correlation ids in
     logs and responses, metrics; and ``/health/live``, ``/health/ready``,
-    ``/asyncapi.json``, ``/metrics``.
+    ``/asyncapi.json``, ``/metrics`` with the OpenAPI documents: on the API port, or, when
+    ``ops_port`` is set, on that port only (a second server started with the app).
     """
     runtime: Runtime[ServiceSettings] = Runtime(definition, settings)
+    separate = settings.ops_port is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, level=settings.log_level, json=settings.log_json)
         await runtime.start(publisher=publisher, broker=broker)
-        log.info("service started", port=settings.http_port)
+        log.info("service started", port=settings.http_port, ops_port=settings.ops_port)
         try:
-            yield
+            if separate:
+                async with _serving(ops_app(app), settings):
+                    yield
+            else:
+                yield
         finally:
             await runtime.stop()
 
+    docs: dict[str, Any] = dict(openapi_url=None, docs_url=None, redoc_url=None) \
+        if separate else {}
     app = FastAPI(title=definition.title or definition.name, version=definition.version,
-                  lifespan=lifespan)
+                  lifespan=lifespan, **docs)
     app.state.settings = settings
     app.state.runtime = runtime
     http.install(app)
+    if not separate:
+        app.include_router(operations(definition, runtime))
+    for router in definition.routers:
+        app.include_router(router)
+    return app
 
-    @app.get("/health/live", tags=["health"])
+
+def ops_app(api: FastAPI) -> FastAPI:
+    """The operations port's app: probes, metrics, and the API's documents (its OpenAPI
+    document, Swagger UI and ReDoc pages), nothing else."""
+    ops = FastAPI(title=f"{api.title} (operations)", version=api.version, openapi_url=None,
+                  docs_url=None, redoc_url=None)
+    ops.include_router(operations(api.state.runtime.definition, api.state.runtime))
+
+    @ops.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @ops.get("/docs", include_in_schema=False)
+    async def swagger() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=api.title)
+
+    @ops.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(openapi_url="/openapi.json", title=api.title)
+
+    return ops
+
+
+class _OpsServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the API server's: a signal stops it, and its lifespan stops this one
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[None]:
+    """``app`` served on the ops port while the block runs."""
+    host, port = settings.ops_host or settings.http_host, settings.ops_port
+    server = _OpsServer(uvicorn.Config(app, host=host, port=port or 0, log_config=None,
+                                       access_log=False, lifespan="off"))
+    task = asyncio.create_task(server.serve(), name="ops-server")
+    try:
+        while not server.started:
+            if task.done():
+                raise RuntimeError(f"the ops port {host}:{port} could not be served "
+                                   "(taken?)")
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await task
+
+
+def operations(definition: ServiceDefinition, runtime: Runtime[Any]) -> APIRouter:
+    """``/health/live``, ``/health/ready``, ``/asyncapi.json``, ``/metrics``: on the API
+    port, or on the ops port (``<SERVICE>_OPS_PORT``)."""
+    settings = runtime.settings
+    router = APIRouter()
+
+    @router.get("/health/live", tags=["health"])
     async def live() -> JSONResponse:
         """200 while every loop of the process turns; 503 naming the ones that died or
         stopped making progress while work waits (restart the process)."""
@@ -494,23 +564,21 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": problems},
                             status_code=200 if ok else 503)
 
-    @app.get("/health/ready", tags=["health"])
+    @router.get("/health/ready", tags=["health"])
     async def ready() -> JSONResponse:
         ok, checks = await runtime.readiness()
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @app.get("/asyncapi.json", tags=["events"])
+    @router.get("/asyncapi.json", tags=["events"])
     async def asyncapi() -> JSONResponse:
         """The AsyncAPI 3.0 description of the events this service publishes and consumes."""
         from .asyncapi import asyncapi_document  # imports this module: import when asked
 
         return JSONResponse(asyncapi_document(definition, settings))
 
-    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    @router.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in definition.routers:
-        app.include_router(router)
-    return app
+    return router

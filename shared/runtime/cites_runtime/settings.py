@@ -111,6 +111,12 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # When set, /health/live, /health/ready, /metrics, /docs, /redoc, /openapi.json and
+    # /asyncapi.json are served on this port only (what an orchestrator probes and
+    # Prometheus scrapes, kept off the port users reach); unset, on the API port.
+    ops_port: int | None = Field(None, ge=0, le=65535)
+    ops_host: str | None = None
+    """Where the ops port listens; unset, ``http_host``."""
     # Largest request body read (bytes); a larger one is a 413, refused before reading
     # more than this (and before authentication).
     http_max_body_bytes: int = Field(1024 * 1024, gt=0)

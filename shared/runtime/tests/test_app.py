@@ -11,7 +11,7 @@ from runtime_testapp import THINGS
 from cites_runtime.app import build_app
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import read_topic, wait_caught_up
-from cites_runtime.testing.http import serve_app
+from cites_runtime.testing.http import free_port, serve_app
 from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -167,3 +167,30 @@ async def test_while_the_database_is_down_commands_get_a_503_to_retry_then_succe
         assert refused.headers["retry-after"] == "1"
         assert "database" in refused.json()["detail"]
     assert again.status_code == 201, again.text
+
+
+OPERATIONS = ("/docs", "/redoc", "/openapi.json", "/asyncapi.json", "/metrics", "/health/live",
+              "/health/ready")
+
+
+async def test_with_an_ops_port_the_operations_endpoints_leave_the_api_port(
+    migrated: ServiceSettings,
+) -> None:
+    """<SERVICE>_OPS_PORT: probes, metrics and documents on a second port (what an
+    orchestrator probes and Prometheus scrapes); the API port answers none of them."""
+    ops_port = free_port()
+    app = build_app(testapp.definition, migrated.model_copy(update={
+        "relay_enabled": False, "ops_port": ops_port}))
+    ops = f"http://127.0.0.1:{ops_port}"
+    async with serve_app(app) as url, httpx.AsyncClient() as http:
+        for path in OPERATIONS:
+            assert (await http.get(url + path)).status_code == 404, path
+            assert (await http.get(ops + path)).status_code == 200, path
+        assert "/things" in (await http.get(f"{ops}/openapi.json")).json()["paths"]
+        assert (await http.get(f"{ops}/things", headers=NATIONAL)).status_code == 404
+        created = await http.post(f"{url}/things", json={"thing_id": "t-ops", "n": 1},
+                                  headers=NATIONAL)
+        assert created.status_code == 201, created.text
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):  # stopped with the service
+            await http.get(f"{ops}/health/live")
