@@ -71,7 +71,10 @@ def test_every_host_port_binds_to_127_0_0_1_unless_told(compose: dict[str, Any])
     ports = [(n, str(p)) for n, s in services(compose).items() for p in s.get("ports", [])]
     assert ports
     for name, port in ports:
-        assert port.startswith("${CITES_BIND:-127.0.0.1}:"), (name, port)
+        if port.endswith(":9000"):  # an ops port: loopback whatever CITES_BIND says
+            assert port.startswith("127.0.0.1:"), (name, port)
+        else:
+            assert port.startswith("${CITES_BIND:-127.0.0.1}:"), (name, port)
 
 
 @pytest.mark.parametrize("name", [*INFRA_SERVICES, *APP_SERVICES])
@@ -146,7 +149,12 @@ def test_each_service_waits_for_its_migration_job_and_gets_its_tokens_as_a_file(
     assert env[f"{prefix}_DB_SCHEMA"] == name
     assert env[f"{prefix}_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert env[f"{prefix}_HTTP_PORT"] == "8000"
-    assert "/health/ready" in str(svc["healthcheck"]["test"])
+    # Probes, /metrics and the documents on the ops port: the API port answers none of
+    # them, and the ops port is published on this machine's loopback only.
+    assert env[f"{prefix}_OPS_PORT"] == "9000"
+    assert "127.0.0.1:9000/health/ready" in str(svc["healthcheck"]["test"])
+    assert [p for p in svc["ports"] if str(p).endswith(":9000")] == [
+        f"127.0.0.1:{9001 + APP_SERVICES.index(name)}:9000"]
 
 
 def test_roles_and_schemas_come_from_a_job_over_sql(compose: dict[str, Any]) -> None:
@@ -167,7 +175,7 @@ def test_app_services_publish_distinct_ports(compose: dict[str, Any]) -> None:
 def test_the_dashboard_probes_every_other_service_inside_the_network(
         compose: dict[str, Any]) -> None:
     probed = json.loads(env_of(services(compose)["dashboard"])["DASHBOARD_SERVICES"])
-    assert probed == {name: f"http://{name}:8000" for name in APP_SERVICES
+    assert probed == {name: f"http://{name}:9000" for name in APP_SERVICES
                       if name != "dashboard"}
 
 

@@ -34,7 +34,10 @@ STAND_INS = {
 """Variable of the compose file → (its official default, the stand-in deploy/images builds)."""
 SIM = [sys.executable, "-m", "cites_sim", "run", "--mailpit", "http://127.0.0.1:8025",
        "--kafka", f"127.0.0.1:{os.environ.get('CITES_KAFKA_PORT', '19092')}",
-       "--concurrency", "8"]
+       "--concurrency", "8",
+       # /metrics is on each service's ops port (published on 127.0.0.1 only)
+       "--ops-urls", json.dumps({s: f"http://127.0.0.1:900{n}" for n, s in enumerate(
+           ("labelling", "partners", "funding", "notifications"), 1)})]
 # Faults injected while the second run goes on: partners crashes (its process SIGKILLed
 # from the host, as a kernel OOM kill would; Docker restarts it) while the labels it
 # consumes pour in, and Kafka restarts while commitments and payments are made.

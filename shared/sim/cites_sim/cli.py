@@ -144,6 +144,10 @@ def run(
     partners_url: str = "http://127.0.0.1:8002",
     funding_url: str = "http://127.0.0.1:8003",
     notifications_url: str = "http://127.0.0.1:8004",
+    ops_urls: Annotated[str, typer.Option(help="JSON: service → its ops port's URL, where "
+                                               "/metrics is when <SERVICE>_OPS_PORT is set "
+                                               "(docker compose: 127.0.0.1:9001–9004)")
+                        ] = "{}",
     tokens: Annotated[Path, typer.Option(help="The services' tokens (JSON)")] =
         REPO / "deploy" / "local" / "dev-tokens.json",
     kafka: str = "127.0.0.1:19092",
@@ -169,7 +173,7 @@ def run(
         raise typer.BadParameter(f"unknown wave(s) {unknown}; known: {', '.join(WAVES)}")
     endpoints = Endpoints(labelling_url, partners_url, funding_url, notifications_url,
                           Tokens.from_file(tokens), kafka=kafka, topic_prefix=topic_prefix,
-                          maildir=maildir, mailpit=mailpit)
+                          maildir=maildir, mailpit=mailpit, ops=json.loads(ops_urls))
     faults = [_fault(f) for f in fault or []]
     console = Console()
     rid = run_id or time.strftime("demo%m%d-%H%M%S").lower()

@@ -153,7 +153,8 @@ async def _outbox_backlogs(api: Api) -> tuple[dict[str, int], list[str]]:
     unreachable: list[str] = []
     for service in SERVICES:
         try:
-            response = await api.clients[service].get("/metrics")
+            response = await api.clients[service].get(
+                f"{api.endpoints.ops_url(service)}/metrics")
         except httpx.TransportError:  # restarting: its backlog is unknown, not zero
             unreachable.append(service)
             continue

@@ -69,9 +69,15 @@ class Endpoints:
     """The SMTP sink as Mailpit's HTTP API (``docker compose``), instead of a maildir."""
     consumers: tuple[str, ...] = ("partners", "funding", "notifications")
     """The services that consume events (their consumer groups and dead letters)."""
+    ops: dict[str, str] = field(default_factory=dict)
+    """Service → its ops port's URL (``<SERVICE>_OPS_PORT``: ``/metrics`` is there);
+    a service not named serves ``/metrics`` on its API's URL."""
 
     def url(self, service: str) -> str:
         return str(getattr(self, service)).rstrip("/")
+
+    def ops_url(self, service: str) -> str:
+        return self.ops.get(service, self.url(service)).rstrip("/")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
