@@ -24,6 +24,7 @@ help:
 	@echo "make test-fast SERVICE=partners    one service's fast tests, PostgreSQL only (= make test-partners)"
 	@echo "make test-docker [SERVICE=partners] a service's whole suite on testcontainers alone"
 	@echo "make lint             ruff + mypy --strict"
+	@echo "make docs|docs-serve  the documentation site (docs/): built strict, or served on :8008"
 	@echo "make bench            benchmarks against raw aiokafka / asyncpg baselines"
 	@echo "make infra-up|infra-down|infra-status"
 	@echo "make images           Docker: the stand-ins of deploy/images + the compose CLI, built when missing"
@@ -115,6 +116,14 @@ test-docker: install
 		-u MAILPIT_URL -u CITES_NO_DOCKER CITES_INFRA=docker \
 		$(PY) -m pytest $(addsuffix /tests,$(addprefix services/,$(or $(SERVICE),partners notifications))) \
 		$(PYTEST_ARGS)
+
+# The documentation site (docs/, mkdocs.yml): built strict into .local/site, or served.
+.PHONY: docs docs-serve
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8008
 
 # The README walk-through uses jq; tests/e2e/test_readme_walkthrough.py runs it.
 jq:

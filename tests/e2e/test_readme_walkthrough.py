@@ -1,4 +1,5 @@
-"""The README's walk-through, run as written: its ``sh`` blocks, with bash, twice in a row,
+"""The walk-through (docs/walkthrough.md, linked from the README), run as written: its
+``sh`` blocks, with bash, twice in a row,
 against labelling, partners and funding running as processes on the real Kafka and
 PostgreSQL. Both runs succeed, the second labels a new cité, no two active cités ever
 share a QPV, and funding shows what the walk-through says: each cité funded once, one
@@ -27,16 +28,17 @@ from e2e_platform import REPO, VIEWER, Platform, SmtpSink
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 SECTION = "## Walk-through: from candidature to cité"
+PAGE = REPO / "docs" / "walkthrough.md"
 
 
 def walkthrough() -> str:
     """The ``sh`` blocks of the README's walk-through section, in order, as one script."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = PAGE.read_text(encoding="utf-8")
     start = readme.index(SECTION)
     end = readme.find("\n## ", start + len(SECTION))
     section = readme[start:end if end >= 0 else None]
     blocks = re.findall(r"^```sh\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
-    assert blocks, f"no sh block under {SECTION!r} in README.md"
+    assert blocks, f"no sh block under {SECTION!r} in {PAGE}"
     return "\n".join(blocks)
 
 

@@ -9,7 +9,7 @@ A service declares its handlers on an :class:`EventConsumer`::
         await service.open_alliance(ctx.uow, event)
 
 A handler may also take many events at once, to write them with one statement (a round
-trip per event was ~40% of the bench consumer's time: README, "Benchmarks")::
+trip per event was ~40% of the bench consumer's time: docs/benchmarks.md)::
 
     @consumer.handles_many(TerritoryLabelled)
     async def open_alliances(labels: list[Envelope[TerritoryLabelled]],

@@ -1,6 +1,6 @@
 """How a service's process runs: its event loop (uvloop) and its garbage collector.
 
-Both are set for throughput in batches, and measured (README, "Benchmarks"):
+Both are set for throughput in batches, and measured (docs/benchmarks.md):
 
 - **The collector.** A consumer decodes a batch of events (~65 objects tracked by the
   collector each) and keeps them until the batch commits; with CPython's thresholds

@@ -142,7 +142,7 @@ class UnitOfWork:
         the rows of aggregate ``key`` holding ``value`` — published ones are deleted (Kafka
         has them), pending ones lose the list's elements whose ``field`` is ``value`` (the
         event still has to go out). Returns the rows touched. Kafka's own copies, on kept
-        topics, are out of compaction's reach (README, "Right to erasure")."""
+        topics, are out of compaction's reach (docs/guarantees.md, "Right to erasure")."""
         topics = {e.spec.topic.name for e in events}
         if len(topics) != 1 or not all(e.spec.retired for e in events):
             raise ValueError("redact_retired takes retired versions of one topic's events")

@@ -130,7 +130,7 @@ async def withdraw(candidature_id: UUID, caller: Prefecture, body: WithdrawalIn 
                summary="Right to erasure: a troïka signatory's address, everywhere it went")
 async def erase_signatory(candidature_id: UUID, role: TroikaRole, caller: Operator) -> None:
     """The address leaves the dossier, the outbox and (by compaction of the card's
-    tombstone) every Kafka topic for good; see the README's "Right to erasure". Erasing
+    tombstone) every Kafka topic for good; see docs/guarantees.md, "Right to erasure". Erasing
     again changes nothing (204 too)."""
     async with caller.unit_of_work() as uow:
         await service.erase_signatory(uow, candidature_id, role, caller.actor)

@@ -3,7 +3,7 @@
 Each :class:`Rule` says that one event (type and version of the catalogue) is mailed, with
 one template, to one or more groups of recipients; :data:`EXPIRY_REMINDER` is the one rule
 no event triggers: a reminder some months before a label ends, computed from the label
-period. The table is listed as is (API, README) and tested: its templates exist, its events
+period. The table is listed as is (API, docs) and tested: its templates exist, its events
 are in the catalogue, the fields naming its recipients are in the events.
 
 Who is *in* a group (the troïka's addresses, the chef de file's consenting contacts) is not
