@@ -7,9 +7,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from cites_runtime.app import Runtime, run_migrations
-from cites_runtime.kafka import provision
+from cites_runtime.kafka import make_producer, provision
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
@@ -64,3 +65,12 @@ async def runtime(migrated: ServiceSettings) -> AsyncIterator[Runtime]:
     await rt.start()
     yield rt
     await rt.stop()
+
+
+@pytest.fixture
+async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
+    """An idempotent producer (the relay's settings) on the test's broker."""
+    p = make_producer(migrated.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()

@@ -5,7 +5,7 @@ applied)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -16,7 +16,6 @@ from runtime_testapp import THINGS, ThingHappened
 from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime
 from cites_runtime.dlq import list_dead_letters
-from cites_runtime.kafka import make_producer
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import wait_caught_up
 
@@ -43,14 +42,6 @@ KINDS: dict[str, tuple[Callable[[Record], Record], str, str]] = {
     "key not UTF-8": (lambda rec: (b"\xff\xfe" + rec[0], rec[1]), "wrong-key",
                       "is not the aggregate id"),
 }
-
-
-@pytest.fixture
-async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = make_producer(migrated.kafka_bootstrap_servers)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def _send(producer: AIOKafkaProducer, topic: str, thing_id: str,

@@ -17,7 +17,6 @@ from runtime_testapp import THINGS, ThingHappened
 
 from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime, build_app
-from cites_runtime.kafka import make_producer
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import eventually
 from cites_runtime.testing.http import serve_app
@@ -25,14 +24,6 @@ from cites_runtime.testing.http import serve_app
 pytestmark = pytest.mark.integration
 
 WINDOW = 1.0  # seconds: the liveness window of these tests
-
-
-@pytest.fixture
-async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = make_producer(migrated.kafka_bootstrap_servers)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def _send(producer: AIOKafkaProducer, s: ServiceSettings, thing_id: str,

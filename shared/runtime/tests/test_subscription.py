@@ -4,7 +4,7 @@ whatever stopped it, outside the runner too — is fetched again, never passed o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -17,19 +17,10 @@ from runtime_testapp import THINGS, ThingHappened
 from cites_contracts import Envelope, encode
 from cites_runtime.app import Runtime
 from cites_runtime.consumer import ConsumerRunner
-from cites_runtime.kafka import make_producer
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import eventually, wait_caught_up
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = make_producer(migrated.kafka_bootstrap_servers)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def _send(producer: AIOKafkaProducer, s: ServiceSettings, *thing_ids: str) -> None:
