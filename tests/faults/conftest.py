@@ -28,10 +28,7 @@ async def platform(infra: Infra, tmp_path: Path) -> AsyncIterator[Platform]:
 
 @pytest.fixture
 def can_stop(infra: Infra) -> Infra:
-    if not infra.can_stop():
-        pytest.skip("SKIPPED LOUDLY: Kafka and PostgreSQL were given by the environment and "
-                    "cannot be stopped by the tests; run without KAFKA_BOOTSTRAP_SERVERS and "
-                    "DATABASE_URL to cover this fault")
+    infra.require_stoppable()
     return infra
 
 

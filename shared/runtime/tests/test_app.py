@@ -149,9 +149,7 @@ async def test_while_the_database_is_down_commands_get_a_503_to_retry_then_succe
 ) -> None:
     """A database away is not the client's fault nor a defect: 503 with Retry-After (the
     client retries the same command), not a 500; the same command succeeds once it is back."""
-    if not infra.can_stop():
-        pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
-                    "stopped by the tests; run without DATABASE_URL to cover this")
+    infra.require_stoppable("postgres")
     app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
         infra.stop("postgres")

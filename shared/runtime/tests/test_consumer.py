@@ -139,9 +139,7 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     infra: Infra, make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
     raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
-    if not infra.can_stop():
-        pytest.skip("SKIPPED LOUDLY: PostgreSQL was given by DATABASE_URL and cannot be "
-                    "stopped by the tests; run without DATABASE_URL to cover this")
+    infra.require_stoppable("postgres")
     s = make_settings(consumer_batch_size=10)
     retries_before = _transient_retries()
     rt = Runtime(testapp.definition, s)

@@ -101,6 +101,21 @@ class Infra:
         return all(self._stoppable(c) for c in ((component,) if component else
                                                 ("kafka", "postgres")))
 
+    def require_stoppable(self, component: Component | None = None) -> None:
+        """For a fault test: skip it, loudly, when ``component`` was given by the
+        environment and cannot be stopped — but fail it under CI (``CI`` set), where a
+        fault test that does not run would hide what CI must cover."""
+        if self.can_stop(component):
+            return
+        import pytest
+
+        why = (f"{component or 'Kafka and PostgreSQL'} given by the environment cannot be "
+               "stopped by the tests; run without KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL "
+               "to cover this fault")
+        if os.environ.get("CI"):
+            pytest.fail(f"under CI every fault test must run: {why}")
+        pytest.skip(f"SKIPPED LOUDLY: {why}")
+
     def stop(self, component: Component) -> None:
         """Really stop a server (fault injection): its process, natively, or its
         container is shut down (PostgreSQL: fast shutdown; Kafka: controlled shutdown) and
