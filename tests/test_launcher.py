@@ -276,3 +276,13 @@ def test_a_process_is_gone_only_when_its_last_thread_is(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_a_services_command_line_runs_with_its_settings(infra: dict[str, str]) -> None:
+    """`services.py cli SERVICE …` gives the command line the service's own settings (its
+    role's DSN, the broker): what an operator needs for `dlq list` on `make run`."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "local" / "services.py"), "cli", "partners",
+         "dlq", "list"], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "partners.dlq" in done.stdout

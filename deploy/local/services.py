@@ -3,6 +3,8 @@
 Each service runs as ``python -m <name>`` with its own database role and schema, reading
 the infrastructure's addresses from ``.local/infra.json`` (written by launcher.py).
 Usage: services.py {up,migrate,down,status} [SERVICE ...]
+       services.py cli SERVICE ARGS...   (its command line with its settings, e.g.
+                                          services.py cli partners dlq list)
 """
 
 from __future__ import annotations
@@ -143,9 +145,15 @@ def status(names: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in {"up", "migrate", "down", "status"}:
+    if not argv or argv[0] not in {"up", "migrate", "down", "status", "cli"}:
         sys.exit(__doc__)
     command, names = argv[0], argv[1:]
+    if command == "cli":
+        if not names:
+            sys.exit(__doc__)
+        env = {**os.environ, **service_env(names[0])}
+        sys.exit(subprocess.run([sys.executable, "-m", *names], env=env,
+                                check=False).returncode)
     if command == "up":
         up(names)
     elif command == "migrate":
