@@ -7,6 +7,7 @@ environment; the signing secrets are sealed at rest under rotatable keys."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from notifications.app import definition
 from notifications.domain.webhooks import refused_address
-from notifications.secret_box import SecretBox, reseal_secrets
+from notifications.secret_box import SecretBox, reseal_secrets, secret_resealer
 from notifications.settings import NotificationsSettings
 from notifications.webhook_sender import deliver_due, pinned_address
 from pydantic import SecretStr, ValidationError
@@ -326,9 +327,24 @@ async def test_a_new_key_in_front_still_opens_the_old_secrets_and_reseals_them(
     assert SecretBox([new]).open(resealed) == sub["secret"]
 
 
+@pytest.fixture
+async def loose_without_resealer(service_settings: SettingsFactory, clock: FakeClock
+                                 ) -> AsyncIterator[ServiceUnderTest]:
+    """As ``loose``, but its resealing job never runs by itself: the test calls it, so the
+    job's first round cannot seal the secret before the test looks."""
+    clock.now = datetime.now(UTC)
+    s = service_settings(NotificationsSettings, send_interval_s=3600.0,
+                         webhook_allow_private_hosts_for_tests=True, webhook_timeout_s=2.0)
+    alone = dataclasses.replace(definition, background=[
+        job for job in definition.background if job is not secret_resealer])
+    async with in_memory(alone, s) as running:
+        yield running
+
+
 async def test_a_secret_stored_in_clear_before_sealing_is_sealed_at_start(
-    loose: ServiceUnderTest,
+    loose_without_resealer: ServiceUnderTest,
 ) -> None:
+    loose = loose_without_resealer
     receiver, port = Receiver(), free_port()
     sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
     pool = loose.runtime.pool
