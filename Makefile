@@ -77,12 +77,13 @@ compose-check: install
 
 run: install
 	$(PY) deploy/local/launcher.py up
-	$(PY) -m cites_contracts.topics apply --bootstrap 127.0.0.1:$${CITES_KAFKA_PORT:-19092}
 	$(PY) deploy/local/services.py up $(SERVICES)
 
 # The programme simulation against `make run`'s platform (DEMO_ARGS: --scale 10,
 # --concurrency 16, --seed 7, ...): exits non-zero naming every difference.
+# It reads Kafka as the brokers' administrator (the launcher's infra.env says who).
 demo: install
+	set -a && . $${CITES_LOCAL_DIR:-.local}/infra.env && set +a && \
 	$(PY) -m cites_sim run --kafka 127.0.0.1:$${CITES_KAFKA_PORT:-19092} \
 		--maildir $${CITES_LOCAL_DIR:-.local}/smtp/mail $(DEMO_ARGS)
 

@@ -45,6 +45,8 @@ from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing.infra import resolve_infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
+from .access import kafka_settings
+
 __all__ = ["main"]
 
 
@@ -118,8 +120,7 @@ async def profile(args: argparse.Namespace) -> None:
     assert definition.consumer is not None
     db = await new_service_db(infra, f"profile_{uuid.uuid4().hex[:8]}")
     settings = ServiceSettings(service_name="bench", database_url=db.dsn, db_schema=db.schema,
-                               kafka_bootstrap_servers=infra.kafka_bootstrap,
-                               log_json=False, log_level="WARNING")
+                               log_json=False, log_level="WARNING", **kafka_settings(infra))
     pool = None
     try:
         await run_migrations(definition, settings)

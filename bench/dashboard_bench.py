@@ -38,6 +38,7 @@ from labelling.examples import territory_labelled
 from rich.console import Console
 
 from cites_contracts import Envelope, Event, encode
+from cites_contracts.access import KafkaAccess
 from cites_contracts.events.funding import (
     FondsDeLaCiteGranted,
     FundsAllocated,
@@ -61,6 +62,7 @@ from cites_runtime.testing import AS_VIEWER, TOKENS, delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
+from .access import kafka_settings
 from .runtime_bench import ConsumedWindow, Result
 
 __all__ = ["dashboard_bench"]
@@ -103,8 +105,8 @@ def _life(i: int) -> list[Event]:
     ]
 
 
-async def _prefill(bootstrap: str, prefix: str, n: int) -> tuple[int, list[str]]:
-    producer = make_producer(bootstrap)
+async def _prefill(access: KafkaAccess, prefix: str, n: int) -> tuple[int, list[str]]:
+    producer = make_producer(access)
     await producer.start()
     topics: set[str] = set()
     count = 0
@@ -125,8 +127,8 @@ async def _prefill(bootstrap: str, prefix: str, n: int) -> tuple[int, list[str]]
     return count, sorted(topics)
 
 
-async def _raw(bootstrap: str, topics: list[str], n: int) -> float:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap,
+async def _raw(access: KafkaAccess, topics: list[str], n: int) -> float:
+    consumer = AIOKafkaConsumer(*topics, **access.client_kwargs(),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -154,15 +156,15 @@ async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None 
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_dashboard_{tag}")
     settings = DashboardSettings(
-        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
-        topic_prefix=prefix, tokens=TOKENS, services={}, health_interval_s=86_400,
-        log_json=False, log_level="WARNING")
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix, tokens=TOKENS,
+        services={}, health_interval_s=86_400, log_json=False, log_level="WARNING",
+        **kafka_settings(infra))
     await run_migrations(definition, settings)
     try:
         console.print(f"dashboard: pre-filling the topics it reads with {n:,} cités' lives…")
-        await provision(infra.kafka_bootstrap, definition.topics(), prefix=prefix)
-        events, topics = await _prefill(infra.kafka_bootstrap, prefix, n)
-        raw_s = await _raw(infra.kafka_bootstrap, topics, events)
+        await provision(infra.kafka, definition.topics(), prefix=prefix)
+        events, topics = await _prefill(infra.kafka, prefix, n)
+        raw_s = await _raw(infra.kafka, topics, events)
         app = build_app(definition, settings)
         with ConsumedWindow(events) as window:
             async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -182,7 +184,7 @@ async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None 
                        events / raw_s, "—")]
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
 
 
 if __name__ == "__main__":  # python -m bench.dashboard_bench [N]

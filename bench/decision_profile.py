@@ -125,7 +125,7 @@ async def profile(decisions: int, concurrency: int, console: Console) -> None:
                 await asyncio.wait_for(sampler.wait(), 60)
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
         infra.close()
     per = cpu / decisions * 1000
     console.print(f"{decisions} decisions, {concurrency} at a time: the service's CPU "

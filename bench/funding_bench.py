@@ -51,6 +51,7 @@ from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import UnitOfWork, outbox_channel
 
+from .access import kafka_settings
 from .runtime_bench import Result, _timed, prefill_labels, raw_consume
 
 __all__ = ["funding_bench"]
@@ -63,9 +64,9 @@ COMMITMENT = 10_00
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> FundingSettings:
     return FundingSettings(database_url=db.dsn, db_schema=db.schema,
-                           kafka_bootstrap_servers=infra.kafka_bootstrap, topic_prefix=prefix,
-                           log_json=False, log_level="WARNING", clock=FakeClock(),
-                           yearly_check_interval_s=86_400, **kw)
+                           topic_prefix=prefix, log_json=False, log_level="WARNING",
+                           clock=FakeClock(), yearly_check_interval_s=86_400,
+                           **{**kafka_settings(infra), **kw})
 
 
 async def _open_envelopes(runtime: Runtime[FundingSettings], labels: int) -> None:
@@ -88,7 +89,7 @@ async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
     await run_migrations(definition, settings)
     try:
         console.print(f"funding: pre-filling {topic} with {n:,} TerritoryLabelled events…")
-        await prefill_labels(infra.kafka_bootstrap, topic, n)
+        await prefill_labels(infra.kafka, topic, n)
         opener = Runtime(definition, _settings(db, infra, prefix, consumers_enabled=False,
                                                relay_enabled=False))
         await opener.start()
@@ -110,7 +111,7 @@ async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
             finally:
                 await runtime.stop()
 
-        raw_s = await _timed(lambda: raw_consume(infra.kafka_bootstrap, topic, n))
+        raw_s = await _timed(lambda: raw_consume(infra.kafka, topic, n))
         cpu = time.process_time()
         ours_s = await _timed(ours)
         busy = (time.process_time() - cpu) / ours_s
@@ -126,7 +127,7 @@ async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
                       "raw aiokafka consumer", n / raw_s, "—")
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
 
 
 async def _statements(settings: FundingSettings, act: Callable[[UnitOfWork], Awaitable[Any]]
@@ -254,7 +255,7 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
     finally:
         await runtime.stop()
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
 
 
 async def funding_bench(infra: Infra, n: int = 10_000, m: int = 4_000,

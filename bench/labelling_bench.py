@@ -35,12 +35,14 @@ from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 from pydantic import BaseModel
 from rich.console import Console
 
+from cites_contracts.access import KafkaAccess
 from cites_runtime.app import run_migrations
 from cites_runtime.testing import delete_topics
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
+from .access import kafka_env
 from .runtime_bench import Result
 
 __all__ = ["bare_app", "labelling_bench"]
@@ -257,11 +259,12 @@ def _candidature(i: int) -> dict[str, Any]:
         action_plan="Plan d'actions. " * 10)
 
 
-async def _read_labels(bootstrap: str, topic: str, expected: set[str], sent_all: asyncio.Event,
-                       arrived: dict[str, float], timeout: float) -> None:
+async def _read_labels(access: KafkaAccess, topic: str, expected: set[str],
+                       sent_all: asyncio.Event, arrived: dict[str, float], timeout: float
+                       ) -> None:
     """Record when each cité's event is read from Kafka, until every ``expected`` one is (the
     set is complete once ``sent_all`` is set)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**access.client_kwargs(), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -298,9 +301,9 @@ def labelling_env(infra: Infra, db: ServiceDb, prefix: str) -> dict[str, str]:
     """``python -m labelling``'s environment in a bench: its schema, the bench's topic
     prefix and tokens, quiet logs, no expiry check during the run."""
     return {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
-            "LABELLING_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
             "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
-            "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400"}
+            "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400",
+            **kafka_env("labelling", infra)}
 
 
 async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency: int = 16
@@ -348,7 +351,7 @@ async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency
                 expected: set[str] = set()
                 sent_all = asyncio.Event()
                 reader = asyncio.create_task(_read_labels(
-                    infra.kafka_bootstrap, f"{prefix}labelling.labels", expected, sent_all,
+                    infra.kafka, f"{prefix}labelling.labels", expected, sent_all,
                     arrived, 300))
                 elapsed = await _drive(ours_port, ids[batch], concurrency, decision, DECISION,
                                        NATIONAL, timings)
@@ -382,4 +385,4 @@ async def labelling_bench(infra: Infra, n: int, console: Console, *, concurrency
                        "bare FastAPI + 1 INSERT", baseline, "report")]
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)

@@ -43,6 +43,7 @@ from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
+from .access import kafka_env
 from .labelling_bench import (
     DECISION,
     NATIONAL,
@@ -154,9 +155,9 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
         port, partners_port = free_port(), free_port()
         partners_env = {
             "PARTNERS_DATABASE_URL": partners_db.dsn, "PARTNERS_DB_SCHEMA": partners_db.schema,
-            "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
             "PARTNERS_TOPIC_PREFIX": prefix, "PARTNERS_TOKENS": env["LABELLING_TOKENS"],
-            "PARTNERS_LOG_LEVEL": "WARNING", "PARTNERS_HTTP_PORT": str(partners_port)}
+            "PARTNERS_LOG_LEVEL": "WARNING", "PARTNERS_HTTP_PORT": str(partners_port),
+            **kafka_env("partners", infra)}
         async with _server(["-m", "labelling"], {**env, "LABELLING_HTTP_PORT": str(port)},
                            port, "labelling"), \
                 _server(["-m", "partners"], partners_env, partners_port, "partners"):
@@ -184,7 +185,7 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
                 expected: set[str] = set()
                 sent_all = asyncio.Event()
                 reader = asyncio.create_task(_read_labels(
-                    infra.kafka_bootstrap, f"{prefix}labelling.labels", expected, sent_all,
+                    infra.kafka, f"{prefix}labelling.labels", expected, sent_all,
                     arrived, 300))
                 opened: dict[str, float] = {}
                 watcher = asyncio.create_task(_alliances_committed(
@@ -216,7 +217,7 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
     finally:
         await drop_db(db)
         await drop_db(partners_db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
     return results
 
 
@@ -267,8 +268,9 @@ async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
     definition = ServiceDefinition(name="bench", produces=[LABELLING_LABELS])
     s = _settings(db, infra, prefix)
     await run_migrations(definition, s)
-    await provision(infra.kafka_bootstrap, [LABELLING_LABELS], prefix=prefix)
-    publisher = _TimedPublisher(make_producer(infra.kafka_bootstrap))
+    await provision(infra.kafka, [LABELLING_LABELS], prefix=prefix)
+    publisher = _TimedPublisher(make_producer(infra.kafka),
+                                factory=lambda: make_producer(infra.kafka))
     await publisher.producer.start()
     runtime = Runtime(definition, s)
     await runtime.start(publisher=publisher)
@@ -284,7 +286,7 @@ async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
             expected = {str(e.cite_id) for e in events}
             sent_all = asyncio.Event()
             reader = asyncio.create_task(_read_labels(
-                infra.kafka_bootstrap, f"{prefix}labelling.labels", expected, sent_all,
+                infra.kafka, f"{prefix}labelling.labels", expected, sent_all,
                 arrived, 300))
             await asyncio.sleep(1.0)
 
@@ -314,7 +316,7 @@ async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
         with contextlib.suppress(Exception):
             await runtime.stop()
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
     return results
 
 

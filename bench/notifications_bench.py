@@ -75,6 +75,7 @@ from cites_runtime.testing import FakeClock, delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
+from .access import kafka_settings
 from .runtime_bench import Result, _timed
 
 __all__ = ["notifications_bench"]
@@ -90,10 +91,10 @@ def _settings(db: ServiceDb, infra: Infra, prefix: str, clock: FakeClock, **kw: 
               ) -> NotificationsSettings:
     assert infra.smtp_host is not None and infra.smtp_port is not None
     return NotificationsSettings(
-        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
-        topic_prefix=prefix, log_json=False, log_level="WARNING", clock=clock,
-        smtp_host=infra.smtp_host, smtp_port=infra.smtp_port, send_interval_s=0.01,
-        reminder_check_interval_s=86_400, consumers_enabled=False, **kw)
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix, log_json=False,
+        log_level="WARNING", clock=clock, smtp_host=infra.smtp_host, smtp_port=infra.smtp_port,
+        send_interval_s=0.01, reminder_check_interval_s=86_400, consumers_enabled=False,
+        **{**kafka_settings(infra), **kw})
 
 
 def _candidature(i: int, tag: str) -> tuple[list[TroikaContactPublished], CandidatureSubmitted]:
@@ -377,7 +378,7 @@ async def notifications_bench(infra: Infra, n: int = 2_000, console: Console | N
     finally:
         for db in dbs:
             await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
         forgotten = await asyncio.to_thread(_forget_mails, infra, tag, since_ns)
         console.print(f"  (deleted this run's {forgotten:,} mails from the sink's maildir)")
 

@@ -27,6 +27,7 @@ from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
+from .access import kafka_settings
 from .runtime_bench import ConsumedWindow, Result, _count, prefill_labels, raw_consume
 
 __all__ = ["partners_bench"]
@@ -41,13 +42,13 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
     topic = f"{prefix}{LABELLING_LABELS.name}"
     db = await new_service_db(infra, f"bench_partners_{tag}")
     settings = PartnersSettings(
-        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
-        topic_prefix=prefix, consumer_batch_size=1000, log_json=False, log_level="WARNING",
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix,
+        consumer_batch_size=1000, log_json=False, log_level="WARNING", **kafka_settings(infra),
     )
     await run_migrations(definition, settings)
     try:
         console.print(f"partners: pre-filling {topic} with {n:,} TerritoryLabelled events…")
-        await prefill_labels(infra.kafka_bootstrap, topic, n)
+        await prefill_labels(infra.kafka, topic, n)
 
         async def ours() -> float:
             with ConsumedWindow(n) as window:
@@ -60,7 +61,7 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
             assert await _count(db, "alliances") == n
             return window.seconds
 
-        raw_s = await raw_consume(infra.kafka_bootstrap, topic, n)
+        raw_s = await raw_consume(infra.kafka, topic, n)
         ours_s = await ours()
         console.print(f"  raw {n / raw_s:,.0f} ev/s, partners consumer {n / ours_s:,.0f} ev/s "
                       f"(ratio {raw_s / ours_s:.3f})")
@@ -68,7 +69,7 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
                        "raw aiokafka consumer", n / raw_s, "≥ 5,000 ev/s")]
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
 
 
 if __name__ == "__main__":  # python -m bench.partners_bench [N]

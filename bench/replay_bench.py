@@ -38,6 +38,7 @@ from prometheus_client import REGISTRY
 from rich.console import Console
 
 from cites_contracts import Envelope, Event, encode
+from cites_contracts.access import KafkaAccess
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -57,6 +58,7 @@ from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
+from .access import kafka_settings
 from .runtime_bench import ConsumedWindow, Result, raw_consume
 
 __all__ = ["History", "replay_bench"]
@@ -255,11 +257,12 @@ def _event(cite: int, kind: int, args: tuple[int, ...], at: datetime) -> Event:
     return LabelExpired(cite_id=cite_id, label_period=_period(*args), expired_at=at)
 
 
-async def produce(bootstrap: str, topic: str, history: History, console: Console) -> float:
+async def produce(access: KafkaAccess, topic: str, history: History, console: Console
+                  ) -> float:
     """Send the history to ``topic`` with a raw aiokafka producer (the relay's settings),
     encoded by the contracts' codec. Returns the seconds it took (setup, not compared)."""
     started = time.perf_counter()
-    producer = make_producer(bootstrap)
+    producer = make_producer(access)
     await producer.start()
     try:
         pending: list[asyncio.Future[Any]] = []
@@ -330,16 +333,16 @@ async def replay_bench(infra: Infra, n: int = 1_000_000, console: Console | None
     topic = f"{prefix}{LABELLING_LABELS.name}"
     db = await new_service_db(infra, f"bench_replay_{tag}")
     settings = PartnersSettings(
-        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
-        topic_prefix=prefix, log_json=False, log_level="WARNING",
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix, log_json=False,
+        log_level="WARNING", **kafka_settings(infra),
     )
     await run_migrations(definition, settings)
     try:
-        await provision(infra.kafka_bootstrap, [LABELLING_LABELS], prefix=prefix)
-        produced_s = await produce(infra.kafka_bootstrap, topic, history, console)
+        await provision(infra.kafka, [LABELLING_LABELS], prefix=prefix)
+        produced_s = await produce(infra.kafka, topic, history, console)
         console.print(f"  produced to {topic} in {produced_s:.0f} s "
                       f"({n / produced_s:,.0f} ev/s, encoding included)")
-        raw_s = await raw_consume(infra.kafka_bootstrap, topic, n)
+        raw_s = await raw_consume(infra.kafka, topic, n)
         console.print(f"  raw aiokafka consumer: {raw_s:.1f} s ({n / raw_s:,.0f} ev/s)")
         dead = _counter_total("consumer_dead_letters_total", "partners")
         stale = _counter_total("consumer_stale_total", "partners")
@@ -379,4 +382,4 @@ async def replay_bench(infra: Infra, n: int = 1_000_000, console: Console | None
                        n / raw_s, f"1 M in < 2 min (≥ {TARGET_RATE:,.0f} ev/s)")]
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)

@@ -18,6 +18,7 @@ from cites_runtime.testing.harness import in_memory
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
+from .access import kafka_settings
 from .labelling_bench import DECISION, NATIONAL, TOKENS, _prepare
 from .runtime_bench import Result
 
@@ -67,9 +68,8 @@ async def count_decision_round_trips(infra: Infra, console: Console, n: int = 5
     tag = uuid.uuid4().hex[:8]
     db = await new_service_db(infra, f"bench_{tag}")
     settings = LabellingSettings(
-        database_url=db.dsn, db_schema=db.schema, kafka_bootstrap_servers=infra.kafka_bootstrap,
-        topic_prefix=f"bench{tag}.", tokens=TOKENS, log_level="WARNING",
-        expiry_check_interval_s=86400)
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=f"bench{tag}.", tokens=TOKENS,
+        log_level="WARNING", expiry_check_interval_s=86400, **kafka_settings(infra))
     create_pool = asyncpg.create_pool
 
     def counting_pool(*args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from labelling.examples import territory_labelled
 from rich.console import Console
 
 from cites_contracts import Envelope, encode
+from cites_contracts.access import KafkaAccess
 from cites_contracts.events.labelling import TerritoryLabelled
 from cites_runtime.app import Runtime, ServiceDefinition, run_migrations
 from cites_runtime.consumer import (
@@ -33,6 +34,8 @@ from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import unit_of_work
+
+from .access import kafka_settings
 
 TOPIC = TerritoryLabelled.spec.topic.name
 
@@ -59,14 +62,14 @@ async def _timed(fn: Callable[[], Awaitable[Any]]) -> float:
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> ServiceSettings:
     return ServiceSettings(service_name="bench", database_url=db.dsn, db_schema=db.schema,
-                           kafka_bootstrap_servers=infra.kafka_bootstrap, topic_prefix=prefix,
-                           log_json=False, log_level="WARNING", **kw)
+                           topic_prefix=prefix, log_json=False, log_level="WARNING",
+                           **{**kafka_settings(infra), **kw})
 
 
-async def prefill_labels(bootstrap: str, topic: str, n: int) -> None:
+async def prefill_labels(access: KafkaAccess, topic: str, n: int) -> None:
     """Publish ``n`` realistic TerritoryLabelled records on ``topic`` (setup, not timed)."""
-    await ensure_topics(bootstrap, [topic])
-    producer = make_producer(bootstrap)
+    await ensure_topics(access, [topic])
+    producer = make_producer(access)
     await producer.start()
     try:
         futures = []
@@ -79,12 +82,12 @@ async def prefill_labels(bootstrap: str, topic: str, n: int) -> None:
         await producer.stop()
 
 
-async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+async def raw_consume(access: KafkaAccess, topic: str, n: int) -> float:
     """The baseline consumer: a raw aiokafka group member reading ``n`` records,
     committing after each batch, doing nothing else. Returns the seconds from its first
     records in hand to the commit of the last ones (group join and stop excluded, as they
     are for ours: :class:`ConsumedWindow`)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+    consumer = AIOKafkaConsumer(topic, **access.client_kwargs(),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -154,7 +157,7 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
     s = _settings(db, infra, prefix)
     await run_migrations(definition, s)
     pool = await create_pool(s.dsn, s.db_schema, max_size=4)
-    producer = make_producer(infra.kafka_bootstrap)
+    producer = make_producer(infra.kafka)
     try:
         console.print(f"relay: {n:,} TerritoryLabelled events per round, {rounds} rounds")
         events = [territory_labelled(i) for i in range(n)]
@@ -166,7 +169,7 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
                         uow.emit(ev)
 
         raw_topic, relay_topic = f"{prefix}raw.{TOPIC}", f"{prefix}{TOPIC}"
-        await ensure_topics(infra.kafka_bootstrap, [raw_topic, relay_topic])
+        await ensure_topics(infra.kafka, [raw_topic, relay_topic])
         await producer.start()
         write_s = await _timed(fill)
         size = await pool.fetchval("SELECT avg(length(value))::int FROM outbox")
@@ -193,7 +196,8 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
             futures = [await send(raw_topic, v, key=k, headers=h) for v, k, h in records]
             await asyncio.gather(*futures)
 
-        relay = OutboxRelay(s.dsn, s.db_schema, AiokafkaPublisher(producer),
+        relay = OutboxRelay(s.dsn, s.db_schema,
+                            AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka)),
                             topic_prefix=prefix, batch_size=5000)
 
         async def relay_all() -> None:
@@ -214,7 +218,7 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
         await producer.stop()
         await pool.close()
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
 
 
 async def _count(db: ServiceDb, table: str) -> int:
@@ -266,7 +270,7 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
     await run_migrations(definitions[0], s)
     try:
         console.print(f"consumer: pre-filling {topic} with {n:,} events…")
-        await prefill_labels(infra.kafka_bootstrap, topic, n)
+        await prefill_labels(infra.kafka, topic, n)
 
         async def ours(definition: ServiceDefinition, table: str) -> float:
             with ConsumedWindow(n) as window:
@@ -279,7 +283,7 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
             assert await _count(db, table) == n
             return window.seconds
 
-        raw_s = await raw_consume(infra.kafka_bootstrap, topic, n)
+        raw_s = await raw_consume(infra.kafka, topic, n)
         many_s = await ours(definitions[0], "alliances")
         one_s = await ours(definitions[1], "alliances_one_by_one")
         console.print(f"  raw {n / raw_s:,.0f} ev/s, runtime consumer {n / many_s:,.0f} ev/s "
@@ -290,4 +294,4 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
                        n / one_s, "raw aiokafka consumer", n / raw_s, "(report)")]
     finally:
         await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 APP_SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 INFRA_SERVICES = ("kafka", "postgres", "mailpit")
-JOBS = ("db-init", "topics", *(f"{s}-migrate" for s in APP_SERVICES))
+JOBS = ("db-init", "kafka-init", *(f"{s}-migrate" for s in APP_SERVICES))
 OFFICIAL = {"kafka": ("KAFKA_IMAGE", "apache/kafka"), "postgres": ("POSTGRES_IMAGE", "postgres"),
             "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit")}
 
@@ -137,7 +137,7 @@ def test_each_service_waits_for_its_migration_job_and_gets_its_tokens_as_a_file(
     assert job["image"] == svc["image"]
     assert job["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
     assert svc["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
-    assert svc["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert svc["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
     assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert "command" not in svc  # the image's: serve, never migrate
     assert svc["build"]["args"]["SERVICE"] == name
@@ -148,6 +148,11 @@ def test_each_service_waits_for_its_migration_job_and_gets_its_tokens_as_a_file(
     assert (url.username, url.hostname, url.port, url.path) == (name, "postgres", 5432, "/cites")
     assert env[f"{prefix}_DB_SCHEMA"] == name
     assert env[f"{prefix}_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    # its own principal, whose password the kafka-init job set
+    assert env[f"{prefix}_KAFKA_USERNAME"] == name
+    assert resolved(env[f"{prefix}_KAFKA_PASSWORD"]) == f"<{prefix}_KAFKA_PASSWORD>"
+    assert resolved(env_of(every["kafka-init"])[f"{prefix}_KAFKA_PASSWORD"]) == \
+        f"<{prefix}_KAFKA_PASSWORD>"
     assert env[f"{prefix}_HTTP_PORT"] == "8000"
     # Probes, /metrics and the documents on the ops port: the API port answers none of
     # them, and the ops port is published on this machine's loopback only.
@@ -190,13 +195,31 @@ def test_kafka_is_a_single_kraft_node_and_creates_no_topic_itself(
     env = env_of(every["kafka"])
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "CLIENT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "kafka-broker-api-versions.sh" in str(every["kafka"]["healthcheck"]["test"])
-    topics = every["topics"]
-    assert "python -m cites_contracts.topics apply --bootstrap kafka:9092" in " ".join(
-        topics["command"])
-    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    init = every["kafka-init"]
+    assert "python -m cites_runtime.kafka_admin provision --require-passwords" in " ".join(
+        init["command"])
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_every_kafka_listener_authenticates_as_natively(compose: dict[str, Any]) -> None:
+    """The broker's security settings are broker_security's, as the launcher and the
+    tests' containers write them: SASL on every listener, the authoriser on, no ACL no
+    access, the administrator's password from .env."""
+    from cites_runtime.kafka_admin import broker_security
+    from cites_runtime.testing.containers import _kafka_variable
+
+    env = env_of(services(compose)["kafka"])
+    listeners = dict(pair.split(":") for pair in
+                     env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(listeners.values()) == {"SASL_PLAINTEXT"}
+    names = [n for n in listeners if n != env["KAFKA_CONTROLLER_LISTENER_NAMES"]]
+    wanted = {_kafka_variable(k): v for k, v in broker_security(
+        names, "<KAFKA_ADMIN_PASSWORD>").items()}
+    assert {k: resolved(env[k]) for k in wanted if k in env} == wanted
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
 
 
 def test_dockerfile_shape() -> None:

@@ -7,6 +7,7 @@ service would use it. The images are built first when missing (deploy/images/bui
 from __future__ import annotations
 
 import asyncio
+import shlex
 import smtplib
 import socket
 import subprocess
@@ -25,6 +26,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from docker.models.containers import Container
+
+from cites_contracts.access import KafkaAccess
+from cites_runtime.kafka_admin import ADMIN, broker_security
 
 # the first test may build the images (a few minutes from nothing)
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.timeout(900)]
@@ -110,18 +114,18 @@ def test_python_image_makes_a_virtualenv_with_pip_as_the_service_dockerfile_does
 def test_kafka_answers_its_health_check_and_a_record_round_trips_through_the_host_listener(
     run: Callable[..., Container],
 ) -> None:
-    port = free_port()
+    port, password = free_port(), "images-test-admin"
     settings = {  # as docker-compose.yml's kafka service, the host listener on a free port
         "CLUSTER_ID": "Th3Co6r3SO2vb2LB6vIVhQ",
         "KAFKA_NODE_ID": "1",
         "KAFKA_PROCESS_ROLES": "broker,controller",
-        "KAFKA_LISTENERS": f"PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:{port}",
-        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://kafka:9092,HOST://127.0.0.1:{port}",
+        "KAFKA_LISTENERS": f"CLIENT://:9092,CONTROLLER://:9093,HOST://:{port}",
+        "KAFKA_ADVERTISED_LISTENERS": f"CLIENT://kafka:9092,HOST://127.0.0.1:{port}",
         "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
-            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT"
+            "CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT,HOST:SASL_PLAINTEXT"
         ),
         "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "CLIENT",
         "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data",
         "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
@@ -132,41 +136,51 @@ def test_kafka_answers_its_health_check_and_a_record_round_trips_through_the_hos
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
         "KAFKA_HEAP_OPTS": "-Xmx512m -Xms128m",
+        # every listener authenticates, the authoriser denies what no ACL allows
+        **{"KAFKA_" + k.replace("_", "__").replace("-", "___").replace(".", "_").upper(): v
+           for k, v in broker_security(["CLIENT", "HOST"], password).items()},
     }
     kafka = run(
         KAFKA, hostname="kafka", environment=settings, ports={f"{port}/tcp": ("127.0.0.1", port)}
     )
-    health = "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092"
+    # Kafka's own tools as the administrator (PLAIN), as compose's healthcheck runs them.
+    probe = ("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+             "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+             f'required username="{ADMIN}" password="{password}";\n')
+    health = (f"printf '%s' {shlex.quote(probe)} > /tmp/probe.properties && "
+              "/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:9092 "
+              "--command-config /tmp/probe.properties")
 
     wait_exec(kafka, ["sh", "-c", health])
-    bootstrap = f"127.0.0.1:{port}"
-    assert asyncio.run(round_trip(bootstrap, "images-test")) == (b"dossier-1", b"label")
+    access = KafkaAccess(f"127.0.0.1:{port}", ADMIN, password, "PLAIN")
+    assert asyncio.run(round_trip(access, "images-test")) == (b"dossier-1", b"label")
     kafka.stop(timeout=60)
 
     assert kafka.wait(timeout=10)["StatusCode"] == 143  # the JVM ended on SIGTERM, not killed
     kafka.start()  # the data volume is formatted already: kept, not formatted again
     wait_exec(kafka, ["sh", "-c", health])
     topics = wait_exec(
-        kafka, ["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--list"]
+        kafka, ["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "localhost:9092",
+                "--command-config", "/tmp/probe.properties", "--list"]
     )
     assert "images-test" in topics.split()
     assert "already formatted" in kafka.logs().decode()
 
 
-async def round_trip(bootstrap: str, topic: str) -> tuple[bytes | None, bytes | None]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def round_trip(access: KafkaAccess, topic: str) -> tuple[bytes | None, bytes | None]:
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 3, 1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**access.client_kwargs())
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"label", key=b"dossier-1")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **access.client_kwargs(), auto_offset_reset="earliest")
     await consumer.start()
     try:
         record = await asyncio.wait_for(consumer.getone(), 30)

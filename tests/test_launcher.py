@@ -27,12 +27,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cites_contracts.access import KafkaAccess
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
-INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR"}
+INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SASL_MECHANISM",
+              "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR"}
 
 
 def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -80,20 +83,23 @@ def test_infra_files(infra: dict[str, str]) -> None:
     assert infra["DATABASE_URL"].startswith("postgresql://postgres:postgres@127.0.0.1:")
     assert infra["DATABASE_URL"].endswith("/cites")
     assert infra["KAFKA_BOOTSTRAP_SERVERS"].startswith("127.0.0.1:")
+    # the brokers' administrator (SASL/PLAIN): what the tests and tools connect as
+    assert (infra["KAFKA_USERNAME"], infra["KAFKA_SASL_MECHANISM"]) == ("admin", "PLAIN")
+    assert infra["KAFKA_PASSWORD"]
     env_print = launcher("env", timeout=60)
     assert env_print.returncode == 0
     assert "KAFKA_BOOTSTRAP_SERVERS=" in env_print.stdout
 
 
 async def test_kafka_round_trip(infra: dict[str, str]) -> None:
-    bootstrap = infra["KAFKA_BOOTSTRAP_SERVERS"]
+    access = KafkaAccess.from_env(environ=infra)  # the administrator: every listener is SASL
     topic = f"launcher-test-{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+            **access.client_kwargs(), acks="all", enable_idempotence=True
         )
         await producer.start()
         try:
@@ -103,7 +109,7 @@ async def test_kafka_round_trip(infra: dict[str, str]) -> None:
         finally:
             await producer.stop()
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest"
+            topic, **access.client_kwargs(), group_id=f"g-{topic}", auto_offset_reset="earliest"
         )
         await consumer.start()
         try:

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 
+from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import ALL_TOPICS, apply, dead_letter_topics, declared_topics
 from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
@@ -24,12 +25,12 @@ pytestmark = pytest.mark.integration
 async def prefix(infra: Infra) -> AsyncIterator[str]:
     tag = f"topics{uuid.uuid4().hex[:8]}."
     yield tag
-    await delete_topics(infra.kafka_bootstrap, tag)
+    await delete_topics(infra.kafka, tag)
 
 
-async def live(bootstrap: str, names: list[str]) -> dict[str, tuple[int, dict[str, str]]]:
+async def live(kafka: KafkaAccess, names: list[str]) -> dict[str, tuple[int, dict[str, str]]]:
     """name → (partitions, topic configs), read from the broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         parts = {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(names)}
@@ -48,9 +49,9 @@ async def test_every_declared_topic_is_created_as_declared_and_applying_again_ch
     infra: Infra, prefix: str,
 ) -> None:
     topics = declared_topics(["partners", "funding", "notifications"])
-    first = await apply(infra.kafka_bootstrap, topics, prefix=prefix)
-    again = await apply(infra.kafka_bootstrap, topics, prefix=prefix)
-    state = await live(infra.kafka_bootstrap, [prefix + t.name for t in topics])
+    first = await apply(infra.kafka, topics, prefix=prefix)
+    again = await apply(infra.kafka, topics, prefix=prefix)
+    state = await live(infra.kafka, [prefix + t.name for t in topics])
 
     assert sorted(first.created) == sorted(prefix + t.name for t in topics)
     assert first.drift == [] and again.created == [] and again.drift == []
@@ -74,8 +75,8 @@ async def test_a_topic_that_drifted_is_reported_and_left_as_it_is(
     infra: Infra, prefix: str,
 ) -> None:
     labels = next(t for t in ALL_TOPICS if t.name == "labelling.labels")
-    await apply(infra.kafka_bootstrap, [labels], prefix=prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await apply(infra.kafka, [labels], prefix=prefix)
+    admin = AIOKafkaAdminClient(**infra.kafka.client_kwargs())
     await admin.start()
     try:  # an operator shortened its retention by hand
         await admin.alter_configs([ConfigResource(
@@ -84,8 +85,8 @@ async def test_a_topic_that_drifted_is_reported_and_left_as_it_is(
     finally:
         await admin.close()
 
-    report = await apply(infra.kafka_bootstrap, [labels], prefix=prefix)
-    state = await live(infra.kafka_bootstrap, [prefix + labels.name])
+    report = await apply(infra.kafka, [labels], prefix=prefix)
+    state = await live(infra.kafka, [prefix + labels.name])
 
     assert report.created == []
     assert report.drift == [f"{prefix}labelling.labels: retention.ms=86400000, declared -1"]
@@ -93,7 +94,7 @@ async def test_a_topic_that_drifted_is_reported_and_left_as_it_is(
 
 
 async def test_producing_to_a_topic_nobody_declared_fails(infra: Infra, prefix: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap,
+    producer = AIOKafkaProducer(**infra.kafka.client_kwargs(),
                                 request_timeout_ms=3000)
     await producer.start()
     try:
@@ -101,7 +102,7 @@ async def test_producing_to_a_topic_nobody_declared_fails(infra: Infra, prefix: 
             await producer.send_and_wait(f"{prefix}labelling.lables", b"{}", key=b"typo")
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**infra.kafka.client_kwargs())
     await admin.start()
     try:
         assert f"{prefix}labelling.lables" not in await admin.list_topics()

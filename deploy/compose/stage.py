@@ -133,6 +133,56 @@ def ensure_dotenv() -> None:
             "but a machine of your own")
 
 
+def dotenv() -> dict[str, str]:
+    """The values of ``.env`` (``NAME=value`` lines; comments and blanks skipped)."""
+    found: dict[str, str] = {}
+    for line in (REPO / ".env").read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and not name.startswith("#"):
+            found[name.strip()] = value.strip()
+    return found
+
+
+def as_administrator() -> dict[str, str]:
+    """The simulation's Kafka principal: the brokers' administrator, from ``.env``."""
+    return {"KAFKA_USERNAME": "admin", "KAFKA_SASL_MECHANISM": "PLAIN",
+            "KAFKA_PASSWORD": dotenv()["KAFKA_ADMIN_PASSWORD"]}
+
+
+def forged_event_refused() -> None:
+    """From the host, as an outsider would: no credentials → no connection; partners'
+    own principal producing a TerritoryLabelled on labelling.labels → refused by the
+    broker (its ACLs let it write only its own topics)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+
+    from cites_contracts.access import KafkaAccess
+
+    bootstrap = f"127.0.0.1:{os.environ.get('CITES_KAFKA_PORT', '19092')}"
+
+    async def attempt(access: KafkaAccess) -> str:
+        producer = AIOKafkaProducer(**access.client_kwargs(), request_timeout_ms=10_000)
+        try:
+            await producer.start()
+            await producer.send_and_wait("labelling.labels", b"{}", key=b"cite-forged")
+            return "accepted"
+        except (KafkaConnectionError, TopicAuthorizationFailedError) as exc:
+            return type(exc).__name__
+        finally:
+            await producer.stop()
+
+    anonymous = asyncio.run(attempt(KafkaAccess(bootstrap)))
+    partners = asyncio.run(attempt(KafkaAccess(bootstrap, "partners",
+                                               dotenv()["PARTNERS_KAFKA_PASSWORD"])))
+    if anonymous == "accepted" or partners != "TopicAuthorizationFailedError":
+        raise StageError(f"a forged event on labelling.labels: without credentials "
+                         f"{anonymous}, as partners {partners}")
+    say(f"forged event on labelling.labels refused: without credentials ({anonymous}), "
+        f"as partners ({partners})")
+
+
 def up(env: Mapping[str, str]) -> float:
     ensure_dotenv()
     started = time.monotonic()
@@ -168,6 +218,8 @@ def check() -> None:
     run([*COMPOSE, "down", "--volumes", "--remove-orphans"], env=env)
     try:
         timings["up"] = up(env)
+        forged_event_refused()
+        env = {**env, **as_administrator()}
         mark = time.monotonic()
         run([*SIM, "--waves", "2019", "--run-id", f"ci{int(time.time())}a"], env=env)
         timings["demo 2019"] = time.monotonic() - mark

@@ -37,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -53,6 +54,9 @@ from pathlib import Path
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cites_contracts.access import KafkaAccess
+from cites_runtime.kafka_admin import ADMIN, broker_security
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 POM = HERE / "pom.xml"
@@ -61,6 +65,8 @@ SERVER_PROPERTIES = HERE / "kafka" / "server.properties.template"
 INIT_SQL = REPO / "deploy" / "postgres" / "init.sql"
 SMTP_SINK = HERE / "smtp_sink.py"
 COMPONENTS = ("kafka", "postgres", "smtp")
+SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
+"""Each has its own Kafka principal (and database role)."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 KAFKA_MAIN, STORAGE_MAIN = "kafka.Kafka", "kafka.tools.StorageTool"
 KAFKA_JVM = "-Xmx768m -Xms128m -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
@@ -117,6 +123,25 @@ class Config:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
+    def kafka_secrets(self) -> dict[str, str]:
+        """The administrator's password and each service principal's, made once (random)
+        and kept in <state>/kafka/credentials.json (mode 0600): the brokers authenticate
+        every client, and a password anyone could guess would let anyone in."""
+        path = self.kafka / "credentials.json"
+        found: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        wanted = [ADMIN, *SERVICES]
+        if all(found.get(name) for name in wanted):
+            return found
+        found = {name: found.get(name) or secrets.token_urlsafe(24) for name in wanted}
+        self.kafka.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(found, f, indent=2)
+        return found
+
+    def kafka_admin(self) -> KafkaAccess:
+        return KafkaAccess(self.bootstrap, ADMIN, self.kafka_secrets()[ADMIN], "PLAIN")
+
     def dsn(self, database: str = "cites", user: str = "postgres") -> str:
         password = user  # dev only: every role's password is its name
         return f"postgresql://{user}:{password}@127.0.0.1:{self.pg_port}/{database}"
@@ -124,6 +149,10 @@ class Config:
     def infra(self) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            # the administrator: tests and tools; services get their own (services.py)
+            "KAFKA_USERNAME": ADMIN,
+            "KAFKA_PASSWORD": self.kafka_secrets()[ADMIN],
+            "KAFKA_SASL_MECHANISM": "PLAIN",
             "DATABASE_URL": self.dsn(),
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
@@ -289,11 +318,11 @@ def apt_install(packages: list[str]) -> bool:
 
 
 # ----------------------------------------------------------------------------- kafka
-def kafka_probe(bootstrap: str, *, create_topic: bool) -> str | None:
+def kafka_probe(access: KafkaAccess, *, create_topic: bool) -> str | None:
     """None when the broker answers (and, if asked, creates and deletes a topic), else why not."""
 
     async def probe() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(**access.client_kwargs(), request_timeout_ms=10_000)
         try:
             await admin.start()
             cluster = await admin.describe_cluster()
@@ -348,9 +377,11 @@ def ensure_jars(cfg: Config) -> Path:
 
 
 def kafka_properties(cfg: Config) -> str:
-    return string.Template(SERVER_PROPERTIES.read_text()).substitute(
+    base = string.Template(SERVER_PROPERTIES.read_text()).substitute(
         kafka_port=cfg.kafka_port, controller_port=cfg.controller_port, log_dirs=cfg.kafka / "data"
     )
+    security = broker_security(["CLIENT"], cfg.kafka_secrets()[ADMIN])
+    return base + "".join(f"{key}={value}\n" for key, value in security.items())
 
 
 def new_cluster_id() -> str:
@@ -388,6 +419,8 @@ def kafka_up(cfg: Config) -> str:
     cfg.kafka.mkdir(parents=True, exist_ok=True)
     libs = ensure_jars(cfg)
     props = cfg.kafka / "server.properties"
+    props.touch(mode=0o600)  # it holds the administrator's password
+    props.chmod(0o600)
     props.write_text(kafka_properties(cfg))
     java = kafka_java(cfg, libs)
     if not (cfg.kafka / "data" / "meta.properties").exists():
@@ -404,7 +437,7 @@ def wait_kafka(
     while time.monotonic() < deadline:
         if not alive(pid, KAFKA_MAIN):
             raise LauncherError(f"Kafka (pid {pid}) exited; end of {logfile}:\n{tail(logfile)}")
-        if (why := kafka_probe(cfg.bootstrap, create_topic=create_topic)) is None:
+        if (why := kafka_probe(cfg.kafka_admin(), create_topic=create_topic)) is None:
             return
         time.sleep(0.5)
     raise LauncherError(
@@ -673,7 +706,7 @@ def status(cfg: Config) -> dict[str, dict[str, object]]:
         "kafka": (
             read_pid(cfg.kafka / "kafka.pid", KAFKA_MAIN),
             cfg.bootstrap,
-            lambda: kafka_probe(cfg.bootstrap, create_topic=False) is None,
+            lambda: kafka_probe(cfg.kafka_admin(), create_topic=False) is None,
         ),
         "postgres": (pg_pid(pg_home(cfg)), f"127.0.0.1:{cfg.pg_port}", lambda: pg_answers(cfg)),
         "smtp": (

@@ -36,6 +36,15 @@ def infra() -> dict[str, str]:
     return info
 
 
+def kafka_secrets() -> dict[str, str]:
+    """The principals' passwords the launcher made (<state>/kafka/credentials.json)."""
+    path = STATE / "kafka" / "credentials.json"
+    if not path.exists():
+        sys.exit("Kafka is not up: run `make infra-up` (or `make run`) first")
+    found: dict[str, str] = json.loads(path.read_text())
+    return found
+
+
 def service_env(name: str) -> dict[str, str]:
     info = infra()
     admin = urlsplit(info["DATABASE_URL"])
@@ -46,6 +55,8 @@ def service_env(name: str) -> dict[str, str]:
                                  f"{admin.path}",
         f"{prefix}DB_SCHEMA": name,
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": info["KAFKA_BOOTSTRAP_SERVERS"],
+        f"{prefix}KAFKA_USERNAME": name,
+        f"{prefix}KAFKA_PASSWORD": kafka_secrets().get(name, ""),
         f"{prefix}HTTP_PORT": str(PORTS.get(name, 8010)),
         f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
         f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
@@ -75,6 +86,18 @@ def migrate(name: str) -> None:
     subprocess.run([sys.executable, "-m", name, "migrate"], env=service_env(name), check=True)
 
 
+def provision_kafka(names: list[str]) -> None:
+    """Topics, the services' principals and their ACLs, as the administrator (the compose
+    kafka-init job does the same): services create no topic and may write only their own."""
+    info, passwords = infra(), kafka_secrets()
+    env = {**os.environ, **{k: v for k, v in info.items() if k.startswith("KAFKA_")},
+           **{f"{n.upper()}_KAFKA_PASSWORD": passwords[n] for n in names if n in passwords}}
+    consumes = sorted(str(p) for p in ROOT.glob("services/*/consumes.json"))
+    subprocess.run([sys.executable, "-m", "cites_runtime.kafka_admin", "provision",
+                    "--services", ",".join(names), "--require-passwords",
+                    "--consumes", *consumes], env=env, check=True)
+
+
 def wait_ready(name: str, timeout: float = 60) -> None:
     url = f"http://127.0.0.1:{PORTS.get(name, 8010)}/health/ready"
     deadline = time.monotonic() + timeout
@@ -97,6 +120,8 @@ def up(names: list[str]) -> None:
     RUN.mkdir(parents=True, exist_ok=True)
     if not names:
         print("no service exists yet (services/*/pyproject.toml): infrastructure only")
+    else:
+        provision_kafka(names)
     for name in names:
         migrate(name)
         if pid_of(name) is None:
@@ -151,7 +176,9 @@ def main(argv: list[str]) -> None:
     if command == "cli":
         if not names:
             sys.exit(__doc__)
-        env = {**os.environ, **service_env(names[0])}
+        # the launcher's settings, but those the caller gives (<SERVICE>_…) win
+        mine = {k: v for k, v in os.environ.items() if k.startswith(names[0].upper() + "_")}
+        env = {**service_env(names[0]), **mine}
         sys.exit(subprocess.run([sys.executable, "-m", *names], env=env,
                                 check=False).returncode)
     if command == "up":

@@ -10,8 +10,14 @@ value is a tombstone: the key's person is erased, forget what you hold for it.
 It stops once every topic has been read to its end and nothing came for ``--idle`` seconds,
 prints what it saw, and exits 1 if any record did not match its contract.
 
-    python examples/outside_consumer/consume.py --bootstrap 127.0.0.1:19092 \\
+    KAFKA_PASSWORD=… python examples/outside_consumer/consume.py \\
+        --bootstrap 127.0.0.1:19092 --username my-team \\
         --asyncapi shared/contracts/asyncapi.yaml [--prefix e2eabc.] [--idle 3]
+
+The brokers authenticate every client (SASL/SCRAM-SHA-512) and let a principal read only
+what it was granted: a consuming team asks the platform's operators for a principal, who
+create it with ``python -m cites_runtime.kafka_admin reader my-team --password-file F``
+(read access to the catalogue's topics, consumer groups named ``my-team.…``).
 
 Needs: aiokafka, PyYAML, jsonschema_rs (``pip install aiokafka pyyaml jsonschema-rs``).
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -78,14 +85,16 @@ class Contracts:
         return kind, found
 
 
-async def consume(bootstrap: str, contracts: Contracts, prefix: str, idle: float,
-                  timeout: float) -> tuple[Counter[str], list[str]]:
+async def consume(bootstrap: str, username: str, password: str, contracts: Contracts,
+                  prefix: str, idle: float, timeout: float) -> tuple[Counter[str], list[str]]:
     seen: Counter[str] = Counter()
     bad: list[str] = []
     consumer = AIOKafkaConsumer(
         *[prefix + t for t in contracts.topics], bootstrap_servers=bootstrap,
-        group_id=f"outside-consumer-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-        enable_auto_commit=False)
+        security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=username, sasl_plain_password=password,
+        group_id=f"{username}.outside-consumer-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         deadline, last = time.monotonic() + timeout, time.monotonic()
@@ -116,14 +125,19 @@ async def consume(bootstrap: str, contracts: Contracts, prefix: str, idle: float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--username", required=True, help="your team's Kafka principal "
+                        "(its password in KAFKA_PASSWORD)")
     parser.add_argument("--asyncapi", type=Path, required=True)
     parser.add_argument("--prefix", default="", help="topic name prefix (test platforms)")
     parser.add_argument("--idle", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     contracts = Contracts(yaml.safe_load(args.asyncapi.read_text(encoding="utf-8")))
-    seen, bad = asyncio.run(consume(args.bootstrap, contracts, args.prefix, args.idle,
-                                    args.timeout))
+    password = os.environ.get("KAFKA_PASSWORD")
+    if not password:
+        parser.error("set KAFKA_PASSWORD to your principal's password")
+    seen, bad = asyncio.run(consume(args.bootstrap, args.username, password, contracts,
+                                    args.prefix, args.idle, args.timeout))
     for kind, n in sorted(seen.items()):
         print(f"{n:6d}  {kind}")
     print(f"{sum(seen.values())} record(s) on {len(contracts.topics)} topic(s), "

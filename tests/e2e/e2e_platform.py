@@ -17,6 +17,7 @@ import email.parser
 import email.policy
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -34,8 +35,8 @@ import asyncpg
 import httpx
 from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
-from cites_contracts.topics import apply as apply_topics
-from cites_contracts.topics import declared_topics
+from cites_contracts.access import KafkaAccess, principal
+from cites_runtime.kafka_admin import load_declarations, provision, remove_principals
 from cites_runtime.testing import delete_topics, eventually, read_pages
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
@@ -74,7 +75,8 @@ class ServiceProcess:
 
     name: str
     db: ServiceDb
-    kafka: str
+    kafka: KafkaAccess
+    """Its own principal, allowed what its declarations grant (as in `make run`)."""
     topic_prefix: str
     logs: Path
     settings: Mapping[str, str] = field(default_factory=dict)
@@ -94,7 +96,9 @@ class ServiceProcess:
             **os.environ,
             f"{p}DATABASE_URL": self.db.dsn,
             f"{p}DB_SCHEMA": self.db.schema,
-            f"{p}KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            f"{p}KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
+            f"{p}KAFKA_USERNAME": self.kafka.username or "",
+            f"{p}KAFKA_PASSWORD": self.kafka.password or "",
             f"{p}TOPIC_PREFIX": self.topic_prefix,
             f"{p}HTTP_PORT": str(self.port),
             f"{p}TOKENS": json.dumps(TOKENS),
@@ -166,7 +170,8 @@ class Platform:
     lab: httpx.AsyncClient
     par: httpx.AsyncClient
     topic_prefix: str
-    kafka: str
+    kafka: KafkaAccess
+    """The brokers as their administrator (what the tests read topics with)."""
     funding: ServiceProcess | None = None
     fun: httpx.AsyncClient | None = None
     """Funding's process and client, when the platform runs it."""
@@ -373,15 +378,20 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
         env = {**NOTIFICATIONS_SETTINGS, "NOTIFICATIONS_SMTP_HOST": smtp[0],
                "NOTIFICATIONS_SMTP_PORT": str(smtp[1]), **env}
     dbs = [await new_service_db(infra, f"e2e_{name}_{tag}") for name in names]
-    services = [ServiceProcess(name, db, infra.kafka_bootstrap, prefix, logs, settings=env)
+    passwords = {name: secrets.token_urlsafe(18) for name in names}
+    services = [ServiceProcess(name, db, infra.kafka.as_user(principal(name, prefix),
+                                                             passwords[name]),
+                               prefix, logs, settings=env)
                 for name, db in zip(names, dbs, strict=True)]
     if dashboard:
         services[-1].settings = {
             "DASHBOARD_SERVICES": json.dumps({s.name: s.url for s in services[:-1]}),
             "DASHBOARD_HEALTH_INTERVAL_S": "1", "DASHBOARD_REFRESH_S": "1", **env}
     try:
-        # As `make run` and compose do: the whole catalogue, before any service starts.
-        await apply_topics(infra.kafka_bootstrap, declared_topics(), prefix=prefix)
+        # As `make run` and compose do, before any service starts: the whole catalogue,
+        # each service's principal and the ACLs its declarations grant.
+        await provision(infra.kafka, names, load_declarations(REPO.glob(
+            "services/*/consumes.json")), prefix=prefix, passwords=passwords)
         # The topics exist already: the services migrate, then start, side by side (each
         # process spends seconds importing and joining its consumer group).
         await _each(asyncio.to_thread(service.migrate) for service in services)
@@ -391,7 +401,7 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                 httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services}
             by_name = {s.name: s for s in services}
             yield Platform(by_name["labelling"], by_name["partners"], http["labelling"],
-                           http["partners"], prefix, infra.kafka_bootstrap,
+                           http["partners"], prefix, infra.kafka,
                            funding=by_name.get("funding"), fun=http.get("funding"),
                            notifications=by_name.get("notifications"),
                            notif=http.get("notifications"),
@@ -401,7 +411,9 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
             service.stop()
         for db in dbs:
             await drop_db(db)
-        await delete_topics(infra.kafka_bootstrap, prefix)
+        await delete_topics(infra.kafka, prefix)
+        await asyncio.to_thread(remove_principals, infra.kafka,
+                                [principal(name, prefix) for name in names])
 
 
 async def _each(steps: Iterable[Awaitable[None]]) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime
@@ -16,6 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from e2e_platform import NATIONAL, WAVE, Platform
 
+from cites_contracts.access import principal, reader_grants
+from cites_runtime.kafka_admin import apply_grants, remove_principals, set_passwords, until_usable
 from cites_runtime.testing import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -64,11 +68,23 @@ async def test_every_record_of_an_end_to_end_flow_is_as_the_contracts_describe(
         return all(f is not None and f["allocations"] for f in funded)
 
     await eventually(mailed, timeout=120, what="the labels funded and mailed")
-    done = await asyncio.to_thread(subprocess.run, [
-        sys.executable, str(EXAMPLE), "--bootstrap", platform.kafka,
-        "--asyncapi", str(REPO / "shared" / "contracts" / "asyncapi.yaml"),
-        "--prefix", platform.topic_prefix, "--idle", "3", "--timeout", "120",
-    ], capture_output=True, text=True, timeout=180)
+    # As an outside team: a read-only principal of its own, made as the operators make one
+    # (`python -m cites_runtime.kafka_admin reader`), its password in KAFKA_PASSWORD.
+    team, password = principal("outside", platform.topic_prefix), secrets.token_urlsafe(18)
+    wanted = reader_grants(team, prefix=platform.topic_prefix)
+    await asyncio.to_thread(set_passwords, platform.kafka, {team: password})
+    try:
+        await asyncio.to_thread(apply_grants, platform.kafka, wanted, [team])
+        await until_usable(platform.kafka, {team: password})
+        done = await asyncio.to_thread(subprocess.run, [
+            sys.executable, str(EXAMPLE), "--bootstrap", platform.kafka.bootstrap,
+            "--username", team,
+            "--asyncapi", str(REPO / "shared" / "contracts" / "asyncapi.yaml"),
+            "--prefix", platform.topic_prefix, "--idle", "3", "--timeout", "120",
+        ], capture_output=True, text=True, timeout=180,
+            env={**os.environ, "KAFKA_PASSWORD": password})
+    finally:
+        await asyncio.to_thread(remove_principals, platform.kafka, [team])
 
     assert done.returncode == 0, done.stdout + done.stderr
     counts = {line.split()[1]: int(line.split()[0]) for line in done.stdout.splitlines()

@@ -160,7 +160,7 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
         "payee_partner_id": operator, "amount": 12_345, "paid_at": "2026-01-01T00:00:00Z"}),
         sequence=10_000)
     record = encode(stray)
-    producer = AIOKafkaProducer(bootstrap_servers=where.kafka)
+    producer = AIOKafkaProducer(**where.kafka.client_kwargs())
     await producer.start()
     try:
         await producer.send_and_wait(where.topic("funding.allocations"), record.value,

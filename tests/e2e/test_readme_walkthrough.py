@@ -47,8 +47,13 @@ def run(script: str, platform: Platform, maildir: Path) -> subprocess.CompletedP
     env = {**os.environ, "BASE": platform.labelling.url, "PB": platform.partners.url,
            "FB": platform.funding.url, "NB": platform.notifications.url,
            "MAILDIR": str(maildir),
-           # What `python -m partners dlq list` reads, for this platform's dead letters.
-           "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": platform.kafka,
+           # What `services.py cli partners dlq list` reads for this platform's dead
+           # letters, instead of `make run`'s (as partners' own principal).
+           "PARTNERS_DATABASE_URL": platform.partners.db.dsn,
+           "PARTNERS_DB_SCHEMA": platform.partners.db.schema,
+           "PARTNERS_KAFKA_BOOTSTRAP_SERVERS": platform.partners.kafka.bootstrap,
+           "PARTNERS_KAFKA_USERNAME": platform.partners.kafka.username or "",
+           "PARTNERS_KAFKA_PASSWORD": platform.partners.kafka.password or "",
            "PARTNERS_TOPIC_PREFIX": platform.topic_prefix}
     return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=240, check=False)

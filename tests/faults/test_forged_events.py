@@ -1,8 +1,10 @@
 """A forged event: a schema-valid TerritoryLabelled — money for a cité labelling never
 labelled — written on a topic its producer does not own (partners' alliances topic, which
-funding reads: what a partners principal could write with the ACLs the issue asks for,
-or anyone without them). Funding dead-letters it as wrong-topic and funds nothing; the
-same event on labelling's own topic is funded, so the check is what refused it."""
+funding reads), written by the brokers' administrator, whom no ACL stops: funding
+dead-letters it as wrong-topic and funds nothing; the same event on labelling's own topic
+is funded, so the check is what refused it. And with the ACLs in force, the forgery on
+labelling's topic — by partners' own principal or by anyone without credentials — is
+refused by the broker before any consumer sees it."""
 
 from __future__ import annotations
 
@@ -10,14 +12,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from e2e_platform import Platform, running_platform
 from faults_kit import Figures, count, report
 from labelling.examples import territory_labelled
 
 from cites_contracts import Envelope, encode
+from cites_contracts.access import KafkaAccess
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.kafka import make_producer
-from cites_runtime.testing import eventually, wait_caught_up
+from cites_runtime.testing import eventually, read_topic, wait_caught_up
 from cites_runtime.testing.infra import Infra
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -63,3 +67,28 @@ async def test_a_forged_label_on_another_producers_topic_mints_no_money(
     assert forged_cites == 0
     assert [(d.reason, d.event_type) for d in letters] == [
         ("wrong-topic", "labelling.TerritoryLabelled")]
+
+
+async def test_a_forged_label_on_labellings_topic_is_refused_by_the_broker(
+        with_funding: Platform) -> None:
+    platform = with_funding
+    assert platform.funding is not None
+    forged = encode(Envelope.wrap(territory_labelled(7_003), sequence=1))
+
+    async def forge(access: KafkaAccess) -> None:
+        producer = make_producer(access, request_timeout_ms=10_000)
+        try:
+            await producer.start()
+            await producer.send_and_wait(platform.topic("labelling.labels"), forged.value,
+                                         key=forged.key, headers=forged.headers)
+        finally:
+            await producer.stop()
+
+    with pytest.raises(TopicAuthorizationFailedError):
+        await forge(platform.partners.kafka)  # a service's own, leaked or misused
+    with pytest.raises(KafkaError):
+        await forge(KafkaAccess(platform.kafka.bootstrap))  # no credentials at all
+    assert await read_topic(platform.kafka, platform.topic("labelling.labels")) == []
+    forged_cites = await count(platform.funding.db.dsn, "SELECT count(*) FROM cites WHERE "
+                               f"cite_id = '{forged.key.decode()}'")
+    assert forged_cites == 0

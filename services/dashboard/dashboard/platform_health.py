@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from cites_contracts.asyncapi import DOCUMENT
 from cites_runtime.app import Runtime, periodic
+from cites_runtime.kafka import kafka_client_kwargs
 
 from . import store
 from .settings import DashboardSettings
@@ -144,9 +145,9 @@ async def _self(runtime: Runtime[DashboardSettings]) -> ServiceHealth:
 
 async def _kafka(s: DashboardSettings, groups: Mapping[str, Iterable[str]]
                  ) -> tuple[list[ConsumerLag], list[DeadLetters]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers,
+    admin = AIOKafkaAdminClient(**kafka_client_kwargs(s),
                                 request_timeout_ms=int(s.health_timeout_s * 1000))
-    reader = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers,
+    reader = AIOKafkaConsumer(**kafka_client_kwargs(s),
                               request_timeout_ms=int(s.health_timeout_s * 1000) + 1000)
     lags: list[ConsumerLag] = []
     letters: list[DeadLetters] = []

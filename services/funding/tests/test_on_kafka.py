@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 async def _published(funding: Funding, topic: str, count: int) -> list[dict[str, Any]]:
     s = funding.s.settings
-    records = await read_topic(s.kafka_bootstrap_servers, s.topic(topic),
+    records = await read_topic(s.kafka, s.topic(topic),
                                until=lambda r: len(r) >= count)
     return [json.loads(r.value) for r in records]
 
@@ -44,7 +44,7 @@ async def test_labels_from_kafka_are_funded_once_and_told_on_funding_allocations
     assert first["correlation_id"] == str(label.correlation_id)
     opened = await _published(live, "funding.envelopes", 2)
     assert [e["type"] for e in opened] == ["funding.EnvelopeOpened"] * 2
-    letters = await list_dead_letters(live.s.settings.kafka_bootstrap_servers,
+    letters = await list_dead_letters(live.s.settings.kafka,
                                       live.s.settings.topic("funding.dlq"))
     assert [(d.event_type, d.reason) for d in letters] == [("labelling.LabelSuspended",
                                                             "rejected")]

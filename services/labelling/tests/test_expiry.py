@@ -38,7 +38,7 @@ async def replicas(migrated: LabellingSettings) -> AsyncIterator[list[Runtime]]:
 
 async def expired_on_kafka(s: LabellingSettings, runtime: Runtime) -> Counter[str]:
     await all_published(runtime)
-    records = await read_topic(s.kafka_bootstrap_servers, s.topic("labelling.labels"), idle=0.5)
+    records = await read_topic(s.kafka, s.topic("labelling.labels"), idle=0.5)
     return Counter(r.key.decode() for r in records
                    if decode(r.value, r.headers).type == "labelling.LabelExpired")
 

@@ -29,7 +29,7 @@ async def test_labelling_puts_exactly_one_territory_labelled_on_the_labels_topic
     first = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
     repeat = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
     await live.running.all_published()
-    records = await read_topic(settings.kafka_bootstrap_servers,
+    records = await read_topic(settings.kafka,
                                settings.topic("labelling.labels"), idle=0.5)
 
     assert (first.status_code, repeat.status_code) == (200, 200)
@@ -66,7 +66,7 @@ async def test_a_rolled_back_labelling_publishes_nothing(
     after = await live.http.post(f"/candidatures/{sentinel}/decision",
                                  headers={"Authorization": "Bearer tok-national"}, json=LABEL)
     await live.running.all_published()
-    records = await read_topic(settings.kafka_bootstrap_servers,
+    records = await read_topic(settings.kafka,
                                settings.topic("labelling.labels"), idle=0.5)
 
     sentinel_cite = after.json()["cite_id"]
@@ -88,7 +88,7 @@ async def test_a_commands_events_carry_the_callers_correlation_id_and_trace(
                "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
     decided = await live.http.post(f"/candidatures/{cid}/decision", headers=headers, json=LABEL)
     await live.running.all_published()
-    [record] = await read_topic(settings.kafka_bootstrap_servers,
+    [record] = await read_topic(settings.kafka,
                                 settings.topic("labelling.labels"), idle=0.5)
 
     # Envelopes carry UUIDs: a correlation id that is not one maps to the same UUID always.

@@ -97,10 +97,10 @@ async def test_an_erased_signatory_s_address_is_gone_from_every_topic_and_table(
     troika = _troika(tag)
     maire = troika[2]["email"]
     settings = service_settings(LabellingSettings, relay_enabled=False)
-    bootstrap, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
+    kafka, prefix = settings.kafka, settings.topic_prefix
     cards_topic = shortened(LABELLING_CONTACTS)
-    await apply(bootstrap, [cards_topic], prefix=prefix)
-    producer = make_producer(bootstrap)
+    await apply(kafka, [cards_topic], prefix=prefix)
+    producer = make_producer(kafka)
     await producer.start()
 
     relay = StoppableRelay(settings, producer, [cards_topic])
@@ -111,7 +111,7 @@ async def test_an_erased_signatory_s_address_is_gone_from_every_topic_and_table(
             relay.start()
             cid = await live.submitted(troika=troika)
             await all_published(running.runtime)
-            assert len(await records_mentioning(bootstrap, prefix, maire)) == 1  # her card
+            assert len(await records_mentioning(kafka, prefix, maire)) == 1  # her card
             await relay.stop()
 
             erased = await live.http.delete(f"/candidatures/{cid}/troika/maire",
@@ -121,9 +121,9 @@ async def test_an_erased_signatory_s_address_is_gone_from_every_topic_and_table(
 
             relay.start()
             await all_published(running.runtime)
-            took = await wait_erased_from_kafka(bootstrap, prefix, maire)
+            took = await wait_erased_from_kafka(kafka, prefix, maire)
             await relay.stop()
-            cards = await read_topic(bootstrap, settings.topic(LABELLING_CONTACTS.name))
+            cards = await read_topic(kafka, settings.topic(LABELLING_CONTACTS.name))
             others = [r for r in cards if r.value is not None and tag.encode() in r.value]
             assert len(others) == 2  # the préfet's and the recteur's cards remain
         assert await rows_mentioning(infra.database_url, maire) == []

@@ -34,7 +34,7 @@ async def test_a_candidature_read_from_kafka_is_acknowledged_once_and_told_on_de
 
     assert await send_due(live.runtime) == 3
     s = live.settings
-    records = await read_topic(s.kafka_bootstrap_servers, s.topic("notifications.deliveries"),
+    records = await read_topic(s.kafka, s.topic("notifications.deliveries"),
                                until=lambda found: len(found) >= 3)
     told = [decode(r.value, r.headers) for r in records]
 

@@ -34,10 +34,10 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
     tag = uuid.uuid4().hex[:12]
     first, second, third = (f"anne.{n}.{tag}@asso.example.org" for n in ("a", "b", "c"))
     settings = service_settings(PartnersSettings, relay_enabled=False)
-    bootstrap, prefix = settings.kafka_bootstrap_servers, settings.topic_prefix
+    kafka, prefix = settings.kafka, settings.topic_prefix
     contacts_topic = shortened(PARTNERS_CONTACTS)
-    await apply(bootstrap, [contacts_topic], prefix=prefix)
-    producer = make_producer(bootstrap)
+    await apply(kafka, [contacts_topic], prefix=prefix)
+    producer = make_producer(kafka)
     await producer.start()
 
     relay = StoppableRelay(settings, producer, [contacts_topic])
@@ -54,7 +54,7 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
                                               json={"email": second}, headers=AS_NATIONAL)
             assert (added.status_code, moved.status_code) == (201, 200)
             await all_published(partners.runtime)
-            on_kafka_before = await records_mentioning(bootstrap, prefix, first, second)
+            on_kafka_before = await records_mentioning(kafka, prefix, first, second)
             assert len(on_kafka_before) == 2, on_kafka_before  # both cards reached Kafka
 
             await relay.stop()  # the relay is down: what follows waits in the outbox
@@ -69,7 +69,7 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
 
             relay.start()
             await all_published(partners.runtime)
-            took = await wait_erased_from_kafka(bootstrap, prefix, first, second, third)
+            took = await wait_erased_from_kafka(kafka, prefix, first, second, third)
             await relay.stop()
             await _her_tombstone_and_erasure_are_there(partners, cid)
         assert await rows_mentioning(infra.database_url, first, second, third) == []
@@ -83,9 +83,9 @@ async def _her_tombstone_and_erasure_are_there(partners: ServiceUnderTest, cid: 
     from cites_runtime.testing import read_topic
 
     s = partners.settings
-    cards = await read_topic(s.kafka_bootstrap_servers, s.topic(PARTNERS_CONTACTS.name))
+    cards = await read_topic(s.kafka, s.topic(PARTNERS_CONTACTS.name))
     mine = [r for r in cards if r.key == cid.encode()]
     assert mine and all(r.value is None for r in mine)  # compaction left her tombstone
-    registry = await read_topic(s.kafka_bootstrap_servers, s.topic("partners.registry"))
+    registry = await read_topic(s.kafka, s.topic("partners.registry"))
     assert any(b"ContactErased" in (r.value or b"") and cid.encode() in r.value
                for r in registry)

@@ -27,7 +27,7 @@ async def _alliance(service: ServiceUnderTest, cite_id: str = "cite-001") -> dic
 
 async def _published(service: ServiceUnderTest, topic: str, count: int
                      ) -> list[dict[str, Any]]:
-    records = await read_topic(service.settings.kafka_bootstrap_servers,
+    records = await read_topic(service.settings.kafka,
                                service.settings.topic(topic), until=lambda r: len(r) >= count)
     return [json.loads(r.value) for r in records]
 
@@ -76,7 +76,7 @@ async def test_the_same_label_delivered_or_republished_again_changes_nothing(
     assert len(await consuming.outbox("ChefDeFileDesignated")) == 2
     assert len(await consuming.outbox("PartnerRegistered")) == 2
     assert [(r["cite_id"], r["members"]) for r in rows] == [("cite-001", 1), ("cite-002", 1)]
-    assert await list_dead_letters(consuming.settings.kafka_bootstrap_servers,
+    assert await list_dead_letters(consuming.settings.kafka,
                                    consuming.settings.topic("partners.dlq")) == []
 
 
@@ -89,7 +89,7 @@ async def test_a_label_naming_a_lycee_as_lead_college_is_dead_lettered_then_repl
     await consuming.publish(labelled("cite-001", lead_uai=UAI_LYCEE), labelled("cite-002"))
     await consuming.caught_up()
     dlq = consuming.settings.topic("partners.dlq")
-    letters = await read_topic(consuming.settings.kafka_bootstrap_servers, dlq,
+    letters = await read_topic(consuming.settings.kafka, dlq,
                                until=lambda r: len(r) >= 1)
     headers = {k: v.decode() for k, v in letters[0].headers}
     missing = await consuming.http.get("/alliances/cite-001", headers=AS_VIEWER)
@@ -97,12 +97,12 @@ async def test_a_label_naming_a_lycee_as_lead_college_is_dead_lettered_then_repl
 
     runner = consuming.runtime.runner  # the service's own consumer, as the CLI replays
     assert runner is not None
-    bootstrap = consuming.settings.kafka_bootstrap_servers
-    still_broken = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    kafka = consuming.settings.kafka
+    still_broken = await replay_dead_letters(runner, kafka, dlq, group=f"{dlq}-replay")
     fixed_kind = await consuming.http.patch(f"/partners/{lycee}", json={"kind": "college"},
                                             headers=AS_NATIONAL)
-    fixed = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
-    again = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    fixed = await replay_dead_letters(runner, kafka, dlq, group=f"{dlq}-replay")
+    again = await replay_dead_letters(runner, kafka, dlq, group=f"{dlq}-replay")
     alliance = await _alliance(consuming)
 
     assert (headers["dlq.reason"], headers["type"]) == ("rejected",
@@ -127,13 +127,13 @@ async def test_a_label_whose_lead_college_leads_an_open_alliance_waits_in_the_dl
                             labelled("cite-002", lead_uai="0930001A"))
     await consuming.caught_up()
     dlq = consuming.settings.topic("partners.dlq")
-    bootstrap = consuming.settings.kafka_bootstrap_servers
-    letters = await read_topic(bootstrap, dlq, until=lambda r: len(r) >= 1)
+    kafka = consuming.settings.kafka
+    letters = await read_topic(kafka, dlq, until=lambda r: len(r) >= 1)
     headers = {k: v.decode() for k, v in letters[0].headers}
     missing = await consuming.http.get("/alliances/cite-002", headers=AS_VIEWER)
     runner = consuming.runtime.runner
     assert runner is not None
-    still_broken = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    still_broken = await replay_dead_letters(runner, kafka, dlq, group=f"{dlq}-replay")
     # The fix: cite-001 hands its chef de file role to another collège.
     lead = (await _alliance(consuming, "cite-001"))["chef_de_file"]["partner_id"]
     other = (await consuming.http.post("/partners", json=college("0930009C"),
@@ -142,7 +142,7 @@ async def test_a_label_whose_lead_college_leads_an_open_alliance_waits_in_the_dl
                               json={"partner_id": other, "roles": ["steering_committee"]})
     handed = await consuming.http.put("/alliances/cite-001/chef-de-file",
                                       json={"partner_id": other}, headers=AS_NATIONAL)
-    fixed = await replay_dead_letters(runner, bootstrap, dlq, group=f"{dlq}-replay")
+    fixed = await replay_dead_letters(runner, kafka, dlq, group=f"{dlq}-replay")
     alliance = await _alliance(consuming, "cite-002")
 
     assert (headers["dlq.reason"], headers["type"]) == ("rejected",
@@ -162,7 +162,7 @@ async def test_label_news_for_a_cite_without_alliance_is_dead_lettered_and_the_r
 ) -> None:
     await consuming.publish(suspended("cite-404"), b"{not json", labelled())
     await consuming.caught_up()
-    letters = await read_topic(consuming.settings.kafka_bootstrap_servers,
+    letters = await read_topic(consuming.settings.kafka,
                                consuming.settings.topic("partners.dlq"),
                                until=lambda r: len(r) >= 2)
     reasons = sorted((dict(r.headers)["dlq.reason"].decode(),

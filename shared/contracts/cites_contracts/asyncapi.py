@@ -41,17 +41,32 @@ __all__ = ["DOCUMENT", "Consumes", "check", "platform_document", "service_docume
 DOCUMENT = PACKAGE_ROOT / "asyncapi.yaml"
 BINDING_VERSION = "0.5.0"
 ASYNCAPI_VERSION = "3.0.0"
+_SASL = [{"$ref": "#/components/securitySchemes/scram"}]
 SERVERS = {
     "local": {
         "host": "127.0.0.1:19092",
         "protocol": "kafka",
         "description": "The native development broker (`make run`), or Docker's on the "
                        "same host port (`docker compose up`).",
+        "security": _SASL,
     },
     "compose": {
         "host": "kafka:9092",
         "protocol": "kafka",
         "description": "The broker inside the `docker compose` network.",
+        "security": _SASL,
+    },
+}
+SECURITY_SCHEMES = {
+    "scram": {
+        "type": "scramSha512",
+        "description": "Every listener authenticates (SASL_PLAINTEXT, SCRAM-SHA-512) and "
+                       "the brokers' ACLs allow a principal only what it was granted. A "
+                       "consuming team asks the platform's operators for a principal: they "
+                       "run `python -m cites_runtime.kafka_admin reader <team> "
+                       "--password-file <file>`, which lets it read the catalogue's topics "
+                       "under consumer groups named `<team>.…` (see "
+                       "examples/outside_consumer).",
     },
 }
 HEADERS_NOTE = ("Kafka headers (UTF-8 strings) repeat what a consumer needs before parsing "
@@ -110,7 +125,8 @@ def service_document(service: str, *, title: str, version: str, produces: Sequen
         if consumes or tombstones else [])
     if bootstrap:
         document["servers"] = {"broker": {"host": bootstrap.split(",")[0], "protocol": "kafka",
-                                          "description": f"The broker {service} uses."}}
+                                          "description": f"The broker {service} uses.",
+                                          "security": copy.deepcopy(_SASL)}}
     return document
 
 
@@ -197,7 +213,8 @@ class _Builder:
             "servers": copy.deepcopy(SERVERS),
             "channels": channels,
             "operations": operations,
-            "components": {"messages": messages, "schemas": dict(sorted(self.schemas.items()))},
+            "components": {"messages": messages, "schemas": dict(sorted(self.schemas.items())),
+                           "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
         }
 
     def _message(self, spec: EventSpec) -> dict[str, Any]:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .envelope import DAY_MS, Topic
+
+if TYPE_CHECKING:
+    from .access import KafkaAccess
 
 _KEPT = ("The events are the history other services replay to build their "
          "state from the first one. Compaction by key would keep only an aggregate's last "
@@ -217,7 +221,8 @@ class Provisioned:
     (a development cluster says so; production runs as many as declared)."""
 
 
-async def apply(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") -> Provisioned:
+async def apply(access: KafkaAccess, topics: Sequence[Topic], *,
+                prefix: str = "") -> Provisioned:
     """Create every declared topic that is missing, as declared; compare the others with
     their declaration. Idempotent, safe to run from several processes at once, and it never
     deletes or changes data: a live topic that differs (partitions, replicas, retention…)
@@ -226,7 +231,7 @@ async def apply(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") ->
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster())["brokers"])
@@ -295,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="The platform's Kafka topics, as declared in the contracts.")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("apply", help="create missing topics as declared; report drift")
-    up.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    up.add_argument("--bootstrap", help="Kafka bootstrap servers (default: "
+                    "KAFKA_BOOTSTRAP_SERVERS; credentials: KAFKA_USERNAME, KAFKA_PASSWORD)")
     up.add_argument("--prefix", default="", help="prefix of every topic name (tests)")
     up.add_argument("--consumer", action="append", default=[],
                     help="also its dead-letter topics (repeatable)")
@@ -307,11 +313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{t.name}  partitions={t.partitions} replicas={t.replication_factor} "
                   f"{' '.join(f'{k}={v}' for k, v in t.configs().items())}\n  {t.why}")
         return 0
+    from .access import KafkaAccess  # it imports this module's catalogue
+    access = KafkaAccess.from_env()
+    if args.bootstrap:
+        access = dataclasses.replace(access, bootstrap=args.bootstrap)
     try:
-        done = asyncio.run(apply(args.bootstrap, declared_topics(args.consumer),
+        done = asyncio.run(apply(access, declared_topics(args.consumer),
                                  prefix=args.prefix))
     except Exception as exc:  # unreachable broker, refused request: say it, no traceback
-        print(f"cannot provision the topics on {args.bootstrap}: {exc}", file=sys.stderr)
+        print(f"cannot provision the topics on {access.bootstrap}: {exc}", file=sys.stderr)
         return 2
     for name in done.created:
         print(f"created {name}")

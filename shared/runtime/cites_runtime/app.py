@@ -35,7 +35,7 @@ from cites_contracts import Topic
 from . import http
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
 from .db import create_pool
-from .kafka import AiokafkaPublisher, Publisher, make_producer, provision
+from .kafka import AiokafkaPublisher, Publisher, faststream_security, provision
 from .liveness import Heartbeat, consumer_problem, loop_problem
 from .logs import configure_logging, get_logger
 from .migrations import Migration, load_migrations, migrate, runtime_migrations
@@ -112,8 +112,8 @@ class ServiceDefinition:
     """Jobs run for the app's lifetime, by every replica (schedulers)."""
 
     def topics(self) -> tuple[Topic, ...]:
-        """Every topic it touches, as declared: what it produces, reads and dead-letters.
-        Provisioned at start, so a service never waits for another to create a topic."""
+        """Every topic it touches, as declared: what it produces, reads and dead-letters
+        (created by the administrator's one-shot, ``cites_runtime.kafka_admin``)."""
         return (*self.produces, *(self.consumer.declared_topics if self.consumer else ()))
 
     def migrations(self) -> list[Migration]:
@@ -167,12 +167,10 @@ class Runtime(Generic[S]):
         if s.migrate_on_start:
             await run_migrations(self.definition, s)
         if publisher is None:
-            await provision(s.kafka_bootstrap_servers, self.definition.topics(),
-                            prefix=s.topic_prefix)
-            producer = make_producer(s.kafka_bootstrap_servers)
-            await producer.start()
-            publisher = AiokafkaPublisher(
-                producer, factory=lambda: make_producer(s.kafka_bootstrap_servers))
+            if s.provision_topics_on_start:
+                await provision(s.kafka, self.definition.topics(), prefix=s.topic_prefix)
+            publisher = AiokafkaPublisher.connect(s.kafka)
+            await publisher.producer.start()
         self.publisher = publisher
         if s.relay_enabled:
             self.relay = OutboxRelay(
@@ -193,6 +191,7 @@ class Runtime(Generic[S]):
                                          retry_budget_s=s.consumer_max_poll_interval_s / 2,
                                          clock=s.clock, zone=s.zone)
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers,
+                                                security=faststream_security(s.kafka),
                                                 logger=_faststream_logger())
             self.subscriber = subscribe(self.broker, self.runner, s)
             await self.broker.start()

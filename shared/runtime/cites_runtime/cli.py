@@ -18,7 +18,7 @@ from .app import ServiceDefinition, build_app, run_migrations
 from .consumer import ConsumerRunner
 from .db import create_pool
 from .dlq import list_dead_letters, replay_dead_letters, set_aside
-from .kafka import AiokafkaPublisher, make_producer, provision
+from .kafka import AiokafkaPublisher
 from .logs import configure_logging
 from .parked import ParkedEvent, Unparked, list_parked, unpark
 from .settings import ServiceSettings
@@ -92,7 +92,7 @@ def service_cli(definition: ServiceDefinition,
         """Show every dead letter with its reason and origin."""
         s = settings()
         topic = _consumer_topic(s) + (".parked" if parked else "")
-        letters = asyncio.run(list_dead_letters(s.kafka_bootstrap_servers, topic))
+        letters = asyncio.run(list_dead_letters(s.kafka, topic))
         table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
         for col in ("partition:offset", "reason", "type", "event_id", "origin", "failed at",
                     "error"):
@@ -114,14 +114,13 @@ def service_cli(definition: ServiceDefinition,
             raise typer.Exit(2) from None
 
         async def run() -> None:
-            await provision(s.kafka_bootstrap_servers, definition.topics(),
-                            prefix=s.topic_prefix)
-            producer = make_producer(s.kafka_bootstrap_servers)
+            publisher = AiokafkaPublisher.connect(s.kafka)
+            producer = publisher.producer
             await producer.start()
             try:
-                d = await set_aside(AiokafkaPublisher(producer), s.kafka_bootstrap_servers,
-                                    topic, group=f"{topic}-replay", partition=partition,
-                                    offset=offset, decision=decision, reason=reason)
+                d = await set_aside(publisher, s.kafka, topic, group=f"{topic}-replay",
+                                    partition=partition, offset=offset, decision=decision,
+                                    reason=reason)
             finally:
                 await producer.stop()
             console.print(f"{decision} {d.event_type} {d.event_id} ({partition}:{offset}): "
@@ -158,12 +157,13 @@ def service_cli(definition: ServiceDefinition,
 
         async def run() -> int:
             pool = await create_pool(s.dsn, s.db_schema)
-            producer = make_producer(s.kafka_bootstrap_servers)
+            publisher = AiokafkaPublisher.connect(s.kafka)
+            producer = publisher.producer
             await producer.start()
             try:
                 runner = ConsumerRunner(definition.consumer, pool, s.db_schema,  # type: ignore[arg-type]
-                                        AiokafkaPublisher(producer), topic_prefix=s.topic_prefix)
-                result = await replay_dead_letters(runner, s.kafka_bootstrap_servers, topic,
+                                        publisher, topic_prefix=s.topic_prefix)
+                result = await replay_dead_letters(runner, s.kafka, topic,
                                                    group=f"{topic}-replay")
             finally:
                 await producer.stop()

@@ -26,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 from aiokafka.structs import OffsetAndMetadata
 
+from cites_contracts.access import KafkaAccess
+
 from .consumer import ConsumerRunner, RawRecord
 from .kafka import OutboundRecord, Publisher, read_to_end
 from .logs import get_logger
@@ -99,8 +101,8 @@ class _Origins:
     """Reads original records back from their topics (no group), for letters whose value
     was withheld; a consumer is started at the first one."""
 
-    def __init__(self, bootstrap: str, *, timeout_s: float = 30.0):
-        self._bootstrap = bootstrap
+    def __init__(self, access: KafkaAccess, *, timeout_s: float = 30.0):
+        self._access = access
         self._timeout_s = timeout_s
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -110,7 +112,7 @@ class _Origins:
         when the offset is below the partition's start or beyond its end."""
         if self._consumer is None:
             # "none": an offset out of range must raise, not jump to another record.
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap,
+            self._consumer = AIOKafkaConsumer(**self._access.client_kwargs(),
                                               enable_auto_commit=False,
                                               auto_offset_reset="none")
             await self._consumer.start()
@@ -146,9 +148,9 @@ class _Origins:
             await self._consumer.stop()
 
 
-async def _open(bootstrap: str, topic: str, group: str | None) -> tuple[AIOKafkaConsumer,
-                                                                        list[TopicPartition]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+async def _open(access: KafkaAccess, topic: str, group: str | None
+                ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    consumer = AIOKafkaConsumer(**access.client_kwargs(), group_id=group,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     parts = consumer.partitions_for_topic(topic)
@@ -160,9 +162,9 @@ async def _open(bootstrap: str, topic: str, group: str | None) -> tuple[AIOKafka
     return consumer, tps
 
 
-async def list_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
+async def list_dead_letters(access: KafkaAccess, topic: str) -> list[DeadLetter]:
     """Every dead letter in ``topic`` (read from the beginning, without a group)."""
-    consumer, tps = await _open(bootstrap, topic, None)
+    consumer, tps = await _open(access, topic, None)
     try:
         if not tps:
             return []
@@ -172,14 +174,14 @@ async def list_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
         await consumer.stop()
 
 
-async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str,
+async def replay_dead_letters(runner: ConsumerRunner, access: KafkaAccess, topic: str,
                               *, group: str) -> ReplayResult:
     """Replay the dead letters not yet replayed; stop a partition at its first failure.
     Letters whose value was withheld are applied from their original records, read back
-    from ``bootstrap`` (see the module's documentation)."""
+    from ``access``'s cluster (see the module's documentation)."""
     result = ReplayResult(failed=[])
-    origins = _Origins(bootstrap)
-    consumer, tps = await _open(bootstrap, topic, group)
+    origins = _Origins(access)
+    consumer, tps = await _open(access, topic, group)
     try:
         for tp in tps:
             committed = await consumer.committed(tp)
@@ -218,7 +220,7 @@ async def replay_dead_letters(runner: ConsumerRunner, bootstrap: str, topic: str
             await origins.close()
 
 
-async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: str,
+async def set_aside(publisher: Publisher, access: KafkaAccess, topic: str, *, group: str,
                     partition: int, offset: int, decision: str, reason: str) -> DeadLetter:
     """Take the next dead letter of a partition out of the replay path, with a reason: the
     one letter that can never apply no longer holds back the letters after it.
@@ -231,7 +233,7 @@ async def set_aside(publisher: Publisher, bootstrap: str, topic: str, *, group: 
     aside (offsets keep no holes)."""
     if decision not in ("skipped", "parked"):
         raise ValueError(f"decision is skipped or parked, not {decision!r}")
-    consumer, tps = await _open(bootstrap, topic, group)
+    consumer, tps = await _open(access, topic, group)
     try:
         tp = TopicPartition(topic, partition)
         if tp not in tps:

@@ -1,4 +1,10 @@
-"""Kafka clients configured once: the idempotent producer, the admin, topic creation."""
+"""Kafka clients configured once: the idempotent producer, the admin, topic creation.
+
+Every client the platform builds — producer, consumer, FastStream broker, admin, the
+dead-letter tools, the dashboard's probes, the simulation — starts from one
+:class:`~cites_contracts.access.KafkaAccess` (``settings.kafka``): the brokers, and the
+principal it authenticates as (:func:`kafka_client_kwargs`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ from typing import Any, NamedTuple, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
 
 from cites_contracts import Topic
+from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import apply as apply_topics
 
 from .logs import get_logger
@@ -22,6 +30,8 @@ __all__ = [
     "OutboundRecord",
     "Publisher",
     "ensure_topics",
+    "faststream_security",
+    "kafka_client_kwargs",
     "make_producer",
     "provision",
     "read_to_end",
@@ -67,8 +77,29 @@ class Publisher(Protocol):
         producer whose batch the broker refused is left out of sequence for good)."""
 
 
-def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_SETTINGS, **overrides})
+class _HasKafka(Protocol):
+    @property
+    def kafka(self) -> KafkaAccess: ...
+
+
+def kafka_client_kwargs(settings: _HasKafka) -> dict[str, Any]:
+    """aiokafka's connection arguments for a service's settings: its brokers and its
+    principal (``<SERVICE>_KAFKA_USERNAME``/``_PASSWORD``)."""
+    return settings.kafka.client_kwargs()
+
+
+def faststream_security(access: KafkaAccess) -> BaseSecurity | None:
+    """The same principal as FastStream's broker takes it."""
+    if access.username is None:
+        return None
+    ssl = access.client_kwargs().get("ssl_context")
+    kind = SASLScram512 if access.mechanism == "SCRAM-SHA-512" else SASLPlaintext
+    return kind(access.username, access.password or "", ssl_context=ssl,
+                use_ssl=access.tls)
+
+
+def make_producer(access: KafkaAccess, **overrides: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**{**access.client_kwargs(), **PRODUCER_SETTINGS, **overrides})
 
 
 class AiokafkaPublisher:
@@ -84,10 +115,19 @@ class AiokafkaPublisher:
     """
 
     def __init__(self, producer: AIOKafkaProducer,
-                 factory: Callable[[], AIOKafkaProducer] | None = None):
+                 factory: Callable[[], AIOKafkaProducer] | None):
         self.producer = producer
-        self._factory = factory or (lambda: make_producer(producer.client._bootstrap_servers))
+        if factory is None:
+            raise TypeError("AiokafkaPublisher needs the factory of its producer's "
+                            "replacement (make_producer with the same access)")
+        self._factory = factory
         self._max_record = int(PRODUCER_SETTINGS["max_request_size"]) - RECORD_OVERHEAD
+
+    @classmethod
+    def connect(cls, access: KafkaAccess, **overrides: Any) -> AiokafkaPublisher:
+        """A publisher on a new producer (not started: ``await p.producer.start()``)."""
+        return cls(make_producer(access, **overrides),
+                   factory=lambda: make_producer(access, **overrides))
 
     async def reset(self) -> None:
         old, self.producer = self.producer, self._factory()
@@ -145,21 +185,22 @@ async def _all_acked(futures: list[asyncio.Future[Any]]) -> None:
     await asyncio.gather(*futures)
 
 
-async def provision(bootstrap: str, topics: Sequence[Topic], *, prefix: str = "") -> None:
+async def provision(access: KafkaAccess, topics: Sequence[Topic], *, prefix: str = "") -> None:
     """Create the declared topics that are missing (:func:`cites_contracts.topics.apply`);
-    a live topic that differs from its declaration is logged, never altered."""
-    done = await apply_topics(bootstrap, list(dict.fromkeys(topics)), prefix=prefix)
+    a live topic that differs from its declaration is logged, never altered. Needs the
+    administrator's access: services' principals may not create topics."""
+    done = await apply_topics(access, list(dict.fromkeys(topics)), prefix=prefix)
     if done.created:
         log.info("topics created", topics=done.created, brokers=done.brokers)
     for line in done.drift:
         log.warning("topic differs from its declaration", drift=line)
 
 
-async def ensure_topics(bootstrap: str, names: Sequence[str], *, partitions: int = 3,
+async def ensure_topics(access: KafkaAccess, names: Sequence[str], *, partitions: int = 3,
                         replication_factor: int = 1) -> None:
     """Create missing topics that no contract declares (benchmarks' and tests' own):
     the broker creates none by itself (``auto.create.topics.enable=false``)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

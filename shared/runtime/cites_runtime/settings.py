@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import ROLL_NUDGE_S
 
 from .actor import Role
@@ -105,6 +106,19 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = 10
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # This service's principal on the brokers (<SERVICE>_KAFKA_USERNAME, _KAFKA_PASSWORD):
+    # its ACLs let it write only its own topics and read what its consumes.json declares
+    # (cites_contracts.access). Unset: an unauthenticated connection, which the platform's
+    # brokers refuse (every listener is SASL).
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_tls: bool = False
+    kafka_ca_file: str | None = None
+    # Topics are created by the administrator's one-shot (python -m
+    # cites_runtime.kafka_admin provision), never by a service: its principal may not.
+    # Tests, whose services connect as the administrator, create their prefixed topics so.
+    provision_topics_on_start: bool = False
     # Prepended to every topic and consumer-group name: lets environments (or tests)
     # share one cluster without seeing each other's events.
     topic_prefix: str = ""
@@ -204,6 +218,14 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How this service reaches Kafka: every client it builds starts from this."""
+        return KafkaAccess(
+            self.kafka_bootstrap_servers, self.kafka_username,
+            self.kafka_password.get_secret_value() if self.kafka_password else None,
+            self.kafka_sasl_mechanism, self.kafka_tls, self.kafka_ca_file)
 
     @property
     def dsn(self) -> str:

@@ -45,7 +45,7 @@ async def migrated_schema(settings: ServiceSettings) -> ServiceSettings:
 async def migrated(migrated_schema: ServiceSettings, infra: Infra) -> ServiceSettings:
     """The test app's schema migrated and its topics provisioned (the broker creates none
     by itself, and tests produce to them before a runtime starts)."""
-    await provision(migrated_schema.kafka_bootstrap_servers, testapp.definition.topics(),
+    await provision(migrated_schema.kafka, testapp.definition.topics(),
                     prefix=migrated_schema.topic_prefix)
     return migrated_schema
 
@@ -70,7 +70,7 @@ async def runtime(migrated: ServiceSettings) -> AsyncIterator[Runtime]:
 @pytest.fixture
 async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
     """An idempotent producer (the relay's settings) on the test's broker."""
-    p = make_producer(migrated.kafka_bootstrap_servers)
+    p = make_producer(migrated.kafka)
     await p.start()
     yield p
     await p.stop()

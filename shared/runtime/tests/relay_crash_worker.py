@@ -1,7 +1,9 @@
 """Runs a relay whose process is SIGKILLed right after the broker acked its first batch,
 before the rows are marked: the crash window the outbox must survive.
 
-Usage: python relay_crash_worker.py DSN SCHEMA BOOTSTRAP TOPIC_PREFIX BATCH_SIZE
+Usage: python relay_crash_worker.py DSN SCHEMA TOPIC_PREFIX BATCH_SIZE, Kafka and its principal
+from the environment (``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_USERNAME``, ``KAFKA_PASSWORD``,
+``KAFKA_SASL_MECHANISM``: :meth:`KafkaAccess.from_env`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Sequence
 
 import asyncpg
 
+from cites_contracts.access import KafkaAccess
 from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, make_producer
 from cites_runtime.relay import OutboxRelay
 
@@ -30,14 +33,16 @@ class DieAfterPublish(AiokafkaPublisher):
         return then_die()
 
 
-async def main(dsn: str, schema: str, bootstrap: str, prefix: str, batch: str) -> None:
-    producer = make_producer(bootstrap)
+async def main(dsn: str, schema: str, prefix: str, batch: str) -> None:
+    access = KafkaAccess.from_env()
+    producer = make_producer(access)
     await producer.start()
-    relay = OutboxRelay(dsn, schema, DieAfterPublish(producer), topic_prefix=prefix,
-                        batch_size=int(batch))
+    relay = OutboxRelay(dsn, schema,
+                        DieAfterPublish(producer, factory=lambda: make_producer(access)),
+                        topic_prefix=prefix, batch_size=int(batch))
     conn = await asyncpg.connect(dsn)
     await relay.publish_pending(conn)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:5]))

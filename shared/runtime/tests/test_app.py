@@ -27,9 +27,9 @@ async def test_a_command_over_http_reaches_kafka_and_the_consumer(
         live = await http.get("/health/live")
         ready = await http.get("/health/ready")
         created = await http.post("/things", json={"thing_id": "t1", "n": 3}, headers=NATIONAL)
-        records = await read_topic(migrated.kafka_bootstrap_servers,
+        records = await read_topic(migrated.kafka,
                                    migrated.topic(THINGS.name), until=lambda r: len(r) >= 1)
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                              migrated.topic(THINGS.name))
         metrics = (await http.get("/metrics")).text
     assert live.json() == {"status": "ok", "checks": {}}

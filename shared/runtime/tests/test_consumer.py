@@ -27,10 +27,15 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def raw_producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = make_producer(migrated.kafka_bootstrap_servers)
+    p = make_producer(migrated.kafka)
     await p.start()
     yield p
     await p.stop()
+
+
+def publisher(producer: AIOKafkaProducer, s: ServiceSettings) -> AiokafkaPublisher:
+    """The producer as a publisher, replaced (after a refused batch) on the same access."""
+    return AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka))
 
 
 def thing(thing_id: str, n: int = 1, note: str = "", sequence: int = 1
@@ -59,7 +64,7 @@ async def test_an_event_delivered_twice_is_applied_once(
 ) -> None:
     once = thing("twice")
     await send(raw_producer, migrated, once, once, thing("sentinel"))
-    await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+    await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                          migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["sentinel", "twice"]
     assert await runtime.pool.fetchval(
@@ -80,7 +85,7 @@ async def test_a_redelivery_after_a_restart_changes_nothing(
     rt = Runtime(testapp.definition, migrated)
     await rt.start()
     try:
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                              migrated.topic(THINGS.name))
     finally:
         await rt.stop()
@@ -104,7 +109,7 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_a
     try:
         await eventually(lambda: _has(rt.pool, "after"))
         dlq = s.topic("tally.dlq")
-        records = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 6)
+        records = await read_topic(s.kafka, dlq, until=lambda r: len(r) >= 6)
     finally:
         await rt.stop()
     assert await tally(pool) == ["after"]
@@ -130,7 +135,7 @@ async def test_poison_does_not_block_and_only_good_events_are_applied(
     runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
 ) -> None:
     await send(raw_producer, migrated, b"garbage", thing("ok1"), b"[]", thing("ok2"))
-    await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+    await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                          migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["ok1", "ok2"]
 
@@ -154,7 +159,7 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
         finally:
             infra.start("postgres")
         await eventually(lambda: _count(pool, 60), timeout=90)
-        dead = await list_dead_letters(s.kafka_bootstrap_servers, s.topic("tally.dlq"))
+        dead = await list_dead_letters(s.kafka, s.topic("tally.dlq"))
     finally:
         await rt.stop()
     names = await tally(pool)
@@ -176,19 +181,19 @@ async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fi
     try:
         await eventually(lambda: _has(pool, "next"))
         dlq = s.topic("tally.dlq")
-        await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 1)
+        await read_topic(s.kafka, dlq, until=lambda r: len(r) >= 1)
     finally:
         await rt.stop()
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
+                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
     group = f"{dlq}-replay"
 
-    still_broken = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    still_broken = await replay_dead_letters(runner, s.kafka, dlq, group=group)
     assert still_broken.applied == 0 and len(still_broken.failed or []) == 1
 
     await pool.execute("INSERT INTO flags VALUES ('fixed')")  # the cause is fixed
-    fixed = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
-    again = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    fixed = await replay_dead_letters(runner, s.kafka, dlq, group=group)
+    again = await replay_dead_letters(runner, s.kafka, dlq, group=group)
     assert (fixed.applied, fixed.failed) == (1, [])
     assert (again.applied, again.duplicates, again.failed) == (0, 0, [])
     assert sorted(await tally(pool)) == ["flagged", "next"]
@@ -209,7 +214,7 @@ async def test_an_event_a_handler_would_emit_over_the_size_limit_dead_letters_it
     await rt.start()
     try:
         await eventually(lambda: _has(pool, "next"))
-        letters = await read_topic(s.kafka_bootstrap_servers, s.topic("tally.dlq"),
+        letters = await read_topic(s.kafka, s.topic("tally.dlq"),
                                    until=lambda r: len(r) >= 1)
     finally:
         await rt.stop()
@@ -254,13 +259,13 @@ async def test_replaying_an_older_dead_letter_cannot_undo_a_newer_event_of_its_a
     try:
         await eventually(lambda: _count(pool, 1))
         dlq = s.topic("tally.dlq")
-        await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 1)
+        await read_topic(s.kafka, dlq, until=lambda r: len(r) >= 1)
     finally:
         await rt.stop()
     await pool.execute("INSERT INTO flags VALUES ('fixed')")
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
-    replayed = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq,
+                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
+    replayed = await replay_dead_letters(runner, s.kafka, dlq,
                                          group=f"{dlq}-replay")
     applied = await pool.fetch("SELECT n FROM tally ORDER BY applied_at")
     assert (replayed.applied, replayed.stale, replayed.failed) == (0, 1, [])
@@ -291,7 +296,7 @@ async def test_the_inbox_forgets_rows_older_than_its_retention(
            ('tally', gen_random_uuid(), now() - interval '1 hour'),
            ('other', gen_random_uuid(), now() - interval '9 days')""")
     runner = ConsumerRunner(testapp.consumer, pool, migrated.db_schema,
-                            AiokafkaPublisher(raw_producer))
+                            publisher(raw_producer, migrated))
     assert await runner.purge_inbox(timedelta(days=7)) == 1
     left = await pool.fetch("SELECT consumer FROM processed_events ORDER BY consumer")
     assert [r["consumer"] for r in left] == ["other", "tally"]
@@ -311,20 +316,20 @@ async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_rep
     try:
         await eventually(lambda: _has(pool, "sentinel"))
         dlq = s.topic("tally.dlq")
-        letters = await read_topic(s.kafka_bootstrap_servers, dlq, until=lambda r: len(r) >= 2)
+        letters = await read_topic(s.kafka, dlq, until=lambda r: len(r) >= 2)
     finally:
         await rt.stop()
     await pool.execute("INSERT INTO flags VALUES ('fixed')")
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            AiokafkaPublisher(raw_producer), topic_prefix=s.topic_prefix)
+                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
     group = f"{dlq}-replay"
-    blocked = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
+    blocked = await replay_dead_letters(runner, s.kafka, dlq, group=group)
     first = min(letters, key=lambda r: r.offset)
-    await set_aside(AiokafkaPublisher(raw_producer), s.kafka_bootstrap_servers, dlq,
+    await set_aside(publisher(raw_producer, s), s.kafka, dlq,
                     group=group, partition=first.partition, offset=first.offset,
                     decision=decision, reason="handler bug #123, fixed in the next release")
-    unblocked = await replay_dead_letters(runner, s.kafka_bootstrap_servers, dlq, group=group)
-    kept = await read_topic(s.kafka_bootstrap_servers, f"{dlq}.{decision}",
+    unblocked = await replay_dead_letters(runner, s.kafka, dlq, group=group)
+    kept = await read_topic(s.kafka, f"{dlq}.{decision}",
                             until=lambda r: len(r) >= 1)
     assert (blocked.applied, len(blocked.failed or [])) == (0, 1)  # the second waits
     assert (unblocked.applied, unblocked.failed) == (1, [])
@@ -366,13 +371,13 @@ async def test_retrying_longer_than_the_poll_interval_keeps_the_group_and_dead_l
             await asyncio.sleep(3 * s.consumer_max_poll_interval_s)
             assert await _group_is(s, group, "Stable", members=2)
         await eventually(lambda: _has(pool, "slow"), timeout=30)
-        await wait_caught_up(s.kafka_bootstrap_servers, group, topic)
+        await wait_caught_up(s.kafka, group, topic)
         await asyncio.sleep(2)  # a second dead letter would be on its way by now
     finally:
         await locker.close()
         for rt in replicas:
             await rt.stop()
-    letters = await list_dead_letters(s.kafka_bootstrap_servers, s.topic("tally.dlq"))
+    letters = await list_dead_letters(s.kafka, s.topic("tally.dlq"))
     assert [letter.reason for letter in letters] == ["malformed"]
     assert await tally(pool) == ["slow"]
     assert (REGISTRY.get_sample_value("consumer_batches_rewound_total",
@@ -380,7 +385,7 @@ async def test_retrying_longer_than_the_poll_interval_keeps_the_group_and_dead_l
 
 
 async def _group_is(s: ServiceSettings, group: str, state: str, *, members: int) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**s.kafka.client_kwargs())
     await admin.start()
     try:
         [described] = await admin.describe_consumer_groups([group])

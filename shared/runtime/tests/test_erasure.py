@@ -19,6 +19,7 @@ from test_poison import DeadLetters, Rec
 from test_relay import Recorder
 
 from cites_contracts import ContractModel, Envelope, Event, decode, encode, event
+from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import ROLL_KEY, apply
 from cites_runtime.consumer import ConsumerRunner, EventConsumer, HandlerContext
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
@@ -204,20 +205,20 @@ SHORT = dataclasses.replace(CARDS, extra_configs=(
 
 @pytest.fixture
 async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    await apply(migrated.kafka_bootstrap_servers, [SHORT], prefix=migrated.topic_prefix)
-    p = make_producer(migrated.kafka_bootstrap_servers)
+    await apply(migrated.kafka, [SHORT], prefix=migrated.topic_prefix)
+    p = make_producer(migrated.kafka)
     await p.start()
     yield p
     await p.stop()
 
 
-async def wait_compacted(bootstrap: str, topic: str, gone: bytes,
+async def wait_compacted(kafka: KafkaAccess, topic: str, gone: bytes,
                          timeout: float = 120.0) -> list[Any]:
     """Read ``topic`` from offset 0 until no record holds ``gone``."""
     records: list[Any] = []
 
     async def compacted() -> bool:
-        records[:] = await read_topic(bootstrap, topic, idle=0.5)
+        records[:] = await read_topic(kafka, topic, idle=0.5)
         return not any(gone in (r.value or b"") for r in records)
 
     await eventually(compacted, timeout=timeout, every=1.0,
@@ -228,9 +229,10 @@ async def wait_compacted(bootstrap: str, topic: str, gone: bytes,
 async def test_compaction_removes_every_earlier_value_of_an_erased_key_from_kafka(
     migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> None:
-    schema, bootstrap = migrated.db_schema, migrated.kafka_bootstrap_servers
+    schema, kafka = migrated.db_schema, migrated.kafka
     topic = migrated.topic(CARDS.name)
-    relay = OutboxRelay(migrated.dsn, schema, AiokafkaPublisher(producer),
+    relay = OutboxRelay(migrated.dsn, schema,
+                        AiokafkaPublisher(producer, factory=lambda: make_producer(kafka)),
                         topic_prefix=migrated.topic_prefix, poll_interval=0.1,
                         nudge_topics=[SHORT], nudge_every=0.5)
     task = asyncio.create_task(relay.run())
@@ -238,14 +240,14 @@ async def test_compaction_removes_every_earlier_value_of_an_erased_key_from_kafk
         await issue(pool, schema, CardIssued(card_id="anne", email="anne@first.example"),
                     CardIssued(card_id="bob", email="bob@example.org"))
         await issue(pool, schema, CardIssued(card_id="anne", email="anne@second.example"))
-        before = await read_topic(bootstrap, topic, until=lambda r: sum(
+        before = await read_topic(kafka, topic, until=lambda r: sum(
             b"anne@" in (x.value or b"") for x in r) >= 2)
         assert len([r for r in before if r.key == b"anne"]) == 2  # both addresses on Kafka
 
         async with unit_of_work(pool, schema) as uow:
             await uow.erase(CARDS, "anne")
 
-        after = await wait_compacted(bootstrap, topic, b"anne@")
+        after = await wait_compacted(kafka, topic, b"anne@")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

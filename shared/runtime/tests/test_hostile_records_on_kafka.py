@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from runtime_testapp import THINGS, ThingHappened
 
 from cites_contracts import Envelope, encode
+from cites_contracts.access import KafkaAccess
 from cites_runtime.app import Runtime
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.settings import ServiceSettings
@@ -67,9 +68,9 @@ async def test_a_hostile_record_is_dead_lettered_and_its_batch_applied(
     runtime = Runtime(testapp.definition, migrated)
     await runtime.start()
     try:
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"), topic)
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"), topic)
         applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
-        letters = await list_dead_letters(migrated.kafka_bootstrap_servers,
+        letters = await list_dead_letters(migrated.kafka,
                                           migrated.topic("tally.dlq"))
     finally:
         await runtime.stop()
@@ -86,14 +87,14 @@ class _NotUtf8Name(str):
         return b"\xff\xfe-name"
 
 
-async def _send_unreadable_batch(bootstrap: str, topic: str, partition: int,
+async def _send_unreadable_batch(kafka: KafkaAccess, topic: str, partition: int,
                                  *thing_ids: str) -> None:
     """One record batch of good events, one of them with a header name that is not UTF-8
     (built with aiokafka's pure-Python builder, which takes the name above; sent by a
     producer that is not idempotent, as the batch carries no producer id)."""
     from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**kafka.client_kwargs())
     await producer.start()
     batch = producer.create_batch()
     batch._builder = _DefaultRecordBatchBuilderPy(
@@ -120,7 +121,7 @@ async def test_a_record_batch_the_client_cannot_read_is_dead_lettered_and_passed
     those of another partition."""
     topic = migrated.topic(THINGS.name)
     await _send(producer, topic, "before")
-    await _send_unreadable_batch(migrated.kafka_bootstrap_servers, topic, 0,
+    await _send_unreadable_batch(migrated.kafka, topic, 0,
                                  "batch-0", "batch-1", "batch-2")
     await _send(producer, topic, "after")
     rec = encode(Envelope.wrap(ThingHappened(thing_id="elsewhere", n=1), sequence=1))
@@ -129,9 +130,9 @@ async def test_a_record_batch_the_client_cannot_read_is_dead_lettered_and_passed
     runtime = Runtime(testapp.definition, migrated)
     await runtime.start()
     try:
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"), topic)
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"), topic)
         applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
-        letters = await list_dead_letters(migrated.kafka_bootstrap_servers,
+        letters = await list_dead_letters(migrated.kafka,
                                           migrated.topic("tally.dlq"))
     finally:
         await runtime.stop()

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from runtime_testapp import ThingHappened
 
 from cites_runtime.app import Runtime
+from cites_runtime.kafka import faststream_security
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import BrokerPublisher
 from cites_runtime.testing.harness import all_published
@@ -21,7 +22,8 @@ from cites_runtime.testing.harness import all_published
 async def test_a_service_runs_on_the_in_memory_broker_for_isolated_tests(
     migrated_schema: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    broker = KafkaBroker(migrated_schema.kafka_bootstrap_servers)
+    broker = KafkaBroker(migrated_schema.kafka_bootstrap_servers,
+                         security=faststream_security(migrated_schema.kafka))
     runtime = Runtime(testapp.definition, migrated_schema)
     async with TestKafkaBroker(broker) as test_broker:
         await runtime.start(publisher=BrokerPublisher(test_broker), broker=test_broker)

@@ -57,9 +57,9 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     assert "8 migration(s) applied" in migrated.output
     assert "0 migration(s) applied" in again.output
 
-    await provision(settings.kafka_bootstrap_servers, testapp.definition.topics(),
+    await provision(settings.kafka, testapp.definition.topics(),
                     prefix=settings.topic_prefix)  # the broker creates no topic by itself
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(**settings.kafka.client_kwargs())
     await producer.start()
     try:
         good = encode(Envelope.wrap(ThingHappened(thing_id="ok", n=1), sequence=1))
@@ -71,7 +71,7 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     rt = Runtime(testapp.definition, settings)
     await rt.start()
     try:
-        await read_topic(settings.kafka_bootstrap_servers, settings.topic("tally.dlq"),
+        await read_topic(settings.kafka, settings.topic("tally.dlq"),
                          until=lambda r: len(r) >= 1)
     finally:
         await rt.stop()
@@ -81,7 +81,7 @@ async def test_the_service_cli_migrates_and_lists_dead_letters(
     assert "malformed" in listed.output
 
     # Garbage never applies: replay stops there until an operator parks it, with a reason.
-    [letter] = await list_dead_letters(settings.kafka_bootstrap_servers,
+    [letter] = await list_dead_letters(settings.kafka,
                                        settings.topic("tally.dlq"))
     stuck = await _invoke_in_thread(runner, cli, ["dlq", "replay"])
     parked = await _invoke_in_thread(runner, cli, [

@@ -18,6 +18,7 @@ from runtime_testapp import CARDS
 from test_tombstones import addresses, book, card
 from typer.testing import CliRunner
 
+from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import ROLL_KEY, apply
 from cites_runtime.cli import service_cli
 from cites_runtime.consumer import ConsumerRunner
@@ -37,8 +38,8 @@ SHORT = dataclasses.replace(CARDS, extra_configs=(
 
 @pytest.fixture
 async def producer(settings: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    await apply(settings.kafka_bootstrap_servers, [SHORT], prefix=settings.topic_prefix)
-    p = make_producer(settings.kafka_bootstrap_servers)
+    await apply(settings.kafka, [SHORT], prefix=settings.topic_prefix)
+    p = make_producer(settings.kafka)
     await p.start()
     yield p
     await p.stop()
@@ -47,15 +48,16 @@ async def producer(settings: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]
 def runner(service: ServiceUnderTest, producer: AIOKafkaProducer) -> ConsumerRunner:
     """A replaying runner beside the live consumer, as ``dlq replay`` builds one."""
     s = service.settings
+    publisher = AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka))
     return ConsumerRunner(book.consumer, service.runtime.pool,  # type: ignore[arg-type]
-                          s.db_schema, AiokafkaPublisher(producer), topic_prefix=s.topic_prefix)
+                          s.db_schema, publisher, topic_prefix=s.topic_prefix)
 
 
 async def letters(service: ServiceUnderTest, count: int) -> list[Any]:
     """The consumer's dead letters, once it has written ``count`` of them."""
     s = service.settings
     await service.caught_up()
-    return await read_topic(s.kafka_bootstrap_servers, s.topic("addressbook.dlq"),
+    return await read_topic(s.kafka, s.topic("addressbook.dlq"),
                             until=lambda r: len(r) >= count)
 
 
@@ -67,7 +69,7 @@ def origin(letter: Any) -> tuple[int, int]:
 async def test_a_personal_dead_letter_is_replayed_from_its_origin_its_value_never_on_the_dlq(
     settings: ServiceSettings, producer: AIOKafkaProducer,
 ) -> None:
-    bootstrap, dlq = settings.kafka_bootstrap_servers, settings.topic("addressbook.dlq")
+    kafka, dlq = settings.kafka, settings.topic("addressbook.dlq")
     async with on_kafka(book, settings) as service:
         pool = service.runtime.pool
         await pool.execute("INSERT INTO refused_addresses VALUES ('anne@example.org')")
@@ -75,12 +77,12 @@ async def test_a_personal_dead_letter_is_replayed_from_its_origin_its_value_neve
         [letter] = await letters(service, 1)
         await pool.execute("DELETE FROM refused_addresses")  # the cause is fixed
 
-        replayed = await replay_dead_letters(runner(service, producer), bootstrap, dlq,
+        replayed = await replay_dead_letters(runner(service, producer), kafka, dlq,
                                              group=f"{dlq}-replay")
-        again = await replay_dead_letters(runner(service, producer), bootstrap, dlq,
+        again = await replay_dead_letters(runner(service, producer), kafka, dlq,
                                           group=f"{dlq}-replay")
         known = await addresses(pool)
-        kept = await read_topic(bootstrap, dlq, idle=0.5)
+        kept = await read_topic(kafka, dlq, idle=0.5)
     assert (replayed.applied, replayed.failed) == (1, [])
     assert (again.applied, again.duplicates, again.failed) == (0, 0, [])
     assert known == {"anne": "anne@example.org", "bob": "bob@example.org"}
@@ -90,13 +92,13 @@ async def test_a_personal_dead_letter_is_replayed_from_its_origin_its_value_neve
                    for r in kept)
 
 
-async def compacted_away(producer: AIOKafkaProducer, bootstrap: str, topic: str,
+async def compacted_away(producer: AIOKafkaProducer, kafka: KafkaAccess, topic: str,
                          partition: int, offset: int) -> None:
     """Nudge ``topic``'s segments to roll until compaction removed ``partition@offset``."""
     async def gone() -> bool:
         for p in range(SHORT.partitions):
             await producer.send_and_wait(topic, None, key=ROLL_KEY, partition=p)
-        records = await read_topic(bootstrap, topic, idle=0.3)
+        records = await read_topic(kafka, topic, idle=0.3)
         return not any((r.partition, r.offset) == (partition, offset) for r in records)
 
     await eventually(gone, timeout=120, every=1.0,
@@ -106,7 +108,7 @@ async def compacted_away(producer: AIOKafkaProducer, bootstrap: str, topic: str,
 async def test_a_letter_whose_record_a_newer_one_replaced_is_superseded_and_replay_goes_on(
     settings: ServiceSettings, producer: AIOKafkaProducer,
 ) -> None:
-    bootstrap, topic = settings.kafka_bootstrap_servers, settings.topic(CARDS.name)
+    kafka, topic = settings.kafka, settings.topic(CARDS.name)
     cli = service_cli(book, lambda: settings)
     async with on_kafka(book, settings) as service:
         pool = service.runtime.pool
@@ -118,7 +120,7 @@ async def test_a_letter_whose_record_a_newer_one_replaced_is_superseded_and_repl
                               card("anne", "anne@new.example", 2),
                               card("anne", "anne@third.example", 3))
         first, third = sorted(await letters(service, 2), key=lambda r: r.offset)
-        await compacted_away(producer, bootstrap, topic, *origin(first))
+        await compacted_away(producer, kafka, topic, *origin(first))
         await pool.execute("DELETE FROM refused_addresses")
 
         replayed = await asyncio.to_thread(CliRunner().invoke, cli, ["dlq", "replay"])
@@ -134,7 +136,7 @@ async def test_a_letter_whose_record_a_newer_one_replaced_is_superseded_and_repl
 async def test_a_dead_letter_whose_record_retention_removed_fails_naming_why_and_how_to_skip_it(
     settings: ServiceSettings, producer: AIOKafkaProducer,
 ) -> None:
-    bootstrap, topic = settings.kafka_bootstrap_servers, settings.topic(CARDS.name)
+    kafka, topic = settings.kafka, settings.topic(CARDS.name)
     dlq = settings.topic("addressbook.dlq")
     async with on_kafka(book, settings) as service:
         pool = service.runtime.pool
@@ -142,7 +144,7 @@ async def test_a_dead_letter_whose_record_retention_removed_fails_naming_why_and
         await service.publish(card("anne", "anne@example.org"))
         [letter] = await letters(service, 1)
         partition, offset = origin(letter)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**kafka.client_kwargs())
         await admin.start()
         try:  # an operator gave the topic a time retention, which then passed
             await admin.alter_configs([ConfigResource(
@@ -154,7 +156,7 @@ async def test_a_dead_letter_whose_record_retention_removed_fails_naming_why_and
             await admin.close()
         await pool.execute("DELETE FROM refused_addresses")
 
-        replayed = await replay_dead_letters(runner(service, producer), bootstrap, dlq,
+        replayed = await replay_dead_letters(runner(service, producer), kafka, dlq,
                                              group=f"{dlq}-replay")
         known = await addresses(pool)
     [(failed, error)] = replayed.failed or []

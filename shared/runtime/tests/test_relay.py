@@ -25,15 +25,16 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    await ensure_topics(migrated.kafka_bootstrap_servers, [migrated.topic(THINGS.name)])
-    p = make_producer(migrated.kafka_bootstrap_servers)
+    await ensure_topics(migrated.kafka, [migrated.topic(THINGS.name)])
+    p = make_producer(migrated.kafka)
     await p.start()
     yield p
     await p.stop()
 
 
 def relay_for(s: ServiceSettings, producer: AIOKafkaProducer, **kw: object) -> OutboxRelay:
-    return OutboxRelay(s.dsn, s.db_schema, AiokafkaPublisher(producer),
+    publisher = AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka))
+    return OutboxRelay(s.dsn, s.db_schema, publisher,
                        topic_prefix=s.topic_prefix, poll_interval=0.1, **kw)  # type: ignore[arg-type]
 
 
@@ -70,9 +71,9 @@ async def test_committed_events_reach_kafka_exactly_once_in_order_per_key(
         assert await relay.publish_pending(conn) == 60
         assert await relay.publish_pending(conn) == 0  # marked: nothing published twice
 
-    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+    records = await read_topic(migrated.kafka, migrated.topic(THINGS.name),
                                until=lambda r: len(r) >= 60)
-    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name))
+    records = await read_topic(migrated.kafka, migrated.topic(THINGS.name))
     envelopes = [json.loads(r.value) for r in records]
     assert len({e["event_id"] for e in envelopes}) == len(envelopes) == 60
     per_key: dict[str, list[int]] = defaultdict(list)
@@ -94,10 +95,11 @@ async def test_a_relay_batch_is_sent_at_once_not_after_the_producers_linger(
     """The relay hands the producer complete batches: holding them ``linger_ms`` (for
     records ``send()`` might add) would only delay every event by that much."""
     topic = migrated.topic(THINGS.name)
-    producer = make_producer(migrated.kafka_bootstrap_servers, linger_ms=3000)
+    producer = make_producer(migrated.kafka, linger_ms=3000)
     await producer.start()
     try:
-        publisher = AiokafkaPublisher(producer)
+        publisher = AiokafkaPublisher(
+            producer, factory=lambda: make_producer(migrated.kafka, linger_ms=3000))
         await publisher.publish_batch([OutboundRecord(topic, b"warm", b"{}", [])])  # metadata
         started = time.monotonic()
         await publisher.publish_batch([OutboundRecord(topic, b"k", b"{}", [])])
@@ -121,7 +123,7 @@ async def test_a_rolled_back_unit_of_work_publishes_nothing(
         assert await relay.publish_pending(conn) == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
         assert await conn.fetchval("SELECT count(*) FROM things") == 0
-    assert await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+    assert await read_topic(migrated.kafka, migrated.topic(THINGS.name),
                             idle=0.5) == []
 
 
@@ -150,7 +152,7 @@ async def test_of_two_relays_only_one_publishes_and_the_other_takes_over(
     try:
         await emit(pool, migrated.db_schema, *(ThingHappened(thing_id=f"k{i % 5}", n=i)
                                                for i in range(200)))
-        await read_topic(migrated.kafka_bootstrap_servers, topic, until=lambda r: len(r) >= 200)
+        await read_topic(migrated.kafka, topic, until=lambda r: len(r) >= 200)
         while first.published + second.published < 200:  # marked just after the acks
             await asyncio.sleep(0.05)
         assert sorted([first.is_leader, second.is_leader]) == [False, True]
@@ -160,7 +162,7 @@ async def test_of_two_relays_only_one_publishes_and_the_other_takes_over(
         # The leader dies: its connection closes, the lock is released, the standby leads.
         tasks[[first, second].index(leader)].cancel()
         await emit(pool, migrated.db_schema, ThingHappened(thing_id="after", n=1))
-        records = await read_topic(migrated.kafka_bootstrap_servers, topic,
+        records = await read_topic(migrated.kafka, topic,
                                    until=lambda r: len(r) >= 201)
         while standby.published < 1:
             await asyncio.sleep(0.05)
@@ -278,7 +280,8 @@ async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
 ) -> None:
     # On Python 3.11, asyncio.wait_for swallowed a cancellation arriving in the same loop
     # step as the wake-up: the relay went on looping and Runtime.stop() hung for ever.
-    relay = OutboxRelay(migrated.dsn, migrated.db_schema, AiokafkaPublisher(producer),
+    publisher = AiokafkaPublisher(producer, factory=lambda: make_producer(migrated.kafka))
+    relay = OutboxRelay(migrated.dsn, migrated.db_schema, publisher,
                         topic_prefix=migrated.topic_prefix, poll_interval=30)
     stopped = 0
     for _ in range(5):

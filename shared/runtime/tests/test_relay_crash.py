@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,34 +29,40 @@ async def test_a_relay_killed_between_publish_and_mark_loses_nothing(
 ) -> None:
     s = migrated
     topic = s.topic(THINGS.name)
-    await ensure_topics(s.kafka_bootstrap_servers, [topic])
+    await ensure_topics(s.kafka, [topic])
     async with unit_of_work(pool, s.db_schema) as uow:
         for i in range(50):
             uow.emit(ThingHappened(thing_id=f"t{i % 7}", n=i))
 
+    access = s.kafka
+    kafka_env = {"KAFKA_BOOTSTRAP_SERVERS": access.bootstrap,
+                 "KAFKA_SASL_MECHANISM": access.mechanism,
+                 **({"KAFKA_USERNAME": access.username, "KAFKA_PASSWORD": access.password or ""}
+                    if access.username is not None else {})}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), s.dsn, s.db_schema, s.kafka_bootstrap_servers,
-        s.topic_prefix, "20", stdout=asyncio.subprocess.PIPE)
+        sys.executable, str(WORKER), s.dsn, s.db_schema, s.topic_prefix, "20",
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, **kafka_env})
     out, _ = await proc.communicate()
     assert proc.returncode == -signal.SIGKILL, out
     assert b"published 20, dying before mark" in out
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 50
     # Killed before marking anything: the first batch, and maybe the next (pipelined),
     # reached Kafka.
-    before = len(await read_topic(s.kafka_bootstrap_servers, topic, idle=0.5))
+    before = len(await read_topic(s.kafka, topic, idle=0.5))
     assert 20 <= before <= 50
 
     # A new relay re-sends the unmarked rows (those already sent a second time).
-    producer = make_producer(s.kafka_bootstrap_servers)
+    producer = make_producer(s.kafka)
     await producer.start()
     try:
-        relay = OutboxRelay(s.dsn, s.db_schema, AiokafkaPublisher(producer),
+        relay = OutboxRelay(s.dsn, s.db_schema,
+                            AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka)),
                             topic_prefix=s.topic_prefix)
         async with pool.acquire() as conn:
             assert await relay.publish_pending(conn) == 50
     finally:
         await producer.stop()
-    records = await read_topic(s.kafka_bootstrap_servers, topic,
+    records = await read_topic(s.kafka, topic,
                                until=lambda r: len(r) >= before + 50)
     ids = [json.loads(r.value)["event_id"] for r in records]
     assert (len(ids), len(set(ids))) == (before + 50, 50)
@@ -65,7 +72,7 @@ async def test_a_relay_killed_between_publish_and_mark_loses_nothing(
     await rt.start()
     try:
         # Every record consumed and committed, duplicates included.
-        await wait_caught_up(s.kafka_bootstrap_servers, s.topic("tally"), topic)
+        await wait_caught_up(s.kafka, s.topic("tally"), topic)
     finally:
         await rt.stop()
     assert await pool.fetchval("SELECT count(*) FROM tally") == 50

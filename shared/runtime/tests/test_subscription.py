@@ -58,7 +58,7 @@ async def test_a_batch_that_fails_before_its_end_is_fetched_again_not_passed_ove
     runtime = Runtime(testapp.definition, migrated)
     await runtime.start()
     try:
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                              migrated.topic(THINGS.name))
         await _send(producer, migrated, "d")
 
@@ -84,7 +84,7 @@ async def test_offsets_are_committed_only_past_the_records_of_finished_batches(
     runtime = Runtime(testapp.definition, migrated)
     await runtime.start()
     try:
-        await wait_caught_up(migrated.kafka_bootstrap_servers, migrated.topic("tally"),
+        await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                              migrated.topic(THINGS.name))
         assert await _applied(pool) == ["x", "y"]
         client = runtime.subscriber.consumer

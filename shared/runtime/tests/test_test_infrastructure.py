@@ -148,9 +148,14 @@ def test_with_neither_image_the_refusal_names_it_make_images_and_the_native_path
 def test_the_broker_advertises_the_host_port_to_the_tests_and_keeps_its_own_listener_inside(
 ) -> None:
     env = kafka_env("172.17.0.1", 40123, cluster_id="MkU3OEVBNTcwNTJENDM2Qg",
+                    admin_password="s3cret",
                     settings={"log.cleaner.dedupe.buffer.size": "8388608",
                               "auto.create.topics.enable": "false"})
     assert env["KAFKA_ADVERTISED_LISTENERS"].split(",")[0] == "HOST://172.17.0.1:40123"
+    # Every listener authenticates, as natively and in compose.
+    assert set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")) == {
+        "HOST:SASL_PLAINTEXT", "BROKER:SASL_PLAINTEXT", "CONTROLLER:SASL_PLAINTEXT"}
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "BROKER"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics are declared

@@ -139,7 +139,7 @@ async def test_on_kafka_a_refused_tombstone_is_a_dead_letter_without_a_value(
         await service.publish_tombstone(CARDS, "refused")
         await service.publish(card("after", "after@example.org"))
         await service.caught_up()
-        [letter] = await read_topic(settings.kafka_bootstrap_servers,
+        [letter] = await read_topic(settings.kafka,
                                     settings.topic("addressbook.dlq"),
                                     until=lambda r: len(r) >= 1)
         assert await history(service.runtime.pool) == [("card", "refused"), ("card", "after")]

@@ -19,14 +19,14 @@ pytestmark = pytest.mark.integration
 
 async def test_a_sweep_deletes_the_finished_tests_topics_and_no_other(infra: Infra) -> None:
     finished, running = f"t{uuid.uuid4().hex[:10]}.", f"t{uuid.uuid4().hex[:10]}."
-    await ensure_topics(infra.kafka_bootstrap, [f"{finished}a", f"{finished}b",
+    await ensure_topics(infra.kafka, [f"{finished}a", f"{finished}b",
                                                 f"{running}a"])
     plugin._finished.append(finished)
     await asyncio.to_thread(plugin._sweep, infra)
     assert plugin._finished == []
 
     async def gone() -> bool:  # the broker deletes in the background
-        return await _topics(infra.kafka_bootstrap, finished) == []
+        return await _topics(infra.kafka, finished) == []
 
     await eventually(gone, what="the finished test's topics deleted")
-    assert await _topics(infra.kafka_bootstrap, running) == [f"{running}a"]
+    assert await _topics(infra.kafka, running) == [f"{running}a"]

@@ -66,8 +66,8 @@ TOPIC_LIMIT = 20_000  # this test's topic takes records up to 20 kB
 
 @pytest.fixture
 async def publisher(migrated: ServiceSettings) -> AsyncIterator[AiokafkaPublisher]:
-    bootstrap = migrated.kafka_bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    kafka = migrated.kafka
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:  # provisioned as declared (``migrated``); then an operator lowered its limit
         configs = {**THINGS.configs(brokers=1), "max.message.bytes": str(TOPIC_LIMIT)}
@@ -75,9 +75,9 @@ async def publisher(migrated: ServiceSettings) -> AsyncIterator[AiokafkaPublishe
                                                   migrated.topic(THINGS.name), configs)])
     finally:
         await admin.close()
-    producer = make_producer(bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
-    published = AiokafkaPublisher(producer, factory=lambda: make_producer(bootstrap))
+    published = AiokafkaPublisher(producer, factory=lambda: make_producer(kafka))
     yield published
     await published.producer.stop()
 
@@ -97,11 +97,11 @@ async def test_rows_the_broker_refuses_are_parked_and_the_others_go_on(
                         topic_prefix=migrated.topic_prefix, poll_interval=0.1)
     task = asyncio.create_task(relay.run())
     try:
-        await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+        await read_topic(migrated.kafka, migrated.topic(THINGS.name),
                          until=lambda r: len(r) >= 2)
         async with unit_of_work(pool, migrated.db_schema) as uow:
             uow.emit(ThingHappened(thing_id="d", n=4))  # the relay still publishes
-        records = await read_topic(migrated.kafka_bootstrap_servers,
+        records = await read_topic(migrated.kafka,
                                    migrated.topic(THINGS.name), until=lambda r: len(r) >= 3)
     finally:
         task.cancel()
@@ -167,7 +167,7 @@ async def probe(migrated: ServiceSettings, *, taken: bool) -> None:
     """Wait until the broker takes (or refuses) a record over ``TOPIC_LIMIT`` on the things
     topic: a topic's new configuration reaches the broker a moment after the change is
     acknowledged. Probes it takes are keyed ``PROBE``."""
-    producer = AIOKafkaProducer(bootstrap_servers=migrated.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(**migrated.kafka.client_kwargs())
     await producer.start()
 
     async def as_expected() -> bool:
@@ -206,7 +206,7 @@ async def relay_until_settled(migrated: ServiceSettings, publisher: AiokafkaPubl
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    records = await read_topic(migrated.kafka_bootstrap_servers, migrated.topic(THINGS.name),
+    records = await read_topic(migrated.kafka, migrated.topic(THINGS.name),
                                idle=0.5)
     return [r for r in records if r.key != PROBE]
 
@@ -235,7 +235,7 @@ def things(records: list[Any], thing_id: str) -> list[tuple[int, int]]:
 
 async def raise_limit(migrated: ServiceSettings) -> None:
     """The cause is fixed: the topic takes large records again."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=migrated.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**migrated.kafka.client_kwargs())
     await admin.start()
     try:
         await admin.alter_configs([ConfigResource(

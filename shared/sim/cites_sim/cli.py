@@ -6,6 +6,7 @@ did not settle in time."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -23,6 +24,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+
+from cites_contracts.access import KafkaAccess
 
 from .generator import WAVES, generate
 from .kafka import Health
@@ -150,7 +153,10 @@ def run(
                         ] = "{}",
     tokens: Annotated[Path, typer.Option(help="The services' tokens (JSON)")] =
         REPO / "deploy" / "local" / "dev-tokens.json",
-    kafka: str = "127.0.0.1:19092",
+    kafka: Annotated[str, typer.Option(help="Kafka's bootstrap servers; the principal from "
+                                            "KAFKA_USERNAME, KAFKA_PASSWORD and "
+                                            "KAFKA_SASL_MECHANISM (the administrator or a "
+                                            "reader)")] = "127.0.0.1:19092",
     topic_prefix: Annotated[str, typer.Option(help="The services' topic prefix")] = "",
     maildir: Annotated[Path, typer.Option(help="The SMTP sink's maildir")] =
         REPO / ".local" / "smtp" / "mail",
@@ -172,7 +178,9 @@ def run(
     if unknown:
         raise typer.BadParameter(f"unknown wave(s) {unknown}; known: {', '.join(WAVES)}")
     endpoints = Endpoints(labelling_url, partners_url, funding_url, notifications_url,
-                          Tokens.from_file(tokens), kafka=kafka, topic_prefix=topic_prefix,
+                          Tokens.from_file(tokens),
+                          kafka=dataclasses.replace(KafkaAccess.from_env(), bootstrap=kafka),
+                          topic_prefix=topic_prefix,
                           maildir=maildir, mailpit=mailpit, ops=json.loads(ops_urls))
     faults = [_fault(f) for f in fault or []]
     console = Console()

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from cites_contracts import Envelope, Event
+from cites_contracts.access import KafkaAccess
 from cites_contracts.codec import DecodeError, decode
 from cites_contracts.topics import ALL_TOPICS, ROLL_KEY, dlq_topic
 
@@ -74,10 +75,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[Top
     return found
 
 
-async def _end_offsets(bootstrap: str, topics: list[str]
+async def _end_offsets(access: KafkaAccess, topics: list[str]
                        ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """(beginning, end) offsets of every partition of ``topics`` that exists."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**access.client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await _partitions(consumer, topics)
@@ -116,7 +117,7 @@ async def health(endpoints: Endpoints, api: Api | None = None, *, mails: bool = 
     begins, ends = await _end_offsets(endpoints.kafka, [*topics, *dlqs.values()])
     for tp, end in ends.items():
         h.ends[tp.topic] = h.ends.get(tp.topic, 0) + end
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka)
+    admin = AIOKafkaAdminClient(**endpoints.kafka.client_kwargs())
     await admin.start()
     try:
         for consumer in endpoints.consumers:
@@ -207,7 +208,7 @@ async def wait_settled(endpoints: Endpoints, api: Api, *, timeout: float = 120.0
 async def read_events(endpoints: Endpoints) -> tuple[list[Envelope[Event]], int]:
     """Every event on the catalogue's topics from the beginning to their current end, and
     how many records could not be decoded (tombstones and roll nudges aside)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=endpoints.kafka, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**endpoints.kafka.client_kwargs(), enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)
     await consumer.start()
     events: list[Envelope[Event]] = []

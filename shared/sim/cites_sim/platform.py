@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from cites_contracts.access import KafkaAccess
+
 __all__ = ["Api", "Endpoints", "SimError", "Tokens"]
 
 SERVICES = ("labelling", "partners", "funding", "notifications")
@@ -62,7 +64,9 @@ class Endpoints:
     funding: str
     notifications: str
     tokens: Tokens
-    kafka: str = "127.0.0.1:19092"
+    kafka: KafkaAccess = field(default_factory=lambda: KafkaAccess("127.0.0.1:19092"))
+    """Kafka as a principal that may read the topics and groups' offsets (the
+    administrator, or a reader: ``python -m cites_runtime.kafka_admin reader``)."""
     topic_prefix: str = ""
     maildir: Path | None = None
     mailpit: str | None = None

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import socket
 import time
 import uuid
@@ -43,6 +44,9 @@ from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient
 
+from cites_contracts.access import KafkaAccess
+
+from ..kafka_admin import ADMIN, broker_security
 from .infra import InfraUnavailable
 
 __all__ = [
@@ -326,11 +330,14 @@ def start_postgres(image: str, where: Reach) -> Server:
 
 
 # -- Kafka --------------------------------------------------------------------------------
-def kafka_env(host: str, port: int, *, cluster_id: str,
+def kafka_env(host: str, port: int, *, cluster_id: str, admin_password: str,
               settings: dict[str, str] | None = None) -> dict[str, str]:
     """The apache/kafka image's variables for one KRaft node: the tests' listener (HOST)
-    advertised as ``host:port``, the broker's own (BROKER) and the controller's inside."""
-    env = {_kafka_variable(k): v for k, v in {**KAFKA_SINGLE_NODE, **(settings or {})}.items()}
+    advertised as ``host:port``, the broker's own (BROKER) and the controller's inside,
+    every one authenticating as natively (:func:`cites_runtime.kafka_admin.broker_security`)."""
+    security = broker_security(["HOST", "BROKER"], admin_password)
+    env = {_kafka_variable(k): v
+           for k, v in {**KAFKA_SINGLE_NODE, **(settings or {}), **security}.items()}
     env.update({
         "CLUSTER_ID": cluster_id,
         "KAFKA_NODE_ID": "1",
@@ -338,7 +345,7 @@ def kafka_env(host: str, port: int, *, cluster_id: str,
         "KAFKA_LISTENERS": "HOST://:9092,BROKER://:9094,CONTROLLER://:9093",
         "KAFKA_ADVERTISED_LISTENERS": f"HOST://{host}:{port},BROKER://localhost:9094",
         "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
-            "HOST:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "HOST:SASL_PLAINTEXT,BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
         "KAFKA_INTER_BROKER_LISTENER_NAME": "BROKER",
         "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
         "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
@@ -361,7 +368,8 @@ def launcher_broker_settings(root: Path | None) -> dict[str, str]:
     for line in (root / KAFKA_TEMPLATE).read_text().splitlines():
         key, sep, value = line.partition("=")
         key = key.strip()
-        if sep and not key.startswith("#") and key not in LISTENER_KEYS and "${" not in value:
+        if sep and not key.startswith("#") and key not in LISTENER_KEYS and "${" not in value \
+                and not key.startswith(("listener.name.", "sasl.")):
             found[key] = value.strip()
     return found
 
@@ -374,29 +382,32 @@ def new_cluster_id() -> str:
             return made
 
 
-def start_kafka(image: str, where: Reach, host: str, settings: dict[str, str]) -> Server:
+def start_kafka(image: str, where: Reach, host: str, settings: dict[str, str]
+                ) -> tuple[Server, KafkaAccess]:
     """Kafka in KRaft mode, advertised at ``host`` (where the tests dial the containers);
-    its address is the bootstrap one."""
+    its address is the bootstrap one. Returns it and its administrator's access (a
+    password made for this container)."""
     def make(port: int) -> DockerContainer:
         kafka = DockerContainer(image).with_envs(
-            **kafka_env(host, port, cluster_id=cluster_id, settings=settings))
+            **kafka_env(host, port, cluster_id=cluster_id, admin_password=password,
+                        settings=settings))
         _publish(kafka, 9092, where, port)
         return _owned(kafka)
 
-    cluster_id = new_cluster_id()
+    cluster_id, password = new_cluster_id(), secrets.token_urlsafe(18)
     kafka, port = _on_free_port(make, where.bind)
-    bootstrap = f"{host}:{port}"
-    server = Server(kafka, bootstrap, f"Kafka ({image}) at {bootstrap}",
-                    functools.partial(_kafka_why_not, bootstrap), 120)
+    access = KafkaAccess(f"{host}:{port}", ADMIN, password, "PLAIN")
+    server = Server(kafka, access.bootstrap, f"Kafka ({image}) at {access.bootstrap}",
+                    functools.partial(_kafka_why_not, access), 120)
     server.wait()
-    return server
+    return server, access
 
 
-def _kafka_why_not(bootstrap: str) -> str | None:
+def _kafka_why_not(access: KafkaAccess) -> str | None:
     """None when the broker answers through its advertised address and creates a topic."""
 
     async def probe() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**access.client_kwargs(), request_timeout_ms=5000)
         try:
             await admin.start()
             cluster = await admin.describe_cluster()

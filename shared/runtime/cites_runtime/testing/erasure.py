@@ -11,8 +11,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cites_contracts import Topic
+from cites_contracts.access import KafkaAccess
 
-from ..kafka import AiokafkaPublisher
+from ..kafka import AiokafkaPublisher, make_producer
 from ..relay import OutboxRelay
 from ..settings import ServiceSettings
 from .harness import eventually
@@ -46,7 +47,8 @@ class StoppableRelay:
     def __init__(self, settings: ServiceSettings, producer: AIOKafkaProducer,
                  nudge_topics: list[Topic]):
         self._relay = OutboxRelay(
-            settings.dsn, settings.db_schema, AiokafkaPublisher(producer),
+            settings.dsn, settings.db_schema,
+            AiokafkaPublisher(producer, factory=lambda: make_producer(settings.kafka)),
             topic_prefix=settings.topic_prefix, poll_interval=0.1, nudge_topics=nudge_topics,
             nudge_every=0.5)
         self._task: asyncio.Task[None] | None = None
@@ -94,8 +96,8 @@ async def rows_mentioning(admin_dsn: str, *texts: str) -> list[str]:
         await conn.close()
 
 
-async def _topics(bootstrap: str, prefix: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _topics(access: KafkaAccess, prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
@@ -103,13 +105,13 @@ async def _topics(bootstrap: str, prefix: str) -> list[str]:
         await admin.close()
 
 
-async def records_mentioning(bootstrap: str, prefix: str, *texts: str) -> list[str]:
+async def records_mentioning(access: KafkaAccess, prefix: str, *texts: str) -> list[str]:
     """``topic@partition:offset`` of every record, on every topic whose name starts with
     ``prefix``, read from offset 0, whose key, value or headers hold any of ``texts``."""
     needles = [t.encode() for t in texts]
     found: list[str] = []
-    for topic in await _topics(bootstrap, prefix):
-        for r in await read_topic(bootstrap, topic, idle=0.3):
+    for topic in await _topics(access, prefix):
+        for r in await read_topic(access, topic, idle=0.3):
             blob = b"\0".join([r.key or b"", r.value or b"",
                                *(v or b"" for _, v in r.headers)])
             if any(n in blob for n in needles):
@@ -117,7 +119,7 @@ async def records_mentioning(bootstrap: str, prefix: str, *texts: str) -> list[s
     return found
 
 
-async def wait_erased_from_kafka(bootstrap: str, prefix: str, *texts: str,
+async def wait_erased_from_kafka(access: KafkaAccess, prefix: str, *texts: str,
                                  timeout: float = 180.0) -> float:
     """Wait until no record of the prefix's topics holds any of ``texts`` (compaction has
     removed them); return how long it took. Raises AssertionError naming where they are
@@ -125,7 +127,7 @@ async def wait_erased_from_kafka(bootstrap: str, prefix: str, *texts: str,
     found: list[str] = []
 
     async def erased() -> bool:
-        found[:] = await records_mentioning(bootstrap, prefix, *texts)
+        found[:] = await records_mentioning(access, prefix, *texts)
         return not found
 
     return await eventually(erased, timeout=timeout, every=1.0,

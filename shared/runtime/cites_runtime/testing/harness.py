@@ -311,9 +311,8 @@ async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
     consumed = [settings.topic(t) for t in definition.consumer.topics] \
         if definition.consumer else []
     # What it reads: the upstream producer would provision it; here the test is upstream.
-    await provision(settings.kafka_bootstrap_servers, definition.topics(),
-                    prefix=settings.topic_prefix)
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    await provision(settings.kafka, definition.topics(), prefix=settings.topic_prefix)
+    producer = make_producer(settings.kafka)
     await producer.start()
 
     async def send(topic: str, value: bytes | None, key: bytes | None,
@@ -323,7 +322,7 @@ async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
     async def caught_up() -> None:
         assert definition.consumer is not None
         for topic in consumed:
-            await wait_caught_up(settings.kafka_bootstrap_servers,
+            await wait_caught_up(settings.kafka,
                                  settings.topic(definition.consumer.name), topic, timeout=60)
 
     try:

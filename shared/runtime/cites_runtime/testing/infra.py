@@ -7,9 +7,10 @@ PostgreSQL alone (:func:`resolve_database`: all a service's isolated tests need)
 3. otherwise → the native launcher's PostgreSQL (``launcher.py up postgres``).
 
 Kafka and SMTP beside it (:func:`resolve_infra`): ``KAFKA_BOOTSTRAP_SERVERS`` and
-``DATABASE_URL`` given → them (SMTP from ``SMTP_HOST``/``SMTP_PORT``, its mail read from
-``SMTP_MAILDIR`` or ``MAILPIT_URL``); else apache/kafka in KRaft mode and Mailpit in
-containers, or the launcher's Kafka and SMTP sink — sharing that PostgreSQL.
+``DATABASE_URL`` given → them (Kafka's administrator from ``KAFKA_USERNAME``,
+``KAFKA_PASSWORD`` and ``KAFKA_SASL_MECHANISM``; SMTP from ``SMTP_HOST``/``SMTP_PORT``,
+its mail read from ``SMTP_MAILDIR`` or ``MAILPIT_URL``); else apache/kafka in KRaft mode
+and Mailpit in containers, or the launcher's Kafka and SMTP sink — sharing that PostgreSQL.
 
 ``CITES_INFRA=docker`` insists on Docker (one clear failure when no engine answers);
 ``CITES_INFRA=native`` (or ``CITES_NO_DOCKER=1``) never tries it. The same tests run in
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 from typing import Literal
+
+from cites_contracts.access import KafkaAccess
 
 from . import mail
 
@@ -85,6 +88,10 @@ class Infra:
     mode: Mode
     kafka_bootstrap: str
     database_url: str
+    kafka_username: str | None = None
+    """The brokers' administrator (every listener authenticates; see ``kafka``)."""
+    kafka_password: str | None = field(default=None, repr=False)
+    kafka_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "PLAIN"
     smtp_host: str | None = None
     smtp_port: int | None = None
     smtp_maildir: str | None = None
@@ -93,6 +100,13 @@ class Infra:
     database: Database | None = None
     _controls: dict[str, Controls] = field(default_factory=dict, repr=False)
     _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """The brokers as their administrator: what tests' own clients and services use
+        (a service's own principal is had with ``kafka.as_user``)."""
+        return KafkaAccess(self.kafka_bootstrap, self.kafka_username, self.kafka_password,
+                           self.kafka_mechanism)
 
     # -- faults ---------------------------------------------------------------------
     def can_stop(self, component: Component | None = None) -> bool:
@@ -293,7 +307,10 @@ def resolve_infra(database: Database | None = None) -> Infra:
     kafka, url = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if kafka and url:
         port = os.environ.get("SMTP_PORT")
+        given = KafkaAccess.from_env()
         return Infra(mode="env", kafka_bootstrap=kafka, database_url=url,
+                     kafka_username=given.username, kafka_password=given.password,
+                     kafka_mechanism=given.mechanism,
                      smtp_host=os.environ.get("SMTP_HOST"), smtp_port=int(port) if port else None,
                      smtp_maildir=os.environ.get("SMTP_MAILDIR"),
                      mailpit_url=os.environ.get("MAILPIT_URL"))
@@ -321,13 +338,14 @@ def _from_docker(database: Database) -> Infra:
     where = containers.reach()
     mailpit, host, smtp_port, web = containers.start_mailpit(mailpit_image, where)
     try:
-        broker = containers.start_kafka(
+        broker, kafka = containers.start_kafka(
             kafka_image, where, host, containers.launcher_broker_settings(find_repo_root()))
     except BaseException:
         mailpit.stop()
         raise
     return Infra(mode="docker", kafka_bootstrap=broker.address,
-                 database_url=database.database_url, smtp_host=host, smtp_port=smtp_port,
+                 database_url=database.database_url, kafka_username=kafka.username,
+                 kafka_password=kafka.password, smtp_host=host, smtp_port=smtp_port,
                  mailpit_url=web, database=database,
                  _controls={"kafka": (broker.stop, broker.start)},
                  _teardown=[mailpit.stop, broker.remove])
@@ -343,6 +361,10 @@ def _from_native(database: Database) -> Infra:
         mode="native",
         kafka_bootstrap=info["KAFKA_BOOTSTRAP_SERVERS"],
         database_url=database.database_url,
+        kafka_username=info.get("KAFKA_USERNAME"),
+        kafka_password=info.get("KAFKA_PASSWORD"),
+        kafka_mechanism="PLAIN" if info.get("KAFKA_SASL_MECHANISM") == "PLAIN"
+        else "SCRAM-SHA-512",
         smtp_host=info.get("SMTP_HOST"),
         smtp_port=int(info["SMTP_PORT"]) if info.get("SMTP_PORT") else None,
         smtp_maildir=info.get("SMTP_MAILDIR"),

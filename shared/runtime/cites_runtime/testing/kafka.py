@@ -9,13 +9,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cites_contracts.access import KafkaAccess
+
 from ..kafka import read_to_end
 
 __all__ = ["delete_topics", "read_topic", "wait_caught_up"]
 
 
 async def read_topic(
-    bootstrap: str,
+    access: KafkaAccess,
     topic: str,
     *,
     until: Callable[[list[Any]], bool] | None = None,
@@ -29,7 +31,7 @@ async def read_topic(
     be publishing). Raises
     ``TimeoutError`` when ``until`` is not met within ``timeout``.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**access.client_kwargs(), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -73,15 +75,15 @@ async def read_topic(
         await consumer.stop()
 
 
-async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float = 30.0
+async def wait_caught_up(access: KafkaAccess, group: str, topic: str, *, timeout: float = 30.0
                          ) -> None:
     """Wait until ``group`` has committed every record of ``topic`` (its offsets reached
     the end offsets): everything published so far was consumed and its effects committed.
     """
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
+    consumer = AIOKafkaConsumer(**access.client_kwargs())
     await admin.start()
     await consumer.start()
     try:
@@ -107,12 +109,12 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout: flo
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, prefix: str | tuple[str, ...]) -> None:
+async def delete_topics(access: KafkaAccess, prefix: str | tuple[str, ...]) -> None:
     """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's; or
     any of several)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]

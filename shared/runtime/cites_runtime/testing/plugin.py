@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from cites_contracts.access import KafkaAccess
+
 from ..db import drop_service_schema, provision_service_schema
 from ..settings import ServiceSettings
 from .harness import TOKENS, FakeClock
@@ -138,7 +140,7 @@ def _sweep(infra: Infra) -> None:
     _finished.clear()
 
     async def delete() -> None:
-        await delete_topics(infra.kafka_bootstrap, prefixes)
+        await delete_topics(infra.kafka, prefixes)
 
     # In a thread of its own: a test's event loop may still be set on this one.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -207,14 +209,20 @@ def service_settings(request: pytest.FixtureRequest, service_db: ServiceDb, topi
     """``service_settings(LabellingSettings, **overrides)``: a service's settings on this
     test's schema, role and topic prefix, with :data:`TOKENS` and the test's clock. Kafka
     is the session's only for a test that needs it (:func:`needs_kafka`), else
-    :data:`NO_KAFKA`."""
-    kafka = (request.getfixturevalue("infra").kafka_bootstrap if needs_kafka(request.node)
-             else NO_KAFKA)
+    :data:`NO_KAFKA`. Its services connect as the brokers' administrator and create their
+    prefixed topics at start (``provision_topics_on_start``): each test has its own topic
+    names, which no service's ACLs name; the ACLs themselves are tested apart
+    (``tests/test_kafka_acls.py``) and hold in ``make run``, compose and the end-to-end
+    runs."""
+    access = (request.getfixturevalue("infra").kafka if needs_kafka(request.node)
+              else KafkaAccess(NO_KAFKA))
 
     def make(cls: type[S], /, **overrides: Any) -> S:
         values: dict[str, Any] = dict(
             database_url=service_db.dsn, db_schema=service_db.schema,
-            kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix,
+            kafka_bootstrap_servers=access.bootstrap, kafka_username=access.username,
+            kafka_password=access.password, kafka_sasl_mechanism=access.mechanism,
+            provision_topics_on_start=True, topic_prefix=topic_prefix,
             tokens=TOKENS, relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
             clock=clock,
         )
