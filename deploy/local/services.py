@@ -95,7 +95,8 @@ def provision_kafka(names: list[str]) -> None:
     consumes = sorted(str(p) for p in ROOT.glob("services/*/consumes.json"))
     subprocess.run([sys.executable, "-m", "cites_runtime.kafka_admin", "provision",
                     "--services", ",".join(names), "--require-passwords",
-                    "--consumes", *consumes], env=env, check=True)
+                    "--consumes", *consumes], env=env, check=True,
+                   stdout=sys.stderr)  # what it did is no output of a command it precedes
 
 
 def wait_ready(name: str, timeout: float = 60) -> None:
@@ -176,6 +177,7 @@ def main(argv: list[str]) -> None:
     if command == "cli":
         if not names:
             sys.exit(__doc__)
+        provision_kafka(names[:1])  # its principal and ACLs, if `make run` never made them
         # the launcher's settings, but those the caller gives (<SERVICE>_…) win
         mine = {k: v for k, v in os.environ.items() if k.startswith(names[0].upper() + "_")}
         env = {**service_env(names[0]), **mine}

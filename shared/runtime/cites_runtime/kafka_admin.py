@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,8 +33,8 @@ from cites_contracts.access import Grant, KafkaAccess, grants, principal, reader
 from cites_contracts.topics import apply as apply_topics
 from cites_contracts.topics import declared_topics
 
-__all__ = ["ADMIN", "apply_grants", "broker_security", "load_declarations", "provision",
-           "remove_principals", "set_passwords", "until_usable"]
+__all__ = ["ADMIN", "admin_client", "apply_grants", "broker_security", "load_declarations",
+           "provision", "remove_principals", "set_passwords", "until_usable"]
 
 ITERATIONS = 8192  # SCRAM-SHA-512's PBKDF2 rounds, as Kafka's own tools default to
 ADMIN = "admin"
@@ -70,9 +71,11 @@ def broker_security(listeners: Sequence[str], admin_password: str, *,
     return settings
 
 
-def _admin(access: KafkaAccess) -> Any:
+def admin_client(access: KafkaAccess) -> Any:
     from confluent_kafka.admin import AdminClient
-    return AdminClient({**access.librdkafka_config(), "client.id": "cites-kafka-admin"})
+    # log_level 4: librdkafka's warnings and worse (its info lines went to stderr)
+    return AdminClient({**access.librdkafka_config(), "client.id": "cites-kafka-admin",
+                        "log_level": 4})
 
 
 def _binding(grant: Grant) -> Any:
@@ -118,7 +121,7 @@ def apply_grants(access: KafkaAccess, wanted: Iterable[Grant], principals: Itera
                  timeout: float = 30.0) -> tuple[list[Grant], list[Grant]]:
     """Make the ACLs of ``principals`` exactly ``wanted``: (created, deleted)."""
     from confluent_kafka.admin import AclBindingFilter
-    admin = _admin(access)
+    admin = admin_client(access)
     wanted = set(wanted)
     existing: dict[Grant, Any] = {}
     for who in set(principals):
@@ -150,7 +153,7 @@ def set_passwords(access: KafkaAccess, passwords: Mapping[str, str], *,
     )
     if not passwords:
         return
-    admin = _admin(access)
+    admin = admin_client(access)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, ITERATIONS)
     upserts = [UserScramCredentialUpsertion(user, info, password.encode())
                for user, password in passwords.items()]
@@ -161,20 +164,15 @@ def set_passwords(access: KafkaAccess, passwords: Mapping[str, str], *,
 
 def remove_principals(access: KafkaAccess, principals: Iterable[str], *,
                       timeout: float = 30.0) -> None:
-    """Delete the principals' ACLs and SCRAM credentials (an environment taken down)."""
-    from confluent_kafka.admin import ScramMechanism, UserScramCredentialDeletion
+    """Take principals down (an environment removed): their ACLs deleted, their password
+    replaced by a random one nobody holds. Not deleted: Kafka 4.1 rebuilds the brokers'
+    credentials at start by applying the metadata log's changes in hash order, and a
+    deletion that empties a mechanism's map there drops every credential applied after it
+    (ScramDelta.apply) — after a restart, nobody could sign in."""
     principals = list(principals)
     apply_grants(access, [], principals, timeout=timeout)
-    admin = _admin(access)
-    deletions = [UserScramCredentialDeletion(p, ScramMechanism.SCRAM_SHA_512)
-                 for p in principals]
-    for future in admin.alter_user_scram_credentials(deletions,
-                                                     request_timeout=timeout).values():
-        try:
-            future.result(timeout)
-        except Exception as exc:  # never had one: nothing to delete
-            if "RESOURCE_NOT_FOUND" not in str(exc):
-                raise
+    set_passwords(access, {p: secrets.token_urlsafe(32) for p in principals},
+                  timeout=timeout)
 
 
 def load_declarations(files: Iterable[Path]) -> dict[str, dict[str, Any]]:
