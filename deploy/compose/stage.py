@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,17 @@ def ensure_dotenv() -> None:
         shutil.copy(REPO / ".env.example", env_file)
         say(".env created from .env.example: DEVELOPMENT values — change them for anything "
             "but a machine of your own")
+        return
+    # An .env older than the platform: the variables it lacks, with their dev values.
+    example = [line for line in (REPO / ".env.example").read_text().splitlines()
+               if re.match(r"^\w+=", line)]
+    have = set(re.findall(r"^(\w+)=", env_file.read_text(), re.MULTILINE))
+    missing = [line for line in example if line.split("=", 1)[0] not in have]
+    if missing:
+        with env_file.open("a") as out:
+            out.write("".join(f"{line}\n" for line in missing))
+        say(f"added to .env from .env.example (DEVELOPMENT values): "
+            f"{', '.join(line.split('=', 1)[0] for line in missing)}")
 
 
 def dotenv() -> dict[str, str]:
@@ -173,6 +185,8 @@ def forged_event_refused() -> None:
         finally:
             await producer.stop()
 
+    import logging
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the refusals are the point
     anonymous = asyncio.run(attempt(KafkaAccess(bootstrap)))
     partners = asyncio.run(attempt(KafkaAccess(bootstrap, "partners",
                                                dotenv()["PARTNERS_KAFKA_PASSWORD"])))
