@@ -156,9 +156,9 @@ async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None 
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_dashboard_{tag}")
     settings = DashboardSettings(
-        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix, tokens=TOKENS,
-        services={}, health_interval_s=86_400, log_json=False, log_level="WARNING",
-        **kafka_settings(infra))
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=prefix, auth_mode="static",
+        tokens=TOKENS, services={}, health_interval_s=86_400, log_json=False,
+        log_level="WARNING", **kafka_settings(infra))
     await run_migrations(definition, settings)
     try:
         console.print(f"dashboard: pre-filling the topics it reads with {n:,} cités' lives…")

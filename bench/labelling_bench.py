@@ -301,7 +301,8 @@ def labelling_env(infra: Infra, db: ServiceDb, prefix: str) -> dict[str, str]:
     """``python -m labelling``'s environment in a bench: its schema, the bench's topic
     prefix and tokens, quiet logs, no expiry check during the run."""
     return {"LABELLING_DATABASE_URL": db.dsn, "LABELLING_DB_SCHEMA": db.schema,
-            "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_TOKENS": json.dumps(TOKENS),
+            "LABELLING_TOPIC_PREFIX": prefix, "LABELLING_AUTH_MODE": "static",
+            "LABELLING_TOKENS": json.dumps(TOKENS),
             "LABELLING_LOG_LEVEL": "WARNING", "LABELLING_EXPIRY_CHECK_INTERVAL_S": "86400",
             **kafka_env("labelling", infra)}
 

@@ -155,7 +155,8 @@ async def _labelling(infra: Infra, seconds: float, console: Console) -> Figures:
         port, partners_port = free_port(), free_port()
         partners_env = {
             "PARTNERS_DATABASE_URL": partners_db.dsn, "PARTNERS_DB_SCHEMA": partners_db.schema,
-            "PARTNERS_TOPIC_PREFIX": prefix, "PARTNERS_TOKENS": env["LABELLING_TOKENS"],
+            "PARTNERS_TOPIC_PREFIX": prefix, "PARTNERS_AUTH_MODE": "static",
+            "PARTNERS_TOKENS": env["LABELLING_TOKENS"],
             "PARTNERS_LOG_LEVEL": "WARNING", "PARTNERS_HTTP_PORT": str(partners_port),
             **kafka_env("partners", infra)}
         async with _server(["-m", "labelling"], {**env, "LABELLING_HTTP_PORT": str(port)},

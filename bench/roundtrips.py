@@ -68,8 +68,9 @@ async def count_decision_round_trips(infra: Infra, console: Console, n: int = 5
     tag = uuid.uuid4().hex[:8]
     db = await new_service_db(infra, f"bench_{tag}")
     settings = LabellingSettings(
-        database_url=db.dsn, db_schema=db.schema, topic_prefix=f"bench{tag}.", tokens=TOKENS,
-        log_level="WARNING", expiry_check_interval_s=86400, **kafka_settings(infra))
+        database_url=db.dsn, db_schema=db.schema, topic_prefix=f"bench{tag}.",
+        auth_mode="static", tokens=TOKENS, log_level="WARNING", expiry_check_interval_s=86400,
+        **kafka_settings(infra))
     create_pool = asyncpg.create_pool
 
     def counting_pool(*args: Any, **kwargs: Any) -> Any:

@@ -160,6 +160,9 @@ def test_each_service_waits_for_its_migration_job_and_gets_its_tokens_as_a_file(
     assert "127.0.0.1:9000/health/ready" in str(svc["healthcheck"]["test"])
     assert [p for p in svc["ports"] if str(p).endswith(":9000")] == [
         f"127.0.0.1:{9001 + APP_SERVICES.index(name)}:9000"]
+    # A development stack, said so: its static tokens are refused in production.
+    assert (env[f"{prefix}_ENVIRONMENT"], env[f"{prefix}_AUTH_MODE"]) == ("development",
+                                                                          "static")
 
 
 def test_roles_and_schemas_come_from_a_job_over_sql(compose: dict[str, Any]) -> None:

@@ -60,6 +60,8 @@ def service_env(name: str) -> dict[str, str]:
         f"{prefix}HTTP_PORT": str(PORTS.get(name, 8010)),
         f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
         f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
+        f"{prefix}ENVIRONMENT": "development",
+        f"{prefix}AUTH_MODE": "static",
         f"{prefix}TOKENS": DEV_TOKENS.read_text(),
     })
     if name == "dashboard":  # it probes the other services' /health/ready and /metrics

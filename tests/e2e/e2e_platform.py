@@ -82,12 +82,19 @@ class ServiceProcess:
     settings: Mapping[str, str] = field(default_factory=dict)
     """More of its environment (``<NAME>_…`` settings), beyond the platform's."""
     port: int = field(default_factory=free_port)
+    ops_port: int = field(default_factory=free_port)
+    """Health, /metrics and the documents are there (``<NAME>_OPS_PORT``), as in compose
+    and ``make run``: the dashboard's probe and the simulation read them without a token."""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -101,6 +108,9 @@ class ServiceProcess:
             f"{p}KAFKA_PASSWORD": self.kafka.password or "",
             f"{p}TOPIC_PREFIX": self.topic_prefix,
             f"{p}HTTP_PORT": str(self.port),
+            f"{p}OPS_PORT": str(self.ops_port),
+            f"{p}ENVIRONMENT": "test",
+            f"{p}AUTH_MODE": "static",
             f"{p}TOKENS": json.dumps(TOKENS),
             f"{p}LOG_JSON": "true",
             f"{p}LOG_LEVEL": "WARNING",
@@ -136,7 +146,8 @@ class ServiceProcess:
                     raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
                                          + self.log_tail())
                 try:
-                    return (await http.get(f"{self.url}/health/ready")).status_code == 200
+                    return (await http.get(f"{self.ops_url}/health/ready")).status_code \
+                        == 200
                 except httpx.HTTPError:
                     return False
 
@@ -362,7 +373,7 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
     processes, each on a fresh schema, sharing a fresh topic prefix; stopped, and their
     schemas and topics removed, whatever happens. Notifications mails the SMTP server
     ``smtp`` (host, port), by default the shared sink, with :data:`NOTIFICATIONS_SETTINGS`.
-    The dashboard probes the other processes (their URLs in ``DASHBOARD_SERVICES``) every
+    The dashboard probes the other processes (their ops ports in ``DASHBOARD_SERVICES``) every
     second, and its page asks for the summary every second. ``settings`` adds to the
     processes' environment (``FUNDING_…`` reaches funding only)."""
     tag = uuid.uuid4().hex[:8]
@@ -385,7 +396,7 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                 for name, db in zip(names, dbs, strict=True)]
     if dashboard:
         services[-1].settings = {
-            "DASHBOARD_SERVICES": json.dumps({s.name: s.url for s in services[:-1]}),
+            "DASHBOARD_SERVICES": json.dumps({s.name: s.ops_url for s in services[:-1]}),
             "DASHBOARD_HEALTH_INTERVAL_S": "1", "DASHBOARD_REFRESH_S": "1", **env}
     try:
         # As `make run` and compose do, before any service starts: the whole catalogue,

@@ -48,7 +48,9 @@ def endpoints(platform: Platform, sink: SmtpSink) -> Endpoints:
         labelling=platform.labelling.url, partners=platform.partners.url,
         funding=platform.funding.url, notifications=platform.notifications.url,
         tokens=Tokens.from_file(REPO / "deploy" / "local" / "dev-tokens.json"),
-        kafka=platform.kafka, topic_prefix=platform.topic_prefix, maildir=sink.maildir)
+        kafka=platform.kafka, topic_prefix=platform.topic_prefix, maildir=sink.maildir,
+        ops={s.name: s.ops_url for s in (platform.labelling, platform.partners,
+                                          platform.funding, platform.notifications)})
 
 
 Money = dict[tuple[str, int], dict[str, int]]

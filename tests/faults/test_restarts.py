@@ -73,7 +73,7 @@ async def run_with_fault(platform: Platform, stop: Callable[[], None],
 async def test_kafka_stopped_15_s_mid_run(platform: Platform, can_stop: Infra) -> None:
     async def readiness() -> int:
         async with httpx.AsyncClient(timeout=5) as http:
-            return (await http.get(f"{platform.labelling.url}/health/ready")).status_code
+            return (await http.get(f"{platform.labelling.ops_url}/health/ready")).status_code
 
     labelled, outage, recovery, ready = await run_with_fault(
         platform, lambda: can_stop.stop("kafka"), lambda: can_stop.start("kafka"),

@@ -11,6 +11,7 @@ from funding_kit import WAVE, Funding, labelled, p147
 from cites_runtime.http import CORRELATION_NAMESPACE
 from cites_runtime.testing import (
     AS_NATIONAL,
+    AS_OPERATOR,
     AS_PREFECTURE_93,
     AS_VIEWER,
     FakeClock,
@@ -48,7 +49,7 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
 async def test_the_openapi_document_declares_bearer_authentication_on_every_route(
     funding: Funding,
 ) -> None:
-    document = (await funding.http.get("/openapi.json")).json()
+    document = (await funding.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     operations = [(path, method, op) for path, ops in document["paths"].items()
                   if not path.startswith(("/health", "/metrics", "/asyncapi"))
                   for method, op in ops.items()]

@@ -7,7 +7,7 @@ from labelling.app import definition
 from labelling.settings import LabellingSettings
 from labelling_kit import label_through_service
 
-from cites_runtime.testing import AS_NATIONAL, in_memory
+from cites_runtime.testing import AS_NATIONAL, AS_OPERATOR, in_memory
 from cites_runtime.testing.fuzz import assert_no_server_error
 
 EXAMPLES = 300  # in all, spread over every operation; the test stays well under a minute
@@ -26,7 +26,7 @@ async def test_no_request_makes_the_service_answer_a_server_error(
 async def test_the_openapi_document_declares_the_bearer_scheme_on_every_route(
         settings: LabellingSettings) -> None:
     async with in_memory(definition, settings) as labelling:
-        published = (await labelling.http.get("/openapi.json")).json()
+        published = (await labelling.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     schemes = published["components"]["securitySchemes"]
     guarded = {(path, method): op.get("security") for path, ops in published["paths"].items()
                for method, op in ops.items() if not path.startswith(("/health", "/asyncapi"))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -44,8 +44,6 @@ class NotificationsSettings(ServiceSettings):
     webhook_retry_base_s: float = Field(5.0, gt=0, description="First retry of a webhook "
                                         "delivery after this; doubling")
     webhook_retry_max_s: float = Field(3600.0, gt=0)
-    environment: Literal["development", "production"] = Field(
-        "development", description="production refuses the test flags and the dev key")
     webhook_allow_private_hosts_for_tests: bool = Field(
         False, description="FOR TESTS ONLY (their receivers listen on loopback): lets "
         "subscriptions point at loopback, private, link-local, CGNAT and metadata "
@@ -77,6 +75,8 @@ class NotificationsSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _production_is_not_a_test(self) -> Self:
+        """``environment`` (the runtime's, ``NOTIFICATIONS_ENVIRONMENT``) production
+        refuses the test flag and the development key."""
         if self.environment == "production":
             if self.webhook_allow_private_hosts_for_tests:
                 raise ValueError("webhook_allow_private_hosts_for_tests is for tests: "

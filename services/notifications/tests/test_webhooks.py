@@ -26,6 +26,7 @@ from cites_contracts.events.labelling import TerritoryLabelled, Wave
 from cites_contracts.types import ActorRole, LabelPeriod
 from cites_runtime.testing import (
     AS_NATIONAL,
+    AS_OPERATOR,
     AS_PREFECTURE_69,
     FakeClock,
     ServiceUnderTest,
@@ -176,7 +177,7 @@ async def test_a_receiver_away_is_retried_with_backoff_and_gets_it_once_when_bac
     assert await deliver_due(runtime) == 1  # nobody listens: retried in 10 s
     assert await deliver_due(runtime) == 0
     await metrics.read_queues(runtime)
-    scraped = (await service.http.get("/metrics")).text
+    scraped = (await service.http.get("/metrics", headers=AS_OPERATOR)).text
     assert 'notifications_retrying{channel="webhook"} 1.0' in scraped
     assert 'notifications_outcomes_total{channel="webhook",outcome="retry"}' in scraped
     receiver = Receiver(statuses=[503], headers={"retry-after": "120"})
@@ -197,7 +198,7 @@ async def test_a_receiver_away_is_retried_with_backoff_and_gets_it_once_when_bac
                                       "webhook_deliveries")
     assert tuple(row) == ("delivered", 3, 204)
     await metrics.read_queues(runtime)
-    scraped = (await service.http.get("/metrics")).text
+    scraped = (await service.http.get("/metrics", headers=AS_OPERATOR)).text
     assert 'notifications_waiting{channel="webhook"} 0.0' in scraped
 
 

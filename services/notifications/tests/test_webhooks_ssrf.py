@@ -365,18 +365,25 @@ async def test_a_secret_stored_in_clear_before_sealing_is_sealed_at_start(
 # --- production ----------------------------------------------------------------------------
 
 
-def test_production_refuses_the_test_flag_and_a_missing_key() -> None:
+def test_production_refuses_the_test_flag_and_a_missing_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     key = SecretStr(Fernet.generate_key().decode())
     dsn = SecretStr("postgresql://notifications:x@db.internal:5432/cites")
+    # The platform's environment setting, read under the service's prefix.
+    monkeypatch.setenv("NOTIFICATIONS_ENVIRONMENT", "production")
+    monkeypatch.setenv("NOTIFICATIONS_OIDC_ISSUER", "https://sso.example.gouv.fr/realms/cites")
     with pytest.raises(ValidationError, match="for tests"):
-        NotificationsSettings(database_url=dsn, environment="production",
-                              webhook_allow_private_hosts_for_tests=True,
+        NotificationsSettings(database_url=dsn, webhook_allow_private_hosts_for_tests=True,
                               webhook_secret_keys=key)
     for unset in (None, ""):  # "": what compose passes when the variable is not set
         with pytest.raises(ValidationError, match="NOTIFICATIONS_WEBHOOK_SECRET_KEYS"):
-            NotificationsSettings(database_url=dsn, environment="production",
-                                  webhook_secret_keys=unset)
+            NotificationsSettings(database_url=dsn, webhook_secret_keys=unset)
     with pytest.raises(ValidationError, match="Fernet keys"):
-        NotificationsSettings(database_url=dsn, webhook_secret_keys=SecretStr("not-a-key"))
-    assert NotificationsSettings(database_url=dsn, environment="production",
+        NotificationsSettings(database_url=dsn, environment="development",
+                              webhook_secret_keys=SecretStr("not-a-key"))
+    assert NotificationsSettings(database_url=dsn,
                                  webhook_secret_keys=key).environment == "production"
+    for elsewhere in ("development", "test"):  # the test flag is refused in production only
+        assert NotificationsSettings(database_url=dsn, environment=elsewhere,
+                                     webhook_allow_private_hosts_for_tests=True
+                                     ).webhook_allow_private_hosts_for_tests

@@ -9,7 +9,7 @@ import pytest
 from partners_kit import association, college, contact
 
 from cites_runtime.http import CORRELATION_NAMESPACE
-from cites_runtime.testing import AS_NATIONAL, ServiceUnderTest
+from cites_runtime.testing import AS_NATIONAL, AS_OPERATOR, ServiceUnderTest
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -52,7 +52,7 @@ async def test_requests_without_correlation_id_get_one_each(partners: ServiceUnd
 async def test_the_openapi_document_declares_bearer_authentication_on_every_route(
     partners: ServiceUnderTest,
 ) -> None:
-    document = (await partners.http.get("/openapi.json")).json()
+    document = (await partners.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     operations = [(path, method, op) for path, ops in document["paths"].items()
                   if path.startswith(("/partners", "/alliances")) for method, op in ops.items()]
     scheme = document["components"]["securitySchemes"]["bearer"]

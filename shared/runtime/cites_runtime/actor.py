@@ -22,22 +22,29 @@ class Role(StrEnum):
     """The national coordination: acts everywhere."""
     PREFECTURE = "prefecture"
     """A préfecture: acts in its own département only."""
+    RECTORAT = "rectorat"
+    """A rectorat: reads the programme, as a viewer does."""
     PARTNER = "partner"
     VIEWER = "viewer"
+    OPERATOR = "operator"
+    """Runs the platform: reads its metrics and API documents, acts on nothing of the
+    programme."""
     SYSTEM = "system"
     """The platform itself (consumers, schedulers); no token grants it."""
 
 
 _EVENT_ROLES = {Role.NATIONAL: ActorRole.NATIONAL_COORDINATION,
                 Role.PREFECTURE: ActorRole.PREFECTURE, Role.PARTNER: ActorRole.PARTNER,
-                Role.VIEWER: ActorRole.SYSTEM, Role.SYSTEM: ActorRole.SYSTEM}
+                Role.RECTORAT: ActorRole.SYSTEM, Role.VIEWER: ActorRole.SYSTEM,
+                Role.OPERATOR: ActorRole.SYSTEM, Role.SYSTEM: ActorRole.SYSTEM}
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
     role: Role
     subject: str
-    """Who holds the token (kept in audit trails, never put in events)."""
+    """Who holds the token — a person's username at the identity provider, or a static
+    token's subject — kept in audit trails, never put in events."""
     departement: str | None = None
     """For a préfecture: the only département it may act for."""
 

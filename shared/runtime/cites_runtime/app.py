@@ -20,7 +20,7 @@ import asyncpg
 import uvicorn
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from faststream import BaseMiddleware
@@ -33,6 +33,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from cites_contracts import Topic
 
 from . import http
+from .actor import Role
+from .auth import require
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
 from .db import create_pool
 from .kafka import AiokafkaPublisher, Publisher, faststream_security, provision
@@ -467,9 +469,15 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     and validation errors answered alike, the body guard (size, depth, unstorable text),
     correlation ids in
     logs and responses, metrics; and ``/health/live``, ``/health/ready``,
-    ``/asyncapi.json``, ``/metrics`` with the OpenAPI documents: on the API port, or, when
-    ``ops_port`` is set, on that port only (a second server started with the app).
+    ``/asyncapi.json``, ``/metrics`` with the OpenAPI documents: when ``ops_port`` is set,
+    on that port only (a second server started with the app); else on the API port, where
+    all but health ask for a token of the role ``operator``.
+
+    Refuses (``RuntimeError``) settings that can authenticate nobody
+    (:meth:`ServiceSettings.auth_refusal`).
     """
+    if (why := settings.auth_refusal()) is not None:
+        raise RuntimeError(why)
     runtime: Runtime[ServiceSettings] = Runtime(definition, settings)
     separate = settings.ops_port is not None
 
@@ -487,15 +495,18 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
         finally:
             await runtime.stop()
 
-    docs: dict[str, Any] = dict(openapi_url=None, docs_url=None, redoc_url=None) \
-        if separate else {}
+    # The documents are served by our routes (documents()), not FastAPI's own, so that
+    # they can be put behind the operator role.
     app = FastAPI(title=definition.title or definition.name, version=definition.version,
-                  lifespan=lifespan, **docs)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.runtime = runtime
     http.install(app)
     if not separate:
-        app.include_router(operations(definition, runtime))
+        app.include_router(health(runtime))
+        operator = [Depends(require(Role.OPERATOR))]
+        app.include_router(operations(definition, runtime), dependencies=operator)
+        app.include_router(documents(app), dependencies=operator)
     for router in definition.routers:
         app.include_router(router)
     return app
@@ -503,24 +514,34 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
 
 def ops_app(api: FastAPI) -> FastAPI:
     """The operations port's app: probes, metrics, and the API's documents (its OpenAPI
-    document, Swagger UI and ReDoc pages), nothing else."""
+    document, Swagger UI and ReDoc pages), nothing else; no token asked (the port is kept
+    off the network users reach)."""
     ops = FastAPI(title=f"{api.title} (operations)", version=api.version, openapi_url=None,
                   docs_url=None, redoc_url=None)
-    ops.include_router(operations(api.state.runtime.definition, api.state.runtime))
+    runtime = api.state.runtime
+    ops.include_router(health(runtime))
+    ops.include_router(operations(runtime.definition, runtime))
+    ops.include_router(documents(api))
+    return ops
 
-    @ops.get("/openapi.json", include_in_schema=False)
+
+def documents(api: FastAPI) -> APIRouter:
+    """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``: the API's documents."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
     async def openapi() -> JSONResponse:
         return JSONResponse(api.openapi())
 
-    @ops.get("/docs", include_in_schema=False)
+    @router.get("/docs")
     async def swagger() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title=api.title)
 
-    @ops.get("/redoc", include_in_schema=False)
+    @router.get("/redoc")
     async def redoc() -> Response:
         return get_redoc_html(openapi_url="/openapi.json", title=api.title)
 
-    return ops
+    return router
 
 
 class _OpsServer(uvicorn.Server):
@@ -549,10 +570,10 @@ async def _serving(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[Non
             await task
 
 
-def operations(definition: ServiceDefinition, runtime: Runtime[Any]) -> APIRouter:
-    """``/health/live``, ``/health/ready``, ``/asyncapi.json``, ``/metrics``: on the API
-    port, or on the ops port (``<SERVICE>_OPS_PORT``)."""
-    settings = runtime.settings
+def health(runtime: Runtime[Any]) -> APIRouter:
+    """``/health/live`` and ``/health/ready``: what an orchestrator probes, open to anyone
+    (they say states, never an error's text); on the API port, or on the ops port
+    (``<SERVICE>_OPS_PORT``)."""
     router = APIRouter()
 
     @router.get("/health/live", tags=["health"])
@@ -568,6 +589,15 @@ def operations(definition: ServiceDefinition, runtime: Runtime[Any]) -> APIRoute
         ok, checks = await runtime.readiness()
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503)
+
+    return router
+
+
+def operations(definition: ServiceDefinition, runtime: Runtime[Any]) -> APIRouter:
+    """``/asyncapi.json`` and ``/metrics``: on the ops port (``<SERVICE>_OPS_PORT``), or,
+    without one, on the API port for the role ``operator`` only."""
+    settings = runtime.settings
+    router = APIRouter()
 
     @router.get("/asyncapi.json", tags=["events"])
     async def asyncapi() -> JSONResponse:

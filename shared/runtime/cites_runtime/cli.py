@@ -61,6 +61,8 @@ def service_cli(definition: ServiceDefinition,
     def serve() -> None:
         """Serve HTTP, consume events and relay the outbox (the default)."""
         s = settings()
+        if (why := s.auth_refusal()) is not None:
+            sys.exit(f"{definition.name}: cannot start: {why}")
         uvicorn.run(build_app(definition, s), host=s.http_host, port=s.http_port,
                     log_config=None, access_log=False, loop="uvloop")
 

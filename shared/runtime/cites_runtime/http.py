@@ -156,12 +156,15 @@ National = Annotated[Caller, Depends(caller(Role.NATIONAL))]
 Prefecture = Annotated[Caller, Depends(caller(Role.PREFECTURE))]
 """A préfecture only (in its own département: ``actor.ensure_acts_for``)."""
 Operator = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE))]
-"""The national coordination, or a préfecture in its own département."""
-Reader = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.VIEWER))]
-"""The State's readers: national coordination, préfectures, viewers."""
-Anyone = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.PARTNER,
+"""The national coordination, or a préfecture in its own département: who operates the
+programme (not to be confused with the role ``operator``, who runs the platform and reads
+only its metrics and documents)."""
+Reader = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.RECTORAT,
                                           Role.VIEWER))]
-"""Any holder of a valid token, partners included."""
+"""The State's readers: national coordination, préfectures, rectorats, viewers."""
+Anyone = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.RECTORAT,
+                                          Role.PARTNER, Role.VIEWER))]
+"""Any holder of a programme role, partners included (not ``operator`` alone)."""
 
 
 # --- paging ---------------------------------------------------------------------------------

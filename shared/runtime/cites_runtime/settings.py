@@ -11,7 +11,8 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,7 +32,11 @@ from cites_contracts.topics import ROLL_NUDGE_S
 from .actor import Role
 from .uow import Clock, utc_now
 
-__all__ = ["GRANTABLE_ROLES", "ServiceSettings", "TokenGrant", "service_config"]
+__all__ = ["GRANTABLE_ROLES", "AuthMode", "Environment", "ServiceSettings", "TokenGrant",
+           "service_config"]
+
+Environment = Literal["development", "test", "production"]
+AuthMode = Literal["oidc", "static"]
 
 GRANTABLE_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
 """The roles a token may grant: all but the platform's own (``system``)."""
@@ -134,8 +139,34 @@ class ServiceSettings(BaseSettings):
     # Largest request body read (bytes); a larger one is a 413, refused before reading
     # more than this (and before authentication).
     http_max_body_bytes: int = Field(1024 * 1024, gt=0)
-    # token -> grant; e.g. LABELLING_TOKENS='{"dev-national": {"role": "national"}}'.
-    # A grant no token may hold (see TokenGrant.refusal) stops the service at start-up.
+
+    # Where the platform runs. production refuses what is for development and tests
+    # (static tokens, test flags, development keys) and requires an identity provider.
+    environment: Environment = "development"
+    # How people are authenticated: "oidc", access tokens (JWT) of the identity provider
+    # at oidc_issuer; "static", the bearer tokens of <SERVICE>_TOKENS (development and
+    # tests only: refused when environment is production).
+    auth_mode: AuthMode = "oidc"
+    # The identity provider (OpenID Connect), e.g. http://127.0.0.1:18080/realms/cites:
+    # tokens must name it as their issuer (iss), exactly.
+    oidc_issuer: str | None = None
+    # The audience (aud) a token must name: the services' client at the provider.
+    oidc_audience: str = "cites-api"
+    # Where the provider's signing keys are; unset, the jwks_uri of
+    # <oidc_issuer>/.well-known/openid-configuration (set it when the services reach the
+    # provider at another address than the issuer's, as in docker compose).
+    oidc_jwks_url: str | None = None
+    # Clock skew tolerated on exp, nbf and iat (seconds).
+    oidc_leeway_s: float = Field(10.0, ge=0, le=300)
+    # Where the programme roles are in a token (a dotted path to a list of names; Keycloak:
+    # realm_access.roles) and the préfecture's département (a string claim).
+    oidc_roles_claim: str = "realm_access.roles"
+    oidc_departement_claim: str = "departement"
+    # The page's sign-in (the dashboard): the public client it signs in as.
+    oidc_client_id: str = "cites-dashboard"
+    # token -> grant (auth_mode static only); e.g.
+    # LABELLING_TOKENS='{"dev-national": {"role": "national"}}'. A grant no token may hold
+    # (see TokenGrant.refusal) stops the service at start-up.
     tokens: dict[str, TokenGrant] = Field(default_factory=dict)
 
     log_level: str = "INFO"
@@ -193,6 +224,51 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"{prefix}DATABASE_URL is not set: give this service its own "
                              "role's DSN (postgresql://<role>:<password>@<host>:5432/cites)")
         return given
+
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _an_http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _production_signs_in_through_a_provider(self) -> Self:
+        """In production people sign in through the identity provider: static tokens are
+        refused, and so is a missing issuer."""
+        prefix = str(self.model_config.get("env_prefix", "")).upper()
+        if self.environment != "production":
+            return self
+        if self.auth_mode == "static":
+            raise ValueError(f"{prefix}AUTH_MODE=static is for development and tests: "
+                             f"refused when {prefix}ENVIRONMENT is production (set "
+                             f"{prefix}AUTH_MODE=oidc and {prefix}OIDC_ISSUER)")
+        if self.oidc_issuer is None:
+            raise ValueError(f"{prefix}ENVIRONMENT is production: set {prefix}OIDC_ISSUER, "
+                             "the identity provider whose tokens the service accepts")
+        if self.tokens:
+            raise ValueError(f"{prefix}TOKENS is set but {prefix}ENVIRONMENT is production: "
+                             "static tokens are for development and tests")
+        return self
+
+    def auth_refusal(self) -> str | None:
+        """Why this service cannot authenticate anyone as configured (it then refuses to
+        serve), or None. Checked when the app is built, not when settings are read: the
+        command-line tools (migrate, dlq…) authenticate nobody."""
+        prefix = str(self.model_config.get("env_prefix", "")).upper()
+        if self.auth_mode == "oidc" and self.oidc_issuer is None:
+            return (f"{prefix}AUTH_MODE is oidc but {prefix}OIDC_ISSUER is not set: name the "
+                    "identity provider (e.g. http://127.0.0.1:18080/realms/cites), or, in "
+                    f"development and tests, set {prefix}AUTH_MODE=static with "
+                    f"{prefix}TOKENS")
+        if self.auth_mode == "oidc" and self.tokens:
+            return (f"{prefix}TOKENS is set but {prefix}AUTH_MODE is oidc: static tokens are "
+                    f"read only with {prefix}AUTH_MODE=static (development and tests)")
+        return None
 
     @field_validator("tokens", mode="wrap")
     @classmethod

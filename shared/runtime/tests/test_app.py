@@ -17,6 +17,7 @@ from cites_runtime.testing.infra import Infra
 pytestmark = pytest.mark.integration
 
 NATIONAL = {"Authorization": "Bearer tok-national"}
+OPERATOR = {"Authorization": "Bearer tok-operator"}
 
 
 async def test_a_command_over_http_reaches_kafka_and_the_consumer(
@@ -31,7 +32,7 @@ async def test_a_command_over_http_reaches_kafka_and_the_consumer(
                                    migrated.topic(THINGS.name), until=lambda r: len(r) >= 1)
         await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                              migrated.topic(THINGS.name))
-        metrics = (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics", headers=OPERATOR)).text
     assert live.json() == {"status": "ok", "checks": {}}
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "relay": "ok"}
@@ -169,6 +170,27 @@ async def test_while_the_database_is_down_commands_get_a_503_to_retry_then_succe
 
 OPERATIONS = ("/docs", "/redoc", "/openapi.json", "/asyncapi.json", "/metrics", "/health/live",
               "/health/ready")
+
+
+async def test_without_an_ops_port_metrics_and_documents_ask_for_the_operator_role(
+    migrated: ServiceSettings,
+) -> None:
+    """No <SERVICE>_OPS_PORT: the probes stay open on the API port, but /metrics, the
+    AsyncAPI and OpenAPI documents and their pages answer the role operator only."""
+    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
+    viewer = {"Authorization": "Bearer tok-viewer"}
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        answers = {path: [(await http.get(path, headers=headers)).status_code
+                          for headers in ({}, viewer, NATIONAL, OPERATOR)]
+                   for path in OPERATIONS}
+        document = (await http.get("/openapi.json", headers=OPERATOR)).json()
+        refused = await http.get("/metrics")
+    for path in ("/docs", "/redoc", "/openapi.json", "/asyncapi.json", "/metrics"):
+        assert answers[path] == [401, 403, 403, 200], path
+    for path in ("/health/live", "/health/ready"):
+        assert answers[path] == [200, 200, 200, 200], path
+    assert "/things" in document["paths"]
+    assert refused.json()["detail"].startswith("missing Authorization header")
 
 
 async def test_with_an_ops_port_the_operations_endpoints_leave_the_api_port(

@@ -15,6 +15,7 @@ from cites_runtime.http import CORRELATION_NAMESPACE
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import (
     AS_NATIONAL,
+    AS_OPERATOR,
     AS_PREFECTURE_69,
     AS_VIEWER,
     FakeClock,
@@ -120,7 +121,7 @@ async def test_a_nul_in_a_query_parameter_or_the_path_is_a_422_not_a_500(
 
 
 async def test_the_openapi_document_declares_the_bearer_scheme(app: ServiceUnderTest) -> None:
-    published = (await app.http.get("/openapi.json")).json()
+    published = (await app.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     things = published["paths"]["/things"]["post"]
     assert published["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert things["security"] == [{"bearer": []}]

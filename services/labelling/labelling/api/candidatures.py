@@ -96,7 +96,8 @@ async def get_candidature(candidature_id: UUID, caller: Reader) -> CandidatureVi
     if c is None:
         raise NotFound.of("candidature", candidature_id)
     caller.actor.ensure_acts_for(c.departement)
-    return CandidatureView.of(c, redact_troika=caller.actor.role is Role.VIEWER)
+    return CandidatureView.of(c, redact_troika=caller.actor.role in (Role.VIEWER,
+                                                                      Role.RECTORAT))
 
 
 @router.put("/{candidature_id}", response_model=CandidatureView,

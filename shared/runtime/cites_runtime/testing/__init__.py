@@ -11,6 +11,7 @@
 
 from .harness import (
     AS_NATIONAL,
+    AS_OPERATOR,
     AS_PARTNER,
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
@@ -33,6 +34,7 @@ from .kafka import delete_topics, read_topic, wait_caught_up
 
 __all__ = [
     "AS_NATIONAL",
+    "AS_OPERATOR",
     "AS_PARTNER",
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",

@@ -42,6 +42,7 @@ from .kafka import wait_caught_up
 
 __all__ = [
     "AS_NATIONAL",
+    "AS_OPERATOR",
     "AS_PARTNER",
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
@@ -66,6 +67,7 @@ TOKENS = {
     "tok-prefecture-93": TokenGrant(role="prefecture", departement="93", subject="pref-93"),
     "tok-partner": TokenGrant(role="partner", subject="partner-demo"),
     "tok-viewer": TokenGrant(role="viewer", subject="viewer-demo"),
+    "tok-operator": TokenGrant(role="operator", subject="ops-demo"),
 }
 """The tokens every service's tests configure (``service_settings`` sets them)."""
 
@@ -79,6 +81,7 @@ AS_PREFECTURE_69 = bearer("tok-prefecture-69")
 AS_PREFECTURE_93 = bearer("tok-prefecture-93")
 AS_PARTNER = bearer("tok-partner")
 AS_VIEWER = bearer("tok-viewer")
+AS_OPERATOR = bearer("tok-operator")
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 

@@ -207,7 +207,8 @@ class SettingsFactory(Protocol):
 def service_settings(request: pytest.FixtureRequest, service_db: ServiceDb, topic_prefix: str,
                      clock: FakeClock) -> SettingsFactory:
     """``service_settings(LabellingSettings, **overrides)``: a service's settings on this
-    test's schema, role and topic prefix, with :data:`TOKENS` and the test's clock. Kafka
+    test's schema, role and topic prefix, in the test environment with the static
+    :data:`TOKENS` (``auth_mode`` static) and the test's clock. Kafka
     is the session's only for a test that needs it (:func:`needs_kafka`), else
     :data:`NO_KAFKA`. Its services connect as the brokers' administrator and create their
     prefixed topics at start (``provision_topics_on_start``): each test has its own topic
@@ -223,7 +224,8 @@ def service_settings(request: pytest.FixtureRequest, service_db: ServiceDb, topi
             kafka_bootstrap_servers=access.bootstrap, kafka_username=access.username,
             kafka_password=access.password, kafka_sasl_mechanism=access.mechanism,
             provision_topics_on_start=True, topic_prefix=topic_prefix,
-            tokens=TOKENS, relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
+            environment="test", auth_mode="static", tokens=TOKENS,
+            relay_poll_interval_s=0.2, log_json=False, log_level="WARNING",
             clock=clock,
         )
         values.update(overrides)
