@@ -139,7 +139,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime shared/sim/cites_sim \
-		deploy/local deploy/images deploy/compose bench \
+		deploy/local deploy/keycloak deploy/images deploy/compose bench \
 		$(foreach s,$(SERVICES),services/$(s)/$(s))
 
 bench: install

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
 INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SASL_MECHANISM",
-              "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR"}
+              "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR", "KEYCLOAK_URL"}
 
 
 def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -69,7 +69,7 @@ def status() -> dict[str, dict[str, Any]]:
 
 def test_status_reports_all_running(infra: dict[str, str]) -> None:
     result = status()
-    assert set(result) == {"kafka", "postgres", "smtp"}
+    assert set(result) == {"kafka", "postgres", "smtp", "keycloak"}
     for name, info in result.items():
         assert info["state"] == "running", (name, info)
         assert isinstance(info["pid"], int)

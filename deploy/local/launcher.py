@@ -1,6 +1,6 @@
 """Native (no Docker) infrastructure for development and tests, on 127.0.0.1.
 
-    .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [--json]
+    .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [keycloak] [--json]
     .venv/bin/python deploy/local/launcher.py status [--json]
     .venv/bin/python deploy/local/launcher.py env
     .venv/bin/python deploy/local/launcher.py down [components] [--purge]
@@ -10,9 +10,14 @@
 * PostgreSQL from Debian's packages: a throwaway cluster (initdb), database ``cites``,
   ``deploy/postgres/init.sql`` applied (one role + schema per service).
 * An SMTP sink (``smtp_sink.py``) keeping each message as an ``.eml`` file.
+* Keycloak, the identity provider people sign in with: its distribution fetched from Maven
+  Central (``org.keycloak:keycloak-quarkus-dist``, once), run on a JDK 21+ (Temurin's when
+  installed beside the default JDK 17), in memory, the realm ``deploy/keycloak/
+  cites-realm.json`` imported at every start; an administrator ``admin``/``admin``.
 
 Ports: CITES_KAFKA_PORT (19092), CITES_KAFKA_CONTROLLER_PORT (19093), CITES_PG_PORT
-(15432), CITES_SMTP_PORT (11025). State (jars, data, logs, pids): CITES_LOCAL_DIR
+(15432), CITES_SMTP_PORT (11025), CITES_KEYCLOAK_PORT (18080). State (jars, data, logs,
+pids): CITES_LOCAL_DIR
 (<repo>/.local). ``up`` writes <state>/infra.env and <state>/infra.json. Readiness is
 polled with a deadline, never slept for. Human output goes to stderr, except the summary
 of ``up`` / ``status`` / ``env`` (and the JSON of ``--json``), which goes to stdout.
@@ -45,7 +50,9 @@ import socket
 import string
 import subprocess
 import time
+import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,13 +71,19 @@ LOG4J2 = HERE / "kafka" / "log4j2.yaml"
 SERVER_PROPERTIES = HERE / "kafka" / "server.properties.template"
 INIT_SQL = REPO / "deploy" / "postgres" / "init.sql"
 SMTP_SINK = HERE / "smtp_sink.py"
-COMPONENTS = ("kafka", "postgres", "smtp")
+REALM = REPO / "deploy" / "keycloak" / "cites-realm.json"
+COMPONENTS = ("kafka", "postgres", "smtp", "keycloak")
 SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 """Each has its own Kafka principal (and database role)."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 KAFKA_MAIN, STORAGE_MAIN = "kafka.Kafka", "kafka.tools.StorageTool"
 KAFKA_JVM = "-Xmx768m -Xms128m -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
 APT_JAVA_MAVEN = ["openjdk-17-jre-headless", "maven"]
+KEYCLOAK_VERSION = "26.5.6"
+KEYCLOAK_ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
+KEYCLOAK_JAVA = 21
+"""Keycloak 26 needs a JDK 21 or newer (Kafka's JDK 17 will not do)."""
+KEYCLOAK_HEAP = "-Xms64m -Xmx640m"
 
 
 class LauncherError(Exception):
@@ -92,6 +105,7 @@ class Config:
     controller_port: int
     pg_port: int
     smtp_port: int
+    keycloak_port: int = 18080
 
     @classmethod
     def from_env(cls) -> Config:
@@ -105,6 +119,7 @@ class Config:
             port("CITES_KAFKA_CONTROLLER_PORT", 19093),
             port("CITES_PG_PORT", 15432),
             port("CITES_SMTP_PORT", 11025),
+            port("CITES_KEYCLOAK_PORT", 18080),
         )
 
     @property
@@ -118,6 +133,14 @@ class Config:
     @property
     def maildir(self) -> Path:
         return self.smtp / "mail"
+
+    @property
+    def keycloak(self) -> Path:
+        return self.state / "keycloak"
+
+    @property
+    def keycloak_url(self) -> str:
+        return f"http://127.0.0.1:{self.keycloak_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -157,6 +180,7 @@ class Config:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
             "SMTP_MAILDIR": str(self.maildir),
+            "KEYCLOAK_URL": self.keycloak_url,
         }
 
 
@@ -699,6 +723,147 @@ def smtp_down(cfg: Config, purge: bool) -> None:
         shutil.rmtree(cfg.smtp, ignore_errors=True)
 
 
+# ----------------------------------------------------------------------------- keycloak
+def keycloak_java() -> Path:
+    """A JDK ``KEYCLOAK_JAVA``+ home: CITES_KEYCLOAK_JAVA_HOME, else the newest under
+    /usr/lib/jvm (the default ``java`` may be older: it is left as it is), else one apt
+    installs."""
+    def version(home: Path) -> int:
+        release = home / "release"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in release.read_text().splitlines():
+                if line.startswith("JAVA_VERSION="):
+                    return int(line.split("=", 1)[1].strip('"').split(".")[0])
+        return 0
+
+    def found() -> Path | None:
+        given = os.environ.get("CITES_KEYCLOAK_JAVA_HOME")
+        homes = [Path(given)] if given else sorted(
+            (h for h in Path("/usr/lib/jvm").glob("*") if (h / "bin" / "java").exists()),
+            key=version)
+        usable = [h for h in homes if version(h) >= KEYCLOAK_JAVA]
+        return usable[-1] if usable else None
+
+    home = found()
+    if home is None and apt_install([f"openjdk-{KEYCLOAK_JAVA}-jre-headless"]):
+        home = found()
+    if home is None:
+        raise LauncherError(f"Keycloak needs a JDK {KEYCLOAK_JAVA}+ (none in /usr/lib/jvm): "
+                            "install one and set CITES_KEYCLOAK_JAVA_HOME to it", 2)
+    return home
+
+
+def keycloak_dist(cfg: Config) -> Path:
+    """Keycloak's distribution in <state>/keycloak/keycloak-<version>, fetched from Maven
+    Central once and built once for how we run it (in memory, one node)."""
+    dist = cfg.keycloak / f"keycloak-{KEYCLOAK_VERSION}"
+    built = dist / ".built"
+    if built.exists():
+        return dist
+    ensure_java_maven()
+    m2 = cfg.state / "m2"
+    group, artifact, version, kind = KEYCLOAK_ARTIFACT.split(":")
+    archive = m2.joinpath(*group.split("."), artifact, version, f"{artifact}-{version}.{kind}")
+    if not archive.exists():
+        say(f"fetching Keycloak {KEYCLOAK_VERSION} from Maven Central (once, 165 MB) ...")
+        get = ["mvn", "-q", "-B", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
+               f"-Dartifact={KEYCLOAK_ARTIFACT}", "-Dtransitive=false", f"-Dmaven.repo.local={m2}"]
+        run(get, what="mvn (fetching Keycloak from Maven Central)", code=2)
+    say(f"unpacking {archive.name} ...")
+    shutil.rmtree(dist, ignore_errors=True)
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.infolist():
+            name = Path(member.filename)
+            target = cfg.keycloak / dist.name / Path(*name.parts[1:])  # keycloak-<v>/... → dist/...
+            if member.is_dir() or len(name.parts) < 2:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(member) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            if mode := (member.external_attr >> 16) & 0o777:
+                target.chmod(mode)
+    say("building Keycloak for a dev node (in-memory database) ...")
+    env = {**os.environ, "JAVA_HOME": str(keycloak_java())}
+    run([str(dist / "bin" / "kc.sh"), "build", "--db=dev-mem"], what="kc.sh build", env=env)
+    built.write_text(f"{KEYCLOAK_VERSION} --db=dev-mem\n")
+    return dist
+
+
+def keycloak_answers(cfg: Config) -> bool:
+    url = f"{cfg.keycloak_url}/realms/cites/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def keycloak_marker(cfg: Config) -> str:
+    return str(cfg.keycloak / f"keycloak-{KEYCLOAK_VERSION}" / "bin" / "kc.sh")
+
+
+def keycloak_start(cfg: Config) -> tuple[int, str]:
+    """Start Keycloak (or find it running); returns its pid and what was done. Its realm
+    is imported at every start: it runs in memory, so it is always the realm file's."""
+    pidfile, logfile = cfg.keycloak / "keycloak.pid", cfg.keycloak / "keycloak.log"
+    if (pid := read_pid(pidfile, keycloak_marker(cfg))) is not None:
+        return pid, f"reused (pid {pid})"
+    require_free(cfg.keycloak_port, "CITES_KEYCLOAK_PORT")
+    cfg.keycloak.mkdir(parents=True, exist_ok=True)
+    dist = keycloak_dist(cfg)
+    imports = dist / "data" / "import"
+    imports.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REALM, imports / REALM.name)
+    env = {**os.environ, "JAVA_HOME": str(keycloak_java()), "JAVA_OPTS_KC_HEAP": KEYCLOAK_HEAP,
+           "KC_BOOTSTRAP_ADMIN_USERNAME": "admin", "KC_BOOTSTRAP_ADMIN_PASSWORD": "admin"}
+    # start --optimized on the build above: no re-augmentation at each start (start-dev's
+    # costs ~8 s more); http on loopback, the issuer from the request's host.
+    cmd = [str(dist / "bin" / "kc.sh"), "start", "--optimized", "--cache=local",
+           "--http-enabled=true", "--hostname-strict=false", "--http-host=127.0.0.1",
+           f"--http-port={cfg.keycloak_port}", "--import-realm"]
+    say("starting Keycloak ...")
+    if logfile.exists() and logfile.stat().st_size > 20 * 1024 * 1024:
+        logfile.replace(logfile.with_name(logfile.name + ".1"))
+    with logfile.open("ab") as out:
+        out.write(f"\n===== {time.strftime('%F %T')} {shlex.join(cmd)}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, cwd=cfg.keycloak, env=env, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    pidfile.write_text(f"{proc.pid}\n")
+    proc.returncode = 0  # detached on purpose, as spawn()'s
+    return proc.pid, f"started (pid {proc.pid})"
+
+
+def keycloak_wait(cfg: Config, pid: int, timeout: float = 180) -> None:
+    logfile = cfg.keycloak / "keycloak.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid, keycloak_marker(cfg)):
+            raise LauncherError(f"Keycloak (pid {pid}) exited; end of {logfile}:\n"
+                                f"{tail(logfile)}")
+        if keycloak_answers(cfg):
+            return
+        time.sleep(0.5)
+    raise LauncherError(f"Keycloak not ready on {cfg.keycloak_url} after {timeout:.0f}s; "
+                        f"last lines of {logfile}:\n{tail(logfile)}")
+
+
+def keycloak_up(cfg: Config) -> str:
+    pid, done = keycloak_start(cfg)
+    keycloak_wait(cfg, pid)
+    return done
+
+
+def keycloak_down(cfg: Config, purge: bool) -> None:
+    if (pid := read_pid(cfg.keycloak / "keycloak.pid", keycloak_marker(cfg))) is not None:
+        say(f"stopping Keycloak (pid {pid}) ...")
+        stop_group(pid, keycloak_marker(cfg), timeout=30)
+    (cfg.keycloak / "keycloak.pid").unlink(missing_ok=True)
+    if purge:  # in memory: only its log to forget (the distribution is kept, as the jars)
+        for name in ("keycloak.log", "keycloak.log.1"):
+            (cfg.keycloak / name).unlink(missing_ok=True)
+
+
 # ----------------------------------------------------------------------------- commands
 def status(cfg: Config) -> dict[str, dict[str, object]]:
     """Each component: running (its process lives and answers), not answering, or stopped."""
@@ -713,6 +878,11 @@ def status(cfg: Config) -> dict[str, dict[str, object]]:
             read_pid(cfg.smtp / "smtp.pid", SMTP_SINK.name),
             f"127.0.0.1:{cfg.smtp_port}",
             lambda: smtp_banner(cfg.smtp_port),
+        ),
+        "keycloak": (
+            read_pid(cfg.keycloak / "keycloak.pid", keycloak_marker(cfg)),
+            cfg.keycloak_url,
+            lambda: keycloak_answers(cfg),
         ),
     }
     result: dict[str, dict[str, object]] = {}
@@ -734,9 +904,14 @@ def locked(cfg: Config) -> Iterator[None]:
 def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
     started = time.monotonic()
     with locked(cfg):
+        # Keycloak takes the longest to start: started first, waited for last.
+        keycloak = keycloak_start(cfg) if "keycloak" in components else None
         for name, up in (("postgres", pg_up), ("smtp", smtp_up), ("kafka", kafka_up)):
             if name in components:
                 say(f"{name}: {up(cfg)}")
+        if keycloak is not None:
+            keycloak_wait(cfg, keycloak[0])
+            say(f"keycloak: {keycloak[1]}")
         infra = cfg.infra()
         env_lines = [f"{key}={shlex.quote(value)}\n" for key, value in infra.items()]
         (cfg.state / "infra.env").write_text("".join(env_lines))
@@ -748,13 +923,15 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
         print(f"Kafka       {cfg.bootstrap}  (KRaft controller 127.0.0.1:{cfg.controller_port})")
         print(f"PostgreSQL  {cfg.dsn()}  (service roles: labelling/labelling, ...)")
         print(f"SMTP sink   127.0.0.1:{cfg.smtp_port}  -> {cfg.maildir}")
+        print(f"Keycloak    {cfg.keycloak_url}  (realm cites; admin console: admin/admin)")
         print(f"env         source {cfg.state / 'infra.env'}")
     return 0
 
 
 def cmd_down(cfg: Config, components: list[str], purge: bool) -> int:
     with locked(cfg):
-        for name, down in (("smtp", smtp_down), ("kafka", kafka_down), ("postgres", pg_down)):
+        for name, down in (("keycloak", keycloak_down), ("smtp", smtp_down),
+                           ("kafka", kafka_down), ("postgres", pg_down)):
             if name in components:
                 down(cfg, purge)
         if purge and set(components) == set(COMPONENTS):
@@ -768,12 +945,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start (or reuse) the components, write infra.env/infra.json")
-    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp}", help="default: all")
+    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak}",
+                    help="default: all")
     up.add_argument(
         "--json", action="store_true", help="print the infra JSON as the only stdout line"
     )
     down = sub.add_parser("down", help="stop the components; leave no process behind")
-    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp}", help="default: all")
+    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak}",
+                      help="default: all")
     down.add_argument(
         "--purge", action="store_true", help="also delete data (keeps jars and Maven cache)"
     )

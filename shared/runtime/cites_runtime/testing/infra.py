@@ -15,6 +15,11 @@ and Mailpit in containers, or the launcher's Kafka and SMTP sink — sharing tha
 ``CITES_INFRA=docker`` insists on Docker (one clear failure when no engine answers);
 ``CITES_INFRA=native`` (or ``CITES_NO_DOCKER=1``) never tries it. The same tests run in
 every mode.
+
+The identity provider (:func:`resolve_keycloak`): ``KEYCLOAK_URL`` given → it; otherwise
+the native launcher's Keycloak, in every mode (no Keycloak image is needed: the launcher
+runs Maven Central's distribution on the machine's JDK). Never skipped: no way to it ends
+the session.
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ from cites_contracts.access import KafkaAccess
 
 from . import mail
 
-__all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "find_repo_root",
-           "resolve_database", "resolve_infra"]
+__all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "Keycloak", "find_repo_root",
+           "resolve_database", "resolve_infra", "resolve_keycloak"]
 
 Mode = Literal["env", "docker", "native"]
 Component = Literal["kafka", "postgres"]
 Controls = tuple[Callable[[], None], Callable[[], None]]
+
+DEV_PASSWORD = "cites-dev"
+"""The development users' password in the realm (``deploy/keycloak/realm.py``)."""
 
 NO_KAFKA = "no-kafka-asked-for.invalid:9092"
 """The Kafka address in the settings of a test that did not ask for Kafka (see the
@@ -171,6 +179,46 @@ class Infra:
             self._teardown.pop()()
 
 
+@dataclass
+class Keycloak:
+    """The identity provider: ``url`` (e.g. http://127.0.0.1:18080), the realm ``cites``
+    of ``deploy/keycloak/cites-realm.json``."""
+
+    mode: Mode
+    url: str
+    realm: str = "cites"
+    _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{self.realm}"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/token"
+
+    async def token(self, username: str, *, client: str = "cites-cli",
+                    password: str = DEV_PASSWORD, host: str | None = None) -> str:
+        """An access token of the development user ``username``, from the password grant
+        of ``client`` (``cites-cli``: audience ``cites-api``). ``host`` asks Keycloak under
+        another name (its tokens then name another issuer)."""
+        import httpx
+
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                self.token_endpoint, headers={"Host": host} if host else {},
+                data={"grant_type": "password", "client_id": client, "username": username,
+                      "password": password, "scope": "openid"})
+        if answer.status_code != 200:
+            raise AssertionError(f"Keycloak refused {username} a token ({client}): "
+                                 f"{answer.status_code} {answer.text[:300]}")
+        return str(answer.json()["access_token"])
+
+    def close(self) -> None:
+        while self._teardown:
+            self._teardown.pop()()
+
+
 def find_repo_root(start: Path | None = None) -> Path | None:
     env = os.environ.get("CITES_REPO_ROOT")
     if env:
@@ -245,7 +293,9 @@ def _was_up(root: Path, key: str) -> bool:
         return False
     info = json.loads(previous.read_text())
     address = str(info.get(key) or "")
-    if key == "DATABASE_URL":
+    if key == "KEYCLOAK_URL":
+        address = address.split("://", 1)[-1].split("/", 1)[0]
+    elif key == "DATABASE_URL":
         address = address.rsplit("@", 1)[-1].split("/", 1)[0]
     elif key == "SMTP_PORT":
         address = f"{info.get('SMTP_HOST')}:{address}"
@@ -373,3 +423,19 @@ def _from_native(database: Database) -> Infra:
         _controls={"kafka": _launcher_controls(launcher, "kafka")},
         _teardown=teardown,
     )
+
+
+# -- the identity provider ----------------------------------------------------------------
+def resolve_keycloak() -> Keycloak:
+    """Keycloak for tests: ``KEYCLOAK_URL``, else the native launcher's (any mode)."""
+    url = os.environ.get("KEYCLOAK_URL")
+    if url:
+        return Keycloak("env", url.rstrip("/"))
+    root = find_repo_root()
+    if root is None:
+        raise InfraUnavailable("no identity provider: set KEYCLOAK_URL (a Keycloak with the "
+                               "realm of deploy/keycloak/cites-realm.json), or run the tests "
+                               "from the repository (deploy/local/launcher.py up keycloak)")
+    launcher = _launcher(root)
+    info, teardown = _launch(launcher, root, {"keycloak": "KEYCLOAK_URL"})
+    return Keycloak("native", info["KEYCLOAK_URL"], _teardown=teardown)

@@ -36,8 +36,10 @@ from .infra import (
     Database,
     Infra,
     InfraUnavailable,
+    Keycloak,
     resolve_database,
     resolve_infra,
+    resolve_keycloak,
 )
 from .kafka import delete_topics
 
@@ -94,6 +96,19 @@ def infra(database: Database) -> Iterator[Infra]:
     finally:
         if _finished:
             _sweep(resolved)
+        resolved.close()
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[Keycloak]:
+    """The identity provider (Keycloak, realm ``cites``): ``KEYCLOAK_URL``, else the
+    native launcher's. Started once per session (about 15 s), stopped after if we
+    started it."""
+    resolved = _or_exit(resolve_keycloak)
+    print(f"\n[cites] identity provider: {resolved.mode} — {resolved.issuer}")
+    try:
+        yield resolved
+    finally:
         resolved.close()
 
 
