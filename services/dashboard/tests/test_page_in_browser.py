@@ -1,7 +1,8 @@
 """The page in a real browser (Debian's Chromium, headless, driven by Playwright), on the
-dashboard served for real: it asks for a reader's token, refuses one the API refuses, then
-shows the figures and follows the events as they come; every chart has its description and
-every table its caption."""
+dashboard served for real with static tokens (development and tests): it asks for a
+reader's token, refuses one the API refuses, then shows the figures and follows the
+events as they come; every chart has its description and every table its caption.
+(Signing in through the identity provider: ``test_sign_in``.)"""
 
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ async def test_the_page_asks_for_a_readers_token_then_follows_the_events(
 async def test_every_chart_is_described_and_every_table_captioned(
     served: Dashboard, page: Page,
 ) -> None:
-    await page.goto(f"{served.s.url}/#token=tok-viewer")
+    await page.goto(f"{served.s.url}/")
+    await page.fill("#jeton-valeur", "tok-viewer")
+    await page.click("#jeton button")
     await page.wait_for_selector("body[data-loaded=true]")
 
     canvases = await page.locator("canvas").evaluate_all(
@@ -72,4 +75,4 @@ async def test_every_chart_is_described_and_every_table_captioned(
     assert all(role == "img" and label for role, label in canvases)
     assert captions and all(captions)
     assert drawn
-    assert "token" not in page.url
+    assert page.url == f"{served.s.url}/"  # no token in the address, ever

@@ -1,5 +1,5 @@
-// The programme dashboard: asks /api/summary every `refresh_s` seconds with the reader's
-// token and draws it. Every figure is written with textContent (never as HTML), and each
+// The programme dashboard: signs the reader in, asks /api/summary every `refresh_s`
+// seconds with her access token and draws it. Every figure is written with textContent (never as HTML), and each
 // chart has a table with its figures beside it.
 "use strict";
 
@@ -21,17 +21,106 @@
   const heure = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "medium" });
   const enEuros = (cents) => euros.format(Math.round(cents / 100));
   const charts = {};
-  let jeton = null;
   let minuteur = null;
 
-  // --- the token: from the address (#token=…) once, then the tab's session storage ------
-  function lireJeton() {
-    const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
-    if (m) {
-      sessionStorage.setItem("cites-jeton", decodeURIComponent(m[1]));
-      history.replaceState(null, "", window.location.pathname + window.location.search);
+  // --- signing in ----------------------------------------------------------------------
+  // /sign-in.json says how. "oidc": the page signs in at the identity provider —
+  // authorization code with PKCE (S256), the code back in the fragment — and keeps the
+  // tokens in the tab's session storage, renewing the access token before it expires.
+  // "static" (development, tests): a token typed in the form. Never a token in an address.
+  const SESSION = "cites-session";
+  const PKCE = "cites-pkce";
+  let config = null;
+  let fournisseur = null;
+  let session = null;
+  let justeConnecte = false;
+
+  const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const hasard = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+  const ici = () => window.location.origin + window.location.pathname;
+
+  async function decouvrir() {
+    if (!fournisseur) {
+      const r = await fetch(`${config.issuer}/.well-known/openid-configuration`);
+      if (!r.ok) throw new Error(`fournisseur d'identité : HTTP ${r.status}`);
+      fournisseur = await r.json();
     }
-    return sessionStorage.getItem("cites-jeton");
+    return fournisseur;
+  }
+
+  async function seConnecter() {
+    const f = await decouvrir();
+    const verifier = hasard(32);
+    const state = hasard(16);
+    const challenge = b64url(await crypto.subtle.digest("SHA-256",
+                                                        new TextEncoder().encode(verifier)));
+    sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state }));
+    const q = new URLSearchParams({
+      client_id: config.client_id, response_type: "code", response_mode: "fragment",
+      scope: "openid", redirect_uri: ici(), state, code_challenge: challenge,
+      code_challenge_method: "S256" });
+    window.location.assign(`${f.authorization_endpoint}?${q}`);
+  }
+
+  function garder(reponse) {
+    session = { access: reponse.access_token, refresh: reponse.refresh_token || null,
+                id: reponse.id_token || null,
+                expire: Date.now() + (reponse.expires_in || 60) * 1000 };
+    sessionStorage.setItem(SESSION, JSON.stringify(session));
+  }
+
+  function oublier() {
+    session = null;
+    sessionStorage.removeItem(SESSION);
+  }
+
+  async function jetonDuFournisseur(params) {
+    const f = await decouvrir();
+    const r = await fetch(f.token_endpoint, { method: "POST",
+      body: new URLSearchParams({ client_id: config.client_id, ...params }) });
+    if (!r.ok) return false;
+    garder(await r.json());
+    return true;
+  }
+
+  // Back from the provider: the code (or its refusal) in the fragment, checked against
+  // the state this tab sent, then exchanged with the verifier only this tab holds.
+  async function retourDuFournisseur() {
+    const h = new URLSearchParams(window.location.hash.slice(1));
+    if (!h.has("code") && !h.has("error")) return;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    const attendu = JSON.parse(sessionStorage.getItem(PKCE) || "null");
+    sessionStorage.removeItem(PKCE);
+    if (h.has("error") || !attendu || h.get("state") !== attendu.state) {
+      throw new Error(h.get("error_description") || h.get("error") || "réponse inattendue");
+    }
+    const ok = await jetonDuFournisseur({ grant_type: "authorization_code", code: h.get("code"),
+                                          redirect_uri: ici(), code_verifier: attendu.verifier });
+    if (!ok) throw new Error("le code n'a pas été échangé");
+    justeConnecte = true;
+  }
+
+  async function jetonValide() {
+    if (!session) session = JSON.parse(sessionStorage.getItem(SESSION) || "null");
+    if (!session) return null;
+    if (config.mode === "oidc" && session.expire - Date.now() < 30000) {
+      const renouvele = session.refresh && await jetonDuFournisseur({
+        grant_type: "refresh_token", refresh_token: session.refresh });
+      if (!renouvele) { oublier(); return null; }
+    }
+    return session.access;
+  }
+
+  async function seDeconnecter() {
+    const id = session && session.id;
+    oublier();
+    const f = await decouvrir();
+    if (!f.end_session_endpoint) { window.location.reload(); return; }
+    const q = new URLSearchParams({ client_id: config.client_id,
+                                    post_logout_redirect_uri: ici() });
+    if (id) q.set("id_token_hint", id);
+    window.location.assign(`${f.end_session_endpoint}?${q}`);
   }
 
   function demanderJeton(message) {
@@ -40,8 +129,9 @@
     etat("error", message);
     form.onsubmit = (e) => {
       e.preventDefault();
-      jeton = document.getElementById("jeton-valeur").value.trim();
-      sessionStorage.setItem("cites-jeton", jeton);
+      session = { access: document.getElementById("jeton-valeur").value.trim(), refresh: null,
+                  id: null, expire: Number.MAX_SAFE_INTEGER };
+      sessionStorage.setItem(SESSION, JSON.stringify(session));
       form.hidden = true;
       rafraichir();
     };
@@ -204,18 +294,36 @@
 
   async function rafraichir() {
     clearTimeout(minuteur);
-    jeton = jeton || lireJeton();
-    if (!jeton) { demanderJeton("Un jeton de lecture est nécessaire."); return; }
     let attente = 10;
     try {
+      const jeton = await jetonValide();
+      if (!jeton) {
+        if (config.mode === "oidc") {
+          etat("waiting", "Connexion au fournisseur d'identité…");
+          await seConnecter();
+        } else {
+          demanderJeton("Un jeton de lecture est nécessaire.");
+        }
+        return;
+      }
       const r = await fetch("/api/summary", { headers: { Authorization: `Bearer ${jeton}` },
                                               cache: "no-store" });
-      if (r.status === 401 || r.status === 403) {
-        sessionStorage.removeItem("cites-jeton");
-        jeton = null;
+      if (config.mode !== "oidc" && (r.status === 401 || r.status === 403)) {
+        oublier();
         demanderJeton("Ce jeton n'est pas accepté.");
         return;
       }
+      if (r.status === 401 && !justeConnecte) {  // expired or revoked: sign in again
+        oublier();
+        await seConnecter();
+        return;
+      }
+      if (r.status === 401 || r.status === 403) {
+        etat("error", r.status === 403 ? "Ce compte n'a pas accès au tableau de bord."
+                                       : "La connexion n'est pas acceptée.");
+        return;
+      }
+      justeConnecte = false;
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       const s = await r.json();
       dessiner(s);
@@ -227,5 +335,21 @@
     minuteur = setTimeout(rafraichir, attente * 1000);
   }
 
-  document.addEventListener("DOMContentLoaded", rafraichir);
+  async function demarrer() {
+    try {
+      config = await (await fetch("/sign-in.json", { cache: "no-store" })).json();
+      if (config.mode === "oidc") {
+        await retourDuFournisseur();
+        const bouton = document.getElementById("deconnexion");
+        bouton.hidden = false;
+        bouton.onclick = seDeconnecter;
+      }
+    } catch (e) {
+      etat("error", `Connexion impossible (${e.message}).`);
+      return;
+    }
+    rafraichir();
+  }
+
+  document.addEventListener("DOMContentLoaded", demarrer);
 })();

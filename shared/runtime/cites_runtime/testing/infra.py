@@ -24,12 +24,14 @@ the session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -213,6 +215,37 @@ class Keycloak:
             raise AssertionError(f"Keycloak refused {username} a token ({client}): "
                                  f"{answer.status_code} {answer.text[:300]}")
         return str(answer.json()["access_token"])
+
+    @contextlib.asynccontextmanager
+    async def client_like(self, like: str, url: str) -> AsyncIterator[str]:
+        """A client of the realm made for one test — a copy of ``like`` (its flows and
+        mappers) whose sign-in comes back to ``url`` (a page served on a port of the
+        test's) — deleted after; its client id. Uses the admin API as ``KEYCLOAK_ADMIN``
+        / ``KEYCLOAK_ADMIN_PASSWORD`` (the launcher's: admin / admin)."""
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            login = await http.post("/realms/master/protocol/openid-connect/token", data={
+                "grant_type": "password", "client_id": "admin-cli",
+                "username": os.environ.get("KEYCLOAK_ADMIN", "admin"),
+                "password": os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "admin")})
+            login.raise_for_status()
+            http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+            clients = f"/admin/realms/{self.realm}/clients"
+            [model] = (await http.get(clients, params={"clientId": like})).json()
+            client_id = f"{like}-test-{uuid.uuid4().hex[:8]}"
+            copy = {k: v for k, v in model.items() if k not in ("id", "clientId")}
+            copy["protocolMappers"] = [{k: v for k, v in m.items() if k != "id"}
+                                       for m in model.get("protocolMappers", [])]
+            created = await http.post(clients, json={
+                **copy, "clientId": client_id, "redirectUris": [f"{url}/*"],
+                "webOrigins": ["+"]})
+            created.raise_for_status()
+            try:
+                yield client_id
+            finally:
+                [made] = (await http.get(clients, params={"clientId": client_id})).json()
+                await http.delete(f"{clients}/{made['id']}")
 
     def close(self) -> None:
         while self._teardown:
