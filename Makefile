@@ -1,6 +1,6 @@
 # The two commands: `make run` brings the platform up, `make test` runs every test.
-# Both start from nothing: they create .venv, install, and start real Kafka, PostgreSQL
-# and an SMTP sink (natively, see deploy/local/launcher.py; no Docker needed).
+# Both start from nothing: they create .venv, install, and start real Kafka, PostgreSQL,
+# an SMTP sink and Keycloak (natively, see deploy/local/launcher.py; no Docker needed).
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +17,7 @@ CONSUMES := $(wildcard services/*/consumes.json)
         $(addprefix test-,$(SERVICES))
 
 help:
-	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink, migrate, start every service"
+	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink + Keycloak, migrate, start every service"
 	@echo "make demo             after make run: replay the 2019, 2021 and 2022 waves and reconcile"
 	@echo "make stop             stop the services and the infrastructure"
 	@echo "make test             install, then every test (starts real infrastructure itself)"
@@ -81,11 +81,16 @@ run: install
 
 # The programme simulation against `make run`'s platform (DEMO_ARGS: --scale 10,
 # --concurrency 16, --seed 7, ...): exits non-zero naming every difference.
-# It reads Kafka as the brokers' administrator (the launcher's infra.env says who).
+# It reads Kafka as the brokers' administrator (the launcher's infra.env says who), signs
+# in at make run's Keycloak as the development users, and reads /metrics on the services'
+# ops ports.
 demo: install
 	set -a && . $${CITES_LOCAL_DIR:-.local}/infra.env && set +a && \
 	$(PY) -m cites_sim run --kafka 127.0.0.1:$${CITES_KAFKA_PORT:-19092} \
-		--maildir $${CITES_LOCAL_DIR:-.local}/smtp/mail $(DEMO_ARGS)
+		--maildir $${CITES_LOCAL_DIR:-.local}/smtp/mail \
+		--issuer $${KEYCLOAK_URL}/realms/cites \
+		--ops-urls '{"labelling": "http://127.0.0.1:9001", "partners": "http://127.0.0.1:9002", "funding": "http://127.0.0.1:9003", "notifications": "http://127.0.0.1:9004"}' \
+		$(DEMO_ARGS)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) deploy/local/services.py down; $(PY) deploy/local/launcher.py down; fi

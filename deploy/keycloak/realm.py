@@ -19,8 +19,9 @@ What the realm holds:
 * **clients**: ``cites-api``, the audience every access token for the services names;
   ``cites-dashboard``, the dashboard's page (public, authorization code + PKCE S256, back
   to the dashboard's address); ``cites-cli``, for ``curl``, the simulation and the tests
-  (public, password grant: a development realm only); ``cites-elsewhere``, a client whose
-  tokens are not for the services (no ``cites-api`` audience: the tests' wrong audience);
+  (public, password grant: a development realm only; its tokens live 30 minutes);
+  ``cites-elsewhere``, a client whose tokens are not for the services (no ``cites-api``
+  audience: the tests' wrong audience);
   ``cites-tests-brief``, as ``cites-cli`` but its tokens live 2 seconds (the tests' expiry);
 * **development users**, every password :data:`DEV_PASSWORD`.
 """
@@ -43,6 +44,9 @@ DASHBOARD_CLIENT = "cites-dashboard"
 CLI_CLIENT = "cites-cli"
 ELSEWHERE_CLIENT = "cites-elsewhere"
 BRIEF_CLIENT = "cites-tests-brief"
+CLI_TOKEN_LIFESPAN_S = 1800
+"""How long a ``cites-cli`` token lives: a walk-through with ``curl`` at a human's pace
+(the dashboard's live 5 minutes, renewed by the page)."""
 DEV_PASSWORD = "cites-dev"
 """Every development user's password (this realm is never a production one)."""
 DASHBOARD_URLS = ("http://127.0.0.1:8005", "http://localhost:8005")
@@ -180,7 +184,8 @@ def realm() -> dict[str, Any]:
                     attributes={"pkce.code.challenge.method": "S256",
                                 "post.logout.redirect.uris": "+"}),
             _client(CLI_CLIENT, "curl, the simulation and the tests (password grant: "
-                    "development only)", password=True),
+                    "development only)", password=True,
+                    attributes={"access.token.lifespan": str(CLI_TOKEN_LIFESPAN_S)}),
             _client(ELSEWHERE_CLIENT, "Tokens for something else than the services (tests)",
                     password=True, audience=False),
             _client(BRIEF_CLIENT, "Tokens that expire at once (tests)", password=True,

@@ -1,7 +1,10 @@
 """Start, migrate and stop the platform's services natively (the `make run` path).
 
 Each service runs as ``python -m <name>`` with its own database role and schema, reading
-the infrastructure's addresses from ``.local/infra.json`` (written by launcher.py).
+the infrastructure's addresses from ``.local/infra.json`` (written by launcher.py). People
+sign in through the launcher's Keycloak (``auth_mode`` oidc, the realm ``cites`` as
+issuer); health, /metrics and the API documents are on each service's ops port
+(9001–9005, as under compose), where the dashboard's probe and ``make demo`` read them.
 Usage: services.py {up,migrate,down,status} [SERVICE ...]
        services.py cli SERVICE ARGS...   (its command line with its settings, e.g.
                                           services.py cli partners dlq list)
@@ -25,7 +28,13 @@ STATE = Path(os.environ.get("CITES_LOCAL_DIR", ROOT / ".local"))
 RUN = STATE / "services"
 PORTS = {"labelling": 8001, "partners": 8002, "funding": 8003, "notifications": 8004,
          "dashboard": 8005}
-DEV_TOKENS = ROOT / "deploy" / "local" / "dev-tokens.json"
+OPS_PORTS = {name: port + 1000 for name, port in PORTS.items()}
+"""Each service's ops port: health, /metrics, /docs, /openapi.json, /asyncapi.json."""
+REALM = "cites"
+DEV_PASSWORD = "cites-dev"
+"""The development users' password (deploy/keycloak/realm.py)."""
+DEV_USERS = ("national", "prefecture-69 (and prefecture-01 … prefecture-976)", "viewer",
+             "rectorat", "partner", "operator")
 
 
 def infra() -> dict[str, str]:
@@ -58,17 +67,26 @@ def service_env(name: str) -> dict[str, str]:
         f"{prefix}KAFKA_USERNAME": name,
         f"{prefix}KAFKA_PASSWORD": kafka_secrets().get(name, ""),
         f"{prefix}HTTP_PORT": str(PORTS.get(name, 8010)),
+        f"{prefix}OPS_PORT": str(OPS_PORTS.get(name, 9010)),
         f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
         f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
         f"{prefix}ENVIRONMENT": "development",
-        f"{prefix}AUTH_MODE": "static",
-        f"{prefix}TOKENS": DEV_TOKENS.read_text(),
+        f"{prefix}AUTH_MODE": "oidc",
+        f"{prefix}OIDC_ISSUER": issuer(info),
     })
+    env.pop(f"{prefix}TOKENS", None)  # static tokens are not read in oidc mode: refused
     if name == "dashboard":  # it probes the other services' /health/ready and /metrics
         env["DASHBOARD_SERVICES"] = json.dumps({other: f"http://127.0.0.1:{port}"
-                                                for other, port in PORTS.items()
+                                                for other, port in OPS_PORTS.items()
                                                 if other != name})
     return env
+
+
+def issuer(info: dict[str, str]) -> str:
+    """The identity provider the services accept tokens of: the launcher's Keycloak."""
+    if "KEYCLOAK_URL" not in info:
+        sys.exit("Keycloak is not up: run `make infra-up` (or `make run`) first")
+    return f"{info['KEYCLOAK_URL']}/realms/{REALM}"
 
 
 def pid_of(name: str) -> int | None:
@@ -102,7 +120,7 @@ def provision_kafka(names: list[str]) -> None:
 
 
 def wait_ready(name: str, timeout: float = 60) -> None:
-    url = f"http://127.0.0.1:{PORTS.get(name, 8010)}/health/ready"
+    url = f"http://127.0.0.1:{OPS_PORTS.get(name, 9010)}/health/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -137,16 +155,25 @@ def up(names: list[str]) -> None:
     info = infra()
     print("\nThe platform is up:")
     for name in names:
-        port = PORTS.get(name, 8010)
-        print(f"  {name:<14} http://127.0.0.1:{port}  (docs /docs, health /health/ready, "
+        port, ops = PORTS.get(name, 8010), OPS_PORTS.get(name, 9010)
+        print(f"  {name:<14} http://127.0.0.1:{port}  (docs http://127.0.0.1:{ops}/docs, "
               f"log {RUN / (name + '.log')})")
-    if "dashboard" in names:
-        print(f"  the programme dashboard: http://127.0.0.1:{PORTS['dashboard']}/#token=dev-viewer")
     print(f"  {'kafka':<14} {info['KAFKA_BOOTSTRAP_SERVERS']}")
     print(f"  {'postgresql':<14} {info['DATABASE_URL']}")
     print(f"  {'smtp sink':<14} {info.get('SMTP_HOST')}:{info.get('SMTP_PORT')} "
           f"(mail in {info.get('SMTP_MAILDIR')})")
-    print(f"  dev tokens: {DEV_TOKENS}\nStop everything with `make stop`.")
+    print(f"  {'keycloak':<14} {info['KEYCLOAK_URL']}  (admin console: admin / admin)")
+    print("\nSign in:")
+    if "dashboard" in names:
+        print(f"  the programme dashboard  http://127.0.0.1:{PORTS['dashboard']}/  "
+              "(as viewer, national or a préfecture)")
+    print(f"  dev users                {', '.join(DEV_USERS)}")
+    print(f"                           password {DEV_PASSWORD} for every one")
+    print(f"  a token for curl         curl -s -d grant_type=password -d client_id=cites-cli "
+          f"-d username=national -d password={DEV_PASSWORD} \\\n"
+          f"                             {issuer(info)}/protocol/openid-connect/token "
+          "| jq -r .access_token")
+    print("\nStop everything with `make stop`.")
 
 
 def down() -> None:

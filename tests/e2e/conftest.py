@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.infra import Infra, Keycloak
 
 sys.path.insert(0, str(Path(__file__).parent))  # e2e_platform lives beside the tests
 
@@ -71,4 +71,14 @@ async def platform_with_dashboard(infra: Infra, tmp_path: Path, smtp_sink: SmtpS
     """The whole platform and the programme dashboard, a fifth process, probing the four."""
     async with running_platform(infra, tmp_path, funding=True, notifications=True,
                                 dashboard=True, smtp=smtp_sink.address) as running:
+        yield running
+
+
+@pytest.fixture
+async def signed_in_platform(infra: Infra, keycloak: Keycloak, tmp_path: Path,
+                             smtp_sink: SmtpSink) -> AsyncIterator[Platform]:
+    """All four services, people signing in through Keycloak (``AUTH_MODE`` oidc), as
+    ``make run`` runs them."""
+    async with running_platform(infra, tmp_path, funding=True, notifications=True,
+                                smtp=smtp_sink.address, keycloak=keycloak) as running:
         yield running

@@ -39,7 +39,7 @@ from cites_contracts.access import KafkaAccess, principal
 from cites_runtime.kafka_admin import load_declarations, provision, remove_principals
 from cites_runtime.testing import delete_topics, eventually, read_pages
 from cites_runtime.testing.http import free_port
-from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.infra import Infra, Keycloak
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +81,9 @@ class ServiceProcess:
     logs: Path
     settings: Mapping[str, str] = field(default_factory=dict)
     """More of its environment (``<NAME>_…`` settings), beyond the platform's."""
+    issuer: str | None = None
+    """People sign in at this identity provider (``AUTH_MODE`` oidc); None: the static
+    development tokens (``AUTH_MODE`` static)."""
     port: int = field(default_factory=free_port)
     ops_port: int = field(default_factory=free_port)
     """Health, /metrics and the documents are there (``<NAME>_OPS_PORT``), as in compose
@@ -110,8 +113,9 @@ class ServiceProcess:
             f"{p}HTTP_PORT": str(self.port),
             f"{p}OPS_PORT": str(self.ops_port),
             f"{p}ENVIRONMENT": "test",
-            f"{p}AUTH_MODE": "static",
-            f"{p}TOKENS": json.dumps(TOKENS),
+            **({f"{p}AUTH_MODE": "static", f"{p}TOKENS": json.dumps(TOKENS)}
+               if self.issuer is None else
+               {f"{p}AUTH_MODE": "oidc", f"{p}OIDC_ISSUER": self.issuer}),
             f"{p}LOG_JSON": "true",
             f"{p}LOG_LEVEL": "WARNING",
             f"{p}RELAY_POLL_INTERVAL_S": "0.2",
@@ -194,6 +198,11 @@ class Platform:
     """The dashboard's process and client, when the platform runs it."""
     resent: int = 0
     """Requests sent again because the service was away (503, or no answer)."""
+    national: dict[str, str] = field(default_factory=lambda: dict(NATIONAL))
+    prefecture_69: dict[str, str] = field(default_factory=lambda: dict(PREFECTURE_69))
+    viewer: dict[str, str] = field(default_factory=lambda: dict(VIEWER))
+    """Who the platform's helpers act as: the static development tokens, or, on a platform
+    signed in through Keycloak, its users' access tokens."""
     _drafts: int = 0
 
     def topic(self, name: str) -> str:
@@ -218,15 +227,15 @@ class Platform:
             body["requested_annual_contribution"] = requested
         if troika is not None:
             body["troika"] = troika
-        drafted = await self._send("POST", "/candidatures", 201, PREFECTURE_69, body)
+        drafted = await self._send("POST", "/candidatures", 201, self.prefecture_69, body)
         cid = drafted["id"]
         path = f"/candidatures/{cid}"
-        await self._send("POST", f"{path}/submission", 200, PREFECTURE_69,
+        await self._send("POST", f"{path}/submission", 200, self.prefecture_69,
                          settled=self._at(path, "submitted", "under_review", "labelled"))
-        await self._send("PUT", f"{path}/review", 200, NATIONAL,
+        await self._send("PUT", f"{path}/review", 200, self.national,
                          {"scores": CRITERIA_2024_SCORES},
                          settled=self._at(path, "under_review", "labelled"))
-        decided = await self._send("POST", f"{path}/decision", 200, NATIONAL,
+        decided = await self._send("POST", f"{path}/decision", 200, self.national,
                                    {"outcome": "label", "motive": "Dossier solide"},
                                    settled=self._at(path, "labelled"))
         return str(decided["cite_id"])
@@ -234,7 +243,7 @@ class Platform:
     async def cite_command(self, cite_id: str, action: str, body: dict[str, Any]) -> None:
         """``POST /cites/{id}/{action}`` (suspension, reinstatement, …) as the national
         coordination."""
-        await self._send("POST", f"/cites/{cite_id}/{action}", 200, NATIONAL, body)
+        await self._send("POST", f"/cites/{cite_id}/{action}", 200, self.national, body)
 
     async def _send(self, method: str, path: str, ok: int, headers: dict[str, str],
                     body: Any = None, *,
@@ -262,14 +271,14 @@ class Platform:
 
     def _at(self, path: str, *statuses: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
         async def check() -> dict[str, Any] | None:
-            response = await self.lab.get(path, headers=NATIONAL)
+            response = await self.lab.get(path, headers=self.national)
             found: dict[str, Any] = response.json()
             return found if response.status_code == 200 and found["status"] in statuses else None
         return check
 
     # -- partners, through its HTTP API -----------------------------------------------
     async def alliance(self, cite_id: str) -> dict[str, Any] | None:
-        response = await self.par.get(f"/alliances/{cite_id}", headers=VIEWER)
+        response = await self.par.get(f"/alliances/{cite_id}", headers=self.viewer)
         if response.status_code == 404:
             return None
         assert response.status_code == 200, response.text
@@ -296,7 +305,7 @@ class Platform:
 
     async def funded_cite(self, cite_id: str) -> dict[str, Any] | None:
         """``GET /cites/{id}`` of funding: the cité's allocations, fonds, commitments."""
-        response = await self.funds.get(f"/cites/{cite_id}", headers=VIEWER)
+        response = await self.funds.get(f"/cites/{cite_id}", headers=self.viewer)
         if response.status_code == 404:
             return None
         assert response.status_code == 200, response.text
@@ -320,13 +329,13 @@ class Platform:
 
     async def register_partner(self, partner: dict[str, Any]) -> str:
         """``POST /partners`` as the national coordination (a new partner: 201)."""
-        response = await self.par.post("/partners", headers=NATIONAL, json=partner)
+        response = await self.par.post("/partners", headers=self.national, json=partner)
         assert response.status_code == 201, response.text
         return str(response.json()["partner_id"])
 
     async def add_contact(self, partner_id: str, name: str, address: str) -> str:
         """A contact of the partner consenting to the programme's mail; her id."""
-        response = await self.par.post(f"/partners/{partner_id}/contacts", headers=NATIONAL,
+        response = await self.par.post(f"/partners/{partner_id}/contacts", headers=self.national,
                                        json={"name": name, "email": address, "consent": True})
         assert response.status_code == 201, response.text
         return str(response.json()["contact_id"])
@@ -358,7 +367,7 @@ class Platform:
     async def delivery_log(self, **params: str) -> list[dict[str, Any]]:
         """``GET /notifications`` as the national coordination (``cite_id=``,
         ``cause_event_id=``, ``contact_id=``): who was told of what, by reference."""
-        pages = await read_pages(self.notices, "/notifications", headers=NATIONAL,
+        pages = await read_pages(self.notices, "/notifications", headers=self.national,
                                  limit=200, **params)
         return [n for page in pages for n in page]
 
@@ -367,15 +376,17 @@ class Platform:
 async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                            notifications: bool = False, dashboard: bool = False,
                            smtp: tuple[str, int] | None = None,
-                           settings: Mapping[str, str] | None = None
-                           ) -> AsyncIterator[Platform]:
+                           settings: Mapping[str, str] | None = None,
+                           keycloak: Keycloak | None = None) -> AsyncIterator[Platform]:
     """Labelling and partners (and funding, notifications, the dashboard if asked) as
     processes, each on a fresh schema, sharing a fresh topic prefix; stopped, and their
     schemas and topics removed, whatever happens. Notifications mails the SMTP server
     ``smtp`` (host, port), by default the shared sink, with :data:`NOTIFICATIONS_SETTINGS`.
     The dashboard probes the other processes (their ops ports in ``DASHBOARD_SERVICES``) every
     second, and its page asks for the summary every second. ``settings`` adds to the
-    processes' environment (``FUNDING_…`` reaches funding only)."""
+    processes' environment (``FUNDING_…`` reaches funding only). With ``keycloak``, people
+    sign in there (the services take its tokens only) and the helpers act as its users
+    ``national``, ``prefecture-69`` and ``viewer``."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e{tag}."
     names = (["labelling", "partners"] + (["funding"] if funding else [])
@@ -390,9 +401,10 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                "NOTIFICATIONS_SMTP_PORT": str(smtp[1]), **env}
     dbs = [await new_service_db(infra, f"e2e_{name}_{tag}") for name in names]
     passwords = {name: secrets.token_urlsafe(18) for name in names}
+    issuer = keycloak.issuer if keycloak is not None else None
     services = [ServiceProcess(name, db, infra.kafka.as_user(principal(name, prefix),
                                                              passwords[name]),
-                               prefix, logs, settings=env)
+                               prefix, logs, settings=env, issuer=issuer)
                 for name, db in zip(names, dbs, strict=True)]
     if dashboard:
         services[-1].settings = {
@@ -411,12 +423,17 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
             http = {s.name: await clients.enter_async_context(
                 httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services}
             by_name = {s.name: s for s in services}
-            yield Platform(by_name["labelling"], by_name["partners"], http["labelling"],
-                           http["partners"], prefix, infra.kafka,
-                           funding=by_name.get("funding"), fun=http.get("funding"),
-                           notifications=by_name.get("notifications"),
-                           notif=http.get("notifications"),
-                           dashboard=by_name.get("dashboard"), dash=http.get("dashboard"))
+            platform = Platform(by_name["labelling"], by_name["partners"], http["labelling"],
+                                http["partners"], prefix, infra.kafka,
+                                funding=by_name.get("funding"), fun=http.get("funding"),
+                                notifications=by_name.get("notifications"),
+                                notif=http.get("notifications"),
+                                dashboard=by_name.get("dashboard"), dash=http.get("dashboard"))
+            if keycloak is not None:
+                platform.national, platform.prefecture_69, platform.viewer = [
+                    {"Authorization": f"Bearer {await keycloak.token(user)}"}
+                    for user in ("national", "prefecture-69", "viewer")]
+            yield platform
     finally:
         for service in reversed(services):
             service.stop()

@@ -6,9 +6,11 @@ share a QPV, and funding shows what the walk-through says: each cité funded onc
 commitment each however often it was sent, the first cité's frozen money released, the
 ledger balanced.
 
-The script is taken from the README as it stands (whatever its steps say); only where the
-services listen is given to it, through the variables it reads (``BASE``, ``PB``, ``FB``)
-and the partners command line's settings."""
+The services take the access tokens of the real Keycloak only (``AUTH_MODE`` oidc, as
+``make run``): the walk-through signs in there as it says. The script is taken from the
+page as it stands (whatever its steps say); only where the services and the identity
+provider listen is given to it, through the variables it reads (``BASE``, ``PB``, ``FB``,
+``NB``, ``KC``) and the partners command line's settings."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_platform import REPO, VIEWER, Platform, SmtpSink
+from e2e_platform import REPO, Platform, SmtpSink
+
+from cites_runtime.testing.infra import Keycloak
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -42,10 +46,12 @@ def walkthrough() -> str:
     return "\n".join(blocks)
 
 
-def run(script: str, platform: Platform, maildir: Path) -> subprocess.CompletedProcess[str]:
+def run(script: str, platform: Platform, maildir: Path, keycloak: Keycloak
+        ) -> subprocess.CompletedProcess[str]:
     assert platform.funding is not None and platform.notifications is not None
     env = {**os.environ, "BASE": platform.labelling.url, "PB": platform.partners.url,
            "FB": platform.funding.url, "NB": platform.notifications.url,
+           "KC": keycloak.issuer,
            "MAILDIR": str(maildir),
            # What `services.py cli partners dlq list` reads for this platform's dead
            # letters, instead of `make run`'s (as partners' own principal).
@@ -64,10 +70,10 @@ async def cites(platform: Platform) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = (await platform.lab.get("/cites", headers=VIEWER, params={
+        page = (await platform.lab.get("/cites", headers=platform.viewer, params={
             "limit": 200, **({"cursor": cursor} if cursor else {})})).json()
         for c in page["items"]:
-            shown = await platform.lab.get(f"/cites/{c['cite_id']}", headers=VIEWER)
+            shown = await platform.lab.get(f"/cites/{c['cite_id']}", headers=platform.viewer)
             found.append(shown.json())
         cursor = page["next_cursor"]
         if cursor is None:
@@ -107,22 +113,24 @@ def never_two_active_with_one_qpv(all_cites: list[dict[str, Any]]) -> None:
 
 
 async def test_the_readme_walkthrough_runs_twice_in_a_row_without_overlapping_cites(
-    whole_platform: Platform, smtp_sink: SmtpSink,
+    signed_in_platform: Platform, smtp_sink: SmtpSink, keycloak: Keycloak,
 ) -> None:
-    platform = whole_platform
+    platform = signed_in_platform
     if shutil.which("jq") is None:
         pytest.fail("the README walk-through needs jq, which is not installed: "
                     "apt-get install -y jq (make test installs it)")
     script = walkthrough()
 
-    first = await asyncio.to_thread(run, script, platform, smtp_sink.maildir)
+    first = await asyncio.to_thread(run, script, platform, smtp_sink.maildir, keycloak)
     assert first.returncode == 0, f"first run failed:\n{first.stdout[-3000:]}\n{first.stderr}"
     after_first = await cites(platform)
-    second = await asyncio.to_thread(run, script, platform, smtp_sink.maildir)
+    second = await asyncio.to_thread(run, script, platform, smtp_sink.maildir, keycloak)
     assert second.returncode == 0, f"second run failed:\n{second.stdout[-3000:]}\n{second.stderr}"
     after_second = await cites(platform)
 
     first_cite, second_cite = labelled_cite(first.stdout), labelled_cite(second.stdout)
+    # Signed in as national through Keycloak: her username is what the candidature keeps.
+    assert first.stdout.count('{"decided_by":"national","scored_by":["national"]}') == 1
     assert re.fullmatch(r"cite-\d{3,6}", second_cite), second.stdout[-3000:]
     assert second_cite != first_cite
     assert [c["cite_id"] for c in after_first] == [first_cite]
@@ -186,9 +194,9 @@ async def funding_as_told(platform: Platform, first: str, second: str, output: s
             (40_000_00, 25_000_00)], cite
     assert output.count("not enough uncommitted in the allocation: 300\u202f000,00 € "
                         "requested") == 2
-    envelopes = (await platform.funds.get("/envelopes", headers=VIEWER)).json()["items"]
+    envelopes = (await platform.funds.get("/envelopes", headers=platform.viewer)).json()["items"]
     assert sorted((e["programme"], e["remaining"]) for e in envelopes) == [
         ("P147", 34_000_000_00 - 2 * (40_000_00 + 15_000_00)),  # committed and fonds
         ("P230", 34_000_000_00 - 2 * 15_000_00)]
-    check = (await platform.funds.get("/ledger/check", headers=VIEWER)).json()
+    check = (await platform.funds.get("/ledger/check", headers=platform.viewer)).json()
     assert check["balanced"], check

@@ -29,7 +29,7 @@ from cites_contracts.access import KafkaAccess
 
 from .generator import WAVES, generate
 from .kafka import Health
-from .platform import Api, Endpoints, SimError, Tokens
+from .platform import Api, Endpoints, SignIn, SimError, Tokens
 from .reconcile import MONEY, Report, euros, reconcile
 from .simulate import Progress as Reporter
 from .simulate import Run, simulate, taken_codes
@@ -151,8 +151,17 @@ def run(
                                                "/metrics is when <SERVICE>_OPS_PORT is set "
                                                "(docker compose: 127.0.0.1:9001–9004)")
                         ] = "{}",
-    tokens: Annotated[Path, typer.Option(help="The services' tokens (JSON)")] =
+    tokens: Annotated[Path, typer.Option(help="The services' static tokens (JSON), when "
+                                              "they run with AUTH_MODE=static")] =
         REPO / "deploy" / "local" / "dev-tokens.json",
+    issuer: Annotated[str | None, typer.Option(help="Sign in at this identity provider "
+                                                    "instead (make run's Keycloak: http://"
+                                                    "127.0.0.1:18080/realms/cites), as its "
+                                                    "development users")] = None,
+    client_id: Annotated[str, typer.Option(help="The provider's client for the password "
+                                                "grant")] = "cites-cli",
+    password: Annotated[str, typer.Option(help="The development users' password")
+                        ] = "cites-dev",
     kafka: Annotated[str, typer.Option(help="Kafka's bootstrap servers; the principal from "
                                             "KAFKA_USERNAME, KAFKA_PASSWORD and "
                                             "KAFKA_SASL_MECHANISM (the administrator or a "
@@ -177,13 +186,19 @@ def run(
     unknown = [w for w in labels if w not in WAVES]
     if unknown:
         raise typer.BadParameter(f"unknown wave(s) {unknown}; known: {', '.join(WAVES)}")
+    console = Console()
+    try:
+        who = Tokens.from_file(tokens) if issuer is None else asyncio.run(
+            _signed_in(issuer, client_id, password))
+    except SimError as exc:
+        console.print(f"[bold red]The simulation stopped:[/bold red] {exc}")
+        raise typer.Exit(2) from exc
     endpoints = Endpoints(labelling_url, partners_url, funding_url, notifications_url,
-                          Tokens.from_file(tokens),
+                          who,
                           kafka=dataclasses.replace(KafkaAccess.from_env(), bootstrap=kafka),
                           topic_prefix=topic_prefix,
                           maildir=maildir, mailpit=mailpit, ops=json.loads(ops_urls))
     faults = [_fault(f) for f in fault or []]
-    console = Console()
     rid = run_id or time.strftime("demo%m%d-%H%M%S").lower()
     try:
         report, done = asyncio.run(_main(endpoints, console, labels, seed, scale, concurrency,
@@ -195,6 +210,11 @@ def run(
     if report_json is not None:
         report_json.write_text(json.dumps(report.to_dict(), indent=2, default=str))
     raise typer.Exit(0 if report.ok else 1)
+
+
+async def _signed_in(issuer: str, client_id: str, password: str) -> Tokens:
+    return await Tokens.sign_in(await SignIn.at(issuer, client_id=client_id,
+                                                password=password))
 
 
 def _fault(spec: str) -> tuple[str, str]:

@@ -1,13 +1,15 @@
 """Where the platform listens and who the simulation acts as: the four services' URLs, the
-bearer tokens of the national coordination, the préfectures and a viewer, Kafka and its
-topic prefix, the SMTP sink's maildir; and an HTTP client that names what failed."""
+bearer tokens of the national coordination, the préfectures and a viewer — static tokens
+from a file, or access tokens of the identity provider the simulation signs in at —,
+Kafka and its topic prefix, the SMTP sink's maildir; and an HTTP client that names what
+failed."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +18,9 @@ from typing import Any
 import httpx
 
 from cites_contracts.access import KafkaAccess
+from cites_contracts.types import DEPARTEMENTS
 
-__all__ = ["Api", "Endpoints", "SimError", "Tokens"]
+__all__ = ["Api", "Endpoints", "SignIn", "SimError", "Tokens"]
 
 SERVICES = ("labelling", "partners", "funding", "notifications")
 
@@ -26,12 +29,91 @@ class SimError(RuntimeError):
     """The platform refused or failed a step the simulation needed."""
 
 
+@dataclass
+class SignIn:
+    """The identity provider's token endpoint and how the simulation signs in there: the
+    password grant of ``client_id`` (``cites-cli``, in the development realm only) for the
+    development users, who all share ``password``."""
+
+    token_endpoint: str
+    client_id: str = "cites-cli"
+    password: str = "cites-dev"
+    users: dict[str, str] = field(default_factory=dict)
+    """Token → the user it was issued to (to renew it)."""
+
+    @classmethod
+    async def at(cls, issuer: str, **given: Any) -> SignIn:
+        """Sign-in at ``issuer`` (its discovery document names the token endpoint)."""
+        url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                found = (await http.get(url)).raise_for_status().json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SimError(f"the identity provider does not answer at {url}: {exc!r}") from exc
+        return cls(str(found["token_endpoint"]), **given)
+
+    async def token(self, http: httpx.AsyncClient, username: str) -> str | None:
+        """An access token of ``username``; None when the provider knows no such user."""
+        answer = await http.post(self.token_endpoint, data={
+            "grant_type": "password", "client_id": self.client_id, "username": username,
+            "password": self.password})
+        if answer.status_code in (400, 401) and "invalid_grant" in answer.text:
+            return None
+        if answer.status_code != 200:
+            raise SimError(f"the identity provider refused {username} a token: "
+                           f"{answer.status_code} {answer.text[:300]}")
+        token = str(answer.json()["access_token"])
+        self.users[token] = username
+        return token
+
+
 @dataclass(frozen=True)
 class Tokens:
     national: str
     viewer: str
     prefectures: dict[str, str]
     """Département → the token of its préfecture."""
+    provider: SignIn | None = None
+    """Where these tokens were signed in for (None: static tokens), to renew them."""
+    renewed: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """A token → the one that replaced it once it expired."""
+
+    @classmethod
+    async def sign_in(cls, provider: SignIn, *, departements: Iterable[str] = DEPARTEMENTS,
+                      at_once: int = 16) -> Tokens:
+        """Access tokens of the development users ``national``, ``viewer`` and
+        ``prefecture-<département>`` for each of ``departements`` the provider knows."""
+        gate = asyncio.Semaphore(at_once)
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def token(username: str) -> str | None:
+                async with gate:
+                    return await provider.token(http, username)
+
+            national, viewer = await token("national"), await token("viewer")
+            wanted = sorted(set(departements))
+            found = await asyncio.gather(*(token(f"prefecture-{d}") for d in wanted))
+        if national is None or viewer is None:
+            raise SimError("the identity provider knows no user national or viewer: is it "
+                           "the development realm (deploy/keycloak/cites-realm.json)?")
+        return cls(national=national, viewer=viewer, provider=provider,
+                   prefectures={d: t for d, t in zip(wanted, found, strict=True) if t})
+
+    def current(self, token: str) -> str:
+        """``token``, or what replaced it since it expired."""
+        while token in self.renewed:
+            token = self.renewed[token]
+        return token
+
+    async def renew(self, token: str) -> str | None:
+        """A new token for whoever ``token`` was issued to (None: static tokens are not
+        renewed)."""
+        if self.provider is None or (user := self.provider.users.get(token)) is None:
+            return None
+        async with httpx.AsyncClient(timeout=30) as http:
+            fresh = await self.provider.token(http, user)
+        if fresh is not None:
+            self.renewed[token] = fresh
+        return fresh
 
     @classmethod
     def from_grants(cls, grants: dict[str, dict[str, Any]]) -> Tokens:
@@ -122,10 +204,12 @@ class Api:
                    body: Any = None, ok: tuple[int, ...] = (200, 201),
                    params: dict[str, Any] | None = None,
                    key: str | None = None) -> Any:
+        token = self.tokens.current(token)
         headers = {"Authorization": f"Bearer {token}"}
         if key is not None:
             headers["Idempotency-Key"] = key
         deadline = time.monotonic() + self.patience
+        renewed = False
         while True:
             self.requests += 1
             self.by_service[service] = self.by_service.get(service, 0) + 1
@@ -147,6 +231,11 @@ class Api:
                 continue
             if response.status_code in ok:
                 return response.json() if response.content else None
+            if response.status_code == 401 and not renewed and (
+                    fresh := await self.tokens.renew(token)) is not None:
+                renewed, token = True, fresh  # it expired: signed in again, sent again
+                headers["Authorization"] = f"Bearer {fresh}"
+                continue
             if response.status_code == 503 and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 continue
