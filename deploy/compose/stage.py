@@ -262,8 +262,8 @@ def main(argv: Sequence[str]) -> int:
         if command == "up":
             ensure_engine(start=False)
             up(images())
-            say("platform up: dashboard http://127.0.0.1:8005/#token=dev-viewer, "
-                "mails http://127.0.0.1:8025")
+            say("platform up: dashboard http://127.0.0.1:8005/ (a development stack: type a "
+                "token of the tokens file, e.g. dev-viewer), mails http://127.0.0.1:8025")
         elif command == "down":
             ensure_dotenv()
             run([*COMPOSE, "down", *(["--volumes"] if "--wipe" in argv else [])])
