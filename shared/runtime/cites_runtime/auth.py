@@ -94,10 +94,12 @@ class SigningKeys:
 
     Fetched with PyJWT's :class:`jwt.PyJWKClient` (the discovery document first when no
     JWKS URL is given) in a worker thread, since its fetch blocks; kept for ``lifespan``
-    seconds; fetched again at once for a key id not known — a key rotation — but at most
-    once every ``min_refresh_s``, so tokens naming made-up key ids cannot make every
-    request a fetch. PyJWKClient's own cache is not used: it would refresh on every unknown
-    key id."""
+    seconds; fetched again at once for a key id not known — a key rotation. Fetches are
+    tried at most once every ``min_refresh_s``, so tokens naming made-up key ids cannot
+    make every request a fetch, nor can a provider that is down. While it is down, the
+    keys already fetched still verify (a known key does not stop being the provider's);
+    a key never fetched cannot be checked (:class:`ProviderUnavailable`). PyJWKClient's
+    own cache is not used: it would fetch again on every unknown key id."""
 
     def __init__(self, issuer: str | None, jwks_url: str | None = None, *,
                  lifespan: float = 300.0, min_refresh_s: float = 10.0,
@@ -109,62 +111,66 @@ class SigningKeys:
         self.lifespan = lifespan
         self.min_refresh_s = min_refresh_s
         self.timeout = timeout
+        self.fetches = 0
+        """How many fetches were tried (for tests and logs)."""
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._tried_at: float | None = None
+        self._failure: ProviderUnavailable | None = None
         self._lock = asyncio.Lock()
-        self._discovery: dict[str, Any] | None = None
+        self._discovered: str | None = None
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
         """The key ``kid`` names, fetched if needed; None when the provider does not
-        publish it. Raises :class:`ProviderUnavailable` when a needed fetch fails."""
+        publish it. Raises :class:`ProviderUnavailable` when it cannot be known."""
         if (found := self._keys.get(kid)) is not None and self._fresh():
             return found
         async with self._lock:
+            known = self._keys.get(kid)
+            if known is not None and self._fresh():
+                return known
             now = time.monotonic()
-            since = None if self._fetched_at is None else now - self._fetched_at
-            stale = since is None or since >= self.lifespan
-            unknown = kid not in self._keys and (since is None or since >= self.min_refresh_s)
-            if stale or unknown:
-                keys = await asyncio.to_thread(self._fetch)
-                self._keys = {k.key_id: k for k in keys if k.key_id}
-                self._fetched_at = time.monotonic()
-            return self._keys.get(kid)
-
-    async def discovery(self) -> dict[str, Any]:
-        """The provider's discovery document (``<issuer>/.well-known/openid-configuration``),
-        fetched once."""
-        if self._discovery is None:
-            async with self._lock:
-                if self._discovery is None:
-                    self._discovery = await asyncio.to_thread(self._discover)
-        return self._discovery
+            if self._tried_at is None or now - self._tried_at >= self.min_refresh_s:
+                self._tried_at, self.fetches = now, self.fetches + 1
+                try:
+                    keys = await asyncio.to_thread(self._fetch)
+                except ProviderUnavailable as exc:
+                    self._failure = exc
+                else:
+                    self._keys = {k.key_id: k for k in keys if k.key_id}
+                    self._fetched_at, self._failure = time.monotonic(), None
+            if kid in self._keys:
+                return self._keys[kid]
+            if self._failure is not None:
+                raise self._failure
+            return None
 
     def _fresh(self) -> bool:
         return self._fetched_at is not None and \
             time.monotonic() - self._fetched_at < self.lifespan
 
-    def _discover(self) -> dict[str, Any]:
-        url = f"{self.issuer}/.well-known/openid-configuration"
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                document = json.loads(response.read())
-        except (OSError, ValueError) as exc:
-            raise ProviderUnavailable(f"discovery at {url}: {exc!r}") from exc
-        named = document.get("issuer") if isinstance(document, dict) else None
-        if named != self.issuer:
-            raise ProviderUnavailable(f"discovery at {url} names another issuer ({named!r})")
-        assert isinstance(document, dict)
-        return document
+    def _jwks_url(self) -> str:
+        if self.jwks_url is not None:
+            return self.jwks_url
+        if self._discovered is None:
+            url = f"{self.issuer}/.well-known/openid-configuration"
+            try:
+                with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                    document = json.loads(response.read())
+            except (OSError, ValueError) as exc:
+                raise ProviderUnavailable(f"discovery at {url}: {exc!r}") from exc
+            named = document.get("issuer") if isinstance(document, dict) else None
+            if named != self.issuer:
+                raise ProviderUnavailable(f"discovery at {url} names another issuer "
+                                          f"({named!r})")
+            jwks = document.get("jwks_uri")
+            if not isinstance(jwks, str):
+                raise ProviderUnavailable(f"discovery at {url} names no jwks_uri")
+            self._discovered = jwks
+        return self._discovered
 
     def _fetch(self) -> list[jwt.PyJWK]:
-        url = self.jwks_url
-        if url is None:
-            url = self._discovery.get("jwks_uri") if self._discovery else None
-            if url is None:
-                self._discovery = self._discover()
-                url = self._discovery.get("jwks_uri")
-            if not isinstance(url, str):
-                raise ProviderUnavailable("the discovery document names no jwks_uri")
+        url = self._jwks_url()
         client = jwt.PyJWKClient(url, cache_keys=False, cache_jwk_set=False,
                                  timeout=int(max(self.timeout, 1)))
         try:
@@ -208,7 +214,7 @@ class TokenVerifier:
         try:
             key = await self.keys.key(kid)
         except ProviderUnavailable as exc:
-            log.warning("identity provider unavailable", error=str(exc))
+            log.warning("identity provider unavailable", error=str(exc), kid=kid)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                                 detail="the identity provider cannot be reached to check the "
                                        "token: retry in a moment",
