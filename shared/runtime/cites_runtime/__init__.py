@@ -18,7 +18,9 @@ module                 what it holds
 :mod:`.errors`         domain refusals: ``NotFound``, ``Forbidden``, ``Conflict``,
                        ``RuleBroken`` (pure; answered alike by every service)
 :mod:`.actor`          who acts: ``Role``, ``Actor`` (the département rule), ``SYSTEM``
-:mod:`.auth`           bearer tokens → ``Actor``; 401/403
+:mod:`.auth`           the identity provider's access tokens (JWT, verified against its
+                       JWKS) or, in development and tests, static tokens → ``Actor``;
+                       ``require(*roles)``; 401/403
 :mod:`.http`           the HTTP edge: ``Caller`` and role aliases (``National``,
                        ``Prefecture``, ``Operator``, ``Reader``, ``Anyone``), paging
                        (``Paging``, ``Page``), ``Input``, error answers, text guard
