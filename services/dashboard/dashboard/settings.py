@@ -30,3 +30,6 @@ class DashboardSettings(ServiceSettings):
     health_timeout_s: float = Field(3.0, gt=0, description="How long a probe waits for one "
                                     "service or the broker before saying it did not answer")
     refresh_s: float = Field(5.0, gt=0, description="How often the page asks for the summary")
+    oidc_client_id: str = Field("cites-dashboard", description="The identity provider's "
+                                "public client the page signs in as (authorization code + "
+                                "PKCE), when auth_mode is oidc")

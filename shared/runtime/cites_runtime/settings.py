@@ -162,8 +162,6 @@ class ServiceSettings(BaseSettings):
     # realm_access.roles) and the préfecture's département (a string claim).
     oidc_roles_claim: str = "realm_access.roles"
     oidc_departement_claim: str = "departement"
-    # The page's sign-in (the dashboard): the public client it signs in as.
-    oidc_client_id: str = "cites-dashboard"
     # token -> grant (auth_mode static only); e.g.
     # LABELLING_TOKENS='{"dev-national": {"role": "national"}}'. A grant no token may hold
     # (see TokenGrant.refusal) stops the service at start-up.

@@ -25,6 +25,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from cites_runtime.errors import NotFound
 from cites_runtime.settings import ServiceSettings
 
+from ..settings import DashboardSettings
+
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
@@ -63,7 +65,7 @@ async def sign_in(request: Request) -> JSONResponse:
     """How the page signs in: ``{"mode": "oidc", "issuer", "client_id"}`` (it reads the
     provider's endpoints from the issuer's discovery document), or ``{"mode": "static"}``
     (a token typed in, development and tests)."""
-    settings: ServiceSettings = request.app.state.settings
+    settings: DashboardSettings = request.app.state.settings
     found: dict[str, Any] = {"mode": settings.auth_mode}
     if settings.auth_mode == "oidc":
         found.update(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id)
