@@ -372,6 +372,8 @@ def test_production_refuses_the_test_flag_and_a_missing_key(
     # The platform's environment setting, read under the service's prefix.
     monkeypatch.setenv("NOTIFICATIONS_ENVIRONMENT", "production")
     monkeypatch.setenv("NOTIFICATIONS_OIDC_ISSUER", "https://sso.example.gouv.fr/realms/cites")
+    monkeypatch.setenv("NOTIFICATIONS_KAFKA_USERNAME", "notifications")
+    monkeypatch.setenv("NOTIFICATIONS_KAFKA_PASSWORD", "its-own")
     with pytest.raises(ValidationError, match="for tests"):
         NotificationsSettings(database_url=dsn, webhook_allow_private_hosts_for_tests=True,
                               webhook_secret_keys=key)

@@ -237,7 +237,8 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _production_signs_in_through_a_provider(self) -> Self:
         """In production people sign in through the identity provider: static tokens are
-        refused, and so is a missing issuer."""
+        refused, and so is a missing issuer; and the service signs in to Kafka as its own
+        principal."""
         prefix = str(self.model_config.get("env_prefix", "")).upper()
         if self.environment != "production":
             return self
@@ -251,6 +252,10 @@ class ServiceSettings(BaseSettings):
         if self.tokens:
             raise ValueError(f"{prefix}TOKENS is set but {prefix}ENVIRONMENT is production: "
                              "static tokens are for development and tests")
+        if not self.kafka_username or self.kafka_password is None:
+            raise ValueError(f"{prefix}ENVIRONMENT is production: set {prefix}KAFKA_USERNAME "
+                             f"and {prefix}KAFKA_PASSWORD, the service's own principal (the "
+                             "brokers authenticate every client)")
         return self
 
     def auth_refusal(self) -> str | None:

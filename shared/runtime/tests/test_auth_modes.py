@@ -38,9 +38,22 @@ def test_production_refuses_a_tokens_file_even_beside_an_identity_provider() -> 
     assert "left-over" not in str(refused.value)
 
 
+def test_production_refuses_an_unauthenticated_kafka_connection() -> None:
+    """Every listener of the platform's brokers authenticates: in production a service
+    without its principal would be refused by the broker anyway — it says so at start."""
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings(database_url=DSN, environment="production", oidc_issuer=ISSUER)
+    assert "set SERVICE_KAFKA_USERNAME and SERVICE_KAFKA_PASSWORD" in str(refused.value)
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings(database_url=DSN, environment="production", oidc_issuer=ISSUER,
+                        kafka_username="labelling")
+    assert "SERVICE_KAFKA_PASSWORD" in str(refused.value)
+
+
 def test_production_with_its_identity_provider_loads() -> None:
     settings = ServiceSettings(database_url=DSN, environment="production",
-                               oidc_issuer=ISSUER + "/")
+                               oidc_issuer=ISSUER + "/", kafka_username="labelling",
+                               kafka_password="its-own")
     assert (settings.auth_mode, settings.oidc_issuer) == ("oidc", ISSUER)
     assert settings.auth_refusal() is None
 
