@@ -52,20 +52,15 @@ from .domain import (
 
 __all__ = [
     "add_contact",
-    "close_alliance",
     "designate_chef_de_file",
     "erase_contact",
-    "extend_perimeter",
     "follow_labels",
     "join_alliance",
     "leave_alliance",
     "open_alliance",
     "open_alliances",
     "register_partner",
-    "reinstate_alliance",
-    "renew_label",
     "revise_contact",
-    "suspend_alliance",
     "update_partner",
 ]
 
@@ -297,30 +292,6 @@ async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True,
 LabelLife = (PerimeterExtended | LabelRenewed | LabelSuspended | LabelReinstated
              | LabelWithdrawn | LabelExpired)
 """What labelling says of a label after it is granted: what :func:`follow_labels` applies."""
-
-
-async def extend_perimeter(uow: UnitOfWork, event: PerimeterExtended) -> None:
-    """The alliance's perimeter becomes the extended one (its new schools included)."""
-    await follow_labels(uow, [event])
-
-
-async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
-    """The label runs on to the renewed period's end. Its start stays: a renewal comes up
-    to a year before the current period ends, and that period is still in force."""
-    await follow_labels(uow, [event])
-
-
-async def suspend_alliance(uow: UnitOfWork, event: LabelSuspended) -> None:
-    await follow_labels(uow, [event])
-
-
-async def reinstate_alliance(uow: UnitOfWork, event: LabelReinstated) -> None:
-    await follow_labels(uow, [event])
-
-
-async def close_alliance(uow: UnitOfWork, event: LabelWithdrawn | LabelExpired) -> None:
-    """Close the alliance for good; its members stay as its history."""
-    await follow_labels(uow, [event])
 
 
 async def follow_labels(uow: UnitOfWork, events: Sequence[LabelLife],

@@ -152,9 +152,9 @@ async def _two_alliances_and_a_candidate_leading_the_first(
     await _open(partners, labelled("cite-002", lead_uai="0930002B"))
     async with partners.runtime.unit_of_work() as uow:
         if first_status == "suspended":
-            await service.suspend_alliance(uow, suspended("cite-001"))
+            await service.follow_labels(uow, [suspended("cite-001")])
         elif first_status == "closed":
-            await service.close_alliance(uow, withdrawn("cite-001"))
+            await service.follow_labels(uow, [withdrawn("cite-001")])
     first, second = await _chef(partners, "cite-001"), await _chef(partners, "cite-002")
     joined = await partners.http.post("/alliances/cite-002/members", headers=AS_NATIONAL,
                                       json={"partner_id": first, "roles": ["funder"]})

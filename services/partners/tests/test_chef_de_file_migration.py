@@ -56,7 +56,7 @@ async def test_alliances_sharing_a_chef_de_file_before_0003_do_not_stop_it_and_a
     async with in_memory(definition, settings) as partners:
         async with partners.runtime.unit_of_work() as uow:
             assert await service.open_alliance(uow, labelled("cite-004", lead_uai="0930004D"))
-            await service.close_alliance(uow, withdrawn("cite-003"))
+            await service.follow_labels(uow, [withdrawn("cite-003")])
         await partners.http.post("/alliances/cite-004/members", headers=AS_NATIONAL,
                                  json={"partner_id": COLLEGE, "roles": ["funder"]})
         refused = await partners.http.put("/alliances/cite-004/chef-de-file",
