@@ -146,6 +146,7 @@ lint: install
 	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime shared/sim/cites_sim \
 		deploy/local deploy/keycloak deploy/images deploy/compose bench \
 		$(foreach s,$(SERVICES),services/$(s)/$(s))
+	$(VENV)/bin/lint-imports  # the layers and independences of pyproject.toml's [tool.importlinter]
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
