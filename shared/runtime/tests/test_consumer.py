@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
@@ -23,14 +23,6 @@ from cites_runtime.testing import eventually, read_topic, wait_caught_up
 from cites_runtime.testing.infra import Infra
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def raw_producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    p = make_producer(migrated.kafka)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 def publisher(producer: AIOKafkaProducer, s: ServiceSettings) -> AiokafkaPublisher:
@@ -60,10 +52,10 @@ async def tally(pool: asyncpg.Pool) -> list[str]:
 
 
 async def test_an_event_delivered_twice_is_applied_once(
-    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
+    runtime: Runtime, migrated: ServiceSettings, producer: AIOKafkaProducer
 ) -> None:
     once = thing("twice")
-    await send(raw_producer, migrated, once, once, thing("sentinel"))
+    await send(producer, migrated, once, once, thing("sentinel"))
     await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                          migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["sentinel", "twice"]
@@ -72,16 +64,16 @@ async def test_an_event_delivered_twice_is_applied_once(
 
 
 async def test_a_redelivery_after_a_restart_changes_nothing(
-    migrated: ServiceSettings, raw_producer: AIOKafkaProducer, pool: asyncpg.Pool
+    migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool
 ) -> None:
     first = thing("a")
-    await send(raw_producer, migrated, first)
+    await send(producer, migrated, first)
     rt = Runtime(testapp.definition, migrated)
     await rt.start()
     await eventually(lambda: _has(pool, "a"))
     await rt.stop()
     # Same event again (a producer retry, a replayed topic): a new process absorbs it.
-    await send(raw_producer, migrated, first, thing("b"))
+    await send(producer, migrated, first, thing("b"))
     rt = Runtime(testapp.definition, migrated)
     await rt.start()
     try:
@@ -94,14 +86,14 @@ async def test_a_redelivery_after_a_restart_changes_nothing(
 
 async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_applied(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     s = make_settings(consumer_max_attempts=2)
     unknown = json.loads(encode(thing("u")).value)  # type: ignore[arg-type]
     unknown["version"] = 99
     bad_payload = json.loads(encode(thing("p")).value)  # type: ignore[arg-type]
     bad_payload["data"]["n"] = "not a number"
-    await send(raw_producer, s, b"{not json", json.dumps(unknown).encode(),
+    await send(producer, s, b"{not json", json.dumps(unknown).encode(),
                json.dumps(bad_payload).encode(), thing("r", note="reject"),
                thing("c", note="conflict"), thing("b", note="boom"), thing("after"))
     rt = Runtime(testapp.definition, s)
@@ -132,9 +124,9 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_next_is_a
 
 
 async def test_poison_does_not_block_and_only_good_events_are_applied(
-    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer
+    runtime: Runtime, migrated: ServiceSettings, producer: AIOKafkaProducer
 ) -> None:
-    await send(raw_producer, migrated, b"garbage", thing("ok1"), b"[]", thing("ok2"))
+    await send(producer, migrated, b"garbage", thing("ok1"), b"[]", thing("ok2"))
     await wait_caught_up(migrated.kafka, migrated.topic("tally"),
                          migrated.topic(THINGS.name))
     assert sorted(await tally(runtime.pool)) == ["ok1", "ok2"]
@@ -142,7 +134,7 @@ async def test_poison_does_not_block_and_only_good_events_are_applied(
 
 async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     infra: Infra, make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     infra.require_stoppable("postgres")
     s = make_settings(consumer_batch_size=10)
@@ -150,11 +142,11 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     rt = Runtime(testapp.definition, s)
     await rt.start()
     try:
-        await send(raw_producer, s, *(thing(f"before-{i}") for i in range(30)))
+        await send(producer, s, *(thing(f"before-{i}") for i in range(30)))
         await eventually(lambda: _count(pool, 1))
         infra.stop("postgres")
         try:
-            await send(raw_producer, s, *(thing(f"during-{i}") for i in range(30)))
+            await send(producer, s, *(thing(f"during-{i}") for i in range(30)))
             await asyncio.sleep(3)  # the consumer keeps failing to reach the database
         finally:
             infra.start("postgres")
@@ -171,11 +163,11 @@ async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
 
 async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fixed(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     s = make_settings(consumer_max_attempts=1)
     needs_flag = thing("flagged", note="needs-flag")
-    await send(raw_producer, s, needs_flag, thing("next"))
+    await send(producer, s, needs_flag, thing("next"))
     rt = Runtime(testapp.definition, s)
     await rt.start()
     try:
@@ -185,7 +177,7 @@ async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fi
     finally:
         await rt.stop()
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
+                            publisher(producer, s), topic_prefix=s.topic_prefix)
     group = f"{dlq}-replay"
 
     still_broken = await replay_dead_letters(runner, s.kafka, dlq, group=group)
@@ -201,14 +193,14 @@ async def test_a_dead_letter_is_applied_once_when_replayed_after_its_cause_is_fi
 
 async def test_an_event_a_handler_would_emit_over_the_size_limit_dead_letters_its_cause(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     """The size bound holds for events born in a consumer too, not only in commands: the
     record whose handler would emit one too large is dead-lettered with why, its batch's
     others applied, and nothing too large reaches the outbox (where the broker would refuse
     it for good)."""
     s = make_settings(event_max_bytes=4_000)
-    await send(raw_producer, s, thing("small", note="echo:100"), thing("big", note="echo:6000"),
+    await send(producer, s, thing("small", note="echo:100"), thing("big", note="echo:6000"),
                thing("next"))
     rt = Runtime(testapp.definition, s)
     await rt.start()
@@ -247,12 +239,12 @@ async def _count(pool: asyncpg.Pool, n: int) -> bool:
 
 async def test_replaying_an_older_dead_letter_cannot_undo_a_newer_event_of_its_aggregate(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     # X's event 1 fails (dead letter), X's event 2 applies; the cause of 1 is fixed and
     # the operator replays: applying 1 now would put X back in the state before 2.
     s = make_settings(consumer_max_attempts=1)
-    await send(raw_producer, s, thing("X", n=1, note="needs-flag", sequence=1),
+    await send(producer, s, thing("X", n=1, note="needs-flag", sequence=1),
                thing("X", n=2, sequence=2))
     rt = Runtime(testapp.definition, s)
     await rt.start()
@@ -264,7 +256,7 @@ async def test_replaying_an_older_dead_letter_cannot_undo_a_newer_event_of_its_a
         await rt.stop()
     await pool.execute("INSERT INTO flags VALUES ('fixed')")
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
+                            publisher(producer, s), topic_prefix=s.topic_prefix)
     replayed = await replay_dead_letters(runner, s.kafka, dlq,
                                          group=f"{dlq}-replay")
     applied = await pool.fetch("SELECT n FROM tally ORDER BY applied_at")
@@ -273,14 +265,14 @@ async def test_replaying_an_older_dead_letter_cannot_undo_a_newer_event_of_its_a
 
 
 async def test_an_old_event_redelivered_after_its_inbox_row_was_purged_changes_nothing(
-    runtime: Runtime, migrated: ServiceSettings, raw_producer: AIOKafkaProducer,
+    runtime: Runtime, migrated: ServiceSettings, producer: AIOKafkaProducer,
     pool: asyncpg.Pool,
 ) -> None:
     first, second = thing("Y", n=1, sequence=1), thing("Y", n=2, sequence=2)
-    await send(raw_producer, migrated, first, second)
+    await send(producer, migrated, first, second)
     await eventually(lambda: _count(pool, 2))
     await pool.execute("DELETE FROM processed_events")  # the inbox's retention passed
-    await send(raw_producer, migrated, first, thing("sentinel"))
+    await send(producer, migrated, first, thing("sentinel"))
     await eventually(lambda: _has(pool, "sentinel"))
     assert [r["n"] for r in await pool.fetch(
         "SELECT n FROM tally WHERE thing_id = 'Y' ORDER BY applied_at")] == [1, 2]
@@ -288,7 +280,7 @@ async def test_an_old_event_redelivered_after_its_inbox_row_was_purged_changes_n
 
 
 async def test_the_inbox_forgets_rows_older_than_its_retention(
-    migrated: ServiceSettings, pool: asyncpg.Pool, raw_producer: AIOKafkaProducer,
+    migrated: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer,
 ) -> None:
     await pool.execute(
         """INSERT INTO processed_events (consumer, event_id, processed_at) VALUES
@@ -296,7 +288,7 @@ async def test_the_inbox_forgets_rows_older_than_its_retention(
            ('tally', gen_random_uuid(), now() - interval '1 hour'),
            ('other', gen_random_uuid(), now() - interval '9 days')""")
     runner = ConsumerRunner(testapp.consumer, pool, migrated.db_schema,
-                            publisher(raw_producer, migrated))
+                            publisher(producer, migrated))
     assert await runner.purge_inbox(timedelta(days=7)) == 1
     left = await pool.fetch("SELECT consumer FROM processed_events ORDER BY consumer")
     assert [r["consumer"] for r in left] == ["other", "tally"]
@@ -305,11 +297,11 @@ async def test_the_inbox_forgets_rows_older_than_its_retention(
 @pytest.mark.parametrize("decision", ["skipped", "parked"])
 async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_replays(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool, decision: str,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool, decision: str,
 ) -> None:
     s = make_settings(consumer_max_attempts=1)
     # Same aggregate, same partition: a bug that never goes away, then a fixable cause.
-    await send(raw_producer, s, thing("Z", n=1, note="boom", sequence=1),
+    await send(producer, s, thing("Z", n=1, note="boom", sequence=1),
                thing("Z", n=2, note="needs-flag", sequence=2), thing("sentinel"))
     rt = Runtime(testapp.definition, s)
     await rt.start()
@@ -321,11 +313,11 @@ async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_rep
         await rt.stop()
     await pool.execute("INSERT INTO flags VALUES ('fixed')")
     runner = ConsumerRunner(testapp.consumer, pool, s.db_schema,
-                            publisher(raw_producer, s), topic_prefix=s.topic_prefix)
+                            publisher(producer, s), topic_prefix=s.topic_prefix)
     group = f"{dlq}-replay"
     blocked = await replay_dead_letters(runner, s.kafka, dlq, group=group)
     first = min(letters, key=lambda r: r.offset)
-    await set_aside(publisher(raw_producer, s), s.kafka, dlq,
+    await set_aside(publisher(producer, s), s.kafka, dlq,
                     group=group, partition=first.partition, offset=first.offset,
                     decision=decision, reason="handler bug #123, fixed in the next release")
     unblocked = await replay_dead_letters(runner, s.kafka, dlq, group=group)
@@ -343,7 +335,7 @@ async def test_a_letter_that_never_applies_can_be_set_aside_so_its_partition_rep
 
 async def test_retrying_longer_than_the_poll_interval_keeps_the_group_and_dead_letters_once(
     make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
-    raw_producer: AIOKafkaProducer, pool: asyncpg.Pool,
+    producer: AIOKafkaProducer, pool: asyncpg.Pool,
 ) -> None:
     """Two replicas share the partitions. A transient failure outlasting
     ``max_poll_interval`` (the table the handler reads stays locked for 3× that) must not
@@ -366,7 +358,7 @@ async def test_retrying_longer_than_the_poll_interval_keeps_the_group_and_dead_l
             slow = encode(thing("slow", note="reads-flags"))  # type: ignore[arg-type]
             for value, key, headers in ((b"{not json", b"poison", []),
                                         (slow.value, slow.key, slow.headers)):
-                await raw_producer.send_and_wait(topic, value, key=key, headers=headers,
+                await producer.send_and_wait(topic, value, key=key, headers=headers,
                                                  partition=0)
             await asyncio.sleep(3 * s.consumer_max_poll_interval_s)
             assert await _group_is(s, group, "Stable", members=2)
