@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from cites_runtime.db import Conn
+from cites_runtime.db import Conn, Reads
 
 from .domain.programme import CANDIDATURE_RANK, CandidatureStatus
 
@@ -31,7 +31,6 @@ __all__ = [
     "save_health",
 ]
 
-Reads = asyncpg.Pool | Conn
 
 MovementRow = tuple[str, str, int, str, int]
 """(cite_id, programme, year, movement, amount)."""

@@ -17,14 +17,13 @@ from uuid import UUID
 import asyncpg
 
 from cites_contracts.types import BudgetProgramme
-from cites_runtime.db import Conn
+from cites_runtime.db import Conn, Reads
 
 from .domain import ledger
 from .domain.cite import AllocationFunds, Cite, CiteStatus, Commitment
 from .domain.envelope import DotationRule, Envelope
 from .domain.ledger import Account, AccountKind, Movement
 
-Reads = Conn | asyncpg.Pool
 Lock = Literal["update", "share"] | None
 
 

@@ -12,7 +12,7 @@ import asyncpg
 from cites_contracts.events.labelling import Perimeter, PerimeterAddition
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod
-from cites_runtime.db import Conn
+from cites_runtime.db import Conn, Reads
 
 from .domain import (
     Candidature,
@@ -61,8 +61,6 @@ __all__ = [
 ]
 
 Row = asyncpg.Record | Any
-Db = Conn | asyncpg.Pool
-"""Reads take a connection (inside a use case's transaction) or the pool (queries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +88,7 @@ def _wave(r: Row) -> Wave:
                 target_count=r["target_count"], status=WaveStatus(r["status"]))
 
 
-async def get_wave(conn: Db, wave_id: str, *, for_update: bool = False) -> Wave | None:
+async def get_wave(conn: Reads, wave_id: str, *, for_update: bool = False) -> Wave | None:
     lock = " FOR NO KEY UPDATE" if for_update else ""
     r = await conn.fetchrow(f"SELECT * FROM waves WHERE id = $1{lock}", wave_id)
     return _wave(r) if r else None
@@ -125,7 +123,7 @@ def _wave_stats(r: Row) -> WaveStats:
     return WaveStats(_wave(r), r["submitted"], r["labelled"])
 
 
-async def list_waves(conn: Db, *, after: tuple[int, str] | None = None,
+async def list_waves(conn: Reads, *, after: tuple[int, str] | None = None,
                      limit: int | None = None) -> list[WaveStats]:
     """By year, then id; ``after``: the (year, id) of the last one of the previous page;
     every one without ``limit``."""
@@ -137,7 +135,7 @@ async def list_waves(conn: Db, *, after: tuple[int, str] | None = None,
     return [_wave_stats(r) for r in rows]
 
 
-async def wave_stats(conn: Db, wave_id: str) -> WaveStats | None:
+async def wave_stats(conn: Reads, wave_id: str) -> WaveStats | None:
     r = await conn.fetchrow(f"{_WAVE_STATS} WHERE w.id = $1", wave_id)
     return _wave_stats(r) if r else None
 
@@ -172,7 +170,7 @@ _CANDIDATURE = """
               FROM review_scores s WHERE s.candidature_id = c.id) AS scores"""
 
 
-async def get_candidature(conn: Db, candidature_id: UUID) -> Candidature | None:
+async def get_candidature(conn: Reads, candidature_id: UUID) -> Candidature | None:
     """The candidature and its scores, in one round trip."""
     r = await conn.fetchrow(f"{_CANDIDATURE} FROM candidatures c WHERE c.id = $1",
                             candidature_id)
@@ -260,7 +258,7 @@ _CANDIDATURE_FILTER = """($1::text IS NULL OR wave_id = $1)
                      AND ($3::text IS NULL OR departement = $3)"""
 
 
-async def list_candidatures(conn: Db, f: Filters, *, after: tuple[datetime, UUID] | None,
+async def list_candidatures(conn: Reads, f: Filters, *, after: tuple[datetime, UUID] | None,
                             limit: int) -> list[CandidatureSummary]:
     """Newest first; ``after``: the (created_at, id) of the last one of the previous page."""
     rows = await conn.fetch(
@@ -314,7 +312,7 @@ _LABEL = """
       FROM cites c"""
 
 
-async def get_label(conn: Db, cite_id: str, *, for_update: bool = False) -> Label | None:
+async def get_label(conn: Reads, cite_id: str, *, for_update: bool = False) -> Label | None:
     lock = " FOR NO KEY UPDATE OF c" if for_update else ""
     r = await conn.fetchrow(f"{_LABEL} WHERE c.cite_id = $1{lock}", cite_id)
     return _label(r) if r else None
@@ -362,7 +360,7 @@ async def save_label(conn: Conn, x: Label) -> None:
     )
 
 
-async def due_cite_ids(conn: Db, today: date, *, limit: int = 1000) -> list[str]:
+async def due_cite_ids(conn: Reads, today: date, *, limit: int = 1000) -> list[str]:
     """Cités whose living label ended before ``today`` (candidates for expiry)."""
     rows = await conn.fetch(
         """SELECT cite_id FROM cites
@@ -387,7 +385,7 @@ _CITE_FILTER = """($1::text IS NULL OR wave_id = $1)
               AND ($3::text IS NULL OR departement = $3)"""
 
 
-async def list_labels(conn: Db, f: Filters, *, after: tuple[datetime, str] | None = None,
+async def list_labels(conn: Reads, f: Filters, *, after: tuple[datetime, str] | None = None,
                       limit: int | None = None) -> list[Label]:
     """In labelling order; ``after``: the (labelled_at, cite_id) of the last one of the
     previous page; every one without ``limit``."""
@@ -420,7 +418,7 @@ async def add_history(conn: Conn, cite_id: str, e: HistoryEntry, actor: str | No
     )
 
 
-async def history(conn: Db, cite_id: str) -> list[RecordedEntry]:
+async def history(conn: Reads, cite_id: str) -> list[RecordedEntry]:
     rows = await conn.fetch("SELECT * FROM cite_history WHERE cite_id = $1 ORDER BY id", cite_id)
     return [RecordedEntry(HistoryEntry(
         kind=r["kind"], occurred_at=r["occurred_at"],

@@ -12,10 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from cites_runtime.db import Conn
-
-Reads = Conn | asyncpg.Pool
-
+from cites_runtime.db import Conn, Reads
 
 # --- the projection -----------------------------------------------------------------------
 

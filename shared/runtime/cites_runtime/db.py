@@ -12,6 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 __all__ = [
     "Conn",
     "Pool",
+    "Reads",
     "create_pool",
     "drop_service_schema",
     "provision_service_schema",
@@ -22,6 +23,9 @@ __all__ = [
 Pool = asyncpg.Pool
 # A connection, whether held directly or borrowed from a pool.
 Conn = asyncpg.Connection | PoolConnectionProxy
+# What a store's read takes: a connection inside a use case's transaction, or the pool
+# for a query outside one.
+Reads = Conn | asyncpg.Pool
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -22,7 +22,6 @@ from .alliances import (
     set_roles,
 )
 from .registry import (
-    Reads,
     Row,
     contacts_of,
     erase_contact,
@@ -43,7 +42,6 @@ __all__ = [
     "AllianceRows",
     "NewAlliance",
     "Opening",
-    "Reads",
     "Row",
     "alliance_rows",
     "change_alliances",

@@ -11,10 +11,10 @@ from uuid import UUID
 from pydantic_core import to_json
 
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
-from cites_runtime.db import Conn
+from cites_runtime.db import Conn, Reads
 
 from ..domain import Alliance, AllianceStatus, Member, Partner
-from .registry import PARTNER_COLUMNS, Reads, Row, partner_from, partner_values
+from .registry import PARTNER_COLUMNS, Row, partner_from, partner_values
 
 # --- alliances ------------------------------------------------------------------------------
 

@@ -10,12 +10,11 @@ from uuid import UUID
 import asyncpg
 
 from cites_contracts.types import PartnerKind
-from cites_runtime.db import Conn
+from cites_runtime.db import Conn, Reads
 
 from ..domain import Contact, ContactDetails, Identity, Partner, PartnerDetails
 
 # Queries run on a pool or inside a unit of work alike.
-Reads = Conn | asyncpg.Pool
 Row = asyncpg.Record
 """What a query answers when no domain object fits: read by column name."""
 
