@@ -591,6 +591,27 @@ class PartnerKind(StrEnum):
     DEPARTEMENT = "departement"
     REGION = "region"
 
+    @property
+    def label(self) -> str:
+        """The kind as a French reader names it (mails, messages, pages)."""
+        return _PARTNER_KIND_LABELS[self]
+
+
+_PARTNER_KIND_LABELS: dict[PartnerKind, str] = {
+    PartnerKind.ECOLE: "école",
+    PartnerKind.COLLEGE: "collège",
+    PartnerKind.LYCEE: "lycée",
+    PartnerKind.COMMUNE: "commune",
+    PartnerKind.EPCI: "EPCI",
+    PartnerKind.PREFECTURE: "préfecture",
+    PartnerKind.RECTORAT_DASEN: "rectorat (DASEN)",
+    PartnerKind.CAF: "caisse d’allocations familiales",
+    PartnerKind.ASSOCIATION: "association",
+    PartnerKind.ENTREPRISE: "entreprise",
+    PartnerKind.DEPARTEMENT: "département",
+    PartnerKind.REGION: "région",
+}
+
 
 class SchoolKind(StrEnum):
     ECOLE = "ecole"

@@ -18,6 +18,7 @@ from cites_contracts.types import (
     Email,
     InseeCode,
     LabelPeriod,
+    PartnerKind,
     QpvCode,
     Siren,
     Siret,
@@ -326,3 +327,10 @@ def test_value_types_work_in_a_fastapi_body() -> None:
     schema = app.openapi()["components"]["schemas"]["CommuneBody"]["properties"]
     assert "pattern" in schema["insee_code"]
     assert schema["dotation"]["type"] == "integer"
+
+
+def test_every_partner_kind_has_its_french_label() -> None:
+    # One table for every service's messages and mails: a kind added without its label
+    # would fail here, not in a mail.
+    assert {k: k.label for k in PartnerKind}[PartnerKind.RECTORAT_DASEN] == "rectorat (DASEN)"
+    assert all(k.label for k in PartnerKind)

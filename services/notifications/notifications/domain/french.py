@@ -138,21 +138,6 @@ _ALLIANCE_ROLES: Final[dict[str, str]] = {
     AllianceRole.ACTION_OPERATOR: "opérateur d’actions",
 }
 
-_PARTNER_KINDS: Final[dict[str, str]] = {
-    PartnerKind.ECOLE: "école",
-    PartnerKind.COLLEGE: "collège",
-    PartnerKind.LYCEE: "lycée",
-    PartnerKind.COMMUNE: "commune",
-    PartnerKind.EPCI: "EPCI",
-    PartnerKind.PREFECTURE: "préfecture",
-    PartnerKind.RECTORAT_DASEN: "rectorat (DASEN)",
-    PartnerKind.CAF: "caisse d’allocations familiales",
-    PartnerKind.ASSOCIATION: "association",
-    PartnerKind.ENTREPRISE: "entreprise",
-    PartnerKind.DEPARTEMENT: "département",
-    PartnerKind.REGION: "région",
-}
-
 _FREEZE_REASONS: Final[dict[str, str]] = {
     FreezeReason.LABEL_SUSPENDED: "la suspension du label",
     FreezeReason.LABEL_WITHDRAWN: "le retrait du label",
@@ -201,8 +186,8 @@ def alliance_role(role: str) -> str:
 
 
 def partner_kind(kind: str) -> str:
-    """``rectorat_dasen`` → ``rectorat (DASEN)``."""
-    return _label(_PARTNER_KINDS, kind)
+    """``rectorat_dasen`` → ``rectorat (DASEN)`` (the contract's label of the kind)."""
+    return PartnerKind(kind).label
 
 
 def freeze_reason(reason: str) -> str:

@@ -11,7 +11,6 @@ from .alliance import (
     no_alliance,
 )
 from .registry import (
-    KIND_LABELS,
     SCHOOLS,
     Contact,
     ContactChange,
@@ -27,7 +26,6 @@ from .registry import (
 )
 
 __all__ = [
-    "KIND_LABELS",
     "SCHOOLS",
     "Alliance",
     "AllianceStatus",

@@ -33,7 +33,7 @@ from cites_contracts.events.partners import (
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
-from .registry import KIND_LABELS, Partner
+from .registry import Partner
 
 __all__ = [
     "Alliance",
@@ -67,7 +67,7 @@ def ensure_can_lead(kind: PartnerKind, who: str) -> None:
     if not can_lead(kind):
         raise RuleBroken.of("partner_id", "chef_de_file_is_a_college",
                             f"the chef de file must be a collège, and {who} is a "
-                            f"{KIND_LABELS[kind]}")
+                            f"{kind.label}")
 
 
 def ensure_leader_stays_a_college(partner: Partner, revised: Partner,
@@ -129,7 +129,7 @@ class Alliance:
         assert uai is not None, "the lead is found by its UAI"
         if not can_lead(lead.kind):
             raise Conflict(f"the lead collège's UAI {uai} is registered as "
-                           f"{KIND_LABELS[lead.kind]} '{lead.name}' (partner "
+                           f"{lead.kind.label} '{lead.name}' (partner "
                            f"{lead.partner_id}); if it is a collège, correct the partner's "
                            f"kind (PATCH /partners/{lead.partner_id} with kind 'college'), "
                            "then replay the dead letter")

@@ -24,7 +24,6 @@ from cites_contracts.types import PartnerKind, departement_of
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
 __all__ = [
-    "KIND_LABELS",
     "SCHOOLS",
     "Contact",
     "ContactChange",
@@ -44,22 +43,6 @@ SCHOOLS = frozenset({PartnerKind.ECOLE, PartnerKind.COLLEGE, PartnerKind.LYCEE})
 _PUBLIC_BODIES = frozenset({PartnerKind.EPCI, PartnerKind.PREFECTURE, PartnerKind.RECTORAT_DASEN,
                             PartnerKind.CAF, PartnerKind.DEPARTEMENT, PartnerKind.REGION})
 _ESTABLISHMENTS = frozenset({PartnerKind.ASSOCIATION, PartnerKind.ENTREPRISE})
-
-KIND_LABELS: dict[PartnerKind, str] = {
-    PartnerKind.ECOLE: "école",
-    PartnerKind.COLLEGE: "collège",
-    PartnerKind.LYCEE: "lycée",
-    PartnerKind.COMMUNE: "commune",
-    PartnerKind.EPCI: "EPCI",
-    PartnerKind.PREFECTURE: "préfecture",
-    PartnerKind.RECTORAT_DASEN: "rectorat / DASEN",
-    PartnerKind.CAF: "CAF",
-    PartnerKind.ASSOCIATION: "association",
-    PartnerKind.ENTREPRISE: "entreprise",
-    PartnerKind.DEPARTEMENT: "département",
-    PartnerKind.REGION: "région",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -87,7 +70,7 @@ class PartnerDetails:
     def checked(self) -> PartnerDetails:
         """These details once the cross-field rules hold, with what follows from them
         filled in (a commune is located in itself; a commune gives the département)."""
-        kind, label = self.kind, KIND_LABELS[self.kind]
+        kind, label = self.kind, self.kind.label
         if kind in SCHOOLS:
             _require(self.uai, "uai", "uai_required", f"a {label} is identified by its UAI")
         else:
@@ -173,7 +156,7 @@ class Partner:
 
     def describe(self) -> str:
         """How messages name it: ``lycée 'Lycée Jean Jaurès' (partner 3f2a…)``."""
-        return f"{KIND_LABELS[self.kind]} '{self.name}' (partner {self.partner_id})"
+        return f"{self.kind.label} '{self.name}' (partner {self.partner_id})"
 
     def revised(self, details: PartnerDetails, now: datetime) -> Partner | None:
         """The partner with new details, or None when nothing changes (no event then)."""
