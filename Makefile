@@ -144,7 +144,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared/contracts/cites_contracts shared/runtime/cites_runtime shared/sim/cites_sim \
-		deploy/local deploy/keycloak deploy/images deploy/compose bench \
+		deploy/local deploy/keycloak deploy/images deploy/compose bench tools/docs \
 		$(foreach s,$(SERVICES),services/$(s)/$(s))
 	$(VENV)/bin/lint-imports  # the layers and independences of pyproject.toml's [tool.importlinter]
 
@@ -163,6 +163,7 @@ contracts-check: install $(ASYNCAPI_PARSER)
 	$(PY) -m cites_contracts.schemas check
 	$(PY) -m cites_contracts.asyncapi check --consumers $(CONSUMES)
 	$(PY) -m cites_contracts.consumers check $(CONSUMES)
+	$(PY) tools/docs/catalogue.py check
 	rm -rf .local/asyncapi && mkdir -p .local/asyncapi
 	$(foreach s,$(SERVICES),$(PY) -m $(s) asyncapi > .local/asyncapi/$(s).json &&) true
 	node tools/asyncapi/validate.mjs shared/contracts/asyncapi.yaml .local/asyncapi/*.json
@@ -170,6 +171,7 @@ contracts-check: install $(ASYNCAPI_PARSER)
 contracts-export: install
 	$(PY) -m cites_contracts.schemas export
 	$(PY) -m cites_contracts.asyncapi export --consumers $(CONSUMES)
+	$(PY) tools/docs/catalogue.py write
 
 clean: stop
 	rm -rf $(VENV) .local
