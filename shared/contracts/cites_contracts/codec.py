@@ -295,10 +295,9 @@ def _validated_json(model: type[Envelope[Event]], value: bytes | bytearray | str
     """``value`` validated in one pass, or None (the general path then names the problem).
 
     Strictly first: our producers write canonical codes, which strict validation checks by
-    their patterns in pydantic-core, calling no Python validator (the benches' event: ~80 µs
-    of CPU here, ~110 lax; ``bench.decode_bench``). Strict accepts a subset of what lax
-    accepts, with the same result (``test_decode_equivalence``), so a record it refuses is
-    validated as before.
+    their patterns in pydantic-core, calling no Python validator (cheaper: the benchmarks log,
+    ``bench.decode_bench``). Strict accepts a subset of what lax accepts, with the same
+    result (``test_decode_equivalence``), so a record it refuses is then validated lax.
     """
     for strict in (True, False):
         try:

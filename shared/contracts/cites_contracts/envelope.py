@@ -271,5 +271,6 @@ class Envelope(BaseModel, Generic[E_co]):
 
 @functools.cache
 def envelope_model(model: type[Event]) -> type[Envelope[Event]]:
-    """``Envelope[model]``, built once per event class (parametrising costs ~30 µs)."""
+    """``Envelope[model]``, built once per event class (parametrising a generic model is
+    costly, and every decode and wrap asks for it)."""
     return cast("builtins.type[Envelope[Event]]", Envelope.__class_getitem__(model))
