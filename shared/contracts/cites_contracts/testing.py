@@ -1,4 +1,10 @@
-"""Hypothesis strategies producing *valid* contract values, for any service's tests.
+"""Valid contract values for any service's tests: builders of one event, and Hypothesis
+strategies.
+
+``event(LabelSuspended, cite_id="cite-042")`` is the catalogue's example of the event with
+the fields a test is about replaced, validated again; ``territory_labelled(...)`` a label
+whose perimeter agrees with its département and lead collège, the event most tests start
+from.
 
 Needs ``hypothesis`` (``pip install cites-contracts[testing]``). ``payloads(Model)`` builds
 any contract model, field by field, from its type hints: value types are recognised by
@@ -15,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import annotated_types as at
 from hypothesis import strategies as st
@@ -23,6 +29,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .envelope import Envelope, Event, EventSpec, registry
+from .events.labelling import TerritoryLabelled
+from .examples import example
 from .types import DEPARTEMENTS, MAX_CENTS, LabelPeriod, ValueType, is_luhn_valid
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "departements",
     "emails",
     "envelopes",
+    "event",
     "insee_codes",
     "la_poste_sirets",
     "label_periods",
@@ -40,11 +49,13 @@ __all__ = [
     "sirens",
     "sirets",
     "strategy_for",
+    "territory_labelled",
     "uais",
     "utc_datetimes",
 ]
 
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Event)
 S = st.SearchStrategy
 
 _DIGIT = "0123456789"
@@ -283,3 +294,40 @@ def envelopes(spec: EventSpec) -> S[Envelope[Event]]:
         st.none() | st.uuids(),
         st.none() | st.uuids(),
     )
+
+
+# --- builders of one event --------------------------------------------------------------
+
+
+def event(cls: type[E], /, **fields: Any) -> E:
+    """A valid ``cls`` event: its catalogue example (:mod:`cites_contracts.examples`) with
+    ``fields`` replaced, validated again (a field that breaks the contract raises pydantic's
+    ``ValidationError``). Values may be models or their JSON-like form."""
+    data = example(cls.spec)
+    data.update({k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+                 for k, v in fields.items()})
+    return cls.model_validate(data)
+
+
+def territory_labelled(cite_id: str = "cite-001", *, departement: str = "93",
+                       lead_uai: str = "0930001A", lead_name: str = "Collège Blanqui",
+                       wave: str = "2024-rolling", wave_year: int = 2024,
+                       population: int = 5200, schools: Iterable[Any] = (),
+                       **fields: Any) -> TerritoryLabelled:
+    r"""A label of ``cite_id`` whose perimeter agrees with its ``departement``: one commune
+    (``<dep>010``), one QPV of the 2024 list (``QN0<dep>01M``, ``population``), the lead
+    collège ``lead_uai`` then ``schools`` (``PerimeterSchool``\ s or their dicts); every other
+    field from the catalogue's example unless given in ``fields``."""
+    lead = {"uai": lead_uai, "kind": "college", "name": lead_name,
+            "education_priority": "rep_plus"}
+    perimeter = {
+        "communes": [{"insee_code": f"{departement}010", "name": "Bondy"}],
+        "qpvs": [{"code": f"QN0{departement}01M", "name": "Blanqui", "population": population}],
+        "schools": [lead, *(s.model_dump(mode="json") if isinstance(s, BaseModel) else s
+                            for s in schools)],
+    }
+    given: dict[str, Any] = {
+        "cite_id": cite_id, "name": f"Cité éducative {cite_id}", "departement": departement,
+        "wave": {"id": wave, "year": wave_year}, "perimeter": perimeter,
+        "lead_college_uai": lead_uai, "candidature_id": uuid4(), **fields}
+    return event(TerritoryLabelled, **given)

@@ -109,3 +109,26 @@ def test_the_envelopes_tell_a_consistent_story() -> None:
 
 def _at(envelope: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(envelope["occurred_at"])
+
+
+def test_the_event_builder_is_the_example_with_what_the_test_is_about() -> None:
+    from pydantic import ValidationError
+
+    from cites_contracts.events.labelling import LabelSuspended
+    from cites_contracts.testing import event
+
+    built = event(LabelSuspended, cite_id="cite-042")
+    assert built.cite_id == "cite-042"
+    assert built.motive == LabelSuspended.model_validate(example(LabelSuspended.spec)).motive
+    with pytest.raises(ValidationError):
+        event(LabelSuspended, cite_id="not a cité id")
+
+
+def test_a_built_label_has_a_perimeter_of_its_departement_led_by_its_college() -> None:
+    from cites_contracts.testing import territory_labelled
+
+    label = territory_labelled("cite-007", departement="69", lead_uai="0691234A")
+    assert [q.code for q in label.perimeter.qpvs] == ["QN06901M"]
+    assert [c.insee_code for c in label.perimeter.communes] == ["69010"]
+    assert label.perimeter.schools[0].uai == label.lead_college_uai == "0691234A"
+    assert territory_labelled().candidature_id != territory_labelled().candidature_id
