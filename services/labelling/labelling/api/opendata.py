@@ -26,51 +26,51 @@ from cites_runtime.http import Anyone, Caller
 from .. import store
 from ..domain import Label, LabelStatus
 
-__all__ = ["OpenDataCite", "router"]
+__all__ = ["OpenDataCiteView", "router"]
 
 router = APIRouter(prefix="/opendata", tags=["open data"])
 
 
-class OpenDataPeriod(BaseModel):
+class OpenDataPeriodView(BaseModel):
     start: date
     end: date
 
 
-class OpenDataCite(BaseModel):
+class OpenDataCiteView(BaseModel):
     id_cite: str
     lib_cite: str
     departement: str
     communes: list[str]
     qpvs: list[str]
     wave: str
-    period: OpenDataPeriod
+    period: OpenDataPeriodView
     """The period in force today."""
     status: LabelStatus
-    periods: list[OpenDataPeriod]
+    periods: list[OpenDataPeriodView]
     """Every period granted, oldest first (the first, then each renewal's)."""
 
     @classmethod
-    def of(cls, x: Label, today: date) -> OpenDataCite:
+    def of(cls, x: Label, today: date) -> OpenDataCiteView:
         now = x.period_on(today)
         return cls(id_cite=x.cite_id, lib_cite=x.name, departement=x.departement,
                    communes=[c.insee_code for c in x.perimeter.communes],
                    qpvs=[q.code for q in x.perimeter.qpvs], wave=x.wave.id,
-                   period=OpenDataPeriod(start=now.start, end=now.end), status=x.status,
-                   periods=[OpenDataPeriod(start=t.start, end=t.end) for t in x.periods])
+                   period=OpenDataPeriodView(start=now.start, end=now.end), status=x.status,
+                   periods=[OpenDataPeriodView(start=t.start, end=t.end) for t in x.periods])
 
 
 async def _cites(caller: Caller, wave: str | None, status: LabelStatus | None,
-                 departement: str | None) -> list[OpenDataCite]:
+                 departement: str | None) -> list[OpenDataCiteView]:
     f = store.Filters(wave, status.value if status else None, departement)
     today = caller.runtime.today()
-    return [OpenDataCite.of(x, today) for x in await store.list_labels(caller.pool, f)]
+    return [OpenDataCiteView.of(x, today) for x in await store.list_labels(caller.pool, f)]
 
 
-@router.get("/cites.json", response_model=list[OpenDataCite],
+@router.get("/cites.json", response_model=list[OpenDataCiteView],
             summary="Labelled cités, open-data JSON")
 async def cites_json(caller: Anyone, wave: WaveId | None = None,
                      status: LabelStatus | None = None, departement: Departement | None = None
-                     ) -> list[OpenDataCite]:
+                     ) -> list[OpenDataCiteView]:
     return await _cites(caller, wave, status, departement)
 
 
