@@ -157,47 +157,19 @@ class _Builder:
                 messages[tombstone] = _tombstone_message(topic)
                 ids.append(tombstone)
             channel = _channel_id(topic)
-            channels[channel] = {
-                "address": self.prefix + topic.name,
-                "title": topic.name,
-                "description": f"{topic.description} Key: `{topic.key}`. {topic.why}",
-                "messages": {i: {"$ref": f"#/components/messages/{i}"} for i in ids},
-                "bindings": {"kafka": _topic_binding(topic)},
-            }
+            channels[channel] = self._channel(topic, ids)
             if self.producers is None or topic.name in self.producers:
-                operations[f"{topic.producer}_sends_{channel}"] = {
-                    "action": "send",
-                    "channel": {"$ref": f"#/channels/{channel}"},
-                    "title": f"{topic.producer} publishes {topic.name}",
-                    "summary": f"{topic.producer} publishes every event of {topic.name}, "
-                               "from its transactional outbox, in order per key"
-                               + (", and a tombstone for each key it erases." if tombstone
-                                  else "."),
-                    "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"} for i in ids],
-                }
+                operations[f"{topic.producer}_sends_{channel}"] = _send(topic, channel, ids,
+                                                                       tombstone)
             for consumer in consumers:
                 read = [_message_id(s) for s in specs
                         if (s.type, s.version) in set(consumer.events)]
                 forgets = tombstone is not None and topic.name in consumer.tombstones
                 if forgets:
                     read.append(str(tombstone))
-                if not read:
-                    continue
-                operations[f"{consumer.service}_receives_{channel}"] = {
-                    "action": "receive",
-                    "channel": {"$ref": f"#/channels/{channel}"},
-                    "title": f"{consumer.service} consumes {topic.name}",
-                    "summary": f"Consumer group `{consumer.service}` applies these events "
-                               "once each (inbox); "
-                               + ("it forgets a key on its tombstone; " if forgets else "")
-                               + "other events of the topic are skipped; "
-                               f"a record it cannot apply goes to `{consumer.service}.dlq`.",
-                    "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"}
-                                 for i in read],
-                    "bindings": {"kafka": {"groupId": {"type": "string",
-                                                       "const": consumer.service},
-                                           "bindingVersion": BINDING_VERSION}},
-                }
+                if read:
+                    operations[f"{consumer.service}_receives_{channel}"] = _receive(
+                        topic, channel, consumer.service, read, forgets=forgets)
         return {
             "asyncapi": ASYNCAPI_VERSION,
             "info": {
@@ -215,6 +187,15 @@ class _Builder:
             "operations": operations,
             "components": {"messages": messages, "schemas": dict(sorted(self.schemas.items())),
                            "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
+        }
+
+    def _channel(self, topic: Topic, message_ids: list[str]) -> dict[str, Any]:
+        return {
+            "address": self.prefix + topic.name,
+            "title": topic.name,
+            "description": f"{topic.description} Key: `{topic.key}`. {topic.why}",
+            "messages": {i: {"$ref": f"#/components/messages/{i}"} for i in message_ids},
+            "bindings": {"kafka": _topic_binding(topic)},
         }
 
     def _message(self, spec: EventSpec) -> dict[str, Any]:
@@ -363,6 +344,38 @@ def _tombstone_message(topic: Topic) -> dict[str, Any]:
 
 def _channel_id(topic: Topic) -> str:
     return topic.name.replace(".", "_")
+
+
+
+def _send(topic: Topic, channel: str, message_ids: list[str], tombstone: str | None
+          ) -> dict[str, Any]:
+    """The producer's operation: every message of the topic."""
+    return {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "title": f"{topic.producer} publishes {topic.name}",
+        "summary": f"{topic.producer} publishes every event of {topic.name}, "
+                   "from its transactional outbox, in order per key"
+                   + (", and a tombstone for each key it erases." if tombstone else "."),
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"} for i in message_ids],
+    }
+
+
+def _receive(topic: Topic, channel: str, service: str, message_ids: list[str], *,
+             forgets: bool) -> dict[str, Any]:
+    """A consuming service's operation: the messages it declares it reads."""
+    return {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "title": f"{service} consumes {topic.name}",
+        "summary": f"Consumer group `{service}` applies these events once each (inbox); "
+                   + ("it forgets a key on its tombstone; " if forgets else "")
+                   + "other events of the topic are skipped; "
+                   f"a record it cannot apply goes to `{service}.dlq`.",
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"} for i in message_ids],
+        "bindings": {"kafka": {"groupId": {"type": "string", "const": service},
+                               "bindingVersion": BINDING_VERSION}},
+    }
 
 
 def _message_id(spec: EventSpec) -> str:
