@@ -72,6 +72,20 @@ class RichReporter(Reporter):
 
 def render(report: Report, run: Run, console: Console) -> None:
     """The reconciliation as tables: cités, money per envelope, notifications, queues."""
+    for table in (_cites_table(report), _money_table(report, run), _queues_table(report),
+                  _phases_table(report), _events_table(report, run)):
+        console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if report.ok:
+        console.print("[bold green]Everything reconciles: 0 differences.[/bold green]")
+    else:
+        console.print(f"[bold red]{len(report.differences)} difference(s):[/bold red]")
+        for d in report.differences:
+            console.print(f"  [red]✗[/red] {d}")
+
+
+def _cites_table(report: Report) -> Table:
     t = Table(title=f"Cités — run {report.run_id}", caption=(
         "active: labelled, alliance open, funds free; suspended: alliance suspended, funds "
         "frozen; withdrawn: alliance closed, frozen funds released to the envelope"))
@@ -82,7 +96,10 @@ def render(report: Report, run: Run, console: Console) -> None:
         style = None if row.agrees() else "bold red"
         t.add_row(row.measure, *("·" if v is None else str(v) for v in row.values.values()),
                   style=style)
-    console.print(t)
+    return t
+
+
+def _money_table(report: Report, run: Run) -> Table:
     m = Table(title="Money per envelope, in euros")
     m.add_column("envelope")
     m.add_column("figure")
@@ -97,7 +114,10 @@ def render(report: Report, run: Run, console: Console) -> None:
                       *(euros(v).removesuffix(" €") for v in values),
                       style=None if len(set(values)) == 1 else "bold red",
                       end_section=i == len(MONEY) - 1)
-    console.print(m)
+    return m
+
+
+def _queues_table(report: Report) -> Table:
     n = Table(title="Notifications and queues")
     n.add_column("figure")
     n.add_column("value", justify="right")
@@ -107,13 +127,19 @@ def render(report: Report, run: Run, console: Console) -> None:
         n.add_row(f"lag of consumer group {group}", str(lag))
     for consumer, letters in report.dead_letters.items():
         n.add_row(f"dead letters of {consumer}", str(letters))
-    console.print(n)
+    return n
+
+
+def _phases_table(report: Report) -> Table:
     ph = Table(title="Where the time went")
     ph.add_column("phase")
     ph.add_column("seconds", justify="right")
     for name, seconds in report.phases:
         ph.add_row(name, f"{seconds:.1f}")
-    console.print(ph)
+    return ph
+
+
+def _events_table(report: Report, run: Run) -> Table:
     e = Table(title=f"Events of this run ({run.seconds:.0f} s from the first request to settled)")
     e.add_column("producer")
     e.add_column("events", justify="right")
@@ -122,15 +148,7 @@ def render(report: Report, run: Run, console: Console) -> None:
         e.add_row(producer, str(count), f"{count / max(run.seconds, 1e-9):.1f}")
     e.add_row("all", str(sum(report.events.values())),
               f"{sum(report.events.values()) / max(run.seconds, 1e-9):.1f}")
-    console.print(e)
-    for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
-    if report.ok:
-        console.print("[bold green]Everything reconciles: 0 differences.[/bold green]")
-    else:
-        console.print(f"[bold red]{len(report.differences)} difference(s):[/bold red]")
-        for d in report.differences:
-            console.print(f"  [red]✗[/red] {d}")
+    return e
 
 
 @app.command()
@@ -181,7 +199,9 @@ def run(
     report_json: Annotated[Path | None, typer.Option("--json", help="Also write the "
                                                      "report here")] = None,
 ) -> None:
-    """Replay the waves on the platform through its HTTP APIs, then reconcile."""
+    """Replay the waves on the platform through its HTTP APIs, then reconcile.
+
+    Long because Typer declares the options in the signature; the body is short."""
     labels = [w.strip() for w in waves.split(",") if w.strip()]
     unknown = [w for w in labels if w not in WAVES]
     if unknown:

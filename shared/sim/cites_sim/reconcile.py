@@ -369,6 +369,14 @@ async def _notifications(api: Api, run: Run, events: list[Envelope[Event]],
     if missing_events:
         d.append(f"notifications: {len(missing_events)} sent without a NotificationSent "
                  "event on the topic")
+    await _check_sink(endpoints, ids, figures, report)
+    report.notifications = figures
+
+
+async def _check_sink(endpoints: Endpoints, ids: set[str], figures: dict[str, int],
+                      report: Report) -> None:
+    """Every mail sent is in the SMTP sink once (Mailpit's API, or the maildir)."""
+    d = report.differences
     mails: Counter[str] | None = None
     if endpoints.mailpit is not None:
         mails = await _mailpit_message_ids(endpoints.mailpit)
@@ -389,7 +397,6 @@ async def _notifications(api: Api, run: Run, events: list[Envelope[Event]],
         if doubled:
             d.append(f"notifications: {len(doubled)} mail(s) twice in the SMTP sink, e.g. "
                      f"{doubled[0]}")
-    report.notifications = figures
 
 
 # --- the whole report ---------------------------------------------------------------------
@@ -427,6 +434,44 @@ def _count_rows(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict[st
     return rows
 
 
+def _compare_cites(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict[str, str],
+                   report: Report) -> None:
+    """Each count agrees across the sources, and each cité has its expected status in
+    every service and on the topic."""
+    d = report.differences
+    for row in report.counts:
+        if not row.agrees():
+            shown = ", ".join(f"{s} {v}" for s, v in row.values.items() if v is not None)
+            d.append(f"cités {row.measure}: {shown}")
+    for cite in run.cites.values():
+        seen = {"labelling": statuses["labelling"].get(cite.cite_id),
+                "partners": statuses["partners"].get(cite.cite_id),
+                "funding": statuses["funding"].get(cite.cite_id),
+                "events": label_ev.get(cite.cite_id)}
+        off = {s: v for s, v in seen.items() if v != cite.status}
+        if off:
+            d.append(f"{cite.cite_id} ({cite.key}) should be {cite.status}: "
+                     + ", ".join(f"{s} says {v or 'nothing'}" for s, v in off.items()))
+
+
+
+async def _compare_money(api: Api, run: Run, events: list[Envelope[Event]],
+                         report: Report) -> None:
+    """Each envelope's figures agree: the simulation's, funding's API's, the events'."""
+    d = report.differences
+    sim_money, api_m, ev_money = expected_money(run), await api_money(api, run), \
+        events_money(events, run)
+    for eid, e in run.envelopes.items():
+        figures = {"simulation": sim_money[eid], "funding API": api_m.get(eid, {}),
+                   "events": ev_money[eid]}
+        report.money.append(MoneyRow(eid, e.programme, e.wave_id, e.amount, figures))
+        for k in MONEY:
+            values = {s: f.get(k) for s, f in figures.items()}
+            if len(set(values.values())) > 1:
+                d.append(f"{e.wave_id} {e.programme} {k}: " + ", ".join(
+                    f"{s} {euros(v)}" for s, v in values.items()))
+
+
 async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
                     settle_timeout: float = 120.0, settle: bool = True) -> Report:
     """Wait (``settle_timeout`` at most) until the platform has settled, then compare."""
@@ -450,31 +495,9 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
     label_ev, alliance_ev, funded_ev = _event_statuses(events)
     funded_api = await _funded_by_api(api, run)
     report.counts = _count_rows(run, statuses, label_ev, alliance_ev, funded_api, funded_ev)
-    for row in report.counts:
-        if not row.agrees():
-            shown = ", ".join(f"{s} {v}" for s, v in row.values.items() if v is not None)
-            d.append(f"cités {row.measure}: {shown}")
-    for cite in run.cites.values():
-        seen = {"labelling": statuses["labelling"].get(cite.cite_id),
-                "partners": statuses["partners"].get(cite.cite_id),
-                "funding": statuses["funding"].get(cite.cite_id),
-                "events": label_ev.get(cite.cite_id)}
-        off = {s: v for s, v in seen.items() if v != cite.status}
-        if off:
-            d.append(f"{cite.cite_id} ({cite.key}) should be {cite.status}: "
-                     + ", ".join(f"{s} says {v or 'nothing'}" for s, v in off.items()))
+    _compare_cites(run, statuses, label_ev, report)
 
-    sim_money, api_m, ev_money = expected_money(run), await api_money(api, run), \
-        events_money(events, run)
-    for eid, e in run.envelopes.items():
-        figures = {"simulation": sim_money[eid], "funding API": api_m.get(eid, {}),
-                   "events": ev_money[eid]}
-        report.money.append(MoneyRow(eid, e.programme, e.wave_id, e.amount, figures))
-        for k in MONEY:
-            values = {s: f.get(k) for s, f in figures.items()}
-            if len(set(values.values())) > 1:
-                d.append(f"{e.wave_id} {e.programme} {k}: " + ", ".join(
-                    f"{s} {euros(v)}" for s, v in values.items()))
+    await _compare_money(api, run, events, report)
     check = await api.call("funding", "GET", "/ledger/check", token=api.tokens.viewer,
                            ok=(200,))
     if not check["balanced"]:
