@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -23,20 +22,11 @@ __all__ = [
     "CiteView",
     "DecisionView",
     "HistoryEntryView",
-    "Page",
     "PeriodView",
     "ScoreView",
     "WaveView",
 ]
 
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class WaveView(BaseModel):
