@@ -108,10 +108,10 @@ class ServiceDefinition:
     title: str = ""
     version: str = "0.1.0"
     background: Sequence[BackgroundJob] = field(default_factory=list)
+    """Jobs run for the app's lifetime, by every replica (schedulers)."""
     gc_thresholds: tuple[int, int, int] = GC_THRESHOLDS
     """The collector's thresholds once started (``cites_runtime.tuning``): batch thresholds
     by default; ``CPYTHON_GC_THRESHOLDS`` for a service whose work leaves cycles."""
-    """Jobs run for the app's lifetime, by every replica (schedulers)."""
 
     def topics(self) -> tuple[Topic, ...]:
         """Every topic it touches, as declared: what it produces, reads and dead-letters
@@ -139,8 +139,8 @@ class Runtime(Generic[S]):
         self.subscriber: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self.heartbeats: dict[str, Heartbeat] = {}
-        self._check_states: dict[str, str] = {}
         """The loops' heartbeats by task name (``relay``, each job's), for liveness."""
+        self._check_states: dict[str, str] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
