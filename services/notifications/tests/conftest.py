@@ -44,7 +44,7 @@ def settings(service_settings: SettingsFactory, smtp: SmtpServer) -> Notificatio
 
 
 @pytest.fixture
-async def notifications(settings: NotificationsSettings) -> AsyncIterator[ServiceUnderTest]:
+async def service(settings: NotificationsSettings) -> AsyncIterator[ServiceUnderTest]:
     """Isolated: in-memory broker, real PostgreSQL, a real SMTP server (``smtp``)."""
     async with in_memory(definition, settings) as running:
         yield running

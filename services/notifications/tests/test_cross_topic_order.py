@@ -7,14 +7,12 @@ contact's erasure is not kept."""
 
 from __future__ import annotations
 
-from datetime import date
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from notifications.sender import send_due
-from notifications_kit import AT, troika_cards
+from notifications_kit import AT, labelled, troika_cards
 
 from cites_contracts import registry
-from cites_contracts.events.labelling import TerritoryLabelled, Wave
 from cites_contracts.events.partners import (
     AllianceOpened,
     ContactCardPublished,
@@ -22,18 +20,7 @@ from cites_contracts.events.partners import (
     PartnerRegistered,
 )
 from cites_contracts.examples import example
-from cites_contracts.types import ActorRole, LabelPeriod
 from cites_runtime.testing import FakeClock, ServiceUnderTest
-
-
-def _label(candidature: UUID, submitted: object) -> TerritoryLabelled:
-    return TerritoryLabelled(
-        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
-        name="Vaulx-en-Velin", wave=Wave(id="2024-generalisation", year=2024),
-        departement="69", perimeter=submitted.perimeter,  # type: ignore[attr-defined]
-        lead_college_uai="0693874L",
-        label_period=LabelPeriod(start=date(2025, 1, 1), end=date(2027, 12, 31)),
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
 
 
 async def _log(service: ServiceUnderTest, template: str) -> list[tuple[str, str]]:
@@ -44,28 +31,28 @@ async def _log(service: ServiceUnderTest, template: str) -> list[tuple[str, str]
 
 
 async def test_a_label_consumed_before_its_candidature_is_mailed_when_the_troika_comes(
-    notifications: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, uuid4().hex[:8])
-    label = _label(candidature, submitted)
-    await notifications.publish(*cards, label)  # the labels topic ahead of candidatures
-    assert await _log(notifications, "cite-labelled") == []
-    await notifications.publish(submitted)
-    assert await _log(notifications, "cite-labelled") == [
+    label = labelled(submitted)
+    await service.publish(*cards, label)  # the labels topic ahead of candidatures
+    assert await _log(service, "cite-labelled") == []
+    await service.publish(submitted)
+    assert await _log(service, "cite-labelled") == [
         ("maire", "pending"), ("prefet", "pending"), ("recteur", "pending")]
-    await notifications.publish(submitted)  # redelivered: nothing more
-    assert len(await _log(notifications, "cite-labelled")) == 3
-    assert await notifications.runtime.pool.fetchval("SELECT count(*) FROM awaiting") == 1
+    await service.publish(submitted)  # redelivered: nothing more
+    assert len(await _log(service, "cite-labelled")) == 3
+    assert await service.runtime.pool.fetchval("SELECT count(*) FROM awaiting") == 1
     # ... the label still waits for its alliance's chef de file (next test)
 
 
 async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
-    notifications: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, uuid4().hex[:8])
-    label = _label(candidature, submitted)
+    label = labelled(submitted)
     college, principal = uuid4(), uuid4()
     registered = PartnerRegistered.model_validate({
         **example(registry.get("partners.PartnerRegistered", 2)),  # type: ignore[arg-type]
@@ -73,55 +60,55 @@ async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
     card = ContactCardPublished(contact_id=principal, partner_id=college,
                                 email=f"principale.{uuid4().hex[:6]}@ac-lyon.fr",
                                 published_at=AT)
-    await notifications.publish(*cards, submitted, registered, card, label)
-    assert await _log(notifications, "cite-labelled") == [
+    await service.publish(*cards, submitted, registered, card, label)
+    assert await _log(service, "cite-labelled") == [
         ("maire", "pending"), ("prefet", "pending"), ("recteur", "pending")]
-    await notifications.publish(AllianceOpened(
+    await service.publish(AllianceOpened(
         cite_id=label.cite_id, chef_de_file_partner_id=college, chef_de_file_uai="0693874L",
         opened_at=AT))
-    assert ("partner_contact", "pending") in await _log(notifications, "cite-labelled")
-    assert len(await _log(notifications, "cite-labelled")) == 4
-    assert await notifications.runtime.pool.fetchval("SELECT count(*) FROM awaiting") == 0
+    assert ("partner_contact", "pending") in await _log(service, "cite-labelled")
+    assert len(await _log(service, "cite-labelled")) == 4
+    assert await service.runtime.pool.fetchval("SELECT count(*) FROM awaiting") == 0
 
 
 async def test_a_mail_whose_address_has_not_come_waits_for_it_then_is_sent(
-    notifications: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
-    await notifications.publish(*cards[:2], submitted)  # the maire's card is late
-    assert await send_due(notifications.runtime) == 3
-    maire = await notifications.runtime.pool.fetchrow(
+    await service.publish(*cards[:2], submitted)  # the maire's card is late
+    assert await send_due(service.runtime) == 3
+    maire = await service.runtime.pool.fetchrow(
         "SELECT status, last_error FROM notifications WHERE recipient->>'troika_role' = "
         "'maire'")
     assert tuple(maire) == ("pending", "adresse pas encore reçue")
-    assert not await notifications.outbox("NotificationFailed")
-    await notifications.publish(cards[2])
+    assert not await service.outbox("NotificationFailed")
+    await service.publish(cards[2])
     clock.advance(seconds=60)
-    assert await send_due(notifications.runtime) == 1
-    assert len(await notifications.outbox("NotificationSent")) == 3
+    assert await send_due(service.runtime) == 1
+    assert len(await service.outbox("NotificationSent")) == 3
 
 
 async def test_a_card_that_comes_after_its_contacts_erasure_is_not_kept(
-    notifications: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     partner, contact = uuid4(), uuid4()
-    await notifications.publish(ContactErased(partner_id=partner, contact_id=contact,
+    await service.publish(ContactErased(partner_id=partner, contact_id=contact,
                                               erased_at=AT))
-    await notifications.publish(ContactCardPublished(
+    await service.publish(ContactCardPublished(
         contact_id=contact, partner_id=partner, email="late.card@example.org",
         published_at=AT))
-    assert await notifications.runtime.pool.fetchval(
+    assert await service.runtime.pool.fetchval(
         "SELECT count(*) FROM contacts WHERE contact_id = $1", contact) == 0
 
 
 async def test_a_signatory_erased_before_an_event_is_not_written_to_nor_waited_for(
-    notifications: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, uuid4().hex[:8])
-    await notifications.publish(*cards, submitted)
+    await service.publish(*cards, submitted)
     maire = next(c for c in cards if c.role.value == "maire")
-    await notifications.publish_tombstone("labelling.contacts", str(maire.contact_id))
-    await notifications.publish(_label(candidature, submitted))
-    assert await _log(notifications, "cite-labelled") == [("prefet", "pending"),
+    await service.publish_tombstone("labelling.contacts", str(maire.contact_id))
+    await service.publish(labelled(submitted))
+    assert await _log(service, "cite-labelled") == [("prefet", "pending"),
                                                           ("recteur", "pending")]

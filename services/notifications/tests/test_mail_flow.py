@@ -10,19 +10,11 @@ from uuid import uuid4
 
 from notifications.reminders import remind_due
 from notifications.sender import send_due
-from notifications_kit import AT, SmtpServer, mails_to, troika_cards
+from notifications_kit import AT, SmtpServer, labelled, mails_to, troika_cards
 
 from cites_contracts import Envelope
-from cites_contracts.events.labelling import (
-    TerritoryLabelled,
-    Wave,
-)
 from cites_contracts.events.partners import ContactErased
-from cites_contracts.types import (
-    ActorRole,
-    LabelPeriod,
-    TroikaRole,
-)
+from cites_contracts.types import TroikaRole
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PREFECTURE_69,
@@ -33,19 +25,19 @@ from cites_runtime.testing import (
 
 
 async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_french(
-    notifications: ServiceUnderTest, smtp: SmtpServer,
+    service: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, tag)
     once = Envelope.wrap(submitted, sequence=1)
-    await notifications.publish(*cards, once, once)  # the event delivered twice
-    assert await send_due(notifications.runtime) == 3
-    assert await send_due(notifications.runtime) == 0
+    await service.publish(*cards, once, once)  # the event delivered twice
+    assert await send_due(service.runtime) == 3
+    assert await send_due(service.runtime) == 0
     mails = mails_to(smtp, tag)
     assert sorted(m["To"] for m in mails) == sorted(
         f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire"))
-    sent = await notifications.outbox("NotificationSent")
+    sent = await service.outbox("NotificationSent")
     assert len(sent) == 3 and {e.data.cause_event_id for e in sent} == {once.event_id}
     ids = {f"<{e.data.notification_id}@notifications.cites-educatives.gouv.fr>"
            for e in sent}
@@ -60,21 +52,21 @@ async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_fre
 
 
 async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
-    notifications: ServiceUnderTest, smtp: SmtpServer,
+    service: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
-    await notifications.publish(*cards, submitted)
+    await service.publish(*cards, submitted)
     maire = next(c for c in cards if c.role is TroikaRole.MAIRE)
-    await notifications.publish(ContactErased(partner_id=uuid4(), contact_id=maire.contact_id,
+    await service.publish(ContactErased(partner_id=uuid4(), contact_id=maire.contact_id,
                                               erased_at=AT))
-    pool = notifications.runtime.pool
+    pool = service.runtime.pool
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                maire.contact_id) == 0
-    await send_due(notifications.runtime)
+    await send_due(service.runtime)
     assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["prefet",
                                                                            "recteur"]
-    failed = await notifications.outbox("NotificationFailed")
+    failed = await service.outbox("NotificationFailed")
     assert [e.data.recipient.troika_role for e in failed] == [TroikaRole.MAIRE]
     assert "effac" in failed[0].data.reason and tag not in failed[0].data.reason
     dump = " ".join(str(v) for r in await pool.fetch("SELECT * FROM notifications")
@@ -83,38 +75,32 @@ async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
 
 
 async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
-    notifications: ServiceUnderTest, smtp: SmtpServer,
+    service: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
-    await notifications.publish(*cards, submitted)
+    await service.publish(*cards, submitted)
     recteur = next(c for c in cards if c.role is TroikaRole.RECTEUR)
-    await notifications.publish_tombstone("labelling.contacts", str(recteur.contact_id))
-    pool = notifications.runtime.pool
+    await service.publish_tombstone("labelling.contacts", str(recteur.contact_id))
+    pool = service.runtime.pool
     assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
                                recteur.contact_id) == 0
-    await send_due(notifications.runtime)
+    await send_due(service.runtime)
     assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["maire",
                                                                            "prefet"]
-    failed, = await notifications.outbox("NotificationFailed")
+    failed, = await service.outbox("NotificationFailed")
     assert failed.data.recipient.troika_role is TroikaRole.RECTEUR
 
 
 async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
-    notifications: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, tag)
-    label = TerritoryLabelled(
-        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
-        name="Vaulx-en-Velin",
-        wave=Wave(id="2024-generalisation", year=2024), departement="69",
-        perimeter=submitted.perimeter, lead_college_uai="0693874L",
-        label_period=LabelPeriod(start=date(2022, 10, 1), end=date(2025, 9, 30)),
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
-    await notifications.publish(*cards, submitted, label)
-    runtime = notifications.runtime
+    label = labelled(submitted, start=date(2022, 10, 1), end=date(2025, 9, 30))
+    await service.publish(*cards, submitted, label)
+    runtime = service.runtime
     assert await remind_due(runtime) == 0  # 10 March: the 6-month reminder is for 30 March
     clock.set_date(date(2025, 4, 2))
     assert sum(await asyncio.gather(*(remind_due(runtime) for _ in range(3)))) == 3
@@ -131,28 +117,23 @@ async def test_a_label_expiry_reminder_is_written_once_across_replicas_when_due(
 
 
 async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_sees_its_own(
-    notifications: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     tag = uuid4().hex[:12]
     candidature = uuid4()
     cards, submitted = troika_cards(candidature, tag)
-    cite_id = f"cite-{uuid4().int % 1_000_000:06d}"
-    label = TerritoryLabelled(
-        cite_id=cite_id, candidature_id=candidature, name="Vaulx-en-Velin",
-        wave=Wave(id="2024-generalisation", year=2024), departement="69",
-        perimeter=submitted.perimeter, lead_college_uai="0693874L",
-        label_period=LabelPeriod(start=date(2025, 1, 1), end=date(2027, 12, 31)),
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
-    await notifications.publish(*cards, submitted, label)
-    log = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+    label = labelled(submitted)
+    cite_id = label.cite_id
+    await service.publish(*cards, submitted, label)
+    log = await service.http.get("/notifications", params={"cite_id": cite_id},
                                        headers=AS_NATIONAL)
     assert log.status_code == 200, log.text
     assert sorted(n["recipient"]["troika_role"] for n in log.json()["items"]) == [
         "maire", "prefet", "recteur"]
     assert tag not in log.text
-    own = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+    own = await service.http.get("/notifications", params={"cite_id": cite_id},
                                        headers=AS_PREFECTURE_69)
-    other = await notifications.http.get("/notifications", params={"cite_id": cite_id},
+    other = await service.http.get("/notifications", params={"cite_id": cite_id},
                                          headers=AS_PREFECTURE_93)
-    everything = await notifications.http.get("/notifications", headers=AS_PREFECTURE_69)
+    everything = await service.http.get("/notifications", headers=AS_PREFECTURE_69)
     assert (own.status_code, other.status_code, everything.status_code) == (200, 403, 403)
