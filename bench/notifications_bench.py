@@ -2,8 +2,9 @@
 
 **Prepared, not timed** — ``n`` pending notifications written as the service writes them:
 for each of ``⌈n / 3⌉`` candidatures, its three troïka cards (``TroikaContactPublished``)
-and its ``CandidatureSubmitted`` go through the service's own projection and
-``service.notify`` (rules table → troïka → mail rendered in French; its flattened size is
+and its ``CandidatureSubmitted`` go through the service's own use cases
+(``service.keep_troika_card``, ``service.candidature_submitted``: rules table → troïka →
+mail rendered in French; its flattened size is
 printed), one transaction per 100 candidatures; the surplus over ``n`` is deleted. Every address
 carries the run's tag, and the mails the sink stored for it are deleted at the end (the
 sink is shared, and tests read its whole maildir).
@@ -50,13 +51,15 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiosmtplib
-from notifications import projection, service, store
 from notifications import sender as sender_module
+from notifications import service
 from notifications.app import definition
+from notifications.domain.notification import Notification
 from notifications.metrics import ROUND
 from notifications.settings import NotificationsSettings
 from rich.console import Console
 
+from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
     Perimeter,
@@ -67,6 +70,7 @@ from cites_contracts.events.labelling import (
     TroikaSeat,
     Wave,
 )
+from cites_contracts.events.notifications import Recipient
 from cites_contracts.types import ActorRole, EducationPriority, SchoolKind, TroikaRole
 from cites_runtime.app import Runtime, run_migrations
 from cites_runtime.db import Conn, create_pool
@@ -134,9 +138,9 @@ async def _prepare(settings: NotificationsSettings, n: int, tag: str) -> None:
                 for i in range(start, min(start + PER_TRANSACTION, candidatures)):
                     cards, submitted = _candidature(i, tag)
                     for card in cards:
-                        await projection.troika_card(uow, card)
-                    await projection.candidature_submitted(uow, submitted)
-                    await service.notify(uow, submitted, uuid.uuid4())
+                        await service.keep_troika_card(uow, card)
+                    await service.candidature_submitted(
+                        uow, submitted, Envelope.wrap(submitted, sequence=1))
         await writer.pool.execute(
             """DELETE FROM notifications WHERE notification_id IN (
                    SELECT notification_id FROM notifications ORDER BY notification_id
@@ -156,10 +160,11 @@ async def _rendered(settings: NotificationsSettings) -> list[tuple[str, bytes]]:
                WHERE n.status = 'pending' ORDER BY n.next_attempt_at, n.notification_id""")
     finally:
         await pool.close()
-    claimed = [store.Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
-                             r["template"], dict(r["recipient"]), r["candidature_id"],
-                             r["cite_id"], r["subject"], r["body_text"], r["body_html"],
-                             r["attempts"], r["email"], r["contact_id"]) for r in rows]
+    claimed = [Notification(r["notification_id"], r["cause_event_id"], r["cause_type"],
+                            r["template"], Recipient.model_validate(r["recipient"]),
+                            r["candidature_id"], r["cite_id"], r["subject"], r["body_text"],
+                            r["body_html"], r["attempts"], r["email"], r["contact_id"])
+               for r in rows]
     # The sender's own policy (CRLF, the Message-ID on one line): the same bytes it sends.
     policy = sender_module._POLICY
     return [(cast(str, c.email), sender_module.message_of(c, settings).as_bytes(policy=policy))

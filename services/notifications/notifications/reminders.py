@@ -11,6 +11,7 @@ from __future__ import annotations
 from cites_runtime.app import Runtime, periodic
 
 from . import service, store
+from .domain.cite import CiteStatus
 from .settings import NotificationsSettings
 
 __all__ = ["remind_due", "reminder_check"]
@@ -19,7 +20,7 @@ __all__ = ["remind_due", "reminder_check"]
 async def remind_due(runtime: Runtime[NotificationsSettings]) -> int:
     """Write every reminder now due; return how many notifications were new."""
     written = 0
-    for cite_id in await store.active_cite_ids(runtime.pool):
+    for cite_id in await store.cite_ids(runtime.pool, CiteStatus.ACTIVE):
         async with runtime.unit_of_work() as uow:
             written += await service.remind_expiry(uow, cite_id)
     return written

@@ -27,30 +27,20 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import re
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any
 
 import aiosmtplib
 
-from cites_contracts.events.notifications import NotificationFailed, NotificationSent, Recipient
-from cites_contracts.types import NotificationChannel
 from cites_runtime.app import Runtime, periodic
-from cites_runtime.uow import UnitOfWork
 
-from . import metrics, store
+from . import metrics, service
+from .domain.notification import Notification, SendOutcome
+from .domain.retries import Retries
 from .metrics import ROUND
 from .settings import NotificationsSettings
 
-__all__ = ["SendOutcome", "message_of", "send_due", "sender"]
-
-
-
-class SendOutcome:
-    SENT = "sent"
-    RETRY = "retry"
-    FAILED = "failed"
+__all__ = ["message_of", "retries", "send_due", "sender"]
 
 
 _POLICY = email.policy.SMTP.clone(max_line_length=200)
@@ -58,7 +48,7 @@ _POLICY = email.policy.SMTP.clone(max_line_length=200)
 stays on one line for every reader."""
 
 
-def message_of(n: store.Claimed, s: NotificationsSettings) -> EmailMessage:
+def message_of(n: Notification, s: NotificationsSettings) -> EmailMessage:
     """The mail: plain text and HTML alternatives, a deterministic Message-ID."""
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = s.mail_from
@@ -93,7 +83,7 @@ class _Lane:
         self.smtp: aiosmtplib.SMTP | None = None
         self.down: str | None = None
 
-    async def send(self, n: store.Claimed) -> tuple[str, str]:
+    async def send(self, n: Notification) -> tuple[SendOutcome, str]:
         """(outcome, reason) of one mail."""
         if n.contact_id is None:
             return SendOutcome.FAILED, _ERASED
@@ -135,71 +125,41 @@ class _Lane:
             except Exception:  # a server that will not say goodbye: just hang up
                 smtp.close()
 
-    async def send_all(self, mails: list[store.Claimed]) -> list[tuple[str, str]]:
+    async def send_all(self, mails: list[Notification]) -> list[tuple[SendOutcome, str]]:
         try:
             return [await self.send(n) for n in mails]
         finally:
             await self.close()
 
 
-def _backoff(s: NotificationsSettings, attempts: int) -> timedelta:
-    return timedelta(seconds=min(s.retry_max_s, s.retry_base_s * 2 ** (attempts - 1)))
+def retries(s: NotificationsSettings) -> Retries:
+    """Mail's backoff and attempts, from the settings."""
+    return Retries(s.retry_base_s, s.retry_max_s, s.max_attempts)
 
 
 async def send_due(runtime: Runtime[NotificationsSettings]) -> int:
     """One round: claim up to ``send_batch`` (committed), send them over
-    ``smtp_connections`` connections at once, record every outcome in one transaction.
-    Returns how many were claimed."""
+    ``smtp_connections`` connections at once, record every outcome in one transaction
+    (:func:`service.record_mails`). Returns how many were claimed."""
     s = runtime.settings
     with ROUND.labels("email", "claim").time():
         async with runtime.unit_of_work() as uow:
-            claimed = await store.claim(uow.conn, uow.now, s.claim_lease_s, s.send_batch)
+            claimed = await service.claim_mails(uow, s.claim_lease_s, s.send_batch)
     if not claimed:
         return 0
-    lanes = [claimed[i::s.smtp_connections] for i in range(s.smtp_connections)]
+    lanes = [lane for lane in (claimed[i::s.smtp_connections]
+                               for i in range(s.smtp_connections)) if lane]
     with ROUND.labels("email", "send").time():
-        answers = await asyncio.gather(*(_Lane(s).send_all(lane) for lane in lanes if lane))
-    outcomes: list[tuple[store.Claimed, str, str]] = []
-    for lane, lane_answers in zip((lane for lane in lanes if lane), answers, strict=True):
-        for n, (outcome, reason) in zip(lane, lane_answers, strict=True):
-            if outcome == SendOutcome.RETRY and n.attempts >= s.max_attempts:
-                outcome, reason = SendOutcome.FAILED, (f"{reason} — abandon après "
-                                                       f"{n.attempts} tentatives")
-            outcomes.append((n, outcome, reason))
+        answers = await asyncio.gather(*(_Lane(s).send_all(lane) for lane in lanes))
+    outcomes = [(n, outcome, reason)
+                for lane, lane_answers in zip(lanes, answers, strict=True)
+                for n, (outcome, reason) in zip(lane, lane_answers, strict=True)]
     with ROUND.labels("email", "record").time():
         async with runtime.unit_of_work() as uow:
-            await _record(uow, outcomes, s)
-    for _, outcome, _ in outcomes:
-        metrics.OUTCOMES.labels("email", outcome).inc()
+            await service.record_mails(uow, outcomes, retries(s))
+    for n in claimed:
+        metrics.OUTCOMES.labels("email", n.outcome.value).inc()
     return len(claimed)
-
-
-async def _record(uow: UnitOfWork, outcomes: list[tuple[store.Claimed, str, str]],
-                  s: NotificationsSettings) -> None:
-    """Mark a round's outcomes (three statements whatever their number) and emit
-    ``NotificationSent`` / ``NotificationFailed`` for those this round still held."""
-    def common(n: store.Claimed) -> dict[str, Any]:
-        return {"notification_id": n.notification_id, "cause_event_id": n.cause_event_id,
-                "cause_type": n.cause_type, "template": n.template,
-                "channel": NotificationChannel.EMAIL,
-                "recipient": Recipient.model_validate(n.recipient),
-                "candidature_id": n.candidature_id, "cite_id": n.cite_id,
-                "attempts": n.attempts}
-
-    sent = [n for n, o, _ in outcomes if o == SendOutcome.SENT]
-    failed = [(n, r) for n, o, r in outcomes if o == SendOutcome.FAILED]
-    retried = [(n, r) for n, o, r in outcomes if o == SendOutcome.RETRY]
-    marked = await store.mark_sent(uow.conn, [n.notification_id for n in sent], uow.now)
-    for n in sent:
-        if n.notification_id in marked:
-            uow.emit(NotificationSent(**common(n), sent_at=uow.now))
-    marked = await store.mark_failed(uow.conn, [(n.notification_id, r) for n, r in failed],
-                                     uow.now)
-    for n, r in failed:
-        if n.notification_id in marked:
-            uow.emit(NotificationFailed(**common(n), reason=r, failed_at=uow.now))
-    await store.retry_later(uow.conn, [(n.notification_id, r, uow.now + _backoff(
-        s, n.attempts)) for n, r in retried])
 
 
 sender = periodic("mail sending", send_due, lambda s: float(s.send_interval_s), drain=True)

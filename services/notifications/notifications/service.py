@@ -1,5 +1,10 @@
-"""Use cases: from an event, the notifications it causes (rules table → recipients →
-rendered mail), written in the consuming transaction, once per (event, recipient).
+"""Use cases: what notifications does with each event it consumes — keep its projection of
+who may be written to (:mod:`.projection`), write the notifications the rules table asks
+for (rules table → recipients → rendered mail) and queue the webhooks subscribed to it —,
+and what its jobs and routes do (sending rounds, reminders, resending, subscriptions).
+
+The caller (a consumer handler, a job, a route) owns the unit of work: the projection's
+change, the notifications written, the events emitted and the inbox row commit together.
 
 A notification's id is derived from its cause's ``event_id`` and its recipient, and the
 notifications table holds it once: a redelivered event (found in the inbox anyway) or a
@@ -9,32 +14,78 @@ same recipient of the same event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from cites_contracts import Envelope, Event, registry
-from cites_contracts.types import LabelPeriod, RecipientKind, TroikaRole
+from cites_contracts.events.labelling import (
+    CandidatureSubmitted,
+    LabelExpired,
+    LabelReinstated,
+    LabelRenewed,
+    LabelSuspended,
+    LabelWithdrawn,
+    TerritoryLabelled,
+    TroikaContactPublished,
+)
+from cites_contracts.events.partners import (
+    AllianceOpened,
+    ChefDeFileDesignated,
+    ContactCardPublished,
+    PartnerJoinedAlliance,
+    PartnerLeftAlliance,
+    PartnerRegistered,
+    PartnerUpdated,
+)
+from cites_contracts.types import LabelPeriod
 from cites_runtime.errors import Conflict, NotFound
 from cites_runtime.uow import UnitOfWork
 
-from . import store
+from . import projection, store
 from .domain import webhooks
+from .domain.cite import CiteStatus
+from .domain.notification import Notification, NotificationStatus, SendOutcome
+from .domain.recipients import Fact, Recipient, waits_whole
+from .domain.retries import Retries
 from .domain.rules import (
     EXPIRY_REMINDER,
     PARTNER_NAMED_BY,
-    ExpiryReminder,
     RecipientGroup,
+    ReminderRule,
+    Rule,
     rules_for,
 )
 from .domain.templates import MailContext, render
+from .domain.webhooks import Answer, Delivery, DeliveryStatus
 from .secret_box import SecretBox
 
 __all__ = [
+    "REMINDER_TYPE",
+    "LabelStatusChange",
+    "MembershipChange",
+    "PartnerContacts",
+    "alliance_opened",
+    "candidature_submitted",
+    "chef_de_file_designated",
+    "cite_labelled",
+    "claim_deliveries",
+    "claim_mails",
     "delete_subscription",
-    "enqueue_webhooks",
+    "forget_contact",
+    "keep_contact_card",
+    "keep_troika_card",
+    "label_renewed",
+    "label_status_changed",
+    "membership_changed",
+    "notification_id",
     "notify",
+    "partner_contacts",
+    "record_delivery",
+    "record_mails",
     "remind_expiry",
+    "reminder_id",
     "resend_delivery",
     "resend_notification",
     "resume",
@@ -43,6 +94,10 @@ __all__ = [
     "update_subscription",
 ]
 
+LabelStatusChange = LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
+MembershipChange = PartnerJoinedAlliance | PartnerLeftAlliance
+PartnerContacts = PartnerRegistered | PartnerUpdated
+
 _NOTIFICATIONS = UUID("2f5d0c1e-7b8a-4e3f-9a6d-5c4b3a291807")
 
 
@@ -50,78 +105,128 @@ def notification_id(cause_event_id: UUID, recipient_key: str) -> UUID:
     return uuid5(_NOTIFICATIONS, f"{cause_event_id}/{recipient_key}")
 
 
-def _field(event: Event, name: str) -> Any:
+def _field(event: Any, name: str) -> Any:
     return getattr(event, name, None)
 
 
-async def _recipients(uow: UnitOfWork, group: RecipientGroup, event: Any,
-                      candidature_id: UUID | None, cite_id: str | None
-                      ) -> list[tuple[str, dict[str, Any], UUID]]:
-    """(recipient key, contracts' Recipient as JSON, contact id) of one group."""
-    if group is RecipientGroup.TROIKA:
-        return [(f"troika:{seat['role']}", {"kind": RecipientKind.TROIKA.value,
-                                            "troika_role": seat["role"],
-                                            "partner_id": None, "contact_id": None},
-                 UUID(seat["contact_id"]))
-                for seat in await store.troika_of(uow.conn, candidature_id)]
-    partners: list[UUID] = []
-    if group is RecipientGroup.CHEF_DE_FILE:
-        named = _field(event, "chef_de_file_partner_id")
-        found = named or (await store.chef_de_file(uow.conn, cite_id) if cite_id else None)
-        partners = [found] if found else []
-    elif group in PARTNER_NAMED_BY:
-        partners = [p for p in [_field(event, PARTNER_NAMED_BY[group])] if p]
-    elif group is RecipientGroup.ALLIANCE_MEMBERS and cite_id:
-        partners = await store.current_members(uow.conn, cite_id)
-    return [(f"contact:{contact}", {"kind": RecipientKind.PARTNER_CONTACT.value,
-                                    "troika_role": None, "partner_id": str(partner),
-                                    "contact_id": str(contact)}, contact)
-            for partner, contact in await store.consenting_contacts(uow.conn, partners)]
+# --- the projection: who may be written to --------------------------------------------------
 
 
-async def notify(uow: UnitOfWork, event: Event, event_id: UUID) -> int:
+async def keep_troika_card(uow: UnitOfWork, card: TroikaContactPublished) -> None:
+    await projection.troika_card(uow, card)
+
+
+async def keep_contact_card(uow: UnitOfWork, card: ContactCardPublished) -> None:
+    await projection.contact_card(uow, card)
+
+
+async def forget_contact(uow: UnitOfWork, contact_id: UUID) -> None:
+    """Erased (a tombstone, ``ContactErased``): the address is deleted at once, and mail not
+    yet sent to it fails unsent."""
+    await projection.forget(uow, contact_id)
+
+
+async def partner_contacts(uow: UnitOfWork, event: PartnerContacts) -> None:
+    """The registry's list of the partner's consenting contacts."""
+    await projection.partner_contacts(uow, event.partner_id, event.contact_ids)
+
+
+async def label_renewed(uow: UnitOfWork, event: LabelRenewed) -> None:
+    """Active again, until the new period's end (its reminders follow it)."""
+    await projection.cite_status(uow, event.cite_id, CiteStatus.ACTIVE,
+                                 event.label_period.end)
+
+
+async def chef_de_file_designated(uow: UnitOfWork, event: ChefDeFileDesignated) -> None:
+    await projection.designate_chef_de_file(uow, event.cite_id, event.partner_id)
+    await projection.membership(uow, event.cite_id, event.partner_id, True)
+    await resume(uow, Fact.alliance(event.cite_id))
+
+
+# --- events that notify -----------------------------------------------------------------------
+
+
+async def candidature_submitted(uow: UnitOfWork, event: CandidatureSubmitted,
+                                envelope: Envelope[Any]) -> None:
+    """Its troïka seated: the acknowledgement, and what waited for the troïka."""
+    await projection.candidature_submitted(uow, event)
+    await resume(uow, Fact.candidature(event.candidature_id))
+    await notify(uow, event, envelope)
+
+
+async def cite_labelled(uow: UnitOfWork, event: TerritoryLabelled, envelope: Envelope[Any]
+                        ) -> None:
+    await projection.cite_labelled(uow, event)
+    await resume(uow, Fact.cite(event.cite_id))
+    await notify(uow, event, envelope)
+
+
+async def label_status_changed(uow: UnitOfWork, event: LabelStatusChange, status: CiteStatus,
+                               envelope: Envelope[Any]) -> None:
+    """The label suspended, reinstated, withdrawn or expired: the cité is now ``status``."""
+    await projection.cite_status(uow, event.cite_id, status)
+    await notify(uow, event, envelope)
+
+
+async def alliance_opened(uow: UnitOfWork, event: AllianceOpened, envelope: Envelope[Any]
+                          ) -> None:
+    await projection.designate_chef_de_file(uow, event.cite_id, event.chef_de_file_partner_id)
+    await resume(uow, Fact.alliance(event.cite_id))
+    await notify(uow, event, envelope)
+
+
+async def membership_changed(uow: UnitOfWork, event: MembershipChange, current: bool,
+                             envelope: Envelope[Any]) -> None:
+    """A partner joined (``current``) or left the cité's alliance."""
+    await projection.membership(uow, event.cite_id, event.partner_id, current)
+    await notify(uow, event, envelope)
+
+
+async def notify(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> None:
+    """The mails the rules table asks for ``event`` (its ``envelope``'s id is their cause),
+    and a delivery to each webhook subscribed to its type."""
+    await _mail(uow, event, envelope.event_id)
+    await _enqueue_webhooks(uow, event, envelope)
+
+
+async def _mail(uow: UnitOfWork, event: Event, event_id: UUID) -> int:
     """Write the notifications ``event`` causes; return how many were new. Recipients that
     depend on a fact not projected yet (it comes on another topic) are written when it
     comes (:func:`resume`)."""
-    rules = _rules(event.spec.type, event.spec.version)
+    rules = rules_for(event.spec.type, event.spec.version)
     if not rules:
         return 0
     missing = await _missing_facts(uow, event, rules)
     if missing:
         await store.await_fact(uow.conn, event_id, event.spec.type, event.spec.version,
                                event.model_dump(mode="json"), missing, uow.now)
-    if any(m.startswith("cite:") for m in missing):
-        return 0  # without its cité, no mail can name it: all of it waits
+    if waits_whole(missing):
+        return 0
     return await _write(uow, event, event_id, event.spec.type, rules)
 
 
-def _rules(type_: str, version: int) -> list[tuple[str, tuple[RecipientGroup, ...]]]:
-    return [(r.template, r.recipients) for r in rules_for(type_, version)]
-
-
-async def _missing_facts(uow: UnitOfWork, event: Event,
-                         rules: list[tuple[str, tuple[RecipientGroup, ...]]]) -> list[str]:
+async def _missing_facts(uow: UnitOfWork, event: Event, rules: Sequence[Rule]) -> list[Fact]:
     """What the event's recipients depend on and the projection does not hold yet: its
     candidature's troïka, its cité, its alliance's chef de file."""
-    groups = {g for _, gs in rules for g in gs}
+    groups = {g for rule in rules for g in rule.recipients}
     cite_id: str | None = _field(event, "cite_id")
     candidature_id: UUID | None = _field(event, "candidature_id")
     missing = []
     cite = await store.get_cite(uow.conn, cite_id) if cite_id else None
     if cite_id and cite is None:
-        missing.append(f"cite:{cite_id}")
+        missing.append(Fact.cite(cite_id))
     candidature_id = candidature_id or (cite.candidature_id if cite else None)
     if (RecipientGroup.TROIKA in groups and candidature_id is not None
             and not await store.has_candidature(uow.conn, candidature_id)):
-        missing.append(f"candidature:{candidature_id}")
+        missing.append(Fact.candidature(candidature_id))
     if (RecipientGroup.CHEF_DE_FILE in groups and cite_id
             and not _field(event, "chef_de_file_partner_id")
             and not await store.has_alliance(uow.conn, cite_id)):
-        missing.append(f"alliance:{cite_id}")
+        missing.append(Fact.alliance(cite_id))
     return missing
 
 
-async def resume(uow: UnitOfWork, fact: str) -> int:
+async def resume(uow: UnitOfWork, fact: Fact) -> int:
     """``fact`` is projected now: write the notifications of the causes that waited for it
     (those of their recipients known by now; a cause still missing another fact waits for
     that one). Returns how many were new."""
@@ -131,12 +236,12 @@ async def resume(uow: UnitOfWork, fact: str) -> int:
         if spec is None:  # a cause of an event no longer in the catalogue: nothing to do
             continue
         event = spec.model.model_validate(row["facts"])
-        rules = _rules(spec.type, spec.version)
+        rules = rules_for(spec.type, spec.version)
         missing = await _missing_facts(uow, event, rules)
         if missing:
             await store.await_fact(uow.conn, row["cause_id"], spec.type, spec.version,
                                    row["facts"], missing, uow.now)
-        if not any(m.startswith("cite:") for m in missing):
+        if not waits_whole(missing):
             written += await _write(uow, event, row["cause_id"], spec.type, rules)
     return written
 
@@ -151,26 +256,38 @@ def reminder_id(cite_id: str, period: LabelPeriod, months: int) -> UUID:
 
 
 async def remind_expiry(uow: UnitOfWork, cite_id: str) -> int:
-    """Write the label-expiry reminder now due for the cité, if any and not written yet:
-    the latest of the rule's delays whose day has come (a reminder missed while the
-    service was down is not sent once a later one is due). Exactly once across replicas:
-    its notifications' ids derive from the cité, the period and the delay."""
+    """Write the label-expiry reminder now due for the cité (:meth:`Cite.reminder_due`), if
+    any and not written yet. Exactly once across replicas: its notifications' ids derive
+    from the cité, the period and the delay. Returns how many were new."""
     cite = await store.get_cite(uow.conn, cite_id)
-    if cite is None or cite.status != "active" or cite.label_start is None:
+    due = cite.reminder_due(uow.today) if cite else None
+    if due is None:
         return 0
-    period = LabelPeriod(start=cite.label_start, end=cite.label_end)
-    due = [(months, day) for months, day in EXPIRY_REMINDER.due_dates(period)
-           if day <= uow.today <= period.end]
-    if not due:
-        return 0
-    months = min(m for m, _ in due)
-    facts = ExpiryReminder(cite_id=cite_id, label_period=period, months_before=months)
-    return await _write(uow, facts, reminder_id(cite_id, period, months), REMINDER_TYPE,
-                        [(EXPIRY_REMINDER.template, EXPIRY_REMINDER.recipients)])
+    return await _write(uow, due, reminder_id(cite_id, due.label_period, due.months_before),
+                        REMINDER_TYPE, [EXPIRY_REMINDER])
+
+
+async def _recipients(uow: UnitOfWork, group: RecipientGroup, facts: Any,
+                      candidature_id: UUID | None, cite_id: str | None) -> list[Recipient]:
+    """Who is in ``group`` for these facts, as the projection knows them now."""
+    if group is RecipientGroup.TROIKA:
+        return await store.troika_of(uow.conn, candidature_id)
+    partners: list[UUID] = []
+    if group is RecipientGroup.CHEF_DE_FILE:
+        named = _field(facts, "chef_de_file_partner_id")
+        found = named or (await store.chef_de_file(uow.conn, cite_id) if cite_id else None)
+        partners = [found] if found else []
+    elif group in PARTNER_NAMED_BY:
+        partners = [p for p in [_field(facts, PARTNER_NAMED_BY[group])] if p]
+    elif group is RecipientGroup.ALLIANCE_MEMBERS and cite_id:
+        partners = await store.current_members(uow.conn, cite_id)
+    return await store.consenting_contacts(uow.conn, partners)
 
 
 async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
-                 rules: list[tuple[str, tuple[RecipientGroup, ...]]]) -> int:
+                 rules: Sequence[Rule | ReminderRule]) -> int:
+    """Render and write each rule's mail to each of its recipients (once per recipient,
+    whatever the groups); return how many were new."""
     if not rules:
         return 0
     cite_id: str | None = _field(facts, "cite_id")
@@ -181,22 +298,76 @@ async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
         uow.conn, candidature_id) if candidature_id else None)
     rows: list[store.NewNotification] = []
     seen: set[str] = set()
-    for template, groups in rules:
-        for group in groups:
-            for key, recipient, contact in await _recipients(uow, group, facts,
-                                                             candidature_id, cite_id):
-                if key in seen:  # one mail per recipient per cause, whatever the groups
+    for rule in rules:
+        for group in rule.recipients:
+            for recipient in await _recipients(uow, group, facts, candidature_id, cite_id):
+                if recipient.key in seen:
                     continue
-                seen.add(key)
-                role = recipient["troika_role"]
-                mail = render(template, MailContext(
+                seen.add(recipient.key)
+                mail = render(rule.template, MailContext(
                     facts=facts, recipient=group, cite_name=cite_name,
-                    troika_role=TroikaRole(role) if role else None))
+                    troika_role=recipient.troika_role))
                 rows.append(store.NewNotification(
-                    notification_id(cause_id, key), cause_id, cause_type, template,
-                    recipient, contact, candidature_id, cite_id, mail.subject, mail.text,
-                    mail.html))
+                    notification_id(cause_id, recipient.key), cause_id, cause_type,
+                    rule.template, recipient, candidature_id, cite_id, mail.subject,
+                    mail.text, mail.html))
     return await store.insert_notifications(uow.conn, rows, uow.now)
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+async def claim_mails(uow: UnitOfWork, lease_s: float, limit: int) -> list[Notification]:
+    """Up to ``limit`` notifications due, claimed for sending (``store.claim``)."""
+    return await store.claim(uow.conn, uow.now, lease_s, limit)
+
+
+async def record_mails(uow: UnitOfWork,
+                       outcomes: Sequence[tuple[Notification, SendOutcome, str]],
+                       retries: Retries) -> None:
+    """A sending round's outcomes (each with its reason): marked in three statements
+    whatever their number, and ``NotificationSent`` / ``NotificationFailed`` emitted for
+    those this round still held (a resend by another round after the lease may have
+    recorded one already)."""
+    told = {n.notification_id: n.record(outcome, reason, uow.now, retries)
+            for n, outcome, reason in outcomes}
+    round_ = [n for n, _, _ in outcomes]
+    sent = [n for n in round_ if n.status is NotificationStatus.SENT]
+    failed = [n for n in round_ if n.status is NotificationStatus.FAILED]
+    retried = [n for n in round_ if n.status is NotificationStatus.PENDING]
+    held = await store.mark_sent(uow.conn, [n.notification_id for n in sent], uow.now)
+    held |= await store.mark_failed(uow.conn, [(n.notification_id, n.last_error or "")
+                                               for n in failed], uow.now)
+    for n in sent + failed:
+        event = told[n.notification_id]
+        if event is not None and n.notification_id in held:
+            uow.emit(event)
+    await store.retry_later(uow.conn, [(n.notification_id, n.last_error or "",
+                                        n.next_attempt_at or uow.now) for n in retried])
+
+
+async def claim_deliveries(uow: UnitOfWork, lease_s: float, limit: int) -> list[Delivery]:
+    """Up to ``limit`` webhook deliveries due, claimed (``store.claim_deliveries``)."""
+    return await store.claim_deliveries(uow.conn, uow.now, lease_s, limit)
+
+
+async def record_delivery(uow: UnitOfWork, delivery: Delivery, answer: Answer,
+                          code: int | None, reason: str, retries: Retries,
+                          asked_s: float | None) -> None:
+    """One attempt's answer (``Delivery.record``): delivered, failed (a 410 pausing the
+    subscription) or due again later."""
+    delivery.record(answer, code, reason, uow.now, retries, asked_s)
+    if delivery.status is DeliveryStatus.DELIVERED:
+        await store.mark_delivered(uow.conn, delivery.delivery_id, code or 200, uow.now)
+    elif delivery.status is DeliveryStatus.FAILED:
+        await store.mark_delivery_failed(uow.conn, delivery.delivery_id, code,
+                                         delivery.last_error or "", uow.now)
+        if delivery.pauses_subscription:
+            await store.deactivate_subscription(uow.conn, delivery.subscription_id, uow.now)
+    else:
+        await store.retry_delivery_later(uow.conn, delivery.delivery_id, code,
+                                         delivery.last_error or "",
+                                         delivery.next_attempt_at or uow.now)
 
 
 # --- resending ----------------------------------------------------------------------------
@@ -208,7 +379,7 @@ async def resend_notification(uow: UnitOfWork, notification_id: UUID) -> None:
     found = await store.get_notification(uow.conn, notification_id, lock=True)
     if found is None:
         raise NotFound.of("notification", notification_id)
-    if found["status"] != "failed":
+    if found["status"] != NotificationStatus.FAILED:
         raise Conflict(f"notification {notification_id} is {found['status']}: only a failed "
                        "one is sent again")
     if found["address_erased"]:
@@ -222,7 +393,7 @@ async def resend_delivery(uow: UnitOfWork, delivery_id: UUID) -> None:
     found = await store.get_delivery(uow.conn, delivery_id, lock=True)
     if found is None:
         raise NotFound.of("webhook delivery", delivery_id)
-    if found["status"] != "failed":
+    if found["status"] != DeliveryStatus.FAILED:
         raise Conflict(f"webhook delivery {delivery_id} is {found['status']}: only a failed "
                        "one is delivered again")
     sub = await store.get_subscription(uow.conn, found["subscription_id"])
@@ -234,7 +405,7 @@ async def resend_delivery(uow: UnitOfWork, delivery_id: UUID) -> None:
 # --- webhooks -----------------------------------------------------------------------------
 
 
-async def enqueue_webhooks(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> int:
+async def _enqueue_webhooks(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> int:
     """A delivery of ``event`` to each subscription asking for its type (a paused one's
     waits until it is resumed), written in the consuming transaction; return how many were
     new."""

@@ -12,7 +12,14 @@ from uuid import UUID
 
 import asyncpg
 
+from cites_contracts.events.notifications import Recipient as RecipientReference
+from cites_contracts.types import TroikaRole
 from cites_runtime.db import Conn, Reads
+
+from .domain.cite import Cite, CiteStatus
+from .domain.notification import Notification, NotificationStatus
+from .domain.recipients import Fact, Recipient
+from .domain.webhooks import Delivery, DeliveryStatus
 
 # --- the projection -----------------------------------------------------------------------
 
@@ -66,15 +73,18 @@ async def set_partner_contacts(conn: Conn, partner_id: UUID, contact_ids: Sequen
 
 
 async def save_candidature(conn: Conn, candidature_id: UUID, territory_name: str,
-                           departement: str, troika: list[dict[str, str]]) -> None:
+                           departement: str, troika: Sequence[Recipient]) -> None:
+    """The candidature and its troïka's seats (stored ``[{"role", "contact_id"}]``)."""
+    seats = [{"role": r.troika_role.value if r.troika_role else None,
+              "contact_id": str(r.contact_id)} for r in troika]
     await conn.execute(
         """INSERT INTO candidatures (candidature_id, territory_name, departement, troika)
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (candidature_id) DO UPDATE SET troika = $4""",
-        candidature_id, territory_name, departement, troika)
+        candidature_id, territory_name, departement, seats)
 
 
-async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, str]]:
+async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[Recipient]:
     """The candidature's troïka seats, but those of signatories erased."""
     if candidature_id is None:
         return []
@@ -84,7 +94,8 @@ async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[dict[str, 
            WHERE candidature_id = $1 AND NOT EXISTS (
                SELECT FROM erased_contacts e
                WHERE e.contact_id = (seat->>'contact_id')::uuid)""", candidature_id)
-    return list(found) if found else []
+    return [Recipient.troika(TroikaRole(seat["role"]), UUID(seat["contact_id"]))
+            for seat in found or []]
 
 
 async def has_candidature(conn: Reads, candidature_id: UUID) -> bool:
@@ -96,24 +107,30 @@ async def has_alliance(conn: Reads, cite_id: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM alliances WHERE cite_id = $1", cite_id))
 
 
+def _fact(fact: Fact) -> str:
+    """A fact as ``awaiting.waits_for`` holds it: ``<kind>:<id>``."""
+    return f"{fact.kind.value}:{fact.id}"
+
+
 async def await_fact(conn: Conn, cause_id: UUID, cause_type: str, version: int,
-                     facts: dict[str, Any], waits_for: Sequence[str], at: datetime) -> None:
+                     facts: dict[str, Any], waits_for: Sequence[Fact], at: datetime) -> None:
+    """The cause waits for each of ``waits_for``."""
     await conn.execute(
         """INSERT INTO awaiting (cause_id, cause_type, version, facts, waits_for, created_at)
            SELECT $1, $2, $3, $4, w, $6 FROM unnest($5::text[]) AS w
            ON CONFLICT DO NOTHING""",
-        cause_id, cause_type, version, facts, list(waits_for), at)
+        cause_id, cause_type, version, facts, [_fact(f) for f in waits_for], at)
 
 
 async def awaiting_count(conn: Reads) -> int:
     return int(await conn.fetchval("SELECT count(DISTINCT cause_id) FROM awaiting"))
 
 
-async def take_awaiting(conn: Conn, fact: str) -> list[asyncpg.Record]:
+async def take_awaiting(conn: Conn, fact: Fact) -> list[asyncpg.Record]:
     """The causes waiting for ``fact``, no longer waiting for it."""
     return await conn.fetch(
         """DELETE FROM awaiting WHERE waits_for = $1
-           RETURNING cause_id, cause_type, version, facts""", fact)
+           RETURNING cause_id, cause_type, version, facts""", _fact(fact))
 
 
 async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
@@ -121,38 +138,26 @@ async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
         "SELECT territory_name FROM candidatures WHERE candidature_id = $1", candidature_id)
 
 
-@dataclass(frozen=True, slots=True)
-class CiteRow:
-    cite_id: str
-    candidature_id: UUID
-    name: str
-    departement: str
-    lead_college_uai: str
-    label_end: date
-    status: str
-    label_start: date | None = None
-
-
-async def save_cite(conn: Conn, c: CiteRow) -> None:
+async def save_cite(conn: Conn, c: Cite) -> None:
     await conn.execute(
         """INSERT INTO cites (cite_id, candidature_id, name, departement, lead_college_uai,
                               label_end, status, label_start)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (cite_id) DO UPDATE SET label_end = $6, status = $7""",
         c.cite_id, c.candidature_id, c.name, c.departement, c.lead_college_uai, c.label_end,
-        c.status, c.label_start)
+        c.status.value, c.label_start)
 
 
-async def set_cite_status(conn: Conn, cite_id: str, status: str,
+async def set_cite_status(conn: Conn, cite_id: str, status: CiteStatus,
                           label_end: date | None = None) -> None:
     await conn.execute(
         "UPDATE cites SET status = $2, label_end = coalesce($3, label_end) WHERE cite_id = $1",
-        cite_id, status, label_end)
+        cite_id, status.value, label_end)
 
 
-async def get_cite(conn: Reads, cite_id: str) -> CiteRow | None:
+async def get_cite(conn: Reads, cite_id: str) -> Cite | None:
     r = await conn.fetchrow("SELECT * FROM cites WHERE cite_id = $1", cite_id)
-    return CiteRow(**dict(r)) if r else None
+    return Cite(**{**dict(r), "status": CiteStatus(r["status"])}) if r else None
 
 
 async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID) -> None:
@@ -162,9 +167,9 @@ async def set_chef_de_file(conn: Conn, cite_id: str, partner_id: UUID) -> None:
         cite_id, partner_id)
 
 
-async def active_cite_ids(conn: Reads) -> list[str]:
+async def cite_ids(conn: Reads, status: CiteStatus) -> list[str]:
     return [r[0] for r in await conn.fetch(
-        "SELECT cite_id FROM cites WHERE status = 'active' ORDER BY cite_id")]
+        "SELECT cite_id FROM cites WHERE status = $1 ORDER BY cite_id", status.value)]
 
 
 async def chef_de_file(conn: Reads, cite_id: str) -> UUID | None:
@@ -185,11 +190,9 @@ async def current_members(conn: Reads, cite_id: str) -> list[UUID]:
         cite_id)]
 
 
-async def consenting_contacts(conn: Reads, partner_ids: Sequence[UUID]
-                              ) -> list[tuple[UUID, UUID]]:
-    """(partner, contact) of every consenting contact of these partners whose address is
-    known."""
-    return [(r[0], r[1]) for r in await conn.fetch(
+async def consenting_contacts(conn: Reads, partner_ids: Sequence[UUID]) -> list[Recipient]:
+    """Every consenting contact of these partners whose address is known."""
+    return [Recipient.partner_contact(r[0], r[1]) for r in await conn.fetch(
         """SELECT pc.partner_id, pc.contact_id FROM partner_contacts pc
            JOIN contacts c USING (contact_id)
            WHERE pc.partner_id = ANY ($1) ORDER BY pc.partner_id, pc.contact_id""",
@@ -205,8 +208,7 @@ class NewNotification:
     cause_event_id: UUID
     cause_type: str
     template: str
-    recipient: dict[str, Any]
-    contact_id: UUID | None
+    recipient: Recipient
     candidature_id: UUID | None
     cite_id: str | None
     subject: str
@@ -232,33 +234,14 @@ async def insert_notifications(conn: Conn, rows: Sequence[NewNotification], at: 
            SELECT count(*) FROM i""",
         [r.notification_id for r in rows], [r.cause_event_id for r in rows],
         [r.cause_type for r in rows], [r.template for r in rows],
-        [json.dumps(r.recipient) for r in rows], [r.contact_id for r in rows],
+        [json.dumps(r.recipient.reference.model_dump(mode="json")) for r in rows],
+        [r.recipient.contact_id for r in rows],
         [r.candidature_id for r in rows], [r.cite_id for r in rows],
         [r.subject for r in rows], [r.body_text for r in rows], [r.body_html for r in rows],
         at))
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    notification_id: UUID
-    cause_event_id: UUID
-    cause_type: str
-    template: str
-    recipient: dict[str, Any]
-    candidature_id: UUID | None
-    cite_id: str | None
-    subject: str
-    body_text: str
-    body_html: str
-    attempts: int
-    email: str | None
-    """None: the address is not known (see ``contact_id``)."""
-    contact_id: UUID | None = None
-    """None: the recipient was erased — nothing to send to. Set while ``email`` is None:
-    the address has not come yet (its card is on another topic than the cause)."""
-
-
-async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
+async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[Notification]:
     """Claim due notifications for sending: pending ones whose time has come, and those a
     sender claimed and did not finish within the lease (it crashed). Skips rows another
     replica is claiming."""
@@ -275,11 +258,11 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[C
                      EXISTS (SELECT FROM erased_contacts e
                              WHERE e.contact_id = n.contact_id) AS erased""",
         now, lease_s, limit)
-    return [Claimed(r["notification_id"], r["cause_event_id"], r["cause_type"],
-                    r["template"], dict(r["recipient"]), r["candidature_id"],
-                    r["cite_id"], r["subject"], r["body_text"], r["body_html"],
-                    r["attempts"], r["email"],
-                    None if r["erased"] else r["contact_id"]) for r in rows]
+    return [Notification(r["notification_id"], r["cause_event_id"], r["cause_type"],
+                         r["template"], RecipientReference.model_validate(r["recipient"]),
+                         r["candidature_id"], r["cite_id"], r["subject"], r["body_text"],
+                         r["body_html"], r["attempts"], r["email"],
+                         None if r["erased"] else r["contact_id"]) for r in rows]
 
 
 async def mark_sent(conn: Conn, ids: Sequence[UUID], at: datetime) -> set[UUID]:
@@ -324,7 +307,7 @@ _NOTIFICATION = """notification_id, cause_event_id, cause_type, template, recipi
 
 
 async def log(conn: Reads, *, cite_id: str | None = None, cause_event_id: UUID | None = None,
-              contact_id: UUID | None = None, status: str | None = None,
+              contact_id: UUID | None = None, status: NotificationStatus | None = None,
               after: tuple[datetime, UUID] | None = None, limit: int = 200
               ) -> list[asyncpg.Record]:
     return await conn.fetch(
@@ -335,7 +318,8 @@ async def log(conn: Reads, *, cite_id: str | None = None, cause_event_id: UUID |
               AND ($4::text IS NULL OR status = $4)
               AND ($5::timestamptz IS NULL OR (created_at, notification_id) > ($5, $6))
             ORDER BY created_at, notification_id LIMIT $7""",
-        cite_id, cause_event_id, contact_id, status, after[0] if after else None,
+        cite_id, cause_event_id, contact_id, status.value if status else None,
+        after[0] if after else None,
         after[1] if after else None, limit)
 
 
@@ -499,20 +483,8 @@ async def enqueue_deliveries(conn: Conn, event_id: UUID, event_type: str,
         body, at))
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    delivery_id: UUID
-    subscription_id: UUID
-    url: str
-    body: str
-    attempts: int
-    secrets: list[str]
-    """The secrets in force, sealed (``secret_box``): the current one, and the previous one
-    during an overlap."""
-
-
 async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int
-                           ) -> list[ClaimedDelivery]:
+                           ) -> list[Delivery]:
     """Claim due deliveries of active subscriptions (those of a paused one wait), and those
     a sender claimed and did not finish within the lease. Skips rows another replica is
     claiming."""
@@ -532,10 +504,9 @@ async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int
                      CASE WHEN s.previous_expires_at > $1 THEN s.previous_secret END
                          AS previous_secret""",
         now, lease_s, limit)
-    return [ClaimedDelivery(r["delivery_id"], r["subscription_id"], r["url"], r["body"],
-                            r["attempts"],
-                            [r["secret"]] + ([r["previous_secret"]] if r["previous_secret"]
-                                             else []))
+    return [Delivery(r["delivery_id"], r["subscription_id"], r["url"], r["body"],
+                     r["attempts"],
+                     [r["secret"]] + ([r["previous_secret"]] if r["previous_secret"] else []))
             for r in rows]
 
 
@@ -577,14 +548,14 @@ _DELIVERY = """delivery_id, subscription_id, event_id, event_type, cite_id, stat
 
 async def deliveries(conn: Reads, subscription_id: UUID,
                      after: tuple[datetime, UUID] | None, limit: int,
-                     status: str | None = None) -> list[asyncpg.Record]:
+                     status: DeliveryStatus | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {_DELIVERY} FROM webhook_deliveries
             WHERE subscription_id = $1 AND ($4::text IS NULL OR status = $4)
               AND ($2::timestamptz IS NULL OR (created_at, delivery_id) > ($2, $5))
             ORDER BY created_at, delivery_id LIMIT $3""",
-        subscription_id, after[0] if after else None, limit, status,
-        after[1] if after else None)
+        subscription_id, after[0] if after else None, limit,
+        status.value if status else None, after[1] if after else None)
 
 
 async def get_delivery(conn: Reads, delivery_id: UUID, *, lock: bool = False

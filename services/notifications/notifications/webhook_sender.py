@@ -32,30 +32,25 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from cites_runtime.app import Runtime, periodic
-from cites_runtime.uow import UnitOfWork
 
-from . import metrics, store
+from . import metrics, service
 from .domain import webhooks
+from .domain.retries import Retries
+from .domain.webhooks import Answer, Delivery, DeliveryStatus
 from .secret_box import box_of
 from .settings import NotificationsSettings
 
-__all__ = ["Resolver", "deliver_due", "pinned_address", "system_resolver", "webhook_sender"]
+__all__ = ["Resolver", "deliver_due", "pinned_address", "retries", "system_resolver",
+           "webhook_sender"]
 
 USER_AGENT = "cites-educatives-webhooks/1"
-
-
-class Outcome:
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    FAILED = "failed"
-    GONE = "gone"
 
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -101,17 +96,17 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
-async def _deliver(http: httpx.AsyncClient, d: store.ClaimedDelivery, at: datetime,
+async def _deliver(http: httpx.AsyncClient, d: Delivery, at: datetime,
                    s: NotificationsSettings, resolve: Resolver
-                   ) -> tuple[str, int | None, str, float | None]:
+                   ) -> tuple[Answer, int | None, str, float | None]:
     """(outcome, HTTP status, reason, retry-after seconds) of one attempt."""
     try:
         address, refusal = await pinned_address(d.url, resolve,
                                                 s.webhook_allow_private_hosts_for_tests)
     except OSError as exc:
-        return Outcome.RETRY, None, f"nom introuvable ({type(exc).__name__})", None
+        return Answer.RETRY, None, f"nom introuvable ({type(exc).__name__})", None
     if address is None:
-        return Outcome.FAILED, None, refusal, None
+        return Answer.FAILED, None, refusal, None
     box = box_of(s)
     url, host, extensions = _pinned_request(d.url, address)
     headers = {"content-type": "application/json", "user-agent": USER_AGENT, **host,
@@ -121,19 +116,19 @@ async def _deliver(http: httpx.AsyncClient, d: store.ClaimedDelivery, at: dateti
         response = await http.post(url, content=d.body.encode(), headers=headers,
                                    extensions=extensions)
     except httpx.HTTPError as exc:
-        return Outcome.RETRY, None, f"destinataire injoignable ({type(exc).__name__})", None
+        return Answer.RETRY, None, f"destinataire injoignable ({type(exc).__name__})", None
     code = response.status_code
     if 200 <= code < 300:
-        return Outcome.DELIVERED, code, "", None
+        return Answer.DELIVERED, code, "", None
     if code == 410:
-        return Outcome.GONE, code, "HTTP 410 : le destinataire ne veut plus de ces " \
+        return Answer.GONE, code, "HTTP 410 : le destinataire ne veut plus de ces " \
                                    "livraisons (abonnement mis en pause)", None
-    return Outcome.RETRY, code, f"HTTP {code}", _retry_after(response)
+    return Answer.RETRY, code, f"HTTP {code}", _retry_after(response)
 
 
-def _backoff(s: NotificationsSettings, attempts: int, asked: float | None) -> timedelta:
-    wait = s.webhook_retry_base_s * 2 ** (attempts - 1)
-    return timedelta(seconds=min(s.webhook_retry_max_s, max(wait, asked or 0.0)))
+def retries(s: NotificationsSettings) -> Retries:
+    """Webhooks' backoff and attempts, from the settings."""
+    return Retries(s.webhook_retry_base_s, s.webhook_retry_max_s, s.webhook_max_attempts)
 
 
 async def deliver_due(runtime: Runtime[NotificationsSettings],
@@ -142,14 +137,13 @@ async def deliver_due(runtime: Runtime[NotificationsSettings],
     Returns how many were claimed."""
     s = runtime.settings
     async with runtime.unit_of_work() as uow:
-        claimed = await store.claim_deliveries(uow.conn, uow.now, s.claim_lease_s,
-                                               s.send_batch)
+        claimed = await service.claim_deliveries(uow, s.claim_lease_s, s.send_batch)
     if not claimed:
         return 0
     # A client per host name: the pool keys connections by IP, and a TLS connection
     # verified for one name must not carry another name's request to the same IP.
     tls = httpx.create_ssl_context()
-    by_host: dict[str, list[store.ClaimedDelivery]] = {}
+    by_host: dict[str, list[Delivery]] = {}
     for d in claimed:
         by_host.setdefault(urlsplit(d.url).hostname or "", []).append(d)
     async with AsyncExitStack() as clients:
@@ -164,27 +158,15 @@ async def deliver_due(runtime: Runtime[NotificationsSettings],
 
 
 async def _attempt(runtime: Runtime[NotificationsSettings], http: httpx.AsyncClient,
-                   d: store.ClaimedDelivery, resolve: Resolver) -> None:
+                   d: Delivery, resolve: Resolver) -> None:
     s = runtime.settings
-    outcome, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
-    if outcome == Outcome.RETRY and d.attempts >= s.webhook_max_attempts:
-        outcome, reason = Outcome.FAILED, f"{reason} — abandon après {d.attempts} tentatives"
+    answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
     async with runtime.unit_of_work() as uow:
-        await _record(uow, d, outcome, code, reason, _backoff(s, d.attempts, asked))
-    metrics.OUTCOMES.labels("webhook", "failed" if outcome == Outcome.GONE else outcome).inc()
+        await service.record_delivery(uow, d, answer, code, reason, retries(s), asked)
+    metrics.OUTCOMES.labels("webhook", d.status.value if d.status in _ENDED else "retry").inc()
 
 
-async def _record(uow: UnitOfWork, d: store.ClaimedDelivery, outcome: str, code: int | None,
-                  reason: str, backoff: timedelta) -> None:
-    if outcome == Outcome.DELIVERED:
-        await store.mark_delivered(uow.conn, d.delivery_id, code or 200, uow.now)
-    elif outcome in (Outcome.FAILED, Outcome.GONE):
-        await store.mark_delivery_failed(uow.conn, d.delivery_id, code, reason, uow.now)
-        if outcome == Outcome.GONE:
-            await store.deactivate_subscription(uow.conn, d.subscription_id, uow.now)
-    else:
-        await store.retry_delivery_later(uow.conn, d.delivery_id, code, reason,
-                                         uow.now + backoff)
+_ENDED = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
 
 
 webhook_sender = periodic("webhook delivery", deliver_due,

@@ -4,49 +4,22 @@ failed mail, and the rules table."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from cites_runtime.actor import Role
 from cites_runtime.errors import Forbidden, NotFound
 from cites_runtime.http import Caller, National, Operator, Page, Paging
 
 from .. import service, store
+from ..domain.notification import NotificationStatus
 from ..domain.rules import RULES
+from .views import NotificationView, RuleView
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-class NotificationView(BaseModel):
-    notification_id: UUID
-    cause_event_id: UUID
-    cause_type: str
-    template: str
-    recipient: dict[str, Any]
-    candidature_id: UUID | None
-    cite_id: str | None
-    subject: str
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    failed_at: datetime | None
-    address_erased: bool = Field(description="The recipient was erased: the log keeps that "
-                                 "they were told, not who they are")
-
-
-class RuleView(BaseModel):
-    event_type: str
-    version: int
-    template: str
-    recipients: list[str]
-    why: str
 
 
 async def _may_read(caller: Caller, cite_id: str | None) -> None:
@@ -59,20 +32,17 @@ async def _may_read(caller: Caller, cite_id: str | None) -> None:
         caller.actor.ensure_acts_for(cite.departement)
 
 
-Status = Literal["pending", "sending", "sent", "failed"]
-
-
 @router.get("/notifications", response_model=Page[NotificationView], tags=["log"],
             summary="The delivery log, by cité, cause event, contact or status (no address)")
 async def delivery_log(caller: Operator, paging: Paging, cite_id: str | None = None,
                        cause_event_id: UUID | None = None, contact_id: UUID | None = None,
-                       status: Status | None = None) -> Page[NotificationView]:
+                       status: NotificationStatus | None = None) -> Page[NotificationView]:
     await _may_read(caller, cite_id)
     after = paging.after(datetime.fromisoformat, UUID)
     rows = await store.log(caller.pool, cite_id=cite_id, cause_event_id=cause_event_id,
                            contact_id=contact_id, status=status,
                            after=(after[0], after[1]) if after else None, limit=paging.fetch)
-    return paging.page([NotificationView(**dict(r)) for r in rows],
+    return paging.page([NotificationView.of(r) for r in rows],
                        lambda n: (n.created_at, n.notification_id))
 
 
@@ -88,11 +58,10 @@ async def resend(notification_id: UUID, caller: Operator) -> NotificationView:
         await service.resend_notification(uow, notification_id)
         row = await store.get_notification(uow.conn, notification_id)
     assert row is not None
-    return NotificationView(**dict(row))
+    return NotificationView.of(row)
 
 
 @router.get("/rules", response_model=list[RuleView], tags=["rules"],
             summary="Which event notifies whom, with which template")
 async def rules(caller: National) -> list[RuleView]:
-    return [RuleView(event_type=r.event_type, version=r.version, template=r.template,
-                     recipients=[g.value for g in r.recipients], why=r.why) for r in RULES]
+    return [RuleView.of(r) for r in RULES]

@@ -6,19 +6,19 @@ shown once, when the subscription is created or its secret rotated."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cites_contracts.types import EventTypeName
 from cites_runtime.errors import NotFound
 from cites_runtime.http import Input, National, Page, Paging
 
 from .. import service, store
-from ..domain.webhooks import SUBSCRIBABLE
+from ..domain.webhooks import SUBSCRIBABLE, DeliveryStatus
 from ..secret_box import box_of
+from .views import DeliveryView, SecretView, SubscriptionCreatedView, SubscriptionView
 
 __all__ = ["router"]
 
@@ -39,7 +39,7 @@ class SubscriptionIn(Input):
         "when not given")
 
 
-class SubscriptionPatch(Input):
+class SubscriptionChangeIn(Input):
     url: Url | None = Field(None, max_length=2000)
     event_types: list[EventTypeName] | None = Field(None, min_length=1,
                                                     max_length=len(SUBSCRIBABLE))
@@ -48,59 +48,15 @@ class SubscriptionPatch(Input):
                                 "true resumes them")
 
 
-class SubscriptionView(BaseModel):
-    subscription_id: UUID
-    url: str
-    event_types: list[str]
-    description: str
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    previous_secret_until: datetime | None = Field(
-        description="After a rotation, until when deliveries are signed with the previous "
-        "secret too")
-
-    @classmethod
-    def of(cls, s: store.Subscription) -> SubscriptionView:
-        return cls(subscription_id=s.subscription_id, url=s.url, event_types=s.event_types,
-                   description=s.description, active=s.active, created_at=s.created_at,
-                   updated_at=s.updated_at, previous_secret_until=s.previous_expires_at)
-
-
-class SubscriptionCreated(SubscriptionView):
-    secret: str = Field(description="Verifies the signatures; shown this once")
-
-
-class SecretView(BaseModel):
-    secret: str = Field(description="The new secret; shown this once")
-    previous_secret_until: datetime
-
-
-class DeliveryView(BaseModel):
-    delivery_id: UUID = Field(description="Its webhook-id header, the same on every attempt")
-    subscription_id: UUID
-    event_id: UUID
-    event_type: str
-    cite_id: str | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_status: int | None = Field(description="The receiver's last HTTP status")
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    failed_at: datetime | None
-
-
-@router.post("", status_code=201, response_model=SubscriptionCreated,
+@router.post("", status_code=201, response_model=SubscriptionCreatedView,
              summary="Subscribe a URL to event types (national coordination)")
-async def subscribe(body: SubscriptionIn, caller: National) -> SubscriptionCreated:
+async def subscribe(body: SubscriptionIn, caller: National) -> SubscriptionCreatedView:
     async with caller.unit_of_work() as uow:
         created, secret = await service.subscribe(
             uow, body.url, list(body.event_types), body.description, body.secret,
             caller.runtime.settings.webhook_allow_private_hosts_for_tests,
             box_of(caller.runtime.settings))
-    return SubscriptionCreated(**SubscriptionView.of(created).model_dump(), secret=secret)
+    return SubscriptionCreatedView.created(created, secret)
 
 
 @router.get("", response_model=Page[SubscriptionView], summary="The live subscriptions")
@@ -127,7 +83,7 @@ async def subscription(subscription_id: UUID, caller: National) -> SubscriptionV
 
 @router.patch("/{subscription_id}", response_model=SubscriptionView,
               summary="Change its URL, event types or description; pause or resume it")
-async def update(subscription_id: UUID, body: SubscriptionPatch, caller: National
+async def update(subscription_id: UUID, body: SubscriptionChangeIn, caller: National
                  ) -> SubscriptionView:
     async with caller.unit_of_work() as uow:
         changed = await service.update_subscription(
@@ -151,16 +107,13 @@ async def rotate(subscription_id: UUID, caller: National) -> SecretView:
     return SecretView(secret=secret, previous_secret_until=found.previous_expires_at)
 
 
-@router.delete("/{subscription_id}", status_code=204,
+@router.delete("/{subscription_id}", status_code=204, response_model=None,
                summary="Deliver nothing more to it (deliveries still waiting are failed; "
                "its log is kept)")
 async def delete(subscription_id: UUID, caller: National) -> Response:
     async with caller.unit_of_work() as uow:
         await service.delete_subscription(uow, subscription_id)
     return Response(status_code=204)
-
-
-DeliveryStatus = Literal["pending", "sending", "delivered", "failed"]
 
 
 @router.get("/{subscription_id}/deliveries", response_model=Page[DeliveryView],
@@ -174,7 +127,7 @@ async def deliveries(subscription_id: UUID, caller: National, paging: Paging,
     rows = await store.deliveries(caller.pool, subscription_id,
                                   (after[0], after[1]) if after else None, paging.fetch,
                                   status)
-    return paging.page([DeliveryView(**dict(r)) for r in rows],
+    return paging.page([DeliveryView.of(r) for r in rows],
                        lambda d: (d.created_at, d.delivery_id))
 
 
@@ -186,4 +139,4 @@ async def resend(delivery_id: UUID, caller: National) -> DeliveryView:
         await service.resend_delivery(uow, delivery_id)
         row = await store.get_delivery(uow.conn, delivery_id)
     assert row is not None
-    return DeliveryView(**dict(row))
+    return DeliveryView.of(row)

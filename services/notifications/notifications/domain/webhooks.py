@@ -21,17 +21,21 @@ import ipaddress
 import json
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
 from cites_runtime.errors import RuleBroken
 
+from .retries import Retries
 from .rules import RULES
 
-__all__ = ["REFUSED_NETWORKS", "SUBSCRIBABLE", "body_of", "check_event_types", "check_url",
-           "delivery_id", "key_of", "new_secret", "refused_address", "signature_headers"]
+__all__ = ["REFUSED_NETWORKS", "SUBSCRIBABLE", "Answer", "Delivery", "DeliveryStatus",
+           "body_of", "check_event_types", "check_url", "delivery_id", "key_of",
+           "new_secret", "refused_address", "signature_headers"]
 
 SECRET_PREFIX = "whsec_"
 KEY_BYTES = 32
@@ -47,6 +51,71 @@ _DELIVERIES = UUID("0b6f7f4e-3f1a-4a8e-b2d4-8c1e5a7d9f20")
 def delivery_id(subscription_id: UUID, event_id: UUID) -> UUID:
     """A delivery's identity: one per subscription and event, whoever writes it."""
     return uuid5(_DELIVERIES, f"{subscription_id}/{event_id}")
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Queued, due at its ``next_attempt_at`` (a paused subscription's wait)."""
+    SENDING = "sending"
+    """Claimed by a sender round (committed before the request)."""
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Answer(StrEnum):
+    """What one attempt came to."""
+
+    DELIVERED = "delivered"
+    """A 2xx."""
+    RETRY = "retry"
+    """No answer, a refused connection, a redirect, a 4xx or a 5xx: tried again later."""
+    FAILED = "failed"
+    """Refused before sending (a forbidden address)."""
+    GONE = "gone"
+    """A 410: the receiver wants no more deliveries."""
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A delivery claimed for sending: ``body`` POSTed to ``url``, signed with the
+    subscription's secrets in force (sealed: the current one, and the previous one during
+    an overlap)."""
+
+    delivery_id: UUID
+    subscription_id: UUID
+    url: str
+    body: str
+    attempts: int
+    """This attempt included."""
+    secrets: list[str] = field(default_factory=list)
+    status: DeliveryStatus = DeliveryStatus.SENDING
+    last_status: int | None = None
+    """The receiver's HTTP status, if it answered."""
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    pauses_subscription: bool = False
+    """A 410 Gone pauses its subscription (the specification's advice)."""
+
+    def record(self, answer: Answer, code: int | None, reason: str, at: datetime,
+               retries: Retries, asked_s: float | None = None) -> None:
+        """The attempt's ``answer`` (``code``, and ``reason`` unless delivered): delivered;
+        failed — a 410, a refusal, or a retry due when the attempts are spent (saying
+        so) —; or due again after the backoff, or later if the receiver asked
+        (``asked_s``, its Retry-After). Deliveries are told on no topic: no event."""
+        self.last_status = code
+        if answer is Answer.RETRY and retries.exhausted(self.attempts):
+            answer = Answer.FAILED
+            reason = f"{reason} — abandon après {self.attempts} tentatives"
+        if answer is Answer.DELIVERED:
+            self.status, self.last_error = DeliveryStatus.DELIVERED, None
+            return
+        self.last_error = reason
+        if answer is Answer.RETRY:
+            self.status = DeliveryStatus.PENDING
+            self.next_attempt_at = at + retries.delay(self.attempts, asked_s)
+            return
+        self.status = DeliveryStatus.FAILED
+        self.pauses_subscription = answer is Answer.GONE
 
 
 def new_secret() -> str:
