@@ -7,9 +7,16 @@ a redelivered event changes nothing; an event the projection cannot place goes t
 ``dashboard.dlq`` with the reason. What a programme's history is mostly made of — labels,
 dotations, notification outcomes — is applied a run at a time (``handles_many``: one or
 two statements for a run).
+
+Each handler is one call to a use case of ``service.py``; where the event's class selects
+a value (a candidature's or a cité's status, a movement of money), a module-level map says
+which and one handler takes every class of the map (``handles(*CITE_STATUS)``: the keys
+are typed as one union, the handler's parameter).
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from cites_contracts import Envelope
 from cites_contracts.events.funding import (
@@ -46,31 +53,39 @@ from cites_contracts.events.partners import (
 from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 
 from . import service
-from .domain.programme import CiteStatus
+from .domain.programme import AllocationMove, CandidatureStatus, CiteStatus, Movement
 
-__all__ = ["consumer"]
+__all__ = ["CANDIDATURE_STATUS", "CITE_STATUS", "MOVEMENT", "NOTIFICATION_OUTCOMES",
+           "consumer"]
 
 consumer = EventConsumer("dashboard")
+
+CANDIDATURE_STATUS: Final[dict[type[service.CandidatureMove], CandidatureStatus]] = {
+    CandidatureSubmitted: CandidatureStatus.SUBMITTED,
+    CandidatureReviewStarted: CandidatureStatus.UNDER_REVIEW,
+    CandidatureRejected: CandidatureStatus.REJECTED}
+"""A candidature's event, and the status it tells."""
+
+CITE_STATUS: Final[dict[type[service.LabelStatusChange], CiteStatus]] = {
+    LabelSuspended: CiteStatus.SUSPENDED, LabelReinstated: CiteStatus.LABELLED,
+    LabelWithdrawn: CiteStatus.WITHDRAWN, LabelExpired: CiteStatus.EXPIRED}
+"""A label's change, and the status of its cité after it."""
+
+MOVEMENT: Final[dict[type[AllocationMove], Movement]] = {
+    FundsCommitted: Movement.COMMIT, CommitmentCancelled: Movement.CANCEL,
+    PaymentMade: Movement.PAY, FundsFrozen: Movement.FREEZE,
+    FundsUnfrozen: Movement.UNFREEZE, FundsReleased: Movement.RELEASE}
+"""An event moving money of allocations, and the movement it is."""
+
+NOTIFICATION_OUTCOMES: Final[tuple[type[service.NotificationOutcome], ...]] = (
+    NotificationSent, NotificationFailed)
 
 
 # --- labelling ---------------------------------------------------------------------------
 
-@consumer.handles(CandidatureSubmitted)
-async def candidature_submitted_handler(event: CandidatureSubmitted, ctx: HandlerContext
-                                        ) -> None:
-    await service.candidature(ctx.uow, event)
-
-
-@consumer.handles(CandidatureReviewStarted)
-async def candidature_review_started_handler(event: CandidatureReviewStarted,
-                                             ctx: HandlerContext) -> None:
-    await service.candidature(ctx.uow, event)
-
-
-@consumer.handles(CandidatureRejected)
-async def candidature_rejected_handler(event: CandidatureRejected, ctx: HandlerContext
-                                       ) -> None:
-    await service.candidature(ctx.uow, event)
+@consumer.handles(*CANDIDATURE_STATUS)
+async def candidature_handler(event: service.CandidatureMove, ctx: HandlerContext) -> None:
+    await service.candidature_seen(ctx.uow, event, CANDIDATURE_STATUS[type(event)])
 
 
 @consumer.handles(CandidatureWithdrawn)
@@ -85,24 +100,10 @@ async def territory_labelled_handler(labels: list[Envelope[TerritoryLabelled]],
     await service.cites_labelled(ctx.uow, [e.data for e in labels])
 
 
-@consumer.handles(LabelSuspended)
-async def label_suspended_handler(event: LabelSuspended, ctx: HandlerContext) -> None:
-    await service.cite_status(ctx.uow, event.cite_id, CiteStatus.SUSPENDED)
-
-
-@consumer.handles(LabelReinstated)
-async def label_reinstated_handler(event: LabelReinstated, ctx: HandlerContext) -> None:
-    await service.cite_status(ctx.uow, event.cite_id, CiteStatus.LABELLED)
-
-
-@consumer.handles(LabelWithdrawn)
-async def label_withdrawn_handler(event: LabelWithdrawn, ctx: HandlerContext) -> None:
-    await service.cite_status(ctx.uow, event.cite_id, CiteStatus.WITHDRAWN)
-
-
-@consumer.handles(LabelExpired)
-async def label_expired_handler(event: LabelExpired, ctx: HandlerContext) -> None:
-    await service.cite_status(ctx.uow, event.cite_id, CiteStatus.EXPIRED)
+@consumer.handles(*CITE_STATUS)
+async def label_status_handler(event: service.LabelStatusChange, ctx: HandlerContext
+                               ) -> None:
+    await service.cite_status(ctx.uow, event.cite_id, CITE_STATUS[type(event)])
 
 
 # --- partners ----------------------------------------------------------------------------
@@ -155,46 +156,15 @@ async def fonds_granted_handler(event: FondsDeLaCiteGranted, ctx: HandlerContext
     await service.fonds_granted(ctx.uow, event)
 
 
-@consumer.handles(FundsCommitted)
-async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
-
-
-@consumer.handles(CommitmentCancelled)
-async def commitment_cancelled_handler(event: CommitmentCancelled, ctx: HandlerContext
-                                       ) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
-
-
-@consumer.handles(PaymentMade)
-async def payment_made_handler(event: PaymentMade, ctx: HandlerContext) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
-
-
-@consumer.handles(FundsFrozen)
-async def funds_frozen_handler(event: FundsFrozen, ctx: HandlerContext) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
-
-
-@consumer.handles(FundsUnfrozen)
-async def funds_unfrozen_handler(event: FundsUnfrozen, ctx: HandlerContext) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
-
-
-@consumer.handles(FundsReleased)
-async def funds_released_handler(event: FundsReleased, ctx: HandlerContext) -> None:
-    await service.allocation_moved(ctx.uow, event.cite_id, service.moves_of(event))
+@consumer.handles(*MOVEMENT)
+async def allocation_moved_handler(event: AllocationMove, ctx: HandlerContext) -> None:
+    await service.allocation_moved(ctx.uow, event, MOVEMENT[type(event)])
 
 
 # --- notifications -----------------------------------------------------------------------
 
-@consumer.handles_many(NotificationSent)
-async def notification_sent_handler(outcomes: list[Envelope[NotificationSent]],
-                                    ctx: BatchContext) -> None:
-    await service.delivered(ctx.uow, [e.data for e in outcomes])
-
-
-@consumer.handles_many(NotificationFailed)
-async def notification_failed_handler(outcomes: list[Envelope[NotificationFailed]],
-                                      ctx: BatchContext) -> None:
+@consumer.handles_many(*NOTIFICATION_OUTCOMES)
+async def notification_outcomes_handler(
+        outcomes: list[Envelope[service.NotificationOutcome]], ctx: BatchContext) -> None:
+    """Runs of outcomes, sent and failed mixed (each notification once per run)."""
     await service.delivered(ctx.uow, [e.data for e in outcomes])

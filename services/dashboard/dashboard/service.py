@@ -14,56 +14,69 @@ from uuid import UUID
 
 from cites_contracts.events.funding import (
     AllocationRefused,
-    CommitmentCancelled,
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
     FundsAllocated,
-    FundsCommitted,
-    FundsFrozen,
-    FundsReleased,
-    FundsUnfrozen,
-    PaymentMade,
 )
 from cites_contracts.events.labelling import (
     CandidatureRejected,
     CandidatureReviewStarted,
     CandidatureSubmitted,
+    LabelExpired,
+    LabelReinstated,
+    LabelSuspended,
+    LabelWithdrawn,
     TerritoryLabelled,
 )
 from cites_contracts.events.notifications import NotificationFailed, NotificationSent
 from cites_contracts.events.partners import AllianceOpened, PartnerJoinedAlliance
-from cites_runtime.errors import Conflict
+from cites_runtime.errors import NotFound
 from cites_runtime.uow import UnitOfWork
 
 from . import store
-from .domain.programme import CandidatureStatus, CiteStatus, Movement
+from .domain.programme import (
+    AllocationMove,
+    CandidatureStatus,
+    CiteStatus,
+    Movement,
+    amounts_moved,
+)
 
 __all__ = [
+    "CandidatureMove",
+    "LabelStatusChange",
+    "NotificationOutcome",
+    "alliance_closed",
+    "alliance_opened",
     "allocated",
     "allocation_moved",
-    "candidature",
+    "candidature_seen",
+    "candidature_withdrawn",
     "cite_status",
     "cites_labelled",
     "delivered",
     "envelope_amended",
     "envelope_opened",
     "fonds_granted",
+    "partner_joined",
+    "partner_left",
     "refused",
 ]
+
+CandidatureMove = CandidatureSubmitted | CandidatureReviewStarted | CandidatureRejected
+"""The candidature events that name its wave (a withdrawal does not)."""
+LabelStatusChange = LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
+NotificationOutcome = NotificationSent | NotificationFailed
 
 
 # --- labelling ---------------------------------------------------------------------------
 
-async def candidature(uow: UnitOfWork, event: CandidatureSubmitted | CandidatureReviewStarted
-                      | CandidatureRejected) -> None:
-    status, departement = {
-        CandidatureSubmitted: (CandidatureStatus.SUBMITTED, None),
-        CandidatureReviewStarted: (CandidatureStatus.UNDER_REVIEW, None),
-        CandidatureRejected: (CandidatureStatus.REJECTED, None),
-    }[type(event)]
-    if isinstance(event, CandidatureSubmitted):
-        departement = event.departement
+async def candidature_seen(uow: UnitOfWork, event: CandidatureMove, status: CandidatureStatus
+                          ) -> None:
+    """The candidature is at ``status`` (unless already further on); a submission tells its
+    département."""
+    departement = event.departement if isinstance(event, CandidatureSubmitted) else None
     await store.candidature_seen(uow.conn, event.candidature_id, event.wave.id, departement,
                                  status)
 
@@ -81,10 +94,10 @@ async def cites_labelled(uow: UnitOfWork, labels: Sequence[TerritoryLabelled]) -
 
 
 async def cite_status(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None:
+    """The cité's label is now ``status``; a cité the dashboard never heard of (its
+    TerritoryLabelled never came, or was dead-lettered) is a dead letter."""
     if not await store.set_cite_status(uow.conn, cite_id, status.value):
-        raise Conflict(f"cité {cite_id} is unknown to the dashboard (its TerritoryLabelled "
-                       "never came, or was dead-lettered): it cannot become "
-                       f"{status.value}")
+        raise NotFound.of("cité", cite_id)
 
 
 # --- partners ----------------------------------------------------------------------------
@@ -113,9 +126,10 @@ async def envelope_opened(uow: UnitOfWork, event: EnvelopeOpened) -> None:
 
 
 async def envelope_amended(uow: UnitOfWork, event: EnvelopeAmended) -> None:
+    """The envelope's new amount; one the dashboard never heard of (its EnvelopeOpened
+    never came, or was dead-lettered) is a dead letter."""
     if not await store.amend_envelope(uow.conn, event.envelope_id, event.amount):
-        raise Conflict(f"envelope {event.envelope_id} is unknown to the dashboard (its "
-                       "EnvelopeOpened never came, or was dead-lettered)")
+        raise NotFound.of("envelope", event.envelope_id)
 
 
 async def allocated(uow: UnitOfWork, allocations: Sequence[FundsAllocated]) -> None:
@@ -139,40 +153,22 @@ async def fonds_granted(uow: UnitOfWork, event: FondsDeLaCiteGranted) -> None:
         for c in event.contributions])
 
 
-async def allocation_moved(uow: UnitOfWork, cite_id: str,
-                           moves: Sequence[tuple[UUID, Movement, int]]) -> None:
-    """Movements of allocations (commit, cancel, pay, freeze, unfreeze, release): each
-    counted in its allocation's programme and year."""
-    rows = await store.movements_of_allocation(uow.conn,
-                                               [(a, m.value, amount) for a, m, amount in moves])
+async def allocation_moved(uow: UnitOfWork, event: AllocationMove, movement: Movement
+                           ) -> None:
+    """Money of allocations moved (committed, cancelled, paid, frozen, unfrozen, released):
+    each amount counted in its allocation's programme and year. An allocation the
+    dashboard never heard of (its FundsAllocated never came, or was dead-lettered) is a
+    dead letter."""
+    rows = await store.movements_of_allocation(
+        uow.conn, [(a, movement.value, amount) for a, amount in amounts_moved(event)])
     if isinstance(rows, UUID):
-        raise Conflict(f"allocation {rows} of cité {cite_id} is unknown to the dashboard "
-                       "(its FundsAllocated never came, or was dead-lettered)")
+        raise NotFound.of(f"cité {event.cite_id}'s allocation", rows)
     await store.record_movements(uow.conn, rows)
-
-
-def moves_of(event: FundsCommitted | CommitmentCancelled | PaymentMade | FundsFrozen
-             | FundsUnfrozen | FundsReleased) -> list[tuple[UUID, Movement, int]]:
-    """The allocations' movements an event tells."""
-    match event:
-        case FundsCommitted():
-            return [(event.allocation_id, Movement.COMMIT, event.amount)]
-        case CommitmentCancelled():
-            return [(event.allocation_id, Movement.CANCEL, event.returned)]
-        case PaymentMade():
-            return [(event.allocation_id, Movement.PAY, event.amount)]
-        case FundsFrozen():
-            return [(f.allocation_id, Movement.FREEZE, f.amount) for f in event.frozen]
-        case FundsUnfrozen():
-            return [(f.allocation_id, Movement.UNFREEZE, f.amount) for f in event.unfrozen]
-        case FundsReleased():
-            return [(r.allocation_id, Movement.RELEASE, r.amount) for r in event.released]
 
 
 # --- notifications -----------------------------------------------------------------------
 
-async def delivered(uow: UnitOfWork, outcomes: Sequence[NotificationSent | NotificationFailed]
-                    ) -> None:
+async def delivered(uow: UnitOfWork, outcomes: Sequence[NotificationOutcome]) -> None:
     """Notification outcomes (a run of them: one statement)."""
     await store.deliveries(uow.conn, [
         (e.notification_id, "sent", e.template, e.sent_at) if isinstance(e, NotificationSent)

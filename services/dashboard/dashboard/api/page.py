@@ -16,7 +16,6 @@ origin and the identity provider's only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -26,6 +25,7 @@ from cites_runtime.errors import NotFound
 from cites_runtime.settings import ServiceSettings
 
 from ..settings import DashboardSettings
+from .views import SignInView
 
 __all__ = ["router"]
 
@@ -53,29 +53,34 @@ def headers(settings: ServiceSettings) -> dict[str, str]:
     }
 
 
-@router.get("/")
+@router.get("/", response_class=FileResponse, response_model=None,
+            summary="The page (no figure in it: it asks /api/summary)")
 async def index(request: Request) -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
                         headers={**headers(request.app.state.settings),
                                  "Cache-Control": "no-cache"})
 
 
-@router.get("/sign-in.json")
+@router.get("/sign-in.json", response_model=SignInView,
+            summary="How the page signs in: at the identity provider, or with a token")
 async def sign_in(request: Request) -> JSONResponse:
-    """How the page signs in: ``{"mode": "oidc", "issuer", "client_id"}`` (it reads the
-    provider's endpoints from the issuer's discovery document), or ``{"mode": "static"}``
-    (a token typed in, development and tests)."""
+    """``{"mode": "oidc", "issuer", "client_id"}`` (the page reads the provider's endpoints
+    from the issuer's discovery document), or ``{"mode": "static"}`` (a token typed in,
+    development and tests)."""
     settings: DashboardSettings = request.app.state.settings
-    found: dict[str, Any] = {"mode": settings.auth_mode}
+    found = SignInView(mode=settings.auth_mode)
     if settings.auth_mode == "oidc":
-        found.update(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id)
-    return JSONResponse(found, headers={**headers(settings), "Cache-Control": "no-cache"})
+        found = SignInView(mode=settings.auth_mode, issuer=settings.oidc_issuer,
+                           client_id=settings.oidc_client_id)
+    return JSONResponse(found.model_dump(exclude_unset=True),
+                        headers={**headers(settings), "Cache-Control": "no-cache"})
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name}", response_class=FileResponse, response_model=None,
+            summary="One of the page's static files (script, style, Chart.js, icon)")
 async def static(request: Request, name: str) -> FileResponse:
     if name not in FILES:
-        raise NotFound(f"no static file {name!r}")
+        raise NotFound.of("static file", name)
     return FileResponse(STATIC / name, media_type=FILES[name],
                         headers={**headers(request.app.state.settings),
                                  "Cache-Control": "public, max-age=300"})

@@ -10,12 +10,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from uuid import UUID
 
 from pydantic import BaseModel
 
-__all__ = ["CANDIDATURE_RANK", "CandidatureStatus", "CiteStatus", "MoneyLine", "Movement"]
+from cites_contracts.events.funding import (
+    CommitmentCancelled,
+    FundsCommitted,
+    FundsFrozen,
+    FundsReleased,
+    FundsUnfrozen,
+    PaymentMade,
+)
+
+__all__ = ["CANDIDATURE_RANK", "AllocationMove", "CandidatureStatus", "CiteStatus",
+           "MoneyLine", "Movement", "amounts_moved", "money_lines", "per_programme"]
 
 
 class CandidatureStatus(StrEnum):
@@ -55,6 +67,26 @@ class Movement(StrEnum):
     """A dotation refused: what was asked (not money that moved; counted apart)."""
 
 
+AllocationMove = (FundsCommitted | CommitmentCancelled | PaymentMade | FundsFrozen
+                  | FundsUnfrozen | FundsReleased)
+"""The events that move money of allocations already made (each one :class:`Movement`)."""
+
+
+def amounts_moved(event: AllocationMove) -> list[tuple[UUID, int]]:
+    """(allocation, amount) of each allocation the event moves money of."""
+    match event:
+        case FundsCommitted() | PaymentMade():
+            return [(event.allocation_id, event.amount)]
+        case CommitmentCancelled():
+            return [(event.allocation_id, event.returned)]
+        case FundsFrozen():
+            return [(f.allocation_id, f.amount) for f in event.frozen]
+        case FundsUnfrozen():
+            return [(f.allocation_id, f.amount) for f in event.unfrozen]
+        case FundsReleased():
+            return [(r.allocation_id, r.amount) for r in event.released]
+
+
 class MoneyLine(BaseModel):
     """One programme's money for one year, in cents, as funding's consumption report has
     it (``GET /reports/consumption``, its ``programmes``)."""
@@ -80,3 +112,26 @@ class MoneyLine(BaseModel):
                    paid=s(Movement.PAY),
                    frozen=s(Movement.FREEZE) - s(Movement.UNFREEZE) - s(Movement.RELEASE),
                    released=s(Movement.RELEASE), refused=refusals)
+
+
+def money_lines(sums: Iterable[tuple[str, int, str, int, int]]) -> list[MoneyLine]:
+    """One line per (programme, year), in that order, from each movement's sum there:
+    (programme, year, movement, amount, how many); refusals are counted, not summed."""
+    amounts: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    refusals: dict[tuple[str, int], int] = defaultdict(int)
+    for programme, year, movement, amount, n in sums:
+        if movement == Movement.REFUSED:
+            refusals[programme, year] += n
+        else:
+            amounts[programme, year][movement] = amount
+    return [MoneyLine.of(p, y, amounts.get((p, y), {}), refusals.get((p, y), 0))
+            for p, y in sorted(set(amounts) | set(refusals))]
+
+
+def per_programme(lines: Iterable[MoneyLine]) -> list[MoneyLine]:
+    """The lines of each programme added up, all years (year 0), by programme."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in lines:
+        for figure, value in line.model_dump(exclude={"programme", "year"}).items():
+            totals[line.programme][figure] += value
+    return [MoneyLine(programme=p, year=0, **figures) for p, figures in sorted(totals.items())]
