@@ -1,5 +1,6 @@
 """Fixtures of the dashboard tests: its settings on this test's schema, topic prefix and
-clock, and the service running isolated (in-memory broker) or on real Kafka."""
+clock, the service running isolated (in-memory broker, ``service``; served over real HTTP,
+``served``) or on real Kafka (``live``), and a page of Debian's Chromium (``page``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page, async_playwright
 
 from cites_runtime.testing import in_memory, on_kafka
 from cites_runtime.testing.infra import Infra
@@ -17,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # dashboard_kit.py lives beside 
 
 from dashboard.app import definition
 from dashboard.settings import DashboardSettings
-from dashboard_kit import Dashboard
+from dashboard_kit import Dashboard, chromium
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def settings(service_settings: SettingsFactory) -> DashboardSettings:
 
 
 @pytest.fixture
-async def dashboard(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
+async def service(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
     """Isolated: HTTP in-process, FastStream's in-memory broker, real PostgreSQL."""
     async with in_memory(definition, settings) as running:
         yield Dashboard(running)
@@ -48,3 +50,14 @@ async def served(settings: DashboardSettings) -> AsyncIterator[Dashboard]:
     """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL."""
     async with in_memory(definition, settings, serve=True) as running:
         yield Dashboard(running)
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A page of Debian's Chromium (headless, driven by Playwright), in French."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium(), headless=True)
+        try:
+            yield await browser.new_page(locale="fr-FR")
+        finally:
+            await browser.close()

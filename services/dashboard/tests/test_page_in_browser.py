@@ -6,21 +6,8 @@ events as they come; every chart has its description and every table its caption
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from dashboard_kit import Dashboard, chromium, labelled, suspended, withdrawn
-from playwright.async_api import Page, async_playwright
-
-
-@pytest.fixture
-async def page(served: Dashboard) -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium(), headless=True)
-        try:
-            yield await browser.new_page(locale="fr-FR")
-        finally:
-            await browser.close()
+from dashboard_kit import Dashboard, labelled, suspended, withdrawn
+from playwright.async_api import Page
 
 
 async def figure(page: Page, name: str) -> str | None:

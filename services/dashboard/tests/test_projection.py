@@ -38,16 +38,16 @@ from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69
 
 
 async def test_cites_are_counted_by_wave_and_by_their_labels_status(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
-    await dashboard.s.publish(
+    await service.s.publish(
         labelled("cite-001", wave="2019"), labelled("cite-002", wave="2019"),
         labelled("cite-003", wave="2021", departement="69"),
         labelled("cite-004", wave="2022", departement="69"),
         suspended("cite-001"), withdrawn("cite-002"), suspended("cite-003"),
         reinstated("cite-003"))
 
-    summary = await dashboard.summary()
+    summary = await service.summary()
 
     assert summary["cites"] == {"labelled": 2, "suspended": 1, "withdrawn": 1}
     assert [(w["wave_id"], w["year"], w["cites"]) for w in summary["waves"]] == [
@@ -58,38 +58,38 @@ async def test_cites_are_counted_by_wave_and_by_their_labels_status(
 
 
 async def test_a_candidatures_status_only_moves_forward_whatever_the_order_of_its_topics(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
     labelled_first, refused_one = uuid4(), uuid4()
     # The label (labelling.labels) overtakes the review (labelling.candidatures).
-    await dashboard.s.publish(labelled("cite-001", candidature_id=labelled_first),
+    await service.s.publish(labelled("cite-001", candidature_id=labelled_first),
                               review_started(labelled_first), review_started(refused_one),
                               rejected(refused_one))
 
-    waves = (await dashboard.summary())["waves"]
+    waves = (await service.summary())["waves"]
 
     assert [(w["wave_id"], w["candidatures"]) for w in waves] == [
         ("2019", {"labelled": 1, "rejected": 1})]
 
 
-async def test_a_redelivered_event_counts_once(dashboard: Dashboard) -> None:
+async def test_a_redelivered_event_counts_once(service: Dashboard) -> None:
     label = Envelope.wrap(labelled("cite-001"), sequence=1)
     allocation = uuid4()
     money = Envelope.wrap(allocated("cite-001", allocation, 300_000_00), sequence=1)
 
-    await dashboard.s.publish(label, label, money, money)
+    await service.s.publish(label, label, money, money)
 
-    summary = await dashboard.summary()
+    summary = await service.summary()
     assert summary["cites"] == {"labelled": 1}
     assert [(m["programme"], m["year"], m["allocated"]) for m in summary["money"]] == [
         ("P147", 2025, 300_000_00)]
 
 
 async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its_events(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
     a2025, a2026, p230 = uuid4(), uuid4(), uuid4()
-    await dashboard.s.publish(
+    await service.s.publish(
         envelope(), labelled("cite-001"),
         allocated("cite-001", a2025, 300_000_00, year=2025),
         allocated("cite-001", a2026, 250_000_00, year=2026),
@@ -102,7 +102,7 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         frozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
         released("cite-001", (a2026, 250_000_00)), refused("cite-002"))
 
-    money = await dashboard.money()
+    money = await service.money()
 
     assert money == {
         ("P147", 2025): {"allocated": 300_000_00, "fonds": 10_000_00, "committed": 40_000_00,
@@ -113,7 +113,7 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         ("P230", 2025): {"allocated": 50_000_00, "fonds": 5_000_00, "committed": 0, "paid": 0,
                          "frozen": 0, "released": 0, "refused": 0},
     }
-    summary = await dashboard.summary()
+    summary = await service.summary()
     assert [(m["programme"], m["allocated"], m["committed"]) for m in
             summary["money_by_programme"]] == [("P147", 550_000_00, 40_000_00),
                                                ("P230", 50_000_00, 0)]
@@ -124,16 +124,16 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
 
 
 async def test_alliance_sizes_count_the_current_members_of_open_alliances(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
     a, b, c = (UUID(int=n) for n in (1, 2, 3))
-    await dashboard.s.publish(
+    await service.s.publish(
         alliance_opened("cite-001"), joined("cite-001", a), joined("cite-001", b),
         joined("cite-001", c, PartnerKind.COMMUNE), left("cite-001", b),
         alliance_opened("cite-002"), alliance_opened("cite-003"), joined("cite-003", a),
         alliance_closed("cite-003"))
 
-    alliances = (await dashboard.summary())["alliances"]
+    alliances = (await service.summary())["alliances"]
 
     assert (alliances["open"], alliances["closed"], alliances["members"]) == (2, 1, 4)
     assert alliances["sizes"] == {"1": 1, "3": 1}
@@ -141,11 +141,11 @@ async def test_alliance_sizes_count_the_current_members_of_open_alliances(
 
 
 async def test_notifications_are_counted_sent_or_failed_by_template(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
-    await dashboard.s.publish(sent(), sent(), failed(), sent("funds-allocated"))
+    await service.s.publish(sent(), sent(), failed(), sent("funds-allocated"))
 
-    notifications = (await dashboard.summary())["notifications"]
+    notifications = (await service.summary())["notifications"]
 
     assert (notifications["sent"], notifications["failed"]) == (3, 1)
     assert notifications["by_template"] == {"cite-labelled": {"sent": 2, "failed": 1},
@@ -153,9 +153,9 @@ async def test_notifications_are_counted_sent_or_failed_by_template(
 
 
 async def test_the_summary_is_for_readers_and_the_page_for_anyone(
-    dashboard: Dashboard,
+    service: Dashboard,
 ) -> None:
-    http = dashboard.s.http
+    http = service.s.http
     anonymous = await http.get("/api/summary")
     partner = await http.get("/api/summary", headers=AS_PARTNER)
     page = await http.get("/")

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from dashboard.app import definition
 from dashboard.settings import DashboardSettings
-from dashboard_kit import Dashboard, chromium, labelled
-from playwright.async_api import Page, async_playwright
+from dashboard_kit import Dashboard, labelled
+from playwright.async_api import Page
 
 from cites_runtime.testing import in_memory
 from cites_runtime.testing.infra import DEV_PASSWORD, Keycloak
@@ -30,16 +30,6 @@ def oidc_settings(service_settings: SettingsFactory, keycloak: Keycloak) -> Dash
 async def served(oidc_settings: DashboardSettings) -> AsyncIterator[Dashboard]:
     async with in_memory(definition, oidc_settings, serve=True) as running:
         yield Dashboard(running)
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium(), headless=True)
-        try:
-            yield await browser.new_page(locale="fr-FR")
-        finally:
-            await browser.close()
 
 
 async def test_the_api_takes_the_providers_tokens_only(
