@@ -33,10 +33,6 @@ from cites_contracts.events.labelling import (
     LabelReinstated,
     LabelSuspended,
     LabelWithdrawn,
-    Perimeter,
-    PerimeterCommune,
-    PerimeterQpv,
-    PerimeterSchool,
     TerritoryLabelled,
     Wave,
 )
@@ -47,19 +43,18 @@ from cites_contracts.events.partners import (
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
+from cites_contracts.testing import territory_labelled
 from cites_contracts.types import (
     ActorRole,
     AllianceClosureReason,
     AllianceRole,
     AllocationRefusalReason,
     BudgetProgramme,
-    EducationPriority,
     FreezeReason,
     LabelPeriod,
     NotificationChannel,
     PartnerKind,
     RecipientKind,
-    SchoolKind,
     TroikaRole,
 )
 from cites_runtime.testing import AS_VIEWER, ServiceUnderTest
@@ -73,18 +68,10 @@ WAVES = {"2019": 2019, "2021": 2021, "2022": 2022, "2024-generalisation": 2024}
 
 def labelled(cite_id: str, *, departement: str = "93", wave: str = "2019",
              candidature_id: UUID | None = None) -> TerritoryLabelled:
-    lead = PerimeterSchool(uai="0930001A", kind=SchoolKind.COLLEGE, name="Collège Blanqui",
-                           education_priority=EducationPriority.REP_PLUS)
-    return TerritoryLabelled(
-        cite_id=cite_id, candidature_id=candidature_id or uuid4(),
-        name=f"Cité éducative {cite_id}", wave=Wave(id=wave, year=WAVES[wave]),
-        departement=departement,
-        perimeter=Perimeter(
-            communes=(PerimeterCommune(insee_code=f"{departement}010", name="Bondy"),),
-            qpvs=(PerimeterQpv(code=f"QN0{departement}01M", name="Blanqui", population=5200),),
-            schools=(lead,)),
-        lead_college_uai="0930001A", label_period=PERIOD,
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
+    """The contracts' label builder, in one of :data:`WAVES`, for :data:`PERIOD`."""
+    return territory_labelled(cite_id, departement=departement, wave=wave,
+                              wave_year=WAVES[wave], candidature_id=candidature_id or uuid4(),
+                              label_period=PERIOD, labelled_at=AT)
 
 
 def suspended(cite_id: str) -> LabelSuspended:

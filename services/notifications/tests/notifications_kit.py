@@ -1,7 +1,8 @@
 """Test kit of the notifications service: builders of the events it consumes (a troïka's
-contact cards and its candidature, a cité's label, any event from the catalogue's example),
-a real SMTP server in the test's own process, and where the mails it sent landed. Tokens
-and the service under test are the runtime's (``cites_runtime.testing``).
+contact cards and its candidature, a cité's label; any other event is the contracts'
+``cites_contracts.testing.event``), a real SMTP server in the test's own process, and where
+the mails it sent landed. Tokens and the service under test are the runtime's
+(``cites_runtime.testing``).
 
 (Named ``notifications_kit`` so it never shadows another suite's helper on sys.path.)
 """
@@ -13,12 +14,11 @@ import email.policy
 import socket
 from datetime import UTC, date, datetime
 from email.message import Message
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from aiosmtpd.controller import Controller
 
-from cites_contracts import Event
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
     Perimeter,
@@ -30,7 +30,7 @@ from cites_contracts.events.labelling import (
     TroikaSeat,
     Wave,
 )
-from cites_contracts.examples import example
+from cites_contracts.testing import event
 from cites_contracts.types import (
     ActorRole,
     EducationPriority,
@@ -40,13 +40,6 @@ from cites_contracts.types import (
 )
 
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-
-E = TypeVar("E", bound=Event)
-
-
-def made(cls: type[E], **fields: Any) -> E:
-    """An event of ``cls``: the catalogue's example of it, with ``fields`` instead."""
-    return cls.model_validate({**example(cls.spec), **fields})  # type: ignore[arg-type]
 
 
 def troika_cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublished],
@@ -76,13 +69,11 @@ def troika_cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublish
 def labelled(submitted: CandidatureSubmitted, *, start: date = date(2025, 1, 1),
              end: date = date(2027, 12, 31)) -> TerritoryLabelled:
     """The label of ``submitted``'s territory (a new cité id), for ``start`` to ``end``."""
-    return TerritoryLabelled(
-        cite_id=f"cite-{uuid4().int % 1_000_000:06d}",
-        candidature_id=submitted.candidature_id, name=submitted.territory_name,
-        wave=submitted.wave, departement=submitted.departement,
-        perimeter=submitted.perimeter, lead_college_uai=submitted.lead_college_uai,
-        label_period=LabelPeriod(start=start, end=end),
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=AT)
+    return event(TerritoryLabelled, cite_id=f"cite-{uuid4().int % 1_000_000:06d}",
+                 candidature_id=submitted.candidature_id, name=submitted.territory_name,
+                 wave=submitted.wave, departement=submitted.departement,
+                 perimeter=submitted.perimeter, lead_college_uai=submitted.lead_college_uai,
+                 label_period=LabelPeriod(start=start, end=end), labelled_at=AT)
 
 
 class Recording:

@@ -12,14 +12,13 @@ from uuid import uuid4
 from notifications.sender import send_due
 from notifications_kit import AT, labelled, troika_cards
 
-from cites_contracts import registry
 from cites_contracts.events.partners import (
     AllianceOpened,
     ContactCardPublished,
     ContactErased,
     PartnerRegistered,
 )
-from cites_contracts.examples import example
+from cites_contracts.testing import event
 from cites_runtime.testing import FakeClock, ServiceUnderTest
 
 
@@ -54,9 +53,7 @@ async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
     cards, submitted = troika_cards(candidature, uuid4().hex[:8])
     label = labelled(submitted)
     college, principal = uuid4(), uuid4()
-    registered = PartnerRegistered.model_validate({
-        **example(registry.get("partners.PartnerRegistered", 2)),  # type: ignore[arg-type]
-        "partner_id": str(college), "contact_ids": [str(principal)]})
+    registered = event(PartnerRegistered, partner_id=college, contact_ids=[principal])
     card = ContactCardPublished(contact_id=principal, partner_id=college,
                                 email=f"principale.{uuid4().hex[:6]}@ac-lyon.fr",
                                 published_at=AT)

@@ -10,7 +10,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from notifications.reminders import remind_due
-from notifications_kit import AT, labelled, made, troika_cards
+from notifications_kit import AT, labelled, troika_cards
 
 from cites_contracts.events.labelling import (
     LabelReinstated,
@@ -29,6 +29,7 @@ from cites_contracts.events.partners import (
     PartnerRegistered,
     PartnerUpdated,
 )
+from cites_contracts.testing import event
 from cites_contracts.types import LabelPeriod
 from cites_runtime.testing import FakeClock, ServiceUnderTest
 
@@ -53,7 +54,7 @@ async def _cite(service: ServiceUnderTest, *, start: date = date(2025, 1, 1),
 async def _partner(service: ServiceUnderTest, *contacts: UUID) -> UUID:
     """A partner registered with these consenting contacts, each with its card."""
     partner = uuid4()
-    await service.publish(made(PartnerRegistered, partner_id=str(partner),
+    await service.publish(event(PartnerRegistered, partner_id=str(partner),
                                contact_ids=[str(c) for c in contacts]), *(
         ContactCardPublished(contact_id=c, partner_id=partner,
                              email=f"contact.{c.hex[:8]}@example.org", published_at=AT)
@@ -68,10 +69,10 @@ async def test_the_troika_is_told_of_a_suspension_and_reminded_only_while_the_la
     service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     label = await _cite(service, start=date(2022, 10, 1), end=date(2025, 9, 30))
-    await service.publish(made(LabelSuspended, cite_id=label.cite_id))
+    await service.publish(event(LabelSuspended, cite_id=label.cite_id))
     clock.set_date(date(2025, 4, 2))  # the 6-month reminder is due
     while_suspended = await remind_due(service.runtime)
-    await service.publish(made(LabelReinstated, cite_id=label.cite_id))
+    await service.publish(event(LabelReinstated, cite_id=label.cite_id))
     once_reinstated = await remind_due(service.runtime)
 
     assert await _told(service, "label-suspended") == TROIKA
@@ -88,7 +89,7 @@ async def test_a_withdrawn_label_is_told_and_never_reminded(
     service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     label = await _cite(service, start=date(2022, 10, 1), end=date(2025, 9, 30))
-    await service.publish(made(LabelWithdrawn, cite_id=label.cite_id))
+    await service.publish(event(LabelWithdrawn, cite_id=label.cite_id))
     clock.set_date(date(2025, 4, 2))
 
     assert await remind_due(service.runtime) == 0
@@ -99,11 +100,10 @@ async def test_a_renewed_label_is_reminded_on_its_new_periods_dates(
     service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     label = await _cite(service, start=date(2022, 10, 1), end=date(2025, 9, 30))
-    await service.publish(made(
+    await service.publish(event(
         LabelRenewed, cite_id=label.cite_id,
-        previous_period=label.label_period.model_dump(mode="json"),
-        label_period=LabelPeriod(start=date(2025, 10, 1), end=date(2028, 9, 30)).model_dump(
-            mode="json")))
+        previous_period=label.label_period,
+        label_period=LabelPeriod(start=date(2025, 10, 1), end=date(2028, 9, 30))))
     clock.set_date(date(2025, 4, 2))  # would be the old period's 6-month reminder
     before = await remind_due(service.runtime)
     clock.set_date(date(2028, 4, 2))
@@ -123,10 +123,10 @@ async def test_partners_are_told_as_they_join_and_leave_and_the_closure_goes_to_
     await service.publish(
         AllianceOpened(cite_id=label.cite_id, chef_de_file_partner_id=college,
                        chef_de_file_uai=label.lead_college_uai, opened_at=AT),
-        made(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(newcomer)),
-        made(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(departing)),
-        made(PartnerLeftAlliance, cite_id=label.cite_id, partner_id=str(departing)),
-        made(AllianceClosed, cite_id=label.cite_id))
+        event(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(newcomer)),
+        event(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(departing)),
+        event(PartnerLeftAlliance, cite_id=label.cite_id, partner_id=str(departing)),
+        event(AllianceClosed, cite_id=label.cite_id))
 
     assert await _told(service, "alliance-opened") == [str(chef)]
     assert await _told(service, "partner-joined-alliance") == sorted(
@@ -142,9 +142,9 @@ async def test_a_designated_chef_de_file_is_told_of_the_label_that_waited_and_is
     principal = uuid4()
     college = await _partner(service, principal)
     waiting = [r[0] for r in await service.runtime.pool.fetch("SELECT waits_for FROM awaiting")]
-    await service.publish(made(ChefDeFileDesignated, cite_id=label.cite_id,
+    await service.publish(event(ChefDeFileDesignated, cite_id=label.cite_id,
                                partner_id=str(college), uai=label.lead_college_uai),
-                          made(AllianceClosed, cite_id=label.cite_id))
+                          event(AllianceClosed, cite_id=label.cite_id))
 
     assert waiting == [f"alliance:{label.cite_id}"]  # its chef de file's alliance
     assert await _told(service, "cite-labelled") == sorted([*TROIKA, str(principal)])
@@ -159,8 +159,8 @@ async def test_only_the_contacts_a_partners_last_list_names_are_written_to(
     kept, dropped = uuid4(), uuid4()
     partner = await _partner(service, kept, dropped)
     await service.publish(
-        made(PartnerUpdated, partner_id=str(partner), contact_ids=[str(kept)]),
-        made(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(partner)))
+        event(PartnerUpdated, partner_id=str(partner), contact_ids=[str(kept)]),
+        event(PartnerJoinedAlliance, cite_id=label.cite_id, partner_id=str(partner)))
     stored = await service.runtime.pool.fetch(
         "SELECT recipient, contact_id FROM notifications WHERE template = $1",
         "partner-joined-alliance")
