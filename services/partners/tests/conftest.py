@@ -1,6 +1,7 @@
-"""Fixtures of the partners tests: the service isolated (FastStream's in-memory broker,
-real PostgreSQL) or whole (real Kafka and PostgreSQL), through the runtime's harness.
-Builders of labelling's events and of request bodies live in partners_kit."""
+"""Fixtures of the partners tests: the service isolated (``service``: FastStream's
+in-memory broker, real PostgreSQL) or whole (``live``: real Kafka and PostgreSQL), through
+the runtime's harness. Builders of labelling's events and of request bodies, and the flows
+the tests repeat, live in partners_kit."""
 
 from __future__ import annotations
 
@@ -26,15 +27,15 @@ def settings(service_settings: SettingsFactory) -> PartnersSettings:
 
 
 @pytest.fixture
-async def partners(settings: PartnersSettings) -> AsyncIterator[ServiceUnderTest]:
+async def service(settings: PartnersSettings) -> AsyncIterator[ServiceUnderTest]:
     """The service isolated: in-memory broker, real PostgreSQL."""
-    async with in_memory(definition, settings) as service:
-        yield service
+    async with in_memory(definition, settings) as running:
+        yield running
 
 
 @pytest.fixture
-async def consuming(settings: PartnersSettings, infra: Infra) -> AsyncIterator[ServiceUnderTest]:
+async def live(settings: PartnersSettings, infra: Infra) -> AsyncIterator[ServiceUnderTest]:
     """The whole service on real Kafka and PostgreSQL: HTTP, consumer, relay. (Asking
     for ``infra`` gives ``settings`` the session's Kafka.)"""
-    async with on_kafka(definition, settings) as service:
-        yield service
+    async with on_kafka(definition, settings) as running:
+        yield running

@@ -1,17 +1,23 @@
 """Test kit of the partners service: builders of labelling's events (what partners
-consumes) and of partners' request bodies. Tokens, headers and the service under test are
-the runtime's (``cites_runtime.testing``).
+consumes) and of partners' request bodies, and the flows the tests repeat (an alliance
+opened, read; records handed to the consumer's runner, its dead letters kept). Tokens,
+headers and the service under test are the runtime's (``cites_runtime.testing``).
 
 (Named ``partners_kit`` so it never shadows another suite's helper on sys.path.)
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from cites_contracts import Envelope, Event
+from partners import service as use_cases
+
+from cites_contracts import Envelope, Event, encode
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -33,6 +39,8 @@ from cites_contracts.types import (
     LabelPeriod,
     SchoolKind,
 )
+from cites_runtime.kafka import OutboundRecord
+from cites_runtime.testing import AS_VIEWER, ServiceUnderTest
 
 DECIDED_AT = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 """When labelling decided (its events' own times; partners' time is the test's clock)."""
@@ -126,3 +134,66 @@ def contact(email: str = "a.martin@asso.example.org", consent: bool = True, **ex
             ) -> dict[str, Any]:
     return {"name": "Anne Martin", "function": "Coordinatrice", "email": email,
             "phone": "+33 1 23 45 67 89", "consent": consent, **extra}
+
+
+# --- flows ----------------------------------------------------------------------------------
+
+
+async def open_alliance(service: ServiceUnderTest, label: TerritoryLabelled | None = None
+                        ) -> str:
+    """An alliance as labelling's event opens it (applied directly: no broker needed);
+    returns its cité."""
+    label = label or labelled()
+    async with service.runtime.unit_of_work() as uow:
+        assert await use_cases.open_alliance(uow, label)
+    return label.cite_id
+
+
+async def read_alliance(service: ServiceUnderTest, cite_id: str = "cite-001"
+                        ) -> dict[str, Any]:
+    """The alliance as the API answers it (it must exist)."""
+    response = await service.http.get(f"/alliances/{cite_id}", headers=AS_VIEWER)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@dataclass
+class Rec:
+    """A consumed record (fits the runtime's RawRecord)."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    offset: int
+    partition: int = 0
+    timestamp: int = 0
+
+
+def records(service: ServiceUnderTest, events: Sequence[Envelope[Event]]) -> list[Rec]:
+    """``events`` as the consumer reads them from labelling's labels topic, at offsets
+    0, 1…: what ``service.runtime.runner.process_batch`` takes."""
+    topic = service.settings.topic("labelling.labels")
+    found = []
+    for offset, env in enumerate(events):
+        rec = encode(env)
+        found.append(Rec(topic, rec.value, rec.key, list(rec.headers), offset))
+    return found
+
+
+@dataclass
+class Letters:
+    """A dead-letter publisher keeping each letter's headers (publishing nothing)."""
+
+    letters: list[dict[str, str]] = field(default_factory=list)
+
+    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
+        await self.publish_batch(records)
+        return asyncio.sleep(0)
+
+    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
+        self.letters += [{k: v.decode() for k, v in r.headers} for r in records]
+
+    async def reset(self) -> None:
+        return None

@@ -1,17 +1,17 @@
 """Alliances extended, suspended and closed by labelling's events, consumed in isolation
 (FastStream's in-memory broker delivers each event to the consumer at once). What needs
-real Kafka — topics' contents, dead letters, redelivery — is in test_labels_on_kafka."""
+real Kafka — topics' contents, dead letters, redelivery — is in test_on_kafka."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import pytest
 from partners_kit import (
     expired,
     extended,
     labelled,
+    read_alliance,
     reinstated,
     renewed,
     school,
@@ -24,64 +24,57 @@ from cites_runtime.kafka import OutboundRecord, Publisher
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest
 
 
-async def _alliance(service: ServiceUnderTest, cite_id: str = "cite-001") -> dict[str, Any]:
-    response = await service.http.get(f"/alliances/{cite_id}", headers=AS_VIEWER)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def test_a_lead_college_already_registered_becomes_chef_de_file_as_it_is(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    known = await partners.http.post("/partners", json={
+    known = await service.http.post("/partners", json={
         "kind": "college", "name": "Collège Jean Renoir", "uai": "0930001A"},
         headers=AS_NATIONAL)
-    await partners.publish(labelled())
-    alliance = await _alliance(partners)
+    await service.publish(labelled())
+    alliance = await read_alliance(service)
     assert alliance["chef_de_file"]["partner_id"] == known.json()["partner_id"]
     assert alliance["chef_de_file"]["name"] == "Collège Jean Renoir"
-    assert len(await partners.outbox("PartnerRegistered")) == 1
+    assert len(await service.outbox("PartnerRegistered")) == 1
 
 
-async def test_a_perimeter_extension_adds_the_new_schools(partners: ServiceUnderTest) -> None:
+async def test_a_perimeter_extension_adds_the_new_schools(service: ServiceUnderTest) -> None:
     label = labelled()
-    await partners.publish(label, extended(label, school("0930003C"), school("0930004D")))
-    alliance = await _alliance(partners)
+    await service.publish(label, extended(label, school("0930003C"), school("0930004D")))
+    alliance = await read_alliance(service)
     assert [s["uai"] for s in alliance["schools"]] == ["0930001A", "0930003C", "0930004D"]
     assert len(alliance["members"]) == 1  # schools of the perimeter, not members
 
 
 async def test_a_renewal_extends_the_label_without_hiding_the_period_in_force(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     """A label is renewed up to a year before its period ends (labelling's window); the
     new period starts the day after. The alliance keeps its start and runs to the new end:
     before, it jumped to the next period at once, as if the current one were over."""
     label, renewal = labelled(), renewed()
-    await partners.publish(label, renewal)
-    alliance = await _alliance(partners)
+    await service.publish(label, renewal)
+    alliance = await read_alliance(service)
     assert alliance["label_period"] == {"start": str(label.label_period.start),
                                         "end": str(renewal.label_period.end)}
     assert alliance["status"] == "open"
 
 
 async def test_a_suspended_alliance_refuses_new_members_until_its_label_is_reinstated(
-    partners: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
-    asso = (await partners.http.post("/partners", json={
+    asso = (await service.http.post("/partners", json={
         "kind": "association", "name": "Asso", "siret": "73282932000074"},
         headers=AS_NATIONAL)).json()["partner_id"]
     join = {"partner_id": asso, "roles": ["action_operator"]}
-    await partners.publish(labelled(), suspended())
-    while_suspended = await _alliance(partners)
-    refused = await partners.http.post("/alliances/cite-001/members", json=join,
-                                       headers=AS_NATIONAL)
+    await service.publish(labelled(), suspended())
+    while_suspended = await read_alliance(service)
+    refused = await service.http.post("/alliances/cite-001/members", json=join,
+                                      headers=AS_NATIONAL)
     clock.advance(days=1)
-    await partners.publish(reinstated())
-    accepted = await partners.http.post("/alliances/cite-001/members", json=join,
-                                        headers=AS_NATIONAL)
-    after = await _alliance(partners)
+    await service.publish(reinstated())
+    accepted = await service.http.post("/alliances/cite-001/members", json=join,
+                                       headers=AS_NATIONAL)
+    after = await read_alliance(service)
     assert (while_suspended["status"], while_suspended["suspended_at"]) == (
         "suspended", "2025-03-10T09:30:00Z")
     assert refused.status_code == 409 and "suspended" in refused.json()["detail"]
@@ -93,15 +86,15 @@ async def test_a_suspended_alliance_refuses_new_members_until_its_label_is_reins
 @pytest.mark.parametrize(("end", "reason"), [(withdrawn, "label_withdrawn"),
                                              (expired, "label_expired")])
 async def test_a_withdrawn_or_expired_label_closes_the_alliance_and_keeps_its_members(
-    partners: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
     end: Callable[[], LabelWithdrawn | LabelExpired], reason: str,
 ) -> None:
-    await partners.publish(labelled(), end(), end())
-    alliance = await _alliance(partners)
-    closed = await partners.outbox("AllianceClosed")
+    await service.publish(labelled(), end(), end())
+    alliance = await read_alliance(service)
+    closed = await service.outbox("AllianceClosed")
     chef = alliance["chef_de_file"]["partner_id"]
-    memberships = (await partners.http.get(f"/partners/{chef}/memberships",
-                                           headers=AS_VIEWER)).json()["items"]
+    memberships = (await service.http.get(f"/partners/{chef}/memberships",
+                                          headers=AS_VIEWER)).json()["items"]
     assert (alliance["status"], alliance["closure_reason"]) == ("closed", reason)
     assert [(e.data.reason, e.data.closed_at) for e in closed] == [(reason, clock.now)]  # once
     assert [m["partner_id"] for m in alliance["members"]] == [chef]
@@ -136,16 +129,16 @@ def dead_letters(service: ServiceUnderTest) -> DeadLetters:
 
 
 async def test_a_label_whose_lead_college_leads_an_open_alliance_is_dead_lettered_with_why(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    letters = dead_letters(partners)
-    await partners.publish(labelled("cite-001", lead_uai="0930001A"),
-                           labelled("cite-002", lead_uai="0930001A"),
-                           labelled("cite-003", lead_uai="0930003C"))
-    missing = await partners.http.get("/alliances/cite-002", headers=AS_VIEWER)
-    first, following = await _alliance(partners, "cite-001"), await _alliance(partners,
-                                                                              "cite-003")
-    opened = await partners.outbox("AllianceOpened")
+    letters = dead_letters(service)
+    await service.publish(labelled("cite-001", lead_uai="0930001A"),
+                          labelled("cite-002", lead_uai="0930001A"),
+                          labelled("cite-003", lead_uai="0930003C"))
+    missing = await service.http.get("/alliances/cite-002", headers=AS_VIEWER)
+    first = await read_alliance(service, "cite-001")
+    following = await read_alliance(service, "cite-003")
+    opened = await service.outbox("AllianceOpened")
     assert missing.status_code == 404
     assert (first["status"], following["status"]) == ("open", "open")
     assert [(e.data.cite_id, e.data.chef_de_file_uai) for e in opened] == [

@@ -4,7 +4,7 @@ where a collège could already lead two open alliances: it applies, and reports 
 from __future__ import annotations
 
 import asyncpg
-from partners import service
+from partners import service as use_cases
 from partners.app import definition
 from partners.settings import PartnersSettings
 from partners_kit import labelled, withdrawn
@@ -53,13 +53,13 @@ async def test_alliances_sharing_a_chef_de_file_before_0003_do_not_stop_it_and_a
     assert kept == {"cite-002": COLLEGE, "cite-001": None, "cite-003": COLLEGE}
 
     # The service then refuses the collège as chef de file of yet another alliance.
-    async with in_memory(definition, settings) as partners:
-        async with partners.runtime.unit_of_work() as uow:
-            assert await service.open_alliance(uow, labelled("cite-004", lead_uai="0930004D"))
-            await service.follow_labels(uow, [withdrawn("cite-003")])
-        await partners.http.post("/alliances/cite-004/members", headers=AS_NATIONAL,
-                                 json={"partner_id": COLLEGE, "roles": ["funder"]})
-        refused = await partners.http.put("/alliances/cite-004/chef-de-file",
-                                          json={"partner_id": COLLEGE}, headers=AS_NATIONAL)
+    async with in_memory(definition, settings) as service:
+        async with service.runtime.unit_of_work() as uow:
+            assert await use_cases.open_alliance(uow, labelled("cite-004", lead_uai="0930004D"))
+            await use_cases.follow_labels(uow, [withdrawn("cite-003")])
+        await service.http.post("/alliances/cite-004/members", headers=AS_NATIONAL,
+                                json={"partner_id": COLLEGE, "roles": ["funder"]})
+        refused = await service.http.put("/alliances/cite-004/chef-de-file",
+                                         json={"partner_id": COLLEGE}, headers=AS_NATIONAL)
     assert refused.status_code == 409
     assert "already chef de file of alliance cite-00" in refused.json()["detail"]

@@ -19,16 +19,16 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
     ("6e8bc430-9c3a-41d8-a0b5-6b3c8f1e2d4a", UUID("6e8bc430-9c3a-41d8-a0b5-6b3c8f1e2d4a")),
 ], ids=["not-a-uuid", "uuid"])
 async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_trace(
-    partners: ServiceUnderTest, sent: str, expected: UUID,
+    service: ServiceUnderTest, sent: str, expected: UUID,
 ) -> None:
     headers = {**AS_NATIONAL, "X-Correlation-ID": sent,
                "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
-    registered = await partners.http.post("/partners", json=association(), headers=headers)
+    registered = await service.http.post("/partners", json=association(), headers=headers)
     partner_id = registered.json()["partner_id"]
-    added = await partners.http.post(f"/partners/{partner_id}/contacts", json=contact(),
-                                     headers=headers)
-    events = await partners.outbox()
-    rows = await partners.runtime.pool.fetch(
+    added = await service.http.post(f"/partners/{partner_id}/contacts", json=contact(),
+                                    headers=headers)
+    events = await service.outbox()
+    rows = await service.runtime.pool.fetch(
         "SELECT correlation_id, traceparent FROM outbox_history ORDER BY id")
     assert (registered.status_code, added.status_code) == (201, 201)
     assert registered.headers["X-Correlation-ID"] == added.headers["X-Correlation-ID"] == str(
@@ -40,19 +40,19 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
     assert [r["traceparent"].split("-")[1] for r in rows] == [TRACE_ID] * 3
 
 
-async def test_requests_without_correlation_id_get_one_each(partners: ServiceUnderTest) -> None:
-    first = await partners.http.post("/partners", json=association(), headers=AS_NATIONAL)
-    second = await partners.http.post("/partners", json=college(), headers=AS_NATIONAL)
-    events = await partners.outbox()
+async def test_requests_without_correlation_id_get_one_each(service: ServiceUnderTest) -> None:
+    first = await service.http.post("/partners", json=association(), headers=AS_NATIONAL)
+    second = await service.http.post("/partners", json=college(), headers=AS_NATIONAL)
+    events = await service.outbox()
     answered = [UUID(r.headers["X-Correlation-ID"]) for r in (first, second)]
     assert [e.correlation_id for e in events] == answered
     assert answered[0] != answered[1]
 
 
 async def test_the_openapi_document_declares_bearer_authentication_on_every_route(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    document = (await partners.http.get("/openapi.json", headers=AS_OPERATOR)).json()
+    document = (await service.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     operations = [(path, method, op) for path, ops in document["paths"].items()
                   if path.startswith(("/partners", "/alliances")) for method, op in ops.items()]
     scheme = document["components"]["securitySchemes"]["bearer"]

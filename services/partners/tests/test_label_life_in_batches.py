@@ -8,19 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 from partners_kit import (
+    Letters,
     envelope,
     expired,
     extended,
     labelled,
+    records,
     reinstated,
     renewed,
     school,
     suspended,
     withdrawn,
 )
-from test_labels_in_batches import Letters, Rec
 
-from cites_contracts import Envelope, Event, encode
+from cites_contracts import Envelope, Event
 from cites_runtime.testing import ServiceUnderTest
 
 LEADS = ("0930001A", "0930002B", "0930003C", "0930004D", "0930005E", "0930006F")
@@ -47,17 +48,8 @@ def life(first: int) -> list[Envelope[Event]]:
             envelope(expired(c[3]), 3)]  # closed already: nothing more
 
 
-def records(partners: ServiceUnderTest, events: list[Envelope[Event]]) -> list[Rec]:
-    topic = partners.settings.topic("labelling.labels")
-    found = []
-    for offset, env in enumerate(events):
-        rec = encode(env)
-        found.append(Rec(topic, rec.value, rec.key, list(rec.headers), offset))
-    return found
-
-
-async def alliances(partners: ServiceUnderTest, first: int) -> list[dict[str, Any]]:
-    rows = await partners.runtime.pool.fetch(
+async def alliances(service: ServiceUnderTest, first: int) -> list[dict[str, Any]]:
+    rows = await service.runtime.pool.fetch(
         """SELECT status, suspended_at, closed_at, closure_reason, label_start, label_end,
                   schools
            FROM alliances WHERE cite_id >= $1 ORDER BY cite_id LIMIT 6""",
@@ -66,54 +58,54 @@ async def alliances(partners: ServiceUnderTest, first: int) -> list[dict[str, An
     return [dict(r) | {"schools": r["schools"][1:]} for r in rows]
 
 
-async def emitted(partners: ServiceUnderTest, events: list[Envelope[Event]]
+async def emitted(service: ServiceUnderTest, events: list[Envelope[Event]]
                   ) -> list[tuple[str, int]]:
     """What partners emitted for these events (labels apart): (type, index of its cause)."""
     index = {e.event_id: i for i, e in enumerate(events)}
-    return [(e.type, index[e.causation_id]) for e in await partners.outbox()
+    return [(e.type, index[e.causation_id]) for e in await service.outbox()
             if e.causation_id in index and e.type != "partners.PartnerRegistered"
             and index[e.causation_id] >= 6]
 
 
 async def test_a_history_applied_in_one_batch_ends_as_applied_one_event_at_a_time(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    runner = partners.runtime.runner
+    runner = service.runtime.runner
     assert runner is not None
     one_by_one, together = life(10), life(20)
 
-    for rec in records(partners, one_by_one):
+    for rec in records(service, one_by_one):
         await runner.process_batch([rec])
-    await runner.process_batch(records(partners, together))
+    await runner.process_batch(records(service, together))
 
-    state = await alliances(partners, 20)
-    assert state == await alliances(partners, 10)
+    state = await alliances(service, 20)
+    assert state == await alliances(service, 10)
     assert [(a["status"], a["closure_reason"], len(a["schools"]), str(a["label_end"]))
             for a in state] == [
         ("suspended", None, 2, "2027-12-31"), ("open", None, 0, "2027-12-31"),
         ("open", None, 0, "2030-12-31"), ("closed", "label_withdrawn", 0, "2027-12-31"),
         ("closed", "label_expired", 0, "2027-12-31"), ("suspended", None, 0, "2027-12-31")]
-    assert await emitted(partners, together) == await emitted(partners, one_by_one) == [
+    assert await emitted(service, together) == await emitted(service, one_by_one) == [
         ("partners.AllianceClosed", 9), ("partners.AllianceClosed", 10)]
 
 
 async def test_a_refused_event_of_a_run_is_dead_lettered_alone(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    runner = partners.runtime.runner
+    runner = service.runtime.runner
     assert runner is not None
     runner.dead_letters = letters = Letters()
     events = life(30)
     # No alliance for cite-099 (its label is a dead letter, say): its suspension cannot apply.
     events.insert(8, envelope(suspended("cite-099"), 2))
 
-    await runner.process_batch(records(partners, events))
+    await runner.process_batch(records(service, events))
 
     assert [(h["dlq.original_offset"], h["dlq.reason"]) for h in letters.letters] == [
         ("8", "rejected")]
     assert letters.letters[0]["dlq.error"].startswith("cite-099: ")
-    assert [(a["status"], a["closure_reason"]) for a in await alliances(partners, 30)] == [
+    assert [(a["status"], a["closure_reason"]) for a in await alliances(service, 30)] == [
         ("suspended", None), ("open", None), ("open", None), ("closed", "label_withdrawn"),
         ("closed", "label_expired"), ("suspended", None)]
-    assert await emitted(partners, events) == [("partners.AllianceClosed", 10),
-                                               ("partners.AllianceClosed", 11)]
+    assert await emitted(service, events) == [("partners.AllianceClosed", 10),
+                                              ("partners.AllianceClosed", 11)]

@@ -3,7 +3,7 @@ the input (valid or not, any role or none), the answer is never a server error."
 
 from __future__ import annotations
 
-from partners import service
+from partners import service as use_cases
 from partners.app import definition
 from partners.settings import PartnersSettings
 from partners_kit import association, contact, labelled
@@ -20,7 +20,7 @@ async def test_no_request_makes_the_service_answer_a_server_error(
 ) -> None:
     async with in_memory(definition, settings, serve=True) as served:
         async with served.runtime.unit_of_work() as uow:  # something to read and change
-            assert await service.open_alliance(uow, labelled())
+            assert await use_cases.open_alliance(uow, labelled())
         asso = await served.http.post("/partners", json=association(), headers=AS_NATIONAL)
         person = await served.http.post(f"/partners/{asso.json()['partner_id']}/contacts",
                                         json=contact(), headers=AS_NATIONAL)

@@ -28,11 +28,11 @@ from cites_runtime.testing import (
 
 
 async def test_registering_a_partner_answers_201_and_emits_partner_registered(
-    partners: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
-    response = await partners.http.post("/partners", json=college(), headers=AS_NATIONAL)
+    response = await service.http.post("/partners", json=college(), headers=AS_NATIONAL)
     body = response.json()
-    events = await partners.outbox()
+    events = await service.outbox()
     assert response.status_code == 201
     assert response.headers["location"] == f"/partners/{body['partner_id']}"
     assert (body["kind"], body["uai"], body["departement"]) == ("college", UAI_COLLEGE, "93")
@@ -51,38 +51,38 @@ async def test_registering_a_partner_answers_201_and_emits_partner_registered(
     {"kind": "epci", "name": "Est Ensemble", "siren": SIREN_EPCI},
 ], ids=["uai", "siret", "siren"])
 async def test_registering_an_identifier_that_exists_returns_the_existing_partner(
-    partners: ServiceUnderTest, again: dict[str, Any],
+    service: ServiceUnderTest, again: dict[str, Any],
 ) -> None:
     first_body = {**again, "name": "First name"}
-    first = await partners.http.post("/partners", json=first_body, headers=AS_NATIONAL)
-    second = await partners.http.post("/partners", json=again, headers=AS_NATIONAL)
+    first = await service.http.post("/partners", json=first_body, headers=AS_NATIONAL)
+    second = await service.http.post("/partners", json=again, headers=AS_NATIONAL)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json() == first.json()
-    assert len(await partners.outbox("PartnerRegistered")) == 1
+    assert len(await service.outbox("PartnerRegistered")) == 1
 
 
 async def test_an_identifier_registered_for_another_kind_is_a_conflict(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    await partners.http.post("/partners", json=college(UAI_LYCEE, kind="lycee"),
-                             headers=AS_NATIONAL)
-    response = await partners.http.post("/partners", json=college(UAI_LYCEE),
-                                        headers=AS_NATIONAL)
+    await service.http.post("/partners", json=college(UAI_LYCEE, kind="lycee"),
+                            headers=AS_NATIONAL)
+    response = await service.http.post("/partners", json=college(UAI_LYCEE),
+                                       headers=AS_NATIONAL)
     assert response.status_code == 409
     assert f"uai already designates lycée 'Collège {UAI_LYCEE}'" in response.json()["detail"]
-    assert len(await partners.outbox()) == 1
+    assert len(await service.outbox()) == 1
 
 
 async def test_concurrent_registrations_of_one_identifier_make_one_partner(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     responses = await asyncio.gather(*(
-        partners.http.post("/partners", json=college(), headers=AS_NATIONAL)
+        service.http.post("/partners", json=college(), headers=AS_NATIONAL)
         for _ in range(6)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 200, 200, 200, 200, 201]
     assert len({r.json()["partner_id"] for r in responses}) == 1
-    assert len(await partners.outbox("PartnerRegistered")) == 1
+    assert len(await service.outbox("PartnerRegistered")) == 1
 
 
 @pytest.mark.parametrize(
@@ -103,31 +103,31 @@ async def test_concurrent_registrations_of_one_identifier_make_one_partner(
          "college-no-uai", "siren-of-siret", "unknown-field"],
 )
 async def test_a_partner_breaking_a_rule_is_refused_naming_the_field_and_the_rule(
-    partners: ServiceUnderTest, body: dict[str, Any], field: str, rule: str,
+    service: ServiceUnderTest, body: dict[str, Any], field: str, rule: str,
 ) -> None:
-    response = await partners.http.post("/partners", json=body, headers=AS_NATIONAL)
+    response = await service.http.post("/partners", json=body, headers=AS_NATIONAL)
     assert response.status_code == 422
     error = response.json()["detail"][0]
     assert (error["loc"][-1], error["type"]) == (field, rule)
     assert error["msg"]
-    assert await partners.outbox() == []
-    assert await partners.runtime.pool.fetchval("SELECT count(*) FROM partners") == 0
+    assert await service.outbox() == []
+    assert await service.runtime.pool.fetchval("SELECT count(*) FROM partners") == 0
 
 
 async def test_updating_a_partner_emits_its_whole_new_state_once(
-    partners: ServiceUnderTest, clock: FakeClock,
+    service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
-    created = (await partners.http.post("/partners", json=association(),
-                                        headers=AS_NATIONAL)).json()
+    created = (await service.http.post("/partners", json=association(),
+                                       headers=AS_NATIONAL)).json()
     url = f"/partners/{created['partner_id']}"
     clock.advance(hours=1)
-    renamed = await partners.http.patch(url, json={"name": "Petits Débrouillards IDF"},
-                                        headers=AS_NATIONAL)
-    unchanged = await partners.http.patch(url, json={"name": "Petits Débrouillards IDF"},
-                                          headers=AS_NATIONAL)
-    moved = await partners.http.patch(url, json={"commune_insee_code": "69256"},
-                                      headers=AS_NATIONAL)
-    updates = await partners.outbox("PartnerUpdated")
+    renamed = await service.http.patch(url, json={"name": "Petits Débrouillards IDF"},
+                                       headers=AS_NATIONAL)
+    unchanged = await service.http.patch(url, json={"name": "Petits Débrouillards IDF"},
+                                         headers=AS_NATIONAL)
+    moved = await service.http.patch(url, json={"commune_insee_code": "69256"},
+                                     headers=AS_NATIONAL)
+    updates = await service.outbox("PartnerUpdated")
     assert (moved.status_code, moved.json()["departement"]) == (200, "69")
     assert (renamed.status_code, unchanged.status_code) == (200, 200)
     assert renamed.json()["name"] == "Petits Débrouillards IDF"
@@ -142,40 +142,40 @@ async def test_updating_a_partner_emits_its_whole_new_state_once(
 
 
 async def test_an_update_cannot_take_another_partner_s_identifier(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    await partners.http.post("/partners", json=college(), headers=AS_NATIONAL)
-    other = (await partners.http.post("/partners", json=college(UAI_LYCEE),
-                                      headers=AS_NATIONAL)).json()
-    response = await partners.http.patch(f"/partners/{other['partner_id']}",
-                                         json={"uai": UAI_COLLEGE}, headers=AS_NATIONAL)
+    await service.http.post("/partners", json=college(), headers=AS_NATIONAL)
+    other = (await service.http.post("/partners", json=college(UAI_LYCEE),
+                                     headers=AS_NATIONAL)).json()
+    response = await service.http.patch(f"/partners/{other['partner_id']}",
+                                        json={"uai": UAI_COLLEGE}, headers=AS_NATIONAL)
     assert response.status_code == 409
     assert "already designate" in response.json()["detail"]
-    assert await partners.outbox("PartnerUpdated") == []
+    assert await service.outbox("PartnerUpdated") == []
 
 
 async def test_a_prefecture_changes_partners_of_its_own_departement_only(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
-    own = await partners.http.post("/partners", json=college(), headers=AS_PREFECTURE_93)
-    elsewhere = await partners.http.post("/partners", json=college(
+    own = await service.http.post("/partners", json=college(), headers=AS_PREFECTURE_93)
+    elsewhere = await service.http.post("/partners", json=college(
         "0690001A", commune_insee_code="69123"), headers=AS_PREFECTURE_93)
-    nowhere = await partners.http.post("/partners", json={
+    nowhere = await service.http.post("/partners", json={
         "kind": "epci", "name": "Est Ensemble", "siren": SIREN_EPCI}, headers=AS_PREFECTURE_93)
-    moved = await partners.http.patch(f"/partners/{own.json()['partner_id']}",
-                                      json={"commune_insee_code": "69123", "departement": "69"},
-                                      headers=AS_PREFECTURE_93)
-    other_prefecture = await partners.http.patch(f"/partners/{own.json()['partner_id']}",
-                                                 json={"name": "X"}, headers=AS_PREFECTURE_69)
+    moved = await service.http.patch(f"/partners/{own.json()['partner_id']}",
+                                     json={"commune_insee_code": "69123", "departement": "69"},
+                                     headers=AS_PREFECTURE_93)
+    other_prefecture = await service.http.patch(f"/partners/{own.json()['partner_id']}",
+                                                json={"name": "X"}, headers=AS_PREFECTURE_69)
     # Registering what exists only reads it, which any préfecture may.
-    existing = await partners.http.post("/partners", json=college(), headers=AS_PREFECTURE_69)
+    existing = await service.http.post("/partners", json=college(), headers=AS_PREFECTURE_69)
     assert own.status_code == 201
     assert (elsewhere.status_code, nowhere.status_code, moved.status_code,
             other_prefecture.status_code) == (403, 403, 403, 403)
     assert (existing.status_code, existing.json()) == (200, own.json())
     assert "acts only in its own département" in elsewhere.json()["detail"]
     assert "has none" in nowhere.json()["detail"]
-    assert len(await partners.outbox()) == 1
+    assert len(await service.outbox()) == 1
 
 
 @pytest.mark.parametrize(("headers", "method", "status"), [
@@ -187,53 +187,53 @@ async def test_a_prefecture_changes_partners_of_its_own_departement_only(
     (AS_PARTNER, "POST", 403),
 ])
 async def test_reading_needs_a_token_and_registering_needs_an_operator(
-    partners: ServiceUnderTest, headers: dict[str, str], method: str, status: int,
+    service: ServiceUnderTest, headers: dict[str, str], method: str, status: int,
 ) -> None:
-    response = await partners.http.request(method, "/partners", headers=headers,
-                                           json=college() if method == "POST" else None)
+    response = await service.http.request(method, "/partners", headers=headers,
+                                          json=college() if method == "POST" else None)
     assert response.status_code == status
-    assert await partners.outbox() == []
+    assert await service.outbox() == []
 
 
 async def test_partners_are_listed_by_kind_and_commune_a_page_at_a_time(
-    partners: ServiceUnderTest,
+    service: ServiceUnderTest,
 ) -> None:
     for n in range(5):
-        await partners.http.post("/partners", json=college(f"093010{n}A", name=f"Collège {n}"),
-                                 headers=AS_NATIONAL)
-    await partners.http.post("/partners", json=college("0690001A", commune_insee_code="69123"),
-                             headers=AS_NATIONAL)
-    await partners.http.post("/partners", json=association(), headers=AS_NATIONAL)
+        await service.http.post("/partners", json=college(f"093010{n}A", name=f"Collège {n}"),
+                                headers=AS_NATIONAL)
+    await service.http.post("/partners", json=college("0690001A", commune_insee_code="69123"),
+                            headers=AS_NATIONAL)
+    await service.http.post("/partners", json=association(), headers=AS_NATIONAL)
     pages, cursor = [], None
     while True:
         params = {"kind": "college", "commune": "93010", "limit": 2,
                   **({"cursor": cursor} if cursor else {})}
-        page = (await partners.http.get("/partners", params=params, headers=AS_VIEWER)).json()
+        page = (await service.http.get("/partners", params=params, headers=AS_VIEWER)).json()
         pages.append([p["name"] for p in page["items"]])
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    everyone = (await partners.http.get("/partners", headers=AS_VIEWER)).json()
+    everyone = (await service.http.get("/partners", headers=AS_VIEWER)).json()
     assert pages == [["Collège 0", "Collège 1"], ["Collège 2", "Collège 3"], ["Collège 4"]]
     assert len(everyone["items"]) == 7 and everyone["next_cursor"] is None
 
 
 @pytest.mark.parametrize("params", [{"cursor": "not-a-cursor"}, {"kind": "castle"},
                                     {"commune": "20004"}, {"limit": 0}, {"limit": 201}])
-async def test_a_bad_query_is_a_422(partners: ServiceUnderTest, params: dict[str, Any]) -> None:
-    response = await partners.http.get("/partners", params=params, headers=AS_VIEWER)
+async def test_a_bad_query_is_a_422(service: ServiceUnderTest, params: dict[str, Any]) -> None:
+    response = await service.http.get("/partners", params=params, headers=AS_VIEWER)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", next(iter(params))]
 
 
-async def test_an_unknown_partner_is_a_404(partners: ServiceUnderTest) -> None:
+async def test_an_unknown_partner_is_a_404(service: ServiceUnderTest) -> None:
     unknown = "00000000-0000-4000-8000-000000000000"
     for path in (f"/partners/{unknown}", f"/partners/{unknown}/memberships"):
-        response = await partners.http.get(path, headers=AS_VIEWER)
+        response = await service.http.get(path, headers=AS_VIEWER)
         assert response.status_code == 404
         assert "is not in the registry" in response.json()["detail"]
-    patched = await partners.http.patch(f"/partners/{unknown}", json={"name": "x"},
-                                        headers=AS_NATIONAL)
+    patched = await service.http.patch(f"/partners/{unknown}", json={"name": "x"},
+                                       headers=AS_NATIONAL)
     assert patched.status_code == 404
 
 
@@ -247,11 +247,11 @@ async def test_an_unknown_partner_is_a_404(partners: ServiceUnderTest) -> None:
      {"params": {"motive": "\u0000"}}, ["query", "motive"]),
 ], ids=["nul-in-body", "lone-surrogate", "nul-in-cursor", "nul-in-query"])
 async def test_text_postgresql_cannot_store_is_refused_with_a_422(
-    partners: ServiceUnderTest, method: str, path: str, request_args: dict[str, Any],
+    service: ServiceUnderTest, method: str, path: str, request_args: dict[str, Any],
     loc: list[str],
 ) -> None:
     headers = {**AS_NATIONAL, "Content-Type": "application/json"}
-    response = await partners.http.request(method, path, headers=headers, **request_args)
+    response = await service.http.request(method, path, headers=headers, **request_args)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == loc
-    assert await partners.outbox() == []
+    assert await service.outbox() == []
