@@ -9,28 +9,21 @@ its time is the unit of work's (``uow.now``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
-from cites_contracts import Event
-from cites_contracts.events.labelling import (
-    LabelExpired,
-    LabelReinstated,
-    LabelRenewed,
-    LabelSuspended,
-    LabelWithdrawn,
-    PerimeterExtended,
-    PerimeterSchool,
-    TerritoryLabelled,
-)
+from cites_contracts.events.labelling import TerritoryLabelled
 from cites_contracts.events.partners import (
     PartnerRegistered,
     PartnerRegisteredV1,
     PartnerUpdatedV1,
 )
 from cites_contracts.topics import PARTNERS_CONTACTS
-from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
+from cites_contracts.types import AllianceRole
 from cites_runtime.actor import Actor
+from cites_runtime.errors import NotFound
+from cites_runtime.logs import get_logger
 from cites_runtime.uow import Cause, UnitOfWork
 
 from . import store
@@ -39,15 +32,12 @@ from .domain import (
     Contact,
     ContactChange,
     ContactDetails,
+    LabelLife,
     Member,
     Partner,
     PartnerDetails,
-    ensure_identifiers_free,
-    ensure_leader_stays_a_college,
-    no_alliance,
+    lead_college,
     the_same_partner,
-    unknown_contact,
-    unknown_partner,
 )
 
 __all__ = [
@@ -63,6 +53,8 @@ __all__ = [
     "revise_contact",
     "update_partner",
 ]
+
+log = get_logger(__name__)
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -89,7 +81,7 @@ async def register_partner(uow: UnitOfWork, details: PartnerDetails, actor: Acto
 async def _locked_partner(uow: UnitOfWork, partner_id: UUID) -> Partner:
     partner = await store.get_partner(uow.conn, partner_id, for_update=True)
     if partner is None:
-        raise unknown_partner(partner_id)
+        raise NotFound.of("partner", partner_id)
     return partner
 
 
@@ -99,20 +91,16 @@ async def update_partner(uow: UnitOfWork, partner_id: UUID,
     """Change a partner's details; emits ``PartnerUpdated`` when something changed."""
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
-    revised = partner.revised(revise(partner.details), uow.now)
-    if revised is None:
-        return partner
-    actor.ensure_acts_for(revised.departement)
-    if revised.details.identity() != partner.details.identity():
-        ensure_identifiers_free(
-            p for p in await store.find_by_identity(uow.conn, revised.details.identity())
-            if p.partner_id != partner_id)
-    if revised.kind is not partner.kind:
-        leads = await store.chef_de_file_of_open_alliance(uow.conn, partner_id)
-        ensure_leader_stays_a_college(partner, revised, leads)
-    await store.update_partner(uow.conn, revised)
-    uow.emit(revised.snapshot(await store.contacts_of(uow.conn, partner_id), uow.now))
-    return revised
+    details = revise(partner.details).checked()
+    actor.ensure_acts_for(details.departement)
+    updated = partner.revise(
+        details, uow.now, contacts=await store.contacts_of(uow.conn, partner_id),
+        holders=await store.find_by_identity(uow.conn, details.identity()),
+        leads=await store.chef_de_file_of_open_alliance(uow.conn, partner_id))
+    if updated is not None:
+        await store.update_partner(uow.conn, partner)
+        uow.emit(updated)
+    return partner
 
 
 async def add_contact(uow: UnitOfWork, partner_id: UUID, details: ContactDetails,
@@ -122,7 +110,7 @@ async def add_contact(uow: UnitOfWork, partner_id: UUID, details: ContactDetails
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
     contacts = await store.contacts_of(uow.conn, partner_id)
-    contact, change = partner.add_contact(details, contacts, uow.now)
+    contact, change = Contact.add(partner, details, contacts, uow.now)
     await store.insert_contact(uow.conn, contact)
     await _publish(uow, change)
     return contact
@@ -148,9 +136,8 @@ async def revise_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
     partner = await _locked_partner(uow, partner_id)
     actor.ensure_acts_for(partner.departement)
     contacts = await store.contacts_of(uow.conn, partner_id)
-    current = partner.contact(contact_id, contacts)
-    contact, change = partner.revise_contact(current, revise(current.details), contacts,
-                                             uow.now)
+    contact = partner.contact(contact_id, contacts)
+    change = contact.revise(partner, revise(contact.details), contacts, uow.now)
     await store.update_contact(uow.conn, contact)
     await _publish(uow, change)
     return contact
@@ -168,7 +155,7 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
     actor.ensure_acts_for(partner.departement)
     contact, exists = await store.get_contact(uow.conn, partner_id, contact_id)
     if not exists:
-        raise unknown_contact(partner_id, contact_id)
+        raise NotFound(f"partner {partner_id} has no contact {contact_id}")
     if contact is None:
         return False
     erased = contact.erase(uow.now)
@@ -198,11 +185,6 @@ async def erase_contact(uow: UnitOfWork, partner_id: UUID, contact_id: UUID,
 # the batch is retried, or the request answers 503 to be sent again; never a wrong state.)
 
 
-def _schools(schools: Iterable[PerimeterSchool]) -> list[dict[str, str]]:
-    return [{"uai": s.uai, "kind": s.kind.value, "name": s.name,
-             "education_priority": s.education_priority.value} for s in schools]
-
-
 async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     """Open the new cité's alliance with its lead collège as chef de file, registering the
     collège if unknown. A cité that has an alliance keeps it (False): the same label
@@ -211,137 +193,143 @@ async def open_alliance(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     return opened
 
 
+@dataclass(slots=True)
+class _Opening:
+    """One label to open, followed through the statements that open its run."""
+
+    label: TerritoryLabelled
+    cause: Cause
+    """What the events it causes carry as their cause."""
+    lead: Partner
+    """The lead collège: as the label names it until its alliance is inserted, then the
+    partner holding its UAI (that one, registered now if the UAI was unknown)."""
+    registered: PartnerRegistered | None
+    """The lead's registration, unless the lead proves known."""
+    opened: bool = False
+    """The alliance is inserted: the cité had none."""
+    leads: str | None = None
+    """The cité of the alliance not closed that the lead is chef de file of already."""
+
+
 async def open_alliances(uow: UnitOfWork, labels: Sequence[TerritoryLabelled],
                          causes: Sequence[Cause] | None = None) -> list[bool]:
     """:func:`open_alliance` for each label, in order, as if one after another, in a few
-    statements for them all (a consumer's batch, a replayed history). ``causes``: each
-    label's, for the events it causes (default: the unit of work's). Returns, per label,
-    whether its alliance opened. A rule refusing one label raises, for them all: the
-    consumer then applies them one at a time and dead-letters that one."""
+    statements for a run of them (a consumer's batch, a replayed history). ``causes``:
+    each label's, for the events it causes (default: the unit of work's). Returns, per
+    label, whether its alliance opened. A rule refusing one label raises, for them all:
+    the consumer then applies them one at a time and dead-letters that one."""
     if causes is None:
         causes = [uow.cause] * len(labels)
-    if len({e.lead_college_uai for e in labels}) < len(labels) or len(
-            {e.cite_id for e in labels}) < len(labels):
-        # A lead (or a cité) named twice: the second must see what the first did.
-        return [opened for label, cause in zip(labels, causes, strict=True)
-                for opened in await open_alliances(uow, [label], [cause])]
-    registering: list[tuple[Partner, PartnerRegistered]] = []
-    new: list[store.NewAlliance] = []
-    for event in labels:
-        uai = event.lead_college_uai
-        named = next((s.name for s in event.perimeter.schools if s.uai == uai),
-                     f"Collège {uai}")
-        college, registered = Partner.register(
-            PartnerDetails(kind=PartnerKind.COLLEGE, name=named,
-                           departement=event.departement, uai=uai), uow.now)
-        registering.append((college, registered))
-        new.append(store.NewAlliance(
-            cite_id=event.cite_id, name=event.name, departement=event.departement,
-            wave_id=event.wave.id, candidature_id=event.candidature_id,
-            label_start=event.label_period.start, label_end=event.label_period.end,
-            schools=_schools(event.perimeter.schools), lead=college))
-    openings = await store.open_alliances(uow.conn, new, uow.now)
-    leads: list[tuple[Partner, bool] | None] = []
-    for opening, (college, _) in zip(openings, registering, strict=True):
-        if not opening.opened:
-            leads.append(None)
-        elif opening.lead is None:
+    openings = []
+    for label, cause in zip(labels, causes, strict=True):
+        college, registered = Partner.register(lead_college(label), uow.now)
+        openings.append(_Opening(label, cause, college, registered))
+    for run in _runs(openings):
+        await _open_run(uow, run)
+    for o in openings:
+        if not o.opened:
+            log.info("alliance already open, label ignored", cite_id=o.label.cite_id,
+                     event_id=str(o.cause.causation_id),
+                     correlation_id=str(o.cause.correlation_id))
+    return [o.opened for o in openings]
+
+
+def _runs(openings: Sequence[_Opening]) -> Iterator[list[_Opening]]:
+    """The openings in consecutive runs that name no cité and no lead collège twice: one
+    statement inserts a run, and a label must see what an earlier one of its cité or of
+    its lead did."""
+    run: list[_Opening] = []
+    cites: set[str] = set()
+    uais: set[str] = set()
+    for o in openings:
+        if o.label.cite_id in cites or o.label.lead_college_uai in uais:
+            yield run
+            run, cites, uais = [], set(), set()
+        run.append(o)
+        cites.add(o.label.cite_id)
+        uais.add(o.label.lead_college_uai)
+    if run:
+        yield run
+
+
+async def _open_run(uow: UnitOfWork, run: list[_Opening]) -> None:
+    """Open a run of labels naming distinct cités and leads: the alliances inserted (a
+    cité that has one keeps it) and their unknown leads registered in one statement, the
+    leads known before locked and read again, then the domain opens each alliance, and
+    the chefs de file join in one statement."""
+    found = await store.open_alliances(
+        uow.conn, [store.NewAlliance(o.label, o.lead) for o in run], uow.now)
+    for o, f in zip(run, found, strict=True):
+        o.opened = f.opened
+        if not f.opened:
+            continue
+        if f.lead is not None:
+            o.lead, registered_now = f.lead, f.lead_registered
+        else:
             # Registered by a concurrent transaction after the statement's snapshot: read
             # it now (rare, so the extra round trip does not matter).
-            leads.append(await store.register_college_unless_known(uow.conn, college))
-        else:
-            leads.append((opening.lead, opening.lead_registered))
-    # Leads known before these labels: locked (after their alliances, inserted above: the
-    # lock order) and read again, so their kind and the alliance they may lead are those
-    # that commit. A lead registered just now is seen by no one else and leads nothing.
-    known = {lead.partner_id: label.cite_id for label, found in zip(labels, leads, strict=True)
-             if found is not None for lead, registered_now in [found] if not registered_now}
-    locked = await store.lock_partners(uow.conn, list(known)) if known else {}
-    leading = (await store.chefs_de_file_of_open_alliances(uow.conn, list(known.items()))
-               if known else {})
-    members: list[tuple[str, Member]] = []
-    caused: list[tuple[Cause, Sequence[Event]]] = []
-    for label, found, (_, registered), cause in zip(labels, leads, registering, causes,
-                                                    strict=True):
-        if found is None:
-            continue
-        lead, registered_now = found
+            o.lead, registered_now = await store.register_college_unless_known(uow.conn,
+                                                                               o.lead)
         if not registered_now:
-            lead = locked[lead.partner_id]  # partners are never deleted
-        alliance, opened = Alliance.open(label.cite_id, label.departement, lead, uow.now,
-                                         leads=leading.get(lead.partner_id))
-        members.append((alliance.cite_id, alliance.chef_de_file))
-        caused.append((cause, (registered, *opened) if registered_now else opened))
-    if members:
-        await store.insert_memberships(uow.conn, members)
-    for cause, events in caused:
-        for e in events:
-            uow.emit(e, cause=cause)
-    return [found is not None for found in leads]
+            o.registered = None
+    opening = [o for o in run if o.opened]
+    await _lock_known_leads(uow, [o for o in opening if o.registered is None])
+    alliances = [Alliance.open(o.label.cite_id, o.label.departement, o.lead, uow.now,
+                               leads=o.leads) for o in opening]
+    if alliances:
+        await store.insert_memberships(uow.conn, [(a.cite_id, a.chef_de_file)
+                                                  for a, _ in alliances])
+    for o, (_, events) in zip(opening, alliances, strict=True):
+        if o.registered is not None:
+            uow.emit(o.registered, cause=o.cause)
+        for event in events:
+            uow.emit(event, cause=o.cause)
 
 
-async def _alliance(uow: UnitOfWork, cite_id: str, *, with_members: bool = True,
-                    lock_partner: UUID | None = None) -> Alliance:
-    alliance = await store.load_alliance(uow.conn, cite_id, with_members=with_members,
-                                         lock_partner=lock_partner)
+async def _lock_known_leads(uow: UnitOfWork, known: list[_Opening]) -> None:
+    """The leads known before their labels: locked (after their alliances, inserted
+    first: the lock order) and read again, so their kind and the alliance they may lead
+    are those that commit. A lead registered just now is seen by no one else and leads
+    nothing."""
+    if not known:
+        return
+    locked = await store.lock_partners(uow.conn, [o.lead.partner_id for o in known])
+    leading = await store.chefs_de_file_of_open_alliances(
+        uow.conn, [(o.lead.partner_id, o.label.cite_id) for o in known])
+    for o in known:
+        o.lead = locked[o.lead.partner_id]  # partners are never deleted
+        o.leads = leading.get(o.lead.partner_id)
+
+
+async def _alliance(uow: UnitOfWork, cite_id: str, *, lock_partner: UUID | None = None
+                    ) -> Alliance:
+    alliance = await store.load_alliance(uow.conn, cite_id, lock_partner=lock_partner)
     if alliance is None:
-        raise no_alliance(cite_id)
+        raise NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
     return alliance
-
-
-LabelLife = (PerimeterExtended | LabelRenewed | LabelSuspended | LabelReinstated
-             | LabelWithdrawn | LabelExpired)
-"""What labelling says of a label after it is granted: what :func:`follow_labels` applies."""
 
 
 async def follow_labels(uow: UnitOfWork, events: Sequence[LabelLife],
                         causes: Sequence[Cause] | None = None) -> None:
-    """What each event does to its cité's alliance, in order, as if one after another, in
-    two statements for them all (a consumer's run, a replayed history): an extension
-    replaces its perimeter, a renewal moves its label's end, a suspension or reinstatement
-    its status (a repeated one changes nothing), a withdrawal or expiry closes it for good
-    (``AllianceClosed``, once; members stay as its history). ``causes``: each event's, for
-    what it emits (default: the unit of work's). An event of a cité without an alliance
-    raises, for them all: the consumer then applies them one at a time and dead-letters
-    that one."""
+    """What each event does to its cité's alliance (:meth:`Alliance.follow`), in order, as
+    if one after another, in two statements for them all (a consumer's run, a replayed
+    history): the alliances locked and read, the domain follows each event, the
+    alliances written. ``causes``: each event's, for what it emits (default: the unit
+    of work's). An event of a cité without an alliance raises, for them all: the
+    consumer then applies them one at a time and dead-letters that one."""
+    # Locked (commands on one alliance serialise): its status is the one that commits.
     if causes is None:
         causes = [uow.cause] * len(events)
-    if len({e.cite_id for e in events}) < len(events):
-        # A cité named twice: the second must see what the first did.
-        for event, cause in zip(events, causes, strict=True):
-            await follow_labels(uow, [event], [cause])
-        return
-    # Locked (commands on one alliance serialise): its status is the one that commits.
     alliances = await store.lock_alliances(uow.conn, [e.cite_id for e in events])
-    for event in events:
-        if event.cite_id not in alliances:
-            raise no_alliance(event.cite_id)
-    changes: list[store.AllianceChange] = []
     for event, cause in zip(events, causes, strict=True):
-        alliance = alliances[event.cite_id]
-        change = store.AllianceChange(event.cite_id)
-        if isinstance(event, PerimeterExtended):
-            change.schools = _schools(event.perimeter.schools)
-        elif isinstance(event, LabelRenewed):
-            change.label_end = event.label_period.end
-        elif isinstance(event, LabelSuspended):
-            if alliance.suspend():
-                change.status, change.at = alliance.status, uow.now
-        elif isinstance(event, LabelReinstated):
-            if alliance.reinstate():
-                change.status, change.at = alliance.status, uow.now
-        else:
-            closed = alliance.close(AllianceClosureReason.LABEL_WITHDRAWN
-                                    if isinstance(event, LabelWithdrawn)
-                                    else AllianceClosureReason.LABEL_EXPIRED, uow.now)
-            if closed is not None:
-                change.status, change.at, change.reason = (alliance.status, closed.closed_at,
-                                                           closed.reason)
-                uow.emit(closed, cause=cause)
-        if change.changes:
-            changes.append(change)
-    if changes:
-        await store.change_alliances(uow.conn, changes)
+        alliance = alliances.get(event.cite_id)
+        if alliance is None:
+            raise NotFound(f"cité {event.cite_id} has no alliance (is it labelled?)")
+        closed = alliance.follow(event, uow.now)
+        if closed is not None:
+            uow.emit(closed, cause=cause)
+    if alliances:
+        await store.save_alliances(uow.conn, list(alliances.values()))
 
 
 # --- alliances: members, by operators -----------------------------------------------------
@@ -353,8 +341,9 @@ async def join_alliance(uow: UnitOfWork, cite_id: str, partner_id: UUID,
     actor.ensure_acts_for(alliance.departement)
     partner = await store.get_partner(uow.conn, partner_id)
     if partner is None:
-        raise unknown_partner(partner_id, then="register it first")
-    member, joined = alliance.join(partner, roles, uow.now)
+        raise NotFound(f"partner {partner_id} does not exist: register it first")
+    joined = alliance.join(partner, roles, uow.now)
+    member = alliance.members[partner_id]
     await store.insert_membership(uow.conn, cite_id, member)
     uow.emit(joined)
     return member

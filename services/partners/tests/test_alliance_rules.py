@@ -10,6 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from partners.domain import Alliance, AllianceStatus, Member, Partner, PartnerDetails
+from partners_kit import (
+    expired,
+    extended,
+    labelled,
+    reinstated,
+    renewed,
+    school,
+    suspended,
+    withdrawn,
+)
 
 from cites_contracts.events.partners import (
     AllianceClosed,
@@ -129,7 +139,8 @@ def test_the_chef_de_file_must_be_a_collège_already_member() -> None:
 def test_joining_tells_who_joined_with_which_roles() -> None:
     a, _ = alliance()
     asso = partner(PartnerKind.ASSOCIATION, "Asso")
-    member, joined = a.join(asso, [AllianceRole.FUNDER, AllianceRole.ACTION_OPERATOR], LATER)
+    joined = a.join(asso, [AllianceRole.FUNDER, AllianceRole.ACTION_OPERATOR], LATER)
+    member = a.members[asso.partner_id]
     assert (member.partner_id, member.joined_at) == (asso.partner_id, LATER)
     assert joined == PartnerJoinedAlliance(
         cite_id="cite-001", partner_id=asso.partner_id, partner_kind=PartnerKind.ASSOCIATION,
@@ -171,10 +182,14 @@ def test_leaving_tells_who_left_and_why() -> None:
 
 def test_a_suspended_alliance_takes_no_new_member_until_its_label_is_reinstated() -> None:
     a, _ = alliance()
-    assert a.suspend() and not a.suspend()
+    a.suspend(AT)
+    a.suspend(LATER)  # changes nothing
+    assert (a.status, a.suspended_at) == (AllianceStatus.SUSPENDED, AT)
     with pytest.raises(Conflict, match="suspended"):
         a.join(partner(PartnerKind.CAF, "CAF"), [AllianceRole.FUNDER], AT)
-    assert a.reinstate() and not a.reinstate()
+    a.reinstate()
+    a.reinstate()  # changes nothing
+    assert (a.status, a.suspended_at) == (AllianceStatus.OPEN, None)
     a.join(partner(PartnerKind.CAF, "CAF"), [AllianceRole.FUNDER], AT)
     assert len(a.members) == 2
 
@@ -187,12 +202,36 @@ def test_a_closed_alliance_keeps_its_members_and_no_longer_changes() -> None:
     assert closed == AllianceClosed(cite_id="cite-001",
                                     reason=AllianceClosureReason.LABEL_EXPIRED, closed_at=LATER)
     assert a.close(AllianceClosureReason.LABEL_WITHDRAWN, LATER) is None
-    assert not a.suspend() and not a.reinstate()
+    a.suspend(LATER)
+    a.reinstate()
+    assert (a.status, a.closed_at, a.closure_reason, a.suspended_at) == (
+        AllianceStatus.CLOSED, LATER, AllianceClosureReason.LABEL_EXPIRED, None)
     with pytest.raises(Conflict, match="closed"):
         a.leave(member.partner_id, None, LATER)
     with pytest.raises(Conflict, match="closed"):
         a.designate_chef_de_file(lead, LATER)
     assert set(a.members) == {lead, member.partner_id}
+
+
+def test_an_alliance_follows_its_label_s_life_and_announces_its_closure_once() -> None:
+    a, _ = alliance()
+    label, renewal, added = labelled(), renewed(), school("0930101A")
+    assert a.follow(extended(label, added), AT) is None
+    assert a.follow(renewal, AT) is None
+    assert a.follow(suspended(), AT) is None
+    while_suspended = (a.status, a.suspended_at)
+    assert a.follow(reinstated(), LATER) is None
+    reinstated_as = (a.status, a.suspended_at)
+    closed = a.follow(withdrawn(), LATER)
+    assert a.follow(expired(), LATER + timedelta(days=1)) is None
+    assert a.schools == (*label.perimeter.schools, added)
+    assert a.label_end == renewal.label_period.end
+    assert while_suspended == (AllianceStatus.SUSPENDED, AT)
+    assert reinstated_as == (AllianceStatus.OPEN, None)
+    assert closed == AllianceClosed(cite_id="cite-001",
+                                    reason=AllianceClosureReason.LABEL_WITHDRAWN, closed_at=LATER)
+    assert (a.status, a.closed_at, a.closure_reason) == (
+        AllianceStatus.CLOSED, LATER, AllianceClosureReason.LABEL_WITHDRAWN)
 
 
 _KINDS = st.sampled_from([PartnerKind.COLLEGE, PartnerKind.ASSOCIATION, PartnerKind.COMMUNE])
@@ -219,7 +258,7 @@ def test_whatever_happens_an_alliance_has_exactly_one_chef_de_file(
             elif action == "designate":
                 a.designate_chef_de_file(ids[n], AT)
             elif action == "suspend":
-                a.suspend()
+                a.suspend(AT)
             else:
                 a.reinstate()
         except (Conflict, NotFound, RuleBroken):

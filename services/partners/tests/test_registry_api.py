@@ -231,7 +231,7 @@ async def test_an_unknown_partner_is_a_404(service: ServiceUnderTest) -> None:
     for path in (f"/partners/{unknown}", f"/partners/{unknown}/memberships"):
         response = await service.http.get(path, headers=AS_VIEWER)
         assert response.status_code == 404
-        assert "is not in the registry" in response.json()["detail"]
+        assert response.json()["detail"] == f"partner {unknown} does not exist"
     patched = await service.http.patch(f"/partners/{unknown}", json={"name": "x"},
                                        headers=AS_NATIONAL)
     assert patched.status_code == 404

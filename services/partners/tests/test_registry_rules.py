@@ -19,7 +19,7 @@ from partners.domain import (
 from cites_contracts.events.partners import ContactErased
 from cites_contracts.testing import insee_codes, sirets
 from cites_contracts.types import PartnerKind, departement_of
-from cites_runtime.errors import NotFound, RuleBroken
+from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -83,8 +83,31 @@ def test_a_siren_identifies_a_partner_only_without_a_siret() -> None:
     assert establishment.identity().siren_alone is None
 
 
+def test_a_revision_changes_the_partner_and_announces_its_whole_state_once() -> None:
+    college, _ = Partner.register(PartnerDetails(PartnerKind.COLLEGE, "Collège Jean Renoir",
+                                                 uai="0930001A"), AT)
+    asso, _ = Partner.register(PartnerDetails(PartnerKind.ASSOCIATION, "Asso",
+                                              siret="73282932000074"), AT)
+    later = AT + timedelta(days=1)
+    renamed = PartnerDetails(PartnerKind.COLLEGE, "Collège Renoir", uai="0930001A")
+    updated = college.revise(renamed, later, contacts=[], holders=[college], leads="cite-001")
+    again = college.revise(renamed, later, contacts=[], holders=[college], leads="cite-001")
+    with pytest.raises(Conflict, match="which only a collège can be"):
+        college.revise(PartnerDetails(PartnerKind.LYCEE, "Collège Renoir", uai="0930001A"),
+                       later, contacts=[], holders=[college], leads="cite-001")
+    with pytest.raises(Conflict, match="these identifiers already designate"):
+        college.revise(PartnerDetails(PartnerKind.COLLEGE, "Collège Renoir", uai="0930001A",
+                                      siret="73282932000074"), later, contacts=[],
+                       holders=[college, asso], leads=None)
+    assert updated is not None and (updated.name, updated.updated_at) == ("Collège Renoir",
+                                                                           later)
+    assert again is None
+    assert (college.details, college.updated_at) == (renamed, later)
+
+
 def _contact(email: str, consent: bool) -> Contact:
-    return Contact.add(uuid4(), ContactDetails("Anne Martin", email, consent=consent), AT)
+    return Contact(uuid4(), uuid4(), ContactDetails("Anne Martin", email, consent=consent), AT,
+                   AT)
 
 
 def test_events_name_consenting_contacts_only_and_by_id() -> None:
@@ -94,11 +117,14 @@ def test_events_name_consenting_contacts_only_and_by_id() -> None:
 
 
 def test_giving_or_withdrawing_consent_records_its_date() -> None:
-    contact = _contact("a@example.org", False)
+    partner, _ = Partner.register(PartnerDetails(PartnerKind.ASSOCIATION, "Asso",
+                                                 siret="73282932000074"), AT)
+    renamed, consented = _contact("a@example.org", False), _contact("a@example.org", False)
     later = AT + timedelta(days=3)
-    renamed = contact.revised(ContactDetails("Anne Martin-Durand", "a@example.org"), later)
-    consented = contact.revised(ContactDetails("Anne Martin", "a@example.org", consent=True),
-                                later)
+    renamed.revise(partner, ContactDetails("Anne Martin-Durand", "a@example.org"), [renamed],
+                   later)
+    consented.revise(partner, ContactDetails("Anne Martin", "a@example.org", consent=True),
+                     [consented], later)
     assert renamed.consent_recorded_at == AT
     assert consented.consent_recorded_at == later
     assert consented.published_email == "a@example.org"
@@ -119,18 +145,17 @@ def test_a_contact_changes_the_partner_s_events_only_when_what_they_say_of_it_ch
     partner, _ = Partner.register(PartnerDetails(PartnerKind.ASSOCIATION, "Asso",
                                                  siret="73282932000074"), AT)
     later = AT + timedelta(days=1)
-    silent, none = partner.add_contact(ContactDetails("Anne", "a@example.org"), [], AT)
-    loud, added = partner.add_contact(ContactDetails("Bob", "b@example.org", consent=True),
-                                      [silent], AT)
-    renamed, unchanged = partner.revise_contact(
-        loud, ContactDetails("Bob B.", "b@example.org", consent=True), [silent, loud], later)
-    moved, new_address = partner.revise_contact(
-        renamed, ContactDetails("Bob B.", "bob@example.org", consent=True), [silent, renamed],
-        later)
-    consenting_now, given = partner.revise_contact(
-        silent, ContactDetails("Anne", "a@example.org", consent=True), [silent, moved], later)
-    _, withdrawn = partner.revise_contact(
-        moved, ContactDetails("Bob B.", "bob@example.org"), [consenting_now, moved], later)
+    silent, none = Contact.add(partner, ContactDetails("Anne", "a@example.org"), [], AT)
+    loud, added = Contact.add(partner, ContactDetails("Bob", "b@example.org", consent=True),
+                              [silent], AT)
+    unchanged = loud.revise(partner, ContactDetails("Bob B.", "b@example.org", consent=True),
+                            [silent, loud], later)
+    new_address = loud.revise(partner, ContactDetails("Bob B.", "bob@example.org",
+                                                      consent=True), [silent, loud], later)
+    given = silent.revise(partner, ContactDetails("Anne", "a@example.org", consent=True),
+                          [silent, loud], later)
+    withdrawn = loud.revise(partner, ContactDetails("Bob B.", "bob@example.org"),
+                            [silent, loud], later)
     assert none == ContactChange() and unchanged == ContactChange()
     # Consent given: the snapshot names the contact by id; its card carries the address.
     assert added.snapshot is not None and added.snapshot.contact_ids == (loud.contact_id,)
@@ -141,7 +166,7 @@ def test_a_contact_changes_the_partner_s_events_only_when_what_they_say_of_it_ch
     assert new_address.card is not None and new_address.card.email == "bob@example.org"
     assert given.snapshot is not None and given.snapshot.updated_at == later
     assert set(given.snapshot.contact_ids) == {silent.contact_id, loud.contact_id}
-    assert consenting_now.consent_recorded_at == later
+    assert silent.consent_recorded_at == later
     # Consent withdrawn: dropped from the list, and its card is to be erased.
     assert withdrawn.snapshot is not None
     assert withdrawn.snapshot.contact_ids == (silent.contact_id,)

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from cites_contracts.types import AllianceRole, Departement, Motive
+from cites_runtime.errors import NotFound
 from cites_runtime.http import Anyone, Caller, Input, Operator, Page, Paging
 
 from .. import service, store
-from ..domain import AllianceStatus, no_alliance
+from ..domain import AllianceStatus
 from .common import CitePath, PartnerId
 from .views import AllianceOut, AllianceSummary, MemberOut
 
@@ -51,7 +52,7 @@ async def list_alliances(
 async def _alliance_out(caller: Caller, cite_id: str) -> AllianceOut:
     found = await store.alliance_rows(caller.pool, cite_id)
     if found is None:
-        raise no_alliance(cite_id)
+        raise NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
     return AllianceOut.of(found)
 
 

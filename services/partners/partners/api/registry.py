@@ -24,10 +24,11 @@ from cites_contracts.types import (
     Siret,
     Uai,
 )
+from cites_runtime.errors import NotFound
 from cites_runtime.http import Anyone, Input, Operator, Page, Paging
 
 from .. import service, store
-from ..domain import ContactDetails, PartnerDetails, unknown_partner
+from ..domain import ContactDetails, PartnerDetails
 from .common import ContactId, PartnerId
 from .views import ContactOut, MembershipOut, PartnerOut
 
@@ -161,7 +162,7 @@ async def list_partners(
 async def get_partner(partner_id: PartnerId, caller: Anyone) -> PartnerOut:
     partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
-        raise unknown_partner(partner_id)
+        raise NotFound.of("partner", partner_id)
     return PartnerOut.of(partner)
 
 
@@ -180,7 +181,7 @@ async def partner_memberships(partner_id: PartnerId, caller: Anyone, paging: Pag
     """Every alliance the partner belongs or belonged to, with its roles, in the order it
     joined them, a page at a time."""
     if await store.get_partner(caller.pool, partner_id) is None:
-        raise unknown_partner(partner_id)
+        raise NotFound.of("partner", partner_id)
     rows = await store.memberships_of(caller.pool, partner_id,
                                       after=paging.after(datetime.fromisoformat, int),
                                       limit=paging.fetch)
@@ -197,7 +198,7 @@ async def list_contacts(partner_id: PartnerId, caller: Operator, paging: Paging
     data, for the national coordination and the préfecture of the partner's département."""
     partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
-        raise unknown_partner(partner_id)
+        raise NotFound.of("partner", partner_id)
     caller.actor.ensure_acts_for(partner.departement)
     contacts = await store.contacts_of(caller.pool, partner_id,
                                        after=paging.after(datetime.fromisoformat, UUID),

@@ -1,14 +1,14 @@
-"""The partners domain: pure rules, no I/O. Commands return the events they cause; refusals
+"""The partners domain: pure rules, no I/O. Commands change their aggregate in place and
+return the events they cause; factories return the new aggregate and its event; refusals
 are the runtime's :mod:`cites_runtime.errors`."""
 
 from .alliance import (
     Alliance,
     AllianceStatus,
+    LabelLife,
     Member,
-    can_lead,
     ensure_can_lead,
-    ensure_leader_stays_a_college,
-    no_alliance,
+    lead_college,
 )
 from .registry import (
     SCHOOLS,
@@ -18,11 +18,10 @@ from .registry import (
     Identity,
     Partner,
     PartnerDetails,
+    can_lead,
     consenting,
     ensure_identifiers_free,
     the_same_partner,
-    unknown_contact,
-    unknown_partner,
 )
 
 __all__ = [
@@ -33,6 +32,7 @@ __all__ = [
     "ContactChange",
     "ContactDetails",
     "Identity",
+    "LabelLife",
     "Member",
     "Partner",
     "PartnerDetails",
@@ -40,9 +40,6 @@ __all__ = [
     "consenting",
     "ensure_can_lead",
     "ensure_identifiers_free",
-    "ensure_leader_stays_a_college",
-    "no_alliance",
+    "lead_college",
     "the_same_partner",
-    "unknown_contact",
-    "unknown_partner",
 ]

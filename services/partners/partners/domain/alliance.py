@@ -11,18 +11,30 @@ resumes with its chef de file): commands take ``leads``, the cité of the allian
 collège already leads, as the service found it. The database backs this with a partial
 unique index too (migration 0003).
 
-Each command returns the event it causes (None when it changes nothing); the service
-saves the new state and emits it.
+A command changes the alliance in place and returns the event it causes (None when it
+causes none: nothing changed, or labelling's own event tells everyone); the service saves
+the new state and emits the event. :meth:`Alliance.follow` is what each of labelling's
+later events (:data:`LabelLife`) does to the cité's alliance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
+from cites_contracts.events.labelling import (
+    LabelExpired,
+    LabelReinstated,
+    LabelRenewed,
+    LabelSuspended,
+    LabelWithdrawn,
+    PerimeterExtended,
+    PerimeterSchool,
+    TerritoryLabelled,
+)
 from cites_contracts.events.partners import (
     AllianceClosed,
     AllianceOpened,
@@ -33,16 +45,15 @@ from cites_contracts.events.partners import (
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
-from .registry import Partner
+from .registry import Partner, PartnerDetails, can_lead
 
 __all__ = [
     "Alliance",
     "AllianceStatus",
+    "LabelLife",
     "Member",
-    "can_lead",
     "ensure_can_lead",
-    "ensure_leader_stays_a_college",
-    "no_alliance",
+    "lead_college",
 ]
 
 CHEF_DE_FILE = AllianceRole.CHEF_DE_FILE
@@ -58,11 +69,6 @@ class AllianceStatus(StrEnum):
     """The label was withdrawn or expired: nothing changes any more; members are history."""
 
 
-def can_lead(kind: PartnerKind) -> bool:
-    """Only a collège can be chef de file (it receives the fonds de la cité)."""
-    return kind is PartnerKind.COLLEGE
-
-
 def ensure_can_lead(kind: PartnerKind, who: str) -> None:
     if not can_lead(kind):
         raise RuleBroken.of("partner_id", "chef_de_file_is_a_college",
@@ -70,17 +76,18 @@ def ensure_can_lead(kind: PartnerKind, who: str) -> None:
                             f"{kind.label}")
 
 
-def ensure_leader_stays_a_college(partner: Partner, revised: Partner,
-                                  leads: str | None) -> None:
-    """A partner that is chef de file of an alliance not closed (``leads``: its cité)
-    cannot stop being a collège."""
-    if leads is not None and not can_lead(revised.kind):
-        raise Conflict(f"{partner.describe()} is chef de file of alliance {leads}, which "
-                       "only a collège can be: designate another collège first")
+def lead_college(label: TerritoryLabelled) -> PartnerDetails:
+    """The lead collège a label names, as partners registers it when its UAI is unknown:
+    named as the label's perimeter names it."""
+    uai = label.lead_college_uai
+    name = next((s.name for s in label.perimeter.schools if s.uai == uai), f"Collège {uai}")
+    return PartnerDetails(kind=PartnerKind.COLLEGE, name=name, departement=label.departement,
+                          uai=uai)
 
 
-def no_alliance(cite_id: str) -> NotFound:
-    return NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
+LabelLife = (PerimeterExtended | LabelRenewed | LabelSuspended | LabelReinstated
+             | LabelWithdrawn | LabelExpired)
+"""What labelling says of a label after it is granted: what :meth:`Alliance.follow` applies."""
 
 
 @dataclass(slots=True)
@@ -110,18 +117,34 @@ class Alliance:
     status: AllianceStatus
     members: dict[UUID, Member] = field(default_factory=dict)
     """Current members by partner id (those who left are history, kept by the store)."""
+    suspended_at: datetime | None = None
+    """Since when it is suspended with its label (None unless suspended)."""
+    closed_at: datetime | None = None
+    closure_reason: AllianceClosureReason | None = None
+    # The label's end and the perimeter's schools are labelling's, kept as it last told
+    # them: replacing them needs none of what they were, so they are not read.
+    label_end: date | None = None
+    """The last day of the label's latest period, when a renewal told it here (None: as
+    stored)."""
+    schools: tuple[PerimeterSchool, ...] | None = None
+    """The schools of the cité's perimeter, when an extension told them here (None: as
+    stored)."""
 
     @classmethod
     def of(cls, cite_id: str, departement: str, status: AllianceStatus,
-           members: Iterable[Member]) -> Alliance:
-        alliance = cls(cite_id, departement, status, {m.partner_id: m for m in members})
+           members: Iterable[Member], *, suspended_at: datetime | None = None,
+           closed_at: datetime | None = None,
+           closure_reason: AllianceClosureReason | None = None) -> Alliance:
+        """An alliance as stored, with its current members."""
+        alliance = cls(cite_id, departement, status, {m.partner_id: m for m in members},
+                       suspended_at, closed_at, closure_reason)
         alliance.chef_de_file  # noqa: B018 - an alliance loaded without one is corrupt
         return alliance
 
     @classmethod
     def open(cls, cite_id: str, departement: str, lead: Partner, now: datetime, *,
              leads: str | None = None
-             ) -> tuple[Alliance, tuple[AllianceOpened, ChefDeFileDesignated]]:
+             ) -> tuple[Alliance, list[AllianceOpened | ChefDeFileDesignated]]:
         """A labelled cité's alliance, with ``lead`` — the partner holding the UAI the
         label names as lead collège — as chef de file. ``leads``: the cité of the alliance
         not closed it is chef de file of already, if any (then nothing opens)."""
@@ -140,12 +163,12 @@ class Alliance:
                            "label withdrawn, then replay the dead letter")
         chef = Member.of(lead, [CHEF_DE_FILE], now)
         alliance = cls(cite_id, departement, AllianceStatus.OPEN, {chef.partner_id: chef})
-        return alliance, (
+        return alliance, [
             AllianceOpened(cite_id=cite_id, chef_de_file_partner_id=lead.partner_id,
                            chef_de_file_uai=uai, opened_at=now),
             ChefDeFileDesignated(cite_id=cite_id, partner_id=lead.partner_id, uai=uai,
                                  designated_at=now),
-        )
+        ]
 
     @property
     def chef_de_file(self) -> Member:
@@ -156,7 +179,8 @@ class Alliance:
 
     # -- membership -----------------------------------------------------------------
     def join(self, partner: Partner, roles: Iterable[AllianceRole], now: datetime
-             ) -> tuple[Member, PartnerJoinedAlliance]:
+             ) -> PartnerJoinedAlliance:
+        """``partner`` becomes a member with ``roles`` (``members[partner.partner_id]``)."""
         self._require_open("a partner to join")
         wanted = frozenset(roles)
         if not wanted:
@@ -172,7 +196,7 @@ class Alliance:
                            f"{self.cite_id}")
         member = Member.of(partner, wanted, now)
         self.members[member.partner_id] = member
-        return member, PartnerJoinedAlliance(
+        return PartnerJoinedAlliance(
             cite_id=self.cite_id, partner_id=member.partner_id, partner_kind=member.kind,
             roles=tuple(sorted(member.roles)), joined_at=now)
 
@@ -230,24 +254,41 @@ class Alliance:
                            f"it no longer allows {what}")
 
     # -- the label's life -----------------------------------------------------------
-    def suspend(self) -> bool:
-        """True when this changes the status (a repeated suspension changes nothing).
-        Partners announces no event: labelling's own tells everyone."""
-        if self.status is not AllianceStatus.OPEN:
-            return False
-        self.status = AllianceStatus.SUSPENDED
-        return True
+    def follow(self, event: LabelLife, now: datetime) -> AllianceClosed | None:
+        """What labelling's ``event`` does to the alliance: an extension replaces its
+        perimeter's schools, a renewal moves its label's end, a suspension or a
+        reinstatement its status, a withdrawal or an expiry closes it for good. Only a
+        closure is partners' own news (``AllianceClosed``); labelling's event tells the
+        rest."""
+        match event:
+            case PerimeterExtended():
+                self.schools = event.perimeter.schools
+            case LabelRenewed():
+                self.label_end = event.label_period.end
+            case LabelSuspended():
+                self.suspend(now)
+            case LabelReinstated():
+                self.reinstate()
+            case LabelWithdrawn():
+                return self.close(AllianceClosureReason.LABEL_WITHDRAWN, now)
+            case LabelExpired():
+                return self.close(AllianceClosureReason.LABEL_EXPIRED, now)
+        return None
 
-    def reinstate(self) -> bool:
-        if self.status is not AllianceStatus.SUSPENDED:
-            return False
-        self.status = AllianceStatus.OPEN
-        return True
+    def suspend(self, now: datetime) -> None:
+        """No one joins and the chef de file stays until reinstated. A repeated suspension,
+        or one of a closed alliance, changes nothing."""
+        if self.status is AllianceStatus.OPEN:
+            self.status, self.suspended_at = AllianceStatus.SUSPENDED, now
+
+    def reinstate(self) -> None:
+        if self.status is AllianceStatus.SUSPENDED:
+            self.status, self.suspended_at = AllianceStatus.OPEN, None
 
     def close(self, reason: AllianceClosureReason, now: datetime) -> AllianceClosed | None:
         """The label ended (withdrawn or expired): for good; members stay as history.
         None when it is closed already."""
         if self.status is AllianceStatus.CLOSED:
             return None
-        self.status = AllianceStatus.CLOSED
+        self.status, self.closed_at, self.closure_reason = AllianceStatus.CLOSED, now, reason
         return AllianceClosed(cite_id=self.cite_id, reason=reason, closed_at=now)

@@ -31,11 +31,10 @@ __all__ = [
     "Identity",
     "Partner",
     "PartnerDetails",
+    "can_lead",
     "consenting",
     "ensure_identifiers_free",
     "the_same_partner",
-    "unknown_contact",
-    "unknown_partner",
 ]
 
 SCHOOLS = frozenset({PartnerKind.ECOLE, PartnerKind.COLLEGE, PartnerKind.LYCEE})
@@ -127,7 +126,12 @@ def _forbid(value: str | None, field: str, message: str) -> None:
         raise RuleBroken.of(field, f"{field}_not_applicable", message)
 
 
-@dataclass(frozen=True, slots=True)
+def can_lead(kind: PartnerKind) -> bool:
+    """Only a collège can be chef de file of an alliance (it receives the fonds de la cité)."""
+    return kind is PartnerKind.COLLEGE
+
+
+@dataclass(slots=True)
 class Partner:
     partner_id: UUID
     details: PartnerDetails
@@ -158,12 +162,24 @@ class Partner:
         """How messages name it: ``lycée 'Lycée Jean Jaurès' (partner 3f2a…)``."""
         return f"{self.kind.label} '{self.name}' (partner {self.partner_id})"
 
-    def revised(self, details: PartnerDetails, now: datetime) -> Partner | None:
-        """The partner with new details, or None when nothing changes (no event then)."""
+    def revise(self, details: PartnerDetails, now: datetime, *, contacts: Iterable[Contact],
+               holders: Iterable[Partner], leads: str | None) -> PartnerUpdated | None:
+        """Take new details; None when nothing changes (no event then). ``contacts``: its
+        live contacts (the event names the consenting ones); ``holders``: the partners
+        holding one of the identifiers of ``details`` (itself included, if so), which
+        must designate it alone; ``leads``: the cité of the alliance not closed it is chef
+        de file of, if any — only a collège can be, so it cannot then become another
+        kind."""
         checked = details.checked()
         if checked == self.details:
             return None
-        return replace(self, details=checked, updated_at=now)
+        if checked.identity() != self.details.identity():
+            ensure_identifiers_free(p for p in holders if p.partner_id != self.partner_id)
+        if checked.kind is not self.kind and leads is not None and not can_lead(checked.kind):
+            raise Conflict(f"{self.describe()} is chef de file of alliance {leads}, which only "
+                           "a collège can be: designate another collège first")
+        self.details, self.updated_at = checked, now
+        return self.snapshot(contacts, now)
 
     def snapshot(self, contacts: Iterable[Contact], now: datetime) -> PartnerUpdated:
         """The registry's event for any change of this partner: its whole state, with the
@@ -177,44 +193,12 @@ class Partner:
                     insee_code=d.insee_code, commune_insee_code=d.commune_insee_code,
                     contact_ids=consenting(contacts))
 
-    # -- its contacts -------------------------------------------------------------------
-    def add_contact(self, details: ContactDetails, contacts: Sequence[Contact], now: datetime
-                    ) -> tuple[Contact, ContactChange]:
-        """A new contact among the partner's live ``contacts``; events only if it consents
-        (then the snapshot names it and its card is published)."""
-        contact = Contact.add(self.partner_id, details, now)
-        return contact, self._contacts_changed(None, contact, contacts, now)
-
-    def revise_contact(self, contact: Contact, details: ContactDetails,
-                       contacts: Sequence[Contact], now: datetime
-                       ) -> tuple[Contact, ContactChange]:
-        """``contact``, one of its live ``contacts``, with new details (consent included);
-        events only when what they say of it changes (its consent, or a consenting
-        contact's e-mail)."""
-        revised = contact.revised(details, now)
-        return revised, self._contacts_changed(contact, revised, contacts, now)
-
     def contact(self, contact_id: UUID, contacts: Iterable[Contact]) -> Contact:
         """Its live contact ``contact_id`` among ``contacts``."""
         for contact in contacts:
             if contact.contact_id == contact_id:
                 return contact
-        raise unknown_contact(self.partner_id, contact_id)
-
-    def _contacts_changed(self, before: Contact | None, after: Contact,
-                          contacts: Sequence[Contact], now: datetime) -> ContactChange:
-        was, now_is = (before.published_email if before else None), after.published_email
-        if was == now_is:
-            return ContactChange()
-        snapshot = None
-        if (was is None) != (now_is is None):  # the list of consenting contacts changed
-            others = [c for c in contacts if c.contact_id != after.contact_id]
-            snapshot = self.snapshot([*others, after], now)
-        if now_is is None:  # consent withdrawn: no longer to be written to, anywhere
-            return ContactChange(snapshot, forget=after.contact_id)
-        card = ContactCardPublished(contact_id=after.contact_id, partner_id=self.partner_id,
-                                    email=now_is, published_at=now)
-        return ContactChange(snapshot, card)
+        raise NotFound(f"partner {self.partner_id} has no contact {contact_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,16 +214,6 @@ class ContactChange:
     snapshot: PartnerUpdated | None = None
     card: ContactCardPublished | None = None
     forget: UUID | None = None
-
-
-def unknown_partner(partner_id: UUID, then: str = "") -> NotFound:
-    """``then``: what to do about it."""
-    message = f"partner {partner_id} is not in the registry"
-    return NotFound(f"{message}: {then}" if then else message)
-
-
-def unknown_contact(partner_id: UUID, contact_id: UUID) -> NotFound:
-    return NotFound(f"partner {partner_id} has no contact {contact_id}")
 
 
 def the_same_partner(found: Sequence[Partner], details: PartnerDetails) -> Partner:
@@ -280,7 +254,7 @@ class ContactDetails:
     published, on the compacted ``partners.contacts``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Contact:
     contact_id: UUID
     partner_id: UUID
@@ -289,13 +263,25 @@ class Contact:
     created_at: datetime
 
     @classmethod
-    def add(cls, partner_id: UUID, details: ContactDetails, now: datetime) -> Contact:
-        return cls(uuid4(), partner_id, details, now, now)
+    def add(cls, partner: Partner, details: ContactDetails, contacts: Sequence[Contact],
+            now: datetime) -> tuple[Contact, ContactChange]:
+        """A new contact of ``partner``, whose live contacts are ``contacts``; it tells
+        other services something only if it consents (then the snapshot names it and its
+        card is published)."""
+        contact = cls(uuid4(), partner.partner_id, details, now, now)
+        return contact, contact._told(None, partner, contacts, now)
 
-    def revised(self, details: ContactDetails, now: datetime) -> Contact:
+    def revise(self, partner: Partner, details: ContactDetails, contacts: Sequence[Contact],
+               now: datetime) -> ContactChange:
+        """Take new details (consent included) among its partner's live ``contacts``; it
+        tells other services only what changes of what they say of it (its consent, or a
+        consenting contact's e-mail)."""
+        was = self.published_email
         # The consent date is the date of the consent now in force: given or withdrawn.
-        recorded = now if details.consent != self.details.consent else self.consent_recorded_at
-        return replace(self, details=details, consent_recorded_at=recorded)
+        if details.consent != self.details.consent:
+            self.consent_recorded_at = now
+        self.details = details
+        return self._told(was, partner, contacts, now)
 
     def erase(self, now: datetime) -> ContactErased:
         """Right to erasure: every consumer forgets this contact (the event holds ids only;
@@ -307,6 +293,22 @@ class Contact:
     def published_email(self) -> str | None:
         """The address its card may carry: its e-mail, and only with consent."""
         return self.details.email if self.details.consent else None
+
+    def _told(self, was: str | None, partner: Partner, contacts: Sequence[Contact],
+              now: datetime) -> ContactChange:
+        """What other services learn of this contact, whose card carried ``was``."""
+        now_is = self.published_email
+        if was == now_is:
+            return ContactChange()
+        snapshot = None
+        if (was is None) != (now_is is None):  # the list of consenting contacts changed
+            others = [c for c in contacts if c.contact_id != self.contact_id]
+            snapshot = partner.snapshot([*others, self], now)
+        if now_is is None:  # consent withdrawn: no longer to be written to, anywhere
+            return ContactChange(snapshot, forget=self.contact_id)
+        card = ContactCardPublished(contact_id=self.contact_id, partner_id=partner.partner_id,
+                                    email=now_is, published_at=now)
+        return ContactChange(snapshot, card)
 
 
 def consenting(contacts: Iterable[Contact]) -> tuple[UUID, ...]:

@@ -3,12 +3,10 @@ commands get and save domain objects; queries answer records for the API to shap
 ``registry`` holds partners and contacts, ``alliances`` the alliances and memberships."""
 
 from .alliances import (
-    AllianceChange,
     AllianceRows,
     NewAlliance,
     Opening,
     alliance_rows,
-    change_alliances,
     chef_de_file_of_open_alliance,
     chefs_de_file_of_open_alliances,
     end_membership,
@@ -19,6 +17,7 @@ from .alliances import (
     lock_alliances,
     memberships_of,
     open_alliances,
+    save_alliances,
     set_roles,
 )
 from .registry import (
@@ -38,13 +37,11 @@ from .registry import (
 )
 
 __all__ = [
-    "AllianceChange",
     "AllianceRows",
     "NewAlliance",
     "Opening",
     "Row",
     "alliance_rows",
-    "change_alliances",
     "chef_de_file_of_open_alliance",
     "chefs_de_file_of_open_alliances",
     "contacts_of",
@@ -65,6 +62,7 @@ __all__ = [
     "memberships_of",
     "open_alliances",
     "register_college_unless_known",
+    "save_alliances",
     "set_roles",
     "update_contact",
     "update_partner",

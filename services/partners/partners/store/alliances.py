@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic_core import to_json
 
+from cites_contracts.events.labelling import PerimeterSchool, TerritoryLabelled
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.db import Conn, Reads
 
@@ -37,15 +38,15 @@ class NewAlliance:
     """An alliance to open: its cité as the label describes it, and the lead collège to
     register if its UAI is unknown."""
 
-    cite_id: str
-    name: str
-    departement: str
-    wave_id: str
-    candidature_id: UUID
-    label_start: date
-    label_end: date
-    schools: list[dict[str, str]]
+    label: TerritoryLabelled
     lead: Partner
+
+
+def _schools(schools: Iterable[PerimeterSchool]) -> str:
+    """A perimeter's schools as the ``schools`` column holds them (JSON)."""
+    return to_json([{"uai": s.uai, "kind": s.kind.value, "name": s.name,
+                     "education_priority": s.education_priority.value}
+                    for s in schools]).decode()
 
 
 async def open_alliances(conn: Conn, alliances: Sequence[NewAlliance], at: datetime
@@ -58,10 +59,11 @@ async def open_alliances(conn: Conn, alliances: Sequence[NewAlliance], at: datet
     alliance of the same statement)."""
     columns: tuple[list[Any], ...] = tuple([] for _ in range(19))
     for a in alliances:
+        label = a.label
         for column, value in zip(columns, (
-                a.cite_id, a.name, a.departement, a.wave_id, a.candidature_id, a.label_start,
-                a.label_end, to_json(a.schools).decode(), *partner_values(a.lead)),
-                strict=True):
+                label.cite_id, label.name, label.departement, label.wave.id,
+                label.candidature_id, label.label_period.start, label.label_period.end,
+                _schools(label.perimeter.schools), *partner_values(a.lead)), strict=True):
             column.append(value)
     rows = await conn.fetch(
         f"""WITH input AS (
@@ -140,22 +142,27 @@ async def insert_memberships(conn: Conn, members: Sequence[tuple[str, Member]]) 
     )
 
 
-async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True,
-                        lock_partner: UUID | None = None) -> Alliance | None:
-    """The alliance, locked for the rest of the transaction (commands on one alliance
-    serialise, so the chef de file rule is checked against the state that commits).
-    ``lock_partner``: that partner's row is locked too (FOR UPDATE), after the alliance's
-    and before the members are read, so what is read of it is what commits."""
+_STATE = "cite_id, departement, status, suspended_at, closed_at, closure_reason"
+"""The columns of an alliance's own state (its label's end and schools are not read)."""
+
+
+def _closure_reason(row: Row) -> AllianceClosureReason | None:
+    return AllianceClosureReason(row["closure_reason"]) if row["closure_reason"] else None
+
+
+async def load_alliance(conn: Conn, cite_id: str, *, lock_partner: UUID | None = None
+                        ) -> Alliance | None:
+    """The alliance with its members, locked for the rest of the transaction (commands on
+    one alliance serialise, so the chef de file rule is checked against the state that
+    commits). ``lock_partner``: that partner's row is locked too (FOR UPDATE), after the
+    alliance's and before the members are read, so what is read of it is what commits."""
     row = await conn.fetchrow(
-        "SELECT departement, status FROM alliances WHERE cite_id = $1 FOR UPDATE", cite_id)
+        f"SELECT {_STATE} FROM alliances WHERE cite_id = $1 FOR UPDATE", cite_id)
     if row is None:
         return None
     if lock_partner is not None:
         await conn.execute("SELECT FROM partners WHERE partner_id = $1 FOR UPDATE",
                            lock_partner)
-    status = AllianceStatus(row["status"])
-    if not with_members:
-        return Alliance(cite_id, row["departement"], status)
     rows = await conn.fetch(
         """SELECT m.partner_id, p.kind, p.name, m.roles, m.joined_at, p.uai
            FROM memberships m JOIN partners p USING (partner_id)
@@ -165,7 +172,9 @@ async def load_alliance(conn: Conn, cite_id: str, *, with_members: bool = True,
     members = [Member(r["partner_id"], PartnerKind(r["kind"]), r["name"],
                       frozenset(AllianceRole(x) for x in r["roles"]), r["joined_at"], r["uai"])
                for r in rows]
-    return Alliance.of(cite_id, row["departement"], status, members)
+    return Alliance.of(cite_id, row["departement"], AllianceStatus(row["status"]), members,
+                       suspended_at=row["suspended_at"], closed_at=row["closed_at"],
+                       closure_reason=_closure_reason(row))
 
 
 async def set_roles(conn: Conn, cite_id: str, member: Member) -> None:
@@ -193,53 +202,33 @@ async def lock_alliances(conn: Conn, cite_ids: Sequence[str]) -> dict[str, Allia
     for the rest of the transaction as :func:`load_alliance` locks one (in the order of
     their cités)."""
     rows = await conn.fetch(
-        """SELECT cite_id, departement, status FROM alliances WHERE cite_id = ANY ($1::text[])
-           ORDER BY cite_id FOR UPDATE""", list(cite_ids))
-    return {r["cite_id"]: Alliance(r["cite_id"], r["departement"], AllianceStatus(r["status"]))
+        f"""SELECT {_STATE} FROM alliances WHERE cite_id = ANY ($1::text[])
+            ORDER BY cite_id FOR UPDATE""", list(cite_ids))
+    return {r["cite_id"]: Alliance(r["cite_id"], r["departement"], AllianceStatus(r["status"]),
+                                   suspended_at=r["suspended_at"], closed_at=r["closed_at"],
+                                   closure_reason=_closure_reason(r))
             for r in rows}
 
 
-@dataclass(slots=True)
-class AllianceChange:
-    """What labelling's events change of one alliance (None: unchanged)."""
-
-    cite_id: str
-    schools: list[dict[str, str]] | None = None
-    label_end: date | None = None
-    status: AllianceStatus | None = None
-    at: datetime | None = None
-    """When its status changed."""
-    reason: AllianceClosureReason | None = None
-
-    @property
-    def changes(self) -> bool:
-        return (self.schools, self.label_end, self.status) != (None, None, None)
-
-
-async def change_alliances(conn: Conn, changes: Sequence[AllianceChange]) -> None:
-    """Write each change (one per cité) with one statement. A status comes with when it
-    changed: suspended since then, open (no longer suspended), or closed then for the
-    change's reason."""
+async def save_alliances(conn: Conn, alliances: Sequence[Alliance]) -> None:
+    """Write each alliance's status, since when, and its closure, with its label's end and
+    schools where the alliance holds them (kept as stored otherwise): one statement."""
     await conn.execute(
         """UPDATE alliances a
-           SET schools = coalesce(k.schools::jsonb, a.schools),
+           SET status = k.status, suspended_at = k.suspended_at, closed_at = k.closed_at,
+               closure_reason = k.closure_reason,
                label_end = coalesce(k.label_end, a.label_end),
-               status = coalesce(k.status, a.status),
-               suspended_at = CASE WHEN k.status = 'suspended' THEN k.at
-                                   WHEN k.status = 'open' THEN NULL ELSE a.suspended_at END,
-               closed_at = CASE WHEN k.status IS NULL THEN a.closed_at
-                                WHEN k.status = 'closed' THEN k.at END,
-               closure_reason = CASE WHEN k.status IS NULL THEN a.closure_reason
-                                     ELSE k.reason END
-           FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[],
-                       $6::text[]) AS k (cite_id, schools, label_end, status, at, reason)
+               schools = coalesce(k.schools::jsonb, a.schools)
+           FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
+                       $5::text[], $6::date[], $7::text[])
+                AS k (cite_id, status, suspended_at, closed_at, closure_reason, label_end,
+                      schools)
            WHERE a.cite_id = k.cite_id""",
-        [c.cite_id for c in changes],
-        [to_json(c.schools).decode() if c.schools is not None else None for c in changes],
-        [c.label_end for c in changes],
-        [c.status.value if c.status else None for c in changes],
-        [c.at for c in changes],
-        [c.reason.value if c.reason else None for c in changes],
+        [a.cite_id for a in alliances], [a.status.value for a in alliances],
+        [a.suspended_at for a in alliances], [a.closed_at for a in alliances],
+        [a.closure_reason.value if a.closure_reason else None for a in alliances],
+        [a.label_end for a in alliances],
+        [_schools(a.schools) if a.schools is not None else None for a in alliances],
     )
 
 
