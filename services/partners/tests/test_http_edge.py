@@ -1,8 +1,11 @@
 """The HTTP edge partners gets from the runtime: a request's correlation id and trace
-reach the events it causes, and the published API declares how to authenticate."""
+reach the events it causes, and the published API declares how to authenticate, what each
+route does, what it answers (views) and takes (inputs)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
@@ -59,3 +62,26 @@ async def test_the_openapi_document_declares_bearer_authentication_on_every_rout
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert len(operations) == 14  # 9 of the registry, 5 of the alliances
     assert [(p, m) for p, m, op in operations if op.get("security") != [{"bearer": []}]] == []
+
+
+async def test_every_route_is_summarised_answers_views_and_takes_inputs(
+    service: ServiceUnderTest,
+) -> None:
+    document = (await service.http.get("/openapi.json", headers=AS_OPERATOR)).json()
+    operations = [(f"{method} {path}", op) for path, ops in document["paths"].items()
+                  if path.startswith(("/partners", "/alliances")) for method, op in ops.items()]
+    answers = {name: _schema(op["responses"][code]) for name, op in operations
+               for code in op["responses"] if code.startswith("2") and code != "204"}
+    bodies = {name: _schema(op["requestBody"]) for name, op in operations
+              if "requestBody" in op}
+    assert [name for name, op in operations if not op.get("summary")] == []
+    assert len(answers) == 12 and len(bodies) == 6
+    assert {a for a in answers.values()
+            if not re.fullmatch(r"(Page_)?[A-Za-z]+View_?", a)} == set()
+    assert {b for b in bodies.values() if not b.endswith("In")} == set()
+
+
+def _schema(part: dict[str, Any]) -> str:
+    """The name of the schema a request or response body refers to."""
+    ref: str = part["content"]["application/json"]["schema"]["$ref"]
+    return ref.rsplit("/", 1)[-1]

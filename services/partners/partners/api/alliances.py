@@ -18,8 +18,8 @@ from cites_runtime.http import Anyone, Caller, Input, Operator, Page, Paging
 
 from .. import service, store
 from ..domain import AllianceStatus
-from .common import CitePath, PartnerId
-from .views import AllianceOut, AllianceSummary, MemberOut
+from .deps import CitePath, PartnerId
+from .views import AllianceSummaryView, AllianceView, MemberView
 
 __all__ = ["router"]
 
@@ -36,43 +36,47 @@ class ChefDeFileIn(Input):
     partner_id: UUID = Field(description="A collège already member of the alliance")
 
 
-@router.get("/alliances")
+@router.get("/alliances", response_model=Page[AllianceSummaryView],
+            summary="Alliances by département and status, by cité id")
 async def list_alliances(
     caller: Anyone, paging: Paging,
     departement: Departement | None = None,
     status: AllianceStatus | None = None,
-) -> Page[AllianceSummary]:
+) -> Page[AllianceSummaryView]:
     """Alliances by département and status, by cité id, a page at a time."""
     after = paging.after(str)
     rows = await store.list_alliances(caller.pool, departement=departement, status=status,
                                       after=after[0] if after else None, limit=paging.fetch)
-    return paging.page([AllianceSummary.of(r) for r in rows], key=lambda a: (a.cite_id,))
+    return paging.page([AllianceSummaryView.of(r) for r in rows], key=lambda a: (a.cite_id,))
 
 
-async def _alliance_out(caller: Caller, cite_id: str) -> AllianceOut:
+async def _alliance_view(caller: Caller, cite_id: str) -> AllianceView:
     found = await store.alliance_rows(caller.pool, cite_id)
     if found is None:
         raise NotFound(f"cité {cite_id} has no alliance (is it labelled?)")
-    return AllianceOut.of(found)
+    return AllianceView.of(found)
 
 
-@router.get("/alliances/{cite_id}")
-async def get_alliance(cite_id: CitePath, caller: Anyone) -> AllianceOut:
+@router.get("/alliances/{cite_id}", response_model=AllianceView,
+            summary="One alliance: its members, former members and perimeter")
+async def get_alliance(cite_id: CitePath, caller: Anyone) -> AllianceView:
     """The alliance with its chef de file, current members and their roles, former
     members, and the schools of its perimeter."""
-    return await _alliance_out(caller, cite_id)
+    return await _alliance_view(caller, cite_id)
 
 
-@router.post("/alliances/{cite_id}/members", status_code=201)
-async def join_alliance(cite_id: CitePath, body: JoinIn, caller: Operator) -> MemberOut:
+@router.post("/alliances/{cite_id}/members", status_code=201, response_model=MemberView,
+             summary="A registered partner joins with its roles")
+async def join_alliance(cite_id: CitePath, body: JoinIn, caller: Operator) -> MemberView:
     """A registered partner joins with one or more roles (``PartnerJoinedAlliance``)."""
     async with caller.unit_of_work() as uow:
         member = await service.join_alliance(uow, cite_id, body.partner_id, body.roles,
                                              caller.actor)
-    return MemberOut.of(member)
+    return MemberView.of(member)
 
 
-@router.delete("/alliances/{cite_id}/members/{partner_id}", status_code=204)
+@router.delete("/alliances/{cite_id}/members/{partner_id}", status_code=204,
+               response_model=None, summary="A member leaves (not the chef de file)")
 async def leave_alliance(
     cite_id: CitePath, partner_id: PartnerId, caller: Operator,
     motive: Annotated[Motive | None, Query(description="Why (no personal data)")] = None,
@@ -83,11 +87,12 @@ async def leave_alliance(
     return Response(status_code=204)
 
 
-@router.put("/alliances/{cite_id}/chef-de-file")
+@router.put("/alliances/{cite_id}/chef-de-file", response_model=AllianceView,
+            summary="Hand the chef de file role to another member collège")
 async def designate_chef_de_file(cite_id: CitePath, body: ChefDeFileIn, caller: Operator
-                                 ) -> AllianceOut:
+                                 ) -> AllianceView:
     """Hand the chef de file role to another member collège: one command, one
     ``ChefDeFileDesignated``. The previous one stays a member with its other roles."""
     async with caller.unit_of_work() as uow:
         await service.designate_chef_de_file(uow, cite_id, body.partner_id, caller.actor)
-    return await _alliance_out(caller, cite_id)
+    return await _alliance_view(caller, cite_id)

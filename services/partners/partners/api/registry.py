@@ -29,8 +29,8 @@ from cites_runtime.http import Anyone, Input, Operator, Page, Paging
 
 from .. import service, store
 from ..domain import ContactDetails, PartnerDetails
-from .common import ContactId, PartnerId
-from .views import ContactOut, MembershipOut, PartnerOut
+from .deps import ContactId, PartnerId
+from .views import ContactView, MembershipView, PartnerView
 
 __all__ = ["router"]
 
@@ -64,7 +64,7 @@ class PartnerIn(Input):
         return PartnerDetails(**self.model_dump())
 
 
-class PartnerPatch(Input):
+class PartnerPatchIn(Input):
     """Only the fields given change; ``null`` removes an optional identifier."""
 
     kind: PartnerKind | None = None
@@ -106,7 +106,7 @@ class ContactIn(Input):
                               phone=self.phone, consent=self.consent)
 
 
-class ContactPatch(Input):
+class ContactPatchIn(Input):
     name: PersonName | None = None
     email: Email | None = None
     function: Function | None = None
@@ -130,54 +130,60 @@ class ContactPatch(Input):
 # --- registry -------------------------------------------------------------------------------
 
 
-@router.post("/partners", status_code=201, tags=["registry"],
-             responses={200: {"model": PartnerOut,
+@router.post("/partners", status_code=201, tags=["registry"], response_model=PartnerView,
+             summary="Register an organisation (or find the one its identifiers designate)",
+             responses={200: {"model": PartnerView,
                               "description": "Already registered: the existing partner"}})
 async def register_partner(body: PartnerIn, response: Response, caller: Operator
-                           ) -> PartnerOut:
+                           ) -> PartnerView:
     """Register an organisation (201, ``PartnerRegistered``). If one of its identifiers
     is already registered, the existing partner is returned (200, no event)."""
     async with caller.unit_of_work() as uow:
         partner, created = await service.register_partner(uow, body.details(), caller.actor)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/partners/{partner.partner_id}"
-    return PartnerOut.of(partner)
+    return PartnerView.of(partner)
 
 
-@router.get("/partners", tags=["registry"])
+@router.get("/partners", tags=["registry"], response_model=Page[PartnerView],
+            summary="Partners by kind and commune, by name")
 async def list_partners(
     caller: Anyone, paging: Paging,
     kind: PartnerKind | None = None,
     commune: Annotated[InseeCode | None, Query(
         description="INSEE code of the commune partners are located in")] = None,
-) -> Page[PartnerOut]:
+) -> Page[PartnerView]:
     """Partners by kind and commune, by name, a page at a time."""
     partners = await store.list_partners(caller.pool, kind=kind, commune=commune,
                                          after=paging.after(str, UUID), limit=paging.fetch)
-    return paging.page([PartnerOut.of(p) for p in partners],
+    return paging.page([PartnerView.of(p) for p in partners],
                        key=lambda p: (p.name, p.partner_id))
 
 
-@router.get("/partners/{partner_id}", tags=["registry"])
-async def get_partner(partner_id: PartnerId, caller: Anyone) -> PartnerOut:
+@router.get("/partners/{partner_id}", tags=["registry"], response_model=PartnerView,
+            summary="One partner")
+async def get_partner(partner_id: PartnerId, caller: Anyone) -> PartnerView:
     partner = await store.get_partner(caller.pool, partner_id)
     if partner is None:
         raise NotFound.of("partner", partner_id)
-    return PartnerOut.of(partner)
+    return PartnerView.of(partner)
 
 
-@router.patch("/partners/{partner_id}", tags=["registry"])
-async def update_partner(partner_id: PartnerId, body: PartnerPatch, caller: Operator
-                         ) -> PartnerOut:
+@router.patch("/partners/{partner_id}", tags=["registry"], response_model=PartnerView,
+              summary="Change a partner's details")
+async def update_partner(partner_id: PartnerId, body: PartnerPatchIn, caller: Operator
+                         ) -> PartnerView:
     """Change a partner's details (``PartnerUpdated`` when something changed)."""
     async with caller.unit_of_work() as uow:
         partner = await service.update_partner(uow, partner_id, body.apply, caller.actor)
-    return PartnerOut.of(partner)
+    return PartnerView.of(partner)
 
 
-@router.get("/partners/{partner_id}/memberships", tags=["registry"])
+@router.get("/partners/{partner_id}/memberships", tags=["registry"],
+            response_model=Page[MembershipView],
+            summary="Every alliance the partner belongs or belonged to")
 async def partner_memberships(partner_id: PartnerId, caller: Anyone, paging: Paging
-                              ) -> Page[MembershipOut]:
+                              ) -> Page[MembershipView]:
     """Every alliance the partner belongs or belonged to, with its roles, in the order it
     joined them, a page at a time."""
     if await store.get_partner(caller.pool, partner_id) is None:
@@ -185,15 +191,17 @@ async def partner_memberships(partner_id: PartnerId, caller: Anyone, paging: Pag
     rows = await store.memberships_of(caller.pool, partner_id,
                                       after=paging.after(datetime.fromisoformat, int),
                                       limit=paging.fetch)
-    return paging.page(rows, key=lambda r: (r["joined_at"], r["id"])).map(MembershipOut.of)
+    return paging.page(rows, key=lambda r: (r["joined_at"], r["id"])).map(MembershipView.of)
 
 
 # --- contacts -------------------------------------------------------------------------------
 
 
-@router.get("/partners/{partner_id}/contacts", tags=["contacts"])
+@router.get("/partners/{partner_id}/contacts", tags=["contacts"],
+            response_model=Page[ContactView],
+            summary="The partner's contacts (personal data)")
 async def list_contacts(partner_id: PartnerId, caller: Operator, paging: Paging
-                        ) -> Page[ContactOut]:
+                        ) -> Page[ContactView]:
     """The partner's contacts, in the order they were added, a page at a time: personal
     data, for the national coordination and the préfecture of the partner's département."""
     partner = await store.get_partner(caller.pool, partner_id)
@@ -203,30 +211,34 @@ async def list_contacts(partner_id: PartnerId, caller: Operator, paging: Paging
     contacts = await store.contacts_of(caller.pool, partner_id,
                                        after=paging.after(datetime.fromisoformat, UUID),
                                        limit=paging.fetch)
-    return paging.page([ContactOut.of(c) for c in contacts],
+    return paging.page([ContactView.of(c) for c in contacts],
                        key=lambda c: (c.created_at, c.contact_id))
 
 
-@router.post("/partners/{partner_id}/contacts", status_code=201, tags=["contacts"])
-async def add_contact(partner_id: PartnerId, body: ContactIn, caller: Operator) -> ContactOut:
+@router.post("/partners/{partner_id}/contacts", status_code=201, tags=["contacts"],
+             response_model=ContactView, summary="Add a contact, with its consent")
+async def add_contact(partner_id: PartnerId, body: ContactIn, caller: Operator) -> ContactView:
     """Add a contact, with its consent (``PartnerUpdated`` if it consents)."""
     async with caller.unit_of_work() as uow:
         contact = await service.add_contact(uow, partner_id, body.details(), caller.actor)
-    return ContactOut.of(contact)
+    return ContactView.of(contact)
 
 
-@router.patch("/partners/{partner_id}/contacts/{contact_id}", tags=["contacts"])
-async def update_contact(partner_id: PartnerId, contact_id: ContactId, body: ContactPatch,
-                         caller: Operator) -> ContactOut:
+@router.patch("/partners/{partner_id}/contacts/{contact_id}", tags=["contacts"],
+              response_model=ContactView,
+              summary="Change a contact; giving or withdrawing consent records its date")
+async def update_contact(partner_id: PartnerId, contact_id: ContactId, body: ContactPatchIn,
+                         caller: Operator) -> ContactView:
     """Change a contact; giving or withdrawing consent records its date."""
     async with caller.unit_of_work() as uow:
         contact = await service.revise_contact(uow, partner_id, contact_id, body.apply,
                                                caller.actor)
-    return ContactOut.of(contact)
+    return ContactView.of(contact)
 
 
 @router.delete("/partners/{partner_id}/contacts/{contact_id}", status_code=204,
-               tags=["contacts"])
+               tags=["contacts"], response_model=None,
+               summary="Right to erasure: a contact's personal data, everywhere it went")
 async def erase_contact(partner_id: PartnerId, contact_id: ContactId, caller: Operator
                         ) -> Response:
     """Right to erasure: the contact's personal data is deleted for good and

@@ -21,18 +21,18 @@ from ..domain import AllianceStatus, Contact, Member, Partner
 from ..store import AllianceRows, Row
 
 __all__ = [
-    "AllianceOut",
-    "AllianceSummary",
-    "ContactOut",
-    "LabelPeriodOut",
-    "MemberOut",
-    "MembershipOut",
-    "PartnerOut",
-    "SchoolOut",
+    "AllianceSummaryView",
+    "AllianceView",
+    "ContactView",
+    "LabelPeriodView",
+    "MemberView",
+    "MembershipView",
+    "PartnerView",
+    "SchoolView",
 ]
 
 
-class PartnerOut(BaseModel):
+class PartnerView(BaseModel):
     partner_id: UUID
     kind: PartnerKind
     name: str
@@ -46,7 +46,7 @@ class PartnerOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, p: Partner) -> PartnerOut:
+    def of(cls, p: Partner) -> PartnerView:
         d = p.details
         return cls(partner_id=p.partner_id, kind=d.kind, name=d.name,
                    departement=d.departement, uai=d.uai, siret=d.siret, siren=d.siren,
@@ -54,7 +54,7 @@ class PartnerOut(BaseModel):
                    registered_at=p.registered_at, updated_at=p.updated_at)
 
 
-class ContactOut(BaseModel):
+class ContactView(BaseModel):
     """A contact's personal data: shown only to the national coordination and préfectures."""
 
     contact_id: UUID
@@ -69,14 +69,14 @@ class ContactOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, c: Contact) -> ContactOut:
+    def of(cls, c: Contact) -> ContactView:
         d = c.details
         return cls(contact_id=c.contact_id, partner_id=c.partner_id, name=d.name,
                    function=d.function, email=d.email, phone=d.phone, consent=d.consent,
                    consent_recorded_at=c.consent_recorded_at, created_at=c.created_at)
 
 
-class MemberOut(BaseModel):
+class MemberView(BaseModel):
     partner_id: UUID
     kind: PartnerKind
     name: str
@@ -86,36 +86,38 @@ class MemberOut(BaseModel):
     left_motive: str | None = None
 
     @classmethod
-    def of(cls, m: Member) -> MemberOut:
+    def of(cls, m: Member) -> MemberView:
+        """A current member, as the domain has it."""
         return cls(partner_id=m.partner_id, kind=m.kind, name=m.name, roles=sorted(m.roles),
                    joined_at=m.joined_at)
 
     @classmethod
-    def of_row(cls, r: Row) -> MemberOut:
+    def of_row(cls, r: Row) -> MemberView:
+        """A membership as stored, current or former (:func:`~partners.store.alliance_rows`)."""
         return cls(partner_id=r["partner_id"], kind=r["kind"], name=r["name"],
                    roles=sorted(r["roles"]), joined_at=r["joined_at"], left_at=r["left_at"],
                    left_motive=r["left_motive"])
 
 
-class SchoolOut(BaseModel):
+class SchoolView(BaseModel):
     uai: str
     kind: SchoolKind
     name: str
     education_priority: EducationPriority
 
 
-class LabelPeriodOut(BaseModel):
+class LabelPeriodView(BaseModel):
     start: date
     end: date
 
 
-class AllianceOut(BaseModel):
+class AllianceView(BaseModel):
     cite_id: str
     name: str
     departement: str
     wave_id: str
     candidature_id: UUID
-    label_period: LabelPeriodOut = Field(
+    label_period: LabelPeriodView = Field(
         description="The days the cité is labelled: from its first period's start to the end "
         "of the last period granted (a renewal extends it)")
     status: AllianceStatus
@@ -123,31 +125,31 @@ class AllianceOut(BaseModel):
     suspended_at: datetime | None
     closed_at: datetime | None
     closure_reason: AllianceClosureReason | None
-    chef_de_file: MemberOut
-    members: list[MemberOut] = Field(description="Current members, chef de file included")
-    former_members: list[MemberOut] = Field(description="Members who left (history)")
-    schools: list[SchoolOut] = Field(description="Schools of the cité's perimeter")
+    chef_de_file: MemberView
+    members: list[MemberView] = Field(description="Current members, chef de file included")
+    former_members: list[MemberView] = Field(description="Members who left (history)")
+    schools: list[SchoolView] = Field(description="Schools of the cité's perimeter")
 
     @classmethod
-    def of(cls, found: AllianceRows) -> AllianceOut:
+    def of(cls, found: AllianceRows) -> AllianceView:
         row = found.alliance
-        members = [MemberOut.of_row(r) for r in found.memberships if r["left_at"] is None]
+        members = [MemberView.of_row(r) for r in found.memberships if r["left_at"] is None]
         return cls(
             cite_id=row["cite_id"], name=row["name"], departement=row["departement"],
             wave_id=row["wave_id"], candidature_id=row["candidature_id"],
-            label_period=LabelPeriodOut(start=row["label_start"], end=row["label_end"]),
+            label_period=LabelPeriodView(start=row["label_start"], end=row["label_end"]),
             status=row["status"], opened_at=row["opened_at"],
             suspended_at=row["suspended_at"], closed_at=row["closed_at"],
             closure_reason=row["closure_reason"],
             chef_de_file=next(m for m in members if AllianceRole.CHEF_DE_FILE in m.roles),
             members=members,
-            former_members=[MemberOut.of_row(r) for r in found.memberships
+            former_members=[MemberView.of_row(r) for r in found.memberships
                             if r["left_at"] is not None],
-            schools=[SchoolOut.model_validate(s) for s in row["schools"]],
+            schools=[SchoolView.model_validate(s) for s in row["schools"]],
         )
 
 
-class AllianceSummary(BaseModel):
+class AllianceSummaryView(BaseModel):
     cite_id: str
     name: str
     departement: str
@@ -158,11 +160,11 @@ class AllianceSummary(BaseModel):
     opened_at: datetime
 
     @classmethod
-    def of(cls, r: Row) -> AllianceSummary:
+    def of(cls, r: Row) -> AllianceSummaryView:
         return cls.model_validate(dict(r))
 
 
-class MembershipOut(BaseModel):
+class MembershipView(BaseModel):
     cite_id: str
     alliance_name: str
     alliance_status: AllianceStatus
@@ -172,6 +174,6 @@ class MembershipOut(BaseModel):
     left_motive: str | None
 
     @classmethod
-    def of(cls, r: Row) -> MembershipOut:
+    def of(cls, r: Row) -> MembershipView:
         values: dict[str, Any] = {**dict(r), "roles": sorted(r["roles"])}
         return cls.model_validate(values)

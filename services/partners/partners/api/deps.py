@@ -1,6 +1,6 @@
-"""Path parameters the partners API's routes share. Everything else of the HTTP edge —
-who calls (role aliases), paging, domain errors as answers — is the runtime's
-(:mod:`cites_runtime.http`)."""
+"""What partners' routes take from a request besides its body: the path parameters they
+share. Everything else of the HTTP edge — who calls (role aliases), paging, domain errors
+as answers — is the runtime's (:mod:`cites_runtime.http`)."""
 
 from __future__ import annotations
 
