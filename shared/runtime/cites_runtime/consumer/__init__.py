@@ -74,7 +74,7 @@ module                      what it holds
 
 from .contexts import BatchContext, HandlerContext, TombstoneContext
 from .records import Apply, Dead, Intake, RawRecord, Skip, Tombstone, classify, compacted
-from .registration import EventConsumer, RejectEvent
+from .registration import EventConsumer
 from .runner import ConsumerRunner, GiveBack
 
 __all__ = [
@@ -87,7 +87,6 @@ __all__ = [
     "HandlerContext",
     "Intake",
     "RawRecord",
-    "RejectEvent",
     "Skip",
     "Tombstone",
     "TombstoneContext",

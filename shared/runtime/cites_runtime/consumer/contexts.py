@@ -58,13 +58,6 @@ class BatchContext:
             return Cause(envelope.correlation_id, envelope.event_id)
         return Cause(envelope.correlation_id, envelope.event_id, traceparent(rec))
 
-    def emit(self, envelope: Envelope[Any], *events: Event) -> None:
-        """Emit ``events`` caused by ``envelope`` (in this order, after those emitted
-        before)."""
-        cause = self.cause(envelope)
-        for event in events:
-            self.uow.emit(event, cause=cause)
-
     @contextmanager
     def caused_by(self, envelope: Envelope[Any]) -> Iterator[None]:
         """Inside the block, events emitted are caused by ``envelope`` and log lines name

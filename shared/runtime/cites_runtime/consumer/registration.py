@@ -8,11 +8,10 @@ from typing import Any, TypeVar, cast
 from cites_contracts import Envelope, Event, Topic, dlq_topic
 from cites_contracts.topics import dead_letter_topics
 
-from ..errors import DomainError
 from .contexts import BatchContext, HandlerContext, TombstoneContext
 from .records import Intake, compacted
 
-__all__ = ["EventConsumer", "Handler", "ManyHandler", "RejectEvent", "TombstoneHandler"]
+__all__ = ["EventConsumer", "Handler", "ManyHandler", "TombstoneHandler"]
 
 E = TypeVar("E", bound=Event)
 
@@ -25,11 +24,6 @@ TombstoneHandler = Callable[[str, TombstoneContext], Awaitable[None]]
 """``async def forget(key: str, ctx: TombstoneContext) -> None``: must be idempotent by
 nature (a delete): see :attr:`~.records.Tombstone.id` for what the inbox does and does not
 absorb."""
-
-
-class RejectEvent(DomainError):
-    """Raised by a handler for an event that will never apply: dead-letter it at once.
-    (Any :class:`DomainError` does the same; this one says so where no rule has a name.)"""
 
 
 class EventConsumer:
