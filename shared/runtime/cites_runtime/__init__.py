@@ -21,11 +21,18 @@ module                 what it holds
 :mod:`.auth`           the identity provider's access tokens (JWT, verified against its
                        JWKS) or, in development and tests, static tokens → ``Actor``;
                        ``require(*roles)``; 401/403
-:mod:`.http`           the HTTP edge: ``Caller`` and role aliases (``National``,
-                       ``Prefecture``, ``Operator``, ``Reader``, ``Anyone``), paging
-                       (``Paging``, ``Page``), ``Input``, error answers, text guard
-:mod:`.consumer`       ``EventConsumer`` (handlers by event class), ``ConsumerRunner``
-                       (inbox, batches, retries, dead letters)
+:mod:`.http`           the HTTP edge (a package): the request edge (``caller``: ``Caller``
+                       and role aliases ``National``, ``Prefecture``, ``Operator``,
+                       ``Reader``, ``Anyone``, ``Input``; ``paging``: ``Paging``,
+                       ``Page``), its guards (``guards``: body size, JSON depth,
+                       unstorable text), ``observe`` (correlation id, request metrics),
+                       ``answers`` (errors → answers, ``install``)
+:mod:`.consumer`       consumers (a package): ``registration`` (``EventConsumer``:
+                       handlers by event class, tombstone handlers by topic),
+                       ``contexts`` (``HandlerContext``, ``BatchContext``,
+                       ``TombstoneContext``), ``records`` (``classify(record) -> Apply |
+                       Skip | Dead``, pure; ``Tombstone``), ``runner`` (``ConsumerRunner``:
+                       batches, inbox, positions, retries), ``replay``, ``dead_letters``
 :mod:`.relay`          ``OutboxRelay``: outbox → Kafka, in order, one active per service
 :mod:`.kafka`          the idempotent producer, publishers, topic creation, reading a
                        topic to its end

@@ -366,34 +366,11 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
             await client.commit(_next_offsets(batch))
         beat.succeeded()
 
-    async def parse(records: Any) -> KafkaMessage:
-        """The batch as FastStream's message, nothing of it decoded: cannot fail."""
-        batch = _records(records)
-        return KafkaAckableMessage(
-            raw_message=tuple(batch), body=b"", consumer=subscriber.consumer or FAKE_CONSUMER,
-            message_id=(f"{batch[0].topic}-{batch[0].partition}-{batch[0].offset}"
-                        if batch else "empty"))
-
-    class RewindOnFailure(BaseMiddleware):  # type: ignore[misc]
-        """Whatever escapes the handling of a batch rewinds it, and is said loudly."""
-
-        async def after_processed(self, exc_type: type[BaseException] | None = None,
-                                  exc_val: BaseException | None = None,
-                                  exc_tb: Any = None) -> bool | None:
-            if exc_val is None:
-                return False
-            batch = _records(self.msg)
-            _rewind(subscriber.consumer or FAKE_CONSUMER, batch)
-            if not isinstance(exc_val, asyncio.CancelledError):
-                beat.failed(exc_val)
-                BATCH_FAILURES.labels(consumer.name).inc()
-                log.error("batch not consumed, rewound to be fetched again",
-                          consumer=consumer.name, records=len(batch), error=repr(exc_val),
-                          exc_info=exc_val)
-            return False
+    def kafka_client() -> Any:
+        return subscriber.consumer or FAKE_CONSUMER
 
     # A router carries the middleware: batch subscribers take none of their own.
-    router = KafkaRouter(middlewares=[RewindOnFailure])
+    router = KafkaRouter(middlewares=[_rewind_on_failure(consumer.name, beat, kafka_client)])
     subscriber = router.subscriber(
         *[s.topic(t) for t in consumer.topics],
         group_id=s.topic(consumer.name),
@@ -402,13 +379,52 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, s: ServiceSettings) -
         max_poll_interval_ms=int(s.consumer_max_poll_interval_s * 1000),
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
-        parser=parse,
+        parser=_parser(kafka_client),
         decoder=_raw_body,
         title=f"{consumer.name} consumer",
     )
     subscriber(consume)
     broker.include_router(router)
     return subscriber
+
+
+def _parser(client: Callable[[], Any]) -> Callable[[Any], Awaitable[KafkaMessage]]:
+    """A subscriber's parser: the batch as FastStream's message, nothing of it decoded."""
+
+    async def parse(records: Any) -> KafkaMessage:
+        """Cannot fail."""
+        batch = _records(records)
+        return KafkaAckableMessage(
+            raw_message=tuple(batch), body=b"", consumer=client(),
+            message_id=(f"{batch[0].topic}-{batch[0].partition}-{batch[0].offset}"
+                        if batch else "empty"))
+
+    return parse
+
+
+def _rewind_on_failure(consumer: str, beat: Heartbeat, client: Callable[[], Any]
+                       ) -> type[BaseMiddleware]:
+    """The middleware of ``consumer``'s subscriber: whatever escapes the handling of a
+    batch rewinds it (on ``client()``, the subscriber's Kafka client), and is said loudly
+    (unless it is a cancellation)."""
+
+    class RewindOnFailure(BaseMiddleware):  # type: ignore[misc]
+        async def after_processed(self, exc_type: type[BaseException] | None = None,
+                                  exc_val: BaseException | None = None,
+                                  exc_tb: Any = None) -> bool | None:
+            if exc_val is None:
+                return False
+            batch = _records(self.msg)
+            _rewind(client(), batch)
+            if not isinstance(exc_val, asyncio.CancelledError):
+                beat.failed(exc_val)
+                BATCH_FAILURES.labels(consumer).inc()
+                log.error("batch not consumed, rewound to be fetched again",
+                          consumer=consumer, records=len(batch), error=repr(exc_val),
+                          exc_info=exc_val)
+            return False
+
+    return RewindOnFailure
 
 
 def _log_if_died(task: asyncio.Task[Any]) -> None:

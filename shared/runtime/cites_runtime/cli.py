@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 import typer
@@ -17,7 +18,7 @@ from rich.table import Table
 from .app import ServiceDefinition, build_app, run_migrations
 from .consumer import ConsumerRunner
 from .db import create_pool
-from .dlq import list_dead_letters, replay_dead_letters, set_aside
+from .dlq import ReplayResult, list_dead_letters, replay_dead_letters, set_aside
 from .kafka import AiokafkaPublisher
 from .logs import configure_logging
 from .parked import ParkedEvent, Unparked, list_parked, unpark
@@ -27,73 +28,96 @@ from .uow import outbox_channel
 __all__ = ["service_cli"]
 
 _NO_DATABASE = "postgresql://no-database.invalid/unused"
+_LETTER_HELP = "PARTITION:OFFSET, as dlq list shows"
+_WHY_HELP = "Why (kept for audit)"
 
 
 def service_cli(definition: ServiceDefinition,
                 settings_factory: Callable[..., ServiceSettings]) -> typer.Typer:
+    """The service's command line: ``serve`` (the default), ``migrate``, ``asyncapi``,
+    ``dlq list|skip|park|replay``, ``outbox parked|unpark``; ``settings_factory`` reads
+    its settings (from the environment) when a command needs them."""
+    commands = _Commands(definition, settings_factory, Console())
     cli = typer.Typer(add_completion=False, no_args_is_help=False,
                       help=f"The {definition.name} service.")
+    cli.callback(invoke_without_command=True)(commands.main)
+    for command in (commands.serve, commands.migrate, commands.asyncapi):
+        cli.command()(command)
     dlq = typer.Typer(help="Dead letters of this service's consumer.")
     cli.add_typer(dlq, name="dlq")
+    dlq.command("list")(commands.dlq_list)
+    dlq.command("skip")(commands.dlq_skip)
+    dlq.command("park")(commands.dlq_park)
+    dlq.command("replay")(commands.dlq_replay)
     outbox = typer.Typer(help="Events of this service that the broker refused (parked).")
     cli.add_typer(outbox, name="outbox")
-    console = Console()
+    outbox.command("parked")(commands.outbox_parked)
+    outbox.command("unpark")(commands.outbox_unpark)
+    return cli
 
-    def settings(*, database: bool = True) -> ServiceSettings:
+
+@dataclass(frozen=True, slots=True)
+class _Commands:
+    """The commands of one service; each method is one command (its docstring is its
+    help, its parameters its arguments and options)."""
+
+    definition: ServiceDefinition
+    settings_factory: Callable[..., ServiceSettings]
+    console: Console
+
+    def settings(self, *, database: bool = True) -> ServiceSettings:
         """The service's settings, or its exit with one line saying what is wrong.
         ``database=False``: a command that never connects runs without a DSN."""
         try:
-            return settings_factory()
+            return self.settings_factory()
         except ValidationError as exc:
             errors = exc.errors(include_input=False)
             if not database and all("DATABASE_URL is not set" in e["msg"] for e in errors):
-                return settings_factory(database_url=_NO_DATABASE)
-            sys.exit(f"{definition.name}: cannot start: " + "; ".join(
+                return self.settings_factory(database_url=_NO_DATABASE)
+            sys.exit(f"{self.definition.name}: cannot start: " + "; ".join(
                 ".".join(map(str, e["loc"])) + ": " * bool(e["loc"])
                 + e["msg"].removeprefix("Value error, ") for e in errors))
 
-    @cli.callback(invoke_without_command=True)
-    def main(ctx: typer.Context) -> None:
+    # -- the service ----------------------------------------------------------------
+    def main(self, ctx: typer.Context) -> None:
         if ctx.invoked_subcommand is None:
-            serve()
+            self.serve()
 
-    @cli.command()
-    def serve() -> None:
+    def serve(self) -> None:
         """Serve HTTP, consume events and relay the outbox (the default)."""
-        s = settings()
+        s = self.settings()
         if (why := s.auth_refusal()) is not None:
-            sys.exit(f"{definition.name}: cannot start: {why}")
-        uvicorn.run(build_app(definition, s), host=s.http_host, port=s.http_port,
+            sys.exit(f"{self.definition.name}: cannot start: {why}")
+        uvicorn.run(build_app(self.definition, s), host=s.http_host, port=s.http_port,
                     log_config=None, access_log=False, loop="uvloop")
 
-    @cli.command()
-    def migrate() -> None:
+    def migrate(self) -> None:
         """Apply pending migrations to this service's schema."""
-        s = settings()
-        configure_logging(definition.name, level=s.log_level, json=s.log_json)
-        applied = asyncio.run(run_migrations(definition, s))
-        console.print(f"{definition.name}: {len(applied)} migration(s) applied"
-                      + (": " + ", ".join(applied) if applied else ""))
+        s = self.settings()
+        configure_logging(self.definition.name, level=s.log_level, json=s.log_json)
+        applied = asyncio.run(run_migrations(self.definition, s))
+        self.console.print(f"{self.definition.name}: {len(applied)} migration(s) applied"
+                           + (": " + ", ".join(applied) if applied else ""))
 
-    @cli.command()
-    def asyncapi() -> None:
+    def asyncapi(self) -> None:
         """Print the AsyncAPI 3.0 document (JSON) of this service's events."""
         from .asyncapi import asyncapi_document
 
-        print(json.dumps(asyncapi_document(definition, settings(database=False)), indent=2))
+        print(json.dumps(asyncapi_document(self.definition, self.settings(database=False)),
+                         indent=2))
 
-    def _consumer_topic(s: ServiceSettings) -> str:
-        if definition.consumer is None:
-            console.print(f"{definition.name} has no consumer, hence no dead letters")
+    # -- dead letters ---------------------------------------------------------------
+    def _dlq_topic(self, s: ServiceSettings) -> str:
+        if self.definition.consumer is None:
+            self.console.print(f"{self.definition.name} has no consumer, hence no dead letters")
             raise typer.Exit(1)
-        return s.topic(definition.consumer.dlq_topic)
+        return s.topic(self.definition.consumer.dlq_topic)
 
-    @dlq.command("list")
-    def dlq_list(parked: bool = typer.Option(False, "--parked",
-                                             help="The parked letters instead")) -> None:
+    def dlq_list(self, parked: bool = typer.Option(False, "--parked",
+                                                   help="The parked letters instead")) -> None:
         """Show every dead letter with its reason and origin."""
-        s = settings()
-        topic = _consumer_topic(s) + (".parked" if parked else "")
+        s = self.settings()
+        topic = self._dlq_topic(s) + (".parked" if parked else "")
         letters = asyncio.run(list_dead_letters(s.kafka, topic))
         table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
         for col in ("partition:offset", "reason", "type", "event_id", "origin", "failed at",
@@ -104,15 +128,27 @@ def service_cli(definition: ServiceDefinition,
                           f"{d.original_topic}[{d.original_partition}]@{d.original_offset}",
                           d.failed_at, (d.decision_reason + ": " if d.decision_reason
                                         else "") + d.error[:120])
-        console.print(table)
+        self.console.print(table)
 
-    def _set_aside(letter: str, reason: str, decision: str) -> None:
-        s = settings()
-        topic = _consumer_topic(s)
+    def dlq_skip(self, letter: str = typer.Argument(help=_LETTER_HELP),
+                 reason: str = typer.Option(..., help=_WHY_HELP)) -> None:
+        """Abandon the next letter of a partition that will never apply: replay goes on
+        with the letters after it. A copy with the reason is kept in <dlq>.skipped."""
+        self._set_aside(letter, reason, "skipped")
+
+    def dlq_park(self, letter: str = typer.Argument(help=_LETTER_HELP),
+                 reason: str = typer.Option(..., help=_WHY_HELP)) -> None:
+        """Set the next letter of a partition aside, to replay later (dlq replay --parked):
+        replay goes on with the letters after it."""
+        self._set_aside(letter, reason, "parked")
+
+    def _set_aside(self, letter: str, reason: str, decision: str) -> None:
+        s = self.settings()
+        topic = self._dlq_topic(s)
         try:
             partition, offset = (int(x) for x in letter.split(":"))
         except ValueError:
-            console.print("name the letter as PARTITION:OFFSET (see dlq list)")
+            self.console.print("name the letter as PARTITION:OFFSET (see dlq list)")
             raise typer.Exit(2) from None
 
         async def run() -> None:
@@ -125,71 +161,53 @@ def service_cli(definition: ServiceDefinition,
                                     reason=reason)
             finally:
                 await producer.stop()
-            console.print(f"{decision} {d.event_type} {d.event_id} ({partition}:{offset}): "
-                          f"{reason}; kept in {topic}.{decision}")
+            self.console.print(f"{decision} {d.event_type} {d.event_id} ({partition}:"
+                               f"{offset}): {reason}; kept in {topic}.{decision}")
 
         try:
             asyncio.run(run())
         except LookupError as exc:
-            console.print(str(exc))
+            self.console.print(str(exc))
             raise typer.Exit(1) from None
 
-    @dlq.command("skip")
-    def dlq_skip(letter: str = typer.Argument(help="PARTITION:OFFSET, as dlq list shows"),
-                 reason: str = typer.Option(..., help="Why (kept for audit)")) -> None:
-        """Abandon the next letter of a partition that will never apply: replay goes on
-        with the letters after it. A copy with the reason is kept in <dlq>.skipped."""
-        _set_aside(letter, reason, "skipped")
-
-    @dlq.command("park")
-    def dlq_park(letter: str = typer.Argument(help="PARTITION:OFFSET, as dlq list shows"),
-                 reason: str = typer.Option(..., help="Why (kept for audit)")) -> None:
-        """Set the next letter of a partition aside, to replay later (dlq replay --parked):
-        replay goes on with the letters after it."""
-        _set_aside(letter, reason, "parked")
-
-    @dlq.command("replay")
-    def dlq_replay(parked: bool = typer.Option(False, "--parked",
-                                               help="Replay the parked letters")) -> None:
+    def dlq_replay(self, parked: bool = typer.Option(False, "--parked",
+                                                     help="Replay the parked letters")) -> None:
         """Apply dead letters again, once each (after their cause was fixed)."""
-        s = settings()
-        configure_logging(definition.name, level=s.log_level, json=s.log_json)
-        topic = _consumer_topic(s) + (".parked" if parked else "")
-        assert definition.consumer is not None
+        s = self.settings()
+        configure_logging(self.definition.name, level=s.log_level, json=s.log_json)
+        topic = self._dlq_topic(s) + (".parked" if parked else "")
+        consumer = self.definition.consumer
+        assert consumer is not None
 
-        async def run() -> int:
+        async def run() -> ReplayResult:
             pool = await create_pool(s.dsn, s.db_schema)
             publisher = AiokafkaPublisher.connect(s.kafka)
             producer = publisher.producer
             await producer.start()
             try:
-                runner = ConsumerRunner(definition.consumer, pool, s.db_schema,  # type: ignore[arg-type]
-                                        publisher, topic_prefix=s.topic_prefix)
-                result = await replay_dead_letters(runner, s.kafka, topic,
-                                                   group=f"{topic}-replay")
+                runner = ConsumerRunner(consumer, pool, s.db_schema, publisher,
+                                        topic_prefix=s.topic_prefix)
+                return await replay_dead_letters(runner, s.kafka, topic,
+                                                 group=f"{topic}-replay")
             finally:
                 await producer.stop()
                 await pool.close()
-            console.print(f"applied {result.applied}, already applied {result.duplicates}, "
-                          f"stale (their aggregate moved on since: skipped) {result.stale}, "
-                          "superseded (a newer record of their key replaced them on their "
-                          f"topic) {result.superseded}")
-            for letter, error in result.failed or []:
-                console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
-                              f"{letter.event_type} {letter.event_id}: {error}")
-            return 1 if result.failed else 0
 
-        raise typer.Exit(asyncio.run(run()))
+        result = asyncio.run(run())
+        self.console.print(
+            f"applied {result.applied}, already applied {result.duplicates}, "
+            f"stale (their aggregate moved on since: skipped) {result.stale}, "
+            "superseded (a newer record of their key replaced them on their "
+            f"topic) {result.superseded}")
+        for letter, error in result.failed or []:
+            self.console.print(f"[red]still failing[/red] {letter.partition}:{letter.offset} "
+                               f"{letter.event_type} {letter.event_id}: {error}")
+        raise typer.Exit(1 if result.failed else 0)
 
-    async def _outbox_conn(s: ServiceSettings) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await asyncpg.connect(
-            s.dsn, server_settings={"search_path": s.db_schema})
-        return conn
-
-    @outbox.command("parked")
-    def outbox_parked() -> None:
+    # -- parked events --------------------------------------------------------------
+    def outbox_parked(self) -> None:
         """Show every parked event: the broker refused it for good; the relay went on."""
-        s = settings()
+        s = self.settings()
 
         async def fetch() -> list[ParkedEvent]:
             conn = await _outbox_conn(s)
@@ -205,10 +223,10 @@ def service_cli(definition: ServiceDefinition,
         for r in rows:
             table.add_row(str(r.id), r.event_type, str(r.event_id), r.key, str(r.size),
                           r.parked_at.isoformat(), r.park_error[:200])
-        console.print(table)
+        self.console.print(table)
 
-    @outbox.command("unpark")
     def outbox_unpark(
+        self,
         ids: list[int] = typer.Option([], "--id", help="Outbox id to publish again"),
         every: bool = typer.Option(False, "--all", help="Every parked event"),
         resequence: bool = typer.Option(
@@ -223,12 +241,12 @@ def service_cli(definition: ServiceDefinition,
         consumers would skip it as stale. --resequence publishes it anyway, renumbered as
         its aggregate's next event: consumers then apply it after the later ones."""
         if not ids and not every:
-            console.print("name events with --id, or --all")
+            self.console.print("name events with --id, or --all")
             raise typer.Exit(2)
         if resequence and every:
-            console.print("--resequence is decided event by event: name them with --id")
+            self.console.print("--resequence is decided event by event: name them with --id")
             raise typer.Exit(2)
-        s = settings()
+        s = self.settings()
 
         async def run() -> Unparked:
             conn = await _outbox_conn(s)
@@ -239,19 +257,25 @@ def service_cli(definition: ServiceDefinition,
                 await conn.close()
 
         done = asyncio.run(run())
-        console.print(f"{len(done.handed_back)} event(s) handed back to the relay"
-                      + (f": {', '.join(map(str, done.handed_back))}" if done.handed_back
-                         else ""))
-        for r in done.resequenced:
-            console.print(f"re-sequenced {r.was_id} ({r.event_type} of {r.aggregate_id} on "
-                          f"{r.topic}): sequence {r.old_sequence} → {r.new_sequence}, "
-                          f"published after sequence {r.new_sequence - 1}; outbox id now "
-                          f"{r.id}")
-        for f in done.refused:
-            console.print(f"[red]refused[/red] {f.id} ({f.event_type} sequence {f.sequence} "
-                          f"of {f.aggregate_id} on {f.topic}): {f.why}", highlight=False)
-        for i in done.not_parked:
-            console.print(f"[red]not parked[/red] {i}: no parked event has this id")
+        self._print_unparked(done)
         raise typer.Exit(1 if done.refused or done.not_parked else 0)
 
-    return cli
+    def _print_unparked(self, done: Unparked) -> None:
+        say = self.console.print
+        say(f"{len(done.handed_back)} event(s) handed back to the relay"
+            + (f": {', '.join(map(str, done.handed_back))}" if done.handed_back else ""))
+        for r in done.resequenced:
+            say(f"re-sequenced {r.was_id} ({r.event_type} of {r.aggregate_id} on {r.topic}): "
+                f"sequence {r.old_sequence} → {r.new_sequence}, published after sequence "
+                f"{r.new_sequence - 1}; outbox id now {r.id}")
+        for f in done.refused:
+            say(f"[red]refused[/red] {f.id} ({f.event_type} sequence {f.sequence} of "
+                f"{f.aggregate_id} on {f.topic}): {f.why}", highlight=False)
+        for i in done.not_parked:
+            say(f"[red]not parked[/red] {i}: no parked event has this id")
+
+
+async def _outbox_conn(s: ServiceSettings) -> asyncpg.Connection:
+    conn: asyncpg.Connection = await asyncpg.connect(
+        s.dsn, server_settings={"search_path": s.db_schema})
+    return conn

@@ -158,8 +158,52 @@ async def unpark(conn: Conn, channel: str, *, ids: Sequence[int] = (),
     return done
 
 
+@dataclass(slots=True)
+class _Aggregate:
+    """What the outbox holds of one aggregate, read with its sequence row locked."""
+
+    topic: str
+    aggregate_id: str
+    last: int
+    """Its last sequence given, or written to the outbox (whichever is higher)."""
+    parked: dict[int, int]
+    """Sequence → outbox id of each parked row of the aggregate."""
+    pending: set[int]
+    """Sequences of its rows waiting for the relay (neither parked nor published)."""
+
+    def moved_on(self, s: int) -> tuple[int, bool] | None:
+        return _moved_on(s, self.last, self.parked, self.pending)
+
+
 async def _unpark_aggregate(conn: Conn, aggregate: tuple[str, str],
                             chosen: list[_Row], resequence: bool, done: Unparked) -> None:
+    """Decide each of ``chosen`` (rows of one aggregate) in sequence order — handed back,
+    renumbered (``resequence``) or refused — into ``done``, and renumber those to be."""
+    agg = await _read_aggregate(conn, aggregate, chosen[0].key)
+    staying = set(agg.parked)
+    """Parked sequences left parked, as the rows are decided in sequence order."""
+    renumber: list[tuple[_Row, Envelope[Event]]] = []
+    for row in sorted(chosen, key=lambda r: r.envelope.sequence if r.envelope else 0):
+        env = row.envelope
+        assert env is not None
+        s = env.sequence
+        later = agg.moved_on(s)
+        if later is not None and resequence:
+            staying.discard(s)
+            renumber.append((row, env))
+        elif later is not None:
+            done.refused.append(await _refused_as_stale(conn, agg, row, env, later))
+        elif earlier := [e for e in sorted(staying) if e < s and agg.moved_on(e) is None]:
+            done.refused.append(_refused_before(agg, row, env, agg.parked[earlier[0]],
+                                                earlier[0]))
+        else:
+            staying.discard(s)
+            done.handed_back.append(row.id)
+    if renumber:
+        await _renumber(conn, agg, renumber, done)
+
+
+async def _read_aggregate(conn: Conn, aggregate: tuple[str, str], key: bytes) -> _Aggregate:
     topic, aggregate_id = aggregate
     # Locked: a use case emitting for this aggregate waits, so what is read below holds.
     last = await conn.fetchval(
@@ -167,9 +211,8 @@ async def _unpark_aggregate(conn: Conn, aggregate: tuple[str, str],
             WHERE stream = $1 AND aggregate_id = $2 FOR UPDATE""", topic, aggregate_id)
     unpublished = await conn.fetch(
         "SELECT id, value, parked_at IS NOT NULL AS parked FROM outbox "
-        "WHERE topic = $1 AND key = $2 AND value IS NOT NULL", topic, chosen[0].key)
+        "WHERE topic = $1 AND key = $2 AND value IS NOT NULL", topic, key)
     parked: dict[int, int] = {}
-    """Sequence → outbox id of each parked row of the aggregate."""
     pending: set[int] = set()
     for r in unpublished:
         env = _envelope(r["value"])
@@ -179,50 +222,45 @@ async def _unpark_aggregate(conn: Conn, aggregate: tuple[str, str],
             parked[env.sequence] = r["id"]
         else:
             pending.add(env.sequence)
-    last = max([last or 0, *parked, *pending])
-    staying = set(parked)
-    """Parked sequences left parked, as the rows are decided in sequence order."""
-    renumber: list[tuple[_Row, Envelope[Event]]] = []
-    for row in sorted(chosen, key=lambda r: r.envelope.sequence if r.envelope else 0):
-        env = row.envelope
-        assert env is not None
-        s = env.sequence
-        later = _moved_on(s, last, parked, pending)
-        if later is not None and resequence:
-            staying.discard(s)
-            renumber.append((row, env))
-        elif later is not None:
-            seq, published = later
-            why = (f"sequence {seq} of its aggregate was already published"
-                   f"{await _kept(conn, topic, row.key, seq)}" if published else
-                   f"sequence {seq} of its aggregate is not published yet and a relay pass "
-                   "may be sending it already: this one would follow it")
-            done.refused.append(Refusal(row.id, env.type, topic, aggregate_id, s, (
-                f"{why}; consumers would skip this one as stale. Leave it parked, or "
-                "publish it as its aggregate's next event, after the later ones (only if "
-                f"it still makes sense then): outbox unpark --id {row.id} --resequence"),
-                True))
-        elif earlier := [e for e in sorted(staying) if e < s
-                         and _moved_on(e, last, parked, pending) is None]:
-            done.refused.append(Refusal(row.id, env.type, topic, aggregate_id, s, (
-                f"an earlier event of its aggregate, {parked[earlier[0]]} (sequence "
-                f"{earlier[0]}), stays parked: published after this one, consumers would "
-                "skip it as stale. Hand them back together: outbox unpark "
-                f"--id {parked[earlier[0]]} --id {row.id}"), False))
-        else:
-            staying.discard(s)
-            done.handed_back.append(row.id)
-    if not renumber:
-        return
+    return _Aggregate(topic, aggregate_id, max([last or 0, *parked, *pending]), parked,
+                      pending)
+
+
+async def _refused_as_stale(conn: Conn, agg: _Aggregate, row: _Row, env: Envelope[Event],
+                            later: tuple[int, bool]) -> Refusal:
+    """A row a later event of its aggregate would make stale: published, or pending."""
+    seq, published = later
+    why = (f"sequence {seq} of its aggregate was already published"
+           f"{await _kept(conn, agg.topic, row.key, seq)}" if published else
+           f"sequence {seq} of its aggregate is not published yet and a relay pass "
+           "may be sending it already: this one would follow it")
+    return Refusal(row.id, env.type, agg.topic, agg.aggregate_id, env.sequence, (
+        f"{why}; consumers would skip this one as stale. Leave it parked, or "
+        "publish it as its aggregate's next event, after the later ones (only if "
+        f"it still makes sense then): outbox unpark --id {row.id} --resequence"), True)
+
+
+def _refused_before(agg: _Aggregate, row: _Row, env: Envelope[Event], earlier_id: int,
+                    earlier: int) -> Refusal:
+    """A row whose aggregate's earlier event, ``earlier_id``, stays parked."""
+    return Refusal(row.id, env.type, agg.topic, agg.aggregate_id, env.sequence, (
+        f"an earlier event of its aggregate, {earlier_id} (sequence {earlier}), stays "
+        "parked: published after this one, consumers would skip it as stale. Hand them "
+        f"back together: outbox unpark --id {earlier_id} --id {row.id}"), False)
+
+
+async def _renumber(conn: Conn, agg: _Aggregate, rows: list[tuple[_Row, Envelope[Event]]],
+                    done: Unparked) -> None:
+    """Give ``rows`` the aggregate's next sequences, in order, each as a new outbox row
+    (the relay takes it as just written, after every row written before)."""
     await conn.execute(
         """INSERT INTO aggregate_sequences (stream, aggregate_id, last_sequence)
            VALUES ($1, $2, $3)
            ON CONFLICT (stream, aggregate_id)
            DO UPDATE SET last_sequence = EXCLUDED.last_sequence""",
-        topic, aggregate_id, last + len(renumber))
-    for n, (row, env) in enumerate(renumber, start=last + 1):
+        agg.topic, agg.aggregate_id, agg.last + len(rows))
+    for n, (row, env) in enumerate(rows, start=agg.last + 1):
         value = encode(env.model_copy(update={"sequence": n})).value
-        # A new row: the relay takes it as just written, after every row written before.
         old = await conn.fetchrow("DELETE FROM outbox WHERE id = $1 RETURNING *", row.id)
         assert old is not None
         new_id = await conn.fetchval(
@@ -231,8 +269,8 @@ async def _unpark_aggregate(conn: Conn, aggregate: tuple[str, str],
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
             old["event_id"], old["topic"], old["key"], value, old["event_type"],
             old["event_version"], old["correlation_id"], old["traceparent"], old["created_at"])
-        done.resequenced.append(Resequenced(new_id, row.id, env.type, topic, aggregate_id,
-                                            env.sequence, n))
+        done.resequenced.append(Resequenced(new_id, row.id, env.type, agg.topic,
+                                            agg.aggregate_id, env.sequence, n))
 
 
 async def _kept(conn: Conn, topic: str, key: bytes, sequence: int) -> str:

@@ -67,7 +67,7 @@ _INDEX_WALK_SETTINGS = {"enable_sort": "off", "enable_bitmapscan": "off",
                         "enable_seqscan": "off", "jit": "off"}
 """The fetching session's planner settings (see :meth:`OutboxRelay.publish_pending`). A
 plan these price out of reach (a sequential scan of a one-row table) must not look
-expensive enough to compile (JIT: ~150 ms, EXPLAIN ANALYZE)."""
+expensive enough to be JIT-compiled: compiling costs far more than the fetch itself."""
 _INDEX_WALKS = "; ".join(f"SET {k} = {v}" for k, v in _INDEX_WALK_SETTINGS.items())
 
 PUBLISHED = Counter("outbox_published_total", "Events published by the relay", ["schema"])
@@ -81,7 +81,33 @@ LEADER = Gauge("outbox_relay_leader", "1 when this process holds the relay lock"
 FAILURES = Counter("outbox_relay_failures_total", "Failed relay passes", ["schema"])
 
 
+def _mark_statements(s: str) -> tuple[str, str]:
+    """The statements marking published rows (``$1``: their ids) in schema ``s`` (quoted):
+    deleting them, or moving them to ``outbox_published`` (kept for the retention); both
+    count them in ``outbox_relay``."""
+    columns = ("id, event_id, topic, key, value, event_type, event_version, "
+               "correlation_id, traceparent, created_at, txid")
+    drop = f"""
+            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING 1)
+            UPDATE {s}.outbox_relay SET published_at = now(),
+                                        published = published + (SELECT count(*) FROM done)
+             WHERE one"""
+    keep = f"""
+            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[])
+                          RETURNING {columns}),
+                 kept AS (INSERT INTO {s}.outbox_published ({columns}, published_at)
+                          SELECT {columns}, now() FROM done)
+            UPDATE {s}.outbox_relay SET published_at = now(),
+                                        published = published + (SELECT count(*) FROM done)
+             WHERE one"""
+    return drop, keep
+
+
 class OutboxRelay:
+    """The relay of one service's outbox (``schema``) to Kafka through ``publisher``: it
+    leads (see the module's documentation), publishes each pass in id order, marks what
+    the broker acknowledged, parks what it refuses for good."""
+
     def __init__(
         self,
         dsn: str,
@@ -119,24 +145,9 @@ class OutboxRelay:
         self.nudge_every = nudge_every
         self.keeps_published = retention > timedelta(0)
         """Whether published rows are kept (in ``outbox_published``) for the retention."""
-        columns = ("id, event_id, topic, key, value, event_type, event_version, "
-                   "correlation_id, traceparent, created_at, txid")
-        s = self._s
         self._take_lock_sql = ("SET LOCAL idle_in_transaction_session_timeout = 0; "
-                               f"LOCK TABLE {s}.relay_leader IN EXCLUSIVE MODE NOWAIT")
-        self._mark_drop = f"""
-            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING 1)
-            UPDATE {s}.outbox_relay SET published_at = now(),
-                                        published = published + (SELECT count(*) FROM done)
-             WHERE one"""
-        self._mark_keep = f"""
-            WITH done AS (DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[])
-                          RETURNING {columns}),
-                 kept AS (INSERT INTO {s}.outbox_published ({columns}, published_at)
-                          SELECT {columns}, now() FROM done)
-            UPDATE {s}.outbox_relay SET published_at = now(),
-                                        published = published + (SELECT count(*) FROM done)
-             WHERE one"""
+                               f"LOCK TABLE {self._s}.relay_leader IN EXCLUSIVE MODE NOWAIT")
+        self._mark_drop, self._mark_keep = _mark_statements(self._s)
         self.waits_on: int | None = None
         """The transaction of the row the last pass stopped at (it was not below the
         barrier), if it stopped at one: the next pass can publish it once the barrier is

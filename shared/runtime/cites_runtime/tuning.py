@@ -36,9 +36,8 @@ a young collection comes, and a full one rarely walks what survived."""
 CPYTHON_GC_THRESHOLDS = (700, 10, 10)
 """CPython's own: for a service whose work leaves reference cycles (notifications: a
 rendered mail's message and header objects), which batch thresholds let pile up in the old
-generations until a rare full collection — measured, notifications' RSS after 300 labels'
-2,700 mails: 158–162 MB with :data:`GC_THRESHOLDS`, 90 MB with these
-(``python -m bench --only rss``). A service chooses in its ``ServiceDefinition``."""
+generations until a rare full collection (its memory, measured with both:
+docs/benchmarks.md, "RSS per service"). A service chooses in its ``ServiceDefinition``."""
 
 _frozen = False
 

@@ -25,8 +25,8 @@ from cites_runtime.consumer import (
     ConsumerRunner,
     EventConsumer,
     HandlerContext,
-    RejectEvent,
 )
+from cites_runtime.errors import Conflict
 from cites_runtime.logs import configure_logging, get_logger
 from cites_runtime.settings import ServiceSettings
 
@@ -52,9 +52,10 @@ async def count_things(events: list[Envelope[ThingHappened]], ctx: BatchContext)
     for e in events:
         if e.data.note == "needs-flag" and not await ctx.conn.fetchval(
                 "SELECT 1 FROM flags WHERE name = 'fixed'"):
-            raise RejectEvent(f"{e.data.thing_id} waits for its flag")
+            raise Conflict(f"{e.data.thing_id} waits for its flag")
         if e.data.note == "echo":
-            ctx.emit(e, ThingHappened(thing_id=f"{e.data.thing_id}-echo", n=e.data.n))
+            ctx.uow.emit(ThingHappened(thing_id=f"{e.data.thing_id}-echo", n=e.data.n),
+                         cause=ctx.cause(e))
         if e.data.note == "log":
             with ctx.caused_by(e):
                 get_logger("test").warning("thing seen", thing_id=e.data.thing_id)

@@ -20,8 +20,8 @@ import runtime_testapp as testapp
 from runtime_testapp import THINGS, ThingHappened
 
 from cites_contracts import Envelope, decode, encode, registry
-from cites_runtime import consumer as consumer_module
 from cites_runtime.consumer import ConsumerRunner
+from cites_runtime.consumer import records as classification
 from cites_runtime.kafka import OutboundRecord
 from cites_runtime.settings import ServiceSettings
 
@@ -312,7 +312,7 @@ async def test_an_unexpected_decoding_failure_dead_letters_that_record_only(
             raise RuntimeError("a decoder bug")
         return real_decode(value, headers)
 
-    monkeypatch.setattr(consumer_module, "decode", buggy)
+    monkeypatch.setattr(classification, "decode", buggy)
     batch = [good_record("before", partition=0, offset=1),
              record(b'{"trigger": "bug"}', [], b"k", partition=0, offset=2),
              good_record("after", partition=0, offset=3)]

@@ -20,10 +20,10 @@ from cites_runtime.consumer import (
     ConsumerRunner,
     EventConsumer,
     HandlerContext,
-    RejectEvent,
     TombstoneContext,
 )
 from cites_runtime.db import create_pool
+from cites_runtime.errors import Conflict
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import in_memory, on_kafka, read_topic
 
@@ -34,7 +34,7 @@ address_book = EventConsumer("addressbook")
 async def card_issued(event: CardIssued, ctx: HandlerContext) -> None:
     if await ctx.conn.fetchval("SELECT 1 FROM refused_addresses WHERE email = $1",
                                event.email):
-        raise RejectEvent("this address is refused")
+        raise Conflict("this address is refused")
     await ctx.conn.execute(
         """INSERT INTO addresses (card_id, email) VALUES ($1, $2)
            ON CONFLICT (card_id) DO UPDATE SET email = EXCLUDED.email""",
@@ -46,7 +46,7 @@ async def card_issued(event: CardIssued, ctx: HandlerContext) -> None:
 @address_book.handles_tombstones(CARDS)
 async def card_erased(card_id: str, ctx: TombstoneContext) -> None:
     if await ctx.conn.fetchval("SELECT 1 FROM legal_holds WHERE card_id = $1", card_id):
-        raise RejectEvent("this card is under a legal hold")
+        raise Conflict("this card is under a legal hold")
     await ctx.conn.execute("DELETE FROM addresses WHERE card_id = $1", card_id)
     # Not idempotent on purpose: a second run would show here.
     await ctx.conn.execute("INSERT INTO address_log (action, card_id) VALUES ('forget', $1)",

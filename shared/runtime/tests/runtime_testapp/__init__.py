@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from cites_contracts import Event, Topic, event
 from cites_runtime.app import ServiceDefinition
-from cites_runtime.consumer import EventConsumer, HandlerContext, RejectEvent
+from cites_runtime.consumer import EventConsumer, HandlerContext
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
 
@@ -46,7 +46,7 @@ consumer = EventConsumer("tally")
 @consumer.handles(ThingHappened)
 async def count_thing(event: ThingHappened, ctx: HandlerContext) -> None:
     if event.note == "reject":
-        raise RejectEvent("note says reject")
+        raise RuleBroken.of("note", "reject", "note says reject")
     if event.note == "conflict":
         raise Conflict(f"thing {event.thing_id} is settled already")
     if event.note == "boom":
