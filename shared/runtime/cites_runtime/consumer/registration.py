@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 from cites_contracts import Envelope, Event, Topic, dlq_topic
 from cites_contracts.topics import dead_letter_topics
@@ -14,6 +14,9 @@ from .records import Intake, compacted
 __all__ = ["EventConsumer", "Handler", "ManyHandler", "TombstoneHandler"]
 
 E = TypeVar("E", bound=Event)
+E2 = TypeVar("E2", bound=Event)
+E3 = TypeVar("E3", bound=Event)
+E4 = TypeVar("E4", bound=Event)
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
 TypedHandler = Callable[[E, HandlerContext], Awaitable[None]]
@@ -43,10 +46,27 @@ class EventConsumer:
             if ev in self.handlers:
                 raise ValueError(f"{self.name}: {ev.__name__} already has a handler")
 
-    def handles(self, *events: type[E]) -> Callable[[TypedHandler[E]], TypedHandler[E]]:
+    # One handler for several classes takes their union: the overloads type the handler's
+    # event as ``A | B | …`` (a single TypeVar would make it the classes' common base).
+    @overload
+    def handles(self, a: type[E], /) -> Callable[[TypedHandler[E]], TypedHandler[E]]: ...
+    @overload
+    def handles(self, a: type[E], b: type[E2], /
+                ) -> Callable[[TypedHandler[E | E2]], TypedHandler[E | E2]]: ...
+    @overload
+    def handles(self, a: type[E], b: type[E2], c: type[E3], /
+                ) -> Callable[[TypedHandler[E | E2 | E3]], TypedHandler[E | E2 | E3]]: ...
+    @overload
+    def handles(self, a: type[E], b: type[E2], c: type[E3], d: type[E4], /
+                ) -> Callable[[TypedHandler[E | E2 | E3 | E4]],
+                              TypedHandler[E | E2 | E3 | E4]]: ...
+    @overload
+    def handles(self, *events: type[E]) -> Callable[[TypedHandler[E]], TypedHandler[E]]: ...
+
+    def handles(self, *events: type[Any]) -> Callable[[TypedHandler[Any]], TypedHandler[Any]]:
         """Run the decorated ``async def apply(event, ctx: HandlerContext)`` for each new
         event of these classes, in the consuming transaction (``ctx.uow``)."""
-        def register(fn: TypedHandler[E]) -> TypedHandler[E]:
+        def register(fn: TypedHandler[Any]) -> TypedHandler[Any]:
             self._claim(events)
             for ev in events:
                 self.handlers[ev] = fn
@@ -54,22 +74,36 @@ class EventConsumer:
 
         return register
 
+    @overload
+    def handles_many(self, a: type[E], /
+                     ) -> Callable[[TypedManyHandler[E]], TypedManyHandler[E]]: ...
+    @overload
+    def handles_many(self, a: type[E], b: type[E2], /
+                     ) -> Callable[[TypedManyHandler[E | E2]], TypedManyHandler[E | E2]]: ...
+    @overload
+    def handles_many(self, a: type[E], b: type[E2], c: type[E3], /
+                     ) -> Callable[[TypedManyHandler[E | E2 | E3]],
+                                   TypedManyHandler[E | E2 | E3]]: ...
+    @overload
     def handles_many(self, *events: type[E]
-                     ) -> Callable[[TypedManyHandler[E]], TypedManyHandler[E]]:
+                     ) -> Callable[[TypedManyHandler[E]], TypedManyHandler[E]]: ...
+
+    def handles_many(self, *events: type[Any]
+                     ) -> Callable[[TypedManyHandler[Any]], TypedManyHandler[Any]]:
         """Run the decorated ``async def apply(events: list[Envelope[E]], ctx:
         BatchContext)`` for each run of consecutive new events of these classes in a batch
         (mixed, when several: one call for ``[A, B, A]``): in order, each aggregate at most
         once per call, in the consuming transaction (``ctx.uow``). See the package's
         documentation."""
-        def register(fn: TypedManyHandler[E]) -> TypedManyHandler[E]:
+        def register(fn: TypedManyHandler[Any]) -> TypedManyHandler[Any]:
             self._claim(events)
 
             async def one(event: Any, ctx: HandlerContext) -> None:
-                await fn([cast(Envelope[E], ctx.envelope)], BatchContext(ctx.uow, {}))
+                await fn([cast(Envelope[Any], ctx.envelope)], BatchContext(ctx.uow, {}))
 
             for ev in events:
                 self.handlers[ev] = one
-                self.many[ev] = cast(ManyHandler, fn)
+                self.many[ev] = fn
             return fn
 
         return register
