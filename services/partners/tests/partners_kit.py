@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 from partners import service as use_cases
 
@@ -26,13 +25,11 @@ from cites_contracts.events.labelling import (
     LabelWithdrawn,
     Perimeter,
     PerimeterAddition,
-    PerimeterCommune,
     PerimeterExtended,
-    PerimeterQpv,
     PerimeterSchool,
     TerritoryLabelled,
-    Wave,
 )
+from cites_contracts.testing import event, territory_labelled
 from cites_contracts.types import (
     ActorRole,
     EducationPriority,
@@ -56,18 +53,9 @@ def school(uai: str, kind: SchoolKind = SchoolKind.ECOLE, name: str | None = Non
 def labelled(cite_id: str = "cite-001", *, lead_uai: str = "0930001A", departement: str = "93",
              schools: tuple[PerimeterSchool, ...] = (), name: str = "Cité éducative de Bondy"
              ) -> TerritoryLabelled:
-    lead = school(lead_uai, SchoolKind.COLLEGE, f"Collège {name.split()[-1]}")
-    return TerritoryLabelled(
-        cite_id=cite_id, candidature_id=uuid4(), name=name,
-        wave=Wave(id="2024-rolling", year=2024), departement=departement,
-        perimeter=Perimeter(
-            communes=(PerimeterCommune(insee_code=f"{departement}010", name="Bondy"),),
-            qpvs=(PerimeterQpv(code=f"QN0{departement}01M", name="Blanqui", population=5200),),
-            schools=(lead, *schools),
-        ),
-        lead_college_uai=lead_uai, label_period=PERIOD,
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=DECIDED_AT,
-    )
+    return territory_labelled(cite_id, departement=departement, lead_uai=lead_uai,
+                              lead_name=f"Collège {name.split()[-1]}", schools=schools,
+                              name=name, label_period=PERIOD, labelled_at=DECIDED_AT)
 
 
 def extended(label: TerritoryLabelled, *added: PerimeterSchool) -> PerimeterExtended:
@@ -88,23 +76,20 @@ def renewed(cite_id: str = "cite-001") -> LabelRenewed:
 
 
 def suspended(cite_id: str = "cite-001") -> LabelSuspended:
-    return LabelSuspended(cite_id=cite_id, motive="Gouvernance à revoir",
-                          decided_by=ActorRole.NATIONAL_COORDINATION, suspended_at=DECIDED_AT)
+    return event(LabelSuspended, cite_id=cite_id, suspended_at=DECIDED_AT)
 
 
 def reinstated(cite_id: str = "cite-001") -> LabelReinstated:
-    return LabelReinstated(cite_id=cite_id, decided_by=ActorRole.NATIONAL_COORDINATION,
-                           reinstated_at=DECIDED_AT)
+    return event(LabelReinstated, cite_id=cite_id, reinstated_at=DECIDED_AT)
 
 
 def withdrawn(cite_id: str = "cite-001") -> LabelWithdrawn:
-    return LabelWithdrawn(cite_id=cite_id, motive="Convention non respectée",
-                          effective_on=date(2026, 1, 1),
-                          decided_by=ActorRole.NATIONAL_COORDINATION, withdrawn_at=DECIDED_AT)
+    return event(LabelWithdrawn, cite_id=cite_id, effective_on=date(2026, 1, 1),
+                 withdrawn_at=DECIDED_AT)
 
 
 def expired(cite_id: str = "cite-001") -> LabelExpired:
-    return LabelExpired(cite_id=cite_id, label_period=PERIOD, expired_at=DECIDED_AT)
+    return event(LabelExpired, cite_id=cite_id, label_period=PERIOD, expired_at=DECIDED_AT)
 
 
 def envelope(event: Event, sequence: int = 1) -> Envelope[Event]:
