@@ -17,8 +17,8 @@ from cites_runtime.testing import read_topic
 pytestmark = pytest.mark.integration
 
 
-async def _published(funding: Funding, topic: str, count: int) -> list[dict[str, Any]]:
-    s = funding.s.settings
+async def _published(service: Funding, topic: str, count: int) -> list[dict[str, Any]]:
+    s = service.s.settings
     records = await read_topic(s.kafka, s.topic(topic),
                                until=lambda r: len(r) >= count)
     return [json.loads(r.value) for r in records]
