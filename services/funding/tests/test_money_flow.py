@@ -148,6 +148,11 @@ async def test_a_command_retried_with_its_idempotency_key_acts_once(service: Fun
     assert first.json()["commitment_id"] == again.json()["commitment_id"]
     other = await service.commit(a, 20_000_00, headers={**AS_PREFECTURE_93, **key})
     assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    retitled = await service.commit(a, 10_000_00, headers={**AS_PREFECTURE_93, **key},
+                                    action_title="Un autre atelier")
+    assert retitled.status_code == 409 and retitled.json()["detail"] == (
+        f"this Idempotency-Key already made commitment {first.json()['commitment_id']} "
+        "with other values: a new command needs a new key")
     c = first.json()["commitment_id"]
     pay_key = {**AS_PREFECTURE_93, "Idempotency-Key": "mandat-0042"}
     for expected in (201, 200):

@@ -48,5 +48,5 @@ async def test_labels_from_kafka_are_funded_once_and_told_on_funding_allocations
                                       live.s.settings.topic("funding.dlq"))
     assert [(d.event_type, d.reason) for d in letters] == [("labelling.LabelSuspended",
                                                             "rejected")]
-    assert letters[0].error.startswith("cite-404: cité cite-404 is unknown to funding")
+    assert letters[0].error == "cite-404: cité cite-404 does not exist"
     await live.ledger_balanced()
