@@ -13,6 +13,7 @@ from cites_runtime.http import Anyone, Caller, Prefecture
 from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
+from ..domain.cite import Commitment
 from .bodies import CancellationIn, PaymentIn
 from .views import CommitmentPaymentsView, CommitmentView
 
@@ -21,21 +22,18 @@ __all__ = ["router"]
 router = APIRouter(prefix="/commitments", tags=["commitments"])
 
 
-async def _commitment(caller: Caller, commitment_id: UUID) -> CommitmentView:
+async def _commitment(caller: Caller, commitment_id: UUID) -> Commitment:
     c = await store.get_commitment(caller.pool, commitment_id)
     if c is None:
         raise NotFound.of("commitment", commitment_id)
-    return CommitmentView.of(c)
+    return c
 
 
 @router.get("/{commitment_id}", response_model=CommitmentPaymentsView,
             summary="A commitment and its payments")
 async def get_commitment(commitment_id: UUID, caller: Anyone) -> CommitmentPaymentsView:
-    c = await store.get_commitment(caller.pool, commitment_id)
-    if c is None:
-        raise NotFound.of("commitment", commitment_id)
-    return CommitmentPaymentsView.of_paid(c, await store.payments_of(caller.pool,
-                                                                     commitment_id))
+    return CommitmentPaymentsView.of(await _commitment(caller, commitment_id),
+                                     await store.payments_of(caller.pool, commitment_id))
 
 
 @router.post("/{commitment_id}/payments", status_code=201, response_model=CommitmentView,
@@ -48,7 +46,7 @@ async def pay(commitment_id: UUID, body: PaymentIn, caller: Prefecture, response
         if command.is_new:
             await service.pay(uow, commitment_id, body.amount, caller.actor, command.id)
     response.status_code = command.status_code
-    return await _commitment(caller, commitment_id)
+    return CommitmentView.of(await _commitment(caller, commitment_id))
 
 
 @router.post("/{commitment_id}/cancellation", response_model=CommitmentView,

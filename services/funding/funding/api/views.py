@@ -257,7 +257,8 @@ class CommitmentPaymentsView(CommitmentView):
     payments: list[PaymentView]
 
     @classmethod
-    def of_paid(cls, c: Commitment, payments: Iterable[Any]) -> CommitmentPaymentsView:
+    def of(cls, c: Commitment, payments: Iterable[Any] = ()) -> CommitmentPaymentsView:
+        """The commitment and its payments as ``store.payments_of`` reads them."""
         return cls(**CommitmentView.of(c).model_dump(),
                    payments=[PaymentView.of(p) for p in payments])
 

@@ -7,6 +7,10 @@ cité's yearly fonds de la cité. The programme's facts give the defaults: a P14
 pays dotations of the requested contribution within 120 k€–650 k€ (250 k€ when none was
 requested); a P230 envelope pays no dotation; each puts 15 k€ in the fonds, so that the
 fonds reaches its 30 k€ a year with one envelope of each programme.
+
+An envelope gives only what it still holds (``remaining``, its ledger account's balance):
+a dotation beyond it is refused (``AllocationRefused``, told once), a manual allocation or
+an amendment below it is a 409 saying by how much.
 """
 
 from __future__ import annotations
