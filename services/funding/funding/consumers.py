@@ -10,9 +10,8 @@ heard of) goes to ``funding.dlq`` with the reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final
 
-from cites_contracts import Event
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -58,16 +57,17 @@ async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerConte
     await service.extend_perimeter(ctx.uow, event)
 
 
-FREEZES: dict[type[Event], CiteStatus] = {LabelSuspended: CiteStatus.SUSPENDED,
-                                          LabelWithdrawn: CiteStatus.WITHDRAWN,
-                                          LabelExpired: CiteStatus.EXPIRED}
-"""What each label event that freezes a cité's money makes of it."""
+LabelFreeze = LabelSuspended | LabelWithdrawn | LabelExpired
+"""The label events that freeze a cité's money."""
+
+FREEZES: Final[dict[type[LabelFreeze], CiteStatus]] = {
+    LabelSuspended: CiteStatus.SUSPENDED, LabelWithdrawn: CiteStatus.WITHDRAWN,
+    LabelExpired: CiteStatus.EXPIRED}
+"""What each of them makes of the cité."""
 
 
-@consumer.handles(LabelSuspended, LabelWithdrawn, LabelExpired)
-async def label_frozen_handler(event: Any, ctx: HandlerContext) -> None:
-    """``Any``: one of :data:`FREEZES`' classes (a union is not an ``Event`` handler to
-    the type checker)."""
+@consumer.handles(*FREEZES)
+async def label_frozen_handler(event: LabelFreeze, ctx: HandlerContext) -> None:
     await service.freeze(ctx.uow, event.cite_id, FREEZES[type(event)])
 
 
