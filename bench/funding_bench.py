@@ -36,7 +36,7 @@ from typing import Any, cast
 import asyncpg
 from funding import service
 from funding.app import definition
-from funding.domain.envelope import FONDS_SHARE, Envelope, default_rule
+from funding.domain.envelope import EnvelopeTerms
 from funding.settings import FundingSettings
 from labelling.examples import territory_labelled
 from rich.console import Console
@@ -73,11 +73,10 @@ async def _open_envelopes(runtime: Runtime[FundingSettings], labels: int) -> Non
     """One envelope per programme for the labels' wave and years, large enough for all."""
     async with runtime.unit_of_work() as uow:
         for programme in BudgetProgramme:
-            await service.open_envelope(uow, Envelope(
-                id=uuid.uuid4(), name=f"Bench {programme.value}", programme=programme,
+            await service.open_envelope(uow, uuid.uuid4(), EnvelopeTerms(
+                name=f"Bench {programme.value}", programme=programme,
                 budget_years=(2025, 2026, 2027), wave_ids=("2024-rolling",),
-                amount=labels * 700_000_00, rule=default_rule(programme),
-                fonds_share=FONDS_SHARE, opened_at=uow.now), Actor(Role.NATIONAL, "bench"))
+                amount=labels * 700_000_00), Actor(Role.NATIONAL, "bench"))
 
 
 async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:

@@ -10,6 +10,8 @@ heard of) goes to ``funding.dlq`` with the reason.
 
 from __future__ import annotations
 
+from typing import Final
+
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -55,24 +57,23 @@ async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerConte
     await service.extend_perimeter(ctx.uow, event)
 
 
-@consumer.handles(LabelSuspended)
-async def label_suspended_handler(event: LabelSuspended, ctx: HandlerContext) -> None:
-    await service.freeze(ctx.uow, event.cite_id, CiteStatus.SUSPENDED)
+LabelFreeze = LabelSuspended | LabelWithdrawn | LabelExpired
+"""The label events that freeze a cité's money."""
+
+FREEZES: Final[dict[type[LabelFreeze], CiteStatus]] = {
+    LabelSuspended: CiteStatus.SUSPENDED, LabelWithdrawn: CiteStatus.WITHDRAWN,
+    LabelExpired: CiteStatus.EXPIRED}
+"""What each of them makes of the cité."""
+
+
+@consumer.handles(*FREEZES)
+async def label_frozen_handler(event: LabelFreeze, ctx: HandlerContext) -> None:
+    await service.freeze(ctx.uow, event.cite_id, FREEZES[type(event)])
 
 
 @consumer.handles(LabelReinstated)
 async def label_reinstated_handler(event: LabelReinstated, ctx: HandlerContext) -> None:
     await service.reinstate(ctx.uow, event.cite_id)
-
-
-@consumer.handles(LabelWithdrawn)
-async def label_withdrawn_handler(event: LabelWithdrawn, ctx: HandlerContext) -> None:
-    await service.freeze(ctx.uow, event.cite_id, CiteStatus.WITHDRAWN)
-
-
-@consumer.handles(LabelExpired)
-async def label_expired_handler(event: LabelExpired, ctx: HandlerContext) -> None:
-    await service.freeze(ctx.uow, event.cite_id, CiteStatus.EXPIRED)
 
 
 @consumer.handles(AllianceOpened)

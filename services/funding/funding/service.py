@@ -1,47 +1,44 @@
 """Use cases: each runs in the caller's unit of work (one transaction: state, ledger rows
 and events together). The entrypoint owns it: an HTTP route, the consumer, or the
-yearly check. A use case loads (and locks), asks the domain, saves, moves the money
-(``store.move``, which refuses what the ledger's rule refuses) and emits.
+yearly check. A use case loads (and locks), asks the domain, saves, moves the money the
+domain's events say (:func:`_move`: the store locks the accounts and reports what they
+hold, the domain's ledger refuses what would take one below zero, the store writes) and
+emits.
 
 Nothing is ever doubled: a dotation's and a fonds grant's ids are derived from the cité,
-envelope and year, and unique indexes hold them once; a command retried with the same
-``Idempotency-Key`` by the same caller gets the same id, so it finds its first result
-instead of acting twice (once the caller is authorised for it); consumed events are
-applied once by the runtime's inbox.
+envelope and year, and unique indexes hold them once; a command sent again with its
+``Idempotency-Key`` is answered by its route with the first result, without calling the
+use case again (``cites_runtime.idempotency``); consumed events are applied once by the
+runtime's inbox.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from cites_contracts.events.funding import (
     AllocationRefused,
-    CoFinancingDeclared,
     FondsDeLaCiteGranted,
     FundsAllocated,
-    ProgrammeAmount,
 )
 from cites_contracts.events.labelling import (
     LabelRenewed,
     PerimeterExtended,
     TerritoryLabelled,
 )
-from cites_contracts.types import (
-    AllocationRefusalReason,
-    BudgetProgramme,
-    DotationRuleKind,
-)
+from cites_contracts.types import BudgetProgramme
 from cites_runtime.actor import Actor
-from cites_runtime.errors import Conflict, NotFound, RuleBroken, RuleFailure
+from cites_runtime.errors import NotFound
 from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
 from . import store
-from .domain.cite import AllocationFunds, Cite, CiteStatus, Commitment
-from .domain.envelope import Envelope
-from .domain.ledger import Account, AccountKind, LimitExceeded, Movement, MovementKind
-from .store import Allocation, Trace
+from .domain import fonds, ledger
+from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
+from .domain.envelope import Envelope, EnvelopeTerms
+from .domain.ledger import Account, Movement
+from .store import Trace
 
 __all__ = [
     "allocate_manually",
@@ -74,52 +71,101 @@ def _log_acted(what: str, actor: Actor, **about: object) -> None:
     log.info(what, actor_role=actor.role.value, actor=actor.subject, **about)
 
 
-def derived_id(*parts: object) -> UUID:
-    """A stable id for what must exist once (a cité's dotation of a year, a command
-    retried with its idempotency key)."""
+def _derived_id(*parts: object) -> UUID:
+    """A stable id for what must exist once (a cité's dotation of a year, its fonds)."""
     return uuid5(_IDS, "/".join(str(p) for p in parts))
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+async def _cite(uow: UnitOfWork, cite_id: str, lock: store.Lock = "update") -> Cite:
+    cite = await store.get_cite(uow.conn, cite_id, lock=lock)
+    if cite is None:
+        raise NotFound.of("cité", cite_id)
+    return cite
+
+
+async def _envelope(uow: UnitOfWork, envelope_id: UUID) -> Envelope:
+    """The envelope, locked with its account."""
+    envelope = await store.get_envelope(uow.conn, envelope_id, for_update=True)
+    if envelope is None:
+        raise NotFound.of("envelope", envelope_id)
+    return envelope
+
+
+async def _commitment(uow: UnitOfWork, commitment_id: UUID) -> Commitment:
+    """The commitment, locked with its account."""
+    commitment = await store.get_commitment(uow.conn, commitment_id, for_update=True)
+    if commitment is None:
+        raise NotFound.of("commitment", commitment_id)
+    return commitment
+
+
+async def _allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID) -> Allocation:
+    allocation = await store.get_allocation(uow.conn, allocation_id)
+    if allocation is None or allocation.cite_id != cite_id:
+        raise NotFound.of(f"cité {cite_id}'s allocation", allocation_id)
+    return allocation
+
+
+# --- moving money ----------------------------------------------------------------------------
+
+
+async def _move(uow: UnitOfWork, movements: list[Movement],
+                trace: Trace | Mapping[Account, Trace]) -> None:
+    """Lock the accounts ``movements`` touch and have the ledger check them against what
+    they hold (it refuses, ``LimitExceeded``, what would take one below zero: nothing
+    moves), then write them. ``trace``: what they concern, or by the account debited."""
+    if not movements:
+        return
+    held = await store.lock_accounts(uow.conn, ledger.accounts(movements))
+    after = ledger.apply(held, movements)
+    await store.record_movements(
+        uow.conn, [(m, trace if isinstance(trace, Trace) else trace[m.debit]) for m in movements],
+        {a: balance for a, balance in after.items() if balance != held[a]}, uow.now)
+
+
+def _trace(a: Allocation) -> Trace:
+    return Trace(a.envelope_id, a.programme, a.cite_id, a.year)
+
+
+def _traces(cite: Cite, funds: list[AllocationFunds]) -> dict[Account, Trace]:
+    """What each account of the cité's allocations concerns (for its freezes)."""
+    by_account = {}
+    for a in funds:
+        by_account[a.account] = by_account[a.frozen_account] = Trace(
+            a.envelope_id, a.programme, cite.cite_id, a.year)
+    return by_account
 
 
 # --- envelopes ----------------------------------------------------------------------------
 
 
-async def open_envelope(uow: UnitOfWork, envelope: Envelope, actor: Actor
-                        ) -> tuple[Envelope, bool]:
-    """Open an envelope (budget → envelope). The same id again returns the first one."""
-    found = await store.get_envelope(uow.conn, envelope.id)
-    if found is not None:
-        _same_command(replace(found, opened_at=envelope.opened_at) == envelope, "envelope",
-                      envelope.id)
-        return found, False
-    taken = await store.overlapping(uow.conn, envelope)
-    if taken:
-        raise Conflict(f"{envelope.programme.value} already has an envelope for " + ", ".join(
-            f"wave {w} in {y} ({e})" for w, y, e in taken[:10])
-            + ": one envelope per programme, wave and year (amend it instead)")
-    envelope, movement, opened = Envelope.open(envelope)
-    if not await store.insert_envelope(uow.conn, envelope):  # opened concurrently since
-        found = await store.get_envelope(uow.conn, envelope.id)
-        assert found is not None
-        return found, False
-    await store.move(uow.conn, [(movement, Trace(envelope.id, envelope.programme))], uow.now)
+async def open_envelope(uow: UnitOfWork, envelope_id: UUID, terms: EnvelopeTerms,
+                        actor: Actor) -> Envelope:
+    """Open an envelope (budget → envelope)."""
+    taken = await store.overlapping(uow.conn, terms.programme, terms.wave_ids,
+                                    terms.budget_years)
+    envelope, opened = Envelope.open(envelope_id, terms, taken, uow.now)
+    await store.insert_envelope(uow.conn, envelope)
+    await _move(uow, ledger.movements(opened), Trace(envelope.id, envelope.programme))
     uow.emit(opened)
     _log_acted("envelope opened", actor, envelope_id=envelope.id)
-    return envelope, True
+    return envelope
 
 
 async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive: str,
                          actor: Actor) -> Envelope:
-    envelope = await store.get_envelope(uow.conn, envelope_id, for_update=True)
-    if envelope is None:
-        raise NotFound.of("envelope", envelope_id)
-    amended, movement, event = envelope.amend(amount, motive, uow.now)
-    if movement is None or event is None:
-        return envelope
-    await store.move(uow.conn, [(movement, Trace(envelope.id, envelope.programme))], uow.now)
-    await store.set_envelope_amount(uow.conn, envelope.id, amount)
-    uow.emit(event)
-    _log_acted("envelope amended", actor, envelope_id=envelope.id)
-    return amended
+    envelope = await _envelope(uow, envelope_id)
+    amended = envelope.amend(amount, motive, uow.now)
+    if amended is not None:
+        await _move(uow, ledger.movements(amended, programme=envelope.programme),
+                    Trace(envelope.id, envelope.programme))
+        await store.set_envelope_amount(uow.conn, envelope.id, amount)
+        uow.emit(amended)
+        _log_acted("envelope amended", actor, envelope_id=envelope.id)
+    return envelope
 
 
 # --- cités, from labelling's events ---------------------------------------------------------
@@ -127,49 +173,34 @@ async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive
 
 async def label_cite(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     """A cité is born: remember it and fund its years so far. False if known already."""
-    cite = Cite(cite_id=event.cite_id, name=event.name, wave_id=event.wave.id,
-                departement=event.departement, label_start=event.label_period.start,
-                label_end=event.label_period.end, status=CiteStatus.ACTIVE,
-                requested_contribution=event.requested_annual_contribution,
-                population=sum(q.population for q in event.perimeter.qpvs),
-                lead_college_uai=event.lead_college_uai)
+    cite = Cite.labelled(event)
     if not await store.insert_cite(uow.conn, cite, event.labelled_at):
         return False
     await fund_due_years(uow, cite.cite_id)
     return True
 
 
-async def _cite(uow: UnitOfWork, cite_id: str, lock: store.Lock = "update") -> Cite:
-    cite = await store.get_cite(uow.conn, cite_id, lock=lock)
-    if cite is None:
-        raise NotFound(f"cité {cite_id} is unknown to funding (its TerritoryLabelled has "
-                       "not been applied: see funding's dead letters)")
-    return cite
-
-
 async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
     cite = await _cite(uow, event.cite_id)
-    await store.save_cite(uow.conn, replace(cite, label_end=event.label_period.end))
+    cite.renew(event.label_period.end)
+    await store.save_cite(uow.conn, cite)
     await fund_due_years(uow, cite.cite_id)
 
 
 async def extend_perimeter(uow: UnitOfWork, event: PerimeterExtended) -> None:
-    """A larger perimeter counts for the next dotations computed on population."""
     cite = await _cite(uow, event.cite_id)
-    await store.save_cite(uow.conn, replace(cite, population=sum(
-        q.population for q in event.perimeter.qpvs)))
+    cite.extend(event.perimeter)
+    await store.save_cite(uow.conn, cite)
 
 
 async def freeze(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None:
     """Suspension, withdrawal or expiry: the uncommitted money freezes."""
     cite = await _cite(uow, cite_id)
     funds = await store.allocation_funds(uow.conn, cite_id)
-    after, movements, frozen = cite.freeze(status, funds, uow.now)
-    if after is cite:
-        return
-    await store.save_cite(uow.conn, after)
-    await store.move(uow.conn, _traced(cite, funds, movements), uow.now)
+    frozen = cite.freeze(status, funds, uow.now)
     if frozen is not None:
+        await store.save_cite(uow.conn, cite)
+        await _move(uow, ledger.movements(frozen), _traces(cite, funds))
         uow.emit(frozen)
 
 
@@ -178,13 +209,12 @@ async def reinstate(uow: UnitOfWork, cite_id: str) -> None:
     started meanwhile is funded now."""
     cite = await _cite(uow, cite_id)
     funds = await store.allocation_funds(uow.conn, cite_id)
-    after, movements, unfrozen = cite.unfreeze(funds, uow.now)
-    if unfrozen is None:
-        return
-    await store.save_cite(uow.conn, after)
-    await store.move(uow.conn, _traced(cite, funds, movements), uow.now)
-    uow.emit(unfrozen)
-    await fund_due_years(uow, cite_id)
+    unfrozen = cite.unfreeze(funds, uow.now)
+    if unfrozen is not None:
+        await store.save_cite(uow.conn, cite)
+        await _move(uow, ledger.movements(unfrozen), _traces(cite, funds))
+        uow.emit(unfrozen)
+        await fund_due_years(uow, cite_id)
 
 
 async def release_frozen(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor
@@ -193,22 +223,13 @@ async def release_frozen(uow: UnitOfWork, cite_id: str, motive: str, actor: Acto
     envelopes. Returns what was released (nothing the second time)."""
     cite = await _cite(uow, cite_id)
     funds = await store.allocation_funds(uow.conn, cite_id)
-    movements, released = cite.release(funds, motive, uow.now)
+    released = cite.release(funds, motive, uow.now)
     if released is None:
         return []
-    await store.move(uow.conn, _traced(cite, funds, movements), uow.now)
+    await _move(uow, ledger.movements(released), _traces(cite, funds))
     uow.emit(released)
     _log_acted("frozen funds released", actor, cite_id=cite_id)
     return [a for a in funds if a.frozen > 0]
-
-
-def _traced(cite: Cite, funds: list[AllocationFunds], movements: list[Movement]
-            ) -> list[tuple[Movement, Trace]]:
-    by_account = {}
-    for a in funds:
-        trace = Trace(a.envelope_id, a.programme, cite.cite_id, a.year)
-        by_account[a.account] = by_account[a.frozen_account] = trace
-    return [(m, by_account[m.debit]) for m in movements]
 
 
 # --- the yearly dotation and fonds -----------------------------------------------------------
@@ -237,122 +258,59 @@ async def _fund_year(uow: UnitOfWork, cite: Cite, year: int) -> int:
     for programme in BudgetProgramme:
         envelope = envelopes.get(programme)
         if envelope is None:
-            emitted += await _refuse(uow, cite, year, programme,
-                                     AllocationRefusalReason.NO_OPEN_ENVELOPE, None,
-                                     cite.requested_contribution or 0, 0)
-            continue
-        if envelope.rule.pays_dotations and not await store.has_dotation(
+            emitted += await _refused(uow, cite.no_envelope(year, programme, uow.now))
+        elif envelope.rule.pays_dotations and not await store.has_dotation(
                 uow.conn, cite.cite_id, envelope.id, year):
-            amount, basis = envelope.rule.dotation(
-                requested=cite.requested_contribution, population=cite.population)
-            emitted += await _allocate(uow, cite, envelope, year, amount,
-                                       DotationRuleKind(envelope.rule.kind), basis,
-                                       derived_id("dotation", cite.cite_id, envelope.id, year))
+            emitted += await _allocated(uow, envelope.dotation(
+                cite, year, _derived_id("dotation", cite.cite_id, envelope.id, year), uow.now))
     if len(envelopes) == len(BudgetProgramme) and not await store.has_fonds(
             uow.conn, cite.cite_id, year):
-        emitted += await _grant_fonds(uow, cite, year, list(envelopes.values()))
+        emitted += await _granted(uow, envelopes, fonds.grant(
+            cite, year, list(envelopes.values()), _derived_id("fonds", cite.cite_id, year),
+            await store.chef_de_file(uow.conn, cite.cite_id), uow.now))
     return emitted
 
 
-async def _allocate(uow: UnitOfWork, cite: Cite, envelope: Envelope, year: int, amount: int,
-                    rule: DotationRuleKind, basis: str, allocation_id: UUID) -> int:
-    allocation = Allocation(allocation_id, cite.cite_id, envelope.id, envelope.programme, year,
-                            amount, rule.value, basis, uow.now)
-    movement = Movement(MovementKind.ALLOCATE, envelope.account,
-                        Account.of(AccountKind.ALLOCATION, allocation_id), amount)
-    try:
-        after = await store.move(uow.conn, [(movement, Trace(
-            envelope.id, envelope.programme, cite.cite_id, year))], uow.now)
-    except LimitExceeded as exhausted:
-        if rule is DotationRuleKind.MANUAL:
-            raise
-        return await _refuse(uow, cite, year, envelope.programme,
-                             AllocationRefusalReason.ENVELOPE_EXHAUSTED, envelope.id, amount,
-                             exhausted.holds)
+async def _allocated(uow: UnitOfWork, decided: FundsAllocated | AllocationRefused) -> int:
+    if isinstance(decided, AllocationRefused):
+        return await _refused(uow, decided)
+    allocation = Allocation.of(decided)
+    await _move(uow, ledger.movements(decided), _trace(allocation))
     await store.insert_allocation(uow.conn, allocation)
-    uow.emit(FundsAllocated(cite_id=cite.cite_id, allocation_id=allocation_id,
-                            envelope_id=envelope.id, programme=envelope.programme, year=year,
-                            amount=amount, envelope_remaining=after[envelope.account],
-                            allocated_at=uow.now, dotation_rule=rule, dotation_basis=basis))
+    uow.emit(decided)
     return 1
 
 
-async def _grant_fonds(uow: UnitOfWork, cite: Cite, year: int, envelopes: list[Envelope]
-                       ) -> int:
-    """The fonds de la cité of the year, to the collège chef de file as partners last
-    designated it (the label's lead collège until partners has said)."""
-    grant_id = derived_id("fonds", cite.cite_id, year)
-    fonds = Account.of(AccountKind.FONDS, grant_id)
-    shares = [e for e in envelopes if e.fonds_share > 0]
-    try:
-        await store.move(uow.conn, [
-            (Movement(MovementKind.GRANT, e.account, fonds, e.fonds_share),
-             Trace(e.id, e.programme, cite.cite_id, year)) for e in shares], uow.now)
-    except LimitExceeded as exhausted:
-        short = next(e for e in shares if e.account == exhausted.account)
-        return await _refuse(uow, cite, year, short.programme,
-                             AllocationRefusalReason.ENVELOPE_EXHAUSTED, short.id,
-                             short.fonds_share, exhausted.holds)
-    lead = await store.chef_de_file(uow.conn, cite.cite_id)
-    uai = lead[1] if lead else cite.lead_college_uai
-    await store.insert_fonds(uow.conn, grant_id, cite.cite_id, year, uai,
-                             lead[0] if lead else None, uow.now)
-    uow.emit(FondsDeLaCiteGranted(
-        cite_id=cite.cite_id, grant_id=grant_id, year=year, lead_college_uai=uai,
-        contributions=tuple(ProgrammeAmount(programme=e.programme, amount=e.fonds_share)
-                            for e in sorted(shares, key=lambda e: e.programme)),
-        granted_at=uow.now, chef_de_file_partner_id=lead[0] if lead else None))
+async def _granted(uow: UnitOfWork, envelopes: Mapping[BudgetProgramme, Envelope],
+                   decided: FondsDeLaCiteGranted | AllocationRefused) -> int:
+    if isinstance(decided, AllocationRefused):
+        return await _refused(uow, decided)
+    await _move(uow, ledger.movements(decided, paid_from={p: e.id for p, e in envelopes.items()}),
+                {e.account: Trace(e.id, e.programme, decided.cite_id, decided.year)
+                 for e in envelopes.values()})
+    await store.insert_fonds(uow.conn, decided)
+    uow.emit(decided)
     return 1
 
 
-async def _refuse(uow: UnitOfWork, cite: Cite, year: int, programme: BudgetProgramme,
-                  reason: AllocationRefusalReason, envelope_id: UUID | None, requested: int,
-                  available: int) -> int:
+async def _refused(uow: UnitOfWork, refused: AllocationRefused) -> int:
     """Tell a refusal once per cité, year, programme and reason."""
-    if not await store.record_refusal(uow.conn, cite.cite_id, year, programme, reason.value,
-                                      uow.now):
+    if not await store.record_refusal(uow.conn, refused):
         return 0
-    uow.emit(AllocationRefused(cite_id=cite.cite_id, envelope_id=envelope_id, year=year,
-                               requested=requested, available=available, reason=reason,
-                               refused_at=uow.now, programme=programme))
+    uow.emit(refused)
     return 1
 
 
 async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, year: int,
                             amount: int, basis: str, actor: Actor, allocation_id: UUID
-                            ) -> tuple[Allocation, bool]:
+                            ) -> Allocation:
     """An allocation decided by the national coordination, beside the dotations."""
-    # The cité first: the same key sent twice at once waits here, then finds the first.
     cite = await _cite(uow, cite_id)
-    found = await store.get_allocation(uow.conn, allocation_id)
-    if found is not None:
-        _same_command(found.cite_id == cite_id and found.envelope_id == envelope_id
-                      and found.year == year and found.amount == amount, "allocation",
-                      allocation_id)
-        return found, False
-    cite.ensure_unfrozen()
-    envelope = await store.get_envelope(uow.conn, envelope_id)
-    if envelope is None:
-        raise NotFound.of("envelope", envelope_id)
-    if cite.wave_id not in envelope.wave_ids or year not in envelope.budget_years:
-        raise Conflict(f"envelope {envelope_id} funds waves {', '.join(envelope.wave_ids)} "
-                       f"in {', '.join(map(str, envelope.budget_years))}; cité {cite_id} is "
-                       f"of wave {cite.wave_id} and this is {year}")
-    if year not in range(cite.label_start.year, cite.label_end.year + 1):
-        raise Conflict(f"cité {cite_id}'s label runs {cite.label_start}–{cite.label_end}: "
-                       f"nothing is allocated to it for {year}")
-    await _allocate(uow, cite, envelope, year, amount, DotationRuleKind.MANUAL, basis,
-                    allocation_id)
-    allocation = await store.get_allocation(uow.conn, allocation_id)
-    assert allocation is not None
+    envelope = await _envelope(uow, envelope_id)
+    allocated = envelope.allocate(cite, year, amount, basis, allocation_id, uow.now)
+    await _allocated(uow, allocated)
     _log_acted("allocated by hand", actor, cite_id=cite_id, allocation_id=allocation_id)
-    return allocation, True
-
-
-def _same_command(same: bool, what: str, key: UUID) -> None:
-    if not same:
-        raise Conflict(f"this Idempotency-Key already made {what} {key} with other values: "
-                       "a new command needs a new key")
+    return Allocation.of(allocated)
 
 
 # --- the alliance, from partners' events --------------------------------------------------
@@ -381,107 +339,57 @@ async def close_alliance(uow: UnitOfWork, cite_id: str) -> None:
 
 async def commit_funds(uow: UnitOfWork, cite_id: str, allocation_id: UUID, operator: UUID,
                        action_title: str, amount: int, actor: Actor, commitment_id: UUID
-                       ) -> tuple[Commitment, bool]:
+                       ) -> Commitment:
     """Commit part of an allocation to an action of an alliance member (the préfecture of
     the cité's département)."""
     cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
-    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
-    found = await store.get_commitment(uow.conn, commitment_id)
-    if found is not None:
-        _same_command(found.cite_id == cite_id and found.allocation_id == allocation_id
-                      and found.operator_partner_id == operator and found.amount == amount,
-                      "commitment", commitment_id)
-        return found, False
-    allocation = await store.get_allocation(uow.conn, allocation_id)
-    if allocation is None or allocation.cite_id != cite_id:
-        raise NotFound(f"allocation {allocation_id} is not one of cité {cite_id}'s")
-    movement, committed = cite.commit(
-        AllocationFunds(allocation_id, allocation.envelope_id, allocation.programme,
-                        allocation.year, 0, 0),
-        commitment_id=commitment_id, operator=operator,
+    actor.ensure_acts_for(cite.departement)
+    allocation = await _allocation(uow, cite_id, allocation_id)
+    commitment, committed = Commitment.commit(
+        cite, allocation, commitment_id=commitment_id, operator=operator,
         operator_is_member=await store.is_current_member(uow.conn, cite_id, operator),
         action_title=action_title, amount=amount, at=uow.now)
-    commitment = Commitment(commitment_id, cite_id, allocation_id, operator, action_title,
-                            amount, amount, False, uow.now)
-    if not await store.insert_commitment(uow.conn, commitment):
-        return await commit_funds(uow, cite_id, allocation_id, operator, action_title, amount,
-                                  actor, commitment_id)  # the same key, committed meanwhile
-    await store.move(uow.conn, [(movement, Trace(allocation.envelope_id, allocation.programme,
-                                                 cite_id, allocation.year))], uow.now)
+    await store.insert_commitment(uow.conn, commitment)
+    await _move(uow, ledger.movements(committed), _trace(allocation))
     uow.emit(committed)
-    return commitment, True
+    return commitment
 
 
 async def pay(uow: UnitOfWork, commitment_id: UUID, amount: int, actor: Actor,
-              payment_id: UUID) -> tuple[Commitment, bool]:
+              payment_id: UUID) -> Commitment:
     """Pay the operator against a commitment (never more than it has not paid)."""
-    commitment = await store.get_commitment(uow.conn, commitment_id, for_update=True)
-    if commitment is None:
-        raise NotFound.of("commitment", commitment_id)
+    commitment = await _commitment(uow, commitment_id)
     cite = await _cite(uow, commitment.cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
-    found = await store.get_payment(uow.conn, payment_id)
-    if found is not None:
-        _same_command(found["commitment_id"] == commitment_id and found["amount"] == amount,
-                      "payment", payment_id)
-        return commitment, False
-    movement, paid = commitment.pay(payment_id, amount, uow.now)
-    allocation = await store.get_allocation(uow.conn, commitment.allocation_id)
-    assert allocation is not None
-    if not await store.insert_payment(uow.conn, payment_id, commitment_id, amount, uow.now):
-        return await pay(uow, commitment_id, amount, actor, payment_id)
-    after = await store.move(uow.conn, [(movement, Trace(
-        allocation.envelope_id, allocation.programme, cite.cite_id, allocation.year))],
-        uow.now)
+    actor.ensure_acts_for(cite.departement)
+    paid = commitment.pay(payment_id, amount, uow.now)
+    await store.insert_payment(uow.conn, paid)
+    allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
+    await _move(uow, ledger.movements(paid), _trace(allocation))
     uow.emit(paid)
-    return _with_unpaid(commitment, after[commitment.account]), True
+    return commitment
 
 
 async def cancel_commitment(uow: UnitOfWork, commitment_id: UUID, motive: str, actor: Actor
                             ) -> Commitment:
     """What the commitment has not paid goes back to its allocation."""
-    commitment = await store.get_commitment(uow.conn, commitment_id, for_update=True)
-    if commitment is None:
-        raise NotFound.of("commitment", commitment_id)
+    commitment = await _commitment(uow, commitment_id)
     cite = await _cite(uow, commitment.cite_id, lock="share")
     actor.ensure_acts_for(cite.departement)
-    # Read after the lock: a payment that committed meanwhile counts.
-    commitment = _with_unpaid(commitment, await store.balance(uow.conn, commitment.account))
-    movements, events = cite.cancel(commitment, motive, uow.now)
-    if not events:
-        return commitment
-    allocation = await store.get_allocation(uow.conn, commitment.allocation_id)
-    assert allocation is not None
-    trace = Trace(allocation.envelope_id, allocation.programme, cite.cite_id, allocation.year)
-    await store.cancel_commitment(uow.conn, commitment_id, motive, uow.now)
-    await store.move(uow.conn, [(m, trace) for m in movements], uow.now)
-    for e in events:
-        uow.emit(e)
-    return replace(commitment, unpaid=0, cancelled=True)
-
-
-def _with_unpaid(c: Commitment, unpaid: int) -> Commitment:
-    return replace(c, unpaid=unpaid)
+    events = commitment.cancel(cite, motive, uow.now)
+    if events:
+        allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
+        await store.cancel_commitment(uow.conn, commitment_id, motive, uow.now)
+        await _move(uow, [m for e in events for m in ledger.movements(e)], _trace(allocation))
+        for e in events:
+            uow.emit(e)
+    return commitment
 
 
 async def declare_cofinancing(uow: UnitOfWork, cite_id: str, year: int, funder: str,
-                              amount: int, actor: Actor, cofinancing_id: UUID) -> bool:
+                              amount: int, actor: Actor, cofinancing_id: UUID) -> None:
     """A local authority's money for a cité and a year, beside the State's."""
     cite = await _cite(uow, cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)  # before a retry's answer: it is theirs only
-    found = await store.get_cofinancing(uow.conn, cofinancing_id)
-    if found is not None:
-        _same_command(found["cite_id"] == cite_id and found["year"] == year
-                      and found["amount"] == amount, "co-financing", cofinancing_id)
-        return False
-    if year not in range(cite.label_start.year, cite.label_end.year + 1):
-        raise RuleBroken([RuleFailure(
-            rule="year_in_label", field="year",
-            message=f"cité {cite_id}'s label runs {cite.label_start}–{cite.label_end}: "
-                    f"{year} is outside it")])
-    if not await store.insert_cofinancing(uow.conn, cofinancing_id, cite_id, year, funder,
-                                          amount, uow.now):
-        return False
-    uow.emit(CoFinancingDeclared(cite_id=cite_id, cofinancing_id=cofinancing_id, year=year,
-                                 funder=funder, amount=amount, declared_at=uow.now))
-    return True
+    actor.ensure_acts_for(cite.departement)
+    declared = cite.declare_cofinancing(cofinancing_id, year, funder, amount, uow.now)
+    await store.insert_cofinancing(uow.conn, declared)
+    uow.emit(declared)

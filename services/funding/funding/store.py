@@ -1,14 +1,17 @@
 """SQL of funding's schema: rows in, domain objects out; decides nothing.
 
-Money moves only through :func:`move`: it locks the accounts a set of movements touches
-(in one order, so two transactions never wait on each other in a circle), asks the
-domain's ledger whether the movements fit (:func:`funding.domain.ledger.apply`), and
-writes the new balances and the ledger rows in one statement.
+Money moves in two steps around the domain's ledger: :func:`lock_accounts` locks the
+accounts a set of movements touches (in one order, so two transactions never wait on each
+other in a circle) and reports what they hold; the ledger decides
+(:func:`funding.domain.ledger.apply`); :func:`record_movements` writes the new balances
+and the ledger rows in one statement. The locks hold to the end of the transaction, and
+``accounts``' CHECK refuses a balance below zero to anything but a budget whatever the
+code says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -16,12 +19,18 @@ from uuid import UUID
 
 import asyncpg
 
+from cites_contracts.events.funding import (
+    AllocationRefused,
+    CoFinancingDeclared,
+    FondsDeLaCiteGranted,
+    PaymentMade,
+)
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.db import Conn, Reads
 
-from .domain import ledger
-from .domain.cite import AllocationFunds, Cite, CiteStatus, Commitment
+from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
 from .domain.envelope import DotationRule, Envelope
+from .domain.fonds import ChefDeFile
 from .domain.ledger import Account, AccountKind, Movement
 
 Lock = Literal["update", "share"] | None
@@ -40,16 +49,12 @@ class Trace:
     year: int | None = None
 
 
-async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]], at: datetime
-               ) -> dict[Account, int]:
-    """Apply ``entries`` or refuse them all (:class:`~funding.domain.ledger.LimitExceeded`):
-    lock their accounts, check, write balances and ledger rows. Returns the balances after."""
-    if not entries:
-        return {}
-    touched = sorted({m.debit for m, _ in entries} | {m.credit for m, _ in entries})
-    kinds, refs = [a.kind.value for a in touched], [a.ref for a in touched]
-    # Accounts seen for the first time are created at zero first, so that two transactions
-    # crediting a new account both lock it rather than both computing from nothing.
+async def lock_accounts(conn: Conn, accounts: Sequence[Account]) -> dict[Account, int]:
+    """Lock ``accounts`` to the end of the transaction and report what each holds.
+
+    An account seen for the first time is created at zero first, so that two transactions
+    crediting a new account both lock it rather than both computing from nothing."""
+    kinds, refs = [a.kind.value for a in accounts], [a.ref for a in accounts]
     await conn.execute(
         """INSERT INTO accounts (kind, ref, balance)
            SELECT k, r, 0 FROM unnest($1::text[], $2::text[]) AS t(k, r)
@@ -58,9 +63,13 @@ async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]], at: dateti
         """SELECT kind, ref, balance FROM accounts
            WHERE (kind, ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
            ORDER BY kind, ref FOR UPDATE""", kinds, refs)
-    current = {Account(AccountKind(r["kind"]), r["ref"]): r["balance"] for r in rows}
-    after = ledger.apply(current, [m for m, _ in entries])
-    changed = [a for a in touched if after[a] != current[a]]
+    return {Account(AccountKind(r["kind"]), r["ref"]): r["balance"] for r in rows}
+
+
+async def record_movements(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
+                           balances: Mapping[Account, int], at: datetime) -> None:
+    """Append ``entries`` to the ledger and set the ``balances`` they leave (the accounts
+    they changed, locked by :func:`lock_accounts`)."""
     await conn.execute(
         """WITH balances AS (
                UPDATE accounts SET balance = b.balance
@@ -71,29 +80,23 @@ async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]], at: dateti
            SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],
                                     $9::text[], $10::bigint[], $11::uuid[], $12::text[],
                                     $13::text[], $14::integer[])""",
-        [a.kind.value for a in changed], [a.ref for a in changed], [after[a] for a in changed],
+        [a.kind.value for a in balances], [a.ref for a in balances], list(balances.values()),
         at, [m.kind.value for m, _ in entries], [m.debit.kind.value for m, _ in entries],
         [m.debit.ref for m, _ in entries], [m.credit.kind.value for m, _ in entries],
         [m.credit.ref for m, _ in entries], [m.amount for m, _ in entries],
         [t.envelope_id for _, t in entries], [t.programme.value for _, t in entries],
         [t.cite_id for _, t in entries], [t.year for _, t in entries])
-    return after
 
 
 async def lock_envelopes(conn: Conn, wave_id: str, years: Sequence[int]) -> None:
     """Lock the accounts of every envelope covering ``wave_id`` in ``years`` at once, in
-    :func:`move`'s order: for a transaction that then moves money from them several times."""
+    :func:`lock_accounts`' order: for a transaction that then moves money from them
+    several times."""
     await conn.execute(
         """SELECT 1 FROM accounts WHERE kind = 'envelope' AND ref IN (
                SELECT envelope_id::text FROM envelope_coverage
                WHERE wave_id = $1 AND year = ANY ($2::integer[]))
            ORDER BY kind, ref FOR UPDATE""", wave_id, list(years))
-
-
-async def balance(conn: Reads, account: Account) -> int:
-    found = await conn.fetchval("SELECT balance FROM accounts WHERE kind = $1 AND ref = $2",
-                                account.kind.value, account.ref)
-    return int(found or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +134,11 @@ async def ledger_check(conn: Reads) -> LedgerCheck:
 
 # --- envelopes ---------------------------------------------------------------------------------
 
-_ENVELOPE = """envelope_id, name, programme, budget_years, wave_ids, amount, dotation_rule,
-               fonds_share, opened_at"""
+_ENVELOPE = """SELECT e.envelope_id, e.name, e.programme, e.budget_years, e.wave_ids, e.amount,
+                      e.dotation_rule, e.fonds_share, e.opened_at, a.balance AS remaining
+               FROM envelopes e
+               JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text"""
+# An envelope's account exists from its opening (the same transaction moves its amount).
 
 
 def _envelope(r: asyncpg.Record) -> Envelope:
@@ -141,38 +147,39 @@ def _envelope(r: asyncpg.Record) -> Envelope:
                     budget_years=tuple(r["budget_years"]), wave_ids=tuple(r["wave_ids"]),
                     amount=r["amount"],
                     rule=DotationRule.model_validate_json(r["dotation_rule"]),
-                    fonds_share=r["fonds_share"], opened_at=r["opened_at"])
+                    fonds_share=r["fonds_share"], opened_at=r["opened_at"],
+                    remaining=r["remaining"])
 
 
-async def overlapping(conn: Conn, e: Envelope) -> list[tuple[str, int, UUID]]:
-    """(wave, year, envelope) already covered for ``e``'s programme."""
+async def overlapping(conn: Conn, programme: BudgetProgramme, wave_ids: Sequence[str],
+                      years: Sequence[int]) -> list[tuple[str, int, UUID]]:
+    """(wave, year, envelope) of ``programme`` already covered among these."""
     rows = await conn.fetch(
         """SELECT wave_id, year, envelope_id FROM envelope_coverage
            WHERE programme = $1 AND wave_id = ANY ($2) AND year = ANY ($3)
-           ORDER BY wave_id, year""", e.programme.value, list(e.wave_ids),
-        list(e.budget_years))
+           ORDER BY wave_id, year""", programme.value, list(wave_ids), list(years))
     return [(r["wave_id"], r["year"], r["envelope_id"]) for r in rows]
 
 
-async def insert_envelope(conn: Conn, e: Envelope) -> bool:
-    """False if an envelope with this id exists already (nothing written)."""
-    inserted = await conn.fetchval(
-        f"""INSERT INTO envelopes ({_ENVELOPE}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (envelope_id) DO NOTHING RETURNING true""",
+async def insert_envelope(conn: Conn, e: Envelope) -> None:
+    await conn.execute(
+        """INSERT INTO envelopes (envelope_id, name, programme, budget_years, wave_ids, amount,
+                                  dotation_rule, fonds_share, opened_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         e.id, e.name, e.programme.value, list(e.budget_years), list(e.wave_ids), e.amount,
         e.rule.model_dump_json(), e.fonds_share, e.opened_at)
-    if inserted:
-        await conn.execute(
-            """INSERT INTO envelope_coverage (programme, wave_id, year, envelope_id)
-               SELECT $1, w, y, $4 FROM unnest($2::text[]) AS w, unnest($3::integer[]) AS y""",
-            e.programme.value, list(e.wave_ids), list(e.budget_years), e.id)
-    return bool(inserted)
+    await conn.execute(
+        """INSERT INTO envelope_coverage (programme, wave_id, year, envelope_id)
+           SELECT $1, w, y, $4 FROM unnest($2::text[]) AS w, unnest($3::integer[]) AS y""",
+        e.programme.value, list(e.wave_ids), list(e.budget_years), e.id)
 
 
 async def get_envelope(conn: Reads, envelope_id: UUID, *, for_update: bool = False
                        ) -> Envelope | None:
-    r = await conn.fetchrow(f"SELECT {_ENVELOPE} FROM envelopes WHERE envelope_id = $1"
-                            + (" FOR UPDATE" if for_update else ""), envelope_id)
+    """``for_update``: the envelope and its account locked to the end of the transaction
+    (what it holds cannot change under a command that decides on it)."""
+    r = await conn.fetchrow(f"{_ENVELOPE} WHERE e.envelope_id = $1"
+                            + (" FOR UPDATE OF e, a" if for_update else ""), envelope_id)
     return _envelope(r) if r else None
 
 
@@ -186,18 +193,19 @@ async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = N
     """In the order they were opened; ``after``: the (opened_at, envelope_id) of the last
     one of the previous page; every one without ``limit``."""
     return [_envelope(r) for r in await conn.fetch(
-        f"""SELECT {_ENVELOPE} FROM envelopes
-            WHERE $1::timestamptz IS NULL OR (opened_at, envelope_id) > ($1, $2::uuid)
-            ORDER BY opened_at, envelope_id LIMIT $3""",
+        f"""{_ENVELOPE}
+            WHERE $1::timestamptz IS NULL OR (e.opened_at, e.envelope_id) > ($1, $2::uuid)
+            ORDER BY e.opened_at, e.envelope_id LIMIT $3""",
         after[0] if after else None, after[1] if after else None, limit)]
 
 
 async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, Envelope]:
-    """The envelope of each programme covering this wave and year."""
+    """The envelope of each programme covering this wave and year, their accounts locked
+    to the end of the transaction (what they hold is what the domain decides on)."""
     rows = await conn.fetch(
-        f"""SELECT {', '.join('e.' + c.strip() for c in _ENVELOPE.split(','))}
-            FROM envelope_coverage c JOIN envelopes e USING (envelope_id)
-            WHERE c.wave_id = $1 AND c.year = $2""", wave_id, year)
+        f"""{_ENVELOPE} JOIN envelope_coverage c USING (envelope_id)
+            WHERE c.wave_id = $1 AND c.year = $2 ORDER BY a.ref FOR UPDATE OF a""",
+        wave_id, year)
     return {BudgetProgramme(r["programme"]): _envelope(r) for r in rows}
 
 
@@ -268,7 +276,7 @@ async def close_alliance(conn: Conn, cite_id: str) -> None:
            ON CONFLICT (cite_id) DO UPDATE SET closed = true""", cite_id)
 
 
-async def chef_de_file(conn: Reads, cite_id: str) -> tuple[UUID, str] | None:
+async def chef_de_file(conn: Reads, cite_id: str) -> ChefDeFile | None:
     r = await conn.fetchrow(
         """SELECT chef_de_file_partner_id, chef_de_file_uai FROM alliances
            WHERE cite_id = $1 AND chef_de_file_partner_id IS NOT NULL""", cite_id)
@@ -301,28 +309,14 @@ async def members(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
 # --- allocations, fonds ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    allocation_id: UUID
-    cite_id: str
-    envelope_id: UUID
-    programme: BudgetProgramme
-    year: int
-    amount: int
-    rule: str
-    basis: str
-    allocated_at: datetime
-
-
-async def insert_allocation(conn: Conn, a: Allocation) -> bool:
-    """False if the cité has this dotation already (the yearly check ran elsewhere)."""
-    return bool(await conn.fetchval(
+async def insert_allocation(conn: Conn, a: Allocation) -> None:
+    """A second dotation of a cité, envelope and year is refused by a unique index."""
+    await conn.execute(
         """INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
                                     amount, rule, basis, allocated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT DO NOTHING RETURNING true""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         a.allocation_id, a.cite_id, a.envelope_id, a.programme.value, a.year, a.amount,
-        a.rule, a.basis, a.allocated_at))
+        a.rule, a.basis, a.allocated_at)
 
 
 async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:
@@ -369,12 +363,12 @@ async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
         "SELECT true FROM fonds_grants WHERE cite_id = $1 AND year = $2", cite_id, year))
 
 
-async def insert_fonds(conn: Conn, grant_id: UUID, cite_id: str, year: int, uai: str,
-                       partner_id: UUID | None, at: datetime) -> bool:
-    return bool(await conn.fetchval(
+async def insert_fonds(conn: Conn, granted: FondsDeLaCiteGranted) -> None:
+    await conn.execute(
         """INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-        grant_id, cite_id, year, uai, partner_id, at))
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        granted.grant_id, granted.cite_id, granted.year, granted.lead_college_uai,
+        granted.chef_de_file_partner_id, granted.granted_at)
 
 
 async def name_fonds_recipient(conn: Conn, cite_id: str, partner_id: UUID, uai: str
@@ -394,13 +388,14 @@ async def fonds_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
            WHERE g.cite_id = $1 GROUP BY g.grant_id ORDER BY g.year""", cite_id)
 
 
-async def record_refusal(conn: Conn, cite_id: str, year: int, programme: BudgetProgramme,
-                         reason: str, at: datetime) -> bool:
-    """True the first time this refusal happens (then it is told), False after."""
+async def record_refusal(conn: Conn, refused: AllocationRefused) -> bool:
+    """True the first time this refusal (cité, year, programme, reason) is recorded, False
+    after."""
     return bool(await conn.fetchval(
         """INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
-        cite_id, year, programme.value, reason, at))
+        refused.cite_id, refused.year, refused.programme and refused.programme.value,
+        refused.reason.value, refused.refused_at))
 
 
 # --- commitments, payments, co-financing -------------------------------------------------------
@@ -415,15 +410,17 @@ def _commitment(r: asyncpg.Record) -> Commitment:
                       committed_at=r["committed_at"])
 
 
-_COMMITMENT = """SELECT c.*, coalesce(a.balance, 0) AS unpaid FROM commitments c
-                 LEFT JOIN accounts a ON a.kind = 'commitment'
-                                     AND a.ref = c.commitment_id::text"""
+_COMMITMENT = """SELECT c.*, a.balance AS unpaid FROM commitments c
+                 JOIN accounts a ON a.kind = 'commitment' AND a.ref = c.commitment_id::text"""
+# A commitment's account exists from the start (the same transaction moves its amount).
 
 
 async def get_commitment(conn: Reads, commitment_id: UUID, *, for_update: bool = False
                          ) -> Commitment | None:
+    """``for_update``: the commitment and its account locked to the end of the transaction
+    (what it has not paid cannot change under a command that decides on it)."""
     r = await conn.fetchrow(f"{_COMMITMENT} WHERE c.commitment_id = $1"
-                            + (" FOR UPDATE OF c" if for_update else ""), commitment_id)
+                            + (" FOR UPDATE OF c, a" if for_update else ""), commitment_id)
     return _commitment(r) if r else None
 
 
@@ -439,13 +436,13 @@ async def commitments_of(conn: Reads, cite_id: str, *,
         cite_id, after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def insert_commitment(conn: Conn, c: Commitment) -> bool:
-    return bool(await conn.fetchval(
+async def insert_commitment(conn: Conn, c: Commitment) -> None:
+    await conn.execute(
         """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
                                     operator_partner_id, action_title, amount, committed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
-        c.amount, c.committed_at))
+        c.amount, c.committed_at)
 
 
 async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: datetime
@@ -455,16 +452,11 @@ async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: da
         commitment_id, at, motive)
 
 
-async def get_payment(conn: Reads, payment_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM payments WHERE payment_id = $1", payment_id)
-
-
-async def insert_payment(conn: Conn, payment_id: UUID, commitment_id: UUID, amount: int,
-                         at: datetime) -> bool:
-    return bool(await conn.fetchval(
+async def insert_payment(conn: Conn, paid: PaymentMade) -> None:
+    await conn.execute(
         """INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
-           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
-        payment_id, commitment_id, amount, at))
+           VALUES ($1, $2, $3, $4)""", paid.payment_id, paid.commitment_id, paid.amount,
+        paid.paid_at)
 
 
 async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
@@ -473,17 +465,12 @@ async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
         commitment_id)
 
 
-async def get_cofinancing(conn: Reads, cofinancing_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM cofinancing WHERE cofinancing_id = $1",
-                               cofinancing_id)
-
-
-async def insert_cofinancing(conn: Conn, cofinancing_id: UUID, cite_id: str, year: int,
-                             funder: str, amount: int, at: datetime) -> bool:
-    return bool(await conn.fetchval(
+async def insert_cofinancing(conn: Conn, declared: CoFinancingDeclared) -> None:
+    await conn.execute(
         """INSERT INTO cofinancing (cofinancing_id, cite_id, year, funder, amount, declared_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-        cofinancing_id, cite_id, year, funder, amount, at))
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        declared.cofinancing_id, declared.cite_id, declared.year, declared.funder,
+        declared.amount, declared.declared_at)
 
 
 # --- reports ------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Fixtures of the funding tests: its settings on this test's schema, topic prefix and
-clock, and the service running isolated (in-memory broker) or on real Kafka."""
+clock, and the service running isolated (``service``: in-memory broker), isolated but
+served on a real socket (``served``: for the races, a thousand requests at once, and the
+OpenAPI fuzzer, which need a URL), or on real Kafka (``live``)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def settings(service_settings: SettingsFactory) -> FundingSettings:
 
 
 @pytest.fixture
-async def funding(settings: FundingSettings) -> AsyncIterator[Funding]:
+async def service(settings: FundingSettings) -> AsyncIterator[Funding]:
     """Isolated: HTTP in-process, FastStream's in-memory broker, real PostgreSQL."""
     async with in_memory(definition, settings) as running:
         yield Funding(running)
@@ -34,7 +36,8 @@ async def funding(settings: FundingSettings) -> AsyncIterator[Funding]:
 
 @pytest.fixture
 async def served(settings: FundingSettings) -> AsyncIterator[Funding]:
-    """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL: for races."""
+    """Real HTTP (uvicorn on a port), in-memory broker, real PostgreSQL: for races (each
+    request on its own connection) and the fuzzer (it needs a URL)."""
     async with in_memory(definition, settings, serve=True) as running:
         yield Funding(running)
 

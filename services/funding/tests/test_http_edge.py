@@ -22,16 +22,16 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_trace(
-    funding: Funding,
+    service: Funding,
 ) -> None:
     headers = {**AS_NATIONAL, "X-Correlation-ID": "abc",
                "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
-    opened = await funding.http.post("/envelopes", json=p147(), headers=headers)
-    amended = await funding.http.post(
+    opened = await service.http.post("/envelopes", json=p147(), headers=headers)
+    amended = await service.http.post(
         f"/envelopes/{opened.json()['envelope_id']}/amendment", headers=headers,
         json={"amount": 12_000_000_00, "motive": "Loi de finances rectificative"})
-    await funding.s.all_published()
-    rows = await funding.s.runtime.pool.fetch(
+    await service.s.all_published()
+    rows = await service.s.runtime.pool.fetch(
         "SELECT correlation_id, traceparent FROM outbox_history ORDER BY id")
 
     # Envelopes carry UUIDs: a correlation id that is not one maps to the same UUID always.
@@ -39,17 +39,17 @@ async def test_the_events_of_a_command_carry_the_caller_s_correlation_id_and_tra
     assert (opened.status_code, amended.status_code) == (201, 200)
     assert opened.headers["X-Correlation-ID"] == amended.headers["X-Correlation-ID"] == str(
         expected)
-    assert [e.type for e in funding.s.published] == ["funding.EnvelopeOpened",
+    assert [e.type for e in service.s.published] == ["funding.EnvelopeOpened",
                                                      "funding.EnvelopeAmended"]
-    assert [e.correlation_id for e in funding.s.published] == [expected] * 2
+    assert [e.correlation_id for e in service.s.published] == [expected] * 2
     assert [r["correlation_id"] for r in rows] == [expected] * 2
     assert [r["traceparent"].split("-")[1] for r in rows] == [TRACE_ID] * 2  # a new span
 
 
 async def test_the_openapi_document_declares_bearer_authentication_on_every_route(
-    funding: Funding,
+    service: Funding,
 ) -> None:
-    document = (await funding.http.get("/openapi.json", headers=AS_OPERATOR)).json()
+    document = (await service.http.get("/openapi.json", headers=AS_OPERATOR)).json()
     operations = [(path, method, op) for path, ops in document["paths"].items()
                   if not path.startswith(("/health", "/metrics", "/asyncapi"))
                   for method, op in ops.items()]
@@ -60,26 +60,26 @@ async def test_the_openapi_document_declares_bearer_authentication_on_every_rout
 
 
 async def test_cites_envelopes_and_commitments_are_read_a_page_at_a_time(
-    funding: Funding, clock: FakeClock,
+    service: Funding, clock: FakeClock,
 ) -> None:
-    await funding.open_envelopes()
+    await service.open_envelopes()
     clock.advance(minutes=1)
-    other_wave = await funding.http.post("/envelopes", headers=AS_NATIONAL, json=p147(
+    other_wave = await service.http.post("/envelopes", headers=AS_NATIONAL, json=p147(
         name="Vague 2025", wave_ids=[f"{WAVE}-bis"]))
     assert other_wave.status_code == 201, other_wave.text
-    dotation = await funding.funded_cite("cite-002")
-    await funding.s.publish(labelled("cite-001"), labelled("cite-003"))
+    dotation = await service.funded_cite("cite-002")
+    await service.s.publish(labelled("cite-001"), labelled("cite-003"))
     for n in range(5):  # the same instant (a fake clock): the id breaks the tie
-        committed = await funding.commit(dotation["allocation_id"], 1_000_00 * (n + 1),
+        committed = await service.commit(dotation["allocation_id"], 1_000_00 * (n + 1),
                                          cite_id="cite-002", action_title=f"Action {n}")
         assert committed.status_code == 201, committed.text
 
-    cites = await read_pages(funding.http, "/cites", headers=AS_VIEWER, limit=2)
-    envelopes = await read_pages(funding.http, "/envelopes", headers=AS_VIEWER, limit=2)
-    commitments = await read_pages(funding.http, "/cites/cite-002/commitments",
+    cites = await read_pages(service.http, "/cites", headers=AS_VIEWER, limit=2)
+    envelopes = await read_pages(service.http, "/envelopes", headers=AS_VIEWER, limit=2)
+    commitments = await read_pages(service.http, "/cites/cite-002/commitments",
                                    headers=AS_PREFECTURE_93, limit=2)
-    whole = (await funding.http.get("/cites/cite-002/commitments", headers=AS_VIEWER)).json()
-    foreign = await funding.http.get("/envelopes", headers=AS_VIEWER,
+    whole = (await service.http.get("/cites/cite-002/commitments", headers=AS_VIEWER)).json()
+    foreign = await service.http.get("/envelopes", headers=AS_VIEWER,
                                      params={"cursor": "not-ours"})
 
     assert [[c["cite_id"] for c in page] for page in cites] == [["cite-001", "cite-002"],

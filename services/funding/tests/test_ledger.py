@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from uuid import uuid4
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
 import pytest
 from funding.domain.ledger import (
@@ -15,9 +16,25 @@ from funding.domain.ledger import (
     apply,
     balances,
     euros,
+    movements,
 )
 
-from cites_contracts.types import BudgetProgramme
+from cites_contracts.events.funding import (
+    CommitmentCancelled,
+    EnvelopeAmended,
+    EnvelopeOpened,
+    FondsDeLaCiteGranted,
+    FrozenAllocation,
+    FundsAllocated,
+    FundsCommitted,
+    FundsFrozen,
+    FundsReleased,
+    FundsUnfrozen,
+    PaymentMade,
+    ProgrammeAmount,
+    ReleasedAllocation,
+)
+from cites_contracts.types import BudgetProgramme, FreezeReason
 
 P147 = Account.budget(BudgetProgramme.P147)
 ENVELOPE = Account.of(AccountKind.ENVELOPE, uuid4())
@@ -115,6 +132,70 @@ def test_whatever_is_asked_in_whatever_order_no_account_but_the_budget_goes_nega
         assert sum(state.values()) == 0
         assert all(v >= 0 for a, v in state.items() if a.kind is not AccountKind.BUDGET)
     assert 0 < refusals < 2000  # both outcomes were exercised
+
+
+def test_each_event_records_the_movements_it_says() -> None:
+    at, cite = datetime(2025, 3, 10, tzinfo=UTC), "cite-001"
+    e147, e230, allocation, commitment, payee, grant = (uuid4() for _ in range(6))
+
+    def ref(a: Account) -> tuple[AccountKind, UUID | str]:
+        return a.kind, (a.ref if a.kind is AccountKind.BUDGET else UUID(a.ref))
+
+    said = [
+        movements(EnvelopeOpened(envelope_id=e147, name="E", programme=BudgetProgramme.P147,
+                                 budget_years=(2025,), wave_ids=("w",), amount=1_000_00,
+                                 opened_at=at)),
+        movements(EnvelopeAmended(envelope_id=e147, previous_amount=1_000_00, amount=900_00,
+                                  motive="m", amended_at=at), programme=BudgetProgramme.P147),
+        movements(FundsAllocated(cite_id=cite, allocation_id=allocation, envelope_id=e147,
+                                 programme=BudgetProgramme.P147, year=2025, amount=500_00,
+                                 envelope_remaining=400_00, allocated_at=at)),
+        movements(FondsDeLaCiteGranted(
+            cite_id=cite, grant_id=grant, year=2025, lead_college_uai="0930001A",
+            contributions=(ProgrammeAmount(programme=BudgetProgramme.P147, amount=100_00),),
+            granted_at=at), paid_from={BudgetProgramme.P147: e147,
+                                       BudgetProgramme.P230: e230}),
+        movements(FundsCommitted(cite_id=cite, commitment_id=commitment,
+                                 allocation_id=allocation, operator_partner_id=payee,
+                                 action_title="A", amount=300_00, committed_at=at)),
+        movements(PaymentMade(cite_id=cite, payment_id=uuid4(), commitment_id=commitment,
+                              allocation_id=allocation, payee_partner_id=payee, amount=100_00,
+                              paid_at=at)),
+        movements(CommitmentCancelled(cite_id=cite, commitment_id=commitment,
+                                      allocation_id=allocation, returned=200_00, motive="m",
+                                      cancelled_at=at)),
+        movements(FundsFrozen(cite_id=cite, reason=FreezeReason.LABEL_SUSPENDED, frozen=(
+            FrozenAllocation(allocation_id=allocation, amount=400_00),), frozen_at=at)),
+        movements(FundsUnfrozen(cite_id=cite, unfrozen=(
+            FrozenAllocation(allocation_id=allocation, amount=400_00),), unfrozen_at=at)),
+        movements(FundsFrozen(cite_id=cite, reason=FreezeReason.LABEL_WITHDRAWN, frozen=(
+            FrozenAllocation(allocation_id=allocation, amount=400_00),), frozen_at=at)),
+        movements(FundsReleased(cite_id=cite, released=(ReleasedAllocation(
+            allocation_id=allocation, envelope_id=e147, amount=400_00),), motive="m",
+            released_at=at)),
+    ]
+
+    budget, envelope = (AccountKind.BUDGET, "P147"), (AccountKind.ENVELOPE, e147)
+    allocated, frozen = (AccountKind.ALLOCATION, allocation), (AccountKind.FROZEN, allocation)
+    committed = (AccountKind.COMMITMENT, commitment)
+    assert [[(m.kind, ref(m.debit), ref(m.credit), m.amount) for m in ms] for ms in said] == [
+        [(MovementKind.OPEN, budget, envelope, 1_000_00)],
+        [(MovementKind.REDUCE, envelope, budget, 100_00)],
+        [(MovementKind.ALLOCATE, envelope, allocated, 500_00)],
+        [(MovementKind.GRANT, envelope, (AccountKind.FONDS, grant), 100_00)],
+        [(MovementKind.COMMIT, allocated, committed, 300_00)],
+        [(MovementKind.PAY, committed, (AccountKind.PAID, payee), 100_00)],
+        [(MovementKind.CANCEL, committed, allocated, 200_00)],
+        [(MovementKind.FREEZE, allocated, frozen, 400_00)],
+        [(MovementKind.UNFREEZE, frozen, allocated, 400_00)],
+        [(MovementKind.FREEZE, allocated, frozen, 400_00)],
+        [(MovementKind.RELEASE, frozen, envelope, 400_00)]]
+    after = apply({}, [m for ms in said for m in ms])  # the story fits: nothing refused
+    assert sum(after.values()) == 0
+    assert after[Account.of(AccountKind.ENVELOPE, e147)] == 900_00 - 500_00 - 100_00 + 400_00
+    assert movements(CommitmentCancelled(
+        cite_id=cite, commitment_id=commitment, allocation_id=allocation, returned=0,
+        motive="m", cancelled_at=at)) == []  # all paid: nothing comes back
 
 
 def test_amounts_are_shown_the_french_way() -> None:

@@ -17,8 +17,8 @@ from cites_runtime.testing import read_topic
 pytestmark = pytest.mark.integration
 
 
-async def _published(funding: Funding, topic: str, count: int) -> list[dict[str, Any]]:
-    s = funding.s.settings
+async def _published(service: Funding, topic: str, count: int) -> list[dict[str, Any]]:
+    s = service.s.settings
     records = await read_topic(s.kafka, s.topic(topic),
                                until=lambda r: len(r) >= count)
     return [json.loads(r.value) for r in records]
@@ -48,5 +48,5 @@ async def test_labels_from_kafka_are_funded_once_and_told_on_funding_allocations
                                       live.s.settings.topic("funding.dlq"))
     assert [(d.event_type, d.reason) for d in letters] == [("labelling.LabelSuspended",
                                                             "rejected")]
-    assert letters[0].error.startswith("cite-404: cité cite-404 is unknown to funding")
+    assert letters[0].error == "cite-404: cité cite-404 does not exist"
     await live.ledger_balanced()

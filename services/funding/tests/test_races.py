@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 import httpx
-from funding import service
+from funding.service import fund_due_years
 from funding_kit import OPERATOR, WAVE, Funding, labelled, p147, p230
 
 from cites_contracts.types import LabelPeriod
@@ -49,7 +49,7 @@ def cents(euros: str) -> int:
     return int(euros.replace("\u202f", "").replace(",", ""))
 
 
-async def race(funding: Funding, requests: list[tuple[str, dict[str, Any], dict[str, str]]]
+async def race(service: Funding, requests: list[tuple[str, dict[str, Any], dict[str, str]]]
                ) -> list[httpx.Response]:
     """Send every request at once, each on its own connection: one client per hundred
     (httpcore's pool scans every queued request at each step, so queueing a thousand on
@@ -59,7 +59,7 @@ async def race(funding: Funding, requests: list[tuple[str, dict[str, Any], dict[
         answers = []
         for start in range(0, len(requests), per_client):
             http = await clients.enter_async_context(httpx.AsyncClient(
-                base_url=funding.s.url, limits=LIMITS, timeout=120))
+                base_url=service.s.url, limits=LIMITS, timeout=120))
             answers += [http.post(path, json=body, headers=headers)
                         for path, body, headers in requests[start:start + per_client]]
         return list(await asyncio.gather(*answers))
@@ -88,8 +88,8 @@ def passed(responses: list[httpx.Response], asked: list[int]) -> list[int]:
     return [a for r, a in zip(responses, asked, strict=True) if r.status_code == 201]
 
 
-async def statement_totals(funding: Funding) -> dict[str, int]:
-    r = await funding.http.get("/cites/cite-001/statement", headers=AS_NATIONAL)
+async def statement_totals(service: Funding) -> dict[str, int]:
+    r = await service.http.get("/cites/cite-001/statement", headers=AS_NATIONAL)
     assert r.status_code == 200, r.text
     totals: dict[str, int] = r.json()["totals"]
     return totals
@@ -215,7 +215,7 @@ async def test_one_command_sent_many_times_at_once_with_its_idempotency_key_acts
 
 
 async def test_two_cites_funded_at_once_from_shared_envelopes_never_deadlock(
-    funding: Funding, clock: FakeClock,
+    service: Funding, clock: FakeClock,
 ) -> None:
     """Cité 1 (wave 2024, labelled from 2025) is due 2025 and 2026, cité 2 (wave 2026)
     2026; P230's envelope covers both waves and years, P147 has one envelope for 2025 and
@@ -223,21 +223,21 @@ async def test_two_cites_funded_at_once_from_shared_envelopes_never_deadlock(
     year's: cité 1 holding P230's while waiting for P147 2026's, cité 2 the other way round."""
     clock.set_date(date(2026, 3, 10))
     later = "2026-rolling"
-    await funding.s.publish(  # known, but no envelope yet: nothing funded
+    await service.s.publish(  # known, but no envelope yet: nothing funded
         labelled("cite-001"),
         labelled("cite-002", wave=later, period=LabelPeriod.of_years(date(2026, 1, 1))))
     opened = []
     for body in (p230(budget_years=[2025, 2026], wave_ids=[WAVE, later]),
                  p147(budget_years=[2025]), p147(budget_years=[2026], wave_ids=[WAVE, later])):
-        r = await funding.http.post("/envelopes", json=body, headers=AS_NATIONAL)
+        r = await service.http.post("/envelopes", json=body, headers=AS_NATIONAL)
         assert r.status_code == 201, r.text
         opened.append(r.json()["envelope_id"])
     shared = opened[0]
-    runtime = funding.s.runtime
+    runtime = service.s.runtime
 
     async def fund(cite_id: str) -> int:
         async with runtime.unit_of_work() as uow:
-            return await service.fund_due_years(uow, cite_id)
+            return await fund_due_years(uow, cite_id)
 
     async def waiting_for_locks(n: int) -> None:
         async def check() -> bool:
@@ -261,5 +261,5 @@ async def test_two_cites_funded_at_once_from_shared_envelopes_never_deadlock(
 
     assert emitted == [4, 2]  # 2025 and 2026: a dotation and a fonds each
     for cite_id, years in (("cite-001", [2025, 2026]), ("cite-002", [2026])):
-        assert [a["year"] for a in (await funding.cite(cite_id))["allocations"]] == years
-    await funding.ledger_balanced()
+        assert [a["year"] for a in (await service.cite(cite_id))["allocations"]] == years
+    await service.ledger_balanced()

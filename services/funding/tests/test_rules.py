@@ -5,15 +5,30 @@ payment and cancellation."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from uuid import uuid4
 
 import pytest
-from funding.domain.cite import AllocationFunds, Cite, CiteStatus, Commitment, FundsLocked
+from funding.domain import fonds
+from funding.domain.cite import (
+    Allocation,
+    AllocationFunds,
+    Cite,
+    CiteStatus,
+    Commitment,
+    FundsLocked,
+)
 from funding.domain.envelope import DotationRule, Envelope, default_rule
-from funding.domain.ledger import AccountKind, MovementKind
+from funding.domain.ledger import AccountKind, LimitExceeded, MovementKind, movements
 from pydantic import ValidationError
 
-from cites_contracts.types import BudgetProgramme, DotationRuleKind, FreezeReason
+from cites_contracts.events.funding import AllocationRefused, FundsAllocated
+from cites_contracts.types import (
+    AllocationRefusalReason,
+    BudgetProgramme,
+    DotationRuleKind,
+    FreezeReason,
+)
 from cites_runtime.errors import Conflict
 
 AT = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -26,6 +41,18 @@ def cite(status: CiteStatus = CiteStatus.ACTIVE) -> Cite:
 
 def funds(uncommitted: int = 200_000_00, frozen: int = 0) -> AllocationFunds:
     return AllocationFunds(uuid4(), uuid4(), BudgetProgramme.P147, 2019, uncommitted, frozen)
+
+
+def allocation() -> Allocation:
+    return Allocation(uuid4(), "cite-001", uuid4(), BudgetProgramme.P147, 2019, 200_000_00,
+                      "requested_capped", "requested 300 000,00 €", AT)
+
+
+def envelope(amount: int = 1_000, remaining: int | None = None,
+             programme: BudgetProgramme = BudgetProgramme.P147) -> Envelope:
+    return Envelope(uuid4(), "E", programme, (2019,), ("2019",), amount,
+                    default_rule(programme), 15_000_00, AT,
+                    amount if remaining is None else remaining)
 
 
 @pytest.mark.parametrize(("rule", "requested", "population", "amount", "basis"), [
@@ -60,32 +87,46 @@ def test_an_incoherent_rule_is_refused(rule: dict[str, object]) -> None:
 
 
 def test_amending_an_envelope_moves_only_the_difference() -> None:
-    e = Envelope(uuid4(), "E", BudgetProgramme.P147, (2025,), ("w",), 1_000, default_rule(
-        BudgetProgramme.P147), 15_000_00, AT)
-    _, up, _ = e.amend(1_500, "plus", AT)
-    _, down, _ = e.amend(400, "moins", AT)
-    same = e.amend(1_000, "rien", AT)
-    assert (up and up.kind, up and up.amount) == (MovementKind.OPEN, 500)
-    assert (down and down.kind, down and down.amount) == (MovementKind.REDUCE, 600)
-    assert same[1:] == (None, None)
+    raised, lowered, same = envelope(), envelope(), envelope()
+    up = raised.amend(1_500, "plus", AT)
+    down = lowered.amend(400, "moins", AT)
+    assert up is not None and down is not None
+    p147 = BudgetProgramme.P147
+    assert [(m.kind, m.amount) for m in movements(up, programme=p147)] == [
+        (MovementKind.OPEN, 500)]
+    assert [(m.kind, m.amount) for m in movements(down, programme=p147)] == [
+        (MovementKind.REDUCE, 600)]
+    assert (raised.amount, raised.remaining, lowered.amount, lowered.remaining) == (
+        1_500, 1_500, 400, 400)
+    assert same.amend(1_000, "rien", AT) is None
+
+
+def test_an_envelope_never_shrinks_below_what_it_has_not_allocated() -> None:
+    e = envelope(1_000, remaining=300)
+    with pytest.raises(LimitExceeded, match="not enough left in the envelope") as refused:
+        e.amend(600, "moins", AT)
+    assert (refused.value.holds, refused.value.exceeded_by) == (300, 100)
+    assert (e.amount, e.remaining) == (1_000, 300)
 
 
 def test_a_freeze_takes_every_uncommitted_cent_and_reinstatement_gives_it_back() -> None:
-    a, b = funds(200_000_00), funds(0)
-    after, movements, event = cite().freeze(CiteStatus.SUSPENDED, [a, b], AT)
-    assert after.status is CiteStatus.SUSPENDED
-    assert [(m.kind, m.amount, m.credit.kind) for m in movements] == [
-        (MovementKind.FREEZE, 200_000_00, AccountKind.FROZEN)]
+    c, a, b = cite(), funds(200_000_00), funds(0)
+    event = c.freeze(CiteStatus.SUSPENDED, [a, b], AT)
+    assert c.status is CiteStatus.SUSPENDED
     assert event is not None and event.reason is FreezeReason.LABEL_SUSPENDED
-    thawed, back, unfrozen = after.unfreeze([funds(0, 200_000_00)], AT)
-    assert thawed.status is CiteStatus.ACTIVE and back[0].kind is MovementKind.UNFREEZE
+    assert [(m.kind, m.amount, m.credit.kind) for m in movements(event)] == [
+        (MovementKind.FREEZE, 200_000_00, AccountKind.FROZEN)]
+    unfrozen = c.unfreeze([funds(0, 200_000_00)], AT)
+    assert c.status is CiteStatus.ACTIVE
     assert unfrozen is not None and unfrozen.unfrozen[0].amount == 200_000_00
+    assert movements(unfrozen)[0].kind is MovementKind.UNFREEZE
 
 
 def test_an_ended_cite_stays_ended() -> None:
     ended = cite(CiteStatus.WITHDRAWN)
-    assert ended.freeze(CiteStatus.SUSPENDED, [funds()], AT) == (ended, [], None)
-    assert ended.unfreeze([funds(0, 5)], AT) == (ended, [], None)
+    assert ended.freeze(CiteStatus.SUSPENDED, [funds()], AT) is None
+    assert ended.unfreeze([funds(0, 5)], AT) is None
+    assert ended.status is CiteStatus.WITHDRAWN
     assert ended.years_due(date(2021, 1, 1)) == []
 
 
@@ -93,10 +134,10 @@ def test_only_an_ended_cites_frozen_money_is_released_to_its_envelope() -> None:
     with pytest.raises(Conflict, match="unfrozen on reinstatement"):
         cite(CiteStatus.SUSPENDED).release([funds(0, 10)], "m", AT)
     a = funds(0, 10)
-    movements, event = cite(CiteStatus.EXPIRED).release([a], "m", AT)
-    assert movements[0].credit.ref == str(a.envelope_id)
+    event = cite(CiteStatus.EXPIRED).release([a], "m", AT)
     assert event is not None and event.released[0].amount == 10
-    assert cite(CiteStatus.EXPIRED).release([funds(0, 0)], "m", AT) == ([], None)
+    assert movements(event)[0].credit.ref == str(a.envelope_id)
+    assert cite(CiteStatus.EXPIRED).release([funds(0, 0)], "m", AT) is None
 
 
 def test_a_cite_is_funded_for_the_years_its_label_touches_up_to_today() -> None:
@@ -107,23 +148,90 @@ def test_a_cite_is_funded_for_the_years_its_label_touches_up_to_today() -> None:
 
 
 def test_nothing_is_committed_from_frozen_money_nor_to_a_stranger() -> None:
-    kwargs = {"commitment_id": uuid4(), "operator": uuid4(), "action_title": "A",
+    kwargs: dict[str, Any] = {"commitment_id": uuid4(), "operator": uuid4(), "action_title": "A",
               "amount": 1, "at": AT}
     with pytest.raises(FundsLocked, match="until it is reinstated"):
-        cite(CiteStatus.SUSPENDED).commit(funds(), operator_is_member=True, **kwargs)
+        Commitment.commit(cite(CiteStatus.SUSPENDED), allocation(), operator_is_member=True,
+                          **kwargs)
     with pytest.raises(Conflict, match="not a member"):
-        cite().commit(funds(), operator_is_member=False, **kwargs)
-    movement, event = cite().commit(funds(), operator_is_member=True, **kwargs)
-    assert movement.kind is MovementKind.COMMIT and event.amount == 1
+        Commitment.commit(cite(), allocation(), operator_is_member=False, **kwargs)
+    commitment, event = Commitment.commit(cite(), allocation(), operator_is_member=True,
+                                          **kwargs)
+    assert movements(event)[0].kind is MovementKind.COMMIT and event.amount == 1
+    assert (commitment.amount, commitment.unpaid) == (1, 1)
+
+
+def test_a_commitment_pays_no_more_than_it_has_not_paid() -> None:
+    c = Commitment(uuid4(), "cite-001", uuid4(), uuid4(), "A", 100, 60, False, AT)
+    paid = c.pay(uuid4(), 50, AT)
+    assert (paid.amount, c.unpaid) == (50, 10)
+    assert [(m.kind, m.amount) for m in movements(paid)] == [(MovementKind.PAY, 50)]
+    with pytest.raises(LimitExceeded, match="not enough unpaid on the commitment"):
+        c.pay(uuid4(), 11, AT)
+    assert c.unpaid == 10
 
 
 def test_a_cancelled_commitment_pays_nothing_more_and_cancels_once() -> None:
     c = Commitment(uuid4(), "cite-001", uuid4(), uuid4(), "A", 100, 60, False, AT)
-    movements, events = cite().cancel(c, "m", AT)
-    assert [(m.kind, m.amount) for m in movements] == [(MovementKind.CANCEL, 60)]
+    events = c.cancel(cite(), "m", AT)
+    assert [(m.kind, m.amount) for e in events for m in movements(e)] == [
+        (MovementKind.CANCEL, 60)]
     assert [type(e).__name__ for e in events] == ["CommitmentCancelled"]
-    done = Commitment(c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id,
-                      "A", 100, 0, True, AT)
-    assert cite().cancel(done, "m", AT) == ([], [])
+    assert (c.cancelled, c.unpaid) == (True, 0)
+    assert c.cancel(cite(), "m", AT) == []
     with pytest.raises(Conflict, match="cancelled"):
-        done.pay(uuid4(), 1, AT)
+        c.pay(uuid4(), 1, AT)
+
+
+def test_a_commitment_cancelled_while_the_cite_is_frozen_freezes_what_it_gives_back() -> None:
+    c = Commitment(uuid4(), "cite-001", uuid4(), uuid4(), "A", 100, 60, False, AT)
+    events = c.cancel(cite(CiteStatus.EXPIRED), "m", AT)
+    assert [type(e).__name__ for e in events] == ["CommitmentCancelled", "FundsFrozen"]
+    assert [(m.kind, m.amount) for e in events for m in movements(e)] == [
+        (MovementKind.CANCEL, 60), (MovementKind.FREEZE, 60)]
+
+
+def test_a_dotation_comes_from_what_the_envelope_still_holds_or_is_refused() -> None:
+    e = envelope(400_000_00)
+    first = e.dotation(cite(), 2019, uuid4(), AT)
+    assert isinstance(first, FundsAllocated)
+    assert (first.amount, first.envelope_remaining, e.remaining) == (
+        300_000_00, 100_000_00, 100_000_00)
+    refused = e.dotation(cite(), 2020, uuid4(), AT)
+    assert isinstance(refused, AllocationRefused)
+    assert (refused.reason, refused.requested, refused.available) == (
+        AllocationRefusalReason.ENVELOPE_EXHAUSTED, 300_000_00, 100_000_00)
+    assert e.remaining == 100_000_00
+
+
+def test_a_manual_allocation_fits_the_envelope_the_wave_the_year_and_the_label() -> None:
+    e = envelope(100_000_00)
+    with pytest.raises(Conflict, match="funds waves 2019 in 2019"):
+        e.allocate(cite(), 2020, 1_00, "Rallonge", uuid4(), AT)
+    with pytest.raises(FundsLocked):
+        e.allocate(cite(CiteStatus.SUSPENDED), 2019, 1_00, "Rallonge", uuid4(), AT)
+    with pytest.raises(LimitExceeded, match="0,01 € over"):
+        e.allocate(cite(), 2019, 100_000_01, "Rallonge", uuid4(), AT)
+    allocated = e.allocate(cite(), 2019, 100_000_00, "Rallonge", uuid4(), AT)
+    assert (allocated.dotation_rule, allocated.envelope_remaining) == (
+        DotationRuleKind.MANUAL, 0)
+
+
+def test_the_fonds_takes_each_envelopes_share_or_names_the_first_one_short() -> None:
+    p147, p230 = envelope(1_000_000_00), envelope(10_000_00, programme=BudgetProgramme.P230)
+    refused = fonds.grant(cite(), 2019, [p230, p147], uuid4(), None, AT)
+    assert isinstance(refused, AllocationRefused)
+    assert (refused.programme, refused.envelope_id, refused.available) == (
+        BudgetProgramme.P230, p230.id, 10_000_00)
+    assert (p147.remaining, p230.remaining) == (1_000_000_00, 10_000_00)  # nothing taken
+    p230.remaining = 15_000_00
+    lead = (uuid4(), "0930002B")
+    granted = fonds.grant(cite(), 2019, [p230, p147], uuid4(), lead, AT)
+    assert not isinstance(granted, AllocationRefused)
+    assert [(c.programme, c.amount) for c in granted.contributions] == [
+        (BudgetProgramme.P147, 15_000_00), (BudgetProgramme.P230, 15_000_00)]
+    assert (granted.lead_college_uai, granted.chef_de_file_partner_id) == ("0930002B", lead[0])
+    assert (p147.remaining, p230.remaining) == (985_000_00, 0)
+    paid_from = {p147.programme: p147.id, p230.programme: p230.id}
+    assert [(m.debit.ref, m.amount) for m in movements(granted, paid_from=paid_from)] == [
+        (str(p147.id), 15_000_00), (str(p230.id), 15_000_00)]

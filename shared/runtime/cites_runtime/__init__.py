@@ -15,6 +15,8 @@ module                 what it holds
                        and the programme's time zone
 :mod:`.uow`            ``UnitOfWork``: one transaction, its events (``emit``), its time
                        (``now``, ``today``), its ``Cause`` (correlation id, trace)
+:mod:`.idempotency`    the ``Idempotency-Key`` header and its check: a command sent again
+                       with its key acts once and answers its first result
 :mod:`.errors`         domain refusals: ``NotFound``, ``Forbidden``, ``Conflict``,
                        ``RuleBroken`` (pure; answered alike by every service)
 :mod:`.actor`          who acts: ``Role``, ``Actor`` (the département rule), ``SYSTEM``

@@ -35,7 +35,8 @@ async def test_migrations_apply_once_and_are_idempotent(service_db: ServiceDb, t
                      "runtime/0004_consumer_positions.sql",
                      "runtime/0005_outbox_tombstones.sql",
                      "runtime/0006_outbox_delete_on_publish.sql",
-                     "runtime/0007_relay_leader.sql", "svc/0001_first.sql",
+                     "runtime/0007_relay_leader.sql",
+                     "runtime/0008_idempotency_keys.sql", "svc/0001_first.sql",
                      "svc/0002_second.sql"]
     assert second == []
     assert cols == 2

@@ -8,22 +8,21 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import Field
 
-from cites_contracts.types import CiteId, Motive, Name, ProgrammeYear
+from cites_contracts.types import CiteId
+from cites_runtime import idempotency
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Anyone, Caller, Input, National, Page, Paging, Prefecture
+from cites_runtime.http import Anyone, Caller, National, Page, Paging, Prefecture
+from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
 from ..domain.cite import Cite
-from .deps import Amount, IdempotencyKey, command_id, created
+from .bodies import AllocationIn, CoFinancingIn, CommitmentIn, ReleaseIn
 from .views import (
     AllocationView,
-    ChefDeFileView,
     CiteFundsView,
     CiteSummaryView,
     CommitmentView,
-    FondsView,
     StatementView,
 )
 
@@ -32,34 +31,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/cites", tags=["cités"])
 
 
-class AllocationIn(Input):
-    envelope_id: UUID
-    year: ProgrammeYear
-    amount: Amount
-    motive: Motive
-
-
-class ReleaseIn(Input):
-    motive: Motive
-
-
-class CommitmentIn(Input):
-    allocation_id: UUID
-    operator_partner_id: UUID = Field(description="A current member of the cité's alliance")
-    action_title: Name
-    amount: Amount
-
-
-class CoFinancingIn(Input):
-    year: ProgrammeYear
-    funder: Name
-    amount: Amount
-
-
 async def _cite(caller: Caller, cite_id: str) -> Cite:
     cite = await store.get_cite(caller.pool, cite_id)
     if cite is None:
-        raise NotFound(f"cité {cite_id} is unknown to funding")
+        raise NotFound.of("cité", cite_id)
     return cite
 
 
@@ -74,19 +49,11 @@ async def list_cites(caller: Anyone, paging: Paging) -> Page[CiteSummaryView]:
             summary="A cité's allocations, fonds and commitments")
 async def get_cite(cite_id: CiteId, caller: Anyone) -> CiteFundsView:
     cite = await _cite(caller, cite_id)
-    funds = {a.allocation_id: a for a in await store.allocation_funds(caller.pool, cite_id)}
-    lead = await store.chef_de_file(caller.pool, cite_id)
-    return CiteFundsView(
-        cite_id=cite.cite_id, name=cite.name, wave_id=cite.wave_id,
-        departement=cite.departement, status=cite.status,
-        label_start=cite.label_start.isoformat(), label_end=cite.label_end.isoformat(),
-        chef_de_file=ChefDeFileView(partner_id=lead[0], uai=lead[1]) if lead else None,
-        allocations=[AllocationView.of(a, funds[a.allocation_id].uncommitted,
-                                       funds[a.allocation_id].frozen)
-                     for a in await store.allocations_of(caller.pool, cite_id)],
-        fonds=[FondsView(**dict(r)) for r in await store.fonds_of(caller.pool, cite_id)],
-        commitments=[CommitmentView.of(c)
-                     for c in await store.commitments_of(caller.pool, cite_id)])
+    return CiteFundsView.of(cite, await store.chef_de_file(caller.pool, cite_id),
+                            await store.allocations_of(caller.pool, cite_id),
+                            await store.allocation_funds(caller.pool, cite_id),
+                            await store.fonds_of(caller.pool, cite_id),
+                            await store.commitments_of(caller.pool, cite_id))
 
 
 @router.post("/{cite_id}/allocations", status_code=201, response_model=AllocationView,
@@ -94,13 +61,17 @@ async def get_cite(cite_id: CiteId, caller: Anyone) -> CiteFundsView:
 async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, response: Response,
                    key: IdempotencyKey = None) -> AllocationView:
     async with caller.unit_of_work() as uow:
-        a, was_created = await service.allocate_manually(
-            uow, cite_id, body.envelope_id, body.year, body.amount, body.motive,
-            caller.actor, command_id("allocation", key, caller.actor, cite_id))
-    created(response, was_created)
+        command = await idempotency.check(uow, key, caller.actor, "allocation", body,
+                                          within=cite_id)
+        if command.is_new:
+            await service.allocate_manually(uow, cite_id, body.envelope_id, body.year,
+                                            body.amount, body.motive, caller.actor, command.id)
+    response.status_code = command.status_code
+    allocation = await store.get_allocation(caller.pool, command.id)
+    if allocation is None:
+        raise NotFound.of("allocation", command.id)
     funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
-    return AllocationView.of(a, funds[a.allocation_id].uncommitted,
-                             funds[a.allocation_id].frozen)
+    return AllocationView.of(allocation, funds[command.id])
 
 
 @router.post("/{cite_id}/release", response_model=list[AllocationView],
@@ -109,8 +80,7 @@ async def release(cite_id: CiteId, body: ReleaseIn, caller: National) -> list[Al
     async with caller.unit_of_work() as uow:
         released = await service.release_frozen(uow, cite_id, body.motive, caller.actor)
     allocations = {a.allocation_id: a for a in await store.allocations_of(caller.pool, cite_id)}
-    return [AllocationView.of(allocations[r.allocation_id], r.uncommitted, r.frozen)
-            for r in released]
+    return [AllocationView.of(allocations[r.allocation_id], r) for r in released]
 
 
 @router.post("/{cite_id}/commitments", status_code=201, response_model=CommitmentView,
@@ -118,10 +88,16 @@ async def release(cite_id: CiteId, body: ReleaseIn, caller: National) -> list[Al
 async def commit(cite_id: CiteId, body: CommitmentIn, caller: Prefecture, response: Response,
                  key: IdempotencyKey = None) -> CommitmentView:
     async with caller.unit_of_work() as uow:
-        c, was_created = await service.commit_funds(
-            uow, cite_id, body.allocation_id, body.operator_partner_id, body.action_title,
-            body.amount, caller.actor, command_id("commitment", key, caller.actor, cite_id))
-    created(response, was_created)
+        command = await idempotency.check(uow, key, caller.actor, "commitment", body,
+                                          within=cite_id)
+        if command.is_new:
+            await service.commit_funds(uow, cite_id, body.allocation_id,
+                                       body.operator_partner_id, body.action_title,
+                                       body.amount, caller.actor, command.id)
+    response.status_code = command.status_code
+    c = await store.get_commitment(caller.pool, command.id)
+    if c is None:
+        raise NotFound.of("commitment", command.id)
     return CommitmentView.of(c)
 
 
@@ -142,10 +118,12 @@ async def list_commitments(cite_id: CiteId, caller: Anyone, paging: Paging
 async def declare_cofinancing(cite_id: CiteId, body: CoFinancingIn, caller: Prefecture,
                               response: Response, key: IdempotencyKey = None) -> StatementView:
     async with caller.unit_of_work() as uow:
-        was_created = await service.declare_cofinancing(
-            uow, cite_id, body.year, body.funder, body.amount, caller.actor,
-            command_id("cofinancing", key, caller.actor, cite_id))
-    created(response, was_created)
+        command = await idempotency.check(uow, key, caller.actor, "co-financing", body,
+                                          within=cite_id)
+        if command.is_new:
+            await service.declare_cofinancing(uow, cite_id, body.year, body.funder,
+                                              body.amount, caller.actor, command.id)
+    response.status_code = command.status_code
     return await _statement(caller, cite_id)
 
 

@@ -4,14 +4,12 @@ the ledger's own check, and the yearly check run now (national coordination)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
 
 from cites_runtime.http import Anyone, Caller, National, Reader
 
 from .. import store
-from ..domain.ledger import Account, AccountKind
 from ..yearly import fund_active_cites
-from .views import ConsumptionView, LedgerCheckView
+from .views import ConsumptionView, LedgerCheckView, YearlyCheckView
 
 __all__ = ["router"]
 
@@ -19,9 +17,8 @@ router = APIRouter(tags=["reports"])
 
 
 async def _consumption(caller: Caller) -> ConsumptionView:
-    envelopes = [(e, await store.balance(caller.pool, Account.of(AccountKind.ENVELOPE, e.id)))
-                 for e in await store.list_envelopes(caller.pool)]
-    return ConsumptionView.of(envelopes, await store.movements_by_year(caller.pool))
+    return ConsumptionView.of(await store.list_envelopes(caller.pool),
+                              await store.movements_by_year(caller.pool))
 
 
 @router.get("/reports/consumption", response_model=ConsumptionView,
@@ -41,10 +38,6 @@ async def consumption_csv(caller: Anyone) -> Response:
             summary="Recompute every balance from the ledger and compare")
 async def ledger_check(caller: Reader) -> LedgerCheckView:
     return LedgerCheckView.of(await store.ledger_check(caller.pool))
-
-
-class YearlyCheckView(BaseModel):
-    events: int
 
 
 @router.post("/yearly-check", response_model=YearlyCheckView,

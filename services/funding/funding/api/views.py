@@ -20,16 +20,20 @@ from pydantic import BaseModel
 
 from cites_contracts.types import BudgetProgramme
 
-from ..domain.cite import Cite, CiteStatus, Commitment
+from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
 from ..domain.envelope import DotationRule, Envelope
+from ..domain.fonds import ChefDeFile
 from ..domain.ledger import MovementKind
-from ..store import Allocation, LedgerCheck
+from ..store import LedgerCheck
 
-__all__ = ["AllocationView", "CiteFundsView", "CommitmentView", "ConsumptionView",
-           "EnvelopeView", "LedgerCheckView", "MoneyLine", "StatementView", "csv_response"]
+__all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView",
+           "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
+           "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsView",
+           "LedgerCheckView", "MoneyLineView", "PaymentView", "StatementView",
+           "YearlyCheckView", "csv_response"]
 
 
-class MoneyLine(BaseModel):
+class MoneyLineView(BaseModel):
     """Sums of the ledger for one cité or envelope, year and programme (cents)."""
 
     year: int | None
@@ -52,7 +56,7 @@ class MoneyLine(BaseModel):
 
     @classmethod
     def of(cls, year: int | None, programme: BudgetProgramme, sums: dict[str, int]
-           ) -> MoneyLine:
+           ) -> MoneyLineView:
         def s(kind: MovementKind) -> int:
             return sums.get(kind.value, 0)
         committed = s(MovementKind.COMMIT) - s(MovementKind.CANCEL)
@@ -69,21 +73,21 @@ MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "uncom
          "unpaid")
 
 
-def money_lines(rows: Iterable[Any]) -> list[MoneyLine]:
+def money_lines(rows: Iterable[Any]) -> list[MoneyLineView]:
     """Ledger sums (year, programme, movement, amount) → one line per year and programme."""
     grouped: dict[tuple[int | None, str], dict[str, int]] = defaultdict(dict)
     for r in rows:
         grouped[(r["year"], r["programme"])][r["movement"]] = r["amount"]
-    return [MoneyLine.of(year, BudgetProgramme(p), sums)
+    return [MoneyLineView.of(year, BudgetProgramme(p), sums)
             for (year, p), sums in sorted(grouped.items(), key=lambda kv: (kv[0][0] or 0,
                                                                             kv[0][1]))]
 
 
-def total(lines: Sequence[MoneyLine]) -> dict[str, int]:
+def total(lines: Sequence[MoneyLineView]) -> dict[str, int]:
     return {k: sum(getattr(line, k) for line in lines) for k in MONEY}
 
 
-class CoFinancingLine(BaseModel):
+class CoFinancingLineView(BaseModel):
     year: int
     funder: str
     amount: int
@@ -95,8 +99,8 @@ class StatementView(BaseModel):
     cite_id: str
     name: str
     status: CiteStatus
-    lines: list[MoneyLine]
-    cofinancing: list[CoFinancingLine]
+    lines: list[MoneyLineView]
+    cofinancing: list[CoFinancingLineView]
     totals: dict[str, int]
     cofinancing_total: int
 
@@ -104,7 +108,7 @@ class StatementView(BaseModel):
     def of(cls, cite: Cite, ledger_rows: Iterable[Any], cofinancing: Iterable[Any]
            ) -> StatementView:
         lines = money_lines(ledger_rows)
-        co = [CoFinancingLine(year=r["year"], funder=r["funder"], amount=r["amount"])
+        co = [CoFinancingLineView(year=r["year"], funder=r["funder"], amount=r["amount"])
               for r in cofinancing]
         return cls(cite_id=cite.cite_id, name=cite.name, status=cite.status, lines=lines,
                    cofinancing=co, totals=total(lines),
@@ -134,41 +138,40 @@ class EnvelopeView(BaseModel):
     """What the envelope has not allocated nor granted (its ledger account)."""
 
     @classmethod
-    def of(cls, e: Envelope, remaining: int) -> EnvelopeView:
+    def of(cls, e: Envelope) -> EnvelopeView:
         return cls(envelope_id=e.id, name=e.name, programme=e.programme,
                    budget_years=list(e.budget_years), wave_ids=list(e.wave_ids),
                    amount=e.amount, dotation_rule=e.rule, fonds_share=e.fonds_share,
-                   opened_at=e.opened_at, remaining=remaining)
+                   opened_at=e.opened_at, remaining=e.remaining)
 
 
-class EnvelopeConsumption(BaseModel):
+class EnvelopeConsumptionView(BaseModel):
     envelope_id: UUID
     programme: BudgetProgramme
     amount: int
     remaining: int
-    lines: list[MoneyLine]
+    lines: list[MoneyLineView]
     totals: dict[str, int]
 
 
 class ConsumptionView(BaseModel):
     """Each envelope's consumption per year, and every programme's per year."""
 
-    envelopes: list[EnvelopeConsumption]
-    programmes: list[MoneyLine]
+    envelopes: list[EnvelopeConsumptionView]
+    programmes: list[MoneyLineView]
 
     @classmethod
-    def of(cls, envelopes: Sequence[tuple[Envelope, int]], rows: Sequence[Any]
-           ) -> ConsumptionView:
+    def of(cls, envelopes: Sequence[Envelope], rows: Sequence[Any]) -> ConsumptionView:
         per_envelope: dict[UUID, list[Any]] = defaultdict(list)
         for r in rows:
             if r["year"] is not None:  # opening and amendments concern no year
                 per_envelope[r["envelope_id"]].append(r)
         out = []
-        for e, remaining in envelopes:
+        for e in envelopes:
             lines = money_lines(per_envelope.get(e.id, []))
-            out.append(EnvelopeConsumption(envelope_id=e.id, programme=e.programme,
-                                           amount=e.amount, remaining=remaining, lines=lines,
-                                           totals=total(lines)))
+            out.append(EnvelopeConsumptionView(envelope_id=e.id, programme=e.programme,
+                                               amount=e.amount, remaining=e.remaining,
+                                               lines=lines, totals=total(lines)))
         summed: dict[tuple[int, str, str], int] = defaultdict(int)
         for r in rows:
             if r["year"] is not None:
@@ -196,11 +199,12 @@ class AllocationView(BaseModel):
     frozen: int
 
     @classmethod
-    def of(cls, a: Allocation, uncommitted: int, frozen: int) -> AllocationView:
+    def of(cls, a: Allocation, funds: AllocationFunds) -> AllocationView:
+        """The allocation and what its accounts hold now (``funds``)."""
         return cls(allocation_id=a.allocation_id, envelope_id=a.envelope_id,
                    programme=a.programme, year=a.year, amount=a.amount, rule=a.rule,
-                   basis=a.basis, allocated_at=a.allocated_at, uncommitted=uncommitted,
-                   frozen=frozen)
+                   basis=a.basis, allocated_at=a.allocated_at, uncommitted=funds.uncommitted,
+                   frozen=funds.frozen)
 
 
 class FondsView(BaseModel):
@@ -210,6 +214,13 @@ class FondsView(BaseModel):
     partner_id: UUID | None
     amount: int
     granted_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> FondsView:
+        """A grant as ``store.fonds_of`` reads it, with what the ledger put in it."""
+        return cls(grant_id=row["grant_id"], year=row["year"], uai=row["uai"],
+                   partner_id=row["partner_id"], amount=row["amount"],
+                   granted_at=row["granted_at"])
 
 
 class CommitmentView(BaseModel):
@@ -231,6 +242,27 @@ class CommitmentView(BaseModel):
                    cancelled=c.cancelled, committed_at=c.committed_at)
 
 
+class PaymentView(BaseModel):
+    payment_id: UUID
+    amount: int
+    paid_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> PaymentView:
+        """A payment as ``store.payments_of`` reads it."""
+        return cls(payment_id=row["payment_id"], amount=row["amount"], paid_at=row["paid_at"])
+
+
+class CommitmentPaymentsView(CommitmentView):
+    payments: list[PaymentView]
+
+    @classmethod
+    def of(cls, c: Commitment, payments: Iterable[Any] = ()) -> CommitmentPaymentsView:
+        """The commitment and its payments as ``store.payments_of`` reads them."""
+        return cls(**CommitmentView.of(c).model_dump(),
+                   payments=[PaymentView.of(p) for p in payments])
+
+
 class ChefDeFileView(BaseModel):
     partner_id: UUID
     uai: str
@@ -249,6 +281,22 @@ class CiteFundsView(BaseModel):
     fonds: list[FondsView]
     commitments: list[CommitmentView]
 
+    @classmethod
+    def of(cls, cite: Cite, lead: ChefDeFile | None, allocations: Iterable[Allocation],
+           funds: Iterable[AllocationFunds], fonds: Iterable[Any],
+           commitments: Iterable[Commitment]) -> CiteFundsView:
+        """The cité, the chef de file partners designated, its allocations with what their
+        accounts hold (``funds``), its fonds grants and its commitments."""
+        held = {f.allocation_id: f for f in funds}
+        return cls(cite_id=cite.cite_id, name=cite.name, wave_id=cite.wave_id,
+                   departement=cite.departement, status=cite.status,
+                   label_start=cite.label_start.isoformat(),
+                   label_end=cite.label_end.isoformat(),
+                   chef_de_file=ChefDeFileView(partner_id=lead[0], uai=lead[1]) if lead else None,
+                   allocations=[AllocationView.of(a, held[a.allocation_id]) for a in allocations],
+                   fonds=[FondsView.of(r) for r in fonds],
+                   commitments=[CommitmentView.of(c) for c in commitments])
+
 
 class CiteSummaryView(BaseModel):
     cite_id: str
@@ -261,6 +309,11 @@ class CiteSummaryView(BaseModel):
     def of(cls, c: Cite) -> CiteSummaryView:
         return cls(cite_id=c.cite_id, name=c.name, wave_id=c.wave_id,
                    departement=c.departement, status=c.status)
+
+
+class YearlyCheckView(BaseModel):
+    events: int
+    """How many events the check emitted (0: every active cité has what it is due)."""
 
 
 class LedgerCheckView(BaseModel):

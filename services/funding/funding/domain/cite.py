@@ -16,14 +16,17 @@ partners'), and what its money may do at each moment of its life.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
 from cites_contracts.events.funding import (
+    AllocationRefused,
+    CoFinancingDeclared,
     CommitmentCancelled,
     FrozenAllocation,
+    FundsAllocated,
     FundsCommitted,
     FundsFrozen,
     FundsReleased,
@@ -31,12 +34,18 @@ from cites_contracts.events.funding import (
     PaymentMade,
     ReleasedAllocation,
 )
-from cites_contracts.types import BudgetProgramme, FreezeReason
-from cites_runtime.errors import Conflict
+from cites_contracts.events.labelling import Perimeter, TerritoryLabelled
+from cites_contracts.types import (
+    AllocationRefusalReason,
+    BudgetProgramme,
+    DotationRuleKind,
+    FreezeReason,
+)
+from cites_runtime.errors import Conflict, RuleBroken
 
-from .ledger import Account, AccountKind, Movement, MovementKind
+from .ledger import Account, AccountKind, take
 
-__all__ = ["AllocationFunds", "Cite", "CiteStatus", "Commitment", "FundsLocked"]
+__all__ = ["Allocation", "AllocationFunds", "Cite", "CiteStatus", "Commitment", "FundsLocked"]
 
 
 class CiteStatus(StrEnum):
@@ -53,6 +62,28 @@ _FREEZE = {CiteStatus.SUSPENDED: FreezeReason.LABEL_SUSPENDED,
 
 class FundsLocked(Conflict):
     """The cité's money is frozen: nothing new may be committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A cité's yearly dotation from an envelope, or an allocation made by hand."""
+
+    allocation_id: UUID
+    cite_id: str
+    envelope_id: UUID
+    programme: BudgetProgramme
+    year: int
+    amount: int
+    rule: str
+    basis: str
+    allocated_at: datetime
+
+    @classmethod
+    def of(cls, allocated: FundsAllocated) -> Allocation:
+        return cls(allocated.allocation_id, allocated.cite_id, allocated.envelope_id,
+                   allocated.programme, allocated.year, allocated.amount,
+                   (allocated.dotation_rule or DotationRuleKind.MANUAL).value,
+                   allocated.dotation_basis or "", allocated.allocated_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +106,128 @@ class AllocationFunds:
         return Account.of(AccountKind.FROZEN, self.allocation_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Cite:
+    cite_id: str
+    name: str
+    wave_id: str
+    departement: str
+    label_start: date
+    label_end: date
+    status: CiteStatus
+    requested_contribution: int | None
+    population: int
+    lead_college_uai: str
+
+    @classmethod
+    def labelled(cls, event: TerritoryLabelled) -> Cite:
+        """The cité as labelling's decision makes it known: active, funded by its wave's
+        envelopes on its requested contribution or its QPVs' population."""
+        return cls(cite_id=event.cite_id, name=event.name, wave_id=event.wave.id,
+                   departement=event.departement, label_start=event.label_period.start,
+                   label_end=event.label_period.end, status=CiteStatus.ACTIVE,
+                   requested_contribution=event.requested_annual_contribution,
+                   population=_population(event.perimeter),
+                   lead_college_uai=event.lead_college_uai)
+
+    def renew(self, label_end: date) -> None:
+        """A renewed label runs to ``label_end``: its new years will be funded."""
+        self.label_end = label_end
+
+    def extend(self, perimeter: Perimeter) -> None:
+        """A larger perimeter counts for the next dotations computed on population."""
+        self.population = _population(perimeter)
+
+    # --- years ---------------------------------------------------------------------------
+
+    @property
+    def label_years(self) -> range:
+        """The budget years its label touches."""
+        return range(self.label_start.year, self.label_end.year + 1)
+
+    def years_due(self, today: date) -> list[int]:
+        """The budget years to fund now: those its label touches, up to this one. None
+        while its money is frozen."""
+        if self.status is not CiteStatus.ACTIVE:
+            return []
+        return list(range(self.label_start.year, min(self.label_end.year, today.year) + 1))
+
+    def no_envelope(self, year: int, programme: BudgetProgramme, at: datetime
+                    ) -> AllocationRefused:
+        """Nothing from ``programme`` for ``year``: no envelope of it covers the cité's wave
+        that year (the yearly check funds it once one is opened)."""
+        return AllocationRefused(cite_id=self.cite_id, envelope_id=None, year=year,
+                                 requested=self.requested_contribution or 0, available=0,
+                                 reason=AllocationRefusalReason.NO_OPEN_ENVELOPE,
+                                 refused_at=at, programme=programme)
+
+    # --- freeze, unfreeze, release ---------------------------------------------------------
+
+    def freeze(self, status: CiteStatus, allocations: list[AllocationFunds], at: datetime
+               ) -> FundsFrozen | None:
+        """The label was suspended, withdrawn or expired: every uncommitted cent freezes.
+        ``FundsFrozen`` is emitted even when nothing remains; nothing changes if the cité
+        has already ended, or is already so."""
+        if self.status in (CiteStatus.WITHDRAWN, CiteStatus.EXPIRED) or status is self.status:
+            return None
+        self.status = status
+        return FundsFrozen(cite_id=self.cite_id, reason=_FREEZE[status], frozen=tuple(
+            FrozenAllocation(allocation_id=a.allocation_id, amount=a.uncommitted)
+            for a in allocations if a.uncommitted > 0), frozen_at=at)
+
+    def unfreeze(self, allocations: list[AllocationFunds], at: datetime
+                 ) -> FundsUnfrozen | None:
+        """A reinstated label: what the suspension froze is uncommitted again."""
+        if self.status is not CiteStatus.SUSPENDED:
+            return None
+        self.status = CiteStatus.ACTIVE
+        return FundsUnfrozen(cite_id=self.cite_id, unfrozen=tuple(
+            FrozenAllocation(allocation_id=a.allocation_id, amount=a.frozen)
+            for a in allocations if a.frozen > 0), unfrozen_at=at)
+
+    def release(self, allocations: list[AllocationFunds], motive: str, at: datetime
+                ) -> FundsReleased | None:
+        """The national coordination gives an ended cité's frozen money back to the
+        envelopes it came from. Nothing frozen (released already): nothing happens."""
+        if self.status not in (CiteStatus.WITHDRAWN, CiteStatus.EXPIRED):
+            raise Conflict(f"cité {self.cite_id} is {self.status.value}: only the frozen "
+                           "money of a cité whose label was withdrawn or expired is released"
+                           + (" (a suspension's is unfrozen on reinstatement)"
+                              if self.status is CiteStatus.SUSPENDED else ""))
+        frozen = [a for a in allocations if a.frozen > 0]
+        if not frozen:
+            return None
+        return FundsReleased(cite_id=self.cite_id, released=tuple(
+            ReleasedAllocation(allocation_id=a.allocation_id, envelope_id=a.envelope_id,
+                               amount=a.frozen) for a in frozen), motive=motive,
+            released_at=at)
+
+    # --- spending ------------------------------------------------------------------------
+
+    def ensure_unfrozen(self) -> None:
+        if self.status is not CiteStatus.ACTIVE:
+            raise FundsLocked(f"the funds of cité {self.cite_id} are frozen (label "
+                              f"{self.status.value}): nothing can be committed"
+                              + (" until it is reinstated"
+                                 if self.status is CiteStatus.SUSPENDED else ""))
+
+    def declare_cofinancing(self, cofinancing_id: UUID, year: int, funder: str, amount: int,
+                            at: datetime) -> CoFinancingDeclared:
+        """A local authority's money for a year of the label, beside the State's."""
+        if year not in self.label_years:
+            raise RuleBroken.of("year", "year_in_label",
+                                f"cité {self.cite_id}'s label runs {self.label_start}–"
+                                f"{self.label_end}: {year} is outside it")
+        return CoFinancingDeclared(cite_id=self.cite_id, cofinancing_id=cofinancing_id,
+                                   year=year, funder=funder, amount=amount, declared_at=at)
+
+
+def _population(perimeter: Perimeter) -> int:
+    """The population of the cité's QPVs (what a dotation computed on population counts)."""
+    return sum(q.population for q in perimeter.qpvs)
+
+
+@dataclass(slots=True)
 class Commitment:
     commitment_id: UUID
     cite_id: str
@@ -91,139 +243,51 @@ class Commitment:
     def account(self) -> Account:
         return Account.of(AccountKind.COMMITMENT, self.commitment_id)
 
-    def pay(self, payment_id: UUID, amount: int, at: datetime
-            ) -> tuple[Movement, PaymentMade]:
-        """Pay the operator against this commitment (the ledger refuses more than its
-        unpaid part). A cancelled commitment pays nothing more."""
-        if self.cancelled:
-            raise Conflict(f"commitment {self.commitment_id} was cancelled: nothing more "
-                           "can be paid against it")
-        return (Movement(MovementKind.PAY, self.account,
-                         Account.of(AccountKind.PAID, self.operator_partner_id), amount),
-                PaymentMade(cite_id=self.cite_id, payment_id=payment_id,
-                            commitment_id=self.commitment_id, allocation_id=self.allocation_id,
-                            payee_partner_id=self.operator_partner_id, amount=amount,
-                            paid_at=at))
-
-
-@dataclass(frozen=True, slots=True)
-class Cite:
-    cite_id: str
-    name: str
-    wave_id: str
-    departement: str
-    label_start: date
-    label_end: date
-    status: CiteStatus
-    requested_contribution: int | None
-    population: int
-    lead_college_uai: str
-
-    # --- years ---------------------------------------------------------------------------
-
-    def years_due(self, today: date) -> list[int]:
-        """The budget years to fund now: those its label touches, up to this one. None
-        while its money is frozen."""
-        if self.status is not CiteStatus.ACTIVE:
-            return []
-        return list(range(self.label_start.year, min(self.label_end.year, today.year) + 1))
-
-    # --- freeze, unfreeze, release ---------------------------------------------------------
-
-    def freeze(self, status: CiteStatus, allocations: list[AllocationFunds], at: datetime
-               ) -> tuple[Cite, list[Movement], FundsFrozen | None]:
-        """The label was suspended, withdrawn or expired: every uncommitted cent freezes.
-        ``FundsFrozen`` is emitted even when nothing remains; nothing changes if the cité
-        has already ended."""
-        if self.status in (CiteStatus.WITHDRAWN, CiteStatus.EXPIRED):
-            return self, [], None
-        if status is self.status:
-            return self, [], None
-        movements = [Movement(MovementKind.FREEZE, a.account, a.frozen_account, a.uncommitted)
-                     for a in allocations if a.uncommitted > 0]
-        frozen = FundsFrozen(cite_id=self.cite_id, reason=_FREEZE[status], frozen=tuple(
-            FrozenAllocation(allocation_id=m_a.allocation_id, amount=m_a.uncommitted)
-            for m_a in allocations if m_a.uncommitted > 0), frozen_at=at)
-        return replace(self, status=status), movements, frozen
-
-    def unfreeze(self, allocations: list[AllocationFunds], at: datetime
-                 ) -> tuple[Cite, list[Movement], FundsUnfrozen | None]:
-        """A reinstated label: what the suspension froze is uncommitted again."""
-        if self.status is not CiteStatus.SUSPENDED:
-            return self, [], None
-        thawing = [a for a in allocations if a.frozen > 0]
-        return replace(self, status=CiteStatus.ACTIVE), [
-            Movement(MovementKind.UNFREEZE, a.frozen_account, a.account, a.frozen)
-            for a in thawing], FundsUnfrozen(cite_id=self.cite_id, unfrozen=tuple(
-                FrozenAllocation(allocation_id=a.allocation_id, amount=a.frozen)
-                for a in thawing), unfrozen_at=at)
-
-    def release(self, allocations: list[AllocationFunds], motive: str, at: datetime
-                ) -> tuple[list[Movement], FundsReleased | None]:
-        """The national coordination gives an ended cité's frozen money back to the
-        envelopes it came from. Nothing frozen (released already): nothing happens."""
-        if self.status not in (CiteStatus.WITHDRAWN, CiteStatus.EXPIRED):
-            raise Conflict(f"cité {self.cite_id} is {self.status.value}: only the frozen "
-                           "money of a cité whose label was withdrawn or expired is released"
-                           + (" (a suspension's is unfrozen on reinstatement)"
-                              if self.status is CiteStatus.SUSPENDED else ""))
-        frozen = [a for a in allocations if a.frozen > 0]
-        if not frozen:
-            return [], None
-        return [Movement(MovementKind.RELEASE, a.frozen_account,
-                         Account.of(AccountKind.ENVELOPE, a.envelope_id), a.frozen)
-                for a in frozen], FundsReleased(cite_id=self.cite_id, released=tuple(
-                    ReleasedAllocation(allocation_id=a.allocation_id,
-                                       envelope_id=a.envelope_id, amount=a.frozen)
-                    for a in frozen), motive=motive, released_at=at)
-
-    # --- spending ------------------------------------------------------------------------
-
-    def ensure_unfrozen(self) -> None:
-        if self.status is not CiteStatus.ACTIVE:
-            raise FundsLocked(f"the funds of cité {self.cite_id} are frozen (label "
-                              f"{self.status.value}): nothing can be committed"
-                              + (" until it is reinstated"
-                                 if self.status is CiteStatus.SUSPENDED else ""))
-
-    def commit(self, allocation: AllocationFunds, *, commitment_id: UUID, operator: UUID,
-               operator_is_member: bool, action_title: str, amount: int, at: datetime
-               ) -> tuple[Movement, FundsCommitted]:
-        """Commit part of an allocation to an action run by a member of the alliance."""
-        self.ensure_unfrozen()
+    @classmethod
+    def commit(cls, cite: Cite, allocation: Allocation, *, commitment_id: UUID,
+               operator: UUID, operator_is_member: bool, action_title: str, amount: int,
+               at: datetime) -> tuple[Commitment, FundsCommitted]:
+        """Commit part of an allocation to an action run by a member of the alliance (the
+        ledger refuses more than the allocation holds uncommitted)."""
+        cite.ensure_unfrozen()
         if not operator_is_member:
             raise Conflict(f"partner {operator} is not a member of the alliance of cité "
-                           f"{self.cite_id} (as partners' events tell funding): only its "
+                           f"{cite.cite_id} (as partners' events tell funding): only its "
                            "members run actions it funds")
-        return (Movement(MovementKind.COMMIT, allocation.account,
-                         Account.of(AccountKind.COMMITMENT, commitment_id), amount),
-                FundsCommitted(cite_id=self.cite_id, commitment_id=commitment_id,
+        return (cls(commitment_id, cite.cite_id, allocation.allocation_id, operator,
+                    action_title, amount, amount, False, at),
+                FundsCommitted(cite_id=cite.cite_id, commitment_id=commitment_id,
                                allocation_id=allocation.allocation_id,
                                operator_partner_id=operator, action_title=action_title,
                                amount=amount, committed_at=at))
 
-    def cancel(self, commitment: Commitment, motive: str, at: datetime
-               ) -> tuple[list[Movement], list[CommitmentCancelled | FundsFrozen]]:
+    def pay(self, payment_id: UUID, amount: int, at: datetime) -> PaymentMade:
+        """Pay the operator against this commitment, never more than its unpaid part. A
+        cancelled commitment pays nothing more."""
+        if self.cancelled:
+            raise Conflict(f"commitment {self.commitment_id} was cancelled: nothing more "
+                           "can be paid against it")
+        self.unpaid = take(self.account, self.unpaid, amount)
+        return PaymentMade(cite_id=self.cite_id, payment_id=payment_id,
+                           commitment_id=self.commitment_id, allocation_id=self.allocation_id,
+                           payee_partner_id=self.operator_partner_id, amount=amount,
+                           paid_at=at)
+
+    def cancel(self, cite: Cite, motive: str, at: datetime
+               ) -> list[CommitmentCancelled | FundsFrozen]:
         """The unpaid part returns to the allocation; if the cité's money is frozen, it
-        freezes with it at once (and ``FundsFrozen`` says so, for those who reconcile)."""
-        if commitment.cancelled:
-            return [], []
-        allocation = Account.of(AccountKind.ALLOCATION, commitment.allocation_id)
-        movements: list[Movement] = []
+        freezes with it at once (and ``FundsFrozen`` says so, for those who reconcile).
+        Cancelled already: nothing."""
+        if self.cancelled:
+            return []
+        returned, self.unpaid, self.cancelled = self.unpaid, 0, True
         events: list[CommitmentCancelled | FundsFrozen] = [CommitmentCancelled(
-            cite_id=self.cite_id, commitment_id=commitment.commitment_id,
-            allocation_id=commitment.allocation_id, returned=commitment.unpaid,
-            motive=motive, cancelled_at=at)]
-        if commitment.unpaid:
-            movements.append(Movement(MovementKind.CANCEL, commitment.account, allocation,
-                                      commitment.unpaid))
-            if self.status is not CiteStatus.ACTIVE:
-                movements.append(Movement(
-                    MovementKind.FREEZE, allocation,
-                    Account.of(AccountKind.FROZEN, commitment.allocation_id),
-                    commitment.unpaid))
-                events.append(FundsFrozen(
-                    cite_id=self.cite_id, reason=_FREEZE[self.status], frozen=(
-                        FrozenAllocation(allocation_id=commitment.allocation_id,
-                                         amount=commitment.unpaid),), frozen_at=at))
-        return movements, events
+            cite_id=self.cite_id, commitment_id=self.commitment_id,
+            allocation_id=self.allocation_id, returned=returned, motive=motive,
+            cancelled_at=at)]
+        if returned and cite.status is not CiteStatus.ACTIVE:
+            events.append(FundsFrozen(
+                cite_id=self.cite_id, reason=_FREEZE[cite.status], frozen=(
+                    FrozenAllocation(allocation_id=self.allocation_id, amount=returned),),
+                frozen_at=at))
+        return events

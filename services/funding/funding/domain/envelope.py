@@ -7,23 +7,36 @@ cité's yearly fonds de la cité. The programme's facts give the defaults: a P14
 pays dotations of the requested contribution within 120 k€–650 k€ (250 k€ when none was
 requested); a P230 envelope pays no dotation; each puts 15 k€ in the fonds, so that the
 fonds reaches its 30 k€ a year with one envelope of each programme.
+
+An envelope gives only what it still holds (``remaining``, its ledger account's balance):
+a dotation beyond it is refused (``AllocationRefused``, told once), a manual allocation or
+an amendment below it is a 409 saying by how much.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cites_contracts.events.funding import EnvelopeAmended, EnvelopeOpened
-from cites_contracts.types import BudgetProgramme, DotationRuleKind
+from cites_contracts.events.funding import (
+    AllocationRefused,
+    EnvelopeAmended,
+    EnvelopeOpened,
+    FundsAllocated,
+)
+from cites_contracts.types import AllocationRefusalReason, BudgetProgramme, DotationRuleKind
+from cites_runtime.errors import Conflict
 
-from .ledger import Account, AccountKind, Movement, MovementKind, euros
+from .cite import Cite
+from .ledger import Account, AccountKind, euros, take
 
-__all__ = ["FONDS_SHARE", "NO_DOTATION", "DotationRule", "Envelope", "default_rule"]
+__all__ = ["FONDS_SHARE", "NO_DOTATION", "DotationRule", "Envelope", "EnvelopeTerms",
+           "default_rule"]
 
 FONDS_SHARE = 15_000_00
 """Each programme's yearly share of a cité's fonds de la cité (P147 + P230 = 30 k€)."""
@@ -105,6 +118,20 @@ def default_rule(programme: BudgetProgramme) -> DotationRule:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvelopeTerms:
+    """What the national coordination decides when it opens an envelope."""
+
+    name: str
+    programme: BudgetProgramme
+    budget_years: Sequence[int]
+    wave_ids: Sequence[str]
+    amount: int
+    rule: DotationRule | None = None
+    """``None``: the programme's :func:`default_rule`."""
+    fonds_share: int = FONDS_SHARE
+
+
+@dataclass(slots=True)
 class Envelope:
     id: UUID
     name: str
@@ -115,31 +142,85 @@ class Envelope:
     rule: DotationRule
     fonds_share: int
     opened_at: datetime
+    remaining: int
+    """What it has neither allocated nor granted: its ledger account's balance."""
 
     @property
     def account(self) -> Account:
         return Account.of(AccountKind.ENVELOPE, self.id)
 
     @classmethod
-    def open(cls, envelope: Envelope) -> tuple[Envelope, Movement, EnvelopeOpened]:
-        """Opening moves the amount from the programme's budget into the envelope."""
-        return envelope, Movement(MovementKind.OPEN, Account.budget(envelope.programme),
-                                  envelope.account, envelope.amount), EnvelopeOpened(
+    def open(cls, envelope_id: UUID, terms: EnvelopeTerms,
+             taken: Sequence[tuple[str, int, UUID]], at: datetime
+             ) -> tuple[Envelope, EnvelopeOpened]:
+        """Open an envelope: its amount comes from the programme's budget. ``taken``: the
+        (wave, year, envelope) of its programme already covered among its waves and
+        years — which envelope pays is never a choice, so any is a refusal."""
+        if taken:
+            raise Conflict(f"{terms.programme.value} already has an envelope for " + ", ".join(
+                f"wave {w} in {y} ({e})" for w, y, e in taken[:10])
+                + ": one envelope per programme, wave and year (amend it instead)")
+        envelope = cls(id=envelope_id, name=terms.name, programme=terms.programme,
+                       budget_years=tuple(sorted(set(terms.budget_years))),
+                       wave_ids=tuple(sorted(set(terms.wave_ids))), amount=terms.amount,
+                       rule=terms.rule or default_rule(terms.programme),
+                       fonds_share=terms.fonds_share, opened_at=at, remaining=terms.amount)
+        return envelope, EnvelopeOpened(
             envelope_id=envelope.id, name=envelope.name, programme=envelope.programme,
             budget_years=envelope.budget_years, wave_ids=envelope.wave_ids,
-            amount=envelope.amount, opened_at=envelope.opened_at)
+            amount=envelope.amount, opened_at=at)
 
-    def amend(self, amount: int, motive: str, at: datetime
-              ) -> tuple[Envelope, Movement | None, EnvelopeAmended | None]:
+    def amend(self, amount: int, motive: str, at: datetime) -> EnvelopeAmended | None:
         """A new total: raising takes more from the budget; lowering gives back what the
-        envelope has not allocated (the ledger refuses going below, saying by how much).
-        The same amount again changes nothing."""
+        envelope has not allocated (never more: refused, saying by how much). The same
+        amount again changes nothing."""
         if amount == self.amount:
-            return self, None, None
-        budget = Account.budget(self.programme)
-        movement = (Movement(MovementKind.OPEN, budget, self.account, amount - self.amount)
-                    if amount > self.amount else
-                    Movement(MovementKind.REDUCE, self.account, budget, self.amount - amount))
+            return None
+        if amount < self.amount:
+            self.remaining = take(self.account, self.remaining, self.amount - amount)
+        else:
+            self.remaining += amount - self.amount
         amended = EnvelopeAmended(envelope_id=self.id, previous_amount=self.amount,
                                   amount=amount, motive=motive, amended_at=at)
-        return replace(self, amount=amount), movement, amended
+        self.amount = amount
+        return amended
+
+    # --- allocations -----------------------------------------------------------------------
+
+    def dotation(self, cite: Cite, year: int, allocation_id: UUID, at: datetime
+                 ) -> FundsAllocated | AllocationRefused:
+        """The cité's dotation of ``year`` by this envelope's rule, or its refusal when the
+        envelope no longer holds it (told once; funded after an amendment)."""
+        amount, basis = self.rule.dotation(requested=cite.requested_contribution,
+                                           population=cite.population)
+        if amount > self.remaining:
+            return AllocationRefused(
+                cite_id=cite.cite_id, envelope_id=self.id, year=year, requested=amount,
+                available=self.remaining, reason=AllocationRefusalReason.ENVELOPE_EXHAUSTED,
+                refused_at=at, programme=self.programme)
+        return self._allocate(cite, year, amount, DotationRuleKind(self.rule.kind), basis,
+                              allocation_id, at)
+
+    def allocate(self, cite: Cite, year: int, amount: int, basis: str, allocation_id: UUID,
+                 at: datetime) -> FundsAllocated:
+        """An allocation the national coordination decides, beside the dotations: to an
+        active cité of a wave and year this envelope covers, in its label's years, never
+        more than the envelope holds."""
+        cite.ensure_unfrozen()
+        if cite.wave_id not in self.wave_ids or year not in self.budget_years:
+            raise Conflict(f"envelope {self.id} funds waves {', '.join(self.wave_ids)} "
+                           f"in {', '.join(map(str, self.budget_years))}; cité "
+                           f"{cite.cite_id} is of wave {cite.wave_id} and this is {year}")
+        if year not in cite.label_years:
+            raise Conflict(f"cité {cite.cite_id}'s label runs {cite.label_start}–"
+                           f"{cite.label_end}: nothing is allocated to it for {year}")
+        return self._allocate(cite, year, amount, DotationRuleKind.MANUAL, basis,
+                              allocation_id, at)
+
+    def _allocate(self, cite: Cite, year: int, amount: int, rule: DotationRuleKind,
+                  basis: str, allocation_id: UUID, at: datetime) -> FundsAllocated:
+        self.remaining = take(self.account, self.remaining, amount)
+        return FundsAllocated(cite_id=cite.cite_id, allocation_id=allocation_id,
+                              envelope_id=self.id, programme=self.programme, year=year,
+                              amount=amount, envelope_remaining=self.remaining,
+                              allocated_at=at, dotation_rule=rule, dotation_basis=basis)

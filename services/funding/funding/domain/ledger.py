@@ -11,6 +11,10 @@ below zero**. An allocation larger than what is left in its envelope, a commitme
 than what is uncommitted in its allocation, a payment larger than what is unpaid on its
 commitment: each would take an account below zero, and is refused with the account, what
 it holds and by how much the request exceeds it.
+
+The movements a command causes follow from the event it causes (:func:`movements`): a
+commitment's ``FundsCommitted`` moves its amount from the allocation to the commitment,
+and so on. The store locks the accounts and reports what they hold; :func:`apply` decides.
 """
 
 from __future__ import annotations
@@ -18,13 +22,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never, overload
 from uuid import UUID
 
+from cites_contracts.events.funding import (
+    CommitmentCancelled,
+    EnvelopeAmended,
+    EnvelopeOpened,
+    FondsDeLaCiteGranted,
+    FundsAllocated,
+    FundsCommitted,
+    FundsFrozen,
+    FundsReleased,
+    FundsUnfrozen,
+    PaymentMade,
+)
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.errors import Conflict
 
-__all__ = ["Account", "AccountKind", "LimitExceeded", "Movement", "MovementKind", "apply",
-           "balances", "euros"]
+__all__ = ["Account", "AccountKind", "LimitExceeded", "Movement", "MovementKind", "accounts",
+           "apply", "balances", "euros", "movements", "take"]
 
 
 class AccountKind(StrEnum):
@@ -148,15 +165,118 @@ def balances(movements: Iterable[Movement]) -> dict[Account, int]:
     return found
 
 
+def take(account: Account, holds: int, amount: int) -> int:
+    """What ``account`` holds once ``amount`` is taken from the ``holds`` it has; refused
+    (:class:`LimitExceeded`) if that goes below zero and the account is not a budget."""
+    if not account.may_go_negative and holds < amount:
+        raise LimitExceeded(account, holds, amount, _WHAT[account.kind])
+    return holds - amount
+
+
 def apply(current: Mapping[Account, int], movements: Iterable[Movement]) -> dict[Account, int]:
     """The balances after ``movements``, in order, from ``current`` (an account missing
     from it holds 0). Refused as a whole, with the first limit broken, if any movement
     would take an account other than a budget below zero: nothing partial."""
     after = dict(current)
     for m in movements:
-        holds = after.get(m.debit, 0)
-        if not m.debit.may_go_negative and holds < m.amount:
-            raise LimitExceeded(m.debit, holds, m.amount, _WHAT[m.debit.kind])
-        after[m.debit] = holds - m.amount
+        after[m.debit] = take(m.debit, after.get(m.debit, 0), m.amount)
         after[m.credit] = after.get(m.credit, 0) + m.amount
     return after
+
+
+def accounts(movements: Iterable[Movement]) -> list[Account]:
+    """The accounts ``movements`` touch, once each, in one order (the order they are locked
+    in, so that two transactions never wait for each other in a circle)."""
+    return sorted({a for m in movements for a in (m.debit, m.credit)})
+
+
+# --- what each event moves ------------------------------------------------------------------
+
+Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
+          | FundsUnfrozen | FundsReleased | CommitmentCancelled)
+"""The events that name every account they touch (a refusal, a co-financing: no money
+of the State moves)."""
+
+
+@overload
+def movements(event: Moving) -> list[Movement]: ...
+
+
+@overload
+def movements(event: EnvelopeAmended, *, programme: BudgetProgramme) -> list[Movement]: ...
+
+
+@overload
+def movements(event: FondsDeLaCiteGranted, *,
+              paid_from: Mapping[BudgetProgramme, UUID]) -> list[Movement]: ...
+
+
+def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
+              programme: BudgetProgramme | None = None,
+              paid_from: Mapping[BudgetProgramme, UUID] | None = None) -> list[Movement]:
+    """The movements ``event`` records, in the order they apply. Two events do not name
+    every account they touch: an amendment its envelope's ``programme`` (whose budget gives
+    or takes back), a fonds grant the envelope each contribution was ``paid_from``."""
+    match event:
+        case EnvelopeOpened():
+            return [Movement(MovementKind.OPEN, Account.budget(event.programme),
+                             _envelope(event.envelope_id), event.amount)]
+        case EnvelopeAmended():
+            assert programme is not None, "an amendment's movement needs its programme"
+            return [_amendment(event, Account.budget(programme))]
+        case FundsAllocated():
+            return [Movement(MovementKind.ALLOCATE, _envelope(event.envelope_id),
+                             _allocation(event.allocation_id), event.amount)]
+        case FondsDeLaCiteGranted():
+            assert paid_from is not None, "a grant's movements need the envelopes it took from"
+            fonds = Account.of(AccountKind.FONDS, event.grant_id)
+            return [Movement(MovementKind.GRANT, _envelope(paid_from[c.programme]), fonds,
+                             c.amount) for c in event.contributions]
+        case FundsCommitted():
+            return [Movement(MovementKind.COMMIT, _allocation(event.allocation_id),
+                             _commitment(event.commitment_id), event.amount)]
+        case PaymentMade():
+            return [Movement(MovementKind.PAY, _commitment(event.commitment_id),
+                             Account.of(AccountKind.PAID, event.payee_partner_id),
+                             event.amount)]
+        case FundsFrozen():
+            return [Movement(MovementKind.FREEZE, _allocation(f.allocation_id),
+                             _frozen(f.allocation_id), f.amount)
+                    for f in event.frozen if f.amount]
+        case FundsUnfrozen():
+            return [Movement(MovementKind.UNFREEZE, _frozen(f.allocation_id),
+                             _allocation(f.allocation_id), f.amount)
+                    for f in event.unfrozen if f.amount]
+        case FundsReleased():
+            return [Movement(MovementKind.RELEASE, _frozen(r.allocation_id),
+                             _envelope(r.envelope_id), r.amount) for r in event.released]
+        case CommitmentCancelled():
+            return [Movement(MovementKind.CANCEL, _commitment(event.commitment_id),
+                             _allocation(event.allocation_id), event.returned)
+                    ] if event.returned else []
+    assert_never(event)
+
+
+def _amendment(event: EnvelopeAmended, budget: Account) -> Movement:
+    """Raising takes more from the budget; lowering gives back what the envelope had."""
+    envelope = _envelope(event.envelope_id)
+    if event.amount > event.previous_amount:
+        return Movement(MovementKind.OPEN, budget, envelope,
+                        event.amount - event.previous_amount)
+    return Movement(MovementKind.REDUCE, envelope, budget, event.previous_amount - event.amount)
+
+
+def _envelope(ref: UUID) -> Account:
+    return Account.of(AccountKind.ENVELOPE, ref)
+
+
+def _allocation(ref: UUID) -> Account:
+    return Account.of(AccountKind.ALLOCATION, ref)
+
+
+def _frozen(ref: UUID) -> Account:
+    return Account.of(AccountKind.FROZEN, ref)
+
+
+def _commitment(ref: UUID) -> Account:
+    return Account.of(AccountKind.COMMITMENT, ref)
