@@ -10,19 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
     LabelSuspended,
     LabelWithdrawn,
-    Perimeter,
-    PerimeterCommune,
-    PerimeterQpv,
-    PerimeterSchool,
     TerritoryLabelled,
-    Wave,
 )
 from cites_contracts.events.partners import (
     AllianceClosed,
@@ -31,14 +26,12 @@ from cites_contracts.events.partners import (
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
+from cites_contracts.testing import event, territory_labelled
 from cites_contracts.types import (
-    ActorRole,
     AllianceClosureReason,
     AllianceRole,
-    EducationPriority,
     LabelPeriod,
     PartnerKind,
-    SchoolKind,
 )
 from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, ServiceUnderTest
 
@@ -53,39 +46,26 @@ OPERATOR = UUID("00000000-0000-4000-8000-0000000a5501")
 def labelled(cite_id: str = "cite-001", *, departement: str = "93",
              requested: int | None = 300_000_00, population: int = 5200,
              period: LabelPeriod = PERIOD, wave: str = WAVE) -> TerritoryLabelled:
-    lead = PerimeterSchool(uai=LEAD_UAI, kind=SchoolKind.COLLEGE, name="Collège Blanqui",
-                           education_priority=EducationPriority.REP_PLUS)
-    return TerritoryLabelled(
-        cite_id=cite_id, candidature_id=uuid4(), name=f"Cité éducative {cite_id}",
-        wave=Wave(id=wave, year=2024), departement=departement,
-        perimeter=Perimeter(
-            communes=(PerimeterCommune(insee_code=f"{departement}010", name="Bondy"),),
-            qpvs=(PerimeterQpv(code=f"QN0{departement}01M", name="Blanqui",
-                               population=population),),
-            schools=(lead,)),
-        lead_college_uai=LEAD_UAI, label_period=period,
-        decided_by=ActorRole.NATIONAL_COORDINATION, labelled_at=DECIDED_AT,
-        requested_annual_contribution=requested)
+    return territory_labelled(cite_id, departement=departement, lead_uai=LEAD_UAI,
+                              wave=wave, population=population, label_period=period,
+                              labelled_at=DECIDED_AT, requested_annual_contribution=requested)
 
 
 def suspended(cite_id: str = "cite-001") -> LabelSuspended:
-    return LabelSuspended(cite_id=cite_id, motive="Gouvernance à revoir",
-                          decided_by=ActorRole.NATIONAL_COORDINATION, suspended_at=DECIDED_AT)
+    return event(LabelSuspended, cite_id=cite_id, suspended_at=DECIDED_AT)
 
 
 def reinstated(cite_id: str = "cite-001") -> LabelReinstated:
-    return LabelReinstated(cite_id=cite_id, decided_by=ActorRole.NATIONAL_COORDINATION,
-                           reinstated_at=DECIDED_AT)
+    return event(LabelReinstated, cite_id=cite_id, reinstated_at=DECIDED_AT)
 
 
 def withdrawn(cite_id: str = "cite-001") -> LabelWithdrawn:
-    return LabelWithdrawn(cite_id=cite_id, motive="Convention non respectée",
-                          effective_on=date(2025, 6, 1),
-                          decided_by=ActorRole.NATIONAL_COORDINATION, withdrawn_at=DECIDED_AT)
+    return event(LabelWithdrawn, cite_id=cite_id, effective_on=date(2025, 6, 1),
+                 withdrawn_at=DECIDED_AT)
 
 
 def expired(cite_id: str = "cite-001") -> LabelExpired:
-    return LabelExpired(cite_id=cite_id, label_period=PERIOD, expired_at=DECIDED_AT)
+    return event(LabelExpired, cite_id=cite_id, label_period=PERIOD, expired_at=DECIDED_AT)
 
 
 def alliance_opened(cite_id: str = "cite-001") -> AllianceOpened:
