@@ -40,7 +40,6 @@ import fcntl
 import functools
 import hashlib
 import json
-import logging
 import os
 import secrets
 import shlex
@@ -59,10 +58,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cites_contracts.access import KafkaAccess
-from cites_runtime.kafka_admin import ADMIN, broker_security
+from cites_runtime.kafka_admin import ADMIN, broker_answers, broker_security
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -342,34 +340,6 @@ def apt_install(packages: list[str]) -> bool:
 
 
 # ----------------------------------------------------------------------------- kafka
-def kafka_probe(access: KafkaAccess, *, create_topic: bool) -> str | None:
-    """None when the broker answers (and, if asked, creates and deletes a topic), else why not."""
-
-    async def probe() -> None:
-        admin = AIOKafkaAdminClient(**access.client_kwargs(), request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-            if not cluster.get("brokers"):
-                raise RuntimeError("no broker registered yet")
-            if create_topic:
-                topic = f"__launcher_probe_{uuid.uuid4().hex[:12]}"
-                created = await admin.create_topics([NewTopic(topic, 1, 1)])
-                errors = [e for e in created.topic_errors if e[1] != 0]
-                if errors:
-                    raise RuntimeError(f"create topic: {errors}")
-                await admin.delete_topics([topic])
-        finally:
-            await admin.close()
-
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    try:
-        asyncio.run(asyncio.wait_for(probe(), 20))
-    except Exception as exc:  # any failure means "not ready yet"
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def ensure_java_maven() -> None:
     def ok() -> bool:
         if not (shutil.which("java") and shutil.which("mvn")):
@@ -461,7 +431,7 @@ def wait_kafka(
     while time.monotonic() < deadline:
         if not alive(pid, KAFKA_MAIN):
             raise LauncherError(f"Kafka (pid {pid}) exited; end of {logfile}:\n{tail(logfile)}")
-        if (why := kafka_probe(cfg.kafka_admin(), create_topic=create_topic)) is None:
+        if (why := broker_answers(cfg.kafka_admin(), create_topic=create_topic)) is None:
             return
         time.sleep(0.5)
     raise LauncherError(
@@ -871,7 +841,7 @@ def status(cfg: Config) -> dict[str, dict[str, object]]:
         "kafka": (
             read_pid(cfg.kafka / "kafka.pid", KAFKA_MAIN),
             cfg.bootstrap,
-            lambda: kafka_probe(cfg.kafka_admin(), create_topic=False) is None,
+            lambda: broker_answers(cfg.kafka_admin(), create_topic=False) is None,
         ),
         "postgres": (pg_pid(pg_home(cfg)), f"127.0.0.1:{cfg.pg_port}", lambda: pg_answers(cfg)),
         "smtp": (

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,9 @@ from cites_contracts.access import Grant, KafkaAccess, grants, principal, reader
 from cites_contracts.topics import apply as apply_topics
 from cites_contracts.topics import declared_topics
 
-__all__ = ["ADMIN", "admin_client", "apply_grants", "broker_security", "load_declarations",
-           "provision", "remove_principals", "set_passwords", "until_usable"]
+__all__ = ["ADMIN", "admin_client", "apply_grants", "broker_answers", "broker_security",
+           "load_declarations", "provision", "remove_principals", "set_passwords",
+           "until_usable"]
 
 ITERATIONS = 8192  # SCRAM-SHA-512's PBKDF2 rounds, as Kafka's own tools default to
 ADMIN = "admin"
@@ -69,6 +72,44 @@ def broker_security(listeners: Sequence[str], admin_password: str, *,
         settings[f"listener.name.{name.lower()}.scram-sha-512.sasl.jaas.config"] = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required;")
     return settings
+
+
+def broker_answers(access: KafkaAccess, *, create_topic: bool = True,
+                   timeout: float = 20) -> str | None:
+    """None when the broker answers ``access`` with a registered broker (and, with
+    ``create_topic``, creates and deletes a topic through its advertised address), else
+    why not: what the launcher and the tests' containers wait on. Runs in a thread of its
+    own, so a caller inside a running event loop may call it."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def probe() -> None:
+        admin = AIOKafkaAdminClient(**access.client_kwargs(),
+                                    request_timeout_ms=int(timeout * 500))
+        try:
+            await admin.start()
+            if not (await admin.describe_cluster()).get("brokers"):
+                raise RuntimeError("no broker registered yet")
+            if create_topic:
+                topic = f"__cites_probe_{uuid.uuid4().hex[:12]}"
+                created = await admin.create_topics([NewTopic(topic, 1, 1)])
+                errors = [e for e in created.topic_errors if e[1] != 0]
+                if errors:
+                    raise RuntimeError(f"create topic: {errors}")
+                await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, asyncio.wait_for(probe(), timeout)).result()
+    except Exception as exc:  # any failure means "not ready yet"
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        quiet.setLevel(level)
+    return None
 
 
 def admin_client(access: KafkaAccess) -> Any:

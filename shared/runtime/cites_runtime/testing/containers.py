@@ -18,12 +18,9 @@ starts it again (:class:`Server`), and it must come back on the same address.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import contextlib
 import functools
-import logging
 import os
 import secrets
 import socket
@@ -37,7 +34,6 @@ from typing import Any
 import docker
 import docker.errors
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from docker.utils import parse_repository_tag
 from testcontainers.community.postgres import PostgresContainer
 from testcontainers.core.config import ConnectionMode, testcontainers_config
@@ -46,7 +42,7 @@ from testcontainers.core.docker_client import DockerClient
 
 from cites_contracts.access import KafkaAccess
 
-from ..kafka_admin import ADMIN, broker_security
+from ..kafka_admin import ADMIN, broker_answers, broker_security
 from .infra import InfraUnavailable
 
 __all__ = [
@@ -398,42 +394,9 @@ def start_kafka(image: str, where: Reach, host: str, settings: dict[str, str]
     kafka, port = _on_free_port(make, where.bind)
     access = KafkaAccess(f"{host}:{port}", ADMIN, password, "PLAIN")
     server = Server(kafka, access.bootstrap, f"Kafka ({image}) at {access.bootstrap}",
-                    functools.partial(_kafka_why_not, access), 120)
+                    functools.partial(broker_answers, access, timeout=15), 120)
     server.wait()
     return server, access
-
-
-def _kafka_why_not(access: KafkaAccess) -> str | None:
-    """None when the broker answers through its advertised address and creates a topic."""
-
-    async def probe() -> None:
-        admin = AIOKafkaAdminClient(**access.client_kwargs(), request_timeout_ms=5000)
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-            if not cluster.get("brokers"):
-                raise RuntimeError("no broker registered yet")
-            topic = f"__cites_probe_{uuid.uuid4().hex[:12]}"
-            created = await admin.create_topics([NewTopic(topic, 1, 1)])
-            errors = [e for e in created.topic_errors if e[1] != 0]
-            if errors:
-                raise RuntimeError(f"create topic: {errors}")
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
-
-    quiet = logging.getLogger("aiokafka")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        # In a thread of its own: the caller may be inside a running event loop.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, asyncio.wait_for(probe(), 15)).result()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        quiet.setLevel(level)
-    return None
 
 
 # -- Mailpit ------------------------------------------------------------------------------
