@@ -36,7 +36,7 @@ from cites_runtime.uow import UnitOfWork
 from . import store
 from .domain import fonds, ledger
 from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
-from .domain.envelope import Envelope, EnvelopeTerms
+from .domain.envelope import BudgetEnvelope, EnvelopeTerms
 from .domain.ledger import Account, Movement
 from .store import Trace
 
@@ -86,7 +86,7 @@ async def _cite(uow: UnitOfWork, cite_id: str, lock: store.Lock = "update") -> C
     return cite
 
 
-async def _envelope(uow: UnitOfWork, envelope_id: UUID) -> Envelope:
+async def _envelope(uow: UnitOfWork, envelope_id: UUID) -> BudgetEnvelope:
     """The envelope, locked with its account."""
     envelope = await store.get_envelope(uow.conn, envelope_id, for_update=True)
     if envelope is None:
@@ -143,11 +143,11 @@ def _traces(cite: Cite, funds: list[AllocationFunds]) -> dict[Account, Trace]:
 
 
 async def open_envelope(uow: UnitOfWork, envelope_id: UUID, terms: EnvelopeTerms,
-                        actor: Actor) -> Envelope:
+                        actor: Actor) -> BudgetEnvelope:
     """Open an envelope (budget → envelope)."""
     taken = await store.overlapping(uow.conn, terms.programme, terms.wave_ids,
                                     terms.budget_years)
-    envelope, opened = Envelope.open(envelope_id, terms, taken, uow.now)
+    envelope, opened = BudgetEnvelope.open(envelope_id, terms, taken, uow.now)
     await store.insert_envelope(uow.conn, envelope)
     await _move(uow, ledger.movements(opened), Trace(envelope.id, envelope.programme))
     uow.emit(opened)
@@ -156,7 +156,7 @@ async def open_envelope(uow: UnitOfWork, envelope_id: UUID, terms: EnvelopeTerms
 
 
 async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive: str,
-                         actor: Actor) -> Envelope:
+                         actor: Actor) -> BudgetEnvelope:
     envelope = await _envelope(uow, envelope_id)
     amended = envelope.amend(amount, motive, uow.now)
     if amended is not None:
@@ -281,7 +281,7 @@ async def _allocated(uow: UnitOfWork, decided: FundsAllocated | AllocationRefuse
     return 1
 
 
-async def _granted(uow: UnitOfWork, envelopes: Mapping[BudgetProgramme, Envelope],
+async def _granted(uow: UnitOfWork, envelopes: Mapping[BudgetProgramme, BudgetEnvelope],
                    decided: FondsDeLaCiteGranted | AllocationRefused) -> int:
     if isinstance(decided, AllocationRefused):
         return await _refused(uow, decided)

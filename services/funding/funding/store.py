@@ -29,7 +29,7 @@ from cites_contracts.types import BudgetProgramme
 from cites_runtime.db import Conn, Reads
 
 from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
-from .domain.envelope import DotationRule, Envelope
+from .domain.envelope import BudgetEnvelope, DotationRule
 from .domain.fonds import ChefDeFile
 from .domain.ledger import Account, AccountKind, Movement
 
@@ -141,8 +141,8 @@ _ENVELOPE = """SELECT e.envelope_id, e.name, e.programme, e.budget_years, e.wave
 # An envelope's account exists from its opening (the same transaction moves its amount).
 
 
-def _envelope(r: asyncpg.Record) -> Envelope:
-    return Envelope(id=r["envelope_id"], name=r["name"],
+def _envelope(r: asyncpg.Record) -> BudgetEnvelope:
+    return BudgetEnvelope(id=r["envelope_id"], name=r["name"],
                     programme=BudgetProgramme(r["programme"]),
                     budget_years=tuple(r["budget_years"]), wave_ids=tuple(r["wave_ids"]),
                     amount=r["amount"],
@@ -161,7 +161,7 @@ async def overlapping(conn: Conn, programme: BudgetProgramme, wave_ids: Sequence
     return [(r["wave_id"], r["year"], r["envelope_id"]) for r in rows]
 
 
-async def insert_envelope(conn: Conn, e: Envelope) -> None:
+async def insert_envelope(conn: Conn, e: BudgetEnvelope) -> None:
     await conn.execute(
         """INSERT INTO envelopes (envelope_id, name, programme, budget_years, wave_ids, amount,
                                   dotation_rule, fonds_share, opened_at)
@@ -175,7 +175,7 @@ async def insert_envelope(conn: Conn, e: Envelope) -> None:
 
 
 async def get_envelope(conn: Reads, envelope_id: UUID, *, for_update: bool = False
-                       ) -> Envelope | None:
+                       ) -> BudgetEnvelope | None:
     """``for_update``: the envelope and its account locked to the end of the transaction
     (what it holds cannot change under a command that decides on it)."""
     r = await conn.fetchrow(f"{_ENVELOPE} WHERE e.envelope_id = $1"
@@ -189,7 +189,7 @@ async def set_envelope_amount(conn: Conn, envelope_id: UUID, amount: int) -> Non
 
 
 async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = None,
-                         limit: int | None = None) -> list[Envelope]:
+                         limit: int | None = None) -> list[BudgetEnvelope]:
     """In the order they were opened; ``after``: the (opened_at, envelope_id) of the last
     one of the previous page; every one without ``limit``."""
     return [_envelope(r) for r in await conn.fetch(
@@ -199,7 +199,7 @@ async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = N
         after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, Envelope]:
+async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, BudgetEnvelope]:
     """The envelope of each programme covering this wave and year, their accounts locked
     to the end of the transaction (what they hold is what the domain decides on)."""
     rows = await conn.fetch(

@@ -18,7 +18,7 @@ from funding.domain.cite import (
     Commitment,
     FundsLocked,
 )
-from funding.domain.envelope import DotationRule, Envelope, default_rule
+from funding.domain.envelope import BudgetEnvelope, DotationRule, default_rule
 from funding.domain.ledger import AccountKind, LimitExceeded, MovementKind, movements
 from pydantic import ValidationError
 
@@ -49,8 +49,8 @@ def allocation() -> Allocation:
 
 
 def envelope(amount: int = 1_000, remaining: int | None = None,
-             programme: BudgetProgramme = BudgetProgramme.P147) -> Envelope:
-    return Envelope(uuid4(), "E", programme, (2019,), ("2019",), amount,
+             programme: BudgetProgramme = BudgetProgramme.P147) -> BudgetEnvelope:
+    return BudgetEnvelope(uuid4(), "E", programme, (2019,), ("2019",), amount,
                     default_rule(programme), 15_000_00, AT,
                     amount if remaining is None else remaining)
 

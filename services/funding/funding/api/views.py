@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from cites_contracts.types import BudgetProgramme
 
 from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
-from ..domain.envelope import DotationRule, Envelope
+from ..domain.envelope import BudgetEnvelope, DotationRule
 from ..domain.fonds import ChefDeFile
 from ..domain.ledger import MovementKind
 from ..store import LedgerCheck
@@ -138,7 +138,7 @@ class EnvelopeView(BaseModel):
     """What the envelope has not allocated nor granted (its ledger account)."""
 
     @classmethod
-    def of(cls, e: Envelope) -> EnvelopeView:
+    def of(cls, e: BudgetEnvelope) -> EnvelopeView:
         return cls(envelope_id=e.id, name=e.name, programme=e.programme,
                    budget_years=list(e.budget_years), wave_ids=list(e.wave_ids),
                    amount=e.amount, dotation_rule=e.rule, fonds_share=e.fonds_share,
@@ -161,7 +161,7 @@ class ConsumptionView(BaseModel):
     programmes: list[MoneyLineView]
 
     @classmethod
-    def of(cls, envelopes: Sequence[Envelope], rows: Sequence[Any]) -> ConsumptionView:
+    def of(cls, envelopes: Sequence[BudgetEnvelope], rows: Sequence[Any]) -> ConsumptionView:
         per_envelope: dict[UUID, list[Any]] = defaultdict(list)
         for r in rows:
             if r["year"] is not None:  # opening and amendments concern no year

@@ -35,8 +35,14 @@ from cites_runtime.errors import Conflict
 from .cite import Cite
 from .ledger import Account, AccountKind, euros, take
 
-__all__ = ["FONDS_SHARE", "NO_DOTATION", "DotationRule", "Envelope", "EnvelopeTerms",
-           "default_rule"]
+__all__ = [
+    "FONDS_SHARE",
+    "NO_DOTATION",
+    "BudgetEnvelope",
+    "DotationRule",
+    "EnvelopeTerms",
+    "default_rule",
+]
 
 FONDS_SHARE = 15_000_00
 """Each programme's yearly share of a cité's fonds de la cité (P147 + P230 = 30 k€)."""
@@ -132,7 +138,7 @@ class EnvelopeTerms:
 
 
 @dataclass(slots=True)
-class Envelope:
+class BudgetEnvelope:
     id: UUID
     name: str
     programme: BudgetProgramme
@@ -152,7 +158,7 @@ class Envelope:
     @classmethod
     def open(cls, envelope_id: UUID, terms: EnvelopeTerms,
              taken: Sequence[tuple[str, int, UUID]], at: datetime
-             ) -> tuple[Envelope, EnvelopeOpened]:
+             ) -> tuple[BudgetEnvelope, EnvelopeOpened]:
         """Open an envelope: its amount comes from the programme's budget. ``taken``: the
         (wave, year, envelope) of its programme already covered among its waves and
         years — which envelope pays is never a choice, so any is a refusal."""

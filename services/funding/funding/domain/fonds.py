@@ -19,7 +19,7 @@ from cites_contracts.events.funding import (
 from cites_contracts.types import AllocationRefusalReason
 
 from .cite import Cite
-from .envelope import Envelope
+from .envelope import BudgetEnvelope
 
 __all__ = ["ChefDeFile", "grant"]
 
@@ -27,7 +27,7 @@ ChefDeFile = tuple[UUID, str]
 """The collège partners designated: its partner id and UAI."""
 
 
-def grant(cite: Cite, year: int, envelopes: Sequence[Envelope], grant_id: UUID,
+def grant(cite: Cite, year: int, envelopes: Sequence[BudgetEnvelope], grant_id: UUID,
           chef_de_file: ChefDeFile | None, at: datetime
           ) -> FondsDeLaCiteGranted | AllocationRefused:
     """The cité's fonds of ``year`` from ``envelopes`` (one per programme), each giving its
