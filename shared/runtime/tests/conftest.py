@@ -15,9 +15,10 @@ from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
 
-sys.path.insert(0, str(Path(__file__).parent))  # the test app lives beside the tests
+sys.path.insert(0, str(Path(__file__).parent))  # the test app and the kit live beside the tests
 
 import runtime_testapp as testapp
+from runtime_kit import DeadLetters
 
 
 @pytest.fixture
@@ -74,3 +75,9 @@ async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]
     await p.start()
     yield p
     await p.stop()
+
+
+@pytest.fixture
+def dead_letters() -> DeadLetters:
+    """What a runner under test dead-letters, kept."""
+    return DeadLetters()

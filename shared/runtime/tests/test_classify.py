@@ -9,11 +9,11 @@ type and version, decoding, the class handled, the topic, the aggregate id, the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import pytest
+from runtime_kit import Headers, Rec
 from runtime_testapp import CARDS, THINGS, CardIssued, ThingHappened
 
 from cites_contracts import Envelope, Event, decode, encode
@@ -33,22 +33,6 @@ from cites_runtime.consumer import (
     classify,
 )
 from cites_runtime.consumer import records as classification
-
-Headers = list[tuple[str, bytes | None]]
-
-
-@dataclass(frozen=True)
-class Rec:
-    """A consumed record (fits :class:`~cites_runtime.consumer.RawRecord`)."""
-
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
-    key: bytes | None = b"t1"
-    topic: str = THINGS.name
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-
 
 things = EventConsumer("classify-things")
 """Handles ThingHappened, and the tombstones of the compacted CARDS (not CardIssued)."""

@@ -6,7 +6,6 @@ PostgreSQL, compaction timings shortened for the test)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,14 +13,13 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from runtime_kit import SHORT_CARDS, DeadLetters, Rec, Recorder, quick_runner, short_cards_producer
 from runtime_testapp import CARDS, THINGS, CardIssued, ThingHappened
-from test_poison import DeadLetters, Rec
-from test_relay import Recorder
 
 from cites_contracts import ContractModel, Envelope, Event, decode, encode, event
 from cites_contracts.access import KafkaAccess
-from cites_contracts.topics import ROLL_KEY, apply
-from cites_runtime.consumer import ConsumerRunner, EventConsumer, HandlerContext
+from cites_contracts.topics import ROLL_KEY
+from cites_runtime.consumer import EventConsumer, HandlerContext
 from cites_runtime.kafka import AiokafkaPublisher, make_producer
 from cites_runtime.relay import OutboxRelay
 from cites_runtime.settings import ServiceSettings
@@ -137,9 +135,8 @@ async def test_a_consumer_skips_tombstones_and_keeps_personal_data_off_its_dead_
         raise ValueError("this consumer is broken")
 
     dead = DeadLetters()
-    runner = ConsumerRunner(holder, pool, migrated.db_schema, dead,
-                            topic_prefix=migrated.topic_prefix, max_attempts=1,
-                            backoff_base=0.001, backoff_cap=0.01)
+    runner = quick_runner(holder, pool, migrated.db_schema, dead, max_attempts=1,
+                          topic_prefix=migrated.topic_prefix)
     card = encode(Envelope.wrap(CardIssued(card_id="anne", email="anne@example.org"),
                                 sequence=1))
     topic = migrated.topic(CARDS.name)
@@ -196,20 +193,10 @@ async def test_rows_of_retired_events_holding_a_person_are_deleted_or_redacted(
 
 
 # -- on real Kafka: compaction erases ------------------------------------------------------
-SHORT = dataclasses.replace(CARDS, extra_configs=(
-    ("segment.ms", "1000"), ("max.compaction.lag.ms", "1000"),
-    ("min.compaction.lag.ms", "0"), ("min.cleanable.dirty.ratio", "0.01"),
-    ("delete.retention.ms", str(24 * 3600 * 1000))))
-"""The cards topic with compaction timings of seconds instead of minutes."""
-
-
 @pytest.fixture
 async def producer(migrated: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    await apply(migrated.kafka, [SHORT], prefix=migrated.topic_prefix)
-    p = make_producer(migrated.kafka)
-    await p.start()
-    yield p
-    await p.stop()
+    async with short_cards_producer(migrated) as p:
+        yield p
 
 
 async def wait_compacted(kafka: KafkaAccess, topic: str, gone: bytes,
@@ -234,7 +221,7 @@ async def test_compaction_removes_every_earlier_value_of_an_erased_key_from_kafk
     relay = OutboxRelay(migrated.dsn, schema,
                         AiokafkaPublisher(producer, factory=lambda: make_producer(kafka)),
                         topic_prefix=migrated.topic_prefix, poll_interval=0.1,
-                        nudge_topics=[SHORT], nudge_every=0.5)
+                        nudge_topics=[SHORT_CARDS], nudge_every=0.5)
     task = asyncio.create_task(relay.run())
     try:
         await issue(pool, schema, CardIssued(card_id="anne", email="anne@first.example"),

@@ -3,21 +3,19 @@ consecutive events of its type in a batch, to write them with one statement. Exa
 is the runner's, as for ``handles``: the inbox, positions (stale events skipped), order
 per aggregate, a refused event dead-lettered alone, transient failures retried.
 
-The runner is driven directly with fake records (``test_poison``'s), on the test app's
+The runner is driven directly with fake records (``runtime_kit``'s), on the test app's
 schema."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from runtime_kit import DeadLetters, Rec, process, quick_runner
 from runtime_testapp import CARDS, THINGS, CardIssued, ThingHappened
-from test_poison import DeadLetters, Rec
 
 from cites_contracts import Envelope, encode
 from cites_runtime.consumer import (
@@ -31,8 +29,6 @@ from cites_runtime.logs import configure_logging, get_logger
 from cites_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
-
-TIMEOUT = 20.0
 
 calls: list[list[str] | str] = []
 """What the handlers were given, call by call: a set handler's run, or a card's id."""
@@ -80,15 +76,9 @@ def _fresh() -> None:
 
 
 @pytest.fixture
-def dead_letters() -> DeadLetters:
-    return DeadLetters()
-
-
-@pytest.fixture
 def runner(pool: asyncpg.Pool, migrated: ServiceSettings,
            dead_letters: DeadLetters) -> ConsumerRunner:
-    return ConsumerRunner(counter, pool, migrated.db_schema, dead_letters, max_attempts=2,
-                          backoff_base=0.001, backoff_cap=0.01)
+    return quick_runner(counter, pool, migrated.db_schema, dead_letters)
 
 
 _offsets = iter(range(10**9))
@@ -107,10 +97,6 @@ def card(card_id: str) -> Rec:
     rec = encode(Envelope.wrap(CardIssued(card_id=card_id, email="x@example.org"),
                                sequence=1))  # type: ignore[arg-type]
     return Rec(rec.value, list(rec.headers), rec.key, CARDS.name, 0, next(_offsets))
-
-
-async def process(runner: ConsumerRunner, records: Sequence[Rec]) -> None:
-    await asyncio.wait_for(runner.process_batch(records), TIMEOUT)
 
 
 async def tally(pool: asyncpg.Pool) -> list[str]:

@@ -16,7 +16,7 @@ from runtime_testapp import THINGS, ThingHappened
 from cites_contracts import Envelope, encode
 from cites_contracts.access import KafkaAccess
 from cites_runtime.app import Runtime
-from cites_runtime.dlq import list_dead_letters
+from cites_runtime.dlq import DeadLetter, list_dead_letters
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import wait_caught_up
 
@@ -54,6 +54,21 @@ async def _send(producer: AIOKafkaProducer, topic: str, thing_id: str,
     await producer.send_and_wait(topic, rec.value, key=key, headers=headers, partition=0)
 
 
+async def _consumed(settings: ServiceSettings, pool: asyncpg.Pool, topic: str
+                    ) -> tuple[list[str], list[DeadLetter]]:
+    """The test app run until its consumer has caught up with ``topic``: the things it
+    applied (in order of their ids) and its dead letters."""
+    runtime = Runtime(testapp.definition, settings)
+    await runtime.start()
+    try:
+        await wait_caught_up(settings.kafka, settings.topic("tally"), topic)
+        applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
+        letters = await list_dead_letters(settings.kafka, settings.topic("tally.dlq"))
+    finally:
+        await runtime.stop()
+    return [r["thing_id"] for r in applied], letters
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_a_hostile_record_is_dead_lettered_and_its_batch_applied(
     kind: str, migrated: ServiceSettings, producer: AIOKafkaProducer, pool: asyncpg.Pool
@@ -65,16 +80,8 @@ async def test_a_hostile_record_is_dead_lettered_and_its_batch_applied(
     await _send(producer, topic, "hostile", hostile)
     await _send(producer, topic, "good-1")
     await _send(producer, topic, "good-2")
-    runtime = Runtime(testapp.definition, migrated)
-    await runtime.start()
-    try:
-        await wait_caught_up(migrated.kafka, migrated.topic("tally"), topic)
-        applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
-        letters = await list_dead_letters(migrated.kafka,
-                                          migrated.topic("tally.dlq"))
-    finally:
-        await runtime.stop()
-    assert [r["thing_id"] for r in applied] == ["good-0", "good-1", "good-2"]
+    applied, letters = await _consumed(migrated, pool, topic)
+    assert applied == ["good-0", "good-1", "good-2"]
     assert [(d.reason, d.original_offset) for d in letters] == [(reason, 1)]
     assert says in letters[0].error
 
@@ -127,16 +134,8 @@ async def test_a_record_batch_the_client_cannot_read_is_dead_lettered_and_passed
     rec = encode(Envelope.wrap(ThingHappened(thing_id="elsewhere", n=1), sequence=1))
     await producer.send_and_wait(topic, rec.value, key=rec.key, headers=rec.headers,
                                  partition=1)
-    runtime = Runtime(testapp.definition, migrated)
-    await runtime.start()
-    try:
-        await wait_caught_up(migrated.kafka, migrated.topic("tally"), topic)
-        applied = await pool.fetch("SELECT thing_id FROM tally ORDER BY thing_id")
-        letters = await list_dead_letters(migrated.kafka,
-                                          migrated.topic("tally.dlq"))
-    finally:
-        await runtime.stop()
-    assert [r["thing_id"] for r in applied] == ["after", "batch-0", "before", "elsewhere"]
+    applied, letters = await _consumed(migrated, pool, topic)
+    assert applied == ["after", "batch-0", "before", "elsewhere"]
     assert [(d.reason, d.original_partition, d.original_offset) for d in letters] == [
         ("unreadable", 0, 2), ("unreadable", 0, 3)]
     assert "cannot read offsets 2–3" in letters[0].error

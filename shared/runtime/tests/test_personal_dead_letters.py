@@ -1,12 +1,11 @@
 """Dead letters of personal-data records keep no value (erasure could not reach it on the
 kept dead letters), yet replay: it re-reads the original record from its compacted topic
 while Kafka keeps it, and says so when a newer record of its key has replaced it there.
-Real Kafka and PostgreSQL; the address book of ``test_tombstones`` as the consumer."""
+Real Kafka and PostgreSQL; the address book of ``runtime_kit`` as the consumer."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,12 +13,12 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from runtime_kit import SHORT_CARDS, addresses, book, card, short_cards_producer
 from runtime_testapp import CARDS
-from test_tombstones import addresses, book, card
 from typer.testing import CliRunner
 
 from cites_contracts.access import KafkaAccess
-from cites_contracts.topics import ROLL_KEY, apply
+from cites_contracts.topics import ROLL_KEY
 from cites_runtime.cli import service_cli
 from cites_runtime.consumer import ConsumerRunner
 from cites_runtime.dlq import replay_dead_letters
@@ -29,20 +28,11 @@ from cites_runtime.testing import ServiceUnderTest, eventually, on_kafka, read_t
 
 pytestmark = pytest.mark.integration
 
-SHORT = dataclasses.replace(CARDS, extra_configs=(
-    ("segment.ms", "1000"), ("max.compaction.lag.ms", "1000"),
-    ("min.compaction.lag.ms", "0"), ("min.cleanable.dirty.ratio", "0.01"),
-    ("delete.retention.ms", str(24 * 3600 * 1000))))
-"""The cards topic with compaction timings of seconds instead of minutes."""
-
 
 @pytest.fixture
 async def producer(settings: ServiceSettings) -> AsyncIterator[AIOKafkaProducer]:
-    await apply(settings.kafka, [SHORT], prefix=settings.topic_prefix)
-    p = make_producer(settings.kafka)
-    await p.start()
-    yield p
-    await p.stop()
+    async with short_cards_producer(settings) as p:
+        yield p
 
 
 def runner(service: ServiceUnderTest, producer: AIOKafkaProducer) -> ConsumerRunner:
@@ -96,7 +86,7 @@ async def compacted_away(producer: AIOKafkaProducer, kafka: KafkaAccess, topic: 
                          partition: int, offset: int) -> None:
     """Nudge ``topic``'s segments to roll until compaction removed ``partition@offset``."""
     async def gone() -> bool:
-        for p in range(SHORT.partitions):
+        for p in range(SHORT_CARDS.partitions):
             await producer.send_and_wait(topic, None, key=ROLL_KEY, partition=p)
         records = await read_topic(kafka, topic, idle=0.3)
         return not any((r.partition, r.offset) == (partition, offset) for r in records)
@@ -149,7 +139,7 @@ async def test_a_dead_letter_whose_record_retention_removed_fails_naming_why_and
         try:  # an operator gave the topic a time retention, which then passed
             await admin.alter_configs([ConfigResource(
                 ConfigResourceType.TOPIC, topic,
-                {**SHORT.configs(brokers=1), "cleanup.policy": "compact,delete"})])
+                {**SHORT_CARDS.configs(brokers=1), "cleanup.policy": "compact,delete"})])
             await admin.delete_records({TopicPartition(topic, partition):
                                         RecordsToDelete(before_offset=offset + 1)})
         finally:

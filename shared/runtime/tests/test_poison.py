@@ -8,66 +8,21 @@ timeout, so that a wedge fails the test instead of hanging it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import pytest
 import runtime_testapp as testapp
-from runtime_testapp import THINGS, ThingHappened
+from runtime_kit import DeadLetters, Headers, Rec, process, quick_runner
+from runtime_testapp import ThingHappened
 
 from cites_contracts import Envelope, decode, encode, registry
 from cites_runtime.consumer import ConsumerRunner
 from cites_runtime.consumer import records as classification
-from cites_runtime.kafka import OutboundRecord
 from cites_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
-
-TIMEOUT = 20.0  # seconds: far more than a batch of a few records takes
-
-Headers = list[tuple[str, bytes | None]]
-
-
-@dataclass
-class Rec:
-    """A consumed record, as the runner reads it (fits :class:`RawRecord`)."""
-
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
-    key: bytes | None = b"key"
-    topic: str = THINGS.name
-    partition: int = 0
-    offset: int = 0
-    timestamp: int = 0
-
-
-class DeadLetters:
-    """A publisher that keeps what the runner dead-letters."""
-
-    def __init__(self) -> None:
-        self.records: list[OutboundRecord] = []
-
-    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
-        self.records.extend(records)
-
-    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
-        await self.publish_batch(records)
-        return asyncio.sleep(0)
-
-    async def reset(self) -> None:
-        return None
-
-    def reasons(self) -> dict[int, str]:
-        """Original offset → ``dlq.reason``."""
-        out: dict[int, str] = {}
-        for r in self.records:
-            h = dict(r.headers)
-            out[int(h["dlq.original_offset"])] = h["dlq.reason"].decode()
-        return out
 
 
 def good(thing_id: str, *, note: str = "") -> tuple[bytes, Headers, bytes]:
@@ -209,16 +164,10 @@ CASES: list[tuple[str, bytes | None, Headers, bytes | None, str]] = [
 
 
 @pytest.fixture
-def dead_letters() -> DeadLetters:
-    return DeadLetters()
-
-
-@pytest.fixture
 def runner(pool: asyncpg.Pool, migrated: ServiceSettings,
            dead_letters: DeadLetters) -> ConsumerRunner:
     # No prefix: the records here name their topics as the contracts do.
-    return ConsumerRunner(testapp.consumer, pool, migrated.db_schema, dead_letters,
-                          max_attempts=2, backoff_base=0.001, backoff_cap=0.01)
+    return quick_runner(testapp.consumer, pool, migrated.db_schema, dead_letters)
 
 
 async def tally(pool: asyncpg.Pool) -> list[str]:
@@ -234,10 +183,6 @@ def record(value: bytes | None, headers: Headers, key: bytes | None, *, partitio
 def good_record(thing_id: str, *, partition: int, offset: int) -> Rec:
     value, headers, key = good(thing_id)
     return record(value, headers, key, partition=partition, offset=offset)
-
-
-async def process(runner: ConsumerRunner, records: Sequence[Rec]) -> None:
-    await asyncio.wait_for(runner.process_batch(records), TIMEOUT)
 
 
 @pytest.mark.parametrize(("value", "headers", "key", "outcome"),

@@ -4,7 +4,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +12,13 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
+from runtime_kit import (
+    Recorder,
+    a_pass_resumes_when_the_older_transaction_ends,
+    an_earlier_event_committing_late,
+    emit,
+    holds,
+)
 from runtime_testapp import THINGS, ThingHappened
 
 from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, ensure_topics, make_producer
@@ -36,12 +43,6 @@ def relay_for(s: ServiceSettings, producer: AIOKafkaProducer, **kw: object) -> O
     publisher = AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka))
     return OutboxRelay(s.dsn, s.db_schema, publisher,
                        topic_prefix=s.topic_prefix, poll_interval=0.1, **kw)  # type: ignore[arg-type]
-
-
-async def emit(pool: asyncpg.Pool, schema: str, *events: ThingHappened) -> None:
-    async with unit_of_work(pool, schema) as uow:
-        for e in events:
-            uow.emit(e)
 
 
 async def passes(relay: OutboxRelay, conn: Any, expected: int, mark_conn: Any = None) -> int:
@@ -239,7 +240,7 @@ async def test_a_mark_waiting_on_the_database_does_not_hold_up_the_next_fetches(
                              "FOR UPDATE")
         passing = asyncio.ensure_future(passes(relay, conn, 6, mark_conn))
         try:
-            await eventually(lambda: _true(len(recorder.records) == 6), timeout=20,
+            await eventually(lambda: holds(len(recorder.records) == 6), timeout=20,
                              what="every batch handed over while the first mark waits")
             assert not passing.done() and relay.published == 0
         finally:
@@ -254,25 +255,7 @@ async def test_a_pass_stopped_by_an_older_open_transaction_resumes_when_it_ends(
     """A pass stops at a row younger than a transaction of its role still running. That
     transaction may write no outbox row: no NOTIFY tells its end, and the relay must not
     wait for its poll interval (30 s here) to publish the row."""
-    recorder = Recorder()
-    relay = OutboxRelay(migrated.dsn, migrated.db_schema, recorder, poll_interval=30)
-    task = asyncio.create_task(relay.run())
-    try:
-        await eventually(lambda: _true(relay.is_leader), what="the relay leads")
-        async with pool.acquire() as older:
-            tx = older.transaction()
-            await tx.start()
-            await older.execute("INSERT INTO things VALUES ('older', 1)")  # takes an xid
-            await emit(pool, migrated.db_schema, ThingHappened(thing_id="k", n=1))
-            await eventually(lambda: _true(relay.waits_on is not None), timeout=10,
-                             what="the pass stopped at the row")
-            assert recorder.records == []
-            await tx.commit()
-        await eventually(lambda: _true(len(recorder.records) == 1), timeout=5,
-                         what="published once the older transaction ended")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await a_pass_resumes_when_the_older_transaction_ends(migrated, pool)
 
 
 async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
@@ -300,67 +283,14 @@ async def test_a_relay_stops_when_cancelled_as_a_notify_wakes_it(
     assert stopped == 5
 
 
-class Recorder:
-    """A publisher that keeps what it is given, in order (acks at once)."""
-
-    def __init__(self) -> None:
-        self.records: list[OutboundRecord] = []
-
-    async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
-        self.records.extend(records)
-        return asyncio.sleep(0)
-
-    async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
-        self.records.extend(records)
-
-
-class BetweenBatches:
-    """The relay's connection, running ``then`` once, right after the first batch's fetch."""
-
-    def __init__(self, conn: Any, then: Callable[[], Awaitable[None]]):
-        self._conn, self._then, self._done = conn, then, False
-
-    async def fetch(self, *args: Any) -> Any:
-        rows = await self._conn.fetch(*args)
-        if not self._done:
-            self._done = True
-            await self._then()
-        return rows
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 async def test_an_aggregates_events_are_published_in_order_when_an_earlier_one_commits_late(
     migrated: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
     # T1 writes X's event 1 and stays open; T3 (another aggregate) commits after it; the
     # relay's first batch sees only T3's row; then T1 commits and T2 writes X's event 2.
-    schema = migrated.db_schema
-    t1 = await pool.acquire()
-    tx1 = t1.transaction()
-    await tx1.start()
-    uow1 = UnitOfWork(t1, channel=outbox_channel(schema))
-    uow1.emit(ThingHappened(thing_id="X", n=1))
-    await uow1.flush()
-    await emit(pool, schema, ThingHappened(thing_id="Y", n=1))
-
-    async def t1_commits_then_t2() -> None:
-        await tx1.commit()
-        await emit(pool, schema, ThingHappened(thing_id="X", n=2))
-
-    recorder = Recorder()
-    relay = OutboxRelay(migrated.dsn, schema, recorder, batch_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await relay.publish_pending(BetweenBatches(conn, t1_commits_then_t2))  # type: ignore[arg-type]
-            while await relay.publish_pending(conn):
-                pass
-    finally:
-        await pool.release(t1)
-    published = [json.loads(r.value) for r in recorder.records]
-    x = [e["sequence"] for e in published if e["aggregate_id"] == "X"]
-    assert sorted(e["aggregate_id"] for e in published) == ["X", "X", "Y"]
+    published = (await an_earlier_event_committing_late(migrated, pool)).published
+    x = [sequence for aggregate, sequence in published if aggregate == "X"]
+    assert sorted(aggregate for aggregate, _ in published) == ["X", "X", "Y"]
     assert x == [1, 2]
 
 
@@ -447,10 +377,10 @@ async def test_a_refusal_that_is_not_the_rows_fault_parks_nothing_and_hands_the_
     try:
         # It leads for a moment only each time (refused, it gives the lock up at once,
         # then backs off longer each time): what it tried shows that it led.
-        await eventually(lambda: _true(refused.attempts >= 1), what="the first relay leads")
+        await eventually(lambda: holds(refused.attempts >= 1), what="the first relay leads")
         standby = asyncio.create_task(second.run())
         try:
-            await eventually(lambda: _true(len(working.records) == 5), timeout=20,
+            await eventually(lambda: holds(len(working.records) == 5), timeout=20,
                              what="the standby publishes every row")
         finally:
             standby.cancel()
@@ -461,7 +391,3 @@ async def test_a_refusal_that_is_not_the_rows_fault_parks_nothing_and_hands_the_
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL") == 0
     assert [json.loads(r.value)["data"]["n"] for r in working.records] == [0, 1, 2, 3, 4]
     assert refused.attempts >= 1 and refused.resets >= 1
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -11,15 +11,20 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
+from runtime_kit import (
+    Recorder,
+    a_pass_resumes_when_the_older_transaction_ends,
+    an_earlier_event_committing_late,
+    emit,
+    holds,
+)
 from runtime_testapp import ThingHappened
-from test_relay import BetweenBatches, Recorder, emit
 
 from cites_runtime.relay import OutboxRelay
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import eventually
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
-from cites_runtime.uow import UnitOfWork, outbox_channel
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +48,6 @@ async def open_transaction(dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()  # rolled back
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_another_roles_open_transactions_do_not_hold_back_publication(
     migrated: ServiceSettings, pool: asyncpg.Pool, other: ServiceDb
 ) -> None:
@@ -67,26 +68,8 @@ async def test_a_pass_stopped_behind_its_own_roles_transaction_resumes_when_that
     """The relay stops at a row younger than a transaction of its own role, and publishes
     it as soon as that transaction ends, although another role's older one stays open (no
     NOTIFY tells that end, and the poll interval is 30 s here)."""
-    recorder = Recorder()
-    relay = OutboxRelay(migrated.dsn, migrated.db_schema, recorder, poll_interval=30)
     async with open_transaction(other.dsn):
-        task = asyncio.create_task(relay.run())
-        try:
-            await eventually(lambda: _true(relay.is_leader), what="the relay leads")
-            async with pool.acquire() as older:
-                tx = older.transaction()
-                await tx.start()
-                await older.execute("INSERT INTO things VALUES ('older', 1)")  # takes an xid
-                await emit(pool, migrated.db_schema, ThingHappened(thing_id="k", n=1))
-                await eventually(lambda: _true(relay.waits_on is not None), timeout=10,
-                                 what="the pass stopped at the row")
-                assert recorder.records == []
-                await tx.commit()
-            await eventually(lambda: _true(len(recorder.records) == 1), timeout=5,
-                             what="published once its own role's transaction ended")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await a_pass_resumes_when_the_older_transaction_ends(migrated, pool)
 
 
 async def test_an_aggregates_order_holds_when_its_earlier_event_commits_late_beside_another_role(
@@ -95,34 +78,11 @@ async def test_an_aggregates_order_holds_when_its_earlier_event_commits_late_bes
     # While another role holds a transaction open: T1 writes X's event 1 and stays open;
     # T3 (aggregate Y) commits after it; the relay's first batch sees only T3's row; then
     # T1 commits and T2 writes X's event 2. X's events must go out as 1, 2.
-    schema = migrated.db_schema
     async with open_transaction(other.dsn):
-        t1 = await pool.acquire()
-        tx1 = t1.transaction()
-        await tx1.start()
-        uow1 = UnitOfWork(t1, channel=outbox_channel(schema))
-        uow1.emit(ThingHappened(thing_id="X", n=1))
-        await uow1.flush()
-        await emit(pool, schema, ThingHappened(thing_id="Y", n=1))
-
-        async def t1_commits_then_t2() -> None:
-            await tx1.commit()
-            await emit(pool, schema, ThingHappened(thing_id="X", n=2))
-
-        recorder = Recorder()
-        relay = OutboxRelay(migrated.dsn, schema, recorder, batch_size=1)
-        try:
-            async with pool.acquire() as conn:
-                assert await relay.publish_pending(
-                    BetweenBatches(conn, t1_commits_then_t2)) == 0  # type: ignore[arg-type]
-                assert relay.waits_on is not None  # stopped at Y's row, behind T1
-                while await relay.publish_pending(conn):
-                    pass
-        finally:
-            await pool.release(t1)
-    published = [json.loads(r.value) for r in recorder.records]
-    assert [(e["aggregate_id"], e["sequence"]) for e in published] == [
-        ("X", 1), ("Y", 1), ("X", 2)]
+        late = await an_earlier_event_committing_late(migrated, pool)
+    assert late.first_pass == 0
+    assert late.stopped  # stopped at Y's row, behind T1
+    assert late.published == [("X", 1), ("Y", 1), ("X", 2)]
 
 
 # -- leadership ---------------------------------------------------------------------------
@@ -144,7 +104,7 @@ async def test_another_role_cannot_take_the_relays_lock_nor_hold_its_lead_with_a
         task = asyncio.create_task(relay.run())
         try:
             await emit(pool, schema, *(ThingHappened(thing_id="k", n=i) for i in range(3)))
-            await eventually(lambda: _true(len(recorder.records) == 3), timeout=10,
+            await eventually(lambda: holds(len(recorder.records) == 3), timeout=10,
                              what="the relay leads and publishes")
             assert relay.is_leader
         finally:
@@ -172,7 +132,7 @@ async def test_the_lead_passes_to_a_standby_when_the_leaders_lock_session_ends(
 
     try:
         await emit(pool, schema, ThingHappened(thing_id="k", n=0))
-        await eventually(lambda: _true(sum(r.published for r in relays) == 1),
+        await eventually(lambda: holds(sum(r.published for r in relays) == 1),
                          what="the first event published and marked")
         leader = next(i for i, r in enumerate(relays) if r.is_leader)
         standby = 1 - leader
@@ -180,12 +140,12 @@ async def test_the_lead_passes_to_a_standby_when_the_leaders_lock_session_ends(
         relays[leader].dsn = "postgresql://nobody@127.0.0.1:1/none"  # it cannot come back
 
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", holder)
-        await eventually(lambda: _true(not relays[leader].is_leader), timeout=2,
+        await eventually(lambda: holds(not relays[leader].is_leader), timeout=2,
                          what="the old leader stops")
-        await eventually(lambda: _true(relays[standby].is_leader), timeout=10,
+        await eventually(lambda: holds(relays[standby].is_leader), timeout=10,
                          what="the standby leads")
         await emit(pool, schema, *(ThingHappened(thing_id="k", n=i) for i in range(1, 4)))
-        await eventually(lambda: _true(len(records[standby].records) == 3), timeout=10,
+        await eventually(lambda: holds(len(records[standby].records) == 3), timeout=10,
                          what="the standby publishes")
         await asyncio.sleep(0.3)  # time for the old leader to publish too, were it still
         assert [json.loads(r.value)["data"]["n"] for r in records[leader].records] == [0]

@@ -1,61 +1,39 @@
 """Tombstone handlers: a consumer that keeps what a compacted topic's records say forgets
 a key on its tombstone, in order with the key's events, once, in the consuming
 transaction; a refusal is a dead letter without a value. On real Kafka and PostgreSQL,
-on the in-memory broker, and on the runner alone (redeliveries, replay)."""
+on the in-memory broker, and on the runner alone (redeliveries, replay). The consumer is
+``runtime_kit``'s address book."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
+from runtime_kit import (
+    DeadLetters,
+    Rec,
+    address_book,
+    addresses,
+    book,
+    card,
+    card_erased,
+    history,
+    quick_runner,
+)
 from runtime_testapp import CARDS, THINGS, CardIssued
-from test_poison import DeadLetters, Rec
 
 from cites_contracts import Envelope, encode
 from cites_contracts.topics import ROLL_KEY
-from cites_runtime.app import ServiceDefinition, run_migrations
+from cites_runtime.app import run_migrations
 from cites_runtime.consumer import (
     ConsumerRunner,
     EventConsumer,
-    HandlerContext,
     TombstoneContext,
 )
 from cites_runtime.db import create_pool
-from cites_runtime.errors import Conflict
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import in_memory, on_kafka, read_topic
-
-address_book = EventConsumer("addressbook")
-
-
-@address_book.handles(CardIssued)
-async def card_issued(event: CardIssued, ctx: HandlerContext) -> None:
-    if await ctx.conn.fetchval("SELECT 1 FROM refused_addresses WHERE email = $1",
-                               event.email):
-        raise Conflict("this address is refused")
-    await ctx.conn.execute(
-        """INSERT INTO addresses (card_id, email) VALUES ($1, $2)
-           ON CONFLICT (card_id) DO UPDATE SET email = EXCLUDED.email""",
-        event.card_id, event.email)
-    await ctx.conn.execute("INSERT INTO address_log (action, card_id) VALUES ('card', $1)",
-                           event.card_id)
-
-
-@address_book.handles_tombstones(CARDS)
-async def card_erased(card_id: str, ctx: TombstoneContext) -> None:
-    if await ctx.conn.fetchval("SELECT 1 FROM legal_holds WHERE card_id = $1", card_id):
-        raise Conflict("this card is under a legal hold")
-    await ctx.conn.execute("DELETE FROM addresses WHERE card_id = $1", card_id)
-    # Not idempotent on purpose: a second run would show here.
-    await ctx.conn.execute("INSERT INTO address_log (action, card_id) VALUES ('forget', $1)",
-                           card_id)
-
-
-book = ServiceDefinition(name="addressbook",
-                         migrations_dir=Path(__file__).parent / "addressbook_migrations",
-                         consumer=address_book)
 
 
 @pytest.fixture
@@ -65,20 +43,6 @@ async def pool(settings: ServiceSettings) -> AsyncIterator[asyncpg.Pool]:
     p = await create_pool(settings.dsn, settings.db_schema)
     yield p
     await p.close()
-
-
-def card(card_id: str, email: str, sequence: int = 1) -> Envelope[CardIssued]:
-    return Envelope.wrap(CardIssued(card_id=card_id, email=email), sequence=sequence)
-
-
-async def history(pool: asyncpg.Pool) -> list[tuple[str, str]]:
-    return [(r["action"], r["card_id"]) for r in await pool.fetch(
-        "SELECT action, card_id FROM address_log ORDER BY id")]
-
-
-async def addresses(pool: asyncpg.Pool) -> dict[str, str]:
-    return {r["card_id"]: r["email"] for r in await pool.fetch(
-        "SELECT card_id, email FROM addresses")}
 
 
 def test_tombstones_are_handled_only_on_compacted_topics() -> None:
@@ -165,8 +129,8 @@ async def test_in_memory_a_tombstone_is_delivered_to_its_handler_after_the_card(
 
 
 def runner(pool: asyncpg.Pool, s: ServiceSettings, dead: DeadLetters) -> ConsumerRunner:
-    return ConsumerRunner(address_book, pool, s.db_schema, dead, topic_prefix=s.topic_prefix,
-                          max_attempts=1, backoff_base=0.001, backoff_cap=0.01)
+    return quick_runner(address_book, pool, s.db_schema, dead, max_attempts=1,
+                        topic_prefix=s.topic_prefix)
 
 
 def card_record(env: Envelope[CardIssued], topic: str, offset: int) -> Rec:

@@ -16,8 +16,8 @@ import runtime_testapp as testapp
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from runtime_kit import DeadLetters
 from runtime_testapp import THINGS, ThingHappened
-from test_poison import DeadLetters
 from typer.testing import CliRunner, Result
 
 from cites_runtime.app import build_app
