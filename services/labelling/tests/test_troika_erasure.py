@@ -12,8 +12,7 @@ from labelling.app import definition
 from labelling.settings import LabellingSettings
 from labelling_kit import Labelling
 
-from cites_contracts.topics import LABELLING_CONTACTS, apply
-from cites_runtime.kafka import make_producer
+from cites_contracts.topics import LABELLING_CONTACTS
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PREFECTURE_69,
@@ -21,15 +20,13 @@ from cites_runtime.testing import (
     AS_VIEWER,
     all_published,
     envelopes_json,
-    on_kafka,
     read_topic,
 )
 from cites_runtime.testing.erasure import (
-    StoppableRelay,
+    on_kafka_with_stoppable_relay,
     records_mentioning,
+    relayed_until_erased,
     rows_mentioning,
-    shortened,
-    wait_erased_from_kafka,
 )
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
@@ -96,37 +93,26 @@ async def test_an_erased_signatory_s_address_is_gone_from_every_topic_and_table(
     tag = uuid.uuid4().hex[:12]
     troika = _troika(tag)
     maire = troika[2]["email"]
-    settings = service_settings(LabellingSettings, relay_enabled=False)
+    settings = service_settings(LabellingSettings)
     kafka, prefix = settings.kafka, settings.topic_prefix
-    cards_topic = shortened(LABELLING_CONTACTS)
-    await apply(kafka, [cards_topic], prefix=prefix)
-    producer = make_producer(kafka)
-    await producer.start()
 
-    relay = StoppableRelay(settings, producer, [cards_topic])
+    async with on_kafka_with_stoppable_relay(definition, settings,
+                                             LABELLING_CONTACTS) as (running, relay):
+        live = Labelling(running)
+        relay.start()
+        cid = await live.submitted(troika=troika)
+        await all_published(running.runtime)
+        assert len(await records_mentioning(kafka, prefix, maire)) == 1  # her card
+        await relay.stop()
 
-    try:
-        async with on_kafka(definition, settings) as running:
-            live = Labelling(running)
-            relay.start()
-            cid = await live.submitted(troika=troika)
-            await all_published(running.runtime)
-            assert len(await records_mentioning(kafka, prefix, maire)) == 1  # her card
-            await relay.stop()
-
-            erased = await live.http.delete(f"/candidatures/{cid}/troika/maire",
-                                            headers=AS_NATIONAL)
-            assert erased.status_code == 204
-            assert await rows_mentioning(infra.database_url, maire) == []
-
-            relay.start()
-            await all_published(running.runtime)
-            took = await wait_erased_from_kafka(kafka, prefix, maire)
-            await relay.stop()
-            cards = await read_topic(kafka, settings.topic(LABELLING_CONTACTS.name))
-            others = [r for r in cards if r.value is not None and tag.encode() in r.value]
-            assert len(others) == 2  # the préfet's and the recteur's cards remain
+        erased = await live.http.delete(f"/candidatures/{cid}/troika/maire",
+                                        headers=AS_NATIONAL)
+        assert erased.status_code == 204
         assert await rows_mentioning(infra.database_url, maire) == []
-        print(f"\nerased from Kafka {took:.1f} s after the relay came back")
-    finally:
-        await producer.stop()
+
+        took = await relayed_until_erased(running, relay, maire)
+        cards = await read_topic(kafka, settings.topic(LABELLING_CONTACTS.name))
+        others = [r for r in cards if r.value is not None and tag.encode() in r.value]
+        assert len(others) == 2  # the préfet's and the recteur's cards remain
+    assert await rows_mentioning(infra.database_url, maire) == []
+    print(f"\nerased from Kafka {took:.1f} s after the relay came back")

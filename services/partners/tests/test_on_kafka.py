@@ -27,9 +27,8 @@ from partners_kit import (
     suspended,
 )
 
-from cites_contracts.topics import PARTNERS_CONTACTS, apply
+from cites_contracts.topics import PARTNERS_CONTACTS
 from cites_runtime.dlq import list_dead_letters, replay_dead_letters
-from cites_runtime.kafka import make_producer
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_VIEWER,
@@ -39,11 +38,10 @@ from cites_runtime.testing import (
     read_topic,
 )
 from cites_runtime.testing.erasure import (
-    StoppableRelay,
+    on_kafka_with_stoppable_relay,
     records_mentioning,
+    relayed_until_erased,
     rows_mentioning,
-    shortened,
-    wait_erased_from_kafka,
 )
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import SettingsFactory
@@ -224,50 +222,38 @@ async def test_an_erased_contact_s_every_address_is_gone_from_every_topic_and_ta
 ) -> None:
     tag = uuid.uuid4().hex[:12]
     first, second, third = (f"anne.{n}.{tag}@asso.example.org" for n in ("a", "b", "c"))
-    settings = service_settings(PartnersSettings, relay_enabled=False)
+    settings = service_settings(PartnersSettings)
     kafka, prefix = settings.kafka, settings.topic_prefix
-    contacts_topic = shortened(PARTNERS_CONTACTS)
-    await apply(kafka, [contacts_topic], prefix=prefix)
-    producer = make_producer(kafka)
-    await producer.start()
 
-    relay = StoppableRelay(settings, producer, [contacts_topic])
+    async with on_kafka_with_stoppable_relay(definition, settings,
+                                             PARTNERS_CONTACTS) as (service, relay):
+        relay.start()
+        asso = (await service.http.post("/partners", json=association(),
+                                        headers=AS_NATIONAL)).json()["partner_id"]
+        added = await service.http.post(f"/partners/{asso}/contacts",
+                                        json=contact(first), headers=AS_NATIONAL)
+        cid = added.json()["contact_id"]
+        moved = await service.http.patch(f"/partners/{asso}/contacts/{cid}",
+                                         json={"email": second}, headers=AS_NATIONAL)
+        assert (added.status_code, moved.status_code) == (201, 200)
+        await all_published(service.runtime)
+        on_kafka_before = await records_mentioning(kafka, prefix, first, second)
+        assert len(on_kafka_before) == 2, on_kafka_before  # both cards reached Kafka
 
-    try:
-        async with on_kafka(definition, settings) as service:
-            relay.start()
-            asso = (await service.http.post("/partners", json=association(),
-                                            headers=AS_NATIONAL)).json()["partner_id"]
-            added = await service.http.post(f"/partners/{asso}/contacts",
-                                            json=contact(first), headers=AS_NATIONAL)
-            cid = added.json()["contact_id"]
-            moved = await service.http.patch(f"/partners/{asso}/contacts/{cid}",
-                                             json={"email": second}, headers=AS_NATIONAL)
-            assert (added.status_code, moved.status_code) == (201, 200)
-            await all_published(service.runtime)
-            on_kafka_before = await records_mentioning(kafka, prefix, first, second)
-            assert len(on_kafka_before) == 2, on_kafka_before  # both cards reached Kafka
-
-            await relay.stop()  # the relay is down: what follows waits in the outbox
-            moved_again = await service.http.patch(f"/partners/{asso}/contacts/{cid}",
-                                                   json={"email": third},
-                                                   headers=AS_NATIONAL)
-            erased = await service.http.delete(f"/partners/{asso}/contacts/{cid}",
-                                               headers=AS_NATIONAL)
-            assert (moved_again.status_code, erased.status_code) == (200, 204)
-            # In the erasure's transaction: gone from every table, pending rows included.
-            assert await rows_mentioning(infra.database_url, first, second, third) == []
-
-            relay.start()
-            await all_published(service.runtime)
-            took = await wait_erased_from_kafka(kafka, prefix, first, second, third)
-            await relay.stop()
-            await _her_tombstone_and_erasure_are_there(service, cid)
+        await relay.stop()  # the relay is down: what follows waits in the outbox
+        moved_again = await service.http.patch(f"/partners/{asso}/contacts/{cid}",
+                                               json={"email": third}, headers=AS_NATIONAL)
+        erased = await service.http.delete(f"/partners/{asso}/contacts/{cid}",
+                                           headers=AS_NATIONAL)
+        assert (moved_again.status_code, erased.status_code) == (200, 204)
+        # In the erasure's transaction: gone from every table, pending rows included.
         assert await rows_mentioning(infra.database_url, first, second, third) == []
-        print(f"\nerased from Kafka {took:.1f} s after the relay came back "
-              "(compaction timings of 1 s)")
-    finally:
-        await producer.stop()
+
+        took = await relayed_until_erased(service, relay, first, second, third)
+        await _her_tombstone_and_erasure_are_there(service, cid)
+    assert await rows_mentioning(infra.database_url, first, second, third) == []
+    print(f"\nerased from Kafka {took:.1f} s after the relay came back "
+          "(compaction timings of 1 s)")
 
 
 async def _her_tombstone_and_erasure_are_there(service: ServiceUnderTest, cid: str) -> None:

@@ -1,10 +1,16 @@
 """Proving an erasure: look for a person's data in every table of every schema and in
-every record of every topic, after Kafka's compaction has run (timings shortened)."""
+every record of every topic, after Kafka's compaction has run (timings shortened).
+
+A service's erasure test runs it with :func:`on_kafka_with_stoppable_relay` (so it can
+stop the relay while the person is erased), then :func:`relayed_until_erased`, and looks
+with :func:`rows_mentioning` and :func:`records_mentioning`."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -12,15 +18,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from cites_contracts import Topic
 from cites_contracts.access import KafkaAccess
+from cites_contracts.topics import apply
 
+from ..app import ServiceDefinition
 from ..kafka import AiokafkaPublisher, make_producer
 from ..relay import OutboxRelay
 from ..settings import ServiceSettings
-from .harness import eventually
+from .harness import ServiceUnderTest, all_published, eventually, on_kafka
 from .kafka import read_topic
 
-__all__ = ["SHORT_COMPACTION", "StoppableRelay", "records_mentioning", "rows_mentioning",
-           "shortened", "wait_erased_from_kafka"]
+__all__ = ["SHORT_COMPACTION", "StoppableRelay", "on_kafka_with_stoppable_relay",
+           "records_mentioning", "relayed_until_erased", "rows_mentioning", "shortened",
+           "wait_erased_from_kafka"]
 
 SHORT_COMPACTION: tuple[tuple[str, str], ...] = (
     ("segment.ms", "1000"),
@@ -132,3 +141,38 @@ async def wait_erased_from_kafka(access: KafkaAccess, prefix: str, *texts: str,
 
     return await eventually(erased, timeout=timeout, every=1.0,
                             what=lambda: f"erased from Kafka (still in {found})")
+
+
+@asynccontextmanager
+async def on_kafka_with_stoppable_relay(
+        definition: ServiceDefinition, settings: ServiceSettings, personal: Topic,
+) -> AsyncIterator[tuple[ServiceUnderTest, StoppableRelay]]:
+    """``definition`` on real Kafka (:func:`~.harness.on_kafka`) with its own relay off and
+    a :class:`StoppableRelay` in its place, not started, nudging ``personal`` (its
+    personal-data topic, provisioned first with the timings of :func:`shortened`). Leaving
+    the block stops the relay and its producer."""
+    settings = settings.model_copy(update={"relay_enabled": False})
+    topic = shortened(personal)
+    await apply(settings.kafka, [topic], prefix=settings.topic_prefix)
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    relay = StoppableRelay(settings, producer, [topic])
+    try:
+        async with on_kafka(definition, settings) as service:
+            yield service, relay
+    finally:
+        await relay.stop()
+        await producer.stop()
+
+
+async def relayed_until_erased(service: ServiceUnderTest, relay: StoppableRelay,
+                               *texts: str) -> float:
+    """Start ``relay``, wait until it has published every committed event of ``service``
+    and until no record of the service's topics holds any of ``texts``
+    (:func:`wait_erased_from_kafka`), then stop it. Returns how long compaction took."""
+    relay.start()
+    await all_published(service.runtime)
+    took = await wait_erased_from_kafka(service.settings.kafka, service.settings.topic_prefix,
+                                        *texts)
+    await relay.stop()
+    return took
