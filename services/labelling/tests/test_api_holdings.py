@@ -6,6 +6,9 @@ requests on real PostgreSQL: of two racing for a QPV or a collège, exactly one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -47,6 +50,27 @@ async def submitted_count(s: Labelling) -> int:
     return (await s.outbox()).count("labelling.CandidatureSubmitted")
 
 
+async def refused_and_unchanged(s: Labelling, cid: str) -> str:
+    """Submit ``cid``, which must be refused (409), stay a draft and emit nothing: the
+    refusal's detail."""
+    before = await submitted_count(s)
+    r = await submit(s, cid)
+    assert r.status_code == 409
+    assert await status_of(s, cid) == "draft"
+    assert await submitted_count(s) == before
+    return str(r.json()["detail"])
+
+
+async def one_wins(s: Labelling, drafts: list[str]) -> tuple[str, list[str]]:
+    """Submit every draft at once: exactly one is accepted. The winner and the refusals'
+    details."""
+    answers = await asyncio.gather(*(submit(s, cid) for cid in drafts))
+    codes = [r.status_code for r in answers]
+    assert sorted(codes) == [200] + [409] * (len(drafts) - 1)
+    return drafts[codes.index(200)], [r.json()["detail"] for r in answers
+                                      if r.status_code == 409]
+
+
 # --- QPVs ------------------------------------------------------------------------------------
 
 
@@ -54,15 +78,10 @@ async def test_a_submission_overlapping_a_cite_is_409_naming_the_qpvs_and_the_ci
         service: Labelling) -> None:
     _, cite = await service.labelled(qpvs=[qpv(), qpv("QN06907B")])
     cid = await service.draft(qpvs=[qpv("QN06907B"), qpv("QN06903C"), qpv()])
-    before = await submitted_count(service)
 
-    r = await submit(service, cid)
+    detail = await refused_and_unchanged(service, cid)
 
-    assert r.status_code == 409
-    assert r.json()["detail"] == (
-        f"QPVs QN06901M, QN06907B already belong to cité {cite} {QPV_RULE}")
-    assert await status_of(service, cid) == "draft"
-    assert await submitted_count(service) == before
+    assert detail == f"QPVs QN06901M, QN06907B already belong to cité {cite} {QPV_RULE}"
 
 
 async def test_a_submission_overlapping_a_pending_candidature_is_409_naming_it(
@@ -173,15 +192,10 @@ async def test_a_lead_college_of_an_active_cite_cannot_lead_a_new_candidature(
         service: Labelling) -> None:
     _, cite = await service.labelled()
     cid = await service.draft(qpvs=[qpv("QN06907B")], **led_by("0691234A", 1))
-    before = await submitted_count(service)
 
-    r = await submit(service, cid)
+    detail = await refused_and_unchanged(service, cid)
 
-    assert r.status_code == 409
-    assert r.json()["detail"] == (
-        f"collège 0691234A is already chef de file of cité {cite} {LEAD_RULE}")
-    assert await status_of(service, cid) == "draft"
-    assert await submitted_count(service) == before
+    assert detail == f"collège 0691234A is already chef de file of cité {cite} {LEAD_RULE}"
 
 
 async def test_a_lead_college_of_a_pending_candidature_cannot_lead_another(
@@ -209,13 +223,10 @@ async def test_a_lead_college_may_be_an_ordinary_school_of_another_cite(
 async def test_of_submissions_racing_for_one_qpv_exactly_one_wins(service: Labelling) -> None:
     drafts = [await service.draft(qpvs=[qpv()], **led_by(f"069100{n}C", n)) for n in range(6)]
 
-    answers = await asyncio.gather(*(submit(service, cid) for cid in drafts))
+    winner, refusals = await one_wins(service, drafts)
 
-    codes = [r.status_code for r in answers]
-    assert sorted(codes) == [200, 409, 409, 409, 409, 409]
-    winner = drafts[codes.index(200)]
-    assert all(r.json()["detail"] == f"QPV QN06901M already belongs to pending candidature "
-               f"{winner} {QPV_RULE}" for r in answers if r.status_code == 409)
+    assert all(detail == f"QPV QN06901M already belongs to pending candidature "
+               f"{winner} {QPV_RULE}" for detail in refusals)
     assert [await status_of(service, c) for c in drafts].count("submitted") == 1
     assert await submitted_count(service) == 1
 
@@ -225,13 +236,10 @@ async def test_of_submissions_racing_for_one_lead_college_exactly_one_wins(
     drafts = [await service.draft(qpvs=[qpv(f"QN0692{n}F")], **led_by("0691234A", n))
               for n in range(6)]
 
-    answers = await asyncio.gather(*(submit(service, cid) for cid in drafts))
+    winner, refusals = await one_wins(service, drafts)
 
-    codes = [r.status_code for r in answers]
-    assert sorted(codes) == [200, 409, 409, 409, 409, 409]
-    winner = drafts[codes.index(200)]
-    assert all(f"chef de file of pending candidature {winner}" in r.json()["detail"]
-               for r in answers if r.status_code == 409)
+    assert all(f"chef de file of pending candidature {winner}" in detail
+               for detail in refusals)
     assert await submitted_count(service) == 1
 
 
@@ -256,12 +264,7 @@ async def test_a_submission_waits_for_one_uncommitted_holding_its_qpv_then_is_re
     # claimed the QPV without committing yet; it waits, then sees the claim.
     first = await service.draft(qpvs=[qpv()])
     second = await service.draft(qpvs=[qpv()])
-    async with service.runtime.unit_of_work() as uow:
-        await use_cases.submit_candidature(uow, UUID(first), PREFECTURE_69)
-        holder_pid: int = await uow.conn.fetchval("SELECT pg_backend_pid()")
-        racing = asyncio.ensure_future(submit(service, second))
-        await eventually(lambda: _blocked_by(service, holder_pid, racing),
-                         what="the racing submission waiting for the first")
+    async with waiting_behind_an_open_submission(service, first, second) as racing:
         assert not racing.done()
     r = await racing
     assert r.status_code == 409
@@ -276,19 +279,27 @@ async def test_a_submission_waiting_for_one_that_rolls_back_wins(service: Labell
         pass
 
     racing: asyncio.Future[Any] | None = None
-    try:
-        async with service.runtime.unit_of_work() as uow:
-            await use_cases.submit_candidature(uow, UUID(first), PREFECTURE_69)
-            holder_pid: int = await uow.conn.fetchval("SELECT pg_backend_pid()")
-            racing = asyncio.ensure_future(submit(service, second))
-            await eventually(lambda: _blocked_by(service, holder_pid, racing),
-                             what="the racing submission waiting for the first")
+    with contextlib.suppress(Abandoned):
+        async with waiting_behind_an_open_submission(service, first, second) as racing:
             raise Abandoned
-    except Abandoned:
-        pass
     assert racing is not None
     assert (await racing).status_code == 200
     assert await status_of(service, first) == "draft"
+
+
+@asynccontextmanager
+async def waiting_behind_an_open_submission(s: Labelling, first: str, second: str
+                                            ) -> AsyncIterator[asyncio.Future[Any]]:
+    """``first`` submitted in a transaction left open for the block (committed at its end,
+    rolled back if it raises), and ``second`` submitted over HTTP meanwhile, seen waiting
+    for it: that submission's answer, to await."""
+    async with s.runtime.unit_of_work() as uow:
+        await use_cases.submit_candidature(uow, UUID(first), PREFECTURE_69)
+        holder_pid: int = await uow.conn.fetchval("SELECT pg_backend_pid()")
+        racing = asyncio.ensure_future(submit(s, second))
+        await eventually(lambda: _blocked_by(s, holder_pid, racing),
+                         what="the racing submission waiting for the first")
+        yield racing
 
 
 async def _blocked_by(s: Labelling, pid: int, racing: asyncio.Future[Any]) -> bool:
