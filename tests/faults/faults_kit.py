@@ -1,7 +1,9 @@
-"""Measuring a fault scenario: what the platform did with every label it was given."""
+"""Driving and measuring a fault scenario: labelling cités through the platform, and what
+it did with every label it was given."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -13,6 +15,19 @@ from e2e_platform import Platform
 
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.testing import eventually, read_topic, wait_caught_up
+
+CONCURRENCY = 8  # candidatures in flight at once
+
+
+async def label_all(platform: Platform, labelled: list[str], cites: int) -> None:
+    """Label ``cites`` cités, CONCURRENCY at a time, appending each to ``labelled``."""
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int) -> None:
+        async with slots:
+            labelled.append(await platform.label(f"07{i:05d}C", territory=f"Territoire {i}"))
+
+    await asyncio.gather(*(one(i) for i in range(cites)))
 
 
 @dataclass

@@ -11,8 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 from e2e_platform import Platform
-from faults_kit import Figures, outcome, report
-from test_restarts import label_all
+from faults_kit import Figures, label_all, outcome, report
 
 from cites_runtime.testing import eventually, read_topic
 

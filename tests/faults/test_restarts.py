@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from e2e_platform import Platform
-from faults_kit import Figures, outcome, report, wait_alliances
+from faults_kit import Figures, label_all, outcome, report, wait_alliances
 
 from cites_runtime.testing import eventually
 from cites_runtime.testing.infra import Infra
@@ -20,18 +20,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 CITES = 1_000
 FAULT_AT = 300  # cités labelled when the fault is injected
-CONCURRENCY = 8  # candidatures in flight at once
-
-
-async def label_all(platform: Platform, labelled: list[str], cites: int = CITES) -> None:
-    """Label ``cites`` cités, CONCURRENCY at a time, appending each to ``labelled``."""
-    slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(i: int) -> None:
-        async with slots:
-            labelled.append(await platform.label(f"07{i:05d}C", territory=f"Territoire {i}"))
-
-    await asyncio.gather(*(one(i) for i in range(cites)))
 
 
 async def run_with_fault(platform: Platform, stop: Callable[[], None],
@@ -44,7 +32,7 @@ async def run_with_fault(platform: Platform, stop: Callable[[], None],
     labelled by then has its alliance) and what ``while_down`` returned."""
     labelled: list[str] = []
     seen: list[object] = []
-    driving = asyncio.ensure_future(label_all(platform, labelled))
+    driving = asyncio.ensure_future(label_all(platform, labelled, CITES))
 
     async def fault_time() -> bool:
         if driving.done():

@@ -1,7 +1,8 @@
 """Test kit of the notifications service: builders of the events it consumes (a troïka's
 contact cards and its candidature, a cité's label; any other event is the contracts'
-``cites_contracts.testing.event``), a real SMTP server in the test's own process, and where
-the mails it sent landed. Tokens and the service under test are the runtime's
+``cites_contracts.testing.event``), webhook subscriptions and their verification by the
+specification's library, a real SMTP server in the test's own process, and where the
+mails it sent landed. Tokens and the service under test are the runtime's
 (``cites_runtime.testing``).
 
 (Named ``notifications_kit`` so it never shadows another suite's helper on sys.path.)
@@ -12,12 +13,15 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from email.message import Message
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from aiosmtpd.controller import Controller
+from standardwebhooks.webhooks import Webhook
 
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
@@ -38,21 +42,23 @@ from cites_contracts.types import (
     SchoolKind,
     TroikaRole,
 )
+from cites_runtime.testing import AS_NATIONAL, ServiceUnderTest
 
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
 
-def troika_cards(candidature: UUID, tag: str) -> tuple[list[TroikaContactPublished],
-                                                        CandidatureSubmitted]:
+def troika_cards(candidature: UUID, tag: str, *, territory_name: str = "Vaulx-en-Velin"
+                 ) -> tuple[list[TroikaContactPublished], CandidatureSubmitted]:
     """A candidature's three troïka contact cards (addresses ``<role>.<tag>@…``) and its
-    submission, which seats them."""
+    submission, which seats them (the benchmark of the sender prepares its mails with it
+    too: ``bench/notifications_bench.py``)."""
     seats = {role: uuid4() for role in (TroikaRole.PREFET, TroikaRole.RECTEUR,
                                         TroikaRole.MAIRE)}
     cards = [TroikaContactPublished(contact_id=cid, candidature_id=candidature, role=role,
                                     email=f"{role.value}.{tag}@example.gouv.fr",
                                     published_at=AT) for role, cid in seats.items()]
     submitted = CandidatureSubmitted(
-        candidature_id=candidature, territory_name="Vaulx-en-Velin", departement="69",
+        candidature_id=candidature, territory_name=territory_name, departement="69",
         wave=Wave(id="2024-generalisation", year=2024),
         perimeter=Perimeter(
             communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
@@ -74,6 +80,46 @@ def labelled(submitted: CandidatureSubmitted, *, start: date = date(2025, 1, 1),
                  wave=submitted.wave, departement=submitted.departement,
                  perimeter=submitted.perimeter, lead_college_uai=submitted.lead_college_uai,
                  label_period=LabelPeriod(start=start, end=end), labelled_at=AT)
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+LABELLED = "labelling.TerritoryLabelled"
+
+
+async def subscribe(service: ServiceUnderTest, url: str, *types: str, **more: Any
+                    ) -> dict[str, Any]:
+    """A webhook subscription to ``url`` (for ``types``, labels by default), made by the
+    national role: its JSON."""
+    answer = await service.http.post("/webhooks", headers=AS_NATIONAL, json={
+        "url": url, "event_types": list(types or [LABELLED]), **more})
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def a_cite_labelled(service: ServiceUnderTest, times: int = 1) -> TerritoryLabelled:
+    """A cité labelled (its candidature's cards and submission first); the label event
+    delivered ``times`` times, as a redelivering broker would."""
+    candidature = uuid4()
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
+    label = TerritoryLabelled(
+        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
+        name="Vaulx-en-Velin", wave=Wave(id="2024-generalisation", year=2024),
+        departement="69", perimeter=submitted.perimeter, lead_college_uai="0693874L",
+        label_period=LabelPeriod.model_validate({"start": "2025-01-01", "end": "2027-12-31"}),
+        decided_by=ActorRole.NATIONAL_COORDINATION,
+        labelled_at=submitted.submitted_at)
+    await service.publish(*cards, submitted)
+    env = service._wrap(label)
+    for _ in range(times):
+        await service.publish(env)
+    return label
+
+
+def verified(secret: str, headers: dict[str, str], body: bytes) -> Any:
+    """What the specification's library makes of a request: the payload, or it raises."""
+    return Webhook(secret).verify(body, {k: headers[k] for k in (
+        "webhook-id", "webhook-timestamp", "webhook-signature")})
 
 
 class Recording:
@@ -102,6 +148,18 @@ class Recording:
         self.messages.append(email.message_from_bytes(envelope.original_content,
                                                       policy=email.policy.default))
         return "250 Message accepted"
+
+
+@contextmanager
+def smtp_on(port: int, handler: Recording) -> Iterator[Recording]:
+    """A real SMTP server on ``port`` of 127.0.0.1 for the block, ``handler`` keeping (or
+    refusing) what it is sent."""
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
 
 
 def free_port() -> int:

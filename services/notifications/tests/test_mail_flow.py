@@ -5,6 +5,7 @@ once, its pending mail failed unsent and the log without its address."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 from uuid import uuid4
 
@@ -13,6 +14,7 @@ from notifications.sender import send_due
 from notifications_kit import AT, SmtpServer, labelled, mails_to, troika_cards
 
 from cites_contracts import Envelope
+from cites_contracts.events.labelling import TroikaContactPublished
 from cites_contracts.events.partners import ContactErased
 from cites_contracts.types import TroikaRole
 from cites_runtime.testing import (
@@ -51,43 +53,47 @@ async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_fre
         assert tag not in event.data.model_dump_json()
 
 
-async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
-    service: ServiceUnderTest, smtp: SmtpServer,
-) -> None:
+async def one_forgotten(service: ServiceUnderTest, role: TroikaRole,
+                        forget: Callable[[TroikaContactPublished], Awaitable[object]]) -> str:
+    """A submitted candidature's troïka known, then ``role``'s card forgotten by ``forget``:
+    the address is gone at once (before any mail is sent); then the due mails are sent.
+    The tag of the troïka's addresses."""
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
     await service.publish(*cards, submitted)
-    maire = next(c for c in cards if c.role is TroikaRole.MAIRE)
-    await service.publish(ContactErased(partner_id=uuid4(), contact_id=maire.contact_id,
-                                              erased_at=AT))
-    pool = service.runtime.pool
-    assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
-                               maire.contact_id) == 0
+    card = next(c for c in cards if c.role is role)
+    await forget(card)
+    assert await service.runtime.pool.fetchval(
+        "SELECT count(*) FROM contacts WHERE contact_id = $1", card.contact_id) == 0
     await send_due(service.runtime)
-    assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["prefet",
-                                                                           "recteur"]
+    return tag
+
+
+def written_to(smtp: SmtpServer, tag: str) -> list[str]:
+    """The roles (``prefet``…) that were sent a mail at the troïka ``tag``'s addresses."""
+    return sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag))
+
+
+async def test_an_erased_contact_is_forgotten_at_once_and_not_written_to(
+    service: ServiceUnderTest, smtp: SmtpServer,
+) -> None:
+    tag = await one_forgotten(service, TroikaRole.MAIRE, lambda maire: service.publish(
+        ContactErased(partner_id=uuid4(), contact_id=maire.contact_id, erased_at=AT)))
+    assert written_to(smtp, tag) == ["prefet", "recteur"]
     failed = await service.outbox("NotificationFailed")
     assert [e.data.recipient.troika_role for e in failed] == [TroikaRole.MAIRE]
     assert "effac" in failed[0].data.reason and tag not in failed[0].data.reason
-    dump = " ".join(str(v) for r in await pool.fetch("SELECT * FROM notifications")
-                    for v in dict(r).values())
+    dump = " ".join(str(v) for r in await service.runtime.pool.fetch(
+        "SELECT * FROM notifications") for v in dict(r).values())
     assert tag not in dump  # no address anywhere in the log
 
 
 async def test_a_tombstone_on_a_contacts_topic_forgets_the_address_at_once(
     service: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
-    tag = uuid4().hex[:12]
-    cards, submitted = troika_cards(uuid4(), tag)
-    await service.publish(*cards, submitted)
-    recteur = next(c for c in cards if c.role is TroikaRole.RECTEUR)
-    await service.publish_tombstone("labelling.contacts", str(recteur.contact_id))
-    pool = service.runtime.pool
-    assert await pool.fetchval("SELECT count(*) FROM contacts WHERE contact_id = $1",
-                               recteur.contact_id) == 0
-    await send_due(service.runtime)
-    assert sorted(m["To"].split(".")[0] for m in mails_to(smtp, tag)) == ["maire",
-                                                                           "prefet"]
+    tag = await one_forgotten(service, TroikaRole.RECTEUR, lambda recteur: (
+        service.publish_tombstone("labelling.contacts", str(recteur.contact_id))))
+    assert written_to(smtp, tag) == ["maire", "prefet"]
     failed, = await service.outbox("NotificationFailed")
     assert failed.data.recipient.troika_role is TroikaRole.RECTEUR
 

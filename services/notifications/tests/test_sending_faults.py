@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiosmtpd.controller import Controller
 from notifications.app import definition
 from notifications.sender import send_due
 from notifications.settings import NotificationsSettings
-from notifications_kit import Recording, free_port, troika_cards
+from notifications_kit import Recording, free_port, smtp_on, troika_cards
 
+from cites_contracts import Envelope
+from cites_contracts.events.notifications import NotificationFailed
 from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.plugin import SettingsFactory
 
@@ -25,6 +27,7 @@ def smtp_port() -> int:
     return free_port()
 
 
+@asynccontextmanager
 async def _service(service_settings: SettingsFactory, port: int, **extra: Any
                    ) -> AsyncIterator[ServiceUnderTest]:
     s = service_settings(NotificationsSettings, smtp_host="127.0.0.1", smtp_port=port,
@@ -35,15 +38,24 @@ async def _service(service_settings: SettingsFactory, port: int, **extra: Any
 
 
 async def _submitted(service: ServiceUnderTest) -> None:
+    """A candidature whose troïka is one signatory: one mail due."""
     cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
     await service.publish(*cards[:1], submitted.model_copy(update={
         "troika": submitted.troika[:1]}))
 
 
+async def _refused(service: ServiceUnderTest) -> Envelope[NotificationFailed]:
+    """:func:`_submitted`, sent once, failed: its ``NotificationFailed``."""
+    await _submitted(service)
+    await send_due(service.runtime)
+    failed, = await service.outbox("NotificationFailed")
+    return failed
+
+
 async def test_an_unanswering_server_is_retried_with_backoff_then_given_up_with_why(
     service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
 ) -> None:
-    async for service in _service(service_settings, smtp_port, max_attempts=3):
+    async with _service(service_settings, smtp_port, max_attempts=3) as service:
         await _submitted(service)
         assert await send_due(service.runtime) == 1
         assert await send_due(service.runtime) == 0  # backing off (0.05 s, then 0.1 s)
@@ -61,19 +73,14 @@ async def test_an_unanswering_server_is_retried_with_backoff_then_given_up_with_
 async def test_a_server_that_comes_back_gets_the_mail_once(
     service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
 ) -> None:
-    async for service in _service(service_settings, smtp_port):
+    async with _service(service_settings, smtp_port) as service:
         await _submitted(service)
         await send_due(service.runtime)  # down: retried later
-        handler = Recording()
-        controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-        controller.start()
-        try:
+        with smtp_on(smtp_port, Recording()) as handler:
             await asyncio.sleep(0.2)
             clock.advance(seconds=1)
             await send_due(service.runtime)
             await send_due(service.runtime)
-        finally:
-            controller.stop()
         assert len(handler.messages) == 1
         sent, = await service.outbox("NotificationSent")
         assert sent.data.attempts == 2
@@ -82,28 +89,19 @@ async def test_a_server_that_comes_back_gets_the_mail_once(
 async def test_a_5xx_fails_at_once_without_quoting_the_address(
     service_settings: SettingsFactory, smtp_port: int,
 ) -> None:
-    controller = Controller(Recording(refuse="550 5.1.1 <x@y.fr>: mailbox unavailable"),
-                            hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        async for service in _service(service_settings, smtp_port):
-            await _submitted(service)
-            await send_due(service.runtime)
-            failed, = await service.outbox("NotificationFailed")
+    refusing = Recording(refuse="550 5.1.1 <x@y.fr>: mailbox unavailable")
+    with smtp_on(smtp_port, refusing):
+        async with _service(service_settings, smtp_port) as service:
+            failed = await _refused(service)
             assert failed.data.attempts == 1 and "550" in failed.data.reason
             assert "@" not in failed.data.reason
-    finally:
-        controller.stop()
 
 
 async def test_a_sender_dead_after_the_servers_acceptance_resends_once_same_message_id(
     service_settings: SettingsFactory, smtp_port: int, clock: FakeClock,
 ) -> None:
-    handler = Recording()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        async for service in _service(service_settings, smtp_port, claim_lease_s=60.0):
+    with smtp_on(smtp_port, Recording()) as handler:
+        async with _service(service_settings, smtp_port, claim_lease_s=60.0) as service:
             await _submitted(service)
             # A sender claims and is killed after the server's acceptance, before recording.
             from notifications import sender, store
@@ -118,21 +116,14 @@ async def test_a_sender_dead_after_the_servers_acceptance_resends_once_same_mess
             assert len(handler.messages) == 2 and len(ids) == 1  # the same message twice
             sent, = await service.outbox("NotificationSent")
             assert sent.data.attempts == 2
-    finally:
-        controller.stop()
 
 
 async def test_a_failed_mail_is_sent_again_on_request_with_the_same_message_id(
     service_settings: SettingsFactory, smtp_port: int,
 ) -> None:
-    handler = Recording(refuse="550 5.1.1 mailbox unavailable")
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        async for service in _service(service_settings, smtp_port):
-            await _submitted(service)
-            await send_due(service.runtime)
-            failed, = await service.outbox("NotificationFailed")
+    with smtp_on(smtp_port, Recording(refuse="550 5.1.1 mailbox unavailable")) as handler:
+        async with _service(service_settings, smtp_port) as service:
+            failed = await _refused(service)
             nid = failed.data.notification_id
             handler.refuse = None  # the mailbox is back
             resent = await service.http.post(f"/notifications/{nid}/resend",
@@ -152,18 +143,13 @@ async def test_a_failed_mail_is_sent_again_on_request_with_the_same_message_id(
             viewer = await service.http.post(f"/notifications/{nid}/resend",
                                              headers=AS_VIEWER)
             assert (unknown.status_code, viewer.status_code) == (404, 403)
-    finally:
-        controller.stop()
 
 
 async def test_a_round_sends_over_its_few_connections_each_reused(
     service_settings: SettingsFactory, smtp_port: int,
 ) -> None:
-    handler = Recording()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        async for service in _service(service_settings, smtp_port, smtp_connections=2):
+    with smtp_on(smtp_port, Recording()) as handler:
+        async with _service(service_settings, smtp_port, smtp_connections=2) as service:
             cards, submitted = troika_cards(uuid4(), uuid4().hex[:8])
             await service.publish(*cards, submitted)
             for _ in range(2):
@@ -174,5 +160,3 @@ async def test_a_round_sends_over_its_few_connections_each_reused(
             assert len(sent) == 9 and len(handler.messages) == 9
             assert handler.greetings == 2  # two connections for nine mails
             assert len({m["Message-ID"] for m in handler.messages}) == 9
-    finally:
-        controller.stop()

@@ -10,7 +10,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -19,11 +18,10 @@ from notifications.app import definition
 from notifications.domain import webhooks
 from notifications.settings import NotificationsSettings
 from notifications.webhook_sender import deliver_due
-from notifications_kit import troika_cards
+from notifications_kit import LABELLED, a_cite_labelled, subscribe, verified
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from cites_contracts.events.labelling import TerritoryLabelled, Wave
-from cites_contracts.types import ActorRole, LabelPeriod
+from cites_contracts.events.labelling import TerritoryLabelled
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_OPERATOR,
@@ -34,8 +32,6 @@ from cites_runtime.testing import (
 )
 from cites_runtime.testing.http import Receiver, free_port, serve_app
 from cites_runtime.testing.plugin import SettingsFactory
-
-LABELLED = "labelling.TerritoryLabelled"
 
 
 @pytest.fixture
@@ -49,39 +45,6 @@ async def service(service_settings: SettingsFactory, clock: FakeClock
         yield running
 
 
-async def _subscribe(service: ServiceUnderTest, url: str, *types: str, **more: Any
-                     ) -> dict[str, Any]:
-    answer = await service.http.post("/webhooks", headers=AS_NATIONAL, json={
-        "url": url, "event_types": list(types or [LABELLED]), **more})
-    assert answer.status_code == 201, answer.text
-    return answer.json()  # type: ignore[no-any-return]
-
-
-async def _label(service: ServiceUnderTest, times: int = 1) -> TerritoryLabelled:
-    """A cité labelled (its candidature's cards and submission first); the label event
-    delivered ``times`` times, as a redelivering broker would."""
-    candidature = uuid4()
-    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
-    label = TerritoryLabelled(
-        cite_id=f"cite-{uuid4().int % 1_000_000:06d}", candidature_id=candidature,
-        name="Vaulx-en-Velin", wave=Wave(id="2024-generalisation", year=2024),
-        departement="69", perimeter=submitted.perimeter, lead_college_uai="0693874L",
-        label_period=LabelPeriod.model_validate({"start": "2025-01-01", "end": "2027-12-31"}),
-        decided_by=ActorRole.NATIONAL_COORDINATION,
-        labelled_at=submitted.submitted_at)
-    await service.publish(*cards, submitted)
-    env = service._wrap(label)
-    for _ in range(times):
-        await service.publish(env)
-    return label
-
-
-def _verified(secret: str, headers: dict[str, str], body: bytes) -> Any:
-    """What the specification's library makes of a request: the payload, or it raises."""
-    return Webhook(secret).verify(body, {k: headers[k] for k in (
-        "webhook-id", "webhook-timestamp", "webhook-signature")})
-
-
 # --- signing, by the specification's library ----------------------------------------------
 
 
@@ -90,16 +53,16 @@ def test_a_signature_verifies_with_the_specifications_library_and_only_untampere
     body = webhooks.body_of(LABELLED, 1, uuid4(), now, {"cite_id": "cite-001"})
     headers = webhooks.signature_headers("d-1", now, body, [secret])
     assert headers["webhook-timestamp"] == str(int(now.timestamp()))
-    assert _verified(secret, headers, body.encode())["data"] == {"cite_id": "cite-001"}
+    assert verified(secret, headers, body.encode())["data"] == {"cite_id": "cite-001"}
     with pytest.raises(WebhookVerificationError):
-        _verified(secret, headers, body.replace("001", "002").encode())
+        verified(secret, headers, body.replace("001", "002").encode())
     with pytest.raises(WebhookVerificationError):
-        _verified(webhooks.new_secret(), headers, body.encode())
+        verified(webhooks.new_secret(), headers, body.encode())
     stale = webhooks.signature_headers("d-1", now - timedelta(hours=1), body, [secret])
     with pytest.raises(WebhookVerificationError, match="too old"):  # a replay
-        _verified(secret, stale, body.encode())
+        verified(secret, stale, body.encode())
     both = webhooks.signature_headers("d-1", now, body, [secret, old := webhooks.new_secret()])
-    assert _verified(old, both, body.encode()) == _verified(secret, both, body.encode())
+    assert verified(old, both, body.encode()) == verified(secret, both, body.encode())
 
 
 @pytest.mark.parametrize(("secret", "why"), [
@@ -129,7 +92,7 @@ async def test_subscriptions_are_the_national_roles_and_refuse_what_cannot_work(
     ]:
         refused = await http.post("/webhooks", headers=AS_NATIONAL, json=body)
         assert refused.status_code == 422 and why in refused.text, refused.text
-    created = await _subscribe(service, url)
+    created = await subscribe(service, url)
     assert created["secret"].startswith("whsec_") and created["active"]
     again = await http.post("/webhooks", headers=AS_NATIONAL,
                             json={"url": url, "event_types": ["labelling.LabelSuspended"]})
@@ -150,13 +113,13 @@ async def test_a_subscribed_event_is_delivered_once_signed_and_other_types_not(
 ) -> None:
     receiver = Receiver()
     port = free_port()
-    sub = await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    sub = await subscribe(service, f"http://127.0.0.1:{port}/hooks")
     async with serve_app(receiver, port=port):
-        label = await _label(service, times=2)  # redelivered: still one delivery
+        label = await a_cite_labelled(service, times=2)  # redelivered: still one delivery
         assert await deliver_due(service.runtime) == 1
         assert await deliver_due(service.runtime) == 0
     (headers, body), = receiver.received  # CandidatureSubmitted: not subscribed
-    payload = _verified(sub["secret"], headers, body)
+    payload = verified(sub["secret"], headers, body)
     assert payload["type"] == LABELLED and payload["version"] == 1
     assert TerritoryLabelled.model_validate(payload["data"]) == label
     assert headers["content-type"] == "application/json"
@@ -171,8 +134,8 @@ async def test_a_receiver_away_is_retried_with_backoff_and_gets_it_once_when_bac
     service: ServiceUnderTest, clock: FakeClock,
 ) -> None:
     port = free_port()
-    sub = await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
-    await _label(service)
+    sub = await subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    await a_cite_labelled(service)
     runtime = service.runtime
     assert await deliver_due(runtime) == 1  # nobody listens: retried in 10 s
     assert await deliver_due(runtime) == 0
@@ -193,7 +156,7 @@ async def test_a_receiver_away_is_retried_with_backoff_and_gets_it_once_when_bac
     bodies = {b for _, b in receiver.received}
     assert len(ids) == 1 and len(bodies) == 1  # one delivery, the same bytes each attempt
     for headers, body in receiver.received[1:]:
-        _verified(sub["secret"], headers, body)
+        verified(sub["secret"], headers, body)
     row = await runtime.pool.fetchrow("SELECT status, attempts, last_status FROM "
                                       "webhook_deliveries")
     assert tuple(row) == ("delivered", 3, 204)
@@ -207,8 +170,8 @@ async def test_the_last_attempt_fails_with_why_and_a_resend_delivers_it(
 ) -> None:
     receiver = Receiver(status=500)
     port = free_port()
-    sub = await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
-    await _label(service)
+    sub = await subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    await a_cite_labelled(service)
     async with serve_app(receiver, port=port):
         for _ in range(3):
             assert await deliver_due(service.runtime) == 1
@@ -236,13 +199,13 @@ async def test_a_410_fails_the_delivery_and_pauses_the_subscription_until_resume
 ) -> None:
     receiver = Receiver(statuses=[410])
     port = free_port()
-    sub = await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    sub = await subscribe(service, f"http://127.0.0.1:{port}/hooks")
     path = f"/webhooks/{sub['subscription_id']}"
     async with serve_app(receiver, port=port):
-        await _label(service)
+        await a_cite_labelled(service)
         assert await deliver_due(service.runtime) == 1
         assert (await service.http.get(path, headers=AS_NATIONAL)).json()["active"] is False
-        await _label(service)  # paused: delivered nothing, the new delivery waits
+        await a_cite_labelled(service)  # paused: delivered nothing, the new delivery waits
         assert await deliver_due(service.runtime) == 0
         resumed = await service.http.patch(path, headers=AS_NATIONAL, json={"active": True})
         assert resumed.status_code == 200 and resumed.json()["active"]
@@ -257,16 +220,16 @@ async def test_a_rotated_secret_signs_beside_the_old_one_for_the_overlap(
 ) -> None:
     receiver = Receiver()
     port = free_port()
-    sub = await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    sub = await subscribe(service, f"http://127.0.0.1:{port}/hooks")
     rotated = await service.http.post(f"/webhooks/{sub['subscription_id']}/rotate-secret",
                                       headers=AS_NATIONAL)
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
     async with serve_app(receiver, port=port):
-        await _label(service)
+        await a_cite_labelled(service)
         await deliver_due(service.runtime)
         clock.advance(days=2)  # the overlap (a day) is over
-        await _label(service)
+        await a_cite_labelled(service)
         await deliver_due(service.runtime)
     (during, body1), (after, body2) = receiver.received
     assert len(during["webhook-signature"].split()) == 2
@@ -290,8 +253,8 @@ def _at(timestamp: str) -> datetime:
 async def test_a_deleted_subscription_fails_what_waited_and_is_gone(
     service: ServiceUnderTest,
 ) -> None:
-    sub = await _subscribe(service, f"http://127.0.0.1:{free_port()}/hooks")
-    await _label(service)
+    sub = await subscribe(service, f"http://127.0.0.1:{free_port()}/hooks")
+    await a_cite_labelled(service)
     path = f"/webhooks/{sub['subscription_id']}"
     assert (await service.http.delete(path, headers=AS_NATIONAL)).status_code == 204
     assert (await service.http.get(path, headers=AS_NATIONAL)).status_code == 404
@@ -299,18 +262,18 @@ async def test_a_deleted_subscription_fails_what_waited_and_is_gone(
     failed, = (await service.http.get(f"{path}/deliveries", headers=AS_NATIONAL)
                ).json()["items"]
     assert failed["status"] == "failed" and "supprimé" in failed["last_error"]
-    await _label(service)
+    await a_cite_labelled(service)
     assert await deliver_due(service.runtime) == 0
     # Its URL may be subscribed again.
-    await _subscribe(service, sub["url"])
+    await subscribe(service, sub["url"])
 
 
 async def test_two_replicas_deliver_each_once(service: ServiceUnderTest) -> None:
     receiver = Receiver()
     port = free_port()
-    await _subscribe(service, f"http://127.0.0.1:{port}/hooks")
+    await subscribe(service, f"http://127.0.0.1:{port}/hooks")
     for _ in range(20):
-        await _label(service)
+        await a_cite_labelled(service)
     async with serve_app(receiver, port=port):
         while sum(await asyncio.gather(*(deliver_due(service.runtime) for _ in range(3)))):
             pass

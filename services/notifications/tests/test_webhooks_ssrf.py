@@ -27,14 +27,13 @@ from notifications.domain.webhooks import refused_address
 from notifications.secret_box import SecretBox, reseal_secrets, secret_resealer
 from notifications.settings import NotificationsSettings
 from notifications.webhook_sender import deliver_due, pinned_address
+from notifications_kit import LABELLED, a_cite_labelled, subscribe, verified
 from pydantic import SecretStr, ValidationError
-from test_webhooks import _label, _subscribe, _verified
 
 from cites_runtime.testing import AS_NATIONAL, FakeClock, ServiceUnderTest, in_memory
 from cites_runtime.testing.http import Receiver, free_port, serve_app
 from cites_runtime.testing.plugin import SettingsFactory
 
-LABELLED = "labelling.TerritoryLabelled"
 PUBLIC = "93.184.215.14"
 
 REFUSED = [  # (address, what the refusal says)
@@ -136,8 +135,8 @@ async def test_a_name_resolving_to_any_refused_address_is_refused_at_sending_tim
 async def test_a_delivery_to_a_name_resolving_privately_fails_with_the_reason_unsent(
     strict: ServiceUnderTest,
 ) -> None:
-    sub = await _subscribe(strict, "https://hooks.partner.example/x")
-    await _label(strict)
+    sub = await subscribe(strict, "https://hooks.partner.example/x")
+    await a_cite_labelled(strict)
     assert await deliver_due(strict.runtime, Resolver(["169.254.169.254"])) == 1
     log = (await strict.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
                                  headers=AS_NATIONAL)).json()["items"]
@@ -154,10 +153,10 @@ async def test_dns_rebinding_cannot_redirect_a_delivery_to_loopback(
     """The name answers a public address when checked, then 127.0.0.1 (where a service of
     ours listens): the sender resolved once and connects to the public address only."""
     receiver, port = Receiver(), free_port()
-    sub = await _subscribe(strict, f"http://rebinding.partner.example:{port}/x")
+    sub = await subscribe(strict, f"http://rebinding.partner.example:{port}/x")
     resolver = Resolver([PUBLIC], ["127.0.0.1"])
     async with serve_app(receiver, port=port):
-        await _label(strict)
+        await a_cite_labelled(strict)
         assert await deliver_due(strict.runtime, resolver) == 1
     assert receiver.received == [] and resolver.calls == ["rebinding.partner.example"]
     (d,) = (await strict.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
@@ -171,10 +170,10 @@ async def test_the_connection_goes_to_the_resolved_address_with_the_names_host_h
     """A name the system cannot resolve, answered once by the injected resolver: the
     receiver gets the request, so nothing resolved the name again."""
     receiver, port = Receiver(), free_port()
-    await _subscribe(loose, f"http://hooks.unresolvable.invalid:{port}/x")
+    await subscribe(loose, f"http://hooks.unresolvable.invalid:{port}/x")
     resolver = Resolver(["127.0.0.1"], ["10.255.255.1"])
     async with serve_app(receiver, port=port):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime, resolver) == 1
     ((headers, _),) = receiver.received
     assert headers["host"] == f"hooks.unresolvable.invalid:{port}"
@@ -185,9 +184,9 @@ async def test_a_redirect_is_not_followed(loose: ServiceUnderTest) -> None:
     elsewhere, port_elsewhere = Receiver(), free_port()
     receiver, port = Receiver(status=307, headers={
         "location": f"http://127.0.0.1:{port_elsewhere}/metadata"}), free_port()
-    sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
+    sub = await subscribe(loose, f"http://127.0.0.1:{port}/x")
     async with serve_app(receiver, port=port), serve_app(elsewhere, port=port_elsewhere):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime) == 1
     assert len(receiver.received) == 1 and elsewhere.received == []
     (d,) = (await loose.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
@@ -204,9 +203,9 @@ async def test_proxy_variables_of_the_environment_are_ignored(
         monkeypatch.setenv(name, f"http://127.0.0.1:{proxy_port}")
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    await _subscribe(loose, f"http://127.0.0.1:{port}/x")
+    await subscribe(loose, f"http://127.0.0.1:{port}/x")
     async with serve_app(receiver, port=port), serve_app(proxy, port=proxy_port):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime) == 1
     assert len(receiver.received) == 1 and proxy.received == []
 
@@ -273,9 +272,9 @@ async def test_tls_is_verified_against_the_name_though_the_connection_goes_to_th
     ca, cert, key = _tls_files(tmp_path, certified)
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the trust store: our test CA only
     receiver, port = Receiver(), free_port()
-    sub = await _subscribe(loose, f"https://hooks.partner.example:{port}/x")
+    sub = await subscribe(loose, f"https://hooks.partner.example:{port}/x")
     async with _serve_tls(receiver, port, cert, key):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime, Resolver(["127.0.0.1"])) == 1
     assert len(receiver.received) == (1 if delivered else 0)
     (d,) = (await loose.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
@@ -289,7 +288,7 @@ async def test_tls_is_verified_against_the_name_though_the_connection_goes_to_th
 async def test_signing_secrets_are_not_readable_in_the_table(
     loose: ServiceUnderTest,
 ) -> None:
-    sub = await _subscribe(loose, f"http://127.0.0.1:{free_port()}/x")
+    sub = await subscribe(loose, f"http://127.0.0.1:{free_port()}/x")
     rotated = (await loose.http.post(f"/webhooks/{sub['subscription_id']}/rotate-secret",
                                      headers=AS_NATIONAL)).json()["secret"]
     row = await loose.runtime.pool.fetchval("SELECT w::text FROM webhook_subscriptions w")
@@ -306,22 +305,22 @@ async def test_a_new_key_in_front_still_opens_the_old_secrets_and_reseals_them(
     runtime.settings = runtime.settings.model_copy(
         update={"webhook_secret_keys": SecretStr(old)})
     receiver, port = Receiver(), free_port()
-    sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
+    sub = await subscribe(loose, f"http://127.0.0.1:{port}/x")
     pool = runtime.pool
     sealed_by_old = await pool.fetchval("SELECT secret FROM webhook_subscriptions")
     runtime.settings = runtime.settings.model_copy(
         update={"webhook_secret_keys": SecretStr(f"{new},{old}")})
     async with serve_app(receiver, port=port):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(runtime) == 1  # opened with the old key
         assert await reseal_secrets(runtime) == 1
         assert await reseal_secrets(runtime) == 0
         runtime.settings = runtime.settings.model_copy(
             update={"webhook_secret_keys": SecretStr(new)})  # the old key removed
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(runtime) == 1
     for headers, body in receiver.received:
-        _verified(sub["secret"], headers, body)
+        verified(sub["secret"], headers, body)
     resealed = await pool.fetchval("SELECT secret FROM webhook_subscriptions")
     assert resealed != sealed_by_old
     assert SecretBox([new]).open(resealed) == sub["secret"]
@@ -346,19 +345,19 @@ async def test_a_secret_stored_in_clear_before_sealing_is_sealed_at_start(
 ) -> None:
     loose = loose_without_resealer
     receiver, port = Receiver(), free_port()
-    sub = await _subscribe(loose, f"http://127.0.0.1:{port}/x")
+    sub = await subscribe(loose, f"http://127.0.0.1:{port}/x")
     pool = loose.runtime.pool
     await pool.execute("UPDATE webhook_subscriptions SET secret = $1", sub["secret"])
     async with serve_app(receiver, port=port):
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime) == 1  # before the resealer's first round
         assert await reseal_secrets(loose.runtime) == 1
         assert not (await pool.fetchval("SELECT secret FROM webhook_subscriptions")
                     ).startswith("whsec_")
-        await _label(loose)
+        await a_cite_labelled(loose)
         assert await deliver_due(loose.runtime) == 1
     for headers, body in receiver.received:
-        _verified(sub["secret"], headers, body)
+        verified(sub["secret"], headers, body)
     assert len(receiver.received) == 2
 
 
