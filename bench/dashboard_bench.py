@@ -13,7 +13,8 @@ notification outcomes a run at a time, the others one by one), timed by
 
 **Baseline** — a raw aiokafka group member reading the same topics to the end, committing
 after each batch, ``json.loads`` on each value (as much decoding as a reader needs to see
-an event's fields), nothing else.
+an event's fields), nothing else (:func:`~bench.runtime_bench.raw_consume`, 500 records a
+batch).
 
 Then ``GET /api/summary`` over those ``n`` cités, the mean of 20 calls in-process.
 
@@ -25,13 +26,11 @@ Called from ``bench/__main__.py`` (``--only dashboard``, ``--dashboard-cites``):
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from datetime import UTC, datetime
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from dashboard.app import definition
 from dashboard.settings import DashboardSettings
 from labelling.examples import territory_labelled
@@ -63,7 +62,7 @@ from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
 from .access import kafka_settings
-from .runtime_bench import ConsumedWindow, Result
+from .runtime_bench import ConsumedWindow, Result, raw_consume, run_alone
 
 __all__ = ["dashboard_bench"]
 
@@ -127,28 +126,6 @@ async def _prefill(access: KafkaAccess, prefix: str, n: int) -> tuple[int, list[
     return count, sorted(topics)
 
 
-async def _raw(access: KafkaAccess, topics: list[str], n: int) -> float:
-    consumer = AIOKafkaConsumer(*topics, **access.client_kwargs(),
-                                group_id=f"raw-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        seen, started = 0, 0.0
-        while seen < n:
-            batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            if batch and not seen:
-                started = time.perf_counter()
-            for records in batch.values():
-                for r in records:
-                    json.loads(r.value)
-                    seen += 1
-            if batch:
-                await consumer.commit()
-        return time.perf_counter() - started
-    finally:
-        await consumer.stop()
-
-
 async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None = None
                           ) -> list[Result]:
     console = console or Console()
@@ -164,7 +141,7 @@ async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None 
         console.print(f"dashboard: pre-filling the topics it reads with {n:,} cités' lives…")
         await provision(infra.kafka, definition.topics(), prefix=prefix)
         events, topics = await _prefill(infra.kafka, prefix, n)
-        raw_s = await _raw(infra.kafka, topics, events)
+        raw_s = await raw_consume(infra.kafka, topics, events, max_records=500, decode=True)
         app = build_app(definition, settings)
         with ConsumedWindow(events) as window:
             async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -188,15 +165,4 @@ async def dashboard_bench(infra: Infra, n: int = 1_000, console: Console | None 
 
 
 if __name__ == "__main__":  # python -m bench.dashboard_bench [N]
-    import sys
-
-    from cites_runtime.testing.infra import resolve_infra
-
-    resolved = resolve_infra()
-    try:
-        rows = asyncio.run(dashboard_bench(resolved, int(sys.argv[1]) if sys.argv[1:] else 1000))
-    finally:
-        resolved.close()
-    for row in rows:
-        print(f"{row.name}: {row.rate:,.0f}/s; {row.baseline_name}: "
-              f"{row.baseline_rate:,.0f}/s; ratio {row.ratio:.3f}")
+    run_alone(dashboard_bench, 1000)

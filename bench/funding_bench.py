@@ -52,7 +52,7 @@ from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import UnitOfWork, outbox_channel
 
 from .access import kafka_settings
-from .runtime_bench import Result, _timed, prefill_labels, raw_consume
+from .runtime_bench import Result, _timed, prefill_labels, raw_consume, run_alone
 
 __all__ = ["funding_bench"]
 
@@ -265,16 +265,4 @@ async def funding_bench(infra: Infra, n: int = 10_000, m: int = 4_000,
 
 
 if __name__ == "__main__":  # python -m bench.funding_bench [N [M]]
-    import sys
-
-    from cites_runtime.testing.infra import resolve_infra
-
-    resolved = resolve_infra()
-    try:
-        sizes = [int(a) for a in sys.argv[1:3]] + [10_000, 4_000][len(sys.argv[1:3]):]
-        rows = asyncio.run(funding_bench(resolved, sizes[0], sizes[1]))
-    finally:
-        resolved.close()
-    for row in rows:
-        print(f"{row.name}: {row.rate:,.0f}/s; {row.baseline_name}: "
-              f"{row.baseline_rate:,.0f}/s; ratio {row.ratio:.3f}")
+    run_alone(funding_bench, 10_000, 4_000)

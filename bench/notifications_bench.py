@@ -2,7 +2,8 @@
 
 **Prepared, not timed** — ``n`` pending notifications written as the service writes them:
 for each of ``⌈n / 3⌉`` candidatures, its three troïka cards (``TroikaContactPublished``)
-and its ``CandidatureSubmitted`` go through the service's own use cases
+and its ``CandidatureSubmitted``, built as the service's tests build them (its kit's
+``troika_cards``), go through the service's own use cases
 (``service.keep_troika_card``, ``service.candidature_submitted``: rules table → troïka →
 mail rendered in French; its flattened size is
 printed), one transaction per 100 candidatures; the surplus over ``n`` is deleted. Every address
@@ -44,10 +45,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import functools
+import importlib
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import aiosmtplib
@@ -60,18 +65,9 @@ from notifications.settings import NotificationsSettings
 from rich.console import Console
 
 from cites_contracts import Envelope
-from cites_contracts.events.labelling import (
-    CandidatureSubmitted,
-    Perimeter,
-    PerimeterCommune,
-    PerimeterQpv,
-    PerimeterSchool,
-    TroikaContactPublished,
-    TroikaSeat,
-    Wave,
-)
+from cites_contracts.events.labelling import CandidatureSubmitted, TroikaContactPublished
 from cites_contracts.events.notifications import Recipient
-from cites_contracts.types import ActorRole, EducationPriority, SchoolKind, TroikaRole
+from cites_contracts.types import TroikaRole
 from cites_runtime.app import Runtime, run_migrations
 from cites_runtime.db import Conn, create_pool
 from cites_runtime.relay import OutboxRelay
@@ -80,7 +76,7 @@ from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 
 from .access import kafka_settings
-from .runtime_bench import Result, _timed
+from .runtime_bench import Result, _timed, run_alone
 
 __all__ = ["notifications_bench"]
 
@@ -101,26 +97,20 @@ def _settings(db: ServiceDb, infra: Infra, prefix: str, clock: FakeClock, **kw: 
         **{**kafka_settings(infra), **kw})
 
 
+@functools.cache
+def _kit() -> ModuleType:
+    """Notifications' test kit (it lives beside that service's tests): the troïka's cards
+    and candidature the tests build, built here the same way."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "notifications"
+                           / "tests"))
+    return importlib.import_module("notifications_kit")
+
+
 def _candidature(i: int, tag: str) -> tuple[list[TroikaContactPublished], CandidatureSubmitted]:
     """The i-th candidature, its three troïka cards (addresses carrying ``tag``)."""
-    candidature = uuid.uuid4()
-    seats = {role: uuid.uuid4() for role in ROLES}
-    cards = [TroikaContactPublished(contact_id=cid, candidature_id=candidature, role=role,
-                                    email=f"{role.value}.{i}.{tag}@example.gouv.fr",
-                                    published_at=DUE) for role, cid in seats.items()]
-    submitted = CandidatureSubmitted(
-        candidature_id=candidature, territory_name=f"Vaulx-en-Velin {i}", departement="69",
-        wave=Wave(id="2024-generalisation", year=2024),
-        perimeter=Perimeter(
-            communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
-            qpvs=(PerimeterQpv(code="QN06901M", name="Mas du Taureau", population=8000),),
-            schools=(PerimeterSchool(uai="0693874L", kind=SchoolKind.COLLEGE,
-                                     name="Collège Aimé Césaire",
-                                     education_priority=EducationPriority.REP_PLUS),)),
-        lead_college_uai="0693874L",
-        troika=tuple(TroikaSeat(role=r, contact_id=c) for r, c in seats.items()),
-        submitted_by=ActorRole.PREFECTURE, submitted_at=DUE)
-    return cards, submitted
+    built: tuple[list[TroikaContactPublished], CandidatureSubmitted] = _kit().troika_cards(
+        uuid.uuid4(), f"{i}.{tag}", territory_name=f"Vaulx-en-Velin {i}")
+    return built
 
 
 async def _prepare(settings: NotificationsSettings, n: int, tag: str) -> None:
@@ -389,16 +379,4 @@ async def notifications_bench(infra: Infra, n: int = 2_000, console: Console | N
 
 
 if __name__ == "__main__":  # python -m bench.notifications_bench [N]
-    import sys
-
-    from cites_runtime.testing.infra import resolve_infra
-
-    resolved = resolve_infra()
-    try:
-        rows = asyncio.run(notifications_bench(resolved, int(sys.argv[1]) if sys.argv[1:]
-                                               else 2_000))
-    finally:
-        resolved.close()
-    for row in rows:
-        print(f"{row.name}: {row.rate:,.0f}/s; {row.baseline_name}: "
-              f"{row.baseline_rate:,.0f}/s; ratio {row.ratio:.3f}")
+    run_alone(notifications_bench, 2_000)

@@ -14,7 +14,6 @@ Called from ``bench/__main__.py``::
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from partners.app import definition
@@ -22,13 +21,13 @@ from partners.settings import PartnersSettings
 from rich.console import Console
 
 from cites_contracts.topics import LABELLING_LABELS
-from cites_runtime.app import Runtime, run_migrations
+from cites_runtime.app import run_migrations
 from cites_runtime.testing import delete_topics
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import drop_db, new_service_db
 
 from .access import kafka_settings
-from .runtime_bench import ConsumedWindow, Result, _count, prefill_labels, raw_consume
+from .runtime_bench import Result, _count, consumed_in, prefill_labels, raw_consume, run_alone
 
 __all__ = ["partners_bench"]
 
@@ -51,15 +50,9 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
         await prefill_labels(infra.kafka, topic, n)
 
         async def ours() -> float:
-            with ConsumedWindow(n) as window:
-                runtime = Runtime(definition, settings)
-                await runtime.start()
-                try:
-                    await window.done.wait()
-                finally:
-                    await runtime.stop()
+            seconds = await consumed_in(definition, settings, n)
             assert await _count(db, "alliances") == n
-            return window.seconds
+            return seconds
 
         raw_s = await raw_consume(infra.kafka, topic, n)
         ours_s = await ours()
@@ -73,16 +66,4 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
 
 
 if __name__ == "__main__":  # python -m bench.partners_bench [N]
-    import sys
-
-    from cites_runtime.testing.infra import resolve_infra
-
-    resolved = resolve_infra()
-    try:
-        rows = asyncio.run(partners_bench(resolved, int(sys.argv[1]) if len(sys.argv) > 1
-                                          else 20_000))
-    finally:
-        resolved.close()
-    for row in rows:
-        print(f"{row.name}: {row.rate:,.0f} ev/s; {row.baseline_name}: "
-              f"{row.baseline_rate:,.0f} ev/s; ratio {row.ratio:.3f}")
+    run_alone(partners_bench, 20_000, unit=" ev/s")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from cites_runtime.kafka import AiokafkaPublisher, ensure_topics, make_producer
 from cites_runtime.relay import OutboxRelay, _headers
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import delete_topics
-from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.infra import Infra, resolve_infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import unit_of_work
 
@@ -82,22 +84,30 @@ async def prefill_labels(access: KafkaAccess, topic: str, n: int) -> None:
         await producer.stop()
 
 
-async def raw_consume(access: KafkaAccess, topic: str, n: int) -> float:
-    """The baseline consumer: a raw aiokafka group member reading ``n`` records,
-    committing after each batch, doing nothing else. Returns the seconds from its first
-    records in hand to the commit of the last ones (group join and stop excluded, as they
-    are for ours: :class:`ConsumedWindow`)."""
-    consumer = AIOKafkaConsumer(topic, **access.client_kwargs(),
+async def raw_consume(access: KafkaAccess, topic: str | Sequence[str], n: int, *,
+                      max_records: int = 1000, decode: bool = False) -> float:
+    """The baseline consumer: a raw aiokafka group member reading ``n`` records of
+    ``topic`` (one or several), ``max_records`` a batch, committing after each batch,
+    doing nothing else (``decode``: ``json.loads`` of each value, as much decoding as a
+    reader needs to see an event's fields). Returns the seconds from its first records in
+    hand to the commit of the last ones (group join and stop excluded, as they are for
+    ours: :class:`ConsumedWindow`)."""
+    topics = [topic] if isinstance(topic, str) else list(topic)
+    consumer = AIOKafkaConsumer(*topics, **access.client_kwargs(),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         seen, started = 0, 0.0
         while seen < n:
-            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            batch = await consumer.getmany(timeout_ms=500, max_records=max_records)
             if batch and not seen:
                 started = time.perf_counter()
-            seen += sum(len(v) for v in batch.values())
+            for records in batch.values():
+                if decode:
+                    for r in records:
+                        json.loads(r.value)
+                seen += len(records)
             if batch:
                 await consumer.commit()
         return time.perf_counter() - started
@@ -142,6 +152,36 @@ class ConsumedWindow:
 
     def __exit__(self, *exc: object) -> None:
         ConsumerRunner.process_batch = self._original  # type: ignore[method-assign,assignment]
+
+
+async def consumed_in(definition: ServiceDefinition, settings: ServiceSettings,
+                      n: int) -> float:
+    """Run ``definition`` (its consumer on the backlog of ``n`` records) and stop it once
+    they are processed: the seconds of its :class:`ConsumedWindow`."""
+    with ConsumedWindow(n) as window:
+        runtime = Runtime(definition, settings)
+        await runtime.start()
+        try:
+            await window.done.wait()
+        finally:
+            await runtime.stop()
+    return window.seconds
+
+
+def run_alone(bench: Callable[..., Coroutine[Any, Any, list[Result]]], *defaults: int,
+              unit: str = "/s") -> None:
+    """``python -m bench.<name> [N …]``: ``bench`` on the resolved infrastructure with the
+    sizes given on the command line (``defaults`` for those not given), its rows printed
+    (rates in ``unit``)."""
+    given = [int(a) for a in sys.argv[1:1 + len(defaults)]]
+    resolved = resolve_infra()
+    try:
+        rows = asyncio.run(bench(resolved, *given, *defaults[len(given):]))
+    finally:
+        resolved.close()
+    for row in rows:
+        print(f"{row.name}: {row.rate:,.0f}{unit}; {row.baseline_name}: "
+              f"{row.baseline_rate:,.0f}{unit}; ratio {row.ratio:.3f}")
 
 
 async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
@@ -273,15 +313,9 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
         await prefill_labels(infra.kafka, topic, n)
 
         async def ours(definition: ServiceDefinition, table: str) -> float:
-            with ConsumedWindow(n) as window:
-                runtime = Runtime(definition, s)
-                await runtime.start()
-                try:
-                    await window.done.wait()
-                finally:
-                    await runtime.stop()
+            seconds = await consumed_in(definition, s, n)
             assert await _count(db, table) == n
-            return window.seconds
+            return seconds
 
         raw_s = await raw_consume(infra.kafka, topic, n)
         many_s = await ours(definitions[0], "alliances")
