@@ -372,6 +372,13 @@ class Platform:
         return [n for page in pages for n in page]
 
 
+def at_least(db: asyncpg.Connection, sql: str, n: int) -> Callable[[], Awaitable[bool]]:
+    """For ``eventually``: whether the count ``sql`` reads on ``db`` has reached ``n``."""
+    async def check() -> bool:
+        return int(await db.fetchval(sql)) >= n
+    return check
+
+
 @asynccontextmanager
 async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                            notifications: bool = False, dashboard: bool = False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from e2e_platform import NATIONAL, VIEWER, WAVE, Platform, running_platform
+from e2e_platform import NATIONAL, VIEWER, WAVE, Platform, at_least, running_platform
 
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.testing import eventually, read_topic
@@ -74,16 +74,11 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
 
     db = await asyncpg.connect(funding.db.dsn)
 
-    def at_least(sql: str, n: int) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return int(await db.fetchval(sql)) >= n
-        return check
-
     allocations, inbox = "SELECT count(*) FROM allocations", "SELECT count(*) FROM processed_events"
     try:
         labelling = asyncio.gather(*(label(n) for n in range(CITES)))
         try:
-            await eventually(at_least(allocations, KILL_AT), timeout=120, every=0.02,
+            await eventually(at_least(db, allocations, KILL_AT), timeout=120, every=0.02,
                              what=f"{KILL_AT} dotations")
             funding.kill()
             killed_at = int(await db.fetchval(allocations))
@@ -91,7 +86,7 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
                              timeout=120, what="a backlog of labels")
             applied = int(await db.fetchval(inbox))
             await funding.start()
-            await eventually(at_least(inbox, applied + 1), timeout=60, every=0.01,
+            await eventually(at_least(db, inbox, applied + 1), timeout=60, every=0.01,
                              what="a batch of the backlog applied")
             funding.kill()
             await funding.start()
@@ -100,10 +95,10 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
             if not labelling.done():
                 labelling.cancel()
         # Every cité funded, and funding told by partners who its chef de file is.
-        await eventually(at_least(allocations, CITES), timeout=120, what=f"{CITES} dotations")
-        await eventually(at_least("SELECT count(*) FROM fonds_grants", CITES), timeout=60,
+        await eventually(at_least(db, allocations, CITES), timeout=120, what=f"{CITES} dotations")
+        await eventually(at_least(db, "SELECT count(*) FROM fonds_grants", CITES), timeout=60,
                          what=f"{CITES} fonds")
-        await eventually(at_least("""SELECT count(*) FROM alliances
+        await eventually(at_least(db, """SELECT count(*) FROM alliances
                                      WHERE chef_de_file_partner_id IS NOT NULL""", CITES),
                          timeout=60, what=f"{CITES} chefs de file")
 

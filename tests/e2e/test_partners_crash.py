@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
-from e2e_platform import Platform
+from e2e_platform import Platform, at_least
 
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.testing import eventually, read_topic
@@ -36,11 +35,6 @@ async def test_500_labels_with_partners_killed_mid_way_open_500_alliances_once_e
 
     db = await asyncpg.connect(platform.partners.db.dsn)
 
-    def at_least(sql: str, n: int) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return int(await db.fetchval(sql)) >= n
-        return check
-
     alliances, inbox = "SELECT count(*) FROM alliances", "SELECT count(*) FROM processed_events"
     try:
         labelling = asyncio.gather(*(label(n) for n in range(CITES)))
@@ -50,7 +44,7 @@ async def test_500_labels_with_partners_killed_mid_way_open_500_alliances_once_e
 
         try:
             # 1. Killed while keeping up with labels as they come.
-            await eventually(at_least(alliances, FIRST_KILL), timeout=180, every=0.05,
+            await eventually(at_least(db, alliances, FIRST_KILL), timeout=180, every=0.05,
                              what=f"{FIRST_KILL} alliances")
             platform.partners.kill()
             first_kill = (await db.fetchval(alliances), len(labelled))
@@ -59,7 +53,7 @@ async def test_500_labels_with_partners_killed_mid_way_open_500_alliances_once_e
             await eventually(backlog, timeout=180, what=f"{BACKLOG} cités labelled")
             applied = int(await db.fetchval(inbox))
             await platform.partners.start()
-            await eventually(at_least(inbox, applied + 1), timeout=60, every=0.02,
+            await eventually(at_least(db, inbox, applied + 1), timeout=60, every=0.02,
                              what="a batch of the backlog applied")
             platform.partners.kill()
             # 3. Back for good, while the last labels come.
@@ -68,7 +62,7 @@ async def test_500_labels_with_partners_killed_mid_way_open_500_alliances_once_e
         finally:
             if not labelling.done():
                 labelling.cancel()
-        await eventually(at_least(alliances, CITES), timeout=240, what=f"{CITES} alliances")
+        await eventually(at_least(db, alliances, CITES), timeout=240, what=f"{CITES} alliances")
         opened = {r["cite_id"] for r in await db.fetch("SELECT cite_id FROM alliances")}
         chefs = await db.fetch(
             """SELECT a.cite_id, count(m.id) AS chefs, count(DISTINCT p.uai) AS uais
