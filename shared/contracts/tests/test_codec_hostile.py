@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cites_contracts import (
     DecodeError,
+    EncodedRecord,
     Envelope,
     Event,
     InvalidEnvelope,
@@ -122,11 +123,17 @@ def test_a_hostile_value_is_a_precise_decode_error(
     message.encode()  # and is valid UTF-8 (no lone surrogate)
 
 
-@pytest.mark.parametrize("version", HOSTILE_VERSIONS, ids=_id)
-def test_a_hostile_version_header_is_only_a_hint(version: Any) -> None:
+def _hinted(name: str, value: Any) -> tuple[Envelope[Any], EncodedRecord, list[Any]]:
+    """The example's envelope, its record, and the record's headers with ``name``'s value
+    replaced by ``value``."""
     envelope = Envelope.wrap(_example(), sequence=1)
     record = encode(envelope)
-    headers = [(k, version if k == "version" else v) for k, v in record.headers]
+    return envelope, record, [(k, value if k == name else v) for k, v in record.headers]
+
+
+@pytest.mark.parametrize("version", HOSTILE_VERSIONS, ids=_id)
+def test_a_hostile_version_header_is_only_a_hint(version: Any) -> None:
+    envelope, record, headers = _hinted("version", version)
     assert decode(record.value, headers) == envelope
     with pytest.raises(MalformedRecord):
         decode(b"[" * 1000, headers)
@@ -134,9 +141,7 @@ def test_a_hostile_version_header_is_only_a_hint(version: Any) -> None:
 
 @pytest.mark.parametrize("type_", HOSTILE_TYPES, ids=_id)
 def test_a_hostile_type_header_is_only_a_hint(type_: Any) -> None:
-    envelope = Envelope.wrap(_example(), sequence=1)
-    record = encode(envelope)
-    headers = [(k, type_ if k == "type" else v) for k, v in record.headers]
+    envelope, record, headers = _hinted("type", type_)
     assert decode(record.value, headers) == envelope
     assert decode(record.value, [*headers, *headers]) == envelope  # repeated
     assert decode(record.value, dict(headers)) == envelope  # as a mapping

@@ -101,14 +101,20 @@ async def test_readiness_names_an_unreachable_database_and_logs_why_once(
     assert "database" in told[0] and "pool is closed" in told[0]
 
 
+async def _posted_as_json(settings: ServiceSettings, *bodies: str) -> list[httpx.Response]:
+    """Each of ``bodies`` (JSON text, sent as it is) posted to the test app's ``/things``
+    over real HTTP, by the national role."""
+    app = build_app(testapp.definition, settings.model_copy(update={"relay_enabled": False}))
+    headers = {**NATIONAL, "Content-Type": "application/json"}
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+        return [await http.post("/things", content=body, headers=headers) for body in bodies]
+
+
 async def test_a_body_with_a_lone_surrogate_in_a_bad_field_is_a_422_not_a_500(
     migrated: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
     raw = json.dumps({"thing_id": "\ud800", "n": "x"})  # valid JSON, invalid Unicode
-    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
-        response = await http.post("/things", content=raw, headers={
-            **NATIONAL, "Content-Type": "application/json"})
+    [response] = await _posted_as_json(migrated, raw)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "thing_id"]
     assert await pool.fetchval("SELECT count(*) FROM things") == 0
@@ -117,13 +123,9 @@ async def test_a_body_with_a_lone_surrogate_in_a_bad_field_is_a_422_not_a_500(
 async def test_a_lone_surrogate_in_a_valid_field_is_a_422_naming_it(
     migrated: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
     raw = json.dumps({"thing_id": "ok\ud800", "n": 1})
     paired = json.dumps({"thing_id": "emoji \U0001f600", "n": 2})  # a proper pair is fine
-    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
-        headers = {**NATIONAL, "Content-Type": "application/json"}
-        refused = await http.post("/things", content=raw, headers=headers)
-        accepted = await http.post("/things", content=paired, headers=headers)
+    refused, accepted = await _posted_as_json(migrated, raw, paired)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "thing_id"]
     assert accepted.status_code == 201
@@ -133,11 +135,8 @@ async def test_a_lone_surrogate_in_a_valid_field_is_a_422_naming_it(
 async def test_a_nul_character_is_a_422_naming_the_field(
     migrated: ServiceSettings, pool: asyncpg.Pool
 ) -> None:
-    app = build_app(testapp.definition, migrated.model_copy(update={"relay_enabled": False}))
     raw = json.dumps({"thing_id": "a\u0000b", "n": 1})
-    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
-        response = await http.post("/things", content=raw, headers={
-            **NATIONAL, "Content-Type": "application/json"})
+    [response] = await _posted_as_json(migrated, raw)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "thing_id"]
     assert response.json()["detail"][0]["type"] == "text_nul"
