@@ -197,10 +197,21 @@ def forged_event_refused() -> None:
         f"as partners ({partners})")
 
 
+def build_commit() -> str:
+    """The commit the images are built from (their ``build_info``): $CITES_BUILD_COMMIT,
+    else git's HEAD, else ``unknown``."""
+    if commit := os.environ.get("CITES_BUILD_COMMIT"):
+        return commit
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True, check=False)
+    return head.stdout.strip() if head.returncode == 0 else "unknown"
+
+
 def up(env: Mapping[str, str]) -> float:
     ensure_dotenv()
     started = time.monotonic()
-    run([*COMPOSE, "up", "--detach", "--wait", "--build", "--wait-timeout", "600"], env=env)
+    run([*COMPOSE, "up", "--detach", "--wait", "--build", "--wait-timeout", "600"],
+        env={"CITES_BUILD_COMMIT": build_commit(), **env})
     seconds = time.monotonic() - started
     say(f"docker compose up --wait: every service healthy in {seconds:.0f} s")
     return seconds

@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from cites_contracts import Topic
 
-from . import http
+from . import http, metrics
 from .actor import Role
 from .auth import require
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
@@ -141,6 +141,8 @@ class Runtime(Generic[S]):
         self.heartbeats: dict[str, Heartbeat] = {}
         """The loops' heartbeats by task name (``relay``, each job's), for liveness."""
         self._check_states: dict[str, str] = {}
+        self._lag: metrics.ConsumerLagSeries | None = None
+        self._lag_known = True
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -164,6 +166,7 @@ class Runtime(Generic[S]):
     async def start(self, *, publisher: Publisher | None = None,
                     broker: KafkaBroker | None = None) -> None:
         s = self.settings
+        metrics.set_build_info(self.definition.name, self.definition.version)
         self._pool = await create_pool(s.dsn, s.db_schema, min_size=s.db_pool_min,
                                        max_size=s.db_pool_max)
         if s.migrate_on_start:
@@ -196,6 +199,7 @@ class Runtime(Generic[S]):
                                                 security=faststream_security(s.kafka),
                                                 logger=_faststream_logger())
             self.subscriber = subscribe(self.broker, self.runner, s)
+            self._lag = metrics.ConsumerLagSeries(consumer.name, s.topic(consumer.name))
             await self.broker.start()
             if self.subscriber.consumer is not None:  # None: the in-memory test broker
                 guard_polls(self.subscriber.consumer, self.runner)
@@ -245,6 +249,38 @@ class Runtime(Generic[S]):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        metrics.set_pool(self.schema, None)
+        metrics.set_readiness(self.definition.name, None, {})
+        if self._lag is not None:
+            self._lag.clear()
+
+    # -- metrics read when scraped ----------------------------------------------------
+    async def refresh_metrics(self) -> None:
+        """Read the figures ``/metrics`` tells that no loop counts as it goes
+        (:mod:`cites_runtime.metrics`): the pool's connections, readiness, and the
+        consumer's lag per partition."""
+        metrics.set_pool(self.schema, self._pool)
+        (ready, checks), _ = await asyncio.gather(self.readiness(), self._refresh_lag())
+        metrics.set_readiness(self.definition.name, ready, checks)
+
+    async def _refresh_lag(self, timeout: float = 2.0) -> None:
+        """The consumer's lag from the broker; its series removed when the broker does
+        not answer in ``timeout`` (said once in the log until it answers again)."""
+        client = getattr(self.subscriber, "consumer", None)
+        if self._lag is None or client is None:  # no consumer, or the in-memory broker
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                lags = await metrics.consumer_lag(client)
+        except Exception as exc:
+            self._lag.clear()
+            if self._lag_known:
+                log.warning("consumer lag unknown", consumer=self._lag.consumer,
+                            error=repr(exc))
+            self._lag_known = False
+            return
+        self._lag.show(lags)
+        self._lag_known = True
 
     # -- health ---------------------------------------------------------------------
     def _check_state(self, check: str, error: BaseException | None) -> str:
@@ -623,7 +659,8 @@ def operations(definition: ServiceDefinition, runtime: Runtime[Any]) -> APIRoute
         return JSONResponse(asyncapi_document(definition, settings))
 
     @router.get("/metrics", tags=["health"], include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics_text() -> Response:
+        await runtime.refresh_metrics()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -160,6 +160,7 @@ class OutboxRelay:
         self.heartbeat = Heartbeat(every=poll_interval)
         """Beats as the relay's loop turns — a pass, a batch marked, a wait, a retry — at
         least every poll interval (liveness)."""
+        self._set_leader(False)  # a series from the start: a standby's 0 is seen too
 
     # -- one pass -----------------------------------------------------------------
     async def publish_pending(self, conn: Conn, mark_conn: Conn | None = None) -> int:
