@@ -31,6 +31,7 @@ help:
 	@echo "make compose-up|compose-down  the platform under docker compose (127.0.0.1 only)"
 	@echo "make compose-check    CI's compose stage: up, demo, partners killed + Kafka restarted, reconciled, down"
 	@echo "make contracts-check  schemas, AsyncAPI (official parser) and consumer contracts"
+	@echo "make observability-check  alert rules (promtool check + unit tests), dashboards' PromQL, runbook"
 	@echo "services found: $(or $(SERVICES),none yet)"
 
 $(PY):
@@ -98,8 +99,19 @@ stop:
 migrate: install
 	$(PY) deploy/local/services.py migrate $(SERVICES)
 
-test: install $(ASYNCAPI_PARSER) jq chromium
+test: install $(ASYNCAPI_PARSER) promtool jq chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# promtool, built from its pinned Go module into tools/promtool/bin when missing (seconds
+# otherwise): tests/test_observability.py checks and unit-tests deploy/observability with it.
+.PHONY: promtool observability-check
+promtool:
+	sh tools/promtool/build.sh >/dev/null
+
+# The alert rules (promtool check + test rules), the dashboards' expressions, the metrics
+# they name, the runbook's entries.
+observability-check: install promtool
+	$(PY) -m pytest tests/test_observability.py $(PYTEST_ARGS)
 
 # One service's fast tests: those not marked integration (the plugin marks every test whose
 # fixtures ask for Kafka), so PostgreSQL only: DATABASE_URL, else a container, else the
