@@ -36,6 +36,8 @@ module                 what it holds
                        Skip | Dead``, pure; ``Tombstone``), ``runner`` (``ConsumerRunner``:
                        batches, inbox, positions, retries), ``replay``, ``dead_letters``
 :mod:`.relay`          ``OutboxRelay``: outbox → Kafka, in order, one active per service
+:mod:`.metrics`        what ``/metrics`` reads when scraped: consumer lag per partition,
+                       the pool's connections, readiness, ``build_info``
 :mod:`.kafka`          the idempotent producer, publishers, topic creation, reading a
                        topic to its end
 :mod:`.dlq`            listing and replaying dead letters
