@@ -2,7 +2,8 @@
 pinned Go module by tools/promtool/build.sh, once): the alert rules valid and their unit
 tests passing (deploy/observability/prometheus/tests), the Prometheus configuration valid,
 every PromQL expression of the Grafana dashboards parsed, every metric a rule or a
-dashboard names exported by the services, and a runbook entry per alert.
+dashboard names exported by the services (and, for a consuming service on the real
+broker, shown on its /metrics), and a runbook entry per alert.
 
 The dashboards' expressions are checked as recording rules of a generated rules file
 (``promtool check rules``): promtool parses them with Prometheus's own parser, and needs no
@@ -14,14 +15,19 @@ import importlib
 import json
 import re
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from cites_runtime.metrics import CONSUMER_LAG
+from cites_runtime.testing import AS_OPERATOR, eventually, on_kafka
+from cites_runtime.testing.infra import Infra
+from cites_runtime.testing.plugin import SettingsFactory
 
 REPO = Path(__file__).resolve().parents[1]
 OBSERVABILITY = REPO / "deploy" / "observability"
@@ -201,3 +207,40 @@ def test_every_metric_a_rule_or_a_dashboard_names_is_exported() -> None:
     assert metric_names(alerts()[0]["expr"]) == {"consumer_lag_records"}
     assert metric_names('sum by (le) (rate(http_request_seconds_bucket{job="x"}[5m]))'
                         ) == {"http_request_seconds_bucket"}
+
+
+async def test_a_consuming_service_shows_on_metrics_the_series_its_rules_read(
+    service_settings: SettingsFactory, infra: Infra
+) -> None:
+    """Partners on the real broker: its /metrics carries, under the labels the rules and
+    the dashboard group by, its lag on every partition it reads, its outbox's age and its
+    relay's leadership, its readiness, its pool and its build."""
+    from partners.app import definition
+    from partners.settings import PartnersSettings
+
+    settings = service_settings(PartnersSettings)
+    assert definition.consumer is not None
+    reads = {settings.topic(t) for t in definition.consumer.topics}
+    seen: dict[str, list[dict[str, str]]] = {}
+    async with on_kafka(definition, settings) as partners:
+
+        async def all_there() -> bool:
+            answer = await partners.http.get("/metrics", headers=AS_OPERATOR)
+            seen.clear()
+            for family in text_string_to_metric_families(answer.text):
+                for sample in family.samples:
+                    seen.setdefault(sample.name, []).append(dict(sample.labels))
+            lag_topics = {s["topic"] for s in seen.get("consumer_lag_records", [])
+                          if s["group"] == settings.topic(definition.consumer.name)}
+            return lag_topics == reads and "outbox_lag_seconds" in seen
+
+        await eventually(all_there, every=0.5, what=lambda: f"seen: {sorted(seen)}")
+    mine = {name: [s for s in samples if settings.db_schema in s.values()
+                   or definition.name in s.values()] for name, samples in seen.items()}
+    for name in ("outbox_lag_seconds", "outbox_relay_leader", "db_pool_connections",
+                 "db_pool_max_connections", "service_ready", "build_info"):
+        assert mine[name], f"{name}: no series of partners"
+    lag = [s for s in seen["consumer_lag_records"] if s["consumer"] == definition.name]
+    assert {s["topic"] for s in lag} == reads
+    assert {(s["service"], s["version"]) for s in mine["build_info"]} == {
+        ("partners", metadata.version("cites-partners"))}
