@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
 INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SASL_MECHANISM",
-              "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR", "KEYCLOAK_URL"}
+              "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR", "KEYCLOAK_URL",
+              "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_GRPC_ENDPOINT", "JAEGER_QUERY_URL"}
 
 
 def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -69,7 +70,7 @@ def status() -> dict[str, dict[str, Any]]:
 
 def test_status_reports_all_running(infra: dict[str, str]) -> None:
     result = status()
-    assert set(result) == {"kafka", "postgres", "smtp", "keycloak"}
+    assert set(result) == {"kafka", "postgres", "smtp", "keycloak", "jaeger"}
     for name, info in result.items():
         assert info["state"] == "running", (name, info)
         assert isinstance(info["pid"], int)
@@ -86,6 +87,11 @@ def test_infra_files(infra: dict[str, str]) -> None:
     # the brokers' administrator (SASL/PLAIN): what the tests and tools connect as
     assert (infra["KAFKA_USERNAME"], infra["KAFKA_SASL_MECHANISM"]) == ("admin", "PLAIN")
     assert infra["KAFKA_PASSWORD"]
+    # Jaeger: OTLP in over HTTP and gRPC, the query API, all on loopback, from one port base
+    query_port = int(infra["JAEGER_QUERY_URL"].rsplit(":", 1)[1])
+    assert infra["JAEGER_QUERY_URL"] == f"http://127.0.0.1:{query_port}"
+    assert infra["OTEL_EXPORTER_OTLP_GRPC_ENDPOINT"] == f"127.0.0.1:{query_port + 1}"
+    assert infra["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://127.0.0.1:{query_port + 2}"
     env_print = launcher("env", timeout=60)
     assert env_print.returncode == 0
     assert "KAFKA_BOOTSTRAP_SERVERS=" in env_print.stdout
@@ -292,3 +298,26 @@ def test_a_services_command_line_runs_with_its_settings(infra: dict[str, str]) -
          "dlq", "list"], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "partners.dlq" in done.stdout
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket `pid` listens on (IPv4 and IPv6)."""
+    inodes = {os.readlink(fd)[len("socket:["):-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
+              if os.readlink(fd).startswith("socket:[")}
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                address, port = fields[1].rsplit(":", 1)
+                host = ".".join(str(b) for b in reversed(bytes.fromhex(address))) \
+                    if table == "tcp" else address
+                found.add((host, int(port, 16)))
+    return found
+
+
+def test_jaeger_listens_on_its_four_ports_on_loopback_only(infra: dict[str, str]) -> None:
+    pid = status()["jaeger"]["pid"]
+    base = int(infra["JAEGER_QUERY_URL"].rsplit(":", 1)[1])
+
+    assert listening(pid) == {("127.0.0.1", base + offset) for offset in range(4)}

@@ -1,6 +1,7 @@
 """Native (no Docker) infrastructure for development and tests, on 127.0.0.1.
 
-    .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [keycloak] [--json]
+    .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [keycloak] [jaeger]
+                                                 [--json]
     .venv/bin/python deploy/local/launcher.py status [--json]
     .venv/bin/python deploy/local/launcher.py env
     .venv/bin/python deploy/local/launcher.py down [components] [--purge]
@@ -14,10 +15,14 @@
   Central (``org.keycloak:keycloak-quarkus-dist``, once), run on a JDK 21+ (Temurin's when
   installed beside the default JDK 17), in memory, the realm ``deploy/keycloak/
   cites-realm.json`` imported at every start; an administrator ``admin``/``admin``.
+* Jaeger, where traces go: built once from its Go module (``cmd/jaeger``) into
+  <state>/jaeger/, run with in-memory storage; OTLP over gRPC and HTTP in, the query API
+  (and its UI page) out.
 
 Ports: CITES_KAFKA_PORT (19092), CITES_KAFKA_CONTROLLER_PORT (19093), CITES_PG_PORT
-(15432), CITES_SMTP_PORT (11025), CITES_KEYCLOAK_PORT (18080). State (jars, data, logs,
-pids): CITES_LOCAL_DIR
+(15432), CITES_SMTP_PORT (11025), CITES_KEYCLOAK_PORT (18080), CITES_JAEGER_PORT (16686:
+Jaeger's query API and UI; OTLP gRPC on the next port, OTLP HTTP on the one after, the
+query's gRPC API on the third). State (jars, data, logs, pids): CITES_LOCAL_DIR
 (<repo>/.local). ``up`` writes <state>/infra.env and <state>/infra.json. Readiness is
 polled with a deadline, never slept for. Human output goes to stderr, except the summary
 of ``up`` / ``status`` / ``env`` (and the JSON of ``--json``), which goes to stdout.
@@ -70,7 +75,7 @@ SERVER_PROPERTIES = HERE / "kafka" / "server.properties.template"
 INIT_SQL = REPO / "deploy" / "postgres" / "init.sql"
 SMTP_SINK = HERE / "smtp_sink.py"
 REALM = REPO / "deploy" / "keycloak" / "cites-realm.json"
-COMPONENTS = ("kafka", "postgres", "smtp", "keycloak")
+COMPONENTS = ("kafka", "postgres", "smtp", "keycloak", "jaeger")
 SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 """Each has its own Kafka principal (and database role)."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
@@ -82,6 +87,9 @@ KEYCLOAK_ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
 KEYCLOAK_JAVA = 21
 """Keycloak 26 needs a JDK 21 or newer (Kafka's JDK 17 will not do)."""
 KEYCLOAK_HEAP = "-Xms64m -Xmx640m"
+JAEGER_MODULE, JAEGER_VERSION = "github.com/jaegertracing/jaeger", "v1.75.0"
+JAEGER_MAX_TRACES = 100_000
+"""In-memory storage keeps at most this many traces (the oldest go first)."""
 
 
 class LauncherError(Exception):
@@ -104,6 +112,7 @@ class Config:
     pg_port: int
     smtp_port: int
     keycloak_port: int = 18080
+    jaeger_port: int = 16686
 
     @classmethod
     def from_env(cls) -> Config:
@@ -118,6 +127,7 @@ class Config:
             port("CITES_PG_PORT", 15432),
             port("CITES_SMTP_PORT", 11025),
             port("CITES_KEYCLOAK_PORT", 18080),
+            port("CITES_JAEGER_PORT", 16686),
         )
 
     @property
@@ -139,6 +149,22 @@ class Config:
     @property
     def keycloak_url(self) -> str:
         return f"http://127.0.0.1:{self.keycloak_port}"
+
+    @property
+    def jaeger(self) -> Path:
+        return self.state / "jaeger"
+
+    @property
+    def jaeger_ports(self) -> dict[str, int]:
+        """Jaeger's listeners, all from CITES_JAEGER_PORT: the query's HTTP API and UI,
+        OTLP over gRPC, OTLP over HTTP, the query's gRPC API."""
+        base = self.jaeger_port
+        return {"query": base, "otlp_grpc": base + 1, "otlp_http": base + 2,
+                "query_grpc": base + 3}
+
+    @property
+    def jaeger_query_url(self) -> str:
+        return f"http://127.0.0.1:{self.jaeger_ports['query']}"
 
     @property
     def bootstrap(self) -> str:
@@ -179,6 +205,10 @@ class Config:
             "SMTP_PORT": str(self.smtp_port),
             "SMTP_MAILDIR": str(self.maildir),
             "KEYCLOAK_URL": self.keycloak_url,
+            # OpenTelemetry's own variable: an SDK exporting OTLP over HTTP reads it
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.jaeger_ports['otlp_http']}",
+            "OTEL_EXPORTER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.jaeger_ports['otlp_grpc']}",
+            "JAEGER_QUERY_URL": self.jaeger_query_url,
         }
 
 
@@ -834,6 +864,112 @@ def keycloak_down(cfg: Config, purge: bool) -> None:
             (cfg.keycloak / name).unlink(missing_ok=True)
 
 
+# ----------------------------------------------------------------------------- jaeger
+def go_binary() -> str:
+    """The Go toolchain: ``go`` on PATH, else /usr/local/go's."""
+    found = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
+    if found is None:
+        raise LauncherError("Jaeger is built from its Go module and needs Go (1.24+): "
+                            "see go.dev/doc/install", 2)
+    return found
+
+
+def jaeger_binary(cfg: Config) -> Path:
+    """<state>/jaeger/jaeger-<version>, built once from the module's ``cmd/jaeger`` (as its
+    own main module, so its go.mod's replace and exclude directives apply); again only
+    when missing."""
+    binary = cfg.jaeger / f"jaeger-{JAEGER_VERSION}"
+    if binary.exists():
+        return binary
+    go = go_binary()
+    say(f"building Jaeger {JAEGER_VERSION} from its Go module (once, a few minutes) ...")
+    started = time.monotonic()
+    module = f"{JAEGER_MODULE}@{JAEGER_VERSION}"
+    found = run([go, "mod", "download", "-json", module], what=f"go mod download {module}", code=2)
+    source = Path(json.loads(found)["Dir"])
+    cfg.jaeger.mkdir(parents=True, exist_ok=True)
+    partial = binary.with_name(binary.name + ".partial")
+    ldflags = f"-s -w -X {JAEGER_MODULE}/internal/version.latestVersion={JAEGER_VERSION}"
+    build = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), "./cmd/jaeger"]
+    run(build, what="go build (Jaeger)", env={**os.environ, "CGO_ENABLED": "0"}, cwd=source,
+        code=2)
+    partial.replace(binary)
+    say(f"built {binary.name} in {time.monotonic() - started:.0f}s")
+    return binary
+
+
+def jaeger_config(cfg: Config) -> dict[str, object]:
+    """Jaeger's collector configuration (JSON is YAML): OTLP in, in-memory storage, the
+    query API; every listener on 127.0.0.1, no internal metrics endpoint."""
+    ports = {name: f"127.0.0.1:{port}" for name, port in cfg.jaeger_ports.items()}
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query"],
+            "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"],
+                                     "exporters": ["jaeger_storage_exporter"]}},
+            "telemetry": {"resource": {"service.name": "jaeger"},
+                          "metrics": {"level": "none"}, "logs": {"level": "info"}},
+        },
+        "extensions": {
+            "jaeger_storage": {"backends": {"memstore": {
+                "memory": {"max_traces": JAEGER_MAX_TRACES}}}},
+            "jaeger_query": {"storage": {"traces": "memstore"},
+                             "http": {"endpoint": ports["query"]},
+                             "grpc": {"endpoint": ports["query_grpc"]}},
+        },
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": ports["otlp_grpc"]},
+                                             "http": {"endpoint": ports["otlp_http"]}}}},
+        "processors": {"batch": {}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": "memstore"}},
+    }
+
+
+def jaeger_answers(cfg: Config) -> bool:
+    """The query API answers (it lists the services that sent spans)."""
+    try:
+        with urllib.request.urlopen(f"{cfg.jaeger_query_url}/api/services", timeout=2) as r:
+            return bool(r.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def jaeger_marker(cfg: Config) -> str:
+    return str(cfg.jaeger / f"jaeger-{JAEGER_VERSION}")
+
+
+def jaeger_up(cfg: Config) -> str:
+    pidfile, logfile = cfg.jaeger / "jaeger.pid", cfg.jaeger / "jaeger.log"
+    if (pid := read_pid(pidfile, jaeger_marker(cfg))) is not None:
+        done = f"reused (pid {pid})"
+    else:
+        for name, port in cfg.jaeger_ports.items():
+            require_free(port, f"CITES_JAEGER_PORT (Jaeger's {name} port {port})")
+        binary = jaeger_binary(cfg)
+        config = cfg.jaeger / "config.yaml"
+        config.write_text(json.dumps(jaeger_config(cfg), indent=2) + "\n")
+        pid = spawn([str(binary), f"--config=file:{config}"], logfile, pidfile, cfg.jaeger)
+        done = f"started (pid {pid})"
+    deadline = time.monotonic() + 60
+    while not jaeger_answers(cfg):
+        if not alive(pid, jaeger_marker(cfg)):
+            raise LauncherError(f"Jaeger (pid {pid}) exited; end of {logfile}:\n{tail(logfile)}")
+        if time.monotonic() >= deadline:
+            raise LauncherError(f"Jaeger not answering on {cfg.jaeger_query_url} after 60s; "
+                                f"last lines of {logfile}:\n{tail(logfile)}")
+        time.sleep(0.25)
+    return done
+
+
+def jaeger_down(cfg: Config, purge: bool) -> None:
+    if (pid := read_pid(cfg.jaeger / "jaeger.pid", jaeger_marker(cfg))) is not None:
+        say(f"stopping Jaeger (pid {pid}) ...")
+        stop_group(pid, jaeger_marker(cfg), timeout=15)
+    (cfg.jaeger / "jaeger.pid").unlink(missing_ok=True)
+    if purge:  # in memory: only its log and configuration to forget (the binary is kept)
+        for name in ("jaeger.log", "jaeger.log.1", "config.yaml"):
+            (cfg.jaeger / name).unlink(missing_ok=True)
+
+
 # ----------------------------------------------------------------------------- commands
 def status(cfg: Config) -> dict[str, dict[str, object]]:
     """Each component: running (its process lives and answers), not answering, or stopped."""
@@ -853,6 +989,11 @@ def status(cfg: Config) -> dict[str, dict[str, object]]:
             read_pid(cfg.keycloak / "keycloak.pid", keycloak_marker(cfg)),
             cfg.keycloak_url,
             lambda: keycloak_answers(cfg),
+        ),
+        "jaeger": (
+            read_pid(cfg.jaeger / "jaeger.pid", jaeger_marker(cfg)),
+            cfg.jaeger_query_url,
+            lambda: jaeger_answers(cfg),
         ),
     }
     result: dict[str, dict[str, object]] = {}
@@ -876,7 +1017,8 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
     with locked(cfg):
         # Keycloak takes the longest to start: started first, waited for last.
         keycloak = keycloak_start(cfg) if "keycloak" in components else None
-        for name, up in (("postgres", pg_up), ("smtp", smtp_up), ("kafka", kafka_up)):
+        for name, up in (("postgres", pg_up), ("smtp", smtp_up), ("kafka", kafka_up),
+                         ("jaeger", jaeger_up)):
             if name in components:
                 say(f"{name}: {up(cfg)}")
         if keycloak is not None:
@@ -894,13 +1036,17 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
         print(f"PostgreSQL  {cfg.dsn()}  (service roles: labelling/labelling, ...)")
         print(f"SMTP sink   127.0.0.1:{cfg.smtp_port}  -> {cfg.maildir}")
         print(f"Keycloak    {cfg.keycloak_url}  (realm cites; admin console: admin/admin)")
+        otlp = cfg.jaeger_ports
+        print(f"Jaeger      {cfg.jaeger_query_url}  (traces: UI and /api/traces; OTLP in: "
+              f"HTTP 127.0.0.1:{otlp['otlp_http']}, gRPC 127.0.0.1:{otlp['otlp_grpc']})")
         print(f"env         source {cfg.state / 'infra.env'}")
     return 0
 
 
 def cmd_down(cfg: Config, components: list[str], purge: bool) -> int:
     with locked(cfg):
-        for name, down in (("keycloak", keycloak_down), ("smtp", smtp_down),
+        for name, down in (("jaeger", jaeger_down), ("keycloak", keycloak_down),
+                           ("smtp", smtp_down),
                            ("kafka", kafka_down), ("postgres", pg_down)):
             if name in components:
                 down(cfg, purge)
@@ -915,13 +1061,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start (or reuse) the components, write infra.env/infra.json")
-    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak}",
+    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak,jaeger}",
                     help="default: all")
     up.add_argument(
         "--json", action="store_true", help="print the infra JSON as the only stdout line"
     )
     down = sub.add_parser("down", help="stop the components; leave no process behind")
-    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak}",
+    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak,jaeger}",
                       help="default: all")
     down.add_argument(
         "--purge", action="store_true", help="also delete data (keeps jars and Maven cache)"

@@ -75,6 +75,8 @@ def service_env(name: str) -> dict[str, str]:
         f"{prefix}OIDC_ISSUER": issuer(info),
     })
     env.pop(f"{prefix}TOKENS", None)  # static tokens are not read in oidc mode: refused
+    if otlp := info.get("OTEL_EXPORTER_OTLP_ENDPOINT"):  # the launcher's Jaeger: spans go there
+        env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_SERVICE_NAME": name})
     if name == "dashboard":  # it probes the other services' /health/ready and /metrics
         env["DASHBOARD_SERVICES"] = json.dumps({other: f"http://127.0.0.1:{port}"
                                                 for other, port in OPS_PORTS.items()
@@ -163,6 +165,9 @@ def up(names: list[str]) -> None:
     print(f"  {'smtp sink':<14} {info.get('SMTP_HOST')}:{info.get('SMTP_PORT')} "
           f"(mail in {info.get('SMTP_MAILDIR')})")
     print(f"  {'keycloak':<14} {info['KEYCLOAK_URL']}  (admin console: admin / admin)")
+    if query := info.get("JAEGER_QUERY_URL"):
+        print(f"  {'traces':<14} {query}/search  (Jaeger; API {query}/api/traces?service=NAME, "
+              f"spans in over OTLP at {info.get('OTEL_EXPORTER_OTLP_ENDPOINT')})")
     print("\nSign in:")
     if "dashboard" in names:
         print(f"  the programme dashboard  http://127.0.0.1:{PORTS['dashboard']}/  "

@@ -20,6 +20,11 @@ The identity provider (:func:`resolve_keycloak`): ``KEYCLOAK_URL`` given → it;
 the native launcher's Keycloak, in every mode (no Keycloak image is needed: the launcher
 runs Maven Central's distribution on the machine's JDK). Never skipped: no way to it ends
 the session.
+
+The tracing backend (:func:`resolve_jaeger`): ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
+``JAEGER_QUERY_URL`` given → them; otherwise the native launcher's Jaeger (built from its Go
+module), in every mode. The native :class:`Infra` starts it beside Kafka and carries its
+endpoints, so services under test can export spans to a real backend.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from cites_contracts.access import KafkaAccess
 
 from . import mail
 
-__all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "Keycloak", "find_repo_root",
-           "resolve_database", "resolve_infra", "resolve_keycloak"]
+__all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "Jaeger", "Keycloak",
+           "find_repo_root", "resolve_database", "resolve_infra", "resolve_jaeger",
+           "resolve_keycloak"]
 
 Mode = Literal["env", "docker", "native"]
 Component = Literal["kafka", "postgres"]
@@ -106,6 +112,11 @@ class Infra:
     smtp_port: int | None = None
     smtp_maildir: str | None = None
     mailpit_url: str | None = None
+    otlp_endpoint: str | None = None
+    """Where services export spans (OTLP over HTTP, ``OTEL_EXPORTER_OTLP_ENDPOINT``'s
+    form); None when no tracing backend runs beside this infrastructure."""
+    jaeger_query_url: str | None = None
+    """The tracing backend's query API (and UI), where exported spans are read back."""
     launcher: Path | None = None
     database: Database | None = None
     _controls: dict[str, Controls] = field(default_factory=dict, repr=False)
@@ -252,6 +263,42 @@ class Keycloak:
             self._teardown.pop()()
 
 
+@dataclass
+class Jaeger:
+    """The tracing backend: OTLP in (``otlp_endpoint`` over HTTP, the form of
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``otlp_grpc_endpoint`` host:port), the query API at
+    ``query_url`` (``/api/traces/<trace id>``, ``/api/services``)."""
+
+    mode: Mode
+    otlp_endpoint: str
+    query_url: str
+    otlp_grpc_endpoint: str | None = None
+    _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def trace(self, trace_id: str, *, timeout: float = 20.0) -> dict[str, object]:
+        """The trace ``trace_id`` (32 hex digits) as the query API returns it (``spans``,
+        ``processes``), waiting up to ``timeout`` seconds for its spans to be stored;
+        raises ``LookupError`` when it never appears."""
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = httpx.get(f"{self.query_url}/api/traces/{trace_id}", timeout=5)
+            if answer.status_code == 200 and (data := answer.json().get("data")):
+                found: dict[str, object] = data[0]
+                return found
+            if time.monotonic() >= deadline:
+                raise LookupError(f"no trace {trace_id} in Jaeger at {self.query_url} after "
+                                  f"{timeout:.0f}s (last answer {answer.status_code})")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        while self._teardown:
+            self._teardown.pop()()
+
+
 def find_repo_root(start: Path | None = None) -> Path | None:
     env = os.environ.get("CITES_REPO_ROOT")
     if env:
@@ -326,7 +373,7 @@ def _was_up(root: Path, key: str) -> bool:
         return False
     info = json.loads(previous.read_text())
     address = str(info.get(key) or "")
-    if key == "KEYCLOAK_URL":
+    if key in ("KEYCLOAK_URL", "JAEGER_QUERY_URL"):
         address = address.split("://", 1)[-1].split("/", 1)[0]
     elif key == "DATABASE_URL":
         address = address.rsplit("@", 1)[-1].split("/", 1)[0]
@@ -396,7 +443,9 @@ def resolve_infra(database: Database | None = None) -> Infra:
                      kafka_mechanism=given.mechanism,
                      smtp_host=os.environ.get("SMTP_HOST"), smtp_port=int(port) if port else None,
                      smtp_maildir=os.environ.get("SMTP_MAILDIR"),
-                     mailpit_url=os.environ.get("MAILPIT_URL"))
+                     mailpit_url=os.environ.get("MAILPIT_URL"),
+                     otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                     jaeger_query_url=os.environ.get("JAEGER_QUERY_URL"))
     owned = database is None
     database = database or resolve_database()
     try:
@@ -439,7 +488,8 @@ def _from_native(database: Database) -> Infra:
     launcher = _launcher(root)
     assert root is not None
     info, teardown = _launch(launcher, root, {"kafka": "KAFKA_BOOTSTRAP_SERVERS",
-                                              "smtp": "SMTP_PORT"})
+                                              "smtp": "SMTP_PORT",
+                                              "jaeger": "JAEGER_QUERY_URL"})
     return Infra(
         mode="native",
         kafka_bootstrap=info["KAFKA_BOOTSTRAP_SERVERS"],
@@ -451,6 +501,8 @@ def _from_native(database: Database) -> Infra:
         smtp_host=info.get("SMTP_HOST"),
         smtp_port=int(info["SMTP_PORT"]) if info.get("SMTP_PORT") else None,
         smtp_maildir=info.get("SMTP_MAILDIR"),
+        otlp_endpoint=info.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        jaeger_query_url=info.get("JAEGER_QUERY_URL"),
         launcher=launcher,
         database=database,
         _controls={"kafka": _launcher_controls(launcher, "kafka")},
@@ -472,3 +524,22 @@ def resolve_keycloak() -> Keycloak:
     launcher = _launcher(root)
     info, teardown = _launch(launcher, root, {"keycloak": "KEYCLOAK_URL"})
     return Keycloak("native", info["KEYCLOAK_URL"], _teardown=teardown)
+
+
+# -- the tracing backend ------------------------------------------------------------------
+def resolve_jaeger() -> Jaeger:
+    """Jaeger for tests: ``OTEL_EXPORTER_OTLP_ENDPOINT`` and ``JAEGER_QUERY_URL``, else the
+    native launcher's (any mode)."""
+    otlp, query = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), os.environ.get("JAEGER_QUERY_URL")
+    if otlp and query:
+        return Jaeger("env", otlp.rstrip("/"), query.rstrip("/"))
+    root = find_repo_root()
+    if root is None:
+        raise InfraUnavailable("no tracing backend: set OTEL_EXPORTER_OTLP_ENDPOINT and "
+                               "JAEGER_QUERY_URL (a Jaeger's OTLP/HTTP receiver and query API), "
+                               "or run the tests from the repository (deploy/local/launcher.py "
+                               "up jaeger)")
+    launcher = _launcher(root)
+    info, teardown = _launch(launcher, root, {"jaeger": "JAEGER_QUERY_URL"})
+    return Jaeger("native", info["OTEL_EXPORTER_OTLP_ENDPOINT"], info["JAEGER_QUERY_URL"],
+                  info.get("OTEL_EXPORTER_OTLP_GRPC_ENDPOINT"), _teardown=teardown)

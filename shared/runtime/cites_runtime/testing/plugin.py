@@ -36,9 +36,11 @@ from .infra import (
     Database,
     Infra,
     InfraUnavailable,
+    Jaeger,
     Keycloak,
     resolve_database,
     resolve_infra,
+    resolve_jaeger,
     resolve_keycloak,
 )
 from .kafka import delete_topics
@@ -96,6 +98,19 @@ def infra(database: Database) -> Iterator[Infra]:
     finally:
         if _finished:
             _sweep(resolved)
+        resolved.close()
+
+
+@pytest.fixture(scope="session")
+def jaeger() -> Iterator[Jaeger]:
+    """The tracing backend (Jaeger): ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
+    ``JAEGER_QUERY_URL``, else the native launcher's (built once from its Go module),
+    stopped after if we started it."""
+    resolved = _or_exit(resolve_jaeger)
+    print(f"\n[cites] tracing: {resolved.mode} — {resolved.query_url}")
+    try:
+        yield resolved
+    finally:
         resolved.close()
 
 
