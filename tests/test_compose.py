@@ -19,10 +19,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 APP_SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
-INFRA_SERVICES = ("kafka", "postgres", "mailpit")
+INFRA_SERVICES = ("kafka", "postgres", "mailpit", "jaeger")
 JOBS = ("db-init", "kafka-init", *(f"{s}-migrate" for s in APP_SERVICES))
 OFFICIAL = {"kafka": ("KAFKA_IMAGE", "apache/kafka"), "postgres": ("POSTGRES_IMAGE", "postgres"),
-            "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit")}
+            "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit"),
+            "jaeger": ("JAEGER_IMAGE", "jaegertracing/jaeger")}
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +191,18 @@ def test_the_dashboard_probes_every_other_service_inside_the_network(
 def test_notifications_reaches_the_smtp_sink(compose: dict[str, Any]) -> None:
     env = env_of(services(compose)["notifications"])
     assert (env["NOTIFICATIONS_SMTP_HOST"], env["NOTIFICATIONS_SMTP_PORT"]) == ("mailpit", "1025")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_every_service_exports_its_spans_to_jaeger_inside_the_network(
+        compose: dict[str, Any], name: str) -> None:
+    assert env_of(services(compose)[name])["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+
+
+def test_jaeger_publishes_its_query_api_and_ui_only(compose: dict[str, Any]) -> None:
+    jaeger = services(compose)["jaeger"]
+    assert [resolved(str(port)) for port in jaeger["ports"]] == ["127.0.0.1:16686:16686"]
+    assert "13133/status" in " ".join(jaeger["healthcheck"]["test"])
 
 
 def test_kafka_is_a_single_kraft_node_and_creates_no_topic_itself(

@@ -38,6 +38,7 @@ PYTHON = "cites-local/python:3.11-bookworm"
 KAFKA = "cites-local/kafka:4.1.1"
 POSTGRES = "cites-local/postgres:15"
 MAILPIT = "cites-local/mailpit:v1.27.11"
+JAEGER = "cites-local/jaeger:2.12.0"
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +287,33 @@ def test_mailpit_keeps_a_message_sent_over_smtp_and_shows_it_in_its_api_and_inbo
     inbox, bundle = httpx.get(f"{web}/", timeout=10), httpx.get(f"{web}/dist/app.js", timeout=10)
     assert inbox.status_code == 200 and "Mailpit" in inbox.text
     assert bundle.status_code == 200 and len(bundle.content) > 100_000  # the web UI was built
+
+
+def test_jaeger_stores_a_span_sent_over_otlp_and_serves_it_from_its_query_api(
+    run: Callable[..., Container],
+) -> None:
+    jaeger = run(JAEGER, ports={"4318/tcp": ("127.0.0.1", None),
+                                "16686/tcp": ("127.0.0.1", None)})
+    wait_exec(jaeger, ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:13133/status"])
+    trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    now = time.time_ns()
+    span = {"traceId": trace_id, "spanId": span_id, "name": "handle LabelGranted", "kind": 5,
+            "startTimeUnixNano": str(now - 5_000_000), "endTimeUnixNano": str(now)}
+    service = {"key": "service.name", "value": {"stringValue": "labelling"}}
+    body = {"resourceSpans": [{"resource": {"attributes": [service]},
+                               "scopeSpans": [{"scope": {"name": "test"}, "spans": [span]}]}]}
+
+    sent = httpx.post(f"http://127.0.0.1:{host_port(jaeger, '4318/tcp')}/v1/traces",
+                      json=body, timeout=10)
+
+    assert sent.status_code == 200, sent.text
+    query = f"http://127.0.0.1:{host_port(jaeger, '16686/tcp')}"
+    deadline = time.monotonic() + 20
+    while (answer := httpx.get(f"{query}/api/traces/{trace_id}", timeout=10)).status_code != 200:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.2)
+    [trace] = answer.json()["data"]
+    assert [(s["spanID"], s["operationName"]) for s in trace["spans"]] == [
+        (span_id, "handle LabelGranted")]
+    assert [p["serviceName"] for p in trace["processes"].values()] == ["labelling"]
+    assert jaeger.attrs["Config"]["User"] == "10001"  # as upstream's image

@@ -30,6 +30,7 @@ STAND_INS = {
     "KAFKA_IMAGE": ("apache/kafka:4.1.1", "cites-local/kafka:4.1.1"),
     "POSTGRES_IMAGE": ("postgres:16.10-bookworm", "cites-local/postgres:15"),
     "MAILPIT_IMAGE": ("axllent/mailpit:v1.27.11", "cites-local/mailpit:v1.27.11"),
+    "JAEGER_IMAGE": ("jaegertracing/jaeger:2.12.0", "cites-local/jaeger:2.12.0"),
     "PYTHON_IMAGE": ("python:3.11.14-slim-bookworm", "cites-local/python:3.11-bookworm"),
 }
 """Variable of the compose file → (its official default, the stand-in deploy/images builds)."""
@@ -207,6 +208,21 @@ def build_commit() -> str:
     return head.stdout.strip() if head.returncode == 0 else "unknown"
 
 
+def traces_readable() -> None:
+    """Jaeger's query API answers from the host, on the published port, as a person reads
+    traces (compose found its container healthy already: ``up --wait``)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{os.environ.get('CITES_JAEGER_PORT', '16686')}/api/services"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            senders = json.loads(answer.read())["data"] or []
+    except (OSError, ValueError, KeyError) as exc:
+        raise StageError(f"Jaeger's query API does not answer at {url}: {exc}") from exc
+    say(f"traces readable at {url.removesuffix('/api/services')} "
+        f"(services that sent spans: {', '.join(sorted(senders)) or 'none yet'})")
+
+
 def up(env: Mapping[str, str]) -> float:
     ensure_dotenv()
     started = time.monotonic()
@@ -244,6 +260,7 @@ def check() -> None:
     try:
         timings["up"] = up(env)
         forged_event_refused()
+        traces_readable()
         env = {**env, **as_administrator()}
         mark = time.monotonic()
         run([*SIM, "--waves", "2019", "--run-id", f"ci{int(time.time())}a"], env=env)

@@ -6,10 +6,11 @@
 
 Each image is deploy/images/<folder>/Dockerfile, built from a context assembled in
 .local/images/<folder>/ (the folder's files plus what build.py fetches for it: Debian's root
-filesystem, Kafka's jars, the Mailpit binary). An image is labelled with a hash of its recipe
-inputs (its folder, its pinned versions, the machine's own CAs, its base's hash) and rebuilt
-only when that hash differs from the label of the image the engine has, so a second run costs
-a few `docker image inspect`s (--force rebuilds, e.g. after editing build.py itself).
+filesystem, Kafka's jars, the Mailpit and Jaeger binaries). An image is labelled with a hash
+of its recipe inputs (its folder, its pinned versions, the machine's own CAs, its base's
+hash) and rebuilt only when that hash differs from the label of the image the engine has, so
+a second run costs a few `docker image inspect`s (--force rebuilds, e.g. after editing
+build.py itself).
 Standard library only: it runs before any virtualenv exists. Build logs go to
 .local/images/logs/; a failure prints the log's tail and exits non-zero.
 """
@@ -35,6 +36,8 @@ LABEL = "fr.cites-educatives.recipe"
 DEBIAN_SUITE, DEBIAN_MIRROR = "bookworm", "http://deb.debian.org/debian"
 MAILPIT_MODULE, MAILPIT_VERSION = "github.com/axllent/mailpit", "v1.27.11"
 COMPOSE_MODULE, COMPOSE_VERSION = "github.com/docker/compose/v5", "v5.6.0"
+JAEGER_MODULE, JAEGER_VERSION = "github.com/jaegertracing/jaeger", "v1.75.0"
+"""Jaeger's Go module: its v1 tag of the release whose v2 image is jaegertracing/jaeger:2.12.0."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 
@@ -81,7 +84,8 @@ def go_module_dir(module: str, version: str, log: Path) -> Path:
     """The module's source as the Go module proxy serves it (read-only, in Go's module cache)."""
     if not shutil.which("go"):
         raise BuildError(
-            "Go (1.26+) is needed to build Mailpit and the compose CLI: see go.dev/doc/install"
+            "Go (1.26+) is needed to build Mailpit, Jaeger and the compose CLI: see "
+            "go.dev/doc/install"
         )
     out = subprocess.run(
         ["go", "mod", "download", "-json", f"{module}@{version}"],
@@ -148,6 +152,15 @@ def mailpit_binary(context: Path, log: Path) -> None:
     shutil.rmtree(source)
 
 
+def jaeger_binary(context: Path, log: Path) -> None:
+    """jaeger: ``cmd/jaeger`` built in its module (its own main module, so its go.mod's
+    replace and exclude directives apply), statically linked."""
+    source = go_module_dir(JAEGER_MODULE, JAEGER_VERSION, log)
+    ldflags = f"-s -w -X {JAEGER_MODULE}/internal/version.latestVersion={JAEGER_VERSION}"
+    go = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(context / "jaeger")]
+    run([*go, "./cmd/jaeger"], cwd=source, log=log, env={**os.environ, "CGO_ENABLED": "0"})
+
+
 # ----------------------------------------------------------------------------- images
 @dataclass(frozen=True)
 class Image:
@@ -168,6 +181,8 @@ IMAGES = [  # bases first
     Image("cites-local/postgres:15", "postgres", base=DEBIAN),
     Image("cites-local/mailpit:v1.27.11", "mailpit", base=DEBIAN,
           pins=f"{MAILPIT_MODULE}@{MAILPIT_VERSION}", extras=mailpit_binary),
+    Image("cites-local/jaeger:2.12.0", "jaeger", base=DEBIAN,
+          pins=f"{JAEGER_MODULE}@{JAEGER_VERSION}", extras=jaeger_binary),
 ]  # fmt: skip
 BY_NAME = {image.name: image for image in IMAGES}
 
