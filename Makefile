@@ -127,8 +127,8 @@ $(addprefix test-,$(SERVICES)): test-%:
 # Whole service suites on testcontainers alone (SERVICE; by default partners, the most
 # self-contained, and notifications, which reads mail back from Mailpit): nothing from the
 # environment, never the native launcher; fails when no Docker engine answers. Images:
-# CITES_KAFKA_IMAGE, CITES_POSTGRES_IMAGE, CITES_MAILPIT_IMAGE (official pinned ones by
-# default, else the stand-ins of make images).
+# CITES_KAFKA_IMAGE, CITES_POSTGRES_IMAGE, CITES_MAILPIT_IMAGE, CITES_JAEGER_IMAGE (official
+# pinned ones by default, else the stand-ins of make images).
 test-docker: install
 	env -u KAFKA_BOOTSTRAP_SERVERS -u DATABASE_URL -u SMTP_HOST -u SMTP_PORT -u SMTP_MAILDIR \
 		-u MAILPIT_URL -u CITES_NO_DOCKER CITES_INFRA=docker \

@@ -2,7 +2,8 @@
 OTLP/HTTP exporter, as a service would) is read back from Jaeger's query API.
 
 Jaeger comes from the plugin's ``jaeger`` fixture: ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
-``JAEGER_QUERY_URL`` when given, else the native launcher's (built from its Go module).
+``JAEGER_QUERY_URL`` when given, else the native launcher's (built from its Go module);
+the ``infra`` fixture carries one too, beside Kafka (the launcher's, or a container's).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, format_trace_id
 
-from cites_runtime.testing.infra import Jaeger
+from cites_runtime.testing.infra import Infra, Jaeger
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +81,13 @@ def test_an_unknown_trace_is_not_found(jaeger: Jaeger) -> None:
     assert answer.status_code == 404
     with pytest.raises(LookupError, match="no trace"):
         jaeger.trace(uuid.uuid4().hex, timeout=0.5)
+
+
+def test_the_infrastructure_beside_kafka_has_a_tracing_backend_too(infra: Infra) -> None:
+    assert infra.otlp_endpoint and infra.jaeger_query_url, infra
+    beside = Jaeger(infra.mode, infra.otlp_endpoint, infra.jaeger_query_url)
+    trace_id, parent_id = export(beside, "test-jaeger-infra")
+
+    spans = beside.trace(trace_id)["spans"]
+
+    assert parent_id in [span["spanID"] for span in spans]  # type: ignore[attr-defined]

@@ -1,8 +1,8 @@
 """The Docker path of the test infrastructure (testcontainers): PostgreSQL, Kafka in KRaft
-mode and Mailpit, each in a container of this session.
+mode, Mailpit and Jaeger, each in a container of this session.
 
-Images come from ``CITES_POSTGRES_IMAGE``, ``CITES_KAFKA_IMAGE`` and
-``CITES_MAILPIT_IMAGE``, by default the official pinned ones. An official image the engine
+Images come from ``CITES_POSTGRES_IMAGE``, ``CITES_KAFKA_IMAGE``, ``CITES_MAILPIT_IMAGE``
+and ``CITES_JAEGER_IMAGE``, by default the official pinned ones. An official image the engine
 lacks is pulled; where no registry answers, the stand-in that ``make images`` builds under
 our own name (``cites-local/...``) is used; with neither, :class:`InfraUnavailable` says so
 in one line.
@@ -46,6 +46,7 @@ from ..kafka_admin import ADMIN, broker_answers, broker_security
 from .infra import InfraUnavailable
 
 __all__ = [
+    "JAEGER",
     "KAFKA",
     "MAILPIT",
     "POSTGRES",
@@ -54,6 +55,7 @@ __all__ = [
     "Server",
     "kafka_env",
     "resolve_image",
+    "start_jaeger",
     "start_kafka",
     "start_mailpit",
     "start_postgres",
@@ -73,6 +75,8 @@ POSTGRES = Image("PostgreSQL", "CITES_POSTGRES_IMAGE", "postgres:16.10-bookworm"
 KAFKA = Image("Kafka", "CITES_KAFKA_IMAGE", "apache/kafka:4.1.1", "cites-local/kafka:4.1.1")
 MAILPIT = Image("Mailpit", "CITES_MAILPIT_IMAGE", "axllent/mailpit:v1.27.11",
                 "cites-local/mailpit:v1.27.11")
+JAEGER = Image("Jaeger", "CITES_JAEGER_IMAGE", "jaegertracing/jaeger:2.12.0",
+               "cites-local/jaeger:2.12.0")
 
 OWNER = "org.cites-educatives.tests.owner"
 """Label on every container of a session: ``<hostname>/<pid>`` of the pytest that made it."""
@@ -429,6 +433,33 @@ def start_mailpit(image: str, where: Reach) -> tuple[DockerContainer, str, int, 
         mail.stop()
         raise
     return mail, host, smtp_port, web
+
+
+# -- Jaeger -------------------------------------------------------------------------------
+def start_jaeger(image: str, where: Reach) -> tuple[DockerContainer, str, str]:
+    """Jaeger's all-in-one (in-memory storage): returns the container, its OTLP/HTTP
+    endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT``'s form) and its query API's address."""
+    jaeger = DockerContainer(image)
+    _publish(jaeger, 4318, where)
+    _publish(jaeger, 16686, where)
+    _owned(jaeger).start()
+    host = where.dial(jaeger)
+    otlp = f"http://{host}:{jaeger.get_exposed_port(4318)}"
+    query = f"http://{host}:{jaeger.get_exposed_port(16686)}"
+
+    def why_not() -> str | None:
+        try:
+            answer = httpx.get(f"{query}/api/services", timeout=2)
+        except httpx.HTTPError as exc:
+            return repr(exc)
+        return None if answer.status_code == 200 else f"/api/services {answer.status_code}"
+
+    try:
+        _wait(jaeger, f"Jaeger ({image}) at {query}", why_not, timeout=60)
+    except BaseException:
+        jaeger.stop()
+        raise
+    return jaeger, otlp, query
 
 
 def engine() -> docker.DockerClient:

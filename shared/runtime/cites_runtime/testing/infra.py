@@ -9,8 +9,10 @@ PostgreSQL alone (:func:`resolve_database`: all a service's isolated tests need)
 Kafka and SMTP beside it (:func:`resolve_infra`): ``KAFKA_BOOTSTRAP_SERVERS`` and
 ``DATABASE_URL`` given → them (Kafka's administrator from ``KAFKA_USERNAME``,
 ``KAFKA_PASSWORD`` and ``KAFKA_SASL_MECHANISM``; SMTP from ``SMTP_HOST``/``SMTP_PORT``,
-its mail read from ``SMTP_MAILDIR`` or ``MAILPIT_URL``); else apache/kafka in KRaft mode
-and Mailpit in containers, or the launcher's Kafka and SMTP sink — sharing that PostgreSQL.
+its mail read from ``SMTP_MAILDIR`` or ``MAILPIT_URL``; the tracing backend from
+``OTEL_EXPORTER_OTLP_ENDPOINT`` and ``JAEGER_QUERY_URL``, when given); else apache/kafka in
+KRaft mode, Mailpit and Jaeger in containers, or the launcher's Kafka, SMTP sink and Jaeger
+— sharing that PostgreSQL.
 
 ``CITES_INFRA=docker`` insists on Docker (one clear failure when no engine answers);
 ``CITES_INFRA=native`` (or ``CITES_NO_DOCKER=1``) never tries it. The same tests run in
@@ -23,8 +25,9 @@ the session.
 
 The tracing backend (:func:`resolve_jaeger`): ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
 ``JAEGER_QUERY_URL`` given → them; otherwise the native launcher's Jaeger (built from its Go
-module), in every mode. The native :class:`Infra` starts it beside Kafka and carries its
-endpoints, so services under test can export spans to a real backend.
+module), in every mode. :class:`Infra` carries a tracing backend's endpoints too (the
+launcher's Jaeger natively, a container's under Docker), so services under test can export
+spans to a real one.
 """
 
 from __future__ import annotations
@@ -467,20 +470,25 @@ def _from_docker(database: Database) -> Infra:
     containers.remove_abandoned(client)  # (when PostgreSQL came from DATABASE_URL)
     kafka_image = containers.resolve_image(client, containers.KAFKA)
     mailpit_image = containers.resolve_image(client, containers.MAILPIT)
+    jaeger_image = containers.resolve_image(client, containers.JAEGER)
     where = containers.reach()
     mailpit, host, smtp_port, web = containers.start_mailpit(mailpit_image, where)
+    started: list[Callable[[], None]] = [mailpit.stop]
     try:
+        jaeger, otlp, query = containers.start_jaeger(jaeger_image, where)
+        started.append(jaeger.stop)
         broker, kafka = containers.start_kafka(
             kafka_image, where, host, containers.launcher_broker_settings(find_repo_root()))
     except BaseException:
-        mailpit.stop()
+        for stop in reversed(started):
+            stop()
         raise
     return Infra(mode="docker", kafka_bootstrap=broker.address,
                  database_url=database.database_url, kafka_username=kafka.username,
                  kafka_password=kafka.password, smtp_host=host, smtp_port=smtp_port,
-                 mailpit_url=web, database=database,
-                 _controls={"kafka": (broker.stop, broker.start)},
-                 _teardown=[mailpit.stop, broker.remove])
+                 mailpit_url=web, otlp_endpoint=otlp, jaeger_query_url=query,
+                 database=database, _controls={"kafka": (broker.stop, broker.start)},
+                 _teardown=[mailpit.stop, jaeger.stop, broker.remove])
 
 
 def _from_native(database: Database) -> Infra:
