@@ -19,13 +19,14 @@ resource), never the process's global one: several services run in one test proc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
     from .settings import ServiceSettings
 
-__all__ = ["current_traceparent", "install", "links", "parent", "traceparent_of"]
+__all__ = ["Tracer", "call_span", "current_traceparent", "install", "links", "parent",
+           "traceparent_of"]
 
 _W3C = TraceContextTextMapPropagator()
 
@@ -131,6 +133,17 @@ def traceparent_of(span: Span) -> str:
     carrier: dict[str, str] = {}
     _W3C.inject(carrier, context=trace.set_span_in_context(span))
     return carrier["traceparent"]
+
+
+@contextmanager
+def call_span(tracer: Tracer, name: str, cause: str | None,
+              attributes: Mapping[str, str | int]) -> Iterator[Span]:
+    """A span of a call out of the platform (a mail to the SMTP server, a webhook's POST),
+    current in the block: a child of ``cause``, the ``traceparent`` of what made the
+    call due, so the call ends that command's trace."""
+    with tracer.start_as_current_span(name, context=parent(cause), kind=SpanKind.CLIENT,
+                                      attributes=dict(attributes)) as span:
+        yield span
 
 
 def current_traceparent() -> str | None:
