@@ -178,8 +178,8 @@ class ServiceSettings(BaseSettings):
     # parent follows its parent's decision (parent-based), so a trace is whole or absent.
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
     trace_exporter: Any = Field(default=None, exclude=True)
-    """A span exporter to hand spans to (tests: ``InMemorySpanExporter``); turns tracing
-    on like ``otlp_endpoint``, spans exported as they end."""
+    """A span exporter to hand spans to instead of OTLP (tests: ``InMemorySpanExporter``,
+    read once the service has stopped); turns tracing on like ``otlp_endpoint``."""
 
     relay_enabled: bool = True
     relay_batch_size: int = 2000

@@ -8,8 +8,9 @@ publishes (a child of the row's stored ``traceparent``), each consumer batch (li
 traces of its records) and each handler (a child of its record's ``traceparent``, so the
 events it emits continue the trace), database queries (the asyncpg instrumentation).
 
-Tracing is on when ``otlp_endpoint`` is set (spans exported by OTLP over HTTP, in the
-background) or a test gives ``trace_exporter`` (spans handed over as they end). Off, no
+Tracing is on when ``otlp_endpoint`` is set (spans exported by OTLP over HTTP) or a test
+gives ``trace_exporter``; either way spans are exported in the background, in batches
+(all of them by the time the runtime has stopped). Off, no
 provider is installed: no span is made, the runtime mints ``traceparent`` values as
 before, and each traced step costs one ``is None`` test.
 
@@ -51,24 +52,20 @@ def install(settings: ServiceSettings, *, name: str, version: str) -> TracerProv
         return None
     # Imported here: a service with tracing off never loads the SDK.
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased
 
     resource = Resource.create({"service.name": name, "service.version": version,
                                 "deployment.environment": settings.environment})
     provider = TracerProvider(resource=resource, sampler=ParentBased(
         root=_roots(settings.trace_sample_ratio)))
-    processor: SpanProcessor
-    if exporter is not None:
-        processor = SimpleSpanProcessor(exporter)
-    else:
+    if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         assert settings.otlp_endpoint is not None
-        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_url(
-            settings.otlp_endpoint)))
-    provider.add_span_processor(processor)
+        exporter = OTLPSpanExporter(endpoint=_traces_url(settings.otlp_endpoint))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 

@@ -19,9 +19,10 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from runtime_testapp import THINGS, ThingHappened
 
+from cites_contracts import Envelope
 from cites_runtime import tracing
 from cites_runtime.app import Runtime, ServiceDefinition
-from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 from cites_runtime.logs import get_logger
 from cites_runtime.settings import ServiceSettings
 from cites_runtime.testing import AS_NATIONAL, in_memory
@@ -173,3 +174,57 @@ def test_an_endpoint_turns_tracing_on_with_its_sampling_and_resource(
     with pytest.raises(ValidationError):
         make_settings(trace_sample_ratio=1.5)
     assert tracing.install(make_settings(), name="x", version="0") is None
+
+
+in_sets = EventConsumer("set-listener")
+
+
+@in_sets.handles_many(ThingHappened)
+async def heard_many(events: list[Envelope[ThingHappened]], ctx: BatchContext) -> None:
+    """A set-based handler: answers each thing, in that thing's cause."""
+    for e in events:
+        if e.data.note != "heard":
+            ctx.uow.emit(ThingHappened(thing_id=f"{e.data.thing_id}-heard", n=e.data.n,
+                                       note="heard"), cause=ctx.cause(e))
+
+
+set_listener = ServiceDefinition(name="set-listener", consumer=in_sets, produces=[THINGS])
+
+
+async def test_a_set_based_run_links_its_events_and_what_it_emits_goes_on_in_theirs(
+    make_settings: Callable[..., ServiceSettings], service_settings: SettingsFactory,
+    database: Database,
+) -> None:
+    exported_a, exported_b = InMemorySpanExporter(), InMemorySpanExporter()
+    a = make_settings(trace_exporter=exported_a)
+    other = await new_service_db(database, a.db_schema + "_s")
+    b = service_settings(ServiceSettings, service_name="set-listener",
+                         database_url=other.dsn, db_schema=other.schema,
+                         trace_exporter=exported_b)
+    try:
+        async with in_memory(testapp.definition, a) as producer, \
+                in_memory(set_listener, b) as consumer:
+            for n in (1, 2):
+                answer = await producer.http.post(
+                    "/things", json={"thing_id": f"t-{n}", "n": n}, headers=AS_NATIONAL)
+                assert answer.status_code == 201, answer.text
+            await producer.all_published()
+            await consumer.forward(producer)
+            await consumer.all_published()
+    finally:
+        await drop_db(other)
+    publishes = [s for s in exported_a.get_finished_spans()
+                 if s.name == f"publish {THINGS.name}"]
+    assert len(publishes) == 2 and len({s.context.trace_id for s in publishes}) == 2
+    spans_b = list(exported_b.get_finished_spans())
+    batches = {s.context.span_id: s for s in spans_b if s.name == "set-listener batch"}
+    for publish in publishes:  # (in memory, each record is a batch of its own)
+        run = next(s for s in spans_b if s.name == f"handle {ThingHappened.spec.type}"
+                   and (publish.context.trace_id, publish.context.span_id)
+                   in [(link.context.trace_id, link.context.span_id) for link in s.links])
+        assert run.parent is not None and run.parent.span_id in batches
+        assert run.context.trace_id == batches[run.parent.span_id].context.trace_id
+    # What the run emitted for each thing is published in that thing's trace.
+    answers = [s for s in spans_b if s.name == f"publish {THINGS.name}"]
+    assert {(s.context.trace_id, s.parent.span_id) for s in answers if s.parent} == {
+        (p.context.trace_id, p.context.span_id) for p in publishes}

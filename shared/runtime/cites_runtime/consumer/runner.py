@@ -100,9 +100,11 @@ class ConsumerRunner:
     ):
         self.consumer = consumer
         self.tracer = tracer
-        """Tracing on: each batch is a span linked to its records' traces, each handler
-        a span child of its record's ``traceparent`` (what it emits carries the
-        handler's)."""
+        """Tracing on: each batch is a span linked to its records' traces; each handler
+        of one event a span child of its record's ``traceparent`` (what it emits carries
+        the handler's); each run of a set-based handler a span in the batch's trace,
+        linked to its events' (what it emits for an event, ``ctx.cause(e)``, carries that
+        event's record's ``traceparent``: its trace goes on)."""
         self.name = consumer.name
         self.pool = pool
         self.channel = outbox_channel(schema)
@@ -418,7 +420,15 @@ class ConsumerRunner:
                 records[following.event_id] = todo[i].record
                 aggregates.add(following.aggregate_id)
                 i += 1
-            await apply_many(run, BatchContext(uow, records))
+            if self.tracer is None:
+                await apply_many(run, BatchContext(uow, records))
+            else:  # one call for many events, of many traces: linked to each
+                with self.tracer.start_as_current_span(
+                        f"handle {env.type}", kind=SpanKind.CONSUMER,
+                        links=tracing.links([traceparent(r) for r in records.values()]),
+                        attributes={"messaging.consumer.group.name": self.name,
+                                    "messaging.batch.message_count": len(run)}):
+                    await apply_many(run, BatchContext(uow, records))
             by_type[env.type] = by_type.get(env.type, 0) + len(run)
         return len(todo)
 
