@@ -244,11 +244,7 @@ class OutboxRelay:
         async def send() -> None:
             while (rows := await fetched.get()) is not None:
                 spans: list[Span] = []
-                if self.tracer is None:
-                    records = [self._record(r) for r in rows]
-                else:
-                    records = self._traced_records(self.tracer, rows, spans)
-                acked = await self.publisher.enqueue(records)
+                acked = await self.publisher.enqueue(self._records_of(rows, spans))
                 await sent.put((asyncio.ensure_future(acked), [r["id"] for r in rows], spans))
             await sent.put(None)
 
@@ -338,6 +334,14 @@ class OutboxRelay:
             if not r["settled"]:  # an earlier row may still appear: the next pass's
                 return rows[:i], r["txid"], barrier
         return rows, None, barrier
+
+    def _records_of(self, rows: list[asyncpg.Record], spans: list[Span]
+                    ) -> list[OutboundRecord]:
+        """The records of ``rows``; with tracing on, each one's publish span started
+        (into ``spans``, ended once the broker acknowledged it)."""
+        if self.tracer is None:
+            return [self._record(r) for r in rows]
+        return self._traced_records(self.tracer, rows, spans)
 
     def _traced_records(self, tracer: Tracer, rows: list[asyncpg.Record],
                         spans: list[Span]) -> list[OutboundRecord]:

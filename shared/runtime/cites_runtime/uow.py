@@ -180,6 +180,15 @@ class UnitOfWork:
             return cause.traceparent
         return new_traceparent(cause.traceparent)
 
+    def _note_written(self, pending: Sequence[tuple[Event | tuple[Topic, str], Cause,
+                                                    datetime]]) -> None:
+        """Tracing on: an ``outbox write`` event on the current span (the unit of work's,
+        a consumer batch's), how many rows of which types."""
+        if self._traced:
+            trace.get_current_span().add_event("outbox write", {
+                "events": len(pending), "event_types": sorted(
+                    {ev.spec.type for ev, _, _ in pending if isinstance(ev, Event)})})
+
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""
         if not self._pending:
@@ -228,10 +237,7 @@ class UnitOfWork:
                                        env.version, env.correlation_id, tp, at), strict=True):
                 col.append(val)
             self.envelopes.append(env)
-        if self._traced:
-            trace.get_current_span().add_event("outbox write", {
-                "events": len(pending), "event_types": sorted(
-                    {ev.spec.type for ev, _, _ in pending if isinstance(ev, Event)})})
+        self._note_written(pending)
         # One round trip: the rows, and the relay woken when they commit.
         await self.conn.execute(
             """WITH written AS (
