@@ -114,10 +114,18 @@ def parent(traceparent: str | None) -> Context | None:
     return _W3C.extract({"traceparent": traceparent})
 
 
+MAX_LINKS = 128
+"""Links kept on one span: the SDK's default limit (``OTEL_SPAN_LINK_COUNT_LIMIT``), beyond
+which it drops them; none is made beyond it."""
+
+
 def links(traceparents: Sequence[str | None]) -> list[Link]:
-    """A link to each valid ``traceparent`` (a batch of records of many traces)."""
-    found = []
+    """A link to each valid ``traceparent`` (a batch of records of many traces), the first
+    :data:`MAX_LINKS` of them."""
+    found: list[Link] = []
     for tp in traceparents:
+        if len(found) == MAX_LINKS:
+            break
         if tp:
             ctx = trace.get_current_span(_W3C.extract({"traceparent": tp})).get_span_context()
             if ctx.is_valid:

@@ -228,3 +228,10 @@ async def test_a_set_based_run_links_its_events_and_what_it_emits_goes_on_in_the
     answers = [s for s in spans_b if s.name == f"publish {THINGS.name}"]
     assert {(s.context.trace_id, s.parent.span_id) for s in answers if s.parent} == {
         (p.context.trace_id, p.context.span_id) for p in publishes}
+
+
+def test_a_batch_links_as_many_traces_as_a_span_keeps() -> None:
+    many = [f"00-{n:032x}-{n:016x}-01" for n in range(1, 201)]
+    found = tracing.links([None, "garbage", *many])
+    assert len(found) == tracing.MAX_LINKS
+    assert [link.context.trace_id for link in found] == list(range(1, tracing.MAX_LINKS + 1))
