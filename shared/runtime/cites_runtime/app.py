@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
 import asyncpg
 import uvicorn
@@ -28,6 +29,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER, KafkaAckableMessage
 from faststream.middlewares import AckPolicy
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from cites_contracts import Topic
@@ -171,7 +173,17 @@ class Runtime(Generic[S]):
     async def _traced_unit_of_work(self, tracer: Any, cause: Cause | None
                                    ) -> AsyncIterator[UnitOfWork]:
         """:meth:`unit_of_work` in a span of its own, child of the current one (the
-        request's), which the cause's ``traceparent`` names."""
+        request's), which the cause's ``traceparent`` names. Outside any span and without
+        a cause (a background job's round), none: such a round starts a trace only if it
+        emits, at the relay's publish of its events (their rows carry no traceparent), so
+        the rounds that find nothing to do leave no trace."""
+        if cause is None and not trace.get_current_span().get_span_context().is_valid:
+            async with unit_of_work(self.pool, self.schema, cause=Cause(uuid4()),
+                                    clock=self.settings.clock, zone=self.settings.zone,
+                                    max_event_bytes=self.settings.event_max_bytes,
+                                    traced=True) as uow:
+                yield uow
+            return
         with tracer.start_as_current_span("unit of work") as span:
             cause = replace(cause or Cause.new(), traceparent=tracing.traceparent_of(span))
             async with unit_of_work(self.pool, self.schema, cause=cause,

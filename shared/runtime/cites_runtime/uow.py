@@ -76,7 +76,8 @@ class UnitOfWork:
         self.conn = conn
         self._traced = traced
         """Tracing on: a cause's ``traceparent`` is a span's (the unit of work's, a
-        handler's), and its events' rows carry it as it is."""
+        handler's), and its events' rows carry it as it is (none when it has none: the
+        relay's publish then starts their trace)."""
         self._channel = channel
         self._max_event_bytes = max_event_bytes
         self._cause = cause or Cause.new()
@@ -172,11 +173,11 @@ class UnitOfWork:
             touched += int(status.split()[-1])
         return touched
 
-    def _traceparent(self, cause: Cause) -> str:
+    def _traceparent(self, cause: Cause) -> str | None:
         """The ``traceparent`` an event of ``cause`` carries: the cause's span's itself
         when tracing is on (the relay's publish is its child), else a new span id in the
         cause's trace."""
-        if self._traced and cause.traceparent:
+        if self._traced:
             return cause.traceparent
         return new_traceparent(cause.traceparent)
 

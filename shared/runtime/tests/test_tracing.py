@@ -235,3 +235,28 @@ def test_a_batch_links_as_many_traces_as_a_span_keeps() -> None:
     found = tracing.links([None, "garbage", *many])
     assert len(found) == tracing.MAX_LINKS
     assert [link.context.trace_id for link in found] == list(range(1, tracing.MAX_LINKS + 1))
+
+
+async def test_a_background_round_leaves_a_trace_only_when_it_emits(
+    make_settings: Callable[..., ServiceSettings],
+) -> None:
+    exported = InMemorySpanExporter()
+    async with in_memory(testapp.definition, make_settings(trace_exporter=exported)) as service:
+        for _ in range(3):  # rounds finding nothing to do
+            async with service.runtime.unit_of_work() as uow:
+                await uow.conn.fetchval("SELECT count(*) FROM things")
+        async with service.runtime.unit_of_work() as uow:  # a round that emits
+            uow.emit(ThingHappened(thing_id="t-job", n=1))
+        await service.all_published()
+        row = await service.runtime.pool.fetchrow("SELECT traceparent FROM outbox_history")
+    spans = list(exported.get_finished_spans())
+    assert row is not None and row["traceparent"] is None
+    # No trace for the rounds, nor for their queries: only the publish and the batch start
+    # one.
+    assert {s.name for s in spans if s.parent is None} == {f"publish {THINGS.name}",
+                                                          "tally batch"}
+    assert not [s for s in spans if s.name == "unit of work"]
+    publish = _one(spans, f"publish {THINGS.name}")
+    assert publish.parent is None  # its trace starts here, and goes on in the consumer
+    handle = _one(spans, f"handle {ThingHappened.spec.type}")
+    assert handle.parent is not None and handle.parent.span_id == publish.context.span_id
