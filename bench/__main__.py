@@ -47,6 +47,9 @@ def main() -> None:
                         help="labels through labelling's API between the two RSS readings")
     parser.add_argument("--latency-seconds", type=float, default=6.0,
                         help="seconds of open-loop load at each rate (100, 200, 400/s)")
+    parser.add_argument("--tracing", action="store_true",
+                        help="relay and consumer with tracing on: every trace sampled, "
+                             "spans made and dropped (compare with a run without)")
     parser.add_argument("--only", choices=BENCHMARKS,
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
@@ -57,11 +60,13 @@ def main() -> None:
     try:
         wanted = set(args.only or BENCHMARKS)
         if "relay" in wanted:
-            results += run(relay_bench(infra, args.relay_events, console))
+            results += run(relay_bench(infra, args.relay_events, console,
+                                       traced=args.tracing))
         if "relay-cost" in wanted:
             results += run(relay_cost(infra, console))
         if "consumer" in wanted:
-            results += run(consumer_bench(infra, args.consumer_events, console))
+            results += run(consumer_bench(infra, args.consumer_events, console,
+                                          traced=args.tracing))
         if "labelling" in wanted:
             results += run(labelling_bench(infra, args.labelling_commands, console))
         if "latency" in wanted:

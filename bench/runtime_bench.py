@@ -20,6 +20,7 @@ from rich.console import Console
 from cites_contracts import Envelope, encode
 from cites_contracts.access import KafkaAccess
 from cites_contracts.events.labelling import TerritoryLabelled
+from cites_runtime import tracing
 from cites_runtime.app import Runtime, ServiceDefinition, run_migrations
 from cites_runtime.consumer import (
     BatchContext,
@@ -62,10 +63,26 @@ async def _timed(fn: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - started
 
 
-def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> ServiceSettings:
+def _settings(db: ServiceDb, infra: Infra, prefix: str, *, traced: bool = False,
+              **kw: Any) -> ServiceSettings:
+    """The bench service's settings; ``traced``: tracing on, every trace sampled, spans
+    handed to an exporter that drops them (the cost of making spans, not of a network)."""
+    if traced:
+        kw = {"trace_exporter": _dropping_exporter(), "trace_sample_ratio": 1.0, **kw}
     return ServiceSettings(service_name="bench", database_url=db.dsn, db_schema=db.schema,
                            topic_prefix=prefix, log_json=False, log_level="WARNING",
                            **{**kafka_settings(infra), **kw})
+
+
+def _dropping_exporter() -> Any:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Dropping(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    return Dropping()
 
 
 async def prefill_labels(access: KafkaAccess, topic: str, n: int) -> None:
@@ -184,17 +201,19 @@ def run_alone(bench: Callable[..., Coroutine[Any, Any, list[Result]]], *defaults
               f"{row.baseline_rate:,.0f}{unit}; ratio {row.ratio:.3f}")
 
 
-async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
-                      ) -> list[Result]:
+async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3,
+                      traced: bool = False) -> list[Result]:
     """The relay (fetching and marking on two sessions, as it runs in a service) against a
     raw producer sending the same records with the same settings. Rounds alternate, each
     on a fresh outbox; the best of each side counts, and each round's ratio is printed
-    (the machine is shared: a round is measured while the other side is idle)."""
+    (the machine is shared: a round is measured while the other side is idle).
+    ``traced``: the relay makes its publish spans (see :func:`_settings`)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
     db = await new_service_db(infra, f"bench_{tag}")
     definition = ServiceDefinition(name="bench")
-    s = _settings(db, infra, prefix)
+    s = _settings(db, infra, prefix, traced=traced)
+    provider = tracing.install(s, name="bench", version="0")
     await run_migrations(definition, s)
     pool = await create_pool(s.dsn, s.db_schema, max_size=4)
     producer = make_producer(infra.kafka)
@@ -238,7 +257,8 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
 
         relay = OutboxRelay(s.dsn, s.db_schema,
                             AiokafkaPublisher(producer, factory=lambda: make_producer(s.kafka)),
-                            topic_prefix=prefix, batch_size=5000)
+                            topic_prefix=prefix, batch_size=5000,
+                            tracer=provider.get_tracer("bench") if provider else None)
 
         async def relay_all() -> None:
             async with pool.acquire() as conn, pool.acquire() as mark_conn:
@@ -252,13 +272,16 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
             console.print(f"  round {round_ + 1}: raw {n / raw_times[-1]:,.0f} ev/s, "
                           f"relay {n / relay_times[-1]:,.0f} ev/s, "
                           f"ratio {raw_times[-1] / relay_times[-1]:.2f}")
-        return [Result("relay: outbox → Kafka", n, n / min(relay_times),
+        return [Result(f"relay: outbox → Kafka{' (traced)' if traced else ''}", n,
+                       n / min(relay_times),
                        "raw aiokafka producer", n / min(raw_times), "≥ 0.90×")]
     finally:
         await producer.stop()
         await pool.close()
         await drop_db(db)
         await delete_topics(infra.kafka, prefix)
+        if provider is not None:
+            provider.shutdown()
 
 
 async def _count(db: ServiceDb, table: str) -> int:
@@ -295,7 +318,8 @@ async def open_alliance(event: TerritoryLabelled, ctx: HandlerContext) -> None:
     )
 
 
-async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]:
+async def consumer_bench(infra: Infra, n: int, console: Console, *, traced: bool = False
+                         ) -> list[Result]:
     """The runtime's consumer (FastStream subscriber, runner: decode and validate, inbox,
     positions, one state row per event, commit, offsets) with a set-based handler, then
     with a handler of one event at a time, against the raw aiokafka consumer, all three on
@@ -306,7 +330,9 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
     db = await new_service_db(infra, f"bench_{tag}")
     definitions = [ServiceDefinition(name="bench", migrations_dir=Path(__file__).parent / "sql",
                                      consumer=c) for c in (bench_consumer, one_by_one)]
-    s = _settings(db, infra, prefix, relay_enabled=False, consumer_batch_size=1000)
+    s = _settings(db, infra, prefix, traced=traced, relay_enabled=False,
+                  consumer_batch_size=1000)
+    traced_ = " (traced)" if traced else ""
     await run_migrations(definitions[0], s)
     try:
         console.print(f"consumer: pre-filling {topic} with {n:,} events…")
@@ -322,9 +348,10 @@ async def consumer_bench(infra: Infra, n: int, console: Console) -> list[Result]
         one_s = await ours(definitions[1], "alliances_one_by_one")
         console.print(f"  raw {n / raw_s:,.0f} ev/s, runtime consumer {n / many_s:,.0f} ev/s "
                       f"(set-based handler), {n / one_s:,.0f} ev/s (one event at a time)")
-        return [Result("consumer: inbox + 1 write/event (handles_many)", n, n / many_s,
-                       "raw aiokafka consumer", n / raw_s, "≥ 15,000 ev/s, ≥ 0.25×"),
-                Result("consumer: inbox + 1 write/event (handles, one at a time)", n,
+        return [Result(f"consumer: inbox + 1 write/event (handles_many){traced_}", n,
+                       n / many_s, "raw aiokafka consumer", n / raw_s,
+                       "≥ 15,000 ev/s, ≥ 0.25×"),
+                Result(f"consumer: inbox + 1 write/event (handles, one at a time){traced_}", n,
                        n / one_s, "raw aiokafka consumer", n / raw_s, "(report)")]
     finally:
         await drop_db(db)

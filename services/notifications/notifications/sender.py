@@ -32,6 +32,7 @@ from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
+from cites_runtime import tracing
 from cites_runtime.app import Runtime, periodic
 
 from . import metrics, service
@@ -78,10 +79,24 @@ class _Lane:
     later with the same reason (the server is away: trying each would only wait out each
     one's timeout)."""
 
-    def __init__(self, s: NotificationsSettings):
+    def __init__(self, s: NotificationsSettings, tracer: tracing.Tracer | None = None):
         self.s = s
+        self.tracer = tracer
         self.smtp: aiosmtplib.SMTP | None = None
         self.down: str | None = None
+
+    async def traced_send(self, n: Notification) -> tuple[SendOutcome, str]:
+        """:meth:`send`, with tracing on in a span ``send mail``, child of the trace of
+        the mail's cause (the handler that wrote it)."""
+        if self.tracer is None:
+            return await self.send(n)
+        with tracing.call_span(self.tracer, "send mail", n.traceparent, {
+                "notification.id": str(n.notification_id),
+                "notification.template": n.template,
+                "notification.attempt": n.attempts}) as span:
+            outcome, reason = await self.send(n)
+            span.set_attribute("notification.outcome", outcome.value)
+            return outcome, reason
 
     async def send(self, n: Notification) -> tuple[SendOutcome, str]:
         """(outcome, reason) of one mail."""
@@ -127,7 +142,7 @@ class _Lane:
 
     async def send_all(self, mails: list[Notification]) -> list[tuple[SendOutcome, str]]:
         try:
-            return [await self.send(n) for n in mails]
+            return [await self.traced_send(n) for n in mails]
         finally:
             await self.close()
 
@@ -150,7 +165,8 @@ async def send_due(runtime: Runtime[NotificationsSettings]) -> int:
     lanes = [lane for lane in (claimed[i::s.smtp_connections]
                                for i in range(s.smtp_connections)) if lane]
     with ROUND.labels("email", "send").time():
-        answers = await asyncio.gather(*(_Lane(s).send_all(lane) for lane in lanes))
+        answers = await asyncio.gather(*(_Lane(s, runtime.tracer).send_all(lane)
+                                         for lane in lanes))
     outcomes = [(n, outcome, reason)
                 for lane, lane_answers in zip(lanes, answers, strict=True)
                 for n, (outcome, reason) in zip(lane, lane_answers, strict=True)]

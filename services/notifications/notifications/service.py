@@ -311,7 +311,7 @@ async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
                     notification_id(cause_id, recipient.key), cause_id, cause_type,
                     rule.template, recipient, candidature_id, cite_id, mail.subject,
                     mail.text, mail.html))
-    return await store.insert_notifications(uow.conn, rows, uow.now)
+    return await store.insert_notifications(uow.conn, rows, uow.now, uow.cause.traceparent)
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ async def _enqueue_webhooks(uow: UnitOfWork, event: Event, envelope: Envelope[An
                             event.model_dump(mode="json"))
     return await store.enqueue_deliveries(uow.conn, envelope.event_id, spec.type,
                                           _field(event, "cite_id"), body, uow.now,
-                                          webhooks.delivery_id)
+                                          webhooks.delivery_id, uow.cause.traceparent)
 
 
 async def subscribe(uow: UnitOfWork, url: str, event_types: list[str], description: str,

@@ -216,17 +216,18 @@ class NewNotification:
     body_html: str
 
 
-async def insert_notifications(conn: Conn, rows: Sequence[NewNotification], at: datetime
-                               ) -> int:
-    """Insert those not known yet (once per cause and recipient); return how many."""
+async def insert_notifications(conn: Conn, rows: Sequence[NewNotification], at: datetime,
+                               traceparent: str | None = None) -> int:
+    """Insert those not known yet (once per cause and recipient), in the trace of their
+    cause (``traceparent``); return how many."""
     if not rows:
         return 0
     return int(await conn.fetchval(
         """WITH i AS (
                INSERT INTO notifications (notification_id, cause_event_id, cause_type,
                    template, recipient, contact_id, candidature_id, cite_id, subject,
-                   body_text, body_html, next_attempt_at, created_at)
-               SELECT n, e, t, tp, r::jsonb, c, ca, ci, s, bt, bh, $12, $12
+                   body_text, body_html, next_attempt_at, created_at, traceparent)
+               SELECT n, e, t, tp, r::jsonb, c, ca, ci, s, bt, bh, $12, $12, $13
                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                            $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::text[],
                            $11::text[]) AS x(n, e, t, tp, r, c, ca, ci, s, bt, bh)
@@ -238,7 +239,7 @@ async def insert_notifications(conn: Conn, rows: Sequence[NewNotification], at: 
         [r.recipient.contact_id for r in rows],
         [r.candidature_id for r in rows], [r.cite_id for r in rows],
         [r.subject for r in rows], [r.body_text for r in rows], [r.body_html for r in rows],
-        at))
+        at, traceparent))
 
 
 async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[Notification]:
@@ -262,7 +263,8 @@ async def claim(conn: Conn, now: datetime, lease_s: float, limit: int) -> list[N
                          r["template"], RecipientReference.model_validate(r["recipient"]),
                          r["candidature_id"], r["cite_id"], r["subject"], r["body_text"],
                          r["body_html"], r["attempts"], r["email"],
-                         None if r["erased"] else r["contact_id"]) for r in rows]
+                         None if r["erased"] else r["contact_id"],
+                         traceparent=r["traceparent"]) for r in rows]
 
 
 async def mark_sent(conn: Conn, ids: Sequence[UUID], at: datetime) -> set[UUID]:
@@ -461,10 +463,10 @@ async def subscriptions(conn: Reads, after: tuple[datetime, UUID] | None, limit:
 
 async def enqueue_deliveries(conn: Conn, event_id: UUID, event_type: str,
                              cite_id: str | None, body: str, at: datetime,
-                             delivery_id_of: Any) -> int:
+                             delivery_id_of: Any, traceparent: str | None = None) -> int:
     """A delivery of this event to every live subscription asking for its type, paused
-    ones included (theirs wait until resumed); once each: the id derives from both. Return
-    how many were new."""
+    ones included (theirs wait until resumed); once each: the id derives from both; in the
+    trace of its cause (``traceparent``). Return how many were new."""
     subs = [r[0] for r in await conn.fetch(
         """SELECT subscription_id FROM webhook_subscriptions
            WHERE deleted_at IS NULL AND event_types @> ARRAY[$1::text]""",
@@ -474,13 +476,13 @@ async def enqueue_deliveries(conn: Conn, event_id: UUID, event_type: str,
     return int(await conn.fetchval(
         """WITH i AS (
                INSERT INTO webhook_deliveries (delivery_id, subscription_id, event_id,
-                   event_type, cite_id, body, next_attempt_at, created_at)
-               SELECT d, s, $3, $4, $5, $6, $7, $7
+                   event_type, cite_id, body, next_attempt_at, created_at, traceparent)
+               SELECT d, s, $3, $4, $5, $6, $7, $7, $8
                FROM unnest($1::uuid[], $2::uuid[]) AS x(d, s)
                ON CONFLICT (delivery_id) DO NOTHING RETURNING 1)
            SELECT count(*) FROM i""",
         [delivery_id_of(s, event_id) for s in subs], subs, event_id, event_type, cite_id,
-        body, at))
+        body, at, traceparent))
 
 
 async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int
@@ -501,12 +503,14 @@ async def claim_deliveries(conn: Conn, now: datetime, lease_s: float, limit: int
                 webhook_subscriptions s
            WHERE d.delivery_id = due.delivery_id AND s.subscription_id = d.subscription_id
            RETURNING d.delivery_id, d.subscription_id, s.url, d.body, d.attempts, s.secret,
+                     d.traceparent,
                      CASE WHEN s.previous_expires_at > $1 THEN s.previous_secret END
                          AS previous_secret""",
         now, lease_s, limit)
     return [Delivery(r["delivery_id"], r["subscription_id"], r["url"], r["body"],
                      r["attempts"],
-                     [r["secret"]] + ([r["previous_secret"]] if r["previous_secret"] else []))
+                     [r["secret"]] + ([r["previous_secret"]] if r["previous_secret"] else []),
+                     traceparent=r["traceparent"])
             for r in rows]
 
 

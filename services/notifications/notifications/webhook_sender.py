@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cites_runtime import tracing
 from cites_runtime.app import Runtime, periodic
 
 from . import metrics, service
@@ -160,7 +161,16 @@ async def deliver_due(runtime: Runtime[NotificationsSettings],
 async def _attempt(runtime: Runtime[NotificationsSettings], http: httpx.AsyncClient,
                    d: Delivery, resolve: Resolver) -> None:
     s = runtime.settings
-    answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
+    if runtime.tracer is None:
+        answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
+    else:  # a span child of the trace of the delivery's cause (the handler that wrote it)
+        with tracing.call_span(runtime.tracer, "deliver webhook", d.traceparent, {
+                "webhook.delivery.id": str(d.delivery_id),
+                "webhook.attempt": d.attempts}) as span:
+            answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
+            span.set_attribute("webhook.answer", answer.value)
+            if code is not None:
+                span.set_attribute("http.response.status_code", code)
     async with runtime.unit_of_work() as uow:
         await service.record_delivery(uow, d, answer, code, reason, retries(s), asked)
     metrics.OUTCOMES.labels("webhook", d.status.value if d.status in _ENDED else "retry").inc()

@@ -44,7 +44,10 @@ module                 what it holds
 :mod:`.db`             asyncpg pools per role and schema; schema provisioning
 :mod:`.migrations`     checksummed, ordered ``.sql`` migrations, one migrator at a time
 :mod:`.retry`          backoff and what counts as transient
-:mod:`.logs`           structlog JSON logs with service, correlation and event ids
+:mod:`.logs`           structlog JSON logs with service, correlation and event ids, and
+                       the current span's ``trace_id`` and ``span_id``
+:mod:`.tracing`        OpenTelemetry traces: the service's tracer provider (OTLP, its
+                       resource and sampling; none when off), ``traceparent`` ⇄ spans
 :mod:`.asyncapi`       the AsyncAPI 3.0 document of a service
 :mod:`.cli`            ``python -m <service> [serve|migrate|asyncapi|dlq list|dlq replay]``
 :mod:`.testing`        the pytest plugin and the harness (in memory or on real Kafka)

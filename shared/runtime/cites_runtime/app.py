@@ -11,10 +11,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
 import asyncpg
 import uvicorn
@@ -28,11 +29,12 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import FAKE_CONSUMER, KafkaAckableMessage
 from faststream.middlewares import AckPolicy
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from cites_contracts import Topic
 
-from . import http, metrics
+from . import http, metrics, tracing
 from .actor import Role
 from .auth import require
 from .consumer import ConsumerRunner, EventConsumer, GiveBack
@@ -143,6 +145,13 @@ class Runtime(Generic[S]):
         self._check_states: dict[str, str] = {}
         self._lag: metrics.ConsumerLagSeries | None = None
         self._lag_known = True
+        self.tracer_provider = tracing.install(settings, name=definition.name,
+                                               version=definition.version)
+        """This service's tracer provider; None when tracing is off (``otlp_endpoint``
+        unset and no ``trace_exporter``)."""
+        self.tracer = (None if self.tracer_provider is None
+                       else self.tracer_provider.get_tracer("cites_runtime"))
+        self._queries_traced = False
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -152,10 +161,36 @@ class Runtime(Generic[S]):
 
     def unit_of_work(self, cause: Cause | None = None
                      ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
-        """One transaction on this service's schema, timed by its clock (``uow.now``)."""
+        """One transaction on this service's schema, timed by its clock (``uow.now``);
+        with tracing on, a span whose ``traceparent`` its events carry."""
+        if self.tracer is not None:
+            return self._traced_unit_of_work(self.tracer, cause)
         return unit_of_work(self.pool, self.schema, cause=cause, clock=self.settings.clock,
                             zone=self.settings.zone,
                             max_event_bytes=self.settings.event_max_bytes)
+
+    @asynccontextmanager
+    async def _traced_unit_of_work(self, tracer: Any, cause: Cause | None
+                                   ) -> AsyncIterator[UnitOfWork]:
+        """:meth:`unit_of_work` in a span of its own, child of the current one (the
+        request's), which the cause's ``traceparent`` names. Outside any span and without
+        a cause (a background job's round), none: such a round starts a trace only if it
+        emits, at the relay's publish of its events (their rows carry no traceparent), so
+        the rounds that find nothing to do leave no trace."""
+        if cause is None and not trace.get_current_span().get_span_context().is_valid:
+            async with unit_of_work(self.pool, self.schema, cause=Cause(uuid4()),
+                                    clock=self.settings.clock, zone=self.settings.zone,
+                                    max_event_bytes=self.settings.event_max_bytes,
+                                    traced=True) as uow:
+                yield uow
+            return
+        with tracer.start_as_current_span("unit of work") as span:
+            cause = replace(cause or Cause.new(), traceparent=tracing.traceparent_of(span))
+            async with unit_of_work(self.pool, self.schema, cause=cause,
+                                    clock=self.settings.clock, zone=self.settings.zone,
+                                    max_event_bytes=self.settings.event_max_bytes,
+                                    traced=True) as uow:
+                yield uow
 
     def today(self) -> date:
         """Today where the programme is run, by the service's clock and time zone: what
@@ -167,6 +202,7 @@ class Runtime(Generic[S]):
                     broker: KafkaBroker | None = None) -> None:
         s = self.settings
         metrics.set_build_info(self.definition.name, self.definition.version)
+        self._trace_queries()
         self._pool = await create_pool(s.dsn, s.db_schema, min_size=s.db_pool_min,
                                        max_size=s.db_pool_max)
         if s.migrate_on_start:
@@ -183,7 +219,7 @@ class Runtime(Generic[S]):
                 batch_size=s.relay_batch_size, poll_interval=s.relay_poll_interval_s,
                 retention=timedelta(hours=s.relay_retention_hours),
                 nudge_topics=[t for t in self.definition.produces if t.personal_data],
-                nudge_every=s.relay_roll_nudge_s,
+                nudge_every=s.relay_roll_nudge_s, tracer=self.tracer,
             )
             self.heartbeats["relay"] = self.relay.heartbeat
             self._spawn(self.relay.run(), "relay")
@@ -194,7 +230,7 @@ class Runtime(Generic[S]):
                                          max_attempts=s.consumer_max_attempts,
                                          max_event_bytes=s.event_max_bytes,
                                          retry_budget_s=s.consumer_max_poll_interval_s / 2,
-                                         clock=s.clock, zone=s.zone)
+                                         clock=s.clock, zone=s.zone, tracer=self.tracer)
             self.broker = broker or KafkaBroker(s.kafka_bootstrap_servers,
                                                 security=faststream_security(s.kafka),
                                                 logger=_faststream_logger())
@@ -207,6 +243,19 @@ class Runtime(Generic[S]):
         for job in self.definition.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
         tune_gc(self.definition.gc_thresholds)  # started: the rest lives as long as the process
+
+    def _trace_queries(self) -> None:
+        """With tracing on, asyncpg's queries are spans too (children of the request's or
+        handler's span they run under). The instrumentation patches asyncpg for the whole
+        process: the first traced service of a process installs it, for its provider."""
+        if self.tracer_provider is None:
+            return
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+        instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=self.tracer_provider)
+            self._queries_traced = True
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -253,6 +302,13 @@ class Runtime(Generic[S]):
         metrics.set_readiness(self.definition.name, None, {})
         if self._lag is not None:
             self._lag.clear()
+        if self._queries_traced:
+            from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+            AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+            self._queries_traced = False
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()  # what waits to be exported is sent first
 
     # -- metrics read when scraped ----------------------------------------------------
     async def refresh_metrics(self) -> None:
@@ -550,7 +606,8 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     # The documents are served by our routes (documents()), not FastAPI's own, so that
     # they can be put behind the operator role.
     app = FastAPI(title=definition.title or definition.name, version=definition.version,
-                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
+                  telemetry=_telemetry(runtime))
     app.state.settings = settings
     app.state.runtime = runtime
     http.install(app)
@@ -564,12 +621,30 @@ def build_app(definition: ServiceDefinition, settings: ServiceSettings, *,
     return app
 
 
+def _telemetry(runtime: Runtime[Any]) -> Any:
+    """FastAPI's own OpenTelemetry: each request a server span (its parent the caller's
+    ``traceparent``), on the service's provider; none at all when tracing is off. Its
+    metrics and logs stay off (``/metrics`` and the JSON logs are the runtime's)."""
+    off = {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}
+    if runtime.tracer_provider is None:
+        return off
+    return {**off, "tracing": True, "tracer_provider": runtime.tracer_provider,
+            "operation_spans": False, "exclude": _probe}
+
+
+def _probe(scope: Any) -> bool:
+    """A probe or a scrape (on the API port when there is no ops port): no trace."""
+    path = scope.get("path", "")
+    return bool(path.startswith("/health/") or path == "/metrics")
+
+
 def ops_app(api: FastAPI) -> FastAPI:
     """The operations port's app: probes, metrics, and the API's documents (its OpenAPI
     document, Swagger UI and ReDoc pages), nothing else; no token asked (the port is kept
     off the network users reach)."""
     ops = FastAPI(title=f"{api.title} (operations)", version=api.version, openapi_url=None,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     runtime = api.state.runtime
     ops.include_router(health(runtime))
     ops.include_router(operations(runtime.definition, runtime))

@@ -1,4 +1,5 @@
-"""JSON logs (structlog) carrying service, correlation_id and event_id.
+"""JSON logs (structlog) carrying service, correlation_id and event_id, and ``trace_id``
+and ``span_id`` when a span is current (tracing on: ``cites_runtime.tracing``).
 
 Context travels in contextvars: :func:`bind` inside a request adds fields to every line
 logged below it, including lines from libraries going through stdlib logging. A consumer
@@ -17,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 __all__ = ["CURRENT_EVENT", "bind", "configure_logging", "get_logger"]
 
@@ -35,9 +37,20 @@ def _current_event(logger: Any, method: str,
     return event_dict
 
 
+def _current_span(logger: Any, method: str,
+                  event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The current span's trace and span ids (hex, as tracing backends show them)."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
 _shared: list[Any] = [
     structlog.contextvars.merge_contextvars,
     _current_event,
+    _current_span,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -31,11 +31,13 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnsupportedForMessageFormatError,
 )
+from opentelemetry.trace import Span, SpanKind, Tracer
 from prometheus_client import Counter, Gauge
 
 from cites_contracts import Topic
 from cites_contracts.topics import ROLL_KEY, ROLL_NUDGE_S
 
+from . import tracing
 from .db import Conn, quote_ident
 from .kafka import OutboundRecord, Publisher
 from .liveness import Heartbeat
@@ -124,6 +126,7 @@ class OutboxRelay:
         lock_check_every: float = 5.0,
         nudge_topics: Sequence[Topic] = (),
         nudge_every: float = ROLL_NUDGE_S,
+        tracer: Tracer | None = None,
     ):
         self.dsn = dsn
         self.schema = schema
@@ -143,6 +146,9 @@ class OutboxRelay:
         """Personal-data topics it produces: their segments must roll for compaction to
         erase (see :meth:`nudge`)."""
         self.nudge_every = nudge_every
+        self.tracer = tracer
+        """Tracing on: each row published is a span, child of the row's ``traceparent``,
+        ended when the broker acknowledged it; the record carries the span's."""
         self.keeps_published = retention > timedelta(0)
         """Whether published rows are kept (in ``outbox_published``) for the retention."""
         self._take_lock_sql = ("SET LOCAL idle_in_transaction_session_timeout = 0; "
@@ -216,8 +222,8 @@ class OutboxRelay:
         lock: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if shared else contextlib.nullcontext())
         fetched: asyncio.Queue[list[asyncpg.Record] | None] = asyncio.Queue(maxsize=2)
-        sent: asyncio.Queue[tuple[asyncio.Future[None], list[int]] | None] = asyncio.Queue(
-            maxsize=4)
+        sent: asyncio.Queue[tuple[asyncio.Future[None], list[int], list[Span]] | None] = \
+            asyncio.Queue(maxsize=4)
 
         async def fetch() -> None:
             barrier: int | None = None
@@ -237,15 +243,18 @@ class OutboxRelay:
 
         async def send() -> None:
             while (rows := await fetched.get()) is not None:
-                acked = await self.publisher.enqueue([self._record(r) for r in rows])
-                await sent.put((asyncio.ensure_future(acked), [r["id"] for r in rows]))
+                spans: list[Span] = []
+                acked = await self.publisher.enqueue(self._records_of(rows, spans))
+                await sent.put((asyncio.ensure_future(acked), [r["id"] for r in rows], spans))
             await sent.put(None)
 
         async def mark() -> int:
             total = 0
             while (item := await sent.get()) is not None:
-                acked, ids = item
+                acked, ids, spans = item
                 await acked
+                for span in spans:
+                    span.end()
                 async with lock:
                     await self._mark(marker_conn, ids)
                 total += len(ids)
@@ -326,12 +335,36 @@ class OutboxRelay:
                 return rows[:i], r["txid"], barrier
         return rows, None, barrier
 
-    def _record(self, r: asyncpg.Record) -> OutboundRecord:
+    def _records_of(self, rows: list[asyncpg.Record], spans: list[Span]
+                    ) -> list[OutboundRecord]:
+        """The records of ``rows``; with tracing on, each one's publish span started
+        (into ``spans``, ended once the broker acknowledged it)."""
+        if self.tracer is None:
+            return [self._record(r) for r in rows]
+        return self._traced_records(self.tracer, rows, spans)
+
+    def _traced_records(self, tracer: Tracer, rows: list[asyncpg.Record],
+                        spans: list[Span]) -> list[OutboundRecord]:
+        """The records of ``rows``, each with a publish span started (into ``spans``): a
+        child of the row's ``traceparent``, whose own the record carries."""
+        records = []
+        for r in rows:
+            stored = r[6].decode() if r[6] is not None else None
+            span = tracer.start_span(f"publish {r[1]}", context=tracing.parent(stored),
+                                     kind=SpanKind.PRODUCER, attributes={
+                                         "messaging.system": "kafka",
+                                         "messaging.destination.name": r[1],
+                                         "messaging.message.id": r[4].decode()})
+            spans.append(span)
+            records.append(self._record(r, tracing.traceparent_of(span).encode()))
+        return records
+
+    def _record(self, r: asyncpg.Record, traceparent: bytes | None = None) -> OutboundRecord:
         # The header values come as bytes from the fetch (_HEADERS, by position): building
         # them here (str(uuid), encode) was the relay's largest Python cost per event.
         headers = [("event_id", r[4]), ("correlation_id", r[5])]
-        if r[6] is not None:
-            headers.append(("traceparent", r[6]))
+        if traceparent is not None or r[6] is not None:
+            headers.append(("traceparent", traceparent or r[6]))
         if r[7] is not None:  # a tombstone is no event: no type or version
             headers[:0] = [("type", r[7]), ("version", r[8])]
         return OutboundRecord(self.topic_prefix + r[1], r[2], r[3], headers)

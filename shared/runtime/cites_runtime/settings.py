@@ -170,6 +170,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Traces (cites_runtime.tracing): exported by OTLP over HTTP to this collector (its
+    # base URL, e.g. http://127.0.0.1:4318, or the full traces URL); unset, tracing is off
+    # (no provider, no span).
+    otlp_endpoint: str | None = None
+    # Share of new traces recorded (a request's, a consumer batch's); a span with a
+    # parent follows its parent's decision (parent-based), so a trace is whole or absent.
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    trace_exporter: Any = Field(default=None, exclude=True)
+    """A span exporter to hand spans to instead of OTLP (tests: ``InMemorySpanExporter``,
+    read once the service has stopped); turns tracing on like ``otlp_endpoint``."""
+
     relay_enabled: bool = True
     relay_batch_size: int = 2000
     relay_poll_interval_s: float = 1.0
@@ -222,6 +233,26 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"{prefix}DATABASE_URL is not set: give this service its own "
                              "role's DSN (postgresql://<role>:<password>@<host>:5432/cites)")
         return given
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _an_otlp_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http(s) URL (OTLP over HTTP: "
+                             "http://<collector>:4318)")
+        return v
+
+    @field_validator("trace_exporter")
+    @classmethod
+    def _a_span_exporter(cls, v: Any) -> Any:
+        if v is not None and not callable(getattr(v, "export", None)):
+            raise ValueError("trace_exporter must be a span exporter (given in code, "
+                             "never from the environment)")
+        return v
 
     @field_validator("oidc_issuer", "oidc_jwks_url")
     @classmethod

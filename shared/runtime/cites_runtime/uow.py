@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from uuid import UUID, uuid4
 
 import asyncpg
+from opentelemetry import trace
 
 from cites_contracts import Envelope, Event, Topic, encode
 
@@ -70,8 +71,13 @@ class UnitOfWork:
     every fact of one transaction carries the same instant)."""
 
     def __init__(self, conn: Conn, *, channel: str, cause: Cause | None = None,
-                 clock: Clock = utc_now, zone: tzinfo = UTC, max_event_bytes: int | None = None):
+                 clock: Clock = utc_now, zone: tzinfo = UTC, max_event_bytes: int | None = None,
+                 traced: bool = False):
         self.conn = conn
+        self._traced = traced
+        """Tracing on: a cause's ``traceparent`` is a span's (the unit of work's, a
+        handler's), and its events' rows carry it as it is (none when it has none: the
+        relay's publish then starts their trace)."""
         self._channel = channel
         self._max_event_bytes = max_event_bytes
         self._cause = cause or Cause.new()
@@ -167,6 +173,23 @@ class UnitOfWork:
             touched += int(status.split()[-1])
         return touched
 
+    def _traceparent(self, cause: Cause) -> str | None:
+        """The ``traceparent`` an event of ``cause`` carries: the cause's span's itself
+        when tracing is on (the relay's publish is its child), else a new span id in the
+        cause's trace."""
+        if self._traced:
+            return cause.traceparent
+        return new_traceparent(cause.traceparent)
+
+    def _note_written(self, pending: Sequence[tuple[Event | tuple[Topic, str], Cause,
+                                                    datetime]]) -> None:
+        """Tracing on: an ``outbox write`` event on the current span (the unit of work's,
+        a consumer batch's), how many rows of which types."""
+        if self._traced:
+            trace.get_current_span().add_event("outbox write", {
+                "events": len(pending), "event_types": sorted(
+                    {ev.spec.type for ev, _, _ in pending if isinstance(ev, Event)})})
+
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""
         if not self._pending:
@@ -195,7 +218,7 @@ class UnitOfWork:
                 topic, erased = ev
                 row: tuple[object, ...] = (uuid4(), topic.name, erased.encode(), None, TOMBSTONE,
                                            0, cause.correlation_id,
-                                           new_traceparent(cause.traceparent), at)
+                                           self._traceparent(cause), at)
                 for col, cell in zip(cols, row, strict=True):
                     col.append(cell)
                 continue
@@ -204,7 +227,7 @@ class UnitOfWork:
             next_seq[key] = seq + 1
             env = Envelope.wrap(ev, sequence=seq, correlation_id=cause.correlation_id,
                                 causation_id=cause.causation_id, occurred_at=at)
-            tp = new_traceparent(cause.traceparent)
+            tp = self._traceparent(cause)
             rec = encode(env, traceparent=tp)
             if self._max_event_bytes is not None:
                 size = len(rec.key) + len(rec.value) + sum(len(k) + len(v)
@@ -215,6 +238,7 @@ class UnitOfWork:
                                        env.version, env.correlation_id, tp, at), strict=True):
                 col.append(val)
             self.envelopes.append(env)
+        self._note_written(pending)
         # One round trip: the rows, and the relay woken when they commit.
         await self.conn.execute(
             """WITH written AS (
@@ -235,11 +259,13 @@ def outbox_channel(schema: str) -> str:
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool, schema: str, *, cause: Cause | None = None,
                        clock: Clock = utc_now, zone: tzinfo = UTC,
-                       max_event_bytes: int | None = None) -> AsyncIterator[UnitOfWork]:
+                       max_event_bytes: int | None = None, traced: bool = False
+                       ) -> AsyncIterator[UnitOfWork]:
     """``async with unit_of_work(pool, schema) as uow:`` — commit on exit, roll back on error.
-    An event over ``max_event_bytes`` (key, value and headers) raises ``EventTooLarge``."""
+    An event over ``max_event_bytes`` (key, value and headers) raises ``EventTooLarge``.
+    ``traced``: ``cause.traceparent`` is the current span's (see :class:`UnitOfWork`)."""
     async with pool.acquire() as conn, conn.transaction():
         uow = UnitOfWork(conn, channel=outbox_channel(schema), cause=cause, clock=clock,
-                         zone=zone, max_event_bytes=max_event_bytes)
+                         zone=zone, max_event_bytes=max_event_bytes, traced=traced)
         yield uow
         await uow.flush()

@@ -64,6 +64,8 @@ class Notification:
     status: NotificationStatus = NotificationStatus.SENDING
     last_error: str | None = None
     next_attempt_at: datetime | None = None
+    traceparent: str | None = None
+    """The W3C trace of its cause: the sender's span of this mail is its child."""
 
     def record(self, outcome: SendOutcome, reason: str, at: datetime, retries: Retries
                ) -> NotificationSent | NotificationFailed | None:

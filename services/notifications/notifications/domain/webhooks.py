@@ -93,6 +93,8 @@ class Delivery:
     """The receiver's HTTP status, if it answered."""
     last_error: str | None = None
     next_attempt_at: datetime | None = None
+    traceparent: str | None = None
+    """The W3C trace of its cause: the sender's span of this delivery is its child."""
     pauses_subscription: bool = False
     """A 410 Gone pauses its subscription (the specification's advice)."""
 

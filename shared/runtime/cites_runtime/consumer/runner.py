@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from opentelemetry.trace import SpanKind, Tracer
 from prometheus_client import Counter, Histogram
 
 from cites_contracts import Envelope
 
+from .. import tracing
 from ..db import Conn
 from ..errors import DomainError
 from ..kafka import Publisher
@@ -93,8 +96,15 @@ class ConsumerRunner:
         backoff_cap: float = 10.0,
         clock: Clock = utc_now,
         zone: tzinfo = UTC,
+        tracer: Tracer | None = None,
     ):
         self.consumer = consumer
+        self.tracer = tracer
+        """Tracing on: each batch is a span linked to its records' traces; each handler
+        of one event a span child of its record's ``traceparent`` (what it emits carries
+        the handler's); each run of a set-based handler a span in the batch's trace,
+        linked to its events' (what it emits for an event, ``ctx.cause(e)``, carries that
+        event's record's ``traceparent``: its trace goes on)."""
         self.name = consumer.name
         self.pool = pool
         self.channel = outbox_channel(schema)
@@ -148,7 +158,16 @@ class ConsumerRunner:
         started = time.perf_counter()
         self.heartbeat.busy()
         try:
-            await self._process(records)
+            if self.tracer is None:
+                await self._process(records)
+            else:
+                with self.tracer.start_as_current_span(
+                        f"{self.name} batch", kind=SpanKind.CONSUMER,
+                        links=tracing.links([traceparent(r) for r in records]),
+                        attributes={"messaging.system": "kafka",
+                                    "messaging.consumer.group.name": self.name,
+                                    "messaging.batch.message_count": len(records)}):
+                    await self._process(records)
         finally:
             self.heartbeat.idle()
         BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
@@ -325,7 +344,8 @@ class ConsumerRunner:
             # Events a handler emits are bound like a command's: one too large would be
             # refused by the broker for good, so its cause is dead-lettered instead.
             uow = UnitOfWork(conn, channel=self.channel, clock=self._clock, zone=self._zone,
-                             max_event_bytes=self.max_event_bytes)
+                             max_event_bytes=self.max_event_bytes,
+                             traced=self.tracer is not None)
             async for chunk in chunks:
                 received += len(chunk)
                 unique: dict[UUID, Apply] = {}  # in the chunk's order: a key's stays
@@ -400,7 +420,15 @@ class ConsumerRunner:
                 records[following.event_id] = todo[i].record
                 aggregates.add(following.aggregate_id)
                 i += 1
-            await apply_many(run, BatchContext(uow, records))
+            if self.tracer is None:
+                await apply_many(run, BatchContext(uow, records))
+            else:  # one call for many events, of many traces: linked to each
+                with self.tracer.start_as_current_span(
+                        f"handle {env.type}", kind=SpanKind.CONSUMER,
+                        links=tracing.links([traceparent(r) for r in records.values()]),
+                        attributes={"messaging.consumer.group.name": self.name,
+                                    "messaging.batch.message_count": len(run)}):
+                    await apply_many(run, BatchContext(uow, records))
             by_type[env.type] = by_type.get(env.type, 0) + len(run)
         return len(todo)
 
@@ -409,10 +437,31 @@ class ConsumerRunner:
         lines name it."""
         token = CURRENT_EVENT.set((env.event_id, env.correlation_id))
         try:
-            with uow.caused_by(Cause(env.correlation_id, env.event_id, traceparent(rec))):
-                await self.consumer.handlers[type(env.data)](env.data, HandlerContext(uow, env))
+            handler = self.consumer.handlers[type(env.data)]
+            if self.tracer is None:
+                with uow.caused_by(Cause(env.correlation_id, env.event_id, traceparent(rec))):
+                    await handler(env.data, HandlerContext(uow, env))
+                return
+            with self._span(self.tracer, f"handle {env.type}", traceparent(rec), rec.topic,
+                            env.event_id) as tp, \
+                    uow.caused_by(Cause(env.correlation_id, env.event_id, tp)):
+                await handler(env.data, HandlerContext(uow, env))
         finally:
             CURRENT_EVENT.reset(token)
+
+    @contextmanager
+    def _span(self, tracer: Tracer, name: str, parent: str | None, topic: str, ident: UUID
+              ) -> Iterator[str]:
+        """A handler's span, current in the block: a child of its record's ``parent``
+        traceparent (the producer's publish), so the trace goes on here. Yields its own
+        ``traceparent``."""
+        with tracer.start_as_current_span(
+                name, context=tracing.parent(parent), kind=SpanKind.CONSUMER,
+                attributes={"messaging.system": "kafka",
+                            "messaging.consumer.group.name": self.name,
+                            "messaging.destination.name": topic,
+                            "messaging.message.id": str(ident)}) as span:
+            yield tracing.traceparent_of(span)
 
     async def _forget(self, uow: UnitOfWork, tombstone: Tombstone) -> None:
         """Run the tombstone handler of ``tombstone``'s topic for its key. Events it emits
@@ -423,7 +472,13 @@ class ConsumerRunner:
         correlation = tombstone.correlation_id or ident
         token = CURRENT_EVENT.set((ident, correlation))
         try:
-            with uow.caused_by(Cause(correlation, ident, tombstone.traceparent)):
+            if self.tracer is None:
+                with uow.caused_by(Cause(correlation, ident, tombstone.traceparent)):
+                    await handler(tombstone.key, TombstoneContext(uow, topic, ident))
+                return
+            with self._span(self.tracer, f"forget {topic.name}", tombstone.traceparent,
+                            tombstone.topic, ident) as tp, \
+                    uow.caused_by(Cause(correlation, ident, tp)):
                 await handler(tombstone.key, TombstoneContext(uow, topic, ident))
         finally:
             CURRENT_EVENT.reset(token)

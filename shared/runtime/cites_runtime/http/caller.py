@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict
 
+from .. import tracing
 from ..actor import Actor, Role
 from ..auth import BEARER, require
 from ..uow import Cause, UnitOfWork, new_traceparent
@@ -50,7 +51,8 @@ events, and the response's ``X-Correlation-ID`` says which UUID that is."""
 
 def cause_of(request: Request) -> Cause:
     """Why a request's events happen: its correlation id (``X-Correlation-ID``, else a new
-    one) and its W3C trace (``traceparent``), the same for every unit of work it opens."""
+    one) and its W3C trace (``traceparent``: the request's span's when tracing is on, else
+    a new span id in the caller's trace), the same for every unit of work it opens."""
     found: Cause | None = getattr(request.state, "cause", None)
     if found is not None:
         return found
@@ -63,7 +65,8 @@ def cause_of(request: Request) -> Cause:
         except ValueError:
             correlation = uuid5(CORRELATION_NAMESPACE, raw)
     cause = Cause(correlation_id=correlation,
-                  traceparent=new_traceparent(request.headers.get("traceparent")))
+                  traceparent=tracing.current_traceparent()
+                  or new_traceparent(request.headers.get("traceparent")))
     request.state.cause = cause
     return cause
 

@@ -152,6 +152,8 @@ class BrokerPublisher:
 
     def __init__(self, broker: Any):
         self.broker = broker
+        self.sent: list[OutboundRecord] = []
+        """Every record published, as sent (headers included)."""
 
     async def enqueue(self, records: Sequence[OutboundRecord]) -> Awaitable[None]:
         await self.publish_batch(records)
@@ -162,6 +164,7 @@ class BrokerPublisher:
 
     async def publish_batch(self, records: Sequence[OutboundRecord]) -> None:
         for r in records:
+            self.sent.append(r)
             headers = {k: v.decode("utf-8", "replace") for k, v in r.headers}
             await self.broker.publish(r.value, r.topic, key=r.key, headers=headers,
                                       correlation_id=headers.get("correlation_id"))
@@ -184,6 +187,9 @@ class ServiceUnderTest:
     tombstones: list[tuple[str, str]] = field(default_factory=list)
     """In memory: every (topic, key) the relay erased with a tombstone, in order."""
     url: str = ""
+    records: list[OutboundRecord] = field(default_factory=list)
+    """In memory: every record the relay (or a dead letter) published, headers included,
+    in order (what :meth:`forward` hands another service)."""
     _sequences: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
@@ -209,20 +215,31 @@ class ServiceUnderTest:
         """Wait until the relay has every committed event acknowledged by the broker."""
         await all_published(self.runtime, timeout=timeout)
 
-    async def publish(self, *items: Event | Envelope[Event] | bytes, topic: str | None = None
-                      ) -> None:
+    async def publish(self, *items: Event | Envelope[Event] | bytes, topic: str | None = None,
+                      traceparent: str | None = None) -> None:
         """Put events (wrapped in a fresh envelope numbered per aggregate, unless given
         one) or raw bytes on the topics the service consumes, in order. Raw bytes go to
-        ``topic`` (default: the consumer's first topic), keyed ``poison``."""
+        ``topic`` (default: the consumer's first topic), keyed ``poison``. Events carry
+        ``traceparent`` when given (their producer's span)."""
         for item in items:
             if isinstance(item, bytes):
                 name = topic or self._consumed()[0]
                 await self._send(self.settings.topic(name), item, b"poison", [])
                 continue
             env = item if isinstance(item, Envelope) else self._wrap(item)
-            rec = encode(env)
+            rec = encode(env, traceparent=traceparent)
             await self._send(self.settings.topic(topic or rec.topic), rec.value, rec.key,
                              rec.headers)
+
+    async def forward(self, producer: ServiceUnderTest) -> None:
+        """Deliver to this service's consumer, headers and all, what ``producer`` (in
+        memory) published on the topics this one consumes: one command's way across two
+        services."""
+        consumed = set(self._consumed())
+        for r in producer.records:
+            name = r.topic.removeprefix(producer.settings.topic_prefix)
+            if name in consumed:
+                await self._send(self.settings.topic(name), r.value, r.key, list(r.headers))
 
     async def publish_tombstone(self, topic: Topic | str, key: str, *,
                                 event_id: UUID | None = None) -> UUID:
@@ -294,11 +311,12 @@ async def in_memory(definition: ServiceDefinition, settings: ServiceSettings, *,
         async def nothing_to_wait_for() -> None:
             return None
 
-        app = build_app(definition, settings, publisher=BrokerPublisher(test_broker),
-                        broker=test_broker)
+        publisher = BrokerPublisher(test_broker)
+        app = build_app(definition, settings, publisher=publisher, broker=test_broker)
         async with _http(app, definition.name, serve) as (http, url):
             yield ServiceUnderTest(http, app.state.runtime, definition, send,
-                                   nothing_to_wait_for, published, tombstones, url)
+                                   nothing_to_wait_for, published, tombstones, url,
+                                   publisher.sent)
 
 
 @contextlib.asynccontextmanager
