@@ -223,6 +223,25 @@ def traces_readable() -> None:
         f"(services that sent spans: {', '.join(sorted(senders)) or 'none yet'})")
 
 
+def traces_from(services: Sequence[str]) -> None:
+    """Every one of ``services`` has sent spans to Jaeger (they export by OTLP as compose
+    configures them): what the demo just did is traced."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{os.environ.get('CITES_JAEGER_PORT', '16686')}/api/services"
+    deadline = time.monotonic() + 30  # the exporters send in batches, every few seconds
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            senders = set(json.loads(answer.read())["data"] or [])
+        missing = sorted(set(services) - senders)
+        if not missing:
+            say(f"traces in Jaeger from {', '.join(sorted(services))}")
+            return
+        if time.monotonic() > deadline:
+            raise StageError(f"no span in Jaeger from {', '.join(missing)} after the demo")
+        time.sleep(2)
+
+
 def up(env: Mapping[str, str]) -> float:
     ensure_dotenv()
     started = time.monotonic()
@@ -264,6 +283,7 @@ def check() -> None:
         env = {**env, **as_administrator()}
         mark = time.monotonic()
         run([*SIM, "--waves", "2019", "--run-id", f"ci{int(time.time())}a"], env=env)
+        traces_from(["labelling", "partners", "funding", "notifications"])
         timings["demo 2019"] = time.monotonic() - mark
         say("make demo against compose: 0 differences")
         mark = time.monotonic()

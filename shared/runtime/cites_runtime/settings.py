@@ -171,9 +171,11 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     # Traces (cites_runtime.tracing): exported by OTLP over HTTP to this collector (its
-    # base URL, e.g. http://127.0.0.1:4318, or the full traces URL); unset, tracing is off
-    # (no provider, no span).
-    otlp_endpoint: str | None = None
+    # base URL, e.g. http://127.0.0.1:4318, or the full traces URL); unset, OpenTelemetry's
+    # standard OTEL_EXPORTER_OTLP_ENDPOINT (what make run and compose set); neither, tracing
+    # is off (no provider, no span).
+    otlp_endpoint: str | None = Field(
+        default_factory=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     # Share of new traces recorded (a request's, a consumer batch's); a span with a
     # parent follows its parent's decision (parent-based), so a trace is whole or absent.
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)

@@ -260,3 +260,15 @@ async def test_a_background_round_leaves_a_trace_only_when_it_emits(
     assert publish.parent is None  # its trace starts here, and goes on in the consumer
     handle = _one(spans, f"handle {ThingHappened.spec.type}")
     assert handle.parent is not None and handle.parent.span_id == publish.context.span_id
+
+
+def test_opentelemetrys_standard_endpoint_variable_turns_tracing_on_when_the_service_names_none(
+    make_settings: Callable[..., ServiceSettings], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # make run and compose set OTEL_EXPORTER_OTLP_ENDPOINT for every service; a service's
+    # own <SERVICE>_OTLP_ENDPOINT (here: given explicitly) wins over it.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318")
+    assert make_settings().otlp_endpoint == "http://jaeger:4318"
+    assert make_settings(otlp_endpoint="http://other:4318").otlp_endpoint == "http://other:4318"
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert make_settings().otlp_endpoint is None
