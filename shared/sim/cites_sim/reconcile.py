@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -88,6 +89,21 @@ class Report:
 def _get(e: Envelope[Event], name: str) -> Any:
     value = getattr(e.data, name, None)
     return str(value) if value is not None else None
+
+
+def distinct(events: Iterable[Envelope[Event]]) -> tuple[list[Envelope[Event]], int]:
+    """Each event once, in topic order, and how many repeats were set aside: the relay
+    publishes at least once, so a broker restart can leave the same ``event_id`` twice on a
+    topic, and the consumers apply it once — as this count does."""
+    seen: set[UUID] = set()
+    once, repeats = [], 0
+    for e in events:
+        if e.event_id in seen:
+            repeats += 1
+        else:
+            seen.add(e.event_id)
+            once.append(e)
+    return once, repeats
 
 
 def in_scope(events: Iterable[Envelope[Event]], run: Run) -> list[Envelope[Event]]:
@@ -486,10 +502,15 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
     report = Report(run_id=run.run_id, seconds=run.seconds, phases=list(run.phases))
     d = report.differences
     everything, undecodable = await read_events(endpoints)
+    everything, repeats = distinct(everything)
     events = in_scope(everything, run)
     report.events = dict(Counter(e.producer for e in events))
     if undecodable:
         report.notes.append(f"{undecodable} record(s) on the topics could not be decoded")
+    if repeats:
+        report.notes.append(f"{repeats} record(s) repeated an event already on its topic "
+                            "(published at least once, e.g. across a broker restart): "
+                            "counted once, as the consumers apply them")
 
     statuses = await _statuses(api, run)
     label_ev, alliance_ev, funded_ev = _event_statuses(events)

@@ -21,7 +21,13 @@ from cites_contracts.events.funding import (
     PaymentMade,
 )
 from cites_contracts.events.labelling import Wave
-from cites_sim.reconcile import events_money, expected_money, expected_notifications, in_scope
+from cites_sim.reconcile import (
+    distinct,
+    events_money,
+    expected_money,
+    expected_notifications,
+    in_scope,
+)
 from cites_sim.simulate import CiteRecord, EnvelopeRecord, Run
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -96,12 +102,25 @@ def test_the_events_add_up_to_what_the_simulation_expects() -> None:
 
 def test_a_payment_too_many_or_misattributed_fonds_show() -> None:
     run, events = scenario()
-    extra = next(e for e in events if e.type == "funding.PaymentMade")
+    paid = next(e for e in events if e.type == "funding.PaymentMade")
+    extra = Envelope.wrap(paid.data, sequence=paid.sequence + 1)  # another payment, same sum
     again = events_money([*events, extra], run)
     assert {e: f["paid"] - expected_money(run)[e]["paid"] for e, f in again.items()} \
         == {e: (15_000_00 if r.programme == "P147" else 0) for e, r in run.envelopes.items()}
     lost_wave = [e for e in events if e.type != "labelling.TerritoryLabelled"]
     assert events_money(lost_wave, run) != expected_money(run)  # fonds found no envelope
+
+
+def test_a_record_published_twice_counts_once_and_is_noted() -> None:
+    """The relay publishes at least once: after a broker restart the same event (same
+    ``event_id``) can sit twice on a topic, and every consumer applies it once — so does the
+    reconciliation, which says how many repeats it set aside."""
+    run, events = scenario()
+    repeats = [e for e in events if e.type in ("funding.FundsCommitted", "funding.PaymentMade")]
+    once, twice = distinct([*events, *repeats])
+    assert once == events
+    assert twice == len(repeats) > 0
+    assert events_money(once, run) == expected_money(run)
 
 
 def test_only_the_run_s_events_are_in_scope_and_each_notifying_one_counts_its_recipients(
