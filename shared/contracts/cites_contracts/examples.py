@@ -107,7 +107,8 @@ def _event_id(key: EventKey) -> UUID:
 
 
 def _wave_2019() -> Payload:
-    return {"id": "2019", "year": 2019}
+    return {"id": "2019", "year": 2019, "title": "Vague 2019 : 80 premières cités éducatives",
+            "test": False}
 
 
 def _communes() -> list[Payload]:

@@ -42,6 +42,7 @@ from pydantic_core import PydanticCustomError, core_schema
 __all__ = [
     "DEPARTEMENTS",
     "MAX_CENTS",
+    "TIME_ZONES",
     "ActorRole",
     "AllianceClosureReason",
     "AllianceRole",
@@ -78,6 +79,7 @@ __all__ = [
     "departement_of",
     "is_luhn_valid",
     "qpv_departement",
+    "time_zone_of",
 ]
 
 
@@ -193,6 +195,26 @@ Departement = Annotated[
     ),
     ValueType("Departement"),
 ]
+
+
+TIME_ZONES: dict[str, str] = {
+    "971": "America/Guadeloupe",
+    "972": "America/Martinique",
+    "973": "America/Cayenne",
+    "974": "Indian/Reunion",
+    "975": "America/Miquelon",
+    "976": "Indian/Mayotte",
+    "977": "America/St_Barthelemy",
+    "978": "America/Marigot",
+}
+"""IANA time zone of each overseas territory by its code; every other département (the
+hexagone and Corsica) is on ``Europe/Paris``."""
+
+
+def time_zone_of(departement: str) -> str:
+    """The IANA time zone where ``departement``'s people read a local date or time:
+    ``974`` → ``Indian/Reunion``, ``69`` → ``Europe/Paris``."""
+    return TIME_ZONES.get(departement, "Europe/Paris")
 
 
 # --- INSEE commune code -------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +28,7 @@ from cites_contracts.types import (
     departement_of,
     is_luhn_valid,
     qpv_departement,
+    time_zone_of,
 )
 
 
@@ -334,3 +336,22 @@ def test_every_partner_kind_has_its_french_label() -> None:
     # would fail here, not in a mail.
     assert {k: k.label for k in PartnerKind}[PartnerKind.RECTORAT_DASEN] == "rectorat (DASEN)"
     assert all(k.label for k in PartnerKind)
+
+
+@pytest.mark.parametrize(("departement", "zone", "local"), [
+    ("69", "Europe/Paris", "2026-12-06 23:27"),
+    ("2A", "Europe/Paris", "2026-12-06 23:27"),
+    ("974", "Indian/Reunion", "2026-12-07 02:27"),
+    ("976", "Indian/Mayotte", "2026-12-07 01:27"),
+    ("971", "America/Guadeloupe", "2026-12-06 18:27"),
+    ("973", "America/Cayenne", "2026-12-06 19:27"),
+    ("978", "America/Marigot", "2026-12-06 18:27"),
+])
+def test_each_territory_reads_its_own_local_time(departement: str, zone: str,
+                                                 local: str) -> None:
+    """A submission at 22:27 UTC is 23:27 in Paris, 02:27 the next day in La Réunion."""
+    at = datetime(2026, 12, 6, 22, 27, tzinfo=UTC)
+
+    assert time_zone_of(departement) == zone
+    assert at.astimezone(ZoneInfo(time_zone_of(departement))).strftime("%Y-%m-%d %H:%M") \
+        == local

@@ -71,6 +71,14 @@ class Wave(ContractModel):
 
     id: WaveId
     year: ProgrammeYear
+    title: Name | None = Field(
+        default=None, description="The wave's name as people read it (e.g. « Vague 2019 : "
+        "80 premières cités éducatives »); absent from events written before it was carried"
+    )
+    test: bool = Field(
+        default=False, description="A wave for trying the platform out (training, "
+        "acceptance): its cités are never published as open data"
+    )
 
 
 class PerimeterCommune(ContractModel):
