@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import logging
 import re
+from contextlib import nullcontext
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -34,6 +36,7 @@ import aiosmtplib
 
 from cites_runtime import tracing
 from cites_runtime.app import Runtime, periodic
+from cites_runtime.logs import get_logger
 
 from . import metrics, service
 from .domain.notification import Notification, SendOutcome
@@ -42,6 +45,8 @@ from .metrics import ROUND
 from .settings import NotificationsSettings
 
 __all__ = ["message_of", "retries", "send_due", "sender"]
+
+log = get_logger(__name__)
 
 
 _POLICY = email.policy.SMTP.clone(max_line_length=200)
@@ -86,17 +91,19 @@ class _Lane:
         self.down: str | None = None
 
     async def traced_send(self, n: Notification) -> tuple[SendOutcome, str]:
-        """:meth:`send`, with tracing on in a span ``send mail``, child of the trace of
-        the mail's cause (the handler that wrote it)."""
-        if self.tracer is None:
-            return await self.send(n)
-        with tracing.call_span(self.tracer, "send mail", n.traceparent, {
-                "notification.id": str(n.notification_id),
-                "notification.template": n.template,
-                "notification.attempt": n.attempts}) as span:
+        """:meth:`send`, its outcome logged (:func:`_log_mail`); with tracing on in a span
+        ``send mail``, child of the trace of the mail's cause (the handler that wrote it),
+        so that the log line carries that trace's id."""
+        with (nullcontext() if self.tracer is None else tracing.call_span(
+                self.tracer, "send mail", n.traceparent, {
+                    "notification.id": str(n.notification_id),
+                    "notification.template": n.template,
+                    "notification.attempt": n.attempts})) as span:
             outcome, reason = await self.send(n)
-            span.set_attribute("notification.outcome", outcome.value)
-            return outcome, reason
+            if span is not None:
+                span.set_attribute("notification.outcome", outcome.value)
+            _log_mail(n, outcome, reason)
+        return outcome, reason
 
     async def send(self, n: Notification) -> tuple[SendOutcome, str]:
         """(outcome, reason) of one mail."""
@@ -145,6 +152,19 @@ class _Lane:
             return [await self.traced_send(n) for n in mails]
         finally:
             await self.close()
+
+
+_LOGGED = {SendOutcome.SENT: (logging.INFO, "mail sent"),
+           SendOutcome.RETRY: (logging.INFO, "mail not sent yet, tried again later"),
+           SendOutcome.FAILED: (logging.WARNING, "mail failed")}
+
+
+def _log_mail(n: Notification, outcome: SendOutcome, reason: str) -> None:
+    """One line per attempt: which notification, its template and attempt, and why it was
+    not sent (the reason never quotes the address)."""
+    level, what = _LOGGED[outcome]
+    log.log(level, what, notification_id=str(n.notification_id), template=n.template,
+            attempt=n.attempts, **({"reason": reason} if reason else {}))
 
 
 def retries(s: NotificationsSettings) -> Retries:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ import httpx
 
 from cites_runtime import tracing
 from cites_runtime.app import Runtime, periodic
+from cites_runtime.logs import get_logger
 
 from . import metrics, service
 from .domain import webhooks
@@ -50,6 +52,8 @@ from .settings import NotificationsSettings
 
 __all__ = ["Resolver", "deliver_due", "pinned_address", "retries", "system_resolver",
            "webhook_sender"]
+
+log = get_logger(__name__)
 
 USER_AGENT = "cites-educatives-webhooks/1"
 
@@ -161,16 +165,21 @@ async def deliver_due(runtime: Runtime[NotificationsSettings],
 async def _attempt(runtime: Runtime[NotificationsSettings], http: httpx.AsyncClient,
                    d: Delivery, resolve: Resolver) -> None:
     s = runtime.settings
-    if runtime.tracer is None:
-        answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
-    else:  # a span child of the trace of the delivery's cause (the handler that wrote it)
-        with tracing.call_span(runtime.tracer, "deliver webhook", d.traceparent, {
+    # A span child of the trace of the delivery's cause (the handler that wrote it), so
+    # that the attempt's log line carries that trace's id.
+    with (nullcontext() if runtime.tracer is None else tracing.call_span(
+            runtime.tracer, "deliver webhook", d.traceparent, {
                 "webhook.delivery.id": str(d.delivery_id),
-                "webhook.attempt": d.attempts}) as span:
-            answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
+                "webhook.attempt": d.attempts})) as span:
+        answer, code, reason, asked = await _deliver(http, d, s.clock(), s, resolve)
+        if span is not None:
             span.set_attribute("webhook.answer", answer.value)
             if code is not None:
                 span.set_attribute("http.response.status_code", code)
+        log.log(logging.WARNING if answer is Answer.FAILED else logging.INFO,
+                f"webhook {answer.value}", delivery_id=str(d.delivery_id),
+                attempt=d.attempts, **({"status_code": code} if code is not None else {}),
+                **({"reason": reason} if reason else {}))
     async with runtime.unit_of_work() as uow:
         await service.record_delivery(uow, d, answer, code, reason, retries(s), asked)
     metrics.OUTCOMES.labels("webhook", d.status.value if d.status in _ENDED else "retry").inc()

@@ -1,5 +1,5 @@
-"""Each request observed: its correlation id in its log lines and in its answer, its count
-and latency per route."""
+"""Each request observed: its correlation id in its log lines and in its answer, one access
+log line, its count and latency per route."""
 
 from __future__ import annotations
 
@@ -9,19 +9,26 @@ from typing import Any
 from fastapi import Request
 from prometheus_client import Counter, Histogram
 
-from ..logs import bind
+from ..logs import bind, get_logger
 from .caller import cause_of
 
 __all__ = ["ObserveRequests"]
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["method", "route"])
+QUIET = ("/health/live", "/health/ready", "/metrics")
+"""Probes and scrapes, every few seconds from the orchestrator and Prometheus: counted,
+never logged."""
+
+log = get_logger(__name__)
 
 
 class ObserveRequests:
     """ASGI middleware: each request's correlation id bound in its log lines and answered
     in ``X-Correlation-ID``, its count and latency per route (``http_requests_total``,
-    ``http_request_seconds``).
+    ``http_request_seconds``), and an access line ``request`` (method, route, path, status,
+    milliseconds) at INFO — inside the request's span when tracing is on, so it carries
+    the trace id.
 
     Plain ASGI rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
     runs the rest of the app in a task of its own and streams the answer back through
@@ -49,12 +56,14 @@ class ObserveRequests:
                                       (b"x-correlation-id", correlation.encode())]
             await send(message)
 
-        try:
-            with bind(correlation_id=cause.correlation_id):
+        with bind(correlation_id=cause.correlation_id):
+            try:
                 await self.app(scope, receive, answer)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = scope["method"]
-            REQUESTS.labels(method, path, str(status)).inc()
-            LATENCY.labels(method, path).observe(time.perf_counter() - started)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                method, seconds = scope["method"], time.perf_counter() - started
+                REQUESTS.labels(method, route, str(status)).inc()
+                LATENCY.labels(method, route).observe(seconds)
+                if scope["path"] not in QUIET:
+                    log.info("request", method=method, route=route, path=scope["path"],
+                             status=status, ms=round(seconds * 1000, 1))
