@@ -26,7 +26,7 @@ from cites_contracts.types import TroikaRole
 from cites_runtime.actor import Actor, Role
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 from cites_runtime.logs import get_logger
-from cites_runtime.uow import UnitOfWork
+from cites_runtime.uow import UnitOfWork, civil_date
 
 from . import store
 from .domain import (
@@ -37,12 +37,11 @@ from .domain import (
     LabelEvent,
     Outcome,
     Wave,
-    first_period,
     holdings,
 )
 from .domain.dossier import troika_contact_id
 from .domain.holdings import Claim, Holder
-from .domain.label import HistoryEntry, check_convention_date
+from .domain.label import HistoryEntry, check_business_date, check_convention_date
 
 __all__ = [
     "close_wave",
@@ -230,24 +229,31 @@ async def score_candidature(uow: UnitOfWork, candidature_id: UUID,
 
 
 async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive: str, *,
-                 label_years: int, convention_signed_on: date | None = None,
-                 actor: Actor) -> Candidature:
-    """Label or reject. The same decision again changes nothing and emits nothing."""
+                 label_years: int, decided_on: date | None = None,
+                 convention_signed_on: date | None = None, actor: Actor) -> Candidature:
+    """Label or reject, as decided on ``decided_on`` (today by default; not before the
+    candidature was filed). The same decision again changes nothing and emits nothing."""
     if outcome is Outcome.REJECT and convention_signed_on is not None:
         raise RuleBroken.of("convention_signed_on", "convention_with_label",
                             "a convention is signed only when a territory is labelled")
     c, wave = await _candidature(uow, candidature_id)
     if c.already_decided(outcome, wave):
         return c
+    decided_on = decided_on or uow.today
+    if c.submitted_at is not None:
+        check_business_date(decided_on, "decided_on", "decision", today=uow.today,
+                            not_before=civil_date(c.submitted_at, uow.zone),
+                            what="the candidature's filing")
     if outcome is Outcome.LABEL:
-        check_convention_date(convention_signed_on, uow.today)
+        check_convention_date(convention_signed_on, uow.today, decided_on)
         # Held since its submission; claimed again for a candidature pending from before
         # holdings existed (migration 0003 gave an overlapping one's QPVs to the earliest).
         await _claim(uow, c.claims(), Holder(candidature_id=c.id))
         # Drawn inside the transaction: the id exists only if the labelling commits.
         cite_id = await store.next_cite_id(uow.conn)
         label, labelled = c.label(wave=wave, cite_id=cite_id,
-                                  period=first_period(uow.today, label_years),
+                                  period=wave.term.period(decided_on, label_years),
+                                  decided_on=decided_on,
                                   convention_signed_on=convention_signed_on, motive=motive,
                                   actor=actor, now=uow.now)
         await store.save_candidature(uow.conn, c)
@@ -256,7 +262,8 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
         uow.emit(labelled)
         await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
     else:
-        rejected = c.reject(wave=wave, motive=motive, actor=actor, now=uow.now)
+        rejected = c.reject(wave=wave, motive=motive, decided_on=decided_on, actor=actor,
+                            now=uow.now)
         await store.save_candidature(uow.conn, c)
         await store.release(uow.conn, Holder(candidature_id=c.id))
         uow.emit(rejected)
@@ -267,19 +274,22 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
 
 
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
-                      convention_signed_on: date | None, actor: Actor) -> Label:
+                      convention_signed_on: date | None, actor: Actor,
+                      decided_on: date | None = None) -> Label:
     label = await _label(uow, cite_id)
     wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
     event = label.renew(years=label_years, window=wave.rules.renewal,
+                        decided_on=decided_on or uow.today,
                         convention_signed_on=convention_signed_on, actor=actor,
                         today=uow.today, now=uow.now)
     return await _record(uow, label, event, actor)
 
 
 async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: Addition,
-                           actor: Actor) -> Label:
+                           actor: Actor, decided_on: date | None = None) -> Label:
     label = await _label(uow, cite_id)
-    event = label.extend(addition, actor=actor, now=uow.now)
+    event = label.extend(addition, decided_on=decided_on or uow.today, actor=actor,
+                         today=uow.today, now=uow.now)
     if event is not None:  # the QPVs it adds become the cité's, unless another holds one
         await _claim(uow, holdings.claims(q.code for q in event.added.qpvs),
                      Holder(cite_id=cite_id))
@@ -294,20 +304,27 @@ async def record_convention(uow: UnitOfWork, cite_id: str, signed_on: date, acto
     return await _record(uow, label, event, actor)
 
 
-async def suspend_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor) -> Label:
+async def suspend_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
+                        effective_on: date | None = None) -> Label:
     label = await _label(uow, cite_id)
-    return await _record(uow, label, label.suspend(motive, actor=actor, now=uow.now), actor)
+    event = label.suspend(motive, effective_on=effective_on or uow.today, actor=actor,
+                          today=uow.today, now=uow.now)
+    return await _record(uow, label, event, actor)
 
 
-async def reinstate_label(uow: UnitOfWork, cite_id: str, motive: str | None, actor: Actor
-                          ) -> Label:
+async def reinstate_label(uow: UnitOfWork, cite_id: str, motive: str | None, actor: Actor,
+                          effective_on: date | None = None) -> Label:
     label = await _label(uow, cite_id)
-    return await _record(uow, label, label.reinstate(motive, actor=actor, now=uow.now), actor)
+    event = label.reinstate(motive, effective_on=effective_on or uow.today, actor=actor,
+                            today=uow.today, now=uow.now)
+    return await _record(uow, label, event, actor)
 
 
-async def withdraw_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor) -> Label:
+async def withdraw_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
+                         effective_on: date | None = None) -> Label:
     label = await _label(uow, cite_id)
-    event = label.withdraw(motive, actor=actor, today=uow.today, now=uow.now)
+    event = label.withdraw(motive, effective_on=effective_on or uow.today, actor=actor,
+                           today=uow.today, now=uow.now)
     if event is not None:
         await store.release(uow.conn, Holder(cite_id=cite_id))
     return await _record(uow, label, event, actor)

@@ -23,6 +23,7 @@ from .domain import (
     HistoryEntry,
     Label,
     LabelStatus,
+    LabelTerm,
     Outcome,
     Score,
     Term,
@@ -85,7 +86,8 @@ def _wave(r: Row) -> Wave:
               if r["filing_opens_on"] is not None else None)
     return Wave(id=r["id"], year=r["year"], title=r["title"], rule_set=r["rule_set"],
                 filing=window, review_criteria=tuple(r["review_criteria"]),
-                target_count=r["target_count"], status=WaveStatus(r["status"]))
+                target_count=r["target_count"], status=WaveStatus(r["status"]),
+                term=LabelTerm(calendar=r["label_calendar"]))
 
 
 async def get_wave(conn: Reads, wave_id: str, *, for_update: bool = False) -> Wave | None:
@@ -98,12 +100,12 @@ async def insert_wave(conn: Conn, w: Wave) -> bool:
     """False when a wave with this id exists already."""
     inserted = await conn.fetchval(
         """INSERT INTO waves (id, year, title, rule_set, filing_opens_on, filing_closes_on,
-                              review_criteria, target_count, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              review_criteria, target_count, status, label_calendar)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (id) DO NOTHING RETURNING true""",
         w.id, w.year, w.title, w.rule_set, w.filing.opens_on if w.filing else None,
         w.filing.closes_on if w.filing else None, list(w.review_criteria), w.target_count,
-        w.status.value,
+        w.status.value, w.term.calendar,
     )
     return bool(inserted)
 
@@ -186,7 +188,7 @@ async def lock_candidature(conn: Conn, candidature_id: UUID
                    w.rule_set AS w_rule_set, w.filing_opens_on AS w_filing_opens_on,
                    w.filing_closes_on AS w_filing_closes_on,
                    w.review_criteria AS w_review_criteria, w.target_count AS w_target_count,
-                   w.status AS w_status
+                   w.status AS w_status, w.label_calendar AS w_label_calendar
               FROM candidatures c JOIN waves w ON w.id = c.wave_id
              WHERE c.id = $1 FOR NO KEY UPDATE OF c""", candidature_id)
     if r is None:
@@ -295,7 +297,8 @@ def _label(r: Row) -> Label:
                                   end=date.fromisoformat(p["end"])),
                       date.fromisoformat(p["signed"]) if p["signed"] else None)
                  for p in r["periods"]],
-        status=LabelStatus(r["status"]), labelled_at=r["labelled_at"],
+        status=LabelStatus(r["status"]), decided_on=r["decided_on"],
+        status_since=r["status_since"], labelled_at=r["labelled_at"],
         status_changed_at=r["status_changed_at"],
         requested_annual_contribution=r["requested_annual_contribution"],
     )
@@ -329,14 +332,17 @@ async def insert_label(conn: Conn, x: Label) -> None:
                INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year,
                                   departement, status, period_start, period_end,
                                   convention_signed_on, lead_college_uai, perimeter,
-                                  requested_annual_contribution, labelled_at, status_changed_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+                                  requested_annual_contribution, labelled_at, status_changed_at,
+                                  decided_on, status_since)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $19,
+                       $20))
            INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
            SELECT $1, * FROM unnest($16::date[], $17::date[], $18::date[])""",
         x.cite_id, x.candidature_id, x.name, x.wave.id, x.wave.year, x.departement,
         x.status.value, x.period.start, x.period.end, x.convention_signed_on,
         x.lead_college_uai, x.perimeter.model_dump(mode="json"),
         x.requested_annual_contribution, x.labelled_at, x.status_changed_at, *_periods(x),
+        x.decided_on, x.status_since,
     )
 
 
@@ -345,7 +351,7 @@ async def save_label(conn: Conn, x: Label) -> None:
         """WITH cite AS (
                UPDATE cites SET status = $2, period_start = $3, period_end = $4,
                                 convention_signed_on = $5, perimeter = $6,
-                                status_changed_at = $7
+                                status_changed_at = $7, status_since = $11
                 WHERE cite_id = $1)
            INSERT INTO label_periods AS p (cite_id, period_start, period_end,
                                            convention_signed_on)
@@ -356,7 +362,7 @@ async def save_label(conn: Conn, x: Label) -> None:
             WHERE (p.period_end, p.convention_signed_on)
                   IS DISTINCT FROM (EXCLUDED.period_end, EXCLUDED.convention_signed_on)""",
         x.cite_id, x.status.value, x.period.start, x.period.end, x.convention_signed_on,
-        x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x),
+        x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x), x.status_since,
     )
 
 

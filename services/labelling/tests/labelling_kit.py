@@ -130,8 +130,8 @@ def labelled(w: Wave | None = None, *, on: date = TODAY, years: int = 3) -> Labe
     w = w or wave()
     c = fully_scored(w)
     label, _ = c.label(wave=w, cite_id="cite-001", period=first_period(on, years),
-                       convention_signed_on=None, motive="Dossier solide", actor=NATIONAL,
-                       now=NOW)
+                       decided_on=on, convention_signed_on=None, motive="Dossier solide",
+                       actor=NATIONAL, now=NOW)
     return label
 
 

@@ -107,9 +107,9 @@ async def test_a_prefecture_cannot_touch_or_read_another_departements_candidatur
 async def test_only_the_cites_own_prefecture_records_its_convention(service: Labelling) -> None:
     _, cite = await service.labelled()
     other = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREFECTURE_93,
-                                    json={"signed_on": "2025-03-01"})
+                                    json={"signed_on": "2025-03-10"})
     own = await service.http.post(f"/cites/{cite}/convention", headers=AS_PREFECTURE_69,
-                                  json={"signed_on": "2025-03-01"})
+                                  json={"signed_on": "2025-03-10"})
     assert other.status_code == 403
     assert own.status_code == 200
     assert (await service.outbox()).count("labelling.ConventionSigned") == 1

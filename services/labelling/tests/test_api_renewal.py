@@ -28,8 +28,8 @@ async def test_a_renewal_before_the_window_is_422_naming_the_window_and_changes_
     assert r.json() == {
         "detail": [{"loc": ["label", "label_period"], "type": "renewal_window",
                     "msg": f"{cite} can be renewed only in the last 12 months of its period "
-                           "(2025-03-10 – 2028-03-09): from 2027-03-10 to 2028-03-09; today "
-                           "is 2025-03-10"}],
+                           "(2025-03-10 – 2028-03-09): from 2027-03-10 to 2028-03-09; the "
+                           "renewal is dated 2025-03-10"}],
         "renewal_window": {"opens_on": "2027-03-10", "closes_on": "2028-03-09"}}
     assert (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json() == before
     assert "labelling.LabelRenewed" not in await service.outbox()
@@ -50,12 +50,12 @@ async def test_a_renewal_in_the_window_adds_the_next_period_and_keeps_the_curren
     clock.set_date(date(2027, 3, 10))  # the first day of the window
 
     r = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL,
-                                json={"convention_signed_on": "2027-03-01"})
+                                json={"convention_signed_on": "2027-03-10"})
 
     assert r.status_code == 200
     assert r.json()["label_period"] == CURRENT  # still in force until 2028-03-09
     assert r.json()["periods"] == [{**CURRENT, "convention_signed_on": None},
-                                   {**RENEWED, "convention_signed_on": "2027-03-01"}]
+                                   {**RENEWED, "convention_signed_on": "2027-03-10"}]
     [renewed] = await service.running.outbox("LabelRenewed")
     assert isinstance(renewed.data, LabelRenewed)
     assert renewed.data.previous_period.model_dump(mode="json") == CURRENT

@@ -42,8 +42,8 @@ PERIOD = LabelPeriod.of_years(TODAY, 3)
 
 
 def label(c: Candidature, cite_id: str = "cite-007") -> None:
-    c.label(wave=wave(), cite_id=cite_id, period=PERIOD, convention_signed_on=None,
-            motive="Dossier solide", actor=NATIONAL, now=NOW)
+    c.label(wave=wave(), cite_id=cite_id, period=PERIOD, decided_on=TODAY,
+            convention_signed_on=None, motive="Dossier solide", actor=NATIONAL, now=NOW)
 
 
 # --- Drafting --------------------------------------------------------------------------------
@@ -188,7 +188,8 @@ def test_a_rejection_reports_the_criteria_scored_below_the_pass_mark() -> None:
     c = submitted()
     c.score(wave=w, scores={"diagnostic": (1, ""), "means": (2, ""), "identity": (3, "")},
             actor=NATIONAL, now=NOW)
-    event = c.reject(wave=w, motive="Diagnostic trop général", actor=NATIONAL, now=NOW)
+    event = c.reject(wave=w, motive="Diagnostic trop général", decided_on=TODAY,
+                     actor=NATIONAL, now=NOW)
     assert isinstance(event, CandidatureRejected)
     assert event.unmet_criteria == ("diagnostic", "means")
     assert c.already_decided(Outcome.REJECT, w) is True

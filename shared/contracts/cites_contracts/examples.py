@@ -273,6 +273,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "unmet_criteria": ["diagnostic_quality", "indicator_precision"],
                 "decided_by": "national_coordination",
                 "decided_at": "2019-09-05T09:58:00Z",
+                "decided_on": "2019-09-05",
             },
         ),
         # --- labelling.labels ---------------------------------------------------------------
@@ -290,6 +291,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "convention_signed_on": None,
                 "decided_by": "national_coordination",
                 "labelled_at": "2019-09-05T10:00:00Z",
+                "decided_on": "2019-09-05",
                 "requested_annual_contribution": 35_000_000,
             },
         ),
@@ -311,6 +313,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "de chef de projet opérationnel vacant depuis novembre 2020.",
                 "decided_by": "national_coordination",
                 "suspended_at": "2021-03-02T14:00:00Z",
+                "effective_on": "2021-03-01",
             },
         ),
         (
@@ -321,6 +324,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "un nouveau chef de projet opérationnel.",
                 "decided_by": "national_coordination",
                 "reinstated_at": "2021-05-18T10:00:00Z",
+                "effective_on": "2021-05-18",
             },
         ),
         (
@@ -339,6 +343,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 },
                 "decided_by": "national_coordination",
                 "extended_at": "2022-01-27T10:00:00Z",
+                "decided_on": "2022-01-27",
             },
         ),
         (
@@ -350,6 +355,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "convention_signed_on": "2022-07-01",
                 "decided_by": "national_coordination",
                 "renewed_at": "2022-07-05T13:00:00Z",
+                "decided_on": "2022-07-05",
             },
         ),
         (

@@ -83,8 +83,10 @@ class UnitOfWork:
         self._cause = cause or Cause.new()
         self.now = clock().astimezone(UTC)
         """The instant of this unit of work, aware UTC."""
+        self.zone = zone
+        """Where the programme is run (``settings.timezone``): its civil dates are there."""
         self.today: date = civil_date(self.now, zone)
-        """Its civil date where the programme is run (``settings.timezone``)."""
+        """Its civil date where the programme is run."""
         self._pending: list[tuple[Event | tuple[Topic, str], Cause, datetime]] = []
         self.envelopes: list[Envelope[Event]] = []
         """The envelopes written to the outbox, filled when the unit of work commits."""

@@ -62,7 +62,11 @@ class DecisionIn(Input):
     outcome: Outcome
     motive: Motive
     convention_signed_on: date | None = Field(
-        None, description="Signature date of the triennial convention, when labelling")
+        None, description="Signature date of the triennial convention, when labelling (not "
+        "before the decision)")
+    decided_on: date | None = Field(
+        None, description="The date it takes effect in the programme (not in the future, not "
+        "before what it follows); today when absent")
 
 
 @router.post("", status_code=201, response_model=CandidatureView,
@@ -152,6 +156,7 @@ async def decide(candidature_id: UUID, body: DecisionIn, caller: National) -> Ca
     async with caller.unit_of_work() as uow:
         c = await service.decide(uow, candidature_id, body.outcome, body.motive,
                                  label_years=settings(caller).label_years,
+                                 decided_on=body.decided_on,
                                  convention_signed_on=body.convention_signed_on,
                                  actor=caller.actor)
     return CandidatureView.of(c)

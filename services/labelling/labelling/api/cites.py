@@ -28,6 +28,9 @@ CitePath = Annotated[CiteId, Path(description="Cité id, e.g. cite-001")]
 class RenewalIn(Input):
     convention_signed_on: date | None = Field(
         None, description="Signature date of the new period's convention, if signed yet")
+    decided_on: date | None = Field(
+        None, description="The date it takes effect in the programme (not in the future, not "
+        "before what it follows); today when absent")
 
 
 class PerimeterAdditionIn(Addition):
@@ -41,10 +44,16 @@ class ConventionIn(Input):
 
 class MotiveIn(Input):
     motive: Motive
+    effective_on: date | None = Field(
+        None, description="The date it takes effect in the programme (not in the future, not "
+        "before what it follows); today when absent")
 
 
 class ReinstatementIn(Input):
     motive: Motive | None = None
+    effective_on: date | None = Field(
+        None, description="The date it takes effect in the programme (not in the future, not "
+        "before what it follows); today when absent")
 
 
 @router.get("", response_model=Page[CiteSummaryView],
@@ -79,7 +88,7 @@ async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = No
         x = await service.renew_label(
             uow, cite_id, label_years=settings(caller).label_years,
             convention_signed_on=body.convention_signed_on if body else None,
-            actor=caller.actor)
+            decided_on=body.decided_on if body else None, actor=caller.actor)
     return CiteSummaryView.of(x, uow.today)
 
 
@@ -105,7 +114,8 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
              summary="Suspend the label, with a motive")
 async def suspend(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
-        x = await service.suspend_label(uow, cite_id, body.motive, caller.actor)
+        x = await service.suspend_label(uow, cite_id, body.motive, caller.actor,
+                                        body.effective_on)
     return CiteSummaryView.of(x, uow.today)
 
 
@@ -115,13 +125,14 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
                     ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.reinstate_label(uow, cite_id, body.motive if body else None,
-                                          caller.actor)
+                                          caller.actor, body.effective_on if body else None)
     return CiteSummaryView.of(x, uow.today)
 
 
 @router.post("/{cite_id}/withdrawal", response_model=CiteSummaryView,
-             summary="Withdraw the label, with a motive: the cité ends today")
+             summary="Withdraw the label, with a motive: the cité ends on its effective date")
 async def withdraw(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
-        x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor)
+        x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor,
+                                         body.effective_on)
     return CiteSummaryView.of(x, uow.today)

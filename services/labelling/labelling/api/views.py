@@ -40,6 +40,7 @@ class WaveView(BaseModel):
     review_criteria: list[str]
     target_count: int
     status: WaveStatus
+    label_in_calendar_years: bool
     submitted_count: int | None = None
     labelled_count: int | None = None
 
@@ -49,7 +50,8 @@ class WaveView(BaseModel):
                    filing_opens_on=w.filing.opens_on if w.filing else None,
                    filing_closes_on=w.filing.closes_on if w.filing else None,
                    review_criteria=list(w.review_criteria), target_count=w.target_count,
-                   status=w.status, submitted_count=stats.submitted if stats else None,
+                   status=w.status, label_in_calendar_years=w.term.calendar,
+                   submitted_count=stats.submitted if stats else None,
                    labelled_count=stats.labelled if stats else None)
 
 
@@ -145,8 +147,12 @@ class CiteSummaryView(BaseModel):
     lead_college_uai: str
     perimeter: Perimeter
     requested_annual_contribution: int
-    labelled_at: datetime
-    status_changed_at: datetime
+    decided_on: date = Field(description="The decision's date in the programme")
+    status_since: date = Field(description="When the current status took effect in the "
+                               "programme")
+    labelled_at: datetime = Field(description="When the service recorded the decision")
+    status_changed_at: datetime = Field(description="When the service recorded the current "
+                                        "status")
 
     @classmethod
     def fields_of(cls, x: Label, today: date) -> dict[str, object]:
@@ -159,6 +165,7 @@ class CiteSummaryView(BaseModel):
                              for t in x.periods],
                     lead_college_uai=x.lead_college_uai, perimeter=x.perimeter,
                     requested_annual_contribution=x.requested_annual_contribution,
+                    decided_on=x.decided_on, status_since=x.status_since,
                     labelled_at=x.labelled_at, status_changed_at=x.status_changed_at)
 
     @classmethod

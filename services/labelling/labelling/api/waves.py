@@ -36,6 +36,10 @@ class WaveIn(Input):
     filing: FilingWindowIn | None = Field(None, description="Filing window; null: rolling")
     review_criteria: tuple[Slug, ...] = Field(min_length=1, max_length=30)
     target_count: int = Field(ge=1, le=10_000)
+    label_in_calendar_years: bool = Field(
+        False, description="Labels run in whole calendar years (from 1 January of the "
+        "decision's year, or of the next from September), as in the 2019–2022 waves; "
+        "false: whole years from the decision date")
 
 
 @router.get("", response_model=Page[WaveView],
@@ -61,7 +65,8 @@ async def plan_wave(body: WaveIn, caller: National) -> WaveView:
               else None)
     wave = Wave.plan(id=body.id, year=body.year, title=body.title, rule_set=body.rule_set,
                      filing=window, review_criteria=body.review_criteria,
-                     target_count=body.target_count)
+                     target_count=body.target_count,
+                     calendar_years=body.label_in_calendar_years)
     async with caller.unit_of_work() as uow:
         return WaveView.of(await service.plan_wave(uow, wave, caller.actor))
 

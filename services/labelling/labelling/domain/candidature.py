@@ -234,7 +234,7 @@ class Candidature:
         return tuple(c for c in wave.review_criteria
                      if c in self.scores and self.scores[c].score < PASS_MARK)
 
-    def label(self, *, wave: Wave, cite_id: str, period: LabelPeriod,
+    def label(self, *, wave: Wave, cite_id: str, period: LabelPeriod, decided_on: date,
               convention_signed_on: date | None, motive: str, actor: Actor, now: datetime
               ) -> tuple[Label, TerritoryLabelled]:
         """Grant the label: the territory becomes cité ``cite_id`` for ``period``."""
@@ -244,16 +244,18 @@ class Candidature:
         self.cite_id = cite_id
         return Label.grant(candidature_id=self.id, cite_id=cite_id, wave=wave.ref(),
                            departement=self.departement, dossier=self.dossier, period=period,
-                           convention_signed_on=convention_signed_on, actor=actor, now=now)
+                           decided_on=decided_on, convention_signed_on=convention_signed_on,
+                           actor=actor, now=now)
 
-    def reject(self, *, wave: Wave, motive: str, actor: Actor, now: datetime
-               ) -> CandidatureRejected:
+    def reject(self, *, wave: Wave, motive: str, decided_on: date, actor: Actor,
+               now: datetime) -> CandidatureRejected:
         if self.already_decided(Outcome.REJECT, wave):
             raise Conflict(f"candidature {self.id} is already rejected")
         self._decide(Outcome.REJECT, motive, actor, now)
         return CandidatureRejected(candidature_id=self.id, wave=wave.ref(), motive=motive,
                                    unmet_criteria=self.unmet_criteria(wave),
-                                   decided_by=actor.event_role, decided_at=now)
+                                   decided_by=actor.event_role, decided_at=now,
+                                   decided_on=decided_on)
 
     def _decide(self, outcome: Outcome, motive: str, actor: Actor, now: datetime) -> None:
         self.decision = Decision(outcome, motive, now, actor.subject)

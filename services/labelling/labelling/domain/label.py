@@ -1,16 +1,26 @@
 """The label of a cité: granted for a period, renewed, extended, suspended, withdrawn, expired.
 
-A label lasts a number of whole years (3 by default, a setting) from the decision date,
-both ends included. It can be renewed only in a window before its latest period ends (the
-last 12 months, data of the wave's rule set: :class:`RenewalWindow`); a renewal adds a new
-period starting the day after that one ends, and the current period stays in force until
-then — the label keeps every period it was granted, each with its convention. A cité lives
-while its label is ``labelled`` or ``suspended``; it ends when the label is withdrawn by
-the national coordination or expires the day after its latest period ends. Commands that
-find the label already in the state they ask for change nothing (no second event); those
-that do not fit its state are refused.
-"""
+Two times: each decision carries the date it takes effect in the programme (its business
+date: ``decided_on``, ``effective_on``, a convention's ``signed_on`` — stated by the
+national coordination, today by default, never in the future), while the service records
+when it learnt it (``labelled_at``, ``status_changed_at``). Business dates are checked
+against each other: nothing before the programme began, a decision not before the filing
+it decides, a convention not before the decision, a suspension or reinstatement not
+before the status it changes.
 
+A label's period follows its wave's rule (:class:`LabelTerm`, rule-set data): whole
+calendar years for the waves that used them (from 1 January of the decision's year, or
+of the next year when decided from September: the 2019 cités, announced on 5 September
+2019, were labelled for 2020–2022), or a number of whole years from the decision date. It
+can be renewed only in a window before its latest period ends (the last 12 months, data of
+the wave's rule set: :class:`RenewalWindow`), judged on the renewal's business date; a
+renewal adds a new period starting the day after that one ends, and the current period
+stays in force until then — the label keeps every period it was granted, each with its
+convention. A cité lives while its label is ``labelled`` or ``suspended``; it ends when
+the label is withdrawn by the national coordination or expires the day after its latest
+period ends. Commands that find the label already in the state they ask for change
+nothing (no second event); those that do not fit its state are refused.
+"""
 from __future__ import annotations
 
 import calendar
@@ -45,9 +55,11 @@ __all__ = [
     "Label",
     "LabelEvent",
     "LabelStatus",
+    "LabelTerm",
     "RenewalWindow",
     "Term",
     "Window",
+    "check_business_date",
     "check_convention_date",
     "first_period",
     "next_period",
@@ -69,8 +81,27 @@ class LabelStatus(StrEnum):
 LIVING = (LabelStatus.LABELLED, LabelStatus.SUSPENDED)
 
 
+@dataclass(frozen=True, slots=True)
+class LabelTerm:
+    """How long a label granted on a given day lasts (rule-set data, :mod:`.rules`):
+    ``years`` whole calendar years when ``calendar``, starting on 1 January of the
+    decision's year, or of the next year for a decision on or after ``next_year_from``
+    (month, day); otherwise ``years`` whole years from the decision date, both ends
+    included."""
+
+    calendar: bool
+    next_year_from: tuple[int, int] = (9, 1)
+
+    def period(self, decided_on: date, years: int) -> LabelPeriod:
+        if not self.calendar:
+            return first_period(decided_on, years)
+        first = decided_on.year + ((decided_on.month, decided_on.day) >= self.next_year_from)
+        return LabelPeriod(start=date(first, 1, 1), end=date(first + years - 1, 12, 31))
+
+
 def first_period(decided_on: date, years: int) -> LabelPeriod:
-    """The period of a new label: ``years`` whole years from the decision date."""
+    """``years`` whole years from the decision date (a :class:`LabelTerm` not in calendar
+    years)."""
     return LabelPeriod.of_years(decided_on, years)
 
 
@@ -126,21 +157,35 @@ class Term:
         return self.period.end
 
 
-def check_convention_date(signed_on: date | None, today: date) -> None:
-    if signed_on is None:
-        return
-    if signed_on > today:
-        raise RuleBroken.of("convention_signed_on", "convention_not_future",
-                            f"the convention cannot be signed on {signed_on}, after today "
-                            f"({today})")
-    if signed_on < PROGRAMME_START:
-        raise RuleBroken.of("convention_signed_on", "convention_in_programme",
-                            f"the convention cannot predate the programme ({PROGRAMME_START})")
+def check_business_date(day: date, field: str, rule: str, *, today: date, not_before: date,
+                        what: str) -> None:
+    """A business date is not in the future, not before the programme began, and not
+    before ``not_before`` (what it follows: ``what`` names it in the 422). The rules are
+    named ``<rule>_not_future``, ``<rule>_in_programme`` and ``<rule>_in_order``."""
+    if day > today:
+        raise RuleBroken.of(field, f"{rule}_not_future",
+                            f"{field} cannot be {day}, after today ({today})")
+    if day < PROGRAMME_START:
+        raise RuleBroken.of(field, f"{rule}_in_programme",
+                            f"{field} cannot be {day}, before the programme began "
+                            f"({PROGRAMME_START})")
+    if day < not_before:
+        raise RuleBroken.of(field, f"{rule}_in_order",
+                            f"{field} cannot be {day}, before {what} ({not_before})")
+
+
+def check_convention_date(signed_on: date | None, today: date, decided_on: date) -> None:
+    """A convention is signed once the label is decided, never before, nor in the future."""
+    if signed_on is not None:
+        check_business_date(signed_on, "convention_signed_on", "convention", today=today,
+                            not_before=decided_on, what="the decision it follows")
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One line of a cité's history: what happened, when, decided by which role, why."""
+    """One line of a cité's history: what happened, when it was recorded
+    (``occurred_at``) and when it took effect in the programme (``effective_on``), decided
+    by which role, why."""
 
     kind: str
     occurred_at: datetime
@@ -157,19 +202,22 @@ class HistoryEntry:
         match event:
             case TerritoryLabelled():
                 return cls(kind, event.labelled_at, event.decided_by, period=event.label_period,
-                           signed_on=event.convention_signed_on)
+                           signed_on=event.convention_signed_on, effective_on=event.decided_on)
             case LabelRenewed():
                 return cls(kind, event.renewed_at, event.decided_by, period=event.label_period,
-                           signed_on=event.convention_signed_on)
+                           signed_on=event.convention_signed_on, effective_on=event.decided_on)
             case PerimeterExtended():
-                return cls(kind, event.extended_at, event.decided_by, added=event.added)
+                return cls(kind, event.extended_at, event.decided_by, added=event.added,
+                           effective_on=event.decided_on)
             case ConventionSigned():
                 return cls(kind, event.recorded_at, event.recorded_by, period=event.label_period,
                            signed_on=event.signed_on)
             case LabelSuspended():
-                return cls(kind, event.suspended_at, event.decided_by, motive=event.motive)
+                return cls(kind, event.suspended_at, event.decided_by, motive=event.motive,
+                           effective_on=event.effective_on)
             case LabelReinstated():
-                return cls(kind, event.reinstated_at, event.decided_by, motive=event.motive)
+                return cls(kind, event.reinstated_at, event.decided_by, motive=event.motive,
+                           effective_on=event.effective_on)
             case LabelWithdrawn():
                 return cls(kind, event.withdrawn_at, event.decided_by, motive=event.motive,
                            effective_on=event.effective_on)
@@ -189,8 +237,13 @@ class Label:
     periods: list[Term]
     """Every period granted, oldest first: the first, then one per renewal."""
     status: LabelStatus
+    decided_on: date
+    """The business date of the decision that labelled it."""
+    status_since: date
+    """The business date its current status took effect (the decision's, a suspension's…)."""
     labelled_at: datetime
     status_changed_at: datetime
+    """When the service recorded the current status."""
     requested_annual_contribution: int
 
     @property
@@ -211,14 +264,16 @@ class Label:
 
     @classmethod
     def grant(cls, *, candidature_id: UUID, cite_id: str, wave: WaveRef, departement: str,
-              dossier: Dossier, period: LabelPeriod, convention_signed_on: date | None,
-              actor: Actor, now: datetime) -> tuple[Label, TerritoryLabelled]:
+              dossier: Dossier, period: LabelPeriod, decided_on: date,
+              convention_signed_on: date | None, actor: Actor, now: datetime
+              ) -> tuple[Label, TerritoryLabelled]:
         if dossier.lead_college_uai is None:  # submission's rules make this unreachable
             raise Conflict("a label needs a collège chef de file")
         label = cls(cite_id=cite_id, candidature_id=candidature_id,
                     name=dossier.territory_name, wave=wave, departement=departement,
                     perimeter=dossier.perimeter(), lead_college_uai=dossier.lead_college_uai,
                     periods=[Term(period, convention_signed_on)], status=LabelStatus.LABELLED,
+                    decided_on=decided_on, status_since=decided_on,
                     labelled_at=now, status_changed_at=now,
                     requested_annual_contribution=dossier.requested_annual_contribution)
         return label, TerritoryLabelled(
@@ -226,37 +281,43 @@ class Label:
             departement=departement, perimeter=label.perimeter,
             lead_college_uai=label.lead_college_uai, label_period=period,
             convention_signed_on=convention_signed_on, decided_by=actor.event_role, labelled_at=now,
+            decided_on=decided_on,
             requested_annual_contribution=label.requested_annual_contribution,
         )
 
     # -- national coordination ------------------------------------------------------------
-    def renew(self, *, years: int, window: RenewalWindow, convention_signed_on: date | None,
-              actor: Actor, today: date, now: datetime) -> LabelRenewed:
-        """Grant the next period, from the day after the current one ends; only inside
+    def renew(self, *, years: int, window: RenewalWindow, decided_on: date,
+              convention_signed_on: date | None, actor: Actor, today: date, now: datetime
+              ) -> LabelRenewed:
+        """Grant the next period, from the day after the current one ends; decided inside
         ``window`` of the current period (422 naming its dates otherwise), once."""
         self._ensure_labelled("renewed")
         current = self.period
-        if current.start > today:
+        if current.start > decided_on:
             raise Conflict(f"{self.cite_id} is already renewed for {current.start} – "
                            f"{current.end}")
+        check_business_date(decided_on, "decided_on", "decision", today=today,
+                            not_before=self.status_since, what="the label's current status")
         dates = window.of(current)
-        if not dates.contains(today):
+        if not dates.contains(decided_on):
             raise RenewalOutsideWindow(
                 f"{self.cite_id} can be renewed only in the last {window.months} "
                 f"month{'s' if window.months > 1 else ''} of its period ({current.start} – "
-                f"{current.end}): from {dates.opens_on} to {dates.closes_on}; today is {today}",
-                dates.opens_on, dates.closes_on)
-        check_convention_date(convention_signed_on, today)
+                f"{current.end}): from {dates.opens_on} to {dates.closes_on}; the renewal "
+                f"is dated {decided_on}", dates.opens_on, dates.closes_on)
+        check_convention_date(convention_signed_on, today, decided_on)
         self.periods.append(Term(next_period(current, years), convention_signed_on))
         return LabelRenewed(cite_id=self.cite_id, previous_period=current,
                             label_period=self.period, convention_signed_on=convention_signed_on,
-                            decided_by=actor.event_role, renewed_at=now)
+                            decided_by=actor.event_role, renewed_at=now, decided_on=decided_on)
 
-    def extend(self, addition: Addition, *, actor: Actor, now: datetime
-               ) -> PerimeterExtended | None:
+    def extend(self, addition: Addition, *, decided_on: date, actor: Actor, today: date,
+               now: datetime) -> PerimeterExtended | None:
         """Add communes, QPVs and schools; those already in the perimeter are ignored
         (None when nothing is new: a repeated extension changes nothing)."""
         self._ensure_labelled("extended")
+        check_business_date(decided_on, "decided_on", "decision", today=today,
+                            not_before=self.decided_on, what="the label's decision")
         if not (addition.communes or addition.qpvs or addition.schools):
             raise RuleBroken.of("communes", "extension_not_empty",
                                 "an extension adds at least one commune, QPV or school")
@@ -285,7 +346,8 @@ class Label:
         self.perimeter = Perimeter(communes=p.communes + added.communes,
                                    qpvs=p.qpvs + added.qpvs, schools=p.schools + added.schools)
         return PerimeterExtended(cite_id=self.cite_id, added=added, perimeter=self.perimeter,
-                                 decided_by=actor.event_role, extended_at=now)
+                                 decided_by=actor.event_role, extended_at=now,
+                                 decided_on=decided_on)
 
     def record_convention(self, signed_on: date, *, actor: Actor, today: date, now: datetime
                           ) -> ConventionSigned | None:
@@ -298,35 +360,36 @@ class Label:
         if self.convention_signed_on is not None:
             raise Conflict(f"{self.cite_id}'s convention is already recorded as signed on "
                            f"{self.convention_signed_on}")
-        check_convention_date(signed_on, today)
+        check_convention_date(signed_on, today, self.decided_on)
         self.periods[-1] = replace(self.periods[-1], convention_signed_on=signed_on)
         return ConventionSigned(cite_id=self.cite_id, label_period=self.period,
                                 signed_on=signed_on, recorded_by=actor.event_role, recorded_at=now)
 
-    def suspend(self, motive: str, *, actor: Actor, now: datetime) -> LabelSuspended | None:
+    def suspend(self, motive: str, *, effective_on: date, actor: Actor, today: date,
+                now: datetime) -> LabelSuspended | None:
         if self.status is LabelStatus.SUSPENDED:
             return None
         self._ensure_living("suspended")
-        self._become(LabelStatus.SUSPENDED, now)
+        self._become(LabelStatus.SUSPENDED, effective_on, today, now)
         return LabelSuspended(cite_id=self.cite_id, motive=motive, decided_by=actor.event_role,
-                              suspended_at=now)
+                              suspended_at=now, effective_on=effective_on)
 
-    def reinstate(self, motive: str | None, *, actor: Actor, now: datetime
-                  ) -> LabelReinstated | None:
+    def reinstate(self, motive: str | None, *, effective_on: date, actor: Actor, today: date,
+                  now: datetime) -> LabelReinstated | None:
         if self.status is LabelStatus.LABELLED:
             return None
         self._ensure_living("reinstated")
-        self._become(LabelStatus.LABELLED, now)
+        self._become(LabelStatus.LABELLED, effective_on, today, now)
         return LabelReinstated(cite_id=self.cite_id, motive=motive, decided_by=actor.event_role,
-                               reinstated_at=now)
+                               reinstated_at=now, effective_on=effective_on)
 
-    def withdraw(self, motive: str, *, actor: Actor, today: date, now: datetime
-                 ) -> LabelWithdrawn | None:
+    def withdraw(self, motive: str, *, effective_on: date, actor: Actor, today: date,
+                 now: datetime) -> LabelWithdrawn | None:
         if self.status is LabelStatus.WITHDRAWN:
             return None
         self._ensure_living("withdrawn")
-        self._become(LabelStatus.WITHDRAWN, now)
-        return LabelWithdrawn(cite_id=self.cite_id, motive=motive, effective_on=today,
+        self._become(LabelStatus.WITHDRAWN, effective_on, today, now)
+        return LabelWithdrawn(cite_id=self.cite_id, motive=motive, effective_on=effective_on,
                               decided_by=actor.event_role, withdrawn_at=now)
 
     # -- time -------------------------------------------------------------------------------
@@ -337,12 +400,18 @@ class Label:
         """The day after its period ends, a living label expires (None when not due)."""
         if not self.is_due_to_expire(today):
             return None
-        self._become(LabelStatus.EXPIRED, now)
+        self.status, self.status_changed_at = LabelStatus.EXPIRED, now
+        self.status_since = self.period.end + timedelta(days=1)
         return LabelExpired(cite_id=self.cite_id, label_period=self.period, expired_at=now)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _become(self, status: LabelStatus, now: datetime) -> None:
-        self.status, self.status_changed_at = status, now
+    def _become(self, status: LabelStatus, effective_on: date, today: date, now: datetime
+                ) -> None:
+        """Take ``status`` from ``effective_on`` (a business date: not in the future, not
+        before the current status took effect)."""
+        check_business_date(effective_on, "effective_on", "status", today=today,
+                            not_before=self.status_since, what="the label's current status")
+        self.status, self.status_since, self.status_changed_at = status, effective_on, now
 
     def _ensure_living(self, action: str) -> None:
         if self.status not in LIVING:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_runtime.errors import Conflict, RuleBroken
 
+from .label import LabelTerm
 from .rules import RULE_SETS, RuleSet
 
 __all__ = ["CRITERIA_2019", "CRITERIA_2024", "FilingWindow", "Wave", "WaveStatus"]
@@ -26,6 +27,10 @@ CRITERIA_2019 = ("diagnostic_quality", "steering_strength", "indicator_precision
 CRITERIA_2024 = ("perimeter", "diagnostic", "objectives", "governance", "steering",
                  "action_plan", "means", "identity", "quality_approach")
 """The 9 criteria of the généralisation (2024 onwards)."""
+
+
+FROM_DECISION = LabelTerm(calendar=False)
+"""Labels of whole years from their decision date."""
 
 
 class WaveStatus(StrEnum):
@@ -60,11 +65,14 @@ class Wave:
     review_criteria: tuple[str, ...]
     target_count: int
     status: WaveStatus = WaveStatus.PLANNED
+    term: LabelTerm = FROM_DECISION
+    """How its labels' periods are drawn from their decision dates: whole calendar years
+    (the 2019–2022 waves) or whole years from the decision."""
 
     @classmethod
     def plan(cls, *, id: str, year: int, title: str, rule_set: str,
              filing: FilingWindow | None, review_criteria: tuple[str, ...],
-             target_count: int) -> Wave:
+             target_count: int, calendar_years: bool = False) -> Wave:
         """A new wave, not open yet. Refuses unknown rule sets and a malformed grid."""
         if rule_set not in RULE_SETS:
             raise RuleBroken.of("rule_set", "known_rule_set",
@@ -80,7 +88,8 @@ class Wave:
             raise RuleBroken.of("target_count", "target_positive",
                                 f"the target count must be at least 1, not {target_count}")
         return cls(id=id, year=year, title=title, rule_set=rule_set, filing=filing,
-                   review_criteria=review_criteria, target_count=target_count)
+                   review_criteria=review_criteria, target_count=target_count,
+                   term=LabelTerm(calendar=calendar_years))
 
     @property
     def rolling(self) -> bool:
@@ -92,7 +101,7 @@ class Wave:
 
     def ref(self) -> WaveRef:
         """The wave as events name it."""
-        return WaveRef(id=self.id, year=self.year)
+        return WaveRef(id=self.id, year=self.year, title=self.title)
 
     # -- the national coordination opens and closes ---------------------------------
     def open(self) -> bool:

@@ -302,6 +302,11 @@ class CandidatureRejected(Event):
     )
     decided_by: ActorRole
     decided_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date); absent from events written before it was carried: the Paris date "
+        "of ``decided_at``"
+    )
 
 
 # --- labelling.labels ---------------------------------------------------------------------
@@ -336,6 +341,11 @@ class TerritoryLabelled(Event):
     )
     decided_by: ActorRole
     labelled_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date; may precede the recording, e.g. history taken over); absent from "
+        "events written before it was carried: the Paris date of ``labelled_at``"
+    )
     requested_annual_contribution: Cents | None = Field(
         default=None,
         description="Annual State contribution the candidature asked for (cents); funding "
@@ -363,6 +373,11 @@ class LabelRenewed(Event):
     convention_signed_on: date | None = None
     decided_by: ActorRole
     renewed_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date; may precede the recording, e.g. history taken over); absent from "
+        "events written before it was carried: the Paris date of ``renewed_at``"
+    )
 
 
 @event(
@@ -406,6 +421,11 @@ class PerimeterExtended(Event):
     perimeter: Perimeter
     decided_by: ActorRole
     extended_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date; may precede the recording, e.g. history taken over); absent from "
+        "events written before it was carried: the Paris date of ``extended_at``"
+    )
 
 
 @event(
@@ -426,6 +446,11 @@ class LabelSuspended(Event):
     motive: Motive
     decided_by: ActorRole
     suspended_at: UtcDateTime
+    effective_on: date | None = Field(
+        default=None, description="The date the suspension takes effect in the programme "
+        "(business date); absent from events written before it was carried: the Paris date "
+        "of ``suspended_at``"
+    )
 
 
 @event(
@@ -445,6 +470,11 @@ class LabelReinstated(Event):
     motive: Motive | None = None
     decided_by: ActorRole
     reinstated_at: UtcDateTime
+    effective_on: date | None = Field(
+        default=None, description="The date the reinstatement takes effect in the programme "
+        "(business date); absent from events written before it was carried: the Paris date "
+        "of ``reinstated_at``"
+    )
 
 
 @event(
