@@ -180,15 +180,14 @@ async def ready(prometheus: Prometheus) -> None:
     await eventually(answers, timeout=60, every=0.2, what="Prometheus ready")
 
 
-async def a_mail_and_a_label(platform: Platform) -> str:
+async def a_mail_and_a_label(platform: Platform) -> None:
     """A partner collège with a consenting contact, then a label it leads: every service
-    publishes or consumes, and notifications mails the principal. The cité's id."""
+    publishes or consumes, and notifications mails the principal."""
     college = await platform.register_partner(COLLEGE)
     await platform.add_contact(college, "Hélène Durand", PRINCIPAL)
     await platform.wait_addresses(college, 1)
     cite = await platform.label(COLLEGE["uai"], lead_name=COLLEGE["name"])
     await platform.wait_alliance(cite)
-    return cite
 
 
 async def test_prometheus_scrapes_the_services_and_evaluates_every_rule_and_panel(
@@ -201,7 +200,7 @@ async def test_prometheus_scrapes_the_services_and_evaluates_every_rule_and_pane
         targets = {f"127.0.0.1:{p.ops_port}": p.name for p in processes if p is not None}
         assert len(targets) == 5
         async with running_prometheus(prometheus_binary, tmp_path / "prometheus",
-                                sorted(targets)) as prometheus:
+                                      sorted(targets)) as prometheus:
             await a_mail_and_a_label(platform)
             await seen_by_prometheus(prometheus, targets)
             await evaluated_as_the_services_export(prometheus)
