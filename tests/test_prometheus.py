@@ -1,6 +1,6 @@
 """The alert rules and the dashboards on a real Prometheus (the server built from its pinned
 Go module by tools/promtool/build.sh) scraping the five services run as processes on the
-real broker and database (tests/e2e/e2e_platform.py), every second, with the repository's
+real broker and database (tests/e2e/e2e_platform.py), with the repository's
 deploy/observability/prometheus/rules.yml as its rule file, unchanged.
 
 What promtool's unit tests (tests/test_observability.py) cannot tell: that the services'
@@ -43,6 +43,7 @@ BUILD = REPO / "tools" / "promtool" / "build.sh"
 JOB = "cites"
 """The scrape job's name, as in deploy/observability/prometheus/prometheus.yml (ServiceDown
 selects ``up{job="cites"}``)."""
+SCRAPE_EVERY = "3s"
 
 EMPTY_ON_A_HEALTHY_PLATFORM = {
     "consumer_dead_letters_total":
@@ -128,13 +129,18 @@ def prometheus_binary() -> Path:
 
 def spawn_prometheus(binary: Path, home: Path, targets: list[str]
                      ) -> tuple[subprocess.Popen[bytes], int, Path]:
-    """Prometheus scraping ``targets`` (host:port of ops ports) every second as the job
-    ``cites``, evaluating the repository's rule file every second; its data in ``home``,
-    on a free port. (process, port, log)"""
+    """Prometheus scraping ``targets`` (host:port of ops ports) as the job ``cites``,
+    evaluating the repository's rule file every second; its data in ``home``, on a free
+    port. (process, port, log)
+
+    A scrape every :data:`SCRAPE_EVERY`, as long as it may take: the runtime answers
+    ``/metrics`` once it has read its readiness and its lag from the broker, each bounded
+    at 2 s (a scrape cut shorter says ``up`` 0: ServiceDown pending on a healthy
+    platform)."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "prometheus.yml"
     config.write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
+        "global": {"scrape_interval": SCRAPE_EVERY, "scrape_timeout": SCRAPE_EVERY,
                    "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
         "scrape_configs": [{"job_name": JOB, "metrics_path": "/metrics",
