@@ -102,11 +102,13 @@ migrate: install
 test: install $(ASYNCAPI_PARSER) promtool jq chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# promtool, built from its pinned Go module into tools/promtool/bin when missing (seconds
-# otherwise): tests/test_observability.py checks and unit-tests deploy/observability with it.
+# promtool and the Prometheus server, built from their pinned Go module into
+# tools/promtool/bin when missing (seconds otherwise): tests/test_observability.py checks and
+# unit-tests deploy/observability with promtool; tests/test_prometheus.py runs the server on
+# real services; the compose stand-in image (make images) takes the server from there.
 .PHONY: promtool observability-check
 promtool:
-	sh tools/promtool/build.sh >/dev/null
+	sh tools/promtool/build.sh promtool prometheus >/dev/null
 
 # The alert rules (promtool check + test rules), the dashboards' expressions, the metrics
 # they name, the runbook's entries.

@@ -19,11 +19,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 APP_SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
-INFRA_SERVICES = ("kafka", "postgres", "mailpit", "jaeger")
+INFRA_SERVICES = ("kafka", "postgres", "mailpit", "jaeger", "prometheus")
 JOBS = ("db-init", "kafka-init", *(f"{s}-migrate" for s in APP_SERVICES))
 OFFICIAL = {"kafka": ("KAFKA_IMAGE", "apache/kafka"), "postgres": ("POSTGRES_IMAGE", "postgres"),
             "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit"),
-            "jaeger": ("JAEGER_IMAGE", "jaegertracing/jaeger")}
+            "jaeger": ("JAEGER_IMAGE", "jaegertracing/jaeger"),
+            "prometheus": ("PROMETHEUS_IMAGE", "prom/prometheus")}
+LOOPBACK_ONLY = (":9000", ":9090")
+"""Container ports published on this machine's loopback whatever CITES_BIND says: the
+services' ops ports, and Prometheus's, which serves their figures."""
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_every_host_port_binds_to_127_0_0_1_unless_told(compose: dict[str, Any])
     ports = [(n, str(p)) for n, s in services(compose).items() for p in s.get("ports", [])]
     assert ports
     for name, port in ports:
-        if port.endswith(":9000"):  # an ops port: loopback whatever CITES_BIND says
+        if port.endswith(LOOPBACK_ONLY):
             assert port.startswith("127.0.0.1:"), (name, port)
         else:
             assert port.startswith("${CITES_BIND:-127.0.0.1}:"), (name, port)
@@ -205,6 +209,34 @@ def test_jaeger_publishes_its_query_api_and_ui_only(compose: dict[str, Any]) -> 
     assert "13133/status" in " ".join(jaeger["healthcheck"]["test"])
 
 
+def test_prometheus_runs_in_the_observability_profile_alone_with_the_repositorys_files(
+        compose: dict[str, Any]) -> None:
+    """`docker compose up` without the profile starts what it always did; with it,
+    Prometheus reads deploy/observability/prometheus (its configuration and the rules)
+    and publishes its HTTP API on this machine only."""
+    every = services(compose)
+    prometheus = every["prometheus"]
+    assert {n: s["profiles"] for n, s in every.items() if "profiles" in s} == {
+        "prometheus": ["observability"]}
+    assert "./deploy/observability/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert [resolved(str(port)) for port in prometheus["ports"]] == ["127.0.0.1:9090:9090"]
+    assert "9090/-/ready" in " ".join(prometheus["healthcheck"]["test"])
+
+
+def test_prometheus_scrapes_every_services_ops_port_inside_the_network(
+        compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((REPO / "deploy/observability/prometheus/prometheus.yml")
+                            .read_text())
+    (job,) = config["scrape_configs"]
+    (static,) = job["static_configs"]
+    assert config["rule_files"] == ["rules.yml"]
+    assert job["job_name"] == "cites"  # the job the rules select (ServiceDown)
+    assert static["targets"] == [f"{name}:9000" for name in APP_SERVICES]
+    assert all(env_of(services(compose)[name])[f"{name.upper()}_OPS_PORT"] == "9000"
+               for name in APP_SERVICES)
+
+
 def test_kafka_is_a_single_kraft_node_and_creates_no_topic_itself(
         compose: dict[str, Any]) -> None:
     every = services(compose)
@@ -249,5 +281,5 @@ def test_dockerfile_shape() -> None:
 
 def test_the_build_context_leaves_out_what_the_images_do_not_need() -> None:
     ignored = (REPO / ".dockerignore").read_text().split()
-    for path in (".venv", ".local", ".git"):
+    for path in (".venv", ".local", ".git", "tools/promtool/bin"):
         assert any(p.strip("/") == path for p in ignored), path

@@ -23,6 +23,7 @@ import asyncpg
 import docker
 import httpx
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from docker.models.containers import Container
@@ -39,6 +40,7 @@ KAFKA = "cites-local/kafka:4.1.1"
 POSTGRES = "cites-local/postgres:15"
 MAILPIT = "cites-local/mailpit:v1.27.11"
 JAEGER = "cites-local/jaeger:2.12.0"
+PROMETHEUS = "cites-local/prometheus:v3.16.0"
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +319,24 @@ def test_jaeger_stores_a_span_sent_over_otlp_and_serves_it_from_its_query_api(
         (span_id, "handle LabelGranted")]
     assert [p["serviceName"] for p in trace["processes"].values()] == ["labelling"]
     assert jaeger.attrs["Config"]["User"] == "10001"  # as upstream's image
+
+
+def test_prometheus_loads_the_platforms_rules_as_compose_mounts_them_and_answers_its_api(
+    run: Callable[..., Container],
+) -> None:
+    """As the compose file's `observability` profile runs it: deploy/observability/prometheus
+    mounted read-only on /etc/prometheus, the image's own arguments."""
+    prometheus = run(PROMETHEUS, ports={"9090/tcp": ("127.0.0.1", None)}, volumes={
+        str(REPO / "deploy/observability/prometheus"): {"bind": "/etc/prometheus", "mode": "ro"}})
+    wait_exec(prometheus, ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready"])
+    api = f"http://127.0.0.1:{host_port(prometheus, '9090/tcp')}/api/v1"
+    rules_file = yaml.safe_load((REPO / "deploy/observability/prometheus/rules.yml").read_text())
+
+    loaded = httpx.get(f"{api}/rules", timeout=10).json()["data"]["groups"]
+    build = httpx.get(f"{api}/status/buildinfo", timeout=10).json()["data"]
+    checked = prometheus.exec_run(["promtool", "check", "rules", "/etc/prometheus/rules.yml"])
+
+    assert sorted(g["name"] for g in loaded) == sorted(g["name"] for g in rules_file["groups"])
+    assert build["version"] == "3.16.0"
+    assert checked.exit_code == 0, checked.output.decode(errors="replace")
+    assert prometheus.attrs["Config"]["User"] == "nobody"  # as upstream's image

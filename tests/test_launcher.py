@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import importlib.util
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import smtplib
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -36,7 +39,8 @@ LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", REPO / ".local")).resolve()
 INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_SASL_MECHANISM",
               "DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_MAILDIR", "KEYCLOAK_URL",
-              "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_GRPC_ENDPOINT", "JAEGER_QUERY_URL"}
+              "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_GRPC_ENDPOINT", "JAEGER_QUERY_URL",
+              "PROMETHEUS_URL"}
 
 
 def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -70,7 +74,7 @@ def status() -> dict[str, dict[str, Any]]:
 
 def test_status_reports_all_running(infra: dict[str, str]) -> None:
     result = status()
-    assert set(result) == {"kafka", "postgres", "smtp", "keycloak", "jaeger"}
+    assert set(result) == {"kafka", "postgres", "smtp", "keycloak", "jaeger", "prometheus"}
     for name, info in result.items():
         assert info["state"] == "running", (name, info)
         assert isinstance(info["pid"], int)
@@ -321,3 +325,34 @@ def test_jaeger_listens_on_its_four_ports_on_loopback_only(infra: dict[str, str]
     base = int(infra["JAEGER_QUERY_URL"].rsplit(":", 1)[1])
 
     assert listening(pid) == {("127.0.0.1", base + offset) for offset in range(4)}
+
+
+def test_prometheus_scrapes_make_runs_services_with_the_repositorys_rules_on_loopback(
+    infra: dict[str, str],
+) -> None:
+    """Its targets are the ops ports deploy/local/services.py gives `make run`'s services;
+    every group of deploy/observability/prometheus/rules.yml is loaded; it listens on its
+    one port, on loopback only."""
+    spec = importlib.util.spec_from_file_location("services_py", REPO / "deploy/local/services.py")
+    assert spec is not None and spec.loader is not None
+    services_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(services_py)
+    url = infra["PROMETHEUS_URL"]
+    rules = yaml.safe_load((REPO / "deploy/observability/prometheus/rules.yml").read_text())
+
+    def api(path: str) -> Any:
+        with urllib.request.urlopen(f"{url}/api/v1/{path}", timeout=10) as answer:
+            return json.loads(answer.read())["data"]
+
+    deadline = time.monotonic() + 30  # targets appear at the first scrape round
+    while not (targets := api("targets?state=active")["activeTargets"]):
+        assert time.monotonic() < deadline, "Prometheus lists no target"
+        time.sleep(0.5)
+    groups = api("rules")["groups"]
+    pid = status()["prometheus"]["pid"]
+
+    assert sorted(t["scrapeUrl"] for t in targets) == sorted(
+        f"http://127.0.0.1:{port}/metrics" for port in services_py.OPS_PORTS.values())
+    assert {t["labels"]["job"] for t in targets} == {"cites"}  # the job the rules select
+    assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rules["groups"])
+    assert listening(pid) == {("127.0.0.1", int(url.rsplit(":", 1)[1]))}

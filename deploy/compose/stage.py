@@ -2,8 +2,10 @@
 """The platform under ``docker compose``, as an operator brings it up and as CI checks it.
 
     python deploy/compose/stage.py up       # .env (from .env.example if none), images, up --wait
+                                            # (COMPOSE_PROFILES=observability: with Prometheus)
     python deploy/compose/stage.py down     # stop (volumes kept); --wipe removes them
-    python deploy/compose/stage.py check    # CI: engine, images, up, demo, faults, down -v
+    python deploy/compose/stage.py check    # CI: engine, images, up (with Prometheus), demo,
+                                            # metrics and rules, faults, down -v
     python deploy/compose/stage.py engine   # a Docker engine that answers (started if none)
 
 Images: the compose file's official ones when the engine has them or can pull them;
@@ -23,6 +25,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = ["docker", "compose", "--project-directory", str(REPO)]
@@ -31,6 +34,7 @@ STAND_INS = {
     "POSTGRES_IMAGE": ("postgres:16.10-bookworm", "cites-local/postgres:15"),
     "MAILPIT_IMAGE": ("axllent/mailpit:v1.27.11", "cites-local/mailpit:v1.27.11"),
     "JAEGER_IMAGE": ("jaegertracing/jaeger:2.12.0", "cites-local/jaeger:2.12.0"),
+    "PROMETHEUS_IMAGE": ("prom/prometheus:v3.16.0", "cites-local/prometheus:v3.16.0"),
     "PYTHON_IMAGE": ("python:3.11.14-slim-bookworm", "cites-local/python:3.11-bookworm"),
 }
 """Variable of the compose file → (its official default, the stand-in deploy/images builds)."""
@@ -45,6 +49,12 @@ SIM = [sys.executable, "-m", "cites_sim", "run", "--mailpit", "http://127.0.0.1:
 # consumes pour in, and Kafka restarts while commitments and payments are made.
 CRASH_PARTNERS = "kill -9 $(docker inspect -f '{{.State.Pid}}' cites-partners-1)"
 RESTART_KAFKA = " ".join([*COMPOSE, "restart", "kafka"])
+OBSERVABILITY = {"COMPOSE_PROFILES": "observability"}
+"""The compose profile that adds Prometheus: the check runs with it; `down` names it so that
+its container goes too."""
+RULES = REPO / "deploy" / "observability" / "prometheus" / "rules.yml"
+SCRAPED = ("labelling", "partners", "funding", "notifications", "dashboard")
+"""Whose ops port (``<service>:9000``) Prometheus scrapes under compose."""
 
 
 class StageError(RuntimeError):
@@ -242,6 +252,50 @@ def traces_from(services: Sequence[str]) -> None:
         time.sleep(2)
 
 
+def prometheus_api(path: str) -> Any:
+    """``data`` of Prometheus's ``/api/v1/<path>`` on its published port."""
+    import urllib.request
+
+    url = (f"http://127.0.0.1:{os.environ.get('CITES_PROMETHEUS_PORT', '9090')}"
+           f"/api/v1/{path}")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return json.loads(answer.read())["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise StageError(f"Prometheus's API does not answer at {url}: {exc}") from exc
+
+
+def metrics_scraped_and_rules_loaded() -> None:
+    """Prometheus (the `observability` profile) scrapes every service's ops port, each
+    up, and has loaded every group of the rule file, each rule evaluated without error."""
+    import yaml
+
+    groups = sorted(g["name"] for g in yaml.safe_load(RULES.read_text())["groups"])
+    wanted = {f"{name}:9000" for name in SCRAPED}
+    deadline = time.monotonic() + 90  # a scrape every 15 s, an evaluation every 30 s
+    while True:
+        targets = prometheus_api("targets?state=active")["activeTargets"]
+        health = {t["labels"]["instance"]: t["health"] for t in targets
+                  if t["labels"]["job"] == "cites"}
+        loaded = prometheus_api("rules")["groups"]
+        rules = {(g["name"], r["name"]): (r["health"], r.get("lastError", ""))
+                 for g in loaded for r in g["rules"]}
+        problems = [f"target {t}: {health.get(t, 'not scraped')}" for t in sorted(wanted)
+                    if health.get(t) != "up"]
+        if sorted(g["name"] for g in loaded) != groups:
+            problems.append(f"rule groups {sorted(g['name'] for g in loaded)}, not {groups}")
+        problems += [f"rule {group}/{name}: {state} {error}".rstrip()
+                     for (group, name), (state, error) in sorted(rules.items())
+                     if (state, error) != ("ok", "")]
+        if not problems:
+            say(f"Prometheus: {len(wanted)} services scraped and up, {len(rules)} rules of "
+                f"{len(groups)} groups evaluated ok")
+            return
+        if time.monotonic() > deadline:
+            raise StageError("Prometheus after the demo: " + "; ".join(problems))
+        time.sleep(3)
+
+
 def up(env: Mapping[str, str]) -> float:
     ensure_dotenv()
     started = time.monotonic()
@@ -267,7 +321,7 @@ def check() -> None:
     ensure_engine(start=True)
     timings["engine"] = time.monotonic() - started
     mark = time.monotonic()
-    env = images()
+    env = {**images(), **OBSERVABILITY}
     run(["make", "-C", str(REPO), "compose-cli"])
     timings["images"] = time.monotonic() - mark
     bindings = host_bindings(env)
@@ -284,6 +338,7 @@ def check() -> None:
         mark = time.monotonic()
         run([*SIM, "--waves", "2019", "--run-id", f"ci{int(time.time())}a"], env=env)
         traces_from(["labelling", "partners", "funding", "notifications"])
+        metrics_scraped_and_rules_loaded()
         timings["demo 2019"] = time.monotonic() - mark
         say("make demo against compose: 0 differences")
         mark = time.monotonic()
@@ -311,10 +366,15 @@ def main(argv: Sequence[str]) -> int:
             ensure_engine(start=False)
             up(images())
             say("platform up: dashboard http://127.0.0.1:8005/ (a development stack: type a "
-                "token of the tokens file, e.g. dev-viewer), mails http://127.0.0.1:8025")
+                "token of the tokens file, e.g. dev-viewer), mails http://127.0.0.1:8025, "
+                "traces http://127.0.0.1:16686"
+                + (", metrics and alerts http://127.0.0.1:9090"
+                   if "observability" in os.environ.get("COMPOSE_PROFILES", "") else
+                   " (COMPOSE_PROFILES=observability adds Prometheus)"))
         elif command == "down":
             ensure_dotenv()
-            run([*COMPOSE, "down", *(["--volumes"] if "--wipe" in argv else [])])
+            run([*COMPOSE, "down", *(["--volumes"] if "--wipe" in argv else [])],
+                env=OBSERVABILITY)
         elif command == "engine":
             ensure_engine(start=True)
         elif command == "check":

@@ -6,11 +6,11 @@
 
 Each image is deploy/images/<folder>/Dockerfile, built from a context assembled in
 .local/images/<folder>/ (the folder's files plus what build.py fetches for it: Debian's root
-filesystem, Kafka's jars, the Mailpit and Jaeger binaries). An image is labelled with a hash
-of its recipe inputs (its folder, its pinned versions, the machine's own CAs, its base's
-hash) and rebuilt only when that hash differs from the label of the image the engine has, so
-a second run costs a few `docker image inspect`s (--force rebuilds, e.g. after editing
-build.py itself).
+filesystem, Kafka's jars, the Mailpit and Jaeger binaries, Prometheus's from
+tools/promtool/build.sh). An image is labelled with a hash of its recipe inputs (its folder,
+its pinned versions, the machine's own CAs, its base's hash) and rebuilt only when that hash
+differs from the label of the image the engine has, so a second run costs a few `docker
+image inspect`s (--force rebuilds, e.g. after editing build.py itself).
 Standard library only: it runs before any virtualenv exists. Build logs go to
 .local/images/logs/; a failure prints the log's tail and exits non-zero.
 """
@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,9 @@ MAILPIT_MODULE, MAILPIT_VERSION = "github.com/axllent/mailpit", "v1.27.11"
 COMPOSE_MODULE, COMPOSE_VERSION = "github.com/docker/compose/v5", "v5.6.0"
 JAEGER_MODULE, JAEGER_VERSION = "github.com/jaegertracing/jaeger", "v1.75.0"
 """Jaeger's Go module: its v1 tag of the release whose v2 image is jaegertracing/jaeger:2.12.0."""
+PROMETHEUS_BUILD = REPO / "tools" / "promtool" / "build.sh"
+"""Builds promtool and the Prometheus server from their Go module, pinned there (the one
+place: `make promtool` and the tests build the same binaries)."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 
@@ -161,6 +165,34 @@ def jaeger_binary(context: Path, log: Path) -> None:
     run([*go, "./cmd/jaeger"], cwd=source, log=log, env={**os.environ, "CGO_ENABLED": "0"})
 
 
+def prometheus_pin() -> tuple[str, str]:
+    """(module, version) as tools/promtool/build.sh pins them."""
+    text = PROMETHEUS_BUILD.read_text()
+    found = dict(re.findall(r"^(MODULE|VERSION)=(\S+)$", text, re.MULTILINE))
+    if set(found) != {"MODULE", "VERSION"}:
+        raise BuildError(f"{PROMETHEUS_BUILD} pins no MODULE= and VERSION= lines")
+    return found["MODULE"], found["VERSION"]
+
+
+def prometheus_binaries(context: Path, log: Path) -> None:
+    """prometheus and promtool, as tools/promtool/build.sh builds them (once: it reuses
+    what `make promtool` built); prometheus.yml: the module's example configuration, as
+    upstream's image has it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        built = subprocess.run(
+            ["sh", str(PROMETHEUS_BUILD), "prometheus", "promtool"],
+            stdout=subprocess.PIPE, stderr=out, text=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    if built.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise BuildError(f"{PROMETHEUS_BUILD} failed, log {log}:\n{tail}")
+    for binary, name in zip(built.stdout.split(), ("prometheus", "promtool"), strict=True):
+        shutil.copy(binary, context / name)
+    source = go_module_dir(*prometheus_pin(), log)
+    shutil.copy(source / "documentation" / "examples" / "prometheus.yml", context)
+
+
 # ----------------------------------------------------------------------------- images
 @dataclass(frozen=True)
 class Image:
@@ -183,6 +215,8 @@ IMAGES = [  # bases first
           pins=f"{MAILPIT_MODULE}@{MAILPIT_VERSION}", extras=mailpit_binary),
     Image("cites-local/jaeger:2.12.0", "jaeger", base=DEBIAN,
           pins=f"{JAEGER_MODULE}@{JAEGER_VERSION}", extras=jaeger_binary),
+    Image("cites-local/prometheus:v3.16.0", "prometheus", base=DEBIAN,
+          pins="@".join(prometheus_pin()), extras=prometheus_binaries),
 ]  # fmt: skip
 BY_NAME = {image.name: image for image in IMAGES}
 

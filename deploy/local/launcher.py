@@ -1,7 +1,7 @@
 """Native (no Docker) infrastructure for development and tests, on 127.0.0.1.
 
     .venv/bin/python deploy/local/launcher.py up [kafka] [postgres] [smtp] [keycloak] [jaeger]
-                                                 [--json]
+                                                 [prometheus] [--json]
     .venv/bin/python deploy/local/launcher.py status [--json]
     .venv/bin/python deploy/local/launcher.py env
     .venv/bin/python deploy/local/launcher.py down [components] [--purge]
@@ -18,14 +18,19 @@
 * Jaeger, where traces go: built once from its Go module (``cmd/jaeger``) into
   <state>/jaeger/, run with in-memory storage; OTLP over gRPC and HTTP in, the query API
   (and its UI page) out.
+* Prometheus, metrics and alerts: built once from its Go module by tools/promtool/build.sh
+  (the one pin, shared with promtool), scraping the ops ports of the services `make run`
+  starts (127.0.0.1:9001–9005) and evaluating deploy/observability/prometheus/rules.yml;
+  its data in <state>/prometheus/. The HTTP API, no web UI (not built in).
 
 Ports: CITES_KAFKA_PORT (19092), CITES_KAFKA_CONTROLLER_PORT (19093), CITES_PG_PORT
 (15432), CITES_SMTP_PORT (11025), CITES_KEYCLOAK_PORT (18080), CITES_JAEGER_PORT (16686:
 Jaeger's query API and UI; OTLP gRPC on the next port, OTLP HTTP on the one after, the
-query's gRPC API on the third). State (jars, data, logs, pids): CITES_LOCAL_DIR
-(<repo>/.local). ``up`` writes <state>/infra.env and <state>/infra.json. Readiness is
-polled with a deadline, never slept for. Human output goes to stderr, except the summary
-of ``up`` / ``status`` / ``env`` (and the JSON of ``--json``), which goes to stdout.
+query's gRPC API on the third), CITES_PROMETHEUS_PORT (9090). State (jars, data, logs,
+pids): CITES_LOCAL_DIR (<repo>/.local). ``up`` writes <state>/infra.env and
+<state>/infra.json. Readiness is polled with a deadline, never slept for. Human output
+goes to stderr, except the summary of ``up`` / ``status`` / ``env`` (and the JSON of
+``--json``), which goes to stdout.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -75,7 +81,7 @@ SERVER_PROPERTIES = HERE / "kafka" / "server.properties.template"
 INIT_SQL = REPO / "deploy" / "postgres" / "init.sql"
 SMTP_SINK = HERE / "smtp_sink.py"
 REALM = REPO / "deploy" / "keycloak" / "cites-realm.json"
-COMPONENTS = ("kafka", "postgres", "smtp", "keycloak", "jaeger")
+COMPONENTS = ("kafka", "postgres", "smtp", "keycloak", "jaeger", "prometheus")
 SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 """Each has its own Kafka principal (and database role)."""
 DEPENDENCY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
@@ -90,6 +96,10 @@ KEYCLOAK_HEAP = "-Xms64m -Xmx640m"
 JAEGER_MODULE, JAEGER_VERSION = "github.com/jaegertracing/jaeger", "v1.75.0"
 JAEGER_MAX_TRACES = 100_000
 """In-memory storage keeps at most this many traces (the oldest go first)."""
+PROMETHEUS_BUILD = REPO / "tools" / "promtool" / "build.sh"
+OBSERVABILITY = REPO / "deploy" / "observability" / "prometheus"
+SERVICE_OPS_PORTS = {name: 9001 + n for n, name in enumerate(SERVICES)}
+"""Where `make run`'s services answer /metrics (deploy/local/services.py's OPS_PORTS)."""
 
 
 class LauncherError(Exception):
@@ -113,6 +123,7 @@ class Config:
     smtp_port: int
     keycloak_port: int = 18080
     jaeger_port: int = 16686
+    prometheus_port: int = 9090
 
     @classmethod
     def from_env(cls) -> Config:
@@ -128,6 +139,7 @@ class Config:
             port("CITES_SMTP_PORT", 11025),
             port("CITES_KEYCLOAK_PORT", 18080),
             port("CITES_JAEGER_PORT", 16686),
+            port("CITES_PROMETHEUS_PORT", 9090),
         )
 
     @property
@@ -165,6 +177,14 @@ class Config:
     @property
     def jaeger_query_url(self) -> str:
         return f"http://127.0.0.1:{self.jaeger_ports['query']}"
+
+    @property
+    def prometheus(self) -> Path:
+        return self.state / "prometheus"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -209,6 +229,7 @@ class Config:
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.jaeger_ports['otlp_http']}",
             "OTEL_EXPORTER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.jaeger_ports['otlp_grpc']}",
             "JAEGER_QUERY_URL": self.jaeger_query_url,
+            "PROMETHEUS_URL": self.prometheus_url,
         }
 
 
@@ -970,6 +991,81 @@ def jaeger_down(cfg: Config, purge: bool) -> None:
             (cfg.jaeger / name).unlink(missing_ok=True)
 
 
+# ----------------------------------------------------------------------------- prometheus
+def prometheus_binary() -> Path:
+    """The server tools/promtool/build.sh builds (once, from its pinned Go module; the
+    path of the one it built before otherwise)."""
+    done = subprocess.run(["sh", str(PROMETHEUS_BUILD), "prometheus"], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise LauncherError(f"{PROMETHEUS_BUILD} failed:\n{done.stderr[-3000:]}", 2)
+    return Path(done.stdout.split()[-1])
+
+
+def prometheus_config() -> dict[str, object]:
+    """deploy/observability/prometheus/prometheus.yml (its intervals, its job) with the
+    targets of `make run` (the services' ops ports on 127.0.0.1) and the rules by their
+    path (JSON is YAML)."""
+    import yaml
+
+    config: dict[str, Any] = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+    config["rule_files"] = [str(OBSERVABILITY / rules) for rules in config["rule_files"]]
+    (job,) = config["scrape_configs"]
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"
+                                          for port in SERVICE_OPS_PORTS.values()]}]
+    return config
+
+
+def prometheus_answers(cfg: Config) -> bool:
+    try:
+        with urllib.request.urlopen(f"{cfg.prometheus_url}/-/ready", timeout=2) as r:
+            return bool(r.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def prometheus_marker(cfg: Config) -> str:
+    """On its command line: its configuration's path, which names this state folder."""
+    return f"--config.file={cfg.prometheus / 'prometheus.yml'}"
+
+
+def prometheus_up(cfg: Config) -> str:
+    pidfile, logfile = cfg.prometheus / "prometheus.pid", cfg.prometheus / "prometheus.log"
+    if (pid := read_pid(pidfile, prometheus_marker(cfg))) is not None:
+        done = f"reused (pid {pid})"
+    else:
+        require_free(cfg.prometheus_port, "CITES_PROMETHEUS_PORT")
+        binary = prometheus_binary()
+        cfg.prometheus.mkdir(parents=True, exist_ok=True)
+        config = cfg.prometheus / "prometheus.yml"
+        config.write_text(json.dumps(prometheus_config(), indent=2) + "\n")
+        pid = spawn([str(binary), f"--config.file={config}",
+                     f"--storage.tsdb.path={cfg.prometheus / 'data'}",
+                     f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}"],
+                    logfile, pidfile, cfg.prometheus)
+        done = f"started (pid {pid})"
+    deadline = time.monotonic() + 60
+    while not prometheus_answers(cfg):
+        if not alive(pid, prometheus_marker(cfg)):
+            raise LauncherError(f"Prometheus (pid {pid}) exited; end of {logfile}:\n"
+                                f"{tail(logfile)}")
+        if time.monotonic() >= deadline:
+            raise LauncherError(f"Prometheus not ready on {cfg.prometheus_url} after 60s; "
+                                f"last lines of {logfile}:\n{tail(logfile)}")
+        time.sleep(0.25)
+    return done
+
+
+def prometheus_down(cfg: Config, purge: bool) -> None:
+    pidfile = cfg.prometheus / "prometheus.pid"
+    if (pid := read_pid(pidfile, prometheus_marker(cfg))) is not None:
+        say(f"stopping Prometheus (pid {pid}) ...")
+        stop_group(pid, prometheus_marker(cfg), timeout=30)
+    pidfile.unlink(missing_ok=True)
+    if purge:  # its samples, log and configuration (the binary is tools/promtool/bin's)
+        shutil.rmtree(cfg.prometheus, ignore_errors=True)
+
+
 # ----------------------------------------------------------------------------- commands
 def status(cfg: Config) -> dict[str, dict[str, object]]:
     """Each component: running (its process lives and answers), not answering, or stopped."""
@@ -995,6 +1091,11 @@ def status(cfg: Config) -> dict[str, dict[str, object]]:
             cfg.jaeger_query_url,
             lambda: jaeger_answers(cfg),
         ),
+        "prometheus": (
+            read_pid(cfg.prometheus / "prometheus.pid", prometheus_marker(cfg)),
+            cfg.prometheus_url,
+            lambda: prometheus_answers(cfg),
+        ),
     }
     result: dict[str, dict[str, object]] = {}
     for name, (pid, address, answers) in checks.items():
@@ -1018,7 +1119,7 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
         # Keycloak takes the longest to start: started first, waited for last.
         keycloak = keycloak_start(cfg) if "keycloak" in components else None
         for name, up in (("postgres", pg_up), ("smtp", smtp_up), ("kafka", kafka_up),
-                         ("jaeger", jaeger_up)):
+                         ("jaeger", jaeger_up), ("prometheus", prometheus_up)):
             if name in components:
                 say(f"{name}: {up(cfg)}")
         if keycloak is not None:
@@ -1039,13 +1140,16 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
         otlp = cfg.jaeger_ports
         print(f"Jaeger      {cfg.jaeger_query_url}  (traces: UI and /api/traces; OTLP in: "
               f"HTTP 127.0.0.1:{otlp['otlp_http']}, gRPC 127.0.0.1:{otlp['otlp_grpc']})")
+        print(f"Prometheus  {cfg.prometheus_url}  (metrics and alerts: /api/v1/query, "
+              f"/api/v1/alerts; scrapes the services' ops ports 127.0.0.1:9001-9005)")
         print(f"env         source {cfg.state / 'infra.env'}")
     return 0
 
 
 def cmd_down(cfg: Config, components: list[str], purge: bool) -> int:
     with locked(cfg):
-        for name, down in (("jaeger", jaeger_down), ("keycloak", keycloak_down),
+        for name, down in (("prometheus", prometheus_down), ("jaeger", jaeger_down),
+                           ("keycloak", keycloak_down),
                            ("smtp", smtp_down),
                            ("kafka", kafka_down), ("postgres", pg_down)):
             if name in components:
@@ -1061,13 +1165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start (or reuse) the components, write infra.env/infra.json")
-    up.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak,jaeger}",
+    up.add_argument("components", nargs="*", metavar="{" + ",".join(COMPONENTS) + "}",
                     help="default: all")
     up.add_argument(
         "--json", action="store_true", help="print the infra JSON as the only stdout line"
     )
     down = sub.add_parser("down", help="stop the components; leave no process behind")
-    down.add_argument("components", nargs="*", metavar="{kafka,postgres,smtp,keycloak,jaeger}",
+    down.add_argument("components", nargs="*", metavar="{" + ",".join(COMPONENTS) + "}",
                       help="default: all")
     down.add_argument(
         "--purge", action="store_true", help="also delete data (keeps jars and Maven cache)"
@@ -1090,7 +1194,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(result))
             for name, info in result.items():
                 pid = info["pid"] or "-"
-                line = f"{name:<9} {info['state']:<14} pid={pid:<8} {info['address']}"
+                line = f"{name:<10} {info['state']:<14} pid={pid:<8} {info['address']}"
                 print(line, file=sys.stderr if args.json else sys.stdout)
             return 0 if all(i["state"] == "running" for i in result.values()) else 1
         env_file = cfg.state / "infra.env"

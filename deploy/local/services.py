@@ -168,6 +168,9 @@ def up(names: list[str]) -> None:
     if query := info.get("JAEGER_QUERY_URL"):
         print(f"  {'traces':<14} {query}/search  (Jaeger; API {query}/api/traces?service=NAME, "
               f"spans in over OTLP at {info.get('OTEL_EXPORTER_OTLP_ENDPOINT')})")
+    if metrics := info.get("PROMETHEUS_URL"):
+        print(f"  {'metrics':<14} {metrics}/api/v1/alerts  (Prometheus: the services' /metrics "
+              f"scraped, deploy/observability's rules; query {metrics}/api/v1/query?query=up)")
     print("\nSign in:")
     if "dashboard" in names:
         print(f"  the programme dashboard  http://127.0.0.1:{PORTS['dashboard']}/  "
