@@ -1,5 +1,6 @@
-"""French formatting for the mails: money, dates, times in Paris, and the labels of the
-programme's codes (troïka roles, budget programmes, alliance roles…).
+"""French formatting for the mails: money, dates and times in the territory's time zone,
+waves by their title, the formal openings, and the labels of the programme's codes (troïka
+roles, budget programmes, alliance roles…).
 
 Hand-written tables rather than Babel: a dozen month names and a few code labels do not
 justify a locale database dependency, and the labels of our own codes (``rectorat_dasen``,
@@ -35,6 +36,7 @@ __all__ = [
     "NNBSP",
     "PARIS",
     "alliance_role",
+    "appel",
     "closure_reason",
     "criterion",
     "date_fr",
@@ -48,6 +50,9 @@ __all__ = [
     "partner_kind",
     "programme",
     "troika_role",
+    "troika_title",
+    "vague",
+    "zone_name",
 ]
 
 NNBSP: Final = "\u202f"
@@ -55,8 +60,22 @@ NNBSP: Final = "\u202f"
 NBSP: Final = "\u00a0"
 """No-break space: before ``€``, inside guillemets, around the ``h`` of a time."""
 
-PARIS: Final = ZoneInfo("Europe/Paris")
-"""Mails speak metropolitan time: every date and time shown is in Paris."""
+PARIS: Final = "Europe/Paris"
+"""The hexagone's and Corsica's time zone, and that of a mail about no territory."""
+
+_ZONE_NAMES: Final[dict[str, str]] = {
+    PARIS: "Paris",
+    "America/Guadeloupe": "la Guadeloupe",
+    "America/Martinique": "la Martinique",
+    "America/Cayenne": "la Guyane",
+    "Indian/Reunion": "La Réunion",
+    "America/Miquelon": "Saint-Pierre-et-Miquelon",
+    "Indian/Mayotte": "Mayotte",
+    "America/St_Barthelemy": "Saint-Barthélemy",
+    "America/Marigot": "Saint-Martin",
+}
+"""Each territory's time zone (``cites_contracts.types.time_zone_of``) as « heure de … »
+names it; a test holds it to the contract's ``TIME_ZONES``."""
 
 _MONTHS: Final = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
                   "septembre", "octobre", "novembre", "décembre")
@@ -69,24 +88,36 @@ def euros(cents: int) -> str:
     return f"{sign}{whole},{cents % 100:02d}{NBSP}€"
 
 
-def _in_paris(moment: datetime) -> datetime:
+def _local(moment: datetime, zone: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no time zone: events carry UTC times")
-    return moment.astimezone(PARIS)
+    return moment.astimezone(ZoneInfo(zone))
 
 
-def date_fr(day: date) -> str:
-    """``5 septembre 2019``, ``1er janvier 2025``; a datetime shows its day in Paris."""
+def zone_name(zone: str) -> str:
+    """``Indian/Reunion`` → ``La Réunion``, as « heure de La Réunion » says it."""
+    return _ZONE_NAMES[zone]
+
+
+def date_fr(day: date, zone: str = PARIS) -> str:
+    """``5 septembre 2019``, ``1er janvier 2025``; a datetime shows its day where ``zone``
+    is (an IANA name: the territory's)."""
     if isinstance(day, datetime):
-        day = _in_paris(day).date()
+        day = _local(day, zone).date()
     number = "1er" if day.day == 1 else str(day.day)
     return f"{number} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def datetime_fr(moment: datetime) -> str:
-    """``2019-09-05T10:00Z`` → ``5 septembre 2019 à 12 h 00`` (Paris time, summer or not)."""
-    local = _in_paris(moment)
-    return f"{date_fr(local.date())} à {local.hour}{NBSP}h{NBSP}{local.minute:02d}"
+def datetime_fr(moment: datetime, zone: str = PARIS, *, say_zone: bool | None = None) -> str:
+    """``2026-12-06T22:27Z`` in ``Indian/Reunion`` → ``7 décembre 2026 à 2 h 27, heure de
+    La Réunion``: the day and time where ``zone`` is, summer or not, naming the zone when
+    it is not Paris (``say_zone`` decides otherwise: a mail about no territory names
+    Paris too)."""
+    local = _local(moment, zone)
+    shown = f"{date_fr(local.date())} à {local.hour}{NBSP}h{NBSP}{local.minute:02d}"
+    if say_zone if say_zone is not None else zone != PARIS:
+        return f"{shown}, heure de {zone_name(zone)}"
+    return shown
 
 
 def guillemets(text: str) -> str:
@@ -114,6 +145,37 @@ def la_cite(name: str) -> str:
     if name.casefold().startswith("cité éducative"):
         return f"la {name}"
     return f"la cité éducative {guillemets(name)}"
+
+
+def vague(wave: dict[str, object]) -> str:
+    """A wave (the event's ``Wave``) as a sentence names it after « au titre de » or
+    « pour »: its title, ``« Vague 2019 : 80 premières cités éducatives »``; an event
+    written before waves carried a title, ``la vague 2019`` (never its id)."""
+    title = wave.get("title")
+    return guillemets(str(title)) if title else f"la vague {wave['year']}"
+
+
+# --- Openings ---------------------------------------------------------------------------------
+
+_TITLES: Final[dict[str, str]] = {
+    TroikaRole.PREFET: "le Préfet",
+    TroikaRole.RECTEUR: "le Recteur",
+    TroikaRole.MAIRE: "le Maire",
+    TroikaRole.PRESIDENT_EPCI: "le Président",
+}
+
+
+def troika_title(role: str) -> str:
+    """``prefet`` → ``le Préfet``: the title an opening gives a troïka member."""
+    return _TITLES[str(role)]
+
+
+def appel(title: str | None) -> str:
+    """The opening (and the closing's apostrophe) of a mail to the holder of an office
+    whose name and gender the platform does not know: ``Madame, Monsieur le Préfet``;
+    ``Madame, Monsieur`` for no office. The title keeps its capital, as in the appellation
+    of an administrative letter."""
+    return f"Madame, Monsieur {title}" if title else "Madame, Monsieur"
 
 
 # --- Labels of the programme's codes ------------------------------------------------------

@@ -6,8 +6,10 @@ Each template is two files in ``notifications/templates/``:
   the ``body`` block of the plain-text part;
 - ``<name>.html`` extends ``_layout.html`` and defines the ``body`` block of the HTML part.
 
-The layouts hold what every mail shares: "Madame, Monsieur,", the recipient's capacity and
-the signature. ``.html`` files are autoescaped, ``.txt`` files are not. Undefined variables
+The layouts hold what every mail shares: the opening suited to the recipient ("Madame,
+Monsieur le Préfet,"), repeated in the closing, the recipient's capacity and the signature.
+Dates and times read in the territory's time zone (the ``date_fr`` and ``datetime_fr``
+filters). ``.html`` files are autoescaped, ``.txt`` files are not. Undefined variables
 raise (``StrictUndefined``): a template that reads a fact the event does not have fails its
 test, not at send time. Rendering is pure: templates are read from the package, nothing else.
 """
@@ -16,18 +18,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
-from typing import Final
+from typing import Any, Final
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    UndefinedError,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+from jinja2.utils import missing
 from pydantic import BaseModel
 
-from cites_contracts.types import TroikaRole
+from cites_contracts.types import TroikaRole, time_zone_of
 
 from . import french
 from .rules import RecipientGroup
 
-__all__ = ["MailContext", "RenderedMail", "environment", "render", "template_names"]
+__all__ = ["UNNAMED_CITE", "KnownCommitment", "KnownPartner", "MailContext", "RenderedMail",
+           "environment", "render", "template_names"]
 
 _RECIPIENTS: Final[dict[RecipientGroup, str]] = {
     RecipientGroup.TROIKA: "membre de la troïka",
@@ -40,6 +53,13 @@ _RECIPIENTS: Final[dict[RecipientGroup, str]] = {
 }
 """The capacity in which a recipient of each group is written to."""
 
+_PRINCIPAL: Final = "le Principal"
+"""The title a mail to the collège chef de file's contacts opens with: its principal runs
+the cité with the chef de projet."""
+
+UNNAMED_CITE: Final = "Cité éducative"
+"""What a mail calls a cité whose name the projection does not know (never its id)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedMail:
@@ -51,41 +71,108 @@ class RenderedMail:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownPartner:
+    """A partner as the registry's events name it: the mails' reference to it."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownCommitment:
+    """A commitment as ``FundsCommitted`` told it: a payment's mail refers to it by its
+    action, amount and day rather than by its id."""
+
+    action_title: str
+    amount: int
+    committed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class MailContext:
     """What a template may read.
 
     ``facts`` is the event (or the facts of a scheduled rule), seen by templates as
-    ``event`` (its ``model_dump()``). ``cite_name`` is the cité's name from the projection
-    — for a candidature, the territory's; when not given it is taken from the facts
-    (``name``, ``territory_name``), else the cité's id. ``troika_role`` says which member
-    of the troïka a TROIKA mail is for; ``partner_name`` names the partner an alliance or
-    money event is about, when the projection knows it.
+    ``event`` (its ``model_dump()``). The rest is what the projection knows of what the
+    event is about, for references a reader understands (never an id):
+
+    - ``cite_name``: the cité's, or for a candidature the territory's; when not given,
+      taken from the facts (``name``, ``territory_name``), else :data:`UNNAMED_CITE`
+      (templates see ``known_name`` none then);
+    - ``departement``: where the cité is, whose time zone every date and time is shown in
+      (when unknown: Paris, and a time says so);
+    - ``filed_at``: when the candidature was filed;
+    - ``partner``: the partner an alliance or money event is about;
+    - ``commitment``: the commitment a payment settles.
+
+    ``troika_role`` says which member of the troïka a TROIKA mail is for.
     """
 
     facts: BaseModel
     recipient: RecipientGroup
     troika_role: TroikaRole | None = None
     cite_name: str | None = None
-    partner_name: str | None = None
+    departement: str | None = None
+    filed_at: datetime | None = None
+    partner: KnownPartner | None = None
+    commitment: KnownCommitment | None = None
 
     def variables(self) -> dict[str, object]:
         event = self.facts.model_dump()
+        departement = self.departement or event.get("departement")
+        known_name = self.cite_name or event.get("name") or event.get("territory_name")
         return {
             "event": event,
             "recipient": self.recipient.value,
             "recipient_label": self._recipient_label(),
+            "appel": french.appel(self._title()),
             "troika_role": None if self.troika_role is None else self.troika_role.value,
-            "cite_name": self.cite_name
-            or event.get("name")
-            or event.get("territory_name")
-            or event.get("cite_id"),
-            "partner_name": self.partner_name,
+            "known_name": known_name,
+            "cite_name": known_name or UNNAMED_CITE,
+            "departement": departement,
+            "time_zone": time_zone_of(departement) if departement else french.PARIS,
+            "zone_said": not departement,
+            "filed_at": self.filed_at,
+            "partner": self.partner,
+            "commitment": self.commitment,
         }
 
     def _recipient_label(self) -> str:
         if self.recipient is RecipientGroup.TROIKA and self.troika_role is not None:
             return french.troika_role(self.troika_role)
         return _RECIPIENTS[self.recipient]
+
+    def _title(self) -> str | None:
+        """The office the opening names: the troïka member's, the principal's for the
+        collège chef de file; none for a partner's contact."""
+        if self.recipient is RecipientGroup.TROIKA and self.troika_role is not None:
+            return french.troika_title(self.troika_role)
+        if self.recipient is RecipientGroup.CHEF_DE_FILE:
+            return _PRINCIPAL
+        return None
+
+
+def _setting(context: Context, name: str) -> Any:
+    """A variable the filters need from the mail's context; undefined, it fails the
+    render as a template's own variable would."""
+    value = context.resolve_or_missing(name)
+    if value is missing:
+        raise UndefinedError(f"'{name}' is undefined")
+    return value
+
+
+@pass_context
+def _date_fr(context: Context, day: date) -> str:
+    """A day; a moment's day where the territory is."""
+    return french.date_fr(day, _setting(context, "time_zone"))
+
+
+@pass_context
+def _datetime_fr(context: Context, moment: datetime) -> str:
+    """A moment where the territory is, naming the zone unless Paris (Paris named too when
+    the mail is about no territory)."""
+    zone = _setting(context, "time_zone")
+    return french.datetime_fr(moment, zone, say_zone=_setting(context, "zone_said") or None)
 
 
 def etablissement(schools: list[dict[str, object]], uai: str) -> str:
@@ -108,8 +195,9 @@ def environment() -> Environment:
     )
     env.filters.update(
         euros=french.euros,
-        date_fr=french.date_fr,
-        datetime_fr=french.datetime_fr,
+        date_fr=_date_fr,
+        datetime_fr=_datetime_fr,
+        vague=french.vague,
         guillemets=french.guillemets,
         la_cite=french.la_cite,
         liste=french.liste,
