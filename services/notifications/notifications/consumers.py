@@ -51,7 +51,7 @@ from cites_runtime.errors import Conflict
 from . import service
 from .domain.cite import CiteStatus
 
-__all__ = ["CITE_STATUS", "MEMBERSHIP", "PARTNER_CONTACT_LISTS", "consumer"]
+__all__ = ["CITE_STATUS", "MEMBERSHIP", "PARTNER_STATES", "consumer"]
 
 consumer = EventConsumer("notifications")
 
@@ -64,9 +64,9 @@ MEMBERSHIP: Final[dict[type[service.MembershipChange], bool]] = {
     PartnerJoinedAlliance: True, PartnerLeftAlliance: False}
 """Whether the partner is a current member of the alliance after the event."""
 
-PARTNER_CONTACT_LISTS: Final[tuple[type[service.PartnerContacts], ...]] = (
+PARTNER_STATES: Final[tuple[type[service.PartnerState], ...]] = (
     PartnerRegistered, PartnerUpdated)
-"""The registry's events listing a partner's consenting contacts."""
+"""The registry's events stating a partner: its name, kind and consenting contacts."""
 
 
 # --- the projection ---------------------------------------------------------------------------
@@ -102,10 +102,9 @@ async def contact_erased_handler(event: ContactErased, ctx: HandlerContext) -> N
     await service.forget_contact(ctx.uow, event.contact_id)
 
 
-@consumer.handles(*PARTNER_CONTACT_LISTS)
-async def partner_contacts_handler(event: service.PartnerContacts, ctx: HandlerContext
-                                   ) -> None:
-    await service.partner_contacts(ctx.uow, event)
+@consumer.handles(*PARTNER_STATES)
+async def partner_handler(event: service.PartnerState, ctx: HandlerContext) -> None:
+    await service.keep_partner(ctx.uow, event)
 
 
 # --- labelling --------------------------------------------------------------------------------
@@ -152,11 +151,19 @@ async def membership_handler(event: service.MembershipChange, ctx: HandlerContex
     await service.membership_changed(ctx.uow, event, MEMBERSHIP[type(event)], ctx.envelope)
 
 
+# --- funding ----------------------------------------------------------------------------------
+
+
+@consumer.handles(FundsCommitted)
+async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) -> None:
+    await service.funds_committed(ctx.uow, event, ctx.envelope)
+
+
 # --- notified as they are ---------------------------------------------------------------------
 
 
 @consumer.handles(CandidatureRejected, AllianceClosed, FundsAllocated, FondsDeLaCiteGranted,
-                  FundsCommitted, PaymentMade, FundsFrozen)
+                  PaymentMade, FundsFrozen)
 async def notify_handler(event: Event, ctx: HandlerContext) -> None:
     """Events that change nothing of the projection: the rules table's mails, and the
     webhooks subscribed to them."""

@@ -1,11 +1,14 @@
 """Who may be written to, learnt only from events (no call to another service).
 
-- troïka: each candidature's seats (``CandidatureSubmitted`` v2) and each signatory's card
-  (``labelling.TroikaContactPublished`` on the compacted ``labelling.contacts``);
+- troïka: each candidature's seats and filing (``CandidatureSubmitted`` v2) and each
+  signatory's card (``labelling.TroikaContactPublished`` on the compacted
+  ``labelling.contacts``);
 - cités: ``TerritoryLabelled`` (name, candidature, lead collège, label end), their life;
 - alliances: the chef de file and the current members (``partners.alliances``);
-- partners' consenting contacts: the ids in ``PartnerRegistered``/``PartnerUpdated`` v2
-  and each card on the compacted ``partners.contacts``.
+- partners: their name and kind, and their consenting contacts — the ids in
+  ``PartnerRegistered``/``PartnerUpdated`` v2 and each card on the compacted
+  ``partners.contacts``;
+- commitments (``FundsCommitted``): the action, amount and day a payment's mail names.
 
 Erasure: a tombstone on a contacts topic, or ``ContactErased``, deletes the address at
 once; mail not yet sent to it fails unsent, and the log keeps who was told of what by
@@ -16,24 +19,29 @@ The use cases (``service.py``) keep it; the consumer's handlers call them, not t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
+from cites_contracts.events.funding import FundsCommitted
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
     TerritoryLabelled,
     TroikaContactPublished,
 )
-from cites_contracts.events.partners import ContactCardPublished
+from cites_contracts.events.partners import (
+    ContactCardPublished,
+    PartnerRegistered,
+    PartnerUpdated,
+)
 from cites_runtime.uow import UnitOfWork
 
 from . import store
 from .domain.cite import Cite, CiteStatus
 from .domain.recipients import Recipient
+from .domain.templates import KnownCommitment
 
-__all__ = ["candidature_submitted", "cite_labelled", "cite_status", "contact_card",
-           "designate_chef_de_file", "forget", "membership", "partner_contacts",
+__all__ = ["candidature_submitted", "cite_labelled", "cite_status", "commitment",
+           "contact_card", "designate_chef_de_file", "forget", "membership", "partner",
            "troika_card"]
 
 
@@ -51,16 +59,24 @@ async def forget(uow: UnitOfWork, contact_id: UUID) -> None:
     await store.forget_contact(uow.conn, contact_id, uow.now)
 
 
-async def partner_contacts(uow: UnitOfWork, partner_id: UUID, contact_ids: Sequence[UUID]
-                           ) -> None:
-    """The partner's consenting contacts are these (the registry's list)."""
-    await store.set_partner_contacts(uow.conn, partner_id, contact_ids)
+async def partner(uow: UnitOfWork, event: PartnerRegistered | PartnerUpdated) -> None:
+    """The partner's name and kind (its mails' reference), and its consenting contacts
+    (the registry's list)."""
+    await store.save_partner(uow.conn, event.partner_id, event.name, event.kind.value)
+    await store.set_partner_contacts(uow.conn, event.partner_id, event.contact_ids)
 
 
 async def candidature_submitted(uow: UnitOfWork, event: CandidatureSubmitted) -> None:
     await store.save_candidature(uow.conn, event.candidature_id, event.territory_name,
                                  event.departement,
-                                 [Recipient.troika(s.role, s.contact_id) for s in event.troika])
+                                 [Recipient.troika(s.role, s.contact_id) for s in event.troika],
+                                 event.submitted_at)
+
+
+async def commitment(uow: UnitOfWork, event: FundsCommitted) -> None:
+    """The commitment's action, amount and day: a payment's mail refers to it by them."""
+    await store.save_commitment(uow.conn, event.commitment_id, event.cite_id, KnownCommitment(
+        event.action_title, event.amount, event.committed_at))
 
 
 async def cite_labelled(uow: UnitOfWork, event: TerritoryLabelled) -> None:

@@ -15,11 +15,13 @@ same recipient of the same event.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from cites_contracts import Envelope, Event, registry
+from cites_contracts.events.funding import FundsCommitted
 from cites_contracts.events.labelling import (
     CandidatureSubmitted,
     LabelExpired,
@@ -65,7 +67,7 @@ __all__ = [
     "REMINDER_TYPE",
     "LabelStatusChange",
     "MembershipChange",
-    "PartnerContacts",
+    "PartnerState",
     "alliance_opened",
     "candidature_submitted",
     "chef_de_file_designated",
@@ -74,14 +76,15 @@ __all__ = [
     "claim_mails",
     "delete_subscription",
     "forget_contact",
+    "funds_committed",
     "keep_contact_card",
+    "keep_partner",
     "keep_troika_card",
     "label_renewed",
     "label_status_changed",
     "membership_changed",
     "notification_id",
     "notify",
-    "partner_contacts",
     "record_delivery",
     "record_mails",
     "remind_expiry",
@@ -96,7 +99,7 @@ __all__ = [
 
 LabelStatusChange = LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
 MembershipChange = PartnerJoinedAlliance | PartnerLeftAlliance
-PartnerContacts = PartnerRegistered | PartnerUpdated
+PartnerState = PartnerRegistered | PartnerUpdated
 
 _NOTIFICATIONS = UUID("2f5d0c1e-7b8a-4e3f-9a6d-5c4b3a291807")
 
@@ -126,9 +129,9 @@ async def forget_contact(uow: UnitOfWork, contact_id: UUID) -> None:
     await projection.forget(uow, contact_id)
 
 
-async def partner_contacts(uow: UnitOfWork, event: PartnerContacts) -> None:
-    """The registry's list of the partner's consenting contacts."""
-    await projection.partner_contacts(uow, event.partner_id, event.contact_ids)
+async def keep_partner(uow: UnitOfWork, event: PartnerState) -> None:
+    """The registry's partner: its name and kind, its list of consenting contacts."""
+    await projection.partner(uow, event)
 
 
 async def label_renewed(uow: UnitOfWork, event: LabelRenewed) -> None:
@@ -179,6 +182,13 @@ async def membership_changed(uow: UnitOfWork, event: MembershipChange, current: 
                              envelope: Envelope[Any]) -> None:
     """A partner joined (``current``) or left the cité's alliance."""
     await projection.membership(uow, event.cite_id, event.partner_id, current)
+    await notify(uow, event, envelope)
+
+
+async def funds_committed(uow: UnitOfWork, event: FundsCommitted, envelope: Envelope[Any]
+                          ) -> None:
+    """The operator told; the commitment kept, for its payments' mails to name it."""
+    await projection.commitment(uow, event)
     await notify(uow, event, envelope)
 
 
@@ -291,11 +301,7 @@ async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
     if not rules:
         return 0
     cite_id: str | None = _field(facts, "cite_id")
-    cite = await store.get_cite(uow.conn, cite_id) if cite_id else None
-    candidature_id: UUID | None = _field(facts, "candidature_id") or (
-        cite.candidature_id if cite else None)
-    cite_name = cite.name if cite else (await store.candidature_name(
-        uow.conn, candidature_id) if candidature_id else None)
+    candidature_id, about = await _about(uow, facts, cite_id)
     rows: list[store.NewNotification] = []
     seen: set[str] = set()
     for rule in rules:
@@ -304,14 +310,36 @@ async def _write(uow: UnitOfWork, facts: Any, cause_id: UUID, cause_type: str,
                 if recipient.key in seen:
                     continue
                 seen.add(recipient.key)
-                mail = render(rule.template, MailContext(
-                    facts=facts, recipient=group, cite_name=cite_name,
-                    troika_role=recipient.troika_role))
+                mail = render(rule.template, replace(
+                    about, recipient=group, troika_role=recipient.troika_role))
                 rows.append(store.NewNotification(
                     notification_id(cause_id, recipient.key), cause_id, cause_type,
                     rule.template, recipient, candidature_id, cite_id, mail.subject,
                     mail.text, mail.html))
     return await store.insert_notifications(uow.conn, rows, uow.now, uow.cause.traceparent)
+
+
+async def _about(uow: UnitOfWork, facts: Any, cite_id: str | None
+                 ) -> tuple[UUID | None, MailContext]:
+    """The candidature ``facts`` concern (its troïka is written to), and what the
+    projection knows of what they are about, for the mails to name it rather than give
+    an id: the cité (or candidature) and its département, when it was filed, the partner
+    and the commitment the event names. (The context's recipient is set per mail.)"""
+    cite = await store.get_cite(uow.conn, cite_id) if cite_id else None
+    candidature_id: UUID | None = _field(facts, "candidature_id") or (
+        cite.candidature_id if cite else None)
+    filing = await store.candidature(uow.conn, candidature_id) if candidature_id else None
+    partner_id = next((p for f in PARTNER_NAMED_BY.values() if (p := _field(facts, f))),
+                      None)
+    commitment_id: UUID | None = _field(facts, "commitment_id")
+    return candidature_id, MailContext(
+        facts, RecipientGroup.TROIKA,
+        cite_name=cite.name if cite else filing.territory_name if filing else None,
+        departement=cite.departement if cite else filing.departement if filing else None,
+        filed_at=filing.submitted_at if filing else None,
+        partner=await store.partner(uow.conn, partner_id) if partner_id else None,
+        commitment=(await store.commitment(uow.conn, commitment_id) if commitment_id
+                    else None))
 
 
 # --- sending ------------------------------------------------------------------------------

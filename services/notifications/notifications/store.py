@@ -19,6 +19,7 @@ from cites_runtime.db import Conn, Reads
 from .domain.cite import Cite, CiteStatus
 from .domain.notification import Notification, NotificationStatus
 from .domain.recipients import Fact, Recipient
+from .domain.templates import KnownCommitment, KnownPartner
 from .domain.webhooks import Delivery, DeliveryStatus
 
 # --- the projection -----------------------------------------------------------------------
@@ -73,15 +74,18 @@ async def set_partner_contacts(conn: Conn, partner_id: UUID, contact_ids: Sequen
 
 
 async def save_candidature(conn: Conn, candidature_id: UUID, territory_name: str,
-                           departement: str, troika: Sequence[Recipient]) -> None:
-    """The candidature and its troïka's seats (stored ``[{"role", "contact_id"}]``)."""
+                           departement: str, troika: Sequence[Recipient],
+                           submitted_at: datetime) -> None:
+    """The candidature, when it was filed, and its troïka's seats (stored
+    ``[{"role", "contact_id"}]``)."""
     seats = [{"role": r.troika_role.value if r.troika_role else None,
               "contact_id": str(r.contact_id)} for r in troika]
     await conn.execute(
-        """INSERT INTO candidatures (candidature_id, territory_name, departement, troika)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (candidature_id) DO UPDATE SET troika = $4""",
-        candidature_id, territory_name, departement, seats)
+        """INSERT INTO candidatures (candidature_id, territory_name, departement, troika,
+                                     submitted_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (candidature_id) DO UPDATE SET troika = $4, submitted_at = $5""",
+        candidature_id, territory_name, departement, seats, submitted_at)
 
 
 async def troika_of(conn: Reads, candidature_id: UUID | None) -> list[Recipient]:
@@ -133,9 +137,50 @@ async def take_awaiting(conn: Conn, fact: Fact) -> list[asyncpg.Record]:
            RETURNING cause_id, cause_type, version, facts""", _fact(fact))
 
 
-async def candidature_name(conn: Reads, candidature_id: UUID) -> str | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT territory_name FROM candidatures WHERE candidature_id = $1", candidature_id)
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A candidature as its mails name it: its territory, département and filing moment
+    (none for one projected before it was kept)."""
+
+    territory_name: str
+    departement: str
+    submitted_at: datetime | None
+
+
+async def candidature(conn: Reads, candidature_id: UUID) -> Filing | None:
+    r = await conn.fetchrow(
+        """SELECT territory_name, departement, submitted_at FROM candidatures
+           WHERE candidature_id = $1""", candidature_id)
+    return Filing(**dict(r)) if r else None
+
+
+async def save_partner(conn: Conn, partner_id: UUID, name: str, kind: str) -> None:
+    await conn.execute(
+        """INSERT INTO partners (partner_id, name, kind) VALUES ($1, $2, $3)
+           ON CONFLICT (partner_id) DO UPDATE SET name = $2, kind = $3""",
+        partner_id, name, kind)
+
+
+async def partner(conn: Reads, partner_id: UUID) -> KnownPartner | None:
+    r = await conn.fetchrow("SELECT name, kind FROM partners WHERE partner_id = $1",
+                            partner_id)
+    return KnownPartner(r["name"], r["kind"]) if r else None
+
+
+async def save_commitment(conn: Conn, commitment_id: UUID, cite_id: str,
+                          c: KnownCommitment) -> None:
+    await conn.execute(
+        """INSERT INTO commitments (commitment_id, cite_id, action_title, amount,
+                                    committed_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (commitment_id) DO NOTHING""",
+        commitment_id, cite_id, c.action_title, c.amount, c.committed_at)
+
+
+async def commitment(conn: Reads, commitment_id: UUID) -> KnownCommitment | None:
+    r = await conn.fetchrow(
+        """SELECT action_title, amount, committed_at FROM commitments
+           WHERE commitment_id = $1""", commitment_id)
+    return KnownCommitment(**dict(r)) if r else None
 
 
 async def save_cite(conn: Conn, c: Cite) -> None:

@@ -47,18 +47,20 @@ from cites_runtime.testing import AS_NATIONAL, ServiceUnderTest
 AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
 
-def troika_cards(candidature: UUID, tag: str, *, territory_name: str = "Vaulx-en-Velin"
+def troika_cards(candidature: UUID, tag: str, *, territory_name: str = "Vaulx-en-Velin",
+                 departement: str = "69", submitted_at: datetime = AT,
                  ) -> tuple[list[TroikaContactPublished], CandidatureSubmitted]:
     """A candidature's three troïka contact cards (addresses ``<role>.<tag>@…``) and its
     submission, which seats them (the benchmark of the sender prepares its mails with it
-    too: ``bench/notifications_bench.py``)."""
+    too: ``bench/notifications_bench.py``); the territory's perimeter is of the Rhône
+    whatever ``departement`` says, which only the mails read."""
     seats = {role: uuid4() for role in (TroikaRole.PREFET, TroikaRole.RECTEUR,
                                         TroikaRole.MAIRE)}
     cards = [TroikaContactPublished(contact_id=cid, candidature_id=candidature, role=role,
                                     email=f"{role.value}.{tag}@example.gouv.fr",
                                     published_at=AT) for role, cid in seats.items()]
     submitted = CandidatureSubmitted(
-        candidature_id=candidature, territory_name=territory_name, departement="69",
+        candidature_id=candidature, territory_name=territory_name, departement=departement,
         wave=Wave(id="2024-generalisation", year=2024),
         perimeter=Perimeter(
             communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
@@ -68,7 +70,7 @@ def troika_cards(candidature: UUID, tag: str, *, territory_name: str = "Vaulx-en
                                      education_priority=EducationPriority.REP_PLUS),)),
         lead_college_uai="0693874L",
         troika=tuple(TroikaSeat(role=r, contact_id=c) for r, c in seats.items()),
-        submitted_by=ActorRole.PREFECTURE, submitted_at=AT)
+        submitted_by=ActorRole.PREFECTURE, submitted_at=submitted_at)
     return cards, submitted
 
 
