@@ -82,6 +82,12 @@ TROIKA = {"prefet": "prefet.minguettes@rhone.gouv.fr",
           "maire": "cabinet.du.maire@ville-venissieux.fr"}
 PRINCIPAL = "principale.0691999x@ac-lyon.fr"
 ANIMATRICE = "anne.martin@petits-debrouillards.org"
+OPENINGS = {TROIKA["prefet"]: "Madame, Monsieur le Préfet",
+            TROIKA["recteur"]: "Madame, Monsieur le Recteur",
+            TROIKA["maire"]: "Madame, Monsieur le Maire",
+            PRINCIPAL: "Madame, Monsieur le Principal"}
+"""How each recipient's mails open: its office's title; a partner's contact has none."""
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
@@ -183,17 +189,31 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
         f"{NAME} : engagement de 40{NNBSP}000,00{NBSP}€")
     assert subjects[("payment-made", ANIMATRICE)] == (
         f"{NAME} : paiement de 15{NNBSP}000,00{NBSP}€")
+    # Each opens as its recipient's office is addressed, and shows no internal id.
     for mail in mails:
         text, html = _bodies(mail)
-        assert text.startswith("Madame, Monsieur,"), text[:80]
+        opening = OPENINGS.get(mail["To"], "Madame, Monsieur")
+        assert text.startswith(f"{opening},"), text[:80]
+        assert f"<p>{opening},</p>" in html
         assert NAME in text and NAME in html, (mail["Subject"], text)
         assert "La coordination nationale des Cités éducatives" in text
         assert "Ã" not in text + html + mail["Subject"]  # no UTF-8 read as Latin-1
+        for part in (mail["Subject"], text, html):
+            assert not UUID.search(part) and cite not in part and WAVE not in part, part
     labelled = next(m for m in mails if m["To"] == TROIKA["prefet"]
                     and "attribué" in m["Subject"])
     text, _ = _bodies(labelled)
-    assert f"Le label de la cité éducative «{NBSP}{NAME}{NBSP}» (identifiant {cite})" in text
+    assert f"Le label de la cité éducative «{NBSP}{NAME}{NBSP}» (département 69)" in text
+    assert ("les ministres chargés de la ville et de l’éducation nationale ont décidé, le "
+            in text and "; la coordination nationale vous le notifie." in text)
     assert "en qualité de préfet" in text
+    joined = next(m for m in mails if m["To"] == PRINCIPAL and "rejoint" in m["Subject"])
+    assert joined["Subject"] == f"{NAME} : Les Petits Débrouillards rejoint l’alliance éducative"
+    assert "Les Petits Débrouillards, association." in _bodies(joined)[0]
+    payment = next(m for m in mails if "paiement" in m["Subject"])
+    assert re.search(f"au titre de l’engagement de 40{NNBSP}000,00{NBSP}€ pris le "
+                     f"[0-9]+(er)? [a-zéû]+ {YEAR} pour l’action «{NBSP}Ateliers "
+                     f"scientifiques du mercredi{NBSP}»", _bodies(payment)[0])
 
     # The audit on Kafka: one NotificationSent per notification, none failed.
     sent, failed = await deliveries(platform, len(log))
