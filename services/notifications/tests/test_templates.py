@@ -260,7 +260,7 @@ def test_a_cite_whose_name_the_projection_does_not_know_is_never_named_by_its_id
 
 def test_a_template_reading_a_fact_the_event_lacks_fails() -> None:
     allocation = example_event("funding.FundsAllocated")  # no decision day, motive, wave
-    with pytest.raises(UndefinedError, match="decided_at"):
+    with pytest.raises(UndefinedError, match="decided_on"):
         render("candidature-rejected", MailContext(allocation, RecipientGroup.TROIKA))
 
 
@@ -381,10 +381,26 @@ def test_plain_text_and_html_tell_the_same_facts() -> None:
 
 def test_a_mail_about_a_territory_reads_its_dates_in_its_time_zone() -> None:
     labelled = realistic(example_event("labelling.TerritoryLabelled"), None)
-    late = labelled.model_copy(update={"labelled_at": datetime(2026, 12, 6, 22, 27, tzinfo=UTC)})
+    # Recorded late on 6 December (Paris), written before decisions carried their day.
+    late = labelled.model_copy(update={
+        "labelled_at": datetime(2026, 12, 6, 22, 27, tzinfo=UTC), "decided_on": None})
     sent = render("cite-labelled", MailContext(late, RecipientGroup.TROIKA, TroikaRole.PREFET,
                                                "Le Port", departement="974"))
     assert "ont décidé, le 7 décembre 2026, de labelliser" in sent.text
+
+
+def test_a_decision_is_dated_by_its_business_day_not_by_its_recording() -> None:
+    recorded_later = example_event("labelling.TerritoryLabelled").model_copy(update={
+        "labelled_at": datetime(2026, 12, 6, 9, 0, tzinfo=UTC), "decided_on": date(2019, 9, 5)})
+    sent = render("cite-labelled", MailContext(recorded_later, RecipientGroup.TROIKA,
+                                               TroikaRole.PREFET, VAULX))
+    assert "ont décidé, le 5 septembre 2019, de labelliser" in sent.text
+    assert "ont décidé, le 5 septembre 2019, de labelliser" in sent.html
+    suspended = example_event("labelling.LabelSuspended")  # decided 2 March, from 1 March
+    sent = render("label-suspended", MailContext(suspended, RecipientGroup.TROIKA,
+                                                 TroikaRole.PREFET, VAULX))
+    assert ("ont décidé, le 2 mars 2021, de suspendre le label de la Cité éducative de "
+            "Vaulx-en-Velin à compter du 1er mars 2021 ;") in sent.text
 
 
 def test_a_mail_about_no_territory_says_its_times_are_paris_time() -> None:
