@@ -87,7 +87,7 @@ def _wave(r: Row) -> Wave:
     return Wave(id=r["id"], year=r["year"], title=r["title"], rule_set=r["rule_set"],
                 filing=window, review_criteria=tuple(r["review_criteria"]),
                 target_count=r["target_count"], status=WaveStatus(r["status"]),
-                term=LabelTerm(calendar=r["label_calendar"]))
+                term=LabelTerm(calendar=r["label_calendar"]), test=r["test"])
 
 
 async def get_wave(conn: Reads, wave_id: str, *, for_update: bool = False) -> Wave | None:
@@ -100,12 +100,12 @@ async def insert_wave(conn: Conn, w: Wave) -> bool:
     """False when a wave with this id exists already."""
     inserted = await conn.fetchval(
         """INSERT INTO waves (id, year, title, rule_set, filing_opens_on, filing_closes_on,
-                              review_criteria, target_count, status, label_calendar)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                              review_criteria, target_count, status, label_calendar, test)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (id) DO NOTHING RETURNING true""",
         w.id, w.year, w.title, w.rule_set, w.filing.opens_on if w.filing else None,
         w.filing.closes_on if w.filing else None, list(w.review_criteria), w.target_count,
-        w.status.value, w.term.calendar,
+        w.status.value, w.term.calendar, w.test,
     )
     return bool(inserted)
 
@@ -188,7 +188,8 @@ async def lock_candidature(conn: Conn, candidature_id: UUID
                    w.rule_set AS w_rule_set, w.filing_opens_on AS w_filing_opens_on,
                    w.filing_closes_on AS w_filing_closes_on,
                    w.review_criteria AS w_review_criteria, w.target_count AS w_target_count,
-                   w.status AS w_status, w.label_calendar AS w_label_calendar
+                   w.status AS w_status, w.label_calendar AS w_label_calendar,
+                   w.test AS w_test
               FROM candidatures c JOIN waves w ON w.id = c.wave_id
              WHERE c.id = $1 FOR NO KEY UPDATE OF c""", candidature_id)
     if r is None:
@@ -290,7 +291,9 @@ async def next_cite_id(conn: Conn) -> str:
 def _label(r: Row) -> Label:
     return Label(
         cite_id=r["cite_id"], candidature_id=r["candidature_id"], name=r["name"],
-        wave=WaveRef(id=r["wave_id"], year=r["wave_year"]), departement=r["departement"],
+        wave=WaveRef(id=r["wave_id"], year=r["wave_year"], title=r["wave_title"],
+                     test=r["wave_test"]),
+        departement=r["departement"],
         perimeter=Perimeter.model_validate(r["perimeter"]),
         lead_college_uai=r["lead_college_uai"],
         periods=[Term(LabelPeriod(start=date.fromisoformat(p["start"]),
@@ -304,15 +307,17 @@ def _label(r: Row) -> Label:
     )
 
 
-# A cité's row and its periods, oldest first (cites.period_* and convention_signed_on repeat
-# the latest period's: what the expiry check scans).
+# A cité's row, its wave's title and test flag, and its periods, oldest first
+# (cites.period_* and convention_signed_on repeat the latest period's: what the expiry
+# check scans).
 _LABEL = """
-    SELECT c.*, (SELECT json_agg(json_build_object('start', p.period_start,
-                                                   'end', p.period_end,
-                                                   'signed', p.convention_signed_on)
-                                 ORDER BY p.period_start)
-                   FROM label_periods p WHERE p.cite_id = c.cite_id) AS periods
-      FROM cites c"""
+    SELECT c.*, w.title AS wave_title, w.test AS wave_test,
+           (SELECT json_agg(json_build_object('start', p.period_start,
+                                              'end', p.period_end,
+                                              'signed', p.convention_signed_on)
+                            ORDER BY p.period_start)
+              FROM label_periods p WHERE p.cite_id = c.cite_id) AS periods
+      FROM cites c JOIN waves w ON w.id = c.wave_id"""
 
 
 async def get_label(conn: Reads, cite_id: str, *, for_update: bool = False) -> Label | None:
@@ -386,9 +391,9 @@ async def lock_label_if_due(conn: Conn, cite_id: str, today: date) -> Label | No
     return _label(r) if r else None
 
 
-_CITE_FILTER = """($1::text IS NULL OR wave_id = $1)
-              AND ($2::text IS NULL OR status = $2)
-              AND ($3::text IS NULL OR departement = $3)"""
+_CITE_FILTER = """($1::text IS NULL OR c.wave_id = $1)
+              AND ($2::text IS NULL OR c.status = $2)
+              AND ($3::text IS NULL OR c.departement = $3)"""
 
 
 async def list_labels(conn: Reads, f: Filters, *, after: tuple[datetime, str] | None = None,

@@ -56,3 +56,11 @@ def test_a_closed_wave_is_not_reopened() -> None:
     w = wave(status=WaveStatus.CLOSED)
     with pytest.raises(Conflict, match="cannot be reopened"):
         w.open()
+
+
+def test_events_name_a_wave_by_its_title_and_say_whether_it_is_a_test() -> None:
+    assert plan().ref().model_dump() == {"id": "2026-pilote", "year": 2026, "title": "Pilote",
+                                         "test": False}
+    assert plan(id="2026-formation", title="Formation des préfectures", test=True).ref() \
+        .model_dump() == {"id": "2026-formation", "year": 2026,
+                          "title": "Formation des préfectures", "test": True}

@@ -41,6 +41,7 @@ class WaveView(BaseModel):
     target_count: int
     status: WaveStatus
     label_in_calendar_years: bool
+    test: bool = Field(description="A test wave: its cités are never published as open data")
     submitted_count: int | None = None
     labelled_count: int | None = None
 
@@ -50,7 +51,7 @@ class WaveView(BaseModel):
                    filing_opens_on=w.filing.opens_on if w.filing else None,
                    filing_closes_on=w.filing.closes_on if w.filing else None,
                    review_criteria=list(w.review_criteria), target_count=w.target_count,
-                   status=w.status, label_in_calendar_years=w.term.calendar,
+                   status=w.status, label_in_calendar_years=w.term.calendar, test=w.test,
                    submitted_count=stats.submitted if stats else None,
                    labelled_count=stats.labelled if stats else None)
 

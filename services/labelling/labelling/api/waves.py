@@ -40,6 +40,9 @@ class WaveIn(Input):
         False, description="Labels run in whole calendar years (from 1 January of the "
         "decision's year, or of the next from September), as in the 2019–2022 waves; "
         "false: whole years from the decision date")
+    test: bool = Field(False, description="A test wave (training, acceptance): it runs like "
+                       "any other, its events say so, and its cités are never published as "
+                       "open data")
 
 
 @router.get("", response_model=Page[WaveView],
@@ -66,7 +69,7 @@ async def plan_wave(body: WaveIn, caller: National) -> WaveView:
     wave = Wave.plan(id=body.id, year=body.year, title=body.title, rule_set=body.rule_set,
                      filing=window, review_criteria=body.review_criteria,
                      target_count=body.target_count,
-                     calendar_years=body.label_in_calendar_years)
+                     calendar_years=body.label_in_calendar_years, test=body.test)
     async with caller.unit_of_work() as uow:
         return WaveView.of(await service.plan_wave(uow, wave, caller.actor))
 

@@ -4,7 +4,8 @@ A wave is data (table ``waves``): its rule-set version selects the eligibility r
 :mod:`.rules`; its review criteria are the grid the national coordination scores; its
 filing is a window (``opens_on``–``closes_on``) or rolling (no deadline). The national
 coordination plans, opens and closes waves. Closing ends filing only: review and
-decisions on what was filed go on.
+decisions on what was filed go on. A wave may be planned as a test wave (training,
+acceptance): it runs like any other, and every event naming it says so.
 """
 
 from __future__ import annotations
@@ -68,11 +69,14 @@ class Wave:
     term: LabelTerm = FROM_DECISION
     """How its labels' periods are drawn from their decision dates: whole calendar years
     (the 2019–2022 waves) or whole years from the decision."""
+    test: bool = False
+    """A wave for trying the platform out (training, acceptance): its events say so, and
+    its cités are never published as open data."""
 
     @classmethod
     def plan(cls, *, id: str, year: int, title: str, rule_set: str,
              filing: FilingWindow | None, review_criteria: tuple[str, ...],
-             target_count: int, calendar_years: bool = False) -> Wave:
+             target_count: int, calendar_years: bool = False, test: bool = False) -> Wave:
         """A new wave, not open yet. Refuses unknown rule sets and a malformed grid."""
         if rule_set not in RULE_SETS:
             raise RuleBroken.of("rule_set", "known_rule_set",
@@ -89,7 +93,7 @@ class Wave:
                                 f"the target count must be at least 1, not {target_count}")
         return cls(id=id, year=year, title=title, rule_set=rule_set, filing=filing,
                    review_criteria=review_criteria, target_count=target_count,
-                   term=LabelTerm(calendar=calendar_years))
+                   term=LabelTerm(calendar=calendar_years), test=test)
 
     @property
     def rolling(self) -> bool:
@@ -101,7 +105,7 @@ class Wave:
 
     def ref(self) -> WaveRef:
         """The wave as events name it."""
-        return WaveRef(id=self.id, year=self.year, title=self.title)
+        return WaveRef(id=self.id, year=self.year, title=self.title, test=self.test)
 
     # -- the national coordination opens and closes ---------------------------------
     def open(self) -> bool:
