@@ -39,14 +39,17 @@ from cites_contracts.events.labelling import (
     CandidatureWithdrawn,
     LabelExpired,
     LabelReinstated,
+    LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    PerimeterExtended,
     TerritoryLabelled,
 )
 from cites_contracts.events.notifications import NotificationFailed, NotificationSent
 from cites_contracts.events.partners import (
     AllianceClosed,
     AllianceOpened,
+    ChefDeFileDesignated,
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
@@ -106,11 +109,26 @@ async def label_status_handler(event: service.LabelStatusChange, ctx: HandlerCon
     await service.cite_status(ctx.uow, event.cite_id, CITE_STATUS[type(event)])
 
 
+@consumer.handles(LabelRenewed)
+async def label_renewed_handler(event: LabelRenewed, ctx: HandlerContext) -> None:
+    await service.label_renewed(ctx.uow, event)
+
+
+@consumer.handles(PerimeterExtended)
+async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerContext) -> None:
+    await service.perimeter_extended(ctx.uow, event)
+
+
 # --- partners ----------------------------------------------------------------------------
 
 @consumer.handles(AllianceOpened)
 async def alliance_opened_handler(event: AllianceOpened, ctx: HandlerContext) -> None:
     await service.alliance_opened(ctx.uow, event)
+
+
+@consumer.handles(ChefDeFileDesignated)
+async def chef_de_file_handler(event: ChefDeFileDesignated, ctx: HandlerContext) -> None:
+    await service.chef_de_file_designated(ctx.uow, event)
 
 
 @consumer.handles(PartnerJoinedAlliance)

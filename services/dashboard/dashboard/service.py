@@ -25,12 +25,19 @@ from cites_contracts.events.labelling import (
     CandidatureSubmitted,
     LabelExpired,
     LabelReinstated,
+    LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    PerimeterExtended,
     TerritoryLabelled,
+    Wave,
 )
 from cites_contracts.events.notifications import NotificationFailed, NotificationSent
-from cites_contracts.events.partners import AllianceOpened, PartnerJoinedAlliance
+from cites_contracts.events.partners import (
+    AllianceOpened,
+    ChefDeFileDesignated,
+    PartnerJoinedAlliance,
+)
 from cites_runtime.errors import NotFound
 from cites_runtime.uow import UnitOfWork
 
@@ -53,14 +60,17 @@ __all__ = [
     "allocation_moved",
     "candidature_seen",
     "candidature_withdrawn",
+    "chef_de_file_designated",
     "cite_status",
     "cites_labelled",
     "delivered",
     "envelope_amended",
     "envelope_opened",
     "fonds_granted",
+    "label_renewed",
     "partner_joined",
     "partner_left",
+    "perimeter_extended",
     "refused",
 ]
 
@@ -72,11 +82,16 @@ NotificationOutcome = NotificationSent | NotificationFailed
 
 # --- labelling ---------------------------------------------------------------------------
 
+def _waves(waves: Sequence[Wave]) -> list[store.WaveRow]:
+    return [(w.id, w.year, w.title, w.test) for w in waves]
+
+
 async def candidature_seen(uow: UnitOfWork, event: CandidatureMove, status: CandidatureStatus
                           ) -> None:
     """The candidature is at ``status`` (unless already further on); a submission tells its
-    département."""
+    département. Its wave is kept as the event names it (title, test flag)."""
     departement = event.departement if isinstance(event, CandidatureSubmitted) else None
+    await store.save_waves(uow.conn, _waves([event.wave]))
     await store.candidature_seen(uow.conn, event.candidature_id, event.wave.id, departement,
                                  status)
 
@@ -86,9 +101,13 @@ async def candidature_withdrawn(uow: UnitOfWork, candidature_id: UUID) -> None:
 
 
 async def cites_labelled(uow: UnitOfWork, labels: Sequence[TerritoryLabelled]) -> None:
-    """New cités (a run of labels: two statements for them all)."""
-    await store.add_cites(uow.conn, [(e.cite_id, e.name, e.wave.id, e.wave.year,
-                                      e.departement, e.labelled_at) for e in labels])
+    """New cités, with what the open data publishes of them, and their waves (a run of
+    labels: three statements for them all)."""
+    await store.save_waves(uow.conn, _waves([e.wave for e in labels]))
+    await store.add_cites(uow.conn, [
+        (e.cite_id, e.name, e.wave.id, e.wave.year, e.departement, e.labelled_at,
+         e.perimeter.model_dump_json(), e.lead_college_uai, e.label_period.model_dump_json())
+        for e in labels])
     await store.candidatures_labelled(uow.conn, [(e.candidature_id, e.wave.id, e.departement)
                                                  for e in labels])
 
@@ -100,10 +119,29 @@ async def cite_status(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None
         raise NotFound.of("cité", cite_id)
 
 
+async def label_renewed(uow: UnitOfWork, event: LabelRenewed) -> None:
+    """The cité's new period, after the others (an unknown cité is a dead letter)."""
+    if not await store.add_period(uow.conn, event.cite_id,
+                                  event.label_period.model_dump(mode="json")):
+        raise NotFound.of("cité", event.cite_id)
+
+
+async def perimeter_extended(uow: UnitOfWork, event: PerimeterExtended) -> None:
+    """The cité's whole perimeter after the extension (an unknown cité is a dead letter)."""
+    if not await store.set_perimeter(uow.conn, event.cite_id,
+                                     event.perimeter.model_dump(mode="json")):
+        raise NotFound.of("cité", event.cite_id)
+
+
 # --- partners ----------------------------------------------------------------------------
 
 async def alliance_opened(uow: UnitOfWork, event: AllianceOpened) -> None:
-    await store.open_alliance(uow.conn, event.cite_id, event.chef_de_file_partner_id)
+    await store.open_alliance(uow.conn, event.cite_id, event.chef_de_file_partner_id,
+                              event.chef_de_file_uai)
+
+
+async def chef_de_file_designated(uow: UnitOfWork, event: ChefDeFileDesignated) -> None:
+    await store.set_chef_de_file(uow.conn, event.cite_id, event.uai)
 
 
 async def partner_joined(uow: UnitOfWork, event: PartnerJoinedAlliance) -> None:

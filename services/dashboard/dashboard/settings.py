@@ -1,7 +1,8 @@
 """Settings of the dashboard (environment variables ``DASHBOARD_*``).
 
 Besides the runtime's (database, broker, tokens…): the services whose ``/health/ready``
-and ``/metrics`` the health probe reads, and how often it and the page refresh."""
+and ``/metrics`` the health probe reads, how often it and the page refresh, and how long
+the open data is answered from its last copy."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ class DashboardSettings(ServiceSettings):
     health_timeout_s: float = Field(3.0, gt=0, description="How long a probe waits for one "
                                     "service or the broker before saying it did not answer")
     refresh_s: float = Field(5.0, gt=0, description="How often the page asks for the summary")
+    opendata_cache_s: float = Field(60.0, ge=0, description="How long the open data, served "
+                                    "to anyone without a token, is answered from the copy "
+                                    "last built before it is read again from the projection "
+                                    "(0: every request reads it)")
     oidc_client_id: str = Field("cites-dashboard", description="The identity provider's "
                                 "public client the page signs in as (authorization code + "
                                 "PKCE), when auth_mode is oidc")

@@ -21,6 +21,7 @@ __all__ = [
     "add_allocations",
     "add_cites",
     "add_member",
+    "add_period",
     "candidature_seen",
     "candidatures_labelled",
     "deliveries",
@@ -29,6 +30,9 @@ __all__ = [
     "movements_of_allocation",
     "record_movements",
     "save_health",
+    "save_waves",
+    "set_chef_de_file",
+    "set_perimeter",
 ]
 
 
@@ -59,19 +63,54 @@ async def candidature_withdrawn(conn: Conn, candidature_id: UUID) -> None:
            WHERE candidature_id = $1 AND rank < 3""", candidature_id)
 
 
-CiteRow = tuple[str, str, str, int, str, datetime]
-"""(cite_id, name, wave_id, wave_year, departement, labelled_at)."""
+WaveRow = tuple[str, int, str | None, bool]
+"""(wave_id, year, title, test) as an event names the wave."""
+
+
+async def save_waves(conn: Conn, rows: Sequence[WaveRow]) -> None:
+    """Waves as events name them: a title told replaces none, and a wave once told a test
+    wave stays one (events written before the flag was carried say false)."""
+    await conn.execute(
+        """INSERT INTO waves AS w (wave_id, year, title, test)
+           SELECT i, max(y), max(t), bool_or(x)
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::bool[]) AS r(i, y, t, x)
+           GROUP BY i
+           ON CONFLICT (wave_id) DO UPDATE SET year = EXCLUDED.year,
+               title = coalesce(EXCLUDED.title, w.title), test = w.test OR EXCLUDED.test""",
+        *map(list, zip(*rows, strict=True)))
+
+
+CiteRow = tuple[str, str, str, int, str, datetime, str, str, str]
+"""(cite_id, name, wave_id, wave_year, departement, labelled_at, perimeter (JSON), lead
+collège's UAI, label period (JSON ``{"start", "end"}``))."""
 
 
 async def add_cites(conn: Conn, rows: Sequence[CiteRow]) -> None:
     """New cités, labelled (a cité already known is left as it is)."""
     await conn.execute(
         """INSERT INTO cites (cite_id, name, wave_id, wave_year, departement, status,
-                              labelled_at)
-           SELECT c, n, w, y, d, 'labelled', t
+                              labelled_at, perimeter, lead_college_uai, periods)
+           SELECT c, n, w, y, d, 'labelled', t, p::jsonb, u, jsonb_build_array(l::jsonb)
            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
-                       $6::timestamptz[]) AS r(c, n, w, y, d, t)
+                       $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+                AS r(c, n, w, y, d, t, p, u, l)
            ON CONFLICT (cite_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
+
+
+async def add_period(conn: Conn, cite_id: str, period: dict[str, str]) -> bool:
+    """A label period (``{"start", "end"}``) granted to the cité, after the others;
+    False when the cité is unknown."""
+    done = await conn.execute(
+        """UPDATE cites SET periods = periods || jsonb_build_array($2::jsonb)
+           WHERE cite_id = $1""", cite_id, period)
+    return done != "UPDATE 0"
+
+
+async def set_perimeter(conn: Conn, cite_id: str, perimeter: dict[str, Any]) -> bool:
+    """The cité's whole perimeter now; False when the cité is unknown."""
+    done = await conn.execute("UPDATE cites SET perimeter = $2::jsonb WHERE cite_id = $1",
+                              cite_id, perimeter)
+    return done != "UPDATE 0"
 
 
 async def candidatures_labelled(conn: Conn, rows: Sequence[tuple[UUID, str, str]]) -> None:
@@ -97,11 +136,20 @@ async def set_cite_status(conn: Conn, cite_id: str, status: str) -> bool:
 
 # --- partners ----------------------------------------------------------------------------
 
-async def open_alliance(conn: Conn, cite_id: str, chef_de_file: UUID) -> None:
+async def open_alliance(conn: Conn, cite_id: str, chef_de_file: UUID, uai: str) -> None:
     await conn.execute(
-        """INSERT INTO alliances (cite_id, status) VALUES ($1, 'open')
-           ON CONFLICT (cite_id) DO NOTHING""", cite_id)
+        """INSERT INTO alliances (cite_id, status, chef_de_file_uai) VALUES ($1, 'open', $2)
+           ON CONFLICT (cite_id) DO NOTHING""", cite_id, uai)
     await add_member(conn, cite_id, chef_de_file, "college")
+
+
+async def set_chef_de_file(conn: Conn, cite_id: str, uai: str) -> None:
+    """The collège chef de file partners designated last (an alliance not heard of yet is
+    recorded open: its opening is the event before on the same topic)."""
+    await conn.execute(
+        """INSERT INTO alliances (cite_id, status, chef_de_file_uai) VALUES ($1, 'open', $2)
+           ON CONFLICT (cite_id) DO UPDATE SET chef_de_file_uai = EXCLUDED.chef_de_file_uai""",
+        cite_id, uai)
 
 
 async def add_member(conn: Conn, cite_id: str, partner_id: UUID, kind: str) -> None:
@@ -207,6 +255,10 @@ async def cites_by_wave(conn: Reads) -> list[asyncpg.Record]:
            GROUP BY wave_id, status ORDER BY min(wave_year), wave_id, status""")
 
 
+async def waves(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT wave_id, year, title, test FROM waves ORDER BY wave_id")
+
+
 async def candidatures_by_wave(conn: Reads) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT wave_id, status, count(*)::int AS n FROM candidatures
@@ -275,3 +327,26 @@ async def deliveries_by_template(conn: Reads) -> list[asyncpg.Record]:
         """SELECT template, count(*) FILTER (WHERE status = 'sent')::int AS sent,
                   count(*) FILTER (WHERE status = 'failed')::int AS failed
            FROM deliveries GROUP BY template ORDER BY template""")
+
+
+# --- the open data's reads ---------------------------------------------------------------
+
+async def open_data_cites(conn: Reads) -> list[asyncpg.Record]:
+    """Every cité with what the open data says of it, its wave's title and test flag, and
+    the chef de file partners designated (null: the lead collège its label named)."""
+    return await conn.fetch(
+        """SELECT c.cite_id, c.name, c.departement, c.status, c.perimeter,
+                  coalesce(a.chef_de_file_uai, c.lead_college_uai) AS college_uai,
+                  c.periods, c.wave_id, coalesce(w.year, c.wave_year) AS wave_year,
+                  w.title AS wave_title, w.test AS wave_test
+           FROM cites c LEFT JOIN waves w USING (wave_id) LEFT JOIN alliances a USING (cite_id)
+           ORDER BY c.cite_id""")
+
+
+async def open_data_money(conn: Reads) -> list[asyncpg.Record]:
+    """The sums of each cité's allocations and grants per year and programme."""
+    return await conn.fetch(
+        """SELECT cite_id, year, programme, movement, sum(amount)::bigint AS amount
+           FROM movements WHERE movement IN ('allocate', 'grant')
+           GROUP BY cite_id, year, programme, movement ORDER BY cite_id, year""")
+

@@ -27,7 +27,7 @@ def settings(service_settings: SettingsFactory) -> DashboardSettings:
     # No other service runs in these tests: the probe finds none at these addresses.
     return service_settings(DashboardSettings, consumer_max_attempts=2,
                             services={}, health_interval_s=0.2, health_timeout_s=2,
-                            refresh_s=0.5)
+                            refresh_s=0.5, opendata_cache_s=0)
 
 
 @pytest.fixture

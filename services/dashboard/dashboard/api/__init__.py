@@ -1,13 +1,13 @@
-"""The dashboard's HTTP API: the page (``/`` and its static files, which hold no data) and
+"""The dashboard's HTTP API: the page (``/`` and its static files, which hold no data),
 the summary it shows (``/api/summary``, for readers: national coordination, préfectures,
-viewers)."""
+viewers) and the open data (``/opendata/…``, for anyone, without a token)."""
 
 from fastapi import APIRouter
 
-from . import page, summary
+from . import opendata, page, summary
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (page, summary):
+for _module in (page, summary, opendata):
     router.include_router(_module.router)

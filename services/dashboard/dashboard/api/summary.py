@@ -50,10 +50,14 @@ async def summary(caller: Reader) -> SummaryView:
 
 
 async def _cites_and_waves(pool: Reads) -> tuple[dict[str, int], list[WaveView]]:
-    """Cités by status, and each wave's cités and candidatures by status (by year, a wave
-    known only from its candidatures last)."""
+    """Cités by status, and each wave — its title, whether a test wave — with its cités and
+    candidatures by status (by year, a wave whose year is unknown last). Test waves' cités
+    are counted like the others: the programme's figures show what the platform holds,
+    and the page marks those waves."""
     cites: dict[str, int] = defaultdict(int)
-    waves: dict[str, WaveView] = {}
+    waves: dict[str, WaveView] = {r["wave_id"]: WaveView.of(r["wave_id"], r["year"],
+                                                            r["title"], r["test"])
+                                  for r in await store.waves(pool)}
     for r in await store.cites_by_wave(pool):
         wave = waves.setdefault(r["wave_id"], WaveView.of(r["wave_id"], r["year"]))
         wave.cites[r["status"]] = r["n"]

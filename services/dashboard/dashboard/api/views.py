@@ -3,30 +3,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Literal
 
 import asyncpg
 from pydantic import BaseModel, Field
 
-from ..domain.departements import departement_name
-from ..domain.programme import MoneyLine
+from cites_contracts.events.labelling import Perimeter
+
+from ..domain.departements import academie_of, departement_name, region_of
+from ..domain.opendata import STATUT, YearAmounts, college_name, euros, wave_title
+from ..domain.programme import CiteStatus, MoneyLine
 from ..platform_health import Health
 
 __all__ = ["AlliancesView", "DepartementView", "EnvelopeView", "NotificationsView",
-           "SignInView", "SummaryView", "WaveView"]
+           "OpenDataCiteView", "SignInView", "SummaryView", "WaveView"]
 
 
 class WaveView(BaseModel):
     wave_id: str
     year: int | None
+    title: str | None = Field(None, description="The wave's title, as its events name it")
+    test: bool = Field(False, description="A test wave (training, acceptance): its cités are "
+                       "counted here, never published as open data")
     cites: dict[str, int] = Field(description="Cités by their label's status")
     candidatures: dict[str, int] = Field(description="Candidatures by status")
 
     @classmethod
-    def of(cls, wave_id: str, year: int | None = None) -> WaveView:
+    def of(cls, wave_id: str, year: int | None = None, title: str | None = None,
+           test: bool = False) -> WaveView:
         """A wave, its figures to be counted in."""
-        return cls(wave_id=wave_id, year=year, cites={}, candidatures={})
+        return cls(wave_id=wave_id, year=year, title=title, test=bool(test), cites={},
+                   candidatures={})
 
 
 class DepartementView(BaseModel):
@@ -119,3 +128,88 @@ class SignInView(BaseModel):
     issuer: str | None = None
     client_id: str | None = None
 
+
+# --- open data (French names and values: a public dataset) ------------------------------
+
+Statut = Literal["labellisée", "suspendue", "retirée", "expirée"]
+
+
+class CommuneView(BaseModel):
+    code_insee: str
+    nom: str
+
+
+class QpvView(BaseModel):
+    code: str
+    nom: str
+
+
+class CollegeView(BaseModel):
+    uai: str
+    nom: str | None = Field(description="Null when the collège is not among the perimeter's "
+                            "schools")
+
+
+class PeriodeView(BaseModel):
+    debut: date
+    fin: date
+
+
+class AnneeView(BaseModel):
+    """The State's money for one budget year, in euros."""
+
+    annee: int
+    dotation_p147: float
+    dotation_p230: float
+    fonds_de_la_cite: float
+
+    @classmethod
+    def of(cls, y: YearAmounts) -> AnneeView:
+        return cls(annee=y.year, dotation_p147=float(euros(y.dotation_p147)),
+                   dotation_p230=float(euros(y.dotation_p230)),
+                   fonds_de_la_cite=float(euros(y.fonds_de_la_cite)))
+
+
+class OpenDataCiteView(BaseModel):
+    """A labelled cité as the open data publishes it (``/opendata/schema.json`` describes
+    each field, as the columns of the CSV)."""
+
+    code_cite: str
+    nom_cite: str
+    departement: str
+    nom_departement: str
+    region: str | None
+    academie: str | None
+    communes: list[CommuneView]
+    qpv: list[QpvView]
+    college_chef_de_file: CollegeView | None
+    vague: str
+    annee_vague: int
+    debut_label: date | None = Field(description="The period in force (the latest granted)")
+    fin_label: date | None
+    periodes_label: list[PeriodeView] = Field(description="Every period granted, oldest "
+                                              "first (the first, then each renewal's)")
+    statut: Statut
+    annees: list[AnneeView] = Field(description="The State's money per budget year, in euros")
+
+    @classmethod
+    def of(cls, r: asyncpg.Record, years: Sequence[YearAmounts]) -> OpenDataCiteView:
+        """From a row of ``store.open_data_cites`` and the cité's years."""
+        perimeter = (None if r["perimeter"] is None
+                     else Perimeter.model_validate(r["perimeter"]))
+        periods = [PeriodeView(debut=p["start"], fin=p["end"]) for p in r["periods"]]
+        uai = r["college_uai"]
+        return cls(
+            code_cite=r["cite_id"], nom_cite=r["name"], departement=r["departement"],
+            nom_departement=departement_name(r["departement"]),
+            region=region_of(r["departement"]), academie=academie_of(r["departement"]),
+            communes=[CommuneView(code_insee=c.insee_code, nom=c.name)
+                      for c in (perimeter.communes if perimeter else ())],
+            qpv=[QpvView(code=q.code, nom=q.name) for q in (perimeter.qpvs if perimeter else ())],
+            college_chef_de_file=(None if uai is None else
+                                  CollegeView(uai=uai, nom=college_name(perimeter, uai))),
+            vague=wave_title(r["wave_title"], r["wave_year"]), annee_vague=r["wave_year"],
+            debut_label=periods[-1].debut if periods else None,
+            fin_label=periods[-1].fin if periods else None, periodes_label=periods,
+            statut=STATUT[CiteStatus(r["status"])],
+            annees=[AnneeView.of(y) for y in years])

@@ -204,7 +204,9 @@
     figure("notifications-failed", s.notifications.failed);
 
     // waves
-    const vagues = s.waves.map((w) => w.wave_id);
+    // a wave by its title (its id when its events carried none); a test wave says so
+    const nomVague = (w) => (w.title || w.wave_id) + (w.test ? " (test)" : "");
+    const vagues = s.waves.map(nomVague);
     graphe("g-vagues", { type: "bar", options: options("Cités par vague et statut", true),
       data: { labels: vagues, datasets: Object.entries(STATUTS).map(([k, nom]) => ({
         label: nom, backgroundColor: COULEURS[k],
@@ -213,7 +215,7 @@
       const n = (o, k) => ({ t: nombre.format(o[k] || 0),
                              a: { wave: w.wave_id, measure: k, value: o[k] || 0 } });
       const cites = Object.values(w.cites).reduce((a, b) => a + b, 0);
-      return [{ t: w.wave_id }, n(w.cites, "labelled"), n(w.cites, "suspended"),
+      return [{ t: nomVague(w) }, n(w.cites, "labelled"), n(w.cites, "suspended"),
               n(w.cites, "withdrawn"), n(w.cites, "expired"),
               { t: nombre.format(cites), a: { wave: w.wave_id, measure: "cites", value: cites } },
               n(w.candidatures, "submitted"), n(w.candidatures, "under_review"),
