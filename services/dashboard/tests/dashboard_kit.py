@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
+
 from cites_contracts.events.funding import (
     AllocationRefused,
     CommitmentCancelled,
@@ -30,9 +32,12 @@ from cites_contracts.events.funding import (
 from cites_contracts.events.labelling import (
     CandidatureRejected,
     CandidatureReviewStarted,
+    LabelExpired,
     LabelReinstated,
+    LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    PerimeterExtended,
     TerritoryLabelled,
     Wave,
 )
@@ -40,10 +45,11 @@ from cites_contracts.events.notifications import NotificationFailed, Notificatio
 from cites_contracts.events.partners import (
     AllianceClosed,
     AllianceOpened,
+    ChefDeFileDesignated,
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
-from cites_contracts.testing import territory_labelled
+from cites_contracts.testing import event, territory_labelled
 from cites_contracts.types import (
     ActorRole,
     AllianceClosureReason,
@@ -72,6 +78,38 @@ def labelled(cite_id: str, *, departement: str = "93", wave: str = "2019",
     return territory_labelled(cite_id, departement=departement, wave=wave,
                               wave_year=WAVES[wave], candidature_id=candidature_id or uuid4(),
                               label_period=PERIOD, labelled_at=AT)
+
+
+def labelled_in(cite_id: str, wave: Wave, *, departement: str = "69",
+                **fields: Any) -> TerritoryLabelled:
+    """A label in ``wave`` (its title, its test flag), for :data:`PERIOD`, in the
+    département ``departement``: its commune ``<dep>010`` Bondy, its QPV ``QN0<dep>01M``
+    Blanqui, its lead collège ``0930001A`` Collège Blanqui (``fields`` replace them)."""
+    label = territory_labelled(cite_id, departement=departement, wave=wave.id,
+                               wave_year=wave.year, label_period=PERIOD, labelled_at=AT,
+                               **fields)
+    return label.model_copy(update={"wave": wave})
+
+
+def renewed(cite_id: str, period: LabelPeriod, previous: LabelPeriod = PERIOD
+            ) -> LabelRenewed:
+    return LabelRenewed(cite_id=cite_id, previous_period=previous, label_period=period,
+                        decided_by=ActorRole.NATIONAL_COORDINATION, renewed_at=AT)
+
+
+def extended(cite_id: str, perimeter: dict[str, Any]) -> PerimeterExtended:
+    """The cité's perimeter is now ``perimeter`` (its JSON form)."""
+    return event(PerimeterExtended, cite_id=cite_id, perimeter=perimeter,
+                 added={"communes": perimeter["communes"][1:]}, extended_at=AT)
+
+
+def chef_designated(cite_id: str, uai: str) -> ChefDeFileDesignated:
+    return ChefDeFileDesignated(cite_id=cite_id, partner_id=uuid4(), uai=uai,
+                                previous_partner_id=LEAD, designated_at=AT)
+
+
+def expired(cite_id: str) -> LabelExpired:
+    return LabelExpired(cite_id=cite_id, label_period=PERIOD, expired_at=AT)
 
 
 def suspended(cite_id: str) -> LabelSuspended:
@@ -217,6 +255,12 @@ class Dashboard:
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
         return body
+
+    async def open_data(self, kind: str = "json", **headers: str) -> httpx.Response:
+        """``/opendata/cites.<kind>`` asked by anyone: no Authorization header."""
+        r = await self.s.http.get(f"/opendata/cites.{kind}", headers=headers)
+        assert "authorization" not in {k.lower() for k in r.request.headers}
+        return r
 
     async def money(self) -> dict[tuple[str, int], dict[str, int]]:
         """The summary's money lines by (programme, year), without those two keys."""
