@@ -145,7 +145,7 @@ async def test_every_kind_of_refusal_answers_alike_in_every_service(
     assert answers["unauthenticated"][1]["detail"].startswith("missing Authorization header")
 
 
-WHOLE = {("labelling", "/opendata/cites.json"): "an open-data file: the whole dataset",
+WHOLE = {("dashboard", "/opendata/cites.json"): "an open-data file: the whole dataset",
          ("notifications", "/rules"): "the rules table, fixed by the code"}
 """The lists answered whole, by design (the README's paging statement names them)."""
 

@@ -41,8 +41,6 @@ QUERIES: list[tuple[str, set[str]]] = [
     ("/waves", {"national", "prefecture", "viewer"}),
     ("/candidatures", {"national", "prefecture", "viewer"}),
     ("/cites", {"national", "prefecture", "viewer"}),
-    ("/opendata/cites.json", {"national", "prefecture", "viewer", "partner"}),
-    ("/opendata/cites.csv", {"national", "prefecture", "viewer", "partner"}),
 ]
 
 

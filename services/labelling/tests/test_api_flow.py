@@ -3,8 +3,6 @@ PostgreSQL): a candidature's whole life, the cité's, and the queries."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from labelling_kit import TODAY, WAVE_2024, Labelling, commune, dossier_body, qpv
@@ -130,7 +128,9 @@ async def test_a_viewer_reads_a_candidature_without_the_troika_mailboxes(
     assert len(as_owner["dossier"]["troika"]) == 3
 
 
-async def test_cites_are_listed_and_exported_as_open_data(service: Labelling) -> None:
+async def test_cites_are_listed_by_status_and_a_withdrawn_one_keeps_its_facts(
+        service: Labelling) -> None:
+    # The open data these facts feed is the dashboard's (its tests/test_opendata.py).
     _, first = await service.labelled()
     _, second = await service.labelled(territory_name="Vénissieux",
                                        communes=[commune("69259", "Vénissieux")],
@@ -140,22 +140,20 @@ async def test_cites_are_listed_and_exported_as_open_data(service: Labelling) ->
     http = service.http
 
     listed = (await http.get("/cites", headers=AS_VIEWER, params={"status": "labelled"})).json()
-    exported = (await http.get("/opendata/cites.json", headers=AS_VIEWER)).json()
-    as_csv = await http.get("/opendata/cites.csv", headers=AS_VIEWER)
-    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    every = (await http.get("/cites", headers=AS_VIEWER)).json()
+    withdrawn = (await http.get(f"/cites/{second}", headers=AS_VIEWER)).json()
 
     assert [c["cite_id"] for c in listed["items"]] == [first]
-    assert exported[1] == {
-        "id_cite": second, "lib_cite": "Vénissieux", "departement": "69",
-        "communes": ["69259"], "qpvs": ["QN06907B", "QN06908C"], "wave": WAVE_2024,
-        "period": {"start": "2025-03-10", "end": "2028-03-09"}, "status": "withdrawn",
-        "periods": [{"start": "2025-03-10", "end": "2028-03-09"}]}
-    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert rows[1] == {"id_cite": second, "lib_cite": "Vénissieux", "departement": "69",
-                       "communes": "69259", "qpvs": "QN06907B;QN06908C", "wave": WAVE_2024,
-                       "period_start": "2025-03-10", "period_end": "2028-03-09",
-                       "status": "withdrawn", "periods": "2025-03-10/2028-03-09"}
-    assert rows[0]["id_cite"] == first
+    assert [c["cite_id"] for c in every["items"]] == [first, second]
+    assert {k: withdrawn[k] for k in ("cite_id", "name", "departement", "status",
+                                      "label_period")} == {
+        "cite_id": second, "name": "Vénissieux", "departement": "69", "status": "withdrawn",
+        "label_period": {"start": "2025-03-10", "end": "2028-03-09"}}
+    assert [c["insee_code"] for c in withdrawn["perimeter"]["communes"]] == ["69259"]
+    assert [q["code"] for q in withdrawn["perimeter"]["qpvs"]] == ["QN06907B", "QN06908C"]
+    assert withdrawn["wave"]["id"] == WAVE_2024
+    assert [{"start": p["start"], "end": p["end"]} for p in withdrawn["periods"]] == [
+        {"start": "2025-03-10", "end": "2028-03-09"}]
 
 
 async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: Labelling) -> None:
@@ -187,19 +185,3 @@ async def test_the_national_coordination_plans_opens_and_closes_a_wave(service: 
     assert waves[-1]["submitted_count"] == 1
     assert [w["id"] for w in first["items"] + rest["items"]] == [w["id"] for w in waves]
     assert rest["next_cursor"] is None
-
-
-
-async def test_the_csv_export_neutralises_what_a_spreadsheet_would_run_as_a_formula(
-        service: Labelling) -> None:
-    # OWASP "CSV injection": a cell starting with = + - @ (or tab, CR) is a formula to a
-    # spreadsheet; it is exported with a leading ' so it stays text. JSON keeps the name.
-    names = ['=HYPERLINK("http://evil.example","Cliquez")', "+33 Quartiers", "-Nord", "@SUM(A1)"]
-    for n, name in enumerate(names):
-        await service.labelled(territory_name=name, qpvs=[qpv(f"QN0691{n}C")])
-    as_csv = await service.http.get("/opendata/cites.csv", headers=AS_VIEWER)
-    as_json = (await service.http.get("/opendata/cites.json", headers=AS_VIEWER)).json()
-
-    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert [r["lib_cite"] for r in rows] == [f"'{name}" for name in names]
-    assert [c["lib_cite"] for c in as_json] == names

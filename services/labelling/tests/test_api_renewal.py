@@ -1,11 +1,9 @@
 """Renewal over HTTP: only in the window before the current period ends (422 naming the
-window otherwise, nothing changed); the new period starts the day after; the cité, its
-history and open data show both periods."""
+window otherwise, nothing changed); the new period starts the day after; the cité and its
+history show both periods (as the dashboard's open data does, from LabelRenewed)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from labelling_kit import Labelling
@@ -83,18 +81,3 @@ async def test_the_cite_history_shows_both_periods(service: Labelling, clock: Fa
         ("TerritoryLabelled", CURRENT), ("LabelRenewed", RENEWED)]
     assert [{"start": p["start"], "end": p["end"]} for p in shown["periods"]] == [
         CURRENT, RENEWED]
-
-
-async def test_open_data_shows_the_current_and_the_renewed_period(
-        service: Labelling, clock: FakeClock) -> None:
-    _, cite = await service.labelled()
-    clock.set_date(date(2027, 9, 1))
-    await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL)
-
-    [as_json] = (await service.http.get("/opendata/cites.json", headers=AS_VIEWER)).json()
-    as_csv = await service.http.get("/opendata/cites.csv", headers=AS_VIEWER)
-    [row] = list(csv.DictReader(io.StringIO(as_csv.text)))
-
-    assert (as_json["period"], as_json["periods"]) == (CURRENT, [CURRENT, RENEWED])
-    assert (row["period_start"], row["period_end"]) == ("2025-03-10", "2028-03-09")
-    assert row["periods"] == "2025-03-10/2028-03-09;2028-03-10/2031-03-09"

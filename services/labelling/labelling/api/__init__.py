@@ -3,10 +3,10 @@
 
 from fastapi import APIRouter
 
-from . import candidatures, cites, opendata, waves
+from . import candidatures, cites, waves
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (waves, candidatures, cites, opendata):
+for _module in (waves, candidatures, cites):
     router.include_router(_module.router)
