@@ -7,9 +7,11 @@ labels, envelopes, dotations, commitments to operators who joined the alliances,
 payments, suspensions, a reinstatement, a withdrawal, an extension — then reconciles what
 the services' APIs, the topics and the SMTP sink say: zero differences. The dashboard,
 fed only by the events, must then say what the services' APIs say and what the
-reconciliation counted, and Debian's Chromium (headless, driven by Playwright) must render
-those figures; a screenshot is kept (``.local/artifacts/dashboard.png``). Last, a payment
-funding never made is put on its topic: the reconciliation names the difference.
+reconciliation counted, its open data (read without a token) each cité's State money per
+year as funding's statement says it, and Debian's Chromium (headless, driven by
+Playwright) must render those figures; a screenshot is kept
+(``.local/artifacts/dashboard.png``). Last, a payment funding never made is put on its
+topic: the reconciliation names the difference.
 
 ``CITES_DEMO_WAVES`` and ``CITES_DEMO_SCALE`` (environment) make it play more:
 ``CITES_DEMO_WAVES=2019,2021,2022 CITES_DEMO_SCALE=1`` is the whole ``make demo``, and it
@@ -95,6 +97,27 @@ def reconciled_per_programme(report: Report) -> dict[str, dict[str, int]]:
     return dict(totals)
 
 
+Years = dict[int, tuple[int, int, int]]
+
+
+def open_data_years(cite: dict[str, Any]) -> Years:
+    """The open data's years of a cité: (P147 dotation, P230 dotation, fonds), in cents."""
+    return {y["annee"]: (round(y["dotation_p147"] * 100), round(y["dotation_p230"] * 100),
+                         round(y["fonds_de_la_cite"] * 100)) for y in cite["annees"]}
+
+
+async def funding_years(platform: Platform, cite_id: str) -> Years:
+    """The same from funding's statement of the cité (its years that allocated or granted)."""
+    r = await platform.funds.get(f"/cites/{cite_id}/statement", headers=VIEWER)
+    assert r.status_code == 200, r.text
+    found: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for line in r.json()["lines"]:
+        figures = found[line["year"]]
+        figures[0 if line["programme"] == "P147" else 1] += line["allocated"]
+        figures[2] += line["fonds"]
+    return {year: (a, b, c) for year, (a, b, c) in found.items() if a or b or c}
+
+
 async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_payment_does_not(
     platform_with_dashboard: Platform, smtp_sink: SmtpSink, tmp_path: Path,
 ) -> None:
@@ -148,10 +171,20 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     assert {s["name"] for s in expected["health"]["services"]} == {
         "labelling", "partners", "funding", "notifications", "dashboard"}
 
-    # 3. The page, in a real browser: the same figures rendered.
+    # 3. The open data, read without a token: every cité, and each year's State money as
+    # funding's statement of the cité says it.
+    published = await platform.dash.get("/opendata/cites.json")
+    assert published.status_code == 200, published.text
+    assert len(published.json()) == cites
+    assert any(c["annees"] for c in published.json())
+    for cite_data in published.json():
+        assert open_data_years(cite_data) == await funding_years(platform,
+                                                                 cite_data["code_cite"])
+
+    # 4. The page, in a real browser: the same figures rendered.
     await render(platform.dashboard.url, expected, tmp_path / "dashboard.png")
 
-    # 4. A payment funding never made, on its topic: the events no longer add up to what
+    # 5. A payment funding never made, on its topic: the events no longer add up to what
     # the ledger and the simulation say, and the reconciliation says by how much, where.
     cite = next(iter(run.cites.values()))
     assert cite.allocation_id is not None and cite.commitments
