@@ -10,6 +10,7 @@ import io
 import re
 from datetime import date
 from decimal import Decimal
+from email.utils import format_datetime
 from typing import Any
 from uuid import uuid4
 
@@ -37,7 +38,7 @@ from dashboard_kit import (
 
 from cites_contracts.events.labelling import Wave
 from cites_contracts.types import LabelPeriod
-from cites_runtime.testing import in_memory
+from cites_runtime.testing import FakeClock, in_memory
 
 REUNION = {"communes": [{"insee_code": "97411", "name": "Saint-Denis"}],
            "qpvs": [{"code": "QN97401M", "name": "Le Chaudron", "population": 6100}],
@@ -275,10 +276,11 @@ async def test_the_schema_declares_every_column_and_every_value_holds_to_it(
 # --- a public endpoint -------------------------------------------------------------------
 
 async def test_the_open_data_is_cached_and_answers_304_to_what_the_reader_has(
-        service: Dashboard) -> None:
+        service: Dashboard, clock: FakeClock) -> None:
     await service.s.publish(labelled_in("cite-001", REAL))
 
     first = await service.open_data("csv")
+    clock.advance(hours=1)
     again = await service.open_data("csv", **{"If-None-Match": first.headers["etag"]})
     await service.s.publish(suspended("cite-001"))
     changed = await service.open_data("csv", **{"If-None-Match": first.headers["etag"]})
@@ -289,7 +291,9 @@ async def test_the_open_data_is_cached_and_answers_304_to_what_the_reader_has(
     assert first.headers["last-modified"].endswith(" GMT")
     assert (again.status_code, again.content) == (304, b"")
     assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["last-modified"] == first.headers["last-modified"]  # same content
     assert changed.status_code == 200
+    assert changed.headers["last-modified"] == format_datetime(clock(), usegmt=True)
     assert changed.headers["etag"] != first.headers["etag"]
     assert "suspendue" in changed.text
 

@@ -28,7 +28,7 @@ import io
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -89,16 +89,20 @@ class Published:
 
     async def _build(self, request: Request) -> Dataset:
         cites = await _read(request)
+        now = request.app.state.runtime.settings.clock().replace(microsecond=0)
+        last = self.last
         return Dataset(time.monotonic(),
-                       self._body(_CITES.dump_json([c for c, _ in cites]), "json"),
-                       self._body(_csv(cites), "csv"))
+                       _body(_CITES.dump_json([c for c, _ in cites]),
+                             last.json if last else None, now),
+                       _body(_csv(cites), last.csv if last else None, now))
 
-    def _body(self, content: bytes, kind: str) -> Body:
-        etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
-        before = getattr(self.last, kind, None) if self.last else None
-        since = (before.last_modified if before and before.etag == etag
-                 else datetime.now(UTC).replace(microsecond=0))
-        return Body(content, etag, since)
+
+def _body(content: bytes, before: Body | None, now: datetime) -> Body:
+    """The body, its digest as ETag, and since when it is so (``before``'s time when the
+    content is the same, else ``now``)."""
+    etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    since = before.last_modified if before is not None and before.etag == etag else now
+    return Body(content, etag, since)
 
 
 Cite = tuple[OpenDataCiteView, list[YearAmounts]]

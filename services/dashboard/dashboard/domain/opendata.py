@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Final
 
 from cites_contracts.events.labelling import Perimeter
+from cites_contracts.types import BudgetProgramme
 
 from .programme import CiteStatus, Movement
 
@@ -61,6 +62,9 @@ class YearAmounts:
     fonds_de_la_cite: int = 0
 
 
+_PROGRAMMES = frozenset(p.value for p in BudgetProgramme)
+
+
 def years(sums: Iterable[tuple[str, int, str, str, int]]) -> dict[str, list[YearAmounts]]:
     """Each cité's years, in order, from the sums of its movements: (cité, year,
     programme, movement, amount); movements other than allocations and grants are not
@@ -68,7 +72,7 @@ def years(sums: Iterable[tuple[str, int, str, str, int]]) -> dict[str, list[Year
     found: dict[str, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for cite_id, year, programme, movement, amount in sums:
         figures = found[cite_id][year]
-        if movement == Movement.ALLOCATE and programme in ("P147", "P230"):
+        if movement == Movement.ALLOCATE and programme in _PROGRAMMES:
             key = f"dotation_{programme.lower()}"
         elif movement == Movement.GRANT:
             key = "fonds_de_la_cite"
