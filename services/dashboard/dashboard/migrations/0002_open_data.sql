@@ -3,7 +3,8 @@
 -- (the chef de file partners designated last), its label periods, oldest first (the
 -- latest is in force), and the waves as events name them: title and whether a test wave
 -- (its cités are never published). Cités of a projection built before this migration
--- have none of it until their events are replayed (`dashboard replay`).
+-- have none of it (their open data lists no commune, no collège, no period) until the
+-- projection is built again from the topics: a fresh schema, a new consumer group.
 CREATE TABLE waves (
     wave_id text    PRIMARY KEY,
     year    integer NOT NULL,
