@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 from cites_contracts.events.labelling import CandidatureSubmittedV1
 from cites_contracts.topics import LABELLING_CONTACTS
-from cites_contracts.types import TroikaRole
+from cites_contracts.types import LabelPeriod, TroikaRole
 from cites_runtime.actor import Actor, Role
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 from cites_runtime.logs import get_logger
@@ -44,6 +44,7 @@ from .domain.holdings import Claim, Holder
 from .domain.label import HistoryEntry, check_business_date, check_convention_date
 
 __all__ = [
+    "apply_for_renewal",
     "close_wave",
     "decide",
     "draft_candidature",
@@ -52,6 +53,7 @@ __all__ = [
     "open_wave",
     "plan_wave",
     "record_convention",
+    "refuse_renewal",
     "reinstate_label",
     "renew_label",
     "revise_candidature",
@@ -273,15 +275,35 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
 # --- Labels ----------------------------------------------------------------------------------
 
 
+async def apply_for_renewal(uow: UnitOfWork, cite_id: str, actor: Actor,
+                            filed_on: date | None = None) -> Label:
+    """The cité's préfecture re-applies for its label (inside the renewal window)."""
+    label = await _label(uow, cite_id)
+    actor.ensure_acts_for(label.departement)
+    wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
+    event = label.apply_for_renewal(window=wave.rules.renewal, filed_on=filed_on or uow.today,
+                                    actor=actor, today=uow.today, now=uow.now)
+    return await _record(uow, label, event, actor)
+
+
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                       convention_signed_on: date | None, actor: Actor,
-                      decided_on: date | None = None) -> Label:
+                      decided_on: date | None = None, period: LabelPeriod | None = None
+                      ) -> Label:
     label = await _label(uow, cite_id)
     wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
     event = label.renew(years=label_years, window=wave.rules.renewal,
                         decided_on=decided_on or uow.today,
                         convention_signed_on=convention_signed_on, actor=actor,
-                        today=uow.today, now=uow.now)
+                        today=uow.today, now=uow.now, period=period)
+    return await _record(uow, label, event, actor)
+
+
+async def refuse_renewal(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
+                         decided_on: date | None = None) -> Label:
+    label = await _label(uow, cite_id)
+    event = label.refuse_renewal(motive, decided_on=decided_on or uow.today, actor=actor,
+                                 today=uow.today, now=uow.now)
     return await _record(uow, label, event, actor)
 
 

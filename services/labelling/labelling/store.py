@@ -301,7 +301,8 @@ def _label(r: Row) -> Label:
                       date.fromisoformat(p["signed"]) if p["signed"] else None)
                  for p in r["periods"]],
         status=LabelStatus(r["status"]), decided_on=r["decided_on"],
-        status_since=r["status_since"], labelled_at=r["labelled_at"],
+        status_since=r["status_since"], renewal_applied_on=r["renewal_applied_on"],
+        labelled_at=r["labelled_at"],
         status_changed_at=r["status_changed_at"],
         requested_annual_contribution=r["requested_annual_contribution"],
     )
@@ -356,7 +357,8 @@ async def save_label(conn: Conn, x: Label) -> None:
         """WITH cite AS (
                UPDATE cites SET status = $2, period_start = $3, period_end = $4,
                                 convention_signed_on = $5, perimeter = $6,
-                                status_changed_at = $7, status_since = $11
+                                status_changed_at = $7, status_since = $11,
+                                renewal_applied_on = $12
                 WHERE cite_id = $1)
            INSERT INTO label_periods AS p (cite_id, period_start, period_end,
                                            convention_signed_on)
@@ -368,6 +370,7 @@ async def save_label(conn: Conn, x: Label) -> None:
                   IS DISTINCT FROM (EXCLUDED.period_end, EXCLUDED.convention_signed_on)""",
         x.cite_id, x.status.value, x.period.start, x.period.end, x.convention_signed_on,
         x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x), x.status_since,
+        x.renewal_applied_on,
     )
 
 
@@ -376,6 +379,7 @@ async def due_cite_ids(conn: Reads, today: date, *, limit: int = 1000) -> list[s
     rows = await conn.fetch(
         """SELECT cite_id FROM cites
             WHERE status IN ('labelled', 'suspended') AND period_end < $1
+              AND renewal_applied_on IS NULL
             ORDER BY period_end, cite_id LIMIT $2""", today, limit)
     return [r["cite_id"] for r in rows]
 
@@ -386,7 +390,7 @@ async def lock_label_if_due(conn: Conn, cite_id: str, today: date) -> Label | No
     r = await conn.fetchrow(
         f"""{_LABEL}
             WHERE c.cite_id = $1 AND c.status IN ('labelled', 'suspended')
-              AND c.period_end < $2
+              AND c.period_end < $2 AND c.renewal_applied_on IS NULL
             FOR NO KEY UPDATE OF c SKIP LOCKED""", cite_id, today)
     return _label(r) if r else None
 

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from labelling.expiry import expire_due_labels
 from labelling_kit import Labelling
 
 from cites_contracts.events.labelling import LabelRenewed
-from cites_runtime.testing import AS_NATIONAL, AS_VIEWER, FakeClock
+from cites_runtime.testing import (
+    AS_NATIONAL,
+    AS_PREFECTURE_69,
+    AS_PREFECTURE_93,
+    AS_VIEWER,
+    FakeClock,
+)
 
 CURRENT = {"start": "2025-03-10", "end": "2028-03-09"}  # labelled on 2025-03-10
 RENEWED = {"start": "2028-03-10", "end": "2031-03-09"}
@@ -81,3 +88,48 @@ async def test_the_cite_history_shows_both_periods(service: Labelling, clock: Fa
         ("TerritoryLabelled", CURRENT), ("LabelRenewed", RENEWED)]
     assert [{"start": p["start"], "end": p["end"]} for p in shown["periods"]] == [
         CURRENT, RENEWED]
+
+
+async def test_a_re_application_filed_in_time_lets_the_renewal_come_after_the_period(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()  # 2025-03-10 – 2028-03-09
+    clock.set_date(date(2028, 1, 15))
+    elsewhere = await service.http.post(f"/cites/{cite}/renewal-application",
+                                        headers=AS_PREFECTURE_93)
+    applied = await service.http.post(f"/cites/{cite}/renewal-application",
+                                      headers=AS_PREFECTURE_69, json={"filed_on": "2028-01-10"})
+    assert elsewhere.status_code == 403
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["renewal_applied_on"] == "2028-01-10"
+
+    clock.set_date(date(2028, 4, 20))  # the period ended; the expiry job passes it by
+    assert await expire_due_labels(service.runtime) == []
+    renewed = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL,
+                                      json={"decided_on": "2028-04-18"})
+
+    assert renewed.status_code == 200, renewed.text
+    body = renewed.json()
+    assert (body["status"], body["renewal_applied_on"]) == ("labelled", None)
+    assert body["label_period"] == RENEWED  # in force since 2028-03-10, decided later
+    assert await service.outbox() == ["labelling.CandidatureSubmitted",
+                                      "labelling.CandidatureReviewStarted",
+                                      "labelling.TerritoryLabelled", "labelling.RenewalApplied",
+                                      "labelling.LabelRenewed"]
+
+
+async def test_a_refused_re_application_lets_the_label_expire(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2028, 1, 15))
+    await service.http.post(f"/cites/{cite}/renewal-application", headers=AS_PREFECTURE_69)
+    clock.set_date(date(2028, 4, 20))
+
+    refused = await service.http.post(f"/cites/{cite}/renewal-refusal", headers=AS_NATIONAL,
+                                      json={"motive": "Revue de projet non transmise"})
+
+    assert refused.status_code == 200, refused.text
+    assert await expire_due_labels(service.runtime) == [cite]
+    got = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    assert (got["status"], got["status_since"]) == ("expired", "2028-03-10")
+    assert [h["kind"] for h in got["history"]] == [
+        "TerritoryLabelled", "RenewalApplied", "RenewalRefused", "LabelExpired"]

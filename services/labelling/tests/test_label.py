@@ -27,7 +27,10 @@ from cites_contracts.events.labelling import (
     LabelSuspended,
     LabelWithdrawn,
     PerimeterExtended,
+    RenewalApplied,
+    RenewalRefused,
 )
+from cites_contracts.types import LabelPeriod
 from cites_runtime.errors import Conflict, RuleBroken
 
 AT = {"actor": NATIONAL, "today": TODAY, "now": NOW}
@@ -343,3 +346,74 @@ def test_a_renewal_is_judged_on_its_business_date_not_on_the_day_it_is_recorded(
     assert event.decided_on == date(2024, 11, 15)
     assert (event.label_period.start, event.label_period.end) == (date(2025, 1, 1),
                                                                    date(2027, 12, 31))
+
+
+# --- Re-application: the 2022 cités, re-applied at the end of 2024, renewed in March 2025 ---
+
+
+def reapplied(filed_on: date = date(2024, 11, 20)) -> Label:
+    x = labelled(on=date(2022, 1, 1))  # 2022-01-01 – 2024-12-31
+    event = x.apply_for_renewal(window=WINDOW, filed_on=filed_on, actor=PREFECTURE_69,
+                                today=filed_on, now=NOW)
+    assert isinstance(event, RenewalApplied) and event.filed_on == filed_on
+    return x
+
+
+def test_a_re_application_in_the_window_keeps_the_label_past_its_end_until_decided() -> None:
+    x = reapplied()
+    assert x.apply_for_renewal(window=WINDOW, filed_on=date(2024, 12, 1), actor=PREFECTURE_69,
+                               today=date(2024, 12, 1), now=NOW) is None  # already filed
+    assert not x.is_due_to_expire(date(2025, 3, 20))
+
+    event = x.renew(years=3, window=WINDOW, decided_on=date(2025, 3, 21),
+                    convention_signed_on=None, actor=NATIONAL, today=date(2025, 3, 21), now=NOW)
+
+    assert (event.label_period.start, event.label_period.end) == (date(2025, 1, 1),
+                                                                   date(2027, 12, 31))
+    assert x.renewal_applied_on is None
+    assert not x.is_due_to_expire(date(2025, 3, 22))
+
+
+def test_without_a_re_application_a_renewal_after_the_period_is_refused() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    with pytest.raises(RenewalOutsideWindow, match="the renewal is dated 2025-03-21"):
+        x.renew(years=3, window=WINDOW, decided_on=date(2025, 3, 21), convention_signed_on=None,
+                actor=NATIONAL, today=date(2025, 3, 21), now=NOW)
+
+
+def test_a_re_application_outside_the_window_is_refused_naming_it() -> None:
+    x = labelled(on=date(2022, 1, 1))
+    with pytest.raises(RenewalOutsideWindow, match="the re-application is dated 2023-06-01"):
+        x.apply_for_renewal(window=WINDOW, filed_on=date(2023, 6, 1), actor=PREFECTURE_69,
+                            today=date(2023, 6, 1), now=NOW)
+    assert x.renewal_applied_on is None
+
+
+def test_a_refused_re_application_lets_the_label_end_with_its_period() -> None:
+    x = reapplied()
+    event = x.refuse_renewal("Revue de projet non transmise", decided_on=date(2025, 2, 3),
+                             actor=NATIONAL, today=date(2025, 2, 3), now=NOW)
+    assert isinstance(event, RenewalRefused)
+    assert x.is_due_to_expire(date(2025, 2, 3))
+    with pytest.raises(Conflict, match="no re-application to refuse"):
+        x.refuse_renewal("encore", decided_on=date(2025, 2, 3), actor=NATIONAL,
+                         today=date(2025, 2, 3), now=NOW)
+
+
+@pytest.mark.parametrize(("start", "end", "rule"), [
+    (date(2025, 2, 1), date(2027, 12, 31), "period_follows"),
+    (date(2025, 1, 1), date(2028, 1, 31), "period_length"),
+])
+def test_a_stated_period_follows_the_current_one_and_lasts_no_longer_than_a_label(
+        start: date, end: date, rule: str) -> None:
+    x = reapplied()
+    with pytest.raises(RuleBroken) as refused:
+        x.renew(years=3, window=WINDOW, decided_on=date(2025, 3, 21), convention_signed_on=None,
+                actor=NATIONAL, today=date(2025, 3, 21), now=NOW,
+                period=LabelPeriod(start=start, end=end))
+    assert [f.rule for f in refused.value.failures] == [rule]
+    shorter = x.renew(years=3, window=WINDOW, decided_on=date(2025, 3, 21),
+                      convention_signed_on=None, actor=NATIONAL, today=date(2025, 3, 21),
+                      now=NOW, period=LabelPeriod(start=date(2025, 1, 1),
+                                                  end=date(2026, 12, 31)))
+    assert shorter.label_period.end == date(2026, 12, 31)

@@ -347,6 +347,28 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
             },
         ),
         (
+            ("labelling.RenewalApplied", 1),
+            {
+                "cite_id": _CITE_ID,
+                "label_period": _first_period(),
+                "filed_on": "2022-03-14",
+                "filed_by": "prefecture",
+                "applied_at": "2022-03-14T15:20:00Z",
+            },
+        ),
+        (
+            # The other way the re-application could have ended (instead of the renewal).
+            ("labelling.RenewalRefused", 1),
+            {
+                "cite_id": _CITE_ID,
+                "label_period": _first_period(),
+                "motive": "Revue de projet 2021 non transmise ; gouvernance à reconstruire.",
+                "decided_on": "2022-07-05",
+                "decided_by": "national_coordination",
+                "refused_at": "2022-07-05T13:00:00Z",
+            },
+        ),
+        (
             ("labelling.LabelRenewed", 1),
             {
                 "cite_id": _CITE_ID,
@@ -745,9 +767,11 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("labelling.LabelSuspended", 1): _Occurrence(3),
     ("labelling.LabelReinstated", 1): _Occurrence(4),
     ("labelling.PerimeterExtended", 1): _Occurrence(5),
-    ("labelling.LabelRenewed", 1): _Occurrence(6),
-    ("labelling.LabelExpired", 1): _Occurrence(7),
-    ("labelling.LabelWithdrawn", 1): _Occurrence(7),  # the alternative ending
+    ("labelling.RenewalApplied", 1): _Occurrence(6),
+    ("labelling.LabelRenewed", 1): _Occurrence(7),
+    ("labelling.RenewalRefused", 1): _Occurrence(7),  # the alternative to the renewal
+    ("labelling.LabelExpired", 1): _Occurrence(8),
+    ("labelling.LabelWithdrawn", 1): _Occurrence(8),  # the alternative ending
     # partners.registry: each partner is its own stream.
     ("partners.PartnerRegistered", 1): _Occurrence(1),
     ("partners.PartnerUpdated", 1): _Occurrence(2),

@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import Field
 
-from cites_contracts.types import CiteId, Departement, Motive, WaveId
+from cites_contracts.types import CiteId, Departement, LabelPeriod, Motive, WaveId
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
+from cites_runtime.http import Input, National, Operator, Page, Paging, Prefecture, Reader
 
 from .. import service, store
 from ..domain import Addition, LabelStatus
@@ -28,6 +28,10 @@ CitePath = Annotated[CiteId, Path(description="Cité id, e.g. cite-001")]
 class RenewalIn(Input):
     convention_signed_on: date | None = Field(
         None, description="Signature date of the new period's convention, if signed yet")
+    period: LabelPeriod | None = Field(
+        None, description="The new period, when the coordination states it: from the day "
+        "after the current one ends, no longer than a label; absent: a label's length from "
+        "that day")
     decided_on: date | None = Field(
         None, description="The date it takes effect in the programme (not in the future, not "
         "before what it follows); today when absent")
@@ -45,6 +49,19 @@ class ConventionIn(Input):
 class MotiveIn(Input):
     motive: Motive
     effective_on: date | None = Field(
+        None, description="The date it takes effect in the programme (not in the future, not "
+        "before what it follows); today when absent")
+
+
+class RenewalApplicationIn(Input):
+    filed_on: date | None = Field(
+        None, description="The date the re-application was filed in the programme (inside "
+        "the renewal window, not in the future); today when absent")
+
+
+class RenewalRefusalIn(Input):
+    motive: Motive
+    decided_on: date | None = Field(
         None, description="The date it takes effect in the programme (not in the future, not "
         "before what it follows); today when absent")
 
@@ -81,14 +98,38 @@ async def get_cite(cite_id: CitePath, caller: Reader) -> CiteView:
 
 @router.post("/{cite_id}/renewal", response_model=CiteSummaryView,
              summary="Renew the label for a new period from the day after the current ends "
-                     "(in the last months of the current period only: 422 otherwise)")
+                     "(in the last months of the current period, or later after a "
+                     "re-application filed then: 422 otherwise)")
 async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = None
                 ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.renew_label(
             uow, cite_id, label_years=settings(caller).label_years,
             convention_signed_on=body.convention_signed_on if body else None,
-            decided_on=body.decided_on if body else None, actor=caller.actor)
+            decided_on=body.decided_on if body else None,
+            period=body.period if body else None, actor=caller.actor)
+    return CiteSummaryView.of(x, uow.today)
+
+
+@router.post("/{cite_id}/renewal-application", response_model=CiteSummaryView,
+             summary="Re-apply for the label (the cité's préfecture, in the last months of "
+                     "its period): until decided, the label does not expire")
+async def apply_for_renewal(cite_id: CitePath, caller: Prefecture,
+                            body: RenewalApplicationIn | None = None) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.apply_for_renewal(uow, cite_id, caller.actor,
+                                            body.filed_on if body else None)
+    return CiteSummaryView.of(x, uow.today)
+
+
+@router.post("/{cite_id}/renewal-refusal", response_model=CiteSummaryView,
+             summary="Refuse the pending re-application, with a motive: the label ends with "
+                     "its period")
+async def refuse_renewal(cite_id: CitePath, body: RenewalRefusalIn, caller: National
+                         ) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.refuse_renewal(uow, cite_id, body.motive, caller.actor,
+                                         body.decided_on)
     return CiteSummaryView.of(x, uow.today)
 
 

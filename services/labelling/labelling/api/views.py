@@ -151,6 +151,8 @@ class CiteSummaryView(BaseModel):
     decided_on: date = Field(description="The decision's date in the programme")
     status_since: date = Field(description="When the current status took effect in the "
                                "programme")
+    renewal_applied_on: date | None = Field(description="When the pending re-application "
+                                            "was filed; null: none pending")
     labelled_at: datetime = Field(description="When the service recorded the decision")
     status_changed_at: datetime = Field(description="When the service recorded the current "
                                         "status")
@@ -167,6 +169,7 @@ class CiteSummaryView(BaseModel):
                     lead_college_uai=x.lead_college_uai, perimeter=x.perimeter,
                     requested_annual_contribution=x.requested_annual_contribution,
                     decided_on=x.decided_on, status_since=x.status_since,
+                    renewal_applied_on=x.renewal_applied_on,
                     labelled_at=x.labelled_at, status_changed_at=x.status_changed_at)
 
     @classmethod

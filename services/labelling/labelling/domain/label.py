@@ -39,6 +39,8 @@ from cites_contracts.events.labelling import (
     Perimeter,
     PerimeterAddition,
     PerimeterExtended,
+    RenewalApplied,
+    RenewalRefused,
     TerritoryLabelled,
 )
 from cites_contracts.events.labelling import Wave as WaveRef
@@ -68,7 +70,8 @@ __all__ = [
 PROGRAMME_START = date(2019, 1, 1)
 
 LabelEvent = (TerritoryLabelled | LabelRenewed | PerimeterExtended | ConventionSigned
-              | LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired)
+              | LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
+              | RenewalApplied | RenewalRefused)
 
 
 class LabelStatus(StrEnum):
@@ -181,6 +184,19 @@ def check_convention_date(signed_on: date | None, today: date, decided_on: date)
                             not_before=decided_on, what="the decision it follows")
 
 
+def _check_stated(period: LabelPeriod, following: LabelPeriod) -> None:
+    """A period the coordination states for a renewal follows the current one without a
+    gap and lasts no longer than a label (``following``: the default one)."""
+    if period.start != following.start:
+        raise RuleBroken.of("period", "period_follows",
+                            f"a renewed period starts on {following.start}, the day after "
+                            f"the current one ends, not on {period.start}")
+    if period.end > following.end:
+        raise RuleBroken.of("period", "period_length",
+                            f"a renewed period ends on {following.end} at the latest, not "
+                            f"on {period.end}")
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One line of a cité's history: what happened, when it was recorded
@@ -223,6 +239,12 @@ class HistoryEntry:
                            effective_on=event.effective_on)
             case LabelExpired():
                 return cls(kind, event.expired_at, ActorRole.SYSTEM, period=event.label_period)
+            case RenewalApplied():
+                return cls(kind, event.applied_at, event.filed_by, period=event.label_period,
+                           effective_on=event.filed_on)
+            case RenewalRefused():
+                return cls(kind, event.refused_at, event.decided_by, motive=event.motive,
+                           period=event.label_period, effective_on=event.decided_on)
 
 
 @dataclass
@@ -245,6 +267,8 @@ class Label:
     status_changed_at: datetime
     """When the service recorded the current status."""
     requested_annual_contribution: int
+    renewal_applied_on: date | None = None
+    """The business date of a re-application not decided yet (None: none pending)."""
 
     @property
     def period(self) -> LabelPeriod:
@@ -286,30 +310,76 @@ class Label:
         )
 
     # -- national coordination ------------------------------------------------------------
+    def apply_for_renewal(self, *, window: RenewalWindow, filed_on: date, actor: Actor,
+                          today: date, now: datetime) -> RenewalApplied | None:
+        """The préfecture re-applies, inside ``window`` of the current period (422 naming
+        its dates otherwise); the same re-application again changes nothing. Pending, it
+        keeps the label from expiring and lets the renewal be decided after the period."""
+        self._ensure_labelled("renewed")
+        if self.renewal_applied_on is not None:
+            return None
+        current = self.period
+        if current.start > today:
+            raise Conflict(f"{self.cite_id} is already renewed for {current.start} – "
+                           f"{current.end}")
+        check_business_date(filed_on, "filed_on", "filing", today=today,
+                            not_before=self.status_since, what="the label's current status")
+        self._ensure_in_window(window, filed_on, "re-applied for", "the re-application")
+        self.renewal_applied_on = filed_on
+        return RenewalApplied(cite_id=self.cite_id, label_period=current, filed_on=filed_on,
+                              filed_by=actor.event_role, applied_at=now)
+
     def renew(self, *, years: int, window: RenewalWindow, decided_on: date,
-              convention_signed_on: date | None, actor: Actor, today: date, now: datetime
-              ) -> LabelRenewed:
-        """Grant the next period, from the day after the current one ends; decided inside
-        ``window`` of the current period (422 naming its dates otherwise), once."""
+              convention_signed_on: date | None, actor: Actor, today: date, now: datetime,
+              period: LabelPeriod | None = None) -> LabelRenewed:
+        """Grant the next period: ``period`` when the coordination states it (from the day
+        after the current one ends, at most ``years`` long), else ``years`` from that day.
+        Decided inside ``window`` of the current period (422 naming its dates otherwise),
+        or at any later date when the cité re-applied in it; once."""
         self._ensure_labelled("renewed")
         current = self.period
         if current.start > decided_on:
             raise Conflict(f"{self.cite_id} is already renewed for {current.start} – "
                            f"{current.end}")
         check_business_date(decided_on, "decided_on", "decision", today=today,
-                            not_before=self.status_since, what="the label's current status")
-        dates = window.of(current)
-        if not dates.contains(decided_on):
-            raise RenewalOutsideWindow(
-                f"{self.cite_id} can be renewed only in the last {window.months} "
-                f"month{'s' if window.months > 1 else ''} of its period ({current.start} – "
-                f"{current.end}): from {dates.opens_on} to {dates.closes_on}; the renewal "
-                f"is dated {decided_on}", dates.opens_on, dates.closes_on)
+                            not_before=max(self.status_since,
+                                           self.renewal_applied_on or self.status_since),
+                            what="what it follows")
+        if self.renewal_applied_on is None:
+            self._ensure_in_window(window, decided_on, "renewed", "the renewal")
         check_convention_date(convention_signed_on, today, decided_on)
-        self.periods.append(Term(next_period(current, years), convention_signed_on))
+        following = next_period(current, years)
+        if period is not None:
+            _check_stated(period, following)
+        self.periods.append(Term(period or following, convention_signed_on))
+        self.renewal_applied_on = None
         return LabelRenewed(cite_id=self.cite_id, previous_period=current,
                             label_period=self.period, convention_signed_on=convention_signed_on,
                             decided_by=actor.event_role, renewed_at=now, decided_on=decided_on)
+
+    def refuse_renewal(self, motive: str, *, decided_on: date, actor: Actor, today: date,
+                       now: datetime) -> RenewalRefused:
+        """Refuse the pending re-application: the label ends with its period (the expiry
+        check ends it the day after, or at once when that day is past)."""
+        if self.renewal_applied_on is None:
+            raise Conflict(f"{self.cite_id} has no re-application to refuse")
+        check_business_date(decided_on, "decided_on", "decision", today=today,
+                            not_before=self.renewal_applied_on, what="the re-application")
+        self.renewal_applied_on = None
+        return RenewalRefused(cite_id=self.cite_id, label_period=self.period, motive=motive,
+                              decided_on=decided_on, decided_by=actor.event_role,
+                              refused_at=now)
+
+    def _ensure_in_window(self, window: RenewalWindow, day: date, done: str, what: str
+                          ) -> None:
+        current = self.period
+        dates = window.of(current)
+        if not dates.contains(day):
+            raise RenewalOutsideWindow(
+                f"{self.cite_id} can be {done} only in the last {window.months} "
+                f"month{'s' if window.months > 1 else ''} of its period ({current.start} – "
+                f"{current.end}): from {dates.opens_on} to {dates.closes_on}; {what} is "
+                f"dated {day}", dates.opens_on, dates.closes_on)
 
     def extend(self, addition: Addition, *, decided_on: date, actor: Actor, today: date,
                now: datetime) -> PerimeterExtended | None:
@@ -394,7 +464,9 @@ class Label:
 
     # -- time -------------------------------------------------------------------------------
     def is_due_to_expire(self, today: date) -> bool:
-        return self.status in LIVING and self.period.end < today
+        """Living, its latest period over, and no re-application waiting for a decision."""
+        return (self.status in LIVING and self.period.end < today
+                and self.renewal_applied_on is None)
 
     def expire(self, *, today: date, now: datetime) -> LabelExpired | None:
         """The day after its period ends, a living label expires (None when not due)."""

@@ -55,6 +55,8 @@ __all__ = [
     "PerimeterExtended",
     "PerimeterQpv",
     "PerimeterSchool",
+    "RenewalApplied",
+    "RenewalRefused",
     "TerritoryLabelled",
     "TroikaContactPublished",
     "TroikaMember",
@@ -378,6 +380,51 @@ class LabelRenewed(Event):
         "(business date; may precede the recording, e.g. history taken over); absent from "
         "events written before it was carried: the Paris date of ``renewed_at``"
     )
+
+
+@event(
+    "labelling.RenewalApplied",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The préfecture re-applies for a cité's label, in the last months of its "
+    "period.",
+)
+class RenewalApplied(Event):
+    """A cité re-applied for its label (the 2022 cités re-applied at the end of 2024).
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the préfecture files the re-application inside the renewal window of the
+    current period. Until the national coordination renews or refuses, the label does not
+    expire at the end of its period: the renewal may be decided after it (the 2022 cités
+    were renewed on 21 March 2025 for 2025–2027).
+    """
+
+    cite_id: CiteId
+    label_period: LabelPeriod = Field(description="The period the re-application follows")
+    filed_on: date = Field(description="The date it was filed in the programme (business date)")
+    filed_by: ActorRole
+    applied_at: UtcDateTime
+
+
+@event(
+    "labelling.RenewalRefused",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination refuses a cité's re-application, giving a motive.",
+)
+class RenewalRefused(Event):
+    """A re-application was refused: the label ends with its period (it expires the day
+    after, or at once when that day is past).
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    label_period: LabelPeriod
+    motive: Motive
+    decided_on: date = Field(description="The decision's date in the programme (business date)")
+    decided_by: ActorRole
+    refused_at: UtcDateTime
 
 
 @event(
