@@ -39,7 +39,7 @@ from cites_contracts.events.partners import (
     PartnerJoinedAlliance,
 )
 from cites_runtime.errors import NotFound
-from cites_runtime.uow import UnitOfWork
+from cites_runtime.uow import UnitOfWork, civil_date
 
 from . import store
 from .domain.programme import (
@@ -106,7 +106,8 @@ async def cites_labelled(uow: UnitOfWork, labels: Sequence[TerritoryLabelled]) -
     await store.save_waves(uow.conn, _waves([e.wave for e in labels]))
     await store.add_cites(uow.conn, [
         (e.cite_id, e.name, e.wave.id, e.wave.year, e.departement, e.labelled_at,
-         e.perimeter.model_dump_json(), e.lead_college_uai, e.label_period.model_dump_json())
+         e.decided_on or civil_date(e.labelled_at, uow.zone), e.perimeter.model_dump_json(),
+         e.lead_college_uai, e.label_period.model_dump_json())
         for e in labels])
     await store.candidatures_labelled(uow.conn, [(e.candidature_id, e.wave.id, e.departement)
                                                  for e in labels])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -80,20 +80,20 @@ async def save_waves(conn: Conn, rows: Sequence[WaveRow]) -> None:
         *map(list, zip(*rows, strict=True)))
 
 
-CiteRow = tuple[str, str, str, int, str, datetime, str, str, str]
-"""(cite_id, name, wave_id, wave_year, departement, labelled_at, perimeter (JSON), lead
-collège's UAI, label period (JSON ``{"start", "end"}``))."""
+CiteRow = tuple[str, str, str, int, str, datetime, date, str, str, str]
+"""(cite_id, name, wave_id, wave_year, departement, labelled_at, decided_on, perimeter
+(JSON), lead collège's UAI, label period (JSON ``{"start", "end"}``))."""
 
 
 async def add_cites(conn: Conn, rows: Sequence[CiteRow]) -> None:
     """New cités, labelled (a cité already known is left as it is)."""
     await conn.execute(
         """INSERT INTO cites (cite_id, name, wave_id, wave_year, departement, status,
-                              labelled_at, perimeter, lead_college_uai, periods)
-           SELECT c, n, w, y, d, 'labelled', t, p::jsonb, u, jsonb_build_array(l::jsonb)
+                              labelled_at, decided_on, perimeter, lead_college_uai, periods)
+           SELECT c, n, w, y, d, 'labelled', t, o, p::jsonb, u, jsonb_build_array(l::jsonb)
            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
-                       $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-                AS r(c, n, w, y, d, t, p, u, l)
+                       $6::timestamptz[], $7::date[], $8::text[], $9::text[], $10::text[])
+                AS r(c, n, w, y, d, t, o, p, u, l)
            ON CONFLICT (cite_id) DO NOTHING""", *map(list, zip(*rows, strict=True)))
 
 
@@ -285,6 +285,13 @@ async def by_departement(conn: Reads) -> list[asyncpg.Record]:
                   coalesce(sum(money.paid), 0)::bigint AS paid
            FROM cites c LEFT JOIN money USING (cite_id) LEFT JOIN members USING (cite_id)
            GROUP BY c.departement ORDER BY c.departement""")
+
+
+async def labelled_by_year(conn: Reads) -> list[asyncpg.Record]:
+    """(year, cites): the cités labelled each year, by their decision's date."""
+    return await conn.fetch(
+        """SELECT extract(year FROM decided_on)::int AS year, count(*)::int AS cites
+           FROM cites GROUP BY 1 ORDER BY 1""")
 
 
 async def money_sums(conn: Reads) -> list[asyncpg.Record]:

@@ -63,3 +63,25 @@ async def test_every_chart_is_described_and_every_table_captioned(
     assert captions and all(captions)
     assert drawn
     assert page.url == f"{served.s.url}/"  # no token in the address, ever
+
+
+async def test_the_page_shows_each_year_region_and_academie_in_regions_a_keyboard_reaches(
+    served: Dashboard, page: Page,
+) -> None:
+    await served.s.publish(labelled("cite-001", departement="69"),
+                           labelled("cite-002", departement="974"))
+    await page.goto(f"{served.s.url}/")
+    await page.fill("#jeton-valeur", "tok-viewer")
+    await page.click("#jeton button")
+    await page.wait_for_selector("body[data-loaded=true]")
+
+    years = await page.locator("#tab-annees tbody tr").all_inner_texts()
+    regions = await page.locator("#tab-regions tbody th").all_inner_texts()
+    academies = await page.locator("#tab-academies tbody tr").count()
+    unreachable = await page.locator(".defile").evaluate_all(
+        "ds => ds.filter(d => d.tabIndex < 0 || !d.getAttribute('aria-labelledby')).length")
+
+    assert [y.split("\t")[:2] for y in years] == [["2025", "2"]]
+    assert [r.strip() for r in regions] == ["Auvergne-Rhône-Alpes", "La Réunion"]
+    assert academies == 2
+    assert unreachable == 0

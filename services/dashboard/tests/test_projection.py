@@ -4,6 +4,7 @@ funding's ledger has it, notifications; each event applied once."""
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID, uuid4
 
 from dashboard_kit import (
@@ -170,3 +171,26 @@ async def test_the_summary_is_for_readers_and_the_page_for_anyone(
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert script.status_code == 200 and "/api/summary" in script.text
     assert elsewhere.status_code == 404
+
+
+async def test_cites_are_counted_by_the_year_they_were_decided_and_by_region_and_academie(
+    service: Dashboard,
+) -> None:
+    in_2019 = labelled("cite-001", departement="69").model_copy(
+        update={"decided_on": date(2019, 9, 5)})
+    recorded_only = labelled("cite-002", departement="974").model_copy(
+        update={"decided_on": None})  # written before decided_on: its recording day counts
+    await service.s.publish(in_2019, recorded_only, labelled("cite-003", departement="93"),
+                            allocated("cite-003", uuid4(), 300_000_00))
+
+    summary = await service.summary()
+
+    assert [(y["year"], y["cites_labelled"], y["allocated"]) for y in summary["years"]] == [
+        (2019, 1, 0), (2025, 2, 300_000_00)]
+    assert [(r["name"], r["cites"], r["allocated"]) for r in summary["regions"]] == [
+        ("Auvergne-Rhône-Alpes", 1, 0), ("Île-de-France", 1, 300_000_00),
+        ("La Réunion", 1, 0)]
+    assert [(a["name"], a["cites"]) for a in summary["academies"]] == [
+        ("Créteil", 1), ("La Réunion", 1), ("Lyon", 1)]
+    assert sum(r["cites"] for r in summary["regions"]) \
+        == sum(d["cites"] for d in summary["departements"]) == 3

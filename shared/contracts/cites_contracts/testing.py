@@ -315,14 +315,17 @@ def territory_labelled(cite_id: str = "cite-001", *, departement: str = "93",
                        population: int = 5200, schools: Iterable[Any] = (),
                        **fields: Any) -> TerritoryLabelled:
     r"""A label of ``cite_id`` whose perimeter agrees with its ``departement``: one commune
-    (``<dep>010``), one QPV of the 2024 list (``QN0<dep>01M``, ``population``), the lead
-    collège ``lead_uai`` then ``schools`` (``PerimeterSchool``\ s or their dicts); every other
-    field from the catalogue's example unless given in ``fields``."""
+    (``<dep>010``, or ``<dep>10`` overseas: ``97410``), one QPV of the 2024 list
+    (``QN<dep on 3>01M``: ``QN09301M``, ``QN97401M``; ``population``), the lead
+    collège ``lead_uai`` then ``schools`` (``PerimeterSchool``\ s or their dicts); decided
+    the day it was recorded when ``labelled_at`` is given; every other field from the
+    catalogue's example unless given in ``fields``."""
     lead = {"uai": lead_uai, "kind": "college", "name": lead_name,
             "education_priority": "rep_plus"}
     perimeter = {
-        "communes": [{"insee_code": f"{departement}010", "name": "Bondy"}],
-        "qpvs": [{"code": f"QN0{departement}01M", "name": "Blanqui", "population": population}],
+        "communes": [{"insee_code": (departement + "010")[:5], "name": "Bondy"}],
+        "qpvs": [{"code": f"QN{departement.zfill(3)}01M", "name": "Blanqui",
+                  "population": population}],
         "schools": [lead, *(s.model_dump(mode="json") if isinstance(s, BaseModel) else s
                             for s in schools)],
     }
@@ -330,4 +333,6 @@ def territory_labelled(cite_id: str = "cite-001", *, departement: str = "93",
         "cite_id": cite_id, "name": f"Cité éducative {cite_id}", "departement": departement,
         "wave": {"id": wave, "year": wave_year}, "perimeter": perimeter,
         "lead_college_uai": lead_uai, "candidature_id": uuid4(), **fields}
+    if "labelled_at" in fields and "decided_on" not in fields:  # decided the day recorded
+        given["decided_on"] = fields["labelled_at"].date()
     return event(TerritoryLabelled, **given)

@@ -11,15 +11,18 @@ from cites_runtime.db import Reads
 from cites_runtime.http import Reader
 
 from .. import store
+from ..domain.departements import academie_of, region_of
 from ..domain.programme import money_lines, per_programme
 from ..platform_health import Health
 from .views import (
     AlliancesView,
+    AreaView,
     DepartementView,
     EnvelopeView,
     NotificationsView,
     SummaryView,
     WaveView,
+    YearView,
 )
 
 __all__ = ["router"]
@@ -35,11 +38,14 @@ async def summary(caller: Reader) -> SummaryView:
     money = money_lines((r["programme"], r["year"], r["movement"], r["amount"], r["n"])
                         for r in await store.money_sums(pool))
     health = await store.health(pool)
+    departements = [DepartementView.of(r) for r in await store.by_departement(pool)]
+    labelled = {r["year"]: r["cites"] for r in await store.labelled_by_year(pool)}
     return SummaryView(
         generated_at=caller.runtime.settings.clock(),
         refresh_s=caller.runtime.settings.refresh_s,
-        cites=cites, waves=waves,
-        departements=[DepartementView.of(r) for r in await store.by_departement(pool)],
+        cites=cites, waves=waves, years=YearView.of(labelled, money),
+        departements=departements, regions=AreaView.roll_up(departements, region_of),
+        academies=AreaView.roll_up(departements, academie_of),
         money=money, money_by_programme=per_programme(money),
         envelopes=[EnvelopeView.of(r) for r in await store.envelopes(pool)],
         alliances=await _alliances(pool),

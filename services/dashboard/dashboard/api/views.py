@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal
 
@@ -14,7 +14,7 @@ from cites_contracts.events.labelling import Perimeter
 
 from ..domain.departements import academie_of, departement_name, region_of
 from ..domain.opendata import STATUT, YearAmounts, college_name, euros, wave_title
-from ..domain.programme import CiteStatus, MoneyLine
+from ..domain.programme import CiteStatus, MoneyLine, roll_up
 from ..platform_health import Health
 
 __all__ = ["AlliancesView", "DepartementView", "EnvelopeView", "NotificationsView",
@@ -54,6 +54,44 @@ class DepartementView(BaseModel):
         return cls(code=r["departement"], name=departement_name(r["departement"]),
                    cites=r["cites"], active=r["active"], alliance_members=r["members"],
                    allocated=r["allocated"], committed=r["committed"], paid=r["paid"])
+
+
+class AreaView(BaseModel):
+    """A région's or an académie's figures: its départements' summed."""
+
+    name: str
+    cites: int
+    active: int
+    alliance_members: int
+    allocated: int
+    committed: int
+    paid: int
+
+    @classmethod
+    def roll_up(cls, departements: list[DepartementView], area_of: Callable[[str], str | None]
+                ) -> list[AreaView]:
+        rows = [{"departement": d.code, **d.model_dump(exclude={"code", "name"})}
+                for d in departements]
+        return [cls.model_validate(r) for r in roll_up(rows, area_of)]
+
+
+class YearView(BaseModel):
+    """A year of the programme: the cités labelled in it (by their decision's date) and
+    the State money of that budget year, both programmes together."""
+
+    year: int
+    cites_labelled: int
+    allocated: int
+    committed: int
+    paid: int
+
+    @classmethod
+    def of(cls, labelled: dict[int, int], money: list[MoneyLine]) -> list[YearView]:
+        years = sorted(set(labelled) | {m.year for m in money})
+        return [cls(year=y, cites_labelled=labelled.get(y, 0),
+                    allocated=sum(m.allocated for m in money if m.year == y),
+                    committed=sum(m.committed for m in money if m.year == y),
+                    paid=sum(m.paid for m in money if m.year == y)) for y in years]
 
 
 class EnvelopeView(BaseModel):
@@ -108,7 +146,11 @@ class SummaryView(BaseModel):
     refresh_s: float
     cites: dict[str, int] = Field(description="Cités by their label's status")
     waves: list[WaveView]
+    years: list[YearView] = Field(description="Per year: cités labelled (by decision date) "
+                                  "and that budget year's money")
     departements: list[DepartementView]
+    regions: list[AreaView]
+    academies: list[AreaView]
     money: list[MoneyLine] = Field(description="Per programme and year, as funding's "
                                    "consumption report (GET /reports/consumption)")
     money_by_programme: list[MoneyLine] = Field(description="Per programme, all years "

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from uuid import UUID
 
@@ -27,7 +28,8 @@ from cites_contracts.events.funding import (
 )
 
 __all__ = ["CANDIDATURE_RANK", "AllocationMove", "CandidatureStatus", "CiteStatus",
-           "MoneyLine", "Movement", "amounts_moved", "money_lines", "per_programme"]
+           "MoneyLine", "Movement", "amounts_moved", "money_lines", "per_programme",
+           "roll_up"]
 
 
 class CandidatureStatus(StrEnum):
@@ -135,3 +137,23 @@ def per_programme(lines: Iterable[MoneyLine]) -> list[MoneyLine]:
         for figure, value in line.model_dump(exclude={"programme", "year"}).items():
             totals[line.programme][figure] += value
     return [MoneyLine(programme=p, year=0, **figures) for p, figures in sorted(totals.items())]
+
+
+def roll_up(rows: Iterable[Mapping[str, int | str]], area_of: Callable[[str], str | None],
+            key: str = "departement") -> list[dict[str, int | str]]:
+    """The figures of ``rows`` (one per département, its code under ``key``) summed per
+    area (``area_of`` a département's région or académie), by name; a département no
+    area claims is counted under « Autre » rather than dropped, so the totals agree."""
+    totals: dict[str, dict[str, int | str]] = {}
+    for row in rows:
+        name = area_of(str(row[key])) or "Autre"
+        total = totals.setdefault(name, {"name": name})
+        for figure, value in row.items():
+            if figure != key and isinstance(value, int):
+                total[figure] = int(total.get(figure, 0)) + value
+    return [totals[name] for name in sorted(totals, key=_collation)]
+
+
+def _collation(name: str) -> str:
+    """French order for names: Île-de-France among the I, not after Z."""
+    return unicodedata.normalize("NFD", name).encode("ascii", "ignore").decode().lower()

@@ -245,6 +245,18 @@
       { t: e.budget_years.join(", ") }, { t: e.wave_ids.join(", ") },
       { t: enEuros(e.amount), a: { cents: e.amount } }]));
 
+    // années, régions, académies
+    remplir("tab-annees", s.years.map((y) => [
+      { t: String(y.year) },
+      { t: nombre.format(y.cites_labelled), a: { year: y.year, value: y.cites_labelled } },
+      { t: enEuros(y.allocated) }, { t: enEuros(y.committed) }, { t: enEuros(y.paid) }]));
+    for (const [id, zones] of [["tab-regions", s.regions], ["tab-academies", s.academies]]) {
+      remplir(id, zones.map((z) => [
+        { t: z.name }, { t: nombre.format(z.cites), a: { area: z.name, value: z.cites } },
+        { t: nombre.format(z.active) }, { t: nombre.format(z.alliance_members) },
+        { t: enEuros(z.allocated) }, { t: enEuros(z.committed) }, { t: enEuros(z.paid) }]));
+    }
+
     // départements
     remplir("tab-dep", s.departements.map((d) => [
       { t: `${d.code} — ${d.name}` },
