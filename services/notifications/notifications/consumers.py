@@ -30,6 +30,8 @@ from cites_contracts.events.labelling import (
     LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    RenewalApplied,
+    RenewalRefused,
     TerritoryLabelled,
     TroikaContactPublished,
 )
@@ -163,7 +165,7 @@ async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) ->
 
 
 @consumer.handles(CandidatureRejected, AllianceClosed, FundsAllocated, FondsDeLaCiteGranted,
-                  PaymentMade, FundsFrozen)
+                  PaymentMade, FundsFrozen, RenewalApplied, RenewalRefused)
 async def notify_handler(event: Event, ctx: HandlerContext) -> None:
     """Events that change nothing of the projection: the rules table's mails, and the
     webhooks subscribed to them."""

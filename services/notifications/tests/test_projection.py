@@ -17,6 +17,8 @@ from cites_contracts.events.labelling import (
     LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    RenewalApplied,
+    RenewalRefused,
     TerritoryLabelled,
 )
 from cites_contracts.events.partners import (
@@ -169,3 +171,18 @@ async def test_only_the_contacts_a_partners_last_list_names_are_written_to(
     assert [(dict(r["recipient"]), r["contact_id"]) for r in stored] == [  # by reference
         ({"kind": "partner_contact", "troika_role": None, "partner_id": str(partner),
           "contact_id": str(kept)}, kept)]
+
+
+async def test_the_troika_is_told_of_a_re_application_and_of_its_refusal(
+    service: ServiceUnderTest,
+) -> None:
+    label = await _cite(service, start=date(2022, 1, 1), end=date(2024, 12, 31))
+    period = LabelPeriod(start=date(2022, 1, 1), end=date(2024, 12, 31))
+    await service.publish(
+        event(RenewalApplied, cite_id=label.cite_id, label_period=period,
+              filed_on=date(2024, 11, 20)),
+        event(RenewalRefused, cite_id=label.cite_id, label_period=period,
+              decided_on=date(2025, 2, 3)))
+
+    assert await _told(service, "renewal-applied") == TROIKA
+    assert await _told(service, "renewal-refused") == TROIKA

@@ -31,6 +31,8 @@ T, C = RecipientGroup.TROIKA, RecipientGroup.CHEF_DE_FILE
     ("labelling.LabelReinstated", 1, "label-reinstated", {T}),
     ("labelling.LabelWithdrawn", 1, "label-withdrawn", {T}),
     ("labelling.LabelExpired", 1, "label-expired", {T}),
+    ("labelling.RenewalApplied", 1, "renewal-applied", {T}),
+    ("labelling.RenewalRefused", 1, "renewal-refused", {T}),
     ("partners.AllianceOpened", 1, "alliance-opened", {C}),
     ("partners.PartnerJoinedAlliance", 1, "partner-joined-alliance",
      {C, RecipientGroup.NEW_MEMBER}),

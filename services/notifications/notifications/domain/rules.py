@@ -114,6 +114,11 @@ RULES: Final[tuple[Rule, ...]] = (
          "The troïka is told the label is withdrawn, from when, and why."),
     Rule("labelling.LabelExpired", 1, "label-expired", (_T,),
          "The troïka is told the label period ended without renewal."),
+    Rule("labelling.RenewalApplied", 1, "renewal-applied", (_T,),
+         "The troïka is told its re-application was received and the label lasts until "
+         "it is decided."),
+    Rule("labelling.RenewalRefused", 1, "renewal-refused", (_T,),
+         "The troïka is told the label is not renewed, why, and when it ends."),
     # --- partners: alliances --------------------------------------------------------------
     Rule("partners.AllianceOpened", 1, "alliance-opened", (_C,),
          "The chef de file is told the alliance it leads is open."),
