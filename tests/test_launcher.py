@@ -356,3 +356,28 @@ def test_prometheus_scrapes_make_runs_services_with_the_repositorys_rules_on_loo
     assert {t["labels"]["job"] for t in targets} == {"cites"}  # the job the rules select
     assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rules["groups"])
     assert listening(pid) == {("127.0.0.1", int(url.rsplit(":", 1)[1]))}
+
+
+@pytest.mark.parametrize(("state", "flags", "cmdline", "expected"), [
+    ("S", 0, b"/bin/prometheus\0--config.file=/s/prometheus.yml\0", True),
+    ("R", 0, b"", True),                      # just exec'd: its command line not there yet
+    ("Z", 0, b"/bin/prometheus\0--config.file=/s/prometheus.yml\0", False),  # exited
+    ("S", 0, b"/usr/bin/bash\0", False),      # the pid reused by another program
+    ("I", 0x00200000, b"", False),            # a kernel thread under the pid
+])
+def test_a_process_is_ours_when_it_runs_with_our_marker_or_has_just_exec_d(
+    launcher_module: Any, tmp_path: Path, state: str, flags: int, cmdline: bytes,
+    expected: bool,
+) -> None:
+    """``up`` waits on what it spawned: a process that has just exec'd may read an empty
+    command line for a moment, which must not make it "exited" (CI saw a Prometheus called
+    so while it ran on)."""
+    task = tmp_path / "4242" / "task" / "4242"
+    task.mkdir(parents=True)
+    (task / "stat").write_text(f"4242 (prometheus) {state} 1 4242 4242 0 -1 {flags} 0 0\n")
+    (task / "cmdline").write_bytes(cmdline)
+
+    assert launcher_module.alive(4242, "--config.file=/s/prometheus.yml",
+                                 proc=tmp_path) is expected
+    assert launcher_module.alive(4343, "--config.file=/s/prometheus.yml",
+                                 proc=tmp_path) is False

@@ -254,27 +254,36 @@ def run(
     return proc.stdout
 
 
-def alive(pid: int, marker: str) -> bool:
-    """True when a thread of `pid` still runs and its command line contains `marker`.
+def alive(pid: int, marker: str, proc: Path = Path("/proc")) -> bool:
+    """True when a thread of `pid` still runs and its command line contains `marker`, or
+    reads empty.
 
     Every thread counts, not only the leader: a killed process whose main thread is already a
     zombie may still hold its sockets through another thread for a moment (CI saw `up` find the
     SMTP port taken right after stopping a wedged sink), and the leader's own cmdline is empty
-    by then.
+    by then. An empty command line of a running thread counts as ours: a process that has
+    just exec'd may read so for a moment on this kernel (CI saw `up` call a Prometheus it had
+    just started "exited" while it ran on); a pid reused by another program shows that
+    program's command line, and a kernel thread (empty too) is told by its flags.
     """
     try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        tasks = list((proc / str(pid) / "task").iterdir())
     except OSError:
         return False
     for task in tasks:
         try:
-            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (task / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if state not in ("Z", "X") and marker in cmdline:
+        state, kernel = stat[0], int(stat[6]) & _PF_KTHREAD
+        if state not in ("Z", "X") and (marker in cmdline or not (cmdline.strip() or kernel)):
             return True
     return False
+
+
+_PF_KTHREAD = 0x00200000
+"""A kernel thread, in the flags of /proc/<pid>/stat (include/linux/sched.h)."""
 
 
 def read_pid(pidfile: Path, marker: str) -> int | None:
