@@ -17,7 +17,7 @@ from .codec import (
     encode,
     headers_dict,
 )
-from .envelope import Envelope, Event, EventSpec, Topic, event, registry
+from .envelope import Envelope, Event, EventSpec, Topic, Upcaster, event, registry, upcasts
 from .events import *  # noqa: F403 - the catalogue is the package's public API
 from .topics import ALL_TOPICS, dlq_topic
 from .types import (
@@ -56,6 +56,7 @@ __all__ = [
     "Topic",
     "Uai",
     "UnknownEvent",
+    "Upcaster",
     "UtcDateTime",
     "decode",
     "dlq_topic",
@@ -64,5 +65,6 @@ __all__ = [
     "events",
     "headers_dict",
     "registry",
+    "upcasts",
     *events.__all__,
 ]

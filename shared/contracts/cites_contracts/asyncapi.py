@@ -113,7 +113,9 @@ def service_document(service: str, *, title: str, version: str, produces: Sequen
     tombstones it applies (``tombstones``: read for them alone, a topic is still listed);
     channel addresses carry the service's topic ``prefix`` and the server is its broker
     when given."""
-    specs = [s for s in registry.all() if s.topic in set(produces)] + list(consumes)
+    consumed = {(s.type, s.version) for s in consumes}
+    specs = [s for s in registry.all() if s.topic in set(produces)] + list(consumes) + [
+        s for s in registry.all() if _upcast_versions(s) & consumed]
     topics = tuple(dict.fromkeys([*(s.topic for s in specs), *tombstones]))
     builder = _Builder(version, producers={t.name for t in produces}, specs=specs,
                        prefix=prefix)
@@ -162,8 +164,9 @@ class _Builder:
                 operations[f"{topic.producer}_sends_{channel}"] = _send(topic, channel, ids,
                                                                        tombstone)
             for consumer in consumers:
+                events = set(consumer.events)
                 read = [_message_id(s) for s in specs
-                        if (s.type, s.version) in set(consumer.events)]
+                        if (s.type, s.version) in events or _upcast_versions(s) & events]
                 forgets = tombstone is not None and topic.name in consumer.tombstones
                 if forgets:
                     read.append(str(tombstone))
@@ -370,12 +373,25 @@ def _receive(topic: Topic, channel: str, service: str, message_ids: list[str], *
         "title": f"{service} consumes {topic.name}",
         "summary": f"Consumer group `{service}` applies these events once each (inbox); "
                    + ("it forgets a key on its tombstone; " if forgets else "")
+                   + "a retired version's records are applied as the version they are upcast "
+                   "to (`x-upcast-to` in their payload schema); "
                    + "other events of the topic are skipped; "
                    f"a record it cannot apply goes to `{service}.dlq`.",
         "messages": [{"$ref": f"#/channels/{channel}/messages/{i}"} for i in message_ids],
         "bindings": {"kafka": {"groupId": {"type": "string", "const": service},
                                "bindingVersion": BINDING_VERSION}},
     }
+
+
+def _upcast_versions(spec: EventSpec) -> set[tuple[str, int]]:
+    """The (type, version)s a record of ``spec`` is upcast to, step after step: a consumer
+    of one of them receives it too (its records are applied as that version)."""
+    out: set[tuple[str, int]] = set()
+    upcaster = registry.upcaster(spec.model)
+    while upcaster is not None:
+        out.add((upcaster.target.spec.type, upcaster.target.spec.version))
+        upcaster = registry.upcaster(upcaster.target)
+    return out
 
 
 def _message_id(spec: EventSpec) -> str:

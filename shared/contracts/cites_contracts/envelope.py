@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Generic, TypeVar, cast
@@ -27,8 +27,10 @@ __all__ = [
     "Event",
     "EventSpec",
     "Topic",
+    "Upcaster",
     "event",
     "registry",
+    "upcasts",
 ]
 
 
@@ -133,6 +135,23 @@ class Event(BaseModel):
 
 E = TypeVar("E", bound=Event)
 E_co = TypeVar("E_co", bound=Event, covariant=True)
+Old = TypeVar("Old", bound=Event)
+New = TypeVar("New", bound=Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Upcaster:
+    """How an event of a retired version becomes one of a newer version of the same type.
+
+    Total: every valid ``source`` payload becomes a valid ``target`` one (the contracts'
+    tests prove it on generated payloads). A consumer that handles the newer version only
+    gets the records of the retired one upcast before they are applied (the runtime's
+    ``classify``), so a history written under the retired version is applied as if
+    written under the newer one."""
+
+    source: builtins.type[Event]
+    target: builtins.type[Event]
+    convert: Callable[[Event], Event]
 
 
 class _Registry:
@@ -140,6 +159,7 @@ class _Registry:
 
     def __init__(self) -> None:
         self._specs: dict[tuple[str, int], EventSpec] = {}
+        self._upcasters: dict[builtins.type[Event], Upcaster] = {}
 
     def register(self, spec: EventSpec) -> None:
         key = (spec.type, spec.version)
@@ -147,6 +167,33 @@ class _Registry:
         if existing is not None and existing.model is not spec.model:
             raise ValueError(f"event {spec.type} v{spec.version} is registered twice")
         self._specs[key] = spec
+
+    def add_upcaster(self, upcaster: Upcaster) -> None:
+        source, target = upcaster.source.spec, upcaster.target.spec
+        if source.type != target.type or target.version <= source.version:
+            raise TypeError(f"an upcaster turns a version into a newer one of the same "
+                            f"event, not {source.type} v{source.version} into "
+                            f"{target.type} v{target.version}")
+        if not source.retired:
+            raise TypeError(f"{source.type} v{source.version} is upcast: declare it retired")
+        existing = self._upcasters.get(upcaster.source)
+        if existing is not None and existing != upcaster:
+            raise ValueError(f"{source.type} v{source.version} has two upcasters")
+        self._upcasters[upcaster.source] = upcaster
+
+    def upcaster(self, model: builtins.type[Event]) -> Upcaster | None:
+        """How events of ``model`` (a retired version) are upcast, if they are."""
+        return self._upcasters.get(model)
+
+    def upcast(self, data: Event, wanted: Collection[builtins.type[Event]]) -> Event | None:
+        """``data`` upcast, version after version, to a class of ``wanted``; None when no
+        chain of upcasters leads from its class to one of them."""
+        while type(data) not in wanted:
+            step = self._upcasters.get(type(data))
+            if step is None:
+                return None
+            data = step.convert(data)
+        return data
 
     def get(self, type_: str, version: int) -> EventSpec | None:
         return self._specs.get((type_, version))
@@ -205,6 +252,18 @@ def event(
         cls.spec = spec
         registry.register(spec)
         return cls
+
+    return decorate
+
+
+def upcasts(source: type[Old], target: type[New]
+            ) -> Callable[[Callable[[Old], New]], Callable[[Old], New]]:
+    """Declare the decorated function as the :class:`Upcaster` of ``source`` (a retired
+    version) to ``target`` (a newer version of the same event): it must be total."""
+
+    def decorate(convert: Callable[[Old], New]) -> Callable[[Old], New]:
+        registry.add_upcaster(Upcaster(source, target, cast(Callable[[Event], Event], convert)))
+        return convert
 
     return decorate
 

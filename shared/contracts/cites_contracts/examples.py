@@ -10,17 +10,18 @@ what the model puts on the wire (``model_dump(mode="json")``), and that each env
 decodes; a new event or version therefore needs its example here.
 
 The examples tell one story, with identifiers that pass every validator of
-:mod:`cites_contracts.types` (UAI check letters, Luhn-valid SIREN and SIRET, 2024 QPV
-codes): the cité éducative of Vaulx-en-Velin (Rhône), ``cite-042``, labelled in the 2019
-wave with the Collège Aimé Césaire as collège chef de file; its candidature and review,
-its convention, its dotation of 350 000 € for 2020 from the programme 147 envelope, its
-fonds de la cité (15 000 € from P147 + 15 000 € from P230), an action of a local
-association paid half in advance, a suspension with its freeze and a refused allocation,
-its reinstatement, the extension of its perimeter in the 2022 wave, its renewal for
-2022–2025 and finally the expiry of its label and the closing of its alliance. Two
-candidatures of other territories show a rejection and a withdrawal, and
-``labelling.LabelWithdrawn`` shows the other way a cité can end (an alternative to its
-expiry, with the same place in the label's sequence).
+:mod:`cites_contracts.types` (UAI check letters, Luhn-valid SIREN and SIRET, QPV codes of
+the 2024 list in the retired versions, of the 2015 list — the one the 2019 wave's
+perimeters refer to — in the current ones): the cité éducative of Vaulx-en-Velin (Rhône),
+``cite-042``, labelled in the 2019 wave with the Collège Aimé Césaire as collège chef de
+file; its candidature and review, its convention, its dotation of 350 000 € for 2020 from
+the programme 147 envelope, its fonds de la cité (15 000 € from P147 + 15 000 € from
+P230), an action of a local association paid half in advance, a suspension with its
+freeze and a refused allocation, its reinstatement, the extension of its perimeter in the
+2022 wave, its renewal for 2022–2025 and finally the expiry of its label and the closing
+of its alliance. Two candidatures of other territories show a rejection and a withdrawal,
+and ``labelling.LabelWithdrawn`` shows the other way a cité can end (an alternative to
+its expiry, with the same place in the label's sequence).
 
 Everything is fixed (no randomness, no clock): the output is the same on every run, so
 the generated document only changes when an example does.
@@ -161,6 +162,31 @@ def _school_martin_luther_king() -> Payload:
     }
 
 
+_QPV_2015: Final = {"QN06901M": "QP069033", "QN06902M": "QP069034"}
+"""The 2015-list codes the current versions give the story's QPVs."""
+
+
+def _on_2015_list(payload: Payload) -> Payload:
+    """``payload`` of a retired version as the current version writes it: its perimeter
+    (and what an extension adds) on the 2015 QPV list, saying so."""
+    out = copy.deepcopy(payload)
+    for part in ("perimeter", "added"):
+        for qpv in out.get(part, {}).get("qpvs", []):
+            qpv["code"] = _QPV_2015[qpv["code"]]
+    if "perimeter" in out:
+        out["perimeter"]["qpv_list"] = "2015"
+    return out
+
+
+def _newer(pairs: list[tuple[EventKey, Payload]], newer: dict[EventKey, int]
+           ) -> list[tuple[EventKey, Payload]]:
+    """``pairs`` and, for each (type, version) of ``newer``, the example of that newer
+    version: the same story on the 2015 QPV list."""
+    found = dict(pairs)
+    return [*pairs, *(((key[0], version), _on_2015_list(found[key]))
+                      for key, version in newer.items())]
+
+
 def _perimeter_2019() -> Payload:
     return {"communes": _communes(), "qpvs": [_qpv_grande_ile()], "schools": _schools_2019()}
 
@@ -187,7 +213,7 @@ def _unique(pairs: Iterable[tuple[EventKey, Payload]]) -> dict[EventKey, Payload
     return examples
 
 
-EXAMPLES: dict[EventKey, Payload] = _unique(
+EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
     [
         # --- labelling.candidatures ---------------------------------------------------------
         (
@@ -692,7 +718,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
             ("notifications.NotificationSent", 1),
             {
                 "notification_id": _NOTIFICATION_SENT,
-                "cause_event_id": str(_event_id(("labelling.TerritoryLabelled", 1))),
+                "cause_event_id": str(_event_id(("labelling.TerritoryLabelled", 2))),
                 "cause_type": "labelling.TerritoryLabelled",
                 "template": "cite-labelled",
                 "channel": "email",
@@ -731,8 +757,11 @@ EXAMPLES: dict[EventKey, Payload] = _unique(
                 "failed_at": "2020-01-20T16:31:10Z",
             },
         ),
-    ]
-)
+    ],
+    {("labelling.CandidatureSubmitted", 2): 3, ("labelling.TerritoryLabelled", 1): 2,
+     ("labelling.PerimeterExtended", 1): 2, ("partners.PartnerRegistered", 2): 3,
+     ("partners.PartnerUpdated", 2): 3},
+))
 """(type, version) → the example ``data`` of that event, as it travels (JSON types only).
 
 Read-only by convention: use :func:`example` for a copy to change."""
@@ -750,23 +779,26 @@ class _Occurrence:
     cause: EventKey | None = None
 
 
-_TERRITORY_LABELLED: Final = ("labelling.TerritoryLabelled", 1)
+_TERRITORY_LABELLED: Final = ("labelling.TerritoryLabelled", 2)
 
 _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     # labelling.candidatures: each candidature is its own stream.
     ("labelling.CandidatureSubmitted", 1): _Occurrence(1),  # retired: v2 replaces it
-    ("labelling.CandidatureSubmitted", 2): _Occurrence(1),
+    ("labelling.CandidatureSubmitted", 2): _Occurrence(1),  # retired: v3 replaces it
+    ("labelling.CandidatureSubmitted", 3): _Occurrence(1),
     # labelling.contacts: each signatory's card is its own stream.
     ("labelling.TroikaContactPublished", 1): _Occurrence(1),
     ("labelling.CandidatureReviewStarted", 1): _Occurrence(2),
     ("labelling.CandidatureWithdrawn", 1): _Occurrence(2),  # submitted, then withdrawn
     ("labelling.CandidatureRejected", 1): _Occurrence(3),  # submitted, reviewed, rejected
     # labelling.labels, cite-042.
+    ("labelling.TerritoryLabelled", 1): _Occurrence(1),  # retired: v2 replaces it
     _TERRITORY_LABELLED: _Occurrence(1),
     ("labelling.ConventionSigned", 1): _Occurrence(2),
     ("labelling.LabelSuspended", 1): _Occurrence(3),
     ("labelling.LabelReinstated", 1): _Occurrence(4),
-    ("labelling.PerimeterExtended", 1): _Occurrence(5),
+    ("labelling.PerimeterExtended", 1): _Occurrence(5),  # retired: v2 replaces it
+    ("labelling.PerimeterExtended", 2): _Occurrence(5),
     ("labelling.RenewalApplied", 1): _Occurrence(6),
     ("labelling.LabelRenewed", 1): _Occurrence(7),
     ("labelling.RenewalRefused", 1): _Occurrence(7),  # the alternative to the renewal
@@ -777,6 +809,8 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("partners.PartnerUpdated", 1): _Occurrence(2),
     ("partners.PartnerRegistered", 2): _Occurrence(1),  # retired v1 → v2, same place
     ("partners.PartnerUpdated", 2): _Occurrence(2),
+    ("partners.PartnerRegistered", 3): _Occurrence(1),  # retired v2 → v3, same place
+    ("partners.PartnerUpdated", 3): _Occurrence(2),
     # partners.contacts: each contact's card is its own stream.
     ("partners.ContactCardPublished", 1): _Occurrence(1),
     ("partners.ContactErased", 1): _Occurrence(3),

@@ -81,6 +81,9 @@ def event_schema(spec: EventSpec) -> dict[str, Any]:
     )
     if spec.retired:
         schema["x-retired"] = spec.retired
+    upcaster = registry.upcaster(spec.model)
+    if upcaster is not None:  # its records are applied as this newer version
+        schema["x-upcast-to"] = upcaster.target.spec.version
     if spec.topic.personal_data:
         schema["x-personal-data"] = True
     return schema

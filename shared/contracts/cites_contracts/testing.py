@@ -29,9 +29,15 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .envelope import Envelope, Event, EventSpec, registry
-from .events.labelling import TerritoryLabelled
+from .events.labelling import (
+    Perimeter,
+    PerimeterCommune,
+    PerimeterQpv,
+    PerimeterSchool,
+    TerritoryLabelled,
+)
 from .examples import example
-from .types import DEPARTEMENTS, MAX_CENTS, LabelPeriod, ValueType, is_luhn_valid
+from .types import DEPARTEMENTS, MAX_CENTS, LabelPeriod, QpvList, ValueType, is_luhn_valid
 
 __all__ = [
     "VALUE_STRATEGIES",
@@ -44,7 +50,10 @@ __all__ = [
     "la_poste_sirets",
     "label_periods",
     "payloads",
+    "perimeters",
     "qpv_codes",
+    "qpv_codes_2015",
+    "qpv_codes_2024",
     "register_type_strategies",
     "sirens",
     "sirets",
@@ -86,10 +95,26 @@ def insee_codes() -> S[str]:
 
 
 def qpv_codes() -> S[str]:
+    """QPV codes of both lists."""
+    return st.one_of(qpv_codes_2015(), qpv_codes_2024())
+
+
+def qpv_codes_2015() -> S[str]:
+    return st.builds(lambda dept, order: f"QP{dept.zfill(3)}{order}", departements(),
+                     _digits(3))
+
+
+def qpv_codes_2024(territories: S[str] | None = None) -> S[str]:
     def code(dept: str, order: str, letter: str) -> str:
         return f"QN{dept.zfill(3)}{order}{letter}"
 
-    return st.builds(code, departements(), _digits(2), st.sampled_from(_UPPER))
+    return st.builds(code, departements() if territories is None else territories, _digits(2),
+                     st.sampled_from(_UPPER))
+
+
+def _retired_departements() -> S[str]:
+    """The départements the retired versions of the events accept (no Saint-Martin)."""
+    return st.sampled_from([d for d in DEPARTEMENTS if d != "978"])
 
 
 def uais() -> S[str]:
@@ -149,6 +174,10 @@ VALUE_STRATEGIES: dict[str, Callable[[], S[Any]]] = {
     "Departement": departements,
     "InseeCode": insee_codes,
     "QpvCode": qpv_codes,
+    "RetiredDepartement": _retired_departements,
+    "RetiredInseeCode": lambda: st.builds(lambda d, digits: d + digits[: 5 - len(d)],
+                                          _retired_departements(), _digits(3)),
+    "RetiredQpvCode": lambda: qpv_codes_2024(_retired_departements()),
     "Uai": uais,
     "Siren": sirens,
     "Siret": sirets,
@@ -166,7 +195,25 @@ VALUE_STRATEGIES: dict[str, Callable[[], S[Any]]] = {
 }
 """Value type name (its ``ValueType`` marker) → strategy of valid values."""
 
-_MODEL_STRATEGIES: dict[type[BaseModel], Callable[[], S[Any]]] = {LabelPeriod: label_periods}
+def perimeters() -> S[Perimeter]:
+    """Perimeters whose QPVs are all of the list they refer to."""
+    def on(qpv_list: QpvList, codes: S[str]) -> S[Perimeter]:
+        qpv = st.builds(PerimeterQpv, code=codes, name=_names(40),
+                        population=st.integers(0, 10_000_000))
+        return st.builds(
+            Perimeter, communes=st.lists(payloads(PerimeterCommune), min_size=1,
+                                         max_size=_MAX_ITEMS).map(tuple),
+            qpv_list=st.just(qpv_list),
+            qpvs=st.lists(qpv, min_size=1, max_size=_MAX_ITEMS).map(tuple),
+            schools=st.lists(payloads(PerimeterSchool), min_size=1,
+                             max_size=_MAX_ITEMS).map(tuple))
+
+    return st.one_of(on(QpvList.LIST_2015, qpv_codes_2015()),
+                     on(QpvList.LIST_2024, qpv_codes_2024()))
+
+
+_MODEL_STRATEGIES: dict[type[BaseModel], Callable[[], S[Any]]] = {
+    LabelPeriod: label_periods, Perimeter: perimeters}
 
 
 # --- The walker ---------------------------------------------------------------------------
@@ -324,6 +371,7 @@ def territory_labelled(cite_id: str = "cite-001", *, departement: str = "93",
             "education_priority": "rep_plus"}
     perimeter = {
         "communes": [{"insee_code": (departement + "010")[:5], "name": "Bondy"}],
+        "qpv_list": "2024",
         "qpvs": [{"code": f"QN{departement.zfill(3)}01M", "name": "Blanqui",
                   "population": population}],
         "schools": [lead, *(s.model_dump(mode="json") if isinstance(s, BaseModel) else s

@@ -66,7 +66,11 @@ __all__ = [
     "Population",
     "ProgrammeYear",
     "QpvCode",
+    "QpvList",
     "RecipientKind",
+    "RetiredDepartement",
+    "RetiredInseeCode",
+    "RetiredQpvCode",
     "SchoolKind",
     "Siren",
     "Siret",
@@ -79,6 +83,7 @@ __all__ = [
     "departement_of",
     "is_luhn_valid",
     "qpv_departement",
+    "qpv_list_of",
     "time_zone_of",
 ]
 
@@ -145,16 +150,21 @@ class _Code:
         )
 
 
-# --- Départements -------------------------------------------------------------------------
+# --- Territories (départements and Saint-Martin) ------------------------------------------
 
-# 20 is gone since Corsica was split into 2A/2B (1976); 971–976 are the overseas départements.
+# 20 is gone since Corsica was split into 2A/2B (1976); 971–976 are the overseas
+# départements (975 Saint-Pierre-et-Miquelon, a collectivité keeping its code); 978 is
+# Saint-Martin, a collectivité with QPVs (its commune is 97801). Saint-Barthélemy (977)
+# has no QPV, so no cité.
 DEPARTEMENTS: tuple[str, ...] = (
     *(f"{n:02d}" for n in range(1, 20)),
     "2A",
     "2B",
     *(f"{n:02d}" for n in range(21, 96)),
     *(str(n) for n in range(971, 977)),
+    "978",
 )
+"""Every territory code a cité may be in: the départements and Saint-Martin (978)."""
 _DEPARTEMENT_SET = frozenset(DEPARTEMENTS)
 
 
@@ -169,13 +179,14 @@ def _check_departement(value: str) -> str:
     if code not in _DEPARTEMENT_SET:
         raise _error(
             "departement",
-            "département '{value}' must be 01–95 (without 20), 2A, 2B or 971–976",
+            "département '{value}' must be 01–95 (without 20), 2A, 2B, 971–976 or 978 "
+            "(Saint-Martin)",
             value=value,
         )
     return code
 
 
-_DEPARTEMENT_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$"
+_DEPARTEMENT_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-68])$"
 
 Departement = Annotated[
     str,
@@ -183,14 +194,15 @@ Departement = Annotated[
         _check_departement,
         _DEPARTEMENT_PATTERN,
         "departement",
-        "a département must be 01–95 (without 20), 2A, 2B or 971–976",
+        "a département must be 01–95 (without 20), 2A, 2B, 971–976 or 978 (Saint-Martin)",
     ),
     WithJsonSchema(
         {
             "type": "string",
             "pattern": _DEPARTEMENT_PATTERN,
-            "description": "Département code: 01–95 (no 20), 2A, 2B, 971–976.",
-            "examples": ["75", "2A", "976"],
+            "description": "Territory code: a département 01–95 (no 20), 2A, 2B, 971–976, "
+            "or 978 (Saint-Martin).",
+            "examples": ["75", "2A", "976", "978"],
         }
     ),
     ValueType("Departement"),
@@ -221,7 +233,7 @@ def time_zone_of(departement: str) -> str:
 
 
 def departement_of(insee_code: str) -> str:
-    """The département of a (valid) INSEE commune code: 3 characters overseas, else 2."""
+    """The territory of a (valid) INSEE commune code: 3 characters overseas, else 2."""
     return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
 
 
@@ -245,14 +257,15 @@ def _check_insee(value: str) -> str:
     if dept not in _DEPARTEMENT_SET or not rest.isdigit() or not rest.isascii():
         raise _error(
             "insee_code",
-            "INSEE commune code '{value}' must be a département (01–95, 2A, 2B, 971–976) "
-            "followed by the commune number, e.g. 75056, 2A004, 97611",
+            "INSEE commune code '{value}' must be a département (01–95, 2A, 2B, 971–976) or "
+            "Saint-Martin (978) followed by the commune number, e.g. 75056, 2A004, 97611, "
+            "97801",
             value=value,
         )
     return code
 
 
-_INSEE_PATTERN = r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$"
+_INSEE_PATTERN = r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-68][0-9]{2})$"
 
 InseeCode = Annotated[
     str,
@@ -260,56 +273,87 @@ InseeCode = Annotated[
         _check_insee,
         _INSEE_PATTERN,
         "insee_code",
-        "an INSEE commune code must be a département (01–95, 2A, 2B, 971–976) followed by "
-        "the commune number, 5 characters, e.g. 75056, 2A004, 97611",
+        "an INSEE commune code must be a département (01–95, 2A, 2B, 971–976) or "
+        "Saint-Martin (978) followed by the commune number, 5 characters, e.g. 75056, "
+        "2A004, 97611, 97801",
     ),
     WithJsonSchema(
         {
             "type": "string",
             "pattern": _INSEE_PATTERN,
-            "description": "INSEE commune code (COG): département + commune number.",
-            "examples": ["75056", "2A004", "97611"],
+            "description": "INSEE commune code (COG): territory + commune number.",
+            "examples": ["75056", "2A004", "97611", "97801"],
         }
     ),
     ValueType("InseeCode"),
 ]
 
 
-# --- QPV code (2024 list) -----------------------------------------------------------------
+# --- QPV code (2015 and 2024 lists) -------------------------------------------------------
 
-_QPV = re.compile(r"QN(?P<dept>[0-9]{3}|02[AB])(?P<order>[0-9]{2})[A-Z]")
+
+class QpvList(StrEnum):
+    """The list of priority neighbourhoods (QPV) a perimeter refers to: the 2015 list
+    (decrees of 30 December 2014, codes ``QP…``), in force for the 2019–2023 perimeters
+    (overseas until the end of 2024), or the 2024 list (codes ``QN…``)."""
+
+    LIST_2015 = "2015"
+    LIST_2024 = "2024"
+
+
+_QPV_2015 = re.compile(r"QP(?P<dept>[0-9]{3}|02[AB])[0-9]{3}")
+_QPV_2024 = re.compile(r"QN(?P<dept>[0-9]{3}|02[AB])[0-9]{2}[A-Z]")
 
 
 def _qpv_departement(dept3: str) -> str:
-    # The QPV list pads metropolitan départements to 3 characters: 075, 02A.
+    # Both lists pad metropolitan départements to 3 characters: 075, 02A.
     return dept3[1:] if dept3.startswith("0") else dept3
 
 
 def qpv_departement(code: str) -> str:
-    """The département of a (valid) QPV code: ``QN07501M`` → ``75``, ``QN97601B`` → ``976``."""
+    """The territory of a (valid) QPV code of either list: ``QN07501M`` → ``75``,
+    ``QP069033`` → ``69``, ``QN97601B`` → ``976``."""
     return _qpv_departement(code[2:5])
+
+
+def qpv_list_of(code: str) -> QpvList:
+    """The list a (valid) QPV code belongs to: ``QP…`` 2015, ``QN…`` 2024."""
+    return QpvList.LIST_2015 if code.startswith("QP") else QpvList.LIST_2024
 
 
 def _check_qpv(value: str) -> str:
     code = _text(value)
     if code.startswith("QP"):
-        raise _error(
-            "qpv_code",
-            "QPV code '{value}' belongs to the 2015 list; use the 2024 code (QN…, e.g. QN07501M)",
-            value=value,
-        )
-    match = _QPV.fullmatch(code)
+        match = _QPV_2015.fullmatch(code)
+        if match is None or _qpv_departement(match["dept"]) not in _DEPARTEMENT_SET:
+            raise _error(
+                "qpv_code",
+                "QPV code '{value}' of the 2015 list must be QP + 3-character territory "
+                "(075, 02A, 976) + 3-digit order, e.g. QP075001",
+                value=value,
+            )
+        return code
+    match = _QPV_2024.fullmatch(code)
     if match is None or _qpv_departement(match["dept"]) not in _DEPARTEMENT_SET:
+        if code.startswith("QN"):
+            raise _error(
+                "qpv_code",
+                "QPV code '{value}' of the 2024 list must be QN + 3-character territory "
+                "(075, 02A, 976) + 2-digit order + a letter, e.g. QN07501M",
+                value=value,
+            )
         raise _error(
             "qpv_code",
-            "QPV code '{value}' must be QN + 3-character département (075, 02A, 976) "
-            "+ 2-digit order + a letter, e.g. QN07501M",
+            "QPV code '{value}' must be of the 2015 list (QP + 3-character territory + "
+            "3-digit order, e.g. QP075001) or of the 2024 list (QN + 3-character territory "
+            "+ 2-digit order + a letter, e.g. QN07501M)",
             value=value,
         )
     return code
 
 
-_QPV_PATTERN = r"^QN(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])[0-9]{2}[A-Z]$"
+_QPV_TERRITORY = r"(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-68])"
+_QPV_PATTERN = rf"^(QP{_QPV_TERRITORY}[0-9]{{3}}|QN{_QPV_TERRITORY}[0-9]{{2}}[A-Z])$"
 
 QpvCode = Annotated[
     str,
@@ -317,19 +361,119 @@ QpvCode = Annotated[
         _check_qpv,
         _QPV_PATTERN,
         "qpv_code",
-        "a QPV code must be QN + 3-character département (075, 02A, 976) + 2-digit order "
-        "+ a letter, e.g. QN07501M",
+        "a QPV code must be of the 2015 list (QP + 3-character territory + 3-digit order, "
+        "e.g. QP075001) or of the 2024 list (QN + 3-character territory + 2-digit order + "
+        "a letter, e.g. QN07501M)",
     ),
     WithJsonSchema(
         {
             "type": "string",
             "pattern": _QPV_PATTERN,
-            "description": "QPV code of the 2024 list.",
-            "examples": ["QN07501M", "QN02A01A", "QN97601B"],
+            "description": "QPV code of the 2015 list (QP…) or of the 2024 list (QN…).",
+            "examples": ["QP069033", "QN07501M", "QN02A01A", "QP978001"],
         }
     ),
     ValueType("QpvCode"),
 ]
+
+
+# --- Codes as the retired versions of the events carry them -------------------------------
+# The versions of the events written before Saint-Martin and the 2015 QPV list were
+# accepted keep their committed schemas: these narrower types describe them (971–976
+# only, the 2024 QPV list only). Nothing new is written with them; records of those
+# versions are read with them, then upcast to the current version.
+
+
+def _narrowed(check: Callable[[str], str], pattern: str, rule: LiteralString,
+              message: LiteralString) -> Callable[[str], str]:
+    """``check``, then the narrower ``pattern`` of a retired contract."""
+    fits = re.compile(pattern).fullmatch
+
+    def narrowed(value: str) -> str:
+        code = check(value)
+        if not fits(code):
+            raise _error(rule, message)
+        return code
+
+    return narrowed
+
+
+_RETIRED_DEPARTEMENT_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])$"
+_RETIRED_DEPARTEMENT_MESSAGE: LiteralString = (
+    "a département must be 01–95 (without 20), 2A, 2B or 971–976")
+
+RetiredDepartement = Annotated[
+    str,
+    _Code(
+        _narrowed(_check_departement, _RETIRED_DEPARTEMENT_PATTERN, "departement",
+                  _RETIRED_DEPARTEMENT_MESSAGE),
+        _RETIRED_DEPARTEMENT_PATTERN,
+        "departement",
+        _RETIRED_DEPARTEMENT_MESSAGE,
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _RETIRED_DEPARTEMENT_PATTERN,
+            "description": "Département code: 01–95 (no 20), 2A, 2B, 971–976.",
+            "examples": ["75", "2A", "976"],
+        }
+    ),
+    ValueType("RetiredDepartement"),
+]
+"""A département as the retired versions carry it: 971–976, no Saint-Martin."""
+
+_RETIRED_INSEE_PATTERN = (
+    r"^((0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])[0-9]{3}|97[1-6][0-9]{2})$")
+_RETIRED_INSEE_MESSAGE: LiteralString = (
+    "an INSEE commune code must be a département (01–95, 2A, 2B, 971–976) followed by "
+    "the commune number, 5 characters, e.g. 75056, 2A004, 97611")
+
+RetiredInseeCode = Annotated[
+    str,
+    _Code(
+        _narrowed(_check_insee, _RETIRED_INSEE_PATTERN, "insee_code", _RETIRED_INSEE_MESSAGE),
+        _RETIRED_INSEE_PATTERN,
+        "insee_code",
+        _RETIRED_INSEE_MESSAGE,
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _RETIRED_INSEE_PATTERN,
+            "description": "INSEE commune code (COG): département + commune number.",
+            "examples": ["75056", "2A004", "97611"],
+        }
+    ),
+    ValueType("RetiredInseeCode"),
+]
+"""An INSEE commune code as the retired versions carry it: no Saint-Martin commune."""
+
+_RETIRED_QPV_PATTERN = (
+    r"^QN(0(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])[0-9]{2}[A-Z]$")
+_RETIRED_QPV_MESSAGE: LiteralString = (
+    "a QPV code must be QN + 3-character département (075, 02A, 976) + 2-digit order "
+    "+ a letter, e.g. QN07501M")
+
+RetiredQpvCode = Annotated[
+    str,
+    _Code(
+        _narrowed(_check_qpv, _RETIRED_QPV_PATTERN, "qpv_code", _RETIRED_QPV_MESSAGE),
+        _RETIRED_QPV_PATTERN,
+        "qpv_code",
+        _RETIRED_QPV_MESSAGE,
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _RETIRED_QPV_PATTERN,
+            "description": "QPV code of the 2024 list.",
+            "examples": ["QN07501M", "QN02A01A", "QN97601B"],
+        }
+    ),
+    ValueType("RetiredQpvCode"),
+]
+"""A QPV code as the retired versions carry it: the 2024 list only, no Saint-Martin."""
 
 
 # --- UAI ----------------------------------------------------------------------------------

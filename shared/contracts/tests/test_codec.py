@@ -36,7 +36,7 @@ from cites_contracts.events import (
     Wave,
 )
 from cites_contracts.testing import register_type_strategies
-from cites_contracts.types import ActorRole, EducationPriority, SchoolKind
+from cites_contracts.types import ActorRole, EducationPriority, QpvList, SchoolKind
 
 register_type_strategies()
 
@@ -86,6 +86,7 @@ def labelled() -> TerritoryLabelled:
         departement="976",
         perimeter=Perimeter(
             communes=(PerimeterCommune(insee_code="97611", name="Mamoudzou"),),
+            qpv_list=QpvList.LIST_2024,
             qpvs=(PerimeterQpv(code="QN97601B", name="Kawéni", population=18_000),),
             schools=(
                 PerimeterSchool(
@@ -116,7 +117,7 @@ def as_bytes(raw: object) -> bytes:
 def test_a_wrapped_event_carries_its_contract_metadata() -> None:
     envelope = Envelope.wrap(labelled(), sequence=1)
     assert envelope.type == "labelling.TerritoryLabelled"
-    assert envelope.version == 1
+    assert envelope.version == 2
     assert envelope.producer == "labelling"
     assert envelope.aggregate_id == "cite-042"
     assert envelope.correlation_id == envelope.event_id  # a new story starts with its first event
@@ -198,13 +199,13 @@ def test_a_broken_envelope_is_an_invalid_envelope(raw: dict[str, Any], words: st
 
 
 def test_an_unknown_type_is_an_unknown_event() -> None:
-    with pytest.raises(UnknownEvent, match=r"labelling\.TerritoryRenamed v1") as caught:
+    with pytest.raises(UnknownEvent, match=r"labelling\.TerritoryRenamed v2") as caught:
         decode(as_bytes(record_json(type="labelling.TerritoryRenamed")))
     assert caught.value.reason == "unknown-event"
 
 
 def test_an_unknown_version_names_the_known_ones() -> None:
-    with pytest.raises(UnknownEvent, match=r"known versions: \[1\]"):
+    with pytest.raises(UnknownEvent, match=r"known versions: \[1, 2\]"):
         decode(as_bytes(record_json(version=99)))
 
 

@@ -312,7 +312,7 @@ def test_every_event_schema_is_compatible_with_itself(spec: Any) -> None:
 
 
 def test_dropping_the_population_of_a_qpv_from_territory_labelled_is_breaking() -> None:
-    spec = registry.get("labelling.TerritoryLabelled", 1)
+    spec = registry.get("labelling.TerritoryLabelled", 2)
     assert spec is not None
     old = event_schema(spec)
     new = copy.deepcopy(old)

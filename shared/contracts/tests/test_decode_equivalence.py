@@ -46,6 +46,7 @@ _DEPARTEMENT_SET = frozenset(
         "2B",
         *(f"{n:02d}" for n in range(21, 96)),
         *(str(n) for n in range(971, 977)),
+        "978",
     )
 )
 
@@ -68,15 +69,14 @@ def ref_insee(value: str) -> str:
     return code
 
 
-_QPV = re.compile(r"QN(?P<dept>[0-9]{3}|02[AB])(?P<order>[0-9]{2})[A-Z]")
+_QPV = re.compile(r"QN(?P<dept>[0-9]{3}|02[AB])(?P<order>[0-9]{2})[A-Z]"
+                  r"|QP(?P<dept2015>[0-9]{3}|02[AB])[0-9]{3}")
 
 
 def ref_qpv(value: str) -> str:
     code = _text(value)
-    if code.startswith("QP"):
-        raise Refused("qpv_code")
     match = _QPV.fullmatch(code)
-    dept3 = match["dept"] if match else ""
+    dept3 = (match["dept"] or match["dept2015"]) if match else ""
     if match is None or (dept3[1:] if dept3.startswith("0") else dept3) not in _DEPARTEMENT_SET:
         raise Refused("qpv_code")
     return code
@@ -100,7 +100,7 @@ _DEPTS = r"(0[1-9]|1[0-9]|2[0-9ABC]|[3-9][0-9]|97[0-9])"
 CASES: dict[str, tuple[Any, Callable[[str], str], str]] = {
     "departement": (Departement, ref_departement, _DEPTS),
     "insee_code": (InseeCode, ref_insee, rf"({_DEPTS}[0-9]{{2,3}}|20[0-9]{{3}})"),
-    "qpv_code": (QpvCode, ref_qpv, rf"Q[NP]0?{_DEPTS}[0-9]{{2}}[A-Z0-9]"),
+    "qpv_code": (QpvCode, ref_qpv, rf"Q[NP]0?{_DEPTS}[0-9]{{2}}[A-Z0-9]{{1,2}}"),
     "uai": (Uai, ref_uai, r"[0-9]{6,8}[A-Za-z0-9]"),
 }
 

@@ -21,6 +21,10 @@ from cites_contracts.types import (
     LabelPeriod,
     PartnerKind,
     QpvCode,
+    QpvList,
+    RetiredDepartement,
+    RetiredInseeCode,
+    RetiredQpvCode,
     Siren,
     Siret,
     Uai,
@@ -28,6 +32,7 @@ from cites_contracts.types import (
     departement_of,
     is_luhn_valid,
     qpv_departement,
+    qpv_list_of,
     time_zone_of,
 )
 
@@ -110,19 +115,56 @@ def test_qpv_code_accepts_the_2024_list_format(given_code: str, canonical: str) 
     assert valid(QpvCode, given_code) == canonical
 
 
-def test_qpv_code_of_the_2015_list_is_refused_with_a_hint() -> None:
-    error = refusal(QpvCode, "QP075001")
-    assert error["type"] == "qpv_code"
-    assert "2015" in error["msg"]
+@pytest.mark.parametrize(
+    ("given_code", "canonical"),
+    [
+        ("QP075001", "QP075001"),
+        ("qp069033", "QP069033"),
+        ("QP02A001", "QP02A001"),
+        ("QP974012", "QP974012"),
+        ("QP978001", "QP978001"),
+    ],
+)
+def test_qpv_code_accepts_the_2015_list_format(given_code: str, canonical: str) -> None:
+    assert valid(QpvCode, given_code) == canonical
+    assert qpv_list_of(canonical) is QpvList.LIST_2015
+
+
+def test_saint_martin_has_qpvs_on_both_lists() -> None:
+    assert [valid(QpvCode, c) for c in ("QN97801A", "QP978002")] == ["QN97801A", "QP978002"]
+    assert [qpv_departement(c) for c in ("QN97801A", "QP978002")] == ["978", "978"]
 
 
 @pytest.mark.parametrize(
-    "code", ["QN7501M", "QN02001M", "QN09801M", "QN0750AM", "QN075011", "XX07501M"]
+    "code", ["QN7501M", "QN02001M", "QN09801M", "QN0750AM", "QN075011", "QN97701A"]
 )
-def test_qpv_code_refuses_malformed_codes(code: str) -> None:
+def test_qpv_code_refuses_malformed_2024_codes_naming_the_2024_format(code: str) -> None:
     error = refusal(QpvCode, code)
     assert error["type"] == "qpv_code"
-    assert "QN07501M" in error["msg"]
+    assert "of the 2024 list" in error["msg"] and "QN07501M" in error["msg"]
+    assert "QP075001" not in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "code", ["QP07501M", "QP75001", "QP0750011", "QP020001", "QP098001", "QP977001"]
+)
+def test_qpv_code_refuses_malformed_2015_codes_naming_the_2015_format(code: str) -> None:
+    error = refusal(QpvCode, code)
+    assert error["type"] == "qpv_code"
+    assert "of the 2015 list" in error["msg"] and "QP075001" in error["msg"]
+    assert "QN07501M" not in error["msg"]
+
+
+@pytest.mark.parametrize("code", ["XX07501M", "Q075001", "QR075001", ""])
+def test_a_code_of_neither_list_is_refused_naming_both_formats(code: str) -> None:
+    error = refusal(QpvCode, code)
+    assert error["type"] == "qpv_code"
+    assert "QP075001" in error["msg"] and "QN07501M" in error["msg"]
+
+
+def test_the_2024_list_of_a_qpv_code() -> None:
+    assert [qpv_list_of(c) for c in ("QN07501M", "QP075001")] == [QpvList.LIST_2024,
+                                                                  QpvList.LIST_2015]
 
 
 # --- UAI ----------------------------------------------------------------------------------
@@ -221,7 +263,8 @@ def test_email_is_validated() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "canonical"), [("75", "75"), ("2a", "2A"), ("976", "976"), ("01", "01")]
+    ("code", "canonical"), [("75", "75"), ("2a", "2A"), ("976", "976"), ("01", "01"),
+                            ("978", "978")]
 )
 def test_departement_accepts_metropolitan_corsican_and_overseas(code: str, canonical: str) -> None:
     assert valid(Departement, code) == canonical
@@ -230,6 +273,29 @@ def test_departement_accepts_metropolitan_corsican_and_overseas(code: str, canon
 @pytest.mark.parametrize("code", ["20", "1", "96", "977", "2C", "00"])
 def test_departement_refuses_codes_that_are_not_departements(code: str) -> None:
     assert refusal(Departement, code)["type"] == "departement"
+
+
+def test_saint_martin_is_a_territory_with_its_communes() -> None:
+    assert valid(InseeCode, "97801") == "97801"
+    assert departement_of("97801") == "978"
+    assert "978 (Saint-Martin)" in refusal(Departement, "979")["msg"]
+
+
+@pytest.mark.parametrize(("retired", "value", "rule"), [
+    (RetiredDepartement, "978", "departement"), (RetiredInseeCode, "97801", "insee_code"),
+    (RetiredQpvCode, "QP075001", "qpv_code"), (RetiredQpvCode, "QN97801A", "qpv_code")])
+def test_the_retired_versions_codes_keep_their_narrower_rule(retired: Any, value: str,
+                                                            rule: str) -> None:
+    """The retired versions of the events keep their schemas: no Saint-Martin, no 2015
+    list (what they accept is what they always accepted)."""
+    assert refusal(retired, value)["type"] == rule
+    assert TypeAdapter(retired).json_schema()["pattern"] not in (
+        TypeAdapter(Departement).json_schema()["pattern"],
+        TypeAdapter(InseeCode).json_schema()["pattern"],
+        TypeAdapter(QpvCode).json_schema()["pattern"])
+    assert [valid(t, v) for t, v in ((RetiredDepartement, "976"), (RetiredInseeCode, "97611"),
+                                    (RetiredQpvCode, "qn07501m"))] == ["976", "97611",
+                                                                       "QN07501M"]
 
 
 def test_utc_datetime_refuses_naive_and_normalises_to_utc() -> None:

@@ -17,7 +17,13 @@ from runtime_kit import Headers, Rec
 from runtime_testapp import CARDS, THINGS, CardIssued, ThingHappened
 
 from cites_contracts import Envelope, Event, decode, encode
-from cites_contracts.events import PartnerUpdated, PartnerUpdatedV1
+from cites_contracts.events import (
+    PartnerUpdated,
+    PartnerUpdatedV1,
+    PartnerUpdatedV2,
+    TerritoryLabelled,
+    TerritoryLabelledV1,
+)
 from cites_contracts.examples import example_envelope
 from cites_contracts.topics import ROLL_KEY
 from cites_runtime.consumer import (
@@ -54,10 +60,10 @@ cards = EventConsumer("classify-cards")
 async def card_issued(event: CardIssued, ctx: HandlerContext) -> None: ...
 
 
-current_partners = EventConsumer("classify-partners-v2")
+current_partners = EventConsumer("classify-partners-current")
 retired_partners = EventConsumer("classify-partners-v1")
-"""Consumers of PartnerUpdated version 2, and of version 1, retired (it carried e-mail
-addresses): its records stay on the kept topic."""
+"""Consumers of PartnerUpdated's current version, and of version 1, retired (it carried
+e-mail addresses, so nothing upcasts it): its records stay on the kept topic."""
 
 
 @current_partners.handles_many(PartnerUpdated)
@@ -235,6 +241,41 @@ def test_a_retired_version_of_a_handled_type_is_applied_by_who_handles_that_vers
     assert isinstance(classify(old, intake(retired_partners)), Apply)
     assert classify(old, intake(current_partners)) == Skip("other-class")
     assert isinstance(classify(example(PartnerUpdated), intake(current_partners)), Apply)
+
+
+def test_a_retired_version_the_contracts_upcast_is_applied_as_the_handled_version() -> None:
+    """A record of a retired version with an upcaster reaches a consumer of the newer
+    version as that version: same metadata, the newer payload."""
+    rec = example(PartnerUpdatedV2)
+    applied = classify(rec, intake(current_partners))
+    assert isinstance(applied, Apply) and isinstance(applied.subject, Envelope)
+    env, original = applied.subject, decode(rec.value, rec.headers)
+    assert type(env.data) is PartnerUpdated and env.version == PartnerUpdated.spec.version
+    assert env.model_dump(exclude={"data", "version"}) == original.model_dump(
+        exclude={"data", "version"})
+    assert env.data.model_dump() == original.data.model_dump()
+    assert applied.id == original.event_id
+
+
+def test_a_consumer_of_the_retired_version_gets_it_as_it_was_written() -> None:
+    labelled_v1 = EventConsumer("classify-labelled-v1")
+
+    @labelled_v1.handles(TerritoryLabelledV1)
+    async def apply(event: TerritoryLabelledV1, ctx: HandlerContext) -> None: ...
+
+    applied = classify(example(TerritoryLabelledV1), intake(labelled_v1))
+    assert isinstance(applied, Apply) and isinstance(applied.subject, Envelope)
+    assert type(applied.subject.data) is TerritoryLabelledV1
+    assert applied.subject.version == 1
+
+
+def test_upcast_leaves_alone_what_the_consumer_handles_or_cannot_become() -> None:
+    env = decode(example(TerritoryLabelled).value)
+    assert classification.upcast(env, frozenset({TerritoryLabelled})) is None
+    assert classification.upcast(env, frozenset({PartnerUpdated})) is None
+    old = decode(example(TerritoryLabelledV1).value)
+    up = classification.upcast(old, frozenset({TerritoryLabelled}))
+    assert up is not None and up.data.perimeter.qpv_list.value == "2024"  # type: ignore[attr-defined]
 
 
 # -- decoding -----------------------------------------------------------------------------

@@ -8,11 +8,13 @@ starting with :class:`TerritoryLabelled` (which names its candidature).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Self
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from ..envelope import Event, event
+from ..envelope import Event, event, upcasts
 from ..topics import LABELLING_CANDIDATURES, LABELLING_CONTACTS, LABELLING_LABELS
 from ..types import (
     ActorRole,
@@ -29,6 +31,10 @@ from ..types import (
     Population,
     ProgrammeYear,
     QpvCode,
+    QpvList,
+    RetiredDepartement,
+    RetiredInseeCode,
+    RetiredQpvCode,
     SchoolKind,
     Slug,
     TroikaRole,
@@ -42,6 +48,7 @@ __all__ = [
     "CandidatureReviewStarted",
     "CandidatureSubmitted",
     "CandidatureSubmittedV1",
+    "CandidatureSubmittedV2",
     "CandidatureWithdrawn",
     "ConventionSigned",
     "LabelExpired",
@@ -53,11 +60,14 @@ __all__ = [
     "PerimeterAddition",
     "PerimeterCommune",
     "PerimeterExtended",
+    "PerimeterExtendedV1",
     "PerimeterQpv",
     "PerimeterSchool",
+    "PerimeterV1",
     "RenewalApplied",
     "RenewalRefused",
     "TerritoryLabelled",
+    "TerritoryLabelledV1",
     "TroikaContactPublished",
     "TroikaMember",
     "TroikaSeat",
@@ -108,19 +118,86 @@ class PerimeterSchool(ContractModel):
 
 
 class Perimeter(ContractModel):
-    """The whole perimeter of a territory: at least one commune, one QPV and one school."""
+    """The whole perimeter of a territory: at least one commune, one QPV and one school;
+    its QPVs are all of the list it refers to."""
 
     communes: tuple[PerimeterCommune, ...] = Field(min_length=1)
+    qpv_list: QpvList = Field(
+        description="The QPV list the perimeter refers to (2015: codes QP…, 2024: codes "
+        "QN…); every QPV of the perimeter is of that list"
+    )
     qpvs: tuple[PerimeterQpv, ...] = Field(min_length=1)
     schools: tuple[PerimeterSchool, ...] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _qpvs_of_its_list(self) -> Self:
+        odd = [q.code for q in self.qpvs if not _of_list(q.code, self.qpv_list)]
+        if odd:
+            raise PydanticCustomError(
+                "qpv_list", "the perimeter refers to the {qpv_list} QPV list; not of that "
+                "list: {odd}", {"qpv_list": self.qpv_list.value, "odd": ", ".join(odd)})
+        return self
+
+
+def _of_list(code: str, qpv_list: QpvList) -> bool:
+    return code.startswith("QP" if qpv_list is QpvList.LIST_2015 else "QN")
+
 
 class PerimeterAddition(ContractModel):
-    """What an extension adds to a perimeter (any part may be empty)."""
+    """What an extension adds to a perimeter (any part may be empty); its QPVs are of the
+    perimeter's list."""
 
     communes: tuple[PerimeterCommune, ...] = ()
     qpvs: tuple[PerimeterQpv, ...] = ()
     schools: tuple[PerimeterSchool, ...] = ()
+
+
+# The perimeter as the retired versions of the events carry it (2024 QPV list only, no
+# Saint-Martin, no ``qpv_list``): their committed schemas do not change.
+
+
+class PerimeterCommuneV1(ContractModel):
+    model_config = ConfigDict(title="PerimeterCommune")
+
+    insee_code: RetiredInseeCode
+    name: Name
+
+
+class PerimeterQpvV1(ContractModel):
+    model_config = ConfigDict(title="PerimeterQpv")
+
+    code: RetiredQpvCode
+    name: Name
+    population: Population
+
+
+class PerimeterV1(ContractModel):
+    """The perimeter of the retired versions: its QPVs are of the 2024 list."""
+
+    model_config = ConfigDict(title="Perimeter")
+
+    communes: tuple[PerimeterCommuneV1, ...] = Field(min_length=1)
+    qpvs: tuple[PerimeterQpvV1, ...] = Field(min_length=1)
+    schools: tuple[PerimeterSchool, ...] = Field(min_length=1)
+
+    def upcast(self) -> dict[str, Any]:
+        """As the current :class:`Perimeter` states it: on the 2024 list, which every
+        code of a retired version is of."""
+        return {**self.model_dump(), "qpv_list": QpvList.LIST_2024}
+
+
+class PerimeterAdditionV1(ContractModel):
+    model_config = ConfigDict(title="PerimeterAddition")
+
+    communes: tuple[PerimeterCommuneV1, ...] = ()
+    qpvs: tuple[PerimeterQpvV1, ...] = ()
+    schools: tuple[PerimeterSchool, ...] = ()
+
+
+_WIDER_CODES = ("Its codes could not name Saint-Martin (978) nor a QPV of the 2015 list, and "
+                "its perimeter did not say which QPV list it refers to. Replaced by version "
+                "{version}; consumers apply its records as version {version} (upcast: the "
+                "perimeter on the 2024 list).")
 
 
 class TroikaMember(ContractModel):
@@ -171,9 +248,9 @@ class CandidatureSubmittedV1(Event):
 
     candidature_id: UUID
     territory_name: Name
-    departement: Departement
+    departement: RetiredDepartement
     wave: Wave
-    perimeter: Perimeter
+    perimeter: PerimeterV1
     lead_college_uai: Uai = Field(description="UAI of the proposed collège chef de file")
     troika: tuple[TroikaMember, ...] = Field(min_length=1, max_length=4)
     submitted_by: ActorRole
@@ -189,6 +266,41 @@ class CandidatureSubmittedV1(Event):
     key="candidature_id",
     emitted_when="A préfecture files a complete candidature for a territory.",
     version=2,
+    retired=_WIDER_CODES.format(version=3),
+)
+class CandidatureSubmittedV2(Event):
+    """A candidature was filed for a territory by its troïka.
+
+    Producer: labelling. Topic: ``labelling.candidatures``. Key: ``candidature_id``.
+    Emitted when a préfecture files a complete candidature. Consumed by notifications to
+    acknowledge receipt to the troïka, whose addresses it finds on ``labelling.contacts``
+    by ``troika[].contact_id`` (their cards are published in the same transaction, so
+    they are there first on that topic). No personal data. The dossier itself
+    (diagnostic, action plan…) stays in labelling.
+    """
+
+    model_config = ConfigDict(title="CandidatureSubmitted")
+
+    candidature_id: UUID
+    territory_name: Name
+    departement: RetiredDepartement
+    wave: Wave
+    perimeter: PerimeterV1
+    lead_college_uai: Uai = Field(description="UAI of the proposed collège chef de file")
+    troika: tuple[TroikaSeat, ...] = Field(min_length=1, max_length=4)
+    submitted_by: ActorRole
+    submitted_at: UtcDateTime
+    requested_annual_contribution: Cents | None = Field(
+        default=None, description="Annual State contribution the territory asks for (cents)"
+    )
+
+
+@event(
+    "labelling.CandidatureSubmitted",
+    topic=LABELLING_CANDIDATURES,
+    key="candidature_id",
+    emitted_when="A préfecture files a complete candidature for a territory.",
+    version=3,
 )
 class CandidatureSubmitted(Event):
     """A candidature was filed for a territory by its troïka.
@@ -197,7 +309,8 @@ class CandidatureSubmitted(Event):
     Emitted when a préfecture files a complete candidature. Consumed by notifications to
     acknowledge receipt to the troïka, whose addresses it finds on ``labelling.contacts``
     by ``troika[].contact_id`` (their cards are published in the same transaction, so
-    they are there first on that topic). No personal data. The dossier itself
+    they are there first on that topic). No personal data. The perimeter says which QPV
+    list it refers to. The dossier itself
     (diagnostic, action plan…) stays in labelling.
     """
 
@@ -213,6 +326,12 @@ class CandidatureSubmitted(Event):
     requested_annual_contribution: Cents | None = Field(
         default=None, description="Annual State contribution the territory asks for (cents)"
     )
+
+
+@upcasts(CandidatureSubmittedV2, CandidatureSubmitted)
+def _candidature_submitted_v3(old: CandidatureSubmittedV2) -> CandidatureSubmitted:
+    return CandidatureSubmitted.model_validate(
+        {**old.model_dump(), "perimeter": old.perimeter.upcast()})
 
 
 @event(
@@ -319,6 +438,51 @@ class CandidatureRejected(Event):
     topic=LABELLING_LABELS,
     key="cite_id",
     emitted_when="The national coordination labels a candidature: a new cité is born.",
+    retired=_WIDER_CODES.format(version=2),
+)
+class TerritoryLabelledV1(Event):
+    """A territory received the Cité éducative label: first event of a cité.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when the national coordination labels a candidature. Partners opens the
+    alliance with the lead collège as chef de file; funding allocates the dotation from
+    the wave's envelope and grants the fonds de la cité; notifications tells the troïka
+    (known from ``candidature_id``) and the alliance.
+    """
+
+    model_config = ConfigDict(title="TerritoryLabelled")
+
+    cite_id: CiteId
+    candidature_id: UUID
+    name: Name
+    wave: Wave
+    departement: RetiredDepartement
+    perimeter: PerimeterV1
+    lead_college_uai: Uai = Field(description="UAI of the collège chef de file")
+    label_period: LabelPeriod
+    convention_signed_on: date | None = Field(
+        default=None, description="Signature date of the triennial convention, if signed yet"
+    )
+    decided_by: ActorRole
+    labelled_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date; may precede the recording, e.g. history taken over); absent from "
+        "events written before it was carried: the Paris date of ``labelled_at``"
+    )
+    requested_annual_contribution: Cents | None = Field(
+        default=None,
+        description="Annual State contribution the candidature asked for (cents); funding "
+        "may use it to size the dotation",
+    )
+
+
+@event(
+    "labelling.TerritoryLabelled",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination labels a candidature: a new cité is born.",
+    version=2,
 )
 class TerritoryLabelled(Event):
     """A territory received the Cité éducative label: first event of a cité.
@@ -353,6 +517,12 @@ class TerritoryLabelled(Event):
         description="Annual State contribution the candidature asked for (cents); funding "
         "may use it to size the dotation",
     )
+
+
+@upcasts(TerritoryLabelledV1, TerritoryLabelled)
+def _territory_labelled_v2(old: TerritoryLabelledV1) -> TerritoryLabelled:
+    return TerritoryLabelled.model_validate(
+        {**old.model_dump(), "perimeter": old.perimeter.upcast()})
 
 
 @event(
@@ -454,13 +624,44 @@ class ConventionSigned(Event):
     topic=LABELLING_LABELS,
     key="cite_id",
     emitted_when="The national coordination accepts an extension of a cité's perimeter.",
+    retired=_WIDER_CODES.format(version=2),
+)
+class PerimeterExtendedV1(Event):
+    """A cité's perimeter was extended.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    Emitted when an extension is accepted. Carries what was added and the whole
+    perimeter after the extension, so a consumer can replace its copy.
+    """
+
+    model_config = ConfigDict(title="PerimeterExtended")
+
+    cite_id: CiteId
+    added: PerimeterAdditionV1
+    perimeter: PerimeterV1
+    decided_by: ActorRole
+    extended_at: UtcDateTime
+    decided_on: date | None = Field(
+        default=None, description="The date the decision takes effect in the programme "
+        "(business date; may precede the recording, e.g. history taken over); absent from "
+        "events written before it was carried: the Paris date of ``extended_at``"
+    )
+
+
+@event(
+    "labelling.PerimeterExtended",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="The national coordination accepts an extension of a cité's perimeter.",
+    version=2,
 )
 class PerimeterExtended(Event):
     """A cité's perimeter was extended.
 
     Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
     Emitted when an extension is accepted. Carries what was added and the whole
-    perimeter after the extension, so a consumer can replace its copy.
+    perimeter after the extension, so a consumer can replace its copy. An extension adds
+    QPVs of the perimeter's list only.
     """
 
     cite_id: CiteId
@@ -473,6 +674,12 @@ class PerimeterExtended(Event):
         "(business date; may precede the recording, e.g. history taken over); absent from "
         "events written before it was carried: the Paris date of ``extended_at``"
     )
+
+
+@upcasts(PerimeterExtendedV1, PerimeterExtended)
+def _perimeter_extended_v2(old: PerimeterExtendedV1) -> PerimeterExtended:
+    return PerimeterExtended.model_validate(
+        {**old.model_dump(), "perimeter": old.perimeter.upcast()})
 
 
 @event(

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from ..envelope import Event, event
+from ..envelope import Event, event, upcasts
 from ..topics import PARTNERS_ALLIANCES, PARTNERS_CONTACTS, PARTNERS_REGISTRY
 from ..types import (
     AllianceClosureReason,
@@ -28,6 +28,8 @@ from ..types import (
     Motive,
     Name,
     PartnerKind,
+    RetiredDepartement,
+    RetiredInseeCode,
     Siren,
     Siret,
     Uai,
@@ -45,10 +47,13 @@ __all__ = [
     "PartnerLeftAlliance",
     "PartnerRegistered",
     "PartnerRegisteredV1",
+    "PartnerRegisteredV2",
     "PartnerState",
     "PartnerStateV1",
+    "PartnerStateV2",
     "PartnerUpdated",
     "PartnerUpdatedV1",
+    "PartnerUpdatedV2",
 ]
 
 _RETIRED = ("Carried the contacts' e-mail addresses on a kept topic, out of erasure's "
@@ -69,8 +74,32 @@ class PartnerContact(ContractModel):
     email: Email
 
 
+class _RetiredPartnerFields(Event):
+    """What the retired versions of the registry snapshots say of the organisation itself
+    (no Saint-Martin: their committed schemas do not change).
+
+    Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
+    ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
+    association, entreprise → ``siret``.
+    """
+
+    partner_id: UUID
+    kind: PartnerKind
+    name: Name = Field(description="Name of the organisation")
+    departement: RetiredDepartement | None = None
+    uai: Uai | None = None
+    siret: Siret | None = None
+    siren: Siren | None = None
+    insee_code: RetiredInseeCode | None = None
+    commune_insee_code: RetiredInseeCode | None = Field(
+        default=None,
+        description="INSEE code of the commune the organisation is located in (a commune's "
+        "own code for a commune); lets consumers find a commune's partners",
+    )
+
+
 class _PartnerFields(Event):
-    """What every version of the registry snapshots says of the organisation itself.
+    """What the registry snapshots say of the organisation itself.
 
     Identifiers by kind: école/collège/lycée → ``uai``; commune → ``insee_code`` (and
     ``siren``); EPCI, département, région, CAF, State services → ``siren`` or ``siret``;
@@ -92,7 +121,7 @@ class _PartnerFields(Event):
     )
 
 
-class PartnerStateV1(_PartnerFields):
+class PartnerStateV1(_RetiredPartnerFields):
     """Fields shared by the version 1 registry snapshots (not an event on its own)."""
 
     model_config = ConfigDict(title="PartnerState")
@@ -142,6 +171,66 @@ class PartnerUpdatedV1(PartnerStateV1):
     updated_at: UtcDateTime
 
 
+_WIDER_CODES = ("Its codes could not name Saint-Martin (978) nor its communes. Replaced by "
+                "version 3; consumers apply its records as version 3 (upcast: the same "
+                "fields).")
+
+
+class PartnerStateV2(_RetiredPartnerFields):
+    """Fields shared by the version 2 registry snapshots (not an event on its own)."""
+
+    model_config = ConfigDict(title="PartnerState")
+
+    contact_ids: tuple[UUID, ...] = Field(
+        default=(),
+        description="Its consenting contacts, by id: the full list, replacing the previous "
+        "one. Their cards (e-mail) are on partners.contacts, keyed by contact id.",
+    )
+
+
+@event(
+    "partners.PartnerRegistered",
+    version=2,
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner organisation is added to the registry.",
+    retired=_WIDER_CODES,
+)
+class PartnerRegisteredV2(PartnerStateV2):
+    """A partner organisation joined the registry.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted when an organisation is registered (by an operator, or automatically for the
+    lead collège of a newly labelled cité). Carries its whole state; no personal data.
+    """
+
+    model_config = ConfigDict(title="PartnerRegistered")
+
+    registered_at: UtcDateTime
+
+
+@event(
+    "partners.PartnerUpdated",
+    version=2,
+    topic=PARTNERS_REGISTRY,
+    key="partner_id",
+    emitted_when="A partner's details or its list of consenting contacts change.",
+    retired=_WIDER_CODES,
+)
+class PartnerUpdatedV2(PartnerStateV2):
+    """A partner's state changed; the event carries the whole new state.
+
+    Producer: partners. Topic: ``partners.registry``. Key: ``partner_id``.
+    Emitted on any change of the partner, including a contact who starts or stops
+    consenting. A contact missing from ``contact_ids`` is no longer to be written to.
+    No personal data: addresses are on ``partners.contacts``.
+    """
+
+    model_config = ConfigDict(title="PartnerUpdated")
+
+    updated_at: UtcDateTime
+
+
 class PartnerState(_PartnerFields):
     """Fields shared by the registry snapshots (not an event on its own)."""
 
@@ -154,7 +243,7 @@ class PartnerState(_PartnerFields):
 
 @event(
     "partners.PartnerRegistered",
-    version=2,
+    version=3,
     topic=PARTNERS_REGISTRY,
     key="partner_id",
     emitted_when="A partner organisation is added to the registry.",
@@ -172,7 +261,7 @@ class PartnerRegistered(PartnerState):
 
 @event(
     "partners.PartnerUpdated",
-    version=2,
+    version=3,
     topic=PARTNERS_REGISTRY,
     key="partner_id",
     emitted_when="A partner's details or its list of consenting contacts change.",
@@ -187,6 +276,16 @@ class PartnerUpdated(PartnerState):
     """
 
     updated_at: UtcDateTime
+
+
+@upcasts(PartnerRegisteredV2, PartnerRegistered)
+def _partner_registered_v3(old: PartnerRegisteredV2) -> PartnerRegistered:
+    return PartnerRegistered.model_validate(old.model_dump())
+
+
+@upcasts(PartnerUpdatedV2, PartnerUpdated)
+def _partner_updated_v3(old: PartnerUpdatedV2) -> PartnerUpdated:
+    return PartnerUpdated.model_validate(old.model_dump())
 
 
 @event(

@@ -4,7 +4,9 @@ Pure: no database, no broker, no clock. Whatever bytes and headers a record carr
 :func:`classify` returns one of
 
 - :class:`Apply` — an event of a class the consumer handles (decoded, on its own topic,
-  under its aggregate's key), or a tombstone of a topic it has a tombstone handler for;
+  under its aggregate's key), or of a retired version the contracts upcast to a class it
+  handles (applied as that version: see :func:`upcast`), or a tombstone of a topic it has
+  a tombstone handler for;
 - :class:`Skip` — nothing for this consumer: an event it handles in no version, a class
   it does not handle, a roll nudge, a tombstone of a topic it keeps nothing of;
 - :class:`Dead` — a record no consumer of ours should apply, with the reason its dead
@@ -24,6 +26,7 @@ from uuid import UUID
 
 from cites_contracts import DecodeError, Envelope, Event, Topic, UnknownEvent, decode, registry
 from cites_contracts.codec import BadHeaders, header_problem, version_header
+from cites_contracts.envelope import envelope_model
 from cites_contracts.topics import ROLL_KEY
 
 from ..db import unstorable_text
@@ -37,6 +40,7 @@ __all__ = [
     "Tombstone",
     "classify",
     "compacted",
+    "upcast",
 ]
 
 
@@ -197,10 +201,12 @@ def classify(rec: RawRecord, intake: Intake) -> Apply | Skip | Dead:
     they name it (the body is not parsed); what does not decode is dead with the codec's
     reason (``malformed``, ``invalid-envelope``, ``invalid-payload``, ``unknown-event``
     for a type no contract declares or a version of a handled type no contract has;
-    ``undecodable`` when the codec itself fails); an event of a class not handled is
-    skipped; an event that came on another topic than its own (``wrong-topic``), whose
-    aggregate id PostgreSQL cannot store (``invalid-payload``) or whose key is not its
-    aggregate id (``wrong-key``) is dead; the rest is applied."""
+    ``undecodable`` when the codec itself fails); an event of a retired version is upcast
+    to the version the consumer handles when the contracts declare how (:func:`upcast`);
+    an event of a class not handled, nor upcast to one, is skipped; an event that came on
+    another topic than its own (``wrong-topic``), whose aggregate id PostgreSQL cannot
+    store (``invalid-payload``) or whose key is not its aggregate id (``wrong-key``) is
+    dead; the rest is applied."""
     if (problem := header_problem(rec.headers)) is not None:
         return Dead(BadHeaders.reason, problem)
     if rec.value is None and rec.topic in intake.compacted:
@@ -221,7 +227,27 @@ def classify(rec: RawRecord, intake: Intake) -> Apply | Skip | Dead:
         return Dead(exc.reason, str(exc))
     except Exception as exc:  # a defect, not the record's fault: still move on
         return Dead(DecodeError.reason, repr(exc), defect=True)
-    return _checked(rec, env, intake)
+    try:
+        applied = upcast(env, intake.handlers)
+    except Exception as exc:  # an upcaster is total: one that fails is a defect of ours
+        return Dead(DecodeError.reason, f"upcasting {env.type} v{env.version}: {exc!r}",
+                    defect=True)
+    return _checked(rec, applied or env, intake)
+
+
+def upcast(env: Envelope[Event], handled: frozenset[type[Event]]) -> Envelope[Event] | None:
+    """``env`` as the version its consumer handles, when it handles another version of the
+    event and the contracts upcast this one to it (a retired version's records, still on
+    the kept topics, applied as the newer version); None when there is nothing to upcast
+    (a class it handles, or none it could become). The envelope keeps its metadata (id,
+    sequence, correlation, dates); its ``version`` becomes the payload's."""
+    if type(env.data) in handled:
+        return None
+    data = registry.upcast(env.data, handled)
+    if data is None:
+        return None
+    fields = {name: getattr(env, name) for name in type(env).model_fields if name != "data"}
+    return envelope_model(type(data))(**{**fields, "version": data.spec.version, "data": data})
 
 
 def _tombstone(rec: RawRecord, intake: Intake) -> Apply | Skip | Dead:
