@@ -171,8 +171,8 @@ def realm() -> dict[str, Any]:
         "resetPasswordAllowed": False, "editUsernameAllowed": False,
         "bruteForceProtected": False,
         "accessTokenLifespan": 300,
-        # Fast hashing: 110 users are imported at every start, and this realm holds only
-        # development passwords.
+        # Fast hashing: every user (one préfecture per territory) is imported at every start,
+        # and this realm holds only development passwords.
         "passwordPolicy": "hashAlgorithm(pbkdf2-sha256) and hashIterations(1000)",
         "roles": {"realm": [{"name": name, "description": description}
                             for name, description in ROLES.items()]},

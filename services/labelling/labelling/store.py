@@ -11,7 +11,7 @@ import asyncpg
 
 from cites_contracts.events.labelling import Perimeter, PerimeterAddition
 from cites_contracts.events.labelling import Wave as WaveRef
-from cites_contracts.types import ActorRole, LabelPeriod
+from cites_contracts.types import ActorRole, LabelPeriod, QpvList
 from cites_runtime.db import Conn, Reads
 
 from .domain import (
@@ -87,7 +87,8 @@ def _wave(r: Row) -> Wave:
     return Wave(id=r["id"], year=r["year"], title=r["title"], rule_set=r["rule_set"],
                 filing=window, review_criteria=tuple(r["review_criteria"]),
                 target_count=r["target_count"], status=WaveStatus(r["status"]),
-                term=LabelTerm(calendar=r["label_calendar"]), test=r["test"])
+                term=LabelTerm(calendar=r["label_calendar"]), test=r["test"],
+                qpv_list=QpvList(r["qpv_list"]))
 
 
 async def get_wave(conn: Reads, wave_id: str, *, for_update: bool = False) -> Wave | None:
@@ -100,12 +101,13 @@ async def insert_wave(conn: Conn, w: Wave) -> bool:
     """False when a wave with this id exists already."""
     inserted = await conn.fetchval(
         """INSERT INTO waves (id, year, title, rule_set, filing_opens_on, filing_closes_on,
-                              review_criteria, target_count, status, label_calendar, test)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                              review_criteria, target_count, status, label_calendar, test,
+                              qpv_list)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (id) DO NOTHING RETURNING true""",
         w.id, w.year, w.title, w.rule_set, w.filing.opens_on if w.filing else None,
         w.filing.closes_on if w.filing else None, list(w.review_criteria), w.target_count,
-        w.status.value, w.term.calendar, w.test,
+        w.status.value, w.term.calendar, w.test, w.qpv_list.value,
     )
     return bool(inserted)
 
@@ -189,7 +191,7 @@ async def lock_candidature(conn: Conn, candidature_id: UUID
                    w.filing_closes_on AS w_filing_closes_on,
                    w.review_criteria AS w_review_criteria, w.target_count AS w_target_count,
                    w.status AS w_status, w.label_calendar AS w_label_calendar,
-                   w.test AS w_test
+                   w.test AS w_test, w.qpv_list AS w_qpv_list
               FROM candidatures c JOIN waves w ON w.id = c.wave_id
              WHERE c.id = $1 FOR NO KEY UPDATE OF c""", candidature_id)
     if r is None:

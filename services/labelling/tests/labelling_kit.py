@@ -28,6 +28,7 @@ from labelling.domain import (
 from labelling.examples import CRITERIA_2024_SCORES, eligible_candidature
 
 from cites_contracts import Envelope, Event
+from cites_contracts.types import QpvList
 from cites_runtime.actor import Actor, Role
 from cites_runtime.app import Runtime
 from cites_runtime.testing import (
@@ -95,27 +96,32 @@ def candidature_in(**overrides: Any) -> CandidatureIn:
 
 
 def wave(rule_set: str = "2024-v1", *, id: str = WAVE_2024, window: FilingWindow | None = None,
-         criteria: tuple[str, ...] | None = None, status: WaveStatus = WaveStatus.OPEN) -> Wave:
+         criteria: tuple[str, ...] | None = None, status: WaveStatus = WaveStatus.OPEN,
+         qpv_list: QpvList = QpvList.LIST_2024) -> Wave:
     if criteria is None:
         criteria = CRITERIA_2024 if rule_set == "2024-v1" else CRITERIA_2019
     w = Wave.plan(id=id, year=int(id[:4]), title=f"Vague {id}", rule_set=rule_set,
-                  filing=window, review_criteria=criteria, target_count=100)
+                  filing=window, review_criteria=criteria, target_count=100,
+                  qpv_list=qpv_list)
     w.status = status
     return w
 
 
-def draft(w: Wave | None = None, **overrides: Any) -> Candidature:
+def draft(w: Wave | None = None, *, by: Actor = PREFECTURE_69, **overrides: Any
+          ) -> Candidature:
     from uuid import uuid4
 
     w = w or wave()
-    return Candidature.draft(id=uuid4(), wave=w, departement="69", dossier=dossier(**overrides),
-                             actor=PREFECTURE_69, now=NOW)
+    departement = by.departement or "69"
+    return Candidature.draft(id=uuid4(), wave=w, departement=departement,
+                             dossier=dossier(**overrides), actor=by, now=NOW)
 
 
-def submitted(w: Wave | None = None, **overrides: Any) -> Candidature:
+def submitted(w: Wave | None = None, *, by: Actor = PREFECTURE_69, **overrides: Any
+              ) -> Candidature:
     w = w or wave()
-    c = draft(w, **overrides)
-    c.submit(wave=w, actor=PREFECTURE_69, now=NOW, today=TODAY)
+    c = draft(w, by=by, **overrides)
+    c.submit(wave=w, actor=by, now=NOW, today=TODAY)
     return c
 
 

@@ -19,7 +19,7 @@ def errors(response: Any) -> list[tuple[tuple[Any, ...], str]]:
 @pytest.mark.parametrize(("overrides", "loc", "rule"), [
     ({"communes": [commune("20004", "Ajaccio")]}, ("body", "communes", 0, "insee_code"),
      "insee_code"),
-    ({"qpvs": [qpv("QP069001")]}, ("body", "qpvs", 0, "code"), "qpv_code"),
+    ({"qpvs": [qpv("QP06901M")]}, ("body", "qpvs", 0, "code"), "qpv_code"),
     ({"schools": [{"uai": "069123", "kind": "college", "name": "C",
                    "education_priority": "rep"}]}, ("body", "schools", 0, "uai"), "uai"),
     ({"departement": "20"}, ("body", "departement"), "departement"),

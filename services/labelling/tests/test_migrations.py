@@ -143,3 +143,27 @@ async def test_0003_gives_each_cite_every_period_of_its_history_with_its_convent
         await pool.close()
     assert label is not None
     assert label.period_on(date(2026, 6, 1)).period.start == date(2024, 1, 15)
+
+
+async def test_0006_puts_stored_perimeters_on_the_2024_list_and_the_first_waves_on_2015(
+        before_0003: asyncpg.Connection, settings: LabellingSettings) -> None:
+    """The perimeters stored before a perimeter said its list hold 2024-list codes only
+    (the only ones accepted then); the 2019–2022 waves refer to the 2015 list."""
+    conn = before_0003
+    cite_id = await cite(conn, 1, "labelled", qpvs=["QN06901M"], lead="0691111A",
+                         labelled=AT)
+
+    await migrate(conn, settings.db_schema, definition.migrations())
+
+    stored = json.loads(await conn.fetchval("SELECT perimeter FROM cites WHERE cite_id = $1",
+                                            cite_id))
+    assert stored["qpv_list"] == "2024"
+    waves = dict(await conn.fetch("SELECT id, qpv_list FROM waves"))
+    assert waves == {"2019": "2015", "2021": "2015", "2022": "2015",
+                     "2024-generalisation": "2024"}
+    pool = await create_pool(settings.dsn, settings.db_schema)
+    try:
+        label = await store.get_label(pool, cite_id)
+    finally:
+        await pool.close()
+    assert label is not None and label.perimeter.qpv_list.value == "2024"

@@ -39,7 +39,7 @@ async def test_labelling_puts_exactly_one_territory_labelled_on_the_labels_topic
     sent = {k: v.decode() for k, v in record.headers}
     assert record.key == b"cite-001"
     assert sent["type"] == "labelling.TerritoryLabelled"
-    assert sent["version"] == "1"
+    assert sent["version"] == "2"  # the current version: producers publish no other
     assert sent["event_id"] == str(envelope.event_id)
     assert sent["correlation_id"] == str(correlation)
     assert sent["traceparent"].startswith("00-")

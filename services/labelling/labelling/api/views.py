@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cites_contracts.events.labelling import Perimeter, PerimeterAddition
 from cites_contracts.events.labelling import Wave as WaveRef
-from cites_contracts.types import ActorRole, LabelPeriod
+from cites_contracts.types import ActorRole, LabelPeriod, QpvList
 
 from ..domain import Candidature, CandidatureStatus, Dossier, Label, LabelStatus, Outcome, Wave
 from ..domain.waves import WaveStatus
@@ -42,6 +42,7 @@ class WaveView(BaseModel):
     status: WaveStatus
     label_in_calendar_years: bool
     test: bool = Field(description="A test wave: its cités are never published as open data")
+    qpv_list: QpvList = Field(description="The QPV list its perimeters refer to")
     submitted_count: int | None = None
     labelled_count: int | None = None
 
@@ -52,6 +53,7 @@ class WaveView(BaseModel):
                    filing_closes_on=w.filing.closes_on if w.filing else None,
                    review_criteria=list(w.review_criteria), target_count=w.target_count,
                    status=w.status, label_in_calendar_years=w.term.calendar, test=w.test,
+                   qpv_list=w.qpv_list,
                    submitted_count=stats.submitted if stats else None,
                    labelled_count=stats.labelled if stats else None)
 

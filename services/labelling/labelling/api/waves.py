@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import Field
 
-from cites_contracts.types import Name, ProgrammeYear, Slug, WaveId
+from cites_contracts.types import Name, ProgrammeYear, QpvList, Slug, WaveId
 from cites_runtime.errors import NotFound
 from cites_runtime.http import Input, National, Page, Paging, Reader
 
@@ -43,6 +43,9 @@ class WaveIn(Input):
     test: bool = Field(False, description="A test wave (training, acceptance): it runs like "
                        "any other, its events say so, and its cités are never published as "
                        "open data")
+    qpv_list: QpvList = Field(
+        QpvList.LIST_2024, description="The QPV list its perimeters refer to: 2015 (codes "
+        "QP…, the 2019–2022 waves) or 2024 (codes QN…)")
 
 
 @router.get("", response_model=Page[WaveView],
@@ -69,7 +72,8 @@ async def plan_wave(body: WaveIn, caller: National) -> WaveView:
     wave = Wave.plan(id=body.id, year=body.year, title=body.title, rule_set=body.rule_set,
                      filing=window, review_criteria=body.review_criteria,
                      target_count=body.target_count,
-                     calendar_years=body.label_in_calendar_years, test=body.test)
+                     calendar_years=body.label_in_calendar_years, test=body.test,
+                     qpv_list=body.qpv_list)
     async with caller.unit_of_work() as uow:
         return WaveView.of(await service.plan_wave(uow, wave, caller.actor))
 

@@ -128,7 +128,7 @@ class Candidature:
             return None
         self._ensure_draft("submitted")
         wave.ensure_accepts_filing(today)
-        failures = wave.rules.failures(Subject(self.dossier, self.departement))
+        failures = wave.rules.failures(Subject(self.dossier, self.departement, wave.qpv_list))
         if failures:
             raise Ineligible(wave.rule_set, failures)
         self.status, self.submitted_at, self.updated_at = CandidatureStatus.SUBMITTED, now, now
@@ -136,7 +136,7 @@ class Candidature:
         assert d.lead_college_uai is not None  # lead_college_in_perimeter holds
         return CandidatureSubmitted(
             candidature_id=self.id, territory_name=d.territory_name,
-            departement=self.departement, wave=wave.ref(), perimeter=d.perimeter(),
+            departement=self.departement, wave=wave.ref(), perimeter=d.perimeter(wave.qpv_list),
             lead_college_uai=d.lead_college_uai, troika=d.troika_seats(self.id),
             submitted_by=actor.event_role, submitted_at=now,
             requested_annual_contribution=d.requested_annual_contribution,
@@ -244,6 +244,7 @@ class Candidature:
         self.cite_id = cite_id
         return Label.grant(candidature_id=self.id, cite_id=cite_id, wave=wave.ref(),
                            departement=self.departement, dossier=self.dossier, period=period,
+                           qpv_list=wave.qpv_list,
                            decided_on=decided_on, convention_signed_on=convention_signed_on,
                            actor=actor, now=now)
 

@@ -45,6 +45,7 @@ from cites_contracts.types import (
     Name,
     Population,
     QpvCode,
+    QpvList,
     SchoolKind,
     TroikaRole,
     Uai,
@@ -221,10 +222,12 @@ class Dossier(_PerimeterParts):
         _no_duplicates((s.role.value for s in value), "troïka role")
         return value
 
-    def perimeter(self) -> Perimeter:
-        """The contract's perimeter (needs at least one commune, QPV and school)."""
+    def perimeter(self, qpv_list: QpvList) -> Perimeter:
+        """The contract's perimeter, on ``qpv_list`` (needs at least one commune, QPV and
+        school, its QPVs of that list)."""
         return Perimeter(
             communes=tuple(PerimeterCommune(**c.model_dump()) for c in self.communes),
+            qpv_list=qpv_list,
             qpvs=tuple(PerimeterQpv(**q.model_dump()) for q in self.qpvs),
             schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
         )

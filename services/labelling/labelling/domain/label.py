@@ -44,7 +44,7 @@ from cites_contracts.events.labelling import (
     TerritoryLabelled,
 )
 from cites_contracts.events.labelling import Wave as WaveRef
-from cites_contracts.types import ActorRole, LabelPeriod
+from cites_contracts.types import ActorRole, LabelPeriod, QpvList, qpv_list_of
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
@@ -288,14 +288,15 @@ class Label:
 
     @classmethod
     def grant(cls, *, candidature_id: UUID, cite_id: str, wave: WaveRef, departement: str,
-              dossier: Dossier, period: LabelPeriod, decided_on: date,
+              dossier: Dossier, period: LabelPeriod, qpv_list: QpvList, decided_on: date,
               convention_signed_on: date | None, actor: Actor, now: datetime
               ) -> tuple[Label, TerritoryLabelled]:
         if dossier.lead_college_uai is None:  # submission's rules make this unreachable
             raise Conflict("a label needs a collège chef de file")
         label = cls(cite_id=cite_id, candidature_id=candidature_id,
                     name=dossier.territory_name, wave=wave, departement=departement,
-                    perimeter=dossier.perimeter(), lead_college_uai=dossier.lead_college_uai,
+                    perimeter=dossier.perimeter(qpv_list),
+                    lead_college_uai=dossier.lead_college_uai,
                     periods=[Term(period, convention_signed_on)], status=LabelStatus.LABELLED,
                     decided_on=decided_on, status_since=decided_on,
                     labelled_at=now, status_changed_at=now,
@@ -384,7 +385,8 @@ class Label:
     def extend(self, addition: Addition, *, decided_on: date, actor: Actor, today: date,
                now: datetime) -> PerimeterExtended | None:
         """Add communes, QPVs and schools; those already in the perimeter are ignored
-        (None when nothing is new: a repeated extension changes nothing)."""
+        (None when nothing is new: a repeated extension changes nothing). A perimeter keeps
+        the QPV list it refers to: the QPVs added are of that list."""
         self._ensure_labelled("extended")
         check_business_date(decided_on, "decided_on", "decision", today=today,
                             not_before=self.decided_on, what="the label's decision")
@@ -399,6 +401,11 @@ class Label:
                                  message=f"QPV {q.code} lies outside département "
                                  f"{self.departement}")
                      for q in addition.qpvs if q.departement != self.departement]
+        qpv_list = self.perimeter.qpv_list
+        failures += [RuleFailure(field="qpvs", rule="qpvs_of_the_perimeter_list",
+                                 message=f"QPV {q.code} is not of the {qpv_list.value} list "
+                                 f"the perimeter of {self.cite_id} refers to")
+                     for q in addition.qpvs if qpv_list_of(q.code) is not qpv_list]
         if failures:
             raise RuleBroken(failures)
         p = self.perimeter
@@ -414,7 +421,8 @@ class Label:
         if not (added.communes or added.qpvs or added.schools):
             return None
         self.perimeter = Perimeter(communes=p.communes + added.communes,
-                                   qpvs=p.qpvs + added.qpvs, schools=p.schools + added.schools)
+                                   qpv_list=p.qpv_list, qpvs=p.qpvs + added.qpvs,
+                                   schools=p.schools + added.schools)
         return PerimeterExtended(cite_id=self.cite_id, added=added, perimeter=self.perimeter,
                                  decided_by=actor.event_role, extended_at=now,
                                  decided_on=decided_on)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cites_contracts.types import EducationPriority, SchoolKind, TroikaRole
+from cites_contracts.types import EducationPriority, QpvList, SchoolKind, TroikaRole, qpv_list_of
 from cites_runtime.errors import RuleFailure
 
 from .dossier import Dossier, NpnruInterest
@@ -23,10 +23,12 @@ __all__ = ["RULE_SETS", "Rule", "RuleSet", "Subject", "rule_set"]
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What the rules look at: the dossier and the département it is filed in."""
+    """What the rules look at: the dossier, the territory it is filed in and the QPV list
+    its wave's perimeters refer to."""
 
     dossier: Dossier
     departement: str
+    qpv_list: QpvList = QpvList.LIST_2024
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,17 @@ def _qpvs_in_departement(s: Subject) -> str | None:
     return f"QPV(s) {', '.join(outside)} lie outside département {s.departement}"
 
 
+_LIST_FORMS = {QpvList.LIST_2015: "QP…", QpvList.LIST_2024: "QN…"}
+
+
+def _qpvs_of_the_list(s: Subject) -> str | None:
+    odd = [q.code for q in s.dossier.qpvs if qpv_list_of(q.code) is not s.qpv_list]
+    if not odd:
+        return None
+    return (f"QPV(s) {', '.join(odd)} are not of the {s.qpv_list.value} list (codes "
+            f"{_LIST_FORMS[s.qpv_list]}) the wave's perimeters refer to")
+
+
 def _lead_college(s: Subject) -> str | None:
     uai = s.dossier.lead_college_uai
     if uai is None:
@@ -149,6 +162,8 @@ DOSSIER_RULES: tuple[Rule, ...] = (
          "département", _communes_in_departement),
     Rule("qpvs_in_departement", "qpvs", "every QPV in the candidature's département",
          _qpvs_in_departement),
+    Rule("qpvs_of_the_wave_list", "qpvs", "every QPV of the QPV list the wave's perimeters "
+         "refer to", _qpvs_of_the_list),
     Rule("lead_college_in_perimeter", "lead_college_uai",
          "a collège of the perimeter designated chef de file for all its schools",
          _lead_college),

@@ -5,7 +5,9 @@ A wave is data (table ``waves``): its rule-set version selects the eligibility r
 filing is a window (``opens_on``–``closes_on``) or rolling (no deadline). The national
 coordination plans, opens and closes waves. Closing ends filing only: review and
 decisions on what was filed go on. A wave may be planned as a test wave (training,
-acceptance): it runs like any other, and every event naming it says so.
+acceptance): it runs like any other, and every event naming it says so. A wave's
+perimeters refer to one QPV list (:class:`~cites_contracts.types.QpvList`): the 2015 list
+for the 2019–2022 waves, the 2024 list for the généralisation and the waves planned since.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from cites_contracts.events.labelling import Wave as WaveRef
+from cites_contracts.types import QpvList
 from cites_runtime.errors import Conflict, RuleBroken
 
 from .label import LabelTerm
@@ -72,11 +75,14 @@ class Wave:
     test: bool = False
     """A wave for trying the platform out (training, acceptance): its events say so, and
     its cités are never published as open data."""
+    qpv_list: QpvList = QpvList.LIST_2024
+    """The QPV list its perimeters refer to: every QPV of its candidatures is of it."""
 
     @classmethod
     def plan(cls, *, id: str, year: int, title: str, rule_set: str,
              filing: FilingWindow | None, review_criteria: tuple[str, ...],
-             target_count: int, calendar_years: bool = False, test: bool = False) -> Wave:
+             target_count: int, calendar_years: bool = False, test: bool = False,
+             qpv_list: QpvList = QpvList.LIST_2024) -> Wave:
         """A new wave, not open yet. Refuses unknown rule sets and a malformed grid."""
         if rule_set not in RULE_SETS:
             raise RuleBroken.of("rule_set", "known_rule_set",
@@ -93,7 +99,7 @@ class Wave:
                                 f"the target count must be at least 1, not {target_count}")
         return cls(id=id, year=year, title=title, rule_set=rule_set, filing=filing,
                    review_criteria=review_criteria, target_count=target_count,
-                   term=LabelTerm(calendar=calendar_years), test=test)
+                   term=LabelTerm(calendar=calendar_years), test=test, qpv_list=qpv_list)
 
     @property
     def rolling(self) -> bool:

@@ -46,6 +46,7 @@ __all__ = [
     "AS_PARTNER",
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
+    "AS_PREFECTURE_978",
     "AS_VIEWER",
     "NOW",
     "TOKENS",
@@ -65,6 +66,8 @@ TOKENS = {
     "tok-national": TokenGrant(role="national", subject="coordination-nationale"),
     "tok-prefecture-69": TokenGrant(role="prefecture", departement="69", subject="pref-69"),
     "tok-prefecture-93": TokenGrant(role="prefecture", departement="93", subject="pref-93"),
+    "tok-prefecture-978": TokenGrant(role="prefecture", departement="978",
+                                     subject="pref-978"),
     "tok-partner": TokenGrant(role="partner", subject="partner-demo"),
     "tok-viewer": TokenGrant(role="viewer", subject="viewer-demo"),
     "tok-operator": TokenGrant(role="operator", subject="ops-demo"),
@@ -79,6 +82,8 @@ def bearer(token: str) -> dict[str, str]:
 AS_NATIONAL = bearer("tok-national")
 AS_PREFECTURE_69 = bearer("tok-prefecture-69")
 AS_PREFECTURE_93 = bearer("tok-prefecture-93")
+AS_PREFECTURE_978 = bearer("tok-prefecture-978")
+"""The préfecture of Saint-Martin (978), a collectivité with QPVs."""
 AS_PARTNER = bearer("tok-partner")
 AS_VIEWER = bearer("tok-viewer")
 AS_OPERATOR = bearer("tok-operator")
