@@ -40,8 +40,8 @@ from cites_contracts.events.labelling import Wave
 from cites_contracts.types import LabelPeriod
 from cites_runtime.testing import FakeClock, in_memory
 
-REUNION = {"communes": [{"insee_code": "97411", "name": "Saint-Denis"}],
-           "qpvs": [{"code": "QN97401M", "name": "Le Chaudron", "population": 6100}],
+REUNION = {"communes": [{"insee_code": "97411", "name": "Saint-Denis"}], "qpv_list": "2015",
+           "qpvs": [{"code": "QP974012", "name": "Le Chaudron", "population": 6100}],
            "schools": [{"uai": "9740002A", "kind": "college", "name": "Collège Le Chaudron",
                         "education_priority": "rep_plus"}]}
 REAL = Wave(id="2019", year=2019, title="Vague 2019 (préfiguration)")

@@ -242,15 +242,18 @@ async def resume(uow: UnitOfWork, fact: Fact) -> int:
     that one). Returns how many were new."""
     written = 0
     for row in await store.take_awaiting(uow.conn, fact):
-        spec = registry.get(row["cause_type"], row["version"])
-        if spec is None:  # a cause of an event no longer in the catalogue: nothing to do
+        written_as = registry.get(row["cause_type"], row["version"])
+        if written_as is None:  # a cause of an event no longer in the catalogue: nothing to do
             continue
-        event = spec.model.model_validate(row["facts"])
+        # A cause kept under a version since retired is resumed as the version it is
+        # upcast to, the one the rules name.
+        event = registry.current(written_as.model.model_validate(row["facts"]))
+        spec = event.spec
         rules = rules_for(spec.type, spec.version)
         missing = await _missing_facts(uow, event, rules)
         if missing:
             await store.await_fact(uow.conn, row["cause_id"], spec.type, spec.version,
-                                   row["facts"], missing, uow.now)
+                                   event.model_dump(mode="json"), missing, uow.now)
         if not waits_whole(missing):
             written += await _write(uow, event, row["cause_id"], spec.type, rules)
     return written

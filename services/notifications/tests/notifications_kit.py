@@ -39,6 +39,7 @@ from cites_contracts.types import (
     ActorRole,
     EducationPriority,
     LabelPeriod,
+    QpvList,
     SchoolKind,
     TroikaRole,
 )
@@ -64,6 +65,7 @@ def troika_cards(candidature: UUID, tag: str, *, territory_name: str = "Vaulx-en
         wave=Wave(id="2024-generalisation", year=2024),
         perimeter=Perimeter(
             communes=(PerimeterCommune(insee_code="69256", name="Vaulx-en-Velin"),),
+            qpv_list=QpvList.LIST_2024,
             qpvs=(PerimeterQpv(code="QN06901M", name="Mas du Taureau", population=8000),),
             schools=(PerimeterSchool(uai="0693874L", kind=SchoolKind.COLLEGE,
                                      name="Collège Aimé Césaire",

@@ -192,7 +192,7 @@ def test_the_fonds_de_la_cite_mail_shows_the_sum_and_each_ministry_s_share() -> 
 
 
 def test_the_labelling_mail_names_the_cite_its_period_and_its_chef_de_file() -> None:
-    sent = mail("labelling.TerritoryLabelled")
+    sent = mail("labelling.TerritoryLabelled", 2)
     assert sent.subject == f"{VAULX} : label «{NBSP}Cité éducative{NBSP}» attribué"
     assert ("les ministres chargés de la ville et de l’éducation nationale ont décidé, le 5 "
             "septembre 2019, de labelliser votre territoire") in sent.text
@@ -205,7 +205,7 @@ def test_the_labelling_mail_names_the_cite_its_period_and_its_chef_de_file() -> 
 
 
 def test_the_acknowledgement_tells_the_paris_time_of_filing_and_the_perimeter() -> None:
-    sent = mail("labelling.CandidatureSubmitted", 2, troika_role=TroikaRole.MAIRE)
+    sent = mail("labelling.CandidatureSubmitted", 3, troika_role=TroikaRole.MAIRE)
     assert f"déposée le 14 juin 2019 à 11{NBSP}h{NBSP}42, au titre de" in sent.text
     assert sent.text.startswith("Madame, Monsieur le Maire,\n")
     assert f"1{NBSP}commune, 1{NBSP}quartier prioritaire et 4{NBSP}établissements" in sent.text
@@ -213,7 +213,7 @@ def test_the_acknowledgement_tells_the_paris_time_of_filing_and_the_perimeter() 
 
 
 def test_a_submission_in_la_reunion_is_acknowledged_in_reunion_time() -> None:
-    submitted = example_event("labelling.CandidatureSubmitted", 2).model_copy(update={
+    submitted = example_event("labelling.CandidatureSubmitted", 3).model_copy(update={
         "departement": "974", "submitted_at": datetime(2026, 12, 6, 22, 27, tzinfo=UTC)})
     sent = render("candidature-received", MailContext(submitted, RecipientGroup.TROIKA,
                                                       TroikaRole.PREFET, "Le Port"))

@@ -120,7 +120,7 @@ async def test_a_subscribed_event_is_delivered_once_signed_and_other_types_not(
         assert await deliver_due(service.runtime) == 0
     (headers, body), = receiver.received  # CandidatureSubmitted: not subscribed
     payload = verified(sub["secret"], headers, body)
-    assert payload["type"] == LABELLED and payload["version"] == 1
+    assert payload["type"] == LABELLED and payload["version"] == TerritoryLabelled.spec.version
     assert TerritoryLabelled.model_validate(payload["data"]) == label
     assert headers["content-type"] == "application/json"
     log = (await service.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",

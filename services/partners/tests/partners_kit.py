@@ -62,7 +62,8 @@ def extended(label: TerritoryLabelled, *added: PerimeterSchool) -> PerimeterExte
     p = label.perimeter
     return PerimeterExtended(
         cite_id=label.cite_id, added=PerimeterAddition(schools=added),
-        perimeter=Perimeter(communes=p.communes, qpvs=p.qpvs, schools=(*p.schools, *added)),
+        perimeter=Perimeter(communes=p.communes, qpv_list=p.qpv_list, qpvs=p.qpvs,
+                            schools=(*p.schools, *added)),
         decided_by=ActorRole.NATIONAL_COORDINATION, extended_at=DECIDED_AT,
     )
 

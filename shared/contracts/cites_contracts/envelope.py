@@ -195,6 +195,13 @@ class _Registry:
             data = step.convert(data)
         return data
 
+    def current(self, data: Event) -> Event:
+        """``data`` upcast as far as upcasters go: to the version its producers publish,
+        when its retired version is upcast to it (else ``data`` itself)."""
+        while (step := self._upcasters.get(type(data))) is not None:
+            data = step.convert(data)
+        return data
+
     def get(self, type_: str, version: int) -> EventSpec | None:
         return self._specs.get((type_, version))
 

@@ -99,12 +99,13 @@ _T, _C = RecipientGroup.TROIKA, RecipientGroup.CHEF_DE_FILE
 RULES: Final[tuple[Rule, ...]] = (
     # --- labelling: candidatures --------------------------------------------------------
     # Version 1 (retired) has no rule: replaying history must not acknowledge it again.
-    Rule("labelling.CandidatureSubmitted", 2, "candidature-received", (_T,),
+    # Version 2 (retired) is upcast to 3 by the contracts: its records are mailed as 3.
+    Rule("labelling.CandidatureSubmitted", 3, "candidature-received", (_T,),
          "The troïka is told its candidature was received (an acknowledgement)."),
     Rule("labelling.CandidatureRejected", 1, "candidature-rejected", (_T,),
          "The troïka is told its candidature was not selected, and why."),
     # --- labelling: labels ----------------------------------------------------------------
-    Rule("labelling.TerritoryLabelled", 1, "cite-labelled", (_T, _C),
+    Rule("labelling.TerritoryLabelled", 2, "cite-labelled", (_T, _C),
          "The troïka and the lead collège are told the territory is a cité éducative."),
     Rule("labelling.LabelSuspended", 1, "label-suspended", (_T,),
          "The troïka is told the label is suspended, and why."),
