@@ -21,12 +21,14 @@ from partners_kit import (
     college,
     contact,
     envelope,
+    extended,
     labelled,
     read_alliance,
     school,
     suspended,
 )
 
+from cites_contracts.events.labelling import PerimeterExtendedV1, TerritoryLabelledV1
 from cites_contracts.topics import PARTNERS_CONTACTS
 from cites_runtime.dlq import list_dead_letters, replay_dead_letters
 from cites_runtime.testing import (
@@ -83,6 +85,45 @@ async def test_a_labelled_territory_opens_its_alliance_with_the_lead_college_as_
     assert [(e["type"], e["data"]["uai"]) for e in on_registry] == [
         ("partners.PartnerRegistered", "0930001A")]
     assert on_registry[0]["data"]["partner_id"] == chef["partner_id"]
+
+
+async def test_a_history_written_under_the_retired_versions_is_applied_as_the_current_ones(
+    live: ServiceUnderTest,
+) -> None:
+    """The labels topic keeps the records of TerritoryLabelled v1 and PerimeterExtended v1
+    (retired: 2024-list QPVs only, no Saint-Martin): partners handles the current versions
+    only and applies those records upcast, in order with the current ones; the partner
+    events it writes are the current version (PartnerRegistered v3), Saint-Martin's too."""
+    current = labelled(schools=(school("0930002B"),))
+    label_v1 = envelope(TerritoryLabelledV1.model_validate(
+        {**current.model_dump(), "perimeter": current.perimeter.model_dump(
+            exclude={"qpv_list"})}))
+    extension = extended(current, school("0930003C"))
+    extension_v1 = envelope(PerimeterExtendedV1.model_validate(
+        {**extension.model_dump(), "perimeter": extension.perimeter.model_dump(
+            exclude={"qpv_list"})}), sequence=2)
+    further = envelope(extended(current, school("0930003C"), school("0930004D")), sequence=3)
+    saint_martin = labelled("cite-002", departement="978", lead_uai="9780011K",
+                            name="Cité éducative de Saint-Martin")
+    assert (label_v1.version, extension_v1.version, further.version) == (1, 1, 2)
+
+    await live.publish(label_v1, extension_v1, further, saint_martin)
+    await live.caught_up()
+
+    alliance = await read_alliance(live)
+    assert alliance["status"] == "open"
+    assert [s["uai"] for s in alliance["schools"]] == [
+        "0930001A", "0930002B", "0930003C", "0930004D"]
+    assert (await read_alliance(live, "cite-002"))["departement"] == "978"
+    registered = await _published(live, "partners.registry", 2)
+    assert sorted((e["version"], e["data"]["uai"], e["data"]["departement"])
+                  for e in registered) == [(3, "0930001A", "93"), (3, "9780011K", "978")]
+    opened = await _published(live, "partners.alliances", 4)
+    first = next(e for e in opened if e["data"]["cite_id"] == "cite-001")
+    assert (first["type"], first["causation_id"]) == ("partners.AllianceOpened",
+                                                      str(label_v1.event_id))
+    assert await list_dead_letters(live.settings.kafka,
+                                   live.settings.topic("partners.dlq")) == []
 
 
 async def test_the_same_label_delivered_or_republished_again_changes_nothing(
