@@ -330,6 +330,20 @@ class Envelope(BaseModel, Generic[E_co]):
     def spec(self) -> EventSpec:
         return type(self.data).spec
 
+    def upcast(self, data: Event) -> Envelope[Event]:
+        """This envelope carrying ``data``, its payload upcast to a newer version (see
+        :class:`Upcaster`): the same metadata (id, sequence, correlation, dates), the
+        ``version`` of ``data``."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields
+                  if name not in ("data", "version")}
+        return envelope_model(type(data))(**fields, version=data.spec.version, data=data)
+
+    def current(self) -> Envelope[Event]:
+        """This envelope with its payload upcast as far as the contracts' upcasters go (to
+        the version its producer publishes), or itself when there is nothing to upcast."""
+        data = registry.current(self.data)
+        return self if data is self.data else self.upcast(data)
+
     @property
     def topic(self) -> Topic:
         return self.spec.topic

@@ -124,3 +124,14 @@ def test_the_committed_schema_of_a_retired_version_names_the_version_it_is_upcas
 ) -> None:
     assert event_schema(TerritoryLabelledV1.spec)["x-upcast-to"] == 2
     assert "x-upcast-to" not in event_schema(TerritoryLabelled.spec)
+
+
+def test_an_envelope_of_a_retired_version_is_current_with_its_metadata() -> None:
+    old = Envelope.wrap(TerritoryLabelledV1.model_validate(example(TerritoryLabelledV1.spec)),
+                        sequence=4)
+    new = old.current()
+    assert (type(new.data), new.version) == (TerritoryLabelled, 2)
+    assert new.model_dump(exclude={"data", "version"}) == old.model_dump(
+        exclude={"data", "version"})
+    current = Envelope.wrap(new.data, sequence=1)
+    assert current.current() is current

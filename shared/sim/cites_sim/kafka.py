@@ -232,7 +232,8 @@ async def read_events(endpoints: Endpoints) -> tuple[list[Envelope[Event]], int]
                     if rec.value is None or rec.key == ROLL_KEY:
                         continue
                     try:
-                        events.append(decode(rec.value, rec.headers))
+                        # As our consumers apply it: a retired version upcast.
+                        events.append(decode(rec.value, rec.headers).current())
                     except DecodeError:
                         undecodable += 1
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}

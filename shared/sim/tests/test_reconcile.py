@@ -129,7 +129,7 @@ def test_only_the_run_s_events_are_in_scope_and_each_notifying_one_counts_its_re
     stranger = territory_labelled(99)
     assert in_scope([*events, wrap(stranger)], run) == events
     rules: list[dict[str, Any]] = [
-        {"event_type": "labelling.TerritoryLabelled", "version": 1,
+        {"event_type": "labelling.TerritoryLabelled", "version": 2,
          "recipients": ["troika", "chef_de_file"]},
         {"event_type": "funding.PaymentMade", "version": 1, "recipients": ["payee"]}]
     cite = next(iter(run.cites.values()))

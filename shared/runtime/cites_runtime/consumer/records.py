@@ -26,7 +26,6 @@ from uuid import UUID
 
 from cites_contracts import DecodeError, Envelope, Event, Topic, UnknownEvent, decode, registry
 from cites_contracts.codec import BadHeaders, header_problem, version_header
-from cites_contracts.envelope import envelope_model
 from cites_contracts.topics import ROLL_KEY
 
 from ..db import unstorable_text
@@ -244,10 +243,7 @@ def upcast(env: Envelope[Event], handled: frozenset[type[Event]]) -> Envelope[Ev
     if type(env.data) in handled:
         return None
     data = registry.upcast(env.data, handled)
-    if data is None:
-        return None
-    fields = {name: getattr(env, name) for name in type(env).model_fields if name != "data"}
-    return envelope_model(type(data))(**{**fields, "version": data.spec.version, "data": data})
+    return None if data is None else env.upcast(data)
 
 
 def _tombstone(rec: RawRecord, intake: Intake) -> Apply | Skip | Dead:
