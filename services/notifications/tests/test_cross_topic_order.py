@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from notifications import store
+from notifications.domain.recipients import Fact
 from notifications.sender import send_due
 from notifications_kit import AT, labelled, troika_cards
 
@@ -44,6 +46,35 @@ async def test_a_label_consumed_before_its_candidature_is_mailed_when_the_troika
     assert len(await _log(service, "cite-labelled")) == 3
     assert await service.runtime.pool.fetchval("SELECT count(*) FROM awaiting") == 1
     # ... the label still waits for its alliance's chef de file (next test)
+
+
+async def test_a_label_kept_waiting_under_its_retired_version_is_mailed_as_the_current_one(
+    service: ServiceUnderTest,
+) -> None:
+    """A label that waited for its candidature under TerritoryLabelled v1 (kept so before
+    that version was retired) is mailed when the candidature comes, resumed as v2 (the
+    version the rules name), and waits on as v2 for its alliance."""
+    candidature = uuid4()
+    cards, submitted = troika_cards(candidature, uuid4().hex[:8])
+    label = labelled(submitted)
+    await service.publish(label)  # its cité projected; it waits for its candidature
+    kept_as_v1, as_v1 = uuid4(), label.model_dump(mode="json")
+    del as_v1["perimeter"]["qpv_list"]
+    async with service.runtime.unit_of_work() as uow:
+        await store.await_fact(uow.conn, kept_as_v1, "labelling.TerritoryLabelled", 1, as_v1,
+                               [Fact.candidature(candidature)], AT)
+
+    await service.publish(*cards, submitted)
+
+    mailed = await service.runtime.pool.fetch(
+        """SELECT recipient ->> 'troika_role' AS role, cause_type FROM notifications
+            WHERE cause_event_id = $1 ORDER BY 1""", kept_as_v1)
+    assert [tuple(r) for r in mailed] == [("maire", "labelling.TerritoryLabelled"),
+                                          ("prefet", "labelling.TerritoryLabelled"),
+                                          ("recteur", "labelling.TerritoryLabelled")]
+    waiting = await service.runtime.pool.fetch(
+        "SELECT cause_id, version FROM awaiting WHERE cause_id = $1", kept_as_v1)
+    assert [r["version"] for r in waiting] == [2]  # for its alliance's chef de file
 
 
 async def test_the_lead_college_is_told_of_its_label_once_its_alliance_is_known(
