@@ -4,7 +4,7 @@ as the service wrote them before)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 from dashboard.app import definition
@@ -14,12 +14,12 @@ from cites_contracts.events.labelling import Perimeter
 from cites_runtime.migrations import migrate
 
 
-async def test_0003_puts_the_perimeters_kept_so_far_on_the_2024_list(
+async def test_0004_puts_the_perimeters_kept_so_far_on_the_2024_list(
         settings: DashboardSettings) -> None:
     conn = await asyncpg.connect(settings.dsn)
     try:
         earlier = [m for m in definition.migrations()
-                   if m.source != "dashboard" or m.name < "0003"]
+                   if m.source != "dashboard" or m.name < "0004"]
         await migrate(conn, settings.db_schema, earlier)
         await conn.execute(f"SET search_path = {settings.db_schema}")
         perimeter = {"communes": [{"insee_code": "97801", "name": "Saint-Martin"}],
@@ -29,11 +29,11 @@ async def test_0003_puts_the_perimeters_kept_so_far_on_the_2024_list(
                                   "education_priority": "rep_plus"}]}
         await conn.execute(
             """INSERT INTO cites (cite_id, name, wave_id, wave_year, departement, status,
-                                  labelled_at, perimeter)
+                                  labelled_at, decided_on, perimeter)
                VALUES ('cite-001', 'Saint-Martin', '2024-generalisation', 2024, '978',
-                       'labelled', $1, $2), ('cite-002', 'Sans périmètre', '2019', 2019,
-                       '69', 'labelled', $1, NULL)""",
-            datetime(2025, 1, 6, tzinfo=UTC), json.dumps(perimeter))
+                       'labelled', $1, $2, $3), ('cite-002', 'Sans périmètre', '2019', 2019,
+                       '69', 'labelled', $1, $2, NULL)""",
+            datetime(2025, 1, 6, tzinfo=UTC), date(2025, 1, 6), json.dumps(perimeter))
 
         await migrate(conn, settings.db_schema, definition.migrations())
 

@@ -145,7 +145,7 @@ async def test_0003_gives_each_cite_every_period_of_its_history_with_its_convent
     assert label.period_on(date(2026, 6, 1)).period.start == date(2024, 1, 15)
 
 
-async def test_0006_puts_stored_perimeters_on_the_2024_list_and_the_first_waves_on_2015(
+async def test_0007_puts_stored_perimeters_on_the_2024_list_and_the_first_waves_on_2015(
         before_0003: asyncpg.Connection, settings: LabellingSettings) -> None:
     """The perimeters stored before a perimeter said its list hold 2024-list codes only
     (the only ones accepted then); the 2019–2022 waves refer to the 2015 list."""
