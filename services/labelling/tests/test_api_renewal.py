@@ -133,3 +133,28 @@ async def test_a_refused_re_application_lets_the_label_expire(
     assert (got["status"], got["status_since"]) == ("expired", "2028-03-10")
     assert [h["kind"] for h in got["history"]] == [
         "TerritoryLabelled", "RenewalApplied", "RenewalRefused", "LabelExpired"]
+
+
+async def test_bad_input_at_the_re_application_and_refusal_is_4xx_and_changes_nothing(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    clock.set_date(date(2028, 1, 15))
+    answers = [
+        await service.http.post(f"/cites/{cite}/renewal-application", headers=AS_PREFECTURE_69,
+                                json={"filed_on": "le 10 janvier"}),
+        await service.http.post(f"/cites/{cite}/renewal-application", headers=AS_PREFECTURE_69,
+                                json={"filed_on": "2028-01-10", "period": "2028"}),
+        await service.http.post(f"/cites/{cite}/renewal-application", headers=AS_PREFECTURE_69,
+                                json={"filed_on": "2027-01-10"}),  # before the window
+        await service.http.post("/cites/cite-999/renewal-application", headers=AS_PREFECTURE_69),
+        await service.http.post(f"/cites/{cite}/renewal-refusal", headers=AS_NATIONAL,
+                                json={}),  # no motive
+        await service.http.post(f"/cites/{cite}/renewal-refusal", headers=AS_NATIONAL,
+                                json={"motive": "Rien à renouveler"}),  # nothing pending
+    ]
+
+    assert [a.status_code for a in answers] == [422, 422, 422, 404, 422, 409]
+    got = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    assert got["renewal_applied_on"] is None
+    assert not {"labelling.RenewalApplied", "labelling.RenewalRefused"} & set(
+        await service.outbox())
