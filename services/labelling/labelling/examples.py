@@ -11,7 +11,8 @@ from typing import Any
 
 from cites_contracts.events.labelling import TerritoryLabelled
 
-__all__ = ["CRITERIA_2024_SCORES", "eligible_candidature", "territory_labelled"]
+__all__ = ["CRITERIA_2024_SCORES", "eligible_candidature", "programme_history",
+           "territory_labelled"]
 
 CRITERIA_2024_SCORES = {c: {"score": 4, "comment": ""} for c in (
     "perimeter", "diagnostic", "objectives", "governance", "steering", "action_plan",
@@ -81,3 +82,62 @@ def territory_labelled(i: int) -> TerritoryLabelled:
 def _cite_id(i: int) -> Any:
     field = TerritoryLabelled.model_fields["cite_id"]
     return str(uuid.UUID(int=i + 1)) if field.annotation is uuid.UUID else f"cite-{i + 1:03d}"
+
+
+def _past_cite(reference: str, wave_id: str, departement: str, territory: str,
+               commune: tuple[str, str], qpvs: list[tuple[str, int, str]], college: str,
+               troika: list[tuple[str, str]], filed_on: str, decided_on: str,
+               convention_signed_on: str | None, renewals: list[dict[str, Any]]
+               ) -> dict[str, Any]:
+    return {
+        "reference": reference, "wave_id": wave_id, "departement": departement,
+        "dossier": {
+            "territory_name": territory,
+            "communes": [{"insee_code": commune[0], "name": commune[1]}],
+            "qpvs": [{"code": c, "population": p, "name": n} for c, p, n in qpvs],
+            "schools": [{"uai": college, "kind": "college", "education_priority": "rep_plus",
+                         "name": f"Collège de {territory}"}],
+            "lead_college_uai": college,
+            "troika": [{"role": r, "email": e} for r, e in troika],
+        },
+        "filed_on": filed_on, "decided_on": decided_on,
+        "convention_signed_on": convention_signed_on, "renewals": renewals,
+    }
+
+
+def programme_history() -> list[dict[str, Any]]:
+    """A small history shaped like the programme's (``docs/import.md``'s example): two cités
+    of the 2019 wave on the 2015 QPV list (one renewed in 2023 and 2026, one ended with
+    2022), a cité of La Réunion from the 2021 wave renewed in 2024, and a 2022 cité that
+    re-applied at the end of 2024 and was renewed on 21 March 2025 for 2025–2027."""
+    return [
+        _past_cite("CE-2019-093-01", "2019", "93", "Clichy-sous-Bois",
+                   ("93014", "Clichy-sous-Bois"),
+                   [("QP093005", 9200, "Le Haut Clichy"), ("QP093006", 3100, "Le Bas Clichy")],
+                   "0931234A", [("prefet", "prefet@seine-saint-denis.gouv.fr"),
+                                ("recteur", "recteur@ac-creteil.fr"),
+                                ("maire", "cabinet@clichy-sous-bois.fr")],
+                   "2019-06-20", "2019-09-05", "2020-02-10", [
+                       {"filed_on": "2022-11-15", "decided_on": "2023-01-16",
+                        "convention_signed_on": "2023-04-03"},
+                       {"filed_on": "2025-10-15", "decided_on": "2026-02-02"}]),
+        _past_cite("CE-2019-013-01", "2019", "13", "Marseille Nord", ("13215", "Marseille"),
+                   [("QP013041", 12400, "Les Aygalades")], "0131234B",
+                   [("prefet", "prefet@bouches-du-rhone.gouv.fr"),
+                    ("recteur", "recteur@ac-aix-marseille.fr"),
+                    ("maire", "cabinet@marseille.fr")],
+                   "2019-06-28", "2019-09-05", "2020-03-02", []),
+        _past_cite("CE-2021-974-01", "2021", "974", "Saint-Denis (La Réunion)",
+                   ("97411", "Saint-Denis"), [("QP974005", 6100, "Le Chaudron")], "9741234C",
+                   [("prefet", "prefet@reunion.gouv.fr"), ("recteur", "recteur@ac-reunion.fr"),
+                    ("maire", "cabinet@saintdenis.re")],
+                   "2020-11-20", "2021-01-29", "2021-05-17", [
+                       {"filed_on": "2023-10-02", "decided_on": "2024-01-22"}]),
+        _past_cite("CE-2022-069-01", "2022", "69", "Vaulx-en-Velin", ("69256", "Vaulx-en-Velin"),
+                   [("QP069033", 5600, "Grande Île")], "0691234A",
+                   [("prefet", "prefet@rhone.gouv.fr"), ("recteur", "recteur@ac-lyon.fr"),
+                    ("maire", "cabinet@mairie-vaulxenvelin.fr")],
+                   "2021-09-28", "2022-01-20", "2022-04-11", [
+                       {"filed_on": "2024-11-15", "decided_on": "2025-03-21",
+                        "convention_signed_on": "2025-06-12"}]),
+    ]

@@ -16,7 +16,8 @@ own transaction, so of two racing claims the second waits on the key and is refu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
 
@@ -35,13 +36,15 @@ from .domain import (
     Dossier,
     Label,
     LabelEvent,
+    LabelStatus,
     Outcome,
     Wave,
     holdings,
 )
 from .domain.dossier import troika_contact_id
 from .domain.holdings import Claim, Holder
-from .domain.label import HistoryEntry, check_business_date, check_convention_date
+from .domain.label import PROGRAMME_START, HistoryEntry, check_business_date, check_convention_date
+from .domain.records import CiteRecord, RenewalRecord, imported_candidature_id
 
 __all__ = [
     "apply_for_renewal",
@@ -50,6 +53,7 @@ __all__ = [
     "draft_candidature",
     "expire_label",
     "extend_perimeter",
+    "import_cite",
     "open_wave",
     "plan_wave",
     "record_convention",
@@ -242,10 +246,10 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
     if c.already_decided(outcome, wave):
         return c
     decided_on = decided_on or uow.today
-    if c.submitted_at is not None:
+    filed_on = c.filed_on or (c.submitted_at and civil_date(c.submitted_at, uow.zone))
+    if filed_on is not None:
         check_business_date(decided_on, "decided_on", "decision", today=uow.today,
-                            not_before=civil_date(c.submitted_at, uow.zone),
-                            what="the candidature's filing")
+                            not_before=filed_on, what="the candidature's filing")
     if outcome is Outcome.LABEL:
         check_convention_date(convention_signed_on, uow.today, decided_on)
         # Held since its submission; claimed again for a candidature pending from before
@@ -365,3 +369,107 @@ async def expire_label(uow: UnitOfWork, cite_id: str, actor: Actor) -> bool:
         await store.release(uow.conn, Holder(cite_id=cite_id))
     await _record(uow, label, event, actor)
     return event is not None
+
+
+# --- The programme's past, imported ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import did with one record: ``imported`` (the cité is new), ``completed``
+    (renewals added to a cité imported before), ``unchanged`` (imported as it is)."""
+
+    reference: str
+    cite_id: str
+    outcome: str
+    status: LabelStatus
+
+
+async def import_cite(uow: UnitOfWork, record: CiteRecord, actor: Actor) -> Imported:
+    """Bring one cité of the programme's past in as the live path would have recorded it —
+    candidature (its troïka's cards), label, renewals, and its expiry if its last period
+    is over — every event dated in business time; the unit of work's cause marks them
+    imported. The same record again changes nothing; one adding renewals applies them;
+    one saying otherwise about the past is refused (409), as is anything the live rules
+    refuse (holdings, dates in order, renewal windows), and nothing of the cité is kept."""
+    known = await store.lock_import(uow.conn, record.reference)
+    if known is not None:
+        return await _import_again(uow, known, record, actor)
+    wave = await _known_wave(uow, record.wave_id)
+    check_business_date(record.filed_on, "filed_on", "filing", today=uow.today,
+                        not_before=wave.filing.opens_on if wave.filing else PROGRAMME_START,
+                        what=f"the call of wave {wave.id}")
+    check_business_date(record.decided_on, "decided_on", "decision", today=uow.today,
+                        not_before=record.filed_on, what="the candidature's filing")
+    check_convention_date(record.convention_signed_on, uow.today, record.decided_on)
+    c, submitted = Candidature.imported(
+        id=imported_candidature_id(record.reference), wave=wave,
+        departement=record.departement, dossier=record.dossier, filed_on=record.filed_on,
+        actor=actor, now=uow.now)
+    await store.insert_candidature(uow.conn, c)
+    await _claim(uow, c.claims(), Holder(candidature_id=c.id))
+    for card in c.dossier.troika_cards(c.id, uow.now):
+        uow.emit(card)
+    uow.emit(submitted)
+    cite_id = await store.next_cite_id(uow.conn)
+    label, labelled = c.record_label(
+        wave=wave, cite_id=cite_id, period=wave.term.period(record.decided_on,
+                                                            record.label_years),
+        decided_on=record.decided_on, convention_signed_on=record.convention_signed_on,
+        motive=record.motive, actor=actor, now=uow.now)
+    await store.save_candidature(uow.conn, c)
+    await store.insert_label(uow.conn, label)
+    await store.hand_over(uow.conn, c.id, cite_id)
+    uow.emit(labelled)
+    await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
+    await _renew_as_recorded(uow, label, wave, record.renewals, actor)
+    await store.save_import(uow.conn, record, cite_id, uow.now, _audited(actor))
+    return Imported(record.reference, cite_id, "imported", label.status)
+
+
+async def _import_again(uow: UnitOfWork, known: store.ImportedRecord, record: CiteRecord,
+                        actor: Actor) -> Imported:
+    before = known.record
+    if record == before:
+        label = await _label(uow, known.cite_id)
+        return Imported(record.reference, known.cite_id, "unchanged", label.status)
+    done = len(before.settled)  # a re-application imported pending may be decided since
+    waiting = before.renewals[done:]
+    if (record.without_renewals() != before.without_renewals()
+            or record.renewals[:done] != before.settled
+            or any(r.filed_on != w.filed_on for r, w in zip(record.renewals[done:], waiting,
+                                                             strict=False))
+            or len(record.renewals) < len(before.renewals)):
+        differ = before.differences(record)
+        raise Conflict(
+            f"{record.reference} was imported on {known.imported_at.date()} as "
+            f"{known.cite_id} with other facts ({', '.join(differ)}): an import adds "
+            "renewals to a cité's history but does not rewrite it (the live commands "
+            "change a cité from now on)")
+    label = await _label(uow, known.cite_id)
+    wave = await _wave(uow, label.wave.id)
+    await _renew_as_recorded(uow, label, wave, record.renewals[done:], actor)
+    await store.save_import(uow.conn, record, known.cite_id, uow.now, _audited(actor))
+    return Imported(record.reference, known.cite_id, "completed", label.status)
+
+
+async def _renew_as_recorded(uow: UnitOfWork, label: Label, wave: Wave,
+                             renewals: Sequence[RenewalRecord], actor: Actor) -> None:
+    """Apply recorded renewals (each re-application, then its decision) under the live
+    rules, then expire the label if its last period is over by today and no
+    re-application waits."""
+    for r in renewals:
+        if r.filed_on is not None:  # once: a re-application already pending is a no-op
+            await _record(uow, label, label.apply_for_renewal(
+                window=wave.rules.renewal, filed_on=r.filed_on, actor=actor,
+                today=uow.today, now=uow.now), actor)
+        if r.decided_on is None:
+            continue  # waiting for its decision: the label does not expire meanwhile
+        await _record(uow, label, label.renew(
+            years=r.years, window=wave.rules.renewal, decided_on=r.decided_on,
+            convention_signed_on=r.convention_signed_on, actor=actor, today=uow.today,
+            now=uow.now, period=r.period), actor)
+    expired = label.expire(today=uow.today, now=uow.now)
+    if expired is not None:
+        await store.release(uow.conn, Holder(cite_id=label.cite_id))
+        await _record(uow, label, expired, actor)

@@ -32,10 +32,12 @@ from .domain import (
 )
 from .domain.dossier import STORED
 from .domain.holdings import Claim, Held, Holder, Holding
+from .domain.records import CiteRecord
 
 __all__ = [
     "CandidatureSummary",
     "Filters",
+    "ImportedRecord",
     "RecordedEntry",
     "WaveStats",
     "add_history",
@@ -52,10 +54,12 @@ __all__ = [
     "list_candidatures",
     "list_labels",
     "list_waves",
+    "lock_import",
     "lock_label_if_due",
     "next_cite_id",
     "release",
     "save_candidature",
+    "save_import",
     "save_label",
     "save_wave_status",
     "wave_stats",
@@ -157,7 +161,7 @@ def _candidature(r: Row) -> Candidature:
         dossier=Dossier.model_validate_json(r["dossier"], context=STORED),
         status=CandidatureStatus(r["status"]), created_at=r["created_at"],
         created_by=r["created_by"], updated_at=r["updated_at"], submitted_at=r["submitted_at"],
-        review_started_at=r["review_started_at"],
+        filed_on=r["filed_on"], review_started_at=r["review_started_at"],
         scores={s["criterion"]: Score(s["criterion"], s["score"], s["comment"],
                                       datetime.fromisoformat(s["scored_at"]), s["scored_by"])
                 for s in scores},
@@ -219,11 +223,11 @@ async def save_candidature(conn: Conn, c: Candidature, *, dossier: bool = False,
               SET wave_id = $2, status = $3, updated_at = $4, submitted_at = $5,
                   review_started_at = $6, decision = $7, decision_motive = $8,
                   decided_at = $9, decided_by = $10, cite_id = $11, withdrawn_at = $12,
-                  withdrawal_motive = $13
+                  withdrawal_motive = $13, filed_on = $14
             WHERE id = $1""",
         c.id, c.wave_id, c.status.value, c.updated_at, c.submitted_at, c.review_started_at,
         d.outcome.value if d else None, d.motive if d else None, d.decided_at if d else None,
-        d.decided_by if d else None, c.cite_id, c.withdrawn_at, c.withdrawal_motive,
+        d.decided_by if d else None, c.cite_id, c.withdrawn_at, c.withdrawal_motive, c.filed_on,
     )
     if dossier:
         await conn.execute(
@@ -505,3 +509,39 @@ async def release(conn: Conn, holder: Holder) -> None:
     else:
         await conn.execute("DELETE FROM holdings WHERE candidature_id = $1",
                            holder.candidature_id)
+
+
+# --- Imports of the programme's records -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedRecord:
+    reference: str
+    cite_id: str
+    record: CiteRecord
+    imported_at: datetime
+
+
+async def lock_import(conn: Conn, reference: str) -> ImportedRecord | None:
+    """What was imported under ``reference``, if anything; two imports of one reference
+    take turns until the end of the transaction (the first one's cité is the second's)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('labelling.import'), "
+                       "hashtext($1))", reference)
+    r = await conn.fetchrow("SELECT cite_id, record::text AS record, imported_at FROM imports "
+                            "WHERE reference = $1", reference)
+    if r is None:
+        return None
+    return ImportedRecord(reference, r["cite_id"],
+                          CiteRecord.model_validate_json(r["record"], context=STORED),
+                          r["imported_at"])
+
+
+async def save_import(conn: Conn, record: CiteRecord, cite_id: str, at: datetime,
+                      by: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO imports (reference, cite_id, record, imported_at, imported_by)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (reference) DO UPDATE
+              SET record = EXCLUDED.record, imported_at = EXCLUDED.imported_at,
+                  imported_by = EXCLUDED.imported_by""",
+        record.reference, cite_id, record.model_dump(mode="json"), at, by)

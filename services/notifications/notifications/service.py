@@ -43,6 +43,7 @@ from cites_contracts.events.partners import (
 )
 from cites_contracts.types import LabelPeriod
 from cites_runtime.errors import Conflict, NotFound
+from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
 from . import projection, store
@@ -96,6 +97,8 @@ __all__ = [
     "subscribe",
     "update_subscription",
 ]
+
+log = get_logger(__name__)
 
 LabelStatusChange = LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
 MembershipChange = PartnerJoinedAlliance | PartnerLeftAlliance
@@ -194,7 +197,13 @@ async def funds_committed(uow: UnitOfWork, event: FundsCommitted, envelope: Enve
 
 async def notify(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> None:
     """The mails the rules table asks for ``event`` (its ``envelope``'s id is their cause),
-    and a delivery to each webhook subscribed to its type."""
+    and a delivery to each webhook subscribed to its type. None for an event of the
+    programme's imported history (``Envelope.imported``): the past is not news — the
+    projection learns from it (the troïka, the cité, its dates), nobody is told of it."""
+    if envelope.imported:
+        log.info("imported history: not notified", event_type=envelope.type,
+                 event_id=str(envelope.event_id))
+        return
     await _mail(uow, event, envelope.event_id)
     await _enqueue_webhooks(uow, event, envelope)
 

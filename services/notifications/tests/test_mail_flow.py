@@ -11,12 +11,13 @@ from uuid import uuid4
 
 from notifications.reminders import remind_due
 from notifications.sender import send_due
-from notifications_kit import AT, SmtpServer, labelled, mails_to, troika_cards
+from notifications_kit import AT, SmtpServer, labelled, mails_to, subscribe, troika_cards
 
-from cites_contracts import Envelope
-from cites_contracts.events.labelling import TroikaContactPublished
+from cites_contracts import Envelope, Event
+from cites_contracts.events.labelling import LabelSuspended, TroikaContactPublished
 from cites_contracts.events.partners import ContactErased
-from cites_contracts.types import TroikaRole
+from cites_contracts.testing import event
+from cites_contracts.types import ActorRole, TroikaRole
 from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PREFECTURE_69,
@@ -49,8 +50,8 @@ async def test_a_submitted_candidature_is_acknowledged_to_its_troika_once_in_fre
     text = body.get_content()
     assert "Vaulx-en-Velin" in text and "Madame, Monsieur" in text
     assert mails[0]["Subject"]
-    for event in sent:  # the audit names recipients by reference, never by address
-        assert tag not in event.data.model_dump_json()
+    for e in sent:  # the audit names recipients by reference, never by address
+        assert tag not in e.data.model_dump_json()
 
 
 async def one_forgotten(service: ServiceUnderTest, role: TroikaRole,
@@ -143,3 +144,30 @@ async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_s
                                          headers=AS_PREFECTURE_93)
     everything = await service.http.get("/notifications", headers=AS_PREFECTURE_69)
     assert (own.status_code, other.status_code, everything.status_code) == (200, 403, 403)
+
+
+async def test_imported_history_is_not_news_and_what_follows_it_live_is(
+    service: ServiceUnderTest, smtp: SmtpServer,
+) -> None:
+    """The programme's past, imported (``Envelope.imported``): the troïka's cards, the 2019
+    candidature and its label mail nobody, and call no webhook; the projection still learns
+    the troïka and the cité, so a live suspension after it reaches the troïka."""
+    tag = uuid4().hex[:12]
+    cards, submitted = troika_cards(uuid4(), tag)
+    label = labelled(submitted, start=date(2020, 1, 1), end=date(2022, 12, 31))
+    sub = await subscribe(service, "https://receiver.example.org/hook")
+
+    def imported(event: Event) -> Envelope[Event]:
+        return service._wrap(event).model_copy(update={"imported": True})
+
+    await service.publish(*[imported(c) for c in cards], imported(submitted), imported(label))
+    assert await send_due(service.runtime) == 0
+    deliveries = await service.http.get(f"/webhooks/{sub['subscription_id']}/deliveries",
+                                        headers=AS_NATIONAL)
+    assert deliveries.status_code == 200 and deliveries.json()["items"] == []
+
+    await service.publish(event(LabelSuspended, cite_id=label.cite_id, motive="Revue absente",
+                                decided_by=ActorRole.NATIONAL_COORDINATION, suspended_at=AT))
+    assert await send_due(service.runtime) == 3
+    assert {m["To"] for m in mails_to(smtp, tag)} == {
+        f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire")}

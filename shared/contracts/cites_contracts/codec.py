@@ -133,7 +133,9 @@ def encode(envelope: Envelope[Event], *, traceparent: str | None = None) -> Enco
     return EncodedRecord(
         topic=envelope.topic.name,
         key=envelope.aggregate_id.encode(),
-        value=envelope.model_dump_json().encode(),
+        # ``imported`` only when true: a live event's bytes are what they always were.
+        value=envelope.model_dump_json(exclude=None if envelope.imported else {"imported"}
+                                       ).encode(),
         headers=headers,
     )
 

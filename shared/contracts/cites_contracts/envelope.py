@@ -293,6 +293,10 @@ class Envelope(BaseModel, Generic[E_co]):
     sequence: int = Field(ge=1, description="Per aggregate, gap-free, starting at 1")
     correlation_id: UUID
     causation_id: UUID | None = None
+    imported: bool = Field(
+        False, description="Recorded by an import of the programme's history (or caused by "
+        "such an event): a past fact, dated by its payload's business dates, not news. "
+        "Absent when false.")
     data: E_co
 
     @classmethod
@@ -305,6 +309,7 @@ class Envelope(BaseModel, Generic[E_co]):
         causation_id: UUID | None = None,
         event_id: UUID | None = None,
         occurred_at: datetime | None = None,
+        imported: bool = False,
     ) -> Envelope[E]:
         """Build the envelope of ``data`` from its registered spec."""
         spec = getattr(type(data), "spec", None)
@@ -323,6 +328,7 @@ class Envelope(BaseModel, Generic[E_co]):
             sequence=sequence,
             correlation_id=correlation_id or event_id,
             causation_id=causation_id,
+            imported=imported,
             data=data,
         )
 

@@ -181,10 +181,16 @@ def _on_2015_list(payload: Payload) -> Payload:
 def _newer(pairs: list[tuple[EventKey, Payload]], newer: dict[EventKey, int]
            ) -> list[tuple[EventKey, Payload]]:
     """``pairs`` and, for each (type, version) of ``newer``, the example of that newer
-    version: the same story on the 2015 QPV list."""
+    version: the same story on the 2015 QPV list (with the optional fields it gained)."""
     found = dict(pairs)
-    return [*pairs, *(((key[0], version), _on_2015_list(found[key]))
+    return [*pairs, *(((key[0], version), _on_2015_list(found[key])
+                       | _GAINED.get((key[0], version), {}))
                       for key, version in newer.items())]
+
+
+_GAINED: Final[dict[EventKey, Payload]] = {
+    ("labelling.CandidatureSubmitted", 3): {"filed_on": "2019-06-14"}}
+"""Optional fields a version gained after its example was first written."""
 
 
 def _perimeter_2019() -> Payload:

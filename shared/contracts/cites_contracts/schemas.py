@@ -259,7 +259,9 @@ envelope = cc.decode(record.value)  # raises a cc.DecodeError subclass with a .r
 
 **Envelope** ([`envelope.json`](schemas/envelope.json)): `event_id`, `type`
 (`<producer>.<EventName>`), `version`, `occurred_at` (UTC), `producer`, `aggregate_id` (the
-key), `sequence` (per aggregate, gap-free), `correlation_id`, `causation_id`, `data`. Kafka
+key), `sequence` (per aggregate, gap-free), `correlation_id`, `causation_id`, `imported`
+(present and true only on the events of an import of the programme's history, and on those
+they cause: past facts, not news), `data`. Kafka
 headers repeat `type`, `version`, `event_id`, `correlation_id` (and `traceparent`).
 **Wire rules for headers** (`header_problem`): at most 32 headers per record, each value
 UTF-8 text (never null) of at most 8 KiB; the platform's consumers dead-letter a record

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 import typer
@@ -23,9 +25,11 @@ from .kafka import AiokafkaPublisher
 from .logs import configure_logging
 from .parked import ParkedEvent, Unparked, list_parked, unpark
 from .settings import ServiceSettings
-from .uow import outbox_channel
+from .uow import Cause, UnitOfWork, outbox_channel, unit_of_work
 
-__all__ = ["service_cli"]
+S = TypeVar("S", bound=ServiceSettings)
+
+__all__ = ["service_cli", "settings_or_exit", "units_of_work"]
 
 _NO_DATABASE = "postgresql://no-database.invalid/unused"
 _LETTER_HELP = "PARTITION:OFFSET, as dlq list shows"
@@ -33,16 +37,22 @@ _WHY_HELP = "Why (kept for audit)"
 
 
 def service_cli(definition: ServiceDefinition,
-                settings_factory: Callable[..., ServiceSettings]) -> typer.Typer:
+                settings_factory: Callable[..., ServiceSettings],
+                own: Mapping[str, Callable[..., None]] | None = None) -> typer.Typer:
     """The service's command line: ``serve`` (the default), ``migrate``, ``asyncapi``,
-    ``dlq list|skip|park|replay``, ``outbox parked|unpark``; ``settings_factory`` reads
-    its settings (from the environment) when a command needs them."""
+    ``dlq list|skip|park|replay``, ``outbox parked|unpark``, and the service's ``own``
+    commands (name → a Typer command function, which gets its settings from
+    :func:`settings_or_exit` and its transactions from :func:`units_of_work`);
+    ``settings_factory`` reads its settings (from the environment) when a command needs
+    them."""
     commands = _Commands(definition, settings_factory, Console())
     cli = typer.Typer(add_completion=False, no_args_is_help=False,
                       help=f"The {definition.name} service.")
     cli.callback(invoke_without_command=True)(commands.main)
     for command in (commands.serve, commands.migrate, commands.asyncapi):
         cli.command()(command)
+    for name, command in (own or {}).items():
+        cli.command(name)(command)
     dlq = typer.Typer(help="Dead letters of this service's consumer.")
     cli.add_typer(dlq, name="dlq")
     dlq.command("list")(commands.dlq_list)
@@ -68,15 +78,8 @@ class _Commands:
     def settings(self, *, database: bool = True) -> ServiceSettings:
         """The service's settings, or its exit with one line saying what is wrong.
         ``database=False``: a command that never connects runs without a DSN."""
-        try:
-            return self.settings_factory()
-        except ValidationError as exc:
-            errors = exc.errors(include_input=False)
-            if not database and all("DATABASE_URL is not set" in e["msg"] for e in errors):
-                return self.settings_factory(database_url=_NO_DATABASE)
-            sys.exit(f"{self.definition.name}: cannot start: " + "; ".join(
-                ".".join(map(str, e["loc"])) + ": " * bool(e["loc"])
-                + e["msg"].removeprefix("Value error, ") for e in errors))
+        return settings_or_exit(self.definition.name, self.settings_factory,
+                                database=database)
 
     # -- the service ----------------------------------------------------------------
     def main(self, ctx: typer.Context) -> None:
@@ -273,6 +276,34 @@ class _Commands:
                 f"{f.aggregate_id} on {f.topic}): {f.why}", highlight=False)
         for i in done.not_parked:
             say(f"[red]not parked[/red] {i}: no parked event has this id")
+
+
+def settings_or_exit(name: str, factory: Callable[..., S], *, database: bool = True) -> S:
+    """The service's settings (``factory()``, from the environment), or the command's exit
+    with one line saying what is wrong. ``database=False``: a command that never connects
+    runs without a DSN."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False)
+        if not database and all("DATABASE_URL is not set" in e["msg"] for e in errors):
+            return factory(database_url=_NO_DATABASE)
+        sys.exit(f"{name}: cannot start: " + "; ".join(
+            ".".join(map(str, e["loc"])) + ": " * bool(e["loc"])
+            + e["msg"].removeprefix("Value error, ") for e in errors))
+
+
+@asynccontextmanager
+async def units_of_work(s: ServiceSettings, cause: Callable[[], Cause]
+                        ) -> AsyncIterator[Callable[[], AbstractAsyncContextManager[UnitOfWork]]]:
+    """For a command run beside the service: transactions on its schema, by its clock and
+    zone, each caused by ``cause()``; the service's relay publishes what they emit."""
+    pool = await create_pool(s.dsn, s.db_schema)
+    try:
+        yield lambda: unit_of_work(pool, s.db_schema, cause=cause(), clock=s.clock,
+                                   zone=s.zone, max_event_bytes=s.event_max_bytes)
+    finally:
+        await pool.close()
 
 
 async def _outbox_conn(s: ServiceSettings) -> asyncpg.Connection:

@@ -18,6 +18,7 @@ import asyncpg
 from opentelemetry import trace
 
 from cites_contracts import Envelope, Event, Topic, encode
+from cites_contracts.codec import EncodedRecord
 
 from .db import Conn
 from .errors import EventTooLarge
@@ -59,10 +60,18 @@ class Cause:
     correlation_id: UUID
     causation_id: UUID | None = None
     traceparent: str | None = None
+    imported: bool = False
+    """An import of the programme's history, or an event of one: what it causes is
+    marked imported too (``Envelope.imported``), so that nobody takes the past for news."""
 
     @classmethod
-    def new(cls) -> Cause:
-        return cls(correlation_id=uuid4(), traceparent=new_traceparent())
+    def new(cls, *, imported: bool = False) -> Cause:
+        return cls(correlation_id=uuid4(), traceparent=new_traceparent(), imported=imported)
+
+    @classmethod
+    def of(cls, envelope: Envelope[Event], traceparent: str | None = None) -> Cause:
+        """What an incoming event causes: its correlation, itself, its trace, its mark."""
+        return cls(envelope.correlation_id, envelope.event_id, traceparent, envelope.imported)
 
 
 class UnitOfWork:
@@ -192,6 +201,13 @@ class UnitOfWork:
                 "events": len(pending), "event_types": sorted(
                     {ev.spec.type for ev, _, _ in pending if isinstance(ev, Event)})})
 
+    def _check_size(self, env: Envelope[Event], rec: EncodedRecord) -> None:
+        """Refuse (``EventTooLarge``) a record over ``max_event_bytes``: key, value, headers."""
+        if self._max_event_bytes is not None:
+            size = len(rec.key) + len(rec.value) + sum(len(k) + len(v) for k, v in rec.headers)
+            if size > self._max_event_bytes:
+                raise EventTooLarge(env.type, size, self._max_event_bytes)
+
     async def flush(self) -> None:
         """Number pending events per aggregate and insert them into the outbox."""
         if not self._pending:
@@ -228,14 +244,11 @@ class UnitOfWork:
             seq = next_seq[key]
             next_seq[key] = seq + 1
             env = Envelope.wrap(ev, sequence=seq, correlation_id=cause.correlation_id,
-                                causation_id=cause.causation_id, occurred_at=at)
+                                causation_id=cause.causation_id, occurred_at=at,
+                                imported=cause.imported)
             tp = self._traceparent(cause)
             rec = encode(env, traceparent=tp)
-            if self._max_event_bytes is not None:
-                size = len(rec.key) + len(rec.value) + sum(len(k) + len(v)
-                                                           for k, v in rec.headers)
-                if size > self._max_event_bytes:
-                    raise EventTooLarge(env.type, size, self._max_event_bytes)
+            self._check_size(env, rec)
             for col, val in zip(cols, (env.event_id, rec.topic, rec.key, rec.value, env.type,
                                        env.version, env.correlation_id, tp, at), strict=True):
                 col.append(val)

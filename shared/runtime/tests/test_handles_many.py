@@ -85,8 +85,10 @@ _offsets = iter(range(10**9))
 
 
 def thing(thing_id: str, *, sequence: int = 1, note: str = "", n: int = 1,
-          event_id: UUID | None = None, traceparent: str | None = None) -> Rec:
-    env = Envelope.wrap(ThingHappened(thing_id=thing_id, n=n, note=note), sequence=sequence)
+          event_id: UUID | None = None, traceparent: str | None = None,
+          imported: bool = False) -> Rec:
+    env = Envelope.wrap(ThingHappened(thing_id=thing_id, n=n, note=note), sequence=sequence,
+                        imported=imported)
     if event_id is not None:
         env = env.model_copy(update={"event_id": event_id})
     rec = encode(env, traceparent=traceparent)  # type: ignore[arg-type]
@@ -244,3 +246,15 @@ async def test_a_set_handler_of_several_types_gets_their_run_whatever_the_mix(
                            thing("X", sequence=2), card("c3")])
     assert mixed_calls == [["X", "c1", "Y", "c2"], ["X", "c3"]]
     assert dead_letters.records == []
+
+
+async def test_what_an_imported_event_causes_is_marked_imported_and_a_live_ones_is_not(
+    runner: ConsumerRunner, pool: asyncpg.Pool,
+) -> None:
+    """The programme's imported history is not news downstream either: events emitted
+    for an imported event carry the mark; a live event's carry none (not even a false)."""
+    await process(runner, [thing("old", note="echo", imported=True), thing("new", note="echo")])
+    rows = await pool.fetch("SELECT key, value FROM outbox ORDER BY id")
+    echoes = {r["key"].decode(): json.loads(r["value"]) for r in rows}
+    assert echoes["old-echo"]["imported"] is True
+    assert "imported" not in echoes["new-echo"]

@@ -3,10 +3,10 @@
 
 from fastapi import APIRouter
 
-from . import candidatures, cites, waves
+from . import candidatures, cites, imports, waves
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (waves, candidatures, cites):
+for _module in (waves, candidatures, cites, imports):
     router.include_router(_module.router)

@@ -13,6 +13,7 @@ from cites_contracts.types import ActorRole, LabelPeriod, QpvList
 
 from ..domain import Candidature, CandidatureStatus, Dossier, Label, LabelStatus, Outcome, Wave
 from ..domain.waves import WaveStatus
+from ..imports import Report
 from ..store import CandidatureSummary, RecordedEntry, WaveStats
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "CiteView",
     "DecisionView",
     "HistoryEntryView",
+    "ImportLineView",
+    "ImportProblemView",
+    "ImportReportView",
     "PeriodView",
     "ScoreView",
     "WaveView",
@@ -205,3 +209,40 @@ class CiteView(CiteSummaryView):
     def with_history(cls, x: Label, history: list[RecordedEntry], today: date) -> CiteView:
         return cls.model_validate({**cls.fields_of(x, today),
                                    "history": [HistoryEntryView.of(r) for r in history]})
+
+
+class ImportProblemView(BaseModel):
+    field: str = Field(description="Where in the record (dotted path)")
+    rule: str
+    message: str
+
+
+class ImportLineView(BaseModel):
+    line: int = Field(description="The record's number in the body, from 1")
+    reference: str
+    outcome: str = Field(description="imported, completed (renewals added), unchanged, refused")
+    cite_id: str | None
+    status: LabelStatus | None = Field(description="The label's status after the import")
+    problems: list[ImportProblemView] = Field(description="Why it was refused")
+
+
+class ImportReportView(BaseModel):
+    dry_run: bool = Field(description="Checked only: nothing kept, nothing published")
+    imported: int
+    completed: int
+    unchanged: int
+    refused: int
+    lines: list[ImportLineView]
+
+    @classmethod
+    def of(cls, r: Report) -> ImportReportView:
+        return cls(dry_run=r.dry_run, imported=r.count("imported"),
+                   completed=r.count("completed"), unchanged=r.count("unchanged"),
+                   refused=r.count("refused"),
+                   lines=[ImportLineView(line=d.number, reference=d.reference,
+                                         outcome=d.outcome, cite_id=d.cite_id,
+                                         status=LabelStatus(d.status) if d.status else None,
+                                         problems=[ImportProblemView(field=p.field, rule=p.rule,
+                                                                     message=p.message)
+                                                   for p in d.problems])
+                          for d in r.lines])

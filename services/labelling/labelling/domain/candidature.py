@@ -31,7 +31,7 @@ from .dossier import Dossier
 from .errors import Ineligible
 from .holdings import Claim, claims
 from .label import Label
-from .rules import Subject
+from .rules import PERIMETER_RULES, Subject
 from .waves import Wave
 
 __all__ = [
@@ -91,6 +91,9 @@ class Candidature:
     created_by: str
     updated_at: datetime
     submitted_at: datetime | None = None
+    filed_on: date | None = None
+    """The business date it was filed in the programme (its submission's civil date, or an
+    imported record's)."""
     review_started_at: datetime | None = None
     scores: dict[str, Score] = field(default_factory=dict)
     decision: Decision | None = None
@@ -132,6 +135,10 @@ class Candidature:
         if failures:
             raise Ineligible(wave.rule_set, failures)
         self.status, self.submitted_at, self.updated_at = CandidatureStatus.SUBMITTED, now, now
+        self.filed_on = today
+        return self._submitted(wave, actor, now)
+
+    def _submitted(self, wave: Wave, actor: Actor, now: datetime) -> CandidatureSubmitted:
         d = self.dossier
         assert d.lead_college_uai is not None  # lead_college_in_perimeter holds
         return CandidatureSubmitted(
@@ -140,7 +147,24 @@ class Candidature:
             lead_college_uai=d.lead_college_uai, troika=d.troika_seats(self.id),
             submitted_by=actor.event_role, submitted_at=now,
             requested_annual_contribution=d.requested_annual_contribution,
+            filed_on=self.filed_on,
         )
+
+    @classmethod
+    def imported(cls, *, id: UUID, wave: Wave, departement: str, dossier: Dossier,
+                 filed_on: date, actor: Actor, now: datetime
+                 ) -> tuple[Candidature, CandidatureSubmitted]:
+        """A candidature of the programme's past, filed on ``filed_on`` and now submitted,
+        for its recorded decision (:meth:`record_label`). Its perimeter must hold together
+        (``PERIMETER_RULES``); its eligibility was judged then and is not judged again."""
+        failures = wave.rules.failures(Subject(dossier, departement, wave.qpv_list),
+                                       only=PERIMETER_RULES)
+        if failures:
+            raise Ineligible(wave.rule_set, failures)
+        c = cls(id=id, wave_id=wave.id, departement=departement, dossier=dossier,
+                status=CandidatureStatus.SUBMITTED, created_at=now, created_by=actor.subject,
+                updated_at=now, submitted_at=now, filed_on=filed_on)
+        return c, c._submitted(wave, actor, now)
 
     def erase_signatory(self, role: TroikaRole, *, actor: Actor, now: datetime
                         ) -> str | None:
@@ -240,6 +264,16 @@ class Candidature:
         """Grant the label: the territory becomes cité ``cite_id`` for ``period``."""
         if self.already_decided(Outcome.LABEL, wave):
             raise Conflict(f"candidature {self.id} is already labelled as {self.cite_id}")
+        return self.record_label(wave=wave, cite_id=cite_id, period=period,
+                                 decided_on=decided_on,
+                                 convention_signed_on=convention_signed_on, motive=motive,
+                                 actor=actor, now=now)
+
+    def record_label(self, *, wave: Wave, cite_id: str, period: LabelPeriod, decided_on: date,
+                     convention_signed_on: date | None, motive: str, actor: Actor,
+                     now: datetime) -> tuple[Label, TerritoryLabelled]:
+        """Grant the label as decided: :meth:`label` once the review allows it, or at once
+        for an imported candidature (reviewed then, outside the platform)."""
         self._decide(Outcome.LABEL, motive, actor, now)
         self.cite_id = cite_id
         return Label.grant(candidature_id=self.id, cite_id=cite_id, wave=wave.ref(),

@@ -9,7 +9,7 @@ set here (never an edit of one a wave already uses).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from cites_contracts.types import EducationPriority, QpvList, SchoolKind, TroikaRole, qpv_list_of
@@ -18,7 +18,7 @@ from cites_runtime.errors import RuleFailure
 from .dossier import Dossier, NpnruInterest
 from .label import RenewalWindow
 
-__all__ = ["RULE_SETS", "Rule", "RuleSet", "Subject", "rule_set"]
+__all__ = ["PERIMETER_RULES", "RULE_SETS", "Rule", "RuleSet", "Subject", "rule_set"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +48,13 @@ class RuleSet:
     renewal: RenewalWindow
     """When a label of the wave may be renewed, before its period ends."""
 
-    def failures(self, subject: Subject) -> list[RuleFailure]:
+    def failures(self, subject: Subject, only: Collection[str] | None = None
+                 ) -> list[RuleFailure]:
+        """What the subject fails of this set's rules (of those named ``only``, if given)."""
         failed = []
         for rule in self.rules:
+            if only is not None and rule.code not in only:
+                continue
             shortfall = rule.shortfall(subject)
             if shortfall is not None:
                 failed.append(RuleFailure(
@@ -168,6 +172,13 @@ DOSSIER_RULES: tuple[Rule, ...] = (
          "a collège of the perimeter designated chef de file for all its schools",
          _lead_college),
 )
+
+PERIMETER_RULES = frozenset({"commune_listed", "qpv_listed", "school_listed",
+                             "communes_in_departement", "qpvs_in_departement",
+                             "qpvs_of_the_wave_list", "lead_college_in_perimeter"})
+"""What an imported record of the programme's past must still meet: a coherent perimeter.
+Its eligibility (the dossier's texts, the wave's thresholds) was judged by the State then
+and is not judged again."""
 
 
 # --- Rules of the 2019 and 2021 waves --------------------------------------------------------

@@ -326,6 +326,10 @@ class CandidatureSubmitted(Event):
     requested_annual_contribution: Cents | None = Field(
         default=None, description="Annual State contribution the territory asks for (cents)"
     )
+    filed_on: date | None = Field(
+        default=None, description="The date it was filed in the programme (business date: an "
+        "imported candidature's is its record's); absent from events published before it "
+        "existed, whose filing date is submitted_at's, Paris time")
 
 
 @upcasts(CandidatureSubmittedV2, CandidatureSubmitted)

@@ -55,8 +55,8 @@ class BatchContext:
             current = self.uow.cause
             if current.causation_id == envelope.event_id:
                 return current
-            return Cause(envelope.correlation_id, envelope.event_id)
-        return Cause(envelope.correlation_id, envelope.event_id, traceparent(rec))
+            return Cause.of(envelope)
+        return Cause.of(envelope, traceparent(rec))
 
     @contextmanager
     def caused_by(self, envelope: Envelope[Any]) -> Iterator[None]:

@@ -439,12 +439,12 @@ class ConsumerRunner:
         try:
             handler = self.consumer.handlers[type(env.data)]
             if self.tracer is None:
-                with uow.caused_by(Cause(env.correlation_id, env.event_id, traceparent(rec))):
+                with uow.caused_by(Cause.of(env, traceparent(rec))):
                     await handler(env.data, HandlerContext(uow, env))
                 return
             with self._span(self.tracer, f"handle {env.type}", traceparent(rec), rec.topic,
                             env.event_id) as tp, \
-                    uow.caused_by(Cause(env.correlation_id, env.event_id, tp)):
+                    uow.caused_by(Cause.of(env, tp)):
                 await handler(env.data, HandlerContext(uow, env))
         finally:
             CURRENT_EVENT.reset(token)

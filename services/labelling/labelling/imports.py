@@ -1,0 +1,315 @@
+"""Taking over the programme's past: records read from a file (JSON or CSV, ``docs/import.md``),
+each imported in a transaction of its own (:func:`labelling.service.import_cite`: all or
+nothing per cité), and a report of every line — imported, completed, unchanged, or refused
+and why. Used by the command line (``python -m labelling import FILE``) and the national
+coordination's ``POST /imports``.
+
+Lines are imported in the order of their decisions (the programme's order: a 2019 cité
+expires, releasing its QPVs, before a later one claims them), each against the platform as
+the lines before it left it. ``dry_run`` imports each line and rolls it back: every check
+runs, nothing is kept, nothing is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import getpass
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from cites_runtime.actor import Actor, Role
+from cites_runtime.cli import settings_or_exit, units_of_work
+from cites_runtime.errors import DomainError, RuleBroken
+from cites_runtime.uow import Cause, UnitOfWork
+
+from . import service
+from .domain.records import CiteRecord
+
+__all__ = ["CSV_COLUMNS", "Line", "Problem", "Report", "import_command", "line", "read", "read_csv",
+           "read_json", "run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a line is refused: the field (dotted path in the record), the rule, in words."""
+
+    field: str
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One cité of the file: where it is (a JSON record's number from 1, a CSV line's
+    number), its record when it reads as one, else what is wrong with it."""
+
+    number: int
+    reference: str | None
+    record: CiteRecord | None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    number: int
+    reference: str
+    cite_id: str | None
+    outcome: str
+    """imported, completed, unchanged — or refused (``problems`` say why)."""
+    status: str | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(slots=True)
+class Report:
+    dry_run: bool
+    lines: list[Done] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for d in self.lines if d.outcome == outcome)
+
+    @property
+    def refused(self) -> list[Done]:
+        return [d for d in self.lines if d.outcome == "refused"]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _problems(exc: ValidationError) -> tuple[Problem, ...]:
+    return tuple(Problem(".".join(map(str, e["loc"])) or "record", e["type"], e["msg"])
+                 for e in exc.errors(include_input=False, include_url=False))
+
+
+def line(number: int, raw: object) -> Line:
+    """Record ``number`` of a file or body, read as a :class:`CiteRecord` or refused."""
+    reference = raw.get("reference") if isinstance(raw, dict) else None
+    try:
+        record = CiteRecord.model_validate(raw)
+    except ValidationError as exc:
+        return Line(number, reference if isinstance(reference, str) else None, None,
+                    _problems(exc))
+    return Line(number, record.reference, record)
+
+
+def read_json(text: str | bytes) -> list[Line]:
+    """``{"cites": [record, …]}`` (or the list alone): one line per record, numbered from 1.
+    A file that is not such JSON at all raises ValueError."""
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if isinstance(data, dict) and set(data) == {"cites"}:
+        data = data["cites"]
+    if not isinstance(data, list):
+        raise ValueError('expected {"cites": [...]} or a list of cité records')
+    return [line(n, raw) for n, raw in enumerate(data, start=1)]
+
+
+CSV_COLUMNS = (
+    "reference", "wave_id", "departement", "territory_name", "communes", "qpvs", "schools",
+    "lead_college_uai", "troika", "filed_on", "decided_on", "label_years",
+    "convention_signed_on", "requested_annual_contribution", "renewal_filed_on",
+    "renewal_decided_on", "renewal_period_start", "renewal_period_end",
+    "renewal_convention_signed_on",
+)
+"""The CSV file's columns (a header line names them, in any order). Lists hold items
+separated by ``|``, an item's parts by ``:`` (a name last, so it may hold one):
+``communes`` ``93001:Aubervilliers``; ``qpvs`` ``QP093001:4520:Franc-Moisin``;
+``schools`` ``0930123A:college:rep_plus:Collège Jean Moulin``; ``troika``
+``prefet:pref@interieur.gouv.fr``. A cité renewed more than once takes one more line per
+renewal: its reference and the ``renewal_*`` columns only."""
+
+_CITE_COLUMNS = set(CSV_COLUMNS) - {c for c in CSV_COLUMNS if c.startswith("renewal_")} - {
+    "reference"}
+
+
+def _items(cell: str, names: Sequence[str]) -> list[dict[str, str]]:
+    """``a:b:c|…`` → ``[{names[0]: a, …}]``; the last part takes what is left."""
+    items = []
+    for item in filter(None, (i.strip() for i in cell.split("|"))):
+        parts = [p.strip() for p in item.split(":", len(names) - 1)]
+        items.append(dict(zip(names, parts, strict=False)))
+    return items
+
+
+def _present(row: dict[str, str], *names: str) -> dict[str, str]:
+    return {n: row[n] for n in names if row.get(n)}
+
+
+def _renewal(row: dict[str, str]) -> dict[str, Any] | None:
+    if not any(row.get(c) for c in CSV_COLUMNS if c.startswith("renewal_")):
+        return None
+    renewal: dict[str, Any] = {k.removeprefix("renewal_"): v for k, v in _present(
+        row, "renewal_filed_on", "renewal_decided_on", "renewal_convention_signed_on").items()}
+    if row.get("renewal_period_start") or row.get("renewal_period_end"):
+        renewal["period"] = {"start": row.get("renewal_period_start"),
+                             "end": row.get("renewal_period_end")}
+    return renewal
+
+
+def _record(row: dict[str, str]) -> dict[str, Any]:
+    dossier: dict[str, Any] = {
+        "territory_name": row.get("territory_name", ""),
+        "communes": _items(row.get("communes", ""), ("insee_code", "name")),
+        "qpvs": _items(row.get("qpvs", ""), ("code", "population", "name")),
+        "schools": _items(row.get("schools", ""),
+                          ("uai", "kind", "education_priority", "name")),
+        "troika": _items(row.get("troika", ""), ("role", "email")),
+        **_present(row, "lead_college_uai", "requested_annual_contribution"),
+    }
+    return {**_present(row, "reference", "wave_id", "departement", "filed_on", "decided_on",
+                       "label_years", "convention_signed_on"), "dossier": dossier}
+
+
+def read_csv(text: str) -> list[Line]:
+    """One cité per line (a header line first), numbered as the file's lines; lines that
+    repeat a reference add a renewal to it. A file without the header raises ValueError."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"reference", "decided_on"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"the CSV header lacks {', '.join(sorted(missing))} (columns: "
+                         f"{', '.join(CSV_COLUMNS)})")
+    groups: dict[str, tuple[int, dict[str, Any]]] = {}
+    odd: list[Line] = []
+    for row in reader:
+        number = reader.line_num
+        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        ref = row.get("reference", "")
+        if ref in groups:
+            extra = [c for c in _CITE_COLUMNS if row.get(c)]
+            if extra:
+                odd.append(Line(number, ref, None, (Problem(
+                    ",".join(sorted(extra)), "renewal_line",
+                    f"reference {ref} is on line {groups[ref][0]} already: a further line "
+                    "of it holds only renewal_* columns"),)))
+                continue
+        else:
+            groups[ref] = (number, _record(row) | {"renewals": []})
+        renewal = _renewal(row)
+        if renewal is not None:
+            groups[ref][1]["renewals"].append(renewal)
+    return sorted([line(n, raw) for n, raw in groups.values()] + odd,
+                  key=lambda line: line.number)
+
+
+def read(text: str, fmt: str) -> list[Line]:
+    """The lines of a ``json`` or ``csv`` file."""
+    if fmt == "json":
+        return read_json(text)
+    if fmt == "csv":
+        return read_csv(text)
+    raise ValueError(f"unknown format {fmt!r}: json or csv")
+
+
+# --- importing ---------------------------------------------------------------------------
+
+
+class _Rehearsed(Exception):
+    """Rolls a dry run's transaction back once its outcome is known."""
+
+    def __init__(self, done: service.Imported):
+        self.done = done
+
+
+def _refusal(exc: DomainError) -> tuple[Problem, ...]:
+    if isinstance(exc, RuleBroken):
+        return tuple(Problem(f.field, f.rule, f.message) for f in exc.failures)
+    return (Problem("record", type(exc).__name__.lower(), exc.message),)
+
+
+def _in_programme_order(lines: Iterable[Line]) -> list[Line]:
+    return sorted(lines, key=lambda line: (line.record is None,
+                                           line.record.decided_on if line.record else None,
+                                           line.number))
+
+
+async def run(lines: Sequence[Line],
+              unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+              actor: Actor, *, dry_run: bool = False) -> Report:
+    """Import every line that reads as a record, each in its own unit of work (whose cause
+    must mark its events imported), in the programme's order; report every line."""
+    report = Report(dry_run)
+    for item in _in_programme_order(lines):
+        if item.record is None:
+            report.lines.append(Done(item.number, item.reference or "", None, "refused",
+                                     problems=item.problems))
+            continue
+        try:
+            async with unit_of_work() as uow:
+                done = await service.import_cite(uow, item.record, actor)
+                if dry_run:
+                    raise _Rehearsed(done)
+        except _Rehearsed as rehearsed:
+            done = rehearsed.done
+        except DomainError as exc:
+            report.lines.append(Done(item.number, item.record.reference, None, "refused",
+                                     problems=_refusal(exc)))
+            continue
+        report.lines.append(Done(item.number, done.reference, done.cite_id, done.outcome,
+                                 done.status.value))
+    report.lines.sort(key=lambda d: d.number)
+    return report
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def import_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="The programme's records: .json or .csv (docs/import.md)"),
+    fmt: str | None = typer.Option(None, "--format", help="json or csv (default: the "
+                                   "file's extension)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every line and report; "
+                                 "keep nothing, publish nothing"),
+    as_json: bool = typer.Option(False, "--json", help="The report as JSON"),
+) -> None:
+    """Import the programme's past (cités, their candidatures, decisions, conventions and
+    renewals, with their dates): the same events as the live path, marked imported.
+    Idempotent; all or nothing per cité; exits 1 when a line is refused."""
+    from .settings import LabellingSettings
+
+    s = settings_or_exit("labelling", LabellingSettings)
+    try:
+        lines = read(file.read_text(encoding="utf-8"), fmt or file.suffix.lstrip(".").lower())
+    except (ValueError, UnicodeDecodeError) as exc:
+        sys.exit(f"labelling import: {file}: {exc}")
+    actor = Actor(Role.NATIONAL, f"import:{getpass.getuser()}")
+
+    async def go() -> Report:
+        async with units_of_work(s, lambda: Cause.new(imported=True)) as units:
+            return await run(lines, units, actor, dry_run=dry_run)
+
+    report = asyncio.run(go())
+    if as_json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        _print(report, file.name)
+    raise typer.Exit(1 if report.refused else 0)
+
+
+def _print(report: Report, name: str) -> None:
+    console = Console()
+    table = Table(title=f"{name}: {len(report.lines)} line(s)"
+                  + (" — dry run, nothing kept" if report.dry_run else ""))
+    for col in ("line", "reference", "outcome", "cité", "status", "why"):
+        table.add_column(col)
+    for d in report.lines:
+        why = "\n".join(f"{p.field}: {p.message} ({p.rule})" for p in d.problems)
+        table.add_row(str(d.number), d.reference, d.outcome, d.cite_id or "", d.status or "",
+                      why)
+    console.print(table)
+    console.print(", ".join(f"{report.count(o)} {o}" for o in
+                            ("imported", "completed", "unchanged", "refused")))
