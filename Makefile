@@ -18,7 +18,7 @@ CONSUMES := $(wildcard services/*/consumes.json)
 
 help:
 	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink + Keycloak, migrate, start every service"
-	@echo "make demo             after make run: replay the 2019, 2021 and 2022 waves and reconcile"
+	@echo "make demo             after make run: import 2019–2022 with their dates, play 2024 live, reconcile"
 	@echo "make stop             stop the services and the infrastructure"
 	@echo "make test             install, then every test (starts real infrastructure itself)"
 	@echo "make test-fast SERVICE=partners    one service's fast tests, PostgreSQL only (= make test-partners)"

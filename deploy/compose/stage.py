@@ -342,10 +342,10 @@ def check() -> None:
         timings["demo 2019"] = time.monotonic() - mark
         say("make demo against compose: 0 differences")
         mark = time.monotonic()
-        run([*SIM, "--waves", "2021", "--run-id", f"ci{int(time.time())}b",
+        run([*SIM, "--waves", "2024", "--run-id", f"ci{int(time.time())}b",
              "--fault", f"candidatures filed={CRASH_PARTNERS}",
              "--fault", f"commitments and payments={RESTART_KAFKA}"], env=env)
-        timings["demo 2021, partners killed, kafka restarted"] = time.monotonic() - mark
+        timings["demo 2024 (live), partners killed, kafka restarted"] = time.monotonic() - mark
         say("partners SIGKILLed and Kafka restarted under load: 0 differences")
     except BaseException:
         run([*COMPOSE, "ps", "--all"], env=env, check=False)

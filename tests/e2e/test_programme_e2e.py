@@ -2,9 +2,11 @@
 run as processes on the real Kafka and PostgreSQL, mailing the test's own SMTP sink.
 
 ``make demo``'s simulation (``cites_sim``, the code ``python -m cites_sim run`` runs)
-plays one wave of about twenty cités through the services' HTTP APIs — candidatures,
-labels, envelopes, dotations, commitments to operators who joined the alliances,
-payments, suspensions, a reinstatement, a withdrawal, an extension — then reconciles what
+plays the 2019 wave, twenty cités, through the services' HTTP APIs — its history imported
+with its real dates (labelled on 5 September 2019 for 2020–2022, renewed for 2023–2025,
+re-applied in 2025; two of them expired in 2023), envelopes and the dotations of each
+budget year since 2020, commitments to operators who joined the alliances, payments,
+suspensions, a reinstatement, a withdrawal, an extension — then reconciles what
 the services' APIs, the topics and the SMTP sink say: zero differences. The dashboard,
 fed only by the events, must then say what the services' APIs say and what the
 reconciliation counted, its open data (read without a token) each cité's State money per
@@ -14,7 +16,7 @@ Playwright) must render those figures; a screenshot is kept
 topic: the reconciliation names the difference.
 
 ``CITES_DEMO_WAVES`` and ``CITES_DEMO_SCALE`` (environment) make it play more:
-``CITES_DEMO_WAVES=2019,2021,2022 CITES_DEMO_SCALE=1`` is the whole ``make demo``, and it
+``CITES_DEMO_WAVES=2019,2021,2022,2024 CITES_DEMO_SCALE=1`` is the whole ``make demo``, and it
 prints the run's figures (time, events per service)."""
 
 from __future__ import annotations
@@ -142,6 +144,10 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     assert all(p147.figures["events"][k] > 0 for k in MEASURES)
     assert report.notifications["sent"] == report.notifications["mails in the SMTP sink"] > 0
     assert report.lag and not any(report.lag.values())
+    # Per year: cités by the year they were decided, dotations by budget year 2020 → today.
+    years = {(r.year, r.measure) for r in report.years}
+    assert (2019, "cités labelled") in years and {(y, "allocated") for y in range(2020, 2026)
+                                                  } <= years
     print(json.dumps({"cites": cites, "seconds": round(run.seconds, 1),
                       "events": report.events, "phases": run.phases}, indent=1))
 
@@ -186,8 +192,8 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
 
     # 5. A payment funding never made, on its topic: the events no longer add up to what
     # the ledger and the simulation say, and the reconciliation says by how much, where.
-    cite = next(iter(run.cites.values()))
-    assert cite.allocation_id is not None and cite.commitments
+    cite = next(c for c in run.cites.values() if c.commitments)
+    assert cite.allocation_id is not None
     commitment_id, operator, _ = cite.commitments[0]
     stray = Envelope.wrap(PaymentMade.model_validate({
         "cite_id": cite.cite_id, "payment_id": "00000000-0000-4000-8000-000000000001",

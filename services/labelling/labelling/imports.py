@@ -23,6 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import typer
 from pydantic import ValidationError
@@ -66,6 +67,7 @@ class Done:
     number: int
     reference: str
     cite_id: str | None
+    candidature_id: UUID | None
     outcome: str
     """imported, completed, unchanged — or refused (``problems`` say why)."""
     status: str | None = None
@@ -244,7 +246,7 @@ async def run(lines: Sequence[Line],
     report = Report(dry_run)
     for item in _in_programme_order(lines):
         if item.record is None:
-            report.lines.append(Done(item.number, item.reference or "", None, "refused",
+            report.lines.append(Done(item.number, item.reference or "", None, None, "refused",
                                      problems=item.problems))
             continue
         try:
@@ -255,11 +257,11 @@ async def run(lines: Sequence[Line],
         except _Rehearsed as rehearsed:
             done = rehearsed.done
         except DomainError as exc:
-            report.lines.append(Done(item.number, item.record.reference, None, "refused",
-                                     problems=_refusal(exc)))
+            report.lines.append(Done(item.number, item.record.reference, None, None,
+                                     "refused", problems=_refusal(exc)))
             continue
-        report.lines.append(Done(item.number, done.reference, done.cite_id, done.outcome,
-                                 done.status.value))
+        report.lines.append(Done(item.number, done.reference, done.cite_id,
+                                 done.candidature_id, done.outcome, done.status.value))
     report.lines.sort(key=lambda d: d.number)
     return report
 
@@ -294,7 +296,7 @@ def import_command(
 
     report = asyncio.run(go())
     if as_json:
-        print(json.dumps(asdict(report), indent=2))
+        print(json.dumps(asdict(report), indent=2, default=str))
     else:
         _print(report, file.name)
     raise typer.Exit(1 if report.refused else 0)

@@ -381,6 +381,7 @@ class Imported:
 
     reference: str
     cite_id: str
+    candidature_id: UUID
     outcome: str
     status: LabelStatus
 
@@ -424,7 +425,7 @@ async def import_cite(uow: UnitOfWork, record: CiteRecord, actor: Actor) -> Impo
     await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
     await _renew_as_recorded(uow, label, wave, record.renewals, actor)
     await store.save_import(uow.conn, record, cite_id, uow.now, _audited(actor))
-    return Imported(record.reference, cite_id, "imported", label.status)
+    return Imported(record.reference, cite_id, c.id, "imported", label.status)
 
 
 async def _import_again(uow: UnitOfWork, known: store.ImportedRecord, record: CiteRecord,
@@ -432,7 +433,8 @@ async def _import_again(uow: UnitOfWork, known: store.ImportedRecord, record: Ci
     before = known.record
     if record == before:
         label = await _label(uow, known.cite_id)
-        return Imported(record.reference, known.cite_id, "unchanged", label.status)
+        return Imported(record.reference, known.cite_id, label.candidature_id, "unchanged",
+                        label.status)
     done = len(before.settled)  # a re-application imported pending may be decided since
     waiting = before.renewals[done:]
     if (record.without_renewals() != before.without_renewals()
@@ -450,7 +452,8 @@ async def _import_again(uow: UnitOfWork, known: store.ImportedRecord, record: Ci
     wave = await _wave(uow, label.wave.id)
     await _renew_as_recorded(uow, label, wave, record.renewals[done:], actor)
     await store.save_import(uow.conn, record, known.cite_id, uow.now, _audited(actor))
-    return Imported(record.reference, known.cite_id, "completed", label.status)
+    return Imported(record.reference, known.cite_id, label.candidature_id, "completed",
+                    label.status)
 
 
 async def _renew_as_recorded(uow: UnitOfWork, label: Label, wave: Wave,

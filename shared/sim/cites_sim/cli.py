@@ -72,8 +72,8 @@ class RichReporter(Reporter):
 
 def render(report: Report, run: Run, console: Console) -> None:
     """The reconciliation as tables: cités, money per envelope, notifications, queues."""
-    for table in (_cites_table(report), _money_table(report, run), _queues_table(report),
-                  _phases_table(report), _events_table(report, run)):
+    for table in (_cites_table(report), _years_table(report), _money_table(report, run),
+                  _queues_table(report), _phases_table(report), _events_table(report, run)):
         console.print(table)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
@@ -88,7 +88,8 @@ def render(report: Report, run: Run, console: Console) -> None:
 def _cites_table(report: Report) -> Table:
     t = Table(title=f"Cités — run {report.run_id}", caption=(
         "active: labelled, alliance open, funds free; suspended: alliance suspended, funds "
-        "frozen; withdrawn: alliance closed, frozen funds released to the envelope"))
+        "frozen; withdrawn: alliance closed, frozen funds released to the envelope; expired: "
+        "its last period over, not renewed, alliance closed, funds frozen"))
     t.add_column("measure")
     for source in ("simulation", "labelling", "partners", "funding", "events"):
         t.add_column(source, justify="right")
@@ -97,6 +98,20 @@ def _cites_table(report: Report) -> Table:
         t.add_row(row.measure, *("·" if v is None else str(v) for v in row.values.values()),
                   style=style)
     return t
+
+
+def _years_table(report: Report) -> Table:
+    """Per year of the programme: cités labelled that year, dotations of that budget year."""
+    y = Table(title="Per year: cités labelled (by decision) and dotations (by budget year, €)")
+    for column in ("year", "measure", "simulation", "service", "events"):
+        y.add_column(column, justify="left" if column == "measure" else "right")
+    for row in report.years:
+        values = list(row.values.values())
+        shown = [euros(v).removesuffix(" €") if row.measure == "allocated" else str(v)
+                 for v in values]
+        y.add_row(str(row.year), row.measure, *shown,
+                  style=None if row.agrees() else "bold red")
+    return y
 
 
 def _money_table(report: Report, run: Run) -> Table:
@@ -153,7 +168,9 @@ def _events_table(report: Report, run: Run) -> Table:
 
 @app.command()
 def run(
-    waves: Annotated[str, typer.Option(help="Waves to replay, in order")] = "2019,2021,2022",
+    waves: Annotated[str, typer.Option(help="Waves, in order: those of the past imported "
+                                             "with their dates, 2024 played live")
+                     ] = "2019,2021,2022,2024",
     seed: Annotated[int, typer.Option(help="Seed of the generated programme")] = 2019,
     scale: Annotated[float, typer.Option(help="Cités per wave × this (10: 2,000 cités)")] = 1.0,
     concurrency: Annotated[int, typer.Option(help="Actors working at once")] = 8,

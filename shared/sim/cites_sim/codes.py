@@ -1,6 +1,7 @@
 """Identifiers as the administrations write them: UAI with its check letter, SIREN/SIRET
-passing Luhn, QPV codes of the 2024 list. Each is checked by ``cites_contracts.types`` too;
-the UAI's check letter (which the contracts do not verify) is the RNE's own."""
+passing Luhn, QPV codes of the 2015 and 2024 lists. Each is checked by
+``cites_contracts.types`` too; the UAI's check letter (which the contracts do not verify)
+is the RNE's own."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import random
 
 from cites_contracts.types import is_luhn_valid
 
-__all__ = ["UAI_LETTERS", "qpv_code", "siret", "uai", "uai_check_letter", "uai_prefix"]
+__all__ = ["UAI_LETTERS", "qpv_code", "qpv_code_2015", "siret", "uai", "uai_check_letter",
+           "uai_prefix"]
 
 UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 """The RNE's 23 check letters (no I, O, Q): the letter is the 7 digits modulo 23."""
@@ -42,6 +44,13 @@ def qpv_code(departement: str, order: int) -> str:
     ``QN`` + département on 3 characters + 2-digit order + a letter."""
     dept3 = departement if len(departement) == 3 else f"0{departement}"
     return f"QN{dept3}{order % 100:02d}{chr(ord('A') + order // 100 % 26)}"
+
+
+def qpv_code_2015(departement: str, order: int) -> str:
+    """The ``order``-th (0–999) QPV code of the département in the 2015 format (the 2019–2023
+    perimeters'): ``QP`` + département on 3 characters + 3-digit order."""
+    dept3 = departement if len(departement) == 3 else f"0{departement}"
+    return f"QP{dept3}{order % 1000:03d}"
 
 
 def _luhn_complete(prefix: str) -> str:

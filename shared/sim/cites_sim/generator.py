@@ -12,36 +12,81 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 
 from cites_contracts.types import DEPARTEMENTS, departement_of
 
-from .codes import qpv_code, siret, uai
+from .codes import qpv_code, qpv_code_2015, siret, uai
 from .communes import COMMUNES
 
-__all__ = ["WAVES", "Operator", "Programme", "School", "Territory", "WaveSpec", "generate"]
+__all__ = ["CRITERIA_2024", "ENDED_EVERY", "REVIEW_CRITERIA", "WAVES", "Operator", "Programme",
+           "School", "Step", "Territory", "WaveSpec", "generate"]
+
+
+REVIEW_CRITERIA = ("diagnostic_quality", "steering_strength", "indicator_precision")
+"""The 2019 review grid, which the three waves used."""
+
+CRITERIA_2024 = ("perimeter", "diagnostic", "objectives", "governance", "steering",
+                 "action_plan", "means", "identity", "quality_approach")
+"""The généralisation's grid (9 criteria)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A renewal in the programme's history: when the cités re-applied, and the decision
+    (None: waiting for it today — a pending re-application keeps a label alive)."""
+
+    filed_on: date
+    decided_on: date | None
 
 
 @dataclass(frozen=True, slots=True)
 class WaveSpec:
-    """A historical wave, replayed: its label, year, rule set, how many cités it labelled."""
+    """A wave of the programme: its label, year, rule set, how many cités it labelled; a
+    wave of the past (``decided_on`` given) is imported with its real dates, the
+    généralisation is played live, today."""
 
     label: str
     year: int
     title: str
     rule_set: str
     target: int
+    decided_on: date | None = None
+    filing: tuple[date, date] | None = None
+    renewals: tuple[Step, ...] = ()
+    qpv_list: str = "2024"
+    criteria: tuple[str, ...] = REVIEW_CRITERIA
+
+    @property
+    def imported(self) -> bool:
+        return self.decided_on is not None
 
 
 WAVES: dict[str, WaveSpec] = {w.label: w for w in (
-    WaveSpec("2019", 2019, "Vague 2019 (préfiguration)", "2019-v1", 80),
-    WaveSpec("2021", 2021, "Vague 2021", "2021-v1", 46),
-    WaveSpec("2022", 2022, "Vague 2022", "2021-v1", 74),
+    WaveSpec("2019", 2019, "Vague 2019 (préfiguration)", "2019-v1", 80,
+             decided_on=date(2019, 9, 5), filing=(date(2019, 2, 1), date(2019, 6, 30)),
+             renewals=(Step(date(2022, 11, 15), date(2023, 1, 16)),
+                       Step(date(2025, 10, 15), None)), qpv_list="2015"),
+    WaveSpec("2021", 2021, "Vague 2021", "2021-v1", 46,
+             decided_on=date(2021, 1, 29), filing=(date(2020, 9, 1), date(2020, 11, 30)),
+             renewals=(Step(date(2023, 10, 2), date(2024, 1, 22)),), qpv_list="2015"),
+    WaveSpec("2022", 2022, "Vague 2022", "2021-v1", 74,
+             decided_on=date(2022, 1, 20), filing=(date(2021, 6, 28), date(2021, 9, 30)),
+             renewals=(Step(date(2024, 11, 15), date(2025, 3, 21)),), qpv_list="2015"),
+    WaveSpec("2024", 2024, "Généralisation", "2024-v1", 40, criteria=CRITERIA_2024),
 )}
-"""Sept 2019: 80 cités; Jan 2021: +46; Jan 2022: +74 (the 2022 wave kept the 2021 rules)."""
+"""Sept 2019: 80 cités (2020–2022); Jan 2021: +46 (2021–2023); Jan 2022: +74 (2022–2024,
+the 2021 rules), renewed on 21 March 2025 for 2025–2027 after re-applying at the end of
+2024 — on the 2015 QPV list, imported with these dates. Where the brief is silent the
+history is plausible, not sourced: the 2019 cités re-applied at the end of 2022, were
+renewed for 2023–2025 and re-applied again at the end of 2025 (pending today), the 2021
+cités were renewed in January 2024 for 2024–2026, and one cité in ten of each wave did not
+re-apply (its label expired). Then the généralisation, played live today (40 cités, as on
+26 May 2025)."""
 
-REVIEW_CRITERIA = ("diagnostic_quality", "steering_strength", "indicator_precision")
-"""The 2019 review grid, which the three waves used."""
+ENDED_EVERY = 10
+"""One cité in this many of a past wave did not re-apply: its label expired."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +126,35 @@ class Territory:
     npnru: str
     lead_contact: tuple[str, str]
     operators: tuple[Operator, ...]
+    renewed: bool = True
+    """A cité of a past wave: whether it re-applied each time (else its label expired)."""
+    filed_days_early: int = 0
+    """A cité of a past wave: how many days before the call closed it filed."""
 
     @property
     def lead(self) -> School:
         return self.schools[0]
+
+    def record(self, wave_id: str, reference: str) -> dict[str, object]:
+        """Its record of the programme's past, as labelling's import reads it (its wave's
+        dates: filed before the call closed, convention 2–4 months after each decision)."""
+        spec = WAVES[self.wave]
+        assert spec.decided_on is not None and spec.filing is not None
+        later = timedelta(days=60 + self.filed_days_early * 3)
+        dossier = {k: v for k, v in self.candidature(wave_id).items()
+                   if k not in ("wave_id", "departement")}
+        return {
+            "reference": reference, "wave_id": wave_id, "departement": self.departement,
+            "dossier": dossier,
+            "filed_on": str(spec.filing[1] - timedelta(days=self.filed_days_early)),
+            "decided_on": str(spec.decided_on),
+            "convention_signed_on": str(spec.decided_on + later),
+            "renewals": [] if not self.renewed else [
+                {"filed_on": str(r.filed_on),
+                 **({"decided_on": str(r.decided_on),
+                     "convention_signed_on": str(r.decided_on + later)}
+                    if r.decided_on else {})} for r in spec.renewals],
+        }
 
     def candidature(self, wave_id: str) -> dict[str, object]:
         """The JSON a préfecture files."""
@@ -166,13 +236,17 @@ class _Codes:
         self.uais = set(taken_uais)
         self.next_qpv: dict[str, int] = defaultdict(int)
 
-    def qpv(self, departement: str) -> str:
+    def qpv(self, departement: str, qpv_list: str = "2024") -> str:
+        """A free QPV code of ``qpv_list`` (``2015``: ``QP…``, ``2024``: ``QN…``)."""
+        key = f"{departement}/{qpv_list}"
+        last, code_of = (1000, qpv_code_2015) if qpv_list == "2015" else (2600, qpv_code)
         while True:
-            order = self.next_qpv[departement]
-            if order >= 2600:
-                raise ValueError(f"département {departement}: every QPV code is taken")
-            self.next_qpv[departement] = order + 1
-            code = qpv_code(departement, order)
+            order = self.next_qpv[key]
+            if order >= last:
+                raise ValueError(f"département {departement}: every QPV code of the "
+                                 f"{qpv_list} list is taken")
+            self.next_qpv[key] = order + 1
+            code = code_of(departement, order)
             if code not in self.qpvs:
                 self.qpvs.add(code)
                 return code
@@ -186,7 +260,8 @@ class _Codes:
         raise ValueError(f"département {departement}: no free UAI found")
 
 
-def generate(seed: int, *, waves: Iterable[str] = ("2019", "2021", "2022"), scale: float = 1.0,
+def generate(seed: int, *, waves: Iterable[str] = ("2019", "2021", "2022", "2024"),
+             scale: float = 1.0,
              operations: int = 2, salt: str = "", departements: Iterable[str] | None = None,
              taken_qpvs: Iterable[str] = (), taken_uais: Iterable[str] = ()) -> Programme:
     """The programme of ``waves`` (labels of :data:`WAVES`), ``scale`` times their number
@@ -209,8 +284,12 @@ def generate(seed: int, *, waves: Iterable[str] = ("2019", "2021", "2022"), scal
         for n in range(1, count + 1):
             insee, commune = order[drawn % len(order)]
             drawn += 1
-            territories.append(_territory(rng, codes, f"{label}-{n:03d}", label, insee, commune,
-                                          operations, salt))
+            territory = _territory(rng, codes, f"{label}-{n:03d}", label, insee, commune,
+                                   operations, salt)
+            if spec.imported:
+                territory = replace(territory, renewed=n % ENDED_EVERY != 0,
+                                    filed_days_early=n % 20)
+            territories.append(territory)
         programme.waves[label] = territories
     first = programme.waves[next(iter(programme.waves))]
     _life(rng, codes, programme, first, scale)
@@ -221,7 +300,7 @@ def _territory(rng: random.Random, codes: _Codes, key: str, wave: str, insee: st
                commune: str, operations: int, salt: str) -> Territory:
     dept = departement_of(insee)
     quartiers = rng.sample(_QUARTIERS, rng.randint(1, 3))
-    qpvs = tuple((codes.qpv(dept), q, rng.randrange(5200, 15000) if i == 0
+    qpvs = tuple((codes.qpv(dept, WAVES[wave].qpv_list), q, rng.randrange(5200, 15000) if i == 0
                   else rng.randrange(1200, 6000)) for i, q in enumerate(quartiers))
     colleges = rng.sample(_COLLEGES, 2)
     schools = [School(codes.uai(dept), "college", f"Collège {colleges[0]}", "rep_plus")]
@@ -265,7 +344,7 @@ def _life(rng: random.Random, codes: _Codes, programme: Programme, first: list[T
     distinct cités of the first wave when it has enough."""
     wanted_suspended = max(2, round(3 * scale))
     wanted = max(1, round(scale))
-    keys = [t.key for t in first]
+    keys = [t.key for t in first if t.renewed]  # living cités only
     rng.shuffle(keys)
     suspended = keys[:wanted_suspended]
     withdrawn = keys[wanted_suspended:wanted_suspended + wanted]
@@ -277,5 +356,6 @@ def _life(rng: random.Random, codes: _Codes, programme: Programme, first: list[T
     by_key = {t.key: t for t in first}
     for key in extended:
         dept = by_key[key].departement
-        programme.extension_qpvs[key] = (codes.qpv(dept), rng.choice(_QUARTIERS),
+        programme.extension_qpvs[key] = (codes.qpv(dept, WAVES[by_key[key].wave].qpv_list),
+                                         rng.choice(_QUARTIERS),
                                          rng.randrange(1500, 4000))

@@ -5,14 +5,17 @@ services' APIs, from the Kafka topics and from the SMTP sink, compared figure by
 dashboard's test can compare its page with it); ``report.differences`` names every figure
 that does not agree, empty when everything reconciles:
 
-- **cités** — per status (active, suspended, withdrawn), funded, in labelling, partners
-  (alliances), funding, and the events; every cité's status agrees across them;
+- **cités** — per status (active, suspended, withdrawn, expired), funded, in labelling,
+  partners (alliances), funding, and the events; every cité's status agrees across them;
 - **money per envelope** — allocated (dotations), fonds de la cité, committed, paid,
   frozen, released, remaining: as the simulation expects them (each dotation by its
   envelope's rule), as funding's ledger reports them, and as summed from the events;
 - **notifications** — for each event that notifies, as many as the rules and the run's
   recipients give (the troïka, the partners' consenting contacts), each sent, each once in
   the SMTP sink (by its Message-ID) and once as ``NotificationSent``;
+- **years** — per year of the programme, the cités labelled (by their decision's date)
+  and the dotations allocated (by budget year): as the simulation expects them, as
+  labelling and funding's statements say, and from the events;
 - **queues** — every consumer group's lag zero and every dead-letter topic empty."""
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from .kafka import health, read_events, wait_settled
 from .platform import Api, Endpoints
 from .simulate import Run, dotation
 
-__all__ = ["MONEY", "CountRow", "MoneyRow", "Report", "euros", "expected_money", "reconcile"]
+__all__ = ["MONEY", "CountRow", "MoneyRow", "Report", "YearRow", "euros", "expected_money",
+           "reconcile"]
 
 MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "remaining")
 SOURCES = ("simulation", "funding API", "events")
@@ -63,11 +67,25 @@ class MoneyRow:
 
 
 @dataclass
+class YearRow:
+    year: int
+    measure: str
+    """``cités labelled`` (decided that year) or ``allocated`` (dotations of that budget
+    year, cents)."""
+    values: dict[str, int]
+    """Source → figure."""
+
+    def agrees(self) -> bool:
+        return len(set(self.values.values())) <= 1
+
+
+@dataclass
 class Report:
     run_id: str
     seconds: float
     counts: list[CountRow] = field(default_factory=list)
     money: list[MoneyRow] = field(default_factory=list)
+    years: list[YearRow] = field(default_factory=list)
     notifications: dict[str, int] = field(default_factory=dict)
     lag: dict[str, int] = field(default_factory=dict)
     dead_letters: dict[str, int] = field(default_factory=dict)
@@ -127,9 +145,9 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for e in run.envelopes.values():
         cites = [c for c in run.cites.values() if c.wave_id == e.wave_id]
-        years = [y for y in e.budget_years if y <= run.today.year]
         f = dict.fromkeys(MONEY, 0)
         for c in cites:
+            years = [y for y in c.years if y in e.budget_years]
             due = dotation(e.dotation_rule, c.requested, c.population) * len(years)
             f["allocated"] += due
             f["fonds"] += e.fonds_share * len(years)
@@ -137,7 +155,7 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
                 f["committed"] += c.committed
                 f["paid"] += c.paid
                 left = due - c.committed
-                if c.status == "suspended":
+                if c.status in ("suspended", "expired"):
                     f["frozen"] += left
                 elif c.status == "withdrawn":
                     f["released" if c.released else "frozen"] += left
@@ -216,8 +234,8 @@ async def api_money(api: Api, run: Run) -> dict[str, dict[str, int]]:
 
 # --- cités --------------------------------------------------------------------------------
 
-_ALLIANCE = {"labelled": "open", "suspended": "suspended", "withdrawn": "closed"}
-_FUNDING = {"labelled": "active", "suspended": "suspended", "withdrawn": "withdrawn"}
+ENDED = "ended"
+"""What partners says of an alliance whose label was withdrawn or expired: closed."""
 
 
 async def _statuses(api: Api, run: Run) -> dict[str, dict[str, str]]:
@@ -227,11 +245,11 @@ async def _statuses(api: Api, run: Run) -> dict[str, dict[str, str]]:
     for wave_id in run.waves.values():
         for c in await api.pages("labelling", "/cites", token=viewer, params={"wave": wave_id}):
             found["labelling"][c["cite_id"]] = c["status"]
-    back = {"open": "labelled", "suspended": "suspended", "closed": "withdrawn"}
+    back = {"open": "labelled", "suspended": "suspended", "closed": ENDED}
     for a in await api.pages("partners", "/alliances", token=viewer):
         if a["cite_id"] in run.cites:
             found["partners"][a["cite_id"]] = back.get(a["status"], a["status"])
-    back = {"active": "labelled", "suspended": "suspended", "withdrawn": "withdrawn"}
+    back = {"active": "labelled"}
     for c in await api.pages("funding", "/cites", token=viewer):
         if c["cite_id"] in run.cites:
             found["funding"][c["cite_id"]] = back.get(c["status"], c["status"])
@@ -269,8 +287,10 @@ def _event_statuses(events: list[Envelope[Event]]) -> tuple[dict[str, str], dict
                 label[cite] = "labelled"
             case "labelling.LabelSuspended":
                 label[cite] = "suspended"
-            case "labelling.LabelWithdrawn" | "labelling.LabelExpired":
+            case "labelling.LabelWithdrawn":
                 label[cite] = "withdrawn"
+            case "labelling.LabelExpired":
+                label[cite] = "expired"
             case "partners.AllianceOpened":
                 alliance[cite] = "open"
             case "partners.AllianceClosed":
@@ -296,7 +316,7 @@ def expected_notifications(events: list[Envelope[Event]], run: Run,
     expected: dict[str, int] = {}
     for e in events:
         wanted = groups.get((e.type, e.version))
-        if not wanted:
+        if not wanted or e.imported:  # the programme's past, imported: not news
             continue
         cite = run.cites.get(_get(e, "cite_id") or "")
         troika = 3 if "troika" in wanted else 0
@@ -430,19 +450,22 @@ def _count_rows(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict[st
         "simulation": len(sim), "labelling": len(statuses["labelling"]),
         "partners": len(statuses["partners"]), "funding": len(statuses["funding"]),
         "events": len(label_ev)})]
-    names = {"labelled": "active", "suspended": "suspended", "withdrawn": "withdrawn"}
+    names = {"labelled": "active", "suspended": "suspended", "withdrawn": "withdrawn",
+             "expired": "expired"}
     for status, name in names.items():
+        ended = status in ("withdrawn", "expired")  # partners says closed for both
         rows.append(CountRow(name, {"simulation": count(sim, status),
                                     "labelling": count(statuses["labelling"], status),
-                                    "partners": count(statuses["partners"], status),
+                                    "partners": None if ended else count(statuses["partners"],
+                                                                         status),
                                     "funding": count(statuses["funding"], status),
                                     "events": count(label_ev, status)}))
     rows.append(CountRow("alliances opened", {"simulation": len(sim), "labelling": None,
                                               "partners": len(statuses["partners"]),
                                               "funding": None, "events": len(alliance_ev)}))
     rows.append(CountRow("alliances closed", {
-        "simulation": count(sim, "withdrawn"), "labelling": None,
-        "partners": count(statuses["partners"], "withdrawn"), "funding": None,
+        "simulation": count(sim, "withdrawn") + count(sim, "expired"), "labelling": None,
+        "partners": count(statuses["partners"], ENDED), "funding": None,
         "events": count(alliance_ev, "closed")}))
     rows.append(CountRow("funded (dotation and fonds)", {
         "simulation": len(sim), "labelling": None, "partners": None,
@@ -460,8 +483,10 @@ def _compare_cites(run: Run, statuses: dict[str, dict[str, str]], label_ev: dict
             shown = ", ".join(f"{s} {v}" for s, v in row.values.items() if v is not None)
             d.append(f"cités {row.measure}: {shown}")
     for cite in run.cites.values():
+        partners = statuses["partners"].get(cite.cite_id)
         seen = {"labelling": statuses["labelling"].get(cite.cite_id),
-                "partners": statuses["partners"].get(cite.cite_id),
+                "partners": cite.status if partners == ENDED and cite.status in (
+                    "withdrawn", "expired") else partners,
                 "funding": statuses["funding"].get(cite.cite_id),
                 "events": label_ev.get(cite.cite_id)}
         off = {s: v for s, v in seen.items() if v != cite.status}
@@ -486,6 +511,73 @@ async def _compare_money(api: Api, run: Run, events: list[Envelope[Event]],
             if len(set(values.values())) > 1:
                 d.append(f"{e.wave_id} {e.programme} {k}: " + ", ".join(
                     f"{s} {euros(v)}" for s, v in values.items()))
+
+
+# --- years --------------------------------------------------------------------------------
+
+
+def _expected_years(run: Run) -> tuple[Counter[int], Counter[int]]:
+    """Cités labelled per decision year, dotations per budget year, as the run expects."""
+    labelled: Counter[int] = Counter(c.decided_year for c in run.cites.values())
+    allocated: Counter[int] = Counter()
+    for e in run.envelopes.values():
+        for c in run.cites.values():
+            if c.wave_id == e.wave_id:
+                for y in c.years:
+                    if y in e.budget_years:
+                        allocated[y] += dotation(e.dotation_rule, c.requested, c.population)
+    return labelled, allocated
+
+
+def _event_years(events: list[Envelope[Event]]) -> tuple[Counter[int], Counter[int]]:
+    labelled: Counter[int] = Counter()
+    allocated: Counter[int] = Counter()
+    for e in events:
+        d: Any = e.data
+        if e.type == "labelling.TerritoryLabelled":
+            labelled[(d.decided_on or d.labelled_at.date()).year] += 1
+        elif e.type == "funding.FundsAllocated":
+            allocated[d.year] += d.amount
+    return labelled, allocated
+
+
+async def _service_years(api: Api, run: Run, concurrency: int = 8
+                         ) -> tuple[Counter[int], Counter[int]]:
+    """Labelling's decision years of the run's cités, funding's dotations per budget year
+    from each cité's statement."""
+    labelled: Counter[int] = Counter()
+    for wave_id in run.waves.values():
+        for c in await api.pages("labelling", "/cites", token=api.tokens.viewer,
+                                 params={"wave": wave_id}):
+            labelled[int(c["decided_on"][:4])] += 1
+    allocated: Counter[int] = Counter()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def statement(cite_id: str) -> None:
+        async with gate:
+            s = await api.call("funding", "GET", f"/cites/{cite_id}/statement",
+                               token=api.tokens.viewer, ok=(200,))
+        for line in s["lines"]:
+            allocated[line["year"]] += line["allocated"]
+
+    await asyncio.gather(*(statement(c) for c in run.cites))
+    return labelled, allocated
+
+
+async def _compare_years(api: Api, run: Run, events: list[Envelope[Event]],
+                         report: Report) -> None:
+    """Per year of the programme: cités labelled and dotations allocated, every source."""
+    sim, ev, svc = _expected_years(run), _event_years(events), await _service_years(api, run)
+    for n, (measure, service) in enumerate((("cités labelled", "labelling"),
+                                            ("allocated", "funding API"))):
+        for year in sorted(set(sim[n]) | set(ev[n]) | set(svc[n])):
+            row = YearRow(year, measure, {"simulation": sim[n][year], service: svc[n][year],
+                                          "events": ev[n][year]})
+            report.years.append(row)
+            if not row.agrees():
+                report.differences.append(f"{year} {measure}: " + ", ".join(
+                    f"{k} {euros(v) if measure == 'allocated' else v}"
+                    for k, v in row.values.items()))
 
 
 async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
@@ -519,6 +611,7 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
     _compare_cites(run, statuses, label_ev, report)
 
     await _compare_money(api, run, events, report)
+    await _compare_years(api, run, events, report)
     check = await api.call("funding", "GET", "/ledger/check", token=api.tokens.viewer,
                            ok=(200,))
     if not check["balanced"]:

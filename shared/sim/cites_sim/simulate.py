@@ -1,25 +1,22 @@
 """The programme's actors, through the platform's real HTTP APIs.
 
-For each wave, in order: the national coordination plans and opens it and opens its
-envelopes (P147 and P230); the rectorat's collèges chefs de file and the associations that
-will run actions are registered with a consenting contact; the préfectures file their
-candidatures (draft, submit), the national coordination scores and labels them; partners
-open the alliances and funding allocates the dotations and fonds de la cité from the label
-events; the associations join the alliances; the préfectures commit part of each dotation
-to them and pay. In the first wave the national coordination then extends a perimeter,
-suspends a few labels (reinstating one), withdraws one and releases its frozen money.
-
-**Dates.** The services date everything by their own clock (``uow.today``, not settable
-from outside), the historical waves 2019, 2021 and 2022 are closed (a closed wave is never
-reopened) and a label runs from its decision date. So the simulation replays each wave
-*today*: it plans a new wave per historical one (``<run>-2019``…, the same rule set,
-review grid and target), its labels run three years from today, and its envelopes cover
-the budget years those labels touch (this year and the next three, as 2019–2022 did for the
-2019 labels), of which funding allocates this year's (a cité is funded for the years its
-label touches up to the current one; the later years come with the yearly check).
+The waves of the past (2019, 2021, 2022: :data:`.generator.WAVES`) are **imported** with
+their real dates: the national coordination plans each as a wave of this run
+(``<run>-2019``…, its rule set, filing window, calendar-year labels, the 2015 QPV list),
+opens envelopes covering the budget years its labels touch, registers the collèges and
+associations, then sends labelling the cités' records (``POST /imports``): candidatures
+filed in 2019, decisions of 5 September 2019, conventions, the renewals of 2023–2025 and
+the re-applications. Partners opens the alliances and funding funds each budget year of
+each label period up to this one, as the live path would have; nobody is mailed about the
+past. The généralisation (2024) is played **live, today**: préfectures file candidatures
+(draft, submit), the national coordination scores and labels them. Then, for every living
+cité, the associations join the alliances and the préfectures commit part of a dotation
+and pay; in the first wave the national coordination extends a perimeter, suspends a few
+labels (reinstating one), withdraws one and releases its frozen money.
 
 What it did and what it therefore expects is kept in a :class:`Run`, which
-:mod:`.reconcile` compares with the services, the topics and the mail."""
+:mod:`.reconcile` compares with the services, the topics and the mail — per status, per
+envelope and per year."""
 
 from __future__ import annotations
 
@@ -33,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from cites_contracts.types import LabelPeriod
 
-from .generator import REVIEW_CRITERIA, WAVES, Programme, Territory
+from .generator import WAVES, Programme, Territory, WaveSpec
 from .kafka import Health, wait_settled
 from .platform import Api, Endpoints, SimError
 
@@ -72,6 +69,11 @@ class CiteRecord:
     lead_partner_id: str
     requested: int
     population: int
+    years: list[int] = field(default_factory=list)
+    """The budget years funding funds it for, by now: its label's, up to this one."""
+    decided_year: int = 0
+    """The year of the decision that labelled it."""
+    imported: bool = False
     members: list[str] = field(default_factory=list)
     """Partners who joined the alliance (the chef de file aside)."""
     allocation_id: str | None = None
@@ -81,7 +83,7 @@ class CiteRecord:
     payments: list[tuple[str, int]] = field(default_factory=list)
     """(commitment id, amount)."""
     status: str = "labelled"
-    """What labelling should say at the end: labelled, suspended or withdrawn."""
+    """What labelling should say at the end: labelled, suspended, withdrawn or expired."""
     suspensions: int = 0
     reinstatements: int = 0
     extended: bool = False
@@ -243,7 +245,10 @@ class Simulation:
     # -- the programme ---------------------------------------------------------------
     async def simulate(self) -> Run:
         for n, (label, territories) in enumerate(self.programme.waves.items()):
-            await self.wave(label, territories, first=n == 0)
+            if WAVES[label].imported:
+                await self.history(label, territories, first=n == 0)
+            else:
+                await self.wave(label, territories, first=n == 0)
         await self.settle("the end: every event consumed, every mail sent", mails=True)
         self.run.finished = time.monotonic()
         return self.run
@@ -253,17 +258,53 @@ class Simulation:
         wave_id = f"{self.run.run_id}-{label}"
         self.run.waves[label] = wave_id
         await self.api.call("labelling", "POST", "/waves", token=self.national, body={
-            "id": wave_id, "year": spec.year, "title": f"{spec.title} (rejouée)",
-            "rule_set": spec.rule_set, "filing": None, "review_criteria": list(REVIEW_CRITERIA),
+            "id": wave_id, "year": spec.year, "title": f"{spec.title} (jouée aujourd'hui)",
+            "rule_set": spec.rule_set, "filing": None, "review_criteria": list(spec.criteria),
             "target_count": len(territories)}, ok=(201,))
         await self.api.call("labelling", "POST", f"/waves/{wave_id}/open", token=self.national,
                             ok=(200,))
-        await self.open_envelopes(wave_id, len(territories))
+        today = self.run.today
+        # The years a label decided today touches (funding funds each, one a year).
+        await self.open_envelopes(wave_id, len(territories), list(range(
+            today.year, LabelPeriod.of_years(today, LABEL_YEARS).end.year + 1)))
         await self.phase(f"{label}: collèges and associations registered", territories,
                          self.register)
         await self.settle(f"{label}: partners known to every service")
         await self.phase(f"{label}: candidatures filed, reviewed, labelled", territories,
                          lambda t: self.label(wave_id, t))
+        await self.alliances_at_work(label, territories, first=first)
+        await self.api.call("labelling", "POST", f"/waves/{wave_id}/close",
+                            token=self.national, ok=(200,))
+
+    async def history(self, label: str, territories: list[Territory], *, first: bool) -> None:
+        """A wave of the past: planned with its real dates, its cités' records imported."""
+        spec = WAVES[label]
+        assert spec.decided_on is not None and spec.filing is not None
+        wave_id = f"{self.run.run_id}-{label}"
+        self.run.waves[label] = wave_id
+        await self.api.call("labelling", "POST", "/waves", token=self.national, body={
+            "id": wave_id, "year": spec.year, "title": f"{spec.title} (reprise de l'historique)",
+            "rule_set": spec.rule_set, "filing": {"opens_on": str(spec.filing[0]),
+                                                  "closes_on": str(spec.filing[1])},
+            "review_criteria": list(spec.criteria), "target_count": len(territories),
+            "label_in_calendar_years": True, "qpv_list": spec.qpv_list}, ok=(201,))
+        first_year = _first_year(spec)
+        await self.open_envelopes(wave_id, len(territories),
+                                  list(range(first_year, self.run.today.year + LABEL_YEARS)))
+        await self.phase(f"{label}: collèges and associations registered", territories,
+                         self.register)
+        await self.settle(f"{label}: partners known to every service")
+        chunks = [territories[i:i + 100] for i in range(0, len(territories), 100)]
+        await self.phase(f"{label}: its history imported ({spec.decided_on:%d/%m/%Y} → today)",
+                         chunks, lambda ts: self.import_history(wave_id, spec, ts))
+        await self.alliances_at_work(label, [t for t in territories
+                                             if self.by_key[t.key].status == "labelled"],
+                                     first=first)
+
+    async def alliances_at_work(self, label: str, territories: list[Territory], *,
+                                first: bool) -> None:
+        """Living cités at work: associations join, préfectures commit and pay; in the
+        first wave, the national coordination's decisions (:meth:`life`)."""
         # Notifications may lag from here on: what it is told next depends on nothing it
         # has not learnt (the contacts, above); the last settle waits for it and its mail.
         await self.settle(f"{label}: alliances opened, dotations allocated",
@@ -273,14 +314,34 @@ class Simulation:
                           consumers=("partners", "funding"))
         await self.phase(f"{label}: commitments and payments", territories, self.spend)
         if first:
-            await self.life()
-        await self.api.call("labelling", "POST", f"/waves/{wave_id}/close",
-                            token=self.national, ok=(200,))
+            await self.life(label)
 
-    async def open_envelopes(self, wave_id: str, cites: int) -> None:
-        today = self.run.today
-        # The years a label decided today touches (funding funds each, one a year).
-        years = list(range(today.year, LabelPeriod.of_years(today, LABEL_YEARS).end.year + 1))
+    async def import_history(self, wave_id: str, spec: WaveSpec, ts: list[Territory]) -> None:
+        """The records of ``ts`` sent to labelling's import; what the run expects of each."""
+        references = {f"{self.run.run_id}-{t.key}": t for t in ts}
+        report = await self.api.call("labelling", "POST", "/imports", token=self.national,
+                                     ok=(200,), body={"cites": [
+                                         t.record(wave_id, ref) for ref, t in references.items()]})
+        wrong = [line for line in report["lines"] if line["outcome"] != "imported"]
+        if wrong:
+            raise SimError(f"labelling's import did not take {len(wrong)} record(s): {wrong[0]}")
+        for line in report["lines"]:
+            t = references[line["reference"]]
+            years, status = _history_of(spec, t.renewed, self.run.today)
+            if line["status"] != status:
+                raise SimError(f"{line['reference']} imported {line['status']}, not {status}")
+            record = CiteRecord(
+                cite_id=line["cite_id"], key=t.key, wave_id=wave_id,
+                departement=t.departement, candidature_id=str(line["candidature_id"]),
+                lead_uai=t.lead.uai, lead_partner_id=self.partner_of[t.lead.uai],
+                requested=t.requested, population=sum(p for _, _, p in t.qpvs), years=years,
+                decided_year=spec.year if spec.decided_on is None else spec.decided_on.year,
+                imported=True, status=status)
+            self.run.cites[record.cite_id] = record
+            self.run.candidatures.add(record.candidature_id)
+            self.by_key[t.key] = record
+
+    async def open_envelopes(self, wave_id: str, cites: int, years: list[int]) -> None:
         for programme, per_cite in (("P147", P147_PER_CITE_YEAR), ("P230", P230_PER_CITE_YEAR)):
             amount = per_cite * cites * len(years)
             e = await self.api.call(
@@ -329,7 +390,7 @@ class Simulation:
                             token=prefecture, ok=(200,))
         await self.api.call("labelling", "PUT", f"/candidatures/{cid}/review",
                             token=self.national, ok=(200,), body={"scores": {
-                                c: {"score": 4} for c in REVIEW_CRITERIA}})
+                                c: {"score": 4} for c in WAVES[t.wave].criteria}})
         decided = await self.api.call("labelling", "POST", f"/candidatures/{cid}/decision",
                                       token=self.national, ok=(200,), body={
                                           "outcome": "label",
@@ -338,7 +399,8 @@ class Simulation:
             cite_id=decided["cite_id"], key=t.key, wave_id=wave_id, departement=t.departement,
             candidature_id=str(cid), lead_uai=t.lead.uai,
             lead_partner_id=self.partner_of[t.lead.uai], requested=t.requested,
-            population=sum(p for _, _, p in t.qpvs))
+            population=sum(p for _, _, p in t.qpvs), years=[self.run.today.year],
+            decided_year=self.run.today.year)
         self.run.cites[record.cite_id] = record
         self.run.candidatures.add(str(cid))
         self.by_key[t.key] = record
@@ -361,7 +423,9 @@ class Simulation:
         prefecture = self.api.tokens.prefecture(t.departement)
         funds = await self.api.call("funding", "GET", f"/cites/{record.cite_id}",
                                     token=self.api.tokens.viewer, ok=(200,))
-        p147 = [a for a in funds["allocations"] if a["programme"] == "P147"]
+        # This year's dotation (an imported cité has one per budget year of its label).
+        p147 = sorted((a for a in funds["allocations"] if a["programme"] == "P147"),
+                      key=lambda a: a["year"] != self.run.today.year)
         if not p147:
             raise SimError(f"funding allocated no P147 dotation to {record.cite_id}: "
                            f"{funds['allocations']}")
@@ -384,7 +448,7 @@ class Simulation:
                                         token=prefecture, ok=(201,), body={"amount": pay})
                     record.payments.append((c["commitment_id"], pay))
 
-    async def life(self) -> None:
+    async def life(self, label: str) -> None:
         """The first wave's life: a perimeter extended, labels suspended (one reinstated),
         one withdrawn and its frozen money released."""
         p = self.programme
@@ -418,9 +482,9 @@ class Simulation:
                                     "motive": "Gouvernance locale dissoute"})
             record.status = "withdrawn"
 
-        await self.phase("2019: a perimeter extended", p.extended, extend)
-        await self.phase("2019: labels suspended, one reinstated", p.suspended, suspend)
-        await self.phase("2019: a label withdrawn", p.withdrawn, withdraw)
+        await self.phase(f"{label}: a perimeter extended", p.extended, extend)
+        await self.phase(f"{label}: labels suspended, one reinstated", p.suspended, suspend)
+        await self.phase(f"{label}: a label withdrawn", p.withdrawn, withdraw)
         await self.settle("funding froze what the withdrawn and suspended had not committed",
                           consumers=("partners", "funding"))
 
@@ -430,8 +494,30 @@ class Simulation:
                                 token=national, ok=(200,), body={"motive": "Label retiré"})
             record.released = True
 
-        await self.phase("2019: the withdrawn cité's frozen money released", p.withdrawn,
+        await self.phase(f"{label}: the withdrawn cité's frozen money released", p.withdrawn,
                          release)
+
+
+def _first_year(spec: WaveSpec) -> int:
+    """The first budget year of a past wave's labels: whole calendar years from the
+    decision's year, or the next one for a decision from September (the 2019 cités)."""
+    assert spec.decided_on is not None
+    return spec.decided_on.year + (spec.decided_on.month >= 9)
+
+
+def _history_of(spec: WaveSpec, renewed: bool, today: date) -> tuple[list[int], str]:
+    """What a cité of a past wave is by ``today``: the budget years funding funds it for
+    (its label's, up to this one) and its label's status (labelled while a period runs or
+    a re-application waits; expired otherwise)."""
+    start = _first_year(spec)
+    end, waiting = start + LABEL_YEARS - 1, False
+    for step in spec.renewals if renewed else ():
+        if step.decided_on is None:
+            waiting = True
+            break
+        end += LABEL_YEARS
+    status = "labelled" if waiting or date(end, 12, 31) >= today else "expired"
+    return list(range(start, min(end, today.year) + 1)), status
 
 
 async def simulate(endpoints: Endpoints, programme: Programme, *, run_id: str,

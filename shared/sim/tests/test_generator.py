@@ -4,14 +4,25 @@ them), the same programme for the same seed, codes the platform holds avoided.""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import pytest
 from pydantic import TypeAdapter
 
-from cites_contracts.types import InseeCode, QpvCode, Siret, Uai, departement_of, qpv_departement
-from cites_sim.codes import UAI_LETTERS, qpv_code, uai, uai_check_letter
+from cites_contracts.types import (
+    InseeCode,
+    QpvCode,
+    QpvList,
+    Siret,
+    Uai,
+    departement_of,
+    qpv_departement,
+    qpv_list_of,
+)
+from cites_sim.codes import UAI_LETTERS, qpv_code, qpv_code_2015, uai, uai_check_letter
 from cites_sim.communes import COMMUNES
-from cites_sim.generator import WAVES, generate
+from cites_sim.generator import ENDED_EVERY, WAVES, generate
+from cites_sim.simulate import _history_of
 
 INSEE, QPV, UAI, SIRET = (TypeAdapter(t) for t in (InseeCode, QpvCode, Uai, Siret))
 
@@ -26,11 +37,48 @@ def test_uai_check_letters_are_the_rne_s() -> None:
         uai_check_letter("075123")
 
 
-def test_qpv_codes_are_the_2024_format_of_their_departement() -> None:
+def test_qpv_codes_are_the_2015_or_2024_format_of_their_departement() -> None:
     for dept, order in (("69", 0), ("2A", 125), ("976", 2599)):
         code = QPV.validate_python(qpv_code(dept, order))
-        assert qpv_departement(code) == dept
+        assert qpv_departement(code) == dept and qpv_list_of(code) is QpvList.LIST_2024
+        old = QPV.validate_python(qpv_code_2015(dept, order % 1000))
+        assert qpv_departement(old) == dept and qpv_list_of(old) is QpvList.LIST_2015
     assert len({qpv_code("93", n) for n in range(2600)}) == 2600
+    assert len({qpv_code_2015("93", n) for n in range(1000)}) == 1000
+
+
+def test_the_past_waves_are_on_the_2015_list_and_the_generalisation_on_the_2024_one() -> None:
+    programme = generate(4, scale=0.25)
+    for label, territories in programme.waves.items():
+        wanted = QpvList.LIST_2015 if WAVES[label].imported else QpvList.LIST_2024
+        assert {qpv_list_of(c) for t in territories for c, _, _ in t.qpvs} == {wanted}
+    for code, _, _ in programme.extension_qpvs.values():
+        assert qpv_list_of(code) is QpvList.LIST_2015  # extends a 2019 perimeter
+
+
+def test_a_past_cite_s_record_holds_its_wave_s_real_dates() -> None:
+    programme = generate(4, waves=["2022"], scale=0.25)
+    renewed = next(t for t in programme.territories if t.renewed)
+    ended = next(t for t in programme.territories if not t.renewed)
+    record = renewed.record("r-2022", "r-2022-001")
+    assert (record["decided_on"], record["filed_on"] <= "2021-09-30") == ("2022-01-20", True)
+    assert [(r["filed_on"], r["decided_on"]) for r in record["renewals"]] == [
+        ("2024-11-15", "2025-03-21")]
+    assert ended.record("r-2022", "r-2022-002")["renewals"] == []
+    assert len([t for t in programme.territories if not t.renewed]) == len(
+        programme.territories) // ENDED_EVERY
+
+
+@pytest.mark.parametrize(("label", "renewed", "years", "status"), [
+    ("2019", True, list(range(2020, 2026)), "labelled"),  # re-applied in 2025: pending
+    ("2019", False, [2020, 2021, 2022], "expired"),
+    ("2021", True, list(range(2021, 2027)), "labelled"),
+    ("2022", True, list(range(2022, 2027)), "labelled"),
+    ("2022", False, [2022, 2023, 2024], "expired"),
+])
+def test_what_a_past_cite_is_today(label: str, renewed: bool, years: list[int],
+                                   status: str) -> None:
+    assert _history_of(WAVES[label], renewed, date(2026, 12, 7)) == (years, status)
 
 
 def test_the_commune_fixture_is_valid_and_spans_the_departements() -> None:
@@ -71,7 +119,7 @@ def test_a_seed_gives_the_same_programme_and_another_seed_another() -> None:
 
 def test_scale_multiplies_the_cites_and_life_events_stay_distinct() -> None:
     small, big = generate(3, waves=["2019"], scale=0.25), generate(3, scale=10)
-    assert len(small.territories) == 20 and len(big.territories) == 2000
+    assert len(small.territories) == 20 and len(big.territories) == 2400
     for p in (small, big):
         assert set(p.reinstated) < set(p.suspended)
         assert not set(p.suspended) & set(p.withdrawn)

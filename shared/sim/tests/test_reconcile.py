@@ -57,7 +57,8 @@ def scenario() -> tuple[Run, list[Envelope[Event]]]:
         label = label.model_copy(update={"wave": Wave(id="t-2019", year=2019)})
         cite = CiteRecord(label.cite_id, f"2019-{i}", "t-2019", label.departement,
                           str(label.candidature_id), label.lead_college_uai, str(uuid4()),
-                          requested, 5000, members=[str(operator)], status=status,
+                          requested, 5000, years=[2026], decided_year=2026,
+                          members=[str(operator)], status=status,
                           released=status == "withdrawn")
         run.cites[cite.cite_id] = cite
         run.candidatures.add(cite.candidature_id)
@@ -139,3 +140,19 @@ def test_only_the_run_s_events_are_in_scope_and_each_notifying_one_counts_its_re
                if str(e.event_id) in expected and e.data.cite_id == cite.cite_id}
     assert by_type == {"labelling.TerritoryLabelled": 3 + 1, "funding.PaymentMade": 2}
     assert all(isinstance(UUID(k), UUID) for k in expected)
+
+
+def test_imported_history_is_expected_to_notify_nobody_and_an_expired_cite_to_freeze() -> None:
+    """A cité of the past, imported: its events (marked imported) cause no notification;
+    its label expired, so all its uncommitted dotations froze."""
+    run, events = scenario()
+    rules: list[dict[str, Any]] = [
+        {"event_type": "labelling.TerritoryLabelled", "version": 2,
+         "recipients": ["troika", "chef_de_file"]}]
+    imported = [e.model_copy(update={"imported": True}) for e in events]
+    assert expected_notifications(imported, run, rules) == {}
+    cite = next(c for c in run.cites.values() if c.status == "labelled")
+    cite.status, cite.years, cite.commitments, cite.payments = "expired", [2026], [], []
+    p147 = next(e for e in run.envelopes.values() if e.programme == "P147")
+    # Its whole dotation (the withdrawn cité's froze too, and was released).
+    assert expected_money(run)[p147.envelope_id]["frozen"] == 300_000_00

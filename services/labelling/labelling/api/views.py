@@ -222,6 +222,7 @@ class ImportLineView(BaseModel):
     reference: str
     outcome: str = Field(description="imported, completed (renewals added), unchanged, refused")
     cite_id: str | None
+    candidature_id: UUID | None = Field(description="The cité's candidature, as imported")
     status: LabelStatus | None = Field(description="The label's status after the import")
     problems: list[ImportProblemView] = Field(description="Why it was refused")
 
@@ -241,6 +242,7 @@ class ImportReportView(BaseModel):
                    refused=r.count("refused"),
                    lines=[ImportLineView(line=d.number, reference=d.reference,
                                          outcome=d.outcome, cite_id=d.cite_id,
+                                         candidature_id=d.candidature_id,
                                          status=LabelStatus(d.status) if d.status else None,
                                          problems=[ImportProblemView(field=p.field, rule=p.rule,
                                                                      message=p.message)
