@@ -121,10 +121,14 @@ async def cite_status(uow: UnitOfWork, cite_id: str, status: CiteStatus) -> None
 
 
 async def label_renewed(uow: UnitOfWork, event: LabelRenewed) -> None:
-    """The cité's new period, after the others (an unknown cité is a dead letter)."""
+    """The cité's new period, after the others, and its new perimeter when the renewal
+    gives one (an unknown cité is a dead letter)."""
     if not await store.add_period(uow.conn, event.cite_id,
                                   event.label_period.model_dump(mode="json")):
         raise NotFound.of("cité", event.cite_id)
+    if event.perimeter is not None:
+        await store.set_perimeter(uow.conn, event.cite_id,
+                                  event.perimeter.model_dump(mode="json"))
 
 
 async def perimeter_extended(uow: UnitOfWork, event: PerimeterExtended) -> None:

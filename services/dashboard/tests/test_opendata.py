@@ -36,7 +36,7 @@ from dashboard_kit import (
     withdrawn,
 )
 
-from cites_contracts.events.labelling import Wave
+from cites_contracts.events.labelling import Perimeter, Wave
 from cites_contracts.types import LabelPeriod
 from cites_runtime.testing import FakeClock, in_memory
 
@@ -153,6 +153,21 @@ async def test_renewal_extension_and_a_new_chef_de_file_are_published(
         "codes_communes": "69010;69259", "noms_communes": "Bondy;Vénissieux",
         "uai_college_chef_de_file": "0690002B",
         "nom_college_chef_de_file": "Collège Elsa Triolet"}
+
+
+async def test_a_renewal_moving_the_perimeter_to_the_2024_list_is_published(
+        service: Dashboard) -> None:
+    label = labelled_in("cite-001", REAL)
+    moved = label.perimeter.model_dump(mode="json")
+    moved["qpv_list"] = "2024"
+    moved["qpvs"] = [{"code": "QN06907C", "name": "Grande Île", "population": 5300}]
+    await service.s.publish(label, renewed("cite-001", RENEWAL).model_copy(update={
+        "perimeter": Perimeter.model_validate(moved)}))
+
+    [cite] = (await service.open_data()).json()
+
+    assert cite["qpv"] == [{"code": "QN06907C", "nom": "Grande Île"}]
+    assert cite["periodes_label"][-1] == {"debut": "2028-01-01", "fin": "2030-12-31"}
 
 
 async def test_the_csv_has_one_row_per_cite_and_year_in_utf8_comma_separated_rfc4180(

@@ -181,8 +181,11 @@ async def label_cite(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
 
 
 async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
+    """The new period's years are funded; a new perimeter counts from them on."""
     cite = await _cite(uow, event.cite_id)
     cite.renew(event.label_period.end)
+    if event.perimeter is not None:
+        cite.extend(event.perimeter)
     await store.save_cite(uow.conn, cite)
     await fund_due_years(uow, cite.cite_id)
 

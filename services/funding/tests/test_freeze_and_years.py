@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -17,19 +17,23 @@ from funding.app import definition
 from funding.settings import FundingSettings
 from funding.yearly import fund_active_cites
 from funding_kit import (
+    DECIDED_AT,
     LEAD_PARTNER,
     LEAD_UAI,
+    PERIOD,
     Funding,
     alliance_opened,
     chef_de_file,
     expired,
     labelled,
+    p147,
     reinstated,
     suspended,
     withdrawn,
 )
 
-from cites_contracts.types import LabelPeriod
+from cites_contracts.events.labelling import LabelRenewed, Perimeter
+from cites_contracts.types import ActorRole, LabelPeriod
 from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, AS_VIEWER, FakeClock, in_memory
 
 NEW_LEAD = UUID("00000000-0000-4000-8000-00000000c022")
@@ -268,3 +272,27 @@ async def test_the_ledger_is_append_only_even_for_its_owner(service: Funding) ->
                 await conn.execute(statement)
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute("UPDATE accounts SET balance = -1 WHERE kind = 'allocation'")
+
+
+async def test_a_renewal_with_a_new_perimeter_funds_the_next_years_on_its_population(
+    service: Funding, clock: FakeClock,
+) -> None:
+    """A renewal may move the perimeter (e.g. to the 2024 QPV list, wider): the dotations
+    computed on population from then on count the new perimeter's inhabitants."""
+    r = await service.http.post("/envelopes", json=p147(dotation_rule={
+        "kind": "population", "per_inhabitant": 50_00, "floor": 120_000_00,
+        "cap": 650_000_00}), headers=AS_NATIONAL)
+    assert r.status_code == 201, r.text
+    label = labelled(population=5200)
+    wider = label.perimeter.model_dump(mode="json")
+    wider["qpvs"].append({"code": "QN09302C", "name": "La Sablière", "population": 2800})
+    renewal = LabelRenewed(
+        cite_id="cite-001", previous_period=PERIOD,
+        label_period=LabelPeriod.of_years(PERIOD.end + timedelta(days=1)),
+        decided_by=ActorRole.NATIONAL_COORDINATION, renewed_at=DECIDED_AT,
+        perimeter=Perimeter.model_validate(wider))
+    await service.s.publish(label, renewal)
+    clock.set_date(date(2026, 1, 5))
+    await fund_active_cites(service.s.runtime)
+    amounts = {e["year"]: e["amount"] for e in await service.outbox("FundsAllocated")}
+    assert amounts == {2025: 260_000_00, 2026: 400_000_00}  # 5,200 then 8,000 × 50 €

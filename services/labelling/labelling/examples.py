@@ -105,11 +105,21 @@ def _past_cite(reference: str, wave_id: str, departement: str, territory: str,
     }
 
 
+def _on_the_2024_list(territory: str, commune: tuple[str, str], qpv: tuple[str, int, str],
+                      college: str) -> dict[str, Any]:
+    """A perimeter moved to the 2024 QPV list at a renewal (its QPV's new code)."""
+    return {"communes": [{"insee_code": commune[0], "name": commune[1]}], "qpv_list": "2024",
+            "qpvs": [{"code": qpv[0], "population": qpv[1], "name": qpv[2]}],
+            "schools": [{"uai": college, "kind": "college", "education_priority": "rep_plus",
+                         "name": f"Collège de {territory}"}]}
+
+
 def programme_history() -> list[dict[str, Any]]:
     """A small history shaped like the programme's (``docs/import.md``'s example): two cités
     of the 2019 wave on the 2015 QPV list (one renewed in 2023 and 2026, one ended with
     2022), a cité of La Réunion from the 2021 wave renewed in 2024, and a 2022 cité that
-    re-applied at the end of 2024 and was renewed on 21 March 2025 for 2025–2027."""
+    re-applied at the end of 2024 and was renewed on 21 March 2025 for 2025–2027, its
+    perimeter moved to the 2024 QPV list."""
     return [
         _past_cite("CE-2019-093-01", "2019", "93", "Clichy-sous-Bois",
                    ("93014", "Clichy-sous-Bois"),
@@ -139,5 +149,9 @@ def programme_history() -> list[dict[str, Any]]:
                     ("maire", "cabinet@mairie-vaulxenvelin.fr")],
                    "2021-09-28", "2022-01-20", "2022-04-11", [
                        {"filed_on": "2024-11-15", "decided_on": "2025-03-21",
-                        "convention_signed_on": "2025-06-12"}]),
+                        "convention_signed_on": "2025-06-12",
+                        "perimeter": _on_the_2024_list("Vaulx-en-Velin",
+                                                       ("69256", "Vaulx-en-Velin"),
+                                                       ("QN06933A", 5900, "Grande Île"),
+                                                       "0691234A")}]),
     ]

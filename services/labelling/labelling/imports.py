@@ -125,14 +125,17 @@ CSV_COLUMNS = (
     "lead_college_uai", "troika", "filed_on", "decided_on", "label_years",
     "convention_signed_on", "requested_annual_contribution", "renewal_filed_on",
     "renewal_decided_on", "renewal_period_start", "renewal_period_end",
-    "renewal_convention_signed_on",
+    "renewal_convention_signed_on", "renewal_qpv_list", "renewal_communes", "renewal_qpvs",
+    "renewal_schools",
 )
 """The CSV file's columns (a header line names them, in any order). Lists hold items
 separated by ``|``, an item's parts by ``:`` (a name last, so it may hold one):
 ``communes`` ``93001:Aubervilliers``; ``qpvs`` ``QP093001:4520:Franc-Moisin``;
 ``schools`` ``0930123A:college:rep_plus:Collège Jean Moulin``; ``troika``
 ``prefet:pref@interieur.gouv.fr``. A cité renewed more than once takes one more line per
-renewal: its reference and the ``renewal_*`` columns only."""
+renewal: its reference and the ``renewal_*`` columns only. A renewal that gave the cité a
+new perimeter states it whole in ``renewal_qpv_list`` (2015 or 2024), ``renewal_communes``,
+``renewal_qpvs`` and ``renewal_schools``."""
 
 _CITE_COLUMNS = set(CSV_COLUMNS) - {c for c in CSV_COLUMNS if c.startswith("renewal_")} - {
     "reference"}
@@ -159,16 +162,22 @@ def _renewal(row: dict[str, str]) -> dict[str, Any] | None:
     if row.get("renewal_period_start") or row.get("renewal_period_end"):
         renewal["period"] = {"start": row.get("renewal_period_start"),
                              "end": row.get("renewal_period_end")}
+    if row.get("renewal_qpv_list"):
+        renewal["perimeter"] = {"qpv_list": row["renewal_qpv_list"],
+                                **_perimeter(row, prefix="renewal_")}
     return renewal
+
+
+def _perimeter(row: dict[str, str], prefix: str = "") -> dict[str, Any]:
+    return {"communes": _items(row.get(f"{prefix}communes", ""), ("insee_code", "name")),
+            "qpvs": _items(row.get(f"{prefix}qpvs", ""), ("code", "population", "name")),
+            "schools": _items(row.get(f"{prefix}schools", ""),
+                              ("uai", "kind", "education_priority", "name"))}
 
 
 def _record(row: dict[str, str]) -> dict[str, Any]:
     dossier: dict[str, Any] = {
-        "territory_name": row.get("territory_name", ""),
-        "communes": _items(row.get("communes", ""), ("insee_code", "name")),
-        "qpvs": _items(row.get("qpvs", ""), ("code", "population", "name")),
-        "schools": _items(row.get("schools", ""),
-                          ("uai", "kind", "education_priority", "name")),
+        "territory_name": row.get("territory_name", ""), **_perimeter(row),
         "troika": _items(row.get("troika", ""), ("role", "email")),
         **_present(row, "lead_college_uai", "requested_annual_contribution"),
     }

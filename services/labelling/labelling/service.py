@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
 
-from cites_contracts.events.labelling import CandidatureSubmittedV1
+from cites_contracts.events.labelling import CandidatureSubmittedV1, LabelRenewed
 from cites_contracts.topics import LABELLING_CONTACTS
 from cites_contracts.types import LabelPeriod, TroikaRole
 from cites_runtime.actor import Actor, Role
@@ -41,7 +41,7 @@ from .domain import (
     Wave,
     holdings,
 )
-from .domain.dossier import troika_contact_id
+from .domain.dossier import NewPerimeter, troika_contact_id
 from .domain.holdings import Claim, Holder
 from .domain.label import PROGRAMME_START, HistoryEntry, check_business_date, check_convention_date
 from .domain.records import CiteRecord, RenewalRecord, imported_candidature_id
@@ -292,15 +292,26 @@ async def apply_for_renewal(uow: UnitOfWork, cite_id: str, actor: Actor,
 
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                       convention_signed_on: date | None, actor: Actor,
-                      decided_on: date | None = None, period: LabelPeriod | None = None
-                      ) -> Label:
+                      decided_on: date | None = None, period: LabelPeriod | None = None,
+                      perimeter: NewPerimeter | None = None) -> Label:
     label = await _label(uow, cite_id)
     wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
     event = label.renew(years=label_years, window=wave.rules.renewal,
                         decided_on=decided_on or uow.today,
                         convention_signed_on=convention_signed_on, actor=actor,
-                        today=uow.today, now=uow.now, period=period)
+                        today=uow.today, now=uow.now, period=period, perimeter=perimeter)
+    await _hold_renewed(uow, label, event)
     return await _record(uow, label, event, actor)
+
+
+async def _hold_renewed(uow: UnitOfWork, label: Label, event: LabelEvent) -> None:
+    """A renewal that changes the perimeter: the cité holds its new QPVs (and its lead
+    collège) instead of the old ones, unless another holds one (409, nothing changed)."""
+    if isinstance(event, LabelRenewed) and event.perimeter is not None:
+        holder = Holder(cite_id=label.cite_id)
+        await store.release(uow.conn, holder)
+        await _claim(uow, holdings.claims((q.code for q in event.perimeter.qpvs),
+                                          label.lead_college_uai), holder)
 
 
 async def refuse_renewal(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
@@ -468,10 +479,12 @@ async def _renew_as_recorded(uow: UnitOfWork, label: Label, wave: Wave,
                 today=uow.today, now=uow.now), actor)
         if r.decided_on is None:
             continue  # waiting for its decision: the label does not expire meanwhile
-        await _record(uow, label, label.renew(
+        renewed = label.renew(
             years=r.years, window=wave.rules.renewal, decided_on=r.decided_on,
             convention_signed_on=r.convention_signed_on, actor=actor, today=uow.today,
-            now=uow.now, period=r.period), actor)
+            now=uow.now, period=r.period, perimeter=r.perimeter)
+        await _hold_renewed(uow, label, renewed)
+        await _record(uow, label, renewed, actor)
     expired = label.expire(today=uow.today, now=uow.now)
     if expired is not None:
         await store.release(uow.conn, Holder(cite_id=label.cite_id))

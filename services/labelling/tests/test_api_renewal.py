@@ -5,6 +5,7 @@ history show both periods (as the dashboard's open data does, from LabelRenewed)
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from labelling.expiry import expire_due_labels
 from labelling_kit import Labelling
@@ -158,3 +159,47 @@ async def test_bad_input_at_the_re_application_and_refusal_is_4xx_and_changes_no
     assert got["renewal_applied_on"] is None
     assert not {"labelling.RenewalApplied", "labelling.RenewalRefused"} & set(
         await service.outbox())
+
+
+def _perimeter(cite: dict[str, Any], *, qpvs: list[dict[str, Any]] | None = None,
+               schools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The cité's perimeter as a renewal states it, with ``qpvs`` or ``schools`` changed."""
+    p = cite["perimeter"]
+    return {"communes": p["communes"], "qpv_list": "2024", "qpvs": qpvs or p["qpvs"],
+            "schools": schools or p["schools"]}
+
+
+async def test_a_renewal_may_give_the_cite_a_new_perimeter_which_it_then_holds(
+        service: Labelling, clock: FakeClock) -> None:
+    _, cite = await service.labelled()
+    _, other = await service.labelled()
+    clock.set_date(date(2027, 3, 10))
+    before = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()
+    held = (await service.http.get(f"/cites/{other}", headers=AS_VIEWER)).json()[
+        "perimeter"]["qpvs"]
+    new_qpv = {"code": "QN06977Z", "name": "Les Noirettes", "population": 2100}
+
+    taken = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL, json={
+        "perimeter": _perimeter(before, qpvs=[*before["perimeter"]["qpvs"], *held])})
+    no_lead = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL, json={
+        "perimeter": _perimeter(before, schools=[
+            s for s in before["perimeter"]["schools"] if s["uai"] != before[
+                "lead_college_uai"]])})
+    assert (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json() == before
+    r = await service.http.post(f"/cites/{cite}/renewal", headers=AS_NATIONAL, json={
+        "perimeter": _perimeter(before, qpvs=[new_qpv])})
+
+    assert taken.status_code == 409 and held[0]["code"] in taken.json()["detail"]
+    assert no_lead.status_code == 422
+    assert no_lead.json()["detail"][0]["type"] == "lead_college_in_perimeter"
+    assert r.status_code == 200, r.text
+    assert [q["code"] for q in r.json()["perimeter"]["qpvs"]] == ["QN06977Z"]
+    [renewed] = await service.running.outbox("LabelRenewed")
+    assert isinstance(renewed.data, LabelRenewed) and renewed.data.perimeter is not None
+    assert [q.code for q in renewed.data.perimeter.qpvs] == ["QN06977Z"]
+    # The QPV it left is free: another cité's renewal may take it now.
+    freed = before["perimeter"]["qpvs"][0]
+    o = (await service.http.get(f"/cites/{other}", headers=AS_VIEWER)).json()
+    took = await service.http.post(f"/cites/{other}/renewal", headers=AS_NATIONAL, json={
+        "perimeter": _perimeter(o, qpvs=[*o["perimeter"]["qpvs"], freed])})
+    assert took.status_code == 200, took.text

@@ -63,8 +63,11 @@ async def test_a_history_is_imported_as_the_live_path_would_have_recorded_it(
         {"start": "2023-01-01", "end": "2025-12-31", "convention_signed_on": "2023-04-03"},
         {"start": "2026-01-01", "end": "2028-12-31", "convention_signed_on": None}]
     assert clichy["perimeter"]["qpv_list"] == "2015"
-    assert cites["Vaulx-en-Velin"]["label_period"] == {"start": "2025-01-01",
-                                                       "end": "2027-12-31"}
+    vaulx = cites["Vaulx-en-Velin"]
+    assert vaulx["label_period"] == {"start": "2025-01-01", "end": "2027-12-31"}
+    # Renewed in 2025 on the 2024 QPV list: its perimeter moved with the renewal.
+    assert (vaulx["perimeter"]["qpv_list"], vaulx["perimeter"]["qpvs"][0]["code"]) == (
+        "2024", "QN06933A")
     assert cites["Saint-Denis (La Réunion)"]["departement"] == "974"
     # The live path's events, each dated in business time, every one marked imported.
     events = await service.running.outbox()
@@ -162,6 +165,16 @@ async def test_only_the_national_coordination_imports(service: Labelling) -> Non
     assert await _cites(service) == {}
 
 
+def cells_of(perimeter: dict[str, Any]) -> dict[str, str]:
+    """A perimeter's lists as CSV cells: items by ``|``, their parts by ``:``."""
+    p = perimeter
+    return {
+        "communes": "|".join(f"{x['insee_code']}:{x['name']}" for x in p["communes"]),
+        "qpvs": "|".join(f"{x['code']}:{x['population']}:{x['name']}" for x in p["qpvs"]),
+        "schools": "|".join(f"{x['uai']}:{x['kind']}:{x['education_priority']}:{x['name']}"
+                            for x in p["schools"])}
+
+
 def test_a_csv_file_reads_as_the_json_records() -> None:
     history = programme_history()
     rows = [",".join(imports.CSV_COLUMNS)]
@@ -170,10 +183,7 @@ def test_a_csv_file_reads_as_the_json_records() -> None:
         cells = {
             "reference": c["reference"], "wave_id": c["wave_id"],
             "departement": c["departement"], "territory_name": d["territory_name"],
-            "communes": "|".join(f"{x['insee_code']}:{x['name']}" for x in d["communes"]),
-            "qpvs": "|".join(f"{x['code']}:{x['population']}:{x['name']}" for x in d["qpvs"]),
-            "schools": "|".join(f"{x['uai']}:{x['kind']}:{x['education_priority']}:{x['name']}"
-                                for x in d["schools"]),
+            **cells_of(d),
             "lead_college_uai": d["lead_college_uai"],
             "troika": "|".join(f"{x['role']}:{x['email']}" for x in d["troika"]),
             "filed_on": c["filed_on"], "decided_on": c["decided_on"],
@@ -181,7 +191,10 @@ def test_a_csv_file_reads_as_the_json_records() -> None:
         }
         for n, r in enumerate(c["renewals"] or [{}]):
             row = dict(cells) if n == 0 else {"reference": c["reference"]}
-            row |= {f"renewal_{k}": v or "" for k, v in r.items()}
+            row |= {f"renewal_{k}": v or "" for k, v in r.items() if k != "perimeter"}
+            if p := r.get("perimeter"):
+                row |= {"renewal_qpv_list": p["qpv_list"], **{
+                    f"renewal_{k}": v for k, v in cells_of(p).items()}}
             rows.append(",".join(f'"{row.get(col, "")}"' for col in imports.CSV_COLUMNS))
 
     lines = imports.read_csv("\n".join(rows) + "\n")

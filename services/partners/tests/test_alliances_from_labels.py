@@ -59,6 +59,21 @@ async def test_a_renewal_extends_the_label_without_hiding_the_period_in_force(
     assert alliance["status"] == "open"
 
 
+async def test_a_renewal_with_a_new_perimeter_replaces_the_schools(
+    service: ServiceUnderTest,
+) -> None:
+    """A renewal may move the perimeter (e.g. to the 2024 QPV list) and change its schools:
+    the alliance's schools are the new perimeter's, as after an extension."""
+    label = labelled()
+    moved = label.perimeter.model_copy(update={"schools": (
+        *label.perimeter.schools, *(s.model_copy(update={"uai": u}) for s in
+                                    label.perimeter.schools[:1] for u in ("0930005E",)))})
+    await service.publish(label, renewed().model_copy(update={"perimeter": moved}))
+    alliance = await read_alliance(service)
+    assert [s["uai"] for s in alliance["schools"]] == [s.uai for s in moved.schools]
+    assert "0930005E" in [s["uai"] for s in alliance["schools"]]
+
+
 async def test_a_suspended_alliance_refuses_new_members_until_its_label_is_reinstated(
     service: ServiceUnderTest, clock: FakeClock,
 ) -> None:

@@ -410,6 +410,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "decided_by": "national_coordination",
                 "renewed_at": "2022-07-05T13:00:00Z",
                 "decided_on": "2022-07-05",
+                "perimeter": None,  # renewed on the same perimeter
             },
         ),
         (

@@ -16,6 +16,7 @@ from cites_runtime.http import Input, National, Operator, Page, Paging, Prefectu
 
 from .. import service, store
 from ..domain import Addition, LabelStatus
+from ..domain.dossier import NewPerimeter
 from .deps import settings
 from .views import CiteSummaryView, CiteView
 
@@ -35,6 +36,9 @@ class RenewalIn(Input):
     decided_on: date | None = Field(
         None, description="The date it takes effect in the programme (not in the future, not "
         "before what it follows); today when absent")
+    perimeter: NewPerimeter | None = Field(
+        None, description="The cité's whole perimeter from this renewal on, when it changes "
+        "(e.g. moved to the 2024 QPV list: qpv_list 2024, its QN… codes); absent: unchanged")
 
 
 class PerimeterAdditionIn(Addition):
@@ -107,7 +111,8 @@ async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = No
             uow, cite_id, label_years=settings(caller).label_years,
             convention_signed_on=body.convention_signed_on if body else None,
             decided_on=body.decided_on if body else None,
-            period=body.period if body else None, actor=caller.actor)
+            period=body.period if body else None,
+            perimeter=body.perimeter if body else None, actor=caller.actor)
     return CiteSummaryView.of(x, uow.today)
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "Addition",
     "Commune",
     "Dossier",
+    "NewPerimeter",
     "NpnruInterest",
     "Objectives",
     "Qpv",
@@ -193,6 +194,21 @@ class Addition(_PerimeterParts):
     def contract(self) -> PerimeterAddition:
         return PerimeterAddition(
             communes=tuple(PerimeterCommune(**c.model_dump()) for c in self.communes),
+            qpvs=tuple(PerimeterQpv(**q.model_dump()) for q in self.qpvs),
+            schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
+        )
+
+
+class NewPerimeter(_PerimeterParts):
+    """The whole perimeter a renewal gives a cité from then on, on ``qpv_list`` (e.g. a
+    2019–2023 perimeter moved to the 2024 QPV list)."""
+
+    qpv_list: QpvList
+
+    def contract(self) -> Perimeter:
+        return Perimeter(
+            communes=tuple(PerimeterCommune(**c.model_dump()) for c in self.communes),
+            qpv_list=self.qpv_list,
             qpvs=tuple(PerimeterQpv(**q.model_dump()) for q in self.qpvs),
             schools=tuple(PerimeterSchool(**s.model_dump()) for s in self.schools),
         )

@@ -48,7 +48,7 @@ from cites_contracts.types import ActorRole, LabelPeriod, QpvList, qpv_list_of
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
-from .dossier import Addition, Dossier
+from .dossier import Addition, Dossier, NewPerimeter
 from .errors import RenewalOutsideWindow
 
 __all__ = [
@@ -332,11 +332,14 @@ class Label:
 
     def renew(self, *, years: int, window: RenewalWindow, decided_on: date,
               convention_signed_on: date | None, actor: Actor, today: date, now: datetime,
-              period: LabelPeriod | None = None) -> LabelRenewed:
+              period: LabelPeriod | None = None, perimeter: NewPerimeter | None = None
+              ) -> LabelRenewed:
         """Grant the next period: ``period`` when the coordination states it (from the day
         after the current one ends, at most ``years`` long), else ``years`` from that day.
         Decided inside ``window`` of the current period (422 naming its dates otherwise),
-        or at any later date when the cité re-applied in it; once."""
+        or at any later date when the cité re-applied in it; once. With ``perimeter``, the
+        cité's whole perimeter from then on (e.g. moved to the 2024 QPV list): in its
+        département, its collège chef de file among its schools."""
         self._ensure_labelled("renewed")
         current = self.period
         if current.start > decided_on:
@@ -352,11 +355,53 @@ class Label:
         following = next_period(current, years)
         if period is not None:
             _check_stated(period, following)
+        new = None if perimeter is None else self._check_perimeter(perimeter)
         self.periods.append(Term(period or following, convention_signed_on))
         self.renewal_applied_on = None
+        if new is not None:
+            self.perimeter = new
         return LabelRenewed(cite_id=self.cite_id, previous_period=current,
                             label_period=self.period, convention_signed_on=convention_signed_on,
-                            decided_by=actor.event_role, renewed_at=now, decided_on=decided_on)
+                            decided_by=actor.event_role, renewed_at=now, decided_on=decided_on,
+                            perimeter=new)
+
+    def _misplaced(self, parts: Addition | NewPerimeter, qpv_list: QpvList, where: str = ""
+                   ) -> list[RuleFailure]:
+        """What ``parts`` holds outside the cité's département or off ``qpv_list`` (its
+        fields named under ``where``)."""
+        failures = [RuleFailure(field=f"{where}communes", rule="communes_in_departement",
+                                message=f"commune {c.insee_code} lies outside département "
+                                f"{self.departement}")
+                    for c in parts.communes if c.departement != self.departement]
+        failures += [RuleFailure(field=f"{where}qpvs", rule="qpvs_in_departement",
+                                 message=f"QPV {q.code} lies outside département "
+                                 f"{self.departement}")
+                     for q in parts.qpvs if q.departement != self.departement]
+        failures += [RuleFailure(field=f"{where}qpvs", rule="qpvs_of_the_perimeter_list",
+                                 message=f"QPV {q.code} is not of the {qpv_list.value} list "
+                                 f"the perimeter of {self.cite_id} refers to")
+                     for q in parts.qpvs if qpv_list_of(q.code) is not qpv_list]
+        return failures
+
+    def _check_perimeter(self, perimeter: NewPerimeter) -> Perimeter | None:
+        """The contract's perimeter of ``perimeter`` (None: the same as now), or the 422 of
+        every rule it breaks."""
+        failures = [RuleFailure(field=f"perimeter.{part}", rule=f"{part}_listed",
+                                message=f"a perimeter lists at least one {what}")
+                    for part, what in (("communes", "commune"), ("qpvs", "QPV"),
+                                       ("schools", "school"))
+                    if not getattr(perimeter, part)]
+        failures += self._misplaced(perimeter, perimeter.qpv_list, "perimeter.")
+        lead = next((x for x in perimeter.schools if x.uai == self.lead_college_uai), None)
+        if lead is None:
+            failures.append(RuleFailure(
+                field="perimeter.schools", rule="lead_college_in_perimeter",
+                message=f"the collège chef de file {self.lead_college_uai} is not among the "
+                "perimeter's schools"))
+        if failures:
+            raise RuleBroken(failures)
+        new = perimeter.contract()
+        return None if new == self.perimeter else new
 
     def refuse_renewal(self, motive: str, *, decided_on: date, actor: Actor, today: date,
                        now: datetime) -> RenewalRefused:
@@ -393,19 +438,7 @@ class Label:
         if not (addition.communes or addition.qpvs or addition.schools):
             raise RuleBroken.of("communes", "extension_not_empty",
                                 "an extension adds at least one commune, QPV or school")
-        failures = [RuleFailure(field="communes", rule="communes_in_departement",
-                                message=f"commune {c.insee_code} lies outside département "
-                                f"{self.departement}")
-                    for c in addition.communes if c.departement != self.departement]
-        failures += [RuleFailure(field="qpvs", rule="qpvs_in_departement",
-                                 message=f"QPV {q.code} lies outside département "
-                                 f"{self.departement}")
-                     for q in addition.qpvs if q.departement != self.departement]
-        qpv_list = self.perimeter.qpv_list
-        failures += [RuleFailure(field="qpvs", rule="qpvs_of_the_perimeter_list",
-                                 message=f"QPV {q.code} is not of the {qpv_list.value} list "
-                                 f"the perimeter of {self.cite_id} refers to")
-                     for q in addition.qpvs if qpv_list_of(q.code) is not qpv_list]
+        failures = self._misplaced(addition, self.perimeter.qpv_list)
         if failures:
             raise RuleBroken(failures)
         p = self.perimeter

@@ -18,7 +18,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from cites_contracts.types import Departement, LabelPeriod
 
-from .dossier import Dossier, Value
+from .dossier import Dossier, NewPerimeter, Value
 
 __all__ = ["CiteRecord", "Reference", "RenewalRecord", "imported_candidature_id"]
 
@@ -49,6 +49,9 @@ class RenewalRecord(Value):
     years: int = Field(3, ge=1, le=6, description="How many years it granted")
     convention_signed_on: date | None = Field(
         None, description="The signature of the new period's convention")
+    perimeter: NewPerimeter | None = Field(
+        None, description="The cité's whole perimeter from this renewal on, when it changed "
+        "(e.g. moved to the 2024 QPV list)")
 
     @model_validator(mode="after")
     def _filed_first(self) -> Self:

@@ -256,7 +256,8 @@ class Alliance:
     # -- the label's life -----------------------------------------------------------
     def follow(self, event: LabelLife, now: datetime) -> AllianceClosed | None:
         """What labelling's ``event`` does to the alliance: an extension replaces its
-        perimeter's schools, a renewal moves its label's end, a suspension or a
+        perimeter's schools, a renewal moves its label's end (and replaces the schools when
+        it comes with a new perimeter), a suspension or a
         reinstatement its status, a withdrawal or an expiry closes it for good. Only a
         closure is partners' own news (``AllianceClosed``); labelling's event tells the
         rest."""
@@ -265,6 +266,8 @@ class Alliance:
                 self.schools = event.perimeter.schools
             case LabelRenewed():
                 self.label_end = event.label_period.end
+                if event.perimeter is not None:  # a renewal with a new perimeter
+                    self.schools = event.perimeter.schools
             case LabelSuspended():
                 self.suspend(now)
             case LabelReinstated():

@@ -540,7 +540,9 @@ class LabelRenewed(Event):
 
     Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
     Emitted when the national coordination renews a label (e.g. the 2022 cités for
-    2025–2027). Funding allocates for the new period's years.
+    2025–2027). Funding allocates for the new period's years. A renewal may come with a new
+    perimeter (``perimeter``: e.g. moved from the 2015 QPV list to the 2024 one, or
+    extended), which consumers take as they take an extension's.
     """
 
     cite_id: CiteId
@@ -554,6 +556,9 @@ class LabelRenewed(Event):
         "(business date; may precede the recording, e.g. history taken over); absent from "
         "events written before it was carried: the Paris date of ``renewed_at``"
     )
+    perimeter: Perimeter | None = Field(
+        default=None, description="The cité's whole perimeter from this renewal on, when the "
+        "renewal changes it (e.g. moved to the 2024 QPV list); absent: unchanged")
 
 
 @event(
