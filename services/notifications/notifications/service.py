@@ -70,6 +70,7 @@ __all__ = [
     "MembershipChange",
     "PartnerState",
     "alliance_opened",
+    "announce_imported",
     "candidature_submitted",
     "chef_de_file_designated",
     "cite_labelled",
@@ -199,13 +200,34 @@ async def notify(uow: UnitOfWork, event: Event, envelope: Envelope[Any]) -> None
     """The mails the rules table asks for ``event`` (its ``envelope``'s id is their cause),
     and a delivery to each webhook subscribed to its type. None for an event of the
     programme's imported history (``Envelope.imported``): the past is not news — the
-    projection learns from it (the troïka, the cité, its dates), nobody is told of it."""
+    projection learns from it (the troïka, the cité, its dates), nobody is told of it
+    unless the national coordination asks (:func:`announce_imported`)."""
     if envelope.imported:
+        if rules_for(event.spec.type, event.spec.version):
+            await store.keep_imported(uow.conn, envelope.event_id, event.spec.type,
+                                      event.spec.version, event.model_dump(mode="json"),
+                                      uow.now)
         log.info("imported history: not notified", event_type=envelope.type,
                  event_id=str(envelope.event_id))
         return
     await _mail(uow, event, envelope.event_id)
     await _enqueue_webhooks(uow, event, envelope)
+
+
+async def announce_imported(uow: UnitOfWork, limit: int) -> tuple[int, int]:
+    """Mail up to ``limit`` events of the imported history kept so far, oldest first, as
+    they would have been mailed when they came (recipients known now; those depending on a
+    fact not projected yet wait for it). Webhooks are not called: their receivers read
+    the events' topics. Returns (events announced, notifications written)."""
+    rows = await store.take_imported(uow.conn, limit)
+    written = 0
+    for row in rows:
+        kept_as = registry.get(row["cause_type"], row["version"])
+        if kept_as is None:  # an event no longer in the catalogue: nothing to say
+            continue
+        event = registry.current(kept_as.model.model_validate(row["facts"]))
+        written += await _mail(uow, event, row["cause_id"])
+    return len(rows), written
 
 
 async def _mail(uow: UnitOfWork, event: Event, event_id: UUID) -> int:

@@ -126,6 +126,30 @@ async def await_fact(conn: Conn, cause_id: UUID, cause_type: str, version: int,
         cause_id, cause_type, version, facts, [_fact(f) for f in waits_for], at)
 
 
+async def keep_imported(conn: Conn, cause_id: UUID, cause_type: str, version: int,
+                        facts: dict[str, Any], at: datetime) -> None:
+    """An imported event, not mailed: kept until it is announced (once, whatever the
+    redeliveries)."""
+    await conn.execute(
+        """INSERT INTO imported_causes (cause_id, cause_type, version, facts, received_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        cause_id, cause_type, version, facts, at)
+
+
+async def imported_count(conn: Reads) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM imported_causes"))
+
+
+async def take_imported(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """Up to ``limit`` imported events kept, oldest first, no longer kept (another
+    announcement running at once takes others)."""
+    return await conn.fetch(
+        """DELETE FROM imported_causes WHERE cause_id IN (
+               SELECT cause_id FROM imported_causes ORDER BY received_at, cause_id
+               LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING cause_id, cause_type, version, facts, received_at""", limit)
+
+
 async def awaiting_count(conn: Reads) -> int:
     return int(await conn.fetchval("SELECT count(DISTINCT cause_id) FROM awaiting"))
 

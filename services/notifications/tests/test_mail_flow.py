@@ -22,6 +22,7 @@ from cites_runtime.testing import (
     AS_NATIONAL,
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
+    AS_VIEWER,
     FakeClock,
     ServiceUnderTest,
 )
@@ -146,12 +147,13 @@ async def test_the_delivery_log_names_recipients_by_reference_and_a_prefecture_s
     assert (own.status_code, other.status_code, everything.status_code) == (200, 403, 403)
 
 
-async def test_imported_history_is_not_news_and_what_follows_it_live_is(
+async def test_imported_history_is_not_news_unless_asked_and_what_follows_it_live_is(
     service: ServiceUnderTest, smtp: SmtpServer,
 ) -> None:
     """The programme's past, imported (``Envelope.imported``): the troïka's cards, the 2019
     candidature and its label mail nobody, and call no webhook; the projection still learns
-    the troïka and the cité, so a live suspension after it reaches the troïka."""
+    the troïka and the cité, so a live suspension after it reaches the troïka; the past is
+    mailed only when the national coordination asks."""
     tag = uuid4().hex[:12]
     cards, submitted = troika_cards(uuid4(), tag)
     label = labelled(submitted, start=date(2020, 1, 1), end=date(2022, 12, 31))
@@ -171,3 +173,18 @@ async def test_imported_history_is_not_news_and_what_follows_it_live_is(
     assert await send_due(service.runtime) == 3
     assert {m["To"] for m in mails_to(smtp, tag)} == {
         f"{r}.{tag}@example.gouv.fr" for r in ("prefet", "recteur", "maire")}
+
+    # Unless the national coordination asks: then the past is mailed as it would have been
+    # (the troïka's acknowledgement and label mails; the chef de file's waits for its
+    # alliance), once.
+    kept = await service.http.get("/notifications/imported", headers=AS_NATIONAL)
+    assert kept.json() == {"kept": 2, "announced": 0, "notifications": 0}
+    for headers in (AS_PREFECTURE_69, AS_VIEWER):
+        refused = await service.http.post("/notifications/imported/announce", headers=headers)
+        assert refused.status_code == 403
+    first = await service.http.post("/notifications/imported/announce", headers=AS_NATIONAL)
+    again = await service.http.post("/notifications/imported/announce", headers=AS_NATIONAL)
+    assert first.json() == {"kept": 0, "announced": 2, "notifications": 6}
+    assert again.json() == {"kept": 0, "announced": 0, "notifications": 0}
+    assert await send_due(service.runtime) == 6
+    assert len(mails_to(smtp, tag)) == 3 + 6

@@ -15,7 +15,7 @@ from cites_runtime.http import Caller, National, Operator, Page, Paging
 from .. import service, store
 from ..domain.notification import NotificationStatus
 from ..domain.rules import RULES
-from .views import NotificationView, RuleView
+from .views import ImportedHistoryView, NotificationView, RuleView
 
 __all__ = ["router"]
 
@@ -59,6 +59,31 @@ async def resend(notification_id: UUID, caller: Operator) -> NotificationView:
         row = await store.get_notification(uow.conn, notification_id)
     assert row is not None
     return NotificationView.of(row)
+
+
+_ANNOUNCE_BATCH = 500
+"""Events announced per transaction."""
+
+
+@router.get("/notifications/imported", response_model=ImportedHistoryView, tags=["log"],
+            summary="How many events of the imported history were not mailed (not news)")
+async def imported_history(caller: National) -> ImportedHistoryView:
+    return ImportedHistoryView(kept=await store.imported_count(caller.pool))
+
+
+@router.post("/notifications/imported/announce", response_model=ImportedHistoryView,
+             tags=["log"], summary="Mail the imported history after all (as each event "
+             "would have been mailed when it came), oldest first")
+async def announce_imported(caller: National) -> ImportedHistoryView:
+    announced = written = 0
+    while True:
+        async with caller.unit_of_work() as uow:
+            events, mails = await service.announce_imported(uow, _ANNOUNCE_BATCH)
+        announced, written = announced + events, written + mails
+        if events < _ANNOUNCE_BATCH:
+            break
+    return ImportedHistoryView(kept=await store.imported_count(caller.pool),
+                               announced=announced, notifications=written)
 
 
 @router.get("/rules", response_model=list[RuleView], tags=["rules"],

@@ -15,7 +15,7 @@ from ..domain.notification import NotificationStatus
 from ..domain.rules import Rule
 from ..domain.webhooks import DeliveryStatus
 
-__all__ = ["DeliveryView", "NotificationView", "RuleView", "SecretView",
+__all__ = ["DeliveryView", "ImportedHistoryView", "NotificationView", "RuleView", "SecretView",
            "SubscriptionCreatedView", "SubscriptionView"]
 
 
@@ -41,6 +41,14 @@ class NotificationView(BaseModel):
     def of(cls, row: asyncpg.Record) -> NotificationView:
         """From a row of the log (``store.log``, ``store.get_notification``)."""
         return cls(**dict(row))
+
+
+class ImportedHistoryView(BaseModel):
+    kept: int = Field(description="Events of the imported history not announced (not mailed)")
+    announced: int = Field(0, description="Events announced by this request")
+    notifications: int = Field(0, description="Notifications this request wrote (sent by the "
+                               "sender, as any; those waiting for a fact are written when it "
+                               "comes)")
 
 
 class RuleView(BaseModel):
