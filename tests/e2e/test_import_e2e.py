@@ -3,8 +3,9 @@ the 2015 QPV list, one of them renewed in 2023 and 2026, a Réunion cité of 202
 2024, a 2022 cité renewed on 21 March 2025) imported with labelling's command line, then
 again through the national coordination's API, which changes nothing. Every service, the
 dashboard and its open data then agree on the real years: labelling's label periods,
-funding's dotations per budget year, the dashboard's cités per decision year — and nobody
-was mailed about the past."""
+partners' alliances, funding's dotations per budget year, the dashboard's cités per
+decision year and its open data (a perimeter moved to the 2024 QPV list at its 2025
+renewal) — and nobody was mailed about the past."""
 
 from __future__ import annotations
 
@@ -98,6 +99,15 @@ async def test_a_history_imported_twice_is_known_alike_by_every_service_in_real_
     reunion = next(c for c in opendata if c["departement"] == "974")
     assert sorted(y["annee"] for y in reunion["annees"]) == expected_years[
         "Saint-Denis (La Réunion)"]
+    # Vaulx-en-Velin's renewal of 2025 moved its perimeter to the 2024 QPV list.
+    vaulx = next(c for c in opendata if c["nom_cite"] == "Vaulx-en-Velin")
+    assert [q["code"] for q in vaulx["qpv"]] == ["QN06933A"]
+
+    # Partners opened every alliance, and closed the one whose label expired.
+    alliances = {name: (await platform.alliance(c["cite_id"]) or {}).get("status")
+                 for name, c in cites.items()}
+    assert alliances == {"Clichy-sous-Bois": "open", "Marseille Nord": "closed",
+                         "Saint-Denis (La Réunion)": "open", "Vaulx-en-Velin": "open"}
 
     # The same history again, through the API: nothing changes anywhere.
     before = (cites, funded.copy(), summary["years"])
