@@ -45,7 +45,7 @@ def test_a_span_sent_over_otlp_is_read_back_from_the_query_api(jaeger: Jaeger) -
     service = f"test-jaeger-{uuid.uuid4().hex[:8]}"
     trace_id, parent_id = export(jaeger, service)
 
-    trace = jaeger.trace(trace_id)
+    trace = jaeger.trace(trace_id, spans=2)  # the child is exported first, then its parent
 
     spans = {span["operationName"]: span for span in trace["spans"]}  # type: ignore[attr-defined]
     assert set(spans) == {"handle LabelGranted", "uow.commit"}
@@ -88,6 +88,6 @@ def test_the_infrastructure_beside_kafka_has_a_tracing_backend_too(infra: Infra)
     beside = Jaeger(infra.mode, infra.otlp_endpoint, infra.jaeger_query_url)
     trace_id, parent_id = export(beside, "test-jaeger-infra")
 
-    spans = beside.trace(trace_id)["spans"]
+    spans = beside.trace(trace_id, spans=2)["spans"]
 
     assert parent_id in [span["spanID"] for span in spans]  # type: ignore[attr-defined]

@@ -278,10 +278,13 @@ class Jaeger:
     otlp_grpc_endpoint: str | None = None
     _teardown: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
-    def trace(self, trace_id: str, *, timeout: float = 20.0) -> dict[str, object]:
+    def trace(self, trace_id: str, *, spans: int = 1, timeout: float = 20.0
+              ) -> dict[str, object]:
         """The trace ``trace_id`` (32 hex digits) as the query API returns it (``spans``,
-        ``processes``), waiting up to ``timeout`` seconds for its spans to be stored;
-        raises ``LookupError`` when it never appears."""
+        ``processes``), waiting up to ``timeout`` seconds for at least ``spans`` of its
+        spans to be stored (each span is stored as it comes: a trace read at once may
+        lack one exported an instant later); raises ``LookupError`` when they never
+        appear."""
         import time
 
         import httpx
@@ -291,10 +294,13 @@ class Jaeger:
             answer = httpx.get(f"{self.query_url}/api/traces/{trace_id}", timeout=5)
             if answer.status_code == 200 and (data := answer.json().get("data")):
                 found: dict[str, object] = data[0]
-                return found
+                stored = found.get("spans")
+                if isinstance(stored, list) and len(stored) >= spans:
+                    return found
             if time.monotonic() >= deadline:
-                raise LookupError(f"no trace {trace_id} in Jaeger at {self.query_url} after "
-                                  f"{timeout:.0f}s (last answer {answer.status_code})")
+                raise LookupError(f"no trace {trace_id} with {spans} span(s) in Jaeger at "
+                                  f"{self.query_url} after {timeout:.0f}s (last answer "
+                                  f"{answer.status_code})")
             time.sleep(0.2)
 
     def close(self) -> None:
