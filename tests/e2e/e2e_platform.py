@@ -27,9 +27,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -48,6 +50,14 @@ NATIONAL = {"Authorization": "Bearer dev-national"}
 PREFECTURE_69 = {"Authorization": "Bearer dev-prefecture-69"}
 VIEWER = {"Authorization": "Bearer dev-viewer"}
 WAVE = "2024-generalisation"
+
+
+def first_year_share(cents: int) -> int:
+    """A yearly dotation of ``cents`` for a label decided today: funding prorates the year
+    a label starts from its first day (whole euros)."""
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    in_year = (date(today.year, 12, 31) - date(today.year, 1, 1)).days + 1
+    return cents * ((date(today.year, 12, 31) - today).days + 1) // in_year // 100 * 100
 NOTIFICATIONS_SETTINGS = {
     "NOTIFICATIONS_SEND_INTERVAL_S": "0.2",
     "NOTIFICATIONS_RETRY_BASE_S": "0.5",

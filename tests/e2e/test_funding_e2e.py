@@ -18,7 +18,15 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from e2e_platform import NATIONAL, VIEWER, WAVE, Platform, at_least, running_platform
+from e2e_platform import (
+    NATIONAL,
+    VIEWER,
+    WAVE,
+    Platform,
+    at_least,
+    first_year_share,
+    running_platform,
+)
 
 from cites_runtime.dlq import list_dead_letters
 from cites_runtime.testing import eventually, read_topic
@@ -33,9 +41,11 @@ YEAR = datetime.now(ZoneInfo("Europe/Paris")).year  # a label starts on its deci
 P147_AMOUNT, P230_AMOUNT = 40_000_000_00, 1_000_000_00
 FONDS_SHARE = 15_000_00
 # What the candidatures ask (cents a year) → the P147 default rule's dotation: the request
-# within 120 k€–650 k€, and 250 k€ when it asked for nothing (labelling sends 0).
-ASKED = {0: 250_000_00, 50_000_00: 120_000_00, 300_000_00: 300_000_00,
-         900_000_00: 650_000_00}
+# within 120 k€–650 k€, and 250 k€ when it asked for nothing (labelling sends 0); this
+# first year's, prorated from today (the labels' start).
+ASKED = {asked: first_year_share(yearly) for asked, yearly in (
+    (0, 250_000_00), (50_000_00, 120_000_00), (300_000_00, 300_000_00),
+    (900_000_00, 650_000_00))}
 
 
 def asked(n: int) -> int:

@@ -45,6 +45,7 @@ from e2e_platform import (
     WAVE,
     Platform,
     SmtpSink,
+    first_year_share,
     running_platform,
 )
 
@@ -116,10 +117,11 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
     funded = await platform.wait_funds(cite, lambda c: bool(c["allocations"] and c["fonds"]),
                                        "funded")
     allocation = funded["allocations"][0]
-    assert (allocation["programme"], allocation["amount"]) == ("P147", 250_000_00)
+    dotation = first_year_share(250_000_00)  # labelled today: prorated from today
+    assert (allocation["programme"], allocation["amount"]) == ("P147", dotation)
 
-    # An association with a consenting contact joins; the préfecture commits 40 k€ to its
-    # action and pays it 15 k€.
+    # An association with a consenting contact joins; the préfecture commits 500 € to its
+    # action (less than a dotation labelled on 31 December holds) and pays it 200 €.
     asso = await platform.register_partner({
         "kind": "association", "name": "Les Petits Débrouillards", "siret": "73282932000074",
         "commune_insee_code": "69259"})
@@ -128,9 +130,9 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
     joined = await platform.par.post(f"/alliances/{cite}/members", headers=NATIONAL,
                                      json={"partner_id": asso, "roles": ["action_operator"]})
     assert joined.status_code == 201, joined.text
-    commitment = await commit(platform, cite, allocation["allocation_id"], asso, 40_000_00)
+    commitment = await commit(platform, cite, allocation["allocation_id"], asso, 500_00)
     paid = await platform.funds.post(f"/commitments/{commitment}/payments",
-                                     headers=PREFECTURE_69, json={"amount": 15_000_00})
+                                     headers=PREFECTURE_69, json={"amount": 200_00})
     assert paid.status_code == 201, paid.text
 
     # What the rules table asks for, recipient by recipient: (template, address); the chef
@@ -181,14 +183,14 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
         f"{NAME} : label «{NBSP}Cité éducative{NBSP}» attribué")
     assert subjects[("alliance-opened", PRINCIPAL)] == f"{NAME} : alliance éducative ouverte"
     assert subjects[("funds-allocated", TROIKA["recteur"])] == (
-        f"{NAME} : dotation {YEAR} de 250{NNBSP}000,00{NBSP}€")
+        f"{NAME} : dotation {YEAR} de {_euros(dotation)}")
     assert subjects[("fonds-de-la-cite-granted", PRINCIPAL)] == (
         f"{NAME} : fonds de la cité {YEAR}")
     assert subjects[("partner-joined-alliance", ANIMATRICE)].startswith(f"{NAME} : ")
     assert subjects[("funds-committed", ANIMATRICE)] == (
-        f"{NAME} : engagement de 40{NNBSP}000,00{NBSP}€")
+        f"{NAME} : engagement de 500,00{NBSP}€")
     assert subjects[("payment-made", ANIMATRICE)] == (
-        f"{NAME} : paiement de 15{NNBSP}000,00{NBSP}€")
+        f"{NAME} : paiement de 200,00{NBSP}€")
     # Each opens as its recipient's office is addressed, and shows no internal id.
     for mail in mails:
         text, html = _bodies(mail)
@@ -211,7 +213,7 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
     assert joined["Subject"] == f"{NAME} : Les Petits Débrouillards rejoint l’alliance éducative"
     assert "Les Petits Débrouillards, association." in _bodies(joined)[0]
     payment = next(m for m in mails if "paiement" in m["Subject"])
-    assert re.search(f"au titre de l’engagement de 40{NNBSP}000,00{NBSP}€ pris le "
+    assert re.search(f"au titre de l’engagement de 500,00{NBSP}€ pris le "
                      f"[0-9]+(er)? [a-zéû]+ {YEAR} pour l’action «{NBSP}Ateliers "
                      f"scientifiques du mercredi{NBSP}»", _bodies(payment)[0])
 
@@ -219,6 +221,12 @@ async def test_a_cites_life_mails_each_recipient_the_rules_name_once_in_french(
     sent, failed = await deliveries(platform, len(log))
     assert set(sent) == set(by_id) and {len(e) for e in sent.values()} == {1}
     assert failed == {}
+
+
+def _euros(cents: int) -> str:
+    """As the mails write an amount: ``17 123,00 €`` (narrow no-break spaces in thousands,
+    a no-break space before the sign)."""
+    return f"{cents // 100:,}".replace(",", NNBSP) + f",{cents % 100:02d}{NBSP}€"
 
 
 # --- 2. the SMTP server away for 30 s ----------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_platform import REPO, Platform, SmtpSink
+from e2e_platform import REPO, Platform, SmtpSink, first_year_share
 
 from cites_runtime.testing.infra import Keycloak
 
@@ -179,24 +179,25 @@ async def everyone_told(platform: Platform, sink: SmtpSink, cite_id: str, output
 
 
 async def funding_as_told(platform: Platform, first: str, second: str, output: str) -> None:
-    """Each cité funded once from the year's P147 envelope, its fonds to its lead collège,
-    one commitment of 40 k€ with 15 k€ paid (sent twice with its key), the refusal's
-    message shown; each withdrawn at the end and its 210 k€ not committed released back to
-    the envelope; the ledger balanced."""
+    """Each cité funded once from the year's P147 envelope (its first year's dotation
+    prorated from today), its fonds to its lead collège, one commitment of 500 € with 200 €
+    paid (sent twice with its key), the refusal's message shown; each withdrawn at the end
+    and what was not committed released back to the envelope; the ledger balanced."""
     for cite_id in (first, second):
         cite = await platform.funded_cite(cite_id)
         assert cite is not None, cite_id
         assert cite["status"] == "withdrawn", cite
         assert [(a["programme"], a["amount"], a["uncommitted"], a["frozen"])
-                for a in cite["allocations"]] == [("P147", 250_000_00, 0, 0)], cite
+                for a in cite["allocations"]] == [("P147", first_year_share(250_000_00), 0,
+                                                   0)], cite
         assert [(f["uai"], f["amount"]) for f in cite["fonds"]] == [("0691234A", 30_000_00)]
         assert [(c["amount"], c["unpaid"]) for c in cite["commitments"]] == [
-            (40_000_00, 25_000_00)], cite
+            (500_00, 300_00)], cite
     assert output.count("not enough uncommitted in the allocation: 300\u202f000,00 € "
                         "requested") == 2
     envelopes = (await platform.funds.get("/envelopes", headers=platform.viewer)).json()["items"]
     assert sorted((e["programme"], e["remaining"]) for e in envelopes) == [
-        ("P147", 34_000_000_00 - 2 * (40_000_00 + 15_000_00)),  # committed and fonds
+        ("P147", 34_000_000_00 - 2 * (500_00 + 15_000_00)),  # committed and fonds
         ("P230", 34_000_000_00 - 2 * 15_000_00)]
     check = (await platform.funds.get("/ledger/check", headers=platform.viewer)).json()
     assert check["balanced"], check

@@ -1,5 +1,5 @@
 """A cité's money through its label's life (suspension, reinstatement, withdrawal, expiry,
-release), whole years (no pro rata), the yearly check (once per year, across replicas),
+release), the first year's dotation pro rata, the yearly check (once per year, across replicas),
 the chef de file's fonds, and the reports' agreement with the ledger. Isolated: in-memory
 broker, real PostgreSQL."""
 
@@ -138,17 +138,26 @@ async def test_the_yearly_check_funds_each_active_cite_once_across_replicas(
     await service.ledger_balanced()
 
 
-async def test_a_cite_labelled_mid_year_receives_the_whole_years_dotation_and_fonds(
+async def test_a_cite_labelled_mid_year_receives_its_first_dotation_pro_rata_and_whole_fonds(
     service: Funding, clock: FakeClock,
 ) -> None:
+    """The first year's dotation from the label's start (1 September: 122 of 365 days);
+    the next years' whole, the last one's too (a renewal continues it); the fonds de la
+    cité whole every year."""
     clock.set_date(date(2025, 9, 1))
     await service.open_envelopes()
     await service.s.publish(labelled(requested=300_000_00,
                                      period=LabelPeriod.of_years(date(2025, 9, 1))))
     allocated, = await service.outbox("FundsAllocated")
-    assert (allocated["year"], allocated["amount"]) == (2025, 300_000_00)  # no pro rata
+    assert (allocated["year"], allocated["amount"]) == (2025, 100_273_00)  # 300 k€ × 122/365
+    assert allocated["dotation_basis"].endswith("prorated to 122/365 days of 2025: "
+                                                "100\u202f273,00 €")
     fonds, = await service.outbox("FondsDeLaCiteGranted")
     assert sum(c["amount"] for c in fonds["contributions"]) == 30_000_00
+    clock.set_date(date(2026, 1, 2))
+    await fund_active_cites(service.s.runtime)
+    assert [e["amount"] for e in await service.outbox("FundsAllocated")] == [
+        100_273_00, 300_000_00]
 
 
 async def test_replicas_running_the_yearly_check_at_once_fund_each_cite_once_a_year(

@@ -34,8 +34,8 @@ from cites_runtime.errors import Conflict
 AT = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 
 
-def cite(status: CiteStatus = CiteStatus.ACTIVE) -> Cite:
-    return Cite("cite-001", "Cité", "2019", "93", date(2019, 9, 5), date(2022, 9, 4), status,
+def cite(status: CiteStatus = CiteStatus.ACTIVE, start: date = date(2019, 1, 1)) -> Cite:
+    return Cite("cite-001", "Cité", "2019", "93", start, date(start.year + 2, 12, 31), status,
                 300_000_00, 5200, "0930001A")
 
 
@@ -141,9 +141,10 @@ def test_only_an_ended_cites_frozen_money_is_released_to_its_envelope() -> None:
 
 
 def test_a_cite_is_funded_for_the_years_its_label_touches_up_to_today() -> None:
-    assert cite().years_due(date(2019, 9, 5)) == [2019]
-    assert cite().years_due(date(2021, 1, 1)) == [2019, 2020, 2021]
-    assert cite().years_due(date(2030, 1, 1)) == [2019, 2020, 2021, 2022]
+    labelled = cite(start=date(2019, 9, 5))  # to 2021-12-31
+    assert labelled.years_due(date(2019, 9, 5)) == [2019]
+    assert labelled.years_due(date(2021, 1, 1)) == [2019, 2020, 2021]
+    assert labelled.years_due(date(2030, 1, 1)) == [2019, 2020, 2021]
     assert cite(CiteStatus.SUSPENDED).years_due(date(2021, 1, 1)) == []
 
 
@@ -202,6 +203,20 @@ def test_a_dotation_comes_from_what_the_envelope_still_holds_or_is_refused() -> 
     assert (refused.reason, refused.requested, refused.available) == (
         AllocationRefusalReason.ENVELOPE_EXHAUSTED, 300_000_00, 100_000_00)
     assert e.remaining == 100_000_00
+
+
+@pytest.mark.parametrize(("start", "year", "share"), [
+    (date(2019, 1, 1), 2019, (365, 365)),     # a calendar-year label: whole
+    (date(2019, 9, 5), 2019, (118, 365)),     # from 5 September
+    (date(2019, 9, 5), 2020, (366, 366)),     # the next years whole (2020: leap)
+    (date(2024, 12, 31), 2024, (1, 366)),
+])
+def test_the_first_years_dotation_is_prorated_from_the_label_s_start(
+        start: date, year: int, share: tuple[int, int]) -> None:
+    assert cite(start=start).days_labelled(year) == share
+    allocated = envelope(10_000_000_00).dotation(cite(start=start), year, uuid4(), AT)
+    assert isinstance(allocated, FundsAllocated)
+    assert allocated.amount == 300_000_00 * share[0] // share[1] // 100 * 100
 
 
 def test_a_manual_allocation_fits_the_envelope_the_wave_the_year_and_the_label() -> None:

@@ -36,7 +36,7 @@ from cites_contracts import Envelope, Event
 
 from .kafka import health, read_events, wait_settled
 from .platform import Api, Endpoints
-from .simulate import Run, dotation
+from .simulate import Run, dotation_of
 
 __all__ = ["MONEY", "CountRow", "MoneyRow", "Report", "YearRow", "euros", "expected_money",
            "reconcile"]
@@ -148,7 +148,8 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
         f = dict.fromkeys(MONEY, 0)
         for c in cites:
             years = [y for y in c.years if y in e.budget_years]
-            due = dotation(e.dotation_rule, c.requested, c.population) * len(years)
+            due = sum(dotation_of(e.dotation_rule, c.requested, c.population, y,
+                                  c.label_start) for y in years)
             f["allocated"] += due
             f["fonds"] += e.fonds_share * len(years)
             if e.programme == "P147" and due:
@@ -525,7 +526,8 @@ def _expected_years(run: Run) -> tuple[Counter[int], Counter[int]]:
             if c.wave_id == e.wave_id:
                 for y in c.years:
                     if y in e.budget_years:
-                        allocated[y] += dotation(e.dotation_rule, c.requested, c.population)
+                        allocated[y] += dotation_of(e.dotation_rule, c.requested,
+                                                    c.population, y, c.label_start)
     return labelled, allocated
 
 

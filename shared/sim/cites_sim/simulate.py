@@ -34,7 +34,8 @@ from .generator import WAVES, Programme, Territory, WaveSpec
 from .kafka import Health, wait_settled
 from .platform import Api, Endpoints, SimError
 
-__all__ = ["CiteRecord", "EnvelopeRecord", "Progress", "Run", "simulate", "taken_codes"]
+__all__ = ["CiteRecord", "EnvelopeRecord", "Progress", "Run", "dotation_of", "simulate",
+           "taken_codes"]
 
 PARIS = ZoneInfo("Europe/Paris")
 LABEL_YEARS = 3
@@ -71,6 +72,8 @@ class CiteRecord:
     population: int
     years: list[int] = field(default_factory=list)
     """The budget years funding funds it for, by now: its label's, up to this one."""
+    label_start: date | None = None
+    """The day its label started: the dotation of that year is prorated from it."""
     decided_year: int = 0
     """The year of the decision that labelled it."""
     imported: bool = False
@@ -154,6 +157,17 @@ def dotation(rule: dict[str, Any], requested: int, population: int) -> int:
         return min(max(int(rule["per_inhabitant"]) * population, int(rule["floor"])),
                    int(rule["cap"]))
     return 0
+
+
+def dotation_of(rule: dict[str, Any], requested: int, population: int, year: int,
+                label_start: date | None) -> int:
+    """The dotation of ``year`` by funding's rule: :func:`dotation`, prorated from the
+    label's start in the year it starts (whole euros), whole the other years."""
+    amount = dotation(rule, requested, population)
+    if label_start is None or year != label_start.year:
+        return amount
+    in_year = (date(year, 12, 31) - date(year, 1, 1)).days + 1
+    return amount * ((date(year, 12, 31) - label_start).days + 1) // in_year // 100 * 100
 
 
 async def taken_codes(api: Api) -> tuple[set[str], set[str]]:
@@ -335,6 +349,7 @@ class Simulation:
                 departement=t.departement, candidature_id=str(line["candidature_id"]),
                 lead_uai=t.lead.uai, lead_partner_id=self.partner_of[t.lead.uai],
                 requested=t.requested, population=sum(p for _, _, p in t.qpvs), years=years,
+                label_start=date(years[0], 1, 1),
                 decided_year=spec.year if spec.decided_on is None else spec.decided_on.year,
                 imported=True, status=status)
             self.run.cites[record.cite_id] = record
@@ -400,7 +415,7 @@ class Simulation:
             candidature_id=str(cid), lead_uai=t.lead.uai,
             lead_partner_id=self.partner_of[t.lead.uai], requested=t.requested,
             population=sum(p for _, _, p in t.qpvs), years=[self.run.today.year],
-            decided_year=self.run.today.year)
+            decided_year=self.run.today.year, label_start=self.run.today)
         self.run.cites[record.cite_id] = record
         self.run.candidatures.add(str(cid))
         self.by_key[t.key] = record

@@ -28,7 +28,7 @@ from cites_sim.reconcile import (
     expected_notifications,
     in_scope,
 )
-from cites_sim.simulate import CiteRecord, EnvelopeRecord, Run
+from cites_sim.simulate import CiteRecord, EnvelopeRecord, Run, dotation_of
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 RULE = {"kind": "requested_capped", "amount": 250_000_00, "floor": 120_000_00,
@@ -156,3 +156,10 @@ def test_imported_history_is_expected_to_notify_nobody_and_an_expired_cite_to_fr
     p147 = next(e for e in run.envelopes.values() if e.programme == "P147")
     # Its whole dotation (the withdrawn cité's froze too, and was released).
     assert expected_money(run)[p147.envelope_id]["frozen"] == 300_000_00
+
+
+def test_the_first_years_dotation_is_expected_pro_rata_from_the_label_s_start() -> None:
+    """As funding prorates it: the year the label starts, from that day, in whole euros."""
+    assert dotation_of(RULE, 300_000_00, 5000, 2026, date(2026, 12, 7)) == 20_547_00
+    assert dotation_of(RULE, 300_000_00, 5000, 2027, date(2026, 12, 7)) == 300_000_00
+    assert dotation_of(RULE, 300_000_00, 5000, 2020, date(2020, 1, 1)) == 300_000_00

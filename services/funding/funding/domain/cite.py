@@ -2,10 +2,11 @@
 partners'), and what its money may do at each moment of its life.
 
 - **Years**: a cité is funded for every budget year its label period touches, from the
-  year it starts to the current one. A cité labelled mid-year receives the whole year's
-  dotation and fonds, not a pro rata: the programme's cités of the 2019 rentrée received
-  their first year's money in full at the rentrée (the school year is the unit of the
-  actions it pays for), and an envelope's rule can set a lower amount if a wave needs one.
+  year it starts to the current one. The dotation of the year its label starts is
+  prorated from that day (a cité labelled on 1 December receives 31/365 of it: issue #26,
+  as the Cour des comptes asked); the fonds de la cité is 30 k€ for every year, whole. The
+  calendar-year waves (2019–2022) start on 1 January: whole years. A label's last year is
+  whole too: a renewal continues it without a gap.
 - **Freeze**: a suspended, withdrawn or expired label freezes every allocation's
   uncommitted part (commitments already made stand and can still be paid);
   reinstatement unfreezes it; after a withdrawal or expiry the national coordination may
@@ -144,6 +145,14 @@ class Cite:
     def label_years(self) -> range:
         """The budget years its label touches."""
         return range(self.label_start.year, self.label_end.year + 1)
+
+    def days_labelled(self, year: int) -> tuple[int, int]:
+        """(days of ``year`` from its label's start on, days in ``year``): the share of
+        the year its dotation is prorated to — whole but for the year the label starts."""
+        in_year = (date(year, 12, 31) - date(year, 1, 1)).days + 1
+        if year != self.label_start.year:
+            return in_year, in_year
+        return (date(year, 12, 31) - self.label_start).days + 1, in_year
 
     def years_due(self, today: date) -> list[int]:
         """The budget years to fund now: those its label touches, up to this one. None

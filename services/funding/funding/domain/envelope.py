@@ -199,6 +199,10 @@ class BudgetEnvelope:
         envelope no longer holds it (told once; funded after an amendment)."""
         amount, basis = self.rule.dotation(requested=cite.requested_contribution,
                                            population=cite.population)
+        days, in_year = cite.days_labelled(year)
+        if days < in_year:  # the year its label starts, from that day: whole euros
+            amount = amount * days // in_year // 100 * 100
+            basis += f"; prorated to {days}/{in_year} days of {year}: {euros(amount)}"
         if amount > self.remaining:
             return AllocationRefused(
                 cite_id=cite.cite_id, envelope_id=self.id, year=year, requested=amount,
