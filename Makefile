@@ -184,6 +184,7 @@ contracts-check: install $(ASYNCAPI_PARSER)
 
 contracts-export: install
 	$(PY) -m cites_contracts.schemas export
+	$(PY) -m cites_contracts.schemas docs
 	$(PY) -m cites_contracts.asyncapi export --consumers $(CONSUMES)
 	$(PY) tools/docs/catalogue.py write
 

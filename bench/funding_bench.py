@@ -28,6 +28,7 @@ Called from ``bench/__main__.py``::
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,8 +42,9 @@ from funding.settings import FundingSettings
 from labelling.examples import territory_labelled
 from rich.console import Console
 
+from cites_contracts.events.funding import LegalAct
 from cites_contracts.topics import LABELLING_LABELS
-from cites_contracts.types import BudgetProgramme
+from cites_contracts.types import BudgetProgramme, LegalActKind
 from cites_runtime.actor import Actor, Role
 from cites_runtime.app import Runtime, run_migrations
 from cites_runtime.db import Conn, create_pool
@@ -187,16 +189,22 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
     await runtime.start()
     try:
         await _open_envelopes(runtime, ALLOCATIONS)
-        targets: list[tuple[str, uuid.UUID, Actor]] = []
+        targets: list[tuple[str, service.Subsidy, Actor]] = []
         for i in range(ALLOCATIONS):
             label = territory_labelled(i)
             async with runtime.unit_of_work() as uow:
                 await service.label_cite(uow, label)
                 await service.member_changed(uow, label.cite_id, OPERATOR, "association",
                                              current=True)
-            allocation = await runtime.pool.fetchval(
-                "SELECT allocation_id FROM allocations WHERE cite_id = $1", label.cite_id)
-            targets.append((label.cite_id, allocation, Actor(
+            allocation = await runtime.pool.fetchrow(
+                "SELECT allocation_id, year FROM allocations WHERE cite_id = $1 LIMIT 1",
+                label.cite_id)
+            assert allocation is not None
+            subsidy = service.Subsidy(  # an arrêté signed on 1 January of its budget year
+                allocation["allocation_id"], OPERATOR, "Atelier", COMMITMENT, LegalAct(
+                    kind=LegalActKind.ARRETE, reference="AR-1",
+                    signed_on=datetime.date(allocation["year"], 1, 1)))
+            targets.append((label.cite_id, subsidy, Actor(
                 Role.PREFECTURE, "bench", departement=label.departement)))
         held = await runtime.pool.fetchval("SELECT min(amount) FROM allocations")
         if -(-(m + TASKS) // ALLOCATIONS) * COMMITMENT > held:  # warm-up included
@@ -212,10 +220,9 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
         assert bare is not None
 
         async def commit(i: int) -> None:
-            cite_id, allocation, actor = targets[i % ALLOCATIONS]
+            cite_id, subsidy, actor = targets[i % ALLOCATIONS]
             async with runtime.unit_of_work() as uow:
-                await service.commit_funds(uow, cite_id, allocation, OPERATOR, "Atelier",
-                                           COMMITMENT, actor, uuid.uuid4())
+                await service.commit_funds(uow, cite_id, subsidy, actor, uuid.uuid4())
 
         async def update(i: int) -> None:
             done = await bare.execute(
@@ -239,9 +246,9 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
         committed = await runtime.pool.fetchval("SELECT count(*) FROM commitments")
         assert committed == m + TASKS, committed
 
-        cite_id, allocation, actor = targets[0]
+        cite_id, subsidy, actor = targets[0]
         sent = await _statements(settings, lambda uow: service.commit_funds(
-            uow, cite_id, allocation, OPERATOR, "Atelier", COMMITMENT, actor, uuid.uuid4()))
+            uow, cite_id, subsidy, actor, uuid.uuid4()))
         locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("SELECT kind, ref,"))
         console.print(f"  commitments {m / ours_s:,.0f}/s, bare UPDATEs {m / bare_s:,.0f}/s "
                       f"(ratio {bare_s / ours_s:.3f}); one commitment sends {len(sent)} "

@@ -58,7 +58,8 @@ SEND_BATCH = int(NOTIFICATIONS_SETTINGS["NOTIFICATIONS_SEND_BATCH"])
 """The most a sender has in flight, so the most a crash may send twice (``sender.py``)."""
 MESSAGE_ID = re.compile(r"^<([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
                         r"@notifications\.cites-educatives\.gouv\.fr>$")
-YEAR = datetime.now(ZoneInfo("Europe/Paris")).year
+PARIS = ZoneInfo("Europe/Paris")
+YEAR = datetime.now(PARIS).year
 NBSP, NNBSP = "\u00a0", "\u202f"
 ROLES = ("prefet", "recteur", "maire")
 
@@ -389,7 +390,9 @@ async def commit(platform: Platform, cite: str, allocation: str, operator: str, 
             f"/cites/{cite}/commitments", headers={**PREFECTURE_69,
                                                    "Idempotency-Key": f"ateliers-{cite}"},
             json={"allocation_id": allocation, "operator_partner_id": operator,
-                  "action_title": "Ateliers scientifiques du mercredi", "amount": amount})
+                  "action_title": "Ateliers scientifiques du mercredi", "amount": amount,
+                  "legal_act": {"kind": "arrete", "reference": f"AR-{cite}",
+                                "signed_on": datetime.now(PARIS).date().isoformat()}})
         assert response.status_code in (200, 201, 409), response.text
         found.update(response.json())
         return response.status_code in (200, 201)

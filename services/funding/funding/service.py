@@ -15,12 +15,15 @@ runtime's inbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from cites_contracts.events.funding import (
     AllocationRefused,
     FondsDeLaCiteGranted,
     FundsAllocated,
+    LegalAct,
 )
 from cites_contracts.events.labelling import (
     LabelRenewed,
@@ -35,12 +38,21 @@ from cites_runtime.uow import UnitOfWork
 
 from . import store
 from .domain import fonds, ledger
-from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
+from .domain.cite import (
+    Allocation,
+    AllocationFunds,
+    Cite,
+    CiteStatus,
+    Commitment,
+    Recovery,
+    Report,
+)
 from .domain.envelope import BudgetEnvelope, EnvelopeTerms
 from .domain.ledger import Account, Movement
 from .store import Trace
 
 __all__ = [
+    "Subsidy",
     "allocate_manually",
     "amend_envelope",
     "cancel_commitment",
@@ -51,10 +63,13 @@ __all__ = [
     "extend_perimeter",
     "freeze",
     "fund_due_years",
+    "justify_subsidy",
     "label_cite",
     "member_changed",
     "open_envelope",
+    "order_recovery",
     "pay",
+    "receive_recovery",
     "reinstate",
     "release_frozen",
     "renew_label",
@@ -340,18 +355,35 @@ async def close_alliance(uow: UnitOfWork, cite_id: str) -> None:
 # --- commitments, payments, co-financing ---------------------------------------------------
 
 
-async def commit_funds(uow: UnitOfWork, cite_id: str, allocation_id: UUID, operator: UUID,
-                       action_title: str, amount: int, actor: Actor, commitment_id: UUID
-                       ) -> Commitment:
-    """Commit part of an allocation to an action of an alliance member (the préfecture of
-    the cité's département)."""
+@dataclass(frozen=True, slots=True)
+class Subsidy:
+    """What a préfecture commits: an action, its operator, the amount and its paperwork."""
+
+    allocation_id: UUID
+    operator: UUID
+    action_title: str
+    amount: int
+    legal_act: LegalAct
+    subsidy_request: str | None = None
+    justification_due: date | None = None
+
+
+async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: Actor,
+                       commitment_id: UUID) -> Commitment:
+    """Commit part of an allocation to an action of an alliance member, with its legal
+    act (the préfecture of the cité's département)."""
     cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
     actor.ensure_acts_for(cite.departement)
-    allocation = await _allocation(uow, cite_id, allocation_id)
+    allocation = await _allocation(uow, cite_id, subsidy.allocation_id)
+    kind = await store.member_kind(uow.conn, cite_id, subsidy.operator)
+    paperwork = Commitment.paperwork_of(
+        allocation, legal_act=subsidy.legal_act, subsidy_request=subsidy.subsidy_request,
+        justification_due=subsidy.justification_due, operator_kind=kind,
+        amount=subsidy.amount, today=uow.today)
     commitment, committed = Commitment.commit(
-        cite, allocation, commitment_id=commitment_id, operator=operator,
-        operator_is_member=await store.is_current_member(uow.conn, cite_id, operator),
-        action_title=action_title, amount=amount, at=uow.now)
+        cite, allocation, commitment_id=commitment_id, operator=subsidy.operator,
+        operator_is_member=kind is not None, action_title=subsidy.action_title,
+        amount=subsidy.amount, paperwork=paperwork, at=uow.now)
     await store.insert_commitment(uow.conn, commitment)
     await _move(uow, ledger.movements(committed), _trace(allocation))
     uow.emit(committed)
@@ -386,6 +418,55 @@ async def cancel_commitment(uow: UnitOfWork, commitment_id: UUID, motive: str, a
         for e in events:
             uow.emit(e)
     return commitment
+
+
+async def justify_subsidy(uow: UnitOfWork, commitment_id: UUID, report: Report, actor: Actor
+                          ) -> Commitment:
+    """Record the operator's report on a subsidy (the préfecture of the cité's
+    département): once; the same report again changes nothing."""
+    commitment = await _commitment(uow, commitment_id)
+    cite = await _cite(uow, commitment.cite_id, lock=None)
+    actor.ensure_acts_for(cite.departement)
+    justified = commitment.justify(report, uow.today, uow.now)
+    if justified is not None:
+        await store.record_report(uow.conn, justified)
+        uow.emit(justified)
+    return commitment
+
+
+async def order_recovery(uow: UnitOfWork, commitment_id: UUID, amount: int,
+                         order_reference: str, ordered_on: date, motive: str, actor: Actor,
+                         recovery_id: UUID) -> Recovery:
+    """Order the operator to repay what its report leaves unspent, or what it was paid
+    once its report is overdue: what is ordered is no longer counted as paid to it."""
+    commitment = await _commitment(uow, commitment_id)
+    cite = await _cite(uow, commitment.cite_id, lock=None)
+    actor.ensure_acts_for(cite.departement)
+    allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
+    ordered = commitment.order_recovery(
+        recovery_id, allocation.programme, amount=amount, order_reference=order_reference,
+        ordered_on=ordered_on, motive=motive, today=uow.today, at=uow.now)
+    await store.insert_recovery(uow.conn, ordered)
+    await _move(uow, ledger.movements(ordered), _trace(allocation))
+    uow.emit(ordered)
+    return Recovery.of(ordered)
+
+
+async def receive_recovery(uow: UnitOfWork, recovery_id: UUID, amount: int,
+                           received_on: date, actor: Actor, receipt_id: UUID) -> Recovery:
+    """The operator repaid (part of) an order: the money returns to its programme's budget."""
+    recovery = await store.get_recovery(uow.conn, recovery_id, for_update=True)
+    if recovery is None:
+        raise NotFound.of("recovery order", recovery_id)
+    cite = await _cite(uow, recovery.cite_id, lock=None)
+    actor.ensure_acts_for(cite.departement)
+    commitment = await _commitment(uow, recovery.commitment_id)
+    allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
+    received = recovery.receive(receipt_id, amount, received_on, uow.today, uow.now)
+    await store.insert_receipt(uow.conn, received)
+    await _move(uow, ledger.movements(received), _trace(allocation))
+    uow.emit(received)
+    return recovery
 
 
 async def declare_cofinancing(uow: UnitOfWork, cite_id: str, year: int, funder: str,

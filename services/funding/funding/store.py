@@ -23,12 +23,25 @@ from cites_contracts.events.funding import (
     AllocationRefused,
     CoFinancingDeclared,
     FondsDeLaCiteGranted,
+    LegalAct,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
+    SubsidyJustified,
 )
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.db import Conn, Reads
 
-from .domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
+from .domain.cite import (
+    Allocation,
+    AllocationFunds,
+    Cite,
+    CiteStatus,
+    Commitment,
+    Paperwork,
+    Recovery,
+    Report,
+)
 from .domain.envelope import BudgetEnvelope, DotationRule
 from .domain.fonds import ChefDeFile
 from .domain.ledger import Account, AccountKind, Movement
@@ -293,13 +306,6 @@ async def set_member(conn: Conn, cite_id: str, partner_id: UUID, kind: str | Non
         cite_id, partner_id, kind, current)
 
 
-async def is_current_member(conn: Reads, cite_id: str, partner_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        """SELECT current AND NOT coalesce((SELECT closed FROM alliances a
-                                            WHERE a.cite_id = m.cite_id), false)
-           FROM members m WHERE cite_id = $1 AND partner_id = $2""", cite_id, partner_id))
-
-
 async def members(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT partner_id, kind, current FROM members WHERE cite_id = $1 ORDER BY partner_id",
@@ -402,15 +408,27 @@ async def record_refusal(conn: Conn, refused: AllocationRefused) -> bool:
 
 
 def _commitment(r: asyncpg.Record) -> Commitment:
+    paperwork = None if r["legal_act_kind"] is None else Paperwork(
+        LegalAct(kind=r["legal_act_kind"], reference=r["legal_act_reference"],
+                 signed_on=r["legal_act_signed_on"]),
+        r["subsidy_request"], r["justification_due"])
+    report = None if r["reported_spent"] is None else Report(r["reported_spent"],
+                                                             r["report_submitted_on"])
     return Commitment(commitment_id=r["commitment_id"], cite_id=r["cite_id"],
                       allocation_id=r["allocation_id"],
                       operator_partner_id=r["operator_partner_id"],
                       action_title=r["action_title"], amount=r["amount"],
                       unpaid=r["unpaid"], cancelled=r["cancelled_at"] is not None,
-                      committed_at=r["committed_at"])
+                      committed_at=r["committed_at"], paperwork=paperwork, paid=r["paid"],
+                      report=report, ordered=r["ordered"])
 
 
-_COMMITMENT = """SELECT c.*, a.balance AS unpaid FROM commitments c
+_COMMITMENT = """SELECT c.*, a.balance AS unpaid,
+                        (SELECT coalesce(sum(p.amount), 0) FROM payments p
+                          WHERE p.commitment_id = c.commitment_id)::bigint AS paid,
+                        (SELECT coalesce(sum(r.amount), 0) FROM recoveries r
+                          WHERE r.commitment_id = c.commitment_id)::bigint AS ordered
+                 FROM commitments c
                  JOIN accounts a ON a.kind = 'commitment' AND a.ref = c.commitment_id::text"""
 # A commitment's account exists from the start (the same transaction moves its amount).
 
@@ -437,12 +455,89 @@ async def commitments_of(conn: Reads, cite_id: str, *,
 
 
 async def insert_commitment(conn: Conn, c: Commitment) -> None:
+    p = c.paperwork
     await conn.execute(
         """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
-                                    operator_partner_id, action_title, amount, committed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                                    operator_partner_id, action_title, amount, committed_at,
+                                    legal_act_kind, legal_act_reference, legal_act_signed_on,
+                                    subsidy_request, justification_due)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
         c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
-        c.amount, c.committed_at)
+        c.amount, c.committed_at, p and p.legal_act.kind.value, p and p.legal_act.reference,
+        p and p.legal_act.signed_on, p and p.subsidy_request, p and p.justification_due)
+
+
+async def record_report(conn: Conn, justified: SubsidyJustified) -> None:
+    await conn.execute(
+        """UPDATE commitments SET reported_spent = $2, report_submitted_on = $3,
+                                  reported_at = $4
+           WHERE commitment_id = $1""", justified.commitment_id, justified.spent,
+        justified.submitted_on, justified.recorded_at)
+
+
+async def member_kind(conn: Reads, cite_id: str, partner_id: UUID) -> str | None:
+    """The partner's kind if it is a current member of the cité's open alliance, else
+    ``None`` (``unknown`` when partners never told its kind)."""
+    kind: str | None = await conn.fetchval(
+        """SELECT kind FROM members m
+           WHERE cite_id = $1 AND partner_id = $2 AND current
+             AND NOT coalesce((SELECT closed FROM alliances a WHERE a.cite_id = m.cite_id),
+                              false)""", cite_id, partner_id)
+    return kind
+
+
+# --- recoveries ----------------------------------------------------------------------------
+
+
+def _recovery(r: asyncpg.Record) -> Recovery:
+    return Recovery(recovery_id=r["recovery_id"], commitment_id=r["commitment_id"],
+                    cite_id=r["cite_id"], payee_partner_id=r["payee_partner_id"],
+                    programme=BudgetProgramme(r["programme"]), amount=r["amount"],
+                    outstanding=r["outstanding"], order_reference=r["order_reference"],
+                    ordered_on=r["ordered_on"], motive=r["motive"], ordered_at=r["ordered_at"])
+
+
+_RECOVERY = """SELECT r.*, a.balance AS outstanding FROM recoveries r
+               JOIN accounts a ON a.kind = 'receivable' AND a.ref = r.recovery_id::text"""
+
+
+async def insert_recovery(conn: Conn, ordered: RecoveryOrdered) -> None:
+    await conn.execute(
+        """INSERT INTO recoveries (recovery_id, commitment_id, cite_id, payee_partner_id,
+                                   programme, amount, order_reference, ordered_on, motive,
+                                   ordered_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        ordered.recovery_id, ordered.commitment_id, ordered.cite_id,
+        ordered.payee_partner_id, ordered.programme.value, ordered.amount,
+        ordered.order_reference, ordered.ordered_on, ordered.motive, ordered.ordered_at)
+
+
+async def get_recovery(conn: Reads, recovery_id: UUID, *, for_update: bool = False
+                       ) -> Recovery | None:
+    """``for_update``: the order and its account locked to the end of the transaction."""
+    r = await conn.fetchrow(f"{_RECOVERY} WHERE r.recovery_id = $1"
+                            + (" FOR UPDATE OF r, a" if for_update else ""), recovery_id)
+    return _recovery(r) if r else None
+
+
+async def recoveries_of(conn: Reads, commitment_id: UUID) -> list[Recovery]:
+    return [_recovery(r) for r in await conn.fetch(
+        f"{_RECOVERY} WHERE r.commitment_id = $1 ORDER BY r.ordered_at, r.recovery_id",
+        commitment_id)]
+
+
+async def insert_receipt(conn: Conn, received: RecoveryReceived) -> None:
+    await conn.execute(
+        """INSERT INTO recovery_receipts (receipt_id, recovery_id, amount, received_on,
+                                          received_at)
+           VALUES ($1, $2, $3, $4, $5)""", received.receipt_id, received.recovery_id,
+        received.amount, received.received_on, received.received_at)
+
+
+async def receipts_of(conn: Reads, recovery_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT * FROM recovery_receipts WHERE recovery_id = $1
+           ORDER BY received_at, receipt_id""", recovery_id)
 
 
 async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: datetime

@@ -41,6 +41,8 @@ PERIOD = LabelPeriod.of_years(date(2025, 1, 1))  # 2025-01-01 – 2027-12-31
 LEAD_UAI = "0930001A"
 LEAD_PARTNER = UUID("00000000-0000-4000-8000-00000000c011")
 OPERATOR = UUID("00000000-0000-4000-8000-0000000a5501")
+CONVENTION = {"kind": "convention", "reference": "2025-93-CE-014", "signed_on": "2025-02-03"}
+"""The legal act of the tests' commitments (of 2025 allocations)."""
 
 
 def labelled(cite_id: str = "cite-001", *, departement: str = "93",
@@ -147,7 +149,8 @@ class Funding:
                      headers: dict[str, str] = AS_PREFECTURE_93, **extra: Any) -> Any:
         return await self.http.post(f"/cites/{cite_id}/commitments", json={
             "allocation_id": allocation_id, "operator_partner_id": str(OPERATOR),
-            "action_title": "Ateliers parents-enfants", "amount": amount, **extra},
+            "action_title": "Ateliers parents-enfants", "amount": amount,
+            "legal_act": CONVENTION, **extra},
             headers=headers)
 
     async def ledger_balanced(self) -> dict[str, Any]:

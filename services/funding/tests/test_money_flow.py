@@ -7,6 +7,7 @@ from __future__ import annotations
 from funding.app import definition
 from funding.settings import FundingSettings
 from funding_kit import (
+    CONVENTION,
     LEAD_PARTNER,
     LEAD_UAI,
     OPERATOR,
@@ -130,7 +131,7 @@ async def test_bad_input_gets_a_4xx_naming_it_and_changes_nothing(service: Fundi
                         ({"amount": 100, "extra": 1}, "extra")]:
         r = await service.http.post("/cites/cite-001/commitments", json={
             "allocation_id": a, "operator_partner_id": str(OPERATOR),
-            "action_title": "Action", **body}, headers=AS_PREFECTURE_93)
+            "action_title": "Action", "legal_act": CONVENTION, **body}, headers=AS_PREFECTURE_93)
         assert r.status_code == 422, (body, r.text)
         assert field in str(r.json()["detail"][0]["loc"]), r.text
     unknown = await service.commit("00000000-0000-4000-8000-000000000000", 100)

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 from funding.service import fund_due_years
-from funding_kit import OPERATOR, WAVE, Funding, labelled, p147, p230
+from funding_kit import CONVENTION, OPERATOR, WAVE, Funding, labelled, p147, p230
 
 from cites_contracts.types import LabelPeriod
 from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, FakeClock, eventually
@@ -105,7 +105,8 @@ async def test_a_thousand_commitments_racing_one_allocation_commit_only_what_it_
 
     responses = await race(served, [("/cites/cite-001/commitments", {
         "allocation_id": allocation, "operator_partner_id": str(OPERATOR),
-        "action_title": f"Action {i}", "amount": amount}, AS_PREFECTURE_93)
+        "action_title": f"Action {i}", "amount": amount,
+        "legal_act": CONVENTION}, AS_PREFECTURE_93)
         for i, amount in enumerate(asked)])
 
     held = refusals_are_limits(responses, asked, "not enough uncommitted in the allocation",
@@ -194,7 +195,8 @@ async def test_one_command_sent_many_times_at_once_with_its_idempotency_key_acts
         {**AS_NATIONAL, **key})] * DOUBLES)
     committed = await race(served, [("/cites/cite-001/commitments", {
         "allocation_id": allocation, "operator_partner_id": str(OPERATOR),
-        "action_title": "Ateliers", "amount": 10_000_00}, {**AS_PREFECTURE_93, **key})] * DOUBLES)
+        "action_title": "Ateliers", "amount": 10_000_00,
+        "legal_act": CONVENTION}, {**AS_PREFECTURE_93, **key})] * DOUBLES)
     commitment = committed[0].json()["commitment_id"]
     paid = await race(served, [(f"/commitments/{commitment}/payments", {"amount": 1_000_00},
                                 {**AS_PREFECTURE_93, **key})] * DOUBLES)

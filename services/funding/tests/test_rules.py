@@ -17,12 +17,13 @@ from funding.domain.cite import (
     CiteStatus,
     Commitment,
     FundsLocked,
+    Paperwork,
 )
 from funding.domain.envelope import BudgetEnvelope, DotationRule, default_rule
 from funding.domain.ledger import AccountKind, LimitExceeded, MovementKind, movements
 from pydantic import ValidationError
 
-from cites_contracts.events.funding import AllocationRefused, FundsAllocated
+from cites_contracts.events.funding import AllocationRefused, FundsAllocated, LegalAct
 from cites_contracts.types import (
     AllocationRefusalReason,
     BudgetProgramme,
@@ -32,6 +33,8 @@ from cites_contracts.types import (
 from cites_runtime.errors import Conflict
 
 AT = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
+PAPERWORK = Paperwork(LegalAct(kind="arrete", reference="A-1", signed_on=date(2019, 3, 1)),
+                      None, date(2020, 6, 30))
 
 
 def cite(status: CiteStatus = CiteStatus.ACTIVE, start: date = date(2019, 1, 1)) -> Cite:
@@ -150,7 +153,7 @@ def test_a_cite_is_funded_for_the_years_its_label_touches_up_to_today() -> None:
 
 def test_nothing_is_committed_from_frozen_money_nor_to_a_stranger() -> None:
     kwargs: dict[str, Any] = {"commitment_id": uuid4(), "operator": uuid4(), "action_title": "A",
-              "amount": 1, "at": AT}
+              "amount": 1, "at": AT, "paperwork": PAPERWORK}
     with pytest.raises(FundsLocked, match="until it is reinstated"):
         Commitment.commit(cite(CiteStatus.SUSPENDED), allocation(), operator_is_member=True,
                           **kwargs)

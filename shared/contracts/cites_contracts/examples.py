@@ -90,6 +90,8 @@ _COMMITMENT_ACCOMPAGNEMENT: Final = "30dbefcc-b1be-4705-b29c-71f37816e399"
 _PAYMENT_ADVANCE: Final = "73d2b433-eaf1-43a5-90bf-21e489385c38"
 _COMMITMENT_CANCELLED: Final = "0e6f3b8a-51d2-4c47-9f0e-6a2b7c9d1e34"
 _COFINANCING_2020: Final = "5a7c2e19-3b84-4d6f-a0c1-8e9d2f4b6a73"
+_RECOVERY_UNSPENT: Final = "b3f1c6d2-8e4a-4a57-9c0d-2f6e1a9b7c58"
+_RECEIPT_UNSPENT: Final = "4e8a2d71-6c3b-4f09-8a5e-d17b9c2f0e46"
 
 _NOTIFICATION_SENT: Final = "f6e3c48f-34fe-4d41-8725-37d7ac7ce567"
 _NOTIFICATION_FAILED: Final = "794b39e6-6adc-444d-b769-231ec38909b0"
@@ -633,6 +635,11 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "action_title": "Accompagnement à la scolarité et ateliers parents-enfants",
                 "amount": 4_500_000,  # 45 000 €
                 "committed_at": "2020-06-30T14:20:00Z",
+                # Above 23 000 € to an association: a convention (décret n° 2001-495).
+                "legal_act": {"kind": "convention", "reference": "2020-69-CE-014",
+                              "signed_on": "2020-06-26"},
+                "subsidy_request": "00123456",
+                "justification_due": "2021-06-30",
             },
         ),
         (
@@ -718,6 +725,48 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "funder": "Commune de Vaulx-en-Velin",
                 "amount": 34_000_000,  # 340 000 €, about as much as the State
                 "declared_at": "2020-09-10T11:00:00Z",
+            },
+        ),
+        (
+            ("funding.SubsidyJustified", 1),
+            {
+                "cite_id": _CITE_ID,
+                "commitment_id": _COMMITMENT_ACCOMPAGNEMENT,
+                "operator_partner_id": _PARTNER_PASSERELLES,
+                "paid": 2_250_000,
+                "spent": 1_900_000,
+                "unspent": 350_000,  # 3 500 € of the advance not spent
+                "submitted_on": "2021-01-20",
+                "recorded_at": "2021-01-22T10:00:00Z",
+            },
+        ),
+        (
+            ("funding.RecoveryOrdered", 1),
+            {
+                "cite_id": _CITE_ID,
+                "recovery_id": _RECOVERY_UNSPENT,
+                "commitment_id": _COMMITMENT_ACCOMPAGNEMENT,
+                "payee_partner_id": _PARTNER_PASSERELLES,
+                "programme": "P147",
+                "amount": 350_000,
+                "order_reference": "TP-2021-69-0042",
+                "ordered_on": "2021-02-01",
+                "motive": "Reliquat non consommé selon le compte rendu financier",
+                "ordered_at": "2021-02-01T09:30:00Z",
+            },
+        ),
+        (
+            ("funding.RecoveryReceived", 1),
+            {
+                "cite_id": _CITE_ID,
+                "receipt_id": _RECEIPT_UNSPENT,
+                "recovery_id": _RECOVERY_UNSPENT,
+                "commitment_id": _COMMITMENT_ACCOMPAGNEMENT,
+                "payee_partner_id": _PARTNER_PASSERELLES,
+                "programme": "P147",
+                "amount": 350_000,
+                "received_on": "2021-02-19",
+                "received_at": "2021-02-20T08:00:00Z",
             },
         ),
         # --- notifications.deliveries -------------------------------------------------------
@@ -839,6 +888,9 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.AllocationRefused", 1): _Occurrence(20),
     ("funding.CoFinancingDeclared", 1): _Occurrence(13),
     ("funding.CommitmentCancelled", 1): _Occurrence(14),
+    ("funding.SubsidyJustified", 1): _Occurrence(15),
+    ("funding.RecoveryOrdered", 1): _Occurrence(16),
+    ("funding.RecoveryReceived", 1): _Occurrence(17),
     ("funding.FundsUnfrozen", 1): _Occurrence(21, ("labelling.LabelReinstated", 1)),
     ("funding.FundsReleased", 1): _Occurrence(30),
     # notifications.deliveries: one event per notification.

@@ -43,6 +43,7 @@ __all__ = [
     "DEPARTEMENTS",
     "MAX_CENTS",
     "TIME_ZONES",
+    "ActReference",
     "ActorRole",
     "AllianceClosureReason",
     "AllianceRole",
@@ -52,6 +53,7 @@ __all__ = [
     "CiteId",
     "ContractModel",
     "Departement",
+    "DossierNumber",
     "DotationRuleKind",
     "EducationPriority",
     "Email",
@@ -59,6 +61,7 @@ __all__ = [
     "FreezeReason",
     "InseeCode",
     "LabelPeriod",
+    "LegalActKind",
     "Motive",
     "Name",
     "NotificationChannel",
@@ -685,6 +688,22 @@ EventTypeName = Annotated[
 ]
 """A wire event type, ``<producer>.<EventName>``."""
 
+ActReference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./_-]*$",
+                      max_length=64),
+    ValueType("ActReference"),
+]
+"""The reference of a legal or accounting act (a convention, an arrêté, a recovery order),
+as its issuer numbers it: ``2025-69-CE-014``."""
+
+DossierNumber = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"),
+    ValueType("DossierNumber"),
+]
+"""The number of a subsidy request in the State's Dauphin platform."""
+
 ProgrammeYear = Annotated[int, Field(ge=2019, le=2100), ValueType("ProgrammeYear")]
 """A calendar or budget year of the programme (it started in 2019)."""
 
@@ -837,6 +856,14 @@ class DotationRuleKind(StrEnum):
     REQUESTED_CAPPED = "requested_capped"
     POPULATION = "population"
     MANUAL = "manual"
+
+
+class LegalActKind(StrEnum):
+    """The act that grants a subsidy: a convention (required above 23 000 € to a body of
+    private law, décret n° 2001-495) or an arrêté attributif."""
+
+    CONVENTION = "convention"
+    ARRETE = "arrete"
 
 
 class FreezeReason(StrEnum):

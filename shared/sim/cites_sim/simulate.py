@@ -454,7 +454,9 @@ class Simulation:
                     "funding", "POST", f"/cites/{record.cite_id}/commitments", token=prefecture,
                     key=f"{self.run.run_id}-{record.cite_id}-{op.siret}-{n}", ok=(201,), body={
                         "allocation_id": record.allocation_id, "operator_partner_id": operator,
-                        "action_title": title, "amount": amount})
+                        "action_title": title, "amount": amount,
+                        **self._paperwork(allocation["year"], record, amount, len(
+                            record.commitments))})
                 record.commitments.append((c["commitment_id"], operator, amount))
                 pay = amount * paid_share // 10_000
                 if pay:
@@ -462,6 +464,19 @@ class Simulation:
                                         f"/commitments/{c['commitment_id']}/payments",
                                         token=prefecture, ok=(201,), body={"amount": pay})
                     record.payments.append((c["commitment_id"], pay))
+
+    def _paperwork(self, year: int, record: CiteRecord, amount: int, n: int
+                   ) -> dict[str, Any]:
+        """A subsidy's legal act, signed in its allocation's budget year (not after today):
+        a convention above 23 000 € (the operators are associations), else an arrêté;
+        and the association's Dauphin request."""
+        convention = amount > 23_000_00
+        return {"legal_act": {
+                    "kind": "convention" if convention else "arrete",
+                    "reference": f"{year}-{record.departement}-{'CE' if convention else 'AR'}-"
+                                 f"{record.cite_id}-{n + 1}",
+                    "signed_on": min(date(year, 3, 15), self.run.today).isoformat()},
+                "subsidy_request": f"{year}{record.cite_id[5:]}{n + 1:02d}"}
 
     async def life(self, label: str) -> None:
         """The first wave's life: a perimeter extended, labels suspended (one reinstated),

@@ -10,3 +10,4 @@ __all__ = ["router"]
 router = APIRouter()
 for _module in (envelopes, cites, commitments, reports):
     router.include_router(_module.router)
+router.include_router(commitments.recoveries)

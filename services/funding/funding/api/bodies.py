@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import Field
 
-from cites_contracts.types import BudgetProgramme, Motive, Name, ProgrammeYear, WaveId
+from cites_contracts.events.funding import LegalAct
+from cites_contracts.types import (
+    ActReference,
+    BudgetProgramme,
+    DossierNumber,
+    LegalActKind,
+    Motive,
+    Name,
+    ProgrammeYear,
+    WaveId,
+)
 from cites_runtime.http import Input
 
+from ..domain.cite import Report
 from ..domain.envelope import FONDS_SHARE, DotationRule, EnvelopeTerms
+from ..service import Subsidy
 
 __all__ = [
     "AllocationIn",
@@ -20,8 +33,12 @@ __all__ = [
     "CoFinancingIn",
     "CommitmentIn",
     "EnvelopeIn",
+    "LegalActIn",
     "PaymentIn",
+    "ReceiptIn",
+    "RecoveryIn",
     "ReleaseIn",
+    "ReportIn",
 ]
 
 Amount = Annotated[int, Field(strict=True, gt=0, le=100_000_000_000_00,
@@ -66,11 +83,34 @@ class ReleaseIn(Input):
     motive: Motive
 
 
+class LegalActIn(Input):
+    kind: LegalActKind = Field(description="convention (required above 23 000 € to an "
+                               "association or a company) or arrete")
+    reference: ActReference
+    signed_on: date = Field(description="In the budget year of the allocation, not after "
+                            "today")
+
+
 class CommitmentIn(Input):
     allocation_id: UUID
     operator_partner_id: UUID = Field(description="A current member of the cité's alliance")
     action_title: Name
     amount: Amount
+    legal_act: LegalActIn
+    subsidy_request: DossierNumber | None = Field(
+        None, description="The operator's subsidy request in Dauphin, if it filed one")
+    justification_due: date | None = Field(
+        None, description="The day the operator's report is due; default: 30 June of the "
+        "year after the allocation's")
+
+    def subsidy(self) -> Subsidy:
+        act = self.legal_act
+        return Subsidy(allocation_id=self.allocation_id, operator=self.operator_partner_id,
+                       action_title=self.action_title, amount=self.amount,
+                       legal_act=LegalAct(kind=act.kind, reference=act.reference,
+                                          signed_on=act.signed_on),
+                       subsidy_request=self.subsidy_request,
+                       justification_due=self.justification_due)
 
 
 class CoFinancingIn(Input):
@@ -85,3 +125,25 @@ class PaymentIn(Input):
 
 class CancellationIn(Input):
     motive: Motive
+
+
+class ReportIn(Input):
+    spent: int = Field(strict=True, ge=0, le=100_000_000_000_00,
+                       description="Cents the operator spent on the action of what it was paid")
+    submitted_on: date = Field(description="The day the operator filed its report")
+
+    def report(self) -> Report:
+        return Report(self.spent, self.submitted_on)
+
+
+class RecoveryIn(Input):
+    amount: Amount
+    order_reference: ActReference = Field(description="The order to repay (titre de "
+                                          "perception) as the accounting office numbers it")
+    ordered_on: date
+    motive: Motive
+
+
+class ReceiptIn(Input):
+    amount: Amount
+    received_on: date

@@ -91,9 +91,8 @@ async def commit(cite_id: CiteId, body: CommitmentIn, caller: Prefecture, respon
         command = await idempotency.check(uow, key, caller.actor, "commitment", body,
                                           within=cite_id)
         if command.is_new:
-            await service.commit_funds(uow, cite_id, body.allocation_id,
-                                       body.operator_partner_id, body.action_title,
-                                       body.amount, caller.actor, command.id)
+            await service.commit_funds(uow, cite_id, body.subsidy(), caller.actor,
+                                       command.id)
     response.status_code = command.status_code
     c = await store.get_commitment(caller.pool, command.id)
     if c is None:

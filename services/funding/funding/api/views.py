@@ -11,16 +11,17 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import Response
 from pydantic import BaseModel
 
+from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import BudgetProgramme
 
-from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment
+from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment, Recovery
 from ..domain.envelope import BudgetEnvelope, DotationRule
 from ..domain.fonds import ChefDeFile
 from ..domain.ledger import MovementKind
@@ -29,7 +30,8 @@ from ..store import LedgerCheck
 __all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView",
            "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
            "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsView",
-           "LedgerCheckView", "MoneyLineView", "PaymentView", "StatementView",
+           "LedgerCheckView", "MoneyLineView", "PaymentView", "RecoveryReceiptsView",
+           "RecoveryView", "ReportView", "StatementView",
            "YearlyCheckView", "csv_response"]
 
 
@@ -53,6 +55,10 @@ class MoneyLineView(BaseModel):
     """Allocated, not committed, frozen nor released: what may still be committed."""
     unpaid: int = 0
     """Committed, not paid yet."""
+    ordered_back: int = 0
+    """Paid, then ordered back by a recovery order (no longer counted as kept)."""
+    recovered: int = 0
+    """Ordered back and received: returned to the programme's budget."""
 
     @classmethod
     def of(cls, year: int | None, programme: BudgetProgramme, sums: dict[str, int]
@@ -66,11 +72,12 @@ class MoneyLineView(BaseModel):
                    fonds=s(MovementKind.GRANT), committed=committed, paid=s(MovementKind.PAY),
                    frozen=frozen, released=s(MovementKind.RELEASE),
                    uncommitted=allocated - committed - frozen - s(MovementKind.RELEASE),
-                   unpaid=committed - s(MovementKind.PAY))
+                   unpaid=committed - s(MovementKind.PAY),
+                   ordered_back=s(MovementKind.ORDER), recovered=s(MovementKind.RECOVER))
 
 
 MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "uncommitted",
-         "unpaid")
+         "unpaid", "ordered_back", "recovered")
 
 
 def money_lines(rows: Iterable[Any]) -> list[MoneyLineView]:
@@ -223,6 +230,11 @@ class FondsView(BaseModel):
                    granted_at=row["granted_at"])
 
 
+class ReportView(BaseModel):
+    spent: int
+    submitted_on: date
+
+
 class CommitmentView(BaseModel):
     commitment_id: UUID
     cite_id: str
@@ -231,15 +243,29 @@ class CommitmentView(BaseModel):
     action_title: str
     amount: int
     unpaid: int
+    paid: int
     cancelled: bool
     committed_at: datetime
+    legal_act: LegalAct | None
+    """``null`` for a commitment recorded before funding kept its paperwork."""
+    subsidy_request: str | None
+    justification_due: date | None
+    report: ReportView | None
+    recovery_ordered: int
+    """What recovery orders asked back from it."""
 
     @classmethod
     def of(cls, c: Commitment) -> CommitmentView:
+        p = c.paperwork
         return cls(commitment_id=c.commitment_id, cite_id=c.cite_id,
                    allocation_id=c.allocation_id, operator_partner_id=c.operator_partner_id,
                    action_title=c.action_title, amount=c.amount, unpaid=c.unpaid,
-                   cancelled=c.cancelled, committed_at=c.committed_at)
+                   paid=c.paid, cancelled=c.cancelled, committed_at=c.committed_at,
+                   legal_act=p and p.legal_act, subsidy_request=p and p.subsidy_request,
+                   justification_due=p and p.justification_due,
+                   report=c.report and ReportView(spent=c.report.spent,
+                                                  submitted_on=c.report.submitted_on),
+                   recovery_ordered=c.ordered)
 
 
 class PaymentView(BaseModel):
@@ -253,14 +279,60 @@ class PaymentView(BaseModel):
         return cls(payment_id=row["payment_id"], amount=row["amount"], paid_at=row["paid_at"])
 
 
-class CommitmentPaymentsView(CommitmentView):
-    payments: list[PaymentView]
+class RecoveryView(BaseModel):
+    recovery_id: UUID
+    commitment_id: UUID
+    cite_id: str
+    payee_partner_id: UUID
+    programme: BudgetProgramme
+    amount: int
+    outstanding: int
+    """Ordered, not received yet."""
+    order_reference: str
+    ordered_on: date
+    motive: str
+    ordered_at: datetime
 
     @classmethod
-    def of(cls, c: Commitment, payments: Iterable[Any] = ()) -> CommitmentPaymentsView:
-        """The commitment and its payments as ``store.payments_of`` reads them."""
+    def of(cls, r: Recovery) -> RecoveryView:
+        return cls(recovery_id=r.recovery_id, commitment_id=r.commitment_id,
+                   cite_id=r.cite_id, payee_partner_id=r.payee_partner_id,
+                   programme=r.programme, amount=r.amount, outstanding=r.outstanding,
+                   order_reference=r.order_reference, ordered_on=r.ordered_on,
+                   motive=r.motive, ordered_at=r.ordered_at)
+
+
+class ReceiptView(BaseModel):
+    receipt_id: UUID
+    amount: int
+    received_on: date
+    received_at: datetime
+
+
+class RecoveryReceiptsView(RecoveryView):
+    receipts: list[ReceiptView]
+
+    @classmethod
+    def with_receipts(cls, r: Recovery, receipts: Iterable[Any]) -> RecoveryReceiptsView:
+        """The order and its receipts as ``store.receipts_of`` reads them."""
+        return cls(**RecoveryView.of(r).model_dump(), receipts=[
+            ReceiptView(receipt_id=x["receipt_id"], amount=x["amount"],
+                        received_on=x["received_on"], received_at=x["received_at"])
+            for x in receipts])
+
+
+class CommitmentPaymentsView(CommitmentView):
+    payments: list[PaymentView]
+    recoveries: list[RecoveryView]
+
+    @classmethod
+    def of(cls, c: Commitment, payments: Iterable[Any] = (),
+           recoveries: Iterable[Recovery] = ()) -> CommitmentPaymentsView:
+        """The commitment, its payments as ``store.payments_of`` reads them, and its
+        recovery orders."""
         return cls(**CommitmentView.of(c).model_dump(),
-                   payments=[PaymentView.of(p) for p in payments])
+                   payments=[PaymentView.of(p) for p in payments],
+                   recoveries=[RecoveryView.of(r) for r in recoveries])
 
 
 class ChefDeFileView(BaseModel):

@@ -13,6 +13,14 @@ partners'), and what its money may do at each moment of its life.
   release it back to the envelopes.
 - **Spending**: only an active cité commits, only to a current member of its alliance,
   and never more than an allocation holds (the ledger's rule).
+- **A subsidy's paperwork**: a commitment names its legal act (a convention, required
+  above 23 000 € to an association or a company — décret n° 2001-495 —, or an arrêté)
+  signed in the budget year of its allocation, the operator's Dauphin request if any, and
+  the day its report is due (by default 30 June of the next year: six months after the
+  year it was granted for, loi n° 2000-321 art. 10). The operator's report (what it spent
+  of what it was paid) is recorded once; the unspent part — or, once the report is
+  overdue, everything paid — may be ordered back, never more, and the order is received
+  in one or more receipts (:class:`Recovery`).
 """
 
 from __future__ import annotations
@@ -32,8 +40,12 @@ from cites_contracts.events.funding import (
     FundsFrozen,
     FundsReleased,
     FundsUnfrozen,
+    LegalAct,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
     ReleasedAllocation,
+    SubsidyJustified,
 )
 from cites_contracts.events.labelling import Perimeter, TerritoryLabelled
 from cites_contracts.types import (
@@ -41,12 +53,20 @@ from cites_contracts.types import (
     BudgetProgramme,
     DotationRuleKind,
     FreezeReason,
+    LegalActKind,
+    PartnerKind,
 )
 from cites_runtime.errors import Conflict, RuleBroken
 
-from .ledger import Account, AccountKind, take
+from .ledger import Account, AccountKind, euros, take
 
-__all__ = ["Allocation", "AllocationFunds", "Cite", "CiteStatus", "Commitment", "FundsLocked"]
+__all__ = ["CONVENTION_ABOVE", "Allocation", "AllocationFunds", "Cite", "CiteStatus",
+           "Commitment", "FundsLocked", "Paperwork", "Recovery", "Report"]
+
+CONVENTION_ABOVE = 23_000_00
+"""Above this, a subsidy to a body of private law needs a convention (décret n° 2001-495)."""
+
+_PRIVATE_LAW = {PartnerKind.ASSOCIATION.value, PartnerKind.ENTREPRISE.value}
 
 
 class CiteStatus(StrEnum):
@@ -236,6 +256,23 @@ def _population(perimeter: Perimeter) -> int:
     return sum(q.population for q in perimeter.qpvs)
 
 
+@dataclass(frozen=True, slots=True)
+class Paperwork:
+    """What grants a subsidy: its legal act, the operator's request, its report's due day."""
+
+    legal_act: LegalAct
+    subsidy_request: str | None
+    justification_due: date
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The operator's report (compte rendu financier): what it spent of what it was paid."""
+
+    spent: int
+    submitted_on: date
+
+
 @dataclass(slots=True)
 class Commitment:
     commitment_id: UUID
@@ -247,15 +284,48 @@ class Commitment:
     unpaid: int
     cancelled: bool
     committed_at: datetime
+    paperwork: Paperwork | None = None
+    """``None`` for a commitment recorded before funding kept it."""
+    paid: int = 0
+    report: Report | None = None
+    ordered: int = 0
+    """What recovery orders have asked back from it so far."""
 
     @property
     def account(self) -> Account:
         return Account.of(AccountKind.COMMITMENT, self.commitment_id)
 
+    @staticmethod
+    def paperwork_of(allocation: Allocation, *, legal_act: LegalAct,
+                     subsidy_request: str | None, justification_due: date | None,
+                     operator_kind: str | None, amount: int, today: date) -> Paperwork:
+        """The paperwork of a new commitment, checked: its act signed in its allocation's
+        budget year and not after today, a convention above 23 000 € to a body of private
+        law, the report due after the act (by default 30 June of the next year)."""
+        signed = legal_act.signed_on
+        if signed > today:
+            raise RuleBroken.of("legal_act.signed_on", "not_in_future",
+                                f"the act is dated {signed}, after today ({today})")
+        if signed.year != allocation.year:
+            raise RuleBroken.of("legal_act.signed_on", "in_budget_year",
+                                f"the act is dated {signed}: a commitment of the "
+                                f"{allocation.year} allocation is signed in {allocation.year}")
+        if (amount > CONVENTION_ABOVE and operator_kind in _PRIVATE_LAW
+                and legal_act.kind is not LegalActKind.CONVENTION):
+            raise RuleBroken.of("legal_act.kind", "convention_above_23000",
+                                f"{euros(amount)} to an {operator_kind}: above "
+                                f"{euros(CONVENTION_ABOVE)} the act is a convention "
+                                "(décret n° 2001-495)")
+        due = justification_due or date(allocation.year + 1, 6, 30)
+        if due <= signed:
+            raise RuleBroken.of("justification_due", "after_the_act",
+                                f"the report is due on {due}, not after the act ({signed})")
+        return Paperwork(legal_act, subsidy_request, due)
+
     @classmethod
     def commit(cls, cite: Cite, allocation: Allocation, *, commitment_id: UUID,
                operator: UUID, operator_is_member: bool, action_title: str, amount: int,
-               at: datetime) -> tuple[Commitment, FundsCommitted]:
+               paperwork: Paperwork, at: datetime) -> tuple[Commitment, FundsCommitted]:
         """Commit part of an allocation to an action run by a member of the alliance (the
         ledger refuses more than the allocation holds uncommitted)."""
         cite.ensure_unfrozen()
@@ -264,11 +334,14 @@ class Commitment:
                            f"{cite.cite_id} (as partners' events tell funding): only its "
                            "members run actions it funds")
         return (cls(commitment_id, cite.cite_id, allocation.allocation_id, operator,
-                    action_title, amount, amount, False, at),
+                    action_title, amount, amount, False, at, paperwork),
                 FundsCommitted(cite_id=cite.cite_id, commitment_id=commitment_id,
                                allocation_id=allocation.allocation_id,
                                operator_partner_id=operator, action_title=action_title,
-                               amount=amount, committed_at=at))
+                               amount=amount, committed_at=at,
+                               legal_act=paperwork.legal_act,
+                               subsidy_request=paperwork.subsidy_request,
+                               justification_due=paperwork.justification_due))
 
     def pay(self, payment_id: UUID, amount: int, at: datetime) -> PaymentMade:
         """Pay the operator against this commitment, never more than its unpaid part. A
@@ -277,10 +350,73 @@ class Commitment:
             raise Conflict(f"commitment {self.commitment_id} was cancelled: nothing more "
                            "can be paid against it")
         self.unpaid = take(self.account, self.unpaid, amount)
+        self.paid += amount
         return PaymentMade(cite_id=self.cite_id, payment_id=payment_id,
                            commitment_id=self.commitment_id, allocation_id=self.allocation_id,
                            payee_partner_id=self.operator_partner_id, amount=amount,
                            paid_at=at)
+
+    # --- the operator's report and recoveries ----------------------------------------------
+
+    def justify(self, report: Report, today: date, at: datetime) -> SubsidyJustified | None:
+        """Record the operator's report, once: the same report again changes nothing,
+        another one is a 409."""
+        if self.report is not None:
+            if self.report == report:
+                return None
+            raise Conflict(f"commitment {self.commitment_id}'s report was recorded "
+                           f"(filed on {self.report.submitted_on}, "
+                           f"{euros(self.report.spent)} spent): it is recorded once")
+        if report.submitted_on > today:
+            raise RuleBroken.of("submitted_on", "not_in_future",
+                                f"filed on {report.submitted_on}, after today ({today})")
+        if self.paperwork and report.submitted_on < self.paperwork.legal_act.signed_on:
+            raise RuleBroken.of("submitted_on", "after_the_act",
+                                f"filed on {report.submitted_on}, before the act was signed "
+                                f"({self.paperwork.legal_act.signed_on})")
+        if report.spent > self.paid:
+            raise RuleBroken.of("spent", "within_paid",
+                                f"{euros(report.spent)} spent reported, but "
+                                f"{euros(self.paid)} was paid on this commitment")
+        self.report = report
+        return SubsidyJustified(cite_id=self.cite_id, commitment_id=self.commitment_id,
+                                operator_partner_id=self.operator_partner_id, paid=self.paid,
+                                spent=report.spent, unspent=self.paid - report.spent,
+                                submitted_on=report.submitted_on, recorded_at=at)
+
+    def recoverable(self, today: date) -> tuple[int, str]:
+        """What may still be ordered back, and why: the report's unspent part, or, once
+        the report is overdue, everything paid (less what was ordered already)."""
+        if self.report is not None:
+            return (self.paid - self.report.spent - self.ordered,
+                    f"its report leaves {euros(self.paid - self.report.spent)} unspent")
+        if self.paperwork is not None and today > self.paperwork.justification_due:
+            return (self.paid - self.ordered,
+                    f"its report, due on {self.paperwork.justification_due}, never came: "
+                    f"{euros(self.paid)} paid is unjustified")
+        due = f" before {self.paperwork.justification_due}" if self.paperwork else ""
+        return 0, f"its report is not in yet (due{due or ' whenever the act says'})"
+
+    def order_recovery(self, recovery_id: UUID, programme: BudgetProgramme, *, amount: int,
+                       order_reference: str, ordered_on: date, motive: str, today: date,
+                       at: datetime) -> RecoveryOrdered:
+        """Order the operator to repay part of what it was paid: never more than is
+        recoverable (:meth:`recoverable`), refused saying by how much."""
+        if ordered_on > today:
+            raise RuleBroken.of("ordered_on", "not_in_future",
+                                f"ordered on {ordered_on}, after today ({today})")
+        recoverable, why = self.recoverable(today)
+        if amount > recoverable:
+            raise Conflict(f"not that much to recover: {euros(amount)} ordered, commitment "
+                           f"{self.commitment_id} has {euros(max(recoverable, 0))} "
+                           f"recoverable ({why}; {euros(self.ordered)} ordered already); "
+                           f"{euros(amount - max(recoverable, 0))} over")
+        self.ordered += amount
+        return RecoveryOrdered(cite_id=self.cite_id, recovery_id=recovery_id,
+                               commitment_id=self.commitment_id,
+                               payee_partner_id=self.operator_partner_id, programme=programme,
+                               amount=amount, order_reference=order_reference,
+                               ordered_on=ordered_on, motive=motive, ordered_at=at)
 
     def cancel(self, cite: Cite, motive: str, at: datetime
                ) -> list[CommitmentCancelled | FundsFrozen]:
@@ -300,3 +436,47 @@ class Commitment:
                     FrozenAllocation(allocation_id=self.allocation_id, amount=returned),),
                 frozen_at=at))
         return events
+
+
+@dataclass(slots=True)
+class Recovery:
+    """An order to repay (titre de perception) and what is still to be received on it."""
+
+    recovery_id: UUID
+    commitment_id: UUID
+    cite_id: str
+    payee_partner_id: UUID
+    programme: BudgetProgramme
+    amount: int
+    outstanding: int
+    order_reference: str
+    ordered_on: date
+    motive: str
+    ordered_at: datetime
+
+    @property
+    def account(self) -> Account:
+        return Account.of(AccountKind.RECEIVABLE, self.recovery_id)
+
+    @classmethod
+    def of(cls, ordered: RecoveryOrdered) -> Recovery:
+        return cls(ordered.recovery_id, ordered.commitment_id, ordered.cite_id,
+                   ordered.payee_partner_id, ordered.programme, ordered.amount,
+                   ordered.amount, ordered.order_reference, ordered.ordered_on,
+                   ordered.motive, ordered.ordered_at)
+
+    def receive(self, receipt_id: UUID, amount: int, received_on: date, today: date,
+                at: datetime) -> RecoveryReceived:
+        """The operator repaid ``amount`` (in full or in part), never more than is
+        outstanding."""
+        if not self.ordered_on <= received_on <= today:
+            raise RuleBroken.of("received_on", "between_order_and_today",
+                                f"received on {received_on}: after the order "
+                                f"({self.ordered_on}) and not after today ({today})")
+        self.outstanding = take(self.account, self.outstanding, amount)
+        return RecoveryReceived(cite_id=self.cite_id, receipt_id=receipt_id,
+                                recovery_id=self.recovery_id,
+                                commitment_id=self.commitment_id,
+                                payee_partner_id=self.payee_partner_id,
+                                programme=self.programme, amount=amount,
+                                received_on=received_on, received_at=at)

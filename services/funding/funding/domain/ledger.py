@@ -2,7 +2,8 @@
 
 Each place money can be is an **account**: a programme's budget (the only account that may
 go below zero: it is where the State's money comes from), an envelope, an allocation's
-uncommitted part, a commitment's unpaid part, a freeze, what a payee received. Each
+uncommitted part, a commitment's unpaid part, a freeze, what a payee received and kept,
+what a recovery order asks an operator to repay. Each
 movement takes an amount from one account and puts it on another, so the sum of all
 balances is always zero and every balance is the sum of the movements that touched it.
 
@@ -36,6 +37,8 @@ from cites_contracts.events.funding import (
     FundsReleased,
     FundsUnfrozen,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
 )
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.errors import Conflict
@@ -56,7 +59,9 @@ class AccountKind(StrEnum):
     FROZEN = "frozen"
     """An allocation's uncommitted part, frozen while its label is suspended or ended."""
     PAID = "paid"
-    """What a payee received (only ever grows)."""
+    """What a payee received and keeps: payments in, recovery orders out."""
+    RECEIVABLE = "receivable"
+    """What a recovery order asks an operator to repay and has not been received."""
     FONDS = "fonds"
     """A fonds de la cité grant, placed with the collège chef de file (only ever grows)."""
 
@@ -95,6 +100,8 @@ class MovementKind(StrEnum):
     GRANT = "grant"            # envelope → fonds (a contribution to a fonds de la cité)
     CANCEL = "cancel"          # commitment → allocation (its unpaid part, on cancellation)
     REDUCE = "reduce"          # envelope → budget (an amendment lowering the envelope)
+    ORDER = "order"            # paid → receivable (a recovery order: owed back, no longer kept)
+    RECOVER = "recover"        # receivable → budget (repaid: back to the programme's budget)
 
 
 _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
@@ -108,6 +115,8 @@ _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
     MovementKind.GRANT: (AccountKind.ENVELOPE, AccountKind.FONDS),
     MovementKind.CANCEL: (AccountKind.COMMITMENT, AccountKind.ALLOCATION),
     MovementKind.REDUCE: (AccountKind.ENVELOPE, AccountKind.BUDGET),
+    MovementKind.ORDER: (AccountKind.PAID, AccountKind.RECEIVABLE),
+    MovementKind.RECOVER: (AccountKind.RECEIVABLE, AccountKind.BUDGET),
 }
 
 
@@ -153,6 +162,8 @@ _WHAT = {
     AccountKind.ALLOCATION: "not enough uncommitted in the allocation",
     AccountKind.COMMITMENT: "not enough unpaid on the commitment",
     AccountKind.FROZEN: "not that much frozen",
+    AccountKind.PAID: "not that much paid to the operator",
+    AccountKind.RECEIVABLE: "not that much left to receive on the recovery order",
 }
 
 
@@ -193,7 +204,8 @@ def accounts(movements: Iterable[Movement]) -> list[Account]:
 # --- what each event moves ------------------------------------------------------------------
 
 Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
-          | FundsUnfrozen | FundsReleased | CommitmentCancelled)
+          | FundsUnfrozen | FundsReleased | CommitmentCancelled | RecoveryOrdered
+          | RecoveryReceived)
 """The events that name every account they touch (a refusal, a co-financing: no money
 of the State moves)."""
 
@@ -254,6 +266,13 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
             return [Movement(MovementKind.CANCEL, _commitment(event.commitment_id),
                              _allocation(event.allocation_id), event.returned)
                     ] if event.returned else []
+        case RecoveryOrdered():
+            return [Movement(MovementKind.ORDER,
+                             Account.of(AccountKind.PAID, event.payee_partner_id),
+                             _receivable(event.recovery_id), event.amount)]
+        case RecoveryReceived():
+            return [Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
+                             Account.budget(event.programme), event.amount)]
     assert_never(event)
 
 
@@ -280,3 +299,7 @@ def _frozen(ref: UUID) -> Account:
 
 def _commitment(ref: UUID) -> Account:
     return Account.of(AccountKind.COMMITMENT, ref)
+
+
+def _receivable(ref: UUID) -> Account:
+    return Account.of(AccountKind.RECEIVABLE, ref)

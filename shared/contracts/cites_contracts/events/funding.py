@@ -8,6 +8,7 @@ and a consumer checking "payments ≤ commitments ≤ allocation" needs them in 
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from pydantic import Field
@@ -15,13 +16,16 @@ from pydantic import Field
 from ..envelope import Event, event
 from ..topics import FUNDING_ALLOCATIONS, FUNDING_ENVELOPES
 from ..types import (
+    ActReference,
     AllocationRefusalReason,
     BudgetProgramme,
     Cents,
     CiteId,
     ContractModel,
+    DossierNumber,
     DotationRuleKind,
     FreezeReason,
+    LegalActKind,
     Motive,
     Name,
     ProgrammeYear,
@@ -43,9 +47,13 @@ __all__ = [
     "FundsFrozen",
     "FundsReleased",
     "FundsUnfrozen",
+    "LegalAct",
     "PaymentMade",
     "ProgrammeAmount",
+    "RecoveryOrdered",
+    "RecoveryReceived",
     "ReleasedAllocation",
+    "SubsidyJustified",
 ]
 
 
@@ -69,6 +77,14 @@ class ReleasedAllocation(ContractModel):
     allocation_id: UUID
     envelope_id: UUID
     amount: Cents
+
+
+class LegalAct(ContractModel):
+    """The act that grants a subsidy: its kind, its reference and the day it was signed."""
+
+    kind: LegalActKind
+    reference: ActReference
+    signed_on: date
 
 
 # --- funding.envelopes --------------------------------------------------------------------
@@ -230,6 +246,14 @@ class FundsCommitted(Event):
     action_title: Name
     amount: Cents
     committed_at: UtcDateTime
+    legal_act: LegalAct | None = Field(
+        default=None, description="The convention or arrêté granting the subsidy; absent "
+        "from commitments recorded before funding kept it")
+    subsidy_request: DossierNumber | None = Field(
+        default=None, description="The operator's subsidy request in Dauphin, if it filed one")
+    justification_due: date | None = Field(
+        default=None, description="The day the operator's report (compte rendu financier) "
+        "is due; absent from commitments recorded before funding kept it")
 
 
 @event(
@@ -356,3 +380,75 @@ class CoFinancingDeclared(Event):
     funder: Name = Field(description="The co-financing authority (commune, département…)")
     amount: Cents
     declared_at: UtcDateTime
+
+
+@event(
+    "funding.SubsidyJustified",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The préfecture records the operator's report on a subsidy.",
+)
+class SubsidyJustified(Event):
+    """The operator reported how it used a subsidy (its compte rendu financier): of what
+    was paid to it, ``spent`` went to the action and ``unspent`` may be recovered.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    commitment_id: UUID
+    operator_partner_id: UUID
+    paid: Cents = Field(description="What the commitment had paid when the report came")
+    spent: Cents
+    unspent: Cents = Field(description="paid − spent: what may be ordered back")
+    submitted_on: date = Field(description="The day the operator filed its report")
+    recorded_at: UtcDateTime
+
+
+@event(
+    "funding.RecoveryOrdered",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The préfecture orders an operator to repay part of a subsidy.",
+)
+class RecoveryOrdered(Event):
+    """An order to repay (titre de perception) unspent or unjustified money of a subsidy:
+    what it asks is no longer counted as paid to the operator but as owed by it.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    recovery_id: UUID
+    commitment_id: UUID
+    payee_partner_id: UUID
+    programme: BudgetProgramme = Field(description="The programme the money returns to")
+    amount: Cents
+    order_reference: ActReference
+    ordered_on: date
+    motive: Motive
+    ordered_at: UtcDateTime
+
+
+@event(
+    "funding.RecoveryReceived",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="Money an operator was ordered to repay is received.",
+)
+class RecoveryReceived(Event):
+    """The operator repaid (part of) a recovery order; the money is back in the State's
+    budget of its programme.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    receipt_id: UUID
+    recovery_id: UUID
+    commitment_id: UUID
+    payee_partner_id: UUID
+    programme: BudgetProgramme
+    amount: Cents
+    received_on: date
+    received_at: UtcDateTime
