@@ -21,6 +21,7 @@ from typing import Final
 from cites_contracts import Envelope
 from cites_contracts.events.funding import (
     AllocationRefused,
+    AllocationRevised,
     CommitmentCancelled,
     EnvelopeAmended,
     EnvelopeOpened,
@@ -162,6 +163,11 @@ async def envelope_amended_handler(event: EnvelopeAmended, ctx: HandlerContext) 
 async def funds_allocated_handler(allocations: list[Envelope[FundsAllocated]],
                                   ctx: BatchContext) -> None:
     await service.allocated(ctx.uow, [e.data for e in allocations])
+
+
+@consumer.handles(AllocationRevised)
+async def allocation_revised_handler(event: AllocationRevised, ctx: HandlerContext) -> None:
+    await service.revised(ctx.uow, event)
 
 
 @consumer.handles(AllocationRefused)

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from cites_contracts.events.funding import (
     AllocationRefused,
+    AllocationRevised,
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
@@ -182,6 +183,14 @@ async def allocated(uow: UnitOfWork, allocations: Sequence[FundsAllocated]) -> N
     await store.record_movements(uow.conn, [(e.cite_id, e.programme.value, e.year,
                                              Movement.ALLOCATE.value, e.amount)
                                             for e in allocations])
+
+
+async def revised(uow: UnitOfWork, event: AllocationRevised) -> None:
+    """An allocation revised: the difference is an allocation movement of its programme
+    and year (negative when lowered), so every sum of allocations counts it."""
+    await store.record_movements(uow.conn, [(event.cite_id, event.programme.value, event.year,
+                                             Movement.ALLOCATE.value,
+                                             event.amount - event.previous_amount)])
 
 
 async def refused(uow: UnitOfWork, event: AllocationRefused) -> None:

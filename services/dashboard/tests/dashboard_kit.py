@@ -16,6 +16,7 @@ import httpx
 
 from cites_contracts.events.funding import (
     AllocationRefused,
+    AllocationRevised,
     CommitmentCancelled,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
@@ -173,6 +174,14 @@ def allocated(cite_id: str, allocation_id: UUID, amount: int, *, programme: str 
     return FundsAllocated(cite_id=cite_id, allocation_id=allocation_id, envelope_id=ENVELOPE,
                           programme=BudgetProgramme(programme), year=year, amount=amount,
                           envelope_remaining=0, allocated_at=AT)
+
+
+def revised(cite_id: str, allocation_id: UUID, previous: int, amount: int, *,
+            programme: str = "P147", year: int = 2025) -> AllocationRevised:
+    return AllocationRevised(cite_id=cite_id, allocation_id=allocation_id,
+                             envelope_id=ENVELOPE, programme=BudgetProgramme(programme),
+                             year=year, previous_amount=previous, amount=amount,
+                             envelope_remaining=0, motive="Revue de projet", revised_at=AT)
 
 
 def refused(cite_id: str, year: int = 2025) -> AllocationRefused:

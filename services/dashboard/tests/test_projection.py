@@ -27,6 +27,7 @@ from dashboard_kit import (
     rejected,
     released,
     review_started,
+    revised,
     sent,
     suspended,
     unfrozen,
@@ -194,3 +195,26 @@ async def test_cites_are_counted_by_the_year_they_were_decided_and_by_region_and
         ("Créteil", 1), ("La Réunion", 1), ("Lyon", 1)]
     assert sum(r["cites"] for r in summary["regions"]) \
         == sum(d["cites"] for d in summary["departements"]) == 3
+
+
+async def test_a_revised_allocation_counts_at_its_revised_amount_everywhere(
+    service: Dashboard,
+) -> None:
+    a2025, a2026 = uuid4(), uuid4()
+    await service.s.publish(
+        envelope(), labelled("cite-001"),
+        allocated("cite-001", a2025, 300_000_00, year=2025),
+        allocated("cite-001", a2026, 250_000_00, year=2026),
+        revised("cite-001", a2025, 300_000_00, 200_000_00, year=2025),
+        revised("cite-001", a2026, 250_000_00, 260_000_00, year=2026))
+
+    money = await service.money()
+    assert (money[("P147", 2025)]["allocated"], money[("P147", 2026)]["allocated"]) == (
+        200_000_00, 260_000_00)
+    summary = await service.summary()
+    assert [(d["code"], d["allocated"]) for d in summary["departements"]] == [
+        ("93", 460_000_00)]
+    published = (await service.open_data()).json()
+    years = {y["annee"]: y["dotation_p147"] for c in published if c["code_cite"] == "cite-001"
+             for y in c["annees"]}
+    assert years == {2025: 200000.0, 2026: 260000.0}

@@ -15,7 +15,7 @@ runtime's inbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -73,6 +73,7 @@ __all__ = [
     "reinstate",
     "release_frozen",
     "renew_label",
+    "revise_allocation",
 ]
 
 log = get_logger(__name__)
@@ -329,6 +330,26 @@ async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, ye
     await _allocated(uow, allocated)
     _log_acted("allocated by hand", actor, cite_id=cite_id, allocation_id=allocation_id)
     return Allocation.of(allocated)
+
+
+async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, amount: int,
+                            motive: str, actor: Actor) -> Allocation:
+    """The national coordination revises an allocation (a dotation proposed by the rule,
+    or one made by hand): the difference comes from, or goes back to, its envelope."""
+    cite = await _cite(uow, cite_id)
+    allocation = await _allocation(uow, cite_id, allocation_id)
+    envelope = await _envelope(uow, allocation.envelope_id)
+    funds = next(f for f in await store.allocation_funds(uow.conn, cite_id)
+                 if f.allocation_id == allocation_id)
+    revised = envelope.revise(cite, allocation, funds, amount, motive, uow.now)
+    if revised is None:
+        return allocation
+    await store.revise_allocation(uow.conn, revised)
+    await _move(uow, ledger.movements(revised), _trace(allocation))
+    uow.emit(revised)
+    _log_acted("allocation revised", actor, cite_id=cite_id, allocation_id=allocation_id,
+               previous=allocation.amount, amount=amount)
+    return replace(allocation, amount=amount)
 
 
 # --- the alliance, from partners' events --------------------------------------------------

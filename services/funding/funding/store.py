@@ -21,6 +21,7 @@ import asyncpg
 
 from cites_contracts.events.funding import (
     AllocationRefused,
+    AllocationRevised,
     CoFinancingDeclared,
     FondsDeLaCiteGranted,
     LegalAct,
@@ -323,6 +324,22 @@ async def insert_allocation(conn: Conn, a: Allocation) -> None:
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         a.allocation_id, a.cite_id, a.envelope_id, a.programme.value, a.year, a.amount,
         a.rule, a.basis, a.allocated_at)
+
+
+async def revise_allocation(conn: Conn, revised: AllocationRevised) -> None:
+    await conn.execute("UPDATE allocations SET amount = $2 WHERE allocation_id = $1",
+                       revised.allocation_id, revised.amount)
+    await conn.execute(
+        """INSERT INTO allocation_revisions (allocation_id, previous_amount, amount, motive,
+                                             revised_at) VALUES ($1, $2, $3, $4, $5)""",
+        revised.allocation_id, revised.previous_amount, revised.amount, revised.motive,
+        revised.revised_at)
+
+
+async def revisions_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT r.* FROM allocation_revisions r JOIN allocations a USING (allocation_id)
+           WHERE a.cite_id = $1 ORDER BY r.id""", cite_id)
 
 
 async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:

@@ -253,3 +253,29 @@ def test_the_fonds_takes_each_envelopes_share_or_names_the_first_one_short() -> 
     paid_from = {p147.programme: p147.id, p230.programme: p230.id}
     assert [(m.debit.ref, m.amount) for m in movements(granted, paid_from=paid_from)] == [
         (str(p147.id), 15_000_00), (str(p230.id), 15_000_00)]
+
+
+def test_a_degressive_rule_lowers_each_year_of_a_label_after_its_first_down_to_its_floor(
+) -> None:
+    rule = DotationRule(kind=DotationRuleKind.REQUESTED_CAPPED, amount=250_000_00,
+                        floor=120_000_00, cap=650_000_00, degression_percent=10,
+                        degression_floor_percent=70)
+    e = BudgetEnvelope(uuid4(), "E", BudgetProgramme.P147, (2019,), ("2019",),
+                       10_000_000_00, rule, 15_000_00, AT, 10_000_000_00)
+    labelled = cite(start=date(2019, 1, 1))  # requested 300 000 €
+    amounts = []
+    for year in range(2019, 2025):  # a renewal continues the degression
+        allocated = e.dotation(labelled, year, uuid4(), AT)
+        assert isinstance(allocated, FundsAllocated)
+        amounts.append(allocated.amount)
+    assert amounts == [300_000_00, 270_000_00, 240_000_00, 210_000_00, 210_000_00,
+                       210_000_00]
+    assert allocated.dotation_basis is not None
+    assert allocated.dotation_basis.endswith("degressive: year 6 of its label at 70 % = "
+                                             "210\u202f000,00 €")
+    mid_year = e.dotation(cite(start=date(2019, 9, 1)), 2020, uuid4(), AT)
+    assert isinstance(mid_year, FundsAllocated) and mid_year.amount == 270_000_00
+    assert DotationRule(kind=DotationRuleKind.FIXED, amount=1_00).degressive(1_00, 3) == (
+        1_00, "")  # no degression: the same every year
+    with pytest.raises(ValidationError):
+        DotationRule(kind=DotationRuleKind.FIXED, amount=1_00, degression_percent=51)

@@ -728,6 +728,21 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
             },
         ),
         (
+            ("funding.AllocationRevised", 1),
+            {
+                "cite_id": _CITE_ID,
+                "allocation_id": _ALLOCATION_2020,
+                "envelope_id": _ENVELOPE_P147_2019,
+                "programme": "P147",
+                "year": 2020,
+                "previous_amount": 35_000_000,
+                "amount": 32_000_000,  # 30 000 € less after the year's review
+                "envelope_remaining": 7_648_000_000,
+                "motive": "Revue de projet 2020 : actions reportées",
+                "revised_at": "2021-02-25T10:00:00Z",
+            },
+        ),
+        (
             ("funding.SubsidyJustified", 1),
             {
                 "cite_id": _CITE_ID,
@@ -888,6 +903,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.AllocationRefused", 1): _Occurrence(20),
     ("funding.CoFinancingDeclared", 1): _Occurrence(13),
     ("funding.CommitmentCancelled", 1): _Occurrence(14),
+    ("funding.AllocationRevised", 1): _Occurrence(18),
     ("funding.SubsidyJustified", 1): _Occurrence(15),
     ("funding.RecoveryOrdered", 1): _Occurrence(16),
     ("funding.RecoveryReceived", 1): _Occurrence(17),

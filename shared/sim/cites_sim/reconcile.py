@@ -196,6 +196,8 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
         match e.type:
             case "funding.FundsAllocated":
                 add(str(d.envelope_id), "allocated", d.amount)
+            case "funding.AllocationRevised":
+                add(str(d.envelope_id), "allocated", d.amount - d.previous_amount)
             case "funding.FondsDeLaCiteGranted":
                 for c in d.contributions:
                     add(covers.get((c.programme.value, wave_of.get(d.cite_id, ""), d.year)),
@@ -540,6 +542,8 @@ def _event_years(events: list[Envelope[Event]]) -> tuple[Counter[int], Counter[i
             labelled[(d.decided_on or d.labelled_at.date()).year] += 1
         elif e.type == "funding.FundsAllocated":
             allocated[d.year] += d.amount
+        elif e.type == "funding.AllocationRevised":
+            allocated[d.year] += d.amount - d.previous_amount
     return labelled, allocated
 
 

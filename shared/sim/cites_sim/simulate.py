@@ -161,10 +161,17 @@ def dotation(rule: dict[str, Any], requested: int, population: int) -> int:
 
 def dotation_of(rule: dict[str, Any], requested: int, population: int, year: int,
                 label_start: date | None) -> int:
-    """The dotation of ``year`` by funding's rule: :func:`dotation`, prorated from the
-    label's start in the year it starts (whole euros), whole the other years."""
+    """The dotation of ``year`` by funding's rule: :func:`dotation`, degressive over the
+    label's years if the rule says so, prorated from the label's start in the year it
+    starts (whole euros), whole the other years."""
     amount = dotation(rule, requested, population)
-    if label_start is None or year != label_start.year:
+    if label_start is None:
+        return amount
+    step, k = int(rule.get("degression_percent", 0)), year - label_start.year
+    if step and k > 0:
+        percent = max(100 - step * k, int(rule.get("degression_floor_percent", 50)))
+        amount = amount * percent // 100 // 100 * 100
+    if year != label_start.year:
         return amount
     in_year = (date(year, 12, 31) - date(year, 1, 1)).days + 1
     return amount * ((date(year, 12, 31) - label_start).days + 1) // in_year // 100 * 100

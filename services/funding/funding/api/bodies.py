@@ -39,6 +39,7 @@ __all__ = [
     "RecoveryIn",
     "ReleaseIn",
     "ReportIn",
+    "RevisionIn",
 ]
 
 Amount = Annotated[int, Field(strict=True, gt=0, le=100_000_000_000_00,
@@ -76,6 +77,11 @@ class AllocationIn(Input):
     envelope_id: UUID
     year: ProgrammeYear
     amount: Amount
+    motive: Motive
+
+
+class RevisionIn(Input):
+    amount: Amount = Field(description="The allocation's new amount, in cents")
     motive: Motive
 
 

@@ -17,12 +17,13 @@ from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
 from ..domain.cite import Cite
-from .bodies import AllocationIn, CoFinancingIn, CommitmentIn, ReleaseIn
+from .bodies import AllocationIn, CoFinancingIn, CommitmentIn, ReleaseIn, RevisionIn
 from .views import (
     AllocationView,
     CiteFundsView,
     CiteSummaryView,
     CommitmentView,
+    RevisionView,
     StatementView,
 )
 
@@ -72,6 +73,25 @@ async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, respon
         raise NotFound.of("allocation", command.id)
     funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
     return AllocationView.of(allocation, funds[command.id])
+
+
+@router.post("/{cite_id}/allocations/{allocation_id}/revision", response_model=AllocationView,
+             summary="Revise an allocation (national coordination): raised from its "
+             "envelope, or lowered within what it has not committed")
+async def revise(cite_id: CiteId, allocation_id: UUID, body: RevisionIn, caller: National
+                 ) -> AllocationView:
+    async with caller.unit_of_work() as uow:
+        allocation = await service.revise_allocation(uow, cite_id, allocation_id, body.amount,
+                                                     body.motive, caller.actor)
+    funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
+    return AllocationView.of(allocation, funds[allocation_id])
+
+
+@router.get("/{cite_id}/revisions", response_model=list[RevisionView],
+            summary="The revisions of a cité's allocations, oldest first")
+async def list_revisions(cite_id: CiteId, caller: Anyone) -> list[RevisionView]:
+    await _cite(caller, cite_id)
+    return [RevisionView.of(r) for r in await store.revisions_of(caller.pool, cite_id)]
 
 
 @router.post("/{cite_id}/release", response_model=list[AllocationView],

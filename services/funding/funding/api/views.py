@@ -31,7 +31,7 @@ __all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView
            "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
            "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsView",
            "LedgerCheckView", "MoneyLineView", "PaymentView", "RecoveryReceiptsView",
-           "RecoveryView", "ReportView", "StatementView",
+           "RecoveryView", "ReportView", "RevisionView", "StatementView",
            "YearlyCheckView", "csv_response"]
 
 
@@ -41,7 +41,7 @@ class MoneyLineView(BaseModel):
     year: int | None
     programme: BudgetProgramme
     allocated: int = 0
-    """Dotations and manual allocations."""
+    """Dotations and manual allocations, as revised."""
     fonds: int = 0
     """Contributions to the fonds de la cité."""
     committed: int = 0
@@ -67,7 +67,8 @@ class MoneyLineView(BaseModel):
             return sums.get(kind.value, 0)
         committed = s(MovementKind.COMMIT) - s(MovementKind.CANCEL)
         frozen = s(MovementKind.FREEZE) - s(MovementKind.UNFREEZE) - s(MovementKind.RELEASE)
-        allocated = s(MovementKind.ALLOCATE)
+        allocated = (s(MovementKind.ALLOCATE) + s(MovementKind.REVISE_UP)
+                     - s(MovementKind.REVISE_DOWN))
         return cls(year=year, programme=programme, allocated=allocated,
                    fonds=s(MovementKind.GRANT), committed=committed, paid=s(MovementKind.PAY),
                    frozen=frozen, released=s(MovementKind.RELEASE),
@@ -212,6 +213,20 @@ class AllocationView(BaseModel):
                    programme=a.programme, year=a.year, amount=a.amount, rule=a.rule,
                    basis=a.basis, allocated_at=a.allocated_at, uncommitted=funds.uncommitted,
                    frozen=funds.frozen)
+
+
+class RevisionView(BaseModel):
+    allocation_id: UUID
+    previous_amount: int
+    amount: int
+    motive: str
+    revised_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> RevisionView:
+        """A revision as ``store.revisions_of`` reads it."""
+        return cls(allocation_id=row["allocation_id"], previous_amount=row["previous_amount"],
+                   amount=row["amount"], motive=row["motive"], revised_at=row["revised_at"])
 
 
 class FondsView(BaseModel):

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cites_contracts.events.funding import (
     AllocationRefused,
+    AllocationRevised,
     EnvelopeAmended,
     EnvelopeOpened,
     FundsAllocated,
@@ -32,7 +33,7 @@ from cites_contracts.events.funding import (
 from cites_contracts.types import AllocationRefusalReason, BudgetProgramme, DotationRuleKind
 from cites_runtime.errors import Conflict
 
-from .cite import Cite
+from .cite import Allocation, AllocationFunds, Cite
 from .ledger import Account, AccountKind, euros, take
 
 __all__ = [
@@ -59,6 +60,12 @@ class DotationRule(BaseModel):
     - ``population``: ``per_inhabitant`` × the population of the cité's QPVs, within
       [``floor``, ``cap``];
     - ``none``: the envelope pays no dotation (only its fonds share).
+
+    **Degressive** (``degression_percent``, as the Cour des comptes recommends, so that
+    the State's share decreases and the territory takes over): the year a label starts
+    pays the rule's amount, each later year ``degression_percent`` points of it less —
+    counted from the label's first year, across renewals —, never below
+    ``degression_floor_percent`` of it. 0 (the default): every year the same.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,6 +77,12 @@ class DotationRule(BaseModel):
     floor: int = Field(0, ge=0, le=10_000_000_00)
     cap: int = Field(0, ge=0, le=10_000_000_00)
     per_inhabitant: int = Field(0, ge=0, le=1_000_000, description="population: cents")
+    degression_percent: int = Field(
+        0, ge=0, le=50, description="Points of the amount less each year of a label after "
+        "its first (0: the same every year)")
+    degression_floor_percent: int = Field(
+        50, ge=1, le=100, description="The degression never goes below this share of the "
+        "amount")
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
@@ -112,6 +125,17 @@ class DotationRule(BaseModel):
                     f"{euros(self.per_inhabitant)} × {population} inhabitants of its QPVs "
                     f"= {euros(raw)} {bounds}")
         raise ValueError("this envelope pays no dotation")
+
+    def degressive(self, amount: int, label_year: int) -> tuple[int, str]:
+        """``amount`` in the ``label_year``-th year of a label (0: its first), in whole
+        euros, and what the degression did in words ('' when it did nothing)."""
+        if not self.degression_percent or label_year <= 0:
+            return amount, ""
+        percent = max(100 - self.degression_percent * label_year,
+                      self.degression_floor_percent)
+        lowered = amount * percent // 100 // 100 * 100
+        return lowered, (f"; degressive: year {label_year + 1} of its label at {percent} % "
+                         f"= {euros(lowered)}")
 
 
 def default_rule(programme: BudgetProgramme) -> DotationRule:
@@ -199,6 +223,8 @@ class BudgetEnvelope:
         envelope no longer holds it (told once; funded after an amendment)."""
         amount, basis = self.rule.dotation(requested=cite.requested_contribution,
                                            population=cite.population)
+        amount, lowered = self.rule.degressive(amount, year - cite.label_start.year)
+        basis += lowered
         days, in_year = cite.days_labelled(year)
         if days < in_year:  # the year its label starts, from that day: whole euros
             amount = amount * days // in_year // 100 * 100
@@ -234,3 +260,23 @@ class BudgetEnvelope:
                               envelope_id=self.id, programme=self.programme, year=year,
                               amount=amount, envelope_remaining=self.remaining,
                               allocated_at=at, dotation_rule=rule, dotation_basis=basis)
+
+    def revise(self, cite: Cite, allocation: Allocation, funds: AllocationFunds, amount: int,
+               motive: str, at: datetime) -> AllocationRevised | None:
+        """The national coordination revises an allocation of an active cité: raising it
+        takes the difference from this envelope (never more than it holds), lowering it
+        gives back the difference (never more than the allocation has not committed). The
+        same amount again changes nothing."""
+        cite.ensure_unfrozen()
+        if amount == allocation.amount:
+            return None
+        if amount > allocation.amount:
+            self.remaining = take(self.account, self.remaining, amount - allocation.amount)
+        else:
+            take(funds.account, funds.uncommitted, allocation.amount - amount)
+            self.remaining += allocation.amount - amount
+        return AllocationRevised(cite_id=cite.cite_id, allocation_id=allocation.allocation_id,
+                                 envelope_id=self.id, programme=self.programme,
+                                 year=allocation.year, previous_amount=allocation.amount,
+                                 amount=amount, envelope_remaining=self.remaining,
+                                 motive=motive, revised_at=at)

@@ -27,6 +27,7 @@ from typing import assert_never, overload
 from uuid import UUID
 
 from cites_contracts.events.funding import (
+    AllocationRevised,
     CommitmentCancelled,
     EnvelopeAmended,
     EnvelopeOpened,
@@ -100,6 +101,8 @@ class MovementKind(StrEnum):
     GRANT = "grant"            # envelope → fonds (a contribution to a fonds de la cité)
     CANCEL = "cancel"          # commitment → allocation (its unpaid part, on cancellation)
     REDUCE = "reduce"          # envelope → budget (an amendment lowering the envelope)
+    REVISE_UP = "revise_up"    # envelope → allocation (a revision raising it)
+    REVISE_DOWN = "revise_down"  # allocation → envelope (a revision lowering it)
     ORDER = "order"            # paid → receivable (a recovery order: owed back, no longer kept)
     RECOVER = "recover"        # receivable → budget (repaid: back to the programme's budget)
 
@@ -115,6 +118,8 @@ _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
     MovementKind.GRANT: (AccountKind.ENVELOPE, AccountKind.FONDS),
     MovementKind.CANCEL: (AccountKind.COMMITMENT, AccountKind.ALLOCATION),
     MovementKind.REDUCE: (AccountKind.ENVELOPE, AccountKind.BUDGET),
+    MovementKind.REVISE_UP: (AccountKind.ENVELOPE, AccountKind.ALLOCATION),
+    MovementKind.REVISE_DOWN: (AccountKind.ALLOCATION, AccountKind.ENVELOPE),
     MovementKind.ORDER: (AccountKind.PAID, AccountKind.RECEIVABLE),
     MovementKind.RECOVER: (AccountKind.RECEIVABLE, AccountKind.BUDGET),
 }
@@ -205,7 +210,7 @@ def accounts(movements: Iterable[Movement]) -> list[Account]:
 
 Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
           | FundsUnfrozen | FundsReleased | CommitmentCancelled | RecoveryOrdered
-          | RecoveryReceived)
+          | RecoveryReceived | AllocationRevised)
 """The events that name every account they touch (a refusal, a co-financing: no money
 of the State moves)."""
 
@@ -266,6 +271,14 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
             return [Movement(MovementKind.CANCEL, _commitment(event.commitment_id),
                              _allocation(event.allocation_id), event.returned)
                     ] if event.returned else []
+        case AllocationRevised():
+            if event.amount > event.previous_amount:
+                return [Movement(MovementKind.REVISE_UP, _envelope(event.envelope_id),
+                                 _allocation(event.allocation_id),
+                                 event.amount - event.previous_amount)]
+            return [Movement(MovementKind.REVISE_DOWN, _allocation(event.allocation_id),
+                             _envelope(event.envelope_id),
+                             event.previous_amount - event.amount)]
         case RecoveryOrdered():
             return [Movement(MovementKind.ORDER,
                              Account.of(AccountKind.PAID, event.payee_partner_id),

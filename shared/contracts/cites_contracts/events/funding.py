@@ -36,6 +36,7 @@ from ..types import (
 
 __all__ = [
     "AllocationRefused",
+    "AllocationRevised",
     "CoFinancingDeclared",
     "CommitmentCancelled",
     "EnvelopeAmended",
@@ -191,6 +192,33 @@ class AllocationRefused(Event):
     programme: BudgetProgramme | None = Field(
         default=None, description="The programme whose money was refused (absent in "
         "events before it was recorded)")
+
+
+@event(
+    "funding.AllocationRevised",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The national coordination revises a cité's allocation (its dotation of a "
+    "year, or one made by hand).",
+)
+class AllocationRevised(Event):
+    """An allocation's amount was revised by the national coordination: raised (the
+    difference taken from its envelope) or lowered (the difference, never more than it has
+    not committed, given back to its envelope).
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    allocation_id: UUID
+    envelope_id: UUID
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    previous_amount: Cents
+    amount: Cents
+    envelope_remaining: Cents
+    motive: Motive
+    revised_at: UtcDateTime
 
 
 @event(
