@@ -206,6 +206,14 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
                     signed_on=datetime.date(allocation["year"], 1, 1)))
             targets.append((label.cite_id, subsidy, Actor(
                 Role.PREFECTURE, "bench", departement=label.departement)))
+        national = Actor(Role.NATIONAL, "bench")
+        for year in sorted({s.legal_act.signed_on.year for _, s, _ in targets}):
+            async with runtime.unit_of_work() as uow:  # AE for every commitment to come
+                await service.vote_credits(uow, BudgetProgramme.P147, year, 10**12, 10**12,
+                                           national)
+                for departement in sorted({a.departement or "" for _, _, a in targets}):
+                    await service.delegate_credits(uow, BudgetProgramme.P147, year,
+                                                   departement, 10**12 // 100, 0, national)
         held = await runtime.pool.fetchval("SELECT min(amount) FROM allocations")
         if -(-(m + TASKS) // ALLOCATIONS) * COMMITMENT > held:  # warm-up included
             raise ValueError(f"{m:,} commitments of {COMMITMENT} cents do not fit in "

@@ -373,10 +373,19 @@ async def test_notifications_killed_while_sending_200_mails_delivers_each_double
 
 
 async def open_envelope(platform: Platform, programme: str, amount: int) -> None:
+    """The programme's envelope of the year, and its credits (AE and CP of the amount)
+    delegated to the Rhône, where the commitments and payments are made."""
     response = await platform.funds.post("/envelopes", headers=NATIONAL, json={
         "name": f"{WAVE} {YEAR} {programme}", "programme": programme,
         "budget_years": [YEAR], "wave_ids": [WAVE], "amount": amount})
     assert response.status_code == 201, response.text
+    response = await platform.funds.post("/credits", headers=NATIONAL, json={
+        "programme": programme, "year": YEAR, "ae": amount, "cp": amount})
+    assert response.status_code == 200, response.text
+    response = await platform.funds.post(
+        f"/credits/{programme}/{YEAR}/delegations", headers=NATIONAL,
+        json={"departement": "69", "ae": amount, "cp": amount})
+    assert response.status_code == 200, response.text
 
 
 async def commit(platform: Platform, cite: str, allocation: str, operator: str, amount: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cites_contracts.topics import FUNDING_ALLOCATIONS, FUNDING_ENVELOPES
+from cites_contracts.topics import FUNDING_ALLOCATIONS, FUNDING_CREDITS, FUNDING_ENVELOPES
 from cites_runtime.app import ServiceDefinition
 
 from . import api, consumers
@@ -18,6 +18,6 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=[api.router],
     consumer=consumers.consumer,
-    produces=[FUNDING_ENVELOPES, FUNDING_ALLOCATIONS],
+    produces=[FUNDING_ENVELOPES, FUNDING_CREDITS, FUNDING_ALLOCATIONS],
     background=[yearly_check],
 )

@@ -21,6 +21,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from cites_contracts.events.funding import (
     AllocationRefused,
+    BudgetYearClosed,
+    CommitmentCancelled,
     FondsDeLaCiteGranted,
     FundsAllocated,
     LegalAct,
@@ -47,6 +49,7 @@ from .domain.cite import (
     Recovery,
     Report,
 )
+from .domain.credits import Credits
 from .domain.envelope import BudgetEnvelope, EnvelopeTerms
 from .domain.ledger import Account, Movement
 from .store import Trace
@@ -57,8 +60,10 @@ __all__ = [
     "amend_envelope",
     "cancel_commitment",
     "close_alliance",
+    "close_year",
     "commit_funds",
     "declare_cofinancing",
+    "delegate_credits",
     "designate_chef_de_file",
     "extend_perimeter",
     "freeze",
@@ -74,6 +79,7 @@ __all__ = [
     "release_frozen",
     "renew_label",
     "revise_allocation",
+    "vote_credits",
 ]
 
 log = get_logger(__name__)
@@ -133,13 +139,33 @@ async def _move(uow: UnitOfWork, movements: list[Movement],
     """Lock the accounts ``movements`` touch and have the ledger check them against what
     they hold (it refuses, ``LimitExceeded``, what would take one below zero: nothing
     moves), then write them. ``trace``: what they concern, or by the account debited."""
-    if not movements:
+    await _move_each(uow, [(m, trace if isinstance(trace, Trace) else trace[m.debit])
+                           for m in movements])
+
+
+async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]]) -> None:
+    """:func:`_move` of movements each with what it concerns."""
+    if not entries:
         return
+    movements = [m for m, _ in entries]
     held = await store.lock_accounts(uow.conn, ledger.accounts(movements))
     after = ledger.apply(held, movements)
     await store.record_movements(
-        uow.conn, [(m, trace if isinstance(trace, Trace) else trace[m.debit]) for m in movements],
-        {a: balance for a, balance in after.items() if balance != held[a]}, uow.now)
+        uow.conn, entries, {a: balance for a, balance in after.items() if balance != held[a]},
+        uow.now)
+
+
+def _credits_trace(programme: BudgetProgramme, year: int) -> Trace:
+    return Trace(None, programme, None, year)
+
+
+async def _open_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int) -> None:
+    """The year's credits, if recorded, must not be closed (locked in share: a closing
+    waits for this transaction, or it for the closing). Not recorded: the ledger refuses
+    (nothing delegated)."""
+    credits = await store.get_credits(uow.conn, programme, year, lock="share")
+    if credits is not None:
+        credits.ensure_open()
 
 
 def _trace(a: Allocation) -> Trace:
@@ -373,6 +399,59 @@ async def close_alliance(uow: UnitOfWork, cite_id: str) -> None:
     await store.close_alliance(uow.conn, cite_id)
 
 
+# --- the State's credits --------------------------------------------------------------------
+
+
+async def vote_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int, ae: int,
+                       cp: int, actor: Actor) -> Credits:
+    """Record a programme's credits for a year, or amend them (new totals)."""
+    existing = await store.get_credits(uow.conn, programme, year, lock="update")
+    credits, voted = Credits.vote(existing, programme, year, ae, cp, uow.now)
+    if voted is None:
+        return credits
+    await store.save_credits(uow.conn, credits, uow.now)
+    await _move(uow, ledger.movements(voted), _credits_trace(programme, year))
+    uow.emit(voted)
+    _log_acted("credits voted", actor, programme=programme.value, year=year, ae=ae, cp=cp)
+    return credits
+
+
+async def _credits(uow: UnitOfWork, programme: BudgetProgramme, year: int) -> Credits:
+    credits = await store.get_credits(uow.conn, programme, year, lock="update")
+    if credits is None:
+        raise NotFound.of(f"{programme.value}'s credits of", year)
+    return credits
+
+
+async def delegate_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int,
+                           departement: str, ae: int, cp: int, actor: Actor) -> Credits:
+    """Delegate AE and CP of a programme's year to a département's préfet."""
+    credits = await _credits(uow, programme, year)
+    so_far = await store.delegated_so_far(uow.conn, programme, year, departement)
+    delegated = credits.delegate(departement, ae, cp, so_far, uow.now)
+    await store.add_delegation(uow.conn, delegated)
+    await _move(uow, ledger.movements(delegated), _credits_trace(programme, year))
+    uow.emit(delegated)
+    _log_acted("credits delegated", actor, programme=programme.value, year=year,
+               departement=departement, ae=ae, cp=cp)
+    return credits
+
+
+async def close_year(uow: UnitOfWork, programme: BudgetProgramme, year: int, actor: Actor
+                     ) -> BudgetYearClosed:
+    """Close a programme's budget year: what was neither committed nor paid lapses; the
+    unpaid part of its commitments carries over."""
+    credits = await _credits(uow, programme, year)
+    closed = credits.close(await store.delegation_funds(uow.conn, programme, year),
+                           *await store.restes_a_payer(uow.conn, programme, year),
+                           today=uow.today, at=uow.now)
+    await store.save_credits(uow.conn, credits, credits.closed_at or uow.now)
+    await _move(uow, ledger.movements(closed), _credits_trace(programme, year))
+    uow.emit(closed)
+    _log_acted("budget year closed", actor, programme=programme.value, year=year)
+    return closed
+
+
 # --- commitments, payments, co-financing ---------------------------------------------------
 
 
@@ -405,8 +484,12 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: A
         cite, allocation, commitment_id=commitment_id, operator=subsidy.operator,
         operator_is_member=kind is not None, action_title=subsidy.action_title,
         amount=subsidy.amount, paperwork=paperwork, at=uow.now)
+    await _open_credits(uow, allocation.programme, allocation.year)
     await store.insert_commitment(uow.conn, commitment)
-    await _move(uow, ledger.movements(committed), _trace(allocation))
+    await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(committed)] + [
+        (ledger.engagement(committed, allocation.programme, allocation.year,
+                           cite.departement),
+         _credits_trace(allocation.programme, allocation.year))])
     uow.emit(committed)
     return commitment
 
@@ -420,7 +503,11 @@ async def pay(uow: UnitOfWork, commitment_id: UUID, amount: int, actor: Actor,
     paid = commitment.pay(payment_id, amount, uow.now)
     await store.insert_payment(uow.conn, paid)
     allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
-    await _move(uow, ledger.movements(paid), _trace(allocation))
+    year = uow.today.year  # CP of the year the payment is made
+    await _open_credits(uow, allocation.programme, year)
+    await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(paid)] + [
+        (ledger.spending(paid, allocation.programme, year, cite.departement),
+         _credits_trace(allocation.programme, year))])
     uow.emit(paid)
     return commitment
 
@@ -435,7 +522,15 @@ async def cancel_commitment(uow: UnitOfWork, commitment_id: UUID, motive: str, a
     if events:
         allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
         await store.cancel_commitment(uow.conn, commitment_id, motive, uow.now)
-        await _move(uow, [m for e in events for m in ledger.movements(e)], _trace(allocation))
+        credits = await store.get_credits(uow.conn, allocation.programme, allocation.year,
+                                          lock="share")
+        closed = credits is not None and credits.closed_at is not None
+        await _move_each(uow, [(m, _trace(allocation)) for e in events
+                               for m in ledger.movements(e)] + [
+            (m, _credits_trace(allocation.programme, allocation.year))
+            for e in events if isinstance(e, CommitmentCancelled)
+            for m in ledger.disengagement(e, allocation.programme, allocation.year,
+                                          cite.departement, closed=closed)])
         for e in events:
             uow.emit(e)
     return commitment

@@ -23,6 +23,7 @@ from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
     CoFinancingDeclared,
+    CreditsDelegated,
     FondsDeLaCiteGranted,
     LegalAct,
     PaymentMade,
@@ -43,6 +44,7 @@ from .domain.cite import (
     Recovery,
     Report,
 )
+from .domain.credits import Credits, DelegationFunds
 from .domain.envelope import BudgetEnvelope, DotationRule
 from .domain.fonds import ChefDeFile
 from .domain.ledger import Account, AccountKind, Movement
@@ -57,7 +59,8 @@ Lock = Literal["update", "share"] | None
 class Trace:
     """What a movement concerns, kept on its ledger row for the reports."""
 
-    envelope_id: UUID
+    envelope_id: UUID | None
+    """``None`` for the credits' movements (AE and CP concern no envelope)."""
     programme: BudgetProgramme
     cite_id: str | None = None
     year: int | None = None
@@ -142,7 +145,9 @@ async def ledger_check(conn: Reads) -> LedgerCheck:
     movements = await conn.fetchval("SELECT count(*) FROM ledger")
     differences = [{"account": f"{r['kind']} {r['ref']}", "ledger": r["ledger"],
                     "kept": r["kept"]} for r in rows
-                   if r["ledger"] != r["kept"] or (r["kind"] != "budget" and r["ledger"] < 0)]
+                   if r["ledger"] != r["kept"] or (
+                       r["kind"] not in ("budget", "ae_source", "cp_source")
+                       and r["ledger"] < 0)]
     return LedgerCheck(movements, len(rows), sum(r["ledger"] for r in rows), differences)
 
 
@@ -600,7 +605,8 @@ async def movements_by_year(conn: Reads, cite_id: str | None = None
                ORDER BY year, programme""", cite_id)
     return await conn.fetch(
         """SELECT envelope_id, programme, year, movement, sum(amount)::bigint AS amount
-           FROM ledger GROUP BY envelope_id, programme, year, movement
+           FROM ledger WHERE envelope_id IS NOT NULL
+           GROUP BY envelope_id, programme, year, movement
            ORDER BY programme, envelope_id, year NULLS FIRST""")
 
 
@@ -608,3 +614,98 @@ async def cofinancing_by_year(conn: Reads, cite_id: str) -> list[asyncpg.Record]
     return await conn.fetch(
         """SELECT year, funder, sum(amount)::bigint AS amount FROM cofinancing
            WHERE cite_id = $1 GROUP BY year, funder ORDER BY year, funder""", cite_id)
+
+
+# --- the State's credits ----------------------------------------------------------------------
+
+
+async def get_credits(conn: Reads, programme: BudgetProgramme, year: int, *,
+                      lock: Lock = None) -> Credits | None:
+    """A programme's credits of ``year`` with what is left undelegated; ``lock``: the row
+    locked (``update`` to change them, ``share`` to spend from them: a closing waits for
+    the commitments and payments under way, and they for it)."""
+    r = await conn.fetchrow(
+        f"""SELECT c.*,
+                   coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
+                             AND ref = c.programme || '/' || c.year), 0) AS ae_open,
+                   coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
+                             AND ref = c.programme || '/' || c.year), 0) AS cp_open
+            FROM credits c WHERE programme = $1 AND year = $2
+            {'FOR UPDATE' if lock == 'update' else 'FOR SHARE' if lock == 'share' else ''}""",
+        programme.value, year)
+    if r is None:
+        return None
+    return Credits(BudgetProgramme(r["programme"]), r["year"], r["ae"], r["cp"], r["ae_open"],
+                   r["cp_open"], r["closed_at"])
+
+
+async def save_credits(conn: Conn, c: Credits, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO credits (programme, year, ae, cp, voted_at, closed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (programme, year) DO UPDATE
+           SET ae = $3, cp = $4, voted_at = $5, closed_at = $6""",
+        c.programme.value, c.year, c.ae, c.cp, at, c.closed_at)
+
+
+async def delegated_so_far(conn: Reads, programme: BudgetProgramme, year: int,
+                           departement: str) -> tuple[int, int]:
+    r = await conn.fetchrow(
+        """SELECT ae, cp FROM delegations WHERE programme = $1 AND year = $2
+           AND departement = $3""", programme.value, year, departement)
+    return (r["ae"], r["cp"]) if r else (0, 0)
+
+
+async def add_delegation(conn: Conn, d: CreditsDelegated) -> None:
+    await conn.execute(
+        """INSERT INTO delegations (programme, year, departement, ae, cp)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (programme, year, departement) DO UPDATE SET ae = $4, cp = $5""",
+        d.programme.value, d.year, d.departement, d.total_ae, d.total_cp)
+
+
+async def delegation_funds(conn: Reads, programme: BudgetProgramme, year: int
+                           ) -> list[DelegationFunds]:
+    """What each département holds of the year's credits: AE not committed, CP not paid."""
+    rows = await conn.fetch(
+        """SELECT d.departement,
+                  coalesce(ae.balance, 0) AS ae, coalesce(cp.balance, 0) AS cp
+           FROM delegations d
+           LEFT JOIN accounts ae ON ae.kind = 'ae_delegated'
+                AND ae.ref = d.programme || '/' || d.year || '/' || d.departement
+           LEFT JOIN accounts cp ON cp.kind = 'cp_delegated'
+                AND cp.ref = d.programme || '/' || d.year || '/' || d.departement
+           WHERE d.programme = $1 AND d.year = $2 ORDER BY d.departement""",
+        programme.value, year)
+    return [DelegationFunds(r["departement"], r["ae"], r["cp"]) for r in rows]
+
+
+async def restes_a_payer(conn: Reads, programme: BudgetProgramme, year: int
+                         ) -> tuple[int, int]:
+    """(unpaid, how many) of the commitments of the year's allocations of ``programme``
+    neither paid in full nor cancelled."""
+    r = await conn.fetchrow(
+        """SELECT coalesce(sum(a.balance), 0)::bigint AS unpaid, count(*)::int AS n
+           FROM commitments c
+           JOIN allocations al USING (allocation_id)
+           JOIN accounts a ON a.kind = 'commitment' AND a.ref = c.commitment_id::text
+           WHERE al.programme = $1 AND al.year = $2 AND c.cancelled_at IS NULL
+             AND a.balance > 0""", programme.value, year)
+    assert r is not None  # an aggregate answers one row
+    return r["unpaid"], r["n"]
+
+
+async def credits_report(conn: Reads) -> list[asyncpg.Record]:
+    """Per programme, year and département (NULL: the year's own accounts), the sums of
+    the credits' movements by kind and the accounts they debited or credited."""
+    return await conn.fetch(
+        """SELECT programme, year, movement, debit_kind, debit_ref, credit_kind, credit_ref,
+                  sum(amount)::bigint AS amount
+           FROM ledger WHERE movement IN ('vote', 'unvote', 'delegate', 'engage', 'disengage',
+                                          'spend', 'lapse')
+           GROUP BY programme, year, movement, debit_kind, debit_ref, credit_kind, credit_ref
+           ORDER BY programme, year""")
+
+
+async def list_credits(conn: Reads) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM credits ORDER BY programme, year")

@@ -115,8 +115,25 @@ class Funding:
     def http(self) -> Any:
         return self.s.http
 
+    async def credits(self, year: int = 2025, departements: tuple[str, ...] = ("93", "69"),
+                      ae: int = 10_000_000_00, cp: int = 10_000_000_00) -> None:
+        """Each programme's credits of ``year`` recorded and delegated in equal parts to
+        ``departements`` (commitments consume AE, payments CP: none without)."""
+        for programme in ("P147", "P230"):
+            r = await self.http.post("/credits", json={
+                "programme": programme, "year": year, "ae": ae, "cp": cp},
+                headers=AS_NATIONAL)
+            assert r.status_code == 200, r.text
+            for d in departements:
+                r = await self.http.post(f"/credits/{programme}/{year}/delegations", json={
+                    "departement": d, "ae": ae // len(departements),
+                    "cp": cp // len(departements)}, headers=AS_NATIONAL)
+                assert r.status_code == 200, r.text
+
     async def open_envelopes(self, p147_amount: int = 10_000_000_00,
                              p230_amount: int = 1_000_000_00) -> tuple[str, str]:
+        """The two programmes' envelopes of the wave, and their credits of 2025."""
+        await self.credits()
         ids = []
         for body in (p147(p147_amount), p230(p230_amount)):
             r = await self.http.post("/envelopes", json=body, headers=AS_NATIONAL)

@@ -177,7 +177,9 @@ async def test_replicas_running_the_yearly_check_at_once_fund_each_cite_once_a_y
     assert sorted(allocated) == sorted(granted) == sorted(
         (c, y) for c in cites for y in (2025, 2026))
     check = await service.ledger_balanced()
-    assert check["movements"] == 2 + 2 * 20 * 3  # opened; each year a dotation, two shares
+    credits = 2 * 2 * (1 + 2)  # 2 programmes' AE and CP, voted and delegated to 2 départements
+    assert check["movements"] == credits + 2 + 2 * 20 * 3  # opened; each year a dotation,
+    # two shares
 
 
 async def test_a_cite_labelled_before_its_envelopes_opened_is_funded_by_the_next_check(

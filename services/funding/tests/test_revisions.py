@@ -12,6 +12,7 @@ from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, AS_VIEWER
 async def test_a_dotation_is_raised_from_its_envelope_or_lowered_within_its_uncommitted_part(
     service: Funding,
 ) -> None:
+    await service.credits()
     for body in (p147(1_000_000_00), p230()):
         assert (await service.http.post("/envelopes", json=body,
                                         headers=AS_NATIONAL)).status_code == 201

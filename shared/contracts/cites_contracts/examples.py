@@ -580,6 +580,46 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "closed_at": "2025-09-05T02:00:03Z",
             },
         ),
+        # --- funding.credits ------------------------------------------------------------
+        (
+            ("funding.CreditsVoted", 1),
+            {
+                "programme": "P147",
+                "year": 2020,
+                "ae": 8_000_000_000,  # 80 M€ may be committed in 2020
+                "cp": 6_000_000_000,  # 60 M€ may be paid
+                "previous_ae": 0,
+                "previous_cp": 0,
+                "voted_at": "2020-01-06T09:00:00Z",
+            },
+        ),
+        (
+            ("funding.CreditsDelegated", 1),
+            {
+                "programme": "P147",
+                "year": 2020,
+                "departement": "69",
+                "ae": 250_000_000,
+                "cp": 200_000_000,
+                "total_ae": 250_000_000,
+                "total_cp": 200_000_000,
+                "delegated_at": "2020-01-15T09:00:00Z",
+            },
+        ),
+        (
+            ("funding.BudgetYearClosed", 1),
+            {
+                "programme": "P147",
+                "year": 2020,
+                "lapsed_ae": 31_000_000,
+                "lapsed_cp": 45_500_000,
+                "delegations": [{"departement": "69", "lapsed_ae": 1_000_000,
+                                 "lapsed_cp": 500_000}],
+                "restes_a_payer": 2_250_000,  # the unpaid half of the accompagnement
+                "open_commitments": 1,
+                "closed_at": "2021-01-08T17:00:00Z",
+            },
+        ),
         # --- funding.envelopes --------------------------------------------------------------
         (
             ("funding.EnvelopeOpened", 1),
@@ -891,6 +931,10 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("partners.PartnerJoinedAlliance", 1): _Occurrence(3),
     ("partners.PartnerLeftAlliance", 1): _Occurrence(9),
     ("partners.AllianceClosed", 1): _Occurrence(12, ("labelling.LabelExpired", 1)),
+    # funding.credits, P147.
+    ("funding.CreditsVoted", 1): _Occurrence(1),
+    ("funding.CreditsDelegated", 1): _Occurrence(2),
+    ("funding.BudgetYearClosed", 1): _Occurrence(3),
     # funding.envelopes.
     ("funding.EnvelopeOpened", 1): _Occurrence(1),
     ("funding.EnvelopeAmended", 1): _Occurrence(2),

@@ -28,6 +28,7 @@ __all__ = [
     "ALL_TOPICS",
     "ERASURE_PROMISE",
     "FUNDING_ALLOCATIONS",
+    "FUNDING_CREDITS",
     "FUNDING_ENVELOPES",
     "LABELLING_CANDIDATURES",
     "LABELLING_CONTACTS",
@@ -84,6 +85,16 @@ FUNDING_ENVELOPES = Topic(
     "funding",
     "Budget envelopes (programmes 147 and 230) the cités' dotations are drawn from.",
     key="envelope_id",
+    why=_KEPT,
+)
+
+FUNDING_CREDITS = Topic(
+    "funding.credits",
+    "funding",
+    "The State's credits of each programme by budget year: voted in AE (what may be "
+    "committed) and CP (what may be paid), delegated to each département's préfet, closed "
+    "at year end. Keyed by programme so a consumer sees its years in order.",
+    key="programme",
     why=_KEPT,
 )
 
@@ -174,6 +185,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PARTNERS_REGISTRY,
     PARTNERS_ALLIANCES,
     FUNDING_ENVELOPES,
+    FUNDING_CREDITS,
     FUNDING_ALLOCATIONS,
     NOTIFICATIONS_DELIVERIES,
 )

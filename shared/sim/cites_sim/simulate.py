@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,6 +43,8 @@ LABEL_YEARS = 3
 """A label's length (labelling's ``label_years`` setting, 3 by default)."""
 
 P147_PER_CITE_YEAR = 375_000_00
+P147_CAP = 650_000_00
+"""The default rule's highest dotation: what a cité can commit at most in a year."""
 """What a P147 envelope holds per cité and budget year (dotation up to 650 k€, 250–400 k€
 typically, and its 15 k€ of fonds): 30 M€ a year for 80 cités, the 2019 order of size."""
 P230_PER_CITE_YEAR = 18_750_00
@@ -237,6 +240,8 @@ class Simulation:
     by_key: dict[str, CiteRecord] = field(default_factory=dict)
     partner_of: dict[str, str] = field(default_factory=dict)
     """SIRET or UAI → partner id."""
+    credited: dict[tuple[int, str], int] = field(default_factory=dict)
+    """(year, département) → P147 credits (AE and CP) delegated to it so far."""
 
     # -- helpers ---------------------------------------------------------------------
     async def settle(self, why: str, *, mails: bool = False,
@@ -333,6 +338,7 @@ class Simulation:
         await self.phase(f"{label}: associations join the alliances", territories, self.join)
         await self.settle(f"{label}: funding knows the members",
                           consumers=("partners", "funding"))
+        await self.credits()
         await self.phase(f"{label}: commitments and payments", territories, self.spend)
         if first:
             await self.life(label)
@@ -376,6 +382,30 @@ class Simulation:
                 envelope_id=e["envelope_id"], programme=programme, wave_id=wave_id,
                 amount=e["amount"], budget_years=e["budget_years"],
                 dotation_rule=e["dotation_rule"], fonds_share=e["fonds_share"])
+
+    async def credits(self) -> None:
+        """The State's P147 credits the préfectures commit (AE) and pay (CP) from, for each
+        year the run's cités are funded in and this one: a dotation's cap per cité of each
+        département, delegated to it and voted in all, topped up as waves come."""
+        per_departement = Counter(c.departement for c in self.run.cites.values())
+        years = sorted({y for c in self.run.cites.values() for y in c.years}
+                       | {self.run.today.year})
+        for year in years:
+            want = {d: n * P147_CAP for d, n in sorted(per_departement.items())}
+            if sum(want.values()) > sum(self.credited.get((year, d), 0) for d in want):
+                total = sum(want.values())
+                await self.api.call("funding", "POST", "/credits", token=self.national,
+                                    ok=(200,), body={"programme": "P147", "year": year,
+                                                     "ae": total, "cp": total})
+            for d, amount in want.items():
+                more = amount - self.credited.get((year, d), 0)
+                if more > 0:
+                    await self.api.call(
+                        "funding", "POST", f"/credits/P147/{year}/delegations",
+                        token=self.national, ok=(200,),
+                        key=f"{self.run.run_id}-{year}-{d}-{amount}",
+                        body={"departement": d, "ae": more, "cp": more})
+                    self.credited[(year, d)] = amount
 
     async def _partner(self, body: dict[str, Any], contact: tuple[str, str], role: str
                        ) -> str:

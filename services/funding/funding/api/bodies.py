@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import (
     ActReference,
     BudgetProgramme,
+    Departement,
     DossierNumber,
     LegalActKind,
     Motive,
@@ -32,6 +33,8 @@ __all__ = [
     "CancellationIn",
     "CoFinancingIn",
     "CommitmentIn",
+    "CreditsIn",
+    "DelegationIn",
     "EnvelopeIn",
     "LegalActIn",
     "PaymentIn",
@@ -131,6 +134,27 @@ class PaymentIn(Input):
 
 class CancellationIn(Input):
     motive: Motive
+
+
+class CreditsIn(Input):
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    ae: int = Field(strict=True, ge=0, le=100_000_000_000_00,
+                    description="Autorisations d'engagement of the year, in cents (the total)")
+    cp: int = Field(strict=True, ge=0, le=100_000_000_000_00,
+                    description="Crédits de paiement of the year, in cents (the total)")
+
+
+class DelegationIn(Input):
+    departement: Departement
+    ae: int = Field(strict=True, ge=0, le=100_000_000_000_00, description="AE delegated")
+    cp: int = Field(strict=True, ge=0, le=100_000_000_000_00, description="CP delegated")
+
+    @model_validator(mode="after")
+    def _something(self) -> DelegationIn:
+        if not (self.ae or self.cp):
+            raise ValueError("a delegation delegates some AE or CP")
+        return self
 
 
 class ReportIn(Input):

@@ -16,6 +16,16 @@ it holds and by how much the request exceeds it.
 The movements a command causes follow from the event it causes (:func:`movements`): a
 commitment's ``FundsCommitted`` moves its amount from the allocation to the commitment,
 and so on. The store locks the accounts and reports what they hold; :func:`apply` decides.
+
+**The State's credits** are a second unit on the same ledger, in the same cents: AE
+(autorisations d'engagement) and CP (crédits de paiement) of a programme's budget year,
+voted (from the programme's ``ae_source``/``cp_source``, which may go negative: the
+Parliament's vote), delegated to a département, then consumed — AE by a commitment
+(``ae_engaged``, given back if it is cancelled), CP by a payment (``cp_spent``) — or lapsed
+at the year's close. A commitment therefore moves money twice: allocation → commitment
+(what the cité was given) and the département's AE → engaged (what the State may commit
+that year); a payment, commitment → paid and the département's CP → spent. Each pair is
+refused as a whole if either limit breaks.
 """
 
 from __future__ import annotations
@@ -28,7 +38,10 @@ from uuid import UUID
 
 from cites_contracts.events.funding import (
     AllocationRevised,
+    BudgetYearClosed,
     CommitmentCancelled,
+    CreditsDelegated,
+    CreditsVoted,
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
@@ -45,7 +58,8 @@ from cites_contracts.types import BudgetProgramme
 from cites_runtime.errors import Conflict
 
 __all__ = ["Account", "AccountKind", "LimitExceeded", "Movement", "MovementKind", "accounts",
-           "apply", "balances", "euros", "movements", "take"]
+           "apply", "balances", "disengagement", "engagement", "euros", "movements",
+           "spending", "take"]
 
 
 class AccountKind(StrEnum):
@@ -63,6 +77,22 @@ class AccountKind(StrEnum):
     """What a payee received and keeps: payments in, recovery orders out."""
     RECEIVABLE = "receivable"
     """What a recovery order asks an operator to repay and has not been received."""
+    AE_SOURCE = "ae_source"
+    """A programme's AE as voted, all years (negative: what was voted)."""
+    CP_SOURCE = "cp_source"
+    AE_OPEN = "ae_open"
+    """A programme's AE of a year, not delegated yet (ref ``P147/2025``)."""
+    CP_OPEN = "cp_open"
+    AE_DELEGATED = "ae_delegated"
+    """AE of a year delegated to a département, not committed (ref ``P147/2025/93``)."""
+    CP_DELEGATED = "cp_delegated"
+    AE_ENGAGED = "ae_engaged"
+    """AE a commitment consumed (ref: the commitment)."""
+    CP_SPENT = "cp_spent"
+    """CP a département paid with in a year (ref ``P147/2025/93``)."""
+    AE_LAPSED = "ae_lapsed"
+    """AE of a year never committed, lapsed at its close (ref ``P147/2025``)."""
+    CP_LAPSED = "cp_lapsed"
     FONDS = "fonds"
     """A fonds de la cité grant, placed with the collège chef de file (only ever grows)."""
 
@@ -82,12 +112,19 @@ class Account:
     def of(cls, kind: AccountKind, ref: UUID) -> Account:
         return cls(kind, str(ref))
 
+    @classmethod
+    def credits(cls, kind: AccountKind, programme: BudgetProgramme, year: int,
+                departement: str | None = None) -> Account:
+        """An account of a programme's credits of ``year`` (of a département's, if any)."""
+        return cls(kind, f"{programme.value}/{year}"
+                   + (f"/{departement}" if departement is not None else ""))
+
     def __str__(self) -> str:
         return f"{self.kind.value} {self.ref}"
 
     @property
     def may_go_negative(self) -> bool:
-        return self.kind is AccountKind.BUDGET
+        return self.kind in (AccountKind.BUDGET, AccountKind.AE_SOURCE, AccountKind.CP_SOURCE)
 
 
 class MovementKind(StrEnum):
@@ -103,6 +140,13 @@ class MovementKind(StrEnum):
     REDUCE = "reduce"          # envelope → budget (an amendment lowering the envelope)
     REVISE_UP = "revise_up"    # envelope → allocation (a revision raising it)
     REVISE_DOWN = "revise_down"  # allocation → envelope (a revision lowering it)
+    VOTE = "vote"              # ae_source → ae_open, cp_source → cp_open
+    UNVOTE = "unvote"          # ae_open → ae_source, cp_open → cp_source (an amendment)
+    DELEGATE = "delegate"      # ae_open → ae_delegated, cp_open → cp_delegated
+    ENGAGE = "engage"          # ae_delegated → ae_engaged (a commitment consumes AE)
+    DISENGAGE = "disengage"    # ae_engaged → ae_delegated (a cancelled unpaid part)
+    SPEND = "spend"            # cp_delegated → cp_spent (a payment consumes CP)
+    LAPSE = "lapse"            # ae/cp open or delegated → lapsed (the year's close)
     ORDER = "order"            # paid → receivable (a recovery order: owed back, no longer kept)
     RECOVER = "recover"        # receivable → budget (repaid: back to the programme's budget)
 
@@ -123,6 +167,19 @@ _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
     MovementKind.ORDER: (AccountKind.PAID, AccountKind.RECEIVABLE),
     MovementKind.RECOVER: (AccountKind.RECEIVABLE, AccountKind.BUDGET),
 }
+_A, _K = AccountKind, MovementKind
+_ALSO: dict[MovementKind, tuple[tuple[AccountKind, AccountKind], ...]] = {
+    _K.VOTE: ((_A.AE_SOURCE, _A.AE_OPEN), (_A.CP_SOURCE, _A.CP_OPEN)),
+    _K.UNVOTE: ((_A.AE_OPEN, _A.AE_SOURCE), (_A.CP_OPEN, _A.CP_SOURCE)),
+    _K.DELEGATE: ((_A.AE_OPEN, _A.AE_DELEGATED), (_A.CP_OPEN, _A.CP_DELEGATED)),
+    _K.ENGAGE: ((_A.AE_DELEGATED, _A.AE_ENGAGED),),
+    _K.DISENGAGE: ((_A.AE_ENGAGED, _A.AE_DELEGATED),),
+    _K.SPEND: ((_A.CP_DELEGATED, _A.CP_SPENT),),
+    _K.LAPSE: ((_A.AE_OPEN, _A.AE_LAPSED), (_A.AE_DELEGATED, _A.AE_LAPSED),
+               (_A.AE_ENGAGED, _A.AE_LAPSED), (_A.CP_OPEN, _A.CP_LAPSED),
+               (_A.CP_DELEGATED, _A.CP_LAPSED)),
+}
+"""The credits' movements: each kind moves AE to AE or CP to CP, never across."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +196,11 @@ class Movement:
             raise TypeError(f"an amount is integer cents, not {self.amount!r}")
         if self.amount <= 0:
             raise ValueError(f"a movement moves a positive amount, not {self.amount}")
-        expected = _ALLOWED[self.kind]
-        if (self.debit.kind, self.credit.kind) != expected:
-            raise ValueError(f"{self.kind.value} moves money from {expected[0].value} to "
-                             f"{expected[1].value}, not from {self.debit} to {self.credit}")
+        allowed = (_ALLOWED[self.kind],) if self.kind in _ALLOWED else _ALSO[self.kind]
+        if (self.debit.kind, self.credit.kind) not in allowed:
+            raise ValueError(f"{self.kind.value} moves money from " + " or ".join(
+                f"{d.value} to {c.value}" for d, c in allowed)
+                + f", not from {self.debit} to {self.credit}")
 
 
 def euros(cents: int) -> str:
@@ -169,6 +227,11 @@ _WHAT = {
     AccountKind.FROZEN: "not that much frozen",
     AccountKind.PAID: "not that much paid to the operator",
     AccountKind.RECEIVABLE: "not that much left to receive on the recovery order",
+    AccountKind.AE_OPEN: "not enough AE left undelegated",
+    AccountKind.CP_OPEN: "not enough CP left undelegated",
+    AccountKind.AE_DELEGATED: "not enough AE delegated to the département",
+    AccountKind.CP_DELEGATED: "not enough CP delegated to the département",
+    AccountKind.AE_ENGAGED: "not that much AE engaged",
 }
 
 
@@ -210,7 +273,8 @@ def accounts(movements: Iterable[Movement]) -> list[Account]:
 
 Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
           | FundsUnfrozen | FundsReleased | CommitmentCancelled | RecoveryOrdered
-          | RecoveryReceived | AllocationRevised)
+          | RecoveryReceived | AllocationRevised | CreditsVoted | CreditsDelegated
+          | BudgetYearClosed)
 """The events that name every account they touch (a refusal, a co-financing: no money
 of the State moves)."""
 
@@ -272,13 +336,9 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
                              _allocation(event.allocation_id), event.returned)
                     ] if event.returned else []
         case AllocationRevised():
-            if event.amount > event.previous_amount:
-                return [Movement(MovementKind.REVISE_UP, _envelope(event.envelope_id),
-                                 _allocation(event.allocation_id),
-                                 event.amount - event.previous_amount)]
-            return [Movement(MovementKind.REVISE_DOWN, _allocation(event.allocation_id),
-                             _envelope(event.envelope_id),
-                             event.previous_amount - event.amount)]
+            return [_revised(event)]
+        case CreditsVoted() | CreditsDelegated() | BudgetYearClosed():
+            return _credits_moved(event)
         case RecoveryOrdered():
             return [Movement(MovementKind.ORDER,
                              Account.of(AccountKind.PAID, event.payee_partner_id),
@@ -287,6 +347,102 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
             return [Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
                              Account.budget(event.programme), event.amount)]
     assert_never(event)
+
+
+def _revised(event: AllocationRevised) -> Movement:
+    """Raised: the difference comes from the envelope; lowered: it goes back to it."""
+    if event.amount > event.previous_amount:
+        return Movement(MovementKind.REVISE_UP, _envelope(event.envelope_id),
+                        _allocation(event.allocation_id), event.amount - event.previous_amount)
+    return Movement(MovementKind.REVISE_DOWN, _allocation(event.allocation_id),
+                    _envelope(event.envelope_id), event.previous_amount - event.amount)
+
+
+def _credits_moved(event: CreditsVoted | CreditsDelegated | BudgetYearClosed
+                   ) -> list[Movement]:
+    """The credits' movements: voted (or amended), delegated, lapsed at the close."""
+    match event:
+        case CreditsVoted():
+            return _voted(event)
+        case CreditsDelegated():
+            return [Movement(MovementKind.DELEGATE,
+                             Account.credits(source, event.programme, event.year),
+                             Account.credits(target, event.programme, event.year,
+                                             event.departement), amount)
+                    for source, target, amount in (
+                        (AccountKind.AE_OPEN, AccountKind.AE_DELEGATED, event.ae),
+                        (AccountKind.CP_OPEN, AccountKind.CP_DELEGATED, event.cp)) if amount]
+    return _lapsed(event)
+
+
+def _voted(event: CreditsVoted) -> list[Movement]:
+    """New totals: what rose comes from the programme's source, what fell returns to it."""
+    found = []
+    for unit, now, before in ((("ae_source", "ae_open"), event.ae, event.previous_ae),
+                              (("cp_source", "cp_open"), event.cp, event.previous_cp)):
+        source = Account(AccountKind(unit[0]), event.programme.value)
+        opened = Account.credits(AccountKind(unit[1]), event.programme, event.year)
+        if now > before:
+            found.append(Movement(MovementKind.VOTE, source, opened, now - before))
+        elif now < before:
+            found.append(Movement(MovementKind.UNVOTE, opened, source, before - now))
+    return found
+
+
+def _lapsed(event: BudgetYearClosed) -> list[Movement]:
+    """What each département did not use, then what was never delegated, lapses."""
+    p, y = event.programme, event.year
+    ae_lapsed, cp_lapsed = (Account.credits(k, p, y) for k in (AccountKind.AE_LAPSED,
+                                                               AccountKind.CP_LAPSED))
+    found = []
+    for d in event.delegations:
+        if d.lapsed_ae:
+            found.append(Movement(MovementKind.LAPSE, Account.credits(
+                AccountKind.AE_DELEGATED, p, y, d.departement), ae_lapsed, d.lapsed_ae))
+        if d.lapsed_cp:
+            found.append(Movement(MovementKind.LAPSE, Account.credits(
+                AccountKind.CP_DELEGATED, p, y, d.departement), cp_lapsed, d.lapsed_cp))
+    open_ae = event.lapsed_ae - sum(d.lapsed_ae for d in event.delegations)
+    open_cp = event.lapsed_cp - sum(d.lapsed_cp for d in event.delegations)
+    if open_ae:
+        found.append(Movement(MovementKind.LAPSE, Account.credits(AccountKind.AE_OPEN, p, y),
+                              ae_lapsed, open_ae))
+    if open_cp:
+        found.append(Movement(MovementKind.LAPSE, Account.credits(AccountKind.CP_OPEN, p, y),
+                              cp_lapsed, open_cp))
+    return found
+
+
+def engagement(committed: FundsCommitted, programme: BudgetProgramme, year: int,
+               departement: str) -> Movement:
+    """The AE a commitment consumes: of its allocation's programme and year, delegated to
+    its cité's département."""
+    return Movement(MovementKind.ENGAGE, Account.credits(
+        AccountKind.AE_DELEGATED, programme, year, departement),
+        Account.of(AccountKind.AE_ENGAGED, committed.commitment_id), committed.amount)
+
+
+def disengagement(cancelled: CommitmentCancelled, programme: BudgetProgramme, year: int,
+                  departement: str, *, closed: bool) -> list[Movement]:
+    """A cancelled commitment's unpaid part gives its AE back to the département — or, its
+    year closed, lets them lapse."""
+    if not cancelled.returned:
+        return []
+    engaged = Account.of(AccountKind.AE_ENGAGED, cancelled.commitment_id)
+    if closed:
+        return [Movement(MovementKind.LAPSE, engaged, Account.credits(
+            AccountKind.AE_LAPSED, programme, year), cancelled.returned)]
+    return [Movement(MovementKind.DISENGAGE, engaged, Account.credits(
+        AccountKind.AE_DELEGATED, programme, year, departement), cancelled.returned)]
+
+
+def spending(paid: PaymentMade, programme: BudgetProgramme, year: int, departement: str
+             ) -> Movement:
+    """The CP a payment consumes: of its commitment's programme, of the year it is made,
+    delegated to its cité's département."""
+    return Movement(MovementKind.SPEND, Account.credits(
+        AccountKind.CP_DELEGATED, programme, year, departement), Account.credits(
+        AccountKind.CP_SPENT, programme, year, departement), paid.amount)
 
 
 def _amendment(event: EnvelopeAmended, budget: Account) -> Movement:

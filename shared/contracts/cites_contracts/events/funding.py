@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import Field
 
 from ..envelope import Event, event
-from ..topics import FUNDING_ALLOCATIONS, FUNDING_ENVELOPES
+from ..topics import FUNDING_ALLOCATIONS, FUNDING_CREDITS, FUNDING_ENVELOPES
 from ..types import (
     ActReference,
     AllocationRefusalReason,
@@ -22,6 +22,7 @@ from ..types import (
     Cents,
     CiteId,
     ContractModel,
+    Departement,
     DossierNumber,
     DotationRuleKind,
     FreezeReason,
@@ -37,8 +38,12 @@ from ..types import (
 __all__ = [
     "AllocationRefused",
     "AllocationRevised",
+    "BudgetYearClosed",
     "CoFinancingDeclared",
     "CommitmentCancelled",
+    "CreditsDelegated",
+    "CreditsVoted",
+    "DelegationClosed",
     "EnvelopeAmended",
     "EnvelopeOpened",
     "FondsDeLaCiteGranted",
@@ -133,6 +138,91 @@ class EnvelopeAmended(Event):
     amount: Cents
     motive: Motive
     amended_at: UtcDateTime
+
+
+# --- funding.credits ----------------------------------------------------------------------
+
+
+@event(
+    "funding.CreditsVoted",
+    topic=FUNDING_CREDITS,
+    key="programme",
+    emitted_when="The national coordination records a programme's credits for a budget "
+    "year, or their amendment.",
+)
+class CreditsVoted(Event):
+    """A programme's credits for a budget year: ``ae`` (autorisations d'engagement, what
+    may be committed that year) and ``cp`` (crédits de paiement, what may be paid), as
+    voted or amended (new totals; never below what was delegated).
+
+    Producer: funding. Topic: ``funding.credits``. Key: ``programme``.
+    """
+
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    ae: Cents
+    cp: Cents
+    previous_ae: Cents = Field(description="0 when the year's credits are first recorded")
+    previous_cp: Cents
+    voted_at: UtcDateTime
+
+
+@event(
+    "funding.CreditsDelegated",
+    topic=FUNDING_CREDITS,
+    key="programme",
+    emitted_when="The national coordination delegates credits of a programme's year to a "
+    "département's préfet.",
+)
+class CreditsDelegated(Event):
+    """Credits of a programme's year delegated to the préfet of a département, who
+    commits (AE) and pays (CP) from them; never more than is left undelegated.
+
+    Producer: funding. Topic: ``funding.credits``. Key: ``programme``.
+    """
+
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    departement: Departement
+    ae: Cents = Field(description="AE delegated by this act")
+    cp: Cents = Field(description="CP delegated by this act")
+    total_ae: Cents = Field(description="All AE delegated to the département that year")
+    total_cp: Cents
+    delegated_at: UtcDateTime
+
+
+class DelegationClosed(ContractModel):
+    """One département's credits at the close of a year."""
+
+    departement: Departement
+    lapsed_ae: Cents
+    lapsed_cp: Cents
+
+
+@event(
+    "funding.BudgetYearClosed",
+    topic=FUNDING_CREDITS,
+    key="programme",
+    emitted_when="The national coordination closes a programme's budget year.",
+)
+class BudgetYearClosed(Event):
+    """A programme's budget year is closed: the AE not committed and the CP not paid
+    lapse (undelegated ones too); commitments not fully paid carry their unpaid part over
+    as restes à payer, paid from later years' CP. Nothing more is committed on its AE nor
+    paid from its CP.
+
+    Producer: funding. Topic: ``funding.credits``. Key: ``programme``.
+    """
+
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    lapsed_ae: Cents = Field(description="AE of the year never committed, delegated or not")
+    lapsed_cp: Cents = Field(description="CP of the year never paid, delegated or not")
+    delegations: tuple[DelegationClosed, ...] = ()
+    restes_a_payer: Cents = Field(description="What commitments of the year's allocations "
+                                  "have not paid, carried over")
+    open_commitments: int = Field(ge=0)
+    closed_at: UtcDateTime
 
 
 # --- funding.allocations ------------------------------------------------------------------

@@ -1,0 +1,151 @@
+"""The State's credits: the national coordination records each programme's AE and CP of a
+budget year, delegates them to the départements' préfets and closes the year; anyone
+reads them with what was committed, paid and lapsed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from cites_contracts.types import BudgetProgramme, ProgrammeYear
+from cites_runtime import idempotency
+from cites_runtime.http import Anyone, Caller, National
+from cites_runtime.idempotency import IdempotencyKey
+
+from .. import service, store
+from ..domain.credits import Credits
+from .bodies import CreditsIn, DelegationIn
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/credits", tags=["credits"])
+
+
+class DelegationView(BaseModel):
+    departement: str
+    ae: int
+    """AE delegated to it that year."""
+    cp: int
+    ae_left: int
+    """Delegated AE not committed (0 once the year is closed: lapsed)."""
+    cp_left: int
+    engaged: int
+    """AE its commitments consumed (net of cancellations)."""
+    spent: int
+    """CP its payments consumed."""
+
+
+class CreditsView(BaseModel):
+    programme: BudgetProgramme
+    year: int
+    ae: int
+    cp: int
+    ae_undelegated: int
+    cp_undelegated: int
+    engaged: int
+    spent: int
+    lapsed_ae: int
+    lapsed_cp: int
+    closed_at: datetime | None
+    delegations: list[DelegationView]
+
+
+async def _views(caller: Caller, only: tuple[BudgetProgramme, int] | None = None
+                 ) -> list[CreditsView]:
+    """Every programme's years (or ``only`` one), from the credits' rows, the delegations'
+    balances and the ledger's sums."""
+    engaged: dict[tuple[str, int, str], int] = defaultdict(int)
+    spent: dict[tuple[str, int, str], int] = defaultdict(int)
+    lapsed: dict[tuple[str, int, str], int] = defaultdict(int)
+    for r in await store.credits_report(caller.pool):
+        key = (r["programme"], r["year"])
+        match r["movement"]:
+            case "engage":
+                engaged[(*key, r["debit_ref"].rsplit("/", 1)[1])] += r["amount"]
+            case "disengage":
+                engaged[(*key, r["credit_ref"].rsplit("/", 1)[1])] -= r["amount"]
+            case "spend":
+                spent[(*key, r["credit_ref"].rsplit("/", 1)[1])] += r["amount"]
+            case "lapse":
+                lapsed[(*key, r["credit_kind"])] += r["amount"]
+    views = []
+    for row in await store.list_credits(caller.pool):
+        p, y = BudgetProgramme(row["programme"]), row["year"]
+        if only is not None and (p, y) != only:
+            continue
+        credits = await store.get_credits(caller.pool, p, y)
+        assert credits is not None
+        delegations = []
+        for d in await store.delegation_funds(caller.pool, p, y):
+            total = await store.delegated_so_far(caller.pool, p, y, d.departement)
+            delegations.append(DelegationView(
+                departement=d.departement, ae=total[0], cp=total[1], ae_left=d.ae,
+                cp_left=d.cp, engaged=engaged[(p.value, y, d.departement)],
+                spent=spent[(p.value, y, d.departement)]))
+        views.append(CreditsView(
+            programme=p, year=y, ae=credits.ae, cp=credits.cp,
+            ae_undelegated=credits.ae_open, cp_undelegated=credits.cp_open,
+            engaged=sum(d.engaged for d in delegations),
+            spent=sum(d.spent for d in delegations),
+            lapsed_ae=lapsed[(p.value, y, "ae_lapsed")],
+            lapsed_cp=lapsed[(p.value, y, "cp_lapsed")], closed_at=credits.closed_at,
+            delegations=delegations))
+    return views
+
+
+async def _view(caller: Caller, credits: Credits) -> CreditsView:
+    return (await _views(caller, (credits.programme, credits.year)))[0]
+
+
+@router.get("", response_model=list[CreditsView],
+            summary="Every programme's credits by year: voted, delegated, committed, paid, "
+            "lapsed")
+async def list_credits(caller: Anyone) -> list[CreditsView]:
+    return await _views(caller)
+
+
+@router.post("", response_model=CreditsView,
+             summary="Record a programme's AE and CP of a year, or amend them (national)")
+async def vote(body: CreditsIn, caller: National) -> CreditsView:
+    async with caller.unit_of_work() as uow:
+        credits = await service.vote_credits(uow, body.programme, body.year, body.ae,
+                                             body.cp, caller.actor)
+    return await _view(caller, credits)
+
+
+@router.post("/{programme}/{year}/delegations", response_model=CreditsView,
+             summary="Delegate AE and CP of a programme's year to a département (national)")
+async def delegate(programme: BudgetProgramme, year: ProgrammeYear, body: DelegationIn,
+                   caller: National, key: IdempotencyKey = None) -> CreditsView:
+    async with caller.unit_of_work() as uow:
+        command = await idempotency.check(uow, key, caller.actor, "delegation", body,
+                                          within=f"{programme.value}/{year}")
+        if command.is_new:
+            await service.delegate_credits(uow, programme, year, body.departement, body.ae,
+                                           body.cp, caller.actor)
+    return (await _views(caller, (programme, year)))[0]
+
+
+class ClosingView(BaseModel):
+    programme: BudgetProgramme
+    year: int
+    lapsed_ae: int
+    lapsed_cp: int
+    restes_a_payer: int
+    open_commitments: int
+
+
+@router.post("/{programme}/{year}/closing", response_model=ClosingView,
+             summary="Close a programme's budget year once it is over: unused AE and CP "
+             "lapse, unpaid commitments carry over (national)")
+async def close(programme: BudgetProgramme, year: ProgrammeYear, caller: National
+                ) -> ClosingView:
+    async with caller.unit_of_work() as uow:
+        closed = await service.close_year(uow, programme, year, caller.actor)
+    return ClosingView(programme=closed.programme, year=closed.year,
+                       lapsed_ae=closed.lapsed_ae, lapsed_cp=closed.lapsed_cp,
+                       restes_a_payer=closed.restes_a_payer,
+                       open_commitments=closed.open_commitments)
