@@ -58,11 +58,13 @@ def endpoints(platform: Platform, sink: SmtpSink) -> Endpoints:
 
 
 Money = dict[tuple[str, int], dict[str, int]]
+CREDITS = ("ae", "cp", "delegated_ae", "delegated_cp", "engaged", "spent", "lapsed_ae",
+           "lapsed_cp", "closed")
 
 
-async def services_say(platform: Platform) -> tuple[dict[str, int], Money]:
+async def services_say(platform: Platform) -> tuple[dict[str, int], Money, Money]:
     """Cités per status from labelling's API, money per programme and year from funding's
-    consumption report."""
+    consumption report, the State's credits per programme and year from funding's."""
     cites = {}
     for status in STATUSES:
         pages = await read_pages(platform.lab, "/cites", headers=VIEWER, limit=200,
@@ -72,12 +74,19 @@ async def services_say(platform: Platform) -> tuple[dict[str, int], Money]:
     report = (await platform.funds.get("/reports/consumption", headers=VIEWER)).json()
     money = {(line["programme"], line["year"]): {k: line[k] for k in MEASURES}
              for line in report["programmes"]}
-    return cites, money
+    credits = {(c["programme"], c["year"]): {
+        **{k: c[k] for k in ("ae", "cp", "engaged", "spent", "lapsed_ae", "lapsed_cp")},
+        "delegated_ae": sum(d["ae"] for d in c["delegations"]),
+        "delegated_cp": sum(d["cp"] for d in c["delegations"]),
+        "closed": c["closed_at"] is not None}
+        for c in (await platform.funds.get("/credits", headers=VIEWER)).json()}
+    return cites, money, credits
 
 
-def dashboard_says(summary: dict[str, Any]) -> tuple[dict[str, int], Money]:
+def dashboard_says(summary: dict[str, Any]) -> tuple[dict[str, int], Money, Money]:
     return summary["cites"], {(m["programme"], m["year"]): {k: m[k] for k in MEASURES}
-                              for m in summary["money"]}
+                              for m in summary["money"]}, {
+        (c["programme"], c["year"]): {k: c[k] for k in CREDITS} for c in summary["credits"]}
 
 
 def per_programme(money: Money) -> dict[str, dict[str, int]]:
@@ -163,7 +172,7 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
         health = summary["health"]
         if dashboard_says(summary) != said or health is None:
             return False
-        expected.update(cites=said[0], money=said[1], health=health)
+        expected.update(cites=said[0], money=said[1], credits=said[2], health=health)
         return (all(c["lag"] == 0 for c in health["consumers"])
                 and all(d["depth"] == 0 for d in health["dead_letters"])
                 and all(s["ready"] and s["outbox_backlog"] is not None  # its relay reported
@@ -174,6 +183,13 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     assert sum(expected["cites"].values()) == cites
     assert expected["cites"].get("suspended", 0) == suspended.values["funding"]
     assert per_programme(expected["money"]) == reconciled_per_programme(report)
+    # The simulation's préfectures committed on P147's AE (of their allocations' years)
+    # and paid from its CP (this year's), and it closed last year: the dashboard's
+    # credits, compared above, are not empty.
+    credits = expected["credits"]
+    assert any(c["engaged"] for c in credits.values())
+    assert any(c["spent"] for c in credits.values())
+    assert credits[("P147", run.today.year - 1)]["closed"]
     assert {s["name"] for s in expected["health"]["services"]} == {
         "labelling", "partners", "funding", "notifications", "dashboard"}
 

@@ -22,7 +22,10 @@ from cites_contracts import Envelope
 from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
+    BudgetYearClosed,
     CommitmentCancelled,
+    CreditsDelegated,
+    CreditsVoted,
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
@@ -163,6 +166,21 @@ async def envelope_amended_handler(event: EnvelopeAmended, ctx: HandlerContext) 
 async def funds_allocated_handler(allocations: list[Envelope[FundsAllocated]],
                                   ctx: BatchContext) -> None:
     await service.allocated(ctx.uow, [e.data for e in allocations])
+
+
+@consumer.handles(CreditsVoted)
+async def credits_voted_handler(event: CreditsVoted, ctx: HandlerContext) -> None:
+    await service.credits_voted(ctx.uow, event)
+
+
+@consumer.handles(CreditsDelegated)
+async def credits_delegated_handler(event: CreditsDelegated, ctx: HandlerContext) -> None:
+    await service.credits_delegated(ctx.uow, event)
+
+
+@consumer.handles(BudgetYearClosed)
+async def year_closed_handler(event: BudgetYearClosed, ctx: HandlerContext) -> None:
+    await service.year_closed(ctx.uow, event)
 
 
 @consumer.handles(AllocationRevised)

@@ -15,10 +15,14 @@ from uuid import UUID
 from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
+    BudgetYearClosed,
+    CreditsDelegated,
+    CreditsVoted,
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
     FundsAllocated,
+    PaymentMade,
 )
 from cites_contracts.events.labelling import (
     CandidatureRejected,
@@ -193,6 +197,20 @@ async def revised(uow: UnitOfWork, event: AllocationRevised) -> None:
                                              event.amount - event.previous_amount)])
 
 
+async def credits_voted(uow: UnitOfWork, event: CreditsVoted) -> None:
+    await store.save_credits(uow.conn, event.programme.value, event.year, event.ae, event.cp)
+
+
+async def credits_delegated(uow: UnitOfWork, event: CreditsDelegated) -> None:
+    await store.save_delegation(uow.conn, event.programme.value, event.year,
+                                event.departement, event.total_ae, event.total_cp)
+
+
+async def year_closed(uow: UnitOfWork, event: BudgetYearClosed) -> None:
+    await store.close_year(uow.conn, event.programme.value, event.year, event.lapsed_ae,
+                           event.lapsed_cp, event.restes_a_payer)
+
+
 async def refused(uow: UnitOfWork, event: AllocationRefused) -> None:
     programme = event.programme.value if event.programme else "—"
     await store.record_movements(uow.conn, [(event.cite_id, programme, event.year,
@@ -215,6 +233,10 @@ async def allocation_moved(uow: UnitOfWork, event: AllocationMove, movement: Mov
         uow.conn, [(a, movement.value, amount) for a, amount in amounts_moved(event)])
     if isinstance(rows, UUID):
         raise NotFound.of(f"cité {event.cite_id}'s allocation", rows)
+    if isinstance(event, PaymentMade):  # CP of the year it was made, the programme's time
+        rows = [*rows, *((cite, programme, civil_date(event.paid_at, uow.zone).year,
+                          Movement.SPEND.value, amount)
+                         for cite, programme, _, _, amount in rows)]
     await store.record_movements(uow.conn, rows)
 
 

@@ -298,7 +298,57 @@ async def money_sums(conn: Reads) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT programme, year, movement, sum(amount)::bigint AS amount,
                   count(*)::int AS n
-           FROM movements GROUP BY programme, year, movement ORDER BY programme, year""")
+           FROM movements WHERE movement <> 'spend'
+           GROUP BY programme, year, movement ORDER BY programme, year""")
+
+
+async def save_credits(conn: Conn, programme: str, year: int, ae: int, cp: int) -> None:
+    await conn.execute(
+        """INSERT INTO credits (programme, year, ae, cp) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (programme, year) DO UPDATE SET ae = $3, cp = $4""",
+        programme, year, ae, cp)
+
+
+async def save_delegation(conn: Conn, programme: str, year: int, departement: str, ae: int,
+                          cp: int) -> None:
+    """The département's totals (the event carries them: applying it again is harmless)."""
+    await conn.execute(
+        """INSERT INTO credit_delegations (programme, year, departement, ae, cp)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (programme, year, departement) DO UPDATE SET ae = $4, cp = $5""",
+        programme, year, departement, ae, cp)
+
+
+async def close_year(conn: Conn, programme: str, year: int, lapsed_ae: int, lapsed_cp: int,
+                     restes: int) -> None:
+    await conn.execute(
+        """INSERT INTO credits (programme, year, closed, lapsed_ae, lapsed_cp, restes_a_payer)
+           VALUES ($1, $2, true, $3, $4, $5)
+           ON CONFLICT (programme, year) DO UPDATE
+           SET closed = true, lapsed_ae = $3, lapsed_cp = $4, restes_a_payer = $5""",
+        programme, year, lapsed_ae, lapsed_cp, restes)
+
+
+async def credits(conn: Reads) -> list[asyncpg.Record]:
+    """Each programme's years: voted, delegated, committed (AE: commitments of the year's
+    allocations, net of cancellations), paid (CP: payments made that year), closed."""
+    return await conn.fetch(
+        """WITH used AS (
+               SELECT programme, year,
+                      sum(CASE movement WHEN 'commit' THEN amount WHEN 'cancel' THEN -amount
+                          ELSE 0 END)::bigint AS engaged,
+                      sum(amount) FILTER (WHERE movement = 'spend')::bigint AS spent
+               FROM movements WHERE movement IN ('commit', 'cancel', 'spend')
+               GROUP BY programme, year),
+           delegated AS (
+               SELECT programme, year, sum(ae)::bigint AS ae, sum(cp)::bigint AS cp
+               FROM credit_delegations GROUP BY programme, year)
+           SELECT c.*, coalesce(d.ae, 0) AS delegated_ae, coalesce(d.cp, 0) AS delegated_cp,
+                  coalesce(u.engaged, 0) AS engaged, coalesce(u.spent, 0) AS spent
+           FROM credits c
+           LEFT JOIN delegated d USING (programme, year)
+           LEFT JOIN used u USING (programme, year)
+           ORDER BY c.programme, c.year""")
 
 
 async def envelopes(conn: Reads) -> list[asyncpg.Record]:

@@ -19,7 +19,7 @@ def test_each_consumer_group_reads_the_topics_the_asyncapi_document_says() -> No
 
     assert groups["partners"] == ["labelling.labels"]
     assert groups["funding"] == ["labelling.labels", "partners.alliances"]
-    assert groups["dashboard"] == ["funding.allocations", "funding.envelopes",
+    assert groups["dashboard"] == ["funding.allocations", "funding.credits", "funding.envelopes",
                                    "labelling.candidatures", "labelling.labels",
                                    "notifications.deliveries", "partners.alliances"]
     assert "partners.contacts" in groups["notifications"]

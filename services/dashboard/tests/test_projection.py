@@ -4,10 +4,11 @@ funding's ledger has it, notifications; each event applied once."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
 
 from dashboard_kit import (
+    AT,
     Dashboard,
     alliance_closed,
     alliance_opened,
@@ -35,7 +36,13 @@ from dashboard_kit import (
 )
 
 from cites_contracts import Envelope
-from cites_contracts.types import PartnerKind
+from cites_contracts.events.funding import (
+    BudgetYearClosed,
+    CreditsDelegated,
+    CreditsVoted,
+    PaymentMade,
+)
+from cites_contracts.types import BudgetProgramme, PartnerKind
 from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69
 
 
@@ -218,3 +225,37 @@ async def test_a_revised_allocation_counts_at_its_revised_amount_everywhere(
     years = {y["annee"]: y["dotation_p147"] for c in published if c["code_cite"] == "cite-001"
              for y in c["annees"]}
     assert years == {2025: 200000.0, 2026: 260000.0}
+
+
+async def test_the_states_credits_are_voted_delegated_consumed_and_closed_as_funding_says(
+    service: Dashboard,
+) -> None:
+    a2025 = uuid4()
+    p147 = BudgetProgramme.P147
+    await service.s.publish(
+        envelope(), labelled("cite-001"),
+        CreditsVoted(programme=p147, year=2025, ae=100_000_00, cp=60_000_00, previous_ae=0,
+                     previous_cp=0, voted_at=AT),
+        CreditsDelegated(programme=p147, year=2025, departement="93", ae=80_000_00,
+                         cp=50_000_00, total_ae=80_000_00, total_cp=50_000_00,
+                         delegated_at=AT),
+        allocated("cite-001", a2025, 300_000_00, year=2025),
+        committed("cite-001", a2025, 50_000_00), committed("cite-001", a2025, 30_000_00),
+        cancelled("cite-001", a2025, 30_000_00), paid("cite-001", a2025, 45_000_00),
+        BudgetYearClosed(programme=p147, year=2025, lapsed_ae=50_000_00,
+                         lapsed_cp=15_000_00, restes_a_payer=5_000_00, open_commitments=1,
+                         closed_at=AT),
+        PaymentMade(cite_id="cite-001", payment_id=uuid4(), commitment_id=uuid4(),
+                    allocation_id=a2025, payee_partner_id=uuid4(), amount=5_000_00,
+                    paid_at=datetime(2026, 1, 10, 9, 0, tzinfo=UTC)))
+
+    summary = await service.summary()
+    assert summary["credits"] == [
+        {"programme": "P147", "year": 2025, "ae": 100_000_00, "cp": 60_000_00,
+         "delegated_ae": 80_000_00, "delegated_cp": 50_000_00, "engaged": 50_000_00,
+         "spent": 45_000_00, "lapsed_ae": 50_000_00, "lapsed_cp": 15_000_00,
+         "restes_a_payer": 5_000_00, "closed": True}]
+    # The 2026 payment of a 2025 commitment is 2025's money, 2026's CP (no credits of 2026
+    # told yet: not a line of its own), and no money line of 2026.
+    money = await service.money()
+    assert money[("P147", 2025)]["paid"] == 50_000_00 and ("P147", 2026) not in money

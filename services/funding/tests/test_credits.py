@@ -101,19 +101,23 @@ async def test_a_budget_year_commits_on_its_ae_pays_on_each_years_cp_and_closes(
                                     "ae_left": 30_000_00, "cp_left": 5_000_00,
                                     "engaged": 50_000_00, "spent": 45_000_00}]
 
+    c3 = (await commit(service, a, 10_000_00)).json()["commitment_id"]  # never paid
     early = await service.http.post("/credits/P147/2025/closing", headers=AS_NATIONAL)
     assert early.status_code == 409 and "not over" in early.text
     clock.set_date(date(2026, 1, 5))
     closed = await service.http.post("/credits/P147/2025/closing", headers=AS_NATIONAL)
     assert closed.status_code == 200, closed.text
     assert closed.json() == {"programme": "P147", "year": 2025,
-                             "lapsed_ae": 19_999_00 + 1_00 + 30_000_00,
+                             "lapsed_ae": 19_999_00 + 1_00 + 20_000_00,
                              "lapsed_cp": 10_000_00 + 5_000_00,
-                             "restes_a_payer": 5_000_00, "open_commitments": 1}
+                             "restes_a_payer": 5_000_00 + 10_000_00, "open_commitments": 2}
     again = await service.http.post("/credits/P147/2025/closing", headers=AS_NATIONAL)
     assert again.status_code == 409 and "closed on 2026-01-05" in again.text
     late = await commit(service, a, 1_00)
     assert late.status_code == 409 and "closed" in late.text, late.text
+    # Cancelled after the close, a commitment's AE come back to lapse at once.
+    assert (await service.http.post(f"/commitments/{c3}/cancellation", json={
+        "motive": "Action abandonnée"}, headers=AS_PREFECTURE_93)).status_code == 200
 
     # The reste à payer of 2025 is paid from 2026's CP, delegated to the département.
     no_cp = await service.http.post(f"/commitments/{c1}/payments", json={"amount": 5_000_00},
@@ -125,8 +129,8 @@ async def test_a_budget_year_commits_on_its_ae_pays_on_each_years_cp_and_closes(
     assert paid.status_code == 201, paid.text
     view = {(v["programme"], v["year"]): v
             for v in (await service.http.get("/credits", headers=AS_VIEWER)).json()}
-    assert (view[("P147", 2025)]["lapsed_ae"], view[("P147", 2026)]["spent"]) == (
-        50_000_00, 5_000_00)
+    assert (view[("P147", 2025)]["engaged"], view[("P147", 2025)]["lapsed_ae"],
+            view[("P147", 2026)]["spent"]) == (50_000_00, 50_000_00, 5_000_00)
     await service.ledger_balanced()
     assert [e["year"] for e in await service.outbox("BudgetYearClosed")] == [2025]
 

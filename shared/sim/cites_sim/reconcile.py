@@ -610,6 +610,12 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
                             "(published at least once, e.g. across a broker restart): "
                             "counted once, as the consumers apply them")
 
+    for c in run.closings:
+        report.notes.append(
+            f"{c['programme']} {c['year']} closed: {euros(c['lapsed_ae'])} of AE and "
+            f"{euros(c['lapsed_cp'])} of CP lapsed; {euros(c['restes_a_payer'])} restes à "
+            f"payer on {c['open_commitments']} commitment(s), carried over")
+
     statuses = await _statuses(api, run)
     label_ev, alliance_ev, funded_ev = _event_statuses(events)
     funded_api = await _funded_by_api(api, run)

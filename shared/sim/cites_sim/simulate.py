@@ -122,6 +122,8 @@ class Run:
     finished: float | None = None
     phases: list[tuple[str, float]] = field(default_factory=list)
     """(phase, seconds) in the order they ran."""
+    closings: list[dict[str, Any]] = field(default_factory=list)
+    """The budget years it closed, as funding answered (``POST …/closing``)."""
 
     @property
     def seconds(self) -> float:
@@ -242,6 +244,8 @@ class Simulation:
     """SIRET or UAI → partner id."""
     credited: dict[tuple[int, str], int] = field(default_factory=dict)
     """(year, département) → P147 credits (AE and CP) delegated to it so far."""
+    closed_years: set[int] = field(default_factory=set)
+    """The years whose P147 credits are closed: nothing is committed on them."""
 
     # -- helpers ---------------------------------------------------------------------
     async def settle(self, why: str, *, mails: bool = False,
@@ -275,6 +279,8 @@ class Simulation:
                 await self.history(label, territories, first=n == 0)
             else:
                 await self.wave(label, territories, first=n == 0)
+        last = self.run.today.year - 1
+        await self.phase(f"budget year-end: P147 {last} closed", [last], self.year_end)
         await self.settle("the end: every event consumed, every mail sent", mails=True)
         self.run.finished = time.monotonic()
         return self.run
@@ -383,14 +389,30 @@ class Simulation:
                 amount=e["amount"], budget_years=e["budget_years"],
                 dotation_rule=e["dotation_rule"], fonds_share=e["fonds_share"])
 
+    async def year_end(self, year: int) -> None:
+        """The national coordination closes P147's credits of ``year`` (over): what was
+        neither committed nor paid lapses, unpaid commitments carry over. Not if another
+        run closed it, or none recorded them."""
+        known = {c["year"]: c for c in await self.api.call(
+            "funding", "GET", "/credits", token=self.api.tokens.viewer, ok=(200,))
+            if c["programme"] == "P147"}
+        if year in known and known[year]["closed_at"] is None:
+            self.run.closings.append(await self.api.call(
+                "funding", "POST", f"/credits/P147/{year}/closing", token=self.national,
+                ok=(200,)))
+        self.closed_years.add(year)
+
     async def credits(self) -> None:
         """The State's P147 credits the préfectures commit (AE) and pay (CP) from, for each
         year the run's cités are funded in and this one: a dotation's cap per cité of each
         département, delegated to it and voted in all, topped up as waves come."""
+        self.closed_years |= {c["year"] for c in await self.api.call(
+            "funding", "GET", "/credits", token=self.api.tokens.viewer, ok=(200,))
+            if c["programme"] == "P147" and c["closed_at"] is not None}
         per_departement = Counter(c.departement for c in self.run.cites.values())
         years = sorted({y for c in self.run.cites.values() for y in c.years}
                        | {self.run.today.year})
-        for year in years:
+        for year in (y for y in years if y not in self.closed_years):
             want = {d: n * P147_CAP for d, n in sorted(per_departement.items())}
             if sum(want.values()) > sum(self.credited.get((year, d), 0) for d in want):
                 total = sum(want.values())
@@ -481,6 +503,9 @@ class Simulation:
         if not p147:
             raise SimError(f"funding allocated no P147 dotation to {record.cite_id}: "
                            f"{funds['allocations']}")
+        p147 = [a for a in p147 if a["year"] not in self.closed_years]
+        if not p147:  # its years' credits closed (by an earlier run): nothing to commit
+            return
         allocation = p147[0]
         record.allocation_id, record.dotation = allocation["allocation_id"], allocation["amount"]
         for op in t.operators:

@@ -17,6 +17,7 @@ from ..platform_health import Health
 from .views import (
     AlliancesView,
     AreaView,
+    CreditsLineView,
     DepartementView,
     EnvelopeView,
     NotificationsView,
@@ -48,6 +49,7 @@ async def summary(caller: Reader) -> SummaryView:
         academies=AreaView.roll_up(departements, academie_of),
         money=money, money_by_programme=per_programme(money),
         envelopes=[EnvelopeView.of(r) for r in await store.envelopes(pool)],
+        credits=[CreditsLineView.of(r) for r in await store.credits(pool)],
         alliances=await _alliances(pool),
         notifications=NotificationsView.of(
             {r["template"]: {"sent": r["sent"], "failed": r["failed"]}

@@ -110,6 +110,31 @@ class EnvelopeView(BaseModel):
                    wave_ids=list(r["wave_ids"]), amount=r["amount"])
 
 
+class CreditsLineView(BaseModel):
+    """A programme's credits of a year (cents), as funding's ``GET /credits`` has them."""
+
+    programme: str
+    year: int
+    ae: int
+    cp: int
+    delegated_ae: int
+    delegated_cp: int
+    engaged: int
+    """AE consumed: the commitments of the year's allocations, net of cancellations."""
+    spent: int
+    """CP consumed: the payments made that year."""
+    lapsed_ae: int
+    lapsed_cp: int
+    restes_a_payer: int
+    """At the close: what its commitments had not paid, carried over."""
+    closed: bool
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> CreditsLineView:
+        """From a row of ``store.credits``."""
+        return cls(**{k: r[k] for k in cls.model_fields})
+
+
 class AlliancesView(BaseModel):
     open: int
     closed: int
@@ -156,6 +181,9 @@ class SummaryView(BaseModel):
     money_by_programme: list[MoneyLine] = Field(description="Per programme, all years "
                                                 "(year 0)")
     envelopes: list[EnvelopeView]
+    credits: list[CreditsLineView] = Field(description="Per programme and year, the "
+                                           "State's credits: AE and CP voted, delegated, "
+                                           "consumed, lapsed")
     alliances: AlliancesView
     notifications: NotificationsView
     health: Health | None = Field(description="The last probe of the platform's health; "

@@ -65,6 +65,8 @@ class Movement(StrEnum):
     UNFREEZE = "unfreeze"
     RELEASE = "release"
     """Frozen money given back to its envelope."""
+    SPEND = "spend"
+    """A payment's CP, at the year it was made (the credits' view; not a money line)."""
     REFUSED = "refused"
     """A dotation refused: what was asked (not money that moved; counted apart)."""
 

@@ -176,8 +176,7 @@ _ALSO: dict[MovementKind, tuple[tuple[AccountKind, AccountKind], ...]] = {
     _K.DISENGAGE: ((_A.AE_ENGAGED, _A.AE_DELEGATED),),
     _K.SPEND: ((_A.CP_DELEGATED, _A.CP_SPENT),),
     _K.LAPSE: ((_A.AE_OPEN, _A.AE_LAPSED), (_A.AE_DELEGATED, _A.AE_LAPSED),
-               (_A.AE_ENGAGED, _A.AE_LAPSED), (_A.CP_OPEN, _A.CP_LAPSED),
-               (_A.CP_DELEGATED, _A.CP_LAPSED)),
+               (_A.CP_OPEN, _A.CP_LAPSED), (_A.CP_DELEGATED, _A.CP_LAPSED)),
 }
 """The credits' movements: each kind moves AE to AE or CP to CP, never across."""
 
@@ -424,16 +423,17 @@ def engagement(committed: FundsCommitted, programme: BudgetProgramme, year: int,
 
 def disengagement(cancelled: CommitmentCancelled, programme: BudgetProgramme, year: int,
                   departement: str, *, closed: bool) -> list[Movement]:
-    """A cancelled commitment's unpaid part gives its AE back to the département — or, its
-    year closed, lets them lapse."""
+    """A cancelled commitment's unpaid part gives its AE back to the département — where,
+    its year closed, they lapse at once."""
     if not cancelled.returned:
         return []
-    engaged = Account.of(AccountKind.AE_ENGAGED, cancelled.commitment_id)
+    delegated = Account.credits(AccountKind.AE_DELEGATED, programme, year, departement)
+    back = [Movement(MovementKind.DISENGAGE, Account.of(
+        AccountKind.AE_ENGAGED, cancelled.commitment_id), delegated, cancelled.returned)]
     if closed:
-        return [Movement(MovementKind.LAPSE, engaged, Account.credits(
-            AccountKind.AE_LAPSED, programme, year), cancelled.returned)]
-    return [Movement(MovementKind.DISENGAGE, engaged, Account.credits(
-        AccountKind.AE_DELEGATED, programme, year, departement), cancelled.returned)]
+        back.append(Movement(MovementKind.LAPSE, delegated, Account.credits(
+            AccountKind.AE_LAPSED, programme, year), cancelled.returned))
+    return back
 
 
 def spending(paid: PaymentMade, programme: BudgetProgramme, year: int, departement: str
