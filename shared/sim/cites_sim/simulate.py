@@ -404,30 +404,34 @@ class Simulation:
 
     async def credits(self) -> None:
         """The State's P147 credits the préfectures commit (AE) and pay (CP) from, for each
-        year the run's cités are funded in and this one: a dotation's cap per cité of each
-        département, delegated to it and voted in all, topped up as waves come."""
-        self.closed_years |= {c["year"] for c in await self.api.call(
+        year the run's cités are funded in and this one (unless closed): a dotation's cap
+        per cité of each département, delegated to it, the year's totals raised by as
+        much (other runs' credits stay), topped up as waves come."""
+        known = {c["year"]: c for c in await self.api.call(
             "funding", "GET", "/credits", token=self.api.tokens.viewer, ok=(200,))
-            if c["programme"] == "P147" and c["closed_at"] is not None}
+            if c["programme"] == "P147"}
+        self.closed_years |= {y for y, c in known.items() if c["closed_at"] is not None}
         per_departement = Counter(c.departement for c in self.run.cites.values())
         years = sorted({y for c in self.run.cites.values() for y in c.years}
                        | {self.run.today.year})
         for year in (y for y in years if y not in self.closed_years):
-            want = {d: n * P147_CAP for d, n in sorted(per_departement.items())}
-            if sum(want.values()) > sum(self.credited.get((year, d), 0) for d in want):
-                total = sum(want.values())
-                await self.api.call("funding", "POST", "/credits", token=self.national,
-                                    ok=(200,), body={"programme": "P147", "year": year,
-                                                     "ae": total, "cp": total})
-            for d, amount in want.items():
-                more = amount - self.credited.get((year, d), 0)
-                if more > 0:
-                    await self.api.call(
-                        "funding", "POST", f"/credits/P147/{year}/delegations",
-                        token=self.national, ok=(200,),
-                        key=f"{self.run.run_id}-{year}-{d}-{amount}",
-                        body={"departement": d, "ae": more, "cp": more})
-                    self.credited[(year, d)] = amount
+            more = {d: n * P147_CAP - self.credited.get((year, d), 0)
+                    for d, n in sorted(per_departement.items())}
+            more = {d: m for d, m in more.items() if m > 0}
+            if not more:
+                continue
+            voted = known.get(year, {"ae": 0, "cp": 0})
+            await self.api.call("funding", "POST", "/credits", token=self.national,
+                                ok=(200,), body={"programme": "P147", "year": year,
+                                                 "ae": voted["ae"] + sum(more.values()),
+                                                 "cp": voted["cp"] + sum(more.values())})
+            for d, m in more.items():
+                await self.api.call(
+                    "funding", "POST", f"/credits/P147/{year}/delegations",
+                    token=self.national, ok=(200,),
+                    key=f"{self.run.run_id}-{year}-{d}-{m}",
+                    body={"departement": d, "ae": m, "cp": m})
+                self.credited[(year, d)] = self.credited.get((year, d), 0) + m
 
     async def _partner(self, body: dict[str, Any], contact: tuple[str, str], role: str
                        ) -> str:
