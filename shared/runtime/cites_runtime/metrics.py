@@ -72,12 +72,20 @@ def build_commit() -> str:
     return found.stdout.strip() or "unknown"
 
 
+@functools.cache
+def _installed_version(package: str) -> str | None:
+    """The version of the distribution that installs ``package``, or None. Looked up once
+    per process: finding the distribution reads every installed one's file list, and what
+    is installed does not change under a running process."""
+    for distribution in metadata.packages_distributions().get(package, [])[:1]:
+        return metadata.version(distribution)
+    return None
+
+
 def set_build_info(service: str, fallback_version: str) -> None:
     """``build_info`` for ``service``: the version of the distribution that installs its
     package (named like the service), or ``fallback_version`` when none does."""
-    version = fallback_version
-    for distribution in metadata.packages_distributions().get(service, [])[:1]:
-        version = metadata.version(distribution)
+    version = _installed_version(service) or fallback_version
     BUILD_INFO.labels(service, version, build_commit()).set(1)
 
 
