@@ -299,6 +299,7 @@ def test_the_cli_refuses_to_provision_a_service_without_its_password(infra: Infr
 
 
 
+@pytest.mark.exclusive  # restarts the shared Kafka
 async def test_principals_taken_down_keep_everyone_else_signed_in_across_a_restart(
         infra: Infra) -> None:
     """A principal taken down loses its ACLs and its password, but its credential is not

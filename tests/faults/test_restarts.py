@@ -16,7 +16,8 @@ from faults_kit import Figures, label_all, outcome, report, wait_alliances
 from cites_runtime.testing import eventually
 from cites_runtime.testing.infra import Infra
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+# Kafka and PostgreSQL are stopped mid-run: no other test may run meanwhile.
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.exclusive]
 
 CITES = 1_000
 FAULT_AT = 300  # cités labelled when the fault is injected

@@ -144,6 +144,7 @@ async def test_a_nul_character_is_a_422_naming_the_field(
     assert await pool.fetchval("SELECT count(*) FROM things") == 0
 
 
+@pytest.mark.exclusive  # stops the shared PostgreSQL
 async def test_while_the_database_is_down_commands_get_a_503_to_retry_then_succeed(
     infra: Infra, migrated: ServiceSettings
 ) -> None:

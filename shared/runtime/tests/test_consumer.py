@@ -132,6 +132,7 @@ async def test_poison_does_not_block_and_only_good_events_are_applied(
     assert sorted(await tally(runtime.pool)) == ["ok1", "ok2"]
 
 
+@pytest.mark.exclusive  # stops the shared PostgreSQL
 async def test_while_postgres_is_stopped_the_consumer_retries_and_skips_nothing(
     infra: Infra, make_settings: Callable[..., ServiceSettings], migrated: ServiceSettings,
     producer: AIOKafkaProducer, pool: asyncpg.Pool,

@@ -50,8 +50,8 @@ from cites_contracts.access import KafkaAccess
 from . import mail
 
 __all__ = ["NO_KAFKA", "Database", "Infra", "InfraUnavailable", "Jaeger", "Keycloak",
-           "find_repo_root", "resolve_database", "resolve_infra", "resolve_jaeger",
-           "resolve_keycloak"]
+           "find_repo_root", "launched_up", "resolve_database", "resolve_infra",
+           "resolve_jaeger", "resolve_keycloak", "stop_launched_since"]
 
 Mode = Literal["env", "docker", "native"]
 Component = Literal["kafka", "postgres"]
@@ -394,17 +394,45 @@ def _was_up(root: Path, key: str) -> bool:
 def _launch(launcher: Path, root: Path, components: dict[str, str]
             ) -> tuple[dict[str, str], list[Callable[[], None]]]:
     """``launcher up <components> --json``; returns its answer and, for each component we
-    started (not one someone else had up), how to stop it."""
+    started (not one someone else had up), how to stop it. A pytest-xdist worker stops
+    nothing: the other workers may still use what it started, and the controller stops it
+    once they are all done (:func:`stop_launched_since`)."""
     started = [c for c, key in components.items() if not _was_up(root, key)]
     out = run_launcher(launcher, "up", *components, "--json")
     info: dict[str, str] = json.loads(out.strip().splitlines()[-1])
     teardown: list[Callable[[], None]] = []
-    if started and not os.environ.get("CITES_KEEP_INFRA"):
+    if started and not os.environ.get("CITES_KEEP_INFRA") \
+            and not os.environ.get("PYTEST_XDIST_WORKER"):
         def stop() -> None:
             run_launcher(launcher, "down", *started)
 
         teardown.append(stop)
     return info, teardown
+
+
+LAUNCHED = {"postgres": "DATABASE_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS", "smtp": "SMTP_PORT",
+            "jaeger": "JAEGER_QUERY_URL", "keycloak": "KEYCLOAK_URL"}
+"""The launcher's components the tests' fixtures start, and the key of ``infra.json``
+saying where each answers."""
+
+
+def launched_up() -> set[str]:
+    """Which of :data:`LAUNCHED` answer now, as the launcher last wrote them."""
+    root = find_repo_root()
+    if root is None:
+        return set()
+    return {c for c, key in LAUNCHED.items() if _was_up(root, key)}
+
+
+def stop_launched_since(before: set[str]) -> None:
+    """Stop the components of :data:`LAUNCHED` that answer now but did not in ``before``
+    (unless ``CITES_KEEP_INFRA``): what a parallel run's workers started, stopped by the
+    controller once every worker is done."""
+    root = find_repo_root()
+    started = sorted(launched_up() - before)
+    if root is None or not started or os.environ.get("CITES_KEEP_INFRA"):
+        return
+    run_launcher(_launcher(root), "down", *started)
 
 
 def _launcher_controls(launcher: Path, component: str) -> Controls:

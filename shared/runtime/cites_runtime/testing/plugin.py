@@ -11,16 +11,26 @@ fixture) or it is marked ``integration``; such a test is marked ``integration`` 
 ``-m "not integration"`` runs exactly the tests that need PostgreSQL only. The others'
 settings name :data:`~cites_runtime.testing.infra.NO_KAFKA`, and the session starts no
 broker for them.
+
+Parallel runs (pytest-xdist, ``-n``): every worker shares the one infrastructure. Workers
+start what they need through the launcher (which takes turns on its lock) and stop
+nothing; the controller stops, once all are done, what was not up before the run. A test
+marked ``exclusive`` (it stops or restarts a shared server or sink; every ``docker`` test
+too) runs while no other worker runs a test: each test takes a shared turn, an exclusive
+test the whole of it, on a lock file of the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import fcntl
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -38,10 +48,12 @@ from .infra import (
     InfraUnavailable,
     Jaeger,
     Keycloak,
+    launched_up,
     resolve_database,
     resolve_infra,
     resolve_jaeger,
     resolve_keycloak,
+    stop_launched_since,
 )
 from .kafka import delete_topics
 
@@ -138,6 +150,77 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_kafka(item) and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
+        # Containers publishing host ports, the compose stage: as when nothing ran beside.
+        if item.get_closest_marker("docker") and item.get_closest_marker("exclusive") is None:
+            item.add_marker(pytest.mark.exclusive)
+
+
+# -- tables printed at the end of the run ------------------------------------------------
+SUMMARY_ROW = "cites_summary_row"
+"""The key of a test report's user property ``(title, header, row)``: a row of a table
+printed at the end of the run under ``title``. Reports reach a parallel run's controller,
+so the table gathers every worker's rows."""
+_summary: dict[tuple[str, str], list[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for key, value in report.user_properties:
+        if key == SUMMARY_ROW:
+            title, header, row = cast("tuple[str, str, str]", value)  # a list, from a worker
+            _summary.setdefault((title, header), []).append(row)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for (title, header), rows in _summary.items():
+        terminalreporter.write_sep("=", title)
+        terminalreporter.write_line("\n".join([header, *rows]))
+
+
+# -- parallel runs (pytest-xdist) ----------------------------------------------------------
+_LOCK_KEY = "cites_turns"
+_up_before: set[str] | None = None
+"""On the controller of a parallel run: the launcher's components up before any worker."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """On the controller, before a worker starts: note what already runs (the first time),
+    and give the worker the run's lock file."""
+    global _up_before
+    if _up_before is None:
+        _up_before = launched_up()
+    basetemp = node.config._tmp_path_factory.getbasetemp()
+    node.workerinput[_LOCK_KEY] = str(basetemp / "cites-turns.lock")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On the controller of a parallel run: stop what the workers started."""
+    if _up_before is not None and not hasattr(session.config, "workerinput"):
+        stop_launched_since(_up_before)
+
+
+@contextlib.contextmanager
+def _turn(lock: Path, exclusive: bool) -> Iterator[None]:
+    """A shared turn, or the whole of it when ``exclusive``. A test waiting for the whole
+    turn holds the gate, so that no shared turn starts before it has had its own."""
+    with lock.with_suffix(".gate").open("a") as gate, lock.open("a") as turns:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(turns, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            if not exclusive:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # both released as the files close
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # around setup, call and teardown
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    workerinput: dict[str, Any] | None = getattr(item.config, "workerinput", None)
+    if workerinput is None or _LOCK_KEY not in workerinput:
+        return (yield)
+    with _turn(Path(workerinput[_LOCK_KEY]),
+               item.get_closest_marker("exclusive") is not None):
+        return (yield)
 
 
 @pytest.fixture
