@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -180,6 +181,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 _LOCK_KEY = "cites_turns"
 _up_before: set[str] | None = None
 """On the controller of a parallel run: the launcher's components up before any worker."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the controller of a parallel run: the workers start with the environment a
+    single process runs its tests in. Importing readline (pytest does) sets COLUMNS and
+    LINES in the process's own environment, not in ``os.environ``; workers would inherit
+    them, and code reading them at the time of a test (rich's console width, which tests
+    widen with COLUMNS) would see them fixed."""
+    config = session.config
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        for name in ("COLUMNS", "LINES"):
+            if name not in os.environ:
+                os.unsetenv(name)
 
 
 @pytest.hookimpl(optionalhook=True)
