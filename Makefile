@@ -99,8 +99,15 @@ stop:
 migrate: install
 	$(PY) deploy/local/services.py migrate $(SERVICES)
 
+# TEST_WORKERS tests at a time (pytest-xdist; 0: one process): most of a test's time is spent
+# waiting on Kafka, PostgreSQL and the services it starts. The workers share the one
+# infrastructure; a test marked exclusive (it stops or restarts a shared server) runs alone
+# (see the cites_runtime plugin). worksteal: an idle worker takes tests queued on the other,
+# so that a few long tests do not leave one worker waiting at the end.
+TEST_WORKERS ?= 2
+
 test: install $(ASYNCAPI_PARSER) promtool jq chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # promtool and the Prometheus server, built from their pinned Go module into
 # tools/promtool/bin when missing (seconds otherwise): tests/test_observability.py checks and
