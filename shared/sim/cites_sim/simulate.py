@@ -501,9 +501,10 @@ class Simulation:
         prefecture = self.api.tokens.prefecture(t.departement)
         funds = await self.api.call("funding", "GET", f"/cites/{record.cite_id}",
                                     token=self.api.tokens.viewer, ok=(200,))
-        # This year's dotation (an imported cité has one per budget year of its label).
+        # Its latest dotation: this year's, or (an imported cité has one per budget year
+        # of its label, up to its last) its last year's.
         p147 = sorted((a for a in funds["allocations"] if a["programme"] == "P147"),
-                      key=lambda a: a["year"] != self.run.today.year)
+                      key=lambda a: -a["year"])
         if not p147:
             raise SimError(f"funding allocated no P147 dotation to {record.cite_id}: "
                            f"{funds['allocations']}")
