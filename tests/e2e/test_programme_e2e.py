@@ -79,7 +79,8 @@ async def services_say(platform: Platform) -> tuple[dict[str, int], Money, Money
         "delegated_ae": sum(d["ae"] for d in c["delegations"]),
         "delegated_cp": sum(d["cp"] for d in c["delegations"]),
         "closed": c["closed_at"] is not None}
-        for c in (await platform.funds.get("/credits", headers=VIEWER)).json()}
+        for c in (await platform.funds.get("/credits", headers=VIEWER,
+                                           params={"limit": 200})).json()["items"]}
     return cites, money, credits
 
 

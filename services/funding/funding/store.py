@@ -341,10 +341,13 @@ async def revise_allocation(conn: Conn, revised: AllocationRevised) -> None:
         revised.revised_at)
 
 
-async def revisions_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+async def revisions_of(conn: Reads, cite_id: str, *, after: tuple[int] | None = None,
+                       limit: int | None = None) -> list[asyncpg.Record]:
+    """In the order they were made; ``after``: the last one's number on the previous page."""
     return await conn.fetch(
         """SELECT r.* FROM allocation_revisions r JOIN allocations a USING (allocation_id)
-           WHERE a.cite_id = $1 ORDER BY r.id""", cite_id)
+           WHERE a.cite_id = $1 AND ($2::bigint IS NULL OR r.id > $2)
+           ORDER BY r.id LIMIT $3""", cite_id, after[0] if after else None, limit)
 
 
 async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:
@@ -707,5 +710,11 @@ async def credits_report(conn: Reads) -> list[asyncpg.Record]:
            ORDER BY programme, year""")
 
 
-async def list_credits(conn: Reads) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM credits ORDER BY programme, year")
+async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
+                       limit: int | None = None) -> list[asyncpg.Record]:
+    """By programme and year; ``after``: the last (programme, year) of the previous page."""
+    return await conn.fetch(
+        """SELECT * FROM credits
+           WHERE $1::text IS NULL OR (programme, year) > ($1, $2::integer)
+           ORDER BY programme, year LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)

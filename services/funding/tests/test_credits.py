@@ -94,7 +94,7 @@ async def test_a_budget_year_commits_on_its_ae_pays_on_each_years_cp_and_closes(
                                         json={"motive": "Action reportée"},
                                         headers=AS_PREFECTURE_93)
     assert cancelled.status_code == 200, cancelled.text  # its 30 k€ of AE come back
-    view = (await service.http.get("/credits", headers=AS_VIEWER)).json()
+    view = (await service.http.get("/credits", headers=AS_VIEWER)).json()["items"]
     year = next(v for v in view if (v["programme"], v["year"]) == ("P147", 2025))
     assert (year["engaged"], year["spent"]) == (50_000_00, 45_000_00)
     assert year["delegations"][1:] == [{"departement": "93", "ae": 80_000_00, "cp": 50_000_00,
@@ -128,7 +128,7 @@ async def test_a_budget_year_commits_on_its_ae_pays_on_each_years_cp_and_closes(
                                    headers=AS_PREFECTURE_93)
     assert paid.status_code == 201, paid.text
     view = {(v["programme"], v["year"]): v
-            for v in (await service.http.get("/credits", headers=AS_VIEWER)).json()}
+            for v in (await service.http.get("/credits", headers=AS_VIEWER)).json()["items"]}
     assert (view[("P147", 2025)]["engaged"], view[("P147", 2025)]["lapsed_ae"],
             view[("P147", 2026)]["spent"]) == (50_000_00, 50_000_00, 5_000_00)
     await service.ledger_balanced()
@@ -157,7 +157,7 @@ async def test_a_thousand_commitments_racing_for_a_departements_ae_commit_only_w
                         "ae_delegated P147/2025/93")
     committed = passed(responses, asked)
     assert 0 < len(committed) < len(asked) and sum(committed) <= 300_000_00
-    year = next(v for v in (await served.http.get("/credits", headers=AS_VIEWER)).json()
+    year = next(v for v in (await served.http.get("/credits", headers=AS_VIEWER)).json()["items"]
                 if (v["programme"], v["year"]) == ("P147", 2025))
     d93 = next(d for d in year["delegations"] if d["departement"] == "93")
     assert (d93["engaged"], d93["ae_left"]) == (sum(committed), 300_000_00 - sum(committed))

@@ -55,7 +55,12 @@ async def test_a_dotation_is_raised_from_its_envelope_or_lowered_within_its_unco
     statement = (await service.http.get("/cites/cite-001/statement", headers=AS_VIEWER)).json()
     line = next(x for x in statement["lines"] if (x["year"], x["programme"]) == (2025, "P147"))
     assert (line["allocated"], line["uncommitted"]) == (200_000_00, 100_000_00)
-    history = (await service.http.get("/cites/cite-001/revisions", headers=AS_VIEWER)).json()
+    history = (await service.http.get("/cites/cite-001/revisions", headers=AS_VIEWER,
+                                      params={"limit": 1})).json()
+    assert history["next_cursor"] is not None  # a page at a time
+    history = history["items"] + (await service.http.get(
+        "/cites/cite-001/revisions", headers=AS_VIEWER,
+        params={"cursor": history["next_cursor"]})).json()["items"]
     assert [(r["previous_amount"], r["amount"], r["motive"]) for r in history] == [
         (300_000_00, 150_000_00, "Revue 2025"), (150_000_00, 200_000_00, "Revue 2025")]
     await service.ledger_balanced()

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from cites_contracts import ALL_TOPICS, EventSpec, dlq_topic, registry
 from cites_contracts.events import ContactErased
 from cites_contracts.schemas import event_schema
-from cites_contracts.types import ValueType
+from cites_contracts.types import BudgetProgramme, ValueType
 
 FLOOR = {
     "labelling": [
@@ -107,10 +107,13 @@ def test_every_event_type_is_its_producer_and_class_name(spec: EventSpec) -> Non
 def test_every_event_goes_to_a_declared_topic_under_its_key(spec: EventSpec) -> None:
     assert spec.topic in ALL_TOPICS
     assert spec.key_field == spec.topic.key
-    # Keys are identifiers: UUIDs, or the stable cité id ("cite-001") for cité streams.
+    # Keys are identifiers: UUIDs, the stable cité id ("cite-001") for cité streams, or the
+    # budget programme (P147, P230) for the streams of its credits.
     field = spec.model.model_fields[spec.key_field]
     if spec.key_field == "cite_id":
         assert any(getattr(m, "name", None) == "CiteId" for m in field.metadata)
+    elif spec.key_field == "programme":
+        assert field.annotation is BudgetProgramme
     else:
         assert field.annotation is UUID
 

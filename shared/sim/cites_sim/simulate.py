@@ -393,8 +393,8 @@ class Simulation:
         """The national coordination closes P147's credits of ``year`` (over): what was
         neither committed nor paid lapses, unpaid commitments carry over. Not if another
         run closed it, or none recorded them."""
-        known = {c["year"]: c for c in await self.api.call(
-            "funding", "GET", "/credits", token=self.api.tokens.viewer, ok=(200,))
+        known = {c["year"]: c for c in await self.api.pages(
+            "funding", "/credits", token=self.api.tokens.viewer)
             if c["programme"] == "P147"}
         if year in known and known[year]["closed_at"] is None:
             self.run.closings.append(await self.api.call(
@@ -407,8 +407,8 @@ class Simulation:
         year the run's cités are funded in and this one (unless closed): a dotation's cap
         per cité of each département, delegated to it, the year's totals raised by as
         much (other runs' credits stay), topped up as waves come."""
-        known = {c["year"]: c for c in await self.api.call(
-            "funding", "GET", "/credits", token=self.api.tokens.viewer, ok=(200,))
+        known = {c["year"]: c for c in await self.api.pages(
+            "funding", "/credits", token=self.api.tokens.viewer)
             if c["programme"] == "P147"}
         self.closed_years |= {y for y, c in known.items() if c["closed_at"] is not None}
         per_departement = Counter(c.departement for c in self.run.cites.values())

@@ -87,11 +87,14 @@ async def revise(cite_id: CiteId, allocation_id: UUID, body: RevisionIn, caller:
     return AllocationView.of(allocation, funds[allocation_id])
 
 
-@router.get("/{cite_id}/revisions", response_model=list[RevisionView],
-            summary="The revisions of a cité's allocations, oldest first")
-async def list_revisions(cite_id: CiteId, caller: Anyone) -> list[RevisionView]:
+@router.get("/{cite_id}/revisions", response_model=Page[RevisionView],
+            summary="The revisions of a cité's allocations, oldest first, a page at a time")
+async def list_revisions(cite_id: CiteId, caller: Anyone, paging: Paging
+                         ) -> Page[RevisionView]:
     await _cite(caller, cite_id)
-    return [RevisionView.of(r) for r in await store.revisions_of(caller.pool, cite_id)]
+    rows = await store.revisions_of(caller.pool, cite_id, after=paging.after(int),
+                                    limit=paging.fetch)
+    return paging.page([RevisionView.of(r) for r in rows], key=lambda r: (r.number,))
 
 
 @router.post("/{cite_id}/release", response_model=list[AllocationView],

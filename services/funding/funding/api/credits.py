@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from cites_contracts.types import BudgetProgramme, ProgrammeYear
 from cites_runtime import idempotency
-from cites_runtime.http import Anyone, Caller, National
+from cites_runtime.http import Anyone, Caller, National, Page, Paging
 from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
-from ..domain.credits import Credits
 from .bodies import CreditsIn, DelegationIn
 
 __all__ = ["router"]
@@ -53,9 +53,8 @@ class CreditsView(BaseModel):
     delegations: list[DelegationView]
 
 
-async def _views(caller: Caller, only: tuple[BudgetProgramme, int] | None = None
-                 ) -> list[CreditsView]:
-    """Every programme's years (or ``only`` one), from the credits' rows, the delegations'
+async def _views(caller: Caller, rows: list[Any]) -> list[CreditsView]:
+    """The programme's years of ``rows`` (``store.list_credits``'), with the delegations'
     balances and the ledger's sums."""
     engaged: dict[tuple[str, int, str], int] = defaultdict(int)
     spent: dict[tuple[str, int, str], int] = defaultdict(int)
@@ -72,10 +71,8 @@ async def _views(caller: Caller, only: tuple[BudgetProgramme, int] | None = None
             case "lapse":
                 lapsed[(*key, r["credit_kind"])] += r["amount"]
     views = []
-    for row in await store.list_credits(caller.pool):
+    for row in rows:
         p, y = BudgetProgramme(row["programme"]), row["year"]
-        if only is not None and (p, y) != only:
-            continue
         credits = await store.get_credits(caller.pool, p, y)
         assert credits is not None
         delegations = []
@@ -96,24 +93,27 @@ async def _views(caller: Caller, only: tuple[BudgetProgramme, int] | None = None
     return views
 
 
-async def _view(caller: Caller, credits: Credits) -> CreditsView:
-    return (await _views(caller, (credits.programme, credits.year)))[0]
+async def _view(caller: Caller, programme: BudgetProgramme, year: int) -> CreditsView:
+    rows = await store.list_credits(caller.pool, after=(programme.value, year - 1), limit=1)
+    return (await _views(caller, rows))[0]
 
 
-@router.get("", response_model=list[CreditsView],
+@router.get("", response_model=Page[CreditsView],
             summary="Every programme's credits by year: voted, delegated, committed, paid, "
-            "lapsed")
-async def list_credits(caller: Anyone) -> list[CreditsView]:
-    return await _views(caller)
+            "lapsed — a page at a time")
+async def list_credits(caller: Anyone, paging: Paging) -> Page[CreditsView]:
+    rows = await store.list_credits(caller.pool, after=paging.after(str, int),
+                                    limit=paging.fetch)
+    return paging.page(await _views(caller, rows), key=lambda c: (c.programme.value, c.year))
 
 
 @router.post("", response_model=CreditsView,
              summary="Record a programme's AE and CP of a year, or amend them (national)")
 async def vote(body: CreditsIn, caller: National) -> CreditsView:
     async with caller.unit_of_work() as uow:
-        credits = await service.vote_credits(uow, body.programme, body.year, body.ae,
-                                             body.cp, caller.actor)
-    return await _view(caller, credits)
+        await service.vote_credits(uow, body.programme, body.year, body.ae, body.cp,
+                                   caller.actor)
+    return await _view(caller, body.programme, body.year)
 
 
 @router.post("/{programme}/{year}/delegations", response_model=CreditsView,
@@ -126,7 +126,7 @@ async def delegate(programme: BudgetProgramme, year: ProgrammeYear, body: Delega
         if command.is_new:
             await service.delegate_credits(uow, programme, year, body.departement, body.ae,
                                            body.cp, caller.actor)
-    return (await _views(caller, (programme, year)))[0]
+    return await _view(caller, programme, year)
 
 
 class ClosingView(BaseModel):

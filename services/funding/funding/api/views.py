@@ -216,6 +216,8 @@ class AllocationView(BaseModel):
 
 
 class RevisionView(BaseModel):
+    number: int
+    """Its place among every revision (they are listed in that order)."""
     allocation_id: UUID
     previous_amount: int
     amount: int
@@ -225,7 +227,8 @@ class RevisionView(BaseModel):
     @classmethod
     def of(cls, row: Any) -> RevisionView:
         """A revision as ``store.revisions_of`` reads it."""
-        return cls(allocation_id=row["allocation_id"], previous_amount=row["previous_amount"],
+        return cls(number=row["id"], allocation_id=row["allocation_id"],
+                   previous_amount=row["previous_amount"],
                    amount=row["amount"], motive=row["motive"], revised_at=row["revised_at"])
 
 
