@@ -17,6 +17,7 @@ STATIC = Path(__file__).resolve().parents[1] / "dashboard" / "static"
 def test_each_consumer_group_reads_the_topics_the_asyncapi_document_says() -> None:
     groups = consumer_groups()
 
+    assert groups["labelling"] == ["funding.allocations"]
     assert groups["partners"] == ["labelling.labels"]
     assert groups["funding"] == ["labelling.labels", "partners.alliances"]
     assert groups["dashboard"] == ["funding.allocations", "funding.credits", "funding.envelopes",

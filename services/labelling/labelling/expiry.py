@@ -1,7 +1,10 @@
-"""The scheduled expiry check, run by every replica (``ServiceDefinition.background``).
+"""The scheduled checks, run by every replica (``ServiceDefinition.background``): labels
+whose period ended expire, revues de projet past their deadline are noted overdue.
 
-Replicas need no leader: :func:`labelling.service.expire_label` locks each due label and
-re-checks it, so two replicas checking at once still expire a label exactly once.
+Replicas need no leader: :func:`labelling.service.expire_label` and
+:func:`labelling.service.note_overdue_review` lock each due row and re-check it, so two
+replicas checking at once still emit each ``LabelExpired`` or ``ProjectReviewOverdue``
+exactly once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from cites_runtime.app import Runtime, periodic
 from . import service, store
 from .settings import LabellingSettings
 
-__all__ = ["expire_due_labels", "expiry_check"]
+__all__ = ["expire_due_labels", "expiry_check", "note_overdue_reviews", "review_deadline_check"]
 
 
 async def expire_due_labels(runtime: Runtime[LabellingSettings]) -> list[str]:
@@ -31,3 +34,20 @@ async def expire_due_labels(runtime: Runtime[LabellingSettings]) -> list[str]:
 expiry_check = periodic("expiry check", expire_due_labels,
                         lambda s: float(s.expiry_check_interval_s))
 """Expire due labels at start, then every ``expiry_check_interval_s``, until cancelled."""
+
+
+async def note_overdue_reviews(runtime: Runtime[LabellingSettings]) -> int:
+    """Note overdue every review not submitted by its deadline (before today), one unit of
+    work each; return how many this call noted."""
+    async with runtime.unit_of_work() as uow:
+        due = await store.due_review_ids(uow.conn, uow.today)
+    noted = 0
+    for review_id in due:
+        async with runtime.unit_of_work() as uow:
+            noted += await service.note_overdue_review(uow, review_id)
+    return noted
+
+
+review_deadline_check = periodic("review deadline check", note_overdue_reviews,
+                                 lambda s: float(s.expiry_check_interval_s))
+"""Note overdue reviews at start, then every ``expiry_check_interval_s``, until cancelled."""

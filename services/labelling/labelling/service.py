@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
 
-from cites_contracts.events.labelling import CandidatureSubmittedV1, LabelRenewed
+from cites_contracts.events.labelling import (
+    CandidatureSubmittedV1,
+    LabelRenewed,
+    TroikaValidation,
+)
 from cites_contracts.topics import LABELLING_CONTACTS
 from cites_contracts.types import LabelPeriod, TroikaRole
 from cites_runtime.actor import Actor, Role
@@ -32,12 +36,15 @@ from cites_runtime.uow import UnitOfWork, civil_date
 from . import store
 from .domain import (
     Addition,
+    Campaign,
     Candidature,
+    Content,
     Dossier,
     Label,
     LabelEvent,
     LabelStatus,
     Outcome,
+    Review,
     Wave,
     holdings,
 )
@@ -45,15 +52,21 @@ from .domain.dossier import NewPerimeter, troika_contact_id
 from .domain.holdings import Claim, Holder
 from .domain.label import PROGRAMME_START, HistoryEntry, check_business_date, check_convention_date
 from .domain.records import CiteRecord, RenewalRecord, imported_candidature_id
+from .domain.review import FundingEvent, counted
 
 __all__ = [
+    "CampaignOpened",
     "apply_for_renewal",
     "close_wave",
+    "count_money",
     "decide",
     "draft_candidature",
     "expire_label",
     "extend_perimeter",
+    "fill_review",
     "import_cite",
+    "note_overdue_review",
+    "open_review_campaign",
     "open_wave",
     "plan_wave",
     "record_convention",
@@ -63,7 +76,9 @@ __all__ = [
     "revise_candidature",
     "score_candidature",
     "submit_candidature",
+    "submit_review",
     "suspend_label",
+    "validate_review",
     "withdraw_candidature",
     "withdraw_label",
 ]
@@ -489,3 +504,110 @@ async def _renew_as_recorded(uow: UnitOfWork, label: Label, wave: Wave,
     if expired is not None:
         await store.release(uow.conn, Holder(cite_id=label.cite_id))
         await _record(uow, label, expired, actor)
+
+
+# --- Revues de projet (domain/review.py) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOpened:
+    """A year's campaign, and the reviews this command opened (0 when every cité of the
+    year already had one)."""
+
+    campaign: Campaign
+    opened: int
+
+
+async def open_review_campaign(uow: UnitOfWork, year: int, due_on: date, actor: Actor
+                               ) -> CampaignOpened:
+    """Open the year's campaign — or open it again, with the same deadline, for the cités
+    labelled since: a review for every cité whose label covers part of ``year``."""
+    if year > uow.today.year:
+        raise RuleBroken.of("year", "review_year_begun",
+                            f"the {year} reviews cannot open before {year} has begun")
+    campaign = await store.get_campaign(uow.conn, year, for_update=True)
+    if campaign is None:
+        campaign = Campaign.open(year, due_on, uow.now)
+        await store.insert_campaign(uow.conn, campaign)  # a racing twin waits, then 409s
+    else:
+        campaign.ensure_same_deadline(due_on)
+    reviews = []
+    for cite_id, departement in await store.cites_to_review(uow.conn, year):
+        review, event = Review.open(cite_id=cite_id, departement=departement,
+                                    campaign=campaign, actor=actor, now=uow.now)
+        reviews.append(review)
+        uow.emit(event)
+    await store.insert_reviews(uow.conn, reviews)
+    log.info("review campaign opened", year=year, due_on=str(campaign.due_on),
+             opened=len(reviews))
+    return CampaignOpened(campaign, len(reviews))
+
+
+async def _review(uow: UnitOfWork, review_id: UUID, actor: Actor) -> Review:
+    """The review, locked until the end of the transaction, if the actor acts for its
+    cité's département."""
+    review = await store.get_review(uow.conn, review_id, for_update=True)
+    if review is None:
+        raise NotFound.of("review", review_id)
+    actor.ensure_acts_for(review.departement)
+    return review
+
+
+async def fill_review(uow: UnitOfWork, review_id: UUID, content: Content, actor: Actor
+                      ) -> Review:
+    review = await _review(uow, review_id, actor)
+    review.fill(content, now=uow.now)
+    await store.save_review(uow.conn, review)
+    return review
+
+
+async def validate_review(uow: UnitOfWork, review_id: UUID,
+                          validations: tuple[TroikaValidation, ...], actor: Actor) -> Review:
+    review = await _review(uow, review_id, actor)
+    event = review.validate(validations, actor=actor, today=uow.today, now=uow.now)
+    if event is not None:
+        await store.save_review(uow.conn, review)
+        uow.emit(event)
+    return review
+
+
+async def submit_review(uow: UnitOfWork, review_id: UUID, submitted_on: date | None,
+                        actor: Actor) -> Review:
+    """Submit the validated review with its year's money as funding's events told it."""
+    review = await _review(uow, review_id, actor)
+    key = (review.cite_id, review.year)
+    money = (await store.money_of(uow.conn, [key]))[key]
+    uow.emit(review.submit(money, submitted_on=submitted_on or uow.today, actor=actor,
+                           today=uow.today, now=uow.now))
+    await store.save_review(uow.conn, review)
+    return review
+
+
+async def note_overdue_review(uow: UnitOfWork, review_id: UUID) -> bool:
+    """Note the review overdue if it still is (locked, so two replicas note it once)."""
+    review = await store.get_review(uow.conn, review_id, for_update=True)
+    if review is None:
+        return False
+    event = review.note_overdue(today=uow.today, now=uow.now)
+    if event is None:
+        return False
+    await store.save_review(uow.conn, review)
+    uow.emit(event)
+    return True
+
+
+async def count_money(uow: UnitOfWork, event: FundingEvent) -> None:
+    """Add what one of funding's events moved to its cité's money of the year; an
+    allocation or commitment it names that funding never announced is a 409 (its record
+    is dead-lettered: its stream is out of order or not funding's)."""
+    for c in counted(event):
+        year = c.year
+        if year is None:
+            assert c.year_of is not None
+            year = await store.year_of(uow.conn, c.year_of)
+            if year is None:
+                raise Conflict(f"{type(event).__name__} of {c.cite_id} names {c.year_of}, "
+                               "which no allocation or commitment of funding announced")
+        if c.remember is not None:
+            await store.remember_year(uow.conn, c.remember, c.cite_id, year)
+        await store.add_money(uow.conn, c.cite_id, year, **c.deltas)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -9,14 +10,22 @@ from uuid import UUID
 
 import asyncpg
 
-from cites_contracts.events.labelling import Perimeter, PerimeterAddition
+from cites_contracts.events.labelling import (
+    Perimeter,
+    PerimeterAddition,
+    ReviewAction,
+    ReviewIndicator,
+    TroikaValidation,
+)
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod, QpvList
 from cites_runtime.db import Conn, Reads
 
 from .domain import (
+    Campaign,
     Candidature,
     CandidatureStatus,
+    Content,
     Decision,
     Dossier,
     FilingWindow,
@@ -24,7 +33,10 @@ from .domain import (
     Label,
     LabelStatus,
     LabelTerm,
+    Money,
     Outcome,
+    Review,
+    ReviewStatus,
     Score,
     Term,
     Wave,
@@ -39,30 +51,44 @@ __all__ = [
     "Filters",
     "ImportedRecord",
     "RecordedEntry",
+    "ReviewFilters",
     "WaveStats",
     "add_history",
+    "add_money",
+    "cite_names",
+    "cites_to_review",
     "claim",
     "due_cite_ids",
+    "due_review_ids",
+    "get_campaign",
     "get_candidature",
     "get_label",
+    "get_review",
     "get_wave",
     "hand_over",
     "history",
+    "insert_campaign",
     "insert_candidature",
     "insert_label",
+    "insert_reviews",
     "insert_wave",
     "list_candidatures",
     "list_labels",
+    "list_reviews",
     "list_waves",
     "lock_import",
     "lock_label_if_due",
+    "money_of",
     "next_cite_id",
     "release",
+    "remember_year",
     "save_candidature",
     "save_import",
     "save_label",
+    "save_review",
     "save_wave_status",
     "wave_stats",
+    "year_of",
 ]
 
 Row = asyncpg.Record | Any
@@ -545,3 +571,164 @@ async def save_import(conn: Conn, record: CiteRecord, cite_id: str, at: datetime
               SET record = EXCLUDED.record, imported_at = EXCLUDED.imported_at,
                   imported_by = EXCLUDED.imported_by""",
         record.reference, cite_id, record.model_dump(mode="json"), at, by)
+
+
+# --- Revues de projet (domain/review.py) ------------------------------------------------------
+
+
+async def get_campaign(conn: Reads, year: int, *, for_update: bool = False) -> Campaign | None:
+    r = await conn.fetchrow("SELECT * FROM review_campaigns WHERE year = $1"
+                            + (" FOR UPDATE" if for_update else ""), year)
+    return Campaign(r["year"], r["due_on"], r["opened_at"]) if r else None
+
+
+async def insert_campaign(conn: Conn, c: Campaign) -> None:
+    await conn.execute("INSERT INTO review_campaigns (year, due_on, opened_at) "
+                       "VALUES ($1, $2, $3)", c.year, c.due_on, c.opened_at)
+
+
+async def cites_to_review(conn: Reads, year: int) -> list[tuple[str, str]]:
+    """(cite_id, département) of the cités whose label covers part of ``year`` (one of its
+    periods does; not withdrawn before the year began) and which have no review of it."""
+    rows = await conn.fetch(
+        """SELECT c.cite_id, c.departement FROM cites c
+            WHERE EXISTS (SELECT 1 FROM label_periods p WHERE p.cite_id = c.cite_id
+                             AND p.period_start <= make_date($1, 12, 31)
+                             AND p.period_end >= make_date($1, 1, 1))
+              AND NOT (c.status = 'withdrawn' AND c.status_since < make_date($1, 1, 1))
+              AND NOT EXISTS (SELECT 1 FROM reviews r
+                               WHERE r.cite_id = c.cite_id AND r.year = $1)
+            ORDER BY c.cite_id""", year)
+    return [(r["cite_id"], r["departement"]) for r in rows]
+
+
+def _review(r: Row) -> Review:
+    content = r["content"]
+    return Review(
+        review_id=r["review_id"], cite_id=r["cite_id"], departement=r["departement"],
+        year=r["year"], due_on=r["due_on"], status=ReviewStatus(r["status"]),
+        opened_at=r["opened_at"], updated_at=r["updated_at"],
+        content=Content(
+            operational_review=content["operational_review"],
+            actions=tuple(ReviewAction.model_validate(a) for a in content["actions"]),
+            commune_contribution=content["commune_contribution"],
+            indicators=tuple(ReviewIndicator.model_validate(i)
+                             for i in content["indicators"])) if content else None,
+        validations=tuple(TroikaValidation.model_validate(v) for v in r["validations"]),
+        submitted_on=r["submitted_on"],
+        money=Money(**r["money"]) if r["money"] else None,
+        overdue_noted_at=r["overdue_noted_at"])
+
+
+def _content(c: Content | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"operational_review": c.operational_review,
+            "actions": [a.model_dump(mode="json") for a in c.actions],
+            "commune_contribution": c.commune_contribution,
+            "indicators": [i.model_dump(mode="json") for i in c.indicators]}
+
+
+async def insert_reviews(conn: Conn, reviews: list[Review]) -> None:
+    await conn.executemany(
+        """INSERT INTO reviews (review_id, cite_id, departement, year, due_on, status,
+                                opened_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)""",
+        [(x.review_id, x.cite_id, x.departement, x.year, x.due_on, x.status.value,
+          x.opened_at) for x in reviews])
+
+
+async def get_review(conn: Reads, review_id: UUID, *, for_update: bool = False
+                     ) -> Review | None:
+    r = await conn.fetchrow("SELECT * FROM reviews WHERE review_id = $1"
+                            + (" FOR UPDATE" if for_update else ""), review_id)
+    return _review(r) if r else None
+
+
+async def save_review(conn: Conn, x: Review) -> None:
+    await conn.execute(
+        """UPDATE reviews SET status = $2, content = $3, validations = $4, submitted_on = $5,
+                              money = $6, updated_at = $7, overdue_noted_at = $8
+            WHERE review_id = $1""",
+        x.review_id, x.status.value, _content(x.content),
+        [v.model_dump(mode="json") for v in x.validations], x.submitted_on,
+        dataclasses.asdict(x.money) if x.money else None, x.updated_at, x.overdue_noted_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFilters:
+    year: int | None = None
+    status: str | None = None
+    departement: str | None = None
+    cite_id: str | None = None
+    overdue: bool | None = None
+    """True: past the deadline (before ``today``) and still not submitted."""
+    today: date | None = None
+
+
+async def list_reviews(conn: Reads, f: ReviewFilters, *, after: tuple[int, str] | None = None,
+                       limit: int | None = None) -> list[Review]:
+    """By year, then cité; ``after``: the (year, cite_id) of the previous page's last."""
+    rows = await conn.fetch(
+        """SELECT * FROM reviews
+            WHERE ($1::int IS NULL OR year = $1) AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR departement = $3) AND ($4::text IS NULL OR cite_id = $4)
+              AND ($5::bool IS NULL OR $5 = (due_on < $9 AND status <> 'submitted'))
+              AND ($6::int IS NULL OR (year, cite_id) > ($6, $7::text))
+            ORDER BY year, cite_id LIMIT $8""",
+        f.year, f.status, f.departement, f.cite_id, f.overdue,
+        after[0] if after else None, after[1] if after else None, limit, f.today)
+    return [_review(r) for r in rows]
+
+
+async def due_review_ids(conn: Reads, today: date, *, limit: int = 1000) -> list[UUID]:
+    """Reviews past their deadline, not submitted, not yet noted overdue."""
+    rows = await conn.fetch(
+        """SELECT review_id FROM reviews
+            WHERE status <> 'submitted' AND overdue_noted_at IS NULL AND due_on < $1
+            ORDER BY due_on, review_id LIMIT $2""", today, limit)
+    return [r["review_id"] for r in rows]
+
+
+async def cite_names(conn: Reads, cite_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch("SELECT cite_id, name FROM cites WHERE cite_id = ANY($1)", cite_ids)
+    return {r["cite_id"]: r["name"] for r in rows}
+
+
+# --- The money of each cité's years, from funding's events ----------------------------------
+
+
+async def money_of(conn: Reads, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], Money]:
+    """The money of each (cité, year) asked: zeros for a year funding said nothing of."""
+    rows = await conn.fetch(
+        """SELECT m.* FROM cite_money m
+             JOIN unnest($1::text[], $2::int[]) AS k(cite_id, year) USING (cite_id, year)""",
+        [c for c, _ in pairs], [y for _, y in pairs])
+    found = {(r["cite_id"], r["year"]): Money(
+        allocated=r["allocated"], fonds=r["fonds"], committed=r["committed"], paid=r["paid"],
+        ordered_back=r["ordered_back"], cofinancing=r["cofinancing"]) for r in rows}
+    return {p: found.get(p, Money()) for p in pairs}
+
+
+async def add_money(conn: Conn, cite_id: str, year: int, **deltas: int) -> None:
+    """Add ``deltas`` (a :class:`Money` field → cents, signed) to the cité's year."""
+    columns = [name for name in deltas if name in Money.__dataclass_fields__]
+    assert len(columns) == len(deltas), deltas
+    sets = ", ".join(f"{c} = cite_money.{c} + EXCLUDED.{c}" for c in columns)
+    await conn.execute(
+        f"""INSERT INTO cite_money (cite_id, year, {", ".join(columns)})
+            VALUES ($1, $2, {", ".join(f"${i + 3}" for i in range(len(columns)))})
+            ON CONFLICT (cite_id, year) DO UPDATE SET {sets}""",
+        cite_id, year, *(deltas[c] for c in columns))
+
+
+async def remember_year(conn: Conn, money_id: UUID, cite_id: str, year: int) -> None:
+    """The budget year of an allocation or a commitment (the same again: unchanged)."""
+    await conn.execute("INSERT INTO money_years (id, cite_id, year) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (id) DO NOTHING", money_id, cite_id, year)
+
+
+async def year_of(conn: Reads, money_id: UUID) -> int | None:
+    year: int | None = await conn.fetchval("SELECT year FROM money_years WHERE id = $1",
+                                           money_id)
+    return year

@@ -91,6 +91,7 @@ _PAYMENT_ADVANCE: Final = "73d2b433-eaf1-43a5-90bf-21e489385c38"
 _COMMITMENT_CANCELLED: Final = "0e6f3b8a-51d2-4c47-9f0e-6a2b7c9d1e34"
 _COFINANCING_2020: Final = "5a7c2e19-3b84-4d6f-a0c1-8e9d2f4b6a73"
 _RECOVERY_UNSPENT: Final = "b3f1c6d2-8e4a-4a57-9c0d-2f6e1a9b7c58"
+_REVIEW_2020: Final = "5c7e2a41-9b3d-4f6e-8a12-d4c0b7e19f63"
 _RECEIPT_UNSPENT: Final = "4e8a2d71-6c3b-4f09-8a5e-d17b9c2f0e46"
 
 _NOTIFICATION_SENT: Final = "f6e3c48f-34fe-4d41-8725-37d7ac7ce567"
@@ -433,6 +434,74 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "effective_on": "2024-06-28",
                 "decided_by": "national_coordination",
                 "withdrawn_at": "2024-06-28T09:00:00Z",
+            },
+        ),
+        # --- labelling.reviews, cite-042's revue de projet of 2020 ------------------------
+        (
+            ("labelling.ProjectReviewOpened", 1),
+            {
+                "review_id": _REVIEW_2020,
+                "cite_id": _CITE_ID,
+                "departement": _DEPARTEMENT,
+                "year": 2020,
+                "due_on": "2021-03-31",
+                "opened_by": "national_coordination",
+                "opened_at": "2021-01-11T09:00:00Z",
+            },
+        ),
+        (
+            ("labelling.ProjectReviewValidated", 1),
+            {
+                "review_id": _REVIEW_2020,
+                "cite_id": _CITE_ID,
+                "year": 2020,
+                "validations": [{"role": "prefet", "validated_on": "2021-03-08"},
+                                {"role": "recteur", "validated_on": "2021-03-09"},
+                                {"role": "maire", "validated_on": "2021-03-10"}],
+                "recorded_by": "prefecture",
+                "validated_at": "2021-03-10T16:00:00Z",
+            },
+        ),
+        (
+            ("labelling.ProjectReviewSubmitted", 1),
+            {
+                "review_id": _REVIEW_2020,
+                "cite_id": _CITE_ID,
+                "departement": _DEPARTEMENT,
+                "year": 2020,
+                "due_on": "2021-03-31",
+                "submitted_on": "2021-03-12",
+                "late": False,
+                "actions": [
+                    {"title": "Accompagnement à la scolarité", "objective": "school_role",
+                     "age_group": "11-15", "theme": "school_success", "cost": 4_500_000},
+                    {"title": "Café des parents", "objective": "educational_continuity",
+                     "age_group": "0-25", "theme": "parenthood", "cost": 1_200_000},
+                ],
+                "money": {"allocated": 32_000_000, "fonds": 3_000_000,
+                          "committed": 5_450_000, "paid": 3_250_000,
+                          "ordered_back": 350_000, "cofinancing": 34_000_000},
+                "commune_contribution": 34_000_000,
+                "indicators": [
+                    {"code": "absenteisme-college", "label": "Taux d'absentéisme au collège",
+                     "value": "7.4", "unit": "%"},
+                    {"code": "enfants-accompagnes", "label": "Enfants accompagnés",
+                     "value": "412", "unit": "enfants"},
+                ],
+                "submitted_by": "prefecture",
+                "submitted_at": "2021-03-12T10:30:00Z",
+            },
+        ),
+        (
+            # The other way the review could have gone (instead of its submission above).
+            ("labelling.ProjectReviewOverdue", 1),
+            {
+                "review_id": _REVIEW_2020,
+                "cite_id": _CITE_ID,
+                "departement": _DEPARTEMENT,
+                "year": 2020,
+                "due_on": "2021-03-31",
+                "noted_at": "2021-04-01T02:00:00Z",
             },
         ),
         # --- partners.registry --------------------------------------------------------------
@@ -915,6 +984,11 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("labelling.RenewalRefused", 1): _Occurrence(7),  # the alternative to the renewal
     ("labelling.LabelExpired", 1): _Occurrence(8),
     ("labelling.LabelWithdrawn", 1): _Occurrence(8),  # the alternative ending
+    # labelling.reviews, cite-042.
+    ("labelling.ProjectReviewOpened", 1): _Occurrence(1),
+    ("labelling.ProjectReviewValidated", 1): _Occurrence(2),
+    ("labelling.ProjectReviewSubmitted", 1): _Occurrence(3),
+    ("labelling.ProjectReviewOverdue", 1): _Occurrence(2),  # the alternative: not submitted
     # partners.registry: each partner is its own stream.
     ("partners.PartnerRegistered", 1): _Occurrence(1),
     ("partners.PartnerUpdated", 1): _Occurrence(2),

@@ -194,6 +194,8 @@ VALUE_STRATEGIES: dict[str, Callable[[], S[Any]]] = {
     "ProgrammeYear": lambda: st.integers(2019, 2100),
     "Population": lambda: st.integers(0, 10_000_000),
     "UtcDateTime": utc_datetimes,
+    "IndicatorValue": lambda: st.decimals(min_value=-10**11 + 1, max_value=10**11 - 1,
+                                          places=4, allow_nan=False, allow_infinity=False),
 }
 """Value type name (its ``ValueType`` marker) → strategy of valid values."""
 

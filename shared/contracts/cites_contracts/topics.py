@@ -33,6 +33,7 @@ __all__ = [
     "LABELLING_CANDIDATURES",
     "LABELLING_CONTACTS",
     "LABELLING_LABELS",
+    "LABELLING_REVIEWS",
     "NOTIFICATIONS_DELIVERIES",
     "PARTNERS_ALLIANCES",
     "PARTNERS_CONTACTS",
@@ -58,6 +59,16 @@ LABELLING_LABELS = Topic(
     "labelling.labels",
     "labelling",
     "Life of a cité's label: labelled, renewed, extended, suspended, withdrawn, expired.",
+    key="cite_id",
+    why=_KEPT,
+)
+
+LABELLING_REVIEWS = Topic(
+    "labelling.reviews",
+    "labelling",
+    "Each cité's annual revue de projet: opened for the year, validated by the troïka, "
+    "submitted to the national coordination (with the money used and the indicators), or "
+    "overdue. Keyed by cité so a consumer sees a cité's reviews in order.",
     key="cite_id",
     why=_KEPT,
 )
@@ -181,6 +192,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     LABELLING_CANDIDATURES,
     LABELLING_CONTACTS,
     LABELLING_LABELS,
+    LABELLING_REVIEWS,
     PARTNERS_CONTACTS,
     PARTNERS_REGISTRY,
     PARTNERS_ALLIANCES,

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, LiteralString, Self
 
@@ -33,6 +34,7 @@ from pydantic import (
     EmailStr,
     Field,
     GetCoreSchemaHandler,
+    PlainSerializer,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -45,6 +47,7 @@ __all__ = [
     "TIME_ZONES",
     "ActReference",
     "ActorRole",
+    "AgeGroup",
     "AllianceClosureReason",
     "AllianceRole",
     "AllocationRefusalReason",
@@ -59,6 +62,7 @@ __all__ = [
     "Email",
     "EventTypeName",
     "FreezeReason",
+    "IndicatorValue",
     "InseeCode",
     "LabelPeriod",
     "LegalActKind",
@@ -74,6 +78,8 @@ __all__ = [
     "RetiredDepartement",
     "RetiredInseeCode",
     "RetiredQpvCode",
+    "ReviewObjective",
+    "ReviewTheme",
     "SchoolKind",
     "Siren",
     "Siret",
@@ -704,6 +710,17 @@ DossierNumber = Annotated[
 ]
 """The number of a subsidy request in the State's Dauphin platform."""
 
+IndicatorValue = Annotated[
+    Decimal,
+    Field(max_digits=15, decimal_places=4),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]{1,11}(\.[0-9]{1,4})?$",
+                    "description": "A decimal number written as text (never a float): "
+                    "an indicator's measure, e.g. \"12.5\"", "examples": ["12.5"]}),
+    ValueType("IndicatorValue"),
+]
+"""The measure of an evaluation indicator, exact (a rate, a count, a mean)."""
+
 ProgrammeYear = Annotated[int, Field(ge=2019, le=2100), ValueType("ProgrammeYear")]
 """A calendar or budget year of the programme (it started in 2019)."""
 
@@ -864,6 +881,47 @@ class LegalActKind(StrEnum):
 
     CONVENTION = "convention"
     ARRETE = "arrete"
+
+
+class ReviewObjective(StrEnum):
+    """The programme's three mandatory objectives, one of which each action of a revue de
+    projet's action plan serves."""
+
+    SCHOOL_ROLE = "school_role"
+    """Conforter le rôle de l'école."""
+    EDUCATIONAL_CONTINUITY = "educational_continuity"
+    """Promouvoir la continuité éducative."""
+    OPENING_OPPORTUNITIES = "opening_opportunities"
+    """Ouvrir le champ des possibles (mobilité, ouverture)."""
+
+
+class AgeGroup(StrEnum):
+    """The ages an action reaches, within the programme's 0–25 years."""
+
+    EARLY_CHILDHOOD = "0-2"
+    PRESCHOOL = "3-5"
+    PRIMARY = "6-10"
+    COLLEGE = "11-15"
+    LYCEE = "16-18"
+    YOUNG_ADULTS = "19-25"
+    ALL_AGES = "0-25"
+
+
+class ReviewTheme(StrEnum):
+    """The theme of an action, from one national list so that the synthesis adds cités up
+    (the Cour des comptes found no harmonised evaluation)."""
+
+    SCHOOL_SUCCESS = "school_success"
+    PARENTHOOD = "parenthood"
+    HEALTH = "health"
+    CULTURE = "culture"
+    SPORT = "sport"
+    DIGITAL = "digital"
+    GUIDANCE = "guidance"
+    CITIZENSHIP = "citizenship"
+    MOBILITY = "mobility"
+    EARLY_CHILDHOOD = "early_childhood"
+    OTHER = "other"
 
 
 class FreezeReason(StrEnum):

@@ -153,7 +153,7 @@ class Endpoints:
     maildir: Path | None = None
     mailpit: str | None = None
     """The SMTP sink as Mailpit's HTTP API (``docker compose``), instead of a maildir."""
-    consumers: tuple[str, ...] = ("partners", "funding", "notifications")
+    consumers: tuple[str, ...] = ("labelling", "partners", "funding", "notifications")
     """The services that consume events (their consumer groups and dead letters)."""
     ops: dict[str, str] = field(default_factory=dict)
     """Service → its ops port's URL (``<SERVICE>_OPS_PORT``: ``/metrics`` is there);

@@ -3,10 +3,10 @@
 
 from fastapi import APIRouter
 
-from . import candidatures, cites, imports, waves
+from . import candidatures, cites, imports, reviews, waves
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (waves, candidatures, cites, imports):
+for _module in (waves, candidatures, cites, imports, reviews):
     router.include_router(_module.router)

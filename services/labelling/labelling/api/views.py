@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from cites_contracts.events.labelling import Perimeter, PerimeterAddition
+from cites_contracts.events.labelling import (
+    Perimeter,
+    PerimeterAddition,
+    ReviewAction,
+    ReviewIndicator,
+    ReviewMoney,
+    TroikaValidation,
+)
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod, QpvList
 
-from ..domain import Candidature, CandidatureStatus, Dossier, Label, LabelStatus, Outcome, Wave
+from ..domain import (
+    Candidature,
+    CandidatureStatus,
+    Dossier,
+    Label,
+    LabelStatus,
+    Money,
+    Outcome,
+    Review,
+    ReviewStatus,
+    Wave,
+)
+from ..domain.review import Synthesis, Tally
 from ..domain.waves import WaveStatus
 from ..imports import Report
 from ..store import CandidatureSummary, RecordedEntry, WaveStats
 
 __all__ = [
+    "CampaignView",
     "CandidatureSummaryView",
     "CandidatureView",
     "CiteSummaryView",
@@ -26,9 +49,14 @@ __all__ = [
     "ImportLineView",
     "ImportProblemView",
     "ImportReportView",
+    "IndicatorSummaryView",
     "PeriodView",
+    "ReviewView",
     "ScoreView",
+    "SynthesisView",
+    "TallyView",
     "WaveView",
+    "synthesis_csv",
 ]
 
 
@@ -248,3 +276,126 @@ class ImportReportView(BaseModel):
                                                                      message=p.message)
                                                    for p in d.problems])
                           for d in r.lines])
+
+
+# --- Revues de projet ---------------------------------------------------------------------
+
+
+class CampaignView(BaseModel):
+    year: int
+    due_on: date
+    opened: int = Field(description="Reviews this request opened (0: every cité of the year "
+                        "already had one)")
+
+
+class ReviewView(BaseModel):
+    review_id: UUID
+    cite_id: str
+    departement: str
+    year: int
+    due_on: date
+    status: ReviewStatus
+    overdue: bool = Field(description="Past its deadline and not submitted")
+    late: bool = Field(description="Submitted after its deadline")
+    submitted_on: date | None
+    operational_review: str | None
+    actions: list[ReviewAction]
+    commune_contribution: int | None
+    indicators: list[ReviewIndicator]
+    validations: list[TroikaValidation]
+    money: ReviewMoney = Field(description="The State's money of the cité's year as "
+                               "funding's events told it: as submitted once it is, the "
+                               "running figures before")
+    opened_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Review, money: Money, today: date) -> ReviewView:
+        c = r.content
+        return cls(review_id=r.review_id, cite_id=r.cite_id, departement=r.departement,
+                   year=r.year, due_on=r.due_on, status=r.status,
+                   overdue=r.overdue_on(today),
+                   late=r.late, submitted_on=r.submitted_on,
+                   operational_review=c.operational_review if c else None,
+                   actions=list(c.actions) if c else [],
+                   commune_contribution=c.commune_contribution if c else None,
+                   indicators=list(c.indicators) if c else [],
+                   validations=list(r.validations), money=(r.money or money).contract(),
+                   opened_at=r.opened_at, updated_at=r.updated_at)
+
+
+class TallyView(BaseModel):
+    count: int
+    cost: int
+
+
+class IndicatorSummaryView(BaseModel):
+    code: str
+    label: str
+    unit: str | None
+    cites: int = Field(description="Submitted reviews that measured it")
+    total: Decimal
+    mean: Decimal
+    minimum: Decimal
+    maximum: Decimal
+
+
+class SynthesisView(BaseModel):
+    """A year's national synthesis; money, actions and indicators over the submitted
+    reviews."""
+
+    year: int
+    due_on: date
+    reviews: int
+    submitted: int
+    submitted_late: int
+    overdue: int = Field(description="Past the deadline and still not submitted")
+    money: ReviewMoney
+    commune_contribution: int
+    actions: TallyView
+    by_objective: dict[str, TallyView]
+    by_theme: dict[str, TallyView]
+    by_age_group: dict[str, TallyView]
+    indicators: list[IndicatorSummaryView]
+
+    @classmethod
+    def of(cls, s: Synthesis) -> SynthesisView:
+        def tallies(t: dict[str, Tally]) -> dict[str, TallyView]:
+            return {k: TallyView(count=v.count, cost=v.cost) for k, v in t.items()}
+        return cls(year=s.year, due_on=s.due_on, reviews=s.reviews, submitted=s.submitted,
+                   submitted_late=s.submitted_late, overdue=s.overdue,
+                   money=s.money.contract(), commune_contribution=s.commune_contribution,
+                   actions=TallyView(count=s.actions.count, cost=s.actions.cost),
+                   by_objective=tallies(s.by_objective), by_theme=tallies(s.by_theme),
+                   by_age_group=tallies(s.by_age_group),
+                   indicators=[IndicatorSummaryView(
+                       code=i.code, label=i.label, unit=i.unit, cites=i.cites, total=i.total,
+                       mean=i.mean, minimum=i.minimum, maximum=i.maximum)
+                       for i in s.indicators])
+
+
+_CSV_COLUMNS = ("cite_id", "nom", "departement", "annee", "echeance", "statut", "en_retard",
+                "deposee_le", "dotation", "fonds_de_la_cite", "engage", "paye",
+                "a_reverser", "cofinancement", "contribution_commune", "actions",
+                "cout_des_actions")
+
+
+def synthesis_csv(views: list[ReviewView], names: dict[str, str]) -> str:
+    """One line per review, amounts in euros with cents (``1234.50``), French headers."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(_CSV_COLUMNS)
+    for v in views:
+        m = v.money
+        w.writerow([v.cite_id, names.get(v.cite_id, ""), v.departement, v.year, v.due_on,
+                    v.status.value, "oui" if v.late or v.overdue else "non",
+                    v.submitted_on or "",
+                    *(_euros(x) for x in (m.allocated, m.fonds, m.committed, m.paid,
+                                          m.ordered_back, m.cofinancing)),
+                    _euros(v.commune_contribution) if v.commune_contribution is not None
+                    else "", len(v.actions), _euros(sum(a.cost for a in v.actions))])
+    return out.getvalue()
+
+
+def _euros(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"

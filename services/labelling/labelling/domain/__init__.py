@@ -7,6 +7,8 @@ refusals are :mod:`cites_runtime.errors` (and :class:`Ineligible`).
 - :mod:`.dossier` — what a candidature says about its territory.
 - :mod:`.candidature` — draft → submitted → under review → labelled | rejected | withdrawn.
 - :mod:`.label` — the cité's label: periods, renewal window, extension, suspension, end.
+- :mod:`.review` — the annual revue de projet: a year's campaign, each cité's review filled,
+  validated by the troïka, submitted with the year's money, or overdue.
 - :mod:`.holdings` — exclusive perimeters: a QPV, a lead collège, held by one cité or
   pending candidature at a time.
 """
@@ -25,6 +27,7 @@ from .label import (
     first_period,
     next_period,
 )
+from .review import Campaign, Content, Money, Review, ReviewStatus
 from .rules import RULE_SETS, RuleSet
 from .waves import CRITERIA_2019, CRITERIA_2024, FilingWindow, Wave, WaveStatus
 
@@ -33,8 +36,10 @@ __all__ = [
     "CRITERIA_2024",
     "RULE_SETS",
     "Addition",
+    "Campaign",
     "Candidature",
     "CandidatureStatus",
+    "Content",
     "Decision",
     "Dossier",
     "FilingWindow",
@@ -44,9 +49,12 @@ __all__ = [
     "LabelEvent",
     "LabelStatus",
     "LabelTerm",
+    "Money",
     "Outcome",
     "RenewalOutsideWindow",
     "RenewalWindow",
+    "Review",
+    "ReviewStatus",
     "RuleSet",
     "Score",
     "Term",

@@ -15,15 +15,22 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..envelope import Event, event, upcasts
-from ..topics import LABELLING_CANDIDATURES, LABELLING_CONTACTS, LABELLING_LABELS
+from ..topics import (
+    LABELLING_CANDIDATURES,
+    LABELLING_CONTACTS,
+    LABELLING_LABELS,
+    LABELLING_REVIEWS,
+)
 from ..types import (
     ActorRole,
+    AgeGroup,
     Cents,
     CiteId,
     ContractModel,
     Departement,
     EducationPriority,
     Email,
+    IndicatorValue,
     InseeCode,
     LabelPeriod,
     Motive,
@@ -35,6 +42,8 @@ from ..types import (
     RetiredDepartement,
     RetiredInseeCode,
     RetiredQpvCode,
+    ReviewObjective,
+    ReviewTheme,
     SchoolKind,
     Slug,
     TroikaRole,
@@ -64,13 +73,21 @@ __all__ = [
     "PerimeterQpv",
     "PerimeterSchool",
     "PerimeterV1",
+    "ProjectReviewOpened",
+    "ProjectReviewOverdue",
+    "ProjectReviewSubmitted",
+    "ProjectReviewValidated",
     "RenewalApplied",
     "RenewalRefused",
+    "ReviewAction",
+    "ReviewIndicator",
+    "ReviewMoney",
     "TerritoryLabelled",
     "TerritoryLabelledV1",
     "TroikaContactPublished",
     "TroikaMember",
     "TroikaSeat",
+    "TroikaValidation",
     "Wave",
 ]
 
@@ -778,3 +795,147 @@ class LabelExpired(Event):
     cite_id: CiteId
     label_period: LabelPeriod
     expired_at: UtcDateTime
+
+
+# --- labelling.reviews --------------------------------------------------------------------
+
+
+class ReviewAction(ContractModel):
+    """An action of a revue de projet's updated action plan."""
+
+    title: Name
+    objective: ReviewObjective
+    age_group: AgeGroup
+    theme: ReviewTheme
+    cost: Cents = Field(description="What the action costs in the year, all funders")
+
+
+class ReviewIndicator(ContractModel):
+    """An evaluation indicator of the convention's protocole de suivi et d'évaluation, as
+    measured for the year."""
+
+    code: Slug = Field(description="The indicator's code in the protocol, e.g. "
+                       "``absenteisme-college``: the national synthesis adds cités up by it")
+    label: Name
+    value: IndicatorValue
+    unit: Name | None = Field(default=None, description="e.g. « % », « élèves »")
+
+
+class ReviewMoney(ContractModel):
+    """The State's money of the cité's year, as funding's events told it (never retyped):
+    the dotation allocated (after revisions and releases), the fonds de la cité granted,
+    what was committed (net of cancellations), paid, and ordered back; the co-financing
+    declared for the year."""
+
+    allocated: Cents
+    fonds: Cents
+    committed: Cents
+    paid: Cents
+    ordered_back: Cents
+    cofinancing: Cents
+
+
+class TroikaValidation(ContractModel):
+    """A troïka member's validation of a revue de projet, on a business date."""
+
+    role: TroikaRole
+    validated_on: date
+
+
+@event(
+    "labelling.ProjectReviewOpened",
+    topic=LABELLING_REVIEWS,
+    key="cite_id",
+    emitted_when="The national coordination opens the year's revue de projet campaign: one "
+    "review for every cité labelled that year.",
+)
+class ProjectReviewOpened(Event):
+    """A cité's revue de projet for a year is open, due by ``due_on``.
+
+    Producer: labelling. Topic: ``labelling.reviews``. Key: ``cite_id``.
+    Emitted for each cité whose label covers part of the year when the coordination opens
+    (or opens again) the year's campaign. Notifications reminds the troïka before the
+    deadline; the dashboard counts the reviews due.
+    """
+
+    review_id: UUID
+    cite_id: CiteId
+    departement: Departement
+    year: ProgrammeYear
+    due_on: date
+    opened_by: ActorRole
+    opened_at: UtcDateTime
+
+
+@event(
+    "labelling.ProjectReviewValidated",
+    topic=LABELLING_REVIEWS,
+    key="cite_id",
+    emitted_when="The troïka's validation of a filled revue de projet is recorded.",
+)
+class ProjectReviewValidated(Event):
+    """The local stakeholders validated the review's content: the préfet, the recteur and
+    the maire (or the EPCI's president). A change to the content afterwards needs their
+    validation again.
+
+    Producer: labelling. Topic: ``labelling.reviews``. Key: ``cite_id``.
+    """
+
+    review_id: UUID
+    cite_id: CiteId
+    year: ProgrammeYear
+    validations: tuple[TroikaValidation, ...] = Field(min_length=3)
+    recorded_by: ActorRole
+    validated_at: UtcDateTime
+
+
+@event(
+    "labelling.ProjectReviewSubmitted",
+    topic=LABELLING_REVIEWS,
+    key="cite_id",
+    emitted_when="A validated revue de projet is submitted to the national coordination.",
+)
+class ProjectReviewSubmitted(Event):
+    """A cité's revue de projet for a year reached the national coordination, as
+    validated: the action plan, the money of the year (from funding's events), the
+    commune's contribution and the indicators. ``late`` when submitted after ``due_on``.
+
+    Producer: labelling. Topic: ``labelling.reviews``. Key: ``cite_id``.
+    The coordination's decisions (suspension, renewal) may cite its ``review_id``.
+    """
+
+    review_id: UUID
+    cite_id: CiteId
+    departement: Departement
+    year: ProgrammeYear
+    due_on: date
+    submitted_on: date = Field(description="The business date it was submitted")
+    late: bool
+    actions: tuple[ReviewAction, ...] = Field(min_length=1)
+    money: ReviewMoney
+    commune_contribution: Cents
+    indicators: tuple[ReviewIndicator, ...] = ()
+    submitted_by: ActorRole
+    submitted_at: UtcDateTime
+
+
+@event(
+    "labelling.ProjectReviewOverdue",
+    topic=LABELLING_REVIEWS,
+    key="cite_id",
+    emitted_when="A revue de projet was not submitted by its deadline (daily check).",
+)
+class ProjectReviewOverdue(Event):
+    """A cité's revue de projet for a year was not submitted by ``due_on``; it may still be
+    submitted (late).
+
+    Producer: labelling. Topic: ``labelling.reviews``. Key: ``cite_id``.
+    Emitted once, by labelling's daily check, the day after the deadline.
+    """
+
+    review_id: UUID
+    cite_id: CiteId
+    departement: Departement
+    year: ProgrammeYear
+    due_on: date
+    noted_at: UtcDateTime
