@@ -118,15 +118,28 @@ async def _label(uow: UnitOfWork, cite_id: str) -> Label:
 
 
 async def _record(uow: UnitOfWork, label: Label, event: LabelEvent | None,
-                  actor: Actor) -> Label:
+                  actor: Actor, *, citing: UUID | None = None) -> Label:
     """Save a label the domain changed, emit its event and write it into the cité's
-    history, in the same transaction; nothing when the command changed nothing."""
+    history, in the same transaction; nothing when the command changed nothing.
+    ``citing``: the revue de projet the decision cites (a submitted review of the cité,
+    422 otherwise), carried by its event."""
+    if event is not None and citing is not None:
+        await _ensure_citable(uow, label.cite_id, citing)
+        event = event.model_copy(update={"review_id": citing})
     if event is not None:
         await store.save_label(uow.conn, label)
         uow.emit(event)
         await store.add_history(uow.conn, label.cite_id, HistoryEntry.of(event),
                                 _audited(actor))
     return label
+
+
+async def _ensure_citable(uow: UnitOfWork, cite_id: str, review_id: UUID) -> None:
+    review = await store.get_review(uow.conn, review_id)
+    if review is None or review.cite_id != cite_id or review.submitted_on is None:
+        raise RuleBroken.of("review_id", "review_cited",
+                            f"a decision on {cite_id} cites one of its revues de projet "
+                            f"submitted to the coordination; {review_id} is not one")
 
 
 async def _claim(uow: UnitOfWork, claims: list[Claim], holder: Holder) -> None:
@@ -308,7 +321,8 @@ async def apply_for_renewal(uow: UnitOfWork, cite_id: str, actor: Actor,
 async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                       convention_signed_on: date | None, actor: Actor,
                       decided_on: date | None = None, period: LabelPeriod | None = None,
-                      perimeter: NewPerimeter | None = None) -> Label:
+                      perimeter: NewPerimeter | None = None, review_id: UUID | None = None
+                      ) -> Label:
     label = await _label(uow, cite_id)
     wave = await _wave(uow, label.wave.id)  # its rule set says when renewal opens
     event = label.renew(years=label_years, window=wave.rules.renewal,
@@ -316,7 +330,7 @@ async def renew_label(uow: UnitOfWork, cite_id: str, *, label_years: int,
                         convention_signed_on=convention_signed_on, actor=actor,
                         today=uow.today, now=uow.now, period=period, perimeter=perimeter)
     await _hold_renewed(uow, label, event)
-    return await _record(uow, label, event, actor)
+    return await _record(uow, label, event, actor, citing=review_id)
 
 
 async def _hold_renewed(uow: UnitOfWork, label: Label, event: LabelEvent) -> None:
@@ -330,11 +344,11 @@ async def _hold_renewed(uow: UnitOfWork, label: Label, event: LabelEvent) -> Non
 
 
 async def refuse_renewal(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
-                         decided_on: date | None = None) -> Label:
+                         decided_on: date | None = None, review_id: UUID | None = None) -> Label:
     label = await _label(uow, cite_id)
     event = label.refuse_renewal(motive, decided_on=decided_on or uow.today, actor=actor,
                                  today=uow.today, now=uow.now)
-    return await _record(uow, label, event, actor)
+    return await _record(uow, label, event, actor, citing=review_id)
 
 
 async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: Addition,
@@ -357,11 +371,11 @@ async def record_convention(uow: UnitOfWork, cite_id: str, signed_on: date, acto
 
 
 async def suspend_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
-                        effective_on: date | None = None) -> Label:
+                        effective_on: date | None = None, review_id: UUID | None = None) -> Label:
     label = await _label(uow, cite_id)
     event = label.suspend(motive, effective_on=effective_on or uow.today, actor=actor,
                           today=uow.today, now=uow.now)
-    return await _record(uow, label, event, actor)
+    return await _record(uow, label, event, actor, citing=review_id)
 
 
 async def reinstate_label(uow: UnitOfWork, cite_id: str, motive: str | None, actor: Actor,
@@ -373,13 +387,13 @@ async def reinstate_label(uow: UnitOfWork, cite_id: str, motive: str | None, act
 
 
 async def withdraw_label(uow: UnitOfWork, cite_id: str, motive: str, actor: Actor,
-                         effective_on: date | None = None) -> Label:
+                         effective_on: date | None = None, review_id: UUID | None = None) -> Label:
     label = await _label(uow, cite_id)
     event = label.withdraw(motive, effective_on=effective_on or uow.today, actor=actor,
                            today=uow.today, now=uow.now)
     if event is not None:
         await store.release(uow.conn, Holder(cite_id=cite_id))
-    return await _record(uow, label, event, actor)
+    return await _record(uow, label, event, actor, citing=review_id)
 
 
 async def expire_label(uow: UnitOfWork, cite_id: str, actor: Actor) -> bool:

@@ -457,11 +457,13 @@ class RecordedEntry:
 async def add_history(conn: Conn, cite_id: str, e: HistoryEntry, actor: str | None) -> None:
     await conn.execute(
         """INSERT INTO cite_history (cite_id, kind, occurred_at, actor_role, actor, motive,
-                                     period_start, period_end, signed_on, effective_on, added)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                                     period_start, period_end, signed_on, effective_on, added,
+                                     review_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
         cite_id, e.kind, e.occurred_at, e.actor_role.value if e.actor_role else None, actor,
         e.motive, e.period.start if e.period else None, e.period.end if e.period else None,
         e.signed_on, e.effective_on, e.added.model_dump(mode="json") if e.added else None,
+        e.review_id,
     )
 
 
@@ -475,6 +477,7 @@ async def history(conn: Reads, cite_id: str) -> list[RecordedEntry]:
                 if r["period_start"] else None),
         signed_on=r["signed_on"], effective_on=r["effective_on"],
         added=PerimeterAddition.model_validate(r["added"]) if r["added"] else None,
+        review_id=r["review_id"],
     ), r["actor"]) for r in rows]
 
 

@@ -305,3 +305,32 @@ async def test_a_payment_on_an_allocation_funding_never_announced_is_dead_letter
     headers = {k: v.decode() for k, v in letter.headers}
     assert headers["dlq.reason"] == "rejected"
     assert "which no allocation or commitment of funding announced" in headers["dlq.error"]
+
+
+async def test_a_decision_cites_a_submitted_review_of_its_cite_and_no_other(
+        service: Labelling) -> None:
+    _, cite = await service.labelled()
+    _, other = await service.labelled()
+    await _campaign(service)
+    mine = (await _review_of(service, cite))["review_id"]
+    theirs = (await _review_of(service, other))["review_id"]
+    motive = {"motive": "Revue de projet : aucune action engagée"}
+
+    for review_id in (mine, theirs):  # mine is not submitted yet; theirs is not mine
+        r = await service.http.post(f"/cites/{cite}/suspension", headers=AS_NATIONAL,
+                                    json={**motive, "review_id": review_id})
+        assert r.status_code == 422 and r.json()["detail"][0]["type"] == "review_cited"
+    assert "labelling.LabelSuspended" not in await service.outbox()
+
+    path = f"/reviews/{mine}"
+    await service.http.put(f"{path}/content", headers=AS_PREFECTURE_69, json=CONTENT)
+    await service.http.post(f"{path}/validation", headers=AS_PREFECTURE_69, json=TROIKA)
+    await service.http.post(f"{path}/submission", headers=AS_PREFECTURE_69, json={})
+    r = await service.http.post(f"/cites/{cite}/suspension", headers=AS_NATIONAL,
+                                json={**motive, "review_id": mine})
+    assert r.status_code == 200, r.text
+
+    suspended, = await service.running.outbox("LabelSuspended")
+    assert str(suspended.data.review_id) == mine  # type: ignore[attr-defined]
+    history = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()["history"]
+    assert history[-1]["kind"] == "LabelSuspended" and history[-1]["review_id"] == mine

@@ -349,6 +349,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "decided_by": "national_coordination",
                 "suspended_at": "2021-03-02T14:00:00Z",
                 "effective_on": "2021-03-01",
+                "review_id": None,
             },
         ),
         (
@@ -401,6 +402,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "decided_on": "2022-07-05",
                 "decided_by": "national_coordination",
                 "refused_at": "2022-07-05T13:00:00Z",
+                "review_id": None,
             },
         ),
         (
@@ -414,6 +416,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "renewed_at": "2022-07-05T13:00:00Z",
                 "decided_on": "2022-07-05",
                 "perimeter": None,  # renewed on the same perimeter
+                "review_id": None,
             },
         ),
         (
@@ -434,6 +437,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "effective_on": "2024-06-28",
                 "decided_by": "national_coordination",
                 "withdrawn_at": "2024-06-28T09:00:00Z",
+                "review_id": None,
             },
         ),
         # --- labelling.reviews, cite-042's revue de projet of 2020 ------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Path
 from pydantic import Field
@@ -39,6 +40,9 @@ class RenewalIn(Input):
     perimeter: NewPerimeter | None = Field(
         None, description="The cité's whole perimeter from this renewal on, when it changes "
         "(e.g. moved to the 2024 QPV list: qpv_list 2024, its QN… codes); absent: unchanged")
+    review_id: UUID | None = Field(
+        None, description="The cité's revue de projet the decision cites (submitted to the "
+        "coordination)")
 
 
 class PerimeterAdditionIn(Addition):
@@ -55,6 +59,9 @@ class MotiveIn(Input):
     effective_on: date | None = Field(
         None, description="The date it takes effect in the programme (not in the future, not "
         "before what it follows); today when absent")
+    review_id: UUID | None = Field(
+        None, description="The cité's revue de projet the decision cites (submitted to the "
+        "coordination)")
 
 
 class RenewalApplicationIn(Input):
@@ -68,6 +75,9 @@ class RenewalRefusalIn(Input):
     decided_on: date | None = Field(
         None, description="The date it takes effect in the programme (not in the future, not "
         "before what it follows); today when absent")
+    review_id: UUID | None = Field(
+        None, description="The cité's revue de projet the decision cites (submitted to the "
+        "coordination)")
 
 
 class ReinstatementIn(Input):
@@ -112,7 +122,8 @@ async def renew(cite_id: CitePath, caller: National, body: RenewalIn | None = No
             convention_signed_on=body.convention_signed_on if body else None,
             decided_on=body.decided_on if body else None,
             period=body.period if body else None,
-            perimeter=body.perimeter if body else None, actor=caller.actor)
+            perimeter=body.perimeter if body else None, actor=caller.actor,
+            review_id=body.review_id if body else None)
     return CiteSummaryView.of(x, uow.today)
 
 
@@ -134,7 +145,7 @@ async def refuse_renewal(cite_id: CitePath, body: RenewalRefusalIn, caller: Nati
                          ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.refuse_renewal(uow, cite_id, body.motive, caller.actor,
-                                         body.decided_on)
+                                         body.decided_on, body.review_id)
     return CiteSummaryView.of(x, uow.today)
 
 
@@ -161,7 +172,7 @@ async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
 async def suspend(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.suspend_label(uow, cite_id, body.motive, caller.actor,
-                                        body.effective_on)
+                                        body.effective_on, body.review_id)
     return CiteSummaryView.of(x, uow.today)
 
 
@@ -180,5 +191,5 @@ async def reinstate(cite_id: CitePath, caller: National, body: ReinstatementIn |
 async def withdraw(cite_id: CitePath, body: MotiveIn, caller: National) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
         x = await service.withdraw_label(uow, cite_id, body.motive, caller.actor,
-                                         body.effective_on)
+                                         body.effective_on, body.review_id)
     return CiteSummaryView.of(x, uow.today)

@@ -221,13 +221,14 @@ class HistoryEntryView(BaseModel):
     signed_on: date | None
     effective_on: date | None
     added: PerimeterAddition | None
+    review_id: UUID | None = Field(None, description="The revue de projet the decision cites")
 
     @classmethod
     def of(cls, r: RecordedEntry) -> HistoryEntryView:
         e = r.entry
         return cls(kind=e.kind, occurred_at=e.occurred_at, actor_role=e.actor_role,
                    actor=r.actor, motive=e.motive, label_period=e.period, signed_on=e.signed_on,
-                   effective_on=e.effective_on, added=e.added)
+                   effective_on=e.effective_on, added=e.added, review_id=e.review_id)
 
 
 class CiteView(CiteSummaryView):

@@ -211,6 +211,8 @@ class HistoryEntry:
     signed_on: date | None = None
     effective_on: date | None = None
     added: PerimeterAddition | None = None
+    review_id: UUID | None = None
+    """The revue de projet the decision cites, if any."""
 
     @classmethod
     def of(cls, event: LabelEvent) -> HistoryEntry:
@@ -221,7 +223,8 @@ class HistoryEntry:
                            signed_on=event.convention_signed_on, effective_on=event.decided_on)
             case LabelRenewed():
                 return cls(kind, event.renewed_at, event.decided_by, period=event.label_period,
-                           signed_on=event.convention_signed_on, effective_on=event.decided_on)
+                           signed_on=event.convention_signed_on, effective_on=event.decided_on,
+                           review_id=event.review_id)
             case PerimeterExtended():
                 return cls(kind, event.extended_at, event.decided_by, added=event.added,
                            effective_on=event.decided_on)
@@ -230,13 +233,13 @@ class HistoryEntry:
                            signed_on=event.signed_on)
             case LabelSuspended():
                 return cls(kind, event.suspended_at, event.decided_by, motive=event.motive,
-                           effective_on=event.effective_on)
+                           effective_on=event.effective_on, review_id=event.review_id)
             case LabelReinstated():
                 return cls(kind, event.reinstated_at, event.decided_by, motive=event.motive,
                            effective_on=event.effective_on)
             case LabelWithdrawn():
                 return cls(kind, event.withdrawn_at, event.decided_by, motive=event.motive,
-                           effective_on=event.effective_on)
+                           effective_on=event.effective_on, review_id=event.review_id)
             case LabelExpired():
                 return cls(kind, event.expired_at, ActorRole.SYSTEM, period=event.label_period)
             case RenewalApplied():
@@ -244,7 +247,8 @@ class HistoryEntry:
                            effective_on=event.filed_on)
             case RenewalRefused():
                 return cls(kind, event.refused_at, event.decided_by, motive=event.motive,
-                           period=event.label_period, effective_on=event.decided_on)
+                           period=event.label_period, effective_on=event.decided_on,
+                           review_id=event.review_id)
 
 
 @dataclass

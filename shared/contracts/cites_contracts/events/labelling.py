@@ -576,6 +576,9 @@ class LabelRenewed(Event):
     perimeter: Perimeter | None = Field(
         default=None, description="The cité's whole perimeter from this renewal on, when the "
         "renewal changes it (e.g. moved to the 2024 QPV list); absent: unchanged")
+    review_id: UUID | None = Field(
+        default=None, description="The revue de projet the decision cites: a review of this "
+        "cité submitted to the coordination (``labelling.ProjectReviewSubmitted``)")
 
 
 @event(
@@ -621,6 +624,9 @@ class RenewalRefused(Event):
     decided_on: date = Field(description="The decision's date in the programme (business date)")
     decided_by: ActorRole
     refused_at: UtcDateTime
+    review_id: UUID | None = Field(
+        default=None, description="The revue de projet the decision cites: a review of this "
+        "cité submitted to the coordination (``labelling.ProjectReviewSubmitted``)")
 
 
 @event(
@@ -731,6 +737,9 @@ class LabelSuspended(Event):
         "(business date); absent from events written before it was carried: the Paris date "
         "of ``suspended_at``"
     )
+    review_id: UUID | None = Field(
+        default=None, description="The revue de projet the decision cites: a review of this "
+        "cité submitted to the coordination (``labelling.ProjectReviewSubmitted``)")
 
 
 @event(
@@ -776,6 +785,9 @@ class LabelWithdrawn(Event):
     effective_on: date
     decided_by: ActorRole
     withdrawn_at: UtcDateTime
+    review_id: UUID | None = Field(
+        default=None, description="The revue de projet the decision cites: a review of this "
+        "cité submitted to the coordination (``labelling.ProjectReviewSubmitted``)")
 
 
 @event(
