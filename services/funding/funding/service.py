@@ -442,7 +442,8 @@ async def close_year(uow: UnitOfWork, programme: BudgetProgramme, year: int, act
     """Close a programme's budget year: what was neither committed nor paid lapses; the
     unpaid part of its commitments carries over."""
     credits = await _credits(uow, programme, year)
-    closed = credits.close(await store.delegation_funds(uow.conn, programme, year),
+    delegations = await store.delegation_funds(uow.conn, [(programme, year)])
+    closed = credits.close(delegations.get((programme, year), []),
                            *await store.restes_a_payer(uow.conn, programme, year),
                            today=uow.today, at=uow.now)
     await store.save_credits(uow.conn, credits, credits.closed_at or uow.now)

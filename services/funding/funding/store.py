@@ -622,24 +622,29 @@ async def cofinancing_by_year(conn: Reads, cite_id: str) -> list[asyncpg.Record]
 # --- the State's credits ----------------------------------------------------------------------
 
 
+_CREDITS = """SELECT c.*,
+                     coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
+                               AND ref = c.programme || '/' || c.year), 0) AS ae_open,
+                     coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
+                               AND ref = c.programme || '/' || c.year), 0) AS cp_open
+              FROM credits c"""
+
+
+def _credits(r: asyncpg.Record) -> Credits:
+    return Credits(BudgetProgramme(r["programme"]), r["year"], r["ae"], r["cp"], r["ae_open"],
+                   r["cp_open"], r["closed_at"])
+
+
 async def get_credits(conn: Reads, programme: BudgetProgramme, year: int, *,
                       lock: Lock = None) -> Credits | None:
     """A programme's credits of ``year`` with what is left undelegated; ``lock``: the row
     locked (``update`` to change them, ``share`` to spend from them: a closing waits for
     the commitments and payments under way, and they for it)."""
     r = await conn.fetchrow(
-        f"""SELECT c.*,
-                   coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
-                             AND ref = c.programme || '/' || c.year), 0) AS ae_open,
-                   coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
-                             AND ref = c.programme || '/' || c.year), 0) AS cp_open
-            FROM credits c WHERE programme = $1 AND year = $2
+        f"""{_CREDITS} WHERE c.programme = $1 AND c.year = $2
             {'FOR UPDATE' if lock == 'update' else 'FOR SHARE' if lock == 'share' else ''}""",
         programme.value, year)
-    if r is None:
-        return None
-    return Credits(BudgetProgramme(r["programme"]), r["year"], r["ae"], r["cp"], r["ae_open"],
-                   r["cp_open"], r["closed_at"])
+    return _credits(r) if r else None
 
 
 async def save_credits(conn: Conn, c: Credits, at: datetime) -> None:
@@ -667,20 +672,28 @@ async def add_delegation(conn: Conn, d: CreditsDelegated) -> None:
         d.programme.value, d.year, d.departement, d.total_ae, d.total_cp)
 
 
-async def delegation_funds(conn: Reads, programme: BudgetProgramme, year: int
-                           ) -> list[DelegationFunds]:
-    """What each département holds of the year's credits: AE not committed, CP not paid."""
+async def delegation_funds(conn: Reads, years: Sequence[tuple[BudgetProgramme, int]]
+                           ) -> dict[tuple[BudgetProgramme, int], list[DelegationFunds]]:
+    """Per programme and year of ``years``, what each département was delegated and holds
+    of its credits (AE not committed, CP not paid), by département; a year delegating
+    nothing is absent. One query, however many years."""
     rows = await conn.fetch(
-        """SELECT d.departement,
+        """SELECT d.programme, d.year, d.departement, d.ae AS total_ae, d.cp AS total_cp,
                   coalesce(ae.balance, 0) AS ae, coalesce(cp.balance, 0) AS cp
            FROM delegations d
+           JOIN unnest($1::text[], $2::integer[]) AS y(programme, year)
+                ON d.programme = y.programme AND d.year = y.year
            LEFT JOIN accounts ae ON ae.kind = 'ae_delegated'
                 AND ae.ref = d.programme || '/' || d.year || '/' || d.departement
            LEFT JOIN accounts cp ON cp.kind = 'cp_delegated'
                 AND cp.ref = d.programme || '/' || d.year || '/' || d.departement
-           WHERE d.programme = $1 AND d.year = $2 ORDER BY d.departement""",
-        programme.value, year)
-    return [DelegationFunds(r["departement"], r["ae"], r["cp"]) for r in rows]
+           ORDER BY d.programme, d.year, d.departement""",
+        [p.value for p, _ in years], [y for _, y in years])
+    funds: dict[tuple[BudgetProgramme, int], list[DelegationFunds]] = {}
+    for r in rows:
+        funds.setdefault((BudgetProgramme(r["programme"]), r["year"]), []).append(
+            DelegationFunds(r["departement"], r["ae"], r["cp"], r["total_ae"], r["total_cp"]))
+    return funds
 
 
 async def restes_a_payer(conn: Reads, programme: BudgetProgramme, year: int
@@ -711,10 +724,11 @@ async def credits_report(conn: Reads) -> list[asyncpg.Record]:
 
 
 async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
-                       limit: int | None = None) -> list[asyncpg.Record]:
-    """By programme and year; ``after``: the last (programme, year) of the previous page."""
-    return await conn.fetch(
-        """SELECT * FROM credits
-           WHERE $1::text IS NULL OR (programme, year) > ($1, $2::integer)
-           ORDER BY programme, year LIMIT $3""",
-        after[0] if after else None, after[1] if after else None, limit)
+                       limit: int | None = None) -> list[Credits]:
+    """By programme and year, with what each has left undelegated; ``after``: the last
+    (programme, year) of the previous page."""
+    return [_credits(r) for r in await conn.fetch(
+        f"""{_CREDITS}
+            WHERE $1::text IS NULL OR (c.programme, c.year) > ($1, $2::integer)
+            ORDER BY c.programme, c.year LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)]
