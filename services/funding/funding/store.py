@@ -448,14 +448,10 @@ def _commitment(r: asyncpg.Record) -> Commitment:
                       report=report, ordered=r["ordered"])
 
 
-_COMMITMENT = """SELECT c.*, a.balance AS unpaid,
-                        (SELECT coalesce(sum(p.amount), 0) FROM payments p
-                          WHERE p.commitment_id = c.commitment_id)::bigint AS paid,
-                        (SELECT coalesce(sum(r.amount), 0) FROM recoveries r
-                          WHERE r.commitment_id = c.commitment_id)::bigint AS ordered
-                 FROM commitments c
+_COMMITMENT = """SELECT c.*, a.balance AS unpaid FROM commitments c
                  JOIN accounts a ON a.kind = 'commitment' AND a.ref = c.commitment_id::text"""
-# A commitment's account exists from the start (the same transaction moves its amount).
+# A commitment's account exists from the start (the same transaction moves its amount);
+# its paid and ordered are kept by insert_payment and insert_recovery.
 
 
 async def get_commitment(conn: Reads, commitment_id: UUID, *, for_update: bool = False
@@ -527,11 +523,16 @@ _RECOVERY = """SELECT r.*, a.balance AS outstanding FROM recoveries r
 
 
 async def insert_recovery(conn: Conn, ordered: RecoveryOrdered) -> None:
+    """The order, and what its commitment had ordered back raised by it (one statement)."""
     await conn.execute(
-        """INSERT INTO recoveries (recovery_id, commitment_id, cite_id, payee_partner_id,
-                                   programme, amount, order_reference, ordered_on, motive,
-                                   ordered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        """WITH o AS (
+               INSERT INTO recoveries (recovery_id, commitment_id, cite_id, payee_partner_id,
+                                       programme, amount, order_reference, ordered_on,
+                                       motive, ordered_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               RETURNING commitment_id, amount)
+           UPDATE commitments c SET ordered = c.ordered + o.amount
+           FROM o WHERE c.commitment_id = o.commitment_id""",
         ordered.recovery_id, ordered.commitment_id, ordered.cite_id,
         ordered.payee_partner_id, ordered.programme.value, ordered.amount,
         ordered.order_reference, ordered.ordered_on, ordered.motive, ordered.ordered_at)
@@ -573,10 +574,14 @@ async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: da
 
 
 async def insert_payment(conn: Conn, paid: PaymentMade) -> None:
+    """The payment, and what its commitment paid raised by it (one statement)."""
     await conn.execute(
-        """INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
-           VALUES ($1, $2, $3, $4)""", paid.payment_id, paid.commitment_id, paid.amount,
-        paid.paid_at)
+        """WITH p AS (
+               INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
+               VALUES ($1, $2, $3, $4) RETURNING commitment_id, amount)
+           UPDATE commitments c SET paid = c.paid + p.amount
+           FROM p WHERE c.commitment_id = p.commitment_id""",
+        paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at)
 
 
 async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
