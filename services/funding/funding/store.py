@@ -375,18 +375,31 @@ async def allocations_of(conn: Reads, cite_id: str) -> list[Allocation]:
         cite_id)]
 
 
+_ALLOCATION_FUNDS = """
+    SELECT a.allocation_id, a.envelope_id, a.programme, a.year,
+           coalesce(u.balance, 0) AS uncommitted, coalesce(f.balance, 0) AS frozen
+    FROM allocations a
+    LEFT JOIN accounts u ON u.kind = 'allocation' AND u.ref = a.allocation_id::text
+    LEFT JOIN accounts f ON f.kind = 'frozen' AND f.ref = a.allocation_id::text"""
+
+
+def _allocation_funds(r: asyncpg.Record) -> AllocationFunds:
+    return AllocationFunds(r["allocation_id"], r["envelope_id"],
+                           BudgetProgramme(r["programme"]), r["year"], r["uncommitted"],
+                           r["frozen"])
+
+
 async def allocation_funds(conn: Reads, cite_id: str) -> list[AllocationFunds]:
     """Each allocation of the cité with what its accounts hold now."""
-    rows = await conn.fetch(
-        """SELECT a.allocation_id, a.envelope_id, a.programme, a.year,
-                  coalesce(u.balance, 0) AS uncommitted, coalesce(f.balance, 0) AS frozen
-           FROM allocations a
-           LEFT JOIN accounts u ON u.kind = 'allocation' AND u.ref = a.allocation_id::text
-           LEFT JOIN accounts f ON f.kind = 'frozen' AND f.ref = a.allocation_id::text
-           WHERE a.cite_id = $1 ORDER BY a.year, a.programme, a.allocated_at""", cite_id)
-    return [AllocationFunds(r["allocation_id"], r["envelope_id"],
-                            BudgetProgramme(r["programme"]), r["year"], r["uncommitted"],
-                            r["frozen"]) for r in rows]
+    return [_allocation_funds(r) for r in await conn.fetch(
+        f"""{_ALLOCATION_FUNDS} WHERE a.cite_id = $1
+            ORDER BY a.year, a.programme, a.allocated_at""", cite_id)]
+
+
+async def get_allocation_funds(conn: Reads, allocation_id: UUID) -> AllocationFunds | None:
+    """One allocation with what its accounts hold now."""
+    r = await conn.fetchrow(f"{_ALLOCATION_FUNDS} WHERE a.allocation_id = $1", allocation_id)
+    return _allocation_funds(r) if r else None
 
 
 async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
