@@ -43,7 +43,8 @@ async def _cite(caller: Caller, cite_id: str) -> Cite:
             summary="The cités funding knows, by id, a page at a time")
 async def list_cites(caller: Anyone, paging: Paging) -> Page[CiteSummaryView]:
     cites = await store.list_cites(caller.pool, after=paging.after(str), limit=paging.fetch)
-    return paging.page([CiteSummaryView.of(c) for c in cites], key=lambda c: (c.cite_id,))
+    return paging.page([CiteSummaryView.model_validate(c) for c in cites],
+                       key=lambda c: (c.cite_id,))
 
 
 @router.get("/{cite_id}", response_model=CiteFundsView,
