@@ -6,23 +6,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
-import asyncpg
 from funding.app import definition
 from funding.settings import FundingSettings
 
 from cites_runtime.migrations import migrate
+from cites_runtime.testing import migrated_before
 
 AT = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 async def test_0005_keeps_on_each_commitment_what_it_paid_and_ordered_back(
         settings: FundingSettings) -> None:
-    conn = await asyncpg.connect(settings.dsn)
-    try:
-        earlier = [m for m in definition.migrations()
-                   if m.source != "funding" or m.name < "0005"]
-        await migrate(conn, settings.db_schema, earlier)
-        await conn.execute(f"SET search_path = {settings.db_schema}")
+    async with migrated_before(definition, settings, "0005") as conn:
         envelope, allocation, paid, untouched = uuid4(), uuid4(), uuid4(), uuid4()
         await conn.execute(
             """INSERT INTO envelopes VALUES ($1, 'E', 'P147', '{2025}', '{2024}', 1000000,
@@ -53,5 +48,3 @@ async def test_0005_keeps_on_each_commitment_what_it_paid_and_ordered_back(
         kept = {r["commitment_id"]: (r["paid"], r["ordered"]) for r in await conn.fetch(
             "SELECT commitment_id, paid, ordered FROM commitments")}
         assert kept == {paid: (70000, 20000), untouched: (0, 0)}
-    finally:
-        await conn.close()
