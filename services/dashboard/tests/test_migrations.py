@@ -6,22 +6,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
-import asyncpg
 from dashboard.app import definition
 from dashboard.settings import DashboardSettings
 
 from cites_contracts.events.labelling import Perimeter
 from cites_runtime.migrations import migrate
+from cites_runtime.testing import migrated_before
 
 
 async def test_0004_puts_the_perimeters_kept_so_far_on_the_2024_list(
         settings: DashboardSettings) -> None:
-    conn = await asyncpg.connect(settings.dsn)
-    try:
-        earlier = [m for m in definition.migrations()
-                   if m.source != "dashboard" or m.name < "0004"]
-        await migrate(conn, settings.db_schema, earlier)
-        await conn.execute(f"SET search_path = {settings.db_schema}")
+    async with migrated_before(definition, settings, "0004") as conn:
         perimeter = {"communes": [{"insee_code": "97801", "name": "Saint-Martin"}],
                      "qpvs": [{"code": "QN97801A", "name": "Quartier d'Orléans",
                                "population": 6100}],
@@ -41,5 +36,3 @@ async def test_0004_puts_the_perimeters_kept_so_far_on_the_2024_list(
         assert rows["cite-002"] is None
         kept = Perimeter.model_validate_json(rows["cite-001"])
         assert kept.qpv_list.value == "2024" and kept.qpvs[0].code == "QN97801A"
-    finally:
-        await conn.close()

@@ -365,8 +365,8 @@ async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, 
     cite = await _cite(uow, cite_id)
     allocation = await _allocation(uow, cite_id, allocation_id)
     envelope = await _envelope(uow, allocation.envelope_id)
-    funds = next(f for f in await store.allocation_funds(uow.conn, cite_id)
-                 if f.allocation_id == allocation_id)
+    funds = await store.get_allocation_funds(uow.conn, allocation_id)
+    assert funds is not None  # the allocation exists: _allocation found it
     revised = envelope.revise(cite, allocation, funds, amount, motive, uow.now)
     if revised is None:
         return allocation
@@ -442,7 +442,8 @@ async def close_year(uow: UnitOfWork, programme: BudgetProgramme, year: int, act
     """Close a programme's budget year: what was neither committed nor paid lapses; the
     unpaid part of its commitments carries over."""
     credits = await _credits(uow, programme, year)
-    closed = credits.close(await store.delegation_funds(uow.conn, programme, year),
+    delegations = await store.delegation_funds(uow.conn, [(programme, year)])
+    closed = credits.close(delegations.get((programme, year), []),
                            *await store.restes_a_payer(uow.conn, programme, year),
                            today=uow.today, at=uow.now)
     await store.save_credits(uow.conn, credits, credits.closed_at or uow.now)

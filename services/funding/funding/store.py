@@ -375,18 +375,31 @@ async def allocations_of(conn: Reads, cite_id: str) -> list[Allocation]:
         cite_id)]
 
 
+_ALLOCATION_FUNDS = """
+    SELECT a.allocation_id, a.envelope_id, a.programme, a.year,
+           coalesce(u.balance, 0) AS uncommitted, coalesce(f.balance, 0) AS frozen
+    FROM allocations a
+    LEFT JOIN accounts u ON u.kind = 'allocation' AND u.ref = a.allocation_id::text
+    LEFT JOIN accounts f ON f.kind = 'frozen' AND f.ref = a.allocation_id::text"""
+
+
+def _allocation_funds(r: asyncpg.Record) -> AllocationFunds:
+    return AllocationFunds(r["allocation_id"], r["envelope_id"],
+                           BudgetProgramme(r["programme"]), r["year"], r["uncommitted"],
+                           r["frozen"])
+
+
 async def allocation_funds(conn: Reads, cite_id: str) -> list[AllocationFunds]:
     """Each allocation of the cité with what its accounts hold now."""
-    rows = await conn.fetch(
-        """SELECT a.allocation_id, a.envelope_id, a.programme, a.year,
-                  coalesce(u.balance, 0) AS uncommitted, coalesce(f.balance, 0) AS frozen
-           FROM allocations a
-           LEFT JOIN accounts u ON u.kind = 'allocation' AND u.ref = a.allocation_id::text
-           LEFT JOIN accounts f ON f.kind = 'frozen' AND f.ref = a.allocation_id::text
-           WHERE a.cite_id = $1 ORDER BY a.year, a.programme, a.allocated_at""", cite_id)
-    return [AllocationFunds(r["allocation_id"], r["envelope_id"],
-                            BudgetProgramme(r["programme"]), r["year"], r["uncommitted"],
-                            r["frozen"]) for r in rows]
+    return [_allocation_funds(r) for r in await conn.fetch(
+        f"""{_ALLOCATION_FUNDS} WHERE a.cite_id = $1
+            ORDER BY a.year, a.programme, a.allocated_at""", cite_id)]
+
+
+async def get_allocation_funds(conn: Reads, allocation_id: UUID) -> AllocationFunds | None:
+    """One allocation with what its accounts hold now."""
+    r = await conn.fetchrow(f"{_ALLOCATION_FUNDS} WHERE a.allocation_id = $1", allocation_id)
+    return _allocation_funds(r) if r else None
 
 
 async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
@@ -448,14 +461,10 @@ def _commitment(r: asyncpg.Record) -> Commitment:
                       report=report, ordered=r["ordered"])
 
 
-_COMMITMENT = """SELECT c.*, a.balance AS unpaid,
-                        (SELECT coalesce(sum(p.amount), 0) FROM payments p
-                          WHERE p.commitment_id = c.commitment_id)::bigint AS paid,
-                        (SELECT coalesce(sum(r.amount), 0) FROM recoveries r
-                          WHERE r.commitment_id = c.commitment_id)::bigint AS ordered
-                 FROM commitments c
+_COMMITMENT = """SELECT c.*, a.balance AS unpaid FROM commitments c
                  JOIN accounts a ON a.kind = 'commitment' AND a.ref = c.commitment_id::text"""
-# A commitment's account exists from the start (the same transaction moves its amount).
+# A commitment's account exists from the start (the same transaction moves its amount);
+# its paid and ordered are kept by insert_payment and insert_recovery.
 
 
 async def get_commitment(conn: Reads, commitment_id: UUID, *, for_update: bool = False
@@ -527,11 +536,16 @@ _RECOVERY = """SELECT r.*, a.balance AS outstanding FROM recoveries r
 
 
 async def insert_recovery(conn: Conn, ordered: RecoveryOrdered) -> None:
+    """The order, and what its commitment had ordered back raised by it (one statement)."""
     await conn.execute(
-        """INSERT INTO recoveries (recovery_id, commitment_id, cite_id, payee_partner_id,
-                                   programme, amount, order_reference, ordered_on, motive,
-                                   ordered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        """WITH o AS (
+               INSERT INTO recoveries (recovery_id, commitment_id, cite_id, payee_partner_id,
+                                       programme, amount, order_reference, ordered_on,
+                                       motive, ordered_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               RETURNING commitment_id, amount)
+           UPDATE commitments c SET ordered = c.ordered + o.amount
+           FROM o WHERE c.commitment_id = o.commitment_id""",
         ordered.recovery_id, ordered.commitment_id, ordered.cite_id,
         ordered.payee_partner_id, ordered.programme.value, ordered.amount,
         ordered.order_reference, ordered.ordered_on, ordered.motive, ordered.ordered_at)
@@ -573,10 +587,14 @@ async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: da
 
 
 async def insert_payment(conn: Conn, paid: PaymentMade) -> None:
+    """The payment, and what its commitment paid raised by it (one statement)."""
     await conn.execute(
-        """INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
-           VALUES ($1, $2, $3, $4)""", paid.payment_id, paid.commitment_id, paid.amount,
-        paid.paid_at)
+        """WITH p AS (
+               INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
+               VALUES ($1, $2, $3, $4) RETURNING commitment_id, amount)
+           UPDATE commitments c SET paid = c.paid + p.amount
+           FROM p WHERE c.commitment_id = p.commitment_id""",
+        paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at)
 
 
 async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
@@ -622,24 +640,29 @@ async def cofinancing_by_year(conn: Reads, cite_id: str) -> list[asyncpg.Record]
 # --- the State's credits ----------------------------------------------------------------------
 
 
+_CREDITS = """SELECT c.*,
+                     coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
+                               AND ref = c.programme || '/' || c.year), 0) AS ae_open,
+                     coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
+                               AND ref = c.programme || '/' || c.year), 0) AS cp_open
+              FROM credits c"""
+
+
+def _credits(r: asyncpg.Record) -> Credits:
+    return Credits(BudgetProgramme(r["programme"]), r["year"], r["ae"], r["cp"], r["ae_open"],
+                   r["cp_open"], r["closed_at"])
+
+
 async def get_credits(conn: Reads, programme: BudgetProgramme, year: int, *,
                       lock: Lock = None) -> Credits | None:
     """A programme's credits of ``year`` with what is left undelegated; ``lock``: the row
     locked (``update`` to change them, ``share`` to spend from them: a closing waits for
     the commitments and payments under way, and they for it)."""
     r = await conn.fetchrow(
-        f"""SELECT c.*,
-                   coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
-                             AND ref = c.programme || '/' || c.year), 0) AS ae_open,
-                   coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
-                             AND ref = c.programme || '/' || c.year), 0) AS cp_open
-            FROM credits c WHERE programme = $1 AND year = $2
+        f"""{_CREDITS} WHERE c.programme = $1 AND c.year = $2
             {'FOR UPDATE' if lock == 'update' else 'FOR SHARE' if lock == 'share' else ''}""",
         programme.value, year)
-    if r is None:
-        return None
-    return Credits(BudgetProgramme(r["programme"]), r["year"], r["ae"], r["cp"], r["ae_open"],
-                   r["cp_open"], r["closed_at"])
+    return _credits(r) if r else None
 
 
 async def save_credits(conn: Conn, c: Credits, at: datetime) -> None:
@@ -667,20 +690,28 @@ async def add_delegation(conn: Conn, d: CreditsDelegated) -> None:
         d.programme.value, d.year, d.departement, d.total_ae, d.total_cp)
 
 
-async def delegation_funds(conn: Reads, programme: BudgetProgramme, year: int
-                           ) -> list[DelegationFunds]:
-    """What each département holds of the year's credits: AE not committed, CP not paid."""
+async def delegation_funds(conn: Reads, years: Sequence[tuple[BudgetProgramme, int]]
+                           ) -> dict[tuple[BudgetProgramme, int], list[DelegationFunds]]:
+    """Per programme and year of ``years``, what each département was delegated and holds
+    of its credits (AE not committed, CP not paid), by département; a year delegating
+    nothing is absent. One query, however many years."""
     rows = await conn.fetch(
-        """SELECT d.departement,
+        """SELECT d.programme, d.year, d.departement, d.ae AS total_ae, d.cp AS total_cp,
                   coalesce(ae.balance, 0) AS ae, coalesce(cp.balance, 0) AS cp
            FROM delegations d
+           JOIN unnest($1::text[], $2::integer[]) AS y(programme, year)
+                ON d.programme = y.programme AND d.year = y.year
            LEFT JOIN accounts ae ON ae.kind = 'ae_delegated'
                 AND ae.ref = d.programme || '/' || d.year || '/' || d.departement
            LEFT JOIN accounts cp ON cp.kind = 'cp_delegated'
                 AND cp.ref = d.programme || '/' || d.year || '/' || d.departement
-           WHERE d.programme = $1 AND d.year = $2 ORDER BY d.departement""",
-        programme.value, year)
-    return [DelegationFunds(r["departement"], r["ae"], r["cp"]) for r in rows]
+           ORDER BY d.programme, d.year, d.departement""",
+        [p.value for p, _ in years], [y for _, y in years])
+    funds: dict[tuple[BudgetProgramme, int], list[DelegationFunds]] = {}
+    for r in rows:
+        funds.setdefault((BudgetProgramme(r["programme"]), r["year"]), []).append(
+            DelegationFunds(r["departement"], r["ae"], r["cp"], r["total_ae"], r["total_cp"]))
+    return funds
 
 
 async def restes_a_payer(conn: Reads, programme: BudgetProgramme, year: int
@@ -711,10 +742,11 @@ async def credits_report(conn: Reads) -> list[asyncpg.Record]:
 
 
 async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
-                       limit: int | None = None) -> list[asyncpg.Record]:
-    """By programme and year; ``after``: the last (programme, year) of the previous page."""
-    return await conn.fetch(
-        """SELECT * FROM credits
-           WHERE $1::text IS NULL OR (programme, year) > ($1, $2::integer)
-           ORDER BY programme, year LIMIT $3""",
-        after[0] if after else None, after[1] if after else None, limit)
+                       limit: int | None = None) -> list[Credits]:
+    """By programme and year, with what each has left undelegated; ``after``: the last
+    (programme, year) of the previous page."""
+    return [_credits(r) for r in await conn.fetch(
+        f"""{_CREDITS}
+            WHERE $1::text IS NULL OR (c.programme, c.year) > ($1, $2::integer)
+            ORDER BY c.programme, c.year LIMIT $3""",
+        after[0] if after else None, after[1] if after else None, limit)]

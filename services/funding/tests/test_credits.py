@@ -35,8 +35,9 @@ def test_credits_are_amended_never_below_what_was_delegated_and_closed_once_over
         Credits.vote(credits, P147, 2025, 100_000_00, 39_999_99, AT)
     with pytest.raises(Conflict, match="not over"):
         credits.close([], 0, 0, date(2025, 12, 31), AT)
-    closed = credits.close([DelegationFunds("93", 30_000_00, 0),
-                            DelegationFunds("69", 0, 0)], 12_000_00, 2, date(2026, 1, 5), AT)
+    closed = credits.close([DelegationFunds("93", 30_000_00, 0, 80_000_00, 50_000_00),
+                            DelegationFunds("69", 0, 0, 0, 0)], 12_000_00, 2,
+                           date(2026, 1, 5), AT)
     assert (closed.lapsed_ae, closed.lapsed_cp, closed.restes_a_payer) == (
         50_000_00, 10_000_00, 12_000_00)
     assert [d.departement for d in closed.delegations] == ["93"]

@@ -18,6 +18,7 @@ from labelling_kit import dossier_body, qpv
 
 from cites_runtime.db import create_pool
 from cites_runtime.migrations import migrate
+from cites_runtime.testing import migrated_before
 
 AT = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -25,14 +26,8 @@ AT = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 @pytest.fixture
 async def before_0003(settings: LabellingSettings) -> AsyncIterator[asyncpg.Connection]:
     """The schema as migrated up to 0002, and a connection on it."""
-    conn = await asyncpg.connect(settings.dsn)
-    earlier = [m for m in definition.migrations() if m.source != "labelling" or m.name < "0003"]
-    await migrate(conn, settings.db_schema, earlier)
-    await conn.execute(f"SET search_path = {settings.db_schema}")
-    try:
+    async with migrated_before(definition, settings, "0003") as conn:
         yield conn
-    finally:
-        await conn.close()
 
 
 async def candidature(conn: asyncpg.Connection, status: str, *, qpvs: list[str],

@@ -43,7 +43,8 @@ async def _cite(caller: Caller, cite_id: str) -> Cite:
             summary="The cités funding knows, by id, a page at a time")
 async def list_cites(caller: Anyone, paging: Paging) -> Page[CiteSummaryView]:
     cites = await store.list_cites(caller.pool, after=paging.after(str), limit=paging.fetch)
-    return paging.page([CiteSummaryView.of(c) for c in cites], key=lambda c: (c.cite_id,))
+    return paging.page([CiteSummaryView.model_validate(c) for c in cites],
+                       key=lambda c: (c.cite_id,))
 
 
 @router.get("/{cite_id}", response_model=CiteFundsView,
@@ -69,10 +70,10 @@ async def allocate(cite_id: CiteId, body: AllocationIn, caller: National, respon
                                             body.amount, body.motive, caller.actor, command.id)
     response.status_code = command.status_code
     allocation = await store.get_allocation(caller.pool, command.id)
-    if allocation is None:
+    funds = await store.get_allocation_funds(caller.pool, command.id)
+    if allocation is None or funds is None:
         raise NotFound.of("allocation", command.id)
-    funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
-    return AllocationView.of(allocation, funds[command.id])
+    return AllocationView.of(allocation, funds)
 
 
 @router.post("/{cite_id}/allocations/{allocation_id}/revision", response_model=AllocationView,
@@ -83,8 +84,9 @@ async def revise(cite_id: CiteId, allocation_id: UUID, body: RevisionIn, caller:
     async with caller.unit_of_work() as uow:
         allocation = await service.revise_allocation(uow, cite_id, allocation_id, body.amount,
                                                      body.motive, caller.actor)
-    funds = {f.allocation_id: f for f in await store.allocation_funds(caller.pool, cite_id)}
-    return AllocationView.of(allocation, funds[allocation_id])
+    funds = await store.get_allocation_funds(caller.pool, allocation_id)
+    assert funds is not None  # the allocation exists: the revision found it
+    return AllocationView.of(allocation, funds)
 
 
 @router.get("/{cite_id}/revisions", response_model=Page[RevisionView],

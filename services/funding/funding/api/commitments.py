@@ -83,7 +83,7 @@ async def order_recovery(commitment_id: UUID, body: RecoveryIn, caller: Prefectu
                                          body.order_reference, body.ordered_on, body.motive,
                                          caller.actor, command.id)
     response.status_code = command.status_code
-    return RecoveryView.of(await _recovery(caller, command.id))
+    return RecoveryView.model_validate(await _recovery(caller, command.id))
 
 
 async def _recovery(caller: Caller, recovery_id: UUID) -> Recovery:
@@ -112,4 +112,4 @@ async def receive(recovery_id: UUID, body: ReceiptIn, caller: Prefecture, respon
             await service.receive_recovery(uow, recovery_id, body.amount, body.received_on,
                                            caller.actor, command.id)
     response.status_code = command.status_code
-    return RecoveryView.of(await _recovery(caller, recovery_id))
+    return RecoveryView.model_validate(await _recovery(caller, recovery_id))

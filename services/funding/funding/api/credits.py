@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -17,6 +16,7 @@ from cites_runtime.http import Anyone, Caller, National, Page, Paging
 from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
+from ..domain.credits import Credits
 from .bodies import CreditsIn, DelegationIn
 
 __all__ = ["router"]
@@ -53,9 +53,9 @@ class CreditsView(BaseModel):
     delegations: list[DelegationView]
 
 
-async def _views(caller: Caller, rows: list[Any]) -> list[CreditsView]:
-    """The programme's years of ``rows`` (``store.list_credits``'), with the delegations'
-    balances and the ledger's sums."""
+async def _views(caller: Caller, years: list[Credits]) -> list[CreditsView]:
+    """The programme's ``years`` (``store.list_credits``'), with the delegations' totals and
+    balances and the ledger's sums: three queries, however many years."""
     engaged: dict[tuple[str, int, str], int] = defaultdict(int)
     spent: dict[tuple[str, int, str], int] = defaultdict(int)
     lapsed: dict[tuple[str, int, str], int] = defaultdict(int)
@@ -70,41 +70,37 @@ async def _views(caller: Caller, rows: list[Any]) -> list[CreditsView]:
                 spent[(*key, r["credit_ref"].rsplit("/", 1)[1])] += r["amount"]
             case "lapse":
                 lapsed[(*key, r["credit_kind"])] += r["amount"]
+    funds = await store.delegation_funds(caller.pool, [(c.programme, c.year) for c in years])
     views = []
-    for row in rows:
-        p, y = BudgetProgramme(row["programme"]), row["year"]
-        credits = await store.get_credits(caller.pool, p, y)
-        assert credits is not None
-        delegations = []
-        for d in await store.delegation_funds(caller.pool, p, y):
-            total = await store.delegated_so_far(caller.pool, p, y, d.departement)
-            delegations.append(DelegationView(
-                departement=d.departement, ae=total[0], cp=total[1], ae_left=d.ae,
-                cp_left=d.cp, engaged=engaged[(p.value, y, d.departement)],
-                spent=spent[(p.value, y, d.departement)]))
+    for credits in years:
+        p, y = credits.programme.value, credits.year
+        delegations = [DelegationView(
+            departement=d.departement, ae=d.total_ae, cp=d.total_cp, ae_left=d.ae,
+            cp_left=d.cp, engaged=engaged[(p, y, d.departement)],
+            spent=spent[(p, y, d.departement)])
+            for d in funds.get((credits.programme, y), [])]
         views.append(CreditsView(
-            programme=p, year=y, ae=credits.ae, cp=credits.cp,
+            programme=credits.programme, year=y, ae=credits.ae, cp=credits.cp,
             ae_undelegated=credits.ae_open, cp_undelegated=credits.cp_open,
             engaged=sum(d.engaged for d in delegations),
             spent=sum(d.spent for d in delegations),
-            lapsed_ae=lapsed[(p.value, y, "ae_lapsed")],
-            lapsed_cp=lapsed[(p.value, y, "cp_lapsed")], closed_at=credits.closed_at,
-            delegations=delegations))
+            lapsed_ae=lapsed[(p, y, "ae_lapsed")], lapsed_cp=lapsed[(p, y, "cp_lapsed")],
+            closed_at=credits.closed_at, delegations=delegations))
     return views
 
 
 async def _view(caller: Caller, programme: BudgetProgramme, year: int) -> CreditsView:
-    rows = await store.list_credits(caller.pool, after=(programme.value, year - 1), limit=1)
-    return (await _views(caller, rows))[0]
+    years = await store.list_credits(caller.pool, after=(programme.value, year - 1), limit=1)
+    return (await _views(caller, years))[0]
 
 
 @router.get("", response_model=Page[CreditsView],
             summary="Every programme's credits by year: voted, delegated, committed, paid, "
             "lapsed — a page at a time")
 async def list_credits(caller: Anyone, paging: Paging) -> Page[CreditsView]:
-    rows = await store.list_credits(caller.pool, after=paging.after(str, int),
-                                    limit=paging.fetch)
-    return paging.page(await _views(caller, rows), key=lambda c: (c.programme.value, c.year))
+    years = await store.list_credits(caller.pool, after=paging.after(str, int),
+                                     limit=paging.fetch)
+    return paging.page(await _views(caller, years), key=lambda c: (c.programme.value, c.year))
 
 
 @router.post("", response_model=CreditsView,

@@ -37,7 +37,7 @@ async def consumption_csv(caller: Anyone) -> Response:
 @router.get("/ledger/check", response_model=LedgerCheckView,
             summary="Recompute every balance from the ledger and compare")
 async def ledger_check(caller: Reader) -> LedgerCheckView:
-    return LedgerCheckView.of(await store.ledger_check(caller.pool))
+    return LedgerCheckView.model_validate(await store.ledger_check(caller.pool))
 
 
 @router.post("/yearly-check", response_model=YearlyCheckView,

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import BudgetProgramme
@@ -25,7 +25,6 @@ from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitm
 from ..domain.envelope import BudgetEnvelope, DotationRule
 from ..domain.fonds import ChefDeFile
 from ..domain.ledger import MovementKind
-from ..store import LedgerCheck
 
 __all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView",
            "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
@@ -298,6 +297,8 @@ class PaymentView(BaseModel):
 
 
 class RecoveryView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # model_validate(a domain Recovery)
+
     recovery_id: UUID
     commitment_id: UUID
     cite_id: str
@@ -310,14 +311,6 @@ class RecoveryView(BaseModel):
     ordered_on: date
     motive: str
     ordered_at: datetime
-
-    @classmethod
-    def of(cls, r: Recovery) -> RecoveryView:
-        return cls(recovery_id=r.recovery_id, commitment_id=r.commitment_id,
-                   cite_id=r.cite_id, payee_partner_id=r.payee_partner_id,
-                   programme=r.programme, amount=r.amount, outstanding=r.outstanding,
-                   order_reference=r.order_reference, ordered_on=r.ordered_on,
-                   motive=r.motive, ordered_at=r.ordered_at)
 
 
 class ReceiptView(BaseModel):
@@ -333,7 +326,7 @@ class RecoveryReceiptsView(RecoveryView):
     @classmethod
     def with_receipts(cls, r: Recovery, receipts: Iterable[Any]) -> RecoveryReceiptsView:
         """The order and its receipts as ``store.receipts_of`` reads them."""
-        return cls(**RecoveryView.of(r).model_dump(), receipts=[
+        return cls(**RecoveryView.model_validate(r).model_dump(), receipts=[
             ReceiptView(receipt_id=x["receipt_id"], amount=x["amount"],
                         received_on=x["received_on"], received_at=x["received_at"])
             for x in receipts])
@@ -350,7 +343,7 @@ class CommitmentPaymentsView(CommitmentView):
         recovery orders."""
         return cls(**CommitmentView.of(c).model_dump(),
                    payments=[PaymentView.of(p) for p in payments],
-                   recoveries=[RecoveryView.of(r) for r in recoveries])
+                   recoveries=[RecoveryView.model_validate(r) for r in recoveries])
 
 
 class ChefDeFileView(BaseModel):
@@ -389,16 +382,13 @@ class CiteFundsView(BaseModel):
 
 
 class CiteSummaryView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # model_validate(a domain Cite)
+
     cite_id: str
     name: str
     wave_id: str
     departement: str
     status: CiteStatus
-
-    @classmethod
-    def of(cls, c: Cite) -> CiteSummaryView:
-        return cls(cite_id=c.cite_id, name=c.name, wave_id=c.wave_id,
-                   departement=c.departement, status=c.status)
 
 
 class YearlyCheckView(BaseModel):
@@ -407,16 +397,13 @@ class YearlyCheckView(BaseModel):
 
 
 class LedgerCheckView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # model_validate(store.LedgerCheck)
+
     balanced: bool
     movements: int
     accounts: int
     total: int
     differences: list[dict[str, Any]]
-
-    @classmethod
-    def of(cls, c: LedgerCheck) -> LedgerCheckView:
-        return cls(balanced=c.balanced, movements=c.movements, accounts=c.accounts,
-                   total=c.total, differences=c.differences)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -41,11 +41,14 @@ class YearClosed(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class DelegationFunds:
-    """What a département holds of a programme's year: AE not committed, CP not paid."""
+    """What a département holds of a programme's year: AE not committed, CP not paid; and
+    what it was delegated of them in all."""
 
     departement: str
     ae: int
     cp: int
+    total_ae: int
+    total_cp: int
 
 
 @dataclass(slots=True)

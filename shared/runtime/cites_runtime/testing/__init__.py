@@ -1,7 +1,8 @@
 """Test support for the services (the pytest plugin is :mod:`.plugin`).
 
 - :mod:`.harness` — one service under test, in memory or on real Kafka; tokens, a fake
-  clock, ``eventually``, ``read_pages`` (a list endpoint, page after page).
+  clock, ``eventually``, ``read_pages`` (a list endpoint, page after page),
+  ``migrated_before`` (a schema migrated part of the way).
 - :mod:`.infra` — finding real PostgreSQL (alone, for isolated tests), Kafka and SMTP (env,
   testcontainers — :mod:`.containers` —, launcher); :mod:`.mail` — reading what the SMTP
   server kept (maildir or Mailpit).
@@ -27,6 +28,7 @@ from .harness import (
     envelopes_json,
     eventually,
     in_memory,
+    migrated_before,
     on_kafka,
     read_pages,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "envelopes_json",
     "eventually",
     "in_memory",
+    "migrated_before",
     "on_kafka",
     "read_pages",
     "read_topic",

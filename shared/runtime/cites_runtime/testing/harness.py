@@ -11,6 +11,8 @@ Two ways to run it, same handle (:class:`ServiceUnderTest`):
 
 Both migrate the service's schema first and talk HTTP in-process (``ASGITransport``), or
 over a real socket with ``serve=True`` (for tools that need a URL, e.g. schemathesis).
+:func:`migrated_before` migrates it part of the way, for a test of what a migration does
+to the rows written before it.
 Settings come from the ``service_settings`` fixture of the pytest plugin (a fresh schema
 and role, a fresh topic prefix, :data:`TOKENS`, a :class:`FakeClock`).
 """
@@ -27,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -34,7 +37,9 @@ from faststream.kafka.annotations import KafkaMessage
 from cites_contracts import Envelope, Event, Topic, decode, encode
 
 from ..app import Runtime, ServiceDefinition, build_app, run_migrations
+from ..db import quote_ident
 from ..kafka import OutboundRecord, make_producer, provision
+from ..migrations import migrate
 from ..settings import ServiceSettings, TokenGrant
 from .http import serve_app
 from .infra import NO_KAFKA
@@ -58,6 +63,7 @@ __all__ = [
     "envelopes_json",
     "eventually",
     "in_memory",
+    "migrated_before",
     "on_kafka",
     "read_pages",
 ]
@@ -358,6 +364,24 @@ async def on_kafka(definition: ServiceDefinition, settings: ServiceSettings, *,
                                    url=url)
     finally:
         await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def migrated_before(definition: ServiceDefinition, settings: ServiceSettings,
+                          number: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection on the test's schema (its ``search_path``) with the runtime's
+    migrations and the service's before ``number`` (``"0005"``) applied: the test writes
+    rows as the service wrote them then, applies the rest (``migrate(conn,
+    settings.db_schema, definition.migrations())``) and reads what they became."""
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        await migrate(conn, settings.db_schema, [
+            m for m in definition.migrations()
+            if m.source != definition.name or m.name < number])
+        await conn.execute(f"SET search_path = {quote_ident(settings.db_schema)}")
+        yield conn
+    finally:
+        await conn.close()
 
 
 def envelopes_json(envelopes: Sequence[Envelope[Event]]) -> list[dict[str, Any]]:
