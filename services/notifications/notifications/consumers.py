@@ -30,6 +30,9 @@ from cites_contracts.events.labelling import (
     LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    ProjectReviewOpened,
+    ProjectReviewOverdue,
+    ProjectReviewSubmitted,
     RenewalApplied,
     RenewalRefused,
     TerritoryLabelled,
@@ -135,6 +138,17 @@ async def label_status_handler(event: service.LabelStatusChange, ctx: HandlerCon
                                        ctx.envelope)
 
 
+@consumer.handles(ProjectReviewOpened)
+async def review_opened_handler(event: ProjectReviewOpened, ctx: HandlerContext) -> None:
+    await service.review_opened(ctx.uow, event, ctx.envelope)
+
+
+@consumer.handles(ProjectReviewSubmitted)
+async def review_submitted_handler(event: ProjectReviewSubmitted, ctx: HandlerContext
+                                   ) -> None:
+    await service.review_submitted(ctx.uow, event)
+
+
 # --- partners ---------------------------------------------------------------------------------
 
 
@@ -165,7 +179,8 @@ async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) ->
 
 
 @consumer.handles(CandidatureRejected, AllianceClosed, FundsAllocated, FondsDeLaCiteGranted,
-                  PaymentMade, FundsFrozen, RenewalApplied, RenewalRefused)
+                  PaymentMade, FundsFrozen, RenewalApplied, RenewalRefused,
+                  ProjectReviewOverdue)
 async def notify_handler(event: Event, ctx: HandlerContext) -> None:
     """Events that change nothing of the projection: the rules table's mails, and the
     webhooks subscribed to them."""

@@ -8,7 +8,9 @@
 - partners: their name and kind, and their consenting contacts — the ids in
   ``PartnerRegistered``/``PartnerUpdated`` v2 and each card on the compacted
   ``partners.contacts``;
-- commitments (``FundsCommitted``): the action, amount and day a payment's mail names.
+- commitments (``FundsCommitted``): the action, amount and day a payment's mail names;
+- revues de projet (``labelling.reviews``): their year, deadline, opening and submission,
+  for the deadline reminders.
 
 Erasure: a tombstone on a contacts topic, or ``ContactErased``, deletes the address at
 once; mail not yet sent to it fails unsent, and the log keeps who was told of what by
@@ -38,11 +40,12 @@ from cites_runtime.uow import UnitOfWork
 from . import store
 from .domain.cite import Cite, CiteStatus
 from .domain.recipients import Recipient
+from .domain.review import Review
 from .domain.templates import KnownCommitment
 
 __all__ = ["candidature_submitted", "cite_labelled", "cite_status", "commitment",
            "contact_card", "designate_chef_de_file", "forget", "membership", "partner",
-           "troika_card"]
+           "review", "troika_card"]
 
 
 async def troika_card(uow: UnitOfWork, card: TroikaContactPublished) -> None:
@@ -99,3 +102,8 @@ async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID
 async def membership(uow: UnitOfWork, cite_id: str, partner_id: UUID, current: bool) -> None:
     """Whether the partner is a current member of the cité's alliance."""
     await store.set_member(uow.conn, cite_id, partner_id, current)
+
+
+async def review(uow: UnitOfWork, review: Review) -> None:
+    """The review opened, or submitted (then never reminded)."""
+    await store.save_review(uow.conn, review)

@@ -29,6 +29,8 @@ from cites_contracts.events.labelling import (
     LabelRenewed,
     LabelSuspended,
     LabelWithdrawn,
+    ProjectReviewOpened,
+    ProjectReviewSubmitted,
     TerritoryLabelled,
     TroikaContactPublished,
 )
@@ -41,7 +43,6 @@ from cites_contracts.events.partners import (
     PartnerRegistered,
     PartnerUpdated,
 )
-from cites_contracts.types import LabelPeriod
 from cites_runtime.errors import Conflict, NotFound
 from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
@@ -52,10 +53,13 @@ from .domain.cite import CiteStatus
 from .domain.notification import Notification, NotificationStatus, SendOutcome
 from .domain.recipients import Fact, Recipient, waits_whole
 from .domain.retries import Retries
+from .domain.review import Review
 from .domain.rules import (
     EXPIRY_REMINDER,
     PARTNER_NAMED_BY,
+    REVIEW_REMINDER,
     RecipientGroup,
+    Reminder,
     ReminderRule,
     Rule,
     rules_for,
@@ -65,7 +69,6 @@ from .domain.webhooks import Answer, Delivery, DeliveryStatus
 from .secret_box import SecretBox
 
 __all__ = [
-    "REMINDER_TYPE",
     "LabelStatusChange",
     "MembershipChange",
     "PartnerState",
@@ -90,10 +93,13 @@ __all__ = [
     "record_delivery",
     "record_mails",
     "remind_expiry",
+    "remind_review",
     "reminder_id",
     "resend_delivery",
     "resend_notification",
     "resume",
+    "review_opened",
+    "review_submitted",
     "rotate_secret",
     "subscribe",
     "update_subscription",
@@ -173,6 +179,24 @@ async def label_status_changed(uow: UnitOfWork, event: LabelStatusChange, status
     """The label suspended, reinstated, withdrawn or expired: the cité is now ``status``."""
     await projection.cite_status(uow, event.cite_id, status)
     await notify(uow, event, envelope)
+
+
+async def review_opened(uow: UnitOfWork, event: ProjectReviewOpened, envelope: Envelope[Any]
+                        ) -> None:
+    """The troïka told the year's review is open and by when it is due; the review kept,
+    for its deadline reminders."""
+    await projection.review(uow, Review(event.review_id, event.cite_id, event.departement,
+                                        event.year, event.due_on, event.opened_at))
+    await notify(uow, event, envelope)
+
+
+async def review_submitted(uow: UnitOfWork, event: ProjectReviewSubmitted) -> None:
+    """Never reminded again: its reminders written and still waiting are cancelled."""
+    review = Review(event.review_id, event.cite_id, event.departement, event.year,
+                    event.due_on, None, event.submitted_on)
+    await projection.review(uow, review)
+    await store.cancel_waiting(uow.conn, [reminder_id(r) for r in review.reminders()],
+                               "rappel sans objet : la revue de projet a été transmise")
 
 
 async def alliance_opened(uow: UnitOfWork, event: AllianceOpened, envelope: Envelope[Any]
@@ -290,25 +314,35 @@ async def resume(uow: UnitOfWork, fact: Fact) -> int:
     return written
 
 
-REMINDER_TYPE = "notifications.LabelExpiryReminder"
-"""The ``cause_type`` of a reminder: no event causes it, the calendar does."""
-
-
-def reminder_id(cite_id: str, period: LabelPeriod, months: int) -> UUID:
-    """A reminder's identity: one per cité, label period and delay, whoever computes it."""
-    return uuid5(_NOTIFICATIONS, f"reminder/{cite_id}/{period.start}/{period.end}/{months}")
+def reminder_id(facts: Reminder) -> UUID:
+    """A reminder's identity, the cause of its notifications: one per what it reminds of
+    and delay (``facts.key``), whoever computes it."""
+    return uuid5(_NOTIFICATIONS, f"reminder/{facts.key}")
 
 
 async def remind_expiry(uow: UnitOfWork, cite_id: str) -> int:
     """Write the label-expiry reminder now due for the cité (:meth:`Cite.reminder_due`), if
-    any and not written yet. Exactly once across replicas: its notifications' ids derive
-    from the cité, the period and the delay. Returns how many were new."""
+    any and not written yet. Returns how many notifications were new."""
     cite = await store.get_cite(uow.conn, cite_id)
-    due = cite.reminder_due(uow.today) if cite else None
+    return await _remind(uow, cite.reminder_due(uow.today) if cite else None,
+                         EXPIRY_REMINDER)
+
+
+async def remind_review(uow: UnitOfWork, review_id: UUID) -> int:
+    """Write the deadline reminder now due for the revue de projet
+    (:meth:`Review.reminder_due`: on the territory's day, never once submitted), if any and
+    not written yet. Returns how many notifications were new."""
+    review = await store.get_review(uow.conn, review_id)
+    return await _remind(uow, review.reminder_due(uow.now) if review else None,
+                         REVIEW_REMINDER)
+
+
+async def _remind(uow: UnitOfWork, due: Reminder | None, rule: ReminderRule) -> int:
+    """Write ``due``'s notifications. Exactly once across replicas and rounds: their ids
+    derive from :func:`reminder_id`, and the notifications table holds each once."""
     if due is None:
         return 0
-    return await _write(uow, due, reminder_id(cite_id, due.label_period, due.months_before),
-                        REMINDER_TYPE, [EXPIRY_REMINDER])
+    return await _write(uow, due, reminder_id(due), rule.cause_type, [rule])
 
 
 async def _recipients(uow: UnitOfWork, group: RecipientGroup, facts: Any,

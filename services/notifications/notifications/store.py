@@ -19,6 +19,7 @@ from cites_runtime.db import Conn, Reads
 from .domain.cite import Cite, CiteStatus
 from .domain.notification import Notification, NotificationStatus
 from .domain.recipients import Fact, Recipient
+from .domain.review import Review
 from .domain.templates import KnownCommitment, KnownPartner
 from .domain.webhooks import Delivery, DeliveryStatus
 
@@ -241,6 +242,31 @@ async def cite_ids(conn: Reads, status: CiteStatus) -> list[str]:
         "SELECT cite_id FROM cites WHERE status = $1 ORDER BY cite_id", status.value)]
 
 
+async def save_review(conn: Conn, r: Review) -> None:
+    """Keep the review; an opening or a submission consumed again changes nothing it knew."""
+    await conn.execute(
+        """INSERT INTO reviews (review_id, cite_id, departement, year, due_on, opened_at,
+                                submitted_on)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (review_id) DO UPDATE SET
+               opened_at = coalesce(reviews.opened_at, $6),
+               submitted_on = coalesce(reviews.submitted_on, $7)""",
+        r.review_id, r.cite_id, r.departement, r.year, r.due_on, r.opened_at, r.submitted_on)
+
+
+async def get_review(conn: Reads, review_id: UUID) -> Review | None:
+    r = await conn.fetchrow("SELECT * FROM reviews WHERE review_id = $1", review_id)
+    return Review(**dict(r)) if r else None
+
+
+async def reviews_to_remind(conn: Reads, due_from: date) -> list[UUID]:
+    """The reviews opened, not submitted, due on ``due_from`` or later."""
+    return [r[0] for r in await conn.fetch(
+        """SELECT review_id FROM reviews
+           WHERE submitted_on IS NULL AND opened_at IS NOT NULL AND due_on >= $1
+           ORDER BY review_id""", due_from)]
+
+
 async def chef_de_file(conn: Reads, cite_id: str) -> UUID | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT chef_de_file_partner_id FROM alliances WHERE cite_id = $1", cite_id)
@@ -370,6 +396,15 @@ async def retry_later(conn: Conn, retried: Sequence[tuple[UUID, str, datetime]])
            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS r(id, reason, at)
            WHERE n.notification_id = r.id AND n.status = 'sending'""",
         [i for i, _, _ in retried], [r for _, r, _ in retried], [a for _, _, a in retried])
+
+
+async def cancel_waiting(conn: Conn, cause_ids: Sequence[UUID], why: str) -> int:
+    """Cancel the notifications of these causes not claimed yet (a claimed one is with the
+    mail server already), with ``why``; return how many."""
+    return int(await conn.fetchval(
+        """WITH c AS (UPDATE notifications SET status = 'cancelled', last_error = $2
+                      WHERE cause_event_id = ANY ($1) AND status = 'pending' RETURNING 1)
+           SELECT count(*) FROM c""", list(cause_ids), why))
 
 
 _NOTIFICATION = """notification_id, cause_event_id, cause_type, template, recipient,

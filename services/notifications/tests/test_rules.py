@@ -9,6 +9,8 @@ import pytest
 from notifications.domain.rules import (
     EXPIRY_REMINDER,
     PARTNER_NAMED_BY,
+    REMINDERS,
+    REVIEW_REMINDER,
     RULES,
     RecipientGroup,
     months_before,
@@ -33,6 +35,8 @@ T, C = RecipientGroup.TROIKA, RecipientGroup.CHEF_DE_FILE
     ("labelling.LabelExpired", 1, "label-expired", {T}),
     ("labelling.RenewalApplied", 1, "renewal-applied", {T}),
     ("labelling.RenewalRefused", 1, "renewal-refused", {T}),
+    ("labelling.ProjectReviewOpened", 1, "project-review-opened", {T}),
+    ("labelling.ProjectReviewOverdue", 1, "project-review-overdue", {T}),
     ("partners.AllianceOpened", 1, "alliance-opened", {C}),
     ("partners.PartnerJoinedAlliance", 1, "partner-joined-alliance",
      {C, RecipientGroup.NEW_MEMBER}),
@@ -56,6 +60,7 @@ def test_an_event_notifies_its_recipients_with_its_template(
 @pytest.mark.parametrize(("event_type", "version"), [
     ("labelling.CandidatureSubmitted", 1),  # retired: a replay must not acknowledge it again
     ("labelling.ConventionSigned", 1),
+    ("labelling.ProjectReviewSubmitted", 1),  # it cancels the reminders, tells nobody
     ("funding.EnvelopeOpened", 1),
     ("notifications.NotificationSent", 1),
     ("labelling.NoSuchEvent", 1),
@@ -82,7 +87,7 @@ def test_an_event_has_at_most_one_rule() -> None:
 
 
 def test_every_rule_template_exists_and_every_template_has_a_rule() -> None:
-    used = {r.template for r in RULES} | {EXPIRY_REMINDER.template}
+    used = {r.template for r in RULES} | {r.template for r in REMINDERS}
     assert used == template_names()
 
 
@@ -108,7 +113,33 @@ def test_the_expiry_reminder_goes_to_the_troika_six_months_and_one_month_before_
 ):
     period = LabelPeriod(start=date(2022, 9, 5), end=date(2025, 9, 4))
     assert EXPIRY_REMINDER.recipients == (T,)
-    assert EXPIRY_REMINDER.due_dates(period) == [(6, date(2025, 3, 4)), (1, date(2025, 8, 4))]
+    assert EXPIRY_REMINDER.due_dates(period.end) == [
+        (6, date(2025, 3, 4)), (1, date(2025, 8, 4))]
+
+
+def test_the_review_reminder_goes_to_the_troika_thirty_and_seven_days_before_the_deadline(
+) -> None:
+    assert REVIEW_REMINDER.recipients == (T,)
+    assert REVIEW_REMINDER.due_dates(date(2026, 3, 31)) == [
+        (30, date(2026, 3, 1)), (7, date(2026, 3, 24))]
+
+
+@pytest.mark.parametrize(("today", "told_on", "due"), [
+    (date(2026, 2, 28), None, None),
+    (date(2026, 3, 1), None, 30),
+    (date(2026, 3, 23), None, 30),
+    (date(2026, 3, 24), None, 7),  # a 30-day reminder missed is not sent once the 7 is due
+    (date(2026, 3, 31), None, 7),
+    (date(2026, 4, 1), None, None),  # the deadline gone
+    (date(2026, 3, 11), date(2026, 3, 10), None),  # the 30-day day was before it was told
+    (date(2026, 3, 24), date(2026, 3, 10), 7),
+    (date(2026, 3, 24), date(2026, 3, 24), None),  # told that very day
+    (date(2026, 3, 31), date(2026, 4, 2), None),  # told after the deadline
+])
+def test_the_reminder_due_is_the_latest_come_after_the_day_it_was_told(
+    today: date, told_on: date | None, due: int | None
+) -> None:
+    assert REVIEW_REMINDER.due(date(2026, 3, 31), today, told_on=told_on) == due
 
 
 @pytest.mark.parametrize(("day", "months", "expected"), [

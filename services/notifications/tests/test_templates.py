@@ -15,9 +15,11 @@ from markupsafe import escape
 from notifications.domain import french
 from notifications.domain.rules import (
     EXPIRY_REMINDER,
+    REVIEW_REMINDER,
     RULES,
     ExpiryReminder,
     RecipientGroup,
+    ReviewReminder,
     Rule,
     rules_for,
 )
@@ -246,6 +248,31 @@ def test_the_expiry_reminder_tells_the_last_day_of_the_label() -> None:
                   MailContext(facts, RecipientGroup.TROIKA, TroikaRole.PREFET, cite_name=VAULX))
     assert sent.subject == f"{VAULX} : le label prend fin le 4 septembre 2025"
     assert "valable jusqu’au 4 septembre 2025 inclus" in sent.text
+
+
+def test_the_review_mails_name_the_year_and_the_deadline_never_an_id() -> None:
+    opened = example_event("labelling.ProjectReviewOpened")
+    reminder = ReviewReminder(review_id=opened.review_id,  # type: ignore[attr-defined]
+                              cite_id="cite-042", year=2020, due_on=date(2021, 3, 31),
+                              days_before=7)
+    sent = {
+        "opened": mail("labelling.ProjectReviewOpened", troika_role=TroikaRole.PREFET),
+        "reminder": render(REVIEW_REMINDER.template, MailContext(
+            reminder, RecipientGroup.TROIKA, TroikaRole.MAIRE, cite_name=VAULX)),
+        "overdue": mail("labelling.ProjectReviewOverdue", troika_role=TroikaRole.RECTEUR),
+    }
+    assert sent["opened"].subject == (
+        f"{VAULX} : revue de projet 2020 à transmettre au plus tard le 31 mars 2021")
+    assert "est ouverte depuis le 11 janvier 2021" in sent["opened"].text
+    assert sent["reminder"].subject == (
+        f"Rappel – {VAULX} : revue de projet 2020 à transmettre au plus tard le 31 mars 2021")
+    assert sent["reminder"].text.startswith("Madame, Monsieur le Maire,\n")
+    assert sent["overdue"].subject == (
+        f"{VAULX} : revue de projet 2020 non transmise à l’échéance du 31 mars 2021")
+    for each in sent.values():
+        for part in (each.subject, each.text, each.html):
+            assert not UUID_PATTERN.search(part) and "cite-042" not in part
+        assert "revue de projet 2020" in each.text and "31 mars 2021" in each.html
 
 
 def test_a_cite_whose_name_the_projection_does_not_know_is_never_named_by_its_id() -> None:

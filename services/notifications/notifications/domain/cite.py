@@ -44,9 +44,7 @@ class Cite:
         if self.status is not CiteStatus.ACTIVE or self.label_start is None:
             return None
         period = LabelPeriod(start=self.label_start, end=self.label_end)
-        due = [months for months, day in EXPIRY_REMINDER.due_dates(period)
-               if day <= today <= period.end]
-        if not due:
+        months = EXPIRY_REMINDER.due(period.end, today)
+        if months is None:
             return None
-        return ExpiryReminder(cite_id=self.cite_id, label_period=period,
-                              months_before=min(due))
+        return ExpiryReminder(cite_id=self.cite_id, label_period=period, months_before=months)

@@ -1,5 +1,6 @@
 """A notification on its way: written ``pending``, claimed ``sending`` by a sender round,
-then ``sent``, retried later (``pending`` again) or ``failed``; what each attempt's
+then ``sent``, retried later (``pending`` again) or ``failed`` — or, a reminder of what was
+done meanwhile, ``cancelled`` before it was claimed —; what each attempt's
 outcome makes of it, and the delivery event it causes.
 
 Retries back off exponentially (:class:`~.retries.Retries`) up to a number of attempts,
@@ -30,6 +31,8 @@ class NotificationStatus(StrEnum):
     """Claimed by a sender round (committed before the mail server is spoken to)."""
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    """Never sent: a reminder withdrawn while it waited (what it reminded of was done)."""
 
 
 class SendOutcome(StrEnum):

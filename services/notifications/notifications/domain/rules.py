@@ -1,10 +1,11 @@
 """Who is told of what: the notification rules, as data.
 
 Each :class:`Rule` says that one event (type and version of the catalogue) is mailed, with
-one template, to one or more groups of recipients; :data:`EXPIRY_REMINDER` is the one rule
-no event triggers: a reminder some months before a label ends, computed from the label
-period. The table is listed as is (API, docs) and tested: its templates exist, its events
-are in the catalogue, the fields naming its recipients are in the events.
+one template, to one or more groups of recipients. :data:`REMINDERS` are the rules no event
+triggers, some time before a deadline: :data:`EXPIRY_REMINDER` before a label ends,
+:data:`REVIEW_REMINDER` before a revue de projet is due. The table is listed as is (API,
+docs) and tested: its templates exist, its events are in the catalogue, the fields naming
+its recipients are in the events.
 
 Who is *in* a group (the troïka's addresses, the chef de file's consenting contacts) is not
 decided here: the service finds them in the projection it builds from events.
@@ -14,20 +15,26 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Final
+from uuid import UUID
 
 from cites_contracts.types import CiteId, ContractModel, LabelPeriod
 
 __all__ = [
     "EXPIRY_REMINDER",
     "PARTNER_NAMED_BY",
+    "REMINDERS",
+    "REVIEW_REMINDER",
     "RULES",
     "ExpiryReminder",
     "RecipientGroup",
+    "Reminder",
     "ReminderRule",
+    "ReviewReminder",
     "Rule",
+    "Unit",
     "months_before",
     "rules_for",
 ]
@@ -72,18 +79,41 @@ class Rule:
     why: str
 
 
+class Unit(StrEnum):
+    """What a reminder's delays count."""
+
+    MONTHS = "months"
+    DAYS = "days"
+
+    def before(self, day: date, n: int) -> date:
+        """The day ``n`` of these before ``day``."""
+        return months_before(day, n) if self is Unit.MONTHS else day - timedelta(days=n)
+
+
 @dataclass(frozen=True, slots=True)
 class ReminderRule:
-    """A mail no event triggers: ``months`` before a label period's last day."""
+    """A mail no event triggers: each of ``before`` (``unit``) ahead of a deadline; its
+    notifications' cause is ``cause_type``, the calendar."""
 
     template: str
     recipients: tuple[RecipientGroup, ...]
-    months: tuple[int, ...]
+    before: tuple[int, ...]
+    unit: Unit
+    cause_type: str
     why: str
 
-    def due_dates(self, period: LabelPeriod) -> list[tuple[int, date]]:
-        """Each reminder of ``period`` as (months before its end, day it is due)."""
-        return [(n, months_before(period.end, n)) for n in self.months]
+    def due_dates(self, deadline: date) -> list[tuple[int, date]]:
+        """Each reminder of ``deadline`` as (its delay, the day it is due)."""
+        return [(n, self.unit.before(deadline, n)) for n in self.before]
+
+    def due(self, deadline: date, today: date, *, told_on: date | None = None) -> int | None:
+        """The delay of the reminder due ``today``: the latest whose day has come, until
+        the deadline (one missed while the service was down is not sent once a later one
+        is due); none whose day is not after ``told_on`` (the day the recipients were told
+        of the deadline: no reminder of a day past)."""
+        due = [n for n, day in self.due_dates(deadline)
+               if day <= today <= deadline and (told_on is None or day > told_on)]
+        return min(due) if due else None
 
 
 class ExpiryReminder(ContractModel):
@@ -92,6 +122,32 @@ class ExpiryReminder(ContractModel):
     cite_id: CiteId
     label_period: LabelPeriod
     months_before: int
+
+    @property
+    def key(self) -> str:
+        """Its identity, the same whoever computes it: the cité, the period, the delay."""
+        period = self.label_period
+        return f"{self.cite_id}/{period.start}/{period.end}/{self.months_before}"
+
+
+class ReviewReminder(ContractModel):
+    """The facts of a revue de projet's deadline reminder: what its template reads as
+    ``event`` (never its ids)."""
+
+    review_id: UUID
+    cite_id: CiteId
+    year: int
+    due_on: date
+    days_before: int
+
+    @property
+    def key(self) -> str:
+        """Its identity, the same whoever computes it: the review, the delay."""
+        return f"review/{self.review_id}/{self.days_before}"
+
+
+Reminder = ExpiryReminder | ReviewReminder
+"""The facts of a reminder the calendar causes."""
 
 
 _T, _C = RecipientGroup.TROIKA, RecipientGroup.CHEF_DE_FILE
@@ -120,6 +176,11 @@ RULES: Final[tuple[Rule, ...]] = (
          "it is decided."),
     Rule("labelling.RenewalRefused", 1, "renewal-refused", (_T,),
          "The troïka is told the label is not renewed, why, and when it ends."),
+    # --- labelling: revues de projet -------------------------------------------------------
+    Rule("labelling.ProjectReviewOpened", 1, "project-review-opened", (_T,),
+         "The troïka is told the year's revue de projet is open, and by when it is due."),
+    Rule("labelling.ProjectReviewOverdue", 1, "project-review-overdue", (_T,),
+         "The troïka is told its revue de projet was not submitted by the deadline."),
     # --- partners: alliances --------------------------------------------------------------
     Rule("partners.AllianceOpened", 1, "alliance-opened", (_C,),
          "The chef de file is told the alliance it leads is open."),
@@ -146,10 +207,20 @@ RULES: Final[tuple[Rule, ...]] = (
 """Every event that notifies, in the order a cité lives them."""
 
 EXPIRY_REMINDER: Final = ReminderRule(
-    "label-expiry-reminder", (_T,), (6, 1),
+    "label-expiry-reminder", (_T,), (6, 1), Unit.MONTHS, "notifications.LabelExpiryReminder",
     "The troïka is reminded 6 months and 1 month before the label ends, to prepare its "
     "renewal.",
 )
+
+REVIEW_REMINDER: Final = ReminderRule(
+    "project-review-reminder", (_T,), (30, 7), Unit.DAYS,
+    "notifications.ProjectReviewReminder",
+    "The troïka is reminded 30 days and 7 days before its revue de projet is due, unless "
+    "it was submitted.",
+)
+
+REMINDERS: Final[tuple[ReminderRule, ...]] = (EXPIRY_REMINDER, REVIEW_REMINDER)
+"""Every mail the calendar causes."""
 
 _BY_EVENT: Final[dict[tuple[str, int], list[Rule]]] = {}
 for _rule in RULES:
