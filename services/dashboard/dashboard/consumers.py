@@ -1,12 +1,12 @@
 """What the dashboard does with every service's events: write them into its projection.
 
 It reads like any outside team's consumer (its fields are declared in ``consumes.json``):
-labelling's candidatures and labels, partners' alliances, funding's envelopes and money,
-notifications' outcomes. Each handler runs in the consuming transaction (``ctx.uow``), so
-a redelivered event changes nothing; an event the projection cannot place goes to
-``dashboard.dlq`` with the reason. What a programme's history is mostly made of — labels,
-dotations, notification outcomes — is applied a run at a time (``handles_many``: one or
-two statements for a run).
+labelling's candidatures, labels and revues de projet, partners' alliances, funding's
+envelopes and money, notifications' outcomes. Each handler runs in the consuming
+transaction (``ctx.uow``), so a redelivered event changes nothing; an event the projection
+cannot place goes to ``dashboard.dlq`` with the reason. What a programme's history is
+mostly made of — labels, dotations, notification outcomes — is applied a run at a time
+(``handles_many``: one or two statements for a run).
 
 Each handler is one call to a use case of ``service.py``; where the event's class selects
 a value (a candidature's or a cité's status, a movement of money), a module-level map says
@@ -47,6 +47,9 @@ from cites_contracts.events.labelling import (
     LabelSuspended,
     LabelWithdrawn,
     PerimeterExtended,
+    ProjectReviewOpened,
+    ProjectReviewOverdue,
+    ProjectReviewSubmitted,
     TerritoryLabelled,
 )
 from cites_contracts.events.notifications import NotificationFailed, NotificationSent
@@ -121,6 +124,11 @@ async def label_renewed_handler(event: LabelRenewed, ctx: HandlerContext) -> Non
 @consumer.handles(PerimeterExtended)
 async def perimeter_extended_handler(event: PerimeterExtended, ctx: HandlerContext) -> None:
     await service.perimeter_extended(ctx.uow, event)
+
+
+@consumer.handles(ProjectReviewOpened, ProjectReviewSubmitted, ProjectReviewOverdue)
+async def review_handler(event: service.ReviewEvent, ctx: HandlerContext) -> None:
+    await service.review_seen(ctx.uow, event)
 
 
 # --- partners ----------------------------------------------------------------------------

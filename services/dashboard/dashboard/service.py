@@ -34,6 +34,9 @@ from cites_contracts.events.labelling import (
     LabelSuspended,
     LabelWithdrawn,
     PerimeterExtended,
+    ProjectReviewOpened,
+    ProjectReviewOverdue,
+    ProjectReviewSubmitted,
     TerritoryLabelled,
     Wave,
 )
@@ -59,6 +62,7 @@ __all__ = [
     "CandidatureMove",
     "LabelStatusChange",
     "NotificationOutcome",
+    "ReviewEvent",
     "alliance_closed",
     "alliance_opened",
     "allocated",
@@ -77,12 +81,15 @@ __all__ = [
     "partner_left",
     "perimeter_extended",
     "refused",
+    "review_seen",
 ]
 
 CandidatureMove = CandidatureSubmitted | CandidatureReviewStarted | CandidatureRejected
 """The candidature events that name its wave (a withdrawal does not)."""
 LabelStatusChange = LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
 NotificationOutcome = NotificationSent | NotificationFailed
+ReviewEvent = ProjectReviewOpened | ProjectReviewSubmitted | ProjectReviewOverdue
+"""The revue de projet's events the dashboard counts (each names its cité, year, deadline)."""
 
 
 # --- labelling ---------------------------------------------------------------------------
@@ -141,6 +148,22 @@ async def perimeter_extended(uow: UnitOfWork, event: PerimeterExtended) -> None:
     if not await store.set_perimeter(uow.conn, event.cite_id,
                                      event.perimeter.model_dump(mode="json")):
         raise NotFound.of("cité", event.cite_id)
+
+
+async def review_seen(uow: UnitOfWork, event: ReviewEvent) -> None:
+    """The review as the event tells it: opened, submitted (late or not) or noted overdue.
+    Each event names the review's cité, year and deadline, so a review whose opening never
+    came (or was dead-lettered) is counted all the same; its submission and its overdue
+    note stay whatever comes after."""
+    review = (event.review_id, event.cite_id, event.departement, event.year, event.due_on)
+    match event:
+        case ProjectReviewSubmitted():
+            await store.save_review(uow.conn, review, submitted_on=event.submitted_on,
+                                    late=event.late)
+        case ProjectReviewOverdue():
+            await store.save_review(uow.conn, review, overdue_noted_at=event.noted_at)
+        case ProjectReviewOpened():
+            await store.save_review(uow.conn, review)
 
 
 # --- partners ----------------------------------------------------------------------------

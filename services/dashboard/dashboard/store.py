@@ -18,6 +18,7 @@ from .domain.programme import CANDIDATURE_RANK, CandidatureStatus
 __all__ = [
     "CiteRow",
     "MovementRow",
+    "ReviewRow",
     "add_allocations",
     "add_cites",
     "add_member",
@@ -30,6 +31,7 @@ __all__ = [
     "movements_of_allocation",
     "record_movements",
     "save_health",
+    "save_review",
     "save_waves",
     "set_chef_de_file",
     "set_perimeter",
@@ -132,6 +134,26 @@ async def set_cite_status(conn: Conn, cite_id: str, status: str) -> bool:
     done = await conn.execute("UPDATE cites SET status = $2 WHERE cite_id = $1",
                               cite_id, status)
     return done != "UPDATE 0"
+
+
+ReviewRow = tuple[UUID, str, str, int, date]
+"""(review_id, cite_id, departement, year, due_on), as each of the review's events says."""
+
+
+async def save_review(conn: Conn, review: ReviewRow, *, submitted_on: date | None = None,
+                      late: bool | None = None, overdue_noted_at: datetime | None = None
+                      ) -> None:
+    """The review, with its submission or labelling's overdue note when the event tells
+    one; what an event told is kept by those that do not tell it."""
+    await conn.execute(
+        """INSERT INTO reviews AS r (review_id, cite_id, departement, year, due_on,
+                                     submitted_on, late, overdue_noted_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (review_id) DO UPDATE SET
+               submitted_on = coalesce(EXCLUDED.submitted_on, r.submitted_on),
+               late = coalesce(EXCLUDED.late, r.late),
+               overdue_noted_at = coalesce(r.overdue_noted_at, EXCLUDED.overdue_noted_at)""",
+        *review, submitted_on, late, overdue_noted_at)
 
 
 # --- partners ----------------------------------------------------------------------------
@@ -349,6 +371,29 @@ async def credits(conn: Reads) -> list[asyncpg.Record]:
            LEFT JOIN delegated d USING (programme, year)
            LEFT JOIN used u USING (programme, year)
            ORDER BY c.programme, c.year""")
+
+
+async def review_counts(conn: Reads) -> list[asyncpg.Record]:
+    """(year, due_on, late, n): how many reviews share a year, a deadline and ``late``
+    (null: not submitted)."""
+    return await conn.fetch(
+        """SELECT year, due_on, late, count(*)::int AS n FROM reviews
+           GROUP BY year, due_on, late ORDER BY year, due_on""")
+
+
+async def late_or_missing_reviews(conn: Reads, today: date, limit: int
+                                  ) -> list[asyncpg.Record]:
+    """Reviews submitted late, or not submitted with their deadline before ``today``
+    (``domain.reviews``' overdue): the latest year first, those not submitted first, by
+    département and cité; at most ``limit``. Each with its cité's name (null when the
+    dashboard never heard of the cité)."""
+    return await conn.fetch(
+        """SELECT r.review_id, r.cite_id, c.name AS cite_name, r.departement, r.year,
+                  r.due_on, r.submitted_on
+           FROM reviews r LEFT JOIN cites c USING (cite_id)
+           WHERE r.late OR (r.submitted_on IS NULL AND r.due_on < $1)
+           ORDER BY r.year DESC, r.submitted_on IS NOT NULL, r.departement, r.cite_id
+           LIMIT $2""", today, limit)
 
 
 async def envelopes(conn: Reads) -> list[asyncpg.Record]:

@@ -39,6 +39,11 @@ from cites_contracts.events.labelling import (
     LabelSuspended,
     LabelWithdrawn,
     PerimeterExtended,
+    ProjectReviewOpened,
+    ProjectReviewOverdue,
+    ProjectReviewSubmitted,
+    ReviewAction,
+    ReviewMoney,
     TerritoryLabelled,
     Wave,
 )
@@ -53,6 +58,7 @@ from cites_contracts.events.partners import (
 from cites_contracts.testing import event, territory_labelled
 from cites_contracts.types import (
     ActorRole,
+    AgeGroup,
     AllianceClosureReason,
     AllianceRole,
     AllocationRefusalReason,
@@ -62,6 +68,8 @@ from cites_contracts.types import (
     NotificationChannel,
     PartnerKind,
     RecipientKind,
+    ReviewObjective,
+    ReviewTheme,
     TroikaRole,
 )
 from cites_runtime.testing import AS_VIEWER, ServiceUnderTest
@@ -234,6 +242,36 @@ def released(cite_id: str, *parts: tuple[UUID, int]) -> FundsReleased:
     return FundsReleased(cite_id=cite_id, released=tuple(
         ReleasedAllocation(allocation_id=a, envelope_id=ENVELOPE, amount=n) for a, n in parts),
         motive="Fin du label", released_at=AT)
+
+
+def review_opened(cite_id: str, year: int, due_on: date, *, departement: str = "93",
+                  review_id: UUID | None = None) -> ProjectReviewOpened:
+    """The cité's revue de projet of ``year``, opened, due by ``due_on``."""
+    return ProjectReviewOpened(review_id=review_id or uuid4(), cite_id=cite_id,
+                               departement=departement, year=year, due_on=due_on,
+                               opened_by=ActorRole.NATIONAL_COORDINATION, opened_at=AT)
+
+
+def review_submitted(opened: ProjectReviewOpened, submitted_on: date
+                     ) -> ProjectReviewSubmitted:
+    """The review ``opened``, submitted on ``submitted_on`` (late after its deadline)."""
+    action = ReviewAction(title="Accompagnement à la scolarité",
+                          objective=ReviewObjective.SCHOOL_ROLE, age_group=AgeGroup.COLLEGE,
+                          theme=ReviewTheme.SCHOOL_SUCCESS, cost=45_000_00)
+    money = ReviewMoney(allocated=0, fonds=0, committed=0, paid=0, ordered_back=0,
+                        cofinancing=0)
+    return ProjectReviewSubmitted(
+        review_id=opened.review_id, cite_id=opened.cite_id, departement=opened.departement,
+        year=opened.year, due_on=opened.due_on, submitted_on=submitted_on,
+        late=submitted_on > opened.due_on, actions=(action,), money=money,
+        commune_contribution=0, submitted_by=ActorRole.PREFECTURE, submitted_at=AT)
+
+
+def review_overdue(opened: ProjectReviewOpened) -> ProjectReviewOverdue:
+    """Labelling's daily check noting the review ``opened`` overdue."""
+    return ProjectReviewOverdue(review_id=opened.review_id, cite_id=opened.cite_id,
+                                departement=opened.departement, year=opened.year,
+                                due_on=opened.due_on, noted_at=AT)
 
 
 def _delivery(template: str) -> dict[str, Any]:

@@ -6,12 +6,31 @@ events as they come; every chart has its description and every table its caption
 
 from __future__ import annotations
 
-from dashboard_kit import Dashboard, labelled, suspended, withdrawn
+from datetime import date
+
+from dashboard_kit import (
+    Dashboard,
+    labelled,
+    review_opened,
+    review_submitted,
+    suspended,
+    withdrawn,
+)
 from playwright.async_api import Page
+
+from cites_runtime.testing import FakeClock
 
 
 async def figure(page: Page, name: str) -> str | None:
     return await page.get_attribute(f'[data-figure="{name}"]', "data-value")
+
+
+async def shown_to_a_viewer(served: Dashboard, page: Page) -> None:
+    """The page opened, a viewer's token typed in, the summary drawn."""
+    await page.goto(f"{served.s.url}/")
+    await page.fill("#jeton-valeur", "tok-viewer")
+    await page.click("#jeton button")
+    await page.wait_for_selector("body[data-loaded=true]")
 
 
 async def test_the_page_asks_for_a_readers_token_then_follows_the_events(
@@ -46,10 +65,7 @@ async def test_the_page_asks_for_a_readers_token_then_follows_the_events(
 async def test_every_chart_is_described_and_every_table_captioned(
     served: Dashboard, page: Page,
 ) -> None:
-    await page.goto(f"{served.s.url}/")
-    await page.fill("#jeton-valeur", "tok-viewer")
-    await page.click("#jeton button")
-    await page.wait_for_selector("body[data-loaded=true]")
+    await shown_to_a_viewer(served, page)
 
     canvases = await page.locator("canvas").evaluate_all(
         "cs => cs.map(c => [c.getAttribute('role'), c.getAttribute('aria-label')])")
@@ -70,10 +86,7 @@ async def test_the_page_shows_each_year_region_and_academie_in_regions_a_keyboar
 ) -> None:
     await served.s.publish(labelled("cite-001", departement="69"),
                            labelled("cite-002", departement="974"))
-    await page.goto(f"{served.s.url}/")
-    await page.fill("#jeton-valeur", "tok-viewer")
-    await page.click("#jeton button")
-    await page.wait_for_selector("body[data-loaded=true]")
+    await shown_to_a_viewer(served, page)
 
     years = await page.locator("#tab-annees tbody tr").all_inner_texts()
     regions = await page.locator("#tab-regions tbody th").all_inner_texts()
@@ -85,3 +98,28 @@ async def test_the_page_shows_each_year_region_and_academie_in_regions_a_keyboar
     assert [r.strip() for r in regions] == ["Auvergne-Rhône-Alpes", "La Réunion"]
     assert academies == 2
     assert unreachable == 0
+
+
+async def test_the_page_shows_the_reviews_of_each_year_and_those_late_or_missing(
+    served: Dashboard, page: Page, clock: FakeClock,
+) -> None:
+    clock.set_date(date(2026, 4, 15))
+    late = review_opened("cite-002", 2025, date(2026, 3, 31), departement="69")
+    await served.s.publish(labelled("cite-001"), labelled("cite-002", departement="69"),
+                           review_opened("cite-001", 2025, date(2026, 3, 31)), late,
+                           review_submitted(late, date(2026, 4, 2)))
+    await shown_to_a_viewer(served, page)
+
+    years = await page.locator("#tab-revues tbody tr").all_inner_texts()
+    listed = await page.locator("#tab-revues-retard tbody tr").all_inner_texts()
+    headers = await page.locator("#tab-revues-retard thead th").evaluate_all(
+        "hs => hs.map(h => h.scope)")
+
+    assert [y.split("\t") for y in years] == [["2025", "2", "0", "1", "1", "0"]]
+    assert [r.split("\t") for r in listed] == [
+        ["Cité éducative cite-001", "93 — Seine-Saint-Denis", "2025", "31/03/2026",
+         "non déposée"],
+        ["Cité éducative cite-002", "69 — Rhône", "2025", "31/03/2026", "02/04/2026"]]
+    assert headers and set(headers) == {"col"}
+    assert await figure(page, "reviews-overdue") == "1"
+    assert await page.locator("#revues-tronque").is_hidden()

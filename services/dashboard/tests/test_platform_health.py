@@ -22,7 +22,8 @@ def test_each_consumer_group_reads_the_topics_the_asyncapi_document_says() -> No
     assert groups["funding"] == ["labelling.labels", "partners.alliances"]
     assert groups["dashboard"] == ["funding.allocations", "funding.credits", "funding.envelopes",
                                    "labelling.candidatures", "labelling.labels",
-                                   "notifications.deliveries", "partners.alliances"]
+                                   "labelling.reviews", "notifications.deliveries",
+                                   "partners.alliances"]
     assert "partners.contacts" in groups["notifications"]
 
 

@@ -4,6 +4,7 @@ health probe), as one document — what the page polls and what tests compare.""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 from fastapi import APIRouter
 
@@ -13,6 +14,7 @@ from cites_runtime.http import Reader
 from .. import store
 from ..domain.departements import academie_of, region_of
 from ..domain.programme import money_lines, per_programme
+from ..domain.reviews import review_years
 from ..platform_health import Health
 from .views import (
     AlliancesView,
@@ -20,13 +22,19 @@ from .views import (
     CreditsLineView,
     DepartementView,
     EnvelopeView,
+    LateReviewView,
     NotificationsView,
+    ReviewsView,
     SummaryView,
     WaveView,
     YearView,
 )
 
-__all__ = ["router"]
+__all__ = ["LATE_REVIEWS_LISTED", "router"]
+
+LATE_REVIEWS_LISTED = 100
+"""The late or overdue reviews the summary lists at most (the page polls it every few
+seconds; the counts per year say how many there are in all)."""
 
 router = APIRouter(tags=["summary"])
 
@@ -54,6 +62,7 @@ async def summary(caller: Reader) -> SummaryView:
         notifications=NotificationsView.of(
             {r["template"]: {"sent": r["sent"], "failed": r["failed"]}
              for r in await store.deliveries_by_template(pool)}),
+        reviews=await _reviews(pool, caller.runtime.today()),
         health=None if health is None else Health.model_validate(health))
 
 
@@ -81,3 +90,12 @@ async def _alliances(pool: Reads) -> AlliancesView:
         dict(await store.alliance_counts(pool)),
         {r["size"]: r["alliances"] for r in await store.alliance_sizes(pool)},
         {r["kind"]: r["members"] for r in await store.members_by_kind(pool)})
+
+
+async def _reviews(pool: Reads, today: date) -> ReviewsView:
+    years = review_years(((r["year"], r["due_on"], r["late"], r["n"])
+                          for r in await store.review_counts(pool)), today)
+    listed = await store.late_or_missing_reviews(pool, today, LATE_REVIEWS_LISTED)
+    return ReviewsView(years=years, late_or_missing=[LateReviewView.of(r) for r in listed],
+                       late_or_missing_total=sum(y.submitted_late + y.overdue for y in years),
+                       late_or_missing_listed=LATE_REVIEWS_LISTED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal
+from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -15,10 +16,12 @@ from cites_contracts.events.labelling import Perimeter
 from ..domain.departements import academie_of, departement_name, region_of
 from ..domain.opendata import STATUT, YearAmounts, college_name, euros, wave_title
 from ..domain.programme import CiteStatus, MoneyLine, roll_up
+from ..domain.reviews import ReviewYear
 from ..platform_health import Health
 
-__all__ = ["AlliancesView", "DepartementView", "EnvelopeView", "NotificationsView",
-           "OpenDataCiteView", "SignInView", "SummaryView", "WaveView"]
+__all__ = ["AlliancesView", "DepartementView", "EnvelopeView", "LateReviewView",
+           "NotificationsView", "OpenDataCiteView", "ReviewsView", "SignInView", "SummaryView",
+           "WaveView"]
 
 
 class WaveView(BaseModel):
@@ -164,6 +167,43 @@ class NotificationsView(BaseModel):
                    by_template=by_template)
 
 
+class LateReviewView(BaseModel):
+    """A revue de projet submitted late, or overdue (not submitted, its deadline passed)."""
+
+    review_id: UUID
+    cite_id: str
+    cite_name: str | None = Field(description="Null when the cité's label never reached "
+                                  "the dashboard")
+    departement: str
+    departement_name: str
+    year: int
+    due_on: date
+    submitted_on: date | None = Field(description="Null: not submitted (overdue)")
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> LateReviewView:
+        """From a row of ``store.late_or_missing_reviews``."""
+        return cls(review_id=r["review_id"], cite_id=r["cite_id"], cite_name=r["cite_name"],
+                   departement=r["departement"],
+                   departement_name=departement_name(r["departement"]), year=r["year"],
+                   due_on=r["due_on"], submitted_on=r["submitted_on"])
+
+
+class ReviewsView(BaseModel):
+    """The revues de projet, by the dashboard's today."""
+
+    years: list[ReviewYear] = Field(description="Per year, oldest first: the reviews due, "
+                                    "submitted on time, submitted late, overdue (not "
+                                    "submitted, deadline passed), pending (deadline to come)")
+    late_or_missing: list[LateReviewView] = Field(
+        description="Reviews submitted late or overdue: the latest year first, those not "
+        "submitted first, then by département and cité; at most the first "
+        "``late_or_missing_listed``")
+    late_or_missing_total: int = Field(description="How many reviews are late or overdue, "
+                                       "all years (the list may hold fewer)")
+    late_or_missing_listed: int = Field(description="The most the list holds")
+
+
 class SummaryView(BaseModel):
     """Cents for money; counts otherwise."""
 
@@ -186,6 +226,8 @@ class SummaryView(BaseModel):
                                            "consumed, lapsed")
     alliances: AlliancesView
     notifications: NotificationsView
+    reviews: ReviewsView = Field(description="The revues de projet per year, and those late "
+                                 "or overdue")
     health: Health | None = Field(description="The last probe of the platform's health; "
                                   "null before the first")
 

@@ -202,6 +202,7 @@
     figure("alliances-members", s.alliances.members);
     figure("notifications-sent", s.notifications.sent);
     figure("notifications-failed", s.notifications.failed);
+    figure("reviews-overdue", s.reviews.years.reduce((a, y) => a + y.overdue, 0));
 
     // waves
     // a wave by its title (its id when its events carried none); a test wave says so
@@ -263,6 +264,21 @@
       { t: nombre.format(d.cites), a: { departement: d.code, measure: "cites", value: d.cites } },
       { t: nombre.format(d.active) }, { t: nombre.format(d.alliance_members) },
       { t: enEuros(d.allocated) }, { t: enEuros(d.committed) }, { t: enEuros(d.paid) }]));
+
+    // revues de projet: per year, then those late or not submitted (a bounded list)
+    const jour = (iso) => iso.split("-").reverse().join("/");
+    remplir("tab-revues", s.reviews.years.map((y) => [{ t: String(y.year) },
+      ...["due", "submitted_on_time", "submitted_late", "overdue", "pending"].map((k) => (
+        { t: nombre.format(y[k]), a: { year: y.year, measure: k, value: y[k] } }))]));
+    remplir("tab-revues-retard", s.reviews.late_or_missing.map((r) => [
+      { t: r.cite_name || r.cite_id }, { t: `${r.departement} — ${r.departement_name}` },
+      { t: String(r.year) }, { t: jour(r.due_on) },
+      { t: r.submitted_on ? jour(r.submitted_on) : "non déposée",
+        a: { cite: r.cite_id, year: r.year, review: r.submitted_on ? "late" : "overdue" } }]));
+    const tronque = document.getElementById("revues-tronque");
+    tronque.hidden = s.reviews.late_or_missing.length >= s.reviews.late_or_missing_total;
+    tronque.textContent = `Les ${nombre.format(s.reviews.late_or_missing.length)} premières `
+      + `sur ${nombre.format(s.reviews.late_or_missing_total)}, l'année la plus récente d'abord.`;
 
     // alliances
     const tailles = Object.entries(s.alliances.sizes).map(([k, v]) => [Number(k), v]);
