@@ -97,11 +97,11 @@ async def check_page(page: Page, expected: dict[str, Any]) -> None:
                            "Expirées": [cites.get("expired", 0)]}
     lags = await page.locator("#tab-retard td[data-group]").evaluate_all(
         "cells => cells.map(c => [c.dataset.group, c.dataset.value])")
-    assert dict(lags) == {"dashboard": "0", "funding": "0", "notifications": "0",
-                          "partners": "0"}
+    assert dict(lags) == {"dashboard": "0", "funding": "0", "labelling": "0",
+                          "notifications": "0", "partners": "0"}
     letters = await page.locator("#tab-dlq td[data-topic]").evaluate_all(
         "cells => cells.map(c => c.dataset.value)")
-    assert letters == ["0"] * 4
+    assert letters == ["0"] * 5
     ready = await page.locator("#tab-services td[data-health]").evaluate_all(
         "cells => cells.map(c => c.dataset.health)")
     assert ready == ["ok"] * 5

@@ -194,6 +194,30 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     assert {s["name"] for s in expected["health"]["services"]} == {
         "labelling", "partners", "funding", "notifications", "dashboard"}
 
+    # 2b. The year's revues de projet: the first wave's filed, validated and submitted with
+    # their money as funding's events told labelling (the reconciliation compared each with
+    # funding's statement), one late, one missing; the dashboard counts them as labelling's
+    # synthesis does and lists the missing one after its deadline.
+    year = run.today.year - 1
+    missing = [c for c, r in run.reviews.items() if r.submitted_on is None]
+    assert missing and any(r.late for r in run.reviews.values())
+    synthesis = (await platform.lab.get(f"/reviews/synthesis/{year}", headers=VIEWER)).json()
+    assert synthesis["submitted"] == len(run.reviews) - len(missing)
+    assert synthesis["money"]["committed"] > 0 and synthesis["overdue"] >= len(missing)
+
+    async def counted() -> bool:
+        summary = (await platform.dash.get("/api/summary", headers=VIEWER)).json()
+        shown = {y["year"]: y for y in summary["reviews"]["years"]}.get(year)
+        listed = {r["cite_id"] for r in summary["reviews"]["late_or_missing"]
+                  if r["submitted_on"] is None}
+        return shown is not None and (
+            shown["due"], shown["submitted_on_time"] + shown["submitted_late"],
+            shown["submitted_late"], shown["overdue"]) == (
+            synthesis["reviews"], synthesis["submitted"], synthesis["submitted_late"],
+            synthesis["overdue"]) and set(missing) <= listed
+
+    await eventually(counted, timeout=60, what="the dashboard's revues de projet")
+
     # 3. The open data, read without a token: every cité, and each year's State money as
     # funding's statement of the cité says it.
     published = await platform.dash.get("/opendata/cites.json")

@@ -57,6 +57,7 @@ __all__ = [
     "add_money",
     "cite_names",
     "cites_to_review",
+    "count_reviews",
     "claim",
     "due_cite_ids",
     "due_review_ids",
@@ -583,6 +584,11 @@ async def get_campaign(conn: Reads, year: int, *, for_update: bool = False) -> C
     r = await conn.fetchrow("SELECT * FROM review_campaigns WHERE year = $1"
                             + (" FOR UPDATE" if for_update else ""), year)
     return Campaign(r["year"], r["due_on"], r["opened_at"]) if r else None
+
+
+async def count_reviews(conn: Reads, year: int) -> int:
+    n: int = await conn.fetchval("SELECT count(*) FROM reviews WHERE year = $1", year)
+    return n
 
 
 async def insert_campaign(conn: Conn, c: Campaign) -> None:

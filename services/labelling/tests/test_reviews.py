@@ -119,7 +119,7 @@ async def test_a_campaign_opens_one_review_per_cite_of_the_year_and_again_only_t
 
     r = await _campaign(service)
     assert r.status_code == 201, r.text
-    assert r.json() == {"year": YEAR, "due_on": DUE, "opened": 1}
+    assert r.json() == {"year": YEAR, "due_on": DUE, "reviews": 1, "opened": 1}
     review = await _review_of(service, first)
     assert review["status"] == "open" and review["due_on"] == DUE
     assert review["money"] == dict.fromkeys(MONEY, 0)
@@ -128,6 +128,8 @@ async def test_a_campaign_opens_one_review_per_cite_of_the_year_and_again_only_t
     again = await _campaign(service)
     assert (again.status_code, again.json()["opened"]) == (201, 1)
     assert (await _campaign(service)).status_code == 200  # nothing new: nothing opened
+    read = await service.http.get(f"/reviews/campaigns/{YEAR}", headers=AS_VIEWER)
+    assert read.json() == {"year": YEAR, "due_on": DUE, "reviews": 2, "opened": 0}
     assert (await _review_of(service, second))["status"] == "open"
     opened = await service.running.outbox("ProjectReviewOpened")
     assert [e.data.cite_id for e in opened] == [first, second]  # type: ignore[attr-defined]

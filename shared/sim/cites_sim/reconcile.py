@@ -26,6 +26,7 @@ import email.policy
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -586,6 +587,50 @@ async def _compare_years(api: Api, run: Run, events: list[Envelope[Event]],
                     for k, v in row.values.items()))
 
 
+_REVIEW_MONEY = ("allocated", "fonds", "committed", "paid", "ordered_back", "cofinancing")
+
+
+async def _funding_year(api: Api, cite_id: str, year: int) -> dict[str, int]:
+    """A cité's money of a budget year as funding's statement says it, in a review's terms
+    (allocated net of what was released)."""
+    s = await api.call("funding", "GET", f"/cites/{cite_id}/statement",
+                       token=api.tokens.viewer, ok=(200,))
+    lines = [line for line in s["lines"] if line["year"] == year]
+    figures = {k: sum(line[k] for line in lines) for k in _REVIEW_MONEY[:-1]}
+    figures["allocated"] -= sum(line["released"] for line in lines)
+    figures["cofinancing"] = sum(c["amount"] for c in s["cofinancing"] if c["year"] == year)
+    return figures
+
+
+async def _compare_reviews(api: Api, run: Run, report: Report) -> None:
+    """Each revue de projet the run filed or left missing, as labelling says it: submitted
+    on its day (late or not) with the year's money funding's statement shows, or overdue."""
+    d, today = report.differences, run.today
+    late = missing = 0
+    for cite_id, want in sorted(run.reviews.items()):
+        got = await api.call("labelling", "GET", f"/reviews/{want.review_id}",
+                             token=api.tokens.viewer, ok=(200,))
+        submitted_on = got["submitted_on"] and date.fromisoformat(got["submitted_on"])
+        if submitted_on != want.submitted_on or got["late"] != want.late:
+            d.append(f"review {want.year} of {cite_id}: submitted {submitted_on} "
+                     f"(late {got['late']}), the run submitted it {want.submitted_on}")
+        if want.submitted_on is None:
+            missing += 1
+            if got["overdue"] != (today > want.due_on):
+                d.append(f"review {want.year} of {cite_id}: overdue {got['overdue']}")
+            continue
+        late += want.late
+        funding = await _funding_year(api, cite_id, want.year)
+        if {k: got["money"][k] for k in _REVIEW_MONEY} != funding:
+            d.append(f"review {want.year} of {cite_id}: money {got['money']}, funding's "
+                     f"statement {funding}")
+    if run.reviews:
+        year = next(iter(run.reviews.values())).year
+        report.notes.append(f"revues de projet {year}: {len(run.reviews) - missing} "
+                            f"submitted ({late} late), {missing} missing, each submitted one's "
+                            "money equal to funding's statement of the year")
+
+
 async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
                     settle_timeout: float = 120.0, settle: bool = True) -> Report:
     """Wait (``settle_timeout`` at most) until the platform has settled, then compare."""
@@ -624,6 +669,7 @@ async def reconcile(endpoints: Endpoints, run: Run, *, api: Api | None = None,
 
     await _compare_money(api, run, events, report)
     await _compare_years(api, run, events, report)
+    await _compare_reviews(api, run, report)
     check = await api.call("funding", "GET", "/ledger/check", token=api.tokens.viewer,
                            ok=(200,))
     if not check["balanced"]:

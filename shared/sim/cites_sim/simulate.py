@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,8 +35,8 @@ from .generator import WAVES, Programme, Territory, WaveSpec
 from .kafka import Health, wait_settled
 from .platform import Api, Endpoints, SimError
 
-__all__ = ["CiteRecord", "EnvelopeRecord", "Progress", "Run", "dotation_of", "simulate",
-           "taken_codes"]
+__all__ = ["CiteRecord", "EnvelopeRecord", "Progress", "ReviewRecord", "Run", "dotation_of",
+           "simulate", "taken_codes"]
 
 PARIS = ZoneInfo("Europe/Paris")
 LABEL_YEARS = 3
@@ -105,6 +105,21 @@ class CiteRecord:
 
 
 @dataclass
+class ReviewRecord:
+    """A revue de projet the simulation filed (or left missing): what labelling must say."""
+
+    review_id: str
+    year: int
+    due_on: date
+    submitted_on: date | None
+    """None: never submitted (overdue)."""
+
+    @property
+    def late(self) -> bool:
+        return self.submitted_on is not None and self.submitted_on > self.due_on
+
+
+@dataclass
 class Run:
     """What one simulation did, and so what the platform must show."""
 
@@ -124,6 +139,8 @@ class Run:
     """(phase, seconds) in the order they ran."""
     closings: list[dict[str, Any]] = field(default_factory=list)
     """The budget years it closed, as funding answered (``POST …/closing``)."""
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)
+    """Cité id → its revue de projet of the closed year (the first wave's cités)."""
 
     @property
     def seconds(self) -> float:
@@ -281,6 +298,7 @@ class Simulation:
                 await self.wave(label, territories, first=n == 0)
         last = self.run.today.year - 1
         await self.phase(f"budget year-end: P147 {last} closed", [last], self.year_end)
+        await self.revues(next(iter(self.programme.waves)), last)
         await self.settle("the end: every event consumed, every mail sent", mails=True)
         self.run.finished = time.monotonic()
         return self.run
@@ -401,6 +419,50 @@ class Simulation:
                 "funding", "POST", f"/credits/P147/{year}/closing", token=self.national,
                 ok=(200,)))
         self.closed_years.add(year)
+
+    async def revues(self, label: str, year: int) -> None:
+        """The national coordination opens the year's revues de projet, due on 31 March of
+        the next year (yesterday if that is still ahead; an earlier run's deadline if it
+        opened them); the first wave's cités of that year file theirs, once labelling
+        knows their money: the troïka validates, the préfecture submits — on time, one in
+        ten late, one in ten never (overdue)."""
+        wave_id = self.run.waves[label]
+        cites = sorted((c for c in self.run.cites.values()
+                        if c.wave_id == wave_id and year in c.years), key=lambda c: c.cite_id)
+        if not cites:
+            return
+        await self.settle(f"revues {year}: labelling knows the year's money",
+                          consumers=("labelling",))
+        campaign = await self.api.call("labelling", "GET", f"/reviews/campaigns/{year}",
+                                       token=self.api.tokens.viewer, ok=(200, 404))
+        due = (date.fromisoformat(campaign["due_on"]) if campaign and "due_on" in campaign
+               else min(date(year + 1, 3, 31), self.run.today - timedelta(days=1)))
+        await self.api.call("labelling", "POST", "/reviews/campaigns", token=self.national,
+                            ok=(201, 200), body={"year": year, "due_on": str(due)})
+        await self.phase(f"revues {year}: filed, validated, submitted", list(enumerate(cites)),
+                         lambda nc: self.revue(nc[1], year, due, nc[0]))
+
+    async def revue(self, record: CiteRecord, year: int, due: date, n: int) -> None:
+        prefecture = self.api.tokens.prefecture(record.departement)
+        review, = (await self.api.call("labelling", "GET", "/reviews", ok=(200,),
+                                       token=self.api.tokens.viewer,
+                                       params={"cite_id": record.cite_id, "year": year}))["items"]
+        path = f"/reviews/{review['review_id']}"
+        submitted_on = None if n % 10 == 3 else due + timedelta(days=1) if n % 10 == 5 else \
+            due - timedelta(days=10)
+        self.run.reviews[record.cite_id] = ReviewRecord(review["review_id"], year, due,
+                                                        submitted_on)
+        if submitted_on is None:
+            return
+        await self.api.call("labelling", "PUT", f"{path}/content", token=prefecture, ok=(200,),
+                            body=_review_content(record, n))
+        validated_on = str(max(date(year, 1, 1), due - timedelta(days=20)))
+        await self.api.call("labelling", "POST", f"{path}/validation", token=prefecture,
+                            ok=(200,), body={"validations": [
+                                {"role": role, "validated_on": validated_on}
+                                for role in ("prefet", "recteur", "maire")]})
+        await self.api.call("labelling", "POST", f"{path}/submission", token=prefecture,
+                            ok=(200,), body={"submitted_on": str(submitted_on)})
 
     async def credits(self) -> None:
         """The State's P147 credits the préfectures commit (AE) and pay (CP) from, for each
@@ -593,6 +655,30 @@ class Simulation:
 
         await self.phase(f"{label}: the withdrawn cité's frozen money released", p.withdrawn,
                          release)
+
+
+_OBJECTIVES = ("school_role", "educational_continuity", "opening_opportunities")
+_THEMES = ("school_success", "parenthood", "culture", "guidance", "sport", "health")
+_AGES = ("3-5", "6-10", "11-15", "16-18")
+
+
+def _review_content(record: CiteRecord, n: int) -> dict[str, Any]:
+    """A review's content: the cité's commitments as its action plan (an open day when it
+    made none), the commune's contribution, two indicators of the protocol."""
+    actions = [{"title": f"Action {i + 1} de {record.cite_id}",
+                "objective": _OBJECTIVES[(n + i) % 3], "theme": _THEMES[(n + i) % 6],
+                "age_group": _AGES[(n + i) % 4], "cost": amount}
+               for i, (_, _, amount) in enumerate(record.commitments)] or [
+        {"title": "Journée portes ouvertes", "objective": "opening_opportunities",
+         "theme": "other", "age_group": "0-25", "cost": 0}]
+    return {"operational_review": f"Revue de projet de {record.cite_id} : les actions "
+                                  "engagées ont démarré, le comité de pilotage s'est réuni.",
+            "actions": actions, "commune_contribution": record.requested,
+            "indicators": [
+                {"code": "absenteisme-college", "label": "Taux d'absentéisme au collège",
+                 "value": f"{5 + n % 7}.{n % 10}", "unit": "%"},
+                {"code": "enfants-accompagnes", "label": "Enfants et jeunes accompagnés",
+                 "value": str(100 + 7 * n), "unit": "enfants"}]}
 
 
 def _first_year(spec: WaveSpec) -> int:

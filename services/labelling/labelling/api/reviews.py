@@ -83,10 +83,21 @@ async def open_campaign(body: CampaignIn, caller: National, response: Response
     async with caller.unit_of_work() as uow:
         opened = await service.open_review_campaign(uow, body.year, body.due_on,
                                                     caller.actor)
+        reviews = await store.count_reviews(uow.conn, body.year)
     if opened.opened == 0:
         response.status_code = 200
     return CampaignView(year=opened.campaign.year, due_on=opened.campaign.due_on,
-                        opened=opened.opened)
+                        reviews=reviews, opened=opened.opened)
+
+
+@router.get("/campaigns/{year}", response_model=CampaignView,
+            summary="A year's campaign: its deadline and how many reviews it opened")
+async def get_campaign(year: YearPath, caller: Reader) -> CampaignView:
+    campaign = await store.get_campaign(caller.pool, year)
+    if campaign is None:
+        raise NotFound.of("review campaign", year)
+    return CampaignView(year=year, due_on=campaign.due_on,
+                        reviews=await store.count_reviews(caller.pool, year), opened=0)
 
 
 @router.get("", response_model=Page[ReviewView], summary="The reviews, by year then cité")

@@ -285,8 +285,9 @@ class ImportReportView(BaseModel):
 class CampaignView(BaseModel):
     year: int
     due_on: date
+    reviews: int = Field(description="Reviews of the year, opened by the campaign")
     opened: int = Field(description="Reviews this request opened (0: every cité of the year "
-                        "already had one)")
+                        "already had one, or a read)")
 
 
 class ReviewView(BaseModel):
