@@ -95,6 +95,14 @@ async def check_page(page: Page, expected: dict[str, Any]) -> None:
                            "Suspendues": [cites.get("suspended", 0)],
                            "Retirées": [cites.get("withdrawn", 0)],
                            "Expirées": [cites.get("expired", 0)]}
+    for (programme, year), figures in expected["credits"].items():
+        for credit, value in figures.items():
+            cell = page.locator(f'#tab-credits td[data-programme="{programme}"]'
+                                f'[data-year="{year}"][data-credit="{credit}"]')
+            attribute = "data-value" if credit == "closed" else "data-cents"
+            assert await cell.get_attribute(attribute) == (
+                str(value).lower() if credit == "closed" else str(value)), (programme, year,
+                                                                            credit)
     lags = await page.locator("#tab-retard td[data-group]").evaluate_all(
         "cells => cells.map(c => [c.dataset.group, c.dataset.value])")
     assert dict(lags) == {"dashboard": "0", "funding": "0", "labelling": "0",

@@ -152,6 +152,8 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     p147 = next(m for m in report.money if m.programme == "P147")
     # Money moved at every step, and the three sources agree on it (differences == []).
     assert all(p147.figures["events"][k] > 0 for k in MEASURES)
+    # Subsidies justified, part of them ordered back and half of that repaid, alike.
+    assert 0 < p147.figures["events"]["recovered"] < p147.figures["events"]["ordered_back"]
     assert report.notifications["sent"] == report.notifications["mails in the SMTP sink"] > 0
     assert report.lag and not any(report.lag.values())
     # Per year: cités by the year they were decided, dotations by budget year 2020 → today.

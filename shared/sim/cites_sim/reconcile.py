@@ -42,7 +42,8 @@ from .simulate import Run, dotation_of
 __all__ = ["MONEY", "CountRow", "MoneyRow", "Report", "YearRow", "euros", "expected_money",
            "reconcile"]
 
-MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "remaining")
+MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "ordered_back",
+         "recovered", "remaining")
 SOURCES = ("simulation", "funding API", "events")
 COUNT_SOURCES = ("simulation", "labelling", "partners", "funding", "events")
 
@@ -156,6 +157,8 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
             if e.programme == "P147" and due:
                 f["committed"] += c.committed
                 f["paid"] += c.paid
+                f["ordered_back"] += c.ordered_back
+                f["recovered"] += c.recovered
                 left = due - c.committed
                 if c.status in ("suspended", "expired"):
                     f["frozen"] += left
@@ -172,6 +175,7 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
     amount: dict[str, int] = {}
     covers: dict[tuple[str, str, int], str] = {}
     allocation_envelope: dict[str, str] = {}
+    commitment_allocation: dict[str, str] = {}
     wave_of: dict[str, str] = {}
     for e in events:
         d: Any = e.data
@@ -187,6 +191,8 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
                 wave_of[d.cite_id] = d.wave.id
             case "funding.FundsAllocated":
                 allocation_envelope[str(d.allocation_id)] = str(d.envelope_id)
+            case "funding.FundsCommitted":
+                commitment_allocation[str(d.commitment_id)] = str(d.allocation_id)
     for e in events:
         d = e.data
 
@@ -219,6 +225,10 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
                 for r in d.released:
                     add(str(r.envelope_id), "frozen", -r.amount)
                     add(str(r.envelope_id), "released", r.amount)
+            case "funding.RecoveryOrdered" | "funding.RecoveryReceived":
+                figure = "ordered_back" if e.type == "funding.RecoveryOrdered" else "recovered"
+                add(allocation_envelope.get(
+                    commitment_allocation.get(str(d.commitment_id), "")), figure, d.amount)
     for eid, f in out.items():
         f["remaining"] = amount.get(eid, 0) - f["allocated"] - f["fonds"] + f["released"]
     return out

@@ -88,6 +88,10 @@ class CiteRecord:
     """(commitment id, operator partner id, amount)."""
     payments: list[tuple[str, int]] = field(default_factory=list)
     """(commitment id, amount)."""
+    ordered_back: int = 0
+    """What its operators' reports left unspent, ordered back (P147)."""
+    recovered: int = 0
+    """What of that the operators repaid so far."""
     status: str = "labelled"
     """What labelling should say at the end: labelled, suspended, withdrawn or expired."""
     suspensions: int = 0
@@ -593,6 +597,33 @@ class Simulation:
                                         f"/commitments/{c['commitment_id']}/payments",
                                         token=prefecture, ok=(201,), body={"amount": pay})
                     record.payments.append((c["commitment_id"], pay))
+                    if n == 0 and not record.ordered_back and int(record.cite_id[5:]) % 3 == 0:
+                        await self.justified(record, c["commitment_id"], pay, prefecture)
+
+    async def justified(self, record: CiteRecord, commitment_id: str, paid: int,
+                        prefecture: str) -> None:
+        """The operator reports a fifth of what it was paid unspent: the préfecture orders
+        it back, and the operator repays half of it so far."""
+        unspent = paid // 5 // 100 * 100
+        today = str(self.run.today)
+        await self.api.call("funding", "POST", f"/commitments/{commitment_id}/report",
+                            token=prefecture, ok=(200,),
+                            body={"spent": paid - unspent, "submitted_on": today})
+        if not unspent:
+            return
+        order = await self.api.call(
+            "funding", "POST", f"/commitments/{commitment_id}/recoveries", token=prefecture,
+            key=f"{self.run.run_id}-{commitment_id}-recovery", ok=(201,), body={
+                "amount": unspent, "order_reference": f"TP-{record.cite_id}-1",
+                "ordered_on": today, "motive": "Reliquat non consommé selon le compte rendu"})
+        record.ordered_back += unspent
+        repaid = unspent // 2 // 100 * 100
+        if repaid:
+            await self.api.call(
+                "funding", "POST", f"/recoveries/{order['recovery_id']}/receipts",
+                token=prefecture, key=f"{self.run.run_id}-{commitment_id}-receipt",
+                ok=(201,), body={"amount": repaid, "received_on": today})
+            record.recovered += repaid
 
     def _paperwork(self, year: int, record: CiteRecord, amount: int, n: int
                    ) -> dict[str, Any]:

@@ -245,6 +245,13 @@
     remplir("tab-enveloppes", s.envelopes.map((e) => [{ t: e.name }, { t: e.programme },
       { t: e.budget_years.join(", ") }, { t: e.wave_ids.join(", ") },
       { t: enEuros(e.amount), a: { cents: e.amount } }]));
+    const credit = (c, k) => ({ t: enEuros(c[k]),
+      a: { programme: c.programme, year: c.year, credit: k, cents: c[k] } });
+    remplir("tab-credits", s.credits.map((c) => [{ t: c.programme }, { t: String(c.year) },
+      ...["ae", "cp", "delegated_ae", "delegated_cp", "engaged", "spent", "lapsed_ae",
+          "lapsed_cp", "restes_a_payer"].map((k) => credit(c, k)),
+      { t: c.closed ? "oui" : "non",
+        a: { programme: c.programme, year: c.year, credit: "closed", value: c.closed } }]));
 
     // années, régions, académies
     remplir("tab-annees", s.years.map((y) => [
