@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 
 from cites_contracts.events.labelling import (
     CandidatureSubmittedV1,
+    ConventionSignatory,
     LabelRenewed,
     TroikaValidation,
 )
@@ -56,6 +57,7 @@ from .domain.review import FundingEvent, counted
 
 __all__ = [
     "CampaignOpened",
+    "amend_convention",
     "apply_for_renewal",
     "close_wave",
     "count_money",
@@ -362,11 +364,25 @@ async def extend_perimeter(uow: UnitOfWork, cite_id: str, addition: Addition,
     return await _record(uow, label, event, actor)
 
 
-async def record_convention(uow: UnitOfWork, cite_id: str, signed_on: date, actor: Actor
-                            ) -> Label:
+async def record_convention(uow: UnitOfWork, cite_id: str, signed_on: date, actor: Actor,
+                            signatories: tuple[ConventionSignatory, ...] = ()) -> Label:
     label = await _label(uow, cite_id)
     actor.ensure_acts_for(label.departement)
-    event = label.record_convention(signed_on, actor=actor, today=uow.today, now=uow.now)
+    event = label.record_convention(signed_on, actor=actor, today=uow.today, now=uow.now,
+                                    signatories=signatories)
+    if event is not None:
+        await store.save_convention(uow.conn, cite_id, label.periods[-1])
+    return await _record(uow, label, event, actor)
+
+
+async def amend_convention(uow: UnitOfWork, cite_id: str, object: str, signed_on: date | None,
+                           actor: Actor) -> Label:
+    label = await _label(uow, cite_id)
+    actor.ensure_acts_for(label.departement)
+    event = label.amend_convention(object, signed_on=signed_on or uow.today, actor=actor,
+                                   today=uow.today, now=uow.now)
+    if event is not None:
+        await store.save_convention(uow.conn, cite_id, label.periods[-1])
     return await _record(uow, label, event, actor)
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from cites_contracts.events.labelling import (
+    ConventionSignatory,
     Perimeter,
     PerimeterAddition,
     ReviewAction,
@@ -44,6 +45,7 @@ from .domain import (
 )
 from .domain.dossier import STORED
 from .domain.holdings import Claim, Held, Holder, Holding
+from .domain.label import Amendment
 from .domain.records import CiteRecord
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "release",
     "remember_year",
     "save_candidature",
+    "save_convention",
     "save_import",
     "save_label",
     "save_review",
@@ -331,7 +334,10 @@ def _label(r: Row) -> Label:
         lead_college_uai=r["lead_college_uai"],
         periods=[Term(LabelPeriod(start=date.fromisoformat(p["start"]),
                                   end=date.fromisoformat(p["end"])),
-                      date.fromisoformat(p["signed"]) if p["signed"] else None)
+                      date.fromisoformat(p["signed"]) if p["signed"] else None,
+                      tuple(ConventionSignatory.model_validate(x) for x in p["signatories"]),
+                      tuple(Amendment(a["number"], date.fromisoformat(a["signed_on"]),
+                                      a["object"]) for a in p["amendments"]))
                  for p in r["periods"]],
         status=LabelStatus(r["status"]), decided_on=r["decided_on"],
         status_since=r["status_since"], renewal_applied_on=r["renewal_applied_on"],
@@ -348,7 +354,9 @@ _LABEL = """
     SELECT c.*, w.title AS wave_title, w.test AS wave_test,
            (SELECT json_agg(json_build_object('start', p.period_start,
                                               'end', p.period_end,
-                                              'signed', p.convention_signed_on)
+                                              'signed', p.convention_signed_on,
+                                              'signatories', p.signatories,
+                                              'amendments', p.amendments)
                             ORDER BY p.period_start)
               FROM label_periods p WHERE p.cite_id = c.cite_id) AS periods
       FROM cites c JOIN waves w ON w.id = c.wave_id"""
@@ -405,6 +413,16 @@ async def save_label(conn: Conn, x: Label) -> None:
         x.perimeter.model_dump(mode="json"), x.status_changed_at, *_periods(x), x.status_since,
         x.renewal_applied_on,
     )
+
+
+async def save_convention(conn: Conn, cite_id: str, term: Term) -> None:
+    """A period's convention signatories and amendments (its dates: :func:`save_label`)."""
+    await conn.execute(
+        """UPDATE label_periods SET signatories = $3, amendments = $4
+            WHERE cite_id = $1 AND period_start = $2""",
+        cite_id, term.start, [x.model_dump(mode="json") for x in term.signatories],
+        [{"number": a.number, "signed_on": a.signed_on.isoformat(), "object": a.object}
+         for a in term.amendments])
 
 
 async def due_cite_ids(conn: Reads, today: date, *, limit: int = 1000) -> list[str]:

@@ -60,8 +60,10 @@ async def test_a_renewal_in_the_window_adds_the_next_period_and_keeps_the_curren
 
     assert r.status_code == 200
     assert r.json()["label_period"] == CURRENT  # still in force until 2028-03-09
-    assert r.json()["periods"] == [{**CURRENT, "convention_signed_on": None},
-                                   {**RENEWED, "convention_signed_on": "2027-03-10"}]
+    unsigned = {"signatories": [], "amendments": []}
+    assert r.json()["periods"] == [{**CURRENT, "convention_signed_on": None, **unsigned},
+                                   {**RENEWED, "convention_signed_on": "2027-03-10",
+                                    **unsigned}]
     [renewed] = await service.running.outbox("LabelRenewed")
     assert isinstance(renewed.data, LabelRenewed)
     assert renewed.data.previous_period.model_dump(mode="json") == CURRENT

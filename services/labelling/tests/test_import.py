@@ -59,9 +59,12 @@ async def test_a_history_is_imported_as_the_live_path_would_have_recorded_it(
     cites = await _cites(service)
     clichy = cites["Clichy-sous-Bois"]
     assert clichy["periods"] == [
-        {"start": "2020-01-01", "end": "2022-12-31", "convention_signed_on": "2020-02-10"},
-        {"start": "2023-01-01", "end": "2025-12-31", "convention_signed_on": "2023-04-03"},
-        {"start": "2026-01-01", "end": "2028-12-31", "convention_signed_on": None}]
+        {"start": "2020-01-01", "end": "2022-12-31", "convention_signed_on": "2020-02-10",
+         "signatories": [], "amendments": []},
+        {"start": "2023-01-01", "end": "2025-12-31", "convention_signed_on": "2023-04-03",
+         "signatories": [], "amendments": []},
+        {"start": "2026-01-01", "end": "2028-12-31", "convention_signed_on": None,
+         "signatories": [], "amendments": []}]
     assert clichy["perimeter"]["qpv_list"] == "2015"
     vaulx = cites["Vaulx-en-Velin"]
     assert vaulx["label_period"] == {"start": "2025-01-01", "end": "2027-12-31"}

@@ -338,6 +338,25 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "signed_on": "2019-12-06",
                 "recorded_by": "prefecture",
                 "recorded_at": "2019-12-09T15:45:00Z",
+                "signatories": [
+                    {"party": "prefet", "institution": "Préfecture du Rhône"},
+                    {"party": "recteur", "institution": "Académie de Lyon"},
+                    {"party": "collectivite", "institution": "Ville de Vaulx-en-Velin"},
+                    {"party": "other", "institution": "Caisse d'allocations familiales du Rhône"},
+                ],
+            },
+        ),
+        (
+            ("labelling.ConventionAmended", 1),
+            {
+                "cite_id": _CITE_ID,
+                "label_period": _first_period(),
+                "number": 1,
+                "signed_on": "2021-02-15",
+                "object": "Avenant n° 1 : actions de continuité éducative adaptées à la crise "
+                          "sanitaire, calendrier du comité de pilotage",
+                "recorded_by": "prefecture",
+                "recorded_at": "2021-02-16T10:00:00Z",
             },
         ),
         (
@@ -979,6 +998,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("labelling.TerritoryLabelled", 1): _Occurrence(1),  # retired: v2 replaces it
     _TERRITORY_LABELLED: _Occurrence(1),
     ("labelling.ConventionSigned", 1): _Occurrence(2),
+    ("labelling.ConventionAmended", 1): _Occurrence(3),  # the alternative third event
     ("labelling.LabelSuspended", 1): _Occurrence(3),
     ("labelling.LabelReinstated", 1): _Occurrence(4),
     ("labelling.PerimeterExtended", 1): _Occurrence(5),  # retired: v2 replaces it

@@ -55,6 +55,7 @@ __all__ = [
     "Cents",
     "CiteId",
     "ContractModel",
+    "ConventionParty",
     "Departement",
     "DossierNumber",
     "DotationRuleKind",
@@ -844,6 +845,16 @@ class TroikaRole(StrEnum):
     RECTEUR = "recteur"
     MAIRE = "maire"
     PRESIDENT_EPCI = "president_epci"
+
+
+class ConventionParty(StrEnum):
+    """Who signs a cité's convention-cadre: the préfet, the recteur and the collectivité
+    (cheffe de file), and possibly other partners (the CAF, the département…)."""
+
+    PREFET = "prefet"
+    RECTEUR = "recteur"
+    COLLECTIVITE = "collectivite"
+    OTHER = "other"
 
 
 class ActorRole(StrEnum):

@@ -169,32 +169,48 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
     return out
 
 
+@dataclass
+class _Keys:
+    """What the money events name, learnt from the events: each envelope's amount and the
+    (programme, wave, year) it covers, each allocation's envelope, each commitment's
+    allocation, each cité's wave."""
+
+    amount: dict[str, int] = field(default_factory=dict)
+    covers: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    allocation_envelope: dict[str, str] = field(default_factory=dict)
+    commitment_allocation: dict[str, str] = field(default_factory=dict)
+    wave_of: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, events: list[Envelope[Event]]) -> _Keys:
+        k = cls()
+        for e in events:
+            d: Any = e.data
+            match e.type:
+                case "funding.EnvelopeOpened":
+                    k.amount[str(d.envelope_id)] = d.amount
+                    for w in d.wave_ids:
+                        for y in d.budget_years:
+                            k.covers[(d.programme.value, w, y)] = str(d.envelope_id)
+                case "funding.EnvelopeAmended":
+                    k.amount[str(d.envelope_id)] = d.amount
+                case "labelling.TerritoryLabelled":
+                    k.wave_of[d.cite_id] = d.wave.id
+                case "funding.FundsAllocated":
+                    k.allocation_envelope[str(d.allocation_id)] = str(d.envelope_id)
+                case "funding.FundsCommitted":
+                    k.commitment_allocation[str(d.commitment_id)] = str(d.allocation_id)
+        return k
+
+
 def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str, int]]:
     """Each envelope's figures summed from the events of ``funding.*``."""
     out: dict[str, dict[str, int]] = {eid: dict.fromkeys(MONEY, 0) for eid in run.envelopes}
-    amount: dict[str, int] = {}
-    covers: dict[tuple[str, str, int], str] = {}
-    allocation_envelope: dict[str, str] = {}
-    commitment_allocation: dict[str, str] = {}
-    wave_of: dict[str, str] = {}
+    k = _Keys.of(events)
+    amount, covers, wave_of = k.amount, k.covers, k.wave_of
+    allocation_envelope, commitment_allocation = k.allocation_envelope, k.commitment_allocation
     for e in events:
         d: Any = e.data
-        match e.type:
-            case "funding.EnvelopeOpened":
-                amount[str(d.envelope_id)] = d.amount
-                for w in d.wave_ids:
-                    for y in d.budget_years:
-                        covers[(d.programme.value, w, y)] = str(d.envelope_id)
-            case "funding.EnvelopeAmended":
-                amount[str(d.envelope_id)] = d.amount
-            case "labelling.TerritoryLabelled":
-                wave_of[d.cite_id] = d.wave.id
-            case "funding.FundsAllocated":
-                allocation_envelope[str(d.allocation_id)] = str(d.envelope_id)
-            case "funding.FundsCommitted":
-                commitment_allocation[str(d.commitment_id)] = str(d.allocation_id)
-    for e in events:
-        d = e.data
 
         def add(envelope: str | None, figure: str, cents: int) -> None:
             if envelope in out:

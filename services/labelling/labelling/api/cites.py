@@ -9,8 +9,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from cites_contracts.events.labelling import ConventionSignatory
 from cites_contracts.types import CiteId, Departement, LabelPeriod, Motive, WaveId
 from cites_runtime.errors import NotFound
 from cites_runtime.http import Input, National, Operator, Page, Paging, Prefecture, Reader
@@ -50,8 +51,25 @@ class PerimeterAdditionIn(Addition):
     received as it is (unknown fields refused)."""
 
 
+class SignatoryIn(ConventionSignatory):
+    """A signatory of the convention (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class ConventionIn(Input):
     signed_on: date
+    signatories: list[SignatoryIn] = Field(
+        default=[], max_length=20, description="Who signed it: the préfet, the recteur and the "
+        "collectivité (each once), others if any; may be given later for a signature "
+        "recorded without them")
+
+
+class AmendmentIn(Input):
+    object: Motive = Field(description="What the amendment changes, in words")
+    signed_on: date | None = Field(
+        None, description="Its signature (not in the future, not before the convention); "
+        "today when absent")
 
 
 class MotiveIn(Input):
@@ -163,7 +181,19 @@ async def extend(cite_id: CitePath, body: PerimeterAdditionIn, caller: National
 async def convention(cite_id: CitePath, body: ConventionIn, caller: Operator
                      ) -> CiteSummaryView:
     async with caller.unit_of_work() as uow:
-        x = await service.record_convention(uow, cite_id, body.signed_on, caller.actor)
+        x = await service.record_convention(
+            uow, cite_id, body.signed_on, caller.actor,
+            tuple(ConventionSignatory.model_validate(s.model_dump()) for s in body.signatories))
+    return CiteSummaryView.of(x, uow.today)
+
+
+@router.post("/{cite_id}/convention/amendments", response_model=CiteSummaryView,
+             summary="Record an amendment (avenant) to the latest period's convention")
+async def amend_convention(cite_id: CitePath, body: AmendmentIn, caller: Operator
+                           ) -> CiteSummaryView:
+    async with caller.unit_of_work() as uow:
+        x = await service.amend_convention(uow, cite_id, body.object, body.signed_on,
+                                           caller.actor)
     return CiteSummaryView.of(x, uow.today)
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from cites_contracts.events.labelling import (
+    ConventionSignatory,
     Perimeter,
     PerimeterAddition,
     ReviewAction,
@@ -39,6 +40,7 @@ from ..imports import Report
 from ..store import CandidatureSummary, RecordedEntry, WaveStats
 
 __all__ = [
+    "AmendmentView",
     "CampaignView",
     "CandidatureSummaryView",
     "CandidatureView",
@@ -160,10 +162,19 @@ class CandidatureView(BaseModel):
         )
 
 
+class AmendmentView(BaseModel):
+    number: int
+    signed_on: date
+    object: str
+
+
 class PeriodView(BaseModel):
     start: date
     end: date
     convention_signed_on: date | None
+    signatories: list[ConventionSignatory] = Field(
+        description="Who signed its convention, when recorded")
+    amendments: list[AmendmentView] = Field(description="Its convention's amendments, in order")
 
 
 class CiteSummaryView(BaseModel):
@@ -197,8 +208,11 @@ class CiteSummaryView(BaseModel):
         return dict(cite_id=x.cite_id, name=x.name, candidature_id=x.candidature_id,
                     wave=x.wave, departement=x.departement, status=x.status,
                     label_period=now.period, convention_signed_on=now.convention_signed_on,
-                    periods=[PeriodView(start=t.start, end=t.end,
-                                        convention_signed_on=t.convention_signed_on)
+                    periods=[PeriodView(
+                        start=t.start, end=t.end, convention_signed_on=t.convention_signed_on,
+                        signatories=list(t.signatories),
+                        amendments=[AmendmentView(number=a.number, signed_on=a.signed_on,
+                                                  object=a.object) for a in t.amendments])
                              for t in x.periods],
                     lead_college_uai=x.lead_college_uai, perimeter=x.perimeter,
                     requested_annual_contribution=x.requested_annual_contribution,

@@ -30,6 +30,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from cites_contracts.events.labelling import (
+    ConventionAmended,
+    ConventionSignatory,
     ConventionSigned,
     LabelExpired,
     LabelReinstated,
@@ -44,7 +46,7 @@ from cites_contracts.events.labelling import (
     TerritoryLabelled,
 )
 from cites_contracts.events.labelling import Wave as WaveRef
-from cites_contracts.types import ActorRole, LabelPeriod, QpvList, qpv_list_of
+from cites_contracts.types import ActorRole, ConventionParty, LabelPeriod, QpvList, qpv_list_of
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
 
@@ -53,6 +55,7 @@ from .errors import RenewalOutsideWindow
 
 __all__ = [
     "PROGRAMME_START",
+    "Amendment",
     "HistoryEntry",
     "Label",
     "LabelEvent",
@@ -70,7 +73,7 @@ __all__ = [
 PROGRAMME_START = date(2019, 1, 1)
 
 LabelEvent = (TerritoryLabelled | LabelRenewed | PerimeterExtended | ConventionSigned
-              | LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
+              | ConventionAmended | LabelSuspended | LabelReinstated | LabelWithdrawn | LabelExpired
               | RenewalApplied | RenewalRefused)
 
 
@@ -144,12 +147,23 @@ class RenewalWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Amendment:
+    """An amendment (avenant) to a period's convention."""
+
+    number: int
+    signed_on: date
+    object: str
+
+
+@dataclass(frozen=True, slots=True)
 class Term:
-    """One period of a label and the signature date of its triennial convention, if
-    recorded."""
+    """One period of a label, the signature date of its triennial convention and its
+    signatories if recorded, and the convention's amendments."""
 
     period: LabelPeriod
     convention_signed_on: date | None = None
+    signatories: tuple[ConventionSignatory, ...] = ()
+    amendments: tuple[Amendment, ...] = ()
 
     @property
     def start(self) -> date:
@@ -182,6 +196,19 @@ def check_convention_date(signed_on: date | None, today: date, decided_on: date)
     if signed_on is not None:
         check_business_date(signed_on, "convention_signed_on", "convention", today=today,
                             not_before=decided_on, what="the decision it follows")
+
+
+_SIGN_ONCE = (ConventionParty.PREFET, ConventionParty.RECTEUR, ConventionParty.COLLECTIVITE)
+
+
+def _check_signatories(signatories: tuple[ConventionSignatory, ...]) -> None:
+    """A convention-cadre is signed by the préfet, the recteur and the collectivité, each
+    once; other partners may sign it too."""
+    parties = [s.party for s in signatories]
+    if any(parties.count(p) != 1 for p in _SIGN_ONCE):
+        raise RuleBroken.of("signatories", "convention_signatories",
+                            "a convention-cadre is signed by the préfet, the recteur and the "
+                            "collectivité, each once (others may sign too)")
 
 
 def _check_stated(period: LabelPeriod, following: LabelPeriod) -> None:
@@ -231,6 +258,10 @@ class HistoryEntry:
             case ConventionSigned():
                 return cls(kind, event.recorded_at, event.recorded_by, period=event.label_period,
                            signed_on=event.signed_on)
+            case ConventionAmended():
+                return cls(kind, event.recorded_at, event.recorded_by, period=event.label_period,
+                           signed_on=event.signed_on,
+                           motive=f"Avenant n° {event.number} : {event.object}")
             case LabelSuspended():
                 return cls(kind, event.suspended_at, event.decided_by, motive=event.motive,
                            effective_on=event.effective_on, review_id=event.review_id)
@@ -464,21 +495,51 @@ class Label:
                                  decided_by=actor.event_role, extended_at=now,
                                  decided_on=decided_on)
 
-    def record_convention(self, signed_on: date, *, actor: Actor, today: date, now: datetime
+    def record_convention(self, signed_on: date, *, actor: Actor, today: date, now: datetime,
+                          signatories: tuple[ConventionSignatory, ...] = ()
                           ) -> ConventionSigned | None:
         """Record the signature of the latest period's convention (after a renewal, the new
-        period's); a repeat is a no-op."""
+        period's), with its signatories if given — or the signatories of a signature
+        recorded without them; a repeat is a no-op."""
         if self.status not in LIVING:
             raise Conflict(f"{self.cite_id}'s label is {self.status.value}: no convention to sign")
-        if self.convention_signed_on == signed_on:
-            return None
-        if self.convention_signed_on is not None:
+        if signatories:
+            _check_signatories(signatories)
+        term = self.periods[-1]
+        if term.convention_signed_on == signed_on:
+            if not signatories or set(signatories) == set(term.signatories):
+                return None
+            if term.signatories:
+                raise Conflict(f"{self.cite_id}'s convention is already recorded with its "
+                               "signatories")
+        elif term.convention_signed_on is not None:
             raise Conflict(f"{self.cite_id}'s convention is already recorded as signed on "
-                           f"{self.convention_signed_on}")
+                           f"{term.convention_signed_on}")
         check_convention_date(signed_on, today, self.decided_on)
-        self.periods[-1] = replace(self.periods[-1], convention_signed_on=signed_on)
+        self.periods[-1] = replace(term, convention_signed_on=signed_on,
+                                   signatories=signatories or term.signatories)
         return ConventionSigned(cite_id=self.cite_id, label_period=self.period,
-                                signed_on=signed_on, recorded_by=actor.event_role, recorded_at=now)
+                                signed_on=signed_on, recorded_by=actor.event_role, recorded_at=now,
+                                signatories=self.periods[-1].signatories)
+
+    def amend_convention(self, object: str, *, signed_on: date, actor: Actor, today: date,
+                         now: datetime) -> ConventionAmended | None:
+        """Record an amendment to the latest period's convention, numbered in order, not
+        before the convention; the same amendment again is a no-op."""
+        self._ensure_living("amended")
+        term = self.periods[-1]
+        if term.convention_signed_on is None:
+            raise Conflict(f"{self.cite_id}'s convention for {term.start} – {term.end} is not "
+                           "recorded as signed: there is nothing to amend")
+        check_business_date(signed_on, "signed_on", "amendment", today=today,
+                            not_before=term.convention_signed_on, what="the convention it amends")
+        if any(a.signed_on == signed_on and a.object == object for a in term.amendments):
+            return None
+        amendment = Amendment(len(term.amendments) + 1, signed_on, object)
+        self.periods[-1] = replace(term, amendments=(*term.amendments, amendment))
+        return ConventionAmended(cite_id=self.cite_id, label_period=self.period,
+                                 number=amendment.number, signed_on=signed_on, object=object,
+                                 recorded_by=actor.event_role, recorded_at=now)
 
     def suspend(self, motive: str, *, effective_on: date, actor: Actor, today: date,
                 now: datetime) -> LabelSuspended | None:

@@ -27,6 +27,7 @@ from ..types import (
     Cents,
     CiteId,
     ContractModel,
+    ConventionParty,
     Departement,
     EducationPriority,
     Email,
@@ -59,6 +60,8 @@ __all__ = [
     "CandidatureSubmittedV1",
     "CandidatureSubmittedV2",
     "CandidatureWithdrawn",
+    "ConventionAmended",
+    "ConventionSignatory",
     "ConventionSigned",
     "LabelExpired",
     "LabelReinstated",
@@ -228,6 +231,14 @@ class TroikaMember(ContractModel):
 
     role: TroikaRole
     email: Email
+
+
+class ConventionSignatory(ContractModel):
+    """A signatory of a convention-cadre: the party and the institution (never a person)."""
+
+    party: ConventionParty
+    institution: Name = Field(description="e.g. « Préfecture du Rhône », « Académie de Lyon »,"
+                              " « Ville de Vaulx-en-Velin »")
 
 
 class TroikaSeat(ContractModel):
@@ -647,6 +658,31 @@ class ConventionSigned(Event):
     cite_id: CiteId
     label_period: LabelPeriod
     signed_on: date
+    recorded_by: ActorRole
+    recorded_at: UtcDateTime
+    signatories: tuple[ConventionSignatory, ...] = Field(
+        default=(), description="Who signed it — the préfet, the recteur, the collectivité, "
+        "others; absent when not recorded")
+
+
+@event(
+    "labelling.ConventionAmended",
+    topic=LABELLING_LABELS,
+    key="cite_id",
+    emitted_when="An amendment (avenant) to a cité's convention-cadre is recorded.",
+)
+class ConventionAmended(Event):
+    """An amendment to the convention of the cité's latest label period was signed:
+    numbered in order, never dated before the convention it amends.
+
+    Producer: labelling. Topic: ``labelling.labels``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    label_period: LabelPeriod
+    number: int = Field(ge=1, description="1 for the first amendment of the period's convention")
+    signed_on: date
+    object: Motive = Field(description="What it changes, in words")
     recorded_by: ActorRole
     recorded_at: UtcDateTime
 
