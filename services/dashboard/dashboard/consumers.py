@@ -35,6 +35,8 @@ from cites_contracts.events.funding import (
     FundsReleased,
     FundsUnfrozen,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
 )
 from cites_contracts.events.labelling import (
     CandidatureRejected,
@@ -65,7 +67,7 @@ from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 from . import service
 from .domain.programme import AllocationMove, CandidatureStatus, CiteStatus, Movement
 
-__all__ = ["CANDIDATURE_STATUS", "CITE_STATUS", "MOVEMENT", "NOTIFICATION_OUTCOMES",
+__all__ = ["CANDIDATURE_STATUS", "CITE_STATUS", "MOVEMENT", "NOTIFICATION_OUTCOMES", "RECOVERY",
            "consumer"]
 
 consumer = EventConsumer("dashboard")
@@ -86,6 +88,10 @@ MOVEMENT: Final[dict[type[AllocationMove], Movement]] = {
     PaymentMade: Movement.PAY, FundsFrozen: Movement.FREEZE,
     FundsUnfrozen: Movement.UNFREEZE, FundsReleased: Movement.RELEASE}
 """An event moving money of allocations, and the movement it is."""
+
+RECOVERY: Final[dict[type[RecoveryOrdered | RecoveryReceived], Movement]] = {
+    RecoveryOrdered: Movement.ORDER, RecoveryReceived: Movement.RECOVER}
+"""An order to repay a subsidy or a receipt on one, and the movement it is."""
 
 NOTIFICATION_OUTCOMES: Final[tuple[type[service.NotificationOutcome], ...]] = (
     NotificationSent, NotificationFailed)
@@ -209,6 +215,12 @@ async def fonds_granted_handler(event: FondsDeLaCiteGranted, ctx: HandlerContext
 @consumer.handles(*MOVEMENT)
 async def allocation_moved_handler(event: AllocationMove, ctx: HandlerContext) -> None:
     await service.allocation_moved(ctx.uow, event, MOVEMENT[type(event)])
+
+
+@consumer.handles(*RECOVERY)
+async def recovery_handler(event: RecoveryOrdered | RecoveryReceived, ctx: HandlerContext
+                           ) -> None:
+    await service.recovery_moved(ctx.uow, event, RECOVERY[type(event)])
 
 
 # --- notifications -----------------------------------------------------------------------

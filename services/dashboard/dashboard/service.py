@@ -22,7 +22,10 @@ from cites_contracts.events.funding import (
     EnvelopeOpened,
     FondsDeLaCiteGranted,
     FundsAllocated,
+    FundsCommitted,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
 )
 from cites_contracts.events.labelling import (
     CandidatureRejected,
@@ -80,6 +83,7 @@ __all__ = [
     "partner_joined",
     "partner_left",
     "perimeter_extended",
+    "recovery_moved",
     "refused",
     "review_seen",
 ]
@@ -256,10 +260,26 @@ async def allocation_moved(uow: UnitOfWork, event: AllocationMove, movement: Mov
         uow.conn, [(a, movement.value, amount) for a, amount in amounts_moved(event)])
     if isinstance(rows, UUID):
         raise NotFound.of(f"cité {event.cite_id}'s allocation", rows)
+    if isinstance(event, FundsCommitted):  # what its recovery orders will name
+        await store.remember_commitment(uow.conn, event.commitment_id, event.allocation_id)
     if isinstance(event, PaymentMade):  # CP of the year it was made, the programme's time
         rows = [*rows, *((cite, programme, civil_date(event.paid_at, uow.zone).year,
                           Movement.SPEND.value, amount)
                          for cite, programme, _, _, amount in rows)]
+    await store.record_movements(uow.conn, rows)
+
+
+async def recovery_moved(uow: UnitOfWork, event: RecoveryOrdered | RecoveryReceived,
+                         movement: Movement) -> None:
+    """An order to repay, or money repaid on one: counted in the programme and year of the
+    commitment's allocation, as funding's ledger counts it; a commitment the dashboard
+    never heard of is a dead letter."""
+    allocation = await store.allocation_of_commitment(uow.conn, event.commitment_id)
+    if allocation is None:
+        raise NotFound.of(f"cité {event.cite_id}'s commitment", event.commitment_id)
+    rows = await store.movements_of_allocation(uow.conn,
+                                               [(allocation, movement.value, event.amount)])
+    assert not isinstance(rows, UUID)  # its commitment's allocation was known
     await store.record_movements(uow.conn, rows)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "add_cites",
     "add_member",
     "add_period",
+    "allocation_of_commitment",
     "candidature_seen",
     "candidatures_labelled",
     "deliveries",
@@ -30,6 +31,7 @@ __all__ = [
     "money_sums",
     "movements_of_allocation",
     "record_movements",
+    "remember_commitment",
     "save_health",
     "save_review",
     "save_waves",
@@ -232,6 +234,18 @@ async def movements_of_allocation(conn: Conn, moves: Sequence[tuple[UUID, str, i
             return allocation_id
         out.append((a["cite_id"], a["programme"], a["year"], movement, amount))
     return out
+
+
+async def remember_commitment(conn: Conn, commitment_id: UUID, allocation_id: UUID) -> None:
+    await conn.execute("INSERT INTO commitment_allocations VALUES ($1, $2) "
+                       "ON CONFLICT (commitment_id) DO NOTHING", commitment_id, allocation_id)
+
+
+async def allocation_of_commitment(conn: Reads, commitment_id: UUID) -> UUID | None:
+    allocation: UUID | None = await conn.fetchval(
+        "SELECT allocation_id FROM commitment_allocations WHERE commitment_id = $1",
+        commitment_id)
+    return allocation
 
 
 async def record_movements(conn: Conn, rows: Sequence[MovementRow]) -> None:

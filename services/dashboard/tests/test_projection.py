@@ -41,9 +41,11 @@ from cites_contracts.events.funding import (
     CreditsDelegated,
     CreditsVoted,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
 )
 from cites_contracts.types import BudgetProgramme, PartnerKind
-from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69
+from cites_runtime.testing import AS_NATIONAL, AS_PARTNER, AS_PREFECTURE_69, eventually
 
 
 async def test_cites_are_counted_by_wave_and_by_their_labels_status(
@@ -111,7 +113,8 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         frozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
         released("cite-001", (a2026, 250_000_00)), refused("cite-002"))
 
-    money = await service.money()
+    money = {k: {m: v for m, v in line.items() if m not in ("ordered_back", "recovered")}
+             for k, line in (await service.money()).items()}
 
     assert money == {
         ("P147", 2025): {"allocated": 300_000_00, "fonds": 10_000_00, "committed": 40_000_00,
@@ -130,6 +133,46 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         ("P147", 10_000_000_00)]
     assert [(d["code"], d["allocated"], d["committed"], d["paid"])
             for d in summary["departements"]] == [("93", 600_000_00, 40_000_00, 15_000_00)]
+
+
+async def test_a_subsidy_ordered_back_and_repaid_counts_in_its_commitments_allocation_year(
+    service: Dashboard,
+) -> None:
+    allocation, commitment, recovery = uuid4(), uuid4(), uuid4()
+    operator = uuid4()
+    await service.s.publish(
+        envelope(), labelled("cite-001"),
+        allocated("cite-001", allocation, 300_000_00, year=2025),
+        committed("cite-001", allocation, 40_000_00, commitment_id=commitment),
+        paid("cite-001", allocation, 30_000_00),
+        RecoveryOrdered(cite_id="cite-001", recovery_id=recovery, commitment_id=commitment,
+                        payee_partner_id=operator, programme=BudgetProgramme.P147,
+                        amount=6_000_00, order_reference="TP-1", ordered_on=date(2026, 2, 1),
+                        motive="Reliquat", ordered_at=AT),
+        RecoveryReceived(cite_id="cite-001", receipt_id=uuid4(), recovery_id=recovery,
+                         commitment_id=commitment, payee_partner_id=operator,
+                         programme=BudgetProgramme.P147, amount=2_500_00,
+                         received_on=date(2026, 3, 1), received_at=AT))
+
+    line = (await service.money())[("P147", 2025)]
+
+    assert (line["paid"], line["ordered_back"], line["recovered"]) == (
+        30_000_00, 6_000_00, 2_500_00)
+
+
+async def test_an_order_to_repay_on_a_commitment_never_heard_of_is_a_dead_letter(
+    service: Dashboard,
+) -> None:
+    await service.s.publish(envelope(), labelled("cite-001"), RecoveryReceived(
+        cite_id="cite-001", receipt_id=uuid4(), recovery_id=uuid4(), commitment_id=uuid4(),
+        payee_partner_id=uuid4(), programme=BudgetProgramme.P147, amount=100,
+        received_on=date(2026, 3, 1), received_at=AT))
+
+    async def lettered() -> bool:
+        return any(r.topic.endswith("dashboard.dlq") for r in service.s.records)
+
+    await eventually(lettered, what="the dead letter")
+    assert all(m["ordered_back"] == m["recovered"] == 0 for m in (await service.summary())["money"])
 
 
 async def test_alliance_sizes_count_the_current_members_of_open_alliances(

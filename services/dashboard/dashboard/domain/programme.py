@@ -65,6 +65,10 @@ class Movement(StrEnum):
     UNFREEZE = "unfreeze"
     RELEASE = "release"
     """Frozen money given back to its envelope."""
+    ORDER = "order"
+    """Paid money an operator is ordered to repay (a recovery order)."""
+    RECOVER = "recover"
+    """Money repaid on an order."""
     SPEND = "spend"
     """A payment's CP, at the year it was made (the credits' view; not a money line)."""
     REFUSED = "refused"
@@ -103,6 +107,10 @@ class MoneyLine(BaseModel):
     paid: int = 0
     frozen: int = 0
     released: int = 0
+    ordered_back: int = 0
+    """Paid, then ordered back by a recovery order."""
+    recovered: int = 0
+    """Repaid on those orders."""
     refused: int = 0
     """Dotations refused (envelope exhausted…): how many, not an amount."""
 
@@ -115,7 +123,8 @@ class MoneyLine(BaseModel):
                    fonds=s(Movement.GRANT), committed=s(Movement.COMMIT) - s(Movement.CANCEL),
                    paid=s(Movement.PAY),
                    frozen=s(Movement.FREEZE) - s(Movement.UNFREEZE) - s(Movement.RELEASE),
-                   released=s(Movement.RELEASE), refused=refusals)
+                   released=s(Movement.RELEASE), ordered_back=s(Movement.ORDER),
+                   recovered=s(Movement.RECOVER), refused=refusals)
 
 
 def money_lines(sums: Iterable[tuple[str, int, str, int, int]]) -> list[MoneyLine]:

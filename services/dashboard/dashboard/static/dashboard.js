@@ -228,7 +228,8 @@
       a: { programme: line.programme, year: line.year, measure: k, cents: line[k] } });
     const colonnes = (line) => [montant(line, "allocated"), montant(line, "fonds"),
       montant(line, "committed"), montant(line, "paid"), montant(line, "frozen"),
-      montant(line, "released"), { t: nombre.format(line.refused) }];
+      montant(line, "released"), montant(line, "ordered_back"), montant(line, "recovered"),
+      { t: nombre.format(line.refused) }];
     remplir("tab-argent", s.money.map((l) => [{ t: l.programme }, { t: String(l.year) },
                                               ...colonnes(l)]));
     remplir("tab-argent", s.money_by_programme.map((l) => [{ t: l.programme },
