@@ -21,6 +21,7 @@ from cites_contracts.events.funding import (
     FundsCommitted,
     FundsFrozen,
     PaymentMade,
+    RecoveryOrdered,
 )
 from cites_contracts.events.labelling import (
     CandidatureRejected,
@@ -180,7 +181,7 @@ async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) ->
 
 @consumer.handles(CandidatureRejected, AllianceClosed, FundsAllocated, FondsDeLaCiteGranted,
                   PaymentMade, FundsFrozen, RenewalApplied, RenewalRefused,
-                  ProjectReviewOverdue)
+                  ProjectReviewOverdue, RecoveryOrdered)
 async def notify_handler(event: Event, ctx: HandlerContext) -> None:
     """Events that change nothing of the projection: the rules table's mails, and the
     webhooks subscribed to them."""

@@ -201,6 +201,8 @@ RULES: Final[tuple[Rule, ...]] = (
          "The operator is told money is committed to its action."),
     Rule("funding.PaymentMade", 1, "payment-made", (RecipientGroup.PAYEE,),
          "The payee is told a payment was made to it."),
+    Rule("funding.RecoveryOrdered", 1, "recovery-ordered", (RecipientGroup.PAYEE,),
+         "The operator is told it is ordered to repay part of a subsidy, how much and why."),
     Rule("funding.FundsFrozen", 1, "funds-frozen", (_T,),
          "The troïka is told what the cité had not committed is frozen."),
 )
