@@ -219,6 +219,18 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
             synthesis["overdue"]) and set(missing) <= listed
 
     await eventually(counted, timeout=60, what="the dashboard's revues de projet")
+    # Its national synthesis of the year: the same sums, actions and indicator means.
+    reviews = (await platform.dash.get("/api/summary", headers=VIEWER)).json()["reviews"]
+    shown, = (y for y in reviews["syntheses"] if y["year"] == year)
+    assert {k: shown[k] for k in synthesis["money"]} == synthesis["money"]
+    assert (shown["submitted"], shown["commune_contribution"], shown["actions"],
+            shown["actions_cost"]) == (synthesis["submitted"],
+                                       synthesis["commune_contribution"],
+                                       synthesis["actions"]["count"],
+                                       synthesis["actions"]["cost"])
+    assert {i["code"]: (i["cites"], i["mean"]) for i in reviews["indicators"]
+            if i["year"] == year} == {i["code"]: (i["cites"], i["mean"])
+                                      for i in synthesis["indicators"]}
 
     # 3. The open data, read without a token: every cité, and each year's State money as
     # funding's statement of the cité says it.

@@ -163,7 +163,9 @@ async def review_seen(uow: UnitOfWork, event: ReviewEvent) -> None:
     match event:
         case ProjectReviewSubmitted():
             await store.save_review(uow.conn, review, submitted_on=event.submitted_on,
-                                    late=event.late)
+                                    late=event.late, report=event.model_dump(
+                                        mode="json", include={"money", "commune_contribution",
+                                                              "actions", "indicators"}))
         case ProjectReviewOverdue():
             await store.save_review(uow.conn, review, overdue_noted_at=event.noted_at)
         case ProjectReviewOpened():

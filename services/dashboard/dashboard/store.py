@@ -32,6 +32,8 @@ __all__ = [
     "movements_of_allocation",
     "record_movements",
     "remember_commitment",
+    "review_indicators",
+    "review_syntheses",
     "save_health",
     "save_review",
     "save_waves",
@@ -143,19 +145,60 @@ ReviewRow = tuple[UUID, str, str, int, date]
 
 
 async def save_review(conn: Conn, review: ReviewRow, *, submitted_on: date | None = None,
-                      late: bool | None = None, overdue_noted_at: datetime | None = None
-                      ) -> None:
-    """The review, with its submission or labelling's overdue note when the event tells
-    one; what an event told is kept by those that do not tell it."""
+                      late: bool | None = None, overdue_noted_at: datetime | None = None,
+                      report: dict[str, Any] | None = None) -> None:
+    """The review, with its submission (and what it reports: ``money``,
+    ``commune_contribution``, ``actions``, ``indicators``) or labelling's overdue note when
+    the event tells one; what an event told is kept by those that do not tell it."""
+    r = report or {}
     await conn.execute(
         """INSERT INTO reviews AS r (review_id, cite_id, departement, year, due_on,
-                                     submitted_on, late, overdue_noted_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                     submitted_on, late, overdue_noted_at, money,
+                                     commune_contribution, actions, indicators)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (review_id) DO UPDATE SET
                submitted_on = coalesce(EXCLUDED.submitted_on, r.submitted_on),
                late = coalesce(EXCLUDED.late, r.late),
-               overdue_noted_at = coalesce(r.overdue_noted_at, EXCLUDED.overdue_noted_at)""",
-        *review, submitted_on, late, overdue_noted_at)
+               overdue_noted_at = coalesce(r.overdue_noted_at, EXCLUDED.overdue_noted_at),
+               money = coalesce(EXCLUDED.money, r.money),
+               commune_contribution = coalesce(EXCLUDED.commune_contribution,
+                                               r.commune_contribution),
+               actions = coalesce(EXCLUDED.actions, r.actions),
+               indicators = coalesce(EXCLUDED.indicators, r.indicators)""",
+        *review, submitted_on, late, overdue_noted_at, r.get("money"),
+        r.get("commune_contribution"), r.get("actions"), r.get("indicators"))
+
+
+async def review_syntheses(conn: Reads) -> list[asyncpg.Record]:
+    """Per year, over the submitted reviews: how many, the sums of their money (each
+    measure), of the commune's contributions, of their actions (count, cost)."""
+    return await conn.fetch(
+        """SELECT year, count(*)::int AS submitted,
+                  coalesce(sum((money->>'allocated')::bigint), 0)::bigint AS allocated,
+                  coalesce(sum((money->>'fonds')::bigint), 0)::bigint AS fonds,
+                  coalesce(sum((money->>'committed')::bigint), 0)::bigint AS committed,
+                  coalesce(sum((money->>'paid')::bigint), 0)::bigint AS paid,
+                  coalesce(sum((money->>'ordered_back')::bigint), 0)::bigint AS ordered_back,
+                  coalesce(sum((money->>'cofinancing')::bigint), 0)::bigint AS cofinancing,
+                  coalesce(sum(commune_contribution), 0)::bigint AS commune_contribution,
+                  coalesce(sum(jsonb_array_length(actions)), 0)::int AS actions,
+                  coalesce(sum((SELECT sum((a->>'cost')::bigint)
+                                  FROM jsonb_array_elements(actions) a)), 0)::bigint
+                      AS actions_cost
+             FROM reviews WHERE submitted_on IS NOT NULL AND money IS NOT NULL
+            GROUP BY year ORDER BY year""")
+
+
+async def review_indicators(conn: Reads) -> list[asyncpg.Record]:
+    """Per year and indicator code, over the submitted reviews: its label and unit (the
+    first seen), how many measured it, their mean (4 decimals)."""
+    return await conn.fetch(
+        """SELECT r.year, i->>'code' AS code, min(i->>'label') AS label,
+                  min(i->>'unit') AS unit, count(*)::int AS cites,
+                  round(avg((i->>'value')::numeric), 4) AS mean
+             FROM reviews r, jsonb_array_elements(r.indicators) i
+            WHERE r.submitted_on IS NOT NULL
+            GROUP BY r.year, i->>'code' ORDER BY r.year, i->>'code'""")
 
 
 # --- partners ----------------------------------------------------------------------------

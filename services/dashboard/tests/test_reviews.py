@@ -6,6 +6,7 @@ missing ones listed."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from dashboard.api.summary import LATE_REVIEWS_LISTED
 from dashboard_kit import (
@@ -17,6 +18,7 @@ from dashboard_kit import (
 )
 
 from cites_contracts import Envelope
+from cites_contracts.events.labelling import ReviewIndicator, ReviewMoney
 from cites_runtime.testing import FakeClock
 
 DUE_2025 = date(2026, 3, 31)
@@ -106,3 +108,35 @@ async def test_the_late_or_missing_reviews_listed_are_bounded_and_say_how_many_i
     assert len(reviews["late_or_missing"]) == LATE_REVIEWS_LISTED
     assert _figures(reviews) == [(2025, LATE_REVIEWS_LISTED + 3, 0, 0,
                                   LATE_REVIEWS_LISTED + 3, 0)]
+
+
+async def test_the_national_synthesis_adds_up_the_submitted_reviews_per_year(
+    service: Dashboard, clock: FakeClock,
+) -> None:
+    clock.set_date(date(2026, 4, 15))
+    first, second, missing = (review_opened(f"cite-00{n}", 2025, DUE_2025) for n in (1, 2, 3))
+    a = review_submitted(first, date(2026, 3, 20)).model_copy(update={
+        "money": ReviewMoney(allocated=300_000_00, fonds=30_000_00, committed=120_000_00,
+                             paid=80_000_00, ordered_back=5_000_00, cofinancing=340_000_00),
+        "commune_contribution": 200_000_00,
+        "indicators": (ReviewIndicator(code="absenteisme", label="Absentéisme",
+                                       value=Decimal("7.4"), unit="%"),)})
+    b = review_submitted(second, date(2026, 4, 2)).model_copy(update={
+        "money": ReviewMoney(allocated=250_000_00, fonds=30_000_00, committed=100_000_00,
+                             paid=50_000_00, ordered_back=0, cofinancing=0),
+        "commune_contribution": 100_000_00,
+        "indicators": (ReviewIndicator(code="absenteisme", label="Absentéisme",
+                                       value=Decimal("9.1"), unit="%"),)})
+    await service.s.publish(labelled("cite-001"), labelled("cite-002"), labelled("cite-003"),
+                            first, second, missing, a, b)
+
+    reviews = (await service.summary())["reviews"]
+
+    assert reviews["syntheses"] == [{
+        "year": 2025, "submitted": 2, "allocated": 550_000_00, "fonds": 60_000_00,
+        "committed": 220_000_00, "paid": 130_000_00, "ordered_back": 5_000_00,
+        "cofinancing": 340_000_00, "commune_contribution": 300_000_00, "actions": 2,
+        "actions_cost": 90_000_00}]
+    assert reviews["indicators"] == [{"year": 2025, "code": "absenteisme",
+                                      "label": "Absentéisme", "unit": "%", "cites": 2,
+                                      "mean": "8.2500"}]

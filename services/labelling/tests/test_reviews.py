@@ -336,3 +336,17 @@ async def test_a_decision_cites_a_submitted_review_of_its_cite_and_no_other(
     assert str(suspended.data.review_id) == mine  # type: ignore[attr-defined]
     history = (await service.http.get(f"/cites/{cite}", headers=AS_VIEWER)).json()["history"]
     assert history[-1]["kind"] == "LabelSuspended" and history[-1]["review_id"] == mine
+
+
+def test_an_indicators_mean_rounds_a_half_away_from_zero() -> None:
+    from decimal import Decimal
+
+    from labelling.domain.review import IndicatorSummary
+
+    def mean(total: str, cites: int) -> Decimal:
+        return IndicatorSummary("x", "x", None, cites, Decimal(total), Decimal(0),
+                                Decimal(0)).mean
+
+    assert mean("0.00025", 1) == Decimal("0.0003")  # half-even would give 0.0002
+    assert mean("-0.00025", 1) == Decimal("-0.0003")
+    assert mean("125.70", 16) == Decimal("7.8563")

@@ -22,9 +22,11 @@ from .views import (
     CreditsLineView,
     DepartementView,
     EnvelopeView,
+    IndicatorMeanView,
     LateReviewView,
     NotificationsView,
     ReviewsView,
+    ReviewSynthesisView,
     SummaryView,
     WaveView,
     YearView,
@@ -98,4 +100,8 @@ async def _reviews(pool: Reads, today: date) -> ReviewsView:
     listed = await store.late_or_missing_reviews(pool, today, LATE_REVIEWS_LISTED)
     return ReviewsView(years=years, late_or_missing=[LateReviewView.of(r) for r in listed],
                        late_or_missing_total=sum(y.submitted_late + y.overdue for y in years),
-                       late_or_missing_listed=LATE_REVIEWS_LISTED)
+                       late_or_missing_listed=LATE_REVIEWS_LISTED,
+                       syntheses=[ReviewSynthesisView.of(r)
+                                  for r in await store.review_syntheses(pool)],
+                       indicators=[IndicatorMeanView.of(r)
+                                   for r in await store.review_indicators(pool)])

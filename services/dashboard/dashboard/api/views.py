@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -19,9 +20,20 @@ from ..domain.programme import CiteStatus, MoneyLine, roll_up
 from ..domain.reviews import ReviewYear
 from ..platform_health import Health
 
-__all__ = ["AlliancesView", "DepartementView", "EnvelopeView", "LateReviewView",
-           "NotificationsView", "OpenDataCiteView", "ReviewsView", "SignInView", "SummaryView",
-           "WaveView"]
+__all__ = [
+    "AlliancesView",
+    "DepartementView",
+    "EnvelopeView",
+    "IndicatorMeanView",
+    "LateReviewView",
+    "NotificationsView",
+    "OpenDataCiteView",
+    "ReviewSynthesisView",
+    "ReviewsView",
+    "SignInView",
+    "SummaryView",
+    "WaveView",
+]
 
 
 class WaveView(BaseModel):
@@ -189,6 +201,44 @@ class LateReviewView(BaseModel):
                    due_on=r["due_on"], submitted_on=r["submitted_on"])
 
 
+class ReviewSynthesisView(BaseModel):
+    """A year's national synthesis over its submitted reviews (cents for money), as
+    labelling's ``GET /reviews/synthesis/{year}`` adds them up."""
+
+    year: int
+    submitted: int
+    allocated: int
+    fonds: int
+    committed: int
+    paid: int
+    ordered_back: int
+    cofinancing: int
+    commune_contribution: int
+    actions: int
+    actions_cost: int
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> ReviewSynthesisView:
+        """From a row of ``store.review_syntheses``."""
+        return cls.model_validate(dict(r))
+
+
+class IndicatorMeanView(BaseModel):
+    """An indicator of the conventions' protocols, over a year's submitted reviews."""
+
+    year: int
+    code: str
+    label: str
+    unit: str | None
+    cites: int = Field(description="Submitted reviews that measured it")
+    mean: Decimal
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> IndicatorMeanView:
+        """From a row of ``store.review_indicators``."""
+        return cls.model_validate(dict(r))
+
+
 class ReviewsView(BaseModel):
     """The revues de projet, by the dashboard's today."""
 
@@ -202,6 +252,10 @@ class ReviewsView(BaseModel):
     late_or_missing_total: int = Field(description="How many reviews are late or overdue, "
                                        "all years (the list may hold fewer)")
     late_or_missing_listed: int = Field(description="The most the list holds")
+    syntheses: list[ReviewSynthesisView] = Field(
+        description="Per year, oldest first, the national synthesis of the submitted reviews")
+    indicators: list[IndicatorMeanView] = Field(
+        description="Per year and indicator, the mean the submitted reviews measured")
 
 
 class SummaryView(BaseModel):

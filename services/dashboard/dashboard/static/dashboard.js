@@ -288,6 +288,17 @@
     tronque.textContent = `Les ${nombre.format(s.reviews.late_or_missing.length)} premières `
       + `sur ${nombre.format(s.reviews.late_or_missing_total)}, l'année la plus récente d'abord.`;
 
+    const somme = (y, k) => ({ t: enEuros(y[k]), a: { year: y.year, synthesis: k, cents: y[k] } });
+    remplir("tab-synthese", s.reviews.syntheses.map((y) => [{ t: String(y.year) },
+      { t: nombre.format(y.submitted), a: { year: y.year, synthesis: "submitted", value: y.submitted } },
+      ...["allocated", "fonds", "committed", "paid", "ordered_back", "cofinancing",
+          "commune_contribution"].map((k) => somme(y, k)),
+      { t: nombre.format(y.actions), a: { year: y.year, synthesis: "actions", value: y.actions } },
+      somme(y, "actions_cost")]));
+    remplir("tab-indicateurs", s.reviews.indicators.map((i) => [{ t: String(i.year) },
+      { t: i.label + (i.unit ? ` (${i.unit})` : "") }, { t: nombre.format(i.cites) },
+      { t: nombre.format(Number(i.mean)), a: { year: i.year, indicator: i.code, value: i.mean } }]));
+
     // alliances
     const tailles = Object.entries(s.alliances.sizes).map(([k, v]) => [Number(k), v]);
     graphe("g-alliances", { type: "bar", options: options("Alliances par nombre de membres", false),

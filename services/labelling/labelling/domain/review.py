@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from uuid import UUID, uuid4
 
@@ -309,7 +309,8 @@ class IndicatorSummary:
 
     @property
     def mean(self) -> Decimal:
-        return (self.total / self.cites).quantize(Decimal("0.0001"))
+        """To 4 decimals, a half away from zero (as PostgreSQL's ``round`` does)."""
+        return (self.total / self.cites).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
