@@ -3,6 +3,7 @@ return the events they cause; factories return the new aggregate and its event; 
 are the runtime's :mod:`cites_runtime.errors`."""
 
 from .alliance import (
+    COLLECTIVITES,
     Alliance,
     AllianceStatus,
     LabelLife,
@@ -10,6 +11,7 @@ from .alliance import (
     ensure_can_lead,
     lead_college,
 )
+from .chef_de_projet import ChefDeProjetPost, Tenure
 from .registry import (
     SCHOOLS,
     Contact,
@@ -25,9 +27,11 @@ from .registry import (
 )
 
 __all__ = [
+    "COLLECTIVITES",
     "SCHOOLS",
     "Alliance",
     "AllianceStatus",
+    "ChefDeProjetPost",
     "Contact",
     "ContactChange",
     "ContactDetails",
@@ -36,6 +40,7 @@ __all__ = [
     "Member",
     "Partner",
     "PartnerDetails",
+    "Tenure",
     "can_lead",
     "consenting",
     "ensure_can_lead",
