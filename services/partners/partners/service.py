@@ -102,7 +102,8 @@ async def update_partner(uow: UnitOfWork, partner_id: UUID,
     updated = partner.revise(
         details, uow.now, contacts=await store.contacts_of(uow.conn, partner_id),
         holders=await store.find_by_identity(uow.conn, details.identity()),
-        leads=await store.chef_de_file_of_open_alliance(uow.conn, partner_id))
+        leads=await store.chef_de_file_of_open_alliance(uow.conn, partner_id),
+        hosts=await store.collectivite_cheffe_de_file_of_open_alliance(uow.conn, partner_id))
     if updated is not None:
         await store.update_partner(uow.conn, partner)
         uow.emit(updated)

@@ -175,6 +175,22 @@ async def test_the_collectivite_cheffe_de_file_cannot_leave_before_another_repla
                                  {}, status=409, says="designate another commune or EPCI")
 
 
+async def test_the_collectivite_cheffe_de_file_cannot_stop_being_a_commune_or_an_epci(
+    service: ServiceUnderTest,
+) -> None:
+    await open_alliance(service)
+    commune = await _member(service, COMMUNE)
+    await service.http.put(f"/alliances/{CITE}/collectivite-cheffe-de-file",
+                           json={"partner_id": commune}, headers=AS_NATIONAL)
+    before = await service.http.get(f"/partners/{commune}", headers=AS_VIEWER)
+    await _refused_and_unchanged(
+        service, "PATCH", f"/partners/{commune}",
+        {"kind": "association", "insee_code": None, "siret": "44306184100047"}, status=409,
+        says="designate another commune or EPCI first")
+    assert (await service.http.get(f"/partners/{commune}", headers=AS_VIEWER)).json() == (
+        before.json())
+
+
 async def test_a_prefecture_designates_and_appoints_in_its_own_departement_only(
     service: ServiceUnderTest,
 ) -> None:

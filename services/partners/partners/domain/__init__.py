@@ -3,7 +3,6 @@ return the events they cause; factories return the new aggregate and its event; 
 are the runtime's :mod:`cites_runtime.errors`."""
 
 from .alliance import (
-    COLLECTIVITES,
     Alliance,
     AllianceStatus,
     LabelLife,
@@ -13,6 +12,7 @@ from .alliance import (
 )
 from .chef_de_projet import ChefDeProjetPost, Tenure
 from .registry import (
+    COLLECTIVITES,
     SCHOOLS,
     Contact,
     ContactChange,

@@ -50,10 +50,9 @@ from cites_contracts.events.partners import (
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
-from .registry import Partner, PartnerDetails, can_lead
+from .registry import COLLECTIVITES, Partner, PartnerDetails, can_lead
 
 __all__ = [
-    "COLLECTIVITES",
     "Alliance",
     "AllianceStatus",
     "LabelLife",
@@ -63,8 +62,6 @@ __all__ = [
 ]
 
 CHEF_DE_FILE = AllianceRole.CHEF_DE_FILE
-COLLECTIVITES = frozenset({PartnerKind.COMMUNE, PartnerKind.EPCI})
-"""The kinds a collectivité cheffe de file may be."""
 _ONE_ALLIANCE = ("a collège is chef de file of one open alliance at most (a suspended one "
                  "counts: it resumes with its chef de file)")
 

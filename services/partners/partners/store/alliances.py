@@ -273,6 +273,17 @@ async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID, *,
     return str(value) if value is not None else None
 
 
+async def collectivite_cheffe_de_file_of_open_alliance(conn: Conn, partner_id: UUID
+                                                      ) -> str | None:
+    """The cité of an alliance not yet closed whose collectivité cheffe de file this
+    partner is."""
+    value = await conn.fetchval(
+        """SELECT cite_id FROM alliances
+           WHERE collectivite_cheffe_de_file_partner_id = $1 AND status <> 'closed'
+           ORDER BY opened_at, cite_id LIMIT 1""", partner_id)
+    return str(value) if value is not None else None
+
+
 # --- alliance queries -----------------------------------------------------------------------
 
 
