@@ -164,13 +164,20 @@ async def test_the_collectivite_cheffe_de_file_is_a_commune_or_an_epci_member_of
         {"partner_id": partner}, status=422, rule=rule)
 
 
+async def _designated_commune(service: ServiceUnderTest) -> str:
+    """An alliance whose collectivité cheffe de file is a commune; returns the commune."""
+    await open_alliance(service)
+    commune = await _member(service, COMMUNE)
+    designated = await service.http.put(f"/alliances/{CITE}/collectivite-cheffe-de-file",
+                                        json={"partner_id": commune}, headers=AS_NATIONAL)
+    assert designated.status_code == 200, designated.text
+    return commune
+
+
 async def test_the_collectivite_cheffe_de_file_cannot_leave_before_another_replaces_it(
     service: ServiceUnderTest,
 ) -> None:
-    await open_alliance(service)
-    commune = await _member(service, COMMUNE)
-    await service.http.put(f"/alliances/{CITE}/collectivite-cheffe-de-file",
-                           json={"partner_id": commune}, headers=AS_NATIONAL)
+    commune = await _designated_commune(service)
     await _refused_and_unchanged(service, "DELETE", f"/alliances/{CITE}/members/{commune}",
                                  {}, status=409, says="designate another commune or EPCI")
 
@@ -178,10 +185,7 @@ async def test_the_collectivite_cheffe_de_file_cannot_leave_before_another_repla
 async def test_the_collectivite_cheffe_de_file_cannot_stop_being_a_commune_or_an_epci(
     service: ServiceUnderTest,
 ) -> None:
-    await open_alliance(service)
-    commune = await _member(service, COMMUNE)
-    await service.http.put(f"/alliances/{CITE}/collectivite-cheffe-de-file",
-                           json={"partner_id": commune}, headers=AS_NATIONAL)
+    commune = await _designated_commune(service)
     before = await service.http.get(f"/partners/{commune}", headers=AS_VIEWER)
     await _refused_and_unchanged(
         service, "PATCH", f"/partners/{commune}",

@@ -80,10 +80,7 @@ class ChefDeProjetPost:
             appointed_at=now)
 
     def _check_start(self, starts_on: date, today: date) -> None:
-        if starts_on > today:
-            raise RuleBroken.of("starts_on", "cpo_starts_on_not_future",
-                                f"a tenure starts on a day that has come ({starts_on} is after "
-                                f"today, {today}): appoint the person on their first day")
+        _ensure_come("starts_on", starts_on, today, "appoint the person on their first day")
         if starts_on < self.opened_on:
             raise RuleBroken.of("starts_on", "cpo_starts_on_after_opening",
                                 f"alliance {self.cite_id} opened on {self.opened_on}: its chef "
@@ -114,10 +111,7 @@ class ChefDeProjetPost:
                      else "and has never been held")
             raise Conflict(f"the post of chef de projet of {self.cite_id} is vacant {since}: "
                            "there is no tenure to end")
-        if ends_on > today:
-            raise RuleBroken.of("ends_on", "cpo_ends_on_not_future",
-                                f"a tenure ends on a day that has come ({ends_on} is after "
-                                f"today, {today}): declare the vacancy on the last day")
+        _ensure_come("ends_on", ends_on, today, "declare the vacancy on the last day")
         if ends_on < held.starts_on:
             raise RuleBroken.of("ends_on", "cpo_ends_on_after_start",
                                 f"the current tenure started on {held.starts_on}: it cannot "
@@ -125,6 +119,14 @@ class ChefDeProjetPost:
         held.ends_on, held.motive = ends_on, motive
         return ChefDeProjetPostVacated(cite_id=self.cite_id, contact_id=held.contact_id,
                                        ends_on=ends_on, motive=motive, vacated_at=now)
+
+
+def _ensure_come(field: str, day: date, today: date, advice: str) -> None:
+    """A tenure starts or ends (``field``) on a day that has come, not in the future."""
+    if day > today:
+        raise RuleBroken.of(field, f"cpo_{field}_not_future",
+                            f"a tenure {field.replace('_', ' ')} a day that has come ({day} is "
+                            f"after today, {today}): {advice}")
 
 
 def _require_not_closed(alliance: Alliance) -> None:
