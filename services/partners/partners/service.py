@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 from cites_contracts.events.labelling import TerritoryLabelled
@@ -24,11 +25,12 @@ from cites_contracts.types import AllianceRole
 from cites_runtime.actor import Actor
 from cites_runtime.errors import NotFound
 from cites_runtime.logs import get_logger
-from cites_runtime.uow import Cause, UnitOfWork
+from cites_runtime.uow import Cause, UnitOfWork, civil_date
 
 from . import store
 from .domain import (
     Alliance,
+    ChefDeProjetPost,
     Contact,
     ContactChange,
     ContactDetails,
@@ -36,13 +38,16 @@ from .domain import (
     Member,
     Partner,
     PartnerDetails,
+    Tenure,
     lead_college,
     the_same_partner,
 )
 
 __all__ = [
     "add_contact",
+    "appoint_chef_de_projet",
     "designate_chef_de_file",
+    "designate_collectivite_cheffe_de_file",
     "erase_contact",
     "follow_labels",
     "join_alliance",
@@ -52,6 +57,7 @@ __all__ = [
     "register_partner",
     "revise_contact",
     "update_partner",
+    "vacate_chef_de_projet",
 ]
 
 log = get_logger(__name__)
@@ -96,7 +102,8 @@ async def update_partner(uow: UnitOfWork, partner_id: UUID,
     updated = partner.revise(
         details, uow.now, contacts=await store.contacts_of(uow.conn, partner_id),
         holders=await store.find_by_identity(uow.conn, details.identity()),
-        leads=await store.chef_de_file_of_open_alliance(uow.conn, partner_id))
+        leads=await store.chef_de_file_of_open_alliance(uow.conn, partner_id),
+        hosts=await store.collectivite_cheffe_de_file_of_open_alliance(uow.conn, partner_id))
     if updated is not None:
         await store.update_partner(uow.conn, partner)
         uow.emit(updated)
@@ -378,3 +385,71 @@ async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID
     await store.set_roles(uow.conn, cite_id, alliance.members[partner_id])
     uow.emit(designated)
     return True
+
+
+# --- the people who run a cité: its collectivité cheffe de file, its chef de projet -------
+
+
+async def designate_collectivite_cheffe_de_file(uow: UnitOfWork, cite_id: str,
+                                                partner_id: UUID, actor: Actor) -> bool:
+    """Make a member commune or EPCI the alliance's collectivité cheffe de file, replacing
+    the previous one (``CollectiviteCheffeDeFileDesignated``). False when it already is."""
+    # The candidate's row is locked after the alliance (the lock order): its kind is the
+    # one that commits.
+    alliance = await _alliance(uow, cite_id, lock_partner=partner_id)
+    actor.ensure_acts_for(alliance.departement)
+    designated = alliance.designate_collectivite_cheffe_de_file(partner_id, uow.now)
+    if designated is None:
+        return False
+    await store.set_collectivite_cheffe_de_file(uow.conn, cite_id, partner_id)
+    uow.emit(designated)
+    return True
+
+
+async def _post(uow: UnitOfWork, cite_id: str, actor: Actor, *,
+                lock_partner: UUID | None = None) -> tuple[Alliance, ChefDeProjetPost]:
+    """The alliance (locked: commands on its post serialise) and its chef de projet's
+    post, for ``actor`` acting in its département."""
+    alliance = await _alliance(uow, cite_id, lock_partner=lock_partner)
+    actor.ensure_acts_for(alliance.departement)
+    assert alliance.opened_at is not None, "load_alliance reads it"
+    post = await store.load_post(uow.conn, cite_id, civil_date(alliance.opened_at, uow.zone))
+    return alliance, post
+
+
+async def appoint_chef_de_projet(uow: UnitOfWork, cite_id: str, contact_id: UUID,
+                                 employer_partner_id: UUID, starts_on: date, actor: Actor
+                                 ) -> Tenure:
+    """``contact_id``, a consenting contact of ``employer_partner_id`` (a member of the
+    alliance), holds the post from ``starts_on``; the previous holder's tenure ends the day
+    before (``ChefDeProjetAppointed``). Returns the new tenure (the current one, unchanged,
+    when that person already holds it so)."""
+    # The employer's row is locked (after the alliance): its contact, read next, is not
+    # erased meanwhile, since an erasure locks it too.
+    alliance, post = await _post(uow, cite_id, actor, lock_partner=employer_partner_id)
+    previous = post.holder
+    contact, exists = await store.get_contact(uow.conn, employer_partner_id, contact_id)
+    appointed = post.appoint(alliance, employer_partner_id, contact_id, contact,
+                             erased=exists and contact is None, starts_on=starts_on,
+                             today=uow.today, now=uow.now)
+    assert post.latest is not None
+    if appointed is not None:
+        if previous is not None:  # ended first: the index never sees two current tenures
+            await store.end_tenure(uow.conn, cite_id, previous, uow.now)
+        await store.insert_tenure(uow.conn, cite_id, post.latest, uow.now)
+        uow.emit(appointed)
+    return post.latest
+
+
+async def vacate_chef_de_projet(uow: UnitOfWork, cite_id: str, ends_on: date,
+                                motive: str | None, actor: Actor) -> Tenure:
+    """End the current tenure on ``ends_on``: the post is vacant from the day after
+    (``ChefDeProjetPostVacated``). Returns the tenure ended (unchanged when the same
+    vacancy is declared again)."""
+    alliance, post = await _post(uow, cite_id, actor)
+    vacated = post.vacate(alliance, ends_on, motive, today=uow.today, now=uow.now)
+    assert post.latest is not None
+    if vacated is not None:
+        await store.end_tenure(uow.conn, cite_id, post.latest, uow.now)
+        uow.emit(vacated)
+    return post.latest

@@ -60,7 +60,7 @@ async def test_the_openapi_document_declares_bearer_authentication_on_every_rout
                   if path.startswith(("/partners", "/alliances")) for method, op in ops.items()]
     scheme = document["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
-    assert len(operations) == 14  # 9 of the registry, 5 of the alliances
+    assert len(operations) == 18  # 9 of the registry, 6 of the alliances, 3 of their CPO
     assert [(p, m) for p, m, op in operations if op.get("security") != [{"bearer": []}]] == []
 
 
@@ -75,7 +75,7 @@ async def test_every_route_is_summarised_answers_views_and_takes_inputs(
     bodies = {name: _schema(op["requestBody"]) for name, op in operations
               if "requestBody" in op}
     assert [name for name, op in operations if not op.get("summary")] == []
-    assert len(answers) == 12 and len(bodies) == 6
+    assert len(answers) == 16 and len(bodies) == 9
     assert {a for a in answers.values()
             if not re.fullmatch(r"(Page_)?[A-Za-z]+View_?", a)} == set()
     assert {b for b in bodies.values() if not b.endswith("In")} == set()

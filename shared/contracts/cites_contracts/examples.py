@@ -655,6 +655,27 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
             },
         ),
         (
+            ("partners.CollectiviteCheffeDeFileDesignated", 1),
+            {
+                "cite_id": _CITE_ID,
+                "partner_id": _PARTNER_COMMUNE,
+                "partner_kind": "commune",
+                "previous_partner_id": None,
+                "designated_at": "2019-10-01T09:05:00Z",
+            },
+        ),
+        (
+            ("partners.ChefDeProjetAppointed", 1),
+            {
+                "cite_id": _CITE_ID,
+                "contact_id": _CONTACT_COMMUNE,  # the commune's chef de projet, consenting
+                "employer_partner_id": _PARTNER_COMMUNE,
+                "starts_on": "2019-11-04",
+                "previous_contact_id": None,
+                "appointed_at": "2019-11-04T08:30:00Z",
+            },
+        ),
+        (
             ("partners.PartnerLeftAlliance", 1),
             {
                 "cite_id": _CITE_ID,
@@ -662,6 +683,16 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "motive": "L'association ne porte plus d'action de la cité éducative depuis "
                 "la fin de l'année scolaire 2021-2022.",
                 "left_at": "2022-07-08T16:00:00Z",
+            },
+        ),
+        (
+            ("partners.ChefDeProjetPostVacated", 1),
+            {
+                "cite_id": _CITE_ID,
+                "contact_id": _CONTACT_COMMUNE,
+                "ends_on": "2022-08-31",
+                "motive": "Fin du contrat de projet ; recrutement du successeur en cours.",
+                "vacated_at": "2022-09-01T09:00:00Z",
             },
         ),
         (
@@ -1027,7 +1058,10 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("partners.AllianceOpened", 1): _Occurrence(1, _TERRITORY_LABELLED),
     ("partners.ChefDeFileDesignated", 1): _Occurrence(2, _TERRITORY_LABELLED),
     ("partners.PartnerJoinedAlliance", 1): _Occurrence(3),
+    ("partners.CollectiviteCheffeDeFileDesignated", 1): _Occurrence(4),
+    ("partners.ChefDeProjetAppointed", 1): _Occurrence(5),
     ("partners.PartnerLeftAlliance", 1): _Occurrence(9),
+    ("partners.ChefDeProjetPostVacated", 1): _Occurrence(10),
     ("partners.AllianceClosed", 1): _Occurrence(12, ("labelling.LabelExpired", 1)),
     # funding.credits, P147.
     ("funding.CreditsVoted", 1): _Occurrence(1),

@@ -36,6 +36,10 @@ class ChefDeFileIn(Input):
     partner_id: UUID = Field(description="A collège already member of the alliance")
 
 
+class CollectiviteIn(Input):
+    partner_id: UUID = Field(description="A commune or an EPCI already member of the alliance")
+
+
 @router.get("/alliances", response_model=Page[AllianceSummaryView],
             summary="Alliances by département and status, by cité id")
 async def list_alliances(
@@ -95,4 +99,16 @@ async def designate_chef_de_file(cite_id: CitePath, body: ChefDeFileIn, caller: 
     ``ChefDeFileDesignated``. The previous one stays a member with its other roles."""
     async with caller.unit_of_work() as uow:
         await service.designate_chef_de_file(uow, cite_id, body.partner_id, caller.actor)
+    return await _alliance_view(caller, cite_id)
+
+
+@router.put("/alliances/{cite_id}/collectivite-cheffe-de-file", response_model=AllianceView,
+            summary="Designate the member commune or EPCI that is collectivité cheffe de file")
+async def designate_collectivite_cheffe_de_file(cite_id: CitePath, body: CollectiviteIn,
+                                                caller: Operator) -> AllianceView:
+    """Designate the collectivité cheffe de file (a member commune or EPCI: it receives and
+    co-finances), replacing the previous one: ``CollectiviteCheffeDeFileDesignated``."""
+    async with caller.unit_of_work() as uow:
+        await service.designate_collectivite_cheffe_de_file(uow, cite_id, body.partner_id,
+                                                            caller.actor)
     return await _alliance_view(caller, cite_id)

@@ -3,7 +3,7 @@ gives (domain objects, records) — only the API shapes HTTP answers."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,12 +23,14 @@ from ..store import AllianceRows, Row
 __all__ = [
     "AllianceSummaryView",
     "AllianceView",
+    "ChefDeProjetView",
     "ContactView",
     "LabelPeriodView",
     "MemberView",
     "MembershipView",
     "PartnerView",
     "SchoolView",
+    "TenureView",
 ]
 
 
@@ -111,6 +113,45 @@ class LabelPeriodView(BaseModel):
     end: date
 
 
+class ChefDeProjetView(BaseModel):
+    """Who holds the post of chef de projet opérationnel now, or since when it is vacant."""
+
+    vacant: bool
+    since: date | None = Field(description="The first day of the current holder's tenure, "
+                               "or of the vacancy (null: the post was never held)")
+    contact_id: UUID | None = Field(description="The holder, a contact of their employer "
+                                    "(null: vacant)")
+    employer_partner_id: UUID | None
+
+    @classmethod
+    def of(cls, latest: Row | None) -> ChefDeProjetView:
+        """The post as its latest tenure (:attr:`~partners.store.AllianceRows.tenure`)
+        leaves it."""
+        if latest is None:
+            return cls(vacant=True, since=None, contact_id=None, employer_partner_id=None)
+        if latest["ends_on"] is not None:
+            return cls(vacant=True, since=latest["ends_on"] + timedelta(days=1),
+                       contact_id=None, employer_partner_id=None)
+        return cls(vacant=False, since=latest["starts_on"], contact_id=latest["contact_id"],
+                   employer_partner_id=latest["employer_partner_id"])
+
+
+class TenureView(BaseModel):
+    """A person's time as chef de projet: named by contact id only (no personal data)."""
+
+    contact_id: UUID
+    employer_partner_id: UUID
+    starts_on: date
+    ends_on: date | None = Field(description="The last day held (null: held now)")
+    motive: str | None = Field(description="Why it ended, when the post was declared vacant")
+    appointed_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, r: Row) -> TenureView:
+        return cls.model_validate(dict(r))
+
+
 class AllianceView(BaseModel):
     cite_id: str
     name: str
@@ -126,6 +167,10 @@ class AllianceView(BaseModel):
     closed_at: datetime | None
     closure_reason: AllianceClosureReason | None
     chef_de_file: MemberView
+    collectivite_cheffe_de_file: MemberView | None = Field(
+        description="The member commune or EPCI that receives and co-finances (null: none "
+        "designated)")
+    chef_de_projet: ChefDeProjetView
     members: list[MemberView] = Field(description="Current members, chef de file included")
     former_members: list[MemberView] = Field(description="Members who left (history)")
     schools: list[SchoolView] = Field(description="Schools of the cité's perimeter")
@@ -142,6 +187,10 @@ class AllianceView(BaseModel):
             suspended_at=row["suspended_at"], closed_at=row["closed_at"],
             closure_reason=row["closure_reason"],
             chef_de_file=next(m for m in members if AllianceRole.CHEF_DE_FILE in m.roles),
+            collectivite_cheffe_de_file=next(
+                (m for m in members
+                 if m.partner_id == row["collectivite_cheffe_de_file_partner_id"]), None),
+            chef_de_projet=ChefDeProjetView.of(found.tenure),
             members=members,
             former_members=[MemberView.of_row(r) for r in found.memberships
                             if r["left_at"] is not None],

@@ -10,7 +10,9 @@ from .alliance import (
     ensure_can_lead,
     lead_college,
 )
+from .chef_de_projet import ChefDeProjetPost, Tenure
 from .registry import (
+    COLLECTIVITES,
     SCHOOLS,
     Contact,
     ContactChange,
@@ -25,9 +27,11 @@ from .registry import (
 )
 
 __all__ = [
+    "COLLECTIVITES",
     "SCHOOLS",
     "Alliance",
     "AllianceStatus",
+    "ChefDeProjetPost",
     "Contact",
     "ContactChange",
     "ContactDetails",
@@ -36,6 +40,7 @@ __all__ = [
     "Member",
     "Partner",
     "PartnerDetails",
+    "Tenure",
     "can_lead",
     "consenting",
     "ensure_can_lead",

@@ -6,6 +6,10 @@ members, a collège. It is born with one (the lead collège named by the label),
 de file cannot leave, and changing it is one step that moves the role from one member to
 another. The database backs the "at most one" half with a partial unique index.
 
+Besides, at most one member commune or EPCI is its *collectivité cheffe de file*
+(receives and co-finances, often employs the chef de projet): designated, replaced in one
+step, and it cannot leave while it is.
+
 And a collège is chef de file of one alliance not closed at most (open, or suspended: it
 resumes with its chef de file): commands take ``leads``, the cité of the alliance the
 collège already leads, as the service found it. The database backs this with a partial
@@ -39,13 +43,14 @@ from cites_contracts.events.partners import (
     AllianceClosed,
     AllianceOpened,
     ChefDeFileDesignated,
+    CollectiviteCheffeDeFileDesignated,
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
 from cites_contracts.types import AllianceClosureReason, AllianceRole, PartnerKind
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
-from .registry import Partner, PartnerDetails, can_lead
+from .registry import COLLECTIVITES, Partner, PartnerDetails, can_lead
 
 __all__ = [
     "Alliance",
@@ -129,15 +134,23 @@ class Alliance:
     schools: tuple[PerimeterSchool, ...] | None = None
     """The schools of the cité's perimeter, when an extension told them here (None: as
     stored)."""
+    collectivite_cheffe_de_file: UUID | None = None
+    """The member commune or EPCI designated collectivité cheffe de file, if any."""
+    opened_at: datetime | None = None
+    """When it opened (None: not read)."""
 
     @classmethod
     def of(cls, cite_id: str, departement: str, status: AllianceStatus,
            members: Iterable[Member], *, suspended_at: datetime | None = None,
            closed_at: datetime | None = None,
-           closure_reason: AllianceClosureReason | None = None) -> Alliance:
+           closure_reason: AllianceClosureReason | None = None,
+           collectivite_cheffe_de_file: UUID | None = None,
+           opened_at: datetime | None = None) -> Alliance:
         """An alliance as stored, with its current members."""
         alliance = cls(cite_id, departement, status, {m.partner_id: m for m in members},
-                       suspended_at, closed_at, closure_reason)
+                       suspended_at, closed_at, closure_reason,
+                       collectivite_cheffe_de_file=collectivite_cheffe_de_file,
+                       opened_at=opened_at)
         alliance.chef_de_file  # noqa: B018 - an alliance loaded without one is corrupt
         return alliance
 
@@ -209,6 +222,10 @@ class Alliance:
         if member.is_chef_de_file:
             raise Conflict(f"partner {partner_id} is the chef de file of alliance "
                            f"{self.cite_id}: designate another collège first")
+        if partner_id == self.collectivite_cheffe_de_file:
+            raise Conflict(f"partner {partner_id} is the collectivité cheffe de file of "
+                           f"alliance {self.cite_id}: designate another commune or EPCI "
+                           f"first (PUT /alliances/{self.cite_id}/collectivite-cheffe-de-file)")
         del self.members[partner_id]
         return PartnerLeftAlliance(cite_id=self.cite_id, partner_id=partner_id,
                                    motive=motive, left_at=now)
@@ -238,6 +255,30 @@ class Alliance:
         return ChefDeFileDesignated(cite_id=self.cite_id, partner_id=partner_id,
                                     uai=member.uai, previous_partner_id=previous.partner_id,
                                     designated_at=now)
+
+    def designate_collectivite_cheffe_de_file(
+            self, partner_id: UUID, now: datetime) -> CollectiviteCheffeDeFileDesignated | None:
+        """Make the member commune or EPCI ``partner_id`` the collectivité cheffe de file,
+        replacing the previous one (which stays a member with its roles); None when it
+        already is (nothing changes, no event)."""
+        self._require_open("its collectivité cheffe de file to change")
+        member = self.members.get(partner_id)
+        if member is None:
+            raise RuleBroken.of("partner_id", "collectivite_cheffe_de_file_is_a_member",
+                                f"partner {partner_id} is not a member of alliance "
+                                f"{self.cite_id}: it joins first (POST /alliances/"
+                                f"{self.cite_id}/members)")
+        if member.kind not in COLLECTIVITES:
+            raise RuleBroken.of("partner_id", "collectivite_cheffe_de_file_is_a_commune_or_epci",
+                                "the collectivité cheffe de file is a commune or an EPCI, and "
+                                f"'{member.name}' is a {member.kind.label}")
+        previous = self.collectivite_cheffe_de_file
+        if previous == partner_id:
+            return None
+        self.collectivite_cheffe_de_file = partner_id
+        return CollectiviteCheffeDeFileDesignated(
+            cite_id=self.cite_id, partner_id=partner_id, partner_kind=member.kind,
+            previous_partner_id=previous, designated_at=now)
 
     def _member(self, partner_id: UUID) -> Member:
         member = self.members.get(partner_id)

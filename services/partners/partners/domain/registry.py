@@ -24,6 +24,7 @@ from cites_contracts.types import PartnerKind, departement_of
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
 
 __all__ = [
+    "COLLECTIVITES",
     "SCHOOLS",
     "Contact",
     "ContactChange",
@@ -42,6 +43,8 @@ SCHOOLS = frozenset({PartnerKind.ECOLE, PartnerKind.COLLEGE, PartnerKind.LYCEE})
 _PUBLIC_BODIES = frozenset({PartnerKind.EPCI, PartnerKind.PREFECTURE, PartnerKind.RECTORAT_DASEN,
                             PartnerKind.CAF, PartnerKind.DEPARTEMENT, PartnerKind.REGION})
 _ESTABLISHMENTS = frozenset({PartnerKind.ASSOCIATION, PartnerKind.ENTREPRISE})
+COLLECTIVITES = frozenset({PartnerKind.COMMUNE, PartnerKind.EPCI})
+"""The kinds a collectivité cheffe de file may be."""
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -163,13 +166,15 @@ class Partner:
         return f"{self.kind.label} '{self.name}' (partner {self.partner_id})"
 
     def revise(self, details: PartnerDetails, now: datetime, *, contacts: Iterable[Contact],
-               holders: Iterable[Partner], leads: str | None) -> PartnerUpdated | None:
+               holders: Iterable[Partner], leads: str | None,
+               hosts: str | None = None) -> PartnerUpdated | None:
         """Take new details; None when nothing changes (no event then). ``contacts``: its
         live contacts (the event names the consenting ones); ``holders``: the partners
         holding one of the identifiers of ``details`` (itself included, if so), which
         must designate it alone; ``leads``: the cité of the alliance not closed it is chef
         de file of, if any — only a collège can be, so it cannot then become another
-        kind."""
+        kind; ``hosts``: the cité of the alliance not closed whose collectivité cheffe de
+        file it is, if any — then it stays a commune or an EPCI."""
         checked = details.checked()
         if checked == self.details:
             return None
@@ -178,6 +183,11 @@ class Partner:
         if checked.kind is not self.kind and leads is not None and not can_lead(checked.kind):
             raise Conflict(f"{self.describe()} is chef de file of alliance {leads}, which only "
                            "a collège can be: designate another collège first")
+        if hosts is not None and checked.kind not in COLLECTIVITES:
+            raise Conflict(f"{self.describe()} is the collectivité cheffe de file of alliance "
+                           f"{hosts}, which only a commune or an EPCI can be: designate another "
+                           f"commune or EPCI first (PUT /alliances/{hosts}/"
+                           "collectivite-cheffe-de-file)")
         self.details, self.updated_at = checked, now
         return self.snapshot(contacts, now)
 

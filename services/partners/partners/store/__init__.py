@@ -1,6 +1,7 @@
 """SQL for the partners schema (asyncpg, parameterised). Nothing here decides anything:
 commands get and save domain objects; queries answer records for the API to shape.
-``registry`` holds partners and contacts, ``alliances`` the alliances and memberships."""
+``registry`` holds partners and contacts, ``alliances`` the alliances and memberships,
+``chef_de_projet`` the tenures of each cité's chef de projet opérationnel."""
 
 from .alliances import (
     AllianceRows,
@@ -9,6 +10,7 @@ from .alliances import (
     alliance_rows,
     chef_de_file_of_open_alliance,
     chefs_de_file_of_open_alliances,
+    collectivite_cheffe_de_file_of_open_alliance,
     end_membership,
     insert_membership,
     insert_memberships,
@@ -18,8 +20,10 @@ from .alliances import (
     memberships_of,
     open_alliances,
     save_alliances,
+    set_collectivite_cheffe_de_file,
     set_roles,
 )
+from .chef_de_projet import end_tenure, insert_tenure, load_post, tenure_row, tenures
 from .registry import (
     Row,
     contacts_of,
@@ -44,8 +48,10 @@ __all__ = [
     "alliance_rows",
     "chef_de_file_of_open_alliance",
     "chefs_de_file_of_open_alliances",
+    "collectivite_cheffe_de_file_of_open_alliance",
     "contacts_of",
     "end_membership",
+    "end_tenure",
     "erase_contact",
     "find_by_identity",
     "get_contact",
@@ -54,16 +60,21 @@ __all__ = [
     "insert_membership",
     "insert_memberships",
     "insert_partner",
+    "insert_tenure",
     "list_alliances",
     "list_partners",
     "load_alliance",
+    "load_post",
     "lock_alliances",
     "lock_partners",
     "memberships_of",
     "open_alliances",
     "register_college_unless_known",
     "save_alliances",
+    "set_collectivite_cheffe_de_file",
     "set_roles",
+    "tenure_row",
+    "tenures",
     "update_contact",
     "update_partner",
 ]

@@ -142,7 +142,8 @@ async def insert_memberships(conn: Conn, members: Sequence[tuple[str, Member]]) 
     )
 
 
-_STATE = "cite_id, departement, status, suspended_at, closed_at, closure_reason"
+_STATE = ("cite_id, departement, status, suspended_at, closed_at, closure_reason, "
+          "opened_at, collectivite_cheffe_de_file_partner_id")
 """The columns of an alliance's own state (its label's end and schools are not read)."""
 
 
@@ -174,7 +175,8 @@ async def load_alliance(conn: Conn, cite_id: str, *, lock_partner: UUID | None =
                for r in rows]
     return Alliance.of(cite_id, row["departement"], AllianceStatus(row["status"]), members,
                        suspended_at=row["suspended_at"], closed_at=row["closed_at"],
-                       closure_reason=_closure_reason(row))
+                       closure_reason=_closure_reason(row), opened_at=row["opened_at"],
+                       collectivite_cheffe_de_file=row["collectivite_cheffe_de_file_partner_id"])
 
 
 async def set_roles(conn: Conn, cite_id: str, member: Member) -> None:
@@ -186,6 +188,13 @@ async def set_roles(conn: Conn, cite_id: str, member: Member) -> None:
            WHERE cite_id = $1 AND 'chef_de_file' = ANY ($3::text[])""",
         cite_id, member.partner_id, sorted(r.value for r in member.roles),
     )
+
+
+async def set_collectivite_cheffe_de_file(conn: Conn, cite_id: str, partner_id: UUID | None
+                                          ) -> None:
+    await conn.execute(
+        """UPDATE alliances SET collectivite_cheffe_de_file_partner_id = $2
+           WHERE cite_id = $1""", cite_id, partner_id)
 
 
 async def end_membership(conn: Conn, cite_id: str, partner_id: UUID, at: datetime,
@@ -264,6 +273,17 @@ async def chef_de_file_of_open_alliance(conn: Conn, partner_id: UUID, *,
     return str(value) if value is not None else None
 
 
+async def collectivite_cheffe_de_file_of_open_alliance(conn: Conn, partner_id: UUID
+                                                      ) -> str | None:
+    """The cité of an alliance not yet closed whose collectivité cheffe de file this
+    partner is."""
+    value = await conn.fetchval(
+        """SELECT cite_id FROM alliances
+           WHERE collectivite_cheffe_de_file_partner_id = $1 AND status <> 'closed'
+           ORDER BY opened_at, cite_id LIMIT 1""", partner_id)
+    return str(value) if value is not None else None
+
+
 # --- alliance queries -----------------------------------------------------------------------
 
 
@@ -274,6 +294,8 @@ class AllianceRows:
 
     alliance: Row
     memberships: list[Row]
+    tenure: Row | None = None
+    """The chef de projet's latest tenure (None: the post was never held)."""
 
 
 async def alliance_rows(conn: Reads, cite_id: str) -> AllianceRows | None:
@@ -286,7 +308,10 @@ async def alliance_rows(conn: Reads, cite_id: str) -> AllianceRows | None:
            WHERE m.cite_id = $1 ORDER BY m.joined_at, m.id""",
         cite_id,
     )
-    return AllianceRows(row, list(rows))
+    tenure = await conn.fetchrow(
+        """SELECT contact_id, employer_partner_id, starts_on, ends_on FROM cpo_tenures
+           WHERE cite_id = $1 ORDER BY starts_on DESC LIMIT 1""", cite_id)
+    return AllianceRows(row, list(rows), tenure)
 
 
 async def list_alliances(conn: Reads, *, departement: str | None, status: AllianceStatus | None,

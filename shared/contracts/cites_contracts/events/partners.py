@@ -11,6 +11,7 @@ alliance.
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
@@ -40,6 +41,9 @@ __all__ = [
     "AllianceClosed",
     "AllianceOpened",
     "ChefDeFileDesignated",
+    "ChefDeProjetAppointed",
+    "ChefDeProjetPostVacated",
+    "CollectiviteCheffeDeFileDesignated",
     "ContactCardPublished",
     "ContactErased",
     "PartnerContact",
@@ -433,3 +437,79 @@ class AllianceClosed(Event):
     cite_id: CiteId
     reason: AllianceClosureReason
     closed_at: UtcDateTime
+
+
+# The collectivité cheffe de file is not an AllianceRole: widening that enum would break
+# PartnerJoinedAlliance v1 (its consumers would refuse the new value); it is designated on
+# its own, as the chef de file is, and told by its own event.
+@event(
+    "partners.CollectiviteCheffeDeFileDesignated",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A commune or an EPCI member of an alliance becomes its collectivité cheffe "
+    "de file, replacing the previous one if any.",
+)
+class CollectiviteCheffeDeFileDesignated(Event):
+    """The alliance's collectivité cheffe de file (a commune or an EPCI, at most one) was
+    designated: it receives and co-finances, and often employs the chef de projet.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when the préfecture or the national coordination designates a member commune
+    or EPCI; ``previous_partner_id`` is the one it replaces (null for the first), which
+    stays a member with its roles.
+    """
+
+    cite_id: CiteId
+    partner_id: UUID
+    partner_kind: PartnerKind = Field(description="commune or epci")
+    previous_partner_id: UUID | None = None
+    designated_at: UtcDateTime
+
+
+@event(
+    "partners.ChefDeProjetAppointed",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="A person is appointed chef de projet opérationnel of a cité, from a date; "
+    "the previous holder, if any, held the post until the day before.",
+)
+class ChefDeProjetAppointed(Event):
+    """The cité's chef de projet opérationnel (CPO) post has a new holder from ``starts_on``.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when the préfecture or the national coordination appoints a consenting contact,
+    employed by a member of the alliance. The person is named by ``contact_id`` only (their
+    card, if any, is on ``partners.contacts``); ``previous_contact_id`` held the post until
+    the day before ``starts_on``.
+    """
+
+    cite_id: CiteId
+    contact_id: UUID
+    employer_partner_id: UUID
+    starts_on: date = Field(description="The first day the post is held (business date)")
+    previous_contact_id: UUID | None = Field(
+        default=None, description="Who held the post until the day before starts_on, if anyone")
+    appointed_at: UtcDateTime
+
+
+@event(
+    "partners.ChefDeProjetPostVacated",
+    topic=PARTNERS_ALLIANCES,
+    key="cite_id",
+    emitted_when="The chef de projet opérationnel's tenure ends without a successor: the "
+    "post is vacant from the day after.",
+)
+class ChefDeProjetPostVacated(Event):
+    """The cité's chef de projet opérationnel left the post, which is vacant from the day
+    after ``ends_on``.
+
+    Producer: partners. Topic: ``partners.alliances``. Key: ``cite_id``.
+    Emitted when the préfecture or the national coordination ends the current holder's
+    tenure (a successor's appointment says it in ``ChefDeProjetAppointed`` instead).
+    """
+
+    cite_id: CiteId
+    contact_id: UUID
+    ends_on: date = Field(description="The last day the post was held (business date)")
+    motive: Motive | None = Field(default=None, description="Why (no personal data)")
+    vacated_at: UtcDateTime
