@@ -25,7 +25,8 @@ what the command made, found by the id the check gives::
   READ COMMITTED.
 
 A key is its caller's own: who sent it (role, département, subject, the partner it acts
-for) is part of what is recorded, so another caller's same key is another command, never someone else's answer.
+for) is part of what is recorded, so another caller's same key is another command, never
+someone else's answer.
 ``made`` and ``within`` (the resource a route acts on: a cité, a commitment) make the
 scope: the same key on another resource is another command too. A stored answer so goes
 only to the caller who sent the first command, on the same resource, after its

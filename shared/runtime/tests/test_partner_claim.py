@@ -62,8 +62,8 @@ async def test_a_static_partner_token_acts_for_its_own_partner_only(
 
 def test_only_a_partner_token_names_a_partner() -> None:
     with pytest.raises(ValidationError) as refused:
-        ServiceSettings(database_url=DSN, tokens={"t": {"role": "viewer", "partner_id": str(COLLEGE),
-                                      "subject": "odd-viewer"}})
+        ServiceSettings(database_url=DSN, tokens={"t": {
+            "role": "viewer", "partner_id": str(COLLEGE), "subject": "odd-viewer"}})
     assert "role 'viewer' acts for no partner" in str(refused.value)
     loaded = ServiceSettings(database_url=DSN, tokens={
         "t": {"role": "partner", "partner_id": str(COLLEGE)}})
