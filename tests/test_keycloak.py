@@ -44,6 +44,25 @@ def test_a_person_cannot_choose_her_departement() -> None:
     assert departement["permissions"]["edit"] == ["admin"]
 
 
+def test_a_colleges_principal_acts_for_her_partner_which_she_cannot_choose() -> None:
+    """``partner_id``, as ``departement``: declared, administrators only, mapped into every
+    client's tokens as the claim the services read (``oidc_partner_claim``); the dev
+    principal of ``dev-tokens.json`` holds it."""
+    realm = json.loads((REPO / "deploy/keycloak/cites-realm.json").read_text())
+    [profile] = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    attributes = json.loads(profile["config"]["kc.user.profile.config"][0])["attributes"]
+    [partner_id] = [a for a in attributes if a["name"] == "partner_id"]
+    assert partner_id["permissions"]["edit"] == ["admin"]
+    for client in realm["clients"]:
+        claims = {m["config"].get("claim.name") for m in client["protocolMappers"]}
+        assert {"departement", "partner_id"} <= claims, client["clientId"]
+    grants = json.loads((REPO / "deploy/local/dev-tokens.json").read_text())
+    [principal] = [u for u in realm["users"] if u["username"] == "principal-college"]
+    assert principal["realmRoles"] == ["partner"]
+    assert principal["attributes"]["partner_id"] == [
+        grants["dev-principal-college"]["partner_id"]]
+
+
 async def test_a_prefectures_token_carries_audience_role_departement_and_username(
         keycloak: Keycloak) -> None:
     token = await keycloak.token("prefecture-69")

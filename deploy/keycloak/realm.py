@@ -6,7 +6,8 @@
 Keycloak imports the JSON at start (``kc.sh start-dev --import-realm``: the native launcher
 and docker compose). It is generated, not hand-written, because the préfectures' users —
 one per département of ``deploy/local/dev-tokens.json``, which ``make demo`` acts as —
-would be a hundred near-identical blocks; ``tests/test_keycloak.py`` holds the committed
+would be a hundred near-identical blocks (the collèges' principals of ``dev-tokens.json``
+too: a partner grant naming its ``partner_id``); ``tests/test_keycloak.py`` holds the committed
 file to this module.
 
 What the realm holds:
@@ -15,7 +16,9 @@ What the realm holds:
   ``viewer``, ``operator`` (the services map them to ``cites_runtime.actor.Role``);
 * a **``departement`` attribute** declared in the user profile — editable and viewable by
   administrators only, so a person cannot move herself to another département — and
-  mapped into access tokens as the ``departement`` claim;
+  mapped into access tokens as the ``departement`` claim; likewise a **``partner_id``
+  attribute** (a UUID: the partner a partner's person acts for — a collège's principal,
+  her collège), mapped as the ``partner_id`` claim;
 * **clients**: ``cites-api``, the audience every access token for the services names;
   ``cites-dashboard``, the dashboard's page (public, authorization code + PKCE S256, back
   to the dashboard's address); ``cites-cli``, for ``curl``, the simulation and the tests
@@ -57,7 +60,7 @@ ROLES = {
     "national": "The national coordination: acts everywhere",
     "prefecture": "A préfecture: acts in its own département (the departement attribute)",
     "rectorat": "A rectorat: reads the programme",
-    "partner": "A partner of the alliances",
+    "partner": "A partner of the alliances: acts for its own (the partner_id attribute)",
     "viewer": "Reads the programme",
     "operator": "Runs the platform: /metrics, /docs, /openapi.json, /asyncapi.json",
 }
@@ -73,11 +76,12 @@ NAMED_USERS: list[tuple[str, str | None, str | None, str, str]] = [
 ]
 
 
-def _departement_mapper() -> dict[str, Any]:
+def _attribute_mapper(attribute: str) -> dict[str, Any]:
+    """The user attribute ``attribute`` as the claim of the same name, in access tokens."""
     return {
-        "name": "departement", "protocol": "openid-connect",
+        "name": attribute, "protocol": "openid-connect",
         "protocolMapper": "oidc-usermodel-attribute-mapper", "consentRequired": False,
-        "config": {"user.attribute": "departement", "claim.name": "departement",
+        "config": {"user.attribute": attribute, "claim.name": attribute,
                    "jsonType.label": "String", "multivalued": "false",
                    "access.token.claim": "true", "id.token.claim": "true",
                    "userinfo.token.claim": "true", "introspection.token.claim": "true"},
@@ -104,25 +108,30 @@ def _client(client_id: str, name: str, *, public: bool = True, code: bool = Fals
         "redirectUris": [f"{url}/*" for url in redirects],
         "webOrigins": ["+"] if redirects else [],
         "attributes": {**(attributes or {})},
-        "protocolMappers": ([_audience_mapper()] if audience else []) + [_departement_mapper()],
+        "protocolMappers": ([_audience_mapper()] if audience else [])
+        + [_attribute_mapper("departement"), _attribute_mapper("partner_id")],
     }
 
 
-def _user(username: str, role: str | None, departement: str | None, first: str, last: str
-          ) -> dict[str, Any]:
+def _user(username: str, role: str | None, departement: str | None, first: str, last: str,
+          partner_id: str | None = None) -> dict[str, Any]:
+    attributes = {"departement": [departement]} if departement else {}
+    if partner_id:
+        attributes["partner_id"] = [partner_id]
     return {
         "username": username, "enabled": True, "emailVerified": True,
         "email": f"{username}@dev.cites-educatives.invalid",
         "firstName": first, "lastName": last,
-        "attributes": {"departement": [departement]} if departement else {},
+        "attributes": attributes,
         "credentials": [{"type": "password", "value": DEV_PASSWORD, "temporary": False}],
         "realmRoles": [role] if role else [],
     }
 
 
 def _user_profile() -> str:
-    """Keycloak's default user profile, plus ``departement`` (administrators only: a
-    person must not choose the département she acts for). Keycloak drops attributes its
+    """Keycloak's default user profile, plus ``departement`` and ``partner_id``
+    (administrators only: a person must not choose the département or the partner she
+    acts for). Keycloak drops attributes its
     profile does not declare."""
     edit_all = {"view": ["admin", "user"], "edit": ["admin", "user"]}
     profile = {
@@ -147,6 +156,11 @@ def _user_profile() -> str:
              "validations": {"pattern": {"pattern": "^([0-9]{2}|2[AB]|97[1-6])$",
                                          "error-message": "a département code: 69, 2A, 971"}},
              "annotations": {}},
+            {"name": "partner_id", "displayName": "Partenaire (identifiant)",
+             "permissions": {"view": ["admin"], "edit": ["admin"]},
+             "validations": {"pattern": {"pattern": "^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$",
+                                         "error-message": "a partner id (UUID)"}},
+             "annotations": {}},
         ],
         "groups": [{"name": "user-metadata", "displayHeader": "User metadata",
                     "displayDescription": "Attributes, which refer to user metadata"}],
@@ -161,10 +175,20 @@ def prefecture_departements() -> list[str]:
                    if g.get("role") == "prefecture" and g.get("departement")})
 
 
+def college_principals() -> list[tuple[str, str]]:
+    """(username, partner id) of the development partners acting for one
+    (``dev-tokens.json``'s partner grants naming their ``partner_id``: collèges' principals)."""
+    grants: dict[str, dict[str, str]] = json.loads(DEV_TOKENS.read_text())
+    return sorted((g["subject"], g["partner_id"]) for g in grants.values()
+                  if g.get("role") == "partner" and g.get("partner_id"))
+
+
 def realm() -> dict[str, Any]:
     users = [_user(*u) for u in NAMED_USERS] + [
         _user(f"prefecture-{d}", "prefecture", d, "Préfecture", d)
-        for d in prefecture_departements()]
+        for d in prefecture_departements()] + [
+        _user(username, "partner", None, "Principal", "Collège", partner_id=partner_id)
+        for username, partner_id in college_principals()]
     return {
         "realm": REALM, "enabled": True, "displayName": "Cités éducatives (développement)",
         "sslRequired": "external", "registrationAllowed": False, "loginWithEmailAllowed": True,

@@ -51,6 +51,7 @@ from .domain.cite import (
 )
 from .domain.credits import Credits
 from .domain.envelope import BudgetEnvelope, EnvelopeTerms
+from .domain.fonds import Spending
 from .domain.ledger import Account, Movement
 from .store import Trace
 
@@ -79,6 +80,7 @@ __all__ = [
     "release_frozen",
     "renew_label",
     "revise_allocation",
+    "use_fonds",
     "vote_credits",
 ]
 
@@ -344,6 +346,26 @@ async def _refused(uow: UnitOfWork, refused: AllocationRefused) -> int:
         return 0
     uow.emit(refused)
     return 1
+
+
+async def use_fonds(uow: UnitOfWork, cite_id: str, year: int, spending: Spending,
+                    actor: Actor, use_id: UUID) -> None:
+    """Record what the collège chef de file paid from the cité's fonds de la cité of
+    ``year`` (the collège itself, the préfecture of the cité's département or the national
+    coordination): never more than the grant has left, whoever else is using it."""
+    cite = await _cite(uow, cite_id, lock=None)
+    grant = await store.get_fonds(uow.conn, cite_id, cite.departement, year)
+    if grant is None:
+        raise NotFound.of(f"cité {cite_id}'s fonds de la cité of", year)
+    used = grant.use(use_id, spending, actor=actor, today=uow.today, at=uow.now)
+    await store.insert_fonds_use(uow.conn, used)
+    paid_from = {c.programme: c.envelope_id for c in grant.contributions}
+    await _move_each(uow, [
+        (m, Trace(paid_from[d.programme], d.programme, cite_id, year))
+        for d, m in zip(used.drawn, ledger.movements(used), strict=True)])
+    uow.emit(used)
+    _log_acted("fonds de la cité used", actor, cite_id=cite_id, year=year, use_id=use_id,
+               amount=spending.amount)
 
 
 async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, year: int,

@@ -25,6 +25,7 @@ from cites_contracts.events.funding import (
     CoFinancingDeclared,
     CreditsDelegated,
     FondsDeLaCiteGranted,
+    FondsUsed,
     LegalAct,
     PaymentMade,
     RecoveryOrdered,
@@ -46,7 +47,7 @@ from .domain.cite import (
 )
 from .domain.credits import Credits, DelegationFunds
 from .domain.envelope import BudgetEnvelope, DotationRule
-from .domain.fonds import ChefDeFile
+from .domain.fonds import ChefDeFile, Contribution, FondsGrant
 from .domain.ledger import Account, AccountKind, Movement
 
 Lock = Literal["update", "share"] | None
@@ -424,12 +425,68 @@ async def name_fonds_recipient(conn: Conn, cite_id: str, partner_id: UUID, uai: 
 
 
 async def fonds_of(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    """Each grant of the cité with what the ledger put in it (``amount``), what the
+    collège used of it and what is left."""
     return await conn.fetch(
         """SELECT g.grant_id, g.year, g.uai, g.partner_id, g.granted_at,
-                  coalesce(sum(l.amount), 0)::bigint AS amount
+                  coalesce(sum(l.amount), 0)::bigint AS amount,
+                  coalesce(max(f.balance), 0)::bigint AS left
            FROM fonds_grants g
            LEFT JOIN ledger l ON l.credit_kind = 'fonds' AND l.credit_ref = g.grant_id::text
+                AND l.movement = 'grant'
+           LEFT JOIN accounts f ON f.kind = 'fonds' AND f.ref = g.grant_id::text
            WHERE g.cite_id = $1 GROUP BY g.grant_id ORDER BY g.year""", cite_id)
+
+
+async def get_fonds(conn: Conn, cite_id: str, departement: str, year: int
+                    ) -> FondsGrant | None:
+    """The cité's grant of ``year`` with what each programme put in it, its account locked
+    to the end of the transaction (what it has left cannot change under a use deciding on
+    it: a concurrent use waits, then reads what this one left)."""
+    r = await conn.fetchrow(
+        """SELECT g.grant_id, g.partner_id, a.balance FROM fonds_grants g
+           JOIN accounts a ON a.kind = 'fonds' AND a.ref = g.grant_id::text
+           WHERE g.cite_id = $1 AND g.year = $2 FOR UPDATE OF a""", cite_id, year)
+    if r is None:
+        return None
+    contributions = await conn.fetch(
+        """SELECT programme, envelope_id, sum(amount)::bigint AS amount FROM ledger
+           WHERE cite_id = $1 AND year = $2 AND movement = 'grant'
+             AND credit_kind = 'fonds' AND credit_ref = $3
+           GROUP BY programme, envelope_id ORDER BY programme""",
+        cite_id, year, str(r["grant_id"]))
+    return FondsGrant(r["grant_id"], cite_id, departement, year, r["partner_id"], tuple(
+        Contribution(BudgetProgramme(c["programme"]), c["envelope_id"], c["amount"])
+        for c in contributions), r["balance"])
+
+
+async def insert_fonds_use(conn: Conn, used: FondsUsed) -> None:
+    await conn.execute(
+        """INSERT INTO fonds_uses (use_id, grant_id, amount, purpose, payee, paid_on,
+                                   left_after, recorded_by, recorded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        used.use_id, used.grant_id, used.amount, used.purpose, used.payee, used.paid_on,
+        used.left, used.recorded_by.value, used.recorded_at)
+
+
+_FONDS_USE = """SELECT u.*, g.cite_id, g.year
+                 FROM fonds_uses u JOIN fonds_grants g USING (grant_id)"""
+
+
+async def get_fonds_use(conn: Reads, use_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{_FONDS_USE} WHERE u.use_id = $1", use_id)
+
+
+async def fonds_uses(conn: Reads, cite_id: str, year: int, *,
+                     after: tuple[int] | None = None, limit: int | None = None
+                     ) -> list[asyncpg.Record]:
+    """The uses of the cité's grant of ``year`` in the order they were recorded (one by
+    one: each locks the grant's account); ``after``: the last one's ``id`` on the previous
+    page."""
+    return await conn.fetch(
+        f"""{_FONDS_USE} WHERE g.cite_id = $1 AND g.year = $2
+              AND ($3::bigint IS NULL OR u.id > $3)
+            ORDER BY u.id LIMIT $4""", cite_id, year, after[0] if after else None, limit)
 
 
 async def record_refusal(conn: Conn, refused: AllocationRefused) -> bool:

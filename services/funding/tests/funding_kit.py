@@ -33,13 +33,14 @@ from cites_contracts.types import (
     LabelPeriod,
     PartnerKind,
 )
-from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, ServiceUnderTest
+from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, COLLEGE, ServiceUnderTest
 
 WAVE = "2024-rolling"
 DECIDED_AT = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 PERIOD = LabelPeriod.of_years(date(2025, 1, 1))  # 2025-01-01 – 2027-12-31
 LEAD_UAI = "0930001A"
-LEAD_PARTNER = UUID("00000000-0000-4000-8000-00000000c011")
+LEAD_PARTNER = COLLEGE
+"""The collège chef de file: the one whose principal acts with ``AS_COLLEGE``."""
 OPERATOR = UUID("00000000-0000-4000-8000-0000000a5501")
 CONVENTION = {"kind": "convention", "reference": "2025-93-CE-014", "signed_on": "2025-02-03"}
 """The legal act of the tests' commitments (of 2025 allocations)."""

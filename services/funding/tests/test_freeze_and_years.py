@@ -247,7 +247,8 @@ async def test_the_statement_and_the_consumption_agree_with_the_ledger(
     assert lines[(2025, "P147")] | {} == {
         "year": 2025, "programme": "P147", "allocated": 300_000_00, "fonds": 15_000_00,
         "committed": 120_000_00, "paid": 45_000_00, "frozen": 180_000_00, "released": 0,
-        "uncommitted": 0, "unpaid": 75_000_00, "ordered_back": 0, "recovered": 0}
+        "uncommitted": 0, "unpaid": 75_000_00, "ordered_back": 0, "recovered": 0,
+        "fonds_used": 0}
     assert lines[(2025, "P230")]["fonds"] == 15_000_00
     assert statement["cofinancing_total"] == 280_000_00
     # Exactly the ledger's sums, read straight from it.

@@ -86,6 +86,8 @@ _CONTACT_PASSERELLES_DURAND: Final = "ca538a1f-27a4-4aff-b717-a0cac8905c6f"
 _ENVELOPE_P147_2019: Final = "949f8acc-2984-4c27-91d2-ba70c6a7686c"
 _ALLOCATION_2020: Final = "7c4d5faf-5ac0-42bc-a13e-9c7f14651fcb"
 _FONDS_GRANT_2020: Final = "81b7d475-0a2c-402a-b462-79906de55b45"
+_FONDS_USE_2020: Final = "c3a5e0f2-6b1d-4e8a-9f27-5d4c8b1a7e63"
+"""A use of the 2020 fonds by the collège Aimé Césaire: a school trip's coach."""
 _COMMITMENT_ACCOMPAGNEMENT: Final = "30dbefcc-b1be-4705-b29c-71f37816e399"
 _PAYMENT_ADVANCE: Final = "73d2b433-eaf1-43a5-90bf-21e489385c38"
 _COMMITMENT_CANCELLED: Final = "0e6f3b8a-51d2-4c47-9f0e-6a2b7c9d1e34"
@@ -789,6 +791,28 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
             },
         ),
         (
+            ("funding.FondsUsed", 1),
+            {
+                "cite_id": _CITE_ID,
+                "use_id": _FONDS_USE_2020,
+                "grant_id": _FONDS_GRANT_2020,
+                "year": 2020,
+                "chef_de_file_partner_id": _PARTNER_AIME_CESAIRE,
+                "amount": 125_000,  # 1 250 €
+                "drawn": [
+                    {"programme": "P147", "amount": 62_500},
+                    {"programme": "P230", "amount": 62_500},
+                ],
+                "left": 2_875_000,  # 28 750 € of the 30 000 €
+                "purpose": "Sortie au musée des Confluences pour deux classes de 5e "
+                "(transport en car)",
+                "payee": "Autocars du Rhône",
+                "paid_on": "2020-03-06",
+                "recorded_by": "partner",
+                "recorded_at": "2020-03-09T16:45:00Z",
+            },
+        ),
+        (
             ("funding.FundsCommitted", 1),
             {
                 "cite_id": _CITE_ID,
@@ -1084,6 +1108,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.RecoveryOrdered", 1): _Occurrence(16),
     ("funding.RecoveryReceived", 1): _Occurrence(17),
     ("funding.FundsUnfrozen", 1): _Occurrence(21, ("labelling.LabelReinstated", 1)),
+    ("funding.FondsUsed", 1): _Occurrence(22),
     ("funding.FundsReleased", 1): _Occurrence(30),
     # notifications.deliveries: one event per notification.
     ("notifications.NotificationSent", 1): _Occurrence(1, _TERRITORY_LABELLED),

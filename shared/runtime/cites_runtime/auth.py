@@ -10,8 +10,9 @@ Two ways to authenticate, by ``auth_mode``:
   signature (RS256 only, by a key the provider publishes: :class:`SigningKeys`), its issuer,
   its audience (``oidc_audience``) and its expiry (``oidc_leeway_s`` of clock skew). Its
   claims make the identity: the programme roles at ``oidc_roles_claim``, the département
-  at ``oidc_departement_claim``, the person as ``preferred_username`` (else ``sub``), which
-  is what audit trails keep.
+  at ``oidc_departement_claim``, the partner a partner's person acts for at
+  ``oidc_partner_claim`` (a UUID; anything else names none), the person as
+  ``preferred_username`` (else ``sub``), which is what audit trails keep.
 - **static** (development and tests): ``<SERVICE>_TOKENS`` maps tokens to grants (a grant
   no token may hold — an unknown role, ``system``, a préfecture without its département —
   stops the service at start-up).
@@ -32,6 +33,7 @@ import urllib.request
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -49,7 +51,7 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="An access token of the identity provider (OpenID Connect; "
                                 "in development and tests, a token of <SERVICE>_TOKENS). Its "
                                 "roles: national, prefecture + département, rectorat, "
-                                "partner, viewer, operator.")
+                                "partner (+ partner_id), viewer, operator.")
 
 ALGORITHMS = ["RS256"]
 """The only signature accepted: the provider's RSA keys. ``none`` and the HMAC algorithms
@@ -66,13 +68,15 @@ def _unauthorized(detail: str) -> HTTPException:
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a valid token designates: the person (or static token), the programme roles
-    it holds, its département."""
+    it holds, its département, the partner it acts for."""
 
     subject: str
     roles: frozenset[Role]
     departement: str | None = None
     unusable: str | None = None
     """Why a role the token names cannot be used (a préfecture without département)."""
+    partner_id: UUID | None = None
+    """For a partner's person: the partner she acts for."""
 
     def acting_as(self, allowed: Iterable[Role]) -> Actor | None:
         """The actor for a route allowing ``allowed`` (the first of them the token holds,
@@ -81,7 +85,8 @@ class Identity:
             if role in self.roles:
                 return Actor(role=role, subject=self.subject,
                              departement=self.departement if role is Role.PREFECTURE
-                             else None)
+                             else None,
+                             partner_id=self.partner_id if role is Role.PARTNER else None)
         return None
 
 
@@ -193,6 +198,7 @@ class TokenVerifier:
         self.leeway = settings.oidc_leeway_s
         self.roles_claim = settings.oidc_roles_claim.split(".")
         self.departement_claim = settings.oidc_departement_claim
+        self.partner_claim = settings.oidc_partner_claim
         self.keys = keys or SigningKeys(settings.oidc_issuer, settings.oidc_jwks_url)
 
     async def identity(self, token: str) -> Identity:
@@ -262,7 +268,16 @@ class TokenVerifier:
             roles.discard(Role.PREFECTURE)
             unusable = (f"the role prefecture needs a département (the "
                         f"{self.departement_claim!r} claim), and this token has none")
-        return Identity(str(subject), frozenset(roles), departement or None, unusable)
+        return Identity(str(subject), frozenset(roles), departement or None, unusable,
+                        _uuid(claims.get(self.partner_claim)))
+
+
+def _uuid(claim: Any) -> UUID | None:
+    """A partner id claim: a UUID's text, else none (the person acts for no partner)."""
+    try:
+        return UUID(claim.strip()) if isinstance(claim, str) else None
+    except ValueError:
+        return None
 
 
 def _static_identity(settings: ServiceSettings, token: str) -> Identity:
@@ -273,7 +288,8 @@ def _static_identity(settings: ServiceSettings, token: str) -> Identity:
     # (model_construct) still never grant more than they say.
     if grant.refusal() is not None:
         raise _unauthorized("this token's grant is not valid: ask for a new token")
-    return Identity(grant.subject, frozenset({Role(grant.role)}), grant.departement)
+    return Identity(grant.subject, frozenset({Role(grant.role)}), grant.departement,
+                    partner_id=grant.partner_id)
 
 
 def verifier(request: Request) -> TokenVerifier:

@@ -24,8 +24,9 @@ what the command made, found by the id the check gives::
   one effect, no retry. The next statement sees the row because a unit of work runs in
   READ COMMITTED.
 
-A key is its caller's own: who sent it (role, département, subject) is part of what is
-recorded, so another caller's same key is another command, never someone else's answer.
+A key is its caller's own: who sent it (role, département, subject, the partner it acts
+for) is part of what is recorded, so another caller's same key is another command, never
+someone else's answer.
 ``made`` and ``within`` (the resource a route acts on: a cité, a commitment) make the
 scope: the same key on another resource is another command too. A stored answer so goes
 only to the caller who sent the first command, on the same resource, after its
@@ -87,7 +88,8 @@ async def check(uow: UnitOfWork, key: str | None, actor: Actor, made: str, value
     if key is None:
         return Command(uuid4())
     scope = made if within is None else f"{made} {within}"
-    caller = f"{actor.role.value} {actor.departement or '-'} {actor.subject}"
+    caller = f"{actor.role.value} {actor.departement or '-'} {actor.subject}" + (
+        f" {actor.partner_id}" if actor.partner_id else "")
     fingerprint, proposed = _fingerprint(values), uuid4()
     if await uow.conn.fetchval(
             """INSERT INTO idempotency_keys (scope, caller, key, fingerprint, result_id,

@@ -13,6 +13,7 @@ from datetime import UTC, tzinfo
 from functools import cached_property
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -43,10 +44,12 @@ GRANTABLE_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
 
 
 class TokenGrant(BaseModel):
-    """What a bearer token allows: a role, and for préfectures their département."""
+    """What a bearer token allows: a role, for préfectures their département, for a
+    partner's person the partner she acts for (a collège's principal: her collège)."""
 
     role: str
     departement: str | None = None
+    partner_id: UUID | None = None
     subject: str = "anonymous"
 
     def refusal(self) -> str | None:
@@ -60,6 +63,9 @@ class TokenGrant(BaseModel):
         if self.role == Role.PREFECTURE and not (self.departement or "").strip():
             return ("role 'prefecture' needs its département (\"departement\": \"69\"); "
                     "without one it would act for every département")
+        if self.partner_id is not None and self.role != Role.PARTNER:
+            return (f"partner_id names the partner a role 'partner' acts for: role "
+                    f"{self.role!r} acts for no partner")
         return None
 
 
@@ -159,9 +165,11 @@ class ServiceSettings(BaseSettings):
     # Clock skew tolerated on exp, nbf and iat (seconds).
     oidc_leeway_s: float = Field(10.0, ge=0, le=300)
     # Where the programme roles are in a token (a dotted path to a list of names; Keycloak:
-    # realm_access.roles) and the préfecture's département (a string claim).
+    # realm_access.roles), the préfecture's département (a string claim) and the partner
+    # a partner's person acts for (a UUID claim: a collège's principal, her collège).
     oidc_roles_claim: str = "realm_access.roles"
     oidc_departement_claim: str = "departement"
+    oidc_partner_claim: str = "partner_id"
     # token -> grant (auth_mode static only); e.g.
     # LABELLING_TOKENS='{"dev-national": {"role": "national"}}'. A grant no token may hold
     # (see TokenGrant.refusal) stops the service at start-up.

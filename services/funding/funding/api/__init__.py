@@ -3,11 +3,11 @@
 
 from fastapi import APIRouter
 
-from . import cites, commitments, credits, envelopes, reports
+from . import cites, commitments, credits, envelopes, fonds, reports
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (credits, envelopes, cites, commitments, reports):
+for _module in (credits, envelopes, cites, fonds, commitments, reports):
     router.include_router(_module.router)
 router.include_router(commitments.recoveries)

@@ -24,6 +24,7 @@ from cites_runtime.http import Input
 
 from ..domain.cite import Report
 from ..domain.envelope import FONDS_SHARE, DotationRule, EnvelopeTerms
+from ..domain.fonds import Spending
 from ..service import Subsidy
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "CreditsIn",
     "DelegationIn",
     "EnvelopeIn",
+    "FondsUseIn",
     "LegalActIn",
     "PaymentIn",
     "ReceiptIn",
@@ -177,3 +179,15 @@ class RecoveryIn(Input):
 class ReceiptIn(Input):
     amount: Amount
     received_on: date
+
+
+class FondsUseIn(Input):
+    amount: Amount
+    purpose: Motive = Field(description="What the money paid for")
+    paid_on: date = Field(description="The day it was paid: from 1 January of the fonds' "
+                          "year, not after today")
+    payee: Name | None = Field(None, description="Who was paid: an organisation or a "
+                               "supplier (never a person's name)")
+
+    def spending(self) -> Spending:
+        return Spending(self.amount, self.purpose, self.paid_on, self.payee)

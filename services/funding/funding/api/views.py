@@ -28,7 +28,8 @@ from ..domain.ledger import MovementKind
 
 __all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView",
            "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
-           "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsView",
+           "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsUseView",
+           "FondsView",
            "LedgerCheckView", "MoneyLineView", "PaymentView", "RecoveryReceiptsView",
            "RecoveryView", "ReportView", "RevisionView", "StatementView",
            "YearlyCheckView", "csv_response"]
@@ -58,6 +59,8 @@ class MoneyLineView(BaseModel):
     """Paid, then ordered back by a recovery order (no longer counted as kept)."""
     recovered: int = 0
     """Ordered back and received: returned to the programme's budget."""
+    fonds_used: int = 0
+    """What the collège chef de file used of the fonds de la cité."""
 
     @classmethod
     def of(cls, year: int | None, programme: BudgetProgramme, sums: dict[str, int]
@@ -73,11 +76,12 @@ class MoneyLineView(BaseModel):
                    frozen=frozen, released=s(MovementKind.RELEASE),
                    uncommitted=allocated - committed - frozen - s(MovementKind.RELEASE),
                    unpaid=committed - s(MovementKind.PAY),
-                   ordered_back=s(MovementKind.ORDER), recovered=s(MovementKind.RECOVER))
+                   ordered_back=s(MovementKind.ORDER), recovered=s(MovementKind.RECOVER),
+                   fonds_used=s(MovementKind.USE))
 
 
 MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "uncommitted",
-         "unpaid", "ordered_back", "recovered")
+         "unpaid", "ordered_back", "recovered", "fonds_used")
 
 
 def money_lines(rows: Iterable[Any]) -> list[MoneyLineView]:
@@ -237,6 +241,10 @@ class FondsView(BaseModel):
     uai: str
     partner_id: UUID | None
     amount: int
+    used: int
+    """What the collège recorded it used of it."""
+    left: int
+    """What it has not used yet."""
     granted_at: datetime
 
     @classmethod
@@ -244,7 +252,31 @@ class FondsView(BaseModel):
         """A grant as ``store.fonds_of`` reads it, with what the ledger put in it."""
         return cls(grant_id=row["grant_id"], year=row["year"], uai=row["uai"],
                    partner_id=row["partner_id"], amount=row["amount"],
+                   used=row["amount"] - row["left"], left=row["left"],
                    granted_at=row["granted_at"])
+
+
+class FondsUseView(BaseModel):
+    use_id: UUID
+    grant_id: UUID
+    cite_id: str
+    year: int
+    amount: int
+    purpose: str
+    payee: str | None
+    paid_on: date
+    left: int
+    """What the grant had left once this was used (the last one's: what is left)."""
+    recorded_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> FondsUseView:
+        """A use as ``store.fonds_uses`` reads it."""
+        return cls(use_id=row["use_id"], grant_id=row["grant_id"], cite_id=row["cite_id"],
+                   year=row["year"], amount=row["amount"], purpose=row["purpose"],
+                   payee=row["payee"], paid_on=row["paid_on"], left=row["left_after"],
+                   recorded_by=row["recorded_by"], recorded_at=row["recorded_at"])
 
 
 class ReportView(BaseModel):

@@ -3,7 +3,8 @@
 Each place money can be is an **account**: a programme's budget (the only account that may
 go below zero: it is where the State's money comes from), an envelope, an allocation's
 uncommitted part, a commitment's unpaid part, a freeze, what a payee received and kept,
-what a recovery order asks an operator to repay. Each
+what a recovery order asks an operator to repay, a fonds de la cité not used yet and what
+the collège used it for. Each
 movement takes an amount from one account and puts it on another, so the sum of all
 balances is always zero and every balance is the sum of the movements that touched it.
 
@@ -45,6 +46,7 @@ from cites_contracts.events.funding import (
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
+    FondsUsed,
     FundsAllocated,
     FundsCommitted,
     FundsFrozen,
@@ -94,7 +96,10 @@ class AccountKind(StrEnum):
     """AE of a year never committed, lapsed at its close (ref ``P147/2025``)."""
     CP_LAPSED = "cp_lapsed"
     FONDS = "fonds"
-    """A fonds de la cité grant, placed with the collège chef de file (only ever grows)."""
+    """A fonds de la cité grant, placed with the collège chef de file: what it has not
+    used yet."""
+    FONDS_SPENT = "fonds_spent"
+    """What the collège used a fonds de la cité grant for (ref: the grant)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -149,6 +154,7 @@ class MovementKind(StrEnum):
     LAPSE = "lapse"            # ae/cp open or delegated → lapsed (the year's close)
     ORDER = "order"            # paid → receivable (a recovery order: owed back, no longer kept)
     RECOVER = "recover"        # receivable → budget (repaid: back to the programme's budget)
+    USE = "use"                # fonds → fonds_spent (the collège paid from its fonds)
 
 
 _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
@@ -166,6 +172,7 @@ _ALLOWED: dict[MovementKind, tuple[AccountKind, AccountKind]] = {
     MovementKind.REVISE_DOWN: (AccountKind.ALLOCATION, AccountKind.ENVELOPE),
     MovementKind.ORDER: (AccountKind.PAID, AccountKind.RECEIVABLE),
     MovementKind.RECOVER: (AccountKind.RECEIVABLE, AccountKind.BUDGET),
+    MovementKind.USE: (AccountKind.FONDS, AccountKind.FONDS_SPENT),
 }
 _A, _K = AccountKind, MovementKind
 _ALSO: dict[MovementKind, tuple[tuple[AccountKind, AccountKind], ...]] = {
@@ -231,6 +238,7 @@ _WHAT = {
     AccountKind.AE_DELEGATED: "not enough AE delegated to the département",
     AccountKind.CP_DELEGATED: "not enough CP delegated to the département",
     AccountKind.AE_ENGAGED: "not that much AE engaged",
+    AccountKind.FONDS: "not that much left in the fonds de la cité",
 }
 
 
@@ -273,7 +281,7 @@ def accounts(movements: Iterable[Movement]) -> list[Account]:
 Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
           | FundsUnfrozen | FundsReleased | CommitmentCancelled | RecoveryOrdered
           | RecoveryReceived | AllocationRevised | CreditsVoted | CreditsDelegated
-          | BudgetYearClosed)
+          | BudgetYearClosed | FondsUsed)
 """The events that name every account they touch (a refusal, a co-financing: no money
 of the State moves)."""
 
@@ -345,6 +353,10 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
         case RecoveryReceived():
             return [Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
                              Account.budget(event.programme), event.amount)]
+        case FondsUsed():
+            return [Movement(MovementKind.USE, Account.of(AccountKind.FONDS, event.grant_id),
+                             Account.of(AccountKind.FONDS_SPENT, event.grant_id), d.amount)
+                    for d in event.drawn]
     assert_never(event)
 
 

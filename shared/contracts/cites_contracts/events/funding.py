@@ -16,6 +16,7 @@ from pydantic import Field
 from ..envelope import Event, event
 from ..topics import FUNDING_ALLOCATIONS, FUNDING_CREDITS, FUNDING_ENVELOPES
 from ..types import (
+    ActorRole,
     ActReference,
     AllocationRefusalReason,
     BudgetProgramme,
@@ -47,6 +48,7 @@ __all__ = [
     "EnvelopeAmended",
     "EnvelopeOpened",
     "FondsDeLaCiteGranted",
+    "FondsUsed",
     "FrozenAllocation",
     "FundsAllocated",
     "FundsCommitted",
@@ -341,6 +343,42 @@ class FondsDeLaCiteGranted(Event):
     def amount(self) -> int:
         """The grant, in cents: the sum of the contributions."""
         return sum(c.amount for c in self.contributions)
+
+
+@event(
+    "funding.FondsUsed",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The collège chef de file records what it paid from a year's fonds de la cité.",
+)
+class FondsUsed(Event):
+    """The collège chef de file (or the préfecture, or the national coordination, on its
+    behalf) recorded a use of a year's fonds de la cité: what it paid, for what, to whom.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    The uses of a grant never exceed it: ``left`` is what the grant has not been used for
+    after this one. ``drawn`` splits the amount between the programmes that contributed,
+    in proportion to their contributions (each never beyond its own).
+    """
+
+    cite_id: CiteId
+    use_id: UUID
+    grant_id: UUID = Field(description="The fonds de la cité grant of the year")
+    year: ProgrammeYear
+    chef_de_file_partner_id: UUID | None = Field(
+        default=None, description="The collège the grant was placed with (null while "
+        "partners had not designated it)")
+    amount: Cents
+    drawn: tuple[ProgrammeAmount, ...] = Field(
+        min_length=1, description="The amount, per programme of the grant's contributions")
+    left: Cents = Field(description="What the year's grant has left once this is used")
+    purpose: Motive = Field(description="What the money paid for")
+    payee: Name | None = Field(default=None, description="Who was paid (an organisation, "
+                               "a supplier: never a person's name)")
+    paid_on: date = Field(description="The day it was paid: in the grant's year, not after "
+                          "the day it was recorded")
+    recorded_by: ActorRole
+    recorded_at: UtcDateTime
 
 
 @event(

@@ -21,8 +21,8 @@ before any route (or authentication) sees a request refuses a body larger than
 module                 what it holds
 =====================  ===================================================================
 :mod:`.caller`         the request edge: ``Caller``, ``cause_of``, the role aliases
-                       (``National``, ``Prefecture``, ``Operator``, ``Reader``,
-                       ``Anyone``), ``Input``
+                       (``National``, ``Prefecture``, ``Operator``,
+                       ``OperatorOrPartner``, ``Reader``, ``Anyone``), ``Input``
 :mod:`.paging`         ``Paging``, ``PageRequest``, ``Page``: keyset cursors
 :mod:`.guards`         ``GuardBodies``: body size, JSON depth, unstorable text in the URL
                        or the body, refused before routing and authentication
@@ -40,6 +40,7 @@ from .caller import (
     Input,
     National,
     Operator,
+    OperatorOrPartner,
     Prefecture,
     Reader,
     caller,
@@ -59,6 +60,7 @@ __all__ = [
     "National",
     "ObserveRequests",
     "Operator",
+    "OperatorOrPartner",
     "Page",
     "PageRequest",
     "Paging",

@@ -29,6 +29,7 @@ __all__ = [
     "Input",
     "National",
     "Operator",
+    "OperatorOrPartner",
     "Prefecture",
     "Reader",
     "caller",
@@ -109,6 +110,10 @@ Operator = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE))]
 """The national coordination, or a préfecture in its own département: who operates the
 programme (not to be confused with the role ``operator``, who runs the platform and reads
 only its metrics and documents)."""
+OperatorOrPartner = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE,
+                                                     Role.PARTNER))]
+"""Who operates the programme, or a partner's person for her own partner
+(``actor.ensure_acts_for_partner``): what a collège records of its own money."""
 Reader = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE, Role.RECTORAT,
                                           Role.VIEWER))]
 """The State's readers: national coordination, préfectures, rectorats, viewers."""

@@ -11,14 +11,18 @@
 """
 
 from .harness import (
+    AS_COLLEGE,
     AS_NATIONAL,
     AS_OPERATOR,
+    AS_OTHER_COLLEGE,
     AS_PARTNER,
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
     AS_PREFECTURE_978,
     AS_VIEWER,
+    COLLEGE,
     NOW,
+    OTHER_COLLEGE,
     TOKENS,
     BrokerPublisher,
     FakeClock,
@@ -36,14 +40,18 @@ from .infra import Database, Infra, resolve_database, resolve_infra
 from .kafka import delete_topics, read_topic, wait_caught_up
 
 __all__ = [
+    "AS_COLLEGE",
     "AS_NATIONAL",
     "AS_OPERATOR",
+    "AS_OTHER_COLLEGE",
     "AS_PARTNER",
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
     "AS_PREFECTURE_978",
     "AS_VIEWER",
+    "COLLEGE",
     "NOW",
+    "OTHER_COLLEGE",
     "TOKENS",
     "BrokerPublisher",
     "Database",

@@ -46,14 +46,18 @@ from .infra import NO_KAFKA
 from .kafka import wait_caught_up
 
 __all__ = [
+    "AS_COLLEGE",
     "AS_NATIONAL",
     "AS_OPERATOR",
+    "AS_OTHER_COLLEGE",
     "AS_PARTNER",
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
     "AS_PREFECTURE_978",
     "AS_VIEWER",
+    "COLLEGE",
     "NOW",
+    "OTHER_COLLEGE",
     "TOKENS",
     "BrokerPublisher",
     "FakeClock",
@@ -68,6 +72,11 @@ __all__ = [
     "read_pages",
 ]
 
+COLLEGE = UUID("00000000-0000-4000-8000-00000000c011")
+"""The partner id of the collège whose principal ``AS_COLLEGE`` is."""
+OTHER_COLLEGE = UUID("00000000-0000-4000-8000-00000000c022")
+"""Another collège, whose principal ``AS_OTHER_COLLEGE`` is."""
+
 TOKENS = {
     "tok-national": TokenGrant(role="national", subject="coordination-nationale"),
     "tok-prefecture-69": TokenGrant(role="prefecture", departement="69", subject="pref-69"),
@@ -75,6 +84,9 @@ TOKENS = {
     "tok-prefecture-978": TokenGrant(role="prefecture", departement="978",
                                      subject="pref-978"),
     "tok-partner": TokenGrant(role="partner", subject="partner-demo"),
+    "tok-college": TokenGrant(role="partner", partner_id=COLLEGE, subject="principal-college"),
+    "tok-other-college": TokenGrant(role="partner", partner_id=OTHER_COLLEGE,
+                                    subject="principal-other-college"),
     "tok-viewer": TokenGrant(role="viewer", subject="viewer-demo"),
     "tok-operator": TokenGrant(role="operator", subject="ops-demo"),
 }
@@ -91,6 +103,10 @@ AS_PREFECTURE_93 = bearer("tok-prefecture-93")
 AS_PREFECTURE_978 = bearer("tok-prefecture-978")
 """The préfecture of Saint-Martin (978), a collectivité with QPVs."""
 AS_PARTNER = bearer("tok-partner")
+"""A partner's person whose token names no partner: she reads, and acts for nobody."""
+AS_COLLEGE = bearer("tok-college")
+"""The principal of the collège :data:`COLLEGE` (role partner, its partner id)."""
+AS_OTHER_COLLEGE = bearer("tok-other-college")
 AS_VIEWER = bearer("tok-viewer")
 AS_OPERATOR = bearer("tok-operator")
 

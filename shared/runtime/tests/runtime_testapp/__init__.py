@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from uuid import UUID
 
 from fastapi import APIRouter
 
@@ -12,7 +13,15 @@ from cites_contracts import Event, Topic, event
 from cites_runtime.app import ServiceDefinition
 from cites_runtime.consumer import EventConsumer, HandlerContext
 from cites_runtime.errors import Conflict, NotFound, RuleBroken
-from cites_runtime.http import Input, National, Operator, Page, Paging, Reader
+from cites_runtime.http import (
+    Input,
+    National,
+    Operator,
+    OperatorOrPartner,
+    Page,
+    Paging,
+    Reader,
+)
 
 THINGS = Topic("testapp.things", producer="testapp", description="test stream")
 
@@ -117,6 +126,12 @@ async def get_thing(thing_id: str, caller: Reader) -> ThingOut:
 async def delete_thing(thing_id: str, caller: Operator, departement: str) -> None:
     caller.actor.ensure_acts_for(departement)
     raise Conflict(f"thing {thing_id} is counted already: it stays")
+
+
+@router.put("/partners/{partner_id}/things/{thing_id}", status_code=204)
+async def keep_thing(partner_id: UUID, thing_id: str, caller: OperatorOrPartner) -> None:
+    """A partner keeps a thing for itself only (the partner rule, nothing stored)."""
+    caller.actor.ensure_acts_for_partner(partner_id, f"thing {thing_id}")
 
 
 definition = ServiceDefinition(
