@@ -19,6 +19,8 @@ from cites_contracts.events.funding import (
     FundsFrozen,
     FundsReleased,
     PaymentMade,
+    RecoveryOrdered,
+    RecoveryReceived,
 )
 from cites_contracts.events.labelling import Wave
 from cites_sim.reconcile import (
@@ -80,6 +82,16 @@ def scenario() -> tuple[Run, list[Envelope[Event]]]:
             wrap(PaymentMade(cite_id=label.cite_id, payment_id=uuid4(),
                              commitment_id=commitment, allocation_id=allocation,
                              payee_partner_id=operator, amount=15_000_00, paid_at=NOW))]
+        if status == "labelled":  # its operator's report: 3 000 € unspent, 1 000 € repaid
+            cite.ordered_back, cite.recovered, recovery = 3_000_00, 1_000_00, uuid4()
+            events += [wrap(RecoveryOrdered(
+                cite_id=label.cite_id, recovery_id=recovery, commitment_id=commitment,
+                payee_partner_id=operator, programme="P147", amount=3_000_00,
+                order_reference="TP-1", ordered_on=NOW.date(), motive="Reliquat",
+                ordered_at=NOW)), wrap(RecoveryReceived(
+                    cite_id=label.cite_id, receipt_id=uuid4(), recovery_id=recovery,
+                    commitment_id=commitment, payee_partner_id=operator, programme="P147",
+                    amount=1_000_00, received_on=NOW.date(), received_at=NOW))]
         if status == "withdrawn":
             left = dotation - 40_000_00
             events += [wrap(FundsFrozen(cite_id=label.cite_id, reason="label_withdrawn",
@@ -98,6 +110,7 @@ def test_the_events_add_up_to_what_the_simulation_expects() -> None:
     p147 = next(f for e, f in expected.items() if run.envelopes[e].programme == "P147")
     assert p147 == {"allocated": 550_000_00, "fonds": 30_000_00, "committed": 80_000_00,
                     "paid": 30_000_00, "frozen": 0, "released": 210_000_00,
+                    "ordered_back": 3_000_00, "recovered": 1_000_00,
                     "remaining": 10_000_000_00 - 550_000_00 - 30_000_00 + 210_000_00}
 
 
