@@ -13,8 +13,8 @@ from playwright.async_api import Page, async_playwright
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / ".local" / "artifacts" / "dashboard.png"
 STATUSES = ("labelled", "suspended", "withdrawn", "expired")
-MEASURES = ("allocated", "fonds", "committed", "paid", "frozen", "released", "ordered_back",
-            "recovered")
+MEASURES = ("allocated", "fonds", "fonds_used", "committed", "paid", "frozen", "released",
+            "ordered_back", "recovered")
 
 
 def chromium() -> str:

@@ -29,6 +29,7 @@ from cites_contracts.events.funding import (
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
+    FondsUsed,
     FundsAllocated,
     FundsCommitted,
     FundsFrozen,
@@ -210,6 +211,11 @@ async def allocation_refused_handler(event: AllocationRefused, ctx: HandlerConte
 @consumer.handles(FondsDeLaCiteGranted)
 async def fonds_granted_handler(event: FondsDeLaCiteGranted, ctx: HandlerContext) -> None:
     await service.fonds_granted(ctx.uow, event)
+
+
+@consumer.handles(FondsUsed)
+async def fonds_used_handler(event: FondsUsed, ctx: HandlerContext) -> None:
+    await service.fonds_used(ctx.uow, event)
 
 
 @consumer.handles(*MOVEMENT)

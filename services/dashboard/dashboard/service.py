@@ -21,6 +21,7 @@ from cites_contracts.events.funding import (
     EnvelopeAmended,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
+    FondsUsed,
     FundsAllocated,
     FundsCommitted,
     PaymentMade,
@@ -79,6 +80,7 @@ __all__ = [
     "envelope_amended",
     "envelope_opened",
     "fonds_granted",
+    "fonds_used",
     "label_renewed",
     "partner_joined",
     "partner_left",
@@ -250,6 +252,12 @@ async def fonds_granted(uow: UnitOfWork, event: FondsDeLaCiteGranted) -> None:
     await store.record_movements(uow.conn, [
         (event.cite_id, c.programme.value, event.year, Movement.GRANT.value, c.amount)
         for c in event.contributions])
+
+
+async def fonds_used(uow: UnitOfWork, event: FondsUsed) -> None:
+    await store.record_movements(uow.conn, [
+        (event.cite_id, c.programme.value, event.year, Movement.USE.value, c.amount)
+        for c in event.drawn])
 
 
 async def allocation_moved(uow: UnitOfWork, event: AllocationMove, movement: Movement

@@ -40,7 +40,9 @@ from cites_contracts.events.funding import (
     BudgetYearClosed,
     CreditsDelegated,
     CreditsVoted,
+    FondsUsed,
     PaymentMade,
+    ProgrammeAmount,
     RecoveryOrdered,
     RecoveryReceived,
 )
@@ -113,7 +115,8 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         frozen("cite-001", (a2025, 260_000_00), (a2026, 250_000_00)),
         released("cite-001", (a2026, 250_000_00)), refused("cite-002"))
 
-    money = {k: {m: v for m, v in line.items() if m not in ("ordered_back", "recovered")}
+    money = {k: {m: v for m, v in line.items()
+                  if m not in ("ordered_back", "recovered", "fonds_used")}
              for k, line in (await service.money()).items()}
 
     assert money == {
@@ -158,6 +161,23 @@ async def test_a_subsidy_ordered_back_and_repaid_counts_in_its_commitments_alloc
 
     assert (line["paid"], line["ordered_back"], line["recovered"]) == (
         30_000_00, 6_000_00, 2_500_00)
+
+
+async def test_a_use_of_the_fonds_counts_in_the_grants_year_by_the_programme_it_drew_on(
+    service: Dashboard,
+) -> None:
+    await service.s.publish(envelope(), labelled("cite-001"),
+                            fonds("cite-001", 2025, 15_000_00, 15_000_00), FondsUsed(
+        cite_id="cite-001", use_id=uuid4(), grant_id=uuid4(), year=2025, amount=10_000_01,
+        drawn=(ProgrammeAmount(programme=BudgetProgramme.P147, amount=5_000_00),
+               ProgrammeAmount(programme=BudgetProgramme.P230, amount=5_000_01)),
+        left=19_999_99, purpose="Sortie scolaire", paid_on=date(2025, 6, 15),
+        recorded_by="prefecture", recorded_at=AT))
+
+    money = await service.money()
+
+    assert (money[("P147", 2025)]["fonds_used"], money[("P230", 2025)]["fonds_used"]) == (
+        5_000_00, 5_000_01)
 
 
 async def test_an_order_to_repay_on_a_commitment_never_heard_of_is_a_dead_letter(

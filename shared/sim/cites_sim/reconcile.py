@@ -37,13 +37,13 @@ from cites_contracts import Envelope, Event
 
 from .kafka import health, read_events, wait_settled
 from .platform import Api, Endpoints
-from .simulate import Run, dotation_of
+from .simulate import EnvelopeRecord, Run, dotation_of
 
 __all__ = ["MONEY", "CountRow", "MoneyRow", "Report", "YearRow", "euros", "expected_money",
            "reconcile"]
 
-MONEY = ("allocated", "fonds", "committed", "paid", "frozen", "released", "ordered_back",
-         "recovered", "remaining")
+MONEY = ("allocated", "fonds", "fonds_used", "committed", "paid", "frozen", "released",
+         "ordered_back", "recovered", "remaining")
 SOURCES = ("simulation", "funding API", "events")
 COUNT_SOURCES = ("simulation", "labelling", "partners", "funding", "events")
 
@@ -154,6 +154,8 @@ def expected_money(run: Run) -> dict[str, dict[str, int]]:
                                   c.label_start) for y in years)
             f["allocated"] += due
             f["fonds"] += e.fonds_share * len(years)
+            f["fonds_used"] += sum(_share_of(run, e, amount)
+                                   for year, amount in c.fonds_uses if year in e.budget_years)
             if e.programme == "P147" and due:
                 f["committed"] += c.committed
                 f["paid"] += c.paid
@@ -203,6 +205,17 @@ class _Keys:
         return k
 
 
+def _share_of(run: Run, e: EnvelopeRecord, amount: int) -> int:
+    """The part of a use of the fonds de la cité that ``e``'s programme gives, as funding
+    splits it: each programme by its contribution, rounded down, the last taking the rest
+    (the simulation makes one use per grant)."""
+    shares = {x.programme: x.fonds_share for x in run.envelopes.values()
+              if x.wave_id == e.wave_id}
+    first, *rest = sorted(shares)
+    p147 = amount * shares[first] // sum(shares.values())
+    return p147 if e.programme == first or not rest else amount - p147
+
+
 def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str, int]]:
     """Each envelope's figures summed from the events of ``funding.*``."""
     out: dict[str, dict[str, int]] = {eid: dict.fromkeys(MONEY, 0) for eid in run.envelopes}
@@ -241,6 +254,10 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
                 for r in d.released:
                     add(str(r.envelope_id), "frozen", -r.amount)
                     add(str(r.envelope_id), "released", r.amount)
+            case "funding.FondsUsed":
+                for c in d.drawn:
+                    add(covers.get((c.programme.value, wave_of.get(d.cite_id, ""), d.year)),
+                        "fonds_used", c.amount)
             case "funding.RecoveryOrdered" | "funding.RecoveryReceived":
                 figure = "ordered_back" if e.type == "funding.RecoveryOrdered" else "recovered"
                 add(allocation_envelope.get(

@@ -92,6 +92,8 @@ class CiteRecord:
     """What its operators' reports left unspent, ordered back (P147)."""
     recovered: int = 0
     """What of that the operators repaid so far."""
+    fonds_uses: list[tuple[int, int]] = field(default_factory=list)
+    """(year, amount) the collège used of its fonds de la cité (recorded by the préfecture)."""
     status: str = "labelled"
     """What labelling should say at the end: labelled, suspended, withdrawn or expired."""
     suspensions: int = 0
@@ -579,6 +581,7 @@ class Simulation:
             return
         allocation = p147[0]
         record.allocation_id, record.dotation = allocation["allocation_id"], allocation["amount"]
+        await self.use_fonds(record, funds, allocation["year"], prefecture)
         for op in t.operators:
             operator = self.partner_of[op.siret]
             for n, (title, share, paid_share) in enumerate(op.commitments):
@@ -599,6 +602,22 @@ class Simulation:
                     record.payments.append((c["commitment_id"], pay))
                     if n == 0 and not record.ordered_back and int(record.cite_id[5:]) % 3 == 0:
                         await self.justified(record, c["commitment_id"], pay, prefecture)
+
+    async def use_fonds(self, record: CiteRecord, funds: dict[str, Any], year: int,
+                        prefecture: str) -> None:
+        """The collège chef de file pays a third of the year's fonds de la cité for a
+        school trip; its préfecture records it on the collège's behalf."""
+        grant = next((g for g in funds["fonds"] if g["year"] == year), None)
+        if grant is None or grant["used"]:
+            return
+        amount = grant["amount"] // 3 // 200 * 200  # whole euros, split evenly in two
+        await self.api.call(
+            "funding", "POST", f"/cites/{record.cite_id}/fonds/{year}/uses", token=prefecture,
+            key=f"{self.run.run_id}-{record.cite_id}-fonds-{year}", ok=(201,), body={
+                "amount": amount, "purpose": "Sortie scolaire au musée pour les élèves de 6e",
+                "paid_on": str(min(date(year, 6, 15), self.run.today)),
+                "payee": "Compagnie de transport scolaire"})
+        record.fonds_uses.append((year, amount))
 
     async def justified(self, record: CiteRecord, commitment_id: str, paid: int,
                         prefecture: str) -> None:

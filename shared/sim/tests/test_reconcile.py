@@ -108,7 +108,8 @@ def test_the_events_add_up_to_what_the_simulation_expects() -> None:
     expected = expected_money(run)
     assert events_money(events, run) == expected
     p147 = next(f for e, f in expected.items() if run.envelopes[e].programme == "P147")
-    assert p147 == {"allocated": 550_000_00, "fonds": 30_000_00, "committed": 80_000_00,
+    assert p147 == {"allocated": 550_000_00, "fonds": 30_000_00, "fonds_used": 0,
+                    "committed": 80_000_00,
                     "paid": 30_000_00, "frozen": 0, "released": 210_000_00,
                     "ordered_back": 3_000_00, "recovered": 1_000_00,
                     "remaining": 10_000_000_00 - 550_000_00 - 30_000_00 + 210_000_00}

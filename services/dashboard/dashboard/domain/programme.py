@@ -57,6 +57,8 @@ class Movement(StrEnum):
     ALLOCATE = "allocate"
     GRANT = "grant"
     """A programme's contribution to a fonds de la cité."""
+    USE = "use"
+    """What a collège used of its fonds, by the programme it was drawn from."""
     COMMIT = "commit"
     CANCEL = "cancel"
     """The unpaid part of a cancelled commitment, back to its allocation."""
@@ -103,6 +105,8 @@ class MoneyLine(BaseModel):
     year: int
     allocated: int = 0
     fonds: int = 0
+    fonds_used: int = 0
+    """What the collèges used of their fonds de la cité."""
     committed: int = 0
     paid: int = 0
     frozen: int = 0
@@ -120,7 +124,8 @@ class MoneyLine(BaseModel):
         def s(m: Movement) -> int:
             return sums.get(m.value, 0)
         return cls(programme=programme, year=year, allocated=s(Movement.ALLOCATE),
-                   fonds=s(Movement.GRANT), committed=s(Movement.COMMIT) - s(Movement.CANCEL),
+                   fonds=s(Movement.GRANT), fonds_used=s(Movement.USE),
+                   committed=s(Movement.COMMIT) - s(Movement.CANCEL),
                    paid=s(Movement.PAY),
                    frozen=s(Movement.FREEZE) - s(Movement.UNFREEZE) - s(Movement.RELEASE),
                    released=s(Movement.RELEASE), ordered_back=s(Movement.ORDER),

@@ -227,7 +227,7 @@
     const montant = (line, k) => ({ t: enEuros(line[k]),
       a: { programme: line.programme, year: line.year, measure: k, cents: line[k] } });
     const colonnes = (line) => [montant(line, "allocated"), montant(line, "fonds"),
-      montant(line, "committed"), montant(line, "paid"), montant(line, "frozen"),
+      montant(line, "fonds_used"), montant(line, "committed"), montant(line, "paid"), montant(line, "frozen"),
       montant(line, "released"), montant(line, "ordered_back"), montant(line, "recovered"),
       { t: nombre.format(line.refused) }];
     remplir("tab-argent", s.money.map((l) => [{ t: l.programme }, { t: String(l.year) },
