@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cites_contracts.events.labelling import (
     ConventionSignatory,
@@ -34,7 +34,7 @@ from ..domain import (
     ReviewStatus,
     Wave,
 )
-from ..domain.review import Synthesis, Tally
+from ..domain.review import Synthesis
 from ..domain.waves import WaveStatus
 from ..imports import Report
 from ..store import CandidatureSummary, RecordedEntry, WaveStats
@@ -341,11 +341,15 @@ class ReviewView(BaseModel):
 
 
 class TallyView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     count: int
     cost: int
 
 
 class IndicatorSummaryView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     label: str
     unit: str | None
@@ -359,6 +363,8 @@ class IndicatorSummaryView(BaseModel):
 class SynthesisView(BaseModel):
     """A year's national synthesis; money, actions and indicators over the submitted
     reviews."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     year: int
     due_on: date
@@ -376,18 +382,7 @@ class SynthesisView(BaseModel):
 
     @classmethod
     def of(cls, s: Synthesis) -> SynthesisView:
-        def tallies(t: dict[str, Tally]) -> dict[str, TallyView]:
-            return {k: TallyView(count=v.count, cost=v.cost) for k, v in t.items()}
-        return cls(year=s.year, due_on=s.due_on, reviews=s.reviews, submitted=s.submitted,
-                   submitted_late=s.submitted_late, overdue=s.overdue,
-                   money=s.money.contract(), commune_contribution=s.commune_contribution,
-                   actions=TallyView(count=s.actions.count, cost=s.actions.cost),
-                   by_objective=tallies(s.by_objective), by_theme=tallies(s.by_theme),
-                   by_age_group=tallies(s.by_age_group),
-                   indicators=[IndicatorSummaryView(
-                       code=i.code, label=i.label, unit=i.unit, cites=i.cites, total=i.total,
-                       mean=i.mean, minimum=i.minimum, maximum=i.maximum)
-                       for i in s.indicators])
+        return cls.model_validate(s, from_attributes=True)
 
 
 _CSV_COLUMNS = ("cite_id", "nom", "departement", "annee", "echeance", "statut", "en_retard",
