@@ -240,8 +240,8 @@ async def seen_by_prometheus(prometheus: Prometheus, targets: dict[str, str]) ->
             'notifications_outcomes_total{channel="email",outcome="sent"}')
         lags = await prometheus.query("consumer_lag_records")
         seen["mail"], seen["lag"] = sent, sorted({s["metric"]["consumer"] for s in lags})
-        return bool(sent) and seen["lag"] == ["dashboard", "funding", "notifications",
-                                              "partners"]
+        return bool(sent) and seen["lag"] == ["dashboard", "funding", "labelling",
+                                              "notifications", "partners"]
 
     await eventually(all_up, timeout=60, every=0.5, what=lambda: f"targets: {seen}")
     await eventually(all_evaluated, timeout=60, every=0.5, what=lambda: f"rules: {seen}")
