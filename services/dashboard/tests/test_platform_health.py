@@ -19,7 +19,7 @@ def test_each_consumer_group_reads_the_topics_the_asyncapi_document_says() -> No
 
     assert groups["labelling"] == ["funding.allocations"]
     assert groups["partners"] == ["labelling.labels"]
-    assert groups["funding"] == ["labelling.labels", "partners.alliances"]
+    assert groups["funding"] == ["labelling.labels", "labelling.reviews", "partners.alliances"]
     assert groups["dashboard"] == ["funding.allocations", "funding.credits", "funding.envelopes",
                                    "labelling.candidatures", "labelling.labels",
                                    "labelling.reviews", "notifications.deliveries",

@@ -19,6 +19,7 @@ from cites_contracts.events.labelling import (
     LabelSuspended,
     LabelWithdrawn,
     PerimeterExtended,
+    ProjectReviewSubmitted,
     TerritoryLabelled,
 )
 from cites_contracts.events.partners import (
@@ -103,3 +104,8 @@ async def partner_left_handler(event: PartnerLeftAlliance, ctx: HandlerContext) 
 @consumer.handles(AllianceClosed)
 async def alliance_closed_handler(event: AllianceClosed, ctx: HandlerContext) -> None:
     await service.close_alliance(ctx.uow, event.cite_id)
+
+
+@consumer.handles(ProjectReviewSubmitted)
+async def review_submitted_handler(event: ProjectReviewSubmitted, ctx: HandlerContext) -> None:
+    await service.review_submitted(ctx.uow, event)

@@ -30,11 +30,12 @@ from cites_contracts.events.funding import (
 from cites_contracts.events.labelling import (
     LabelRenewed,
     PerimeterExtended,
+    ProjectReviewSubmitted,
     TerritoryLabelled,
 )
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.actor import Actor
-from cites_runtime.errors import NotFound
+from cites_runtime.errors import NotFound, RuleBroken
 from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
@@ -79,6 +80,7 @@ __all__ = [
     "reinstate",
     "release_frozen",
     "renew_label",
+    "review_submitted",
     "revise_allocation",
     "use_fonds",
     "vote_credits",
@@ -381,9 +383,15 @@ async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, ye
 
 
 async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, amount: int,
-                            motive: str, actor: Actor) -> Allocation:
+                            motive: str, actor: Actor, *, citing: UUID | None = None
+                            ) -> Allocation:
     """The national coordination revises an allocation (a dotation proposed by the rule,
-    or one made by hand): the difference comes from, or goes back to, its envelope."""
+    or one made by hand): the difference comes from, or goes back to, its envelope.
+    ``citing``: the cité's submitted revue de projet it rests on (422 for any other)."""
+    if citing is not None and await store.review_cite(uow.conn, citing) != cite_id:
+        raise RuleBroken.of("review_id", "review_cited",
+                            f"a revision of {cite_id}'s dotation cites one of its revues de "
+                            f"projet submitted to the coordination; {citing} is not one")
     cite = await _cite(uow, cite_id)
     allocation = await _allocation(uow, cite_id, allocation_id)
     envelope = await _envelope(uow, allocation.envelope_id)
@@ -392,6 +400,7 @@ async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, 
     revised = envelope.revise(cite, allocation, funds, amount, motive, uow.now)
     if revised is None:
         return allocation
+    revised = revised.model_copy(update={"review_id": citing})
     await store.revise_allocation(uow.conn, revised)
     await _move(uow, ledger.movements(revised), _trace(allocation))
     uow.emit(revised)
@@ -401,6 +410,11 @@ async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, 
 
 
 # --- the alliance, from partners' events --------------------------------------------------
+
+
+async def review_submitted(uow: UnitOfWork, event: ProjectReviewSubmitted) -> None:
+    """A revue de projet the coordination received: a revision may cite it."""
+    await store.remember_review(uow.conn, event.review_id, event.cite_id, event.year)
 
 
 async def designate_chef_de_file(uow: UnitOfWork, cite_id: str, partner_id: UUID, uai: str

@@ -337,9 +337,22 @@ async def revise_allocation(conn: Conn, revised: AllocationRevised) -> None:
                        revised.allocation_id, revised.amount)
     await conn.execute(
         """INSERT INTO allocation_revisions (allocation_id, previous_amount, amount, motive,
-                                             revised_at) VALUES ($1, $2, $3, $4, $5)""",
+                                             revised_at, review_id)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         revised.allocation_id, revised.previous_amount, revised.amount, revised.motive,
-        revised.revised_at)
+        revised.revised_at, revised.review_id)
+
+
+async def remember_review(conn: Conn, review_id: UUID, cite_id: str, year: int) -> None:
+    await conn.execute("INSERT INTO submitted_reviews VALUES ($1, $2, $3) "
+                       "ON CONFLICT (review_id) DO NOTHING", review_id, cite_id, year)
+
+
+async def review_cite(conn: Reads, review_id: UUID) -> str | None:
+    """The cité of a submitted revue de projet; None when none was submitted with this id."""
+    cite: str | None = await conn.fetchval(
+        "SELECT cite_id FROM submitted_reviews WHERE review_id = $1", review_id)
+    return cite
 
 
 async def revisions_of(conn: Reads, cite_id: str, *, after: tuple[int] | None = None,

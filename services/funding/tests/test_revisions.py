@@ -4,8 +4,12 @@ envelope or lowered within what it has not committed, each a movement of the led
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from funding_kit import Funding, p147, p230, suspended
 
+from cites_contracts.events.labelling import ProjectReviewSubmitted
+from cites_contracts.testing import event
 from cites_runtime.testing import AS_NATIONAL, AS_PREFECTURE_93, AS_VIEWER
 
 
@@ -68,3 +72,32 @@ async def test_a_dotation_is_raised_from_its_envelope_or_lowered_within_its_unco
     await service.s.publish(suspended())
     status, text = await revise(250_000_00)
     assert status == 409 and "frozen" in text, text
+
+
+async def test_a_revision_cites_a_revue_de_projet_the_cite_submitted_and_no_other(
+    service: Funding,
+) -> None:
+    await service.credits()
+    for body in (p147(1_000_000_00), p230()):
+        await service.http.post("/envelopes", json=body, headers=AS_NATIONAL)
+    a = (await service.funded_cite(requested=300_000_00))["allocation_id"]
+    mine, theirs, unknown = uuid4(), uuid4(), uuid4()
+    await service.s.publish(*(event(ProjectReviewSubmitted, review_id=str(r), cite_id=c)
+                              for r, c in ((mine, "cite-001"), (theirs, "cite-002"))))
+    await service.s.caught_up()
+    path = f"/cites/cite-001/allocations/{a}/revision"
+
+    for review in (theirs, unknown):
+        r = await service.http.post(path, headers=AS_NATIONAL, json={
+            "amount": 250_000_00, "motive": "Revue 2025", "review_id": str(review)})
+        assert r.status_code == 422 and r.json()["detail"][0]["type"] == "review_cited"
+    assert not await service.outbox("AllocationRevised")
+
+    r = await service.http.post(path, headers=AS_NATIONAL, json={
+        "amount": 250_000_00, "motive": "Revue 2025 : actions reportées",
+        "review_id": str(mine)})
+    assert r.status_code == 200, r.text
+    revised, = await service.outbox("AllocationRevised")
+    assert revised["review_id"] == str(mine)
+    history = (await service.http.get("/cites/cite-001/revisions", headers=AS_VIEWER)).json()
+    assert [x["review_id"] for x in history["items"]] == [str(mine)]

@@ -927,6 +927,7 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "envelope_remaining": 7_648_000_000,
                 "motive": "Revue de projet 2020 : actions reportées",
                 "revised_at": "2021-02-25T10:00:00Z",
+                "review_id": None,
             },
         ),
         (

@@ -88,6 +88,9 @@ class AllocationIn(Input):
 class RevisionIn(Input):
     amount: Amount = Field(description="The allocation's new amount, in cents")
     motive: Motive
+    review_id: UUID | None = Field(
+        None, description="The cité's revue de projet the revision rests on (one it submitted "
+        "to the coordination)")
 
 
 class ReleaseIn(Input):

@@ -83,7 +83,8 @@ async def revise(cite_id: CiteId, allocation_id: UUID, body: RevisionIn, caller:
                  ) -> AllocationView:
     async with caller.unit_of_work() as uow:
         allocation = await service.revise_allocation(uow, cite_id, allocation_id, body.amount,
-                                                     body.motive, caller.actor)
+                                                     body.motive, caller.actor,
+                                                     citing=body.review_id)
     funds = await store.get_allocation_funds(caller.pool, allocation_id)
     assert funds is not None  # the allocation exists: the revision found it
     return AllocationView.of(allocation, funds)

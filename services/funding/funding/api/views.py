@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import BudgetProgramme
@@ -226,13 +226,15 @@ class RevisionView(BaseModel):
     amount: int
     motive: str
     revised_at: datetime
+    review_id: UUID | None = Field(None, description="The revue de projet it cites")
 
     @classmethod
     def of(cls, row: Any) -> RevisionView:
         """A revision as ``store.revisions_of`` reads it."""
         return cls(number=row["id"], allocation_id=row["allocation_id"],
                    previous_amount=row["previous_amount"],
-                   amount=row["amount"], motive=row["motive"], revised_at=row["revised_at"])
+                   amount=row["amount"], motive=row["motive"], revised_at=row["revised_at"],
+                   review_id=row["review_id"])
 
 
 class FondsView(BaseModel):

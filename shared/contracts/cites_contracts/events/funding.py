@@ -311,6 +311,9 @@ class AllocationRevised(Event):
     envelope_remaining: Cents
     motive: Motive
     revised_at: UtcDateTime
+    review_id: UUID | None = Field(
+        default=None, description="The cité's revue de projet the revision cites (one it "
+        "submitted to the coordination: ``labelling.ProjectReviewSubmitted``)")
 
 
 @event(
