@@ -85,6 +85,7 @@ _CONTACT_PASSERELLES_DURAND: Final = "ca538a1f-27a4-4aff-b717-a0cac8905c6f"
 
 _ENVELOPE_P147_2019: Final = "949f8acc-2984-4c27-91d2-ba70c6a7686c"
 _ALLOCATION_2020: Final = "7c4d5faf-5ac0-42bc-a13e-9c7f14651fcb"
+_ALLOCATION_2019: Final = "0b1e7f52-3c2a-4d8e-9f61-5a7d2c4e8b90"
 _FONDS_GRANT_2020: Final = "81b7d475-0a2c-402a-b462-79906de55b45"
 _FONDS_USE_2020: Final = "c3a5e0f2-6b1d-4e8a-9f27-5d4c8b1a7e63"
 """A use of the 2020 fonds by the collège Aimé Césaire: a school trip's coach."""
@@ -194,7 +195,8 @@ def _newer(pairs: list[tuple[EventKey, Payload]], newer: dict[EventKey, int]
 
 
 _GAINED: Final[dict[EventKey, Payload]] = {
-    ("labelling.CandidatureSubmitted", 3): {"filed_on": "2019-06-14"}}
+    ("labelling.CandidatureSubmitted", 3): {"filed_on": "2019-06-14"},
+    ("labelling.TerritoryLabelled", 2): {"reference": None}}
 """Optional fields a version gained after its example was first written."""
 
 
@@ -842,6 +844,22 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
             },
         ),
         (
+            ("funding.PastSpendingImported", 1),
+            {
+                # The 2019 dotation, spent before the platform, taken over from the
+                # programme's records.
+                "cite_id": _CITE_ID,
+                "allocation_id": _ALLOCATION_2019,
+                "programme": "P147",
+                "year": 2019,
+                "committed": 8_000_000,  # 80 000 €
+                "paid": 7_250_000,  # 72 500 €; 7 500 € still to pay
+                "from_frozen": 0,
+                "reference": "CE-2019-069-01",
+                "recorded_at": "2021-09-14T08:00:00Z",
+            },
+        ),
+        (
             ("funding.FundsFrozen", 1),
             {
                 "cite_id": _CITE_ID,
@@ -1110,6 +1128,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.RecoveryReceived", 1): _Occurrence(17),
     ("funding.FundsUnfrozen", 1): _Occurrence(21, ("labelling.LabelReinstated", 1)),
     ("funding.FondsUsed", 1): _Occurrence(22),
+    ("funding.PastSpendingImported", 1): _Occurrence(23),
     ("funding.FundsReleased", 1): _Occurrence(30),
     # notifications.deliveries: one event per notification.
     ("notifications.NotificationSent", 1): _Occurrence(1, _TERRITORY_LABELLED),

@@ -56,6 +56,7 @@ __all__ = [
     "FundsReleased",
     "FundsUnfrozen",
     "LegalAct",
+    "PastSpendingImported",
     "PaymentMade",
     "ProgrammeAmount",
     "RecoveryOrdered",
@@ -436,6 +437,40 @@ class PaymentMade(Event):
     payee_partner_id: UUID
     amount: Cents
     paid_at: UtcDateTime
+
+
+@event(
+    "funding.PastSpendingImported",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="An operator takes over what a dotation of a budget year before the "
+    "platform committed and paid, from the programme's records.",
+)
+class PastSpendingImported(Event):
+    """What an allocation of a budget year the platform did not keep committed and paid,
+    taken over from the programme's records (funding's ``POST /imports``, marked imported).
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    The programme knows the years before the platform per cité and year, not per subsidy:
+    one event per allocation, never two. ``committed`` leaves the allocation (its frozen
+    part for ``from_frozen`` of it, when the label has ended since) and ``paid`` of it was
+    paid; what was committed and not paid stays committed. No AE or CP moves: the platform
+    keeps no credits for such a year. Consumers count both in the allocation's programme
+    and year, as funding's ledger does.
+    """
+
+    cite_id: CiteId
+    allocation_id: UUID
+    programme: BudgetProgramme
+    year: ProgrammeYear
+    committed: Cents = Field(description="What the dotation committed that year")
+    paid: Cents = Field(description="What was paid of it, never more than committed")
+    from_frozen: Cents = Field(
+        description="The part of ``committed`` taken from the allocation's frozen part "
+        "(its label ended, or was suspended, since)")
+    reference: str = Field(min_length=1, max_length=64,
+                           description="The programme's reference of the cité")
+    recorded_at: UtcDateTime
 
 
 @event(

@@ -549,6 +549,11 @@ class TerritoryLabelled(Event):
         description="Annual State contribution the candidature asked for (cents); funding "
         "may use it to size the dotation",
     )
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="The programme's own reference of a cité taken over (its import "
+        "record's ``reference``), by which its past money is imported too; absent for a "
+        "cité labelled on the platform")
 
 
 @upcasts(TerritoryLabelledV1, TerritoryLabelled)
