@@ -18,49 +18,26 @@ import getpass
 import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
+from cites_runtime import imports
 from cites_runtime.actor import Actor, Role
 from cites_runtime.cli import settings_or_exit, units_of_work
-from cites_runtime.errors import DomainError, RuleBroken
+from cites_runtime.imports import Line, Problem
 from cites_runtime.uow import Cause, UnitOfWork
 
 from . import service
 from .domain.records import CiteRecord
 
-__all__ = ["CSV_COLUMNS", "Line", "Problem", "Report", "import_command", "line", "read", "read_csv",
-           "read_json", "run"]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a line is refused: the field (dotted path in the record), the rule, in words."""
-
-    field: str
-    rule: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One cité of the file: where it is (a JSON record's number from 1, a CSV line's
-    number), its record when it reads as one, else what is wrong with it."""
-
-    number: int
-    reference: str | None
-    record: CiteRecord | None
-    problems: tuple[Problem, ...] = ()
-
+__all__ = ["CSV_COLUMNS", "Done", "Line", "Problem", "Report", "import_command", "line", "read",
+           "read_csv", "read_json", "run"]
 
 @dataclass(frozen=True, slots=True)
 class Done:
@@ -74,50 +51,21 @@ class Done:
     problems: tuple[Problem, ...] = ()
 
 
-@dataclass(slots=True)
-class Report:
-    dry_run: bool
-    lines: list[Done] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for d in self.lines if d.outcome == outcome)
-
-    @property
-    def refused(self) -> list[Done]:
-        return [d for d in self.lines if d.outcome == "refused"]
+Report = imports.Report[Done]
 
 
 # --- reading -----------------------------------------------------------------------------
 
 
-def _problems(exc: ValidationError) -> tuple[Problem, ...]:
-    return tuple(Problem(".".join(map(str, e["loc"])) or "record", e["type"], e["msg"])
-                 for e in exc.errors(include_input=False, include_url=False))
-
-
-def line(number: int, raw: object) -> Line:
+def line(number: int, raw: object) -> Line[CiteRecord]:
     """Record ``number`` of a file or body, read as a :class:`CiteRecord` or refused."""
-    reference = raw.get("reference") if isinstance(raw, dict) else None
-    try:
-        record = CiteRecord.model_validate(raw)
-    except ValidationError as exc:
-        return Line(number, reference if isinstance(reference, str) else None, None,
-                    _problems(exc))
-    return Line(number, record.reference, record)
+    return imports.line(number, raw, CiteRecord)
 
 
-def read_json(text: str | bytes) -> list[Line]:
+def read_json(text: str | bytes) -> list[Line[CiteRecord]]:
     """``{"cites": [record, …]}`` (or the list alone): one line per record, numbered from 1.
     A file that is not such JSON at all raises ValueError."""
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if isinstance(data, dict) and set(data) == {"cites"}:
-        data = data["cites"]
-    if not isinstance(data, list):
-        raise ValueError('expected {"cites": [...]} or a list of cité records')
-    return [line(n, raw) for n, raw in enumerate(data, start=1)]
+    return [line(n, raw) for n, raw in enumerate(imports.records_json(text, "cites"), start=1)]
 
 
 CSV_COLUMNS = (
@@ -185,7 +133,7 @@ def _record(row: dict[str, str]) -> dict[str, Any]:
                        "label_years", "convention_signed_on"), "dossier": dossier}
 
 
-def read_csv(text: str) -> list[Line]:
+def read_csv(text: str) -> list[Line[CiteRecord]]:
     """One cité per line (a header line first), numbered as the file's lines; lines that
     repeat a reference add a renewal to it. A file without the header raises ValueError."""
     reader = csv.DictReader(io.StringIO(text))
@@ -194,7 +142,7 @@ def read_csv(text: str) -> list[Line]:
         raise ValueError(f"the CSV header lacks {', '.join(sorted(missing))} (columns: "
                          f"{', '.join(CSV_COLUMNS)})")
     groups: dict[str, tuple[int, dict[str, Any]]] = {}
-    odd: list[Line] = []
+    odd: list[Line[CiteRecord]] = []
     for row in reader:
         number = reader.line_num
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -216,7 +164,7 @@ def read_csv(text: str) -> list[Line]:
                   key=lambda line: line.number)
 
 
-def read(text: str, fmt: str) -> list[Line]:
+def read(text: str, fmt: str) -> list[Line[CiteRecord]]:
     """The lines of a ``json`` or ``csv`` file."""
     if fmt == "json":
         return read_json(text)
@@ -228,51 +176,26 @@ def read(text: str, fmt: str) -> list[Line]:
 # --- importing ---------------------------------------------------------------------------
 
 
-class _Rehearsed(Exception):
-    """Rolls a dry run's transaction back once its outcome is known."""
-
-    def __init__(self, done: service.Imported):
-        self.done = done
-
-
-def _refusal(exc: DomainError) -> tuple[Problem, ...]:
-    if isinstance(exc, RuleBroken):
-        return tuple(Problem(f.field, f.rule, f.message) for f in exc.failures)
-    return (Problem("record", type(exc).__name__.lower(), exc.message),)
+def _done(item: Line[CiteRecord], done: service.Imported | None, problems: tuple[Problem, ...]
+          ) -> Done:
+    if done is None:
+        return Done(item.number, item.reference or "", None, None, "refused",
+                    problems=problems)
+    return Done(item.number, done.reference, done.cite_id, done.candidature_id, done.outcome,
+                done.status.value)
 
 
-def _in_programme_order(lines: Iterable[Line]) -> list[Line]:
-    return sorted(lines, key=lambda line: (line.record is None,
-                                           line.record.decided_on if line.record else None,
-                                           line.number))
-
-
-async def run(lines: Sequence[Line],
+async def run(lines: Sequence[Line[CiteRecord]],
               unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
               actor: Actor, *, dry_run: bool = False) -> Report:
     """Import every line that reads as a record, each in its own unit of work (whose cause
-    must mark its events imported), in the programme's order; report every line."""
-    report = Report(dry_run)
-    for item in _in_programme_order(lines):
-        if item.record is None:
-            report.lines.append(Done(item.number, item.reference or "", None, None, "refused",
-                                     problems=item.problems))
-            continue
-        try:
-            async with unit_of_work() as uow:
-                done = await service.import_cite(uow, item.record, actor)
-                if dry_run:
-                    raise _Rehearsed(done)
-        except _Rehearsed as rehearsed:
-            done = rehearsed.done
-        except DomainError as exc:
-            report.lines.append(Done(item.number, item.record.reference, None, None,
-                                     "refused", problems=_refusal(exc)))
-            continue
-        report.lines.append(Done(item.number, done.reference, done.cite_id,
-                                 done.candidature_id, done.outcome, done.status.value))
-    report.lines.sort(key=lambda d: d.number)
-    return report
+    must mark its events imported), in the programme's order — by decision date —; report
+    every line."""
+    async def apply(uow: UnitOfWork, record: CiteRecord) -> service.Imported:
+        return await service.import_cite(uow, record, actor)
+
+    return await imports.run(lines, unit_of_work, apply, _done,
+                             order=lambda record: record.decided_on, dry_run=dry_run)
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -312,15 +235,7 @@ def import_command(
 
 
 def _print(report: Report, name: str) -> None:
-    console = Console()
-    table = Table(title=f"{name}: {len(report.lines)} line(s)"
-                  + (" — dry run, nothing kept" if report.dry_run else ""))
-    for col in ("line", "reference", "outcome", "cité", "status", "why"):
-        table.add_column(col)
-    for d in report.lines:
-        why = "\n".join(f"{p.field}: {p.message} ({p.rule})" for p in d.problems)
-        table.add_row(str(d.number), d.reference, d.outcome, d.cite_id or "", d.status or "",
-                      why)
-    console.print(table)
-    console.print(", ".join(f"{report.count(o)} {o}" for o in
-                            ("imported", "completed", "unchanged", "refused")))
+    imports.print_report(
+        report, name, ("line", "reference", "outcome", "cité", "status"),
+        lambda d: (str(d.number), d.reference, d.outcome, d.cite_id or "", d.status or ""),
+        ("imported", "completed", "unchanged", "refused"))

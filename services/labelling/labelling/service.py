@@ -477,7 +477,7 @@ async def import_cite(uow: UnitOfWork, record: CiteRecord, actor: Actor) -> Impo
     await store.save_candidature(uow.conn, c)
     await store.insert_label(uow.conn, label)
     await store.hand_over(uow.conn, c.id, cite_id)
-    uow.emit(labelled)
+    uow.emit(labelled.model_copy(update={"reference": record.reference}))
     await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
     await _renew_as_recorded(uow, label, wave, record.renewals, actor)
     await store.save_import(uow.conn, record, cite_id, uow.now, _audited(actor))

@@ -80,6 +80,10 @@ async def test_a_history_is_imported_as_the_live_path_would_have_recorded_it(
     labelled = marseille[0].data
     assert (str(labelled.decided_on), str(labelled.convention_signed_on)) == (
         "2019-09-05", "2020-03-02")
+    # The programme's reference travels with the label: funding imports past money by it.
+    assert labelled.reference == next(
+        r["reference"] for r in programme_history() if r["dossier"]["territory_name"]
+        == "Marseille Nord")
     submitted = [e.data for e in events if e.type == "labelling.CandidatureSubmitted"]
     assert sorted(str(s.filed_on) for s in submitted) == [
         "2019-06-20", "2019-06-28", "2020-11-20", "2021-09-28"]

@@ -189,6 +189,7 @@ VALUE_STRATEGIES: dict[str, Callable[[], S[Any]]] = {
     "WaveId": lambda: st.from_regex(r"20[1-3][0-9](-[a-z0-9]{1,8})?", fullmatch=True),
     "CiteId": lambda: st.integers(1, 999_999).map(lambda n: f"cite-{n:03d}"),
     "ActReference": lambda: st.from_regex(r"[A-Z0-9][A-Za-z0-9./_-]{0,20}", fullmatch=True),
+    "CiteReference": lambda: st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,30}", fullmatch=True),
     "DossierNumber": lambda: st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,20}", fullmatch=True),
     "EventTypeName": lambda: st.from_regex(r"[a-z]{1,12}\.[A-Z][A-Za-z]{0,20}", fullmatch=True),
     "ProgrammeYear": lambda: st.integers(2019, 2100),

@@ -54,6 +54,7 @@ __all__ = [
     "BudgetProgramme",
     "Cents",
     "CiteId",
+    "CiteReference",
     "ContractModel",
     "ConventionParty",
     "Departement",
@@ -694,6 +695,14 @@ EventTypeName = Annotated[
     ValueType("EventTypeName"),
 ]
 """A wire event type, ``<producer>.<EventName>``."""
+
+CiteReference = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"),
+    ValueType("CiteReference"),
+]
+"""The programme's own identifier of a cité taken over from its records (e.g.
+``CE-2019-093-01``): stable from one import to the next, in every service's import."""
 
 ActReference = Annotated[
     str,

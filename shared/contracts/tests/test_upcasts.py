@@ -58,7 +58,8 @@ def test_an_upcast_perimeter_is_on_the_2024_list_and_keeps_everything() -> None:
     new = registry.upcast(old, {TerritoryLabelled})
     assert isinstance(new, TerritoryLabelled)
     assert new.perimeter.qpv_list is QpvList.LIST_2024
-    assert new.model_dump(exclude={"perimeter", "reference"}) == old.model_dump(exclude={"perimeter"})
+    assert (new.model_dump(exclude={"perimeter", "reference"})
+            == old.model_dump(exclude={"perimeter"}))
     assert new.reference is None  # v1 labels were all labelled on the platform
     assert new.perimeter.model_dump(exclude={"qpv_list"}) == old.perimeter.model_dump()
 

@@ -11,18 +11,18 @@ import format's (``docs/import.md``), and a CSV line maps onto it (:mod:`labelli
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID, uuid5
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from cites_contracts.types import Departement, LabelPeriod
+from cites_contracts.types import CiteReference, Departement, LabelPeriod
 
 from .dossier import Dossier, NewPerimeter, Value
 
 __all__ = ["CiteRecord", "Reference", "RenewalRecord", "imported_candidature_id"]
 
-Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+Reference = CiteReference
 """The programme's own identifier of a cité (its file's), stable from one import to the
 next: what makes a second import of the same record change nothing."""
 

@@ -22,6 +22,7 @@ from ..types import (
     BudgetProgramme,
     Cents,
     CiteId,
+    CiteReference,
     ContractModel,
     Departement,
     DossierNumber,
@@ -468,8 +469,7 @@ class PastSpendingImported(Event):
     from_frozen: Cents = Field(
         description="The part of ``committed`` taken from the allocation's frozen part "
         "(its label ended, or was suspended, since)")
-    reference: str = Field(min_length=1, max_length=64,
-                           description="The programme's reference of the cité")
+    reference: CiteReference = Field(description="The programme's reference of the cité")
     recorded_at: UtcDateTime
 
 

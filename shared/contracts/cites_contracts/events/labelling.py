@@ -26,6 +26,7 @@ from ..types import (
     AgeGroup,
     Cents,
     CiteId,
+    CiteReference,
     ContractModel,
     ConventionParty,
     Departement,
@@ -549,8 +550,8 @@ class TerritoryLabelled(Event):
         description="Annual State contribution the candidature asked for (cents); funding "
         "may use it to size the dotation",
     )
-    reference: str | None = Field(
-        default=None, min_length=1, max_length=64,
+    reference: CiteReference | None = Field(
+        default=None,
         description="The programme's own reference of a cité taken over (its import "
         "record's ``reference``), by which its past money is imported too; absent for a "
         "cité labelled on the platform")
