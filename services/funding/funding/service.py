@@ -26,6 +26,7 @@ from cites_contracts.events.funding import (
     FondsDeLaCiteGranted,
     FundsAllocated,
     LegalAct,
+    PastSpendingImported,
 )
 from cites_contracts.events.labelling import (
     LabelRenewed,
@@ -35,12 +36,12 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.actor import Actor
-from cites_runtime.errors import NotFound, RuleBroken
+from cites_runtime.errors import NotFound, RuleBroken, RuleFailure
 from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
 from . import store
-from .domain import fonds, ledger
+from .domain import fonds, ledger, past
 from .domain.cite import (
     Allocation,
     AllocationFunds,
@@ -70,6 +71,7 @@ __all__ = [
     "extend_perimeter",
     "freeze",
     "fund_due_years",
+    "import_past_money",
     "justify_subsidy",
     "label_cite",
     "member_changed",
@@ -222,6 +224,8 @@ async def label_cite(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     cite = Cite.labelled(event)
     if not await store.insert_cite(uow.conn, cite, event.labelled_at):
         return False
+    if event.reference is not None:  # taken over: its past money is imported by it
+        await store.set_reference(uow.conn, cite.cite_id, event.reference)
     await fund_due_years(uow, cite.cite_id)
     return True
 
@@ -630,3 +634,55 @@ async def declare_cofinancing(uow: UnitOfWork, cite_id: str, year: int, funder: 
     declared = cite.declare_cofinancing(cofinancing_id, year, funder, amount, uow.now)
     await store.insert_cofinancing(uow.conn, declared)
     uow.emit(declared)
+
+
+# --- the years before the platform -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PastTaken:
+    """What an import did with one cité's past money: ``imported`` (years taken over) or
+    ``unchanged`` (every year was, as the record says)."""
+
+    reference: str
+    cite_id: str
+    outcome: str
+    years: int
+    """The years this import took over."""
+
+
+async def import_past_money(uow: UnitOfWork, record: past.PastMoneyRecord) -> PastTaken:
+    """Take over what a cité's dotations of years before the platform committed and paid
+    (:mod:`funding.domain.past`): every year of the record or none (a rule broken by one
+    line refuses the record, naming each); the same record again changes nothing. The
+    unit of work's cause marks the events imported."""
+    cite = await store.cite_by_reference(uow.conn, record.reference)
+    if cite is None:
+        raise NotFound(f"no cité of reference {record.reference}: import its history into "
+                       "labelling first (funding learns the reference from its label)")
+    dotations = await store.dotations_by_year(uow.conn, cite.cite_id)
+    funds = {f.allocation_id: f for f in await store.allocation_funds(uow.conn, cite.cite_id)}
+    known = await store.past_spending_of(uow.conn, cite.cite_id)
+    kept = await store.credits_kept(uow.conn)
+    taken: list[PastSpendingImported] = []
+    broken: list[RuleFailure] = []
+    for n, line in enumerate(record.years):
+        allocation = dotations.get((line.programme, line.year))
+        done = past.take_over(
+            line, f"years.{n}", cite_id=cite.cite_id, reference=record.reference,
+            allocation=allocation, credits_kept=(line.programme, line.year) in kept,
+            funds=funds.get(allocation.allocation_id) if allocation else None,
+            known=known.get(allocation.allocation_id) if allocation else None, now=uow.now)
+        if isinstance(done, RuleFailure):
+            broken.append(done)
+        elif done is not None:
+            taken.append(done)
+    if broken:
+        raise RuleBroken(broken, f"{record.reference}'s past money")
+    for event in taken:
+        await store.insert_past_spending(uow.conn, event)
+        await _move(uow, ledger.movements(event), _trace(dotations[(event.programme,
+                                                                    event.year)]))
+        uow.emit(event)
+    return PastTaken(record.reference, cite.cite_id, "imported" if taken else "unchanged",
+                     len(taken))

@@ -27,6 +27,7 @@ from cites_contracts.events.funding import (
     FondsDeLaCiteGranted,
     FondsUsed,
     LegalAct,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
     RecoveryReceived,
@@ -820,3 +821,49 @@ async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
             WHERE $1::text IS NULL OR (c.programme, c.year) > ($1, $2::integer)
             ORDER BY c.programme, c.year LIMIT $3""",
         after[0] if after else None, after[1] if after else None, limit)]
+
+
+# --- the years before the platform ------------------------------------------------------------
+
+
+async def set_reference(conn: Conn, cite_id: str, reference: str) -> None:
+    """The programme's reference of a cité labelling took over (its past money's key)."""
+    await conn.execute("UPDATE cites SET reference = $2 WHERE cite_id = $1", cite_id,
+                       reference)
+
+
+async def cite_by_reference(conn: Conn, reference: str) -> Cite | None:
+    """The cité of ``reference``, locked for its past money to be taken over."""
+    r = await conn.fetchrow(f"SELECT {_CITE} FROM cites WHERE reference = $1 FOR UPDATE",
+                            reference)
+    return _cite(r) if r else None
+
+
+async def dotations_by_year(conn: Reads, cite_id: str
+                            ) -> dict[tuple[BudgetProgramme, int], Allocation]:
+    """The cité's dotations (not its manual allocations), by programme and year."""
+    rows = await conn.fetch(
+        "SELECT * FROM allocations WHERE cite_id = $1 AND rule <> 'manual'", cite_id)
+    return {(BudgetProgramme(r["programme"]), r["year"]): _allocation(r) for r in rows}
+
+
+async def past_spending_of(conn: Reads, cite_id: str) -> dict[UUID, tuple[int, int]]:
+    """What each dotation of the cité took over of its past: committed and paid."""
+    rows = await conn.fetch(
+        "SELECT allocation_id, committed, paid FROM past_spending WHERE cite_id = $1", cite_id)
+    return {r["allocation_id"]: (r["committed"], r["paid"]) for r in rows}
+
+
+async def insert_past_spending(conn: Conn, e: PastSpendingImported) -> None:
+    await conn.execute(
+        """INSERT INTO past_spending (allocation_id, cite_id, programme, year, committed, paid,
+                                      from_frozen, recorded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        e.allocation_id, e.cite_id, e.programme.value, e.year, e.committed, e.paid,
+        e.from_frozen, e.recorded_at)
+
+
+async def credits_kept(conn: Reads) -> set[tuple[BudgetProgramme, int]]:
+    """The programmes and years whose credits the platform keeps."""
+    return {(BudgetProgramme(r["programme"]), r["year"])
+            for r in await conn.fetch("SELECT programme, year FROM credits")}

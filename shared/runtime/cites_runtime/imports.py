@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -28,8 +28,8 @@ from .uow import UnitOfWork
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
-__all__ = ["Line", "Outcome", "Problem", "Report", "line", "print_report", "problems_of",
-           "records_json", "refusal", "run"]
+__all__ = ["Line", "Outcome", "Problem", "ProblemView", "Report", "line", "print_report",
+           "problems_of", "records_json", "refusal", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,18 @@ class Line(Generic[R]):
     reference: str | None
     record: R | None
     problems: tuple[Problem, ...] = ()
+
+
+class ProblemView(BaseModel):
+    """A :class:`Problem` in an API's import report."""
+
+    field: str = Field(description="Where in the record (dotted path)")
+    rule: str
+    message: str
+
+    @classmethod
+    def of(cls, p: Problem) -> ProblemView:
+        return cls(field=p.field, rule=p.rule, message=p.message)
 
 
 class Outcome(Protocol):

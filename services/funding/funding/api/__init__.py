@@ -3,11 +3,11 @@
 
 from fastapi import APIRouter
 
-from . import cites, commitments, credits, envelopes, fonds, reports
+from . import cites, commitments, credits, envelopes, fonds, imports, reports
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (credits, envelopes, cites, fonds, commitments, reports):
+for _module in (credits, envelopes, cites, fonds, commitments, reports, imports):
     router.include_router(_module.router)
 router.include_router(commitments.recoveries)

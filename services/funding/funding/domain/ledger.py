@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import assert_never, overload
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from cites_contracts.events.funding import (
     AllocationRevised,
@@ -52,6 +52,7 @@ from cites_contracts.events.funding import (
     FundsFrozen,
     FundsReleased,
     FundsUnfrozen,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
     RecoveryReceived,
@@ -61,7 +62,7 @@ from cites_runtime.errors import Conflict
 
 __all__ = ["Account", "AccountKind", "LimitExceeded", "Movement", "MovementKind", "accounts",
            "apply", "balances", "disengagement", "engagement", "euros", "movements",
-           "spending", "take"]
+           "past_commitment", "spending", "take"]
 
 
 class AccountKind(StrEnum):
@@ -179,13 +180,16 @@ _ALSO: dict[MovementKind, tuple[tuple[AccountKind, AccountKind], ...]] = {
     _K.VOTE: ((_A.AE_SOURCE, _A.AE_OPEN), (_A.CP_SOURCE, _A.CP_OPEN)),
     _K.UNVOTE: ((_A.AE_OPEN, _A.AE_SOURCE), (_A.CP_OPEN, _A.CP_SOURCE)),
     _K.DELEGATE: ((_A.AE_OPEN, _A.AE_DELEGATED), (_A.CP_OPEN, _A.CP_DELEGATED)),
+    _K.COMMIT: ((_A.FROZEN, _A.COMMITMENT),),
     _K.ENGAGE: ((_A.AE_DELEGATED, _A.AE_ENGAGED),),
     _K.DISENGAGE: ((_A.AE_ENGAGED, _A.AE_DELEGATED),),
     _K.SPEND: ((_A.CP_DELEGATED, _A.CP_SPENT),),
     _K.LAPSE: ((_A.AE_OPEN, _A.AE_LAPSED), (_A.AE_DELEGATED, _A.AE_LAPSED),
                (_A.CP_OPEN, _A.CP_LAPSED), (_A.CP_DELEGATED, _A.CP_LAPSED)),
 }
-"""The credits' movements: each kind moves AE to AE or CP to CP, never across."""
+"""Movements from other accounts than :data:`_ALLOWED`'s: the credits' (each kind moves AE
+to AE or CP to CP, never across), and a past year's commitment taken from a frozen
+allocation (its label ended after the money was committed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +206,8 @@ class Movement:
             raise TypeError(f"an amount is integer cents, not {self.amount!r}")
         if self.amount <= 0:
             raise ValueError(f"a movement moves a positive amount, not {self.amount}")
-        allowed = (_ALLOWED[self.kind],) if self.kind in _ALLOWED else _ALSO[self.kind]
+        allowed = (*((_ALLOWED[self.kind],) if self.kind in _ALLOWED else ()),
+                   *_ALSO.get(self.kind, ()))
         if (self.debit.kind, self.credit.kind) not in allowed:
             raise ValueError(f"{self.kind.value} moves money from " + " or ".join(
                 f"{d.value} to {c.value}" for d, c in allowed)
@@ -281,7 +286,7 @@ def accounts(movements: Iterable[Movement]) -> list[Account]:
 Moving = (EnvelopeOpened | FundsAllocated | FundsCommitted | PaymentMade | FundsFrozen
           | FundsUnfrozen | FundsReleased | CommitmentCancelled | RecoveryOrdered
           | RecoveryReceived | AllocationRevised | CreditsVoted | CreditsDelegated
-          | BudgetYearClosed | FondsUsed)
+          | BudgetYearClosed | FondsUsed | PastSpendingImported)
 """The events that name every account they touch (a refusal, a co-financing: no money
 of the State moves)."""
 
@@ -353,11 +358,31 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
         case RecoveryReceived():
             return [Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
                              Account.budget(event.programme), event.amount)]
+        case PastSpendingImported():
+            return _past(event)
         case FondsUsed():
             return [Movement(MovementKind.USE, Account.of(AccountKind.FONDS, event.grant_id),
                              Account.of(AccountKind.FONDS_SPENT, event.grant_id), d.amount)
                     for d in event.drawn]
     assert_never(event)
+
+
+def past_commitment(allocation_id: UUID) -> UUID:
+    """The commitment standing for what a dotation committed before the platform."""
+    return uuid5(allocation_id, "committed before the platform")
+
+
+def _past(event: PastSpendingImported) -> list[Movement]:
+    """A past year taken over: committed from the allocation (or its frozen part), paid to
+    the past's operators (one account per dotation: they are not known by name)."""
+    past = _commitment(past_commitment(event.allocation_id))
+    from_allocation = event.committed - event.from_frozen
+    moves = [(MovementKind.COMMIT, _allocation(event.allocation_id), past, from_allocation),
+             (MovementKind.COMMIT, _frozen(event.allocation_id), past, event.from_frozen),
+             (MovementKind.PAY, past, Account(AccountKind.PAID, f"past/{event.allocation_id}"),
+              event.paid)]
+    return [Movement(kind, debit, credit, amount) for kind, debit, credit, amount in moves
+            if amount]
 
 
 def _revised(event: AllocationRevised) -> Movement:

@@ -21,6 +21,7 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod, QpvList
+from cites_runtime.imports import ProblemView
 
 from ..domain import (
     Candidature,
@@ -49,7 +50,6 @@ __all__ = [
     "DecisionView",
     "HistoryEntryView",
     "ImportLineView",
-    "ImportProblemView",
     "ImportReportView",
     "IndicatorSummaryView",
     "PeriodView",
@@ -254,12 +254,6 @@ class CiteView(CiteSummaryView):
                                    "history": [HistoryEntryView.of(r) for r in history]})
 
 
-class ImportProblemView(BaseModel):
-    field: str = Field(description="Where in the record (dotted path)")
-    rule: str
-    message: str
-
-
 class ImportLineView(BaseModel):
     line: int = Field(description="The record's number in the body, from 1")
     reference: str
@@ -267,7 +261,7 @@ class ImportLineView(BaseModel):
     cite_id: str | None
     candidature_id: UUID | None = Field(description="The cité's candidature, as imported")
     status: LabelStatus | None = Field(description="The label's status after the import")
-    problems: list[ImportProblemView] = Field(description="Why it was refused")
+    problems: list[ProblemView] = Field(description="Why it was refused")
 
 
 class ImportReportView(BaseModel):
@@ -287,9 +281,7 @@ class ImportReportView(BaseModel):
                                          outcome=d.outcome, cite_id=d.cite_id,
                                          candidature_id=d.candidature_id,
                                          status=LabelStatus(d.status) if d.status else None,
-                                         problems=[ImportProblemView(field=p.field, rule=p.rule,
-                                                                     message=p.message)
-                                                   for p in d.problems])
+                                         problems=[ProblemView.of(p) for p in d.problems])
                           for d in r.lines])
 
 
