@@ -85,6 +85,9 @@ async def test_past_years_are_taken_over_once_on_the_ledger_and_as_imported_even
     lines = await _lines(service)
     assert (lines[2020]["committed"], lines[2020]["paid"]) == (280_000_00, 250_000_00)
     assert (lines[2021]["committed"], lines[2021]["paid"]) == (300_000_00, 300_000_00)
+    # What stays frozen is what the past left uncommitted.
+    assert (lines[2020]["frozen"], lines[2021]["frozen"], lines[2022]["frozen"]) == (
+        20_000_00, 0, 300_000_00)
     await service.ledger_balanced()
     # The same record again: nothing changes, nothing is published.
     again = await _import(service, record)

@@ -180,16 +180,13 @@ _ALSO: dict[MovementKind, tuple[tuple[AccountKind, AccountKind], ...]] = {
     _K.VOTE: ((_A.AE_SOURCE, _A.AE_OPEN), (_A.CP_SOURCE, _A.CP_OPEN)),
     _K.UNVOTE: ((_A.AE_OPEN, _A.AE_SOURCE), (_A.CP_OPEN, _A.CP_SOURCE)),
     _K.DELEGATE: ((_A.AE_OPEN, _A.AE_DELEGATED), (_A.CP_OPEN, _A.CP_DELEGATED)),
-    _K.COMMIT: ((_A.FROZEN, _A.COMMITMENT),),
     _K.ENGAGE: ((_A.AE_DELEGATED, _A.AE_ENGAGED),),
     _K.DISENGAGE: ((_A.AE_ENGAGED, _A.AE_DELEGATED),),
     _K.SPEND: ((_A.CP_DELEGATED, _A.CP_SPENT),),
     _K.LAPSE: ((_A.AE_OPEN, _A.AE_LAPSED), (_A.AE_DELEGATED, _A.AE_LAPSED),
                (_A.CP_OPEN, _A.CP_LAPSED), (_A.CP_DELEGATED, _A.CP_LAPSED)),
 }
-"""Movements from other accounts than :data:`_ALLOWED`'s: the credits' (each kind moves AE
-to AE or CP to CP, never across), and a past year's commitment taken from a frozen
-allocation (its label ended after the money was committed)."""
+"""The credits' movements: each kind moves AE to AE or CP to CP, never across."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +203,7 @@ class Movement:
             raise TypeError(f"an amount is integer cents, not {self.amount!r}")
         if self.amount <= 0:
             raise ValueError(f"a movement moves a positive amount, not {self.amount}")
-        allowed = (*((_ALLOWED[self.kind],) if self.kind in _ALLOWED else ()),
-                   *_ALSO.get(self.kind, ()))
+        allowed = (_ALLOWED[self.kind],) if self.kind in _ALLOWED else _ALSO[self.kind]
         if (self.debit.kind, self.credit.kind) not in allowed:
             raise ValueError(f"{self.kind.value} moves money from " + " or ".join(
                 f"{d.value} to {c.value}" for d, c in allowed)
@@ -373,12 +369,15 @@ def past_commitment(allocation_id: UUID) -> UUID:
 
 
 def _past(event: PastSpendingImported) -> list[Movement]:
-    """A past year taken over: committed from the allocation (or its frozen part), paid to
-    the past's operators (one account per dotation: they are not known by name)."""
-    past = _commitment(past_commitment(event.allocation_id))
-    from_allocation = event.committed - event.from_frozen
-    moves = [(MovementKind.COMMIT, _allocation(event.allocation_id), past, from_allocation),
-             (MovementKind.COMMIT, _frozen(event.allocation_id), past, event.from_frozen),
+    """A past year taken over: what it committed is unfrozen first, if the label's end froze
+    it (it was committed before: the freeze took too much), then committed from the
+    allocation; paid to the past's operators (one account per dotation: they are not known
+    by name)."""
+    allocation, past = _allocation(event.allocation_id), _commitment(
+        past_commitment(event.allocation_id))
+    moves = [(MovementKind.UNFREEZE, _frozen(event.allocation_id), allocation,
+              event.from_frozen),
+             (MovementKind.COMMIT, allocation, past, event.committed),
              (MovementKind.PAY, past, Account(AccountKind.PAID, f"past/{event.allocation_id}"),
               event.paid)]
     return [Movement(kind, debit, credit, amount) for kind, debit, credit, amount in moves
