@@ -35,6 +35,7 @@ from cites_contracts.events.funding import (
     FundsFrozen,
     FundsReleased,
     FundsUnfrozen,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
     RecoveryReceived,
@@ -221,6 +222,11 @@ async def fonds_used_handler(event: FondsUsed, ctx: HandlerContext) -> None:
 @consumer.handles(*MOVEMENT)
 async def allocation_moved_handler(event: AllocationMove, ctx: HandlerContext) -> None:
     await service.allocation_moved(ctx.uow, event, MOVEMENT[type(event)])
+
+
+@consumer.handles(PastSpendingImported)
+async def past_spending_handler(event: PastSpendingImported, ctx: HandlerContext) -> None:
+    await service.past_spending_imported(ctx.uow, event)
 
 
 @consumer.handles(*RECOVERY)

@@ -24,6 +24,7 @@ from cites_contracts.events.funding import (
     FondsUsed,
     FundsAllocated,
     FundsCommitted,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
     RecoveryReceived,
@@ -84,6 +85,7 @@ __all__ = [
     "label_renewed",
     "partner_joined",
     "partner_left",
+    "past_spending_imported",
     "perimeter_extended",
     "recovery_moved",
     "refused",
@@ -276,6 +278,24 @@ async def allocation_moved(uow: UnitOfWork, event: AllocationMove, movement: Mov
         rows = [*rows, *((cite, programme, civil_date(event.paid_at, uow.zone).year,
                           Movement.SPEND.value, amount)
                          for cite, programme, _, _, amount in rows)]
+    await store.record_movements(uow.conn, rows)
+
+
+async def past_spending_imported(uow: UnitOfWork, event: PastSpendingImported) -> None:
+    """What an allocation of a year before the platform committed and paid, taken over
+    from the programme's records: committed and paid in its programme and year, as
+    funding's ledger counts it, and the payments' CP spent that same year (the money was
+    spent that budget year). What it committed from the allocation's frozen part is
+    unfrozen first, as funding's ledger does, so the frozen figure agrees. An allocation
+    the dashboard never heard of is a dead letter."""
+    moves = [(event.allocation_id, Movement.COMMIT.value, event.committed),
+             (event.allocation_id, Movement.PAY.value, event.paid),
+             (event.allocation_id, Movement.SPEND.value, event.paid)]
+    if event.from_frozen:
+        moves.append((event.allocation_id, Movement.UNFREEZE.value, event.from_frozen))
+    rows = await store.movements_of_allocation(uow.conn, moves)
+    if isinstance(rows, UUID):
+        raise NotFound.of(f"cité {event.cite_id}'s allocation", rows)
     await store.record_movements(uow.conn, rows)
 
 

@@ -26,6 +26,7 @@ from cites_contracts.events.funding import (
     FundsFrozen,
     FundsReleased,
     FundsUnfrozen,
+    PastSpendingImported,
     PaymentMade,
     ProgrammeAmount,
     ReleasedAllocation,
@@ -242,6 +243,15 @@ def released(cite_id: str, *parts: tuple[UUID, int]) -> FundsReleased:
     return FundsReleased(cite_id=cite_id, released=tuple(
         ReleasedAllocation(allocation_id=a, envelope_id=ENVELOPE, amount=n) for a, n in parts),
         motive="Fin du label", released_at=AT)
+
+
+def past_spending(cite_id: str, allocation_id: UUID, year: int, committed: int, paid: int,
+                  from_frozen: int = 0) -> PastSpendingImported:
+    """What a dotation of a year before the platform committed and paid, taken over."""
+    return PastSpendingImported(cite_id=cite_id, allocation_id=allocation_id,
+                                programme=BudgetProgramme.P147, year=year,
+                                committed=committed, paid=paid, from_frozen=from_frozen,
+                                reference="CE-2019-093-01", recorded_at=AT)
 
 
 def review_opened(cite_id: str, year: int, due_on: date, *, departement: str = "93",

@@ -23,6 +23,7 @@ from dashboard_kit import (
     labelled,
     left,
     paid,
+    past_spending,
     refused,
     reinstated,
     rejected,
@@ -136,6 +137,47 @@ async def test_money_per_programme_and_year_is_funding_ledger_read_back_from_its
         ("P147", 10_000_000_00)]
     assert [(d["code"], d["allocated"], d["committed"], d["paid"])
             for d in summary["departements"]] == [("93", 600_000_00, 40_000_00, 15_000_00)]
+
+
+async def test_past_spending_taken_over_counts_committed_paid_and_spent_in_its_allocations_year(
+    service: Dashboard,
+) -> None:
+    a2019 = uuid4()
+    # Imported (the envelope says so) and delivered twice: counted once.
+    imported = Envelope.wrap(past_spending("cite-001", a2019, 2019, committed=90_000_00,
+                                           paid=80_000_00, from_frozen=20_000_00),
+                             sequence=99, imported=True)
+    # Funding takes over no year whose credits it keeps: these are voted afterwards.
+    await service.s.publish(
+        envelope(), labelled("cite-001"), allocated("cite-001", a2019, 100_000_00, year=2019),
+        frozen("cite-001", (a2019, 30_000_00)), imported, imported,
+        CreditsVoted(programme=BudgetProgramme.P147, year=2019, ae=500_000_00,
+                     cp=400_000_00, previous_ae=0, previous_cp=0, voted_at=AT))
+
+    line = (await service.money())[("P147", 2019)]
+
+    # 20 000 € of the frozen part unfrozen, then 90 000 € committed: 10 000 € stay frozen,
+    # as in funding's ledger.
+    assert (line["allocated"], line["committed"], line["paid"], line["frozen"]) == (
+        100_000_00, 90_000_00, 80_000_00, 10_000_00)
+    credits, = (await service.summary())["credits"]
+    assert (credits["year"], credits["engaged"], credits["spent"]) == (
+        2019, 90_000_00, 80_000_00)
+
+
+async def test_past_spending_of_an_allocation_never_heard_of_is_a_dead_letter(
+    service: Dashboard,
+) -> None:
+    await service.s.publish(envelope(), labelled("cite-001"),
+                            past_spending("cite-001", uuid4(), 2019, 100, 100))
+
+    async def lettered() -> bool:
+        return any(r.topic.endswith("dashboard.dlq") for r in service.s.records)
+
+    await eventually(lettered, what="the dead letter")
+    letter = next(r for r in service.s.records if r.topic.endswith("dashboard.dlq"))
+    assert "allocation" in dict(letter.headers)["dlq.error"].decode()
+    assert (await service.money()) == {}
 
 
 async def test_a_subsidy_ordered_back_and_repaid_counts_in_its_commitments_allocation_year(

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from labelling.expiry import note_overdue_reviews
 from labelling_kit import Labelling
 
+from cites_contracts import Envelope
 from cites_contracts.events.funding import (
     AllocationRevised,
     CoFinancingDeclared,
@@ -22,6 +23,7 @@ from cites_contracts.events.funding import (
     FondsDeLaCiteGranted,
     FundsAllocated,
     FundsCommitted,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
 )
@@ -188,6 +190,35 @@ async def test_filled_validated_and_submitted_with_the_money_funding_told(
     assert (await service.http.get(path, headers=AS_VIEWER)).json()["money"] == MONEY
     again = await service.http.put(f"{path}/content", headers=AS_PREFECTURE_69, json=CONTENT)
     assert again.status_code == 409
+
+
+async def test_past_spending_taken_over_counts_committed_and_paid_in_its_years_review(
+        service: Labelling) -> None:
+    _, cite = await service.labelled()
+    await _campaign(service)
+    allocation = uuid4()
+
+    def past(year: int, committed: int, paid: int, from_frozen: int = 0
+             ) -> PastSpendingImported:
+        return PastSpendingImported(
+            cite_id=cite, allocation_id=allocation if year == YEAR else uuid4(),
+            programme=BudgetProgramme.P147, year=year, committed=committed, paid=paid,
+            from_frozen=from_frozen, reference="CE-2019-069-01", recorded_at=NOW)
+
+    # Imported (the envelope says so) and delivered twice: counted once; another year's
+    # is that year's money, not this review's.
+    imported = Envelope.wrap(past(YEAR, 8_000_000, 7_250_000, from_frozen=500_000),
+                             sequence=99, imported=True)
+    await service.running.publish(
+        FundsAllocated(cite_id=cite, allocation_id=allocation, envelope_id=uuid4(),
+                       programme=BudgetProgramme.P147, year=YEAR, amount=10_000_000,
+                       envelope_remaining=0, allocated_at=NOW),
+        imported, imported, past(YEAR - 1, 9_000_000, 9_000_000))
+    await service.running.caught_up()
+
+    assert (await _review_of(service, cite))["money"] == {
+        **dict.fromkeys(MONEY, 0), "allocated": 10_000_000, "committed": 8_000_000,
+        "paid": 7_250_000}
 
 
 async def test_the_troika_validates_what_is_filled_and_a_change_needs_it_again(

@@ -31,6 +31,7 @@ from cites_contracts.events.funding import (
     FundsAllocated,
     FundsCommitted,
     FundsReleased,
+    PastSpendingImported,
     PaymentMade,
     RecoveryOrdered,
 )
@@ -231,13 +232,14 @@ class Review:
 
 
 FundingEvent = (FundsAllocated | AllocationRevised | FundsReleased | FondsDeLaCiteGranted
-                | FundsCommitted | CommitmentCancelled | PaymentMade | RecoveryOrdered
-                | CoFinancingDeclared)
+                | FundsCommitted | CommitmentCancelled | PaymentMade | PastSpendingImported
+                | RecoveryOrdered | CoFinancingDeclared)
 """Funding's events that move a cité's money of a year (``funding.allocations``)."""
 
 FUNDING_EVENTS: tuple[type[FundingEvent], ...] = (
     FundsAllocated, AllocationRevised, FundsReleased, FondsDeLaCiteGranted, FundsCommitted,
-    CommitmentCancelled, PaymentMade, RecoveryOrdered, CoFinancingDeclared)
+    CommitmentCancelled, PaymentMade, PastSpendingImported, RecoveryOrdered,
+    CoFinancingDeclared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +259,10 @@ class Counted:
 def counted(event: FundingEvent) -> list[Counted]:
     """The money an event of funding moves, by budget year: an allocation and its
     revisions and releases count as allocated in its year, a commitment and what follows
-    it (cancellation, payments, orders to repay) in its allocation's year."""
+    it (cancellation, payments, orders to repay) in its allocation's year; what a
+    dotation of a year before the platform committed and paid, taken over from the
+    programme's records, as committed and paid in that year (part of it from the frozen
+    remainder or not: committed all the same, as funding's ledger has it)."""
     c = event.cite_id
     match event:
         case FundsAllocated():
@@ -278,6 +283,9 @@ def counted(event: FundingEvent) -> list[Counted]:
             return [Counted(c, {"committed": -event.returned}, year_of=event.allocation_id)]
         case PaymentMade():
             return [Counted(c, {"paid": event.amount}, year_of=event.allocation_id)]
+        case PastSpendingImported():
+            return [Counted(c, {"committed": event.committed, "paid": event.paid},
+                            year=event.year)]
         case RecoveryOrdered():
             return [Counted(c, {"ordered_back": event.amount}, year_of=event.commitment_id)]
         case CoFinancingDeclared():
