@@ -36,7 +36,7 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.types import BudgetProgramme
 from cites_runtime.actor import Actor
-from cites_runtime.errors import NotFound, RuleBroken, RuleFailure
+from cites_runtime.errors import Conflict, NotFound, RuleBroken, RuleFailure
 from cites_runtime.logs import get_logger
 from cites_runtime.uow import UnitOfWork
 
@@ -444,7 +444,12 @@ async def close_alliance(uow: UnitOfWork, cite_id: str) -> None:
 
 async def vote_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int, ae: int,
                        cp: int, actor: Actor) -> Credits:
-    """Record a programme's credits for a year, or amend them (new totals)."""
+    """Record a programme's credits for a year, or amend them (new totals) — not for a year
+    taken over as the past (its money was spent before the platform kept credits)."""
+    await store.lock_budget_year(uow.conn, programme, year)
+    if await store.has_past_spending(uow.conn, programme, year):
+        raise Conflict(f"{programme.value}'s {year} was taken over as the past (its "
+                       "dotations' spending imported): the platform keeps no credits for it")
     existing = await store.get_credits(uow.conn, programme, year, lock="update")
     credits, voted = Credits.vote(existing, programme, year, ae, cp, uow.now)
     if voted is None:
@@ -663,6 +668,8 @@ async def import_past_money(uow: UnitOfWork, record: past.PastMoneyRecord) -> Pa
     dotations = await store.dotations_by_year(uow.conn, cite.cite_id)
     funds = {f.allocation_id: f for f in await store.allocation_funds(uow.conn, cite.cite_id)}
     known = await store.past_spending_of(uow.conn, cite.cite_id)
+    for programme, year in sorted({(y.programme, y.year) for y in record.years}):
+        await store.lock_budget_year(uow.conn, programme, year)  # no credits voted meanwhile
     kept = await store.credits_kept(uow.conn)
     taken: list[PastSpendingImported] = []
     broken: list[RuleFailure] = []

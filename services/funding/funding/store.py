@@ -867,3 +867,16 @@ async def credits_kept(conn: Reads) -> set[tuple[BudgetProgramme, int]]:
     """The programmes and years whose credits the platform keeps."""
     return {(BudgetProgramme(r["programme"]), r["year"])
             for r in await conn.fetch("SELECT programme, year FROM credits")}
+
+
+async def lock_budget_year(conn: Conn, programme: BudgetProgramme, year: int) -> None:
+    """Serialise, for one programme's year, voting its credits and taking its past over:
+    a year is one or the other, never both."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                       f"funding budget year {programme.value}/{year}")
+
+
+async def has_past_spending(conn: Reads, programme: BudgetProgramme, year: int) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM past_spending WHERE programme = $1 AND year = $2)",
+        programme.value, year))

@@ -94,6 +94,10 @@ async def test_past_years_are_taken_over_once_on_the_ledger_and_as_imported_even
     assert [x["outcome"] for x in again.json()["lines"]] == ["unchanged"]
     assert len(await service.s.outbox("PastSpendingImported")) == 2
     assert await _lines(service) == lines
+    # A year taken over as the past is not a year whose credits the platform keeps.
+    voted = await service.http.post("/credits", json={
+        "programme": "P147", "year": 2021, "ae": 1_00, "cp": 1_00}, headers=AS_NATIONAL)
+    assert voted.status_code == 409 and "taken over as the past" in voted.json()["detail"]
 
 
 async def test_a_record_breaking_a_rule_is_refused_whole_naming_each_line(
