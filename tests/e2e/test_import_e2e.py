@@ -5,7 +5,9 @@ again through the national coordination's API, which changes nothing. Every serv
 dashboard and its open data then agree on the real years: labelling's label periods,
 partners' alliances, funding's dotations per budget year, the dashboard's cités per
 decision year and its open data (a perimeter moved to the 2024 QPV list at its 2025
-renewal) — and nobody was mailed about the past."""
+renewal) — and nobody was mailed about the past. Then the cités' money of the years before
+the platform (to 2024) is taken over with funding's command line, twice: funding's
+statements and the dashboard's years show what each dotation committed and paid."""
 
 from __future__ import annotations
 
@@ -42,6 +44,48 @@ async def _funded_years(platform: Platform, cite_id: str) -> list[int]:
     r = await platform.funds.get(f"/cites/{cite_id}/statement", headers=VIEWER)
     assert r.status_code == 200, r.text
     return sorted({line["year"] for line in r.json()["lines"] if line["allocated"]})
+
+
+PAST = range(2020, 2025)
+"""The budget years before the platform: their money is taken over."""
+
+
+def _past_money(expected_years: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Each cité's money of its years before 2025: 100 000 € committed, 90 000 € paid."""
+    references = {r["dossier"]["territory_name"]: r["reference"]
+                  for r in programme_history()}
+    return [{"reference": references[name], "years": [
+        {"year": y, "committed": 100_000_00, "paid": 90_000_00} for y in years if y in PAST]}
+        for name, years in expected_years.items()]
+
+
+async def _past_money_taken_over(platform: Platform, cites: dict[str, dict[str, Any]],
+                                 expected_years: dict[str, list[int]], tmp_path: Path) -> None:
+    assert platform.funding is not None and platform.dash is not None
+    file = tmp_path / "past-money.json"
+    records = _past_money(expected_years)
+    file.write_text(json.dumps({"cites": records}), encoding="utf-8")
+    for outcome in ("imported", "unchanged"):
+        done = platform.funding.cli("import", str(file), "--json")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert [x["outcome"] for x in json.loads(done.stdout)["lines"]] == [outcome] * 4
+    taken = sum(len(r["years"]) for r in records)  # 5 + 3 + 4 + 3 years
+    for name, cite in cites.items():
+        r = await platform.funds.get(f"/cites/{cite['cite_id']}/statement", headers=VIEWER)
+        lines = {x["year"]: x for x in r.json()["lines"] if x["programme"] == "P147"}
+        assert {y: (lines[y]["committed"], lines[y]["paid"]) for y in lines if y in PAST} == {
+            y: (100_000_00, 90_000_00) for y in expected_years[name] if y in PAST}, name
+    years: dict[int, Any] = {}
+
+    async def dashboard_agrees() -> bool:
+        summary = (await platform.dash.get("/api/summary", headers=VIEWER)).json()
+        years.update({y["year"]: (y["committed"], y["paid"]) for y in summary["years"]
+                      if y["year"] in PAST})
+        return sum(c for c, _ in years.values()) == taken * 100_000_00 and sum(
+            p for _, p in years.values()) == taken * 90_000_00
+
+    await eventually(dashboard_agrees, timeout=120,
+                     what=lambda: f"the dashboard's past years: {years}")
 
 
 async def test_a_history_imported_twice_is_known_alike_by_every_service_in_real_years(
@@ -109,7 +153,10 @@ async def test_a_history_imported_twice_is_known_alike_by_every_service_in_real_
     assert alliances == {"Clichy-sous-Bois": "open", "Marseille Nord": "closed",
                          "Saint-Denis (La Réunion)": "open", "Vaulx-en-Velin": "open"}
 
+    await _past_money_taken_over(platform, cites, expected_years, tmp_path)
+
     # The same history again, through the API: nothing changes anywhere.
+    summary.update((await platform.dash.get("/api/summary", headers=VIEWER)).json())
     before = (cites, funded.copy(), summary["years"])
     again = await platform.lab.post("/imports", headers=NATIONAL,
                                     json={"cites": programme_history()})

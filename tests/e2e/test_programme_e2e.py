@@ -5,7 +5,8 @@ run as processes on the real Kafka and PostgreSQL, mailing the test's own SMTP s
 plays the 2019 wave, twenty cités, through the services' HTTP APIs — its history imported
 with its real dates (labelled on 5 September 2019 for 2020–2022, renewed for 2023–2025,
 re-applied in 2025; two of them expired in 2023), envelopes and the dotations of each
-budget year since 2020, commitments to operators who joined the alliances, payments,
+budget year since 2020, what they committed and paid before the platform (to last year)
+taken over, commitments to operators who joined the alliances, payments,
 suspensions, a reinstatement, a withdrawal, an extension — then reconciles what
 the services' APIs, the topics and the SMTP sink say: zero differences. The dashboard,
 fed only by the events, must then say what the services' APIs say and what the
@@ -160,6 +161,8 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     years = {(r.year, r.measure) for r in report.years}
     assert (2019, "cités labelled") in years and {(y, "allocated") for y in range(2020, 2026)
                                                   } <= years
+    # The money of the years before the platform (2020–2024), taken over, and this one's.
+    assert {(y, m) for y in range(2020, 2025) for m in ("committed", "paid")} <= years
     print(json.dumps({"cites": cites, "seconds": round(run.seconds, 1),
                       "events": report.events, "phases": run.phases}, indent=1))
 

@@ -101,13 +101,14 @@ def _cites_table(report: Report) -> Table:
 
 
 def _years_table(report: Report) -> Table:
-    """Per year of the programme: cités labelled that year, dotations of that budget year."""
-    y = Table(title="Per year: cités labelled (by decision) and dotations (by budget year, €)")
+    """Per year of the programme: cités labelled that year, the State money of that budget
+    year (dotations, committed, paid)."""
+    y = Table(title="Per year: cités labelled (by decision), State money (by budget year, €)")
     for column in ("year", "measure", "simulation", "service", "events"):
         y.add_column(column, justify="left" if column == "measure" else "right")
     for row in report.years:
         values = list(row.values.values())
-        shown = [euros(v).removesuffix(" €") if row.measure == "allocated" else str(v)
+        shown = [str(v) if row.measure == "cités labelled" else euros(v).removesuffix(" €")
                  for v in values]
         y.add_row(str(row.year), row.measure, *shown,
                   style=None if row.agrees() else "bold red")

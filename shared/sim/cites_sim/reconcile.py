@@ -72,8 +72,7 @@ class MoneyRow:
 class YearRow:
     year: int
     measure: str
-    """``cités labelled`` (decided that year) or ``allocated`` (dotations of that budget
-    year, cents)."""
+    """One of :data:`YEAR_MEASURES`."""
     values: dict[str, int]
     """Source → figure."""
 
@@ -244,6 +243,11 @@ def events_money(events: list[Envelope[Event]], run: Run) -> dict[str, dict[str,
                 add(allocation_envelope.get(str(d.allocation_id)), "committed", -d.returned)
             case "funding.PaymentMade":
                 add(allocation_envelope.get(str(d.allocation_id)), "paid", d.amount)
+            case "funding.PastSpendingImported":
+                envelope = allocation_envelope.get(str(d.allocation_id))
+                add(envelope, "committed", d.committed)
+                add(envelope, "paid", d.paid)
+                add(envelope, "frozen", -d.from_frozen)
             case "funding.FundsFrozen":
                 for a in d.frozen:
                     add(allocation_envelope.get(str(a.allocation_id)), "frozen", a.amount)
@@ -563,44 +567,71 @@ async def _compare_money(api: Api, run: Run, events: list[Envelope[Event]],
 # --- years --------------------------------------------------------------------------------
 
 
-def _expected_years(run: Run) -> tuple[Counter[int], Counter[int]]:
-    """Cités labelled per decision year, dotations per budget year, as the run expects."""
-    labelled: Counter[int] = Counter(c.decided_year for c in run.cites.values())
-    allocated: Counter[int] = Counter()
+YEAR_MEASURES = ("cités labelled", "allocated", "committed", "paid")
+"""What is compared per year: cités by their decision's year, State money (both
+programmes, cents) by budget year — its dotations, and what they committed and paid, live
+or taken over from before the platform."""
+
+Years = dict[str, Counter[int]]
+
+
+def _no_years() -> Years:
+    return {m: Counter() for m in YEAR_MEASURES}
+
+
+def _expected_years(run: Run) -> Years:
+    """Each measure per year, as the run expects it."""
+    out = _no_years()
+    out["cités labelled"].update(c.decided_year for c in run.cites.values())
     for e in run.envelopes.values():
         for c in run.cites.values():
             if c.wave_id == e.wave_id:
                 for y in c.years:
                     if y in e.budget_years:
-                        allocated[y] += dotation_of(e.dotation_rule, c.requested,
-                                                    c.population, y, c.label_start)
-    return labelled, allocated
+                        out["allocated"][y] += dotation_of(e.dotation_rule, c.requested,
+                                                           c.population, y, c.label_start)
+    for c in run.cites.values():
+        for year, committed, paid in c.past:
+            out["committed"][year] += committed
+            out["paid"][year] += paid
+        if c.allocation_year is not None:
+            out["committed"][c.allocation_year] += sum(a for _, _, a in c.commitments)
+            out["paid"][c.allocation_year] += sum(a for _, a in c.payments)
+    return out
 
 
-def _event_years(events: list[Envelope[Event]]) -> tuple[Counter[int], Counter[int]]:
-    labelled: Counter[int] = Counter()
-    allocated: Counter[int] = Counter()
+def _event_years(events: list[Envelope[Event]]) -> Years:
+    out, year_of = _no_years(), {}
     for e in events:
         d: Any = e.data
-        if e.type == "labelling.TerritoryLabelled":
-            labelled[(d.decided_on or d.labelled_at.date()).year] += 1
-        elif e.type == "funding.FundsAllocated":
-            allocated[d.year] += d.amount
-        elif e.type == "funding.AllocationRevised":
-            allocated[d.year] += d.amount - d.previous_amount
-    return labelled, allocated
+        match e.type:
+            case "labelling.TerritoryLabelled":
+                out["cités labelled"][(d.decided_on or d.labelled_at.date()).year] += 1
+            case "funding.FundsAllocated":
+                year_of[d.allocation_id] = d.year
+                out["allocated"][d.year] += d.amount
+            case "funding.AllocationRevised":
+                out["allocated"][d.year] += d.amount - d.previous_amount
+            case "funding.FundsCommitted":
+                out["committed"][year_of.get(d.allocation_id, 0)] += d.amount
+            case "funding.CommitmentCancelled":
+                out["committed"][year_of.get(d.allocation_id, 0)] -= d.returned
+            case "funding.PaymentMade":
+                out["paid"][year_of.get(d.allocation_id, 0)] += d.amount
+            case "funding.PastSpendingImported":
+                out["committed"][d.year] += d.committed
+                out["paid"][d.year] += d.paid
+    return out
 
 
-async def _service_years(api: Api, run: Run, concurrency: int = 8
-                         ) -> tuple[Counter[int], Counter[int]]:
-    """Labelling's decision years of the run's cités, funding's dotations per budget year
-    from each cité's statement."""
-    labelled: Counter[int] = Counter()
+async def _service_years(api: Api, run: Run, concurrency: int = 8) -> Years:
+    """Labelling's decision years of the run's cités, funding's money per budget year from
+    each cité's statement."""
+    out = _no_years()
     for wave_id in run.waves.values():
         for c in await api.pages("labelling", "/cites", token=api.tokens.viewer,
                                  params={"wave": wave_id}):
-            labelled[int(c["decided_on"][:4])] += 1
-    allocated: Counter[int] = Counter()
+            out["cités labelled"][int(c["decided_on"][:4])] += 1
     gate = asyncio.Semaphore(concurrency)
 
     async def statement(cite_id: str) -> None:
@@ -608,25 +639,29 @@ async def _service_years(api: Api, run: Run, concurrency: int = 8
             s = await api.call("funding", "GET", f"/cites/{cite_id}/statement",
                                token=api.tokens.viewer, ok=(200,))
         for line in s["lines"]:
-            allocated[line["year"]] += line["allocated"]
+            for measure in ("allocated", "committed", "paid"):
+                out[measure][line["year"]] += line[measure]
 
     await asyncio.gather(*(statement(c) for c in run.cites))
-    return labelled, allocated
+    return out
 
 
 async def _compare_years(api: Api, run: Run, events: list[Envelope[Event]],
                          report: Report) -> None:
-    """Per year of the programme: cités labelled and dotations allocated, every source."""
+    """Per year of the programme: each measure, every source."""
     sim, ev, svc = _expected_years(run), _event_years(events), await _service_years(api, run)
-    for n, (measure, service) in enumerate((("cités labelled", "labelling"),
-                                            ("allocated", "funding API"))):
-        for year in sorted(set(sim[n]) | set(ev[n]) | set(svc[n])):
-            row = YearRow(year, measure, {"simulation": sim[n][year], service: svc[n][year],
-                                          "events": ev[n][year]})
+    for measure in YEAR_MEASURES:
+        service = "labelling" if measure == "cités labelled" else "funding API"
+        for year in sorted(set(sim[measure]) | set(ev[measure]) | set(svc[measure])):
+            row = YearRow(year, measure, {"simulation": sim[measure][year],
+                                          service: svc[measure][year],
+                                          "events": ev[measure][year]})
+            if not any(row.values.values()):
+                continue
             report.years.append(row)
             if not row.agrees():
                 report.differences.append(f"{year} {measure}: " + ", ".join(
-                    f"{k} {euros(v) if measure == 'allocated' else v}"
+                    f"{k} {v if measure == 'cités labelled' else euros(v)}"
                     for k, v in row.values.items()))
 
 
