@@ -47,6 +47,7 @@ from .domain.cite import (
     AllocationFunds,
     Cite,
     CiteStatus,
+    CoFinancing,
     Commitment,
     Recovery,
     Report,
@@ -78,6 +79,7 @@ __all__ = [
     "open_envelope",
     "order_recovery",
     "pay",
+    "realise_cofinancing",
     "receive_recovery",
     "reinstate",
     "release_frozen",
@@ -632,13 +634,43 @@ async def receive_recovery(uow: UnitOfWork, recovery_id: UUID, amount: int,
 
 
 async def declare_cofinancing(uow: UnitOfWork, cite_id: str, year: int, funder: str,
-                              amount: int, actor: Actor, cofinancing_id: UUID) -> None:
-    """A local authority's money for a cité and a year, beside the State's."""
+                              amount: int, actor: Actor, cofinancing_id: UUID,
+                              funder_partner_id: UUID | None = None) -> None:
+    """A local authority's planned money for a cité and a year, beside the State's:
+    declared by the funder itself (a partner of the alliance acting for itself), or the
+    préfecture of the cité's département or the national coordination (naming the funder
+    among the alliance's partners, or not)."""
     cite = await _cite(uow, cite_id, lock=None)
     actor.ensure_acts_for(cite.departement)
-    declared = cite.declare_cofinancing(cofinancing_id, year, funder, amount, uow.now)
+    if actor.partner_id is not None and funder_partner_id is None:
+        funder_partner_id = actor.partner_id  # a funder declares for itself
+    actor.ensure_acts_for_partner(funder_partner_id, f"this co-financing of {cite_id}")
+    if funder_partner_id is not None and await store.member_kind(
+            uow.conn, cite_id, funder_partner_id) is None:
+        raise Conflict(f"partner {funder_partner_id} is not a member of {cite_id}'s "
+                       "alliance: a co-financing's funder is one of its partners")
+    declared = cite.declare_cofinancing(cofinancing_id, year, funder, amount, uow.now,
+                                        funder_partner_id)
     await store.insert_cofinancing(uow.conn, declared)
     uow.emit(declared)
+
+
+async def realise_cofinancing(uow: UnitOfWork, cofinancing_id: UUID, actual: int,
+                              actor: Actor) -> CoFinancing:
+    """What a co-financing actually gave, recorded once by its funder, the préfecture of
+    the cité's département or the national coordination."""
+    co = await store.get_cofinancing(uow.conn, cofinancing_id, for_update=True)
+    if co is None:
+        raise NotFound.of("co-financing", cofinancing_id)
+    cite = await _cite(uow, co.cite_id, lock=None)
+    actor.ensure_acts_for(cite.departement)
+    actor.ensure_acts_for_partner(co.funder_partner_id,
+                                  f"{co.funder}'s co-financing of {co.cite_id}")
+    realised = co.realise(actual, today=uow.today, at=uow.now)
+    if realised is not None:
+        await store.realise_cofinancing(uow.conn, realised)
+        uow.emit(realised)
+    return replace(co, actual=actual)
 
 
 # --- the years before the platform -------------------------------------------------------

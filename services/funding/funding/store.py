@@ -23,6 +23,7 @@ from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
     CoFinancingDeclared,
+    CoFinancingRealised,
     CreditsDelegated,
     FondsDeLaCiteGranted,
     FondsUsed,
@@ -41,6 +42,7 @@ from .domain.cite import (
     AllocationFunds,
     Cite,
     CiteStatus,
+    CoFinancing,
     Commitment,
     Paperwork,
     Recovery,
@@ -676,10 +678,39 @@ async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
 
 async def insert_cofinancing(conn: Conn, declared: CoFinancingDeclared) -> None:
     await conn.execute(
-        """INSERT INTO cofinancing (cofinancing_id, cite_id, year, funder, amount, declared_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO cofinancing (cofinancing_id, cite_id, year, funder, amount, declared_at,
+                                    funder_partner_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         declared.cofinancing_id, declared.cite_id, declared.year, declared.funder,
-        declared.amount, declared.declared_at)
+        declared.amount, declared.declared_at, declared.funder_partner_id)
+
+
+async def get_cofinancing(conn: Reads, cofinancing_id: UUID, *, for_update: bool = False
+                          ) -> CoFinancing | None:
+    r = await conn.fetchrow(
+        f"""SELECT * FROM cofinancing WHERE cofinancing_id = $1
+            {'FOR UPDATE' if for_update else ''}""", cofinancing_id)
+    return None if r is None else CoFinancing(
+        r["cofinancing_id"], r["cite_id"], r["year"], r["funder"], r["amount"],
+        r["funder_partner_id"], r["actual"], r["declared_at"])
+
+
+async def cofinancings_of(conn: Reads, cite_id: str, *,
+                          after: tuple[datetime, UUID] | None = None, limit: int = 50
+                          ) -> list[CoFinancing]:
+    rows = await conn.fetch(
+        """SELECT * FROM cofinancing WHERE cite_id = $1
+             AND ($2::timestamptz IS NULL OR (declared_at, cofinancing_id) > ($2, $3))
+           ORDER BY declared_at, cofinancing_id LIMIT $4""",
+        cite_id, after[0] if after else None, after[1] if after else None, limit)
+    return [CoFinancing(r["cofinancing_id"], r["cite_id"], r["year"], r["funder"], r["amount"],
+                        r["funder_partner_id"], r["actual"], r["declared_at"]) for r in rows]
+
+
+async def realise_cofinancing(conn: Conn, realised: CoFinancingRealised) -> None:
+    await conn.execute(
+        "UPDATE cofinancing SET actual = $2, realised_at = $3 WHERE cofinancing_id = $1",
+        realised.cofinancing_id, realised.actual, realised.realised_at)
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -703,8 +734,13 @@ async def movements_by_year(conn: Reads, cite_id: str | None = None
 
 
 async def cofinancing_by_year(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
+    """Per year and funder: what was planned, and what was given of the co-financings
+    whose actual amount is known (with what they had planned)."""
     return await conn.fetch(
-        """SELECT year, funder, sum(amount)::bigint AS amount FROM cofinancing
+        """SELECT year, funder, sum(amount)::bigint AS amount,
+                  sum(actual)::bigint AS actual, count(actual)::int AS realised,
+                  count(*)::int AS declared
+           FROM cofinancing
            WHERE cite_id = $1 GROUP BY year, funder ORDER BY year, funder""", cite_id)
 
 

@@ -55,8 +55,8 @@ async def test_the_openapi_document_declares_bearer_authentication_on_every_rout
                   for method, op in ops.items()]
     scheme = document["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
-    assert len(operations) == 33  # credits 4, envelopes 4, cités 11, fonds 2,
-    # commitments 5, recoveries 2, reports 4, imports 1
+    assert len(operations) == 35  # credits 4, envelopes 4, cités 10, co-financing 3,
+    # fonds 2, commitments 5, recoveries 2, reports 4, imports 1
     assert [(p, m) for p, m, op in operations if op.get("security") != [{"bearer": []}]] == []
 
 

@@ -930,6 +930,19 @@ EXAMPLES: dict[EventKey, Payload] = _unique(_newer(
                 "funder": "Commune de Vaulx-en-Velin",
                 "amount": 34_000_000,  # 340 000 €, about as much as the State
                 "declared_at": "2020-09-10T11:00:00Z",
+                "funder_partner_id": None,
+            },
+        ),
+        (
+            ("funding.CoFinancingRealised", 1),
+            {
+                "cite_id": _CITE_ID,
+                "cofinancing_id": _COFINANCING_2020,
+                "year": 2020,
+                "funder": "Commune de Vaulx-en-Velin",
+                "planned": 34_000_000,
+                "actual": 31_250_000,  # 312 500 €: an action postponed to 2021
+                "realised_at": "2021-06-15T10:00:00Z",
             },
         ),
         (
@@ -1128,6 +1141,7 @@ _OCCURRENCES: Final[dict[EventKey, _Occurrence]] = {
     ("funding.RecoveryReceived", 1): _Occurrence(17),
     ("funding.FundsUnfrozen", 1): _Occurrence(21, ("labelling.LabelReinstated", 1)),
     ("funding.FondsUsed", 1): _Occurrence(22),
+    ("funding.CoFinancingRealised", 1): _Occurrence(24),
     ("funding.PastSpendingImported", 1): _Occurrence(23),
     ("funding.FundsReleased", 1): _Occurrence(30),
     # notifications.deliveries: one event per notification.

@@ -3,11 +3,12 @@
 
 from fastapi import APIRouter
 
-from . import cites, commitments, credits, envelopes, fonds, imports, reports
+from . import cites, cofinancing, commitments, credits, envelopes, fonds, imports, reports
 
 __all__ = ["router"]
 
 router = APIRouter()
-for _module in (credits, envelopes, cites, fonds, commitments, reports, imports):
+for _module in (credits, envelopes, cites, cofinancing, fonds, commitments, reports,
+                imports):
     router.include_router(_module.router)
 router.include_router(commitments.recoveries)

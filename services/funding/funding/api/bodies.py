@@ -40,6 +40,7 @@ __all__ = [
     "FondsUseIn",
     "LegalActIn",
     "PaymentIn",
+    "RealisedIn",
     "ReceiptIn",
     "RecoveryIn",
     "ReleaseIn",
@@ -130,7 +131,15 @@ class CommitmentIn(Input):
 class CoFinancingIn(Input):
     year: ProgrammeYear
     funder: Name
-    amount: Amount
+    amount: Amount = Field(description="What the funder plans to give that year (cents)")
+    funder_partner_id: UUID | None = Field(
+        default=None, description="The funder among the alliance's partners (a partner "
+        "declaring for itself: itself, the default)")
+
+
+class RealisedIn(Input):
+    amount: int = Field(strict=True, ge=0, le=100_000_000_000_00,
+                        description="What the co-financing actually gave (cents; 0: nothing)")
 
 
 class PaymentIn(Input):

@@ -1,6 +1,6 @@
 """A cité's money: what funding knows of it, manual allocations and release (national
-coordination), commitments and co-financing (the préfecture of its département), its
-statement (JSON and CSV)."""
+coordination), commitments (the préfecture of its département), its statement (JSON and
+CSV)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cites_runtime.idempotency import IdempotencyKey
 
 from .. import service, store
 from ..domain.cite import Cite
-from .bodies import AllocationIn, CoFinancingIn, CommitmentIn, ReleaseIn, RevisionIn
+from .bodies import AllocationIn, CommitmentIn, ReleaseIn, RevisionIn
 from .views import (
     AllocationView,
     CiteFundsView,
@@ -27,7 +27,7 @@ from .views import (
     StatementView,
 )
 
-__all__ = ["router"]
+__all__ = ["router", "statement_of"]
 
 router = APIRouter(prefix="/cites", tags=["cités"])
 
@@ -138,21 +138,7 @@ async def list_commitments(cite_id: CiteId, caller: Anyone, paging: Paging
                        key=lambda c: (c.committed_at, c.commitment_id))
 
 
-@router.post("/{cite_id}/cofinancing", status_code=201, response_model=StatementView,
-             summary="Declare a local authority's co-financing for a year (préfecture)")
-async def declare_cofinancing(cite_id: CiteId, body: CoFinancingIn, caller: Prefecture,
-                              response: Response, key: IdempotencyKey = None) -> StatementView:
-    async with caller.unit_of_work() as uow:
-        command = await idempotency.check(uow, key, caller.actor, "co-financing", body,
-                                          within=cite_id)
-        if command.is_new:
-            await service.declare_cofinancing(uow, cite_id, body.year, body.funder,
-                                              body.amount, caller.actor, command.id)
-    response.status_code = command.status_code
-    return await _statement(caller, cite_id)
-
-
-async def _statement(caller: Caller, cite_id: str) -> StatementView:
+async def statement_of(caller: Caller, cite_id: str) -> StatementView:
     cite = await _cite(caller, cite_id)
     return StatementView.of(cite, await store.movements_by_year(caller.pool, cite_id),
                             await store.cofinancing_by_year(caller.pool, cite_id))
@@ -161,11 +147,11 @@ async def _statement(caller: Caller, cite_id: str) -> StatementView:
 @router.get("/{cite_id}/statement", response_model=StatementView,
             summary="The cité's money per year and programme, co-financing beside it")
 async def statement(cite_id: CiteId, caller: Anyone) -> StatementView:
-    return await _statement(caller, cite_id)
+    return await statement_of(caller, cite_id)
 
 
 @router.get("/{cite_id}/statement.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}},
             summary="The statement as CSV (integer cents)")
 async def statement_csv(cite_id: CiteId, caller: Anyone) -> Response:
-    return (await _statement(caller, cite_id)).csv()
+    return (await statement_of(caller, cite_id)).csv()

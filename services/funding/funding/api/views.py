@@ -21,13 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import BudgetProgramme
 
-from ..domain.cite import Allocation, AllocationFunds, Cite, CiteStatus, Commitment, Recovery
+from ..domain.cite import (
+    Allocation,
+    AllocationFunds,
+    Cite,
+    CiteStatus,
+    CoFinancing,
+    Commitment,
+    Recovery,
+)
 from ..domain.envelope import BudgetEnvelope, DotationRule
 from ..domain.fonds import ChefDeFile
 from ..domain.ledger import MovementKind
 
 __all__ = ["AllocationView", "ChefDeFileView", "CiteFundsView", "CiteSummaryView",
-           "CoFinancingLineView", "CommitmentPaymentsView", "CommitmentView",
+           "CoFinancingLineView", "CoFinancingView", "CommitmentPaymentsView", "CommitmentView",
            "ConsumptionView", "EnvelopeConsumptionView", "EnvelopeView", "FondsUseView",
            "FondsView",
            "LedgerCheckView", "MoneyLineView", "PaymentView", "RecoveryReceiptsView",
@@ -101,7 +109,26 @@ def total(lines: Sequence[MoneyLineView]) -> dict[str, int]:
 class CoFinancingLineView(BaseModel):
     year: int
     funder: str
-    amount: int
+    amount: int = Field(description="What the funder planned for the year")
+    actual: int | None = Field(description="What it gave, once every co-financing of "
+                               "the line recorded it (None until then)")
+
+
+class CoFinancingView(BaseModel):
+    cofinancing_id: UUID
+    cite_id: str
+    year: int
+    funder: str
+    funder_partner_id: UUID | None
+    planned: int
+    actual: int | None = Field(description="What it gave (None: not recorded yet)")
+    declared_at: datetime
+
+    @classmethod
+    def of(cls, c: CoFinancing) -> CoFinancingView:
+        return cls(cofinancing_id=c.cofinancing_id, cite_id=c.cite_id, year=c.year,
+                   funder=c.funder, funder_partner_id=c.funder_partner_id, planned=c.planned,
+                   actual=c.actual, declared_at=c.declared_at)
 
 
 class StatementView(BaseModel):
@@ -119,7 +146,8 @@ class StatementView(BaseModel):
     def of(cls, cite: Cite, ledger_rows: Iterable[Any], cofinancing: Iterable[Any]
            ) -> StatementView:
         lines = money_lines(ledger_rows)
-        co = [CoFinancingLineView(year=r["year"], funder=r["funder"], amount=r["amount"])
+        co = [CoFinancingLineView(year=r["year"], funder=r["funder"], amount=r["amount"],
+                                  actual=r["actual"] if r["realised"] == r["declared"] else None)
               for r in cofinancing]
         return cls(cite_id=cite.cite_id, name=cite.name, status=cite.status, lines=lines,
                    cofinancing=co, totals=total(lines),

@@ -33,6 +33,7 @@ from uuid import UUID
 from cites_contracts.events.funding import (
     AllocationRefused,
     CoFinancingDeclared,
+    CoFinancingRealised,
     CommitmentCancelled,
     FrozenAllocation,
     FundsAllocated,
@@ -61,7 +62,7 @@ from cites_runtime.errors import Conflict, RuleBroken
 from .ledger import Account, AccountKind, euros, take
 
 __all__ = ["CONVENTION_ABOVE", "Allocation", "AllocationFunds", "Cite", "CiteStatus",
-           "Commitment", "FundsLocked", "Paperwork", "Recovery", "Report"]
+           "CoFinancing", "Commitment", "FundsLocked", "Paperwork", "Recovery", "Report"]
 
 CONVENTION_ABOVE = 23_000_00
 """Above this, a subsidy to a body of private law needs a convention (décret n° 2001-495)."""
@@ -241,14 +242,45 @@ class Cite:
                                  if self.status is CiteStatus.SUSPENDED else ""))
 
     def declare_cofinancing(self, cofinancing_id: UUID, year: int, funder: str, amount: int,
-                            at: datetime) -> CoFinancingDeclared:
-        """A local authority's money for a year of the label, beside the State's."""
+                            at: datetime, funder_partner_id: UUID | None = None
+                            ) -> CoFinancingDeclared:
+        """A local authority's planned money for a year of the label, beside the State's."""
         if year not in self.label_years:
             raise RuleBroken.of("year", "year_in_label",
                                 f"cité {self.cite_id}'s label runs {self.label_start}–"
                                 f"{self.label_end}: {year} is outside it")
         return CoFinancingDeclared(cite_id=self.cite_id, cofinancing_id=cofinancing_id,
-                                   year=year, funder=funder, amount=amount, declared_at=at)
+                                   year=year, funder=funder, amount=amount, declared_at=at,
+                                   funder_partner_id=funder_partner_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CoFinancing:
+    """A local authority's co-financing of a cité's year: planned, then what it gave."""
+
+    cofinancing_id: UUID
+    cite_id: str
+    year: int
+    funder: str
+    planned: int
+    funder_partner_id: UUID | None
+    actual: int | None
+    declared_at: datetime
+
+    def realise(self, actual: int, *, today: date, at: datetime) -> CoFinancingRealised | None:
+        """What it actually gave, once, from its year's start: the same again changes
+        nothing (``None``), another figure is a 409 naming the first."""
+        if self.actual is not None:
+            if self.actual == actual:
+                return None
+            raise Conflict(f"{self.funder}'s co-financing of {self.year} gave "
+                           f"{euros(self.actual)} as recorded already: it is recorded once")
+        if today.year < self.year:
+            raise RuleBroken.of("actual", "year_begun", f"{self.year} has not begun: what "
+                                "a co-financing gave is recorded from its year's start")
+        return CoFinancingRealised(cite_id=self.cite_id, cofinancing_id=self.cofinancing_id,
+                                   year=self.year, funder=self.funder, planned=self.planned,
+                                   actual=actual, realised_at=at)
 
 
 def _population(perimeter: Perimeter) -> int:

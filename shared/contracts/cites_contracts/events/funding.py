@@ -42,6 +42,7 @@ __all__ = [
     "AllocationRevised",
     "BudgetYearClosed",
     "CoFinancingDeclared",
+    "CoFinancingRealised",
     "CommitmentCancelled",
     "CreditsDelegated",
     "CreditsVoted",
@@ -572,8 +573,35 @@ class CoFinancingDeclared(Event):
     cofinancing_id: UUID
     year: ProgrammeYear
     funder: Name = Field(description="The co-financing authority (commune, département…)")
-    amount: Cents
+    amount: Cents = Field(description="What the funder plans to give that year (cents); "
+                          "what it gave is told by CoFinancingRealised")
     declared_at: UtcDateTime
+    funder_partner_id: UUID | None = Field(
+        default=None, description="The funder as a partner of the alliance, when it "
+        "declared itself (or the préfecture named it)")
+
+
+@event(
+    "funding.CoFinancingRealised",
+    topic=FUNDING_ALLOCATIONS,
+    key="cite_id",
+    emitted_when="The funder (or the préfecture for it) records what a declared "
+    "co-financing actually gave.",
+)
+class CoFinancingRealised(Event):
+    """What a local authority's co-financing of a year actually gave, beside what it
+    planned (its :class:`CoFinancingDeclared`): recorded once, from the year's start.
+
+    Producer: funding. Topic: ``funding.allocations``. Key: ``cite_id``.
+    """
+
+    cite_id: CiteId
+    cofinancing_id: UUID
+    year: ProgrammeYear
+    funder: Name
+    planned: Cents = Field(description="What it planned (the declaration's amount)")
+    actual: Cents = Field(description="What it gave (cents; 0: nothing)")
+    realised_at: UtcDateTime
 
 
 @event(
