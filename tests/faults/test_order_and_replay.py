@@ -5,6 +5,7 @@ letters after the reinstatement cannot suspend the alliance again."""
 from __future__ import annotations
 
 import json
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -18,6 +19,8 @@ from cites_runtime.dlq import list_dead_letters
 from cites_runtime.testing import eventually, read_topic, wait_caught_up
 from cites_runtime.testing.infra import Infra
 from cites_runtime.uow import UnitOfWork, outbox_channel
+
+PARIS = ZoneInfo("Europe/Paris")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -45,7 +48,9 @@ async def test_a_suspension_committed_late_reaches_kafka_before_the_reinstatemen
     try:
         async with pool.acquire() as t1, t1.transaction():
             # T1: labelling's own use case, its outbox row written, its commit held back.
-            uow = UnitOfWork(t1, channel=outbox_channel(db.schema))
+            # In the service's zone, as the service dates it: the label was decided on
+            # Paris's date, which is UTC's next one for an hour each night.
+            uow = UnitOfWork(t1, channel=outbox_channel(db.schema), zone=PARIS)
             await labelling.suspend_label(uow, x, "Gouvernance à revoir", NATIONAL)
             await uow.flush()
             # Meanwhile 20 commands commit through the API, their rows after T1's.

@@ -347,13 +347,8 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
             return [_revised(event)]
         case CreditsVoted() | CreditsDelegated() | BudgetYearClosed():
             return _credits_moved(event)
-        case RecoveryOrdered():
-            return [Movement(MovementKind.ORDER,
-                             Account.of(AccountKind.PAID, event.payee_partner_id),
-                             _receivable(event.recovery_id), event.amount)]
-        case RecoveryReceived():
-            return [Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
-                             Account.budget(event.programme), event.amount)]
+        case RecoveryOrdered() | RecoveryReceived():
+            return [_recovery(event)]
         case PastSpendingImported():
             return _past(event)
         case FondsUsed():
@@ -361,6 +356,16 @@ def movements(event: Moving | EnvelopeAmended | FondsDeLaCiteGranted, *,
                              Account.of(AccountKind.FONDS_SPENT, event.grant_id), d.amount)
                     for d in event.drawn]
     assert_never(event)
+
+
+def _recovery(event: RecoveryOrdered | RecoveryReceived) -> Movement:
+    """An order to repay takes what the payee kept for a receivable; a receipt gives it back
+    to the programme's budget."""
+    if isinstance(event, RecoveryOrdered):
+        return Movement(MovementKind.ORDER, Account.of(AccountKind.PAID, event.payee_partner_id),
+                        _receivable(event.recovery_id), event.amount)
+    return Movement(MovementKind.RECOVER, _receivable(event.recovery_id),
+                    Account.budget(event.programme), event.amount)
 
 
 def past_commitment(allocation_id: UUID) -> UUID:
