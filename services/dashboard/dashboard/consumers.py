@@ -23,6 +23,8 @@ from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
     BudgetYearClosed,
+    CoFinancingDeclared,
+    CoFinancingRealised,
     CommitmentCancelled,
     CreditsDelegated,
     CreditsVoted,
@@ -212,6 +214,18 @@ async def allocation_refused_handler(event: AllocationRefused, ctx: HandlerConte
 @consumer.handles(FondsDeLaCiteGranted)
 async def fonds_granted_handler(event: FondsDeLaCiteGranted, ctx: HandlerContext) -> None:
     await service.fonds_granted(ctx.uow, event)
+
+
+@consumer.handles(CoFinancingDeclared)
+async def cofinancing_declared_handler(event: CoFinancingDeclared, ctx: HandlerContext
+                                       ) -> None:
+    await service.cofinancing_declared(ctx.uow, event)
+
+
+@consumer.handles(CoFinancingRealised)
+async def cofinancing_realised_handler(event: CoFinancingRealised, ctx: HandlerContext
+                                       ) -> None:
+    await service.cofinancing_realised(ctx.uow, event)
 
 
 @consumer.handles(FondsUsed)

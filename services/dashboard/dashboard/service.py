@@ -16,6 +16,8 @@ from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
     BudgetYearClosed,
+    CoFinancingDeclared,
+    CoFinancingRealised,
     CreditsDelegated,
     CreditsVoted,
     EnvelopeAmended,
@@ -254,6 +256,19 @@ async def fonds_granted(uow: UnitOfWork, event: FondsDeLaCiteGranted) -> None:
     await store.record_movements(uow.conn, [
         (event.cite_id, c.programme.value, event.year, Movement.GRANT.value, c.amount)
         for c in event.contributions])
+
+
+async def cofinancing_declared(uow: UnitOfWork, event: CoFinancingDeclared) -> None:
+    """A local authority's planned co-financing of a cité's year."""
+    await store.cofinancing_declared(uow.conn, event.cofinancing_id, event.cite_id,
+                                     event.year, event.amount)
+
+
+async def cofinancing_realised(uow: UnitOfWork, event: CoFinancingRealised) -> None:
+    """What it gave; a co-financing never declared (its declaration comes first on its
+    topic) is a dead letter."""
+    if not await store.cofinancing_realised(uow.conn, event.cofinancing_id, event.actual):
+        raise NotFound.of(f"cité {event.cite_id}'s co-financing", event.cofinancing_id)
 
 
 async def fonds_used(uow: UnitOfWork, event: FondsUsed) -> None:

@@ -366,6 +366,30 @@ async def by_departement(conn: Reads) -> list[asyncpg.Record]:
            GROUP BY c.departement ORDER BY c.departement""")
 
 
+async def cofinancing_declared(conn: Conn, cofinancing_id: UUID, cite_id: str, year: int,
+                               planned: int) -> None:
+    await conn.execute(
+        """INSERT INTO cofinancing (cofinancing_id, cite_id, year, planned)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (cofinancing_id) DO NOTHING""",
+        cofinancing_id, cite_id, year, planned)
+
+
+async def cofinancing_realised(conn: Conn, cofinancing_id: UUID, actual: int) -> bool:
+    """False if the dashboard never heard of the co-financing."""
+    return bool(await conn.fetchval(
+        "UPDATE cofinancing SET actual = $2 WHERE cofinancing_id = $1 RETURNING true",
+        cofinancing_id, actual))
+
+
+async def cofinancing_by_year(conn: Reads) -> list[asyncpg.Record]:
+    """(year, planned, given): local authorities' co-financing of each year, planned, and
+    given by those that recorded it."""
+    return await conn.fetch(
+        """SELECT year, sum(planned)::bigint AS planned,
+                  coalesce(sum(actual), 0)::bigint AS given
+           FROM cofinancing GROUP BY year ORDER BY year""")
+
+
 async def labelled_by_year(conn: Reads) -> list[asyncpg.Record]:
     """(year, cites): the cités labelled each year, by their decision's date."""
     return await conn.fetch(

@@ -17,6 +17,8 @@ import httpx
 from cites_contracts.events.funding import (
     AllocationRefused,
     AllocationRevised,
+    CoFinancingDeclared,
+    CoFinancingRealised,
     CommitmentCancelled,
     EnvelopeOpened,
     FondsDeLaCiteGranted,
@@ -252,6 +254,18 @@ def past_spending(cite_id: str, allocation_id: UUID, year: int, committed: int, 
                                 programme=BudgetProgramme.P147, year=year,
                                 committed=committed, paid=paid, from_frozen=from_frozen,
                                 reference="CE-2019-093-01", recorded_at=AT)
+
+
+def cofinancing(cite_id: str, cofinancing_id: UUID, year: int, planned: int
+                ) -> CoFinancingDeclared:
+    return CoFinancingDeclared(cite_id=cite_id, cofinancing_id=cofinancing_id, year=year,
+                               funder="Commune de Bondy", amount=planned, declared_at=AT)
+
+
+def cofinancing_given(declared: CoFinancingDeclared, actual: int) -> CoFinancingRealised:
+    return CoFinancingRealised(cite_id=declared.cite_id, cofinancing_id=declared.cofinancing_id,
+                               year=declared.year, funder=declared.funder,
+                               planned=declared.amount, actual=actual, realised_at=AT)
 
 
 def review_opened(cite_id: str, year: int, due_on: date, *, departement: str = "93",

@@ -14,6 +14,8 @@ from dashboard_kit import (
     alliance_opened,
     allocated,
     cancelled,
+    cofinancing,
+    cofinancing_given,
     committed,
     envelope,
     failed,
@@ -147,12 +149,9 @@ async def test_past_spending_taken_over_counts_committed_paid_and_spent_in_its_a
     imported = Envelope.wrap(past_spending("cite-001", a2019, 2019, committed=90_000_00,
                                            paid=80_000_00, from_frozen=20_000_00),
                              sequence=99, imported=True)
-    # Funding takes over no year whose credits it keeps: these are voted afterwards.
     await service.s.publish(
         envelope(), labelled("cite-001"), allocated("cite-001", a2019, 100_000_00, year=2019),
-        frozen("cite-001", (a2019, 30_000_00)), imported, imported,
-        CreditsVoted(programme=BudgetProgramme.P147, year=2019, ae=500_000_00,
-                     cp=400_000_00, previous_ae=0, previous_cp=0, voted_at=AT))
+        frozen("cite-001", (a2019, 30_000_00)), imported, imported)
 
     line = (await service.money())[("P147", 2019)]
 
@@ -160,9 +159,35 @@ async def test_past_spending_taken_over_counts_committed_paid_and_spent_in_its_a
     # as in funding's ledger.
     assert (line["allocated"], line["committed"], line["paid"], line["frozen"]) == (
         100_000_00, 90_000_00, 80_000_00, 10_000_00)
-    credits, = (await service.summary())["credits"]
-    assert (credits["year"], credits["engaged"], credits["spent"]) == (
-        2019, 90_000_00, 80_000_00)
+    # A year taken over is no year whose credits the platform keeps (funding refuses to
+    # record them): no credits line shows it.
+    assert (await service.summary())["credits"] == []
+
+
+async def test_cofinancing_counts_planned_then_given_in_its_year(service: Dashboard) -> None:
+    bondy, other = uuid4(), uuid4()
+    declared = cofinancing("cite-001", bondy, 2025, 280_000_00)
+    await service.s.publish(envelope(), labelled("cite-001"), declared,
+                            cofinancing("cite-001", other, 2025, 20_000_00),
+                            cofinancing_given(declared, 250_000_00),
+                            cofinancing_given(declared, 250_000_00))
+
+    async def shown() -> bool:
+        years = {y["year"]: y for y in (await service.summary())["years"]}
+        return (years.get(2025, {}).get("cofinancing_planned"),
+                years.get(2025, {}).get("cofinancing_given")) == (300_000_00, 250_000_00)
+
+    await eventually(shown, what="2025's co-financing, planned and given")
+
+
+async def test_cofinancing_given_but_never_declared_is_a_dead_letter(service: Dashboard) -> None:
+    await service.s.publish(envelope(), labelled("cite-001"), cofinancing_given(
+        cofinancing("cite-001", uuid4(), 2025, 1_00), 1_00))
+
+    async def lettered() -> bool:
+        return any(r.topic.endswith("dashboard.dlq") for r in service.s.records)
+
+    await eventually(lettered, what="the dead letter")
 
 
 async def test_past_spending_of_an_allocation_never_heard_of_is_a_dead_letter(

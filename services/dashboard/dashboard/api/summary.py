@@ -51,10 +51,12 @@ async def summary(caller: Reader) -> SummaryView:
     health = await store.health(pool)
     departements = [DepartementView.of(r) for r in await store.by_departement(pool)]
     labelled = {r["year"]: r["cites"] for r in await store.labelled_by_year(pool)}
+    cofinancing = {r["year"]: (r["planned"], r["given"])
+                   for r in await store.cofinancing_by_year(pool)}
     return SummaryView(
         generated_at=caller.runtime.settings.clock(),
         refresh_s=caller.runtime.settings.refresh_s,
-        cites=cites, waves=waves, years=YearView.of(labelled, money),
+        cites=cites, waves=waves, years=YearView.of(labelled, money, cofinancing),
         departements=departements, regions=AreaView.roll_up(departements, region_of),
         academies=AreaView.roll_up(departements, academie_of),
         money=money, money_by_programme=per_programme(money),

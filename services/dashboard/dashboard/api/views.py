@@ -99,14 +99,20 @@ class YearView(BaseModel):
     allocated: int
     committed: int
     paid: int
+    cofinancing_planned: int = Field(description="Local authorities' co-financing of the "
+                                     "year, as planned")
+    cofinancing_given: int = Field(description="What they gave, as recorded so far")
 
     @classmethod
-    def of(cls, labelled: dict[int, int], money: list[MoneyLine]) -> list[YearView]:
-        years = sorted(set(labelled) | {m.year for m in money})
+    def of(cls, labelled: dict[int, int], money: list[MoneyLine],
+           cofinancing: dict[int, tuple[int, int]]) -> list[YearView]:
+        years = sorted(set(labelled) | {m.year for m in money} | set(cofinancing))
         return [cls(year=y, cites_labelled=labelled.get(y, 0),
                     allocated=sum(m.allocated for m in money if m.year == y),
                     committed=sum(m.committed for m in money if m.year == y),
-                    paid=sum(m.paid for m in money if m.year == y)) for y in years]
+                    paid=sum(m.paid for m in money if m.year == y),
+                    cofinancing_planned=cofinancing.get(y, (0, 0))[0],
+                    cofinancing_given=cofinancing.get(y, (0, 0))[1]) for y in years]
 
 
 class EnvelopeView(BaseModel):

@@ -258,7 +258,8 @@
     remplir("tab-annees", s.years.map((y) => [
       { t: String(y.year) },
       { t: nombre.format(y.cites_labelled), a: { year: y.year, value: y.cites_labelled } },
-      { t: enEuros(y.allocated) }, { t: enEuros(y.committed) }, { t: enEuros(y.paid) }]));
+      { t: enEuros(y.allocated) }, { t: enEuros(y.committed) }, { t: enEuros(y.paid) },
+      { t: enEuros(y.cofinancing_planned) }, { t: enEuros(y.cofinancing_given) }]));
     for (const [id, zones] of [["tab-regions", s.regions], ["tab-academies", s.academies]]) {
       remplir(id, zones.map((z) => [
         { t: z.name }, { t: nombre.format(z.cites), a: { area: z.name, value: z.cites } },
