@@ -198,6 +198,14 @@ async def test_a_small_programme_reconciles_shows_on_the_dashboard_and_a_stray_p
     assert credits[("P147", run.today.year - 1)]["closed"]
     assert {s["name"] for s in expected["health"]["services"]} == {
         "labelling", "partners", "funding", "notifications", "dashboard"}
+    # The communes' co-financing, planned and given, per year: the dashboard's is what the
+    # reconciliation counted in funding's statements, its events and the simulation.
+    counted = {(r.year, r.measure): r.values["events"] for r in report.years
+               if r.measure.startswith("cofinancing")}
+    assert counted and any(v for (_, m), v in counted.items() if m == "cofinancing given")
+    shown = {(y["year"], f"cofinancing {k}"): y[f"cofinancing_{k}"]
+             for y in last["summary"]["years"] for k in ("planned", "given")}
+    assert {k: v for k, v in shown.items() if v} == counted
 
     # 2b. The year's revues de projet: the first wave's filed, validated and submitted with
     # their money as funding's events told labelling (the reconciliation compared each with

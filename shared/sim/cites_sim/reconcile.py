@@ -567,10 +567,12 @@ async def _compare_money(api: Api, run: Run, events: list[Envelope[Event]],
 # --- years --------------------------------------------------------------------------------
 
 
-YEAR_MEASURES = ("cités labelled", "allocated", "committed", "paid")
+YEAR_MEASURES = ("cités labelled", "allocated", "committed", "paid", "cofinancing planned",
+                 "cofinancing given")
 """What is compared per year: cités by their decision's year, State money (both
 programmes, cents) by budget year — its dotations, and what they committed and paid, live
-or taken over from before the platform."""
+or taken over from before the platform —, and the local authorities' co-financing of the
+year, planned and given."""
 
 Years = dict[str, Counter[int]]
 
@@ -594,6 +596,9 @@ def _expected_years(run: Run) -> Years:
         for year, committed, paid in c.past:
             out["committed"][year] += committed
             out["paid"][year] += paid
+        for year, planned, given in c.cofinancing:
+            out["cofinancing planned"][year] += planned
+            out["cofinancing given"][year] += given or 0
         if c.allocation_year is not None:
             out["committed"][c.allocation_year] += sum(a for _, _, a in c.commitments)
             out["paid"][c.allocation_year] += sum(a for _, a in c.payments)
@@ -621,6 +626,10 @@ def _event_years(events: list[Envelope[Event]]) -> Years:
             case "funding.PastSpendingImported":
                 out["committed"][d.year] += d.committed
                 out["paid"][d.year] += d.paid
+            case "funding.CoFinancingDeclared":
+                out["cofinancing planned"][d.year] += d.amount
+            case "funding.CoFinancingRealised":
+                out["cofinancing given"][d.year] += d.actual
     return out
 
 
@@ -641,6 +650,9 @@ async def _service_years(api: Api, run: Run, concurrency: int = 8) -> Years:
         for line in s["lines"]:
             for measure in ("allocated", "committed", "paid"):
                 out[measure][line["year"]] += line[measure]
+        for co in s["cofinancing"]:
+            out["cofinancing planned"][co["year"]] += co["amount"]
+            out["cofinancing given"][co["year"]] += co["actual"] or 0
 
     await asyncio.gather(*(statement(c) for c in run.cites))
     return out

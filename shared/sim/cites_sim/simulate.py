@@ -96,6 +96,8 @@ class CiteRecord:
     recovered: int = 0
     """What of that the operators repaid so far."""
     fonds_uses: list[tuple[int, int]] = field(default_factory=list)
+    cofinancing: list[tuple[int, int, int | None]] = field(default_factory=list)
+    """The commune's co-financing: (year, planned, given — None until recorded)."""
     past: list[tuple[int, int, int]] = field(default_factory=list)
     """The years before the platform taken over: (year, committed, paid) of its P147
     dotation."""
@@ -624,6 +626,7 @@ class Simulation:
         record.allocation_id, record.dotation = allocation["allocation_id"], allocation["amount"]
         record.allocation_year = allocation["year"]
         await self.use_fonds(record, funds, allocation["year"], prefecture)
+        await self.cofinance(t, record, allocation["year"], prefecture)
         for op in t.operators:
             operator = self.partner_of[op.siret]
             for n, (title, share, paid_share) in enumerate(op.commitments):
@@ -644,6 +647,32 @@ class Simulation:
                     record.payments.append((c["commitment_id"], pay))
                     if n == 0 and not record.ordered_back and int(record.cite_id[5:]) % 3 == 0:
                         await self.justified(record, c["commitment_id"], pay, prefecture)
+
+    async def cofinance(self, t: Territory, record: CiteRecord, year: int, prefecture: str
+                        ) -> None:
+        """The commune co-finances the year with a quarter of the State's dotation — the
+        préfecture declares it, naming the funder among the alliance's partners (its first
+        operator, a funder) —; one cité in two has recorded what it gave: nine tenths."""
+        if any(y == year for y, _, _ in record.cofinancing):
+            return
+        planned = record.dotation // 4 // 100 * 100
+        if not planned:
+            return
+        await self.api.call(
+            "funding", "POST", f"/cites/{record.cite_id}/cofinancing", token=prefecture,
+            key=f"{self.run.run_id}-{record.cite_id}-cofinancing-{year}", ok=(201,),
+            body={"year": year, "funder": f"Commune de {t.communes[0][1]}", "amount": planned,
+                  "funder_partner_id": self.partner_of[t.operators[0].siret]
+                  if t.operators else None})
+        actual = None
+        if _digest(record.key, "cofinancing") % 2:
+            found = await self.api.pages("funding", f"/cites/{record.cite_id}/cofinancing",
+                                         token=self.api.tokens.viewer)
+            co = next(c for c in found if c["year"] == year)
+            actual = planned * 9 // 10 // 100 * 100
+            await self.api.call("funding", "POST", f"/cofinancing/{co['cofinancing_id']}/actual",
+                                token=prefecture, ok=(200,), body={"amount": actual})
+        record.cofinancing.append((year, planned, actual))
 
     async def use_fonds(self, record: CiteRecord, funds: dict[str, Any], year: int,
                         prefecture: str) -> None:
