@@ -9,6 +9,7 @@ from typing import Any
 
 from labelling_kit import Labelling, commune, dossier_body
 
+from cites_contracts.events.labelling import CandidatureSubmitted
 from cites_contracts.types import ActorRole
 from cites_runtime.testing import (
     AS_COMMUNE_LYON,
@@ -64,7 +65,8 @@ async def test_a_commune_and_the_rectorat_prepare_file_and_the_prefecture_submit
     await service.published_types(1)
     [event] = [e.data for e in service.published
                if e.type == "labelling.CandidatureSubmitted"]
-    assert event.submitted_by is ActorRole.PREFECTURE  # type: ignore[attr-defined]
+    assert isinstance(event, CandidatureSubmitted)
+    assert event.submitted_by is ActorRole.PREFECTURE
 
 
 async def test_the_prefecture_revises_a_filed_draft_or_returns_it_with_a_motive(
