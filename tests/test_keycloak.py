@@ -63,6 +63,37 @@ def test_a_colleges_principal_acts_for_her_partner_which_she_cannot_choose() -> 
         grants["dev-principal-college"]["partner_id"]]
 
 
+def test_the_rectorat_and_the_commune_act_for_a_place_they_cannot_choose() -> None:
+    """The rectorat's user holds a ``departement`` (one per user), the commune's an
+    ``insee_code``, declared administrators-only and mapped into every client's tokens,
+    as ``dev-tokens.json``'s grants of those roles say."""
+    realm = json.loads((REPO / "deploy/keycloak/cites-realm.json").read_text())
+    [profile] = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    attributes = json.loads(profile["config"]["kc.user.profile.config"][0])["attributes"]
+    [insee_code] = [a for a in attributes if a["name"] == "insee_code"]
+    assert insee_code["permissions"]["edit"] == ["admin"]
+    for client in realm["clients"]:
+        claims = {m["config"].get("claim.name") for m in client["protocolMappers"]}
+        assert "insee_code" in claims, client["clientId"]
+    assert {r["name"] for r in realm["roles"]["realm"]} >= {"rectorat", "commune"}
+    grants = json.loads((REPO / "deploy/local/dev-tokens.json").read_text())
+    users = {u["username"]: u for u in realm["users"]}
+    assert users["rectorat"]["realmRoles"] == ["rectorat"]
+    assert users["rectorat"]["attributes"] == {
+        "departement": [grants["dev-rectorat"]["departement"]]}
+    assert users["commune"]["realmRoles"] == ["commune"]
+    assert users["commune"]["attributes"] == {"insee_code": [grants["dev-commune"]["insee_code"]]}
+
+
+@pytest.mark.parametrize(("username", "claim", "value"), [
+    ("rectorat", "departement", "69"), ("commune", "insee_code", "69256")])
+async def test_the_rectorats_and_the_communes_tokens_carry_their_place(
+        keycloak: Keycloak, username: str, claim: str, value: str) -> None:
+    claims = jwt.decode(await keycloak.token(username), options={"verify_signature": False})
+    assert claims["realm_access"]["roles"] == [username]
+    assert claims[claim] == value
+
+
 async def test_a_prefectures_token_carries_audience_role_departement_and_username(
         keycloak: Keycloak) -> None:
     token = await keycloak.token("prefecture-69")

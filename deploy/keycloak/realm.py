@@ -12,13 +12,16 @@ file to this module.
 
 What the realm holds:
 
-* **realm roles**, the programme's: ``national``, ``prefecture``, ``rectorat``, ``partner``,
-  ``viewer``, ``operator`` (the services map them to ``cites_runtime.actor.Role``);
+* **realm roles**, the programme's: ``national``, ``prefecture``, ``rectorat``, ``commune``,
+  ``partner``, ``viewer``, ``operator`` (the services map them to ``cites_runtime.actor.Role``);
 * a **``departement`` attribute** declared in the user profile — editable and viewable by
   administrators only, so a person cannot move herself to another département — and
   mapped into access tokens as the ``departement`` claim; likewise a **``partner_id``
   attribute** (a UUID: the partner a partner's person acts for — a collège's principal,
-  her collège), mapped as the ``partner_id`` claim;
+  her collège), mapped as the ``partner_id`` claim, and an **``insee_code`` attribute** (a
+  commune's INSEE code: the commune a ``commune`` user prepares candidatures for), mapped
+  as the ``insee_code`` claim. A rectorat's user holds a ``departement`` too: the one
+  département of its académie it prepares candidatures in (one per user);
 * **clients**: ``cites-api``, the audience every access token for the services names;
   ``cites-dashboard``, the dashboard's page (public, authorization code + PKCE S256, back
   to the dashboard's address); ``cites-cli``, for ``curl``, the simulation and the tests
@@ -59,7 +62,9 @@ back there."""
 ROLES = {
     "national": "The national coordination: acts everywhere",
     "prefecture": "A préfecture: acts in its own département (the departement attribute)",
-    "rectorat": "A rectorat: reads the programme",
+    "rectorat": "A rectorat: reads the programme; prepares candidatures in its département "
+                "(the departement attribute)",
+    "commune": "A commune: prepares the candidatures naming it (the insee_code attribute)",
     "partner": "A partner of the alliances: acts for its own (the partner_id attribute)",
     "viewer": "Reads the programme",
     "operator": "Runs the platform: /metrics, /docs, /openapi.json, /asyncapi.json",
@@ -70,7 +75,6 @@ NAMED_USERS: list[tuple[str, str | None, str | None, str, str]] = [
     ("national", "national", None, "Coordination", "Nationale"),
     ("viewer", "viewer", None, "Lecture", "Seule"),
     ("partner", "partner", None, "Partenaire", "Démo"),
-    ("rectorat", "rectorat", None, "Rectorat", "Démo"),
     ("operator", "operator", None, "Exploitation", "Plateforme"),
     ("visitor", None, None, "Visiteur", "Sans Rôle"),  # signs in, holds no programme role
 ]
@@ -109,15 +113,17 @@ def _client(client_id: str, name: str, *, public: bool = True, code: bool = Fals
         "webOrigins": ["+"] if redirects else [],
         "attributes": {**(attributes or {})},
         "protocolMappers": ([_audience_mapper()] if audience else [])
-        + [_attribute_mapper("departement"), _attribute_mapper("partner_id")],
+        + [_attribute_mapper(a) for a in ("departement", "partner_id", "insee_code")],
     }
 
 
 def _user(username: str, role: str | None, departement: str | None, first: str, last: str,
-          partner_id: str | None = None) -> dict[str, Any]:
+          partner_id: str | None = None, insee_code: str | None = None) -> dict[str, Any]:
     attributes = {"departement": [departement]} if departement else {}
     if partner_id:
         attributes["partner_id"] = [partner_id]
+    if insee_code:
+        attributes["insee_code"] = [insee_code]
     return {
         "username": username, "enabled": True, "emailVerified": True,
         "email": f"{username}@dev.cites-educatives.invalid",
@@ -129,9 +135,9 @@ def _user(username: str, role: str | None, departement: str | None, first: str, 
 
 
 def _user_profile() -> str:
-    """Keycloak's default user profile, plus ``departement`` and ``partner_id``
-    (administrators only: a person must not choose the département or the partner she
-    acts for). Keycloak drops attributes its
+    """Keycloak's default user profile, plus ``departement``, ``partner_id`` and
+    ``insee_code`` (administrators only: a person must not choose the département, the
+    partner or the commune she acts for). Keycloak drops attributes its
     profile does not declare."""
     edit_all = {"view": ["admin", "user"], "edit": ["admin", "user"]}
     profile = {
@@ -161,6 +167,12 @@ def _user_profile() -> str:
              "validations": {"pattern": {"pattern": "^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$",
                                          "error-message": "a partner id (UUID)"}},
              "annotations": {}},
+            {"name": "insee_code", "displayName": "Commune (code INSEE)",
+             "permissions": {"view": ["admin"], "edit": ["admin"]},
+             "validations": {"pattern": {"pattern": "^([0-9]{2}|2[AB])[0-9]{3}$|^97[1-8][0-9]{2}$",
+                                         "error-message": "an INSEE commune code: 69256, "
+                                                          "2A004, 97611"}},
+             "annotations": {}},
         ],
         "groups": [{"name": "user-metadata", "displayHeader": "User metadata",
                     "displayDescription": "Attributes, which refer to user metadata"}],
@@ -183,8 +195,17 @@ def college_principals() -> list[tuple[str, str]]:
                   if g.get("role") == "partner" and g.get("partner_id"))
 
 
+def local_preparers() -> list[dict[str, Any]]:
+    """The development rectorat and commune (``dev-tokens.json``'s grants of those roles),
+    with the département or the commune they prepare candidatures for."""
+    grants: dict[str, dict[str, str]] = json.loads(DEV_TOKENS.read_text())
+    return [_user(g["subject"], g["role"], g.get("departement"), g["role"].capitalize(),
+                  g.get("departement") or g.get("insee_code") or "", insee_code=g.get("insee_code"))
+            for g in grants.values() if g.get("role") in ("rectorat", "commune")]
+
+
 def realm() -> dict[str, Any]:
-    users = [_user(*u) for u in NAMED_USERS] + [
+    users = [_user(*u) for u in NAMED_USERS] + local_preparers() + [
         _user(f"prefecture-{d}", "prefecture", d, "Préfecture", d)
         for d in prefecture_departements()] + [
         _user(username, "partner", None, "Principal", "Collège", partner_id=partner_id)

@@ -34,7 +34,7 @@ REALM = "cites"
 DEV_PASSWORD = "cites-dev"
 """The development users' password (deploy/keycloak/realm.py)."""
 DEV_USERS = ("national", "prefecture-69 (and prefecture-01 … prefecture-976)", "viewer",
-             "rectorat", "partner", "operator")
+             "rectorat (69)", "commune (69256)", "partner", "operator")
 
 
 def infra() -> dict[str, str]:

@@ -65,6 +65,7 @@ __all__ = [
     "draft_candidature",
     "expire_label",
     "extend_perimeter",
+    "file_candidature",
     "fill_review",
     "import_cite",
     "note_overdue_review",
@@ -75,6 +76,7 @@ __all__ = [
     "refuse_renewal",
     "reinstate_label",
     "renew_label",
+    "return_candidature",
     "revise_candidature",
     "score_candidature",
     "submit_candidature",
@@ -201,10 +203,32 @@ async def draft_candidature(uow: UnitOfWork, wave_id: str, departement: str, dos
 async def revise_candidature(uow: UnitOfWork, candidature_id: UUID, wave_id: str,
                              departement: str, dossier: Dossier, actor: Actor) -> Candidature:
     c, _ = await _candidature(uow, candidature_id)
-    actor.ensure_acts_for(c.departement)  # before telling anything about the wave
+    c.ensure_preparable_by(actor)  # before telling anything about the wave
     wave = await _known_wave(uow, wave_id)
     c.revise(wave=wave, departement=departement, dossier=dossier, actor=actor, now=uow.now)
     await store.save_candidature(uow.conn, c, dossier=True)
+    return c
+
+
+async def file_candidature(uow: UnitOfWork, candidature_id: UUID, actor: Actor
+                           ) -> Candidature:
+    """A rectorat or a commune files its draft with the préfecture (no event: the
+    préfecture's submission is the programme's)."""
+    c, _ = await _candidature(uow, candidature_id)
+    if c.file(actor=actor, now=uow.now):
+        await store.save_candidature(uow.conn, c)
+        log.info("candidature filed with the préfecture", candidature_id=str(c.id),
+                 actor_role=actor.role.value, actor=_audited(actor))
+    return c
+
+
+async def return_candidature(uow: UnitOfWork, candidature_id: UUID, motive: str,
+                             actor: Actor) -> Candidature:
+    """The préfecture returns a filed draft to the rectorat and the commune, with a
+    motive (no event: the draft was never announced)."""
+    c, _ = await _candidature(uow, candidature_id)
+    c.return_to_preparers(actor=actor, motive=motive, now=uow.now)
+    await store.save_candidature(uow.conn, c)
     return c
 
 

@@ -20,6 +20,7 @@ from cites_contracts.events.labelling import (
 )
 from cites_contracts.events.labelling import Wave as WaveRef
 from cites_contracts.types import ActorRole, LabelPeriod, QpvList
+from cites_runtime.actor import Role
 from cites_runtime.db import Conn, Reads
 
 from .domain import (
@@ -196,7 +197,9 @@ def _candidature(r: Row) -> Candidature:
                                       datetime.fromisoformat(s["scored_at"]), s["scored_by"])
                 for s in scores},
         decision=decision, cite_id=r["cite_id"], withdrawn_at=r["withdrawn_at"],
-        withdrawal_motive=r["withdrawal_motive"],
+        withdrawal_motive=r["withdrawal_motive"], prepared_by=Role(r["prepared_by"]),
+        filed_at=r["filed_at"], filed_by=Role(r["filed_by"]) if r["filed_by"] else None,
+        returned_at=r["returned_at"], return_motive=r["return_motive"],
     )
 
 
@@ -236,10 +239,11 @@ async def lock_candidature(conn: Conn, candidature_id: UUID
 async def insert_candidature(conn: Conn, c: Candidature) -> None:
     await conn.execute(
         """INSERT INTO candidatures (id, wave_id, departement, territory_name, status, dossier,
-                                     created_at, created_by, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                                     created_at, created_by, updated_at, prepared_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         c.id, c.wave_id, c.departement, c.dossier.territory_name, c.status.value,
         c.dossier.model_dump(mode="json"), c.created_at, c.created_by, c.updated_at,
+        c.prepared_by.value,
     )
 
 
@@ -253,11 +257,13 @@ async def save_candidature(conn: Conn, c: Candidature, *, dossier: bool = False,
               SET wave_id = $2, status = $3, updated_at = $4, submitted_at = $5,
                   review_started_at = $6, decision = $7, decision_motive = $8,
                   decided_at = $9, decided_by = $10, cite_id = $11, withdrawn_at = $12,
-                  withdrawal_motive = $13, filed_on = $14
+                  withdrawal_motive = $13, filed_on = $14, filed_at = $15, filed_by = $16,
+                  returned_at = $17, return_motive = $18
             WHERE id = $1""",
         c.id, c.wave_id, c.status.value, c.updated_at, c.submitted_at, c.review_started_at,
         d.outcome.value if d else None, d.motive if d else None, d.decided_at if d else None,
         d.decided_by if d else None, c.cite_id, c.withdrawn_at, c.withdrawal_motive, c.filed_on,
+        c.filed_at, c.filed_by.value if c.filed_by else None, c.returned_at, c.return_motive,
     )
     if dossier:
         await conn.execute(
@@ -290,6 +296,8 @@ class CandidatureSummary:
     submitted_at: datetime | None
     decided_at: datetime | None
     cite_id: str | None
+    prepared_by: Role
+    filed_at: datetime | None
 
 
 _CANDIDATURE_FILTER = """($1::text IS NULL OR wave_id = $1)
@@ -302,7 +310,7 @@ async def list_candidatures(conn: Reads, f: Filters, *, after: tuple[datetime, U
     """Newest first; ``after``: the (created_at, id) of the last one of the previous page."""
     rows = await conn.fetch(
         f"""SELECT id, wave_id, departement, territory_name, status, created_at, submitted_at,
-                   decided_at, cite_id
+                   decided_at, cite_id, prepared_by, filed_at
               FROM candidatures WHERE {_CANDIDATURE_FILTER}
                AND ($4::timestamptz IS NULL OR created_at < $4
                     OR (created_at = $4 AND id > $5::uuid))
@@ -313,7 +321,8 @@ async def list_candidatures(conn: Reads, f: Filters, *, after: tuple[datetime, U
         id=r["id"], wave_id=r["wave_id"], departement=r["departement"],
         territory_name=r["territory_name"], status=CandidatureStatus(r["status"]),
         created_at=r["created_at"], submitted_at=r["submitted_at"],
-        decided_at=r["decided_at"], cite_id=r["cite_id"]) for r in rows]
+        decided_at=r["decided_at"], cite_id=r["cite_id"], prepared_by=Role(r["prepared_by"]),
+        filed_at=r["filed_at"]) for r in rows]
 
 
 # --- Cités ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Who may do what: 401 without a valid token, 403 for a role not allowed or a préfecture
-acting outside its département; a refused request changes nothing."""
+acting outside its département (a rectorat's and a commune's place: test_api_preparers.py);
+a refused request changes nothing."""
 
 from __future__ import annotations
 
@@ -9,22 +10,27 @@ import pytest
 from labelling_kit import Labelling, dossier_body
 
 from cites_runtime.testing import (
+    AS_COMMUNE_VAULX,
     AS_NATIONAL,
     AS_PARTNER,
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
+    AS_RECTORAT_69,
     AS_VIEWER,
 )
 
 ROLES = {"national": AS_NATIONAL, "prefecture": AS_PREFECTURE_69, "viewer": AS_VIEWER,
-         "partner": AS_PARTNER}
+         "partner": AS_PARTNER, "rectorat": AS_RECTORAT_69, "commune": AS_COMMUNE_VAULX}
+PREPARERS = {"prefecture", "rectorat", "commune"}
 CID = "00000000-0000-4000-8000-000000000001"
 COMMANDS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/waves", {"id": "2030", "year": 2030, "title": "V", "rule_set": "2024-v1",
                         "review_criteria": ["means"], "target_count": 1}, {"national"}),
     ("POST", "/waves/2024-generalisation/close", None, {"national"}),
-    ("POST", "/candidatures", dossier_body(), {"prefecture"}),
-    ("PUT", f"/candidatures/{CID}", dossier_body(), {"prefecture"}),
+    ("POST", "/candidatures", dossier_body(), PREPARERS),
+    ("PUT", f"/candidatures/{CID}", dossier_body(), PREPARERS),
+    ("POST", f"/candidatures/{CID}/filing", None, {"rectorat", "commune"}),
+    ("POST", f"/candidatures/{CID}/return", {"motive": "m"}, {"prefecture"}),
     ("POST", f"/candidatures/{CID}/submission", None, {"prefecture"}),
     ("POST", f"/candidatures/{CID}/withdrawal", None, {"prefecture"}),
     ("PUT", f"/candidatures/{CID}/review", {"scores": {"means": {"score": 3}}}, {"national"}),
@@ -38,9 +44,9 @@ COMMANDS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
      {"national", "prefecture"}),
 ]
 QUERIES: list[tuple[str, set[str]]] = [
-    ("/waves", {"national", "prefecture", "viewer"}),
-    ("/candidatures", {"national", "prefecture", "viewer"}),
-    ("/cites", {"national", "prefecture", "viewer"}),
+    ("/waves", {"national", "prefecture", "viewer", "rectorat"}),
+    ("/candidatures", {"national", "prefecture", "viewer", "rectorat"}),
+    ("/cites", {"national", "prefecture", "viewer", "rectorat"}),
 ]
 
 

@@ -36,6 +36,7 @@ from cites_contracts.events.labelling import (
     CandidatureWithdrawn,
 )
 from cites_contracts.types import LabelPeriod
+from cites_runtime.actor import Actor, Role, commune_actor
 from cites_runtime.errors import Conflict, Forbidden, RuleBroken
 
 PERIOD = LabelPeriod.of_years(TODAY, 3)
@@ -249,3 +250,22 @@ def test_a_withdrawn_candidature_can_be_neither_decided_nor_submitted() -> None:
 def test_another_prefecture_cannot_withdraw() -> None:
     with pytest.raises(Forbidden):
         submitted().withdraw(actor=PREFECTURE_93, motive=None, now=NOW)
+
+
+def test_a_prepared_draft_is_submitted_once_filed_and_a_return_makes_it_theirs_again(
+        ) -> None:
+    """The domain's rule behind POST …/filing, …/return and …/submission."""
+    vaulx, rectorat = commune_actor("mairie-vaulx", "69256"), Actor(Role.RECTORAT, "r", "69")
+    w = wave()
+    c = draft(w, by=vaulx)
+    with pytest.raises(Conflict, match="is not filed with the préfecture yet"):
+        c.submit(wave=w, actor=PREFECTURE_69, now=NOW, today=TODAY)
+    assert c.file(actor=rectorat, now=NOW) and not c.file(actor=vaulx, now=NOW)
+    with pytest.raises(Conflict, match="only the préfecture may revise it now"):
+        c.revise(wave=w, departement="69", dossier=c.dossier, actor=vaulx, now=NOW)
+    c.return_to_preparers(actor=PREFECTURE_69, motive="Compléter", now=NOW)
+    assert (c.filed_at, c.filed_by, c.return_motive) == (None, None, "Compléter")
+    c.revise(wave=w, departement="69", dossier=c.dossier, actor=vaulx, now=NOW)
+    c.file(actor=vaulx, now=NOW)
+    assert c.submit(wave=w, actor=PREFECTURE_69, now=NOW, today=TODAY) is not None
+    assert (c.prepared_by, c.filed_by) == (Role.COMMUNE, Role.COMMUNE)

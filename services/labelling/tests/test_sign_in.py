@@ -1,6 +1,7 @@
 """People signed in through the identity provider (the real Keycloak): what a préfecture
 and the national coordination do is kept in labelling's audit trail under their own
-usernames, and a préfecture cannot act on another département's candidature."""
+usernames, and a préfecture cannot act on another département's candidature; a commune and
+a rectorat prepare for the places their claims name."""
 
 from __future__ import annotations
 
@@ -74,3 +75,28 @@ async def test_a_prefecture_cannot_act_for_another_departement(
     assert (await signed_in.http.get(f"/candidatures/{cid}", headers=rhone)).json()[
         "status"] == "draft"
     assert await signed_in.outbox() == []  # nothing submitted, nothing told
+
+
+async def test_the_commune_and_the_rectorat_signed_in_prepare_and_file_for_the_prefecture(
+        signed_in: Labelling, keycloak: Keycloak) -> None:
+    """Their places come from the identity provider's claims: the commune's ``insee_code``
+    (69256, in the dossier), the rectorat's ``departement`` (69)."""
+    commune, rectorat, prefecture = (await as_user(keycloak, "commune"),
+                                     await as_user(keycloak, "rectorat"),
+                                     await as_user(keycloak, "prefecture-69"))
+    drafted = await signed_in.http.post("/candidatures", headers=commune,
+                                        json=dossier_body(**own_territory(3)))
+    cid = drafted.json()["id"]
+    elsewhere = await signed_in.http.post("/candidatures", headers=rectorat,
+                                          json=dossier_body(departement="93"))
+    filed = await signed_in.http.post(f"/candidatures/{cid}/filing", headers=rectorat)
+    submitted = await signed_in.http.post(f"/candidatures/{cid}/submission",
+                                          headers=prefecture)
+
+    assert [r.status_code for r in (drafted, filed, submitted)] == [201, 200, 200]
+    assert elsewhere.status_code == 403
+    assert "the rectorat acting for 69" in elsewhere.json()["detail"]
+    assert (filed.json()["prepared_by"], filed.json()["filed_by"]) == ("commune", "rectorat")
+    row = await signed_in.runtime.pool.fetchrow(
+        "SELECT created_by FROM candidatures WHERE id = $1", drafted.json()["id"])
+    assert row["created_by"] == "commune"

@@ -10,8 +10,10 @@ Two ways to authenticate, by ``auth_mode``:
   signature (RS256 only, by a key the provider publishes: :class:`SigningKeys`), its issuer,
   its audience (``oidc_audience``) and its expiry (``oidc_leeway_s`` of clock skew). Its
   claims make the identity: the programme roles at ``oidc_roles_claim``, the département
-  at ``oidc_departement_claim``, the partner a partner's person acts for at
-  ``oidc_partner_claim`` (a UUID; anything else names none), the person as
+  at ``oidc_departement_claim`` (a préfecture's, a rectorat's), the partner a partner's
+  person acts for at ``oidc_partner_claim`` (a UUID; anything else names none), a
+  commune's INSEE code at ``oidc_commune_claim`` (5 characters of a known département;
+  anything else names none: the commune acts for nobody), the person as
   ``preferred_username`` (else ``sub``), which is what audit trails keep.
 - **static** (development and tests): ``<SERVICE>_TOKENS`` maps tokens to grants (a grant
   no token may hold — an unknown role, ``system``, a préfecture without its département —
@@ -39,7 +41,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .actor import Actor, Role
+from .actor import Actor, Role, commune_actor, commune_code
 from .logs import get_logger
 from .settings import ServiceSettings
 
@@ -50,8 +52,9 @@ log = get_logger(__name__)
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="An access token of the identity provider (OpenID Connect; "
                                 "in development and tests, a token of <SERVICE>_TOKENS). Its "
-                                "roles: national, prefecture + département, rectorat, "
-                                "partner (+ partner_id), viewer, operator.")
+                                "roles: national, prefecture + département, rectorat "
+                                "(+ département), commune (+ insee_code), partner "
+                                "(+ partner_id), viewer, operator.")
 
 ALGORITHMS = ["RS256"]
 """The only signature accepted: the provider's RSA keys. ``none`` and the HMAC algorithms
@@ -77,16 +80,23 @@ class Identity:
     """Why a role the token names cannot be used (a préfecture without département)."""
     partner_id: UUID | None = None
     """For a partner's person: the partner she acts for."""
+    insee_code: str | None = None
+    """For a commune: its INSEE code (valid, else none)."""
 
     def acting_as(self, allowed: Iterable[Role]) -> Actor | None:
         """The actor for a route allowing ``allowed`` (the first of them the token holds,
-        in the route's order), or None when it holds none."""
+        in the route's order), or None when it holds none. Each role carries only its own
+        place: a département for a préfecture or a rectorat, a partner for a partner, a
+        commune (and its département) for a commune."""
         for role in allowed:
-            if role in self.roles:
-                return Actor(role=role, subject=self.subject,
-                             departement=self.departement if role is Role.PREFECTURE
-                             else None,
-                             partner_id=self.partner_id if role is Role.PARTNER else None)
+            if role not in self.roles:
+                continue
+            if role is Role.COMMUNE:
+                return commune_actor(self.subject, self.insee_code)
+            return Actor(role=role, subject=self.subject,
+                         departement=self.departement if role in (Role.PREFECTURE,
+                                                                  Role.RECTORAT) else None,
+                         partner_id=self.partner_id if role is Role.PARTNER else None)
         return None
 
 
@@ -199,6 +209,7 @@ class TokenVerifier:
         self.roles_claim = settings.oidc_roles_claim.split(".")
         self.departement_claim = settings.oidc_departement_claim
         self.partner_claim = settings.oidc_partner_claim
+        self.commune_claim = settings.oidc_commune_claim
         self.keys = keys or SigningKeys(settings.oidc_issuer, settings.oidc_jwks_url)
 
     async def identity(self, token: str) -> Identity:
@@ -269,7 +280,8 @@ class TokenVerifier:
             unusable = (f"the role prefecture needs a département (the "
                         f"{self.departement_claim!r} claim), and this token has none")
         return Identity(str(subject), frozenset(roles), departement or None, unusable,
-                        _uuid(claims.get(self.partner_claim)))
+                        _uuid(claims.get(self.partner_claim)),
+                        commune_code(claims.get(self.commune_claim)))
 
 
 def _uuid(claim: Any) -> UUID | None:
@@ -289,7 +301,7 @@ def _static_identity(settings: ServiceSettings, token: str) -> Identity:
     if grant.refusal() is not None:
         raise _unauthorized("this token's grant is not valid: ask for a new token")
     return Identity(grant.subject, frozenset({Role(grant.role)}), grant.departement,
-                    partner_id=grant.partner_id)
+                    partner_id=grant.partner_id, insee_code=commune_code(grant.insee_code))
 
 
 def verifier(request: Request) -> TokenVerifier:

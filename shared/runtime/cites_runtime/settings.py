@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cites_contracts.access import KafkaAccess
 from cites_contracts.topics import ROLL_NUDGE_S
 
-from .actor import Role
+from .actor import Role, commune_code
 from .uow import Clock, utc_now
 
 __all__ = ["GRANTABLE_ROLES", "AuthMode", "Environment", "ServiceSettings", "TokenGrant",
@@ -44,12 +44,14 @@ GRANTABLE_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
 
 
 class TokenGrant(BaseModel):
-    """What a bearer token allows: a role, for préfectures their département, for a
-    partner's person the partner she acts for (a collège's principal: her collège)."""
+    """What a bearer token allows: a role, for préfectures and rectorats their département,
+    for a partner's person the partner she acts for (a collège's principal: her collège),
+    for a commune its INSEE code."""
 
     role: str
     departement: str | None = None
     partner_id: UUID | None = None
+    insee_code: str | None = None
     subject: str = "anonymous"
 
     def refusal(self) -> str | None:
@@ -66,6 +68,17 @@ class TokenGrant(BaseModel):
         if self.partner_id is not None and self.role != Role.PARTNER:
             return (f"partner_id names the partner a role 'partner' acts for: role "
                     f"{self.role!r} acts for no partner")
+        return self._commune_refusal()
+
+    def _commune_refusal(self) -> str | None:
+        if self.insee_code is None:
+            return None
+        if self.role != Role.COMMUNE:
+            return (f"insee_code names the commune a role 'commune' acts for: role "
+                    f"{self.role!r} acts for no commune")
+        if commune_code(self.insee_code) is None:
+            return (f"insee_code {self.insee_code!r} is not an INSEE commune code (5 "
+                    "characters of a known département, e.g. 69256, 2A004, 97611)")
         return None
 
 
@@ -165,11 +178,13 @@ class ServiceSettings(BaseSettings):
     # Clock skew tolerated on exp, nbf and iat (seconds).
     oidc_leeway_s: float = Field(10.0, ge=0, le=300)
     # Where the programme roles are in a token (a dotted path to a list of names; Keycloak:
-    # realm_access.roles), the préfecture's département (a string claim) and the partner
-    # a partner's person acts for (a UUID claim: a collège's principal, her collège).
+    # realm_access.roles), the préfecture's or rectorat's département (a string claim),
+    # the partner a partner's person acts for (a UUID claim: a collège's principal, her
+    # collège) and a commune's INSEE code (a string claim: 69256, 2A004, 97611).
     oidc_roles_claim: str = "realm_access.roles"
     oidc_departement_claim: str = "departement"
     oidc_partner_claim: str = "partner_id"
+    oidc_commune_claim: str = "insee_code"
     # token -> grant (auth_mode static only); e.g.
     # LABELLING_TOKENS='{"dev-national": {"role": "national"}}'. A grant no token may hold
     # (see TokenGrant.refusal) stops the service at start-up.

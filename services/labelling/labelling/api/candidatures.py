@@ -1,5 +1,7 @@
-"""Candidatures: préfectures draft, submit and withdraw; the national coordination scores and
-decides; readers list them (a préfecture sees only its own département)."""
+"""Candidatures: préfectures draft, submit and withdraw; rectorats and communes prepare
+(draft, revise) the candidature of their territory and file it with the préfecture, which
+submits it or returns it to them; the national coordination scores and decides; readers
+list them (a préfecture sees only its own département)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,17 @@ from pydantic import Field
 from cites_contracts.types import Departement, Motive, Slug, TroikaRole, WaveId
 from cites_runtime.actor import Role
 from cites_runtime.errors import NotFound
-from cites_runtime.http import Input, National, Operator, Page, Paging, Prefecture, Reader
+from cites_runtime.http import (
+    Input,
+    National,
+    Operator,
+    Page,
+    Paging,
+    Prefecture,
+    Preparer,
+    Reader,
+    RectoratOrCommune,
+)
 
 from .. import service, store
 from ..domain import CandidatureStatus, Dossier, Outcome
@@ -48,6 +60,11 @@ class WithdrawalIn(Input):
     motive: Motive | None = None
 
 
+class ReturnIn(Input):
+    motive: Motive = Field(description="Why the préfecture returns the draft: what to "
+                           "complete or change before filing it again")
+
+
 class ScoreIn(Input):
     score: int = Field(ge=0, le=SCORE_MAX, description=f"0 (absent) to {SCORE_MAX} (excellent)")
     comment: str = Field("", max_length=2000)
@@ -70,8 +87,12 @@ class DecisionIn(Input):
 
 
 @router.post("", status_code=201, response_model=CandidatureView,
-             summary="Draft a candidature (préfecture, own département)")
-async def draft(body: Filed, caller: Prefecture) -> CandidatureView:
+             summary="Draft a candidature (préfecture, or rectorat or commune preparing it; "
+                     "own territory)")
+async def draft(body: Filed, caller: Preparer) -> CandidatureView:
+    """A rectorat drafts in the département its token names; a commune only a dossier whose
+    communes include its own. Their draft is filed with the préfecture before it is
+    submitted (``prepared_by`` says whose it is)."""
     async with caller.unit_of_work() as uow:
         c = await service.draft_candidature(uow, body.wave_id, body.departement, body.dossier(),
                                             caller.actor)
@@ -105,16 +126,41 @@ async def get_candidature(candidature_id: UUID, caller: Reader) -> CandidatureVi
 
 
 @router.put("/{candidature_id}", response_model=CandidatureView,
-            summary="Revise a draft (préfecture)")
-async def revise(candidature_id: UUID, body: Filed, caller: Prefecture) -> CandidatureView:
+            summary="Revise a draft (préfecture; rectorat or commune: the draft they prepare, "
+                    "until filed)")
+async def revise(candidature_id: UUID, body: Filed, caller: Preparer) -> CandidatureView:
     async with caller.unit_of_work() as uow:
         c = await service.revise_candidature(uow, candidature_id, body.wave_id,
                                              body.departement, body.dossier(), caller.actor)
     return CandidatureView.of(c)
 
 
+@router.post("/{candidature_id}/filing", response_model=CandidatureView,
+             summary="File a prepared draft with the préfecture (rectorat or commune, own "
+                     "territory)")
+async def file_with_prefecture(candidature_id: UUID, caller: RectoratOrCommune
+                               ) -> CandidatureView:
+    """Filed, only the préfecture revises it, returns it or submits it. Filing again
+    changes nothing; no event is published (the préfecture's submission is)."""
+    async with caller.unit_of_work() as uow:
+        c = await service.file_candidature(uow, candidature_id, caller.actor)
+    return CandidatureView.of(c)
+
+
+@router.post("/{candidature_id}/return", response_model=CandidatureView,
+             summary="Return a filed draft to the rectorat and the commune, with a motive "
+                     "(préfecture)")
+async def return_to_preparers(candidature_id: UUID, body: ReturnIn, caller: Prefecture
+                              ) -> CandidatureView:
+    """They may revise it and file it again; no event is published."""
+    async with caller.unit_of_work() as uow:
+        c = await service.return_candidature(uow, candidature_id, body.motive, caller.actor)
+    return CandidatureView.of(c)
+
+
 @router.post("/{candidature_id}/submission", response_model=CandidatureView,
-             summary="Submit a draft: refused with every failed rule of the wave's rule set")
+             summary="Submit a draft (préfecture; a prepared draft once filed): refused with "
+                     "every failed rule of the wave's rule set")
 async def submit(candidature_id: UUID, caller: Prefecture) -> CandidatureView:
     async with caller.unit_of_work() as uow:
         c = await service.submit_candidature(uow, candidature_id, caller.actor)

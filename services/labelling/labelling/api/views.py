@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal, cast
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +93,14 @@ class WaveView(BaseModel):
                    labelled_count=stats.labelled if stats else None)
 
 
+Preparer = Literal["prefecture", "rectorat", "commune"]
+Filer = Literal["rectorat", "commune"]
+_PREPARED_BY = ("Who drafted it: the préfecture itself, or the rectorat or a commune "
+                "preparing it, who file it with the préfecture")
+_FILED_AT = ("When the rectorat or the commune filed the draft with the préfecture (null: "
+             "not filed, returned since, or the préfecture's own draft)")
+
+
 class CandidatureSummaryView(BaseModel):
     id: UUID
     wave_id: str
@@ -102,12 +111,15 @@ class CandidatureSummaryView(BaseModel):
     submitted_at: datetime | None
     decided_at: datetime | None
     cite_id: str | None
+    prepared_by: Preparer = Field(description=_PREPARED_BY)
+    filed_at: datetime | None = Field(description=_FILED_AT)
 
     @classmethod
     def of(cls, c: CandidatureSummary) -> CandidatureSummaryView:
         return cls(id=c.id, wave_id=c.wave_id, departement=c.departement,
                    territory_name=c.territory_name, status=c.status, created_at=c.created_at,
-                   submitted_at=c.submitted_at, decided_at=c.decided_at, cite_id=c.cite_id)
+                   submitted_at=c.submitted_at, decided_at=c.decided_at, cite_id=c.cite_id,
+                   prepared_by=cast(Preparer, c.prepared_by.value), filed_at=c.filed_at)
 
 
 class ScoreView(BaseModel):
@@ -141,6 +153,13 @@ class CandidatureView(BaseModel):
     cite_id: str | None
     withdrawn_at: datetime | None
     withdrawal_motive: str | None
+    prepared_by: Preparer = Field(description=_PREPARED_BY)
+    filed_at: datetime | None = Field(description=_FILED_AT)
+    filed_by: Filer | None = Field(
+        description="Which of them filed it (null when not filed)")
+    returned_at: datetime | None = Field(
+        description="When the préfecture last returned the filed draft to its preparers")
+    return_motive: str | None = Field(description="Why the préfecture returned it")
 
     @classmethod
     def of(cls, c: Candidature, *, redact_troika: bool = False) -> CandidatureView:
@@ -159,6 +178,9 @@ class CandidatureView(BaseModel):
                                   decided_by=d.decided_by) if d else None,
             cite_id=c.cite_id, withdrawn_at=c.withdrawn_at,
             withdrawal_motive=c.withdrawal_motive,
+            prepared_by=cast(Preparer, c.prepared_by.value), filed_at=c.filed_at,
+            filed_by=cast(Filer, c.filed_by.value) if c.filed_by else None,
+            returned_at=c.returned_at, return_motive=c.return_motive,
         )
 
 

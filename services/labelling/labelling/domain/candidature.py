@@ -1,7 +1,12 @@
 """The candidature: draft → submitted → under review → labelled | rejected, or withdrawn.
 
 A préfecture drafts, revises and submits the dossier of a territory of its département,
-and may withdraw it before the decision. Submission checks the wave's rule set and
+and may withdraw it before the decision. A rectorat and a commune may prepare it instead
+(draft and revise it, each for its own territory: ``Actor.ensure_prepares``) and file it
+with the préfecture; filed, only the préfecture revises it, returns it to them with a
+motive, or submits it. A préfecture submits its own drafts directly, others' only once
+filed. No event names the rectorat or the commune: who prepared and filed is this
+service's own state. Submission checks the wave's rule set and
 refuses an ineligible dossier with every failed rule. The national coordination scores
 the wave's review criteria (the first score opens the review) and decides, with a
 motive: labelling creates the cité (:mod:`.label`). A repeated decision changes nothing;
@@ -24,8 +29,8 @@ from cites_contracts.events.labelling import (
     TerritoryLabelled,
 )
 from cites_contracts.types import LabelPeriod, TroikaRole
-from cites_runtime.actor import Actor
-from cites_runtime.errors import Conflict, RuleBroken, RuleFailure
+from cites_runtime.actor import PREPARERS, Actor, Role
+from cites_runtime.errors import Conflict, Forbidden, RuleBroken, RuleFailure
 
 from .dossier import Dossier
 from .errors import Ineligible
@@ -100,27 +105,76 @@ class Candidature:
     cite_id: str | None = None
     withdrawn_at: datetime | None = None
     withdrawal_motive: str | None = None
+    prepared_by: Role = Role.PREFECTURE
+    """Who drafted it: the préfecture, or a rectorat or a commune preparing it."""
+    filed_at: datetime | None = None
+    """When a rectorat or a commune filed the draft with the préfecture (none: not filed,
+    or returned since)."""
+    filed_by: Role | None = None
+    returned_at: datetime | None = None
+    """When the préfecture last returned the filed draft to its preparers, and why."""
+    return_motive: str | None = None
 
-    # -- the préfecture -------------------------------------------------------------------
+    # -- the préfecture, the rectorat and the commune ---------------------------------------
     @classmethod
     def draft(cls, *, id: UUID, wave: Wave, departement: str, dossier: Dossier, actor: Actor,
               now: datetime) -> Candidature:
-        actor.ensure_acts_for(departement)
+        actor.ensure_prepares(departement, dossier.insee_codes())
         wave.ensure_accepts_drafts()
         return cls(id=id, wave_id=wave.id, departement=departement, dossier=dossier,
                    status=CandidatureStatus.DRAFT, created_at=now, created_by=actor.subject,
-                   updated_at=now)
+                   updated_at=now,
+                   prepared_by=actor.role if actor.role in PREPARERS else Role.PREFECTURE)
+
+    def ensure_preparable_by(self, actor: Actor) -> None:
+        """Who may touch this candidature as its preparer: its own préfecture; a rectorat
+        or a commune of its territory, for a draft they started (a préfecture's own draft
+        is its own)."""
+        actor.ensure_prepares(self.departement, self.dossier.insee_codes())
+        if actor.role in PREPARERS and self.prepared_by not in PREPARERS:
+            raise Forbidden(f"candidature {self.id} is the préfecture's own draft: the "
+                            "rectorat and the commune prepare only the drafts they started")
 
     def revise(self, *, wave: Wave, departement: str, dossier: Dossier, actor: Actor,
                now: datetime) -> None:
-        actor.ensure_acts_for(self.departement)
+        """Revise the draft: its préfecture, or its preparers until they file it. A commune
+        may not revise itself out of the dossier."""
+        self.ensure_preparable_by(actor)
         if departement != self.departement:
             raise RuleBroken.of("departement", "departement_fixed",
                                 f"a candidature stays in its département ({self.departement}); "
                                 "withdraw it and draft another one")
+        actor.ensure_prepares(departement, dossier.insee_codes())
         self._ensure_draft("revised")
+        if actor.role in PREPARERS and self.filed_at is not None:
+            raise Conflict(f"candidature {self.id} was filed with the préfecture on "
+                           f"{self.filed_at.date()}: only the préfecture may revise it now, "
+                           "or return it to you")
         wave.ensure_accepts_drafts()
         self.wave_id, self.dossier, self.updated_at = wave.id, dossier, now
+
+    def file(self, *, actor: Actor, now: datetime) -> bool:
+        """A rectorat or a commune files the draft it prepared with the préfecture, which
+        then submits or returns it; False when it is filed already (nothing changes)."""
+        self.ensure_preparable_by(actor)
+        self._ensure_draft("filed with the préfecture")
+        if self.filed_at is not None:
+            return False
+        self.filed_at, self.filed_by, self.updated_at = now, actor.role, now
+        return True
+
+    def return_to_preparers(self, *, actor: Actor, motive: str, now: datetime) -> None:
+        """The préfecture sends a filed draft back to the rectorat and the commune, with a
+        motive: they may revise and file it again."""
+        actor.ensure_acts_for(self.departement)
+        self._ensure_draft("returned")
+        if self.filed_at is None:
+            raise Conflict(f"candidature {self.id} is not filed with the préfecture: nothing "
+                           "to return")
+        self.filed_at, self.filed_by = None, None
+        self.returned_at, self.return_motive, self.updated_at = now, motive, now
+
+    # -- the préfecture -------------------------------------------------------------------
 
     def submit(self, *, wave: Wave, actor: Actor, now: datetime, today: date
                ) -> CandidatureSubmitted | None:
@@ -130,6 +184,11 @@ class Candidature:
         if self.status is CandidatureStatus.SUBMITTED:
             return None
         self._ensure_draft("submitted")
+        if self.prepared_by in PREPARERS and self.filed_at is None:
+            raise Conflict(f"candidature {self.id} was prepared by the "
+                           f"{self.prepared_by.value} and is not filed with the préfecture "
+                           "yet: the rectorat or the commune files it first "
+                           f"(POST /candidatures/{self.id}/filing)")
         wave.ensure_accepts_filing(today)
         failures = wave.rules.failures(Subject(self.dossier, self.departement, wave.qpv_list))
         if failures:

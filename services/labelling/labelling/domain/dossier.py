@@ -169,6 +169,10 @@ class _PerimeterParts(Value):
     qpvs: tuple[Qpv, ...] = Field((), max_length=200)
     schools: tuple[School, ...] = Field((), max_length=1000)
 
+    def insee_codes(self) -> list[str]:
+        """Its communes' INSEE codes: whom a commune preparing it must find there."""
+        return [c.insee_code for c in self.communes]
+
     @field_validator("communes")
     @classmethod
     def _communes_once(cls, value: tuple[Commune, ...]) -> tuple[Commune, ...]:

@@ -21,8 +21,9 @@ before any route (or authentication) sees a request refuses a body larger than
 module                 what it holds
 =====================  ===================================================================
 :mod:`.caller`         the request edge: ``Caller``, ``cause_of``, the role aliases
-                       (``National``, ``Prefecture``, ``Operator``,
-                       ``OperatorOrPartner``, ``Reader``, ``Anyone``), ``Input``
+                       (``National``, ``Prefecture``, ``Preparer``,
+                       ``RectoratOrCommune``, ``Operator``, ``OperatorOrPartner``,
+                       ``Reader``, ``Anyone``), ``Input``
 :mod:`.paging`         ``Paging``, ``PageRequest``, ``Page``: keyset cursors
 :mod:`.guards`         ``GuardBodies``: body size, JSON depth, unstorable text in the URL
                        or the body, refused before routing and authentication
@@ -42,7 +43,9 @@ from .caller import (
     Operator,
     OperatorOrPartner,
     Prefecture,
+    Preparer,
     Reader,
+    RectoratOrCommune,
     caller,
     cause_of,
 )
@@ -65,7 +68,9 @@ __all__ = [
     "PageRequest",
     "Paging",
     "Prefecture",
+    "Preparer",
     "Reader",
+    "RectoratOrCommune",
     "caller",
     "cause_of",
     "install",

@@ -31,7 +31,9 @@ __all__ = [
     "Operator",
     "OperatorOrPartner",
     "Prefecture",
+    "Preparer",
     "Reader",
+    "RectoratOrCommune",
     "caller",
     "cause_of",
 ]
@@ -106,6 +108,11 @@ National = Annotated[Caller, Depends(caller(Role.NATIONAL))]
 """The national coordination only."""
 Prefecture = Annotated[Caller, Depends(caller(Role.PREFECTURE))]
 """A préfecture only (in its own département: ``actor.ensure_acts_for``)."""
+Preparer = Annotated[Caller, Depends(caller(Role.PREFECTURE, Role.RECTORAT, Role.COMMUNE))]
+"""Who prepares a candidature: a préfecture, a rectorat or a commune, each of its own
+territory (``actor.ensure_prepares``)."""
+RectoratOrCommune = Annotated[Caller, Depends(caller(Role.RECTORAT, Role.COMMUNE))]
+"""A rectorat or a commune, of its own territory: what they file with the préfecture."""
 Operator = Annotated[Caller, Depends(caller(Role.NATIONAL, Role.PREFECTURE))]
 """The national coordination, or a préfecture in its own département: who operates the
 programme (not to be confused with the role ``operator``, who runs the platform and reads

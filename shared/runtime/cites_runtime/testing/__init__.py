@@ -12,6 +12,9 @@
 
 from .harness import (
     AS_COLLEGE,
+    AS_COMMUNE_LYON,
+    AS_COMMUNE_NAMELESS,
+    AS_COMMUNE_VAULX,
     AS_NATIONAL,
     AS_OPERATOR,
     AS_OTHER_COLLEGE,
@@ -19,6 +22,8 @@ from .harness import (
     AS_PREFECTURE_69,
     AS_PREFECTURE_93,
     AS_PREFECTURE_978,
+    AS_RECTORAT_69,
+    AS_RECTORAT_93,
     AS_VIEWER,
     COLLEGE,
     NOW,
@@ -41,6 +46,9 @@ from .kafka import delete_topics, read_topic, wait_caught_up
 
 __all__ = [
     "AS_COLLEGE",
+    "AS_COMMUNE_LYON",
+    "AS_COMMUNE_NAMELESS",
+    "AS_COMMUNE_VAULX",
     "AS_NATIONAL",
     "AS_OPERATOR",
     "AS_OTHER_COLLEGE",
@@ -48,6 +56,8 @@ __all__ = [
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
     "AS_PREFECTURE_978",
+    "AS_RECTORAT_69",
+    "AS_RECTORAT_93",
     "AS_VIEWER",
     "COLLEGE",
     "NOW",

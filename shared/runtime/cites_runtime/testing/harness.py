@@ -47,6 +47,9 @@ from .kafka import wait_caught_up
 
 __all__ = [
     "AS_COLLEGE",
+    "AS_COMMUNE_LYON",
+    "AS_COMMUNE_NAMELESS",
+    "AS_COMMUNE_VAULX",
     "AS_NATIONAL",
     "AS_OPERATOR",
     "AS_OTHER_COLLEGE",
@@ -54,6 +57,8 @@ __all__ = [
     "AS_PREFECTURE_69",
     "AS_PREFECTURE_93",
     "AS_PREFECTURE_978",
+    "AS_RECTORAT_69",
+    "AS_RECTORAT_93",
     "AS_VIEWER",
     "COLLEGE",
     "NOW",
@@ -87,6 +92,12 @@ TOKENS = {
     "tok-college": TokenGrant(role="partner", partner_id=COLLEGE, subject="principal-college"),
     "tok-other-college": TokenGrant(role="partner", partner_id=OTHER_COLLEGE,
                                     subject="principal-other-college"),
+    "tok-rectorat-69": TokenGrant(role="rectorat", departement="69", subject="rectorat-69"),
+    "tok-rectorat-93": TokenGrant(role="rectorat", departement="93", subject="rectorat-93"),
+    "tok-commune-vaulx": TokenGrant(role="commune", insee_code="69256",
+                                    subject="mairie-vaulx-en-velin"),
+    "tok-commune-lyon": TokenGrant(role="commune", insee_code="69123", subject="mairie-lyon"),
+    "tok-commune-nameless": TokenGrant(role="commune", subject="mairie-sans-code"),
     "tok-viewer": TokenGrant(role="viewer", subject="viewer-demo"),
     "tok-operator": TokenGrant(role="operator", subject="ops-demo"),
 }
@@ -107,6 +118,15 @@ AS_PARTNER = bearer("tok-partner")
 AS_COLLEGE = bearer("tok-college")
 """The principal of the collège :data:`COLLEGE` (role partner, its partner id)."""
 AS_OTHER_COLLEGE = bearer("tok-other-college")
+AS_RECTORAT_69 = bearer("tok-rectorat-69")
+"""The rectorat (académie de Lyon) acting for the Rhône (69)."""
+AS_RECTORAT_93 = bearer("tok-rectorat-93")
+AS_COMMUNE_VAULX = bearer("tok-commune-vaulx")
+"""The commune of Vaulx-en-Velin (69256), the example dossier's commune."""
+AS_COMMUNE_LYON = bearer("tok-commune-lyon")
+"""The commune of Lyon (69123): in the Rhône, not in the example dossier."""
+AS_COMMUNE_NAMELESS = bearer("tok-commune-nameless")
+"""A commune whose token names no commune: it acts for nobody."""
 AS_VIEWER = bearer("tok-viewer")
 AS_OPERATOR = bearer("tok-operator")
 
