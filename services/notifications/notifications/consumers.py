@@ -43,6 +43,8 @@ from cites_contracts.events.partners import (
     AllianceClosed,
     AllianceOpened,
     ChefDeFileDesignated,
+    ChefDeProjetAppointed,
+    ChefDeProjetPostVacated,
     ContactCardPublished,
     ContactErased,
     PartnerJoinedAlliance,
@@ -181,7 +183,8 @@ async def funds_committed_handler(event: FundsCommitted, ctx: HandlerContext) ->
 
 @consumer.handles(CandidatureRejected, AllianceClosed, FundsAllocated, FondsDeLaCiteGranted,
                   PaymentMade, FundsFrozen, RenewalApplied, RenewalRefused,
-                  ProjectReviewOverdue, RecoveryOrdered)
+                  ProjectReviewOverdue, RecoveryOrdered, ChefDeProjetAppointed,
+                  ChefDeProjetPostVacated)
 async def notify_handler(event: Event, ctx: HandlerContext) -> None:
     """Events that change nothing of the projection: the rules table's mails, and the
     webhooks subscribed to them."""

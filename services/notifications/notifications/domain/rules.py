@@ -192,6 +192,12 @@ RULES: Final[tuple[Rule, ...]] = (
          "The chef de file and the member who left are told the partner left the alliance."),
     Rule("partners.AllianceClosed", 1, "alliance-closed", (RecipientGroup.ALLIANCE_MEMBERS,),
          "Every member is told the alliance is closed (label withdrawn or expired)."),
+    Rule("partners.ChefDeProjetAppointed", 1, "chef-de-projet-appointed", (_T,),
+         "The troïka is told the chef de projet opérationnel post has a new holder, from "
+         "when."),
+    Rule("partners.ChefDeProjetPostVacated", 1, "chef-de-projet-post-vacated", (_T,),
+         "The troïka is told the chef de projet opérationnel post is vacant, since when: a "
+         "successor is to be appointed."),
     # --- funding: allocations -------------------------------------------------------------
     Rule("funding.FundsAllocated", 1, "funds-allocated", (_T, _C),
          "The troïka and the chef de file are told the cité's yearly dotation."),
