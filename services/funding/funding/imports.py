@@ -9,22 +9,19 @@ their label carried.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import json
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
 from cites_runtime import imports
-from cites_runtime.cli import settings_or_exit, units_of_work
+from cites_runtime.cli import settings_or_exit
 from cites_runtime.imports import Line, Problem
-from cites_runtime.uow import Cause, UnitOfWork
+from cites_runtime.uow import UnitOfWork
 
 from . import service
 from .domain.past import PastMoneyRecord
@@ -106,34 +103,21 @@ async def run(lines: Sequence[Line[PastMoneyRecord]],
 def import_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                 help="The cités' past money: .json or .csv (docs/import.md)"),
-    fmt: str | None = typer.Option(None, "--format", help="json or csv (default: the "
-                                   "file's extension)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check every line and report; "
-                                 "keep nothing, publish nothing"),
-    as_json: bool = typer.Option(False, "--json", help="The report as JSON"),
+    fmt: str | None = imports.FORMAT, dry_run: bool = imports.DRY_RUN,
+    as_json: bool = imports.AS_JSON,
 ) -> None:
     """Take over what the cités' dotations of the years before the platform committed and
     paid: marked imported, idempotent, all or nothing per cité; exits 1 when a line is
     refused."""
     from .settings import FundingSettings
 
-    s = settings_or_exit("funding", FundingSettings)
-    try:
-        lines = read(file.read_text(encoding="utf-8"), fmt or file.suffix.lstrip(".").lower())
-    except (ValueError, UnicodeDecodeError) as exc:
-        sys.exit(f"funding import: {file}: {exc}")
+    imports.command("funding", settings_or_exit("funding", FundingSettings), file, fmt, read,
+                    lambda lines, units: run(lines, units, dry_run=dry_run), _print,
+                    as_json=as_json)
 
-    async def go() -> Report:
-        async with units_of_work(s, lambda: Cause.new(imported=True)) as units:
-            return await run(lines, units, dry_run=dry_run)
 
-    report = asyncio.run(go())
-    if as_json:
-        print(json.dumps(asdict(report), indent=2, default=str))
-    else:
-        imports.print_report(
-            report, file.name, ("line", "reference", "outcome", "cité", "years"),
-            lambda d: (str(d.number), d.reference, d.outcome, d.cite_id or "", str(d.years)),
-            ("imported", "unchanged", "refused"))
-    raise typer.Exit(1 if report.refused else 0)
-
+def _print(report: Report, name: str) -> None:
+    imports.print_report(
+        report, name, ("line", "reference", "outcome", "cité", "years"),
+        lambda d: (str(d.number), d.reference, d.outcome, d.cite_id or "", str(d.years)),
+        ("imported", "unchanged", "refused"))

@@ -12,15 +12,12 @@ runs, nothing is kept, nothing is published.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import getpass
 import io
-import json
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,9 +26,9 @@ import typer
 
 from cites_runtime import imports
 from cites_runtime.actor import Actor, Role
-from cites_runtime.cli import settings_or_exit, units_of_work
+from cites_runtime.cli import settings_or_exit
 from cites_runtime.imports import Line, Problem
-from cites_runtime.uow import Cause, UnitOfWork
+from cites_runtime.uow import UnitOfWork
 
 from . import service
 from .domain.records import CiteRecord
@@ -204,34 +201,18 @@ async def run(lines: Sequence[Line[CiteRecord]],
 def import_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                 help="The programme's records: .json or .csv (docs/import.md)"),
-    fmt: str | None = typer.Option(None, "--format", help="json or csv (default: the "
-                                   "file's extension)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check every line and report; "
-                                 "keep nothing, publish nothing"),
-    as_json: bool = typer.Option(False, "--json", help="The report as JSON"),
+    fmt: str | None = imports.FORMAT, dry_run: bool = imports.DRY_RUN,
+    as_json: bool = imports.AS_JSON,
 ) -> None:
     """Import the programme's past (cités, their candidatures, decisions, conventions and
     renewals, with their dates): the same events as the live path, marked imported.
     Idempotent; all or nothing per cité; exits 1 when a line is refused."""
     from .settings import LabellingSettings
 
-    s = settings_or_exit("labelling", LabellingSettings)
-    try:
-        lines = read(file.read_text(encoding="utf-8"), fmt or file.suffix.lstrip(".").lower())
-    except (ValueError, UnicodeDecodeError) as exc:
-        sys.exit(f"labelling import: {file}: {exc}")
     actor = Actor(Role.NATIONAL, f"import:{getpass.getuser()}")
-
-    async def go() -> Report:
-        async with units_of_work(s, lambda: Cause.new(imported=True)) as units:
-            return await run(lines, units, actor, dry_run=dry_run)
-
-    report = asyncio.run(go())
-    if as_json:
-        print(json.dumps(asdict(report), indent=2, default=str))
-    else:
-        _print(report, file.name)
-    raise typer.Exit(1 if report.refused else 0)
+    imports.command("labelling", settings_or_exit("labelling", LabellingSettings), file, fmt,
+                    read, lambda lines, units: run(lines, units, actor, dry_run=dry_run),
+                    _print, as_json=as_json)
 
 
 def _print(report: Report, name: str) -> None:

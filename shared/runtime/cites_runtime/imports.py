@@ -12,24 +12,31 @@ the table rich's.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+import typer
 from pydantic import BaseModel, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from .cli import units_of_work
 from .errors import DomainError, RuleBroken
-from .uow import UnitOfWork
+from .settings import ServiceSettings
+from .uow import Cause, UnitOfWork
 
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
-__all__ = ["Line", "Outcome", "Problem", "ProblemView", "Report", "line", "print_report",
-           "problems_of", "records_json", "refusal", "run"]
+__all__ = ["AS_JSON", "DRY_RUN", "FORMAT", "Line", "Outcome", "Problem", "ProblemView",
+           "Report", "command", "line", "print_report", "problems_of", "records_json",
+           "refusal", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +192,38 @@ def print_report(report: Report[D], name: str, columns: Sequence[str],
         table.add_row(*row(d), why)
     console.print(table)
     console.print(", ".join(f"{report.count(o)} {o}" for o in outcomes))
+
+
+# --- the command line (``python -m <service> import FILE``) --------------------------------
+
+FORMAT: Any = typer.Option(None, "--format", help="json or csv (default: the file's "
+                           "extension)")
+DRY_RUN: Any = typer.Option(False, "--dry-run", help="Check every line and report; keep "
+                            "nothing, publish nothing")
+AS_JSON: Any = typer.Option(False, "--json", help="The report as JSON")
+
+
+def command(service: str, settings: ServiceSettings, file: Path, fmt: str | None,
+            read: Callable[[str, str], Sequence[Line[R]]],
+            take: Callable[[Sequence[Line[R]], Callable[[], AbstractAsyncContextManager[
+                UnitOfWork]]], Awaitable[Report[D]]],
+            show: Callable[[Report[D], str], None], *, as_json: bool) -> None:
+    """A service's import command: ``file`` read (``fmt``, else its extension), its lines
+    taken over beside the running service (units of work on its schema whose events are
+    marked imported; its relay publishes them), the report shown (or as JSON); exits 1 when
+    a line is refused, with a message when the file cannot be read."""
+    try:
+        lines = read(file.read_text(encoding="utf-8"), fmt or file.suffix.lstrip(".").lower())
+    except (ValueError, UnicodeDecodeError) as exc:
+        sys.exit(f"{service} import: {file}: {exc}")
+
+    async def go() -> Report[D]:
+        async with units_of_work(settings, lambda: Cause.new(imported=True)) as units:
+            return await take(lines, units)
+
+    report = asyncio.run(go())
+    if as_json:
+        print(json.dumps(asdict(report), indent=2, default=str))
+    else:
+        show(report, file.name)
+    raise typer.Exit(1 if report.refused else 0)
