@@ -700,9 +700,10 @@ async def import_past_money(uow: UnitOfWork, record: past.PastMoneyRecord) -> Pa
     dotations = await store.dotations_by_year(uow.conn, cite.cite_id)
     funds = {f.allocation_id: f for f in await store.allocation_funds(uow.conn, cite.cite_id)}
     known = await store.past_spending_of(uow.conn, cite.cite_id)
-    for programme, year in sorted({(y.programme, y.year) for y in record.years}):
+    years = sorted({(y.programme, y.year) for y in record.years})
+    for programme, year in years:
         await store.lock_budget_year(uow.conn, programme, year)  # no credits voted meanwhile
-    kept = await store.credits_kept(uow.conn)
+    kept = await store.credits_kept(uow.conn, years)
     taken: list[PastSpendingImported] = []
     broken: list[RuleFailure] = []
     for n, line in enumerate(record.years):

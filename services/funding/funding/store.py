@@ -11,7 +11,7 @@ code says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -899,10 +899,15 @@ async def insert_past_spending(conn: Conn, e: PastSpendingImported) -> None:
         e.from_frozen, e.recorded_at)
 
 
-async def credits_kept(conn: Reads) -> set[tuple[BudgetProgramme, int]]:
-    """The programmes and years whose credits the platform keeps."""
-    return {(BudgetProgramme(r["programme"]), r["year"])
-            for r in await conn.fetch("SELECT programme, year FROM credits")}
+async def credits_kept(conn: Reads, years: Iterable[tuple[BudgetProgramme, int]]
+                       ) -> set[tuple[BudgetProgramme, int]]:
+    """Which of ``years`` (programme, year) have their credits kept by the platform."""
+    pairs = list(years)
+    rows = await conn.fetch(
+        """SELECT programme, year FROM credits
+           WHERE (programme, year) IN (SELECT * FROM unnest($1::text[], $2::integer[]))""",
+        [p.value for p, _ in pairs], [y for _, y in pairs])
+    return {(BudgetProgramme(r["programme"]), r["year"]) for r in rows}
 
 
 async def lock_budget_year(conn: Conn, programme: BudgetProgramme, year: int) -> None:
