@@ -92,6 +92,7 @@ def periodic(name: str, work: Callable[[Runtime[Any]], Awaitable[object]],
             except Exception as exc:
                 log.warning(f"{name} failed", error=repr(exc))
                 delay = min(interval, RETRY_AFTER_FAILURE_S)
+            beat.rounds += 1
             await asyncio.sleep(delay)
 
     job.__name__ = name

@@ -36,6 +36,8 @@ class Heartbeat:
     if it must."""
     waiting_seen: tuple[float, float] | None = None
     """(when, beat_at then): the first check that saw work waiting for an idle loop."""
+    rounds: int = 0
+    """A job's rounds finished, done or failed (tests wait for the first one)."""
 
     def beat(self) -> None:
         self.beat_at = time.monotonic()

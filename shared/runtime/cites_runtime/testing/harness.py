@@ -320,12 +320,26 @@ async def _http(app: Any, name: str, serve: bool) -> AsyncIterator[tuple[httpx.A
                                                                         str]]:
     if serve:
         async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await _first_rounds(app.state.runtime)
             yield http, url
         return
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=f"http://{name}",
             timeout=30) as http:
+        await _first_rounds(app.state.runtime)
         yield http, ""
+
+
+async def _first_rounds(runtime: Runtime[Any]) -> None:
+    """Wait until each background job finished its round at start: a test then calling a
+    job's work by hand does not race that round for the same rows."""
+    names = [getattr(job, "__name__", "job") for job in runtime.definition.background]
+
+    async def done() -> bool:
+        return all((beat := runtime.heartbeats.get(n)) is not None and beat.rounds > 0
+                   for n in names)
+
+    await eventually(done, what="the background jobs' first rounds")
 
 
 @contextlib.asynccontextmanager
