@@ -8,6 +8,7 @@ Everything runs on uvloop, as the services do (``cites_runtime.tuning``).
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--only", choices=BENCHMARKS,
                         action="append", help="run only these benchmarks (repeatable)")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 220)  # a log keeps the table
     infra = resolve_infra()
     console.print(f"infrastructure: {infra.mode} (kafka {infra.kafka_bootstrap})")
     results: list[Result] = []
@@ -91,15 +92,33 @@ def main() -> None:
         infra.close()
     if not results:  # rss prints its own table (megabytes, not rates)
         return
-    table = Table(title="Benchmarks (per second; ratio = ours / baseline, same run)")
-    for col in ("benchmark", "events", "ours ev/s", "baseline", "baseline ev/s", "ratio",
+    console.print(_table(results))
+
+
+def _figure(x: float) -> str:
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.3f}"
+
+
+def _table(results: list[Result]) -> Table:
+    """The headline: per benchmark the median of its per-round ratios with their spread,
+    and the CPU this process spent per event on each side (the figure a shared machine
+    disturbs least); rates are medians of the rounds."""
+    table = Table(title="Benchmarks (per second, medians of alternated rounds; ratio = "
+                        "ours / baseline in the same round)")
+    for col in ("benchmark", "events", "ours ev/s", "baseline", "baseline ev/s",
+                "ratio (median)", "spread (rounds)", "CPU µs/event ours / baseline",
                 "target"):
         table.add_column(col)
     for r in results:
-        table.add_row(r.name, f"{r.events:,}", f"{r.rate:,.0f}", r.baseline_name,
-                      f"{r.baseline_rate:,.0f}",
-                      f"{r.ratio:.2f}" if r.ratio >= 0.1 else f"{r.ratio:.3f}", r.target)
-    console.print(table)
+        spread = r.spread
+        cpu = r.cpu_us_per_event()
+        table.add_row(
+            r.name, f"{r.events:,}", f"{r.rate:,.0f}", r.baseline_name,
+            f"{r.baseline_rate:,.0f}", _figure(r.ratio),
+            f"{_figure(spread[0])}–{_figure(spread[1])} ({len(r.rounds)})" if spread
+            else "one round",
+            f"{cpu[0]:,.0f} / {cpu[1]:,.0f}" if cpu else "-", r.target)
+    return table
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import asyncpg
@@ -43,24 +44,102 @@ from .access import kafka_settings
 TOPIC = TerritoryLabelled.spec.topic.name
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One side of a round: its wall-clock seconds and the CPU seconds this process spent
+    in the same window (every thread: the event loop, the drivers' protocol code)."""
+
+    seconds: float
+    cpu_s: float
+
+
+@dataclass(frozen=True)
+class Round:
+    ours: Timing
+    baseline: Timing
+
+    @property
+    def ratio(self) -> float:
+        """ours' rate / the baseline's, in this round."""
+        return self.baseline.seconds / self.ours.seconds
+
+
 @dataclass
 class Result:
+    """A benchmark's row. With ``rounds`` (alternated, see :func:`alternated`) its rates
+    are the medians of the rounds' and its ratio the median of the per-round ratios —
+    the machine is shared, so a ratio of one side's best round to the other's is not a
+    stable figure; without, one round."""
+
     name: str
     events: int
     rate: float
     baseline_name: str
     baseline_rate: float
     target: str
+    rounds: list[Round] = field(default_factory=list)
+
+    @classmethod
+    def of_rounds(cls, name: str, events: int, baseline_name: str, target: str,
+                  rounds: list[Round]) -> Result:
+        return cls(name, events, events / median(r.ours.seconds for r in rounds),
+                   baseline_name, events / median(r.baseline.seconds for r in rounds),
+                   target, rounds)
 
     @property
     def ratio(self) -> float:
+        if self.rounds:
+            return median(r.ratio for r in self.rounds)
         return self.rate / self.baseline_rate
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """The lowest and highest per-round ratio."""
+        if len(self.rounds) < 2:
+            return None
+        ratios = [r.ratio for r in self.rounds]
+        return min(ratios), max(ratios)
+
+    def cpu_us_per_event(self) -> tuple[float, float] | None:
+        """(ours, the baseline's) median CPU microseconds per event, in this process."""
+        if not self.rounds:
+            return None
+        return (median(r.ours.cpu_s for r in self.rounds) / self.events * 1e6,
+                median(r.baseline.cpu_s for r in self.rounds) / self.events * 1e6)
+
+
+async def alternated(rounds: int, baseline: Callable[[int], Awaitable[Timing]],
+                     ours: Callable[[int], Awaitable[Timing]], console: Console,
+                     events: int) -> list[Round]:
+    """``rounds`` rounds of both sides, one side idle while the other is measured, the
+    order swapped every round (so neither always runs on a warmer cache or a quieter
+    machine). Each side is called with the round's number and prepares its own fresh
+    state before its window starts; each round's rates and ratio are printed."""
+    done: list[Round] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            b = await baseline(i)
+            o = await ours(i)
+        else:
+            o = await ours(i)
+            b = await baseline(i)
+        done.append(one := Round(o, b))
+        console.print(f"  round {i + 1}: baseline {events / b.seconds:,.0f} ev/s, "
+                      f"ours {events / o.seconds:,.0f} ev/s, ratio {one.ratio:.3f}; "
+                      f"CPU µs/event ours {o.cpu_s / events * 1e6:,.0f}, "
+                      f"baseline {b.cpu_s / events * 1e6:,.0f}")
+    return done
 
 
 async def _timed(fn: Callable[[], Awaitable[Any]]) -> float:
-    started = time.perf_counter()
+    return (await measured(fn)).seconds
+
+
+async def measured(fn: Callable[[], Awaitable[Any]]) -> Timing:
+    """The wall-clock and CPU time of awaiting ``fn()``."""
+    started, cpu = time.perf_counter(), time.process_time()
     await fn()
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, *, traced: bool = False,
@@ -103,23 +182,30 @@ async def prefill_labels(access: KafkaAccess, topic: str, n: int) -> None:
 
 async def raw_consume(access: KafkaAccess, topic: str | Sequence[str], n: int, *,
                       max_records: int = 1000, decode: bool = False) -> float:
+    """:func:`raw_consumed`'s seconds."""
+    return (await raw_consumed(access, topic, n, max_records=max_records,
+                               decode=decode)).seconds
+
+
+async def raw_consumed(access: KafkaAccess, topic: str | Sequence[str], n: int, *,
+                       max_records: int = 1000, decode: bool = False) -> Timing:
     """The baseline consumer: a raw aiokafka group member reading ``n`` records of
     ``topic`` (one or several), ``max_records`` a batch, committing after each batch,
     doing nothing else (``decode``: ``json.loads`` of each value, as much decoding as a
-    reader needs to see an event's fields). Returns the seconds from its first records in
-    hand to the commit of the last ones (group join and stop excluded, as they are for
-    ours: :class:`ConsumedWindow`)."""
+    reader needs to see an event's fields). Times from its first records in hand to the
+    commit of the last ones (group join and stop excluded, as they are for ours:
+    :class:`ConsumedWindow`)."""
     topics = [topic] if isinstance(topic, str) else list(topic)
     consumer = AIOKafkaConsumer(*topics, **access.client_kwargs(),
                                 group_id=f"raw-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        seen, started = 0, 0.0
+        seen, started, cpu = 0, 0.0, 0.0
         while seen < n:
             batch = await consumer.getmany(timeout_ms=500, max_records=max_records)
             if batch and not seen:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
             for records in batch.values():
                 if decode:
                     for r in records:
@@ -127,7 +213,7 @@ async def raw_consume(access: KafkaAccess, topic: str | Sequence[str], n: int, *
                 seen += len(records)
             if batch:
                 await consumer.commit()
-        return time.perf_counter() - started
+        return Timing(time.perf_counter() - started, time.process_time() - cpu)
     finally:
         await consumer.stop()
 
@@ -144,6 +230,7 @@ class ConsumedWindow:
         self.n = n
         self.records = 0
         self.started = self.finished = 0.0
+        self.cpu_started = self.cpu_finished = 0.0
         self.done = asyncio.Event()
         self._original: Any = None
 
@@ -151,17 +238,21 @@ class ConsumedWindow:
     def seconds(self) -> float:
         return self.finished - self.started
 
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.seconds, self.cpu_finished - self.cpu_started)
+
     def __enter__(self) -> ConsumedWindow:
         self._original = original = ConsumerRunner.process_batch
         window = self
 
         async def process_batch(runner: ConsumerRunner, records: Sequence[RawRecord]) -> None:
             if not window.started:
-                window.started = time.perf_counter()
+                window.started, window.cpu_started = time.perf_counter(), time.process_time()
             await original(runner, records)
             window.records += len(records)
             if window.records >= window.n and not window.done.is_set():
-                window.finished = time.perf_counter()
+                window.finished, window.cpu_finished = time.perf_counter(), time.process_time()
                 window.done.set()
 
         ConsumerRunner.process_batch = process_batch  # type: ignore[method-assign,assignment]
@@ -173,8 +264,14 @@ class ConsumedWindow:
 
 async def consumed_in(definition: ServiceDefinition, settings: ServiceSettings,
                       n: int) -> float:
+    """:func:`consumed`'s seconds."""
+    return (await consumed(definition, settings, n)).seconds
+
+
+async def consumed(definition: ServiceDefinition, settings: ServiceSettings,
+                   n: int) -> Timing:
     """Run ``definition`` (its consumer on the backlog of ``n`` records) and stop it once
-    they are processed: the seconds of its :class:`ConsumedWindow`."""
+    they are processed: the time and CPU of its :class:`ConsumedWindow`."""
     with ConsumedWindow(n) as window:
         runtime = Runtime(definition, settings)
         await runtime.start()
@@ -182,7 +279,7 @@ async def consumed_in(definition: ServiceDefinition, settings: ServiceSettings,
             await window.done.wait()
         finally:
             await runtime.stop()
-    return window.seconds
+    return window.timing
 
 
 def run_alone(bench: Callable[..., Coroutine[Any, Any, list[Result]]], *defaults: int,
@@ -201,12 +298,11 @@ def run_alone(bench: Callable[..., Coroutine[Any, Any, list[Result]]], *defaults
               f"{row.baseline_rate:,.0f}{unit}; ratio {row.ratio:.3f}")
 
 
-async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3,
+async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 5,
                       traced: bool = False) -> list[Result]:
     """The relay (fetching and marking on two sessions, as it runs in a service) against a
-    raw producer sending the same records with the same settings. Rounds alternate, each
-    on a fresh outbox; the best of each side counts, and each round's ratio is printed
-    (the machine is shared: a round is measured while the other side is idle).
+    raw producer sending the same records with the same settings, in alternated rounds
+    (:func:`alternated`), the relay's each on a fresh outbox.
     ``traced``: the relay makes its publish spans (see :func:`_settings`)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
@@ -264,17 +360,13 @@ async def relay_bench(infra: Infra, n: int, console: Console, *, rounds: int = 3
             async with pool.acquire() as conn, pool.acquire() as mark_conn:
                 assert await relay.publish_pending(conn, mark_conn) == n
 
-        raw_times, relay_times = [], []
-        for round_ in range(rounds):
+        async def ours(_: int) -> Timing:
             await refill()
-            raw_times.append(await _timed(raw))
-            relay_times.append(await _timed(relay_all))
-            console.print(f"  round {round_ + 1}: raw {n / raw_times[-1]:,.0f} ev/s, "
-                          f"relay {n / relay_times[-1]:,.0f} ev/s, "
-                          f"ratio {raw_times[-1] / relay_times[-1]:.2f}")
-        return [Result(f"relay: outbox → Kafka{' (traced)' if traced else ''}", n,
-                       n / min(relay_times),
-                       "raw aiokafka producer", n / min(raw_times), "≥ 0.90×")]
+            return await measured(relay_all)
+
+        rounds_ = await alternated(rounds, lambda _: measured(raw), ours, console, n)
+        return [Result.of_rounds(f"relay: outbox → Kafka{' (traced)' if traced else ''}", n,
+                                 "raw aiokafka producer", "≥ 0.90× (median)", rounds_)]
     finally:
         await producer.stop()
         await pool.close()
@@ -318,41 +410,66 @@ async def open_alliance(event: TerritoryLabelled, ctx: HandlerContext) -> None:
     )
 
 
-async def consumer_bench(infra: Infra, n: int, console: Console, *, traced: bool = False
-                         ) -> list[Result]:
+async def consumer_bench(infra: Infra, n: int, console: Console, *, traced: bool = False,
+                         rounds: int = 3) -> list[Result]:
     """The runtime's consumer (FastStream subscriber, runner: decode and validate, inbox,
-    positions, one state row per event, commit, offsets) with a set-based handler, then
-    with a handler of one event at a time, against the raw aiokafka consumer, all three on
-    the same pre-filled topic (each its own consumer group)."""
+    positions, one state row per event, commit, offsets) with a set-based handler against
+    the raw aiokafka consumer in alternated rounds, each on a backlog of its own
+    (:class:`Backlogs`); then, once, with a handler of one event at a time."""
     tag = uuid.uuid4().hex[:8]
-    prefix = f"bench{tag}."
-    topic = f"{prefix}{TOPIC}"
-    db = await new_service_db(infra, f"bench_{tag}")
+    backlogs = Backlogs(infra, f"bench{tag}", TOPIC, n, console)
     definitions = [ServiceDefinition(name="bench", migrations_dir=Path(__file__).parent / "sql",
                                      consumer=c) for c in (bench_consumer, one_by_one)]
-    s = _settings(db, infra, prefix, traced=traced, relay_enabled=False,
-                  consumer_batch_size=1000)
     traced_ = " (traced)" if traced else ""
-    await run_migrations(definitions[0], s)
-    try:
-        console.print(f"consumer: pre-filling {topic} with {n:,} events…")
-        await prefill_labels(infra.kafka, topic, n)
 
-        async def ours(definition: ServiceDefinition, table: str) -> float:
-            seconds = await consumed_in(definition, s, n)
+    async def ours(i: int, definition: ServiceDefinition = definitions[0],
+                   table: str = "alliances") -> Timing:
+        db = await new_service_db(infra, f"bench_{tag}_{i}_{table}")
+        try:
+            s = _settings(db, infra, await backlogs.prefix(i), traced=traced,
+                          relay_enabled=False, consumer_batch_size=1000)
+            await run_migrations(definition, s)
+            timing = await consumed(definition, s, n)
             assert await _count(db, table) == n
-            return seconds
+            return timing
+        finally:
+            await drop_db(db)
 
-        raw_s = await raw_consume(infra.kafka, topic, n)
-        many_s = await ours(definitions[0], "alliances")
-        one_s = await ours(definitions[1], "alliances_one_by_one")
-        console.print(f"  raw {n / raw_s:,.0f} ev/s, runtime consumer {n / many_s:,.0f} ev/s "
-                      f"(set-based handler), {n / one_s:,.0f} ev/s (one event at a time)")
-        return [Result(f"consumer: inbox + 1 write/event (handles_many){traced_}", n,
-                       n / many_s, "raw aiokafka consumer", n / raw_s,
-                       "≥ 15,000 ev/s, ≥ 0.25×"),
-                Result(f"consumer: inbox + 1 write/event (handles, one at a time){traced_}", n,
-                       n / one_s, "raw aiokafka consumer", n / raw_s, "(report)")]
+    async def raw(i: int) -> Timing:
+        return await raw_consumed(infra.kafka, f"{await backlogs.prefix(i)}{TOPIC}", n)
+
+    try:
+        many = await alternated(rounds, raw, ours, console, n)
+        one = await ours(0, definitions[1], "alliances_one_by_one")
+        console.print(f"  one event at a time: {n / one.seconds:,.0f} ev/s")
+        return [Result.of_rounds(f"consumer: inbox + 1 write/event (handles_many){traced_}",
+                                 n, "raw aiokafka consumer", "≥ 15,000 ev/s, ≥ 0.30×", many),
+                Result.of_rounds(
+                    f"consumer: inbox + 1 write/event (handles, one at a time){traced_}", n,
+                    "raw aiokafka consumer", "(report)",
+                    [Round(one, many[0].baseline)])]
     finally:
-        await drop_db(db)
-        await delete_topics(infra.kafka, prefix)
+        await backlogs.close()
+
+
+class Backlogs:
+    """A fresh backlog per round: ``topic`` under a prefix of the round's own, pre-filled
+    with ``n`` labels when the round first asks for it (untimed), so that a consumer
+    group named under that prefix starts from the first record; all deleted by
+    :meth:`close`."""
+
+    def __init__(self, infra: Infra, stem: str, topic: str, n: int, console: Console):
+        self.infra, self.stem, self.topic, self.n, self.console = infra, stem, topic, n, console
+        self.filled: set[int] = set()
+
+    async def prefix(self, i: int) -> str:
+        prefix = f"{self.stem}r{i}."
+        if i not in self.filled:
+            self.console.print(f"  round {i + 1}: pre-filling {prefix}{self.topic} with "
+                               f"{self.n:,} events…")
+            await prefill_labels(self.infra.kafka, f"{prefix}{self.topic}", self.n)
+            self.filled.add(i)
+        return prefix
+
+    async def close(self) -> None:
+        await delete_topics(self.infra.kafka, self.stem)
