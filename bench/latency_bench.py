@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -38,7 +39,7 @@ from rich.table import Table
 from cites_contracts.topics import LABELLING_LABELS
 from cites_runtime.app import Runtime, ServiceDefinition, run_migrations
 from cites_runtime.kafka import AiokafkaPublisher, OutboundRecord, make_producer, provision
-from cites_runtime.testing import delete_topics
+from cites_runtime.testing import delete_topics, eventually
 from cites_runtime.testing.http import free_port
 from cites_runtime.testing.infra import Infra
 from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
@@ -262,6 +263,10 @@ class _TimedPublisher(AiokafkaPublisher):
         return timed()
 
 
+async def _all_in(keys: dict[bytes, float], timed: dict[bytes, float]) -> bool:
+    return all(k in timed for k in keys)
+
+
 async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
@@ -304,6 +309,10 @@ async def _relay(infra: Infra, seconds: float, console: Console) -> Figures:
             await asyncio.gather(*tasks)
             sent_all.set()
             await reader
+            # The reader may see a record before the producer's future for it has run
+            # its callback: wait for every ack to be timed (bounded).
+            await eventually(partial(_all_in, committed, publisher.acked), timeout=30,
+                             what="every record's ack timed")
             if rate == 50:
                 continue
             to_ack = [publisher.acked[k] - t for k, t in committed.items()]
