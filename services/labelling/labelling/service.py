@@ -317,10 +317,8 @@ async def decide(uow: UnitOfWork, candidature_id: UUID, outcome: Outcome, motive
                                   convention_signed_on=convention_signed_on, motive=motive,
                                   actor=actor, now=uow.now)
         await store.save_candidature(uow.conn, c)
-        await store.insert_label(uow.conn, label)
-        await store.hand_over(uow.conn, c.id, cite_id)
         uow.emit(labelled)
-        await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
+        await store.open_cite(uow.conn, label, HistoryEntry.of(labelled), _audited(actor))
     else:
         rejected = c.reject(wave=wave, motive=motive, decided_on=decided_on, actor=actor,
                             now=uow.now)
@@ -499,10 +497,8 @@ async def import_cite(uow: UnitOfWork, record: CiteRecord, actor: Actor) -> Impo
         decided_on=record.decided_on, convention_signed_on=record.convention_signed_on,
         motive=record.motive, actor=actor, now=uow.now)
     await store.save_candidature(uow.conn, c)
-    await store.insert_label(uow.conn, label)
-    await store.hand_over(uow.conn, c.id, cite_id)
+    await store.open_cite(uow.conn, label, HistoryEntry.of(labelled), _audited(actor))
     uow.emit(labelled.model_copy(update={"reference": record.reference}))
-    await store.add_history(uow.conn, cite_id, HistoryEntry.of(labelled), _audited(actor))
     await _renew_as_recorded(uow, label, wave, record.renewals, actor)
     await store.save_import(uow.conn, record, cite_id, uow.now, _audited(actor))
     return Imported(record.reference, cite_id, c.id, "imported", label.status)

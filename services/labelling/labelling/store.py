@@ -69,11 +69,9 @@ __all__ = [
     "get_label",
     "get_review",
     "get_wave",
-    "hand_over",
     "history",
     "insert_campaign",
     "insert_candidature",
-    "insert_label",
     "insert_reviews",
     "insert_wave",
     "list_candidatures",
@@ -84,6 +82,7 @@ __all__ = [
     "lock_label_if_due",
     "money_of",
     "next_cite_id",
+    "open_cite",
     "release",
     "remember_year",
     "save_candidature",
@@ -382,23 +381,33 @@ def _periods(x: Label) -> tuple[list[date], list[date], list[date | None]]:
             [t.convention_signed_on for t in x.periods])
 
 
-async def insert_label(conn: Conn, x: Label) -> None:
+async def open_cite(conn: Conn, x: Label, first: HistoryEntry, actor: str | None) -> None:
+    """A labelled candidature becomes its cité, in one statement: the cité and its label
+    periods, what the candidature held passed to the cité, and the first entry of its
+    history (a decision is a dozen round trips: this spares three)."""
     await conn.execute(
-        """WITH cite AS (
+        f"""WITH cite AS (
                INSERT INTO cites (cite_id, candidature_id, name, wave_id, wave_year,
                                   departement, status, period_start, period_end,
                                   convention_signed_on, lead_college_uai, perimeter,
                                   requested_annual_contribution, labelled_at, status_changed_at,
                                   decided_on, status_since)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $19,
-                       $20))
-           INSERT INTO label_periods (cite_id, period_start, period_end, convention_signed_on)
-           SELECT $1, * FROM unnest($16::date[], $17::date[], $18::date[])""",
+                       $20)),
+           periods AS (
+               INSERT INTO label_periods (cite_id, period_start, period_end,
+                                          convention_signed_on)
+               SELECT $1, * FROM unnest($16::date[], $17::date[], $18::date[])),
+           held AS (
+               UPDATE holdings SET candidature_id = NULL, cite_id = $1
+                WHERE candidature_id = $2)
+           INSERT INTO cite_history ({_HISTORY_COLUMNS})
+           VALUES ($1, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)""",
         x.cite_id, x.candidature_id, x.name, x.wave.id, x.wave.year, x.departement,
         x.status.value, x.period.start, x.period.end, x.convention_signed_on,
         x.lead_college_uai, x.perimeter.model_dump(mode="json"),
         x.requested_annual_contribution, x.labelled_at, x.status_changed_at, *_periods(x),
-        x.decided_on, x.status_since,
+        x.decided_on, x.status_since, *_history_row(first, actor),
     )
 
 
@@ -482,17 +491,23 @@ class RecordedEntry:
     actor: str | None
 
 
+_HISTORY_COLUMNS = """cite_id, kind, occurred_at, actor_role, actor, motive, period_start,
+                      period_end, signed_on, effective_on, added, review_id"""
+
+
+def _history_row(e: HistoryEntry, actor: str | None) -> tuple[object, ...]:
+    """A history entry's columns after ``cite_id``, in :data:`_HISTORY_COLUMNS`' order."""
+    return (e.kind, e.occurred_at, e.actor_role.value if e.actor_role else None, actor,
+            e.motive, e.period.start if e.period else None,
+            e.period.end if e.period else None, e.signed_on, e.effective_on,
+            e.added.model_dump(mode="json") if e.added else None, e.review_id)
+
+
 async def add_history(conn: Conn, cite_id: str, e: HistoryEntry, actor: str | None) -> None:
     await conn.execute(
-        """INSERT INTO cite_history (cite_id, kind, occurred_at, actor_role, actor, motive,
-                                     period_start, period_end, signed_on, effective_on, added,
-                                     review_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        cite_id, e.kind, e.occurred_at, e.actor_role.value if e.actor_role else None, actor,
-        e.motive, e.period.start if e.period else None, e.period.end if e.period else None,
-        e.signed_on, e.effective_on, e.added.model_dump(mode="json") if e.added else None,
-        e.review_id,
-    )
+        f"""INSERT INTO cite_history ({_HISTORY_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+        cite_id, *_history_row(e, actor))
 
 
 async def history(conn: Reads, cite_id: str) -> list[RecordedEntry]:
@@ -549,13 +564,6 @@ async def claim(conn: Conn, claims: list[Claim], holder: Holder, at: datetime
         others += [Holding(c, held[c]) for c in rest if c in held and held[c] != holder]
         pending = [c for c in rest if c not in held]  # freed in between: try again
     return others
-
-
-async def hand_over(conn: Conn, candidature_id: UUID, cite_id: str) -> None:
-    """What a labelled candidature held passes to its cité."""
-    await conn.execute(
-        """UPDATE holdings SET candidature_id = NULL, cite_id = $2
-            WHERE candidature_id = $1""", candidature_id, cite_id)
 
 
 async def release(conn: Conn, holder: Holder) -> None:

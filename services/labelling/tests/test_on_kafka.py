@@ -3,6 +3,7 @@ command puts there (nothing)."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import pytest
@@ -53,12 +54,15 @@ async def test_a_rolled_back_labelling_publishes_nothing(
     doomed = await live.under_review()
     sentinel = await live.under_review(territory_name="Vénissieux")
 
-    async def disk_full(*args: object, **kwargs: object) -> None:
+    open_cite = store.open_cite
+
+    async def disk_full(*args: Any, **kwargs: Any) -> None:
+        await open_cite(*args, **kwargs)
         raise RuntimeError("disk full")
 
     # The failure strikes after the cité row is written and its event emitted.
     with monkeypatch.context() as patch:
-        patch.setattr(store, "add_history", disk_full)
+        patch.setattr(store, "open_cite", disk_full)
         with pytest.raises(RuntimeError, match="disk full"):
             async with live.runtime.unit_of_work() as uow:
                 await service.decide(uow, UUID(doomed), Outcome.LABEL, "Retenu",

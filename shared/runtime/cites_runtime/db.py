@@ -37,6 +37,15 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection released to the pool runs beyond asyncpg's own rollback of an
+    open transaction: nothing. asyncpg's default resets the session (advisory locks,
+    cursors, LISTEN, settings) in one more round trip per unit of work; the platform's
+    pooled sessions change none of these — their settings come with the connection,
+    locks and ``SET LOCAL`` are the transaction's, LISTEN is on the relay's own sessions —
+    so there is nothing to reset."""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -51,6 +60,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"search_path": schema, "application_name": f"cites-{schema}"},
         **kwargs,
     )
