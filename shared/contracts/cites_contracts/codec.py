@@ -106,17 +106,17 @@ def header_problem(headers: Headers) -> str | None:
     something else, and its headers cannot be trusted or carried along."""
     if len(headers) > MAX_HEADERS:
         return f"{len(headers)} headers: more than the {MAX_HEADERS} a record may carry"
-    for name, raw in headers:
-        shown = _quote(name)
+    for name, raw in headers:  # the name quoted only for a problem: this runs per record
         if raw is None:
-            return f"header {shown} has no value"
+            return f"header {_quote(name)} has no value"
         if len(raw) > MAX_HEADER_BYTES:
-            return (f"header {shown} is {len(raw)} bytes: more than the {MAX_HEADER_BYTES} "
-                    "a header may have")
+            return (f"header {_quote(name)} is {len(raw)} bytes: more than the "
+                    f"{MAX_HEADER_BYTES} a header may have")
         try:
             bytes(raw).decode("utf-8")
         except UnicodeDecodeError as exc:
-            return f"header {shown} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            return (f"header {_quote(name)} is not UTF-8 text ({exc.reason} at byte "
+                    f"{exc.start})")
     return None
 
 
