@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -84,7 +85,8 @@ async def profile(decisions: int, concurrency: int, console: Console) -> None:
     from labelling.app import definition
     from labelling.settings import LabellingSettings
 
-    spy = shutil.which("py-spy")
+    # The virtualenv's, when the bench is run by its python without the venv on PATH.
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     infra = resolve_infra()
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}."
