@@ -1,9 +1,9 @@
 """Use cases: each runs in the caller's unit of work (one transaction: state, ledger rows
 and events together). The entrypoint owns it: an HTTP route, the consumer, or the
 yearly check. A use case loads (and locks), asks the domain, saves, moves the money the
-domain's events say (:func:`_move`: the store locks the accounts and reports what they
-hold, the domain's ledger refuses what would take one below zero, the store writes) and
-emits.
+domain's events say (:func:`_move`: one statement locks the accounts, checks them,
+writes them with the use case's rows and reports what they held; the domain's ledger
+refuses what would take one below zero, which rolls it all back) and emits.
 
 Nothing is ever doubled: a dotation's and a fonds grant's ids are derived from the cité,
 envelope and year, and unique indexes hold them once; a command sent again with its
@@ -143,24 +143,29 @@ async def _allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID) -> All
 
 
 async def _move(uow: UnitOfWork, movements: list[Movement],
-                trace: Trace | Mapping[Account, Trace]) -> None:
-    """Lock the accounts ``movements`` touch and have the ledger check them against what
-    they hold (it refuses, ``LimitExceeded``, what would take one below zero: nothing
-    moves), then write them. ``trace``: what they concern, or by the account debited."""
-    await _move_each(uow, [(m, trace if isinstance(trace, Trace) else trace[m.debit])
-                           for m in movements])
+                trace: Trace | Mapping[Account, Trace], rows: store.Rows | None = None
+                ) -> store.Moved:
+    """Move money as :func:`_move_each` does; ``trace``: what the movements concern, or by
+    the account debited."""
+    return await _move_each(uow, [(m, trace if isinstance(trace, Trace) else trace[m.debit])
+                                  for m in movements], rows)
 
 
-async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]]) -> None:
-    """:func:`_move` of movements each with what it concerns."""
-    if not entries:
-        return
+async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]],
+                     rows: store.Rows | None = None) -> store.Moved:
+    """Move money (each movement with what it concerns) and write ``rows`` with it, in one
+    statement that locks the accounts and checks them; then the ledger decides on what
+    they held. It refuses (``LimitExceeded``, naming the first limit broken) what would
+    take an account but a budget below zero, and the refusal rolls the transaction back:
+    nothing moves."""
+    if not entries and rows is None:
+        return store.Moved(True, {})
     movements = [m for m, _ in entries]
-    held = await store.lock_accounts(uow.conn, ledger.accounts(movements))
-    after = ledger.apply(held, movements)
-    await store.record_movements(
-        uow.conn, entries, {a: balance for a, balance in after.items() if balance != held[a]},
-        uow.now)
+    moved = await store.move(uow.conn, entries, ledger.balances(movements), uow.now, rows)
+    ledger.apply(moved.held, movements)
+    if not moved.ok:  # the ledger refused it first: an account ending below zero went there
+        raise Conflict("an account would go below zero: nothing was moved")
+    return moved
 
 
 def _credits_trace(programme: BudgetProgramme, year: int) -> Trace:

@@ -1,10 +1,12 @@
 """SQL of funding's schema: rows in, domain objects out; decides nothing.
 
-Money moves in two steps around the domain's ledger: :func:`lock_accounts` locks the
-accounts a set of movements touches (in one order, so two transactions never wait on each
-other in a circle) and reports what they hold; the ledger decides
-(:func:`funding.domain.ledger.apply`); :func:`record_movements` writes the new balances
-and the ledger rows in one statement. The locks hold to the end of the transaction, and
+Money moves in one statement (:func:`move`): it locks the accounts a set of movements
+touches (in one order, so two transactions never wait on each other in a circle), checks
+that none but a budget goes below zero, writes the new balances, the ledger rows and any
+rows of what moved the money (:class:`Rows`), and reports what the accounts held; the
+domain's ledger then decides on what they held (:func:`funding.domain.ledger.apply`) and
+its refusal rolls the transaction back. One round trip, not three: a command holds its
+accounts' locks for less time. The locks hold to the end of the transaction, and
 ``accounts``' CHECK refuses a balance below zero to anything but a budget whatever the
 code says.
 """
@@ -70,43 +72,93 @@ class Trace:
     year: int | None = None
 
 
-async def lock_accounts(conn: Conn, accounts: Sequence[Account]) -> dict[Account, int]:
-    """Lock ``accounts`` to the end of the transaction and report what each holds.
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a use case writes in the statement that moves its money: common table
+    expressions numbering their parameters from
+    ``$15`` on, and what the statement returns of them (``returned``)."""
 
-    An account seen for the first time is created at zero first, so that two transactions
-    crediting a new account both lock it rather than both computing from nothing."""
-    kinds, refs = [a.kind.value for a in accounts], [a.ref for a in accounts]
-    await conn.execute(
-        """INSERT INTO accounts (kind, ref, balance)
-           SELECT k, r, 0 FROM unnest($1::text[], $2::text[]) AS t(k, r)
-           ON CONFLICT (kind, ref) DO NOTHING""", kinds, refs)
-    rows = await conn.fetch(
-        """SELECT kind, ref, balance FROM accounts
-           WHERE (kind, ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-           ORDER BY kind, ref FOR UPDATE""", kinds, refs)
-    return {Account(AccountKind(r["kind"]), r["ref"]): r["balance"] for r in rows}
+    ctes: str
+    args: tuple[Any, ...]
+    returning: str = "NULL"
 
 
-async def record_movements(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
-                           balances: Mapping[Account, int], at: datetime) -> None:
-    """Append ``entries`` to the ledger and set the ``balances`` they leave (the accounts
-    they changed, locked by :func:`lock_accounts`)."""
-    await conn.execute(
-        """WITH balances AS (
-               UPDATE accounts SET balance = b.balance
-               FROM unnest($1::text[], $2::text[], $3::bigint[]) AS b(kind, ref, balance)
-               WHERE accounts.kind = b.kind AND accounts.ref = b.ref)
-           INSERT INTO ledger (at, movement, debit_kind, debit_ref, credit_kind, credit_ref,
-                               amount, envelope_id, programme, cite_id, year)
-           SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],
-                                    $9::text[], $10::bigint[], $11::uuid[], $12::text[],
-                                    $13::text[], $14::integer[])""",
-        [a.kind.value for a in balances], [a.ref for a in balances], list(balances.values()),
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What :func:`move` found and did."""
+
+    ok: bool
+    """Every account it takes from held enough: written. If not, nothing of the money was
+    (the caller refuses, which rolls its transaction back)."""
+    held: dict[Account, int]
+    """What each account touched held when locked (an account seen for the first time is
+    absent: it held nothing)."""
+    returned: Any = None
+    """What the :class:`Rows` written with the money returned."""
+
+
+_MOVE = """
+    WITH moved AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(kind, ref, delta)),
+    locked AS (
+        SELECT a.kind, a.ref, a.balance FROM accounts a JOIN moved m USING (kind, ref)
+        ORDER BY a.kind, a.ref FOR UPDATE OF a),
+    checked AS (
+        SELECT NOT EXISTS (
+            SELECT FROM moved m LEFT JOIN locked l USING (kind, ref)
+            WHERE m.kind NOT IN ('budget', 'ae_source', 'cp_source')
+              AND coalesce(l.balance, 0) + m.delta < 0) AS ok),
+    updated AS (
+        UPDATE accounts a SET balance = a.balance + m.delta FROM locked l JOIN moved m
+        USING (kind, ref) WHERE a.kind = l.kind AND a.ref = l.ref AND (SELECT ok FROM checked)),
+    created AS (
+        INSERT INTO accounts AS a (kind, ref, balance)
+        SELECT m.kind, m.ref, m.delta FROM moved m
+        WHERE NOT EXISTS (SELECT FROM locked l WHERE l.kind = m.kind AND l.ref = m.ref)
+          AND (SELECT ok FROM checked)
+        ORDER BY m.kind, m.ref
+        ON CONFLICT (kind, ref) DO UPDATE SET balance = a.balance + EXCLUDED.balance),
+    entries AS (
+        INSERT INTO ledger (at, movement, debit_kind, debit_ref, credit_kind, credit_ref,
+                            amount, envelope_id, programme, cite_id, year)
+        SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::bigint[], $11::uuid[], $12::text[], $13::text[],
+                                 $14::integer[])
+        WHERE (SELECT ok FROM checked))"""
+# Every account is locked in one order (kind, ref: no two transactions wait on each other
+# in a circle) before any is written; new ones are inserted in that order too (only
+# credited: one debited would have gone below zero), and one another transaction created
+# meanwhile gets the change added. An INSERT checks its row before it finds the conflict,
+# so the accounts locked are updated, not upserted.
+
+
+async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
+               changes: Mapping[Account, int], at: datetime, rows: Rows | None = None
+               ) -> Moved:
+    """In one statement: lock the accounts of ``changes`` (each account's net change by
+    ``entries``) and report what they hold; if none but a budget would go below zero,
+    apply the changes, append ``entries`` to the ledger and write ``rows``.
+
+    The locks hold to the end of the transaction: what was checked is what was written,
+    however many transactions move money from the same account at once."""
+    touched = sorted(changes)
+    r = await conn.fetchrow(
+        f"""{_MOVE}{rows.ctes if rows else ""}
+            SELECT (SELECT ok FROM checked) AS ok, ARRAY(SELECT kind FROM locked) AS kinds,
+                   ARRAY(SELECT ref FROM locked) AS refs,
+                   ARRAY(SELECT balance FROM locked) AS balances,
+                   {rows.returning if rows else "NULL"} AS returned""",
+        [a.kind.value for a in touched], [a.ref for a in touched],
+        [changes[a] for a in touched],
         at, [m.kind.value for m, _ in entries], [m.debit.kind.value for m, _ in entries],
         [m.debit.ref for m, _ in entries], [m.credit.kind.value for m, _ in entries],
         [m.credit.ref for m, _ in entries], [m.amount for m, _ in entries],
         [t.envelope_id for _, t in entries], [t.programme.value for _, t in entries],
-        [t.cite_id for _, t in entries], [t.year for _, t in entries])
+        [t.cite_id for _, t in entries], [t.year for _, t in entries],
+        *(rows.args if rows else ()))
+    assert r is not None  # a SELECT without FROM answers one row
+    return Moved(r["ok"], {Account(AccountKind(k), ref): b for k, ref, b in zip(
+        r["kinds"], r["refs"], r["balances"], strict=True)}, r["returned"])
 
 
 async def lock_envelopes(conn: Conn, wave_id: str, years: Sequence[int]) -> None:
