@@ -3,7 +3,9 @@ and events together). The entrypoint owns it: an HTTP route, the consumer, or th
 yearly check. A use case loads (and locks), asks the domain, saves, moves the money the
 domain's events say (:func:`_move`: one statement locks the accounts, checks them,
 writes them with the use case's rows and reports what they held; the domain's ledger
-refuses what would take one below zero, which rolls it all back) and emits.
+refuses what would take one below zero, which rolls it all back) and emits. Commitments
+and payments read what they stand on in one statement (``store.commitment_ground``,
+``store.payment_ground``).
 
 Nothing is ever doubled: a dotation's and a fonds grant's ids are derived from the cité,
 envelope and year, and unique indexes hold them once; a command sent again with its
@@ -170,15 +172,6 @@ async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]],
 
 def _credits_trace(programme: BudgetProgramme, year: int) -> Trace:
     return Trace(None, programme, None, year)
-
-
-async def _open_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int) -> None:
-    """The year's credits, if recorded, must not be closed (locked in share: a closing
-    waits for this transaction, or it for the closing). Not recorded: the ledger refuses
-    (nothing delegated)."""
-    credits = await store.get_credits(uow.conn, programme, year, lock="share")
-    if credits is not None:
-        credits.ensure_open()
 
 
 def _trace(a: Allocation) -> Trace:
@@ -524,11 +517,16 @@ class Subsidy:
 async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: Actor,
                        commitment_id: UUID) -> Commitment:
     """Commit part of an allocation to an action of an alliance member, with its legal
-    act (the préfecture of the cité's département)."""
-    cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
+    act (the préfecture of the cité's département). What it stands on is read in one
+    statement and the commitment written with its money in another."""
+    ground = await store.commitment_ground(uow.conn, cite_id, subsidy.allocation_id,
+                                           subsidy.operator)
+    if ground is None:
+        raise NotFound.of("cité", cite_id)
+    cite, allocation, kind = ground.cite, ground.allocation, ground.member_kind
     actor.ensure_acts_for(cite.departement)
-    allocation = await _allocation(uow, cite_id, subsidy.allocation_id)
-    kind = await store.member_kind(uow.conn, cite_id, subsidy.operator)
+    if allocation is None:
+        raise NotFound.of(f"cité {cite_id}'s allocation", subsidy.allocation_id)
     paperwork = Commitment.paperwork_of(
         allocation, legal_act=subsidy.legal_act, subsidy_request=subsidy.subsidy_request,
         justification_due=subsidy.justification_due, operator_kind=kind,
@@ -537,30 +535,36 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: A
         cite, allocation, commitment_id=commitment_id, operator=subsidy.operator,
         operator_is_member=kind is not None, action_title=subsidy.action_title,
         amount=subsidy.amount, paperwork=paperwork, at=uow.now)
-    await _open_credits(uow, allocation.programme, allocation.year)
-    await store.insert_commitment(uow.conn, commitment)
+    if ground.credits is not None:  # not recorded: the ledger refuses (nothing delegated)
+        ground.credits.ensure_open()
     await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(committed)] + [
         (ledger.engagement(committed, allocation.programme, allocation.year,
                            cite.departement),
-         _credits_trace(allocation.programme, allocation.year))])
+         _credits_trace(allocation.programme, allocation.year))],
+        store.insert_commitment(commitment))
     uow.emit(committed)
     return commitment
 
 
 async def pay(uow: UnitOfWork, commitment_id: UUID, amount: int, actor: Actor,
               payment_id: UUID) -> Commitment:
-    """Pay the operator against a commitment (never more than it has not paid)."""
-    commitment = await _commitment(uow, commitment_id)
-    cite = await _cite(uow, commitment.cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)
+    """Pay the operator against a commitment (never more than it has not paid), on the
+    CP of the year the payment is made. What it stands on is read in one statement and the
+    payment written with its money in another."""
+    year = uow.today.year
+    ground = await store.payment_ground(uow.conn, commitment_id, year)
+    if ground is None:
+        raise NotFound.of("commitment", commitment_id)
+    commitment, allocation = ground.commitment, ground.allocation
+    actor.ensure_acts_for(ground.departement)
     paid = commitment.pay(payment_id, amount, uow.now)
-    await store.insert_payment(uow.conn, paid)
-    allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
-    year = uow.today.year  # CP of the year the payment is made
-    await _open_credits(uow, allocation.programme, year)
+    if allocation is None:
+        raise NotFound.of(f"cité {commitment.cite_id}'s allocation", commitment.allocation_id)
+    if ground.credits is not None:
+        ground.credits.ensure_open()
     await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(paid)] + [
-        (ledger.spending(paid, allocation.programme, year, cite.departement),
-         _credits_trace(allocation.programme, year))])
+        (ledger.spending(paid, allocation.programme, year, ground.departement),
+         _credits_trace(allocation.programme, year))], store.insert_payment(paid))
     uow.emit(paid)
     return commitment
 

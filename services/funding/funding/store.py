@@ -613,17 +613,19 @@ async def commitments_of(conn: Reads, cite_id: str, *,
         cite_id, after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def insert_commitment(conn: Conn, c: Commitment) -> None:
+def insert_commitment(c: Commitment) -> Rows:
+    """The commitment, written with the money it moves."""
     p = c.paperwork
-    await conn.execute(
-        """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
-                                    operator_partner_id, action_title, amount, committed_at,
-                                    legal_act_kind, legal_act_reference, legal_act_signed_on,
-                                    subsidy_request, justification_due)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
-        c.amount, c.committed_at, p and p.legal_act.kind.value, p and p.legal_act.reference,
-        p and p.legal_act.signed_on, p and p.subsidy_request, p and p.justification_due)
+    return Rows(
+        """, committed AS (
+            INSERT INTO commitments (commitment_id, cite_id, allocation_id,
+                                     operator_partner_id, action_title, amount, committed_at,
+                                     legal_act_kind, legal_act_reference, legal_act_signed_on,
+                                     subsidy_request, justification_due)
+            VALUES ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26))""",
+        (c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
+         c.amount, c.committed_at, p and p.legal_act.kind.value, p and p.legal_act.reference,
+         p and p.legal_act.signed_on, p and p.subsidy_request, p and p.justification_due))
 
 
 async def record_report(conn: Conn, justified: SubsidyJustified) -> None:
@@ -643,6 +645,99 @@ async def member_kind(conn: Reads, cite_id: str, partner_id: UUID) -> str | None
              AND NOT coalesce((SELECT closed FROM alliances a WHERE a.cite_id = m.cite_id),
                               false)""", cite_id, partner_id)
     return kind
+
+
+def _kept_credits(year: str) -> str:
+    """A CTE ``k``: the credits of allocation ``al``'s programme for ``year`` (an SQL
+    expression), if recorded, with what is left undelegated; locked in share (a closing
+    waits for the commitments and payments under way, and they for it)."""
+    return f"""k AS (
+        SELECT k.ae, k.cp, k.closed_at,
+               coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
+                         AND ref = k.programme || '/' || k.year), 0) AS ae_open,
+               coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
+                         AND ref = k.programme || '/' || k.year), 0) AS cp_open
+        FROM credits k JOIN al ON k.programme = al.programme AND k.year = {year}
+        FOR SHARE OF k)"""
+
+
+def _credits_at(r: asyncpg.Record, programme: BudgetProgramme, year: int) -> Credits | None:
+    return None if r["ae"] is None else Credits(programme, year, r["ae"], r["cp"],
+                                                r["ae_open"], r["cp_open"], r["closed_at"])
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentGround:
+    """What a commitment is decided on, read in one statement."""
+
+    cite: Cite
+    """Locked in share: a freeze waits for the commitment, or it for the freeze."""
+    allocation: Allocation | None
+    """``None`` if the cité has no such allocation."""
+    member_kind: str | None
+    """The operator's kind if it is a current member of the cité's open alliance."""
+    credits: Credits | None
+    """The allocation's programme's credits of its year, if recorded (locked in share)."""
+
+
+async def commitment_ground(conn: Conn, cite_id: str, allocation_id: UUID, operator: UUID
+                            ) -> CommitmentGround | None:
+    """What committing ``operator``'s action on the allocation stands on; ``None`` if the
+    cité is unknown."""
+    r = await conn.fetchrow(
+        f"""WITH c AS (SELECT {_CITE} FROM cites WHERE cite_id = $1 FOR SHARE),
+                al AS (SELECT * FROM allocations WHERE allocation_id = $2 AND cite_id = $1),
+                {_kept_credits("al.year")}
+            SELECT c.*, al.allocation_id, al.envelope_id, al.programme, al.year, al.amount,
+                   al.rule, al.basis, al.allocated_at, k.*,
+                   (SELECT m.kind FROM members m
+                    WHERE m.cite_id = $1 AND m.partner_id = $3 AND m.current
+                      AND NOT coalesce((SELECT closed FROM alliances a WHERE a.cite_id = $1),
+                                       false)) AS member_kind
+            FROM c LEFT JOIN al ON true LEFT JOIN k ON true""",
+        cite_id, allocation_id, operator)
+    if r is None:
+        return None
+    allocation = None if r["allocation_id"] is None else _allocation(r)
+    return CommitmentGround(_cite(r), allocation, r["member_kind"], None if allocation is None
+                            else _credits_at(r, allocation.programme, allocation.year))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentGround:
+    """What a payment is decided on, read in one statement."""
+
+    commitment: Commitment
+    """Locked with its account: what it has not paid cannot change under the payment."""
+    departement: str
+    """Its cité's."""
+    allocation: Allocation | None
+    credits: Credits | None
+    """The allocation's programme's credits of the year the payment is made, if recorded
+    (locked in share)."""
+
+
+async def payment_ground(conn: Conn, commitment_id: UUID, year: int) -> PaymentGround | None:
+    """What paying against the commitment in ``year`` stands on; ``None`` if it is
+    unknown."""
+    r = await conn.fetchrow(
+        f"""WITH cm AS ({_COMMITMENT} WHERE c.commitment_id = $1 FOR UPDATE OF c, a),
+                al AS (SELECT al.* FROM allocations al JOIN cm USING (allocation_id)
+                       WHERE al.cite_id = cm.cite_id),
+                {_kept_credits("$2")}
+            SELECT cm.*, (SELECT departement FROM cites WHERE cite_id = cm.cite_id),
+                   al.envelope_id AS al_envelope, al.programme AS al_programme,
+                   al.year AS al_year, al.amount AS al_amount, al.rule AS al_rule,
+                   al.basis AS al_basis, al.allocated_at AS al_allocated_at, k.*
+            FROM cm LEFT JOIN al ON true LEFT JOIN k ON true""", commitment_id, year)
+    if r is None:
+        return None
+    allocation = None if r["al_envelope"] is None else Allocation(
+        r["allocation_id"], r["cite_id"], r["al_envelope"], BudgetProgramme(r["al_programme"]),
+        r["al_year"], r["al_amount"], r["al_rule"], r["al_basis"], r["al_allocated_at"])
+    return PaymentGround(_commitment(r), r["departement"], allocation,
+                         None if allocation is None else _credits_at(r, allocation.programme,
+                                                                     year))
 
 
 # --- recoveries ----------------------------------------------------------------------------
@@ -711,15 +806,17 @@ async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: da
         commitment_id, at, motive)
 
 
-async def insert_payment(conn: Conn, paid: PaymentMade) -> None:
-    """The payment, and what its commitment paid raised by it (one statement)."""
-    await conn.execute(
-        """WITH p AS (
-               INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
-               VALUES ($1, $2, $3, $4) RETURNING commitment_id, amount)
-           UPDATE commitments c SET paid = c.paid + p.amount
-           FROM p WHERE c.commitment_id = p.commitment_id""",
-        paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at)
+def insert_payment(paid: PaymentMade) -> Rows:
+    """The payment, and what its commitment paid raised by it, written with the money it
+    moves."""
+    return Rows(
+        """, made AS (
+            INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
+            VALUES ($15, $16, $17, $18) RETURNING commitment_id, amount),
+        counted AS (
+            UPDATE commitments c SET paid = c.paid + made.amount
+            FROM made WHERE c.commitment_id = made.commitment_id)""",
+        (paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at))
 
 
 async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
