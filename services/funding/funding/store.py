@@ -2,13 +2,13 @@
 
 Money moves in one statement (:func:`move`): it locks the accounts a set of movements
 touches (in one order, so two transactions never wait on each other in a circle), checks
-that none but a budget goes below zero, writes the new balances, the ledger rows and any
-rows of what moved the money (:class:`Rows`), and reports what the accounts held; the
-domain's ledger then decides on what they held (:func:`funding.domain.ledger.apply`) and
-its refusal rolls the transaction back. One round trip, not three: a command holds its
-accounts' locks for less time. The locks hold to the end of the transaction, and
-``accounts``' CHECK refuses a balance below zero to anything but a budget whatever the
-code says.
+that none but a budget goes below zero, writes the new balances, the ledger rows and the
+rows of what moved the money (:class:`Rows`: a commitment, a payment, dotations), and
+reports what the accounts held; the domain's ledger then decides on what they held
+(:func:`funding.domain.ledger.apply`) and its refusal rolls the transaction back. One
+round trip, not three: a command holds its accounts' locks for less time. The locks hold
+to the end of the transaction, and ``accounts``' CHECK refuses a balance below zero to
+anything but a budget whatever the code says.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class Trace:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """What a use case writes in the statement that moves its money: common table
-    expressions numbering their parameters from
+    """What a use case writes in the statement that moves its money (the commitment, the
+    payment, the dotations…): common table expressions numbering their parameters from
     ``$15`` on, and what the statement returns of them (``returned``)."""
 
     ctes: str
@@ -161,17 +161,6 @@ async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
         r["kinds"], r["refs"], r["balances"], strict=True)}, r["returned"])
 
 
-async def lock_envelopes(conn: Conn, wave_id: str, years: Sequence[int]) -> None:
-    """Lock the accounts of every envelope covering ``wave_id`` in ``years`` at once, in
-    :func:`lock_accounts`' order: for a transaction that then moves money from them
-    several times."""
-    await conn.execute(
-        """SELECT 1 FROM accounts WHERE kind = 'envelope' AND ref IN (
-               SELECT envelope_id::text FROM envelope_coverage
-               WHERE wave_id = $1 AND year = ANY ($2::integer[]))
-           ORDER BY kind, ref FOR UPDATE""", wave_id, list(years))
-
-
 @dataclass(frozen=True, slots=True)
 class LedgerCheck:
     movements: int
@@ -209,10 +198,10 @@ async def ledger_check(conn: Reads) -> LedgerCheck:
 
 # --- envelopes ---------------------------------------------------------------------------------
 
-_ENVELOPE = """SELECT e.envelope_id, e.name, e.programme, e.budget_years, e.wave_ids, e.amount,
-                      e.dotation_rule, e.fonds_share, e.opened_at, a.balance AS remaining
-               FROM envelopes e
-               JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text"""
+_ENVELOPE_COLUMNS = """e.envelope_id, e.name, e.programme, e.budget_years, e.wave_ids, e.amount,
+                         e.dotation_rule, e.fonds_share, e.opened_at, a.balance AS remaining"""
+_ENVELOPE = f"""SELECT {_ENVELOPE_COLUMNS} FROM envelopes e
+                JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text"""
 # An envelope's account exists from its opening (the same transaction moves its amount).
 
 
@@ -274,14 +263,26 @@ async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = N
         after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, BudgetEnvelope]:
-    """The envelope of each programme covering this wave and year, their accounts locked
-    to the end of the transaction (what they hold is what the domain decides on)."""
+async def covering(conn: Conn, years: Iterable[tuple[str, int]]
+                   ) -> dict[tuple[str, int], dict[BudgetProgramme, BudgetEnvelope]]:
+    """The envelope of each programme covering each (wave, year) of ``years``, their
+    accounts locked to the end of the transaction in one order (what they hold is what the
+    domain decides on). An envelope covering several is one object: what one dotation
+    takes from it, the next one sees."""
+    pairs = sorted(set(years))
     rows = await conn.fetch(
-        f"""{_ENVELOPE} JOIN envelope_coverage c USING (envelope_id)
-            WHERE c.wave_id = $1 AND c.year = $2 ORDER BY a.ref FOR UPDATE OF a""",
-        wave_id, year)
-    return {BudgetProgramme(r["programme"]): _envelope(r) for r in rows}
+        f"""SELECT c.wave_id AS covers_wave, c.year AS covers_year, {_ENVELOPE_COLUMNS}
+            FROM envelopes e
+            JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text
+            JOIN envelope_coverage c ON c.envelope_id = e.envelope_id
+            WHERE (c.wave_id, c.year) IN (SELECT * FROM unnest($1::text[], $2::integer[]))
+            ORDER BY a.ref FOR UPDATE OF a""", [w for w, _ in pairs], [y for _, y in pairs])
+    envelopes: dict[UUID, BudgetEnvelope] = {}
+    found: dict[tuple[str, int], dict[BudgetProgramme, BudgetEnvelope]] = {}
+    for r in rows:
+        envelope = envelopes.setdefault(r["envelope_id"], _envelope(r))
+        found.setdefault((r["covers_wave"], r["covers_year"]), {})[envelope.programme] = envelope
+    return found
 
 
 # --- cités, alliances -------------------------------------------------------------------------
@@ -298,15 +299,32 @@ def _cite(r: asyncpg.Record) -> Cite:
                 population=r["population"], lead_college_uai=r["lead_college_uai"])
 
 
-async def insert_cite(conn: Conn, c: Cite, labelled_at: datetime) -> bool:
-    """False if funding knows the cité already (nothing written)."""
-    return bool(await conn.fetchval(
-        f"""INSERT INTO cites ({_CITE}, labelled_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (cite_id) DO NOTHING RETURNING true""",
-        c.cite_id, c.name, c.wave_id, c.departement, c.label_start, c.label_end,
-        c.status.value, c.requested_contribution, c.population, c.lead_college_uai,
-        labelled_at))
+async def insert_cites(conn: Conn, labelled: Sequence[tuple[Cite, datetime, str | None]]
+                       ) -> dict[str, ChefDeFile | None]:
+    """Remember the cités (each with when it was labelled and the programme's reference
+    of one taken over) that funding does not know yet; those it knows are left as they
+    are. Returns the new ones, each with its collège chef de file if partners named it
+    already (their events may come first)."""
+    cites = [c for c, _, _ in labelled]
+    rows = await conn.fetch(
+        f"""WITH born AS (
+                INSERT INTO cites ({_CITE}, labelled_at, reference)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                     $5::date[], $6::date[], $7::text[], $8::bigint[],
+                                     $9::integer[], $10::text[], $11::timestamptz[],
+                                     $12::text[])
+                ON CONFLICT (cite_id) DO NOTHING RETURNING cite_id)
+            SELECT b.cite_id, a.chef_de_file_partner_id, a.chef_de_file_uai FROM born b
+            LEFT JOIN alliances a ON a.cite_id = b.cite_id
+                 AND a.chef_de_file_partner_id IS NOT NULL""",
+        [c.cite_id for c in cites], [c.name for c in cites], [c.wave_id for c in cites],
+        [c.departement for c in cites], [c.label_start for c in cites],
+        [c.label_end for c in cites], [c.status.value for c in cites],
+        [c.requested_contribution for c in cites], [c.population for c in cites],
+        [c.lead_college_uai for c in cites], [at for _, at, _ in labelled],
+        [reference for _, _, reference in labelled])
+    return {r["cite_id"]: None if r["chef_de_file_partner_id"] is None else (
+        r["chef_de_file_partner_id"], r["chef_de_file_uai"]) for r in rows}
 
 
 async def get_cite(conn: Reads, cite_id: str, *, lock: Lock = None) -> Cite | None:
@@ -377,16 +395,6 @@ async def members(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
 # --- allocations, fonds ------------------------------------------------------------------------
 
 
-async def insert_allocation(conn: Conn, a: Allocation) -> None:
-    """A second dotation of a cité, envelope and year is refused by a unique index."""
-    await conn.execute(
-        """INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
-                                    amount, rule, basis, allocated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        a.allocation_id, a.cite_id, a.envelope_id, a.programme.value, a.year, a.amount,
-        a.rule, a.basis, a.allocated_at)
-
-
 async def revise_allocation(conn: Conn, revised: AllocationRevised) -> None:
     await conn.execute("UPDATE allocations SET amount = $2 WHERE allocation_id = $1",
                        revised.allocation_id, revised.amount)
@@ -417,12 +425,6 @@ async def revisions_of(conn: Reads, cite_id: str, *, after: tuple[int] | None = 
         """SELECT r.* FROM allocation_revisions r JOIN allocations a USING (allocation_id)
            WHERE a.cite_id = $1 AND ($2::bigint IS NULL OR r.id > $2)
            ORDER BY r.id LIMIT $3""", cite_id, after[0] if after else None, limit)
-
-
-async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:
-    return bool(await conn.fetchval(
-        """SELECT true FROM allocations WHERE cite_id = $1 AND envelope_id = $2
-           AND year = $3 AND rule <> 'manual'""", cite_id, envelope_id, year))
 
 
 async def get_allocation(conn: Reads, allocation_id: UUID) -> Allocation | None:
@@ -471,17 +473,58 @@ async def get_allocation_funds(conn: Reads, allocation_id: UUID) -> AllocationFu
     return _allocation_funds(r) if r else None
 
 
-async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM fonds_grants WHERE cite_id = $1 AND year = $2", cite_id, year))
+async def funded(conn: Reads, cite_id: str) -> tuple[set[tuple[UUID, int]], set[int]]:
+    """What the cité was given already: its dotations (envelope, year; not its allocations
+    made by hand) and the years of its fonds de la cité."""
+    rows = await conn.fetch(
+        """SELECT envelope_id, year FROM allocations WHERE cite_id = $1 AND rule <> 'manual'
+           UNION ALL
+           SELECT NULL, year FROM fonds_grants WHERE cite_id = $1""", cite_id)
+    return ({(r["envelope_id"], r["year"]) for r in rows if r["envelope_id"] is not None},
+            {r["year"] for r in rows if r["envelope_id"] is None})
 
 
-async def insert_fonds(conn: Conn, granted: FondsDeLaCiteGranted) -> None:
-    await conn.execute(
-        """INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        granted.grant_id, granted.cite_id, granted.year, granted.lead_college_uai,
-        granted.chef_de_file_partner_id, granted.granted_at)
+def refusal_key(refused: AllocationRefused) -> str:
+    """How :func:`funding_rows` names a refusal it recorded."""
+    return "/".join((refused.cite_id, str(refused.year), refused.programme.value
+                     if refused.programme else "", refused.reason.value))
+
+
+def funding_rows(allocations: Sequence[Allocation], grants: Sequence[FondsDeLaCiteGranted],
+                 refusals: Sequence[AllocationRefused]) -> Rows:
+    """Allocations (dotations, or one made by hand: a unique index holds a cité's dotation
+    of an envelope and year once), fonds grants and refusals, written with the money they
+    move. Returns the :func:`refusal_key` of each refusal recorded for the first time (a
+    refusal is told once per cité, year, programme and reason)."""
+    return Rows(
+        """, allocated AS (
+            INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
+                                     amount, rule, basis, allocated_at)
+            SELECT * FROM unnest($15::uuid[], $16::text[], $17::uuid[], $18::text[],
+                                 $19::integer[], $20::bigint[], $21::text[], $22::text[],
+                                 $23::timestamptz[])),
+        granted AS (
+            INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
+            SELECT * FROM unnest($24::uuid[], $25::text[], $26::integer[], $27::text[],
+                                 $28::uuid[], $29::timestamptz[])),
+        refused AS (
+            INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
+            SELECT * FROM unnest($30::text[], $31::integer[], $32::text[], $33::text[],
+                                 $34::timestamptz[])
+            ON CONFLICT DO NOTHING RETURNING cite_id, year, programme, reason)""",
+        ([a.allocation_id for a in allocations], [a.cite_id for a in allocations],
+         [a.envelope_id for a in allocations], [a.programme.value for a in allocations],
+         [a.year for a in allocations], [a.amount for a in allocations],
+         [a.rule for a in allocations], [a.basis for a in allocations],
+         [a.allocated_at for a in allocations],
+         [g.grant_id for g in grants], [g.cite_id for g in grants], [g.year for g in grants],
+         [g.lead_college_uai for g in grants], [g.chef_de_file_partner_id for g in grants],
+         [g.granted_at for g in grants],
+         [r.cite_id for r in refusals], [r.year for r in refusals],
+         [r.programme and r.programme.value for r in refusals],
+         [r.reason.value for r in refusals], [r.refused_at for r in refusals]),
+        returning="""ARRAY(SELECT concat_ws('/', cite_id, year, coalesce(programme, ''),
+                                            reason) FROM refused)""")
 
 
 async def name_fonds_recipient(conn: Conn, cite_id: str, partner_id: UUID, uai: str
@@ -555,16 +598,6 @@ async def fonds_uses(conn: Reads, cite_id: str, year: int, *,
         f"""{_FONDS_USE} WHERE g.cite_id = $1 AND g.year = $2
               AND ($3::bigint IS NULL OR u.id > $3)
             ORDER BY u.id LIMIT $4""", cite_id, year, after[0] if after else None, limit)
-
-
-async def record_refusal(conn: Conn, refused: AllocationRefused) -> bool:
-    """True the first time this refusal (cité, year, programme, reason) is recorded, False
-    after."""
-    return bool(await conn.fetchval(
-        """INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
-        refused.cite_id, refused.year, refused.programme and refused.programme.value,
-        refused.reason.value, refused.refused_at))
 
 
 # --- commitments, payments, co-financing -------------------------------------------------------
@@ -1009,12 +1042,6 @@ async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
 
 
 # --- the years before the platform ------------------------------------------------------------
-
-
-async def set_reference(conn: Conn, cite_id: str, reference: str) -> None:
-    """The programme's reference of a cité labelling took over (its past money's key)."""
-    await conn.execute("UPDATE cites SET reference = $2 WHERE cite_id = $1", cite_id,
-                       reference)
 
 
 async def cite_by_reference(conn: Conn, reference: str) -> Cite | None:

@@ -1,8 +1,9 @@
-"""What a commitment and a payment wait for: the database round trips of their unit of
-work, counted on asyncpg's protocol (every message awaited: a simple query, a prepare, a
-bind-execute), as ``bench/roundtrips.py`` counts a labelling decision's. Each holds its
-accounts' locks from the statement that moves its money to its COMMIT, so each round trip
-there is time every other command on the same allocation waits."""
+"""What a commitment, a payment and a run of labels wait for: the database round trips of
+their unit of work, counted on asyncpg's protocol (every message awaited: a simple query,
+a prepare, a bind-execute), as ``bench/roundtrips.py`` counts a labelling decision's. A
+commitment or a payment holds its accounts' locks from the statement that moves its money
+to its COMMIT, so each round trip there is time every other command on the same
+allocation waits; a run of labels costs as many as one label."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from datetime import date
 from typing import Any, ClassVar, cast
 
 import asyncpg
-from funding.service import Subsidy, commit_funds, pay
-from funding_kit import OPERATOR, Funding
+from funding.service import Subsidy, commit_funds, label_cites, pay
+from funding_kit import OPERATOR, Funding, labelled
 
 from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import LegalActKind
@@ -116,3 +117,17 @@ async def test_a_commitment_and_a_payment_each_wait_for_at_most_four_round_trips
     await service.ledger_balanced()
 
 
+
+async def test_a_run_of_labels_waits_for_as_many_round_trips_as_one_label(
+    service: Funding,
+) -> None:
+    await service.open_envelopes(p147_amount=100_000_000_00)
+    async with counting(service) as run:
+        trips = [await run(lambda uow, n=n, size=size: label_cites(uow, [
+            (labelled(f"cite-{n}{k:03d}"), uow.cause) for k in range(size)]))
+            for n, size in enumerate((1, 1, 30))]  # the first prepares the statements
+
+    one, many = trips[1], trips[2]
+    assert len(many) == len(one) <= 5, (one, many)
+    assert len(await service.outbox("FundsAllocated")) == 32
+    await service.ledger_balanced()
