@@ -15,9 +15,9 @@ on the service's pool (10 connections). Baseline: as many single-statement
 table, same tasks, same pool size, same database.
 
 Besides the rates, each prints what it measured of where the time goes: the statements
-one label's handler and one commitment send (counted on a connection that notes them;
-for a commitment, how many come after it locks its allocation) and the share of the wall
-time the process spent on CPU.
+a run of labels' handler and one commitment send (counted on a connection that notes
+them; for a commitment, how many come after it locks its allocation) and the share of
+the wall time the process spent on CPU.
 
 Called from ``bench/__main__.py``::
 
@@ -62,6 +62,8 @@ OPERATOR = uuid.UUID("00000000-0000-4000-8000-0000000a5501")
 TASKS = 32
 ALLOCATIONS = 4
 COMMITMENT = 10_00
+RUN = 100
+"""Labels in the run whose statements are counted."""
 
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> FundingSettings:
@@ -116,12 +118,12 @@ async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
         cpu = time.process_time()
         ours_s = await _timed(ours)
         busy = (time.process_time() - cpu) / ours_s
-        sent = await _statements(settings, lambda uow: service.label_cite(
-            uow, territory_labelled(n)))
+        sent = await _statements(settings, lambda uow: service.label_cites(
+            uow, [(territory_labelled(n + k), uow.cause) for k in range(RUN)]))
         handler = next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO aggregate_"))
         console.print(f"  raw {n / raw_s:,.0f} ev/s, funding consumer + relay "
-                      f"{n / ours_s:,.0f} labels/s (ratio {raw_s / ours_s:.3f}); one label's "
-                      f"handler sends {handler} statements, one after another (and "
+                      f"{n / ours_s:,.0f} labels/s (ratio {raw_s / ours_s:.3f}); a run of "
+                      f"{RUN} labels' handler sends {handler} statements (and "
                       f"{len(sent) - handler} to write the outbox, once per batch); the "
                       f"process on CPU {busy:.0%} of the time")
         return Result("funding: TerritoryLabelled → dotation + fonds", n, n / ours_s,
@@ -257,7 +259,7 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
         cite_id, subsidy, actor = targets[0]
         sent = await _statements(settings, lambda uow: service.commit_funds(
             uow, cite_id, subsidy, actor, uuid.uuid4()))
-        locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("SELECT kind, ref,"))
+        locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("WITH moved AS"))
         console.print(f"  commitments {m / ours_s:,.0f}/s, bare UPDATEs {m / bare_s:,.0f}/s "
                       f"(ratio {bare_s / ours_s:.3f}); one commitment sends {len(sent)} "
                       f"statements + BEGIN and COMMIT, {len(sent) - locked} of them and "
