@@ -28,10 +28,12 @@ Called from ``bench/__main__.py``::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
@@ -168,6 +170,41 @@ class _Counted:
         return counted
 
 
+@contextlib.asynccontextmanager
+async def _waits(dsn: str, application: str) -> AsyncIterator[Counter[str]]:
+    """How many of ``application``'s sessions are in each state while the block runs, on
+    average (sampled every 5 ms): waiting for a lock, or idle in a transaction waiting for
+    the client (its next statement), after which statement."""
+    found: Counter[str] = Counter()
+    conn = await asyncpg.connect(dsn)
+    done = asyncio.Event()
+
+    async def sample() -> int:
+        samples = 0
+        while not done.is_set():
+            for r in await conn.fetch(
+                    """SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity
+                       WHERE application_name = $1 AND state NOT IN ('idle')""",
+                    application):
+                waiting = f"waiting for a {r['wait_event']} lock" if r["wait_event_type"] == \
+                    "Lock" else "waiting for the client" if r["wait_event_type"] == \
+                    "Client" else r["state"]
+                found[f"{waiting} ({' '.join(r['query'].split()[:3])[:24]}…)"] += 1
+            samples += 1
+            await asyncio.sleep(0.005)
+        return samples
+
+    sampler = asyncio.create_task(sample())
+    try:
+        yield found
+    finally:
+        done.set()
+        samples = max(await sampler, 1)
+        await conn.close()
+        for key in found:
+            found[key] /= samples  # type: ignore[assignment]
+
+
 async def _drive(m: int, act: Any) -> None:
     """``m`` calls of ``act(i)`` from :data:`TASKS` concurrent tasks."""
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -246,7 +283,8 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
             await _drive(TASKS, commit)  # warm-up: prepared statements, pool connections
             await _drive(TASKS, update)
             cpu = time.process_time()
-            ours_s = await _timed(lambda: _drive(m, commit))
+            async with _waits(db.dsn, f"cites-{settings.db_schema}") as waits:
+                ours_s = await _timed(lambda: _drive(m, commit))
             busy = (time.process_time() - cpu) / ours_s
             cpu = time.process_time()
             bare_s = await _timed(lambda: _drive(m, update))
@@ -265,6 +303,9 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
                       f"statements + BEGIN and COMMIT, {len(sent) - locked} of them and "
                       f"COMMIT after it locks its allocation; the process on CPU {busy:.0%} "
                       f"of the time (bare: {bare_busy:.0%})")
+        console.print(f"  the pool's {settings.db_pool_max} sessions meanwhile, on average "
+                      "(pg_stat_activity every 5 ms): " + "; ".join(
+                          f"{n:.1f} {what}" for what, n in waits.most_common(6)))
         return Result(f"funding: commitments, {TASKS} tasks on {ALLOCATIONS} allocations",
                       m, m / ours_s, f"asyncpg UPDATE … balance >= x, {ALLOCATIONS} rows",
                       m / bare_s, "report")
