@@ -15,9 +15,9 @@ on the service's pool (10 connections). Baseline: as many single-statement
 table, same tasks, same pool size, same database.
 
 Besides the rates, each prints what it measured of where the time goes: the statements
-one label's handler and one commitment send (counted on a connection that notes them;
-for a commitment, how many come after it locks its allocation) and the share of the wall
-time the process spent on CPU.
+a run of labels' handler and one commitment send (counted on a connection that notes
+them; for a commitment, how many come after it locks its allocation) and the share of
+the wall time the process spent on CPU.
 
 Called from ``bench/__main__.py``::
 
@@ -28,10 +28,12 @@ Called from ``bench/__main__.py``::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
@@ -62,6 +64,8 @@ OPERATOR = uuid.UUID("00000000-0000-4000-8000-0000000a5501")
 TASKS = 32
 ALLOCATIONS = 4
 COMMITMENT = 10_00
+RUN = 100
+"""Labels in the run whose statements are counted."""
 
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> FundingSettings:
@@ -116,12 +120,12 @@ async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
         cpu = time.process_time()
         ours_s = await _timed(ours)
         busy = (time.process_time() - cpu) / ours_s
-        sent = await _statements(settings, lambda uow: service.label_cite(
-            uow, territory_labelled(n)))
+        sent = await _statements(settings, lambda uow: service.label_cites(
+            uow, [(territory_labelled(n + k), uow.cause) for k in range(RUN)]))
         handler = next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO aggregate_"))
         console.print(f"  raw {n / raw_s:,.0f} ev/s, funding consumer + relay "
-                      f"{n / ours_s:,.0f} labels/s (ratio {raw_s / ours_s:.3f}); one label's "
-                      f"handler sends {handler} statements, one after another (and "
+                      f"{n / ours_s:,.0f} labels/s (ratio {raw_s / ours_s:.3f}); a run of "
+                      f"{RUN} labels' handler sends {handler} statements (and "
                       f"{len(sent) - handler} to write the outbox, once per batch); the "
                       f"process on CPU {busy:.0%} of the time")
         return Result("funding: TerritoryLabelled → dotation + fonds", n, n / ours_s,
@@ -164,6 +168,41 @@ class _Counted:
             return await found(query, *args, **kw)
 
         return counted
+
+
+@contextlib.asynccontextmanager
+async def _waits(dsn: str, application: str) -> AsyncIterator[Counter[str]]:
+    """How many of ``application``'s sessions are in each state while the block runs, on
+    average (sampled every 5 ms): waiting for a lock, or idle in a transaction waiting for
+    the client (its next statement), after which statement."""
+    found: Counter[str] = Counter()
+    conn = await asyncpg.connect(dsn)
+    done = asyncio.Event()
+
+    async def sample() -> int:
+        samples = 0
+        while not done.is_set():
+            for r in await conn.fetch(
+                    """SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity
+                       WHERE application_name = $1 AND state NOT IN ('idle')""",
+                    application):
+                waiting = f"waiting for a {r['wait_event']} lock" if r["wait_event_type"] == \
+                    "Lock" else "waiting for the client" if r["wait_event_type"] == \
+                    "Client" else r["state"]
+                found[f"{waiting} ({' '.join(r['query'].split()[:3])[:24]}…)"] += 1
+            samples += 1
+            await asyncio.sleep(0.005)
+        return samples
+
+    sampler = asyncio.create_task(sample())
+    try:
+        yield found
+    finally:
+        done.set()
+        samples = max(await sampler, 1)
+        await conn.close()
+        for key in found:
+            found[key] /= samples  # type: ignore[assignment]
 
 
 async def _drive(m: int, act: Any) -> None:
@@ -244,7 +283,8 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
             await _drive(TASKS, commit)  # warm-up: prepared statements, pool connections
             await _drive(TASKS, update)
             cpu = time.process_time()
-            ours_s = await _timed(lambda: _drive(m, commit))
+            async with _waits(db.dsn, f"cites-{settings.db_schema}") as waits:
+                ours_s = await _timed(lambda: _drive(m, commit))
             busy = (time.process_time() - cpu) / ours_s
             cpu = time.process_time()
             bare_s = await _timed(lambda: _drive(m, update))
@@ -257,12 +297,15 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
         cite_id, subsidy, actor = targets[0]
         sent = await _statements(settings, lambda uow: service.commit_funds(
             uow, cite_id, subsidy, actor, uuid.uuid4()))
-        locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("SELECT kind, ref,"))
+        locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("WITH moved AS"))
         console.print(f"  commitments {m / ours_s:,.0f}/s, bare UPDATEs {m / bare_s:,.0f}/s "
                       f"(ratio {bare_s / ours_s:.3f}); one commitment sends {len(sent)} "
                       f"statements + BEGIN and COMMIT, {len(sent) - locked} of them and "
                       f"COMMIT after it locks its allocation; the process on CPU {busy:.0%} "
                       f"of the time (bare: {bare_busy:.0%})")
+        console.print(f"  the pool's {settings.db_pool_max} sessions meanwhile, on average "
+                      "(pg_stat_activity every 5 ms): " + "; ".join(
+                          f"{n:.1f} {what}" for what, n in waits.most_common(6)))
         return Result(f"funding: commitments, {TASKS} tasks on {ALLOCATIONS} allocations",
                       m, m / ours_s, f"asyncpg UPDATE … balance >= x, {ALLOCATIONS} rows",
                       m / bare_s, "report")

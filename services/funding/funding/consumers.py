@@ -2,9 +2,11 @@
 
 Labelling's label events fund, freeze, unfreeze and end a cité; partners' alliance events
 tell who the collège chef de file is (the next fonds goes to it) and which partners may
-run actions the cité funds. Each handler runs in the consuming transaction (``ctx.uow``):
-state, ledger rows, emitted events and the inbox row commit together, so a redelivered
-event changes nothing. An event breaking a rule (a label event for a cité funding never
+run actions the cité funds. Each handler runs in the consuming transaction (``ctx.uow``;
+labels a run at a time, ``handles_many``: a few statements for the run, and should one of
+them break a rule the runtime applies the run's events one at a time, dead-lettering that
+one alone): state, ledger rows, emitted events and the inbox row commit together, so a
+redelivered event changes nothing. An event breaking a rule (a label event for a cité funding never
 heard of) goes to ``funding.dlq`` with the reason.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from cites_contracts import Envelope
 from cites_contracts.events.labelling import (
     LabelExpired,
     LabelReinstated,
@@ -29,7 +32,7 @@ from cites_contracts.events.partners import (
     PartnerJoinedAlliance,
     PartnerLeftAlliance,
 )
-from cites_runtime.consumer import EventConsumer, HandlerContext
+from cites_runtime.consumer import BatchContext, EventConsumer, HandlerContext
 from cites_runtime.logs import get_logger
 
 from . import service
@@ -42,10 +45,14 @@ log = get_logger(__name__)
 consumer = EventConsumer("funding")
 
 
-@consumer.handles(TerritoryLabelled)
-async def territory_labelled_handler(event: TerritoryLabelled, ctx: HandlerContext) -> None:
-    if not await service.label_cite(ctx.uow, event):
-        log.info("cité already known, label ignored", cite_id=event.cite_id)
+@consumer.handles_many(TerritoryLabelled)
+async def territory_labelled_handler(labels: list[Envelope[TerritoryLabelled]],
+                                     ctx: BatchContext) -> None:
+    """A run of labels: their cités remembered and funded in a few statements (a cité
+    known already is left as it is)."""
+    for cite_id in await service.label_cites(ctx.uow, [(e.data, ctx.cause(e))
+                                                       for e in labels]):
+        log.info("cité already known, label ignored", cite_id=cite_id)
 
 
 @consumer.handles(LabelRenewed)

@@ -1,9 +1,11 @@
 """Use cases: each runs in the caller's unit of work (one transaction: state, ledger rows
 and events together). The entrypoint owns it: an HTTP route, the consumer, or the
-yearly check. A use case loads (and locks), asks the domain, saves, moves the money the
-domain's events say (:func:`_move`: the store locks the accounts and reports what they
-hold, the domain's ledger refuses what would take one below zero, the store writes) and
-emits.
+yearly check. A use case loads (and locks), asks the domain, moves the money the
+domain's events say and saves (:func:`_move`: one statement locks the accounts, checks
+them, writes them with the use case's rows and reports what they held; the domain's ledger
+refuses what would take one below zero, which rolls it all back) and emits. Commitments
+and payments read what they stand on in one statement (``store.commitment_ground``,
+``store.payment_ground``); labels are handled a run at a time (:func:`label_cites`).
 
 Nothing is ever doubled: a dotation's and a fonds grant's ids are derived from the cité,
 envelope and year, and unique indexes hold them once; a command sent again with its
@@ -15,8 +17,8 @@ runtime's inbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from cites_contracts.events.funding import (
@@ -38,7 +40,7 @@ from cites_contracts.types import BudgetProgramme
 from cites_runtime.actor import Actor
 from cites_runtime.errors import Conflict, NotFound, RuleBroken, RuleFailure
 from cites_runtime.logs import get_logger
-from cites_runtime.uow import UnitOfWork
+from cites_runtime.uow import Cause, UnitOfWork
 
 from . import store
 from .domain import fonds, ledger, past
@@ -54,7 +56,7 @@ from .domain.cite import (
 )
 from .domain.credits import Credits
 from .domain.envelope import BudgetEnvelope, EnvelopeTerms
-from .domain.fonds import Spending
+from .domain.fonds import ChefDeFile, Spending
 from .domain.ledger import Account, Movement
 from .store import Trace
 
@@ -75,6 +77,7 @@ __all__ = [
     "import_past_money",
     "justify_subsidy",
     "label_cite",
+    "label_cites",
     "member_changed",
     "open_envelope",
     "order_recovery",
@@ -143,37 +146,33 @@ async def _allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID) -> All
 
 
 async def _move(uow: UnitOfWork, movements: list[Movement],
-                trace: Trace | Mapping[Account, Trace]) -> None:
-    """Lock the accounts ``movements`` touch and have the ledger check them against what
-    they hold (it refuses, ``LimitExceeded``, what would take one below zero: nothing
-    moves), then write them. ``trace``: what they concern, or by the account debited."""
-    await _move_each(uow, [(m, trace if isinstance(trace, Trace) else trace[m.debit])
-                           for m in movements])
+                trace: Trace | Mapping[Account, Trace], rows: store.Rows | None = None
+                ) -> store.Moved:
+    """Move money as :func:`_move_each` does; ``trace``: what the movements concern, or by
+    the account debited."""
+    return await _move_each(uow, [(m, trace if isinstance(trace, Trace) else trace[m.debit])
+                                  for m in movements], rows)
 
 
-async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]]) -> None:
-    """:func:`_move` of movements each with what it concerns."""
-    if not entries:
-        return
+async def _move_each(uow: UnitOfWork, entries: list[tuple[Movement, Trace]],
+                     rows: store.Rows | None = None) -> store.Moved:
+    """Move money (each movement with what it concerns) and write ``rows`` with it, in one
+    statement that locks the accounts and checks them; then the ledger decides on what
+    they held. It refuses (``LimitExceeded``, naming the first limit broken) what would
+    take an account but a budget below zero, and the refusal rolls the transaction back:
+    nothing moves."""
+    if not entries and rows is None:
+        return store.Moved(True, {})
     movements = [m for m, _ in entries]
-    held = await store.lock_accounts(uow.conn, ledger.accounts(movements))
-    after = ledger.apply(held, movements)
-    await store.record_movements(
-        uow.conn, entries, {a: balance for a, balance in after.items() if balance != held[a]},
-        uow.now)
+    moved = await store.move(uow.conn, entries, ledger.balances(movements), uow.now, rows)
+    ledger.apply(moved.held, movements)
+    if not moved.ok:  # the ledger refused it first: an account ending below zero went there
+        raise Conflict("an account would go below zero: nothing was moved")
+    return moved
 
 
 def _credits_trace(programme: BudgetProgramme, year: int) -> Trace:
     return Trace(None, programme, None, year)
-
-
-async def _open_credits(uow: UnitOfWork, programme: BudgetProgramme, year: int) -> None:
-    """The year's credits, if recorded, must not be closed (locked in share: a closing
-    waits for this transaction, or it for the closing). Not recorded: the ledger refuses
-    (nothing delegated)."""
-    credits = await store.get_credits(uow.conn, programme, year, lock="share")
-    if credits is not None:
-        credits.ensure_open()
 
 
 def _trace(a: Allocation) -> Trace:
@@ -223,13 +222,22 @@ async def amend_envelope(uow: UnitOfWork, envelope_id: UUID, amount: int, motive
 
 async def label_cite(uow: UnitOfWork, event: TerritoryLabelled) -> bool:
     """A cité is born: remember it and fund its years so far. False if known already."""
-    cite = Cite.labelled(event)
-    if not await store.insert_cite(uow.conn, cite, event.labelled_at):
-        return False
-    if event.reference is not None:  # taken over: its past money is imported by it
-        await store.set_reference(uow.conn, cite.cite_id, event.reference)
-    await fund_due_years(uow, cite.cite_id)
-    return True
+    return not await label_cites(uow, [(event, uow.cause)])
+
+
+async def label_cites(uow: UnitOfWork, labels: list[tuple[TerritoryLabelled, Cause]]
+                      ) -> list[str]:
+    """Cités are born: remember each one funding does not know and fund its years so far
+    (its events carry its label's cause), in a few statements however many they are.
+    Returns the ids of those known already: nothing is done for them."""
+    cites = [Cite.labelled(event) for event, _ in labels]
+    born = await store.insert_cites(uow.conn, [
+        (cite, event.labelled_at, event.reference)
+        for cite, (event, _) in zip(cites, labels, strict=True)])
+    await _fund(uow, [_Due(cite, cite.years_due(uow.today), cause, born[cite.cite_id])
+                      for cite, (_, cause) in zip(cites, labels, strict=True)
+                      if cite.cite_id in born], set(), set())
+    return [cite.cite_id for cite in cites if cite.cite_id not in born]
 
 
 async def renew_label(uow: UnitOfWork, event: LabelRenewed) -> None:
@@ -298,62 +306,104 @@ async def fund_due_years(uow: UnitOfWork, cite_id: str) -> int:
     events it emitted."""
     cite = await _cite(uow, cite_id)
     years = cite.years_due(uow.today)
-    # Each year moves money from its envelopes, and another cité's years may take some of
-    # them in another order (envelopes shared across waves): all of them first, in one order.
-    await store.lock_envelopes(uow.conn, cite.wave_id, years)
-    emitted = 0
-    for year in years:
-        emitted += await _fund_year(uow, cite, year)
-    return emitted
+    if not years:
+        return 0
+    dotations, fonds_years = await store.funded(uow.conn, cite_id)
+    return await _fund(uow, [_Due(cite, years, uow.cause, await store.chef_de_file(
+        uow.conn, cite_id))], {(cite_id, e, y) for e, y in dotations},
+                       {(cite_id, y) for y in fonds_years})
 
 
-async def _fund_year(uow: UnitOfWork, cite: Cite, year: int) -> int:
-    envelopes = await store.covering(uow.conn, cite.wave_id, year)
-    emitted = 0
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A cité to fund: its years due, why (its events' cause), its collège chef de file."""
+
+    cite: Cite
+    years: list[int]
+    cause: Cause
+    chef_de_file: ChefDeFile | None
+
+
+@dataclass(slots=True)
+class _Funding:
+    """What funding cités decided, in the order it was decided."""
+
+    entries: list[tuple[Movement, Trace]] = field(default_factory=list)
+    allocations: list[Allocation] = field(default_factory=list)
+    grants: list[FondsDeLaCiteGranted] = field(default_factory=list)
+    refusals: list[AllocationRefused] = field(default_factory=list)
+    events: list[tuple[FundsAllocated | FondsDeLaCiteGranted | AllocationRefused, Cause]] = (
+        field(default_factory=list))
+
+
+async def _fund(uow: UnitOfWork, due: list[_Due], dotations: set[tuple[str, UUID, int]],
+                fonds_given: set[tuple[str, int]]) -> int:
+    """Fund ``due`` cités' years but the dotations (cité, envelope, year) and fonds (cité,
+    year) they have: every envelope they draw on locked first, at once and in one order
+    (envelopes are shared across waves and years: another transaction funding other cités
+    takes them in the same order), then the domain decides cité by cité, year by year,
+    each envelope giving what it still holds; all of it written in one statement.
+    Returns how many events it emitted (a refusal told before is not told again)."""
+    if not any(d.years for d in due):
+        return 0
+    envelopes = await store.covering(uow.conn, {(d.cite.wave_id, y) for d in due
+                                                for y in d.years})
+    decided = _Funding()
+    for d in due:
+        for year in d.years:
+            _fund_year(decided, d, year, envelopes.get((d.cite.wave_id, year), {}),
+                       dotations, fonds_given, uow.now)
+    if not decided.events:
+        return 0
+    moved = await _move_each(uow, decided.entries, store.funding_rows(
+        decided.allocations, decided.grants, decided.refusals))
+    recorded = set(moved.returned)
+    told = [(e, cause) for e, cause in decided.events
+            if not isinstance(e, AllocationRefused) or store.refusal_key(e) in recorded]
+    for event, cause in told:
+        uow.emit(event, cause=cause)
+    return len(told)
+
+
+def _fund_year(decided: _Funding, due: _Due, year: int,
+               envelopes: Mapping[BudgetProgramme, BudgetEnvelope],
+               dotations: set[tuple[str, UUID, int]], fonds_given: set[tuple[str, int]],
+               now: datetime) -> None:
+    """A cité's year: the dotation of each programme's envelope covering it (refused
+    without one), then its fonds de la cité, from every programme's envelope."""
+    cite = due.cite
     for programme in BudgetProgramme:
         envelope = envelopes.get(programme)
         if envelope is None:
-            emitted += await _refused(uow, cite.no_envelope(year, programme, uow.now))
-        elif envelope.rule.pays_dotations and not await store.has_dotation(
-                uow.conn, cite.cite_id, envelope.id, year):
-            emitted += await _allocated(uow, envelope.dotation(
-                cite, year, _derived_id("dotation", cite.cite_id, envelope.id, year), uow.now))
-    if len(envelopes) == len(BudgetProgramme) and not await store.has_fonds(
-            uow.conn, cite.cite_id, year):
-        emitted += await _granted(uow, envelopes, fonds.grant(
-            cite, year, list(envelopes.values()), _derived_id("fonds", cite.cite_id, year),
-            await store.chef_de_file(uow.conn, cite.cite_id), uow.now))
-    return emitted
+            _refused(decided, cite.no_envelope(year, programme, now), due.cause)
+        elif envelope.rule.pays_dotations and (cite.cite_id, envelope.id, year) not in dotations:
+            allocated = envelope.dotation(
+                cite, year, _derived_id("dotation", cite.cite_id, envelope.id, year), now)
+            if isinstance(allocated, AllocationRefused):
+                _refused(decided, allocated, due.cause)
+            else:
+                allocation = Allocation.of(allocated)
+                decided.allocations.append(allocation)
+                decided.entries += [(m, _trace(allocation)) for m in ledger.movements(allocated)]
+                decided.events.append((allocated, due.cause))
+    if len(envelopes) == len(BudgetProgramme) and (cite.cite_id, year) not in fonds_given:
+        granted = fonds.grant(cite, year, list(envelopes.values()),
+                              _derived_id("fonds", cite.cite_id, year), due.chef_de_file, now)
+        if isinstance(granted, AllocationRefused):
+            _refused(decided, granted, due.cause)
+            return
+        paid_from = {p: e.id for p, e in envelopes.items()}
+        decided.grants.append(granted)
+        decided.entries += [(m, Trace(paid_from[c.programme], c.programme, cite.cite_id, year))
+                            for c, m in zip(granted.contributions, ledger.movements(
+                                granted, paid_from=paid_from), strict=True)]
+        decided.events.append((granted, due.cause))
 
 
-async def _allocated(uow: UnitOfWork, decided: FundsAllocated | AllocationRefused) -> int:
-    if isinstance(decided, AllocationRefused):
-        return await _refused(uow, decided)
-    allocation = Allocation.of(decided)
-    await _move(uow, ledger.movements(decided), _trace(allocation))
-    await store.insert_allocation(uow.conn, allocation)
-    uow.emit(decided)
-    return 1
-
-
-async def _granted(uow: UnitOfWork, envelopes: Mapping[BudgetProgramme, BudgetEnvelope],
-                   decided: FondsDeLaCiteGranted | AllocationRefused) -> int:
-    if isinstance(decided, AllocationRefused):
-        return await _refused(uow, decided)
-    await _move(uow, ledger.movements(decided, paid_from={p: e.id for p, e in envelopes.items()}),
-                {e.account: Trace(e.id, e.programme, decided.cite_id, decided.year)
-                 for e in envelopes.values()})
-    await store.insert_fonds(uow.conn, decided)
-    uow.emit(decided)
-    return 1
-
-
-async def _refused(uow: UnitOfWork, refused: AllocationRefused) -> int:
-    """Tell a refusal once per cité, year, programme and reason."""
-    if not await store.record_refusal(uow.conn, refused):
-        return 0
-    uow.emit(refused)
-    return 1
+def _refused(decided: _Funding, refused: AllocationRefused, cause: Cause) -> None:
+    """A refusal, told once per cité, year, programme and reason (its row says if it was)."""
+    decided.refusals.append(refused)
+    decided.events.append((refused, cause))
 
 
 async def use_fonds(uow: UnitOfWork, cite_id: str, year: int, spending: Spending,
@@ -383,9 +433,12 @@ async def allocate_manually(uow: UnitOfWork, cite_id: str, envelope_id: UUID, ye
     cite = await _cite(uow, cite_id)
     envelope = await _envelope(uow, envelope_id)
     allocated = envelope.allocate(cite, year, amount, basis, allocation_id, uow.now)
-    await _allocated(uow, allocated)
+    allocation = Allocation.of(allocated)
+    await _move(uow, ledger.movements(allocated), _trace(allocation),
+                store.funding_rows([allocation], [], []))
+    uow.emit(allocated)
     _log_acted("allocated by hand", actor, cite_id=cite_id, allocation_id=allocation_id)
-    return Allocation.of(allocated)
+    return allocation
 
 
 async def revise_allocation(uow: UnitOfWork, cite_id: str, allocation_id: UUID, amount: int,
@@ -519,11 +572,16 @@ class Subsidy:
 async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: Actor,
                        commitment_id: UUID) -> Commitment:
     """Commit part of an allocation to an action of an alliance member, with its legal
-    act (the préfecture of the cité's département)."""
-    cite = await _cite(uow, cite_id, lock="share")  # a freeze waits for us, or we for it
+    act (the préfecture of the cité's département). What it stands on is read in one
+    statement and the commitment written with its money in another."""
+    ground = await store.commitment_ground(uow.conn, cite_id, subsidy.allocation_id,
+                                           subsidy.operator)
+    if ground is None:
+        raise NotFound.of("cité", cite_id)
+    cite, allocation, kind = ground.cite, ground.allocation, ground.member_kind
     actor.ensure_acts_for(cite.departement)
-    allocation = await _allocation(uow, cite_id, subsidy.allocation_id)
-    kind = await store.member_kind(uow.conn, cite_id, subsidy.operator)
+    if allocation is None:
+        raise NotFound.of(f"cité {cite_id}'s allocation", subsidy.allocation_id)
     paperwork = Commitment.paperwork_of(
         allocation, legal_act=subsidy.legal_act, subsidy_request=subsidy.subsidy_request,
         justification_due=subsidy.justification_due, operator_kind=kind,
@@ -532,30 +590,36 @@ async def commit_funds(uow: UnitOfWork, cite_id: str, subsidy: Subsidy, actor: A
         cite, allocation, commitment_id=commitment_id, operator=subsidy.operator,
         operator_is_member=kind is not None, action_title=subsidy.action_title,
         amount=subsidy.amount, paperwork=paperwork, at=uow.now)
-    await _open_credits(uow, allocation.programme, allocation.year)
-    await store.insert_commitment(uow.conn, commitment)
+    if ground.credits is not None:  # not recorded: the ledger refuses (nothing delegated)
+        ground.credits.ensure_open()
     await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(committed)] + [
         (ledger.engagement(committed, allocation.programme, allocation.year,
                            cite.departement),
-         _credits_trace(allocation.programme, allocation.year))])
+         _credits_trace(allocation.programme, allocation.year))],
+        store.insert_commitment(commitment))
     uow.emit(committed)
     return commitment
 
 
 async def pay(uow: UnitOfWork, commitment_id: UUID, amount: int, actor: Actor,
               payment_id: UUID) -> Commitment:
-    """Pay the operator against a commitment (never more than it has not paid)."""
-    commitment = await _commitment(uow, commitment_id)
-    cite = await _cite(uow, commitment.cite_id, lock=None)
-    actor.ensure_acts_for(cite.departement)
+    """Pay the operator against a commitment (never more than it has not paid), on the
+    CP of the year the payment is made. What it stands on is read in one statement and the
+    payment written with its money in another."""
+    year = uow.today.year
+    ground = await store.payment_ground(uow.conn, commitment_id, year)
+    if ground is None:
+        raise NotFound.of("commitment", commitment_id)
+    commitment, allocation = ground.commitment, ground.allocation
+    actor.ensure_acts_for(ground.departement)
     paid = commitment.pay(payment_id, amount, uow.now)
-    await store.insert_payment(uow.conn, paid)
-    allocation = await _allocation(uow, cite.cite_id, commitment.allocation_id)
-    year = uow.today.year  # CP of the year the payment is made
-    await _open_credits(uow, allocation.programme, year)
+    if allocation is None:
+        raise NotFound.of(f"cité {commitment.cite_id}'s allocation", commitment.allocation_id)
+    if ground.credits is not None:
+        ground.credits.ensure_open()
     await _move_each(uow, [(m, _trace(allocation)) for m in ledger.movements(paid)] + [
-        (ledger.spending(paid, allocation.programme, year, cite.departement),
-         _credits_trace(allocation.programme, year))])
+        (ledger.spending(paid, allocation.programme, year, ground.departement),
+         _credits_trace(allocation.programme, year))], store.insert_payment(paid))
     uow.emit(paid)
     return commitment
 

@@ -1,12 +1,14 @@
 """SQL of funding's schema: rows in, domain objects out; decides nothing.
 
-Money moves in two steps around the domain's ledger: :func:`lock_accounts` locks the
-accounts a set of movements touches (in one order, so two transactions never wait on each
-other in a circle) and reports what they hold; the ledger decides
-(:func:`funding.domain.ledger.apply`); :func:`record_movements` writes the new balances
-and the ledger rows in one statement. The locks hold to the end of the transaction, and
-``accounts``' CHECK refuses a balance below zero to anything but a budget whatever the
-code says.
+Money moves in one statement (:func:`move`): it locks the accounts a set of movements
+touches (in one order, so two transactions never wait on each other in a circle), checks
+that none but a budget goes below zero, writes the new balances, the ledger rows and the
+rows of what moved the money (:class:`Rows`: a commitment, a payment, dotations), and
+reports what the accounts held; the domain's ledger then decides on what they held
+(:func:`funding.domain.ledger.apply`) and its refusal rolls the transaction back. One
+round trip, not three: a command holds its accounts' locks for less time. The locks hold
+to the end of the transaction, and ``accounts``' CHECK refuses a balance below zero to
+anything but a budget whatever the code says.
 """
 
 from __future__ import annotations
@@ -70,54 +72,93 @@ class Trace:
     year: int | None = None
 
 
-async def lock_accounts(conn: Conn, accounts: Sequence[Account]) -> dict[Account, int]:
-    """Lock ``accounts`` to the end of the transaction and report what each holds.
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a use case writes in the statement that moves its money (the commitment, the
+    payment, the dotations…): common table expressions numbering their parameters from
+    ``$15`` on, and what the statement returns of them (``returned``)."""
 
-    An account seen for the first time is created at zero first, so that two transactions
-    crediting a new account both lock it rather than both computing from nothing."""
-    kinds, refs = [a.kind.value for a in accounts], [a.ref for a in accounts]
-    await conn.execute(
-        """INSERT INTO accounts (kind, ref, balance)
-           SELECT k, r, 0 FROM unnest($1::text[], $2::text[]) AS t(k, r)
-           ON CONFLICT (kind, ref) DO NOTHING""", kinds, refs)
-    rows = await conn.fetch(
-        """SELECT kind, ref, balance FROM accounts
-           WHERE (kind, ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-           ORDER BY kind, ref FOR UPDATE""", kinds, refs)
-    return {Account(AccountKind(r["kind"]), r["ref"]): r["balance"] for r in rows}
+    ctes: str
+    args: tuple[Any, ...]
+    returning: str = "NULL"
 
 
-async def record_movements(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
-                           balances: Mapping[Account, int], at: datetime) -> None:
-    """Append ``entries`` to the ledger and set the ``balances`` they leave (the accounts
-    they changed, locked by :func:`lock_accounts`)."""
-    await conn.execute(
-        """WITH balances AS (
-               UPDATE accounts SET balance = b.balance
-               FROM unnest($1::text[], $2::text[], $3::bigint[]) AS b(kind, ref, balance)
-               WHERE accounts.kind = b.kind AND accounts.ref = b.ref)
-           INSERT INTO ledger (at, movement, debit_kind, debit_ref, credit_kind, credit_ref,
-                               amount, envelope_id, programme, cite_id, year)
-           SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],
-                                    $9::text[], $10::bigint[], $11::uuid[], $12::text[],
-                                    $13::text[], $14::integer[])""",
-        [a.kind.value for a in balances], [a.ref for a in balances], list(balances.values()),
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What :func:`move` found and did."""
+
+    ok: bool
+    """Every account it takes from held enough: written. If not, nothing of the money was
+    (the caller refuses, which rolls its transaction back)."""
+    held: dict[Account, int]
+    """What each account touched held when locked (an account seen for the first time is
+    absent: it held nothing)."""
+    returned: Any = None
+    """What the :class:`Rows` written with the money returned."""
+
+
+_MOVE = """
+    WITH moved AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(kind, ref, delta)),
+    locked AS (
+        SELECT a.kind, a.ref, a.balance FROM accounts a JOIN moved m USING (kind, ref)
+        ORDER BY a.kind, a.ref FOR UPDATE OF a),
+    checked AS (
+        SELECT NOT EXISTS (
+            SELECT FROM moved m LEFT JOIN locked l USING (kind, ref)
+            WHERE m.kind NOT IN ('budget', 'ae_source', 'cp_source')
+              AND coalesce(l.balance, 0) + m.delta < 0) AS ok),
+    updated AS (
+        UPDATE accounts a SET balance = a.balance + m.delta FROM locked l JOIN moved m
+        USING (kind, ref) WHERE a.kind = l.kind AND a.ref = l.ref AND (SELECT ok FROM checked)),
+    created AS (
+        INSERT INTO accounts AS a (kind, ref, balance)
+        SELECT m.kind, m.ref, m.delta FROM moved m
+        WHERE NOT EXISTS (SELECT FROM locked l WHERE l.kind = m.kind AND l.ref = m.ref)
+          AND (SELECT ok FROM checked)
+        ORDER BY m.kind, m.ref
+        ON CONFLICT (kind, ref) DO UPDATE SET balance = a.balance + EXCLUDED.balance),
+    entries AS (
+        INSERT INTO ledger (at, movement, debit_kind, debit_ref, credit_kind, credit_ref,
+                            amount, envelope_id, programme, cite_id, year)
+        SELECT $4, * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::bigint[], $11::uuid[], $12::text[], $13::text[],
+                                 $14::integer[])
+        WHERE (SELECT ok FROM checked))"""
+# Every account is locked in one order (kind, ref: no two transactions wait on each other
+# in a circle) before any is written; new ones are inserted in that order too (only
+# credited: one debited would have gone below zero), and one another transaction created
+# meanwhile gets the change added. An INSERT checks its row before it finds the conflict,
+# so the accounts locked are updated, not upserted.
+
+
+async def move(conn: Conn, entries: Sequence[tuple[Movement, Trace]],
+               changes: Mapping[Account, int], at: datetime, rows: Rows | None = None
+               ) -> Moved:
+    """In one statement: lock the accounts of ``changes`` (each account's net change by
+    ``entries``) and report what they hold; if none but a budget would go below zero,
+    apply the changes, append ``entries`` to the ledger and write ``rows``.
+
+    The locks hold to the end of the transaction: what was checked is what was written,
+    however many transactions move money from the same account at once."""
+    touched = sorted(changes)
+    r = await conn.fetchrow(
+        f"""{_MOVE}{rows.ctes if rows else ""}
+            SELECT (SELECT ok FROM checked) AS ok, ARRAY(SELECT kind FROM locked) AS kinds,
+                   ARRAY(SELECT ref FROM locked) AS refs,
+                   ARRAY(SELECT balance FROM locked) AS balances,
+                   {rows.returning if rows else "NULL"} AS returned""",
+        [a.kind.value for a in touched], [a.ref for a in touched],
+        [changes[a] for a in touched],
         at, [m.kind.value for m, _ in entries], [m.debit.kind.value for m, _ in entries],
         [m.debit.ref for m, _ in entries], [m.credit.kind.value for m, _ in entries],
         [m.credit.ref for m, _ in entries], [m.amount for m, _ in entries],
         [t.envelope_id for _, t in entries], [t.programme.value for _, t in entries],
-        [t.cite_id for _, t in entries], [t.year for _, t in entries])
-
-
-async def lock_envelopes(conn: Conn, wave_id: str, years: Sequence[int]) -> None:
-    """Lock the accounts of every envelope covering ``wave_id`` in ``years`` at once, in
-    :func:`lock_accounts`' order: for a transaction that then moves money from them
-    several times."""
-    await conn.execute(
-        """SELECT 1 FROM accounts WHERE kind = 'envelope' AND ref IN (
-               SELECT envelope_id::text FROM envelope_coverage
-               WHERE wave_id = $1 AND year = ANY ($2::integer[]))
-           ORDER BY kind, ref FOR UPDATE""", wave_id, list(years))
+        [t.cite_id for _, t in entries], [t.year for _, t in entries],
+        *(rows.args if rows else ()))
+    assert r is not None  # a SELECT without FROM answers one row
+    return Moved(r["ok"], {Account(AccountKind(k), ref): b for k, ref, b in zip(
+        r["kinds"], r["refs"], r["balances"], strict=True)}, r["returned"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +198,10 @@ async def ledger_check(conn: Reads) -> LedgerCheck:
 
 # --- envelopes ---------------------------------------------------------------------------------
 
-_ENVELOPE = """SELECT e.envelope_id, e.name, e.programme, e.budget_years, e.wave_ids, e.amount,
-                      e.dotation_rule, e.fonds_share, e.opened_at, a.balance AS remaining
-               FROM envelopes e
-               JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text"""
+_ENVELOPE_COLUMNS = """e.envelope_id, e.name, e.programme, e.budget_years, e.wave_ids, e.amount,
+                         e.dotation_rule, e.fonds_share, e.opened_at, a.balance AS remaining"""
+_ENVELOPE = f"""SELECT {_ENVELOPE_COLUMNS} FROM envelopes e
+                JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text"""
 # An envelope's account exists from its opening (the same transaction moves its amount).
 
 
@@ -222,14 +263,26 @@ async def list_envelopes(conn: Reads, *, after: tuple[datetime, UUID] | None = N
         after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def covering(conn: Conn, wave_id: str, year: int) -> dict[BudgetProgramme, BudgetEnvelope]:
-    """The envelope of each programme covering this wave and year, their accounts locked
-    to the end of the transaction (what they hold is what the domain decides on)."""
+async def covering(conn: Conn, years: Iterable[tuple[str, int]]
+                   ) -> dict[tuple[str, int], dict[BudgetProgramme, BudgetEnvelope]]:
+    """The envelope of each programme covering each (wave, year) of ``years``, their
+    accounts locked to the end of the transaction in one order (what they hold is what the
+    domain decides on). An envelope covering several is one object: what one dotation
+    takes from it, the next one sees."""
+    pairs = sorted(set(years))
     rows = await conn.fetch(
-        f"""{_ENVELOPE} JOIN envelope_coverage c USING (envelope_id)
-            WHERE c.wave_id = $1 AND c.year = $2 ORDER BY a.ref FOR UPDATE OF a""",
-        wave_id, year)
-    return {BudgetProgramme(r["programme"]): _envelope(r) for r in rows}
+        f"""SELECT c.wave_id AS covers_wave, c.year AS covers_year, {_ENVELOPE_COLUMNS}
+            FROM envelopes e
+            JOIN accounts a ON a.kind = 'envelope' AND a.ref = e.envelope_id::text
+            JOIN envelope_coverage c ON c.envelope_id = e.envelope_id
+            WHERE (c.wave_id, c.year) IN (SELECT * FROM unnest($1::text[], $2::integer[]))
+            ORDER BY a.ref FOR UPDATE OF a""", [w for w, _ in pairs], [y for _, y in pairs])
+    envelopes: dict[UUID, BudgetEnvelope] = {}
+    found: dict[tuple[str, int], dict[BudgetProgramme, BudgetEnvelope]] = {}
+    for r in rows:
+        envelope = envelopes.setdefault(r["envelope_id"], _envelope(r))
+        found.setdefault((r["covers_wave"], r["covers_year"]), {})[envelope.programme] = envelope
+    return found
 
 
 # --- cités, alliances -------------------------------------------------------------------------
@@ -246,15 +299,32 @@ def _cite(r: asyncpg.Record) -> Cite:
                 population=r["population"], lead_college_uai=r["lead_college_uai"])
 
 
-async def insert_cite(conn: Conn, c: Cite, labelled_at: datetime) -> bool:
-    """False if funding knows the cité already (nothing written)."""
-    return bool(await conn.fetchval(
-        f"""INSERT INTO cites ({_CITE}, labelled_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (cite_id) DO NOTHING RETURNING true""",
-        c.cite_id, c.name, c.wave_id, c.departement, c.label_start, c.label_end,
-        c.status.value, c.requested_contribution, c.population, c.lead_college_uai,
-        labelled_at))
+async def insert_cites(conn: Conn, labelled: Sequence[tuple[Cite, datetime, str | None]]
+                       ) -> dict[str, ChefDeFile | None]:
+    """Remember the cités (each with when it was labelled and the programme's reference
+    of one taken over) that funding does not know yet; those it knows are left as they
+    are. Returns the new ones, each with its collège chef de file if partners named it
+    already (their events may come first)."""
+    cites = [c for c, _, _ in labelled]
+    rows = await conn.fetch(
+        f"""WITH born AS (
+                INSERT INTO cites ({_CITE}, labelled_at, reference)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                     $5::date[], $6::date[], $7::text[], $8::bigint[],
+                                     $9::integer[], $10::text[], $11::timestamptz[],
+                                     $12::text[])
+                ON CONFLICT (cite_id) DO NOTHING RETURNING cite_id)
+            SELECT b.cite_id, a.chef_de_file_partner_id, a.chef_de_file_uai FROM born b
+            LEFT JOIN alliances a ON a.cite_id = b.cite_id
+                 AND a.chef_de_file_partner_id IS NOT NULL""",
+        [c.cite_id for c in cites], [c.name for c in cites], [c.wave_id for c in cites],
+        [c.departement for c in cites], [c.label_start for c in cites],
+        [c.label_end for c in cites], [c.status.value for c in cites],
+        [c.requested_contribution for c in cites], [c.population for c in cites],
+        [c.lead_college_uai for c in cites], [at for _, at, _ in labelled],
+        [reference for _, _, reference in labelled])
+    return {r["cite_id"]: None if r["chef_de_file_partner_id"] is None else (
+        r["chef_de_file_partner_id"], r["chef_de_file_uai"]) for r in rows}
 
 
 async def get_cite(conn: Reads, cite_id: str, *, lock: Lock = None) -> Cite | None:
@@ -325,16 +395,6 @@ async def members(conn: Reads, cite_id: str) -> list[asyncpg.Record]:
 # --- allocations, fonds ------------------------------------------------------------------------
 
 
-async def insert_allocation(conn: Conn, a: Allocation) -> None:
-    """A second dotation of a cité, envelope and year is refused by a unique index."""
-    await conn.execute(
-        """INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
-                                    amount, rule, basis, allocated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        a.allocation_id, a.cite_id, a.envelope_id, a.programme.value, a.year, a.amount,
-        a.rule, a.basis, a.allocated_at)
-
-
 async def revise_allocation(conn: Conn, revised: AllocationRevised) -> None:
     await conn.execute("UPDATE allocations SET amount = $2 WHERE allocation_id = $1",
                        revised.allocation_id, revised.amount)
@@ -365,12 +425,6 @@ async def revisions_of(conn: Reads, cite_id: str, *, after: tuple[int] | None = 
         """SELECT r.* FROM allocation_revisions r JOIN allocations a USING (allocation_id)
            WHERE a.cite_id = $1 AND ($2::bigint IS NULL OR r.id > $2)
            ORDER BY r.id LIMIT $3""", cite_id, after[0] if after else None, limit)
-
-
-async def has_dotation(conn: Conn, cite_id: str, envelope_id: UUID, year: int) -> bool:
-    return bool(await conn.fetchval(
-        """SELECT true FROM allocations WHERE cite_id = $1 AND envelope_id = $2
-           AND year = $3 AND rule <> 'manual'""", cite_id, envelope_id, year))
 
 
 async def get_allocation(conn: Reads, allocation_id: UUID) -> Allocation | None:
@@ -419,17 +473,58 @@ async def get_allocation_funds(conn: Reads, allocation_id: UUID) -> AllocationFu
     return _allocation_funds(r) if r else None
 
 
-async def has_fonds(conn: Conn, cite_id: str, year: int) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM fonds_grants WHERE cite_id = $1 AND year = $2", cite_id, year))
+async def funded(conn: Reads, cite_id: str) -> tuple[set[tuple[UUID, int]], set[int]]:
+    """What the cité was given already: its dotations (envelope, year; not its allocations
+    made by hand) and the years of its fonds de la cité."""
+    rows = await conn.fetch(
+        """SELECT envelope_id, year FROM allocations WHERE cite_id = $1 AND rule <> 'manual'
+           UNION ALL
+           SELECT NULL, year FROM fonds_grants WHERE cite_id = $1""", cite_id)
+    return ({(r["envelope_id"], r["year"]) for r in rows if r["envelope_id"] is not None},
+            {r["year"] for r in rows if r["envelope_id"] is None})
 
 
-async def insert_fonds(conn: Conn, granted: FondsDeLaCiteGranted) -> None:
-    await conn.execute(
-        """INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        granted.grant_id, granted.cite_id, granted.year, granted.lead_college_uai,
-        granted.chef_de_file_partner_id, granted.granted_at)
+def refusal_key(refused: AllocationRefused) -> str:
+    """How :func:`funding_rows` names a refusal it recorded."""
+    return "/".join((refused.cite_id, str(refused.year), refused.programme.value
+                     if refused.programme else "", refused.reason.value))
+
+
+def funding_rows(allocations: Sequence[Allocation], grants: Sequence[FondsDeLaCiteGranted],
+                 refusals: Sequence[AllocationRefused]) -> Rows:
+    """Allocations (dotations, or one made by hand: a unique index holds a cité's dotation
+    of an envelope and year once), fonds grants and refusals, written with the money they
+    move. Returns the :func:`refusal_key` of each refusal recorded for the first time (a
+    refusal is told once per cité, year, programme and reason)."""
+    return Rows(
+        """, allocated AS (
+            INSERT INTO allocations (allocation_id, cite_id, envelope_id, programme, year,
+                                     amount, rule, basis, allocated_at)
+            SELECT * FROM unnest($15::uuid[], $16::text[], $17::uuid[], $18::text[],
+                                 $19::integer[], $20::bigint[], $21::text[], $22::text[],
+                                 $23::timestamptz[])),
+        granted AS (
+            INSERT INTO fonds_grants (grant_id, cite_id, year, uai, partner_id, granted_at)
+            SELECT * FROM unnest($24::uuid[], $25::text[], $26::integer[], $27::text[],
+                                 $28::uuid[], $29::timestamptz[])),
+        refused AS (
+            INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
+            SELECT * FROM unnest($30::text[], $31::integer[], $32::text[], $33::text[],
+                                 $34::timestamptz[])
+            ON CONFLICT DO NOTHING RETURNING cite_id, year, programme, reason)""",
+        ([a.allocation_id for a in allocations], [a.cite_id for a in allocations],
+         [a.envelope_id for a in allocations], [a.programme.value for a in allocations],
+         [a.year for a in allocations], [a.amount for a in allocations],
+         [a.rule for a in allocations], [a.basis for a in allocations],
+         [a.allocated_at for a in allocations],
+         [g.grant_id for g in grants], [g.cite_id for g in grants], [g.year for g in grants],
+         [g.lead_college_uai for g in grants], [g.chef_de_file_partner_id for g in grants],
+         [g.granted_at for g in grants],
+         [r.cite_id for r in refusals], [r.year for r in refusals],
+         [r.programme and r.programme.value for r in refusals],
+         [r.reason.value for r in refusals], [r.refused_at for r in refusals]),
+        returning="""ARRAY(SELECT concat_ws('/', cite_id, year, coalesce(programme, ''),
+                                            reason) FROM refused)""")
 
 
 async def name_fonds_recipient(conn: Conn, cite_id: str, partner_id: UUID, uai: str
@@ -505,16 +600,6 @@ async def fonds_uses(conn: Reads, cite_id: str, year: int, *,
             ORDER BY u.id LIMIT $4""", cite_id, year, after[0] if after else None, limit)
 
 
-async def record_refusal(conn: Conn, refused: AllocationRefused) -> bool:
-    """True the first time this refusal (cité, year, programme, reason) is recorded, False
-    after."""
-    return bool(await conn.fetchval(
-        """INSERT INTO refusals (cite_id, year, programme, reason, refused_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
-        refused.cite_id, refused.year, refused.programme and refused.programme.value,
-        refused.reason.value, refused.refused_at))
-
-
 # --- commitments, payments, co-financing -------------------------------------------------------
 
 
@@ -561,17 +646,19 @@ async def commitments_of(conn: Reads, cite_id: str, *,
         cite_id, after[0] if after else None, after[1] if after else None, limit)]
 
 
-async def insert_commitment(conn: Conn, c: Commitment) -> None:
+def insert_commitment(c: Commitment) -> Rows:
+    """The commitment, written with the money it moves."""
     p = c.paperwork
-    await conn.execute(
-        """INSERT INTO commitments (commitment_id, cite_id, allocation_id,
-                                    operator_partner_id, action_title, amount, committed_at,
-                                    legal_act_kind, legal_act_reference, legal_act_signed_on,
-                                    subsidy_request, justification_due)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
-        c.amount, c.committed_at, p and p.legal_act.kind.value, p and p.legal_act.reference,
-        p and p.legal_act.signed_on, p and p.subsidy_request, p and p.justification_due)
+    return Rows(
+        """, committed AS (
+            INSERT INTO commitments (commitment_id, cite_id, allocation_id,
+                                     operator_partner_id, action_title, amount, committed_at,
+                                     legal_act_kind, legal_act_reference, legal_act_signed_on,
+                                     subsidy_request, justification_due)
+            VALUES ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26))""",
+        (c.commitment_id, c.cite_id, c.allocation_id, c.operator_partner_id, c.action_title,
+         c.amount, c.committed_at, p and p.legal_act.kind.value, p and p.legal_act.reference,
+         p and p.legal_act.signed_on, p and p.subsidy_request, p and p.justification_due))
 
 
 async def record_report(conn: Conn, justified: SubsidyJustified) -> None:
@@ -591,6 +678,99 @@ async def member_kind(conn: Reads, cite_id: str, partner_id: UUID) -> str | None
              AND NOT coalesce((SELECT closed FROM alliances a WHERE a.cite_id = m.cite_id),
                               false)""", cite_id, partner_id)
     return kind
+
+
+def _kept_credits(year: str) -> str:
+    """A CTE ``k``: the credits of allocation ``al``'s programme for ``year`` (an SQL
+    expression), if recorded, with what is left undelegated; locked in share (a closing
+    waits for the commitments and payments under way, and they for it)."""
+    return f"""k AS (
+        SELECT k.ae, k.cp, k.closed_at,
+               coalesce((SELECT balance FROM accounts WHERE kind = 'ae_open'
+                         AND ref = k.programme || '/' || k.year), 0) AS ae_open,
+               coalesce((SELECT balance FROM accounts WHERE kind = 'cp_open'
+                         AND ref = k.programme || '/' || k.year), 0) AS cp_open
+        FROM credits k JOIN al ON k.programme = al.programme AND k.year = {year}
+        FOR SHARE OF k)"""
+
+
+def _credits_at(r: asyncpg.Record, programme: BudgetProgramme, year: int) -> Credits | None:
+    return None if r["ae"] is None else Credits(programme, year, r["ae"], r["cp"],
+                                                r["ae_open"], r["cp_open"], r["closed_at"])
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentGround:
+    """What a commitment is decided on, read in one statement."""
+
+    cite: Cite
+    """Locked in share: a freeze waits for the commitment, or it for the freeze."""
+    allocation: Allocation | None
+    """``None`` if the cité has no such allocation."""
+    member_kind: str | None
+    """The operator's kind if it is a current member of the cité's open alliance."""
+    credits: Credits | None
+    """The allocation's programme's credits of its year, if recorded (locked in share)."""
+
+
+async def commitment_ground(conn: Conn, cite_id: str, allocation_id: UUID, operator: UUID
+                            ) -> CommitmentGround | None:
+    """What committing ``operator``'s action on the allocation stands on; ``None`` if the
+    cité is unknown."""
+    r = await conn.fetchrow(
+        f"""WITH c AS (SELECT {_CITE} FROM cites WHERE cite_id = $1 FOR SHARE),
+                al AS (SELECT * FROM allocations WHERE allocation_id = $2 AND cite_id = $1),
+                {_kept_credits("al.year")}
+            SELECT c.*, al.allocation_id, al.envelope_id, al.programme, al.year, al.amount,
+                   al.rule, al.basis, al.allocated_at, k.*,
+                   (SELECT m.kind FROM members m
+                    WHERE m.cite_id = $1 AND m.partner_id = $3 AND m.current
+                      AND NOT coalesce((SELECT closed FROM alliances a WHERE a.cite_id = $1),
+                                       false)) AS member_kind
+            FROM c LEFT JOIN al ON true LEFT JOIN k ON true""",
+        cite_id, allocation_id, operator)
+    if r is None:
+        return None
+    allocation = None if r["allocation_id"] is None else _allocation(r)
+    return CommitmentGround(_cite(r), allocation, r["member_kind"], None if allocation is None
+                            else _credits_at(r, allocation.programme, allocation.year))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentGround:
+    """What a payment is decided on, read in one statement."""
+
+    commitment: Commitment
+    """Locked with its account: what it has not paid cannot change under the payment."""
+    departement: str
+    """Its cité's."""
+    allocation: Allocation | None
+    credits: Credits | None
+    """The allocation's programme's credits of the year the payment is made, if recorded
+    (locked in share)."""
+
+
+async def payment_ground(conn: Conn, commitment_id: UUID, year: int) -> PaymentGround | None:
+    """What paying against the commitment in ``year`` stands on; ``None`` if it is
+    unknown."""
+    r = await conn.fetchrow(
+        f"""WITH cm AS ({_COMMITMENT} WHERE c.commitment_id = $1 FOR UPDATE OF c, a),
+                al AS (SELECT al.* FROM allocations al JOIN cm USING (allocation_id)
+                       WHERE al.cite_id = cm.cite_id),
+                {_kept_credits("$2")}
+            SELECT cm.*, (SELECT departement FROM cites WHERE cite_id = cm.cite_id),
+                   al.envelope_id AS al_envelope, al.programme AS al_programme,
+                   al.year AS al_year, al.amount AS al_amount, al.rule AS al_rule,
+                   al.basis AS al_basis, al.allocated_at AS al_allocated_at, k.*
+            FROM cm LEFT JOIN al ON true LEFT JOIN k ON true""", commitment_id, year)
+    if r is None:
+        return None
+    allocation = None if r["al_envelope"] is None else Allocation(
+        r["allocation_id"], r["cite_id"], r["al_envelope"], BudgetProgramme(r["al_programme"]),
+        r["al_year"], r["al_amount"], r["al_rule"], r["al_basis"], r["al_allocated_at"])
+    return PaymentGround(_commitment(r), r["departement"], allocation,
+                         None if allocation is None else _credits_at(r, allocation.programme,
+                                                                     year))
 
 
 # --- recoveries ----------------------------------------------------------------------------
@@ -659,15 +839,17 @@ async def cancel_commitment(conn: Conn, commitment_id: UUID, motive: str, at: da
         commitment_id, at, motive)
 
 
-async def insert_payment(conn: Conn, paid: PaymentMade) -> None:
-    """The payment, and what its commitment paid raised by it (one statement)."""
-    await conn.execute(
-        """WITH p AS (
-               INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
-               VALUES ($1, $2, $3, $4) RETURNING commitment_id, amount)
-           UPDATE commitments c SET paid = c.paid + p.amount
-           FROM p WHERE c.commitment_id = p.commitment_id""",
-        paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at)
+def insert_payment(paid: PaymentMade) -> Rows:
+    """The payment, and what its commitment paid raised by it, written with the money it
+    moves."""
+    return Rows(
+        """, made AS (
+            INSERT INTO payments (payment_id, commitment_id, amount, paid_at)
+            VALUES ($15, $16, $17, $18) RETURNING commitment_id, amount),
+        counted AS (
+            UPDATE commitments c SET paid = c.paid + made.amount
+            FROM made WHERE c.commitment_id = made.commitment_id)""",
+        (paid.payment_id, paid.commitment_id, paid.amount, paid.paid_at))
 
 
 async def payments_of(conn: Reads, commitment_id: UUID) -> list[asyncpg.Record]:
@@ -860,12 +1042,6 @@ async def list_credits(conn: Reads, *, after: tuple[str, int] | None = None,
 
 
 # --- the years before the platform ------------------------------------------------------------
-
-
-async def set_reference(conn: Conn, cite_id: str, reference: str) -> None:
-    """The programme's reference of a cité labelling took over (its past money's key)."""
-    await conn.execute("UPDATE cites SET reference = $2 WHERE cite_id = $1", cite_id,
-                       reference)
 
 
 async def cite_by_reference(conn: Conn, reference: str) -> Cite | None:
