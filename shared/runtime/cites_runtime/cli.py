@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -66,6 +68,24 @@ def service_cli(definition: ServiceDefinition,
     return cli
 
 
+def shared_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with SO_REUSEPORT: every replica of a service
+    binds its own on the one port, and the kernel spreads new connections among those
+    listening, so the port answers while any replica lives (Linux; the processes must run
+    as the same user)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        sys.exit(f"cannot bind {host}:{port} (shared with the other replicas): {exc}")
+    sock.set_inheritable(True)
+    return sock
+
+
 @dataclass(frozen=True, slots=True)
 class _Commands:
     """The commands of one service; each method is one command (its docstring is its
@@ -91,8 +111,17 @@ class _Commands:
         s = self.settings()
         if (why := s.auth_refusal()) is not None:
             sys.exit(f"{self.definition.name}: cannot start: {why}")
-        uvicorn.run(build_app(self.definition, s), host=s.http_host, port=s.http_port,
-                    log_config=None, access_log=False, loop="uvloop")
+        config = uvicorn.Config(build_app(self.definition, s), host=s.http_host,
+                                port=s.http_port, log_config=None, access_log=False,
+                                loop="uvloop")
+        server = uvicorn.Server(config)
+        # Shared with the other replicas: bound here, listened on once the app has started
+        # (a replica still starting is given no connection by the kernel).
+        sockets = [shared_port(s.http_host, s.http_port)] if s.http_reuse_port else None
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=sockets)
+        if not server.started:
+            sys.exit(3)  # uvicorn's startup failure, as uvicorn.run ends
 
     def migrate(self) -> None:
         """Apply pending migrations to this service's schema."""
