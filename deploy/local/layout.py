@@ -19,14 +19,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cites_contracts.topics import HISTORY_PARTITIONS
+
 SERVICES = ("labelling", "partners", "funding", "notifications", "dashboard")
 OTHER = 9
 """Port offset of a service not in SERVICES (8010, 9010 by default)."""
 REPLICA_STRIDE = 10
 """Between the ops ports of a service's successive replicas: above every service's own."""
-MAX_REPLICAS = 6
-"""At most this many per service: the history topics' partitions (cites_contracts.topics),
-so that every replica of a consumer is given a share of each topic it reads."""
+MAX_REPLICAS = HISTORY_PARTITIONS
+"""At most this many per service: the history topics' partitions, so that every replica of
+a consumer is given a share of each topic it reads (a further one would stand idle)."""
 
 
 class LayoutError(ValueError):
