@@ -51,7 +51,8 @@ INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KA
               "PROMETHEUS_URL"}
 
 
-def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def launcher(*args: str, timeout: float = 600, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(LAUNCHER), *args],
         capture_output=True,
@@ -59,6 +60,7 @@ def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
         timeout=timeout,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -537,3 +539,33 @@ def test_replica_counts_it_cannot_lay_out_are_refused_before_anything_starts(
     assert done.returncode != 0
     assert "CITES_REPLICAS" in done.stderr and repr(replicas) in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_prometheus_takes_up_the_replicas_of_the_next_up_without_a_restart(
+    infra: dict[str, str],
+) -> None:
+    """`up` with other replicas rewrites the running Prometheus's targets and has it reload
+    them (same process); `up` with none puts the services' own ports back."""
+    url = infra["PROMETHEUS_URL"]
+    before = status()["prometheus"]["pid"]
+
+    def targets() -> set[str]:
+        with urllib.request.urlopen(f"{url}/api/v1/targets?state=active", timeout=10) as r:
+            return {t["scrapeUrl"] for t in json.loads(r.read())["data"]["activeTargets"]}
+
+    def scraped(ports: set[int]) -> Any:
+        async def check() -> bool:
+            return targets() == {f"http://127.0.0.1:{p}/metrics" for p in ports}
+        return check
+
+    own = {9001, 9002, 9003, 9004, 9005}
+    try:
+        more = launcher("up", "prometheus", timeout=120, env={"CITES_REPLICAS": "partners=3"})
+        assert more.returncode == 0, more.stderr
+        assert "configuration reloaded" in more.stderr
+        await eventually(scraped(own | {9012, 9022}), timeout=30, what="the replicas scraped")
+    finally:
+        again = launcher("up", "prometheus", timeout=120)
+    assert again.returncode == 0, again.stderr
+    await eventually(scraped(own), timeout=30, what="the services' own ports scraped again")
+    assert status()["prometheus"]["pid"] == before
