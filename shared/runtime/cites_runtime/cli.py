@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import typer
@@ -111,17 +111,19 @@ class _Commands:
         s = self.settings()
         if (why := s.auth_refusal()) is not None:
             sys.exit(f"{self.definition.name}: cannot start: {why}")
-        config = uvicorn.Config(build_app(self.definition, s), host=s.http_host,
-                                port=s.http_port, log_config=None, access_log=False,
-                                loop="uvloop")
-        server = uvicorn.Server(config)
+        app = build_app(self.definition, s)
+        options: dict[str, Any] = {"host": s.http_host, "port": s.http_port,
+                                   "log_config": None, "access_log": False, "loop": "uvloop"}
+        if not s.http_reuse_port:
+            uvicorn.run(app, **options)
+            return
         # Shared with the other replicas: bound here, listened on once the app has started
         # (a replica still starting is given no connection by the kernel).
-        sockets = [shared_port(s.http_host, s.http_port)] if s.http_reuse_port else None
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         with contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=sockets)
+            server.run(sockets=[shared_port(s.http_host, s.http_port)])
         if not server.started:
-            sys.exit(3)  # uvicorn's startup failure, as uvicorn.run ends
+            sys.exit(3)  # uvicorn's start-up failure, as uvicorn.run ends
 
     def migrate(self) -> None:
         """Apply pending migrations to this service's schema."""
