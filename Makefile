@@ -18,6 +18,7 @@ CONSUMES := $(wildcard services/*/consumes.json)
 
 help:
 	@echo "make run              install, start Kafka + PostgreSQL + SMTP sink + Keycloak, migrate, start every service"
+	@echo "make run REPLICAS=partners=2,funding=2   the same, with more than one process for those services"
 	@echo "make demo             after make run: import 2019–2022 with their dates, play 2024 live, reconcile"
 	@echo "make stop             stop the services and the infrastructure"
 	@echo "make test             install, then every test (starts real infrastructure itself)"
@@ -76,9 +77,11 @@ compose-down: install
 compose-check: install
 	$(PY) deploy/compose/stage.py check
 
+# REPLICAS=partners=2,funding=2 (or CITES_REPLICAS in the environment): processes per
+# service, 1 for a service not named (deploy/local/layout.py; docs/running.md).
 run: install
-	$(PY) deploy/local/launcher.py up
-	$(PY) deploy/local/services.py up $(SERVICES)
+	$(if $(REPLICAS),CITES_REPLICAS=$(REPLICAS)) $(PY) deploy/local/launcher.py up
+	$(if $(REPLICAS),CITES_REPLICAS=$(REPLICAS)) $(PY) deploy/local/services.py up $(SERVICES)
 
 # The programme simulation against `make run`'s platform (DEMO_ARGS: --scale 10,
 # --concurrency 16, --seed 7, ...): exits non-zero naming every difference.

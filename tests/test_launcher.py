@@ -13,24 +13,31 @@ import email.policy
 import importlib.util
 import json
 import os
+import random
+import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cites_contracts.access import KafkaAccess
+from cites_runtime.testing import eventually, group_members
+from cites_runtime.testing.infra import Keycloak
 
 # `up` of every component, the SMTP sink wedged and replaced: no other test meanwhile.
 pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
@@ -44,7 +51,8 @@ INFRA_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_USERNAME", "KAFKA_PASSWORD", "KA
               "PROMETHEUS_URL"}
 
 
-def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def launcher(*args: str, timeout: float = 600, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(LAUNCHER), *args],
         capture_output=True,
@@ -52,6 +60,7 @@ def launcher(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
         timeout=timeout,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -354,6 +363,8 @@ def test_prometheus_scrapes_make_runs_services_with_the_repositorys_rules_on_loo
 
     assert sorted(t["scrapeUrl"] for t in targets) == sorted(
         f"http://127.0.0.1:{port}/metrics" for port in services_py.OPS_PORTS.values())
+    assert services_py.OPS_PORTS == {"labelling": 9001, "partners": 9002, "funding": 9003,
+                                     "notifications": 9004, "dashboard": 9005}
     assert {t["labels"]["job"] for t in targets} == {"cites"}  # the job the rules select
     assert sorted(g["name"] for g in groups) == sorted(g["name"] for g in rules["groups"])
     assert listening(pid) == {("127.0.0.1", int(url.rsplit(":", 1)[1]))}
@@ -382,3 +393,179 @@ def test_a_process_is_ours_when_it_runs_with_our_marker_or_has_just_exec_d(
                                  proc=tmp_path) is expected
     assert launcher_module.alive(4343, "--config.file=/s/prometheus.yml",
                                  proc=tmp_path) is False
+
+
+SERVICES_PY = REPO / "deploy" / "local" / "services.py"
+
+
+def free_base(offsets: list[int]) -> int:
+    """A port base whose ``base + offset`` are all free on loopback now."""
+    for _ in range(200):
+        base = random.randrange(20_000, 40_000)
+        if all(launcher_port_free(base + offset) for offset in offsets):
+            return base
+    raise AssertionError("no free port base found")
+
+
+def launcher_port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def replicas_env(infra: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    """services.py's environment for a `make run` of the test's own: partners as two
+    replicas, on port bases of the test's, with a state folder of its own (the launcher's
+    addresses and Kafka credentials copied in), so that its pid files are no one else's.
+    Everything it started is stopped after (``services.py down``)."""
+    state = tmp_path / "state"
+    (state / "kafka").mkdir(parents=True)
+    shutil.copy(STATE / "infra.json", state / "infra.json")
+    shutil.copy(STATE / "kafka" / "credentials.json", state / "kafka" / "credentials.json")
+    env = {**os.environ, "CITES_LOCAL_DIR": str(state), "CITES_REPLICAS": "partners=2",
+           "CITES_HTTP_PORT": str(free_base([1])), "CITES_OPS_PORT": str(free_base([1, 11]))}
+    try:
+        yield env
+    finally:
+        subprocess.run([sys.executable, str(SERVICES_PY), "down"], env=env, timeout=120,
+                       capture_output=True, check=False)
+
+
+def services_py(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SERVICES_PY), *args], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+
+
+async def test_a_second_replica_joins_the_group_and_the_port_answers_while_either_is_killed(
+    infra: dict[str, str], replicas_env: dict[str, str],
+) -> None:
+    """`CITES_REPLICAS=partners=2`: two processes, each ready on its own ops port, both
+    members of partners' consumer group with partitions of their own, both on the one API
+    port (SO_REUSEPORT); SIGKILL either, and the port still answers every request, the
+    survivor is given every partition; `up` again brings the killed one back."""
+    env = replicas_env
+    http_port, ops_port = int(env["CITES_HTTP_PORT"]) + 1, int(env["CITES_OPS_PORT"]) + 1
+    run = Path(env["CITES_LOCAL_DIR"]) / "services"
+    access = KafkaAccess.from_env(environ=infra)
+    keycloak = Keycloak("native", infra["KEYCLOAK_URL"])
+    viewer = {"Authorization": f"Bearer {await keycloak.token('viewer')}"}
+
+    async def members() -> list[set[Any]]:
+        return await group_members(access, "partners")
+
+    async def two_sharing() -> bool:
+        found = await members()
+        return len(found) == 2 and all(found) and not found[0] & found[1]
+
+    async def answered(n: int) -> list[int]:
+        """Status of ``n`` requests, each on a connection of its own."""
+        codes = []
+        for _ in range(n):
+            async with httpx.AsyncClient(timeout=10) as http:
+                codes.append((await http.get(f"http://127.0.0.1:{http_port}/alliances",
+                                             headers=viewer)).status_code)
+        return codes
+
+    up = services_py(env, "up", "partners")
+    assert up.returncode == 0, up.stderr[-3000:]
+    pids = {stem: int((run / f"{stem}.pid").read_text()) for stem in ("partners", "partners-2")}
+    assert {ready(ops_port), ready(ops_port + 10)} == {200}
+    await eventually(two_sharing, timeout=60, what="two members sharing the partitions")
+    assert await answered(20) == [200] * 20
+    status_lines = services_py(env, "status", "partners").stdout.splitlines()
+    assert [line.split()[0] for line in status_lines] == ["partners", "partners-2"]
+    assert all("running" in line for line in status_lines)
+
+    every_partition = set().union(*await members())
+
+    async def survivor_alone() -> bool:
+        found = await members()
+        return len(found) == 1 and found[0] == every_partition
+
+    for victim in ("partners-2", "partners"):
+        os.killpg(pids[victim], signal.SIGKILL)
+        assert await answered(20) == [200] * 20  # the survivor takes every connection
+        await eventually(survivor_alone, timeout=60,
+                         what=f"{victim} gone, the survivor given every partition")
+        again = services_py(env, "up", "partners")
+        assert again.returncode == 0, again.stderr[-3000:]
+        pids[victim] = int((run / f"{victim}.pid").read_text())
+        await eventually(two_sharing, timeout=60, what=f"{victim} back in the group")
+    down = services_py(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert not list(run.glob("*.pid"))
+    assert not any(map(alive, pids.values()))
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def ready(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=10) as r:
+        return int(r.status)
+
+
+def test_prometheus_is_given_every_replicas_ops_port(
+    launcher_module: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``CITES_REPLICAS``, each replica is a target of its own: the second of a
+    service ten ports above the first's, the third twenty."""
+    monkeypatch.setenv("CITES_REPLICAS", "partners=2,funding=3")
+    monkeypatch.delenv("CITES_OPS_PORT", raising=False)
+    (job,) = launcher_module.prometheus_config()["scrape_configs"]
+    (targets,) = job["static_configs"]
+
+    assert sorted(targets["targets"]) == [
+        f"127.0.0.1:{port}" for port in (9001, 9002, 9003, 9004, 9005, 9012, 9013, 9023)]
+
+
+@pytest.mark.parametrize("replicas", ["partners=0", "partners=7", "billing=2", "partners",
+                                      "partners=two"])
+def test_replica_counts_it_cannot_lay_out_are_refused_before_anything_starts(
+    replicas: str, tmp_path: Path,
+) -> None:
+    env = {**os.environ, "CITES_LOCAL_DIR": str(tmp_path), "CITES_REPLICAS": replicas}
+    done = services_py(env, "up", "partners")
+
+    assert done.returncode != 0
+    assert "CITES_REPLICAS" in done.stderr and repr(replicas) in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_prometheus_takes_up_the_replicas_of_the_next_up_without_a_restart(
+    infra: dict[str, str],
+) -> None:
+    """`up` with other replicas rewrites the running Prometheus's targets and has it reload
+    them (same process); `up` with none puts the services' own ports back."""
+    url = infra["PROMETHEUS_URL"]
+    before = status()["prometheus"]["pid"]
+
+    def targets() -> set[str]:
+        with urllib.request.urlopen(f"{url}/api/v1/targets?state=active", timeout=10) as r:
+            return {t["scrapeUrl"] for t in json.loads(r.read())["data"]["activeTargets"]}
+
+    def scraped(ports: set[int]) -> Any:
+        async def check() -> bool:
+            return targets() == {f"http://127.0.0.1:{p}/metrics" for p in ports}
+        return check
+
+    own = {9001, 9002, 9003, 9004, 9005}
+    try:
+        more = launcher("up", "prometheus", timeout=120, env={"CITES_REPLICAS": "partners=3"})
+        assert more.returncode == 0, more.stderr
+        assert "configuration reloaded" in more.stderr
+        await eventually(scraped(own | {9012, 9022}), timeout=30, what="the replicas scraped")
+    finally:
+        again = launcher("up", "prometheus", timeout=120)
+    assert again.returncode == 0, again.stderr
+    await eventually(scraped(own), timeout=30, what="the services' own ports scraped again")
+    assert status()["prometheus"]["pid"] == before

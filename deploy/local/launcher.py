@@ -20,7 +20,8 @@
   (and its UI page) out.
 * Prometheus, metrics and alerts: built once from its Go module by tools/promtool/build.sh
   (the one pin, shared with promtool), scraping the ops ports of the services `make run`
-  starts (127.0.0.1:9001–9005) and evaluating deploy/observability/prometheus/rules.yml;
+  starts (127.0.0.1:9001–9005, and every further replica's, see layout.py; written again,
+  and reloaded, at each ``up``) and evaluating deploy/observability/prometheus/rules.yml;
   its data in <state>/prometheus/. The HTTP API, no web UI (not built in).
 
 Ports: CITES_KAFKA_PORT (19092), CITES_KAFKA_CONTROLLER_PORT (19093), CITES_PG_PORT
@@ -73,6 +74,11 @@ import asyncpg
 from cites_contracts.access import KafkaAccess
 from cites_runtime.kafka_admin import ADMIN, broker_answers, broker_security
 
+# layout.py, beside this file (after the standard modules, which it must not shadow).
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from layout import LayoutError, every_replica
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 POM = HERE / "pom.xml"
@@ -98,8 +104,6 @@ JAEGER_MAX_TRACES = 100_000
 """In-memory storage keeps at most this many traces (the oldest go first)."""
 PROMETHEUS_BUILD = REPO / "tools" / "promtool" / "build.sh"
 OBSERVABILITY = REPO / "deploy" / "observability" / "prometheus"
-SERVICE_OPS_PORTS = {name: 9001 + n for n, name in enumerate(SERVICES)}
-"""Where `make run`'s services answer /metrics (deploy/local/services.py's OPS_PORTS)."""
 
 
 class LauncherError(Exception):
@@ -1013,15 +1017,15 @@ def prometheus_binary() -> Path:
 
 def prometheus_config() -> dict[str, object]:
     """deploy/observability/prometheus/prometheus.yml (its intervals, its job) with the
-    targets of `make run` (the services' ops ports on 127.0.0.1) and the rules by their
-    path (JSON is YAML)."""
+    targets of `make run` (every replica's ops port on 127.0.0.1, layout.py) and the rules
+    by their path (JSON is YAML)."""
     import yaml
 
     config: dict[str, Any] = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
     config["rule_files"] = [str(OBSERVABILITY / rules) for rules in config["rule_files"]]
     (job,) = config["scrape_configs"]
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"
-                                          for port in SERVICE_OPS_PORTS.values()]}]
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{replica.ops_port}"
+                                          for replica in every_replica()]}]
     return config
 
 
@@ -1040,14 +1044,18 @@ def prometheus_marker(cfg: Config) -> str:
 
 def prometheus_up(cfg: Config) -> str:
     pidfile, logfile = cfg.prometheus / "prometheus.pid", cfg.prometheus / "prometheus.log"
+    config, text = cfg.prometheus / "prometheus.yml", json.dumps(prometheus_config(), indent=2)
     if (pid := read_pid(pidfile, prometheus_marker(cfg))) is not None:
         done = f"reused (pid {pid})"
+        if not config.exists() or config.read_text() != text + "\n":  # replicas changed
+            config.write_text(text + "\n")
+            os.kill(pid, signal.SIGHUP)
+            done += ", its targets changed: configuration reloaded"
     else:
         require_free(cfg.prometheus_port, "CITES_PROMETHEUS_PORT")
         binary = prometheus_binary()
         cfg.prometheus.mkdir(parents=True, exist_ok=True)
-        config = cfg.prometheus / "prometheus.yml"
-        config.write_text(json.dumps(prometheus_config(), indent=2) + "\n")
+        config.write_text(text + "\n")
         pid = spawn([str(binary), f"--config.file={config}",
                      f"--storage.tsdb.path={cfg.prometheus / 'data'}",
                      f"--web.listen-address=127.0.0.1:{cfg.prometheus_port}"],
@@ -1150,7 +1158,8 @@ def cmd_up(cfg: Config, components: list[str], as_json: bool) -> int:
         print(f"Jaeger      {cfg.jaeger_query_url}  (traces: UI and /api/traces; OTLP in: "
               f"HTTP 127.0.0.1:{otlp['otlp_http']}, gRPC 127.0.0.1:{otlp['otlp_grpc']})")
         print(f"Prometheus  {cfg.prometheus_url}  (metrics and alerts: /api/v1/query, "
-              f"/api/v1/alerts; scrapes the services' ops ports 127.0.0.1:9001-9005)")
+              f"/api/v1/alerts; scrapes every service replica's ops port, "
+              f"{len(every_replica())} from 127.0.0.1:{every_replica()[0].ops_port})")
         print(f"env         source {cfg.state / 'infra.env'}")
     return 0
 
@@ -1214,6 +1223,9 @@ def main(argv: list[str] | None = None) -> int:
     except LauncherError as exc:
         print(f"launcher: {exc}", file=sys.stderr)
         return exc.code
+    except LayoutError as exc:
+        print(f"launcher: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ the infrastructure's addresses from ``.local/infra.json`` (written by launcher.p
 sign in through the launcher's Keycloak (``auth_mode`` oidc, the realm ``cites`` as
 issuer); health, /metrics and the API documents are on each service's ops port
 (9001–9005, as under compose), where the dashboard's probe and ``make demo`` read them.
+A service may run several processes (``CITES_REPLICAS=partners=2,funding=2``): they share
+its API port, each has its own ops port (layout.py says which); ``up`` starts the missing
+ones and stops those beyond the count, ``status`` and ``down`` take every one.
 Usage: services.py {up,migrate,down,status} [SERVICE ...]
        services.py cli SERVICE ARGS...   (its command line with its settings, e.g.
                                           services.py cli partners dlq list)
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,13 +27,19 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# layout.py, beside this file: found even when this file is loaded by path (the tests do),
+# and after the standard modules, which a neighbour could otherwise shadow.
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from layout import SERVICES, LayoutError, Replica, ports, replica_counts, replicas
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("CITES_LOCAL_DIR", ROOT / ".local"))
 RUN = STATE / "services"
-PORTS = {"labelling": 8001, "partners": 8002, "funding": 8003, "notifications": 8004,
-         "dashboard": 8005}
-OPS_PORTS = {name: port + 1000 for name, port in PORTS.items()}
-"""Each service's ops port: health, /metrics, /docs, /openapi.json, /asyncapi.json."""
+PORTS = {name: ports(name)[0] for name in SERVICES}
+OPS_PORTS = {name: ports(name)[1] for name in SERVICES}
+"""Each service's (first replica's) ops port: health, /metrics, /docs, /openapi.json,
+/asyncapi.json."""
 REALM = "cites"
 DEV_PASSWORD = "cites-dev"
 """The development users' password (deploy/keycloak/realm.py)."""
@@ -54,7 +64,9 @@ def kafka_secrets() -> dict[str, str]:
     return found
 
 
-def service_env(name: str) -> dict[str, str]:
+def service_env(name: str, replica: Replica | None = None) -> dict[str, str]:
+    """The environment of ``name``'s process ``replica`` (by default its first)."""
+    replica = replica or replicas(name)[0]
     info = infra()
     admin = urlsplit(info["DATABASE_URL"])
     prefix = name.upper() + "_"
@@ -66,8 +78,9 @@ def service_env(name: str) -> dict[str, str]:
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": info["KAFKA_BOOTSTRAP_SERVERS"],
         f"{prefix}KAFKA_USERNAME": name,
         f"{prefix}KAFKA_PASSWORD": kafka_secrets().get(name, ""),
-        f"{prefix}HTTP_PORT": str(PORTS.get(name, 8010)),
-        f"{prefix}OPS_PORT": str(OPS_PORTS.get(name, 9010)),
+        f"{prefix}HTTP_PORT": str(replica.http_port),
+        f"{prefix}HTTP_REUSE_PORT": str(replica.of > 1).lower(),  # the replicas share it
+        f"{prefix}OPS_PORT": str(replica.ops_port),
         f"{prefix}SMTP_HOST": info.get("SMTP_HOST", "127.0.0.1"),
         f"{prefix}SMTP_PORT": str(info.get("SMTP_PORT", "")),
         f"{prefix}ENVIRONMENT": "development",
@@ -121,8 +134,8 @@ def provision_kafka(names: list[str]) -> None:
                    stdout=sys.stderr)  # what it did is no output of a command it precedes
 
 
-def wait_ready(name: str, timeout: float = 60) -> None:
-    url = f"http://127.0.0.1:{OPS_PORTS.get(name, 9010)}/health/ready"
+def wait_ready(replica: Replica, timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{replica.ops_port}/health/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -131,12 +144,40 @@ def wait_ready(name: str, timeout: float = 60) -> None:
                     return
         except (urllib.error.URLError, OSError):
             pass
-        if pid_of(name) is None:
+        if pid_of(replica.name) is None:
             break
         time.sleep(0.3)
-    log = RUN / f"{name}.log"
+    log = RUN / f"{replica.name}.log"
     tail = log.read_text()[-3000:] if log.exists() else ""
-    sys.exit(f"{name} did not become ready ({url}); last log lines:\n{tail}")
+    sys.exit(f"{replica.name} did not become ready ({url}); last log lines:\n{tail}")
+
+
+def start_replicas(name: str) -> list[Replica]:
+    """Every replica of ``name`` running (those missing started, each waited for until
+    ready) and none beyond the count (those stopped): what `up` does for one service."""
+    wanted = replicas(name)
+    for surplus in running_replicas(name, beyond=len(wanted)):
+        stop(surplus)
+    for replica in wanted:
+        if pid_of(replica.name) is None:
+            log = open(RUN / f"{replica.name}.log", "ab")  # noqa: SIM115 - handed to the child
+            proc = subprocess.Popen([sys.executable, "-m", name],
+                                    env=service_env(name, replica), stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            (RUN / f"{replica.name}.pid").write_text(str(proc.pid))
+    for replica in wanted:
+        wait_ready(replica)
+    return wanted
+
+
+def running_replicas(name: str, beyond: int = 0) -> list[str]:
+    """The pid files' stems of ``name``'s replicas numbered above ``beyond``."""
+    found = []
+    for pid_file in RUN.glob(f"{name}*.pid") if RUN.exists() else []:
+        match = re.fullmatch(rf"{re.escape(name)}(?:-(\d+))?", pid_file.stem)
+        if match and int(match.group(1) or 1) > beyond:
+            found.append(pid_file.stem)
+    return sorted(found)
 
 
 def up(names: list[str]) -> None:
@@ -145,21 +186,21 @@ def up(names: list[str]) -> None:
         print("no service exists yet (services/*/pyproject.toml): infrastructure only")
     else:
         provision_kafka(names)
+    started: list[Replica] = []
     for name in names:
         migrate(name)
-        if pid_of(name) is None:
-            log = open(RUN / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-            proc = subprocess.Popen([sys.executable, "-m", name], env=service_env(name),
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-            (RUN / f"{name}.pid").write_text(str(proc.pid))
-        wait_ready(name)
+        started += start_replicas(name)
+    summary(started)
+
+
+def summary(started: list[Replica]) -> None:
+    """What `up` prints: where each service answers, then how to sign in."""
     info = infra()
     print("\nThe platform is up:")
-    for name in names:
-        port, ops = PORTS.get(name, 8010), OPS_PORTS.get(name, 9010)
-        print(f"  {name:<14} http://127.0.0.1:{port}  (docs http://127.0.0.1:{ops}/docs, "
-              f"log {RUN / (name + '.log')})")
+    for r in started:
+        shared = f", port shared by its {r.of} replicas" if r.of > 1 else ""
+        print(f"  {r.name:<14} http://127.0.0.1:{r.http_port}  (docs http://127.0.0.1:"
+              f"{r.ops_port}/docs, log {RUN / (r.name + '.log')}{shared})")
     print(f"  {'kafka':<14} {info['KAFKA_BOOTSTRAP_SERVERS']}")
     print(f"  {'postgresql':<14} {info['DATABASE_URL']}")
     print(f"  {'smtp sink':<14} {info.get('SMTP_HOST')}:{info.get('SMTP_PORT')} "
@@ -172,7 +213,7 @@ def up(names: list[str]) -> None:
         print(f"  {'metrics':<14} {metrics}/api/v1/alerts  (Prometheus: the services' /metrics "
               f"scraped, deploy/observability's rules; query {metrics}/api/v1/query?query=up)")
     print("\nSign in:")
-    if "dashboard" in names:
+    if any(r.service == "dashboard" for r in started):
         print(f"  the programme dashboard  http://127.0.0.1:{PORTS['dashboard']}/  "
               "(as viewer, national or a préfecture)")
     print(f"  dev users                {', '.join(DEV_USERS)}")
@@ -184,27 +225,32 @@ def up(names: list[str]) -> None:
     print("\nStop everything with `make stop`.")
 
 
-def down() -> None:
-    for pid_file in sorted(RUN.glob("*.pid")) if RUN.exists() else []:
-        name = pid_file.stem
-        pid = pid_of(name)
-        if pid is None:
-            continue
+def stop(stem: str) -> None:
+    """SIGTERM to the process group of the pid file ``stem``, SIGKILL after 10 s."""
+    pid = pid_of(stem)
+    if pid is not None:
         os.killpg(pid, signal.SIGTERM)
         for _ in range(100):
-            if pid_of(name) is None:
+            if pid_of(stem) is None:
                 break
             time.sleep(0.1)
         else:
             os.killpg(pid, signal.SIGKILL)
-        pid_file.unlink(missing_ok=True)
-        print(f"{name} stopped")
+        print(f"{stem} stopped")
+    (RUN / f"{stem}.pid").unlink(missing_ok=True)
+
+
+def down() -> None:
+    """Every process `up` started, replicas included."""
+    for pid_file in sorted(RUN.glob("*.pid")) if RUN.exists() else []:
+        stop(pid_file.stem)
 
 
 def status(names: list[str]) -> None:
     for name in names:
-        pid = pid_of(name)
-        print(f"{name:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
+        for stem in running_replicas(name) or [name]:
+            pid = pid_of(stem)
+            print(f"{stem:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 
 def main(argv: list[str]) -> None:
@@ -221,6 +267,10 @@ def main(argv: list[str]) -> None:
         sys.exit(subprocess.run([sys.executable, "-m", *names], env=env,
                                 check=False).returncode)
     if command == "up":
+        try:
+            replica_counts()  # refused before anything starts
+        except LayoutError as exc:
+            sys.exit(f"services.py: {exc}")
         up(names)
     elif command == "migrate":
         for name in names:

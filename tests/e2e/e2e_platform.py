@@ -12,6 +12,7 @@ shares one topic prefix, so they see each other's topics and no other test's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.parser
 import email.policy
@@ -100,6 +101,10 @@ class ServiceProcess:
     and ``make run``: the dashboard's probe and the simulation read them without a token."""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    replica: int = 1
+    """Which process of the service this is (``replicas`` of :func:`running_platform`)."""
+    shares_port: bool = False
+    """Its API port is the other replicas' too (``<NAME>_HTTP_REUSE_PORT``)."""
 
     @property
     def url(self) -> str:
@@ -121,6 +126,7 @@ class ServiceProcess:
             f"{p}KAFKA_PASSWORD": self.kafka.password or "",
             f"{p}TOPIC_PREFIX": self.topic_prefix,
             f"{p}HTTP_PORT": str(self.port),
+            f"{p}HTTP_REUSE_PORT": str(self.shares_port).lower(),
             f"{p}OPS_PORT": str(self.ops_port),
             f"{p}ENVIRONMENT": "test",
             **({f"{p}AUTH_MODE": "static", f"{p}TOKENS": json.dumps(TOKENS)}
@@ -144,7 +150,7 @@ class ServiceProcess:
     def spawn(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
         self.starts += 1
-        with (self.logs / f"{self.name}-{self.starts}.log").open("wb") as log:
+        with (self.logs / f"{self.stem}-{self.starts}.log").open("wb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", self.name], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
 
@@ -183,8 +189,20 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    @property
+    def stem(self) -> str:
+        """Its log files' name: the service's, then ``.2``, ``.3`` for further replicas."""
+        return self.name if self.replica == 1 else f"{self.name}.{self.replica}"
+
+    def another(self) -> ServiceProcess:
+        """One more replica of this service: its schema, principal, topics and API port
+        (shared), an ops port of its own; not started. This one must share its port."""
+        assert self.shares_port, f"{self.name} was not started to share its port"
+        return dataclasses.replace(self, ops_port=free_port(), proc=None, starts=0,
+                                   replica=self.replica + 1)
+
     def log_tail(self, chars: int = 3000) -> str:
-        files = sorted(self.logs.glob(f"{self.name}-*.log"))
+        files = sorted(self.logs.glob(f"{self.stem}-*.log"))
         return files[-1].read_text(errors="replace")[-chars:] if files else ""
 
 
@@ -208,6 +226,9 @@ class Platform:
     """The dashboard's process and client, when the platform runs it."""
     resent: int = 0
     """Requests sent again because the service was away (503, or no answer)."""
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    """Every process of each service run as more than one (``running_platform``'s
+    ``replicas``), the first (``self.partners``…) first."""
     national: dict[str, str] = field(default_factory=lambda: dict(NATIONAL))
     prefecture_69: dict[str, str] = field(default_factory=lambda: dict(PREFECTURE_69))
     viewer: dict[str, str] = field(default_factory=lambda: dict(VIEWER))
@@ -394,7 +415,9 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                            notifications: bool = False, dashboard: bool = False,
                            smtp: tuple[str, int] | None = None,
                            settings: Mapping[str, str] | None = None,
-                           keycloak: Keycloak | None = None) -> AsyncIterator[Platform]:
+                           keycloak: Keycloak | None = None,
+                           replicas: Mapping[str, int] | None = None,
+                           ) -> AsyncIterator[Platform]:
     """Labelling and partners (and funding, notifications, the dashboard if asked) as
     processes, each on a fresh schema, sharing a fresh topic prefix; stopped, and their
     schemas and topics removed, whatever happens. Notifications mails the SMTP server
@@ -403,7 +426,8 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
     second, and its page asks for the summary every second. ``settings`` adds to the
     processes' environment (``FUNDING_…`` reaches funding only). With ``keycloak``, people
     sign in there (the services take its tokens only) and the helpers act as its users
-    ``national``, ``prefecture-69`` and ``viewer``."""
+    ``national``, ``prefecture-69`` and ``viewer``. ``replicas`` (``{"partners": 2}``) runs
+    a service as that many processes: one group, one schema, one API port (shared)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e{tag}."
     names = (["labelling", "partners"] + (["funding"] if funding else [])
@@ -423,6 +447,7 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                                                              passwords[name]),
                                prefix, logs, settings=env, issuer=issuer)
                 for name, db in zip(names, dbs, strict=True)]
+    copies = _replicas(services, replicas or {})
     if dashboard:
         services[-1].settings = {
             "DASHBOARD_SERVICES": json.dumps({s.name: s.ops_url for s in services[:-1]}),
@@ -435,7 +460,7 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
         # The topics exist already: the services migrate, then start, side by side (each
         # process spends seconds importing and joining its consumer group).
         await _each(asyncio.to_thread(service.migrate) for service in services)
-        await _each(service.start() for service in services)
+        await _each(service.start() for service in [*services, *copies])
         async with AsyncExitStack() as clients:
             http = {s.name: await clients.enter_async_context(
                 httpx.AsyncClient(base_url=s.url, timeout=30)) for s in services}
@@ -445,20 +470,37 @@ async def running_platform(infra: Infra, logs: Path, *, funding: bool = False,
                                 funding=by_name.get("funding"), fun=http.get("funding"),
                                 notifications=by_name.get("notifications"),
                                 notif=http.get("notifications"),
-                                dashboard=by_name.get("dashboard"), dash=http.get("dashboard"))
+                                dashboard=by_name.get("dashboard"), dash=http.get("dashboard"),
+                                replicas={name: [by_name[name], *(c for c in copies
+                                                                  if c.name == name)]
+                                          for name in replicas or {}})
             if keycloak is not None:
                 platform.national, platform.prefecture_69, platform.viewer = [
                     {"Authorization": f"Bearer {await keycloak.token(user)}"}
                     for user in ("national", "prefecture-69", "viewer")]
             yield platform
     finally:
-        for service in reversed(services):
+        for service in reversed([*services, *copies]):
             service.stop()
         for db in dbs:
             await drop_db(db)
         await delete_topics(infra.kafka, prefix)
         await asyncio.to_thread(remove_principals, infra.kafka,
                                 [principal(name, prefix) for name in names])
+
+
+def _replicas(services: list[ServiceProcess], counts: Mapping[str, int]
+              ) -> list[ServiceProcess]:
+    """The further processes of each service ``counts`` names (its API port then shared by
+    all of them)."""
+    copies = []
+    for service in services:
+        last = service
+        for _ in range(counts.get(service.name, 1) - 1):
+            service.shares_port = True
+            last = last.another()
+            copies.append(last)
+    return copies
 
 
 async def _each(steps: Iterable[Awaitable[None]]) -> None:

@@ -24,12 +24,20 @@ _KEPT = ("The events are the history other services replay to build their "
          "state from the first one. Compaction by key would keep only an aggregate's last "
          "event (a cité's expiry without its labelling).")
 
+HISTORY_PARTITIONS = 6
+"""Partitions of each history topic (those kept forever, which consumers replay): a
+consumer group splits a topic's partitions among its members, so a service runs at most
+this many useful replicas, and 1, 2, 3 or 6 of them get even shares (deploy/local/
+layout.py's MAX_REPLICAS; docs/running.md). Fixed once data is in a topic: more would
+move keys between partitions, and with them the order of an aggregate's events."""
+
 __all__ = [
     "ALL_TOPICS",
     "ERASURE_PROMISE",
     "FUNDING_ALLOCATIONS",
     "FUNDING_CREDITS",
     "FUNDING_ENVELOPES",
+    "HISTORY_PARTITIONS",
     "LABELLING_CANDIDATURES",
     "LABELLING_CONTACTS",
     "LABELLING_LABELS",
@@ -52,6 +60,7 @@ LABELLING_CANDIDATURES = Topic(
     "labelling",
     "Life of a candidature from filing to rejection or withdrawal.",
     key="candidature_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -60,6 +69,7 @@ LABELLING_LABELS = Topic(
     "labelling",
     "Life of a cité's label: labelled, renewed, extended, suspended, withdrawn, expired.",
     key="cite_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -70,6 +80,7 @@ LABELLING_REVIEWS = Topic(
     "submitted to the national coordination (with the money used and the indicators), or "
     "overdue. Keyed by cité so a consumer sees a cité's reviews in order.",
     key="cite_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -79,6 +90,7 @@ PARTNERS_REGISTRY = Topic(
     "Partner organisations (schools, communes, State services, associations…) and the "
     "ids of their consenting contacts (their cards are on partners.contacts).",
     key="partner_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT + " No personal data since version 2 of its events: contacts are named by "
     "id; their addresses are on partners.contacts, which erasure reaches."
 )
@@ -88,6 +100,7 @@ PARTNERS_ALLIANCES = Topic(
     "partners",
     "Each cité's alliance éducative: opening, members and their roles, chef de file, closing.",
     key="cite_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -96,6 +109,7 @@ FUNDING_ENVELOPES = Topic(
     "funding",
     "Budget envelopes (programmes 147 and 230) the cités' dotations are drawn from.",
     key="envelope_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -106,6 +120,7 @@ FUNDING_CREDITS = Topic(
     "committed) and CP (what may be paid), delegated to each département's préfet, closed "
     "at year end. Keyed by programme so a consumer sees its years in order.",
     key="programme",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 
@@ -115,6 +130,7 @@ FUNDING_ALLOCATIONS = Topic(
     "A cité's money, in order: allocations and refusals, fonds de la cité, commitments, "
     "payments, freezes. Keyed by cité so a consumer sees them in the order they happened.",
     key="cite_id",
+    partitions=HISTORY_PARTITIONS,
     why=_KEPT,
 )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import typer
@@ -66,6 +68,24 @@ def service_cli(definition: ServiceDefinition,
     return cli
 
 
+def shared_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with SO_REUSEPORT: every replica of a service
+    binds its own on the one port, and the kernel spreads new connections among those
+    listening, so the port answers while any replica lives (Linux; the processes must run
+    as the same user)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        sys.exit(f"cannot bind {host}:{port} (shared with the other replicas): {exc}")
+    sock.set_inheritable(True)
+    return sock
+
+
 @dataclass(frozen=True, slots=True)
 class _Commands:
     """The commands of one service; each method is one command (its docstring is its
@@ -91,8 +111,19 @@ class _Commands:
         s = self.settings()
         if (why := s.auth_refusal()) is not None:
             sys.exit(f"{self.definition.name}: cannot start: {why}")
-        uvicorn.run(build_app(self.definition, s), host=s.http_host, port=s.http_port,
-                    log_config=None, access_log=False, loop="uvloop")
+        app = build_app(self.definition, s)
+        options: dict[str, Any] = {"host": s.http_host, "port": s.http_port,
+                                   "log_config": None, "access_log": False, "loop": "uvloop"}
+        if not s.http_reuse_port:
+            uvicorn.run(app, **options)
+            return
+        # Shared with the other replicas: bound here, listened on once the app has started
+        # (a replica still starting is given no connection by the kernel).
+        server = uvicorn.Server(uvicorn.Config(app, **options))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[shared_port(s.http_host, s.http_port)])
+        if not server.started:
+            sys.exit(3)  # uvicorn's start-up failure, as uvicorn.run ends
 
     def migrate(self) -> None:
         """Apply pending migrations to this service's schema."""

@@ -149,6 +149,11 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Share the API port with the service's other replicas (SO_REUSEPORT: each process binds
+    # the same port and the kernel spreads the connections among them), so that one port
+    # answers while any replica lives. Off by default: a second process on the port is then
+    # refused, which is what catches two platforms given the same ports by mistake.
+    http_reuse_port: bool = False
     # When set, /health/live, /health/ready, /metrics, /docs, /redoc, /openapi.json and
     # /asyncapi.json are served on this port only (what an orchestrator probes and
     # Prometheus scrapes, kept off the port users reach); unset, on the API port.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import socket
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from cites_runtime import tuning
 from cites_runtime.app import Runtime
 from cites_runtime.cli import service_cli
 from cites_runtime.settings import ServiceSettings
+from cites_runtime.testing.http import free_port
 
 
 @pytest.mark.integration
@@ -71,3 +73,27 @@ def test_serve_runs_the_app_on_uvloop(monkeypatch: pytest.MonkeyPatch,
     result = CliRunner().invoke(service_cli(testapp.definition, lambda: settings), ["serve"])
     assert result.exit_code == 0, result.output
     assert served["loop"] == "uvloop"
+
+
+def test_serve_shares_its_port_on_uvloop_when_told(monkeypatch: pytest.MonkeyPatch,
+                                                   settings: ServiceSettings) -> None:
+    """``<SERVICE>_HTTP_REUSE_PORT``: the server is handed a socket already bound to the
+    API port with SO_REUSEPORT (the other replicas bind theirs), still on uvloop."""
+    served: dict[str, Any] = {}
+
+    def run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        served.update(loop=server.config.loop, sockets=[
+            (s.getsockname(), s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+            for s in sockets])
+        server.started = True
+        for s in sockets:
+            s.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    port = free_port()
+    shared = settings.model_copy(update={"http_reuse_port": True, "http_port": port})
+    result = CliRunner().invoke(service_cli(testapp.definition, lambda: shared), ["serve"])
+
+    assert result.exit_code == 0, result.output
+    assert served["loop"] == "uvloop"
+    assert served["sockets"] == [(("127.0.0.1", port), 1)]

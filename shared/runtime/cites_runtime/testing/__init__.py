@@ -42,7 +42,7 @@ from .harness import (
     read_pages,
 )
 from .infra import Database, Infra, resolve_database, resolve_infra
-from .kafka import delete_topics, read_topic, wait_caught_up
+from .kafka import delete_topics, group_members, read_topic, wait_caught_up
 
 __all__ = [
     "AS_COLLEGE",
@@ -73,6 +73,7 @@ __all__ = [
     "delete_topics",
     "envelopes_json",
     "eventually",
+    "group_members",
     "in_memory",
     "migrated_before",
     "on_kafka",

@@ -13,7 +13,7 @@ from cites_contracts.access import KafkaAccess
 
 from ..kafka import read_to_end
 
-__all__ = ["delete_topics", "read_topic", "wait_caught_up"]
+__all__ = ["delete_topics", "group_members", "read_topic", "wait_caught_up"]
 
 
 async def read_topic(
@@ -120,5 +120,29 @@ async def delete_topics(access: KafkaAccess, prefix: str | tuple[str, ...]) -> N
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if names:
             await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+async def group_members(access: KafkaAccess, group: str) -> list[set[TopicPartition]]:
+    """The live members of consumer group ``group`` (as its coordinator describes them),
+    each as the partitions it is assigned: what a replica joining or leaving changes."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(**access.client_kwargs())
+    await admin.start()
+    try:
+        members: list[set[TopicPartition]] = []
+        for response in await admin.describe_consumer_groups([group]):
+            for described in response.groups:
+                # (error_code, group, state, protocol_type, protocol, members, ...)
+                for member in described[5]:
+                    raw = member[4]  # (member_id, client_id, host, metadata, assignment)
+                    assigned = ConsumerProtocolMemberAssignment.decode(raw).assignment \
+                        if raw else []
+                    members.append({TopicPartition(topic, p)
+                                    for topic, partitions in assigned for p in partitions})
+        return members
     finally:
         await admin.close()
