@@ -93,7 +93,7 @@ async def count_decision_round_trips(infra: Infra, console: Console, n: int = 5
                     if log is not None:
                         counts.append(len(log))
         console.print(f"roundtrips: a label decision waits for {counts} round trips "
-                      "(BEGIN to the pool's reset), the last one:")
+                      "(BEGIN to COMMIT: the pool resets nothing on release), the last one:")
         for line in log or []:
             console.print(f"  {line}", markup=False, overflow="ignore", crop=False)
     finally:
