@@ -5,7 +5,8 @@ each, all of wave ``2024-rolling`` labelled for 2025–2027) on one topic, a P14
 envelope open, the clock in 2025: ours is the funding service as it runs (``Runtime``: its
 consumer and relay on Kafka), timed from start until every cité has its dotation and its
 fonds de la cité and every event they caused (two per label) is acknowledged by Kafka.
-Baseline: the raw aiokafka consumer reading the same records (``raw_consume``).
+Baseline: the raw aiokafka consumer reading the same records (``raw_consumed``). Rounds
+alternate (``runtime_bench.alternated``), each on a backlog and a schema of its own.
 
 **Commitments under contention** — ``m`` commitments of 10 € sent by 32 concurrent tasks
 to 4 allocations (one per cité), each through the use case as a route calls it
@@ -14,10 +15,11 @@ on the service's pool (10 connections). Baseline: as many single-statement
 ``UPDATE … SET balance = balance - x WHERE id = $1 AND balance >= x`` on 4 rows of a plain
 table, same tasks, same pool size, same database.
 
-Besides the rates, each prints what it measured of where the time goes: the statements
-a run of labels' handler and one commitment send (counted on a connection that notes
-them; for a commitment, how many come after it locks its allocation) and the share of
-the wall time the process spent on CPU.
+Both run in alternated rounds (``runtime_bench.alternated``: the median of per-round
+ratios, CPU per event). Besides, each prints what it measured of where the time goes: the
+statements a run of labels' handler and one commitment send (counted on a connection that
+notes them; for a commitment, how many come after it locks its allocation) and, for the
+commitments, what the pool's sessions wait on.
 
 Called from ``bench/__main__.py``::
 
@@ -30,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,7 +57,15 @@ from cites_runtime.testing.plugin import ServiceDb, drop_db, new_service_db
 from cites_runtime.uow import UnitOfWork, outbox_channel
 
 from .access import kafka_settings
-from .runtime_bench import Result, _timed, prefill_labels, raw_consume, run_alone
+from .runtime_bench import (
+    Backlogs,
+    Result,
+    Timing,
+    alternated,
+    measured,
+    raw_consumed,
+    run_alone,
+)
 
 __all__ = ["funding_bench"]
 
@@ -66,6 +75,8 @@ ALLOCATIONS = 4
 COMMITMENT = 10_00
 RUN = 100
 """Labels in the run whose statements are counted."""
+ROUNDS = 3
+"""Alternated rounds of each measure (``runtime_bench.alternated``)."""
 
 
 def _settings(db: ServiceDb, infra: Infra, prefix: str, **kw: Any) -> FundingSettings:
@@ -85,54 +96,71 @@ async def _open_envelopes(runtime: Runtime[FundingSettings], labels: int) -> Non
                 amount=labels * 700_000_00), Actor(Role.NATIONAL, "bench"))
 
 
-async def _labels_to_money(infra: Infra, n: int, console: Console) -> Result:
+async def _labels_to_money(infra: Infra, n: int, console: Console, rounds: int = ROUNDS
+                           ) -> Result:
+    """Labels → money against the raw consumer, in alternated rounds (each on a backlog
+    and a schema of its own); the statements of a run of labels counted in the first."""
     tag = uuid.uuid4().hex[:8]
-    prefix = f"bench{tag}."
-    topic = f"{prefix}{LABELLING_LABELS.name}"
-    db = await new_service_db(infra, f"bench_funding_{tag}")
-    settings = _settings(db, infra, prefix, consumer_batch_size=1000)
-    await run_migrations(definition, settings)
-    try:
-        console.print(f"funding: pre-filling {topic} with {n:,} TerritoryLabelled events…")
-        await prefill_labels(infra.kafka, topic, n)
-        opener = Runtime(definition, _settings(db, infra, prefix, consumers_enabled=False,
-                                               relay_enabled=False))
-        await opener.start()
+    backlogs = Backlogs(infra, f"bench{tag}", LABELLING_LABELS.name, n, console)
+    sent: list[str] = []
+    console.print(f"funding: {n:,} TerritoryLabelled → dotation + fonds a round, {rounds} "
+                  "rounds")
+
+    async def ours(i: int) -> Timing:
+        prefix = await backlogs.prefix(i)
+        db = await new_service_db(infra, f"bench_funding_{tag}_{i}")
         try:
-            await _open_envelopes(opener, n)
+            settings = _settings(db, infra, prefix, consumer_batch_size=1000)
+            await run_migrations(definition, settings)
+            await _opened(db, infra, prefix, n)
+            timing = await measured(lambda: _funded(settings, n))
+            if not sent:
+                sent.extend(await _statements(settings, lambda uow: service.label_cites(
+                    uow, [(territory_labelled(n + k), uow.cause) for k in range(RUN)])))
+            return timing
         finally:
-            await opener.stop()
+            await drop_db(db)
 
-        async def ours() -> None:
-            runtime = Runtime(definition, settings)
-            await runtime.start()
-            try:
-                while await runtime.pool.fetchval(
-                        """SELECT (SELECT count(*) FROM fonds_grants) < $1
-                                  OR (SELECT count(*) FROM allocations) < $1
-                                  OR EXISTS (SELECT FROM outbox WHERE published_at IS NULL)""",
-                        n):
-                    await asyncio.sleep(0.1)
-            finally:
-                await runtime.stop()
+    async def raw(i: int) -> Timing:
+        return await raw_consumed(infra.kafka,
+                                  f"{await backlogs.prefix(i)}{LABELLING_LABELS.name}", n)
 
-        raw_s = await _timed(lambda: raw_consume(infra.kafka, topic, n))
-        cpu = time.process_time()
-        ours_s = await _timed(ours)
-        busy = (time.process_time() - cpu) / ours_s
-        sent = await _statements(settings, lambda uow: service.label_cites(
-            uow, [(territory_labelled(n + k), uow.cause) for k in range(RUN)]))
-        handler = next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO aggregate_"))
-        console.print(f"  raw {n / raw_s:,.0f} ev/s, funding consumer + relay "
-                      f"{n / ours_s:,.0f} labels/s (ratio {raw_s / ours_s:.3f}); a run of "
-                      f"{RUN} labels' handler sends {handler} statements (and "
-                      f"{len(sent) - handler} to write the outbox, once per batch); the "
-                      f"process on CPU {busy:.0%} of the time")
-        return Result("funding: TerritoryLabelled → dotation + fonds", n, n / ours_s,
-                      "raw aiokafka consumer", n / raw_s, "—")
+    try:
+        done = await alternated(rounds, raw, ours, console, n)
     finally:
-        await drop_db(db)
-        await delete_topics(infra.kafka, prefix)
+        await backlogs.close()
+    handler = next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO aggregate_"))
+    console.print(f"  a run of {RUN} labels' handler sends {handler} statements (and "
+                  f"{len(sent) - handler} to write the outbox, once per batch)")
+    return Result.of_rounds("funding: TerritoryLabelled → dotation + fonds", n,
+                            "raw aiokafka consumer", "≥ 2,000 labels/s", done)
+
+
+async def _opened(db: ServiceDb, infra: Infra, prefix: str, n: int) -> None:
+    """The envelopes the labels draw on, opened by a runtime that neither consumes nor
+    relays (not timed)."""
+    opener = Runtime(definition, _settings(db, infra, prefix, consumers_enabled=False,
+                                           relay_enabled=False))
+    await opener.start()
+    try:
+        await _open_envelopes(opener, n)
+    finally:
+        await opener.stop()
+
+
+async def _funded(settings: FundingSettings, n: int) -> None:
+    """Funding as it runs, from its start until every cité has its dotation and fonds and
+    every event they caused is on Kafka."""
+    runtime = Runtime(definition, settings)
+    await runtime.start()
+    try:
+        while await runtime.pool.fetchval(
+                """SELECT (SELECT count(*) FROM fonds_grants) < $1
+                          OR (SELECT count(*) FROM allocations) < $1
+                          OR EXISTS (SELECT FROM outbox WHERE published_at IS NULL)""", n):
+            await asyncio.sleep(0.1)
+    finally:
+        await runtime.stop()
 
 
 async def _statements(settings: FundingSettings, act: Callable[[UnitOfWork], Awaitable[Any]]
@@ -254,7 +282,7 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
                     await service.delegate_credits(uow, BudgetProgramme.P147, year,
                                                    departement, 10**12 // 100, 0, national)
         held = await runtime.pool.fetchval("SELECT min(amount) FROM allocations")
-        if -(-(m + TASKS) // ALLOCATIONS) * COMMITMENT > held:  # warm-up included
+        if -(-(ROUNDS * m + TASKS) // ALLOCATIONS) * COMMITMENT > held:  # warm-up included
             raise ValueError(f"{m:,} commitments of {COMMITMENT} cents do not fit in "
                              f"{ALLOCATIONS} allocations of {held} cents")
         await runtime.pool.execute(
@@ -282,33 +310,27 @@ async def _commitments(infra: Infra, m: int, console: Console) -> Result:
                           "allocations, and as many bare UPDATEs…")
             await _drive(TASKS, commit)  # warm-up: prepared statements, pool connections
             await _drive(TASKS, update)
-            cpu = time.process_time()
             async with _waits(db.dsn, f"cites-{settings.db_schema}") as waits:
-                ours_s = await _timed(lambda: _drive(m, commit))
-            busy = (time.process_time() - cpu) / ours_s
-            cpu = time.process_time()
-            bare_s = await _timed(lambda: _drive(m, update))
-            bare_busy = (time.process_time() - cpu) / bare_s
+                done = await alternated(
+                    ROUNDS, lambda _: measured(lambda: _drive(m, update)),
+                    lambda _: measured(lambda: _drive(m, commit)), console, m)
         finally:
             await bare.close()
         committed = await runtime.pool.fetchval("SELECT count(*) FROM commitments")
-        assert committed == m + TASKS, committed
+        assert committed == ROUNDS * m + TASKS, committed
 
         cite_id, subsidy, actor = targets[0]
         sent = await _statements(settings, lambda uow: service.commit_funds(
             uow, cite_id, subsidy, actor, uuid.uuid4()))
         locked = 1 + next(i for i, s in enumerate(sent) if s.startswith("WITH moved AS"))
-        console.print(f"  commitments {m / ours_s:,.0f}/s, bare UPDATEs {m / bare_s:,.0f}/s "
-                      f"(ratio {bare_s / ours_s:.3f}); one commitment sends {len(sent)} "
-                      f"statements + BEGIN and COMMIT, {len(sent) - locked} of them and "
-                      f"COMMIT after it locks its allocation; the process on CPU {busy:.0%} "
-                      f"of the time (bare: {bare_busy:.0%})")
+        console.print(f"  one commitment sends {len(sent)} statements + BEGIN and COMMIT, "
+                      f"{len(sent) - locked} of them and COMMIT after it locks its allocation")
         console.print(f"  the pool's {settings.db_pool_max} sessions meanwhile, on average "
                       "(pg_stat_activity every 5 ms): " + "; ".join(
                           f"{n:.1f} {what}" for what, n in waits.most_common(6)))
-        return Result(f"funding: commitments, {TASKS} tasks on {ALLOCATIONS} allocations",
-                      m, m / ours_s, f"asyncpg UPDATE … balance >= x, {ALLOCATIONS} rows",
-                      m / bare_s, "report")
+        return Result.of_rounds(
+            f"funding: commitments, {TASKS} tasks on {ALLOCATIONS} allocations", m,
+            f"asyncpg UPDATE … balance >= x, {ALLOCATIONS} rows", "≥ 2,000/s, ≥ 0.25×", done)
     finally:
         await runtime.stop()
         await drop_db(db)
