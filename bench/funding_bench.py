@@ -63,7 +63,6 @@ from .runtime_bench import (
     Timing,
     alternated,
     measured,
-    raw_consumed,
     run_alone,
 )
 
@@ -121,12 +120,8 @@ async def _labels_to_money(infra: Infra, n: int, console: Console, rounds: int =
         finally:
             await drop_db(db)
 
-    async def raw(i: int) -> Timing:
-        return await raw_consumed(infra.kafka,
-                                  f"{await backlogs.prefix(i)}{LABELLING_LABELS.name}", n)
-
     try:
-        done = await alternated(rounds, raw, ours, console, n)
+        done = await alternated(rounds, backlogs.raw, ours, console, n)
     finally:
         await backlogs.close()
     handler = next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO aggregate_"))

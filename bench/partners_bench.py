@@ -34,7 +34,6 @@ from .runtime_bench import (
     _count,
     alternated,
     consumed,
-    raw_consumed,
     run_alone,
 )
 
@@ -64,14 +63,10 @@ async def partners_bench(infra: Infra, n: int = 20_000, console: Console | None 
         finally:
             await drop_db(db)
 
-    async def raw(i: int) -> Timing:
-        return await raw_consumed(infra.kafka,
-                                  f"{await backlogs.prefix(i)}{LABELLING_LABELS.name}", n)
-
     try:
         return [Result.of_rounds("partners: TerritoryLabelled → alliance", n,
                                  "raw aiokafka consumer", "≥ 5,000 ev/s",
-                                 await alternated(rounds, raw, ours, console, n))]
+                                 await alternated(rounds, backlogs.raw, ours, console, n))]
     finally:
         await backlogs.close()
 

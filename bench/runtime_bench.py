@@ -435,11 +435,8 @@ async def consumer_bench(infra: Infra, n: int, console: Console, *, traced: bool
         finally:
             await drop_db(db)
 
-    async def raw(i: int) -> Timing:
-        return await raw_consumed(infra.kafka, f"{await backlogs.prefix(i)}{TOPIC}", n)
-
     try:
-        many = await alternated(rounds, raw, ours, console, n)
+        many = await alternated(rounds, backlogs.raw, ours, console, n)
         one = await ours(0, definitions[1], "alliances_one_by_one")
         console.print(f"  one event at a time: {n / one.seconds:,.0f} ev/s")
         return [Result.of_rounds(f"consumer: inbox + 1 write/event (handles_many){traced_}",
@@ -470,6 +467,11 @@ class Backlogs:
             await prefill_labels(self.infra.kafka, f"{prefix}{self.topic}", self.n)
             self.filled.add(i)
         return prefix
+
+    async def raw(self, i: int) -> Timing:
+        """The baseline of round ``i``: the raw consumer on that round's backlog."""
+        return await raw_consumed(self.infra.kafka, f"{await self.prefix(i)}{self.topic}",
+                                  self.n)
 
     async def close(self) -> None:
         await delete_topics(self.infra.kafka, self.stem)

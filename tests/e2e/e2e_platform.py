@@ -358,6 +358,21 @@ class Platform:
         await eventually(holds, timeout=timeout, what=f"funding: {cite_id} {what}")
         return found
 
+    async def open_envelope(self, programme: str, amount: int, year: int) -> str:
+        """``POST /envelopes`` as the national coordination: ``programme``'s envelope of
+        ``year`` for the wave; its id."""
+        response = await self.funds.post("/envelopes", headers=NATIONAL, json={
+            "name": f"{WAVE} {year} {programme}", "programme": programme,
+            "budget_years": [year], "wave_ids": [WAVE], "amount": amount})
+        assert response.status_code == 201, response.text
+        return str(response.json()["envelope_id"])
+
+    async def remaining(self, envelope_id: str) -> int:
+        """What the envelope has left (funding's ``GET /envelopes/{id}``)."""
+        response = await self.funds.get(f"/envelopes/{envelope_id}", headers=self.viewer)
+        assert response.status_code == 200, response.text
+        return int(response.json()["remaining"])
+
     async def register_partner(self, partner: dict[str, Any]) -> str:
         """``POST /partners`` as the national coordination (a new partner: 201)."""
         response = await self.par.post("/partners", headers=self.national, json=partner)

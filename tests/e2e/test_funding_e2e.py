@@ -21,7 +21,6 @@ import pytest
 from e2e_platform import (
     NATIONAL,
     VIEWER,
-    WAVE,
     Platform,
     at_least,
     first_year_share,
@@ -66,7 +65,7 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
 ) -> None:
     funding = platform.funding
     assert funding is not None
-    p147, p230 = [await open_envelope(platform, programme, amount)
+    p147, p230 = [await platform.open_envelope(programme, amount, YEAR)
                   for programme, amount in (("P147", P147_AMOUNT), ("P230", P230_AMOUNT))]
 
     # 1. 50 cités labelled through labelling's API; funding SIGKILLed while it consumes
@@ -121,13 +120,13 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
         thawed = await platform.wait_funds(suspended, lambda c: c["status"] == "active",
                                            "reinstated")
         # 3. Withdrawn → FundsFrozen; released → FundsReleased, back in the envelope.
-        before = await remaining(platform, p147)
+        before = await platform.remaining(p147)
         await platform.cite_command(withdrawn, "withdrawal", {"motive": "Convention rompue"})
         ended = await platform.wait_funds(withdrawn, lambda c: c["status"] == "withdrawn",
                                           "withdrawn")
         release = await platform.funds.post(f"/cites/{withdrawn}/release", headers=NATIONAL,
                                             json={"motive": "Fin du label"})
-        after = await remaining(platform, p147)
+        after = await platform.remaining(p147)
         again = await platform.funds.post(f"/cites/{withdrawn}/release", headers=NATIONAL,
                                           json={"motive": "Fin du label"})
 
@@ -222,23 +221,6 @@ async def test_50_labels_funded_once_each_through_a_crash_then_frozen_unfrozen_r
     assert envelopes[p147]["remaining"] == P147_AMOUNT - dotations_out - CITES * FONDS_SHARE
     assert envelopes[p230]["remaining"] == P230_AMOUNT - CITES * FONDS_SHARE
     assert dead == []
-
-
-async def open_envelope(platform: Platform, programme: str, amount: int) -> str:
-    """The year's envelope of ``programme`` for the wave (national coordination)."""
-    response = await platform.funds.post("/envelopes", headers=NATIONAL, json={
-        "name": f"{WAVE} {YEAR} {programme}", "programme": programme,
-        "budget_years": [YEAR], "wave_ids": [WAVE], "amount": amount})
-    assert response.status_code == 201, response.text
-    return str(response.json()["envelope_id"])
-
-
-async def remaining(platform: Platform, envelope_id: str) -> int:
-    response = await platform.funds.get(f"/envelopes/{envelope_id}", headers=VIEWER)
-    assert response.status_code == 200, response.text
-    return int(response.json()["remaining"])
-
-
 async def _done_or(task: asyncio.Future[Any], condition: bool) -> bool:
     return condition or task.done()
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from e2e_platform import NATIONAL, VIEWER, WAVE, Platform, ServiceProcess, first_year_share
+from e2e_platform import VIEWER, Platform, ServiceProcess, first_year_share
 from e2e_platform import running_platform as platform_of
 from faults_kit import Figures, alliances, label_all, outcome, report
 
@@ -55,7 +55,7 @@ async def platform(infra: Infra, tmp_path: Path) -> AsyncIterator[Platform]:
 async def test_a_replica_of_partners_and_of_funding_killed_mid_stream(
     platform: Platform,
 ) -> None:
-    p147, p230 = [await open_envelope(platform, programme, amount)
+    p147, p230 = [await platform.open_envelope(programme, amount, YEAR)
                   for programme, amount in (("P147", P147_AMOUNT), ("P230", P230_AMOUNT))]
     labels = platform.topic("labelling.labels")
     everything = {(labels, p) for p in range(LABELLING_LABELS.partitions)}
@@ -135,7 +135,7 @@ async def funding_outcome(platform: Platform, labelled: list[str], p147: str,
     rows = await ledger_rows(funding)
     events = await events_by_cite(platform, len(labelled))
     statements = await asyncio.gather(*(statement(platform, c) for c in labelled))
-    envelopes = {e: await remaining(platform, e) for e in (p147, p230)}
+    envelopes = {e: await platform.remaining(e) for e in (p147, p230)}
     check = (await platform.funds.get("/ledger/check", headers=VIEWER)).json()
     money = Money()
     money.lost = sum(1 for c in labelled if rows.get((c, "allocate"), 0) == 0
@@ -193,26 +193,9 @@ async def statement(platform: Platform, cite_id: str) -> dict[str, int]:
     assert answer.status_code == 200, answer.text
     totals: dict[str, int] = answer.json()["totals"]
     return totals
-
-
-async def open_envelope(platform: Platform, programme: str, amount: int) -> str:
-    """The year's envelope of ``programme`` for the wave (national coordination)."""
-    response = await platform.funds.post("/envelopes", headers=NATIONAL, json={
-        "name": f"{WAVE} {YEAR} {programme}", "programme": programme,
-        "budget_years": [YEAR], "wave_ids": [WAVE], "amount": amount})
-    assert response.status_code == 201, response.text
-    return str(response.json()["envelope_id"])
-
-
-async def remaining(platform: Platform, envelope_id: str) -> int:
-    response = await platform.funds.get(f"/envelopes/{envelope_id}", headers=VIEWER)
-    assert response.status_code == 200, response.text
-    return int(response.json()["remaining"])
-
-
 async def fonds_made(platform: Platform, p230: str) -> int:
     """Fonds granted so far: each takes one share from the P230 envelope."""
-    return (P230_AMOUNT - await remaining(platform, p230)) // FONDS_SHARE
+    return (P230_AMOUNT - await platform.remaining(p230)) // FONDS_SHARE
 
 
 async def at_least_fonds(platform: Platform, p230: str, n: int) -> bool:

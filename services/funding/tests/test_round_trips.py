@@ -11,9 +11,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
-import asyncpg
 from funding.service import Subsidy, commit_funds, label_cites, pay
 from funding_kit import OPERATOR, Funding, labelled
 
@@ -21,45 +20,14 @@ from cites_contracts.events.funding import LegalAct
 from cites_contracts.types import LegalActKind
 from cites_runtime.actor import Actor, Role
 from cites_runtime.db import Conn, create_pool
+from cites_runtime.testing.round_trips import CountingConnection, counted
 from cites_runtime.uow import UnitOfWork, outbox_channel
 
 ROUND_TRIPS = 4
 """At most, for a command's statements and its events' outbox write (BEGIN and COMMIT
 apart: the unit of work's own)."""
 
-_AWAITED = ("query", "prepare", "bind_execute", "bind_execute_many", "copy_in", "copy_out",
-            "close_statement")
 PREFECTURE_93 = Actor(Role.PREFECTURE, "test", departement="93")
-
-
-class _Counted:
-    """asyncpg's protocol, each awaited message noted in ``log``."""
-
-    log: ClassVar[list[str]] = []
-
-    def __init__(self, protocol: Any):
-        self.__dict__["_protocol"] = protocol
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._protocol, name)
-        if name not in _AWAITED:
-            return attr
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            text = next((a if isinstance(a, str) else a.query for a in (*args, *kwargs.values())
-                         if isinstance(a, str) or hasattr(a, "query")), "?")
-            _Counted.log.append(f"{name} {' '.join(text.split())[:60]}")
-            return await attr(*args, **kwargs)
-
-        return counted
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._protocol, name, value)
-
-
-class _CountingConnection(asyncpg.Connection):  # type: ignore[misc]
-    def __init__(self, protocol: Any, *args: Any, **kwargs: Any):
-        super().__init__(_Counted(protocol), *args, **kwargs)
 
 
 @asynccontextmanager
@@ -69,17 +37,16 @@ async def counting(funding: Funding) -> AsyncIterator[Callable[[Callable[[UnitOf
     events written to the outbox; returns the round trips between BEGIN and COMMIT."""
     s = funding.s.settings
     pool = await create_pool(s.dsn, s.db_schema, min_size=1, max_size=1,
-                             connection_class=_CountingConnection)
+                             connection_class=CountingConnection)
 
     async def run(act: Callable[[UnitOfWork], Awaitable[Any]]) -> list[str]:
         async with pool.acquire() as conn:
-            _Counted.log = []
-            async with conn.transaction():
-                uow = UnitOfWork(cast(Conn, conn), channel=outbox_channel(s.db_schema),
-                                 clock=s.clock, zone=s.zone)
-                await act(uow)
-                await uow.flush()
-            log, _Counted.log = _Counted.log, []
+            with counted() as log:
+                async with conn.transaction():
+                    uow = UnitOfWork(cast(Conn, conn), channel=outbox_channel(s.db_schema),
+                                     clock=s.clock, zone=s.zone)
+                    await act(uow)
+                    await uow.flush()
         assert log[0].endswith("BEGIN;") and log[-1].endswith("COMMIT;"), log
         return log[1:-1]
 

@@ -1,12 +1,11 @@
-"""What a label decision sends to PostgreSQL, counted on the service's own pool (asyncpg's
-query logger on each of its connections): the decision's work in a handful of statements
-between BEGIN and COMMIT, and nothing after the commit — each statement is a round trip
-a decision waits for (``python -m bench --only roundtrips`` prints them)."""
+"""What a label decision waits for: the database round trips of its unit of work, counted
+on the service's own pool (``cites_runtime.testing.round_trips``): the decision's work in a
+handful of statements between BEGIN and COMMIT, and nothing after the commit (``python -m
+bench --only roundtrips`` prints them)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
@@ -15,42 +14,27 @@ from labelling.settings import LabellingSettings
 from labelling_kit import Labelling
 
 from cites_runtime.testing import AS_NATIONAL, in_memory
-
-SENT: list[str] | None = None
-
-
-class _Logged(asyncpg.Connection):
-    """A connection noting each statement while the test listens (``SENT``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.add_query_logger(lambda q: SENT.append(" ".join(q.query.split())[:60])
-                              if SENT is not None else None)
+from cites_runtime.testing.round_trips import CountingConnection, counted
 
 
 @pytest.fixture
-async def logged(settings: LabellingSettings, monkeypatch: pytest.MonkeyPatch
-                 ) -> AsyncIterator[Labelling]:
+async def counting(settings: LabellingSettings, monkeypatch: pytest.MonkeyPatch
+                   ) -> AsyncIterator[Labelling]:
     create_pool = asyncpg.create_pool
     monkeypatch.setattr(asyncpg, "create_pool", lambda *a, **k: create_pool(
-        *a, connection_class=_Logged, **k))
+        *a, connection_class=CountingConnection, **k))
     async with in_memory(definition, settings) as running:
         yield Labelling(running)
 
 
-async def test_a_label_decision_is_nine_statements_from_begin_to_commit(
-    logged: Labelling,
+async def test_a_label_decision_waits_for_nine_round_trips_from_begin_to_commit(
+    counting: Labelling,
 ) -> None:
-    global SENT
-    await logged.labelled()  # statements prepared once: the next are one round trip each
-    cid = await logged.under_review()
-    SENT = []
-    try:
-        r = await logged.http.post(f"/candidatures/{cid}/decision", headers=AS_NATIONAL,
-                                   json={"outcome": "label", "motive": "Dossier solide"})
-        sent, SENT = SENT, None
-    finally:
-        SENT = None
+    await counting.labelled()  # statements prepared once: the next are one round trip each
+    cid = await counting.under_review()
+    with counted() as sent:
+        r = await counting.http.post(f"/candidatures/{cid}/decision", headers=AS_NATIONAL,
+                                     json={"outcome": "label", "motive": "Dossier solide"})
     assert r.status_code == 200, r.text
-    assert sent[0] == "BEGIN;" and sent[-1] == "COMMIT;", sent
+    assert sent[0].endswith("BEGIN;") and sent[-1].endswith("COMMIT;"), sent
     assert len(sent) <= 9, sent
