@@ -13,6 +13,11 @@
 -- (not even USAGE), nor on `public`; it cannot create schemas. Its search_path is its
 -- own schema, so unqualified names land there.
 
+-- Applied as one transaction by the launcher: take turns with the runtime's schema
+-- provisioning (cites_runtime.db, the same lock), or two sessions changing the same
+-- catalog rows at once fail one with "tuple concurrently updated".
+SELECT pg_advisory_xact_lock(hashtext('cites:provision'));
+
 -- Nobody but the owner (postgres) may use or create in `public`.
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
